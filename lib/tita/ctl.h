@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tita controller: one instance per host, pure and sans-I/O.
+ *
+ * The caller (titad, the simulator, a unit test) feeds it measurements and
+ * peer messages, each stamped with `now`, calls tita_ctl_advance() when
+ * tita_ctl_next_deadline_ns() comes due, and pulls what it decided: peer
+ * messages to send (tita_ctl_pop_msg) and pacing rates to program
+ * (tita_ctl_pop_rate). The controller never reads a clock, touches a socket
+ * or prints, so every caller runs exactly the same decisions.
+ *
+ * The unit of allocation is a pair: (local NIC address, remote NIC address,
+ * job). On the sending host a pair is a TX pair; the receiving host keeps the
+ * matching RX pair. Messages are addressed to the remote NIC address of the
+ * pairs they carry.
+ */
+#ifndef TITA_CTL_H
+#define TITA_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tita/types.h"
+
+/* At most this many pair entries travel in one controller message; the wire
+ * codec splits a message further if its datagram would exceed 1400 bytes. */
+#define TITA_MSG_MAX_ENTRIES 64
+
+/* Weights travel as thousandths: 1000 is the default weight 1.0. */
+#define TITA_WEIGHT_ONE 1000u
+#define TITA_WEIGHT_MAX (1000u * TITA_WEIGHT_ONE)
+
+/* The job that traffic belongs to when nothing classifies it. */
+#define TITA_JOB_DEFAULT 0u
+
+struct tita_ctl_params {
+	/* How often the controller estimates demand, allocates and reports. */
+	uint64_t control_interval_ns;
+	/* How long a grant (and a reported demand) stays valid unrefreshed. */
+	uint64_t grant_ttl_ns;
+	/* Grants and demands are re-sent unchanged at least this often; must be
+	 * well inside grant_ttl_ns so that one lost message does not expire it. */
+	uint64_t refresh_ns;
+
+	/* Target utilization of a receiver's downlink, and the floor below which
+	 * the closed loop on CE marks never pushes it. */
+	double eta;
+	double eta_min;
+	/* CE fraction on a receiver's downlink above which its eta is cut by
+	 * eta_decrease (multiplicative); clean intervals add eta_increase back. */
+	double eta_ce_threshold;
+	double eta_decrease;
+	double eta_increase;
+
+	/* A pair without a grant yet sends at this fraction of its line rate; if
+	 * no grant arrives within grant_ttl_ns the pair fails open (unpaced). */
+	double start_rate_frac;
+	/* A programmed rate is rewritten only when it moves by more than this
+	 * fraction (decreases and pace/unpace transitions always go through). */
+	double churn_frac;
+	/* A demand report is sent early when it moves by more than this fraction. */
+	double demand_change_frac;
+	/* A pair using more than probe_threshold of its rate (or with a backlog)
+	 * asks for probe_gain times its rate, up to line rate. */
+	double probe_threshold;
+	double probe_gain;
+	/* Backlog is turned into demand as if it had to drain in this long. */
+	uint64_t backlog_horizon_ns;
+	/* An idle pair's demand decays by this factor per interval towards what
+	 * it measures, so it holds no bandwidth it does not use. */
+	double demand_decay;
+
+	/* Reactive ceiling (DCQCN-like, per TX pair), driven by CNPs and by the
+	 * CE fraction that the receiver reports in its grants. */
+	double rc_g; /* alpha gain */
+	double rc_ai_frac; /* additive increase per clean interval, of line rate */
+	double rc_hai_frac; /* hyper increase, of line rate */
+	uint32_t rc_fast_recovery_steps;
+	double rc_min_frac; /* never below this fraction of line rate */
+	double rc_ce_threshold; /* a CE fraction above this counts as congestion */
+
+	/* Memory bounds: the controller never holds more than this. */
+	uint32_t max_ports;
+	uint32_t max_pairs;
+	uint32_t max_jobs;
+};
+
+/* Fill p with the defaults (chosen in the simulator; see README). */
+void tita_ctl_params_default(struct tita_ctl_params *p);
+/* 0, or -EINVAL when a value is out of its range. */
+int tita_ctl_params_check(const struct tita_ctl_params *p);
+
+struct tita_job {
+	uint32_t weight_milli; /* 1..TITA_WEIGHT_MAX; TITA_WEIGHT_ONE is 1.0 */
+	uint64_t min_bps; /* per destination; 0 for none */
+	uint64_t max_bps; /* per destination; 0 for no cap */
+};
+
+struct tita_ctl;
+
+/* NULL with errno set (EINVAL for bad params, ENOMEM). */
+struct tita_ctl *tita_ctl_new(const struct tita_ctl_params *p);
+/* Accepts NULL; returns NULL. */
+struct tita_ctl *tita_ctl_free(struct tita_ctl *c);
+
+/* Replace the parameters (a config reload) keeping every pair, grant and
+ * counter. -EINVAL leaves the old parameters in place; the memory bounds
+ * cannot shrink below what is in use (-EBUSY). */
+int tita_ctl_set_params(struct tita_ctl *c, const struct tita_ctl_params *p);
+const struct tita_ctl_params *tita_ctl_params(const struct tita_ctl *c);
+
+/* A local NIC. -EEXIST, -ENOSPC, -EINVAL (zero or absurd line rate). */
+int tita_ctl_port_add(struct tita_ctl *c, const struct tita_addr *local, uint64_t line_rate_bps);
+int tita_ctl_port_set_rate(struct tita_ctl *c, const struct tita_addr *local,
+			   uint64_t line_rate_bps);
+
+/* Per-job pacing policy of this host's senders. -EINVAL, -ENOSPC. */
+int tita_ctl_job_set(struct tita_ctl *c, uint32_t job_id, const struct tita_job *job);
+/* Back to the defaults; -ENOENT if the job had no settings. */
+int tita_ctl_job_clear(struct tita_ctl *c, uint32_t job_id);
+/* 0 and *ret_job, or -ENOENT (then *ret_job is untouched). */
+int tita_ctl_job_get(const struct tita_ctl *c, uint32_t job_id, struct tita_job *ret_job);
+
+/* What the sender side measured for one pair over interval_ns. */
+struct tita_tx_sample {
+	struct tita_addr local, remote;
+	uint32_t job_id;
+	uint64_t interval_ns;
+	uint64_t tx_bytes; /* sent during the interval */
+	uint64_t backlog_bytes; /* waiting to be sent at the end of it */
+	uint64_t cnp_packets; /* CNPs that came back from the remote */
+};
+
+/* What the receiver side measured from one remote address over interval_ns. */
+struct tita_rx_sample {
+	struct tita_addr local, remote;
+	uint64_t interval_ns;
+	uint64_t rx_bytes;
+	uint64_t rx_packets;
+	uint64_t ce_packets;
+};
+
+/* 0, or -ENOENT (local is not a port), -ENOSPC (pair table full and nothing
+ * evictable), -EINVAL (zero interval). */
+int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint64_t now_ns);
+int tita_ctl_rx_sample(struct tita_ctl *c, const struct tita_rx_sample *s, uint64_t now_ns);
+
+enum tita_msg_kind {
+	TITA_MSG_DEMAND = 1,
+	TITA_MSG_GRANT = 2,
+};
+
+/* Sender → receiver: what a pair wants, and its job's policy. */
+struct tita_demand_entry {
+	struct tita_addr sender, receiver;
+	uint32_t job_id;
+	uint32_t weight_milli;
+	uint64_t demand_bps;
+	uint64_t min_bps;
+	uint64_t max_bps; /* 0 for no cap */
+};
+
+/* Receiver → sender: the rate a pair may use until ttl_ns from receipt, and
+ * the fraction of the pair's packets that arrived CE-marked. */
+struct tita_grant_entry {
+	struct tita_addr sender, receiver;
+	uint32_t job_id;
+	uint32_t ce_ppm;
+	uint64_t rate_bps;
+	uint64_t ttl_ns;
+};
+
+struct tita_msg {
+	enum tita_msg_kind kind;
+	/* Out: the remote NIC to send to. In: the remote NIC it came from. */
+	struct tita_addr peer;
+	uint32_t n_entries;
+	union {
+		struct tita_demand_entry demand[TITA_MSG_MAX_ENTRIES];
+		struct tita_grant_entry grant[TITA_MSG_MAX_ENTRIES];
+	};
+};
+
+/*
+ * A message that a peer sent (already authenticated and range-checked by the
+ * wire codec). Entries that do not concern this host (unknown port, sender
+ * not matching the peer) are skipped and counted; returns how many entries
+ * were applied, or -EINVAL for a malformed message.
+ */
+int tita_ctl_on_msg(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns);
+
+/* Run everything that is due at now_ns: expiries, then the control round. */
+void tita_ctl_advance(struct tita_ctl *c, uint64_t now_ns);
+/* When tita_ctl_advance() must next be called; TITA_TIME_NEVER if idle. */
+uint64_t tita_ctl_next_deadline_ns(const struct tita_ctl *c);
+
+/* Pull the next message to send; false when there is none. */
+bool tita_ctl_pop_msg(struct tita_ctl *c, struct tita_msg *ret_msg);
+
+/* A TX pair's rate changed: program rate_bps, or remove pacing when it is
+ * TITA_RATE_UNPACED (a new pair, an expired grant, a pair that went away). */
+struct tita_rate_update {
+	struct tita_addr local, remote;
+	uint32_t job_id;
+	uint64_t rate_bps;
+};
+
+bool tita_ctl_pop_rate(struct tita_ctl *c, struct tita_rate_update *ret_update);
+
+/* Snapshots for titactl and metrics. */
+enum tita_pair_role {
+	TITA_PAIR_TX = 1,
+	TITA_PAIR_RX = 2,
+};
+
+enum tita_pair_state {
+	TITA_PAIR_STARTING = 1, /* TX: waiting for a first grant, at the start rate */
+	TITA_PAIR_GRANTED, /* TX: paced under a live grant */
+	TITA_PAIR_FAIL_OPEN, /* TX: no live grant, unpaced */
+	TITA_PAIR_ACTIVE, /* RX: a live demand, granted */
+	TITA_PAIR_UNMANAGED, /* RX: traffic from a source that sends no demand */
+};
+
+struct tita_pair_info {
+	struct tita_addr local, remote;
+	uint32_t job_id;
+	enum tita_pair_role role;
+	enum tita_pair_state state;
+	uint64_t demand_bps; /* TX: estimated; RX: reported */
+	uint64_t grant_bps; /* TX: received; RX: granted (0 for none) */
+	uint64_t ceiling_bps; /* TX: reactive ceiling */
+	uint64_t rate_bps; /* TX: programmed, TITA_RATE_UNPACED when unpaced */
+	uint64_t measured_bps; /* last interval */
+	uint32_t ce_ppm; /* CE fraction (RX: measured; TX: reported by the receiver) */
+	uint64_t cnp_per_sec; /* TX: CNPs received */
+	uint64_t expires_ns; /* TX: grant expiry; RX: demand expiry */
+};
+
+struct tita_port_info {
+	struct tita_addr local;
+	uint64_t line_rate_bps;
+	double eta; /* effective, after the CE loop */
+	uint64_t capacity_bps; /* eta x line rate minus unmanaged traffic */
+	uint64_t unmanaged_bps;
+	uint64_t granted_bps; /* sum of live grants */
+	uint64_t rx_bps;
+	uint32_t ce_ppm;
+	uint64_t tx_bps;
+};
+
+/* Counters; every rejected input has its own. */
+struct tita_ctl_stats {
+	uint64_t rounds;
+	uint64_t msgs_in, msgs_out;
+	uint64_t entries_in, entries_skipped_not_local, entries_skipped_mismatch;
+	uint64_t entries_skipped_no_space;
+	uint64_t samples_in, samples_skipped_not_local, samples_skipped_no_space;
+	uint64_t pairs_evicted;
+	uint64_t grants_expired, demands_expired;
+	uint64_t rate_updates;
+	uint64_t rate_updates_suppressed;
+};
+
+size_t tita_ctl_n_pairs(const struct tita_ctl *c);
+size_t tita_ctl_n_ports(const struct tita_ctl *c);
+/* Copies up to max entries; returns how many exist (like snprintf). */
+size_t tita_ctl_pairs(const struct tita_ctl *c, struct tita_pair_info *out, size_t max);
+size_t tita_ctl_ports(const struct tita_ctl *c, struct tita_port_info *out, size_t max);
+void tita_ctl_stats(const struct tita_ctl *c, struct tita_ctl_stats *ret_stats);
+
+#endif /* TITA_CTL_H */
