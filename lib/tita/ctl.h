@@ -71,13 +71,15 @@ struct tita_ctl_params {
 	 * it measures, so it holds no bandwidth it does not use. */
 	double demand_decay;
 
-	/* Reactive ceiling (DCQCN-like, per TX pair), driven by CNPs and by the
-	 * CE fraction that the receiver reports in its grants. */
-	double rc_g; /* alpha gain */
-	double rc_ai_frac; /* additive increase per clean interval, of line rate */
-	double rc_hai_frac; /* hyper increase, of line rate */
+	/* Reactive ceiling (DCQCN-like, per TX pair, as a fraction of its grant),
+	 * driven by the CE fraction that the receiver attributes to the fabric. */
+	double rc_g; /* alpha gain per round */
+	double rc_ai_frac; /* additive increase of the target per clean round */
+	double rc_hai_frac; /* hyper increase of the target */
 	uint32_t rc_fast_recovery_steps;
-	double rc_min_frac; /* never below this fraction of line rate */
+	/* The ceiling never goes below this fraction of the grant, and no pair
+	 * is ever paced below this fraction of its line rate. */
+	double rc_min_frac;
 	double rc_ce_threshold; /* a CE fraction above this counts as congestion */
 
 	/* Memory bounds: the controller never holds more than this. */
@@ -162,7 +164,8 @@ struct tita_demand_entry {
 };
 
 /* Receiver → sender: the rate a pair may use until ttl_ns from receipt, and
- * the fraction of the pair's packets that arrived CE-marked. */
+ * the fraction of the pair's packets that arrived CE-marked while the
+ * receiver's own downlink was not busy (congestion inside the fabric). */
 struct tita_grant_entry {
 	struct tita_addr sender, receiver;
 	uint32_t job_id;

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Weighted max-min allocation by water-filling.
+ *
+ * The total F(level) = sum_i clamp(level * w_i, lo_i, hi_i) is continuous,
+ * non-decreasing and piecewise linear in the water level, with breakpoints
+ * where an entry leaves its floor (lo_i / w_i) and where it reaches its
+ * ceiling (hi_i / w_i). Sorting the 2n breakpoints and sweeping them finds the
+ * level where F meets the capacity exactly. The sort is an LSD radix sort on
+ * the bit patterns of the (non-negative) breakpoints, which order like the
+ * numbers themselves, so a round over 100k entries stays well under 10 ms.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "tita/alloc.h"
+#include "tita/types.h"
+
+struct tita_alloc_scratch {
+	size_t max_entries;
+	uint64_t *keys, *keys_tmp;
+	uint32_t *refs, *refs_tmp; /* entry index << 1 | (1 if ceiling event) */
+	double *lo, *hi;
+};
+
+struct tita_alloc_scratch *tita_alloc_scratch_new(size_t max_entries)
+{
+	struct tita_alloc_scratch *s;
+	size_t n_events = 2 * (max_entries ? max_entries : 1);
+
+	if (max_entries > UINT32_MAX / 2) {
+		errno = EINVAL;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->max_entries = max_entries;
+	s->keys = malloc(n_events * sizeof(*s->keys));
+	s->keys_tmp = malloc(n_events * sizeof(*s->keys_tmp));
+	s->refs = malloc(n_events * sizeof(*s->refs));
+	s->refs_tmp = malloc(n_events * sizeof(*s->refs_tmp));
+	s->lo = malloc(n_events / 2 * sizeof(*s->lo));
+	s->hi = malloc(n_events / 2 * sizeof(*s->hi));
+	if (!s->keys || !s->keys_tmp || !s->refs || !s->refs_tmp || !s->lo || !s->hi) {
+		tita_alloc_scratch_free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return s;
+}
+
+struct tita_alloc_scratch *tita_alloc_scratch_free(struct tita_alloc_scratch *s)
+{
+	if (!s)
+		return NULL;
+	free(s->keys);
+	free(s->keys_tmp);
+	free(s->refs);
+	free(s->refs_tmp);
+	free(s->lo);
+	free(s->hi);
+	free(s);
+	return NULL;
+}
+
+static uint64_t double_key(double v)
+{
+	union {
+		double d;
+		uint64_t u;
+	} pun = { .d = v };
+
+	/* Only non-negative finite values reach here; +0.0 and -0.0 both sort first. */
+	return v > 0 ? pun.u : 0;
+}
+
+/*
+ * Stable LSD radix sort, a byte per pass. Passes whose byte is equal in every
+ * key are skipped, which removes most of them for rates of similar magnitude.
+ * Stability keeps floor events (stored first) ahead of ceiling events at equal
+ * levels, so an entry whose floor equals its ceiling never leaves a gap.
+ */
+static void radix_sort(struct tita_alloc_scratch *s, size_t n)
+{
+	uint64_t *keys = s->keys, *keys_out = s->keys_tmp;
+	uint32_t *refs = s->refs, *refs_out = s->refs_tmp;
+	uint64_t all_or = 0, all_and = UINT64_MAX;
+
+	for (size_t i = 0; i < n; i++) {
+		all_or |= keys[i];
+		all_and &= keys[i];
+	}
+	for (unsigned shift = 0; shift < 64; shift += 8) {
+		size_t count[256] = { 0 }, pos = 0;
+
+		if (((all_or ^ all_and) >> shift & 0xff) == 0)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			count[keys[i] >> shift & 0xff]++;
+		for (size_t b = 0; b < 256; b++) {
+			size_t c = count[b];
+
+			count[b] = pos;
+			pos += c;
+		}
+		for (size_t i = 0; i < n; i++) {
+			size_t dst = count[keys[i] >> shift & 0xff]++;
+
+			keys_out[dst] = keys[i];
+			refs_out[dst] = refs[i];
+		}
+		uint64_t *kt = keys;
+		uint32_t *rt = refs;
+
+		keys = keys_out;
+		keys_out = kt;
+		refs = refs_out;
+		refs_out = rt;
+	}
+	s->keys = keys;
+	s->keys_tmp = keys_out;
+	s->refs = refs;
+	s->refs_tmp = refs_out;
+}
+
+/* Round each allocation down, then take back any excess that floating point
+ * rounding left over the capacity, from the entries above their floor. */
+static void finish(struct tita_alloc_entry *e, size_t n, uint64_t capacity_bps, const double *x)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		e[i].alloc_bps = x[i] > 0 ? (uint64_t)floor(x[i]) : 0;
+		total += e[i].alloc_bps;
+	}
+	for (size_t i = 0; i < n && total > capacity_bps; i++) {
+		uint64_t take = tita_min_u64(total - capacity_bps, e[i].alloc_bps);
+
+		e[i].alloc_bps -= take;
+		total -= take;
+	}
+}
+
+double tita_alloc_maxmin(struct tita_alloc_entry *e, size_t n, uint64_t capacity_bps,
+			 struct tita_alloc_scratch *s)
+{
+	double *lo = s->lo, *hi = s->hi;
+	double sum_lo = 0, sum_hi = 0, cap = (double)capacity_bps;
+	double level, s_const, w_linear;
+
+	if (n > s->max_entries)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t ceil_bps = e[i].demand_bps;
+
+		if (!(e[i].weight > 0) || !isfinite(e[i].weight))
+			return -EINVAL;
+		if (e[i].max_bps && e[i].max_bps < ceil_bps)
+			ceil_bps = e[i].max_bps;
+		hi[i] = (double)ceil_bps;
+		lo[i] = (double)tita_min_u64(e[i].min_bps, ceil_bps);
+		sum_lo += lo[i];
+		sum_hi += hi[i];
+	}
+
+	if (sum_hi <= cap) {
+		/* Everyone gets what they can use; the level is unbounded. */
+		finish(e, n, capacity_bps, hi);
+		return INFINITY;
+	}
+	if (sum_lo >= cap) {
+		/* Not even the floors fit: scale them down in proportion. */
+		double scale = sum_lo > 0 ? cap / sum_lo : 0;
+
+		for (size_t i = 0; i < n; i++)
+			lo[i] *= scale;
+		finish(e, n, capacity_bps, lo);
+		return 0;
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		s->keys[i] = double_key(lo[i] / e[i].weight);
+		s->refs[i] = (uint32_t)i << 1;
+		s->keys[n + i] = double_key(hi[i] / e[i].weight);
+		s->refs[n + i] = (uint32_t)i << 1 | 1;
+	}
+	radix_sort(s, 2 * n);
+
+	/* Below every breakpoint each entry sits at its floor. */
+	s_const = sum_lo;
+	w_linear = 0;
+	level = 0;
+	for (size_t k = 0; k < 2 * n; k++) {
+		uint32_t i = s->refs[k] >> 1;
+		union {
+			uint64_t u;
+			double d;
+		} pun = { .u = s->keys[k] };
+		double at = pun.d;
+
+		if (w_linear > 0 && s_const + w_linear * at >= cap)
+			break;
+		if (s->refs[k] & 1) {
+			w_linear -= e[i].weight;
+			s_const += hi[i];
+		} else {
+			w_linear += e[i].weight;
+			s_const -= lo[i];
+		}
+		level = at;
+	}
+	if (w_linear > 0)
+		level = (cap - s_const) / w_linear;
+
+	/* Reuse lo as the output vector. */
+	for (size_t i = 0; i < n; i++) {
+		double x = level * e[i].weight;
+
+		lo[i] = x < lo[i] ? lo[i] : x > hi[i] ? hi[i] : x;
+	}
+	finish(e, n, capacity_bps, lo);
+	return level;
+}

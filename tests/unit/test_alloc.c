@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The allocator against its definition: thousands of random instances are
+ * checked for feasibility, floors, caps, work conservation and max-min
+ * optimality, and compared with an independent bisection on the water level.
+ * Set TITA_TEST_SEED to replay a run; the seed is printed on any failure.
+ */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "tita/alloc.h"
+#include "tita/types.h"
+
+static uint64_t seed;
+
+#define CHECK(cond, ...)                                                      \
+	do {                                                                  \
+		if (!(cond)) {                                                \
+			print_error("seed %llu: ", (unsigned long long)seed); \
+			print_error(__VA_ARGS__);                             \
+			fail_msg("%s", #cond);                                \
+		}                                                             \
+	} while (0)
+
+static double ceil_of(const struct tita_alloc_entry *e)
+{
+	double hi = (double)e->demand_bps;
+
+	if (e->max_bps && (double)e->max_bps < hi)
+		hi = (double)e->max_bps;
+	return hi;
+}
+
+static double floor_of(const struct tita_alloc_entry *e)
+{
+	return fmin((double)e->min_bps, ceil_of(e));
+}
+
+/* The reference: bisect the level of sum clamp(level*w, lo, hi) = capacity. */
+static void reference(const struct tita_alloc_entry *e, size_t n, uint64_t capacity_bps, double *x)
+{
+	double sum_lo = 0, sum_hi = 0, lo_level = 0, hi_level = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		sum_lo += floor_of(&e[i]);
+		sum_hi += ceil_of(&e[i]);
+	}
+	if (sum_hi <= (double)capacity_bps) {
+		for (size_t i = 0; i < n; i++)
+			x[i] = ceil_of(&e[i]);
+		return;
+	}
+	if (sum_lo >= (double)capacity_bps) {
+		for (size_t i = 0; i < n; i++)
+			x[i] = sum_lo > 0 ? floor_of(&e[i]) * (double)capacity_bps / sum_lo : 0;
+		return;
+	}
+	for (;;) {
+		double total = 0;
+
+		for (size_t i = 0; i < n; i++)
+			total +=
+				fmin(fmax(hi_level * e[i].weight, floor_of(&e[i])), ceil_of(&e[i]));
+		if (total >= (double)capacity_bps)
+			break;
+		hi_level *= 2;
+	}
+	for (int it = 0; it < 200; it++) {
+		double mid = (lo_level + hi_level) / 2, total = 0;
+
+		for (size_t i = 0; i < n; i++)
+			total += fmin(fmax(mid * e[i].weight, floor_of(&e[i])), ceil_of(&e[i]));
+		if (total >= (double)capacity_bps)
+			hi_level = mid;
+		else
+			lo_level = mid;
+	}
+	for (size_t i = 0; i < n; i++)
+		x[i] = fmin(fmax(lo_level * e[i].weight, floor_of(&e[i])), ceil_of(&e[i]));
+}
+
+static void check_instance(struct tita_alloc_entry *e, size_t n, uint64_t capacity_bps,
+			   struct tita_alloc_scratch *s, int instance)
+{
+	double *x = malloc((n ? n : 1) * sizeof(*x)), sum_floor = 0;
+	uint64_t total = 0;
+	bool someone_wants_more = false;
+	double level = tita_alloc_maxmin(e, n, capacity_bps, s);
+
+	CHECK(level >= 0, "instance %d: error %f\n", instance, level);
+	reference(e, n, capacity_bps, x);
+	for (size_t i = 0; i < n; i++) {
+		double hi = ceil_of(&e[i]), lo = floor_of(&e[i]);
+		/* Tolerance: whole-bps rounding plus the reference's own precision. */
+		double tol = 2.0 + 1e-9 * fmax(hi, (double)capacity_bps);
+
+		total += e[i].alloc_bps;
+		sum_floor += lo;
+		CHECK((double)e[i].alloc_bps <= hi + 0.5, "instance %d entry %zu above ceiling\n",
+		      instance, i);
+		CHECK(fabs((double)e[i].alloc_bps - x[i]) <= tol + (double)n,
+		      "instance %d entry %zu: %llu vs reference %.3f\n", instance, i,
+		      (unsigned long long)e[i].alloc_bps, x[i]);
+		if ((double)e[i].alloc_bps < hi - tol)
+			someone_wants_more = true;
+	}
+	CHECK(total <= capacity_bps, "instance %d: sum %llu over capacity %llu\n", instance,
+	      (unsigned long long)total, (unsigned long long)capacity_bps);
+	/* Floors are honoured whenever they fit together. */
+	if (sum_floor <= (double)capacity_bps)
+		for (size_t i = 0; i < n; i++)
+			CHECK((double)e[i].alloc_bps >= floor_of(&e[i]) - 1.0,
+			      "instance %d entry %zu below its floor\n", instance, i);
+	/* Work conservation: capacity is left over only if nobody can use it. */
+	if (someone_wants_more)
+		CHECK(total + n + 1 >= capacity_bps, "instance %d: %llu of %llu used\n", instance,
+		      (unsigned long long)total, (unsigned long long)capacity_bps);
+	/*
+	 * Max-min optimality: an entry i that could grow may only be held back
+	 * by entries j that cannot shrink (at their floor) or whose weighted
+	 * share is no larger than i's.
+	 */
+	if (sum_floor <= (double)capacity_bps) {
+		for (size_t i = 0; i < n; i++) {
+			double share_i = (double)e[i].alloc_bps / e[i].weight;
+
+			if ((double)e[i].alloc_bps >= ceil_of(&e[i]) - 2.0)
+				continue;
+			for (size_t j = 0; j < n; j++) {
+				double share_j = (double)e[j].alloc_bps / e[j].weight;
+
+				if ((double)e[j].alloc_bps <= floor_of(&e[j]) + 2.0)
+					continue;
+				CHECK(share_j <= share_i * (1 + 1e-9) + 2.0 / e[i].weight +
+							 2.0 / e[j].weight,
+				      "instance %d: entry %zu (share %.3f) could grow at the "
+				      "expense of %zu (share %.3f)\n",
+				      instance, i, share_i, j, share_j);
+			}
+		}
+	}
+	free(x);
+}
+
+static uint64_t rand_rate(uint64_t *rng)
+{
+	/* Log-uniform from 1 kbit/s to 800 Gbit/s, with exact ties now and then. */
+	if (tita_rng_next(rng) % 8 == 0)
+		return 25 * TITA_GBPS;
+	return (uint64_t)exp(log(1e3) + tita_rng_unit(rng) * (log(8e11) - log(1e3)));
+}
+
+static void test_random_instances(void **state)
+{
+	struct tita_alloc_scratch *s = tita_alloc_scratch_new(256);
+	struct tita_alloc_entry e[256];
+	uint64_t rng = seed;
+
+	for (int instance = 0; instance < 5000; instance++) {
+		size_t n = tita_rng_next(&rng) % (instance < 100 ? 5 : 200);
+		uint64_t sum_demand = 0, capacity_bps;
+
+		for (size_t i = 0; i < n; i++) {
+			e[i] = (struct tita_alloc_entry){
+				.demand_bps = tita_rng_next(&rng) % 10 ? rand_rate(&rng) : 0,
+				.min_bps = tita_rng_next(&rng) % 4 ? 0 : rand_rate(&rng) / 50,
+				.max_bps = tita_rng_next(&rng) % 3 ? 0 : rand_rate(&rng),
+				.weight = tita_rng_next(&rng) % 3 ?
+						  1.0 :
+						  0.001 + tita_rng_unit(&rng) * 100,
+			};
+			sum_demand += e[i].demand_bps;
+		}
+		/* Capacities below, near and above the total demand. */
+		capacity_bps = (uint64_t)((double)sum_demand * tita_rng_unit(&rng) * 1.5);
+		if (tita_rng_next(&rng) % 10 == 0)
+			capacity_bps = tita_rng_next(&rng) % 3;
+		check_instance(e, n, capacity_bps, s, instance);
+	}
+	tita_alloc_scratch_free(s);
+}
+
+static void test_weights_give_proportional_shares(void **state)
+{
+	struct tita_alloc_scratch *s = tita_alloc_scratch_new(8);
+	struct tita_alloc_entry e[4];
+	double weights[4] = { 1, 2, 3, 4 };
+
+	for (int i = 0; i < 4; i++)
+		e[i] = (struct tita_alloc_entry){ .demand_bps = 100 * TITA_GBPS,
+						  .weight = weights[i] };
+	tita_alloc_maxmin(e, 4, 100 * TITA_GBPS, s);
+	for (int i = 0; i < 4; i++)
+		assert_true(llabs((long long)e[i].alloc_bps -
+				  (long long)(10 * TITA_GBPS * weights[i])) <= 1);
+	tita_alloc_scratch_free(s);
+}
+
+static void test_equal_split_and_small_demands(void **state)
+{
+	struct tita_alloc_scratch *s = tita_alloc_scratch_new(8);
+	struct tita_alloc_entry e[3] = {
+		{ .demand_bps = 10 * TITA_GBPS, .weight = 1 },
+		{ .demand_bps = 100 * TITA_GBPS, .weight = 1 },
+		{ .demand_bps = 100 * TITA_GBPS, .weight = 1 },
+	};
+
+	/* The small demand is met; the rest splits the remainder equally. */
+	tita_alloc_maxmin(e, 3, 100 * TITA_GBPS, s);
+	assert_int_equal(e[0].alloc_bps, 10 * TITA_GBPS);
+	assert_int_equal(e[1].alloc_bps, 45 * TITA_GBPS);
+	assert_int_equal(e[2].alloc_bps, 45 * TITA_GBPS);
+	tita_alloc_scratch_free(s);
+}
+
+static void test_floors_and_caps(void **state)
+{
+	struct tita_alloc_scratch *s = tita_alloc_scratch_new(8);
+	struct tita_alloc_entry e[3] = {
+		{ .demand_bps = 100 * TITA_GBPS, .min_bps = 60 * TITA_GBPS, .weight = 1 },
+		{ .demand_bps = 100 * TITA_GBPS, .max_bps = 5 * TITA_GBPS, .weight = 1 },
+		{ .demand_bps = 100 * TITA_GBPS, .weight = 1 },
+	};
+
+	tita_alloc_maxmin(e, 3, 100 * TITA_GBPS, s);
+	assert_int_equal(e[0].alloc_bps, 60 * TITA_GBPS);
+	assert_int_equal(e[1].alloc_bps, 5 * TITA_GBPS);
+	assert_int_equal(e[2].alloc_bps, 35 * TITA_GBPS);
+
+	/* Floors that cannot all fit shrink in proportion. */
+	e[0] = (struct tita_alloc_entry){ .demand_bps = 80, .min_bps = 60, .weight = 1 };
+	e[1] = (struct tita_alloc_entry){ .demand_bps = 80, .min_bps = 20, .weight = 1 };
+	tita_alloc_maxmin(e, 2, 40, s);
+	assert_int_equal(e[0].alloc_bps, 30);
+	assert_int_equal(e[1].alloc_bps, 10);
+	tita_alloc_scratch_free(s);
+}
+
+static void test_bad_input(void **state)
+{
+	struct tita_alloc_scratch *s = tita_alloc_scratch_new(2);
+	struct tita_alloc_entry e[3] = { { .demand_bps = 1, .weight = 1 },
+					 { .demand_bps = 1, .weight = 0 },
+					 { .demand_bps = 1, .weight = 1 } };
+
+	assert_true(tita_alloc_maxmin(e, 2, 10, s) == -EINVAL);
+	e[1].weight = NAN;
+	assert_true(tita_alloc_maxmin(e, 2, 10, s) == -EINVAL);
+	e[1].weight = INFINITY;
+	assert_true(tita_alloc_maxmin(e, 2, 10, s) == -EINVAL);
+	assert_true(tita_alloc_maxmin(e, 3, 10, s) == -E2BIG);
+	assert_true(tita_alloc_maxmin(e, 0, 10, s) >= 0);
+	assert_null(tita_alloc_scratch_free(s));
+	assert_null(tita_alloc_scratch_free(NULL));
+}
+
+int main(void)
+{
+	const char *env = getenv("TITA_TEST_SEED");
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_random_instances),
+		cmocka_unit_test(test_weights_give_proportional_shares),
+		cmocka_unit_test(test_equal_split_and_small_demands),
+		cmocka_unit_test(test_floors_and_caps),
+		cmocka_unit_test(test_bad_input),
+	};
+
+	seed = env ? strtoull(env, NULL, 0) : 20261127;
+	printf("# seed %llu (set TITA_TEST_SEED to replay)\n", (unsigned long long)seed);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

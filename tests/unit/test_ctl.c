@@ -1,0 +1,888 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Controller scenarios in virtual time.
+ *
+ * A small fluid model stands in for the fabric: every host runs its own
+ * tita_ctl, ticking at a seeded random phase; peer messages arrive after a
+ * fixed delay (or are lost when a test cuts a host off); senders with a
+ * backlog send at their programmed rate (line rate when unpaced); a
+ * receiver's downlink drains at line rate and marks CE while its queue is
+ * above a threshold. Every step checks the invariants that must hold always:
+ * no programmed rate above line rate or at zero, and no receiver granting
+ * more than eta x its capacity.
+ */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tita/ctl.h"
+
+#define MAX_HOSTS 80
+#define MAX_FLOWS 8
+#define MAX_INFLIGHT 4096
+
+#define LINE_BPS (100 * TITA_GBPS)
+#define INTERVAL_NS (100 * TITA_NSEC_PER_USEC)
+#define DELAY_NS (5 * TITA_NSEC_PER_USEC)
+#define STEP_NS (5 * TITA_NSEC_PER_USEC)
+#define ECN_K_BYTES (100 * 1024)
+
+static uint64_t seed;
+
+struct flow {
+	int dst;
+	uint32_t job_id;
+	bool active;
+	uint64_t rate_bps; /* programmed; TITA_RATE_UNPACED when unpaced */
+	uint64_t tx_bytes, cnp; /* since the last tx sample */
+	double credit_bytes;
+};
+
+struct host {
+	struct tita_ctl *ctl;
+	struct tita_addr addr;
+	bool no_daemon; /* runs no tita at all: sends at its flows' fixed rates */
+	bool silent; /* its messages are lost (a dead daemon or a cut path) */
+	bool deaf; /* messages to it are lost */
+	uint64_t next_tick_ns, last_sample_ns;
+	struct flow flows[MAX_FLOWS];
+	int n_flows;
+	/* Receiver side: bytes per source since the last rx sample. */
+	uint64_t rx_bytes[MAX_HOSTS], rx_packets[MAX_HOSTS], rx_ce[MAX_HOSTS];
+	double queue_bytes;
+	bool force_ce; /* mark every packet, as a congested fabric would */
+};
+
+struct inflight {
+	uint64_t at_ns;
+	int to;
+	struct tita_msg msg;
+};
+
+struct world {
+	struct host hosts[MAX_HOSTS];
+	int n_hosts;
+	uint64_t now_ns;
+	struct inflight *inflight;
+	int n_inflight;
+	uint64_t rng;
+	uint64_t msg_bytes_estimate;
+	uint64_t skip_invariants_until_ns;
+	struct tita_ctl_params params;
+};
+
+#define CHECK(cond, ...)                                                               \
+	do {                                                                           \
+		if (!(cond)) {                                                         \
+			print_error("seed %llu t=%llu ns: ", (unsigned long long)seed, \
+				    (unsigned long long)w->now_ns);                    \
+			print_error(__VA_ARGS__);                                      \
+			fail_msg("%s", #cond);                                         \
+		}                                                                      \
+	} while (0)
+
+static struct world *world_new(int n_hosts, const struct tita_ctl_params *params)
+{
+	struct world *w = calloc(1, sizeof(*w));
+
+	assert_non_null(w);
+	w->inflight = calloc(MAX_INFLIGHT, sizeof(*w->inflight));
+	assert_non_null(w->inflight);
+	w->n_hosts = n_hosts;
+	w->rng = seed;
+	if (params)
+		w->params = *params;
+	else
+		tita_ctl_params_default(&w->params);
+	w->params.control_interval_ns = INTERVAL_NS;
+	w->params.grant_ttl_ns = 20 * INTERVAL_NS;
+	w->params.refresh_ns = 5 * INTERVAL_NS;
+	w->params.backlog_horizon_ns = 2 * INTERVAL_NS;
+	for (int h = 0; h < n_hosts; h++) {
+		struct host *hs = &w->hosts[h];
+
+		hs->ctl = tita_ctl_new(&w->params);
+		assert_non_null(hs->ctl);
+		hs->addr = tita_addr_from_host_id((uint32_t)h + 1);
+		assert_int_equal(tita_ctl_port_add(hs->ctl, &hs->addr, LINE_BPS), 0);
+		/* Hosts tick at independent phases, as real daemons do. */
+		hs->next_tick_ns = tita_rng_next(&w->rng) % INTERVAL_NS;
+		hs->last_sample_ns = 0;
+	}
+	return w;
+}
+
+static void world_free(struct world *w)
+{
+	for (int h = 0; h < w->n_hosts; h++)
+		tita_ctl_free(w->hosts[h].ctl);
+	free(w->inflight);
+	free(w);
+}
+
+static struct flow *flow_add(struct world *w, int src, int dst, uint32_t job_id)
+{
+	struct host *hs = &w->hosts[src];
+	struct flow *f = &hs->flows[hs->n_flows++];
+
+	*f = (struct flow){
+		.dst = dst, .job_id = job_id, .active = true, .rate_bps = TITA_RATE_UNPACED
+	};
+	return f;
+}
+
+static int host_by_addr(const struct world *w, const struct tita_addr *a)
+{
+	for (int h = 0; h < w->n_hosts; h++)
+		if (tita_addr_eq(&w->hosts[h].addr, a))
+			return h;
+	return -1;
+}
+
+static void check_invariants(struct world *w)
+{
+	if (w->now_ns < w->skip_invariants_until_ns)
+		return;
+	for (int h = 0; h < w->n_hosts; h++) {
+		struct tita_port_info port;
+		struct tita_pair_info pairs[256];
+		size_t n = tita_ctl_pairs(w->hosts[h].ctl, pairs, 256);
+		uint64_t granted = 0;
+
+		tita_ctl_ports(w->hosts[h].ctl, &port, 1);
+		for (size_t i = 0; i < n && i < 256; i++) {
+			if (pairs[i].role == TITA_PAIR_RX)
+				granted += pairs[i].grant_bps;
+			if (pairs[i].role == TITA_PAIR_TX && pairs[i].rate_bps != TITA_RATE_UNPACED)
+				CHECK(pairs[i].rate_bps > 0 && pairs[i].rate_bps <= LINE_BPS,
+				      "host %d programs %llu bps\n", h,
+				      (unsigned long long)pairs[i].rate_bps);
+		}
+		CHECK(granted <= (uint64_t)(port.eta * LINE_BPS) + 1,
+		      "host %d grants %llu of eta %.4f\n", h, (unsigned long long)granted,
+		      port.eta);
+		CHECK(port.eta <= w->params.eta + 1e-12 && port.eta >= w->params.eta_min - 1e-12,
+		      "host %d eta %f\n", h, port.eta);
+	}
+}
+
+static void feed_samples(struct world *w, int h)
+{
+	struct host *hs = &w->hosts[h];
+	uint64_t interval_ns = w->now_ns - hs->last_sample_ns;
+
+	if (!interval_ns)
+		return;
+	for (int i = 0; i < hs->n_flows; i++) {
+		struct flow *f = &hs->flows[i];
+		struct tita_tx_sample s = {
+			.local = hs->addr,
+			.remote = w->hosts[f->dst].addr,
+			.job_id = f->job_id,
+			.interval_ns = interval_ns,
+			.tx_bytes = f->tx_bytes,
+			/* A long transfer: there is always more to send. */
+			.backlog_bytes = f->active ? 64ull << 20 : 0,
+			.cnp_packets = f->cnp,
+		};
+
+		tita_ctl_tx_sample(hs->ctl, &s, w->now_ns);
+		f->tx_bytes = f->cnp = 0;
+	}
+	for (int src = 0; src < w->n_hosts; src++) {
+		struct tita_rx_sample s = {
+			.local = hs->addr,
+			.remote = w->hosts[src].addr,
+			.interval_ns = interval_ns,
+			.rx_bytes = hs->rx_bytes[src],
+			.rx_packets = hs->rx_packets[src],
+			.ce_packets = hs->rx_ce[src],
+		};
+
+		if (s.rx_bytes)
+			tita_ctl_rx_sample(hs->ctl, &s, w->now_ns);
+		hs->rx_bytes[src] = hs->rx_packets[src] = hs->rx_ce[src] = 0;
+	}
+	hs->last_sample_ns = w->now_ns;
+}
+
+static void collect_outputs(struct world *w, int h)
+{
+	struct host *hs = &w->hosts[h];
+	struct tita_rate_update u;
+	struct tita_msg m;
+
+	while (tita_ctl_pop_rate(hs->ctl, &u)) {
+		int dst = host_by_addr(w, &u.remote);
+
+		CHECK(tita_addr_eq(&u.local, &hs->addr), "rate for a foreign port\n");
+		CHECK(u.rate_bps == TITA_RATE_UNPACED || (u.rate_bps > 0 && u.rate_bps <= LINE_BPS),
+		      "host %d rate %llu\n", h, (unsigned long long)u.rate_bps);
+		for (int i = 0; i < hs->n_flows; i++)
+			if (hs->flows[i].dst == dst && hs->flows[i].job_id == u.job_id)
+				hs->flows[i].rate_bps = u.rate_bps;
+	}
+	while (tita_ctl_pop_msg(hs->ctl, &m)) {
+		int to = host_by_addr(w, &m.peer);
+
+		CHECK(to >= 0, "message to an unknown peer\n");
+		CHECK(m.n_entries > 0 && m.n_entries <= TITA_MSG_MAX_ENTRIES, "bad batch\n");
+		/* Roughly what the wire costs: header, MAC, ~40 bytes an entry. */
+		w->msg_bytes_estimate += 44 + 40 * m.n_entries;
+		if (hs->silent || w->hosts[to].deaf)
+			continue;
+		CHECK(w->n_inflight < MAX_INFLIGHT, "too many messages in flight\n");
+		w->inflight[w->n_inflight++] =
+			(struct inflight){ .at_ns = w->now_ns + DELAY_NS, .to = to, .msg = m };
+		/* Delivery turns the sender's address into the message's peer. */
+		w->inflight[w->n_inflight - 1].msg.peer = hs->addr;
+	}
+}
+
+/* Move the fluid for one step: senders fill their uplinks, receivers drain. */
+static void move_traffic(struct world *w)
+{
+	double arriving[MAX_HOSTS] = { 0 };
+	double from[MAX_HOSTS][MAX_HOSTS];
+
+	memset(from, 0, sizeof(from));
+	for (int h = 0; h < w->n_hosts; h++) {
+		struct host *hs = &w->hosts[h];
+		double want[MAX_FLOWS], total = 0, scale = 1;
+
+		for (int i = 0; i < hs->n_flows; i++) {
+			struct flow *f = &hs->flows[i];
+			double rate = f->rate_bps == TITA_RATE_UNPACED ? LINE_BPS : f->rate_bps;
+
+			want[i] = f->active ? rate * STEP_NS / 8e9 : 0;
+			total += want[i];
+		}
+		if (total > LINE_BPS * STEP_NS / 8e9)
+			scale = LINE_BPS * STEP_NS / 8e9 / total;
+		for (int i = 0; i < hs->n_flows; i++) {
+			struct flow *f = &hs->flows[i];
+			double bytes = want[i] * scale;
+
+			f->tx_bytes += (uint64_t)bytes;
+			arriving[f->dst] += bytes;
+			from[f->dst][h] += bytes;
+		}
+	}
+	for (int d = 0; d < w->n_hosts; d++) {
+		struct host *hs = &w->hosts[d];
+		bool marking;
+
+		hs->queue_bytes += arriving[d] - LINE_BPS * STEP_NS / 8e9;
+		if (hs->queue_bytes < 0)
+			hs->queue_bytes = 0;
+		marking = hs->force_ce || hs->queue_bytes > ECN_K_BYTES;
+		for (int s = 0; s < w->n_hosts; s++) {
+			uint64_t packets = (uint64_t)(from[d][s] / 4096);
+
+			if (!from[d][s])
+				continue;
+			hs->rx_bytes[s] += (uint64_t)from[d][s];
+			hs->rx_packets[s] += packets ? packets : 1;
+			if (marking) {
+				hs->rx_ce[s] += packets ? packets : 1;
+				/* The notification point answers CE with CNPs. */
+				for (int i = 0; i < w->hosts[s].n_flows; i++)
+					if (w->hosts[s].flows[i].dst == d)
+						w->hosts[s].flows[i].cnp++;
+			}
+		}
+	}
+}
+
+static void run_until(struct world *w, uint64_t end_ns)
+{
+	while (w->now_ns < end_ns) {
+		w->now_ns += STEP_NS;
+		move_traffic(w);
+		/* Deliver what has arrived (in order of arrival within a step). */
+		for (int i = 0; i < w->n_inflight;) {
+			if (w->inflight[i].at_ns <= w->now_ns) {
+				struct host *to = &w->hosts[w->inflight[i].to];
+
+				tita_ctl_on_msg(to->ctl, &w->inflight[i].msg, w->now_ns);
+				collect_outputs(w, w->inflight[i].to);
+				w->inflight[i] = w->inflight[--w->n_inflight];
+			} else {
+				i++;
+			}
+		}
+		for (int h = 0; h < w->n_hosts; h++) {
+			struct host *hs = &w->hosts[h];
+
+			if (hs->no_daemon || w->now_ns < hs->next_tick_ns)
+				continue;
+			feed_samples(w, h);
+			tita_ctl_advance(hs->ctl, w->now_ns);
+			hs->next_tick_ns = tita_ctl_next_deadline_ns(hs->ctl);
+			collect_outputs(w, h);
+		}
+		check_invariants(w);
+	}
+}
+
+static double rate_of(const struct flow *f)
+{
+	return f->rate_bps == TITA_RATE_UNPACED ? INFINITY : (double)f->rate_bps;
+}
+
+/*
+ * The senders' rates, divided by their weights, are equal, and add up to what
+ * the receiver hands out (eta x line rate, its eta as it is now: a start-up
+ * burst may have lowered it for a while).
+ */
+static void expect_shares(struct world *w, int receiver, const int *senders, const double *weights,
+			  int n, const char *what)
+{
+	struct tita_port_info port;
+	double unit = rate_of(&w->hosts[senders[0]].flows[0]) / weights[0], sum = 0;
+
+	tita_ctl_ports(w->hosts[receiver].ctl, &port, 1);
+	for (int i = 0; i < n; i++) {
+		double r = rate_of(&w->hosts[senders[i]].flows[0]);
+
+		/* Increases within the churn band may wait a refresh period. */
+		CHECK(fabs(r / weights[i] - unit) <= (w->params.churn_frac + 0.005) * unit,
+		      "%s: sender %d at %.0f, expected %.0f\n", what, senders[i], r,
+		      unit * weights[i]);
+		sum += r;
+	}
+	/* Rates trail the receiver's eta by up to two rounds of its CE loop. */
+	CHECK(fabs(sum - port.eta * LINE_BPS) <= (2 * w->params.eta_decrease + 0.01) * LINE_BPS,
+	      "%s: senders sum to %.0f, receiver eta %.3f\n", what, sum, port.eta);
+}
+
+/* N senders to one receiver reach equal shares of eta x capacity within two
+ * control rounds of their first demand. */
+static void converge(int n_senders)
+{
+	struct world *w = world_new(n_senders + 1, NULL);
+	double fair = w->params.eta * LINE_BPS / n_senders;
+	uint64_t first_demand_ns = UINT64_MAX;
+
+	for (int s = 1; s <= n_senders; s++) {
+		flow_add(w, s, 0, TITA_JOB_DEFAULT);
+		if (w->hosts[s].next_tick_ns < first_demand_ns)
+			first_demand_ns = w->hosts[s].next_tick_ns;
+	}
+	/*
+	 * Every sender has reported by the end of the first interval; two rounds
+	 * later all hold equal shares of what the receiver hands out. Until
+	 * pacing began each sent unpaced, so the receiver's queue marks CE and
+	 * its effective eta may already be below the configured one.
+	 */
+	run_until(w, INTERVAL_NS + 2 * INTERVAL_NS + 2 * DELAY_NS + STEP_NS);
+	{
+		struct tita_port_info port;
+		double share = rate_of(&w->hosts[1].flows[0]), sum = 0;
+
+		tita_ctl_ports(w->hosts[0].ctl, &port, 1);
+		for (int s = 1; s <= n_senders; s++) {
+			CHECK(fabs(rate_of(&w->hosts[s].flows[0]) - share) <= 0.01 * share,
+			      "N=%d sender %d at %.0f, sender 1 at %.0f\n", n_senders, s,
+			      rate_of(&w->hosts[s].flows[0]), share);
+			sum += rate_of(&w->hosts[s].flows[0]);
+		}
+		/* Rates trail the receiver's eta by up to two rounds of its CE loop. */
+		CHECK(fabs(sum - port.eta * LINE_BPS) <=
+			      (2 * w->params.eta_decrease + 0.01) * LINE_BPS,
+		      "N=%d: senders sum to %.0f, receiver eta %.3f\n", n_senders, sum, port.eta);
+	}
+	/* Once the start-up queue has drained, eta is back and rates stay put. */
+	run_until(w, 600 * INTERVAL_NS);
+	for (int s = 1; s <= n_senders; s++)
+		CHECK(fabs(rate_of(&w->hosts[s].flows[0]) - fair) <= 0.01 * fair,
+		      "N=%d sender %d drifted to %.0f, fair %.0f\n", n_senders, s,
+		      rate_of(&w->hosts[s].flows[0]), fair);
+	CHECK(w->hosts[0].queue_bytes < ECN_K_BYTES, "queue %.0f\n", w->hosts[0].queue_bytes);
+	world_free(w);
+}
+
+static void test_converge_2(void **state)
+{
+	converge(2);
+}
+
+static void test_converge_16(void **state)
+{
+	converge(16);
+}
+
+static void test_converge_64(void **state)
+{
+	converge(64);
+}
+
+static void test_join_and_leave(void **state)
+{
+	struct world *w = world_new(6, NULL);
+	const int five[] = { 1, 2, 3, 4, 5 }, four[] = { 2, 3, 4, 5 };
+	const double ones[] = { 1, 1, 1, 1, 1 };
+	uint64_t t;
+
+	for (int s = 1; s <= 4; s++)
+		flow_add(w, s, 0, TITA_JOB_DEFAULT);
+	run_until(w, 50 * INTERVAL_NS);
+
+	/* A fifth sender joins: everyone holds a fifth within three rounds. */
+	flow_add(w, 5, 0, TITA_JOB_DEFAULT);
+	t = w->now_ns;
+	run_until(w, t + 3 * INTERVAL_NS + 2 * DELAY_NS);
+	expect_shares(w, 0, five, ones, 5, "after join");
+	run_until(w, t + 100 * INTERVAL_NS);
+	for (int s = 1; s <= 5; s++)
+		CHECK(fabs(rate_of(&w->hosts[s].flows[0]) - 0.95 * LINE_BPS / 5) <= 0.01 * LINE_BPS,
+		      "after join, sender %d settled at %.0f\n", s, rate_of(&w->hosts[s].flows[0]));
+
+	/* Sender 1 stops: its share goes to the others within a few rounds. */
+	w->hosts[1].flows[0].active = false;
+	t = w->now_ns;
+	run_until(w, t + 12 * INTERVAL_NS);
+	expect_shares(w, 0, four, ones, 4, "after leave");
+	for (int s = 2; s <= 5; s++)
+		CHECK(fabs(rate_of(&w->hosts[s].flows[0]) - 0.95 * LINE_BPS / 4) <= 0.01 * LINE_BPS,
+		      "after leave, sender %d at %.0f\n", s, rate_of(&w->hosts[s].flows[0]));
+	/* The receiver no longer holds anything for the leaver. */
+	{
+		struct tita_pair_info pairs[16];
+		size_t n = tita_ctl_pairs(w->hosts[0].ctl, pairs, 16);
+
+		for (size_t i = 0; i < n; i++)
+			CHECK(!(pairs[i].role == TITA_PAIR_RX &&
+				pairs[i].state == TITA_PAIR_ACTIVE &&
+				tita_addr_eq(&pairs[i].remote, &w->hosts[1].addr) &&
+				pairs[i].grant_bps > 0.01 * LINE_BPS),
+			      "leaver still granted %llu\n",
+			      (unsigned long long)pairs[i].grant_bps);
+	}
+	world_free(w);
+}
+
+static void test_weights(void **state)
+{
+	struct world *w = world_new(4, NULL);
+	struct tita_job heavy = { .weight_milli = 2 * TITA_WEIGHT_ONE };
+	const int senders[] = { 1, 2, 3 };
+	const double weights[] = { 2, 1, 1 };
+	double unit = 0.95 * LINE_BPS / 4;
+
+	assert_int_equal(tita_ctl_job_set(w->hosts[1].ctl, 7, &heavy), 0);
+	flow_add(w, 1, 0, 7);
+	flow_add(w, 2, 0, TITA_JOB_DEFAULT);
+	flow_add(w, 3, 0, TITA_JOB_DEFAULT);
+	run_until(w, 4 * INTERVAL_NS);
+	expect_shares(w, 0, senders, weights, 3, "weights");
+	run_until(w, 100 * INTERVAL_NS);
+	CHECK(fabs(rate_of(&w->hosts[1].flows[0]) - 2 * unit) <= 0.01 * unit, "heavy at %.0f\n",
+	      rate_of(&w->hosts[1].flows[0]));
+	for (int s = 2; s <= 3; s++)
+		CHECK(fabs(rate_of(&w->hosts[s].flows[0]) - unit) <= 0.01 * unit,
+		      "sender %d at %.0f\n", s, rate_of(&w->hosts[s].flows[0]));
+	world_free(w);
+}
+
+static void test_job_cap_and_min(void **state)
+{
+	struct world *w = world_new(4, NULL);
+	struct tita_job capped = { .weight_milli = TITA_WEIGHT_ONE, .max_bps = 10 * TITA_GBPS };
+	struct tita_job floor = { .weight_milli = TITA_WEIGHT_ONE, .min_bps = 50 * TITA_GBPS };
+
+	assert_int_equal(tita_ctl_job_set(w->hosts[1].ctl, 1, &capped), 0);
+	assert_int_equal(tita_ctl_job_set(w->hosts[2].ctl, 2, &floor), 0);
+	flow_add(w, 1, 0, 1);
+	flow_add(w, 2, 0, 2);
+	flow_add(w, 3, 0, TITA_JOB_DEFAULT);
+	run_until(w, 100 * INTERVAL_NS);
+	CHECK(rate_of(&w->hosts[1].flows[0]) <= 10 * TITA_GBPS, "cap broken: %.0f\n",
+	      rate_of(&w->hosts[1].flows[0]));
+	CHECK(rate_of(&w->hosts[2].flows[0]) >= 50 * TITA_GBPS * 0.99, "floor broken: %.0f\n",
+	      rate_of(&w->hosts[2].flows[0]));
+	/* The remainder goes to the third sender. */
+	CHECK(fabs(rate_of(&w->hosts[3].flows[0]) - (95 - 10 - 50) * (double)TITA_GBPS) <=
+		      0.01 * LINE_BPS,
+	      "third at %.0f\n", rate_of(&w->hosts[3].flows[0]));
+	world_free(w);
+}
+
+/* A receiver that goes silent: its senders fail open when the TTL runs out,
+ * not before; when it returns, grants resume. */
+static void test_silent_receiver_fails_open(void **state)
+{
+	struct world *w = world_new(3, NULL);
+	uint64_t t_silent;
+
+	flow_add(w, 1, 0, TITA_JOB_DEFAULT);
+	flow_add(w, 2, 0, TITA_JOB_DEFAULT);
+	run_until(w, 100 * INTERVAL_NS);
+	CHECK(w->hosts[1].flows[0].rate_bps != TITA_RATE_UNPACED, "not paced\n");
+
+	w->hosts[0].silent = true;
+	t_silent = w->now_ns;
+	/* The last grant may have come a refresh period before the silence. */
+	run_until(w, t_silent + w->params.grant_ttl_ns - w->params.refresh_ns - 2 * INTERVAL_NS);
+	for (int s = 1; s <= 2; s++)
+		CHECK(w->hosts[s].flows[0].rate_bps != TITA_RATE_UNPACED,
+		      "sender %d failed open early\n", s);
+	run_until(w, t_silent + w->params.grant_ttl_ns + 2 * INTERVAL_NS);
+	for (int s = 1; s <= 2; s++)
+		CHECK(w->hosts[s].flows[0].rate_bps == TITA_RATE_UNPACED,
+		      "sender %d still paced at %llu\n", s,
+		      (unsigned long long)w->hosts[s].flows[0].rate_bps);
+	{
+		struct tita_ctl_stats st;
+
+		tita_ctl_stats(w->hosts[1].ctl, &st);
+		CHECK(st.grants_expired >= 1, "no expiry counted\n");
+	}
+
+	/* Back: paced again within a few rounds (the unpaced spell queued, so
+	 * eta may be low for a while), then at the full share. */
+	w->hosts[0].silent = false;
+	run_until(w, w->now_ns + 3 * INTERVAL_NS + 2 * DELAY_NS);
+	{
+		const int senders[] = { 1, 2 };
+		const double ones[] = { 1, 1 };
+
+		expect_shares(w, 0, senders, ones, 2, "resumed");
+	}
+	run_until(w, w->now_ns + 100 * INTERVAL_NS);
+	for (int s = 1; s <= 2; s++)
+		CHECK(fabs(rate_of(&w->hosts[s].flows[0]) - 0.95 * LINE_BPS / 2) <= 0.01 * LINE_BPS,
+		      "sender %d did not resume: %.0f\n", s, rate_of(&w->hosts[s].flows[0]));
+	world_free(w);
+}
+
+/* A sender whose receiver runs no tita at all never gets a grant: it starts
+ * conservatively, then fails open instead of starving. */
+static void test_no_receiver_daemon(void **state)
+{
+	struct world *w = world_new(2, NULL);
+	struct tita_pair_info info;
+
+	w->hosts[0].deaf = true;
+	w->hosts[0].silent = true;
+	flow_add(w, 1, 0, TITA_JOB_DEFAULT);
+	run_until(w, 2 * INTERVAL_NS);
+	CHECK(rate_of(&w->hosts[1].flows[0]) <= w->params.start_rate_frac * LINE_BPS + 1,
+	      "new pair not at the start rate: %.0f\n", rate_of(&w->hosts[1].flows[0]));
+	tita_ctl_pairs(w->hosts[1].ctl, &info, 1);
+	CHECK(info.state == TITA_PAIR_STARTING, "state %d\n", info.state);
+	run_until(w, w->params.grant_ttl_ns + 3 * INTERVAL_NS);
+	CHECK(w->hosts[1].flows[0].rate_bps == TITA_RATE_UNPACED, "still paced\n");
+	tita_ctl_pairs(w->hosts[1].ctl, &info, 1);
+	CHECK(info.state == TITA_PAIR_FAIL_OPEN, "state %d\n", info.state);
+	world_free(w);
+}
+
+/* CE on the receiver's downlink lowers its effective eta; clean rounds bring
+ * it back to the configured value. */
+static void test_eta_follows_ce(void **state)
+{
+	struct world *w = world_new(3, NULL);
+	struct tita_port_info port;
+
+	flow_add(w, 1, 0, TITA_JOB_DEFAULT);
+	flow_add(w, 2, 0, TITA_JOB_DEFAULT);
+	run_until(w, 100 * INTERVAL_NS);
+	tita_ctl_ports(w->hosts[0].ctl, &port, 1);
+	CHECK(port.eta == w->params.eta, "eta %f before any CE\n", port.eta);
+
+	w->hosts[0].force_ce = true;
+	run_until(w, w->now_ns + 20 * INTERVAL_NS);
+	tita_ctl_ports(w->hosts[0].ctl, &port, 1);
+	CHECK(port.eta < w->params.eta - 0.05, "eta %f under CE\n", port.eta);
+	CHECK(port.granted_bps <= (uint64_t)(port.eta * LINE_BPS) + 1, "over-granted\n");
+	/* The senders follow the lower grants. */
+	for (int s = 1; s <= 2; s++)
+		CHECK(rate_of(&w->hosts[s].flows[0]) <= port.eta * LINE_BPS / 2 * 1.03,
+		      "sender %d at %.0f with eta %f\n", s, rate_of(&w->hosts[s].flows[0]),
+		      port.eta);
+
+	w->hosts[0].force_ce = false;
+	run_until(w, w->now_ns + 200 * INTERVAL_NS);
+	tita_ctl_ports(w->hosts[0].ctl, &port, 1);
+	CHECK(fabs(port.eta - w->params.eta) < 1e-9, "eta %f after clean rounds\n", port.eta);
+	for (int s = 1; s <= 2; s++)
+		CHECK(fabs(rate_of(&w->hosts[s].flows[0]) - 0.95 * LINE_BPS / 2) <= 0.02 * LINE_BPS,
+		      "sender %d at %.0f after recovery\n", s, rate_of(&w->hosts[s].flows[0]));
+	world_free(w);
+}
+
+/* CE from inside the fabric (the receiver's downlink is not busy) engages
+ * the sender's reactive ceiling below its grant; once clean it releases. */
+static void test_reactive_ceiling(void **state)
+{
+	struct world *w = world_new(2, NULL);
+	struct tita_job half = { .weight_milli = TITA_WEIGHT_ONE, .max_bps = 50 * TITA_GBPS };
+	struct tita_pair_info info;
+	struct tita_port_info port;
+
+	assert_int_equal(tita_ctl_job_set(w->hosts[1].ctl, 0, &half), 0);
+	flow_add(w, 1, 0, TITA_JOB_DEFAULT);
+	run_until(w, 100 * INTERVAL_NS);
+	CHECK(w->hosts[1].flows[0].rate_bps == 50 * TITA_GBPS, "rate %llu\n",
+	      (unsigned long long)w->hosts[1].flows[0].rate_bps);
+
+	w->hosts[0].force_ce = true;
+	run_until(w, w->now_ns + 8 * INTERVAL_NS);
+	tita_ctl_ports(w->hosts[0].ctl, &port, 1);
+	CHECK(port.eta == w->params.eta, "fabric CE moved eta to %f\n", port.eta);
+	tita_ctl_pairs(w->hosts[1].ctl, &info, 1);
+	CHECK(info.ceiling_bps < 25 * TITA_GBPS, "ceiling %llu\n",
+	      (unsigned long long)info.ceiling_bps);
+	/* No pair is paced below rc_min_frac of its line rate, ceiling or not. */
+	CHECK(w->hosts[1].flows[0].rate_bps <=
+		      tita_max_u64(info.ceiling_bps, (uint64_t)(w->params.rc_min_frac * LINE_BPS)),
+	      "rate %llu above ceiling %llu\n", (unsigned long long)w->hosts[1].flows[0].rate_bps,
+	      (unsigned long long)info.ceiling_bps);
+
+	w->hosts[0].force_ce = false;
+	run_until(w, w->now_ns + 100 * INTERVAL_NS);
+	CHECK(w->hosts[1].flows[0].rate_bps == 50 * TITA_GBPS, "no recovery: %llu\n",
+	      (unsigned long long)w->hosts[1].flows[0].rate_bps);
+	tita_ctl_pairs(w->hosts[1].ctl, &info, 1);
+	CHECK(info.ceiling_bps == LINE_BPS, "ceiling still engaged\n");
+	world_free(w);
+}
+
+/* Traffic from a source that reports no demand is subtracted from what the
+ * receiver hands out. */
+static void test_unmanaged_traffic(void **state)
+{
+	struct world *w = world_new(3, NULL);
+	struct tita_port_info port;
+
+	/* The unmanaged source sends 30 Gbit/s of its own accord. */
+	w->hosts[2].no_daemon = true;
+	flow_add(w, 1, 0, TITA_JOB_DEFAULT);
+	flow_add(w, 2, 0, TITA_JOB_DEFAULT)->rate_bps = 30 * TITA_GBPS;
+	run_until(w, 300 * INTERVAL_NS);
+	tita_ctl_ports(w->hosts[0].ctl, &port, 1);
+	CHECK(llabs((long long)port.unmanaged_bps - (long long)(30 * TITA_GBPS)) <
+		      (long long)TITA_GBPS,
+	      "unmanaged %llu\n", (unsigned long long)port.unmanaged_bps);
+	CHECK(fabs(rate_of(&w->hosts[1].flows[0]) - 65.0 * TITA_GBPS) <= 0.02 * LINE_BPS,
+	      "managed sender at %.0f\n", rate_of(&w->hosts[1].flows[0]));
+	world_free(w);
+}
+
+/* The same seed gives the same decisions, bit for bit. */
+static void test_deterministic(void **state)
+{
+	uint64_t digest[2];
+
+	for (int run = 0; run < 2; run++) {
+		struct world *w = world_new(9, NULL);
+		uint64_t h = 1469598103934665603ull;
+
+		for (int s = 1; s <= 8; s++)
+			flow_add(w, s, 0, (uint32_t)s % 3);
+		run_until(w, 40 * INTERVAL_NS);
+		for (int s = 1; s <= 8; s++)
+			h = (h ^ w->hosts[s].flows[0].rate_bps) * 1099511628211ull;
+		digest[run] = h;
+		world_free(w);
+	}
+	assert_int_equal(digest[0], digest[1]);
+}
+
+static void test_control_traffic_is_small(void **state)
+{
+	struct world *w = world_new(17, NULL);
+	double fraction;
+
+	for (int s = 1; s <= 16; s++)
+		flow_add(w, s, 0, TITA_JOB_DEFAULT);
+	run_until(w, 1000 * INTERVAL_NS);
+	fraction = (double)w->msg_bytes_estimate * 8 / (17.0 * LINE_BPS * (double)w->now_ns / 1e9);
+	/* Per host link; the simulator measures the real figure. */
+	CHECK(fraction < 0.001, "control traffic %.5f of capacity\n", fraction);
+	world_free(w);
+}
+
+/* The pair table never outgrows its bound, whatever arrives. */
+static void test_bounded_pair_table(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c;
+	struct tita_addr me = tita_addr_from_host_id(1);
+	struct tita_msg m = { .kind = TITA_MSG_DEMAND };
+	struct tita_ctl_stats st;
+	uint64_t now = 0;
+
+	tita_ctl_params_default(&p);
+	p.max_pairs = 100;
+	c = tita_ctl_new(&p);
+	assert_non_null(c);
+	assert_int_equal(tita_ctl_port_add(c, &me, LINE_BPS), 0);
+	for (uint32_t peer = 2; peer < 5000; peer++) {
+		m.peer = tita_addr_from_host_id(peer);
+		m.n_entries = 1;
+		m.demand[0] = (struct tita_demand_entry){ .sender = m.peer,
+							  .receiver = me,
+							  .job_id = peer,
+							  .weight_milli = TITA_WEIGHT_ONE,
+							  .demand_bps = TITA_GBPS };
+		tita_ctl_on_msg(c, &m, now);
+		now += 10 * TITA_NSEC_PER_USEC;
+		tita_ctl_advance(c, now);
+		while (tita_ctl_pop_msg(c, &m))
+			;
+		m.kind = TITA_MSG_DEMAND;
+		assert_true(tita_ctl_n_pairs(c) <= 100);
+	}
+	tita_ctl_stats(c, &st);
+	/* Expired demands made room; live ones could not be pushed out. */
+	assert_true(st.pairs_evicted > 0 || st.demands_expired > 0);
+	assert_true(st.entries_skipped_no_space > 0);
+	tita_ctl_free(c);
+}
+
+static void test_rejects_bad_input(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c;
+	struct tita_addr me = tita_addr_from_host_id(1), other = tita_addr_from_host_id(2);
+	struct tita_job job = { .weight_milli = 0 };
+	struct tita_msg m = { .kind = TITA_MSG_DEMAND, .peer = other, .n_entries = 1 };
+	struct tita_tx_sample tx = { .local = other, .remote = me, .interval_ns = 1, .tx_bytes = 1 };
+	struct tita_ctl_stats st;
+
+	tita_ctl_params_default(&p);
+	p.eta = 1.5;
+	assert_null(tita_ctl_new(&p));
+	assert_int_equal(errno, EINVAL);
+	tita_ctl_params_default(&p);
+	p.refresh_ns = p.grant_ttl_ns;
+	assert_int_equal(tita_ctl_params_check(&p), -EINVAL);
+	p.eta = NAN;
+	assert_int_equal(tita_ctl_params_check(&p), -EINVAL);
+
+	tita_ctl_params_default(&p);
+	c = tita_ctl_new(&p);
+	assert_int_equal(tita_ctl_port_add(c, &me, 0), -EINVAL);
+	assert_int_equal(tita_ctl_port_add(c, &me, TITA_RATE_MAX_BPS + 1), -EINVAL);
+	assert_int_equal(tita_ctl_port_add(c, &me, LINE_BPS), 0);
+	assert_int_equal(tita_ctl_port_add(c, &me, LINE_BPS), -EEXIST);
+
+	assert_int_equal(tita_ctl_job_set(c, 1, &job), -EINVAL);
+	job = (struct tita_job){ .weight_milli = 1, .min_bps = 10, .max_bps = 5 };
+	assert_int_equal(tita_ctl_job_set(c, 1, &job), -EINVAL);
+	assert_int_equal(tita_ctl_job_clear(c, 1), -ENOENT);
+	assert_int_equal(tita_ctl_job_get(c, 1, &job), -ENOENT);
+
+	/* A sample for a port we do not have. */
+	assert_int_equal(tita_ctl_tx_sample(c, &tx, 0), -ENOENT);
+	tx.interval_ns = 0;
+	assert_int_equal(tita_ctl_tx_sample(c, &tx, 0), -EINVAL);
+
+	/* Entries that do not concern us, or lie about who sent them. */
+	m.demand[0] = (struct tita_demand_entry){
+		.sender = other, .receiver = other, .weight_milli = TITA_WEIGHT_ONE, .demand_bps = 1
+	};
+	assert_int_equal(tita_ctl_on_msg(c, &m, 0), 0);
+	m.demand[0].receiver = me;
+	m.demand[0].sender = tita_addr_from_host_id(3);
+	assert_int_equal(tita_ctl_on_msg(c, &m, 0), 0);
+	m.n_entries = TITA_MSG_MAX_ENTRIES + 1;
+	assert_int_equal(tita_ctl_on_msg(c, &m, 0), -EINVAL);
+	m.n_entries = 1;
+	m.kind = 99;
+	assert_int_equal(tita_ctl_on_msg(c, &m, 0), -EINVAL);
+	/* A grant for a pair we do not have changes nothing. */
+	m.kind = TITA_MSG_GRANT;
+	m.grant[0] = (struct tita_grant_entry){
+		.sender = me, .receiver = other, .rate_bps = 1, .ttl_ns = 1
+	};
+	assert_int_equal(tita_ctl_on_msg(c, &m, 0), 0);
+	tita_ctl_stats(c, &st);
+	assert_int_equal(st.entries_skipped_not_local, 1);
+	assert_int_equal(st.entries_skipped_mismatch, 2);
+	assert_int_equal(tita_ctl_n_pairs(c), 0);
+	assert_null(tita_ctl_free(c));
+	assert_null(tita_ctl_free(NULL));
+}
+
+/* A reload keeps pairs and grants. */
+static void test_set_params_keeps_state(void **state)
+{
+	struct world *w = world_new(2, NULL);
+	struct tita_ctl_params p = w->params;
+
+	flow_add(w, 1, 0, TITA_JOB_DEFAULT);
+	run_until(w, 100 * INTERVAL_NS);
+	p.eta = 0.5;
+	p.eta_min = 0.4;
+	for (int h = 0; h < 2; h++)
+		assert_int_equal(tita_ctl_set_params(w->hosts[h].ctl, &p), 0);
+	/* Grants from before the reload are replaced at the next round. */
+	w->params.eta = 0.5;
+	w->params.eta_min = 0.4;
+	w->skip_invariants_until_ns = w->now_ns + INTERVAL_NS + STEP_NS;
+	run_until(w, w->now_ns + 5 * INTERVAL_NS);
+	CHECK(fabs(rate_of(&w->hosts[1].flows[0]) - 0.5 * LINE_BPS) <= 0.01 * LINE_BPS,
+	      "rate %.0f after reload\n", rate_of(&w->hosts[1].flows[0]));
+	p.max_pairs = 7;
+	assert_int_equal(tita_ctl_set_params(w->hosts[0].ctl, &p), -EBUSY);
+	p = w->params;
+	p.eta = 2;
+	assert_int_equal(tita_ctl_set_params(w->hosts[0].ctl, &p), -EINVAL);
+	assert_true(tita_ctl_params(w->hosts[0].ctl)->eta == 0.5);
+	world_free(w);
+}
+
+/* Rates are not rewritten for changes within the churn band. */
+static void test_churn_suppression(void **state)
+{
+	struct world *w = world_new(2, NULL);
+	struct tita_ctl_stats before, after;
+
+	flow_add(w, 1, 0, TITA_JOB_DEFAULT);
+	run_until(w, 100 * INTERVAL_NS);
+	tita_ctl_stats(w->hosts[1].ctl, &before);
+	run_until(w, w->now_ns + 500 * INTERVAL_NS);
+	tita_ctl_stats(w->hosts[1].ctl, &after);
+	/* A steady pair is programmed once, then left alone. */
+	CHECK(after.rate_updates == before.rate_updates, "%llu rewrites in steady state\n",
+	      (unsigned long long)(after.rate_updates - before.rate_updates));
+	world_free(w);
+}
+
+int main(void)
+{
+	const char *env = getenv("TITA_TEST_SEED");
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_converge_2),
+		cmocka_unit_test(test_converge_16),
+		cmocka_unit_test(test_converge_64),
+		cmocka_unit_test(test_join_and_leave),
+		cmocka_unit_test(test_weights),
+		cmocka_unit_test(test_job_cap_and_min),
+		cmocka_unit_test(test_silent_receiver_fails_open),
+		cmocka_unit_test(test_no_receiver_daemon),
+		cmocka_unit_test(test_eta_follows_ce),
+		cmocka_unit_test(test_reactive_ceiling),
+		cmocka_unit_test(test_unmanaged_traffic),
+		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_control_traffic_is_small),
+		cmocka_unit_test(test_bounded_pair_table),
+		cmocka_unit_test(test_rejects_bad_input),
+		cmocka_unit_test(test_set_params_keeps_state),
+		cmocka_unit_test(test_churn_suppression),
+	};
+
+	seed = env ? strtoull(env, NULL, 0) : 20261127;
+	printf("# seed %llu (set TITA_TEST_SEED to replay)\n", (unsigned long long)seed);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
