@@ -68,6 +68,7 @@ struct pair {
 	uint32_t ce_ppm;
 	uint32_t fabric_ce_ppm; /* RX: the part of ce_ppm not from our own downlink */
 	uint32_t fabric_ce_rounds; /* RX: consecutive rounds of it */
+	uint32_t src_slot; /* RX: slot + 1 of its source's measurements, 0 for none */
 	bool managed; /* SOURCE: some live RX pair shares its address */
 
 	/* TX */
@@ -93,6 +94,18 @@ struct pair {
 struct outgoing {
 	struct tita_addr remote;
 	uint32_t slot;
+};
+
+/* One pair's entry waiting to go out; tita_ctl_pop_msg() batches runs of
+ * entries for the same peer into a message. Queuing entries rather than whole
+ * messages keeps the queue at ~100 bytes a pair. */
+struct out_entry {
+	enum tita_msg_kind kind;
+	struct tita_addr peer;
+	union {
+		struct tita_demand_entry demand;
+		struct tita_grant_entry grant;
+	};
 };
 
 struct ctl_job {
@@ -130,7 +143,7 @@ struct tita_ctl {
 	uint32_t work_cap;
 
 	/* Outputs waiting to be pulled (rings that grow up to a bound). */
-	struct tita_msg *outbox;
+	struct out_entry *outbox; /* sorted by peer within a round */
 	uint32_t outbox_cap, outbox_head, outbox_len;
 	struct tita_rate_update *rates;
 	uint32_t rates_cap, rates_head, rates_len;
@@ -212,21 +225,32 @@ int tita_ctl_params_check(const struct tita_ctl_params *p)
 
 /* ---- the pair table ---------------------------------------------------- */
 
+static uint64_t load_u64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
 static uint32_t hash_key(uint8_t role, const struct tita_addr *local,
 			 const struct tita_addr *remote, uint32_t job_id)
 {
-	/* FNV-1a over the key; peers cannot pick collisions that matter since
-	 * the table is bounded and probing is linear in the worst case only. */
-	uint32_t h = 2166136261u;
+	/* Addresses differ mostly in their last bytes; mix every word fully so
+	 * that neighbouring hosts do not cluster in the linear-probing index. */
+	uint64_t h = mix64(load_u64(remote->bytes + 8) ^ ((uint64_t)job_id << 8 | role));
 
-	h = (h ^ role) * 16777619u;
-	for (int i = 0; i < 16; i++)
-		h = (h ^ local->bytes[i]) * 16777619u;
-	for (int i = 0; i < 16; i++)
-		h = (h ^ remote->bytes[i]) * 16777619u;
-	for (int i = 0; i < 4; i++)
-		h = (h ^ (uint8_t)(job_id >> (8 * i))) * 16777619u;
-	return h ^ (h >> 15);
+	h = mix64(h ^ load_u64(remote->bytes));
+	h = mix64(h ^ load_u64(local->bytes + 8));
+	h = mix64(h ^ load_u64(local->bytes));
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 static bool pair_matches(const struct pair *pr, uint8_t role, const struct tita_addr *local,
@@ -628,14 +652,14 @@ int tita_ctl_job_get(const struct tita_ctl *c, uint32_t job_id, struct tita_job 
 
 /* Bounds on the output rings: a caller that never pulls cannot make the
  * controller grow without limit; the oldest output is dropped instead. */
-#define OUTBOX_MAX 65536u
+#define OUTBOX_MAX (1u << 18)
 #define RATES_MAX (1u << 20)
 
-static struct tita_msg *outbox_push(struct tita_ctl *c)
+static struct out_entry *outbox_push(struct tita_ctl *c)
 {
 	if (c->outbox_len == c->outbox_cap) {
-		uint32_t cap = c->outbox_cap ? c->outbox_cap * 2 : 16;
-		struct tita_msg *box;
+		uint32_t cap = c->outbox_cap ? c->outbox_cap * 2 : 64;
+		struct out_entry *box;
 
 		if (cap > OUTBOX_MAX) {
 			/* Drop the oldest; the refresh will resend what it carried. */
@@ -659,11 +683,27 @@ static struct tita_msg *outbox_push(struct tita_ctl *c)
 
 bool tita_ctl_pop_msg(struct tita_ctl *c, struct tita_msg *ret_msg)
 {
+	const struct out_entry *first;
+
 	if (!c->outbox_len)
 		return false;
-	*ret_msg = c->outbox[c->outbox_head];
-	c->outbox_head = (c->outbox_head + 1) % c->outbox_cap;
-	c->outbox_len--;
+	first = &c->outbox[c->outbox_head];
+	ret_msg->kind = first->kind;
+	ret_msg->peer = first->peer;
+	ret_msg->n_entries = 0;
+	while (c->outbox_len && ret_msg->n_entries < TITA_MSG_MAX_ENTRIES) {
+		const struct out_entry *e = &c->outbox[c->outbox_head];
+
+		if (e->kind != ret_msg->kind || !tita_addr_eq(&e->peer, &ret_msg->peer))
+			break;
+		if (e->kind == TITA_MSG_DEMAND)
+			ret_msg->demand[ret_msg->n_entries++] = e->demand;
+		else
+			ret_msg->grant[ret_msg->n_entries++] = e->grant;
+		c->outbox_head = (c->outbox_head + 1) % c->outbox_cap;
+		c->outbox_len--;
+	}
+	c->stats.msgs_out++;
 	return true;
 }
 
@@ -1138,12 +1178,13 @@ static int cmp_outgoing(const void *a, const void *b)
 	return oa->slot < ob->slot ? -1 : oa->slot > ob->slot;
 }
 
-static void fill_entry(struct tita_ctl *c, struct tita_msg *m, struct pair *pr, uint64_t now_ns)
+static void fill_entry(struct tita_ctl *c, struct out_entry *e, struct pair *pr, uint64_t now_ns)
 {
-	if (m->kind == TITA_MSG_DEMAND) {
+	e->peer = pr->remote;
+	if (e->kind == TITA_MSG_DEMAND) {
 		const struct tita_job *job = job_policy(c, pr->job_id);
 
-		m->demand[m->n_entries++] = (struct tita_demand_entry){
+		e->demand = (struct tita_demand_entry){
 			.sender = pr->local,
 			.receiver = pr->remote,
 			.job_id = pr->job_id,
@@ -1155,7 +1196,7 @@ static void fill_entry(struct tita_ctl *c, struct tita_msg *m, struct pair *pr, 
 		pr->demand_reported_bps = pr->demand_bps;
 		pr->demand_sent_ns = now_ns;
 	} else {
-		m->grant[m->n_entries++] = (struct tita_grant_entry){
+		e->grant = (struct tita_grant_entry){
 			.sender = pr->remote,
 			.receiver = pr->local,
 			.job_id = pr->job_id,
@@ -1171,21 +1212,14 @@ static void fill_entry(struct tita_ctl *c, struct tita_msg *m, struct pair *pr, 
 static void emit(struct tita_ctl *c, enum tita_msg_kind kind, struct outgoing *out, uint32_t n,
 		 uint64_t now_ns)
 {
-	struct tita_msg *m = NULL;
-
 	qsort(out, n, sizeof(*out), cmp_outgoing);
 	for (uint32_t i = 0; i < n; i++) {
-		if (!m || m->n_entries == TITA_MSG_MAX_ENTRIES ||
-		    !tita_addr_eq(&m->peer, &out[i].remote)) {
-			m = outbox_push(c);
-			if (!m)
-				return;
-			m->kind = kind;
-			m->peer = out[i].remote;
-			m->n_entries = 0;
-			c->stats.msgs_out++;
-		}
-		fill_entry(c, m, &c->pairs[out[i].slot], now_ns);
+		struct out_entry *e = outbox_push(c);
+
+		if (!e)
+			return;
+		e->kind = kind;
+		fill_entry(c, e, &c->pairs[out[i].slot], now_ns);
 	}
 }
 
@@ -1237,6 +1271,7 @@ static void receiver_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_n
 		if (!pr->used || pr->role != TITA_PAIR_RX)
 			continue;
 		src = pair_find(c, ROLE_SOURCE, &pr->local, &pr->remote, JOB_ANY);
+		pr->src_slot = src ? (uint32_t)(src - c->pairs) + 1 : 0;
 		if (src)
 			src->managed = true;
 	}
@@ -1306,8 +1341,7 @@ static void receiver_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_n
 			tita_alloc_maxmin(c->entries, n, managed_cap, c->scratch);
 		for (uint32_t k = 0; k < n; k++) {
 			struct pair *pr = &c->pairs[c->order[k]];
-			const struct pair *src =
-				pair_find(c, ROLE_SOURCE, &pr->local, &pr->remote, JOB_ANY);
+			const struct pair *src = pr->src_slot ? &c->pairs[pr->src_slot - 1] : NULL;
 
 			pr->granted_bps = c->entries[k].alloc_bps;
 			pr->measured_bps = src ? src->measured_bps : 0;
