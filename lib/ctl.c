@@ -36,6 +36,11 @@
 /* CE on a downlink that is not busy must last this many rounds to count as
  * congestion inside the fabric. */
 #define FABRIC_CE_ROUNDS 3
+/* How much harder eta is cut when every packet is marked than when just
+ * over the threshold are (a standing queue must drain in a few rounds). */
+#define ETA_CE_GAIN 9.0
+/* New demands are granted within this fraction of an interval. */
+#define ALLOC_BATCH_DIV 8
 
 /* A TX pair idle (no demand, no traffic) for this many lifetimes is removed. */
 #define TX_IDLE_TTLS 4
@@ -73,6 +78,7 @@ struct pair {
 
 	/* TX */
 	uint64_t backlog_bytes;
+	uint32_t idle_rounds;
 	uint64_t demand_bps, demand_reported_bps, demand_sent_ns;
 	uint64_t grant_bps, expires_ns;
 	uint64_t rate_bps, programmed_bps;
@@ -133,6 +139,8 @@ struct tita_ctl {
 
 	uint64_t next_round_ns;
 	uint64_t last_round_ns;
+	uint64_t alloc_due_ns; /* an early allocation for new demands */
+	bool *port_needs_alloc;
 	bool started;
 
 	/* Work space for a round, sized to the pair table. */
@@ -154,21 +162,22 @@ struct tita_ctl {
 void tita_ctl_params_default(struct tita_ctl_params *p)
 {
 	*p = (struct tita_ctl_params){
-		.control_interval_ns = 1 * TITA_NSEC_PER_MSEC,
-		.grant_ttl_ns = 20 * TITA_NSEC_PER_MSEC,
-		.refresh_ns = 5 * TITA_NSEC_PER_MSEC,
+		.control_interval_ns = 200 * TITA_NSEC_PER_USEC,
+		.grant_ttl_ns = 10 * TITA_NSEC_PER_MSEC,
+		.refresh_ns = 2 * TITA_NSEC_PER_MSEC,
 		.eta = 0.95,
 		.eta_min = 0.70,
 		.eta_ce_threshold = 0.01,
 		.eta_decrease = 0.02,
 		.eta_increase = 0.01,
-		.start_rate_frac = 0.10,
+		.start_rate_frac = 0.05,
 		.churn_frac = 0.02,
 		.demand_change_frac = 0.05,
 		.probe_threshold = 0.90,
 		.probe_gain = 1.5,
-		.backlog_horizon_ns = 2 * TITA_NSEC_PER_MSEC,
+		.backlog_horizon_ns = 400 * TITA_NSEC_PER_USEC,
 		.demand_decay = 0.5,
+		.demand_hold_rounds = 4,
 		.rc_g = 1.0 / 16,
 		.rc_ai_frac = 0.02,
 		.rc_hai_frac = 0.10,
@@ -211,7 +220,7 @@ int tita_ctl_params_check(const struct tita_ctl_params *p)
 	if (p->backlog_horizon_ns < TITA_NSEC_PER_USEC ||
 	    p->backlog_horizon_ns > 60 * TITA_NSEC_PER_SEC)
 		return -EINVAL;
-	if (!in_range(p->demand_decay, 0, 1))
+	if (!in_range(p->demand_decay, 0, 1) || p->demand_hold_rounds > 1000)
 		return -EINVAL;
 	if (!in_range(p->rc_g, 0, 1) || !in_range(p->rc_ai_frac, 0, 1) ||
 	    !in_range(p->rc_hai_frac, 0, 1) || !in_range(p->rc_min_frac, 0, 1) ||
@@ -476,10 +485,13 @@ struct tita_ctl *tita_ctl_new(const struct tita_ctl_params *p)
 	c->p = *p;
 	c->ports = calloc(p->max_ports, sizeof(*c->ports));
 	c->port_dirty = calloc(p->max_ports, sizeof(*c->port_dirty));
+	c->port_needs_alloc = calloc(p->max_ports, sizeof(*c->port_needs_alloc));
+	c->alloc_due_ns = TITA_TIME_NEVER;
 	c->index_mask = pow2_at_least(2 * p->max_pairs) - 1;
 	c->index = calloc((size_t)c->index_mask + 1, sizeof(*c->index));
 	c->free_slots = malloc(p->max_pairs * sizeof(*c->free_slots));
-	if (!c->ports || !c->port_dirty || !c->index || !c->free_slots || work_reserve(c, 64) < 0) {
+	if (!c->ports || !c->port_dirty || !c->port_needs_alloc || !c->index || !c->free_slots ||
+	    work_reserve(c, 64) < 0) {
 		tita_ctl_free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -493,6 +505,7 @@ struct tita_ctl *tita_ctl_free(struct tita_ctl *c)
 		return NULL;
 	free(c->ports);
 	free(c->port_dirty);
+	free(c->port_needs_alloc);
 	free(c->jobs);
 	free(c->pairs);
 	free(c->free_slots);
@@ -531,6 +544,14 @@ int tita_ctl_set_params(struct tita_ctl *c, const struct tita_ctl_params *p)
 const struct tita_ctl_params *tita_ctl_params(const struct tita_ctl *c)
 {
 	return &c->p;
+}
+
+/* What a port hands out: eta x line rate, less what unmanaged sources use. */
+static void port_update_capacity(struct port *pt)
+{
+	uint64_t cap = (uint64_t)(pt->eta * (double)pt->line_rate_bps);
+
+	pt->capacity_bps = cap > pt->unmanaged_bps ? cap - pt->unmanaged_bps : 0;
 }
 
 /* ---- ports and jobs ------------------------------------------------------ */
@@ -749,9 +770,14 @@ bool tita_ctl_pop_rate(struct tita_ctl *c, struct tita_rate_update *ret_update)
 
 /* ---- measurements ------------------------------------------------------ */
 
+static void estimate_demand(struct tita_ctl *c, struct pair *pr, uint64_t round_ns);
+static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns);
+static void fill_entry(struct tita_ctl *c, struct out_entry *e, struct pair *pr, uint64_t now_ns);
+
 int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint64_t now_ns)
 {
 	int port = port_find(c, &s->local);
+	bool is_new = false;
 	struct pair *pr;
 
 	c->stats.samples_in++;
@@ -775,6 +801,7 @@ int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint6
 		pr->expires_ns = now_ns + c->p.grant_ttl_ns;
 		pr->rc_alpha = 1.0;
 		pr->rc_frac = 1.0;
+		is_new = true;
 	}
 	pr->round_bytes += s->tx_bytes;
 	pr->round_cnp += s->cnp_packets;
@@ -782,6 +809,19 @@ int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint6
 	pr->backlog_bytes = s->backlog_bytes;
 	if (s->tx_bytes || s->backlog_bytes)
 		pr->last_active_ns = now_ns;
+	if (is_new) {
+		/* Pace at the start rate and ask for a grant now, not a round
+		 * later: the burst of an incast is N x start rate x that delay. */
+		struct out_entry *e;
+
+		estimate_demand(c, pr, s->interval_ns);
+		compose_port(c, (uint16_t)port, now_ns);
+		e = outbox_push(c);
+		if (e) {
+			e->kind = TITA_MSG_DEMAND;
+			fill_entry(c, e, pr, now_ns);
+		}
+	}
 	return 0;
 }
 
@@ -965,13 +1005,34 @@ static int on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_
 			applied++;
 			continue;
 		}
-		if (!pr)
+		if (!pr) {
+			struct pair *src;
+
 			pr = pair_get(c, TITA_PAIR_RX, (uint16_t)port, &e->sender, e->job_id,
 				      now_ns);
-		if (!pr) {
-			c->stats.entries_skipped_no_space++;
-			continue;
+			if (!pr) {
+				c->stats.entries_skipped_no_space++;
+				continue;
+			}
+			/* Its traffic is managed from now on: stop counting it as
+			 * unmanaged, and grant it early. */
+			src = pair_find(c, ROLE_SOURCE, &e->receiver, &e->sender, JOB_ANY);
+			if (src && !src->managed) {
+				struct port *pt = &c->ports[port];
+
+				src->managed = true;
+				pt->unmanaged_bps -=
+					tita_min_u64(pt->unmanaged_bps, src->measured_bps);
+				port_update_capacity(pt);
+			}
+			pr->src_slot = src ? (uint32_t)(src - c->pairs) + 1 : 0;
 		}
+		/* Every demand is answered with a grant (batched like new ones):
+		 * a sender whose grant lapsed gets paced again at once. */
+		pr->grant_sent_ns = 0;
+		c->port_needs_alloc[port] = true;
+		c->alloc_due_ns = tita_min_u64(c->alloc_due_ns,
+					       now_ns + c->p.control_interval_ns / ALLOC_BATCH_DIV);
 		pr->state = TITA_PAIR_ACTIVE;
 		pr->demand_bps = clamp_rate(e->demand_bps, c->ports[port].line_rate_bps);
 		pr->weight_milli = e->weight_milli;
@@ -1111,9 +1172,15 @@ static void estimate_demand(struct tita_ctl *c, struct pair *pr, uint64_t round_
 	target = tita_min_u64(target, line);
 	if (job->max_bps)
 		target = tita_min_u64(target, job->max_bps);
+	/* A pause between steps of a collective is not the end of the
+	 * transfer: hold the demand for a few rounds before letting it decay. */
+	if (!pr->measured_bps && !pr->backlog_bytes)
+		pr->idle_rounds++;
+	else
+		pr->idle_rounds = 0;
 	if (target >= pr->demand_bps)
 		pr->demand_bps = target;
-	else
+	else if (pr->idle_rounds == 0 || pr->idle_rounds > c->p.demand_hold_rounds)
 		pr->demand_bps = tita_max_u64(
 			target, (uint64_t)(c->p.demand_decay * (double)pr->demand_bps));
 	/* Decay must reach zero, or an idle pair would hold a crumb forever. */
@@ -1257,10 +1324,9 @@ static void sender_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
 }
 
 /* Per port: measure the downlink, run the eta loop, water-fill, grant. */
-static void receiver_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
+/* Per port: what arrived from each source this round, and the eta loop. */
+static void measure_ports(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
 {
-	uint32_t n_out = 0;
-
 	/* Which sources are managed (some live demand shares their address)? */
 	for (uint32_t s = 0; s < c->pairs_hwm; s++)
 		if (c->pairs[s].used && c->pairs[s].role == ROLE_SOURCE)
@@ -1302,48 +1368,63 @@ static void receiver_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_n
 	for (uint32_t port = 0; port < c->n_ports; port++) {
 		struct port *pt = &c->ports[port];
 		double line = (double)pt->line_rate_bps, ce_frac;
-		uint64_t managed_cap, granted = 0;
-		uint32_t n = 0;
 
 		pt->unmanaged_bps = tita_min_u64(pt->unmanaged_bps, pt->line_rate_bps);
 		ce_frac = pt->rx_packets ? (double)pt->ce_packets / (double)pt->rx_packets : 0;
 		pt->ce_ppm = (uint32_t)(ce_frac * 1e6);
-		/* CE while our own downlink is busy means eta is too high for this
-		 * fabric; clean rounds let it climb back. CE on a downlink that is
-		 * not busy comes from inside the fabric: that goes back to the
-		 * senders' ceilings instead. */
+		/*
+		 * CE while our own downlink is busy means eta is too high for this
+		 * fabric: cut it, harder the more packets are marked, so that a
+		 * standing queue drains within a few rounds; clean rounds let it
+		 * climb back. CE on a downlink that is not busy comes from inside
+		 * the fabric: that goes back to the senders' ceilings instead.
+		 */
 		if ((double)pt->rx_bps >= BUSY_FRAC * pt->eta * line)
 			pt->busy_until_ns = now_ns + BUSY_HOLD_ROUNDS * c->p.control_interval_ns;
 		/* A queue built while busy still marks while it drains. */
 		pt->downlink_busy = now_ns < pt->busy_until_ns;
 		if (ce_frac > c->p.eta_ce_threshold && pt->downlink_busy)
-			pt->eta = fmax(c->p.eta_min, pt->eta * (1 - c->p.eta_decrease));
+			pt->eta = fmax(
+				c->p.eta_min,
+				pt->eta * (1 - c->p.eta_decrease * (1 + ETA_CE_GAIN * ce_frac)));
 		else if (!pt->ce_packets)
 			pt->eta = fmin(c->p.eta, pt->eta + c->p.eta_increase);
-		managed_cap = (uint64_t)(pt->eta * line);
-		managed_cap = managed_cap > pt->unmanaged_bps ? managed_cap - pt->unmanaged_bps : 0;
-		pt->capacity_bps = managed_cap;
+		port_update_capacity(pt);
+	}
+}
 
-		for (uint32_t s = 0; s < c->pairs_hwm; s++) {
-			struct pair *pr = &c->pairs[s];
+/* Water-fill one port's downlink over the demands it holds, and queue the
+ * grants that changed (or are due for a refresh). */
+static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool measured,
+			      uint32_t n_out)
+{
+	struct port *pt = &c->ports[port];
+	uint64_t granted = 0;
+	uint32_t n = 0;
 
-			if (!pr->used || pr->role != TITA_PAIR_RX || pr->port != port)
-				continue;
-			c->order[n] = s;
-			c->entries[n++] = (struct tita_alloc_entry){
-				.demand_bps = pr->demand_bps,
-				.min_bps = pr->min_bps,
-				.max_bps = pr->max_bps,
-				.weight = (double)pr->weight_milli / TITA_WEIGHT_ONE,
-			};
-		}
-		if (n)
-			tita_alloc_maxmin(c->entries, n, managed_cap, c->scratch);
-		for (uint32_t k = 0; k < n; k++) {
-			struct pair *pr = &c->pairs[c->order[k]];
+	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
+		struct pair *pr = &c->pairs[s];
+
+		if (!pr->used || pr->role != TITA_PAIR_RX || pr->port != port)
+			continue;
+		c->order[n] = s;
+		c->entries[n++] = (struct tita_alloc_entry){
+			.demand_bps = pr->demand_bps,
+			.min_bps = pr->min_bps,
+			.max_bps = pr->max_bps,
+			.weight = (double)pr->weight_milli / TITA_WEIGHT_ONE,
+		};
+	}
+	if (n)
+		tita_alloc_maxmin(c->entries, n, pt->capacity_bps, c->scratch);
+	for (uint32_t k = 0; k < n; k++) {
+		struct pair *pr = &c->pairs[c->order[k]];
+
+		pr->granted_bps = c->entries[k].alloc_bps;
+		granted += pr->granted_bps;
+		if (measured) {
 			const struct pair *src = pr->src_slot ? &c->pairs[pr->src_slot - 1] : NULL;
 
-			pr->granted_bps = c->entries[k].alloc_bps;
 			pr->measured_bps = src ? src->measured_bps : 0;
 			pr->ce_ppm = src ? src->ce_ppm : 0;
 			/* Only marks that persist on an idle-enough downlink are the
@@ -1354,15 +1435,41 @@ static void receiver_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_n
 				pr->fabric_ce_rounds = 0;
 			pr->fabric_ce_ppm = pr->fabric_ce_rounds >= FABRIC_CE_ROUNDS ? pr->ce_ppm :
 										       0;
-			granted += pr->granted_bps;
-			/* Fabric congestion is news every round, like a CNP. */
-			if (changed(pr->granted_bps, pr->grant_reported_bps, c->p.churn_frac) ||
-			    pr->fabric_ce_ppm > c->p.rc_ce_threshold * 1e6 ||
-			    now_ns - pr->grant_sent_ns >= c->p.refresh_ns)
-				c->outgoing[n_out++] = (struct outgoing){ .remote = pr->remote,
-									  .slot = c->order[k] };
 		}
-		pt->granted_bps = granted;
+		/* A grant goes out when it moved, when fabric congestion is news
+		 * (every round, like a CNP), and as a refresh before it expires. */
+		if (!pr->grant_sent_ns ||
+		    changed(pr->granted_bps, pr->grant_reported_bps, c->p.demand_change_frac) ||
+		    (measured && pr->fabric_ce_ppm > c->p.rc_ce_threshold * 1e6) ||
+		    now_ns - pr->grant_sent_ns >= c->p.refresh_ns)
+			c->outgoing[n_out++] =
+				(struct outgoing){ .remote = pr->remote, .slot = c->order[k] };
+	}
+	pt->granted_bps = granted;
+	return n_out;
+}
+
+static void receiver_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
+{
+	uint32_t n_out = 0;
+
+	measure_ports(c, now_ns, round_ns);
+	for (uint32_t port = 0; port < c->n_ports; port++)
+		n_out = allocate_port(c, (uint16_t)port, now_ns, true, n_out);
+	emit(c, TITA_MSG_GRANT, c->outgoing, n_out, now_ns);
+}
+
+/* New demands arrived since the round: grant them now rather than a whole
+ * interval later (batched over alloc_batch_ns, so that an incast's demands
+ * share one allocation). */
+static void early_allocation(struct tita_ctl *c, uint64_t now_ns)
+{
+	uint32_t n_out = 0;
+
+	for (uint32_t port = 0; port < c->n_ports; port++) {
+		if (c->port_needs_alloc[port])
+			n_out = allocate_port(c, (uint16_t)port, now_ns, false, n_out);
+		c->port_needs_alloc[port] = false;
 	}
 	emit(c, TITA_MSG_GRANT, c->outgoing, n_out, now_ns);
 }
@@ -1371,14 +1478,21 @@ void tita_ctl_advance(struct tita_ctl *c, uint64_t now_ns)
 {
 	uint64_t round_ns;
 
-	if (c->started && now_ns < c->next_round_ns)
+	if (c->started && now_ns < c->next_round_ns) {
+		if (now_ns >= c->alloc_due_ns) {
+			c->alloc_due_ns = TITA_TIME_NEVER;
+			early_allocation(c, now_ns);
+		}
 		return;
+	}
 	round_ns = c->started ? now_ns - c->last_round_ns : c->p.control_interval_ns;
 	if (!round_ns)
 		round_ns = 1;
 	c->started = true;
 	c->last_round_ns = now_ns;
 	c->next_round_ns = now_ns + c->p.control_interval_ns;
+	c->alloc_due_ns = TITA_TIME_NEVER;
+	memset(c->port_needs_alloc, 0, c->p.max_ports * sizeof(*c->port_needs_alloc));
 	c->nothing_evictable = false;
 	c->stats.rounds++;
 
@@ -1389,7 +1503,9 @@ void tita_ctl_advance(struct tita_ctl *c, uint64_t now_ns)
 
 uint64_t tita_ctl_next_deadline_ns(const struct tita_ctl *c)
 {
-	return c->started ? c->next_round_ns : 0;
+	if (!c->started)
+		return 0;
+	return tita_min_u64(c->next_round_ns, c->alloc_due_ns);
 }
 
 /* ---- snapshots ------------------------------------------------------------ */

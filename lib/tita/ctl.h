@@ -70,6 +70,8 @@ struct tita_ctl_params {
 	/* An idle pair's demand decays by this factor per interval towards what
 	 * it measures, so it holds no bandwidth it does not use. */
 	double demand_decay;
+	/* ...but only after it has been idle for this many rounds in a row. */
+	uint32_t demand_hold_rounds;
 
 	/* Reactive ceiling (DCQCN-like, per TX pair, as a fraction of its grant),
 	 * driven by the CE fraction that the receiver attributes to the fabric. */
