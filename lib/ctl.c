@@ -73,6 +73,7 @@ struct pair {
 	uint32_t ce_ppm;
 	uint32_t fabric_ce_ppm; /* RX: the part of ce_ppm not from our own downlink */
 	uint32_t fabric_ce_rounds; /* RX: consecutive rounds of it */
+	uint32_t fabric_ce_reported_ppm;
 	uint32_t src_slot; /* RX: slot + 1 of its source's measurements, 0 for none */
 	bool managed; /* SOURCE: some live RX pair shares its address */
 
@@ -85,7 +86,6 @@ struct pair {
 	uint64_t held_since_ns; /* a small increase has waited since then */
 	uint64_t cnp_per_sec;
 	bool rc_engaged;
-	bool ce_fresh; /* a grant brought a CE report not yet acted on */
 	uint32_t rc_stage;
 	double rc_alpha, rc_frac, rc_target_frac; /* ceiling as a fraction of the grant */
 
@@ -176,8 +176,8 @@ void tita_ctl_params_default(struct tita_ctl_params *p)
 		.probe_threshold = 0.90,
 		.probe_gain = 1.5,
 		.backlog_horizon_ns = 400 * TITA_NSEC_PER_USEC,
-		.demand_decay = 0.5,
-		.demand_hold_rounds = 4,
+		.demand_decay = 0.25,
+		.demand_hold_rounds = 1,
 		.rc_g = 1.0 / 16,
 		.rc_ai_frac = 0.02,
 		.rc_hai_frac = 0.10,
@@ -1076,7 +1076,6 @@ static int on_grant(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_n
 		 * must not hold this pair paced longer than we promised. */
 		pr->expires_ns = now_ns + tita_min_u64(e->ttl_ns, c->p.grant_ttl_ns);
 		pr->ce_ppm = e->ce_ppm;
-		pr->ce_fresh = true;
 		c->port_dirty[port] = true;
 		applied++;
 	}
@@ -1194,17 +1193,15 @@ static void estimate_demand(struct tita_ctl *c, struct pair *pr, uint64_t round_
  * is kept as a fraction of the pair's grant, so a grant that moves carries
  * the ceiling with it and the ceiling can never exceed the grant. The signal
  * is the CE fraction that the receiver attributes to the fabric (it keeps CE
- * on its own saturated downlink to itself: its grants already resolve that).
- * CNPs are the same marks seen a second time, so they are reported, not
- * counted twice. A pair still waiting for its first grant does not react:
+ * on its own saturated downlink to itself: its grants already resolve that),
+ * and it holds until a grant says the marks stopped. CNPs are the same marks
+ * seen a second time, so they are reported, not counted twice. A pair still waiting for its first grant does not react:
  * marks then come from the burst before pacing began, which the grant fixes.
  */
 static void update_ceiling(struct tita_ctl *c, struct pair *pr)
 {
 	double g = c->p.rc_g;
-	bool congested = pr->ce_fresh && pr->ce_ppm > c->p.rc_ce_threshold * 1e6;
-
-	pr->ce_fresh = false;
+	bool congested = pr->ce_ppm > c->p.rc_ce_threshold * 1e6;
 	if (pr->state != TITA_PAIR_GRANTED) {
 		pr->rc_engaged = false;
 		return;
@@ -1272,6 +1269,7 @@ static void fill_entry(struct tita_ctl *c, struct out_entry *e, struct pair *pr,
 			.ttl_ns = c->p.grant_ttl_ns,
 		};
 		pr->grant_reported_bps = pr->granted_bps;
+		pr->fabric_ce_reported_ppm = pr->fabric_ce_ppm;
 		pr->grant_sent_ns = now_ns;
 	}
 }
@@ -1299,6 +1297,16 @@ static bool changed(uint64_t now, uint64_t reported, double frac)
 	return fabs((double)now - (double)reported) > frac * (double)reported;
 }
 
+/* Whether the receiver would grant differently if it knew the new demand:
+ * only when the old or the new demand is near or below the grant. */
+static bool demand_binding(const struct tita_ctl *c, const struct pair *pr)
+{
+	double bar = (1 + c->p.demand_change_frac) * (double)pr->grant_bps;
+
+	return pr->state != TITA_PAIR_GRANTED || (double)pr->demand_bps < bar ||
+	       (double)pr->demand_reported_bps < bar;
+}
+
 static void sender_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
 {
 	uint32_t n_out = 0;
@@ -1311,9 +1319,15 @@ static void sender_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
 		estimate_demand(c, pr, round_ns);
 		update_ceiling(c, pr);
 		pr->round_bytes = pr->round_cnp = pr->round_interval_ns = 0;
-		/* Report on a significant change, and refresh well inside the TTL
-		 * (a zero demand is said once: the receiver frees the share). */
-		if (changed(pr->demand_bps, pr->demand_reported_bps, c->p.demand_change_frac) ||
+		/*
+		 * Report on a significant change, and refresh well inside the TTL
+		 * (a zero demand is said once: the receiver frees the share). A
+		 * change that stays above the grant changes nothing at the
+		 * receiver, so it waits for the refresh: a draining backlog would
+		 * otherwise be reported every round.
+		 */
+		if ((changed(pr->demand_bps, pr->demand_reported_bps, c->p.demand_change_frac) &&
+		     demand_binding(c, pr)) ||
 		    (pr->demand_bps && now_ns - pr->demand_sent_ns >= c->p.refresh_ns)) {
 			c->outgoing[n_out++] = (struct outgoing){ .remote = pr->remote, .slot = s };
 		}
@@ -1399,6 +1413,7 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 			      uint32_t n_out)
 {
 	struct port *pt = &c->ports[port];
+	double thr = c->p.rc_ce_threshold * 1e6;
 	uint64_t granted = 0;
 	uint32_t n = 0;
 
@@ -1436,11 +1451,12 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 			pr->fabric_ce_ppm = pr->fabric_ce_rounds >= FABRIC_CE_ROUNDS ? pr->ce_ppm :
 										       0;
 		}
-		/* A grant goes out when it moved, when fabric congestion is news
-		 * (every round, like a CNP), and as a refresh before it expires. */
+		/* A grant goes out when it moved, when fabric congestion starts or
+		 * ends (the sender's ceiling acts on it every round until told
+		 * otherwise), and as a refresh before it expires. */
 		if (!pr->grant_sent_ns ||
 		    changed(pr->granted_bps, pr->grant_reported_bps, c->p.demand_change_frac) ||
-		    (measured && pr->fabric_ce_ppm > c->p.rc_ce_threshold * 1e6) ||
+		    (pr->fabric_ce_ppm > thr) != (pr->fabric_ce_reported_ppm > thr) ||
 		    now_ns - pr->grant_sent_ns >= c->p.refresh_ns)
 			c->outgoing[n_out++] =
 				(struct outgoing){ .remote = pr->remote, .slot = c->order[k] };

@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tita in the simulator: one real lib/ controller (tita_ctl) per host, fed
+ * exactly what titad would feed it, its decisions applied to the NIC.
+ *
+ *  - Sender measurements per pair (remote host, job): bytes sent, CNPs
+ *    received, and the application's backlog (the simulated application
+ *    knows each flow's remaining bytes, as the in-process QP agent knows
+ *    what was posted and not completed).
+ *  - Receiver measurements per remote host: bytes, packets, CE-marked
+ *    packets.
+ *  - Samples are handed over at every control round; a flow that opens a
+ *    new pair is reported at once (the agent sees the QP post).
+ *  - Peer messages go through the real wire codec (proto/wire.h) when it is
+ *    built in: each datagram travels as a packet of its encoded size (plus
+ *    UDP/IPv4/Ethernet) in the high-priority class, and is decoded,
+ *    authenticated and replay-checked at the far end before
+ *    tita_ctl_on_msg(). Without the codec, sizes are estimated (see
+ *    msg_estimate_bytes).
+ *  - Rate updates become a per-pair pacer in the NIC (the per-destination
+ *    limit of the qp/tc back ends), on top of each QP's DCQCN rate.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+#ifdef SIM_HAVE_WIRE
+#include "wire.h"
+#endif
+
+/* UDP 8 + IPv4 20 + Ethernet 14 + FCS 4 around each datagram. */
+#define UDP_OVERHEAD_BYTES 46u
+#define DGRAM_MAX_BYTES 1400u
+/* A timed flow's application always has this much more to post. */
+#define ENDLESS_BACKLOG_BYTES (1ull << 30)
+
+struct dgram {
+	uint32_t len;
+	uint8_t bytes[DGRAM_MAX_BYTES];
+	struct tita_msg *plain; /* without the codec: the message itself */
+};
+
+struct tita_sim {
+	struct dgram *pool;
+	uint32_t *next;
+	uint32_t cap, free;
+	uint64_t decode_errors;
+#ifdef SIM_HAVE_WIRE
+	struct tita_wire_keyring kr;
+	struct tita_wire_sender *tx; /* per host */
+	struct tita_wire_replay *replay; /* [receiver * n_hosts + sender] */
+	struct tita_wire_msg scratch;
+#endif
+	struct tita_msg out;
+};
+
+static struct tita_sim *ts_of(struct sim *s)
+{
+	return (struct tita_sim *)(void *)s->msgs;
+}
+
+static uint32_t host_of_addr(const struct tita_addr *a)
+{
+	return ((uint32_t)a->bytes[13] << 16) | ((uint32_t)a->bytes[14] << 8) | a->bytes[15];
+}
+
+static uint32_t dgram_alloc(struct tita_sim *t)
+{
+	uint32_t i;
+
+	if (t->free == SIM_NONE) {
+		uint32_t cap = t->cap ? t->cap * 2 : 256;
+
+		t->pool = realloc(t->pool, cap * sizeof(*t->pool));
+		t->next = realloc(t->next, cap * sizeof(*t->next));
+		if (!t->pool || !t->next) {
+			fprintf(stderr, "tita-sim: out of memory\n");
+			exit(1);
+		}
+		for (i = t->cap; i < cap; i++) {
+			t->next[i] = i + 1 < cap ? i + 1 : SIM_NONE;
+			t->pool[i].plain = NULL;
+		}
+		t->free = t->cap;
+		t->cap = cap;
+	}
+	i = t->free;
+	t->free = t->next[i];
+	return i;
+}
+
+static void dgram_free(struct tita_sim *t, uint32_t i)
+{
+	t->next[i] = t->free;
+	t->free = i;
+}
+
+int sim_tita_init(struct sim *s)
+{
+	struct tita_sim *t = calloc(1, sizeof(*t));
+	uint32_t n = s->n_hosts;
+	uint64_t interval_ps = s->tita.control_interval_ns * SIM_PS_PER_NS;
+	int err = tita_ctl_params_check(&s->tita);
+
+	if (err) {
+		fprintf(stderr, "tita-sim: tita parameters out of range\n");
+		free(t);
+		return err;
+	}
+	if (!t)
+		return -ENOMEM;
+	t->free = SIM_NONE;
+	/* struct sim keeps an opaque pointer for us in its msgs slot. */
+	s->msgs = (struct tita_msg *)(void *)t;
+#ifdef SIM_HAVE_WIRE
+	{
+		uint8_t key[TITA_WIRE_KEY_BYTES];
+
+		for (uint32_t k = 0; k < sizeof(key); k++)
+			key[k] = (uint8_t)(k * 7 + 1);
+		tita_wire_keyring_init(&t->kr);
+		tita_wire_keyring_add(&t->kr, 1, key);
+		t->tx = calloc(n, sizeof(*t->tx));
+		t->replay = calloc((size_t)n * n, sizeof(*t->replay));
+		if (!t->tx || !t->replay)
+			return -ENOMEM;
+		for (uint32_t h = 0; h < n; h++)
+			t->tx[h] = (struct tita_wire_sender){ .key_id = 1, .boot_id = 1, .seq = 1 };
+		for (size_t k = 0; k < (size_t)n * n; k++)
+			tita_wire_replay_init(&t->replay[k]);
+	}
+#endif
+	for (uint32_t h = 0; h < n; h++) {
+		struct sim_host *x = &s->hosts[h];
+		struct tita_addr a = tita_addr_from_host_id(h);
+		uint64_t phase;
+
+		x->ctl = tita_ctl_new(&s->tita);
+		if (!x->ctl)
+			return -errno;
+		err = tita_ctl_port_add(x->ctl, &a, s->cfg->host_rate_bps);
+		if (err)
+			return err;
+		x->txp = calloc((size_t)n * SIM_MAX_JOBS, sizeof(*x->txp));
+		x->rxp = calloc(n, sizeof(*x->rxp));
+		x->live_tx = calloc((size_t)n * SIM_MAX_JOBS, sizeof(uint32_t));
+		x->live_rx = calloc(n, sizeof(uint32_t));
+		if (!x->txp || !x->rxp || !x->live_tx || !x->live_rx)
+			return -ENOMEM;
+		for (uint32_t k = 0; k < n * SIM_MAX_JOBS; k++)
+			x->txp[k].rate_bps = TITA_RATE_UNPACED;
+		/* Daemons are not synchronized: each starts its rounds at its
+		 * own phase. */
+		phase = tita_rng_next(&s->rng) % interval_ps;
+		x->last_sample_ps = 0;
+		x->tita_wake_ps = phase + 1;
+		sim_schedule(s, x->tita_wake_ps, SIM_EV_TITA, h, x->tita_wake_ps);
+	}
+	return 0;
+}
+
+void sim_tita_fini(struct sim *s)
+{
+	struct tita_sim *t = ts_of(s);
+
+	for (uint32_t h = 0; h < s->n_hosts; h++) {
+		struct sim_host *x = &s->hosts[h];
+
+		tita_ctl_free(x->ctl);
+		free(x->txp);
+		free(x->rxp);
+		free(x->live_tx);
+		free(x->live_rx);
+	}
+	if (t) {
+		for (uint32_t i = 0; i < t->cap; i++)
+			free(t->pool[i].plain);
+		free(t->pool);
+		free(t->next);
+#ifdef SIM_HAVE_WIRE
+		free(t->tx);
+		free(t->replay);
+#endif
+		free(t);
+	}
+	s->msgs = NULL;
+}
+
+#ifndef SIM_HAVE_WIRE
+/* Without the codec: fixed header 26 + MAC 16 + protobuf framing, and per
+ * entry two 16-byte addresses with their tags, job, weight and rates as
+ * varints (about 54 bytes). */
+static uint32_t msg_estimate_bytes(uint32_t n_entries)
+{
+	return 26 + 16 + 4 + 54 * n_entries;
+}
+#endif
+
+static void send_datagram(struct sim *s, uint32_t from, uint32_t to, uint32_t slot,
+			  uint32_t dgram_bytes)
+{
+	uint32_t i = sim_pkt_alloc(s);
+	struct sim_pkt *p = &s->pkts[i];
+
+	p->kind = SIM_PKT_TITA;
+	p->flow = slot;
+	p->dst = to;
+	p->wire_bytes = dgram_bytes + UDP_OVERHEAD_BYTES;
+	p->payload_bytes = 0;
+	s->hosts[from].ctrl_tx_bytes += p->wire_bytes;
+	s->ctrl_bytes += p->wire_bytes;
+	sim_host_send_ctrl(s, from, i);
+}
+
+static void send_msg(struct sim *s, uint32_t host, const struct tita_msg *m)
+{
+	struct tita_sim *t = ts_of(s);
+	uint32_t to = host_of_addr(&m->peer);
+
+	if (to >= s->n_hosts || to == host || !m->n_entries)
+		return;
+#ifdef SIM_HAVE_WIRE
+	for (uint32_t start = 0; start < m->n_entries;) {
+		uint32_t slot = dgram_alloc(t), used = 0;
+		int len = tita_wire_encode_msg(&t->kr, &t->tx[host], m, start, t->pool[slot].bytes,
+					       DGRAM_MAX_BYTES, &used);
+
+		if (len < 0 || !used) {
+			fprintf(stderr, "tita-sim: wire encode failed (%d)\n", len);
+			dgram_free(t, slot);
+			t->decode_errors++;
+			return;
+		}
+		t->pool[slot].len = (uint32_t)len;
+		send_datagram(s, host, to, slot, (uint32_t)len);
+		start += used;
+	}
+#else
+	for (uint32_t start = 0; start < m->n_entries;) {
+		uint32_t per = (DGRAM_MAX_BYTES - msg_estimate_bytes(0)) / 54;
+		uint32_t n = m->n_entries - start < per ? m->n_entries - start : per;
+		uint32_t slot = dgram_alloc(t);
+		struct tita_msg *c = t->pool[slot].plain;
+
+		if (!c) {
+			c = t->pool[slot].plain = malloc(sizeof(*c));
+			if (!c)
+				exit(1);
+		}
+		*c = *m;
+		c->n_entries = n;
+		if (m->kind == TITA_MSG_DEMAND)
+			memmove(c->demand, &m->demand[start], n * sizeof(c->demand[0]));
+		else
+			memmove(c->grant, &m->grant[start], n * sizeof(c->grant[0]));
+		t->pool[slot].len = msg_estimate_bytes(n);
+		send_datagram(s, host, to, slot, t->pool[slot].len);
+		start += n;
+	}
+#endif
+}
+
+void sim_tita_on_msg(struct sim *s, uint32_t host, struct sim_pkt *p)
+{
+	struct tita_sim *t = ts_of(s);
+	uint32_t slot = p->flow;
+	struct sim_host *x = &s->hosts[host];
+	uint64_t now_ns = s->now_ps / SIM_PS_PER_NS;
+	struct tita_addr from = tita_addr_from_host_id(p->src);
+
+	x->ctrl_rx_bytes += p->wire_bytes;
+#ifdef SIM_HAVE_WIRE
+	{
+		enum tita_wire_error e = tita_wire_decode(
+			&t->kr, &t->replay[(size_t)host * s->n_hosts + p->src], &from,
+			t->pool[slot].bytes, t->pool[slot].len, &t->scratch);
+
+		if (e != TITA_WIRE_OK || t->scratch.body != TITA_WIRE_BODY_MSG) {
+			t->decode_errors++;
+		} else {
+			t->scratch.msg.peer = from;
+			tita_ctl_on_msg(x->ctl, &t->scratch.msg, now_ns);
+		}
+	}
+#else
+	t->pool[slot].plain->peer = from;
+	tita_ctl_on_msg(x->ctl, t->pool[slot].plain, now_ns);
+#endif
+	dgram_free(t, slot);
+	/* A grant may have changed rates; apply them now, as titad would on
+	 * receipt, not at the next round. */
+	sim_tita_on_event(s, host);
+}
+
+void sim_tita_count_rx(struct sim *s, uint32_t host, const struct sim_pkt *p)
+{
+	struct sim_host *x = &s->hosts[host];
+	struct sim_rxpeer *r = &x->rxp[p->src];
+
+	r->rx_bytes += p->wire_bytes;
+	r->rx_pkts++;
+	r->ce_pkts += p->ce;
+	r->last_active_ps = s->now_ps;
+	if (!r->live) {
+		r->live = true;
+		x->live_rx[x->n_live_rx++] = p->src;
+	}
+}
+
+static void txpair_live(struct sim_host *x, uint32_t idx)
+{
+	if (!x->txp[idx].live) {
+		x->txp[idx].live = true;
+		x->live_tx[x->n_live_tx++] = idx;
+	}
+}
+
+static void take_samples(struct sim *s, uint32_t host)
+{
+	struct sim_host *x = &s->hosts[host];
+	uint64_t now_ns = s->now_ps / SIM_PS_PER_NS;
+	uint64_t interval_ns = (s->now_ps - x->last_sample_ps) / SIM_PS_PER_NS;
+	/* Keep reporting an idle pair for a while, so the controller sees it
+	 * go quiet; then stop (the controller decays and expires it). */
+	uint64_t keep_ps = 4 * s->tita.control_interval_ns * SIM_PS_PER_NS;
+	struct tita_addr local = tita_addr_from_host_id(host);
+	uint32_t k, w;
+
+	if (!interval_ns)
+		interval_ns = 1;
+	x->last_sample_ps = s->now_ps;
+	for (k = 0, w = 0; k < x->n_live_tx; k++) {
+		uint32_t idx = x->live_tx[k];
+		struct sim_txpair *tp = &x->txp[idx];
+		struct tita_tx_sample ts = {
+			.local = local,
+			.remote = tita_addr_from_host_id(idx / SIM_MAX_JOBS),
+			.job_id = idx % SIM_MAX_JOBS,
+			.interval_ns = interval_ns,
+			.tx_bytes = tp->tx_bytes,
+			.backlog_bytes = tp->backlog_bytes,
+			.cnp_packets = tp->cnps,
+		};
+
+		tita_ctl_tx_sample(x->ctl, &ts, now_ns);
+		tp->tx_bytes = 0;
+		tp->cnps = 0;
+		if (!tp->backlog_bytes && s->now_ps - tp->last_active_ps > keep_ps)
+			tp->live = false;
+		else
+			x->live_tx[w++] = idx;
+	}
+	x->n_live_tx = w;
+	for (k = 0, w = 0; k < x->n_live_rx; k++) {
+		uint32_t src = x->live_rx[k];
+		struct sim_rxpeer *r = &x->rxp[src];
+		struct tita_rx_sample rs = {
+			.local = local,
+			.remote = tita_addr_from_host_id(src),
+			.interval_ns = interval_ns,
+			.rx_bytes = r->rx_bytes,
+			.rx_packets = r->rx_pkts,
+			.ce_packets = r->ce_pkts,
+		};
+
+		tita_ctl_rx_sample(x->ctl, &rs, now_ns);
+		r->rx_bytes = r->rx_pkts = r->ce_pkts = 0;
+		if (s->now_ps - r->last_active_ps > keep_ps)
+			r->live = false;
+		else
+			x->live_rx[w++] = src;
+	}
+	x->n_live_rx = w;
+}
+
+static void apply_rate(struct sim *s, uint32_t host, const struct tita_rate_update *u)
+{
+	struct sim_host *x = &s->hosts[host];
+	uint32_t dst = host_of_addr(&u->remote);
+	struct sim_txpair *tp;
+	uint64_t old;
+
+	if (dst >= s->n_hosts || u->job_id >= SIM_MAX_JOBS)
+		return;
+	tp = &x->txp[dst * SIM_MAX_JOBS + u->job_id];
+	old = tp->rate_bps;
+	tp->rate_bps = u->rate_bps ? u->rate_bps : 1;
+	/* A faster pacer lets the next packet go as soon as the new rate
+	 * allows; a slower one takes effect from the next packet. */
+	if (tp->rate_bps == TITA_RATE_UNPACED || (old != TITA_RATE_UNPACED && tp->rate_bps > old))
+		tp->next_tx_ps = s->now_ps < tp->next_tx_ps ? s->now_ps : tp->next_tx_ps;
+}
+
+static void drain(struct sim *s, uint32_t host)
+{
+	struct sim_host *x = &s->hosts[host];
+	struct tita_sim *t = ts_of(s);
+	struct tita_rate_update u;
+	bool kicked = false;
+
+	while (tita_ctl_pop_msg(x->ctl, &t->out))
+		send_msg(s, host, &t->out);
+	while (tita_ctl_pop_rate(x->ctl, &u)) {
+		apply_rate(s, host, &u);
+		kicked = true;
+	}
+	if (kicked)
+		sim_nic_kick(s, host);
+}
+
+static void reschedule(struct sim *s, uint32_t host)
+{
+	struct sim_host *x = &s->hosts[host];
+	uint64_t d = tita_ctl_next_deadline_ns(x->ctl);
+	uint64_t t = d == TITA_TIME_NEVER ? UINT64_MAX : d * SIM_PS_PER_NS;
+
+	if (t <= s->now_ps)
+		t = s->now_ps + SIM_PS_PER_NS;
+	if (x->tita_wake_ps == t)
+		return;
+	if (t == UINT64_MAX) {
+		x->tita_wake_ps = 0;
+		return;
+	}
+	x->tita_wake_ps = t;
+	sim_schedule(s, t, SIM_EV_TITA, host, t);
+}
+
+void sim_tita_on_event(struct sim *s, uint32_t host)
+{
+	struct sim_host *x = &s->hosts[host];
+	uint64_t now_ns = s->now_ps / SIM_PS_PER_NS;
+
+	if (x->tita_wake_ps && x->tita_wake_ps <= s->now_ps) {
+		/* A round is due: hand over what was measured since the last. */
+		if (tita_ctl_next_deadline_ns(x->ctl) <= now_ns)
+			take_samples(s, host);
+		x->tita_wake_ps = 0;
+	}
+	tita_ctl_advance(x->ctl, now_ns);
+	drain(s, host);
+	reschedule(s, host);
+}
+
+void sim_tita_flow_start(struct sim *s, struct sim_flow *f)
+{
+	struct sim_host *x = &s->hosts[f->src];
+	uint32_t idx = f->dst * SIM_MAX_JOBS + f->job;
+	struct sim_txpair *tp = &x->txp[idx];
+	uint64_t now_ns = s->now_ps / SIM_PS_PER_NS;
+	struct tita_tx_sample ts = {
+		.local = tita_addr_from_host_id(f->src),
+		.remote = tita_addr_from_host_id(f->dst),
+		.job_id = f->job,
+		.interval_ns = 1,
+	};
+	bool was_idle = !tp->backlog_bytes;
+
+	tp->backlog_bytes += f->timed ? ENDLESS_BACKLOG_BYTES : f->size_bytes;
+	tp->last_active_ps = s->now_ps;
+	txpair_live(x, idx);
+	if (!was_idle)
+		return;
+	/* The agent reports a post on an idle pair at once: the controller
+	 * learns of the new pair now, not a round later. Bytes and interval
+	 * stay with the regular sample. */
+	ts.backlog_bytes = tp->backlog_bytes;
+	tita_ctl_tx_sample(x->ctl, &ts, now_ns);
+	tita_ctl_advance(x->ctl, now_ns);
+	drain(s, f->src);
+	reschedule(s, f->src);
+}

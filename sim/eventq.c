@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+/*
+ * 4-ary heap: half the depth of a binary heap, and the four children of a
+ * node share one or two cache lines, which is what makes push/pop cheap at
+ * the tens of thousands of pending events a large fabric keeps.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "eventq.h"
+
+static inline bool ev_less(const struct sim_event *x, const struct sim_event *y)
+{
+	return x->t_ps < y->t_ps || (x->t_ps == y->t_ps && x->seq < y->seq);
+}
+
+int sim_eventq_init(struct sim_eventq *q, uint32_t initial_cap)
+{
+	q->n = 0;
+	q->next_seq = 0;
+	q->cap = initial_cap ? initial_cap : 1024;
+	q->heap = malloc((size_t)q->cap * sizeof(*q->heap));
+	return q->heap ? 0 : -ENOMEM;
+}
+
+void sim_eventq_fini(struct sim_eventq *q)
+{
+	free(q->heap);
+	q->heap = NULL;
+	q->n = q->cap = 0;
+}
+
+int sim_eventq_push(struct sim_eventq *q, uint64_t t_ps, uint32_t type, uint32_t a, uint64_t b)
+{
+	struct sim_event ev = { .t_ps = t_ps, .seq = q->next_seq++, .type = type, .a = a, .b = b };
+	uint32_t i;
+
+	if (q->n == q->cap) {
+		struct sim_event *h = realloc(q->heap, (size_t)q->cap * 2 * sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		q->heap = h;
+		q->cap *= 2;
+	}
+	i = q->n++;
+	while (i > 0) {
+		uint32_t parent = (i - 1) / 4;
+
+		if (!ev_less(&ev, &q->heap[parent]))
+			break;
+		q->heap[i] = q->heap[parent];
+		i = parent;
+	}
+	q->heap[i] = ev;
+	return 0;
+}
+
+bool sim_eventq_pop(struct sim_eventq *q, struct sim_event *ret_ev)
+{
+	struct sim_event last;
+	uint32_t i = 0;
+
+	if (!q->n)
+		return false;
+	*ret_ev = q->heap[0];
+	last = q->heap[--q->n];
+	for (;;) {
+		uint32_t c = 4 * i + 1, best, end;
+
+		if (c >= q->n)
+			break;
+		best = c;
+		end = c + 4 < q->n ? c + 4 : q->n;
+		for (c = c + 1; c < end; c++)
+			if (ev_less(&q->heap[c], &q->heap[best]))
+				best = c;
+		if (!ev_less(&q->heap[best], &last))
+			break;
+		q->heap[i] = q->heap[best];
+		i = best;
+	}
+	q->heap[i] = last;
+	return true;
+}

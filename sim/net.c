@@ -1,0 +1,1387 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The fabric: topology, links, switches (shared buffer, ECN, PFC, ECMP), NICs
+ * (per-QP rate limiters, notification point) and the event loop.
+ *
+ * A packet costs two events per hop: the end of its serialization on the
+ * egress port (which starts the next packet) and its arrival at the far end
+ * of the link. Packets live in one pool indexed by number and are recycled
+ * through a free list, so the steady state allocates nothing.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sim.h"
+
+static void *xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz);
+
+	if (!p) {
+		fprintf(stderr, "tita-sim: out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
+void sim_schedule(struct sim *s, uint64_t t_ps, enum sim_ev_type type, uint32_t a, uint64_t b)
+{
+	if (sim_eventq_push(&s->evq, t_ps, type, a, b) < 0) {
+		fprintf(stderr, "tita-sim: out of memory for events\n");
+		exit(1);
+	}
+}
+
+/* ---- packet pool ---- */
+
+uint32_t sim_pkt_alloc(struct sim *s)
+{
+	uint32_t i;
+
+	if (s->free_pkt == SIM_NONE) {
+		uint32_t cap = s->cap_pkts ? s->cap_pkts * 2 : 4096;
+		struct sim_pkt *p = realloc(s->pkts, (size_t)cap * sizeof(*p));
+
+		if (!p) {
+			fprintf(stderr, "tita-sim: out of memory for packets\n");
+			exit(1);
+		}
+		s->pkts = p;
+		for (i = s->cap_pkts; i < cap; i++)
+			p[i].next = i + 1 < cap ? i + 1 : SIM_NONE;
+		s->free_pkt = s->cap_pkts;
+		s->cap_pkts = cap;
+	}
+	i = s->free_pkt;
+	s->free_pkt = s->pkts[i].next;
+	s->n_pkts++;
+	s->pkts[i].next = SIM_NONE;
+	s->pkts[i].nhop = 0;
+	s->pkts[i].ce = 0;
+	s->pkts[i].in_hdrm = 0;
+	return i;
+}
+
+static void pkt_free(struct sim *s, uint32_t i)
+{
+	s->pkts[i].next = s->free_pkt;
+	s->free_pkt = i;
+	s->n_pkts--;
+}
+
+static void fifo_push(struct sim *s, struct sim_fifo *q, uint32_t i)
+{
+	s->pkts[i].next = SIM_NONE;
+	if (q->tail == SIM_NONE)
+		q->head = i;
+	else
+		s->pkts[q->tail].next = i;
+	q->tail = i;
+}
+
+static uint32_t fifo_pop(struct sim *s, struct sim_fifo *q)
+{
+	uint32_t i = q->head;
+
+	if (i == SIM_NONE)
+		return i;
+	q->head = s->pkts[i].next;
+	if (q->head == SIM_NONE)
+		q->tail = SIM_NONE;
+	return i;
+}
+
+/* ---- bottleneck queue accounting ---- */
+
+static void monitor_queue_change(struct sim *s, const struct sim_port *pt)
+{
+	uint64_t bin;
+
+	if (s->now_ps > s->q_last_change_ps && s->now_ps > s->metrics_start_ps) {
+		uint64_t from = s->q_last_change_ps > s->metrics_start_ps ? s->q_last_change_ps :
+									    s->metrics_start_ps;
+
+		bin = s->q_last_bytes / 1024;
+		if (bin >= s->q_hist_n)
+			bin = s->q_hist_n - 1;
+		s->q_hist_ps[bin] += s->now_ps - from;
+	}
+	s->q_last_change_ps = s->now_ps;
+	s->q_last_bytes = pt->q_bytes[SIM_PRIO_DATA];
+}
+
+/* ---- links ---- */
+
+static void port_transmit(struct sim *s, uint32_t port, uint32_t pkt)
+{
+	struct sim_port *pt = &s->ports[port];
+	struct sim_pkt *p = &s->pkts[pkt];
+	uint64_t ser = sim_ser_ps(p->wire_bytes, pt->rate_bps);
+
+	pt->busy = true;
+	pt->tx_bytes += p->wire_bytes;
+	if (p->prio == SIM_PRIO_DATA)
+		pt->tx_data_bytes += p->wire_bytes;
+	sim_schedule(s, s->now_ps + ser, SIM_EV_TXDONE, port, 0);
+	sim_schedule(s, s->now_ps + ser + pt->delay_ps, SIM_EV_ARRIVE, pt->peer, pkt);
+}
+
+/* ---- switches ---- */
+
+static uint64_t pfc_threshold(const struct sim *s, const struct sim_switch *sw)
+{
+	uint64_t budget = sw->buffer_bytes - sw->headroom_total;
+
+	budget = budget > sw->used_bytes ? budget - sw->used_bytes : 0;
+	return budget >> s->cfg->pfc_alpha_shift;
+}
+
+static void pfc_send(struct sim *s, uint32_t in_port, bool pause)
+{
+	struct sim_port *pt = &s->ports[in_port];
+
+	pt->pause_sent = pause;
+	if (pause)
+		pt->pause_frames++;
+	/* A pause frame preempts data on the wire (it is sent between frames
+	 * at the MAC); it costs one frame time plus propagation. */
+	sim_schedule(s, s->now_ps + sim_ser_ps(SIM_PFC_BYTES, pt->rate_bps) + pt->delay_ps,
+		     SIM_EV_PFC, pt->peer, pause);
+}
+
+static bool ecn_mark(struct sim *s, struct sim_switch *sw, const struct sim_port *pt)
+{
+	const struct sim_config *c = s->cfg;
+	double scale = (double)pt->rate_bps / 25e9;
+	double kmin = c->kmin_kb_per_25g * 1024 * scale, kmax = c->kmax_kb_per_25g * 1024 * scale;
+	double q = (double)pt->q_bytes[SIM_PRIO_DATA];
+
+	if (!c->ecn || q <= kmin)
+		return false;
+	if (q >= kmax)
+		return true;
+	return tita_rng_unit(&sw->rng) < c->pmax * (q - kmin) / (kmax - kmin);
+}
+
+static void switch_kick(struct sim *s, uint32_t port)
+{
+	struct sim_port *pt = &s->ports[port];
+	struct sim_switch *sw = &s->switches[s->nodes[pt->node].idx];
+	struct sim_pkt *p;
+	uint32_t i;
+
+	if (pt->busy)
+		return;
+	i = fifo_pop(s, &pt->q[SIM_PRIO_CTRL]);
+	if (i != SIM_NONE) {
+		pt->q_bytes[SIM_PRIO_CTRL] -= s->pkts[i].wire_bytes;
+		port_transmit(s, port, i);
+		return;
+	}
+	if (pt->paused)
+		return;
+	i = fifo_pop(s, &pt->q[SIM_PRIO_DATA]);
+	if (i == SIM_NONE)
+		return;
+	p = &s->pkts[i];
+	/* ECN on the egress queue the packet leaves (as the artifact marks at
+	 * dequeue), before it is taken off the count. */
+	if (p->kind == SIM_PKT_DATA && !p->ce && ecn_mark(s, sw, pt)) {
+		p->ce = 1;
+		pt->ecn_marks++;
+		s->ecn_marks++;
+	}
+	pt->q_bytes[SIM_PRIO_DATA] -= p->wire_bytes;
+	if (port == s->monitor_port)
+		monitor_queue_change(s, pt);
+	if (s->cc->int_stamp && p->kind == SIM_PKT_DATA && p->nhop < HPCC_MAX_HOPS) {
+		struct hpcc_hop *h = &p->hop[p->nhop++];
+
+		h->rate_bps = pt->rate_bps;
+		h->ts_ps = s->now_ps;
+		h->tx_bytes = pt->tx_bytes;
+		h->qlen_bytes = pt->q_bytes[SIM_PRIO_DATA];
+	}
+	/* Release the buffer against the port it came in on, and resume that
+	 * upstream once it has drained below the threshold. */
+	{
+		struct sim_port *in = &s->ports[p->in_port];
+
+		sw->used_bytes -= p->wire_bytes;
+		in->in_bytes -= p->wire_bytes;
+		if (p->in_hdrm)
+			in->in_hdrm_bytes -= p->wire_bytes;
+		if (in->pause_sent) {
+			uint64_t th = pfc_threshold(s, sw);
+
+			if (in->in_hdrm_bytes == 0 &&
+			    in->in_bytes + s->cfg->pfc_resume_offset_bytes <= th)
+				pfc_send(s, p->in_port, false);
+		}
+	}
+	port_transmit(s, port, i);
+}
+
+static uint32_t route(struct sim *s, uint32_t sw_idx, const struct sim_pkt *p)
+{
+	uint32_t k = sw_idx * s->n_hosts + p->dst;
+	uint32_t n = s->route_n[k];
+	uint64_t h;
+
+	if (n == 1)
+		return s->route_ports[s->route_off[k]];
+	/* ECMP: a per-flow hash (the QP's 5-tuple), salted by switch and seed. */
+	h = ((uint64_t)p->src << 40) ^ ((uint64_t)p->dst << 20) ^
+	    (p->kind == SIM_PKT_TITA ? 0xfffff : p->flow);
+	h ^= (uint64_t)sw_idx * 0x9e3779b97f4a7c15ull ^ s->cfg->seed;
+	h = tita_rng_next(&h);
+	return s->route_ports[s->route_off[k] + h % n];
+}
+
+static void switch_receive(struct sim *s, uint32_t in_port, uint32_t i)
+{
+	struct sim_port *in = &s->ports[in_port];
+	struct sim_switch *sw = &s->switches[s->nodes[in->node].idx];
+	struct sim_pkt *p = &s->pkts[i];
+	uint32_t out = route(s, s->nodes[in->node].idx, p);
+	struct sim_port *op = &s->ports[out];
+
+	if (p->prio == SIM_PRIO_DATA) {
+		bool hdrm = in->pause_sent;
+
+		if (sw->used_bytes + p->wire_bytes > sw->buffer_bytes ||
+		    (hdrm && in->in_hdrm_bytes + p->wire_bytes > sw->headroom_bytes_per_port)) {
+			if (getenv("SIM_DEBUG_DROPS"))
+				fprintf(stderr,
+					"drop t=%.3fus sw=%u in=%u used=%llu hdrm=%d inhdrm=%llu inb=%llu th=%llu\n",
+					s->now_ps / 1e6, s->nodes[in->node].idx, in_port,
+					(unsigned long long)sw->used_bytes, hdrm,
+					(unsigned long long)in->in_hdrm_bytes,
+					(unsigned long long)in->in_bytes,
+					(unsigned long long)pfc_threshold(s, sw));
+			in->drops++;
+			s->drops++;
+			pkt_free(s, i);
+			return;
+		}
+		p->in_port = in_port;
+		p->in_hdrm = hdrm;
+		sw->used_bytes += p->wire_bytes;
+		in->in_bytes += p->wire_bytes;
+		if (hdrm)
+			in->in_hdrm_bytes += p->wire_bytes;
+		if (s->cfg->pfc && !in->pause_sent && in->in_bytes > pfc_threshold(s, sw))
+			pfc_send(s, in_port, true);
+		fifo_push(s, &op->q[SIM_PRIO_DATA], i);
+		op->q_bytes[SIM_PRIO_DATA] += p->wire_bytes;
+		if (op->q_bytes[SIM_PRIO_DATA] > op->max_q_bytes)
+			op->max_q_bytes = op->q_bytes[SIM_PRIO_DATA];
+		if (out == s->monitor_port)
+			monitor_queue_change(s, op);
+	} else {
+		fifo_push(s, &op->q[SIM_PRIO_CTRL], i);
+		op->q_bytes[SIM_PRIO_CTRL] += p->wire_bytes;
+	}
+	switch_kick(s, out);
+}
+
+/* ---- NICs ---- */
+
+void sim_host_send_ctrl(struct sim *s, uint32_t host, uint32_t pkt)
+{
+	struct sim_host *h = &s->hosts[host];
+	struct sim_port *pt = &s->ports[h->port];
+
+	s->pkts[pkt].prio = SIM_PRIO_CTRL;
+	s->pkts[pkt].src = host;
+	s->pkts[pkt].sent_ps = s->now_ps;
+	fifo_push(s, &pt->q[SIM_PRIO_CTRL], pkt);
+	pt->q_bytes[SIM_PRIO_CTRL] += s->pkts[pkt].wire_bytes;
+	sim_nic_kick(s, host);
+}
+
+static void nic_wake_at(struct sim *s, uint32_t host, uint64_t t_ps)
+{
+	struct sim_host *h = &s->hosts[host];
+
+	if (h->wake_ps && h->wake_ps <= t_ps && h->wake_ps >= s->now_ps)
+		return;
+	h->wake_ps = t_ps;
+	sim_schedule(s, t_ps, SIM_EV_NIC_WAKE, host, t_ps);
+}
+
+static void active_remove(struct sim_host *h, uint32_t k)
+{
+	memmove(&h->active[k], &h->active[k + 1], (h->n_active - k - 1) * sizeof(h->active[0]));
+	h->n_active--;
+	if (h->rr > k)
+		h->rr--;
+	if (h->rr >= h->n_active)
+		h->rr = 0;
+}
+
+static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
+{
+	const struct sim_config *c = s->cfg;
+	struct sim_host *h = &s->hosts[host];
+	uint64_t left = f->size_bytes - f->sent_bytes;
+	uint32_t payload = left < c->mtu_bytes ? (uint32_t)left : c->mtu_bytes;
+	uint32_t i = sim_pkt_alloc(s);
+	struct sim_pkt *p = &s->pkts[i];
+	uint32_t wire = payload + SIM_HDR_BYTES + (s->cc->int_stamp ? SIM_INT_BYTES : 0);
+
+	p->kind = SIM_PKT_DATA;
+	p->prio = SIM_PRIO_DATA;
+	p->flow = f->id;
+	p->src = f->src;
+	p->dst = f->dst;
+	p->payload_bytes = payload;
+	p->wire_bytes = wire;
+	p->sent_ps = s->now_ps;
+	f->sent_bytes += payload;
+	p->seq = f->sent_bytes;
+	f->last_pkt_bytes = wire;
+	/* The limiter spaces packet starts by size / rate (artifact
+	 * UpdateNextAvail); a rate at line speed leaves the link as the limit. */
+	f->next_tx_ps = s->now_ps + (uint64_t)((double)wire * 8e12 / f->rate_bps);
+	if (s->cc->tita) {
+		struct sim_txpair *tp = &h->txp[f->dst * SIM_MAX_JOBS + f->job];
+
+		tp->tx_bytes += wire;
+		tp->backlog_bytes -= tp->backlog_bytes > payload ? payload : tp->backlog_bytes;
+		tp->last_active_ps = s->now_ps;
+		if (tp->rate_bps != TITA_RATE_UNPACED && tp->rate_bps)
+			tp->next_tx_ps =
+				s->now_ps + (uint64_t)((double)wire * 8e12 / (double)tp->rate_bps);
+	}
+	/* Occupy the port before the congestion control hears of the packet:
+	 * a rate change it makes kicks the NIC, which must find it busy. */
+	port_transmit(s, h->port, i);
+	if (s->cc->on_event)
+		s->cc->on_event(s, f, SIM_CC_TX, NULL, wire);
+}
+
+void sim_nic_kick(struct sim *s, uint32_t host)
+{
+	struct sim_host *h = &s->hosts[host];
+	struct sim_port *pt = &s->ports[h->port];
+	uint64_t earliest = UINT64_MAX;
+	uint32_t n, k;
+
+	if (pt->busy)
+		return;
+	k = fifo_pop(s, &pt->q[SIM_PRIO_CTRL]);
+	if (k != SIM_NONE) {
+		pt->q_bytes[SIM_PRIO_CTRL] -= s->pkts[k].wire_bytes;
+		port_transmit(s, h->port, k);
+		return;
+	}
+	if (pt->paused)
+		return;
+	/* Round robin over the QPs that their limiters allow now. */
+	for (n = 0; n < h->n_active; n++) {
+		uint32_t idx = (h->rr + n) % h->n_active;
+		struct sim_flow *f = &s->flows[h->active[idx]];
+		uint64_t t = f->next_tx_ps;
+
+		if (s->cc->tita) {
+			struct sim_txpair *tp = &h->txp[f->dst * SIM_MAX_JOBS + f->job];
+
+			if (tp->next_tx_ps > t)
+				t = tp->next_tx_ps;
+		}
+		if (s->cc->can_send && !s->cc->can_send(s, f))
+			continue; /* an ACK will kick the NIC */
+		if (t > s->now_ps) {
+			if (t < earliest)
+				earliest = t;
+			continue;
+		}
+		nic_send_data(s, host, f);
+		if (f->sent_bytes >= f->size_bytes) {
+			active_remove(h, idx);
+		} else {
+			h->rr = (idx + 1) % h->n_active;
+		}
+		return;
+	}
+	if (earliest != UINT64_MAX)
+		nic_wake_at(s, host, earliest);
+}
+
+void sim_flow_set_rate(struct sim *s, struct sim_flow *f, double rate_bps)
+{
+	double old = f->rate_bps;
+
+	if (rate_bps == old)
+		return;
+	/* As the artifact's ChangeRate: move the next send time by the
+	 * difference the new rate makes to the last packet's spacing. */
+	if (f->last_pkt_bytes && f->started) {
+		double d = (double)f->last_pkt_bytes * 8e12 * (1 / rate_bps - 1 / old);
+		double t = (double)f->next_tx_ps + d;
+
+		f->next_tx_ps = t < (double)s->now_ps ? s->now_ps : (uint64_t)t;
+	}
+	f->rate_bps = rate_bps;
+	if (f->started && f->sent_bytes < f->size_bytes)
+		sim_nic_kick(s, f->src);
+}
+
+static void send_cnp(struct sim *s, struct sim_flow *f)
+{
+	uint32_t i = sim_pkt_alloc(s);
+	struct sim_pkt *p = &s->pkts[i];
+
+	p->kind = SIM_PKT_CNP;
+	p->flow = f->id;
+	p->dst = f->src;
+	p->wire_bytes = SIM_CNP_BYTES;
+	p->payload_bytes = 0;
+	s->cnps++;
+	s->hosts[f->dst].cnps_sent++;
+	sim_host_send_ctrl(s, f->dst, i);
+}
+
+static void send_ack(struct sim *s, struct sim_flow *f, uint32_t data_idx)
+{
+	uint32_t i = sim_pkt_alloc(s); /* may move the pool: index, not pointer */
+	struct sim_pkt *p = &s->pkts[i];
+	const struct sim_pkt *data = &s->pkts[data_idx];
+
+	p->kind = SIM_PKT_ACK;
+	p->flow = f->id;
+	p->dst = f->src;
+	p->wire_bytes = SIM_ACK_BYTES + SIM_INT_BYTES;
+	p->payload_bytes = 0;
+	p->seq = f->rcvd_bytes;
+	p->nhop = data->nhop;
+	memcpy(p->hop, data->hop, sizeof(p->hop[0]) * data->nhop);
+	sim_host_send_ctrl(s, f->dst, i);
+}
+
+static void flow_complete(struct sim *s, struct sim_flow *f);
+
+static void host_receive(struct sim *s, uint32_t host, uint32_t i)
+{
+	struct sim_pkt *p = &s->pkts[i];
+	struct sim_flow *f;
+
+	switch (p->kind) {
+	case SIM_PKT_DATA:
+		f = &s->flows[p->flow];
+		f->rcvd_bytes += p->payload_bytes;
+		if (s->cc->tita)
+			sim_tita_count_rx(s, host, p);
+		if (p->ce) {
+			f->ecn_rcvd++;
+			if (s->cc->np_cnp &&
+			    (!f->cnp_sent_once ||
+			     s->now_ps - f->last_cnp_ps >= s->dcqcn.min_time_between_cnps_ps)) {
+				f->cnp_sent_once = true;
+				f->last_cnp_ps = s->now_ps;
+				send_cnp(s, f);
+				p = &s->pkts[i];
+			}
+		}
+		if (s->cc->acks) {
+			send_ack(s, f, i);
+			p = &s->pkts[i];
+		}
+		if (f->rcvd_bytes >= f->size_bytes)
+			flow_complete(s, f);
+		break;
+	case SIM_PKT_CNP:
+		f = &s->flows[p->flow];
+		if (s->cc->tita)
+			s->hosts[host].txp[f->dst * SIM_MAX_JOBS + f->job].cnps++;
+		if (s->cc->on_event)
+			s->cc->on_event(s, f, SIM_CC_CNP, p, 0);
+		break;
+	case SIM_PKT_ACK:
+		f = &s->flows[p->flow];
+		if (p->seq > f->acked_bytes)
+			f->acked_bytes = p->seq;
+		if (s->cc->on_event)
+			s->cc->on_event(s, f, SIM_CC_ACK, &s->pkts[i], 0);
+		sim_nic_kick(s, host);
+		break;
+	case SIM_PKT_TITA:
+		sim_tita_on_msg(s, host, p);
+		break;
+	}
+	pkt_free(s, i);
+}
+
+/* ---- flows ---- */
+
+static void primary_window(struct sim *s, bool at_start)
+{
+	/* Jain fairness is measured over the window in which every flow of
+	 * the primary group is running: from the last start to the first
+	 * finish. */
+	for (uint32_t g = 0; g < s->cfg->n_groups; g++) {
+		const struct sim_group *gr = &s->cfg->groups[g];
+
+		if (!gr->primary)
+			continue;
+		for (uint32_t k = 0; k < gr->n_flows; k++) {
+			const struct sim_flow *f = &s->flows[gr->first_flow + k];
+
+			if (at_start)
+				s->prim_win_bytes[k] = (double)f->rcvd_bytes;
+			else
+				s->prim_win_bytes[k] = (double)f->rcvd_bytes - s->prim_win_bytes[k];
+		}
+	}
+	if (at_start)
+		s->prim_win_start_ps = s->now_ps;
+	else
+		s->prim_win_end_ps = s->now_ps;
+}
+
+static void flow_start(struct sim *s, struct sim_flow *f)
+{
+	struct sim_host *h = &s->hosts[f->src];
+
+	f->started = true;
+	f->start_ps = s->now_ps;
+	f->next_tx_ps = s->now_ps;
+	if (s->cfg->groups[f->group].primary &&
+	    ++s->prim_started == s->cfg->groups[f->group].n_flows)
+		primary_window(s, true);
+	if (h->n_active == h->cap_active) {
+		h->cap_active = h->cap_active ? h->cap_active * 2 : 16;
+		h->active = realloc(h->active, h->cap_active * sizeof(*h->active));
+		if (!h->active) {
+			fprintf(stderr, "tita-sim: out of memory\n");
+			exit(1);
+		}
+	}
+	h->active[h->n_active++] = f->id;
+	if (s->cc->on_event)
+		s->cc->on_event(s, f, SIM_CC_START, NULL, 0);
+	if (s->cc->tita)
+		sim_tita_flow_start(s, f);
+	if (f->stop_ps)
+		sim_schedule(s, f->stop_ps, SIM_EV_FLOW_STOP, f->id, 0);
+	sim_nic_kick(s, f->src);
+}
+
+static void flow_stop(struct sim *s, struct sim_flow *f)
+{
+	struct sim_host *h = &s->hosts[f->src];
+
+	/* The application stops posting: what was sent still has to arrive. */
+	if (f->sent_bytes < f->size_bytes) {
+		if (s->cc->tita) {
+			struct sim_txpair *tp = &h->txp[f->dst * SIM_MAX_JOBS + f->job];
+			uint64_t left = f->size_bytes - f->sent_bytes;
+
+			tp->backlog_bytes -= tp->backlog_bytes > left ? left : tp->backlog_bytes;
+		}
+		f->size_bytes = f->sent_bytes;
+		for (uint32_t k = 0; k < h->n_active; k++)
+			if (h->active[k] == f->id) {
+				active_remove(h, k);
+				break;
+			}
+		if (f->rcvd_bytes >= f->size_bytes)
+			flow_complete(s, f);
+	}
+}
+
+static void flow_complete(struct sim *s, struct sim_flow *f)
+{
+	if (f->finish_ps)
+		return;
+	f->finish_ps = s->now_ps;
+	s->flows_done++;
+	if (s->cfg->groups[f->group].primary) {
+		if (s->prim_finished++ == 0 && s->prim_started == s->cfg->groups[f->group].n_flows)
+			primary_window(s, false);
+		/* utilization of the bottleneck counts while the group runs */
+		if (s->prim_finished == s->cfg->groups[f->group].n_flows &&
+		    s->monitor_port != SIM_NONE)
+			s->mon_tx_end = s->ports[s->monitor_port].tx_data_bytes;
+	}
+	for (uint32_t k = 0; k < f->n_dependents; k++) {
+		struct sim_flow *d = &s->flows[s->dependents[f->first_dependent + k]];
+
+		if (--d->deps_pending == 0)
+			sim_schedule(s, s->now_ps, SIM_EV_FLOW_START, d->id, 0);
+	}
+	if (s->flows_done == s->n_flows)
+		s->stop = true;
+}
+
+/* ---- topology ---- */
+
+static uint32_t add_node(struct sim *s, bool is_host, uint32_t idx, uint32_t n_ports)
+{
+	struct sim_node *n = &s->nodes[s->n_nodes];
+
+	n->is_host = is_host;
+	n->idx = idx;
+	n->first_port = s->n_ports;
+	n->n_ports = 0;
+	s->n_ports += n_ports;
+	return s->n_nodes++;
+}
+
+static void connect(struct sim *s, uint32_t na, uint32_t nb, uint64_t rate_bps)
+{
+	struct sim_node *a = &s->nodes[na], *b = &s->nodes[nb];
+	uint32_t pa = a->first_port + a->n_ports++, pb = b->first_port + b->n_ports++;
+
+	s->ports[pa].node = na;
+	s->ports[pb].node = nb;
+	s->ports[pa].peer = pb;
+	s->ports[pb].peer = pa;
+	s->ports[pa].rate_bps = s->ports[pb].rate_bps = rate_bps;
+	s->ports[pa].delay_ps = s->ports[pb].delay_ps = s->cfg->link_delay_ps;
+}
+
+static void build_routes(struct sim *s)
+{
+	uint32_t *dist = xcalloc(s->n_nodes, sizeof(*dist));
+	uint32_t *queue = xcalloc(s->n_nodes, sizeof(*queue));
+	uint32_t cap = s->n_switches * s->n_hosts * 4, used = 0;
+
+	s->route_off = xcalloc((size_t)s->n_switches * s->n_hosts, sizeof(uint32_t));
+	s->route_n = xcalloc((size_t)s->n_switches * s->n_hosts, sizeof(uint32_t));
+	s->route_ports = xcalloc(cap, sizeof(uint32_t));
+	for (uint32_t h = 0; h < s->n_hosts; h++) {
+		uint32_t head = 0, tail = 0;
+
+		/* Hop distances to host h (BFS); a switch forwards on every port
+		 * whose neighbour is one hop closer: all shortest paths, ECMP. */
+		for (uint32_t n = 0; n < s->n_nodes; n++)
+			dist[n] = UINT32_MAX;
+		dist[s->hosts[h].node] = 0;
+		queue[tail++] = s->hosts[h].node;
+		while (head < tail) {
+			uint32_t n = queue[head++];
+			const struct sim_node *nd = &s->nodes[n];
+
+			if (nd->is_host && n != s->hosts[h].node)
+				continue; /* hosts do not forward */
+			for (uint32_t k = 0; k < nd->n_ports; k++) {
+				uint32_t m = s->ports[s->ports[nd->first_port + k].peer].node;
+
+				if (dist[m] == UINT32_MAX) {
+					dist[m] = dist[n] + 1;
+					queue[tail++] = m;
+				}
+			}
+		}
+		for (uint32_t sw = 0; sw < s->n_switches; sw++) {
+			const struct sim_node *nd = &s->nodes[s->switches[sw].node];
+			uint32_t key = sw * s->n_hosts + h;
+
+			s->route_off[key] = used;
+			for (uint32_t k = 0; k < nd->n_ports; k++) {
+				uint32_t port = nd->first_port + k;
+				uint32_t m = s->ports[s->ports[port].peer].node;
+
+				if (dist[m] + 1 != dist[s->switches[sw].node])
+					continue;
+				if (used == cap) {
+					cap *= 2;
+					s->route_ports =
+						realloc(s->route_ports, cap * sizeof(uint32_t));
+					if (!s->route_ports)
+						exit(1);
+				}
+				s->route_ports[used++] = port;
+				s->route_n[key]++;
+			}
+		}
+	}
+	s->n_route_ports = used;
+	free(dist);
+	free(queue);
+}
+
+static int build_topology(struct sim *s)
+{
+	const struct sim_config *c = s->cfg;
+	uint32_t n_hosts, n_sw, max_ports;
+
+	if (c->topo == SIM_TOPO_SINGLE) {
+		n_hosts = c->hosts;
+		n_sw = 1;
+		max_ports = 2 * n_hosts;
+	} else {
+		n_hosts = c->leaves * c->hosts_per_leaf;
+		n_sw = c->leaves + c->spines;
+		max_ports = 2 * n_hosts + 2 * c->leaves * c->spines;
+	}
+	s->n_hosts = n_hosts;
+	s->n_switches = n_sw;
+	s->nodes = xcalloc(n_hosts + n_sw, sizeof(*s->nodes));
+	s->ports = xcalloc(max_ports, sizeof(*s->ports));
+	s->hosts = xcalloc(n_hosts, sizeof(*s->hosts));
+	s->switches = xcalloc(n_sw, sizeof(*s->switches));
+	for (uint32_t h = 0; h < n_hosts; h++) {
+		s->hosts[h].node = add_node(s, true, h, 1);
+		s->hosts[h].port = s->nodes[s->hosts[h].node].first_port;
+	}
+	if (c->topo == SIM_TOPO_SINGLE) {
+		s->switches[0].node = add_node(s, false, 0, n_hosts);
+		for (uint32_t h = 0; h < n_hosts; h++)
+			connect(s, s->hosts[h].node, s->switches[0].node, c->host_rate_bps);
+	} else {
+		for (uint32_t l = 0; l < c->leaves; l++)
+			s->switches[l].node = add_node(s, false, l, c->hosts_per_leaf + c->spines);
+		for (uint32_t sp = 0; sp < c->spines; sp++) {
+			s->switches[c->leaves + sp].node =
+				add_node(s, false, c->leaves + sp, c->leaves);
+			s->switches[c->leaves + sp].tier = 1;
+		}
+		for (uint32_t h = 0; h < n_hosts; h++)
+			connect(s, s->hosts[h].node, s->switches[h / c->hosts_per_leaf].node,
+				c->host_rate_bps);
+		for (uint32_t l = 0; l < c->leaves; l++)
+			for (uint32_t sp = 0; sp < c->spines; sp++)
+				connect(s, s->switches[l].node, s->switches[c->leaves + sp].node,
+					c->fabric_rate_bps);
+	}
+	for (uint32_t p = 0; p < s->n_ports; p++)
+		for (int q = 0; q < SIM_N_PRIO; q++)
+			s->ports[p].q[q].head = s->ports[p].q[q].tail = SIM_NONE;
+	for (uint32_t sw = 0; sw < n_sw; sw++) {
+		struct sim_switch *x = &s->switches[sw];
+		const struct sim_node *nd = &s->nodes[x->node];
+		uint64_t rate = 0;
+
+		for (uint32_t k = 0; k < nd->n_ports; k++)
+			if (s->ports[nd->first_port + k].rate_bps > rate)
+				rate = s->ports[nd->first_port + k].rate_bps;
+		x->buffer_bytes = c->buffer_bytes;
+		/* Headroom: what arrives after XOFF is sent (a round trip of the
+		 * link plus a frame in flight each way). */
+		x->headroom_bytes_per_port =
+			(uint64_t)(c->headroom_bdp *
+				   ((double)rate * 2 * (double)c->link_delay_ps / 8e12 +
+				    2.0 * (c->mtu_bytes + SIM_HDR_BYTES + SIM_INT_BYTES)));
+		x->headroom_total = x->headroom_bytes_per_port * nd->n_ports;
+		if (x->headroom_total >= x->buffer_bytes) {
+			fprintf(stderr, "tita-sim: switch buffer smaller than its PFC headroom\n");
+			return -EINVAL;
+		}
+		x->rng = c->seed ^ (0x5851f42d4c957f2dull * (sw + 1));
+	}
+	build_routes(s);
+	return 0;
+}
+
+/* Unloaded one-way latency from a to b: propagation plus store-and-forward
+ * of one full packet at every hop. */
+static uint64_t path_latency_ps(const struct sim *s, uint32_t a, uint32_t b, uint32_t bytes)
+{
+	const struct sim_config *c = s->cfg;
+	uint32_t hops = 2;
+
+	if (c->topo == SIM_TOPO_LEAFSPINE && a / c->hosts_per_leaf != b / c->hosts_per_leaf) {
+		return 4 * c->link_delay_ps + 2 * sim_ser_ps(bytes, c->host_rate_bps) +
+		       2 * sim_ser_ps(bytes, c->fabric_rate_bps);
+	}
+	return hops * (c->link_delay_ps + sim_ser_ps(bytes, c->host_rate_bps));
+}
+
+uint64_t sim_path_latency_ps(const struct sim *s, uint32_t a, uint32_t b, uint32_t bytes);
+uint64_t sim_path_latency_ps(const struct sim *s, uint32_t a, uint32_t b, uint32_t bytes)
+{
+	return path_latency_ps(s, a, b, bytes);
+}
+
+int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_ops *cc,
+	     const char *out_dir)
+{
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->cc = cc;
+	s->rng = cfg->seed;
+	s->free_pkt = SIM_NONE;
+	s->free_msg = SIM_NONE;
+	if (sim_eventq_init(&s->evq, 1 << 16) < 0)
+		return -ENOMEM;
+	err = build_topology(s);
+	if (err)
+		return err;
+	for (uint32_t k = 0; k < cfg->n_flows; k++) {
+		const struct sim_flow_spec *fs = &cfg->flows[k];
+
+		if (fs->src >= s->n_hosts || fs->dst >= s->n_hosts || fs->src == fs->dst) {
+			fprintf(stderr, "tita-sim: flow %u: hosts %u -> %u outside 0..%u\n", k,
+				fs->src, fs->dst, s->n_hosts - 1);
+			return -EINVAL;
+		}
+	}
+	{
+		/* The longest unloaded RTT between any two hosts: HPCC's T. */
+		uint32_t far = cfg->topo == SIM_TOPO_LEAFSPINE ? cfg->hosts_per_leaf : 1;
+		uint32_t mtu_wire = cfg->mtu_bytes + SIM_HDR_BYTES + SIM_INT_BYTES;
+
+		if (far >= s->n_hosts)
+			far = 1;
+		s->base_rtt_ps = path_latency_ps(s, 0, far, mtu_wire) +
+				 path_latency_ps(s, far, 0, SIM_ACK_BYTES + SIM_INT_BYTES);
+	}
+	dcqcn_params_nvidia(&s->dcqcn);
+	hpcc_params_default(&s->hpcc, cfg->host_rate_bps);
+	if (cc->init)
+		cc->init(s);
+	if (cfg->monitor_host < s->n_hosts)
+		s->monitor_port = s->ports[s->hosts[cfg->monitor_host].port].peer;
+	else
+		s->monitor_port = SIM_NONE;
+	s->q_hist_n = (uint32_t)(cfg->buffer_bytes / 1024 + 1);
+	s->q_hist_ps = xcalloc(s->q_hist_n, sizeof(*s->q_hist_ps));
+
+	/* flows and their dependencies */
+	s->n_flows = cfg->n_flows;
+	s->flows = xcalloc(s->n_flows, sizeof(*s->flows));
+	{
+		uint32_t n_dep = 0, *fill;
+
+		for (uint32_t k = 0; k < s->n_flows; k++)
+			for (uint32_t d = 0; d < cfg->flows[k].n_dep; d++)
+				s->flows[cfg->flows[k].dep[d]].n_dependents++;
+		for (uint32_t k = 0; k < s->n_flows; k++) {
+			s->flows[k].first_dependent = n_dep;
+			n_dep += s->flows[k].n_dependents;
+		}
+		s->dependents = xcalloc(n_dep, sizeof(uint32_t));
+		fill = xcalloc(s->n_flows, sizeof(uint32_t));
+		for (uint32_t k = 0; k < s->n_flows; k++)
+			for (uint32_t d = 0; d < cfg->flows[k].n_dep; d++) {
+				uint32_t up = cfg->flows[k].dep[d];
+
+				s->dependents[s->flows[up].first_dependent + fill[up]++] = k;
+			}
+		free(fill);
+	}
+	for (uint32_t k = 0; k < s->n_flows; k++) {
+		const struct sim_flow_spec *fs = &cfg->flows[k];
+		struct sim_flow *f = &s->flows[k];
+
+		f->id = k;
+		f->src = fs->src;
+		f->dst = fs->dst;
+		f->job = fs->job;
+		f->group = fs->group;
+		f->timed = fs->size_bytes == 0;
+		f->size_bytes = f->timed ? UINT64_MAX : fs->size_bytes;
+		f->stop_ps = fs->stop_ps;
+		f->start_ps = fs->start_ps;
+		f->line_bps = cfg->host_rate_bps;
+		f->rate_bps = (double)cfg->host_rate_bps;
+		f->deps_pending = fs->n_dep;
+		if (!fs->n_dep)
+			sim_schedule(s, fs->start_ps, SIM_EV_FLOW_START, k, 0);
+	}
+	s->metrics_start_ps = UINT64_MAX;
+	for (uint32_t k = 0; k < s->n_flows; k++)
+		if (!cfg->flows[k].n_dep && cfg->flows[k].start_ps < s->metrics_start_ps)
+			s->metrics_start_ps = cfg->flows[k].start_ps;
+	s->q_last_change_ps = s->metrics_start_ps;
+	{
+		uint32_t n_prim = 0;
+
+		for (uint32_t g = 0; g < cfg->n_groups; g++)
+			if (cfg->groups[g].primary)
+				n_prim = cfg->groups[g].n_flows;
+		s->prim_win_bytes = xcalloc(n_prim, sizeof(double));
+	}
+	if (cc->tita) {
+		err = sim_tita_init(s);
+		if (err)
+			return err;
+	}
+	if (out_dir && cfg->trace_interval_ps) {
+		char path[1024];
+
+		snprintf(path, sizeof(path), "%s/queue.dat", out_dir);
+		s->trace_q = fopen(path, "w");
+		snprintf(path, sizeof(path), "%s/rate.dat", out_dir);
+		s->trace_rate = fopen(path, "w");
+		if (!s->trace_q || !s->trace_rate) {
+			fprintf(stderr, "tita-sim: cannot write traces in %s: %m\n", out_dir);
+			return -errno;
+		}
+		/* The first flows of the primary group (or of the run). */
+		s->trace_ids = xcalloc(cfg->trace_flows, sizeof(uint32_t));
+		for (uint32_t g = 0; g < cfg->n_groups; g++) {
+			const struct sim_group *gr = &cfg->groups[g];
+
+			if (!gr->primary)
+				continue;
+			for (uint32_t k = 0; k < gr->n_flows && s->n_trace < cfg->trace_flows; k++)
+				s->trace_ids[s->n_trace++] = gr->first_flow + k;
+		}
+		for (uint32_t k = 0; k < s->n_flows && s->n_trace < cfg->trace_flows; k++) {
+			bool have = false;
+
+			for (uint32_t j = 0; j < s->n_trace; j++)
+				have |= s->trace_ids[j] == k;
+			if (!have)
+				s->trace_ids[s->n_trace++] = k;
+		}
+		fprintf(s->trace_q, "# time_us bottleneck_queue_kb\n");
+		fprintf(s->trace_rate, "# time_us");
+		for (uint32_t j = 0; j < s->n_trace; j++)
+			fprintf(s->trace_rate, " flow%u_gbps", s->trace_ids[j]);
+		fprintf(s->trace_rate, "\n");
+		sim_schedule(s, s->metrics_start_ps, SIM_EV_TRACE, 0, 0);
+	}
+	return 0;
+}
+
+static void trace(struct sim *s)
+{
+	double dt = (double)s->cfg->trace_interval_ps;
+
+	fprintf(s->trace_q, "%.3f %.3f\n", (double)s->now_ps / 1e6,
+		s->monitor_port == SIM_NONE ?
+			0 :
+			(double)s->ports[s->monitor_port].q_bytes[SIM_PRIO_DATA] / 1024);
+	fprintf(s->trace_rate, "%.3f", (double)s->now_ps / 1e6);
+	for (uint32_t j = 0; j < s->n_trace; j++) {
+		struct sim_flow *f = &s->flows[s->trace_ids[j]];
+
+		fprintf(s->trace_rate, " %.3f", (double)(f->rcvd_bytes - f->trace_rcvd) * 8e3 / dt);
+		f->trace_rcvd = f->rcvd_bytes;
+	}
+	fprintf(s->trace_rate, "\n");
+	if (!s->stop)
+		sim_schedule(s, s->now_ps + s->cfg->trace_interval_ps, SIM_EV_TRACE, 0, 0);
+}
+
+static void dispatch(struct sim *s, const struct sim_event *ev)
+{
+	switch (ev->type) {
+	case SIM_EV_ARRIVE: {
+		const struct sim_port *pt = &s->ports[ev->a];
+
+		if (s->nodes[pt->node].is_host)
+			host_receive(s, s->nodes[pt->node].idx, (uint32_t)ev->b);
+		else
+			switch_receive(s, ev->a, (uint32_t)ev->b);
+		break;
+	}
+	case SIM_EV_TXDONE: {
+		struct sim_port *pt = &s->ports[ev->a];
+
+		pt->busy = false;
+		if (s->nodes[pt->node].is_host)
+			sim_nic_kick(s, s->nodes[pt->node].idx);
+		else
+			switch_kick(s, ev->a);
+		break;
+	}
+	case SIM_EV_PFC: {
+		struct sim_port *pt = &s->ports[ev->a];
+
+		if (ev->b && !pt->paused) {
+			pt->paused = true;
+			pt->paused_since_ps = s->now_ps;
+		} else if (!ev->b && pt->paused) {
+			pt->paused = false;
+			pt->paused_ps += s->now_ps - pt->paused_since_ps;
+			if (s->nodes[pt->node].is_host)
+				sim_nic_kick(s, s->nodes[pt->node].idx);
+			else
+				switch_kick(s, ev->a);
+		}
+		break;
+	}
+	case SIM_EV_NIC_WAKE:
+		if (s->hosts[ev->a].wake_ps == ev->b) {
+			s->hosts[ev->a].wake_ps = 0;
+			sim_nic_kick(s, ev->a);
+		}
+		break;
+	case SIM_EV_FLOW_START:
+		flow_start(s, &s->flows[ev->a]);
+		break;
+	case SIM_EV_FLOW_STOP:
+		flow_stop(s, &s->flows[ev->a]);
+		break;
+	case SIM_EV_CC_DEC:
+		if (s->flows[ev->a].dec_sched_ps == ev->b) {
+			s->flows[ev->a].dec_sched_ps = 0;
+			s->cc->on_event(s, &s->flows[ev->a], SIM_CC_TIMER_DEC, NULL, ev->b);
+		}
+		break;
+	case SIM_EV_CC_INC:
+		if (s->flows[ev->a].inc_sched_ps == ev->b) {
+			s->flows[ev->a].inc_sched_ps = 0;
+			s->cc->on_event(s, &s->flows[ev->a], SIM_CC_TIMER_INC, NULL, ev->b);
+		}
+		break;
+	case SIM_EV_TITA:
+		if (s->hosts[ev->a].tita_wake_ps == ev->b)
+			sim_tita_on_event(s, ev->a);
+		break;
+	case SIM_EV_TRACE:
+		trace(s);
+		break;
+	}
+}
+
+static double now_wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double percentile(const double *v, uint32_t n, double q)
+{
+	double idx;
+	uint32_t lo;
+
+	if (!n)
+		return 0;
+	idx = q * (double)(n - 1);
+	lo = (uint32_t)idx;
+	if (lo + 1 >= n)
+		return v[n - 1];
+	return v[lo] + (v[lo + 1] - v[lo]) * (idx - lo);
+}
+
+uint64_t sim_flow_wire_bytes(const struct sim *s, const struct sim_flow *f);
+uint64_t sim_flow_wire_bytes(const struct sim *s, const struct sim_flow *f)
+{
+	uint64_t payload = f->timed ? f->sent_bytes : f->size_bytes;
+
+	return payload + (payload + s->cfg->mtu_bytes - 1) / s->cfg->mtu_bytes *
+				 (SIM_HDR_BYTES + (s->cc->int_stamp ? SIM_INT_BYTES : 0));
+}
+
+/* The line-rate bound of a group: its busiest resource (a host link, or the
+ * aggregate uplinks/downlinks of a leaf) at full rate, plus the unloaded
+ * latency; a ring all-reduce is a chain of steps, each bounded so. */
+static double group_bound_ps(const struct sim *s, const struct sim_group *g)
+{
+	const struct sim_config *c = s->cfg;
+	uint32_t nl = c->topo == SIM_TOPO_LEAFSPINE ? c->leaves : 0;
+	double *load = xcalloc(2 * s->n_hosts + 2 * nl + 1, sizeof(double));
+	double worst = 0;
+	uint64_t lat = 0;
+
+	if (g->kind == SIM_GROUP_RING && g->ring_steps) {
+		const struct sim_flow *f = &s->flows[g->first_flow];
+		uint64_t wire = sim_flow_wire_bytes(s, f);
+		uint64_t l = 0;
+
+		for (uint32_t k = 0; k < g->ring_hosts; k++) {
+			const struct sim_flow *x = &s->flows[g->first_flow + k];
+			uint64_t pl =
+				path_latency_ps(s, x->src, x->dst, c->mtu_bytes + SIM_HDR_BYTES);
+
+			if (pl > l)
+				l = pl;
+		}
+		free(load);
+		return (double)g->ring_steps *
+		       ((double)wire * 8e12 / (double)c->host_rate_bps + (double)l);
+	}
+	for (uint32_t k = 0; k < g->n_flows; k++) {
+		const struct sim_flow *f = &s->flows[g->first_flow + k];
+		double b = (double)sim_flow_wire_bytes(s, f) * 8e12;
+		uint64_t pl = path_latency_ps(s, f->src, f->dst, c->mtu_bytes + SIM_HDR_BYTES);
+
+		load[f->src] += b / (double)c->host_rate_bps;
+		load[s->n_hosts + f->dst] += b / (double)c->host_rate_bps;
+		if (nl && f->src / c->hosts_per_leaf != f->dst / c->hosts_per_leaf) {
+			double cap = (double)c->fabric_rate_bps * c->spines;
+
+			load[2 * s->n_hosts + f->src / c->hosts_per_leaf] += b / cap;
+			load[2 * s->n_hosts + nl + f->dst / c->hosts_per_leaf] += b / cap;
+		}
+		if (pl > lat)
+			lat = pl;
+	}
+	for (uint32_t k = 0; k < 2 * s->n_hosts + 2 * nl; k++)
+		if (load[k] > worst)
+			worst = load[k];
+	free(load);
+	return worst + (double)lat;
+}
+
+static void collect(struct sim *s, struct sim_results *r)
+{
+	const struct sim_config *c = s->cfg;
+	uint64_t total = 0, acc = 0, end = s->now_ps;
+
+	r->end_ps = end;
+	r->flows_total = s->n_flows;
+	r->flows_done = s->flows_done;
+	/* bottleneck queue */
+	if (s->monitor_port != SIM_NONE) {
+		const struct sim_port *pt = &s->ports[s->monitor_port];
+		uint64_t t50 = 0, t99 = 0;
+		bool got50 = false, got99 = false;
+
+		monitor_queue_change(s, pt);
+		for (uint32_t k = 0; k < s->q_hist_n; k++)
+			total += s->q_hist_ps[k];
+		for (uint32_t k = 0; k < s->q_hist_n; k++) {
+			acc += s->q_hist_ps[k];
+			if (!got50 && acc * 2 >= total) {
+				t50 = k;
+				got50 = true;
+			}
+			if (!got99 && acc * 100 >= total * 99) {
+				t99 = k;
+				got99 = true;
+			}
+		}
+		r->q_p50_bytes = t50 * 1024;
+		r->q_p99_bytes = t99 * 1024;
+		r->q_max_bytes = pt->max_q_bytes;
+	}
+	for (uint32_t p = 0; p < s->n_ports; p++) {
+		const struct sim_port *pt = &s->ports[p];
+
+		if (!s->nodes[pt->node].is_host && pt->max_q_bytes > r->fabric_q_max_bytes)
+			r->fabric_q_max_bytes = pt->max_q_bytes;
+		r->pause_frames += pt->pause_frames;
+		r->paused_ps += pt->paused_ps + (pt->paused ? end - pt->paused_since_ps : 0);
+	}
+	r->ecn_marks = s->ecn_marks;
+	r->cnps = s->cnps;
+	r->drops = s->drops;
+	r->ctrl_bytes = s->ctrl_bytes;
+	for (uint32_t h = 0; h < s->n_hosts; h++) {
+		const struct sim_host *x = &s->hosts[h];
+		uint64_t b = x->ctrl_tx_bytes > x->ctrl_rx_bytes ? x->ctrl_tx_bytes :
+								   x->ctrl_rx_bytes;
+		double span = (double)(end - s->metrics_start_ps);
+		double frac = span > 0 ? (double)b * 8e12 / ((double)c->host_rate_bps * span) : 0;
+
+		if (frac > r->ctrl_frac)
+			r->ctrl_frac = frac;
+	}
+	/* primary group */
+	for (uint32_t g = 0; g < c->n_groups; g++) {
+		const struct sim_group *gr = &c->groups[g];
+		uint64_t first = UINT64_MAX, last = 0;
+		double *sd = xcalloc(gr->n_flows, sizeof(double));
+		double sum = 0, sum2 = 0;
+		uint32_t n = 0;
+
+		if (!gr->primary) {
+			free(sd);
+			continue;
+		}
+		for (uint32_t k = 0; k < gr->n_flows; k++) {
+			const struct sim_flow *f = &s->flows[gr->first_flow + k];
+
+			if (f->start_ps < first)
+				first = f->start_ps;
+			if (f->finish_ps > last)
+				last = f->finish_ps;
+			if (f->finish_ps && !f->timed) {
+				double ideal =
+					(double)sim_flow_wire_bytes(s, f) * 8e12 /
+						(double)c->host_rate_bps +
+					(double)path_latency_ps(s, f->src, f->dst,
+								c->mtu_bytes + SIM_HDR_BYTES);
+
+				sd[n++] = (double)(f->finish_ps - f->start_ps) / ideal;
+			}
+		}
+		qsort(sd, n, sizeof(double), cmp_double);
+		r->n_fct = n;
+		r->slowdown_p50 = percentile(sd, n, 0.5);
+		r->slowdown_p99 = percentile(sd, n, 0.99);
+		free(sd);
+		r->completion_ps = last > first ? (double)(last - first) : 0;
+		r->bound_ps = group_bound_ps(s, gr);
+		/* fairness over the window where all of them ran */
+		if (s->prim_win_end_ps > s->prim_win_start_ps + SIM_PS_PER_US) {
+			for (uint32_t k = 0; k < gr->n_flows; k++) {
+				sum += s->prim_win_bytes[k];
+				sum2 += s->prim_win_bytes[k] * s->prim_win_bytes[k];
+			}
+		} else {
+			for (uint32_t k = 0; k < gr->n_flows; k++) {
+				const struct sim_flow *f = &s->flows[gr->first_flow + k];
+				double tput = f->finish_ps > f->start_ps ?
+						      (double)f->rcvd_bytes /
+							      (double)(f->finish_ps - f->start_ps) :
+						      0;
+
+				sum += tput;
+				sum2 += tput * tput;
+			}
+		}
+		r->jain = sum2 > 0 ? sum * sum / ((double)gr->n_flows * sum2) : 0;
+		/* bottleneck utilization while the group ran */
+		if (s->monitor_port != SIM_NONE && last > first) {
+			const struct sim_port *pt = &s->ports[s->monitor_port];
+
+			r->util = (double)(s->mon_tx_end - s->mon_tx_start) * 8e12 /
+				  ((double)pt->rate_bps * (double)(last - first));
+		}
+	}
+}
+
+int sim_run(struct sim *s, struct sim_results *ret)
+{
+	struct sim_event ev;
+	double t0 = now_wall_s();
+	bool mon_started = false;
+
+	memset(ret, 0, sizeof(*ret));
+	while (!s->stop && sim_eventq_pop(&s->evq, &ev)) {
+		if (ev.t_ps > s->cfg->max_time_ps)
+			break;
+		s->now_ps = ev.t_ps;
+		s->events++;
+		dispatch(s, &ev);
+		if (!mon_started && s->prim_started && s->monitor_port != SIM_NONE) {
+			mon_started = true;
+			s->mon_tx_start = s->ports[s->monitor_port].tx_data_bytes;
+		}
+	}
+	if (s->monitor_port != SIM_NONE && !s->mon_tx_end)
+		s->mon_tx_end = s->ports[s->monitor_port].tx_data_bytes;
+	if (s->prim_finished == 0 || s->prim_win_end_ps == 0)
+		s->prim_win_end_ps = s->prim_win_start_ps; /* no window: fall back */
+	ret->events = s->events;
+	ret->wall_s = now_wall_s() - t0;
+	collect(s, ret);
+	if (s->trace_q)
+		fflush(s->trace_q);
+	if (s->trace_rate)
+		fflush(s->trace_rate);
+	return 0;
+}
+
+void sim_fini(struct sim *s)
+{
+	if (s->cc && s->cc->tita)
+		sim_tita_fini(s);
+	for (uint32_t h = 0; h < s->n_hosts; h++)
+		free(s->hosts[h].active);
+	if (s->trace_q)
+		fclose(s->trace_q);
+	if (s->trace_rate)
+		fclose(s->trace_rate);
+	free(s->trace_ids);
+	free(s->nodes);
+	free(s->ports);
+	free(s->hosts);
+	free(s->switches);
+	free(s->route_off);
+	free(s->route_n);
+	free(s->route_ports);
+	free(s->flows);
+	free(s->dependents);
+	free(s->pkts);
+	free(s->msgs);
+	free(s->msg_next);
+	free(s->q_hist_ps);
+	free(s->prim_win_bytes);
+	sim_eventq_fini(&s->evq);
+	memset(s, 0, sizeof(*s));
+}
+
+static void print_summary(const struct sim *s, const struct sim_results *r, FILE *out)
+{
+	const struct sim_config *c = s->cfg;
+
+	fprintf(out, "scenario %s\n", c->name);
+	fprintf(out, "cc %s\n", s->cc->name);
+	fprintf(out, "seed %llu\n", (unsigned long long)c->seed);
+	fprintf(out, "flows_done %llu/%llu\n", (unsigned long long)r->flows_done,
+		(unsigned long long)r->flows_total);
+	fprintf(out, "sim_time_us %.3f\n", (double)r->end_ps / 1e6);
+	fprintf(out, "q_max_kb %.1f\n", (double)r->q_max_bytes / 1024);
+	fprintf(out, "q_p50_kb %.1f\n", (double)r->q_p50_bytes / 1024);
+	fprintf(out, "q_p99_kb %.1f\n", (double)r->q_p99_bytes / 1024);
+	fprintf(out, "fabric_q_max_kb %.1f\n", (double)r->fabric_q_max_bytes / 1024);
+	fprintf(out, "pause_frames %llu\n", (unsigned long long)r->pause_frames);
+	fprintf(out, "paused_us %.3f\n", (double)r->paused_ps / 1e6);
+	fprintf(out, "ecn_marks %llu\n", (unsigned long long)r->ecn_marks);
+	fprintf(out, "cnps %llu\n", (unsigned long long)r->cnps);
+	fprintf(out, "drops %llu\n", (unsigned long long)r->drops);
+	fprintf(out, "util %.4f\n", r->util);
+	fprintf(out, "jain %.4f\n", r->jain);
+	fprintf(out, "completion_us %.3f\n", r->completion_ps / 1e6);
+	fprintf(out, "bound_us %.3f\n", r->bound_ps / 1e6);
+	fprintf(out, "completion_ratio %.4f\n",
+		r->bound_ps > 0 ? r->completion_ps / r->bound_ps : 0);
+	fprintf(out, "slowdown_p50 %.3f\n", r->slowdown_p50);
+	fprintf(out, "slowdown_p99 %.3f\n", r->slowdown_p99);
+	fprintf(out, "ctrl_bytes %llu\n", (unsigned long long)r->ctrl_bytes);
+	fprintf(out, "ctrl_frac %.6f\n", r->ctrl_frac);
+	fprintf(out, "events %llu\n", (unsigned long long)r->events);
+}
+
+int sim_write_results(const struct sim *s, const struct sim_results *r, const char *out_dir,
+		      FILE *out)
+{
+	const struct sim_config *c = s->cfg;
+
+	if (out_dir) {
+		char path[1024];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/fct.dat", out_dir);
+		f = fopen(path, "w");
+		if (!f)
+			return -errno;
+		fprintf(f, "# flow group src dst size_bytes start_us fct_us slowdown\n");
+		for (uint32_t k = 0; k < s->n_flows; k++) {
+			const struct sim_flow *fl = &s->flows[k];
+			double ideal, fct;
+
+			if (!fl->finish_ps || fl->timed)
+				continue;
+			ideal = (double)sim_flow_wire_bytes(s, fl) * 8e12 /
+					(double)c->host_rate_bps +
+				(double)path_latency_ps(s, fl->src, fl->dst,
+							c->mtu_bytes + SIM_HDR_BYTES);
+			fct = (double)(fl->finish_ps - fl->start_ps);
+			fprintf(f, "%u %s %u %u %llu %.3f %.3f %.4f\n", k,
+				c->groups[fl->group].name, fl->src, fl->dst,
+				(unsigned long long)fl->size_bytes, (double)fl->start_ps / 1e6,
+				fct / 1e6, fct / ideal);
+		}
+		fclose(f);
+		/* summary.txt holds only what the seed determines (no wall
+		 * clock), so two runs can be compared byte for byte. */
+		snprintf(path, sizeof(path), "%s/summary.txt", out_dir);
+		f = fopen(path, "w");
+		if (!f)
+			return -errno;
+		print_summary(s, r, f);
+		fclose(f);
+	}
+	if (out) {
+		print_summary(s, r, out);
+		fprintf(out, "wall_s %.3f\n", r->wall_s);
+		fprintf(out, "events_per_s %.0f\n",
+			r->wall_s > 0 ? (double)r->events / r->wall_s : 0);
+	}
+	return 0;
+}

@@ -1,0 +1,808 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Scenario files: an INI-like text parsed from a buffer (so it can be tested
+ * and fuzzed), every value range-checked, every error naming file:line.
+ *
+ *   [topology] kind = single|leafspine, hosts, leaves, spines,
+ *              hosts_per_leaf, host_gbps, fabric_gbps, link_delay_ns
+ *   [switch]   buffer_kb, ecn, kmin_kb_per_25g, kmax_kb_per_25g, pmax, pfc,
+ *              pfc_alpha_shift, pfc_resume_offset_kb, headroom_bdp
+ *   [nic]      mtu
+ *   [run]      seed, max_time_ms, trace_interval_us, monitor_host, trace_flows
+ *   [dcqcn] [hpcc] [tita]   parameter overrides (see cc.c)
+ *   [traffic]  one generator per line:
+ *     flow        src=H dst=H (size=S | until=T) [at=T]
+ *     incast      dst=H src=LIST size=S [at=T]
+ *     alltoall    hosts=LIST size=S [at=T]
+ *     permutation hosts=LIST size=S [at=T]
+ *     ring        hosts=LIST size=S [at=T]     (ring all-reduce of S per host)
+ *     websearch   hosts=LIST load=F duration=T [at=T]
+ *   each with optional name=NAME, job=J and the word `primary` (the group
+ *   that the headline metrics describe; the first group by default).
+ * Sizes take B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB; times take
+ * ns, us, ms, s; host lists are `all`, `3`, `1-16` or `0,2,5-7`.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+int sim_params_set(const char *key, double v, struct dcqcn_params *d, struct hpcc_params *h,
+		   struct tita_ctl_params *t);
+
+struct parser {
+	struct sim_config *cfg;
+	const char *path;
+	unsigned line;
+	FILE *err;
+	char section[32];
+	uint64_t rng;
+};
+
+__attribute__((format(printf, 2, 3))) static int perr(struct parser *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->err) {
+		fprintf(p->err, "%s:%u: ", p->path, p->line);
+		va_start(ap, fmt);
+		vfprintf(p->err, fmt, ap);
+		va_end(ap);
+		fputc('\n', p->err);
+	}
+	return -EINVAL;
+}
+
+static void config_defaults(struct sim_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "unnamed");
+	c->topo = SIM_TOPO_SINGLE;
+	c->hosts = 2;
+	c->leaves = 2;
+	c->spines = 1;
+	c->hosts_per_leaf = 2;
+	c->host_rate_bps = 100 * TITA_GBPS;
+	c->fabric_rate_bps = 100 * TITA_GBPS;
+	c->link_delay_ps = 1000 * SIM_PS_PER_NS;
+	/* Production ECN (Alibaba, HPCC issue #21): 100/400 KB per 25G, 20 %. */
+	c->buffer_bytes = 32ull << 20;
+	c->ecn = true;
+	c->kmin_kb_per_25g = 100;
+	c->kmax_kb_per_25g = 400;
+	c->pmax = 0.2;
+	c->pfc = true;
+	c->pfc_alpha_shift = 3;
+	c->pfc_resume_offset_bytes = 3 * 1024;
+	c->headroom_bdp = 3;
+	c->mtu_bytes = 4096;
+	c->seed = 1;
+	c->max_time_ps = 1000 * SIM_PS_PER_MS;
+	c->trace_interval_ps = 0;
+	c->monitor_host = 0;
+	c->trace_flows = 8;
+}
+
+static bool parse_number(const char *s, double *ret, const char **rest)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno || !isfinite(v))
+		return false;
+	*ret = v;
+	*rest = end;
+	return true;
+}
+
+static bool parse_size(const char *s, uint64_t *ret)
+{
+	const char *u;
+	double v, m = 1;
+
+	if (!parse_number(s, &v, &u) || v < 0)
+		return false;
+	if (!*u || !strcmp(u, "B"))
+		m = 1;
+	else if (!strcmp(u, "KB"))
+		m = 1e3;
+	else if (!strcmp(u, "MB"))
+		m = 1e6;
+	else if (!strcmp(u, "GB"))
+		m = 1e9;
+	else if (!strcmp(u, "KiB"))
+		m = 1024;
+	else if (!strcmp(u, "MiB"))
+		m = 1024.0 * 1024;
+	else if (!strcmp(u, "GiB"))
+		m = 1024.0 * 1024 * 1024;
+	else
+		return false;
+	if (v * m > 1e15)
+		return false;
+	*ret = (uint64_t)(v * m + 0.5);
+	return true;
+}
+
+static bool parse_time_ps(const char *s, uint64_t *ret)
+{
+	const char *u;
+	double v, m;
+
+	if (!parse_number(s, &v, &u) || v < 0)
+		return false;
+	if (!strcmp(u, "ns"))
+		m = 1e3;
+	else if (!strcmp(u, "us"))
+		m = 1e6;
+	else if (!strcmp(u, "ms"))
+		m = 1e9;
+	else if (!strcmp(u, "s"))
+		m = 1e12;
+	else
+		return false;
+	if (v * m > 1e18)
+		return false;
+	*ret = (uint64_t)(v * m + 0.5);
+	return true;
+}
+
+/* Host list into a bitmap-like array of ids; returns the count or -1. */
+static int parse_hosts(const char *s, uint32_t n_hosts, uint32_t *out, uint32_t max)
+{
+	uint32_t n = 0;
+
+	if (!strcmp(s, "all")) {
+		for (uint32_t h = 0; h < n_hosts && n < max; h++)
+			out[n++] = h;
+		return (int)n;
+	}
+	while (*s) {
+		char *end;
+		unsigned long a = strtoul(s, &end, 10), b;
+
+		if (end == s)
+			return -1;
+		b = a;
+		s = end;
+		if (*s == '-') {
+			b = strtoul(s + 1, &end, 10);
+			if (end == s + 1)
+				return -1;
+			s = end;
+		}
+		if (b < a || b >= n_hosts)
+			return -1;
+		for (unsigned long h = a; h <= b; h++) {
+			if (n == max)
+				return -1;
+			out[n++] = (uint32_t)h;
+		}
+		if (*s == ',')
+			s++;
+		else if (*s)
+			return -1;
+	}
+	return (int)n;
+}
+
+static uint32_t n_hosts_of(const struct sim_config *c)
+{
+	return c->topo == SIM_TOPO_SINGLE ? c->hosts : c->leaves * c->hosts_per_leaf;
+}
+
+static int set_number(struct parser *p, const char *key, const char *val, double lo, double hi,
+		      double *ret)
+{
+	const char *rest;
+	double v;
+
+	if (!parse_number(val, &v, &rest) || *rest)
+		return perr(p, "%s: '%s' is not a number", key, val);
+	if (v < lo || v > hi)
+		return perr(p, "%s: %g outside %g..%g", key, v, lo, hi);
+	*ret = v;
+	return 0;
+}
+
+static int kv_push(struct sim_config *c, const char *key, double v, const char *where)
+{
+	for (uint32_t k = 0; k < c->n_kv; k++)
+		if (!strcmp(c->kv[k].key, key)) {
+			c->kv[k].value = v;
+			return 0;
+		}
+	if (c->n_kv == c->cap_kv) {
+		uint32_t cap = c->cap_kv ? c->cap_kv * 2 : 16;
+		struct sim_kv *kv = realloc(c->kv, cap * sizeof(*kv));
+
+		if (!kv)
+			return -ENOMEM;
+		c->kv = kv;
+		c->cap_kv = cap;
+	}
+	if (strlen(key) >= sizeof(c->kv[0].key))
+		return -EINVAL;
+	memcpy(c->kv[c->n_kv].key, key, strlen(key) + 1);
+	snprintf(c->kv[c->n_kv].where, sizeof(c->kv[0].where), "%s", where);
+	c->kv[c->n_kv++].value = v;
+	return 0;
+}
+
+bool sim_config_get(const struct sim_config *cfg, const char *key, double *ret_value)
+{
+	for (uint32_t k = 0; k < cfg->n_kv; k++)
+		if (!strcmp(cfg->kv[k].key, key)) {
+			*ret_value = cfg->kv[k].value;
+			return true;
+		}
+	return false;
+}
+
+static int set_key(struct parser *p, const char *key, const char *val)
+{
+	struct sim_config *c = p->cfg;
+	const char *sec = p->section;
+	double v;
+	int err;
+
+	if (!strcmp(sec, "scenario")) {
+		if (!strcmp(key, "name"))
+			snprintf(c->name, sizeof(c->name), "%s", val);
+		else if (!strcmp(key, "title"))
+			snprintf(c->title, sizeof(c->title), "%s", val);
+		else
+			return perr(p, "unknown key '%s' in [scenario]", key);
+		return 0;
+	}
+	if (!strcmp(sec, "topology") && !strcmp(key, "kind")) {
+		if (!strcmp(val, "single"))
+			c->topo = SIM_TOPO_SINGLE;
+		else if (!strcmp(val, "leafspine"))
+			c->topo = SIM_TOPO_LEAFSPINE;
+		else
+			return perr(p, "kind: '%s' is neither single nor leafspine", val);
+		return 0;
+	}
+	if (!strcmp(sec, "dcqcn") || !strcmp(sec, "hpcc") || !strcmp(sec, "tita")) {
+		char full[SIM_NAME_MAX + 8], where[96];
+
+		snprintf(full, sizeof(full), "%s.%s", sec, key);
+		if ((err = set_number(p, full, val, -1e18, 1e18, &v)))
+			return err;
+		err = sim_params_set(full, v, NULL, NULL, NULL);
+		if (err == -ENOENT)
+			return perr(p, "unknown parameter '%s'", full);
+		if (err)
+			return perr(p, "%s: %g out of range", full, v);
+		snprintf(where, sizeof(where), "%s:%u", p->path, p->line);
+		return kv_push(c, full, v, where);
+	}
+
+#define NUM(s_, k_, lo, hi, assign)                             \
+	if (!strcmp(sec, s_) && !strcmp(key, k_)) {             \
+		if ((err = set_number(p, k_, val, lo, hi, &v))) \
+			return err;                             \
+		assign;                                         \
+		return 0;                                       \
+	}
+	NUM("topology", "hosts", 2, 4096, c->hosts = (uint32_t)v);
+	NUM("topology", "leaves", 2, 256, c->leaves = (uint32_t)v);
+	NUM("topology", "spines", 1, 256, c->spines = (uint32_t)v);
+	NUM("topology", "hosts_per_leaf", 1, 256, c->hosts_per_leaf = (uint32_t)v);
+	NUM("topology", "host_gbps", 1, 3200, c->host_rate_bps = (uint64_t)(v * 1e9));
+	NUM("topology", "fabric_gbps", 1, 3200, c->fabric_rate_bps = (uint64_t)(v * 1e9));
+	NUM("topology", "link_delay_ns", 0, 1e7, c->link_delay_ps = (uint64_t)(v * 1e3));
+	NUM("switch", "buffer_kb", 64, 1 << 22, c->buffer_bytes = (uint64_t)(v * 1024));
+	NUM("switch", "ecn", 0, 1, c->ecn = v != 0);
+	NUM("switch", "kmin_kb_per_25g", 0, 1e5, c->kmin_kb_per_25g = v);
+	NUM("switch", "kmax_kb_per_25g", 0, 1e5, c->kmax_kb_per_25g = v);
+	NUM("switch", "pmax", 0, 1, c->pmax = v);
+	NUM("switch", "pfc", 0, 1, c->pfc = v != 0);
+	NUM("switch", "pfc_alpha_shift", 0, 16, c->pfc_alpha_shift = (uint32_t)v);
+	NUM("switch", "pfc_resume_offset_kb", 0, 1e4,
+	    c->pfc_resume_offset_bytes = (uint64_t)(v * 1024));
+	NUM("switch", "headroom_bdp", 0, 100, c->headroom_bdp = v);
+	NUM("nic", "mtu", 256, 9000, c->mtu_bytes = (uint32_t)v);
+	NUM("run", "seed", 0, 1.8e19, c->seed = (uint64_t)v);
+	NUM("run", "max_time_ms", 0.001, 1e6, c->max_time_ps = (uint64_t)(v * 1e9));
+	NUM("run", "trace_interval_us", 0, 1e6, c->trace_interval_ps = (uint64_t)(v * 1e6));
+	NUM("run", "monitor_host", 0, 1e6, c->monitor_host = (uint32_t)v);
+	NUM("run", "trace_flows", 0, 64, c->trace_flows = (uint32_t)v);
+#undef NUM
+	return perr(p, "unknown key '%s' in [%s]", key, sec);
+}
+
+static struct sim_flow_spec *flow_push(struct sim_config *c)
+{
+	if (c->n_flows == c->cap_flows) {
+		uint32_t cap = c->cap_flows ? c->cap_flows * 2 : 64;
+		struct sim_flow_spec *f = realloc(c->flows, cap * sizeof(*f));
+
+		if (!f)
+			return NULL;
+		c->flows = f;
+		c->cap_flows = cap;
+	}
+	memset(&c->flows[c->n_flows], 0, sizeof(c->flows[0]));
+	return &c->flows[c->n_flows++];
+}
+
+static int add_flow(struct parser *p, uint32_t src, uint32_t dst, uint64_t size, uint64_t at,
+		    uint64_t until, uint32_t job)
+{
+	struct sim_flow_spec *f = flow_push(p->cfg);
+
+	if (!f)
+		return -ENOMEM;
+	if (src == dst)
+		return perr(p, "a flow from host %u to itself", src);
+	f->src = src;
+	f->dst = dst;
+	f->size_bytes = size;
+	f->start_ps = at;
+	f->stop_ps = until;
+	f->job = job;
+	f->group = p->cfg->n_groups - 1;
+	return 0;
+}
+
+/* WebSearch (DCTCP) flow sizes, HPCC artifact traffic_gen: bytes, cum. %. */
+static const double websearch_cdf[][2] = {
+	{ 0, 0 },      { 10e3, 15 }, { 20e3, 20 }, { 30e3, 30 }, { 50e3, 40 }, { 80e3, 53 },
+	{ 200e3, 60 }, { 1e6, 70 },  { 2e6, 80 },  { 5e6, 90 },	 { 10e6, 97 }, { 30e6, 100 },
+};
+#define WEBSEARCH_N (sizeof(websearch_cdf) / sizeof(websearch_cdf[0]))
+
+static double websearch_mean(void)
+{
+	double m = 0;
+
+	for (size_t k = 1; k < WEBSEARCH_N; k++)
+		m += (websearch_cdf[k][0] + websearch_cdf[k - 1][0]) / 2 *
+		     (websearch_cdf[k][1] - websearch_cdf[k - 1][1]) / 100;
+	return m;
+}
+
+static uint64_t websearch_sample(uint64_t *rng)
+{
+	double u = tita_rng_unit(rng) * 100;
+
+	for (size_t k = 1; k < WEBSEARCH_N; k++)
+		if (u <= websearch_cdf[k][1]) {
+			double a = websearch_cdf[k - 1][1], b = websearch_cdf[k][1];
+			double x =
+				websearch_cdf[k - 1][0] +
+				(websearch_cdf[k][0] - websearch_cdf[k - 1][0]) * (u - a) / (b - a);
+
+			return x < 1 ? 1 : (uint64_t)x;
+		}
+	return (uint64_t)websearch_cdf[WEBSEARCH_N - 1][0];
+}
+
+#define MAX_LIST 4096
+
+static int traffic_line(struct parser *p, char *line)
+{
+	struct sim_config *c = p->cfg;
+	uint32_t n_hosts = n_hosts_of(c);
+	uint32_t *srcs = NULL, *hosts = NULL;
+	int n_src = -1, n_h = -1, dst = -1, src = -1, err = 0;
+	uint64_t size = 0, at = 0, until = 0, duration = 0;
+	double load = -1;
+	uint32_t job = 0;
+	bool primary = false, have_size = false;
+	char *verb, *tok, *save = NULL;
+	struct sim_group *g;
+	char name[SIM_NAME_MAX] = "";
+
+	verb = strtok_r(line, " \t", &save);
+	srcs = calloc(MAX_LIST, sizeof(uint32_t));
+	hosts = calloc(MAX_LIST, sizeof(uint32_t));
+	if (!srcs || !hosts) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while ((tok = strtok_r(NULL, " \t", &save))) {
+		char *eq = strchr(tok, '=');
+		const char *k = tok, *v;
+
+		if (!strcmp(tok, "primary")) {
+			primary = true;
+			continue;
+		}
+		if (!eq) {
+			err = perr(p, "'%s' is not key=value", tok);
+			goto out;
+		}
+		*eq = 0;
+		v = eq + 1;
+		if (!strcmp(k, "name")) {
+			snprintf(name, sizeof(name), "%s", v);
+		} else if (!strcmp(k, "src")) {
+			n_src = parse_hosts(v, n_hosts, srcs, MAX_LIST);
+			if (n_src == 1)
+				src = (int)srcs[0];
+			if (n_src < 0) {
+				err = perr(p, "src: bad host list '%s' (hosts 0..%u)", v,
+					   n_hosts - 1);
+				goto out;
+			}
+		} else if (!strcmp(k, "dst")) {
+			char *end;
+			unsigned long d = strtoul(v, &end, 10);
+
+			if (*end || end == v || d >= n_hosts) {
+				err = perr(p, "dst: bad host '%s' (hosts 0..%u)", v, n_hosts - 1);
+				goto out;
+			}
+			dst = (int)d;
+		} else if (!strcmp(k, "hosts")) {
+			n_h = parse_hosts(v, n_hosts, hosts, MAX_LIST);
+			if (n_h < 2) {
+				err = perr(p, "hosts: bad host list '%s' (hosts 0..%u)", v,
+					   n_hosts - 1);
+				goto out;
+			}
+		} else if (!strcmp(k, "size")) {
+			if (!parse_size(v, &size)) {
+				err = perr(p, "size: '%s' is not a size (e.g. 2MB)", v);
+				goto out;
+			}
+			have_size = true;
+		} else if (!strcmp(k, "at") || !strcmp(k, "until") || !strcmp(k, "duration")) {
+			uint64_t *t = !strcmp(k, "at")	  ? &at :
+				      !strcmp(k, "until") ? &until :
+							    &duration;
+
+			if (!parse_time_ps(v, t)) {
+				err = perr(p, "%s: '%s' is not a time (e.g. 10us)", k, v);
+				goto out;
+			}
+		} else if (!strcmp(k, "load")) {
+			const char *rest;
+
+			if (!parse_number(v, &load, &rest) || *rest || load <= 0 || load > 1) {
+				err = perr(p, "load: '%s' is not in (0, 1]", v);
+				goto out;
+			}
+		} else if (!strcmp(k, "job")) {
+			char *end;
+			unsigned long j = strtoul(v, &end, 10);
+
+			if (*end || j >= SIM_MAX_JOBS) {
+				err = perr(p, "job: '%s' outside 0..%u", v, SIM_MAX_JOBS - 1);
+				goto out;
+			}
+			job = (uint32_t)j;
+		} else {
+			err = perr(p, "unknown traffic key '%s'", k);
+			goto out;
+		}
+	}
+	if (c->n_groups == c->cap_groups) {
+		uint32_t cap = c->cap_groups ? c->cap_groups * 2 : 8;
+		struct sim_group *gs = realloc(c->groups, cap * sizeof(*gs));
+
+		if (!gs) {
+			err = -ENOMEM;
+			goto out;
+		}
+		c->groups = gs;
+		c->cap_groups = cap;
+	}
+	g = &c->groups[c->n_groups++];
+	memset(g, 0, sizeof(*g));
+	snprintf(g->name, sizeof(g->name), "%s", name[0] ? name : verb);
+	g->primary = primary;
+	g->first_flow = c->n_flows;
+
+	if (!strcmp(verb, "flow")) {
+		g->kind = SIM_GROUP_FLOWS;
+		if (src < 0 || dst < 0 || (!have_size && !until) || (have_size && !size)) {
+			err = perr(p, "flow needs src=, dst= and size= or until=");
+			goto out;
+		}
+		if (!have_size && until <= at) {
+			err = perr(p, "flow: until must be after at");
+			goto out;
+		}
+		err = add_flow(p, (uint32_t)src, (uint32_t)dst, size, at, have_size ? 0 : until,
+			       job);
+	} else if (!strcmp(verb, "incast")) {
+		g->kind = SIM_GROUP_INCAST;
+		if (n_src < 1 || dst < 0 || !size) {
+			err = perr(p, "incast needs dst=, src= and size=");
+			goto out;
+		}
+		for (int k = 0; k < n_src && !err; k++)
+			err = add_flow(p, srcs[k], (uint32_t)dst, size, at, 0, job);
+	} else if (!strcmp(verb, "alltoall")) {
+		g->kind = SIM_GROUP_ALLTOALL;
+		if (n_h < 2 || !size) {
+			err = perr(p, "alltoall needs hosts= and size=");
+			goto out;
+		}
+		/* In the order NCCL's all-to-all posts them: each rank sends to
+		 * rank+1, rank+2, ... so no receiver is hit by all at once. */
+		for (int d = 1; d < n_h && !err; d++)
+			for (int k = 0; k < n_h && !err; k++)
+				err = add_flow(p, hosts[k], hosts[(k + d) % n_h], size, at, 0, job);
+	} else if (!strcmp(verb, "permutation")) {
+		g->kind = SIM_GROUP_PERMUTATION;
+		if (n_h < 2 || !size) {
+			err = perr(p, "permutation needs hosts= and size=");
+			goto out;
+		}
+		/* A random derangement (Sattolo's shuffle: one cycle). */
+		{
+			uint32_t *perm = calloc((size_t)n_h, sizeof(uint32_t));
+
+			if (!perm) {
+				err = -ENOMEM;
+				goto out;
+			}
+			for (int k = 0; k < n_h; k++)
+				perm[k] = (uint32_t)k;
+			for (int k = n_h - 1; k > 0; k--) {
+				uint32_t j = (uint32_t)(tita_rng_next(&p->rng) % (uint64_t)k);
+				uint32_t t = perm[k];
+
+				perm[k] = perm[j];
+				perm[j] = t;
+			}
+			for (int k = 0; k < n_h && !err; k++)
+				err = add_flow(p, hosts[k], hosts[perm[k]], size, at, 0, job);
+			free(perm);
+		}
+	} else if (!strcmp(verb, "ring")) {
+		uint32_t n = (uint32_t)n_h, steps;
+		uint64_t chunk;
+
+		g->kind = SIM_GROUP_RING;
+		if (n_h < 2 || !size) {
+			err = perr(p, "ring needs hosts= and size=");
+			goto out;
+		}
+		/* Ring all-reduce: 2(N-1) steps (reduce-scatter, all-gather); in
+		 * each, every rank sends one chunk of size/N to its successor,
+		 * after it has sent its previous chunk and received its
+		 * predecessor's. */
+		steps = 2 * (n - 1);
+		chunk = size / n ? size / n : 1;
+		g->ring_hosts = n;
+		g->ring_steps = steps;
+		g->ring_chunk_bytes = chunk;
+		for (uint32_t st = 0; st < steps && !err; st++)
+			for (uint32_t k = 0; k < n && !err; k++) {
+				struct sim_flow_spec *f;
+
+				err = add_flow(p, hosts[k], hosts[(k + 1) % n], chunk, at, 0, job);
+				if (err || !st)
+					continue;
+				f = &c->flows[c->n_flows - 1];
+				f->dep[0] = g->first_flow + (st - 1) * n + k;
+				f->dep[1] = g->first_flow + (st - 1) * n + (k + n - 1) % n;
+				f->n_dep = 2;
+			}
+	} else if (!strcmp(verb, "websearch")) {
+		double mean = websearch_mean();
+
+		g->kind = SIM_GROUP_WEBSEARCH;
+		if (n_h < 2 || load <= 0 || !duration) {
+			err = perr(p, "websearch needs hosts=, load= and duration=");
+			goto out;
+		}
+		/* Poisson arrivals per host at load x line rate, uniform random
+		 * destinations (traffic_gen.py). */
+		for (int k = 0; k < n_h && !err; k++) {
+			double gap_ps = mean * 8 * 1e12 / ((double)c->host_rate_bps * load);
+			double t = (double)at;
+
+			for (;;) {
+				uint32_t d;
+
+				t += -log(1 - tita_rng_unit(&p->rng)) * gap_ps;
+				if (t >= (double)(at + duration))
+					break;
+				d = (uint32_t)(tita_rng_next(&p->rng) % (uint64_t)(n_h - 1));
+				if (hosts[d] == hosts[k])
+					d = (uint32_t)(n_h - 1);
+				err = add_flow(p, hosts[k], hosts[d], websearch_sample(&p->rng),
+					       (uint64_t)t, 0, job);
+				if (err)
+					break;
+			}
+		}
+	} else {
+		err = perr(p, "unknown traffic generator '%s'", verb ? verb : "");
+		goto out;
+	}
+	g->n_flows = c->n_flows - g->first_flow;
+	if (!err && !g->n_flows)
+		err = perr(p, "this line makes no flows");
+out:
+	free(srcs);
+	free(hosts);
+	return err;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+int sim_config_parse(struct sim_config *cfg, const char *buf, size_t len, const char *path,
+		     uint64_t seed, FILE *err)
+{
+	struct parser p = { .cfg = cfg, .path = path, .err = err };
+	size_t pos = 0;
+	char line[1024];
+	int rc = 0;
+	bool primary = false;
+
+	config_defaults(cfg);
+	/* Generators draw from their own stream, fixed by the seed given on
+	 * the [run] line (read first, below), so traffic does not depend on
+	 * what else the simulator draws. */
+	{
+		const char *sd = NULL;
+
+		for (size_t k = 0; k + 4 < len; k++)
+			if (!memcmp(buf + k, "seed", 4) && (k == 0 || buf[k - 1] == '\n')) {
+				sd = buf + k;
+				break;
+			}
+		if (sd) {
+			const char *eq = memchr(sd, '=', len - (size_t)(sd - buf));
+
+			if (eq)
+				cfg->seed = strtoull(eq + 1, NULL, 10);
+		}
+		if (seed != SIM_SEED_FROM_FILE)
+			cfg->seed = seed;
+		p.rng = cfg->seed * 0x2545f4914f6cdd1dull + 17;
+	}
+	while (pos < len && !rc) {
+		size_t n = 0;
+		char *s, *hash, *eq;
+
+		p.line++;
+		while (pos < len && buf[pos] != '\n') {
+			if (n + 1 >= sizeof(line))
+				return perr(&p, "line longer than %zu bytes", sizeof(line) - 1);
+			line[n++] = buf[pos++];
+		}
+		pos++;
+		line[n] = 0;
+		if (memchr(line, 0, n))
+			return perr(&p, "NUL byte");
+		hash = strchr(line, '#');
+		if (hash)
+			*hash = 0;
+		s = trim(line);
+		if (!*s)
+			continue;
+		if (*s == '[') {
+			char *e = strchr(s, ']');
+
+			if (!e || e[1])
+				return perr(&p, "bad section header");
+			*e = 0;
+			snprintf(p.section, sizeof(p.section), "%s", trim(s + 1));
+			if (strcmp(p.section, "scenario") && strcmp(p.section, "topology") &&
+			    strcmp(p.section, "switch") && strcmp(p.section, "nic") &&
+			    strcmp(p.section, "run") && strcmp(p.section, "dcqcn") &&
+			    strcmp(p.section, "hpcc") && strcmp(p.section, "tita") &&
+			    strcmp(p.section, "traffic"))
+				return perr(&p, "unknown section [%s]", p.section);
+			continue;
+		}
+		if (!p.section[0])
+			return perr(&p, "text before the first [section]");
+		if (!strcmp(p.section, "traffic")) {
+			rc = traffic_line(&p, s);
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (!eq)
+			return perr(&p, "expected key = value");
+		*eq = 0;
+		rc = set_key(&p, trim(s), trim(eq + 1));
+	}
+	if (seed != SIM_SEED_FROM_FILE)
+		cfg->seed = seed;
+	if (rc)
+		return rc;
+	if (!cfg->n_flows) {
+		p.line = 0;
+		return perr(&p, "no [traffic]");
+	}
+	if (cfg->monitor_host >= n_hosts_of(cfg)) {
+		p.line = 0;
+		return perr(&p, "monitor_host %u is not a host", cfg->monitor_host);
+	}
+	if (cfg->kmax_kb_per_25g < cfg->kmin_kb_per_25g) {
+		p.line = 0;
+		return perr(&p, "kmax below kmin");
+	}
+	for (uint32_t g = 0; g < cfg->n_groups; g++)
+		primary |= cfg->groups[g].primary;
+	if (!primary)
+		cfg->groups[0].primary = true;
+	return 0;
+}
+
+int sim_config_load(struct sim_config *cfg, const char *path, uint64_t seed, FILE *err)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+	int rc;
+
+	if (!f) {
+		if (err)
+			fprintf(err, "%s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	if (n < 0 || n > (1 << 20)) {
+		fclose(f);
+		if (err)
+			fprintf(err, "%s: not a scenario (size)\n", path);
+		return -EINVAL;
+	}
+	buf = malloc((size_t)n + 1);
+	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	rc = sim_config_parse(cfg, buf, (size_t)n, path, seed, err);
+	free(buf);
+	return rc;
+}
+
+int sim_config_set(struct sim_config *cfg, const char *assignment, FILE *err)
+{
+	struct parser p = { .cfg = cfg, .path = "--set", .err = err };
+	char tmp[256], *dot, *eq;
+
+	snprintf(tmp, sizeof(tmp), "%s", assignment);
+	dot = strchr(tmp, '.');
+	eq = strchr(tmp, '=');
+	if (!dot || !eq || dot > eq)
+		return perr(&p, "'%s' is not section.key=value", assignment);
+	*dot = 0;
+	*eq = 0;
+	if (strlen(tmp) >= sizeof(p.section))
+		return perr(&p, "no section '%s'", tmp);
+	memcpy(p.section, tmp, strlen(tmp) + 1);
+	if (!strcmp(p.section, "traffic") || !strcmp(p.section, "scenario"))
+		return perr(&p, "[%s] cannot be set from the command line", p.section);
+	return set_key(&p, dot + 1, eq + 1);
+}
+
+void sim_config_fini(struct sim_config *cfg)
+{
+	free(cfg->kv);
+	free(cfg->groups);
+	free(cfg->flows);
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tita-sim: a deterministic packet-level discrete-event simulator of a RoCEv2
+ * fabric. Hosts with NICs (per-QP rate limiters, the DCQCN notification point,
+ * the reaction point of the selected congestion control), output-queued
+ * switches with a shared buffer, ECN marking, PFC and ECMP, and links with
+ * propagation delay. Congestion controls plug in as struct sim_cc_ops; `tita`
+ * runs the real lib/ controller on every host and carries its messages as
+ * packets through the fabric.
+ *
+ * Time is virtual, in picoseconds (so 1000-byte packets at 400 Gb/s
+ * serialize exactly); a seed fixes every random choice (ECN marking, ECMP
+ * hashing, workload generation), so a run is a pure function of its scenario
+ * and seed.
+ */
+#ifndef SIM_SIM_H
+#define SIM_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dcqcn.h"
+#include "eventq.h"
+#include "hpcc.h"
+#include "tita/ctl.h"
+
+#define SIM_PS_PER_NS 1000ull
+#define SIM_PS_PER_US 1000000ull
+#define SIM_PS_PER_MS 1000000000ull
+#define SIM_PS_PER_S 1000000000000ull
+
+#define SIM_NONE UINT32_MAX
+#define SIM_MAX_JOBS 4
+#define SIM_NAME_MAX 48
+
+/* Wire overheads (bytes), RoCEv2 over IPv4: Ethernet 14 + FCS 4, IPv4 20,
+ * UDP 8, BTH 12, ICRC 4. Preamble and inter-frame gap are not modelled, as
+ * in the HPCC artifact. */
+#define SIM_HDR_BYTES 62u
+#define SIM_CNP_BYTES 78u /* headers + 16 reserved bytes */
+#define SIM_ACK_BYTES 66u /* headers + AETH */
+#define SIM_INT_BYTES 42u /* the artifact's INT header: 5 hops x 8 B + nhop */
+#define SIM_PFC_BYTES 64u
+
+enum sim_prio {
+	SIM_PRIO_DATA = 0, /* lossless, PFC */
+	SIM_PRIO_CTRL = 1, /* CNPs, ACKs, tita messages: strict priority, no PFC */
+	SIM_N_PRIO = 2,
+};
+
+enum sim_pkt_kind {
+	SIM_PKT_DATA,
+	SIM_PKT_CNP,
+	SIM_PKT_ACK,
+	SIM_PKT_TITA,
+};
+
+struct sim_pkt {
+	uint32_t next; /* FIFO link, or free-list link */
+	uint32_t flow; /* data/CNP/ACK: flow; tita: message slot */
+	uint32_t src, dst; /* hosts */
+	uint32_t wire_bytes;
+	uint32_t payload_bytes;
+	uint32_t in_port; /* ingress port at the switch holding it */
+	uint8_t kind;
+	uint8_t prio;
+	uint8_t ce;
+	uint8_t nhop;
+	uint8_t in_hdrm; /* bytes counted in the ingress port's headroom */
+	uint64_t seq; /* data: byte offset of the payload end; ACK: bytes acked */
+	uint64_t sent_ps;
+	struct hpcc_hop hop[HPCC_MAX_HOPS];
+};
+
+struct sim_fifo {
+	uint32_t head, tail;
+};
+
+struct sim_port {
+	uint32_t node;
+	uint32_t peer; /* the port at the other end of the link */
+	uint64_t rate_bps;
+	uint64_t delay_ps;
+	struct sim_fifo q[SIM_N_PRIO];
+	uint64_t q_bytes[SIM_N_PRIO];
+	bool busy;
+	bool paused; /* data class held by the peer's PFC */
+	uint64_t paused_since_ps;
+	uint64_t paused_ps; /* total */
+	uint64_t tx_bytes; /* cumulative, all classes (INT txBytes) */
+	uint64_t tx_data_bytes;
+	uint64_t max_q_bytes;
+	/* ingress side (switch ports): data bytes buffered that came in here */
+	uint64_t in_bytes, in_hdrm_bytes;
+	bool pause_sent;
+	uint64_t pause_frames; /* XOFF frames this port sent upstream */
+	uint64_t ecn_marks;
+	uint64_t drops;
+};
+
+struct sim_node {
+	bool is_host;
+	uint32_t idx; /* host or switch number */
+	uint32_t first_port, n_ports;
+};
+
+struct sim_switch {
+	uint32_t node;
+	uint64_t buffer_bytes, used_bytes;
+	uint64_t headroom_bytes_per_port, headroom_total;
+	uint64_t rng;
+	uint32_t tier; /* 0 leaf (or the single switch), 1 spine */
+};
+
+/* A tita pair (remote host, job) on the sending host. */
+struct sim_txpair {
+	uint64_t tx_bytes; /* since the last sample */
+	uint64_t cnps;
+	uint64_t backlog_bytes; /* the application's remaining bytes */
+	uint64_t rate_bps; /* tita's pacing rate, or TITA_RATE_UNPACED */
+	uint64_t next_tx_ps; /* the pair's pacer */
+	uint64_t last_active_ps;
+	bool live;
+};
+
+struct sim_rxpeer {
+	uint64_t rx_bytes, rx_pkts, ce_pkts;
+	uint64_t last_active_ps;
+	bool live;
+};
+
+struct sim_host {
+	uint32_t node, port;
+	uint32_t *active; /* flows with bytes left to send */
+	uint32_t n_active, cap_active, rr;
+	uint64_t wake_ps; /* a NIC wake-up pending at this time (0: none) */
+	/* tita */
+	struct tita_ctl *ctl;
+	struct sim_txpair *txp; /* [remote host * SIM_MAX_JOBS + job] */
+	struct sim_rxpeer *rxp; /* [remote host] */
+	uint32_t *live_tx, n_live_tx;
+	uint32_t *live_rx, n_live_rx;
+	uint64_t next_sample_ps, last_sample_ps;
+	uint64_t tita_wake_ps;
+	uint64_t ctrl_tx_bytes, ctrl_rx_bytes;
+	uint64_t cnps_sent;
+};
+
+struct sim_flow {
+	uint32_t id;
+	uint32_t src, dst, job, group;
+	uint64_t size_bytes; /* UINT64_MAX for a flow that runs until stop_ps */
+	uint64_t start_ps, stop_ps, finish_ps;
+	uint64_t sent_bytes, rcvd_bytes, acked_bytes;
+	uint64_t next_tx_ps;
+	double rate_bps;
+	uint64_t line_bps;
+	uint64_t last_pkt_bytes;
+	uint64_t last_cnp_ps; /* notification point */
+	bool cnp_sent_once;
+	bool started, timed;
+	uint32_t deps_pending;
+	uint32_t first_dependent, n_dependents;
+	uint64_t rcvd_at_window_start;
+	uint64_t trace_rcvd;
+	uint64_t ecn_rcvd;
+	uint64_t dec_sched_ps, inc_sched_ps; /* DCQCN timers queued */
+	union {
+		struct dcqcn_rp dcqcn;
+		struct hpcc_qp hpcc;
+	} cc;
+};
+
+/* ---- scenario (parsed from a .conf file) ---- */
+
+enum sim_topo {
+	SIM_TOPO_SINGLE,
+	SIM_TOPO_LEAFSPINE,
+};
+
+enum sim_group_kind {
+	SIM_GROUP_FLOWS,
+	SIM_GROUP_INCAST,
+	SIM_GROUP_ALLTOALL,
+	SIM_GROUP_PERMUTATION,
+	SIM_GROUP_RING,
+	SIM_GROUP_WEBSEARCH,
+};
+
+struct sim_group {
+	char name[SIM_NAME_MAX];
+	enum sim_group_kind kind;
+	uint32_t first_flow, n_flows;
+	uint32_t ring_hosts, ring_steps;
+	uint64_t ring_chunk_bytes;
+	bool primary;
+};
+
+struct sim_flow_spec {
+	uint32_t src, dst, job, group;
+	uint64_t size_bytes; /* 0 with stop_ps: runs until stop_ps */
+	uint64_t start_ps, stop_ps;
+	uint32_t dep[2], n_dep; /* flows that must complete before this starts */
+};
+
+struct sim_kv {
+	char key[SIM_NAME_MAX];
+	double value;
+	char where[96]; /* file:line, for errors */
+};
+
+struct sim_config {
+	char name[SIM_NAME_MAX];
+	char title[128];
+	/* topology */
+	enum sim_topo topo;
+	uint32_t hosts; /* single switch */
+	uint32_t leaves, spines, hosts_per_leaf;
+	uint64_t host_rate_bps, fabric_rate_bps;
+	uint64_t link_delay_ps;
+	/* switch */
+	uint64_t buffer_bytes;
+	double kmin_kb_per_25g, kmax_kb_per_25g, pmax;
+	bool ecn;
+	bool pfc;
+	uint32_t pfc_alpha_shift; /* dynamic threshold: free shared >> shift */
+	uint64_t pfc_resume_offset_bytes;
+	double headroom_bdp; /* per port, in link BDPs (round trip + 2 MTU) */
+	/* nic */
+	uint32_t mtu_bytes;
+	/* run */
+	uint64_t seed;
+	uint64_t max_time_ps;
+	uint64_t trace_interval_ps;
+	uint32_t monitor_host; /* the switch egress towards it is "the bottleneck" */
+	uint32_t trace_flows;
+	/* parameter overrides, applied on top of each algorithm's defaults */
+	struct sim_kv *kv;
+	uint32_t n_kv, cap_kv;
+	/* traffic */
+	struct sim_group *groups;
+	uint32_t n_groups, cap_groups;
+	struct sim_flow_spec *flows;
+	uint32_t n_flows, cap_flows;
+};
+
+/* Parse a scenario from a buffer; errors name path:line. 0 or -EINVAL.
+ * seed replaces the file's [run] seed unless it is SIM_SEED_FROM_FILE. */
+#define SIM_SEED_FROM_FILE UINT64_MAX
+int sim_config_parse(struct sim_config *cfg, const char *buf, size_t len, const char *path,
+		     uint64_t seed, FILE *err);
+int sim_config_load(struct sim_config *cfg, const char *path, uint64_t seed, FILE *err);
+/* "section.key=value" from the command line. */
+int sim_config_set(struct sim_config *cfg, const char *assignment, FILE *err);
+void sim_config_fini(struct sim_config *cfg);
+/* Look up an override: true and *ret_value when present. */
+bool sim_config_get(const struct sim_config *cfg, const char *key, double *ret_value);
+
+/* ---- congestion control ---- */
+
+struct sim;
+
+enum sim_cc_event {
+	SIM_CC_START, /* the flow starts */
+	SIM_CC_TX, /* a data packet left the NIC; arg = wire bytes */
+	SIM_CC_CNP, /* a CNP arrived */
+	SIM_CC_ACK, /* an ACK arrived; pkt carries the INT echo */
+	SIM_CC_TIMER_DEC, /* DCQCN decrease check */
+	SIM_CC_TIMER_INC, /* DCQCN increase timer */
+};
+
+struct sim_cc_ops {
+	const char *name;
+	const char *desc;
+	bool np_cnp; /* receivers send CNPs on CE (the NIC notification point) */
+	bool acks; /* receivers ACK every data packet, echoing INT */
+	bool int_stamp; /* switches stamp INT records into data packets */
+	bool tita; /* the lib/ controller runs on every host */
+	void (*init)(struct sim *s);
+	void (*on_event)(struct sim *s, struct sim_flow *f, enum sim_cc_event ev,
+			 const struct sim_pkt *pkt, uint64_t arg);
+	/* false while the flow may not send (HPCC window) */
+	bool (*can_send)(const struct sim *s, const struct sim_flow *f);
+};
+
+const struct sim_cc_ops *sim_cc_find(const char *name);
+extern const struct sim_cc_ops *const sim_cc_all[];
+
+/* ---- results ---- */
+
+struct sim_results {
+	uint64_t events;
+	double wall_s;
+	uint64_t end_ps;
+	uint64_t flows_done, flows_total;
+	/* bottleneck (switch egress towards monitor_host) */
+	uint64_t q_max_bytes, q_p50_bytes, q_p99_bytes;
+	uint64_t fabric_q_max_bytes; /* any switch egress */
+	double util;
+	/* fabric-wide */
+	uint64_t pause_frames;
+	uint64_t paused_ps;
+	uint64_t ecn_marks, cnps, drops;
+	/* primary group */
+	double jain;
+	double completion_ps, bound_ps;
+	double slowdown_p50, slowdown_p99;
+	uint32_t n_fct;
+	/* tita */
+	uint64_t ctrl_bytes;
+	double ctrl_frac; /* worst host link, of its capacity over the run */
+};
+
+/* ---- the simulator ---- */
+
+struct sim {
+	const struct sim_config *cfg;
+	const struct sim_cc_ops *cc;
+	struct sim_eventq evq;
+	uint64_t now_ps;
+	uint64_t events;
+	uint64_t rng;
+	bool stop;
+
+	struct sim_node *nodes;
+	uint32_t n_nodes;
+	struct sim_port *ports;
+	uint32_t n_ports;
+	struct sim_host *hosts;
+	uint32_t n_hosts;
+	struct sim_switch *switches;
+	uint32_t n_switches;
+	/* ECMP candidates: route_off/route_n[switch * n_hosts + dst] into route_ports */
+	uint32_t *route_off, *route_n, *route_ports;
+	uint32_t n_route_ports;
+
+	struct sim_flow *flows;
+	uint32_t n_flows, flows_done;
+	uint32_t *dependents;
+
+	struct sim_pkt *pkts;
+	uint32_t n_pkts, cap_pkts, free_pkt;
+	struct tita_msg *msgs;
+	uint32_t cap_msgs, free_msg;
+	uint32_t *msg_next;
+
+	/* parameters in force */
+	struct dcqcn_params dcqcn;
+	struct hpcc_params hpcc;
+	struct tita_ctl_params tita;
+	bool tita_dcqcn; /* DCQCN stays on under tita */
+	uint64_t base_rtt_ps; /* longest host-to-host round trip, unloaded */
+
+	/* metrics */
+	uint32_t monitor_port;
+	uint64_t *q_hist_ps; /* time at each KB of bottleneck queue */
+	uint32_t q_hist_n;
+	uint64_t q_last_change_ps, q_last_bytes;
+	uint64_t metrics_start_ps;
+	uint64_t mon_tx_start, mon_tx_end;
+	uint32_t prim_started, prim_finished;
+	uint64_t prim_win_start_ps, prim_win_end_ps;
+	double *prim_win_bytes;
+	uint64_t cnps, ecn_marks, drops, ctrl_bytes;
+	FILE *trace_q, *trace_rate;
+	uint32_t *trace_ids;
+	uint32_t n_trace;
+};
+
+/* Build the fabric and the flows; 0 or negative errno. */
+int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_ops *cc,
+	     const char *out_dir);
+int sim_run(struct sim *s, struct sim_results *ret);
+void sim_fini(struct sim *s);
+/* Write fct.dat etc. and print the summary; 0 or negative errno. */
+int sim_write_results(const struct sim *s, const struct sim_results *r, const char *out_dir,
+		      FILE *out);
+
+/* Used by the congestion-control modules. */
+enum sim_ev_type {
+	SIM_EV_ARRIVE = 1, /* a = port the packet arrives at, b = pkt */
+	SIM_EV_TXDONE, /* a = port */
+	SIM_EV_PFC, /* a = port to pause or resume, b = 1 pause / 0 resume */
+	SIM_EV_NIC_WAKE, /* a = host */
+	SIM_EV_FLOW_START, /* a = flow */
+	SIM_EV_FLOW_STOP, /* a = flow */
+	SIM_EV_CC_DEC, /* a = flow, b = due time */
+	SIM_EV_CC_INC, /* a = flow, b = due time */
+	SIM_EV_TITA, /* a = host */
+	SIM_EV_TRACE,
+};
+
+void sim_schedule(struct sim *s, uint64_t t_ps, enum sim_ev_type type, uint32_t a, uint64_t b);
+/* A congestion control changed the flow's rate. */
+void sim_flow_set_rate(struct sim *s, struct sim_flow *f, double rate_bps);
+void sim_nic_kick(struct sim *s, uint32_t host);
+/* Send a control-class packet from a host. */
+uint32_t sim_pkt_alloc(struct sim *s);
+void sim_host_send_ctrl(struct sim *s, uint32_t host, uint32_t pkt);
+
+/* tita glue (cc_tita.c) */
+int sim_tita_init(struct sim *s);
+void sim_tita_fini(struct sim *s);
+void sim_tita_on_event(struct sim *s, uint32_t host);
+void sim_tita_flow_start(struct sim *s, struct sim_flow *f);
+void sim_tita_on_msg(struct sim *s, uint32_t host, struct sim_pkt *p);
+void sim_tita_count_rx(struct sim *s, uint32_t host, const struct sim_pkt *p);
+
+static inline uint64_t sim_ser_ps(uint64_t bytes, uint64_t rate_bps)
+{
+	return bytes * 8 * SIM_PS_PER_S / rate_bps;
+}
+
+static inline uint64_t sim_wire_bytes(uint64_t payload, uint32_t mtu, uint32_t hdr)
+{
+	return payload + (payload + mtu - 1) / mtu * hdr;
+}
+
+#endif /* SIM_SIM_H */

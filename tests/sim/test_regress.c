@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Small scenarios with bounds on their outcomes (virtual time, so the
+ * bounds are exact functions of the code and the seed, not timing noise):
+ *  - a single flow reaches line rate with an empty queue;
+ *  - two DCQCN (and HPCC) flows converge to fair shares;
+ *  - an 8:1 incast: no drops anywhere; tita has no PFC pause, a p99 queue
+ *    well under DCQCN's and no higher than HPCC's, high utilization and a
+ *    completion near the line-rate bound;
+ *  - a leaf-spine all-to-all completes without drops under every control;
+ *  - the same seed gives the same results bit for bit.
+ * argv[1] is the directory of the scenario files.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sim.h"
+
+static const char *dir = "tests/sim/scenarios";
+
+static void run(const char *name, const char *cc, struct sim_results *r)
+{
+	char path[512];
+	struct sim_config cfg;
+	struct sim s;
+
+	snprintf(path, sizeof(path), "%s/%s.conf", dir, name);
+	assert_int_equal(sim_config_load(&cfg, path, SIM_SEED_FROM_FILE, stderr), 0);
+	assert_int_equal(sim_init(&s, &cfg, sim_cc_find(cc), NULL), 0);
+	assert_int_equal(sim_run(&s, r), 0);
+	printf("# %-10s %-13s q_p99 %6.1f KB  pauses %4llu  util %.3f  jain %.4f  "
+	       "completion/bound %.4f  ctrl %.5f  %.2f M events/s\n",
+	       name, cc, (double)r->q_p99_bytes / 1024, (unsigned long long)r->pause_frames,
+	       r->util, r->jain, r->bound_ps > 0 ? r->completion_ps / r->bound_ps : 0, r->ctrl_frac,
+	       r->wall_s > 0 ? (double)r->events / r->wall_s / 1e6 : 0);
+	assert_int_equal(r->flows_done, r->flows_total);
+	assert_int_equal(r->drops, 0);
+	sim_fini(&s);
+	sim_config_fini(&cfg);
+}
+
+static double ratio(const struct sim_results *r)
+{
+	return r->completion_ps / r->bound_ps;
+}
+
+static void single_flow_line_rate(void **state)
+{
+	static const char *const ccs[] = { "none", "dcqcn", "dcqcn-paper" };
+	struct sim_results r;
+
+	for (size_t k = 0; k < sizeof(ccs) / sizeof(ccs[0]); k++) {
+		run("single", ccs[k], &r);
+		assert_true(r.util >= 0.98);
+		assert_true(ratio(&r) <= 1.01);
+		assert_true(r.q_max_bytes <= 8192);
+		assert_int_equal(r.pause_frames, 0);
+		assert_int_equal(r.cnps, 0);
+	}
+	/* HPCC paces at eta: 95 % of the line, and no queue. */
+	run("single", "hpcc", &r);
+	assert_true(r.util >= 0.93);
+	assert_true(r.q_max_bytes <= 8192);
+}
+
+static void two_flows_converge_fair(void **state)
+{
+	struct sim_results r;
+
+	run("twoflow", "dcqcn", &r);
+	assert_true(r.jain >= 0.99);
+	run("twoflow", "dcqcn-paper", &r);
+	assert_true(r.jain >= 0.99);
+	run("twoflow", "hpcc", &r);
+	assert_true(r.jain >= 0.99);
+	assert_true(r.q_p99_bytes <= 64 * 1024);
+	run("twoflow", "tita", &r);
+	assert_true(r.jain >= 0.99);
+	assert_int_equal(r.pause_frames, 0);
+}
+
+static void incast_bounds(void **state)
+{
+	struct sim_results none, dcqcn, hpcc, tita, tita_only;
+
+	run("incast8", "none", &none);
+	assert_true(none.pause_frames > 0); /* line rate into one port: PFC */
+	run("incast8", "dcqcn", &dcqcn);
+	run("incast8", "hpcc", &hpcc);
+	assert_int_equal(hpcc.pause_frames, 0);
+	run("incast8", "tita", &tita);
+	assert_int_equal(tita.pause_frames, 0);
+	assert_true(tita.q_p99_bytes * 5 <= dcqcn.q_p99_bytes);
+	assert_true(tita.q_p99_bytes <= hpcc.q_p99_bytes);
+	assert_true(tita.util >= 0.95);
+	assert_true(ratio(&tita) <= 1.05);
+	assert_true(tita.jain >= 0.9);
+	run("incast8", "tita-nodcqcn", &tita_only);
+	assert_int_equal(tita_only.pause_frames, 0);
+	assert_true(ratio(&tita_only) <= 1.05);
+}
+
+static void leafspine_no_drops(void **state)
+{
+	struct sim_results r;
+
+	for (int k = 0; sim_cc_all[k]; k++) {
+		run("leafspine", sim_cc_all[k]->name, &r);
+		assert_true(ratio(&r) < 1.6);
+	}
+}
+
+static void same_seed_same_figures(void **state)
+{
+	struct sim_results a, b;
+
+	run("incast8", "tita", &a);
+	run("incast8", "tita", &b);
+	a.wall_s = b.wall_s = 0;
+	assert_memory_equal(&a, &b, sizeof(a));
+	run("leafspine", "dcqcn", &a);
+	run("leafspine", "dcqcn", &b);
+	a.wall_s = b.wall_s = 0;
+	assert_memory_equal(&a, &b, sizeof(a));
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(single_flow_line_rate),  cmocka_unit_test(two_flows_converge_fair),
+		cmocka_unit_test(incast_bounds),	  cmocka_unit_test(leafspine_no_drops),
+		cmocka_unit_test(same_seed_same_figures),
+	};
+
+	if (argc > 1)
+		dir = argv[1];
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
