@@ -37,7 +37,8 @@ int main(int argc, char **argv)
 	};
 	const char *cc_name = "dcqcn", *out_dir = NULL;
 	uint64_t seed = SIM_SEED_FROM_FILE;
-	const char **sets = calloc((size_t)argc, sizeof(char *));
+	/* --set values point into argv: no copy, nothing to free. */
+	const char *sets[256];
 	int n_sets = 0, c, rc;
 	bool quiet = false;
 	struct sim_config cfg;
@@ -45,8 +46,6 @@ int main(int argc, char **argv)
 	struct sim s;
 	struct sim_results r;
 
-	if (!sets)
-		return 1;
 	while ((c = getopt_long(argc, argv, "c:s:o:qhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -67,6 +66,10 @@ int main(int argc, char **argv)
 			out_dir = optarg;
 			break;
 		case 'S':
+			if (n_sets == (int)(sizeof(sets) / sizeof(sets[0]))) {
+				fprintf(stderr, "tita-sim: too many --set options\n");
+				return 2;
+			}
 			sets[n_sets++] = optarg;
 			break;
 		case 'q':
@@ -124,6 +127,5 @@ int main(int argc, char **argv)
 	}
 	sim_fini(&s);
 	sim_config_fini(&cfg);
-	free(sets);
 	return rc;
 }
