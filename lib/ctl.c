@@ -162,7 +162,7 @@ struct tita_ctl {
 void tita_ctl_params_default(struct tita_ctl_params *p)
 {
 	*p = (struct tita_ctl_params){
-		.control_interval_ns = 200 * TITA_NSEC_PER_USEC,
+		.control_interval_ns = 100 * TITA_NSEC_PER_USEC,
 		.grant_ttl_ns = 10 * TITA_NSEC_PER_MSEC,
 		.refresh_ns = 2 * TITA_NSEC_PER_MSEC,
 		.eta = 0.95,
@@ -170,12 +170,12 @@ void tita_ctl_params_default(struct tita_ctl_params *p)
 		.eta_ce_threshold = 0.01,
 		.eta_decrease = 0.02,
 		.eta_increase = 0.01,
-		.start_rate_frac = 0.05,
+		.start_rate_frac = 0.02,
 		.churn_frac = 0.02,
 		.demand_change_frac = 0.05,
 		.probe_threshold = 0.90,
 		.probe_gain = 1.5,
-		.backlog_horizon_ns = 400 * TITA_NSEC_PER_USEC,
+		.backlog_horizon_ns = 200 * TITA_NSEC_PER_USEC,
 		.demand_decay = 0.25,
 		.demand_hold_rounds = 1,
 		.rc_g = 1.0 / 16,
