@@ -32,7 +32,7 @@ ccs=(none dcqcn dcqcn-paper hpcc tita tita-nodcqcn)
 if [ $# -gt 0 ]; then
 	scenarios=("$@")
 else
-	scenarios=(converge incast16 incast64 staircase victim alltoall64 ringar websearch)
+	scenarios=(converge incast16 incast64 staircase victim alltoall64 ringar ringar-weighted websearch)
 fi
 # tita's settings for the suite: lib/'s defaults (chosen from the sweeps in
 # sweep.md: a 100 us control interval, new pairs at 2 % of line rate, backlog

@@ -143,6 +143,12 @@ int sim_tita_init(struct sim *s)
 		err = tita_ctl_port_add(x->ctl, &a, s->cfg->host_rate_bps);
 		if (err)
 			return err;
+		for (uint32_t j = 0; j < SIM_MAX_JOBS; j++) {
+			struct tita_job job = { .weight_milli = s->cfg->job_weight_milli[j] };
+
+			if (job.weight_milli && (err = tita_ctl_job_set(x->ctl, j, &job)))
+				return err;
+		}
 		x->txp = calloc((size_t)n * SIM_MAX_JOBS, sizeof(*x->txp));
 		x->rxp = calloc(n, sizeof(*x->rxp));
 		x->live_tx = calloc((size_t)n * SIM_MAX_JOBS, sizeof(uint32_t));

@@ -17,8 +17,9 @@
  *     permutation hosts=LIST size=S [at=T]
  *     ring        hosts=LIST size=S [at=T]     (ring all-reduce of S per host)
  *     websearch   hosts=LIST load=F duration=T [at=T]
- *   each with optional name=NAME, job=J and the word `primary` (the group
- *   that the headline metrics describe; the first group by default).
+ *   each with optional name=NAME, job=J, weight=W (tita's weight of job J,
+ *   as `titactl job set` gives it) and the word `primary` (the group that
+ *   the headline metrics describe; the first group by default).
  * Sizes take B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB; times take
  * ns, us, ms, s; host lists are `all`, `3`, `1-16` or `0,2,5-7`.
  */
@@ -395,7 +396,7 @@ static int traffic_line(struct parser *p, char *line)
 	uint32_t *srcs = NULL, *hosts = NULL;
 	int n_src = -1, n_h = -1, dst = -1, src = -1, err = 0;
 	uint64_t size = 0, at = 0, until = 0, duration = 0;
-	double load = -1;
+	double load = -1, weight = 0;
 	uint32_t job = 0;
 	bool primary = false, have_size = false;
 	char *verb, *tok, *save = NULL;
@@ -481,10 +482,27 @@ static int traffic_line(struct parser *p, char *line)
 				goto out;
 			}
 			job = (uint32_t)j;
+		} else if (!strcmp(k, "weight")) {
+			const char *rest;
+
+			if (!parse_number(v, &weight, &rest) || *rest || weight < 0.001 ||
+			    weight > 1000) {
+				err = perr(p, "weight: '%s' is not in [0.001, 1000]", v);
+				goto out;
+			}
 		} else {
 			err = perr(p, "unknown traffic key '%s'", k);
 			goto out;
 		}
+	}
+	if (weight > 0) {
+		uint32_t milli = (uint32_t)(weight * 1000 + 0.5);
+
+		if (c->job_weight_milli[job] && c->job_weight_milli[job] != milli) {
+			err = perr(p, "job %u already has another weight", job);
+			goto out;
+		}
+		c->job_weight_milli[job] = milli;
 	}
 	if (c->n_groups == c->cap_groups) {
 		uint32_t cap = c->cap_groups ? c->cap_groups * 2 : 8;

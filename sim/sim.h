@@ -239,6 +239,9 @@ struct sim_config {
 	struct sim_kv *kv;
 	uint32_t n_kv, cap_kv;
 	/* traffic */
+	/* tita's weight of each job, in thousandths (0: the default weight):
+	 * the operator's `titactl job set J --weight W` on every host. */
+	uint32_t job_weight_milli[SIM_MAX_JOBS];
 	struct sim_group *groups;
 	uint32_t n_groups, cap_groups;
 	struct sim_flow_spec *flows;
