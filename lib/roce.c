@@ -205,10 +205,10 @@ static uint32_t parse(const uint8_t *f, size_t len, struct tita_roce_frame *r)
 	return TITA_REASON_ROCE;
 }
 
-uint32_t tita_roce_parse(const void *frame, size_t len, struct tita_roce_frame *ret)
+uint32_t tita_roce_parse(const void *frame, size_t len, struct tita_roce_frame *ret_frame)
 {
-	memset(ret, 0, sizeof(*ret));
-	ret->bytes = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
-	ret->reason = parse(frame, len, ret);
-	return ret->reason;
+	memset(ret_frame, 0, sizeof(*ret_frame));
+	ret_frame->bytes = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+	ret_frame->reason = parse(frame, len, ret_frame);
+	return ret_frame->reason;
 }

@@ -36,7 +36,7 @@ check_includes "$lib_only_forbidden" "${lib_sources[@]}"
 # Calls out of the archives. Symbols defined in either archive are fine.
 allowed_libc='^(memcpy|memmove|memset|memcmp|bcmp|memchr|strlen|strnlen|strcmp|strncmp|strchr|strrchr|malloc|calloc|realloc|free|qsort|bsearch|__errno_location|__stack_chk_fail|__assert_fail|__memcpy_chk|__memset_chk|__memmove_chk)$'
 allowed_math='^(floor|ceil|fabs|fmin|fmax|sqrt|log|log2|exp|exp2|pow|round|lround|llround|trunc|modf|isnan|isinf|__isnan|__isinf|__fpclassify)$'
-allowed_tooling='^(__asan_|__ubsan_|__sanitizer_|__sancov_|__msan_|__tsan_|__llvm_|__gcov_|_GLOBAL_OFFSET_TABLE_$)'
+allowed_tooling='^(__asan_|__ubsan_|__sanitizer_|__sancov_|__start___sancov|__stop___sancov|__msan_|__tsan_|__llvm_|__gcov_|_GLOBAL_OFFSET_TABLE_$)'
 allowed_wire='^(protobuf_c_|crypto_|sodium_)'
 
 defined=$( (nm --defined-only "$libtita" "$libwire" 2>/dev/null || true) | awk 'NF==3 {print $3}' | sort -u)

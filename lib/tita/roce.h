@@ -33,12 +33,12 @@ struct tita_roce_frame {
 };
 
 /*
- * Parse one Ethernet frame (no FCS) of len bytes. Always fills *ret and
- * returns ret->reason; TITA_REASON_ROCE means the datapath accounts it.
+ * Parse one Ethernet frame (no FCS) of len bytes. Always fills *ret_frame and
+ * returns its reason; TITA_REASON_ROCE means the datapath accounts it.
  * Frames longer than UINT32_MAX bytes do not exist on any link; bytes
  * saturates there.
  */
-uint32_t tita_roce_parse(const void *frame, size_t len, struct tita_roce_frame *ret);
+uint32_t tita_roce_parse(const void *frame, size_t len, struct tita_roce_frame *ret_frame);
 
 /* 1 when a RoCEv2 transport defines BTH opcode op (0..255), else 0. */
 int tita_roce_opcode_known(uint32_t op);

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR MIT)
+/*
+ * XDP ingress: count the RoCEv2 traffic that arrives per (source address,
+ * destination QP): packets, bytes, ECN codepoints, CNPs, last PSN. User
+ * space sums a source's QPs into its per-peer sample (and with the knob
+ * rx_per_qp = 0 the table is keyed by source alone). Frames that are not
+ * accounted count under the reason why. It only observes: every path
+ * returns XDP_PASS.
+ *
+ * The fast path (a RoCEv2 packet of a known QP) is one table lookup and a
+ * few increments: accounted frames do not also bump a reason counter, the
+ * table is their count.
+ */
+#include "account.h"
+
+/* Knobs, set by the loader between open and load. */
+const volatile __u32 rx_per_qp = 1; /* 0: key by source only (destination QP 0) */
+
+SEC("xdp")
+int tita_xdp_rx(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct tita_pkt pkt = {};
+	__u64 bytes = data_end - data;
+	__u32 reason;
+
+	reason = tita_parse(data, data_end, &pkt, TITA_PARSE_SRC);
+	if (reason == TITA_REASON_ROCE) {
+		int err;
+
+		if (!rx_per_qp)
+			pkt.key.dst_qp = 0;
+		if (pkt.l3 == 4) {
+			struct tita_qp4_key k4 = { pkt.key.addr[3], pkt.key.dst_qp };
+
+			err = tita_rx_account(&tita_rx_qp4, &k4, &pkt, bytes);
+		} else {
+			err = tita_rx_account(&tita_rx_qp6, &pkt.key, &pkt, bytes);
+		}
+		if (!err)
+			return XDP_PASS;
+		reason = TITA_REASON_TABLE_FULL;
+	}
+	tita_count_reason(&tita_rx_reason, reason, bytes);
+	return XDP_PASS;
+}
