@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Write the seed corpus of the wire fuzzer (tests/fuzz/fuzz_wire.c).
+
+The datagrams are built here from the format in proto/peer.proto with
+Python's standard library only (a hand-written protobuf encoder and
+hashlib's keyed BLAKE2b), independently of the C codec; test_wire.c's
+known-answer test holds one of them (--c-vector prints it) and checks that
+the C decoder accepts it and the C encoder makes the same bytes.
+
+Every corpus file starts with the harness's mode byte:
+  0 raw     the rest is a datagram, decoded as it is
+  1 body    the rest is a protobuf body; the harness adds header and MAC
+  2 sealed  the rest is header + body; the harness appends a valid MAC
+  3 replay  the rest is 3-byte steps (flags/boot, seq high, seq low) run
+            through one replay window and checked against a model
+Bit 2 of the mode byte (modes 0-2) makes the harness check the origin
+against 10.0.0.1. Bits 4-5 pick which replay/key variant to use; see the
+harness for details.
+
+Usage: gen-corpus-wire.py OUTDIR [--c-vector]
+"""
+import hashlib
+import os
+import struct
+import sys
+
+KEY = bytes(range(32))  # the fuzz harness's and test_wire.c's key id 1
+KEY_ID = 1
+BOOT = 0x1122334455667788
+MAX_BYTES = 1400
+
+MODE_RAW, MODE_BODY, MODE_SEALED, MODE_REPLAY = 0, 1, 2, 3
+FROM_CHECK = 0x04
+
+
+def varint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def tag(field, wire_type):
+    return varint(field << 3 | wire_type)
+
+
+def f_varint(field, v, keep_zero=False):
+    if v == 0 and not keep_zero:
+        return b""
+    return tag(field, 0) + varint(v)
+
+
+def f_double(field, v, keep_zero=False):
+    if v == 0 and not keep_zero and str(v) != "-0.0":
+        return b""
+    return tag(field, 1) + struct.pack("<d", v)
+
+
+def f_bytes(field, b, keep_empty=False):
+    if not b and not keep_empty:
+        return b""
+    return tag(field, 2) + varint(len(b)) + b
+
+
+def ip4(*octets):
+    return bytes(octets)
+
+
+def ip6(last):
+    return bytes([0xFD, 0x00, 0x74, 0x69, 0x74, 0x61] + [0] * 8) + struct.pack(">H", last)
+
+
+A, B = ip4(10, 0, 0, 1), ip4(10, 0, 0, 2)
+
+
+def demand_entry(s=A, r=B, job=7, weight=None, demand=25e9, mn=0.0, mx=0.0):
+    e = f_bytes(1, s) + f_bytes(2, r) + f_varint(3, job)
+    if weight is not None:
+        e += f_double(4, weight, keep_zero=True)
+    return e + f_double(5, demand) + f_double(6, mn) + f_double(7, mx)
+
+
+def grant_entry(s=A, r=B, job=7, rate=25e9, ttl=10_000_000, ce=100):
+    return (f_bytes(1, s) + f_bytes(2, r) + f_varint(3, job) + f_double(4, rate) +
+            f_varint(5, ttl) + f_varint(6, ce))
+
+
+def port(addr, rate):
+    return f_bytes(1, addr) + f_double(2, rate)
+
+
+def demand(*entries):
+    return f_bytes(2, b"".join(f_bytes(1, e, True) for e in entries), True)
+
+
+def grant(*entries):
+    return f_bytes(3, b"".join(f_bytes(1, e, True) for e in entries), True)
+
+
+def hello(ports, interval=50_000, ttl=20_000_000):
+    h = b"".join(f_bytes(1, p, True) for p in ports) + f_varint(2, interval) + f_varint(3, ttl)
+    return f_bytes(1, h, True)
+
+
+def header(key_id=KEY_ID, boot=BOOT, seq=1, magic=b"TITA", version=1, flags=0):
+    return magic + struct.pack(">BBIQQ", version, flags, key_id, boot, seq)
+
+
+def mac(data, key=KEY):
+    return hashlib.blake2b(data, key=key, digest_size=16).digest()
+
+
+def datagram(body, key=KEY, **hdr):
+    signed = header(**hdr) + body
+    return signed + mac(signed, key)
+
+
+def known_demand():
+    """The known-answer vector of test_wire.c."""
+    body = demand(demand_entry(job=7, demand=25e9),
+                  demand_entry(job=8, weight=2.5, demand=40e9, mn=1e9, mx=50e9))
+    return datagram(body, seq=42)
+
+
+def replay_steps(steps):
+    out = bytearray()
+    for flags_boot, seq in steps:
+        out += bytes([flags_boot]) + struct.pack(">H", seq)
+    return bytes(out)
+
+
+def corpus():
+    c = {}
+    d8 = demand(*[demand_entry(job=j, weight=(None if j % 2 else 0.5 + j), demand=1e9 * j,
+                               mx=2e9 * j) for j in range(1, 9)])
+    g8 = grant(*[grant_entry(job=j, rate=3e9 * j, ce=j * 1000) for j in range(8)])
+    d6 = demand(demand_entry(s=ip6(1), r=ip6(2)), demand_entry(s=ip6(1), r=ip6(2), job=9))
+    g6 = grant(grant_entry(s=ip6(1), r=ip6(2), job=3, ttl=60_000_000_000))
+    h = hello([port(A, 100e9), port(ip6(7), 400e9)])
+    full = demand(*[demand_entry(job=j, weight=1.5, demand=1e9 + j, mn=1e6, mx=9e9)
+                    for j in range(25)])
+
+    valid = {
+        "demand-v4": d8, "grant-v4": g8, "demand-v6": d6, "grant-v6": g6, "hello": h,
+        "demand-full": full,
+    }
+    for name, body in valid.items():
+        c["raw-" + name] = bytes([MODE_RAW]) + datagram(body)
+        c["body-" + name] = bytes([MODE_BODY]) + body
+        c["sealed-" + name] = bytes([MODE_SEALED]) + header() + body
+    c["raw-demand-v4-from"] = bytes([MODE_RAW | FROM_CHECK]) + datagram(d8)
+    c["raw-grant-v4-from"] = bytes([MODE_RAW | FROM_CHECK]) + datagram(g8)
+    c["raw-known-answer"] = bytes([MODE_RAW]) + known_demand()
+
+    # Framing errors.
+    good = datagram(d8)
+    for cut in (0, 3, 4, 5, 6, 9, 10, 17, 18, 25, 26, 27, 41, 42, len(good) - 1):
+        c["raw-trunc-%02d" % cut] = bytes([MODE_RAW]) + good[:cut]
+    c["raw-bad-mac"] = bytes([MODE_RAW]) + good[:-1] + bytes([good[-1] ^ 1])
+    c["raw-bad-mac-body"] = bytes([MODE_RAW]) + good[:30] + bytes([good[30] ^ 0x40]) + good[31:]
+    c["raw-bad-magic"] = bytes([MODE_RAW]) + b"TITB" + good[4:]
+    c["raw-bad-version"] = bytes([MODE_RAW]) + datagram(d8, version=2)
+    c["raw-bad-flags"] = bytes([MODE_RAW]) + datagram(d8, flags=1)
+    c["raw-unknown-key"] = bytes([MODE_RAW]) + datagram(d8, key_id=9)
+    c["raw-oversized"] = bytes([MODE_RAW]) + datagram(d8 + f_bytes(15, bytes(MAX_BYTES)))
+    c["sealed-bad-magic"] = bytes([MODE_SEALED]) + header(magic=b"ATIT") + d8
+    c["sealed-key-2"] = bytes([MODE_SEALED]) + header(key_id=2) + g8
+
+    # Bodies the range checks reject (the harness seals them).
+    bad = {
+        "rate-negative": demand(demand_entry(demand=-1.0)),
+        "rate-nan": demand(demand_entry(demand=float("nan"))),
+        "rate-inf": grant(grant_entry(rate=float("inf"))),
+        "rate-too-high": grant(grant_entry(rate=3.3e12)),
+        "min-above-max": demand(demand_entry(mn=5e9, mx=4e9)),
+        "weight-zero": demand(demand_entry(weight=0.0)),
+        "weight-nan": demand(demand_entry(weight=float("nan"))),
+        "weight-huge": demand(demand_entry(weight=1e6)),
+        "ttl-zero": grant(grant_entry(ttl=0)),
+        "ttl-long": grant(grant_entry(ttl=61_000_000_000)),
+        "ce-ppm": grant(grant_entry(ce=1_000_001)),
+        "addr-len": grant(grant_entry(s=b"\x0a\x00\x00")),
+        "addr-mismatch": demand(demand_entry(), demand_entry(s=ip4(10, 0, 0, 9))),
+        "self-pair": demand(demand_entry(r=A)),
+        "no-entries": demand(),
+        "too-many": grant(*[grant_entry(job=0, rate=0, ttl=1, ce=0)] * 65),
+        "hello-no-ports": hello([]),
+        "hello-rate-zero": hello([port(A, 0.0)]),
+        "hello-interval": hello([port(A, 1e9)], interval=0),
+        "empty": b"",
+        "unknown-body": f_bytes(9, f_varint(1, 1)),
+        "garbage": b"\xff" * 12,
+        "complex": demand(*[b""] * 600),
+    }
+    for name, body in bad.items():
+        c["body-" + name] = bytes([MODE_BODY]) + body
+
+    # Replay sequences: steps are (flags | boot, seq); flag 0x80 forges the MAC.
+    c["replay-inorder"] = bytes([MODE_REPLAY]) + replay_steps([(1, s) for s in range(10)])
+    c["replay-dup"] = bytes([MODE_REPLAY]) + replay_steps([(1, 5), (1, 5), (1, 4), (1, 5)])
+    c["replay-old"] = bytes([MODE_REPLAY]) + replay_steps([(1, 1000), (1, 10), (1, 600),
+                                                           (1, 553), (1, 552), (1, 999)])
+    c["replay-boot"] = bytes([MODE_REPLAY]) + replay_steps([(2, 50), (3, 1), (2, 51), (3, 1),
+                                                            (4, 0), (3, 2)])
+    c["replay-forged"] = bytes([MODE_REPLAY]) + replay_steps([(1, 5), (0x81, 6), (1, 6),
+                                                              (0x85, 9000), (1, 7)])
+    c["replay-wrap"] = bytes([MODE_REPLAY]) + replay_steps([(1, 65535), (1, 0), (1, 65000),
+                                                            (1, 65534)])
+    return c
+
+
+def c_vector():
+    v = known_demand()
+    lines = []
+    for i in range(0, len(v), 14):
+        lines.append("\t" + " ".join("0x%02x," % b for b in v[i:i + 14]))
+    return ("static const uint8_t known_demand[%d] = {\n%s\n};" % (len(v), "\n".join(lines)))
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    if "--c-vector" in sys.argv[1:]:
+        print(c_vector())
+        return
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    for name, data in sorted(corpus().items()):
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
+    print("wrote %d inputs to %s" % (len(corpus()), out))
+
+
+if __name__ == "__main__":
+    main()
