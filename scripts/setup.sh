@@ -12,8 +12,8 @@ packages=(
 	protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
 	libsodium-dev libcmocka-dev
 	libnl-3-dev libnl-route-3-dev libmnl-dev
-	libmicrohttpd-dev libsystemd-dev libibverbs-dev
-	iproute2 nftables tshark python3-scapy
+	libmicrohttpd-dev libsystemd-dev libibverbs-dev libinih-dev
+	iproute2 nftables tshark python3-scapy curl
 	prometheus gnuplot-nox
 	clang-format
 )

@@ -1,0 +1,928 @@
+// SPDX-License-Identifier: MIT
+/*
+ * titad.conf: inih does the INI syntax, this file the meaning of each key.
+ *
+ * inih reads lines through a reader callback; ours reads from the caller's
+ * buffer and counts lines, so every error names file:line even with the
+ * distribution's build of inih (which does not pass line numbers to the
+ * handler). The reader also sees section headers before inih does, which
+ * lets a section without keys ("[port eth0]" with every default) exist.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+enum section_kind {
+	SEC_NONE = 0, /* before any header: keys there are errors */
+	SEC_DAEMON,
+	SEC_CONTROLLER,
+	SEC_PEERS,
+	SEC_PORT,
+	SEC_JOB,
+	SEC_BAD, /* an unknown section: its keys are not reported again */
+};
+
+struct pctx {
+	const char *path;
+	const char *buf;
+	size_t len, off;
+	int line;
+
+	struct titad_config cfg;
+	enum section_kind sec;
+	struct titad_port_conf *port;
+	struct titad_job_conf *job;
+
+	/* Lines of the keys that later cross-checks blame. */
+	int line_interval, line_ttl, line_refresh, line_eta, line_eta_min;
+	bool ttl_set, refresh_set;
+
+	int err_line; /* 0: none yet */
+	char err[256];
+};
+
+static void fail(struct pctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void fail(struct pctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->err_line)
+		return;
+	c->err_line = c->line ? c->line : -1;
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+}
+
+void titad_config_defaults(struct titad_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->log_level = TITAD_LOG_INFO;
+	cfg->pacer = TITAD_PACER_TC;
+	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/tita/control.sock");
+	snprintf(cfg->control_group, sizeof(cfg->control_group), "tita");
+	cfg->control_mode = 0660;
+	snprintf(cfg->metrics_listen, sizeof(cfg->metrics_listen), "127.0.0.1:9977");
+	snprintf(cfg->pin_root, sizeof(cfg->pin_root), "/sys/fs/bpf/tita");
+	cfg->xdp_mode = TITAD_XDP_AUTO;
+	cfg->datapath_entries = 4096;
+	/* The device-queue sampler costs ~70 map reads a pass and the
+	 * controller does not use its signal yet. */
+	cfg->queue_sampler = 2;
+	tita_ctl_params_default(&cfg->params);
+	/* titad reads every port's BPF maps once per interval: 1 ms, not the
+	 * controller's simulated 100 us, keeps that under a few percent of a
+	 * core. Grant TTL and refresh follow (cross_check). */
+	cfg->params.control_interval_ns = TITA_NSEC_PER_MSEC;
+	cfg->fail_open = TITAD_FAIL_OPEN_REMOVE;
+	cfg->peer_port = 4792;
+	snprintf(cfg->key_file, sizeof(cfg->key_file), "/etc/tita/cluster.key");
+	cfg->key_id = 1;
+	cfg->max_peers = 4096;
+}
+
+/* ---- value parsers: 0, or -1 after fail() ---------------------------------- */
+
+static int get_duration(struct pctx *c, const char *key, const char *v, uint64_t min_ns,
+			uint64_t max_ns, const char *range, uint64_t *ret)
+{
+	uint64_t ns;
+	int r = tita_parse_duration(v, &ns);
+
+	if (r == -EINVAL) {
+		fail(c, "%s: '%s' is not a duration (e.g. 1ms, 500us, 2s)", key, v);
+		return -1;
+	}
+	if (r || ns < min_ns || ns > max_ns) {
+		fail(c, "%s: '%s' is out of range (%s)", key, v, range);
+		return -1;
+	}
+	*ret = ns;
+	return 0;
+}
+
+static int get_rate(struct pctx *c, const char *key, const char *v, uint64_t min_bps,
+		    const char *range, uint64_t *ret)
+{
+	uint64_t bps;
+	int r = tita_parse_rate(v, &bps);
+
+	if (r == -EINVAL) {
+		fail(c, "%s: '%s' is not a rate (e.g. 100G, 400Mbit, 3.2T)", key, v);
+		return -1;
+	}
+	if (r || bps < min_bps) {
+		fail(c, "%s: '%s' is out of range (%s)", key, v, range);
+		return -1;
+	}
+	*ret = bps;
+	return 0;
+}
+
+static int get_double(struct pctx *c, const char *key, const char *v, double min, double max,
+		      const char *range, double *ret)
+{
+	double d;
+
+	if (tita_parse_double(v, &d)) {
+		fail(c, "%s: '%s' is not a number", key, v);
+		return -1;
+	}
+	if (d < min || d > max) {
+		fail(c, "%s: '%s' is out of range (%s)", key, v, range);
+		return -1;
+	}
+	*ret = d;
+	return 0;
+}
+
+static int get_u64(struct pctx *c, const char *key, const char *v, uint64_t min, uint64_t max,
+		   const char *range, uint64_t *ret)
+{
+	uint64_t n;
+	int r = tita_parse_u64(v, &n);
+
+	if (r == -EINVAL) {
+		fail(c, "%s: '%s' is not a whole number", key, v);
+		return -1;
+	}
+	if (r || n < min || n > max) {
+		fail(c, "%s: '%s' is out of range (%s)", key, v, range);
+		return -1;
+	}
+	*ret = n;
+	return 0;
+}
+
+static int get_string(struct pctx *c, const char *key, const char *v, char *out, size_t size,
+		      bool absolute_path)
+{
+	if (strlen(v) >= size) {
+		fail(c, "%s: longer than %zu characters", key, size - 1);
+		return -1;
+	}
+	if (absolute_path && v[0] != '/') {
+		fail(c, "%s: '%s' is not an absolute path", key, v);
+		return -1;
+	}
+	snprintf(out, size, "%s", v);
+	return 0;
+}
+
+static int get_enum(struct pctx *c, const char *key, const char *v, const char *const *names,
+		    const char *choices, int *ret)
+{
+	for (int i = 0; names[i]; i++) {
+		if (!strcmp(v, names[i])) {
+			*ret = i;
+			return 0;
+		}
+	}
+	fail(c, "%s: '%s' is not one of %s", key, v, choices);
+	return -1;
+}
+
+/* A comma- or space-separated list: each item through fn. */
+static int each_item(struct pctx *c, const char *v, int (*fn)(struct pctx *c, const char *item))
+{
+	char item[128];
+	const char *p = v;
+
+	while (*p) {
+		size_t n;
+
+		while (*p == ',' || *p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		n = strcspn(p, ", \t");
+		if (n >= sizeof(item)) {
+			fail(c, "list item too long: '%.40s...'", p);
+			return -1;
+		}
+		memcpy(item, p, n);
+		item[n] = '\0';
+		if (fn(c, item))
+			return -1;
+		p += n;
+	}
+	return 0;
+}
+
+static int add_bind(struct pctx *c, const char *item)
+{
+	struct tita_addr a;
+
+	if (tita_parse_addr(item, &a)) {
+		fail(c, "bind: '%s' is not an IP address", item);
+		return -1;
+	}
+	if (c->cfg.n_bind >= TITAD_MAX_BIND) {
+		fail(c, "bind: more than %d addresses", TITAD_MAX_BIND);
+		return -1;
+	}
+	c->cfg.bind[c->cfg.n_bind++] = a;
+	return 0;
+}
+
+static int add_static(struct pctx *c, const char *item)
+{
+	struct tita_addr a;
+
+	if (tita_parse_addr(item, &a)) {
+		fail(c, "static: '%s' is not an IP address", item);
+		return -1;
+	}
+	if (c->cfg.n_static >= TITAD_MAX_STATIC_PEERS) {
+		fail(c, "static: more than %d peers", TITAD_MAX_STATIC_PEERS);
+		return -1;
+	}
+	c->cfg.static_peers[c->cfg.n_static++] = a;
+	return 0;
+}
+
+static int add_dst(struct pctx *c, const char *item)
+{
+	struct titad_job_conf *j = c->job;
+	struct tita_prefix p;
+
+	if (tita_parse_prefix(item, &p)) {
+		fail(c, "dst: '%s' is not an address or prefix (e.g. 10.0.0.0/24)", item);
+		return -1;
+	}
+	if (j->n_dst >= TITAD_MAX_JOB_DST) {
+		fail(c, "dst: more than %d prefixes", TITAD_MAX_JOB_DST);
+		return -1;
+	}
+	j->dst[j->n_dst++] = p;
+	return 0;
+}
+
+/* ---- sections ------------------------------------------------------------------ */
+
+static const char *const log_names[] = { "",	   "",	   "",	    "err", "warning",
+					 "notice", "info", "debug", NULL };
+static const char *const pacer_names[] = { "tc", "dry-run", NULL };
+static const char *const fail_open_names[] = { "remove", "line-rate", NULL };
+static const char *const xdp_names[] = { "auto", "native", "generic", "off", NULL };
+static const char *const queue_names[] = { "auto", "on", "off", NULL };
+
+const char *titad_log_level_name(enum titad_log_level l)
+{
+	return l >= TITAD_LOG_ERR && l <= TITAD_LOG_DEBUG ? log_names[l] : "?";
+}
+
+const char *titad_pacer_name(enum titad_pacer_kind k)
+{
+	return k <= TITAD_PACER_DRY_RUN ? pacer_names[k] : "?";
+}
+
+static void begin_section(struct pctx *c, const char *name)
+{
+	char kind[16];
+	const char *arg;
+	size_t n;
+
+	c->port = NULL;
+	c->job = NULL;
+	n = strcspn(name, " \t");
+	arg = name + n;
+	while (*arg == ' ' || *arg == '\t')
+		arg++;
+	if (n >= sizeof(kind)) {
+		c->sec = SEC_BAD;
+		fail(c, "unknown section [%s]", name);
+		return;
+	}
+	memcpy(kind, name, n);
+	kind[n] = '\0';
+
+	if (!strcmp(kind, "daemon") || !strcmp(kind, "controller") || !strcmp(kind, "peers")) {
+		c->sec = kind[0] == 'd' ? SEC_DAEMON : kind[0] == 'c' ? SEC_CONTROLLER : SEC_PEERS;
+		if (*arg) {
+			c->sec = SEC_BAD;
+			fail(c, "[%s] takes no name", kind);
+		}
+		return;
+	}
+	if (!strcmp(kind, "port")) {
+		c->sec = SEC_BAD;
+		if (!*arg || strlen(arg) >= IF_NAMESIZE || strpbrk(arg, " \t/")) {
+			fail(c, "[port %s]: not a network device name", arg);
+			return;
+		}
+		for (uint32_t i = 0; i < c->cfg.n_ports; i++) {
+			if (!strcmp(c->cfg.ports[i].ifname, arg)) {
+				fail(c, "[port %s] appears twice (first at line %d)", arg,
+				     c->cfg.ports[i].line);
+				return;
+			}
+		}
+		if (c->cfg.n_ports >= TITAD_MAX_PORTS) {
+			fail(c, "more than %d [port] sections", TITAD_MAX_PORTS);
+			return;
+		}
+		c->port = &c->cfg.ports[c->cfg.n_ports++];
+		memset(c->port, 0, sizeof(*c->port));
+		snprintf(c->port->ifname, sizeof(c->port->ifname), "%s", arg);
+		c->port->line = c->line;
+		c->sec = SEC_PORT;
+		return;
+	}
+	if (!strcmp(kind, "job")) {
+		c->sec = SEC_BAD;
+		if (!tita_job_name_valid(arg)) {
+			fail(c, "[job %s]: a job name is 1..%d letters, digits, '_', '-' or '.'",
+			     arg, TITA_JOB_NAME_MAX);
+			return;
+		}
+		if (!strcmp(arg, TITA_JOB_DEFAULT_NAME)) {
+			fail(c, "[job default]: the default job has no selector; set its policy "
+				"with titactl");
+			return;
+		}
+		for (uint32_t i = 0; i < c->cfg.n_jobs; i++) {
+			if (!strcmp(c->cfg.jobs[i].name, arg)) {
+				fail(c, "[job %s] appears twice (first at line %d)", arg,
+				     c->cfg.jobs[i].line);
+				return;
+			}
+			if (tita_job_id(c->cfg.jobs[i].name) == tita_job_id(arg)) {
+				fail(c, "[job %s]: its id collides with job %s; rename one", arg,
+				     c->cfg.jobs[i].name);
+				return;
+			}
+		}
+		if (c->cfg.n_jobs >= TITAD_MAX_CONF_JOBS) {
+			fail(c, "more than %d [job] sections", TITAD_MAX_CONF_JOBS);
+			return;
+		}
+		c->job = &c->cfg.jobs[c->cfg.n_jobs++];
+		memset(c->job, 0, sizeof(*c->job));
+		snprintf(c->job->name, sizeof(c->job->name), "%s", arg);
+		c->job->weight_milli = TITA_WEIGHT_ONE;
+		c->job->line = c->line;
+		c->sec = SEC_JOB;
+		return;
+	}
+	c->sec = SEC_BAD;
+	fail(c, "unknown section [%s]", name);
+}
+
+/* ---- keys ------------------------------------------------------------------------ */
+
+static int key_daemon(struct pctx *c, const char *k, const char *v)
+{
+	struct titad_config *g = &c->cfg;
+	uint64_t n;
+	int e;
+
+	if (!strcmp(k, "log-level")) {
+		if (get_enum(c, k, v, log_names, "err, warning, notice, info, debug", &e) ||
+		    e < TITAD_LOG_ERR)
+			return fail(c,
+				    "log-level: '%s' is not one of err, warning, notice, info, "
+				    "debug",
+				    v),
+			       -1;
+		g->log_level = (enum titad_log_level)e;
+		return 0;
+	}
+	if (!strcmp(k, "pacer")) {
+		if (get_enum(c, k, v, pacer_names, "tc, dry-run", &e))
+			return -1;
+		g->pacer = (enum titad_pacer_kind)e;
+		return 0;
+	}
+	if (!strcmp(k, "control-socket"))
+		return get_string(c, k, v, g->control_socket, sizeof(g->control_socket), true);
+	if (!strcmp(k, "control-group"))
+		return get_string(c, k, v, g->control_group, sizeof(g->control_group), false);
+	if (!strcmp(k, "control-mode")) {
+		char *end;
+
+		errno = 0;
+		n = strtoull(v, &end, 8);
+		if (!*v || *end || errno || v[0] == '-' || n > 0777)
+			return fail(c, "control-mode: '%s' is out of range (octal 0..0777)", v), -1;
+		g->control_mode = (uint32_t)n;
+		return 0;
+	}
+	if (!strcmp(k, "metrics-listen")) {
+		if (strcmp(v, "off") && !strrchr(v, ':'))
+			return fail(c, "metrics-listen: '%s' is not host:port, [v6]:port or off",
+				    v),
+			       -1;
+		return get_string(c, k, strcmp(v, "off") ? v : "", g->metrics_listen,
+				  sizeof(g->metrics_listen), false);
+	}
+	if (!strcmp(k, "pin-root"))
+		return get_string(c, k, v, g->pin_root, sizeof(g->pin_root), true);
+	if (!strcmp(k, "datapath-entries")) {
+		if (get_u64(c, k, v, 0, 1u << 20, "0..1048576", &n))
+			return -1;
+		if (n && n < 256)
+			return fail(c, "%s: '%s' is out of range (0, or 256..1048576)", k, v), -1;
+		g->datapath_entries = (uint32_t)n;
+		return 0;
+	}
+	if (!strcmp(k, "queue-sampler")) {
+		if (get_enum(c, k, v, queue_names, "auto, on, off", &e))
+			return -1;
+		g->queue_sampler = e;
+		return 0;
+	}
+	if (!strcmp(k, "xdp-mode")) {
+		if (get_enum(c, k, v, xdp_names, "auto, native, generic, off", &e))
+			return -1;
+		g->xdp_mode = (enum titad_xdp_mode)e;
+		return 0;
+	}
+	return 1;
+}
+
+static int key_controller(struct pctx *c, const char *k, const char *v)
+{
+	struct tita_ctl_params *p = &c->cfg.params;
+	uint64_t n;
+	int e;
+
+	if (!strcmp(k, "interval")) {
+		c->line_interval = c->line;
+		return get_duration(c, k, v, TITA_NSEC_PER_USEC, 10 * TITA_NSEC_PER_SEC, "1us..10s",
+				    &p->control_interval_ns);
+	}
+	if (!strcmp(k, "grant-ttl")) {
+		c->line_ttl = c->line;
+		c->ttl_set = true;
+		return get_duration(c, k, v, 2 * TITA_NSEC_PER_USEC, 60 * TITA_NSEC_PER_SEC,
+				    "2us..60s", &p->grant_ttl_ns);
+	}
+	if (!strcmp(k, "refresh")) {
+		c->line_refresh = c->line;
+		c->refresh_set = true;
+		return get_duration(c, k, v, TITA_NSEC_PER_USEC, 60 * TITA_NSEC_PER_SEC, "1us..60s",
+				    &p->refresh_ns);
+	}
+	if (!strcmp(k, "eta")) {
+		c->line_eta = c->line;
+		return get_double(c, k, v, 0.05, 1.0, "0.05..1", &p->eta);
+	}
+	if (!strcmp(k, "eta-min")) {
+		c->line_eta_min = c->line;
+		return get_double(c, k, v, 0.05, 1.0, "0.05..1", &p->eta_min);
+	}
+	if (!strcmp(k, "start-rate"))
+		return get_double(c, k, v, 0, 1.0, "0..1", &p->start_rate_frac);
+	if (!strcmp(k, "fail-open")) {
+		if (get_enum(c, k, v, fail_open_names, "remove, line-rate", &e))
+			return -1;
+		c->cfg.fail_open = (enum titad_fail_open)e;
+		return 0;
+	}
+	if (!strcmp(k, "max-pairs")) {
+		if (get_u64(c, k, v, 1, 1u << 24, "1..16777216", &n))
+			return -1;
+		p->max_pairs = (uint32_t)n;
+		return 0;
+	}
+	if (!strcmp(k, "max-jobs")) {
+		if (get_u64(c, k, v, 1, 1u << 20, "1..1048576", &n))
+			return -1;
+		p->max_jobs = (uint32_t)n;
+		return 0;
+	}
+	return 1;
+}
+
+static int key_peers(struct pctx *c, const char *k, const char *v)
+{
+	struct titad_config *g = &c->cfg;
+	uint64_t n;
+
+	if (!strcmp(k, "port")) {
+		if (get_u64(c, k, v, 1, 65535, "1..65535", &n))
+			return -1;
+		g->peer_port = (uint16_t)n;
+		return 0;
+	}
+	if (!strcmp(k, "bind")) {
+		g->n_bind = 0; /* the last bind line wins, like any other key */
+		return each_item(c, v, add_bind);
+	}
+	if (!strcmp(k, "key-file"))
+		return get_string(c, k, v, g->key_file, sizeof(g->key_file), true);
+	if (!strcmp(k, "key-id")) {
+		if (get_u64(c, k, v, 0, UINT32_MAX, "0..4294967295", &n))
+			return -1;
+		g->key_id = (uint32_t)n;
+		return 0;
+	}
+	if (!strcmp(k, "static"))
+		return each_item(c, v, add_static); /* lines add up */
+	if (!strcmp(k, "max-peers")) {
+		if (get_u64(c, k, v, 16, 1u << 20, "16..1048576", &n))
+			return -1;
+		g->max_peers = (uint32_t)n;
+		return 0;
+	}
+	return 1;
+}
+
+static int key_port(struct pctx *c, const char *k, const char *v)
+{
+	struct titad_port_conf *pt = c->port;
+
+	if (!strcmp(k, "address")) {
+		if (tita_parse_addr(v, &pt->addr))
+			return fail(c, "address: '%s' is not an IP address", v), -1;
+		pt->addr_set = true;
+		return 0;
+	}
+	if (!strcmp(k, "line-rate")) {
+		if (!strcmp(v, "auto")) {
+			pt->line_rate_bps = 0;
+			return 0;
+		}
+		return get_rate(c, k, v, 1, "1bit..3.2T, or auto", &pt->line_rate_bps);
+	}
+	if (!strcmp(k, "eta"))
+		return get_double(c, k, v, 0.05, 1.0, "0.05..1", &pt->eta);
+	return 1;
+}
+
+static int key_job(struct pctx *c, const char *k, const char *v)
+{
+	struct titad_job_conf *j = c->job;
+	double w;
+
+	if (!strcmp(k, "dst"))
+		return each_item(c, v, add_dst);
+	if (!strcmp(k, "weight")) {
+		if (get_double(c, k, v, 0.001, 1000, "0.001..1000", &w))
+			return -1;
+		j->weight_milli = (uint32_t)(w * TITA_WEIGHT_ONE + 0.5);
+		if (!j->weight_milli)
+			j->weight_milli = 1;
+		return 0;
+	}
+	if (!strcmp(k, "min"))
+		return get_rate(c, k, v, 0, "0..3.2T", &j->min_bps);
+	if (!strcmp(k, "max"))
+		return get_rate(c, k, v, 0, "0..3.2T", &j->max_bps);
+	return 1;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct pctx *c = user;
+	int r;
+
+	(void)section; /* the reader tracked it, with its line */
+	switch (c->sec) {
+	case SEC_NONE:
+		fail(c, "'%s' outside of any section", name);
+		return 0;
+	case SEC_BAD:
+		return 0;
+	case SEC_DAEMON:
+		r = key_daemon(c, name, value);
+		break;
+	case SEC_CONTROLLER:
+		r = key_controller(c, name, value);
+		break;
+	case SEC_PEERS:
+		r = key_peers(c, name, value);
+		break;
+	case SEC_PORT:
+		r = key_port(c, name, value);
+		break;
+	case SEC_JOB:
+		r = key_job(c, name, value);
+		break;
+	default:
+		return 0;
+	}
+	if (r > 0) {
+		fail(c, "unknown key '%s' in [%s]", name,
+		     c->sec == SEC_DAEMON     ? "daemon" :
+		     c->sec == SEC_CONTROLLER ? "controller" :
+		     c->sec == SEC_PEERS      ? "peers" :
+		     c->sec == SEC_PORT	      ? "port" :
+						"job");
+		return 0;
+	}
+	return r == 0;
+}
+
+/* fgets over the buffer; counts lines and spots section headers. */
+static char *reader(char *str, int num, void *stream)
+{
+	struct pctx *c = stream;
+	size_t n = 0, room;
+	const char *p;
+
+	if (c->off >= c->len || num < 2)
+		return NULL;
+	room = (size_t)num - 1;
+	while (c->off + n < c->len && n < room) {
+		if (c->buf[c->off + n++] == '\n')
+			break;
+	}
+	memcpy(str, c->buf + c->off, n);
+	str[n] = '\0';
+	c->off += n;
+	c->line++;
+
+	p = str;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '[') {
+		char name[128];
+		const char *end = strchr(p, ']');
+		size_t len;
+
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!end || end < p) {
+			/* inih reports it as a syntax error; make its keys not
+			 * land in the previous section. */
+			c->sec = SEC_BAD;
+			return str;
+		}
+		len = (size_t)(end - p);
+		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len >= sizeof(name))
+			len = sizeof(name) - 1;
+		memcpy(name, p, len);
+		name[len] = '\0';
+		begin_section(c, name);
+	}
+	return str;
+}
+
+static int check_lines(struct pctx *c)
+{
+	size_t start = 0;
+	int line = 1;
+
+	for (size_t i = 0; i <= c->len; i++) {
+		if (i < c->len && c->buf[i] == '\0') {
+			c->line = line;
+			fail(c, "NUL byte in the file");
+			return -1;
+		}
+		if (i == c->len || c->buf[i] == '\n') {
+			if (i - start > TITAD_CONFIG_LINE_MAX) {
+				c->line = line;
+				fail(c, "line longer than %d characters", TITAD_CONFIG_LINE_MAX);
+				return -1;
+			}
+			start = i + 1;
+			line++;
+		}
+	}
+	return 0;
+}
+
+/* What the keys cannot check one by one. */
+static void cross_check(struct pctx *c)
+{
+	struct titad_config *g = &c->cfg;
+	struct tita_ctl_params *p = &g->params;
+	double port_eta = 0;
+
+	/* Unset timers keep the controller's ratios to the interval (chosen in
+	 * the simulator), within what the wire accepts. */
+	if (!c->ttl_set || !c->refresh_set) {
+		struct tita_ctl_params def;
+		double scale;
+
+		tita_ctl_params_default(&def);
+		scale = (double)p->control_interval_ns / (double)def.control_interval_ns;
+		if (!c->ttl_set) {
+			double ttl = (double)def.grant_ttl_ns * scale;
+
+			p->grant_ttl_ns = ttl > 60e9 ? 60 * TITA_NSEC_PER_SEC : (uint64_t)ttl;
+		}
+		if (!c->refresh_set) {
+			double r = (double)def.refresh_ns * scale;
+
+			p->refresh_ns = (uint64_t)r;
+			if (p->refresh_ns >= p->grant_ttl_ns)
+				p->refresh_ns = p->grant_ttl_ns / 2;
+			if (p->refresh_ns < p->control_interval_ns)
+				p->refresh_ns = p->control_interval_ns;
+		}
+	}
+	if (p->grant_ttl_ns < 2 * p->control_interval_ns) {
+		c->line = c->ttl_set ? c->line_ttl : c->line_interval;
+		fail(c, "grant-ttl must be at least twice the interval");
+		return;
+	}
+	if (p->refresh_ns < p->control_interval_ns || p->refresh_ns >= p->grant_ttl_ns) {
+		c->line = c->refresh_set ? c->line_refresh :
+			  c->ttl_set	 ? c->line_ttl :
+					   c->line_interval;
+		fail(c, "refresh must be at least the interval and below grant-ttl");
+		return;
+	}
+	/* An operator who lowers eta does not have to lower eta-min too. */
+	if (!c->line_eta_min && p->eta_min > p->eta)
+		p->eta_min = p->eta;
+	if (p->eta_min > p->eta) {
+		c->line = c->line_eta_min > c->line_eta ? c->line_eta_min : c->line_eta;
+		fail(c, "eta-min must not be above eta");
+		return;
+	}
+	for (uint32_t i = 0; i < g->n_jobs; i++) {
+		const struct titad_job_conf *j = &g->jobs[i];
+
+		if (j->max_bps && j->min_bps > j->max_bps) {
+			c->line = j->line;
+			fail(c, "[job %s]: min is above max", j->name);
+			return;
+		}
+	}
+	/* lib/ applies one eta to every port: per-port values must agree. */
+	for (uint32_t i = 0; i < g->n_ports; i++) {
+		const struct titad_port_conf *pt = &g->ports[i];
+
+		if (!pt->eta)
+			continue;
+		if (port_eta && pt->eta != port_eta) {
+			c->line = pt->line;
+			fail(c,
+			     "[port %s]: eta differs from another port's; the controller "
+			     "has one eta for all ports",
+			     pt->ifname);
+			return;
+		}
+		port_eta = pt->eta;
+	}
+	if (port_eta) {
+		p->eta = port_eta;
+		if (p->eta_min > p->eta)
+			p->eta_min = p->eta;
+	}
+	if (!g->n_ports) {
+		c->line = 0;
+		fail(c, "no [port IFNAME] section: titad needs at least one NIC");
+		return;
+	}
+	if (tita_ctl_params_check(p)) {
+		c->line = 0;
+		fail(c, "the controller parameters are inconsistent");
+	}
+}
+
+int titad_config_parse(const char *path, const char *buf, size_t len, struct titad_config *ret_cfg,
+		       char *err, size_t err_size)
+{
+	struct pctx *c;
+	int r, ret = -EINVAL;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, err_size, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	c->path = path;
+	c->buf = buf;
+	c->len = len;
+	titad_config_defaults(&c->cfg);
+	snprintf(c->cfg.path, sizeof(c->cfg.path), "%s", path);
+
+	if (len > TITAD_CONFIG_BYTES_MAX) {
+		c->line = 0;
+		fail(c, "larger than %d bytes", TITAD_CONFIG_BYTES_MAX);
+		goto out;
+	}
+	if (check_lines(c))
+		goto out;
+	c->line = 0;
+
+	/* The distribution's inih has run-time knobs: no continuation lines
+	 * (an indented key is a typo, not part of the previous value). */
+	ini_allow_multiline = false;
+	ini_stop_on_first_error = false;
+	r = ini_parse_stream(reader, c, handler, c);
+	if (r > 0 && (!c->err_line || r < c->err_line)) {
+		c->err_line = 0;
+		c->line = r;
+		fail(c, "syntax error: expected [section], key = value, or a comment");
+	} else if (r < 0 && !c->err_line) {
+		c->line = 0;
+		fail(c, "cannot be parsed (%d)", r);
+	}
+	if (!c->err_line)
+		cross_check(c);
+	if (!c->err_line)
+		ret = 0;
+out:
+	if (ret) {
+		if (c->err_line > 0)
+			snprintf(err, err_size, "%s:%d: %s", path, c->err_line, c->err);
+		else
+			snprintf(err, err_size, "%s: %s", path, c->err);
+	} else {
+		*ret_cfg = c->cfg;
+		if (err_size)
+			err[0] = '\0';
+	}
+	free(c);
+	return ret;
+}
+
+int titad_config_load(const char *path, struct titad_config *ret_cfg, char *err, size_t err_size)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, err_size, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			char *nb;
+
+			if (cap > TITAD_CONFIG_BYTES_MAX) {
+				close(fd);
+				free(buf);
+				snprintf(err, err_size, "%s: larger than %d bytes", path,
+					 TITAD_CONFIG_BYTES_MAX);
+				return -EFBIG;
+			}
+			cap = cap ? cap * 2 : 4096;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				close(fd);
+				free(buf);
+				snprintf(err, err_size, "%s: out of memory", path);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			snprintf(err, err_size, "%s: %s", path, strerror(errno));
+			close(fd);
+			free(buf);
+			return r;
+		}
+		if (!n)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	r = titad_config_parse(path, buf ? buf : "", len, ret_cfg, err, err_size);
+	free(buf);
+	return r;
+}
+
+static const struct titad_config_range ranges[] = {
+	{ "controller", "interval", "1us", "10s", "0ns", "11s" },
+	{ "controller", "grant-ttl", "2ms", "60s", "1ms", "61s" },
+	{ "controller", "refresh", "1ms", "50ms", "999us", "61s" },
+	{ "controller", "eta", "0.05", "1", "0.04", "1.01" },
+	{ "controller", "eta-min", "0.05", "0.95", "0.04", "0.96" },
+	{ "controller", "start-rate", "0", "1", "-0.1", "1.1" },
+	{ "controller", "max-pairs", "1", "16777216", "0", "16777217" },
+	{ "controller", "max-jobs", "1", "1048576", "0", "1048577" },
+	{ "daemon", "control-mode", "0", "0777", NULL, "01000" },
+	{ "daemon", "datapath-entries", "256", "1048576", "255", "1048577" },
+	{ "peers", "port", "1", "65535", "0", "65536" },
+	{ "peers", "key-id", "0", "4294967295", NULL, "4294967296" },
+	{ "peers", "max-peers", "16", "1048576", "15", "1048577" },
+	{ "port eth0", "line-rate", "1", "3.2T", "0", "3.3T" },
+	{ "port eth0", "eta", "0.05", "1", "0.04", "1.5" },
+	{ "job j", "weight", "0.001", "1000", "0.0001", "1001" },
+	{ "job j", "min", "0", "3.2T", NULL, "3.3T" },
+	{ "job j", "max", "0", "3.2T", NULL, "4T" },
+};
+
+const struct titad_config_range *titad_config_ranges(size_t *ret_n)
+{
+	*ret_n = sizeof(ranges) / sizeof(ranges[0]);
+	return ranges;
+}

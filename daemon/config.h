@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * titad's configuration: an INI file (/etc/tita/titad.conf) parsed from a
+ * buffer with inih, every value range-checked, every error naming
+ * file:line. Parsing is pure (no file, socket or clock), so it can be
+ * fuzzed and unit-tested; what needs the system (the key file's owner and
+ * mode, a netdev's address or speed) is checked by titad when it loads.
+ *
+ *   [daemon]      log-level, pacer, control-socket, control-group,
+ *                 control-mode, metrics-listen, pin-root, xdp-mode,
+ *                 datapath-entries, queue-sampler
+ *   [controller]  interval, grant-ttl, refresh, eta, eta-min, fail-open,
+ *                 start-rate, max-pairs, max-jobs
+ *   [peers]       port, bind, key-file, key-id, static, max-peers
+ *   [port IFNAME] address, line-rate, eta          (one section per NIC)
+ *   [job NAME]    dst, weight, min, max             (selector + policy)
+ *
+ * See systemd/titad.conf.example for every key with its default.
+ */
+#ifndef TITAD_CONFIG_H
+#define TITAD_CONFIG_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tita/ctl.h"
+#include "units.h"
+
+#define TITAD_CONFIG_PATH "/etc/tita/titad.conf"
+#define TITAD_MAX_PORTS 16
+#define TITAD_MAX_BIND 4
+#define TITAD_MAX_STATIC_PEERS 256
+#define TITAD_MAX_CONF_JOBS 64
+#define TITAD_MAX_JOB_DST 32
+#define TITAD_PATH_MAX 256
+/* inih reads a line into a fixed buffer; longer lines are refused rather
+ * than silently cut. */
+#define TITAD_CONFIG_LINE_MAX 190
+#define TITAD_CONFIG_BYTES_MAX (1024 * 1024)
+
+enum titad_log_level {
+	TITAD_LOG_ERR = 3,
+	TITAD_LOG_WARNING = 4,
+	TITAD_LOG_NOTICE = 5,
+	TITAD_LOG_INFO = 6,
+	TITAD_LOG_DEBUG = 7,
+};
+
+enum titad_pacer_kind {
+	TITAD_PACER_TC = 0,
+	TITAD_PACER_DRY_RUN,
+};
+
+/* How an unpaced pair (no live grant: fail-open) is realised. */
+enum titad_fail_open {
+	TITAD_FAIL_OPEN_REMOVE = 0, /* remove the pacing rule */
+	TITAD_FAIL_OPEN_LINE_RATE, /* keep the rule at line rate (less churn) */
+};
+
+enum titad_xdp_mode {
+	TITAD_XDP_AUTO = 0,
+	TITAD_XDP_NATIVE,
+	TITAD_XDP_GENERIC,
+	TITAD_XDP_OFF,
+};
+
+struct titad_port_conf {
+	char ifname[IF_NAMESIZE];
+	bool addr_set; /* else the netdev's first global address */
+	struct tita_addr addr;
+	uint64_t line_rate_bps; /* 0: detect from the link */
+	double eta; /* 0: [controller] eta */
+	int line; /* of the section header, for errors found later */
+};
+
+struct titad_job_conf {
+	char name[TITA_JOB_NAME_MAX + 1];
+	uint32_t weight_milli;
+	uint64_t min_bps, max_bps;
+	uint32_t n_dst;
+	struct tita_prefix dst[TITAD_MAX_JOB_DST];
+	int line;
+};
+
+struct titad_config {
+	char path[TITAD_PATH_MAX]; /* for messages */
+
+	/* [daemon] */
+	enum titad_log_level log_level;
+	enum titad_pacer_kind pacer;
+	char control_socket[108]; /* sun_path */
+	char control_group[64]; /* "" : root only may change anything */
+	uint32_t control_mode;
+	char metrics_listen[64]; /* "host:port", "[v6]:port" or "" (off) */
+	char pin_root[TITAD_PATH_MAX];
+	enum titad_xdp_mode xdp_mode;
+	uint32_t datapath_entries; /* BPF table sizes; 0: the loader's choice */
+	int queue_sampler; /* enum tita_bpf_queue_mode: auto 0, on 1, off 2 */
+
+	/* [controller] */
+	struct tita_ctl_params params;
+	enum titad_fail_open fail_open;
+
+	/* [peers] */
+	uint16_t peer_port;
+	uint32_t n_bind;
+	struct tita_addr bind[TITAD_MAX_BIND];
+	char key_file[TITAD_PATH_MAX];
+	uint32_t key_id;
+	uint32_t n_static;
+	struct tita_addr static_peers[TITAD_MAX_STATIC_PEERS];
+	uint32_t max_peers;
+
+	uint32_t n_ports;
+	struct titad_port_conf ports[TITAD_MAX_PORTS];
+	uint32_t n_jobs;
+	struct titad_job_conf jobs[TITAD_MAX_CONF_JOBS];
+};
+
+/* The defaults, before any file is read. */
+void titad_config_defaults(struct titad_config *cfg);
+
+/*
+ * Parse buf (len bytes, need not be NUL-terminated) as the file `path` into
+ * *ret_cfg. 0, or -EINVAL with the first problem in err as
+ * "path:line: what is wrong" (or "path: ..." for a whole-file problem).
+ * *ret_cfg is untouched on failure.
+ */
+int titad_config_parse(const char *path, const char *buf, size_t len, struct titad_config *ret_cfg,
+		       char *err, size_t err_size);
+
+/* Read and parse a file (the only I/O here). Errors as above; a file that
+ * cannot be read gives "path: strerror". */
+int titad_config_load(const char *path, struct titad_config *ret_cfg, char *err, size_t err_size);
+
+/*
+ * The table of keys with a numeric range, exposed so that the unit tests
+ * walk every key's bounds. min/max are in the key's text form ("1us",
+ * "10s", "0.05"); below_min/above_max are values just outside (NULL when
+ * none exists in the key's syntax).
+ */
+struct titad_config_range {
+	const char *section; /* "port eth0" stands for any [port X] */
+	const char *key;
+	const char *min, *max;
+	const char *below_min, *above_max;
+};
+
+const struct titad_config_range *titad_config_ranges(size_t *ret_n);
+
+const char *titad_log_level_name(enum titad_log_level l);
+const char *titad_pacer_name(enum titad_pacer_kind k);
+
+#endif /* TITAD_CONFIG_H */

@@ -1,0 +1,778 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The control socket (OpenBSD ntpd's control.c is the model): AF_UNIX
+ * SOCK_SEQPACKET, its mode and group set at creation, non-blocking, one
+ * length-checked protobuf Request per packet and one Response each, built
+ * from the controller's snapshot functions.
+ *
+ * Who may do what: anyone the socket's mode lets connect may read; only
+ * root or members of control-group may change anything. The check uses
+ * SO_PEERCRED, taken when the client connects, so a client cannot hand a
+ * privileged connection's descriptor to another process to gain rights
+ * it did not have at connect time... nor lose them.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "ctlproto.h"
+#include "tita-config.h"
+#include "titad.h"
+#include "units.h"
+
+#define MAX_CLIENTS 64
+
+struct client {
+	struct titad_control *ctl;
+	int fd;
+	bool may_write;
+	uid_t uid;
+	pid_t pid;
+	struct tita_event_source *src;
+};
+
+struct titad_control {
+	struct titad *d;
+	int fd;
+	struct tita_event_source *src;
+	char path[108];
+	uint32_t n_clients;
+	struct client *clients[MAX_CLIENTS];
+};
+
+static bool in_group(uid_t uid, gid_t primary, gid_t want)
+{
+	struct passwd *pw;
+	gid_t groups[256];
+	int n = 256;
+
+	if (primary == want)
+		return true;
+	pw = getpwuid(uid);
+	if (!pw)
+		return false;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == want)
+			return true;
+	return false;
+}
+
+static void client_close(struct client *c)
+{
+	struct titad_control *ctl = c->ctl;
+
+	tita_event_fd_del(ctl->d->ev, c->src);
+	close(c->fd);
+	for (uint32_t i = 0; i < ctl->n_clients; i++) {
+		if (ctl->clients[i] == c) {
+			ctl->clients[i] = ctl->clients[--ctl->n_clients];
+			break;
+		}
+	}
+	free(c);
+}
+
+/* ---- building responses ------------------------------------------------ */
+
+/* Protobuf-c responses are built on a per-request arena of allocations,
+ * freed in one go after sending. */
+struct arena {
+	size_t n, cap;
+	void **ptrs;
+	bool failed;
+};
+
+static void *az(struct arena *a, size_t size)
+{
+	void *p;
+
+	if (a->failed)
+		return NULL;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+		void **np = realloc(a->ptrs, cap * sizeof(*np));
+
+		if (!np) {
+			a->failed = true;
+			return NULL;
+		}
+		a->ptrs = np;
+		a->cap = cap;
+	}
+	p = calloc(1, size ? size : 1);
+	if (!p) {
+		a->failed = true;
+		return NULL;
+	}
+	a->ptrs[a->n++] = p;
+	return p;
+}
+
+static char *astr(struct arena *a, const char *s)
+{
+	char *p = az(a, strlen(s) + 1);
+
+	if (p)
+		strcpy(p, s);
+	return p;
+}
+
+static void arena_free(struct arena *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->ptrs[i]);
+	free(a->ptrs);
+}
+
+static ProtobufCBinaryData addr_bytes(struct arena *a, const struct tita_addr *addr)
+{
+	ProtobufCBinaryData b = { 0, NULL };
+	size_t n = tita_addr_is_ipv4(addr) ? 4 : 16;
+	uint8_t *p = az(a, n);
+
+	if (p) {
+		memcpy(p, tita_addr_is_ipv4(addr) ? &addr->bytes[12] : addr->bytes, n);
+		b.data = p;
+		b.len = n;
+	}
+	return b;
+}
+
+static int parse_addr_bytes(const ProtobufCBinaryData *b, struct tita_addr *ret)
+{
+	if (b->len == 4) {
+		*ret = tita_addr_from_ipv4(b->data);
+		return 0;
+	}
+	if (b->len == 16) {
+		memcpy(ret->bytes, b->data, 16);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static void set_error(struct arena *a, Tita__Control__Response *resp, Tita__Control__ErrorCode code,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void set_error(struct arena *a, Tita__Control__Response *resp, Tita__Control__ErrorCode code,
+		      const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	resp->error = code;
+	resp->message = astr(a, msg);
+	if (!resp->message)
+		resp->message = (char *)"";
+	resp->body_case = TITA__CONTROL__RESPONSE__BODY__NOT_SET;
+}
+
+#define FAIL(...)                       \
+	do {                            \
+		set_error(__VA_ARGS__); \
+		return;                 \
+	} while (0)
+
+static void do_status(struct titad *d, struct arena *a, Tita__Control__Response *resp)
+{
+	Tita__Control__StatusResponse *s = az(a, sizeof(*s));
+	Tita__Control__ControllerCounters *cc = az(a, sizeof(*cc));
+	struct titad_peer_totals pt;
+	struct tita_ctl_stats st;
+	size_t n_drops = 0;
+
+	if (!s || !cc)
+		return;
+	tita__control__status_response__init(s);
+	tita__control__controller_counters__init(cc);
+	tita_ctl_stats(d->ctl, &st);
+	titad_peers_totals(d, &pt);
+	s->version = (char *)TITA_VERSION;
+	s->uptime_ns = tita_clock_mono_ns() - d->start_ns;
+	s->boot_id = d->sender.boot_id;
+	s->key_id = d->sender.key_id;
+	s->pacer = (char *)d->pacer->ops->name;
+	s->n_ports = d->n_ports;
+	s->n_peers = (uint32_t)titad_peers_count(d);
+	s->n_pairs = (uint32_t)tita_ctl_n_pairs(d->ctl);
+	cc->rounds = st.rounds;
+	cc->msgs_in = st.msgs_in;
+	cc->msgs_out = st.msgs_out;
+	cc->entries_in = st.entries_in;
+	cc->entries_skipped_not_local = st.entries_skipped_not_local;
+	cc->entries_skipped_mismatch = st.entries_skipped_mismatch;
+	cc->entries_skipped_no_space = st.entries_skipped_no_space;
+	cc->samples_in = st.samples_in;
+	cc->samples_skipped_not_local = st.samples_skipped_not_local;
+	cc->samples_skipped_no_space = st.samples_skipped_no_space;
+	cc->pairs_evicted = st.pairs_evicted;
+	cc->grants_expired = st.grants_expired;
+	cc->demands_expired = st.demands_expired;
+	cc->rate_updates = st.rate_updates;
+	cc->rate_updates_suppressed = st.rate_updates_suppressed;
+	s->controller = cc;
+	s->datagrams_in = pt.dgrams_in;
+	s->datagrams_out = pt.dgrams_out;
+	s->drops = az(a, TITA_WIRE_E_COUNT * sizeof(*s->drops));
+	for (int e = 1; e < TITA_WIRE_E_COUNT && s->drops; e++) {
+		Tita__Control__ReasonCounter *rc;
+
+		if (!pt.drops_by_reason[e])
+			continue;
+		rc = az(a, sizeof(*rc));
+		if (!rc)
+			return;
+		tita__control__reason_counter__init(rc);
+		rc->reason = (char *)tita_wire_error_name((enum tita_wire_error)e);
+		rc->count = pt.drops_by_reason[e];
+		s->drops[n_drops++] = rc;
+	}
+	s->n_drops = n_drops;
+	resp->body_case = TITA__CONTROL__RESPONSE__BODY_STATUS;
+	resp->status = s;
+}
+
+static void do_ports(struct titad *d, struct arena *a, Tita__Control__Response *resp)
+{
+	Tita__Control__PortsResponse *pr = az(a, sizeof(*pr));
+	struct tita_port_info info[TITAD_MAX_PORTS];
+	size_t n = tita_ctl_ports(d->ctl, info, TITAD_MAX_PORTS);
+
+	if (!pr)
+		return;
+	tita__control__ports_response__init(pr);
+	if (n > TITAD_MAX_PORTS)
+		n = TITAD_MAX_PORTS;
+	pr->ports = az(a, (n ? n : 1) * sizeof(*pr->ports));
+	for (size_t i = 0; i < n && pr->ports; i++) {
+		Tita__Control__Port *p = az(a, sizeof(*p));
+
+		if (!p)
+			return;
+		tita__control__port__init(p);
+		p->addr = addr_bytes(a, &info[i].local);
+		p->ifname = (char *)"";
+		for (uint32_t j = 0; j < d->n_ports; j++)
+			if (tita_addr_eq(&d->ports[j].addr, &info[i].local))
+				p->ifname = d->ports[j].ifname;
+		p->line_rate_bps = info[i].line_rate_bps;
+		p->eta = info[i].eta;
+		p->capacity_bps = info[i].capacity_bps;
+		p->unmanaged_bps = info[i].unmanaged_bps;
+		p->granted_bps = info[i].granted_bps;
+		p->rx_bps = info[i].rx_bps;
+		p->tx_bps = info[i].tx_bps;
+		p->ce_ppm = info[i].ce_ppm;
+		pr->ports[pr->n_ports++] = p;
+	}
+	resp->body_case = TITA__CONTROL__RESPONSE__BODY_PORTS;
+	resp->ports = pr;
+}
+
+static void do_peers(struct titad *d, struct arena *a, Tita__Control__Response *resp)
+{
+	Tita__Control__PeersResponse *pr = az(a, sizeof(*pr));
+	size_t n = titad_peers_count(d);
+	struct titad_peer **list = az(a, (n ? n : 1) * sizeof(*list));
+	uint64_t now = tita_clock_mono_ns();
+
+	if (!pr || !list)
+		return;
+	tita__control__peers_response__init(pr);
+	n = titad_peers_list(d, list, n);
+	pr->peers = az(a, (n ? n : 1) * sizeof(*pr->peers));
+	for (size_t i = 0; i < n && pr->peers; i++) {
+		const struct titad_peer *src = list[i];
+		Tita__Control__Peer *p = az(a, sizeof(*p));
+		size_t nr = 0;
+
+		if (!p)
+			return;
+		tita__control__peer__init(p);
+		p->addr = addr_bytes(a, &src->addr);
+		p->heard = src->heard;
+		p->last_heard_ago_ns = src->heard ? now - src->last_heard_ns : 0;
+		p->boot_id = src->boot_id;
+		p->datagrams_in = src->dgrams_in;
+		p->datagrams_out = src->dgrams_out;
+		p->drops = src->drops;
+		p->control_interval_ns = src->control_interval_ns;
+		p->grant_ttl_ns = src->grant_ttl_ns;
+		p->drops_by_reason = az(a, TITA_WIRE_E_COUNT * sizeof(*p->drops_by_reason));
+		for (int e = 1; e < TITA_WIRE_E_COUNT && p->drops_by_reason; e++) {
+			Tita__Control__ReasonCounter *rc;
+
+			if (!src->drops_by_reason[e])
+				continue;
+			rc = az(a, sizeof(*rc));
+			if (!rc)
+				return;
+			tita__control__reason_counter__init(rc);
+			rc->reason = (char *)tita_wire_error_name((enum tita_wire_error)e);
+			rc->count = src->drops_by_reason[e];
+			p->drops_by_reason[nr++] = rc;
+		}
+		p->n_drops_by_reason = nr;
+		pr->peers[pr->n_peers++] = p;
+	}
+	resp->body_case = TITA__CONTROL__RESPONSE__BODY_PEERS;
+	resp->peers = pr;
+}
+
+static void do_pairs(struct titad *d, struct arena *a, const Tita__Control__PairsRequest *rq,
+		     Tita__Control__Response *resp)
+{
+	Tita__Control__PairsResponse *pr = az(a, sizeof(*pr));
+	size_t n = tita_ctl_n_pairs(d->ctl), matched = 0;
+	struct tita_pair_info *info = az(a, (n ? n : 1) * sizeof(*info));
+	struct tita_addr local, remote;
+	bool f_local = false, f_remote = false, f_job = false;
+	uint32_t job_id = 0, limit;
+	uint64_t now = tita_clock_mono_ns();
+
+	if (!pr || !info)
+		return;
+	if (rq && rq->local.len) {
+		if (parse_addr_bytes(&rq->local, &local))
+			FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+			     "local: an address is 4 or 16 bytes");
+		f_local = true;
+	}
+	if (rq && rq->remote.len) {
+		if (parse_addr_bytes(&rq->remote, &remote))
+			FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+			     "remote: an address is 4 or 16 bytes");
+		f_remote = true;
+	}
+	if (rq && rq->job && rq->job[0]) {
+		if (!tita_job_name_valid(rq->job))
+			FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+			     "job: not a job name");
+		job_id = tita_job_id(rq->job);
+		f_job = true;
+	}
+	limit = rq && rq->limit && rq->limit < TITA_CTL_PAIRS_PAGE ? rq->limit :
+								     TITA_CTL_PAIRS_PAGE;
+	tita__control__pairs_response__init(pr);
+	n = tita_ctl_pairs(d->ctl, info, n);
+	pr->pairs = az(a, (limit ? limit : 1) * sizeof(*pr->pairs));
+	for (size_t i = 0; i < n && pr->pairs; i++) {
+		const struct tita_pair_info *pi = &info[i];
+		Tita__Control__Pair *p;
+		char job[TITA_JOB_NAME_MAX + 1];
+
+		if ((f_local && !tita_addr_eq(&pi->local, &local)) ||
+		    (f_remote && !tita_addr_eq(&pi->remote, &remote)) ||
+		    (f_job && pi->job_id != job_id) ||
+		    (rq && rq->role && (int)rq->role != (int)pi->role))
+			continue;
+		matched++;
+		if (matched <= (rq ? rq->offset : 0) || pr->n_pairs >= limit)
+			continue;
+		p = az(a, sizeof(*p));
+		if (!p)
+			return;
+		tita__control__pair__init(p);
+		p->local = addr_bytes(a, &pi->local);
+		p->remote = addr_bytes(a, &pi->remote);
+		p->job_id = pi->job_id;
+		p->job = astr(a, titad_job_name(d, pi->job_id, job, sizeof(job)));
+		p->role = (Tita__Control__PairRole)pi->role;
+		p->state = (Tita__Control__PairState)pi->state;
+		p->demand_bps = pi->demand_bps;
+		p->grant_bps = pi->grant_bps;
+		p->ceiling_bps = pi->ceiling_bps;
+		p->unpaced = pi->rate_bps == TITA_RATE_UNPACED;
+		p->rate_bps = p->unpaced ? 0 : pi->rate_bps;
+		p->measured_bps = pi->measured_bps;
+		p->ce_ppm = pi->ce_ppm;
+		p->cnp_per_sec = pi->cnp_per_sec;
+		p->expires_in_ns = pi->expires_ns > now ? pi->expires_ns - now : 0;
+		pr->pairs[pr->n_pairs++] = p;
+	}
+	pr->total = matched;
+	resp->body_case = TITA__CONTROL__RESPONSE__BODY_PAIRS;
+	resp->pairs = pr;
+}
+
+static Tita__Control__Job *job_msg(struct titad *d, struct arena *a, const char *name)
+{
+	Tita__Control__Job *j = az(a, sizeof(*j));
+	struct tita_job pol;
+	uint32_t id = tita_job_id(name);
+
+	if (!j)
+		return NULL;
+	tita__control__job__init(j);
+	j->name = astr(a, name);
+	j->job_id = id;
+	if (!tita_ctl_job_get(d->ctl, id, &pol)) {
+		j->configured = true;
+	} else {
+		pol = (struct tita_job){ .weight_milli = TITA_WEIGHT_ONE };
+	}
+	j->weight = (double)pol.weight_milli / TITA_WEIGHT_ONE;
+	j->min_bps = pol.min_bps;
+	j->max_bps = pol.max_bps;
+	return j;
+}
+
+static void jobs_response(struct titad *d, struct arena *a, Tita__Control__Response *resp,
+			  const char *only)
+{
+	Tita__Control__JobsResponse *jr = az(a, sizeof(*jr));
+
+	if (!jr)
+		return;
+	tita__control__jobs_response__init(jr);
+	jr->jobs = az(a, (d->n_jobs + 1) * sizeof(*jr->jobs));
+	if (!jr->jobs)
+		return;
+	if (only) {
+		jr->jobs[jr->n_jobs++] = job_msg(d, a, only);
+	} else {
+		struct tita_job pol;
+
+		if (!tita_ctl_job_get(d->ctl, TITA_JOB_DEFAULT, &pol))
+			jr->jobs[jr->n_jobs++] = job_msg(d, a, TITA_JOB_DEFAULT_NAME);
+		for (uint32_t i = 0; i < d->n_jobs; i++)
+			jr->jobs[jr->n_jobs++] = job_msg(d, a, d->jobs[i].name);
+	}
+	resp->body_case = TITA__CONTROL__RESPONSE__BODY_JOBS;
+	resp->jobs = jr;
+}
+
+static void do_job_set(struct titad *d, struct client *c, struct arena *a,
+		       const Tita__Control__JobSetRequest *rq, Tita__Control__Response *resp)
+{
+	struct tita_job pol = { .weight_milli = TITA_WEIGHT_ONE };
+	struct titad_job *j;
+	int r;
+
+	if (!c->may_write)
+		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED,
+		     "only root or group %s may change jobs",
+		     d->cfg.control_group[0] ? d->cfg.control_group : "(none)");
+	if (!rq || !tita_job_name_valid(rq->name))
+		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+		     "name: a job name is 1..%d letters, digits, '_', '-' or '.'",
+		     TITA_JOB_NAME_MAX);
+	tita_ctl_job_get(d->ctl, tita_job_id(rq->name), &pol);
+	if (rq->weight_present_case == TITA__CONTROL__JOB_SET_REQUEST__WEIGHT_PRESENT_WEIGHT) {
+		if (!(rq->weight >= 0.001 && rq->weight <= 1000))
+			FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+			     "weight: out of range (0.001..1000)");
+		pol.weight_milli = (uint32_t)(rq->weight * TITA_WEIGHT_ONE + 0.5);
+	}
+	if (rq->min_present_case == TITA__CONTROL__JOB_SET_REQUEST__MIN_PRESENT_MIN_BPS) {
+		if (rq->min_bps > TITA_RATE_MAX_BPS)
+			FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+			     "min: above 3.2T");
+		pol.min_bps = rq->min_bps;
+	}
+	if (rq->max_present_case == TITA__CONTROL__JOB_SET_REQUEST__MAX_PRESENT_MAX_BPS) {
+		if (rq->max_bps > TITA_RATE_MAX_BPS)
+			FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+			     "max: above 3.2T");
+		pol.max_bps = rq->max_bps;
+	}
+	if (pol.max_bps && pol.min_bps > pol.max_bps)
+		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+		     "min is above max");
+	j = titad_job_get(d, rq->name);
+	if (!j)
+		FAIL(a, resp,
+		     errno == EEXIST ? TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT :
+				       TITA__CONTROL__ERROR_CODE__ERROR_CODE_NO_SPACE,
+		     errno == EEXIST ? "name: its id collides with another job's" :
+				       "too many jobs");
+	r = tita_ctl_job_set(d->ctl, j->id, &pol);
+	if (r)
+		FAIL(a, resp,
+		     r == -ENOSPC ? TITA__CONTROL__ERROR_CODE__ERROR_CODE_NO_SPACE :
+				    TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+		     "the controller refused the job: %s", strerror(-r));
+	j->set_by_ctl = true;
+	log_notice("job %s: set by uid %u (pid %d): weight %.3f min %llu max %llu bit/s", j->name,
+		   (unsigned)c->uid, (int)c->pid, pol.weight_milli / 1000.0,
+		   (unsigned long long)pol.min_bps, (unsigned long long)pol.max_bps);
+	jobs_response(d, a, resp, j->name);
+}
+
+static void do_job_show(struct titad *d, struct arena *a, const Tita__Control__JobShowRequest *rq,
+			Tita__Control__Response *resp)
+{
+	if (rq && rq->name && rq->name[0]) {
+		if (!tita_job_name_valid(rq->name))
+			FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+			     "name: not a job name");
+		if (!titad_job_find(d, rq->name) && strcmp(rq->name, TITA_JOB_DEFAULT_NAME))
+			FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_NOT_FOUND, "no job %s",
+			     rq->name);
+		return jobs_response(d, a, resp, rq->name);
+	}
+	jobs_response(d, a, resp, NULL);
+}
+
+static void do_job_clear(struct titad *d, struct client *c, struct arena *a,
+			 const Tita__Control__JobClearRequest *rq, Tita__Control__Response *resp)
+{
+	struct titad_job *j;
+	int r;
+
+	if (!c->may_write)
+		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED,
+		     "only root or group %s may change jobs",
+		     d->cfg.control_group[0] ? d->cfg.control_group : "(none)");
+	if (!rq || !tita_job_name_valid(rq->name))
+		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+		     "name: not a job name");
+	j = titad_job_find(d, rq->name);
+	r = tita_ctl_job_clear(d->ctl, tita_job_id(rq->name));
+	if (r == -ENOENT && !j)
+		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_NOT_FOUND, "no job %s",
+		     rq->name);
+	if (j)
+		j->set_by_ctl = false;
+	log_notice("job %s: cleared by uid %u (pid %d)", rq->name, (unsigned)c->uid, (int)c->pid);
+	jobs_response(d, a, resp, rq->name);
+}
+
+static void handle(struct client *c, const uint8_t *buf, size_t len)
+{
+	struct titad *d = c->ctl->d;
+	Tita__Control__Response resp = TITA__CONTROL__RESPONSE__INIT;
+	Tita__Control__Request *rq = tita_ctl_request_unpack(buf, len);
+	struct arena a = { 0 };
+	int r;
+
+	resp.message = (char *)"";
+	if (!rq) {
+		set_error(&a, &resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+			  "malformed request");
+	} else {
+		resp.id = rq->id;
+		switch (rq->body_case) {
+		case TITA__CONTROL__REQUEST__BODY_STATUS:
+			do_status(d, &a, &resp);
+			break;
+		case TITA__CONTROL__REQUEST__BODY_PORTS:
+			do_ports(d, &a, &resp);
+			break;
+		case TITA__CONTROL__REQUEST__BODY_PEERS:
+			do_peers(d, &a, &resp);
+			break;
+		case TITA__CONTROL__REQUEST__BODY_PAIRS:
+			do_pairs(d, &a, rq->pairs, &resp);
+			break;
+		case TITA__CONTROL__REQUEST__BODY_JOB_SET:
+			do_job_set(d, c, &a, rq->job_set, &resp);
+			break;
+		case TITA__CONTROL__REQUEST__BODY_JOB_SHOW:
+			do_job_show(d, &a, rq->job_show, &resp);
+			break;
+		case TITA__CONTROL__REQUEST__BODY_JOB_CLEAR:
+			do_job_clear(d, c, &a, rq->job_clear, &resp);
+			break;
+		default:
+			set_error(&a, &resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_UNSUPPORTED,
+				  "unsupported request");
+		}
+	}
+	if (a.failed) {
+		resp = (Tita__Control__Response)TITA__CONTROL__RESPONSE__INIT;
+		resp.id = rq ? rq->id : 0;
+		resp.error = TITA__CONTROL__ERROR_CODE__ERROR_CODE_INTERNAL;
+		resp.message = (char *)"out of memory";
+	}
+	r = tita_ctl_send(c->fd, &resp.base, TITA_CTL_RESPONSE_MAX);
+	if (r)
+		log_debug("control: client pid %d: sending a response: %s", (int)c->pid,
+			  strerror(-r));
+	if (rq)
+		tita__control__request__free_unpacked(rq, NULL);
+	arena_free(&a);
+	/* A job change feeds the controller: let it act now. */
+	titad_kick(d, tita_clock_mono_ns());
+}
+
+static void on_client(void *data, int fd, uint32_t events)
+{
+	struct client *c = data;
+	uint8_t buf[TITA_CTL_REQUEST_MAX];
+	ssize_t n;
+
+	if (events & (EPOLLHUP | EPOLLERR) && !(events & EPOLLIN)) {
+		client_close(c);
+		return;
+	}
+	n = tita_ctl_recv(fd, buf, sizeof(buf));
+	if (n == -EAGAIN)
+		return;
+	if (n == 0 || (n < 0 && n != -EMSGSIZE)) {
+		client_close(c);
+		return;
+	}
+	if (n == -EMSGSIZE) {
+		/* Not our client: one answer, then the door. */
+		Tita__Control__Response resp = TITA__CONTROL__RESPONSE__INIT;
+
+		resp.error = TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT;
+		resp.message = (char *)"request too large";
+		tita_ctl_send(fd, &resp.base, TITA_CTL_RESPONSE_MAX);
+		client_close(c);
+		return;
+	}
+	handle(c, buf, (size_t)n);
+}
+
+static void on_accept(void *data, int fd, uint32_t events)
+{
+	struct titad_control *ctl = data;
+	struct titad *d = ctl->d;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct client *c;
+	int cfd;
+
+	(void)events;
+	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0)
+		return;
+	if (ctl->n_clients >= MAX_CLIENTS ||
+	    getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+		close(cfd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(cfd);
+		return;
+	}
+	c->ctl = ctl;
+	c->fd = cfd;
+	c->uid = cred.uid;
+	c->pid = cred.pid;
+	c->may_write = cred.uid == 0 ||
+		       (d->control_gid_set && in_group(cred.uid, cred.gid, d->control_gid));
+	c->src = tita_event_fd_add(d->ev, cfd, EPOLLIN, on_client, c);
+	if (!c->src) {
+		close(cfd);
+		free(c);
+		return;
+	}
+	ctl->clients[ctl->n_clients++] = c;
+}
+
+int titad_control_open(struct titad *d, char *err, size_t err_size)
+{
+	struct titad_control *ctl = calloc(1, sizeof(*ctl));
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	const char *path = d->cfg.control_socket;
+	struct group *gr;
+	char dir[sizeof(sun.sun_path)];
+	char *slash;
+	int e;
+
+	if (!ctl)
+		return -ENOMEM;
+	ctl->d = d;
+	ctl->fd = -1;
+	d->control = ctl;
+	snprintf(ctl->path, sizeof(ctl->path), "%s", path);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+
+	d->control_gid_set = false;
+	if (d->cfg.control_group[0]) {
+		gr = getgrnam(d->cfg.control_group);
+		if (gr) {
+			d->control_gid = gr->gr_gid;
+			d->control_gid_set = true;
+		} else {
+			log_warning("control socket %s: group %s does not exist: only root may "
+				    "change anything",
+				    path, d->cfg.control_group);
+		}
+	}
+	/* The directory (/run/tita) may not exist yet outside systemd's
+	 * RuntimeDirectory=. */
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0755);
+	}
+	ctl->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ctl->fd < 0)
+		goto fail;
+	/* A socket file left by a crashed titad: connecting to it would fail,
+	 * so it is stale; a live titad would answer (and we refuse then). */
+	{
+		int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(probe);
+			snprintf(err, err_size, "control socket %s: another titad is running",
+				 path);
+			return -EADDRINUSE;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path);
+	}
+	{
+		/* The mode is right from the first moment the name exists. */
+		mode_t old = umask(0777 & ~d->cfg.control_mode);
+
+		e = bind(ctl->fd, (struct sockaddr *)&sun, sizeof(sun));
+		umask(old);
+		if (e)
+			goto fail;
+	}
+	if (chmod(path, d->cfg.control_mode))
+		goto fail;
+	if (d->control_gid_set && chown(path, 0, d->control_gid))
+		goto fail;
+	if (listen(ctl->fd, 16))
+		goto fail;
+	ctl->src = tita_event_fd_add(d->ev, ctl->fd, EPOLLIN, on_accept, ctl);
+	if (!ctl->src)
+		goto fail;
+	return 0;
+fail:
+	e = errno;
+	snprintf(err, err_size, "control socket %s: %s", path, strerror(e));
+	return -e;
+}
+
+void titad_control_close(struct titad *d)
+{
+	struct titad_control *ctl = d->control;
+
+	if (!ctl)
+		return;
+	while (ctl->n_clients)
+		client_close(ctl->clients[0]);
+	if (ctl->src)
+		tita_event_fd_del(d->ev, ctl->src);
+	if (ctl->fd >= 0) {
+		close(ctl->fd);
+		unlink(ctl->path);
+	}
+	free(ctl);
+	d->control = NULL;
+}

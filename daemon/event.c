@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The one file that owns titad's event loop (as lldpd's event.c does):
+ * epoll, a single timerfd multiplexing every timer, and a signalfd.
+ *
+ * Sources removed while a batch of epoll events is being dispatched are
+ * only marked dead and freed after the batch, so a callback may close any
+ * connection, its own included, without a later event in the same batch
+ * touching freed memory.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "event.h"
+
+#define MAX_TIMERS 16
+#define BATCH 32
+
+struct tita_event_source {
+	int fd;
+	bool dead;
+	tita_event_fd_fn fn;
+	void *data;
+	struct tita_event_source *next_dead;
+};
+
+struct tita_timer {
+	uint64_t deadline_ns;
+	tita_event_timer_fn fn;
+	void *data;
+};
+
+struct tita_event {
+	int epfd;
+	int tfd;
+	int sigfd;
+	uint64_t armed_ns;
+	uint64_t now_ns;
+	bool exiting;
+	int exit_code;
+	uint32_t n_timers;
+	struct tita_timer timers[MAX_TIMERS];
+	struct tita_event_source timer_src, signal_src;
+	tita_event_signal_fn sig_fn;
+	void *sig_data;
+	tita_event_idle_fn idle_fn;
+	void *idle_data;
+	struct tita_event_source *dead;
+};
+
+struct tita_event *tita_event_new(void)
+{
+	struct tita_event *ev = calloc(1, sizeof(*ev));
+	struct epoll_event e = { .events = EPOLLIN };
+
+	if (!ev)
+		return NULL;
+	ev->sigfd = -1;
+	ev->armed_ns = UINT64_MAX;
+	ev->epfd = epoll_create1(EPOLL_CLOEXEC);
+	ev->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (ev->epfd < 0 || ev->tfd < 0)
+		goto fail;
+	ev->timer_src.fd = ev->tfd;
+	e.data.ptr = &ev->timer_src;
+	if (epoll_ctl(ev->epfd, EPOLL_CTL_ADD, ev->tfd, &e))
+		goto fail;
+	return ev;
+fail : {
+	int err = errno;
+
+	tita_event_free(ev);
+	errno = err;
+	return NULL;
+}
+}
+
+static void reap(struct tita_event *ev)
+{
+	while (ev->dead) {
+		struct tita_event_source *s = ev->dead;
+
+		ev->dead = s->next_dead;
+		free(s);
+	}
+}
+
+struct tita_event *tita_event_free(struct tita_event *ev)
+{
+	if (!ev)
+		return NULL;
+	reap(ev);
+	if (ev->epfd >= 0)
+		close(ev->epfd);
+	if (ev->tfd >= 0)
+		close(ev->tfd);
+	if (ev->sigfd >= 0)
+		close(ev->sigfd);
+	free(ev);
+	return NULL;
+}
+
+struct tita_event_source *tita_event_fd_add(struct tita_event *ev, int fd, uint32_t events,
+					    tita_event_fd_fn fn, void *data)
+{
+	struct tita_event_source *s = calloc(1, sizeof(*s));
+	struct epoll_event e = { .events = events };
+
+	if (!s)
+		return NULL;
+	s->fd = fd;
+	s->fn = fn;
+	s->data = data;
+	e.data.ptr = s;
+	if (epoll_ctl(ev->epfd, EPOLL_CTL_ADD, fd, &e)) {
+		int err = errno;
+
+		free(s);
+		errno = err;
+		return NULL;
+	}
+	return s;
+}
+
+int tita_event_fd_mod(struct tita_event *ev, struct tita_event_source *s, uint32_t events)
+{
+	struct epoll_event e = { .events = events, .data.ptr = s };
+
+	return epoll_ctl(ev->epfd, EPOLL_CTL_MOD, s->fd, &e) ? -errno : 0;
+}
+
+void tita_event_fd_del(struct tita_event *ev, struct tita_event_source *s)
+{
+	if (!s || s->dead)
+		return;
+	epoll_ctl(ev->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+	s->dead = true;
+	s->next_dead = ev->dead;
+	ev->dead = s;
+}
+
+struct tita_timer *tita_event_timer_new(struct tita_event *ev, tita_event_timer_fn fn, void *data)
+{
+	struct tita_timer *t;
+
+	if (ev->n_timers >= MAX_TIMERS) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	t = &ev->timers[ev->n_timers++];
+	t->deadline_ns = UINT64_MAX;
+	t->fn = fn;
+	t->data = data;
+	return t;
+}
+
+void tita_event_timer_set(struct tita_event *ev, struct tita_timer *t, uint64_t deadline_ns)
+{
+	(void)ev;
+	t->deadline_ns = deadline_ns;
+}
+
+uint64_t tita_event_timer_deadline(const struct tita_timer *t)
+{
+	return t->deadline_ns;
+}
+
+int tita_event_signals(struct tita_event *ev, const int *signos, int n, tita_event_signal_fn fn,
+		       void *data)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &ev->signal_src };
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (int i = 0; i < n; i++)
+		sigaddset(&set, signos[i]);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	ev->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (ev->sigfd < 0)
+		return -errno;
+	ev->signal_src.fd = ev->sigfd;
+	ev->sig_fn = fn;
+	ev->sig_data = data;
+	if (epoll_ctl(ev->epfd, EPOLL_CTL_ADD, ev->sigfd, &e))
+		return -errno;
+	return 0;
+}
+
+void tita_event_set_idle(struct tita_event *ev, tita_event_idle_fn fn, void *data)
+{
+	ev->idle_fn = fn;
+	ev->idle_data = data;
+}
+
+void tita_event_exit(struct tita_event *ev, int code)
+{
+	ev->exiting = true;
+	ev->exit_code = code;
+}
+
+uint64_t tita_event_now(const struct tita_event *ev)
+{
+	return ev->now_ns;
+}
+
+static void run_timers(struct tita_event *ev)
+{
+	/* A timer callback may re-arm any timer; each fires at most once per
+	 * pass so that a deadline in the past cannot starve the sockets. */
+	for (uint32_t i = 0; i < ev->n_timers && !ev->exiting; i++) {
+		struct tita_timer *t = &ev->timers[i];
+
+		if (t->deadline_ns <= ev->now_ns) {
+			t->deadline_ns = UINT64_MAX;
+			t->fn(t->data, ev->now_ns);
+		}
+	}
+}
+
+static int arm(struct tita_event *ev)
+{
+	uint64_t next = UINT64_MAX;
+	struct itimerspec its = { 0 };
+
+	for (uint32_t i = 0; i < ev->n_timers; i++)
+		if (ev->timers[i].deadline_ns < next)
+			next = ev->timers[i].deadline_ns;
+	if (next == ev->armed_ns)
+		return 0;
+	if (next != UINT64_MAX) {
+		/* 0 would disarm the timerfd: a deadline already due fires at 1 ns. */
+		uint64_t at = next ? next : 1;
+
+		its.it_value.tv_sec = (time_t)(at / 1000000000ull);
+		its.it_value.tv_nsec = (long)(at % 1000000000ull);
+	}
+	if (timerfd_settime(ev->tfd, TFD_TIMER_ABSTIME, &its, NULL))
+		return -errno;
+	ev->armed_ns = next;
+	return 0;
+}
+
+int tita_event_run(struct tita_event *ev)
+{
+	struct epoll_event events[BATCH];
+
+	while (!ev->exiting) {
+		int n, r;
+
+		r = arm(ev);
+		if (r)
+			return r;
+		n = epoll_wait(ev->epfd, events, BATCH, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		ev->now_ns = tita_clock_mono_ns();
+		for (int i = 0; i < n && !ev->exiting; i++) {
+			struct tita_event_source *s = events[i].data.ptr;
+
+			if (s->dead)
+				continue;
+			if (s == &ev->timer_src) {
+				uint64_t expirations;
+
+				if (read(ev->tfd, &expirations, sizeof(expirations)) < 0 &&
+				    errno != EAGAIN)
+					return -errno;
+				ev->armed_ns = UINT64_MAX;
+			} else if (s == &ev->signal_src) {
+				struct signalfd_siginfo si;
+
+				while (read(ev->sigfd, &si, sizeof(si)) == sizeof(si))
+					ev->sig_fn(ev->sig_data, (int)si.ssi_signo);
+			} else {
+				s->fn(s->data, s->fd, events[i].events);
+			}
+		}
+		run_timers(ev);
+		reap(ev);
+		if (ev->idle_fn && !ev->exiting)
+			ev->idle_fn(ev->idle_data);
+	}
+	return ev->exit_code;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * titad's event loop: epoll over file descriptors, one timerfd for every
+ * timer (armed at the earliest deadline, absolute CLOCK_MONOTONIC), and a
+ * signalfd. Every callback runs on the loop's thread; nothing else waits.
+ */
+#ifndef TITAD_EVENT_H
+#define TITAD_EVENT_H
+
+#include <stdint.h>
+#include <sys/epoll.h>
+
+struct tita_event;
+struct tita_event_source;
+struct tita_timer;
+
+typedef void (*tita_event_fd_fn)(void *data, int fd, uint32_t events);
+typedef void (*tita_event_timer_fn)(void *data, uint64_t now_ns);
+typedef void (*tita_event_signal_fn)(void *data, int signo);
+/* Runs after every batch of callbacks, before the loop sleeps again. */
+typedef void (*tita_event_idle_fn)(void *data);
+
+/* NULL with errno. */
+struct tita_event *tita_event_new(void);
+struct tita_event *tita_event_free(struct tita_event *ev);
+
+/* Watch fd for events (EPOLLIN, ...). NULL with errno. The source stays
+ * valid until tita_event_fd_del(), which may be called from any callback,
+ * including its own. */
+struct tita_event_source *tita_event_fd_add(struct tita_event *ev, int fd, uint32_t events,
+					    tita_event_fd_fn fn, void *data);
+int tita_event_fd_mod(struct tita_event *ev, struct tita_event_source *s, uint32_t events);
+void tita_event_fd_del(struct tita_event *ev, struct tita_event_source *s);
+
+/* A timer that fires once at its deadline; re-arm it from its callback. */
+struct tita_timer *tita_event_timer_new(struct tita_event *ev, tita_event_timer_fn fn, void *data);
+/* deadline_ns on CLOCK_MONOTONIC; UINT64_MAX disarms. */
+void tita_event_timer_set(struct tita_event *ev, struct tita_timer *t, uint64_t deadline_ns);
+uint64_t tita_event_timer_deadline(const struct tita_timer *t);
+
+/* Block these signals and deliver them through fn. 0 or -errno. */
+int tita_event_signals(struct tita_event *ev, const int *signos, int n, tita_event_signal_fn fn,
+		       void *data);
+
+void tita_event_set_idle(struct tita_event *ev, tita_event_idle_fn fn, void *data);
+
+/* Run until tita_event_exit(); returns its code, or -errno on a loop failure. */
+int tita_event_run(struct tita_event *ev);
+void tita_event_exit(struct tita_event *ev, int code);
+
+/* The time at which the current batch of callbacks started. */
+uint64_t tita_event_now(const struct tita_event *ev);
+
+#endif /* TITAD_EVENT_H */

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * titad's log: one line per event on stderr, with a syslog priority prefix
+ * ("<4>") when stderr is the journal (JOURNAL_STREAM), so journald keeps
+ * the levels. Callers log once, at the boundary, naming the object.
+ */
+#ifndef TITAD_LOG_H
+#define TITAD_LOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+void tita_log_setup(enum titad_log_level max_level);
+void tita_log_set_level(enum titad_log_level max_level);
+bool tita_log_enabled(enum titad_log_level level);
+void tita_log(enum titad_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_err(...) tita_log(TITAD_LOG_ERR, __VA_ARGS__)
+#define log_warning(...) tita_log(TITAD_LOG_WARNING, __VA_ARGS__)
+#define log_notice(...) tita_log(TITAD_LOG_NOTICE, __VA_ARGS__)
+#define log_info(...) tita_log(TITAD_LOG_INFO, __VA_ARGS__)
+#define log_debug(...) tita_log(TITAD_LOG_DEBUG, __VA_ARGS__)
+
+/*
+ * A token bucket for one noisy source: at most `burst` lines per
+ * `interval_ns`; what is held back is counted and reported with the next
+ * line that passes.
+ */
+struct tita_ratelimit {
+	uint64_t window_start_ns;
+	uint32_t in_window;
+	uint64_t suppressed;
+};
+
+/* true: log now (then *ret_suppressed says how many were held back since). */
+bool tita_ratelimit_ok(struct tita_ratelimit *rl, uint64_t now_ns, uint64_t interval_ns,
+		       uint32_t burst, uint64_t *ret_suppressed);
+
+#endif /* TITAD_LOG_H */

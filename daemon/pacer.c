@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What every pacing back end shares: construction, the update dispatch with
+ * its counters, and a small rule table.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pacer.h"
+
+struct tita_pacer *tita_pacer_new(const struct tita_pacer_ops *ops,
+				  const struct tita_pacer_port *ports, uint32_t n_ports)
+{
+	struct tita_pacer *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->ops = ops;
+	p->ports = calloc(n_ports ? n_ports : 1, sizeof(*ports));
+	if (!p->ports) {
+		free(p);
+		errno = ENOMEM;
+		return NULL;
+	}
+	memcpy(p->ports, ports, n_ports * sizeof(*ports));
+	p->n_ports = n_ports;
+	return p;
+}
+
+struct tita_pacer *tita_pacer_free(struct tita_pacer *p)
+{
+	if (!p)
+		return NULL;
+	if (p->ops->free)
+		p->ops->free(p);
+	free(p->ports);
+	free(p);
+	return NULL;
+}
+
+int tita_pacer_apply(struct tita_pacer *p, const struct tita_addr *local,
+		     const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps)
+{
+	int r;
+
+	if (rate_bps == TITA_RATE_UNPACED) {
+		r = p->ops->clear(p, local, remote, job_id);
+		if (r == -ENOENT)
+			r = 0;
+		if (r)
+			p->stats.clear_failed++;
+		else
+			p->stats.clear_ok++;
+		return r;
+	}
+	r = p->ops->set_rate(p, local, remote, job_id, rate_bps ? rate_bps : 1);
+	if (r)
+		p->stats.set_failed++;
+	else
+		p->stats.set_ok++;
+	return r;
+}
+
+const struct tita_pacer_port *tita_pacer_port(const struct tita_pacer *p,
+					      const struct tita_addr *local)
+{
+	for (uint32_t i = 0; i < p->n_ports; i++)
+		if (tita_addr_eq(&p->ports[i].addr, local))
+			return &p->ports[i];
+	return NULL;
+}
+
+struct tita_pacer_rule *tita_rule_find(struct tita_rule_table *t, const struct tita_addr *local,
+				       const struct tita_addr *remote, uint32_t job_id)
+{
+	/* Linear: a host paces at most a few hundred destinations, and this
+	 * runs only when a rate moves by more than the churn threshold. */
+	for (size_t i = 0; i < t->n; i++) {
+		struct tita_pacer_rule *r = &t->rules[i];
+
+		if (r->job_id == job_id && tita_addr_eq(&r->remote, remote) &&
+		    tita_addr_eq(&r->local, local))
+			return r;
+	}
+	return NULL;
+}
+
+struct tita_pacer_rule *tita_rule_add(struct tita_rule_table *t, const struct tita_addr *local,
+				      const struct tita_addr *remote, uint32_t job_id)
+{
+	struct tita_pacer_rule *r;
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		struct tita_pacer_rule *nr = realloc(t->rules, cap * sizeof(*nr));
+
+		if (!nr) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		t->rules = nr;
+		t->cap = cap;
+	}
+	r = &t->rules[t->n++];
+	memset(r, 0, sizeof(*r));
+	r->local = *local;
+	r->remote = *remote;
+	r->job_id = job_id;
+	return r;
+}
+
+void tita_rule_del(struct tita_rule_table *t, struct tita_pacer_rule *r)
+{
+	size_t i = (size_t)(r - t->rules);
+
+	t->rules[i] = t->rules[--t->n];
+}
+
+void tita_rule_table_free(struct tita_rule_table *t)
+{
+	free(t->rules);
+	memset(t, 0, sizeof(*t));
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pacing back ends behind one ops table, the way the kernel plugs in
+ * congestion-control algorithms: titad hands each rate the controller pops
+ * (per local NIC, remote NIC and job) to the back end in use, which
+ * programs it with the knob it owns:
+ *
+ *   tc       HTB classes per destination on the egress netdev (pacer_tc.c)
+ *   dry-run  nothing; keeps and exports what it would program
+ *   qp, dcb  (later) per-QP limits through the in-process agent; per
+ *            traffic class maximum rates through DCB netlink
+ *
+ * The key is the controller's pair (local, remote, job); a back end coarser
+ * than that (tc: per destination; dcb: per job class) folds pairs together
+ * itself. Tests swap in a recording back end.
+ */
+#ifndef TITAD_PACER_H
+#define TITAD_PACER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tita/types.h"
+
+struct tita_bpf;
+
+/* A local NIC as the back ends see it. */
+struct tita_pacer_port {
+	char ifname[16];
+	int ifindex;
+	struct tita_addr addr;
+	uint64_t line_rate_bps;
+	struct tita_bpf *bpf; /* the datapath on it (tc classifies through it); may be NULL */
+};
+
+/* One programmed rate, for titactl, metrics and tests. */
+struct tita_pacer_rule {
+	struct tita_addr local, remote;
+	uint32_t job_id;
+	uint64_t rate_bps;
+	uint32_t handle; /* back-end specific (tc: the HTB class id) */
+};
+
+struct tita_pacer_stats {
+	uint64_t set_ok, set_failed;
+	uint64_t clear_ok, clear_failed;
+};
+
+struct tita_pacer;
+
+struct tita_pacer_ops {
+	const char *name;
+	/* Take over the ports: set up what the back end needs and remove what
+	 * a previous titad left behind after a crash. 0 or -errno; err gets a
+	 * one-line reason naming the object. */
+	int (*init)(struct tita_pacer *p, char *err, size_t err_size);
+	/* Pace the pair at rate_bps (> 0), creating or changing its rule in
+	 * place. 0 or -errno. */
+	int (*set_rate)(struct tita_pacer *p, const struct tita_addr *local,
+			const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps);
+	/* Stop pacing the pair (fail-open). 0, or -errno; -ENOENT when it had
+	 * no rule. */
+	int (*clear)(struct tita_pacer *p, const struct tita_addr *local,
+		     const struct tita_addr *remote, uint32_t job_id);
+	/* Remove everything the back end installed. Never fails half-way: it
+	 * attempts every removal and returns the first error. */
+	int (*cleanup)(struct tita_pacer *p);
+	/* The rules in force: fills up to max, returns how many exist. */
+	size_t (*describe)(const struct tita_pacer *p, struct tita_pacer_rule *out, size_t max);
+	void (*free)(struct tita_pacer *p);
+};
+
+struct tita_pacer {
+	const struct tita_pacer_ops *ops;
+	uint32_t n_ports;
+	struct tita_pacer_port *ports;
+	struct tita_pacer_stats stats;
+	void *priv;
+};
+
+extern const struct tita_pacer_ops tita_pacer_tc_ops;
+extern const struct tita_pacer_ops tita_pacer_dryrun_ops;
+
+/* The back end's state for these ports; init is not called yet. NULL with
+ * errno. ports is copied. */
+struct tita_pacer *tita_pacer_new(const struct tita_pacer_ops *ops,
+				  const struct tita_pacer_port *ports, uint32_t n_ports);
+/* Frees; does not clean up (call ops->cleanup first). Accepts NULL. */
+struct tita_pacer *tita_pacer_free(struct tita_pacer *p);
+
+/* Apply one controller update: set_rate, or clear for TITA_RATE_UNPACED;
+ * counts the result. */
+int tita_pacer_apply(struct tita_pacer *p, const struct tita_addr *local,
+		     const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps);
+
+/* The port of a local address, or NULL. */
+const struct tita_pacer_port *tita_pacer_port(const struct tita_pacer *p,
+					      const struct tita_addr *local);
+
+/* A small table of rules keyed by (local, remote, job), shared by back ends
+ * that keep their own record (dry-run, tc). */
+struct tita_rule_table {
+	size_t n, cap;
+	struct tita_pacer_rule *rules;
+};
+
+struct tita_pacer_rule *tita_rule_find(struct tita_rule_table *t, const struct tita_addr *local,
+				       const struct tita_addr *remote, uint32_t job_id);
+/* NULL with errno (ENOMEM). */
+struct tita_pacer_rule *tita_rule_add(struct tita_rule_table *t, const struct tita_addr *local,
+				      const struct tita_addr *remote, uint32_t job_id);
+void tita_rule_del(struct tita_rule_table *t, struct tita_pacer_rule *r);
+void tita_rule_table_free(struct tita_rule_table *t);
+
+#endif /* TITAD_PACER_H */

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The dry-run back end: programs nothing, remembers what it would have
+ * programmed so that titactl and the metrics show it (first deployments,
+ * evaluation against a live cluster).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "pacer.h"
+
+static int dry_init(struct tita_pacer *p, char *err, size_t err_size)
+{
+	(void)err;
+	(void)err_size;
+	p->priv = calloc(1, sizeof(struct tita_rule_table));
+	return p->priv ? 0 : -ENOMEM;
+}
+
+static int dry_set_rate(struct tita_pacer *p, const struct tita_addr *local,
+			const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps)
+{
+	struct tita_rule_table *t = p->priv;
+	struct tita_pacer_rule *r = tita_rule_find(t, local, remote, job_id);
+
+	if (!r)
+		r = tita_rule_add(t, local, remote, job_id);
+	if (!r)
+		return -ENOMEM;
+	r->rate_bps = rate_bps;
+	return 0;
+}
+
+static int dry_clear(struct tita_pacer *p, const struct tita_addr *local,
+		     const struct tita_addr *remote, uint32_t job_id)
+{
+	struct tita_rule_table *t = p->priv;
+	struct tita_pacer_rule *r = tita_rule_find(t, local, remote, job_id);
+
+	if (!r)
+		return -ENOENT;
+	tita_rule_del(t, r);
+	return 0;
+}
+
+static int dry_cleanup(struct tita_pacer *p)
+{
+	struct tita_rule_table *t = p->priv;
+
+	if (t)
+		t->n = 0;
+	return 0;
+}
+
+static size_t dry_describe(const struct tita_pacer *p, struct tita_pacer_rule *out, size_t max)
+{
+	const struct tita_rule_table *t = p->priv;
+
+	if (!t)
+		return 0;
+	for (size_t i = 0; i < t->n && i < max; i++)
+		out[i] = t->rules[i];
+	return t->n;
+}
+
+static void dry_free(struct tita_pacer *p)
+{
+	if (p->priv)
+		tita_rule_table_free(p->priv);
+	free(p->priv);
+	p->priv = NULL;
+}
+
+const struct tita_pacer_ops tita_pacer_dryrun_ops = {
+	.name = "dry-run",
+	.init = dry_init,
+	.set_rate = dry_set_rate,
+	.clear = dry_clear,
+	.cleanup = dry_cleanup,
+	.describe = dry_describe,
+	.free = dry_free,
+};

@@ -1,0 +1,754 @@
+// SPDX-License-Identifier: MIT
+/*
+ * titactl: ask titad for its state and change per-job pacing, over the
+ * control socket. Object/verb tables in the style of iproute2's rdma tool:
+ *
+ *   titactl [-j] [-s SOCKET] status | ports | peers
+ *   titactl [-j] pairs [job NAME] [local ADDR] [remote ADDR] [role tx|rx]
+ *   titactl [-j] job set NAME [--weight W] [--min RATE] [--max RATE]
+ *   titactl [-j] job show [NAME] | job clear NAME
+ *
+ * Every argument is checked before anything is sent: a bad one prints one
+ * line on stderr, exits 2 and changes nothing. A refusal by the daemon
+ * (not allowed, no such job) prints its message and exits 1.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctlproto.h"
+#include "tita-config.h"
+#include "units.h"
+
+#define EXIT_USAGE 2
+
+static bool json;
+static const char *socket_path = TITA_CTL_SOCKET_DEFAULT;
+
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("titactl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see titactl help)\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+/* ---- talking to titad --------------------------------------------------------- */
+
+static Tita__Control__Response *call(Tita__Control__Request *rq)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	Tita__Control__Response *resp;
+	uint8_t *buf;
+	ssize_t n;
+	int fd, r;
+
+	if (strlen(socket_path) >= sizeof(sun.sun_path))
+		usage_error("socket path too long: %s", socket_path);
+	strcpy(sun.sun_path, socket_path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		fprintf(stderr, "titactl: cannot reach titad at %s: %s\n", socket_path,
+			strerror(errno));
+		exit(1);
+	}
+	rq->id = (uint64_t)getpid();
+	r = tita_ctl_send(fd, &rq->base, TITA_CTL_REQUEST_MAX);
+	if (r) {
+		fprintf(stderr, "titactl: sending to titad: %s\n", strerror(-r));
+		exit(1);
+	}
+	buf = malloc(TITA_CTL_RESPONSE_MAX);
+	if (!buf) {
+		fprintf(stderr, "titactl: out of memory\n");
+		exit(1);
+	}
+	n = tita_ctl_recv(fd, buf, TITA_CTL_RESPONSE_MAX);
+	close(fd);
+	if (n <= 0) {
+		fprintf(stderr, "titactl: no answer from titad: %s\n",
+			n == 0 ? "connection closed" : strerror((int)-n));
+		exit(1);
+	}
+	resp = tita_ctl_response_unpack(buf, (size_t)n);
+	free(buf);
+	if (!resp) {
+		fprintf(stderr, "titactl: titad sent a malformed answer\n");
+		exit(1);
+	}
+	if (resp->error != TITA__CONTROL__ERROR_CODE__ERROR_CODE_OK) {
+		fprintf(stderr, "titactl: %s\n",
+			resp->message && resp->message[0] ? resp->message :
+							    "titad refused the request");
+		exit(1);
+	}
+	return resp;
+}
+
+static void expect(const Tita__Control__Response *resp, Tita__Control__Response__BodyCase want)
+{
+	if (resp->body_case != want) {
+		fprintf(stderr, "titactl: titad sent an unsupported answer\n");
+		exit(1);
+	}
+}
+
+/* ---- printing ------------------------------------------------------------------- */
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; s && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static const char *addr_str(const ProtobufCBinaryData *b, char *buf, size_t size)
+{
+	if (b->len == 4)
+		return inet_ntop(AF_INET, b->data, buf, (socklen_t)size);
+	if (b->len == 16)
+		return inet_ntop(AF_INET6, b->data, buf, (socklen_t)size);
+	snprintf(buf, size, "-");
+	return buf;
+}
+
+static const char *rate_str(uint64_t bps, char *buf, size_t size)
+{
+	return tita_format_rate(bps, buf, size);
+}
+
+/* ---- objects ----------------------------------------------------------------------- */
+
+static int no_more_args(int argc, char **argv, const char *what)
+{
+	if (argc > 0)
+		usage_error("%s: unexpected argument '%s'", what, argv[0]);
+	return 0;
+}
+
+static int default_show_verb(int *argc, char ***argv, const char *what)
+{
+	if (*argc > 0 && !strcmp((*argv)[0], "show")) {
+		(*argc)--;
+		(*argv)++;
+	} else if (*argc > 0 && !strcmp((*argv)[0], "help")) {
+		printf("Usage: titactl [-j] %s [show]\n", what);
+		exit(0);
+	}
+	return 0;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
+	Tita__Control__StatusRequest sr = TITA__CONTROL__STATUS_REQUEST__INIT;
+	Tita__Control__Response *resp;
+	Tita__Control__StatusResponse *s;
+	Tita__Control__ControllerCounters *c;
+
+	default_show_verb(&argc, &argv, "status");
+	no_more_args(argc, argv, "status");
+	rq.body_case = TITA__CONTROL__REQUEST__BODY_STATUS;
+	rq.status = &sr;
+	resp = call(&rq);
+	expect(resp, TITA__CONTROL__RESPONSE__BODY_STATUS);
+	s = resp->status;
+	c = s->controller;
+	if (json) {
+		printf("{\"version\":");
+		json_str(s->version);
+		printf(",\"uptime_ns\":%llu,\"boot_id\":%llu,\"key_id\":%u,\"pacer\":",
+		       (unsigned long long)s->uptime_ns, (unsigned long long)s->boot_id, s->key_id);
+		json_str(s->pacer);
+		printf(",\"n_ports\":%u,\"n_peers\":%u,\"n_pairs\":%u,\"datagrams_in\":%llu,"
+		       "\"datagrams_out\":%llu,\"drops\":{",
+		       s->n_ports, s->n_peers, s->n_pairs, (unsigned long long)s->datagrams_in,
+		       (unsigned long long)s->datagrams_out);
+		for (size_t i = 0; i < s->n_drops; i++) {
+			printf(i ? "," : "");
+			json_str(s->drops[i]->reason);
+			printf(":%llu", (unsigned long long)s->drops[i]->count);
+		}
+		printf("}");
+		if (c)
+			printf(",\"controller\":{\"rounds\":%llu,\"msgs_in\":%llu,\"msgs_out\":%llu,"
+			       "\"entries_in\":%llu,\"entries_skipped_not_local\":%llu,"
+			       "\"entries_skipped_mismatch\":%llu,\"entries_skipped_no_space\":%llu,"
+			       "\"samples_in\":%llu,\"pairs_evicted\":%llu,\"grants_expired\":%llu,"
+			       "\"demands_expired\":%llu,\"rate_updates\":%llu,"
+			       "\"rate_updates_suppressed\":%llu}",
+			       (unsigned long long)c->rounds, (unsigned long long)c->msgs_in,
+			       (unsigned long long)c->msgs_out, (unsigned long long)c->entries_in,
+			       (unsigned long long)c->entries_skipped_not_local,
+			       (unsigned long long)c->entries_skipped_mismatch,
+			       (unsigned long long)c->entries_skipped_no_space,
+			       (unsigned long long)c->samples_in,
+			       (unsigned long long)c->pairs_evicted,
+			       (unsigned long long)c->grants_expired,
+			       (unsigned long long)c->demands_expired,
+			       (unsigned long long)c->rate_updates,
+			       (unsigned long long)c->rate_updates_suppressed);
+		printf("}\n");
+	} else {
+		printf("titad %s, up %.1fs, pacer %s, key id %u\n", s->version,
+		       (double)s->uptime_ns / 1e9, s->pacer, s->key_id);
+		printf("ports %u  peers %u  pairs %u\n", s->n_ports, s->n_peers, s->n_pairs);
+		printf("datagrams in %llu  out %llu\n", (unsigned long long)s->datagrams_in,
+		       (unsigned long long)s->datagrams_out);
+		if (c)
+			printf("controller rounds %llu  rate updates %llu (suppressed %llu)\n",
+			       (unsigned long long)c->rounds, (unsigned long long)c->rate_updates,
+			       (unsigned long long)c->rate_updates_suppressed);
+		for (size_t i = 0; i < s->n_drops; i++)
+			printf("dropped %-22s %llu\n", s->drops[i]->reason,
+			       (unsigned long long)s->drops[i]->count);
+	}
+	tita__control__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+static int cmd_ports(int argc, char **argv)
+{
+	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
+	Tita__Control__PortsRequest pr = TITA__CONTROL__PORTS_REQUEST__INIT;
+	Tita__Control__Response *resp;
+	char a[INET6_ADDRSTRLEN], r1[32], r2[32], r3[32], r4[32], r5[32];
+
+	default_show_verb(&argc, &argv, "ports");
+	no_more_args(argc, argv, "ports");
+	rq.body_case = TITA__CONTROL__REQUEST__BODY_PORTS;
+	rq.ports = &pr;
+	resp = call(&rq);
+	expect(resp, TITA__CONTROL__RESPONSE__BODY_PORTS);
+	if (json)
+		printf("[");
+	else
+		printf("%-10s %-16s %10s %6s %10s %10s %10s %10s %9s\n", "IFNAME", "ADDRESS",
+		       "LINE", "ETA", "CAPACITY", "GRANTED", "RX", "TX", "CE_PPM");
+	for (size_t i = 0; i < resp->ports->n_ports; i++) {
+		const Tita__Control__Port *p = resp->ports->ports[i];
+
+		addr_str(&p->addr, a, sizeof(a));
+		if (json) {
+			printf("%s{\"ifname\":", i ? "," : "");
+			json_str(p->ifname);
+			printf(",\"addr\":");
+			json_str(a);
+			printf(",\"line_rate_bps\":%llu,\"eta\":%g,\"capacity_bps\":%llu,"
+			       "\"unmanaged_bps\":%llu,\"granted_bps\":%llu,\"rx_bps\":%llu,"
+			       "\"tx_bps\":%llu,\"ce_ppm\":%u}",
+			       (unsigned long long)p->line_rate_bps, p->eta,
+			       (unsigned long long)p->capacity_bps,
+			       (unsigned long long)p->unmanaged_bps,
+			       (unsigned long long)p->granted_bps, (unsigned long long)p->rx_bps,
+			       (unsigned long long)p->tx_bps, p->ce_ppm);
+		} else {
+			printf("%-10s %-16s %10s %6.3f %10s %10s %10s %10s %9u\n", p->ifname, a,
+			       rate_str(p->line_rate_bps, r1, sizeof(r1)), p->eta,
+			       rate_str(p->capacity_bps, r2, sizeof(r2)),
+			       rate_str(p->granted_bps, r3, sizeof(r3)),
+			       rate_str(p->rx_bps, r4, sizeof(r4)),
+			       rate_str(p->tx_bps, r5, sizeof(r5)), p->ce_ppm);
+		}
+	}
+	if (json)
+		printf("]\n");
+	tita__control__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+static int cmd_peers(int argc, char **argv)
+{
+	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
+	Tita__Control__PeersRequest pr = TITA__CONTROL__PEERS_REQUEST__INIT;
+	Tita__Control__Response *resp;
+	char a[INET6_ADDRSTRLEN];
+
+	default_show_verb(&argc, &argv, "peers");
+	no_more_args(argc, argv, "peers");
+	rq.body_case = TITA__CONTROL__REQUEST__BODY_PEERS;
+	rq.peers = &pr;
+	resp = call(&rq);
+	expect(resp, TITA__CONTROL__RESPONSE__BODY_PEERS);
+	if (json)
+		printf("[");
+	else
+		printf("%-40s %5s %12s %10s %10s %8s\n", "PEER", "HEARD", "LAST_HEARD", "IN", "OUT",
+		       "DROPS");
+	for (size_t i = 0; i < resp->peers->n_peers; i++) {
+		const Tita__Control__Peer *p = resp->peers->peers[i];
+
+		addr_str(&p->addr, a, sizeof(a));
+		if (json) {
+			printf("%s{\"addr\":", i ? "," : "");
+			json_str(a);
+			printf(",\"heard\":%s,\"last_heard_ago_ns\":%llu,\"boot_id\":%llu,"
+			       "\"datagrams_in\":%llu,\"datagrams_out\":%llu,\"drops\":%llu,"
+			       "\"control_interval_ns\":%llu,\"grant_ttl_ns\":%llu,\"drops_by_reason\":{",
+			       p->heard ? "true" : "false",
+			       (unsigned long long)p->last_heard_ago_ns,
+			       (unsigned long long)p->boot_id, (unsigned long long)p->datagrams_in,
+			       (unsigned long long)p->datagrams_out, (unsigned long long)p->drops,
+			       (unsigned long long)p->control_interval_ns,
+			       (unsigned long long)p->grant_ttl_ns);
+			for (size_t k = 0; k < p->n_drops_by_reason; k++) {
+				printf(k ? "," : "");
+				json_str(p->drops_by_reason[k]->reason);
+				printf(":%llu", (unsigned long long)p->drops_by_reason[k]->count);
+			}
+			printf("}}");
+		} else {
+			char ago[32];
+
+			if (p->heard)
+				snprintf(ago, sizeof(ago), "%.3fs",
+					 (double)p->last_heard_ago_ns / 1e9);
+			else
+				snprintf(ago, sizeof(ago), "-");
+			printf("%-40s %5s %12s %10llu %10llu %8llu\n", a, p->heard ? "yes" : "no",
+			       ago, (unsigned long long)p->datagrams_in,
+			       (unsigned long long)p->datagrams_out, (unsigned long long)p->drops);
+		}
+	}
+	if (json)
+		printf("]\n");
+	tita__control__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+static const char *state_name(Tita__Control__PairState s)
+{
+	switch (s) {
+	case TITA__CONTROL__PAIR_STATE__PAIR_STATE_STARTING:
+		return "starting";
+	case TITA__CONTROL__PAIR_STATE__PAIR_STATE_GRANTED:
+		return "granted";
+	case TITA__CONTROL__PAIR_STATE__PAIR_STATE_FAIL_OPEN:
+		return "fail-open";
+	case TITA__CONTROL__PAIR_STATE__PAIR_STATE_ACTIVE:
+		return "active";
+	case TITA__CONTROL__PAIR_STATE__PAIR_STATE_UNMANAGED:
+		return "unmanaged";
+	default:
+		return "unknown";
+	}
+}
+
+static void addr_arg(const char *what, const char *s, uint8_t *buf, ProtobufCBinaryData *ret)
+{
+	struct tita_addr a;
+
+	if (tita_parse_addr(s, &a))
+		usage_error("%s: '%s' is not an IP address", what, s);
+	if (tita_addr_is_ipv4(&a) && !strchr(s, ':')) {
+		memcpy(buf, &a.bytes[12], 4);
+		ret->len = 4;
+	} else {
+		memcpy(buf, a.bytes, 16);
+		ret->len = 16;
+	}
+	ret->data = buf;
+}
+
+static int cmd_pairs(int argc, char **argv)
+{
+	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
+	Tita__Control__PairsRequest pr = TITA__CONTROL__PAIRS_REQUEST__INIT;
+	uint8_t local[16], remote[16];
+	uint64_t shown = 0;
+	bool first = true;
+
+	default_show_verb(&argc, &argv, "pairs");
+	while (argc > 0) {
+		const char *k = argv[0];
+
+		if (argc < 2)
+			usage_error("pairs: '%s' needs a value", k);
+		if (!strcmp(k, "job")) {
+			if (!tita_job_name_valid(argv[1]))
+				usage_error("pairs: job '%s' is not a job name", argv[1]);
+			pr.job = argv[1];
+		} else if (!strcmp(k, "local")) {
+			addr_arg("pairs: local", argv[1], local, &pr.local);
+		} else if (!strcmp(k, "remote")) {
+			addr_arg("pairs: remote", argv[1], remote, &pr.remote);
+		} else if (!strcmp(k, "role")) {
+			if (!strcmp(argv[1], "tx"))
+				pr.role = TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_TX;
+			else if (!strcmp(argv[1], "rx"))
+				pr.role = TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_RX;
+			else
+				usage_error("pairs: role '%s' is not tx or rx", argv[1]);
+		} else {
+			usage_error("pairs: unknown filter '%s' (job, local, remote, role)", k);
+		}
+		argc -= 2;
+		argv += 2;
+	}
+	rq.body_case = TITA__CONTROL__REQUEST__BODY_PAIRS;
+	rq.pairs = &pr;
+	if (json)
+		printf("[");
+	else
+		printf("%-4s %-16s %-16s %-12s %-9s %10s %10s %10s %10s %10s %7s %7s\n", "ROLE",
+		       "LOCAL", "REMOTE", "JOB", "STATE", "DEMAND", "GRANT", "CEILING", "RATE",
+		       "MEASURED", "CE_PPM", "CNP/S");
+	for (;;) {
+		Tita__Control__Response *resp;
+		size_t n;
+
+		pr.offset = (uint32_t)shown;
+		resp = call(&rq);
+		expect(resp, TITA__CONTROL__RESPONSE__BODY_PAIRS);
+		n = resp->pairs->n_pairs;
+		for (size_t i = 0; i < n; i++) {
+			const Tita__Control__Pair *p = resp->pairs->pairs[i];
+			char l[INET6_ADDRSTRLEN], r[INET6_ADDRSTRLEN];
+			const char *role =
+				p->role == TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_TX ? "tx" : "rx";
+
+			addr_str(&p->local, l, sizeof(l));
+			addr_str(&p->remote, r, sizeof(r));
+			if (json) {
+				printf("%s{\"role\":\"%s\",\"local\":", first ? "" : ",", role);
+				json_str(l);
+				printf(",\"remote\":");
+				json_str(r);
+				printf(",\"job\":");
+				json_str(p->job);
+				printf(",\"job_id\":%u,\"state\":\"%s\",\"demand_bps\":%llu,"
+				       "\"grant_bps\":%llu,\"ceiling_bps\":%llu,\"rate_bps\":",
+				       p->job_id, state_name(p->state),
+				       (unsigned long long)p->demand_bps,
+				       (unsigned long long)p->grant_bps,
+				       (unsigned long long)p->ceiling_bps);
+				if (p->unpaced)
+					printf("null");
+				else
+					printf("%llu", (unsigned long long)p->rate_bps);
+				printf(",\"unpaced\":%s,\"measured_bps\":%llu,\"ce_ppm\":%u,"
+				       "\"cnp_per_sec\":%llu,\"expires_in_ns\":%llu}",
+				       p->unpaced ? "true" : "false",
+				       (unsigned long long)p->measured_bps, p->ce_ppm,
+				       (unsigned long long)p->cnp_per_sec,
+				       (unsigned long long)p->expires_in_ns);
+			} else {
+				char d1[32], d2[32], d3[32], d4[32], d5[32];
+
+				printf("%-4s %-16s %-16s %-12s %-9s %10s %10s %10s %10s %10s %7u %7llu\n",
+				       role, l, r, p->job, state_name(p->state),
+				       rate_str(p->demand_bps, d1, sizeof(d1)),
+				       rate_str(p->grant_bps, d2, sizeof(d2)),
+				       rate_str(p->ceiling_bps, d3, sizeof(d3)),
+				       p->unpaced ? "unpaced" :
+						    rate_str(p->rate_bps, d4, sizeof(d4)),
+				       rate_str(p->measured_bps, d5, sizeof(d5)), p->ce_ppm,
+				       (unsigned long long)p->cnp_per_sec);
+			}
+			first = false;
+		}
+		shown += n;
+		bool done = n == 0 || shown >= resp->pairs->total;
+
+		tita__control__response__free_unpacked(resp, NULL);
+		if (done)
+			break;
+	}
+	if (json)
+		printf("]\n");
+	return 0;
+}
+
+/* ---- job -------------------------------------------------------------------------------- */
+
+static void print_jobs(const Tita__Control__Response *resp)
+{
+	const Tita__Control__JobsResponse *jr = resp->jobs;
+	char r1[32], r2[32];
+
+	if (json)
+		printf("[");
+	else
+		printf("%-24s %10s %8s %10s %10s %s\n", "JOB", "ID", "WEIGHT", "MIN", "MAX",
+		       "CONFIGURED");
+	for (size_t i = 0; i < jr->n_jobs; i++) {
+		const Tita__Control__Job *j = jr->jobs[i];
+
+		if (json) {
+			printf("%s{\"name\":", i ? "," : "");
+			json_str(j->name);
+			printf(",\"job_id\":%u,\"weight\":%g,\"min_bps\":%llu,\"max_bps\":%llu,"
+			       "\"configured\":%s}",
+			       j->job_id, j->weight, (unsigned long long)j->min_bps,
+			       (unsigned long long)j->max_bps, j->configured ? "true" : "false");
+		} else {
+			printf("%-24s %10u %8.3f %10s %10s %s\n", j->name, j->job_id, j->weight,
+			       j->min_bps ? rate_str(j->min_bps, r1, sizeof(r1)) : "-",
+			       j->max_bps ? rate_str(j->max_bps, r2, sizeof(r2)) : "-",
+			       j->configured ? "yes" : "no");
+		}
+	}
+	if (json)
+		printf("]\n");
+}
+
+static void job_name_arg(const char *verb, int argc, char **argv)
+{
+	if (argc < 1)
+		usage_error("job %s: missing job name", verb);
+	if (!tita_job_name_valid(argv[0]))
+		usage_error("job %s: '%s' is not a job name (1..%d letters, digits, '_', '-', '.')",
+			    verb, argv[0], TITA_JOB_NAME_MAX);
+}
+
+static uint64_t rate_arg(const char *opt, const char *v)
+{
+	uint64_t bps;
+	int r = tita_parse_rate(v, &bps);
+
+	if (r == -ERANGE)
+		usage_error("job set: %s '%s' is above 3.2T", opt, v);
+	if (r)
+		usage_error("job set: %s '%s' is not a rate (e.g. 25G, 400Mbit, 3.2T, or bit/s)",
+			    opt, v);
+	return bps;
+}
+
+static int job_set(int argc, char **argv)
+{
+	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
+	Tita__Control__JobSetRequest js = TITA__CONTROL__JOB_SET_REQUEST__INIT;
+	Tita__Control__Response *resp;
+
+	job_name_arg("set", argc, argv);
+	js.name = argv[0];
+	for (int i = 1; i < argc; i++) {
+		const char *opt = argv[i], *val;
+		char *eq = strchr(argv[i], '=');
+		char optbuf[32];
+
+		if (eq && (size_t)(eq - opt) < sizeof(optbuf)) {
+			memcpy(optbuf, opt, (size_t)(eq - opt));
+			optbuf[eq - opt] = '\0';
+			opt = optbuf;
+			val = eq + 1;
+		} else {
+			if (strcmp(opt, "--weight") && strcmp(opt, "--min") && strcmp(opt, "--max"))
+				usage_error("job set: unknown option '%s' (--weight, --min, --max)",
+					    opt);
+			if (i + 1 >= argc)
+				usage_error("job set: %s needs a value", opt);
+			val = argv[++i];
+		}
+		if (!strcmp(opt, "--weight")) {
+			double w;
+
+			if (js.weight_present_case)
+				usage_error("job set: --weight given twice");
+			if (tita_parse_double(val, &w))
+				usage_error("job set: --weight '%s' is not a number", val);
+			if (!(w >= 0.001 && w <= 1000))
+				usage_error("job set: --weight %s is out of range (0.001..1000)",
+					    val);
+			js.weight_present_case =
+				TITA__CONTROL__JOB_SET_REQUEST__WEIGHT_PRESENT_WEIGHT;
+			js.weight = w;
+		} else if (!strcmp(opt, "--min")) {
+			if (js.min_present_case)
+				usage_error("job set: --min given twice");
+			js.min_present_case = TITA__CONTROL__JOB_SET_REQUEST__MIN_PRESENT_MIN_BPS;
+			js.min_bps = rate_arg("--min", val);
+		} else if (!strcmp(opt, "--max")) {
+			if (js.max_present_case)
+				usage_error("job set: --max given twice");
+			js.max_present_case = TITA__CONTROL__JOB_SET_REQUEST__MAX_PRESENT_MAX_BPS;
+			js.max_bps = rate_arg("--max", val);
+		} else {
+			usage_error("job set: unknown option '%s' (--weight, --min, --max)", opt);
+		}
+	}
+	if (js.min_present_case && js.max_present_case && js.max_bps && js.min_bps > js.max_bps)
+		usage_error("job set: --min is above --max");
+	rq.body_case = TITA__CONTROL__REQUEST__BODY_JOB_SET;
+	rq.job_set = &js;
+	resp = call(&rq);
+	expect(resp, TITA__CONTROL__RESPONSE__BODY_JOBS);
+	print_jobs(resp);
+	tita__control__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+static int job_show(int argc, char **argv)
+{
+	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
+	Tita__Control__JobShowRequest js = TITA__CONTROL__JOB_SHOW_REQUEST__INIT;
+	Tita__Control__Response *resp;
+
+	if (argc > 0) {
+		job_name_arg("show", argc, argv);
+		js.name = argv[0];
+		no_more_args(argc - 1, argv + 1, "job show");
+	}
+	rq.body_case = TITA__CONTROL__REQUEST__BODY_JOB_SHOW;
+	rq.job_show = &js;
+	resp = call(&rq);
+	expect(resp, TITA__CONTROL__RESPONSE__BODY_JOBS);
+	print_jobs(resp);
+	tita__control__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+static int job_clear(int argc, char **argv)
+{
+	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
+	Tita__Control__JobClearRequest jc = TITA__CONTROL__JOB_CLEAR_REQUEST__INIT;
+	Tita__Control__Response *resp;
+
+	job_name_arg("clear", argc, argv);
+	no_more_args(argc - 1, argv + 1, "job clear");
+	jc.name = argv[0];
+	rq.body_case = TITA__CONTROL__REQUEST__BODY_JOB_CLEAR;
+	rq.job_clear = &jc;
+	resp = call(&rq);
+	expect(resp, TITA__CONTROL__RESPONSE__BODY_JOBS);
+	print_jobs(resp);
+	tita__control__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+static int job_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("Usage: titactl [-j] job set NAME [--weight W] [--min RATE] [--max RATE]\n"
+	       "       titactl [-j] job show [NAME]\n"
+	       "       titactl [-j] job clear NAME\n"
+	       "W: 0.001..1000 (default 1). RATE: bits per second with an optional unit:\n"
+	       "25G, 400Mbit, 3.2T, 1500000; 0 means none (no minimum, no cap).\n");
+	return 0;
+}
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+static const struct cmd job_verbs[] = {
+	{ "show", job_show }, { "set", job_set }, { "clear", job_clear },
+	{ "help", job_help }, { NULL, NULL },
+};
+
+static int dispatch(const struct cmd *table, const char *what, int argc, char **argv)
+{
+	for (const struct cmd *c = table; c->name; c++)
+		if (!strcmp(c->name, argv[0]))
+			return c->fn(argc - 1, argv + 1);
+	usage_error("%s: unknown %s '%s'", what, table == job_verbs ? "verb" : "object", argv[0]);
+}
+
+static int cmd_job(int argc, char **argv)
+{
+	if (argc == 0)
+		return job_show(0, argv);
+	return dispatch(job_verbs, "job", argc, argv);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: titactl [OPTIONS] OBJECT [VERB] [ARGS]\n"
+		"\n"
+		"Objects:\n"
+		"  status                         daemon, controller and peer-protocol counters\n"
+		"  ports                          local NICs: line rate, eta, capacity, grants\n"
+		"  peers                          peer daemons and their datagram counters\n"
+		"  pairs [job NAME] [local ADDR] [remote ADDR] [role tx|rx]\n"
+		"                                 per pair: demand, grant, ceiling, rate, measured\n"
+		"  job set NAME [--weight W] [--min RATE] [--max RATE]\n"
+		"  job show [NAME]\n"
+		"  job clear NAME\n"
+		"\n"
+		"Options:\n"
+		"  -j, --json          JSON output\n"
+		"  -s, --socket PATH   titad's control socket (default %s)\n"
+		"  -h, --help          show this help\n"
+		"  -V, --version       show the version\n"
+		"\n"
+		"Rates are bits per second with an optional unit: 25G, 400Mbit, 3.2T.\n",
+		TITA_CTL_SOCKET_DEFAULT);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return 0;
+}
+
+static const struct cmd objects[] = {
+	{ "status", cmd_status }, { "ports", cmd_ports }, { "peers", cmd_peers },
+	{ "pairs", cmd_pairs },	  { "job", cmd_job },	  { "help", cmd_help },
+	{ NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	/* Options stop at the object: "job set x --weight 2" keeps its own. */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+js:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 's':
+			socket_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("titactl %s\n", TITA_VERSION);
+			return 0;
+		case ':':
+			usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		usage_error("missing object (status, ports, peers, pairs, job)");
+	return dispatch(objects, "titactl", argc - optind, argv + optind);
+}

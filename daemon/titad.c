@@ -1,0 +1,919 @@
+// SPDX-License-Identifier: MIT
+/*
+ * titad: measure (the BPF datapath), coordinate (peers over UDP), pace (a
+ * back end), report (titactl, Prometheus, sd_notify). This file wires the
+ * modules together: start-up, the timers, reload and an orderly exit.
+ *
+ * One control-loop pass (the telemetry timer, every control interval):
+ * read every port's BPF counters, hand them to the controller as samples,
+ * run the controller when due, then program what it popped and send what
+ * it queued. Peer datagrams and titactl requests are handled as they
+ * arrive, and kick the controller the same way.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "tita-config.h"
+#include "tita_bpf.h"
+#include "titad.h"
+#include "units.h"
+
+#define HOUSEKEEPING_NS (1 * TITA_NSEC_PER_SEC)
+
+/* 10 us .. 1 s: control passes take tens of microseconds, a grant answers
+ * within a control interval (1 ms by default). */
+static const double hist_bounds_s[TITAD_HIST_BUCKETS] = {
+	10e-6, 25e-6,  50e-6, 75e-6, 100e-6, 150e-6, 200e-6, 300e-6, 500e-6, 750e-6,
+	1e-3,  1.5e-3, 2e-3,  3e-3,  5e-3,   10e-3,  25e-3,  100e-3, 250e-3, 1.0,
+};
+
+void titad_hist_observe(struct titad_hist *h, uint64_t ns)
+{
+	double s = (double)ns / 1e9;
+	int i = 0;
+
+	while (i < TITAD_HIST_BUCKETS && s > h->bounds_s[i])
+		i++;
+	h->counts[i]++;
+	h->count++;
+	h->sum_s += s;
+}
+
+double titad_hist_quantile(const struct titad_hist *h, double q)
+{
+	double rank = q * (double)h->count, lo = 0;
+	uint64_t cum = 0;
+
+	if (!h->count)
+		return 0;
+	for (int i = 0; i <= TITAD_HIST_BUCKETS; i++) {
+		uint64_t c = h->counts[i];
+
+		if (i == TITAD_HIST_BUCKETS)
+			return h->bounds_s[TITAD_HIST_BUCKETS - 1];
+		if ((double)(cum + c) >= rank && c)
+			return lo + (h->bounds_s[i] - lo) * ((rank - (double)cum) / (double)c);
+		cum += c;
+		lo = h->bounds_s[i];
+	}
+	return lo;
+}
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+struct titad_job *titad_job_find(struct titad *d, const char *name)
+{
+	for (uint32_t i = 0; i < d->n_jobs; i++)
+		if (!strcmp(d->jobs[i].name, name))
+			return &d->jobs[i];
+	return NULL;
+}
+
+struct titad_job *titad_job_by_id(struct titad *d, uint32_t id)
+{
+	for (uint32_t i = 0; i < d->n_jobs; i++)
+		if (d->jobs[i].id == id)
+			return &d->jobs[i];
+	return NULL;
+}
+
+struct titad_job *titad_job_get(struct titad *d, const char *name)
+{
+	struct titad_job *j = titad_job_find(d, name);
+	uint32_t id = tita_job_id(name);
+
+	if (j)
+		return j;
+	if (titad_job_by_id(d, id) || (id == TITA_JOB_DEFAULT && strcmp(name, "default"))) {
+		errno = EEXIST;
+		return NULL;
+	}
+	if (d->n_jobs >= TITAD_MAX_JOBS) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	j = &d->jobs[d->n_jobs++];
+	memset(j, 0, sizeof(*j));
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	j->id = id;
+	return j;
+}
+
+const char *titad_job_name(struct titad *d, uint32_t id, char *buf, size_t size)
+{
+	const struct titad_job *j = titad_job_by_id(d, id);
+
+	if (j)
+		snprintf(buf, size, "%s", j->name);
+	else if (id == TITA_JOB_DEFAULT)
+		snprintf(buf, size, TITA_JOB_DEFAULT_NAME);
+	else
+		snprintf(buf, size, "job-%08x", id);
+	return buf;
+}
+
+static uint32_t classify(struct titad *d, const struct tita_addr *remote)
+{
+	for (uint32_t i = 0; i < d->n_jobs; i++) {
+		const struct titad_job *j = &d->jobs[i];
+
+		for (uint32_t k = 0; j->in_config && k < j->n_dst; k++)
+			if (tita_prefix_match(&j->dst[k], remote))
+				return j->id;
+	}
+	return TITA_JOB_DEFAULT;
+}
+
+/* Selectors and policies of the config's [job] sections; a policy that
+ * titactl set wins over the file until titactl clears it. */
+static int apply_jobs(struct titad *d, const struct titad_config *cfg, char *err, size_t err_size)
+{
+	for (uint32_t i = 0; i < d->n_jobs; i++)
+		d->jobs[i].in_config = false;
+	for (uint32_t i = 0; i < cfg->n_jobs; i++) {
+		const struct titad_job_conf *jc = &cfg->jobs[i];
+		struct titad_job *j = titad_job_get(d, jc->name);
+		struct tita_job pol = { .weight_milli = jc->weight_milli,
+					.min_bps = jc->min_bps,
+					.max_bps = jc->max_bps };
+		int r;
+
+		if (!j) {
+			snprintf(err, err_size, "%s:%d: [job %s]: %s", cfg->path, jc->line,
+				 jc->name,
+				 errno == EEXIST ? "its id collides with a job set by titactl" :
+						   "too many jobs");
+			return -errno;
+		}
+		j->in_config = true;
+		j->n_dst = jc->n_dst;
+		memcpy(j->dst, jc->dst, jc->n_dst * sizeof(jc->dst[0]));
+		if (j->set_by_ctl)
+			continue;
+		r = tita_ctl_job_set(d->ctl, j->id, &pol);
+		if (r) {
+			snprintf(err, err_size, "%s:%d: [job %s]: the controller refused it: %s",
+				 cfg->path, jc->line, jc->name, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* ---- the key file ---------------------------------------------------------------- */
+
+/*
+ * The cluster key: 64 hex digits (32 bytes), whitespace and '#' comment
+ * lines ignored. Refused unless it is a regular file owned by root that
+ * neither group nor others may read or write: whoever reads it can forge
+ * every grant in the cluster.
+ */
+static int load_key(const struct titad_config *cfg, struct tita_wire_keyring *ret_kr, char *err,
+		    size_t err_size)
+{
+	uint8_t key[TITA_WIRE_KEY_BYTES];
+	char text[1024];
+	struct stat st;
+	size_t nhex = 0;
+	ssize_t n;
+	int fd, r;
+	bool comment = false;
+
+	fd = open(cfg->key_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, err_size, "key file %s: %s", cfg->key_file, strerror(errno));
+		return r;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(err, err_size, "key file %s: not a regular file", cfg->key_file);
+		return -EINVAL;
+	}
+	if (st.st_uid != 0) {
+		close(fd);
+		snprintf(err, err_size, "key file %s: owned by uid %u, not root; chown root",
+			 cfg->key_file, (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	if (st.st_mode & 0077) {
+		close(fd);
+		snprintf(err, err_size,
+			 "key file %s: mode %04o lets group or others at the cluster secret; "
+			 "chmod 600",
+			 cfg->key_file, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n < 0) {
+		r = -errno;
+		snprintf(err, err_size, "key file %s: %s", cfg->key_file, strerror(errno));
+		return r;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		char ch = text[i];
+		int v;
+
+		if (ch == '\n') {
+			comment = false;
+			continue;
+		}
+		if (comment || ch == ' ' || ch == '\t' || ch == '\r')
+			continue;
+		if (ch == '#') {
+			comment = true;
+			continue;
+		}
+		v = ch >= '0' && ch <= '9' ? ch - '0' :
+		    ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
+		    ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 :
+					     -1;
+		if (v < 0 || nhex >= 2 * TITA_WIRE_KEY_BYTES) {
+			sodium_memzero(text, sizeof(text));
+			sodium_memzero(key, sizeof(key));
+			snprintf(err, err_size, "key file %s: expected %d hex digits",
+				 cfg->key_file, 2 * TITA_WIRE_KEY_BYTES);
+			return -EINVAL;
+		}
+		if (nhex % 2 == 0)
+			key[nhex / 2] = (uint8_t)(v << 4);
+		else
+			key[nhex / 2] |= (uint8_t)v;
+		nhex++;
+	}
+	sodium_memzero(text, sizeof(text));
+	if (nhex != 2 * TITA_WIRE_KEY_BYTES) {
+		sodium_memzero(key, sizeof(key));
+		snprintf(err, err_size, "key file %s: expected %d hex digits, found %zu",
+			 cfg->key_file, 2 * TITA_WIRE_KEY_BYTES, nhex);
+		return -EINVAL;
+	}
+	tita_wire_keyring_init(ret_kr);
+	tita_wire_keyring_add(ret_kr, cfg->key_id, key);
+	sodium_memzero(key, sizeof(key));
+	return 0;
+}
+
+/* Everything that makes a config acceptable, file and system. */
+static int load_all(const char *path, struct titad_config *cfg, struct tita_wire_keyring *kr,
+		    char *err, size_t err_size)
+{
+	int r = titad_config_load(path, cfg, err, err_size);
+
+	if (r)
+		return r;
+	return load_key(cfg, kr, err, err_size);
+}
+
+/* ---- ports ------------------------------------------------------------------------ */
+
+static int port_address(const char *ifname, struct tita_addr *ret)
+{
+	struct ifaddrs *ifa, *i;
+	bool have6 = false;
+	struct tita_addr a6 = { { 0 } };
+
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || strcmp(i->ifa_name, ifname))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			*ret = tita_addr_from_ipv4(
+				(const uint8_t *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr);
+			freeifaddrs(ifa);
+			return 0;
+		}
+		if (i->ifa_addr->sa_family == AF_INET6 && !have6) {
+			const struct in6_addr *in6 =
+				&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+
+			if (IN6_IS_ADDR_LINKLOCAL(in6))
+				continue;
+			memcpy(a6.bytes, in6, 16);
+			have6 = true;
+		}
+	}
+	freeifaddrs(ifa);
+	if (!have6)
+		return -EADDRNOTAVAIL;
+	*ret = a6;
+	return 0;
+}
+
+/* The link's speed in bit/s from sysfs (ethtool's view), or 0. */
+static uint64_t link_speed_bps(const char *ifname)
+{
+	char path[128], buf[32];
+	long mbps;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/speed", ifname);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	mbps = strtol(buf, NULL, 10);
+	return mbps > 0 ? (uint64_t)mbps * TITA_MBPS : 0;
+}
+
+static void bpf_log(void *userdata, const char *msg)
+{
+	log_debug("%s: %s", (const char *)userdata, msg);
+}
+
+static int ports_open(struct titad *d, char *err, size_t err_size)
+{
+	for (uint32_t i = 0; i < d->cfg.n_ports; i++) {
+		const struct titad_port_conf *pc = &d->cfg.ports[i];
+		struct titad_port *p = &d->ports[i];
+		char bpf_err[256] = "";
+		struct tita_bpf_opts o = {
+			.ifname = pc->ifname,
+			.pin_root = d->cfg.pin_root,
+			.xdp_mode = (enum tita_bpf_xdp_mode)d->cfg.xdp_mode,
+			/* Every read walks whole tables: size them to the peers a
+			 * host has, not to the loader's 16 MiB default. */
+			.rx_qp4_entries = d->cfg.datapath_entries,
+			.rx_qp6_entries = d->cfg.datapath_entries,
+			.tx_peer_entries = d->cfg.datapath_entries,
+			.tx_class_entries = d->cfg.datapath_entries,
+			.queue_mode = (enum tita_bpf_queue_mode)d->cfg.queue_sampler,
+			.err_buf = bpf_err,
+			.err_len = sizeof(bpf_err),
+			.log = bpf_log,
+			.log_userdata = p->ifname,
+		};
+		int r;
+
+		snprintf(p->ifname, sizeof(p->ifname), "%s", pc->ifname);
+		p->ifindex = (int)if_nametoindex(pc->ifname);
+		if (!p->ifindex) {
+			snprintf(err, err_size, "%s:%d: [port %s]: no such network device",
+				 d->cfg.path, pc->line, pc->ifname);
+			return -ENODEV;
+		}
+		if (pc->addr_set) {
+			p->addr = pc->addr;
+		} else {
+			r = port_address(pc->ifname, &p->addr);
+			if (r) {
+				snprintf(
+					err, err_size,
+					"%s:%d: [port %s]: no address given and the device has none",
+					d->cfg.path, pc->line, pc->ifname);
+				return r;
+			}
+		}
+		p->line_rate_bps = pc->line_rate_bps;
+		if (!p->line_rate_bps) {
+			p->line_rate_bps = link_speed_bps(pc->ifname);
+			p->line_rate_detected = true;
+			if (!p->line_rate_bps) {
+				snprintf(
+					err, err_size,
+					"%s:%d: [port %s]: no line-rate given and the link reports "
+					"no speed",
+					d->cfg.path, pc->line, pc->ifname);
+				return -EINVAL;
+			}
+		}
+		d->n_ports = i + 1;
+		p->bpf = tita_bpf_attach(&o);
+		if (!p->bpf) {
+			r = -errno;
+			snprintf(err, err_size, "%s: attaching the datapath: %s", pc->ifname,
+				 bpf_err[0] ? bpf_err : strerror(-r));
+			return r;
+		}
+		p->reader = tita_bpf_reader_new(p->bpf);
+		if (!p->reader) {
+			r = -errno;
+			snprintf(err, err_size, "%s: BPF reader: %s", pc->ifname, strerror(-r));
+			return r;
+		}
+		r = tita_ctl_port_add(d->ctl, &p->addr, p->line_rate_bps);
+		if (r) {
+			snprintf(err, err_size, "%s: the controller refused the port: %s",
+				 pc->ifname, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+static void ports_close(struct titad *d)
+{
+	for (uint32_t i = 0; i < d->n_ports; i++) {
+		struct titad_port *p = &d->ports[i];
+		int r;
+
+		p->reader = tita_bpf_reader_free(p->reader);
+		p->snap = NULL;
+		if (!p->bpf)
+			continue;
+		r = tita_bpf_detach(p->bpf);
+		if (r)
+			log_err("%s: detaching the datapath: %s", p->ifname, strerror(-r));
+		p->bpf = tita_bpf_free(p->bpf);
+	}
+}
+
+/* ---- the control loop --------------------------------------------------------------- */
+
+void titad_kick(struct titad *d, uint64_t now_ns)
+{
+	struct tita_rate_update u;
+	struct tita_msg m;
+
+	while (tita_ctl_pop_rate(d->ctl, &u)) {
+		uint64_t rate = u.rate_bps;
+		int r;
+
+		if (rate == TITA_RATE_UNPACED && d->cfg.fail_open == TITAD_FAIL_OPEN_LINE_RATE) {
+			const struct tita_pacer_port *pt = tita_pacer_port(d->pacer, &u.local);
+
+			if (pt)
+				rate = pt->line_rate_bps;
+		}
+		r = tita_pacer_apply(d->pacer, &u.local, &u.remote, u.job_id, rate);
+		if (r) {
+			uint64_t held;
+
+			d->rate_errors++;
+			if (tita_ratelimit_ok(&d->rate_err_rl, now_ns, 10 * TITA_NSEC_PER_SEC, 5,
+					      &held)) {
+				char l[TITA_ADDR_STRLEN], rm[TITA_ADDR_STRLEN];
+
+				log_err("pacer %s: %s -> %s: %s (%llu more not logged)",
+					d->pacer->ops->name,
+					tita_format_addr(&u.local, l, sizeof(l)),
+					tita_format_addr(&u.remote, rm, sizeof(rm)), strerror(-r),
+					(unsigned long long)held);
+			}
+		}
+	}
+	while (tita_ctl_pop_msg(d->ctl, &m))
+		titad_peers_send_msg(d, &m, now_ns);
+	titad_peers_flush(d);
+	tita_event_timer_set(d->ev, d->t_ctl, tita_ctl_next_deadline_ns(d->ctl));
+}
+
+static void feed_port(struct titad *d, struct titad_port *p, const struct tita_bpf_snapshot *s,
+		      uint64_t now_ns)
+{
+	for (size_t i = 0; i < s->n_rx_peers; i++) {
+		const struct tita_bpf_rx_peer *rp = &s->rx_peers[i];
+		struct tita_rx_sample rs;
+
+		if (!rp->delta.packets)
+			continue;
+		tita_bpf_rx_sample(s, rp, &p->addr, &rs);
+		tita_ctl_rx_sample(d->ctl, &rs, now_ns);
+		titad_peer_get(d, &rp->remote, true, now_ns);
+	}
+	for (size_t i = 0; i < s->n_tx_peers; i++) {
+		const struct tita_bpf_tx_peer *tp = &s->tx_peers[i];
+		struct tita_tx_sample ts;
+
+		/* Only RoCE is managed: the peer protocol's own datagrams, ARP
+		 * and the rest of the host's traffic must not become pairs. */
+		if (!tp->delta.roce_packets)
+			continue;
+		tita_bpf_tx_sample(s, tp, &p->addr, classify(d, &tp->remote), &ts);
+		ts.tx_bytes = tp->delta.roce_bytes;
+		tita_ctl_tx_sample(d->ctl, &ts, now_ns);
+		titad_peer_get(d, &tp->remote, true, now_ns);
+	}
+}
+
+/*
+ * One control-loop pass: fresh samples first (unless a pass read them less
+ * than half an interval ago), then the controller when due, then its
+ * outputs. Both timers run a pass, so a round never runs on samples a
+ * late timer did not deliver yet; a round without samples would read as
+ * an idle interval and make demand decay.
+ */
+static uint64_t last_read_ns;
+
+static void control_pass(struct titad *d)
+{
+	uint64_t t0 = tita_clock_mono_ns();
+
+	if (t0 - last_read_ns >= d->cfg.params.control_interval_ns / 2) {
+		last_read_ns = t0;
+		for (uint32_t i = 0; i < d->n_ports; i++) {
+			struct titad_port *p = &d->ports[i];
+			const struct tita_bpf_snapshot *s;
+			int r;
+
+			if (!p->reader)
+				continue;
+			r = tita_bpf_read(p->reader, t0, &s);
+			if (r) {
+				uint64_t held;
+
+				p->read_errors++;
+				if (tita_ratelimit_ok(&d->rate_err_rl, t0, 10 * TITA_NSEC_PER_SEC,
+						      5, &held))
+					log_err("%s: reading the BPF maps: %s", p->ifname,
+						strerror(-r));
+				continue;
+			}
+			p->snap = s;
+			if (s->interval_ns)
+				feed_port(d, p, s, t0);
+		}
+	}
+	if (tita_ctl_next_deadline_ns(d->ctl) <= tita_clock_mono_ns())
+		tita_ctl_advance(d->ctl, tita_clock_mono_ns());
+	titad_kick(d, tita_clock_mono_ns());
+	titad_hist_observe(&d->loop_hist, tita_clock_mono_ns() - t0);
+}
+
+static void on_ctl_timer(void *data, uint64_t now_ns)
+{
+	(void)now_ns;
+	control_pass(data);
+}
+
+static void on_telemetry(void *data, uint64_t now_ns)
+{
+	struct titad *d = data;
+	uint64_t next;
+
+	control_pass(d);
+	/* Keep the cadence: skip, rather than bunch up, passes that a stall
+	 * made us miss. */
+	next = now_ns + d->cfg.params.control_interval_ns;
+	if (next <= tita_clock_mono_ns())
+		next = tita_clock_mono_ns() + d->cfg.params.control_interval_ns;
+	tita_event_timer_set(d->ev, d->t_telemetry, next);
+}
+
+static void notify_status(struct titad *d)
+{
+	char status[160];
+	struct tita_ctl_stats st;
+
+	tita_ctl_stats(d->ctl, &st);
+	snprintf(status, sizeof(status), "STATUS=%u ports, %zu peers, %zu pairs, %s pacer",
+		 d->n_ports, titad_peers_count(d), tita_ctl_n_pairs(d->ctl), d->pacer->ops->name);
+	sd_notify(0, status);
+}
+
+static void on_housekeeping(void *data, uint64_t now_ns)
+{
+	struct titad *d = data;
+
+	titad_peers_housekeeping(d, now_ns);
+	notify_status(d);
+	tita_event_timer_set(d->ev, d->t_housekeeping, now_ns + HOUSEKEEPING_NS);
+}
+
+static struct tita_timer *t_watchdog;
+
+static void on_watchdog(void *data, uint64_t now_ns)
+{
+	struct titad *d = data;
+
+	sd_notify(0, "WATCHDOG=1");
+	tita_event_timer_set(d->ev, t_watchdog, now_ns + d->watchdog_usec * 1000 / 2);
+}
+
+/* ---- reload ------------------------------------------------------------------------- */
+
+static bool same_addrs(const struct tita_addr *a, uint32_t na, const struct tita_addr *b,
+		       uint32_t nb)
+{
+	if (na != nb)
+		return false;
+	for (uint32_t i = 0; i < na; i++)
+		if (!tita_addr_eq(&a[i], &b[i]))
+			return false;
+	return true;
+}
+
+/* What a running titad cannot change without a restart. "" when none. */
+static const char *immutable_change(const struct titad_config *o, const struct titad_config *n)
+{
+	if (o->n_ports != n->n_ports)
+		return "the set of [port] sections";
+	for (uint32_t i = 0; i < o->n_ports; i++) {
+		if (strcmp(o->ports[i].ifname, n->ports[i].ifname))
+			return "the set of [port] sections";
+		if (o->ports[i].addr_set != n->ports[i].addr_set ||
+		    (o->ports[i].addr_set && !tita_addr_eq(&o->ports[i].addr, &n->ports[i].addr)))
+			return "a port's address";
+	}
+	if (o->pacer != n->pacer)
+		return "pacer";
+	if (strcmp(o->control_socket, n->control_socket))
+		return "control-socket";
+	if (strcmp(o->metrics_listen, n->metrics_listen))
+		return "metrics-listen";
+	if (strcmp(o->pin_root, n->pin_root) || o->xdp_mode != n->xdp_mode ||
+	    o->datapath_entries != n->datapath_entries || o->queue_sampler != n->queue_sampler)
+		return "pin-root, xdp-mode or datapath-entries";
+	if (o->peer_port != n->peer_port || !same_addrs(o->bind, o->n_bind, n->bind, n->n_bind))
+		return "the peer port or bind addresses";
+	if (o->params.max_ports != n->params.max_ports)
+		return "max-ports";
+	return "";
+}
+
+static void reload(struct titad *d)
+{
+	struct titad_config *cfg = calloc(1, sizeof(*cfg));
+	struct tita_wire_keyring kr;
+	const char *what;
+	char err[512];
+	int r;
+
+	if (!cfg) {
+		log_err("reload: out of memory; keeping the running configuration");
+		d->reloads_failed++;
+		return;
+	}
+	sd_notify(0, "RELOADING=1");
+	r = load_all(d->config_path, cfg, &kr, err, sizeof(err));
+	if (r) {
+		log_err("reload rejected, keeping the running configuration: %s", err);
+		goto reject;
+	}
+	what = immutable_change(&d->cfg, cfg);
+	if (what[0]) {
+		log_err("reload rejected, keeping the running configuration: %s: %s cannot "
+			"change while titad runs; restart it",
+			d->config_path, what);
+		goto reject;
+	}
+	r = tita_ctl_set_params(d->ctl, &cfg->params);
+	if (r) {
+		log_err("reload rejected, keeping the running configuration: %s: the controller "
+			"refused the parameters: %s",
+			d->config_path, strerror(-r));
+		goto reject;
+	}
+	/* From here on nothing can fail half-way except a job id collision,
+	 * which the old job table shows up front. */
+	for (uint32_t i = 0; i < d->n_ports; i++) {
+		uint64_t rate = cfg->ports[i].line_rate_bps ? cfg->ports[i].line_rate_bps :
+							      d->ports[i].line_rate_bps;
+
+		if (rate != d->ports[i].line_rate_bps &&
+		    !tita_ctl_port_set_rate(d->ctl, &d->ports[i].addr, rate))
+			d->ports[i].line_rate_bps = rate;
+	}
+	r = apply_jobs(d, cfg, err, sizeof(err));
+	if (r)
+		log_err("reload: %s (other changes applied)", err);
+	tita_wire_keyring_clear(&d->keyring);
+	d->keyring = kr;
+	d->sender.key_id = cfg->key_id;
+	d->cfg = *cfg;
+	tita_log_set_level(cfg->log_level);
+	titad_peers_reconfigure(d, tita_clock_mono_ns());
+	d->reloads_ok++;
+	log_notice("reloaded %s", d->config_path);
+	sodium_memzero(&kr, sizeof(kr));
+	free(cfg);
+	sd_notify(0, "READY=1");
+	notify_status(d);
+	titad_kick(d, tita_clock_mono_ns());
+	return;
+reject:
+	sodium_memzero(&kr, sizeof(kr));
+	d->reloads_failed++;
+	free(cfg);
+	sd_notify(0, "READY=1");
+}
+
+static void on_signal(void *data, int signo)
+{
+	struct titad *d = data;
+
+	switch (signo) {
+	case SIGHUP:
+		reload(d);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		log_notice("signal %d: removing pacing and the datapath, exiting", signo);
+		tita_event_exit(d->ev, 0);
+		break;
+	}
+}
+
+/* ---- start and stop ----------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: titad [OPTIONS]\n"
+		"\n"
+		"tita's host congestion-control daemon: measures RoCEv2 traffic with eBPF,\n"
+		"coordinates rates with its peers, paces with the configured back end.\n"
+		"\n"
+		"  -c, --config FILE    configuration file (default %s)\n"
+		"      --check-config   check the configuration and the key file, then exit\n"
+		"                       (non-zero on any problem)\n"
+		"  -h, --help           show this help\n"
+		"  -V, --version        show the version\n"
+		"\n"
+		"Signals: SIGHUP reloads the configuration; SIGTERM/SIGINT remove every pacing\n"
+		"rule and the datapath, then exit 0.\n",
+		TITAD_CONFIG_PATH);
+}
+
+static void shutdown_all(struct titad *d)
+{
+	if (d->pacer) {
+		int r = d->pacer->ops->cleanup(d->pacer);
+
+		if (r)
+			log_err("pacer %s: removing its rules: %s", d->pacer->ops->name,
+				strerror(-r));
+		d->pacer = tita_pacer_free(d->pacer);
+	}
+	titad_metrics_close(d);
+	titad_control_close(d);
+	titad_peers_close(d);
+	ports_close(d);
+	d->ctl = tita_ctl_free(d->ctl);
+	tita_wire_keyring_clear(&d->keyring);
+	d->ev = tita_event_free(d->ev);
+}
+
+static int start(struct titad *d, char *err, size_t err_size)
+{
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	struct tita_pacer_port pp[TITAD_MAX_PORTS];
+	const struct tita_pacer_ops *ops;
+	uint64_t now;
+	int r;
+
+	d->start_ns = tita_clock_mono_ns();
+	d->loop_hist.bounds_s = hist_bounds_s;
+	d->grant_hist.bounds_s = hist_bounds_s;
+	/* The boot id must grow across restarts: the wall clock at start. */
+	d->sender.boot_id = tita_clock_real_ns();
+	d->sender.key_id = d->cfg.key_id;
+	d->sender.seq = 1;
+
+	d->ev = tita_event_new();
+	if (!d->ev)
+		return -errno;
+	r = tita_event_signals(d->ev, signals, 3, on_signal, d);
+	if (r)
+		return r;
+	d->ctl = tita_ctl_new(&d->cfg.params);
+	if (!d->ctl) {
+		snprintf(err, err_size, "controller: %s", strerror(errno));
+		return -errno;
+	}
+	r = ports_open(d, err, err_size);
+	if (r)
+		return r;
+	r = apply_jobs(d, &d->cfg, err, err_size);
+	if (r)
+		return r;
+
+	for (uint32_t i = 0; i < d->n_ports; i++) {
+		memset(&pp[i], 0, sizeof(pp[i]));
+		snprintf(pp[i].ifname, sizeof(pp[i].ifname), "%s", d->ports[i].ifname);
+		pp[i].ifindex = d->ports[i].ifindex;
+		pp[i].addr = d->ports[i].addr;
+		pp[i].line_rate_bps = d->ports[i].line_rate_bps;
+		pp[i].bpf = d->ports[i].bpf;
+	}
+	ops = d->cfg.pacer == TITAD_PACER_TC ? &tita_pacer_tc_ops : &tita_pacer_dryrun_ops;
+	d->pacer = tita_pacer_new(ops, pp, d->n_ports);
+	if (!d->pacer)
+		return -errno;
+	r = d->pacer->ops->init(d->pacer, err, err_size);
+	if (r)
+		return r;
+
+	d->t_ctl = tita_event_timer_new(d->ev, on_ctl_timer, d);
+	d->t_telemetry = tita_event_timer_new(d->ev, on_telemetry, d);
+	d->t_housekeeping = tita_event_timer_new(d->ev, on_housekeeping, d);
+	r = titad_peers_open(d, err, err_size);
+	if (r)
+		return r;
+	r = titad_control_open(d, err, err_size);
+	if (r)
+		return r;
+	r = titad_metrics_open(d, err, err_size);
+	if (r)
+		return r;
+
+	now = tita_clock_mono_ns();
+	tita_event_timer_set(d->ev, d->t_telemetry, now + d->cfg.params.control_interval_ns);
+	tita_event_timer_set(d->ev, d->t_housekeeping, now);
+	tita_event_timer_set(d->ev, d->t_ctl, tita_ctl_next_deadline_ns(d->ctl));
+	if (sd_watchdog_enabled(0, &d->watchdog_usec) > 0 && d->watchdog_usec) {
+		t_watchdog = tita_event_timer_new(d->ev, on_watchdog, d);
+		tita_event_timer_set(d->ev, t_watchdog, now);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct titad d;
+	const char *path = TITAD_CONFIG_PATH;
+	bool check_only = false;
+	char err[512] = "";
+	int c, r;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			check_only = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("titad %s\n", TITA_VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "titad: bad option '%s'; try 'titad --help'\n",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "titad: unexpected argument '%s'; try 'titad --help'\n",
+			argv[optind]);
+		return 2;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "titad: libsodium failed to initialise\n");
+		return 1;
+	}
+	snprintf(d.config_path, sizeof(d.config_path), "%s", path);
+	r = load_all(path, &d.cfg, &d.keyring, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "titad: %s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		tita_wire_keyring_clear(&d.keyring);
+		printf("%s: OK\n", path);
+		return 0;
+	}
+	tita_log_setup(d.cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = start(&d, err, sizeof(err));
+	if (r) {
+		log_err("%s", err[0] ? err : strerror(-r));
+		shutdown_all(&d);
+		sd_notifyf(0, "STATUS=failed to start: %s\nERRNO=%d", err, -r);
+		return 1;
+	}
+	log_notice("titad %s running: %u port(s), %s pacer, peers on udp/%u, control %s",
+		   TITA_VERSION, d.n_ports, d.pacer->ops->name, d.cfg.peer_port,
+		   d.cfg.control_socket);
+	sd_notify(0, "READY=1");
+	notify_status(&d);
+
+	r = tita_event_run(d.ev);
+	if (r < 0)
+		log_err("event loop: %s", strerror(-r));
+	sd_notify(0, "STOPPING=1");
+	shutdown_all(&d);
+	return r < 0 ? 1 : 0;
+}

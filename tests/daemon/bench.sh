@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# titad's figures: resident memory and CPU at PEERS senders with a 1 ms
+# control interval, and the time from a new pair's demand arriving to its
+# first grant leaving (p50/p99, from titad's own histogram), on loopback in
+# a private network namespace (XDP generic on its lo, dry-run pacer).
+#
+# Usage: tests/daemon/bench.sh BUILD_DIR [PEERS] [SECONDS]     (root)
+set -euo pipefail
+
+build=$1
+peers=${2:-256}
+seconds=${3:-30}
+# Refreshes between a sender's idle rounds (a new pair each time); 0: never idle.
+cycle=${CYCLE:-50}
+titad=$build/daemon/titad
+gen=$build/tests/daemon/bench-titad
+[ "$(id -u)" -eq 0 ] || { echo "bench.sh: needs root" >&2; exit 77; }
+mountpoint -q /sys/fs/bpf || mount -t bpf bpffs /sys/fs/bpf
+
+ns=tbench$$
+tmp=$(mktemp -d /tmp/tita-bench.XXXXXX)
+pins=/sys/fs/bpf/tita-bench-$$
+pid=
+cleanup() {
+	set +e
+	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	ip netns del "$ns" 2>/dev/null
+	rm -rf "$tmp" "$pins"
+}
+trap cleanup EXIT
+trap "exit 1" INT TERM HUP
+
+ip netns add "$ns"
+nsenter --net="/run/netns/$ns" ip link set lo up
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/key"
+chmod 600 "$tmp/key"
+cat >"$tmp/titad.conf" <<CONF
+[daemon]
+log-level = notice
+pacer = dry-run
+control-socket = $tmp/control.sock
+metrics-listen = 127.0.0.1:9977
+pin-root = $pins
+xdp-mode = generic
+[controller]
+interval = 1ms
+[peers]
+bind = 127.0.0.1
+key-file = $tmp/key
+max-peers = 4096
+[port lo]
+address = 127.0.0.1
+line-rate = 400G
+CONF
+
+nsenter --net="/run/netns/$ns" "$titad" -c "$tmp/titad.conf" 2>"$tmp/titad.log" &
+pid=$!
+for _ in $(seq 100); do [ -S "$tmp/control.sock" ] && break; sleep 0.1; done
+[ -S "$tmp/control.sock" ] || { cat "$tmp/titad.log" >&2; exit 1; }
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+hz=$(getconf CLK_TCK)
+
+# Idle: no peer, the control loop and the BPF reads alone.
+sleep 2
+t0=$(cpu_ticks)
+sleep 5
+idle=$(awk -v a="$t0" -v b="$(cpu_ticks)" -v hz="$hz" 'BEGIN { printf "%.1f", (b - a) / hz / 5 * 100 }')
+
+# Loaded: PEERS senders refreshing every 20 ms (the refresh for a 1 ms
+# interval), each one new pair per second.
+nsenter --net="/run/netns/$ns" "$gen" "$tmp/key" 127.0.0.1 4792 "$peers" $((seconds + 10)) 20 "$cycle" >"$tmp/gen.out" &
+genpid=$!
+sleep 5
+t0=$(cpu_ticks)
+sleep "$seconds"
+t1=$(cpu_ticks)
+rss_kib=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
+hwm_kib=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
+nsenter --net="/run/netns/$ns" curl -sf http://127.0.0.1:9977/metrics >"$tmp/metrics"
+wait "$genpid" || true
+n_peers=$(awk '$1 == "tita_peers" { print $2 }' "$tmp/metrics")
+n_pairs=$(awk '$1 == "tita_pairs" { print $2 }' "$tmp/metrics")
+
+quantiles=$(python3 - "$tmp/metrics" <<'PY'
+import re, sys
+def hist(name):
+    b = []
+    for line in open(sys.argv[1]):
+        m = re.match(name + r'_bucket\{le="([^"]+)"\} (\d+)', line)
+        if m:
+            b.append((float("inf") if m.group(1) == "+Inf" else float(m.group(1)), int(m.group(2))))
+    return b
+def q(b, p):
+    total = b[-1][1]
+    if not total:
+        return float("nan")
+    rank, lo, prev = p * total, 0.0, 0
+    for le, c in b:
+        if c >= rank:
+            if le == float("inf"):
+                return lo
+            return lo + (le - lo) * (rank - prev) / max(c - prev, 1)
+        lo, prev = le, c
+    return lo
+g = hist("tita_demand_to_grant_seconds")
+l = hist("tita_control_loop_duration_seconds")
+print("%.0f %.0f %d %.0f %.0f" % (q(g, .5) * 1e6, q(g, .99) * 1e6, g[-1][1], q(l, .5) * 1e6, q(l, .99) * 1e6))
+PY
+)
+read -r g50 g99 gn l50 l99 <<<"$quantiles"
+cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$seconds" 'BEGIN { printf "%.1f", (b - a) / hz / s * 100 }')
+
+echo "titad benchmark: $peers senders, 1 ms control interval, ${seconds}s measured, $(nproc) CPUs"
+echo "  peers in table $n_peers, pairs $n_pairs"
+echo "  resident memory: $((rss_kib / 1024)).$(((rss_kib % 1024) * 10 / 1024)) MiB (peak $((hwm_kib / 1024)).$(((hwm_kib % 1024) * 10 / 1024)) MiB)"
+echo "  CPU: ${cpu}% of one core loaded; ${idle}% idle (no peers)"
+echo "  control pass: p50 ${l50} us, p99 ${l99} us"
+echo "  new pair's demand in -> first grant out: p50 ${g50} us, p99 ${g99} us ($gn samples)"
+sed 's/^/  load generator: /' "$tmp/gen.out"

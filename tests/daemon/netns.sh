@@ -1,0 +1,356 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# titad end to end, in network namespaces: three hosts and a switch (a
+# bridge), real titad processes with the real XDP/tc programs and the tc
+# pacer, RoCEv2 traffic from h1 and h2 into h3. Asserts through
+# `titactl --json`, `tc class show` and `promtool check metrics`:
+#
+#   - h3's grants add up to at most eta x its line rate;
+#   - h1's job has weight 3, h2's the default 1: h1 gets the larger share;
+#   - h1's HTB class towards h3 carries the rate titactl says is programmed;
+#   - the Prometheus scrape passes promtool;
+#   - SIGHUP with a good config applies it, with a bad one keeps the old;
+#   - every bad titactl argument fails with one line and changes nothing;
+#   - `nobody` may read but not change;
+#   - a titad killed with SIGKILL leaves rules that the next start removes;
+#   - SIGTERM leaves no qdisc, class, filter, XDP program or pin behind.
+#
+# Usage: netns.sh TITAD TITACTL   (root; exit 77 = skipped, unless CI=true)
+set -euo pipefail
+
+titad=$1
+titactl=$2
+here=$(cd "$(dirname "$0")" && pwd)
+
+skip() {
+	if [ "${CI:-}" = true ]; then
+		echo "FAIL: $* (CI=true: privileged tests must run)" >&2
+		exit 1
+	fi
+	echo "SKIP: $*" >&2
+	exit 77
+}
+
+[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, BPF, tc)"
+for t in ip tc nsenter setpriv promtool curl python3; do
+	command -v "$t" >/dev/null || skip "needs $t"
+done
+mountpoint -q /sys/fs/bpf || mount -t bpf bpffs /sys/fs/bpf || skip "no bpffs"
+
+id=$$
+tmp=$(mktemp -d /tmp/tita-netns.XXXXXX)
+chmod 755 "$tmp"
+pins=/sys/fs/bpf/tita-test-$id
+hosts=(h1 h2 h3)
+declare -A pid
+gens=()
+failures=0
+
+ns() { echo "tt${id}$1"; }
+in_ns() {
+	local n=$1
+	shift
+	nsenter --net="/run/netns/$(ns "$n")" "$@"
+}
+
+cleanup() {
+	set +e
+	for g in "${gens[@]}"; do kill "$g" 2>/dev/null; done
+	for h in "${hosts[@]}"; do
+		if [ -n "${pid[$h]:-}" ] && kill -0 "${pid[$h]}" 2>/dev/null; then
+			kill -TERM "${pid[$h]}"
+			for _ in $(seq 50); do kill -0 "${pid[$h]}" 2>/dev/null || break; sleep 0.1; done
+			kill -KILL "${pid[$h]}" 2>/dev/null
+		fi
+	done
+	for n in sw "${hosts[@]}"; do ip netns del "$(ns "$n")" 2>/dev/null; done
+	rm -rf "$pins" 2>/dev/null
+	if [ "$failures" -ne 0 ]; then
+		for h in "${hosts[@]}"; do
+			echo "--- titad log of $h" >&2
+			tail -n 30 "$tmp/$h.log" >&2 2>/dev/null
+		done
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap "exit 1" INT TERM HUP
+
+passes=0
+ok() {
+	echo "ok - $*"
+	passes=$((passes + 1))
+}
+fail() {
+	echo "not ok - $*" >&2
+	failures=$((failures + 1))
+}
+check() { # description, command...
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else fail "$what"; fi
+}
+
+# ---- the bed -----------------------------------------------------------------------
+ip netns add "$(ns sw)"
+in_ns sw ip link add br0 type bridge
+in_ns sw ip link set br0 up
+i=0
+for h in "${hosts[@]}"; do
+	i=$((i + 1))
+	ip netns add "$(ns "$h")"
+	in_ns "$h" ip link set lo up
+	in_ns "$h" ip link add eth0 type veth peer name "p$i" netns "/run/netns/$(ns sw)"
+	in_ns "$h" ip addr add "10.77.0.$i/24" dev eth0
+	in_ns "$h" ip link set eth0 up
+	in_ns sw ip link set "p$i" master br0
+	in_ns sw ip link set "p$i" up
+done
+
+# The cluster key: root-owned, mode 600, as titad insists.
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/cluster.key"
+chmod 600 "$tmp/cluster.key"
+
+line_rate=20000000
+eta=0.9
+write_conf() { # host index, eta, extra
+	local h=$1 i=$2 e=$3 extra=${4:-}
+	cat >"$tmp/$h.conf" <<CONF
+[daemon]
+log-level = info
+pacer = tc
+control-socket = $tmp/$h.sock
+control-group = root
+control-mode = 0666
+metrics-listen = 127.0.0.1:9977
+pin-root = $pins/$h
+
+[controller]
+interval = 5ms
+eta = $e
+
+[peers]
+port = 4792
+key-file = $tmp/cluster.key
+
+[port eth0]
+address = 10.77.0.$i
+line-rate = 20Mbit
+$extra
+CONF
+}
+write_conf h1 1 $eta "
+[job train]
+dst = 10.77.0.3/32"
+write_conf h2 2 $eta
+write_conf h3 3 $eta
+
+start_titad() {
+	local h=$1
+	# nsenter execs titad: $! is titad itself, which the signal tests need.
+	nsenter --net="/run/netns/$(ns "$h")" "$titad" -c "$tmp/$h.conf" >>"$tmp/$h.log" 2>&1 &
+	pid[$h]=$!
+	for _ in $(seq 100); do
+		[ -S "$tmp/$h.sock" ] && "$titactl" -s "$tmp/$h.sock" status >/dev/null 2>&1 && return 0
+		kill -0 "${pid[$h]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "titad on $h did not start:" >&2
+	cat "$tmp/$h.log" >&2
+	exit 1
+}
+for h in "${hosts[@]}"; do start_titad "$h"; done
+ok "three titad processes running"
+
+ctl() { # host, args...
+	local h=$1
+	shift
+	"$titactl" -s "$tmp/$h.sock" "$@"
+}
+
+check "job set train --weight 3 on h1" ctl h1 job set train --weight 3 >/dev/null
+
+# Both senders offer more than their share: 18 Mbit/s each into 20 Mbit/s.
+gen_seconds=60
+nsenter --net="/run/netns/$(ns h1)" python3 "$here/roce-gen.py" 10.77.0.3 --rate 18e6 --seconds $gen_seconds &
+gens+=($!)
+nsenter --net="/run/netns/$(ns h2)" python3 "$here/roce-gen.py" 10.77.0.3 --rate 18e6 --seconds $gen_seconds &
+gens+=($!)
+
+# ---- grants at the receiver -------------------------------------------------------------
+grants() { # prints "h1_grant h2_grant sum" from h3's RX pairs
+	ctl h3 -j pairs role rx 2>/dev/null | python3 -c '
+import json, sys
+g = {p["remote"]: p["grant_bps"] for p in json.load(sys.stdin) if p["state"] == "active"}
+print(g.get("10.77.0.1", 0), g.get("10.77.0.2", 0), sum(g.values()))'
+}
+converged=0
+for _ in $(seq 150); do
+	read -r g1 g2 sum < <(grants)
+	if [ "$g1" -gt 0 ] && [ "$g2" -gt 0 ]; then
+		converged=1
+		break
+	fi
+	sleep 0.1
+done
+check "h3 grants both senders (h1 $g1, h2 $g2 bit/s)" [ "$converged" = 1 ]
+sleep 3 # let demands probe up and the allocation settle
+bad_sum=0
+sum1=0
+sum2=0
+for _ in $(seq 20); do
+	read -r g1 g2 sum < <(grants)
+	awk -v s="$sum" -v c="$line_rate" -v e="$eta" 'BEGIN { exit !(s <= e * c * 1.001) }' || bad_sum=$((bad_sum + 1))
+	sum1=$((sum1 + g1))
+	sum2=$((sum2 + g2))
+	sleep 0.1
+done
+check "grants add up to <= eta x capacity at h3 (last: $sum <= $eta x $line_rate)" [ "$bad_sum" = 0 ]
+# Weighted max-min: with both senders demanding more than their share, h1
+# (weight 3) gets three times h2's grant; demands move, so compare means.
+check "weight 3 gives h1 the larger share (mean grants: h1 $((sum1 / 20)), h2 $((sum2 / 20)))" \
+	awk -v a="$sum1" -v b="$sum2" 'BEGIN { exit !(a >= 1.5 * b && a > 0) }'
+
+# ---- the HTB class carries the programmed rate ---------------------------------------------
+tx_rate() {
+	"$titactl" -j -s "$tmp/h1.sock" pairs role tx remote 10.77.0.3 | python3 -c '
+import json, sys
+p = [x for x in json.load(sys.stdin) if not x["unpaced"]]
+print(p[0]["rate_bps"] if p else 0)'
+}
+class_rates() { # every HTB class rate on h1 eth0 in bit/s (iproute2 6.1 has no JSON for classes)
+	in_ns h1 tc class show dev eth0 | python3 -c '
+import re, sys
+mult = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+for line in sys.stdin:
+    m = re.search(r"class htb (\S+) .* rate ([0-9.]+)([KMGT]?)bit", line)
+    if m:
+        print(m.group(1), int(float(m.group(2)) * mult[m.group(3)]))'
+}
+matched=0
+for _ in $(seq 20); do
+	want=$(tx_rate)
+	if [ "$want" -gt 0 ] && class_rates | awk -v w="$want" '$1 != "7174:1" && $2 >= w * 0.99 && $2 <= w * 1.01 { f = 1 } END { exit !f }'; then
+		matched=1
+		break
+	fi
+	sleep 0.1
+done
+check "h1's HTB class to h3 carries the programmed rate ($want bit/s)" [ "$matched" = 1 ]
+check "h1's root qdisc is tita's HTB 7174:" bash -c "nsenter --net=/run/netns/$(ns h1) tc qdisc show dev eth0 | grep -q 'qdisc htb 7174: root'"
+
+# ---- metrics ------------------------------------------------------------------------------------
+in_ns h3 curl -sf http://127.0.0.1:9977/metrics >"$tmp/metrics.txt"
+check "promtool check metrics passes on h3's scrape" promtool check metrics <"$tmp/metrics.txt"
+check "the scrape has granted rates and the loop histogram" \
+	grep -q '^tita_pair_granted_bytes_per_second{.*role="rx"}' "$tmp/metrics.txt"
+
+# ---- titactl: bad arguments ---------------------------------------------------------------------
+before=$(ctl h1 -j job show train)
+bad_args=(
+	""
+	"frobnicate"
+	"job frobnicate"
+	"job set"
+	"job set 'bad name'"
+	"job set a/b"
+	"job set train --weight"
+	"job set train --weight abc"
+	"job set train --weight 0"
+	"job set train --weight 1001"
+	"job set train --weight nan"
+	"job set train --min 12X"
+	"job set train --min -5G"
+	"job set train --max 4T"
+	"job set train --min 10G --max 1G"
+	"job set train --weight 2 --weight 3"
+	"job set train --frob 1"
+	"job set train extra"
+	"job clear"
+	"job clear train extra"
+	"job show train extra"
+	"status extra"
+	"ports extra"
+	"peers extra"
+	"pairs role both"
+	"pairs local 10.0.0.300"
+	"pairs remote"
+	"pairs frob 1"
+	"--frob status"
+	"-s"
+)
+for args in "${bad_args[@]}"; do
+	eval "set -- $args"
+	set +e
+	out=$("$titactl" -s "$tmp/h1.sock" "$@" 2>"$tmp/err")
+	rc=$?
+	set -e
+	lines=$(wc -l <"$tmp/err")
+	if [ "$rc" -ne 0 ] && [ "$lines" -eq 1 ] && [ -z "$out" ]; then
+		ok "titactl $args: exit $rc, $(cat "$tmp/err")"
+	else
+		fail "titactl $args: exit $rc, $lines stderr lines, stdout '$out'"
+	fi
+done
+check "bad arguments changed nothing" [ "$(ctl h1 -j job show train)" = "$before" ]
+
+# ---- an unprivileged user ---------------------------------------------------------------
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$titactl" -s "$tmp/h1.sock" "$@"; }
+check "nobody may read (status)" as_nobody status
+set +e
+as_nobody job set train --weight 1 >/dev/null 2>"$tmp/err"
+rc=$?
+set -e
+check "nobody may not change a job (exit $rc: $(cat "$tmp/err"))" [ "$rc" -ne 0 ]
+check "the refusal says why" grep -q "only root" "$tmp/err"
+check "nobody changed nothing" [ "$(ctl h1 -j job show train)" = "$before" ]
+
+# ---- SIGHUP -------------------------------------------------------------------------------------
+peers_before=$(ctl h3 -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["n_peers"])')
+write_conf h3 3 0.8
+kill -HUP "${pid[h3]}"
+sleep 0.5
+eta_now() { ctl h3 -j ports | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["eta"])'; }
+check "SIGHUP with a good config applies it (eta $(eta_now))" \
+	awk -v e="$(eta_now)" 'BEGIN { exit !(e <= 0.8 + 1e-9) }'
+check "the reload kept the peers" [ "$(ctl h3 -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["n_peers"])')" -ge "$peers_before" ]
+check "the reload kept the pairs" [ "$(ctl h3 -j pairs role rx | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -ge 2 ]
+printf '[controller]\ninterval = 0ms\n' >>"$tmp/h3.conf"
+kill -HUP "${pid[h3]}"
+sleep 0.5
+check "SIGHUP with a bad config keeps titad running" kill -0 "${pid[h3]}"
+check "the bad config was rejected with file:line" grep -q "reload rejected.*h3.conf:[0-9]*: interval" "$tmp/h3.log"
+check "the old config stays in force" awk -v e="$(eta_now)" 'BEGIN { exit !(e <= 0.8 + 1e-9 && e > 0.5) }'
+in_ns h3 curl -sf http://127.0.0.1:9977/metrics >"$tmp/metrics2.txt"
+check "reloads counted (1 ok, 1 rejected)" bash -c "grep -q 'tita_config_reloads_total{result=\"ok\"} 1' $tmp/metrics2.txt && grep -q 'tita_config_reloads_total{result=\"rejected\"} 1' $tmp/metrics2.txt"
+
+# ---- a crash, then a start that cleans up after it -------------------------------------------------
+kill -KILL "${pid[h1]}"
+wait "${pid[h1]}" 2>/dev/null || true
+check "SIGKILL leaves h1's HTB behind" bash -c "nsenter --net=/run/netns/$(ns h1) tc qdisc show dev eth0 | grep -q 'htb 7174:'"
+rm -f "$tmp/h1.sock"
+start_titad h1
+check "the restarted titad took over its own stale rules" bash -c "nsenter --net=/run/netns/$(ns h1) tc qdisc show dev eth0 | grep -q 'htb 7174:'"
+check "and runs" ctl h1 status >/dev/null
+
+# ---- SIGTERM: nothing of titad's is left ------------------------------------------------------------
+for g in "${gens[@]}"; do kill "$g" 2>/dev/null || true; done
+gens=()
+for h in "${hosts[@]}"; do
+	kill -TERM "${pid[$h]}"
+	set +e
+	wait "${pid[$h]}"
+	rc=$?
+	set -e
+	pid[$h]=
+	check "$h: titad exits 0 on SIGTERM" [ "$rc" = 0 ]
+	check "$h: no HTB left" bash -c "! nsenter --net=/run/netns/$(ns "$h") tc qdisc show dev eth0 | grep -q htb"
+	check "$h: no clsact or tc filter left" bash -c "! nsenter --net=/run/netns/$(ns "$h") tc qdisc show dev eth0 | grep -q clsact && [ -z \"\$(nsenter --net=/run/netns/$(ns "$h") tc filter show dev eth0 egress 2>/dev/null)\" ]"
+	check "$h: no XDP program left" bash -c "! nsenter --net=/run/netns/$(ns "$h") ip link show dev eth0 | grep -q xdp"
+	check "$h: no pins left" [ ! -e "$pins/$h" ]
+	check "$h: control socket removed" [ ! -e "$tmp/$h.sock" ]
+done
+
+echo "$passes passed, $failures failed"
+[ "$failures" -eq 0 ]
