@@ -37,7 +37,8 @@ meson compile -C "$build"
 # Fuzz each target for a bounded time on a scratch copy of its corpus; a
 # crash fails the run and leaves the input in $build/fuzz-artifacts.
 for fuzzer in "$build"/tests/fuzz/fuzz-*; do
-	[ -x "$fuzzer" ] || continue
+	# Only the binaries, not meson's object directories (fuzz-NAME.p).
+	[ -f "$fuzzer" ] && [ -x "$fuzzer" ] || continue
 	name=${fuzzer##*/fuzz-}
 	work="$build/fuzz-work/$name"
 	rm -rf "$work"
