@@ -55,7 +55,10 @@ int tita_tc_tx(struct __sk_buff *skb)
 		__u64 packets = skb->gso_segs > 1 ? skb->gso_segs : 1;
 		__u32 classified = 0;
 
-		if (tx_classify) {
+		/* Only RoCEv2 is paced: everything else to the same host (titad's
+		 * own peer datagrams above all, which carry the grants) must not
+		 * wait in the queue of the class it is pacing. */
+		if (tx_classify && reason == TITA_REASON_ROCE) {
 			/* The address is the first 16 bytes of the key. */
 			struct tita_tx_class *cl = bpf_map_lookup_elem(&tita_tx_class, &pkt.key);
 

@@ -831,7 +831,9 @@ static void judge_tc(struct tita *s, const struct fixture *f, uint32_t gso_segs)
 		    .ctx_in = &in, .ctx_size_in = sizeof(in), .ctx_out = &out,
 		    .ctx_size_out = sizeof(out), .repeat = 1);
 	uint64_t segs = gso_segs > 1 ? gso_segs : 1;
-	uint32_t want_prio = PRIO_IN, cls = f->l3 ? class_of(&f->dst) : 0;
+	/* Only RoCEv2 frames are classified into the pacer's classes. */
+	uint32_t want_prio = PRIO_IN,
+		 cls = f->l3 && f->reason == TITA_REASON_ROCE ? class_of(&f->dst) : 0;
 	struct tx_row *w, *b;
 	char a[INET6_ADDRSTRLEN];
 
