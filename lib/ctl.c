@@ -72,7 +72,7 @@ struct pair {
 	uint64_t measured_bps;
 	uint32_t ce_ppm;
 	uint32_t fabric_ce_ppm; /* RX: the part of ce_ppm not from our own downlink */
-	uint32_t fabric_ce_rounds; /* RX: consecutive rounds of it */
+	uint32_t fabric_ce_rounds, fabric_clean_rounds; /* RX: consecutive rounds with, without */
 	uint32_t fabric_ce_reported_ppm;
 	uint32_t src_slot; /* RX: slot + 1 of its source's measurements, 0 for none */
 	bool managed; /* SOURCE: some live RX pair shares its address */
@@ -771,6 +771,7 @@ bool tita_ctl_pop_rate(struct tita_ctl *c, struct tita_rate_update *ret_update)
 /* ---- measurements ------------------------------------------------------ */
 
 static void estimate_demand(struct tita_ctl *c, struct pair *pr, uint64_t round_ns);
+static bool changed(uint64_t now, uint64_t reported, double frac);
 static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns);
 static void fill_entry(struct tita_ctl *c, struct out_entry *e, struct pair *pr, uint64_t now_ns);
 
@@ -1027,12 +1028,22 @@ static int on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_
 			}
 			pr->src_slot = src ? (uint32_t)(src - c->pairs) + 1 : 0;
 		}
-		/* Every demand is answered with a grant (batched like new ones):
-		 * a sender whose grant lapsed gets paced again at once. */
-		pr->grant_sent_ns = 0;
-		c->port_needs_alloc[port] = true;
-		c->alloc_due_ns = tita_min_u64(c->alloc_due_ns,
-					       now_ns + c->p.control_interval_ns / ALLOC_BATCH_DIV);
+		/*
+		 * A demand that moved is allocated early (batched like new ones);
+		 * one that comes when our grant is half-way to its refresh is
+		 * answered with the grant, so that a sender whose grant lapsed (we
+		 * were cut off) is paced again within half a refresh.
+		 */
+		if (changed(clamp_rate(e->demand_bps, c->ports[port].line_rate_bps), pr->demand_bps,
+			    c->p.demand_change_frac) ||
+		    now_ns - pr->grant_sent_ns >= c->p.refresh_ns / 2) {
+			if (now_ns - pr->grant_sent_ns >= c->p.refresh_ns / 2)
+				pr->grant_sent_ns = 0;
+			c->port_needs_alloc[port] = true;
+			c->alloc_due_ns =
+				tita_min_u64(c->alloc_due_ns,
+					     now_ns + c->p.control_interval_ns / ALLOC_BATCH_DIV);
+		}
 		pr->state = TITA_PAIR_ACTIVE;
 		pr->demand_bps = clamp_rate(e->demand_bps, c->ports[port].line_rate_bps);
 		pr->weight_milli = e->weight_milli;
@@ -1444,12 +1455,19 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 			pr->ce_ppm = src ? src->ce_ppm : 0;
 			/* Only marks that persist on an idle-enough downlink are the
 			 * fabric's: a start-up burst drains within a round or two. */
-			if (!pt->downlink_busy && pr->ce_ppm > c->p.rc_ce_threshold * 1e6)
+			/* ... and it ends only after as many clean rounds, so that
+			 * sporadic marks do not flip the senders' state each round. */
+			if (!pt->downlink_busy && pr->ce_ppm > thr) {
 				pr->fabric_ce_rounds++;
-			else
+				pr->fabric_clean_rounds = 0;
+			} else {
 				pr->fabric_ce_rounds = 0;
-			pr->fabric_ce_ppm = pr->fabric_ce_rounds >= FABRIC_CE_ROUNDS ? pr->ce_ppm :
-										       0;
+				pr->fabric_clean_rounds++;
+			}
+			if (pr->fabric_ce_rounds >= FABRIC_CE_ROUNDS)
+				pr->fabric_ce_ppm = pr->ce_ppm;
+			else if (pr->fabric_clean_rounds >= FABRIC_CE_ROUNDS)
+				pr->fabric_ce_ppm = 0;
 		}
 		/* A grant goes out when it moved, when fabric congestion starts or
 		 * ends (the sender's ceiling acts on it every round until told
