@@ -78,6 +78,9 @@ void titad_config_defaults(struct titad_config *cfg)
 	/* The device-queue sampler costs ~70 map reads a pass and the
 	 * controller does not use its signal yet. */
 	cfg->queue_sampler = 2;
+	snprintf(cfg->agent_socket, sizeof(cfg->agent_socket), "/run/tita/agent.sock");
+	snprintf(cfg->sysfs_root, sizeof(cfg->sysfs_root), "/sys");
+	snprintf(cfg->proc_root, sizeof(cfg->proc_root), "/proc");
 	tita_ctl_params_default(&cfg->params);
 	/* titad reads every port's BPF maps once per interval: 1 ms, not the
 	 * controller's simulated 100 us, keeps that under a few percent of a
@@ -271,7 +274,7 @@ static int add_dst(struct pctx *c, const char *item)
 
 static const char *const log_names[] = { "",	   "",	   "",	    "err", "warning",
 					 "notice", "info", "debug", NULL };
-static const char *const pacer_names[] = { "tc", "dry-run", NULL };
+static const char *const pacer_names[] = { "tc", "dry-run", "qp", "dcb", NULL };
 static const char *const fail_open_names[] = { "remove", "line-rate", NULL };
 static const char *const xdp_names[] = { "auto", "native", "generic", "off", NULL };
 static const char *const queue_names[] = { "auto", "on", "off", NULL };
@@ -283,7 +286,7 @@ const char *titad_log_level_name(enum titad_log_level l)
 
 const char *titad_pacer_name(enum titad_pacer_kind k)
 {
-	return k <= TITAD_PACER_DRY_RUN ? pacer_names[k] : "?";
+	return k <= TITAD_PACER_DCB ? pacer_names[k] : "?";
 }
 
 static void begin_section(struct pctx *c, const char *name)
@@ -370,6 +373,7 @@ static void begin_section(struct pctx *c, const char *name)
 		memset(c->job, 0, sizeof(*c->job));
 		snprintf(c->job->name, sizeof(c->job->name), "%s", arg);
 		c->job->weight_milli = TITA_WEIGHT_ONE;
+		c->job->traffic_class = -1;
 		c->job->line = c->line;
 		c->sec = SEC_JOB;
 		return;
@@ -398,7 +402,7 @@ static int key_daemon(struct pctx *c, const char *k, const char *v)
 		return 0;
 	}
 	if (!strcmp(k, "pacer")) {
-		if (get_enum(c, k, v, pacer_names, "tc, dry-run", &e))
+		if (get_enum(c, k, v, pacer_names, "tc, dry-run, qp, dcb", &e))
 			return -1;
 		g->pacer = (enum titad_pacer_kind)e;
 		return 0;
@@ -427,6 +431,12 @@ static int key_daemon(struct pctx *c, const char *k, const char *v)
 	}
 	if (!strcmp(k, "pin-root"))
 		return get_string(c, k, v, g->pin_root, sizeof(g->pin_root), true);
+	if (!strcmp(k, "agent-socket"))
+		return get_string(c, k, v, g->agent_socket, sizeof(g->agent_socket), true);
+	if (!strcmp(k, "sysfs-root"))
+		return get_string(c, k, v, g->sysfs_root, sizeof(g->sysfs_root), true);
+	if (!strcmp(k, "proc-root"))
+		return get_string(c, k, v, g->proc_root, sizeof(g->proc_root), true);
 	if (!strcmp(k, "datapath-entries")) {
 		if (get_u64(c, k, v, 0, 1u << 20, "0..1048576", &n))
 			return -1;
@@ -579,6 +589,14 @@ static int key_job(struct pctx *c, const char *k, const char *v)
 		return get_rate(c, k, v, 0, "0..3.2T", &j->min_bps);
 	if (!strcmp(k, "max"))
 		return get_rate(c, k, v, 0, "0..3.2T", &j->max_bps);
+	if (!strcmp(k, "traffic-class")) {
+		uint64_t tc;
+
+		if (get_u64(c, k, v, 0, 7, "0..7", &tc))
+			return -1;
+		j->traffic_class = (int)tc;
+		return 0;
+	}
 	return 1;
 }
 

@@ -51,6 +51,8 @@ enum titad_log_level {
 enum titad_pacer_kind {
 	TITAD_PACER_TC = 0,
 	TITAD_PACER_DRY_RUN,
+	TITAD_PACER_QP, /* per QP, through the in-process agents */
+	TITAD_PACER_DCB, /* per traffic class, DCB netlink max rate */
 };
 
 /* How an unpaced pair (no live grant: fail-open) is realised. */
@@ -79,6 +81,7 @@ struct titad_job_conf {
 	char name[TITA_JOB_NAME_MAX + 1];
 	uint32_t weight_milli;
 	uint64_t min_bps, max_bps;
+	int traffic_class; /* dcb pacer: 0..7, or -1 (none) */
 	uint32_t n_dst;
 	struct tita_prefix dst[TITAD_MAX_JOB_DST];
 	int line;
@@ -98,6 +101,9 @@ struct titad_config {
 	enum titad_xdp_mode xdp_mode;
 	uint32_t datapath_entries; /* BPF table sizes; 0: the loader's choice */
 	int queue_sampler; /* enum tita_bpf_queue_mode: auto 0, on 1, off 2 */
+	char agent_socket[108]; /* qp pacer: where the QP agents connect */
+	char sysfs_root[TITAD_PATH_MAX]; /* hw_counters, GID tables ("/sys") */
+	char proc_root[TITAD_PATH_MAX]; /* /proc/<pid>/cgroup ("/proc") */
 
 	/* [controller] */
 	struct tita_ctl_params params;

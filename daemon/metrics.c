@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "tita-config.h"
+#include "pacer_nic.h"
 #include "tita_bpf.h"
 #include "titad.h"
 #include "units.h"
@@ -289,6 +290,55 @@ static void render_ports(struct titad *d, struct sbuf *b)
 	for (uint32_t i = 0; i < d->n_ports; i++)
 		sb_printf(b, "tita_telemetry_read_errors_total{port=\"%s\"} %llu\n",
 			  d->ports[i].ifname, (unsigned long long)d->ports[i].read_errors);
+
+	/* The RDMA device's own counters: what hardware RoCE, which the
+	 * datapath never sees, tells about congestion. Counted from titad's
+	 * start; a counter the NIC lacks has no series. */
+	family(b, "tita_nic_rdma_device_info", "gauge",
+	       "The RDMA device and port behind a port (absent: none found).");
+	for (uint32_t i = 0; i < d->n_ports; i++)
+		if (d->ports[i].nic && d->ports[i].nic_ok)
+			sb_printf(
+				b,
+				"tita_nic_rdma_device_info{port=\"%s\",device=\"%s\",device_port=\"%u\"} 1\n",
+				d->ports[i].ifname, tita_nic_reader_ibdev(d->ports[i].nic),
+				tita_nic_reader_port(d->ports[i].nic));
+	family(b, "tita_nic_hw_counter_total", "counter",
+	       "NIC hw_counters (np_ecn_marked_roce_packets, np_cnp_sent, rp_cnp_handled, "
+	       "out_of_sequence, packet_seq_err, roce_adp_retrans, ...), since titad started.");
+	for (uint32_t i = 0; i < d->n_ports; i++) {
+		const struct titad_port *p = &d->ports[i];
+
+		if (!p->nic || !p->nic_ok)
+			continue;
+		for (int c = 0; c < TITA_NIC_COUNTER_COUNT; c++)
+			if (p->nic_sample.present & (1u << c))
+				sb_printf(
+					b,
+					"tita_nic_hw_counter_total{port=\"%s\",counter=\"%s\"} %llu\n",
+					p->ifname, tita_nic_counter_name(c),
+					(unsigned long long)p->nic_sample.total[c]);
+	}
+	if (d->cfg.pacer == TITAD_PACER_QP && d->pacer) {
+		struct tita_pacer_qp_stats qs;
+
+		tita_pacer_qp_stats(d->pacer, &qs);
+		family(b, "tita_agents", "gauge", "QP agents connected.");
+		sb_printf(b, "tita_agents %u\n", qs.agents);
+		family(b, "tita_agent_qps", "gauge", "QPs the agents registered, and those paced.");
+		sb_printf(b, "tita_agent_qps{state=\"registered\"} %u\n", qs.qps);
+		sb_printf(b, "tita_agent_qps{state=\"paced\"} %u\n", qs.qps_paced);
+		family(b, "tita_agent_commands_total", "counter",
+		       "Rate commands sent to agents, and those that failed.");
+		sb_printf(b, "tita_agent_commands_total{result=\"sent\"} %llu\n",
+			  (unsigned long long)qs.commands_sent);
+		sb_printf(b, "tita_agent_commands_total{result=\"error\"} %llu\n",
+			  (unsigned long long)qs.command_errors);
+		family(b, "tita_agent_protocol_errors_total", "counter",
+		       "Malformed or out-of-order agent messages.");
+		sb_printf(b, "tita_agent_protocol_errors_total %llu\n",
+			  (unsigned long long)qs.protocol_errors);
+	}
 }
 
 char *titad_metrics_render(struct titad *d, size_t *ret_len)

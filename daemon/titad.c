@@ -25,7 +25,9 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "cgroupjob.h"
 #include "clock.h"
+#include "pacer_nic.h"
 #include "tita-config.h"
 #include "tita_bpf.h"
 #include "titad.h"
@@ -428,6 +430,7 @@ static void ports_close(struct titad *d)
 		int r;
 
 		p->reader = tita_bpf_reader_free(p->reader);
+		p->nic = tita_nic_reader_free(p->nic);
 		p->snap = NULL;
 		if (!p->bpf)
 			continue;
@@ -514,6 +517,7 @@ static void feed_port(struct titad *d, struct titad_port *p, const struct tita_b
  * an idle interval and make demand decay.
  */
 static uint64_t last_read_ns;
+#define NIC_READ_INTERVAL_NS (100 * TITA_NSEC_PER_MSEC)
 
 static void control_pass(struct titad *d)
 {
@@ -544,6 +548,20 @@ static void control_pass(struct titad *d)
 				feed_port(d, p, s, t0);
 		}
 	}
+	/* hw_counters: mlx5 refreshes them every `lifespan` (10 ms) at
+	 * best, and each read is a dozen sysfs files: every 100 ms is what
+	 * they can tell. A missing device is absent, never an error. */
+	if (t0 - d->nic_read_ns >= NIC_READ_INTERVAL_NS) {
+		d->nic_read_ns = t0;
+		for (uint32_t i = 0; i < d->n_ports; i++) {
+			struct titad_port *p = &d->ports[i];
+
+			if (p->nic)
+				p->nic_ok = tita_nic_reader_read(p->nic, &p->nic_sample) == 0;
+		}
+	}
+	if (d->cfg.pacer == TITAD_PACER_QP)
+		tita_pacer_qp_process(d->pacer, t0);
 	if (tita_ctl_next_deadline_ns(d->ctl) <= tita_clock_mono_ns())
 		tita_ctl_advance(d->ctl, tita_clock_mono_ns());
 	titad_kick(d, tita_clock_mono_ns());
@@ -631,6 +649,8 @@ static const char *immutable_change(const struct titad_config *o, const struct t
 		return "control-socket";
 	if (strcmp(o->metrics_listen, n->metrics_listen))
 		return "metrics-listen";
+	if (strcmp(o->agent_socket, n->agent_socket) || strcmp(o->sysfs_root, n->sysfs_root))
+		return "agent-socket or sysfs-root";
 	if (strcmp(o->pin_root, n->pin_root) || o->xdp_mode != n->xdp_mode ||
 	    o->datapath_entries != n->datapath_entries || o->queue_sampler != n->queue_sampler)
 		return "pin-root, xdp-mode or datapath-entries";
@@ -747,6 +767,10 @@ static void usage(FILE *f)
 
 static void shutdown_all(struct titad *d)
 {
+	if (d->agents_src) {
+		tita_event_fd_del(d->ev, d->agents_src);
+		d->agents_src = NULL;
+	}
 	if (d->pacer) {
 		int r = d->pacer->ops->cleanup(d->pacer);
 
@@ -762,6 +786,58 @@ static void shutdown_all(struct titad *d)
 	d->ctl = tita_ctl_free(d->ctl);
 	tita_wire_keyring_clear(&d->keyring);
 	d->ev = tita_event_free(d->ev);
+}
+
+/* qp pacer: a QP's job from its owner's cgroup (Slurm job, pod, unit),
+ * created on first sight so that titactl can name it; 0 (no job) when
+ * the process is gone or the job table is full. */
+static uint32_t job_of_pid(pid_t pid, void *ctx)
+{
+	struct titad *d = ctx;
+	struct tita_job_ident id;
+	char name[TITA_JOB_NAME_MAX + 1];
+	struct titad_job *j;
+
+	if (tita_job_of_pid(d->cfg.proc_root, pid, &id))
+		return 0;
+	tita_job_ident_name(&id, name, sizeof(name), TITA_JOB_NAME_MAX);
+	j = titad_job_get(d, name);
+	return j ? j->id : 0;
+}
+
+/* dcb pacer: the traffic class of a job's [job] section, or -1. */
+static int tc_of_job(uint32_t job_id, void *ctx)
+{
+	struct titad *d = ctx;
+	struct titad_job *j = titad_job_by_id(d, job_id);
+
+	for (uint32_t i = 0; j && i < d->cfg.n_jobs; i++)
+		if (!strcmp(d->cfg.jobs[i].name, j->name))
+			return d->cfg.jobs[i].traffic_class;
+	return -1;
+}
+
+static void on_agents(void *data, int fd, uint32_t events)
+{
+	struct titad *d = data;
+
+	(void)fd;
+	(void)events;
+	tita_pacer_qp_process(d->pacer, tita_clock_mono_ns());
+}
+
+static const struct tita_pacer_ops *pacer_ops(enum titad_pacer_kind k)
+{
+	switch (k) {
+	case TITAD_PACER_TC:
+		return &tita_pacer_tc_ops;
+	case TITAD_PACER_QP:
+		return &tita_pacer_qp_ops;
+	case TITAD_PACER_DCB:
+		return &tita_pacer_dcb_ops;
+	default:
+		return &tita_pacer_dryrun_ops;
+	}
 }
 
 static int start(struct titad *d, char *err, size_t err_size)
@@ -806,13 +882,43 @@ static int start(struct titad *d, char *err, size_t err_size)
 		pp[i].line_rate_bps = d->ports[i].line_rate_bps;
 		pp[i].bpf = d->ports[i].bpf;
 	}
-	ops = d->cfg.pacer == TITAD_PACER_TC ? &tita_pacer_tc_ops : &tita_pacer_dryrun_ops;
+	for (uint32_t i = 0; i < d->n_ports; i++)
+		d->ports[i].nic = tita_nic_reader_new(d->cfg.sysfs_root, d->ports[i].ifname);
+	ops = pacer_ops(d->cfg.pacer);
 	d->pacer = tita_pacer_new(ops, pp, d->n_ports);
 	if (!d->pacer)
 		return -errno;
+	if (d->cfg.pacer == TITAD_PACER_QP) {
+		struct tita_pacer_qp_conf qc = {
+			/* Every job's processes connect: what an agent may do is
+			 * register its own QPs and obey; SO_PEERCRED names it. */
+			.socket_mode = 0666,
+			.socket_gid = (gid_t)-1,
+			.job_of_pid = job_of_pid,
+			.ctx = d,
+		};
+
+		snprintf(qc.socket_path, sizeof(qc.socket_path), "%s", d->cfg.agent_socket);
+		snprintf(qc.sysfs_root, sizeof(qc.sysfs_root), "%s", d->cfg.sysfs_root);
+		r = tita_pacer_qp_configure(d->pacer, &qc);
+	} else if (d->cfg.pacer == TITAD_PACER_DCB) {
+		struct tita_pacer_dcb_conf dc = { .tc_of_job = tc_of_job, .ctx = d };
+
+		r = tita_pacer_dcb_configure(d->pacer, &dc);
+	} else {
+		r = 0;
+	}
+	if (r)
+		return r;
 	r = d->pacer->ops->init(d->pacer, err, err_size);
 	if (r)
 		return r;
+	if (d->cfg.pacer == TITAD_PACER_QP) {
+		d->agents_src =
+			tita_event_fd_add(d->ev, tita_pacer_qp_fd(d->pacer), EPOLLIN, on_agents, d);
+		if (!d->agents_src)
+			return -errno;
+	}
 
 	d->t_ctl = tita_event_timer_new(d->ev, on_ctl_timer, d);
 	d->t_telemetry = tita_event_timer_new(d->ev, on_telemetry, d);

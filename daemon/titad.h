@@ -14,6 +14,7 @@
 #include "config.h"
 #include "event.h"
 #include "log.h"
+#include "niccounters.h"
 #include "pacer.h"
 #include "tita/ctl.h"
 #include "wire.h"
@@ -46,6 +47,11 @@ struct titad_port {
 	bool line_rate_detected;
 	struct tita_bpf *bpf;
 	struct tita_bpf_reader *reader;
+	/* The RDMA device's hw_counters (hardware RoCE bypasses the
+	 * datapath); nic_ok: the last read found the device. */
+	struct tita_nic_reader *nic;
+	struct tita_nic_sample nic_sample;
+	bool nic_ok;
 	const struct tita_bpf_snapshot *snap; /* the latest good read, or NULL */
 	uint64_t read_errors;
 };
@@ -111,6 +117,8 @@ struct titad {
 	uint64_t rate_errors;
 	struct tita_ratelimit rate_err_rl;
 	uint64_t watchdog_usec;
+	struct tita_event_source *agents_src; /* qp pacer: the agents' socket */
+	uint64_t nic_read_ns; /* last hw_counters read */
 };
 
 /* Jobs (titad.c). */

@@ -13,9 +13,10 @@ packages=(
 	libsodium-dev libcmocka-dev
 	libnl-3-dev libnl-route-3-dev libmnl-dev
 	libmicrohttpd-dev libsystemd-dev libibverbs-dev libinih-dev
-	iproute2 nftables tshark python3-scapy curl
+	iproute2 nftables tshark python3-scapy python3 curl
 	prometheus gnuplot-nox
 	clang-format
+	scdoc bash-completion debhelper dpkg-dev fakeroot
 )
 
 if [ "$(id -u)" -ne 0 ]; then

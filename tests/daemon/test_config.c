@@ -171,7 +171,7 @@ static const struct {
 	  "t.conf:3: syntax error: expected [section], key = value, or a comment" },
 	{ BASE "[daemon]\nlog-level = loud\n",
 	  "t.conf:4: log-level: 'loud' is not one of err, warning, notice, info, debug" },
-	{ BASE "[daemon]\npacer = qp\n", "t.conf:4: pacer: 'qp' is not one of tc, dry-run" },
+	{ BASE "[daemon]\npacer = verbs\n", "t.conf:4: pacer: 'verbs' is not one of tc, dry-run, qp, dcb" },
 	{ BASE "[daemon]\ncontrol-socket = run/x\n",
 	  "t.conf:4: control-socket: 'run/x' is not an absolute path" },
 	{ BASE "[daemon]\ncontrol-mode = 0999\n",

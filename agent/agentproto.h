@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The agent protocol: titad ⇄ the in-process QP agent (libtita-agent.so),
+ * over an AF_UNIX SOCK_SEQPACKET socket, so one datagram is one message and
+ * no framing is needed. Fixed binary layouts in the host's byte order (both
+ * ends run on the same host), every message starting with the same
+ * 16-byte header.
+ *
+ * Versioning: `version` is the major version; a receiver rejects a message
+ * of another major version. A later minor revision may only append fields
+ * to a message: receivers accept a message at least as long as the layout
+ * they know and ignore the tail. Every length is checked by
+ * tita_agent_msg_check() before a field is read.
+ *
+ *   agent → titad  HELLO        once per connection, first
+ *                  QP_ADD       a QP, again whenever its state or route changes
+ *                  QP_DEL       a destroyed QP
+ *                  STATS        per-QP bytes posted and completed (demand)
+ *                  RATE_RESULT  what became of a SET_RATE
+ *   titad → agent  SET_RATE     pace a QP at rate_kbps (0: unpaced)
+ *
+ * When the connection drops, the agent returns every QP to unpaced: a dead
+ * titad must never leave a job throttled.
+ */
+#ifndef TITA_AGENTPROTO_H
+#define TITA_AGENTPROTO_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TITA_AGENT_MAGIC 0x41505154u /* "TQPA" in memory on little-endian hosts */
+#define TITA_AGENT_VERSION 1
+#define TITA_AGENT_MSG_MAX 4096
+#define TITA_AGENT_SOCKET_DEFAULT "/run/tita/agent.sock"
+
+enum tita_agent_type {
+	TITA_AGENT_HELLO = 1,
+	TITA_AGENT_QP_ADD = 2,
+	TITA_AGENT_QP_DEL = 3,
+	TITA_AGENT_STATS = 4,
+	TITA_AGENT_SET_RATE = 5,
+	TITA_AGENT_RATE_RESULT = 6,
+};
+
+/* What the provider behind a QP is, from its device name. */
+enum tita_agent_provider {
+	TITA_AGENT_PROV_GENERIC = 0,
+	TITA_AGENT_PROV_MLX5 = 1,
+	TITA_AGENT_PROV_BNXT_RE = 2,
+	TITA_AGENT_PROV_IONIC = 3,
+	TITA_AGENT_PROV_IRDMA = 4,
+	TITA_AGENT_PROV_RXE = 5,
+};
+
+/* How a rate is enforced. */
+enum tita_agent_mechanism {
+	TITA_AGENT_MECH_NONE = 0,
+	TITA_AGENT_MECH_RATE_LIMIT = 1, /* ibv_modify_qp_rate_limit */
+	TITA_AGENT_MECH_MLX5_SCHED = 2, /* mlx5dv scheduling leaf */
+};
+
+struct tita_agent_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;
+	uint32_t len; /* the whole message, header included */
+	uint32_t reserved;
+};
+
+struct tita_agent_hello {
+	struct tita_agent_hdr hdr;
+	uint32_t pid; /* informative: titad trusts SO_PEERCRED */
+	uint32_t max_qps;
+	char comm[16];
+};
+
+#define TITA_AGENT_QP_HAS_REMOTE_GID 0x1u
+#define TITA_AGENT_CAP_RATE_LIMIT 0x1u /* the provider has modify_qp_rate_limit */
+#define TITA_AGENT_CAP_MLX5_SCHED 0x2u /* mlx5dv scheduling elements resolved */
+
+struct tita_agent_qp {
+	struct tita_agent_hdr hdr;
+	uint64_t qp_id; /* the agent's handle, unique for the connection's life */
+	uint32_t qpn, dest_qpn;
+	uint8_t qp_type; /* enum ibv_qp_type */
+	uint8_t state; /* enum ibv_qp_state */
+	uint8_t port_num;
+	uint8_t sgid_index;
+	uint8_t provider; /* enum tita_agent_provider */
+	uint8_t flags; /* TITA_AGENT_QP_* */
+	uint16_t reserved;
+	uint32_t caps; /* TITA_AGENT_CAP_* */
+	char dev_name[64];
+	uint8_t remote_gid[16]; /* RoCEv2 IPv4: ::ffff:a.b.c.d */
+};
+
+struct tita_agent_qp_del {
+	struct tita_agent_hdr hdr;
+	uint64_t qp_id;
+};
+
+struct tita_agent_qp_stat {
+	uint64_t qp_id;
+	uint64_t bytes_posted; /* send, write: bytes handed to the NIC */
+	uint64_t bytes_completed; /* of those, completed (signalled WRs) */
+	uint64_t bytes_read; /* RDMA reads posted (data flows towards us) */
+};
+
+#define TITA_AGENT_STATS_MAX                                        \
+	((TITA_AGENT_MSG_MAX - sizeof(struct tita_agent_hdr) - 8) / \
+	 sizeof(struct tita_agent_qp_stat))
+
+struct tita_agent_stats {
+	struct tita_agent_hdr hdr;
+	uint32_t n;
+	uint32_t reserved;
+	struct tita_agent_qp_stat qps[];
+};
+
+struct tita_agent_set_rate {
+	struct tita_agent_hdr hdr;
+	uint64_t qp_id;
+	uint64_t rate_kbps; /* 0: unpaced */
+	uint32_t seq;
+	uint32_t reserved;
+};
+
+struct tita_agent_rate_result {
+	struct tita_agent_hdr hdr;
+	uint64_t qp_id;
+	uint64_t rate_kbps;
+	uint32_t seq;
+	int32_t err; /* 0, -EAGAIN (held until the QP reaches RTR), or -errno */
+	uint32_t mechanism; /* enum tita_agent_mechanism */
+	uint32_t reserved;
+};
+
+static inline void tita_agent_hdr_init(struct tita_agent_hdr *h, uint16_t type, size_t len)
+{
+	h->magic = TITA_AGENT_MAGIC;
+	h->version = TITA_AGENT_VERSION;
+	h->type = type;
+	h->len = (uint32_t)len;
+	h->reserved = 0;
+}
+
+/* The smallest valid length of a message type; 0 for an unknown type. */
+static inline size_t tita_agent_min_len(uint16_t type)
+{
+	switch (type) {
+	case TITA_AGENT_HELLO:
+		return sizeof(struct tita_agent_hello);
+	case TITA_AGENT_QP_ADD:
+		return sizeof(struct tita_agent_qp);
+	case TITA_AGENT_QP_DEL:
+		return sizeof(struct tita_agent_qp_del);
+	case TITA_AGENT_STATS:
+		return sizeof(struct tita_agent_stats);
+	case TITA_AGENT_SET_RATE:
+		return sizeof(struct tita_agent_set_rate);
+	case TITA_AGENT_RATE_RESULT:
+		return sizeof(struct tita_agent_rate_result);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Check a received message of len bytes: header, version, the header's
+ * length against what arrived, the type's minimum length, and for STATS
+ * the entry count against the length. The type, or a negative errno:
+ * -EBADMSG (malformed), -EPROTO (another major version or magic),
+ * -ENOMSG (unknown type).
+ */
+static inline int tita_agent_msg_check(const void *buf, size_t len)
+{
+	const struct tita_agent_hdr *h = buf;
+	size_t min;
+
+	if (len < sizeof(*h) || len > TITA_AGENT_MSG_MAX)
+		return -EBADMSG;
+	if (h->magic != TITA_AGENT_MAGIC || h->version != TITA_AGENT_VERSION)
+		return -EPROTO;
+	if (h->len != len)
+		return -EBADMSG;
+	min = tita_agent_min_len(h->type);
+	if (!min)
+		return -ENOMSG;
+	if (len < min)
+		return -EBADMSG;
+	if (h->type == TITA_AGENT_STATS) {
+		const struct tita_agent_stats *s = buf;
+
+		if (s->n > TITA_AGENT_STATS_MAX ||
+		    len < sizeof(*s) + (size_t)s->n * sizeof(struct tita_agent_qp_stat))
+			return -EBADMSG;
+	}
+	return h->type;
+}
+
+#endif /* TITA_AGENTPROTO_H */

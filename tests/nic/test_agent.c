@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The QP agent end to end, with no RDMA device: this program is the
+ * "application" and plays titad. It runs with
+ *
+ *   LD_PRELOAD=libtita-agent.so  LD_LIBRARY_PATH=<stand-in dir>
+ *
+ * and loads libibverbs exactly as NCCL does, dlopen("libibverbs.so") then
+ * dlvsym(h, "ibv_create_qp", "IBVERBS_1.1"), so it gets the test stand-in
+ * (agent/standin), which records the calls the agent makes on its behalf.
+ * Checked: the dlvsym path is interposed; QPs register with their route;
+ * rates reach each provider's knob (bnxt_re: ibv_modify_qp_rate_limit;
+ * mlx5 RC: a scheduling leaf; irdma: EOPNOTSUPP); EINVAL and "not yet
+ * RTR" paths; malformed commands are ignored; demand bytes through the
+ * inline ibv_post_send/ibv_poll_cq; every QP unpaced when titad goes away,
+ * and registration again when it comes back; QP destruction.
+ */
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <infiniband/verbs.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agentproto.h"
+#include "standin.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+			failures++;                                          \
+		}                                                            \
+	} while (0)
+
+/* The verbs, as NCCL's ibvsymbols.cc resolves them. */
+static struct ibv_device **(*get_device_list)(int *);
+static struct ibv_context *(*open_device)(struct ibv_device *);
+static struct ibv_pd *(*alloc_pd)(struct ibv_context *);
+static struct ibv_cq *(*create_cq)(struct ibv_context *, int, void *, struct ibv_comp_channel *,
+				   int);
+static struct ibv_qp *(*create_qp)(struct ibv_pd *, struct ibv_qp_init_attr *);
+static int (*modify_qp)(struct ibv_qp *, struct ibv_qp_attr *, int);
+static int (*destroy_qp)(struct ibv_qp *);
+static standin_log_fn slog;
+static standin_log_clear_fn slog_clear;
+static standin_fail_next_fn sfail;
+static standin_complete_fn scomplete;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Wait up to 5 s for the stand-in's log to contain s. */
+static bool log_wait(const char *s)
+{
+	uint64_t end = now_ms() + 5000;
+
+	while (now_ms() < end) {
+		if (strstr(slog(), s))
+			return true;
+		usleep(2000);
+	}
+	fprintf(stderr, "log has no \"%s\":\n%s", s, slog());
+	return false;
+}
+
+static int listen_fd, conn_fd = -1;
+
+/* The next message of type want within 5 s (others are skipped); its
+ * length, or -1. */
+static int recv_type(int want, void *buf)
+{
+	uint64_t end = now_ms() + 5000;
+
+	while (now_ms() < end) {
+		struct pollfd pfd = { conn_fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		n = recv(conn_fd, buf, TITA_AGENT_MSG_MAX, 0);
+		if (n <= 0)
+			return -1;
+		if (tita_agent_msg_check(buf, (size_t)n) == want)
+			return (int)n;
+	}
+	return -1;
+}
+
+static void accept_agent(void)
+{
+	struct pollfd pfd = { listen_fd, POLLIN, 0 };
+	char buf[TITA_AGENT_MSG_MAX];
+	struct tita_agent_hello *h = (void *)buf;
+
+	CHECK(poll(&pfd, 1, 5000) == 1, "the agent did not connect");
+	conn_fd = accept(listen_fd, NULL, NULL);
+	CHECK(conn_fd >= 0, "accept: %m");
+	CHECK(recv_type(TITA_AGENT_HELLO, buf) > 0, "no HELLO");
+	CHECK(h->pid == (uint32_t)getpid(), "HELLO pid %u", h->pid);
+}
+
+/* Wait for QP_ADD of qpn in state; copy it out. */
+static bool wait_qp(uint32_t qpn, uint8_t state, struct tita_agent_qp *ret)
+{
+	char buf[TITA_AGENT_MSG_MAX];
+	uint64_t end = now_ms() + 5000;
+
+	while (now_ms() < end) {
+		if (recv_type(TITA_AGENT_QP_ADD, buf) < 0)
+			return false;
+		memcpy(ret, buf, sizeof(*ret));
+		if (ret->qpn == qpn && ret->state == state)
+			return true;
+	}
+	return false;
+}
+
+static struct tita_agent_rate_result set_rate(uint64_t qp_id, uint64_t kbps)
+{
+	static uint32_t seq;
+	struct tita_agent_set_rate m = { 0 };
+	struct tita_agent_rate_result res = { .err = 12345 };
+	char buf[TITA_AGENT_MSG_MAX];
+
+	tita_agent_hdr_init(&m.hdr, TITA_AGENT_SET_RATE, sizeof(m));
+	m.qp_id = qp_id;
+	m.rate_kbps = kbps;
+	m.seq = ++seq;
+	CHECK(send(conn_fd, &m, sizeof(m), 0) == sizeof(m), "send SET_RATE");
+	while (recv_type(TITA_AGENT_RATE_RESULT, buf) > 0) {
+		memcpy(&res, buf, sizeof(res));
+		if (res.seq == m.seq)
+			break;
+	}
+	CHECK(res.seq == m.seq, "no RATE_RESULT for seq %u", m.seq);
+	return res;
+}
+
+struct dev {
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	struct ibv_cq *cq;
+};
+
+static struct ibv_qp *make_qp(struct dev *d, enum ibv_qp_state upto)
+{
+	struct ibv_qp_init_attr ia = { .send_cq = d->cq, .recv_cq = d->cq, .qp_type = IBV_QPT_RC };
+	struct ibv_qp *qp = create_qp(d->pd, &ia);
+	struct ibv_qp_attr a;
+
+	CHECK(qp != NULL, "create_qp");
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_INIT;
+	a.port_num = 1;
+	CHECK(modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PORT) == 0, "to INIT");
+	if (upto == IBV_QPS_INIT)
+		return qp;
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTR;
+	a.dest_qp_num = 0x777;
+	a.ah_attr.is_global = 1;
+	a.ah_attr.port_num = 1;
+	a.ah_attr.grh.sgid_index = 3;
+	/* RoCEv2 over IPv4: ::ffff:10.0.0.2 */
+	a.ah_attr.grh.dgid.raw[10] = 0xff;
+	a.ah_attr.grh.dgid.raw[11] = 0xff;
+	a.ah_attr.grh.dgid.raw[12] = 10;
+	a.ah_attr.grh.dgid.raw[15] = 2;
+	CHECK(modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_DEST_QPN) == 0, "to RTR");
+	if (upto == IBV_QPS_RTR)
+		return qp;
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTS;
+	CHECK(modify_qp(qp, &a, IBV_QP_STATE) == 0, "to RTS");
+	return qp;
+}
+
+static void *must_sym(void *h, const char *name, const char *ver)
+{
+	void *p = ver ? dlvsym(h, name, ver) : dlsym(h, name);
+
+	if (!p) {
+		fprintf(stderr, "%s: %s\n", name, dlerror());
+		exit(1);
+	}
+	return p;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/tita-agent-XXXXXX", path[128], buf[TITA_AGENT_MSG_MAX], expect[160];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ibv_device **devs;
+	struct dev d[3];
+	struct ibv_qp *q_mlx5, *q_bnxt, *q_irdma, *q_init;
+	struct tita_agent_qp m_mlx5, m_bnxt, m_irdma, m_init;
+	struct tita_agent_rate_result res;
+	const char *pre = getenv("LD_PRELOAD");
+	void *h;
+	int n = 0;
+
+	if (!pre || !strstr(pre, "tita-agent")) {
+		fprintf(stderr,
+			"test-agent: run with LD_PRELOAD=libtita-agent.so (meson test does)\n");
+		return 1;
+	}
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	snprintf(path, sizeof(path), "%s/agent.sock", dir);
+	setenv("TITA_AGENT_SOCKET", path, 1);
+	setenv("TITA_AGENT_STATS_MS", "20", 1);
+	setenv("TITA_AGENT_RECONNECT_MS", "50", 1);
+	CHECK(strlen(path) < sizeof(sa.sun_path), "socket path too long");
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	listen_fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	CHECK(bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(listen_fd, 4) == 0,
+	      "listen: %m");
+
+	/* NCCL: libibverbs.so, else libibverbs.so.1; every verb by version. */
+	h = dlopen("libibverbs.so", RTLD_NOW);
+	if (!h)
+		h = dlopen("libibverbs.so.1", RTLD_NOW);
+	if (!h) {
+		fprintf(stderr, "dlopen: %s\n", dlerror());
+		return 1;
+	}
+	slog = (standin_log_fn)must_sym(h, "standin_log", NULL);
+	slog_clear = (standin_log_clear_fn)must_sym(h, "standin_log_clear", NULL);
+	sfail = (standin_fail_next_fn)must_sym(h, "standin_fail_next", NULL);
+	scomplete = (standin_complete_fn)must_sym(h, "standin_complete", NULL);
+	get_device_list = must_sym(h, "ibv_get_device_list", "IBVERBS_1.1");
+	open_device = must_sym(h, "ibv_open_device", "IBVERBS_1.1");
+	alloc_pd = must_sym(h, "ibv_alloc_pd", "IBVERBS_1.1");
+	create_cq = must_sym(h, "ibv_create_cq", "IBVERBS_1.1");
+	create_qp = must_sym(h, "ibv_create_qp", "IBVERBS_1.1");
+	modify_qp = must_sym(h, "ibv_modify_qp", "IBVERBS_1.1");
+	destroy_qp = must_sym(h, "ibv_destroy_qp", "IBVERBS_1.1");
+	/* The agent answered dlvsym with its wrapper; plain dlsym (not
+	 * interposed) still sees the library's own function. */
+	CHECK((void *)create_qp != dlsym(h, "ibv_create_qp"), "dlvsym was not interposed");
+	CHECK((void *)get_device_list == dlsym(h, "ibv_get_device_list"),
+	      "a verb the agent does not wrap must pass through");
+
+	devs = get_device_list(&n);
+	CHECK(n == 3, "devices: %d", n);
+	for (int i = 0; i < 3; i++) {
+		d[i].ctx = open_device(devs[i]);
+		d[i].pd = alloc_pd(d[i].ctx);
+		d[i].cq = create_cq(d[i].ctx, 64, NULL, NULL, 0);
+	}
+	q_mlx5 = make_qp(&d[0], IBV_QPS_RTS);
+	q_bnxt = make_qp(&d[1], IBV_QPS_RTS);
+	q_irdma = make_qp(&d[2], IBV_QPS_RTS);
+	q_init = make_qp(&d[1], IBV_QPS_INIT);
+
+	/* Registration, with the route titad needs to find the pair. */
+	accept_agent();
+	CHECK(wait_qp(q_mlx5->qp_num, IBV_QPS_RTS, &m_mlx5), "mlx5 QP not registered in RTS");
+	CHECK(wait_qp(q_bnxt->qp_num, IBV_QPS_RTS, &m_bnxt), "bnxt QP not registered in RTS");
+	CHECK(wait_qp(q_irdma->qp_num, IBV_QPS_RTS, &m_irdma), "irdma QP not registered");
+	CHECK(wait_qp(q_init->qp_num, IBV_QPS_INIT, &m_init), "INIT QP not registered");
+	CHECK(!strcmp(m_mlx5.dev_name, "mlx5_0") && m_mlx5.provider == TITA_AGENT_PROV_MLX5,
+	      "mlx5 QP: %s/%u", m_mlx5.dev_name, m_mlx5.provider);
+	CHECK(m_mlx5.caps == (TITA_AGENT_CAP_RATE_LIMIT | TITA_AGENT_CAP_MLX5_SCHED),
+	      "mlx5 caps %#x", m_mlx5.caps);
+	CHECK(m_bnxt.provider == TITA_AGENT_PROV_BNXT_RE &&
+		      m_bnxt.caps == TITA_AGENT_CAP_RATE_LIMIT,
+	      "bnxt_re caps %#x", m_bnxt.caps);
+	CHECK(m_irdma.provider == TITA_AGENT_PROV_IRDMA && m_irdma.caps == 0, "irdma caps %#x",
+	      m_irdma.caps);
+	CHECK(m_bnxt.dest_qpn == 0x777 && m_bnxt.sgid_index == 3 && m_bnxt.port_num == 1 &&
+		      (m_bnxt.flags & TITA_AGENT_QP_HAS_REMOTE_GID) &&
+		      m_bnxt.remote_gid[12] == 10 && m_bnxt.remote_gid[15] == 2 &&
+		      m_bnxt.qp_type == IBV_QPT_RC,
+	      "bnxt route: dqpn %#x gid idx %u port %u", m_bnxt.dest_qpn, m_bnxt.sgid_index,
+	      m_bnxt.port_num);
+
+	/* bnxt_re paces RC QPs with ibv_modify_qp_rate_limit. */
+	res = set_rate(m_bnxt.qp_id, 10000);
+	CHECK(res.err == 0 && res.mechanism == TITA_AGENT_MECH_RATE_LIMIT, "bnxt: %d mech %u",
+	      res.err, res.mechanism);
+	snprintf(expect, sizeof(expect), "rate_limit dev=bnxt_re0 qpn=%u kbps=10000 -> 0",
+		 q_bnxt->qp_num);
+	CHECK(log_wait(expect), "bnxt rate limit");
+
+	/* mlx5 RC: never the rate limit (EOPNOTSUPP for RC), a leaf. */
+	slog_clear();
+	res = set_rate(m_mlx5.qp_id, 10000);
+	CHECK(res.err == 0 && res.mechanism == TITA_AGENT_MECH_MLX5_SCHED, "mlx5: %d mech %u",
+	      res.err, res.mechanism);
+	CHECK(log_wait("node_create dev=mlx5_0"), "root node");
+	CHECK(log_wait("leaf_create dev=mlx5_0 id=2 parent=1 mbps=10"), "leaf at 10 Mbit/s");
+	snprintf(expect, sizeof(expect), "qp_sched_elem qpn=%u req=2 resp=0 -> 0", q_mlx5->qp_num);
+	CHECK(log_wait(expect), "QP attached to its leaf");
+	CHECK(!strstr(slog(), "rate_limit dev=mlx5_0"), "mlx5 RC must not try the rate limit");
+	res = set_rate(m_mlx5.qp_id, 20500);
+	CHECK(res.err == 0, "mlx5 change: %d", res.err);
+	CHECK(log_wait("leaf_modify id=2 mbps=21 -> 0"), "leaf modified (rounded up)");
+
+	/* A failing leaf modification is reported, not hidden. */
+	sfail("leaf_modify", EINVAL);
+	res = set_rate(m_mlx5.qp_id, 30000);
+	CHECK(res.err == -EINVAL, "mlx5 leaf EINVAL: %d", res.err);
+
+	/* irdma has no rate-limit op and is not mlx5: EOPNOTSUPP. */
+	res = set_rate(m_irdma.qp_id, 10000);
+	CHECK(res.err == -EOPNOTSUPP, "irdma: %d", res.err);
+
+	/* EINVAL from the provider comes back as is. */
+	sfail("rate_limit", EINVAL);
+	res = set_rate(m_bnxt.qp_id, 20000);
+	CHECK(res.err == -EINVAL, "bnxt EINVAL: %d", res.err);
+
+	/* A QP before RTR: held, then programmed when it gets there. */
+	slog_clear();
+	res = set_rate(m_init.qp_id, 5000);
+	CHECK(res.err == -EAGAIN, "INIT QP: %d", res.err);
+	CHECK(!strstr(slog(), "rate_limit"), "nothing programmed before RTR");
+	{
+		struct ibv_qp_attr a = { .qp_state = IBV_QPS_RTR };
+
+		CHECK(modify_qp(q_init, &a, IBV_QP_STATE) == 0, "INIT QP to RTR");
+	}
+	snprintf(expect, sizeof(expect), "rate_limit dev=bnxt_re0 qpn=%u kbps=5000 -> 0",
+		 q_init->qp_num);
+	CHECK(log_wait(expect), "held rate applied at RTR");
+
+	/* No such QP. */
+	res = set_rate(999999, 1000);
+	CHECK(res.err == -ENOENT, "unknown QP: %d", res.err);
+
+	/* Malformed commands are dropped; the link stays up. */
+	{
+		struct tita_agent_set_rate m = { 0 };
+
+		tita_agent_hdr_init(&m.hdr, TITA_AGENT_SET_RATE, sizeof(m));
+		m.hdr.magic = 0xdeadbeef;
+		send(conn_fd, &m, sizeof(m), 0);
+		tita_agent_hdr_init(&m.hdr, TITA_AGENT_SET_RATE, sizeof(m) + 8);
+		send(conn_fd, &m, sizeof(m), 0);
+		send(conn_fd, &m, 7, 0);
+		tita_agent_hdr_init(&m.hdr, TITA_AGENT_SET_RATE, sizeof(m));
+		m.hdr.version = 2;
+		send(conn_fd, &m, sizeof(m), 0);
+		res = set_rate(m_bnxt.qp_id, 10000);
+		CHECK(res.err == 0, "after garbage: %d", res.err);
+	}
+
+	/* Demand: bytes through the inline post/poll, which jump through the
+	 * context's ops table the agent chained. */
+	{
+		struct ibv_sge sg[2] = { { .length = 1000 }, { .length = 500 } };
+		struct ibv_send_wr w2 = { .wr_id = 7,
+					  .sg_list = &sg[1],
+					  .num_sge = 1,
+					  .opcode = IBV_WR_RDMA_WRITE,
+					  .send_flags = IBV_SEND_SIGNALED };
+		struct ibv_send_wr w1 = { .wr_id = 6,
+					  .next = &w2,
+					  .sg_list = &sg[0],
+					  .num_sge = 1,
+					  .opcode = IBV_WR_SEND };
+		struct ibv_send_wr *bad = NULL;
+		struct ibv_wc wc[4];
+		struct tita_agent_stats *st = (void *)buf;
+		uint64_t end = now_ms() + 5000;
+		bool seen = false;
+
+		CHECK(ibv_post_send(q_bnxt, &w1, &bad) == 0, "post_send");
+		scomplete(d[1].cq, q_bnxt->qp_num, 7);
+		CHECK(ibv_poll_cq(d[1].cq, 4, wc) == 1 && wc[0].wr_id == 7, "poll_cq");
+		/* The provider fails the second WR: only the first counts. */
+		sfail("post_send", ENOMEM);
+		CHECK(ibv_post_send(q_bnxt, &w1, &bad) == ENOMEM && bad == &w2, "failed post");
+		while (!seen && now_ms() < end && recv_type(TITA_AGENT_STATS, buf) > 0)
+			for (uint32_t i = 0; i < st->n; i++)
+				if (st->qps[i].qp_id == m_bnxt.qp_id &&
+				    st->qps[i].bytes_posted == 2500 &&
+				    st->qps[i].bytes_completed == 1500)
+					seen = true;
+		CHECK(seen, "STATS with 2500 bytes posted, 1500 completed");
+	}
+
+	/* titad goes away: every paced QP returns to unpaced. */
+	slog_clear();
+	close(conn_fd);
+	conn_fd = -1;
+	snprintf(expect, sizeof(expect), "rate_limit dev=bnxt_re0 qpn=%u kbps=0 -> 0",
+		 q_bnxt->qp_num);
+	CHECK(log_wait(expect), "bnxt QP unpaced");
+	CHECK(log_wait("leaf_modify id=2 mbps=0 -> 0"), "mlx5 leaf unlimited");
+	snprintf(expect, sizeof(expect), "rate_limit dev=bnxt_re0 qpn=%u kbps=0 -> 0",
+		 q_init->qp_num);
+	CHECK(log_wait(expect), "held-then-applied QP unpaced");
+
+	/* titad comes back: the agent reconnects and registers again. */
+	accept_agent();
+	CHECK(wait_qp(q_bnxt->qp_num, IBV_QPS_RTS, &m_bnxt), "re-registration");
+
+	/* Destruction: the leaf goes with the QP, titad hears of it. */
+	slog_clear();
+	CHECK(destroy_qp(q_mlx5) == 0, "destroy");
+	CHECK(log_wait("leaf_destroy id=2"), "leaf destroyed");
+	{
+		struct tita_agent_qp_del *del = (void *)buf;
+		bool got = false;
+
+		while (!got && recv_type(TITA_AGENT_QP_DEL, buf) > 0)
+			got = del->qp_id == m_mlx5.qp_id;
+		CHECK(got, "QP_DEL");
+	}
+	destroy_qp(q_bnxt);
+	destroy_qp(q_irdma);
+	destroy_qp(q_init);
+	close(conn_fd);
+	close(listen_fd);
+	unlink(path);
+	rmdir(dir);
+	if (failures)
+		fprintf(stderr, "%d failures; stand-in log:\n%s", failures, slog());
+	return failures ? 1 : 0;
+}
