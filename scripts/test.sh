@@ -54,5 +54,10 @@ for fuzzer in "$build"/tests/fuzz/fuzz-*; do
 	grep -E 'stat::number_of_executed_units|stat::new_units_added' "$build/fuzz-$name.log" || true
 done
 
+# The Debian package builds, installs and removes cleanly (root only).
+if [ "$(id -u)" -eq 0 ]; then
+	bash scripts/package-test.sh
+fi
+
 # Last, so that the run ends with meson's summary.
 meson test -C "$build" --print-errorlogs --num-processes 2
