@@ -170,26 +170,34 @@ for s in "${scenarios[@]}"; do
 		set key outside right
 		plot ${qplots%, }
 	GP
-	[ -n "$fplots" ] && gnuplot <<-GP || echo "sim-suite: FCT plot of $s failed" >&2
-		set terminal pngcairo size 900,500 noenhanced
-		set output '$d/fct-cdf.png'
-		set title '$s: FCT slowdown CDF'
-		set xlabel 'slowdown (FCT / line-rate FCT)'
-		set ylabel 'fraction of flows'
-		set key outside right
-		set logscale x
-		plot ${fplots%, }
-	GP
+	# Scenarios of flows that run until a stop time have no FCTs to plot.
+	if [ -n "$fplots" ]; then
+		gnuplot <<-GP || echo "sim-suite: FCT plot of $s failed" >&2
+			set terminal pngcairo size 900,500 noenhanced
+			set output '$d/fct-cdf.png'
+			set title '$s: FCT slowdown CDF'
+			set xlabel 'slowdown (FCT / line-rate FCT)'
+			set ylabel 'fraction of flows'
+			set key outside right
+			set logscale x
+			plot ${fplots%, }
+		GP
+	fi
 	for cc in "${ccs[@]}"; do
 		[ -s "$d/$cc/rate.dat" ] || continue
+		# A trace sample holds a packet or none: average 20 samples so
+		# that the plot shows rates, not packet arrivals.
+		awk '/^#/ {next} {for (i = 1; i <= NF; i++) sum[i] += $i; n++}
+			n == 20 {for (i = 1; i <= NF; i++) {printf "%s%.3f", (i > 1 ? " " : ""), sum[i] / n; sum[i] = 0} print ""; n = 0}' \
+			"$d/$cc/rate.dat" >"$d/$cc/rate-avg.dat"
 		gnuplot <<-GP || echo "sim-suite: rate plot of $s/$cc failed" >&2
 			set terminal pngcairo size 900,500 noenhanced
 			set output '$d/rate-$cc.png'
-			set title '$s: per-flow rate, $cc'
+			set title '$s: per-flow rate, $cc (20-sample average)'
 			set xlabel 'time (us)'
 			set ylabel 'rate (Gb/s)'
 			set key outside right
-			plot for [i=2:*] '$d/$cc/rate.dat' using 1:i with lines title columnhead(i)
+			plot for [i=2:*] '$d/$cc/rate-avg.dat' using 1:i with lines title sprintf('flow %d', i - 2)
 		GP
 	done
 done

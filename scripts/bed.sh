@@ -1,0 +1,574 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# tita's test bed: a virtual RoCE cluster of network namespaces on one
+# machine. N hosts (NAME-h1 .. NAME-hN) hang off one switch (NAME-sw, a
+# bridge) by veth pairs; addresses live only inside these namespaces.
+#
+#   host hI: eth0 10.77.0.I/24 ── veth ── pI: switch br0 (10.77.0.254/24)
+#
+# Each switch port's egress (towards its host) behaves as a switch's: HTB
+# shapes it to the link rate (default 200 Mbit/s, what two CPU cores
+# carry), a byte FIFO below it is the port's buffer (default 128000 bytes,
+# tail drop), and a test-only tc program on it (tools/gen/ecn_marker.bpf.c)
+# marks ECT packets CE from a phantom queue with RED's Kmin/Kmax/Pmax, as a
+# DCQCN switch would. Hosts send at most the link rate themselves
+# (tita-roce paces at its --line-rate, as a NIC's port does). The Ethernet
+# MTU is 3000 for tita-roce's 2048-byte RoCE MTU: fewer packets for two
+# cores than 1024, and still below what native XDP on a veth accepts.
+#
+# With --titad, every host runs a real titad (BUILD/daemon/titad) with the
+# real XDP/tc programs and the tc pacer, entered with `nsenter --net` (not
+# `ip netns exec`, which remounts /sys and would hide bpffs), with its own
+# pin root, control socket and config under /run/tita-bed/NAME/.
+#
+# Usage: bed.sh [OPTIONS] COMMAND [ARGS]
+#
+#   up                     build the bed (after removing any leftover of NAME)
+#   down                   remove everything of NAME: processes, namespaces,
+#                          pins, state; works after a crash too; idempotent
+#   status                 what exists, as JSON
+#   list                   the beds on this machine
+#   exec HOST CMD...       run CMD in HOST's network namespace (sw for the switch)
+#   titad start|stop|kill|restart HOST...|all
+#                          stop is SIGTERM (titad cleans up), kill is SIGKILL
+#   ctl HOST ARGS...       titactl for HOST's titad
+#   metrics HOST           HOST's titad's Prometheus page
+#   qdisc [HOST]           `tc -s -j qdisc` of the switch port towards HOST (all)
+#   marker [HOST]          the ECN marker's counters of that port (all)
+#   incast [--from H,H..] [--to H] [--bytes SIZE] [--cc none|dcqcn]
+#          [--duration S] [--out DIR] [--step MS]
+#                          one incast: a sink on --to (default the last host),
+#                          one flow of SIZE (default 25M) from each of --from
+#                          (default h1,h2,h3) through tita-roce, the
+#                          bottleneck's queue sampled every 5 ms; writes the
+#                          raw results and summary.json to DIR and prints
+#                          the summary (tools/gen/bed-summary.py)
+#
+# Options (each also as an environment variable, e.g. BED_RATE=100M):
+#   -n, --name NAME        bed name, default tb                      (BED_NAME)
+#   -N, --hosts N          2..16 hosts, default 4                    (BED_HOSTS)
+#   -r, --rate RATE        link rate in bit/s, k/M/G, default 200M   (BED_RATE)
+#   -q, --queue BYTES      switch port buffer, default 128000        (BED_QUEUE)
+#       --kmin/--kmax BYTES, --pmax P, --gamma G
+#                          marking: default 10000 / 40000 / 0.2 / 1.0
+#       --mtu BYTES        Ethernet MTU, default 3000                (BED_MTU)
+#   -b, --build DIR        meson build directory, default build      (BED_BUILD)
+#       --titad            start titad on every host at `up`
+#       --interval DUR, --ttl DUR, --refresh DUR, --eta X
+#                          titad's controller: default 1ms, 100ms, 20ms, 0.95
+#
+# The defaults are a 100 Gbit/s fabric slowed down 12.5x in time and scaled
+# to 200 Mbit/s in rate (tools/gen/dcqcn.h): Kmin/Kmax 400/1600 KB at 100G
+# (HPCC's production values) become 10/40 KB, Pmax stays 0.2, a 5 MB port
+# buffer becomes 128 KB, and titad's 100 us interval / 10 ms grant TTL /
+# 2 ms refresh become 1 ms / 100 ms / 20 ms (10x, the round number below).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/.." && pwd)
+
+name=${BED_NAME:-tb}
+hosts=${BED_HOSTS:-4}
+rate=${BED_RATE:-200M}
+queue=${BED_QUEUE:-128000}
+kmin=${BED_KMIN:-10000}
+kmax=${BED_KMAX:-40000}
+pmax=${BED_PMAX:-0.2}
+gamma=${BED_GAMMA:-1.0}
+mtu=${BED_MTU:-3000}
+build=${BED_BUILD:-build}
+with_titad=${BED_TITAD:-0}
+interval=${BED_INTERVAL:-1ms}
+ttl=${BED_TTL:-100ms}
+refresh=${BED_REFRESH:-20ms}
+eta=${BED_ETA:-0.95}
+
+die() {
+	echo "bed.sh: $*" >&2
+	exit 1
+}
+
+# A distribution's python3, not a version manager's slow shim.
+py=python3
+[ ! -x /usr/bin/python3 ] || py=/usr/bin/python3
+
+usage() {
+	sed -n '/^# Usage:/,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+}
+
+parse_options() { # sets the globals; leaves the first non-option in $rest
+	rest=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-n | --name) name=$2; shift 2 ;;
+		-N | --hosts) hosts=$2; shift 2 ;;
+		-r | --rate) rate=$2; shift 2 ;;
+		-q | --queue) queue=$2; shift 2 ;;
+		--kmin) kmin=$2; shift 2 ;;
+		--kmax) kmax=$2; shift 2 ;;
+		--pmax) pmax=$2; shift 2 ;;
+		--gamma) gamma=$2; shift 2 ;;
+		--mtu) mtu=$2; shift 2 ;;
+		-b | --build) build=$2; shift 2 ;;
+		--titad) with_titad=1; shift ;;
+		--interval) interval=$2; shift 2 ;;
+		--ttl) ttl=$2; shift 2 ;;
+		--refresh) refresh=$2; shift 2 ;;
+		--eta) eta=$2; shift 2 ;;
+		-h | --help) usage; exit 0 ;;
+		--) shift; rest=("$@"); return ;;
+		-*) die "unknown option $1 (bed.sh --help)" ;;
+		*) rest=("$@"); return ;;
+		esac
+	done
+}
+
+parse_options "$@"
+set -- "${rest[@]}"
+[ $# -ge 1 ] || { usage >&2; exit 2; }
+cmd=$1
+shift
+# up and down also take their options after the command.
+if [ "$cmd" = up ] || [ "$cmd" = down ]; then
+	parse_options "$@"
+	[ ${#rest[@]} -eq 0 ] || die "$cmd: unexpected '${rest[0]}'"
+	set --
+fi
+
+[[ $name =~ ^[a-z][a-z0-9]{0,7}$ ]] || die "name '$name': 1-8 lower-case letters and digits, starting with a letter"
+case $build in /*) ;; *) build=$src/$build ;; esac
+
+state=/run/tita-bed/$name
+pins=/sys/fs/bpf/tita-bed/$name
+ns_sw=$name-sw
+ns_host() { echo "$name-h$1"; }
+addr() { echo "10.77.0.$1"; }
+peer_port=4792
+metrics_port=9977
+
+# A rate with k/M/G (powers of 1000) and an optional "bit" → bit/s.
+rate_bps() {
+	local v=${1%bit}
+	awk -v v="$v" 'BEGIN {
+		m = 1; s = v
+		if (s ~ /[kK]$/) { m = 1e3; s = substr(s, 1, length(s) - 1) }
+		else if (s ~ /M$/) { m = 1e6; s = substr(s, 1, length(s) - 1) }
+		else if (s ~ /G$/) { m = 1e9; s = substr(s, 1, length(s) - 1) }
+		if (s !~ /^[0-9]+(\.[0-9]+)?$/) exit 1
+		printf "%.0f\n", s * m }'
+}
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || die "$cmd needs root (network namespaces, tc, BPF)"
+}
+
+in_ns() { # namespace, command...
+	local n=$1
+	shift
+	nsenter --net="/run/netns/$n" "$@"
+}
+
+host_index() { # h3 | 3 → 3
+	local h=${1#h}
+	[[ $h =~ ^[0-9]+$ ]] && [ "$h" -ge 1 ] && [ "$h" -le 16 ] || die "no host '$1' (h1..h16)"
+	echo "$h"
+}
+
+load_state() {
+	[ -r "$state/env" ] || die "no bed '$name' (bed.sh -n $name up)"
+	# shellcheck source=/dev/null
+	. "$state/env"
+}
+
+# ---- teardown ---------------------------------------------------------------------
+
+# The bed's namespaces, whatever state the bed is in (a crash leaves no env).
+bed_namespaces() {
+	ip netns list 2>/dev/null | awk '{ print $1 }' | grep -E "^$name-(sw|h[0-9]+)\$" || true
+}
+
+# Whether pid runs: a zombie (exited, not yet reaped by a parent that is
+# not ours to fix) holds no namespace and counts as gone.
+alive() {
+	local st
+	st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+stop_pid() { # pid, signal: signal it, then wait up to 5 s, then SIGKILL
+	local pid=$1 sig=${2:-TERM}
+	alive "$pid" || return 0
+	kill -"$sig" "$pid" 2>/dev/null || true
+	for _ in $(seq 100); do
+		alive "$pid" || return 0
+		sleep 0.05
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	for _ in $(seq 40); do
+		alive "$pid" || return 0
+		sleep 0.05
+	done
+}
+
+cmd_down() {
+	need_root
+	local n pid f
+	# titad first, with SIGTERM: it removes its own rules and pins.
+	for f in "$state"/h*.pid; do
+		[ -e "$f" ] || continue
+		pid=$(cat "$f")
+		stop_pid "$pid" TERM
+		rm -f "$f"
+	done
+	# Then whatever else still runs in the bed's namespaces (generators,
+	# sinks, samplers, a Prometheus): a process keeps its namespace alive
+	# after `ip netns del`, so none may survive.
+	for n in $(bed_namespaces); do
+		for pid in $(ip netns pids "$n" 2>/dev/null); do
+			stop_pid "$pid" TERM
+		done
+	done
+	for n in $(bed_namespaces); do
+		ip netns del "$n" 2>/dev/null || true
+	done
+	# Pins of a titad that was killed (they outlive it by design).
+	if [ -d "$pins" ]; then
+		rm -rf "$pins"
+	fi
+	rmdir /sys/fs/bpf/tita-bed 2>/dev/null || true
+	rm -rf "$state"
+	rmdir /run/tita-bed 2>/dev/null || true
+}
+
+# ---- build -------------------------------------------------------------------------
+
+write_titad_conf() { # host index
+	local i=$1
+	cat >"$state/h$i.conf" <<CONF
+# titad of bed $name, host h$i (written by scripts/bed.sh).
+[daemon]
+log-level = info
+pacer = tc
+control-socket = $state/h$i.sock
+control-group = root
+control-mode = 0666
+metrics-listen = $(addr "$i"):$metrics_port
+pin-root = $pins/h$i
+
+[controller]
+interval = $interval
+grant-ttl = $ttl
+refresh = $refresh
+eta = $eta
+
+[peers]
+port = $peer_port
+key-file = $state/cluster.key
+
+[port eth0]
+address = $(addr "$i")
+line-rate = $rate_bps
+CONF
+}
+
+cmd_up() {
+	need_root
+	local marker=$build/tools/gen/tita-bed-marker i
+	[[ $hosts =~ ^[0-9]+$ ]] && [ "$hosts" -ge 2 ] && [ "$hosts" -le 16 ] || die "--hosts $hosts: 2..16"
+	rate_bps=$(rate_bps "$rate") || die "--rate $rate is not a rate (e.g. 200M)"
+	[ "$rate_bps" -ge 1000000 ] && [ "$rate_bps" -le 10000000000 ] || die "--rate $rate: 1M..10G"
+	[[ $queue =~ ^[0-9]+$ ]] && [ "$queue" -ge 3000 ] || die "--queue $queue: bytes, at least 3000"
+	[[ $mtu =~ ^[0-9]+$ ]] && [ "$mtu" -ge 1280 ] && [ "$mtu" -le 9000 ] || die "--mtu $mtu: 1280..9000"
+	[ -x "$marker" ] || die "$marker is not built (meson compile -C $build)"
+	for t in ip tc nsenter; do command -v "$t" >/dev/null || die "needs $t"; done
+	if [ "$with_titad" = 1 ]; then
+		[ -x "$build/daemon/titad" ] || die "--titad: $build/daemon/titad is not built"
+	fi
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpffs /sys/fs/bpf
+
+	cmd_down
+	mkdir -p "$state"
+	chmod 755 "$state"
+	# Undo a half-built bed if anything below fails.
+	trap 'echo "bed.sh: up failed; tearing down" >&2; cmd_down' ERR
+
+	ip netns add "$ns_sw"
+	in_ns "$ns_sw" ip link set lo up
+	in_ns "$ns_sw" ip link add br0 type bridge stp_state 0 forward_delay 0
+	in_ns "$ns_sw" ip link set br0 mtu "$mtu"
+	in_ns "$ns_sw" ip addr add 10.77.0.254/24 dev br0
+	in_ns "$ns_sw" ip link set br0 up
+	# An HTB burst of two frames keeps the shaper smooth at link speed.
+	local burst=$((2 * mtu + 200))
+	for i in $(seq "$hosts"); do
+		local h
+		h=$(ns_host "$i")
+		ip netns add "$h"
+		in_ns "$h" ip link set lo up
+		in_ns "$ns_sw" ip link add "p$i" mtu "$mtu" type veth peer name eth0 mtu "$mtu" \
+			netns "/run/netns/$h"
+		# Fixed MACs, so that the neighbour tables below need no lookup
+		# (/sys under nsenter shows the root namespace's devices).
+		in_ns "$h" ip link set eth0 address "$(printf '02:77:00:00:00:%02x' "$i")"
+		in_ns "$ns_sw" ip link set "p$i" address "$(printf '02:77:00:00:01:%02x' "$i")"
+		in_ns "$h" ip addr add "$(addr "$i")/24" dev eth0
+		in_ns "$h" ip link set eth0 up
+		in_ns "$ns_sw" ip link set "p$i" master br0
+		in_ns "$ns_sw" ip link set "p$i" up
+		# The switch port: shaper, buffer, ECN marking.
+		in_ns "$ns_sw" tc qdisc add dev "p$i" root handle 1: htb default 1
+		in_ns "$ns_sw" tc class add dev "p$i" parent 1: classid 1:1 htb \
+			rate "${rate_bps}bit" ceil "${rate_bps}bit" burst "$burst" cburst "$burst" \
+			quantum "$((mtu + 200))"
+		in_ns "$ns_sw" tc qdisc add dev "p$i" parent 1:1 handle 10: bfifo limit "$queue"
+		in_ns "$ns_sw" "$marker" attach "p$i" --rate "$rate_bps" --gamma "$gamma" \
+			--kmin "$kmin" --kmax "$kmax" --pmax "$pmax" --cap "$queue"
+	done
+	# Static forwarding entries: a bridge floods frames to a MAC it has
+	# not learnt, and a sink that never sends would stay unlearnt, so an
+	# incast would reach every port.
+	for i in $(seq "$hosts"); do
+		in_ns "$ns_sw" bridge fdb replace "$(printf '02:77:00:00:00:%02x' "$i")" dev "p$i" master static
+	done
+	# Static neighbours, as a fabric's hosts have after their first
+	# exchange: no ARP delay or loss skews the first measured packets.
+	local neigh
+	for i in $(seq "$hosts") sw; do
+		neigh=$(for j in $(seq "$hosts"); do
+			[ "$j" = "$i" ] || echo "neigh replace $(addr "$j") lladdr $(printf '02:77:00:00:00:%02x' "$j") dev $([ "$i" = sw ] && echo br0 || echo eth0) nud permanent"
+		done)
+		if [ "$i" = sw ]; then
+			in_ns "$ns_sw" ip -batch - <<<"$neigh"
+		else
+			in_ns "$(ns_host "$i")" ip -batch - <<<"$neigh"
+		fi
+	done
+	cat >"$state/env" <<ENV
+hosts=$hosts
+rate_bps=$rate_bps
+queue=$queue
+kmin=$kmin
+kmax=$kmax
+pmax=$pmax
+gamma=$gamma
+mtu=$mtu
+build=$build
+interval=$interval
+ttl=$ttl
+refresh=$refresh
+eta=$eta
+ENV
+	# The cluster key: root-owned, mode 600, as titad insists.
+	(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/cluster.key")
+	for i in $(seq "$hosts"); do write_titad_conf "$i"; done
+	trap - ERR
+
+	if [ "$with_titad" = 1 ]; then
+		for i in $(seq "$hosts"); do titad_start "$i"; done
+	fi
+	echo "bed $name: $hosts hosts at $rate_bps bit/s, switch buffer $queue bytes, ECN $kmin/$kmax/$pmax$([ "$with_titad" = 1 ] && echo ", titad on every host")"
+}
+
+# ---- titad -----------------------------------------------------------------------------
+
+titad_pid() { # index → pid or nothing
+	local f=$state/h$1.pid
+	[ -r "$f" ] && alive "$(cat "$f")" && cat "$f"
+	return 0
+}
+
+titad_start() {
+	local i=$1 pid titad=$build/daemon/titad
+	[ -x "$titad" ] || die "$titad is not built"
+	[ -z "$(titad_pid "$i")" ] || die "titad already runs on h$i"
+	rm -f "$state/h$i.sock"
+	# nsenter execs titad, so $! is titad's own pid.
+	nsenter --net="/run/netns/$(ns_host "$i")" "$titad" -c "$state/h$i.conf" \
+		</dev/null >>"$state/h$i.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$state/h$i.pid"
+	for _ in $(seq 100); do
+		if [ -S "$state/h$i.sock" ] &&
+			"$build/daemon/titactl" -s "$state/h$i.sock" status >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 20 "$state/h$i.log" >&2
+	die "titad on h$i did not start (log: $state/h$i.log)"
+}
+
+titad_stop() { # index, signal
+	local i=$1 sig=$2 pid
+	pid=$(titad_pid "$i")
+	[ -n "$pid" ] || return 0
+	if [ "$sig" = KILL ]; then
+		kill -KILL "$pid"
+		for _ in $(seq 100); do alive "$pid" || break; sleep 0.05; done
+	else
+		stop_pid "$pid" TERM
+	fi
+	rm -f "$state/h$i.pid"
+}
+
+cmd_titad() {
+	need_root
+	load_state
+	local verb=${1:-} i list=()
+	shift || true
+	[ $# -ge 1 ] || die "titad $verb: which hosts? (h1 .. h$hosts, or all)"
+	if [ "$1" = all ]; then
+		mapfile -t list < <(seq "$hosts")
+	else
+		for h in "$@"; do list+=("$(host_index "$h")"); done
+	fi
+	for i in "${list[@]}"; do
+		[ "$i" -le "$hosts" ] || die "no host h$i in bed $name ($hosts hosts)"
+		case $verb in
+		start) titad_start "$i" ;;
+		stop) titad_stop "$i" TERM ;;
+		kill) titad_stop "$i" KILL ;;
+		restart) titad_stop "$i" TERM; titad_start "$i" ;;
+		*) die "titad $verb: start, stop, kill or restart" ;;
+		esac
+	done
+}
+
+# ---- inspection -------------------------------------------------------------------------
+
+cmd_status() {
+	local n first=1 i
+	printf '{"name":"%s","namespaces":[' "$name"
+	for n in $(bed_namespaces); do
+		[ $first = 1 ] || printf ','
+		printf '"%s"' "$n"
+		first=0
+	done
+	printf '],"titad":{'
+	first=1
+	if [ -r "$state/env" ]; then
+		load_state
+		for i in $(seq "$hosts"); do
+			[ $first = 1 ] || printf ','
+			printf '"h%s":%s' "$i" "$(titad_pid "$i" | grep . || echo null)"
+			first=0
+		done
+	fi
+	printf '},"pins":%s,"state":%s}\n' \
+		"$([ -d "$pins" ] && echo true || echo false)" \
+		"$([ -d "$state" ] && echo true || echo false)"
+}
+
+cmd_list() {
+	ip netns list 2>/dev/null | awk '{ print $1 }' | sed -n 's/^\([a-z][a-z0-9]*\)-sw$/\1/p'
+}
+
+ports_of() { # [host] → switch port names
+	if [ $# -ge 1 ]; then
+		echo "p$(host_index "$1")"
+	else
+		for i in $(seq "$hosts"); do echo "p$i"; done
+	fi
+}
+
+
+# ---- one incast -----------------------------------------------------------------------
+
+cmd_incast() {
+	need_root
+	load_state
+	local from="h1,h2,h3" to="h$hosts" bytes=25M cc=none duration=30 out="" step=10
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--from) from=$2; shift 2 ;;
+		--to) to=$2; shift 2 ;;
+		--bytes) bytes=$2; shift 2 ;;
+		--cc) cc=$2; shift 2 ;;
+		--duration) duration=$2; shift 2 ;;
+		--out) out=$2; shift 2 ;;
+		--step) step=$2; shift 2 ;;
+		*) die "incast: unknown argument '$1'" ;;
+		esac
+	done
+	[[ $duration =~ ^[0-9]+$ ]] && [ "$duration" -ge 1 ] && [ "$duration" -le 600 ] || die "incast --duration $duration: 1..600 s"
+	local gen=$build/tools/gen/tita-roce marker=$build/tools/gen/tita-bed-marker
+	local r s i pids=() sink_pid sampler_pid senders=()
+	r=$(host_index "$to")
+	IFS=, read -r -a senders <<<"$from"
+	[ -n "$out" ] || out=$state/incast-$(date +%s%N)
+	mkdir -p "$out"
+	rm -f "$out"/*.json "$out"/*.csv "$out"/*.err
+
+	in_ns "$ns_sw" tc -s -j qdisc show dev "p$r" >"$out/qdisc-before.json"
+	# nsenter straight from here (not through in_ns): $! must be the
+	# process itself, for kill and wait.
+	nsenter --net="/run/netns/$(ns_host "$r")" "$gen" sink --flows "${#senders[@]}" --idle 1s \
+		--duration "$((duration + 5))s" --interval "${step}ms" -s "$out/sink.csv" \
+		>"$out/sink.json" 2>"$out/sink.err" &
+	sink_pid=$!
+	for _ in $(seq 50); do
+		grep -q "sink ready" "$out/sink.err" 2>/dev/null && break
+		kill -0 "$sink_pid" 2>/dev/null || die "incast: the sink did not start: $(cat "$out/sink.err")"
+		sleep 0.1
+	done
+	nsenter --net="/run/netns/$ns_sw" "$marker" sample --interval 5 --duration "$((duration + 6))" "p$r" \
+		>"$out/queue.csv" 2>"$out/sampler.err" &
+	sampler_pid=$!
+	for h in "${senders[@]}"; do
+		i=$(host_index "$h")
+		[ "$i" != "$r" ] || die "incast: h$i both sends and receives"
+		nsenter --net="/run/netns/$(ns_host "$i")" "$gen" send "$(addr "$r"),bytes=$bytes" --cc "$cc" \
+			--line-rate "$rate_bps" --duration "${duration}s" --interval "${step}ms" \
+			-s "$out/send-h$i.csv" >"$out/send-h$i.json" 2>"$out/send-h$i.err" &
+		pids+=($!)
+	done
+	for s in "${pids[@]}"; do wait "$s" || true; done
+	wait "$sink_pid" || true
+	kill "$sampler_pid" 2>/dev/null || true
+	wait "$sampler_pid" 2>/dev/null || true
+	in_ns "$ns_sw" tc -s -j qdisc show dev "p$r" >"$out/qdisc-after.json"
+	in_ns "$ns_sw" "$marker" stats "p$r" >"$out/marker.json" || true
+	"$py" "$src/tools/gen/bed-summary.py" "$out" | tee "$out/summary.json"
+}
+
+case $cmd in
+up) cmd_up ;;
+incast) cmd_incast "$@" ;;
+down) cmd_down ;;
+status) cmd_status ;;
+list) cmd_list ;;
+exec)
+	[ $# -ge 2 ] || die "exec HOST CMD..."
+	h=$1
+	shift
+	if [ "$h" = sw ]; then
+		exec nsenter --net="/run/netns/$ns_sw" "$@"
+	fi
+	exec nsenter --net="/run/netns/$(ns_host "$(host_index "$h")")" "$@"
+	;;
+titad) cmd_titad "$@" ;;
+ctl)
+	[ $# -ge 1 ] || die "ctl HOST ARGS..."
+	load_state
+	i=$(host_index "$1")
+	shift
+	exec "$build/daemon/titactl" -s "$state/h$i.sock" "$@"
+	;;
+metrics)
+	[ $# -eq 1 ] || die "metrics HOST"
+	i=$(host_index "$1")
+	exec nsenter --net="/run/netns/$(ns_host "$i")" curl -sf "http://$(addr "$i"):$metrics_port/metrics"
+	;;
+qdisc)
+	load_state
+	for p in $(ports_of "$@"); do in_ns "$ns_sw" tc -s -j qdisc show dev "$p"; done
+	;;
+marker)
+	load_state
+	# shellcheck disable=SC2046
+	in_ns "$ns_sw" "$build/tools/gen/tita-bed-marker" stats $(ports_of "$@")
+	;;
+*) die "unknown command '$cmd' (bed.sh --help)" ;;
+esac

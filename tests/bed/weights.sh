@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Weights end to end: two senders into one receiver, both wanting the whole
+# link. `titactl job set train --weight 2` on h1 (whose traffic is job
+# "train") gives h1 about twice h2's share: within 10 %, both in the grants
+# that h4's titad hands out and in the goodput that h4's sink receives.
+#
+# Usage: weights.sh SOURCE_ROOT BUILD_ROOT
+# shellcheck source=tests/bed/lib.sh
+. "$(dirname "$0")/lib.sh"
+need_titad
+
+bed up --hosts 4 --titad >/dev/null
+# h1's traffic to the bed is job "train"; its weight comes from titactl.
+printf '\n[job train]\ndst = 10.77.0.0/24\n' >>"$state/h1.conf"
+bed titad restart h1
+check "titactl job set train --weight 2 on h1" bed ctl h1 job set train --weight 2
+check "h1 shows the weight" bash -c "BED_NAME=$bed_name '$bedsh' ctl h1 -j job show train | grep -q '\"weight\":2'"
+
+seconds=8
+bg h4 "$gen" sink --duration "$((seconds + 3))s" --idle 1s --interval 50ms -s "$work/sink.csv" >"$work/sink.json" 2>/dev/null
+sink=$bg_pid
+sleep 0.3
+bg h1 "$gen" send 10.77.0.4,qp=0x101 --duration "${seconds}s" >"$work/h1.json"
+bg h2 "$gen" send 10.77.0.4,qp=0x102 --duration "${seconds}s" >"$work/h2.json"
+
+# Grants at the receiver, sampled in the second half of the run.
+sleep 3
+for _ in $(seq 20); do
+	bed ctl h4 -j pairs role rx
+	echo
+	sleep 0.1
+done >"$work/grants.jsonl"
+wait "$sink" || true
+
+read -r g1 g2 <<<"$(python3 - "$work/grants.jsonl" <<'EOF'
+import json, sys
+s = {"10.77.0.1": 0.0, "10.77.0.2": 0.0}
+for line in open(sys.argv[1]):
+    if line.strip():
+        for p in json.loads(line):
+            if p["remote"] in s and p["state"] == "active":
+                s[p["remote"]] += p["grant_bps"]
+print(int(s["10.77.0.1"]), int(s["10.77.0.2"]))
+EOF
+)"
+check "h4 grants h1 twice h2's share (sum of samples: h1 $g1, h2 $g2; ratio $(awk -v a="$g1" -v b="$g2" 'BEGIN { if (b) printf "%.2f", a / b }'))" \
+	awk_true 'b > 0 && a / b >= 1.8 && a / b <= 2.2' a="$g1" b="$g2"
+
+# Goodput per flow while both ran, leaving out the first 2 s (start-up).
+read -r r1 r2 <<<"$(python3 - "$work/sink.csv" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+t0 = min(float(r["t_s"]) for r in rows)
+s, n = {}, {}
+for r in rows:
+    t = float(r["t_s"]) - t0
+    if 2.0 <= t <= 7.0:
+        s[r["addr"]] = s.get(r["addr"], 0.0) + float(r["rate_bps"])
+        n[r["addr"]] = n.get(r["addr"], 0) + 1
+m = {k: s[k] / n[k] for k in s}
+print(int(m.get("10.77.0.1", 0)), int(m.get("10.77.0.2", 0)))
+EOF
+)"
+check "h1 receives twice h2's goodput (h1 $r1, h2 $r2 bit/s; ratio $(awk -v a="$r1" -v b="$r2" 'BEGIN { if (b) printf "%.2f", a / b }'))" \
+	awk_true 'b > 0 && a / b >= 1.8 && a / b <= 2.2' a="$r1" b="$r2"
+check "no drops at the bottleneck ($(port_drops 4))" [ "$(port_drops 4)" -eq 0 ]
+
+finish

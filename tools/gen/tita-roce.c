@@ -1,0 +1,1151 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tita-roce: the test bed's RoCEv2 traffic generator and sink.
+ *
+ *   tita-roce send [OPTIONS] FLOW...   RDMA WRITEs as UDP/4791 packets with
+ *                                      BTHs, per-flow PSNs and sizes, paced
+ *                                      at the line rate (a NIC's port) or a
+ *                                      per-flow rate; optionally reacting to
+ *                                      CNPs like DCQCN's reaction point
+ *   tita-roce sink [OPTIONS]           counts what arrives per flow, answers
+ *                                      CE marks with CNPs like a NIC's
+ *                                      notification point, reports goodput,
+ *                                      loss from PSN gaps and completion time
+ *
+ * Both report JSON on stdout and can write a time series (CSV) of per-flow
+ * rates. The packets are real enough for tita's XDP and tc programs, for
+ * tshark's "infiniband" dissector and for the switch's ECN marker; nothing
+ * in the bed terminates RC, so there are no ACKs or retransmissions: a
+ * dropped packet is a PSN gap at the sink.
+ *
+ * Every loop is bounded: a sender stops after --duration, a sink after
+ * --duration, --idle or --flows, both on SIGINT/SIGTERM.
+ */
+#define _GNU_SOURCE /* recvmmsg, ppoll */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/errqueue.h>
+
+#include "dcqcn.h"
+#include "roce.h"
+
+#define MAX_FLOWS 256
+#define MAX_MTU 4096
+#define MIN_PAYLOAD ((uint32_t)sizeof(struct gen_meta))
+/* Every run ends: an hour is far beyond any test or demo. */
+#define MAX_DURATION_NS (3600ull * 1000000000ull)
+#define NSEC_PER_SEC 1000000000ull
+/* A sender that fell behind (descheduled, blocked on its socket) may send
+ * this many packets' worth of credit at once, like a NIC's burst. */
+#define PACING_SLACK_PACKETS 2
+#define RECV_BATCH 64
+/* How often a busy sender looks for CNPs: well inside the sink's CNP
+ * interval and DCQCN's decrease period (50 us). */
+#define CNP_POLL_NS 20000
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_until(uint64_t t_ns)
+{
+	struct timespec ts = { .tv_sec = t_ns / NSEC_PER_SEC, .tv_nsec = t_ns % NSEC_PER_SEC };
+
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	put_be32(p, v >> 32);
+	put_be32(p + 4, (uint32_t)v);
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+}
+
+/* ---- argument parsing ----------------------------------------------------- */
+
+/* A number with an optional SI suffix (k, M, G, T; powers of 1000) and an
+ * optional unit word that is ignored ("200Mbit", "20MB", "1.5G"). */
+static int parse_si(const char *s, double *ret)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v) || v < 0)
+		return -EINVAL;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		v *= 1e3;
+		end++;
+		break;
+	case 'M':
+		v *= 1e6;
+		end++;
+		break;
+	case 'G':
+		v *= 1e9;
+		end++;
+		break;
+	case 'T':
+		v *= 1e12;
+		end++;
+		break;
+	}
+	if (*end && strcmp(end, "bit") && strcmp(end, "bps") && strcmp(end, "B") &&
+	    strcmp(end, "b"))
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/* A duration: seconds, or a number with ns, us, ms or s. */
+static int parse_duration(const char *s, uint64_t *ret_ns)
+{
+	char *end;
+	double v, mult = 1e9;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v) || v < 0)
+		return -EINVAL;
+	if (!strcmp(end, "ns"))
+		mult = 1;
+	else if (!strcmp(end, "us"))
+		mult = 1e3;
+	else if (!strcmp(end, "ms"))
+		mult = 1e6;
+	else if (*end && strcmp(end, "s"))
+		return -EINVAL;
+	v *= mult;
+	if (v > (double)MAX_DURATION_NS)
+		return -ERANGE;
+	*ret_ns = (uint64_t)v;
+	return 0;
+}
+
+/* A bad command line: what is wrong with which argument, then exit 2. */
+static void die_usage(const char *what, const char *arg)
+{
+	fprintf(stderr, "tita-roce: %s: '%s' (see tita-roce --help)\n", what, arg);
+	exit(2);
+}
+
+static int open_socket(uint16_t port, int tos, int buf_bytes)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int one = 1, fd;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		perror("tita-roce: socket");
+		exit(1);
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		fprintf(stderr, "tita-roce: bind UDP port %u: %s\n", port, strerror(errno));
+		exit(1);
+	}
+	if (setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)))
+		perror("tita-roce: IP_TOS");
+	/* Root may exceed net.core.{r,w}mem_max; others get what they get. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf_bytes, sizeof(buf_bytes)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf_bytes, sizeof(buf_bytes));
+	return fd;
+}
+
+/* ---- sender ---------------------------------------------------------------- */
+
+struct flow {
+	struct sockaddr_in dst;
+	uint32_t dst_qp, src_qp;
+	uint64_t bytes_total; /* payload; 0: until the run ends */
+	double cap_bps; /* per-flow rate cap (wire bytes); 0: line rate */
+	/* Progress. */
+	uint32_t psn;
+	uint64_t bytes_sent;
+	uint64_t msg_off; /* offset in the current message */
+	uint64_t start_ns, done_ns;
+	uint64_t last_send_ns; /* pacing: when the last packet left... */
+	uint64_t last_bits; /* ...and its size on the wire */
+	bool done;
+	struct dcqcn_rp rp;
+	/* Statistics. */
+	uint64_t packets, cnps;
+	uint64_t series_bytes; /* since the last series line */
+};
+
+struct sender {
+	int fd;
+	uint32_t mtu, msg_bytes;
+	double line_bps;
+	bool dcqcn;
+	struct dcqcn_params dp;
+	uint64_t duration_ns;
+	FILE *series;
+	uint64_t series_ns;
+	uint32_t n_flows;
+	struct flow flows[MAX_FLOWS];
+	/* Aggregate pacing at the line rate, as the NIC's port would. */
+	uint64_t port_last_ns, port_last_bits;
+	/* Statistics. */
+	uint64_t eagain, enobufs, send_errors, cnps_unmatched, not_cnp;
+};
+
+/* "DST[,qp=N][,bytes=SIZE][,rate=RATE]" */
+static void parse_flow(struct sender *s, const char *spec)
+{
+	char buf[256], *save = NULL, *tok;
+	struct flow *f;
+	double v;
+
+	if (s->n_flows == MAX_FLOWS)
+		die_usage("too many flows, the most is", "256");
+	if (strlen(spec) >= sizeof(buf))
+		die_usage("flow is too long", spec);
+	snprintf(buf, sizeof(buf), "%s", spec);
+	f = &s->flows[s->n_flows];
+	memset(f, 0, sizeof(*f));
+	f->dst.sin_family = AF_INET;
+	f->dst.sin_port = htons(GEN_ROCE_PORT);
+	f->dst_qp = 0x100 + s->n_flows;
+	tok = strtok_r(buf, ",", &save);
+	if (!tok || inet_pton(AF_INET, tok, &f->dst.sin_addr) != 1)
+		die_usage("a flow starts with an IPv4 destination", spec);
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		char *eq = strchr(tok, '=');
+		char *end;
+
+		if (!eq)
+			die_usage("flow option is not key=value", tok);
+		*eq++ = 0;
+		if (!strcmp(tok, "qp")) {
+			unsigned long q;
+
+			errno = 0;
+			q = strtoul(eq, &end, 0);
+			if (errno || *end || end == eq || q > GEN_QPN_MASK || q < 2)
+				die_usage("qp must be 2..0xffffff", eq);
+			f->dst_qp = (uint32_t)q;
+		} else if (!strcmp(tok, "bytes")) {
+			if (parse_si(eq, &v) || v > 1e15)
+				die_usage("bytes is not a size", eq);
+			f->bytes_total = (uint64_t)v;
+		} else if (!strcmp(tok, "rate")) {
+			if (parse_si(eq, &v) || v < 1e3)
+				die_usage("rate must be at least 1kbit", eq);
+			f->cap_bps = v;
+		} else {
+			die_usage("unknown flow option", tok);
+		}
+	}
+	/* The local QP number: distinct per flow, and recognisable. */
+	f->src_qp = 0x10000 + s->n_flows;
+	s->n_flows++;
+}
+
+/* The payload bytes of the next packet of f, and its opcode. */
+static uint32_t next_packet(const struct sender *s, const struct flow *f, uint8_t *ret_op)
+{
+	uint64_t left_msg = s->msg_bytes - f->msg_off;
+	uint32_t len = s->mtu;
+	bool first = f->msg_off == 0, last;
+
+	if (f->bytes_total && f->bytes_total - f->bytes_sent < left_msg)
+		left_msg = f->bytes_total - f->bytes_sent;
+	if (left_msg < len)
+		len = (uint32_t)left_msg;
+	/* The bookkeeping must fit: a flow never ends in a runt packet. */
+	if (len < MIN_PAYLOAD)
+		len = MIN_PAYLOAD;
+	last = left_msg <= len;
+	if (first)
+		*ret_op = last ? GEN_OP_WRITE_ONLY : GEN_OP_WRITE_FIRST;
+	else
+		*ret_op = last ? GEN_OP_WRITE_LAST : GEN_OP_WRITE_MIDDLE;
+	return len;
+}
+
+static double flow_rate_bps(const struct sender *s, const struct flow *f)
+{
+	double r = f->cap_bps > 0 && f->cap_bps < s->line_bps ? f->cap_bps : s->line_bps;
+
+	if (s->dcqcn) {
+		double rc = dcqcn_rate_bps(&f->rp, &s->dp);
+
+		if (rc < r)
+			r = rc;
+	}
+	return r;
+}
+
+/* When f may send next: its last packet's bits at its current rate. */
+static uint64_t flow_due_ns(const struct sender *s, const struct flow *f)
+{
+	if (!f->packets)
+		return f->start_ns;
+	return f->last_send_ns + (uint64_t)((double)f->last_bits * 1e9 / flow_rate_bps(s, f));
+}
+
+static void drain_errqueue(int fd)
+{
+	uint8_t buf[256], ctl[256];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl,
+		.msg_controllen = sizeof(ctl),
+	};
+
+	for (int i = 0; i < 64; i++) {
+		mh.msg_controllen = sizeof(ctl);
+		if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			break;
+	}
+}
+
+static struct flow *flow_by_src_qp(struct sender *s, uint32_t qp)
+{
+	uint32_t i = qp - 0x10000;
+
+	return i < s->n_flows ? &s->flows[i] : NULL;
+}
+
+static void receive_cnps(struct sender *s, uint64_t now)
+{
+	uint8_t bufs[RECV_BATCH][64];
+	struct iovec iov[RECV_BATCH];
+	struct mmsghdr mm[RECV_BATCH];
+	int n;
+
+	for (int round = 0; round < 16; round++) {
+		memset(mm, 0, sizeof(mm));
+		for (int i = 0; i < RECV_BATCH; i++) {
+			iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(s->fd, mm, RECV_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0) {
+			/* A pending ICMP error is reported here once; the queue
+			 * holds its details. */
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				drain_errqueue(s->fd);
+			return;
+		}
+		for (int i = 0; i < n; i++) {
+			const uint8_t *b = bufs[i];
+			struct flow *f;
+
+			if (mm[i].msg_len < GEN_BTH_BYTES || b[0] != GEN_OP_CNP) {
+				s->not_cnp++;
+				continue;
+			}
+			f = flow_by_src_qp(s, get_be32(b + 4) & GEN_QPN_MASK);
+			if (!f) {
+				s->cnps_unmatched++;
+				continue;
+			}
+			f->cnps++;
+			if (s->dcqcn)
+				dcqcn_on_cnp(&f->rp, &s->dp, now);
+		}
+		if (n < RECV_BATCH)
+			return;
+	}
+}
+
+/* Build f's next packet in buf; returns its UDP payload length. */
+static size_t build_packet(const struct sender *s, const struct flow *f, uint8_t *buf, uint64_t now,
+			   uint32_t *ret_payload)
+{
+	uint8_t op, *p = buf;
+	uint32_t len = next_packet(s, f, &op);
+	bool reth = op == GEN_OP_WRITE_FIRST || op == GEN_OP_WRITE_ONLY;
+	bool last_pkt = op == GEN_OP_WRITE_LAST || op == GEN_OP_WRITE_ONLY;
+	bool flow_end = f->bytes_total && f->bytes_sent + len >= f->bytes_total;
+	struct gen_meta m;
+
+	memset(p, 0, GEN_BTH_BYTES);
+	p[0] = op;
+	put_be16(p + 2, GEN_PKEY_DEFAULT);
+	put_be32(p + 4, f->dst_qp & GEN_QPN_MASK);
+	put_be32(p + 8, f->psn & GEN_PSN_MASK);
+	if (last_pkt)
+		p[8] |= GEN_BTH_ACKREQ;
+	p += GEN_BTH_BYTES;
+	if (reth) {
+		uint64_t msg_len = s->msg_bytes;
+
+		if (f->bytes_total && f->bytes_total - f->bytes_sent < msg_len)
+			msg_len = f->bytes_total - f->bytes_sent;
+		put_be64(p, 0x7f0000000000ull + f->bytes_sent); /* virtual address */
+		put_be32(p + 8, 0x1234); /* R_Key */
+		put_be32(p + 12, (uint32_t)msg_len);
+		p += GEN_RETH_BYTES;
+	}
+	m = (struct gen_meta){
+		.magic = htonl(GEN_META_MAGIC),
+		.src_qp = htonl(f->src_qp),
+		.flags = htonl(flow_end ? GEN_META_F_LAST : 0),
+	};
+	put_be64((uint8_t *)&m.flow_start_ns, f->start_ns);
+	put_be64((uint8_t *)&m.flow_bytes, f->bytes_total);
+	put_be64((uint8_t *)&m.send_ns, now);
+	memcpy(p, &m, sizeof(m));
+	memset(p + sizeof(m), 0, len - sizeof(m));
+	p += len;
+	memset(p, 0, GEN_ICRC_BYTES);
+	p += GEN_ICRC_BYTES;
+	*ret_payload = len;
+	return (size_t)(p - buf);
+}
+
+/*
+ * Pacing: a packet occupies a slot of bits/rate after the previous one's;
+ * a sender that fell behind (descheduled, blocked on its socket) keeps at
+ * most PACING_SLACK_PACKETS of credit instead of bursting to catch up.
+ */
+static void pace(uint64_t *slot_ns, uint64_t *slot_bits, double rate_bps, uint64_t bits,
+		 uint64_t now)
+{
+	uint64_t slot = *slot_bits ? *slot_ns + (uint64_t)((double)*slot_bits * 1e9 / rate_bps) :
+				     now;
+	uint64_t slack_ns = (uint64_t)((double)PACING_SLACK_PACKETS * bits * 1e9 / rate_bps);
+
+	if (slot + slack_ns < now)
+		slot = now - slack_ns;
+	*slot_ns = slot;
+	*slot_bits = bits;
+}
+
+/* Account for a packet that left. */
+static void sent(struct sender *s, struct flow *f, uint32_t payload, size_t udp_len, uint64_t now)
+{
+	uint64_t bits = (uint64_t)(udp_len + GEN_L2L4_BYTES) * 8;
+
+	pace(&f->last_send_ns, &f->last_bits, flow_rate_bps(s, f), bits, now);
+	pace(&s->port_last_ns, &s->port_last_bits, s->line_bps, bits, now);
+	f->packets++;
+	f->psn = (f->psn + 1) & GEN_PSN_MASK;
+	f->bytes_sent += payload;
+	f->series_bytes += payload;
+	f->msg_off += payload;
+	if (f->msg_off >= s->msg_bytes || (f->bytes_total && f->bytes_sent >= f->bytes_total))
+		f->msg_off = 0;
+	if (f->bytes_total && f->bytes_sent >= f->bytes_total) {
+		f->done = true;
+		f->done_ns = now;
+	}
+	if (s->dcqcn)
+		dcqcn_on_sent(&f->rp, &s->dp, bits / 8);
+}
+
+static void write_series(struct sender *s, uint64_t now, uint64_t dt_ns)
+{
+	for (uint32_t i = 0; i < s->n_flows; i++) {
+		struct flow *f = &s->flows[i];
+		char a[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &f->dst.sin_addr, a, sizeof(a));
+		fprintf(s->series, "%.6f,%u,%s,%u,%.0f,%.0f\n", (double)now / 1e9, i, a, f->dst_qp,
+			(double)f->series_bytes * 8e9 / (double)dt_ns, flow_rate_bps(s, f));
+		f->series_bytes = 0;
+	}
+}
+
+static int run_send(struct sender *s)
+{
+	uint8_t pkt[GEN_BTH_BYTES + GEN_RETH_BYTES + MAX_MTU + GEN_ICRC_BYTES];
+	uint64_t t0 = mono_ns(), end = t0 + s->duration_ns, next_series = t0 + s->series_ns;
+	uint64_t last_series = t0, last_rx = 0;
+	uint32_t active = s->n_flows;
+
+	for (uint32_t i = 0; i < s->n_flows; i++) {
+		struct dcqcn_params p = s->dp;
+
+		s->flows[i].start_ns = t0;
+		if (s->flows[i].cap_bps > 0 && s->flows[i].cap_bps < p.max_bps)
+			p.max_bps = s->flows[i].cap_bps;
+		dcqcn_init(&s->flows[i].rp, &p);
+	}
+
+	while (!stop && active) {
+		uint64_t now = mono_ns(), wake, port_due;
+		struct flow *best = NULL;
+		uint64_t best_due = UINT64_MAX;
+
+		if (now >= end)
+			break;
+		/* A sender that never sleeps looks for CNPs every so often, not
+		 * before every packet: each look is a system call. */
+		if (now - last_rx >= CNP_POLL_NS) {
+			receive_cnps(s, now);
+			last_rx = now;
+		}
+		if (s->series && now >= next_series) {
+			write_series(s, now, now - last_series);
+			last_series = now;
+			next_series += s->series_ns;
+			if (next_series <= now)
+				next_series = now + s->series_ns;
+		}
+
+		wake = end < next_series || !s->series ? end : next_series;
+		for (uint32_t i = 0; i < s->n_flows; i++) {
+			struct flow *f = &s->flows[i];
+			uint64_t due;
+
+			if (f->done)
+				continue;
+			if (s->dcqcn) {
+				dcqcn_advance(&f->rp, &s->dp, now);
+				if (dcqcn_next_ns(&f->rp) < wake)
+					wake = dcqcn_next_ns(&f->rp);
+			}
+			due = flow_due_ns(s, f);
+			if (due < best_due) {
+				best_due = due;
+				best = f;
+			}
+		}
+		port_due = s->port_last_bits ?
+				   s->port_last_ns + (uint64_t)((double)s->port_last_bits * 1e9 /
+								s->line_bps) :
+				   now;
+		if (best && best_due < port_due)
+			best_due = port_due;
+
+		if (best && best_due <= now) {
+			uint32_t payload;
+			size_t len = build_packet(s, best, pkt, now, &payload);
+			ssize_t r = sendto(s->fd, pkt, len, 0, (struct sockaddr *)&best->dst,
+					   sizeof(best->dst));
+
+			if (r == (ssize_t)len) {
+				sent(s, best, payload, len, now);
+				if (best->done)
+					active--;
+				continue;
+			}
+			/* Not sent: the same packet goes again, as a QP whose
+			 * send queue is full waits rather than skips a PSN. */
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				struct pollfd pfd = { s->fd, POLLOUT, 0 };
+
+				s->eagain++;
+				poll(&pfd, 1, 1);
+			} else if (errno == ENOBUFS) {
+				/* The local qdisc (the pacer's queue) is full. */
+				s->enobufs++;
+				sleep_until(now + 100000);
+			} else if (errno == EINTR) {
+				continue;
+			} else {
+				/* ICMP errors (no sink yet) surface once each. */
+				s->send_errors++;
+				drain_errqueue(s->fd);
+				sleep_until(now + 1000000);
+			}
+			continue;
+		}
+		if (best && best_due < wake)
+			wake = best_due;
+		if (wake > now) {
+			/* Sleep until the next packet or timer, or a CNP. */
+			struct pollfd pfd = { s->fd, POLLIN, 0 };
+			uint64_t dt = wake - now;
+			struct timespec ts = { dt / NSEC_PER_SEC, dt % NSEC_PER_SEC };
+
+			if (ppoll(&pfd, 1, &ts, NULL) > 0)
+				last_rx = 0;
+		}
+	}
+	receive_cnps(s, mono_ns());
+
+	uint64_t t1 = mono_ns();
+
+	printf("{\"duration_s\":%.6f,\"line_rate_bps\":%.0f,\"cc\":\"%s\",\"eagain\":%" PRIu64
+	       ",\"enobufs\":%" PRIu64 ",\"send_errors\":%" PRIu64 ",\"cnps_unmatched\":%" PRIu64
+	       ",\"flows\":[",
+	       (double)(t1 - t0) / 1e9, s->line_bps, s->dcqcn ? "dcqcn" : "none", s->eagain,
+	       s->enobufs, s->send_errors, s->cnps_unmatched);
+	for (uint32_t i = 0; i < s->n_flows; i++) {
+		struct flow *f = &s->flows[i];
+		char a[INET_ADDRSTRLEN];
+		uint64_t end_ns = f->done ? f->done_ns : t1;
+
+		inet_ntop(AF_INET, &f->dst.sin_addr, a, sizeof(a));
+		printf("%s{\"dst\":\"%s\",\"qp\":%u,\"src_qp\":%u,\"bytes\":%" PRIu64
+		       ",\"packets\":%" PRIu64 ",\"complete\":%s,\"send_s\":%.6f"
+		       ",\"rate_bps\":%.0f,\"cnps\":%" PRIu64 ",\"cuts\":%" PRIu64
+		       ",\"min_rate_bps\":%.0f}",
+		       i ? "," : "", a, f->dst_qp, f->src_qp, f->bytes_sent, f->packets,
+		       f->done ? "true" : "false", (double)(end_ns - f->start_ns) / 1e9,
+		       end_ns > f->start_ns ?
+			       (double)f->bytes_sent * 8e9 / (double)(end_ns - f->start_ns) :
+			       0.0,
+		       f->cnps, f->rp.cuts, s->dcqcn ? f->rp.min_rc_bps : flow_rate_bps(s, f));
+	}
+	printf("]}\n");
+	return 0;
+}
+
+/* ---- sink ------------------------------------------------------------------ */
+
+struct sink_flow {
+	bool used;
+	uint32_t src; /* IPv4, network order */
+	uint32_t qp; /* destination QP in the BTH */
+	uint32_t src_qp; /* where CNPs go */
+	uint32_t expect_psn;
+	uint64_t flow_start_ns, flow_bytes;
+	uint64_t first_ns, last_ns, done_ns;
+	uint64_t packets, bytes, wire_bytes, lost, late, ce, cnps;
+	uint64_t last_cnp_ns;
+	uint64_t series_bytes, series_ce, series_packets;
+	bool complete;
+};
+
+struct sink {
+	int fd;
+	uint64_t cnp_interval_ns;
+	uint64_t duration_ns, idle_ns;
+	uint32_t want_flows; /* exit when this many flows are complete; 0: never */
+	FILE *series;
+	uint64_t series_ns;
+	uint32_t n_flows, n_complete;
+	struct sink_flow flows[MAX_FLOWS];
+	/* Statistics. */
+	uint64_t packets, bytes, not_roce, cnps_seen, untracked, cnp_send_errors;
+};
+
+static struct sink_flow *sink_flow(struct sink *k, uint32_t src, uint32_t qp)
+{
+	uint32_t h = (src * 2654435761u) ^ (qp * 40503u);
+
+	for (uint32_t i = 0; i < MAX_FLOWS; i++) {
+		struct sink_flow *f = &k->flows[(h + i) % MAX_FLOWS];
+
+		if (f->used && f->src == src && f->qp == qp)
+			return f;
+		if (!f->used) {
+			/* Keep a quarter free so that lookups stay short. */
+			if (k->n_flows >= MAX_FLOWS * 3 / 4)
+				return NULL;
+			memset(f, 0, sizeof(*f));
+			f->used = true;
+			f->src = src;
+			f->qp = qp;
+			k->n_flows++;
+			return f;
+		}
+	}
+	return NULL;
+}
+
+static void send_cnp(struct sink *k, struct sink_flow *f)
+{
+	uint8_t cnp[GEN_BTH_BYTES + GEN_CNP_PAYLOAD_BYTES + GEN_ICRC_BYTES] = { 0 };
+	struct sockaddr_in to = {
+		.sin_family = AF_INET,
+		.sin_port = htons(GEN_ROCE_PORT),
+		.sin_addr.s_addr = f->src,
+	};
+
+	cnp[0] = GEN_OP_CNP;
+	put_be16(cnp + 2, GEN_PKEY_DEFAULT);
+	put_be32(cnp + 4, f->src_qp & GEN_QPN_MASK);
+	cnp[4] |= GEN_BTH_BECN;
+	if (sendto(k->fd, cnp, sizeof(cnp), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		k->cnp_send_errors++;
+	else
+		f->cnps++;
+}
+
+static void sink_packet(struct sink *k, const uint8_t *b, size_t len, uint32_t src, int tos,
+			uint64_t now)
+{
+	uint32_t psn, delta, payload, hdr = GEN_BTH_BYTES;
+	struct sink_flow *f;
+	struct gen_meta m;
+	uint8_t op;
+
+	if (len < GEN_BTH_BYTES) {
+		k->not_roce++;
+		return;
+	}
+	op = b[0];
+	if (op == GEN_OP_CNP) {
+		k->cnps_seen++;
+		return;
+	}
+	if (op == GEN_OP_WRITE_FIRST || op == GEN_OP_WRITE_ONLY)
+		hdr += GEN_RETH_BYTES;
+	if ((op != GEN_OP_WRITE_FIRST && op != GEN_OP_WRITE_MIDDLE && op != GEN_OP_WRITE_LAST &&
+	     op != GEN_OP_WRITE_ONLY) ||
+	    len < hdr + sizeof(m) + GEN_ICRC_BYTES) {
+		k->not_roce++;
+		return;
+	}
+	memcpy(&m, b + hdr, sizeof(m));
+	if (ntohl(m.magic) != GEN_META_MAGIC) {
+		k->not_roce++;
+		return;
+	}
+	f = sink_flow(k, src, get_be32(b + 4) & GEN_QPN_MASK);
+	if (!f) {
+		k->untracked++;
+		return;
+	}
+	payload = (uint32_t)(len - hdr - GEN_ICRC_BYTES);
+	psn = get_be32(b + 8) & GEN_PSN_MASK;
+	if (!f->packets) {
+		f->first_ns = now;
+		f->expect_psn = psn;
+		f->src_qp = ntohl(m.src_qp) & GEN_QPN_MASK;
+		f->flow_start_ns = get_be64((const uint8_t *)&m.flow_start_ns);
+		f->flow_bytes = get_be64((const uint8_t *)&m.flow_bytes);
+	}
+	/* PSNs are 24 bits: a gap below half the space is loss, anything
+	 * else came late (the bed does not reorder, so this stays 0). */
+	delta = (psn - f->expect_psn) & GEN_PSN_MASK;
+	if (delta < (GEN_PSN_MASK + 1) / 2) {
+		f->lost += delta;
+		f->expect_psn = (psn + 1) & GEN_PSN_MASK;
+	} else {
+		f->late++;
+		if (f->lost)
+			f->lost--;
+	}
+	f->packets++;
+	f->bytes += payload;
+	f->wire_bytes += len + GEN_L2L4_BYTES;
+	f->series_bytes += payload;
+	f->series_packets++;
+	f->last_ns = now;
+	k->packets++;
+	k->bytes += payload;
+	if ((tos & GEN_ECN_MASK) == GEN_ECN_CE) {
+		f->ce++;
+		f->series_ce++;
+		/* The notification point: at most one CNP per QP per interval. */
+		if (!f->cnps || now - f->last_cnp_ns >= k->cnp_interval_ns) {
+			f->last_cnp_ns = now;
+			send_cnp(k, f);
+		}
+	}
+	if (!f->complete && (ntohl(m.flags) & GEN_META_F_LAST)) {
+		f->complete = true;
+		f->done_ns = now;
+		k->n_complete++;
+	}
+}
+
+static void sink_series(struct sink *k, uint64_t now, uint64_t dt_ns)
+{
+	for (uint32_t i = 0; i < MAX_FLOWS; i++) {
+		struct sink_flow *f = &k->flows[i];
+		char a[INET_ADDRSTRLEN];
+
+		if (!f->used)
+			continue;
+		inet_ntop(AF_INET, &f->src, a, sizeof(a));
+		fprintf(k->series, "%.6f,%u,%s,%u,%.0f,%.4f\n", (double)now / 1e9, i, a, f->qp,
+			(double)f->series_bytes * 8e9 / (double)dt_ns,
+			f->series_packets ? (double)f->series_ce / (double)f->series_packets : 0.0);
+		f->series_bytes = f->series_ce = f->series_packets = 0;
+	}
+}
+
+static int run_sink(struct sink *k)
+{
+	uint8_t bufs[RECV_BATCH][GEN_BTH_BYTES + GEN_RETH_BYTES + MAX_MTU + GEN_ICRC_BYTES + 64];
+	uint8_t ctls[RECV_BATCH][CMSG_SPACE(sizeof(int)) * 2];
+	struct sockaddr_in from[RECV_BATCH];
+	struct iovec iov[RECV_BATCH];
+	struct mmsghdr mm[RECV_BATCH];
+	uint64_t t0 = mono_ns(), end = t0 + k->duration_ns;
+	uint64_t next_series = t0 + k->series_ns, last_series = t0, last_rx = 0;
+	int one = 1;
+
+	if (setsockopt(k->fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one))) {
+		perror("tita-roce: IP_RECVTOS");
+		return 1;
+	}
+	/* Tell whoever waits for us (a test, the demo) that we listen. */
+	fprintf(stderr, "tita-roce: sink ready\n");
+
+	while (!stop) {
+		uint64_t now = mono_ns(), wake = end;
+		struct pollfd pfd = { k->fd, POLLIN, 0 };
+		struct timespec ts;
+		int n;
+
+		if (now >= end)
+			break;
+		if (k->want_flows && k->n_complete >= k->want_flows)
+			break;
+		if (k->idle_ns && last_rx && now - last_rx >= k->idle_ns)
+			break;
+		if (k->series && now >= next_series) {
+			sink_series(k, now, now - last_series);
+			last_series = now;
+			next_series += k->series_ns;
+			if (next_series <= now)
+				next_series = now + k->series_ns;
+		}
+		if (k->series && next_series < wake)
+			wake = next_series;
+		if (k->idle_ns && last_rx && last_rx + k->idle_ns < wake)
+			wake = last_rx + k->idle_ns;
+
+		for (int i = 0; i < RECV_BATCH; i++) {
+			iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
+			mm[i].msg_hdr = (struct msghdr){
+				.msg_name = &from[i],
+				.msg_namelen = sizeof(from[i]),
+				.msg_iov = &iov[i],
+				.msg_iovlen = 1,
+				.msg_control = ctls[i],
+				.msg_controllen = sizeof(ctls[i]),
+			};
+		}
+		n = recvmmsg(k->fd, mm, RECV_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0) {
+			uint64_t dt = wake > now ? wake - now : 0;
+
+			ts = (struct timespec){ dt / NSEC_PER_SEC, dt % NSEC_PER_SEC };
+			ppoll(&pfd, 1, &ts, NULL);
+			continue;
+		}
+		now = mono_ns();
+		last_rx = now;
+		for (int i = 0; i < n; i++) {
+			struct cmsghdr *c;
+			int tos = 0;
+
+			for (c = CMSG_FIRSTHDR(&mm[i].msg_hdr); c;
+			     c = CMSG_NXTHDR(&mm[i].msg_hdr, c)) {
+				if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS)
+					tos = *(uint8_t *)CMSG_DATA(c);
+			}
+			sink_packet(k, bufs[i], mm[i].msg_len, from[i].sin_addr.s_addr, tos, now);
+		}
+	}
+
+	uint64_t t1 = mono_ns(), first = UINT64_MAX, last = 0, ce = 0, lost = 0, cnps = 0;
+	uint64_t wire = 0;
+
+	for (uint32_t i = 0; i < MAX_FLOWS; i++) {
+		struct sink_flow *f = &k->flows[i];
+
+		if (!f->used)
+			continue;
+		if (f->first_ns < first)
+			first = f->first_ns;
+		if (f->last_ns > last)
+			last = f->last_ns;
+		ce += f->ce;
+		lost += f->lost;
+		cnps += f->cnps;
+		wire += f->wire_bytes;
+	}
+	printf("{\"duration_s\":%.6f,\"t0_s\":%.6f,\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+	       ",\"ce_packets\":%" PRIu64 ",\"lost_packets\":%" PRIu64 ",\"cnps_sent\":%" PRIu64
+	       ",\"cnp_send_errors\":%" PRIu64 ",\"not_roce\":%" PRIu64 ",\"untracked\":%" PRIu64
+	       ",\"flows_complete\":%u",
+	       (double)(t1 - t0) / 1e9, (double)t0 / 1e9, k->packets, k->bytes, ce, lost, cnps,
+	       k->cnp_send_errors, k->not_roce, k->untracked, k->n_complete);
+	printf(",\"ce_fraction\":%.6f,\"goodput_bps\":%.0f,\"wire_bps\":%.0f,\"first_s\":%.6f"
+	       ",\"last_s\":%.6f,\"flows\":[",
+	       k->packets ? (double)ce / (double)k->packets : 0.0,
+	       last > first ? (double)k->bytes * 8e9 / (double)(last - first) : 0.0,
+	       last > first ? (double)wire * 8e9 / (double)(last - first) : 0.0,
+	       first == UINT64_MAX ? 0.0 : (double)first / 1e9, (double)last / 1e9);
+	bool comma = false;
+
+	for (uint32_t i = 0; i < MAX_FLOWS; i++) {
+		struct sink_flow *f = &k->flows[i];
+		char a[INET_ADDRSTRLEN];
+		uint64_t span = f->last_ns - f->first_ns;
+		uint64_t end_ns = f->complete ? f->done_ns : f->last_ns;
+
+		if (!f->used)
+			continue;
+		inet_ntop(AF_INET, &f->src, a, sizeof(a));
+		printf("%s{\"src\":\"%s\",\"qp\":%u,\"src_qp\":%u,\"packets\":%" PRIu64
+		       ",\"bytes\":%" PRIu64 ",\"lost_packets\":%" PRIu64
+		       ",\"late_packets\":%" PRIu64 ",\"ce_packets\":%" PRIu64
+		       ",\"cnps_sent\":%" PRIu64
+		       ",\"goodput_bps\":%.0f,\"first_s\":%.6f,\"last_s\":%.6f"
+		       ",\"complete\":%s,\"completion_s\":%.6f,\"flow_bytes\":%" PRIu64 "}",
+		       comma ? "," : "", a, f->qp, f->src_qp, f->packets, f->bytes, f->lost,
+		       f->late, f->ce, f->cnps, span ? (double)f->bytes * 8e9 / (double)span : 0.0,
+		       (double)f->first_ns / 1e9, (double)f->last_ns / 1e9,
+		       f->complete ? "true" : "false",
+		       end_ns > f->flow_start_ns ? (double)(end_ns - f->flow_start_ns) / 1e9 : 0.0,
+		       f->flow_bytes);
+		comma = true;
+	}
+	printf("]}\n");
+	return 0;
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: tita-roce send [OPTIONS] FLOW...\n"
+		"       tita-roce sink [OPTIONS]\n"
+		"\n"
+		"The test bed's RoCEv2 traffic: RDMA WRITEs over UDP/4791 with BTHs, ECT(0).\n"
+		"\n"
+		"FLOW is DST[,qp=N][,bytes=SIZE][,rate=RATE]: an IPv4 destination, its QP\n"
+		"(default 0x100 + index), the payload to send (default: until --duration)\n"
+		"and a rate cap (default: the line rate).\n"
+		"\n"
+		"send:\n"
+		"  -l, --line-rate RATE      the port's rate; all flows together stay below\n"
+		"                            (default 200Mbit)\n"
+		"  -m, --mtu BYTES           RoCE payload per packet: 256..4096 (default 2048)\n"
+		"      --msg BYTES           message size of each RDMA WRITE (default 65536)\n"
+		"  -c, --cc none|dcqcn       react to CNPs like DCQCN's reaction point\n"
+		"      --time-scale X        DCQCN's periods x X (default 12.5; see\n"
+		"                            tools/gen/dcqcn.h)\n"
+		"      --byte-counter BYTES  DCQCN's byte counter (default 32767 x mtu / 4096)\n"
+		"sink:\n"
+		"      --cnp-interval DUR    at most one CNP per QP per DUR (default 50us:\n"
+		"                            NVIDIA's 4 us min_time_between_cnps x 12.5)\n"
+		"      --flows N             exit once N flows have completed\n"
+		"      --idle DUR            exit DUR after the last packet (default 2s)\n"
+		"both:\n"
+		"  -d, --duration DUR        stop after DUR (default 60s, at most 1h)\n"
+		"  -s, --series FILE        per-flow rate every --interval, as CSV\n"
+		"  -i, --interval DUR        time-series step (default 10ms)\n"
+		"  -h, --help\n"
+		"\n"
+		"Sizes and rates take k, M, G, T (powers of 1000); durations ns, us, ms, s.\n"
+		"Reports JSON on stdout when done.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "line-rate", required_argument, NULL, 'l' },
+		{ "mtu", required_argument, NULL, 'm' },
+		{ "msg", required_argument, NULL, 'M' },
+		{ "cc", required_argument, NULL, 'c' },
+		{ "time-scale", required_argument, NULL, 'T' },
+		{ "byte-counter", required_argument, NULL, 'B' },
+		{ "cnp-interval", required_argument, NULL, 'C' },
+		{ "flows", required_argument, NULL, 'F' },
+		{ "idle", required_argument, NULL, 'I' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "series", required_argument, NULL, 's' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static struct sender snd;
+	static struct sink snk;
+	const char *mode, *series_path = NULL;
+	double line_bps = 200e6, time_scale = 12.5, byte_counter = 0, v;
+	uint64_t duration_ns = 60 * NSEC_PER_SEC, interval_ns = 10000000, cnp_ns = 50000;
+	uint64_t idle_ns = 2 * NSEC_PER_SEC;
+	uint32_t mtu = 2048, msg = 65536, want_flows = 0;
+	bool dcqcn = false;
+	struct sigaction sa = { .sa_handler = on_signal };
+	int c, rc;
+
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	mode = argv[1];
+	if (strcmp(mode, "send") && strcmp(mode, "sink"))
+		die_usage("unknown mode", mode);
+	argv++;
+	argc--;
+
+	while ((c = getopt_long(argc, argv, "l:m:c:d:s:i:h", opts, NULL)) != -1) {
+		uint64_t ns;
+
+		switch (c) {
+		case 'l':
+			if (parse_si(optarg, &line_bps) || line_bps < 1e5 || line_bps > 1e12)
+				die_usage("line rate must be 100kbit..1Tbit", optarg);
+			break;
+		case 'm':
+			if (parse_si(optarg, &v) || v < 256 || v > MAX_MTU)
+				die_usage("mtu must be 256..4096", optarg);
+			mtu = (uint32_t)v;
+			break;
+		case 'M':
+			if (parse_si(optarg, &v) || v < 256 || v > 1 << 30)
+				die_usage("message size must be 256..1G", optarg);
+			msg = (uint32_t)v;
+			break;
+		case 'c':
+			if (!strcmp(optarg, "dcqcn"))
+				dcqcn = true;
+			else if (strcmp(optarg, "none"))
+				die_usage("cc must be none or dcqcn", optarg);
+			break;
+		case 'T':
+			if (parse_si(optarg, &time_scale) || time_scale < 0.01 || time_scale > 1e4)
+				die_usage("time scale must be 0.01..10000", optarg);
+			break;
+		case 'B':
+			if (parse_si(optarg, &byte_counter) || byte_counter < 1 ||
+			    byte_counter > 1e9)
+				die_usage("byte counter must be 1..1G", optarg);
+			break;
+		case 'C':
+			if (parse_duration(optarg, &cnp_ns))
+				die_usage("cnp interval is not a duration", optarg);
+			break;
+		case 'F':
+			if (parse_si(optarg, &v) || v > MAX_FLOWS)
+				die_usage("flows must be 0..256", optarg);
+			want_flows = (uint32_t)v;
+			break;
+		case 'I':
+			if (parse_duration(optarg, &idle_ns))
+				die_usage("idle is not a duration", optarg);
+			break;
+		case 'd':
+			if (parse_duration(optarg, &duration_ns) || !duration_ns)
+				die_usage("duration must be 1ns..1h", optarg);
+			break;
+		case 's':
+			series_path = optarg;
+			break;
+		case 'i':
+			if (parse_duration(optarg, &ns) || ns < 1000000)
+				die_usage("interval must be a duration of at least 1ms", optarg);
+			interval_ns = ns;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			exit(2);
+		}
+	}
+	if (msg < mtu)
+		msg = mtu;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* Pacing at tens of microseconds needs the timer to be punctual. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+
+	FILE *series = NULL;
+
+	if (series_path) {
+		series = fopen(series_path, "w");
+		if (!series) {
+			fprintf(stderr, "tita-roce: %s: %s\n", series_path, strerror(errno));
+			return 1;
+		}
+		fprintf(series, "t_s,flow,addr,qp,rate_bps,%s\n",
+			!strcmp(mode, "send") ? "limit_bps" : "ce_fraction");
+	}
+
+	if (!strcmp(mode, "send")) {
+		int one = 1;
+
+		if (optind >= argc)
+			die_usage("no FLOW given to", "send");
+		for (int i = optind; i < argc; i++)
+			parse_flow(&snd, argv[i]);
+		snd.mtu = mtu;
+		snd.msg_bytes = msg;
+		snd.line_bps = line_bps;
+		snd.dcqcn = dcqcn;
+		dcqcn_params_default(&snd.dp, line_bps, mtu, time_scale);
+		if (byte_counter > 0)
+			snd.dp.byte_counter = (uint64_t)byte_counter;
+		snd.duration_ns = duration_ns;
+		snd.series = series;
+		snd.series_ns = interval_ns;
+		/* Bound to 4791: CNPs come back to the RoCE port. */
+		snd.fd = open_socket(GEN_ROCE_PORT, GEN_TOS_DATA, 1 << 20);
+		/* Report a drop by the local qdisc (ENOBUFS) instead of losing
+		 * the packet silently, so that a PSN gap always means the
+		 * network dropped it. */
+		setsockopt(snd.fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+		rc = run_send(&snd);
+	} else {
+		if (optind < argc)
+			die_usage("sink takes no argument", argv[optind]);
+		snk.fd = open_socket(GEN_ROCE_PORT, GEN_TOS_CNP, 32 << 20);
+		snk.cnp_interval_ns = cnp_ns;
+		snk.duration_ns = duration_ns;
+		snk.idle_ns = idle_ns;
+		snk.want_flows = want_flows;
+		snk.series = series;
+		snk.series_ns = interval_ns;
+		rc = run_sink(&snk);
+	}
+	if (series && fclose(series))
+		rc = 1;
+	fflush(stdout);
+	return rc;
+}
