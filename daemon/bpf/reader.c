@@ -9,6 +9,7 @@
  * map bucket by bucket and copes with entries that come and go meanwhile.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -643,17 +644,19 @@ int tita_bpf_read(struct tita_bpf_reader *r, uint64_t now_ns,
 	return err;
 }
 
-const struct tita_bpf_rx_peer *tita_bpf_snapshot_rx_peer(const struct tita_bpf_snapshot *s,
-							 const struct tita_addr *remote)
+/* Binary search of a snapshot array sorted by the address at offset off. */
+static const void *find_remote(const void *base, size_t n, size_t size, size_t off,
+			       const struct tita_addr *remote)
 {
-	size_t lo = 0, hi = s->n_rx_peers;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = cmp_addr(&s->rx_peers[mid].remote, remote);
+		const char *e = (const char *)base + mid * size;
+		int c = cmp_addr((const struct tita_addr *)(e + off), remote);
 
 		if (c == 0)
-			return &s->rx_peers[mid];
+			return e;
 		if (c < 0)
 			lo = mid + 1;
 		else
@@ -662,23 +665,18 @@ const struct tita_bpf_rx_peer *tita_bpf_snapshot_rx_peer(const struct tita_bpf_s
 	return NULL;
 }
 
+const struct tita_bpf_rx_peer *tita_bpf_snapshot_rx_peer(const struct tita_bpf_snapshot *s,
+							 const struct tita_addr *remote)
+{
+	return find_remote(s->rx_peers, s->n_rx_peers, sizeof(*s->rx_peers),
+			   offsetof(struct tita_bpf_rx_peer, remote), remote);
+}
+
 const struct tita_bpf_tx_peer *tita_bpf_snapshot_tx_peer(const struct tita_bpf_snapshot *s,
 							 const struct tita_addr *remote)
 {
-	size_t lo = 0, hi = s->n_tx_peers;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = cmp_addr(&s->tx_peers[mid].remote, remote);
-
-		if (c == 0)
-			return &s->tx_peers[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return find_remote(s->tx_peers, s->n_tx_peers, sizeof(*s->tx_peers),
+			   offsetof(struct tita_bpf_tx_peer, remote), remote);
 }
 
 void tita_bpf_rx_sample(const struct tita_bpf_snapshot *s, const struct tita_bpf_rx_peer *p,
