@@ -65,6 +65,13 @@ struct tita_pacer_ops {
 	/* Remove everything the back end installed. Never fails half-way: it
 	 * attempts every removal and returns the first error. */
 	int (*cleanup)(struct tita_pacer *p);
+	/* Bytes queued behind the pair's rule: the sender's demand signal (a
+	 * paced pair with a queue wants more than its rate). A back end may
+	 * read all its queues at once the first time it is asked at a given
+	 * now_ns. 0 or -errno; -ENOENT when the pair has no rule. NULL where
+	 * the back end holds no queue. */
+	int (*backlog)(struct tita_pacer *p, const struct tita_addr *local,
+		       const struct tita_addr *remote, uint64_t now_ns, uint64_t *ret_bytes);
 	/* The rules in force: fills up to max, returns how many exist. */
 	size_t (*describe)(const struct tita_pacer *p, struct tita_pacer_rule *out, size_t max);
 	void (*free)(struct tita_pacer *p);

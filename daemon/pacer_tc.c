@@ -55,6 +55,7 @@ struct tc_dest {
 	struct tita_addr remote;
 	uint16_t minor;
 	uint64_t rate_bps; /* as programmed */
+	uint64_t backlog_bytes; /* queued in its class at the last read */
 };
 
 struct tc_port {
@@ -68,6 +69,7 @@ struct tc_state {
 	size_t n_dests, cap_dests;
 	struct tc_dest *dests;
 	struct tita_rule_table rules;
+	uint64_t backlog_read_ns; /* when the classes' queues were last read */
 };
 
 static int nl2errno(int nlerr)
@@ -514,12 +516,64 @@ static void tc_free(struct tita_pacer *p)
 	p->priv = NULL;
 }
 
+/* Read the queue of every class of ours, one dump per port. */
+static int read_backlogs(struct tc_state *s, const struct tita_pacer *p)
+{
+	for (uint32_t port = 0; port < p->n_ports; port++) {
+		struct nl_cache *cache;
+		int r;
+
+		if (!s->ports[port].installed)
+			continue;
+		r = rtnl_class_alloc_cache(s->sk, p->ports[port].ifindex, &cache);
+		if (r < 0)
+			return nl2errno(r);
+		for (size_t i = 0; i < s->n_dests; i++) {
+			struct tc_dest *d = &s->dests[i];
+			struct rtnl_class *cl;
+
+			if (d->port != port)
+				continue;
+			cl = rtnl_class_get(cache, p->ports[port].ifindex,
+					    TITA_TC_CLASSID(d->minor));
+			d->backlog_bytes = cl ? rtnl_tc_get_stat(TC_CAST(cl), RTNL_TC_BACKLOG) : 0;
+			rtnl_class_put(cl);
+		}
+		nl_cache_free(cache);
+	}
+	return 0;
+}
+
+static int tc_backlog(struct tita_pacer *p, const struct tita_addr *local,
+		      const struct tita_addr *remote, uint64_t now_ns, uint64_t *ret_bytes)
+{
+	struct tc_state *s = p->priv;
+	int port = port_index(p, local);
+	const struct tc_dest *d;
+
+	if (port < 0)
+		return -ENOENT;
+	if (now_ns != s->backlog_read_ns) {
+		int r = read_backlogs(s, p);
+
+		if (r < 0)
+			return r;
+		s->backlog_read_ns = now_ns;
+	}
+	d = dest_find(s, (uint32_t)port, remote);
+	if (!d)
+		return -ENOENT;
+	*ret_bytes = d->backlog_bytes;
+	return 0;
+}
+
 const struct tita_pacer_ops tita_pacer_tc_ops = {
 	.name = "tc",
 	.init = tc_init,
 	.set_rate = tc_set_rate,
 	.clear = tc_clear,
 	.cleanup = tc_cleanup,
+	.backlog = tc_backlog,
 	.describe = tc_describe,
 	.free = tc_free,
 };

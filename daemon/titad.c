@@ -504,6 +504,10 @@ static void feed_port(struct titad *d, struct titad_port *p, const struct tita_b
 			continue;
 		tita_bpf_tx_sample(s, tp, &p->addr, classify(d, &tp->remote), &ts);
 		ts.tx_bytes = tp->delta.roce_bytes;
+		/* What waits in the pacer's queue is demand the rate hides. */
+		if (d->pacer->ops->backlog)
+			d->pacer->ops->backlog(d->pacer, &p->addr, &tp->remote, now_ns,
+					       &ts.backlog_bytes);
 		tita_ctl_tx_sample(d->ctl, &ts, now_ns);
 		titad_peer_get(d, &tp->remote, true, now_ns);
 	}
