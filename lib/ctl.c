@@ -1330,6 +1330,10 @@ static void sender_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
 		estimate_demand(c, pr, round_ns);
 		update_ceiling(c, pr);
 		pr->round_bytes = pr->round_cnp = pr->round_interval_ns = 0;
+		/* A backlog is what the last sample saw; a round without one
+		 * (no traffic, so no sample) has none, or a pair that stopped
+		 * would hold its demand for good. */
+		pr->backlog_bytes = 0;
 		/*
 		 * Report on a significant change, and refresh well inside the TTL
 		 * (a zero demand is said once: the receiver frees the share). A

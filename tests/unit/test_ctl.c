@@ -845,6 +845,40 @@ static void test_set_params_keeps_state(void **state)
 	world_free(w);
 }
 
+/* A pair whose samples stop (no traffic: the datapath reports nothing)
+ * does not keep the backlog of its last sample: its demand goes to zero. */
+static void test_backlog_does_not_outlive_samples(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c;
+	struct tita_addr me = tita_addr_from_host_id(1), peer = tita_addr_from_host_id(2);
+	struct tita_tx_sample s = { .local = me,
+				    .remote = peer,
+				    .interval_ns = 100000,
+				    .tx_bytes = 10000,
+				    .backlog_bytes = 4 << 20 };
+	struct tita_pair_info info;
+	struct tita_msg m;
+	uint64_t now = 0;
+
+	tita_ctl_params_default(&p);
+	c = tita_ctl_new(&p);
+	assert_int_equal(tita_ctl_port_add(c, &me, LINE_BPS), 0);
+	assert_int_equal(tita_ctl_tx_sample(c, &s, now), 0);
+	tita_ctl_advance(c, now);
+	assert_int_equal(tita_ctl_pairs(c, &info, 1), 1);
+	assert_true(info.demand_bps >= LINE_BPS / 2);
+	for (int round = 0; round < 30; round++) {
+		now += p.control_interval_ns;
+		tita_ctl_advance(c, now);
+		while (tita_ctl_pop_msg(c, &m))
+			;
+	}
+	if (tita_ctl_pairs(c, &info, 1))
+		assert_int_equal(info.demand_bps, 0);
+	tita_ctl_free(c);
+}
+
 /* Rates are not rewritten for changes within the churn band. */
 static void test_churn_suppression(void **state)
 {
@@ -883,6 +917,7 @@ int main(void)
 		cmocka_unit_test(test_rejects_bad_input),
 		cmocka_unit_test(test_set_params_keeps_state),
 		cmocka_unit_test(test_churn_suppression),
+		cmocka_unit_test(test_backlog_does_not_outlive_samples),
 	};
 
 	seed = env ? strtoull(env, NULL, 0) : 20261127;
