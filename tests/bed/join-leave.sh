@@ -46,9 +46,13 @@ share2=$(awk -v r=$rate -v e=$eta 'BEGIN { printf "%.0f", r * e / 2 }')
 t=$(wait_grants "$G1 > 0 and $G2 > 0 and $G3 > 0" 5000)
 check "three senders granted (after ${t} ms)" [ "$t" != timeout ]
 sleep 2
+# Grants move for a round when a sender's demand dips (a 1 ms sample that
+# caught a few packets fewer) and come back the next: poll for the shared
+# state for a second rather than judge one instant.
+t=$(wait_grants "$G1 + $G2 + $G3 <= $rate * $eta * 1.001 and $G1 + $G2 + $G3 >= 0.9 * $rate * $eta" 1000)
 read -r g1 g2 g3 _ sum <<<"$(grants)"
-check "three senders share h4 (grants $g1 $g2 $g3, sum $sum <= eta x link)" \
-	awk_true 's <= r * e * 1.001 && s >= r * e * 0.9' s="$sum" r=$rate e=$eta
+check "three senders share h4 (grants $g1 $g2 $g3, sum $sum <= eta x link; held after ${t} ms)" \
+	[ "$t" != timeout ]
 
 # ---- leave ------------------------------------------------------------------------------
 kill "${sender[3]}"
