@@ -39,6 +39,7 @@
 
 #include "ecn_marker.h"
 #include "ecn_marker.skel.h"
+#include "si.h"
 
 #define TC_HANDLE 0x7b /* "{": the marker's filter handle and priority */
 #define TC_PRIO 1
@@ -85,36 +86,6 @@ static void usage(FILE *out)
 		"  --cap          the phantom queue's limit: the real queue's (default 128000)\n"
 		"  --interval     sampling step in ms (default 5), --duration in s (default 10)\n"
 		"Rates take k, M, G (powers of 1000) and an optional 'bit'.\n");
-}
-
-static int parse_num(const char *s, double *ret)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v) || v < 0)
-		return -EINVAL;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		v *= 1e3;
-		end++;
-		break;
-	case 'M':
-		v *= 1e6;
-		end++;
-		break;
-	case 'G':
-		v *= 1e9;
-		end++;
-		break;
-	}
-	if (*end && strcmp(end, "bit") && strcmp(end, "B"))
-		return -EINVAL;
-	*ret = v;
-	return 0;
 }
 
 static int dev_index(const char *dev)
@@ -508,7 +479,7 @@ int main(int argc, char **argv)
 		default:
 			return 2;
 		}
-		if (parse_num(optarg, dst)) {
+		if (parse_si(optarg, dst)) {
 			fprintf(stderr, "tita-bed-marker: '%s' is not a number\n", optarg);
 			return 2;
 		}

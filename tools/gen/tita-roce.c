@@ -44,6 +44,7 @@
 
 #include "dcqcn.h"
 #include "roce.h"
+#include "si.h"
 
 #define MAX_FLOWS 256
 #define MAX_MTU 4096
@@ -113,43 +114,6 @@ static uint64_t get_be64(const uint8_t *p)
 }
 
 /* ---- argument parsing ----------------------------------------------------- */
-
-/* A number with an optional SI suffix (k, M, G, T; powers of 1000) and an
- * optional unit word that is ignored ("200Mbit", "20MB", "1.5G"). */
-static int parse_si(const char *s, double *ret)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v) || v < 0)
-		return -EINVAL;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		v *= 1e3;
-		end++;
-		break;
-	case 'M':
-		v *= 1e6;
-		end++;
-		break;
-	case 'G':
-		v *= 1e9;
-		end++;
-		break;
-	case 'T':
-		v *= 1e12;
-		end++;
-		break;
-	}
-	if (*end && strcmp(end, "bit") && strcmp(end, "bps") && strcmp(end, "B") &&
-	    strcmp(end, "b"))
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
 
 /* A duration: seconds, or a number with ns, us, ms or s. */
 static int parse_duration(const char *s, uint64_t *ret_ns)
