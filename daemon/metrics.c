@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,24 @@ static void render_pairs(struct titad *d, struct sbuf *b)
 	free(info);
 }
 
+/* Per-port sums of the XDP program's per-peer counters. */
+struct rx_port_counter {
+	const char *name, *help;
+	size_t offset; /* of a uint64_t in struct tita_bpf_rx_counts */
+};
+
+static const struct rx_port_counter rx_port_counters[] = {
+	{ "tita_port_received_bytes_total", "RoCEv2 bytes received on a port (XDP).",
+	  offsetof(struct tita_bpf_rx_counts, bytes) },
+	{ "tita_port_received_packets_total", "RoCEv2 packets received on a port (XDP).",
+	  offsetof(struct tita_bpf_rx_counts, packets) },
+	{ "tita_port_ce_marked_packets_total", "RoCEv2 packets received CE-marked on a port.",
+	  offsetof(struct tita_bpf_rx_counts, ce_packets) },
+	{ "tita_port_cnp_packets_total",
+	  "RoCEv2 congestion notification packets received on a port.",
+	  offsetof(struct tita_bpf_rx_counts, cnp_packets) },
+};
+
 static void render_ports(struct titad *d, struct sbuf *b)
 {
 	struct tita_port_info info[TITAD_MAX_PORTS];
@@ -210,49 +229,20 @@ static void render_ports(struct titad *d, struct sbuf *b)
 	}
 
 	/* Datapath counters, from the BPF maps (totals survive restarts). */
-	family(b, "tita_port_received_bytes_total", "counter",
-	       "RoCEv2 bytes received on a port (XDP).");
-	for (uint32_t i = 0; i < d->n_ports; i++) {
-		const struct tita_bpf_snapshot *s = d->ports[i].snap;
-		uint64_t v = 0;
+	for (size_t k = 0; k < sizeof(rx_port_counters) / sizeof(rx_port_counters[0]); k++) {
+		const struct rx_port_counter *c = &rx_port_counters[k];
 
-		for (size_t j = 0; s && j < s->n_rx_peers; j++)
-			v += s->rx_peers[j].total.bytes;
-		sb_printf(b, "tita_port_received_bytes_total{port=\"%s\"} %llu\n",
-			  d->ports[i].ifname, (unsigned long long)v);
-	}
-	family(b, "tita_port_received_packets_total", "counter",
-	       "RoCEv2 packets received on a port (XDP).");
-	for (uint32_t i = 0; i < d->n_ports; i++) {
-		const struct tita_bpf_snapshot *s = d->ports[i].snap;
-		uint64_t v = 0;
+		family(b, c->name, "counter", c->help);
+		for (uint32_t i = 0; i < d->n_ports; i++) {
+			const struct tita_bpf_snapshot *s = d->ports[i].snap;
+			uint64_t v = 0;
 
-		for (size_t j = 0; s && j < s->n_rx_peers; j++)
-			v += s->rx_peers[j].total.packets;
-		sb_printf(b, "tita_port_received_packets_total{port=\"%s\"} %llu\n",
-			  d->ports[i].ifname, (unsigned long long)v);
-	}
-	family(b, "tita_port_ce_marked_packets_total", "counter",
-	       "RoCEv2 packets received CE-marked on a port.");
-	for (uint32_t i = 0; i < d->n_ports; i++) {
-		const struct tita_bpf_snapshot *s = d->ports[i].snap;
-		uint64_t v = 0;
-
-		for (size_t j = 0; s && j < s->n_rx_peers; j++)
-			v += s->rx_peers[j].total.ce_packets;
-		sb_printf(b, "tita_port_ce_marked_packets_total{port=\"%s\"} %llu\n",
-			  d->ports[i].ifname, (unsigned long long)v);
-	}
-	family(b, "tita_port_cnp_packets_total", "counter",
-	       "RoCEv2 congestion notification packets received on a port.");
-	for (uint32_t i = 0; i < d->n_ports; i++) {
-		const struct tita_bpf_snapshot *s = d->ports[i].snap;
-		uint64_t v = 0;
-
-		for (size_t j = 0; s && j < s->n_rx_peers; j++)
-			v += s->rx_peers[j].total.cnp_packets;
-		sb_printf(b, "tita_port_cnp_packets_total{port=\"%s\"} %llu\n", d->ports[i].ifname,
-			  (unsigned long long)v);
+			for (size_t j = 0; s && j < s->n_rx_peers; j++)
+				v += *(const uint64_t *)((const char *)&s->rx_peers[j].total +
+							 c->offset);
+			sb_printf(b, "%s{port=\"%s\"} %llu\n", c->name, d->ports[i].ifname,
+				  (unsigned long long)v);
+		}
 	}
 	family(b, "tita_port_transmitted_bytes_total", "counter",
 	       "Bytes sent from a port (tc egress, all IP traffic).");
