@@ -5,6 +5,10 @@
 # h7 receives from h1 and h2 (paced by its grants) while h1 floods it with
 # garbage, forged (bad MAC) and replayed (captured, authentic, already
 # seen) datagrams: 10000 per second for 6 s (tests/bed/tita-flood.c).
+# The real senders run at 20 Mbit/s each, well under h7's link: this test
+# is about the flood, and an incast at line rate saturates the bed's two
+# CPUs on its own, so that the flood rate and both latencies measured the
+# scheduler rather than titad (seen: 2-4 ms, quiet or not).
 #
 #   - h1's and h2's pairs stay granted through the flood;
 #   - grant latency stays within 2x of the quiet case: h7's own demand-to-
@@ -33,13 +37,13 @@ metric() { # host, regex of the series → sum of its values
 # A new sender towards h7: ms from its first packet to its first grant.
 join_ms() { # host
 	poll "$1" "pairs role tx" "$(paced 10.77.0.7)" 3000 \
-		"nsenter --net=$(netns "$1") $gen send 10.77.0.7 --duration 2s >/dev/null 2>&1 &"
+		"nsenter --net=$(netns "$1") $gen send 10.77.0.7,rate=20M --duration 2s >/dev/null 2>&1 &"
 }
 
 bg h7 "$gen" sink --duration 40s --idle 5s >/dev/null 2>&1
 sleep 0.3
-bg h1 "$gen" send 10.77.0.7 --duration 25s >/dev/null
-bg h2 "$gen" send 10.77.0.7 --duration 25s >/dev/null
+bg h1 "$gen" send 10.77.0.7,rate=20M --duration 25s >/dev/null
+bg h2 "$gen" send 10.77.0.7,rate=20M --duration 25s >/dev/null
 t=$(poll h2 "pairs role tx" "$(paced 10.77.0.7)" 5000)
 check "h1 and h2 are paced by h7 ($t ms)" [ "$t" != timeout ]
 sleep 1
