@@ -56,6 +56,11 @@ struct port {
 	uint32_t ce_ppm;
 	uint64_t busy_until_ns;
 	bool downlink_busy;
+	/* The NIC's own port counters (tita_ctl_port_sample): valid until
+	 * nic_until_ns; nic_fresh until a round has acted on them. */
+	uint64_t nic_rx_bps, nic_until_ns;
+	double nic_ce_frac;
+	bool nic_fresh;
 };
 
 struct pair {
@@ -853,6 +858,29 @@ int tita_ctl_rx_sample(struct tita_ctl *c, const struct tita_rx_sample *s, uint6
 	return 0;
 }
 
+int tita_ctl_port_sample(struct tita_ctl *c, const struct tita_port_sample *s, uint64_t now_ns)
+{
+	int port = port_find(c, &s->local);
+	struct port *pt;
+
+	c->stats.samples_in++;
+	if (!s->interval_ns || s->ce_packets > s->rx_packets)
+		return -EINVAL;
+	if (port < 0) {
+		c->stats.samples_skipped_not_local++;
+		return -ENOENT;
+	}
+	pt = &c->ports[port];
+	pt->nic_rx_bps = (uint64_t)fmin((double)s->rx_bytes * 8e9 / (double)s->interval_ns,
+					(double)TITA_RATE_MAX_BPS);
+	pt->nic_ce_frac = s->rx_packets ? (double)s->ce_packets / (double)s->rx_packets : 0;
+	/* Counters are read at their own pace (mlx5 caches them for 10 ms):
+	 * one sample speaks for the time until the next is late. */
+	pt->nic_until_ns = now_ns + 2 * tita_max_u64(s->interval_ns, c->p.control_interval_ns);
+	pt->nic_fresh = true;
+	return 0;
+}
+
 /* ---- the sender's rate ----------------------------------------------------- */
 
 static uint64_t min_rate_bps(const struct tita_ctl *c, const struct port *pt)
@@ -1397,10 +1425,21 @@ static void measure_ports(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns
 	for (uint32_t port = 0; port < c->n_ports; port++) {
 		struct port *pt = &c->ports[port];
 		double line = (double)pt->line_rate_bps, ce_frac;
+		bool nic = now_ns < pt->nic_until_ns, nic_ce = nic && pt->nic_ce_frac > 0;
 
 		pt->unmanaged_bps = tita_min_u64(pt->unmanaged_bps, pt->line_rate_bps);
 		ce_frac = pt->rx_packets ? (double)pt->ce_packets / (double)pt->rx_packets : 0;
-		pt->ce_ppm = (uint32_t)(ce_frac * 1e6);
+		/* The NIC sees what the datapath sees and what hardware RoCE
+		 * hides from it: take whichever says more. */
+		if (nic)
+			pt->rx_bps = tita_max_u64(pt->rx_bps, pt->nic_rx_bps);
+		pt->ce_ppm = (uint32_t)(fmax(ce_frac, nic ? pt->nic_ce_frac : 0) * 1e6);
+		/* A NIC sample covers many rounds: its CE cuts eta once, in
+		 * the first round after it arrived, and holds eta where it is
+		 * (no increase) for as long as it stands. */
+		if (pt->nic_fresh && pt->nic_ce_frac > ce_frac)
+			ce_frac = pt->nic_ce_frac;
+		pt->nic_fresh = false;
 		/*
 		 * CE while our own downlink is busy means eta is too high for this
 		 * fabric: cut it, harder the more packets are marked, so that a
@@ -1416,7 +1455,7 @@ static void measure_ports(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns
 			pt->eta = fmax(
 				c->p.eta_min,
 				pt->eta * (1 - c->p.eta_decrease * (1 + ETA_CE_GAIN * ce_frac)));
-		else if (!pt->ce_packets)
+		else if (!pt->ce_packets && !nic_ce)
 			pt->eta = fmin(c->p.eta, pt->eta + c->p.eta_increase);
 		port_update_capacity(pt);
 	}

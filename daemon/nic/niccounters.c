@@ -31,7 +31,15 @@ static const char *const counter_names[TITA_NIC_COUNTER_COUNT] = {
 	[TITA_NIC_DUPLICATE_REQUEST] = "duplicate_request",
 	[TITA_NIC_OUT_OF_BUFFER] = "out_of_buffer",
 	[TITA_NIC_RNR_NAK_RETRY_ERR] = "rnr_nak_retry_err",
+	[TITA_NIC_PORT_RCV_PACKETS] = "port_rcv_packets",
+	[TITA_NIC_PORT_RCV_DATA] = "port_rcv_data",
 };
+
+/* The directory under ports/N/ that holds a counter. */
+static const char *counter_dir(enum tita_nic_counter c)
+{
+	return c >= TITA_NIC_PORT_RCV_PACKETS ? "counters" : "hw_counters";
+}
 
 const char *tita_nic_counter_name(enum tita_nic_counter c)
 {
@@ -254,9 +262,9 @@ int tita_nic_reader_read(struct tita_nic_reader *r, struct tita_nic_sample *ret)
 		char path[PATH_MAX];
 		uint64_t raw;
 
-		if (snprintf(path, sizeof(path),
-			     "%s/class/infiniband/%s/ports/%" PRIu32 "/hw_counters/%s", r->root,
-			     r->ibdev, r->port, counter_names[c]) >= (int)sizeof(path) ||
+		if (snprintf(path, sizeof(path), "%s/class/infiniband/%s/ports/%" PRIu32 "/%s/%s",
+			     r->root, r->ibdev, r->port, counter_dir(c),
+			     counter_names[c]) >= (int)sizeof(path) ||
 		    read_u64(path, &raw))
 			continue;
 		r->sample.present |= 1u << c;

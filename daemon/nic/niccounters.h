@@ -32,10 +32,14 @@ enum tita_nic_counter {
 	TITA_NIC_DUPLICATE_REQUEST,
 	TITA_NIC_OUT_OF_BUFFER,
 	TITA_NIC_RNR_NAK_RETRY_ERR,
+	/* From the port's standard IB counters (ports/N/counters), not
+	 * hw_counters: what arrived on the port, RoCE included. */
+	TITA_NIC_PORT_RCV_PACKETS, /* port_rcv_packets */
+	TITA_NIC_PORT_RCV_DATA, /* port_rcv_data: in 4-octet words, as IB counts */
 	TITA_NIC_COUNTER_COUNT
 };
 
-/* The hw_counters file name of a counter (also its metric label). */
+/* The sysfs file name of a counter (also its metric label). */
 const char *tita_nic_counter_name(enum tita_nic_counter c);
 
 /* Totals since the reader was created, 64-bit and monotonic across the

@@ -145,6 +145,29 @@ struct tita_rx_sample {
 	uint64_t ce_packets;
 };
 
+/*
+ * What the NIC itself counted on a port's receive side over interval_ns
+ * (port_rcv_packets, port_rcv_data and np_ecn_marked_roce_packets on
+ * RDMA NICs). Hardware RoCE bypasses the host's datapath, so per-source
+ * samples miss it; these port totals still tell whether the downlink is
+ * busy and how much of it arrives CE-marked, which is what the receiver's
+ * eta loop needs. They cannot say which source sent what: they never count
+ * as unmanaged traffic and never reach a sender's reactive ceiling. A
+ * sample stands for up to two of its intervals; the eta loop acts on each
+ * one once, however many rounds it spans.
+ */
+struct tita_port_sample {
+	struct tita_addr local;
+	uint64_t interval_ns;
+	uint64_t rx_bytes;
+	uint64_t rx_packets;
+	uint64_t ce_packets;
+};
+
+/* 0, or -ENOENT (local is not a port), -EINVAL (zero interval, or more CE
+ * packets than packets). */
+int tita_ctl_port_sample(struct tita_ctl *c, const struct tita_port_sample *s, uint64_t now_ns);
+
 /* 0, or -ENOENT (local is not a port), -ENOSPC (pair table full and nothing
  * evictable), -EINVAL (zero interval). */
 int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint64_t now_ns);

@@ -60,6 +60,15 @@ static void put_counter(const char *dev, int port, const char *name, uint64_t v)
 	put(rel, val);
 }
 
+static void put_port_counter(const char *dev, int port, const char *name, uint64_t v)
+{
+	char rel[256], val[32];
+
+	snprintf(rel, sizeof(rel), "class/infiniband/%s/ports/%d/counters/%s", dev, port, name);
+	snprintf(val, sizeof(val), "%llu\n", (unsigned long long)v);
+	put(rel, val);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -75,6 +84,8 @@ static int setup(void **state)
 	put_counter("mlx5_0", 1, "rp_cnp_handled", 7);
 	put_counter("mlx5_0", 1, "out_of_sequence", 0xfffffff0ull);
 	put_counter("mlx5_0", 1, "lifespan", 10);
+	put_port_counter("mlx5_0", 1, "port_rcv_packets", 5000);
+	put_port_counter("mlx5_0", 1, "port_rcv_data", 1ull << 40);
 	/* Soft-RoCE on veth0: no device/infiniband, only the GID table. */
 	put("class/net/veth0/address", "02:00:00:00:00:01\n");
 	put("class/infiniband/rxe0/ports/1/gid_attrs/ndevs/0", "veth0\n");
@@ -130,11 +141,19 @@ static void test_read(void **state)
 	put_counter("mlx5_0", 1, "np_cnp_sent", 140);
 	put_counter("mlx5_0", 1, "rp_cnp_handled", 2); /* reset: counts from 0 */
 	put_counter("mlx5_0", 1, "out_of_sequence", 0x10); /* 32-bit wrap */
+	put_port_counter("mlx5_0", 1, "port_rcv_packets", 5000 + 1000);
+	put_port_counter("mlx5_0", 1, "port_rcv_data", (1ull << 40) + 1000000); /* 64-bit */
 	assert_int_equal(tita_nic_reader_read(r, &s), 0);
 	assert_int_equal(s.total[TITA_NIC_ECN_MARKED_ROCE], 50);
 	assert_int_equal(s.total[TITA_NIC_CNP_SENT], 50);
 	assert_int_equal(s.total[TITA_NIC_CNP_HANDLED], 2);
 	assert_int_equal(s.total[TITA_NIC_OUT_OF_SEQUENCE], 0x20);
+
+	/* The port's standard counters sit beside hw_counters. */
+	assert_true(s.present & (1u << TITA_NIC_PORT_RCV_PACKETS));
+	assert_true(s.present & (1u << TITA_NIC_PORT_RCV_DATA));
+	assert_int_equal(s.total[TITA_NIC_PORT_RCV_PACKETS], 1000);
+	assert_int_equal(s.total[TITA_NIC_PORT_RCV_DATA], 1000000);
 
 	/* A file that turns unreadable keeps its total and goes absent. */
 	put("class/infiniband/mlx5_0/ports/1/hw_counters/np_cnp_sent", "garbage\n");

@@ -58,6 +58,10 @@ struct host {
 	uint64_t rx_bytes[MAX_HOSTS], rx_packets[MAX_HOSTS], rx_ce[MAX_HOSTS];
 	double queue_bytes;
 	bool force_ce; /* mark every packet, as a congested fabric would */
+	/* Hardware RoCE: the datapath sees nothing it receives; the NIC's
+	 * port counters, read every nic_period_ns, are all there is. */
+	uint64_t nic_period_ns, nic_last_ns, nic_bytes, nic_packets, nic_ce;
+	uint64_t nic_samples;
 };
 
 struct inflight {
@@ -206,9 +210,28 @@ static void feed_samples(struct world *w, int h)
 			.ce_packets = hs->rx_ce[src],
 		};
 
-		if (s.rx_bytes)
+		if (hs->nic_period_ns) {
+			hs->nic_bytes += s.rx_bytes;
+			hs->nic_packets += s.rx_packets;
+			hs->nic_ce += s.ce_packets;
+		} else if (s.rx_bytes) {
 			tita_ctl_rx_sample(hs->ctl, &s, w->now_ns);
+		}
 		hs->rx_bytes[src] = hs->rx_packets[src] = hs->rx_ce[src] = 0;
+	}
+	if (hs->nic_period_ns && w->now_ns - hs->nic_last_ns >= hs->nic_period_ns) {
+		struct tita_port_sample ps = {
+			.local = hs->addr,
+			.interval_ns = w->now_ns - hs->nic_last_ns,
+			.rx_bytes = hs->nic_bytes,
+			.rx_packets = hs->nic_packets,
+			.ce_packets = hs->nic_ce,
+		};
+
+		assert_int_equal(tita_ctl_port_sample(hs->ctl, &ps, w->now_ns), 0);
+		hs->nic_samples++;
+		hs->nic_last_ns = w->now_ns;
+		hs->nic_bytes = hs->nic_packets = hs->nic_ce = 0;
 	}
 	hs->last_sample_ns = w->now_ns;
 }
@@ -622,6 +645,74 @@ static void test_eta_follows_ce(void **state)
 	world_free(w);
 }
 
+/* Hardware RoCE: the receiver's datapath sees none of its traffic and the
+ * NIC's port counters come every 25 rounds. Their CE still lowers eta, one
+ * cut per sample rather than one per round the sample spans, and clean
+ * samples bring it back. */
+static void test_eta_follows_nic_counters(void **state)
+{
+	struct world *w = world_new(3, NULL);
+	struct tita_port_info port;
+	struct tita_port_sample bad = { .local = w->hosts[0].addr, .rx_packets = 1 };
+	struct tita_port_sample alien = { .local = tita_addr_from_host_id(99), .interval_ns = 1 };
+	uint64_t samples;
+	double eta_before;
+
+	w->hosts[0].nic_period_ns = 25 * INTERVAL_NS;
+	flow_add(w, 1, 0, TITA_JOB_DEFAULT);
+	flow_add(w, 2, 0, TITA_JOB_DEFAULT);
+	run_until(w, 100 * INTERVAL_NS);
+	tita_ctl_ports(w->hosts[0].ctl, &port, 1);
+	CHECK(port.eta == w->params.eta, "eta %f before any CE\n", port.eta);
+	CHECK(port.rx_bps >= 0.9 * w->params.eta * LINE_BPS, "the NIC's rx rate %llu\n",
+	      (unsigned long long)port.rx_bps);
+
+	/* One NIC sample with CE all through it: exactly one cut. */
+	samples = w->hosts[0].nic_samples;
+	while (w->hosts[0].nic_samples == samples)
+		run_until(w, w->now_ns + STEP_NS);
+	w->hosts[0].force_ce = true;
+	tita_ctl_ports(w->hosts[0].ctl, &port, 1);
+	eta_before = port.eta;
+	samples = w->hosts[0].nic_samples;
+	while (w->hosts[0].nic_samples == samples)
+		run_until(w, w->now_ns + STEP_NS);
+	w->hosts[0].force_ce = false;
+	run_until(w, w->now_ns + 2 * INTERVAL_NS);
+	tita_ctl_ports(w->hosts[0].ctl, &port, 1);
+	CHECK(port.eta < eta_before, "eta %f after a CE sample\n", port.eta);
+	CHECK(port.eta >= eta_before * (1 - w->params.eta_decrease * (1 + 9.0)) - 1e-9,
+	      "eta %f: more than one cut from one sample\n", port.eta);
+	CHECK(port.ce_ppm > 0, "the port shows no CE\n");
+	/* It stays down while that sample stands, whatever the rounds in
+	 * between say (they see nothing). */
+	eta_before = port.eta;
+	run_until(w, w->now_ns + 10 * INTERVAL_NS);
+	tita_ctl_ports(w->hosts[0].ctl, &port, 1);
+	CHECK(port.eta <= eta_before + 1e-12, "eta %f climbed under a CE sample\n", port.eta);
+
+	/* Marking for a while drives it well down; clean samples restore it. */
+	w->hosts[0].force_ce = true;
+	run_until(w, w->now_ns + 200 * INTERVAL_NS);
+	tita_ctl_ports(w->hosts[0].ctl, &port, 1);
+	CHECK(port.eta < w->params.eta - 0.05, "eta %f under CE\n", port.eta);
+	CHECK(port.granted_bps <= (uint64_t)(port.eta * LINE_BPS) + 1, "over-granted\n");
+	w->hosts[0].force_ce = false;
+	run_until(w, w->now_ns + 400 * INTERVAL_NS);
+	tita_ctl_ports(w->hosts[0].ctl, &port, 1);
+	CHECK(fabs(port.eta - w->params.eta) < 1e-9, "eta %f after clean samples\n", port.eta);
+	/* NIC totals are never unmanaged traffic: it would count the managed
+	 * senders against themselves. */
+	CHECK(port.unmanaged_bps == 0, "unmanaged %llu\n", (unsigned long long)port.unmanaged_bps);
+
+	assert_int_equal(tita_ctl_port_sample(w->hosts[0].ctl, &bad, w->now_ns), -EINVAL);
+	bad.interval_ns = INTERVAL_NS;
+	bad.ce_packets = 2;
+	assert_int_equal(tita_ctl_port_sample(w->hosts[0].ctl, &bad, w->now_ns), -EINVAL);
+	assert_int_equal(tita_ctl_port_sample(w->hosts[0].ctl, &alien, w->now_ns), -ENOENT);
+	world_free(w);
+}
+
 /* CE from inside the fabric (the receiver's downlink is not busy) engages
  * the sender's reactive ceiling below its grant; once clean it releases. */
 static void test_reactive_ceiling(void **state)
@@ -909,6 +1000,7 @@ int main(void)
 		cmocka_unit_test(test_silent_receiver_fails_open),
 		cmocka_unit_test(test_no_receiver_daemon),
 		cmocka_unit_test(test_eta_follows_ce),
+		cmocka_unit_test(test_eta_follows_nic_counters),
 		cmocka_unit_test(test_reactive_ceiling),
 		cmocka_unit_test(test_unmanaged_traffic),
 		cmocka_unit_test(test_deterministic),
