@@ -82,12 +82,31 @@ static uint64_t double_key(double v)
  * Stability keeps floor events (stored first) ahead of ceiling events at equal
  * levels, so an entry whose floor equals its ceiling never leaves a gap.
  */
+#define SMALL_SORT_KEYS 128
+
 static void radix_sort(struct tita_alloc_scratch *s, size_t n)
 {
 	uint64_t *keys = s->keys, *keys_out = s->keys_tmp;
 	uint32_t *refs = s->refs, *refs_out = s->refs_tmp;
 	uint64_t all_or = 0, all_and = UINT64_MAX;
 
+	/* A few dozen keys: eight passes over 256 buckets cost more than
+	 * insertion (stable too, and a host's own pairs are that many). */
+	if (n <= SMALL_SORT_KEYS) {
+		for (size_t i = 1; i < n; i++) {
+			uint64_t k = keys[i];
+			uint32_t r = refs[i];
+			size_t j = i;
+
+			for (; j > 0 && keys[j - 1] > k; j--) {
+				keys[j] = keys[j - 1];
+				refs[j] = refs[j - 1];
+			}
+			keys[j] = k;
+			refs[j] = r;
+		}
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		all_or |= keys[i];
 		all_and &= keys[i];

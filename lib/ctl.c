@@ -356,6 +356,41 @@ static int work_reserve(struct tita_ctl *c, uint32_t n)
 	return 0;
 }
 
+static uint32_t pow2_at_least(uint32_t n)
+{
+	uint32_t v = 1;
+
+	while (v < n)
+		v <<= 1;
+	return v;
+}
+
+static void index_insert(struct tita_ctl *c, uint32_t slot);
+
+/* The index stays at most half full of the pairs' capacity. It grows with
+ * them rather than being sized for max_pairs up front: a host with a few
+ * hundred pairs then looks them up in a few KiB that stay in cache, not in
+ * a 512 KiB table where every lookup misses (the simulator runs 64+ hosts
+ * in one process; titad's lookups per interval scale the same way). */
+static int index_grow(struct tita_ctl *c, uint32_t pairs_cap)
+{
+	uint32_t mask = pow2_at_least(2 * pairs_cap) - 1;
+	uint32_t *index;
+
+	if (c->index && mask <= c->index_mask)
+		return 0;
+	index = calloc((size_t)mask + 1, sizeof(*index));
+	if (!index)
+		return -ENOMEM;
+	free(c->index);
+	c->index = index;
+	c->index_mask = mask;
+	for (uint32_t s = 0; s < c->pairs_hwm; s++)
+		if (c->pairs[s].used)
+			index_insert(c, s);
+	return 0;
+}
+
 static int pairs_grow(struct tita_ctl *c)
 {
 	uint32_t cap = c->pairs_cap ? c->pairs_cap * 2 : 64;
@@ -370,6 +405,8 @@ static int pairs_grow(struct tita_ctl *c)
 		return -ENOMEM;
 	memset(pairs + c->pairs_cap, 0, (cap - c->pairs_cap) * sizeof(*pairs));
 	c->pairs = pairs;
+	if (index_grow(c, cap) < 0)
+		return -ENOMEM;
 	c->pairs_cap = cap;
 	return work_reserve(c, cap);
 }
@@ -467,15 +504,6 @@ static void pair_release(struct tita_ctl *c, struct pair *pr)
 
 /* ---- construction ------------------------------------------------------ */
 
-static uint32_t pow2_at_least(uint32_t n)
-{
-	uint32_t v = 1;
-
-	while (v < n)
-		v <<= 1;
-	return v;
-}
-
 struct tita_ctl *tita_ctl_new(const struct tita_ctl_params *p)
 {
 	struct tita_ctl *c;
@@ -492,11 +520,9 @@ struct tita_ctl *tita_ctl_new(const struct tita_ctl_params *p)
 	c->port_dirty = calloc(p->max_ports, sizeof(*c->port_dirty));
 	c->port_needs_alloc = calloc(p->max_ports, sizeof(*c->port_needs_alloc));
 	c->alloc_due_ns = TITA_TIME_NEVER;
-	c->index_mask = pow2_at_least(2 * p->max_pairs) - 1;
-	c->index = calloc((size_t)c->index_mask + 1, sizeof(*c->index));
 	c->free_slots = malloc(p->max_pairs * sizeof(*c->free_slots));
-	if (!c->ports || !c->port_dirty || !c->port_needs_alloc || !c->index || !c->free_slots ||
-	    work_reserve(c, 64) < 0) {
+	if (!c->ports || !c->port_dirty || !c->port_needs_alloc || index_grow(c, 64) < 0 ||
+	    !c->free_slots || work_reserve(c, 64) < 0) {
 		tita_ctl_free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -529,7 +555,7 @@ int tita_ctl_set_params(struct tita_ctl *c, const struct tita_ctl_params *p)
 {
 	if (tita_ctl_params_check(p) < 0)
 		return -EINVAL;
-	/* The index and the port array are sized at creation; a reload can tune
+	/* The free-slot list and the port array are sized at creation; a reload can tune
 	 * everything else but not grow or shrink them. */
 	if (p->max_pairs != c->p.max_pairs || p->max_ports != c->p.max_ports)
 		return -EBUSY;
