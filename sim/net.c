@@ -382,24 +382,27 @@ void sim_nic_kick(struct sim *s, uint32_t host)
 	if (pt->paused)
 		return;
 	/* Round robin over the QPs that their limiters allow now. */
-	for (n = 0; n < h->n_active; n++) {
-		uint32_t idx = (h->rr + n) % h->n_active;
+	bool tita = s->cc->tita;
+	uint32_t idx = h->rr < h->n_active ? h->rr : 0;
+
+	for (n = 0; n < h->n_active; n++, idx = idx + 1 == h->n_active ? 0 : idx + 1) {
 		struct sim_flow *f = &s->flows[h->active[idx]];
 		uint64_t t = f->next_tx_ps;
 
-		if (s->cc->tita) {
-			struct sim_txpair *tp = &h->txp[f->dst * SIM_MAX_JOBS + f->job];
+		if (tita) {
+			const struct sim_txpair *tp = &h->txp[f->dst * SIM_MAX_JOBS + f->job];
 
 			if (tp->next_tx_ps > t)
 				t = tp->next_tx_ps;
 		}
-		if (s->cc->can_send && !s->cc->can_send(s, f))
-			continue; /* an ACK will kick the NIC */
+		/* Cheapest test first: a limiter that says "not yet" settles it. */
 		if (t > s->now_ps) {
-			if (t < earliest)
+			if (t < earliest && (!s->cc->can_send || s->cc->can_send(s, f)))
 				earliest = t;
 			continue;
 		}
+		if (s->cc->can_send && !s->cc->can_send(s, f))
+			continue; /* an ACK will kick the NIC */
 		nic_send_data(s, host, f);
 		if (f->sent_bytes >= f->size_bytes) {
 			active_remove(h, idx);
