@@ -40,6 +40,11 @@
  * socket: it (re)connects, sends registrations and statistics, and applies
  * rates. When titad goes away every paced QP returns to unpaced.
  *
+ * fork(): the child starts afresh. It closes its copy of the parent's
+ * connection without a word on it, forgets the parent's QPs without
+ * touching them, and its own first QP starts its own agent thread, which
+ * connects as the child (agent_atfork_child).
+ *
  * Environment: TITA_AGENT_SOCKET (default /run/tita/agent.sock),
  * TITA_AGENT_STATS_MS (100), TITA_AGENT_RECONNECT_MS (1000),
  * TITA_AGENT_DISABLE=1 (pass everything through), TITA_AGENT_DEBUG=1
@@ -746,7 +751,16 @@ static int agent_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc)
 
 /* ---- the link to titad --------------------------------------------------------------- */
 
-static pthread_once_t link_once = PTHREAD_ONCE_INIT;
+/*
+ * The agent thread's state, which fork() must not hand to a child: the
+ * thread does not survive it and the connection is the parent's. The
+ * locks below are the ones the fork handlers hold (agent_atfork_*); never
+ * across anything that blocks, so a stalled titad cannot stall a fork.
+ */
+static pthread_mutex_t g_link_lock = PTHREAD_MUTEX_INITIALIZER; /* g_link_started, wake_fd */
+static bool g_link_started;
+static pthread_mutex_t g_fd_lock = PTHREAD_MUTEX_INITIALIZER; /* g_link_fd */
+static int g_link_fd = -1; /* the agent thread's connection */
 static char g_sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static int g_stats_ms = 100, g_reconnect_ms = 1000;
 
@@ -787,6 +801,11 @@ static bool send_qp(int fd, struct aqp *q)
 	if (q->ctx && q->ctx->device)
 		snprintf(m.dev_name, sizeof(m.dev_name), "%s", q->ctx->device->name);
 	pthread_mutex_unlock(&q->lock);
+	/* Completed first: it only takes past values of posted, so read in
+	 * this order the two do not cross (relaxed loads: titad still
+	 * clamps the backlog at 0). */
+	m.bytes_completed = atomic_load_explicit(&q->bytes_completed, memory_order_relaxed);
+	m.bytes_posted = atomic_load_explicit(&q->bytes_posted, memory_order_relaxed);
 	if (q->qp && verbs_get_ctx_op(q->ctx, modify_qp_rate_limit))
 		m.caps |= TITA_AGENT_CAP_RATE_LIMIT;
 	if (q->provider == TITA_AGENT_PROV_MLX5) {
@@ -795,6 +814,26 @@ static bool send_qp(int fd, struct aqp *q)
 			m.caps |= TITA_AGENT_CAP_MLX5_SCHED;
 	}
 	return send_msg(fd, &m, sizeof(m));
+}
+
+/* q's counters as STATS reports them; noted as sent. */
+static struct tita_agent_qp_stat qp_stat(struct aqp *q)
+{
+	struct tita_agent_qp_stat st = { .qp_id = q->id };
+
+	/* Completed first, as in send_qp(). */
+	st.bytes_completed = atomic_load_explicit(&q->bytes_completed, memory_order_relaxed);
+	st.bytes_posted = atomic_load_explicit(&q->bytes_posted, memory_order_relaxed);
+	st.bytes_read = atomic_load_explicit(&q->bytes_read, memory_order_relaxed);
+	q->sent_posted = st.bytes_posted;
+	q->sent_completed = st.bytes_completed;
+	return st;
+}
+
+static bool stats_changed(const struct aqp *q)
+{
+	return atomic_load_explicit(&q->bytes_posted, memory_order_relaxed) != q->sent_posted ||
+	       atomic_load_explicit(&q->bytes_completed, memory_order_relaxed) != q->sent_completed;
 }
 
 /* Send what changed: new or changed QPs, destroyed ones; free dead slots. */
@@ -812,6 +851,26 @@ static bool sync_qps(int fd, bool all)
 			if (fd >= 0 && q->announced) {
 				struct tita_agent_qp_del m;
 
+				/* Its last bytes first: send_stats() skips dead
+				 * QPs, and titad accounts a QP's bytes to its
+				 * pair before it forgets the QP. */
+				if (stats_changed(q)) {
+					union {
+						struct tita_agent_stats s;
+						char buf[sizeof(struct tita_agent_stats) +
+							 sizeof(struct tita_agent_qp_stat)];
+					} one;
+
+					memset(&one, 0, sizeof(one));
+					tita_agent_hdr_init(&one.s.hdr, TITA_AGENT_STATS,
+							    sizeof(one));
+					one.s.n = 1;
+					one.s.qps[0] = qp_stat(q);
+					if (!send_msg(fd, &one, sizeof(one))) {
+						ok = false;
+						break;
+					}
+				}
 				tita_agent_hdr_init(&m.hdr, TITA_AGENT_QP_DEL, sizeof(m));
 				m.qp_id = q->id;
 				if (!send_msg(fd, &m, sizeof(m))) {
@@ -865,22 +924,10 @@ static bool send_stats(int fd)
 	pthread_mutex_lock(&g_lock);
 	for (int i = 0; i < MAX_QPS && ok; i++) {
 		struct aqp *q = &g_qps[i];
-		uint64_t posted, completed;
 
-		if (!q->used || q->dead || !q->announced)
+		if (!q->used || q->dead || !q->announced || !stats_changed(q))
 			continue;
-		posted = atomic_load_explicit(&q->bytes_posted, memory_order_relaxed);
-		completed = atomic_load_explicit(&q->bytes_completed, memory_order_relaxed);
-		if (posted == q->sent_posted && completed == q->sent_completed)
-			continue;
-		u.s.qps[u.s.n] = (struct tita_agent_qp_stat){
-			.qp_id = q->id,
-			.bytes_posted = posted,
-			.bytes_completed = completed,
-			.bytes_read = atomic_load_explicit(&q->bytes_read, memory_order_relaxed),
-		};
-		q->sent_posted = posted;
-		q->sent_completed = completed;
+		u.s.qps[u.s.n] = qp_stat(q);
 		if (++u.s.n == TITA_AGENT_STATS_MAX) {
 			size_t len = sizeof(u.s) + u.s.n * sizeof(u.s.qps[0]);
 
@@ -949,17 +996,39 @@ static void unpace_all(void)
 	pthread_mutex_unlock(&g_lock);
 }
 
+/* Close the connection (fd = g_link_fd). Under g_fd_lock, so a fork
+ * never sees a closed number it could mistake for the connection. */
+static void link_close(int fd)
+{
+	pthread_mutex_lock(&g_fd_lock);
+	close(fd);
+	g_link_fd = -1;
+	pthread_mutex_unlock(&g_fd_lock);
+}
+
+/* titad is gone: close, and no QP stays paced by a rate nobody maintains. */
+static void link_lost(int fd)
+{
+	link_close(fd);
+	unpace_all();
+}
+
 static int link_connect(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct tita_agent_hello h;
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int fd;
 
+	/* Created under the lock: a child forked at any point knows which
+	 * fd is its copy of the connection. */
+	pthread_mutex_lock(&g_fd_lock);
+	fd = g_link_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	pthread_mutex_unlock(&g_fd_lock);
 	if (fd < 0)
 		return -1;
 	memcpy(sa.sun_path, g_sock_path, sizeof(sa.sun_path));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
+		link_close(fd);
 		return -1;
 	}
 	memset(&h, 0, sizeof(h));
@@ -968,7 +1037,7 @@ static int link_connect(void)
 	h.max_qps = MAX_QPS;
 	prctl(PR_GET_NAME, h.comm);
 	if (!send_msg(fd, &h, sizeof(h)) || !sync_qps(fd, true)) {
-		close(fd);
+		link_close(fd);
 		return -1;
 	}
 	dbg("connected to %s", g_sock_path);
@@ -1015,9 +1084,8 @@ static void *link_main(void *arg)
 
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 				dbg("titad went away: unpacing every QP");
-				close(fd);
+				link_lost(fd);
 				fd = -1;
-				unpace_all();
 				continue;
 			}
 			if (n > 0 && tita_agent_msg_check(buf, (size_t)n) == TITA_AGENT_SET_RATE) {
@@ -1029,17 +1097,15 @@ static void *link_main(void *arg)
 		}
 		if (fd >= 0 && (pfd[1].revents & (POLLHUP | POLLERR)) &&
 		    !(pfd[1].revents & POLLIN)) {
-			close(fd);
+			link_lost(fd);
 			fd = -1;
-			unpace_all();
 			continue;
 		}
 		/* Registrations go out at once; statistics on their period. */
 		if (!sync_qps(fd, false) ||
 		    (fd >= 0 && now_ms() >= next_stats && !send_stats(fd))) {
-			close(fd);
+			link_lost(fd);
 			fd = -1;
-			unpace_all();
 			continue;
 		}
 		if (now_ms() >= next_stats)
@@ -1077,7 +1143,74 @@ static void link_init(void)
 
 static void link_start(void)
 {
-	pthread_once(&link_once, link_init);
+	pthread_mutex_lock(&g_link_lock);
+	if (!g_link_started) {
+		g_link_started = true;
+		link_init();
+	}
+	pthread_mutex_unlock(&g_link_lock);
+}
+
+/*
+ * fork(): the child is another process, with no agent thread and a copy of
+ * the parent's connection and QP table. Its copy of the socket is closed,
+ * never written to (titad would take anything on it for the parent's), and
+ * the parent's QPs are forgotten without being touched: verbs objects are
+ * not the child's to use (not without ibv_fork_init), and unpacing or
+ * destroying a leaf from here could reach the parent's QP through the
+ * shared uverbs fd. The child's first QP starts a thread of its own, which
+ * connects as the child. The parent carries on as if nothing happened.
+ */
+static void agent_atfork_prepare(void)
+{
+	pthread_mutex_lock(&g_link_lock);
+	pthread_mutex_lock(&g_fd_lock);
+}
+
+static void agent_atfork_parent(void)
+{
+	pthread_mutex_unlock(&g_fd_lock);
+	pthread_mutex_unlock(&g_link_lock);
+}
+
+static void agent_atfork_child(void)
+{
+	bool forgot = false;
+
+	if (g_link_fd >= 0)
+		close(g_link_fd);
+	g_link_fd = -1;
+	for (int i = 0; i < 2; i++) {
+		if (wake_fd[i] >= 0)
+			close(wake_fd[i]);
+		wake_fd[i] = -1;
+	}
+	g_link_started = false;
+	/* g_lock and a QP's locks may have been held by threads that are
+	 * not in the child: they are the child's alone now, and free. Only
+	 * used slots are touched, so a child of a process without QPs
+	 * copies none of the table's pages. */
+	pthread_mutex_init(&g_lock, NULL);
+	for (int i = 0; i < MAX_QPS; i++) {
+		struct aqp *q = &g_qps[i];
+
+		if (!q->used)
+			continue;
+		pthread_mutex_init(&q->lock, NULL);
+		pthread_spin_init(&q->fifo_lock, PTHREAD_PROCESS_PRIVATE);
+		q->used = q->dead = q->announced = false;
+		q->qp = NULL;
+		q->leaf = NULL;
+		q->fifo_n = 0;
+		forgot = true;
+	}
+	if (forgot) {
+		memset(g_by_ptr, 0, sizeof(g_by_ptr));
+		memset(g_by_qpn, 0, sizeof(g_by_qpn));
+		g_tombstones = 0;
+	}
+	pthread_mutex_unlock(&g_fd_lock);
+	pthread_mutex_unlock(&g_link_lock);
 }
 
 __attribute__((constructor)) static void agent_init(void)
@@ -1091,4 +1224,7 @@ __attribute__((constructor)) static void agent_init(void)
 		pthread_mutex_init(&g_qps[i].lock, NULL);
 		pthread_spin_init(&g_qps[i].fifo_lock, PTHREAD_PROCESS_PRIVATE);
 	}
+	if (!g_disabled &&
+	    pthread_atfork(agent_atfork_prepare, agent_atfork_parent, agent_atfork_child))
+		dbg("pthread_atfork failed: a forked child would share the parent's link");
 }

@@ -13,7 +13,8 @@
  * tita_agent_msg_check() before a field is read.
  *
  *   agent → titad  HELLO        once per connection, first
- *                  QP_ADD       a QP, again whenever its state or route changes
+ *                  QP_ADD       a QP, again whenever its state or route changes;
+ *                               since 1.1 with its counters when sent
  *                  QP_DEL       a destroyed QP
  *                  STATS        per-QP bytes posted and completed (demand)
  *                  RATE_RESULT  what became of a SET_RATE
@@ -93,7 +94,15 @@ struct tita_agent_qp {
 	uint32_t caps; /* TITA_AGENT_CAP_* */
 	char dev_name[64];
 	uint8_t remote_gid[16]; /* RoCEv2 IPv4: ::ffff:a.b.c.d */
+	/* 1.1: bytes_posted and bytes_completed (as in STATS) when this was
+	 * sent. titad counts a QP it has not seen on this connection from
+	 * here, so a QP registered again after a reconnect does not bring
+	 * its whole past in as one interval's traffic. */
+	uint64_t bytes_posted, bytes_completed;
 };
+
+/* QP_ADD as protocol 1.0 sent it: no counters (titad takes them as 0). */
+#define TITA_AGENT_QP_LEN_1_0 offsetof(struct tita_agent_qp, bytes_posted)
 
 struct tita_agent_qp_del {
 	struct tita_agent_hdr hdr;
@@ -152,7 +161,7 @@ static inline size_t tita_agent_min_len(uint16_t type)
 	case TITA_AGENT_HELLO:
 		return sizeof(struct tita_agent_hello);
 	case TITA_AGENT_QP_ADD:
-		return sizeof(struct tita_agent_qp);
+		return TITA_AGENT_QP_LEN_1_0;
 	case TITA_AGENT_QP_DEL:
 		return sizeof(struct tita_agent_qp_del);
 	case TITA_AGENT_STATS:

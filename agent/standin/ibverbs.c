@@ -45,6 +45,23 @@ EXPORT void standin_record(const char *fmt, ...)
 	pthread_mutex_unlock(&g_lock);
 }
 
+/* The log's lock may be held by the agent's thread when the test forks:
+ * the child gets it free, so its own log works. */
+static void lock_log(void)
+{
+	pthread_mutex_lock(&g_lock);
+}
+
+static void unlock_log(void)
+{
+	pthread_mutex_unlock(&g_lock);
+}
+
+__attribute__((constructor)) static void standin_init(void)
+{
+	pthread_atfork(lock_log, unlock_log, unlock_log);
+}
+
 /* The injected error for op, once; 0 when none. */
 EXPORT int standin_take_failure(const char *op);
 EXPORT int standin_take_failure(const char *op)

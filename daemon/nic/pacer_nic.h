@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "pacer.h"
+#include "tita/ctl.h"
 
 extern const struct tita_pacer_ops tita_pacer_qp_ops;
 extern const struct tita_pacer_ops tita_pacer_dcb_ops;
@@ -56,8 +57,30 @@ int tita_pacer_qp_fd(const struct tita_pacer *p);
  * call when the fd is readable and once per control interval. */
 void tita_pacer_qp_process(struct tita_pacer *p, uint64_t now_ns);
 
-/* The bytes agents reported posted for a pair's QPs (demand input for the
- * controller on hardware RoCE, where the datapath sees nothing). */
+/*
+ * The agents' counters as the controller's sender-side samples (hardware
+ * RoCE, where the datapath sees nothing). Call once per control interval,
+ * after tita_pacer_qp_process() at the same now_ns: for every (local,
+ * remote, job) pair that has agent QPs, or had one since the last call,
+ * fn gets one sample covering the time since the pair's previous one (or
+ * since its first QP was registered with that route):
+ *
+ *   tx_bytes       bytes its QPs completed in that time, those of QPs
+ *                  destroyed or of agents gone meanwhile included
+ *   backlog_bytes  bytes posted and not completed yet, now
+ *   interval_ns    now_ns - the pair's previous sample
+ *   cnp_packets    0: CNPs never reach the verbs an agent sees
+ *
+ * QPs whose local port or remote GID is not known yet belong to no pair.
+ * A pair is skipped while now_ns is not past its previous sample. Returns
+ * the number of samples delivered.
+ */
+typedef void (*tita_qp_tx_sample_fn)(const struct tita_tx_sample *s, void *ctx);
+size_t tita_pacer_qp_tx_samples(struct tita_pacer *p, uint64_t now_ns, tita_qp_tx_sample_fn fn,
+				void *ctx);
+
+/* The bytes agents reported posted so far for a pair's QPs that are still
+ * registered. */
 uint64_t tita_pacer_qp_pair_bytes(const struct tita_pacer *p, const struct tita_addr *local,
 				  const struct tita_addr *remote, uint32_t job_id);
 

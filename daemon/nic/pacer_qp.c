@@ -16,6 +16,13 @@
  * statistics). A QP is re-commanded only when its share moves by more than
  * CHURN_PCT, so the NIC's rate tables are not rewritten every interval.
  *
+ * The same statistics are the controller's sender-side samples on hardware
+ * RoCE, where the eBPF datapath sees nothing: per pair, the bytes its QPs
+ * completed since the last sample and the bytes posted and not completed
+ * yet (tita_pacer_qp_tx_samples()). A pair's record outlives its QPs until
+ * the next sample, so the bytes of a QP destroyed or of an agent gone
+ * between two samples still count.
+ *
  * Nothing here blocks: the socket and every agent connection are
  * non-blocking and sit in one epoll set, whose fd titad's event loop
  * watches.
@@ -45,7 +52,10 @@ struct qp_ent {
 	bool has_local;
 	uint32_t port;
 	struct tita_addr remote;
-	uint64_t bytes_posted, prev_bytes, prev_ns;
+	uint32_t pair; /* index + 1 in qp_state.pairs; 0: no pair to account to */
+	uint64_t bytes_posted, bytes_completed; /* the agent's counters, as last reported */
+	uint64_t sampled_completed; /* bytes_completed already in a sample or a carry */
+	uint64_t prev_bytes, prev_ns;
 	double demand_bps;
 	uint64_t cmd_kbps; /* last commanded; 0 = unpaced */
 	int last_err;
@@ -61,10 +71,27 @@ struct agent {
 	struct qp_ent *qps;
 };
 
+/* A pair the agents' QPs send on, for tita_pacer_qp_tx_samples(). Slots
+ * are reused, never moved, so a QP keeps its pair's index. */
+struct sample_pair {
+	bool used;
+	uint32_t port;
+	struct tita_addr remote;
+	uint32_t job_id;
+	uint64_t prev_ns; /* the last sample, or when the first QP joined */
+	uint64_t carry_bytes; /* completed by QPs that left since prev_ns */
+	/* Scratch while sampling. */
+	bool sampled;
+	uint32_t n_qps;
+	uint64_t tx_bytes, backlog_bytes;
+};
+
 struct qp_state {
 	struct tita_pacer_qp_conf conf;
 	int listen_fd, epoll_fd;
 	struct agent *agents[MAX_AGENTS];
+	struct sample_pair *pairs;
+	size_t n_pairs, cap_pairs;
 	struct tita_rule_table rules;
 	struct tita_pacer_qp_stats stats;
 	uint32_t seq;
@@ -290,10 +317,73 @@ static int qp_clear(struct tita_pacer *p, const struct tita_addr *local,
 	return 0;
 }
 
+/* Hand what q completed and no sample has counted to its pair, which
+ * keeps it for the next sample; q counts from here on. */
+static void qp_carry(struct qp_state *s, struct qp_ent *q)
+{
+	if (q->pair)
+		s->pairs[q->pair - 1].carry_bytes += q->bytes_completed - q->sampled_completed;
+	q->sampled_completed = q->bytes_completed;
+}
+
+/* The record of (port, remote, job): index + 1, or 0 when out of memory
+ * (the QP then goes unsampled). A new one measures from now_ns. */
+static uint32_t pair_get(struct qp_state *s, uint32_t port, const struct tita_addr *remote,
+			 uint32_t job_id, uint64_t now_ns)
+{
+	struct sample_pair *pr = NULL;
+
+	for (size_t i = 0; i < s->n_pairs; i++) {
+		struct sample_pair *x = &s->pairs[i];
+
+		if (!x->used) {
+			if (!pr)
+				pr = x;
+		} else if (x->port == port && x->job_id == job_id &&
+			   tita_addr_eq(&x->remote, remote)) {
+			return (uint32_t)i + 1;
+		}
+	}
+	if (!pr) {
+		if (s->n_pairs == s->cap_pairs) {
+			size_t cap = s->cap_pairs ? s->cap_pairs * 2 : 16;
+			struct sample_pair *np = realloc(s->pairs, cap * sizeof(*np));
+
+			if (!np)
+				return 0;
+			s->pairs = np;
+			s->cap_pairs = cap;
+		}
+		pr = &s->pairs[s->n_pairs++];
+	}
+	memset(pr, 0, sizeof(*pr));
+	pr->used = true;
+	pr->port = port;
+	pr->remote = *remote;
+	pr->job_id = job_id;
+	pr->prev_ns = now_ns;
+	return (uint32_t)(pr - s->pairs) + 1;
+}
+
+/* After a registration: move q to the pair of its current route. Bytes
+ * completed under the old route stay with the old pair. */
+static void qp_route(struct qp_state *s, const struct agent *a, struct qp_ent *q, uint64_t now_ns)
+{
+	const struct sample_pair *cur = q->pair ? &s->pairs[q->pair - 1] : NULL;
+	bool routed = q->has_local && (q->info.flags & TITA_AGENT_QP_HAS_REMOTE_GID);
+
+	if (cur && routed && cur->port == q->port && tita_addr_eq(&cur->remote, &q->remote))
+		return;
+	qp_carry(s, q);
+	q->pair = routed ? pair_get(s, q->port, &q->remote, a->job_id, now_ns) : 0;
+}
+
 static void agent_drop(struct qp_state *s, int i)
 {
 	struct agent *a = s->agents[i];
 
+	for (size_t k = 0; k < a->n; k++)
+		qp_carry(s, &a->qps[k]);
 	/* The agent unpaces its QPs itself when the socket closes. */
 	epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, a->fd, NULL);
 	close(a->fd);
@@ -370,7 +460,9 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 		struct tita_agent_qp m;
 		struct qp_ent *q;
 
-		memcpy(&m, buf, sizeof(m));
+		/* An agent of protocol 1.0 sends no counters: zero. */
+		memset(&m, 0, sizeof(m));
+		memcpy(&m, buf, len < sizeof(m) ? len : sizeof(m));
 		q = find_qp(a, m.qp_id);
 		if (!q) {
 			if (a->n == a->cap) {
@@ -387,6 +479,10 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 			}
 			q = &a->qps[a->n++];
 			memset(q, 0, sizeof(*q));
+			/* Counted from here: a QP registered again after a
+			 * reconnect brings its whole past in its counters. */
+			q->bytes_posted = q->prev_bytes = m.bytes_posted;
+			q->bytes_completed = q->sampled_completed = m.bytes_completed;
 			q->prev_ns = now_ns;
 		}
 		m.dev_name[sizeof(m.dev_name) - 1] = '\0';
@@ -394,6 +490,7 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 		q->has_local = qp_local_port(p, s, &m, &q->port);
 		if (m.flags & TITA_AGENT_QP_HAS_REMOTE_GID)
 			memcpy(q->remote.bytes, m.remote_gid, 16);
+		qp_route(s, a, q, now_ns);
 		/* A QP that reached RTR/RTS joins its pair's split now. */
 		for (size_t i = 0; i < s->rules.n; i++)
 			if (qp_in_pair(p, a, q, &s->rules.rules[i]))
@@ -406,8 +503,10 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 
 		memcpy(&m, buf, sizeof(m));
 		q = find_qp(a, m.qp_id);
-		if (q)
+		if (q) {
+			qp_carry(s, q);
 			*q = a->qps[--a->n];
+		}
 		break;
 	}
 	case TITA_AGENT_STATS: {
@@ -419,8 +518,20 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 
 			memcpy(&st, (const char *)buf + sizeof(*m) + i * sizeof(st), sizeof(st));
 			q = find_qp(a, st.qp_id);
-			if (!q || st.bytes_posted < q->bytes_posted)
+			if (!q)
 				continue;
+			/* A counter that went back (a reset, a reused id):
+			 * what it counted so far stands, and it counts again
+			 * from its new value, never from an unsigned wrap. */
+			if (st.bytes_completed < q->bytes_completed) {
+				qp_carry(s, q);
+				q->sampled_completed = st.bytes_completed;
+			}
+			q->bytes_completed = st.bytes_completed;
+			if (st.bytes_posted < q->bytes_posted) {
+				q->prev_bytes = st.bytes_posted;
+				q->prev_ns = now_ns;
+			}
 			q->bytes_posted = st.bytes_posted;
 			if (now_ns > q->prev_ns) {
 				double bps = (double)(st.bytes_posted - q->prev_bytes) * 8e9 /
@@ -549,8 +660,81 @@ static void qp_free(struct tita_pacer *p)
 	if (s->epoll_fd >= 0)
 		close(s->epoll_fd);
 	tita_rule_table_free(&s->rules);
+	free(s->pairs);
 	free(s);
 	p->priv = NULL;
+}
+
+size_t tita_pacer_qp_tx_samples(struct tita_pacer *p, uint64_t now_ns, tita_qp_tx_sample_fn fn,
+				void *ctx)
+{
+	struct qp_state *s = p->priv;
+	size_t delivered = 0;
+
+	if (!s)
+		return 0;
+	for (size_t i = 0; i < s->n_pairs; i++) {
+		struct sample_pair *pr = &s->pairs[i];
+
+		pr->tx_bytes = pr->carry_bytes;
+		pr->backlog_bytes = 0;
+		pr->n_qps = 0;
+		/* Two calls at the same instant: the bytes wait for a
+		 * sample with an interval to spread them over. */
+		pr->sampled = pr->used && now_ns > pr->prev_ns;
+	}
+	for (int i = 0; i < MAX_AGENTS; i++) {
+		const struct agent *a = s->agents[i];
+
+		for (size_t k = 0; a && k < a->n; k++) {
+			const struct qp_ent *q = &a->qps[k];
+			struct sample_pair *pr;
+
+			if (!q->pair)
+				continue;
+			pr = &s->pairs[q->pair - 1];
+			pr->n_qps++;
+			pr->tx_bytes += q->bytes_completed - q->sampled_completed;
+			/* Whatever an agent reports (ours reads completed
+			 * before posted): never a negative backlog. */
+			if (q->bytes_posted > q->bytes_completed)
+				pr->backlog_bytes += q->bytes_posted - q->bytes_completed;
+		}
+	}
+	for (size_t i = 0; i < s->n_pairs; i++) {
+		struct sample_pair *pr = &s->pairs[i];
+		struct tita_tx_sample ts;
+
+		if (!pr->sampled)
+			continue;
+		memset(&ts, 0, sizeof(ts));
+		ts.local = p->ports[pr->port].addr;
+		ts.remote = pr->remote;
+		ts.job_id = pr->job_id;
+		ts.interval_ns = now_ns - pr->prev_ns;
+		ts.tx_bytes = pr->tx_bytes;
+		ts.backlog_bytes = pr->backlog_bytes;
+		fn(&ts, ctx);
+		delivered++;
+		pr->prev_ns = now_ns;
+		pr->carry_bytes = 0;
+		/* Its last QP left and its bytes are out: forget it. */
+		if (!pr->n_qps)
+			pr->used = false;
+	}
+	for (int i = 0; i < MAX_AGENTS; i++) {
+		struct agent *a = s->agents[i];
+
+		for (size_t k = 0; a && k < a->n; k++) {
+			struct qp_ent *q = &a->qps[k];
+
+			if (q->pair && s->pairs[q->pair - 1].sampled)
+				q->sampled_completed = q->bytes_completed;
+		}
+	}
+	while (s->n_pairs && !s->pairs[s->n_pairs - 1].used)
+		s->n_pairs--;
+	return delivered;
 }
 
 uint64_t tita_pacer_qp_pair_bytes(const struct tita_pacer *p, const struct tita_addr *local,

@@ -13,7 +13,8 @@
  * mlx5 RC: a scheduling leaf; irdma: EOPNOTSUPP); EINVAL and "not yet
  * RTR" paths; malformed commands are ignored; demand bytes through the
  * inline ibv_post_send/ibv_poll_cq; every QP unpaced when titad goes away,
- * and registration again when it comes back; QP destruction.
+ * and registration again, with the QP's counters, when it comes back; QP
+ * destruction, its last bytes reported before its QP_DEL.
  */
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -83,8 +84,8 @@ static bool log_wait(const char *s)
 
 static int listen_fd, conn_fd = -1;
 
-/* The next message of type want within 5 s (others are skipped); its
- * length, or -1. */
+/* The next message of type want (-1: any valid one) within 5 s (others
+ * are skipped); its length, or -1. */
 static int recv_type(int want, void *buf)
 {
 	uint64_t end = now_ms() + 5000;
@@ -98,7 +99,8 @@ static int recv_type(int want, void *buf)
 		n = recv(conn_fd, buf, TITA_AGENT_MSG_MAX, 0);
 		if (n <= 0)
 			return -1;
-		if (tita_agent_msg_check(buf, (size_t)n) == want)
+		if (want < 0 ? tita_agent_msg_check(buf, (size_t)n) > 0 :
+			       tita_agent_msg_check(buf, (size_t)n) == want)
 			return (int)n;
 	}
 	return -1;
@@ -410,21 +412,54 @@ int main(void)
 		 q_init->qp_num);
 	CHECK(log_wait(expect), "held-then-applied QP unpaced");
 
-	/* titad comes back: the agent reconnects and registers again. */
+	/* titad comes back: the agent reconnects and registers again, with
+	 * the counters titad counts the QP from on this connection. */
 	accept_agent();
 	CHECK(wait_qp(q_bnxt->qp_num, IBV_QPS_RTS, &m_bnxt), "re-registration");
+	CHECK(m_bnxt.bytes_posted == 2500 && m_bnxt.bytes_completed == 1500,
+	      "re-registration counters: %llu posted, %llu completed",
+	      (unsigned long long)m_bnxt.bytes_posted, (unsigned long long)m_bnxt.bytes_completed);
 
-	/* Destruction: the leaf goes with the QP, titad hears of it. */
+	/* Destruction: the leaf goes with the QP, titad hears of it, and
+	 * of the bytes it completed last before that. */
 	slog_clear();
+	{
+		struct ibv_sge sg = { .length = 300 };
+		struct ibv_send_wr w = { .wr_id = 9,
+					 .sg_list = &sg,
+					 .num_sge = 1,
+					 .opcode = IBV_WR_RDMA_WRITE,
+					 .send_flags = IBV_SEND_SIGNALED };
+		struct ibv_send_wr *bad = NULL;
+		struct ibv_wc wc[2];
+
+		CHECK(ibv_post_send(q_mlx5, &w, &bad) == 0, "post_send");
+		scomplete(d[0].cq, q_mlx5->qp_num, 9);
+		CHECK(ibv_poll_cq(d[0].cq, 2, wc) == 1, "poll_cq");
+	}
 	CHECK(destroy_qp(q_mlx5) == 0, "destroy");
 	CHECK(log_wait("leaf_destroy id=2"), "leaf destroyed");
 	{
 		struct tita_agent_qp_del *del = (void *)buf;
-		bool got = false;
+		struct tita_agent_stats *st = (void *)buf;
+		bool got = false, final = false;
+		int len;
 
-		while (!got && recv_type(TITA_AGENT_QP_DEL, buf) > 0)
-			got = del->qp_id == m_mlx5.qp_id;
+		/* Any message: the STATS must come before the QP_DEL. */
+		while (!got && (len = recv_type(-1, buf)) > 0) {
+			int type = tita_agent_msg_check(buf, (size_t)len);
+
+			if (type == TITA_AGENT_STATS)
+				for (uint32_t i = 0; i < st->n; i++)
+					if (st->qps[i].qp_id == m_mlx5.qp_id &&
+					    st->qps[i].bytes_posted == 300 &&
+					    st->qps[i].bytes_completed == 300)
+						final = true;
+			if (type == TITA_AGENT_QP_DEL)
+				got = del->qp_id == m_mlx5.qp_id;
+		}
 		CHECK(got, "QP_DEL");
+		CHECK(final, "the QP's last bytes before its QP_DEL");
 	}
 	destroy_qp(q_bnxt);
 	destroy_qp(q_irdma);

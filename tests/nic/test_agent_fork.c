@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The QP agent across fork(), against titad's real qp back end. This
+ * program is the application (it runs with LD_PRELOAD=libtita-agent.so
+ * and loads the stand-in libibverbs as NCCL does, dlopen + dlvsym) and
+ * titad (it runs tita_pacer_qp_ops on a fake sysfs GID table).
+ *
+ * The parent registers two QPs, sends traffic and is paced; then it forks.
+ * The child opens its own device and connects a QP. Checked: titad sees
+ * the child on a connection of its own, with the child's PID (SO_PEERCRED,
+ * hence the child's job), and paces the child's QP there; the child never
+ * writes on the parent's connection nor touches the parent's QPs; the
+ * parent's connection survives the child, and its QPs stay registered,
+ * paced and revertable. Each process's bytes arrive as its own job's
+ * tx samples (tita_pacer_qp_tx_samples()).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <ftw.h>
+#include <infiniband/verbs.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agentproto.h"
+#include "pacer_nic.h"
+#include "standin.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+			failures++;                                          \
+		}                                                            \
+	} while (0)
+
+#define PARENT_JOB 7
+#define CHILD_JOB 8
+
+/* The verbs, as NCCL's ibvsymbols.cc resolves them. */
+static struct ibv_device **(*get_device_list)(int *);
+static struct ibv_context *(*open_device)(struct ibv_device *);
+static struct ibv_pd *(*alloc_pd)(struct ibv_context *);
+static struct ibv_cq *(*create_cq)(struct ibv_context *, int, void *, struct ibv_comp_channel *,
+				   int);
+static struct ibv_qp *(*create_qp)(struct ibv_pd *, struct ibv_qp_init_attr *);
+static int (*modify_qp)(struct ibv_qp *, struct ibv_qp_attr *, int);
+static standin_log_fn slog;
+static standin_log_clear_fn slog_clear;
+static standin_complete_fn scomplete;
+
+/* titad's side. */
+static struct tita_pacer *pacer;
+static struct tita_addr local, remote;
+static pid_t parent_pid, peer_child_pid;
+static int parent_connections;
+static uint64_t tx_bytes_of_job[CHILD_JOB + 1];
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Who connected, by SO_PEERCRED: the parent is one job, any other PID
+ * (the child) another. */
+static uint32_t job_of_pid(pid_t pid, void *ctx)
+{
+	(void)ctx;
+	if (pid == parent_pid) {
+		parent_connections++;
+		return PARENT_JOB;
+	}
+	peer_child_pid = pid;
+	return CHILD_JOB;
+}
+
+static void on_sample(const struct tita_tx_sample *s, void *ctx)
+{
+	(void)ctx;
+	if (s->job_id <= CHILD_JOB)
+		tx_bytes_of_job[s->job_id] += s->tx_bytes;
+}
+
+/* One titad pass: agents' messages, then the samples. */
+static void titad_pass(void)
+{
+	uint64_t t = now_ns();
+
+	tita_pacer_qp_process(pacer, t);
+	tita_pacer_qp_tx_samples(pacer, t, on_sample, NULL);
+}
+
+/* Run titad passes until the agents and QPs titad knows are as given. */
+static bool titad_until(uint32_t agents, uint32_t qps)
+{
+	uint64_t end = now_ns() + 5000000000ull;
+	struct tita_pacer_qp_stats st;
+
+	do {
+		titad_pass();
+		tita_pacer_qp_stats(pacer, &st);
+		if (st.agents == agents && st.qps == qps)
+			return true;
+		usleep(2000);
+	} while (now_ns() < end);
+	fprintf(stderr, "titad has %u agents and %u QPs, not %u and %u\n", st.agents, st.qps,
+		agents, qps);
+	return false;
+}
+
+/* Run titad passes until the job's tx samples add up to bytes. */
+static bool titad_until_tx(uint32_t job, uint64_t bytes)
+{
+	uint64_t end = now_ns() + 5000000000ull;
+
+	do {
+		titad_pass();
+		if (tx_bytes_of_job[job] == bytes)
+			return true;
+		usleep(2000);
+	} while (now_ns() < end);
+	fprintf(stderr, "job %u: %llu bytes sampled, not %llu\n", job,
+		(unsigned long long)tx_bytes_of_job[job], (unsigned long long)bytes);
+	return false;
+}
+
+/* Wait up to 5 s for this process's stand-in log to contain s, running
+ * titad passes (in the parent) meanwhile. */
+static bool log_wait(const char *s, bool titad)
+{
+	uint64_t end = now_ns() + 5000000000ull;
+
+	do {
+		if (strstr(slog(), s))
+			return true;
+		if (titad)
+			titad_pass();
+		usleep(2000);
+	} while (now_ns() < end);
+	fprintf(stderr, "[%d] log has no \"%s\":\n%s", (int)getpid(), s, slog());
+	return false;
+}
+
+static bool log_rate(const struct ibv_qp *qp, uint64_t kbps, bool titad)
+{
+	char expect[128];
+
+	snprintf(expect, sizeof(expect), "rate_limit dev=bnxt_re0 qpn=%u kbps=%llu -> 0",
+		 qp->qp_num, (unsigned long long)kbps);
+	return log_wait(expect, titad);
+}
+
+/* Wait for qp to be paced at any nonzero rate: a pair's split follows its
+ * QPs' demand. */
+static bool log_paced(const struct ibv_qp *qp)
+{
+	uint64_t end = now_ns() + 5000000000ull;
+	char prefix[96];
+
+	snprintf(prefix, sizeof(prefix), "rate_limit dev=bnxt_re0 qpn=%u kbps=", qp->qp_num);
+	do {
+		for (const char *l = strstr(slog(), prefix); l; l = strstr(l + 1, prefix)) {
+			char *rest;
+			unsigned long long kbps = strtoull(l + strlen(prefix), &rest, 10);
+
+			if (kbps > 0 && !strncmp(rest, " -> 0\n", 6))
+				return true;
+		}
+		titad_pass();
+		usleep(2000);
+	} while (now_ns() < end);
+	fprintf(stderr, "log has no nonzero rate for QP %u:\n%s", qp->qp_num, slog());
+	return false;
+}
+
+struct dev {
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	struct ibv_cq *cq;
+};
+
+/* bnxt_re0: paced with ibv_modify_qp_rate_limit, which the log shows. */
+static void open_bnxt(struct dev *d)
+{
+	struct ibv_device **devs = get_device_list(NULL);
+
+	d->ctx = open_device(devs[1]);
+	d->pd = alloc_pd(d->ctx);
+	d->cq = create_cq(d->ctx, 64, NULL, NULL, 0);
+	CHECK(d->ctx && d->pd && d->cq && !strcmp(devs[1]->name, "bnxt_re0"), "device");
+}
+
+/* An RC QP in RTS towards ::ffff:10.0.0.2 from GID index 3 of port 1. */
+static struct ibv_qp *make_qp(struct dev *d)
+{
+	struct ibv_qp_init_attr ia = { .send_cq = d->cq, .recv_cq = d->cq, .qp_type = IBV_QPT_RC };
+	struct ibv_qp *qp = create_qp(d->pd, &ia);
+	struct ibv_qp_attr a;
+
+	CHECK(qp != NULL, "create_qp");
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_INIT;
+	a.port_num = 1;
+	CHECK(modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PORT) == 0, "to INIT");
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTR;
+	a.dest_qp_num = 0x777;
+	a.ah_attr.is_global = 1;
+	a.ah_attr.port_num = 1;
+	a.ah_attr.grh.sgid_index = 3;
+	memcpy(a.ah_attr.grh.dgid.raw, remote.bytes, 16);
+	CHECK(modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_DEST_QPN) == 0, "to RTR");
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTS;
+	CHECK(modify_qp(qp, &a, IBV_QP_STATE) == 0, "to RTS");
+	return qp;
+}
+
+/* Post one signalled RDMA write of bytes and complete it. */
+static void send_bytes(struct dev *d, struct ibv_qp *qp, uint32_t bytes, uint64_t wr_id)
+{
+	struct ibv_sge sg = { .length = bytes };
+	struct ibv_send_wr w = { .wr_id = wr_id,
+				 .sg_list = &sg,
+				 .num_sge = 1,
+				 .opcode = IBV_WR_RDMA_WRITE,
+				 .send_flags = IBV_SEND_SIGNALED };
+	struct ibv_send_wr *bad = NULL;
+	struct ibv_wc wc[2];
+
+	CHECK(ibv_post_send(qp, &w, &bad) == 0, "post_send");
+	scomplete(d->cq, qp->qp_num, wr_id);
+	CHECK(ibv_poll_cq(d->cq, 2, wc) == 1 && wc[0].wr_id == wr_id, "poll_cq");
+}
+
+/* The child: a process of its own, which happens to hold copies of the
+ * parent's agent state, verbs objects and titad. It touches only its own
+ * device, and reports through its exit status. */
+static int child_main(int go_fd, struct ibv_qp *const parent_qps[2])
+{
+	struct dev d;
+	struct ibv_qp *qp;
+	struct pollfd pfd = { go_fd, POLLIN, 0 };
+	char expect[64];
+	char c;
+
+	failures = 0;
+	slog_clear();
+	open_bnxt(&d);
+	qp = make_qp(&d);
+	/* titad found the child's QP and paced it at the child job's rate. */
+	CHECK(log_rate(qp, 3000000, false), "the child's QP is not paced");
+	send_bytes(&d, qp, 4000, 1);
+	/* Until titad has seen the child's bytes. */
+	CHECK(poll(&pfd, 1, 10000) == 1 && read(go_fd, &c, 1) == 1, "no word from the parent");
+	for (int i = 0; i < 2; i++) {
+		snprintf(expect, sizeof(expect), "qpn=%u ", parent_qps[i]->qp_num);
+		CHECK(!strstr(slog(), expect), "the child touched the parent's QP %u:\n%s",
+		      parent_qps[i]->qp_num, slog());
+	}
+	return failures ? 1 : 0;
+}
+
+/* No system(): a shell would start with the agent preloaded, which an
+ * ASan build cannot load into a program without the ASan runtime. */
+static bool mkdir_p(char *path)
+{
+	for (char *c = path + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return false;
+		*c = '/';
+	}
+	return mkdir(path, 0755) == 0 || errno == EEXIST;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void *must_sym(void *h, const char *name, const char *ver)
+{
+	void *p = ver ? dlvsym(h, name, ver) : dlsym(h, name);
+
+	if (!p) {
+		fprintf(stderr, "%s: %s\n", name, dlerror());
+		exit(1);
+	}
+	return p;
+}
+
+int main(void)
+{
+	char root[] = "/tmp/tita-afork-XXXXXX", path[PATH_MAX], err[256] = "";
+	uint8_t v4[4] = { 10, 0, 0, 1 }, v4r[4] = { 10, 0, 0, 2 };
+	struct tita_pacer_port port = { .ifname = "eth0" };
+	struct tita_pacer_qp_conf conf = { .socket_gid = (gid_t)-1,
+					   .socket_mode = 0666,
+					   .job_of_pid = job_of_pid };
+	struct tita_pacer_qp_stats st;
+	const char *pre = getenv("LD_PRELOAD");
+	struct ibv_qp *qps[2];
+	struct dev d;
+	int go[2], status = -1;
+	pid_t child;
+	FILE *f;
+	void *h;
+
+	if (!pre || !strstr(pre, "tita-agent")) {
+		fprintf(stderr, "test-agent-fork: run with LD_PRELOAD=libtita-agent.so "
+				"(meson test does)\n");
+		return 1;
+	}
+	if (!mkdtemp(root))
+		return 1;
+	snprintf(path, sizeof(path), "%s/class/infiniband/bnxt_re0/ports/1/gid_attrs/ndevs", root);
+	if (!mkdir_p(path))
+		return 1;
+	strcat(path, "/3");
+	f = fopen(path, "w");
+	if (!f)
+		return 1;
+	fputs("eth0\n", f);
+	fclose(f);
+
+	/* titad. */
+	parent_pid = getpid();
+	local = tita_addr_from_ipv4(v4);
+	remote = tita_addr_from_ipv4(v4r);
+	port.addr = local;
+	snprintf(conf.socket_path, sizeof(conf.socket_path), "%s/agent.sock", root);
+	snprintf(conf.sysfs_root, sizeof(conf.sysfs_root), "%s", root);
+	pacer = tita_pacer_new(&tita_pacer_qp_ops, &port, 1);
+	CHECK(pacer && tita_pacer_qp_configure(pacer, &conf) == 0, "configure");
+	CHECK(pacer->ops->init(pacer, err, sizeof(err)) == 0, "init: %s", err);
+	setenv("TITA_AGENT_SOCKET", conf.socket_path, 1);
+	setenv("TITA_AGENT_STATS_MS", "10", 1);
+	setenv("TITA_AGENT_RECONNECT_MS", "20", 1);
+
+	/* The application. */
+	h = dlopen("libibverbs.so", RTLD_NOW);
+	if (!h)
+		h = dlopen("libibverbs.so.1", RTLD_NOW);
+	if (!h) {
+		fprintf(stderr, "dlopen: %s\n", dlerror());
+		return 1;
+	}
+	slog = (standin_log_fn)must_sym(h, "standin_log", NULL);
+	slog_clear = (standin_log_clear_fn)must_sym(h, "standin_log_clear", NULL);
+	scomplete = (standin_complete_fn)must_sym(h, "standin_complete", NULL);
+	get_device_list = must_sym(h, "ibv_get_device_list", "IBVERBS_1.1");
+	open_device = must_sym(h, "ibv_open_device", "IBVERBS_1.1");
+	alloc_pd = must_sym(h, "ibv_alloc_pd", "IBVERBS_1.1");
+	create_cq = must_sym(h, "ibv_create_cq", "IBVERBS_1.1");
+	create_qp = must_sym(h, "ibv_create_qp", "IBVERBS_1.1");
+	modify_qp = must_sym(h, "ibv_modify_qp", "IBVERBS_1.1");
+
+	open_bnxt(&d);
+	qps[0] = make_qp(&d);
+	qps[1] = make_qp(&d);
+	CHECK(titad_until(1, 2), "the parent's QPs are not registered");
+	send_bytes(&d, qps[0], 1500, 1);
+	CHECK(titad_until_tx(PARENT_JOB, 1500), "the parent's bytes are not sampled");
+	CHECK(tita_pacer_apply(pacer, &local, &remote, PARENT_JOB, 10000000000ull) == 0,
+	      "pace the parent");
+	CHECK(log_paced(qps[0]) && log_paced(qps[1]), "the parent's QPs are not paced");
+
+	CHECK(pipe(go) == 0, "pipe");
+	slog_clear();
+	child = fork();
+	if (child == 0) {
+		close(go[1]);
+		_exit(child_main(go[0], qps));
+	}
+	close(go[0]);
+	CHECK(child > 0, "fork: %m");
+
+	/* The child connects on its own, as itself. */
+	CHECK(titad_until(2, 3), "the child did not register on a connection of its own");
+	CHECK(peer_child_pid == child, "peer PID %d, the child is %d", (int)peer_child_pid,
+	      (int)child);
+	CHECK(tita_pacer_apply(pacer, &local, &remote, CHILD_JOB, 3000000000ull) == 0,
+	      "pace the child");
+	/* The child checks its QP got that rate, then sends. */
+	CHECK(titad_until_tx(CHILD_JOB, 4000), "the child's bytes are not sampled as its job");
+	CHECK(tx_bytes_of_job[PARENT_JOB] == 1500, "the parent's job has %llu bytes",
+	      (unsigned long long)tx_bytes_of_job[PARENT_JOB]);
+	CHECK(write(go[1], "x", 1) == 1, "write");
+	close(go[1]);
+	{
+		uint64_t end = now_ns() + 10000000000ull;
+		pid_t w = 0;
+
+		while (w == 0 && now_ns() < end) {
+			titad_pass();
+			w = waitpid(child, &status, WNOHANG);
+			usleep(2000);
+		}
+		if (w == 0) {
+			kill(child, SIGKILL);
+			waitpid(child, &status, 0);
+		}
+	}
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child failed (status %#x)",
+	      status);
+
+	/* The child is gone; the parent's connection and QPs are as they
+	 * were: never dropped (the agent did not reconnect), never unpaced. */
+	CHECK(titad_until(1, 2), "the parent's QPs after the child");
+	CHECK(parent_connections == 1, "the parent connected %d times", parent_connections);
+	CHECK(!strstr(slog(), "kbps=0"), "a parent's QP was unpaced:\n%s", slog());
+	tita_pacer_qp_stats(pacer, &st);
+	CHECK(st.protocol_errors == 0, "protocol errors %llu",
+	      (unsigned long long)st.protocol_errors);
+	/* Still paced, and revertable. */
+	slog_clear();
+	CHECK(tita_pacer_apply(pacer, &local, &remote, PARENT_JOB, 2000000000ull) == 0,
+	      "re-pace the parent");
+	CHECK(log_paced(qps[0]) && log_paced(qps[1]),
+	      "the parent's QPs are not paced after the fork");
+	CHECK(tita_pacer_apply(pacer, &local, &remote, PARENT_JOB, TITA_RATE_UNPACED) == 0,
+	      "unpace the parent");
+	CHECK(log_rate(qps[0], 0, true) && log_rate(qps[1], 0, true),
+	      "the parent's QPs are not unpaced");
+	/* And its traffic is still its job's. */
+	send_bytes(&d, qps[1], 700, 2);
+	CHECK(titad_until_tx(PARENT_JOB, 1500 + 700), "the parent's bytes after the fork");
+
+	pacer->ops->cleanup(pacer);
+	tita_pacer_free(pacer);
+	CHECK(nftw(root, rm_one, 8, FTW_DEPTH | FTW_PHYS) == 0, "rm %s", root);
+	if (failures)
+		fprintf(stderr, "%d failures; stand-in log:\n%s", failures, slog());
+	return failures ? 1 : 0;
+}
