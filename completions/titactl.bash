@@ -1,12 +1,20 @@
 # SPDX-License-Identifier: MIT
 # bash completion for titactl(8): objects, verbs, filters and options. Job
-# names come from the running daemon (titactl -j job show), when it answers.
+# and RDMA device names come from the running daemon (titactl -j job show,
+# titactl -j qps), when it answers.
 
 _titactl_jobs()
 {
 	local sock=$1
 	titactl ${sock:+-s "$sock"} -j job show 2>/dev/null |
 		grep -o '"name":"[^"]*"' | cut -d'"' -f4
+}
+
+_titactl_devices()
+{
+	local sock=$1
+	titactl ${sock:+-s "$sock"} -j qps 2>/dev/null |
+		grep -o '"device":"[^"]*"' | cut -d'"' -f4 | sort -u
 }
 
 _titactl()
@@ -46,10 +54,16 @@ _titactl()
 		return
 		;;
 	job)
-		if [[ $obj == pairs ]]; then
+		if [[ $obj == pairs || $obj == qps ]]; then
 			COMPREPLY=($(compgen -W "$(_titactl_jobs "$sock")" -- "$cur"))
 			return
 		fi
+		;;
+	device)
+		if [[ $obj == qps ]]; then
+			COMPREPLY=($(compgen -W "$(_titactl_devices "$sock")" -- "$cur"))
+		fi
+		return
 		;;
 	local | remote)
 		return
@@ -60,7 +74,7 @@ _titactl()
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "-j --json -s --socket -h --help -V --version" -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W "status ports peers pairs job help" -- "$cur"))
+			COMPREPLY=($(compgen -W "status ports peers pairs qps job help" -- "$cur"))
 		fi
 		return
 	fi
@@ -68,6 +82,9 @@ _titactl()
 	case $obj in
 	pairs)
 		COMPREPLY=($(compgen -W "job local remote role" -- "$cur"))
+		;;
+	qps)
+		COMPREPLY=($(compgen -W "job device" -- "$cur"))
 		;;
 	job)
 		if [[ -z $verb ]]; then

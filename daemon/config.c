@@ -81,6 +81,9 @@ void titad_config_defaults(struct titad_config *cfg)
 	snprintf(cfg->agent_socket, sizeof(cfg->agent_socket), "/run/tita/agent.sock");
 	snprintf(cfg->sysfs_root, sizeof(cfg->sysfs_root), "/sys");
 	snprintf(cfg->proc_root, sizeof(cfg->proc_root), "/proc");
+	/* A dump of every QP costs a few netlink round trips per device:
+	 * once a second finds a job's QPs while it starts. */
+	cfg->qp_scan_interval_ns = TITA_NSEC_PER_SEC;
 	tita_ctl_params_default(&cfg->params);
 	/* titad reads every port's BPF maps once per interval: 1 ms, not the
 	 * controller's simulated 100 us, keeps that under a few percent of a
@@ -437,6 +440,21 @@ static int key_daemon(struct pctx *c, const char *k, const char *v)
 		return get_string(c, k, v, g->sysfs_root, sizeof(g->sysfs_root), true);
 	if (!strcmp(k, "proc-root"))
 		return get_string(c, k, v, g->proc_root, sizeof(g->proc_root), true);
+	if (!strcmp(k, "qp-scan-interval")) {
+		uint64_t ns;
+
+		if (!strcmp(v, "0") || !strcmp(v, "off")) {
+			g->qp_scan_interval_ns = 0;
+			return 0;
+		}
+		if (get_duration(c, k, v, 0, TITAD_QP_SCAN_MAX_NS, "0 or off, or 10ms..600s", &ns))
+			return -1;
+		if (ns && ns < TITAD_QP_SCAN_MIN_NS)
+			return fail(c, "%s: '%s' is out of range (0 or off, or 10ms..600s)", k, v),
+			       -1;
+		g->qp_scan_interval_ns = ns;
+		return 0;
+	}
 	if (!strcmp(k, "datapath-entries")) {
 		if (get_u64(c, k, v, 0, 1u << 20, "0..1048576", &n))
 			return -1;
@@ -929,6 +947,7 @@ static const struct titad_config_range ranges[] = {
 	{ "controller", "max-jobs", "1", "1048576", "0", "1048577" },
 	{ "daemon", "control-mode", "0", "0777", NULL, "01000" },
 	{ "daemon", "datapath-entries", "256", "1048576", "255", "1048577" },
+	{ "daemon", "qp-scan-interval", "10ms", "600s", "9ms", "601s" },
 	{ "peers", "port", "1", "65535", "0", "65536" },
 	{ "peers", "key-id", "0", "4294967295", NULL, "4294967296" },
 	{ "peers", "max-peers", "16", "1048576", "15", "1048577" },

@@ -8,7 +8,8 @@
  *
  *   [daemon]      log-level, pacer, control-socket, control-group,
  *                 control-mode, metrics-listen, pin-root, xdp-mode,
- *                 datapath-entries, queue-sampler
+ *                 datapath-entries, queue-sampler, agent-socket, sysfs-root,
+ *                 proc-root, qp-scan-interval
  *   [controller]  interval, grant-ttl, refresh, eta, eta-min, fail-open,
  *                 start-rate, max-pairs, max-jobs
  *   [peers]       port, bind, key-file, key-id, static, max-peers
@@ -39,6 +40,9 @@
  * than silently cut. */
 #define TITAD_CONFIG_LINE_MAX 190
 #define TITAD_CONFIG_BYTES_MAX (1024 * 1024)
+/* qp-scan-interval: 0 (off), or this range. */
+#define TITAD_QP_SCAN_MIN_NS (10 * TITA_NSEC_PER_MSEC)
+#define TITAD_QP_SCAN_MAX_NS (600 * TITA_NSEC_PER_SEC)
 
 enum titad_log_level {
 	TITAD_LOG_ERR = 3,
@@ -104,6 +108,7 @@ struct titad_config {
 	char agent_socket[108]; /* qp pacer: where the QP agents connect */
 	char sysfs_root[TITAD_PATH_MAX]; /* hw_counters, GID tables ("/sys") */
 	char proc_root[TITAD_PATH_MAX]; /* /proc/<pid>/cgroup ("/proc") */
+	uint64_t qp_scan_interval_ns; /* QP discovery through RDMA netlink; 0: off */
 
 	/* [controller] */
 	struct tita_ctl_params params;

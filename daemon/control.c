@@ -30,6 +30,9 @@
 #include "units.h"
 
 #define MAX_CLIENTS 64
+/* QPs in one page of QpsResponse: at most ~220 bytes each (long device,
+ * kernel and job names), well under the Response limit. */
+#define QPS_PAGE 2048
 
 struct client {
 	struct titad_control *ctl;
@@ -242,6 +245,13 @@ static void do_status(struct titad *d, struct arena *a, Tita__Control__Response 
 		s->drops[n_drops++] = rc;
 	}
 	s->n_drops = n_drops;
+	s->qp_discovery = (char *)titad_qpscan_state(d);
+	if (d->qpscan) {
+		size_t n;
+
+		tita_qpscan_qps(d->qpscan, &n);
+		s->n_qps = (uint32_t)n;
+	}
 	resp->body_case = TITA__CONTROL__RESPONSE__BODY_STATUS;
 	resp->status = s;
 }
@@ -412,6 +422,7 @@ static void do_pairs(struct titad *d, struct arena *a, const Tita__Control__Pair
 static Tita__Control__Job *job_msg(struct titad *d, struct arena *a, const char *name)
 {
 	Tita__Control__Job *j = az(a, sizeof(*j));
+	const struct titad_job *known = titad_job_find(d, name);
 	struct tita_job pol;
 	uint32_t id = tita_job_id(name);
 
@@ -420,6 +431,10 @@ static Tita__Control__Job *job_msg(struct titad *d, struct arena *a, const char 
 	tita__control__job__init(j);
 	j->name = astr(a, name);
 	j->job_id = id;
+	if (known) {
+		j->qps = known->qps;
+		j->discovered = known->discovered && !known->in_config && !known->set_by_ctl;
+	}
 	if (!tita_ctl_job_get(d->ctl, id, &pol)) {
 		j->configured = true;
 	} else {
@@ -552,6 +567,68 @@ static void do_job_clear(struct titad *d, struct client *c, struct arena *a,
 	jobs_response(d, a, resp, rq->name);
 }
 
+static void do_qps(struct titad *d, struct arena *a, const Tita__Control__QpsRequest *rq,
+		   Tita__Control__Response *resp)
+{
+	Tita__Control__QpsResponse *qr = az(a, sizeof(*qr));
+	const struct tita_qpscan_qp *qps = NULL;
+	const struct tita_rdma_dev *devs = NULL;
+	struct tita_qpscan_stats st = { 0 };
+	size_t n = 0, n_devs = 0, matched = 0;
+	const char *job = rq && rq->job && rq->job[0] ? rq->job : NULL;
+	const char *dev = rq && rq->device && rq->device[0] ? rq->device : NULL;
+	uint32_t limit = rq && rq->limit && rq->limit < QPS_PAGE ? rq->limit : QPS_PAGE;
+
+	if (!qr)
+		return;
+	if (job && !tita_job_name_valid(job))
+		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+		     "job: not a job name");
+	tita__control__qps_response__init(qr);
+	qr->discovery = (char *)titad_qpscan_state(d);
+	if (d->qpscan) {
+		qps = tita_qpscan_qps(d->qpscan, &n);
+		devs = tita_qpscan_devices(d->qpscan, &n_devs);
+		tita_qpscan_stats(d->qpscan, &st);
+		qr->cut = st.qps_cut;
+		if (d->qpscan_last_ns)
+			qr->scanned_ago_ns = tita_clock_mono_ns() - d->qpscan_last_ns;
+	}
+	qr->qps = az(a, (n < limit ? (n ? n : 1) : limit) * sizeof(*qr->qps));
+	for (size_t i = 0; i < n && qr->qps; i++) {
+		const struct tita_qpscan_qp *q = &qps[i];
+		const char *dev_name = q->dev < n_devs ? devs[q->dev].name : "";
+		Tita__Control__Qp *m;
+
+		if ((job && strcmp(q->job, job)) || (dev && strcmp(dev_name, dev)))
+			continue;
+		matched++;
+		if (matched <= (rq ? rq->offset : 0) || qr->n_qps >= limit)
+			continue;
+		m = az(a, sizeof(*m));
+		if (!m)
+			return;
+		tita__control__qp__init(m);
+		/* The scan's strings stay put until the next scan, which cannot
+		 * run before this response is sent. */
+		m->device = (char *)dev_name;
+		m->port = q->port;
+		m->lqpn = q->lqpn;
+		m->rqpn = q->rqpn;
+		m->has_rqpn = q->has_rqpn;
+		m->type = (char *)tita_rdma_qp_type_name(q->type);
+		m->state = (char *)tita_rdma_qp_state_name(q->state);
+		m->pid = q->pid;
+		m->has_pid = q->has_pid;
+		m->kern_name = (char *)q->kern_name;
+		m->job = (char *)q->job;
+		qr->qps[qr->n_qps++] = m;
+	}
+	qr->total = matched;
+	resp->body_case = TITA__CONTROL__RESPONSE__BODY_QPS;
+	resp->qps = qr;
+}
+
 static void handle(struct client *c, const uint8_t *buf, size_t len)
 {
 	struct titad *d = c->ctl->d;
@@ -587,6 +664,9 @@ static void handle(struct client *c, const uint8_t *buf, size_t len)
 			break;
 		case TITA__CONTROL__REQUEST__BODY_JOB_CLEAR:
 			do_job_clear(d, c, &a, rq->job_clear, &resp);
+			break;
+		case TITA__CONTROL__REQUEST__BODY_QPS:
+			do_qps(d, &a, rq->qps, &resp);
 			break;
 		default:
 			set_error(&a, &resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_UNSUPPORTED,

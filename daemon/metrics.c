@@ -331,6 +331,126 @@ static void render_ports(struct titad *d, struct sbuf *b)
 	}
 }
 
+/* One series of tita_qps: a (device, job, type, state) and its QP count. */
+struct qp_series {
+	uint32_t dev;
+	uint8_t type, state;
+	const char *job;
+	uint32_t count;
+};
+
+static int series_cmp(const void *va, const void *vb)
+{
+	const struct qp_series *a = va, *b = vb;
+
+	if (a->dev != b->dev)
+		return a->dev < b->dev ? -1 : 1;
+	if (a->type != b->type)
+		return a->type < b->type ? -1 : 1;
+	if (a->state != b->state)
+		return a->state < b->state ? -1 : 1;
+	return strcmp(a->job, b->job);
+}
+
+/* Series of tita_qps beyond which jobs are summed into job="(other)" (no
+ * job name has parentheses): the device, type and state label sets are
+ * small by nature, jobs are not. */
+#define QP_SERIES_MAX 512
+
+static void render_qps(struct titad *d, struct sbuf *b)
+{
+	const struct tita_qpscan_qp *qps = NULL;
+	const struct tita_rdma_dev *devs = NULL;
+	struct tita_qpscan_stats st = { 0 };
+	struct qp_series *ser;
+	size_t n = 0, n_devs = 0, n_ser = 0, emitted = 0;
+
+	if (d->qpscan) {
+		qps = tita_qpscan_qps(d->qpscan, &n);
+		devs = tita_qpscan_devices(d->qpscan, &n_devs);
+		tita_qpscan_stats(d->qpscan, &st);
+	}
+	ser = calloc(n ? n : 1, sizeof(*ser));
+	if (!ser) {
+		b->failed = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		ser[i] = (struct qp_series){ qps[i].dev, qps[i].type, qps[i].state, qps[i].job, 1 };
+	qsort(ser, n, sizeof(*ser), series_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (n_ser && !series_cmp(&ser[n_ser - 1], &ser[i]))
+			ser[n_ser - 1].count++;
+		else
+			ser[n_ser++] = ser[i];
+	}
+
+	family(b, "tita_qp_discovery_info", "gauge",
+	       "QP discovery's state (off, ok, no_rdma_netlink, no_devices, failed).");
+	sb_printf(b, "tita_qp_discovery_info{state=\"%s\"} 1\n", titad_qpscan_state(d));
+	family(b, "tita_qps", "gauge",
+	       "QPs the last discovery scan found, by RDMA device, job of the owner (empty: "
+	       "kernel QP or no job), type and state.");
+	for (size_t i = 0; i < n_ser;) {
+		const struct qp_series *s = &ser[i];
+		char dev[sizeof(devs[0].name)] = "";
+		uint32_t other = 0;
+		size_t k = i;
+
+		/* Device names can be renamed to anything: keep the label
+		 * value plain. */
+		if (s->dev < n_devs)
+			snprintf(dev, sizeof(dev), "%s", devs[s->dev].name);
+		for (char *p = dev; *p; p++)
+			if (*p < 0x21 || *p > 0x7e || *p == '"' || *p == '\\')
+				*p = '_';
+
+		/* One (device, type, state) at a time: past the bound, its
+		 * remaining jobs become one series. */
+		for (; k < n_ser && ser[k].dev == s->dev && ser[k].type == s->type &&
+		       ser[k].state == s->state;
+		     k++) {
+			if (emitted >= QP_SERIES_MAX) {
+				other += ser[k].count;
+				continue;
+			}
+			sb_printf(
+				b,
+				"tita_qps{device=\"%s\",job=\"%s\",type=\"%s\",state=\"%s\"} %u\n",
+				dev, ser[k].job, tita_rdma_qp_type_name(ser[k].type),
+				tita_rdma_qp_state_name(ser[k].state), ser[k].count);
+			emitted++;
+		}
+		if (other)
+			sb_printf(
+				b,
+				"tita_qps{device=\"%s\",job=\"(other)\",type=\"%s\",state=\"%s\"} "
+				"%u\n",
+				dev, tita_rdma_qp_type_name(s->type),
+				tita_rdma_qp_state_name(s->state), other);
+		i = k;
+	}
+	free(ser);
+	family(b, "tita_qp_scan_cut_qps", "gauge",
+	       "QPs the last discovery scan found beyond titad's bound, not listed.");
+	sb_printf(b, "tita_qp_scan_cut_qps %u\n", st.qps_cut);
+	family(b, "tita_qp_scans_total", "counter", "QP discovery scans run.");
+	sb_printf(b, "tita_qp_scans_total %llu\n", (unsigned long long)d->qpscan_scans);
+	family(b, "tita_qp_scan_errors_total", "counter",
+	       "QP discovery errors by reason: devices and qps (a netlink dump failed), "
+	       "malformed (QP entries skipped), proc (a process's stat or cgroup unreadable), "
+	       "job_table_full and job_id_collision (a job found on QPs could not be added; "
+	       "counted at every scan).");
+	for (int e = 0; e < TITA_QPSCAN_E_COUNT; e++)
+		sb_printf(b, "tita_qp_scan_errors_total{reason=\"%s\"} %llu\n",
+			  tita_qpscan_error_name((enum tita_qpscan_error)e),
+			  (unsigned long long)st.errors[e]);
+	sb_printf(b, "tita_qp_scan_errors_total{reason=\"job_table_full\"} %llu\n",
+		  (unsigned long long)d->qpscan_jobs_full);
+	sb_printf(b, "tita_qp_scan_errors_total{reason=\"job_id_collision\"} %llu\n",
+		  (unsigned long long)d->qpscan_jobs_collided);
+}
+
 char *titad_metrics_render(struct titad *d, size_t *ret_len)
 {
 	struct sbuf b = { 0 };
@@ -428,6 +548,7 @@ char *titad_metrics_render(struct titad *d, size_t *ret_len)
 
 	render_ports(d, &b);
 	render_pairs(d, &b);
+	render_qps(d, &b);
 	if (b.failed) {
 		free(b.p);
 		return NULL;

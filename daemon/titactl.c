@@ -5,6 +5,7 @@
  *
  *   titactl [-j] [-s SOCKET] status | ports | peers
  *   titactl [-j] pairs [job NAME] [local ADDR] [remote ADDR] [role tx|rx]
+ *   titactl [-j] qps [job NAME] [device DEV]
  *   titactl [-j] job set NAME [--weight W] [--min RATE] [--max RATE]
  *   titactl [-j] job show [NAME] | job clear NAME
  *
@@ -192,7 +193,9 @@ static int cmd_status(int argc, char **argv)
 			json_str(s->drops[i]->reason);
 			printf(":%llu", (unsigned long long)s->drops[i]->count);
 		}
-		printf("}");
+		printf("},\"qp_discovery\":");
+		json_str(s->qp_discovery && s->qp_discovery[0] ? s->qp_discovery : "unknown");
+		printf(",\"n_qps\":%u", s->n_qps);
 		if (c)
 			printf(",\"controller\":{\"rounds\":%llu,\"msgs_in\":%llu,\"msgs_out\":%llu,"
 			       "\"entries_in\":%llu,\"entries_skipped_not_local\":%llu,"
@@ -218,6 +221,9 @@ static int cmd_status(int argc, char **argv)
 		printf("ports %u  peers %u  pairs %u\n", s->n_ports, s->n_peers, s->n_pairs);
 		printf("datagrams in %llu  out %llu\n", (unsigned long long)s->datagrams_in,
 		       (unsigned long long)s->datagrams_out);
+		/* An older titad does not say. */
+		if (s->qp_discovery && s->qp_discovery[0])
+			printf("qp discovery %s, %u QPs\n", s->qp_discovery, s->n_qps);
 		if (c)
 			printf("controller rounds %llu  rate updates %llu (suppressed %llu)\n",
 			       (unsigned long long)c->rounds, (unsigned long long)c->rate_updates,
@@ -482,6 +488,123 @@ static int cmd_pairs(int argc, char **argv)
 	return 0;
 }
 
+/* ---- qps -------------------------------------------------------------------------------- */
+
+static int cmd_qps(int argc, char **argv)
+{
+	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
+	Tita__Control__QpsRequest qr = TITA__CONTROL__QPS_REQUEST__INIT;
+	char discovery[32] = "";
+	uint64_t shown = 0;
+	uint32_t cut = 0;
+	bool first = true;
+
+	if (argc > 0 && !strcmp(argv[0], "help")) {
+		printf("Usage: titactl [-j] qps [show] [job NAME] [device DEV]\n"
+		       "The RDMA QPs of titad's last discovery scan and the jobs of their owners.\n");
+		return 0;
+	}
+	default_show_verb(&argc, &argv, "qps");
+	while (argc > 0) {
+		const char *k = argv[0];
+
+		if (argc < 2)
+			usage_error("qps: '%s' needs a value", k);
+		if (!strcmp(k, "job")) {
+			if (!tita_job_name_valid(argv[1]))
+				usage_error("qps: job '%s' is not a job name", argv[1]);
+			qr.job = argv[1];
+		} else if (!strcmp(k, "device")) {
+			if (!argv[1][0] || strlen(argv[1]) >= 64 || strchr(argv[1], '/'))
+				usage_error("qps: device '%s' is not an RDMA device name", argv[1]);
+			qr.device = argv[1];
+		} else {
+			usage_error("qps: unknown filter '%s' (job, device)", k);
+		}
+		argc -= 2;
+		argv += 2;
+	}
+	rq.body_case = TITA__CONTROL__REQUEST__BODY_QPS;
+	rq.qps = &qr;
+	for (;;) {
+		Tita__Control__Response *resp;
+		size_t n;
+		bool done;
+
+		qr.offset = (uint32_t)shown;
+		resp = call(&rq);
+		expect(resp, TITA__CONTROL__RESPONSE__BODY_QPS);
+		if (first) {
+			snprintf(discovery, sizeof(discovery), "%s", resp->qps->discovery);
+			cut = resp->qps->cut;
+			if (json)
+				printf("[");
+			else
+				printf("%-12s %4s %8s %8s %-10s %-5s %8s %s\n", "DEVICE", "PORT",
+				       "LQPN", "RQPN", "TYPE", "STATE", "PID", "JOB");
+		}
+		n = resp->qps->n_qps;
+		for (size_t i = 0; i < n; i++) {
+			const Tita__Control__Qp *q = resp->qps->qps[i];
+
+			if (json) {
+				printf("%s{\"device\":", first ? "" : ",");
+				json_str(q->device);
+				printf(",\"port\":%u,\"lqpn\":%u,\"rqpn\":", q->port, q->lqpn);
+				if (q->has_rqpn)
+					printf("%u", q->rqpn);
+				else
+					printf("null");
+				printf(",\"type\":");
+				json_str(q->type);
+				printf(",\"state\":");
+				json_str(q->state);
+				printf(",\"pid\":");
+				if (q->has_pid)
+					printf("%u", q->pid);
+				else
+					printf("null");
+				printf(",\"kern_name\":");
+				json_str(q->kern_name);
+				printf(",\"job\":");
+				json_str(q->job);
+				printf("}");
+			} else {
+				char pid[16], rqpn[16], job[80];
+
+				snprintf(pid, sizeof(pid), "%u", q->pid);
+				snprintf(rqpn, sizeof(rqpn), "%u", q->rqpn);
+				/* A kernel QP's owner, as ps shows kernel threads. */
+				if (!q->has_pid)
+					snprintf(job, sizeof(job), "[%s]",
+						 q->kern_name[0] ? q->kern_name : "kernel");
+				else
+					snprintf(job, sizeof(job), "%s", q->job[0] ? q->job : "-");
+				printf("%-12s %4u %8u %8s %-10s %-5s %8s %s\n", q->device, q->port,
+				       q->lqpn, q->has_rqpn ? rqpn : "-", q->type, q->state,
+				       q->has_pid ? pid : "-", job);
+			}
+			first = false;
+		}
+		first = false;
+		shown += n;
+		done = n == 0 || shown >= resp->qps->total;
+		tita__control__response__free_unpacked(resp, NULL);
+		if (done)
+			break;
+	}
+	if (json) {
+		printf("]\n");
+	} else if (strcmp(discovery, "ok") || cut) {
+		/* Why the table is empty or short: a comment, not a row. */
+		printf("# qp discovery: %s", discovery[0] ? discovery : "unknown");
+		if (cut)
+			printf(", %u QPs beyond titad's bound not listed", cut);
+		printf("\n");
+	}
+	return 0;
+}
+
 /* ---- job -------------------------------------------------------------------------------- */
 
 static void print_jobs(const Tita__Control__Response *resp)
@@ -492,8 +615,8 @@ static void print_jobs(const Tita__Control__Response *resp)
 	if (json)
 		printf("[");
 	else
-		printf("%-24s %10s %8s %10s %10s %s\n", "JOB", "ID", "WEIGHT", "MIN", "MAX",
-		       "CONFIGURED");
+		printf("%-24s %10s %8s %10s %10s %6s %s\n", "JOB", "ID", "WEIGHT", "MIN", "MAX",
+		       "QPS", "CONFIGURED");
 	for (size_t i = 0; i < jr->n_jobs; i++) {
 		const Tita__Control__Job *j = jr->jobs[i];
 
@@ -501,13 +624,14 @@ static void print_jobs(const Tita__Control__Response *resp)
 			printf("%s{\"name\":", i ? "," : "");
 			json_str(j->name);
 			printf(",\"job_id\":%u,\"weight\":%g,\"min_bps\":%llu,\"max_bps\":%llu,"
-			       "\"configured\":%s}",
+			       "\"configured\":%s,\"qps\":%u,\"discovered\":%s}",
 			       j->job_id, j->weight, (unsigned long long)j->min_bps,
-			       (unsigned long long)j->max_bps, j->configured ? "true" : "false");
+			       (unsigned long long)j->max_bps, j->configured ? "true" : "false",
+			       j->qps, j->discovered ? "true" : "false");
 		} else {
-			printf("%-24s %10u %8.3f %10s %10s %s\n", j->name, j->job_id, j->weight,
+			printf("%-24s %10u %8.3f %10s %10s %6u %s\n", j->name, j->job_id, j->weight,
 			       j->min_bps ? rate_str(j->min_bps, r1, sizeof(r1)) : "-",
-			       j->max_bps ? rate_str(j->max_bps, r2, sizeof(r2)) : "-",
+			       j->max_bps ? rate_str(j->max_bps, r2, sizeof(r2)) : "-", j->qps,
 			       j->configured ? "yes" : "no");
 		}
 	}
@@ -647,7 +771,9 @@ static int job_help(int argc, char **argv)
 	       "       titactl [-j] job show [NAME]\n"
 	       "       titactl [-j] job clear NAME\n"
 	       "W: 0.001..1000 (default 1). RATE: bits per second with an optional unit:\n"
-	       "25G, 400Mbit, 3.2T, 1500000; 0 means none (no minimum, no cap).\n");
+	       "25G, 400Mbit, 3.2T, 1500000; 0 means none (no minimum, no cap).\n"
+	       "job show without a NAME lists every job titad knows, those found on QPs\n"
+	       "(slurm-ID, pod-UID, unit-NAME) included.\n");
 	return 0;
 }
 
@@ -687,8 +813,9 @@ static void usage(FILE *f)
 		"  peers                          peer daemons and their datagram counters\n"
 		"  pairs [job NAME] [local ADDR] [remote ADDR] [role tx|rx]\n"
 		"                                 per pair: demand, grant, ceiling, rate, measured\n"
+		"  qps [job NAME] [device DEV]    RDMA QPs of the last discovery scan, with jobs\n"
 		"  job set NAME [--weight W] [--min RATE] [--max RATE]\n"
-		"  job show [NAME]\n"
+		"  job show [NAME]                one job, or every known job\n"
 		"  job clear NAME\n"
 		"\n"
 		"Options:\n"
@@ -711,8 +838,8 @@ static int cmd_help(int argc, char **argv)
 
 static const struct cmd objects[] = {
 	{ "status", cmd_status }, { "ports", cmd_ports }, { "peers", cmd_peers },
-	{ "pairs", cmd_pairs },	  { "job", cmd_job },	  { "help", cmd_help },
-	{ NULL, NULL },
+	{ "pairs", cmd_pairs },	  { "qps", cmd_qps },	  { "job", cmd_job },
+	{ "help", cmd_help },	  { NULL, NULL },
 };
 
 int main(int argc, char **argv)
@@ -749,6 +876,6 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		usage_error("missing object (status, ports, peers, pairs, job)");
+		usage_error("missing object (status, ports, peers, pairs, qps, job)");
 	return dispatch(objects, "titactl", argc - optind, argv + optind);
 }

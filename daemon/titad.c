@@ -9,6 +9,9 @@
  * run the controller when due, then program what it popped and send what
  * it queued. Peer datagrams and titactl requests are handled as they
  * arrive, and kick the controller the same way.
+ *
+ * QP discovery runs from its own timer (qp-scan-interval): every job seen
+ * on a QP joins the job table, so that titactl can name it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +37,12 @@
 #include "units.h"
 
 #define HOUSEKEEPING_NS (1 * TITA_NSEC_PER_SEC)
+/* Without RDMA netlink or devices, a scan finds nothing until a driver
+ * loads: look again this often, not every interval. */
+#define QPSCAN_ABSENT_RETRY_NS (30 * TITA_NSEC_PER_SEC)
+
+_Static_assert(TITA_QPSCAN_JOB_NAME_MAX == TITA_JOB_NAME_MAX,
+	       "QP discovery names jobs as titactl does");
 
 /* 10 us .. 1 s: control passes take tens of microseconds, a grant answers
  * within a control interval (1 ms by default). */
@@ -173,6 +182,214 @@ static int apply_jobs(struct titad *d, const struct titad_config *cfg, char *err
 		}
 	}
 	return 0;
+}
+
+/* ---- QP discovery ------------------------------------------------------------------ */
+
+const char *titad_qpscan_state(const struct titad *d)
+{
+	struct tita_qpscan_stats st;
+
+	if (!d->qpscan || !d->cfg.qp_scan_interval_ns)
+		return "off";
+	tita_qpscan_stats(d->qpscan, &st);
+	return tita_qpscan_state_name(st.state);
+}
+
+/*
+ * The table is full: forget the discovered job whose QPs have been gone
+ * the longest. Jobs with a [job] section or a titactl policy stay, and so
+ * does every job the latest scan saw. false when none may go.
+ */
+static bool evict_discovered_job(struct titad *d, uint64_t scan)
+{
+	uint32_t best = UINT32_MAX;
+
+	for (uint32_t i = 0; i < d->n_jobs; i++) {
+		const struct titad_job *j = &d->jobs[i];
+
+		if (!j->discovered || j->in_config || j->set_by_ctl || j->last_seen_scan == scan)
+			continue;
+		if (best == UINT32_MAX || j->last_seen_scan < d->jobs[best].last_seen_scan)
+			best = i;
+	}
+	if (best == UINT32_MAX)
+		return false;
+	log_info("job %s: forgotten to make room in the job table (on no QP for %llu scan(s))",
+		 d->jobs[best].name, (unsigned long long)(scan - d->jobs[best].last_seen_scan));
+	d->jobs[best] = d->jobs[--d->n_jobs];
+	return true;
+}
+
+/* Every job of the last scan into the job table, with its QP count. */
+static void qpscan_register_jobs(struct titad *d, uint64_t scan)
+{
+	size_t n = 0;
+	const struct tita_qpscan_job *jobs = d->qpscan ? tita_qpscan_jobs(d->qpscan, &n) : NULL;
+	const char *first_unnamed = NULL;
+	uint32_t unnamed = 0;
+	bool full = false;
+
+	for (uint32_t i = 0; i < d->n_jobs; i++)
+		d->jobs[i].qps = 0;
+	/* Known jobs first, so that making room never evicts one this scan
+	 * saw. */
+	for (size_t i = 0; i < n; i++) {
+		struct titad_job *j = titad_job_find(d, jobs[i].name);
+
+		if (j) {
+			j->qps = jobs[i].qps;
+			j->last_seen_scan = scan;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct titad_job *j;
+
+		if (titad_job_find(d, jobs[i].name))
+			continue;
+		j = titad_job_get(d, jobs[i].name);
+		if (!j && errno == ENOSPC && evict_discovered_job(d, scan))
+			j = titad_job_get(d, jobs[i].name);
+		if (!j) {
+			/* Counted at every scan that finds it; said once. */
+			if (errno == ENOSPC) {
+				d->qpscan_jobs_full++;
+				full = true;
+			} else {
+				d->qpscan_jobs_collided++;
+			}
+			if (!unnamed++)
+				first_unnamed = jobs[i].name;
+			continue;
+		}
+		j->discovered = true;
+		j->qps = jobs[i].qps;
+		j->last_seen_scan = scan;
+		log_info("job %s: discovered on %u QP(s)", j->name, j->qps);
+	}
+	if (unnamed && !d->qpscan_unnamed)
+		log_warning("QP discovery: %u job(s) on QPs, %s among them, cannot be named: %s",
+			    unnamed, first_unnamed,
+			    full ? "the job table is full of jobs with a policy or QPs" :
+				   "their ids collide with other jobs'");
+	d->qpscan_unnamed = unnamed;
+}
+
+/* What changed since the last scan, once: absence at notice level (it is
+ * how most hosts without RDMA look), failures as warnings. */
+static void qpscan_report(struct titad *d, int r, const struct tita_qpscan_stats *st,
+			  uint64_t now_ns)
+{
+	uint64_t errors = 0, held;
+
+	for (int e = 0; e < TITA_QPSCAN_E_COUNT; e++)
+		errors += st->errors[e];
+	if ((int)st->state != d->qpscan_logged) {
+		d->qpscan_logged = (int)st->state;
+		switch (st->state) {
+		case TITA_QPSCAN_NO_NETLINK:
+			log_notice(
+				"QP discovery: the kernel has no RDMA netlink (ib_core is not "
+				"loaded): no QPs to list; looking again every %llus",
+				(unsigned long long)(QPSCAN_ABSENT_RETRY_NS / TITA_NSEC_PER_SEC));
+			break;
+		case TITA_QPSCAN_NO_DEVICES:
+			log_notice(
+				"QP discovery: no RDMA device; looking again every %llus",
+				(unsigned long long)(QPSCAN_ABSENT_RETRY_NS / TITA_NSEC_PER_SEC));
+			break;
+		case TITA_QPSCAN_FAILED:
+			log_warning("QP discovery: listing the RDMA devices: %s", strerror(-r));
+			break;
+		case TITA_QPSCAN_OK:
+			log_notice("QP discovery: %u RDMA device(s), %u QP(s) of %u process(es)",
+				   st->devices, st->qps_found, st->pids);
+			break;
+		default:
+			break;
+		}
+	}
+	/* Dumps and /proc reads that failed: counted in the metrics, said
+	 * at most a few times a minute. */
+	if (errors > d->qpscan_errors_logged && st->last_error &&
+	    tita_ratelimit_ok(&d->qpscan_rl, now_ns, 60 * TITA_NSEC_PER_SEC, 5, &held)) {
+		log_warning("QP discovery: %llu error(s) since the last report, the last: %s",
+			    (unsigned long long)(errors - d->qpscan_errors_logged),
+			    strerror(-st->last_error));
+		d->qpscan_errors_logged = errors;
+	}
+}
+
+static void on_qpscan(void *data, uint64_t now_ns)
+{
+	struct titad *d = data;
+	struct tita_qpscan_stats st;
+	uint64_t next;
+	int r;
+
+	if (!d->qpscan || !d->cfg.qp_scan_interval_ns)
+		return;
+	r = tita_qpscan_run(d->qpscan);
+	d->qpscan_last_ns = tita_clock_mono_ns();
+	d->qpscan_scans++;
+	tita_qpscan_stats(d->qpscan, &st);
+	qpscan_report(d, r, &st, now_ns);
+	qpscan_register_jobs(d, d->qpscan_scans);
+	next = d->cfg.qp_scan_interval_ns;
+	if ((st.state == TITA_QPSCAN_NO_NETLINK || st.state == TITA_QPSCAN_NO_DEVICES) &&
+	    next < QPSCAN_ABSENT_RETRY_NS)
+		next = QPSCAN_ABSENT_RETRY_NS;
+	tita_event_timer_set(d->ev, d->t_qpscan, d->qpscan_last_ns + next);
+}
+
+/*
+ * Start, stop or re-time QP discovery after the config changed (old_* are
+ * the previous values; old_interval_ns is 0 at start). A scanner that
+ * cannot be made is logged and leaves titad without discovery, never
+ * without the rest.
+ */
+static void qpscan_apply(struct titad *d, uint64_t old_interval_ns, const char *old_proc_root)
+{
+	struct tita_qpscan_conf qc = { .proc_root = d->cfg.proc_root };
+	uint64_t now = tita_clock_mono_ns(), next;
+
+	if (!d->cfg.qp_scan_interval_ns) {
+		/* The scanner stays, its counters with it: only its result
+		 * goes. */
+		if (d->qpscan && old_interval_ns)
+			log_notice("QP discovery: off");
+		if (d->qpscan)
+			tita_qpscan_clear(d->qpscan);
+		d->qpscan_logged = -1;
+		d->qpscan_last_ns = 0;
+		tita_event_timer_set(d->ev, d->t_qpscan, TITA_TIME_NEVER);
+		qpscan_register_jobs(d, d->qpscan_scans);
+		return;
+	}
+	if (!d->qpscan) {
+		d->qpscan = tita_qpscan_new(&qc);
+		if (!d->qpscan) {
+			log_err("QP discovery: %s; jobs are not discovered", strerror(errno));
+			return;
+		}
+	} else if (old_proc_root && strcmp(old_proc_root, d->cfg.proc_root)) {
+		tita_qpscan_set_proc_root(d->qpscan, d->cfg.proc_root);
+	}
+	if (!old_interval_ns || !d->qpscan_last_ns) {
+		d->qpscan_logged = -1;
+		tita_event_timer_set(d->ev, d->t_qpscan, now);
+		return;
+	}
+	if (old_interval_ns == d->cfg.qp_scan_interval_ns)
+		return;
+	/* A new interval counts from the last scan; a back-off stays. */
+	next = d->qpscan_last_ns + d->cfg.qp_scan_interval_ns;
+	if (d->qpscan_logged == TITA_QPSCAN_NO_NETLINK ||
+	    d->qpscan_logged == TITA_QPSCAN_NO_DEVICES) {
+		if (next < d->qpscan_last_ns + QPSCAN_ABSENT_RETRY_NS)
+			next = d->qpscan_last_ns + QPSCAN_ABSENT_RETRY_NS;
+	}
+	tita_event_timer_set(d->ev, d->t_qpscan, next > now ? next : now);
 }
 
 /* ---- the key file ---------------------------------------------------------------- */
@@ -714,7 +931,14 @@ static void reload(struct titad *d)
 	tita_wire_keyring_clear(&d->keyring);
 	d->keyring = kr;
 	d->sender.key_id = cfg->key_id;
-	d->cfg = *cfg;
+	{
+		uint64_t old_scan_ns = d->cfg.qp_scan_interval_ns;
+		char old_proc_root[sizeof(d->cfg.proc_root)];
+
+		memcpy(old_proc_root, d->cfg.proc_root, sizeof(old_proc_root));
+		d->cfg = *cfg;
+		qpscan_apply(d, old_scan_ns, old_proc_root);
+	}
 	tita_log_set_level(cfg->log_level);
 	titad_peers_reconfigure(d, tita_clock_mono_ns());
 	d->reloads_ok++;
@@ -786,6 +1010,7 @@ static void shutdown_all(struct titad *d)
 	titad_metrics_close(d);
 	titad_control_close(d);
 	titad_peers_close(d);
+	d->qpscan = tita_qpscan_free(d->qpscan);
 	ports_close(d);
 	d->ctl = tita_ctl_free(d->ctl);
 	tita_wire_keyring_clear(&d->keyring);
@@ -927,6 +1152,9 @@ static int start(struct titad *d, char *err, size_t err_size)
 	d->t_ctl = tita_event_timer_new(d->ev, on_ctl_timer, d);
 	d->t_telemetry = tita_event_timer_new(d->ev, on_telemetry, d);
 	d->t_housekeeping = tita_event_timer_new(d->ev, on_housekeeping, d);
+	d->t_qpscan = tita_event_timer_new(d->ev, on_qpscan, d);
+	if (!d->t_ctl || !d->t_telemetry || !d->t_housekeeping || !d->t_qpscan)
+		return -errno;
 	r = titad_peers_open(d, err, err_size);
 	if (r)
 		return r;
@@ -941,6 +1169,8 @@ static int start(struct titad *d, char *err, size_t err_size)
 	tita_event_timer_set(d->ev, d->t_telemetry, now + d->cfg.params.control_interval_ns);
 	tita_event_timer_set(d->ev, d->t_housekeeping, now);
 	tita_event_timer_set(d->ev, d->t_ctl, tita_ctl_next_deadline_ns(d->ctl));
+	d->qpscan_logged = -1;
+	qpscan_apply(d, 0, NULL);
 	if (sd_watchdog_enabled(0, &d->watchdog_usec) > 0 && d->watchdog_usec) {
 		t_watchdog = tita_event_timer_new(d->ev, on_watchdog, d);
 		tita_event_timer_set(d->ev, t_watchdog, now);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "niccounters.h"
 #include "pacer.h"
+#include "qpscan.h"
 #include "tita/ctl.h"
 #include "wire.h"
 
@@ -23,7 +24,7 @@ struct tita_bpf;
 struct tita_bpf_reader;
 struct tita_bpf_snapshot;
 
-/* Jobs known by name: from [job] sections and from titactl. */
+/* Jobs known by name: from [job] sections, titactl, and QP discovery. */
 #define TITAD_MAX_JOBS 1024
 
 /* A histogram with fixed upper bounds in seconds, Prometheus style. */
@@ -61,6 +62,9 @@ struct titad_job {
 	uint32_t id;
 	bool in_config; /* has a [job] section (selector) */
 	bool set_by_ctl; /* titactl changed its policy */
+	bool discovered; /* added by QP discovery, nothing else names it */
+	uint32_t qps; /* its QPs in the last QP scan */
+	uint64_t last_seen_scan; /* the last QP scan that saw it (0: none) */
 	uint32_t n_dst;
 	struct tita_prefix dst[TITAD_MAX_JOB_DST];
 };
@@ -119,6 +123,19 @@ struct titad {
 	uint64_t watchdog_usec;
 	struct tita_event_source *agents_src; /* qp pacer: the agents' socket */
 	uint64_t nic_read_ns; /* last hw_counters read */
+
+	/* QP discovery (qp-scan-interval): NULL while off. */
+	struct tita_qpscan *qpscan;
+	struct tita_timer *t_qpscan;
+	uint64_t qpscan_last_ns; /* when the last scan ran; 0: never */
+	uint64_t qpscan_scans; /* scans run, across reloads (titad_job.last_seen_scan) */
+	int qpscan_logged; /* the enum tita_qpscan_state last logged, or -1 */
+	uint64_t qpscan_errors_logged; /* errors already reported */
+	struct tita_ratelimit qpscan_rl;
+	/* Jobs seen on QPs that the job table had no room for, or whose
+	 * id collided with another job's: per scan, and in the last one. */
+	uint64_t qpscan_jobs_full, qpscan_jobs_collided;
+	uint32_t qpscan_unnamed;
 };
 
 /* Jobs (titad.c). */
@@ -127,6 +144,10 @@ struct titad_job *titad_job_by_id(struct titad *d, uint32_t id);
 /* Find or add; NULL with errno (ENOSPC, EEXIST on an id collision). */
 struct titad_job *titad_job_get(struct titad *d, const char *name);
 const char *titad_job_name(struct titad *d, uint32_t id, char *buf, size_t size);
+
+/* QP discovery's state for titactl and the metrics: "off", or
+ * tita_qpscan_state_name() of the last scan. */
+const char *titad_qpscan_state(const struct titad *d);
 
 /* Run the controller's outputs: pop rates into the pacer, messages onto the
  * wire, re-arm its timer. Called after anything that fed it. */
