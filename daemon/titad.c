@@ -720,6 +720,12 @@ static void feed_port(struct titad *d, struct titad_port *p, const struct tita_b
 		if (!tp->delta.roce_packets)
 			continue;
 		tita_bpf_tx_sample(s, tp, &p->addr, classify(d, &tp->remote), &ts);
+		/* Where an agent owns the pair's QPs its counters are the
+		 * sender's samples (qp_tx_sample): counting the datapath's
+		 * view of the same bytes as well would double the demand. */
+		if (d->cfg.pacer == TITAD_PACER_QP &&
+		    tita_pacer_qp_pair_bytes(d->pacer, &p->addr, &tp->remote, ts.job_id))
+			continue;
 		ts.tx_bytes = tp->delta.roce_bytes;
 		/* What waits in the pacer's queue is demand the rate hides. */
 		if (d->pacer->ops->backlog)
@@ -728,6 +734,47 @@ static void feed_port(struct titad *d, struct titad_port *p, const struct tita_b
 		tita_ctl_tx_sample(d->ctl, &ts, now_ns);
 		titad_peer_get(d, &tp->remote, true, now_ns);
 	}
+}
+
+/* qp pacer: what the agents' QPs completed and still hold is the sender's
+ * demand on hardware RoCE, and their remote addresses are peers. */
+static void qp_tx_sample(const struct tita_tx_sample *s, void *ctx)
+{
+	struct titad *d = ctx;
+	uint64_t now_ns = tita_clock_mono_ns();
+
+	if (tita_ctl_tx_sample(d->ctl, s, now_ns) == 0)
+		titad_peer_get(d, &s->remote, true, now_ns);
+}
+
+/* The NIC's port counters since the previous read, as the controller's
+ * port sample: receive rate and CE fraction that hardware RoCE hides from
+ * XDP. Needs port_rcv_packets and port_rcv_data in both reads; a NIC
+ * without np_ecn_marked_roce_packets gives the rate with no CE. */
+static void feed_nic_port(struct titad *d, struct titad_port *p, uint64_t now_ns)
+{
+	const struct tita_nic_sample *a = &p->nic_prev, *b = &p->nic_sample;
+	uint32_t need = 1u << TITA_NIC_PORT_RCV_PACKETS | 1u << TITA_NIC_PORT_RCV_DATA;
+	uint32_t ce_bit = 1u << TITA_NIC_ECN_MARKED_ROCE;
+	struct tita_port_sample ps = { .local = p->addr };
+
+	if (p->nic_prev_ok && (a->present & need) == need && (b->present & need) == need &&
+	    now_ns > p->nic_prev_ns) {
+		ps.interval_ns = now_ns - p->nic_prev_ns;
+		ps.rx_packets =
+			b->total[TITA_NIC_PORT_RCV_PACKETS] - a->total[TITA_NIC_PORT_RCV_PACKETS];
+		/* IB counts port data in 4-octet words. */
+		ps.rx_bytes =
+			4 * (b->total[TITA_NIC_PORT_RCV_DATA] - a->total[TITA_NIC_PORT_RCV_DATA]);
+		if ((a->present & ce_bit) && (b->present & ce_bit))
+			ps.ce_packets = tita_min_u64(b->total[TITA_NIC_ECN_MARKED_ROCE] -
+							     a->total[TITA_NIC_ECN_MARKED_ROCE],
+						     ps.rx_packets);
+		tita_ctl_port_sample(d->ctl, &ps, now_ns);
+	}
+	p->nic_prev = *b;
+	p->nic_prev_ns = now_ns;
+	p->nic_prev_ok = p->nic_ok;
 }
 
 /*
@@ -744,6 +791,8 @@ static void control_pass(struct titad *d)
 {
 	uint64_t t0 = tita_clock_mono_ns();
 
+	if (d->cfg.pacer == TITAD_PACER_QP)
+		tita_pacer_qp_process(d->pacer, t0);
 	if (t0 - last_read_ns >= d->cfg.params.control_interval_ns / 2) {
 		last_read_ns = t0;
 		for (uint32_t i = 0; i < d->n_ports; i++) {
@@ -768,6 +817,8 @@ static void control_pass(struct titad *d)
 			if (s->interval_ns)
 				feed_port(d, p, s, t0);
 		}
+		if (d->cfg.pacer == TITAD_PACER_QP)
+			tita_pacer_qp_tx_samples(d->pacer, t0, qp_tx_sample, d);
 	}
 	/* hw_counters: mlx5 refreshes them every `lifespan` (10 ms) at
 	 * best, and each read is a dozen sysfs files: every 100 ms is what
@@ -777,12 +828,12 @@ static void control_pass(struct titad *d)
 		for (uint32_t i = 0; i < d->n_ports; i++) {
 			struct titad_port *p = &d->ports[i];
 
-			if (p->nic)
-				p->nic_ok = tita_nic_reader_read(p->nic, &p->nic_sample) == 0;
+			if (!p->nic)
+				continue;
+			p->nic_ok = tita_nic_reader_read(p->nic, &p->nic_sample) == 0;
+			feed_nic_port(d, p, t0);
 		}
 	}
-	if (d->cfg.pacer == TITAD_PACER_QP)
-		tita_pacer_qp_process(d->pacer, t0);
 	if (tita_ctl_next_deadline_ns(d->ctl) <= tita_clock_mono_ns())
 		tita_ctl_advance(d->ctl, tita_clock_mono_ns());
 	titad_kick(d, tita_clock_mono_ns());

@@ -53,6 +53,10 @@ struct titad_port {
 	struct tita_nic_reader *nic;
 	struct tita_nic_sample nic_sample;
 	bool nic_ok;
+	/* The read before, for the controller's port samples. */
+	struct tita_nic_sample nic_prev;
+	uint64_t nic_prev_ns;
+	bool nic_prev_ok;
 	const struct tita_bpf_snapshot *snap; /* the latest good read, or NULL */
 	uint64_t read_errors;
 };
