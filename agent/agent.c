@@ -46,7 +46,8 @@
  * connects as the child (agent_atfork_child).
  *
  * Environment: TITA_AGENT_SOCKET (default /run/tita/agent.sock),
- * TITA_AGENT_STATS_MS (100), TITA_AGENT_RECONNECT_MS (1000),
+ * TITA_AGENT_STATS_MS (10: demand within a few control intervals),
+ * TITA_AGENT_RECONNECT_MS (1000),
  * TITA_AGENT_DISABLE=1 (pass everything through), TITA_AGENT_DEBUG=1
  * (log to stderr).
  */
@@ -1122,7 +1123,7 @@ static void link_init(void)
 	sigset_t all, old;
 
 	snprintf(g_sock_path, sizeof(g_sock_path), "%s", p && *p ? p : TITA_AGENT_SOCKET_DEFAULT);
-	g_stats_ms = env_int("TITA_AGENT_STATS_MS", 100, 1, 60000);
+	g_stats_ms = env_int("TITA_AGENT_STATS_MS", 10, 1, 60000);
 	g_reconnect_ms = env_int("TITA_AGENT_RECONNECT_MS", 1000, 1, 600000);
 	if (pipe2(wake_fd, O_CLOEXEC | O_NONBLOCK) < 0) {
 		dbg("pipe: %s", strerror(errno));

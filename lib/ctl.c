@@ -84,6 +84,9 @@ struct pair {
 
 	/* TX */
 	uint64_t backlog_bytes;
+	/* TX: the last sample covered interval_ns; until this much later a
+	 * round without a new one is not idle, just between samples. */
+	uint64_t sample_until_ns;
 	uint32_t idle_rounds;
 	uint64_t demand_bps, demand_reported_bps, demand_sent_ns;
 	uint64_t grant_bps, expires_ns;
@@ -839,6 +842,8 @@ int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint6
 	pr->round_cnp += s->cnp_packets;
 	pr->round_interval_ns += s->interval_ns;
 	pr->backlog_bytes = s->backlog_bytes;
+	/* A quarter more for a report that comes a little late. */
+	pr->sample_until_ns = now_ns + s->interval_ns + s->interval_ns / 4;
 	if (s->tx_bytes || s->backlog_bytes)
 		pr->last_active_ns = now_ns;
 	if (is_new) {
@@ -1381,13 +1386,20 @@ static void sender_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
 
 		if (!pr->used || pr->role != TITA_PAIR_TX)
 			continue;
-		estimate_demand(c, pr, round_ns);
+		/* Samples come at their source's pace: the agents report every
+		 * 100 ms, the datapath every interval. A round that falls
+		 * between two of them keeps the estimate the last one gave;
+		 * reading it as idle would let demand decay between reports
+		 * and jump back at each one. */
+		if (pr->round_interval_ns || now_ns >= pr->sample_until_ns) {
+			estimate_demand(c, pr, round_ns);
+			pr->round_bytes = pr->round_cnp = pr->round_interval_ns = 0;
+			/* A backlog is what the last sample saw; a round without
+			 * one (no traffic, so no sample) has none, or a pair that
+			 * stopped would hold its demand for good. */
+			pr->backlog_bytes = 0;
+		}
 		update_ceiling(c, pr);
-		pr->round_bytes = pr->round_cnp = pr->round_interval_ns = 0;
-		/* A backlog is what the last sample saw; a round without one
-		 * (no traffic, so no sample) has none, or a pair that stopped
-		 * would hold its demand for good. */
-		pr->backlog_bytes = 0;
 		/*
 		 * Report on a significant change, and refresh well inside the TTL
 		 * (a zero demand is said once: the receiver frees the share). A

@@ -80,6 +80,11 @@ struct sample_pair {
 	uint32_t job_id;
 	uint64_t prev_ns; /* the last sample, or when the first QP joined */
 	uint64_t carry_bytes; /* completed by QPs that left since prev_ns */
+	/* A report (or a carry) arrived since prev_ns: the next call has
+	 * something to say. Between reports a pair gets no sample, so the
+	 * controller holds the last one rather than reading an agent's
+	 * report period (TITA_AGENT_STATS_MS) as bursts and silences. */
+	bool fresh;
 	/* Scratch while sampling. */
 	bool sampled;
 	uint32_t n_qps;
@@ -321,8 +326,10 @@ static int qp_clear(struct tita_pacer *p, const struct tita_addr *local,
  * keeps it for the next sample; q counts from here on. */
 static void qp_carry(struct qp_state *s, struct qp_ent *q)
 {
-	if (q->pair)
+	if (q->pair) {
 		s->pairs[q->pair - 1].carry_bytes += q->bytes_completed - q->sampled_completed;
+		s->pairs[q->pair - 1].fresh = true;
+	}
 	q->sampled_completed = q->bytes_completed;
 }
 
@@ -528,6 +535,8 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 				q->sampled_completed = st.bytes_completed;
 			}
 			q->bytes_completed = st.bytes_completed;
+			if (q->pair)
+				s->pairs[q->pair - 1].fresh = true;
 			if (st.bytes_posted < q->bytes_posted) {
 				q->prev_bytes = st.bytes_posted;
 				q->prev_ns = now_ns;
@@ -681,7 +690,7 @@ size_t tita_pacer_qp_tx_samples(struct tita_pacer *p, uint64_t now_ns, tita_qp_t
 		pr->n_qps = 0;
 		/* Two calls at the same instant: the bytes wait for a
 		 * sample with an interval to spread them over. */
-		pr->sampled = pr->used && now_ns > pr->prev_ns;
+		pr->sampled = pr->used && pr->fresh && now_ns > pr->prev_ns;
 	}
 	for (int i = 0; i < MAX_AGENTS; i++) {
 		const struct agent *a = s->agents[i];
@@ -718,6 +727,7 @@ size_t tita_pacer_qp_tx_samples(struct tita_pacer *p, uint64_t now_ns, tita_qp_t
 		delivered++;
 		pr->prev_ns = now_ns;
 		pr->carry_bytes = 0;
+		pr->fresh = false;
 		/* Its last QP left and its bytes are out: forget it. */
 		if (!pr->n_qps)
 			pr->used = false;

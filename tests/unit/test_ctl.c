@@ -970,6 +970,68 @@ static void test_backlog_does_not_outlive_samples(void **state)
 	tita_ctl_free(c);
 }
 
+/* Samples that come less often than rounds (the QP agents report every
+ * few intervals): each stands for its interval, so the demand holds
+ * between them instead of decaying and jumping back at every report; once
+ * they stop and the last one is late, the demand goes. */
+#define CHECK_DEMAND(cond, low, high)                                                    \
+	do {                                                                             \
+		if (!(cond))                                                             \
+			fail_msg("%s: demand between %llu and %llu bit/s", #cond,        \
+				 (unsigned long long)(low), (unsigned long long)(high)); \
+	} while (0)
+
+static void test_sparse_samples_hold(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c;
+	struct tita_addr me = tita_addr_from_host_id(1), peer = tita_addr_from_host_id(2);
+	struct tita_pair_info info;
+	struct tita_msg m;
+	uint64_t now = 0, every_ns, low = UINT64_MAX, high = 0;
+	/* 40 % of line rate, no backlog: the demand is that rate. */
+	uint64_t rate_bps = LINE_BPS / 10 * 4;
+
+	tita_ctl_params_default(&p);
+	every_ns = 10 * p.control_interval_ns;
+	c = tita_ctl_new(&p);
+	assert_non_null(c);
+	assert_int_equal(tita_ctl_port_add(c, &me, LINE_BPS), 0);
+	for (int round = 0; round < 300; round++) {
+		now += p.control_interval_ns;
+		if (round % 10 == 0) {
+			struct tita_tx_sample s = {
+				.local = me,
+				.remote = peer,
+				.interval_ns = every_ns,
+				.tx_bytes = rate_bps / 8 * every_ns / TITA_NSEC_PER_SEC,
+			};
+
+			assert_int_equal(tita_ctl_tx_sample(c, &s, now), 0);
+		}
+		tita_ctl_advance(c, now);
+		while (tita_ctl_pop_msg(c, &m))
+			;
+		assert_int_equal(tita_ctl_pairs(c, &info, 1), 1);
+		if (round >= 20) {
+			low = tita_min_u64(low, info.demand_bps);
+			high = tita_max_u64(high, info.demand_bps);
+		}
+	}
+	CHECK_DEMAND(low >= rate_bps * 9 / 10, low, high);
+	CHECK_DEMAND(high <= LINE_BPS, low, high);
+	/* The samples stop: within a few of their intervals the demand goes. */
+	for (int round = 0; round < 60; round++) {
+		now += p.control_interval_ns;
+		tita_ctl_advance(c, now);
+		while (tita_ctl_pop_msg(c, &m))
+			;
+	}
+	if (tita_ctl_pairs(c, &info, 1))
+		assert_int_equal(info.demand_bps, 0);
+	tita_ctl_free(c);
+}
+
 /* Rates are not rewritten for changes within the churn band. */
 static void test_churn_suppression(void **state)
 {
@@ -1010,6 +1072,7 @@ int main(void)
 		cmocka_unit_test(test_set_params_keeps_state),
 		cmocka_unit_test(test_churn_suppression),
 		cmocka_unit_test(test_backlog_does_not_outlive_samples),
+		cmocka_unit_test(test_sparse_samples_hold),
 	};
 
 	seed = env ? strtoull(env, NULL, 0) : 20261127;
