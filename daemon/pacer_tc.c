@@ -553,16 +553,21 @@ static int tc_backlog(struct tita_pacer *p, const struct tita_addr *local,
 
 	if (port < 0)
 		return -ENOENT;
+	/* Only a destination with a class can hold a queue: ask the kernel
+	 * (one class dump per pass) only then. */
+	d = dest_find(s, (uint32_t)port, remote);
+	if (!d)
+		return -ENOENT;
 	if (now_ns != s->backlog_read_ns) {
 		int r = read_backlogs(s, p);
 
 		if (r < 0)
 			return r;
 		s->backlog_read_ns = now_ns;
+		d = dest_find(s, (uint32_t)port, remote);
+		if (!d)
+			return -ENOENT;
 	}
-	d = dest_find(s, (uint32_t)port, remote);
-	if (!d)
-		return -ENOENT;
 	*ret_bytes = d->backlog_bytes;
 	return 0;
 }

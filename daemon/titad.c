@@ -714,10 +714,21 @@ static void feed_port(struct titad *d, struct titad_port *p, const struct tita_b
 	for (size_t i = 0; i < s->n_tx_peers; i++) {
 		const struct tita_bpf_tx_peer *tp = &s->tx_peers[i];
 		struct tita_tx_sample ts;
+		uint64_t backlog_bytes = 0;
 
 		/* Only RoCE is managed: the peer protocol's own datagrams, ARP
 		 * and the rest of the host's traffic must not become pairs. */
-		if (!tp->delta.roce_packets)
+		if (!tp->total.roce_packets)
+			continue;
+		/* What waits in the pacer's queue is demand the rate hides; tc
+		 * egress counts packets as they enter that queue, so a sender
+		 * that has stopped writing may still have its tail there, and
+		 * its pair must not read as idle (its rate would fall to the
+		 * floor with the tail still queued). */
+		if (d->pacer->ops->backlog)
+			d->pacer->ops->backlog(d->pacer, &p->addr, &tp->remote, now_ns,
+					       &backlog_bytes);
+		if (!tp->delta.roce_packets && !backlog_bytes)
 			continue;
 		tita_bpf_tx_sample(s, tp, &p->addr, classify(d, &tp->remote), &ts);
 		/* Where an agent owns the pair's QPs its counters are the
@@ -727,10 +738,7 @@ static void feed_port(struct titad *d, struct titad_port *p, const struct tita_b
 		    tita_pacer_qp_pair_bytes(d->pacer, &p->addr, &tp->remote, ts.job_id))
 			continue;
 		ts.tx_bytes = tp->delta.roce_bytes;
-		/* What waits in the pacer's queue is demand the rate hides. */
-		if (d->pacer->ops->backlog)
-			d->pacer->ops->backlog(d->pacer, &p->addr, &tp->remote, now_ns,
-					       &ts.backlog_bytes);
+		ts.backlog_bytes = backlog_bytes;
 		tita_ctl_tx_sample(d->ctl, &ts, now_ns);
 		titad_peer_get(d, &tp->remote, true, now_ns);
 	}
