@@ -56,6 +56,9 @@ struct tc_dest {
 	uint16_t minor;
 	uint64_t rate_bps; /* as programmed */
 	uint64_t backlog_bytes; /* queued in its class at the last read */
+	/* No longer paced: unclassified, its class open at line rate until
+	 * what it holds has left; deleting it at once would drop that. */
+	bool draining;
 };
 
 struct tc_port {
@@ -359,23 +362,38 @@ static int dest_sync(struct tita_pacer *p, uint32_t port, const struct tita_addr
 	if (!any) {
 		if (!d)
 			return -ENOENT;
-		/* Unclassify first, so no packet is steered to a class that is
-		 * about to vanish. */
+		if (d->draining)
+			return 0;
+		/* Unclassify first, so no new packet is steered to the class;
+		 * then let what it holds leave at line rate (a pacer holds
+		 * back, it never drops what it paced). read_backlogs()
+		 * deletes it once empty. */
 		if (pt->bpf)
 			tita_bpf_class_clear(pt->bpf, remote);
-		r = class_delete(s, pt->ifindex, d->minor);
-		minor_free(&s->ports[port], d->minor);
-		*d = s->dests[--s->n_dests];
+		d->draining = true;
+		r = class_program(s, pt->ifindex, d->minor, pt->line_rate_bps, false);
+		d->rate_bps = pt->line_rate_bps;
+		if (r) {
+			/* Cannot open it: delete it, as before draining. */
+			r = class_delete(s, pt->ifindex, d->minor);
+			minor_free(&s->ports[port], d->minor);
+			*d = s->dests[--s->n_dests];
+		}
 		return r == -ENOENT ? 0 : r;
 	}
 	if (sum > TITA_RATE_MAX_BPS)
 		sum = TITA_RATE_MAX_BPS;
 	if (d) {
-		if (d->rate_bps == sum)
+		if (d->rate_bps == sum && !d->draining)
 			return 0;
 		r = class_program(s, pt->ifindex, d->minor, sum, false);
 		if (!r)
 			d->rate_bps = sum;
+		/* Paced again before it drained: steer to it again. */
+		if (!r && d->draining && pt->bpf)
+			r = tita_bpf_class_set(pt->bpf, remote, TITA_TC_CLASSID(d->minor));
+		if (!r)
+			d->draining = false;
 		return r;
 	}
 	if (s->n_dests == s->cap_dests) {
@@ -540,6 +558,16 @@ static int read_backlogs(struct tc_state *s, const struct tita_pacer *p)
 			rtnl_class_put(cl);
 		}
 		nl_cache_free(cache);
+	}
+	/* Classes that drained since they stopped being paced go now. */
+	for (size_t i = s->n_dests; i-- > 0;) {
+		struct tc_dest *d = &s->dests[i];
+
+		if (!d->draining || d->backlog_bytes)
+			continue;
+		class_delete(s, p->ports[d->port].ifindex, d->minor);
+		minor_free(&s->ports[d->port], d->minor);
+		*d = s->dests[--s->n_dests];
 	}
 	return 0;
 }

@@ -4,8 +4,9 @@
 # The control path between a sender and its receiver is cut (nftables in
 # the sender's namespace drops the peer protocol's UDP port both ways)
 # while data still flows: the sender fails open (unpaced, its HTB class
-# gone) within the grant's time to live, the receiver stops counting it
-# among its grants, and both recover once the path returns.
+# gone, once what it held has left: nothing dropped) within the grant's
+# time to live, the receiver stops counting it among its grants, and both
+# recover once the path returns.
 #
 # Usage: fault-cut.sh SOURCE_ROOT BUILD_ROOT
 # shellcheck source=tests/bed/lib.sh
@@ -26,6 +27,10 @@ classes() {
 	nsenter --net="$(netns "$1")" tc class show dev eth0 | grep -c -v ' 7174:1 ' || true
 }
 nft_h1() { nsenter --net="$(netns h1)" nft "$@"; }
+pacer_drops() { # host: what its root HTB (the pacer) dropped
+	nsenter --net="$(netns "$1")" tc -s -j qdisc show dev eth0 |
+		python3 -c 'import json,sys; print(sum(q.get("drops", 0) for q in json.load(sys.stdin) if q.get("root")))'
+}
 
 bg h4 "$gen" sink --duration 40s --idle 5s >/dev/null 2>&1
 sleep 0.3
@@ -53,6 +58,9 @@ check "h1 fails open within the grant TTL of $ttl_ms ms ($t ms after the cut; ti
 	awk_true 't != "timeout" && t <= ttl + 50 * k' t="$t" ttl=$ttl_ms k="$slow_factor"
 sleep 0.3
 check "h1's class towards h4 is gone ($(classes h1) left)" [ "$(classes h1)" -eq 0 ]
+# It was full when the grant expired (the sender writes as fast as it may):
+# failing open lets that queue out at line rate rather than dropping it.
+check "h1's pacer dropped nothing on failing open ($(pacer_drops h1))" [ "$(pacer_drops h1)" -eq 0 ]
 check "h2 stays paced" [ "$(poll h2 "pairs role tx" "$(paced 10.77.0.4)" 0)" != timeout ]
 check "h4 no longer grants h1 ($(rx_grant 10.77.0.1) bit/s)" [ "$(rx_grant 10.77.0.1)" = 0 ]
 dropped=$(nft_h1 list table inet titacut | grep -o 'packets [0-9]*' | awk '{ s += $2 } END { print s + 0 }')
