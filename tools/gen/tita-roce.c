@@ -1091,6 +1091,21 @@ int main(int argc, char **argv)
 		snd.series_ns = interval_ns;
 		/* Bound to 4791: CNPs come back to the RoCE port. */
 		snd.fd = open_socket(GEN_ROCE_PORT, GEN_TOS_DATA, 1 << 20);
+		/* A QP has many WRs posted ahead: a deep send queue. The socket
+		 * default (about 44 packets in flight here) lets the pacer's
+		 * queue run dry whenever the generator is not scheduled for a
+		 * few ms on a busy machine, which reads as a demand dip. The
+		 * kernel doubles what is asked: 2 MiB of skbs, about 450
+		 * packets, well within the pacer's 1000-packet class queue
+		 * (more would overflow it and read as pacer drops). */
+		{
+			int snd_bytes = 1 << 20;
+
+			if (setsockopt(snd.fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd_bytes,
+				       sizeof(snd_bytes)))
+				setsockopt(snd.fd, SOL_SOCKET, SO_SNDBUF, &snd_bytes,
+					   sizeof(snd_bytes));
+		}
 		/* Report a drop by the local qdisc (ENOBUFS) instead of losing
 		 * the packet silently, so that a PSN gap always means the
 		 * network dropped it. */
