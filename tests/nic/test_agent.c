@@ -34,17 +34,7 @@
 #include "agentproto.h"
 #include "standin.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-			failures++;                                          \
-		}                                                            \
-	} while (0)
+#include "check.h"
 
 /* The verbs, as NCCL's ibvsymbols.cc resolves them. */
 static struct ibv_device **(*get_device_list)(int *);
