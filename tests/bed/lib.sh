@@ -26,14 +26,8 @@ titad=$build/daemon/titad
 titactl=$build/daemon/titactl
 test_name=$(basename "$0" .sh)
 
-skip() {
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL: $* (CI=true: privileged tests must run)" >&2
-		exit 1
-	fi
-	echo "SKIP: $*" >&2
-	exit 77
-}
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, tc, BPF)"
 for t in ip tc nsenter python3 curl; do
@@ -57,21 +51,6 @@ if [ -x "$titad" ] && grep -qa __asan_init "$titad"; then
 	echo "# titad is built with AddressSanitizer: time bounds x$slow_factor" >&2
 fi
 
-passes=0
-failures=0
-ok() {
-	echo "ok - $*"
-	passes=$((passes + 1))
-}
-fail() {
-	echo "not ok - $*" >&2
-	failures=$((failures + 1))
-}
-check() { # description, command...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else fail "$what"; fi
-}
 # awk as a predicate: check "what" awk_true 'a > b' a=1 b=2
 awk_true() {
 	local expr=$1

@@ -23,14 +23,8 @@ titad=$1
 titactl=$2
 here=$(cd "$(dirname "$0")" && pwd)
 
-skip() {
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL: $* (CI=true: privileged tests must run)" >&2
-		exit 1
-	fi
-	echo "SKIP: $*" >&2
-	exit 77
-}
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "$0")/../lib/tap.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, BPF, tc)"
 for t in ip tc nsenter setpriv promtool curl python3; do
@@ -45,7 +39,6 @@ pins=/sys/fs/bpf/tita-test-$id
 hosts=(h1 h2 h3)
 declare -A pid
 gens=()
-failures=0
 
 ns() { echo "tt${id}$1"; }
 in_ns() {
@@ -77,20 +70,6 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 1" INT TERM HUP
 
-passes=0
-ok() {
-	echo "ok - $*"
-	passes=$((passes + 1))
-}
-fail() {
-	echo "not ok - $*" >&2
-	failures=$((failures + 1))
-}
-check() { # description, command...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else fail "$what"; fi
-}
 
 # ---- the bed -----------------------------------------------------------------------
 ip netns add "$(ns sw)"

@@ -38,14 +38,8 @@ qp_app=$3
 agent=$4
 standin=$5
 
-skip() {
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL: $* (CI=true: privileged tests must run)" >&2
-		exit 1
-	fi
-	echo "SKIP: $*" >&2
-	exit 77
-}
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "$0")/../lib/tap.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, BPF)"
 for t in ip nsenter curl python3; do
@@ -61,8 +55,6 @@ declare -A pid
 export ADDR_A=10.79.0.1 ADDR_B=10.79.0.2
 app_pid=
 writer_pid=
-failures=0
-passes=0
 
 ns() { echo "ttqp${id}$1"; }
 in_ns() {
@@ -100,19 +92,6 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 1" INT TERM HUP
 
-ok() {
-	echo "ok - $*"
-	passes=$((passes + 1))
-}
-fail() {
-	echo "not ok - $*" >&2
-	failures=$((failures + 1))
-}
-check() { # description, command...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else fail "$what"; fi
-}
 # Poll: run the command every 0.1 s until it succeeds or SECONDS pass.
 wait_for() { # seconds, command...
 	local end=$((SECONDS + $1))

@@ -19,14 +19,8 @@ set -euo pipefail
 titad=$1
 titactl=$2
 
-skip() {
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL: $* (CI=true: privileged tests must run)" >&2
-		exit 1
-	fi
-	echo "SKIP: $*" >&2
-	exit 77
-}
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "$0")/../lib/tap.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (a network namespace, BPF)"
 for t in ip python3; do
@@ -39,8 +33,6 @@ netns=ttqp$id
 tmp=$(mktemp -d /tmp/tita-qpscan.XXXXXX)
 pins=/sys/fs/bpf/tita-qpscan-$id
 pid=
-failures=0
-passes=0
 
 cleanup() {
 	set +e
@@ -60,19 +52,6 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 1" INT TERM HUP
 
-ok() {
-	echo "ok - $*"
-	passes=$((passes + 1))
-}
-fail() {
-	echo "not ok - $*" >&2
-	failures=$((failures + 1))
-}
-check() { # description, command...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else fail "$what"; fi
-}
 
 ip netns add "$netns"
 ip -n "$netns" link set lo up
