@@ -41,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "standin.h"
+#include "verbs_dl.h"
 
 /* A post every tick, smooth at the control interval's scale; the record
  * gets a line per post and is copied out every DUMP_NS. */
@@ -49,20 +49,7 @@
 #define DUMP_NS (100 * 1000000ull)
 #define MAX_WR_BYTES (1u << 30)
 
-static struct ibv_device **(*get_device_list)(int *);
-static struct ibv_context *(*open_device)(struct ibv_device *);
-static struct ibv_pd *(*alloc_pd)(struct ibv_context *);
-static struct ibv_cq *(*create_cq)(struct ibv_context *, int, void *, struct ibv_comp_channel *,
-				   int);
-static struct ibv_qp *(*create_qp)(struct ibv_pd *, struct ibv_qp_init_attr *);
-static int (*modify_qp)(struct ibv_qp *, struct ibv_qp_attr *, int);
-static int (*destroy_qp)(struct ibv_qp *);
-static int (*destroy_cq)(struct ibv_cq *);
-static int (*dealloc_pd)(struct ibv_pd *);
-static int (*close_device)(struct ibv_context *);
-static standin_log_fn slog;
-static standin_log_clear_fn slog_clear;
-static standin_complete_fn scomplete;
+static struct verbs_dl verbs;
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -94,22 +81,13 @@ static void sleep_until(uint64_t t_ns)
 		;
 }
 
-static void *must_sym(void *h, const char *name, const char *ver)
-{
-	void *p = ver ? dlvsym(h, name, ver) : dlsym(h, name);
-
-	if (!p)
-		die("%s: %s", name, dlerror());
-	return p;
-}
-
 /* Append the record's whole lines past *done to fd. The record fills up
  * at 64 KiB: past half of it, it is cleared once copied (a line the agent
  * thread records in between is lost, which the test tolerates: it looks
  * for the latest rate, which the agent records again on any change). */
 static void dump_record(int fd, size_t *done)
 {
-	const char *log = slog();
+	const char *log = verbs.slog();
 	size_t len = strlen(log), end = len;
 
 	if (len < *done)
@@ -120,7 +98,7 @@ static void dump_record(int fd, size_t *done)
 		die("writing the record: %m");
 	*done = end;
 	if (end > 32768) {
-		slog_clear();
+		verbs.slog_clear();
 		*done = 0;
 	}
 }
@@ -158,7 +136,7 @@ int main(int argc, char **argv)
 	uint64_t start, deadline, t, next_dump;
 	size_t done = 0;
 	int n = 0, fd;
-	void *h;
+	const char *err;
 
 	if (argc != 10) {
 		fprintf(stderr,
@@ -195,41 +173,26 @@ int main(int argc, char **argv)
 		usleep(10000);
 	}
 
-	h = dlopen("libibverbs.so", RTLD_NOW);
-	if (!h)
-		h = dlopen("libibverbs.so.1", RTLD_NOW);
-	if (!h)
-		die("dlopen: %s", dlerror());
-	slog = (standin_log_fn)must_sym(h, "standin_log", NULL);
-	slog_clear = (standin_log_clear_fn)must_sym(h, "standin_log_clear", NULL);
-	scomplete = (standin_complete_fn)must_sym(h, "standin_complete", NULL);
-	get_device_list = must_sym(h, "ibv_get_device_list", "IBVERBS_1.1");
-	open_device = must_sym(h, "ibv_open_device", "IBVERBS_1.1");
-	alloc_pd = must_sym(h, "ibv_alloc_pd", "IBVERBS_1.1");
-	create_cq = must_sym(h, "ibv_create_cq", "IBVERBS_1.1");
-	create_qp = must_sym(h, "ibv_create_qp", "IBVERBS_1.1");
-	modify_qp = must_sym(h, "ibv_modify_qp", "IBVERBS_1.1");
-	destroy_qp = must_sym(h, "ibv_destroy_qp", "IBVERBS_1.1");
-	destroy_cq = must_sym(h, "ibv_destroy_cq", "IBVERBS_1.1");
-	dealloc_pd = must_sym(h, "ibv_dealloc_pd", "IBVERBS_1.1");
-	close_device = must_sym(h, "ibv_close_device", "IBVERBS_1.1");
-	if ((void *)create_qp == dlsym(h, "ibv_create_qp"))
+	err = verbs_dl_open(&verbs);
+	if (err)
+		die("%s", err);
+	if ((void *)verbs.create_qp == dlsym(verbs.h, "ibv_create_qp"))
 		die("ibv_create_qp was not interposed: is the agent preloaded?");
 
-	devs = get_device_list(&n);
+	devs = verbs.get_device_list(&n);
 	for (int i = 0; devs && i < n && !ctx; i++)
 		if (!strcmp(devs[i]->name, argv[1]))
-			ctx = open_device(devs[i]);
+			ctx = verbs.open_device(devs[i]);
 	if (!ctx)
 		die("no device %s", argv[1]);
-	pd = alloc_pd(ctx);
-	cq = create_cq(ctx, 256, NULL, NULL, 0);
+	pd = verbs.alloc_pd(ctx);
+	cq = verbs.create_cq(ctx, 256, NULL, NULL, 0);
 	if (!pd || !cq)
 		die("alloc_pd or create_cq failed");
 	ia.send_cq = ia.recv_cq = cq;
 	ia.cap.max_send_wr = ia.cap.max_recv_wr = 64;
 	ia.cap.max_send_sge = ia.cap.max_recv_sge = 1;
-	qp = create_qp(pd, &ia);
+	qp = verbs.create_qp(pd, &ia);
 	if (!qp)
 		die("create_qp: %m");
 
@@ -237,7 +200,8 @@ int main(int argc, char **argv)
 	a.qp_state = IBV_QPS_INIT;
 	a.port_num = 1;
 	a.qp_access_flags = IBV_ACCESS_REMOTE_WRITE;
-	if (modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PORT | IBV_QP_PKEY_INDEX | IBV_QP_ACCESS_FLAGS))
+	if (verbs.modify_qp(qp, &a,
+			    IBV_QP_STATE | IBV_QP_PORT | IBV_QP_PKEY_INDEX | IBV_QP_ACCESS_FLAGS))
 		die("to INIT failed");
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTR;
@@ -253,9 +217,10 @@ int main(int argc, char **argv)
 	a.ah_attr.grh.dgid.raw[10] = 0xff;
 	a.ah_attr.grh.dgid.raw[11] = 0xff;
 	memcpy(&a.ah_attr.grh.dgid.raw[12], &remote, 4);
-	if (modify_qp(qp, &a,
-		      IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-			      IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER))
+	if (verbs.modify_qp(qp, &a,
+			    IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+				    IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
+				    IBV_QP_MIN_RNR_TIMER))
 		die("to RTR failed");
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTS;
@@ -263,9 +228,9 @@ int main(int argc, char **argv)
 	a.retry_cnt = 7;
 	a.rnr_retry = 7;
 	a.max_rd_atomic = 1;
-	if (modify_qp(qp, &a,
-		      IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
-			      IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC))
+	if (verbs.modify_qp(qp, &a,
+			    IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
+				    IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC))
 		die("to RTS failed");
 	printf("qpn %u in RTS on %s, remote ::ffff:%s\n", qp->qp_num, argv[1], argv[3]);
 	fflush(stdout);
@@ -296,7 +261,7 @@ int main(int argc, char **argv)
 			if (ibv_post_send(qp, &wr, &bad))
 				die("post_send failed");
 			posted += len;
-			scomplete(cq, qp->qp_num, wr.wr_id);
+			verbs.scomplete(cq, qp->qp_num, wr.wr_id);
 		}
 		while ((got = ibv_poll_cq(cq, 16, wc)) > 0)
 			for (int i = 0; i < got; i++) {
@@ -313,7 +278,8 @@ int main(int argc, char **argv)
 		}
 		sleep_until(t + TICK_NS);
 	}
-	if (destroy_qp(qp) || destroy_cq(cq) || dealloc_pd(pd) || close_device(ctx))
+	if (verbs.destroy_qp(qp) || verbs.destroy_cq(cq) || verbs.dealloc_pd(pd) ||
+	    verbs.close_device(ctx))
 		die("destroying the QP, CQ, PD or context failed");
 	dump_record(fd, &done);
 	close(fd);

@@ -32,23 +32,11 @@
 #include <unistd.h>
 
 #include "agentproto.h"
-#include "standin.h"
 
 #include "check.h"
+#include "verbs_dl.h"
 
-/* The verbs, as NCCL's ibvsymbols.cc resolves them. */
-static struct ibv_device **(*get_device_list)(int *);
-static struct ibv_context *(*open_device)(struct ibv_device *);
-static struct ibv_pd *(*alloc_pd)(struct ibv_context *);
-static struct ibv_cq *(*create_cq)(struct ibv_context *, int, void *, struct ibv_comp_channel *,
-				   int);
-static struct ibv_qp *(*create_qp)(struct ibv_pd *, struct ibv_qp_init_attr *);
-static int (*modify_qp)(struct ibv_qp *, struct ibv_qp_attr *, int);
-static int (*destroy_qp)(struct ibv_qp *);
-static standin_log_fn slog;
-static standin_log_clear_fn slog_clear;
-static standin_fail_next_fn sfail;
-static standin_complete_fn scomplete;
+static struct verbs_dl verbs;
 
 static uint64_t now_ms(void)
 {
@@ -64,11 +52,11 @@ static bool log_wait(const char *s)
 	uint64_t end = now_ms() + 5000;
 
 	while (now_ms() < end) {
-		if (strstr(slog(), s))
+		if (strstr(verbs.slog(), s))
 			return true;
 		usleep(2000);
 	}
-	fprintf(stderr, "log has no \"%s\":\n%s", s, slog());
+	fprintf(stderr, "log has no \"%s\":\n%s", s, verbs.slog());
 	return false;
 }
 
@@ -155,14 +143,14 @@ struct dev {
 static struct ibv_qp *make_qp(struct dev *d, enum ibv_qp_state upto)
 {
 	struct ibv_qp_init_attr ia = { .send_cq = d->cq, .recv_cq = d->cq, .qp_type = IBV_QPT_RC };
-	struct ibv_qp *qp = create_qp(d->pd, &ia);
+	struct ibv_qp *qp = verbs.create_qp(d->pd, &ia);
 	struct ibv_qp_attr a;
 
 	CHECK(qp != NULL, "create_qp");
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_INIT;
 	a.port_num = 1;
-	CHECK(modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PORT) == 0, "to INIT");
+	CHECK(verbs.modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PORT) == 0, "to INIT");
 	if (upto == IBV_QPS_INIT)
 		return qp;
 	memset(&a, 0, sizeof(a));
@@ -176,24 +164,13 @@ static struct ibv_qp *make_qp(struct dev *d, enum ibv_qp_state upto)
 	a.ah_attr.grh.dgid.raw[11] = 0xff;
 	a.ah_attr.grh.dgid.raw[12] = 10;
 	a.ah_attr.grh.dgid.raw[15] = 2;
-	CHECK(modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_DEST_QPN) == 0, "to RTR");
+	CHECK(verbs.modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_DEST_QPN) == 0, "to RTR");
 	if (upto == IBV_QPS_RTR)
 		return qp;
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTS;
-	CHECK(modify_qp(qp, &a, IBV_QP_STATE) == 0, "to RTS");
+	CHECK(verbs.modify_qp(qp, &a, IBV_QP_STATE) == 0, "to RTS");
 	return qp;
-}
-
-static void *must_sym(void *h, const char *name, const char *ver)
-{
-	void *p = ver ? dlvsym(h, name, ver) : dlsym(h, name);
-
-	if (!p) {
-		fprintf(stderr, "%s: %s\n", name, dlerror());
-		exit(1);
-	}
-	return p;
 }
 
 int main(void)
@@ -205,8 +182,7 @@ int main(void)
 	struct ibv_qp *q_mlx5, *q_bnxt, *q_irdma, *q_init;
 	struct tita_agent_qp m_mlx5, m_bnxt, m_irdma, m_init;
 	struct tita_agent_rate_result res;
-	const char *pre = getenv("LD_PRELOAD");
-	void *h;
+	const char *pre = getenv("LD_PRELOAD"), *err;
 	int n = 0;
 
 	if (!pre || !strstr(pre, "tita-agent")) {
@@ -226,36 +202,24 @@ int main(void)
 	      "listen: %m");
 
 	/* NCCL: libibverbs.so, else libibverbs.so.1; every verb by version. */
-	h = dlopen("libibverbs.so", RTLD_NOW);
-	if (!h)
-		h = dlopen("libibverbs.so.1", RTLD_NOW);
-	if (!h) {
-		fprintf(stderr, "dlopen: %s\n", dlerror());
+	err = verbs_dl_open(&verbs);
+	if (err) {
+		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	slog = (standin_log_fn)must_sym(h, "standin_log", NULL);
-	slog_clear = (standin_log_clear_fn)must_sym(h, "standin_log_clear", NULL);
-	sfail = (standin_fail_next_fn)must_sym(h, "standin_fail_next", NULL);
-	scomplete = (standin_complete_fn)must_sym(h, "standin_complete", NULL);
-	get_device_list = must_sym(h, "ibv_get_device_list", "IBVERBS_1.1");
-	open_device = must_sym(h, "ibv_open_device", "IBVERBS_1.1");
-	alloc_pd = must_sym(h, "ibv_alloc_pd", "IBVERBS_1.1");
-	create_cq = must_sym(h, "ibv_create_cq", "IBVERBS_1.1");
-	create_qp = must_sym(h, "ibv_create_qp", "IBVERBS_1.1");
-	modify_qp = must_sym(h, "ibv_modify_qp", "IBVERBS_1.1");
-	destroy_qp = must_sym(h, "ibv_destroy_qp", "IBVERBS_1.1");
 	/* The agent answered dlvsym with its wrapper; plain dlsym (not
 	 * interposed) still sees the library's own function. */
-	CHECK((void *)create_qp != dlsym(h, "ibv_create_qp"), "dlvsym was not interposed");
-	CHECK((void *)get_device_list == dlsym(h, "ibv_get_device_list"),
+	CHECK((void *)verbs.create_qp != dlsym(verbs.h, "ibv_create_qp"),
+	      "dlvsym was not interposed");
+	CHECK((void *)verbs.get_device_list == dlsym(verbs.h, "ibv_get_device_list"),
 	      "a verb the agent does not wrap must pass through");
 
-	devs = get_device_list(&n);
+	devs = verbs.get_device_list(&n);
 	CHECK(n == 3, "devices: %d", n);
 	for (int i = 0; i < 3; i++) {
-		d[i].ctx = open_device(devs[i]);
-		d[i].pd = alloc_pd(d[i].ctx);
-		d[i].cq = create_cq(d[i].ctx, 64, NULL, NULL, 0);
+		d[i].ctx = verbs.open_device(devs[i]);
+		d[i].pd = verbs.alloc_pd(d[i].ctx);
+		d[i].cq = verbs.create_cq(d[i].ctx, 64, NULL, NULL, 0);
 	}
 	q_mlx5 = make_qp(&d[0], IBV_QPS_RTS);
 	q_bnxt = make_qp(&d[1], IBV_QPS_RTS);
@@ -293,7 +257,7 @@ int main(void)
 	CHECK(log_wait(expect), "bnxt rate limit");
 
 	/* mlx5 RC: never the rate limit (EOPNOTSUPP for RC), a leaf. */
-	slog_clear();
+	verbs.slog_clear();
 	res = set_rate(m_mlx5.qp_id, 10000);
 	CHECK(res.err == 0 && res.mechanism == TITA_AGENT_MECH_MLX5_SCHED, "mlx5: %d mech %u",
 	      res.err, res.mechanism);
@@ -301,13 +265,14 @@ int main(void)
 	CHECK(log_wait("leaf_create dev=mlx5_0 id=2 parent=1 mbps=10"), "leaf at 10 Mbit/s");
 	snprintf(expect, sizeof(expect), "qp_sched_elem qpn=%u req=2 resp=0 -> 0", q_mlx5->qp_num);
 	CHECK(log_wait(expect), "QP attached to its leaf");
-	CHECK(!strstr(slog(), "rate_limit dev=mlx5_0"), "mlx5 RC must not try the rate limit");
+	CHECK(!strstr(verbs.slog(), "rate_limit dev=mlx5_0"),
+	      "mlx5 RC must not try the rate limit");
 	res = set_rate(m_mlx5.qp_id, 20500);
 	CHECK(res.err == 0, "mlx5 change: %d", res.err);
 	CHECK(log_wait("leaf_modify id=2 mbps=21 -> 0"), "leaf modified (rounded up)");
 
 	/* A failing leaf modification is reported, not hidden. */
-	sfail("leaf_modify", EINVAL);
+	verbs.sfail("leaf_modify", EINVAL);
 	res = set_rate(m_mlx5.qp_id, 30000);
 	CHECK(res.err == -EINVAL, "mlx5 leaf EINVAL: %d", res.err);
 
@@ -316,19 +281,19 @@ int main(void)
 	CHECK(res.err == -EOPNOTSUPP, "irdma: %d", res.err);
 
 	/* EINVAL from the provider comes back as is. */
-	sfail("rate_limit", EINVAL);
+	verbs.sfail("rate_limit", EINVAL);
 	res = set_rate(m_bnxt.qp_id, 20000);
 	CHECK(res.err == -EINVAL, "bnxt EINVAL: %d", res.err);
 
 	/* A QP before RTR: held, then programmed when it gets there. */
-	slog_clear();
+	verbs.slog_clear();
 	res = set_rate(m_init.qp_id, 5000);
 	CHECK(res.err == -EAGAIN, "INIT QP: %d", res.err);
-	CHECK(!strstr(slog(), "rate_limit"), "nothing programmed before RTR");
+	CHECK(!strstr(verbs.slog(), "rate_limit"), "nothing programmed before RTR");
 	{
 		struct ibv_qp_attr a = { .qp_state = IBV_QPS_RTR };
 
-		CHECK(modify_qp(q_init, &a, IBV_QP_STATE) == 0, "INIT QP to RTR");
+		CHECK(verbs.modify_qp(q_init, &a, IBV_QP_STATE) == 0, "INIT QP to RTR");
 	}
 	snprintf(expect, sizeof(expect), "rate_limit dev=bnxt_re0 qpn=%u kbps=5000 -> 0",
 		 q_init->qp_num);
@@ -376,10 +341,10 @@ int main(void)
 		bool seen = false;
 
 		CHECK(ibv_post_send(q_bnxt, &w1, &bad) == 0, "post_send");
-		scomplete(d[1].cq, q_bnxt->qp_num, 7);
+		verbs.scomplete(d[1].cq, q_bnxt->qp_num, 7);
 		CHECK(ibv_poll_cq(d[1].cq, 4, wc) == 1 && wc[0].wr_id == 7, "poll_cq");
 		/* The provider fails the second WR: only the first counts. */
-		sfail("post_send", ENOMEM);
+		verbs.sfail("post_send", ENOMEM);
 		CHECK(ibv_post_send(q_bnxt, &w1, &bad) == ENOMEM && bad == &w2, "failed post");
 		while (!seen && now_ms() < end && recv_type(TITA_AGENT_STATS, buf) > 0)
 			for (uint32_t i = 0; i < st->n; i++)
@@ -391,7 +356,7 @@ int main(void)
 	}
 
 	/* titad goes away: every paced QP returns to unpaced. */
-	slog_clear();
+	verbs.slog_clear();
 	close(conn_fd);
 	conn_fd = -1;
 	snprintf(expect, sizeof(expect), "rate_limit dev=bnxt_re0 qpn=%u kbps=0 -> 0",
@@ -412,22 +377,10 @@ int main(void)
 
 	/* Destruction: the leaf goes with the QP, titad hears of it, and
 	 * of the bytes it completed last before that. */
-	slog_clear();
-	{
-		struct ibv_sge sg = { .length = 300 };
-		struct ibv_send_wr w = { .wr_id = 9,
-					 .sg_list = &sg,
-					 .num_sge = 1,
-					 .opcode = IBV_WR_RDMA_WRITE,
-					 .send_flags = IBV_SEND_SIGNALED };
-		struct ibv_send_wr *bad = NULL;
-		struct ibv_wc wc[2];
-
-		CHECK(ibv_post_send(q_mlx5, &w, &bad) == 0, "post_send");
-		scomplete(d[0].cq, q_mlx5->qp_num, 9);
-		CHECK(ibv_poll_cq(d[0].cq, 2, wc) == 1, "poll_cq");
-	}
-	CHECK(destroy_qp(q_mlx5) == 0, "destroy");
+	verbs.slog_clear();
+	err = verbs_dl_write(&verbs, d[0].cq, q_mlx5, 300, 9);
+	CHECK(!err, "%s", err);
+	CHECK(verbs.destroy_qp(q_mlx5) == 0, "destroy");
 	CHECK(log_wait("leaf_destroy id=2"), "leaf destroyed");
 	{
 		struct tita_agent_qp_del *del = (void *)buf;
@@ -451,14 +404,14 @@ int main(void)
 		CHECK(got, "QP_DEL");
 		CHECK(final, "the QP's last bytes before its QP_DEL");
 	}
-	destroy_qp(q_bnxt);
-	destroy_qp(q_irdma);
-	destroy_qp(q_init);
+	verbs.destroy_qp(q_bnxt);
+	verbs.destroy_qp(q_irdma);
+	verbs.destroy_qp(q_init);
 	close(conn_fd);
 	close(listen_fd);
 	unlink(path);
 	rmdir(dir);
 	if (failures)
-		fprintf(stderr, "%d failures; stand-in log:\n%s", failures, slog());
+		fprintf(stderr, "%d failures; stand-in log:\n%s", failures, verbs.slog());
 	return failures ? 1 : 0;
 }

@@ -14,7 +14,6 @@
  * paced and revertable. Each process's bytes arrive as its own job's
  * tx samples (tita_pacer_qp_tx_samples()).
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <ftw.h>
 #include <infiniband/verbs.h>
@@ -32,24 +31,14 @@
 
 #include "agentproto.h"
 #include "pacer_nic.h"
-#include "standin.h"
 
 #include "check.h"
+#include "verbs_dl.h"
 
 #define PARENT_JOB 7
 #define CHILD_JOB 8
 
-/* The verbs, as NCCL's ibvsymbols.cc resolves them. */
-static struct ibv_device **(*get_device_list)(int *);
-static struct ibv_context *(*open_device)(struct ibv_device *);
-static struct ibv_pd *(*alloc_pd)(struct ibv_context *);
-static struct ibv_cq *(*create_cq)(struct ibv_context *, int, void *, struct ibv_comp_channel *,
-				   int);
-static struct ibv_qp *(*create_qp)(struct ibv_pd *, struct ibv_qp_init_attr *);
-static int (*modify_qp)(struct ibv_qp *, struct ibv_qp_attr *, int);
-static standin_log_fn slog;
-static standin_log_clear_fn slog_clear;
-static standin_complete_fn scomplete;
+static struct verbs_dl verbs;
 
 /* titad's side. */
 static struct tita_pacer *pacer;
@@ -136,13 +125,13 @@ static bool log_wait(const char *s, bool titad)
 	uint64_t end = now_ns() + 5000000000ull;
 
 	do {
-		if (strstr(slog(), s))
+		if (strstr(verbs.slog(), s))
 			return true;
 		if (titad)
 			titad_pass();
 		usleep(2000);
 	} while (now_ns() < end);
-	fprintf(stderr, "[%d] log has no \"%s\":\n%s", (int)getpid(), s, slog());
+	fprintf(stderr, "[%d] log has no \"%s\":\n%s", (int)getpid(), s, verbs.slog());
 	return false;
 }
 
@@ -164,7 +153,7 @@ static bool log_paced(const struct ibv_qp *qp)
 
 	snprintf(prefix, sizeof(prefix), "rate_limit dev=bnxt_re0 qpn=%u kbps=", qp->qp_num);
 	do {
-		for (const char *l = strstr(slog(), prefix); l; l = strstr(l + 1, prefix)) {
+		for (const char *l = strstr(verbs.slog(), prefix); l; l = strstr(l + 1, prefix)) {
 			char *rest;
 			unsigned long long kbps = strtoull(l + strlen(prefix), &rest, 10);
 
@@ -174,7 +163,7 @@ static bool log_paced(const struct ibv_qp *qp)
 		titad_pass();
 		usleep(2000);
 	} while (now_ns() < end);
-	fprintf(stderr, "log has no nonzero rate for QP %u:\n%s", qp->qp_num, slog());
+	fprintf(stderr, "log has no nonzero rate for QP %u:\n%s", qp->qp_num, verbs.slog());
 	return false;
 }
 
@@ -187,11 +176,11 @@ struct dev {
 /* bnxt_re0: paced with ibv_modify_qp_rate_limit, which the log shows. */
 static void open_bnxt(struct dev *d)
 {
-	struct ibv_device **devs = get_device_list(NULL);
+	struct ibv_device **devs = verbs.get_device_list(NULL);
 
-	d->ctx = open_device(devs[1]);
-	d->pd = alloc_pd(d->ctx);
-	d->cq = create_cq(d->ctx, 64, NULL, NULL, 0);
+	d->ctx = verbs.open_device(devs[1]);
+	d->pd = verbs.alloc_pd(d->ctx);
+	d->cq = verbs.create_cq(d->ctx, 64, NULL, NULL, 0);
 	CHECK(d->ctx && d->pd && d->cq && !strcmp(devs[1]->name, "bnxt_re0"), "device");
 }
 
@@ -199,14 +188,14 @@ static void open_bnxt(struct dev *d)
 static struct ibv_qp *make_qp(struct dev *d)
 {
 	struct ibv_qp_init_attr ia = { .send_cq = d->cq, .recv_cq = d->cq, .qp_type = IBV_QPT_RC };
-	struct ibv_qp *qp = create_qp(d->pd, &ia);
+	struct ibv_qp *qp = verbs.create_qp(d->pd, &ia);
 	struct ibv_qp_attr a;
 
 	CHECK(qp != NULL, "create_qp");
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_INIT;
 	a.port_num = 1;
-	CHECK(modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PORT) == 0, "to INIT");
+	CHECK(verbs.modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PORT) == 0, "to INIT");
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTR;
 	a.dest_qp_num = 0x777;
@@ -214,28 +203,19 @@ static struct ibv_qp *make_qp(struct dev *d)
 	a.ah_attr.port_num = 1;
 	a.ah_attr.grh.sgid_index = 3;
 	memcpy(a.ah_attr.grh.dgid.raw, remote.bytes, 16);
-	CHECK(modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_DEST_QPN) == 0, "to RTR");
+	CHECK(verbs.modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_DEST_QPN) == 0, "to RTR");
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTS;
-	CHECK(modify_qp(qp, &a, IBV_QP_STATE) == 0, "to RTS");
+	CHECK(verbs.modify_qp(qp, &a, IBV_QP_STATE) == 0, "to RTS");
 	return qp;
 }
 
 /* Post one signalled RDMA write of bytes and complete it. */
 static void send_bytes(struct dev *d, struct ibv_qp *qp, uint32_t bytes, uint64_t wr_id)
 {
-	struct ibv_sge sg = { .length = bytes };
-	struct ibv_send_wr w = { .wr_id = wr_id,
-				 .sg_list = &sg,
-				 .num_sge = 1,
-				 .opcode = IBV_WR_RDMA_WRITE,
-				 .send_flags = IBV_SEND_SIGNALED };
-	struct ibv_send_wr *bad = NULL;
-	struct ibv_wc wc[2];
+	const char *err = verbs_dl_write(&verbs, d->cq, qp, bytes, wr_id);
 
-	CHECK(ibv_post_send(qp, &w, &bad) == 0, "post_send");
-	scomplete(d->cq, qp->qp_num, wr_id);
-	CHECK(ibv_poll_cq(d->cq, 2, wc) == 1 && wc[0].wr_id == wr_id, "poll_cq");
+	CHECK(!err, "%s", err);
 }
 
 /* The child: a process of its own, which happens to hold copies of the
@@ -250,7 +230,7 @@ static int child_main(int go_fd, struct ibv_qp *const parent_qps[2])
 	char c;
 
 	failures = 0;
-	slog_clear();
+	verbs.slog_clear();
 	open_bnxt(&d);
 	qp = make_qp(&d);
 	/* titad found the child's QP and paced it at the child job's rate. */
@@ -260,8 +240,8 @@ static int child_main(int go_fd, struct ibv_qp *const parent_qps[2])
 	CHECK(poll(&pfd, 1, 10000) == 1 && read(go_fd, &c, 1) == 1, "no word from the parent");
 	for (int i = 0; i < 2; i++) {
 		snprintf(expect, sizeof(expect), "qpn=%u ", parent_qps[i]->qp_num);
-		CHECK(!strstr(slog(), expect), "the child touched the parent's QP %u:\n%s",
-		      parent_qps[i]->qp_num, slog());
+		CHECK(!strstr(verbs.slog(), expect), "the child touched the parent's QP %u:\n%s",
+		      parent_qps[i]->qp_num, verbs.slog());
 	}
 	return failures ? 1 : 0;
 }
@@ -289,17 +269,6 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return remove(path);
 }
 
-static void *must_sym(void *h, const char *name, const char *ver)
-{
-	void *p = ver ? dlvsym(h, name, ver) : dlsym(h, name);
-
-	if (!p) {
-		fprintf(stderr, "%s: %s\n", name, dlerror());
-		exit(1);
-	}
-	return p;
-}
-
 int main(void)
 {
 	char root[] = "/tmp/tita-afork-XXXXXX", path[PATH_MAX], err[256] = "";
@@ -315,7 +284,7 @@ int main(void)
 	int go[2], status = -1;
 	pid_t child;
 	FILE *f;
-	void *h;
+	const char *e;
 
 	if (!pre || !strstr(pre, "tita-agent")) {
 		fprintf(stderr, "test-agent-fork: run with LD_PRELOAD=libtita-agent.so "
@@ -349,22 +318,11 @@ int main(void)
 	setenv("TITA_AGENT_RECONNECT_MS", "20", 1);
 
 	/* The application. */
-	h = dlopen("libibverbs.so", RTLD_NOW);
-	if (!h)
-		h = dlopen("libibverbs.so.1", RTLD_NOW);
-	if (!h) {
-		fprintf(stderr, "dlopen: %s\n", dlerror());
+	e = verbs_dl_open(&verbs);
+	if (e) {
+		fprintf(stderr, "%s\n", e);
 		return 1;
 	}
-	slog = (standin_log_fn)must_sym(h, "standin_log", NULL);
-	slog_clear = (standin_log_clear_fn)must_sym(h, "standin_log_clear", NULL);
-	scomplete = (standin_complete_fn)must_sym(h, "standin_complete", NULL);
-	get_device_list = must_sym(h, "ibv_get_device_list", "IBVERBS_1.1");
-	open_device = must_sym(h, "ibv_open_device", "IBVERBS_1.1");
-	alloc_pd = must_sym(h, "ibv_alloc_pd", "IBVERBS_1.1");
-	create_cq = must_sym(h, "ibv_create_cq", "IBVERBS_1.1");
-	create_qp = must_sym(h, "ibv_create_qp", "IBVERBS_1.1");
-	modify_qp = must_sym(h, "ibv_modify_qp", "IBVERBS_1.1");
 
 	open_bnxt(&d);
 	qps[0] = make_qp(&d);
@@ -377,7 +335,7 @@ int main(void)
 	CHECK(log_paced(qps[0]) && log_paced(qps[1]), "the parent's QPs are not paced");
 
 	CHECK(pipe(go) == 0, "pipe");
-	slog_clear();
+	verbs.slog_clear();
 	child = fork();
 	if (child == 0) {
 		close(go[1]);
@@ -419,12 +377,12 @@ int main(void)
 	 * were: never dropped (the agent did not reconnect), never unpaced. */
 	CHECK(titad_until(1, 2), "the parent's QPs after the child");
 	CHECK(parent_connections == 1, "the parent connected %d times", parent_connections);
-	CHECK(!strstr(slog(), "kbps=0"), "a parent's QP was unpaced:\n%s", slog());
+	CHECK(!strstr(verbs.slog(), "kbps=0"), "a parent's QP was unpaced:\n%s", verbs.slog());
 	tita_pacer_qp_stats(pacer, &st);
 	CHECK(st.protocol_errors == 0, "protocol errors %llu",
 	      (unsigned long long)st.protocol_errors);
 	/* Still paced, and revertable. */
-	slog_clear();
+	verbs.slog_clear();
 	CHECK(tita_pacer_apply(pacer, &local, &remote, PARENT_JOB, 2000000000ull) == 0,
 	      "re-pace the parent");
 	CHECK(log_paced(qps[0]) && log_paced(qps[1]),
@@ -441,6 +399,6 @@ int main(void)
 	tita_pacer_free(pacer);
 	CHECK(nftw(root, rm_one, 8, FTW_DEPTH | FTW_PHYS) == 0, "rm %s", root);
 	if (failures)
-		fprintf(stderr, "%d failures; stand-in log:\n%s", failures, slog());
+		fprintf(stderr, "%d failures; stand-in log:\n%s", failures, verbs.slog());
 	return failures ? 1 : 0;
 }
