@@ -162,11 +162,11 @@ static void dcqcn_sched(struct sim *s, struct sim_flow *f)
 
 	if (rp->dec_next_ps && rp->dec_next_ps != f->dec_sched_ps) {
 		f->dec_sched_ps = rp->dec_next_ps;
-		sim_schedule(s, rp->dec_next_ps, SIM_EV_CC_DEC, f->id, rp->dec_next_ps);
+		sim_schedule(s, rp->dec_next_ps, SIM_EV_CC_DEC, f->id, 0);
 	}
 	if (rp->inc_next_ps && rp->inc_next_ps != f->inc_sched_ps) {
 		f->inc_sched_ps = rp->inc_next_ps;
-		sim_schedule(s, rp->inc_next_ps, SIM_EV_CC_INC, f->id, rp->inc_next_ps);
+		sim_schedule(s, rp->inc_next_ps, SIM_EV_CC_INC, f->id, 0);
 	}
 }
 

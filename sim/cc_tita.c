@@ -162,7 +162,7 @@ int sim_tita_init(struct sim *s)
 		phase = tita_rng_next(&s->rng) % interval_ps;
 		x->last_sample_ps = 0;
 		x->tita_wake_ps = phase + 1;
-		sim_schedule(s, x->tita_wake_ps, SIM_EV_TITA, h, x->tita_wake_ps);
+		sim_schedule(s, x->tita_wake_ps, SIM_EV_TITA, h, 0);
 	}
 	return 0;
 }
@@ -431,7 +431,7 @@ static void reschedule(struct sim *s, uint32_t host)
 		return;
 	}
 	x->tita_wake_ps = t;
-	sim_schedule(s, t, SIM_EV_TITA, host, t);
+	sim_schedule(s, t, SIM_EV_TITA, host, 0);
 }
 
 void sim_tita_on_event(struct sim *s, uint32_t host)

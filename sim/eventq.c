@@ -11,7 +11,7 @@
 
 static inline bool ev_less(const struct sim_event *x, const struct sim_event *y)
 {
-	return x->t_ps < y->t_ps || (x->t_ps == y->t_ps && x->seq < y->seq);
+	return x->t_ps < y->t_ps || (x->t_ps == y->t_ps && x->seq_type < y->seq_type);
 }
 
 int sim_eventq_init(struct sim_eventq *q, uint32_t initial_cap)
@@ -30,9 +30,11 @@ void sim_eventq_fini(struct sim_eventq *q)
 	q->n = q->cap = 0;
 }
 
-int sim_eventq_push(struct sim_eventq *q, uint64_t t_ps, uint32_t type, uint32_t a, uint64_t b)
+int sim_eventq_push(struct sim_eventq *q, uint64_t t_ps, uint32_t type, uint32_t a, uint32_t b)
 {
-	struct sim_event ev = { .t_ps = t_ps, .seq = q->next_seq++, .type = type, .a = a, .b = b };
+	struct sim_event ev = {
+		.t_ps = t_ps, .seq_type = q->next_seq++ << 8 | (type & 0xff), .a = a, .b = b
+	};
 	uint32_t i;
 
 	if (q->n == q->cap) {

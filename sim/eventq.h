@@ -13,13 +13,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* 24 bytes, so that a node's four children share fewer cache lines: the
+ * heap is a third of a tita run's time. A timer's due time is t_ps itself,
+ * so b never needs more than a 32-bit index or flag. */
 struct sim_event {
 	uint64_t t_ps; /* virtual time, picoseconds */
-	uint64_t seq; /* scheduling order, the tie-breaker */
-	uint32_t type;
+	/* Scheduling order (the tie-breaker) above, the type in the low byte:
+	 * 2^56 events before it wraps. */
+	uint64_t seq_type;
 	uint32_t a;
-	uint64_t b;
+	uint32_t b;
 };
+
+_Static_assert(sizeof(struct sim_event) == 24, "sim_event grew");
+
+static inline uint32_t sim_event_type(const struct sim_event *ev)
+{
+	return (uint32_t)(ev->seq_type & 0xff);
+}
 
 struct sim_eventq {
 	struct sim_event *heap;
@@ -30,7 +41,7 @@ struct sim_eventq {
 int sim_eventq_init(struct sim_eventq *q, uint32_t initial_cap);
 void sim_eventq_fini(struct sim_eventq *q);
 /* 0, or -ENOMEM when the heap cannot grow. */
-int sim_eventq_push(struct sim_eventq *q, uint64_t t_ps, uint32_t type, uint32_t a, uint64_t b);
+int sim_eventq_push(struct sim_eventq *q, uint64_t t_ps, uint32_t type, uint32_t a, uint32_t b);
 /* false when empty. */
 bool sim_eventq_pop(struct sim_eventq *q, struct sim_event *ret_ev);
 

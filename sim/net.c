@@ -27,7 +27,7 @@ static void *xcalloc(size_t n, size_t sz)
 	return p;
 }
 
-void sim_schedule(struct sim *s, uint64_t t_ps, enum sim_ev_type type, uint32_t a, uint64_t b)
+void sim_schedule(struct sim *s, uint64_t t_ps, enum sim_ev_type type, uint32_t a, uint32_t b)
 {
 	if (sim_eventq_push(&s->evq, t_ps, type, a, b) < 0) {
 		fprintf(stderr, "tita-sim: out of memory for events\n");
@@ -310,7 +310,7 @@ static void nic_wake_at(struct sim *s, uint32_t host, uint64_t t_ps)
 	if (h->wake_ps && h->wake_ps <= t_ps && h->wake_ps >= s->now_ps)
 		return;
 	h->wake_ps = t_ps;
-	sim_schedule(s, t_ps, SIM_EV_NIC_WAKE, host, t_ps);
+	sim_schedule(s, t_ps, SIM_EV_NIC_WAKE, host, 0);
 }
 
 static void active_remove(struct sim_host *h, uint32_t k)
@@ -969,14 +969,14 @@ static void trace(struct sim *s)
 
 static void dispatch(struct sim *s, const struct sim_event *ev)
 {
-	switch (ev->type) {
+	switch (sim_event_type(ev)) {
 	case SIM_EV_ARRIVE: {
 		const struct sim_port *pt = &s->ports[ev->a];
 
 		if (s->nodes[pt->node].is_host)
-			host_receive(s, s->nodes[pt->node].idx, (uint32_t)ev->b);
+			host_receive(s, s->nodes[pt->node].idx, ev->b);
 		else
-			switch_receive(s, ev->a, (uint32_t)ev->b);
+			switch_receive(s, ev->a, ev->b);
 		break;
 	}
 	case SIM_EV_TXDONE: {
@@ -1006,7 +1006,7 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 		break;
 	}
 	case SIM_EV_NIC_WAKE:
-		if (s->hosts[ev->a].wake_ps == ev->b) {
+		if (s->hosts[ev->a].wake_ps == ev->t_ps) {
 			s->hosts[ev->a].wake_ps = 0;
 			sim_nic_kick(s, ev->a);
 		}
@@ -1018,19 +1018,19 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 		flow_stop(s, &s->flows[ev->a]);
 		break;
 	case SIM_EV_CC_DEC:
-		if (s->flows[ev->a].dec_sched_ps == ev->b) {
+		if (s->flows[ev->a].dec_sched_ps == ev->t_ps) {
 			s->flows[ev->a].dec_sched_ps = 0;
-			s->cc->on_event(s, &s->flows[ev->a], SIM_CC_TIMER_DEC, NULL, ev->b);
+			s->cc->on_event(s, &s->flows[ev->a], SIM_CC_TIMER_DEC, NULL, ev->t_ps);
 		}
 		break;
 	case SIM_EV_CC_INC:
-		if (s->flows[ev->a].inc_sched_ps == ev->b) {
+		if (s->flows[ev->a].inc_sched_ps == ev->t_ps) {
 			s->flows[ev->a].inc_sched_ps = 0;
-			s->cc->on_event(s, &s->flows[ev->a], SIM_CC_TIMER_INC, NULL, ev->b);
+			s->cc->on_event(s, &s->flows[ev->a], SIM_CC_TIMER_INC, NULL, ev->t_ps);
 		}
 		break;
 	case SIM_EV_TITA:
-		if (s->hosts[ev->a].tita_wake_ps == ev->b)
+		if (s->hosts[ev->a].tita_wake_ps == ev->t_ps)
 			sim_tita_on_event(s, ev->a);
 		break;
 	case SIM_EV_TRACE:

@@ -388,13 +388,13 @@ enum sim_ev_type {
 	SIM_EV_NIC_WAKE, /* a = host */
 	SIM_EV_FLOW_START, /* a = flow */
 	SIM_EV_FLOW_STOP, /* a = flow */
-	SIM_EV_CC_DEC, /* a = flow, b = due time */
-	SIM_EV_CC_INC, /* a = flow, b = due time */
+	SIM_EV_CC_DEC, /* a = flow; stale unless t_ps is its due time */
+	SIM_EV_CC_INC, /* a = flow; stale unless t_ps is its due time */
 	SIM_EV_TITA, /* a = host */
 	SIM_EV_TRACE,
 };
 
-void sim_schedule(struct sim *s, uint64_t t_ps, enum sim_ev_type type, uint32_t a, uint64_t b);
+void sim_schedule(struct sim *s, uint64_t t_ps, enum sim_ev_type type, uint32_t a, uint32_t b);
 /* A congestion control changed the flow's rate. */
 void sim_flow_set_rate(struct sim *s, struct sim_flow *f, double rate_bps);
 void sim_nic_kick(struct sim *s, uint32_t host);
