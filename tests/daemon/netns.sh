@@ -125,20 +125,8 @@ dst = 10.77.0.3/32"
 write_conf h2 2 $eta
 write_conf h3 3 $eta
 
-start_titad() {
-	local h=$1
-	# nsenter execs titad: $! is titad itself, which the signal tests need.
-	nsenter --net="/run/netns/$(ns "$h")" "$titad" -c "$tmp/$h.conf" >>"$tmp/$h.log" 2>&1 &
-	pid[$h]=$!
-	for _ in $(seq 100); do
-		[ -S "$tmp/$h.sock" ] && "$titactl" -s "$tmp/$h.sock" status >/dev/null 2>&1 && return 0
-		kill -0 "${pid[$h]}" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "titad on $h did not start:" >&2
-	cat "$tmp/$h.log" >&2
-	exit 1
-}
+# shellcheck source=tests/lib/netns-titad.sh
+. "$(dirname "$0")/../lib/netns-titad.sh"
 for h in "${hosts[@]}"; do start_titad "$h"; done
 ok "three titad processes running"
 
