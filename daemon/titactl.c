@@ -639,6 +639,17 @@ static void print_jobs(const Tita__Control__Response *resp)
 		printf("]\n");
 }
 
+/* Every job verb answers with the jobs as they are now. */
+static int call_jobs(Tita__Control__Request *rq)
+{
+	Tita__Control__Response *resp = call(rq);
+
+	expect(resp, TITA__CONTROL__RESPONSE__BODY_JOBS);
+	print_jobs(resp);
+	tita__control__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
 static void job_name_arg(const char *verb, int argc, char **argv)
 {
 	if (argc < 1)
@@ -665,7 +676,6 @@ static int job_set(int argc, char **argv)
 {
 	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
 	Tita__Control__JobSetRequest js = TITA__CONTROL__JOB_SET_REQUEST__INIT;
-	Tita__Control__Response *resp;
 
 	job_name_arg("set", argc, argv);
 	js.name = argv[0];
@@ -718,18 +728,13 @@ static int job_set(int argc, char **argv)
 		usage_error("job set: --min is above --max");
 	rq.body_case = TITA__CONTROL__REQUEST__BODY_JOB_SET;
 	rq.job_set = &js;
-	resp = call(&rq);
-	expect(resp, TITA__CONTROL__RESPONSE__BODY_JOBS);
-	print_jobs(resp);
-	tita__control__response__free_unpacked(resp, NULL);
-	return 0;
+	return call_jobs(&rq);
 }
 
 static int job_show(int argc, char **argv)
 {
 	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
 	Tita__Control__JobShowRequest js = TITA__CONTROL__JOB_SHOW_REQUEST__INIT;
-	Tita__Control__Response *resp;
 
 	if (argc > 0) {
 		job_name_arg("show", argc, argv);
@@ -738,29 +743,20 @@ static int job_show(int argc, char **argv)
 	}
 	rq.body_case = TITA__CONTROL__REQUEST__BODY_JOB_SHOW;
 	rq.job_show = &js;
-	resp = call(&rq);
-	expect(resp, TITA__CONTROL__RESPONSE__BODY_JOBS);
-	print_jobs(resp);
-	tita__control__response__free_unpacked(resp, NULL);
-	return 0;
+	return call_jobs(&rq);
 }
 
 static int job_clear(int argc, char **argv)
 {
 	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
 	Tita__Control__JobClearRequest jc = TITA__CONTROL__JOB_CLEAR_REQUEST__INIT;
-	Tita__Control__Response *resp;
 
 	job_name_arg("clear", argc, argv);
 	no_more_args(argc - 1, argv + 1, "job clear");
 	jc.name = argv[0];
 	rq.body_case = TITA__CONTROL__REQUEST__BODY_JOB_CLEAR;
 	rq.job_clear = &jc;
-	resp = call(&rq);
-	expect(resp, TITA__CONTROL__RESPONSE__BODY_JOBS);
-	print_jobs(resp);
-	tita__control__response__free_unpacked(resp, NULL);
-	return 0;
+	return call_jobs(&rq);
 }
 
 static int job_help(int argc, char **argv)
