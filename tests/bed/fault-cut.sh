@@ -27,10 +27,6 @@ classes() {
 	nsenter --net="$(netns "$1")" tc class show dev eth0 | grep -c -v ' 7174:1 ' || true
 }
 nft_h1() { nsenter --net="$(netns h1)" nft "$@"; }
-pacer_drops() { # host: what its root HTB (the pacer) dropped
-	nsenter --net="$(netns "$1")" tc -s -j qdisc show dev eth0 |
-		python3 -c 'import json,sys; print(sum(q.get("drops", 0) for q in json.load(sys.stdin) if q.get("root")))'
-}
 
 bg h4 "$gen" sink --duration 40s --idle 5s >/dev/null 2>&1
 sleep 0.3

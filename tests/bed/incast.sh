@@ -39,18 +39,14 @@ incast() { # label, senders, bytes per flow
 	check "$label: goodput >= 90% of $rate bit/s (steady $steady, whole run $goodput)" \
 		awk_true 'g >= 0.9 * r' g="$steady" r="$rate"
 	check "$label: CE-marked fraction <= 1% ($ce)" awk_true 'c <= 0.01' c="$ce"
-	check "$label: every flow delivered completely ($complete of $n; pacer drops on senders: $(pacer_drops))" \
+	check "$label: every flow delivered completely ($complete of $n; pacer drops on senders: $(senders_pacer_drops))" \
 		[ "$complete" -eq "$n" ]
 }
 
 # What the senders' own tc pacers dropped (their root HTB's counter).
-pacer_drops() {
-	local i sum=0 d
-	for i in 1 2 3 4 5 6; do
-		d=$(bed exec "h$i" tc -s -j qdisc show dev eth0 2>/dev/null |
-			python3 -c 'import json,sys; print(sum(q.get("drops", 0) for q in json.load(sys.stdin) if q.get("root")))' 2>/dev/null || echo 0)
-		sum=$((sum + d))
-	done
+senders_pacer_drops() {
+	local i sum=0
+	for i in 1 2 3 4 5 6; do sum=$((sum + $(pacer_drops "h$i"))); done
 	echo "$sum"
 }
 

@@ -116,7 +116,9 @@ jget() {
 }
 
 # The bottleneck port's drop counter (the root qdisc's).
-port_drops() { # host index
-	bed exec sw tc -s -j qdisc show dev "p$1" |
-		python3 -c 'import json,sys; print(sum(q["drops"] for q in json.load(sys.stdin) if q.get("root")))'
+root_drops() { # host, dev: what the root qdisc of dev on host dropped
+	bed exec "$1" tc -s -j qdisc show dev "$2" |
+		python3 -c 'import json,sys; print(sum(q.get("drops", 0) for q in json.load(sys.stdin) if q.get("root")))'
 }
+port_drops() { root_drops sw "p$1"; } # host index: its switch port
+pacer_drops() { root_drops "$1" eth0; } # host: its tc pacer (root HTB)
