@@ -39,8 +39,6 @@
 /* How much harder eta is cut when every packet is marked than when just
  * over the threshold are (a standing queue must drain in a few rounds). */
 #define ETA_CE_GAIN 9.0
-/* New demands are granted within this fraction of an interval. */
-#define ALLOC_BATCH_DIV 8
 
 /* A TX pair idle (no demand, no traffic) for this many lifetimes is removed. */
 #define TX_IDLE_TTLS 4
@@ -61,6 +59,14 @@ struct port {
 	uint64_t nic_rx_bps, nic_until_ns;
 	double nic_ce_frac;
 	bool nic_fresh;
+	/* The last allocation's inputs (pair slots, entries, capacity) and
+	 * results: most allocations see the same inputs again (a refresh, a
+	 * steady round), and max-min is a pure function of them. */
+	struct tita_alloc_entry *memo;
+	uint32_t *memo_order;
+	uint32_t memo_n, memo_cap;
+	uint64_t memo_capacity_bps;
+	bool memo_valid;
 };
 
 struct pair {
@@ -181,6 +187,7 @@ void tita_ctl_params_default(struct tita_ctl_params *p)
 		.start_rate_frac = 0.02,
 		.churn_frac = 0.02,
 		.demand_change_frac = 0.05,
+		.alloc_batch_frac = 0.125,
 		.probe_threshold = 0.90,
 		.probe_gain = 1.5,
 		.backlog_horizon_ns = 200 * TITA_NSEC_PER_USEC,
@@ -221,7 +228,7 @@ int tita_ctl_params_check(const struct tita_ctl_params *p)
 	    !in_range(p->eta_increase, 0, 0.5))
 		return -EINVAL;
 	if (!in_range(p->start_rate_frac, 0, 1) || !in_range(p->churn_frac, 0, 0.5) ||
-	    !in_range(p->demand_change_frac, 0, 1))
+	    !in_range(p->demand_change_frac, 0, 1) || !in_range(p->alloc_batch_frac, 0, 1))
 		return -EINVAL;
 	if (!in_range(p->probe_threshold, 0, 1) || !in_range(p->probe_gain, 1, 16))
 		return -EINVAL;
@@ -537,6 +544,10 @@ struct tita_ctl *tita_ctl_free(struct tita_ctl *c)
 {
 	if (!c)
 		return NULL;
+	for (uint32_t i = 0; c->ports && i < c->n_ports; i++) {
+		free(c->ports[i].memo);
+		free(c->ports[i].memo_order);
+	}
 	free(c->ports);
 	free(c->port_dirty);
 	free(c->port_needs_alloc);
@@ -1101,7 +1112,8 @@ static int on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_
 			c->port_needs_alloc[port] = true;
 			c->alloc_due_ns =
 				tita_min_u64(c->alloc_due_ns,
-					     now_ns + c->p.control_interval_ns / ALLOC_BATCH_DIV);
+					     now_ns + (uint64_t)((double)c->p.control_interval_ns *
+								 c->p.alloc_batch_frac));
 		}
 		pr->state = TITA_PAIR_ACTIVE;
 		pr->demand_bps = clamp_rate(e->demand_bps, c->ports[port].line_rate_bps);
@@ -1501,6 +1513,50 @@ static void measure_ports(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns
 
 /* Water-fill one port's downlink over the demands it holds, and queue the
  * grants that changed (or are due for a refresh). */
+static bool same_inputs(const struct tita_alloc_entry *a, const struct tita_alloc_entry *b)
+{
+	return a->demand_bps == b->demand_bps && a->min_bps == b->min_bps &&
+	       a->max_bps == b->max_bps && a->weight == b->weight;
+}
+
+/* Max-min over a port's entries, or its last results when nothing that
+ * goes into it changed. */
+static void allocate_memo(struct port *pt, struct tita_alloc_entry *entries, const uint32_t *order,
+			  uint32_t n, struct tita_alloc_scratch *scratch)
+{
+	bool same = pt->memo_valid && n == pt->memo_n &&
+		    pt->capacity_bps == pt->memo_capacity_bps &&
+		    !memcmp(order, pt->memo_order, n * sizeof(*order));
+
+	for (uint32_t k = 0; same && k < n; k++)
+		same = same_inputs(&entries[k], &pt->memo[k]);
+	if (same) {
+		for (uint32_t k = 0; k < n; k++)
+			entries[k].alloc_bps = pt->memo[k].alloc_bps;
+		return;
+	}
+	tita_alloc_maxmin(entries, n, pt->capacity_bps, scratch);
+	pt->memo_valid = false;
+	if (n > pt->memo_cap) {
+		struct tita_alloc_entry *m = realloc(pt->memo, n * sizeof(*m));
+		uint32_t *o;
+
+		if (!m)
+			return; /* no memo: the next allocation runs in full */
+		pt->memo = m;
+		o = realloc(pt->memo_order, n * sizeof(*o));
+		if (!o)
+			return;
+		pt->memo_order = o;
+		pt->memo_cap = n;
+	}
+	memcpy(pt->memo, entries, n * sizeof(*entries));
+	memcpy(pt->memo_order, order, n * sizeof(*order));
+	pt->memo_n = n;
+	pt->memo_capacity_bps = pt->capacity_bps;
+	pt->memo_valid = true;
+}
+
 static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool measured,
 			      uint32_t n_out)
 {
@@ -1523,7 +1579,7 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 		};
 	}
 	if (n)
-		tita_alloc_maxmin(c->entries, n, pt->capacity_bps, c->scratch);
+		allocate_memo(pt, c->entries, c->order, n, c->scratch);
 	for (uint32_t k = 0; k < n; k++) {
 		struct pair *pr = &c->pairs[c->order[k]];
 
@@ -1603,9 +1659,16 @@ void tita_ctl_advance(struct tita_ctl *c, uint64_t now_ns)
 	round_ns = c->started ? now_ns - c->last_round_ns : c->p.control_interval_ns;
 	if (!round_ns)
 		round_ns = 1;
+	/* Rounds keep their cadence: one that runs late (a busy event loop)
+	 * does not push every later round back, so a daemon's periodic timer
+	 * stays armed for the next one. A round more than an interval late
+	 * starts a new cadence. */
+	if (c->started && now_ns - c->next_round_ns < c->p.control_interval_ns)
+		c->next_round_ns += c->p.control_interval_ns;
+	else
+		c->next_round_ns = now_ns + c->p.control_interval_ns;
 	c->started = true;
 	c->last_round_ns = now_ns;
-	c->next_round_ns = now_ns + c->p.control_interval_ns;
 	c->alloc_due_ns = TITA_TIME_NEVER;
 	memset(c->port_needs_alloc, 0, c->p.max_ports * sizeof(*c->port_needs_alloc));
 	c->nothing_evictable = false;
@@ -1614,6 +1677,11 @@ void tita_ctl_advance(struct tita_ctl *c, uint64_t now_ns)
 	expire(c, now_ns);
 	receiver_round(c, now_ns, round_ns);
 	sender_round(c, now_ns, round_ns);
+}
+
+uint64_t tita_ctl_next_round_ns(const struct tita_ctl *c)
+{
+	return c->started ? c->next_round_ns : 0;
 }
 
 uint64_t tita_ctl_next_deadline_ns(const struct tita_ctl *c)

@@ -69,6 +69,7 @@ static const struct field tita_fields[] = {
 	FD(tita_ctl_params, "start_rate_frac", start_rate_frac, F_DBL, 1),
 	FD(tita_ctl_params, "churn_frac", churn_frac, F_DBL, 1),
 	FD(tita_ctl_params, "demand_change_frac", demand_change_frac, F_DBL, 1),
+	FD(tita_ctl_params, "alloc_batch_frac", alloc_batch_frac, F_DBL, 1),
 	FD(tita_ctl_params, "probe_threshold", probe_threshold, F_DBL, 1),
 	FD(tita_ctl_params, "probe_gain", probe_gain, F_DBL, 1),
 	FD(tita_ctl_params, "backlog_horizon_us", backlog_horizon_ns, F_U64, 1e3),

@@ -61,6 +61,11 @@ struct tita_ctl_params {
 	double churn_frac;
 	/* A demand report is sent early when it moves by more than this fraction. */
 	double demand_change_frac;
+	/* A receiver grants new and moved demands before the next round, once
+	 * this fraction of an interval has passed since the first of them came
+	 * (so that an incast's demands share one allocation); 0: at the next
+	 * tita_ctl_advance(), for a caller that reads its sockets in batches. */
+	double alloc_batch_frac;
 	/* A pair using more than probe_threshold of its rate (or with a backlog)
 	 * asks for probe_gain times its rate, up to line rate. */
 	double probe_threshold;
@@ -222,6 +227,10 @@ int tita_ctl_on_msg(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_n
 void tita_ctl_advance(struct tita_ctl *c, uint64_t now_ns);
 /* When tita_ctl_advance() must next be called; TITA_TIME_NEVER if idle. */
 uint64_t tita_ctl_next_deadline_ns(const struct tita_ctl *c);
+/* When the next control round is due (0 before the first): rounds keep a
+ * fixed cadence, one interval apart, unless one runs more than an interval
+ * late. next_deadline is earlier when a new demand is allocated early. */
+uint64_t tita_ctl_next_round_ns(const struct tita_ctl *c);
 
 /* Pull the next message to send; false when there is none. */
 bool tita_ctl_pop_msg(struct tita_ctl *c, struct tita_msg *ret_msg);

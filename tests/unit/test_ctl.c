@@ -1049,6 +1049,108 @@ static void test_churn_suppression(void **state)
 	world_free(w);
 }
 
+/* Rounds keep a fixed cadence when advanced late (a busy daemon), and
+ * start a new one after a stall of more than an interval. */
+static void test_round_cadence(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c;
+	struct tita_addr me = tita_addr_from_host_id(1);
+	uint64_t t0 = 1000 * INTERVAL_NS;
+
+	(void)state;
+	tita_ctl_params_default(&p);
+	p.control_interval_ns = INTERVAL_NS;
+	c = tita_ctl_new(&p);
+	assert_non_null(c);
+	assert_int_equal(tita_ctl_port_add(c, &me, LINE_BPS), 0);
+	assert_int_equal(tita_ctl_next_round_ns(c), 0);
+	tita_ctl_advance(c, t0);
+	assert_int_equal(tita_ctl_next_round_ns(c), t0 + INTERVAL_NS);
+	/* A quarter interval late: the next round stays on the grid. */
+	tita_ctl_advance(c, t0 + INTERVAL_NS + INTERVAL_NS / 4);
+	assert_int_equal(tita_ctl_next_round_ns(c), t0 + 2 * INTERVAL_NS);
+	/* Early: nothing runs, nothing moves. */
+	tita_ctl_advance(c, t0 + 2 * INTERVAL_NS - 1);
+	assert_int_equal(tita_ctl_next_round_ns(c), t0 + 2 * INTERVAL_NS);
+	/* Three intervals late: a new cadence from now. */
+	tita_ctl_advance(c, t0 + 5 * INTERVAL_NS + 7);
+	assert_int_equal(tita_ctl_next_round_ns(c), t0 + 6 * INTERVAL_NS + 7);
+	tita_ctl_free(c);
+}
+
+static uint64_t grant_of(struct tita_ctl *c, uint32_t sender)
+{
+	struct tita_pair_info info[16];
+	struct tita_addr from = tita_addr_from_host_id(sender);
+	size_t n = tita_ctl_pairs(c, info, 16);
+
+	for (size_t i = 0; i < n; i++)
+		if (info[i].role == TITA_PAIR_RX && tita_addr_eq(&info[i].remote, &from))
+			return info[i].grant_bps;
+	fail_msg("no RX pair from host %u", sender);
+	return 0;
+}
+
+static void demand_from(struct tita_ctl *c, uint32_t sender, uint64_t demand_bps, uint64_t now)
+{
+	struct tita_msg m = { .kind = TITA_MSG_DEMAND, .n_entries = 1 };
+
+	m.peer = tita_addr_from_host_id(sender);
+	m.demand[0] = (struct tita_demand_entry){ .sender = m.peer,
+						  .receiver = tita_addr_from_host_id(1),
+						  .weight_milli = TITA_WEIGHT_ONE,
+						  .demand_bps = demand_bps };
+	assert_int_equal(tita_ctl_on_msg(c, &m, now), 1);
+}
+
+/* The receiver reuses its last allocation while its inputs stay the same:
+ * any change of demand or capacity must still show in the grants. */
+static void test_allocation_follows_inputs(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c;
+	struct tita_msg out;
+	struct tita_addr me = tita_addr_from_host_id(1);
+	uint64_t now = 1000 * INTERVAL_NS;
+	const uint64_t share = (uint64_t)(0.95 * LINE_BPS) / 3;
+
+	(void)state;
+	tita_ctl_params_default(&p);
+	p.control_interval_ns = INTERVAL_NS;
+	c = tita_ctl_new(&p);
+	assert_non_null(c);
+	assert_int_equal(tita_ctl_port_add(c, &me, LINE_BPS), 0);
+	for (int round = 0; round < 4; round++, now += INTERVAL_NS) {
+		for (uint32_t s = 2; s <= 4; s++)
+			demand_from(c, s, 40 * TITA_GBPS, now);
+		tita_ctl_advance(c, now);
+		while (tita_ctl_pop_msg(c, &out))
+			;
+		for (uint32_t s = 2; s <= 4; s++)
+			if (llabs((long long)grant_of(c, s) - (long long)share) >= 1000000)
+				fail_msg("round %d: host %u granted %llu, want %llu", round, s,
+					 (unsigned long long)grant_of(c, s),
+					 (unsigned long long)share);
+	}
+	/* One demand drops: the others share what it leaves. */
+	demand_from(c, 3, 10 * TITA_GBPS, now);
+	tita_ctl_advance(c, now);
+	assert_int_equal(grant_of(c, 3), 10 * TITA_GBPS);
+	if (llabs((long long)grant_of(c, 2) - 40 * (long long)TITA_GBPS) >= 1000000)
+		fail_msg("host 2 granted %llu after host 3 dropped",
+			 (unsigned long long)grant_of(c, 2));
+	now += INTERVAL_NS;
+	/* The link gets slower: every grant follows. */
+	assert_int_equal(tita_ctl_port_set_rate(c, &me, LINE_BPS / 4), 0);
+	tita_ctl_advance(c, now);
+	if (grant_of(c, 2) + grant_of(c, 3) + grant_of(c, 4) > (uint64_t)(0.95 * LINE_BPS / 4) + 3)
+		fail_msg("grants %llu + %llu + %llu exceed the slower link",
+			 (unsigned long long)grant_of(c, 2), (unsigned long long)grant_of(c, 3),
+			 (unsigned long long)grant_of(c, 4));
+	tita_ctl_free(c);
+}
+
 int main(void)
 {
 	const char *env = getenv("TITA_TEST_SEED");
@@ -1073,6 +1175,8 @@ int main(void)
 		cmocka_unit_test(test_churn_suppression),
 		cmocka_unit_test(test_backlog_does_not_outlive_samples),
 		cmocka_unit_test(test_sparse_samples_hold),
+		cmocka_unit_test(test_round_cadence),
+		cmocka_unit_test(test_allocation_follows_inputs),
 	};
 
 	seed = env ? strtoull(env, NULL, 0) : 20261127;
