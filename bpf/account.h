@@ -38,7 +38,8 @@ static __always_inline void tita_rx_bump(struct tita_rx_counters *c, const struc
 }
 
 /*
- * 0, or -1 when the table refused a new entry. The clock is jiffies, not
+ * 0, 1 when it created the entry, or -1 when the table refused a new entry.
+ * The clock is jiffies, not
  * bpf_ktime_get_ns(): reading the clock source costs more than the rest of
  * the program on some machines (25 ns in a KVM guest), and the timestamp
  * only has to say which CPU saw a QP last.
@@ -56,7 +57,7 @@ static __always_inline int tita_rx_account(void *map, const void *key, const str
 		/* Rare path: a new entry, or one evicted and created again. */
 		init.created_ns = bpf_ktime_get_ns();
 		if (bpf_map_update_elem(map, key, &init, BPF_NOEXIST) == 0)
-			return 0;
+			return 1;
 		/* Another CPU created it first: count into our own slot of it. */
 		c = bpf_map_lookup_elem(map, key);
 		if (!c)
@@ -91,7 +92,7 @@ static __always_inline int tita_tx_account(void *map, const void *key, const str
 		tita_tx_bump(&init, p, reason, packets, bytes, classified);
 		init.created_ns = bpf_ktime_get_ns();
 		if (bpf_map_update_elem(map, key, &init, BPF_NOEXIST) == 0)
-			return 0;
+			return 1;
 		c = bpf_map_lookup_elem(map, key);
 		if (!c)
 			return -1;

@@ -34,6 +34,9 @@
 /* Knobs, set by the loader between open and load. */
 const volatile __u32 tx_classify = 1; /* 0: count only, never touch skb->priority */
 
+/* Entries created in tita_tx_peer (see tita_rx_qp4_created). */
+__u64 tita_tx_peer_created;
+
 SEC("tc")
 int tita_tc_tx(struct __sk_buff *skb)
 {
@@ -67,8 +70,12 @@ int tita_tc_tx(struct __sk_buff *skb)
 				classified = 1;
 			}
 		}
-		if (tita_tx_account(&tita_tx_peer, &pkt.key, &pkt, reason, packets, bytes,
-				    classified))
+		int err = tita_tx_account(&tita_tx_peer, &pkt.key, &pkt, reason, packets, bytes,
+					  classified);
+
+		if (err > 0)
+			__sync_fetch_and_add(&tita_tx_peer_created, 1);
+		else if (err < 0)
 			reason = TITA_REASON_TABLE_FULL;
 	}
 	tita_count_reason(&tita_tx_reason, reason, bytes);

@@ -8,6 +8,7 @@
  * The tables are read with BPF_MAP_LOOKUP_BATCH (5.6+), which walks a hash
  * map bucket by bucket and copes with entries that come and go meanwhile.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -35,6 +36,20 @@ struct tx_entry {
 	uint64_t created_ns;
 };
 
+/*
+ * The order that sorts a read. A hash map hands its entries back in bucket
+ * order, which stays the same from read to read while its set of keys
+ * does: then the previous read's permutation is reused instead of sorting
+ * again (most reads, once traffic is steady).
+ */
+#define SORT_KEY_BYTES 20 /* the address, then the QP big-endian: memcmp order */
+
+struct order_cache {
+	uint8_t *keys; /* the previous read's sort keys, in the map's order */
+	uint32_t *perm; /* sorted position k holds entry perm[k] of the read */
+	size_t n, cap;
+};
+
 /* A raw batch read of one per-CPU hash map. */
 struct raw {
 	void *keys, *values;
@@ -56,12 +71,54 @@ struct tita_bpf_reader {
 	size_t cap_qps;
 	struct tx_entry *tx, *tx_prev;
 	size_t n_tx, n_tx_prev, cap_tx, cap_tx_prev;
+	/* Unsorted reads and their sort keys, and the orders that sort them. */
+	struct rx_entry *rx_unsorted;
+	size_t cap_rx_unsorted;
+	uint8_t *sort_keys;
+	size_t cap_sort_keys;
+	struct order_cache rx_order, tx_order;
 	struct tita_bpf_tx_peer *txp;
 	size_t cap_txp;
 	struct tita_bpf_queue queues[TITA_QUEUE_MAX_TXQ];
 	struct tita_bpf_reasons rx_reasons_prev, tx_reasons_prev;
+	/* Reasons and the queue sampler, read at most once per slow interval. */
+	uint64_t slow_interval_ns, slow_read_ns;
+	bool have_slow;
+	/* Per hash map (rx4, rx6, tx): the creations the last read saw, and
+	 * whether it found entries; a map with neither news is not read. */
+	uint64_t created_seen[3];
+	bool had_entries[3];
 	struct tita_bpf_snapshot snap;
 };
+
+enum { MAP_RX4, MAP_RX6, MAP_TX };
+
+/* Whether the map may hold entries the reader has not seen empty: it had
+ * some at the last read, or the datapath created one since. The first read
+ * reads every map (pinned maps outlive a restart, the counters do not). */
+static bool worth_reading(struct tita_bpf_reader *r, int which)
+{
+	const struct tita__bss *bss = r->b->skel->bss;
+	uint64_t created;
+
+	switch (which) {
+	case MAP_RX4:
+		created = __atomic_load_n(&bss->tita_rx_qp4_created, __ATOMIC_ACQUIRE);
+		break;
+	case MAP_RX6:
+		created = __atomic_load_n(&bss->tita_rx_qp6_created, __ATOMIC_ACQUIRE);
+		break;
+	default:
+		created = __atomic_load_n(&bss->tita_tx_peer_created, __ATOMIC_ACQUIRE);
+		break;
+	}
+	if (r->have_prev && !r->had_entries[which] && created == r->created_seen[which])
+		return false;
+	/* Read before the map: an entry created during the walk shows as news
+	 * at the next read even when the walk missed it. */
+	r->created_seen[which] = created;
+	return true;
+}
 
 void tita_bpf_counter_delta(const uint64_t *now, const uint64_t *prev, size_t n,
 			    uint64_t now_created_ns, uint64_t prev_created_ns, uint64_t *ret_delta)
@@ -197,6 +254,83 @@ static int cmp_tx(const void *pa, const void *pb)
 	return cmp_addr(&a->peer.remote, &b->peer.remote);
 }
 
+static int cmp_sort_key(const void *pa, const void *pb, void *keys)
+{
+	const uint8_t *k = keys;
+
+	return memcmp(k + (size_t) * (const uint32_t *)pa * SORT_KEY_BYTES,
+		      k + (size_t) * (const uint32_t *)pb * SORT_KEY_BYTES, SORT_KEY_BYTES);
+}
+
+/* The permutation that sorts n entries by their keys; NULL when out of
+ * memory. */
+static const uint32_t *sorted_order(struct order_cache *oc, const uint8_t *keys, size_t n)
+{
+	static uint32_t none;
+
+	if (!n)
+		return &none;
+	if (n == oc->n && !memcmp(keys, oc->keys, n * SORT_KEY_BYTES))
+		return oc->perm;
+	if (n > oc->cap) {
+		uint8_t *k = realloc(oc->keys, n * SORT_KEY_BYTES);
+		uint32_t *p;
+
+		if (!k)
+			return NULL;
+		oc->keys = k;
+		p = realloc(oc->perm, n * sizeof(*p));
+		if (!p)
+			return NULL;
+		oc->perm = p;
+		oc->cap = n;
+	}
+	oc->n = 0; /* invalid until sorted */
+	memcpy(oc->keys, keys, n * SORT_KEY_BYTES);
+	for (size_t i = 0; i < n; i++)
+		oc->perm[i] = (uint32_t)i;
+	qsort_r(oc->perm, n, sizeof(*oc->perm), cmp_sort_key, oc->keys);
+	oc->n = n;
+	return oc->perm;
+}
+
+static void sort_key(struct tita_bpf_reader *r, size_t i, const struct tita_addr *remote,
+		     uint32_t qp)
+{
+	uint8_t *k = r->sort_keys + i * SORT_KEY_BYTES;
+
+	memcpy(k, remote->bytes, 16);
+	k[16] = (uint8_t)(qp >> 24);
+	k[17] = (uint8_t)(qp >> 16);
+	k[18] = (uint8_t)(qp >> 8);
+	k[19] = (uint8_t)qp;
+}
+
+/* r->rx in key order (read_rx fills it in the maps' order). */
+static int sort_rx(struct tita_bpf_reader *r)
+{
+	const uint32_t *perm;
+	struct rx_entry *t;
+	size_t tc;
+
+	if (r->n_rx < 2)
+		return 0;
+	if (grow((void **)&r->sort_keys, &r->cap_sort_keys, r->n_rx * SORT_KEY_BYTES, 1) ||
+	    grow((void **)&r->rx_unsorted, &r->cap_rx_unsorted, r->n_rx, sizeof(*r->rx)))
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n_rx; i++)
+		sort_key(r, i, &r->rx[i].qp.remote, r->rx[i].qp.dst_qp);
+	perm = sorted_order(&r->rx_order, r->sort_keys, r->n_rx);
+	if (!perm)
+		return -ENOMEM;
+	/* The read becomes the spare; the sorted copy takes its place. */
+	t = r->rx, r->rx = r->rx_unsorted, r->rx_unsorted = t;
+	tc = r->cap_rx, r->cap_rx = r->cap_rx_unsorted, r->cap_rx_unsorted = tc;
+	for (size_t k = 0; k < r->n_rx; k++)
+		r->rx[k] = r->rx_unsorted[perm[k]];
+	return 0;
+}
+
 static int read_rx(struct tita_bpf_reader *r)
 {
 	struct tita *s = r->b->skel;
@@ -205,11 +339,16 @@ static int read_rx(struct tita_bpf_reader *r)
 	r->n_rx = 0;
 	for (int fam = 4; fam <= 6; fam += 2) {
 		const struct bpf_map *map = fam == 4 ? s->maps.tita_rx_qp4 : s->maps.tita_rx_qp6;
+		int which = fam == 4 ? MAP_RX4 : MAP_RX6;
 		size_t ksz = bpf_map__key_size(map);
 
+		if (!worth_reading(r, which))
+			continue;
+		r->had_entries[which] = true; /* until a walk completes */
 		err = read_percpu_hash(r, map);
 		if (err)
 			return err;
+		r->had_entries[which] = r->raw.n > 0;
 		if (grow((void **)&r->rx, &r->cap_rx, r->n_rx + r->raw.n, sizeof(*r->rx)))
 			return -ENOMEM;
 		for (size_t i = 0; i < r->raw.n; i++) {
@@ -230,28 +369,46 @@ static int read_rx(struct tita_bpf_reader *r)
 			sum_rx(r, i, e);
 		}
 	}
-	if (r->n_rx > 1) /* qsort() wants a non-NULL base even for nothing */
-		qsort(r->rx, r->n_rx, sizeof(*r->rx), cmp_rx);
-	return 0;
+	return sort_rx(r);
 }
 
 static int read_tx(struct tita_bpf_reader *r)
 {
 	const struct bpf_map *map = r->b->skel->maps.tita_tx_peer;
 	size_t ksz = bpf_map__key_size(map);
-	int err = read_percpu_hash(r, map);
+	const uint32_t *perm;
+	int err;
 
+	if (!worth_reading(r, MAP_TX)) {
+		r->n_tx = 0;
+		return 0;
+	}
+	r->had_entries[MAP_TX] = true; /* until a walk completes */
+	err = read_percpu_hash(r, map);
 	if (err)
 		return err;
-	if (grow((void **)&r->tx, &r->cap_tx, r->raw.n, sizeof(*r->tx)))
+	r->had_entries[MAP_TX] = r->raw.n > 0;
+	if (grow((void **)&r->tx, &r->cap_tx, r->raw.n, sizeof(*r->tx)) ||
+	    grow((void **)&r->sort_keys, &r->cap_sort_keys, r->raw.n * SORT_KEY_BYTES, 1))
 		return -ENOMEM;
 	r->n_tx = r->raw.n;
 	for (size_t i = 0; i < r->raw.n; i++) {
 		const struct tita_peer_key *k = raw_key(r, ksz, i);
-		struct tx_entry *e = &r->tx[i];
+		struct tita_addr remote;
+
+		memcpy(remote.bytes, k->addr, 16);
+		sort_key(r, i, &remote, 0);
+	}
+	perm = sorted_order(&r->tx_order, r->sort_keys, r->n_tx);
+	if (!perm)
+		return -ENOMEM;
+	/* Each entry straight into its sorted place. */
+	for (size_t pos = 0; pos < r->n_tx; pos++) {
+		size_t i = perm[pos];
+		struct tx_entry *e = &r->tx[pos];
 
 		memset(e, 0, sizeof(*e));
-		memcpy(e->peer.remote.bytes, k->addr, 16);
+		memcpy(e->peer.remote.bytes, r->sort_keys + i * SORT_KEY_BYTES, 16);
 		for (int cpu = 0; cpu < r->ncpu; cpu++) {
 			const struct tita_tx_counters *v =
 				raw_value(r, sizeof(struct tita_tx_counters), i, cpu);
@@ -270,8 +427,6 @@ static int read_tx(struct tita_bpf_reader *r)
 				e->created_ns = v->created_ns;
 		}
 	}
-	if (r->n_tx > 1)
-		qsort(r->tx, r->n_tx, sizeof(*r->tx), cmp_tx);
 	return 0;
 }
 
@@ -543,6 +698,11 @@ struct tita_bpf_reader *tita_bpf_reader_new(struct tita_bpf *b)
 	return r;
 }
 
+void tita_bpf_reader_set_slow_interval(struct tita_bpf_reader *r, uint64_t interval_ns)
+{
+	r->slow_interval_ns = interval_ns;
+}
+
 struct tita_bpf_reader *tita_bpf_reader_free(struct tita_bpf_reader *r)
 {
 	if (!r)
@@ -557,6 +717,12 @@ struct tita_bpf_reader *tita_bpf_reader_free(struct tita_bpf_reader *r)
 	free(r->tx);
 	free(r->tx_prev);
 	free(r->txp);
+	free(r->rx_unsorted);
+	free(r->sort_keys);
+	free(r->rx_order.keys);
+	free(r->rx_order.perm);
+	free(r->tx_order.keys);
+	free(r->tx_order.perm);
 	free(r);
 	return NULL;
 }
@@ -573,6 +739,7 @@ int tita_bpf_read(struct tita_bpf_reader *r, uint64_t now_ns,
 {
 	struct tita *s = r->b->skel;
 	struct tita_bpf_reasons rx_reasons, tx_reasons;
+	bool slow;
 	int err;
 
 	/* The snapshot of the previous read must stay valid on failure, so
@@ -587,13 +754,18 @@ int tita_bpf_read(struct tita_bpf_reader *r, uint64_t now_ns,
 	SWAP(r->n_peers, r->n_peers_prev);
 	SWAP(r->cap_peers, r->cap_peers_prev);
 
+	slow = !r->have_slow || now_ns - r->slow_read_ns >= r->slow_interval_ns;
 	err = read_rx(r);
 	if (!err)
 		err = read_tx(r);
-	if (!err)
+	if (!err && slow)
 		err = read_reasons(r, s->maps.tita_rx_reason, &rx_reasons);
-	if (!err)
+	if (!err && slow)
 		err = read_reasons(r, s->maps.tita_tx_reason, &tx_reasons);
+	if (!slow) {
+		rx_reasons = r->rx_reasons_prev;
+		tx_reasons = r->tx_reasons_prev;
+	}
 	if (!err) {
 		rx_deltas(r);
 		err = rx_peers(r);
@@ -617,8 +789,12 @@ int tita_bpf_read(struct tita_bpf_reader *r, uint64_t now_ns,
 	}
 	tx_deltas(r);
 
-	memset(&r->snap, 0, sizeof(r->snap));
-	err = read_queues(r);
+	if (slow) {
+		memset(&r->snap, 0, sizeof(r->snap));
+		err = read_queues(r);
+		r->slow_read_ns = now_ns;
+		r->have_slow = true;
+	}
 	r->snap.now_ns = now_ns;
 	r->snap.interval_ns = r->have_prev && now_ns > r->prev_now_ns ? now_ns - r->prev_now_ns : 0;
 	for (size_t i = 0; i < r->n_rx; i++)

@@ -215,8 +215,17 @@ struct tita_bpf_reader;
 struct tita_bpf_reader *tita_bpf_reader_new(struct tita_bpf *b);
 struct tita_bpf_reader *tita_bpf_reader_free(struct tita_bpf_reader *r);
 
-/* Read every map. now_ns: the caller's CLOCK_MONOTONIC, which also closes
- * the queue sampler's interval. 0 and *ret_snap, or -errno (then the
+/* The drop-reason counters and the queue sampler only feed metrics and
+ * diagnostics: read them at most once per interval_ns (0, the default: at
+ * every read). Between those reads a snapshot repeats their last totals and
+ * queue figures, with zero reason deltas; the queue figures then cover the
+ * slow interval. */
+void tita_bpf_reader_set_slow_interval(struct tita_bpf_reader *r, uint64_t interval_ns);
+
+/* Read the maps. A per-peer table the datapath has added no entry to since
+ * a read found it empty is not read again (one syscall per table and
+ * interval is most of an idle daemon's CPU). now_ns: the caller's
+ * CLOCK_MONOTONIC, which also closes the queue sampler's interval. 0 and *ret_snap, or -errno (then the
  * previous snapshot stays valid and the next read's deltas still start
  * from the last good one). */
 int tita_bpf_read(struct tita_bpf_reader *r, uint64_t now_ns,
