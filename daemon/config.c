@@ -42,7 +42,7 @@ struct pctx {
 	struct titad_job_conf *job;
 
 	/* Lines of the keys that later cross-checks blame. */
-	int line_interval, line_ttl, line_refresh, line_eta, line_eta_min;
+	int line_interval, line_ttl, line_refresh, line_eta, line_eta_min, line_coalesce;
 	bool ttl_set, refresh_set;
 
 	int err_line; /* 0: none yet */
@@ -563,6 +563,14 @@ static int key_peers(struct pctx *c, const char *k, const char *v)
 		g->max_peers = (uint32_t)n;
 		return 0;
 	}
+	if (!strcmp(k, "coalesce")) {
+		c->line_coalesce = c->line;
+		if (!strcmp(v, "0")) {
+			g->peer_coalesce_ns = 0;
+			return 0;
+		}
+		return get_duration(c, k, v, 0, TITA_NSEC_PER_SEC, "0..1s", &g->peer_coalesce_ns);
+	}
 	return 1;
 }
 
@@ -774,6 +782,21 @@ static void cross_check(struct pctx *c)
 		fail(c, "refresh must be at least the interval and below grant-ttl");
 		return;
 	}
+	/* Datagrams wait at most this long to be read; past the interval
+	 * they would wait across rounds. Unset: half the interval, which
+	 * keeps a new pair's first grant within one interval. */
+	if (!c->line_coalesce)
+		g->peer_coalesce_ns = p->control_interval_ns / 2;
+	if (g->peer_coalesce_ns > p->control_interval_ns) {
+		c->line = c->line_coalesce;
+		fail(c, "coalesce must not exceed the interval");
+		return;
+	}
+	/* Coalesced reads already hand the controller demands in batches:
+	 * holding them for another fraction of an interval would only add a
+	 * wake-up and latency. */
+	if (g->peer_coalesce_ns)
+		p->alloc_batch_frac = 0;
 	/* An operator who lowers eta does not have to lower eta-min too. */
 	if (!c->line_eta_min && p->eta_min > p->eta)
 		p->eta_min = p->eta;
@@ -951,6 +974,7 @@ static const struct titad_config_range ranges[] = {
 	{ "peers", "port", "1", "65535", "0", "65536" },
 	{ "peers", "key-id", "0", "4294967295", NULL, "4294967296" },
 	{ "peers", "max-peers", "16", "1048576", "15", "1048577" },
+	{ "peers", "coalesce", "0", "1ms", NULL, "1001us" },
 	{ "port eth0", "line-rate", "1", "3.2T", "0", "3.3T" },
 	{ "port eth0", "eta", "0.05", "1", "0.04", "1.5" },
 	{ "job j", "weight", "0.001", "1000", "0.0001", "1001" },

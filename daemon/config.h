@@ -123,6 +123,9 @@ struct titad_config {
 	uint32_t n_static;
 	struct tita_addr static_peers[TITAD_MAX_STATIC_PEERS];
 	uint32_t max_peers;
+	/* After a read, peer sockets are next read this much later (0: as
+	 * datagrams arrive): fewer wake-ups under load, bounded latency. */
+	uint64_t peer_coalesce_ns;
 
 	uint32_t n_ports;
 	struct titad_port_conf ports[TITAD_MAX_PORTS];

@@ -42,7 +42,8 @@ struct tita_event {
 	int epfd;
 	int tfd;
 	int sigfd;
-	uint64_t armed_ns;
+	uint64_t armed_ns; /* the timerfd's next expiry; UINT64_MAX: disarmed */
+	uint64_t period_ns; /* the timerfd's interval; 0: one-shot */
 	uint64_t now_ns;
 	bool exiting;
 	int exit_code;
@@ -195,6 +196,15 @@ int tita_event_signals(struct tita_event *ev, const int *signos, int n, tita_eve
 	return 0;
 }
 
+void tita_event_set_period(struct tita_event *ev, uint64_t period_ns)
+{
+	if (period_ns == ev->period_ns)
+		return;
+	ev->period_ns = period_ns;
+	/* No deadline is ever this: the next pass re-arms with the new interval. */
+	ev->armed_ns = UINT64_MAX - 1;
+}
+
 void tita_event_set_idle(struct tita_event *ev, tita_event_idle_fn fn, void *data)
 {
 	ev->idle_fn = fn;
@@ -242,6 +252,10 @@ static int arm(struct tita_event *ev)
 
 		its.it_value.tv_sec = (time_t)(at / 1000000000ull);
 		its.it_value.tv_nsec = (long)(at % 1000000000ull);
+		/* Periodic: the next expiry is then usually the next deadline
+		 * already (see tita_event_set_period). */
+		its.it_interval.tv_sec = (time_t)(ev->period_ns / 1000000000ull);
+		its.it_interval.tv_nsec = (long)(ev->period_ns % 1000000000ull);
 	}
 	if (timerfd_settime(ev->tfd, TFD_TIMER_ABSTIME, &its, NULL))
 		return -errno;
@@ -274,10 +288,15 @@ int tita_event_run(struct tita_event *ev)
 			if (s == &ev->timer_src) {
 				uint64_t expirations;
 
-				if (read(ev->tfd, &expirations, sizeof(expirations)) < 0 &&
-				    errno != EAGAIN)
-					return -errno;
-				ev->armed_ns = UINT64_MAX;
+				if (read(ev->tfd, &expirations, sizeof(expirations)) < 0) {
+					if (errno != EAGAIN)
+						return -errno;
+					expirations = 0; /* a stale wake-up */
+				}
+				if (!ev->period_ns)
+					ev->armed_ns = UINT64_MAX;
+				else if (ev->armed_ns != UINT64_MAX)
+					ev->armed_ns += expirations * ev->period_ns;
 			} else if (s == &ev->signal_src) {
 				struct signalfd_siginfo si;
 

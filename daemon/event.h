@@ -38,6 +38,11 @@ struct tita_timer *tita_event_timer_new(struct tita_event *ev, tita_event_timer_
 void tita_event_timer_set(struct tita_event *ev, struct tita_timer *t, uint64_t deadline_ns);
 uint64_t tita_event_timer_deadline(const struct tita_timer *t);
 
+/* The cadence of the loop's most frequent timer, as a hint: the timerfd
+ * is armed periodic with it, so a timer re-armed one period after its last
+ * deadline costs no system call. 0 (the default): one-shot arming. */
+void tita_event_set_period(struct tita_event *ev, uint64_t period_ns);
+
 /* Block these signals and deliver them through fn. 0 or -errno. */
 int tita_event_signals(struct tita_event *ev, const int *signos, int n, tita_event_signal_fn fn,
 		       void *data);

@@ -38,6 +38,9 @@ struct psock {
 	int fd;
 	int family;
 	struct tita_event_source *src;
+	/* Coalescing: after a wake-up the socket is left out of epoll
+	 * (EPOLLONESHOT) and polled from a timer while datagrams keep coming. */
+	bool armed;
 };
 
 struct txq_entry {
@@ -56,6 +59,8 @@ struct titad_peers {
 	uint32_t n_buckets; /* power of two */
 	struct titad_peer **buckets;
 	size_t n_peers, n_strangers;
+
+	struct tita_timer *t_poll;
 
 	uint32_t n_tx;
 	struct txq_entry tx[TX_BATCH];
@@ -209,7 +214,7 @@ static void log_drop(struct titad *d, struct titad_peer *p, const struct tita_ad
 }
 
 static void on_datagram(struct titad *d, const struct tita_addr *from, const uint8_t *buf,
-			size_t len, uint64_t now_ns)
+			size_t len, uint64_t now_ns, uint64_t arrived_ns)
 {
 	struct titad_peers *ps = d->peers;
 	struct titad_peer *p = titad_peer_get(d, from, false, now_ns);
@@ -257,20 +262,44 @@ static void on_datagram(struct titad *d, const struct tita_addr *from, const uin
 	}
 	if (m.msg.kind == TITA_MSG_DEMAND && tita_ctl_n_pairs(d->ctl) > pairs_before &&
 	    !p->demand_pending_ns)
-		p->demand_pending_ns = now_ns;
+		p->demand_pending_ns = arrived_ns;
 }
 
-static void on_readable(void *data, int fd, uint32_t events)
+/* When the datagram reached the socket, on the monotonic clock: the
+ * kernel's receive timestamp (wall clock) moved by the wall clock's lead,
+ * so that a demand's time to its grant includes the time it waited to be
+ * read. now_ns when there is none. */
+static uint64_t arrival_ns(struct msghdr *mh, uint64_t now_ns, uint64_t real_ns)
 {
-	struct titad *d = data;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		struct timespec ts;
+		uint64_t at;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+		at = (uint64_t)ts.tv_sec * TITA_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+		if (at > real_ns || real_ns - at > now_ns)
+			return now_ns; /* the wall clock stepped */
+		return now_ns - (real_ns - at);
+	}
+	return now_ns;
+}
+
+/* Read what the socket holds; how many datagrams. */
+static int drain(struct titad *d, int fd)
+{
 	struct titad_peers *ps = d->peers;
 	struct sockaddr_storage from[RX_BATCH];
 	struct mmsghdr msgs[RX_BATCH];
 	struct iovec iov[RX_BATCH];
-	uint64_t now_ns;
-	int n;
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} ctl[RX_BATCH];
+	uint64_t now_ns, real_ns;
+	int n, total = 0;
 
-	(void)events;
 	/* A bounded number of batches per wake-up keeps timers on time under
 	 * a flood; the socket stays readable and the loop comes back. */
 	for (int round = 0; round < 8; round++) {
@@ -282,11 +311,15 @@ static void on_readable(void *data, int fd, uint32_t events)
 			msgs[i].msg_hdr.msg_iovlen = 1;
 			msgs[i].msg_hdr.msg_name = &from[i];
 			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+			msgs[i].msg_hdr.msg_control = ctl[i].buf;
+			msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
 		}
 		n = recvmmsg(fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
+		total += n;
 		now_ns = tita_clock_mono_ns();
+		real_ns = tita_clock_real_ns();
 		for (int i = 0; i < n; i++) {
 			struct tita_addr a;
 			size_t len = msgs[i].msg_len;
@@ -298,13 +331,93 @@ static void on_readable(void *data, int fd, uint32_t events)
 			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
 				len = TITA_WIRE_MAX_BYTES + 1;
 			on_datagram(d, &a, ps->rx_bufs[i], len > RX_BUF_BYTES ? RX_BUF_BYTES : len,
-				    now_ns);
-			if (len > RX_BUF_BYTES)
-				(void)0;
+				    now_ns, arrival_ns(&msgs[i].msg_hdr, now_ns, real_ns));
 		}
 		if (n < RX_BATCH)
 			break;
 	}
+	return total;
+}
+
+static uint32_t sock_events(const struct titad *d)
+{
+	return d->cfg.peer_coalesce_ns ? EPOLLIN | EPOLLONESHOT : EPOLLIN;
+}
+
+/* The next coalescing poll: at most coalesce from now, on the grid of the
+ * controller's rounds (a round, or a whole number of coalesce periods
+ * before one) so that a poll shares its wake-up with a round when it can. */
+static uint64_t next_poll_ns(const struct titad *d, uint64_t now_ns)
+{
+	uint64_t c = d->cfg.peer_coalesce_ns ? d->cfg.peer_coalesce_ns :
+					       d->cfg.params.control_interval_ns;
+	uint64_t interval = d->cfg.params.control_interval_ns;
+	uint64_t round = tita_ctl_next_round_ns(d->ctl);
+
+	/* A round due now runs after this poll, one interval before the next. */
+	if (round <= now_ns)
+		round += ((now_ns - round) / interval + 1) * interval;
+	return round - (round - now_ns - 1) / c * c;
+}
+
+/* While polling, the loop's timerfd ticks at the poll period: when it
+ * divides the interval, every poll and round falls on a tick and the
+ * timerfd never needs re-arming. */
+static void set_polling(struct titad *d, bool polling)
+{
+	uint64_t interval = d->cfg.params.control_interval_ns;
+	uint64_t c = d->cfg.peer_coalesce_ns;
+
+	tita_event_set_period(d->ev, polling && c && interval % c == 0 ? c : interval);
+}
+
+static void on_readable(void *data, int fd, uint32_t events)
+{
+	struct titad *d = data;
+	struct titad_peers *ps = d->peers;
+
+	(void)events;
+	drain(d, fd);
+	if (d->cfg.peer_coalesce_ns) {
+		uint64_t now_ns = tita_clock_mono_ns();
+
+		for (uint32_t i = 0; i < ps->n_socks; i++)
+			if (ps->socks[i].fd == fd)
+				ps->socks[i].armed = false;
+		if (tita_event_timer_deadline(ps->t_poll) == TITA_TIME_NEVER) {
+			tita_event_timer_set(d->ev, ps->t_poll, next_poll_ns(d, now_ns));
+			set_polling(d, true);
+		}
+	}
+	titad_kick(d, tita_clock_mono_ns());
+}
+
+/* The coalescing poll: a socket that held nothing goes back to waking the
+ * loop; one that held datagrams is polled again one period later. */
+static void on_poll(void *data, uint64_t now_ns)
+{
+	struct titad *d = data;
+	struct titad_peers *ps = d->peers;
+	bool polling = false;
+
+	for (uint32_t i = 0; i < ps->n_socks; i++) {
+		struct psock *s = &ps->socks[i];
+
+		if (s->armed)
+			continue;
+		if (drain(d, s->fd) > 0 && d->cfg.peer_coalesce_ns) {
+			polling = true;
+			continue;
+		}
+		if (tita_event_fd_mod(d->ev, s->src, sock_events(d)) == 0)
+			s->armed = true;
+		else
+			polling = true; /* cannot happen for a registered fd; keep polling */
+	}
+	if (polling)
+		tita_event_timer_set(d->ev, ps->t_poll, next_poll_ns(d, now_ns));
+	else
+		set_polling(d, false);
 	titad_kick(d, tita_clock_mono_ns());
 }
 
@@ -483,6 +596,14 @@ void titad_peers_reconfigure(struct titad *d, uint64_t now_ns)
 
 	if (!ps)
 		return;
+	/* coalesce or the interval may have changed: back to waking on
+	 * datagrams, as now set. */
+	for (uint32_t i = 0; i < ps->n_socks; i++)
+		if (ps->socks[i].src &&
+		    tita_event_fd_mod(d->ev, ps->socks[i].src, sock_events(d)) == 0)
+			ps->socks[i].armed = true;
+	tita_event_timer_set(d->ev, ps->t_poll, TITA_TIME_NEVER);
+	set_polling(d, false);
 	for (uint32_t b = 0; b < ps->n_buckets; b++)
 		for (struct titad_peer *p = ps->buckets[b]; p; p = p->next)
 			p->is_static = false;
@@ -506,6 +627,8 @@ static int open_socket(struct titad *d, const struct tita_addr *bind_addr, struc
 	if (fd < 0)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Arrival times for the demand-to-grant figure (arrival_ns). */
+	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	if (v4) {
 		struct sockaddr_in sin = { .sin_family = AF_INET,
 					   .sin_port = htons(d->cfg.peer_port) };
@@ -524,9 +647,10 @@ static int open_socket(struct titad *d, const struct tita_addr *bind_addr, struc
 	}
 	s->fd = fd;
 	s->family = v4 ? AF_INET : AF_INET6;
-	s->src = tita_event_fd_add(d->ev, fd, EPOLLIN, on_readable, d);
+	s->src = tita_event_fd_add(d->ev, fd, sock_events(d), on_readable, d);
 	if (!s->src)
 		goto fail;
+	s->armed = true;
 	return 0;
 fail : {
 	int e = errno;
@@ -558,6 +682,9 @@ int titad_peers_open(struct titad *d, char *err, size_t err_size)
 		return -ENOMEM;
 	}
 	d->peers = ps;
+	ps->t_poll = tita_event_timer_new(d->ev, on_poll, d);
+	if (!ps->t_poll)
+		return -errno;
 	if (!d->cfg.n_bind) {
 		r = open_socket(d, &any, &ps->socks[0], err, err_size);
 		if (r)
@@ -581,6 +708,8 @@ void titad_peers_close(struct titad *d)
 	if (!ps)
 		return;
 	titad_peers_flush(d);
+	if (ps->t_poll)
+		tita_event_timer_set(d->ev, ps->t_poll, TITA_TIME_NEVER);
 	for (uint32_t i = 0; i < ps->n_socks; i++) {
 		tita_event_fd_del(d->ev, ps->socks[i].src);
 		if (ps->socks[i].fd >= 0)

@@ -40,6 +40,9 @@
 /* Without RDMA netlink or devices, a scan finds nothing until a driver
  * loads: look again this often, not every interval. */
 #define QPSCAN_ABSENT_RETRY_NS (30 * TITA_NSEC_PER_SEC)
+/* What only metrics and slow signals need (NIC hw_counters, drop reasons)
+ * is read every 100 ms, not every control interval. */
+#define NIC_READ_INTERVAL_NS (100 * TITA_NSEC_PER_MSEC)
 
 _Static_assert(TITA_QPSCAN_JOB_NAME_MAX == TITA_JOB_NAME_MAX,
 	       "QP discovery names jobs as titactl does");
@@ -630,6 +633,8 @@ static int ports_open(struct titad *d, char *err, size_t err_size)
 			snprintf(err, err_size, "%s: BPF reader: %s", pc->ifname, strerror(-r));
 			return r;
 		}
+		/* Drop reasons and queue figures only reach the metrics. */
+		tita_bpf_reader_set_slow_interval(p->reader, NIC_READ_INTERVAL_NS);
 		r = tita_ctl_port_add(d->ctl, &p->addr, p->line_rate_bps);
 		if (r) {
 			snprintf(err, err_size, "%s: the controller refused the port: %s",
@@ -665,6 +670,11 @@ void titad_kick(struct titad *d, uint64_t now_ns)
 	struct tita_rate_update u;
 	struct tita_msg m;
 
+	/* An early allocation already due (demands just read, batched by the
+	 * socket's coalescing) runs here, in this wake-up; a round waits for
+	 * its timer, which reads the datapath first. */
+	if (tita_ctl_next_deadline_ns(d->ctl) <= now_ns && now_ns < tita_ctl_next_round_ns(d->ctl))
+		tita_ctl_advance(d->ctl, now_ns);
 	while (tita_ctl_pop_rate(d->ctl, &u)) {
 		uint64_t rate = u.rate_bps;
 		int r;
@@ -695,7 +705,16 @@ void titad_kick(struct titad *d, uint64_t now_ns)
 	while (tita_ctl_pop_msg(d->ctl, &m))
 		titad_peers_send_msg(d, &m, now_ns);
 	titad_peers_flush(d);
-	tita_event_timer_set(d->ev, d->t_ctl, tita_ctl_next_deadline_ns(d->ctl));
+	/* The round timer follows the controller's cadence, which the event
+	 * loop's periodic timerfd already has armed; t_ctl only wakes the loop
+	 * for a deadline before it (a new demand's early allocation). */
+	if (d->t_round) { /* made after the peer sockets */
+		uint64_t round = tita_ctl_next_round_ns(d->ctl);
+		uint64_t due = tita_ctl_next_deadline_ns(d->ctl);
+
+		tita_event_timer_set(d->ev, d->t_round, round);
+		tita_event_timer_set(d->ev, d->t_ctl, due < round ? due : TITA_TIME_NEVER);
+	}
 }
 
 static void feed_port(struct titad *d, struct titad_port *p, const struct tita_bpf_snapshot *s,
@@ -793,7 +812,6 @@ static void feed_nic_port(struct titad *d, struct titad_port *p, uint64_t now_ns
  * an idle interval and make demand decay.
  */
 static uint64_t last_read_ns;
-#define NIC_READ_INTERVAL_NS (100 * TITA_NSEC_PER_MSEC)
 
 static void control_pass(struct titad *d)
 {
@@ -852,20 +870,6 @@ static void on_ctl_timer(void *data, uint64_t now_ns)
 {
 	(void)now_ns;
 	control_pass(data);
-}
-
-static void on_telemetry(void *data, uint64_t now_ns)
-{
-	struct titad *d = data;
-	uint64_t next;
-
-	control_pass(d);
-	/* Keep the cadence: skip, rather than bunch up, passes that a stall
-	 * made us miss. */
-	next = now_ns + d->cfg.params.control_interval_ns;
-	if (next <= tita_clock_mono_ns())
-		next = tita_clock_mono_ns() + d->cfg.params.control_interval_ns;
-	tita_event_timer_set(d->ev, d->t_telemetry, next);
 }
 
 static void notify_status(struct titad *d)
@@ -994,9 +998,13 @@ static void reload(struct titad *d)
 		uint64_t old_scan_ns = d->cfg.qp_scan_interval_ns;
 		char old_proc_root[sizeof(d->cfg.proc_root)];
 
+		uint64_t old_interval_ns = d->cfg.params.control_interval_ns;
+
 		memcpy(old_proc_root, d->cfg.proc_root, sizeof(old_proc_root));
 		d->cfg = *cfg;
 		qpscan_apply(d, old_scan_ns, old_proc_root);
+		if (d->cfg.params.control_interval_ns != old_interval_ns)
+			tita_event_set_period(d->ev, d->cfg.params.control_interval_ns);
 	}
 	tita_log_set_level(cfg->log_level);
 	titad_peers_reconfigure(d, tita_clock_mono_ns());
@@ -1208,15 +1216,17 @@ static int start(struct titad *d, char *err, size_t err_size)
 			return -errno;
 	}
 
-	d->t_ctl = tita_event_timer_new(d->ev, on_ctl_timer, d);
-	d->t_telemetry = tita_event_timer_new(d->ev, on_telemetry, d);
-	d->t_housekeeping = tita_event_timer_new(d->ev, on_housekeeping, d);
-	d->t_qpscan = tita_event_timer_new(d->ev, on_qpscan, d);
-	if (!d->t_ctl || !d->t_telemetry || !d->t_housekeeping || !d->t_qpscan)
-		return -errno;
+	/* Timers due together fire in the order they were made: the peer
+	 * sockets' poll first, so that a round includes what it read. */
 	r = titad_peers_open(d, err, err_size);
 	if (r)
 		return r;
+	d->t_ctl = tita_event_timer_new(d->ev, on_ctl_timer, d);
+	d->t_round = tita_event_timer_new(d->ev, on_ctl_timer, d);
+	d->t_housekeeping = tita_event_timer_new(d->ev, on_housekeeping, d);
+	d->t_qpscan = tita_event_timer_new(d->ev, on_qpscan, d);
+	if (!d->t_ctl || !d->t_round || !d->t_housekeeping || !d->t_qpscan)
+		return -errno;
 	r = titad_control_open(d, err, err_size);
 	if (r)
 		return r;
@@ -1225,7 +1235,8 @@ static int start(struct titad *d, char *err, size_t err_size)
 		return r;
 
 	now = tita_clock_mono_ns();
-	tita_event_timer_set(d->ev, d->t_telemetry, now + d->cfg.params.control_interval_ns);
+	tita_event_set_period(d->ev, d->cfg.params.control_interval_ns);
+	tita_event_timer_set(d->ev, d->t_round, now);
 	tita_event_timer_set(d->ev, d->t_housekeeping, now);
 	tita_event_timer_set(d->ev, d->t_ctl, tita_ctl_next_deadline_ns(d->ctl));
 	d->qpscan_logged = -1;

@@ -99,7 +99,9 @@ struct titad {
 	struct titad_config cfg;
 
 	struct tita_event *ev;
-	struct tita_timer *t_ctl, *t_telemetry, *t_housekeeping, *t_metrics;
+	/* t_round: the controller's rounds (and the BPF reads before them);
+	 * t_ctl: its earlier deadlines. */
+	struct tita_timer *t_ctl, *t_round, *t_housekeeping, *t_metrics;
 	struct tita_ctl *ctl;
 	struct tita_pacer *pacer;
 	struct titad_peers *peers;
