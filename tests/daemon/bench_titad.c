@@ -191,9 +191,15 @@ int main(int argc, char **argv)
 				uint64_t t = now_ns();
 				struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
+				struct timespec wait;
+
 				if (t >= next)
 					break;
-				if (poll(&pfd, 1, (int)((next - t) / 1000000)) <= 0)
+				/* Sleep to the next send, not spin: the generator
+				 * stands in for remote hosts, not for a local load. */
+				wait.tv_sec = (time_t)((next - t) / 1000000000ull);
+				wait.tv_nsec = (long)((next - t) % 1000000000ull);
+				if (ppoll(&pfd, 1, &wait, NULL) <= 0)
 					continue;
 				while ((r = recvfrom(fd, rb, sizeof(rb), 0,
 						     (struct sockaddr *)&from, &fl)) > 0) {
