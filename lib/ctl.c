@@ -107,6 +107,7 @@ struct pair {
 	uint32_t weight_milli;
 	uint64_t min_bps, max_bps;
 	uint64_t granted_bps, grant_reported_bps, grant_sent_ns;
+	bool grant_deferred; /* RX: a smaller grant this allocation held back */
 };
 
 /* Pairs that owe their peer a message this round, sorted by peer so that
@@ -1562,8 +1563,8 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 {
 	struct port *pt = &c->ports[port];
 	double thr = c->p.rc_ce_threshold * 1e6;
-	uint64_t granted = 0;
-	uint32_t n = 0;
+	uint64_t granted = 0, in_force = 0;
+	uint32_t n = 0, n_deferred = 0;
 
 	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
 		struct pair *pr = &c->pairs[s];
@@ -1608,14 +1609,47 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 		}
 		/* A grant goes out when it moved, when fabric congestion starts or
 		 * ends (the sender's ceiling acts on it every round until told
-		 * otherwise), and as a refresh before it expires. */
+		 * otherwise), and as a refresh before it expires. A grant that
+		 * only shrank waits (below). */
+		pr->grant_deferred = false;
 		if (!pr->grant_sent_ns ||
-		    changed(pr->granted_bps, pr->grant_reported_bps, c->p.demand_change_frac) ||
 		    (pr->fabric_ce_ppm > thr) != (pr->fabric_ce_reported_ppm > thr) ||
-		    now_ns - pr->grant_sent_ns >= c->p.refresh_ns)
+		    now_ns - pr->grant_sent_ns >= c->p.refresh_ns ||
+		    (pr->granted_bps > pr->grant_reported_bps &&
+		     changed(pr->granted_bps, pr->grant_reported_bps, c->p.demand_change_frac))) {
 			c->outgoing[n_out++] =
 				(struct outgoing){ .remote = pr->remote, .slot = c->order[k] };
+			in_force += pr->granted_bps;
+			continue;
+		}
+		if (changed(pr->granted_bps, pr->grant_reported_bps, c->p.demand_change_frac)) {
+			/* A grant that fell by half or more goes out now: the
+			 * sender shares its uplink by grant, and a pair gone
+			 * idle must not keep its share there. */
+			if (pr->granted_bps < pr->grant_reported_bps / 2) {
+				c->outgoing[n_out++] = (struct outgoing){ .remote = pr->remote,
+									  .slot = c->order[k] };
+				in_force += pr->granted_bps;
+				continue;
+			}
+			pr->grant_deferred = true;
+			n_deferred++;
+		}
+		in_force += pr->grant_reported_bps;
 	}
+	/*
+	 * A smaller grant matters only when the capacity it frees is given to
+	 * someone else: while the grants in force (sent, or still held by the
+	 * sender) fit the capacity, the old one overloads nothing, and the
+	 * sender (whose demand fell, or the grant would not have) is not
+	 * using it anyway. Past the capacity every one goes out.
+	 */
+	if (n_deferred && in_force > pt->capacity_bps)
+		for (uint32_t k = 0; k < n; k++)
+			if (c->pairs[c->order[k]].grant_deferred)
+				c->outgoing[n_out++] =
+					(struct outgoing){ .remote = c->pairs[c->order[k]].remote,
+							   .slot = c->order[k] };
 	pt->granted_bps = granted;
 	return n_out;
 }

@@ -1151,6 +1151,72 @@ static void test_allocation_follows_inputs(void **state)
 	tita_ctl_free(c);
 }
 
+/* The grants this round's messages carry, by sender host id (1..7);
+ * UINT64_MAX for none. */
+static void grants_sent(struct tita_ctl *c, uint64_t sent[8])
+{
+	struct tita_msg m;
+
+	for (int i = 0; i < 8; i++)
+		sent[i] = UINT64_MAX;
+	while (tita_ctl_pop_msg(c, &m)) {
+		if (m.kind != TITA_MSG_GRANT)
+			continue;
+		for (uint32_t i = 0; i < m.n_entries; i++) {
+			uint32_t id = m.grant[i].sender.bytes[15];
+
+			if (id < 8)
+				sent[id] = m.grant[i].rate_bps;
+		}
+	}
+}
+
+/* A smaller grant is held back while the grants in force fit the
+ * capacity, and goes out once they would not, or when it fell by half. */
+static void test_grant_cuts_wait_for_need(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c;
+	struct tita_addr me = tita_addr_from_host_id(1);
+	uint64_t now = 1000 * INTERVAL_NS, sent[8];
+
+	(void)state;
+	tita_ctl_params_default(&p);
+	p.control_interval_ns = INTERVAL_NS;
+	c = tita_ctl_new(&p);
+	assert_non_null(c);
+	assert_int_equal(tita_ctl_port_add(c, &me, LINE_BPS), 0);
+	demand_from(c, 2, 40 * TITA_GBPS, now);
+	demand_from(c, 3, 20 * TITA_GBPS, now);
+	tita_ctl_advance(c, now);
+	grants_sent(c, sent);
+	assert_int_equal(sent[2], 40 * TITA_GBPS);
+	assert_int_equal(sent[3], 20 * TITA_GBPS);
+	/* Host 2 wants less: with its 40G still in force, 60G of 95G; the
+	 * smaller grant waits. */
+	now += INTERVAL_NS;
+	demand_from(c, 2, 30 * TITA_GBPS, now);
+	tita_ctl_advance(c, now);
+	grants_sent(c, sent);
+	assert_int_equal(grant_of(c, 2), 30 * TITA_GBPS);
+	assert_true(sent[2] == UINT64_MAX);
+	/* Host 3 wants 60G: its 60G and host 2's 40G would be 100G in force,
+	 * over 95G, so host 2's 30G goes out with host 3's raise. */
+	now += INTERVAL_NS;
+	demand_from(c, 3, 60 * TITA_GBPS, now);
+	tita_ctl_advance(c, now);
+	grants_sent(c, sent);
+	assert_int_equal(sent[3], 60 * TITA_GBPS);
+	assert_int_equal(sent[2], 30 * TITA_GBPS);
+	/* Halved or more: out at once, whatever the room. */
+	now += INTERVAL_NS;
+	demand_from(c, 3, 10 * TITA_GBPS, now);
+	tita_ctl_advance(c, now);
+	grants_sent(c, sent);
+	assert_int_equal(sent[3], 10 * TITA_GBPS);
+	tita_ctl_free(c);
+}
+
 int main(void)
 {
 	const char *env = getenv("TITA_TEST_SEED");
@@ -1177,6 +1243,7 @@ int main(void)
 		cmocka_unit_test(test_sparse_samples_hold),
 		cmocka_unit_test(test_round_cadence),
 		cmocka_unit_test(test_allocation_follows_inputs),
+		cmocka_unit_test(test_grant_cuts_wait_for_need),
 	};
 
 	seed = env ? strtoull(env, NULL, 0) : 20261127;
