@@ -4,11 +4,14 @@
  * back end), report (titactl, Prometheus, sd_notify). This file wires the
  * modules together: start-up, the timers, reload and an orderly exit.
  *
- * One control-loop pass (the telemetry timer, every control interval):
- * read every port's BPF counters, hand them to the controller as samples,
- * run the controller when due, then program what it popped and send what
- * it queued. Peer datagrams and titactl requests are handled as they
- * arrive, and kick the controller the same way.
+ * One control-loop pass (the round timer, on the controller's fixed
+ * cadence, which the event loop's periodic timerfd keeps armed): read every
+ * port's BPF counters, hand them to the controller as samples, run the
+ * round, then program what it popped and send what it queued. A burst of
+ * peer datagrams wakes the loop once; while more keep coming, the sockets
+ * are polled every `coalesce` (peer.c), and the demands read are granted
+ * in the same wake-up. titactl requests are handled as they arrive. Both
+ * kick the controller the same way.
  *
  * QP discovery runs from its own timer (qp-scan-interval): every job seen
  * on a QP joins the job table, so that titactl can name it.
