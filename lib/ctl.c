@@ -161,6 +161,7 @@ struct tita_ctl {
 	/* Work space for a round, sized to the pair table. */
 	struct tita_alloc_scratch *scratch;
 	struct tita_alloc_entry *entries;
+	struct tita_alloc_entry *entries2; /* compose_port's second pass */
 	uint32_t *order;
 	struct outgoing *outgoing;
 	uint32_t work_cap;
@@ -349,6 +350,10 @@ static int work_reserve(struct tita_ctl *c, uint32_t n)
 	if (!entries)
 		return -ENOMEM;
 	c->entries = entries;
+	entries = realloc(c->entries2, cap * sizeof(*entries));
+	if (!entries)
+		return -ENOMEM;
+	c->entries2 = entries;
 	order = realloc(c->order, cap * sizeof(*order));
 	if (!order)
 		return -ENOMEM;
@@ -558,6 +563,7 @@ struct tita_ctl *tita_ctl_free(struct tita_ctl *c)
 	free(c->index);
 	tita_alloc_scratch_free(c->scratch);
 	free(c->entries);
+	free(c->entries2);
 	free(c->order);
 	free(c->outgoing);
 	free(c->outbox);
@@ -1001,19 +1007,40 @@ static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			continue;
 		job = job_policy(c, pr->job_id);
 		c->order[n] = s;
-		/* Grants already follow demand; sharing the uplink by grant (not by
-		 * the decayed demand) lets a pair that pauses restart at its grant. */
+		/* First what each pair wants, as far as its grant allows... */
 		c->entries[n] = (struct tita_alloc_entry){
-			.demand_bps = tita_max_u64(allowed, floor_bps),
+			.demand_bps =
+				tita_max_u64(tita_min_u64(allowed, pr->demand_bps), floor_bps),
 			.min_bps = job->min_bps,
+			.weight = (double)job->weight_milli / TITA_WEIGHT_ONE,
+		};
+		/* ...then what is left of the uplink, up to the grants: a pair
+		 * that pauses restarts at its grant when the uplink has room for
+		 * it, never at the cost of one that is sending. */
+		c->entries2[n] = (struct tita_alloc_entry){
+			.demand_bps = tita_max_u64(allowed, floor_bps),
 			.weight = (double)job->weight_milli / TITA_WEIGHT_ONE,
 		};
 		n++;
 	}
 	pt->tx_bps = tx_bps;
-	if (n)
-		tita_alloc_maxmin(c->entries, n, (uint64_t)(pt->eta * (double)pt->line_rate_bps),
-				  c->scratch);
+	if (n) {
+		uint64_t cap = (uint64_t)(pt->eta * (double)pt->line_rate_bps), used = 0;
+
+		tita_alloc_maxmin(c->entries, n, cap, c->scratch);
+		for (uint32_t k = 0; k < n; k++) {
+			used += c->entries[k].alloc_bps;
+			c->entries2[k].demand_bps =
+				c->entries2[k].demand_bps > c->entries[k].alloc_bps ?
+					c->entries2[k].demand_bps - c->entries[k].alloc_bps :
+					0;
+		}
+		if (used < cap) {
+			tita_alloc_maxmin(c->entries2, n, cap - used, c->scratch);
+			for (uint32_t k = 0; k < n; k++)
+				c->entries[k].alloc_bps += c->entries2[k].alloc_bps;
+		}
+	}
 
 	for (uint32_t k = 0, s = 0; s < c->pairs_hwm; s++) {
 		struct pair *pr = &c->pairs[s];
@@ -1623,15 +1650,6 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 			continue;
 		}
 		if (changed(pr->granted_bps, pr->grant_reported_bps, c->p.demand_change_frac)) {
-			/* A grant that fell by half or more goes out now: the
-			 * sender shares its uplink by grant, and a pair gone
-			 * idle must not keep its share there. */
-			if (pr->granted_bps < pr->grant_reported_bps / 2) {
-				c->outgoing[n_out++] = (struct outgoing){ .remote = pr->remote,
-									  .slot = c->order[k] };
-				in_force += pr->granted_bps;
-				continue;
-			}
 			pr->grant_deferred = true;
 			n_deferred++;
 		}
@@ -1642,7 +1660,9 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 	 * someone else: while the grants in force (sent, or still held by the
 	 * sender) fit the capacity, the old one overloads nothing, and the
 	 * sender (whose demand fell, or the grant would not have) is not
-	 * using it anyway. Past the capacity every one goes out.
+	 * using it anyway; a pair that pauses keeps its grant for when it
+	 * resumes, and shares its sender's uplink only with what is spare
+	 * (compose_port). Past the capacity every one goes out.
 	 */
 	if (n_deferred && in_force > pt->capacity_bps)
 		for (uint32_t k = 0; k < n; k++)
