@@ -1049,21 +1049,30 @@ static void test_churn_suppression(void **state)
 	world_free(w);
 }
 
+/* A controller with host 1's port at LINE_BPS, rounds every INTERVAL_NS. */
+static struct tita_ctl *one_port_ctl(struct tita_ctl_params *ret_params)
+{
+	struct tita_addr me = tita_addr_from_host_id(1);
+	struct tita_ctl *c;
+
+	tita_ctl_params_default(ret_params);
+	ret_params->control_interval_ns = INTERVAL_NS;
+	c = tita_ctl_new(ret_params);
+	assert_non_null(c);
+	assert_int_equal(tita_ctl_port_add(c, &me, LINE_BPS), 0);
+	return c;
+}
+
 /* Rounds keep a fixed cadence when advanced late (a busy daemon), and
  * start a new one after a stall of more than an interval. */
 static void test_round_cadence(void **state)
 {
 	struct tita_ctl_params p;
 	struct tita_ctl *c;
-	struct tita_addr me = tita_addr_from_host_id(1);
 	uint64_t t0 = 1000 * INTERVAL_NS;
 
 	(void)state;
-	tita_ctl_params_default(&p);
-	p.control_interval_ns = INTERVAL_NS;
-	c = tita_ctl_new(&p);
-	assert_non_null(c);
-	assert_int_equal(tita_ctl_port_add(c, &me, LINE_BPS), 0);
+	c = one_port_ctl(&p);
 	assert_int_equal(tita_ctl_next_round_ns(c), 0);
 	tita_ctl_advance(c, t0);
 	assert_int_equal(tita_ctl_next_round_ns(c), t0 + INTERVAL_NS);
@@ -1116,11 +1125,7 @@ static void test_allocation_follows_inputs(void **state)
 	const uint64_t share = (uint64_t)(0.95 * LINE_BPS) / 3;
 
 	(void)state;
-	tita_ctl_params_default(&p);
-	p.control_interval_ns = INTERVAL_NS;
-	c = tita_ctl_new(&p);
-	assert_non_null(c);
-	assert_int_equal(tita_ctl_port_add(c, &me, LINE_BPS), 0);
+	c = one_port_ctl(&p);
 	for (int round = 0; round < 4; round++, now += INTERVAL_NS) {
 		for (uint32_t s = 2; s <= 4; s++)
 			demand_from(c, s, 40 * TITA_GBPS, now);
@@ -1177,15 +1182,10 @@ static void test_grant_cuts_wait_for_need(void **state)
 {
 	struct tita_ctl_params p;
 	struct tita_ctl *c;
-	struct tita_addr me = tita_addr_from_host_id(1);
 	uint64_t now = 1000 * INTERVAL_NS, sent[8];
 
 	(void)state;
-	tita_ctl_params_default(&p);
-	p.control_interval_ns = INTERVAL_NS;
-	c = tita_ctl_new(&p);
-	assert_non_null(c);
-	assert_int_equal(tita_ctl_port_add(c, &me, LINE_BPS), 0);
+	c = one_port_ctl(&p);
 	demand_from(c, 2, 40 * TITA_GBPS, now);
 	demand_from(c, 3, 20 * TITA_GBPS, now);
 	tita_ctl_advance(c, now);
@@ -1225,11 +1225,7 @@ static void test_idle_pair_takes_only_spare_uplink(void **state)
 	size_t n;
 
 	(void)state;
-	tita_ctl_params_default(&p);
-	p.control_interval_ns = INTERVAL_NS;
-	c = tita_ctl_new(&p);
-	assert_non_null(c);
-	assert_int_equal(tita_ctl_port_add(c, &me, LINE_BPS), 0);
+	c = one_port_ctl(&p);
 	for (int round = 0; round < 40; round++, now += INTERVAL_NS) {
 		for (uint32_t r = 2; r <= 3; r++) {
 			struct tita_tx_sample ts = {
