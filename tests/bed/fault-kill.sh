@@ -47,8 +47,12 @@ before=$(rx_bytes)
 # h1 watches while h4's titad is killed; h2 is looked at afterwards.
 t1=$(poll h1 "pairs role tx" "$(unpaced 10.77.0.4)" 3000 "kill -KILL $(cat "$state/h4.pid")")
 t2=$(poll h2 "pairs role tx" "$(unpaced 10.77.0.4)" 3000)
+# The lapse itself is exact (lib/'s unit tests); what this adds is seeing it
+# through titactl, a process started per poll on two vCPUs that the senders
+# keep busy: 89-157 ms after the kill in 14 runs here, before and after the
+# event loop's rework, hence 80 ms over the TTL.
 check "h1 unpaced within the grant TTL of $ttl_ms ms ($t1 ms after the kill; titactl polled)" \
-	awk_true 't != "timeout" && t <= ttl + 50 * k' t="$t1" ttl=$ttl_ms k="$slow_factor"
+	awk_true 't != "timeout" && t <= ttl + 80 * k' t="$t1" ttl=$ttl_ms k="$slow_factor"
 check "h2 unpaced as well" [ "$t2" != timeout ]
 sleep 0.2
 check "h1's class towards h4 is gone (fail-open removes it: $(classes h1) left)" [ "$(classes h1)" -eq 0 ]
