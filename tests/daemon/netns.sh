@@ -25,6 +25,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 # shellcheck source=tests/lib/tap.sh
 . "$(dirname "$0")/../lib/tap.sh"
+# shellcheck source=tests/lib/netns-titad.sh
+. "$(dirname "$0")/../lib/netns-titad.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, BPF, tc)"
 for t in ip tc nsenter setpriv promtool curl python3; do
@@ -41,29 +43,15 @@ declare -A pid
 gens=()
 
 ns() { echo "tt${id}$1"; }
-in_ns() {
-	local n=$1
-	shift
-	nsenter --net="/run/netns/$(ns "$n")" "$@"
-}
 
 cleanup() {
 	set +e
 	for g in "${gens[@]}"; do kill "$g" 2>/dev/null; done
-	for h in "${hosts[@]}"; do
-		if [ -n "${pid[$h]:-}" ] && kill -0 "${pid[$h]}" 2>/dev/null; then
-			kill -TERM "${pid[$h]}"
-			for _ in $(seq 50); do kill -0 "${pid[$h]}" 2>/dev/null || break; sleep 0.1; done
-			kill -KILL "${pid[$h]}" 2>/dev/null
-		fi
-	done
+	stop_titads
 	for n in sw "${hosts[@]}"; do ip netns del "$(ns "$n")" 2>/dev/null; done
 	rm -rf "$pins" 2>/dev/null
 	if [ "$failures" -ne 0 ]; then
-		for h in "${hosts[@]}"; do
-			echo "--- titad log of $h" >&2
-			tail -n 30 "$tmp/$h.log" >&2 2>/dev/null
-		done
+		dump_titad_logs 30
 	fi
 	rm -rf "$tmp"
 }
@@ -125,8 +113,6 @@ dst = 10.77.0.3/32"
 write_conf h2 2 $eta
 write_conf h3 3 $eta
 
-# shellcheck source=tests/lib/netns-titad.sh
-. "$(dirname "$0")/../lib/netns-titad.sh"
 for h in "${hosts[@]}"; do start_titad "$h"; done
 ok "three titad processes running"
 
@@ -305,12 +291,8 @@ check "and runs" ctl h1 status >/dev/null
 for g in "${gens[@]}"; do kill "$g" 2>/dev/null || true; done
 gens=()
 for h in "${hosts[@]}"; do
-	kill -TERM "${pid[$h]}"
-	set +e
-	wait "${pid[$h]}"
-	rc=$?
-	set -e
-	pid[$h]=
+	rc=0
+	term_titad "$h" || rc=$?
 	check "$h: titad exits 0 on SIGTERM" [ "$rc" = 0 ]
 	check "$h: no HTB left" bash -c "! nsenter --net=/run/netns/$(ns "$h") tc qdisc show dev eth0 | grep -q htb"
 	check "$h: no clsact or tc filter left" bash -c "! nsenter --net=/run/netns/$(ns "$h") tc qdisc show dev eth0 | grep -q clsact && [ -z \"\$(nsenter --net=/run/netns/$(ns "$h") tc filter show dev eth0 egress 2>/dev/null)\" ]"

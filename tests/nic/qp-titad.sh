@@ -39,6 +39,8 @@ standin=$5
 
 # shellcheck source=tests/lib/tap.sh
 . "$(dirname "$0")/../lib/tap.sh"
+# shellcheck source=tests/lib/netns-titad.sh
+. "$(dirname "$0")/../lib/netns-titad.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, BPF)"
 for t in ip nsenter curl python3; do
@@ -56,31 +58,17 @@ app_pid=
 writer_pid=
 
 ns() { echo "ttqp${id}$1"; }
-in_ns() {
-	local n=$1
-	shift
-	nsenter --net="/run/netns/$(ns "$n")" "$@"
-}
 
 cleanup() {
 	set +e
 	for p in "$app_pid" "$writer_pid"; do
 		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null
 	done
-	for h in "${hosts[@]}"; do
-		if [ -n "${pid[$h]:-}" ] && kill -0 "${pid[$h]}" 2>/dev/null; then
-			kill -TERM "${pid[$h]}"
-			for _ in $(seq 50); do kill -0 "${pid[$h]}" 2>/dev/null || break; sleep 0.1; done
-			kill -KILL "${pid[$h]}" 2>/dev/null
-		fi
-	done
+	stop_titads
 	for h in "${hosts[@]}"; do ip netns del "$(ns "$h")" 2>/dev/null; done
 	rm -rf "$pins" 2>/dev/null
 	if [ "$failures" -ne 0 ]; then
-		for h in "${hosts[@]}"; do
-			echo "--- titad log of $h" >&2
-			tail -n 40 "$tmp/$h.log" >&2 2>/dev/null
-		done
+		dump_titad_logs 40
 		echo "--- application output" >&2
 		cat "$tmp/app.out" >&2 2>/dev/null
 		echo "--- stand-in record: its last 20 lines" >&2
@@ -228,8 +216,6 @@ write_conf a qp "$ADDR_A" "agent-socket = $tmp/agent.sock
 proc-root = $tmp/proc-a"
 write_conf b dry-run "$ADDR_B" ""
 
-# shellcheck source=tests/lib/netns-titad.sh
-. "$(dirname "$0")/../lib/netns-titad.sh"
 for h in "${hosts[@]}"; do start_titad "$h"; done
 ok "titad running on A (qp pacer) and B (dry-run pacer)"
 
@@ -443,12 +429,8 @@ why = p and "rx %d bit/s" % p["rx_bps"]'
 
 # ---- shutdown ---------------------------------------------------------------------------
 for h in "${hosts[@]}"; do
-	kill -TERM "${pid[$h]}"
-	set +e
-	wait "${pid[$h]}"
-	rc=$?
-	set -e
-	pid[$h]=
+	rc=0
+	term_titad "$h" || rc=$?
 	check "titad on $h exits 0 on SIGTERM" [ "$rc" = 0 ]
 done
 check "A removed its agent socket" [ ! -e "$tmp/agent.sock" ]
