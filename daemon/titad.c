@@ -1001,13 +1001,9 @@ static void reload(struct titad *d)
 		uint64_t old_scan_ns = d->cfg.qp_scan_interval_ns;
 		char old_proc_root[sizeof(d->cfg.proc_root)];
 
-		uint64_t old_interval_ns = d->cfg.params.control_interval_ns;
-
 		memcpy(old_proc_root, d->cfg.proc_root, sizeof(old_proc_root));
 		d->cfg = *cfg;
 		qpscan_apply(d, old_scan_ns, old_proc_root);
-		if (d->cfg.params.control_interval_ns != old_interval_ns)
-			tita_event_set_period(d->ev, d->cfg.params.control_interval_ns);
 	}
 	tita_log_set_level(cfg->log_level);
 	titad_peers_reconfigure(d, tita_clock_mono_ns());
@@ -1238,7 +1234,9 @@ static int start(struct titad *d, char *err, size_t err_size)
 		return r;
 
 	now = tita_clock_mono_ns();
-	tita_event_set_period(d->ev, d->cfg.params.control_interval_ns);
+	/* The loop's timer period (the interval, or the poll period while
+	 * peer sockets are polled) is set by peer.c from here on; a reload
+	 * resets it there too (titad_peers_reconfigure). */
 	tita_event_timer_set(d->ev, d->t_round, now);
 	tita_event_timer_set(d->ev, d->t_housekeeping, now);
 	tita_event_timer_set(d->ev, d->t_ctl, tita_ctl_next_deadline_ns(d->ctl));
