@@ -1610,6 +1610,7 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 		allocate_memo(pt, c->entries, c->order, n, c->scratch);
 	for (uint32_t k = 0; k < n; k++) {
 		struct pair *pr = &c->pairs[c->order[k]];
+		bool moved;
 
 		pr->granted_bps = c->entries[k].alloc_bps;
 		granted += pr->granted_bps;
@@ -1638,18 +1639,18 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 		 * ends (the sender's ceiling acts on it every round until told
 		 * otherwise), and as a refresh before it expires. A grant that
 		 * only shrank waits (below). */
+		moved = changed(pr->granted_bps, pr->grant_reported_bps, c->p.demand_change_frac);
 		pr->grant_deferred = false;
 		if (!pr->grant_sent_ns ||
 		    (pr->fabric_ce_ppm > thr) != (pr->fabric_ce_reported_ppm > thr) ||
 		    now_ns - pr->grant_sent_ns >= c->p.refresh_ns ||
-		    (pr->granted_bps > pr->grant_reported_bps &&
-		     changed(pr->granted_bps, pr->grant_reported_bps, c->p.demand_change_frac))) {
+		    (moved && pr->granted_bps > pr->grant_reported_bps)) {
 			c->outgoing[n_out++] =
 				(struct outgoing){ .remote = pr->remote, .slot = c->order[k] };
 			in_force += pr->granted_bps;
 			continue;
 		}
-		if (changed(pr->granted_bps, pr->grant_reported_bps, c->p.demand_change_frac)) {
+		if (moved) {
 			pr->grant_deferred = true;
 			n_deferred++;
 		}
