@@ -11,6 +11,7 @@
  * numbers themselves, so a round over 100k entries stays well under 10 ms.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -22,6 +23,12 @@ struct tita_alloc_scratch {
 	uint64_t *keys, *keys_tmp;
 	uint32_t *refs, *refs_tmp; /* entry index << 1 | (1 if ceiling event) */
 	double *lo, *hi;
+	/* tita_alloc_maxmin_by_group(): members sorted by group, the groups,
+	 * and one group's members at a time. */
+	struct group_key {
+		uint64_t group, entry;
+	} * group_keys;
+	struct tita_alloc_entry *groups, *members;
 };
 
 struct tita_alloc_scratch *tita_alloc_scratch_new(size_t max_entries)
@@ -43,7 +50,11 @@ struct tita_alloc_scratch *tita_alloc_scratch_new(size_t max_entries)
 	s->refs_tmp = malloc(n_events * sizeof(*s->refs_tmp));
 	s->lo = malloc(n_events / 2 * sizeof(*s->lo));
 	s->hi = malloc(n_events / 2 * sizeof(*s->hi));
-	if (!s->keys || !s->keys_tmp || !s->refs || !s->refs_tmp || !s->lo || !s->hi) {
+	s->group_keys = malloc(n_events / 2 * sizeof(*s->group_keys));
+	s->groups = malloc(n_events / 2 * sizeof(*s->groups));
+	s->members = malloc(n_events / 2 * sizeof(*s->members));
+	if (!s->keys || !s->keys_tmp || !s->refs || !s->refs_tmp || !s->lo || !s->hi ||
+	    !s->group_keys || !s->groups || !s->members) {
 		tita_alloc_scratch_free(s);
 		errno = ENOMEM;
 		return NULL;
@@ -61,6 +72,9 @@ struct tita_alloc_scratch *tita_alloc_scratch_free(struct tita_alloc_scratch *s)
 	free(s->refs_tmp);
 	free(s->lo);
 	free(s->hi);
+	free(s->group_keys);
+	free(s->groups);
+	free(s->members);
 	free(s);
 	return NULL;
 }
@@ -240,5 +254,76 @@ double tita_alloc_maxmin(struct tita_alloc_entry *e, size_t n, uint64_t capacity
 		lo[i] = x < lo[i] ? lo[i] : x > hi[i] ? hi[i] : x;
 	}
 	finish(e, n, capacity_bps, lo);
+	return level;
+}
+
+static int cmp_group_key(const void *a, const void *b)
+{
+	const struct group_key *x = a, *y = b;
+
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	return x->entry < y->entry ? -1 : x->entry > y->entry;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+double tita_alloc_maxmin_by_group(struct tita_alloc_entry *e, size_t n, uint64_t capacity_bps,
+				  struct tita_alloc_scratch *s)
+{
+	struct group_key *key = s->group_keys;
+	struct tita_alloc_entry *g = s->groups, *m = s->members;
+	size_t n_groups = 0;
+	bool mixed = false;
+	double level;
+
+	if (n > s->max_entries)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++) {
+		if (!(e[i].weight > 0) || !isfinite(e[i].weight))
+			return -EINVAL;
+		mixed |= e[i].group != e[0].group;
+	}
+	if (!mixed)
+		return tita_alloc_maxmin(e, n, capacity_bps, s);
+	for (size_t i = 0; i < n; i++)
+		key[i] = (struct group_key){ .group = e[i].group, .entry = i };
+	qsort(key, n, sizeof(*key), cmp_group_key);
+	for (size_t k = 0; k < n; n_groups++) {
+		uint64_t group = key[k].group;
+		size_t start = k;
+		double weight_sum = 0;
+
+		g[n_groups] = (struct tita_alloc_entry){ .group = group };
+		for (; k < n && key[k].group == group; k++) {
+			const struct tita_alloc_entry *x = &e[key[k].entry];
+			uint64_t ceil_bps = x->max_bps && x->max_bps < x->demand_bps ?
+						    x->max_bps :
+						    x->demand_bps;
+
+			g[n_groups].demand_bps = sat_add(g[n_groups].demand_bps, ceil_bps);
+			g[n_groups].min_bps = sat_add(
+				g[n_groups].min_bps, x->min_bps < ceil_bps ? x->min_bps : ceil_bps);
+			weight_sum += x->weight;
+		}
+		g[n_groups].weight = weight_sum / (double)(k - start);
+	}
+	if (n_groups == n)
+		return tita_alloc_maxmin(e, n, capacity_bps, s);
+	level = tita_alloc_maxmin(g, n_groups, capacity_bps, s);
+	if (level < 0)
+		return level;
+	for (size_t j = 0, k = 0; j < n_groups; j++) {
+		size_t len = 0, start = k;
+
+		for (; k < n && key[k].group == g[j].group; k++)
+			m[len++] = e[key[k].entry];
+		tita_alloc_maxmin(m, len, g[j].alloc_bps, s);
+		for (size_t i = 0; i < len; i++)
+			e[key[start + i].entry].alloc_bps = m[i].alloc_bps;
+	}
 	return level;
 }

@@ -984,6 +984,16 @@ static void program(struct tita_ctl *c, struct pair *pr, uint64_t rate_bps, uint
 }
 
 /*
+ * Who shares a weight in the water-filling: a job's pairs share its one
+ * weight (a job with eight senders gets the share of one), while traffic of
+ * no job (the default) is pairs of their own, each with its own weight.
+ */
+static uint64_t job_group(const struct pair *pr, uint32_t slot)
+{
+	return pr->job_id == TITA_JOB_DEFAULT ? (uint64_t)1 << 32 | slot : pr->job_id;
+}
+
+/*
  * Compose the rate of every TX pair on a port: the uplink share is the same
  * water-filling over the port's own pairs (each bounded by what its grant
  * allows), so the sum of paced rates never exceeds eta x the uplink.
@@ -1009,17 +1019,20 @@ static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		c->order[n] = s;
 		/* First what each pair wants, as far as its grant allows... */
 		c->entries[n] = (struct tita_alloc_entry){
-			.demand_bps =
-				tita_max_u64(tita_min_u64(allowed, pr->demand_bps), floor_bps),
+			.demand_bps = tita_max_u64(tita_min_u64(allowed, pr->demand_bps),
+						   allowed ? tita_min_u64(floor_bps, allowed) :
+							     floor_bps),
 			.min_bps = job->min_bps,
 			.weight = (double)job->weight_milli / TITA_WEIGHT_ONE,
+			.group = job_group(pr, s),
 		};
 		/* ...then what is left of the uplink, up to the grants: a pair
 		 * that pauses restarts at its grant when the uplink has room for
 		 * it, never at the cost of one that is sending. */
 		c->entries2[n] = (struct tita_alloc_entry){
-			.demand_bps = tita_max_u64(allowed, floor_bps),
+			.demand_bps = allowed,
 			.weight = (double)job->weight_milli / TITA_WEIGHT_ONE,
+			.group = job_group(pr, s),
 		};
 		n++;
 	}
@@ -1027,7 +1040,7 @@ static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	if (n) {
 		uint64_t cap = (uint64_t)(pt->eta * (double)pt->line_rate_bps), used = 0;
 
-		tita_alloc_maxmin(c->entries, n, cap, c->scratch);
+		tita_alloc_maxmin_by_group(c->entries, n, cap, c->scratch);
 		for (uint32_t k = 0; k < n; k++) {
 			used += c->entries[k].alloc_bps;
 			c->entries2[k].demand_bps =
@@ -1036,7 +1049,7 @@ static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 					0;
 		}
 		if (used < cap) {
-			tita_alloc_maxmin(c->entries2, n, cap - used, c->scratch);
+			tita_alloc_maxmin_by_group(c->entries2, n, cap - used, c->scratch);
 			for (uint32_t k = 0; k < n; k++)
 				c->entries[k].alloc_bps += c->entries2[k].alloc_bps;
 		}
@@ -1063,7 +1076,15 @@ static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		if (job->max_bps)
 			rate = tita_min_u64(rate, job->max_bps);
 		if (rate != TITA_RATE_UNPACED) {
-			rate = tita_max_u64(rate, floor_bps);
+			/* The floor keeps the reactive ceiling (or a zero grant)
+			 * from stopping a pair; it never lifts a pair above a
+			 * grant, or many small grants (a large incast, a
+			 * low-weight job) would add up to more than the
+			 * receiver gave. */
+			uint64_t allowed = grant_component(c, pr, pt);
+
+			rate = tita_max_u64(rate,
+					    allowed ? tita_min_u64(floor_bps, allowed) : floor_bps);
 			rate = tita_min_u64(rate, pt->line_rate_bps);
 		}
 		program(c, pr, rate, now_ns);
@@ -1544,7 +1565,7 @@ static void measure_ports(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns
 static bool same_inputs(const struct tita_alloc_entry *a, const struct tita_alloc_entry *b)
 {
 	return a->demand_bps == b->demand_bps && a->min_bps == b->min_bps &&
-	       a->max_bps == b->max_bps && a->weight == b->weight;
+	       a->max_bps == b->max_bps && a->weight == b->weight && a->group == b->group;
 }
 
 /* Max-min over a port's entries, or its last results when nothing that
@@ -1563,7 +1584,7 @@ static void allocate_memo(struct port *pt, struct tita_alloc_entry *entries, con
 			entries[k].alloc_bps = pt->memo[k].alloc_bps;
 		return;
 	}
-	tita_alloc_maxmin(entries, n, pt->capacity_bps, scratch);
+	tita_alloc_maxmin_by_group(entries, n, pt->capacity_bps, scratch);
 	pt->memo_valid = false;
 	if (n > pt->memo_cap) {
 		struct tita_alloc_entry *m = realloc(pt->memo, n * sizeof(*m));
@@ -1604,6 +1625,7 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 			.min_bps = pr->min_bps,
 			.max_bps = pr->max_bps,
 			.weight = (double)pr->weight_milli / TITA_WEIGHT_ONE,
+			.group = job_group(pr, s),
 		};
 	}
 	if (n)

@@ -20,6 +20,7 @@ struct tita_alloc_entry {
 	uint64_t min_bps; /* guaranteed when the capacity allows */
 	uint64_t max_bps; /* never more than this (0 means no cap) */
 	double weight; /* > 0; the share grows in proportion */
+	uint64_t group; /* tita_alloc_maxmin_by_group() only: who shares a weight */
 	uint64_t alloc_bps; /* out */
 };
 
@@ -38,5 +39,18 @@ struct tita_alloc_scratch *tita_alloc_scratch_free(struct tita_alloc_scratch *s)
  */
 double tita_alloc_maxmin(struct tita_alloc_entry *entries, size_t n, uint64_t capacity_bps,
 			 struct tita_alloc_scratch *scratch);
+
+/*
+ * The same, one level up: entries of one group (a job) share their group's
+ * weight rather than each bringing its own. The groups are water-filled by
+ * weight (a group's weight is its entries' mean, its demand their summed
+ * ceilings, its floor their summed floors), then each group's allocation is
+ * water-filled over its own entries. A job with eight senders gets the share
+ * of one, not eight. When every entry is its own group, or all share one,
+ * this is exactly tita_alloc_maxmin(). Same returns; the level is the
+ * groups'.
+ */
+double tita_alloc_maxmin_by_group(struct tita_alloc_entry *entries, size_t n, uint64_t capacity_bps,
+				  struct tita_alloc_scratch *scratch);
 
 #endif /* TITA_ALLOC_H */

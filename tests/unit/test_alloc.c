@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "tita/alloc.h"
@@ -261,6 +262,134 @@ static void test_bad_input(void **state)
 	assert_null(tita_alloc_scratch_free(NULL));
 }
 
+/* A job's entries share its weight: eight senders of a job get the share of
+ * one, and what a demand-limited member leaves goes to its own job first. */
+static void test_groups_share_one_weight(void **state)
+{
+	struct tita_alloc_scratch *s = tita_alloc_scratch_new(8);
+	struct tita_alloc_entry e[5] = {
+		{ .demand_bps = 100 * TITA_GBPS, .weight = 1, .group = 7 },
+		{ .demand_bps = 5 * TITA_GBPS, .weight = 1, .group = 3 },
+		{ .demand_bps = 100 * TITA_GBPS, .weight = 1, .group = 3 },
+		{ .demand_bps = 100 * TITA_GBPS, .weight = 1, .group = 3 },
+		{ .demand_bps = 100 * TITA_GBPS, .weight = 1, .group = 3 },
+	};
+
+	assert_true(tita_alloc_maxmin_by_group(e, 5, 100 * TITA_GBPS, s) >= 0);
+	assert_int_equal(e[0].alloc_bps, 50 * TITA_GBPS);
+	assert_int_equal(e[1].alloc_bps, 5 * TITA_GBPS);
+	for (int i = 2; i < 5; i++)
+		assert_int_equal(e[i].alloc_bps, 15 * TITA_GBPS);
+
+	/* A job at weight 0.25 gets a fifth, split among its own. */
+	for (int i = 1; i < 5; i++)
+		e[i].weight = 0.25;
+	assert_true(tita_alloc_maxmin_by_group(e, 5, 100 * TITA_GBPS, s) >= 0);
+	assert_int_equal(e[0].alloc_bps, 80 * TITA_GBPS);
+	for (int i = 1; i < 5; i++)
+		assert_int_equal(e[i].alloc_bps, 5 * TITA_GBPS);
+	tita_alloc_scratch_free(s);
+}
+
+/* Random instances against the definition: the reference over the groups,
+ * then the reference over each group's members with what it got. */
+static void test_groups_random_instances(void **state)
+{
+	struct tita_alloc_scratch *s = tita_alloc_scratch_new(64);
+	struct tita_alloc_entry e[64], flat[64], g[4], m[64];
+	double xg[4], xm[64];
+	uint64_t rng = seed ^ 0x9e3779b97f4a7c15ull;
+
+	for (int instance = 0; instance < 2000; instance++) {
+		size_t n = 1 + tita_rng_next(&rng) % 64;
+		uint32_t n_groups = 1 + (uint32_t)(tita_rng_next(&rng) % 4);
+		uint64_t sum_demand = 0, capacity_bps, total = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			e[i] = (struct tita_alloc_entry){
+				.demand_bps = tita_rng_next(&rng) % 10 ? rand_rate(&rng) : 0,
+				.min_bps = tita_rng_next(&rng) % 4 ? 0 : rand_rate(&rng) / 50,
+				.max_bps = tita_rng_next(&rng) % 3 ? 0 : rand_rate(&rng),
+				.group = (tita_rng_next(&rng) % n_groups) * 1000,
+			};
+			sum_demand += e[i].demand_bps;
+		}
+		/* One weight per group, as every sender of a job says the same. */
+		for (uint32_t j = 0; j < n_groups; j++) {
+			double w = tita_rng_next(&rng) % 2 ? 1.0 : 0.001 + tita_rng_unit(&rng) * 10;
+
+			g[j] = (struct tita_alloc_entry){ .weight = w };
+			for (size_t i = 0; i < n; i++) {
+				if (e[i].group != j * 1000)
+					continue;
+				e[i].weight = w;
+				g[j].demand_bps += (uint64_t)ceil_of(&e[i]);
+				g[j].min_bps += (uint64_t)floor_of(&e[i]);
+			}
+		}
+		capacity_bps = (uint64_t)((double)sum_demand * tita_rng_unit(&rng) * 1.5);
+		memcpy(flat, e, n * sizeof(*e));
+		CHECK(tita_alloc_maxmin_by_group(e, n, capacity_bps, s) >= 0, "instance %d\n",
+		      instance);
+		reference(g, n_groups, capacity_bps, xg);
+		for (uint32_t j = 0; j < n_groups; j++) {
+			size_t len = 0;
+			uint64_t got = 0;
+
+			for (size_t i = 0; i < n; i++)
+				if (e[i].group == j * 1000) {
+					m[len] = e[i];
+					got += e[i].alloc_bps;
+					len++;
+				}
+			if (!len)
+				continue;
+			CHECK(fabs((double)got - xg[j]) <= 4.0 + (double)n + 1e-9 * xg[j],
+			      "instance %d group %u: %llu vs reference %.3f\n", instance, j,
+			      (unsigned long long)got, xg[j]);
+			reference(m, len, (uint64_t)floor(xg[j]), xm);
+			for (size_t k = 0; k < len; k++)
+				CHECK(fabs((double)m[k].alloc_bps - xm[k]) <=
+					      4.0 + 2.0 * (double)n + 1e-9 * xg[j],
+				      "instance %d group %u member %zu: %llu vs %.3f\n", instance,
+				      j, k, (unsigned long long)m[k].alloc_bps, xm[k]);
+			total += got;
+		}
+		CHECK(total <= capacity_bps, "instance %d: over capacity\n", instance);
+		/* One group, or one entry per group: exactly the flat allocation. */
+		if (n_groups == 1) {
+			tita_alloc_maxmin(flat, n, capacity_bps, s);
+			for (size_t i = 0; i < n; i++)
+				CHECK(flat[i].alloc_bps == e[i].alloc_bps, "instance %d\n",
+				      instance);
+		}
+	}
+	tita_alloc_scratch_free(s);
+}
+
+static void test_groups_of_one_are_flat(void **state)
+{
+	struct tita_alloc_scratch *s = tita_alloc_scratch_new(8);
+	struct tita_alloc_entry e[3] = {
+		{ .demand_bps = 10 * TITA_GBPS, .weight = 1, .group = 1 },
+		{ .demand_bps = 100 * TITA_GBPS, .weight = 2, .group = 2 },
+		{ .demand_bps = 100 * TITA_GBPS, .weight = 1, .group = 3 },
+	}, f[3];
+
+	memcpy(f, e, sizeof(e));
+	tita_alloc_maxmin(f, 3, 100 * TITA_GBPS, s);
+	tita_alloc_maxmin_by_group(e, 3, 100 * TITA_GBPS, s);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(e[i].alloc_bps, f[i].alloc_bps);
+	assert_int_equal(e[1].alloc_bps, 60 * TITA_GBPS);
+
+	e[2].weight = 0;
+	e[2].group = 1;
+	assert_true(tita_alloc_maxmin_by_group(e, 3, 10, s) == -EINVAL);
+	assert_true(tita_alloc_maxmin_by_group(e, 9, 10, s) == -E2BIG);
+	tita_alloc_scratch_free(s);
+}
+
 int main(void)
 {
 	const char *env = getenv("TITA_TEST_SEED");
@@ -270,6 +399,9 @@ int main(void)
 		cmocka_unit_test(test_equal_split_and_small_demands),
 		cmocka_unit_test(test_floors_and_caps),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_groups_share_one_weight),
+		cmocka_unit_test(test_groups_random_instances),
+		cmocka_unit_test(test_groups_of_one_are_flat),
 	};
 
 	seed = env ? strtoull(env, NULL, 0) : 20261127;

@@ -517,6 +517,33 @@ static void test_weights(void **state)
 	world_free(w);
 }
 
+/*
+ * A job's pairs share its one weight at a receiver: four senders of a job at
+ * weight 0.02 get 0.02 / 1.02 of the link between them, not four times that,
+ * and each is paced at its grant, below the reactive ceiling's 1 % floor
+ * (which must not lift small grants over what the receiver gave).
+ */
+static void test_job_weight_is_shared_by_its_pairs(void **state)
+{
+	struct world *w = world_new(6, NULL);
+	struct tita_job light = { .weight_milli = 20 };
+	double job_bps = 0.95 * LINE_BPS * 0.02 / 1.02;
+
+	for (int h = 2; h <= 5; h++) {
+		assert_int_equal(tita_ctl_job_set(w->hosts[h].ctl, 9, &light), 0);
+		flow_add(w, h, 0, 9);
+	}
+	flow_add(w, 1, 0, TITA_JOB_DEFAULT);
+	run_until(w, 100 * INTERVAL_NS);
+	CHECK(fabs(rate_of(&w->hosts[1].flows[0]) - 0.95 * LINE_BPS / 1.02) <= 0.01 * LINE_BPS,
+	      "default pair at %.0f\n", rate_of(&w->hosts[1].flows[0]));
+	for (int h = 2; h <= 5; h++)
+		CHECK(fabs(rate_of(&w->hosts[h].flows[0]) - job_bps / 4) <= 0.05 * job_bps / 4,
+		      "sender %d of the light job at %.0f, expected %.0f\n", h,
+		      rate_of(&w->hosts[h].flows[0]), job_bps / 4);
+	world_free(w);
+}
+
 static void test_job_cap_and_min(void **state)
 {
 	struct world *w = world_new(4, NULL);
@@ -1277,6 +1304,7 @@ int main(void)
 		cmocka_unit_test(test_converge_64),
 		cmocka_unit_test(test_join_and_leave),
 		cmocka_unit_test(test_weights),
+		cmocka_unit_test(test_job_weight_is_shared_by_its_pairs),
 		cmocka_unit_test(test_job_cap_and_min),
 		cmocka_unit_test(test_silent_receiver_fails_open),
 		cmocka_unit_test(test_no_receiver_daemon),
