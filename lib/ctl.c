@@ -36,6 +36,10 @@
 /* CE on a downlink that is not busy must last this many rounds to count as
  * congestion inside the fabric. */
 #define FABRIC_CE_ROUNDS 3
+/* A pair that brings at least this much of its grant uses it (a pair paced
+ * at its grant, counted over one round, shows 85-110 % of it at a few
+ * packets a round; one that misses is looked at again next round). */
+#define GRANT_USED_FRAC 0.9
 /* How much harder eta is cut when every packet is marked than when just
  * over the threshold are (a standing queue must drain in a few rounds). */
 #define ETA_CE_GAIN 9.0
@@ -107,6 +111,7 @@ struct pair {
 	uint32_t weight_milli;
 	uint64_t min_bps, max_bps;
 	uint64_t granted_bps, grant_reported_bps, grant_sent_ns;
+	uint64_t grant_demand_bps; /* the demand when the grant went out */
 	bool grant_deferred; /* RX: a smaller grant this allocation held back */
 };
 
@@ -180,7 +185,7 @@ void tita_ctl_params_default(struct tita_ctl_params *p)
 	*p = (struct tita_ctl_params){
 		.control_interval_ns = 100 * TITA_NSEC_PER_USEC,
 		.grant_ttl_ns = 10 * TITA_NSEC_PER_MSEC,
-		.refresh_ns = 2 * TITA_NSEC_PER_MSEC,
+		.refresh_ns = 3 * TITA_NSEC_PER_MSEC,
 		.eta = 0.95,
 		.eta_min = 0.70,
 		.eta_ce_threshold = 0.01,
@@ -1400,6 +1405,7 @@ static void fill_entry(struct tita_ctl *c, struct out_entry *e, struct pair *pr,
 			.ttl_ns = c->p.grant_ttl_ns,
 		};
 		pr->grant_reported_bps = pr->granted_bps;
+		pr->grant_demand_bps = pr->demand_bps;
 		pr->fabric_ce_reported_ppm = pr->fabric_ce_ppm;
 		pr->grant_sent_ns = now_ns;
 	}
@@ -1660,13 +1666,22 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 		/* A grant goes out when it moved, when fabric congestion starts or
 		 * ends (the sender's ceiling acts on it every round until told
 		 * otherwise), and as a refresh before it expires. A grant that
-		 * only shrank waits (below). */
+		 * only shrank waits (below), and so does one that grew for a
+		 * pair that neither asked for more nor uses what it has: its
+		 * sender is held back by something else (its uplink, the
+		 * fabric), so a larger grant would change nothing yet. It goes
+		 * out in the round the pair comes up to its grant. Without
+		 * per-source counts (hardware RoCE that the datapath does not
+		 * see) the receiver cannot tell, and sends it. */
 		moved = changed(pr->granted_bps, pr->grant_reported_bps, c->p.demand_change_frac);
 		pr->grant_deferred = false;
 		if (!pr->grant_sent_ns ||
 		    (pr->fabric_ce_ppm > thr) != (pr->fabric_ce_reported_ppm > thr) ||
 		    now_ns - pr->grant_sent_ns >= c->p.refresh_ns ||
-		    (moved && pr->granted_bps > pr->grant_reported_bps)) {
+		    (moved && pr->granted_bps > pr->grant_reported_bps &&
+		     (pr->demand_bps > pr->grant_demand_bps || !pr->src_slot ||
+		      (double)pr->measured_bps >=
+			      GRANT_USED_FRAC * (double)pr->grant_reported_bps))) {
 			c->outgoing[n_out++] =
 				(struct outgoing){ .remote = pr->remote, .slot = c->order[k] };
 			in_force += pr->granted_bps;

@@ -36,7 +36,7 @@ else
 fi
 # tita's settings for the suite: lib/'s defaults (chosen from the sweeps in
 # sweep.md: a 100 us control interval, new pairs at 2 % of line rate, backlog
-# turned into demand over 200 us, grant TTL 10 ms, refresh 2 ms), except eta:
+# turned into demand over 200 us, grant TTL 10 ms, refresh 3 ms), except eta:
 # a simulated 100G fabric has the headroom for 0.98; deployments keep 0.95.
 tita_set=(--set tita.eta=0.98)
 
@@ -71,6 +71,14 @@ for s in "${sweep_scen[@]}"; do
 		echo "$out/sweep/$s/start-$sr tita $root/sim/scenarios/$s.conf ${tita_set[*]}" \
 			"--set tita.start_rate_frac=$sr" >>"$joblist"
 	done
+done
+# The refresh period against control traffic where it is largest: every host
+# exchanges demands and grants with 63 others.
+refresh_scen=alltoall64
+refreshes=(1000 2000 3000 4000 5000)
+for rf in "${refreshes[@]}"; do
+	echo "$out/sweep/$refresh_scen/refresh-$rf tita $root/sim/scenarios/$refresh_scen.conf" \
+		"${tita_set[*]} --set tita.refresh_us=$rf" >>"$joblist"
 done
 
 run_one() {
@@ -149,6 +157,13 @@ header='| cc | queue p50 / p99 / max (KB) | PFC pauses | paused (us) | ECN marks
 		for sr in 0.02 0.05 0.1 0.25 0.5 1.0; do
 			row "$out/sweep/$s/start-$sr" "$sr"
 		done
+	done
+	echo
+	echo "## $refresh_scen: refresh period of unchanged demands and grants (us; grant TTL 10 ms)"
+	echo
+	echo "${header/| cc |/| refresh |}"
+	for rf in "${refreshes[@]}"; do
+		row "$out/sweep/$refresh_scen/refresh-$rf" "$rf"
 	done
 } >"$out/sweep.md"
 

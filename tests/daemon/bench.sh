@@ -73,8 +73,9 @@ t0=$(cpu_ticks)
 sleep 5
 idle=$(awk -v a="$t0" -v b="$(cpu_ticks)" -v hz="$hz" 'BEGIN { printf "%.1f", (b - a) / hz / 5 * 100 }')
 
-# Loaded: PEERS senders refreshing every 20 ms (the refresh for a 1 ms
-# interval), each one new pair per second.
+# Loaded: PEERS senders refreshing every 20 ms (more often than titad's own
+# 30 ms refresh at a 1 ms interval: a heavier load), each one new pair per
+# second.
 nsenter --net="/run/netns/$ns" "$gen" "$tmp/key" 127.0.0.1 4792 "$peers" $((seconds + 10)) 20 "$cycle" >"$tmp/gen.out" &
 genpid=$!
 sleep 5
