@@ -178,6 +178,9 @@ struct actx {
 	post_send_fn post_send;
 	poll_cq_fn poll_cq;
 	struct mlx5dv_sched_node *root; /* created with the first leaf */
+	/* packet_pacing_caps, asked once: 0 until then, else 1 + the bound
+	 * in kbit/s (0 + 1 when the device does not say). */
+	_Atomic uint64_t rate_min_kbps1, rate_max_kbps1;
 };
 
 static struct actx g_ctxs[MAX_CTXS];
@@ -191,6 +194,41 @@ static struct actx *ctx_find(const struct ibv_context *c)
 		if (atomic_load_explicit(&g_ctxs[i].ctx, memory_order_relaxed) == c)
 			return &g_ctxs[i];
 	return NULL;
+}
+
+/*
+ * A rate within what the device paces per QP: one below its minimum is
+ * refused (EINVAL), and the QP would go on at its old, larger rate, so it
+ * is raised to the minimum; one above the maximum is lowered to it. The
+ * caps come from the context's query_device_ex op, called directly: its
+ * inline wrapper falls back on ibv_query_device, which the agent, resolving
+ * libibverbs at run time, does not link.
+ */
+static uint64_t rate_within_caps(struct ibv_context *ctx, struct actx *c, uint64_t kbps)
+{
+	uint64_t lo1, hi1;
+
+	if (!c || kbps == 0)
+		return kbps;
+	lo1 = atomic_load(&c->rate_min_kbps1);
+	hi1 = atomic_load(&c->rate_max_kbps1);
+	if (!lo1) {
+		struct verbs_context *v = verbs_get_ctx_op(ctx, query_device_ex);
+		struct ibv_device_attr_ex ax;
+
+		memset(&ax, 0, sizeof(ax));
+		if (!v || v->query_device_ex(ctx, NULL, &ax, sizeof(ax)))
+			memset(&ax, 0, sizeof(ax));
+		lo1 = 1 + (uint64_t)ax.packet_pacing_caps.qp_rate_limit_min;
+		hi1 = 1 + (uint64_t)ax.packet_pacing_caps.qp_rate_limit_max;
+		atomic_store(&c->rate_max_kbps1, hi1);
+		atomic_store(&c->rate_min_kbps1, lo1);
+	}
+	if (hi1 > 1 && kbps > hi1 - 1)
+		kbps = hi1 - 1;
+	if (kbps < lo1 - 1)
+		kbps = lo1 - 1;
+	return kbps;
 }
 
 /* ---- the QP table ----------------------------------------------------------- */
@@ -441,15 +479,16 @@ static int apply_locked(struct aqp *q, uint64_t kbps)
 	sched_first = q->provider == TITA_AGENT_PROV_MLX5 && q->type == IBV_QPT_RC;
 	if (!sched_first && q->mech != TITA_AGENT_MECH_MLX5_SCHED) {
 		struct ibv_qp_rate_limit_attr a;
+		uint64_t pace_kbps = rate_within_caps(q->ctx, ctx_find(q->ctx), kbps);
 
 		/* Zeroed: burst and packet size "device default", and
 		 * comp_mask must be 0 (mlx5 and bnxt_re reject others). */
 		memset(&a, 0, sizeof(a));
-		a.rate_limit = kbps > UINT32_MAX ? UINT32_MAX : (uint32_t)kbps;
+		a.rate_limit = pace_kbps > UINT32_MAX ? UINT32_MAX : (uint32_t)pace_kbps;
 		r = ibv_modify_qp_rate_limit(q->qp, &a);
 		if (r == 0) {
 			q->mech = TITA_AGENT_MECH_RATE_LIMIT;
-			q->applied_kbps = kbps;
+			q->applied_kbps = pace_kbps;
 			return 0;
 		}
 		if (q->provider != TITA_AGENT_PROV_MLX5 || (r != EOPNOTSUPP && r != ENOSYS))

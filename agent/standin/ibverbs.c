@@ -8,6 +8,7 @@
 #include <infiniband/verbs.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,12 +203,38 @@ static int fake_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_
 
 /* ---- rate limits per provider ------------------------------------------------- */
 
+/* What the stand-in NICs pace per QP, in kbit/s (ibv_devinfo -v:
+ * qp_rate_limit_min/max); a nonzero rate outside is refused. */
+#define STANDIN_RATE_MIN_KBPS 1000u
+#define STANDIN_RATE_MAX_KBPS 100000000u
+
+static int standin_query_device_ex(struct ibv_context *ctx,
+				   const struct ibv_query_device_ex_input *input,
+				   struct ibv_device_attr_ex *attr, size_t attr_size)
+{
+	(void)input;
+	if (attr_size < sizeof(*attr))
+		return EINVAL;
+	memset(attr, 0, attr_size);
+	attr->packet_pacing_caps.qp_rate_limit_min = STANDIN_RATE_MIN_KBPS;
+	attr->packet_pacing_caps.qp_rate_limit_max = STANDIN_RATE_MAX_KBPS;
+	standin_record("query_device_ex dev=%s", ctx->device->name);
+	return 0;
+}
+
+static bool rate_outside_caps(uint32_t kbps)
+{
+	return kbps && (kbps < STANDIN_RATE_MIN_KBPS || kbps > STANDIN_RATE_MAX_KBPS);
+}
+
 static int mlx5_rate_limit(struct ibv_qp *qp, struct ibv_qp_rate_limit_attr *a)
 {
 	int err = standin_take_failure("rate_limit");
 
 	if (!err && qp->qp_type != IBV_QPT_RAW_PACKET)
 		err = EOPNOTSUPP;
+	if (!err && rate_outside_caps(a->rate_limit))
+		err = EINVAL;
 	standin_record("rate_limit dev=%s qpn=%u kbps=%u -> %d", qp->context->device->name,
 		       qp->qp_num, a->rate_limit, err);
 	return err;
@@ -219,6 +246,8 @@ static int bnxt_rate_limit(struct ibv_qp *qp, struct ibv_qp_rate_limit_attr *a)
 
 	/* rdma-core's bnxt_re: RTR or RTS only; no burst or packet size. */
 	if (!err && (qp->state != IBV_QPS_RTR && qp->state != IBV_QPS_RTS))
+		err = EINVAL;
+	if (!err && rate_outside_caps(a->rate_limit))
 		err = EINVAL;
 	if (!err && (a->max_burst_sz || a->typical_pkt_sz || a->comp_mask))
 		err = EINVAL;
@@ -242,6 +271,8 @@ EXPORT struct ibv_context *ibv_open_device(struct ibv_device *dev)
 		v->modify_qp_rate_limit = mlx5_rate_limit;
 	else if (!strncmp(dev->name, "bnxt_re", 7))
 		v->modify_qp_rate_limit = bnxt_rate_limit;
+	if (v->modify_qp_rate_limit)
+		v->query_device_ex = standin_query_device_ex;
 	/* irdma: no op; the inline returns EOPNOTSUPP. */
 	pthread_mutex_init(&v->context.mutex, NULL);
 	standin_record("open_device %s", dev->name);

@@ -285,6 +285,15 @@ int main(void)
 	res = set_rate(m_bnxt.qp_id, 20000);
 	CHECK(res.err == -EINVAL, "bnxt EINVAL: %d", res.err);
 
+	/* Under the device's least per-QP rate (qp_rate_limit_min, 1000
+	 * kbit/s here), which it would refuse: raised to it. */
+	verbs.slog_clear();
+	res = set_rate(m_bnxt.qp_id, 200);
+	CHECK(res.err == 0, "bnxt at 200 kbit/s: %d", res.err);
+	snprintf(expect, sizeof(expect), "rate_limit dev=bnxt_re0 qpn=%u kbps=1000 -> 0",
+		 q_bnxt->qp_num);
+	CHECK(log_wait(expect), "rate raised to the device minimum");
+
 	/* A QP before RTR: held, then programmed when it gets there. */
 	verbs.slog_clear();
 	res = set_rate(m_init.qp_id, 5000);
