@@ -176,6 +176,17 @@ static void finish(struct tita_alloc_entry *e, size_t n, uint64_t capacity_bps, 
 	}
 }
 
+static bool weight_ok(double weight)
+{
+	return weight > 0 && isfinite(weight);
+}
+
+/* What an entry could use: its demand, or its cap when that is lower. */
+static uint64_t entry_ceil_bps(const struct tita_alloc_entry *e)
+{
+	return e->max_bps && e->max_bps < e->demand_bps ? e->max_bps : e->demand_bps;
+}
+
 double tita_alloc_maxmin(struct tita_alloc_entry *e, size_t n, uint64_t capacity_bps,
 			 struct tita_alloc_scratch *s)
 {
@@ -186,12 +197,10 @@ double tita_alloc_maxmin(struct tita_alloc_entry *e, size_t n, uint64_t capacity
 	if (n > s->max_entries)
 		return -E2BIG;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t ceil_bps = e[i].demand_bps;
+		uint64_t ceil_bps = entry_ceil_bps(&e[i]);
 
-		if (!(e[i].weight > 0) || !isfinite(e[i].weight))
+		if (!weight_ok(e[i].weight))
 			return -EINVAL;
-		if (e[i].max_bps && e[i].max_bps < ceil_bps)
-			ceil_bps = e[i].max_bps;
 		hi[i] = (double)ceil_bps;
 		lo[i] = (double)tita_min_u64(e[i].min_bps, ceil_bps);
 		sum_lo += lo[i];
@@ -257,15 +266,6 @@ double tita_alloc_maxmin(struct tita_alloc_entry *e, size_t n, uint64_t capacity
 	return level;
 }
 
-static int cmp_group_key(const void *a, const void *b)
-{
-	const struct group_key *x = a, *y = b;
-
-	if (x->group != y->group)
-		return x->group < y->group ? -1 : 1;
-	return x->entry < y->entry ? -1 : x->entry > y->entry;
-}
-
 static uint64_t sat_add(uint64_t a, uint64_t b)
 {
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
@@ -283,33 +283,37 @@ double tita_alloc_maxmin_by_group(struct tita_alloc_entry *e, size_t n, uint64_t
 	if (n > s->max_entries)
 		return -E2BIG;
 	for (size_t i = 0; i < n; i++) {
-		if (!(e[i].weight > 0) || !isfinite(e[i].weight))
+		if (!weight_ok(e[i].weight))
 			return -EINVAL;
 		mixed |= e[i].group != e[0].group;
 	}
 	if (!mixed)
 		return tita_alloc_maxmin(e, n, capacity_bps, s);
+	/* The same stable radix sort as the breakpoints, on the group keys:
+	 * traffic of no job makes every pair a group, and a receiver may
+	 * hold tens of thousands of them. */
+	for (size_t i = 0; i < n; i++) {
+		s->keys[i] = e[i].group;
+		s->refs[i] = (uint32_t)i;
+	}
+	radix_sort(s, n);
 	for (size_t i = 0; i < n; i++)
-		key[i] = (struct group_key){ .group = e[i].group, .entry = i };
-	qsort(key, n, sizeof(*key), cmp_group_key);
+		key[i] = (struct group_key){ .group = s->keys[i], .entry = s->refs[i] };
 	for (size_t k = 0; k < n; n_groups++) {
 		uint64_t group = key[k].group;
-		size_t start = k;
-		double weight_sum = 0;
+		size_t count = 0;
 
 		g[n_groups] = (struct tita_alloc_entry){ .group = group };
 		for (; k < n && key[k].group == group; k++) {
 			const struct tita_alloc_entry *x = &e[key[k].entry];
-			uint64_t ceil_bps = x->max_bps && x->max_bps < x->demand_bps ?
-						    x->max_bps :
-						    x->demand_bps;
+			uint64_t ceil_bps = entry_ceil_bps(x);
 
 			g[n_groups].demand_bps = sat_add(g[n_groups].demand_bps, ceil_bps);
-			g[n_groups].min_bps = sat_add(
-				g[n_groups].min_bps, x->min_bps < ceil_bps ? x->min_bps : ceil_bps);
-			weight_sum += x->weight;
+			g[n_groups].min_bps =
+				sat_add(g[n_groups].min_bps, tita_min_u64(x->min_bps, ceil_bps));
+			/* A running mean: a sum of large weights could overflow. */
+			g[n_groups].weight += (x->weight - g[n_groups].weight) / (double)++count;
 		}
-		g[n_groups].weight = weight_sum / (double)(k - start);
 	}
 	if (n_groups == n)
 		return tita_alloc_maxmin(e, n, capacity_bps, s);

@@ -992,10 +992,22 @@ static void program(struct tita_ctl *c, struct pair *pr, uint64_t rate_bps, uint
  * Who shares a weight in the water-filling: a job's pairs share its one
  * weight (a job with eight senders gets the share of one), while traffic of
  * no job (the default) is pairs of their own, each with its own weight.
+ * Job ids are 32 bits, so the default's keys, from 2^32 up, meet none.
  */
 static uint64_t job_group(const struct pair *pr, uint32_t slot)
 {
 	return pr->job_id == TITA_JOB_DEFAULT ? (uint64_t)1 << 32 | slot : pr->job_id;
+}
+
+/*
+ * The least a paced pair is given: the floor keeps the reactive ceiling (or
+ * a zero grant) from stopping it, but never lifts it over a grant, or many
+ * small grants (a large incast, a low-weight job) would add up to more than
+ * the receiver gave.
+ */
+static uint64_t pair_floor_bps(uint64_t floor_bps, uint64_t allowed_bps)
+{
+	return allowed_bps ? tita_min_u64(floor_bps, allowed_bps) : floor_bps;
 }
 
 /*
@@ -1025,8 +1037,7 @@ static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		/* First what each pair wants, as far as its grant allows... */
 		c->entries[n] = (struct tita_alloc_entry){
 			.demand_bps = tita_max_u64(tita_min_u64(allowed, pr->demand_bps),
-						   allowed ? tita_min_u64(floor_bps, allowed) :
-							     floor_bps),
+						   pair_floor_bps(floor_bps, allowed)),
 			.min_bps = job->min_bps,
 			.weight = (double)job->weight_milli / TITA_WEIGHT_ONE,
 			.group = job_group(pr, s),
@@ -1063,13 +1074,14 @@ static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	for (uint32_t k = 0, s = 0; s < c->pairs_hwm; s++) {
 		struct pair *pr = &c->pairs[s];
 		const struct tita_job *job;
-		uint64_t rate;
+		uint64_t rate, allowed;
 
 		if (!pr->used || pr->role != TITA_PAIR_TX || pr->port != port)
 			continue;
 		job = job_policy(c, pr->job_id);
+		allowed = grant_component(c, pr, pt);
 		if (k < n && c->order[k] == s) {
-			rate = tita_min_u64(grant_component(c, pr, pt), c->entries[k].alloc_bps);
+			rate = tita_min_u64(allowed, c->entries[k].alloc_bps);
 			if (pr->rc_engaged)
 				rate = tita_min_u64(
 					rate, (uint64_t)(pr->rc_frac * (double)pr->grant_bps));
@@ -1078,20 +1090,13 @@ static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			/* Fail-open: only the operator's cap still applies. */
 			rate = TITA_RATE_UNPACED;
 		}
+		if (rate != TITA_RATE_UNPACED)
+			rate = tita_max_u64(rate, pair_floor_bps(floor_bps, allowed));
+		/* The operator's cap holds over everything, the floor too. */
 		if (job->max_bps)
 			rate = tita_min_u64(rate, job->max_bps);
-		if (rate != TITA_RATE_UNPACED) {
-			/* The floor keeps the reactive ceiling (or a zero grant)
-			 * from stopping a pair; it never lifts a pair above a
-			 * grant, or many small grants (a large incast, a
-			 * low-weight job) would add up to more than the
-			 * receiver gave. */
-			uint64_t allowed = grant_component(c, pr, pt);
-
-			rate = tita_max_u64(rate,
-					    allowed ? tita_min_u64(floor_bps, allowed) : floor_bps);
+		if (rate != TITA_RATE_UNPACED)
 			rate = tita_min_u64(rate, pt->line_rate_bps);
-		}
 		program(c, pr, rate, now_ns);
 	}
 }
@@ -1663,16 +1668,21 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 			else if (pr->fabric_clean_rounds >= FABRIC_CE_ROUNDS)
 				pr->fabric_ce_ppm = 0;
 		}
-		/* A grant goes out when it moved, when fabric congestion starts or
+		/*
+		 * A grant goes out when it moved, when fabric congestion starts or
 		 * ends (the sender's ceiling acts on it every round until told
 		 * otherwise), and as a refresh before it expires. A grant that
 		 * only shrank waits (below), and so does one that grew for a
 		 * pair that neither asked for more nor uses what it has: its
-		 * sender is held back by something else (its uplink, the
-		 * fabric), so a larger grant would change nothing yet. It goes
-		 * out in the round the pair comes up to its grant. Without
-		 * per-source counts (hardware RoCE that the datapath does not
-		 * see) the receiver cannot tell, and sends it. */
+		 * sender is held back by something else. Behind its own uplink,
+		 * a larger grant changes nothing; behind congestion in the
+		 * fabric, it would lift the reactive ceiling (a fraction of the
+		 * grant) while the marks still say it should stay. It goes out
+		 * in the round the pair comes up to its grant, or with the
+		 * refresh. Without per-source counts (hardware RoCE that the
+		 * datapath does not see; a source counted at all counts as
+		 * seen) the receiver cannot tell, and sends it.
+		 */
 		moved = changed(pr->granted_bps, pr->grant_reported_bps, c->p.demand_change_frac);
 		pr->grant_deferred = false;
 		if (!pr->grant_sent_ns ||
@@ -1687,7 +1697,7 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 			in_force += pr->granted_bps;
 			continue;
 		}
-		if (moved) {
+		if (moved && pr->granted_bps < pr->grant_reported_bps) {
 			pr->grant_deferred = true;
 			n_deferred++;
 		}

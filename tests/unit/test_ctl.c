@@ -1312,6 +1312,72 @@ static void test_grant_raise_waits_for_use(void **state)
 	tita_ctl_free(c);
 }
 
+/* A raise that waits for use still goes out with the refresh. */
+static void test_unused_raise_goes_out_with_refresh(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c;
+	uint64_t now = 1000 * INTERVAL_NS, sent[8], granted_at = now, raised_at = 0;
+	const uint64_t three = (uint64_t)(0.95 * LINE_BPS) / 3;
+
+	(void)state;
+	c = one_port_ctl(&p);
+	for (uint32_t h = 2; h <= 4; h++)
+		demand_from(c, h, 40 * TITA_GBPS, now);
+	tita_ctl_advance(c, now);
+	grants_sent(c, sent);
+	assert_true(llabs((long long)sent[2] - (long long)three) <= 4);
+	/* Host 4 leaves; hosts 2 and 3 bring 5G each and may have 40G. */
+	while (!raised_at && now < granted_at + 2 * p.refresh_ns) {
+		now += INTERVAL_NS;
+		rx_from(c, 2, 5 * TITA_GBPS, now);
+		rx_from(c, 3, 5 * TITA_GBPS, now);
+		if (now == granted_at + INTERVAL_NS)
+			demand_from(c, 4, 0, now);
+		tita_ctl_advance(c, now);
+		grants_sent(c, sent);
+		if (sent[2] != UINT64_MAX) {
+			assert_int_equal(sent[2], 40 * TITA_GBPS);
+			raised_at = now;
+		}
+	}
+	assert_int_equal(grant_of(c, 2), 40 * TITA_GBPS);
+	assert_true(raised_at >= granted_at + p.refresh_ns);
+	assert_true(raised_at <= granted_at + p.refresh_ns + INTERVAL_NS);
+	tita_ctl_free(c);
+}
+
+/* A job's cap holds over everything, the reactive ceiling's floor too: a
+ * new pair (at its start rate) of a job capped at 0.5 % of line rate. */
+static void test_job_cap_holds_over_floor(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c;
+	struct tita_job capped = { .weight_milli = TITA_WEIGHT_ONE, .max_bps = LINE_BPS / 200 };
+	struct tita_pair_info info[4];
+	struct tita_tx_sample ts = {
+		.local = tita_addr_from_host_id(1),
+		.remote = tita_addr_from_host_id(2),
+		.job_id = 5,
+		.interval_ns = INTERVAL_NS,
+		.tx_bytes = 64 * 1024,
+		.backlog_bytes = 1024 * 1024,
+	};
+	uint64_t now = 1000 * INTERVAL_NS;
+	size_t n;
+
+	(void)state;
+	c = one_port_ctl(&p);
+	assert_true(p.rc_min_frac * LINE_BPS > LINE_BPS / 200);
+	assert_int_equal(tita_ctl_job_set(c, 5, &capped), 0);
+	assert_int_equal(tita_ctl_tx_sample(c, &ts, now), 0);
+	advance_quietly(c, now);
+	n = tita_ctl_pairs(c, info, 4);
+	assert_int_equal(n, 1);
+	assert_int_equal(info[0].rate_bps, LINE_BPS / 200);
+	tita_ctl_free(c);
+}
+
 /* A sender shares its uplink first by what its pairs want: a pair that
  * paused, whose receiver still lets it send at its grant, takes only what
  * is spare, not a share of the active pair's. */
@@ -1398,6 +1464,8 @@ int main(void)
 		cmocka_unit_test(test_allocation_follows_inputs),
 		cmocka_unit_test(test_grant_cuts_wait_for_need),
 		cmocka_unit_test(test_grant_raise_waits_for_use),
+		cmocka_unit_test(test_unused_raise_goes_out_with_refresh),
+		cmocka_unit_test(test_job_cap_holds_over_floor),
 		cmocka_unit_test(test_idle_pair_takes_only_spare_uplink),
 	};
 
