@@ -56,13 +56,13 @@
 #   -b, --build DIR        meson build directory, default build      (BED_BUILD)
 #       --titad            start titad on every host at `up`
 #       --interval DUR, --ttl DUR, --refresh DUR, --eta X
-#                          titad's controller: default 1ms, 100ms, 20ms, 0.95
+#                          titad's controller: default 1ms, 100ms, 30ms, 0.95
 #
 # The defaults are a 100 Gbit/s fabric slowed down 12.5x in time and scaled
 # to 200 Mbit/s in rate (tools/gen/dcqcn.h): Kmin/Kmax 400/1600 KB at 100G
 # (HPCC's production values) become 10/40 KB, Pmax stays 0.2, a 5 MB port
 # buffer becomes 128 KB, and titad's 100 us interval / 10 ms grant TTL /
-# 2 ms refresh become 1 ms / 100 ms / 20 ms (10x, the round number below).
+# 3 ms refresh become 1 ms / 100 ms / 30 ms (10x, the round number below).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -81,7 +81,7 @@ build=${BED_BUILD:-build}
 with_titad=${BED_TITAD:-0}
 interval=${BED_INTERVAL:-1ms}
 ttl=${BED_TTL:-100ms}
-refresh=${BED_REFRESH:-20ms}
+refresh=${BED_REFRESH:-30ms}
 eta=${BED_ETA:-0.95}
 
 die() {
