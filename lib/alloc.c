@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tita/alloc.h"
 #include "tita/types.h"
@@ -23,11 +24,9 @@ struct tita_alloc_scratch {
 	uint64_t *keys, *keys_tmp;
 	uint32_t *refs, *refs_tmp; /* entry index << 1 | (1 if ceiling event) */
 	double *lo, *hi;
-	/* tita_alloc_maxmin_by_group(): members sorted by group, the groups,
-	 * and one group's members at a time. */
-	struct group_key {
-		uint64_t group, entry;
-	} * group_keys;
+	/* tita_alloc_maxmin_by_group(): the entries' indices sorted by group,
+	 * the groups, and one group's members at a time. */
+	uint32_t *by_group;
 	struct tita_alloc_entry *groups, *members;
 };
 
@@ -50,11 +49,11 @@ struct tita_alloc_scratch *tita_alloc_scratch_new(size_t max_entries)
 	s->refs_tmp = malloc(n_events * sizeof(*s->refs_tmp));
 	s->lo = malloc(n_events / 2 * sizeof(*s->lo));
 	s->hi = malloc(n_events / 2 * sizeof(*s->hi));
-	s->group_keys = malloc(n_events / 2 * sizeof(*s->group_keys));
+	s->by_group = malloc(n_events / 2 * sizeof(*s->by_group));
 	s->groups = malloc(n_events / 2 * sizeof(*s->groups));
 	s->members = malloc(n_events / 2 * sizeof(*s->members));
 	if (!s->keys || !s->keys_tmp || !s->refs || !s->refs_tmp || !s->lo || !s->hi ||
-	    !s->group_keys || !s->groups || !s->members) {
+	    !s->by_group || !s->groups || !s->members) {
 		tita_alloc_scratch_free(s);
 		errno = ENOMEM;
 		return NULL;
@@ -72,7 +71,7 @@ struct tita_alloc_scratch *tita_alloc_scratch_free(struct tita_alloc_scratch *s)
 	free(s->refs_tmp);
 	free(s->lo);
 	free(s->hi);
-	free(s->group_keys);
+	free(s->by_group);
 	free(s->groups);
 	free(s->members);
 	free(s);
@@ -274,7 +273,7 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 double tita_alloc_maxmin_by_group(struct tita_alloc_entry *e, size_t n, uint64_t capacity_bps,
 				  struct tita_alloc_scratch *s)
 {
-	struct group_key *key = s->group_keys;
+	uint32_t *idx = s->by_group;
 	struct tita_alloc_entry *g = s->groups, *m = s->members;
 	size_t n_groups = 0;
 	bool mixed = false;
@@ -291,21 +290,21 @@ double tita_alloc_maxmin_by_group(struct tita_alloc_entry *e, size_t n, uint64_t
 		return tita_alloc_maxmin(e, n, capacity_bps, s);
 	/* The same stable radix sort as the breakpoints, on the group keys:
 	 * traffic of no job makes every pair a group, and a receiver may
-	 * hold tens of thousands of them. */
+	 * hold tens of thousands of them. The sorted indices are kept apart,
+	 * since the allocations below reuse the sort's arrays. */
 	for (size_t i = 0; i < n; i++) {
 		s->keys[i] = e[i].group;
 		s->refs[i] = (uint32_t)i;
 	}
 	radix_sort(s, n);
-	for (size_t i = 0; i < n; i++)
-		key[i] = (struct group_key){ .group = s->keys[i], .entry = s->refs[i] };
+	memcpy(idx, s->refs, n * sizeof(*idx));
 	for (size_t k = 0; k < n; n_groups++) {
-		uint64_t group = key[k].group;
+		uint64_t group = e[idx[k]].group;
 		size_t count = 0;
 
 		g[n_groups] = (struct tita_alloc_entry){ .group = group };
-		for (; k < n && key[k].group == group; k++) {
-			const struct tita_alloc_entry *x = &e[key[k].entry];
+		for (; k < n && e[idx[k]].group == group; k++) {
+			const struct tita_alloc_entry *x = &e[idx[k]];
 			uint64_t ceil_bps = entry_ceil_bps(x);
 
 			g[n_groups].demand_bps = sat_add(g[n_groups].demand_bps, ceil_bps);
@@ -323,11 +322,11 @@ double tita_alloc_maxmin_by_group(struct tita_alloc_entry *e, size_t n, uint64_t
 	for (size_t j = 0, k = 0; j < n_groups; j++) {
 		size_t len = 0, start = k;
 
-		for (; k < n && key[k].group == g[j].group; k++)
-			m[len++] = e[key[k].entry];
+		for (; k < n && e[idx[k]].group == g[j].group; k++)
+			m[len++] = e[idx[k]];
 		tita_alloc_maxmin(m, len, g[j].alloc_bps, s);
 		for (size_t i = 0; i < len; i++)
-			e[key[start + i].entry].alloc_bps = m[i].alloc_bps;
+			e[idx[start + i]].alloc_bps = m[i].alloc_bps;
 	}
 	return level;
 }

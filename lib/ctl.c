@@ -1045,11 +1045,9 @@ static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		/* ...then what is left of the uplink, up to the grants: a pair
 		 * that pauses restarts at its grant when the uplink has room for
 		 * it, never at the cost of one that is sending. */
-		c->entries2[n] = (struct tita_alloc_entry){
-			.demand_bps = allowed,
-			.weight = (double)job->weight_milli / TITA_WEIGHT_ONE,
-			.group = job_group(pr, s),
-		};
+		c->entries2[n] = c->entries[n];
+		c->entries2[n].demand_bps = allowed;
+		c->entries2[n].min_bps = 0;
 		n++;
 	}
 	pt->tx_bps = tx_bps;
@@ -1571,8 +1569,6 @@ static void measure_ports(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns
 	}
 }
 
-/* Water-fill one port's downlink over the demands it holds, and queue the
- * grants that changed (or are due for a refresh). */
 static bool same_inputs(const struct tita_alloc_entry *a, const struct tita_alloc_entry *b)
 {
 	return a->demand_bps == b->demand_bps && a->min_bps == b->min_bps &&
@@ -1617,6 +1613,8 @@ static void allocate_memo(struct port *pt, struct tita_alloc_entry *entries, con
 	pt->memo_valid = true;
 }
 
+/* Water-fill one port's downlink over the demands it holds, and queue the
+ * grants that changed (or are due for a refresh). */
 static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool measured,
 			      uint32_t n_out)
 {

@@ -1252,6 +1252,22 @@ static void rx_from(struct tita_ctl *c, uint32_t sender, uint64_t rate_bps, uint
 	assert_int_equal(tita_ctl_rx_sample(c, &rs, now), 0);
 }
 
+/* Equal up to the whole bps that each allocation rounds down. */
+static bool near_bps(uint64_t a, uint64_t b)
+{
+	return llabs((long long)a - (long long)b) <= 4;
+}
+
+/* Hosts first..last each ask for demand_bps; one round; what it sent. */
+static void demands_granted(struct tita_ctl *c, uint32_t first, uint32_t last, uint64_t demand_bps,
+			    uint64_t now, uint64_t sent[8])
+{
+	for (uint32_t h = first; h <= last; h++)
+		demand_from(c, h, demand_bps, now);
+	tita_ctl_advance(c, now);
+	grants_sent(c, sent);
+}
+
 /*
  * A larger grant goes out at once to a pair that uses what it has, and
  * waits for one that does not (held back by its uplink or the fabric) until
@@ -1267,12 +1283,9 @@ static void test_grant_raise_waits_for_use(void **state)
 
 	(void)state;
 	c = one_port_ctl(&p);
+	demands_granted(c, 2, 5, 40 * TITA_GBPS, now, sent);
 	for (uint32_t h = 2; h <= 5; h++)
-		demand_from(c, h, 40 * TITA_GBPS, now);
-	tita_ctl_advance(c, now);
-	grants_sent(c, sent);
-	for (uint32_t h = 2; h <= 5; h++)
-		assert_true(llabs((long long)sent[h] - (long long)four) <= 4);
+		assert_true(near_bps(sent[h], four));
 	/* Host 2 sends at its grant, host 3 at 5G; host 5 is not seen by the
 	 * datapath at all. Host 4 leaves: a third each for the others. */
 	for (int round = 0; round < 3; round++) {
@@ -1284,17 +1297,17 @@ static void test_grant_raise_waits_for_use(void **state)
 		tita_ctl_advance(c, now);
 		grants_sent(c, sent);
 	}
-	assert_true(llabs((long long)sent[2] - (long long)three) <= 4);
+	assert_true(near_bps(sent[2], three));
 	assert_true(sent[3] == UINT64_MAX);
-	assert_true(llabs((long long)sent[5] - (long long)three) <= 4);
-	assert_true(llabs((long long)grant_of(c, 3) - (long long)three) <= 4);
+	assert_true(near_bps(sent[5], three));
+	assert_true(near_bps(grant_of(c, 3), three));
 	/* Host 3 comes up to its grant: the raise goes out that round. */
 	now += INTERVAL_NS;
 	rx_from(c, 2, three, now);
 	rx_from(c, 3, four, now);
 	tita_ctl_advance(c, now);
 	grants_sent(c, sent);
-	assert_true(llabs((long long)sent[3] - (long long)three) <= 4);
+	assert_true(near_bps(sent[3], three));
 	/* A pair that asks for more gets it at once, used or not. */
 	now += INTERVAL_NS;
 	demand_from(c, 2, 10 * TITA_GBPS, now);
@@ -1322,11 +1335,8 @@ static void test_unused_raise_goes_out_with_refresh(void **state)
 
 	(void)state;
 	c = one_port_ctl(&p);
-	for (uint32_t h = 2; h <= 4; h++)
-		demand_from(c, h, 40 * TITA_GBPS, now);
-	tita_ctl_advance(c, now);
-	grants_sent(c, sent);
-	assert_true(llabs((long long)sent[2] - (long long)three) <= 4);
+	demands_granted(c, 2, 4, 40 * TITA_GBPS, now, sent);
+	assert_true(near_bps(sent[2], three));
 	/* Host 4 leaves; hosts 2 and 3 bring 5G each and may have 40G. */
 	while (!raised_at && now < granted_at + 2 * p.refresh_ns) {
 		now += INTERVAL_NS;
