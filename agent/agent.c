@@ -178,10 +178,12 @@ struct actx {
 	post_send_fn post_send;
 	poll_cq_fn poll_cq;
 	struct mlx5dv_sched_node *root; /* created with the first leaf */
-	/* packet_pacing_caps, asked once: 0 until then, else 1 + the bound
-	 * in kbit/s (0 + 1 when the device does not say). */
-	_Atomic uint64_t rate_min_kbps1, rate_max_kbps1;
+	/* packet_pacing_caps in kbit/s, asked once: max << 32 | min (0 where
+	 * the device does not say), PACING_CAPS_UNKNOWN until then. */
+	_Atomic uint64_t pacing_caps;
 };
+
+#define PACING_CAPS_UNKNOWN UINT64_MAX
 
 static struct actx g_ctxs[MAX_CTXS];
 static _Atomic int g_n_ctxs;
@@ -206,29 +208,27 @@ static struct actx *ctx_find(const struct ibv_context *c)
  */
 static uint64_t rate_within_caps(struct ibv_context *ctx, struct actx *c, uint64_t kbps)
 {
-	uint64_t lo1, hi1;
+	uint64_t caps, min_kbps, max_kbps;
 
 	if (!c || kbps == 0)
 		return kbps;
-	lo1 = atomic_load(&c->rate_min_kbps1);
-	hi1 = atomic_load(&c->rate_max_kbps1);
-	if (!lo1) {
+	caps = atomic_load(&c->pacing_caps);
+	if (caps == PACING_CAPS_UNKNOWN) {
 		struct verbs_context *v = verbs_get_ctx_op(ctx, query_device_ex);
 		struct ibv_device_attr_ex ax;
 
 		memset(&ax, 0, sizeof(ax));
-		if (!v || v->query_device_ex(ctx, NULL, &ax, sizeof(ax)))
-			memset(&ax, 0, sizeof(ax));
-		lo1 = 1 + (uint64_t)ax.packet_pacing_caps.qp_rate_limit_min;
-		hi1 = 1 + (uint64_t)ax.packet_pacing_caps.qp_rate_limit_max;
-		atomic_store(&c->rate_max_kbps1, hi1);
-		atomic_store(&c->rate_min_kbps1, lo1);
+		caps = 0;
+		if (v && v->query_device_ex(ctx, NULL, &ax, sizeof(ax)) == 0)
+			caps = (uint64_t)ax.packet_pacing_caps.qp_rate_limit_max << 32 |
+			       ax.packet_pacing_caps.qp_rate_limit_min;
+		atomic_store(&c->pacing_caps, caps);
 	}
-	if (hi1 > 1 && kbps > hi1 - 1)
-		kbps = hi1 - 1;
-	if (kbps < lo1 - 1)
-		kbps = lo1 - 1;
-	return kbps;
+	min_kbps = caps & UINT32_MAX;
+	max_kbps = caps >> 32;
+	if (max_kbps && kbps > max_kbps)
+		kbps = max_kbps;
+	return kbps < min_kbps ? min_kbps : kbps;
 }
 
 /* ---- the QP table ----------------------------------------------------------- */
@@ -393,6 +393,7 @@ static void patch_context(struct ibv_context *c)
 	if (!ctx_find(c) && n < MAX_CTXS) {
 		g_ctxs[n].post_send = c->ops.post_send;
 		g_ctxs[n].poll_cq = c->ops.poll_cq;
+		atomic_store(&g_ctxs[n].pacing_caps, PACING_CAPS_UNKNOWN);
 		atomic_store(&g_ctxs[n].ctx, c);
 		atomic_store_explicit(&g_n_ctxs, n + 1, memory_order_release);
 		/* After the record exists: a wrapper always finds its chain. */
