@@ -59,23 +59,36 @@ EOF
 check "h4 grants h1 twice h2's share (median ratio of $gn samples $gm, lowest $glo)" \
 	awk_true 'm >= 1.8 && m <= 2.2' m="$gm"
 
-# Goodput per flow while both ran, leaving out the first 2 s (start-up).
-read -r r1 r2 <<<"$(python3 - "$work/sink.csv" <<'EOF'
+# Goodput per flow while both ran, leaving out the first 2 s (start-up):
+# the mean over the window for the message, and the ratio checked is the
+# median of the five 1 s ratios, as the grants' is a median. A generator
+# that the 2-vCPU machine does not schedule for a moment asks for and
+# sends less for a while: in one clean-clone CI run the window's mean ratio
+# came to 1.79 while h4's grants held a median ratio of 2.000 (lowest
+# sample 0.357). On a quiet machine both statistics read 1.96-2.00.
+read -r r1 r2 rm <<<"$(python3 - "$work/sink.csv" <<'EOF'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 t0 = min(float(r["t_s"]) for r in rows)
-s, n = {}, {}
+s, n, per_s = {}, {}, {}
 for r in rows:
     t = float(r["t_s"]) - t0
-    if 2.0 <= t <= 7.0:
-        s[r["addr"]] = s.get(r["addr"], 0.0) + float(r["rate_bps"])
-        n[r["addr"]] = n.get(r["addr"], 0) + 1
+    if 2.0 <= t < 7.0:
+        a, rate = r["addr"], float(r["rate_bps"])
+        s[a] = s.get(a, 0.0) + rate
+        n[a] = n.get(a, 0) + 1
+        per_s.setdefault(int(t), {}).setdefault(a, []).append(rate)
 m = {k: s[k] / n[k] for k in s}
-print(int(m.get("10.77.0.1", 0)), int(m.get("10.77.0.2", 0)))
+ratios = sorted(
+    (sum(v["10.77.0.1"]) / len(v["10.77.0.1"])) / (sum(v["10.77.0.2"]) / len(v["10.77.0.2"]))
+    for v in per_s.values()
+    if v.get("10.77.0.1") and v.get("10.77.0.2") and sum(v["10.77.0.2"]) > 0)
+print(int(m.get("10.77.0.1", 0)), int(m.get("10.77.0.2", 0)),
+      "%.3f" % ratios[len(ratios) // 2] if ratios else "0")
 EOF
 )"
-check "h1 receives twice h2's goodput (h1 $r1, h2 $r2 bit/s; ratio $(awk -v a="$r1" -v b="$r2" 'BEGIN { if (b) printf "%.2f", a / b }'))" \
-	awk_true 'b > 0 && a / b >= 1.8 && a / b <= 2.2' a="$r1" b="$r2"
+check "h1 receives twice h2's goodput (mean h1 $r1, h2 $r2 bit/s; median of 1 s ratios $rm)" \
+	awk_true 'm >= 1.8 && m <= 2.2' m="$rm"
 check "no drops at the bottleneck ($(port_drops 4))" [ "$(port_drops 4)" -eq 0 ]
 
 finish
