@@ -23,10 +23,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "control.h"
 #include "ctlproto.h"
+#include "log.h"
 #include "tita-config.h"
-#include "titad.h"
 #include "units.h"
 
 #define MAX_CLIENTS 64
@@ -44,10 +44,14 @@ struct client {
 };
 
 struct titad_control {
-	struct titad *d;
+	struct tita_event *ev;
+	struct titad_sources src_;
 	int fd;
 	struct tita_event_source *src;
 	char path[108];
+	char group[64]; /* control-group, for messages */
+	gid_t gid;
+	bool gid_set;
 	uint32_t n_clients;
 	struct client *clients[MAX_CLIENTS];
 };
@@ -75,7 +79,7 @@ static void client_close(struct client *c)
 {
 	struct titad_control *ctl = c->ctl;
 
-	tita_event_fd_del(ctl->d->ev, c->src);
+	tita_event_fd_del(ctl->ev, c->src);
 	close(c->fd);
 	for (uint32_t i = 0; i < ctl->n_clients; i++) {
 		if (ctl->clients[i] == c) {
@@ -190,43 +194,48 @@ static void set_error(struct arena *a, Tita__Control__Response *resp, Tita__Cont
 		return;                 \
 	} while (0)
 
-static void do_status(struct titad *d, struct arena *a, Tita__Control__Response *resp)
+static void do_status(struct titad_control *ctl, struct arena *a, uint64_t now_ns,
+		      Tita__Control__Response *resp)
 {
+	const struct titad_sources *src = &ctl->src_;
 	Tita__Control__StatusResponse *s = az(a, sizeof(*s));
 	Tita__Control__ControllerCounters *cc = az(a, sizeof(*cc));
+	struct titad_peers_identity id;
+	struct titad_engine_status es;
 	struct titad_peer_totals pt;
-	struct tita_ctl_stats st;
+	struct tita_ctl_stats *st = &es.ctl;
 	size_t n_drops = 0;
 
 	if (!s || !cc)
 		return;
 	tita__control__status_response__init(s);
 	tita__control__controller_counters__init(cc);
-	tita_ctl_stats(d->ctl, &st);
-	titad_peers_totals(d, &pt);
+	titad_engine_status(src->engine, &es);
+	titad_peers_totals(src->peers, &pt);
+	titad_peers_identity(src->peers, &id);
 	s->version = (char *)TITA_VERSION;
-	s->uptime_ns = tita_clock_mono_ns() - d->start_ns;
-	s->boot_id = d->sender.boot_id;
-	s->key_id = d->sender.key_id;
-	s->pacer = (char *)d->pacer->ops->name;
-	s->n_ports = d->n_ports;
-	s->n_peers = (uint32_t)titad_peers_count(d);
-	s->n_pairs = (uint32_t)tita_ctl_n_pairs(d->ctl);
-	cc->rounds = st.rounds;
-	cc->msgs_in = st.msgs_in;
-	cc->msgs_out = st.msgs_out;
-	cc->entries_in = st.entries_in;
-	cc->entries_skipped_not_local = st.entries_skipped_not_local;
-	cc->entries_skipped_mismatch = st.entries_skipped_mismatch;
-	cc->entries_skipped_no_space = st.entries_skipped_no_space;
-	cc->samples_in = st.samples_in;
-	cc->samples_skipped_not_local = st.samples_skipped_not_local;
-	cc->samples_skipped_no_space = st.samples_skipped_no_space;
-	cc->pairs_evicted = st.pairs_evicted;
-	cc->grants_expired = st.grants_expired;
-	cc->demands_expired = st.demands_expired;
-	cc->rate_updates = st.rate_updates;
-	cc->rate_updates_suppressed = st.rate_updates_suppressed;
+	s->uptime_ns = now_ns - src->start_ns;
+	s->boot_id = id.boot_id;
+	s->key_id = id.key_id;
+	s->pacer = (char *)es.pacer;
+	s->n_ports = titad_ports_count(src->ports);
+	s->n_peers = (uint32_t)titad_peers_count(src->peers);
+	s->n_pairs = (uint32_t)es.n_pairs;
+	cc->rounds = st->rounds;
+	cc->msgs_in = st->msgs_in;
+	cc->msgs_out = st->msgs_out;
+	cc->entries_in = st->entries_in;
+	cc->entries_skipped_not_local = st->entries_skipped_not_local;
+	cc->entries_skipped_mismatch = st->entries_skipped_mismatch;
+	cc->entries_skipped_no_space = st->entries_skipped_no_space;
+	cc->samples_in = st->samples_in;
+	cc->samples_skipped_not_local = st->samples_skipped_not_local;
+	cc->samples_skipped_no_space = st->samples_skipped_no_space;
+	cc->pairs_evicted = st->pairs_evicted;
+	cc->grants_expired = st->grants_expired;
+	cc->demands_expired = st->demands_expired;
+	cc->rate_updates = st->rate_updates;
+	cc->rate_updates_suppressed = st->rate_updates_suppressed;
 	s->controller = cc;
 	s->datagrams_in = pt.dgrams_in;
 	s->datagrams_out = pt.dgrams_out;
@@ -245,22 +254,23 @@ static void do_status(struct titad *d, struct arena *a, Tita__Control__Response 
 		s->drops[n_drops++] = rc;
 	}
 	s->n_drops = n_drops;
-	s->qp_discovery = (char *)titad_qpscan_state(d);
-	if (d->qpscan) {
+	s->qp_discovery = (char *)titad_discovery_state(src->discovery);
+	{
 		size_t n;
 
-		tita_qpscan_qps(d->qpscan, &n);
+		titad_discovery_qps(src->discovery, &n);
 		s->n_qps = (uint32_t)n;
 	}
 	resp->body_case = TITA__CONTROL__RESPONSE__BODY_STATUS;
 	resp->status = s;
 }
 
-static void do_ports(struct titad *d, struct arena *a, Tita__Control__Response *resp)
+static void do_ports(struct titad_control *ctl, struct arena *a, Tita__Control__Response *resp)
 {
+	const struct titad_sources *src = &ctl->src_;
 	Tita__Control__PortsResponse *pr = az(a, sizeof(*pr));
 	struct tita_port_info info[TITAD_MAX_PORTS];
-	size_t n = tita_ctl_ports(d->ctl, info, TITAD_MAX_PORTS);
+	size_t n = titad_engine_ports(src->engine, info, TITAD_MAX_PORTS);
 
 	if (!pr)
 		return;
@@ -270,15 +280,16 @@ static void do_ports(struct titad *d, struct arena *a, Tita__Control__Response *
 	pr->ports = az(a, (n ? n : 1) * sizeof(*pr->ports));
 	for (size_t i = 0; i < n && pr->ports; i++) {
 		Tita__Control__Port *p = az(a, sizeof(*p));
+		int k = titad_ports_find(src->ports, &info[i].local);
 
 		if (!p)
 			return;
 		tita__control__port__init(p);
 		p->addr = addr_bytes(a, &info[i].local);
-		p->ifname = (char *)"";
-		for (uint32_t j = 0; j < d->n_ports; j++)
-			if (tita_addr_eq(&d->ports[j].addr, &info[i].local))
-				p->ifname = d->ports[j].ifname;
+		p->ifname = k >= 0 ? astr(a, titad_ports_get(src->ports, (uint32_t)k)->ifname) :
+				     (char *)"";
+		if (!p->ifname)
+			return;
 		p->line_rate_bps = info[i].line_rate_bps;
 		p->eta = info[i].eta;
 		p->capacity_bps = info[i].capacity_bps;
@@ -293,47 +304,48 @@ static void do_ports(struct titad *d, struct arena *a, Tita__Control__Response *
 	resp->ports = pr;
 }
 
-static void do_peers(struct titad *d, struct arena *a, Tita__Control__Response *resp)
+static void do_peers(struct titad_control *ctl, struct arena *a, uint64_t now_ns,
+		     Tita__Control__Response *resp)
 {
+	const struct titad_sources *src = &ctl->src_;
 	Tita__Control__PeersResponse *pr = az(a, sizeof(*pr));
-	size_t n = titad_peers_count(d);
-	struct titad_peer **list = az(a, (n ? n : 1) * sizeof(*list));
-	uint64_t now = tita_clock_mono_ns();
+	size_t n = titad_peers_count(src->peers);
+	struct titad_peer_info *list = az(a, (n ? n : 1) * sizeof(*list));
 
 	if (!pr || !list)
 		return;
 	tita__control__peers_response__init(pr);
-	n = titad_peers_list(d, list, n);
+	n = titad_peers_list(src->peers, list, n, now_ns);
 	pr->peers = az(a, (n ? n : 1) * sizeof(*pr->peers));
 	for (size_t i = 0; i < n && pr->peers; i++) {
-		const struct titad_peer *src = list[i];
+		const struct titad_peer_info *pi = &list[i];
 		Tita__Control__Peer *p = az(a, sizeof(*p));
 		size_t nr = 0;
 
 		if (!p)
 			return;
 		tita__control__peer__init(p);
-		p->addr = addr_bytes(a, &src->addr);
-		p->heard = src->heard;
-		p->last_heard_ago_ns = src->heard ? now - src->last_heard_ns : 0;
-		p->boot_id = src->boot_id;
-		p->datagrams_in = src->dgrams_in;
-		p->datagrams_out = src->dgrams_out;
-		p->drops = src->drops;
-		p->control_interval_ns = src->control_interval_ns;
-		p->grant_ttl_ns = src->grant_ttl_ns;
+		p->addr = addr_bytes(a, &pi->addr);
+		p->heard = pi->heard;
+		p->last_heard_ago_ns = pi->last_heard_ago_ns;
+		p->boot_id = pi->boot_id;
+		p->datagrams_in = pi->dgrams_in;
+		p->datagrams_out = pi->dgrams_out;
+		p->drops = pi->drops;
+		p->control_interval_ns = pi->control_interval_ns;
+		p->grant_ttl_ns = pi->grant_ttl_ns;
 		p->drops_by_reason = az(a, TITA_WIRE_E_COUNT * sizeof(*p->drops_by_reason));
 		for (int e = 1; e < TITA_WIRE_E_COUNT && p->drops_by_reason; e++) {
 			Tita__Control__ReasonCounter *rc;
 
-			if (!src->drops_by_reason[e])
+			if (!pi->drops_by_reason[e])
 				continue;
 			rc = az(a, sizeof(*rc));
 			if (!rc)
 				return;
 			tita__control__reason_counter__init(rc);
 			rc->reason = (char *)tita_wire_error_name((enum tita_wire_error)e);
-			rc->count = src->drops_by_reason[e];
+			rc->count = pi->drops_by_reason[e];
 			p->drops_by_reason[nr++] = rc;
 		}
 		p->n_drops_by_reason = nr;
@@ -343,16 +355,16 @@ static void do_peers(struct titad *d, struct arena *a, Tita__Control__Response *
 	resp->peers = pr;
 }
 
-static void do_pairs(struct titad *d, struct arena *a, const Tita__Control__PairsRequest *rq,
-		     Tita__Control__Response *resp)
+static void do_pairs(struct titad_control *ctl, struct arena *a, uint64_t now_ns,
+		     const Tita__Control__PairsRequest *rq, Tita__Control__Response *resp)
 {
+	const struct titad_sources *src = &ctl->src_;
 	Tita__Control__PairsResponse *pr = az(a, sizeof(*pr));
-	size_t n = tita_ctl_n_pairs(d->ctl), matched = 0;
+	size_t n = titad_engine_n_pairs(src->engine), matched = 0;
 	struct tita_pair_info *info = az(a, (n ? n : 1) * sizeof(*info));
 	struct tita_addr local, remote;
 	bool f_local = false, f_remote = false, f_job = false;
 	uint32_t job_id = 0, limit;
-	uint64_t now = tita_clock_mono_ns();
 
 	if (!pr || !info)
 		return;
@@ -378,7 +390,7 @@ static void do_pairs(struct titad *d, struct arena *a, const Tita__Control__Pair
 	limit = rq && rq->limit && rq->limit < TITA_CTL_PAIRS_PAGE ? rq->limit :
 								     TITA_CTL_PAIRS_PAGE;
 	tita__control__pairs_response__init(pr);
-	n = tita_ctl_pairs(d->ctl, info, n);
+	n = titad_engine_pairs(src->engine, info, n);
 	pr->pairs = az(a, (limit ? limit : 1) * sizeof(*pr->pairs));
 	for (size_t i = 0; i < n && pr->pairs; i++) {
 		const struct tita_pair_info *pi = &info[i];
@@ -400,7 +412,7 @@ static void do_pairs(struct titad *d, struct arena *a, const Tita__Control__Pair
 		p->local = addr_bytes(a, &pi->local);
 		p->remote = addr_bytes(a, &pi->remote);
 		p->job_id = pi->job_id;
-		p->job = astr(a, titad_job_name(d, pi->job_id, job, sizeof(job)));
+		p->job = astr(a, titad_engine_job_name(src->engine, pi->job_id, job, sizeof(job)));
 		p->role = (Tita__Control__PairRole)pi->role;
 		p->state = (Tita__Control__PairState)pi->state;
 		p->demand_bps = pi->demand_bps;
@@ -411,7 +423,7 @@ static void do_pairs(struct titad *d, struct arena *a, const Tita__Control__Pair
 		p->measured_bps = pi->measured_bps;
 		p->ce_ppm = pi->ce_ppm;
 		p->cnp_per_sec = pi->cnp_per_sec;
-		p->expires_in_ns = pi->expires_ns > now ? pi->expires_ns - now : 0;
+		p->expires_in_ns = pi->expires_ns > now_ns ? pi->expires_ns - now_ns : 0;
 		pr->pairs[pr->n_pairs++] = p;
 	}
 	pr->total = matched;
@@ -419,74 +431,85 @@ static void do_pairs(struct titad *d, struct arena *a, const Tita__Control__Pair
 	resp->pairs = pr;
 }
 
-static Tita__Control__Job *job_msg(struct titad *d, struct arena *a, const char *name)
+static Tita__Control__Job *job_msg(struct arena *a, const struct titad_job_info *ji)
 {
 	Tita__Control__Job *j = az(a, sizeof(*j));
-	const struct titad_job *known = titad_job_find(d, name);
-	struct tita_job pol;
-	uint32_t id = tita_job_id(name);
+	struct tita_job pol = ji->policy;
 
 	if (!j)
 		return NULL;
 	tita__control__job__init(j);
-	j->name = astr(a, name);
-	j->job_id = id;
-	if (known) {
-		j->qps = known->qps;
-		j->discovered = known->discovered && !known->in_config && !known->set_by_ctl;
-	}
-	if (!tita_ctl_job_get(d->ctl, id, &pol)) {
-		j->configured = true;
-	} else {
+	j->name = astr(a, ji->name);
+	j->job_id = ji->id;
+	j->qps = ji->qps;
+	j->discovered = ji->discovered && !ji->in_config && !ji->set_by_ctl;
+	j->configured = ji->has_policy;
+	if (!ji->has_policy)
 		pol = (struct tita_job){ .weight_milli = TITA_WEIGHT_ONE };
-	}
 	j->weight = (double)pol.weight_milli / TITA_WEIGHT_ONE;
 	j->min_bps = pol.min_bps;
 	j->max_bps = pol.max_bps;
 	return j;
 }
 
-static void jobs_response(struct titad *d, struct arena *a, Tita__Control__Response *resp,
+static void jobs_response(struct titad_control *ctl, struct arena *a, Tita__Control__Response *resp,
 			  const char *only)
 {
+	struct titad_engine *engine = ctl->src_.engine;
 	Tita__Control__JobsResponse *jr = az(a, sizeof(*jr));
+	struct titad_job_info *info;
+	size_t n;
 
 	if (!jr)
 		return;
 	tita__control__jobs_response__init(jr);
-	jr->jobs = az(a, (d->n_jobs + 1) * sizeof(*jr->jobs));
-	if (!jr->jobs)
-		return;
 	if (only) {
-		jr->jobs[jr->n_jobs++] = job_msg(d, a, only);
+		info = az(a, sizeof(*info));
+		n = info ? 1 : 0;
+		if (info && !titad_engine_job_info(engine, only, info)) {
+			/* A job unknown to the table but with a policy (set
+			 * and then forgotten): its name and the policy. */
+			memset(info, 0, sizeof(*info));
+			snprintf(info->name, sizeof(info->name), "%s", only);
+			info->id = tita_job_id(only);
+			info->has_policy = titad_engine_job_policy(engine, info->id, &info->policy);
+		}
 	} else {
-		struct tita_job pol;
-
-		if (!tita_ctl_job_get(d->ctl, TITA_JOB_DEFAULT, &pol))
-			jr->jobs[jr->n_jobs++] = job_msg(d, a, TITA_JOB_DEFAULT_NAME);
-		for (uint32_t i = 0; i < d->n_jobs; i++)
-			jr->jobs[jr->n_jobs++] = job_msg(d, a, d->jobs[i].name);
+		n = titad_engine_jobs(engine, NULL, 0);
+		info = az(a, (n ? n : 1) * sizeof(*info));
+		if (info)
+			n = titad_engine_jobs(engine, info, n);
+	}
+	jr->jobs = az(a, (n ? n : 1) * sizeof(*jr->jobs));
+	if (!info || !jr->jobs)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		jr->jobs[i] = job_msg(a, &info[i]);
+		if (!jr->jobs[i])
+			return;
+		jr->n_jobs++;
 	}
 	resp->body_case = TITA__CONTROL__RESPONSE__BODY_JOBS;
 	resp->jobs = jr;
 }
 
-static void do_job_set(struct titad *d, struct client *c, struct arena *a,
-		       const Tita__Control__JobSetRequest *rq, Tita__Control__Response *resp)
+static void do_job_set(struct titad_control *ctl, struct client *c, struct arena *a,
+		       uint64_t now_ns, const Tita__Control__JobSetRequest *rq,
+		       Tita__Control__Response *resp)
 {
+	struct titad_engine *engine = ctl->src_.engine;
 	struct tita_job pol = { .weight_milli = TITA_WEIGHT_ONE };
-	struct titad_job *j;
 	int r;
 
 	if (!c->may_write)
 		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED,
 		     "only root or group %s may change jobs",
-		     d->cfg.control_group[0] ? d->cfg.control_group : "(none)");
+		     ctl->group[0] ? ctl->group : "(none)");
 	if (!rq || !tita_job_name_valid(rq->name))
 		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
 		     "name: a job name is 1..%d letters, digits, '_', '-' or '.'",
 		     TITA_JOB_NAME_MAX);
-	tita_ctl_job_get(d->ctl, tita_job_id(rq->name), &pol);
+	titad_engine_job_policy(engine, tita_job_id(rq->name), &pol);
 	if (rq->weight_present_case == TITA__CONTROL__JOB_SET_REQUEST__WEIGHT_PRESENT_WEIGHT) {
 		if (!(rq->weight >= 0.001 && rq->weight <= 1000))
 			FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
@@ -508,76 +531,69 @@ static void do_job_set(struct titad *d, struct client *c, struct arena *a,
 	if (pol.max_bps && pol.min_bps > pol.max_bps)
 		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
 		     "min is above max");
-	j = titad_job_get(d, rq->name);
-	if (!j)
-		FAIL(a, resp,
-		     errno == EEXIST ? TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT :
-				       TITA__CONTROL__ERROR_CODE__ERROR_CODE_NO_SPACE,
-		     errno == EEXIST ? "name: its id collides with another job's" :
-				       "too many jobs");
-	r = tita_ctl_job_set(d->ctl, j->id, &pol);
+	r = titad_engine_job_set(engine, rq->name, &pol, now_ns);
+	if (r == -EEXIST)
+		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+		     "name: its id collides with another job's");
+	if (r == -ENOSPC)
+		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_NO_SPACE, "too many jobs");
 	if (r)
-		FAIL(a, resp,
-		     r == -ENOSPC ? TITA__CONTROL__ERROR_CODE__ERROR_CODE_NO_SPACE :
-				    TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
 		     "the controller refused the job: %s", strerror(-r));
-	j->set_by_ctl = true;
-	log_notice("job %s: set by uid %u (pid %d): weight %.3f min %llu max %llu bit/s", j->name,
+	log_notice("job %s: set by uid %u (pid %d): weight %.3f min %llu max %llu bit/s", rq->name,
 		   (unsigned)c->uid, (int)c->pid, pol.weight_milli / 1000.0,
 		   (unsigned long long)pol.min_bps, (unsigned long long)pol.max_bps);
-	jobs_response(d, a, resp, j->name);
+	jobs_response(ctl, a, resp, rq->name);
 }
 
-static void do_job_show(struct titad *d, struct arena *a, const Tita__Control__JobShowRequest *rq,
-			Tita__Control__Response *resp)
+static void do_job_show(struct titad_control *ctl, struct arena *a,
+			const Tita__Control__JobShowRequest *rq, Tita__Control__Response *resp)
 {
+	struct titad_job_info ji;
+
 	if (rq && rq->name && rq->name[0]) {
 		if (!tita_job_name_valid(rq->name))
 			FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
 			     "name: not a job name");
-		if (!titad_job_find(d, rq->name) && strcmp(rq->name, TITA_JOB_DEFAULT_NAME))
+		if (!titad_engine_job_info(ctl->src_.engine, rq->name, &ji))
 			FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_NOT_FOUND, "no job %s",
 			     rq->name);
-		return jobs_response(d, a, resp, rq->name);
+		return jobs_response(ctl, a, resp, rq->name);
 	}
-	jobs_response(d, a, resp, NULL);
+	jobs_response(ctl, a, resp, NULL);
 }
 
-static void do_job_clear(struct titad *d, struct client *c, struct arena *a,
-			 const Tita__Control__JobClearRequest *rq, Tita__Control__Response *resp)
+static void do_job_clear(struct titad_control *ctl, struct client *c, struct arena *a,
+			 uint64_t now_ns, const Tita__Control__JobClearRequest *rq,
+			 Tita__Control__Response *resp)
 {
-	struct titad_job *j;
-	int r;
-
 	if (!c->may_write)
 		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED,
 		     "only root or group %s may change jobs",
-		     d->cfg.control_group[0] ? d->cfg.control_group : "(none)");
+		     ctl->group[0] ? ctl->group : "(none)");
 	if (!rq || !tita_job_name_valid(rq->name))
 		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
 		     "name: not a job name");
-	j = titad_job_find(d, rq->name);
-	r = tita_ctl_job_clear(d->ctl, tita_job_id(rq->name));
-	if (r == -ENOENT && !j)
+	if (titad_engine_job_clear(ctl->src_.engine, rq->name, now_ns) == -ENOENT)
 		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_NOT_FOUND, "no job %s",
 		     rq->name);
-	if (j)
-		j->set_by_ctl = false;
 	log_notice("job %s: cleared by uid %u (pid %d)", rq->name, (unsigned)c->uid, (int)c->pid);
-	jobs_response(d, a, resp, rq->name);
+	jobs_response(ctl, a, resp, rq->name);
 }
 
-static void do_qps(struct titad *d, struct arena *a, const Tita__Control__QpsRequest *rq,
-		   Tita__Control__Response *resp)
+static void do_qps(struct titad_control *ctl, struct arena *a, uint64_t now_ns,
+		   const Tita__Control__QpsRequest *rq, Tita__Control__Response *resp)
 {
+	const struct titad_discovery *disc = ctl->src_.discovery;
 	Tita__Control__QpsResponse *qr = az(a, sizeof(*qr));
-	const struct tita_qpscan_qp *qps = NULL;
-	const struct tita_rdma_dev *devs = NULL;
-	struct tita_qpscan_stats st = { 0 };
+	const struct tita_qpscan_qp *qps;
+	const struct tita_rdma_dev *devs;
+	struct tita_qpscan_stats st;
 	size_t n = 0, n_devs = 0, matched = 0;
 	const char *job = rq && rq->job && rq->job[0] ? rq->job : NULL;
 	const char *dev = rq && rq->device && rq->device[0] ? rq->device : NULL;
 	uint32_t limit = rq && rq->limit && rq->limit < QPS_PAGE ? rq->limit : QPS_PAGE;
+	uint64_t last_ns = titad_discovery_last_ns(disc);
 
 	if (!qr)
 		return;
@@ -585,15 +601,13 @@ static void do_qps(struct titad *d, struct arena *a, const Tita__Control__QpsReq
 		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
 		     "job: not a job name");
 	tita__control__qps_response__init(qr);
-	qr->discovery = (char *)titad_qpscan_state(d);
-	if (d->qpscan) {
-		qps = tita_qpscan_qps(d->qpscan, &n);
-		devs = tita_qpscan_devices(d->qpscan, &n_devs);
-		tita_qpscan_stats(d->qpscan, &st);
-		qr->cut = st.qps_cut;
-		if (d->qpscan_last_ns)
-			qr->scanned_ago_ns = tita_clock_mono_ns() - d->qpscan_last_ns;
-	}
+	qr->discovery = (char *)titad_discovery_state(disc);
+	qps = titad_discovery_qps(disc, &n);
+	devs = titad_discovery_devices(disc, &n_devs);
+	titad_discovery_stats(disc, &st);
+	qr->cut = st.qps_cut;
+	if (last_ns)
+		qr->scanned_ago_ns = now_ns > last_ns ? now_ns - last_ns : 0;
 	qr->qps = az(a, (n < limit ? (n ? n : 1) : limit) * sizeof(*qr->qps));
 	for (size_t i = 0; i < n && qr->qps; i++) {
 		const struct tita_qpscan_qp *q = &qps[i];
@@ -609,8 +623,8 @@ static void do_qps(struct titad *d, struct arena *a, const Tita__Control__QpsReq
 		if (!m)
 			return;
 		tita__control__qp__init(m);
-		/* The scan's strings stay put until the next scan, which cannot
-		 * run before this response is sent. */
+		/* The scan's strings stay put until the next batch of the
+		 * event loop, which cannot start before this response is sent. */
 		m->device = (char *)dev_name;
 		m->port = q->port;
 		m->lqpn = q->lqpn;
@@ -629,9 +643,9 @@ static void do_qps(struct titad *d, struct arena *a, const Tita__Control__QpsReq
 	resp->qps = qr;
 }
 
-static void handle(struct client *c, const uint8_t *buf, size_t len)
+static void handle(struct client *c, const uint8_t *buf, size_t len, uint64_t now_ns)
 {
-	struct titad *d = c->ctl->d;
+	struct titad_control *ctl = c->ctl;
 	Tita__Control__Response resp = TITA__CONTROL__RESPONSE__INIT;
 	Tita__Control__Request *rq = tita_ctl_request_unpack(buf, len);
 	struct arena a = { 0 };
@@ -645,28 +659,28 @@ static void handle(struct client *c, const uint8_t *buf, size_t len)
 		resp.id = rq->id;
 		switch (rq->body_case) {
 		case TITA__CONTROL__REQUEST__BODY_STATUS:
-			do_status(d, &a, &resp);
+			do_status(ctl, &a, now_ns, &resp);
 			break;
 		case TITA__CONTROL__REQUEST__BODY_PORTS:
-			do_ports(d, &a, &resp);
+			do_ports(ctl, &a, &resp);
 			break;
 		case TITA__CONTROL__REQUEST__BODY_PEERS:
-			do_peers(d, &a, &resp);
+			do_peers(ctl, &a, now_ns, &resp);
 			break;
 		case TITA__CONTROL__REQUEST__BODY_PAIRS:
-			do_pairs(d, &a, rq->pairs, &resp);
+			do_pairs(ctl, &a, now_ns, rq->pairs, &resp);
 			break;
 		case TITA__CONTROL__REQUEST__BODY_JOB_SET:
-			do_job_set(d, c, &a, rq->job_set, &resp);
+			do_job_set(ctl, c, &a, now_ns, rq->job_set, &resp);
 			break;
 		case TITA__CONTROL__REQUEST__BODY_JOB_SHOW:
-			do_job_show(d, &a, rq->job_show, &resp);
+			do_job_show(ctl, &a, rq->job_show, &resp);
 			break;
 		case TITA__CONTROL__REQUEST__BODY_JOB_CLEAR:
-			do_job_clear(d, c, &a, rq->job_clear, &resp);
+			do_job_clear(ctl, c, &a, now_ns, rq->job_clear, &resp);
 			break;
 		case TITA__CONTROL__REQUEST__BODY_QPS:
-			do_qps(d, &a, rq->qps, &resp);
+			do_qps(ctl, &a, now_ns, rq->qps, &resp);
 			break;
 		default:
 			set_error(&a, &resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_UNSUPPORTED,
@@ -686,11 +700,9 @@ static void handle(struct client *c, const uint8_t *buf, size_t len)
 	if (rq)
 		tita__control__request__free_unpacked(rq, NULL);
 	arena_free(&a);
-	/* A job change feeds the controller: let it act now. */
-	titad_kick(d, tita_clock_mono_ns());
 }
 
-static void on_client(void *data, int fd, uint32_t events)
+static void on_client(void *data, int fd, uint32_t events, uint64_t now_ns)
 {
 	struct client *c = data;
 	uint8_t buf[TITA_CTL_REQUEST_MAX];
@@ -717,19 +729,19 @@ static void on_client(void *data, int fd, uint32_t events)
 		client_close(c);
 		return;
 	}
-	handle(c, buf, (size_t)n);
+	handle(c, buf, (size_t)n, now_ns);
 }
 
-static void on_accept(void *data, int fd, uint32_t events)
+static void on_accept(void *data, int fd, uint32_t events, uint64_t now_ns)
 {
 	struct titad_control *ctl = data;
-	struct titad *d = ctl->d;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct client *c;
 	int cfd;
 
 	(void)events;
+	(void)now_ns;
 	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd < 0)
 		return;
@@ -747,9 +759,8 @@ static void on_accept(void *data, int fd, uint32_t events)
 	c->fd = cfd;
 	c->uid = cred.uid;
 	c->pid = cred.pid;
-	c->may_write = cred.uid == 0 ||
-		       (d->control_gid_set && in_group(cred.uid, cred.gid, d->control_gid));
-	c->src = tita_event_fd_add(d->ev, cfd, EPOLLIN, on_client, c);
+	c->may_write = cred.uid == 0 || (ctl->gid_set && in_group(cred.uid, cred.gid, ctl->gid));
+	c->src = tita_event_fd_add(ctl->ev, cfd, EPOLLIN, on_client, c);
 	if (!c->src) {
 		close(cfd);
 		free(c);
@@ -758,34 +769,37 @@ static void on_accept(void *data, int fd, uint32_t events)
 	ctl->clients[ctl->n_clients++] = c;
 }
 
-int titad_control_open(struct titad *d, char *err, size_t err_size)
+int titad_control_open(struct titad_control **ret, struct tita_event *ev,
+		       const struct titad_config *cfg, const struct titad_sources *src, char *err,
+		       size_t err_size)
 {
 	struct titad_control *ctl = calloc(1, sizeof(*ctl));
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	const char *path = d->cfg.control_socket;
+	const char *path = cfg->control_socket;
 	struct group *gr;
 	char dir[sizeof(sun.sun_path)];
 	char *slash;
 	int e;
 
+	*ret = ctl;
 	if (!ctl)
 		return -ENOMEM;
-	ctl->d = d;
+	ctl->ev = ev;
+	ctl->src_ = *src;
 	ctl->fd = -1;
-	d->control = ctl;
 	snprintf(ctl->path, sizeof(ctl->path), "%s", path);
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	snprintf(ctl->group, sizeof(ctl->group), "%s", cfg->control_group);
 
-	d->control_gid_set = false;
-	if (d->cfg.control_group[0]) {
-		gr = getgrnam(d->cfg.control_group);
+	if (cfg->control_group[0]) {
+		gr = getgrnam(cfg->control_group);
 		if (gr) {
-			d->control_gid = gr->gr_gid;
-			d->control_gid_set = true;
+			ctl->gid = gr->gr_gid;
+			ctl->gid_set = true;
 		} else {
 			log_warning("control socket %s: group %s does not exist: only root may "
 				    "change anything",
-				    path, d->cfg.control_group);
+				    path, cfg->control_group);
 		}
 	}
 	/* The directory (/run/tita) may not exist yet outside systemd's
@@ -806,6 +820,8 @@ int titad_control_open(struct titad *d, char *err, size_t err_size)
 
 		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
 			close(probe);
+			close(ctl->fd);
+			ctl->fd = -1;
 			snprintf(err, err_size, "control socket %s: another titad is running",
 				 path);
 			return -EADDRINUSE;
@@ -816,20 +832,20 @@ int titad_control_open(struct titad *d, char *err, size_t err_size)
 	}
 	{
 		/* The mode is right from the first moment the name exists. */
-		mode_t old = umask(0777 & ~d->cfg.control_mode);
+		mode_t old = umask(0777 & ~cfg->control_mode);
 
 		e = bind(ctl->fd, (struct sockaddr *)&sun, sizeof(sun));
 		umask(old);
 		if (e)
 			goto fail;
 	}
-	if (chmod(path, d->cfg.control_mode))
+	if (chmod(path, cfg->control_mode))
 		goto fail;
-	if (d->control_gid_set && chown(path, 0, d->control_gid))
+	if (ctl->gid_set && chown(path, 0, ctl->gid))
 		goto fail;
 	if (listen(ctl->fd, 16))
 		goto fail;
-	ctl->src = tita_event_fd_add(d->ev, ctl->fd, EPOLLIN, on_accept, ctl);
+	ctl->src = tita_event_fd_add(ev, ctl->fd, EPOLLIN, on_accept, ctl);
 	if (!ctl->src)
 		goto fail;
 	return 0;
@@ -839,20 +855,18 @@ fail:
 	return -e;
 }
 
-void titad_control_close(struct titad *d)
+struct titad_control *titad_control_close(struct titad_control *ctl)
 {
-	struct titad_control *ctl = d->control;
-
 	if (!ctl)
-		return;
+		return NULL;
 	while (ctl->n_clients)
 		client_close(ctl->clients[0]);
 	if (ctl->src)
-		tita_event_fd_del(d->ev, ctl->src);
+		tita_event_fd_del(ctl->ev, ctl->src);
 	if (ctl->fd >= 0) {
 		close(ctl->fd);
 		unlink(ctl->path);
 	}
 	free(ctl);
-	d->control = NULL;
+	return NULL;
 }

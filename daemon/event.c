@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The one file that owns titad's event loop (as lldpd's event.c does):
- * epoll, a single timerfd multiplexing every timer, and a signalfd.
+ * epoll, a single timerfd multiplexing every timer, and a signalfd; and
+ * the only file that reads the clock (clock.h), once per batch.
  *
  * Sources removed while a batch of epoll events is being dispatched are
  * only marked dead and freed after the batch, so a callback may close any
@@ -21,7 +22,8 @@
 #include "clock.h"
 #include "event.h"
 
-#define MAX_TIMERS 16
+#define MAX_TIMERS 24
+#define MAX_IDLE 4
 #define BATCH 32
 
 struct tita_event_source {
@@ -45,6 +47,8 @@ struct tita_event {
 	uint64_t armed_ns; /* the timerfd's next expiry; UINT64_MAX: disarmed */
 	uint64_t period_ns; /* the timerfd's interval; 0: one-shot */
 	uint64_t now_ns;
+	uint64_t real_ns; /* 0: not read in this batch yet */
+	bool want_end;
 	bool exiting;
 	int exit_code;
 	uint32_t n_timers;
@@ -52,8 +56,11 @@ struct tita_event {
 	struct tita_event_source timer_src, signal_src;
 	tita_event_signal_fn sig_fn;
 	void *sig_data;
-	tita_event_idle_fn idle_fn;
-	void *idle_data;
+	uint32_t n_idle;
+	struct {
+		tita_event_idle_fn fn;
+		void *data;
+	} idle[MAX_IDLE];
 	struct tita_event_source *dead;
 };
 
@@ -74,6 +81,7 @@ struct tita_event *tita_event_new(void)
 	e.data.ptr = &ev->timer_src;
 	if (epoll_ctl(ev->epfd, EPOLL_CTL_ADD, ev->tfd, &e))
 		goto fail;
+	tita_event_update_now(ev);
 	return ev;
 fail : {
 	int err = errno;
@@ -205,10 +213,19 @@ void tita_event_set_period(struct tita_event *ev, uint64_t period_ns)
 	ev->armed_ns = UINT64_MAX - 1;
 }
 
-void tita_event_set_idle(struct tita_event *ev, tita_event_idle_fn fn, void *data)
+int tita_event_add_idle(struct tita_event *ev, tita_event_idle_fn fn, void *data)
 {
-	ev->idle_fn = fn;
-	ev->idle_data = data;
+	if (ev->n_idle >= MAX_IDLE)
+		return -ENOSPC;
+	ev->idle[ev->n_idle].fn = fn;
+	ev->idle[ev->n_idle].data = data;
+	ev->n_idle++;
+	return 0;
+}
+
+void tita_event_want_end(struct tita_event *ev)
+{
+	ev->want_end = true;
 }
 
 void tita_event_exit(struct tita_event *ev, int code)
@@ -220,6 +237,19 @@ void tita_event_exit(struct tita_event *ev, int code)
 uint64_t tita_event_now(const struct tita_event *ev)
 {
 	return ev->now_ns;
+}
+
+uint64_t tita_event_real_ns(struct tita_event *ev)
+{
+	if (!ev->real_ns)
+		ev->real_ns = tita_clock_real_ns();
+	return ev->real_ns;
+}
+
+void tita_event_update_now(struct tita_event *ev)
+{
+	ev->now_ns = tita_clock_mono_ns();
+	ev->real_ns = 0;
 }
 
 static void run_timers(struct tita_event *ev)
@@ -263,6 +293,64 @@ static int arm(struct tita_event *ev)
 	return 0;
 }
 
+/* Hand out one epoll batch, then the timers due, then the idle hooks. */
+static int dispatch(struct tita_event *ev, const struct epoll_event *events, int n)
+{
+	for (int i = 0; i < n && !ev->exiting; i++) {
+		struct tita_event_source *s = events[i].data.ptr;
+
+		if (s->dead)
+			continue;
+		if (s == &ev->timer_src) {
+			uint64_t expirations;
+
+			if (read(ev->tfd, &expirations, sizeof(expirations)) < 0) {
+				if (errno != EAGAIN)
+					return -errno;
+				expirations = 0; /* a stale wake-up */
+			}
+			if (!ev->period_ns)
+				ev->armed_ns = UINT64_MAX;
+			else if (ev->armed_ns != UINT64_MAX)
+				ev->armed_ns += expirations * ev->period_ns;
+		} else if (s == &ev->signal_src) {
+			struct signalfd_siginfo si;
+
+			while (read(ev->sigfd, &si, sizeof(si)) == sizeof(si))
+				ev->sig_fn(ev->sig_data, (int)si.ssi_signo, ev->now_ns);
+		} else {
+			s->fn(s->data, s->fd, events[i].events, ev->now_ns);
+		}
+	}
+	run_timers(ev);
+	reap(ev);
+	return 0;
+}
+
+static void run_idle(struct tita_event *ev, uint64_t end_ns)
+{
+	for (uint32_t i = 0; i < ev->n_idle && !ev->exiting; i++)
+		ev->idle[i].fn(ev->idle[i].data, ev->now_ns, end_ns);
+	ev->want_end = false;
+}
+
+int tita_event_dispatch(struct tita_event *ev, uint64_t now_ns, uint64_t real_ns, int timeout_ms)
+{
+	struct epoll_event events[BATCH];
+	int n, r;
+
+	n = epoll_wait(ev->epfd, events, BATCH, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	ev->now_ns = now_ns;
+	ev->real_ns = real_ns;
+	r = dispatch(ev, events, n);
+	if (r)
+		return r;
+	run_idle(ev, now_ns);
+	return n;
+}
+
 int tita_event_run(struct tita_event *ev)
 {
 	struct epoll_event events[BATCH];
@@ -279,37 +367,11 @@ int tita_event_run(struct tita_event *ev)
 				continue;
 			return -errno;
 		}
-		ev->now_ns = tita_clock_mono_ns();
-		for (int i = 0; i < n && !ev->exiting; i++) {
-			struct tita_event_source *s = events[i].data.ptr;
-
-			if (s->dead)
-				continue;
-			if (s == &ev->timer_src) {
-				uint64_t expirations;
-
-				if (read(ev->tfd, &expirations, sizeof(expirations)) < 0) {
-					if (errno != EAGAIN)
-						return -errno;
-					expirations = 0; /* a stale wake-up */
-				}
-				if (!ev->period_ns)
-					ev->armed_ns = UINT64_MAX;
-				else if (ev->armed_ns != UINT64_MAX)
-					ev->armed_ns += expirations * ev->period_ns;
-			} else if (s == &ev->signal_src) {
-				struct signalfd_siginfo si;
-
-				while (read(ev->sigfd, &si, sizeof(si)) == sizeof(si))
-					ev->sig_fn(ev->sig_data, (int)si.ssi_signo);
-			} else {
-				s->fn(s->data, s->fd, events[i].events);
-			}
-		}
-		run_timers(ev);
-		reap(ev);
-		if (ev->idle_fn && !ev->exiting)
-			ev->idle_fn(ev->idle_data);
+		tita_event_update_now(ev);
+		r = dispatch(ev, events, n);
+		if (r)
+			return r;
+		run_idle(ev, ev->want_end ? tita_clock_mono_ns() : ev->now_ns);
 	}
 	return ev->exit_code;
 }

@@ -3,6 +3,12 @@
  * titad's event loop: epoll over file descriptors, one timerfd for every
  * timer (armed at the earliest deadline, absolute CLOCK_MONOTONIC), and a
  * signalfd. Every callback runs on the loop's thread; nothing else waits.
+ *
+ * The loop is the only part of titad that reads a clock: once when a
+ * batch of events starts, and the time goes to every callback of the batch
+ * as now_ns (chrony's SCH_GetLastEventTime, picoquic's current_time). A
+ * module that needs a time takes it as an argument, so the daemon's
+ * modules run in tests on a fake clock (tita_event_dispatch()).
  */
 #ifndef TITAD_EVENT_H
 #define TITAD_EVENT_H
@@ -14,11 +20,13 @@ struct tita_event;
 struct tita_event_source;
 struct tita_timer;
 
-typedef void (*tita_event_fd_fn)(void *data, int fd, uint32_t events);
+typedef void (*tita_event_fd_fn)(void *data, int fd, uint32_t events, uint64_t now_ns);
 typedef void (*tita_event_timer_fn)(void *data, uint64_t now_ns);
-typedef void (*tita_event_signal_fn)(void *data, int signo);
-/* Runs after every batch of callbacks, before the loop sleeps again. */
-typedef void (*tita_event_idle_fn)(void *data);
+typedef void (*tita_event_signal_fn)(void *data, int signo, uint64_t now_ns);
+/* After every batch of callbacks, before the loop sleeps again: start_ns
+ * is the batch's now_ns, end_ns when its last callback returned (read
+ * only when one of them called tita_event_want_end(); else start_ns). */
+typedef void (*tita_event_idle_fn)(void *data, uint64_t start_ns, uint64_t end_ns);
 
 /* NULL with errno. */
 struct tita_event *tita_event_new(void);
@@ -47,13 +55,31 @@ void tita_event_set_period(struct tita_event *ev, uint64_t period_ns);
 int tita_event_signals(struct tita_event *ev, const int *signos, int n, tita_event_signal_fn fn,
 		       void *data);
 
-void tita_event_set_idle(struct tita_event *ev, tita_event_idle_fn fn, void *data);
+/* Up to four hooks run after every batch, in the order added. 0 or -ENOSPC. */
+int tita_event_add_idle(struct tita_event *ev, tita_event_idle_fn fn, void *data);
+/* The idle hooks of the current batch want the time it ends (one more
+ * clock read, only in batches that ask). */
+void tita_event_want_end(struct tita_event *ev);
 
 /* Run until tita_event_exit(); returns its code, or -errno on a loop failure. */
 int tita_event_run(struct tita_event *ev);
 void tita_event_exit(struct tita_event *ev, int code);
 
-/* The time at which the current batch of callbacks started. */
+/*
+ * One batch at a given time, for tests on a fake clock: wait up to
+ * timeout_ms for file descriptors, hand every callback now_ns, run the
+ * timers due at now_ns, then the idle hooks (end_ns = now_ns).
+ * tita_event_real_ns() answers real_ns in this batch. Returns the number
+ * of fd events dispatched, or -errno.
+ */
+int tita_event_dispatch(struct tita_event *ev, uint64_t now_ns, uint64_t real_ns, int timeout_ms);
+
+/* The time at which the current batch of callbacks started (monotonic). */
 uint64_t tita_event_now(const struct tita_event *ev);
+/* CLOCK_REALTIME in this batch, read at most once per batch: for the boot
+ * id's bounds and the kernel's wall-clock receive timestamps. */
+uint64_t tita_event_real_ns(struct tita_event *ev);
+/* Outside any batch (start-up, before the loop runs): read the clocks now. */
+void tita_event_update_now(struct tita_event *ev);
 
 #endif /* TITAD_EVENT_H */

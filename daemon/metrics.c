@@ -19,17 +19,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "metrics.h"
 #include "tita-config.h"
-#include "pacer_nic.h"
-#include "tita_bpf.h"
-#include "titad.h"
 #include "units.h"
 
 struct titad_metrics {
-	struct titad *d;
+	struct tita_event *ev;
+	struct titad_sources src_;
 	struct MHD_Daemon *mhd;
 	struct tita_event_source *src;
+	struct tita_timer *t_mhd;
+	uint64_t now_ns; /* of the batch serving a request */
 	uint64_t scrapes;
 };
 
@@ -109,9 +109,9 @@ static const char *role_name(enum tita_pair_role r)
 	return r == TITA_PAIR_TX ? "tx" : "rx";
 }
 
-static void render_pairs(struct titad *d, struct sbuf *b)
+static void render_pairs(const struct titad_sources *src, struct sbuf *b)
 {
-	size_t n = tita_ctl_n_pairs(d->ctl);
+	size_t n = titad_engine_n_pairs(src->engine);
 	struct tita_pair_info *info = calloc(n ? n : 1, sizeof(*info));
 	static const struct {
 		const char *name, *help;
@@ -131,7 +131,7 @@ static void render_pairs(struct titad *d, struct sbuf *b)
 		b->failed = true;
 		return;
 	}
-	n = tita_ctl_pairs(d->ctl, info, n);
+	n = titad_engine_pairs(src->engine, info, n);
 	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
 		family(b, fams[f].name, "gauge", fams[f].help);
 		for (size_t i = 0; i < n; i++) {
@@ -157,7 +157,7 @@ static void render_pairs(struct titad *d, struct sbuf *b)
 			sb_printf(b, "%s{local=\"%s\",remote=\"%s\",job=\"%s\",role=\"%s\"} %.0f\n",
 				  fams[f].name, tita_format_addr(&p->local, l, sizeof(l)),
 				  tita_format_addr(&p->remote, r, sizeof(r)),
-				  titad_job_name(d, p->job_id, job, sizeof(job)),
+				  titad_engine_job_name(src->engine, p->job_id, job, sizeof(job)),
 				  role_name(p->role), bytes_per_sec(v));
 		}
 	}
@@ -182,10 +182,13 @@ static const struct rx_port_counter rx_port_counters[] = {
 	  offsetof(struct tita_bpf_rx_counts, cnp_packets) },
 };
 
-static void render_ports(struct titad *d, struct sbuf *b)
+static void render_ports(const struct titad_sources *src, const struct titad_engine_status *es,
+			 struct sbuf *b)
 {
 	struct tita_port_info info[TITAD_MAX_PORTS];
-	size_t n = tita_ctl_ports(d->ctl, info, TITAD_MAX_PORTS);
+	struct titad_port_info pi[TITAD_MAX_PORTS];
+	size_t n = titad_engine_ports(src->engine, info, TITAD_MAX_PORTS);
+	uint32_t n_ports = titad_ports_count(src->ports);
 	static const char *const reason_names[TITA_REASON_MAX] = {
 		"roce",		  "not_ip",	 "not_udp",    "not_roce_port",	 "trunc_eth",
 		"trunc_vlan",	  "trunc_ipv4",	 "trunc_ipv6", "trunc_ipv6_ext", "trunc_udp",
@@ -195,6 +198,8 @@ static void render_ports(struct titad *d, struct sbuf *b)
 
 	if (n > TITAD_MAX_PORTS)
 		n = TITAD_MAX_PORTS;
+	for (uint32_t i = 0; i < n_ports; i++)
+		titad_ports_info(src->ports, i, &pi[i]);
 	family(b, "tita_port_line_rate_bytes_per_second", "gauge", "Line rate of a port.");
 	for (size_t i = 0; i < n; i++) {
 		char a[TITA_ADDR_STRLEN];
@@ -233,101 +238,84 @@ static void render_ports(struct titad *d, struct sbuf *b)
 		const struct rx_port_counter *c = &rx_port_counters[k];
 
 		family(b, c->name, "counter", c->help);
-		for (uint32_t i = 0; i < d->n_ports; i++) {
-			const struct tita_bpf_snapshot *s = d->ports[i].snap;
-			uint64_t v = 0;
-
-			for (size_t j = 0; s && j < s->n_rx_peers; j++)
-				v += *(const uint64_t *)((const char *)&s->rx_peers[j].total +
-							 c->offset);
-			sb_printf(b, "%s{port=\"%s\"} %llu\n", c->name, d->ports[i].ifname,
-				  (unsigned long long)v);
-		}
+		for (uint32_t i = 0; i < n_ports; i++)
+			sb_printf(b, "%s{port=\"%s\"} %llu\n", c->name, pi[i].ifname,
+				  (unsigned long long)*(
+					  const uint64_t *)((const char *)&pi[i].rx_total +
+							    c->offset));
 	}
 	family(b, "tita_port_transmitted_bytes_total", "counter",
 	       "Bytes sent from a port (tc egress, all IP traffic).");
-	for (uint32_t i = 0; i < d->n_ports; i++) {
-		const struct tita_bpf_snapshot *s = d->ports[i].snap;
-		uint64_t v = 0;
-
-		for (size_t j = 0; s && j < s->n_tx_peers; j++)
-			v += s->tx_peers[j].total.bytes;
-		sb_printf(b, "tita_port_transmitted_bytes_total{port=\"%s\"} %llu\n",
-			  d->ports[i].ifname, (unsigned long long)v);
-	}
+	for (uint32_t i = 0; i < n_ports; i++)
+		sb_printf(b, "tita_port_transmitted_bytes_total{port=\"%s\"} %llu\n", pi[i].ifname,
+			  (unsigned long long)pi[i].tx_bytes_total);
 	family(b, "tita_datapath_packets_total", "counter",
 	       "Frames the datapath parsed, by direction and outcome (roce is accounted).");
-	for (uint32_t i = 0; i < d->n_ports; i++) {
-		const struct tita_bpf_snapshot *s = d->ports[i].snap;
-
-		if (!s)
+	for (uint32_t i = 0; i < n_ports; i++) {
+		if (!pi[i].has_snapshot)
 			continue;
 		for (int r = 0; r < TITA_REASON_MAX; r++) {
 			sb_printf(
 				b,
 				"tita_datapath_packets_total{port=\"%s\",direction=\"rx\",reason=\"%s\"} %llu\n",
-				d->ports[i].ifname, reason_names[r],
-				(unsigned long long)s->rx_reasons_total.packets[r]);
+				pi[i].ifname, reason_names[r],
+				(unsigned long long)pi[i].rx_reasons.packets[r]);
 			sb_printf(
 				b,
 				"tita_datapath_packets_total{port=\"%s\",direction=\"tx\",reason=\"%s\"} %llu\n",
-				d->ports[i].ifname, reason_names[r],
-				(unsigned long long)s->tx_reasons_total.packets[r]);
+				pi[i].ifname, reason_names[r],
+				(unsigned long long)pi[i].tx_reasons.packets[r]);
 		}
 	}
 	family(b, "tita_telemetry_read_errors_total", "counter",
 	       "Failed reads of a port's BPF maps.");
-	for (uint32_t i = 0; i < d->n_ports; i++)
-		sb_printf(b, "tita_telemetry_read_errors_total{port=\"%s\"} %llu\n",
-			  d->ports[i].ifname, (unsigned long long)d->ports[i].read_errors);
+	for (uint32_t i = 0; i < n_ports; i++)
+		sb_printf(b, "tita_telemetry_read_errors_total{port=\"%s\"} %llu\n", pi[i].ifname,
+			  (unsigned long long)pi[i].read_errors);
 
 	/* The RDMA device's own counters: what hardware RoCE, which the
 	 * datapath never sees, tells about congestion. Counted from titad's
 	 * start; a counter the NIC lacks has no series. */
 	family(b, "tita_nic_rdma_device_info", "gauge",
 	       "The RDMA device and port behind a port (absent: none found).");
-	for (uint32_t i = 0; i < d->n_ports; i++)
-		if (d->ports[i].nic && d->ports[i].nic_ok)
+	for (uint32_t i = 0; i < n_ports; i++)
+		if (pi[i].nic_ok)
 			sb_printf(
 				b,
 				"tita_nic_rdma_device_info{port=\"%s\",device=\"%s\",device_port=\"%u\"} 1\n",
-				d->ports[i].ifname, tita_nic_reader_ibdev(d->ports[i].nic),
-				tita_nic_reader_port(d->ports[i].nic));
+				pi[i].ifname, pi[i].ibdev, pi[i].ibport);
 	family(b, "tita_nic_hw_counter_total", "counter",
 	       "NIC hw_counters (np_ecn_marked_roce_packets, np_cnp_sent, rp_cnp_handled, "
 	       "out_of_sequence, packet_seq_err, roce_adp_retrans, ...), since titad started.");
-	for (uint32_t i = 0; i < d->n_ports; i++) {
-		const struct titad_port *p = &d->ports[i];
-
-		if (!p->nic || !p->nic_ok)
+	for (uint32_t i = 0; i < n_ports; i++) {
+		if (!pi[i].nic_ok)
 			continue;
 		for (int c = 0; c < TITA_NIC_COUNTER_COUNT; c++)
-			if (p->nic_sample.present & (1u << c))
+			if (pi[i].nic.present & (1u << c))
 				sb_printf(
 					b,
 					"tita_nic_hw_counter_total{port=\"%s\",counter=\"%s\"} %llu\n",
-					p->ifname, tita_nic_counter_name(c),
-					(unsigned long long)p->nic_sample.total[c]);
+					pi[i].ifname, tita_nic_counter_name(c),
+					(unsigned long long)pi[i].nic.total[c]);
 	}
-	if (d->cfg.pacer == TITAD_PACER_QP && d->pacer) {
-		struct tita_pacer_qp_stats qs;
+	if (es->has_agents) {
+		const struct tita_pacer_agent_stats *qs = &es->agents;
 
-		tita_pacer_qp_stats(d->pacer, &qs);
 		family(b, "tita_agents", "gauge", "QP agents connected.");
-		sb_printf(b, "tita_agents %u\n", qs.agents);
+		sb_printf(b, "tita_agents %u\n", qs->agents);
 		family(b, "tita_agent_qps", "gauge", "QPs the agents registered, and those paced.");
-		sb_printf(b, "tita_agent_qps{state=\"registered\"} %u\n", qs.qps);
-		sb_printf(b, "tita_agent_qps{state=\"paced\"} %u\n", qs.qps_paced);
+		sb_printf(b, "tita_agent_qps{state=\"registered\"} %u\n", qs->qps);
+		sb_printf(b, "tita_agent_qps{state=\"paced\"} %u\n", qs->qps_paced);
 		family(b, "tita_agent_commands_total", "counter",
 		       "Rate commands sent to agents, and those that failed.");
 		sb_printf(b, "tita_agent_commands_total{result=\"sent\"} %llu\n",
-			  (unsigned long long)qs.commands_sent);
+			  (unsigned long long)qs->commands_sent);
 		sb_printf(b, "tita_agent_commands_total{result=\"error\"} %llu\n",
-			  (unsigned long long)qs.command_errors);
+			  (unsigned long long)qs->command_errors);
 		family(b, "tita_agent_protocol_errors_total", "counter",
 		       "Malformed or out-of-order agent messages.");
 		sb_printf(b, "tita_agent_protocol_errors_total %llu\n",
-			  (unsigned long long)qs.protocol_errors);
+			  (unsigned long long)qs->protocol_errors);
 	}
 }
 
@@ -357,19 +345,18 @@ static int series_cmp(const void *va, const void *vb)
  * small by nature, jobs are not. */
 #define QP_SERIES_MAX 512
 
-static void render_qps(struct titad *d, struct sbuf *b)
+static void render_qps(const struct titad_sources *src, const struct titad_engine_status *es,
+		       struct sbuf *b)
 {
-	const struct tita_qpscan_qp *qps = NULL;
-	const struct tita_rdma_dev *devs = NULL;
-	struct tita_qpscan_stats st = { 0 };
+	const struct tita_qpscan_qp *qps;
+	const struct tita_rdma_dev *devs;
+	struct tita_qpscan_stats st;
 	struct qp_series *ser;
 	size_t n = 0, n_devs = 0, n_ser = 0, emitted = 0;
 
-	if (d->qpscan) {
-		qps = tita_qpscan_qps(d->qpscan, &n);
-		devs = tita_qpscan_devices(d->qpscan, &n_devs);
-		tita_qpscan_stats(d->qpscan, &st);
-	}
+	qps = titad_discovery_qps(src->discovery, &n);
+	devs = titad_discovery_devices(src->discovery, &n_devs);
+	titad_discovery_stats(src->discovery, &st);
 	ser = calloc(n ? n : 1, sizeof(*ser));
 	if (!ser) {
 		b->failed = true;
@@ -387,7 +374,8 @@ static void render_qps(struct titad *d, struct sbuf *b)
 
 	family(b, "tita_qp_discovery_info", "gauge",
 	       "QP discovery's state (off, ok, no_rdma_netlink, no_devices, failed).");
-	sb_printf(b, "tita_qp_discovery_info{state=\"%s\"} 1\n", titad_qpscan_state(d));
+	sb_printf(b, "tita_qp_discovery_info{state=\"%s\"} 1\n",
+		  titad_discovery_state(src->discovery));
 	family(b, "tita_qps", "gauge",
 	       "QPs the last discovery scan found, by RDMA device, job of the owner (empty: "
 	       "kernel QP or no job), type and state.");
@@ -435,7 +423,8 @@ static void render_qps(struct titad *d, struct sbuf *b)
 	       "QPs the last discovery scan found beyond titad's bound, not listed.");
 	sb_printf(b, "tita_qp_scan_cut_qps %u\n", st.qps_cut);
 	family(b, "tita_qp_scans_total", "counter", "QP discovery scans run.");
-	sb_printf(b, "tita_qp_scans_total %llu\n", (unsigned long long)d->qpscan_scans);
+	sb_printf(b, "tita_qp_scans_total %llu\n",
+		  (unsigned long long)titad_discovery_scans(src->discovery));
 	family(b, "tita_qp_scan_errors_total", "counter",
 	       "QP discovery errors by reason: devices and qps (a netlink dump failed), "
 	       "malformed (QP entries skipped), proc (a process's stat or cgroup unreadable), "
@@ -446,31 +435,32 @@ static void render_qps(struct titad *d, struct sbuf *b)
 			  tita_qpscan_error_name((enum tita_qpscan_error)e),
 			  (unsigned long long)st.errors[e]);
 	sb_printf(b, "tita_qp_scan_errors_total{reason=\"job_table_full\"} %llu\n",
-		  (unsigned long long)d->qpscan_jobs_full);
+		  (unsigned long long)es->jobs_full);
 	sb_printf(b, "tita_qp_scan_errors_total{reason=\"job_id_collision\"} %llu\n",
-		  (unsigned long long)d->qpscan_jobs_collided);
+		  (unsigned long long)es->jobs_collided);
 }
 
-char *titad_metrics_render(struct titad *d, size_t *ret_len)
+char *titad_metrics_render(const struct titad_sources *src, uint64_t now_ns, size_t *ret_len)
 {
 	struct sbuf b = { 0 };
-	struct tita_ctl_stats st;
+	struct titad_engine_status es;
 	struct titad_peer_totals pt;
-	const struct tita_pacer_stats *ps = &d->pacer->stats;
+	struct titad_hist grant_hist;
+	const struct tita_ctl_stats *st = &es.ctl;
+	const struct tita_pacer_stats *ps = &es.pacer_stats;
 
-	tita_ctl_stats(d->ctl, &st);
-	titad_peers_totals(d, &pt);
+	titad_engine_status(src->engine, &es);
+	titad_peers_totals(src->peers, &pt);
+	titad_peers_grant_hist(src->peers, &grant_hist);
 
 	family(&b, "tita_build_info", "gauge", "Version and pacing back end of this titad.");
-	sb_printf(&b, "tita_build_info{version=\"%s\",pacer=\"%s\"} 1\n", TITA_VERSION,
-		  d->pacer->ops->name);
+	sb_printf(&b, "tita_build_info{version=\"%s\",pacer=\"%s\"} 1\n", TITA_VERSION, es.pacer);
 	family(&b, "tita_uptime_seconds", "gauge", "Seconds since the daemon started.");
-	sb_printf(&b, "tita_uptime_seconds %.3f\n",
-		  (double)(tita_clock_mono_ns() - d->start_ns) / 1e9);
+	sb_printf(&b, "tita_uptime_seconds %.3f\n", (double)(now_ns - src->start_ns) / 1e9);
 	family(&b, "tita_peers", "gauge", "Peers in the peer table.");
-	sb_printf(&b, "tita_peers %zu\n", titad_peers_count(d));
+	sb_printf(&b, "tita_peers %zu\n", titad_peers_count(src->peers));
 	family(&b, "tita_pairs", "gauge", "Pairs the controller holds.");
-	sb_printf(&b, "tita_pairs %zu\n", tita_ctl_n_pairs(d->ctl));
+	sb_printf(&b, "tita_pairs %zu\n", es.n_pairs);
 
 	family(&b, "tita_peer_datagrams_received_total", "counter",
 	       "Peer datagrams accepted (authenticated and valid).");
@@ -493,36 +483,36 @@ char *titad_metrics_render(struct titad *d, size_t *ret_len)
 		  (unsigned long long)pt.untracked_drops);
 
 	family(&b, "tita_controller_rounds_total", "counter", "Control rounds run.");
-	sb_printf(&b, "tita_controller_rounds_total %llu\n", (unsigned long long)st.rounds);
+	sb_printf(&b, "tita_controller_rounds_total %llu\n", (unsigned long long)st->rounds);
 	family(&b, "tita_controller_messages_total", "counter",
 	       "Controller messages, by direction.");
 	sb_printf(&b, "tita_controller_messages_total{direction=\"in\"} %llu\n",
-		  (unsigned long long)st.msgs_in);
+		  (unsigned long long)st->msgs_in);
 	sb_printf(&b, "tita_controller_messages_total{direction=\"out\"} %llu\n",
-		  (unsigned long long)st.msgs_out);
+		  (unsigned long long)st->msgs_out);
 	family(&b, "tita_controller_entries_skipped_total", "counter",
 	       "Message entries the controller skipped, by reason.");
 	sb_printf(&b, "tita_controller_entries_skipped_total{reason=\"not_local\"} %llu\n",
-		  (unsigned long long)st.entries_skipped_not_local);
+		  (unsigned long long)st->entries_skipped_not_local);
 	sb_printf(&b, "tita_controller_entries_skipped_total{reason=\"mismatch\"} %llu\n",
-		  (unsigned long long)st.entries_skipped_mismatch);
+		  (unsigned long long)st->entries_skipped_mismatch);
 	sb_printf(&b, "tita_controller_entries_skipped_total{reason=\"no_space\"} %llu\n",
-		  (unsigned long long)st.entries_skipped_no_space);
+		  (unsigned long long)st->entries_skipped_no_space);
 	family(&b, "tita_controller_expired_total", "counter", "Grants and demands that lapsed.");
 	sb_printf(&b, "tita_controller_expired_total{kind=\"grant\"} %llu\n",
-		  (unsigned long long)st.grants_expired);
+		  (unsigned long long)st->grants_expired);
 	sb_printf(&b, "tita_controller_expired_total{kind=\"demand\"} %llu\n",
-		  (unsigned long long)st.demands_expired);
+		  (unsigned long long)st->demands_expired);
 	family(&b, "tita_controller_rate_updates_total", "counter",
 	       "Rate changes the controller emitted, and those it held back as churn.");
 	sb_printf(&b, "tita_controller_rate_updates_total{result=\"emitted\"} %llu\n",
-		  (unsigned long long)st.rate_updates);
+		  (unsigned long long)st->rate_updates);
 	sb_printf(&b, "tita_controller_rate_updates_total{result=\"suppressed\"} %llu\n",
-		  (unsigned long long)st.rate_updates_suppressed);
+		  (unsigned long long)st->rate_updates_suppressed);
 	family(&b, "tita_controller_pairs_evicted_total", "counter",
 	       "Pairs evicted from the full pair table.");
 	sb_printf(&b, "tita_controller_pairs_evicted_total %llu\n",
-		  (unsigned long long)st.pairs_evicted);
+		  (unsigned long long)st->pairs_evicted);
 
 	family(&b, "tita_pacer_operations_total", "counter",
 	       "Pacer operations, by operation and result.");
@@ -536,19 +526,19 @@ char *titad_metrics_render(struct titad *d, size_t *ret_len)
 		  (unsigned long long)ps->clear_failed);
 	family(&b, "tita_config_reloads_total", "counter", "Configuration reloads, by result.");
 	sb_printf(&b, "tita_config_reloads_total{result=\"ok\"} %llu\n",
-		  (unsigned long long)d->reloads_ok);
+		  (unsigned long long)*src->reloads_ok);
 	sb_printf(&b, "tita_config_reloads_total{result=\"rejected\"} %llu\n",
-		  (unsigned long long)d->reloads_failed);
+		  (unsigned long long)*src->reloads_failed);
 
 	hist(&b, "tita_control_loop_duration_seconds",
 	     "Time one control-loop pass takes: telemetry, controller, pacer and peer I/O.",
-	     &d->loop_hist);
+	     &es.loop_hist);
 	hist(&b, "tita_demand_to_grant_seconds",
-	     "From a new pair's demand arriving to its first grant leaving.", &d->grant_hist);
+	     "From a new pair's demand arriving to its first grant leaving.", &grant_hist);
 
-	render_ports(d, &b);
-	render_pairs(d, &b);
-	render_qps(d, &b);
+	render_ports(src, &es, &b);
+	render_pairs(src, &b);
+	render_qps(src, &es, &b);
 	if (b.failed) {
 		free(b.p);
 		return NULL;
@@ -585,7 +575,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 						       MHD_RESPMEM_PERSISTENT);
 		status = MHD_HTTP_NOT_FOUND;
 	} else {
-		body = titad_metrics_render(m->d, &len);
+		body = titad_metrics_render(&m->src_, m->now_ns, &len);
 		if (!body)
 			return MHD_NO;
 		resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
@@ -603,36 +593,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return ret;
 }
 
-static void rearm(struct titad_metrics *m)
+static void rearm(struct titad_metrics *m, uint64_t now_ns)
 {
 	MHD_UNSIGNED_LONG_LONG timeout_ms;
 
 	if (MHD_get_timeout(m->mhd, &timeout_ms) == MHD_YES)
-		tita_event_timer_set(m->d->ev, m->d->t_metrics,
-				     tita_clock_mono_ns() + timeout_ms * TITA_NSEC_PER_MSEC);
+		tita_event_timer_set(m->ev, m->t_mhd, now_ns + timeout_ms * TITA_NSEC_PER_MSEC);
 	else
-		tita_event_timer_set(m->d->ev, m->d->t_metrics, TITA_TIME_NEVER);
+		tita_event_timer_set(m->ev, m->t_mhd, TITA_TIME_NEVER);
 }
 
-static void on_mhd(void *data, int fd, uint32_t events)
+static void on_mhd(void *data, int fd, uint32_t events, uint64_t now_ns)
 {
 	struct titad_metrics *m = data;
 
 	(void)fd;
 	(void)events;
+	m->now_ns = now_ns;
 	MHD_run(m->mhd);
-	rearm(m);
+	rearm(m, now_ns);
 }
 
 static void on_mhd_timer(void *data, uint64_t now_ns)
 {
-	struct titad *d = data;
+	struct titad_metrics *m = data;
 
-	(void)now_ns;
-	if (d->metrics) {
-		MHD_run(d->metrics->mhd);
-		rearm(d->metrics);
-	}
+	m->now_ns = now_ns;
+	MHD_run(m->mhd);
+	rearm(m, now_ns);
 }
 
 static int parse_listen(const char *s, struct sockaddr_storage *ss)
@@ -677,7 +665,8 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss)
 	return 0;
 }
 
-int titad_metrics_open(struct titad *d, char *err, size_t err_size)
+int titad_metrics_open(struct titad_metrics **ret, struct tita_event *ev, const char *listen,
+		       const struct titad_sources *src, char *err, size_t err_size)
 {
 	struct titad_metrics *m;
 	struct sockaddr_storage ss;
@@ -685,17 +674,19 @@ int titad_metrics_open(struct titad *d, char *err, size_t err_size)
 	unsigned int flags = MHD_USE_EPOLL;
 	uint16_t port;
 
-	if (!d->cfg.metrics_listen[0])
+	*ret = NULL;
+	if (!listen[0])
 		return 0;
-	if (parse_listen(d->cfg.metrics_listen, &ss)) {
-		snprintf(err, err_size, "metrics-listen %s: not host:port or [v6]:port",
-			 d->cfg.metrics_listen);
+	if (parse_listen(listen, &ss)) {
+		snprintf(err, err_size, "metrics-listen %s: not host:port or [v6]:port", listen);
 		return -EINVAL;
 	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->d = d;
+	*ret = m;
+	m->ev = ev;
+	m->src_ = *src;
 	if (ss.ss_family == AF_INET6) {
 		flags |= MHD_USE_IPv6;
 		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
@@ -708,40 +699,35 @@ int titad_metrics_open(struct titad *d, char *err, size_t err_size)
 	if (!m->mhd) {
 		int e = errno ? errno : EADDRINUSE;
 
-		snprintf(err, err_size, "metrics endpoint %s: cannot listen: %s",
-			 d->cfg.metrics_listen, strerror(e));
-		free(m);
+		snprintf(err, err_size, "metrics endpoint %s: cannot listen: %s", listen,
+			 strerror(e));
 		return -e;
 	}
 	info = MHD_get_daemon_info(m->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info) {
 		snprintf(err, err_size, "metrics endpoint: no epoll descriptor");
-		MHD_stop_daemon(m->mhd);
-		free(m);
 		return -EINVAL;
 	}
-	m->src = tita_event_fd_add(d->ev, info->epoll_fd, EPOLLIN, on_mhd, m);
+	m->src = tita_event_fd_add(ev, info->epoll_fd, EPOLLIN, on_mhd, m);
 	if (!m->src) {
 		int e = errno;
 
-		MHD_stop_daemon(m->mhd);
-		free(m);
 		snprintf(err, err_size, "metrics endpoint: %s", strerror(e));
 		return -e;
 	}
-	d->t_metrics = tita_event_timer_new(d->ev, on_mhd_timer, d);
-	d->metrics = m;
-	return 0;
+	m->t_mhd = tita_event_timer_new(ev, on_mhd_timer, m);
+	return m->t_mhd ? 0 : -ENOSPC;
 }
 
-void titad_metrics_close(struct titad *d)
+struct titad_metrics *titad_metrics_close(struct titad_metrics *m)
 {
-	struct titad_metrics *m = d->metrics;
-
 	if (!m)
-		return;
-	tita_event_fd_del(d->ev, m->src);
-	MHD_stop_daemon(m->mhd);
+		return NULL;
+	tita_event_fd_del(m->ev, m->src);
+	if (m->t_mhd)
+		tita_event_timer_set(m->ev, m->t_mhd, TITA_TIME_NEVER);
+	if (m->mhd)
+		MHD_stop_daemon(m->mhd);
 	free(m);
-	d->metrics = NULL;
+	return NULL;
 }

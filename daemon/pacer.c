@@ -4,13 +4,15 @@
  * its counters, and a small rule table.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pacer.h"
 
 struct tita_pacer *tita_pacer_new(const struct tita_pacer_ops *ops,
-				  const struct tita_pacer_port *ports, uint32_t n_ports)
+				  const struct tita_pacer_port *ports, uint32_t n_ports,
+				  const struct tita_pacer_env *env)
 {
 	struct tita_pacer *p = calloc(1, sizeof(*p));
 
@@ -25,6 +27,8 @@ struct tita_pacer *tita_pacer_new(const struct tita_pacer_ops *ops,
 	}
 	memcpy(p->ports, ports, n_ports * sizeof(*ports));
 	p->n_ports = n_ports;
+	if (env)
+		p->env = *env;
 	return p;
 }
 
@@ -62,13 +66,20 @@ int tita_pacer_apply(struct tita_pacer *p, const struct tita_addr *local,
 	return r;
 }
 
-const struct tita_pacer_port *tita_pacer_port(const struct tita_pacer *p,
-					      const struct tita_addr *local)
+int tita_pacer_port_index(const struct tita_pacer *p, const struct tita_addr *local)
 {
 	for (uint32_t i = 0; i < p->n_ports; i++)
 		if (tita_addr_eq(&p->ports[i].addr, local))
-			return &p->ports[i];
-	return NULL;
+			return (int)i;
+	return -1;
+}
+
+const struct tita_pacer_port *tita_pacer_port(const struct tita_pacer *p,
+					      const struct tita_addr *local)
+{
+	int i = tita_pacer_port_index(p, local);
+
+	return i >= 0 ? &p->ports[i] : NULL;
 }
 
 struct tita_pacer_rule *tita_rule_find(struct tita_rule_table *t, const struct tita_addr *local,
@@ -121,4 +132,46 @@ void tita_rule_table_free(struct tita_rule_table *t)
 {
 	free(t->rules);
 	memset(t, 0, sizeof(*t));
+}
+
+int tita_rule_apply(struct tita_pacer *p, struct tita_rule_table *t, const struct tita_addr *local,
+		    const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps,
+		    uint32_t handle, tita_rule_sync_fn sync)
+{
+	struct tita_pacer_rule *rule = tita_rule_find(t, local, remote, job_id), old;
+	bool added = false;
+	int r;
+
+	if (!rule) {
+		rule = tita_rule_add(t, local, remote, job_id);
+		if (!rule)
+			return -ENOMEM;
+		added = true;
+	}
+	old = *rule;
+	rule->rate_bps = rate_bps;
+	rule->handle = handle;
+	r = sync ? sync(p, rule) : 0;
+	if (r) {
+		/* sync may have moved nothing in the table: rule still points
+		 * at the entry. */
+		if (added)
+			tita_rule_del(t, rule);
+		else
+			*rule = old;
+	}
+	return r;
+}
+
+int tita_rule_remove(struct tita_pacer *p, struct tita_rule_table *t, const struct tita_addr *local,
+		     const struct tita_addr *remote, uint32_t job_id, tita_rule_sync_fn sync)
+{
+	struct tita_pacer_rule *rule = tita_rule_find(t, local, remote, job_id), gone;
+
+	if (!rule)
+		return -ENOENT;
+	gone = *rule;
+	gone.rate_bps = 0;
+	tita_rule_del(t, rule);
+	return sync ? sync(p, &gone) : 0;
 }

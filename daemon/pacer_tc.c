@@ -308,14 +308,6 @@ out:
 	return r;
 }
 
-static int port_index(const struct tita_pacer *p, const struct tita_addr *local)
-{
-	for (uint32_t i = 0; i < p->n_ports; i++)
-		if (tita_addr_eq(&p->ports[i].addr, local))
-			return (int)i;
-	return -1;
-}
-
 static struct tc_dest *dest_find(struct tc_state *s, uint32_t port, const struct tita_addr *remote)
 {
 	for (size_t i = 0; i < s->n_dests; i++)
@@ -425,52 +417,28 @@ static int dest_sync(struct tita_pacer *p, uint32_t port, const struct tita_addr
 	return 0;
 }
 
+/* The rule's destination at the sum of its jobs' rates, as the table says now. */
+static int tc_sync(struct tita_pacer *p, const struct tita_pacer_rule *rule)
+{
+	return dest_sync(p, (uint32_t)tita_pacer_port_index(p, &rule->local), &rule->remote);
+}
+
 static int tc_set_rate(struct tita_pacer *p, const struct tita_addr *local,
 		       const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps)
 {
 	struct tc_state *s = p->priv;
-	int port = port_index(p, local);
-	struct tita_pacer_rule *rule;
-	uint64_t old = 0;
-	bool added = false;
-	int r;
 
-	if (port < 0)
+	if (!tita_pacer_port(p, local))
 		return -ENOENT;
-	rule = tita_rule_find(&s->rules, local, remote, job_id);
-	if (!rule) {
-		rule = tita_rule_add(&s->rules, local, remote, job_id);
-		if (!rule)
-			return -ENOMEM;
-		added = true;
-	}
-	old = rule->rate_bps;
-	rule->rate_bps = rate_bps;
-	r = dest_sync(p, (uint32_t)port, remote);
-	if (r) {
-		if (added)
-			tita_rule_del(&s->rules, rule);
-		else
-			rule->rate_bps = old;
-		return r;
-	}
-	return 0;
+	return tita_rule_apply(p, &s->rules, local, remote, job_id, rate_bps, 0, tc_sync);
 }
 
 static int tc_clear(struct tita_pacer *p, const struct tita_addr *local,
 		    const struct tita_addr *remote, uint32_t job_id)
 {
 	struct tc_state *s = p->priv;
-	int port = port_index(p, local);
-	struct tita_pacer_rule *rule;
 
-	if (port < 0)
-		return -ENOENT;
-	rule = tita_rule_find(&s->rules, local, remote, job_id);
-	if (!rule)
-		return -ENOENT;
-	tita_rule_del(&s->rules, rule);
-	return dest_sync(p, (uint32_t)port, remote);
+	return tita_rule_remove(p, &s->rules, local, remote, job_id, tc_sync);
 }
 
 static int tc_cleanup(struct tita_pacer *p)
@@ -509,7 +477,7 @@ static size_t tc_describe(const struct tita_pacer *p, struct tita_pacer_rule *ou
 	if (!s)
 		return 0;
 	for (size_t i = 0; i < s->rules.n && i < max; i++) {
-		int port = port_index(p, &s->rules.rules[i].local);
+		int port = tita_pacer_port_index(p, &s->rules.rules[i].local);
 		struct tc_dest *d =
 			port >= 0 ? dest_find(s, (uint32_t)port, &s->rules.rules[i].remote) : NULL;
 
@@ -576,7 +544,7 @@ static int tc_backlog(struct tita_pacer *p, const struct tita_addr *local,
 		      const struct tita_addr *remote, uint64_t now_ns, uint64_t *ret_bytes)
 {
 	struct tc_state *s = p->priv;
-	int port = port_index(p, local);
+	int port = tita_pacer_port_index(p, local);
 	const struct tc_dest *d;
 
 	if (port < 0)

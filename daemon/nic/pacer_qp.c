@@ -92,44 +92,17 @@ struct sample_pair {
 };
 
 struct qp_state {
-	struct tita_pacer_qp_conf conf;
+	char socket_path[108];
+	char sysfs_root[256];
 	int listen_fd, epoll_fd;
 	struct agent *agents[MAX_AGENTS];
 	struct sample_pair *pairs;
 	size_t n_pairs, cap_pairs;
 	struct tita_rule_table rules;
-	struct tita_pacer_qp_stats stats;
+	struct tita_pacer_agent_stats stats;
 	uint32_t seq;
 	uint64_t last_redistribute_ns;
 };
-
-static struct qp_state *qstate(struct tita_pacer *p)
-{
-	if (!p->priv) {
-		struct qp_state *s = calloc(1, sizeof(*s));
-
-		if (!s)
-			return NULL;
-		s->listen_fd = s->epoll_fd = -1;
-		snprintf(s->conf.socket_path, sizeof(s->conf.socket_path), "%s",
-			 TITA_AGENT_SOCKET_DEFAULT);
-		snprintf(s->conf.sysfs_root, sizeof(s->conf.sysfs_root), "/sys");
-		s->conf.socket_gid = (gid_t)-1;
-		s->conf.socket_mode = 0666;
-		p->priv = s;
-	}
-	return p->priv;
-}
-
-int tita_pacer_qp_configure(struct tita_pacer *p, const struct tita_pacer_qp_conf *conf)
-{
-	struct qp_state *s = qstate(p);
-
-	if (!s)
-		return -ENOMEM;
-	s->conf = *conf;
-	return 0;
-}
 
 int tita_pacer_qp_fd(const struct tita_pacer *p)
 {
@@ -138,20 +111,33 @@ int tita_pacer_qp_fd(const struct tita_pacer *p)
 	return s ? s->epoll_fd : -1;
 }
 
+static int qp_fd(const struct tita_pacer *p)
+{
+	return tita_pacer_qp_fd(p);
+}
+
 static int qp_init(struct tita_pacer *p, char *err, size_t err_size)
 {
-	struct qp_state *s = qstate(p);
+	const struct tita_pacer_env *env = &p->env;
+	struct qp_state *s = calloc(1, sizeof(*s));
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN };
+	uint32_t mode = env->agent_socket_mode ? env->agent_socket_mode : 0666;
 	struct stat st;
 
 	if (!s)
 		return -ENOMEM;
-	if (strlen(s->conf.socket_path) >= sizeof(sa.sun_path)) {
-		snprintf(err, err_size, "agent socket %s: path too long", s->conf.socket_path);
+	p->priv = s;
+	s->listen_fd = s->epoll_fd = -1;
+	snprintf(s->socket_path, sizeof(s->socket_path), "%s",
+		 env->agent_socket[0] ? env->agent_socket : TITA_AGENT_SOCKET_DEFAULT);
+	snprintf(s->sysfs_root, sizeof(s->sysfs_root), "%s",
+		 env->sysfs_root[0] ? env->sysfs_root : "/sys");
+	if (strlen(s->socket_path) >= sizeof(sa.sun_path)) {
+		snprintf(err, err_size, "agent socket %s: path too long", s->socket_path);
 		return -ENAMETOOLONG;
 	}
-	strcpy(sa.sun_path, s->conf.socket_path);
+	strcpy(sa.sun_path, s->socket_path);
 	/* A socket left by a titad that died: ours to replace. Anything
 	 * else at that path is not. */
 	if (lstat(sa.sun_path, &st) == 0) {
@@ -166,9 +152,8 @@ static int qp_init(struct tita_pacer *p, char *err, size_t err_size)
 	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->listen_fd < 0 || s->epoll_fd < 0 ||
 	    bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(sa.sun_path, s->conf.socket_mode) < 0 ||
-	    (s->conf.socket_gid != (gid_t)-1 &&
-	     chown(sa.sun_path, (uid_t)-1, s->conf.socket_gid) < 0) ||
+	    chmod(sa.sun_path, mode) < 0 ||
+	    (env->agent_socket_gid && chown(sa.sun_path, (uid_t)-1, env->agent_socket_gid) < 0) ||
 	    listen(s->listen_fd, 128) < 0) {
 		int e = errno;
 
@@ -197,7 +182,7 @@ static bool qp_local_port(const struct tita_pacer *p, const struct qp_state *s,
 	    q->dev_name[0] == '.' || q->port_num == 0)
 		return false;
 	snprintf(path, sizeof(path), "%s/class/infiniband/%s/ports/%u/gid_attrs/ndevs/%u",
-		 s->conf.sysfs_root, q->dev_name, q->port_num, q->sgid_index);
+		 s->sysfs_root, q->dev_name, q->port_num, q->sgid_index);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
@@ -292,34 +277,29 @@ static void distribute(struct tita_pacer *p, struct qp_state *s, const struct ti
 	}
 }
 
+/* Split the rule's rate among its QPs (0, a removed rule: unpace them). */
+static int qp_sync(struct tita_pacer *p, const struct tita_pacer_rule *rule)
+{
+	distribute(p, p->priv, rule, rule->rate_bps);
+	return 0;
+}
+
 static int qp_set_rate(struct tita_pacer *p, const struct tita_addr *local,
 		       const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps)
 {
 	struct qp_state *s = p->priv;
-	struct tita_pacer_rule *r = tita_rule_find(&s->rules, local, remote, job_id);
 
 	if (!tita_pacer_port(p, local))
 		return -ENOENT;
-	if (!r)
-		r = tita_rule_add(&s->rules, local, remote, job_id);
-	if (!r)
-		return -ENOMEM;
-	r->rate_bps = rate_bps;
-	distribute(p, s, r, rate_bps);
-	return 0;
+	return tita_rule_apply(p, &s->rules, local, remote, job_id, rate_bps, 0, qp_sync);
 }
 
 static int qp_clear(struct tita_pacer *p, const struct tita_addr *local,
 		    const struct tita_addr *remote, uint32_t job_id)
 {
 	struct qp_state *s = p->priv;
-	struct tita_pacer_rule *r = tita_rule_find(&s->rules, local, remote, job_id);
 
-	if (!r)
-		return -ENOENT;
-	distribute(p, s, r, 0);
-	tita_rule_del(&s->rules, r);
-	return 0;
+	return tita_rule_remove(p, &s->rules, local, remote, job_id, qp_sync);
 }
 
 /* Hand what q completed and no sample has counted to its pair, which
@@ -424,7 +404,7 @@ static void accept_agents(struct tita_pacer *p, struct qp_state *s)
 		}
 		a->fd = fd;
 		a->pid = cred.pid;
-		a->job_id = s->conf.job_of_pid ? s->conf.job_of_pid(cred.pid, s->conf.ctx) : 0;
+		a->job_id = p->env.job_of_pid ? p->env.job_of_pid(cred.pid, p->env.ctx) : 0;
 		ev.data.ptr = a;
 		if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
@@ -433,7 +413,6 @@ static void accept_agents(struct tita_pacer *p, struct qp_state *s)
 		}
 		s->agents[slot] = a;
 	}
-	(void)p;
 }
 
 static struct qp_ent *find_qp(struct agent *a, uint64_t id)
@@ -664,7 +643,7 @@ static void qp_free(struct tita_pacer *p)
 			agent_drop(s, i);
 	if (s->listen_fd >= 0) {
 		close(s->listen_fd);
-		unlink(s->conf.socket_path);
+		unlink(s->socket_path);
 	}
 	if (s->epoll_fd >= 0)
 		close(s->epoll_fd);
@@ -674,7 +653,7 @@ static void qp_free(struct tita_pacer *p)
 	p->priv = NULL;
 }
 
-size_t tita_pacer_qp_tx_samples(struct tita_pacer *p, uint64_t now_ns, tita_qp_tx_sample_fn fn,
+size_t tita_pacer_qp_tx_samples(struct tita_pacer *p, uint64_t now_ns, tita_pacer_sample_fn fn,
 				void *ctx)
 {
 	struct qp_state *s = p->priv;
@@ -770,7 +749,7 @@ uint64_t tita_pacer_qp_pair_bytes(const struct tita_pacer *p, const struct tita_
 	return sum;
 }
 
-void tita_pacer_qp_stats(const struct tita_pacer *p, struct tita_pacer_qp_stats *ret)
+void tita_pacer_qp_stats(const struct tita_pacer *p, struct tita_pacer_agent_stats *ret)
 {
 	const struct qp_state *s = p->priv;
 
@@ -792,6 +771,18 @@ void tita_pacer_qp_stats(const struct tita_pacer *p, struct tita_pacer_qp_stats 
 	}
 }
 
+static bool qp_measures(const struct tita_pacer *p, const struct tita_addr *local,
+			const struct tita_addr *remote, uint32_t job_id)
+{
+	return tita_pacer_qp_pair_bytes(p, local, remote, job_id) > 0;
+}
+
+static bool qp_agent_stats(const struct tita_pacer *p, struct tita_pacer_agent_stats *ret)
+{
+	tita_pacer_qp_stats(p, ret);
+	return true;
+}
+
 const struct tita_pacer_ops tita_pacer_qp_ops = {
 	.name = "qp",
 	.init = qp_init,
@@ -800,4 +791,9 @@ const struct tita_pacer_ops tita_pacer_qp_ops = {
 	.cleanup = qp_cleanup,
 	.describe = qp_describe,
 	.free = qp_free,
+	.fd = qp_fd,
+	.process = tita_pacer_qp_process,
+	.tx_samples = tita_pacer_qp_tx_samples,
+	.measures = qp_measures,
+	.agent_stats = qp_agent_stats,
 };
