@@ -94,6 +94,8 @@ void titad_config_defaults(struct titad_config *cfg)
 	snprintf(cfg->key_file, sizeof(cfg->key_file), "/etc/tita/cluster.key");
 	cfg->key_id = 1;
 	cfg->max_peers = 4096;
+	cfg->boot_id_skew_ns = TITAD_BOOT_ID_SKEW_DEFAULT_NS;
+	snprintf(cfg->state_directory, sizeof(cfg->state_directory), "/var/lib/tita");
 }
 
 /* ---- value parsers: 0, or -1 after fail() ---------------------------------- */
@@ -440,6 +442,11 @@ static int key_daemon(struct pctx *c, const char *k, const char *v)
 		return get_string(c, k, v, g->sysfs_root, sizeof(g->sysfs_root), true);
 	if (!strcmp(k, "proc-root"))
 		return get_string(c, k, v, g->proc_root, sizeof(g->proc_root), true);
+	if (!strcmp(k, "state-directory")) {
+		if (!strcmp(v, "off"))
+			v = "";
+		return get_string(c, k, v, g->state_directory, sizeof(g->state_directory), v[0]);
+	}
 	if (!strcmp(k, "qp-scan-interval")) {
 		uint64_t ns;
 
@@ -563,6 +570,9 @@ static int key_peers(struct pctx *c, const char *k, const char *v)
 		g->max_peers = (uint32_t)n;
 		return 0;
 	}
+	if (!strcmp(k, "boot-id-skew"))
+		return get_duration(c, k, v, TITA_NSEC_PER_SEC, 3600 * TITA_NSEC_PER_SEC, "1s..1h",
+				    &g->boot_id_skew_ns);
 	if (!strcmp(k, "coalesce")) {
 		c->line_coalesce = c->line;
 		if (!strcmp(v, "0")) {
@@ -975,6 +985,7 @@ static const struct titad_config_range ranges[] = {
 	{ "peers", "key-id", "0", "4294967295", NULL, "4294967296" },
 	{ "peers", "max-peers", "16", "1048576", "15", "1048577" },
 	{ "peers", "coalesce", "0", "1ms", NULL, "1001us" },
+	{ "peers", "boot-id-skew", "1s", "3600s", "999ms", "3601s" },
 	{ "port eth0", "line-rate", "1", "3.2T", "0", "3.3T" },
 	{ "port eth0", "eta", "0.05", "1", "0.04", "1.5" },
 	{ "job j", "weight", "0.001", "1000", "0.0001", "1001" },

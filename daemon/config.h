@@ -9,10 +9,11 @@
  *   [daemon]      log-level, pacer, control-socket, control-group,
  *                 control-mode, metrics-listen, pin-root, xdp-mode,
  *                 datapath-entries, queue-sampler, agent-socket, sysfs-root,
- *                 proc-root, qp-scan-interval
+ *                 proc-root, qp-scan-interval, state-directory
  *   [controller]  interval, grant-ttl, refresh, eta, eta-min, fail-open,
  *                 start-rate, max-pairs, max-jobs
- *   [peers]       port, bind, key-file, key-id, static, max-peers
+ *   [peers]       port, bind, key-file, key-id, static, max-peers, coalesce,
+ *                 boot-id-skew
  *   [port IFNAME] address, line-rate, eta          (one section per NIC)
  *   [job NAME]    dst, weight, min, max             (selector + policy)
  *
@@ -43,6 +44,7 @@
 /* qp-scan-interval: 0 (off), or this range. */
 #define TITAD_QP_SCAN_MIN_NS (10 * TITA_NSEC_PER_MSEC)
 #define TITAD_QP_SCAN_MAX_NS (600 * TITA_NSEC_PER_SEC)
+#define TITAD_BOOT_ID_SKEW_DEFAULT_NS (300 * TITA_NSEC_PER_SEC)
 
 enum titad_log_level {
 	TITAD_LOG_ERR = 3,
@@ -109,6 +111,8 @@ struct titad_config {
 	char sysfs_root[TITAD_PATH_MAX]; /* hw_counters, GID tables ("/sys") */
 	char proc_root[TITAD_PATH_MAX]; /* /proc/<pid>/cgroup ("/proc") */
 	uint64_t qp_scan_interval_ns; /* QP discovery through RDMA netlink; 0: off */
+	/* Where the boot id's floor is kept across restarts; "": nowhere. */
+	char state_directory[TITAD_PATH_MAX];
 
 	/* [controller] */
 	struct tita_ctl_params params;
@@ -126,6 +130,9 @@ struct titad_config {
 	/* After a read, peer sockets are next read this much later (0: as
 	 * datagrams arrive): fewer wake-ups under load, bounded latency. */
 	uint64_t peer_coalesce_ns;
+	/* A peer's boot id more than this ahead of our wall clock is refused
+	 * (a forged one, or a clock that is wrong). */
+	uint64_t boot_id_skew_ns;
 
 	uint32_t n_ports;
 	struct titad_port_conf ports[TITAD_MAX_PORTS];

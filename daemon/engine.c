@@ -58,7 +58,6 @@ struct titad_engine {
 	 * them); t_ctl: its earlier deadlines. */
 	struct tita_timer *t_round, *t_ctl;
 	uint64_t last_read_ns, nic_read_ns;
-	bool pass_ran; /* in this batch of the event loop */
 
 	uint32_t n_jobs;
 	struct job jobs[TITAD_MAX_JOBS];
@@ -502,6 +501,7 @@ void titad_engine_round(struct titad_engine *e, uint64_t now_ns)
 {
 	const struct tita_pacer_ops *ops = e->pacer->ops;
 	uint32_t n_ports = titad_ports_count(e->ports);
+	uint64_t started = tita_event_elapsed_ns(e->ev);
 
 	if (ops->process)
 		ops->process(e->pacer, now_ns);
@@ -533,24 +533,12 @@ void titad_engine_round(struct titad_engine *e, uint64_t now_ns)
 	if (tita_ctl_next_deadline_ns(e->ctl) <= now_ns)
 		tita_ctl_advance(e->ctl, now_ns);
 	titad_engine_kick(e, now_ns);
-	e->pass_ran = true;
-	tita_event_want_end(e->ev);
+	titad_hist_observe(&e->loop_hist, tita_event_elapsed_ns(e->ev) - started);
 }
 
 static void on_round(void *data, uint64_t now_ns)
 {
 	titad_engine_round(data, now_ns);
-}
-
-/* The pass's duration: from the batch's start to its end. */
-static void on_idle(void *data, uint64_t start_ns, uint64_t end_ns)
-{
-	struct titad_engine *e = data;
-
-	if (!e->pass_ran)
-		return;
-	e->pass_ran = false;
-	titad_hist_observe(&e->loop_hist, end_ns - start_ns);
 }
 
 static void on_pacer(void *data, int fd, uint32_t events, uint64_t now_ns)
@@ -649,10 +637,6 @@ int titad_engine_open(struct titad_engine **ret, struct tita_event *ev,
 			snprintf(err, err_size, "pacer %s: %s", e->pacer->ops->name, strerror(-r));
 			return r;
 		}
-	}
-	if (tita_event_add_idle(ev, on_idle, e)) {
-		snprintf(err, err_size, "engine: too many idle hooks");
-		return -ENOSPC;
 	}
 	return 0;
 }

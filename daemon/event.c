@@ -23,7 +23,6 @@
 #include "event.h"
 
 #define MAX_TIMERS 24
-#define MAX_IDLE 4
 #define BATCH 32
 
 struct tita_event_source {
@@ -48,7 +47,7 @@ struct tita_event {
 	uint64_t period_ns; /* the timerfd's interval; 0: one-shot */
 	uint64_t now_ns;
 	uint64_t real_ns; /* 0: not read in this batch yet */
-	bool want_end;
+	bool fake; /* tita_event_dispatch(): no clock is read */
 	bool exiting;
 	int exit_code;
 	uint32_t n_timers;
@@ -56,11 +55,6 @@ struct tita_event {
 	struct tita_event_source timer_src, signal_src;
 	tita_event_signal_fn sig_fn;
 	void *sig_data;
-	uint32_t n_idle;
-	struct {
-		tita_event_idle_fn fn;
-		void *data;
-	} idle[MAX_IDLE];
 	struct tita_event_source *dead;
 };
 
@@ -213,21 +207,6 @@ void tita_event_set_period(struct tita_event *ev, uint64_t period_ns)
 	ev->armed_ns = UINT64_MAX - 1;
 }
 
-int tita_event_add_idle(struct tita_event *ev, tita_event_idle_fn fn, void *data)
-{
-	if (ev->n_idle >= MAX_IDLE)
-		return -ENOSPC;
-	ev->idle[ev->n_idle].fn = fn;
-	ev->idle[ev->n_idle].data = data;
-	ev->n_idle++;
-	return 0;
-}
-
-void tita_event_want_end(struct tita_event *ev)
-{
-	ev->want_end = true;
-}
-
 void tita_event_exit(struct tita_event *ev, int code)
 {
 	ev->exiting = true;
@@ -244,6 +223,16 @@ uint64_t tita_event_real_ns(struct tita_event *ev)
 	if (!ev->real_ns)
 		ev->real_ns = tita_clock_real_ns();
 	return ev->real_ns;
+}
+
+uint64_t tita_event_elapsed_ns(const struct tita_event *ev)
+{
+	uint64_t t;
+
+	if (ev->fake)
+		return 0;
+	t = tita_clock_mono_ns();
+	return t > ev->now_ns ? t - ev->now_ns : 0;
 }
 
 void tita_event_update_now(struct tita_event *ev)
@@ -293,7 +282,7 @@ static int arm(struct tita_event *ev)
 	return 0;
 }
 
-/* Hand out one epoll batch, then the timers due, then the idle hooks. */
+/* Hand out one epoll batch, then the timers due. */
 static int dispatch(struct tita_event *ev, const struct epoll_event *events, int n)
 {
 	for (int i = 0; i < n && !ev->exiting; i++) {
@@ -327,13 +316,6 @@ static int dispatch(struct tita_event *ev, const struct epoll_event *events, int
 	return 0;
 }
 
-static void run_idle(struct tita_event *ev, uint64_t end_ns)
-{
-	for (uint32_t i = 0; i < ev->n_idle && !ev->exiting; i++)
-		ev->idle[i].fn(ev->idle[i].data, ev->now_ns, end_ns);
-	ev->want_end = false;
-}
-
 int tita_event_dispatch(struct tita_event *ev, uint64_t now_ns, uint64_t real_ns, int timeout_ms)
 {
 	struct epoll_event events[BATCH];
@@ -344,11 +326,9 @@ int tita_event_dispatch(struct tita_event *ev, uint64_t now_ns, uint64_t real_ns
 		return errno == EINTR ? 0 : -errno;
 	ev->now_ns = now_ns;
 	ev->real_ns = real_ns;
+	ev->fake = true;
 	r = dispatch(ev, events, n);
-	if (r)
-		return r;
-	run_idle(ev, now_ns);
-	return n;
+	return r ? r : n;
 }
 
 int tita_event_run(struct tita_event *ev)
@@ -368,10 +348,10 @@ int tita_event_run(struct tita_event *ev)
 			return -errno;
 		}
 		tita_event_update_now(ev);
+		ev->fake = false;
 		r = dispatch(ev, events, n);
 		if (r)
 			return r;
-		run_idle(ev, ev->want_end ? tita_clock_mono_ns() : ev->now_ns);
 	}
 	return ev->exit_code;
 }

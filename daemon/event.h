@@ -23,10 +23,6 @@ struct tita_timer;
 typedef void (*tita_event_fd_fn)(void *data, int fd, uint32_t events, uint64_t now_ns);
 typedef void (*tita_event_timer_fn)(void *data, uint64_t now_ns);
 typedef void (*tita_event_signal_fn)(void *data, int signo, uint64_t now_ns);
-/* After every batch of callbacks, before the loop sleeps again: start_ns
- * is the batch's now_ns, end_ns when its last callback returned (read
- * only when one of them called tita_event_want_end(); else start_ns). */
-typedef void (*tita_event_idle_fn)(void *data, uint64_t start_ns, uint64_t end_ns);
 
 /* NULL with errno. */
 struct tita_event *tita_event_new(void);
@@ -55,12 +51,6 @@ void tita_event_set_period(struct tita_event *ev, uint64_t period_ns);
 int tita_event_signals(struct tita_event *ev, const int *signos, int n, tita_event_signal_fn fn,
 		       void *data);
 
-/* Up to four hooks run after every batch, in the order added. 0 or -ENOSPC. */
-int tita_event_add_idle(struct tita_event *ev, tita_event_idle_fn fn, void *data);
-/* The idle hooks of the current batch want the time it ends (one more
- * clock read, only in batches that ask). */
-void tita_event_want_end(struct tita_event *ev);
-
 /* Run until tita_event_exit(); returns its code, or -errno on a loop failure. */
 int tita_event_run(struct tita_event *ev);
 void tita_event_exit(struct tita_event *ev, int code);
@@ -68,7 +58,7 @@ void tita_event_exit(struct tita_event *ev, int code);
 /*
  * One batch at a given time, for tests on a fake clock: wait up to
  * timeout_ms for file descriptors, hand every callback now_ns, run the
- * timers due at now_ns, then the idle hooks (end_ns = now_ns).
+ * timers due at now_ns.
  * tita_event_real_ns() answers real_ns in this batch. Returns the number
  * of fd events dispatched, or -errno.
  */
@@ -81,5 +71,12 @@ uint64_t tita_event_now(const struct tita_event *ev);
 uint64_t tita_event_real_ns(struct tita_event *ev);
 /* Outside any batch (start-up, before the loop runs): read the clocks now. */
 void tita_event_update_now(struct tita_event *ev);
+/*
+ * Instrumentation only, never for a decision: how long the current batch
+ * has run so far (a fresh clock read; 0 under tita_event_dispatch()). The
+ * histograms of the control pass and of the demand-to-grant time use it,
+ * so that they measure what the batch did up to the event they time.
+ */
+uint64_t tita_event_elapsed_ns(const struct tita_event *ev);
 
 #endif /* TITAD_EVENT_H */

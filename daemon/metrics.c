@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "metrics.h"
 #include "tita-config.h"
 #include "units.h"
@@ -481,6 +482,14 @@ char *titad_metrics_render(const struct titad_sources *src, uint64_t now_ns, siz
 	       "Dropped datagrams from sources the bounded peer table had no room for.");
 	sb_printf(&b, "tita_peer_untracked_drops_total %llu\n",
 		  (unsigned long long)pt.untracked_drops);
+	family(&b, "tita_peer_datagrams_no_slot_total", "counter",
+	       "Authenticated datagrams not acted on: the peer table was full of peers their "
+	       "traffic confirmed.");
+	sb_printf(&b, "tita_peer_datagrams_no_slot_total %llu\n", (unsigned long long)pt.no_slot);
+	family(&b, "tita_log_lines_suppressed_total", "counter",
+	       "Log lines the global log rate limit held back.");
+	sb_printf(&b, "tita_log_lines_suppressed_total %llu\n",
+		  (unsigned long long)tita_log_suppressed_total());
 
 	family(&b, "tita_controller_rounds_total", "counter", "Control rounds run.");
 	sb_printf(&b, "tita_controller_rounds_total %llu\n", (unsigned long long)st->rounds);

@@ -4,13 +4,31 @@
  * written with sendmmsg, every datagram through the proto/ codec, and the
  * peer table.
  *
- * The table is bounded (max-peers) whatever arrives. Peers are "known"
- * when configured as static, seen in telemetry, or authenticated; a source
- * that only ever fails gets a "stranger" entry so that its failures are
- * counted and its log lines rate-limited per source, but strangers may
- * hold at most a quarter of the table and are evicted first, so a flood of
- * forged sources cannot crowd out real peers. Past that, failures count in
- * the global per-reason counters only.
+ * The table is bounded (max-peers) whatever arrives, and a peer holds its
+ * place by what it proves, in three tiers, each an LRU list:
+ *
+ *   confirmed  static, or seen in telemetry (the datapath or the pacer's
+ *              agents saw traffic with it): never evicted, only idle
+ *   heard      an authenticated datagram came from it, nothing more: a
+ *              key holder can make these from spoofed sources, so they
+ *              are evicted, least recently heard first, when an
+ *              authenticated datagram finds the table full
+ *   stranger   only failures came from it: its failures are counted and
+ *              its log lines rate-limited per source; at most a quarter
+ *              of the table, evicted first
+ *
+ * A datagram that finds no slot is still authenticated (against a fresh
+ * window) and counted, never acted on. Only accepted datagrams refresh a
+ * peer's idle time, so rejected ones cannot hold a slot. When a confirmed
+ * peer leaves, its replay state (boot id, top sequence number) is kept in
+ * a bounded side table, and a peer that comes back resumes its window:
+ * what was captured before cannot be replayed after.
+ *
+ * Boot ids are bounded by this host's wall clock plus boot-id-skew (a
+ * forged 2^64-1 is refused, not installed), and a peer's older boot id is
+ * taken as a restart once its current boot has been silent for
+ * RESTART_GAP_NS: a daemon that restarted with its clock stepped back is
+ * locked out that long at most.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,13 +52,22 @@
 #define STRANGER_IDLE_NS (10 * TITA_NSEC_PER_SEC)
 #define LOG_INTERVAL_NS (10 * TITA_NSEC_PER_SEC)
 #define LOG_BURST 3
-/* First grants sent in one batch of the event loop, timed at its end. */
-#define GRANT_OBSERVE_MAX 256
+/* A boot id older than the current one is a restart after this much
+ * silence of the current boot: three hello periods. */
+#define RESTART_GAP_NS (3 * HELLO_PERIOD_NS)
+
+enum tier {
+	TIER_STRANGER = 0,
+	TIER_HEARD,
+	TIER_CONFIRMED,
+	TIER_COUNT,
+};
 
 struct peer {
 	struct peer *next; /* hash chain */
+	struct peer *lru_prev, *lru_next; /* in its tier, least recent first */
 	struct tita_addr addr;
-	bool known; /* static, seen in telemetry, or authenticated */
+	uint8_t tier; /* enum tier */
 	bool is_static;
 	bool heard; /* an authenticated datagram arrived */
 	uint64_t created_ns, last_heard_ns, last_active_ns;
@@ -90,15 +117,24 @@ struct titad_peers {
 
 	uint32_t n_buckets; /* power of two */
 	struct peer **buckets;
-	size_t n_peers, n_strangers;
+	size_t n_peers;
+	struct {
+		struct peer *head, *tail;
+		size_t n;
+	} lru[TIER_COUNT];
+	/* The replay state of confirmed peers that left: n_buckets slots,
+	 * direct-mapped by address. */
+	struct ghost {
+		struct tita_addr addr;
+		uint64_t boot_id, top_seq;
+	} * ghosts;
+	uint64_t boot_id_skew_ns;
 
 	struct tita_timer *t_poll;
 
 	uint32_t n_tx;
 	struct txq_entry tx[TX_BATCH];
 
-	uint32_t n_observe;
-	uint64_t observe_arrived_ns[GRANT_OBSERVE_MAX];
 	struct titad_hist grant_hist;
 
 	struct titad_peer_totals totals;
@@ -126,6 +162,46 @@ static struct peer *peer_find(const struct titad_peers *ps, const struct tita_ad
 	return NULL;
 }
 
+static void lru_remove(struct titad_peers *ps, struct peer *p)
+{
+	if (p->lru_prev)
+		p->lru_prev->lru_next = p->lru_next;
+	else
+		ps->lru[p->tier].head = p->lru_next;
+	if (p->lru_next)
+		p->lru_next->lru_prev = p->lru_prev;
+	else
+		ps->lru[p->tier].tail = p->lru_prev;
+	p->lru_prev = p->lru_next = NULL;
+	ps->lru[p->tier].n--;
+}
+
+static void lru_append(struct titad_peers *ps, struct peer *p, enum tier tier)
+{
+	p->tier = (uint8_t)tier;
+	p->lru_prev = ps->lru[tier].tail;
+	p->lru_next = NULL;
+	if (p->lru_prev)
+		p->lru_prev->lru_next = p;
+	else
+		ps->lru[tier].head = p;
+	ps->lru[tier].tail = p;
+	ps->lru[tier].n++;
+}
+
+/* p is active now: the most recent of its tier, or of a higher one. */
+static void touch(struct titad_peers *ps, struct peer *p, enum tier at_least, uint64_t now_ns)
+{
+	lru_remove(ps, p);
+	lru_append(ps, p, p->tier > at_least ? (enum tier)p->tier : at_least);
+	p->last_active_ns = now_ns;
+}
+
+static struct ghost *ghost_slot(const struct titad_peers *ps, const struct tita_addr *a)
+{
+	return &ps->ghosts[addr_hash(a) & (ps->n_buckets - 1)];
+}
+
 static void peer_unlink(struct titad_peers *ps, struct peer *victim)
 {
 	struct peer **pp = &ps->buckets[addr_hash(&victim->addr) & (ps->n_buckets - 1)];
@@ -136,9 +212,14 @@ static void peer_unlink(struct titad_peers *ps, struct peer *victim)
 			break;
 		}
 	}
+	/* A peer whose traffic proved it real keeps its replay state: its
+	 * captured datagrams stay refused when it comes back. */
+	if (victim->tier == TIER_CONFIRMED && victim->replay.primed)
+		*ghost_slot(ps, &victim->addr) = (struct ghost){ victim->addr,
+								 victim->replay.boot_id,
+								 victim->replay.top_seq };
+	lru_remove(ps, victim);
 	ps->n_peers--;
-	if (!victim->known)
-		ps->n_strangers--;
 	/* Datagrams queued for it are about to go: forget the pointer. */
 	for (uint32_t i = 0; i < ps->n_tx; i++)
 		if (ps->tx[i].peer == victim)
@@ -146,66 +227,65 @@ static void peer_unlink(struct titad_peers *ps, struct peer *victim)
 	free(victim);
 }
 
-/* The stranger heard from least recently, to make room. */
-static bool evict_stranger(struct titad_peers *ps)
+/* Make room by evicting the least recent peer of a tier. */
+static bool evict(struct titad_peers *ps, enum tier tier)
 {
-	struct peer *oldest = NULL;
-
-	for (uint32_t b = 0; b < ps->n_buckets; b++)
-		for (struct peer *p = ps->buckets[b]; p; p = p->next)
-			if (!p->known && (!oldest || p->last_active_ns < oldest->last_active_ns))
-				oldest = p;
-	if (!oldest)
+	if (!ps->lru[tier].head)
 		return false;
-	peer_unlink(ps, oldest);
+	peer_unlink(ps, ps->lru[tier].head);
 	return true;
 }
 
-static void make_known(struct titad_peers *ps, struct peer *p)
-{
-	if (!p->known) {
-		p->known = true;
-		ps->n_strangers--;
-	}
-}
-
-/* Find, or create (bounded; NULL when full). */
-static struct peer *peer_get(struct titad_peers *ps, const struct tita_addr *a, bool known,
+/* A new entry in tier; NULL when there is no room for it. */
+static struct peer *peer_new(struct titad_peers *ps, const struct tita_addr *a, enum tier tier,
 			     uint64_t now_ns)
 {
-	struct peer *p = peer_find(ps, a);
+	const struct ghost *g = ghost_slot(ps, a);
+	struct peer *p;
 	uint32_t b;
 
-	if (p) {
-		if (known)
-			make_known(ps, p);
-		p->last_active_ns = now_ns;
-		return p;
-	}
-	if (!known && ps->n_strangers >= ps->max_peers / 4 && !evict_stranger(ps))
+	if (tier == TIER_STRANGER && ps->lru[TIER_STRANGER].n >= ps->max_peers / 4 &&
+	    !evict(ps, TIER_STRANGER))
 		return NULL;
-	if (ps->n_peers >= ps->max_peers && !evict_stranger(ps))
+	/* Full: strangers go first; an authenticated or confirmed peer may
+	 * take the place of one that is only heard. */
+	if (ps->n_peers >= ps->max_peers && !evict(ps, TIER_STRANGER) &&
+	    (tier == TIER_STRANGER || !evict(ps, TIER_HEARD)))
 		return NULL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
 	p->addr = *a;
-	p->known = known;
 	p->created_ns = now_ns;
 	p->last_active_ns = now_ns;
-	tita_wire_replay_init(&p->replay);
+	if (tita_addr_eq(&g->addr, a) && g->boot_id)
+		tita_wire_replay_resume(&p->replay, g->boot_id, g->top_seq);
+	else
+		tita_wire_replay_init(&p->replay);
 	b = addr_hash(a) & (ps->n_buckets - 1);
 	p->next = ps->buckets[b];
 	ps->buckets[b] = p;
 	ps->n_peers++;
-	if (!known)
-		ps->n_strangers++;
+	lru_append(ps, p, tier);
+	return p;
+}
+
+/* Find, or create at tier (bounded; NULL when there is no room); a peer
+ * found is promoted to tier and refreshed. */
+static struct peer *peer_get(struct titad_peers *ps, const struct tita_addr *a, enum tier tier,
+			     uint64_t now_ns)
+{
+	struct peer *p = peer_find(ps, a);
+
+	if (!p)
+		return peer_new(ps, a, tier, now_ns);
+	touch(ps, p, tier, now_ns);
 	return p;
 }
 
 void titad_peers_seen(struct titad_peers *ps, const struct tita_addr *a, uint64_t now_ns)
 {
-	peer_get(ps, a, true, now_ns);
+	peer_get(ps, a, TIER_CONFIRMED, now_ns);
 }
 
 static void to_sockaddr(const struct tita_addr *a, uint16_t port, struct sockaddr_in6 *ret)
@@ -240,29 +320,43 @@ static void log_drop(struct titad_peers *ps, struct peer *p, const struct tita_a
 	if (!tita_ratelimit_ok(rl, now_ns, LOG_INTERVAL_NS, LOG_BURST, &held))
 		return;
 	tita_format_addr(from, a, sizeof(a));
-	if (held)
-		log_warning("peer %s: dropped a datagram: %s (%llu more not logged)", a,
-			    tita_wire_error_name(e), (unsigned long long)held);
-	else
-		log_warning("peer %s: dropped a datagram: %s", a, tita_wire_error_name(e));
+	log_warning("peer %s: dropped a datagram: %s%s (%llu more not logged)", a,
+		    e < TITA_WIRE_E_COUNT ? tita_wire_error_name(e) : "no slot in the peer table",
+		    e == TITA_WIRE_E_BOOT_AHEAD ? " (its clock is ahead of ours by more than "
+						  "boot-id-skew; check NTP)" :
+						  "",
+		    (unsigned long long)held);
 }
 
 void titad_peers_input(struct titad_peers *ps, const struct tita_addr *from, const uint8_t *buf,
 		       size_t len, uint64_t now_ns, uint64_t arrived_ns)
 {
-	struct peer *p = peer_get(ps, from, false, now_ns);
-	struct tita_wire_replay scratch;
+	/* Found, or a stranger's slot; a rejected datagram refreshes neither
+	 * its idle time nor its place. */
+	struct peer *p = peer_find(ps, from);
+	struct tita_wire_replay scratch, *replay;
 	struct tita_wire_msg m;
 	enum tita_wire_error e;
 	int r;
 
-	if (!p) {
-		/* No room to track it: still authenticate, against a fresh
-		 * window (a replay of an untracked source is harmless: its
-		 * demands are refused anyway until it has a slot). */
-		tita_wire_replay_init(&scratch);
+	if (!p)
+		p = peer_new(ps, from, TIER_STRANGER, now_ns);
+	if (p) {
+		replay = &p->replay;
+		replay->restart_ok = p->heard && now_ns - p->last_heard_ns > RESTART_GAP_NS;
+	} else {
+		/* No room to track it: still authenticate, against the window
+		 * it would get, to count it right. */
+		const struct ghost *g = ghost_slot(ps, from);
+
+		if (tita_addr_eq(&g->addr, from) && g->boot_id)
+			tita_wire_replay_resume(&scratch, g->boot_id, g->top_seq);
+		else
+			tita_wire_replay_init(&scratch);
+		replay = &scratch;
 	}
-	e = tita_wire_decode(&ps->keyring, p ? &p->replay : &scratch, from, buf, len, &m);
+	replay->boot_id_max = tita_event_real_ns(ps->ev) + ps->boot_id_skew_ns;
+	e = tita_wire_decode(&ps->keyring, replay, from, buf, len, &m);
 	if (e != TITA_WIRE_OK) {
 		ps->totals.drops_by_reason[e < TITA_WIRE_E_COUNT ? e : 0]++;
 		if (p) {
@@ -274,9 +368,26 @@ void titad_peers_input(struct titad_peers *ps, const struct tita_addr *from, con
 		log_drop(ps, p, from, e, now_ns);
 		return;
 	}
-	if (!p)
+	/* Authenticated: a stranger's slot becomes a heard peer's; with none,
+	 * one that is only heard makes room. */
+	if (!p) {
+		p = peer_new(ps, from, TIER_HEARD, now_ns);
+		if (p)
+			p->replay = scratch;
+	}
+	if (!p) {
+		ps->totals.no_slot++;
+		log_drop(ps, NULL, from, TITA_WIRE_E_COUNT, now_ns);
 		return;
-	make_known(ps, p);
+	}
+	touch(ps, p, TIER_HEARD, now_ns);
+	if (p->heard && p->boot_id != m.hdr.boot_id) {
+		char a[TITA_ADDR_STRLEN];
+
+		log_notice("peer %s: restarted (boot id %llu, was %llu)",
+			   tita_format_addr(from, a, sizeof(a)), (unsigned long long)m.hdr.boot_id,
+			   (unsigned long long)p->boot_id);
+	}
 	p->heard = true;
 	p->last_heard_ns = now_ns;
 	p->boot_id = m.hdr.boot_id;
@@ -466,26 +577,13 @@ static int sock_for(const struct titad_peers *ps, const struct tita_addr *to)
 	return -1;
 }
 
-/* The batch's first grants, timed when it ends (they left during it). */
-static void on_idle(void *data, uint64_t start_ns, uint64_t end_ns)
-{
-	struct titad_peers *ps = data;
-
-	(void)start_ns;
-	for (uint32_t i = 0; i < ps->n_observe; i++)
-		titad_hist_observe(&ps->grant_hist, end_ns > ps->observe_arrived_ns[i] ?
-							    end_ns - ps->observe_arrived_ns[i] :
-							    0);
-	ps->n_observe = 0;
-}
-
 void titad_peers_flush(struct titad_peers *ps, uint64_t now_ns)
 {
 	struct mmsghdr msgs[TX_BATCH];
 	struct iovec iov[TX_BATCH];
 	struct sockaddr_in sin[TX_BATCH];
+	uint64_t sent_ns;
 
-	(void)now_ns;
 	if (!ps || !ps->n_tx)
 		return;
 	memset(msgs, 0, sizeof(msgs));
@@ -528,15 +626,17 @@ void titad_peers_flush(struct titad_peers *ps, uint64_t now_ns)
 			off += (uint32_t)sent;
 		}
 	}
+	/* The batch's now_ns, plus how long it has run: when they left. */
+	sent_ns = now_ns + tita_event_elapsed_ns(ps->ev);
 	for (uint32_t i = 0; i < ps->n_tx; i++) {
 		struct txq_entry *t = &ps->tx[i];
 
 		if (t->grant && t->peer && t->peer->demand_pending_ns) {
-			if (ps->n_observe < GRANT_OBSERVE_MAX)
-				ps->observe_arrived_ns[ps->n_observe++] =
-					t->peer->demand_pending_ns;
+			titad_hist_observe(&ps->grant_hist,
+					   sent_ns > t->peer->demand_pending_ns ?
+						   sent_ns - t->peer->demand_pending_ns :
+						   0);
 			t->peer->demand_pending_ns = 0;
-			tita_event_want_end(ps->ev);
 		}
 	}
 	ps->n_tx = 0;
@@ -551,7 +651,9 @@ static struct txq_entry *tx_slot(struct titad_peers *ps, uint64_t now_ns)
 
 void titad_peers_send(struct titad_peers *ps, const struct tita_msg *m, uint64_t now_ns)
 {
-	struct peer *p = peer_get(ps, &m->peer, true, now_ns);
+	/* The controller talks to peers the telemetry or their datagrams
+	 * put in the table; one that left is still sent to, not counted. */
+	struct peer *p = peer_find(ps, &m->peer);
 	uint32_t start = 0;
 
 	while (start < m->n_entries) {
@@ -614,9 +716,10 @@ void titad_peers_housekeeping(struct titad_peers *ps, uint64_t now_ns)
 			 * wake-up makes it impossible; this keeps it so). */
 			uint64_t idle = now_ns > last ? now_ns - last : 0;
 
-			if (!p->is_static && idle > (p->known ? PEER_IDLE_NS : STRANGER_IDLE_NS)) {
+			if (!p->is_static &&
+			    idle > (p->tier != TIER_STRANGER ? PEER_IDLE_NS : STRANGER_IDLE_NS)) {
 				peer_unlink(ps, p);
-			} else if (p->known && now_ns >= p->next_hello_ns) {
+			} else if (p->tier != TIER_STRANGER && now_ns >= p->next_hello_ns) {
 				send_hello(ps, p, now_ns);
 				p->next_hello_ns = now_ns + HELLO_PERIOD_NS;
 			}
@@ -635,6 +738,7 @@ void titad_peers_reconfigure(struct titad_peers *ps, const struct titad_config *
 	ps->coalesce_ns = cfg->peer_coalesce_ns;
 	ps->interval_ns = cfg->params.control_interval_ns;
 	ps->grant_ttl_ns = cfg->params.grant_ttl_ns;
+	ps->boot_id_skew_ns = cfg->boot_id_skew_ns;
 	if (kr) {
 		tita_wire_keyring_clear(&ps->keyring);
 		ps->keyring = *kr;
@@ -652,7 +756,7 @@ void titad_peers_reconfigure(struct titad_peers *ps, const struct titad_config *
 		for (struct peer *p = ps->buckets[b]; p; p = p->next)
 			p->is_static = false;
 	for (uint32_t i = 0; i < cfg->n_static; i++) {
-		struct peer *p = peer_get(ps, &cfg->static_peers[i], true, now_ns);
+		struct peer *p = peer_get(ps, &cfg->static_peers[i], TIER_CONFIRMED, now_ns);
 
 		if (p)
 			p->is_static = true;
@@ -739,12 +843,13 @@ int titad_peers_open(struct titad_peers **ret, struct tita_event *ev,
 		;
 	ps->n_buckets = n;
 	ps->buckets = calloc(n, sizeof(*ps->buckets));
-	if (!ps->buckets) {
+	ps->ghosts = calloc(n, sizeof(*ps->ghosts));
+	if (!ps->buckets || !ps->ghosts) {
 		snprintf(err, err_size, "peers: out of memory");
 		return -ENOMEM;
 	}
 	ps->t_poll = tita_event_timer_new(ev, on_poll, ps);
-	if (!ps->t_poll || tita_event_add_idle(ev, on_idle, ps)) {
+	if (!ps->t_poll) {
 		snprintf(err, err_size, "peers: too many timers");
 		return -ENOSPC;
 	}
@@ -786,6 +891,7 @@ struct titad_peers *titad_peers_close(struct titad_peers *ps)
 	}
 	tita_wire_keyring_clear(&ps->keyring);
 	free(ps->buckets);
+	free(ps->ghosts);
 	free(ps);
 	return NULL;
 }

@@ -44,6 +44,9 @@ struct titad_peer_info {
 
 struct titad_peer_totals {
 	uint64_t dgrams_in, dgrams_out, send_errors, untracked_drops;
+	/* Authenticated datagrams that found no slot in the table (full of
+	 * peers their traffic confirmed): counted, not acted on. */
+	uint64_t no_slot;
 	uint64_t drops_by_reason[TITA_WIRE_E_COUNT];
 };
 

@@ -25,6 +25,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "bootid.h"
 #include "control.h"
 #include "discovery.h"
 #include "engine.h"
@@ -134,6 +135,7 @@ static void on_housekeeping(void *data, uint64_t now_ns)
 	struct titad *d = data;
 
 	titad_peers_housekeeping(d->peers, now_ns);
+	tita_log_flush();
 	notify_status(d);
 	tita_event_timer_set(d->ev, d->t_housekeeping, now_ns + HOUSEKEEPING_NS);
 }
@@ -292,6 +294,7 @@ static void stop(struct titad *d)
 	d->engine = titad_engine_close(d->engine);
 	d->ports = titad_ports_close(d->ports);
 	tita_wire_keyring_clear(&d->keyring);
+	tita_log_set_clock(NULL);
 	d->ev = tita_event_free(d->ev);
 }
 
@@ -305,12 +308,14 @@ static int start(struct titad *d, char *err, size_t err_size)
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
 	struct titad_peers_ports hp;
 	struct titad_sources src;
-	uint64_t now;
+	uint64_t now, boot_id;
+	char note[256];
 	int r;
 
 	d->ev = tita_event_new();
 	if (!d->ev)
 		return -errno;
+	tita_log_set_clock(d->ev);
 	r = tita_event_signals(d->ev, signals, 3, on_signal, d);
 	if (r)
 		return r;
@@ -323,10 +328,13 @@ static int start(struct titad *d, char *err, size_t err_size)
 	r = titad_engine_open(&d->engine, d->ev, &d->cfg, d->ports, err, err_size);
 	if (r)
 		return r;
-	/* The boot id must grow across restarts: the wall clock at start. */
+	boot_id = titad_boot_id(d->cfg.state_directory, tita_event_real_ns(d->ev),
+				d->cfg.boot_id_skew_ns, note, sizeof(note));
+	if (note[0])
+		log_warning("boot id: %s", note);
 	hello_ports(d->ports, &hp);
-	r = titad_peers_open(&d->peers, d->ev, &d->cfg, &hp, &d->keyring, tita_event_real_ns(d->ev),
-			     &peers_hooks, d->engine, now, err, err_size);
+	r = titad_peers_open(&d->peers, d->ev, &d->cfg, &hp, &d->keyring, boot_id, &peers_hooks,
+			     d->engine, now, err, err_size);
 	tita_wire_keyring_clear(&d->keyring);
 	if (r)
 		return r;

@@ -255,6 +255,7 @@ control-group = root
 control-mode = 0666
 metrics-listen = $(addr "$i"):$metrics_port
 pin-root = $pins/h$i
+state-directory = $state/h$i.state
 
 [controller]
 interval = $interval

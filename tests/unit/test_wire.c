@@ -1370,6 +1370,91 @@ static void test_replay_api(void **state)
 			 TITA_WIRE_OK);
 }
 
+/*
+ * The boot id's bounds: a boot id beyond the receiver's clock plus its
+ * skew is never installed (a forged 2^64-1 would otherwise make every
+ * real datagram stale), and an older boot id is a restart only when the
+ * caller says the current boot went quiet, never one held before.
+ */
+static void test_replay_boot_policy(void **state)
+{
+	struct tita_wire_replay r;
+
+	tita_wire_replay_init(&r);
+	r.boot_id_max = 1000;
+	assert_int_equal(at(&r, UINT64_MAX, 1), TITA_WIRE_E_BOOT_AHEAD);
+	assert_int_equal(at(&r, 1001, 1), TITA_WIRE_E_BOOT_AHEAD);
+	assert_false(r.primed);
+	assert_int_equal(at(&r, 500, 1), TITA_WIRE_OK);
+	assert_int_equal(at(&r, UINT64_MAX, 2), TITA_WIRE_E_BOOT_AHEAD);
+	assert_int_equal(r.boot_id, 500);
+	assert_int_equal(at(&r, 500, 2), TITA_WIRE_OK);
+	/* A restart with the clock behind: stale, unless the caller says the
+	 * current boot went quiet. */
+	assert_int_equal(at(&r, 400, 1), TITA_WIRE_E_STALE_BOOT);
+	r.restart_ok = true;
+	assert_int_equal(at(&r, 400, 1), TITA_WIRE_OK);
+	r.restart_ok = false;
+	assert_int_equal(r.boot_id, 400);
+	assert_int_equal(at(&r, 400, 1), TITA_WIRE_E_REPLAYED);
+	/* A boot held before is taken again only past what was accepted
+	 * under it: its captures stay refused, quiet or not, and its sender
+	 * (kept out by a forged newer boot id) gets back in. */
+	assert_int_equal(at(&r, 500, 3), TITA_WIRE_OK);
+	assert_int_equal(r.prev[0].boot_id, 400);
+	assert_int_equal(r.prev[0].top_seq, 1);
+	assert_int_equal(r.prev[1].boot_id, 0);
+	/* Boot 500 resumed where it was: its old numbers are seen. */
+	assert_int_equal(at(&r, 500, 2), TITA_WIRE_E_REPLAYED);
+	assert_int_equal(at(&r, 500, 1), TITA_WIRE_E_REPLAYED);
+	r.restart_ok = true;
+	assert_int_equal(at(&r, 400, 1), TITA_WIRE_E_STALE_BOOT);
+	assert_int_equal(r.boot_id, 500);
+	assert_int_equal(at(&r, 400, 2), TITA_WIRE_OK);
+	assert_int_equal(r.boot_id, 400);
+	assert_int_equal(r.prev[0].boot_id, 500);
+	assert_int_equal(r.prev[0].top_seq, 3);
+	assert_int_equal(r.prev[1].boot_id, 0);
+}
+
+/* A window resumed from what a bounded table kept of an earlier one. */
+static void test_replay_resume(void **state)
+{
+	struct tita_wire_replay r;
+
+	tita_wire_replay_resume(&r, 7, 100);
+	assert_int_equal(at(&r, 7, 100), TITA_WIRE_E_REPLAYED);
+	assert_int_equal(at(&r, 7, 60), TITA_WIRE_E_REPLAYED);
+	assert_int_equal(at(&r, 6, 500), TITA_WIRE_E_STALE_BOOT);
+	assert_int_equal(at(&r, 7, 101), TITA_WIRE_OK);
+	assert_int_equal(at(&r, 8, 1), TITA_WIRE_OK);
+}
+
+/* A hello speaks for its ports: from anywhere else it is a mismatch. */
+static void test_hello_bound_to_source(void **state)
+{
+	struct tita_wire_sender tx = sender();
+	struct tita_wire_hello h = { .n_ports = 2,
+				     .control_interval_ns = 1000000,
+				     .grant_ttl_ns = 10000000 };
+	struct tita_addr a = v4(10, 0, 0, 1), b = v6(2), c = v4(10, 0, 0, 3);
+	struct tita_wire_replay r;
+	struct tita_wire_msg out;
+	uint8_t buf[TITA_WIRE_MAX_BYTES];
+	int len;
+
+	h.ports[0] = (struct tita_wire_port){ a, 100000000000ull };
+	h.ports[1] = (struct tita_wire_port){ b, 100000000000ull };
+	len = tita_wire_encode_hello(&ring, &tx, &h, buf, sizeof(buf));
+	assert_true(len > 0);
+	tita_wire_replay_init(&r);
+	assert_int_equal(tita_wire_decode(&ring, &r, &c, buf, (size_t)len, &out),
+			 TITA_WIRE_E_PEER_MISMATCH);
+	assert_false(r.primed);
+	assert_int_equal(tita_wire_decode(&ring, &r, &b, buf, (size_t)len, &out), TITA_WIRE_OK);
+	assert_int_equal(tita_wire_decode(&ring, NULL, NULL, buf, (size_t)len, &out), TITA_WIRE_OK);
+}
+
 /* --- names --- */
 
 static void test_error_names(void **state)
@@ -1514,6 +1599,9 @@ int main(void)
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_replay_needs_mac),
 		cmocka_unit_test(test_replay_api),
+		cmocka_unit_test(test_replay_boot_policy),
+		cmocka_unit_test(test_replay_resume),
+		cmocka_unit_test(test_hello_bound_to_source),
 		cmocka_unit_test(test_error_names),
 		cmocka_unit_test(test_known_answer),
 		cmocka_unit_test(test_control_proto),
