@@ -217,6 +217,9 @@ static void do_status(struct titad_control *ctl, struct arena *a, uint64_t now_n
 	s->uptime_ns = now_ns - src->start_ns;
 	s->boot_id = id.boot_id;
 	s->key_id = id.key_id;
+	s->key_ids = az(a, TITA_WIRE_KEYRING_MAX * sizeof(*s->key_ids));
+	for (uint32_t i = 0; i < id.n_key_ids && s->key_ids; i++)
+		s->key_ids[s->n_key_ids++] = id.key_ids[i];
 	s->pacer = (char *)es.pacer;
 	s->n_ports = titad_ports_count(src->ports);
 	s->n_peers = (uint32_t)titad_peers_count(src->peers);

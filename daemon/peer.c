@@ -941,6 +941,9 @@ void titad_peers_identity(const struct titad_peers *ps, struct titad_peers_ident
 {
 	ret->boot_id = ps->sender.boot_id;
 	ret->key_id = ps->sender.key_id;
+	ret->n_key_ids = ps->keyring.n_keys;
+	for (uint32_t i = 0; i < ps->keyring.n_keys; i++)
+		ret->key_ids[i] = ps->keyring.keys[i].id;
 }
 
 void titad_peers_grant_hist(const struct titad_peers *ps, struct titad_hist *ret)

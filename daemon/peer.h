@@ -60,6 +60,8 @@ struct titad_peers_ports {
 struct titad_peers_identity {
 	uint64_t boot_id;
 	uint32_t key_id; /* the key it sends with */
+	uint32_t n_key_ids; /* the keys it accepts */
+	uint32_t key_ids[TITA_WIRE_KEYRING_MAX];
 };
 
 struct titad_peers;

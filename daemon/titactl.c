@@ -195,7 +195,10 @@ static int cmd_status(int argc, char **argv)
 		}
 		printf("},\"qp_discovery\":");
 		json_str(s->qp_discovery && s->qp_discovery[0] ? s->qp_discovery : "unknown");
-		printf(",\"n_qps\":%u", s->n_qps);
+		printf(",\"n_qps\":%u,\"key_ids\":[", s->n_qps);
+		for (size_t i = 0; i < s->n_key_ids; i++)
+			printf("%s%u", i ? "," : "", s->key_ids[i]);
+		printf("]");
 		if (c)
 			printf(",\"controller\":{\"rounds\":%llu,\"msgs_in\":%llu,\"msgs_out\":%llu,"
 			       "\"entries_in\":%llu,\"entries_skipped_not_local\":%llu,"
@@ -216,8 +219,12 @@ static int cmd_status(int argc, char **argv)
 			       (unsigned long long)c->rate_updates_suppressed);
 		printf("}\n");
 	} else {
-		printf("titad %s, up %.1fs, pacer %s, key id %u\n", s->version,
+		printf("titad %s, up %.1fs, pacer %s, key id %u", s->version,
 		       (double)s->uptime_ns / 1e9, s->pacer, s->key_id);
+		/* An older titad does not say which ids it accepts. */
+		for (size_t i = 0; i < s->n_key_ids; i++)
+			printf("%s%u", i ? "," : " (accepts ", s->key_ids[i]);
+		printf("%s\n", s->n_key_ids ? ")" : "");
 		printf("ports %u  peers %u  pairs %u\n", s->n_ports, s->n_peers, s->n_pairs);
 		printf("datagrams in %llu  out %llu\n", (unsigned long long)s->datagrams_in,
 		       (unsigned long long)s->datagrams_out);
