@@ -9,7 +9,16 @@
  * root or members of control-group may change anything. The check uses
  * SO_PEERCRED, taken when the client connects, so a client cannot hand a
  * privileged connection's descriptor to another process to gain rights
- * it did not have at connect time... nor lose them.
+ * it did not have at connect time... nor lose them. Group membership is
+ * looked up (NSS) only when a client first asks to change something, so
+ * connecting costs the loop no lookup.
+ *
+ * What a local user can hold: at most control-clients-per-uid connections
+ * per uid (root aside), and all uids but root's together leave a few of the
+ * control-clients slots free, so that root's titactl always gets in; a
+ * client silent for control-idle-timeout is closed. When accept() fails
+ * for want of descriptors, the listening socket is left alone for a while
+ * rather than waking the loop again at once.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -29,7 +38,12 @@
 #include "tita-config.h"
 #include "units.h"
 
-#define MAX_CLIENTS 64
+/* The most clients control-clients may allow. */
+#define MAX_CLIENTS 1024
+/* Slots only root takes (at most half the table). */
+#define ROOT_RESERVED 8
+/* After accept() failed with EMFILE or ENFILE. */
+#define ACCEPT_PAUSE_NS (100 * TITA_NSEC_PER_MSEC)
 /* QPs in one page of QpsResponse: at most ~220 bytes each (long device,
  * kernel and job names), well under the Response limit. */
 #define QPS_PAGE 2048
@@ -37,9 +51,11 @@
 struct client {
 	struct titad_control *ctl;
 	int fd;
-	bool may_write;
 	uid_t uid;
+	gid_t gid;
 	pid_t pid;
+	int may_write; /* -1: not looked up yet */
+	uint64_t last_ns; /* connected, or its last request */
 	struct tita_event_source *src;
 };
 
@@ -52,6 +68,12 @@ struct titad_control {
 	char group[64]; /* control-group, for messages */
 	gid_t gid;
 	bool gid_set;
+	uint32_t mode;
+	uint32_t max_clients, max_per_uid;
+	uint64_t idle_timeout_ns;
+	struct tita_timer *t_idle;
+	uint64_t refused, idle_closed;
+	struct tita_ratelimit accept_rl;
 	uint32_t n_clients;
 	struct client *clients[MAX_CLIENTS];
 };
@@ -73,6 +95,15 @@ static bool in_group(uid_t uid, gid_t primary, gid_t want)
 		if (groups[i] == want)
 			return true;
 	return false;
+}
+
+static bool may_write(struct client *c)
+{
+	const struct titad_control *ctl = c->ctl;
+
+	if (c->may_write < 0)
+		c->may_write = c->uid == 0 || (ctl->gid_set && in_group(c->uid, c->gid, ctl->gid));
+	return c->may_write > 0;
 }
 
 static void client_close(struct client *c)
@@ -289,10 +320,19 @@ static void do_ports(struct titad_control *ctl, struct arena *a, Tita__Control__
 			return;
 		tita__control__port__init(p);
 		p->addr = addr_bytes(a, &info[i].local);
-		p->ifname = k >= 0 ? astr(a, titad_ports_get(src->ports, (uint32_t)k)->ifname) :
-				     (char *)"";
-		if (!p->ifname)
-			return;
+		p->ifname = (char *)"";
+		p->state = (char *)"up";
+		if (k >= 0) {
+			struct titad_port_info pi;
+			char state[64];
+
+			titad_ports_info(src->ports, (uint32_t)k, &pi);
+			snprintf(state, sizeof(state), "down: %s", pi.down_why);
+			p->ifname = astr(a, pi.ifname);
+			p->state = pi.up ? (char *)"up" : astr(a, state);
+			if (!p->ifname || !p->state)
+				return;
+		}
 		p->line_rate_bps = info[i].line_rate_bps;
 		p->eta = info[i].eta;
 		p->capacity_bps = info[i].capacity_bps;
@@ -504,7 +544,7 @@ static void do_job_set(struct titad_control *ctl, struct client *c, struct arena
 	struct tita_job pol = { .weight_milli = TITA_WEIGHT_ONE };
 	int r;
 
-	if (!c->may_write)
+	if (!may_write(c))
 		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED,
 		     "only root or group %s may change jobs",
 		     ctl->group[0] ? ctl->group : "(none)");
@@ -570,7 +610,7 @@ static void do_job_clear(struct titad_control *ctl, struct client *c, struct are
 			 uint64_t now_ns, const Tita__Control__JobClearRequest *rq,
 			 Tita__Control__Response *resp)
 {
-	if (!c->may_write)
+	if (!may_write(c))
 		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED,
 		     "only root or group %s may change jobs",
 		     ctl->group[0] ? ctl->group : "(none)");
@@ -718,6 +758,7 @@ static void on_client(void *data, int fd, uint32_t events, uint64_t now_ns)
 	n = tita_ctl_recv(fd, buf, sizeof(buf));
 	if (n == -EAGAIN)
 		return;
+	c->last_ns = now_ns;
 	if (n == 0 || (n < 0 && n != -EMSGSIZE)) {
 		client_close(c);
 		return;
@@ -735,41 +776,127 @@ static void on_client(void *data, int fd, uint32_t events, uint64_t now_ns)
 	handle(c, buf, (size_t)n, now_ns);
 }
 
+/* Whether a client of uid may take a slot now. */
+static bool room_for(const struct titad_control *ctl, uid_t uid)
+{
+	uint32_t reserved = ctl->max_clients / 2 < ROOT_RESERVED ? ctl->max_clients / 2 :
+								   ROOT_RESERVED;
+	uint32_t same = 0, others = 0;
+
+	if (ctl->n_clients >= ctl->max_clients)
+		return false;
+	if (uid == 0)
+		return true;
+	for (uint32_t i = 0; i < ctl->n_clients; i++) {
+		if (ctl->clients[i]->uid == uid)
+			same++;
+		if (ctl->clients[i]->uid != 0)
+			others++;
+	}
+	return same < ctl->max_per_uid && others < ctl->max_clients - reserved;
+}
+
+/* The idle check's next deadline: the oldest client's. */
+static void arm_idle(struct titad_control *ctl)
+{
+	uint64_t next = TITA_TIME_NEVER;
+
+	for (uint32_t i = 0; i < ctl->n_clients; i++)
+		if (ctl->clients[i]->last_ns + ctl->idle_timeout_ns < next)
+			next = ctl->clients[i]->last_ns + ctl->idle_timeout_ns;
+	tita_event_timer_set(ctl->ev, ctl->t_idle, next);
+}
+
+static void on_idle_check(void *data, uint64_t now_ns)
+{
+	struct titad_control *ctl = data;
+
+	for (uint32_t i = 0; i < ctl->n_clients;) {
+		struct client *c = ctl->clients[i];
+
+		if (now_ns - c->last_ns >= ctl->idle_timeout_ns) {
+			ctl->idle_closed++;
+			client_close(c); /* moves the last client to i */
+			continue;
+		}
+		i++;
+	}
+	arm_idle(ctl);
+}
+
+/* A client of uid, pid: in the table, or NULL (closed). */
+static struct client *client_add(struct titad_control *ctl, int cfd, const struct ucred *cred,
+				 uint64_t now_ns)
+{
+	struct client *c = calloc(1, sizeof(*c));
+
+	if (c)
+		*c = (struct client){ .ctl = ctl,
+				      .fd = cfd,
+				      .uid = cred->uid,
+				      .gid = cred->gid,
+				      .pid = cred->pid,
+				      .may_write = -1,
+				      .last_ns = now_ns };
+	if (c && (c->src = tita_event_fd_add(ctl->ev, cfd, EPOLLIN, on_client, c)))
+		return ctl->clients[ctl->n_clients++] = c;
+	close(cfd);
+	free(c);
+	return NULL;
+}
+
 static void on_accept(void *data, int fd, uint32_t events, uint64_t now_ns)
 {
 	struct titad_control *ctl = data;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	struct client *c;
-	int cfd;
+	uint64_t held;
 
+	(void)fd;
 	(void)events;
-	(void)now_ns;
-	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (cfd < 0)
-		return;
-	if (ctl->n_clients >= MAX_CLIENTS ||
-	    getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
-		close(cfd);
-		return;
+	/* A bounded number per wake-up: a pile of connections cannot hold
+	 * the loop. */
+	for (int k = 0; k < 16; k++) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		bool paused;
+		int cfd =
+			tita_event_accept(ctl->ev, ctl->src, NULL, NULL, ACCEPT_PAUSE_NS, &paused);
+
+		if (cfd < 0) {
+			if (paused && tita_ratelimit_ok(&ctl->accept_rl, now_ns,
+							60 * TITA_NSEC_PER_SEC, 1, &held))
+				log_warning(
+					"control socket %s: accept: %s; not accepting for %llu ms",
+					ctl->path, strerror(errno),
+					(unsigned long long)(ACCEPT_PAUSE_NS / TITA_NSEC_PER_MSEC));
+			break;
+		}
+		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
+		    !room_for(ctl, cred.uid)) {
+			ctl->refused++;
+			close(cfd);
+			continue;
+		}
+		client_add(ctl, cfd, &cred, now_ns);
 	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(cfd);
-		return;
-	}
-	c->ctl = ctl;
-	c->fd = cfd;
-	c->uid = cred.uid;
-	c->pid = cred.pid;
-	c->may_write = cred.uid == 0 || (ctl->gid_set && in_group(cred.uid, cred.gid, ctl->gid));
-	c->src = tita_event_fd_add(ctl->ev, cfd, EPOLLIN, on_client, c);
-	if (!c->src) {
-		close(cfd);
-		free(c);
-		return;
-	}
-	ctl->clients[ctl->n_clients++] = c;
+	arm_idle(ctl);
+}
+
+/* control-group's gid: 0 and *ret_set, or -errno (-ENOENT: no such group),
+ * leaving *ret_set false. */
+static int lookup_group(const char *group, gid_t *ret_gid, bool *ret_set)
+{
+	struct group *gr;
+
+	*ret_set = false;
+	if (!group[0])
+		return 0;
+	errno = 0;
+	gr = getgrnam(group);
+	if (!gr)
+		return errno ? -errno : -ENOENT;
+	*ret_gid = gr->gr_gid;
+	*ret_set = true;
+	return 0;
 }
 
 int titad_control_open(struct titad_control **ret, struct tita_event *ev,
@@ -779,7 +906,6 @@ int titad_control_open(struct titad_control **ret, struct tita_event *ev,
 	struct titad_control *ctl = calloc(1, sizeof(*ctl));
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	const char *path = cfg->control_socket;
-	struct group *gr;
 	char dir[sizeof(sun.sun_path)];
 	char *slash;
 	int e;
@@ -793,18 +919,17 @@ int titad_control_open(struct titad_control **ret, struct tita_event *ev,
 	snprintf(ctl->path, sizeof(ctl->path), "%s", path);
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	snprintf(ctl->group, sizeof(ctl->group), "%s", cfg->control_group);
-
-	if (cfg->control_group[0]) {
-		gr = getgrnam(cfg->control_group);
-		if (gr) {
-			ctl->gid = gr->gr_gid;
-			ctl->gid_set = true;
-		} else {
-			log_warning("control socket %s: group %s does not exist: only root may "
-				    "change anything",
-				    path, cfg->control_group);
-		}
-	}
+	ctl->mode = cfg->control_mode;
+	ctl->max_clients = cfg->control_clients < MAX_CLIENTS ? cfg->control_clients : MAX_CLIENTS;
+	ctl->max_per_uid = cfg->control_clients_per_uid;
+	ctl->idle_timeout_ns = cfg->control_idle_timeout_ns;
+	ctl->t_idle = tita_event_timer_new(ev, on_idle_check, ctl);
+	if (!ctl->t_idle)
+		return -ENOSPC;
+	if (lookup_group(cfg->control_group, &ctl->gid, &ctl->gid_set))
+		log_warning("control socket %s: group %s does not exist: only root may "
+			    "change anything",
+			    path, cfg->control_group);
 	/* The directory (/run/tita) may not exist yet outside systemd's
 	 * RuntimeDirectory=. */
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -864,6 +989,8 @@ struct titad_control *titad_control_close(struct titad_control *ctl)
 		return NULL;
 	while (ctl->n_clients)
 		client_close(ctl->clients[0]);
+	if (ctl->t_idle)
+		tita_event_timer_set(ctl->ev, ctl->t_idle, TITA_TIME_NEVER);
 	if (ctl->src)
 		tita_event_fd_del(ctl->ev, ctl->src);
 	if (ctl->fd >= 0) {
@@ -872,4 +999,46 @@ struct titad_control *titad_control_close(struct titad_control *ctl)
 	}
 	free(ctl);
 	return NULL;
+}
+
+int titad_control_reconfigure(struct titad_control *ctl, const struct titad_config *cfg, char *err,
+			      size_t err_size)
+{
+	bool gid_set;
+	gid_t gid = 0;
+	int r = lookup_group(cfg->control_group, &gid, &gid_set);
+
+	if (r) {
+		snprintf(err, err_size, "control-group %s: %s", cfg->control_group,
+			 r == -ENOENT ? "no such group" : strerror(-r));
+		return r;
+	}
+	/* The file's mode and group change in place; connected clients keep
+	 * the rights they had, new ones get the new. */
+	if (chmod(ctl->path, cfg->control_mode) || (gid_set && chown(ctl->path, 0, gid)) ||
+	    (!gid_set && chown(ctl->path, 0, 0))) {
+		r = -errno;
+		snprintf(err, err_size, "control socket %s: %s", ctl->path, strerror(-r));
+		/* What the running configuration says, again. */
+		chmod(ctl->path, ctl->mode);
+		if (ctl->gid_set)
+			chown(ctl->path, 0, ctl->gid);
+		return r;
+	}
+	ctl->mode = cfg->control_mode;
+	ctl->gid = gid;
+	ctl->gid_set = gid_set;
+	snprintf(ctl->group, sizeof(ctl->group), "%s", cfg->control_group);
+	ctl->max_clients = cfg->control_clients < MAX_CLIENTS ? cfg->control_clients : MAX_CLIENTS;
+	ctl->max_per_uid = cfg->control_clients_per_uid;
+	ctl->idle_timeout_ns = cfg->control_idle_timeout_ns;
+	arm_idle(ctl);
+	return 0;
+}
+
+void titad_control_stats(const struct titad_control *ctl, struct titad_control_stats *ret)
+{
+	ret->clients = ctl ? ctl->n_clients : 0;
+	ret->refused = ctl ? ctl->refused : 0;
+	ret->idle_closed = ctl ? ctl->idle_closed : 0;
 }

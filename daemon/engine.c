@@ -59,6 +59,9 @@ struct titad_engine {
 	struct tita_timer *t_round, *t_ctl;
 	uint64_t last_read_ns, nic_read_ns;
 
+	/* Ports whose device is down or gone: no rate reaches them. */
+	bool port_down[TITAD_MAX_PORTS];
+
 	uint32_t n_jobs;
 	struct job jobs[TITAD_MAX_JOBS];
 	uint32_t unnamed; /* jobs of the last QP scan that could not be added */
@@ -363,6 +366,7 @@ void titad_engine_kick(struct titad_engine *e, uint64_t now_ns)
 	struct tita_rate_update u;
 	struct tita_msg m;
 
+	tita_pacer_keepalive(e->pacer, now_ns);
 	/* An early allocation already due (demands just read, batched by the
 	 * socket's coalescing) runs here, in this wake-up; a round waits for
 	 * its timer, which reads the datapath first. */
@@ -370,8 +374,12 @@ void titad_engine_kick(struct titad_engine *e, uint64_t now_ns)
 		tita_ctl_advance(e->ctl, now_ns);
 	while (tita_ctl_pop_rate(e->ctl, &u)) {
 		uint64_t rate = u.rate_bps;
-		int r;
+		int port = tita_pacer_port_index(e->pacer, &u.local), r;
 
+		/* Its device is down or gone: fail-open until it is back (the
+		 * rates are applied again then). */
+		if (port >= 0 && e->port_down[port])
+			continue;
 		if (rate == TITA_RATE_UNPACED && e->fail_open == TITAD_FAIL_OPEN_LINE_RATE) {
 			const struct tita_pacer_port *pt = tita_pacer_port(e->pacer, &u.local);
 
@@ -550,6 +558,49 @@ static void on_pacer(void *data, int fd, uint32_t events, uint64_t now_ns)
 	e->pacer->ops->process(e->pacer, now_ns);
 }
 
+void titad_engine_port_changed(struct titad_engine *e, uint32_t i, bool up, uint64_t now_ns)
+{
+	const struct titad_port *p = titad_ports_get(e->ports, i);
+	struct tita_pair_info *pairs;
+	char err[256] = "";
+	size_t n;
+	int r;
+
+	if (!up) {
+		e->port_down[i] = true;
+		tita_pacer_port_down(e->pacer, i);
+		return;
+	}
+	r = tita_pacer_port_up(e->pacer, i, p->ifindex, p->bpf, err, sizeof(err));
+	if (r) {
+		log_err("%s: back, but the pacer cannot take it: %s; it stays unpaced", p->ifname,
+			err[0] ? err : strerror(-r));
+		return;
+	}
+	e->port_down[i] = false;
+	/* The rates the controller holds for the port's pairs, anew. */
+	n = tita_ctl_n_pairs(e->ctl);
+	pairs = calloc(n ? n : 1, sizeof(*pairs));
+	if (!pairs)
+		return;
+	n = tita_ctl_pairs(e->ctl, pairs, n);
+	tita_pacer_keepalive(e->pacer, now_ns);
+	for (size_t k = 0; k < n; k++) {
+		const struct tita_pair_info *pi = &pairs[k];
+
+		if (pi->role == TITA_PAIR_TX && pi->rate_bps != TITA_RATE_UNPACED &&
+		    tita_addr_eq(&pi->local, &p->addr))
+			tita_pacer_apply(e->pacer, &pi->local, &pi->remote, pi->job_id,
+					 pi->rate_bps);
+	}
+	free(pairs);
+}
+
+bool titad_engine_port_up(const struct titad_engine *e, uint32_t i)
+{
+	return !e->port_down[i];
+}
+
 uint64_t titad_engine_next_round_ns(const struct titad_engine *e)
 {
 	return tita_ctl_next_round_ns(e->ctl);
@@ -617,6 +668,10 @@ int titad_engine_open(struct titad_engine **ret, struct tita_event *ev,
 	snprintf(env.agent_socket, sizeof(env.agent_socket), "%s", cfg->agent_socket);
 	snprintf(env.sysfs_root, sizeof(env.sysfs_root), "%s", cfg->sysfs_root);
 	env.agent_socket_mode = 0666;
+	env.agents_per_uid = cfg->agents_per_uid;
+	env.agent_qps_per_uid = cfg->agent_qps_per_uid;
+	env.agent_qps = cfg->agent_qps;
+	env.rule_ttl_ns = cfg->params.grant_ttl_ns;
 	env.job_of_pid = job_of_pid;
 	env.tc_of_job = tc_of_job;
 	env.ctx = e;
@@ -706,6 +761,7 @@ int titad_engine_reconfigure(struct titad_engine *e, const struct titad_config *
 	}
 	e->interval_ns = cfg->params.control_interval_ns;
 	e->fail_open = cfg->fail_open;
+	e->pacer->env.rule_ttl_ns = cfg->params.grant_ttl_ns;
 	snprintf(e->proc_root, sizeof(e->proc_root), "%s", cfg->proc_root);
 	return apply_jobs(e, cfg, err, err_size) ? 1 : 0;
 }

@@ -88,6 +88,11 @@ int titad_engine_on_msg(struct titad_engine *e, const struct tita_msg *m, uint64
 void titad_engine_kick(struct titad_engine *e, uint64_t now_ns);
 /* One control pass: sensors, the controller when due, then kick. */
 void titad_engine_round(struct titad_engine *e, uint64_t now_ns);
+/* Port i's device went down or away (up false: its pairs run unpaced),
+ * or is back with its datapath (up true: the pacer takes it again and the
+ * controller's rates for it are applied anew). */
+void titad_engine_port_changed(struct titad_engine *e, uint32_t i, bool up, uint64_t now_ns);
+bool titad_engine_port_up(const struct titad_engine *e, uint32_t i);
 /* When the controller's next round is due (for the peers' polling grid). */
 uint64_t titad_engine_next_round_ns(const struct titad_engine *e);
 

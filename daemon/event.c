@@ -27,6 +27,9 @@
 
 struct tita_event_source {
 	int fd;
+	uint32_t events;
+	uint64_t resume_ns; /* paused until then; 0: watched */
+	struct tita_event_source *next_paused;
 	bool dead;
 	tita_event_fd_fn fn;
 	void *data;
@@ -56,6 +59,7 @@ struct tita_event {
 	tita_event_signal_fn sig_fn;
 	void *sig_data;
 	struct tita_event_source *dead;
+	struct tita_event_source *paused;
 };
 
 struct tita_event *tita_event_new(void)
@@ -120,6 +124,7 @@ struct tita_event_source *tita_event_fd_add(struct tita_event *ev, int fd, uint3
 	if (!s)
 		return NULL;
 	s->fd = fd;
+	s->events = events;
 	s->fn = fn;
 	s->data = data;
 	e.data.ptr = s;
@@ -137,14 +142,77 @@ int tita_event_fd_mod(struct tita_event *ev, struct tita_event_source *s, uint32
 {
 	struct epoll_event e = { .events = events, .data.ptr = s };
 
+	s->events = events;
+	if (s->resume_ns)
+		return 0; /* takes effect when it resumes */
 	return epoll_ctl(ev->epfd, EPOLL_CTL_MOD, s->fd, &e) ? -errno : 0;
+}
+
+static void unpause(struct tita_event *ev, struct tita_event_source *s)
+{
+	struct tita_event_source **pp = &ev->paused;
+
+	while (*pp && *pp != s)
+		pp = &(*pp)->next_paused;
+	if (*pp)
+		*pp = s->next_paused;
+	s->next_paused = NULL;
+	s->resume_ns = 0;
+}
+
+int tita_event_fd_pause(struct tita_event *ev, struct tita_event_source *s, uint64_t resume_ns)
+{
+	if (s->dead)
+		return -EINVAL;
+	if (!s->resume_ns) {
+		if (epoll_ctl(ev->epfd, EPOLL_CTL_DEL, s->fd, NULL))
+			return -errno;
+		s->next_paused = ev->paused;
+		ev->paused = s;
+	}
+	s->resume_ns = resume_ns ? resume_ns : 1;
+	return 0;
+}
+
+int tita_event_accept(struct tita_event *ev, struct tita_event_source *s, struct sockaddr *addr,
+		      socklen_t *addr_len, uint64_t pause_ns, bool *ret_paused)
+{
+	int fd = accept4(s->fd, addr, addr_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int e = errno;
+
+	*ret_paused = false;
+	if (fd < 0 && (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)) {
+		*ret_paused = tita_event_fd_pause(ev, s, ev->now_ns + pause_ns) == 0;
+		errno = e;
+	}
+	return fd;
+}
+
+/* Watch again the sources whose pause is over. */
+static void resume_due(struct tita_event *ev)
+{
+	struct tita_event_source *s = ev->paused, *next;
+
+	for (; s; s = next) {
+		struct epoll_event e = { .events = s->events, .data.ptr = s };
+
+		next = s->next_paused;
+		if (s->resume_ns > ev->now_ns)
+			continue;
+		unpause(ev, s);
+		/* Cannot fail for a descriptor that was registered before. */
+		epoll_ctl(ev->epfd, EPOLL_CTL_ADD, s->fd, &e);
+	}
 }
 
 void tita_event_fd_del(struct tita_event *ev, struct tita_event_source *s)
 {
 	if (!s || s->dead)
 		return;
-	epoll_ctl(ev->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+	if (s->resume_ns)
+		unpause(ev, s);
+	else
+		epoll_ctl(ev->epfd, EPOLL_CTL_DEL, s->fd, NULL);
 	s->dead = true;
 	s->next_dead = ev->dead;
 	ev->dead = s;
@@ -243,6 +311,7 @@ void tita_event_update_now(struct tita_event *ev)
 
 static void run_timers(struct tita_event *ev)
 {
+	resume_due(ev);
 	/* A timer callback may re-arm any timer; each fires at most once per
 	 * pass so that a deadline in the past cannot starve the sockets. */
 	for (uint32_t i = 0; i < ev->n_timers && !ev->exiting; i++) {
@@ -263,6 +332,9 @@ static int arm(struct tita_event *ev)
 	for (uint32_t i = 0; i < ev->n_timers; i++)
 		if (ev->timers[i].deadline_ns < next)
 			next = ev->timers[i].deadline_ns;
+	for (const struct tita_event_source *s = ev->paused; s; s = s->next_paused)
+		if (s->resume_ns < next)
+			next = s->resume_ns;
 	if (next == ev->armed_ns)
 		return 0;
 	if (next != UINT64_MAX) {

@@ -13,8 +13,10 @@
 #ifndef TITAD_EVENT_H
 #define TITAD_EVENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 struct tita_event;
 struct tita_event_source;
@@ -35,6 +37,21 @@ struct tita_event_source *tita_event_fd_add(struct tita_event *ev, int fd, uint3
 					    tita_event_fd_fn fn, void *data);
 int tita_event_fd_mod(struct tita_event *ev, struct tita_event_source *s, uint32_t events);
 void tita_event_fd_del(struct tita_event *ev, struct tita_event_source *s);
+/* Stop watching s until resume_ns, then watch it again with the events it
+ * had: for a listening socket whose accept() fails for want of
+ * descriptors (EMFILE), which would otherwise wake the loop at once, again
+ * and again. 0 or -errno. */
+int tita_event_fd_pause(struct tita_event *ev, struct tita_event_source *s, uint64_t resume_ns);
+
+/*
+ * accept4() on listening socket s (non-blocking, close-on-exec): the new
+ * descriptor, or -1 with errno. When it fails for want of descriptors or
+ * memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) the connection stays queued and
+ * the socket readable: s is paused for pause_ns (tita_event_fd_pause())
+ * and *ret_paused set, instead of waking the loop again at once.
+ */
+int tita_event_accept(struct tita_event *ev, struct tita_event_source *s, struct sockaddr *addr,
+		      socklen_t *addr_len, uint64_t pause_ns, bool *ret_paused);
 
 /* A timer that fires once at its deadline; re-arm it from its callback. */
 struct tita_timer *tita_event_timer_new(struct tita_event *ev, tita_event_timer_fn fn, void *data);

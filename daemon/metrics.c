@@ -1,37 +1,30 @@
 // SPDX-License-Identifier: MIT
 /*
- * The Prometheus endpoint: libmicrohttpd driven from titad's own event loop
- * (MHD_USE_EPOLL without an internal thread: its epoll descriptor sits in
- * ours, and a timer serves its connection timeouts), so a scrape renders
- * straight from the controller's snapshots with no locking.
+ * The Prometheus endpoint: a small HTTP server of titad's own (http.c) on
+ * the event loop, so a scrape renders straight from the modules'
+ * snapshots with no locking, and slow or idle clients cannot keep a
+ * scraper out.
  *
  * Conventions (https://prometheus.io/docs/practices/naming/): base units
  * (bytes per second, seconds), counters end in _total, one HELP and TYPE
  * per family. The tests run `promtool check metrics` on a real scrape.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "control.h"
 #include "log.h"
 #include "metrics.h"
 #include "tita-config.h"
 #include "units.h"
 
 struct titad_metrics {
-	struct tita_event *ev;
 	struct titad_sources src_;
-	struct MHD_Daemon *mhd;
-	struct tita_event_source *src;
-	struct tita_timer *t_mhd;
-	uint64_t now_ns; /* of the batch serving a request */
-	uint64_t scrapes;
+	struct titad_http *http;
 };
 
 /* A growing text buffer. */
@@ -268,6 +261,16 @@ static void render_ports(const struct titad_sources *src, const struct titad_eng
 				(unsigned long long)pi[i].tx_reasons.packets[r]);
 		}
 	}
+	family(b, "tita_port_up", "gauge",
+	       "1 while a port's device is there and up with the datapath on it; 0 while it is "
+	       "deleted or down (its pairs unpaced).");
+	for (uint32_t i = 0; i < n_ports; i++)
+		sb_printf(b, "tita_port_up{port=\"%s\"} %d\n", pi[i].ifname, pi[i].up);
+	family(b, "tita_datapath_repins_total", "counter",
+	       "Times a port's BPF pins were found deleted under titad and pinned again.");
+	for (uint32_t i = 0; i < n_ports; i++)
+		sb_printf(b, "tita_datapath_repins_total{port=\"%s\"} %llu\n", pi[i].ifname,
+			  (unsigned long long)pi[i].repins);
 	family(b, "tita_telemetry_read_errors_total", "counter",
 	       "Failed reads of a port's BPF maps.");
 	for (uint32_t i = 0; i < n_ports; i++)
@@ -317,28 +320,14 @@ static void render_ports(const struct titad_sources *src, const struct titad_eng
 		       "Malformed or out-of-order agent messages.");
 		sb_printf(b, "tita_agent_protocol_errors_total %llu\n",
 			  (unsigned long long)qs->protocol_errors);
+		family(b, "tita_agent_refused_total", "counter",
+		       "Agents and QPs refused past agents-per-uid, agent-qps-per-uid or "
+		       "agent-qps.");
+		sb_printf(b, "tita_agent_refused_total{what=\"agent\"} %llu\n",
+			  (unsigned long long)qs->agents_refused);
+		sb_printf(b, "tita_agent_refused_total{what=\"qp\"} %llu\n",
+			  (unsigned long long)qs->qps_refused);
 	}
-}
-
-/* One series of tita_qps: a (device, job, type, state) and its QP count. */
-struct qp_series {
-	uint32_t dev;
-	uint8_t type, state;
-	const char *job;
-	uint32_t count;
-};
-
-static int series_cmp(const void *va, const void *vb)
-{
-	const struct qp_series *a = va, *b = vb;
-
-	if (a->dev != b->dev)
-		return a->dev < b->dev ? -1 : 1;
-	if (a->type != b->type)
-		return a->type < b->type ? -1 : 1;
-	if (a->state != b->state)
-		return a->state < b->state ? -1 : 1;
-	return strcmp(a->job, b->job);
 }
 
 /* Series of tita_qps beyond which jobs are summed into job="(other)" (no
@@ -349,29 +338,15 @@ static int series_cmp(const void *va, const void *vb)
 static void render_qps(const struct titad_sources *src, const struct titad_engine_status *es,
 		       struct sbuf *b)
 {
-	const struct tita_qpscan_qp *qps;
+	const struct titad_qp_series *ser;
 	const struct tita_rdma_dev *devs;
 	struct tita_qpscan_stats st;
-	struct qp_series *ser;
-	size_t n = 0, n_devs = 0, n_ser = 0, emitted = 0;
+	size_t n_devs = 0, n_ser = 0, emitted = 0;
 
-	qps = titad_discovery_qps(src->discovery, &n);
+	/* Counted by the discovery's worker, not on the loop. */
+	ser = titad_discovery_series(src->discovery, &n_ser);
 	devs = titad_discovery_devices(src->discovery, &n_devs);
 	titad_discovery_stats(src->discovery, &st);
-	ser = calloc(n ? n : 1, sizeof(*ser));
-	if (!ser) {
-		b->failed = true;
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		ser[i] = (struct qp_series){ qps[i].dev, qps[i].type, qps[i].state, qps[i].job, 1 };
-	qsort(ser, n, sizeof(*ser), series_cmp);
-	for (size_t i = 0; i < n; i++) {
-		if (n_ser && !series_cmp(&ser[n_ser - 1], &ser[i]))
-			ser[n_ser - 1].count++;
-		else
-			ser[n_ser++] = ser[i];
-	}
 
 	family(b, "tita_qp_discovery_info", "gauge",
 	       "QP discovery's state (off, ok, no_rdma_netlink, no_devices, failed).");
@@ -381,7 +356,7 @@ static void render_qps(const struct titad_sources *src, const struct titad_engin
 	       "QPs the last discovery scan found, by RDMA device, job of the owner (empty: "
 	       "kernel QP or no job), type and state.");
 	for (size_t i = 0; i < n_ser;) {
-		const struct qp_series *s = &ser[i];
+		const struct titad_qp_series *s = &ser[i];
 		char dev[sizeof(devs[0].name)] = "";
 		uint32_t other = 0;
 		size_t k = i;
@@ -419,7 +394,6 @@ static void render_qps(const struct titad_sources *src, const struct titad_engin
 				tita_rdma_qp_state_name(s->state), other);
 		i = k;
 	}
-	free(ser);
 	family(b, "tita_qp_scan_cut_qps", "gauge",
 	       "QPs the last discovery scan found beyond titad's bound, not listed.");
 	sb_printf(b, "tita_qp_scan_cut_qps %u\n", st.qps_cut);
@@ -441,7 +415,36 @@ static void render_qps(const struct titad_sources *src, const struct titad_engin
 		  (unsigned long long)es->jobs_collided);
 }
 
+static char *render_all(const struct titad_sources *src, const struct titad_http *http,
+			uint64_t now_ns, size_t *ret_len);
+
 char *titad_metrics_render(const struct titad_sources *src, uint64_t now_ns, size_t *ret_len)
+{
+	return render_all(src, NULL, now_ns, ret_len);
+}
+
+/* The endpoint's own clients, for the scrape that sees them. */
+static void render_http(const struct titad_http *http, struct sbuf *b)
+{
+	struct titad_http_stats hs;
+
+	titad_http_stats(http, &hs);
+	family(b, "tita_metrics_clients", "gauge", "Connections to the metrics endpoint.");
+	sb_printf(b, "tita_metrics_clients %u\n", hs.clients);
+	family(b, "tita_metrics_connections_closed_total", "counter",
+	       "Metrics connections closed early: evicted (a new client took the place of one "
+	       "whose request had not arrived), timeout (request or response too slow), "
+	       "refused (every connection was busy answering).");
+	sb_printf(b, "tita_metrics_connections_closed_total{reason=\"evicted\"} %llu\n",
+		  (unsigned long long)hs.evicted);
+	sb_printf(b, "tita_metrics_connections_closed_total{reason=\"timeout\"} %llu\n",
+		  (unsigned long long)hs.timed_out);
+	sb_printf(b, "tita_metrics_connections_closed_total{reason=\"refused\"} %llu\n",
+		  (unsigned long long)hs.refused);
+}
+
+static char *render_all(const struct titad_sources *src, const struct titad_http *http,
+			uint64_t now_ns, size_t *ret_len)
 {
 	struct sbuf b = { 0 };
 	struct titad_engine_status es;
@@ -486,6 +489,20 @@ char *titad_metrics_render(const struct titad_sources *src, uint64_t now_ns, siz
 	       "Authenticated datagrams not acted on: the peer table was full of peers their "
 	       "traffic confirmed.");
 	sb_printf(&b, "tita_peer_datagrams_no_slot_total %llu\n", (unsigned long long)pt.no_slot);
+	{
+		struct titad_control_stats cs;
+
+		titad_control_stats(src->control, &cs);
+		family(&b, "tita_control_clients", "gauge", "titactl clients connected.");
+		sb_printf(&b, "tita_control_clients %u\n", cs.clients);
+		family(&b, "tita_control_clients_closed_total", "counter",
+		       "titactl connections refused (over control-clients or "
+		       "control-clients-per-uid) or closed after control-idle-timeout.");
+		sb_printf(&b, "tita_control_clients_closed_total{reason=\"refused\"} %llu\n",
+			  (unsigned long long)cs.refused);
+		sb_printf(&b, "tita_control_clients_closed_total{reason=\"idle\"} %llu\n",
+			  (unsigned long long)cs.idle_closed);
+	}
 	family(&b, "tita_log_lines_suppressed_total", "counter",
 	       "Log lines the global log rate limit held back.");
 	sb_printf(&b, "tita_log_lines_suppressed_total %llu\n",
@@ -548,6 +565,7 @@ char *titad_metrics_render(const struct titad_sources *src, uint64_t now_ns, siz
 	render_ports(src, &es, &b);
 	render_pairs(src, &b);
 	render_qps(src, &es, &b);
+	render_http(http, &b);
 	if (b.failed) {
 		free(b.p);
 		return NULL;
@@ -556,187 +574,41 @@ char *titad_metrics_render(const struct titad_sources *src, uint64_t now_ns, siz
 	return b.p;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version, const char *upload,
-				  size_t *upload_size, void **con_cls)
+static char *render(void *ctx, uint64_t now_ns, size_t *ret_len)
 {
-	struct titad_metrics *m = cls;
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-	unsigned int status = MHD_HTTP_OK;
-	char *body;
-	size_t len = 0;
+	const struct titad_metrics *m = ctx;
 
-	(void)version;
-	(void)upload;
-	(void)upload_size;
-	(void)con_cls;
-	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-		static const char msg[] = "only GET\n";
-
-		resp = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg,
-						       MHD_RESPMEM_PERSISTENT);
-		status = MHD_HTTP_METHOD_NOT_ALLOWED;
-	} else if (strcmp(url, "/metrics")) {
-		static const char msg[] = "titad serves /metrics\n";
-
-		resp = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg,
-						       MHD_RESPMEM_PERSISTENT);
-		status = MHD_HTTP_NOT_FOUND;
-	} else {
-		body = titad_metrics_render(&m->src_, m->now_ns, &len);
-		if (!body)
-			return MHD_NO;
-		resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-		if (!resp)
-			free(body);
-		m->scrapes++;
-	}
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Content-Type",
-				status == MHD_HTTP_OK ? "text/plain; version=0.0.4; charset=utf-8" :
-							"text/plain");
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-static void rearm(struct titad_metrics *m, uint64_t now_ns)
-{
-	MHD_UNSIGNED_LONG_LONG timeout_ms;
-
-	if (MHD_get_timeout(m->mhd, &timeout_ms) == MHD_YES)
-		tita_event_timer_set(m->ev, m->t_mhd, now_ns + timeout_ms * TITA_NSEC_PER_MSEC);
-	else
-		tita_event_timer_set(m->ev, m->t_mhd, TITA_TIME_NEVER);
-}
-
-static void on_mhd(void *data, int fd, uint32_t events, uint64_t now_ns)
-{
-	struct titad_metrics *m = data;
-
-	(void)fd;
-	(void)events;
-	m->now_ns = now_ns;
-	MHD_run(m->mhd);
-	rearm(m, now_ns);
-}
-
-static void on_mhd_timer(void *data, uint64_t now_ns)
-{
-	struct titad_metrics *m = data;
-
-	m->now_ns = now_ns;
-	MHD_run(m->mhd);
-	rearm(m, now_ns);
-}
-
-static int parse_listen(const char *s, struct sockaddr_storage *ss)
-{
-	char host[64];
-	const char *colon;
-	uint64_t port;
-
-	memset(ss, 0, sizeof(*ss));
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-
-		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s + 1, (size_t)(end - s - 1));
-		host[end - s - 1] = '\0';
-		colon = end + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || (size_t)(colon - s) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s, (size_t)(colon - s));
-		host[colon - s] = '\0';
-	}
-	if (tita_parse_u64(colon + 1, &port) || port < 1 || port > 65535)
-		return -EINVAL;
-	if (s[0] == '[') {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-			return -EINVAL;
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &sin->sin_addr) != 1)
-			return -EINVAL;
-	}
-	return 0;
+	return render_all(&m->src_, m->http, now_ns, ret_len);
 }
 
 int titad_metrics_open(struct titad_metrics **ret, struct tita_event *ev, const char *listen,
 		       const struct titad_sources *src, char *err, size_t err_size)
 {
 	struct titad_metrics *m;
-	struct sockaddr_storage ss;
-	const union MHD_DaemonInfo *info;
-	unsigned int flags = MHD_USE_EPOLL;
-	uint16_t port;
 
 	*ret = NULL;
 	if (!listen[0])
 		return 0;
-	if (parse_listen(listen, &ss)) {
-		snprintf(err, err_size, "metrics-listen %s: not host:port or [v6]:port", listen);
-		return -EINVAL;
-	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	*ret = m;
-	m->ev = ev;
 	m->src_ = *src;
-	if (ss.ss_family == AF_INET6) {
-		flags |= MHD_USE_IPv6;
-		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	} else {
-		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	}
-	m->mhd = MHD_start_daemon(flags, port, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
-				  (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 16u,
-				  MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
-	if (!m->mhd) {
-		int e = errno ? errno : EADDRINUSE;
-
-		snprintf(err, err_size, "metrics endpoint %s: cannot listen: %s", listen,
-			 strerror(e));
-		return -e;
-	}
-	info = MHD_get_daemon_info(m->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	if (!info) {
-		snprintf(err, err_size, "metrics endpoint: no epoll descriptor");
-		return -EINVAL;
-	}
-	m->src = tita_event_fd_add(ev, info->epoll_fd, EPOLLIN, on_mhd, m);
-	if (!m->src) {
-		int e = errno;
-
-		snprintf(err, err_size, "metrics endpoint: %s", strerror(e));
-		return -e;
-	}
-	m->t_mhd = tita_event_timer_new(ev, on_mhd_timer, m);
-	return m->t_mhd ? 0 : -ENOSPC;
+	return titad_http_open(&m->http, ev, listen, "/metrics",
+			       "text/plain; version=0.0.4; charset=utf-8", render, m, err,
+			       err_size);
 }
 
 struct titad_metrics *titad_metrics_close(struct titad_metrics *m)
 {
 	if (!m)
 		return NULL;
-	tita_event_fd_del(m->ev, m->src);
-	if (m->t_mhd)
-		tita_event_timer_set(m->ev, m->t_mhd, TITA_TIME_NEVER);
-	if (m->mhd)
-		MHD_stop_daemon(m->mhd);
+	titad_http_close(m->http);
 	free(m);
 	return NULL;
+}
+
+void titad_metrics_http_stats(const struct titad_metrics *m, struct titad_http_stats *ret)
+{
+	titad_http_stats(m ? m->http : NULL, ret);
 }

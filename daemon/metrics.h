@@ -7,6 +7,7 @@
 #define TITAD_METRICS_H
 
 #include "event.h"
+#include "http.h"
 #include "sources.h"
 
 /* The text exposition, in a malloc'ed buffer; NULL when out of memory. */
@@ -20,5 +21,7 @@ struct titad_metrics;
 int titad_metrics_open(struct titad_metrics **ret, struct tita_event *ev, const char *listen,
 		       const struct titad_sources *src, char *err, size_t err_size);
 struct titad_metrics *titad_metrics_close(struct titad_metrics *m);
+/* Its HTTP server's counters (zeros when it serves nothing). */
+void titad_metrics_http_stats(const struct titad_metrics *m, struct titad_http_stats *ret);
 
 #endif /* TITAD_METRICS_H */

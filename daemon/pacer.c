@@ -66,6 +66,37 @@ int tita_pacer_apply(struct tita_pacer *p, const struct tita_addr *local,
 	return r;
 }
 
+void tita_pacer_keepalive(struct tita_pacer *p, uint64_t now_ns)
+{
+	p->now_ns = now_ns;
+	if (p->ops->keepalive)
+		p->ops->keepalive(p, now_ns);
+}
+
+void tita_pacer_port_down(struct tita_pacer *p, uint32_t i)
+{
+	size_t n = p->ops->describe(p, NULL, 0);
+	struct tita_pacer_rule *rules = calloc(n ? n : 1, sizeof(*rules));
+
+	/* The datapath handle may be gone with the device. */
+	p->ports[i].bpf = NULL;
+	if (!rules)
+		return;
+	n = p->ops->describe(p, rules, n);
+	for (size_t k = 0; k < n; k++)
+		if (tita_addr_eq(&rules[k].local, &p->ports[i].addr))
+			p->ops->clear(p, &rules[k].local, &rules[k].remote, rules[k].job_id);
+	free(rules);
+}
+
+int tita_pacer_port_up(struct tita_pacer *p, uint32_t i, int ifindex, struct tita_bpf *bpf,
+		       char *err, size_t err_size)
+{
+	p->ports[i].ifindex = ifindex;
+	p->ports[i].bpf = bpf;
+	return p->ops->take_port ? p->ops->take_port(p, i, err, err_size) : 0;
+}
+
 int tita_pacer_port_index(const struct tita_pacer *p, const struct tita_addr *local)
 {
 	for (uint32_t i = 0; i < p->n_ports; i++)

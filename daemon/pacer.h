@@ -59,6 +59,8 @@ struct tita_pacer_stats {
 struct tita_pacer_agent_stats {
 	uint32_t agents, qps, qps_paced;
 	uint64_t commands_sent, command_errors, protocol_errors;
+	/* Past a bound (agents per uid or in all, QPs per uid or in all). */
+	uint64_t agents_refused, qps_refused;
 };
 
 /*
@@ -73,9 +75,18 @@ struct tita_pacer_env {
 	uint32_t agent_socket_mode;
 	gid_t agent_socket_gid;
 	char sysfs_root[256];
+	/* qp: what one local user (uid) may have titad hold, and all of them:
+	 * connected agents per uid, QPs per uid, QPs in all (0: the
+	 * defaults, 64, 16384 and 65536). */
+	uint32_t agents_per_uid, agent_qps_per_uid, agent_qps;
 	/* qp: a QP owner's job id from its PID (titad maps cgroups to jobs);
 	 * NULL: no job. dcb: the traffic class (0..7) of a job, or -1 when it
 	 * has none; NULL: none has. */
+	/* tc: the kernel-side state (the class map's entries) expires this
+	 * long after the pacer last renewed it, so that pacing stops by
+	 * itself when titad is gone (kill -9); 0: never. titad gives the
+	 * grant TTL. */
+	uint64_t rule_ttl_ns;
 	uint32_t (*job_of_pid)(pid_t pid, void *ctx);
 	int (*tc_of_job)(uint32_t job_id, void *ctx);
 	void *ctx;
@@ -131,6 +142,13 @@ struct tita_pacer_ops {
 			 const struct tita_addr *remote, uint32_t job_id);
 	/* Agents connected and what they did; false: the back end has none. */
 	bool (*agent_stats)(const struct tita_pacer *p, struct tita_pacer_agent_stats *ret);
+	/* Renew kernel-side state that expires (env.rule_ttl_ns) before it
+	 * does. May be NULL. */
+	void (*keepalive)(struct tita_pacer *p, uint64_t now_ns);
+	/* Port i is back (its device up again, or created again with a new
+	 * ifindex in ports[i]): set up what the back end needs on it, as
+	 * init did. May be NULL. 0 or -errno with err. */
+	int (*take_port)(struct tita_pacer *p, uint32_t i, char *err, size_t err_size);
 };
 
 struct tita_pacer {
@@ -139,6 +157,7 @@ struct tita_pacer {
 	struct tita_pacer_port *ports;
 	struct tita_pacer_stats stats;
 	struct tita_pacer_env env;
+	uint64_t now_ns; /* of the latest tita_pacer_keepalive() */
 	void *priv;
 };
 
@@ -157,6 +176,21 @@ struct tita_pacer *tita_pacer_free(struct tita_pacer *p);
  * counts the result. */
 int tita_pacer_apply(struct tita_pacer *p, const struct tita_addr *local,
 		     const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps);
+
+/* Once per wake-up that applies rates, before them: the time the rules
+ * set next are stamped with (their expiry), and the back end's keepalive. */
+void tita_pacer_keepalive(struct tita_pacer *p, uint64_t now_ns);
+
+/*
+ * A port's device went down or away: every rule on it is cleared (errors
+ * from a device that is gone are expected and not counted), so that its
+ * pairs run unpaced. tita_pacer_port_up() takes it over again (a new
+ * ifindex and datapath handle when the device was created again); the
+ * caller then applies the port's rates anew.
+ */
+void tita_pacer_port_down(struct tita_pacer *p, uint32_t i);
+int tita_pacer_port_up(struct tita_pacer *p, uint32_t i, int ifindex, struct tita_bpf *bpf,
+		       char *err, size_t err_size);
 
 /* The port of a local address, or NULL. */
 const struct tita_pacer_port *tita_pacer_port(const struct tita_pacer *p,

@@ -18,6 +18,12 @@
  * at the sum of the rates of the jobs paced towards it (jobs that share a
  * destination share its queue; the qp back end separates them).
  *
+ * Expiry: a class-map entry carries an expiry (bpf/tita_shared.h), the
+ * grant TTL after the pacer last renewed it; keepalive renews them all in
+ * one batch a quarter TTL before. When titad is gone (kill -9) the entries
+ * lapse within the TTL and the traffic runs unpaced, as a lapsed grant
+ * does, though the HTB classes stay until the next titad removes them.
+ *
  * Ownership: the fixed major number is how a later titad recognises rules
  * that an earlier one left behind (a crash, a kill -9): init replaces a
  * root HTB 7174: and drops every class-map entry that names it, and
@@ -73,6 +79,7 @@ struct tc_state {
 	struct tc_dest *dests;
 	struct tita_rule_table rules;
 	uint64_t backlog_read_ns; /* when the classes' queues were last read */
+	uint64_t renew_ns; /* the class map's next renewal */
 };
 
 static int nl2errno(int nlerr)
@@ -213,10 +220,93 @@ static int flush_stale_classes(const struct tita_pacer_port *pt)
 	return n;
 }
 
+/* Take port i over: replace a stale root HTB 7174: of an earlier titad
+ * (refusing anyone else's root qdisc), drop its class-map entries, and
+ * install the root HTB with its default class. */
+static int tc_take_port(struct tita_pacer *p, uint32_t i, char *err, size_t err_size)
+{
+	struct tc_state *s = p->priv;
+	const struct tita_pacer_port *pt = &p->ports[i];
+	struct nl_cache *cache = NULL;
+	struct rtnl_qdisc *old, *q;
+	int r;
+
+	r = rtnl_qdisc_alloc_cache(s->sk, &cache);
+	if (r) {
+		snprintf(err, err_size, "tc pacer: listing qdiscs: %s", nl_geterror(r));
+		return nl2errno(r);
+	}
+	old = rtnl_qdisc_get_by_parent(cache, pt->ifindex, TC_H_ROOT);
+	if (old) {
+		uint32_t handle = rtnl_tc_get_handle(TC_CAST(old));
+		const char *kind = rtnl_tc_get_kind(TC_CAST(old));
+
+		rtnl_qdisc_put(old);
+		if (handle == TITA_TC_CLASSID(0)) {
+			r = root_delete(s, pt->ifindex);
+			if (r && r != -ENOENT) {
+				snprintf(err, err_size,
+					 "tc pacer: %s: removing the stale HTB %x: of an earlier "
+					 "titad: %s",
+					 pt->ifname, TITA_TC_MAJOR, strerror(-r));
+				goto out;
+			}
+		} else if (handle != 0) {
+			/* Handle 0 is the kernel's default (noqueue, mq,
+			 * pfifo_fast): replaceable. Anything else an operator
+			 * set up. */
+			snprintf(err, err_size,
+				 "tc pacer: %s: root qdisc %s %x: is not titad's; remove it or use "
+				 "pacer = dry-run",
+				 pt->ifname, kind ? kind : "?", handle >> 16);
+			r = -EBUSY;
+			goto out;
+		}
+	}
+	r = flush_stale_classes(pt);
+	if (r < 0) {
+		snprintf(err, err_size, "tc pacer: %s: reading the class map: %s", pt->ifname,
+			 strerror(-r));
+		goto out;
+	}
+	q = root_qdisc_new(pt->ifindex);
+	if (!q) {
+		r = -ENOMEM;
+		snprintf(err, err_size, "tc pacer: out of memory");
+		goto out;
+	}
+	rtnl_htb_set_defcls(q, TITA_TC_CLASSID(DEFAULT_MINOR));
+	rtnl_htb_set_rate2quantum(q, 10);
+	r = rtnl_qdisc_add(s->sk, q, NLM_F_CREATE | NLM_F_REPLACE);
+	rtnl_qdisc_put(q);
+	if (r) {
+		snprintf(err, err_size, "tc pacer: %s: adding root HTB %x:: %s", pt->ifname,
+			 TITA_TC_MAJOR, nl_geterror(r));
+		r = nl2errno(r);
+		goto out;
+	}
+	s->ports[i].installed = true;
+	/* A port taken again starts empty: its classes went with the root. */
+	memset(s->ports[i].minors, 0, sizeof(s->ports[i].minors));
+	for (size_t k = s->n_dests; k-- > 0;)
+		if (s->dests[k].port == i)
+			s->dests[k] = s->dests[--s->n_dests];
+	r = class_program(s, pt->ifindex, DEFAULT_MINOR, pt->line_rate_bps, true);
+	if (r) {
+		snprintf(err, err_size, "tc pacer: %s: adding default class %x:1: %s", pt->ifname,
+			 TITA_TC_MAJOR, strerror(-r));
+		goto out;
+	}
+	s->ports[i].minors[0] |= 0x3; /* minors 0 and 1 are not for destinations */
+	r = 0;
+out:
+	nl_cache_free(cache);
+	return r;
+}
+
 static int tc_init(struct tita_pacer *p, char *err, size_t err_size)
 {
 	struct tc_state *s = calloc(1, sizeof(*s));
-	struct nl_cache *cache = NULL;
 	int r;
 
 	if (!s)
@@ -233,79 +323,12 @@ static int tc_init(struct tita_pacer *p, char *err, size_t err_size)
 		snprintf(err, err_size, "tc pacer: rtnetlink: %s", nl_geterror(r));
 		return nl2errno(r);
 	}
-	r = rtnl_qdisc_alloc_cache(s->sk, &cache);
-	if (r) {
-		snprintf(err, err_size, "tc pacer: listing qdiscs: %s", nl_geterror(r));
-		return nl2errno(r);
-	}
 	for (uint32_t i = 0; i < p->n_ports; i++) {
-		const struct tita_pacer_port *pt = &p->ports[i];
-		struct rtnl_qdisc *old = rtnl_qdisc_get_by_parent(cache, pt->ifindex, TC_H_ROOT);
-		struct rtnl_qdisc *q;
-
-		if (old) {
-			uint32_t handle = rtnl_tc_get_handle(TC_CAST(old));
-			const char *kind = rtnl_tc_get_kind(TC_CAST(old));
-
-			rtnl_qdisc_put(old);
-			if (handle == TITA_TC_CLASSID(0)) {
-				r = root_delete(s, pt->ifindex);
-				if (r && r != -ENOENT) {
-					snprintf(err, err_size,
-						 "tc pacer: %s: removing the stale HTB %x: of an "
-						 "earlier titad: %s",
-						 pt->ifname, TITA_TC_MAJOR, strerror(-r));
-					goto out;
-				}
-			} else if (handle != 0) {
-				/* Handle 0 is the kernel's default (noqueue, mq,
-				 * pfifo_fast): replaceable. Anything else an
-				 * operator set up. */
-				snprintf(
-					err, err_size,
-					"tc pacer: %s: root qdisc %s %x: is not titad's; remove it "
-					"or use pacer = dry-run",
-					pt->ifname, kind ? kind : "?", handle >> 16);
-				r = -EBUSY;
-				goto out;
-			}
-		}
-		r = flush_stale_classes(pt);
-		if (r < 0) {
-			snprintf(err, err_size, "tc pacer: %s: reading the class map: %s",
-				 pt->ifname, strerror(-r));
-			goto out;
-		}
-
-		q = root_qdisc_new(pt->ifindex);
-		if (!q) {
-			r = -ENOMEM;
-			snprintf(err, err_size, "tc pacer: out of memory");
-			goto out;
-		}
-		rtnl_htb_set_defcls(q, TITA_TC_CLASSID(DEFAULT_MINOR));
-		rtnl_htb_set_rate2quantum(q, 10);
-		r = rtnl_qdisc_add(s->sk, q, NLM_F_CREATE | NLM_F_REPLACE);
-		rtnl_qdisc_put(q);
-		if (r) {
-			snprintf(err, err_size, "tc pacer: %s: adding root HTB %x:: %s", pt->ifname,
-				 TITA_TC_MAJOR, nl_geterror(r));
-			r = nl2errno(r);
-			goto out;
-		}
-		s->ports[i].installed = true;
-		r = class_program(s, pt->ifindex, DEFAULT_MINOR, pt->line_rate_bps, true);
-		if (r) {
-			snprintf(err, err_size, "tc pacer: %s: adding default class %x:1: %s",
-				 pt->ifname, TITA_TC_MAJOR, strerror(-r));
-			goto out;
-		}
-		s->ports[i].minors[0] |= 0x3; /* minors 0 and 1 are not for destinations */
+		r = tc_take_port(p, i, err, err_size);
+		if (r)
+			return r;
 	}
-	r = 0;
-out:
-	nl_cache_free(cache);
-	return r;
+	return 0;
 }
 
 static struct tc_dest *dest_find(struct tc_state *s, uint32_t port, const struct tita_addr *remote)
@@ -330,6 +353,12 @@ static int minor_alloc(struct tc_port *tp)
 static void minor_free(struct tc_port *tp, uint16_t m)
 {
 	tp->minors[m / 8] &= (uint8_t) ~(1u << (m % 8));
+}
+
+/* When a class entry set now lapses unless renewed (0: never). */
+static uint64_t class_expiry(const struct tita_pacer *p)
+{
+	return p->env.rule_ttl_ns ? p->now_ns + p->env.rule_ttl_ns : 0;
 }
 
 /* Program a destination at the sum of its jobs' rates, or remove its class
@@ -383,7 +412,8 @@ static int dest_sync(struct tita_pacer *p, uint32_t port, const struct tita_addr
 			d->rate_bps = sum;
 		/* Paced again before it drained: steer to it again. */
 		if (!r && d->draining && pt->bpf)
-			r = tita_bpf_class_set(pt->bpf, remote, TITA_TC_CLASSID(d->minor));
+			r = tita_bpf_class_set(pt->bpf, remote, TITA_TC_CLASSID(d->minor),
+					       class_expiry(p));
 		if (!r)
 			d->draining = false;
 		return r;
@@ -406,7 +436,7 @@ static int dest_sync(struct tita_pacer *p, uint32_t port, const struct tita_addr
 	if (r == -EEXIST) /* left from an earlier failure: take it over */
 		r = class_program(s, pt->ifindex, d->minor, sum, false);
 	if (!r && pt->bpf)
-		r = tita_bpf_class_set(pt->bpf, remote, TITA_TC_CLASSID(d->minor));
+		r = tita_bpf_class_set(pt->bpf, remote, TITA_TC_CLASSID(d->minor), class_expiry(p));
 	if (r) {
 		class_delete(s, pt->ifindex, d->minor);
 		minor_free(&s->ports[port], d->minor);
@@ -568,6 +598,36 @@ static int tc_backlog(struct tita_pacer *p, const struct tita_addr *local,
 	return 0;
 }
 
+/* Every paced destination's entry, a TTL ahead, one batch per port, a
+ * quarter TTL before it would lapse. */
+static void tc_keepalive(struct tita_pacer *p, uint64_t now_ns)
+{
+	struct tc_state *s = p->priv;
+	struct tita_addr *dsts;
+	uint32_t *ids;
+
+	if (!s || !p->env.rule_ttl_ns || now_ns < s->renew_ns || !s->n_dests)
+		return;
+	dsts = calloc(s->n_dests, sizeof(*dsts));
+	ids = calloc(s->n_dests, sizeof(*ids));
+	for (uint32_t port = 0; dsts && ids && port < p->n_ports; port++) {
+		uint32_t n = 0;
+
+		if (!p->ports[port].bpf)
+			continue;
+		for (size_t i = 0; i < s->n_dests; i++) {
+			if (s->dests[i].port != port || s->dests[i].draining)
+				continue;
+			dsts[n] = s->dests[i].remote;
+			ids[n++] = TITA_TC_CLASSID(s->dests[i].minor);
+		}
+		tita_bpf_class_renew(p->ports[port].bpf, dsts, ids, n, now_ns + p->env.rule_ttl_ns);
+	}
+	free(dsts);
+	free(ids);
+	s->renew_ns = now_ns + p->env.rule_ttl_ns / 4;
+}
+
 const struct tita_pacer_ops tita_pacer_tc_ops = {
 	.name = "tc",
 	.init = tc_init,
@@ -577,4 +637,6 @@ const struct tita_pacer_ops tita_pacer_tc_ops = {
 	.backlog = tc_backlog,
 	.describe = tc_describe,
 	.free = tc_free,
+	.keepalive = tc_keepalive,
+	.take_port = tc_take_port,
 };

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "event.h"
 #include "niccounters.h"
 #include "pacer.h"
 #include "tita_bpf.h"
@@ -40,6 +41,11 @@ struct titad_port {
 	bool nic_prev_ok;
 	const struct tita_bpf_snapshot *snap; /* the latest good read, or NULL */
 	uint64_t read_errors;
+	/* The device is there and up, the datapath on it; else why not
+	 * ("deleted", "down"), and the pacing on it is off (fail-open). */
+	bool up;
+	char down_why[32];
+	uint64_t repins; /* its pins were deleted under titad and put back */
 };
 
 /* What control.c and metrics.c see of a port: copies, and sums over the
@@ -57,7 +63,14 @@ struct titad_port_info {
 	char ibdev[64];
 	uint32_t ibport;
 	struct tita_nic_sample nic;
+	bool up;
+	char down_why[32];
+	uint64_t repins;
 };
+
+/* A port's device went away or down (up false), or is back with its
+ * datapath attached again (up true). */
+typedef void (*titad_port_change_fn)(void *ctx, uint32_t i, bool up, uint64_t now_ns);
 
 struct titad_ports;
 
@@ -66,6 +79,20 @@ struct titad_ports;
  * failure *ret_ports is still set: close it to undo what was attached. */
 int titad_ports_open(struct titad_ports **ret_ports, const struct titad_config *cfg, char *err,
 		     size_t err_size);
+/* What titad_ports_open() would find wrong with the config's ports
+ * (a device that does not exist, no address, no speed), without touching
+ * anything: every problem appended to err, one per line. 0 or the first
+ * -errno. */
+int titad_ports_check(const struct titad_config *cfg, char *err, size_t err_size);
+/* Follow the ports' devices through rtnetlink (deleted, renamed, down,
+ * created again, up), and check them and their pins once a second
+ * (titad_ports_housekeeping()) in case an event was lost: changed gets
+ * every change. 0 or -errno with err. */
+int titad_ports_watch(struct titad_ports *ps, struct tita_event *ev, titad_port_change_fn changed,
+		      void *ctx, char *err, size_t err_size);
+/* Pins deleted under titad are put back (counted, logged); devices are
+ * checked against what the events said. */
+void titad_ports_housekeeping(struct titad_ports *ps, uint64_t now_ns);
 /* Detach every datapath. Accepts NULL. */
 struct titad_ports *titad_ports_close(struct titad_ports *ps);
 

@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+struct titad_control;
+
 #include "discovery.h"
 #include "engine.h"
 #include "peer.h"
@@ -18,6 +20,7 @@ struct titad_sources {
 	const struct titad_peers *peers;
 	const struct titad_ports *ports;
 	const struct titad_discovery *discovery; /* may be NULL */
+	const struct titad_control *control; /* may be NULL */
 	uint64_t start_ns; /* for the uptime */
 	/* Configuration reloads, by result. */
 	const uint64_t *reloads_ok, *reloads_failed;

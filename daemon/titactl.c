@@ -259,8 +259,8 @@ static int cmd_ports(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-10s %-16s %10s %6s %10s %10s %10s %10s %9s\n", "IFNAME", "ADDRESS",
-		       "LINE", "ETA", "CAPACITY", "GRANTED", "RX", "TX", "CE_PPM");
+		printf("%-10s %-16s %10s %6s %10s %10s %10s %10s %9s %s\n", "IFNAME", "ADDRESS",
+		       "LINE", "ETA", "CAPACITY", "GRANTED", "RX", "TX", "CE_PPM", "STATE");
 	for (size_t i = 0; i < resp->ports->n_ports; i++) {
 		const Tita__Control__Port *p = resp->ports->ports[i];
 
@@ -272,19 +272,22 @@ static int cmd_ports(int argc, char **argv)
 			json_str(a);
 			printf(",\"line_rate_bps\":%llu,\"eta\":%g,\"capacity_bps\":%llu,"
 			       "\"unmanaged_bps\":%llu,\"granted_bps\":%llu,\"rx_bps\":%llu,"
-			       "\"tx_bps\":%llu,\"ce_ppm\":%u}",
+			       "\"tx_bps\":%llu,\"ce_ppm\":%u,\"state\":",
 			       (unsigned long long)p->line_rate_bps, p->eta,
 			       (unsigned long long)p->capacity_bps,
 			       (unsigned long long)p->unmanaged_bps,
 			       (unsigned long long)p->granted_bps, (unsigned long long)p->rx_bps,
 			       (unsigned long long)p->tx_bps, p->ce_ppm);
+			json_str(p->state && p->state[0] ? p->state : "unknown");
+			printf("}");
 		} else {
-			printf("%-10s %-16s %10s %6.3f %10s %10s %10s %10s %9u\n", p->ifname, a,
+			printf("%-10s %-16s %10s %6.3f %10s %10s %10s %10s %9u %s\n", p->ifname, a,
 			       rate_str(p->line_rate_bps, r1, sizeof(r1)), p->eta,
 			       rate_str(p->capacity_bps, r2, sizeof(r2)),
 			       rate_str(p->granted_bps, r3, sizeof(r3)),
 			       rate_str(p->rx_bps, r4, sizeof(r4)),
-			       rate_str(p->tx_bps, r5, sizeof(r5)), p->ce_ppm);
+			       rate_str(p->tx_bps, r5, sizeof(r5)), p->ce_ppm,
+			       p->state && p->state[0] ? p->state : "-");
 		}
 	}
 	if (json)

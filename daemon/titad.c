@@ -30,6 +30,7 @@
 #include "discovery.h"
 #include "engine.h"
 #include "keys.h"
+#include "lock.h"
 #include "log.h"
 #include "metrics.h"
 #include "peer.h"
@@ -56,6 +57,7 @@ struct titad {
 	uint64_t watchdog_usec;
 	uint64_t start_ns;
 	uint64_t reloads_ok, reloads_failed;
+	struct titad_lock lock;
 };
 
 /* Everything that makes a config acceptable, file and system. */
@@ -67,6 +69,50 @@ static int load_all(const char *path, struct titad_config *cfg, struct tita_wire
 	if (r)
 		return r;
 	return titad_keys_load(cfg, kr, err, err_size);
+}
+
+/* Each problem on its own line of stderr. */
+static void print_problems(const char *err)
+{
+	for (const char *p = err; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		fprintf(stderr, "titad: %.*s\n", (int)n, p);
+		p += n + (p[n] == '\n');
+	}
+}
+
+/*
+ * --check-config: everything start-up would refuse, said in one go,
+ * touching nothing: the file (every problem in it), and from what parsed,
+ * the key file and every port's device, address and speed. 0 or 1.
+ */
+static int check_config(const char *path)
+{
+	static struct titad_config cfg;
+	struct tita_wire_keyring kr;
+	char err[8192] = "", more[512];
+	int bad = titad_config_load_check(path, &cfg, err, sizeof(err)) != 0;
+
+	if (bad && !cfg.n_ports && access(path, R_OK)) {
+		print_problems(err); /* not even read */
+		return 1;
+	}
+	if (titad_keys_load(&cfg, &kr, more, sizeof(more))) {
+		snprintf(err + strlen(err), sizeof(err) - strlen(err), "%s%s", bad ? "\n" : "",
+			 more);
+		bad = 1;
+	} else {
+		tita_wire_keyring_clear(&kr);
+	}
+	if (titad_ports_check(&cfg, err, sizeof(err)))
+		bad = 1;
+	if (bad) {
+		print_problems(err);
+		return 1;
+	}
+	printf("%s: OK\n", path);
+	return 0;
 }
 
 /* ---- the glue between the engine and the peers ------------------------------------ */
@@ -99,6 +145,11 @@ static void engine_flush(void *ctx, uint64_t now_ns)
 static void engine_peer_seen(void *ctx, const struct tita_addr *a, uint64_t now_ns)
 {
 	titad_peers_seen(ctx, a, now_ns);
+}
+
+static void port_changed(void *ctx, uint32_t i, bool up, uint64_t now_ns)
+{
+	titad_engine_port_changed(ctx, i, up, now_ns);
 }
 
 static const struct titad_peers_hooks peers_hooks = { peers_on_msg, peers_kick, peers_next_round };
@@ -134,6 +185,7 @@ static void on_housekeeping(void *data, uint64_t now_ns)
 {
 	struct titad *d = data;
 
+	titad_ports_housekeeping(d->ports, now_ns);
 	titad_peers_housekeeping(d->peers, now_ns);
 	tita_log_flush();
 	notify_status(d);
@@ -197,7 +249,7 @@ static void reload(struct titad *d, uint64_t now_ns)
 	struct titad_peers_ports hp;
 	struct tita_wire_keyring kr;
 	const char *what;
-	char err[512];
+	char err[4096];
 	int r;
 
 	if (!cfg) {
@@ -208,7 +260,13 @@ static void reload(struct titad *d, uint64_t now_ns)
 	sd_notify(0, "RELOADING=1");
 	r = load_all(d->config_path, cfg, &kr, err, sizeof(err));
 	if (r) {
-		log_err("reload rejected, keeping the running configuration: %s", err);
+		for (const char *p = err; *p;) {
+			size_t n = strcspn(p, "\n");
+
+			log_err("reload rejected, keeping the running configuration: %.*s", (int)n,
+				p);
+			p += n + (p[n] == '\n');
+		}
 		goto reject;
 	}
 	what = immutable_change(&d->cfg, cfg);
@@ -218,9 +276,17 @@ static void reload(struct titad *d, uint64_t now_ns)
 			d->config_path, what);
 		goto reject;
 	}
+	/* What can fail first, each undone if a later one fails: the control
+	 * socket's rights, then the controller's parameters. */
+	r = titad_control_reconfigure(d->control, cfg, err, sizeof(err));
+	if (r) {
+		log_err("reload rejected, keeping the running configuration: %s", err);
+		goto reject;
+	}
 	r = titad_engine_check_params(d->engine, cfg, err, sizeof(err));
 	if (r) {
 		log_err("reload rejected, keeping the running configuration: %s", err);
+		titad_control_reconfigure(d->control, &d->cfg, err, sizeof(err));
 		goto reject;
 	}
 	/* From here on nothing can fail half-way except a job id collision,
@@ -296,6 +362,7 @@ static void stop(struct titad *d)
 	tita_wire_keyring_clear(&d->keyring);
 	tita_log_set_clock(NULL);
 	d->ev = tita_event_free(d->ev);
+	titad_lock_release(&d->lock);
 }
 
 /*
@@ -312,6 +379,10 @@ static int start(struct titad *d, char *err, size_t err_size)
 	char note[256];
 	int r;
 
+	/* Before anything is touched: one titad per config. */
+	r = titad_lock_take(&d->lock, &d->cfg, err, err_size);
+	if (r)
+		return r;
 	d->ev = tita_event_new();
 	if (!d->ev)
 		return -errno;
@@ -326,6 +397,9 @@ static int start(struct titad *d, char *err, size_t err_size)
 	if (r)
 		return r;
 	r = titad_engine_open(&d->engine, d->ev, &d->cfg, d->ports, err, err_size);
+	if (r)
+		return r;
+	r = titad_ports_watch(d->ports, d->ev, port_changed, d->engine, err, err_size);
 	if (r)
 		return r;
 	boot_id = titad_boot_id(d->cfg.state_directory, tita_event_real_ns(d->ev),
@@ -352,6 +426,7 @@ static int start(struct titad *d, char *err, size_t err_size)
 	r = titad_control_open(&d->control, d->ev, &d->cfg, &src, err, err_size);
 	if (r)
 		return r;
+	src.control = d->control;
 	r = titad_metrics_open(&d->metrics, d->ev, d->cfg.metrics_listen, &src, err, err_size);
 	if (r)
 		return r;
@@ -384,7 +459,7 @@ int main(int argc, char **argv)
 	static struct titad d;
 	const char *path = TITAD_CONFIG_PATH;
 	bool check_only = false;
-	char err[512] = "";
+	char err[4096] = "";
 	int c, r;
 
 	opterr = 0;
@@ -418,15 +493,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(d.config_path, sizeof(d.config_path), "%s", path);
+	if (check_only)
+		return check_config(path);
 	r = load_all(path, &d.cfg, &d.keyring, err, sizeof(err));
 	if (r) {
-		fprintf(stderr, "titad: %s\n", err);
+		print_problems(err);
 		return 1;
-	}
-	if (check_only) {
-		tita_wire_keyring_clear(&d.keyring);
-		printf("%s: OK\n", path);
-		return 0;
 	}
 	tita_log_setup(d.cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);

@@ -12,7 +12,7 @@ packages=(
 	protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
 	libsodium-dev libcmocka-dev
 	libnl-3-dev libnl-route-3-dev libmnl-dev
-	libmicrohttpd-dev libsystemd-dev libibverbs-dev libinih-dev
+	libsystemd-dev libibverbs-dev libinih-dev
 	iproute2 nftables tshark python3-scapy python3 curl
 	prometheus gnuplot-nox
 	clang-format

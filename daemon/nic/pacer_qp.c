@@ -26,6 +26,13 @@
  * Nothing here blocks: the socket and every agent connection are
  * non-blocking and sit in one epoll set, whose fd titad's event loop
  * watches.
+ *
+ * The socket is open to every local user (the jobs' processes), so what
+ * one can make titad hold is bounded: agents and QPs per uid and QPs in
+ * all (env agents_per_uid, agent_qps_per_uid, agent_qps), each refused and
+ * counted past its bound; a QP is found by a hash, a pair's QPs by a list,
+ * and a pair's sample figures are kept as the reports come, so no step
+ * walks every QP; and one call reads a bounded number of messages.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,15 +53,31 @@
 /* The evenly shared part of a pair's rate, in 1/100. */
 #define EVEN_SHARE_PCT 25
 #define REDISTRIBUTE_NS (100 * 1000000ull)
+/* An agent holds at most its table's QPs. */
+#define AGENT_QPS_MAX 4096
+#define DEFAULT_AGENTS_PER_UID 64
+#define DEFAULT_QPS_PER_UID 16384
+#define DEFAULT_QPS 65536
+/* Work one call does, all agents together, in QP entries (a STATS message
+ * counts its entries, any other message one): the rest waits for the next
+ * call, and the event loop serves everything else in between. */
+#define WORK_PER_CALL 2048
+#define MSGS_PER_AGENT 64
+/* After accept() failed with EMFILE or ENFILE. */
+#define ACCEPT_PAUSE_NS (100 * 1000000ull)
+
+struct agent;
 
 struct qp_ent {
+	struct agent *agent;
+	uint32_t idx; /* in agent->qps */
 	struct tita_agent_qp info;
 	bool has_local;
 	uint32_t port;
 	struct tita_addr remote;
 	uint32_t pair; /* index + 1 in qp_state.pairs; 0: no pair to account to */
+	struct qp_ent *pair_prev, *pair_next; /* the pair's QPs */
 	uint64_t bytes_posted, bytes_completed; /* the agent's counters, as last reported */
-	uint64_t sampled_completed; /* bytes_completed already in a sample or a carry */
 	uint64_t prev_bytes, prev_ns;
 	double demand_bps;
 	uint64_t cmd_kbps; /* last commanded; 0 = unpaced */
@@ -65,43 +88,65 @@ struct qp_ent {
 struct agent {
 	int fd;
 	pid_t pid;
+	uid_t uid;
 	uint32_t job_id;
 	bool hello;
 	size_t n, cap;
-	struct qp_ent *qps;
+	struct qp_ent **qps;
 };
 
 /* A pair the agents' QPs send on, for tita_pacer_qp_tx_samples(). Slots
- * are reused, never moved, so a QP keeps its pair's index. */
+ * are reused, never moved, so a QP keeps its pair's index. Its figures
+ * follow the reports of its QPs. */
 struct sample_pair {
 	bool used;
 	uint32_t port;
 	struct tita_addr remote;
 	uint32_t job_id;
+	struct qp_ent *qps; /* its QPs */
+	uint32_t n_qps;
 	uint64_t prev_ns; /* the last sample, or when the first QP joined */
-	uint64_t carry_bytes; /* completed by QPs that left since prev_ns */
-	/* A report (or a carry) arrived since prev_ns: the next call has
+	/* Completed since prev_ns by its QPs, those that left meanwhile
+	 * included; posted and not completed by its QPs now; posted in all
+	 * by its QPs (the datapath's view of the same bytes is not counted). */
+	uint64_t tx_bytes, backlog_bytes, posted_bytes;
+	/* A report (or a QP leaving) since prev_ns: the next call has
 	 * something to say. Between reports a pair gets no sample, so the
 	 * controller holds the last one rather than reading an agent's
 	 * report period (TITA_AGENT_STATS_MS) as bursts and silences. */
 	bool fresh;
-	/* Scratch while sampling. */
-	bool sampled;
-	uint32_t n_qps;
-	uint64_t tx_bytes, backlog_bytes;
+	/* Its rule's split is to be redone at the end of the call (QPs
+	 * joined it). */
+	bool dirty;
+};
+
+struct uid_use {
+	uid_t uid;
+	uint32_t agents, qps;
 };
 
 struct qp_state {
 	char socket_path[108];
 	char sysfs_root[256];
 	int listen_fd, epoll_fd;
+	uint64_t listen_resume_ns; /* out of the epoll set until then; 0: in it */
+	uint32_t agents_per_uid, qps_per_uid, qps_max, n_qps;
 	struct agent *agents[MAX_AGENTS];
+	/* Every QP by (agent, id): open addressing, linear probing. */
+	struct qp_ent **table;
+	size_t table_cap;
+	/* Pairs by (port, remote, job): index + 1, open addressing. */
 	struct sample_pair *pairs;
 	size_t n_pairs, cap_pairs;
+	uint32_t *pair_index;
+	size_t pair_index_cap;
+	uint32_t n_uids;
+	struct uid_use uids[MAX_AGENTS];
 	struct tita_rule_table rules;
 	struct tita_pacer_agent_stats stats;
 	uint32_t seq;
 	uint64_t last_redistribute_ns;
+	bool dirty; /* some pair's split is to be redone */
 };
 
 int tita_pacer_qp_fd(const struct tita_pacer *p)
@@ -116,6 +161,445 @@ static int qp_fd(const struct tita_pacer *p)
 	return tita_pacer_qp_fd(p);
 }
 
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h;
+}
+
+/* ---- uids ------------------------------------------------------------------------------ */
+
+static struct uid_use *uid_use(struct qp_state *s, uid_t uid)
+{
+	for (uint32_t i = 0; i < s->n_uids; i++)
+		if (s->uids[i].uid == uid)
+			return &s->uids[i];
+	if (s->n_uids == MAX_AGENTS)
+		return NULL;
+	s->uids[s->n_uids] = (struct uid_use){ .uid = uid };
+	return &s->uids[s->n_uids++];
+}
+
+static void uid_release(struct qp_state *s, uid_t uid, uint32_t agents, uint32_t qps)
+{
+	struct uid_use *u = uid_use(s, uid);
+
+	if (!u)
+		return;
+	u->agents -= agents;
+	u->qps -= qps;
+	if (!u->agents && !u->qps)
+		*u = s->uids[--s->n_uids];
+}
+
+/* ---- the QP table ------------------------------------------------------------------------ */
+
+static size_t qp_slot(const struct qp_state *s, const struct agent *a, uint64_t id)
+{
+	return mix((uint64_t)(uintptr_t)a * 31 + id) & (s->table_cap - 1);
+}
+
+static struct qp_ent *find_qp(const struct qp_state *s, const struct agent *a, uint64_t id)
+{
+	for (size_t i = qp_slot(s, a, id);; i = (i + 1) & (s->table_cap - 1)) {
+		struct qp_ent *q = s->table[i];
+
+		if (!q)
+			return NULL;
+		if (q->agent == a && q->info.qp_id == id)
+			return q;
+	}
+}
+
+static void table_insert(struct qp_state *s, struct qp_ent *q)
+{
+	size_t i = qp_slot(s, q->agent, q->info.qp_id);
+
+	while (s->table[i])
+		i = (i + 1) & (s->table_cap - 1);
+	s->table[i] = q;
+}
+
+/* Backward-shift deletion: no tombstones, probes stay short. */
+static void table_remove(struct qp_state *s, const struct qp_ent *q)
+{
+	size_t mask = s->table_cap - 1, i = qp_slot(s, q->agent, q->info.qp_id), j;
+
+	while (s->table[i] != q)
+		i = (i + 1) & mask;
+	for (j = (i + 1) & mask; s->table[j]; j = (j + 1) & mask) {
+		size_t home = qp_slot(s, s->table[j]->agent, s->table[j]->info.qp_id);
+
+		/* Move j back to i when its home is not in (i, j]. */
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			s->table[i] = s->table[j];
+			i = j;
+		}
+	}
+	s->table[i] = NULL;
+}
+
+/* ---- pairs ------------------------------------------------------------------------------- */
+
+static uint64_t pair_hash(uint32_t port, const struct tita_addr *remote, uint32_t job_id)
+{
+	uint64_t h = mix(port * 0x9e3779b97f4a7c15ull ^ job_id);
+
+	for (size_t i = 0; i < sizeof(remote->bytes); i += 8) {
+		uint64_t w;
+
+		memcpy(&w, &remote->bytes[i], 8);
+		h = mix(h ^ w);
+	}
+	return h;
+}
+
+static bool pair_is(const struct sample_pair *pr, uint32_t port, const struct tita_addr *remote,
+		    uint32_t job_id)
+{
+	return pr->used && pr->port == port && pr->job_id == job_id &&
+	       tita_addr_eq(&pr->remote, remote);
+}
+
+static uint32_t pair_find(const struct qp_state *s, uint32_t port, const struct tita_addr *remote,
+			  uint32_t job_id)
+{
+	size_t mask = s->pair_index_cap - 1;
+
+	if (!s->pair_index_cap)
+		return 0;
+	for (size_t i = pair_hash(port, remote, job_id) & mask; s->pair_index[i];
+	     i = (i + 1) & mask)
+		if (pair_is(&s->pairs[s->pair_index[i] - 1], port, remote, job_id))
+			return s->pair_index[i];
+	return 0;
+}
+
+static void index_insert(struct qp_state *s, uint32_t idx)
+{
+	const struct sample_pair *pr = &s->pairs[idx - 1];
+	size_t mask = s->pair_index_cap - 1;
+	size_t i = pair_hash(pr->port, &pr->remote, pr->job_id) & mask;
+
+	while (s->pair_index[i])
+		i = (i + 1) & mask;
+	s->pair_index[i] = idx;
+}
+
+static void index_remove(struct qp_state *s, uint32_t idx)
+{
+	size_t mask = s->pair_index_cap - 1, i, j;
+	const struct sample_pair *pr = &s->pairs[idx - 1];
+
+	for (i = pair_hash(pr->port, &pr->remote, pr->job_id) & mask; s->pair_index[i] != idx;)
+		i = (i + 1) & mask;
+	for (j = (i + 1) & mask; s->pair_index[j]; j = (j + 1) & mask) {
+		const struct sample_pair *x = &s->pairs[s->pair_index[j] - 1];
+		size_t home = pair_hash(x->port, &x->remote, x->job_id) & mask;
+
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			s->pair_index[i] = s->pair_index[j];
+			i = j;
+		}
+	}
+	s->pair_index[i] = 0;
+}
+
+/* Room for one more pair, the index kept at most half full. */
+static bool pairs_reserve(struct qp_state *s)
+{
+	if (s->n_pairs == s->cap_pairs) {
+		size_t cap = s->cap_pairs ? s->cap_pairs * 2 : 16;
+		struct sample_pair *np = realloc(s->pairs, cap * sizeof(*np));
+
+		if (!np)
+			return false;
+		s->pairs = np;
+		s->cap_pairs = cap;
+	}
+	if (2 * (s->n_pairs + 1) > s->pair_index_cap) {
+		size_t cap = s->pair_index_cap ? s->pair_index_cap * 2 : 32;
+		uint32_t *ni = calloc(cap, sizeof(*ni));
+
+		if (!ni)
+			return false;
+		free(s->pair_index);
+		s->pair_index = ni;
+		s->pair_index_cap = cap;
+		for (size_t i = 0; i < s->n_pairs; i++)
+			if (s->pairs[i].used)
+				index_insert(s, (uint32_t)i + 1);
+	}
+	return true;
+}
+
+/* The record of (port, remote, job): index + 1, or 0 when out of memory
+ * (the QP then goes unsampled). A new one measures from now_ns. */
+static uint32_t pair_get(struct qp_state *s, uint32_t port, const struct tita_addr *remote,
+			 uint32_t job_id, uint64_t now_ns)
+{
+	uint32_t idx = pair_find(s, port, remote, job_id);
+	struct sample_pair *pr = NULL;
+
+	if (idx)
+		return idx;
+	if (!pairs_reserve(s))
+		return 0;
+	for (size_t i = 0; i < s->n_pairs && !pr; i++)
+		if (!s->pairs[i].used)
+			pr = &s->pairs[i];
+	if (!pr)
+		pr = &s->pairs[s->n_pairs++];
+	memset(pr, 0, sizeof(*pr));
+	pr->used = true;
+	pr->port = port;
+	pr->remote = *remote;
+	pr->job_id = job_id;
+	pr->prev_ns = now_ns;
+	idx = (uint32_t)(pr - s->pairs) + 1;
+	index_insert(s, idx);
+	return idx;
+}
+
+static uint64_t backlog_of(const struct qp_ent *q)
+{
+	/* Whatever an agent reports (ours reads completed before posted):
+	 * never a negative backlog. */
+	return q->bytes_posted > q->bytes_completed ? q->bytes_posted - q->bytes_completed : 0;
+}
+
+static void pair_link(struct qp_state *s, struct qp_ent *q, uint32_t idx)
+{
+	struct sample_pair *pr = &s->pairs[idx - 1];
+
+	q->pair = idx;
+	q->pair_prev = NULL;
+	q->pair_next = pr->qps;
+	if (pr->qps)
+		pr->qps->pair_prev = q;
+	pr->qps = q;
+	pr->n_qps++;
+	pr->backlog_bytes += backlog_of(q);
+	pr->posted_bytes += q->bytes_posted;
+	pr->dirty = true;
+	s->dirty = true;
+}
+
+/* q leaves its pair: what it completed and no sample has counted stays
+ * with the pair, for its next sample; q counts from here on. */
+static void pair_unlink(struct qp_state *s, struct qp_ent *q)
+{
+	struct sample_pair *pr;
+
+	if (!q->pair)
+		return;
+	pr = &s->pairs[q->pair - 1];
+	if (q->pair_prev)
+		q->pair_prev->pair_next = q->pair_next;
+	else
+		pr->qps = q->pair_next;
+	if (q->pair_next)
+		q->pair_next->pair_prev = q->pair_prev;
+	pr->n_qps--;
+	pr->backlog_bytes -= backlog_of(q);
+	pr->posted_bytes -= q->bytes_posted;
+	pr->fresh = true;
+	q->pair = 0;
+	q->pair_prev = q->pair_next = NULL;
+}
+
+/* New counters for q: its pair's figures follow. */
+static void qp_counters(struct qp_state *s, struct qp_ent *q, uint64_t posted, uint64_t completed)
+{
+	struct sample_pair *pr = q->pair ? &s->pairs[q->pair - 1] : NULL;
+
+	if (pr) {
+		pr->backlog_bytes -= backlog_of(q);
+		pr->posted_bytes -= q->bytes_posted;
+		/* A counter that went back (a reset, a reused id): what it
+		 * counted so far stands, and it counts again from its new
+		 * value, never from an unsigned wrap. */
+		if (completed > q->bytes_completed)
+			pr->tx_bytes += completed - q->bytes_completed;
+		pr->fresh = true;
+	}
+	q->bytes_posted = posted;
+	q->bytes_completed = completed;
+	if (pr) {
+		pr->backlog_bytes += backlog_of(q);
+		pr->posted_bytes += q->bytes_posted;
+	}
+}
+
+/* After a registration: move q to the pair of its current route. Bytes
+ * completed under the old route stay with the old pair. */
+static void qp_route(struct qp_state *s, const struct agent *a, struct qp_ent *q, uint64_t now_ns)
+{
+	const struct sample_pair *cur = q->pair ? &s->pairs[q->pair - 1] : NULL;
+	bool routed = q->has_local && (q->info.flags & TITA_AGENT_QP_HAS_REMOTE_GID);
+	uint32_t idx;
+
+	if (cur && routed && cur->port == q->port && tita_addr_eq(&cur->remote, &q->remote)) {
+		/* Its state may have changed: its rule's split is redone. */
+		s->pairs[q->pair - 1].dirty = true;
+		s->dirty = true;
+		return;
+	}
+	pair_unlink(s, q);
+	idx = routed ? pair_get(s, q->port, &q->remote, a->job_id, now_ns) : 0;
+	if (idx)
+		pair_link(s, q, idx);
+}
+
+/* ---- splitting a pair's rate --------------------------------------------------------------- */
+
+/* The pacer port whose netdev owns GID sgid_index of dev/port. */
+static bool qp_local_port(const struct tita_pacer *p, const struct qp_state *s,
+			  const struct tita_agent_qp *q, uint32_t *ret_port)
+{
+	char path[512], name[32];
+	ssize_t n;
+	int fd;
+
+	if (memchr(q->dev_name, '\0', sizeof(q->dev_name)) == NULL || strchr(q->dev_name, '/') ||
+	    q->dev_name[0] == '.' || q->port_num == 0)
+		return false;
+	snprintf(path, sizeof(path), "%s/class/infiniband/%s/ports/%u/gid_attrs/ndevs/%u",
+		 s->sysfs_root, q->dev_name, q->port_num, q->sgid_index);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, name, sizeof(name) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	name[n] = '\0';
+	name[strcspn(name, "\n")] = '\0';
+	for (uint32_t i = 0; i < p->n_ports; i++)
+		if (!strcmp(p->ports[i].ifname, name)) {
+			*ret_port = i;
+			return true;
+		}
+	return false;
+}
+
+static bool paced_state(const struct qp_ent *q)
+{
+	return q->info.state == 2 || q->info.state == 3; /* RTR, RTS */
+}
+
+static void command(struct qp_state *s, struct agent *a, struct qp_ent *q, uint64_t kbps)
+{
+	struct tita_agent_set_rate m;
+
+	memset(&m, 0, sizeof(m));
+	tita_agent_hdr_init(&m.hdr, TITA_AGENT_SET_RATE, sizeof(m));
+	m.qp_id = q->info.qp_id;
+	m.rate_kbps = kbps;
+	m.seq = ++s->seq;
+	/* A full socket buffer drops the command: the next split sends it
+	 * again, as the rate still differs from cmd_kbps. */
+	if (send(a->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
+		s->stats.command_errors++;
+		return;
+	}
+	s->stats.commands_sent++;
+	q->cmd_kbps = kbps;
+}
+
+static bool moved(uint64_t old, uint64_t now)
+{
+	uint64_t d = old > now ? old - now : now - old;
+
+	return old == 0 || d * 100 > old * CHURN_PCT;
+}
+
+/* Split a rule's rate among its pair's QPs in RTR or RTS (rate 0: unpace
+ * them). */
+static void distribute(struct tita_pacer *p, struct qp_state *s, const struct tita_pacer_rule *r,
+		       uint64_t rate_bps)
+{
+	int port = tita_pacer_port_index(p, &r->local);
+	uint32_t idx = port >= 0 ? pair_find(s, (uint32_t)port, &r->remote, r->job_id) : 0;
+	struct sample_pair *pr = idx ? &s->pairs[idx - 1] : NULL;
+	double total = 0;
+	size_t n = 0;
+
+	if (!pr)
+		return;
+	pr->dirty = false;
+	for (struct qp_ent *q = pr->qps; q; q = q->pair_next)
+		if (paced_state(q)) {
+			n++;
+			total += q->demand_bps;
+		}
+	for (struct qp_ent *q = pr->qps; q && n; q = q->pair_next) {
+		double frac;
+		uint64_t kbps;
+
+		if (!paced_state(q))
+			continue;
+		if (rate_bps == 0) {
+			if (q->cmd_kbps)
+				command(s, q->agent, q, 0);
+			continue;
+		}
+		frac = EVEN_SHARE_PCT / 100.0 / (double)n +
+		       (100 - EVEN_SHARE_PCT) / 100.0 *
+			       (total > 0 ? q->demand_bps / total : 1.0 / (double)n);
+		kbps = (uint64_t)((double)rate_bps * frac / 1000.0 + 0.999);
+		if (kbps == 0)
+			kbps = 1;
+		if (moved(q->cmd_kbps, kbps))
+			command(s, q->agent, q, kbps);
+	}
+}
+
+/* Split a rule's rate among its QPs (0, a removed rule: unpace them). */
+static int qp_sync(struct tita_pacer *p, const struct tita_pacer_rule *rule)
+{
+	distribute(p, p->priv, rule, rule->rate_bps);
+	return 0;
+}
+
+static int qp_set_rate(struct tita_pacer *p, const struct tita_addr *local,
+		       const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps)
+{
+	struct qp_state *s = p->priv;
+
+	if (!tita_pacer_port(p, local))
+		return -ENOENT;
+	return tita_rule_apply(p, &s->rules, local, remote, job_id, rate_bps, 0, qp_sync);
+}
+
+static int qp_clear(struct tita_pacer *p, const struct tita_addr *local,
+		    const struct tita_addr *remote, uint32_t job_id)
+{
+	struct qp_state *s = p->priv;
+
+	return tita_rule_remove(p, &s->rules, local, remote, job_id, qp_sync);
+}
+
+/* The splits that QPs joining or changing state made stale. */
+static void redistribute_dirty(struct tita_pacer *p, struct qp_state *s)
+{
+	if (!s->dirty)
+		return;
+	s->dirty = false;
+	for (size_t i = 0; i < s->rules.n; i++) {
+		const struct tita_pacer_rule *r = &s->rules.rules[i];
+		int port = tita_pacer_port_index(p, &r->local);
+		uint32_t idx = port >= 0 ? pair_find(s, (uint32_t)port, &r->remote, r->job_id) : 0;
+
+		if (idx && s->pairs[idx - 1].dirty)
+			distribute(p, s, r, r->rate_bps);
+	}
+}
+
+/* ---- agents ---------------------------------------------------------------------------------- */
+
 static int qp_init(struct tita_pacer *p, char *err, size_t err_size)
 {
 	const struct tita_pacer_env *env = &p->env;
@@ -129,6 +613,14 @@ static int qp_init(struct tita_pacer *p, char *err, size_t err_size)
 		return -ENOMEM;
 	p->priv = s;
 	s->listen_fd = s->epoll_fd = -1;
+	s->agents_per_uid = env->agents_per_uid ? env->agents_per_uid : DEFAULT_AGENTS_PER_UID;
+	s->qps_per_uid = env->agent_qps_per_uid ? env->agent_qps_per_uid : DEFAULT_QPS_PER_UID;
+	s->qps_max = env->agent_qps ? env->agent_qps : DEFAULT_QPS;
+	for (s->table_cap = 64; s->table_cap < 2 * (size_t)s->qps_max; s->table_cap <<= 1)
+		;
+	s->table = calloc(s->table_cap, sizeof(*s->table));
+	if (!s->table)
+		return -ENOMEM;
 	snprintf(s->socket_path, sizeof(s->socket_path), "%s",
 		 env->agent_socket[0] ? env->agent_socket : TITA_AGENT_SOCKET_DEFAULT);
 	snprintf(s->sysfs_root, sizeof(s->sysfs_root), "%s",
@@ -170,240 +662,68 @@ static int qp_init(struct tita_pacer *p, char *err, size_t err_size)
 	return 0;
 }
 
-/* The pacer port whose netdev owns GID sgid_index of dev/port. */
-static bool qp_local_port(const struct tita_pacer *p, const struct qp_state *s,
-			  const struct tita_agent_qp *q, uint32_t *ret_port)
+static void qp_remove(struct qp_state *s, struct agent *a, struct qp_ent *q)
 {
-	char path[512], name[32];
-	ssize_t n;
-	int fd;
-
-	if (memchr(q->dev_name, '\0', sizeof(q->dev_name)) == NULL || strchr(q->dev_name, '/') ||
-	    q->dev_name[0] == '.' || q->port_num == 0)
-		return false;
-	snprintf(path, sizeof(path), "%s/class/infiniband/%s/ports/%u/gid_attrs/ndevs/%u",
-		 s->sysfs_root, q->dev_name, q->port_num, q->sgid_index);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, name, sizeof(name) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	name[n] = '\0';
-	name[strcspn(name, "\n")] = '\0';
-	for (uint32_t i = 0; i < p->n_ports; i++)
-		if (!strcmp(p->ports[i].ifname, name)) {
-			*ret_port = i;
-			return true;
-		}
-	return false;
-}
-
-static bool qp_in_pair(const struct tita_pacer *p, const struct agent *a, const struct qp_ent *q,
-		       const struct tita_pacer_rule *r)
-{
-	return q->has_local && a->job_id == r->job_id && tita_addr_eq(&q->remote, &r->remote) &&
-	       tita_addr_eq(&p->ports[q->port].addr, &r->local) &&
-	       (q->info.state == 2 || q->info.state == 3); /* RTR, RTS */
-}
-
-static void command(struct qp_state *s, struct agent *a, struct qp_ent *q, uint64_t kbps)
-{
-	struct tita_agent_set_rate m;
-
-	memset(&m, 0, sizeof(m));
-	tita_agent_hdr_init(&m.hdr, TITA_AGENT_SET_RATE, sizeof(m));
-	m.qp_id = q->info.qp_id;
-	m.rate_kbps = kbps;
-	m.seq = ++s->seq;
-	/* A full socket buffer drops the command: the next split sends it
-	 * again, as the rate still differs from cmd_kbps. */
-	if (send(a->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
-		s->stats.command_errors++;
-		return;
-	}
-	s->stats.commands_sent++;
-	q->cmd_kbps = kbps;
-}
-
-static bool moved(uint64_t old, uint64_t now)
-{
-	uint64_t d = old > now ? old - now : now - old;
-
-	return old == 0 || d * 100 > old * CHURN_PCT;
-}
-
-/* Split a rule's rate among its QPs (rate 0: unpace them). */
-static void distribute(struct tita_pacer *p, struct qp_state *s, const struct tita_pacer_rule *r,
-		       uint64_t rate_bps)
-{
-	double total = 0;
-	size_t n = 0;
-
-	for (int i = 0; i < MAX_AGENTS; i++) {
-		struct agent *a = s->agents[i];
-
-		for (size_t k = 0; a && k < a->n; k++)
-			if (qp_in_pair(p, a, &a->qps[k], r)) {
-				n++;
-				total += a->qps[k].demand_bps;
-			}
-	}
-	for (int i = 0; i < MAX_AGENTS && n; i++) {
-		struct agent *a = s->agents[i];
-
-		for (size_t k = 0; a && k < a->n; k++) {
-			struct qp_ent *q = &a->qps[k];
-			double frac;
-			uint64_t kbps;
-
-			if (!qp_in_pair(p, a, q, r))
-				continue;
-			if (rate_bps == 0) {
-				if (q->cmd_kbps)
-					command(s, a, q, 0);
-				continue;
-			}
-			frac = EVEN_SHARE_PCT / 100.0 / (double)n +
-			       (100 - EVEN_SHARE_PCT) / 100.0 *
-				       (total > 0 ? q->demand_bps / total : 1.0 / (double)n);
-			kbps = (uint64_t)((double)rate_bps * frac / 1000.0 + 0.999);
-			if (kbps == 0)
-				kbps = 1;
-			if (moved(q->cmd_kbps, kbps))
-				command(s, a, q, kbps);
-		}
-	}
-}
-
-/* Split the rule's rate among its QPs (0, a removed rule: unpace them). */
-static int qp_sync(struct tita_pacer *p, const struct tita_pacer_rule *rule)
-{
-	distribute(p, p->priv, rule, rule->rate_bps);
-	return 0;
-}
-
-static int qp_set_rate(struct tita_pacer *p, const struct tita_addr *local,
-		       const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps)
-{
-	struct qp_state *s = p->priv;
-
-	if (!tita_pacer_port(p, local))
-		return -ENOENT;
-	return tita_rule_apply(p, &s->rules, local, remote, job_id, rate_bps, 0, qp_sync);
-}
-
-static int qp_clear(struct tita_pacer *p, const struct tita_addr *local,
-		    const struct tita_addr *remote, uint32_t job_id)
-{
-	struct qp_state *s = p->priv;
-
-	return tita_rule_remove(p, &s->rules, local, remote, job_id, qp_sync);
-}
-
-/* Hand what q completed and no sample has counted to its pair, which
- * keeps it for the next sample; q counts from here on. */
-static void qp_carry(struct qp_state *s, struct qp_ent *q)
-{
-	if (q->pair) {
-		s->pairs[q->pair - 1].carry_bytes += q->bytes_completed - q->sampled_completed;
-		s->pairs[q->pair - 1].fresh = true;
-	}
-	q->sampled_completed = q->bytes_completed;
-}
-
-/* The record of (port, remote, job): index + 1, or 0 when out of memory
- * (the QP then goes unsampled). A new one measures from now_ns. */
-static uint32_t pair_get(struct qp_state *s, uint32_t port, const struct tita_addr *remote,
-			 uint32_t job_id, uint64_t now_ns)
-{
-	struct sample_pair *pr = NULL;
-
-	for (size_t i = 0; i < s->n_pairs; i++) {
-		struct sample_pair *x = &s->pairs[i];
-
-		if (!x->used) {
-			if (!pr)
-				pr = x;
-		} else if (x->port == port && x->job_id == job_id &&
-			   tita_addr_eq(&x->remote, remote)) {
-			return (uint32_t)i + 1;
-		}
-	}
-	if (!pr) {
-		if (s->n_pairs == s->cap_pairs) {
-			size_t cap = s->cap_pairs ? s->cap_pairs * 2 : 16;
-			struct sample_pair *np = realloc(s->pairs, cap * sizeof(*np));
-
-			if (!np)
-				return 0;
-			s->pairs = np;
-			s->cap_pairs = cap;
-		}
-		pr = &s->pairs[s->n_pairs++];
-	}
-	memset(pr, 0, sizeof(*pr));
-	pr->used = true;
-	pr->port = port;
-	pr->remote = *remote;
-	pr->job_id = job_id;
-	pr->prev_ns = now_ns;
-	return (uint32_t)(pr - s->pairs) + 1;
-}
-
-/* After a registration: move q to the pair of its current route. Bytes
- * completed under the old route stay with the old pair. */
-static void qp_route(struct qp_state *s, const struct agent *a, struct qp_ent *q, uint64_t now_ns)
-{
-	const struct sample_pair *cur = q->pair ? &s->pairs[q->pair - 1] : NULL;
-	bool routed = q->has_local && (q->info.flags & TITA_AGENT_QP_HAS_REMOTE_GID);
-
-	if (cur && routed && cur->port == q->port && tita_addr_eq(&cur->remote, &q->remote))
-		return;
-	qp_carry(s, q);
-	q->pair = routed ? pair_get(s, q->port, &q->remote, a->job_id, now_ns) : 0;
+	pair_unlink(s, q);
+	table_remove(s, q);
+	a->qps[q->idx] = a->qps[--a->n];
+	a->qps[q->idx]->idx = q->idx;
+	s->n_qps--;
+	uid_release(s, a->uid, 0, 1);
+	free(q);
 }
 
 static void agent_drop(struct qp_state *s, int i)
 {
 	struct agent *a = s->agents[i];
 
-	for (size_t k = 0; k < a->n; k++)
-		qp_carry(s, &a->qps[k]);
+	while (a->n)
+		qp_remove(s, a, a->qps[a->n - 1]);
 	/* The agent unpaces its QPs itself when the socket closes. */
 	epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, a->fd, NULL);
 	close(a->fd);
+	uid_release(s, a->uid, 1, 0);
 	free(a->qps);
 	free(a);
 	s->agents[i] = NULL;
 }
 
-static void accept_agents(struct tita_pacer *p, struct qp_state *s)
+static void accept_agents(struct tita_pacer *p, struct qp_state *s, uint64_t now_ns)
 {
-	for (;;) {
+	for (int k = 0; k < 64; k++) {
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct epoll_event ev = { .events = EPOLLIN };
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
+		struct uid_use *u;
 		struct agent *a;
 		int slot = -1;
 
-		if (fd < 0)
+		if (fd < 0) {
+			/* No descriptor for it: the connection stays queued and
+			 * the socket readable; left in the epoll set it would
+			 * wake the loop again at once. */
+			if ((errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			     errno == ENOMEM) &&
+			    !epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, s->listen_fd, NULL))
+				s->listen_resume_ns = now_ns + ACCEPT_PAUSE_NS;
 			return;
+		}
 		for (int i = 0; i < MAX_AGENTS && slot < 0; i++)
 			if (!s->agents[i])
 				slot = i;
-		a = slot >= 0 ? calloc(1, sizeof(*a)) : NULL;
-		if (!a || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-			/* Too many agents: that process runs unpaced. */
-			free(a);
+		if (slot < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+		    !(u = uid_use(s, cred.uid)) || u->agents >= s->agents_per_uid ||
+		    !(a = calloc(1, sizeof(*a)))) {
+			/* Too many agents (of this user): that process runs
+			 * unpaced. */
 			close(fd);
-			s->stats.protocol_errors++;
+			s->stats.agents_refused++;
 			continue;
 		}
 		a->fd = fd;
 		a->pid = cred.pid;
+		a->uid = cred.uid;
 		a->job_id = p->env.job_of_pid ? p->env.job_of_pid(cred.pid, p->env.ctx) : 0;
 		ev.data.ptr = a;
 		if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -411,16 +731,41 @@ static void accept_agents(struct tita_pacer *p, struct qp_state *s)
 			free(a);
 			continue;
 		}
+		u->agents++;
 		s->agents[slot] = a;
 	}
 }
 
-static struct qp_ent *find_qp(struct agent *a, uint64_t id)
+/* A QP agent a has not registered before; NULL (counted) past a bound. */
+static struct qp_ent *qp_new(struct qp_state *s, struct agent *a, uint64_t id)
 {
-	for (size_t k = 0; k < a->n; k++)
-		if (a->qps[k].info.qp_id == id)
-			return &a->qps[k];
-	return NULL;
+	struct uid_use *u = uid_use(s, a->uid);
+	struct qp_ent *q;
+
+	if (!u || a->n >= AGENT_QPS_MAX || u->qps >= s->qps_per_uid || s->n_qps >= s->qps_max) {
+		s->stats.qps_refused++;
+		return NULL;
+	}
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		struct qp_ent **nq = realloc(a->qps, cap * sizeof(*nq));
+
+		if (!nq)
+			return NULL;
+		a->qps = nq;
+		a->cap = cap;
+	}
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return NULL;
+	q->agent = a;
+	q->info.qp_id = id;
+	q->idx = (uint32_t)a->n;
+	a->qps[a->n++] = q;
+	table_insert(s, q);
+	s->n_qps++;
+	u->qps++;
+	return q;
 }
 
 /* One message from agent a; false when the agent must be dropped. */
@@ -449,26 +794,15 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 		/* An agent of protocol 1.0 sends no counters: zero. */
 		memset(&m, 0, sizeof(m));
 		memcpy(&m, buf, len < sizeof(m) ? len : sizeof(m));
-		q = find_qp(a, m.qp_id);
+		q = find_qp(s, a, m.qp_id);
 		if (!q) {
-			if (a->n == a->cap) {
-				size_t cap = a->cap ? a->cap * 2 : 16;
-				struct qp_ent *nq;
-
-				/* An agent holds at most its table's QPs. */
-				if (cap > 4096 || !(nq = realloc(a->qps, cap * sizeof(*nq)))) {
-					s->stats.protocol_errors++;
-					return true;
-				}
-				a->qps = nq;
-				a->cap = cap;
-			}
-			q = &a->qps[a->n++];
-			memset(q, 0, sizeof(*q));
+			q = qp_new(s, a, m.qp_id);
+			if (!q)
+				return true;
 			/* Counted from here: a QP registered again after a
 			 * reconnect brings its whole past in its counters. */
 			q->bytes_posted = q->prev_bytes = m.bytes_posted;
-			q->bytes_completed = q->sampled_completed = m.bytes_completed;
+			q->bytes_completed = m.bytes_completed;
 			q->prev_ns = now_ns;
 		}
 		m.dev_name[sizeof(m.dev_name) - 1] = '\0';
@@ -476,11 +810,9 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 		q->has_local = qp_local_port(p, s, &m, &q->port);
 		if (m.flags & TITA_AGENT_QP_HAS_REMOTE_GID)
 			memcpy(q->remote.bytes, m.remote_gid, 16);
+		/* A QP that reached RTR/RTS joins its pair's split at the end
+		 * of this call (once, however many joined). */
 		qp_route(s, a, q, now_ns);
-		/* A QP that reached RTR/RTS joins its pair's split now. */
-		for (size_t i = 0; i < s->rules.n; i++)
-			if (qp_in_pair(p, a, q, &s->rules.rules[i]))
-				distribute(p, s, &s->rules.rules[i], s->rules.rules[i].rate_bps);
 		break;
 	}
 	case TITA_AGENT_QP_DEL: {
@@ -488,11 +820,9 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 		struct qp_ent *q;
 
 		memcpy(&m, buf, sizeof(m));
-		q = find_qp(a, m.qp_id);
-		if (q) {
-			qp_carry(s, q);
-			*q = a->qps[--a->n];
-		}
+		q = find_qp(s, a, m.qp_id);
+		if (q)
+			qp_remove(s, a, q);
 		break;
 	}
 	case TITA_AGENT_STATS: {
@@ -503,24 +833,14 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 			struct qp_ent *q;
 
 			memcpy(&st, (const char *)buf + sizeof(*m) + i * sizeof(st), sizeof(st));
-			q = find_qp(a, st.qp_id);
+			q = find_qp(s, a, st.qp_id);
 			if (!q)
 				continue;
-			/* A counter that went back (a reset, a reused id):
-			 * what it counted so far stands, and it counts again
-			 * from its new value, never from an unsigned wrap. */
-			if (st.bytes_completed < q->bytes_completed) {
-				qp_carry(s, q);
-				q->sampled_completed = st.bytes_completed;
-			}
-			q->bytes_completed = st.bytes_completed;
-			if (q->pair)
-				s->pairs[q->pair - 1].fresh = true;
 			if (st.bytes_posted < q->bytes_posted) {
 				q->prev_bytes = st.bytes_posted;
 				q->prev_ns = now_ns;
 			}
-			q->bytes_posted = st.bytes_posted;
+			qp_counters(s, q, st.bytes_posted, st.bytes_completed);
 			if (now_ns > q->prev_ns) {
 				double bps = (double)(st.bytes_posted - q->prev_bytes) * 8e9 /
 					     (double)(now_ns - q->prev_ns);
@@ -540,7 +860,7 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 		struct qp_ent *q;
 
 		memcpy(&m, buf, sizeof(m));
-		q = find_qp(a, m.qp_id);
+		q = find_qp(s, a, m.qp_id);
 		if (q) {
 			q->last_err = m.err;
 			q->mech = m.mechanism;
@@ -561,46 +881,62 @@ void tita_pacer_qp_process(struct tita_pacer *p, uint64_t now_ns)
 {
 	struct qp_state *s = p->priv;
 	struct epoll_event evs[32];
+	uint32_t budget = WORK_PER_CALL;
 	int n;
 
 	if (!s || s->epoll_fd < 0)
 		return;
+	if (s->listen_resume_ns && now_ns >= s->listen_resume_ns) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+		if (!epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listen_fd, &ev))
+			s->listen_resume_ns = 0;
+	}
 	/* Bounded rounds: a new agent's messages are read in the same call
-	 * that accepts it, and a flood cannot hold the event loop. */
-	for (int round = 0; round < 16 && (n = epoll_wait(s->epoll_fd, evs, 32, 0)) > 0; round++) {
-		for (int i = 0; i < n; i++) {
+	 * that accepts it, and a flood cannot hold the event loop (what is
+	 * left stays readable for the next call). */
+	for (int round = 0; round < 16 && budget && (n = epoll_wait(s->epoll_fd, evs, 32, 0)) > 0;
+	     round++) {
+		for (int i = 0; i < n && budget; i++) {
 			struct agent *a = evs[i].data.ptr;
 			char buf[TITA_AGENT_MSG_MAX];
 			int slot = -1;
 			bool keep = true;
 
 			if (!a) {
-				accept_agents(p, s);
+				accept_agents(p, s, now_ns);
 				continue;
 			}
-			for (int k = 0; k < MAX_AGENTS; k++)
+			for (int k = 0; k < MAX_AGENTS && slot < 0; k++)
 				if (s->agents[k] == a)
 					slot = k;
 			if (slot < 0)
 				continue;
-			/* A bounded number of messages per agent per pass. */
-			for (int m = 0; m < 64 && keep; m++) {
+			/* A bounded number of messages per agent per round. */
+			for (int m = 0; m < MSGS_PER_AGENT && keep && budget; m++) {
 				ssize_t len =
 					recv(a->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+				uint32_t work = 1;
 
 				if (len < 0 && (errno == EAGAIN || errno == EINTR))
 					break;
-				if (len <= 0)
+				if (len <= 0) {
 					keep = false;
-				else if ((size_t)len > sizeof(buf))
+				} else if ((size_t)len > sizeof(buf)) {
 					s->stats.protocol_errors++; /* cut: dropped */
-				else
+				} else {
+					if (tita_agent_msg_check(buf, (size_t)len) ==
+					    TITA_AGENT_STATS)
+						work += ((const struct tita_agent_stats *)buf)->n;
 					keep = agent_msg(p, s, a, buf, (size_t)len, now_ns);
+				}
+				budget = budget > work ? budget - work : 0;
 			}
 			if (!keep)
 				agent_drop(s, slot);
 		}
 	}
+	redistribute_dirty(p, s);
 	/* Demands move: re-split the live rules now and then. */
 	if (now_ns - s->last_redistribute_ns >= REDISTRIBUTE_NS) {
 		s->last_redistribute_ns = now_ns;
@@ -649,6 +985,8 @@ static void qp_free(struct tita_pacer *p)
 		close(s->epoll_fd);
 	tita_rule_table_free(&s->rules);
 	free(s->pairs);
+	free(s->pair_index);
+	free(s->table);
 	free(s);
 	p->priv = NULL;
 }
@@ -663,37 +1001,11 @@ size_t tita_pacer_qp_tx_samples(struct tita_pacer *p, uint64_t now_ns, tita_pace
 		return 0;
 	for (size_t i = 0; i < s->n_pairs; i++) {
 		struct sample_pair *pr = &s->pairs[i];
-
-		pr->tx_bytes = pr->carry_bytes;
-		pr->backlog_bytes = 0;
-		pr->n_qps = 0;
-		/* Two calls at the same instant: the bytes wait for a
-		 * sample with an interval to spread them over. */
-		pr->sampled = pr->used && pr->fresh && now_ns > pr->prev_ns;
-	}
-	for (int i = 0; i < MAX_AGENTS; i++) {
-		const struct agent *a = s->agents[i];
-
-		for (size_t k = 0; a && k < a->n; k++) {
-			const struct qp_ent *q = &a->qps[k];
-			struct sample_pair *pr;
-
-			if (!q->pair)
-				continue;
-			pr = &s->pairs[q->pair - 1];
-			pr->n_qps++;
-			pr->tx_bytes += q->bytes_completed - q->sampled_completed;
-			/* Whatever an agent reports (ours reads completed
-			 * before posted): never a negative backlog. */
-			if (q->bytes_posted > q->bytes_completed)
-				pr->backlog_bytes += q->bytes_posted - q->bytes_completed;
-		}
-	}
-	for (size_t i = 0; i < s->n_pairs; i++) {
-		struct sample_pair *pr = &s->pairs[i];
 		struct tita_tx_sample ts;
 
-		if (!pr->sampled)
+		/* Two calls at the same instant: the bytes wait for a sample
+		 * with an interval to spread them over. */
+		if (!pr->used || !pr->fresh || now_ns <= pr->prev_ns)
 			continue;
 		memset(&ts, 0, sizeof(ts));
 		ts.local = p->ports[pr->port].addr;
@@ -705,20 +1017,12 @@ size_t tita_pacer_qp_tx_samples(struct tita_pacer *p, uint64_t now_ns, tita_pace
 		fn(&ts, ctx);
 		delivered++;
 		pr->prev_ns = now_ns;
-		pr->carry_bytes = 0;
+		pr->tx_bytes = 0;
 		pr->fresh = false;
 		/* Its last QP left and its bytes are out: forget it. */
-		if (!pr->n_qps)
+		if (!pr->n_qps) {
+			index_remove(s, (uint32_t)i + 1);
 			pr->used = false;
-	}
-	for (int i = 0; i < MAX_AGENTS; i++) {
-		struct agent *a = s->agents[i];
-
-		for (size_t k = 0; a && k < a->n; k++) {
-			struct qp_ent *q = &a->qps[k];
-
-			if (q->pair && s->pairs[q->pair - 1].sampled)
-				q->sampled_completed = q->bytes_completed;
 		}
 	}
 	while (s->n_pairs && !s->pairs[s->n_pairs - 1].used)
@@ -730,23 +1034,11 @@ uint64_t tita_pacer_qp_pair_bytes(const struct tita_pacer *p, const struct tita_
 				  const struct tita_addr *remote, uint32_t job_id)
 {
 	const struct qp_state *s = p->priv;
-	struct tita_pacer_rule r = { .local = *local, .remote = *remote, .job_id = job_id };
-	uint64_t sum = 0;
+	int port = tita_pacer_port_index(p, local);
+	uint32_t idx = s && port >= 0 ? pair_find(s, (uint32_t)port, remote, job_id) : 0;
 
-	for (int i = 0; s && i < MAX_AGENTS; i++) {
-		const struct agent *a = s->agents[i];
-
-		for (size_t k = 0; a && k < a->n; k++) {
-			const struct qp_ent *q = &a->qps[k];
-
-			/* Any state: bytes of a QP that left RTS still count. */
-			if (q->has_local && a->job_id == job_id &&
-			    tita_addr_eq(&q->remote, remote) &&
-			    tita_addr_eq(&p->ports[q->port].addr, &r.local))
-				sum += q->bytes_posted;
-		}
-	}
-	return sum;
+	/* Any state: bytes of a QP that left RTS still count. */
+	return idx ? s->pairs[idx - 1].posted_bytes : 0;
 }
 
 void tita_pacer_qp_stats(const struct tita_pacer *p, struct tita_pacer_agent_stats *ret)
@@ -766,7 +1058,7 @@ void tita_pacer_qp_stats(const struct tita_pacer *p, struct tita_pacer_agent_sta
 		ret->agents++;
 		ret->qps += (uint32_t)a->n;
 		for (size_t k = 0; k < a->n; k++)
-			if (a->qps[k].cmd_kbps)
+			if (a->qps[k]->cmd_kbps)
 				ret->qps_paced++;
 	}
 }

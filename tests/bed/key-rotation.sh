@@ -64,7 +64,7 @@ bg h1 "$gen" send 10.77.0.3,rate=20M --duration 30s >/dev/null
 bg h2 "$gen" send 10.77.0.3,rate=20M --duration 30s >/dev/null
 t1=$(poll h1 "pairs role tx" "$(paced 10.77.0.3)" 5000)
 t2=$(poll h2 "pairs role tx" "$(paced 10.77.0.3)" 5000)
-check "h1 and h2 are paced by h3 ($t1 ms, $t2 ms)" [ "$t1" != timeout ] && [ "$t2" != timeout ]
+check "h1 and h2 are paced by h3 ($t1 ms, $t2 ms)" test "$t1" != timeout -a "$t2" != timeout
 sleep 0.5
 
 # ---- the rotation, host by host, with traffic ----------------------------------------
