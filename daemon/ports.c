@@ -422,14 +422,16 @@ static void port_down(struct titad_ports *ps, uint32_t i, const char *why, bool 
 {
 	struct titad_port *p = &ps->ports[i];
 
+	bool was_up = p->up;
+
 	if (gone)
 		release(p);
-	if (!p->up)
+	if (!was_up && !strcmp(p->down_why, why))
 		return;
 	p->up = false;
 	snprintf(p->down_why, sizeof(p->down_why), "%s", why);
 	log_warning("%s: %s: pacing off on it (fail-open) until it is back", p->ifname, why);
-	if (ps->changed)
+	if (was_up && ps->changed)
 		ps->changed(ps->ctx, i, false, now_ns);
 }
 
