@@ -240,9 +240,17 @@ static void render_ports(const struct titad_sources *src, const struct titad_eng
 	}
 	family(b, "tita_port_transmitted_bytes_total", "counter",
 	       "Bytes sent from a port (tc egress, all IP traffic).");
-	for (uint32_t i = 0; i < n_ports; i++)
+	for (uint32_t i = 0; i < n_ports; i++) {
+		uint64_t v = 0;
+
+		/* Every frame has a reason; those with an IP header are IP. */
+		for (int r = 0; r < TITA_REASON_MAX; r++)
+			if (r != TITA_REASON_NOT_IP && r != TITA_REASON_TRUNC_ETH &&
+			    r != TITA_REASON_TRUNC_VLAN && r != TITA_REASON_VLAN_DEPTH)
+				v += pi[i].tx_reasons.bytes[r];
 		sb_printf(b, "tita_port_transmitted_bytes_total{port=\"%s\"} %llu\n", pi[i].ifname,
-			  (unsigned long long)pi[i].tx_bytes_total);
+			  (unsigned long long)v);
+	}
 	family(b, "tita_datapath_packets_total", "counter",
 	       "Frames the datapath parsed, by direction and outcome (roce is accounted).");
 	for (uint32_t i = 0; i < n_ports; i++) {

@@ -292,8 +292,6 @@ void titad_ports_info(const struct titad_ports *ps, uint32_t i, struct titad_por
 			ret->rx_total.not_ect_packets += c->not_ect_packets;
 			ret->rx_total.cnp_packets += c->cnp_packets;
 		}
-		for (size_t j = 0; j < s->n_tx_peers; j++)
-			ret->tx_bytes_total += s->tx_peers[j].total.bytes;
 		ret->rx_reasons = s->rx_reasons_total;
 		ret->tx_reasons = s->tx_reasons_total;
 	}

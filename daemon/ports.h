@@ -56,7 +56,6 @@ struct titad_port_info {
 	uint64_t line_rate_bps;
 	bool has_snapshot;
 	struct tita_bpf_rx_counts rx_total; /* summed over the remote sources */
-	uint64_t tx_bytes_total;
 	struct tita_bpf_reasons rx_reasons, tx_reasons; /* totals */
 	uint64_t read_errors;
 	bool nic_ok;

@@ -921,6 +921,13 @@ static void judge_tc(struct tita *s, const struct fixture *f, uint32_t gso_segs)
 	}
 	w = find_tx(&after, &f->dst);
 	b = find_tx(&before, &f->dst);
+	/* Only RoCEv2 makes a destination an entry. */
+	if (!b && f->reason != TITA_REASON_ROCE) {
+		if (w)
+			bad(f, "tc: an entry for %s, which only non-RoCE traffic went to",
+			    addr_str(&f->dst, a));
+		return;
+	}
 	if (!w) {
 		bad(f, "tc: no entry for %s", addr_str(&f->dst, a));
 		return;
