@@ -5,7 +5,7 @@
  *
  *   ctl.c           construction, reloads, ports and jobs, the output rings,
  *                   messages in, expiry and the round driver
- *   ctl_params.c    the parameters: defaults and checks
+ *   ctl_params.c    the parameter table, defaults and checks
  *   ctl_pairs.c     the pair table: slots, hash index, growth, eviction
  *   ctl_sender.c    TX pairs: demand estimate, reports, composing and
  *                   programming the rate, grants in
