@@ -64,7 +64,8 @@ static const struct tita_param table[] = {
 	     "new demands are granted this fraction of an interval after the first"),
 	FRAC(probe_threshold, NULL, 0, 1, 0.90,
 	     "a pair using more than this of its rate asks for more"),
-	FACTOR(probe_gain, NULL, 1, 16, 1.5, "...this many times its rate, up to line rate"),
+	FACTOR(probe_gain, NULL, 1, 16, 1.5,
+	       "such a pair asks for this many times its rate, up to line rate"),
 	DUR(backlog_horizon_ns, NULL, 1 * US, 60 * S, 200 * US,
 	    "a backlog becomes demand as if it had to drain in this long"),
 	FRAC(demand_decay, NULL, 0, 1, 0.25, "an idle pair's demand is multiplied by this a round"),
@@ -87,6 +88,7 @@ static const struct tita_param table[] = {
 };
 
 #define N_PARAMS (sizeof(table) / sizeof(table[0]))
+_Static_assert(N_PARAMS == TITA_CTL_N_PARAMS, "TITA_CTL_N_PARAMS is the table's size");
 
 const struct tita_param *tita_ctl_param_table(size_t *ret_n)
 {

@@ -125,7 +125,11 @@ struct tita_param {
 	const char *help; /* one line */
 };
 
-/* The table, in the order of struct tita_ctl_params; *ret_n entries. */
+/* The table's size: one entry per field of struct tita_ctl_params. */
+#define TITA_CTL_N_PARAMS 26
+
+/* The table, in the order of struct tita_ctl_params; *ret_n entries
+ * (TITA_CTL_N_PARAMS). */
 const struct tita_param *tita_ctl_param_table(size_t *ret_n);
 /* By name (struct tita_ctl_params' field name); NULL if there is none. */
 const struct tita_param *tita_ctl_param_find(const char *name);
