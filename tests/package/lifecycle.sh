@@ -70,9 +70,11 @@ wants=/etc/systemd/system/multi-user.target.wants/titad.service
 dsh_state=/var/lib/systemd/deb-systemd-helper-enabled/titad.service.dsh-also
 fail=0
 
+phase_failed=0
 bad() {
 	echo "lifecycle.sh: $*" >&2
 	fail=1
+	phase_failed=1
 }
 
 cleanup() {
@@ -117,6 +119,17 @@ running() {
 show_calls() {
 	sed 's/^/    /' "$stub_dir/calls" >&2
 }
+# What the maintainer scripts asked for, for the log.
+phase_done() {
+	if [ "$phase_failed" -eq 0 ]; then
+		echo "lifecycle.sh: $1"
+	else
+		echo "lifecycle.sh: FAILED, see above: $1"
+	fi
+	phase_failed=0
+	grep -E '^(deb-systemd-invoke|systemctl)' "$stub_dir/calls" | grep -v ' is-' |
+		sed 's/^/    called: /' || true
+}
 
 # ---- install: enabled, not started --------------------------------------------
 run_dpkg -i "$old_deb"
@@ -141,7 +154,7 @@ not_called "(deb-systemd-invoke|systemctl).* (start|restart|try-restart) .*" \
 ! running || bad "install: titad runs after a fresh install"
 /usr/sbin/titad --version >/dev/null || bad "install: titad --version failed"
 systemd-analyze verify /lib/systemd/system/titad.service || bad "install: systemd-analyze verify"
-echo "lifecycle.sh: install: enabled, not started"
+phase_done "install: enabled, not started"
 
 # ---- configure: what the administrator does -------------------------------------
 key_hex=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -169,7 +182,7 @@ running || bad "upgrade: titad not running after the upgrade"
 	bad "upgrade: expected one restart with $new_version unpacked, got: $(cat "$stub_dir/starts")"
 grep -qx 'log-level = notice' "$conf" || bad "upgrade: the administrator's edit of $conf was lost"
 [ "$(cat "$key")" = "$key_hex" ] || bad "upgrade: the cluster key changed"
-echo "lifecycle.sh: upgrade $old_version -> $new_version with titad running: restarted once, after unpacking"
+phase_done "upgrade $old_version -> $new_version with titad running: restarted once, after unpacking"
 
 # ---- upgrade with titad stopped: stays stopped ------------------------------------
 systemctl stop titad.service
@@ -177,7 +190,7 @@ run_dpkg -i "$new_deb"
 called "deb-systemd-invoke try-restart titad.service" || bad "reinstall: no try-restart"
 ! running || bad "reinstall: an upgrade started a titad the administrator had stopped"
 [ ! -s "$stub_dir/starts" ] || bad "reinstall: started: $(cat "$stub_dir/starts")"
-echo "lifecycle.sh: upgrade with titad stopped: left stopped"
+phase_done "upgrade with titad stopped: left stopped"
 
 # ---- remove: stopped; configuration and key kept -----------------------------------
 systemctl start titad.service
@@ -195,7 +208,7 @@ done
 [ "$(cat "$key")" = "$key_hex" ] || bad "remove: the cluster key changed"
 # Debian keeps the enablement until purge, so a reinstall stays enabled.
 [ -L "$wants" ] || bad "remove: the enablement went before purge"
-echo "lifecycle.sh: remove: titad stopped, configuration kept"
+phase_done "remove: titad stopped, configuration kept"
 
 # ---- purge: only what the administrator made is left, and said --------------------
 run_dpkg -P tita
@@ -219,7 +232,7 @@ done | sort -u | while read -r f; do
 	[ ! -e "$f" ] || echo "$f"
 done >"$stub_dir/left"
 [ ! -s "$stub_dir/left" ] || bad "purge: files of the package left: $(tr '\n' ' ' <"$stub_dir/left")"
-echo "lifecycle.sh: purge: only $key left, and the postrm said so:"
+phase_done "purge: only $key left, and the postrm said so:"
 grep '^tita:' "$stub_dir/dpkg.log" | sed 's/^/    /'
 
 exit "$fail"
