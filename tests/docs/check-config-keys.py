@@ -19,59 +19,45 @@ SECTIONS = {"daemon": "daemon", "controller": "controller", "peers": "peers",
             "port": "port", "job": "job"}
 
 
-def parser_keys(path):
+def keys_by_section(path, section_re, end_re, keys_of_line):
+    """{section: keys}: a line matching section_re starts a section (its
+    first group names it), one matching end_re ends it, and keys_of_line
+    finds the keys of each line in between."""
     keys = {}
     current = None
     for line in open(path):
-        m = re.match(r"static int key_([a-z]+)\(", line)
+        m = re.match(section_re, line)
         if m:
-            current = m.group(1) if m.group(1) in SECTIONS else None
-            if current:
-                keys.setdefault(current, set())
-            continue
-        if re.match(r"(static|int|void|bool)\b", line):
+            current = m.group(1)
+            keys.setdefault(current, set())
+        elif end_re and re.match(end_re, line):
             current = None
-        if current:
-            for k in re.findall(r'strcmp\(k, "([a-z0-9-]+)"\)', line):
-                keys[current].add(k)
+        elif current:
+            keys[current].update(keys_of_line(line))
     return keys
+
+
+def parser_keys(path):
+    """Each key_SECTION() function's strcmp(k, "NAME") calls, up to the
+    next top-level definition."""
+    keys = keys_by_section(path, r"static int key_([a-z]+)\(", r"(static|int|void|bool)\b",
+                           lambda l: re.findall(r'strcmp\(k, "([a-z0-9-]+)"\)', l))
+    return {s: k for s, k in keys.items() if s in SECTIONS}
 
 
 def man_keys(path):
     """Keys of the '# [section ...]' chapters: unindented lines that start
     with *key*, e.g. '*grant-ttl*, *refresh* = _DURATION_'."""
-    keys = {}
-    current = None
-    for line in open(path):
-        m = re.match(r"# \[([a-z]+)", line)
-        if m:
-            current = m.group(1)
-            keys.setdefault(current, set())
-            continue
-        if line.startswith("# "):
-            current = None
-            continue
-        if current and line.startswith("*"):
-            for k in re.findall(r"\*([a-z][a-z0-9-]*)\*\s*(?:,|=)", line):
-                keys[current].add(k)
-    return keys
+    return keys_by_section(path, r"# \[([a-z]+)", r"# ",
+                           lambda l: re.findall(r"\*([a-z][a-z0-9-]*)\*\s*(?:,|=)", l)
+                           if l.startswith("*") else [])
 
 
 def example_keys(path):
     """'key = value' and commented '#key = value' lines under '[section]'
     or commented '#[section]' headers."""
-    keys = {}
-    current = None
-    for line in open(path):
-        m = re.match(r"#?\[([a-z]+)", line)
-        if m:
-            current = m.group(1)
-            keys.setdefault(current, set())
-            continue
-        m = re.match(r"#?([a-z][a-z0-9-]*) = ", line)
-        if current and m:
-            keys[current].add(m.group(1))
-    return keys
+    return keys_by_section(path, r"#?\[([a-z]+)", None,
+                           lambda l: re.findall(r"^#?([a-z][a-z0-9-]*) = ", l))
 
 
 parsed = parser_keys(config_c)
