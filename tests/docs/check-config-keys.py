@@ -4,15 +4,18 @@
 in titad.conf(5) and in the annotated example config; and neither documents
 a key the parser does not accept.
 
-  check-config-keys.py daemon/config.c man/titad.conf.5.scd systemd/titad.conf.example
+  check-config-keys.py daemon/config.c man/titad.conf.5.scd systemd/titad.conf.example \
+      lib/ctl_params.c
 
 The keys come from config.c itself: each section's handler, key_SECTION(),
-compares the key name with strcmp(k, "NAME"). If that shape changes, this
+compares the key name with strcmp(k, "NAME"); the [controller] section also
+takes every key of lib's parameter table that has a config key (the second
+argument of its DUR/FRAC/FACTOR/COUNT entries). If that shape changes, this
 test fails rather than pass on an empty list."""
 import re
 import sys
 
-config_c, man_page, example = sys.argv[1:4]
+config_c, man_page, example, params_c = sys.argv[1:5]
 
 # section name in config.c -> section as written in the files
 SECTIONS = {"daemon": "daemon", "controller": "controller", "peers": "peers",
@@ -60,8 +63,19 @@ def example_keys(path):
                            lambda l: re.findall(r"^#?([a-z][a-z0-9-]*) = ", l))
 
 
+def table_keys(path):
+    """lib's parameter table: entries like DUR(field, "key", ...) or
+    FRAC(field, NULL, ...); the keys that are not NULL."""
+    text = open(path).read()
+    return set(re.findall(r'\b(?:DUR|FRAC|FACTOR|COUNT)\(\s*[a-z_]+,\s*"([a-z0-9-]+)"', text))
+
+
 parsed = parser_keys(config_c)
+table = table_keys(params_c)
 fail = []
+if not table:
+    fail.append(f"{params_c}: no config keys found in the parameter table (did it change shape?)")
+parsed.setdefault("controller", set()).update(table)
 if set(parsed) != set(SECTIONS) or any(not v for v in parsed.values()):
     fail.append(f"{config_c}: found key handlers {sorted(parsed)} with "
                 f"{ {s: len(v) for s, v in parsed.items()} } keys; expected every one of "
