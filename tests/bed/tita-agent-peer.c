@@ -14,13 +14,12 @@
  *            "rate_result"|"sport_result"|"sent"|"error", ...}
  *
  * One agent at a time. It exits when the agent that connected goes away,
- * after --duration (default 60 s), or on SIGINT/SIGTERM.
+ * or after --duration (default 60 s).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,14 +30,6 @@
 #include <unistd.h>
 
 #include "agentproto.h"
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static double mono_s(void)
 {
@@ -109,23 +100,21 @@ static void print_msg(const void *buf, size_t len)
 		printf("]}\n");
 		break;
 	}
-	case TITA_AGENT_RATE_RESULT: {
-		struct tita_agent_rate_result r;
-
-		memcpy(&r, buf, sizeof(r));
-		printf("\"type\":\"rate_result\",\"qp_id\":%llu,\"seq\":%u,\"rate_kbps\":%llu,"
-		       "\"err\":%d,\"mechanism\":%u}\n",
-		       (unsigned long long)r.qp_id, r.seq, (unsigned long long)r.rate_kbps, r.err,
-		       r.mechanism);
-		break;
-	}
+	case TITA_AGENT_RATE_RESULT:
 	case TITA_AGENT_SPORT_RESULT: {
-		struct tita_agent_sport_result r;
+		union {
+			struct tita_agent_rate_result rate;
+			struct tita_agent_sport_result sport;
+		} r;
+		bool rate = type == TITA_AGENT_RATE_RESULT;
 
-		memcpy(&r, buf, sizeof(r));
-		printf("\"type\":\"sport_result\",\"qp_id\":%llu,\"seq\":%u,\"udp_sport\":%u,"
-		       "\"err\":%d}\n",
-		       (unsigned long long)r.qp_id, r.seq, r.udp_sport, r.err);
+		memcpy(&r, buf, rate ? sizeof(r.rate) : sizeof(r.sport));
+		printf("\"type\":\"%s_result\",\"qp_id\":%llu,\"seq\":%u,\"err\":%d,\"%s\":%llu}\n",
+		       rate ? "rate" : "sport",
+		       (unsigned long long)(rate ? r.rate.qp_id : r.sport.qp_id),
+		       rate ? r.rate.seq : r.sport.seq, rate ? r.rate.err : r.sport.err,
+		       rate ? "rate_kbps" : "udp_sport",
+		       rate ? (unsigned long long)r.rate.rate_kbps : r.sport.udp_sport);
 		break;
 	}
 	default:
@@ -187,7 +176,6 @@ int main(int argc, char **argv)
 	int n_cmds = 0, next_cmd = 0;
 	double hello_s = 0;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct sigaction act = { .sa_handler = on_signal };
 	double duration_s = 60, end;
 	char line[256];
 	size_t line_len = 0;
@@ -204,8 +192,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tita-agent-peer: bad socket path or duration\n");
 		return 2;
 	}
-	sigaction(SIGINT, &act, NULL);
-	sigaction(SIGTERM, &act, NULL);
 	memcpy(sa.sun_path, argv[1], strlen(argv[1]) + 1);
 	unlink(sa.sun_path);
 	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -215,13 +201,14 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "tita-agent-peer: listening\n");
 	end = mono_s() + duration_s;
-	while (!stop && mono_s() < end) {
+	while (mono_s() < end) {
 		struct pollfd pfd[3] = { { lfd, POLLIN, 0 },
 					 { cfd, POLLIN, 0 },
 					 { stdin_open ? 0 : -1, POLLIN, 0 } };
 
 		/* Commands fall due once the agent has said hello. */
-		while (hello_s > 0 && next_cmd < n_cmds && mono_s() >= hello_s + cmds[next_cmd].at_s)
+		while (hello_s > 0 && next_cmd < n_cmds &&
+		       mono_s() >= hello_s + cmds[next_cmd].at_s)
 			command(cfd, cmds[next_cmd++].text);
 		if (poll(pfd, 3, 5) <= 0)
 			continue;
@@ -244,7 +231,8 @@ int main(int argc, char **argv)
 			}
 			if (n > 0) {
 				print_msg(buf, (size_t)n);
-				if (!hello_s && tita_agent_msg_check(buf, (size_t)n) == TITA_AGENT_HELLO)
+				if (!hello_s &&
+				    tita_agent_msg_check(buf, (size_t)n) == TITA_AGENT_HELLO)
 					hello_s = mono_s();
 			}
 		}
@@ -267,12 +255,15 @@ int main(int argc, char **argv)
 					at = strtod(line + 1, (char **)&text);
 					text += strspn(text, " ");
 				}
-				if (n_cmds < MAX_CMDS && at >= 0 && strlen(text) < sizeof(cmds[0].text)) {
+				if (n_cmds < MAX_CMDS && at >= 0 &&
+				    strlen(text) < sizeof(cmds[0].text)) {
 					cmds[n_cmds].at_s = at;
-					snprintf(cmds[n_cmds].text, sizeof(cmds[0].text), "%s", text);
+					snprintf(cmds[n_cmds].text, sizeof(cmds[0].text), "%s",
+						 text);
 					n_cmds++;
 				} else {
-					fprintf(stderr, "tita-agent-peer: command dropped: %s\n", line);
+					fprintf(stderr, "tita-agent-peer: command dropped: %s\n",
+						line);
 				}
 				line_len -= (size_t)(nl + 1 - line);
 				memmove(line, nl + 1, line_len + 1);

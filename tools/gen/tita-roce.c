@@ -164,7 +164,7 @@ static int parse_duration(const char *s, uint64_t *ret_ns)
 }
 
 /* A bad command line: what is wrong with which argument, then exit 2. */
-static void die_usage(const char *what, const char *arg)
+__attribute__((noreturn)) static void die_usage(const char *what, const char *arg)
 {
 	fprintf(stderr, "tita-roce: %s: '%s' (see tita-roce --help)\n", what, arg);
 	exit(2);
@@ -735,12 +735,7 @@ static void sport_result(struct sender *s, uint64_t qp_id, uint32_t seq, uint16_
 {
 	struct tita_agent_sport_result r;
 
-	memset(&r, 0, sizeof(r));
-	tita_agent_hdr_init(&r.hdr, TITA_AGENT_SPORT_RESULT, sizeof(r));
-	r.qp_id = qp_id;
-	r.seq = seq;
-	r.udp_sport = sport;
-	r.err = err;
+	tita_agent_sport_result_init(&r, qp_id, seq, sport, err);
 	agent_send(s, &r, sizeof(r));
 }
 
@@ -1169,22 +1164,33 @@ static struct sink_flow *sink_flow(struct sink *k, uint32_t src, uint32_t qp)
 	return NULL;
 }
 
-static void send_cnp(struct sink *k, struct sink_flow *f)
+/* A packet back to f's sender, to its QP at UDP 4791: the BTH's opcode and
+ * QP are filled in here, the rest by the caller. Whether it left. */
+static bool sink_reply(struct sink *k, const struct sink_flow *f, uint8_t op, uint8_t *pkt,
+		       size_t len)
 {
-	uint8_t cnp[GEN_BTH_BYTES + GEN_CNP_PAYLOAD_BYTES + GEN_ICRC_BYTES] = { 0 };
 	struct sockaddr_in to = {
 		.sin_family = AF_INET,
 		.sin_port = htons(GEN_ROCE_PORT),
 		.sin_addr.s_addr = f->src,
 	};
 
-	cnp[0] = GEN_OP_CNP;
-	put_be16(cnp + 2, GEN_PKEY_DEFAULT);
-	put_be32(cnp + 4, f->src_qp & GEN_QPN_MASK);
-	cnp[4] |= GEN_BTH_BECN;
-	if (sendto(k->fd, cnp, sizeof(cnp), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+	pkt[0] = op;
+	put_be16(pkt + 2, GEN_PKEY_DEFAULT);
+	put_be32(pkt + 4, (get_be32(pkt + 4) & ~GEN_QPN_MASK) | (f->src_qp & GEN_QPN_MASK));
+	if (sendto(k->fd, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
 		k->cnp_send_errors++;
-	else
+		return false;
+	}
+	return true;
+}
+
+static void send_cnp(struct sink *k, struct sink_flow *f)
+{
+	uint8_t cnp[GEN_BTH_BYTES + GEN_CNP_PAYLOAD_BYTES + GEN_ICRC_BYTES] = { 0 };
+
+	cnp[4] = GEN_BTH_BECN;
+	if (sink_reply(k, f, GEN_OP_CNP, cnp, sizeof(cnp)))
 		f->cnps++;
 }
 
@@ -1192,20 +1198,10 @@ static void send_cnp(struct sink *k, struct sink_flow *f)
 static void send_ack(struct sink *k, struct sink_flow *f, uint32_t psn)
 {
 	uint8_t ack[GEN_BTH_BYTES + GEN_AETH_BYTES + GEN_ICRC_BYTES] = { 0 };
-	struct sockaddr_in to = {
-		.sin_family = AF_INET,
-		.sin_port = htons(GEN_ROCE_PORT),
-		.sin_addr.s_addr = f->src,
-	};
 
-	ack[0] = GEN_OP_ACK;
-	put_be16(ack + 2, GEN_PKEY_DEFAULT);
-	put_be32(ack + 4, f->src_qp & GEN_QPN_MASK);
 	put_be32(ack + 8, psn & GEN_PSN_MASK);
 	ack[GEN_BTH_BYTES] = GEN_AETH_ACK_NO_CREDITS;
-	if (sendto(k->fd, ack, sizeof(ack), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
-		k->cnp_send_errors++;
-	else
+	if (sink_reply(k, f, GEN_OP_ACK, ack, sizeof(ack)))
 		f->acks++;
 }
 
