@@ -22,8 +22,11 @@
 # namespaces (NAME-s1 ..), every leaf joined to every spine by a veth pair.
 # Leaves and spines route, they do not bridge: from leaf to leaf the kernel
 # spreads packets over the spines by ECMP on the 5-tuple
-# (fib_multipath_hash_policy 1), so a RoCE packet's UDP source port picks its
-# spine, as in a RoCE fabric. Hosts are numbered across the fabric (l1 has
+# (fib_multipath_hash_policy 3 with fib_multipath_hash_fields 0x37: the
+# source and destination address, protocol and ports; policy 1 would reuse
+# the hash a local socket stamped on the packet, which travels with it over
+# a veth, so the same 5-tuple could take either spine), so a RoCE packet's
+# UDP source port picks its spine, as in a RoCE fabric. Hosts are numbered across the fabric (l1 has
 # h1..hH, l2 hH+1..h2H); two leaves, two spines, two hosts a leaf:
 #
 #   h1 ── p1 ┐             ┌ d1 ─ s1 ─ d2 ┐             ┌ p3 ── h3
@@ -421,7 +424,8 @@ router_add() { # namespace
 	ip netns add "$1"
 	in_ns "$1" ip link set lo up
 	in_ns "$1" sh -c 'cd /proc/sys/net/ipv4 && echo 1 >ip_forward &&
-		echo 1 >fib_multipath_hash_policy && echo 0 >icmp_ratelimit &&
+		echo 3 >fib_multipath_hash_policy &&
+		echo 0x37 >fib_multipath_hash_fields && echo 0 >icmp_ratelimit &&
 		echo 0 >icmp_ratemask && echo 0 >conf/all/rp_filter &&
 		echo 0 >conf/default/rp_filter'
 }

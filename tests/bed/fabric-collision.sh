@@ -49,8 +49,8 @@ bed up --leaves 2 --hosts-per-leaf 2 --spines 2 --rate "$rate" >/dev/null
 ok "bed up: 2 leaves x 2 hosts, 2 spines, 100 Mbit/s links"
 
 # ---- the fabric, as built ----------------------------------------------------------------
-check "l1 hashes ECMP on L4 (fib_multipath_hash_policy 1)" \
-	[ "$(bed exec l1 cat /proc/sys/net/ipv4/fib_multipath_hash_policy)" = 1 ]
+check "l1 hashes ECMP on the 5-tuple (fib_multipath_hash_policy 3, fields 0x37)" \
+	[ "$(bed exec l1 cat /proc/sys/net/ipv4/fib_multipath_hash_policy)/$(bed exec l1 cat /proc/sys/net/ipv4/fib_multipath_hash_fields)" = 3/55 ]
 check "l1 routes to l2's hosts through both spines" \
 	bash -c "BED_NAME=$bed_name '$bedsh' exec l1 ip route show 10.77.2.0/24 | grep -c nexthop | grep -qx 2"
 for port in l1:u1 s2:d2 l2:p4; do
