@@ -41,9 +41,10 @@ struct pctx {
 	struct titad_port_conf *port;
 	struct titad_job_conf *job;
 
-	/* Lines of the keys that later cross-checks blame. */
-	int line_interval, line_ttl, line_refresh, line_eta, line_eta_min, line_coalesce;
-	bool ttl_set, refresh_set;
+	/* Lines of the keys that later cross-checks blame (0: not set): the
+	 * controller's by their index in lib's parameter table. */
+	int param_line[TITA_CTL_N_PARAMS];
+	int line_coalesce;
 
 	bool port_header; /* a [port] section was started, well-formed or not */
 
@@ -62,10 +63,16 @@ static void fail(struct pctx *c, const char *fmt, ...) __attribute__((format(pri
 static void fail(struct pctx *c, const char *fmt, ...)
 {
 	int line = c->line ? c->line : -1;
+	char msg[sizeof(c->errs[0].msg)];
 	va_list ap;
 
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* A line says its first problem once; the whole file (line -1) may
+	 * have several. */
 	for (uint32_t i = 0; i < c->n_errs; i++)
-		if (c->errs[i].line == line)
+		if (c->errs[i].line == line && (line > 0 || !strcmp(c->errs[i].msg, msg)))
 			return;
 	if (!c->err_line)
 		c->err_line = line;
@@ -74,9 +81,7 @@ static void fail(struct pctx *c, const char *fmt, ...)
 		return;
 	}
 	c->errs[c->n_errs].line = line;
-	va_start(ap, fmt);
-	vsnprintf(c->errs[c->n_errs].msg, sizeof(c->errs[0].msg), fmt, ap);
-	va_end(ap);
+	memcpy(c->errs[c->n_errs].msg, msg, sizeof(msg));
 	c->n_errs++;
 }
 
@@ -566,56 +571,124 @@ static int key_daemon(struct pctx *c, const char *k, const char *v)
 	return 1;
 }
 
+/* ---- [controller]: lib's parameter table -------------------------------------------- */
+
+/*
+ * The [controller] keys are the parameters of lib's table that have a
+ * conf_key (tita_ctl_param_table()): their ranges, kinds and defaults come
+ * from there. What titad does on top, and why:
+ *   - interval defaults to 1 ms, not lib's 100 us: titad reads every port's
+ *     BPF maps once per interval (titad_config_defaults);
+ *   - grant-ttl and refresh, when unset, keep lib's ratios to the interval
+ *     (100 and 30 intervals), grant-ttl within its range and refresh within
+ *     [interval, grant-ttl) (cross_check);
+ *   - eta-min, when unset, follows eta down; a [port] eta sets eta;
+ *   - with coalesced peer reads (coalesce > 0) demands already come in
+ *     batches, so lib's alloc_batch_frac is 0.
+ */
+
+static const struct tita_param *param_index(size_t i)
+{
+	size_t n;
+
+	return &tita_ctl_param_table(&n)[i];
+}
+
+static int *param_line(struct pctx *c, const struct tita_param *d)
+{
+	return &c->param_line[d - param_index(0)];
+}
+
+static int line_of(struct pctx *c, const char *name)
+{
+	return *param_line(c, tita_ctl_param_find(name));
+}
+
+/* A parameter's value as the config writes it: a duration in the largest
+ * unit that divides it ("10s", "2us"), a number as it is. */
+static void format_param(const struct tita_param *d, double v, char *buf, size_t size)
+{
+	static const struct {
+		uint64_t ns;
+		const char *unit;
+	} units[] = {
+		{ TITA_NSEC_PER_SEC, "s" },
+		{ TITA_NSEC_PER_MSEC, "ms" },
+		{ TITA_NSEC_PER_USEC, "us" },
+		{ 1, "ns" },
+	};
+
+	if (d->kind == TITA_PARAM_DURATION) {
+		uint64_t ns = (uint64_t)v;
+
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			if (ns % units[i].ns == 0) {
+				snprintf(buf, size, "%llu%s",
+					 (unsigned long long)(ns / units[i].ns), units[i].unit);
+				return;
+			}
+		}
+	}
+	snprintf(buf, size, "%.15g", v);
+}
+
+/* "1us..10s", "0.05..1": the range as error messages quote it. */
+static void param_range(const struct tita_param *d, char *buf, size_t size)
+{
+	char lo[32], hi[32];
+
+	format_param(d, d->min, lo, sizeof(lo));
+	format_param(d, d->max, hi, sizeof(hi));
+	snprintf(buf, size, "%s..%s", lo, hi);
+}
+
+static int get_param(struct pctx *c, const struct tita_param *d, const char *v)
+{
+	const char *k = d->conf_key;
+	char range[72];
+	uint64_t n;
+	double x;
+
+	param_range(d, range, sizeof(range));
+	switch (d->kind) {
+	case TITA_PARAM_DURATION:
+		if (get_duration(c, k, v, (uint64_t)d->min, (uint64_t)d->max, range, &n))
+			return -1;
+		x = (double)n;
+		break;
+	case TITA_PARAM_COUNT:
+		if (get_u64(c, k, v, (uint64_t)d->min, (uint64_t)d->max, range, &n))
+			return -1;
+		x = (double)n;
+		break;
+	default:
+		if (get_double(c, k, v, d->min, d->max, range, &x))
+			return -1;
+	}
+	if (tita_ctl_param_set(&c->cfg.params, d, x)) {
+		fail(c, "%s: '%s' is out of range (%s)", k, v, range);
+		return -1;
+	}
+	return 0;
+}
+
 static int key_controller(struct pctx *c, const char *k, const char *v)
 {
-	struct tita_ctl_params *p = &c->cfg.params;
-	uint64_t n;
 	int e;
 
-	if (!strcmp(k, "interval")) {
-		c->line_interval = c->line;
-		return get_duration(c, k, v, TITA_NSEC_PER_USEC, 10 * TITA_NSEC_PER_SEC, "1us..10s",
-				    &p->control_interval_ns);
-	}
-	if (!strcmp(k, "grant-ttl")) {
-		c->line_ttl = c->line;
-		c->ttl_set = true;
-		return get_duration(c, k, v, 2 * TITA_NSEC_PER_USEC, 60 * TITA_NSEC_PER_SEC,
-				    "2us..60s", &p->grant_ttl_ns);
-	}
-	if (!strcmp(k, "refresh")) {
-		c->line_refresh = c->line;
-		c->refresh_set = true;
-		return get_duration(c, k, v, TITA_NSEC_PER_USEC, 60 * TITA_NSEC_PER_SEC, "1us..60s",
-				    &p->refresh_ns);
-	}
-	if (!strcmp(k, "eta")) {
-		c->line_eta = c->line;
-		return get_double(c, k, v, 0.05, 1.0, "0.05..1", &p->eta);
-	}
-	if (!strcmp(k, "eta-min")) {
-		c->line_eta_min = c->line;
-		return get_double(c, k, v, 0.05, 1.0, "0.05..1", &p->eta_min);
-	}
-	if (!strcmp(k, "start-rate"))
-		return get_double(c, k, v, 0, 1.0, "0..1", &p->start_rate_frac);
 	if (!strcmp(k, "fail-open")) {
 		if (get_enum(c, k, v, fail_open_names, "remove, line-rate", &e))
 			return -1;
 		c->cfg.fail_open = (enum titad_fail_open)e;
 		return 0;
 	}
-	if (!strcmp(k, "max-pairs")) {
-		if (get_u64(c, k, v, 1, 1u << 24, "1..16777216", &n))
-			return -1;
-		p->max_pairs = (uint32_t)n;
-		return 0;
-	}
-	if (!strcmp(k, "max-jobs")) {
-		if (get_u64(c, k, v, 1, 1u << 20, "1..1048576", &n))
-			return -1;
-		p->max_jobs = (uint32_t)n;
-		return 0;
+	for (size_t i = 0; i < TITA_CTL_N_PARAMS; i++) {
+		const struct tita_param *d = param_index(i);
+
+		if (d->conf_key && !strcmp(k, d->conf_key)) {
+			c->param_line[i] = c->line;
+			return get_param(c, d, v);
+		}
 	}
 	return 1;
 }
@@ -682,8 +755,14 @@ static int key_port(struct pctx *c, const char *k, const char *v)
 		}
 		return get_rate(c, k, v, 1, "1bit..3.2T, or auto", &pt->line_rate_bps);
 	}
-	if (!strcmp(k, "eta"))
-		return get_double(c, k, v, 0.05, 1.0, "0.05..1", &pt->eta);
+	if (!strcmp(k, "eta")) {
+		/* [controller] eta's range: the port's stands for it. */
+		const struct tita_param *d = tita_ctl_param_find("eta");
+		char range[72];
+
+		param_range(d, range, sizeof(range));
+		return get_double(c, k, v, d->min, d->max, range, &pt->eta);
+	}
 	return 1;
 }
 
@@ -829,27 +908,49 @@ static int check_lines(struct pctx *c)
 	return 0;
 }
 
+/*
+ * lib's check of the controller's parameters, blaming the key whose value
+ * it rejects, at its line. grant-ttl and refresh that the file does not set
+ * follow the interval, so the interval's line stands for them.
+ */
+static int check_params(struct pctx *c)
+{
+	const struct tita_param *bad;
+	const char *why;
+
+	if (!tita_ctl_params_check_field(&c->cfg.params, &bad, &why))
+		return 0;
+	c->line = *param_line(c, bad);
+	if (!c->line && (bad == tita_ctl_param_find("grant_ttl_ns") ||
+			 bad == tita_ctl_param_find("refresh_ns")))
+		c->line = line_of(c, "control_interval_ns");
+	fail(c, "%s: %s", bad->conf_key ? bad->conf_key : bad->name, why);
+	return -1;
+}
+
 /* What the keys cannot check one by one. */
 static void cross_check(struct pctx *c)
 {
 	struct titad_config *g = &c->cfg;
 	struct tita_ctl_params *p = &g->params;
+	bool ttl_set = line_of(c, "grant_ttl_ns"), refresh_set = line_of(c, "refresh_ns");
 	double port_eta = 0;
 
 	/* Unset timers keep the controller's ratios to the interval (chosen in
 	 * the simulator), within what the wire accepts. */
-	if (!c->ttl_set || !c->refresh_set) {
+	if (!ttl_set || !refresh_set) {
 		struct tita_ctl_params def;
 		double scale;
 
 		tita_ctl_params_default(&def);
 		scale = (double)p->control_interval_ns / (double)def.control_interval_ns;
-		if (!c->ttl_set) {
-			double ttl = (double)def.grant_ttl_ns * scale;
+		if (!ttl_set) {
+			double ttl = (double)def.grant_ttl_ns * scale,
+			       ttl_max = tita_ctl_param_find("grant_ttl_ns")->max;
 
-			p->grant_ttl_ns = ttl > 60e9 ? 60 * TITA_NSEC_PER_SEC : (uint64_t)ttl;
+			p->grant_ttl_ns = (uint64_t)(ttl > ttl_max ? ttl_max : ttl);
 		}
-		if (!c->refresh_set) {
+		if (!refresh_set) {
 			double r = (double)def.refresh_ns * scale;
 
 			p->refresh_ns = (uint64_t)r;
@@ -859,16 +960,11 @@ static void cross_check(struct pctx *c)
 				p->refresh_ns = p->control_interval_ns;
 		}
 	}
-	if (p->grant_ttl_ns < 2 * p->control_interval_ns) {
-		c->line = c->ttl_set ? c->line_ttl : c->line_interval;
-		fail(c, "grant-ttl must be at least twice the interval");
-	}
-	if (p->refresh_ns < p->control_interval_ns || p->refresh_ns >= p->grant_ttl_ns) {
-		c->line = c->refresh_set ? c->line_refresh :
-			  c->ttl_set	 ? c->line_ttl :
-					   c->line_interval;
-		fail(c, "refresh must be at least the interval and below grant-ttl");
-	}
+	/* An operator who lowers eta does not have to lower eta-min too. */
+	if (!line_of(c, "eta_min") && p->eta_min > p->eta)
+		p->eta_min = p->eta;
+	/* Not a return: the checks below still say their own problems. */
+	check_params(c);
 	/* Datagrams wait at most this long to be read; past the interval
 	 * they would wait across rounds. Unset: half the interval, which
 	 * keeps a new pair's first grant within one interval. */
@@ -883,13 +979,6 @@ static void cross_check(struct pctx *c)
 	 * wake-up and latency. */
 	if (g->peer_coalesce_ns)
 		p->alloc_batch_frac = 0;
-	/* An operator who lowers eta does not have to lower eta-min too. */
-	if (!c->line_eta_min && p->eta_min > p->eta)
-		p->eta_min = p->eta;
-	if (p->eta_min > p->eta) {
-		c->line = c->line_eta_min > c->line_eta ? c->line_eta_min : c->line_eta;
-		fail(c, "eta-min must not be above eta");
-	}
 	for (uint32_t i = 0; i < g->n_jobs; i++) {
 		const struct titad_job_conf *j = &g->jobs[i];
 
@@ -923,11 +1012,7 @@ static void cross_check(struct pctx *c)
 		c->line = 0;
 		fail(c, "no [port IFNAME] section: titad needs at least one NIC");
 	}
-	/* The controller's own check, when nothing above explains it. */
-	if (!c->err_line && tita_ctl_params_check(p)) {
-		c->line = 0;
-		fail(c, "the controller parameters are inconsistent");
-	}
+	check_params(c);
 }
 
 static int parse(const char *path, const char *buf, size_t len, struct titad_config *ret_cfg,

@@ -4,9 +4,11 @@
  * of the kernel's tcp_congestion_ops): none, DCQCN with NVIDIA's defaults or
  * the paper's parameters, HPCC with INT, and tita with or without DCQCN
  * underneath. Each algorithm's parameters start from its published defaults
- * and take overrides from the scenario ([dcqcn], [hpcc], [tita] sections).
+ * and take overrides from the scenario ([dcqcn], [hpcc], [tita] sections);
+ * tita's come from lib's parameter table, with its ranges.
  */
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -57,33 +59,6 @@ static const struct field hpcc_fields[] = {
 	{ NULL, 0, 0, 0 },
 };
 
-static const struct field tita_fields[] = {
-	FD(tita_ctl_params, "control_interval_us", control_interval_ns, F_U64, 1e3),
-	FD(tita_ctl_params, "grant_ttl_us", grant_ttl_ns, F_U64, 1e3),
-	FD(tita_ctl_params, "refresh_us", refresh_ns, F_U64, 1e3),
-	FD(tita_ctl_params, "eta", eta, F_DBL, 1),
-	FD(tita_ctl_params, "eta_min", eta_min, F_DBL, 1),
-	FD(tita_ctl_params, "eta_ce_threshold", eta_ce_threshold, F_DBL, 1),
-	FD(tita_ctl_params, "eta_decrease", eta_decrease, F_DBL, 1),
-	FD(tita_ctl_params, "eta_increase", eta_increase, F_DBL, 1),
-	FD(tita_ctl_params, "start_rate_frac", start_rate_frac, F_DBL, 1),
-	FD(tita_ctl_params, "churn_frac", churn_frac, F_DBL, 1),
-	FD(tita_ctl_params, "demand_change_frac", demand_change_frac, F_DBL, 1),
-	FD(tita_ctl_params, "alloc_batch_frac", alloc_batch_frac, F_DBL, 1),
-	FD(tita_ctl_params, "probe_threshold", probe_threshold, F_DBL, 1),
-	FD(tita_ctl_params, "probe_gain", probe_gain, F_DBL, 1),
-	FD(tita_ctl_params, "backlog_horizon_us", backlog_horizon_ns, F_U64, 1e3),
-	FD(tita_ctl_params, "demand_decay", demand_decay, F_DBL, 1),
-	FD(tita_ctl_params, "demand_hold_rounds", demand_hold_rounds, F_U32, 1),
-	FD(tita_ctl_params, "rc_g", rc_g, F_DBL, 1),
-	FD(tita_ctl_params, "rc_ai_frac", rc_ai_frac, F_DBL, 1),
-	FD(tita_ctl_params, "rc_hai_frac", rc_hai_frac, F_DBL, 1),
-	FD(tita_ctl_params, "rc_fast_recovery_steps", rc_fast_recovery_steps, F_U32, 1),
-	FD(tita_ctl_params, "rc_min_frac", rc_min_frac, F_DBL, 1),
-	FD(tita_ctl_params, "rc_ce_threshold", rc_ce_threshold, F_DBL, 1),
-	{ NULL, 0, 0, 0 },
-};
-
 static int field_set(const struct field *tab, void *obj, const char *key, double v)
 {
 	for (const struct field *f = tab; f->key; f++) {
@@ -115,10 +90,85 @@ static int field_set(const struct field *tab, void *obj, const char *key, double
 	return -ENOENT;
 }
 
-/* "dcqcn.ai_mbps" and friends; -ENOENT for an unknown key. Any of the
- * targets may be NULL (then only the key is checked). */
-int sim_params_set(const char *key, double v, struct dcqcn_params *d, struct hpcc_params *h,
-		   struct tita_ctl_params *t);
+/* The lib table's entry a tita key names, and the factor from the key's
+ * unit to the field's. */
+static const struct tita_param *tita_param(const char *key, double *ret_scale)
+{
+	size_t n, len = strlen(key);
+	const struct tita_param *t = tita_ctl_param_table(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		size_t stem = strlen(t[i].name) - 3;
+
+		if (t[i].kind != TITA_PARAM_DURATION) {
+			if (!strcmp(key, t[i].name)) {
+				*ret_scale = 1;
+				return &t[i];
+			}
+		} else if (len == stem + 3 && !strncmp(key, t[i].name, stem) &&
+			   !strcmp(key + stem, "_us")) {
+			*ret_scale = 1e3;
+			return &t[i];
+		}
+	}
+	return NULL;
+}
+
+const char *sim_tita_key(const struct tita_param *d, char *buf, size_t size)
+{
+	size_t len = strlen(d->name);
+
+	if (d->kind == TITA_PARAM_DURATION)
+		snprintf(buf, size, "%.*s_us", (int)(len - 3), d->name);
+	else
+		snprintf(buf, size, "%s", d->name);
+	return buf;
+}
+
+static int tita_set(struct tita_ctl_params *t, const char *key, double v)
+{
+	double scale, x;
+	const struct tita_param *d = tita_param(key, &scale);
+
+	if (!d)
+		return -ENOENT;
+	x = v * scale;
+	if (d->kind == TITA_PARAM_DURATION || d->kind == TITA_PARAM_COUNT) {
+		/* Whole units, to the nearest, as the other tables. */
+		if (x < 0 || x > 1.8e19)
+			return -ERANGE;
+		x = floor(x + 0.5);
+	}
+	return tita_ctl_param_set(t, d, x);
+}
+
+int sim_params_range(const char *key, char *buf, size_t size)
+{
+	double scale;
+	const struct tita_param *d;
+
+	if (strncmp(key, "tita.", 5) || !(d = tita_param(key + 5, &scale)))
+		return -ENOENT;
+	snprintf(buf, size, "%.10g..%.10g", d->min / scale, d->max / scale);
+	return 0;
+}
+
+void sim_tita_params_help(FILE *f)
+{
+	size_t n;
+	const struct tita_param *t = tita_ctl_param_table(&n);
+
+	fprintf(f, "  tita.KEY for --set and [tita] (lib's controller parameters):\n");
+	for (size_t i = 0; i < n; i++) {
+		double scale = t[i].kind == TITA_PARAM_DURATION ? 1e3 : 1;
+		char key[64];
+
+		fprintf(f, "    %-24s %.10g..%.10g%s, default %.10g: %s\n",
+			sim_tita_key(&t[i], key, sizeof(key)), t[i].min / scale, t[i].max / scale,
+			t[i].kind == TITA_PARAM_DURATION ? " us" : "", t[i].def / scale, t[i].help);
+	}
+}
+
 int sim_params_set(const char *key, double v, struct dcqcn_params *d, struct hpcc_params *h,
 		   struct tita_ctl_params *t)
 {
@@ -130,8 +180,11 @@ int sim_params_set(const char *key, double v, struct dcqcn_params *d, struct hpc
 		return field_set(dcqcn_fields, d ? (void *)d : (void *)&d0, key + 6, v);
 	if (!strncmp(key, "hpcc.", 5))
 		return field_set(hpcc_fields, h ? (void *)h : (void *)&h0, key + 5, v);
-	if (!strncmp(key, "tita.", 5))
-		return field_set(tita_fields, t ? (void *)t : (void *)&t0, key + 5, v);
+	if (!strncmp(key, "tita.", 5)) {
+		if (!t)
+			tita_ctl_params_default(&t0);
+		return tita_set(t ? t : &t0, key + 5, v);
+	}
 	return -ENOENT;
 }
 

@@ -102,10 +102,15 @@ int sim_tita_init(struct sim *s)
 	struct tita_sim *t = calloc(1, sizeof(*t));
 	uint32_t n = s->n_hosts;
 	uint64_t interval_ps = s->tita.control_interval_ns * SIM_PS_PER_NS;
-	int err = tita_ctl_params_check(&s->tita);
+	const struct tita_param *bad;
+	const char *why;
+	int err = tita_ctl_params_check_field(&s->tita, &bad, &why);
 
 	if (err) {
-		fprintf(stderr, "tita-sim: tita parameters out of range\n");
+		char key[64];
+
+		fprintf(stderr, "tita-sim: tita.%s: %s\n", sim_tita_key(bad, key, sizeof(key)),
+			why);
 		free(t);
 		return err;
 	}

@@ -25,6 +25,7 @@ static void usage(FILE *f)
 		   "  -o, --out DIR    write summary.txt, fct.dat, queue.dat, rate.dat there\n"
 		   "      --set K=V    override a scenario value, e.g. tita.eta=0.97\n"
 		   "  -q, --quiet      print nothing but errors\n");
+	sim_tita_params_help(f);
 }
 
 int main(int argc, char **argv)

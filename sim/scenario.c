@@ -32,9 +32,6 @@
 
 #include "sim.h"
 
-int sim_params_set(const char *key, double v, struct dcqcn_params *d, struct hpcc_params *h,
-		   struct tita_ctl_params *t);
-
 struct parser {
 	struct sim_config *cfg;
 	const char *path;
@@ -280,8 +277,13 @@ static int set_key(struct parser *p, const char *key, const char *val)
 		err = sim_params_set(full, v, NULL, NULL, NULL);
 		if (err == -ENOENT)
 			return perr(p, "unknown parameter '%s'", full);
-		if (err)
+		if (err) {
+			char range[64];
+
+			if (!sim_params_range(full, range, sizeof(range)))
+				return perr(p, "%s: %g out of range (%s)", full, v, range);
 			return perr(p, "%s: %g out of range", full, v);
+		}
 		snprintf(where, sizeof(where), "%s:%u", p->path, p->line);
 		return kv_push(c, full, v, where);
 	}

@@ -290,6 +290,21 @@ struct sim_cc_ops {
 const struct sim_cc_ops *sim_cc_find(const char *name);
 extern const struct sim_cc_ops *const sim_cc_all[];
 
+/* "dcqcn.ai_mbps", "tita.eta" and friends set to v: 0, -ENOENT (unknown
+ * key), -ERANGE (outside the parameter's range) or -EINVAL. Any of the
+ * targets may be NULL (then only the key and the value are checked). */
+int sim_params_set(const char *key, double v, struct dcqcn_params *d, struct hpcc_params *h,
+		   struct tita_ctl_params *t);
+/* A "tita." key's range in the key's unit ("1..1e+07"); -ENOENT for keys
+ * without one. */
+int sim_params_range(const char *key, char *buf, size_t size);
+/* The tita controller's parameters are lib's table (tita_ctl_param_table):
+ * [tita] NAME and --set tita.NAME take a field's name, with durations in
+ * microseconds (the name's "_ns" read as "_us"). The key of an entry: */
+const char *sim_tita_key(const struct tita_param *d, char *buf, size_t size);
+/* Every tita.* key with its range, default and help, for --help. */
+void sim_tita_params_help(FILE *f);
+
 /* ---- results ---- */
 
 struct sim_results {

@@ -37,7 +37,8 @@
 struct tita_ctl_params {
 	/* How often the controller estimates demand, allocates and reports. */
 	uint64_t control_interval_ns;
-	/* How long a grant (and a reported demand) stays valid unrefreshed. */
+	/* How long a grant (and a reported demand) stays valid unrefreshed; at
+	 * most 60 s, the longest TTL the wire carries. */
 	uint64_t grant_ttl_ns;
 	/* Grants and demands are re-sent unchanged at least this often; must be
 	 * well inside grant_ttl_ns so that one lost message does not expire it. */
@@ -95,10 +96,68 @@ struct tita_ctl_params {
 	uint32_t max_jobs;
 };
 
+/*
+ * The parameters, one table: each field's names, kind, range and default.
+ * tita_ctl_params_default() and tita_ctl_params_check() are built on it,
+ * and titad's config and the simulator parse, range-check and describe
+ * their keys from it, so that a value means the same in all three.
+ */
+enum tita_param_kind {
+	TITA_PARAM_DURATION = 1, /* uint64_t nanoseconds */
+	TITA_PARAM_FRACTION, /* double: a share (of a rate, of packets, per round) */
+	TITA_PARAM_FACTOR, /* double: a multiplier */
+	TITA_PARAM_COUNT, /* uint32_t */
+};
+
+struct tita_param {
+	/* The field's name in struct tita_ctl_params. tita-sim takes it as is
+	 * ([tita] NAME, --set tita.NAME), except that it takes durations in
+	 * microseconds, with the name's "_ns" read as "_us". */
+	const char *name;
+	/* titad.conf's [controller] key; NULL where titad keeps the default. */
+	const char *conf_key;
+	enum tita_param_kind kind;
+	const char *unit; /* "ns", "fraction", "x", or what a count counts */
+	size_t offset; /* into struct tita_ctl_params */
+	/* In the field's unit. The range is the field's own; the relations
+	 * between fields are checked apart (tita_ctl_params_check_field). */
+	double min, max, def;
+	const char *help; /* one line */
+};
+
+/* The table's size: one entry per field of struct tita_ctl_params. */
+#define TITA_CTL_N_PARAMS 26
+
+/* The table, in the order of struct tita_ctl_params; *ret_n entries
+ * (TITA_CTL_N_PARAMS). */
+const struct tita_param *tita_ctl_param_table(size_t *ret_n);
+/* By name (struct tita_ctl_params' field name); NULL if there is none. */
+const struct tita_param *tita_ctl_param_find(const char *name);
+/* The field's value in its unit (exact for any value within the field's
+ * range: every range lies below 2^53). */
+double tita_ctl_param_get(const struct tita_ctl_params *p, const struct tita_param *d);
+/* Set the field to v, in its unit. 0; -EINVAL when v is not a number or,
+ * for a duration or a count, not a whole one; -ERANGE when it lies outside
+ * the field's range. p is untouched on failure. */
+int tita_ctl_param_set(struct tita_ctl_params *p, const struct tita_param *d, double v);
+
 /* Fill p with the defaults (chosen in the simulator; see README). */
 void tita_ctl_params_default(struct tita_ctl_params *p);
-/* 0, or -EINVAL when a value is out of its range. */
+/* 0, or -EINVAL when a value is out of its range or the values disagree. */
 int tita_ctl_params_check(const struct tita_ctl_params *p);
+/*
+ * The same check, naming what it rejects: 0, or -EINVAL with *bad set to
+ * the first field found wrong and *why to what is wrong with it ("out of
+ * range", "must be at least twice the control interval"). Each field is
+ * checked against its range first, then the relations between them:
+ *   grant_ttl_ns >= 2 x control_interval_ns,
+ *   control_interval_ns <= refresh_ns < grant_ttl_ns,
+ *   eta_min <= eta.
+ * bad and why are set only on failure (bad to NULL when p is NULL), and
+ * may be NULL.
+ */
+int tita_ctl_params_check_field(const struct tita_ctl_params *p, const struct tita_param **bad,
+				const char **why);
 
 struct tita_job {
 	uint32_t weight_milli; /* 1..TITA_WEIGHT_MAX; TITA_WEIGHT_ONE is 1.0 */

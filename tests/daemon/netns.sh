@@ -9,6 +9,9 @@
 #   - h3's grants add up to at most eta x its line rate;
 #   - h1's job has weight 3, h2's the default 1: h1 gets the larger share;
 #   - h1's HTB class towards h3 carries the rate titactl says is programmed;
+#   - with h3's titad stopped past the grant TTL, h1 (fail-open = remove)
+#     drops its class to h3 and h2 (fail-open = line-rate) keeps it at line
+#     rate; once h3 runs again both are paced below line rate again;
 #   - the Prometheus scrape passes promtool;
 #   - SIGHUP with a good config applies it, with a bad one keeps the old;
 #   - every bad titactl argument fails with one line and changes nothing;
@@ -111,7 +114,9 @@ CONF
 write_conf h1 1 $eta "
 [job train]
 dst = 10.77.0.3/32"
-write_conf h2 2 $eta
+write_conf h2 2 $eta "
+[controller]
+fail-open = line-rate"
 write_conf h3 3 $eta
 
 for h in "${hosts[@]}"; do start_titad "$h"; done
@@ -173,8 +178,8 @@ import json, sys
 p = [x for x in json.load(sys.stdin) if not x["unpaced"]]
 print(p[0]["rate_bps"] if p else 0)'
 }
-class_rates() { # every HTB class rate on h1 eth0 in bit/s (iproute2 6.1 has no JSON for classes)
-	in_ns h1 tc class show dev eth0 | python3 -c '
+class_rates() { # [host]: every HTB class rate on its eth0 (h1's by default) in bit/s (iproute2 6.1 has no JSON for classes)
+	in_ns "${1:-h1}" tc class show dev eth0 | python3 -c '
 import re, sys
 mult = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 for line in sys.stdin:
@@ -193,6 +198,35 @@ for _ in $(seq 20); do
 done
 check "h1's HTB class to h3 carries the programmed rate ($want bit/s)" [ "$matched" = 1 ]
 check "h1's root qdisc is tita's HTB 7174:" bash -c "nsenter --net=/run/netns/$(ns h1) tc qdisc show dev eth0 | grep -q 'qdisc htb 7174: root'"
+
+# ---- fail-open: the receiver's titad stops answering --------------------------------------------
+# Past the grant TTL (100 intervals: 500 ms) both senders fail open: h1
+# (fail-open = remove) removes its class to h3, h2 (fail-open = line-rate)
+# keeps it at the port's line rate. Each sends only to h3, so its classes
+# other than the default 7174:1 are its rule to h3.
+rules() { class_rates "$1" | awk '$1 != "7174:1"'; }
+kill -STOP "${pid[h3]}"
+for _ in $(seq 50); do
+	h1_rules=$(rules h1 | wc -l)
+	h2_seen=$(rules h2)
+	h2_at_line=$(awk -v l="$line_rate" '$2 >= l * 0.99 && $2 <= l * 1.01' <<<"$h2_seen" | wc -l)
+	[ "$h1_rules" = 0 ] && [ "$h2_at_line" = 1 ] && break
+	sleep 0.1
+done
+kill -CONT "${pid[h3]}"
+check "h3 quiet: h1 (fail-open = remove) has no class to h3 ($h1_rules)" [ "$h1_rules" = 0 ]
+check "h3 quiet: h2 (fail-open = line-rate) holds its class at line rate ($(tr '\n' ' ' <<<"$h2_seen"))" [ "$h2_at_line" = 1 ]
+resumed=0
+for _ in $(seq 100); do
+	read -r g1 g2 sum < <(grants)
+	if [ "$g1" -gt 0 ] && [ "$g2" -gt 0 ] && [ "$(rules h1 | wc -l)" = 1 ] &&
+		rules h2 | awk -v l="$line_rate" '$2 < l * 0.99 { f = 1 } END { exit !f }'; then
+		resumed=1
+		break
+	fi
+	sleep 0.1
+done
+check "h3 back: h1 and h2 paced below line rate again ($(rules h1 | tr '\n' ' ')/ $(rules h2 | tr '\n' ' '))" [ "$resumed" = 1 ]
 
 # ---- metrics ------------------------------------------------------------------------------------
 in_ns h3 curl -sf http://127.0.0.1:9977/metrics >"$tmp/metrics.txt"

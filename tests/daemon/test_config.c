@@ -186,11 +186,21 @@ static const struct {
 	{ BASE "[controller]\ninterval = 0ms\n",
 	  "t.conf:4: interval: '0ms' is out of range (1us..10s)" },
 	{ BASE "[controller]\ninterval = 10ms\ngrant-ttl = 15ms\n",
-	  "t.conf:5: grant-ttl must be at least twice the interval" },
+	  "t.conf:5: grant-ttl: must be at least twice the control interval" },
+	{ BASE "[controller]\ngrant-ttl = 15ms\ninterval = 10ms\n",
+	  "t.conf:4: grant-ttl: must be at least twice the control interval" },
 	{ BASE "[controller]\ngrant-ttl = 10ms\nrefresh = 20ms\n",
-	  "t.conf:5: refresh must be at least the interval and below grant-ttl" },
+	  "t.conf:5: refresh: must be at least the control interval and below the grant TTL" },
+	{ BASE "[controller]\nrefresh = 500us\n",
+	  "t.conf:4: refresh: must be at least the control interval and below the grant TTL" },
 	{ BASE "[controller]\neta = 0.5\neta-min = 0.6\n",
-	  "t.conf:5: eta-min must not be above eta" },
+	  "t.conf:5: eta-min: must not be above eta" },
+	{ BASE "[controller]\neta-min = 0.6\neta = 0.5\n",
+	  "t.conf:4: eta-min: must not be above eta" },
+	{ BASE "[controller]\ngrant-ttl = 61s\n",
+	  "t.conf:4: grant-ttl: '61s' is out of range (2us..60s)" },
+	{ BASE "[controller]\nmax-pairs = 0\n",
+	  "t.conf:4: max-pairs: '0' is out of range (1..16777216)" },
 	{ BASE "[controller]\neta = nan\n", "t.conf:4: eta: 'nan' is not a number" },
 	{ BASE "[controller]\neta = 0x1p-1\n", "t.conf:4: eta: '0x1p-1' is not a number" },
 	{ BASE "[controller]\nfail-open = never\n",
@@ -223,6 +233,50 @@ static const struct {
 	{ BASE "[job x]\nweight = 0\n", "t.conf:4: weight: '0' is out of range (0.001..1000)" },
 	{ BASE "[job x]\nmin = 10G\nmax = 1G\n", "t.conf:3: [job x]: min is above max" },
 };
+
+/* Every [controller] key of lib's parameter table has its bounds walked by
+ * test_ranges, and every key there is one of lib's (or titad's own
+ * fail-open). */
+static void test_controller_keys_are_lib_params(void **state)
+{
+	const struct titad_config_range *r;
+	size_t n, n_params;
+	const struct tita_param *t = tita_ctl_param_table(&n_params);
+
+	(void)state;
+	r = titad_config_ranges(&n);
+	for (size_t i = 0; i < n_params; i++) {
+		bool found = false;
+
+		if (!t[i].conf_key)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			found |= !strcmp(r[j].section, "controller") &&
+				 !strcmp(r[j].key, t[i].conf_key);
+		if (!found)
+			fail_msg("[controller] %s has no range test", t[i].conf_key);
+	}
+	for (size_t j = 0; j < n; j++) {
+		bool found = false;
+
+		if (strcmp(r[j].section, "controller"))
+			continue;
+		for (size_t i = 0; i < n_params; i++)
+			found |= t[i].conf_key && !strcmp(r[j].key, t[i].conf_key);
+		if (!found)
+			fail_msg("[controller] %s is not in lib's parameter table", r[j].key);
+	}
+}
+
+/* A key lib's table has but titad does not expose is refused. */
+static void test_unexposed_param_refused(void **state)
+{
+	char err[256];
+
+	(void)state;
+	assert_int_not_equal(parse_one("controller", "churn_frac", "0.1", err, sizeof(err)), 0);
+	assert_string_equal(err, "t.conf:4: unknown key 'churn_frac' in [controller]");
+}
 
 static void test_bad_files(void **state)
 {
@@ -260,14 +314,15 @@ static void test_every_problem(void **state)
 
 	(void)state;
 	assert_int_not_equal(parse(text, &cfg, err, sizeof(err)), 0);
-	assert_string_equal(err, "t.conf:2: pacer: 'verbs' is not one of tc, dry-run, qp, dcb\n"
-				 "t.conf:3: unknown key 'frob' in [daemon]\n"
-				 "t.conf:6: grant-ttl must be at least twice the interval\n"
-				 "t.conf:7: syntax error: expected [section], key = value, or a "
-				 "comment\n"
-				 "t.conf:9: line-rate: '100GB' is not a rate (e.g. 100G, 400Mbit, "
-				 "3.2T)\n"
-				 "t.conf:10: [job x]: min is above max");
+	assert_string_equal(err,
+			    "t.conf:2: pacer: 'verbs' is not one of tc, dry-run, qp, dcb\n"
+			    "t.conf:3: unknown key 'frob' in [daemon]\n"
+			    "t.conf:6: grant-ttl: must be at least twice the control interval\n"
+			    "t.conf:7: syntax error: expected [section], key = value, or a "
+			    "comment\n"
+			    "t.conf:9: line-rate: '100GB' is not a rate (e.g. 100G, 400Mbit, "
+			    "3.2T)\n"
+			    "t.conf:10: [job x]: min is above max");
 }
 
 static void test_long_and_nul(void **state)
@@ -307,6 +362,8 @@ int main(void)
 		cmocka_unit_test(test_every_problem),
 		cmocka_unit_test(test_long_and_nul),
 		cmocka_unit_test(test_untouched_on_error),
+		cmocka_unit_test(test_controller_keys_are_lib_params),
+		cmocka_unit_test(test_unexposed_param_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

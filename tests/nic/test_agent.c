@@ -12,7 +12,10 @@
  * rates reach each provider's knob (bnxt_re: ibv_modify_qp_rate_limit;
  * mlx5 RC: a scheduling leaf; irdma: EOPNOTSUPP); EINVAL and "not yet
  * RTR" paths; malformed commands are ignored; demand bytes through the
- * inline ibv_post_send/ibv_poll_cq; every QP unpaced when titad goes away,
+ * inline ibv_post_send/ibv_poll_cq; UDP source ports (mlx5 RC in RTS, only
+ * with nothing in flight: held until the QP falls idle or reaches RTS,
+ * replaced, timed out, cancelled by destruction, refused by other
+ * providers); every QP unpaced when titad goes away,
  * and registration again, with the QP's counters, when it comes back; QP
  * destruction, its last bytes reported before its QP_DEL.
  */
@@ -134,6 +137,62 @@ static struct tita_agent_rate_result set_rate(uint64_t qp_id, uint64_t kbps)
 	return res;
 }
 
+/* Send SET_SPORT; its seq. */
+static uint32_t sport_send(uint64_t qp_id, uint16_t sport, uint32_t max_wait_ms)
+{
+	static uint32_t seq = 1000;
+	struct tita_agent_set_sport m = { 0 };
+
+	tita_agent_hdr_init(&m.hdr, TITA_AGENT_SET_SPORT, sizeof(m));
+	m.qp_id = qp_id;
+	m.udp_sport = sport;
+	m.max_wait_ms = max_wait_ms;
+	m.seq = ++seq;
+	CHECK(send(conn_fd, &m, sizeof(m), 0) == sizeof(m), "send SET_SPORT");
+	return m.seq;
+}
+
+/* The next SPORT_RESULT, whatever its seq; err 12345 when none came. */
+static struct tita_agent_sport_result sport_next(void)
+{
+	struct tita_agent_sport_result res = { .err = 12345 };
+	char buf[TITA_AGENT_MSG_MAX];
+
+	if (recv_type(TITA_AGENT_SPORT_RESULT, buf) > 0)
+		memcpy(&res, buf, sizeof(res));
+	return res;
+}
+
+/* The stand-in moved qp to sport, and the agent told titad (QP_ADD). */
+static void sport_applied(struct ibv_qp *qp, struct tita_agent_qp *m, uint16_t sport)
+{
+	char expect[80];
+
+	snprintf(expect, sizeof(expect), "udp_sport qpn=%u sport=%u -> 0", qp->qp_num, sport);
+	CHECK(log_wait(expect), "port %u set through mlx5dv", sport);
+	CHECK(wait_qp(qp->qp_num, IBV_QPS_RTS, m) && m->udp_sport == sport,
+	      "QP_ADD with port %u: %u", sport, m->udp_sport);
+}
+
+/* The next SPORT_RESULT must be (seq, err). */
+static void sport_expect(uint32_t seq, int err, const char *what)
+{
+	struct tita_agent_sport_result res = sport_next();
+
+	CHECK(res.seq == seq && res.err == err, "%s: seq %u err %d (want seq %u err %d)", what,
+	      res.seq, res.err, seq, err);
+}
+
+/* SET_SPORT, and its first answer must be err; its seq. */
+static uint32_t sport_try(uint64_t qp_id, uint16_t sport, uint32_t max_wait_ms, int err,
+			  const char *what)
+{
+	uint32_t seq = sport_send(qp_id, sport, max_wait_ms);
+
+	sport_expect(seq, err, what);
+	return seq;
+}
+
 struct dev {
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
@@ -234,8 +293,10 @@ int main(void)
 	CHECK(wait_qp(q_init->qp_num, IBV_QPS_INIT, &m_init), "INIT QP not registered");
 	CHECK(!strcmp(m_mlx5.dev_name, "mlx5_0") && m_mlx5.provider == TITA_AGENT_PROV_MLX5,
 	      "mlx5 QP: %s/%u", m_mlx5.dev_name, m_mlx5.provider);
-	CHECK(m_mlx5.caps == (TITA_AGENT_CAP_RATE_LIMIT | TITA_AGENT_CAP_MLX5_SCHED),
+	CHECK(m_mlx5.caps == (TITA_AGENT_CAP_RATE_LIMIT | TITA_AGENT_CAP_MLX5_SCHED |
+			      TITA_AGENT_CAP_UDP_SPORT),
 	      "mlx5 caps %#x", m_mlx5.caps);
+	CHECK(m_mlx5.udp_sport == 0, "mlx5 QP's port before any SET_SPORT: %u", m_mlx5.udp_sport);
 	CHECK(m_bnxt.provider == TITA_AGENT_PROV_BNXT_RE &&
 		      m_bnxt.caps == TITA_AGENT_CAP_RATE_LIMIT,
 	      "bnxt_re caps %#x", m_bnxt.caps);
@@ -327,6 +388,96 @@ int main(void)
 		send(conn_fd, &m, sizeof(m), 0);
 		res = set_rate(m_bnxt.qp_id, 10000);
 		CHECK(res.err == 0, "after garbage: %d", res.err);
+	}
+
+	/* UDP source ports: only mlx5 RC/UC QPs in RTS, and only while
+	 * nothing they posted is in flight. */
+	{
+		struct ibv_sge sg = { .length = 4096 };
+		struct ibv_send_wr w = { .sg_list = &sg,
+					 .num_sge = 1,
+					 .opcode = IBV_WR_RDMA_WRITE,
+					 .send_flags = IBV_SEND_SIGNALED };
+		struct ibv_send_wr *bad = NULL;
+		struct ibv_wc wc[4];
+		struct ibv_qp *qs = make_qp(&d[0], IBV_QPS_RTS), *qr, *qd;
+		struct tita_agent_qp ms, mr, md;
+		uint32_t seq, seq2;
+
+		CHECK(wait_qp(qs->qp_num, IBV_QPS_RTS, &ms), "sport QP not registered");
+		verbs.slog_clear();
+		sport_try(ms.qp_id, 0, 0, -EINVAL, "port 0");
+		sport_try(999999, 50000, 0, -ENOENT, "no such QP");
+		sport_try(m_bnxt.qp_id, 50000, 1000, -EOPNOTSUPP,
+			  "bnxt_re cannot move a QP in RTS");
+		CHECK(!strstr(verbs.slog(), "udp_sport"), "nothing called for refused changes");
+
+		/* Idle in RTS: at once, and titad hears the new port. */
+		sport_try(ms.qp_id, 50001, 0, 0, "idle QP");
+		sport_applied(qs, &ms, 50001);
+
+		/* A write in flight: not now (max_wait 0), else held until it
+		 * completes, and only then. */
+		w.wr_id = 21;
+		CHECK(ibv_post_send(qs, &w, &bad) == 0, "post");
+		sport_try(ms.qp_id, 52000, 0, -EBUSY, "in flight, no wait");
+		seq = sport_try(ms.qp_id, 52000, 5000, -EINPROGRESS, "in flight: held");
+		usleep(100000);
+		CHECK(!strstr(verbs.slog(), "sport=52000"), "moved with a write in flight");
+		verbs.scomplete(d[0].cq, qs->qp_num, 21);
+		CHECK(ibv_poll_cq(d[0].cq, 4, wc) == 1, "poll");
+		sport_expect(seq, 0, "held change after the completion");
+		sport_applied(qs, &ms, 52000);
+
+		/* A newer change replaces a held one; a held one times out. */
+		w.wr_id = 22;
+		CHECK(ibv_post_send(qs, &w, &bad) == 0, "post");
+		seq = sport_try(ms.qp_id, 53000, 5000, -EINPROGRESS, "held");
+		seq2 = sport_send(ms.qp_id, 54000, 100);
+		sport_expect(seq, -ECANCELED, "replaced");
+		sport_expect(seq2, -EINPROGRESS, "the newer held");
+		sport_expect(seq2, -ETIMEDOUT, "never idle within 100 ms");
+		CHECK(!strstr(verbs.slog(), "sport=53000") && !strstr(verbs.slog(), "sport=54000"),
+		      "a replaced or timed-out change was applied");
+
+		/* The provider's refusal comes back as is. */
+		verbs.scomplete(d[0].cq, qs->qp_num, 22);
+		CHECK(ibv_poll_cq(d[0].cq, 4, wc) == 1, "poll");
+		verbs.sfail("udp_sport", EINVAL);
+		sport_try(ms.qp_id, 55000, 0, -EINVAL, "provider refused");
+
+		/* Before RTS: held, and set on the way to RTS. */
+		qr = make_qp(&d[0], IBV_QPS_RTR);
+		CHECK(wait_qp(qr->qp_num, IBV_QPS_RTR, &mr), "RTR QP not registered");
+		CHECK(mr.caps & TITA_AGENT_CAP_UDP_SPORT, "RTR mlx5 QP caps %#x", mr.caps);
+		sport_try(mr.qp_id, 56000, 0, -EBUSY, "RTR, no wait");
+		seq = sport_try(mr.qp_id, 56000, 5000, -EINPROGRESS, "RTR: held");
+		{
+			struct ibv_qp_attr a = { .qp_state = IBV_QPS_RTS };
+
+			CHECK(verbs.modify_qp(qr, &a, IBV_QP_STATE) == 0, "RTR QP to RTS");
+		}
+		sport_expect(seq, 0, "held change at RTS");
+		sport_applied(qr, &mr, 56000);
+
+		/* Destroyed while held: cancelled, before its QP_DEL. */
+		qd = make_qp(&d[0], IBV_QPS_RTS);
+		CHECK(wait_qp(qd->qp_num, IBV_QPS_RTS, &md), "QP not registered");
+		w.wr_id = 23;
+		CHECK(ibv_post_send(qd, &w, &bad) == 0, "post");
+		seq = sport_try(md.qp_id, 57000, 5000, -EINPROGRESS, "held");
+		CHECK(verbs.destroy_qp(qd) == 0, "destroy");
+		/* The result first: a QP_DEL before it is skipped here and
+		 * missed below. */
+		sport_expect(seq, -ECANCELED, "destroyed while held");
+		{
+			struct tita_agent_qp_del *del = (void *)buf;
+
+			CHECK(recv_type(TITA_AGENT_QP_DEL, buf) > 0 && del->qp_id == md.qp_id,
+			      "QP_DEL after the cancelled change");
+		}
+		verbs.destroy_qp(qs);
+		verbs.destroy_qp(qr);
 	}
 
 	/* Demand: bytes through the inline post/poll, which jump through the

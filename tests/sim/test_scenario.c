@@ -85,6 +85,18 @@ static void errors_name_the_line(void **state)
 	assert_int_equal(parse(&c, "[tita]\nnot_a_param = 1\n", err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "tita.not_a_param"));
 	sim_config_fini(&c);
+	/* tita's keys and ranges are lib's parameter table's. */
+	assert_int_equal(parse(&c, "[tita]\neta = 1.5\n", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "t.conf:2: tita.eta: 1.5 out of range (0.05..1)"));
+	sim_config_fini(&c);
+	assert_int_equal(parse(&c, "[tita]\ngrant_ttl_us = 60000001\n", err, sizeof(err)), -EINVAL);
+	assert_non_null(
+		strstr(err, "t.conf:2: tita.grant_ttl_us: 6e+07 out of range (2..60000000)"));
+	sim_config_fini(&c);
+	/* Durations are microseconds: the field's "_ns" name is not a key. */
+	assert_int_equal(parse(&c, "[tita]\ngrant_ttl_ns = 1\n", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "unknown parameter 'tita.grant_ttl_ns'"));
+	sim_config_fini(&c);
 	assert_int_equal(parse(&c,
 			       "[topology]\nhosts = 4\n[traffic]\n"
 			       "incast dst=0 src=1-9 size=1MB\n",
@@ -98,6 +110,32 @@ static void errors_name_the_line(void **state)
 	assert_int_equal(parse(&c, "[run]\nseed = 1\n", err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "no [traffic]"));
 	sim_config_fini(&c);
+}
+
+/* Every parameter of lib's table is a tita key, durations in microseconds. */
+static void tita_keys_are_lib_params(void **state)
+{
+	size_t n;
+	const struct tita_param *t = tita_ctl_param_table(&n);
+	struct tita_ctl_params p;
+
+	for (size_t i = 0; i < n; i++) {
+		char key[80], name[64];
+		double scale = t[i].kind == TITA_PARAM_DURATION ? 1e3 : 1;
+
+		snprintf(key, sizeof(key), "tita.%s", sim_tita_key(&t[i], name, sizeof(name)));
+		tita_ctl_params_default(&p);
+		assert_int_equal(sim_params_set(key, t[i].max / scale, NULL, NULL, &p), 0);
+		assert_true(tita_ctl_param_get(&p, &t[i]) == t[i].max);
+		assert_int_equal(sim_params_set(key, t[i].min / scale, NULL, NULL, &p), 0);
+		assert_true(tita_ctl_param_get(&p, &t[i]) == t[i].min);
+		assert_int_equal(sim_params_set(key, t[i].max / scale * 2 + 1, NULL, NULL, &p),
+				 -ERANGE);
+		assert_true(tita_ctl_param_get(&p, &t[i]) == t[i].min);
+	}
+	tita_ctl_params_default(&p);
+	assert_int_equal(sim_params_set("tita.control_interval_us", 2.5, NULL, NULL, &p), 0);
+	assert_true(p.control_interval_ns == 2500);
 }
 
 static void seed_fixes_workload(void **state)
@@ -124,6 +162,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(generators),
 		cmocka_unit_test(errors_name_the_line),
+		cmocka_unit_test(tita_keys_are_lib_params),
 		cmocka_unit_test(seed_fixes_workload),
 	};
 

@@ -1570,6 +1570,17 @@ static void test_control_proto(void **state)
 	tita__control__request__free_unpacked(back, NULL);
 }
 
+/* Whatever TTL the controller may be configured with, its grants encode:
+ * its parameter table stops where the wire does. */
+static void test_ttl_range_matches_controller(void **state)
+{
+	const struct tita_param *ttl = tita_ctl_param_find("grant_ttl_ns");
+
+	(void)state;
+	assert_non_null(ttl);
+	assert_true((uint64_t)ttl->max == TITA_WIRE_TTL_MAX_NS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1605,6 +1616,7 @@ int main(void)
 		cmocka_unit_test(test_error_names),
 		cmocka_unit_test(test_known_answer),
 		cmocka_unit_test(test_control_proto),
+		cmocka_unit_test(test_ttl_range_matches_controller),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The controller's private state, shared by the files that make it up (the
+ * public interface is tita/ctl.h; nothing outside lib/ includes this):
+ *
+ *   ctl.c           construction, reloads, ports and jobs, the output rings,
+ *                   messages in, expiry and the round driver
+ *   ctl_params.c    the parameter table, defaults and checks
+ *   ctl_pairs.c     the pair table: slots, hash index, growth, eviction
+ *   ctl_sender.c    TX pairs: demand estimate, reports, composing and
+ *                   programming the rate, grants in
+ *   ctl_receiver.c  RX side: measuring the downlink, the eta loop, max-min
+ *                   allocation and its memo, the grant policy, demands in
+ *   ctl_snapshot.c  pairs, ports and counters for titactl and metrics
+ *   ceiling.c       the reactive ceiling (tita/ceiling.h), per TX pair
+ */
+#ifndef TITA_CTL_INTERNAL_H
+#define TITA_CTL_INTERNAL_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tita/alloc.h"
+#include "tita/ceiling.h"
+#include "tita/ctl.h"
+
+/* RX measurements per remote address carry no job; they sit in the table as
+ * this role with this job id. */
+#define ROLE_SOURCE 3
+#define JOB_ANY UINT32_MAX
+
+struct port {
+	struct tita_addr local;
+	uint64_t line_rate_bps;
+	double eta;
+	/* Receiver side, summed over its sources at each round. */
+	uint64_t rx_packets, ce_packets;
+	/* Results of the last round. */
+	uint64_t rx_bps, unmanaged_bps, capacity_bps, granted_bps, tx_bps;
+	uint32_t ce_ppm;
+	uint64_t busy_until_ns;
+	bool downlink_busy;
+	/* The NIC's own port counters (tita_ctl_port_sample): valid until
+	 * nic_until_ns; nic_fresh until a round has acted on them. */
+	uint64_t nic_rx_bps, nic_until_ns;
+	double nic_ce_frac;
+	bool nic_fresh;
+	/* The last allocation's inputs (pair slots, entries, capacity) and
+	 * results: most allocations see the same inputs again (a refresh, a
+	 * steady round), and max-min is a pure function of them. */
+	struct tita_alloc_entry *memo;
+	uint32_t *memo_order;
+	uint32_t memo_n, memo_cap;
+	uint64_t memo_capacity_bps;
+	bool memo_valid;
+};
+
+struct pair {
+	bool used;
+	uint8_t role; /* TITA_PAIR_TX, TITA_PAIR_RX or ROLE_SOURCE */
+	uint8_t state; /* enum tita_pair_state */
+	uint16_t port;
+	uint32_t job_id;
+	struct tita_addr local, remote;
+	uint64_t last_active_ns;
+
+	/* Measurements accumulated during the current round. */
+	uint64_t round_bytes, round_packets, round_ce, round_cnp, round_interval_ns;
+	uint64_t measured_bps;
+	uint32_t ce_ppm;
+	uint32_t fabric_ce_ppm; /* RX: the part of ce_ppm not from our own downlink */
+	uint32_t fabric_ce_rounds, fabric_clean_rounds; /* RX: consecutive rounds with, without */
+	uint32_t fabric_ce_reported_ppm;
+	uint32_t src_slot; /* RX: slot + 1 of its source's measurements, 0 for none */
+	bool managed; /* SOURCE: some live RX pair shares its address */
+
+	/* TX */
+	uint64_t backlog_bytes;
+	/* TX: the last sample covered interval_ns; until this much later a
+	 * round without a new one is not idle, just between samples. */
+	uint64_t sample_until_ns;
+	uint32_t idle_rounds;
+	uint64_t demand_bps, demand_reported_bps, demand_sent_ns;
+	uint64_t grant_bps, expires_ns;
+	uint64_t rate_bps, programmed_bps;
+	uint64_t held_since_ns; /* a small increase has waited since then */
+	uint64_t cnp_per_sec;
+	struct tita_ceiling ceiling; /* a fraction of the grant */
+
+	/* RX */
+	uint32_t weight_milli;
+	uint64_t min_bps, max_bps;
+	uint64_t granted_bps, grant_reported_bps, grant_sent_ns;
+	uint64_t grant_demand_bps; /* the demand when the grant went out */
+	bool grant_deferred; /* RX: a smaller grant this allocation held back */
+};
+
+/* Pairs that owe their peer a message this round, sorted by peer so that
+ * one message per peer carries them all. */
+struct outgoing {
+	struct tita_addr remote;
+	uint32_t slot;
+};
+
+/* One pair's entry waiting to go out; tita_ctl_pop_msg() batches runs of
+ * entries for the same peer into a message. Queuing entries rather than whole
+ * messages keeps the queue at ~100 bytes a pair. */
+struct out_entry {
+	enum tita_msg_kind kind;
+	struct tita_addr peer;
+	union {
+		struct tita_demand_entry demand;
+		struct tita_grant_entry grant;
+	};
+};
+
+struct ctl_job {
+	uint32_t id;
+	struct tita_job job;
+};
+
+struct tita_ctl {
+	struct tita_ctl_params p;
+	/* The reactive ceiling's algorithm, and its parameters (from p). */
+	const struct tita_ceiling_ops *ceiling;
+	struct tita_ceiling_params ceiling_p;
+
+	struct port *ports;
+	bool *port_dirty;
+	uint32_t n_ports;
+
+	struct ctl_job *jobs; /* sorted by id */
+	uint32_t n_jobs;
+
+	struct pair *pairs;
+	uint32_t pairs_cap, pairs_hwm, n_pairs;
+	uint32_t *free_slots;
+	uint32_t n_free;
+	uint32_t *index; /* slot + 1, 0 when empty */
+	uint32_t index_mask;
+	bool nothing_evictable; /* until the next round: skip the eviction scan */
+
+	uint64_t next_round_ns;
+	uint64_t last_round_ns;
+	uint64_t alloc_due_ns; /* an early allocation for new demands */
+	bool *port_needs_alloc;
+	bool started;
+
+	/* Work space for a round, sized to the pair table. */
+	struct tita_alloc_scratch *scratch;
+	struct tita_alloc_entry *entries;
+	struct tita_alloc_entry *entries2; /* compose_port's second pass */
+	uint32_t *order;
+	struct outgoing *outgoing;
+	uint32_t work_cap;
+
+	/* Outputs waiting to be pulled (rings that grow up to a bound). */
+	struct out_entry *outbox; /* sorted by peer within a round */
+	uint32_t outbox_cap, outbox_head, outbox_len;
+	struct tita_rate_update *rates;
+	uint32_t rates_cap, rates_head, rates_len;
+
+	struct tita_ctl_stats stats;
+};
+
+/* ---- ctl_pairs.c: the pair table ---- */
+
+static inline uint64_t ctl_load_u64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint64_t ctl_mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static inline uint32_t ctl_hash_key(uint8_t role, const struct tita_addr *local,
+				    const struct tita_addr *remote, uint32_t job_id)
+{
+	/* Addresses differ mostly in their last bytes; mix every word fully so
+	 * that neighbouring hosts do not cluster in the linear-probing index. */
+	uint64_t h = ctl_mix64(ctl_load_u64(remote->bytes + 8) ^ ((uint64_t)job_id << 8 | role));
+
+	h = ctl_mix64(h ^ ctl_load_u64(remote->bytes));
+	h = ctl_mix64(h ^ ctl_load_u64(local->bytes + 8));
+	h = ctl_mix64(h ^ ctl_load_u64(local->bytes));
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+/* Every sample and message entry looks its pair up: inline. */
+static inline struct pair *ctl_pair_find(const struct tita_ctl *c, uint8_t role,
+					 const struct tita_addr *local,
+					 const struct tita_addr *remote, uint32_t job_id)
+{
+	uint32_t i = ctl_hash_key(role, local, remote, job_id) & c->index_mask;
+
+	for (;; i = (i + 1) & c->index_mask) {
+		uint32_t ref = c->index[i];
+		struct pair *pr;
+
+		if (!ref)
+			return NULL;
+		pr = &c->pairs[ref - 1];
+		if (pr->role == role && pr->job_id == job_id && tita_addr_eq(&pr->local, local) &&
+		    tita_addr_eq(&pr->remote, remote))
+			return pr;
+	}
+}
+
+/* The pair, created if it does not exist (evicting one that holds nothing
+ * live when the table is full); NULL when there is no room. */
+struct pair *ctl_pair_get(struct tita_ctl *c, uint8_t role, uint16_t port,
+			  const struct tita_addr *remote, uint32_t job_id, uint64_t now_ns);
+/* Forget a pair; a TX pair's pacing rule goes with it. */
+void ctl_pair_release(struct tita_ctl *c, struct pair *pr);
+int ctl_index_grow(struct tita_ctl *c, uint32_t pairs_cap);
+/* Work space of a round for n pairs. */
+int ctl_work_reserve(struct tita_ctl *c, uint32_t n);
+
+/* ---- ctl.c: ports, jobs, outputs ---- */
+
+int ctl_port_find(const struct tita_ctl *c, const struct tita_addr *local);
+/* The port a sample is for, counting the sample: its index, -EINVAL (not
+ * well formed) or -ENOENT (not a port of ours, counted as such). */
+int ctl_sample_port(struct tita_ctl *c, const struct tita_addr *local, bool well_formed);
+/* The port a message entry is for, counting the entry: its index, or
+ * negative when the entry is skipped (not a port of ours, or not consistent
+ * with its message), counted by why. */
+int ctl_entry_port(struct tita_ctl *c, const struct tita_addr *local, bool consistent);
+const struct tita_job *ctl_job_policy(const struct tita_ctl *c, uint32_t job_id);
+/* A free slot at the end of the outbox (the oldest entry is dropped when
+ * it is full); NULL without memory. */
+struct out_entry *ctl_outbox_push(struct tita_ctl *c);
+/* Fill e (its kind set) with pr's demand or grant, and note it as sent. */
+void ctl_fill_entry(struct tita_ctl *c, struct out_entry *e, struct pair *pr, uint64_t now_ns);
+/* Queue one entry of `kind` for each of out[0..n), grouped by peer. */
+void ctl_emit(struct tita_ctl *c, enum tita_msg_kind kind, struct outgoing *out, uint32_t n,
+	      uint64_t now_ns);
+void ctl_rate_push(struct tita_ctl *c, const struct pair *pr, uint64_t rate_bps);
+
+/* ---- ctl_sender.c ---- */
+
+void ctl_sender_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns);
+int ctl_on_grant(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns);
+
+/* ---- ctl_receiver.c ---- */
+
+void ctl_receiver_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns);
+/* Grant the demands that arrived since the round (tita_ctl_advance()
+ * between rounds, once alloc_due_ns has come). */
+void ctl_early_allocation(struct tita_ctl *c, uint64_t now_ns);
+int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns);
+
+/* ---- shared by both sides ---- */
+
+/* Whether a value moved far enough from what was last reported to say so. */
+static inline bool ctl_changed(uint64_t now, uint64_t reported, double frac)
+{
+	if (now == reported)
+		return false;
+	if (!reported || !now)
+		return true;
+	return fabs((double)now - (double)reported) > frac * (double)reported;
+}
+
+/*
+ * Who shares a weight in the water-filling: a job's pairs share its one
+ * weight (a job with eight senders gets the share of one), while traffic of
+ * no job (the default) is pairs of their own, each with its own weight.
+ * Job ids are 32 bits, so the default's keys, from 2^32 up, meet none.
+ */
+static inline uint64_t ctl_job_group(const struct pair *pr, uint32_t slot)
+{
+	return pr->job_id == TITA_JOB_DEFAULT ? (uint64_t)1 << 32 | slot : pr->job_id;
+}
+
+/* The rate over the time the round's samples covered (the round itself
+ * when none came: nothing was sent). */
+static inline uint64_t ctl_round_rate(const struct pair *pr, uint64_t round_ns)
+{
+	return tita_bytes_to_rate(pr->round_bytes,
+				  pr->round_interval_ns ? pr->round_interval_ns : round_ns);
+}
+
+static inline uint64_t ctl_clamp_rate(uint64_t v, uint64_t max)
+{
+	return v > max ? max : v;
+}
+
+#endif /* TITA_CTL_INTERNAL_H */

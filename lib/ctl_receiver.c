@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The controller's receiving side. Each round it measures what arrived on
+ * every downlink, per source (and from the NIC's own counters), runs the eta
+ * loop on CE marks, water-fills eta x the downlink, less what sources that
+ * report no demand use, over the demands it holds, and decides which grants
+ * go out: moved ones, refreshes, and the fabric's CE attributed to each
+ * pair for its sender's reactive ceiling. New and moved demands are granted
+ * early, batched, rather than a round later.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_internal.h"
+
+/* A downlink receiving this fraction of eta x line rate counts as busy: CE
+ * marks then come from its own queue. */
+#define BUSY_FRAC 0.9
+#define BUSY_HOLD_ROUNDS 4
+/* CE on a downlink that is not busy must last this many rounds to count as
+ * congestion inside the fabric. */
+#define FABRIC_CE_ROUNDS 3
+/* A pair that brings at least this much of its grant uses it (a pair paced
+ * at its grant, counted over one round, shows 85-110 % of it at a few
+ * packets a round; one that misses is looked at again next round). */
+#define GRANT_USED_FRAC 0.9
+/* How much harder eta is cut when every packet is marked than when just
+ * over the threshold are (a standing queue must drain in a few rounds). */
+#define ETA_CE_GAIN 9.0
+
+/* What a port hands out: eta x line rate, less what unmanaged sources use. */
+static void port_update_capacity(struct port *pt)
+{
+	uint64_t cap = (uint64_t)(pt->eta * (double)pt->line_rate_bps);
+
+	pt->capacity_bps = cap > pt->unmanaged_bps ? cap - pt->unmanaged_bps : 0;
+}
+
+int tita_ctl_rx_sample(struct tita_ctl *c, const struct tita_rx_sample *s, uint64_t now_ns)
+{
+	int port = ctl_sample_port(c, &s->local, s->interval_ns);
+	struct pair *src;
+
+	if (port < 0)
+		return port;
+	if (!s->rx_bytes && !s->rx_packets)
+		return 0;
+	src = ctl_pair_get(c, ROLE_SOURCE, (uint16_t)port, &s->remote, JOB_ANY, now_ns);
+	if (!src) {
+		c->stats.samples_skipped_no_space++;
+		return -ENOSPC;
+	}
+	src->round_bytes += s->rx_bytes;
+	src->round_packets += s->rx_packets;
+	src->round_ce += s->ce_packets;
+	src->round_interval_ns += s->interval_ns;
+	src->last_active_ns = now_ns;
+	return 0;
+}
+
+int tita_ctl_port_sample(struct tita_ctl *c, const struct tita_port_sample *s, uint64_t now_ns)
+{
+	int port = ctl_sample_port(c, &s->local, s->interval_ns && s->ce_packets <= s->rx_packets);
+	struct port *pt;
+
+	if (port < 0)
+		return port;
+	pt = &c->ports[port];
+	pt->nic_rx_bps = (uint64_t)fmin((double)s->rx_bytes * 8e9 / (double)s->interval_ns,
+					(double)TITA_RATE_MAX_BPS);
+	pt->nic_ce_frac = s->rx_packets ? (double)s->ce_packets / (double)s->rx_packets : 0;
+	/* Counters are read at their own pace (mlx5 caches them for 10 ms):
+	 * one sample speaks for the time until the next is late. */
+	pt->nic_until_ns = now_ns + 2 * tita_max_u64(s->interval_ns, c->p.control_interval_ns);
+	pt->nic_fresh = true;
+	return 0;
+}
+
+int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
+{
+	int applied = 0;
+
+	for (uint32_t i = 0; i < m->n_entries; i++) {
+		const struct tita_demand_entry *e = &m->demand[i];
+		int port =
+			ctl_entry_port(c, &e->receiver,
+				       tita_addr_eq(&e->sender, &m->peer) && e->weight_milli >= 1 &&
+					       e->weight_milli <= TITA_WEIGHT_MAX);
+		struct pair *pr;
+
+		if (port < 0)
+			continue;
+		pr = ctl_pair_find(c, TITA_PAIR_RX, &e->receiver, &e->sender, e->job_id);
+		if (!e->demand_bps) {
+			/* The sender went idle: free its share now. */
+			if (pr)
+				ctl_pair_release(c, pr);
+			applied++;
+			continue;
+		}
+		if (!pr) {
+			struct pair *src;
+
+			pr = ctl_pair_get(c, TITA_PAIR_RX, (uint16_t)port, &e->sender, e->job_id,
+					  now_ns);
+			if (!pr) {
+				c->stats.entries_skipped_no_space++;
+				continue;
+			}
+			/* Its traffic is managed from now on: stop counting it as
+			 * unmanaged, and grant it early. */
+			src = ctl_pair_find(c, ROLE_SOURCE, &e->receiver, &e->sender, JOB_ANY);
+			if (src && !src->managed) {
+				struct port *pt = &c->ports[port];
+
+				src->managed = true;
+				pt->unmanaged_bps -=
+					tita_min_u64(pt->unmanaged_bps, src->measured_bps);
+				port_update_capacity(pt);
+			}
+			pr->src_slot = src ? (uint32_t)(src - c->pairs) + 1 : 0;
+		}
+		/*
+		 * A demand that moved is allocated early (batched like new ones);
+		 * one that comes when our grant is half-way to its refresh is
+		 * answered with the grant, so that a sender whose grant lapsed (we
+		 * were cut off) is paced again within half a refresh.
+		 */
+		if (ctl_changed(ctl_clamp_rate(e->demand_bps, c->ports[port].line_rate_bps),
+				pr->demand_bps, c->p.demand_change_frac) ||
+		    now_ns - pr->grant_sent_ns >= c->p.refresh_ns / 2) {
+			if (now_ns - pr->grant_sent_ns >= c->p.refresh_ns / 2)
+				pr->grant_sent_ns = 0;
+			c->port_needs_alloc[port] = true;
+			c->alloc_due_ns =
+				tita_min_u64(c->alloc_due_ns,
+					     now_ns + (uint64_t)((double)c->p.control_interval_ns *
+								 c->p.alloc_batch_frac));
+		}
+		pr->state = TITA_PAIR_ACTIVE;
+		pr->demand_bps = ctl_clamp_rate(e->demand_bps, c->ports[port].line_rate_bps);
+		pr->weight_milli = e->weight_milli;
+		pr->min_bps = ctl_clamp_rate(e->min_bps, c->ports[port].line_rate_bps);
+		pr->max_bps = ctl_clamp_rate(e->max_bps, c->ports[port].line_rate_bps);
+		pr->expires_ns = now_ns + c->p.grant_ttl_ns;
+		pr->last_active_ns = now_ns;
+		applied++;
+	}
+	return applied;
+}
+
+/* Per port: what arrived from each source this round, and the eta loop. */
+static void measure_ports(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
+{
+	/* Which sources are managed (some live demand shares their address)? */
+	for (uint32_t s = 0; s < c->pairs_hwm; s++)
+		if (c->pairs[s].used && c->pairs[s].role == ROLE_SOURCE)
+			c->pairs[s].managed = false;
+	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
+		struct pair *pr = &c->pairs[s], *src;
+
+		if (!pr->used || pr->role != TITA_PAIR_RX)
+			continue;
+		src = ctl_pair_find(c, ROLE_SOURCE, &pr->local, &pr->remote, JOB_ANY);
+		pr->src_slot = src ? (uint32_t)(src - c->pairs) + 1 : 0;
+		if (src)
+			src->managed = true;
+	}
+	for (uint32_t port = 0; port < c->n_ports; port++) {
+		struct port *pt = &c->ports[port];
+
+		pt->rx_packets = pt->ce_packets = pt->rx_bps = pt->unmanaged_bps = 0;
+	}
+	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
+		struct pair *src = &c->pairs[s];
+		struct port *pt;
+
+		if (!src->used || src->role != ROLE_SOURCE)
+			continue;
+		pt = &c->ports[src->port];
+		src->measured_bps = ctl_round_rate(src, round_ns);
+		src->ce_ppm = src->round_packets ?
+				      (uint32_t)(src->round_ce * 1000000 / src->round_packets) :
+				      0;
+		pt->rx_bps += src->measured_bps;
+		pt->rx_packets += src->round_packets;
+		pt->ce_packets += src->round_ce;
+		if (!src->managed)
+			pt->unmanaged_bps += src->measured_bps;
+		src->round_bytes = src->round_packets = src->round_ce = src->round_interval_ns = 0;
+	}
+
+	for (uint32_t port = 0; port < c->n_ports; port++) {
+		struct port *pt = &c->ports[port];
+		double line = (double)pt->line_rate_bps, ce_frac;
+		bool nic = now_ns < pt->nic_until_ns, nic_ce = nic && pt->nic_ce_frac > 0;
+
+		pt->unmanaged_bps = tita_min_u64(pt->unmanaged_bps, pt->line_rate_bps);
+		ce_frac = pt->rx_packets ? (double)pt->ce_packets / (double)pt->rx_packets : 0;
+		/* The NIC sees what the datapath sees and what hardware RoCE
+		 * hides from it: take whichever says more. */
+		if (nic)
+			pt->rx_bps = tita_max_u64(pt->rx_bps, pt->nic_rx_bps);
+		pt->ce_ppm = (uint32_t)(fmax(ce_frac, nic ? pt->nic_ce_frac : 0) * 1e6);
+		/* A NIC sample covers many rounds: its CE cuts eta once, in
+		 * the first round after it arrived, and holds eta where it is
+		 * (no increase) for as long as it stands. */
+		if (pt->nic_fresh && pt->nic_ce_frac > ce_frac)
+			ce_frac = pt->nic_ce_frac;
+		pt->nic_fresh = false;
+		/*
+		 * CE while our own downlink is busy means eta is too high for this
+		 * fabric: cut it, harder the more packets are marked, so that a
+		 * standing queue drains within a few rounds; clean rounds let it
+		 * climb back. CE on a downlink that is not busy comes from inside
+		 * the fabric: that goes back to the senders' ceilings instead.
+		 */
+		if ((double)pt->rx_bps >= BUSY_FRAC * pt->eta * line)
+			pt->busy_until_ns = now_ns + BUSY_HOLD_ROUNDS * c->p.control_interval_ns;
+		/* A queue built while busy still marks while it drains. */
+		pt->downlink_busy = now_ns < pt->busy_until_ns;
+		if (ce_frac > c->p.eta_ce_threshold && pt->downlink_busy)
+			pt->eta = fmax(
+				c->p.eta_min,
+				pt->eta * (1 - c->p.eta_decrease * (1 + ETA_CE_GAIN * ce_frac)));
+		else if (!pt->ce_packets && !nic_ce)
+			pt->eta = fmin(c->p.eta, pt->eta + c->p.eta_increase);
+		port_update_capacity(pt);
+	}
+}
+
+static bool same_inputs(const struct tita_alloc_entry *a, const struct tita_alloc_entry *b)
+{
+	return a->demand_bps == b->demand_bps && a->min_bps == b->min_bps &&
+	       a->max_bps == b->max_bps && a->weight == b->weight && a->group == b->group;
+}
+
+/* Max-min over a port's entries, or its last results when nothing that
+ * goes into it changed. */
+static void allocate_memo(struct port *pt, struct tita_alloc_entry *entries, const uint32_t *order,
+			  uint32_t n, struct tita_alloc_scratch *scratch)
+{
+	bool same = pt->memo_valid && n == pt->memo_n &&
+		    pt->capacity_bps == pt->memo_capacity_bps &&
+		    !memcmp(order, pt->memo_order, n * sizeof(*order));
+
+	for (uint32_t k = 0; same && k < n; k++)
+		same = same_inputs(&entries[k], &pt->memo[k]);
+	if (same) {
+		for (uint32_t k = 0; k < n; k++)
+			entries[k].alloc_bps = pt->memo[k].alloc_bps;
+		return;
+	}
+	tita_alloc_maxmin_by_group(entries, n, pt->capacity_bps, scratch);
+	pt->memo_valid = false;
+	if (n > pt->memo_cap) {
+		struct tita_alloc_entry *m = realloc(pt->memo, n * sizeof(*m));
+		uint32_t *o;
+
+		if (!m)
+			return; /* no memo: the next allocation runs in full */
+		pt->memo = m;
+		o = realloc(pt->memo_order, n * sizeof(*o));
+		if (!o)
+			return;
+		pt->memo_order = o;
+		pt->memo_cap = n;
+	}
+	memcpy(pt->memo, entries, n * sizeof(*entries));
+	memcpy(pt->memo_order, order, n * sizeof(*order));
+	pt->memo_n = n;
+	pt->memo_capacity_bps = pt->capacity_bps;
+	pt->memo_valid = true;
+}
+
+/* Water-fill one port's downlink over the demands it holds, and queue the
+ * grants that changed (or are due for a refresh). */
+static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool measured,
+			      uint32_t n_out)
+{
+	struct port *pt = &c->ports[port];
+	double thr = c->p.rc_ce_threshold * 1e6;
+	uint64_t granted = 0, in_force = 0;
+	uint32_t n = 0, n_deferred = 0;
+
+	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
+		struct pair *pr = &c->pairs[s];
+
+		if (!pr->used || pr->role != TITA_PAIR_RX || pr->port != port)
+			continue;
+		c->order[n] = s;
+		c->entries[n++] = (struct tita_alloc_entry){
+			.demand_bps = pr->demand_bps,
+			.min_bps = pr->min_bps,
+			.max_bps = pr->max_bps,
+			.weight = (double)pr->weight_milli / TITA_WEIGHT_ONE,
+			.group = ctl_job_group(pr, s),
+		};
+	}
+	if (n)
+		allocate_memo(pt, c->entries, c->order, n, c->scratch);
+	for (uint32_t k = 0; k < n; k++) {
+		struct pair *pr = &c->pairs[c->order[k]];
+		bool moved;
+
+		pr->granted_bps = c->entries[k].alloc_bps;
+		granted += pr->granted_bps;
+		if (measured) {
+			const struct pair *src = pr->src_slot ? &c->pairs[pr->src_slot - 1] : NULL;
+
+			pr->measured_bps = src ? src->measured_bps : 0;
+			pr->ce_ppm = src ? src->ce_ppm : 0;
+			/* Only marks that persist on an idle-enough downlink are the
+			 * fabric's: a start-up burst drains within a round or two. */
+			/* ... and it ends only after as many clean rounds, so that
+			 * sporadic marks do not flip the senders' state each round. */
+			if (!pt->downlink_busy && pr->ce_ppm > thr) {
+				pr->fabric_ce_rounds++;
+				pr->fabric_clean_rounds = 0;
+			} else {
+				pr->fabric_ce_rounds = 0;
+				pr->fabric_clean_rounds++;
+			}
+			if (pr->fabric_ce_rounds >= FABRIC_CE_ROUNDS)
+				pr->fabric_ce_ppm = pr->ce_ppm;
+			else if (pr->fabric_clean_rounds >= FABRIC_CE_ROUNDS)
+				pr->fabric_ce_ppm = 0;
+		}
+		/*
+		 * A grant goes out when it moved, when fabric congestion starts or
+		 * ends (the sender's ceiling acts on it every round until told
+		 * otherwise), and as a refresh before it expires. A grant that
+		 * only shrank waits (below), and so does one that grew for a
+		 * pair that neither asked for more nor uses what it has: its
+		 * sender is held back by something else. Behind its own uplink,
+		 * a larger grant changes nothing; behind congestion in the
+		 * fabric, it would lift the reactive ceiling (a fraction of the
+		 * grant) while the marks still say it should stay. It goes out
+		 * in the round the pair comes up to its grant, or with the
+		 * refresh. Without per-source counts (hardware RoCE that the
+		 * datapath does not see; a source counted at all counts as
+		 * seen) the receiver cannot tell, and sends it.
+		 */
+		moved = ctl_changed(pr->granted_bps, pr->grant_reported_bps,
+				    c->p.demand_change_frac);
+		pr->grant_deferred = false;
+		if (!pr->grant_sent_ns ||
+		    (pr->fabric_ce_ppm > thr) != (pr->fabric_ce_reported_ppm > thr) ||
+		    now_ns - pr->grant_sent_ns >= c->p.refresh_ns ||
+		    (moved && pr->granted_bps > pr->grant_reported_bps &&
+		     (pr->demand_bps > pr->grant_demand_bps || !pr->src_slot ||
+		      (double)pr->measured_bps >=
+			      GRANT_USED_FRAC * (double)pr->grant_reported_bps))) {
+			c->outgoing[n_out++] =
+				(struct outgoing){ .remote = pr->remote, .slot = c->order[k] };
+			in_force += pr->granted_bps;
+			continue;
+		}
+		if (moved && pr->granted_bps < pr->grant_reported_bps) {
+			pr->grant_deferred = true;
+			n_deferred++;
+		}
+		in_force += pr->grant_reported_bps;
+	}
+	/*
+	 * A smaller grant matters only when the capacity it frees is given to
+	 * someone else: while the grants in force (sent, or still held by the
+	 * sender) fit the capacity, the old one overloads nothing, and the
+	 * sender (whose demand fell, or the grant would not have) is not
+	 * using it anyway; a pair that pauses keeps its grant for when it
+	 * resumes, and shares its sender's uplink only with what is spare
+	 * (compose_port). Past the capacity every one goes out.
+	 */
+	if (n_deferred && in_force > pt->capacity_bps)
+		for (uint32_t k = 0; k < n; k++)
+			if (c->pairs[c->order[k]].grant_deferred)
+				c->outgoing[n_out++] =
+					(struct outgoing){ .remote = c->pairs[c->order[k]].remote,
+							   .slot = c->order[k] };
+	pt->granted_bps = granted;
+	return n_out;
+}
+
+void ctl_receiver_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
+{
+	uint32_t n_out = 0;
+
+	measure_ports(c, now_ns, round_ns);
+	for (uint32_t port = 0; port < c->n_ports; port++)
+		n_out = allocate_port(c, (uint16_t)port, now_ns, true, n_out);
+	ctl_emit(c, TITA_MSG_GRANT, c->outgoing, n_out, now_ns);
+}
+
+/* New demands arrived since the round: grant them now rather than a whole
+ * interval later (batched over alloc_batch_frac of an interval, so that an
+ * incast's demands share one allocation). */
+void ctl_early_allocation(struct tita_ctl *c, uint64_t now_ns)
+{
+	uint32_t n_out = 0;
+
+	for (uint32_t port = 0; port < c->n_ports; port++) {
+		if (c->port_needs_alloc[port])
+			n_out = allocate_port(c, (uint16_t)port, now_ns, false, n_out);
+		c->port_needs_alloc[port] = false;
+	}
+	ctl_emit(c, TITA_MSG_GRANT, c->outgoing, n_out, now_ns);
+}

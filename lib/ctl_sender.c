@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The controller's sending side. Each TX pair's demand is estimated from
+ * what it sent and what waits (asking for more when it fills its rate) and
+ * reported to the receiver on a change that matters or as a refresh. The
+ * rate to program is composed from the receiver's grant (or the start rate
+ * before the first one, or nothing once it lapsed: fail-open), this host's
+ * uplink share, the job's cap and the reactive ceiling; small increases are
+ * held back to spare the pacer churn.
+ */
+#include <errno.h>
+
+#include "ctl_internal.h"
+
+/* The least rate any paced pair gets, by its port's line rate. */
+static uint64_t min_rate_bps(const struct tita_ctl *c, const struct port *pt)
+{
+	uint64_t r = (uint64_t)(c->p.rc_min_frac * (double)pt->line_rate_bps);
+
+	return r ? r : 1;
+}
+
+/* What the receiver lets this pair send: the start rate, the grant, or
+ * nothing (unpaced) once the grant has lapsed. */
+static uint64_t grant_component(const struct tita_ctl *c, const struct pair *pr,
+				const struct port *pt)
+{
+	switch (pr->state) {
+	case TITA_PAIR_STARTING:
+		return (uint64_t)(c->p.start_rate_frac * (double)pt->line_rate_bps);
+	case TITA_PAIR_GRANTED:
+		return pr->grant_bps;
+	default:
+		return TITA_RATE_UNPACED;
+	}
+}
+
+static void program(struct tita_ctl *c, struct pair *pr, uint64_t rate_bps, uint64_t now_ns)
+{
+	uint64_t old = pr->programmed_bps;
+
+	pr->rate_bps = rate_bps;
+	if (rate_bps == old) {
+		pr->held_since_ns = 0;
+		return;
+	}
+	/*
+	 * Pace/unpace transitions and decreases go through at once: a decrease
+	 * that waited could overrun the grant. Small increases wait, but not for
+	 * longer than a refresh period, or a rate creeping up in small steps
+	 * would stay below its grant for good.
+	 */
+	if (old != TITA_RATE_UNPACED && rate_bps != TITA_RATE_UNPACED && rate_bps > old &&
+	    (double)(rate_bps - old) <= c->p.churn_frac * (double)old) {
+		if (!pr->held_since_ns)
+			pr->held_since_ns = now_ns ? now_ns : 1;
+		if (now_ns - pr->held_since_ns < c->p.refresh_ns) {
+			c->stats.rate_updates_suppressed++;
+			return;
+		}
+	}
+	pr->held_since_ns = 0;
+	pr->programmed_bps = rate_bps;
+	ctl_rate_push(c, pr, rate_bps);
+}
+
+/*
+ * The least a paced pair is given: the floor keeps the reactive ceiling (or
+ * a zero grant) from stopping it, but never lifts it over a grant, or many
+ * small grants (a large incast, a low-weight job) would add up to more than
+ * the receiver gave.
+ */
+static uint64_t pair_floor_bps(uint64_t floor_bps, uint64_t allowed_bps)
+{
+	return allowed_bps ? tita_min_u64(floor_bps, allowed_bps) : floor_bps;
+}
+
+/*
+ * Compose the rate of every TX pair on a port: the uplink share is the same
+ * water-filling over the port's own pairs (each bounded by what its grant
+ * allows), so the sum of paced rates never exceeds eta x the uplink.
+ */
+static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+{
+	struct port *pt = &c->ports[port];
+	uint32_t n = 0;
+	uint64_t floor_bps = min_rate_bps(c, pt), tx_bps = 0;
+
+	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
+		struct pair *pr = &c->pairs[s];
+		uint64_t allowed;
+		const struct tita_job *job;
+
+		if (!pr->used || pr->role != TITA_PAIR_TX || pr->port != port)
+			continue;
+		tx_bps += pr->measured_bps;
+		allowed = grant_component(c, pr, pt);
+		if (allowed == TITA_RATE_UNPACED)
+			continue;
+		job = ctl_job_policy(c, pr->job_id);
+		c->order[n] = s;
+		/* First what each pair wants, as far as its grant allows... */
+		c->entries[n] = (struct tita_alloc_entry){
+			.demand_bps = tita_max_u64(tita_min_u64(allowed, pr->demand_bps),
+						   pair_floor_bps(floor_bps, allowed)),
+			.min_bps = job->min_bps,
+			.weight = (double)job->weight_milli / TITA_WEIGHT_ONE,
+			.group = ctl_job_group(pr, s),
+		};
+		/* ...then what is left of the uplink, up to the grants: a pair
+		 * that pauses restarts at its grant when the uplink has room for
+		 * it, never at the cost of one that is sending. */
+		c->entries2[n] = c->entries[n];
+		c->entries2[n].demand_bps = allowed;
+		c->entries2[n].min_bps = 0;
+		n++;
+	}
+	pt->tx_bps = tx_bps;
+	if (n) {
+		uint64_t cap = (uint64_t)(pt->eta * (double)pt->line_rate_bps), used = 0;
+
+		tita_alloc_maxmin_by_group(c->entries, n, cap, c->scratch);
+		for (uint32_t k = 0; k < n; k++) {
+			used += c->entries[k].alloc_bps;
+			c->entries2[k].demand_bps =
+				c->entries2[k].demand_bps > c->entries[k].alloc_bps ?
+					c->entries2[k].demand_bps - c->entries[k].alloc_bps :
+					0;
+		}
+		if (used < cap) {
+			tita_alloc_maxmin_by_group(c->entries2, n, cap - used, c->scratch);
+			for (uint32_t k = 0; k < n; k++)
+				c->entries[k].alloc_bps += c->entries2[k].alloc_bps;
+		}
+	}
+
+	for (uint32_t k = 0, s = 0; s < c->pairs_hwm; s++) {
+		struct pair *pr = &c->pairs[s];
+		const struct tita_job *job;
+		uint64_t rate, allowed;
+
+		if (!pr->used || pr->role != TITA_PAIR_TX || pr->port != port)
+			continue;
+		job = ctl_job_policy(c, pr->job_id);
+		allowed = grant_component(c, pr, pt);
+		if (k < n && c->order[k] == s) {
+			rate = tita_min_u64(allowed, c->entries[k].alloc_bps);
+			if (tita_ceiling_engaged(&pr->ceiling))
+				rate = tita_min_u64(
+					rate, (uint64_t)(pr->ceiling.frac * (double)pr->grant_bps));
+			k++;
+		} else {
+			/* Fail-open: only the operator's cap still applies. */
+			rate = TITA_RATE_UNPACED;
+		}
+		if (rate != TITA_RATE_UNPACED)
+			rate = tita_max_u64(rate, pair_floor_bps(floor_bps, allowed));
+		/* The operator's cap holds over everything, the floor too. */
+		if (job->max_bps)
+			rate = tita_min_u64(rate, job->max_bps);
+		if (rate != TITA_RATE_UNPACED)
+			rate = tita_min_u64(rate, pt->line_rate_bps);
+		program(c, pr, rate, now_ns);
+	}
+}
+
+static void estimate_demand(struct tita_ctl *c, struct pair *pr, uint64_t round_ns)
+{
+	const struct port *pt = &c->ports[pr->port];
+	const struct tita_job *job = ctl_job_policy(c, pr->job_id);
+	uint64_t line = pt->line_rate_bps, cur, target;
+
+	pr->measured_bps = tita_min_u64(ctl_round_rate(pr, round_ns), line);
+	pr->cnp_per_sec = pr->round_cnp * TITA_NSEC_PER_SEC /
+			  tita_max_u64(tita_max_u64(pr->round_interval_ns, round_ns), 1);
+	cur = pr->rate_bps == TITA_RATE_UNPACED ? line : pr->rate_bps;
+	target = pr->measured_bps + tita_bytes_to_rate(pr->backlog_bytes, c->p.backlog_horizon_ns);
+	/* A pair that fills its rate, or queues behind it, asks for more. */
+	if (pr->backlog_bytes || (double)pr->measured_bps >= c->p.probe_threshold * (double)cur)
+		target = tita_max_u64(target, (uint64_t)(c->p.probe_gain * (double)cur));
+	target = tita_min_u64(target, line);
+	if (job->max_bps)
+		target = tita_min_u64(target, job->max_bps);
+	/* A pause between steps of a collective is not the end of the
+	 * transfer: hold the demand for a few rounds before letting it decay. */
+	if (!pr->measured_bps && !pr->backlog_bytes)
+		pr->idle_rounds++;
+	else
+		pr->idle_rounds = 0;
+	if (target >= pr->demand_bps)
+		pr->demand_bps = target;
+	else if (pr->idle_rounds == 0 || pr->idle_rounds > c->p.demand_hold_rounds)
+		pr->demand_bps = tita_max_u64(
+			target, (uint64_t)(c->p.demand_decay * (double)pr->demand_bps));
+	/* Decay must reach zero, or an idle pair would hold a crumb forever. */
+	if (!pr->measured_bps && !pr->backlog_bytes && pr->demand_bps < line / 1000)
+		pr->demand_bps = 0;
+}
+
+int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint64_t now_ns)
+{
+	int port = ctl_sample_port(c, &s->local, s->interval_ns);
+	bool is_new = false;
+	struct pair *pr;
+
+	if (port < 0)
+		return port;
+	pr = ctl_pair_find(c, TITA_PAIR_TX, &s->local, &s->remote, s->job_id);
+	if (!pr) {
+		/* Nothing to pace until the pair carries traffic. */
+		if (!s->tx_bytes && !s->backlog_bytes)
+			return 0;
+		pr = ctl_pair_get(c, TITA_PAIR_TX, (uint16_t)port, &s->remote, s->job_id, now_ns);
+		if (!pr) {
+			c->stats.samples_skipped_no_space++;
+			return -ENOSPC;
+		}
+		pr->state = TITA_PAIR_STARTING;
+		pr->expires_ns = now_ns + c->p.grant_ttl_ns;
+		c->ceiling->init(&pr->ceiling);
+		is_new = true;
+	}
+	pr->round_bytes += s->tx_bytes;
+	pr->round_cnp += s->cnp_packets;
+	pr->round_interval_ns += s->interval_ns;
+	pr->backlog_bytes = s->backlog_bytes;
+	/* A quarter more for a report that comes a little late. */
+	pr->sample_until_ns = now_ns + s->interval_ns + s->interval_ns / 4;
+	if (s->tx_bytes || s->backlog_bytes)
+		pr->last_active_ns = now_ns;
+	if (is_new) {
+		/* Pace at the start rate and ask for a grant now, not a round
+		 * later: the burst of an incast is N x start rate x that delay. */
+		struct out_entry *e;
+
+		estimate_demand(c, pr, s->interval_ns);
+		compose_port(c, (uint16_t)port, now_ns);
+		e = ctl_outbox_push(c);
+		if (e) {
+			e->kind = TITA_MSG_DEMAND;
+			ctl_fill_entry(c, e, pr, now_ns);
+		}
+	}
+	return 0;
+}
+
+/*
+ * The reactive ceiling (tita/ceiling.h) acts on the CE fraction that the
+ * receiver attributes to the fabric (it keeps CE on its own saturated
+ * downlink to itself: its grants already resolve that), and that holds
+ * until a grant says the marks stopped. A pair still waiting for its first
+ * grant does not react: marks then come from the burst before pacing
+ * began, which the grant fixes.
+ */
+static void update_ceiling(struct tita_ctl *c, struct pair *pr)
+{
+	if (pr->state != TITA_PAIR_GRANTED)
+		c->ceiling->release(&pr->ceiling);
+	else
+		c->ceiling->step(&pr->ceiling, &c->ceiling_p, pr->ce_ppm);
+}
+
+/* Whether the receiver would grant differently if it knew the new demand:
+ * only when the old or the new demand is near or below the grant. */
+static bool demand_binding(const struct tita_ctl *c, const struct pair *pr)
+{
+	double bar = (1 + c->p.demand_change_frac) * (double)pr->grant_bps;
+
+	return pr->state != TITA_PAIR_GRANTED || (double)pr->demand_bps < bar ||
+	       (double)pr->demand_reported_bps < bar;
+}
+
+void ctl_sender_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
+{
+	uint32_t n_out = 0;
+
+	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
+		struct pair *pr = &c->pairs[s];
+
+		if (!pr->used || pr->role != TITA_PAIR_TX)
+			continue;
+		/* Samples come at their source's pace: the agents report every
+		 * 100 ms, the datapath every interval. A round that falls
+		 * between two of them keeps the estimate the last one gave;
+		 * reading it as idle would let demand decay between reports
+		 * and jump back at each one. */
+		if (pr->round_interval_ns || now_ns >= pr->sample_until_ns) {
+			estimate_demand(c, pr, round_ns);
+			pr->round_bytes = pr->round_cnp = pr->round_interval_ns = 0;
+			/* A backlog is what the last sample saw; a round without
+			 * one (no traffic, so no sample) has none, or a pair that
+			 * stopped would hold its demand for good. */
+			pr->backlog_bytes = 0;
+		}
+		update_ceiling(c, pr);
+		/*
+		 * Report on a significant change, and refresh well inside the TTL
+		 * (a zero demand is said once: the receiver frees the share). A
+		 * change that stays above the grant changes nothing at the
+		 * receiver, so it waits for the refresh: a draining backlog would
+		 * otherwise be reported every round.
+		 */
+		if ((ctl_changed(pr->demand_bps, pr->demand_reported_bps,
+				 c->p.demand_change_frac) &&
+		     demand_binding(c, pr)) ||
+		    (pr->demand_bps && now_ns - pr->demand_sent_ns >= c->p.refresh_ns)) {
+			c->outgoing[n_out++] = (struct outgoing){ .remote = pr->remote, .slot = s };
+		}
+	}
+	for (uint32_t port = 0; port < c->n_ports; port++)
+		compose_port(c, (uint16_t)port, now_ns);
+	ctl_emit(c, TITA_MSG_DEMAND, c->outgoing, n_out, now_ns);
+}
+
+int ctl_on_grant(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
+{
+	int applied = 0;
+
+	for (uint32_t i = 0; i < m->n_entries; i++) {
+		const struct tita_grant_entry *e = &m->grant[i];
+		int port = ctl_entry_port(c, &e->sender,
+					  tita_addr_eq(&e->receiver, &m->peer) && e->ttl_ns &&
+						  e->rate_bps <= TITA_RATE_MAX_BPS &&
+						  e->ce_ppm <= 1000000);
+		struct pair *pr;
+
+		if (port < 0)
+			continue;
+		pr = ctl_pair_find(c, TITA_PAIR_TX, &e->sender, &e->receiver, e->job_id);
+		if (!pr) {
+			/* A grant for a pair we no longer have: nothing to pace. */
+			c->stats.entries_skipped_mismatch++;
+			continue;
+		}
+		pr->state = TITA_PAIR_GRANTED;
+		pr->grant_bps = ctl_clamp_rate(e->rate_bps, c->ports[port].line_rate_bps);
+		/* Never trust a lifetime longer than our own: a receiver that dies
+		 * must not hold this pair paced longer than we promised. */
+		pr->expires_ns = now_ns + tita_min_u64(e->ttl_ns, c->p.grant_ttl_ns);
+		pr->ce_ppm = e->ce_ppm;
+		c->port_dirty[port] = true;
+		applied++;
+	}
+	/* Apply a new grant at once rather than at the next round. */
+	for (uint32_t port = 0; port < c->n_ports; port++) {
+		if (c->port_dirty[port])
+			compose_port(c, (uint16_t)port, now_ns);
+		c->port_dirty[port] = false;
+	}
+	return applied;
+}
