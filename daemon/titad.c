@@ -240,6 +240,12 @@ static const char *immutable_change(const struct titad_config *o, const struct t
 		return "the peer port or bind addresses";
 	if (o->params.max_ports != n->params.max_ports)
 		return "max-ports";
+	if (o->agents_per_uid != n->agents_per_uid ||
+	    o->agent_qps_per_uid != n->agent_qps_per_uid || o->agent_qps != n->agent_qps)
+		return "agents-per-uid, agent-qps-per-uid or agent-qps";
+	/* Read once, for this start's boot id. */
+	if (strcmp(o->state_directory, n->state_directory))
+		return "state-directory";
 	return "";
 }
 

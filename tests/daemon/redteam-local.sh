@@ -305,6 +305,18 @@ check "nobody's agents and QPs were held to their bounds (at most $held_agents a
 check "titad's memory stays bounded (RSS $rss0 kB before, $rss1 kB after)" \
 	awk "BEGIN { exit !($rss1 - $rss0 < 64 * 1024) }"
 
+# ---- a reload never says "reloaded" while keeping the old limits -------------------------
+# The agent limits are the qp back end's, set when it opens: a reload
+# that changes them is refused, loudly.
+write_conf "$idle_key
+agents-per-uid = 128"
+kill -HUP "$pid"
+for _ in $(seq 50); do grep -q "reload rejected" "$tmp/titad.log" && break; sleep 0.1; done
+check "a reload that changes agents-per-uid is rejected by name" \
+	grep -q "reload rejected.*agents-per-uid, agent-qps-per-uid or agent-qps cannot change" "$tmp/titad.log"
+check "and titad does not say it reloaded" bash -c "! grep -q 'reloaded $tmp/titad.conf' '$tmp/titad.log'"
+cp "$tmp/good.conf" "$tmp/titad.conf"
+
 # Last: on a titad without the instance lock it takes the first one's
 # state down, and nothing after it would mean anything.
 # ---- a second titad with the same config -----------------------------------------------------
