@@ -19,6 +19,7 @@ not_packaged=(
 	'/etc/tita/cluster.key'     # the site's secret, from a Secret
 	'/run/tita'                 # titad's sockets, on the host
 	'/run/tita/*'               # ... and the agent the init container copies there
+	'/var/lib/tita'             # titad's state (the boot id), on the host
 	'/sys' '/sys/fs/bpf'        # kernel file systems, from the host
 	'/proc/*'                   # (in comments)
 	'/metrics'                  # titad's HTTP path

@@ -85,13 +85,15 @@ cleanup() {
 		rm -f "$key"
 	fi
 	rmdir /etc/tita 2>/dev/null || true
+	# Not there before the test (checked below): its own.
+	[ -z "${made_state:-}" ] || rm -rf /var/lib/tita
 	rm -rf "$stub_dir"
 }
 
 # A host that has tita (or its configuration) is not this test's to touch.
 if dpkg-query -W -f='${db:Status-Status}' tita 2>/dev/null | grep -qv '^not-installed$' ||
-	[ -e /etc/tita ]; then
-	echo "lifecycle.sh: tita is installed or /etc/tita exists on this host: not touching it" >&2
+	[ -e /etc/tita ] || [ -e /var/lib/tita ]; then
+	echo "lifecycle.sh: tita is installed or /etc/tita or /var/lib/tita exists on this host: not touching it" >&2
 	exit 1
 fi
 trap cleanup EXIT
@@ -181,6 +183,10 @@ ip netns exec "$check_ns" /usr/sbin/titad --check-config -c "$conf" >"$stub_dir/
 }
 ip netns del "$check_ns"
 systemctl start titad.service # the administrator's; titad now "runs"
+# What a running titad writes in its StateDirectory= (the stub runs none).
+made_state=1
+mkdir -p /var/lib/tita
+echo 1700000000000000000 >/var/lib/tita/boot-id
 echo "lifecycle.sh: configure: key and config accepted by titad --check-config, titad started"
 
 # ---- upgrade with titad running: restarted after the new files are in place --------
@@ -233,6 +239,7 @@ called "deb-systemd-helper purge titad.service" || bad "purge: deb-systemd-helpe
 [ ! -e "$conf" ] || bad "purge: $conf left"
 [ "$(find /etc/tita -mindepth 1)" = "$key" ] || bad "purge: /etc/tita holds $(find /etc/tita -mindepth 1 | tr '\n' ' ')"
 [ "$(cat "$key")" = "$key_hex" ] || bad "purge: the cluster key was changed or removed"
+[ ! -e /var/lib/tita ] || bad "purge: titad's state /var/lib/tita left"
 grep -q "^tita: purged. Kept in /etc/tita" "$stub_dir/dpkg.log" &&
 	grep -qx "tita:   $key" "$stub_dir/dpkg.log" || {
 	cat "$stub_dir/dpkg.log" >&2
