@@ -41,10 +41,10 @@ int tita_place_check(const struct tita_place *p)
 {
 	if (!p)
 		return -EINVAL;
-	if (p->leaf == TITA_LEAF_NONE)
-		return 0;
-	if (p->leaf == TITA_LEAF_ANY || !p->n_spines || p->n_spines > TITA_SPINES_MAX ||
-	    !p->spine_bps || p->spine_bps > TITA_RATE_MAX_BPS)
+	if (!tita_place_known(p))
+		return p->spine_bps ? -EINVAL : 0;
+	if (p->leaf == TITA_LEAF_NONE || p->leaf == TITA_LEAF_ANY ||
+	    p->n_spines > TITA_SPINES_MAX || !p->spine_bps || p->spine_bps > TITA_RATE_MAX_BPS)
 		return -EINVAL;
 	return 0;
 }
@@ -142,7 +142,7 @@ struct tita_leader *tita_leader_new(const struct tita_leader_params *p,
 {
 	struct tita_leader *l;
 
-	if (!p || !leaf || tita_place_check(leaf) < 0 || leaf->leaf == TITA_LEAF_NONE ||
+	if (!p || !leaf || tita_place_check(leaf) < 0 || !tita_place_known(leaf) ||
 	    !isfinite(p->eta) || p->eta <= 0 || p->eta > 1 || !p->entry_ttl_ns ||
 	    !isfinite(p->room_frac) || p->room_frac < 0 || p->room_frac > 1 || !p->max_entries ||
 	    p->max_entries > (1u << 24)) {

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tita/fabric.h"
 #include "tita/types.h"
 
 /* At most this many pair entries travel in one controller message; the wire
@@ -240,6 +241,8 @@ int tita_ctl_rx_sample(struct tita_ctl *c, const struct tita_rx_sample *s, uint6
 enum tita_msg_kind {
 	TITA_MSG_DEMAND = 1,
 	TITA_MSG_GRANT = 2,
+	TITA_MSG_LEAF_REPORT = 3, /* a leaf's member -> its leader */
+	TITA_MSG_LEAF_ANSWER = 4, /* the leader -> a member */
 };
 
 /* Sender → receiver: what a pair wants, and its job's policy. */
@@ -250,6 +253,10 @@ struct tita_demand_entry {
 	uint64_t demand_bps;
 	uint64_t min_bps;
 	uint64_t max_bps; /* 0 for no cap */
+	/* The spine the pair's traffic crosses, when the sender knows it
+	 * (a pair between leaves of a known fabric, its path probed). */
+	bool has_spine;
+	uint16_t spine;
 };
 
 /* Receiver → sender: the rate a pair may use until ttl_ns from receipt, and
@@ -261,6 +268,10 @@ struct tita_grant_entry {
 	uint32_t ce_ppm;
 	uint64_t rate_bps;
 	uint64_t ttl_ns;
+	/* Nonzero: the receiver's leaf asks the pair off its spine, whose
+	 * downlink is offered more than it carries; bit s is set for each
+	 * spine whose downlink into the receiver's leaf has room. */
+	uint64_t move_room_mask;
 };
 
 struct tita_msg {
@@ -268,9 +279,19 @@ struct tita_msg {
 	/* Out: the remote NIC to send to. In: the remote NIC it came from. */
 	struct tita_addr peer;
 	uint32_t n_entries;
+	/*
+	 * Leaf messages. A report's lines are all its sender's (member is
+	 * the NIC it comes from); an answer's are all its addressee's. The
+	 * leaf is the sender's; an answer also says which of the leaf's
+	 * uplinks and downlinks have room, and how long its caps live.
+	 */
+	uint32_t leaf_id;
+	uint64_t up_room_mask, down_room_mask;
+	uint64_t ttl_ns;
 	union {
 		struct tita_demand_entry demand[TITA_MSG_MAX_ENTRIES];
 		struct tita_grant_entry grant[TITA_MSG_MAX_ENTRIES];
+		struct tita_leaf_entry leaf[TITA_MSG_MAX_ENTRIES];
 	};
 };
 

@@ -38,14 +38,19 @@
 /* In a leaf entry: traffic to or from any leaf (small pairs, aggregated). */
 #define TITA_LEAF_ANY (UINT32_MAX - 1)
 
-/* Where a NIC sits. */
+/* Where a NIC sits. All zero (n_spines 0): not in a known fabric. */
 struct tita_place {
-	uint32_t leaf; /* TITA_LEAF_NONE: not in a known fabric */
+	uint32_t leaf; /* the leaf's id, not TITA_LEAF_NONE or TITA_LEAF_ANY */
 	uint32_t n_spines; /* 1..TITA_SPINES_MAX uplinks of the leaf */
 	uint64_t spine_bps; /* capacity of each uplink (and downlink) */
 };
 
-/* 0, or -EINVAL. */
+static inline bool tita_place_known(const struct tita_place *p)
+{
+	return p->n_spines != 0;
+}
+
+/* 0, or -EINVAL (a known place with a bad field). */
 int tita_place_check(const struct tita_place *p);
 
 enum tita_leaf_dir {
