@@ -206,7 +206,10 @@ static void switch_kick(struct sim *s, uint32_t port)
 		h->qlen_bytes = pt->q_bytes[SIM_PRIO_DATA];
 	}
 	/* Release the buffer against the port it came in on, and resume that
-	 * upstream once it has drained below the threshold. */
+	 * upstream once it has drained below the threshold, or drained
+	 * altogether: this is the last departure that will check it, and with
+	 * the shared buffer nearly full the threshold can stay under the
+	 * resume offset for good (the artifact's CheckShouldResume). */
 	{
 		struct sim_port *in = &s->ports[p->in_port];
 
@@ -214,13 +217,10 @@ static void switch_kick(struct sim *s, uint32_t port)
 		in->in_bytes -= p->wire_bytes;
 		if (p->in_hdrm)
 			in->in_hdrm_bytes -= p->wire_bytes;
-		if (in->pause_sent) {
-			uint64_t th = pfc_threshold(s, sw);
-
-			if (in->in_hdrm_bytes == 0 &&
-			    in->in_bytes + s->cfg->pfc_resume_offset_bytes <= th)
-				pfc_send(s, p->in_port, false);
-		}
+		if (in->pause_sent && in->in_hdrm_bytes == 0 &&
+		    (in->in_bytes == 0 ||
+		     in->in_bytes + s->cfg->pfc_resume_offset_bytes <= pfc_threshold(s, sw)))
+			pfc_send(s, p->in_port, false);
 	}
 	port_transmit(s, port, i);
 }
