@@ -61,7 +61,6 @@ uint32_t sim_pkt_alloc(struct sim *s)
 	s->pkts[i].next = SIM_NONE;
 	s->pkts[i].nhop = 0;
 	s->pkts[i].ce = 0;
-	s->pkts[i].in_hdrm = 0;
 	return i;
 }
 
@@ -213,10 +212,16 @@ static void switch_kick(struct sim *s, uint32_t port)
 	{
 		struct sim_port *in = &s->ports[p->in_port];
 
+		/* Departures come out of the headroom first (the artifact's
+		 * RemoveFromIngressAdmission): bytes are bytes, and charging the
+		 * headroom to the very packets that arrived after XOFF would hold
+		 * the pause until the whole queue ahead of them had drained. */
+		uint64_t from_hdrm = in->in_hdrm_bytes < p->wire_bytes ? in->in_hdrm_bytes :
+									 p->wire_bytes;
+
 		sw->used_bytes -= p->wire_bytes;
 		in->in_bytes -= p->wire_bytes;
-		if (p->in_hdrm)
-			in->in_hdrm_bytes -= p->wire_bytes;
+		in->in_hdrm_bytes -= from_hdrm;
 		if (in->pause_sent && in->in_hdrm_bytes == 0 &&
 		    (in->in_bytes == 0 ||
 		     in->in_bytes + s->cfg->pfc_resume_offset_bytes <= pfc_threshold(s, sw)))
@@ -268,7 +273,6 @@ static void switch_receive(struct sim *s, uint32_t in_port, uint32_t i)
 			return;
 		}
 		p->in_port = in_port;
-		p->in_hdrm = hdrm;
 		sw->used_bytes += p->wire_bytes;
 		in->in_bytes += p->wire_bytes;
 		if (hdrm)

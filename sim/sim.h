@@ -67,7 +67,6 @@ struct sim_pkt {
 	uint8_t prio;
 	uint8_t ce;
 	uint8_t nhop;
-	uint8_t in_hdrm; /* bytes counted in the ingress port's headroom */
 	uint64_t seq; /* data: byte offset of the payload end; ACK: bytes acked */
 	uint64_t sent_ps;
 	struct hpcc_hop hop[HPCC_MAX_HOPS];
