@@ -352,7 +352,7 @@ static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
 	 * UpdateNextAvail); a rate at line speed leaves the link as the limit. */
 	f->next_tx_ps = s->now_ps + (uint64_t)((double)wire * 8e12 / f->rate_bps);
 	if (s->cc->tita) {
-		struct sim_txpair *tp = &h->txp[f->dst * SIM_MAX_JOBS + f->job];
+		struct sim_txpair *tp = sim_flow_txpair(s, f);
 
 		tp->tx_bytes += wire;
 		tp->backlog_bytes -= tp->backlog_bytes > payload ? payload : tp->backlog_bytes;
@@ -394,7 +394,7 @@ void sim_nic_kick(struct sim *s, uint32_t host)
 		uint64_t t = f->next_tx_ps;
 
 		if (tita) {
-			const struct sim_txpair *tp = &h->txp[f->dst * SIM_MAX_JOBS + f->job];
+			const struct sim_txpair *tp = sim_flow_txpair(s, f);
 
 			if (tp->next_tx_ps > t)
 				t = tp->next_tx_ps;
@@ -504,7 +504,7 @@ static void host_receive(struct sim *s, uint32_t host, uint32_t i)
 	case SIM_PKT_CNP:
 		f = &s->flows[p->flow];
 		if (s->cc->tita)
-			s->hosts[host].txp[f->dst * SIM_MAX_JOBS + f->job].cnps++;
+			sim_flow_txpair(s, f)->cnps++;
 		if (s->cc->on_event)
 			s->cc->on_event(s, f, SIM_CC_CNP, p, 0);
 		break;
@@ -585,7 +585,7 @@ static void flow_stop(struct sim *s, struct sim_flow *f)
 	/* The application stops posting: what was sent still has to arrive. */
 	if (f->sent_bytes < f->size_bytes) {
 		if (s->cc->tita) {
-			struct sim_txpair *tp = &h->txp[f->dst * SIM_MAX_JOBS + f->job];
+			struct sim_txpair *tp = sim_flow_txpair(s, f);
 			uint64_t left = f->size_bytes - f->sent_bytes;
 
 			tp->backlog_bytes -= tp->backlog_bytes > left ? left : tp->backlog_bytes;

@@ -23,6 +23,7 @@
 #include "dcqcn.h"
 #include "eventq.h"
 #include "hpcc.h"
+#include "pairmap.h"
 #include "tita/ctl.h"
 
 #define SIM_PS_PER_NS 1000ull
@@ -114,6 +115,7 @@ struct sim_switch {
 
 /* A tita pair (remote host, job) on the sending host. */
 struct sim_txpair {
+	uint32_t remote, job;
 	uint64_t tx_bytes; /* since the last sample */
 	uint64_t cnps;
 	uint64_t backlog_bytes; /* the application's remaining bytes */
@@ -124,6 +126,7 @@ struct sim_txpair {
 };
 
 struct sim_rxpeer {
+	uint32_t remote;
 	uint64_t rx_bytes, rx_pkts, ce_pkts;
 	uint64_t last_active_ps;
 	bool live;
@@ -134,12 +137,15 @@ struct sim_host {
 	uint32_t *active; /* flows with bytes left to send */
 	uint32_t n_active, cap_active, rr;
 	uint64_t wake_ps; /* a NIC wake-up pending at this time (0: none) */
-	/* tita */
+	/* tita: only the pairs that exist, so that memory grows with them and
+	 * not with the square of the hosts. */
 	struct tita_ctl *ctl;
-	struct sim_txpair *txp; /* [remote host * SIM_MAX_JOBS + job] */
-	struct sim_rxpeer *rxp; /* [remote host] */
-	uint32_t *live_tx, n_live_tx;
-	uint32_t *live_rx, n_live_rx;
+	struct sim_txpair *txp; /* [n_txp]; txp_map: remote * SIM_MAX_JOBS + job */
+	struct sim_rxpeer *rxp; /* [n_rxp]; rxp_map: remote host */
+	struct sim_pairmap txp_map, rxp_map;
+	uint32_t n_txp, cap_txp, n_rxp, cap_rxp;
+	uint32_t *live_tx, n_live_tx; /* [cap_txp] */
+	uint32_t *live_rx, n_live_rx; /* [cap_rxp] */
 	uint64_t next_sample_ps, last_sample_ps;
 	uint64_t tita_wake_ps;
 	uint64_t ctrl_tx_bytes, ctrl_rx_bytes;
@@ -165,6 +171,8 @@ struct sim_flow {
 	uint64_t trace_rcvd;
 	uint64_t ecn_rcvd;
 	uint64_t dec_sched_ps, inc_sched_ps; /* DCQCN timers queued */
+	uint32_t txp; /* tita: the pair's index in the sender's txp */
+	uint32_t rxp; /* tita: the sender's index in the receiver's rxp */
 	union {
 		struct dcqcn_rp dcqcn;
 		struct hpcc_qp hpcc;
@@ -408,6 +416,12 @@ void sim_tita_on_event(struct sim *s, uint32_t host);
 void sim_tita_flow_start(struct sim *s, struct sim_flow *f);
 void sim_tita_on_msg(struct sim *s, uint32_t host, struct sim_pkt *p);
 void sim_tita_count_rx(struct sim *s, uint32_t host, const struct sim_pkt *p);
+
+/* The tita pair a started flow belongs to, at its sender. */
+static inline struct sim_txpair *sim_flow_txpair(struct sim *s, const struct sim_flow *f)
+{
+	return &s->hosts[f->src].txp[f->txp];
+}
 
 static inline uint64_t sim_ser_ps(uint64_t bytes, uint64_t rate_bps)
 {
