@@ -277,6 +277,10 @@ static void send_datagram(struct sim *s, uint32_t from, uint32_t to, uint32_t sl
 	p->kind = SIM_PKT_TITA;
 	p->flow = slot;
 	p->dst = to;
+	/* titad's one socket: from and to its peer port, so a pair's datagrams
+	 * hash on (from, to) alone and keep one path. */
+	p->sport = SIM_TITA_UDP_PORT;
+	p->dport = SIM_TITA_UDP_PORT;
 	p->wire_bytes = dgram_bytes + UDP_OVERHEAD_BYTES;
 	p->payload_bytes = 0;
 	s->hosts[from].ctrl_tx_bytes += p->wire_bytes;

@@ -230,20 +230,53 @@ static void switch_kick(struct sim *s, uint32_t port)
 	port_transmit(s, port, i);
 }
 
+/* splitmix64's finalizer: every input bit moves every output bit. */
+static inline uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+uint32_t sim_ecmp_pick(const struct sim *s, uint32_t sw, uint32_t src, uint32_t dst, uint16_t sport,
+		       uint16_t dport, bool icmp, uint32_t n)
+{
+	uint64_t h = s->switches[sw].ecmp_salt ^ ((uint64_t)src << 32 | dst);
+
+	h = mix64(h) ^ ((uint64_t)sport << 24 | (uint64_t)dport << 8 | (icmp ? 1 : 17));
+	/* A plain modulo, as an ECMP group of n members: when a member goes,
+	 * most flows move. */
+	return (uint32_t)(mix64(h) % n);
+}
+
 static uint32_t route(struct sim *s, uint32_t sw_idx, const struct sim_pkt *p)
 {
 	uint32_t k = sw_idx * s->n_hosts + p->dst;
 	uint32_t n = s->route_n[k];
-	uint64_t h;
 
 	if (n == 1)
 		return s->route_ports[s->route_off[k]];
-	/* ECMP: a per-flow hash (the QP's 5-tuple), salted by switch and seed. */
-	h = ((uint64_t)p->src << 40) ^ ((uint64_t)p->dst << 20) ^
-	    (p->kind == SIM_PKT_TITA ? 0xfffff : p->flow);
-	h ^= (uint64_t)sw_idx * 0x9e3779b97f4a7c15ull ^ s->cfg->seed;
-	h = tita_rng_next(&h);
-	return s->route_ports[s->route_off[k] + h % n];
+	/* ECMP on the packet's 5-tuple: for RoCEv2 the UDP source port is the
+	 * QP's entropy. */
+	return s->route_ports[s->route_off[k] + sim_ecmp_pick(s, sw_idx, p->src, p->dst, p->sport,
+							      p->dport,
+							      p->kind == SIM_PKT_PROBE_REPLY, n)];
+}
+
+uint32_t sim_path_spine(const struct sim *s, uint32_t src, uint32_t dst, uint16_t sport)
+{
+	uint32_t port = s->ports[s->hosts[src].port].peer;
+	uint32_t sw = s->nodes[s->ports[port].node].idx;
+	uint32_t k = sw * s->n_hosts + dst, n = s->route_n[k], up;
+	const struct sim_node *next;
+
+	up = s->route_ports[s->route_off[k] + (n == 1 ? 0 :
+							sim_ecmp_pick(s, sw, src, dst, sport,
+								      SIM_ROCE_DPORT, false, n))];
+	next = &s->nodes[s->ports[s->ports[up].peer].node];
+	if (next->is_host || s->switches[next->idx].tier != 1)
+		return SIM_NONE;
+	return next->idx - s->cfg->leaves;
 }
 
 static void switch_receive(struct sim *s, uint32_t in_port, uint32_t i)
@@ -251,9 +284,21 @@ static void switch_receive(struct sim *s, uint32_t in_port, uint32_t i)
 	struct sim_port *in = &s->ports[in_port];
 	struct sim_switch *sw = &s->switches[s->nodes[in->node].idx];
 	struct sim_pkt *p = &s->pkts[i];
-	uint32_t out = route(s, s->nodes[in->node].idx, p);
-	struct sim_port *op = &s->ports[out];
+	uint32_t out;
+	struct sim_port *op;
 
+	if (p->kind == SIM_PKT_PROBE && sw->tier == 1) {
+		/* TTL 2 runs out here, at the first spine: it answers with
+		 * ICMP time-exceeded, which names it. */
+		p->kind = SIM_PKT_PROBE_REPLY;
+		p->seq = p->dst;
+		p->dst = p->src;
+		p->flow = s->nodes[in->node].idx - s->cfg->leaves;
+		p->wire_bytes = SIM_PROBE_REPLY_BYTES;
+		s->ctrl_bytes += p->wire_bytes;
+	}
+	out = route(s, s->nodes[in->node].idx, p);
+	op = &s->ports[out];
 	if (p->prio == SIM_PRIO_DATA) {
 		bool hdrm = in->pause_sent;
 
@@ -342,6 +387,8 @@ static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
 	p->flow = f->id;
 	p->src = f->src;
 	p->dst = f->dst;
+	p->sport = f->sport;
+	p->dport = SIM_ROCE_DPORT;
 	p->payload_bytes = payload;
 	p->wire_bytes = wire;
 	p->sent_ps = s->now_ps;
@@ -392,6 +439,9 @@ void sim_nic_kick(struct sim *s, uint32_t host)
 	for (n = 0; n < h->n_active; n++, idx = idx + 1 == h->n_active ? 0 : idx + 1) {
 		struct sim_flow *f = &s->flows[h->active[idx]];
 		uint64_t t = f->next_tx_ps;
+
+		if (f->held)
+			continue; /* sim_flow_hold(false) kicks the NIC */
 
 		if (tita) {
 			const struct sim_txpair *tp = sim_flow_txpair(s, f);
@@ -446,6 +496,8 @@ static void send_cnp(struct sim *s, struct sim_flow *f)
 	p->kind = SIM_PKT_CNP;
 	p->flow = f->id;
 	p->dst = f->src;
+	p->sport = f->sport;
+	p->dport = SIM_ROCE_DPORT;
 	p->wire_bytes = SIM_CNP_BYTES;
 	p->payload_bytes = 0;
 	s->cnps++;
@@ -462,6 +514,8 @@ static void send_ack(struct sim *s, struct sim_flow *f, uint32_t data_idx)
 	p->kind = SIM_PKT_ACK;
 	p->flow = f->id;
 	p->dst = f->src;
+	p->sport = f->sport;
+	p->dport = SIM_ROCE_DPORT;
 	p->wire_bytes = SIM_ACK_BYTES + SIM_INT_BYTES;
 	p->payload_bytes = 0;
 	p->seq = f->rcvd_bytes;
@@ -498,6 +552,11 @@ static void host_receive(struct sim *s, uint32_t host, uint32_t i)
 			send_ack(s, f, i);
 			p = &s->pkts[i];
 		}
+		if (f->await_drain && f->rcvd_bytes == f->sent_bytes) {
+			f->await_drain = false;
+			if (s->cc->on_drained)
+				s->cc->on_drained(s, f);
+		}
 		if (f->rcvd_bytes >= f->size_bytes)
 			flow_complete(s, f);
 		break;
@@ -519,8 +578,80 @@ static void host_receive(struct sim *s, uint32_t host, uint32_t i)
 	case SIM_PKT_TITA:
 		sim_tita_on_msg(s, host, p);
 		break;
+	case SIM_PKT_PROBE: {
+		/* No spine on the way: the destination answers (as ICMP port
+		 * unreachable would), naming none. */
+		uint32_t r = sim_pkt_alloc(s);
+		struct sim_pkt *q = &s->pkts[r];
+
+		p = &s->pkts[i];
+		s->hosts[host].ctrl_rx_bytes += p->wire_bytes;
+		q->kind = SIM_PKT_PROBE_REPLY;
+		q->flow = SIM_NONE;
+		q->seq = host;
+		q->dst = p->src;
+		q->sport = p->sport;
+		q->dport = p->dport;
+		q->wire_bytes = SIM_PROBE_REPLY_BYTES;
+		q->payload_bytes = 0;
+		s->hosts[host].ctrl_tx_bytes += q->wire_bytes;
+		s->ctrl_bytes += q->wire_bytes;
+		sim_host_send_ctrl(s, host, r);
+		break;
+	}
+	case SIM_PKT_PROBE_REPLY:
+		s->hosts[host].ctrl_rx_bytes += p->wire_bytes;
+		if (s->cc->on_probe_reply)
+			s->cc->on_probe_reply(s, host, (uint32_t)p->seq, p->sport, p->flow);
+		break;
 	}
 	pkt_free(s, i);
+}
+
+uint16_t sim_flow_default_sport(uint64_t seed, uint32_t flow)
+{
+	uint64_t h = mix64(seed * 0x9e3779b97f4a7c15ull ^ mix64((uint64_t)flow + 1));
+
+	return (uint16_t)(SIM_SPORT_MIN + h % (SIM_SPORT_MAX - SIM_SPORT_MIN + 1));
+}
+
+void sim_flow_set_sport(struct sim *s, struct sim_flow *f, uint16_t sport)
+{
+	f->sport = sport;
+}
+
+void sim_flow_hold(struct sim *s, struct sim_flow *f, bool hold)
+{
+	f->held = hold;
+	if (!hold && f->started)
+		sim_nic_kick(s, f->src);
+}
+
+bool sim_flow_await_drain(struct sim *s, struct sim_flow *f)
+{
+	if (sim_flow_inflight_bytes(f) == 0) {
+		f->await_drain = false;
+		return true;
+	}
+	f->await_drain = true;
+	return false;
+}
+
+void sim_probe_send(struct sim *s, uint32_t src, uint32_t dst, uint16_t sport)
+{
+	uint32_t i = sim_pkt_alloc(s);
+	struct sim_pkt *p = &s->pkts[i];
+
+	p->kind = SIM_PKT_PROBE;
+	p->flow = SIM_NONE;
+	p->dst = dst;
+	p->sport = sport;
+	p->dport = SIM_ROCE_DPORT;
+	p->wire_bytes = SIM_PROBE_BYTES;
+	p->payload_bytes = 0;
+	s->hosts[src].ctrl_tx_bytes += p->wire_bytes;
+	s->ctrl_bytes += p->wire_bytes;
+	sim_host_send_ctrl(s, src, i);
 }
 
 /* ---- flows ---- */
@@ -781,6 +912,7 @@ static int build_topology(struct sim *s)
 			return -EINVAL;
 		}
 		x->rng = c->seed ^ (0x5851f42d4c957f2dull * (sw + 1));
+		x->ecmp_salt = mix64(c->seed ^ mix64(0x9e3779b97f4a7c15ull * (sw + 1)));
 	}
 	build_routes(s);
 	return 0;
@@ -891,6 +1023,7 @@ int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_op
 		f->line_bps = cfg->host_rate_bps;
 		f->rate_bps = (double)cfg->host_rate_bps;
 		f->deps_pending = fs->n_dep;
+		f->sport = sim_flow_default_sport(cfg->seed, k);
 		if (!fs->n_dep)
 			sim_schedule(s, fs->start_ps, SIM_EV_FLOW_START, k, 0);
 	}

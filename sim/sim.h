@@ -43,6 +43,18 @@
 #define SIM_ACK_BYTES 66u /* headers + AETH */
 #define SIM_INT_BYTES 42u /* the artifact's INT header: 5 hops x 8 B + nhop */
 #define SIM_PFC_BYTES 64u
+/* A path probe: a RoCEv2 packet without payload (62 bytes) padded to the
+ * minimum frame; its answer an ICMP time-exceeded quoting the probe's IPv4
+ * and UDP headers: Ethernet 18 + IPv4 20 + ICMP 8 + 28. */
+#define SIM_PROBE_BYTES 64u
+#define SIM_PROBE_REPLY_BYTES 74u
+
+/* UDP ports: RoCEv2's destination port, titad's peer port (its datagrams go
+ * from and to it), and the range from which NICs draw a QP's source port. */
+#define SIM_ROCE_DPORT 4791u
+#define SIM_TITA_UDP_PORT 4792u
+#define SIM_SPORT_MIN 0xc000u
+#define SIM_SPORT_MAX 0xffffu
 
 enum sim_prio {
 	SIM_PRIO_DATA = 0, /* lossless, PFC */
@@ -55,20 +67,27 @@ enum sim_pkt_kind {
 	SIM_PKT_CNP,
 	SIM_PKT_ACK,
 	SIM_PKT_TITA,
+	SIM_PKT_PROBE, /* UDP to 4791 with TTL 2: traceroute's first spine */
+	SIM_PKT_PROBE_REPLY, /* its ICMP answer */
 };
 
 struct sim_pkt {
 	uint32_t next; /* FIFO link, or free-list link */
-	uint32_t flow; /* data/CNP/ACK: flow; tita: message slot */
+	/* data/CNP/ACK: flow; tita: message slot; probe reply: the spine that
+	 * answered, or SIM_NONE when the path crosses none */
+	uint32_t flow;
 	uint32_t src, dst; /* hosts */
 	uint32_t wire_bytes;
 	uint32_t payload_bytes;
 	uint32_t in_port; /* ingress port at the switch holding it */
+	uint16_t sport, dport; /* UDP: with src and dst, what ECMP hashes */
 	uint8_t kind;
 	uint8_t prio;
 	uint8_t ce;
 	uint8_t nhop;
-	uint64_t seq; /* data: byte offset of the payload end; ACK: bytes acked */
+	/* data: byte offset of the payload end; ACK: bytes acked; probe reply:
+	 * the host probed */
+	uint64_t seq;
 	uint64_t sent_ps;
 	struct hpcc_hop hop[HPCC_MAX_HOPS];
 };
@@ -110,6 +129,7 @@ struct sim_switch {
 	uint64_t buffer_bytes, used_bytes;
 	uint64_t headroom_bytes_per_port, headroom_total;
 	uint64_t rng;
+	uint64_t ecmp_salt; /* from the seed and the switch number */
 	uint32_t tier; /* 0 leaf (or the single switch), 1 spine */
 };
 
@@ -173,6 +193,9 @@ struct sim_flow {
 	uint64_t dec_sched_ps, inc_sched_ps; /* DCQCN timers queued */
 	uint32_t txp; /* tita: the pair's index in the sender's txp */
 	uint32_t rxp; /* tita: the sender's index in the receiver's rxp */
+	uint16_t sport; /* RoCEv2 UDP source port: the QP's ECMP entropy */
+	bool held; /* sim_flow_hold: the NIC sends nothing of it */
+	bool await_drain; /* call cc->on_drained when nothing is in flight */
 	union {
 		struct dcqcn_rp dcqcn;
 		struct hpcc_qp hpcc;
@@ -292,6 +315,14 @@ struct sim_cc_ops {
 			 const struct sim_pkt *pkt, uint64_t arg);
 	/* false while the flow may not send (HPCC window) */
 	bool (*can_send)(const struct sim *s, const struct sim_flow *f);
+	/* Optional: the answer to sim_probe_send(s, host, dst, sport): the
+	 * spine (0 .. spines - 1) the data packets of that 5-tuple cross, or
+	 * SIM_NONE when their path crosses no spine (same leaf). */
+	void (*on_probe_reply)(struct sim *s, uint32_t host, uint32_t dst, uint16_t sport,
+			       uint32_t spine);
+	/* Optional: the flow's bytes in flight reached zero after
+	 * sim_flow_await_drain asked for it. */
+	void (*on_drained)(struct sim *s, struct sim_flow *f);
 };
 
 const struct sim_cc_ops *sim_cc_find(const char *name);
@@ -408,6 +439,42 @@ void sim_nic_kick(struct sim *s, uint32_t host);
 /* Send a control-class packet from a host. */
 uint32_t sim_pkt_alloc(struct sim *s);
 void sim_host_send_ctrl(struct sim *s, uint32_t host, uint32_t pkt);
+
+/* ---- paths: RoCEv2 source ports, ECMP, probes ---- */
+
+/* The source port a flow starts with: drawn from the seed and the flow
+ * number in 0xc000..0xffff, as a NIC derives it from the QP number. */
+uint16_t sim_flow_default_sport(uint64_t seed, uint32_t flow);
+/* Packets of f sent after this call carry sport, and so take its path. An
+ * RC QP must not reorder: the caller drains the flow first (sim_flow_hold,
+ * then sim_flow_await_drain); packets still in flight on the old path that
+ * arrive after the new path's first ones are, to the receiver's go-back-N,
+ * a gap. */
+void sim_flow_set_sport(struct sim *s, struct sim_flow *f, uint16_t sport);
+/* Bytes of f sent and not yet received in order. */
+static inline uint64_t sim_flow_inflight_bytes(const struct sim_flow *f)
+{
+	return f->sent_bytes - f->rcvd_bytes;
+}
+/* While held, the NIC sends nothing of f (an application between messages);
+ * releasing it wakes the NIC. */
+void sim_flow_hold(struct sim *s, struct sim_flow *f, bool hold);
+/* true when nothing of f is in flight; otherwise false, and
+ * cc->on_drained(s, f) is called once when its bytes in flight reach zero. */
+bool sim_flow_await_drain(struct sim *s, struct sim_flow *f);
+/* The switch's ECMP choice among n candidates for a 5-tuple (UDP unless the
+ * packet is an ICMP answer): a hash salted per switch and seed. */
+uint32_t sim_ecmp_pick(const struct sim *s, uint32_t sw, uint32_t src, uint32_t dst, uint16_t sport,
+		       uint16_t dport, bool icmp, uint32_t n);
+/* The spine the data packets of (src, dst, sport) cross now, or SIM_NONE:
+ * what the fabric does, for tests (a host learns it by probing). */
+uint32_t sim_path_spine(const struct sim *s, uint32_t src, uint32_t dst, uint16_t sport);
+/* Send a path probe from src towards dst with source port sport, as
+ * traceroute with TTL 2 would: routed as that 5-tuple's data, answered by
+ * the first spine on its path (by dst when there is none); the answer comes
+ * to cc->on_probe_reply. Probe and answer count as the hosts' control
+ * traffic. */
+void sim_probe_send(struct sim *s, uint32_t src, uint32_t dst, uint16_t sport);
 
 /* tita glue (cc_tita.c) */
 int sim_tita_init(struct sim *s);
