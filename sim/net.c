@@ -112,6 +112,36 @@ static void monitor_queue_change(struct sim *s, const struct sim_port *pt)
 	s->q_last_bytes = pt->q_bytes[SIM_PRIO_DATA];
 }
 
+/* ---- every switch egress: time-weighted queue histograms ---- */
+
+static void portq_account(struct sim *s, struct sim_port *pt, uint32_t port)
+{
+	if (s->portq_on && s->now_ps > pt->q_bin_since_ps)
+		s->portq_hist_ps[(size_t)(port - s->first_switch_port) * SIM_PORTQ_BINS +
+				 pt->q_bin] += s->now_ps - pt->q_bin_since_ps;
+	pt->q_bin_since_ps = s->now_ps;
+}
+
+/* The data queue of a switch egress changed: time accrues to a bin only when
+ * the queue leaves it. */
+static inline void portq_change(struct sim *s, struct sim_port *pt, uint32_t port)
+{
+	uint32_t bin = sim_portq_bin(pt->q_bytes[SIM_PRIO_DATA]);
+
+	if (bin == pt->q_bin)
+		return;
+	portq_account(s, pt, port);
+	pt->q_bin = bin;
+}
+
+/* The primary group's first flow started (on), or its last finished. */
+static void portq_window(struct sim *s, bool on)
+{
+	for (uint32_t p = s->first_switch_port; p < s->n_ports; p++)
+		portq_account(s, &s->ports[p], p);
+	s->portq_on = on;
+}
+
 /* ---- links ---- */
 
 static void port_transmit(struct sim *s, uint32_t port, uint32_t pkt)
@@ -194,6 +224,7 @@ static void switch_kick(struct sim *s, uint32_t port)
 		s->ecn_marks++;
 	}
 	pt->q_bytes[SIM_PRIO_DATA] -= p->wire_bytes;
+	portq_change(s, pt, port);
 	if (port == s->monitor_port)
 		monitor_queue_change(s, pt);
 	if (s->cc->int_stamp && p->kind == SIM_PKT_DATA && p->nhop < HPCC_MAX_HOPS) {
@@ -326,6 +357,7 @@ static void switch_receive(struct sim *s, uint32_t in_port, uint32_t i)
 			pfc_send(s, in_port, true);
 		fifo_push(s, &op->q[SIM_PRIO_DATA], i);
 		op->q_bytes[SIM_PRIO_DATA] += p->wire_bytes;
+		portq_change(s, op, out);
 		if (op->q_bytes[SIM_PRIO_DATA] > op->max_q_bytes)
 			op->max_q_bytes = op->q_bytes[SIM_PRIO_DATA];
 		if (out == s->monitor_port)
@@ -688,9 +720,12 @@ static void flow_start(struct sim *s, struct sim_flow *f)
 	f->started = true;
 	f->start_ps = s->now_ps;
 	f->next_tx_ps = s->now_ps;
-	if (s->cfg->groups[f->group].primary &&
-	    ++s->prim_started == s->cfg->groups[f->group].n_flows)
-		primary_window(s, true);
+	if (s->cfg->groups[f->group].primary) {
+		if (!s->prim_started)
+			portq_window(s, true);
+		if (++s->prim_started == s->cfg->groups[f->group].n_flows)
+			primary_window(s, true);
+	}
 	if (h->n_active == h->cap_active) {
 		h->cap_active = h->cap_active ? h->cap_active * 2 : 16;
 		h->active = realloc(h->active, h->cap_active * sizeof(*h->active));
@@ -745,6 +780,8 @@ static void flow_complete(struct sim *s, struct sim_flow *f)
 		if (s->prim_finished == s->cfg->groups[f->group].n_flows &&
 		    s->monitor_port != SIM_NONE)
 			s->mon_tx_end = s->ports[s->monitor_port].tx_data_bytes;
+		if (s->prim_finished == s->cfg->groups[f->group].n_flows)
+			portq_window(s, false);
 	}
 	for (uint32_t k = 0; k < f->n_dependents; k++) {
 		struct sim_flow *d = &s->flows[s->dependents[f->first_dependent + k]];
@@ -954,6 +991,9 @@ int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_op
 	err = build_topology(s);
 	if (err)
 		return err;
+	s->first_switch_port = s->nodes[s->switches[0].node].first_port;
+	s->portq_hist_ps = xcalloc((size_t)(s->n_ports - s->first_switch_port) * SIM_PORTQ_BINS,
+				   sizeof(uint64_t));
 	for (uint32_t k = 0; k < cfg->n_flows; k++) {
 		const struct sim_flow_spec *fs = &cfg->flows[k];
 
@@ -1265,6 +1305,72 @@ static double group_bound_ps(const struct sim *s, const struct sim_group *g)
 	return worst + (double)lat;
 }
 
+void sim_port_name(const struct sim *s, uint32_t port, char *buf, size_t len)
+{
+	const struct sim_node *a = &s->nodes[s->ports[port].node];
+	const struct sim_node *b = &s->nodes[s->ports[s->ports[port].peer].node];
+	uint32_t leaves = s->cfg->topo == SIM_TOPO_LEAFSPINE ? s->cfg->leaves : 1;
+	char an[32], bn[32];
+
+	if (a->is_host)
+		snprintf(an, sizeof(an), "host%u", a->idx);
+	else if (s->cfg->topo == SIM_TOPO_SINGLE)
+		snprintf(an, sizeof(an), "switch");
+	else
+		snprintf(an, sizeof(an), "%s%u", a->idx < leaves ? "leaf" : "spine",
+			 a->idx < leaves ? a->idx : a->idx - leaves);
+	if (b->is_host)
+		snprintf(bn, sizeof(bn), "host%u", b->idx);
+	else if (s->cfg->topo == SIM_TOPO_SINGLE)
+		snprintf(bn, sizeof(bn), "switch");
+	else
+		snprintf(bn, sizeof(bn), "%s%u", b->idx < leaves ? "leaf" : "spine",
+			 b->idx < leaves ? b->idx : b->idx - leaves);
+	snprintf(buf, len, "%s-%s-%s", an,
+		 a->is_host || (!b->is_host &&
+				s->switches[b->idx].tier > s->switches[a->idx].tier) ?
+			 "up" :
+			 "down",
+		 bn);
+}
+
+/* Every switch egress's p99 while the primary group ran; pauses by tier. */
+static void collect_ports(struct sim *s, struct sim_results *r)
+{
+	if (s->portq_on)
+		portq_window(s, false);
+	r->port_q_p99_max_port = SIM_NONE;
+	for (uint32_t p = s->first_switch_port; p < s->n_ports; p++) {
+		const uint64_t *h =
+			&s->portq_hist_ps[(size_t)(p - s->first_switch_port) * SIM_PORTQ_BINS];
+		const struct sim_port *pt = &s->ports[p];
+		const struct sim_node *peer = &s->nodes[s->ports[pt->peer].node];
+		uint64_t total = 0, acc = 0;
+		uint32_t k;
+
+		if (peer->is_host)
+			r->pauses_leaf_host += pt->pause_frames;
+		else if (s->switches[s->nodes[pt->node].idx].tier == 0)
+			r->pauses_leaf_spine += pt->pause_frames;
+		else
+			r->pauses_spine_leaf += pt->pause_frames;
+		for (k = 0; k < SIM_PORTQ_BINS; k++)
+			total += h[k];
+		if (!total)
+			continue;
+		for (k = 0; k < SIM_PORTQ_BINS; k++) {
+			acc += h[k];
+			if (acc * 100 >= total * 99)
+				break;
+		}
+		if (r->port_q_p99_max_port == SIM_NONE ||
+		    sim_portq_bin_bytes(k) > r->port_q_p99_max_bytes) {
+			r->port_q_p99_max_bytes = sim_portq_bin_bytes(k);
+			r->port_q_p99_max_port = p;
+		}
+	}
+}
+
 static void collect(struct sim *s, struct sim_results *r)
 {
 	const struct sim_config *c = s->cfg;
@@ -1273,6 +1379,7 @@ static void collect(struct sim *s, struct sim_results *r)
 	r->end_ps = end;
 	r->flows_total = s->n_flows;
 	r->flows_done = s->flows_done;
+	r->monitor_port = s->monitor_port;
 	/* bottleneck queue */
 	if (s->monitor_port != SIM_NONE) {
 		const struct sim_port *pt = &s->ports[s->monitor_port];
@@ -1305,6 +1412,7 @@ static void collect(struct sim *s, struct sim_results *r)
 		r->pause_frames += pt->pause_frames;
 		r->paused_ps += pt->paused_ps + (pt->paused ? end - pt->paused_since_ps : 0);
 	}
+	collect_ports(s, r);
 	r->ecn_marks = s->ecn_marks;
 	r->cnps = s->cnps;
 	r->drops = s->drops;
@@ -1440,6 +1548,7 @@ void sim_fini(struct sim *s)
 	free(s->msgs);
 	free(s->msg_next);
 	free(s->q_hist_ps);
+	free(s->portq_hist_ps);
 	free(s->prim_win_bytes);
 	sim_eventq_fini(&s->evq);
 	memset(s, 0, sizeof(*s));
@@ -1459,7 +1568,21 @@ static void print_summary(const struct sim *s, const struct sim_results *r, FILE
 	fprintf(out, "q_p50_kb %.1f\n", (double)r->q_p50_bytes / 1024);
 	fprintf(out, "q_p99_kb %.1f\n", (double)r->q_p99_bytes / 1024);
 	fprintf(out, "fabric_q_max_kb %.1f\n", (double)r->fabric_q_max_bytes / 1024);
+	if (r->port_q_p99_max_port != SIM_NONE) {
+		char name[80];
+
+		sim_port_name(s, r->port_q_p99_max_port, name, sizeof(name));
+		fprintf(out, "port_q_p99_max_kb %.1f\n", (double)r->port_q_p99_max_bytes / 1024);
+		fprintf(out, "port_q_p99_max_at %s\n", name);
+	}
 	fprintf(out, "pause_frames %llu\n", (unsigned long long)r->pause_frames);
+	fprintf(out, "pause_frames_leaf_host %llu\n", (unsigned long long)r->pauses_leaf_host);
+	if (c->topo == SIM_TOPO_LEAFSPINE) {
+		fprintf(out, "pause_frames_leaf_spine %llu\n",
+			(unsigned long long)r->pauses_leaf_spine);
+		fprintf(out, "pause_frames_spine_leaf %llu\n",
+			(unsigned long long)r->pauses_spine_leaf);
+	}
 	fprintf(out, "paused_us %.3f\n", (double)r->paused_ps / 1e6);
 	fprintf(out, "ecn_marks %llu\n", (unsigned long long)r->ecn_marks);
 	fprintf(out, "cnps %llu\n", (unsigned long long)r->cnps);

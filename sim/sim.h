@@ -116,7 +116,44 @@ struct sim_port {
 	uint64_t pause_frames; /* XOFF frames this port sent upstream */
 	uint64_t ecn_marks;
 	uint64_t drops;
+	/* switch egress: the data queue's histogram bin and since when */
+	uint32_t q_bin;
+	uint64_t q_bin_since_ps;
 };
+
+/* Time-weighted queue histogram of every switch egress: 4 KB bins to 1 MB,
+ * then four per octave (2.4 KB per port). */
+#define SIM_PORTQ_LIN_BINS 256u
+#define SIM_PORTQ_LIN_SHIFT 12u
+#define SIM_PORTQ_PER_OCTAVE 4u
+#define SIM_PORTQ_BINS (SIM_PORTQ_LIN_BINS + 12u * SIM_PORTQ_PER_OCTAVE)
+
+static inline uint32_t sim_portq_bin(uint64_t bytes)
+{
+	uint64_t mb = bytes >> (SIM_PORTQ_LIN_SHIFT + 8);
+	uint32_t octave, frac;
+
+	if (!mb)
+		return (uint32_t)(bytes >> SIM_PORTQ_LIN_SHIFT);
+	octave = 63u - (uint32_t)__builtin_clzll(mb);
+	/* the two bits under the leading one */
+	frac = (uint32_t)((bytes >> (SIM_PORTQ_LIN_SHIFT + 8 + octave - 2)) & 3);
+	if (octave >= 12)
+		return SIM_PORTQ_BINS - 1;
+	return SIM_PORTQ_LIN_BINS + octave * SIM_PORTQ_PER_OCTAVE + frac;
+}
+
+/* The smallest queue a bin holds. */
+static inline uint64_t sim_portq_bin_bytes(uint32_t bin)
+{
+	uint32_t octave, frac;
+
+	if (bin < SIM_PORTQ_LIN_BINS)
+		return (uint64_t)bin << SIM_PORTQ_LIN_SHIFT;
+	octave = (bin - SIM_PORTQ_LIN_BINS) / SIM_PORTQ_PER_OCTAVE;
+	frac = (bin - SIM_PORTQ_LIN_BINS) % SIM_PORTQ_PER_OCTAVE;
+	return ((uint64_t)(4 + frac) << (SIM_PORTQ_LIN_SHIFT + 8 + octave)) >> 2;
+}
 
 struct sim_node {
 	bool is_host;
@@ -336,8 +373,16 @@ struct sim_results {
 	uint64_t end_ps;
 	uint64_t flows_done, flows_total;
 	/* bottleneck (switch egress towards monitor_host) */
+	uint32_t monitor_port;
 	uint64_t q_max_bytes, q_p50_bytes, q_p99_bytes;
 	uint64_t fabric_q_max_bytes; /* any switch egress */
+	/* The largest time-weighted p99 of any switch egress while the primary
+	 * group ran, and that port. */
+	uint64_t port_q_p99_max_bytes;
+	uint32_t port_q_p99_max_port;
+	/* XOFF frames sent by leaves to hosts, leaves to spines, spines to
+	 * leaves (by the single switch: to hosts) */
+	uint64_t pauses_leaf_host, pauses_leaf_spine, pauses_spine_leaf;
 	double util;
 	/* fabric-wide */
 	uint64_t pause_frames;
@@ -395,6 +440,9 @@ struct sim {
 
 	/* metrics */
 	uint32_t monitor_port;
+	uint64_t *portq_hist_ps; /* [switch port - first_switch_port][SIM_PORTQ_BINS] */
+	uint32_t first_switch_port;
+	bool portq_on; /* the primary group runs: histograms accumulate */
 	uint64_t *q_hist_ps; /* time at each KB of bottleneck queue */
 	uint32_t q_hist_n;
 	uint64_t q_last_change_ps, q_last_bytes;
@@ -414,6 +462,8 @@ int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_op
 	     const char *out_dir);
 int sim_run(struct sim *s, struct sim_results *ret);
 void sim_fini(struct sim *s);
+/* "leaf3-up-spine5", "spine2-down-leaf7", "leaf0-down-host4"... */
+void sim_port_name(const struct sim *s, uint32_t port, char *buf, size_t len);
 /* Write fct.dat etc. and print the summary; 0 or negative errno. */
 int sim_write_results(const struct sim *s, const struct sim_results *r, const char *out_dir,
 		      FILE *out);

@@ -2,7 +2,8 @@
 /*
  * Paths through the fabric: the ECMP hash of the 5-tuple (RoCEv2's UDP source
  * port is the entropy), the path probe against the spine the data really
- * crosses, and re-pathing a flow after draining it.
+ * crosses, re-pathing a flow after draining it, and the bins of the switch
+ * ports' queue histograms.
  * argv[1] is the directory of the scenario files.
  */
 #include <setjmp.h>
@@ -240,6 +241,30 @@ static void drained_flow_moves_to_another_spine(void **state)
 	teardown(&x);
 }
 
+static void portq_bins(void **state)
+{
+	uint32_t last = 0;
+
+	/* 4 KB bins to 1 MB, then four per octave; every queue falls in the
+	 * bin whose lower edge is the largest not above it. */
+	assert_int_equal(sim_portq_bin(0), 0);
+	assert_int_equal(sim_portq_bin(4095), 0);
+	assert_int_equal(sim_portq_bin(4096), 1);
+	assert_int_equal(sim_portq_bin((1 << 20) - 1), SIM_PORTQ_LIN_BINS - 1);
+	assert_int_equal(sim_portq_bin(1 << 20), SIM_PORTQ_LIN_BINS);
+	assert_int_equal(sim_portq_bin_bytes(SIM_PORTQ_LIN_BINS + 1), (1 << 20) + (1 << 18));
+	assert_int_equal(sim_portq_bin_bytes(SIM_PORTQ_LIN_BINS + 4), 2 << 20);
+	for (uint64_t q = 0; q < (64ull << 30); q = q * 9 / 8 + 1000) {
+		uint32_t b = sim_portq_bin(q);
+
+		assert_true(b >= last && b < SIM_PORTQ_BINS);
+		assert_true(sim_portq_bin_bytes(b) <= q);
+		if (b + 1 < SIM_PORTQ_BINS)
+			assert_true(sim_portq_bin_bytes(b + 1) > q);
+		last = b;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +273,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(probe_names_the_spine_data_crosses),
 		cmocka_unit_test(probe_under_one_leaf_names_no_spine),
 		cmocka_unit_test(drained_flow_moves_to_another_spine),
+		cmocka_unit_test(portq_bins),
 	};
 
 	if (argc > 1)

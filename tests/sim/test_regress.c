@@ -103,6 +103,12 @@ static void incast_bounds(void **state)
 	 * (121 us on average, 18 pauses). */
 	assert_true(none.paused_ps / none.pause_frames <= 35 * SIM_PS_PER_US);
 	assert_true(none.pause_frames >= 40);
+	/* One switch: the worst port is the monitored bottleneck, measured
+	 * there in 1 KB bins and here in the ports' coarser ones. */
+	assert_int_equal(none.port_q_p99_max_port, none.monitor_port);
+	assert_true(none.port_q_p99_max_bytes <= none.q_p99_bytes + 1024);
+	assert_true(sim_portq_bin(none.q_p99_bytes) <=
+		    sim_portq_bin(none.port_q_p99_max_bytes) + 1);
 	run("incast8", "dcqcn", &dcqcn);
 	run("incast8", "hpcc", &hpcc);
 	assert_int_equal(hpcc.pause_frames, 0);
