@@ -377,6 +377,11 @@ void sim_tita_on_msg(struct sim *s, uint32_t host, struct sim_pkt *p)
 	sim_tita_on_event(s, host);
 }
 
+void sim_tita_lost(struct sim *s, const struct sim_pkt *p)
+{
+	dgram_free(ts_of(s), p->flow);
+}
+
 void sim_tita_count_rx(struct sim *s, uint32_t host, const struct sim_pkt *p)
 {
 	struct sim_host *x = &s->hosts[host];

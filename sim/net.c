@@ -172,6 +172,8 @@ static void pfc_send(struct sim *s, uint32_t in_port, bool pause)
 {
 	struct sim_port *pt = &s->ports[in_port];
 
+	if (pt->down)
+		return;
 	pt->pause_sent = pause;
 	if (pause)
 		pt->pause_frames++;
@@ -195,6 +197,32 @@ static bool ecn_mark(struct sim *s, struct sim_switch *sw, const struct sim_port
 	return tita_rng_unit(&sw->rng) < c->pmax * (q - kmin) / (kmax - kmin);
 }
 
+/* A data packet leaves the switch (sent or lost): release the buffer
+ * against the port it came in on, and resume that upstream once it has
+ * drained below the threshold, or drained altogether: this is the last
+ * departure that will check it, and with the shared buffer nearly full the
+ * threshold can stay under the resume offset for good (the artifact's
+ * CheckShouldResume). */
+static void switch_release(struct sim *s, struct sim_switch *sw, const struct sim_pkt *p)
+{
+	struct sim_port *in = &s->ports[p->in_port];
+	/* Departures come out of the headroom first (the artifact's
+	 * RemoveFromIngressAdmission): bytes are bytes, and charging the
+	 * headroom to the very packets that arrived after XOFF would hold the
+	 * pause until the whole queue ahead of them had drained. */
+	uint64_t from_hdrm = in->in_hdrm_bytes < p->wire_bytes ? in->in_hdrm_bytes : p->wire_bytes;
+
+	sw->used_bytes -= p->wire_bytes;
+	in->in_bytes -= p->wire_bytes;
+	in->in_hdrm_bytes -= from_hdrm;
+	if (in->pause_sent && in->in_hdrm_bytes == 0 &&
+	    (in->in_bytes == 0 ||
+	     in->in_bytes + s->cfg->pfc_resume_offset_bytes <= pfc_threshold(s, sw)))
+		pfc_send(s, p->in_port, false);
+}
+
+static void pkt_lost(struct sim *s, uint32_t i);
+
 static void switch_kick(struct sim *s, uint32_t port)
 {
 	struct sim_port *pt = &s->ports[port];
@@ -202,7 +230,7 @@ static void switch_kick(struct sim *s, uint32_t port)
 	struct sim_pkt *p;
 	uint32_t i;
 
-	if (pt->busy)
+	if (pt->busy || pt->down)
 		return;
 	i = fifo_pop(s, &pt->q[SIM_PRIO_CTRL]);
 	if (i != SIM_NONE) {
@@ -235,29 +263,7 @@ static void switch_kick(struct sim *s, uint32_t port)
 		h->tx_bytes = pt->tx_bytes;
 		h->qlen_bytes = pt->q_bytes[SIM_PRIO_DATA];
 	}
-	/* Release the buffer against the port it came in on, and resume that
-	 * upstream once it has drained below the threshold, or drained
-	 * altogether: this is the last departure that will check it, and with
-	 * the shared buffer nearly full the threshold can stay under the
-	 * resume offset for good (the artifact's CheckShouldResume). */
-	{
-		struct sim_port *in = &s->ports[p->in_port];
-
-		/* Departures come out of the headroom first (the artifact's
-		 * RemoveFromIngressAdmission): bytes are bytes, and charging the
-		 * headroom to the very packets that arrived after XOFF would hold
-		 * the pause until the whole queue ahead of them had drained. */
-		uint64_t from_hdrm = in->in_hdrm_bytes < p->wire_bytes ? in->in_hdrm_bytes :
-									 p->wire_bytes;
-
-		sw->used_bytes -= p->wire_bytes;
-		in->in_bytes -= p->wire_bytes;
-		in->in_hdrm_bytes -= from_hdrm;
-		if (in->pause_sent && in->in_hdrm_bytes == 0 &&
-		    (in->in_bytes == 0 ||
-		     in->in_bytes + s->cfg->pfc_resume_offset_bytes <= pfc_threshold(s, sw)))
-			pfc_send(s, p->in_port, false);
-	}
+	switch_release(s, sw, p);
 	port_transmit(s, port, i);
 }
 
@@ -287,6 +293,8 @@ static uint32_t route(struct sim *s, uint32_t sw_idx, const struct sim_pkt *p)
 
 	if (n == 1)
 		return s->route_ports[s->route_off[k]];
+	if (!n)
+		return SIM_NONE; /* failures cut the switch off */
 	/* ECMP on the packet's 5-tuple: for RoCEv2 the UDP source port is the
 	 * QP's entropy. */
 	return s->route_ports[s->route_off[k] + sim_ecmp_pick(s, sw_idx, p->src, p->dst, p->sport,
@@ -329,6 +337,10 @@ static void switch_receive(struct sim *s, uint32_t in_port, uint32_t i)
 		s->ctrl_bytes += p->wire_bytes;
 	}
 	out = route(s, s->nodes[in->node].idx, p);
+	if (out == SIM_NONE) {
+		pkt_lost(s, i);
+		return;
+	}
 	op = &s->ports[out];
 	if (p->prio == SIM_PRIO_DATA) {
 		bool hdrm = in->pause_sent;
@@ -345,7 +357,7 @@ static void switch_receive(struct sim *s, uint32_t in_port, uint32_t i)
 					(unsigned long long)pfc_threshold(s, sw));
 			in->drops++;
 			s->drops++;
-			pkt_free(s, i);
+			pkt_lost(s, i);
 			return;
 		}
 		p->in_port = in_port;
@@ -394,8 +406,25 @@ static void nic_wake_at(struct sim *s, uint32_t host, uint64_t t_ps)
 	sim_schedule(s, t_ps, SIM_EV_NIC_WAKE, host, 0);
 }
 
-static void active_remove(struct sim_host *h, uint32_t k)
+static void active_add(struct sim *s, struct sim_flow *f)
 {
+	struct sim_host *h = &s->hosts[f->src];
+
+	if (h->n_active == h->cap_active) {
+		h->cap_active = h->cap_active ? h->cap_active * 2 : 16;
+		h->active = realloc(h->active, h->cap_active * sizeof(*h->active));
+		if (!h->active) {
+			fprintf(stderr, "tita-sim: out of memory\n");
+			exit(1);
+		}
+	}
+	h->active[h->n_active++] = f->id;
+	f->in_active = true;
+}
+
+static void active_remove(struct sim *s, struct sim_host *h, uint32_t k)
+{
+	s->flows[h->active[k]].in_active = false;
 	memmove(&h->active[k], &h->active[k + 1], (h->n_active - k - 1) * sizeof(h->active[0]));
 	h->n_active--;
 	if (h->rr > k)
@@ -491,7 +520,7 @@ void sim_nic_kick(struct sim *s, uint32_t host)
 			continue; /* an ACK will kick the NIC */
 		nic_send_data(s, host, f);
 		if (f->sent_bytes >= f->size_bytes) {
-			active_remove(h, idx);
+			active_remove(s, h, idx);
 		} else {
 			h->rr = (idx + 1) % h->n_active;
 		}
@@ -556,6 +585,145 @@ static void send_ack(struct sim *s, struct sim_flow *f, uint32_t data_idx)
 	sim_host_send_ctrl(s, f->dst, i);
 }
 
+/* An RC NAK (PSN sequence error): resend from rcvd_bytes. */
+static void send_nak(struct sim *s, struct sim_flow *f)
+{
+	uint32_t i = sim_pkt_alloc(s);
+	struct sim_pkt *p = &s->pkts[i];
+
+	p->kind = SIM_PKT_NAK;
+	p->flow = f->id;
+	p->dst = f->src;
+	p->sport = f->sport;
+	p->dport = SIM_ROCE_DPORT;
+	p->wire_bytes = SIM_ACK_BYTES;
+	p->payload_bytes = 0;
+	p->seq = f->rcvd_bytes;
+	f->nak_for = f->rcvd_bytes;
+	s->naks++;
+	sim_host_send_ctrl(s, f->dst, i);
+}
+
+/* Go-back-N at the sender: what was sent from `to` on is sent again. A NAK
+ * for where the sender already went back is stale (the timer may have gone
+ * back first); the timer, which fires only without progress, is not. */
+static void go_back(struct sim *s, struct sim_flow *f, uint64_t to, bool timer)
+{
+	uint64_t back;
+
+	if (to < f->acked_bytes)
+		to = f->acked_bytes;
+	if (to >= f->sent_bytes || (!timer && to == f->rewound_to))
+		return;
+	back = f->sent_bytes - to;
+	f->retx_bytes += back;
+	s->retx_bytes += back;
+	if (s->cc->tita)
+		sim_flow_txpair(s, f)->backlog_bytes += back;
+	f->sent_bytes = to;
+	f->rewound_to = to;
+	if (!f->in_active)
+		active_add(s, f);
+	sim_nic_kick(s, f->src);
+}
+
+/* A packet of f was lost: arm the sender's timer, which goes back when
+ * nothing has arrived in order for a timeout (what the loss of the last
+ * packets needs: no later packet shows the gap), as an RC ACK timeout
+ * restarted by every ACK. Without an ACK model the timer runs only after a
+ * loss: a NIC's timeout that never fires spuriously on a loss-free flow. */
+static void rto_arm(struct sim *s, struct sim_flow *f, uint64_t at_ps)
+{
+	f->rto_armed = true;
+	sim_schedule(s, at_ps, SIM_EV_RTO, f->id, 0);
+}
+
+static void loss_seen(struct sim *s, struct sim_flow *f)
+{
+	if (!f->rto_armed && !f->finish_ps)
+		rto_arm(s, f, s->now_ps + s->cfg->rto_ps);
+}
+
+/* Each timeout without progress doubles the next (up to 64 x), as adaptive
+ * retransmission backs off: under long PFC pauses a timer fires while the
+ * packets it resends are still queued behind them. */
+#define RTO_MAX_SHIFT 6
+
+static void rto_fire(struct sim *s, struct sim_flow *f)
+{
+	uint64_t rto = s->cfg->rto_ps << f->rto_shift;
+
+	f->rto_armed = false;
+	if (f->finish_ps || f->rcvd_bytes >= f->sent_bytes)
+		return;
+	if (s->now_ps - f->last_rx_ps < rto) {
+		rto_arm(s, f, f->last_rx_ps + rto);
+		return;
+	}
+	s->rtos++;
+	go_back(s, f, f->rcvd_bytes, true);
+	if (f->rto_shift < RTO_MAX_SHIFT)
+		f->rto_shift++;
+	rto_arm(s, f, s->now_ps + (s->cfg->rto_ps << f->rto_shift));
+}
+
+static void pkt_lost(struct sim *s, uint32_t i)
+{
+	const struct sim_pkt *p = &s->pkts[i];
+
+	s->lost_pkts++;
+	switch (p->kind) {
+	case SIM_PKT_DATA:
+	case SIM_PKT_NAK:
+		loss_seen(s, &s->flows[p->flow]);
+		break;
+	case SIM_PKT_TITA:
+		sim_tita_lost(s, p);
+		break;
+	default:
+		/* cumulative ACKs, CNPs and probes are just gone */
+		break;
+	}
+	pkt_free(s, i);
+}
+
+/* Payload received in order: the goodput bins, and the longest wait for it
+ * after a failure. */
+static void goodput_add(struct sim *s, struct sim_flow *f, uint32_t payload)
+{
+	if (s->now_ps >= s->gp_bin_end_ps) {
+		uint32_t bin = (uint32_t)(s->now_ps / s->cfg->goodput_bin_ps);
+
+		if (bin >= s->cap_gp) {
+			uint32_t cap = s->cap_gp ? s->cap_gp : 1024;
+			uint64_t *g;
+
+			while (cap <= bin)
+				cap *= 2;
+			g = realloc(s->gp_bytes, (size_t)cap * SIM_MAX_JOBS * sizeof(*g));
+			if (!g) {
+				fprintf(stderr, "tita-sim: out of memory\n");
+				exit(1);
+			}
+			memset(g + (size_t)s->cap_gp * SIM_MAX_JOBS, 0,
+			       (size_t)(cap - s->cap_gp) * SIM_MAX_JOBS * sizeof(*g));
+			s->gp_bytes = g;
+			s->cap_gp = cap;
+		}
+		s->n_gp = bin + 1;
+		s->gp_bin_end_ps = (uint64_t)(bin + 1) * s->cfg->goodput_bin_ps;
+	}
+	s->gp_bytes[(size_t)(s->n_gp - 1) * SIM_MAX_JOBS + f->job] += payload;
+	if (s->now_ps > s->fail_ps) {
+		uint64_t from = f->last_rx_ps > s->fail_ps ? f->last_rx_ps : s->fail_ps;
+
+		if (s->now_ps - from > f->max_gap_ps)
+			f->max_gap_ps = s->now_ps - from;
+	}
+	f->last_rx_ps = s->now_ps;
+	f->rto_shift = 0;
+}
+
 static void flow_complete(struct sim *s, struct sim_flow *f);
 
 static void host_receive(struct sim *s, uint32_t host, uint32_t i)
@@ -564,9 +732,11 @@ static void host_receive(struct sim *s, uint32_t host, uint32_t i)
 	struct sim_flow *f;
 
 	switch (p->kind) {
-	case SIM_PKT_DATA:
+	case SIM_PKT_DATA: {
+		bool in_order;
+
 		f = &s->flows[p->flow];
-		f->rcvd_bytes += p->payload_bytes;
+		in_order = p->seq - p->payload_bytes == f->rcvd_bytes;
 		if (s->cc->tita)
 			sim_tita_count_rx(s, host, p);
 		if (p->ce) {
@@ -580,6 +750,18 @@ static void host_receive(struct sim *s, uint32_t host, uint32_t i)
 				p = &s->pkts[i];
 			}
 		}
+		if (!in_order) {
+			/* RC takes nothing after a gap: NAK it once, drop
+			 * what follows until the sender has gone back. */
+			if (p->seq - p->payload_bytes > f->rcvd_bytes &&
+			    f->nak_for != f->rcvd_bytes) {
+				send_nak(s, f);
+				p = &s->pkts[i];
+			}
+			break;
+		}
+		f->rcvd_bytes += p->payload_bytes;
+		goodput_add(s, f, p->payload_bytes);
 		if (s->cc->acks) {
 			send_ack(s, f, i);
 			p = &s->pkts[i];
@@ -591,6 +773,10 @@ static void host_receive(struct sim *s, uint32_t host, uint32_t i)
 		}
 		if (f->rcvd_bytes >= f->size_bytes)
 			flow_complete(s, f);
+		break;
+	}
+	case SIM_PKT_NAK:
+		go_back(s, &s->flows[p->flow], p->seq, false);
 		break;
 	case SIM_PKT_CNP:
 		f = &s->flows[p->flow];
@@ -715,26 +901,17 @@ static void primary_window(struct sim *s, bool at_start)
 
 static void flow_start(struct sim *s, struct sim_flow *f)
 {
-	struct sim_host *h = &s->hosts[f->src];
-
 	f->started = true;
 	f->start_ps = s->now_ps;
 	f->next_tx_ps = s->now_ps;
+	f->last_rx_ps = s->now_ps;
 	if (s->cfg->groups[f->group].primary) {
 		if (!s->prim_started)
 			portq_window(s, true);
 		if (++s->prim_started == s->cfg->groups[f->group].n_flows)
 			primary_window(s, true);
 	}
-	if (h->n_active == h->cap_active) {
-		h->cap_active = h->cap_active ? h->cap_active * 2 : 16;
-		h->active = realloc(h->active, h->cap_active * sizeof(*h->active));
-		if (!h->active) {
-			fprintf(stderr, "tita-sim: out of memory\n");
-			exit(1);
-		}
-	}
-	h->active[h->n_active++] = f->id;
+	active_add(s, f);
 	if (s->cc->on_event)
 		s->cc->on_event(s, f, SIM_CC_START, NULL, 0);
 	if (s->cc->tita)
@@ -759,7 +936,7 @@ static void flow_stop(struct sim *s, struct sim_flow *f)
 		f->size_bytes = f->sent_bytes;
 		for (uint32_t k = 0; k < h->n_active; k++)
 			if (h->active[k] == f->id) {
-				active_remove(h, k);
+				active_remove(s, h, k);
 				break;
 			}
 		if (f->rcvd_bytes >= f->size_bytes)
@@ -791,6 +968,57 @@ static void flow_complete(struct sim *s, struct sim_flow *f)
 	}
 	if (s->flows_done == s->n_flows)
 		s->stop = true;
+}
+
+/* ---- link failures ---- */
+
+static void build_routes(struct sim *s);
+
+static void port_flush(struct sim *s, uint32_t port)
+{
+	struct sim_port *pt = &s->ports[port];
+	struct sim_switch *sw = &s->switches[s->nodes[pt->node].idx];
+	uint32_t i;
+
+	while ((i = fifo_pop(s, &pt->q[SIM_PRIO_CTRL])) != SIM_NONE) {
+		pt->q_bytes[SIM_PRIO_CTRL] -= s->pkts[i].wire_bytes;
+		pkt_lost(s, i);
+	}
+	while ((i = fifo_pop(s, &pt->q[SIM_PRIO_DATA])) != SIM_NONE) {
+		pt->q_bytes[SIM_PRIO_DATA] -= s->pkts[i].wire_bytes;
+		portq_change(s, pt, port);
+		switch_release(s, sw, &s->pkts[i]);
+		pkt_lost(s, i);
+	}
+	/* The PFC state of the link goes with it. */
+	if (pt->paused) {
+		pt->paused = false;
+		pt->paused_ps += s->now_ps - pt->paused_since_ps;
+	}
+	pt->pause_sent = false;
+}
+
+/* Both directions of a leaf-spine link go down: what is queued at either
+ * end and on the wire is lost, and every switch recomputes its ECMP groups
+ * without the link (a plain modulo over the survivors, so most flows of a
+ * shrunk group move). */
+static void link_down(struct sim *s, const struct sim_fault *ft)
+{
+	const struct sim_node *leaf = &s->nodes[s->switches[ft->leaf].node];
+	uint32_t spine_node = s->switches[s->cfg->leaves + ft->spine].node;
+
+	for (uint32_t k = 0; k < leaf->n_ports; k++) {
+		uint32_t a = leaf->first_port + k, b = s->ports[a].peer;
+
+		if (s->ports[b].node != spine_node || s->ports[a].down)
+			continue;
+		s->ports[a].down = s->ports[b].down = true;
+		port_flush(s, a);
+		port_flush(s, b);
+	}
+	if (s->fail_ps == UINT64_MAX)
+		s->fail_ps = s->now_ps;
+	build_routes(s);
 }
 
 /* ---- topology ---- */
@@ -826,6 +1054,9 @@ static void build_routes(struct sim *s)
 	uint32_t *queue = xcalloc(s->n_nodes, sizeof(*queue));
 	uint32_t cap = s->n_switches * s->n_hosts * 4, used = 0;
 
+	free(s->route_off);
+	free(s->route_n);
+	free(s->route_ports);
 	s->route_off = xcalloc((size_t)s->n_switches * s->n_hosts, sizeof(uint32_t));
 	s->route_n = xcalloc((size_t)s->n_switches * s->n_hosts, sizeof(uint32_t));
 	s->route_ports = xcalloc(cap, sizeof(uint32_t));
@@ -847,6 +1078,8 @@ static void build_routes(struct sim *s)
 			for (uint32_t k = 0; k < nd->n_ports; k++) {
 				uint32_t m = s->ports[s->ports[nd->first_port + k].peer].node;
 
+				if (s->ports[nd->first_port + k].down)
+					continue;
 				if (dist[m] == UINT32_MAX) {
 					dist[m] = dist[n] + 1;
 					queue[tail++] = m;
@@ -862,7 +1095,8 @@ static void build_routes(struct sim *s)
 				uint32_t port = nd->first_port + k;
 				uint32_t m = s->ports[s->ports[port].peer].node;
 
-				if (dist[m] + 1 != dist[s->switches[sw].node])
+				if (s->ports[port].down || dist[m] == UINT32_MAX ||
+				    dist[m] + 1 != dist[s->switches[sw].node])
 					continue;
 				if (used == cap) {
 					cap *= 2;
@@ -986,6 +1220,7 @@ int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_op
 	s->rng = cfg->seed;
 	s->free_pkt = SIM_NONE;
 	s->free_msg = SIM_NONE;
+	s->fail_ps = UINT64_MAX;
 	if (sim_eventq_init(&s->evq, 1 << 16) < 0)
 		return -ENOMEM;
 	err = build_topology(s);
@@ -1064,8 +1299,20 @@ int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_op
 		f->rate_bps = (double)cfg->host_rate_bps;
 		f->deps_pending = fs->n_dep;
 		f->sport = sim_flow_default_sport(cfg->seed, k);
+		f->nak_for = f->rewound_to = UINT64_MAX;
 		if (!fs->n_dep)
 			sim_schedule(s, fs->start_ps, SIM_EV_FLOW_START, k, 0);
+	}
+	for (uint32_t k = 0; k < cfg->n_faults; k++) {
+		const struct sim_fault *ft = &cfg->faults[k];
+
+		if (cfg->topo != SIM_TOPO_LEAFSPINE || ft->leaf >= cfg->leaves ||
+		    ft->spine >= cfg->spines) {
+			fprintf(stderr, "tita-sim: fault %u: no link leaf %u - spine %u\n", k,
+				ft->leaf, ft->spine);
+			return -EINVAL;
+		}
+		sim_schedule(s, ft->at_ps, SIM_EV_LINK_DOWN, k, 0);
 	}
 	s->metrics_start_ps = UINT64_MAX;
 	for (uint32_t k = 0; k < s->n_flows; k++)
@@ -1150,7 +1397,9 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 	case SIM_EV_ARRIVE: {
 		const struct sim_port *pt = &s->ports[ev->a];
 
-		if (s->nodes[pt->node].is_host)
+		if (pt->down)
+			pkt_lost(s, ev->b); /* on the wire when the link failed */
+		else if (s->nodes[pt->node].is_host)
 			host_receive(s, s->nodes[pt->node].idx, ev->b);
 		else
 			switch_receive(s, ev->a, ev->b);
@@ -1160,6 +1409,8 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 		struct sim_port *pt = &s->ports[ev->a];
 
 		pt->busy = false;
+		if (pt->down)
+			break;
 		if (s->nodes[pt->node].is_host)
 			sim_nic_kick(s, s->nodes[pt->node].idx);
 		else
@@ -1169,6 +1420,8 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 	case SIM_EV_PFC: {
 		struct sim_port *pt = &s->ports[ev->a];
 
+		if (pt->down)
+			break;
 		if (ev->b && !pt->paused) {
 			pt->paused = true;
 			pt->paused_since_ps = s->now_ps;
@@ -1212,6 +1465,12 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 		break;
 	case SIM_EV_TRACE:
 		trace(s);
+		break;
+	case SIM_EV_LINK_DOWN:
+		link_down(s, &s->cfg->faults[ev->a]);
+		break;
+	case SIM_EV_RTO:
+		rto_fire(s, &s->flows[ev->a]);
 		break;
 	}
 }
@@ -1417,6 +1676,11 @@ static void collect(struct sim *s, struct sim_results *r)
 	r->cnps = s->cnps;
 	r->drops = s->drops;
 	r->ctrl_bytes = s->ctrl_bytes;
+	r->lost_pkts = s->lost_pkts;
+	r->retx_bytes = s->retx_bytes;
+	r->naks = s->naks;
+	r->rtos = s->rtos;
+	sim_collect_goodput(s, r);
 	for (uint32_t h = 0; h < s->n_hosts; h++) {
 		const struct sim_host *x = &s->hosts[h];
 		uint64_t b = x->ctrl_tx_bytes > x->ctrl_rx_bytes ? x->ctrl_tx_bytes :
@@ -1549,6 +1813,7 @@ void sim_fini(struct sim *s)
 	free(s->msg_next);
 	free(s->q_hist_ps);
 	free(s->portq_hist_ps);
+	free(s->gp_bytes);
 	free(s->prim_win_bytes);
 	sim_eventq_fini(&s->evq);
 	memset(s, 0, sizeof(*s));
@@ -1597,6 +1862,26 @@ static void print_summary(const struct sim *s, const struct sim_results *r, FILE
 	fprintf(out, "slowdown_p99 %.3f\n", r->slowdown_p99);
 	fprintf(out, "ctrl_bytes %llu\n", (unsigned long long)r->ctrl_bytes);
 	fprintf(out, "ctrl_frac %.6f\n", r->ctrl_frac);
+	if (r->lost_pkts || r->failure) {
+		fprintf(out, "lost_pkts %llu\n", (unsigned long long)r->lost_pkts);
+		fprintf(out, "retx_bytes %llu\n", (unsigned long long)r->retx_bytes);
+		fprintf(out, "naks %llu\n", (unsigned long long)r->naks);
+		fprintf(out, "rto_fired %llu\n", (unsigned long long)r->rtos);
+	}
+	if (r->failure) {
+		fprintf(out, "pre_fail_goodput_gbps %.3f\n", r->pre_fail_goodput_bps / 1e9);
+		fprintf(out, "fail_capacity_gbps %.3f\n", r->fail_capacity_bps / 1e9);
+		fprintf(out, "recovery_us %.3f\n", r->recovery_ps < 0 ? -1 : r->recovery_ps / 1e6);
+		fprintf(out, "max_stall_us %.3f\n", (double)r->max_stall_ps / 1e6);
+		fprintf(out, "stuck_flows %u\n", r->stuck_flows);
+	}
+	if (r->n_jobs > 1) {
+		fprintf(out, "shared_us %.3f\n", r->shared_ps / 1e6);
+		for (uint32_t j = 0; j < r->n_jobs; j++)
+			fprintf(out, "job%u_gbps %.3f\n", r->job_of[j], r->job_bps[j] / 1e9);
+		fprintf(out, "job_ratio %.4f\n",
+			r->job_bps[1] > 0 ? r->job_bps[0] / r->job_bps[1] : 0);
+	}
 	fprintf(out, "events %llu\n", (unsigned long long)r->events);
 }
 
@@ -1613,7 +1898,7 @@ int sim_write_results(const struct sim *s, const struct sim_results *r, const ch
 		f = fopen(path, "w");
 		if (!f)
 			return -errno;
-		fprintf(f, "# flow group src dst size_bytes start_us fct_us slowdown\n");
+		fprintf(f, "# flow group src dst size_bytes start_us fct_us slowdown retx_bytes\n");
 		for (uint32_t k = 0; k < s->n_flows; k++) {
 			const struct sim_flow *fl = &s->flows[k];
 			double ideal, fct;
@@ -1625,12 +1910,15 @@ int sim_write_results(const struct sim *s, const struct sim_results *r, const ch
 				(double)path_latency_ps(s, fl->src, fl->dst,
 							c->mtu_bytes + SIM_HDR_BYTES);
 			fct = (double)(fl->finish_ps - fl->start_ps);
-			fprintf(f, "%u %s %u %u %llu %.3f %.3f %.4f\n", k,
+			fprintf(f, "%u %s %u %u %llu %.3f %.3f %.4f %llu\n", k,
 				c->groups[fl->group].name, fl->src, fl->dst,
 				(unsigned long long)fl->size_bytes, (double)fl->start_ps / 1e6,
-				fct / 1e6, fct / ideal);
+				fct / 1e6, fct / ideal, (unsigned long long)fl->retx_bytes);
 		}
 		fclose(f);
+		snprintf(path, sizeof(path), "%s/goodput.dat", out_dir);
+		if (sim_write_goodput(s, path) < 0)
+			return -errno;
 		/* summary.txt holds only what the seed determines (no wall
 		 * clock), so two runs can be compared byte for byte. */
 		snprintf(path, sizeof(path), "%s/summary.txt", out_dir);

@@ -69,6 +69,7 @@ enum sim_pkt_kind {
 	SIM_PKT_TITA,
 	SIM_PKT_PROBE, /* UDP to 4791 with TTL 2: traceroute's first spine */
 	SIM_PKT_PROBE_REPLY, /* its ICMP answer */
+	SIM_PKT_NAK, /* go-back-N: resend from seq */
 };
 
 struct sim_pkt {
@@ -85,8 +86,8 @@ struct sim_pkt {
 	uint8_t prio;
 	uint8_t ce;
 	uint8_t nhop;
-	/* data: byte offset of the payload end; ACK: bytes acked; probe reply:
-	 * the host probed */
+	/* data: byte offset of the payload end; ACK: bytes acked; NAK: the
+	 * offset to resend from; probe reply: the host probed */
 	uint64_t seq;
 	uint64_t sent_ps;
 	struct hpcc_hop hop[HPCC_MAX_HOPS];
@@ -116,6 +117,7 @@ struct sim_port {
 	uint64_t pause_frames; /* XOFF frames this port sent upstream */
 	uint64_t ecn_marks;
 	uint64_t drops;
+	bool down; /* its link failed: it sends and receives nothing */
 	/* switch egress: the data queue's histogram bin and since when */
 	uint32_t q_bin;
 	uint64_t q_bin_since_ps;
@@ -233,6 +235,18 @@ struct sim_flow {
 	uint16_t sport; /* RoCEv2 UDP source port: the QP's ECMP entropy */
 	bool held; /* sim_flow_hold: the NIC sends nothing of it */
 	bool await_drain; /* call cc->on_drained when nothing is in flight */
+	bool in_active; /* on its host's list of flows with bytes to send */
+	/* Go-back-N: the receiver takes only the next byte in order (that is
+	 * rcvd_bytes) and NAKs a gap once; the sender goes back on the NAK, or
+	 * when its timer (armed at a loss) finds nothing received in order for
+	 * a timeout. */
+	bool rto_armed;
+	uint8_t rto_shift; /* the timeout's backoff since the last progress */
+	uint64_t nak_for; /* the offset last NAKed; UINT64_MAX none */
+	uint64_t rewound_to; /* the offset last gone back to; UINT64_MAX none */
+	uint64_t retx_bytes;
+	uint64_t last_rx_ps; /* the last byte received in order */
+	uint64_t max_gap_ps; /* the longest time without one, after a failure */
 	union {
 		struct dcqcn_rp dcqcn;
 		struct hpcc_qp hpcc;
@@ -271,6 +285,12 @@ struct sim_flow_spec {
 	uint32_t dep[2], n_dep; /* flows that must complete before this starts */
 };
 
+/* A leaf-spine link that fails: both directions down at at_ps. */
+struct sim_fault {
+	uint32_t leaf, spine;
+	uint64_t at_ps;
+};
+
 struct sim_kv {
 	char key[SIM_NAME_MAX];
 	double value;
@@ -296,12 +316,14 @@ struct sim_config {
 	double headroom_bdp; /* per port, in link BDPs (round trip + 2 MTU) */
 	/* nic */
 	uint32_t mtu_bytes;
+	uint64_t rto_ps; /* go-back-N timeout after a loss */
 	/* run */
 	uint64_t seed;
 	uint64_t max_time_ps;
 	uint64_t trace_interval_ps;
 	uint32_t monitor_host; /* the switch egress towards it is "the bottleneck" */
 	uint32_t trace_flows;
+	uint64_t goodput_bin_ps; /* goodput.dat, recovery, per-job throughput */
 	/* parameter overrides, applied on top of each algorithm's defaults */
 	struct sim_kv *kv;
 	uint32_t n_kv, cap_kv;
@@ -313,6 +335,9 @@ struct sim_config {
 	uint32_t n_groups, cap_groups;
 	struct sim_flow_spec *flows;
 	uint32_t n_flows, cap_flows;
+	/* [faults] */
+	struct sim_fault *faults;
+	uint32_t n_faults, cap_faults;
 };
 
 /* Parse a scenario from a buffer; errors name path:line. 0 or -EINVAL.
@@ -396,6 +421,25 @@ struct sim_results {
 	/* tita */
 	uint64_t ctrl_bytes;
 	double ctrl_frac; /* worst host link, of its capacity over the run */
+	/* losses (failed links, full buffers) and go-back-N */
+	uint64_t lost_pkts, retx_bytes, naks, rtos;
+	/* after the first link failure: the payload rate the surviving fabric
+	 * can carry for the flows running then (fluid max-min over host links
+	 * and each leaf's surviving uplinks and downlinks: an upper bound, as
+	 * if every leaf split its traffic ideally), the goodput before it, the
+	 * time until goodput is back to 95 % of what the fabric can carry (-1:
+	 * never), the longest time a running flow received nothing, and the
+	 * flows that received nothing for over 1 ms */
+	bool failure;
+	double fail_capacity_bps, pre_fail_goodput_bps;
+	double recovery_ps;
+	uint64_t max_stall_ps;
+	uint32_t stuck_flows;
+	/* jobs: each one's goodput over the interval in which all of them run */
+	uint32_t n_jobs;
+	double shared_ps;
+	double job_bps[SIM_MAX_JOBS];
+	uint32_t job_of[SIM_MAX_JOBS]; /* job ids, in order */
 };
 
 /* ---- the simulator ---- */
@@ -452,6 +496,12 @@ struct sim {
 	uint64_t prim_win_start_ps, prim_win_end_ps;
 	double *prim_win_bytes;
 	uint64_t cnps, ecn_marks, drops, ctrl_bytes;
+	uint64_t lost_pkts, retx_bytes, naks, rtos;
+	uint64_t fail_ps; /* the first link failure; UINT64_MAX none */
+	/* payload received in order, per goodput bin and job */
+	uint64_t *gp_bytes; /* [bin * SIM_MAX_JOBS + job] */
+	uint32_t n_gp, cap_gp;
+	uint64_t gp_bin_end_ps;
 	FILE *trace_q, *trace_rate;
 	uint32_t *trace_ids;
 	uint32_t n_trace;
@@ -480,6 +530,8 @@ enum sim_ev_type {
 	SIM_EV_CC_INC, /* a = flow; stale unless t_ps is its due time */
 	SIM_EV_TITA, /* a = host */
 	SIM_EV_TRACE,
+	SIM_EV_LINK_DOWN, /* a = fault */
+	SIM_EV_RTO, /* a = flow */
 };
 
 void sim_schedule(struct sim *s, uint64_t t_ps, enum sim_ev_type type, uint32_t a, uint32_t b);
@@ -526,6 +578,14 @@ uint32_t sim_path_spine(const struct sim *s, uint32_t src, uint32_t dst, uint16_
  * traffic. */
 void sim_probe_send(struct sim *s, uint32_t src, uint32_t dst, uint16_t sport);
 
+/* metrics.c: goodput after a failure and per job, from the goodput bins */
+void sim_collect_goodput(const struct sim *s, struct sim_results *r);
+int sim_write_goodput(const struct sim *s, const char *path);
+/* The payload rate max-min fairness gives flows ids[0..n) on the surviving
+ * fabric (host links; each leaf's uplinks and downlinks that are up, pooled
+ * as if split ideally). */
+double sim_maxmin_capacity_bps(const struct sim *s, const uint32_t *ids, uint32_t n);
+
 /* tita glue (cc_tita.c) */
 int sim_tita_init(struct sim *s);
 void sim_tita_fini(struct sim *s);
@@ -533,6 +593,8 @@ void sim_tita_on_event(struct sim *s, uint32_t host);
 void sim_tita_flow_start(struct sim *s, struct sim_flow *f);
 void sim_tita_on_msg(struct sim *s, uint32_t host, struct sim_pkt *p);
 void sim_tita_count_rx(struct sim *s, uint32_t host, const struct sim_pkt *p);
+/* A tita datagram was lost on the way: its slot is free again. */
+void sim_tita_lost(struct sim *s, const struct sim_pkt *p);
 
 /* The tita pair a started flow belongs to, at its sender. */
 static inline struct sim_txpair *sim_flow_txpair(struct sim *s, const struct sim_flow *f)

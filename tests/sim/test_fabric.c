@@ -2,11 +2,15 @@
 /*
  * Paths through the fabric: the ECMP hash of the 5-tuple (RoCEv2's UDP source
  * port is the entropy), the path probe against the spine the data really
- * crosses, re-pathing a flow after draining it, and the bins of the switch
- * ports' queue histograms.
+ * crosses, re-pathing a flow after draining it, the bins of the switch
+ * ports' queue histograms, a failed link (nothing crosses it after,
+ * go-back-N recovers what it held, a lost tail is resent after the timeout)
+ * and the max-min bound of what a fabric can carry.
  * argv[1] is the directory of the scenario files.
  */
+#include <math.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -265,6 +269,151 @@ static void portq_bins(void **state)
 	}
 }
 
+static void add_fault(struct sim_config *c, uint32_t leaf, uint32_t spine, uint64_t at_ps)
+{
+	c->faults = realloc(c->faults, (c->n_faults + 1) * sizeof(*c->faults));
+	assert_non_null(c->faults);
+	c->faults[c->n_faults++] =
+		(struct sim_fault){ .leaf = leaf, .spine = spine, .at_ps = at_ps };
+}
+
+/* The spine ports of the link between leaf 0 and spine sp. */
+static void failed_ports(const struct sim *s, uint32_t sp, uint32_t *ret_a, uint32_t *ret_b)
+{
+	const struct sim_node *leaf = &s->nodes[s->switches[0].node];
+
+	for (uint32_t k = 0; k < leaf->n_ports; k++) {
+		uint32_t a = leaf->first_port + k, b = s->ports[a].peer;
+
+		if (s->ports[b].node == s->switches[s->cfg->leaves + sp].node) {
+			*ret_a = a;
+			*ret_b = b;
+			return;
+		}
+	}
+	fail_msg("no link leaf 0 - spine %u", sp);
+}
+
+static void failed_link_carries_nothing_after(void **state)
+{
+	static const char *const cut[] = { "run.max_time_ms=0.08", NULL };
+	static const char *const ccs[] = { "none", "dcqcn", "tita" };
+
+	for (size_t c = 0; c < sizeof(ccs) / sizeof(ccs[0]); c++) {
+		struct fixture x;
+		struct sim_results r;
+		uint64_t before_a, before_b;
+		uint32_t a, b;
+
+		/* Up to the failure (80 us), then the whole run. */
+		setup(&x, "linkfail", cut, SIM_SEED_FROM_FILE);
+		assert_int_equal(sim_init(&x.s, &x.cfg, sim_cc_find(ccs[c]), NULL), 0);
+		assert_int_equal(sim_run(&x.s, &r), 0);
+		failed_ports(&x.s, 1, &a, &b);
+		assert_true(x.s.ports[a].down && x.s.ports[b].down);
+		before_a = x.s.ports[a].tx_bytes;
+		before_b = x.s.ports[b].tx_bytes;
+		assert_true(before_a > 0 && before_b > 0);
+		teardown(&x);
+
+		setup(&x, "linkfail", NULL, SIM_SEED_FROM_FILE);
+		assert_int_equal(sim_init(&x.s, &x.cfg, sim_cc_find(ccs[c]), NULL), 0);
+		assert_int_equal(sim_run(&x.s, &r), 0);
+		assert_int_equal(r.flows_done, r.flows_total);
+		assert_int_equal(r.drops, 0);
+		assert_int_equal(x.s.ports[a].tx_bytes, before_a);
+		assert_int_equal(x.s.ports[b].tx_bytes, before_b);
+		/* It held packets; go-back-N sent them again. */
+		assert_true(r.lost_pkts > 0);
+		assert_true(r.retx_bytes > 0);
+		assert_true(r.naks > 0);
+		assert_true(r.failure);
+		assert_int_equal(r.stuck_flows, 0);
+		assert_true(r.recovery_ps >= 0 && r.recovery_ps <= 200 * SIM_PS_PER_US);
+		assert_true(r.fail_capacity_bps > 0);
+		teardown(&x);
+	}
+}
+
+static void lost_tail_resent_after_timeout(void **state)
+{
+	struct fixture x;
+	struct sim_results r;
+	uint32_t spine;
+
+	/* The last packets of the only flow are on its spine's link when the
+	 * link fails: no later packet shows the gap, the timer must. */
+	setup(&x, "fabric-small", NULL, SIM_SEED_FROM_FILE);
+	assert_int_equal(sim_init(&x.s, &x.cfg, &x.ops, NULL), 0);
+	spine = sim_path_spine(&x.s, 0, 2, x.s.flows[0].sport);
+	sim_fini(&x.s);
+	/* 245 packets of 4,158 bytes at 100G: the last leaves the host at
+	 * 81.3 us and the leaf for the spine at 82.3 us; at 82.5 us it and the
+	 * one before it are on the wire. */
+	add_fault(&x.cfg, 0, spine, 82500 * SIM_PS_PER_NS);
+	assert_int_equal(sim_init(&x.s, &x.cfg, &x.ops, NULL), 0);
+	assert_int_equal(sim_run(&x.s, &r), 0);
+	assert_int_equal(r.flows_done, 1);
+	assert_true(r.lost_pkts > 0);
+	assert_true(r.rtos >= 1);
+	assert_true(x.s.flows[0].retx_bytes > 0);
+	/* Done one timeout after the loss, give or take a round trip. */
+	assert_true(x.s.flows[0].finish_ps > 82500 * SIM_PS_PER_NS + x.cfg.rto_ps);
+	assert_true(x.s.flows[0].finish_ps <
+		    82500 * SIM_PS_PER_NS + x.cfg.rto_ps + 20 * SIM_PS_PER_US);
+	/* The flow's packets after the failure took another spine. */
+	assert_int_equal(sim_path_spine(&x.s, 0, 2, x.s.flows[0].sport) == spine, false);
+	teardown(&x);
+}
+
+static void maxmin_by_hand(void **state)
+{
+	struct fixture x;
+	uint32_t ids[3] = { 0, 1, 2 };
+	double eff = 4096.0 / (4096 + SIM_HDR_BYTES);
+
+	/* 2 leaves x 2 hosts, 1 spine at 100G: flows 0->2 and 1->3 share
+	 * leaf 0's one uplink (50G each); 0->1 stays under the leaf and
+	 * shares host 0's uplink with 0->2 (50G). */
+	setup(&x, "fabric-small", NULL, SIM_SEED_FROM_FILE);
+	x.cfg.spines = 1;
+	x.cfg.flows = realloc(x.cfg.flows, 3 * sizeof(*x.cfg.flows));
+	x.cfg.n_flows = 3;
+	x.cfg.flows[1] = x.cfg.flows[0];
+	x.cfg.flows[1].src = 1;
+	x.cfg.flows[1].dst = 3;
+	x.cfg.flows[2] = x.cfg.flows[0];
+	x.cfg.flows[2].dst = 1;
+	assert_int_equal(sim_init(&x.s, &x.cfg, &x.ops, NULL), 0);
+	assert_true(fabs(sim_maxmin_capacity_bps(&x.s, ids, 3) - 150e9 * eff) < 1);
+	/* Alone, a flow gets its host link. */
+	assert_true(fabs(sim_maxmin_capacity_bps(&x.s, ids, 1) - 100e9 * eff) < 1);
+	teardown(&x);
+
+	/* Two spines: host 0's uplink is the bottleneck of 0->2 and 0->1 (50G
+	 * each), 1->3 runs at 100G. With one link down leaf 0 keeps 100G up,
+	 * which 0->2 and 1->3 share: 50G each, and 0->1 50G. */
+	setup(&x, "fabric-small", NULL, SIM_SEED_FROM_FILE);
+	x.cfg.spines = 2;
+	x.cfg.flows = realloc(x.cfg.flows, 3 * sizeof(*x.cfg.flows));
+	x.cfg.n_flows = 3;
+	x.cfg.flows[1] = x.cfg.flows[0];
+	x.cfg.flows[1].src = 1;
+	x.cfg.flows[1].dst = 3;
+	x.cfg.flows[2] = x.cfg.flows[0];
+	x.cfg.flows[2].dst = 1;
+	assert_int_equal(sim_init(&x.s, &x.cfg, &x.ops, NULL), 0);
+	assert_true(fabs(sim_maxmin_capacity_bps(&x.s, ids, 3) - 200e9 * eff) < 1);
+	{
+		uint32_t a, b;
+
+		failed_ports(&x.s, 1, &a, &b);
+		x.s.ports[a].down = x.s.ports[b].down = true;
+	}
+	assert_true(fabs(sim_maxmin_capacity_bps(&x.s, ids, 3) - 150e9 * eff) < 1);
+	teardown(&x);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +423,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(probe_under_one_leaf_names_no_spine),
 		cmocka_unit_test(drained_flow_moves_to_another_spine),
 		cmocka_unit_test(portq_bins),
+		cmocka_unit_test(failed_link_carries_nothing_after),
+		cmocka_unit_test(lost_tail_resent_after_timeout),
+		cmocka_unit_test(maxmin_by_hand),
 	};
 
 	if (argc > 1)
