@@ -15,7 +15,9 @@
  *     flow        src=H dst=H (size=S | until=T) [at=T]
  *     incast      dst=H src=LIST size=S [at=T]
  *     alltoall    hosts=LIST size=S [at=T]
- *     permutation hosts=LIST size=S [at=T]
+ *     permutation hosts=LIST size=S [at=T]   (a random derangement)
+ *     shift       hosts=LIST by=K size=S [at=T]
+ *                 (the i-th host of LIST sends to the (i+K)-th, cyclically)
  *     ring        hosts=LIST size=S [at=T]     (ring all-reduce of S per host)
  *     websearch   hosts=LIST load=F duration=T [at=T]
  *   each with optional name=NAME, job=J, weight=W (tita's weight of job J,
@@ -27,6 +29,9 @@
  *                                its ends or on the wire is lost, its PFC
  *                                state clears, and every switch recomputes
  *                                its ECMP groups without it
+ * From the command line, --set traffic.size=S gives every generator that
+ * takes a size that size instead (a ring's chunks are S / N); runs with
+ * websearch cannot take it.
  * Sizes take B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB; times take
  * ns, us, ms, s; host lists are `all`, `3`, `1-16` or `0,2,5-7`.
  */
@@ -409,6 +414,7 @@ static int traffic_line(struct parser *p, char *line)
 	uint32_t *srcs = NULL, *hosts = NULL;
 	int n_src = -1, n_h = -1, dst = -1, src = -1, err = 0;
 	uint64_t size = 0, at = 0, until = 0, duration = 0;
+	long by = 0;
 	double load = -1, weight = 0;
 	uint32_t job = 0;
 	bool primary = false, have_size = false;
@@ -477,6 +483,15 @@ static int traffic_line(struct parser *p, char *line)
 
 			if (!parse_time_ps(v, t)) {
 				err = perr(p, "%s: '%s' is not a time (e.g. 10us)", k, v);
+				goto out;
+			}
+		} else if (!strcmp(k, "by")) {
+			char *end;
+
+			errno = 0;
+			by = strtol(v, &end, 10);
+			if (end == v || *end || errno || by <= 0 || by >= MAX_LIST) {
+				err = perr(p, "by: '%s' is not a positive shift", v);
 				goto out;
 			}
 		} else if (!strcmp(k, "load")) {
@@ -592,6 +607,16 @@ static int traffic_line(struct parser *p, char *line)
 				err = add_flow(p, hosts[k], hosts[perm[k]], size, at, 0, job);
 			free(perm);
 		}
+	} else if (!strcmp(verb, "shift")) {
+		g->kind = SIM_GROUP_SHIFT;
+		if (n_h < 2 || !size || !by || by % n_h == 0) {
+			err = perr(
+				p,
+				"shift needs hosts=, size= and by= (not a multiple of the hosts)");
+			goto out;
+		}
+		for (int k = 0; k < n_h && !err; k++)
+			err = add_flow(p, hosts[k], hosts[(k + by) % n_h], size, at, 0, job);
 	} else if (!strcmp(verb, "ring")) {
 		uint32_t n = (uint32_t)n_h, steps;
 		uint64_t chunk;
@@ -874,6 +899,34 @@ int sim_config_load(struct sim_config *cfg, const char *path, uint64_t seed, FIL
 	return rc;
 }
 
+/* --set traffic.size=S: every sized generator takes S (a ring, chunks of
+ * S / N); timed flows keep running until their stop. */
+static int set_traffic_size(struct parser *p, const char *val)
+{
+	struct sim_config *c = p->cfg;
+	uint64_t size;
+
+	if (!parse_size(val, &size) || !size)
+		return perr(p, "traffic.size: '%s' is not a size (e.g. 200MB)", val);
+	for (uint32_t g = 0; g < c->n_groups; g++)
+		if (c->groups[g].kind == SIM_GROUP_WEBSEARCH)
+			return perr(p, "traffic.size: group '%s' draws its sizes from WebSearch",
+				    c->groups[g].name);
+	for (uint32_t g = 0; g < c->n_groups; g++) {
+		struct sim_group *gr = &c->groups[g];
+		uint64_t each = size;
+
+		if (gr->kind == SIM_GROUP_RING) {
+			each = size / gr->ring_hosts ? size / gr->ring_hosts : 1;
+			gr->ring_chunk_bytes = each;
+		}
+		for (uint32_t k = 0; k < gr->n_flows; k++)
+			if (c->flows[gr->first_flow + k].size_bytes)
+				c->flows[gr->first_flow + k].size_bytes = each;
+	}
+	return 0;
+}
+
 int sim_config_set(struct sim_config *cfg, const char *assignment, FILE *err)
 {
 	struct parser p = { .cfg = cfg, .path = "--set", .err = err };
@@ -889,6 +942,8 @@ int sim_config_set(struct sim_config *cfg, const char *assignment, FILE *err)
 	if (strlen(tmp) >= sizeof(p.section))
 		return perr(&p, "no section '%s'", tmp);
 	memcpy(p.section, tmp, strlen(tmp) + 1);
+	if (!strcmp(p.section, "traffic") && !strcmp(dot + 1, "size"))
+		return set_traffic_size(&p, eq + 1);
 	if (!strcmp(p.section, "traffic") || !strcmp(p.section, "scenario") ||
 	    !strcmp(p.section, "faults"))
 		return perr(&p, "[%s] cannot be set from the command line", p.section);
