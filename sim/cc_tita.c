@@ -50,7 +50,11 @@ struct tita_sim {
 #ifdef SIM_HAVE_WIRE
 	struct tita_wire_keyring kr;
 	struct tita_wire_sender *tx; /* per host */
-	struct tita_wire_replay *replay; /* [receiver * n_hosts + sender] */
+	/* Replay windows of the (receiver, sender) pairs that exchanged a
+	 * datagram: replay_of[receiver] maps the sender to its window. */
+	struct tita_wire_replay *replay;
+	uint32_t n_replay, cap_replay;
+	struct sim_pairmap *replay_of;
 	struct tita_wire_msg scratch;
 #endif
 	struct tita_msg out;
@@ -97,6 +101,67 @@ static void dgram_free(struct tita_sim *t, uint32_t i)
 	t->free = i;
 }
 
+static void *grow(void *p, uint32_t *cap, size_t elem)
+{
+	uint32_t ncap = *cap ? *cap * 2 : 4;
+	void *np = realloc(p, (size_t)ncap * elem);
+
+	if (!np) {
+		fprintf(stderr, "tita-sim: out of memory\n");
+		exit(1);
+	}
+	*cap = ncap;
+	return np;
+}
+
+static void pairmap_add(struct sim_pairmap *m, uint32_t key, uint32_t val)
+{
+	if (sim_pairmap_add(m, key, val) < 0) {
+		fprintf(stderr, "tita-sim: out of memory\n");
+		exit(1);
+	}
+}
+
+/* The sender's pair (remote, job), made on first use. */
+static uint32_t txpair_of(struct sim_host *x, uint32_t remote, uint32_t job)
+{
+	uint32_t key = remote * SIM_MAX_JOBS + job;
+	uint32_t i = sim_pairmap_get(&x->txp_map, key);
+
+	if (i != SIM_PAIRMAP_NONE)
+		return i;
+	if (x->n_txp == x->cap_txp) {
+		uint32_t cap = x->cap_txp;
+
+		x->txp = grow(x->txp, &cap, sizeof(*x->txp));
+		x->live_tx = grow(x->live_tx, &x->cap_txp, sizeof(*x->live_tx));
+	}
+	i = x->n_txp++;
+	x->txp[i] =
+		(struct sim_txpair){ .remote = remote, .job = job, .rate_bps = TITA_RATE_UNPACED };
+	pairmap_add(&x->txp_map, key, i);
+	return i;
+}
+
+/* The receiver's peer entry for a sending host, made on first use. */
+static uint32_t rxpeer_of(struct sim_host *x, uint32_t remote)
+{
+	uint32_t i = sim_pairmap_get(&x->rxp_map, remote);
+
+	if (i != SIM_PAIRMAP_NONE)
+		return i;
+	if (x->n_rxp == x->cap_rxp) {
+		uint32_t cap = x->cap_rxp;
+
+		x->rxp = grow(x->rxp, &cap, sizeof(*x->rxp));
+		x->live_rx = grow(x->live_rx, &x->cap_rxp, sizeof(*x->live_rx));
+	}
+	i = x->n_rxp++;
+	x->rxp[i] = (struct sim_rxpeer){ .remote = remote };
+	pairmap_add(&x->rxp_map, remote, i);
+	return i;
+}
+
 int sim_tita_init(struct sim *s)
 {
 	struct tita_sim *t = calloc(1, sizeof(*t));
@@ -128,13 +193,13 @@ int sim_tita_init(struct sim *s)
 		tita_wire_keyring_init(&t->kr);
 		tita_wire_keyring_add(&t->kr, 1, key);
 		t->tx = calloc(n, sizeof(*t->tx));
-		t->replay = calloc((size_t)n * n, sizeof(*t->replay));
-		if (!t->tx || !t->replay)
+		t->replay_of = calloc(n, sizeof(*t->replay_of));
+		if (!t->tx || !t->replay_of)
 			return -ENOMEM;
-		for (uint32_t h = 0; h < n; h++)
+		for (uint32_t h = 0; h < n; h++) {
 			t->tx[h] = (struct tita_wire_sender){ .key_id = 1, .boot_id = 1, .seq = 1 };
-		for (size_t k = 0; k < (size_t)n * n; k++)
-			tita_wire_replay_init(&t->replay[k]);
+			sim_pairmap_init(&t->replay_of[h]);
+		}
 	}
 #endif
 	for (uint32_t h = 0; h < n; h++) {
@@ -154,14 +219,8 @@ int sim_tita_init(struct sim *s)
 			if (job.weight_milli && (err = tita_ctl_job_set(x->ctl, j, &job)))
 				return err;
 		}
-		x->txp = calloc((size_t)n * SIM_MAX_JOBS, sizeof(*x->txp));
-		x->rxp = calloc(n, sizeof(*x->rxp));
-		x->live_tx = calloc((size_t)n * SIM_MAX_JOBS, sizeof(uint32_t));
-		x->live_rx = calloc(n, sizeof(uint32_t));
-		if (!x->txp || !x->rxp || !x->live_tx || !x->live_rx)
-			return -ENOMEM;
-		for (uint32_t k = 0; k < n * SIM_MAX_JOBS; k++)
-			x->txp[k].rate_bps = TITA_RATE_UNPACED;
+		sim_pairmap_init(&x->txp_map);
+		sim_pairmap_init(&x->rxp_map);
 		/* Daemons are not synchronized: each starts its rounds at its
 		 * own phase. */
 		phase = tita_rng_next(&s->rng) % interval_ps;
@@ -184,6 +243,8 @@ void sim_tita_fini(struct sim *s)
 		free(x->rxp);
 		free(x->live_tx);
 		free(x->live_rx);
+		sim_pairmap_fini(&x->txp_map);
+		sim_pairmap_fini(&x->rxp_map);
 	}
 	if (t) {
 		for (uint32_t i = 0; i < t->cap; i++)
@@ -192,6 +253,9 @@ void sim_tita_fini(struct sim *s)
 		free(t->next);
 #ifdef SIM_HAVE_WIRE
 		free(t->tx);
+		for (uint32_t h = 0; t->replay_of && h < s->n_hosts; h++)
+			sim_pairmap_fini(&t->replay_of[h]);
+		free(t->replay_of);
 		free(t->replay);
 #endif
 		free(t);
@@ -218,6 +282,10 @@ static void send_datagram(struct sim *s, uint32_t from, uint32_t to, uint32_t sl
 	p->kind = SIM_PKT_TITA;
 	p->flow = slot;
 	p->dst = to;
+	/* titad's one socket: from and to its peer port, so a pair's datagrams
+	 * hash on (from, to) alone and keep one path. */
+	p->sport = SIM_TITA_UDP_PORT;
+	p->dport = SIM_TITA_UDP_PORT;
 	p->wire_bytes = dgram_bytes + UDP_OVERHEAD_BYTES;
 	p->payload_bytes = 0;
 	s->hosts[from].ctrl_tx_bytes += p->wire_bytes;
@@ -284,9 +352,18 @@ void sim_tita_on_msg(struct sim *s, uint32_t host, struct sim_pkt *p)
 	x->ctrl_rx_bytes += p->wire_bytes;
 #ifdef SIM_HAVE_WIRE
 	{
-		enum tita_wire_error e = tita_wire_decode(
-			&t->kr, &t->replay[(size_t)host * s->n_hosts + p->src], &from,
-			t->pool[slot].bytes, t->pool[slot].len, &t->scratch);
+		uint32_t w = sim_pairmap_get(&t->replay_of[host], p->src);
+		enum tita_wire_error e;
+
+		if (w == SIM_PAIRMAP_NONE) {
+			if (t->n_replay == t->cap_replay)
+				t->replay = grow(t->replay, &t->cap_replay, sizeof(*t->replay));
+			w = t->n_replay++;
+			tita_wire_replay_init(&t->replay[w]);
+			pairmap_add(&t->replay_of[host], p->src, w);
+		}
+		e = tita_wire_decode(&t->kr, &t->replay[w], &from, t->pool[slot].bytes,
+				     t->pool[slot].len, &t->scratch);
 
 		if (e != TITA_WIRE_OK || t->scratch.body != TITA_WIRE_BODY_MSG) {
 			t->decode_errors++;
@@ -305,10 +382,16 @@ void sim_tita_on_msg(struct sim *s, uint32_t host, struct sim_pkt *p)
 	sim_tita_on_event(s, host);
 }
 
+void sim_tita_lost(struct sim *s, const struct sim_pkt *p)
+{
+	dgram_free(ts_of(s), p->flow);
+}
+
 void sim_tita_count_rx(struct sim *s, uint32_t host, const struct sim_pkt *p)
 {
 	struct sim_host *x = &s->hosts[host];
-	struct sim_rxpeer *r = &x->rxp[p->src];
+	uint32_t i = s->flows[p->flow].rxp;
+	struct sim_rxpeer *r = &x->rxp[i];
 
 	r->rx_bytes += p->wire_bytes;
 	r->rx_pkts++;
@@ -316,7 +399,7 @@ void sim_tita_count_rx(struct sim *s, uint32_t host, const struct sim_pkt *p)
 	r->last_active_ps = s->now_ps;
 	if (!r->live) {
 		r->live = true;
-		x->live_rx[x->n_live_rx++] = p->src;
+		x->live_rx[x->n_live_rx++] = i;
 	}
 }
 
@@ -347,8 +430,8 @@ static void take_samples(struct sim *s, uint32_t host)
 		struct sim_txpair *tp = &x->txp[idx];
 		struct tita_tx_sample ts = {
 			.local = local,
-			.remote = tita_addr_from_host_id(idx / SIM_MAX_JOBS),
-			.job_id = idx % SIM_MAX_JOBS,
+			.remote = tita_addr_from_host_id(tp->remote),
+			.job_id = tp->job,
 			.interval_ns = interval_ns,
 			.tx_bytes = tp->tx_bytes,
 			.backlog_bytes = tp->backlog_bytes,
@@ -365,11 +448,11 @@ static void take_samples(struct sim *s, uint32_t host)
 	}
 	x->n_live_tx = w;
 	for (k = 0, w = 0; k < x->n_live_rx; k++) {
-		uint32_t src = x->live_rx[k];
-		struct sim_rxpeer *r = &x->rxp[src];
+		uint32_t idx = x->live_rx[k];
+		struct sim_rxpeer *r = &x->rxp[idx];
 		struct tita_rx_sample rs = {
 			.local = local,
-			.remote = tita_addr_from_host_id(src),
+			.remote = tita_addr_from_host_id(r->remote),
 			.interval_ns = interval_ns,
 			.rx_bytes = r->rx_bytes,
 			.rx_packets = r->rx_pkts,
@@ -381,7 +464,7 @@ static void take_samples(struct sim *s, uint32_t host)
 		if (s->now_ps - r->last_active_ps > keep_ps)
 			r->live = false;
 		else
-			x->live_rx[w++] = src;
+			x->live_rx[w++] = idx;
 	}
 	x->n_live_rx = w;
 }
@@ -391,11 +474,13 @@ static void apply_rate(struct sim *s, uint32_t host, const struct tita_rate_upda
 	struct sim_host *x = &s->hosts[host];
 	uint32_t dst = host_of_addr(&u->remote);
 	struct sim_txpair *tp;
+	uint32_t i;
 	uint64_t old;
 
 	if (dst >= s->n_hosts || u->job_id >= SIM_MAX_JOBS)
 		return;
-	tp = &x->txp[dst * SIM_MAX_JOBS + u->job_id];
+	i = txpair_of(x, dst, u->job_id);
+	tp = &x->txp[i];
 	old = tp->rate_bps;
 	tp->rate_bps = u->rate_bps ? u->rate_bps : 1;
 	/* A faster pacer lets the next packet go as soon as the new rate
@@ -458,7 +543,7 @@ void sim_tita_on_event(struct sim *s, uint32_t host)
 void sim_tita_flow_start(struct sim *s, struct sim_flow *f)
 {
 	struct sim_host *x = &s->hosts[f->src];
-	uint32_t idx = f->dst * SIM_MAX_JOBS + f->job;
+	uint32_t idx = txpair_of(x, f->dst, f->job);
 	struct sim_txpair *tp = &x->txp[idx];
 	uint64_t now_ns = s->now_ps / SIM_PS_PER_NS;
 	struct tita_tx_sample ts = {
@@ -469,6 +554,8 @@ void sim_tita_flow_start(struct sim *s, struct sim_flow *f)
 	};
 	bool was_idle = !tp->backlog_bytes;
 
+	f->txp = idx;
+	f->rxp = rxpeer_of(&s->hosts[f->dst], f->src);
 	tp->backlog_bytes += f->timed ? ENDLESS_BACKLOG_BYTES : f->size_bytes;
 	tp->last_active_ps = s->now_ps;
 	txpair_live(x, idx);
