@@ -34,8 +34,10 @@
 #include "tita/fabric.h"
 
 /* Below this fraction of a link's capacity an overload is noise (rates are
- * measured and estimated, not exact). */
+ * measured and estimated, not exact); a larger cap by less is not worth
+ * telling. */
 #define OVERLOAD_FRAC 0.02
+#define LINK_NOISE_FRAC 0.01
 
 int tita_place_check(const struct tita_place *p)
 {
@@ -63,6 +65,7 @@ void tita_leader_params_default(struct tita_leader_params *p)
 struct line {
 	bool used;
 	struct tita_leaf_entry e; /* as reported */
+	uint64_t born_ns; /* when the line first came: the youngest moves first */
 	uint64_t expires_ns;
 	uint64_t cap_bps;
 	/* The leader's answer: traffic to move, and where (UP), or to have
@@ -70,6 +73,23 @@ struct line {
 	uint64_t order_bps;
 	uint16_t order_to;
 	uint64_t order_until_ns;
+	/* What the member was last told. */
+	bool answered;
+	uint64_t answered_cap_bps, answered_order_bps;
+};
+
+/* A line's traffic on one link: the line's own spine, or the spine an order
+ * in force moves it to. */
+struct item {
+	uint32_t slot;
+	uint8_t dir;
+	uint16_t spine;
+	uint64_t demand_bps;
+};
+
+struct young {
+	uint64_t born_ns;
+	uint32_t slot;
 };
 
 struct link {
@@ -96,11 +116,15 @@ struct tita_leader {
 	uint32_t *free_slots;
 	uint32_t n_free;
 
-	/* Work space, sized to max_entries. */
-	uint32_t *order, *sorted;
+	/* Work space, sized to max_entries (items and allocations to twice
+	 * that: a moving line is on two links). */
+	uint32_t *order;
+	struct item *items, *sorted_items;
+	struct young *young;
 	struct tita_alloc_entry *alloc;
 	struct tita_alloc_scratch *scratch;
 
+	uint64_t rng; /* for drawing among equal swaps */
 	struct tita_leader_stats stats;
 };
 
@@ -154,16 +178,19 @@ struct tita_leader *tita_leader_new(const struct tita_leader_params *p,
 		return NULL;
 	l->p = *p;
 	l->leaf = *leaf;
+	l->rng = 0x6c656164ull ^ (uint64_t)leaf->leaf << 20;
 	l->index_mask = pow2_at_least(2 * p->max_entries) - 1;
 	l->lines = calloc(p->max_entries, sizeof(*l->lines));
 	l->index = calloc((size_t)l->index_mask + 1, sizeof(*l->index));
 	l->order = malloc(p->max_entries * sizeof(*l->order));
-	l->sorted = malloc(p->max_entries * sizeof(*l->sorted));
+	l->items = malloc(2 * (size_t)p->max_entries * sizeof(*l->items));
+	l->sorted_items = malloc(2 * (size_t)p->max_entries * sizeof(*l->sorted_items));
 	l->free_slots = malloc(p->max_entries * sizeof(*l->free_slots));
-	l->alloc = malloc(p->max_entries * sizeof(*l->alloc));
-	l->scratch = tita_alloc_scratch_new(p->max_entries);
-	if (!l->lines || !l->index || !l->order || !l->sorted || !l->free_slots || !l->alloc ||
-	    !l->scratch) {
+	l->young = malloc(p->max_entries * sizeof(*l->young));
+	l->alloc = malloc(2 * (size_t)p->max_entries * sizeof(*l->alloc));
+	l->scratch = tita_alloc_scratch_new(2 * (size_t)p->max_entries);
+	if (!l->lines || !l->index || !l->order || !l->items || !l->sorted_items ||
+	    !l->free_slots || !l->young || !l->alloc || !l->scratch) {
 		tita_leader_free(l);
 		errno = ENOMEM;
 		return NULL;
@@ -178,8 +205,10 @@ struct tita_leader *tita_leader_free(struct tita_leader *l)
 	free(l->lines);
 	free(l->index);
 	free(l->order);
-	free(l->sorted);
+	free(l->items);
+	free(l->sorted_items);
 	free(l->free_slots);
+	free(l->young);
 	free(l->alloc);
 	tita_alloc_scratch_free(l->scratch);
 	free(l);
@@ -264,7 +293,9 @@ int tita_leader_report(struct tita_leader *l, const struct tita_leaf_entry *e, u
 		}
 		slot = l->n_free ? l->free_slots[--l->n_free] : l->hwm++;
 		ln = &l->lines[slot];
-		*ln = (struct line){ .used = true, .e = *e, .order_to = TITA_SPINE_NONE };
+		*ln = (struct line){
+			.used = true, .e = *e, .order_to = TITA_SPINE_NONE, .born_ns = now_ns
+		};
 		index_insert(l, slot);
 		l->n_lines++;
 	}
@@ -290,19 +321,12 @@ static bool order_live(const struct line *ln, uint64_t now_ns)
 	return ln->order_bps && now_ns < ln->order_until_ns;
 }
 
-/* Water-fill every link over its lines. */
-static void allocate(struct tita_leader *l, uint64_t now_ns)
+/* The live lines into l->order (expired ones go); orders past their hold
+ * are forgotten. Returns how many. */
+static uint32_t collect(struct tita_leader *l, uint64_t now_ns)
 {
 	uint32_t n = 0;
 
-	for (uint32_t s = 0; s < l->leaf.n_spines; s++) {
-		uint64_t cap = l->down_mask >> s & 1 ?
-				       0 :
-				       (uint64_t)(l->p.eta * (double)l->leaf.spine_bps);
-
-		l->up[s] = (struct link){ .capacity_bps = cap };
-		l->down[s] = (struct link){ .capacity_bps = cap };
-	}
 	for (uint32_t slot = 0; slot < l->hwm; slot++) {
 		struct line *ln = &l->lines[slot];
 
@@ -313,59 +337,105 @@ static void allocate(struct tita_leader *l, uint64_t now_ns)
 			line_remove(l, ln);
 			continue;
 		}
+		if (!order_live(ln, now_ns))
+			ln->order_bps = 0;
 		l->order[n++] = slot;
 	}
-	/* Group the lines by link (dir, spine): a counting sort. */
-	{
-		uint32_t count[2 * TITA_SPINES_MAX + 1] = { 0 };
-		uint32_t k;
+	return n;
+}
 
-		for (k = 0; k < n; k++) {
-			const struct line *ln = &l->lines[l->order[k]];
+/*
+ * Water-fill every link over the traffic it will carry: a line whose order
+ * to move is in force counts on its new spine already, so that the lines it
+ * leaves get their share back at once, not when it has moved and reported.
+ */
+static void water_fill(struct tita_leader *l, uint32_t n)
+{
+	uint32_t count[2 * TITA_SPINES_MAX + 1] = { 0 };
+	uint32_t n_items = 0;
 
-			count[(ln->e.dir - 1) * TITA_SPINES_MAX + ln->e.spine + 1]++;
-		}
-		for (k = 1; k <= 2 * TITA_SPINES_MAX; k++)
-			count[k] += count[k - 1];
-		for (k = 0; k < n; k++) {
-			const struct line *ln = &l->lines[l->order[k]];
+	for (uint32_t s = 0; s < l->leaf.n_spines; s++) {
+		uint64_t cap = l->down_mask >> s & 1 ?
+				       0 :
+				       (uint64_t)(l->p.eta * (double)l->leaf.spine_bps);
 
-			l->sorted[count[(ln->e.dir - 1) * TITA_SPINES_MAX + ln->e.spine]++] =
-				l->order[k];
-		}
-		memcpy(l->order, l->sorted, n * sizeof(*l->order));
+		l->up[s] = (struct link){ .capacity_bps = cap };
+		l->down[s] = (struct link){ .capacity_bps = cap };
 	}
-	for (uint32_t first = 0; first < n;) {
-		const struct line *head = &l->lines[l->order[first]];
-		struct link *lk = link_of(l, head->e.dir, head->e.spine);
+	/* No line takes more than a whole link: one that asks more is not an
+	 * overload that a move could fix. */
+	uint64_t link_bps = (uint64_t)(l->p.eta * (double)l->leaf.spine_bps);
+
+	for (uint32_t k = 0; k < n; k++) {
+		struct line *ln = &l->lines[l->order[k]];
+		uint64_t moving = 0, demand = tita_min_u64(ln->e.demand_bps, link_bps);
+
+		ln->cap_bps = 0;
+		/* A line that moves takes its share on the new uplink now: its
+		 * sender stops until it has moved. */
+		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE) {
+			moving = tita_min_u64(ln->order_bps, demand);
+			l->items[n_items++] =
+				(struct item){ l->order[k], ln->e.dir, ln->order_to, moving };
+		}
+		if (demand > moving || !moving)
+			l->items[n_items++] = (struct item){ l->order[k], ln->e.dir, ln->e.spine,
+							     demand - moving };
+	}
+	/* Group the items by link (dir, spine): a counting sort. */
+	for (uint32_t k = 0; k < n_items; k++)
+		count[(l->items[k].dir - 1) * TITA_SPINES_MAX + l->items[k].spine + 1]++;
+	for (uint32_t k = 1; k <= 2 * TITA_SPINES_MAX; k++)
+		count[k] += count[k - 1];
+	for (uint32_t k = 0; k < n_items; k++)
+		l->sorted_items[count[(l->items[k].dir - 1) * TITA_SPINES_MAX + l->items[k].spine]++] =
+			l->items[k];
+	for (uint32_t first = 0; first < n_items;) {
+		const struct item *head = &l->sorted_items[first];
+		struct link *lk = link_of(l, head->dir, head->spine);
 		uint32_t last = first;
 
-		while (last < n && l->lines[l->order[last]].e.dir == head->e.dir &&
-		       l->lines[l->order[last]].e.spine == head->e.spine)
+		while (last < n_items && l->sorted_items[last].dir == head->dir &&
+		       l->sorted_items[last].spine == head->spine)
 			last++;
 		for (uint32_t k = first; k < last; k++) {
-			const struct line *ln = &l->lines[l->order[k]];
+			const struct item *it = &l->sorted_items[k];
+			const struct line *ln = &l->lines[it->slot];
 
 			l->alloc[k - first] = (struct tita_alloc_entry){
-				.demand_bps = ln->e.demand_bps,
+				.demand_bps = it->demand_bps,
 				.weight = (double)ln->e.weight_milli / TITA_WEIGHT_ONE,
-				.group = line_group(ln, l->order[k]),
+				.group = line_group(ln, it->slot),
 			};
-			lk->demand_bps += ln->e.demand_bps;
+			lk->demand_bps += it->demand_bps;
 		}
 		tita_alloc_maxmin_by_group(l->alloc, last - first, lk->capacity_bps, l->scratch);
 		for (uint32_t k = first; k < last; k++) {
-			struct line *ln = &l->lines[l->order[k]];
-
-			ln->cap_bps = l->alloc[k - first].alloc_bps;
-			lk->allocated_bps += ln->cap_bps;
+			l->lines[l->sorted_items[k].slot].cap_bps += l->alloc[k - first].alloc_bps;
+			lk->allocated_bps += l->alloc[k - first].alloc_bps;
 			lk->entries++;
-			if (!order_live(ln, now_ns))
-				ln->order_bps = 0;
+		}
+		/*
+		 * What no line asked for is shared out too, by the same weights:
+		 * a cap is a bound, not a reservation, and a cap no larger than
+		 * what a line asked would hold back every pair that grows until
+		 * the next report and answer. The caps still add up to the
+		 * link's capacity.
+		 */
+		if (lk->allocated_bps < lk->capacity_bps) {
+			for (uint32_t k = first; k < last; k++)
+				l->alloc[k - first].demand_bps =
+					link_bps -
+					tita_min_u64(link_bps, l->alloc[k - first].alloc_bps);
+			tita_alloc_maxmin_by_group(l->alloc, last - first,
+						   lk->capacity_bps - lk->allocated_bps,
+						   l->scratch);
+			for (uint32_t k = first; k < last; k++)
+				l->lines[l->sorted_items[k].slot].cap_bps +=
+					l->alloc[k - first].alloc_bps;
 		}
 		first = last;
 	}
-	/* Offered load once the orders in force are done. */
 	for (uint32_t s = 0; s < l->leaf.n_spines; s++) {
 		l->up[s].planned_bps = (int64_t)l->up[s].demand_bps;
 		l->down[s].planned_bps = (int64_t)l->down[s].demand_bps;
@@ -373,10 +443,14 @@ static void allocate(struct tita_leader *l, uint64_t now_ns)
 	for (uint32_t k = 0; k < n; k++) {
 		const struct line *ln = &l->lines[l->order[k]];
 
-		if (!ln->order_bps || ln->order_to == TITA_SPINE_NONE)
-			continue;
-		link_of(l, ln->e.dir, ln->e.spine)->planned_bps -= (int64_t)ln->order_bps;
-		link_of(l, ln->e.dir, ln->order_to)->planned_bps += (int64_t)ln->order_bps;
+		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE &&
+		    ln->e.dir == TITA_LEAF_DOWN) {
+			uint64_t moving = tita_min_u64(ln->order_bps,
+						       tita_min_u64(ln->e.demand_bps, link_bps));
+
+			l->down[ln->order_to].planned_bps += (int64_t)moving;
+			l->down[ln->e.spine].planned_bps -= (int64_t)moving;
+		}
 	}
 }
 
@@ -394,11 +468,14 @@ static int64_t excess_of(const struct tita_leader *l, const struct link *lk)
 
 /* A line that names its far leaf is one or a few large pairs: it moves
  * whole. Small pairs summed under TITA_LEAF_ANY move in part. */
-static uint64_t move_size(const struct line *ln, uint64_t want_bps)
+static uint64_t move_size(const struct tita_leader *l, const struct line *ln, uint64_t want_bps)
 {
+	uint64_t demand =
+		tita_min_u64(ln->e.demand_bps, (uint64_t)(l->p.eta * (double)l->leaf.spine_bps));
+
 	if (ln->e.remote_leaf != TITA_LEAF_ANY)
-		return ln->e.demand_bps;
-	return tita_min_u64(want_bps, ln->e.demand_bps);
+		return demand;
+	return tita_min_u64(want_bps, demand);
 }
 
 /* The uplink to move bps to: among the spines in mask (the far leaf's
@@ -411,7 +488,9 @@ static uint16_t best_uplink(const struct tita_leader *l, uint64_t mask, uint16_t
 	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
 		int64_t r = room_of(&l->up[s]);
 
-		if (s == from || !(mask >> s & 1) || r < (int64_t)bps)
+		/* A line that asks more than a whole link fits an empty one. */
+		if (s == from || !(mask >> s & 1) ||
+		    r < (int64_t)tita_min_u64(bps, l->up[s].capacity_bps) || r <= 0)
 			continue;
 		if (best == TITA_SPINE_NONE || r > best_room) {
 			best = s;
@@ -434,13 +513,20 @@ static void order(struct tita_leader *l, struct line *ln, uint64_t bps, uint16_t
 }
 
 /*
- * A swap for ln (to leave spine `from` for one in mask): a large line on
- * some spine b in mask, going to a leaf with room on `from`, trades places.
- * Both uplinks stay as loaded as before, less any difference in size.
+ * A swap for ln (to leave spine `from` for one in mask): a large line g on
+ * some spine b in mask trades places with it. Both uplinks stay as loaded
+ * as before. Best when g's own far leaf has room on `from`; otherwise
+ * (chain) g lands where its far leaf may be full, and that leaf asks in its
+ * turn: one step of an alternating chain, as an edge colouring is repaired
+ * when no colour is free at both ends. Among equal candidates one is drawn
+ * at random, so that two leaders repairing at once do not undo each other
+ * forever.
  */
-static bool swap(struct tita_leader *l, struct line *ln, uint64_t mask, uint64_t now_ns)
+static bool swap(struct tita_leader *l, struct line *ln, uint64_t mask, bool chain, uint64_t now_ns)
 {
 	uint16_t from = ln->e.spine;
+	struct line *pick = NULL;
+	uint32_t seen = 0;
 
 	for (uint32_t k = 0; k < l->n_lines; k++) {
 		struct line *g = &l->lines[l->order[k]];
@@ -448,20 +534,108 @@ static bool swap(struct tita_leader *l, struct line *ln, uint64_t mask, uint64_t
 
 		if (g == ln || g->e.dir != TITA_LEAF_UP || g->e.remote_leaf == TITA_LEAF_ANY ||
 		    order_live(g, now_ns) || g->e.spine == from || !(mask >> g->e.spine & 1) ||
-		    !(g->e.room_mask >> from & 1) || g->e.remote_leaf == ln->e.remote_leaf)
+		    g->e.remote_leaf == ln->e.remote_leaf)
+			continue;
+		if (!chain && !(g->e.room_mask >> from & 1))
 			continue;
 		/* After the swap, neither uplink may be offered more than
 		 * before by more than the room it has. */
-		grow_b = (int64_t)ln->e.demand_bps - (int64_t)g->e.demand_bps;
+		grow_b = (int64_t)move_size(l, ln, 0) - (int64_t)move_size(l, g, 0);
 		grow_from = -grow_b;
 		if (grow_b > room_of(&l->up[g->e.spine]) || grow_from > room_of(&l->up[from]))
 			continue;
-		order(l, ln, ln->e.demand_bps, g->e.spine, now_ns);
-		order(l, g, g->e.demand_bps, from, now_ns);
-		l->stats.swaps_ordered++;
-		return true;
+		if (tita_rng_next(&l->rng) % ++seen == 0)
+			pick = g;
 	}
-	return false;
+	if (!pick)
+		return false;
+	order(l, pick, move_size(l, pick, 0), from, now_ns);
+	order(l, ln, move_size(l, ln, 0), pick->e.spine, now_ns);
+	l->stats.swaps_ordered++;
+	return true;
+}
+
+/*
+ * An augmenting path for ln within this leaf: a chain of moves among our
+ * own large lines, each onto a spine where its far leaf has room, that ends
+ * on an uplink with room. Breadth first over spines, at most AUGMENT_DEPTH
+ * moves, so the shortest one wins; with one line per uplink, this is how a
+ * bipartite matching grows by one edge. Unlike a blind swap it creates no
+ * conflict anywhere (as far as the room masks are current).
+ */
+#define AUGMENT_DEPTH 4
+
+static bool augment(struct tita_leader *l, struct line *ln, uint64_t now_ns)
+{
+	/* Per spine: the line that would move onto it and from where. */
+	struct line *via[TITA_SPINES_MAX];
+	uint8_t depth[TITA_SPINES_MAX];
+	uint16_t queue[TITA_SPINES_MAX], head = 0, tail = 0;
+	uint64_t seen = 1ull << ln->e.spine;
+	uint16_t end = TITA_SPINE_NONE;
+	bool home_queued = false; /* ln's own spine, as the place another leaves for */
+
+	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
+		if (seen >> s & 1 || !(ln->e.room_mask >> s & 1))
+			continue;
+		seen |= 1ull << s;
+		via[s] = ln;
+		depth[s] = 1;
+		queue[tail++] = s;
+	}
+	while (head < tail && end == TITA_SPINE_NONE) {
+		uint16_t s = queue[head++];
+		uint64_t need = move_size(l, via[s], 0);
+
+		int64_t room =
+			room_of(&l->up[s]) + (s == ln->e.spine ? (int64_t)move_size(l, ln, 0) : 0);
+
+		if (room >= (int64_t)tita_min_u64(need, l->up[s].capacity_bps) && room > 0) {
+			end = s;
+			break;
+		}
+		if (depth[s] == AUGMENT_DEPTH)
+			continue;
+		/* Make room on s: one of its large lines moves on. */
+		for (uint32_t k = 0; k < l->n_lines; k++) {
+			struct line *g = &l->lines[l->order[k]];
+
+			if (g->e.dir != TITA_LEAF_UP || g->e.spine != s ||
+			    g->e.remote_leaf == TITA_LEAF_ANY || order_live(g, now_ns) || g == ln ||
+			    (int64_t)move_size(l, g, 0) + room_of(&l->up[s]) < (int64_t)need)
+				continue;
+			for (uint16_t t = 0; t < l->leaf.n_spines; t++) {
+				/* The spine ln leaves is a place too (a swap). */
+				if (!(g->e.room_mask >> t & 1))
+					continue;
+				if (t == ln->e.spine) {
+					if (home_queued)
+						continue;
+					home_queued = true;
+				} else if (seen >> t & 1) {
+					continue;
+				}
+				seen |= 1ull << t;
+				via[t] = g;
+				depth[t] = depth[s] + 1;
+				queue[tail++] = t;
+			}
+		}
+	}
+	if (end == TITA_SPINE_NONE)
+		return false;
+	/* Walk back: each line moves onto the spine it reached. */
+	for (uint16_t s = end;;) {
+		struct line *x = via[s];
+		uint16_t from = x->e.spine;
+
+		order(l, x, move_size(l, x, 0), s, now_ns);
+		if (x == ln)
+			break;
+		s = from;
+	}
+	l->stats.augments++;
+	return true;
 }
 
 /* Moves that the far end asked for: lines reported with move_bps. */
@@ -472,15 +646,17 @@ static void requested_moves(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 		uint64_t bps;
 		uint16_t to;
 
-		if (ln->e.dir != TITA_LEAF_UP || !ln->e.move_bps || order_live(ln, now_ns))
+		if (ln->e.dir != TITA_LEAF_UP || !ln->e.move_bps || order_live(ln, now_ns) ||
+		    ln->e.remote_leaf == TITA_LEAF_ANY)
 			continue;
-		bps = move_size(ln, ln->e.move_bps);
+		bps = move_size(l, ln, ln->e.move_bps);
 		to = best_uplink(l, ln->e.room_mask, ln->e.spine, bps);
 		if (to != TITA_SPINE_NONE) {
 			order(l, ln, bps, to, now_ns);
-			l->stats.moves_ordered++;
-		} else if (ln->e.remote_leaf != TITA_LEAF_ANY) {
-			swap(l, ln, ln->e.room_mask, now_ns);
+			l->stats.moves_requested++;
+		} else if (ln->e.remote_leaf != TITA_LEAF_ANY && !augment(l, ln, now_ns) &&
+			   tita_rng_next(&l->rng) % 4 == 0) {
+			swap(l, ln, ln->e.room_mask, true, now_ns);
 		}
 	}
 }
@@ -496,9 +672,14 @@ static void uplink_moves(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 			uint64_t bps;
 			uint16_t to;
 
-			if (ln->e.dir != TITA_LEAF_UP || ln->e.spine != s || order_live(ln, now_ns))
+			/* Only large lines move: small pairs, summed, spread
+			 * over the spines by the hash well enough, and moving
+			 * them would cost more control traffic than it gains;
+			 * the caps keep their links from overflowing. */
+			if (ln->e.dir != TITA_LEAF_UP || ln->e.spine != s ||
+			    order_live(ln, now_ns) || ln->e.remote_leaf == TITA_LEAF_ANY)
 				continue;
-			bps = move_size(ln, (uint64_t)excess_of(l, lk));
+			bps = move_size(l, ln, (uint64_t)excess_of(l, lk));
 			/* Spines where the far leaf has room first; any with
 			 * room on our side after that. */
 			to = best_uplink(l, ln->e.room_mask ? ln->e.room_mask : UINT64_MAX, s, bps);
@@ -507,12 +688,29 @@ static void uplink_moves(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 			if (to == TITA_SPINE_NONE)
 				continue;
 			order(l, ln, bps, to, now_ns);
-			l->stats.moves_ordered++;
+			l->stats.moves_uplink++;
 		}
 	}
 }
 
-/* Downlinks offered more than they carry: have the senders move lines. */
+/* Whether some downlink other than `from` has room for bps. */
+static bool downlink_room(const struct tita_leader *l, uint16_t from, uint64_t bps)
+{
+	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
+		int64_t r = room_of(&l->down[s]);
+
+		if (s != from && r > 0 && r >= (int64_t)tita_min_u64(bps, l->down[s].capacity_bps))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Downlinks offered more than they carry: have the senders move lines, when
+ * another downlink has room for them. A leaf whose downlinks are all full
+ * (more is sent to it than it takes) gains nothing from moves: the caps
+ * share what there is.
+ */
 static void downlink_designations(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 {
 	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
@@ -523,13 +721,16 @@ static void downlink_designations(struct tita_leader *l, uint32_t n, uint64_t no
 			struct line *ln = &l->lines[l->order[k]];
 			uint64_t bps;
 
-			if (ln->e.dir != TITA_LEAF_DOWN || ln->e.spine != s)
+			if (ln->e.dir != TITA_LEAF_DOWN || ln->e.spine != s ||
+			    ln->e.remote_leaf == TITA_LEAF_ANY)
 				continue;
 			if (order_live(ln, now_ns)) {
 				x -= (int64_t)ln->order_bps;
 				continue;
 			}
-			bps = move_size(ln, (uint64_t)x);
+			bps = move_size(l, ln, (uint64_t)x);
+			if (!downlink_room(l, s, bps))
+				continue;
 			order(l, ln, bps, TITA_SPINE_NONE, now_ns);
 			l->stats.moves_designated++;
 			x -= (int64_t)bps;
@@ -537,18 +738,36 @@ static void downlink_designations(struct tita_leader *l, uint32_t n, uint64_t no
 	}
 }
 
+/* The youngest line first: the one that arrived last on a link is the one
+ * that moves (an older one has already been placed, and moving it would
+ * start over what was settled). Ties by slot, for a stable order. */
+static int cmp_young(const void *a, const void *b)
+{
+	const struct young *x = a, *y = b;
+
+	if (x->born_ns != y->born_ns)
+		return x->born_ns > y->born_ns ? -1 : 1;
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
 void tita_leader_run(struct tita_leader *l, uint64_t now_ns)
 {
 	uint32_t n;
 
 	l->stats.runs++;
-	allocate(l, now_ns);
-	n = l->n_lines;
-	/* The order array holds the live lines grouped by link; a move
-	 * changes only planned loads, so it stays valid through the run. */
+	n = collect(l, now_ns);
+	water_fill(l, n);
+	for (uint32_t k = 0; k < n; k++)
+		l->young[k] = (struct young){ l->lines[l->order[k]].born_ns, l->order[k] };
+	qsort(l->young, n, sizeof(*l->young), cmp_young);
+	for (uint32_t k = 0; k < n; k++)
+		l->order[k] = l->young[k].slot;
+	/* Moves change the planned loads as they are decided; then every link
+	 * is water-filled again over the traffic it will carry. */
 	requested_moves(l, n, now_ns);
 	uplink_moves(l, n, now_ns);
 	downlink_designations(l, n, now_ns);
+	water_fill(l, n);
 	l->up_room = l->down_room = 0;
 	for (uint32_t s = 0; s < l->leaf.n_spines; s++) {
 		int64_t min_room = (int64_t)(l->p.room_frac * (double)l->leaf.spine_bps);
@@ -585,6 +804,40 @@ size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *m
 	if (ret_down_room)
 		*ret_down_room = l->down_room;
 	return n;
+}
+
+bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *member, double frac)
+{
+	for (uint32_t slot = 0; slot < l->hwm; slot++) {
+		const struct line *ln = &l->lines[slot];
+		double moved;
+
+		if (!ln->used || !tita_addr_eq(&ln->e.member, member))
+			continue;
+		if (!ln->answered || ln->order_bps != ln->answered_order_bps)
+			return true;
+		moved = (double)ln->cap_bps - (double)ln->answered_cap_bps;
+		/* A smaller cap is told at once (the link depends on it); a
+		 * larger one when it is worth a message to the link too. */
+		if (-moved > frac * (double)ln->answered_cap_bps ||
+		    (moved > frac * (double)ln->answered_cap_bps &&
+		     moved > LINK_NOISE_FRAC * (double)l->leaf.spine_bps))
+			return true;
+	}
+	return false;
+}
+
+void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *member)
+{
+	for (uint32_t slot = 0; slot < l->hwm; slot++) {
+		struct line *ln = &l->lines[slot];
+
+		if (!ln->used || !tita_addr_eq(&ln->e.member, member))
+			continue;
+		ln->answered = true;
+		ln->answered_cap_bps = ln->cap_bps;
+		ln->answered_order_bps = ln->order_bps;
+	}
 }
 
 size_t tita_leader_members(const struct tita_leader *l, struct tita_addr *out, size_t max)

@@ -500,7 +500,8 @@ static void grant_to_wire(const struct tita_grant_entry *e, Tita__Peer__GrantEnt
 	pe->rate_bps = (double)e->rate_bps;
 	pe->ttl_ns = e->ttl_ns;
 	pe->ce_ppm = e->ce_ppm;
-	pe->move_room_mask = e->move_room_mask;
+	pe->room_mask = e->room_mask;
+	pe->move = e->move;
 }
 
 static void leaf_line_to_wire(const struct tita_leaf_entry *e, Tita__Peer__LeafLine *pl)
@@ -989,7 +990,8 @@ static void grant_from_wire(const Tita__Peer__GrantEntry *pe, struct tita_grant_
 	e->rate_bps = rate_from_wire(pe->rate_bps);
 	e->ttl_ns = pe->ttl_ns;
 	e->ce_ppm = pe->ce_ppm;
-	e->move_room_mask = pe->move_room_mask;
+	e->room_mask = pe->room_mask;
+	e->move = pe->move;
 }
 
 static void leaf_line_from_wire(const Tita__Peer__LeafLine *pl, const struct tita_addr *member,

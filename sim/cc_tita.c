@@ -19,6 +19,15 @@
  *    msg_estimate_bytes).
  *  - Rate updates become a per-pair pacer in the NIC (the per-destination
  *    limit of the qp/tc back ends), on top of each QP's DCQCN rate.
+ *  - On a leaf-spine fabric every host knows its place (its leaf, the
+ *    spines) and its leaf's members, as titad reads them from the
+ *    topology file; each learns a remote's leaf when a flow between them
+ *    starts, as titad does from the remote's hello. tita's probes travel
+ *    as real probes through the fabric (sim_probe_send), and a path update
+ *    holds the pair's flows until nothing of them is in flight, then moves
+ *    them to the new source port, as the QP agent would between messages.
+ *    The drain ends when the last byte arrives; a NIC would learn it half
+ *    a round trip later from the acknowledgement.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -221,6 +230,26 @@ int sim_tita_init(struct sim *s)
 		}
 		sim_pairmap_init(&x->txp_map);
 		sim_pairmap_init(&x->rxp_map);
+		tita_ctl_seed(x->ctl, s->cfg->seed * 0x9e3779b97f4a7c15ull ^ (h + 1));
+		if (s->cfg->topo == SIM_TOPO_LEAFSPINE) {
+			uint32_t hpl = s->cfg->hosts_per_leaf, first = h / hpl * hpl;
+			struct tita_place place = {
+				.leaf = h / hpl,
+				.n_spines = s->cfg->spines,
+				.spine_bps = s->cfg->fabric_rate_bps,
+			};
+			struct tita_addr *members = calloc(hpl, sizeof(*members));
+
+			if (!members)
+				return -ENOMEM;
+			for (uint32_t k = 0; k < hpl; k++)
+				members[k] = tita_addr_from_host_id(first + k);
+			if (s->cfg->spines <= TITA_SPINES_MAX)
+				err = tita_ctl_port_set_place(x->ctl, &a, &place, members, hpl);
+			free(members);
+			if (err)
+				return err;
+		}
 		/* Daemons are not synchronized: each starts its rounds at its
 		 * own phase. */
 		phase = tita_rng_next(&s->rng) % interval_ps;
@@ -231,10 +260,56 @@ int sim_tita_init(struct sim *s)
 	return 0;
 }
 
+/* The controllers' counters, summed over the hosts (SIM_TITA_STATS=1). */
+static void print_stats(const struct sim *s)
+{
+	struct tita_ctl_stats sum = { 0 }, st;
+	uint64_t *a = (uint64_t *)&sum, *b = (uint64_t *)&st;
+
+	for (uint32_t h = 0; h < s->n_hosts; h++) {
+		tita_ctl_stats(s->hosts[h].ctl, &st);
+		for (size_t k = 0; k < sizeof(sum) / sizeof(uint64_t); k++)
+			a[k] += b[k];
+	}
+	{
+		struct tita_leader_stats ls = { 0 }, one;
+
+		for (uint32_t h = 0; h < s->n_hosts; h++) {
+			struct tita_addr addr = tita_addr_from_host_id(h);
+
+			tita_ctl_leader_stats(s->hosts[h].ctl, &addr, &one);
+			ls.runs += one.runs;
+			ls.moves_requested += one.moves_requested;
+			ls.moves_uplink += one.moves_uplink;
+			ls.swaps_ordered += one.swaps_ordered;
+			ls.augments += one.augments;
+			ls.moves_designated += one.moves_designated;
+		}
+		fprintf(stderr,
+			"leader stats: runs %llu requested %llu uplink %llu augments %llu swaps %llu designated %llu\n",
+			(unsigned long long)ls.runs, (unsigned long long)ls.moves_requested,
+			(unsigned long long)ls.moves_uplink, (unsigned long long)ls.augments,
+			(unsigned long long)ls.swaps_ordered,
+			(unsigned long long)ls.moves_designated);
+	}
+	fprintf(stderr,
+		"tita stats: msgs in %llu out %llu; probes %llu batches %llu results %llu unanswered %llu lost %llu; paths %llu moves %llu rehashes %llu; leaf reports %llu answers %llu refused %llu/%llu leaders lost %llu\n",
+		(unsigned long long)sum.msgs_in, (unsigned long long)sum.msgs_out,
+		(unsigned long long)sum.probes_out, (unsigned long long)sum.probe_batches,
+		(unsigned long long)sum.probe_results, (unsigned long long)sum.probes_unanswered,
+		(unsigned long long)sum.probes_lost, (unsigned long long)sum.path_updates,
+		(unsigned long long)sum.moves, (unsigned long long)sum.rehashes,
+		(unsigned long long)sum.leaf_reports, (unsigned long long)sum.leaf_answers,
+		(unsigned long long)sum.leaf_msgs_refused,
+		(unsigned long long)sum.leaf_lines_refused, (unsigned long long)sum.leaders_lost);
+}
+
 void sim_tita_fini(struct sim *s)
 {
 	struct tita_sim *t = ts_of(s);
 
+	if (getenv("SIM_TITA_STATS"))
+		print_stats(s);
 	for (uint32_t h = 0; h < s->n_hosts; h++) {
 		struct sim_host *x = &s->hosts[h];
 
@@ -295,6 +370,19 @@ static void send_datagram(struct sim *s, uint32_t from, uint32_t to, uint32_t sl
 
 static void send_msg(struct sim *s, uint32_t host, const struct tita_msg *m)
 {
+	const char *tr = getenv("SIM_TRACE_PAIR");
+
+	if (tr) {
+		unsigned a, b;
+
+		if (sscanf(tr, "%u:%u", &a, &b) == 2 && m->kind == TITA_MSG_DEMAND && host == a &&
+		    host_of_addr(&m->peer) == b)
+			for (uint32_t i = 0; i < m->n_entries; i++)
+				fprintf(stderr, "t=%.3fus %u->%u demand %.1f spine %d\n",
+					(double)s->now_ps / 1e6, a, b,
+					m->demand[i].demand_bps / 1e9,
+					m->demand[i].has_spine ? m->demand[i].spine : -1);
+	}
 	struct tita_sim *t = ts_of(s);
 	uint32_t to = host_of_addr(&m->peer);
 
@@ -469,6 +557,9 @@ static void take_samples(struct sim *s, uint32_t host)
 	x->n_live_rx = w;
 }
 
+static void drain(struct sim *s, uint32_t host);
+static void reschedule(struct sim *s, uint32_t host);
+
 static void apply_rate(struct sim *s, uint32_t host, const struct tita_rate_update *u)
 {
 	struct sim_host *x = &s->hosts[host];
@@ -483,10 +574,95 @@ static void apply_rate(struct sim *s, uint32_t host, const struct tita_rate_upda
 	tp = &x->txp[i];
 	old = tp->rate_bps;
 	tp->rate_bps = u->rate_bps ? u->rate_bps : 1;
-	/* A faster pacer lets the next packet go as soon as the new rate
-	 * allows; a slower one takes effect from the next packet. */
-	if (tp->rate_bps == TITA_RATE_UNPACED || (old != TITA_RATE_UNPACED && tp->rate_bps > old))
+	/*
+	 * The wait left before the pair's next packet scales with the change,
+	 * as a token bucket's would (and the NIC's rate limiter, or HTB):
+	 * a new rate applies to the part of the gap not yet waited. Letting
+	 * the next packet go at once on every rise would send more than the
+	 * rate whenever rates rise often (caps that follow flows finishing).
+	 * Unpaced, it goes at once.
+	 */
+	if (tp->rate_bps == TITA_RATE_UNPACED) {
 		tp->next_tx_ps = s->now_ps < tp->next_tx_ps ? s->now_ps : tp->next_tx_ps;
+	} else if (old != TITA_RATE_UNPACED && tp->next_tx_ps > s->now_ps) {
+		double left =
+			(double)(tp->next_tx_ps - s->now_ps) * (double)old / (double)tp->rate_bps;
+
+		tp->next_tx_ps = s->now_ps + (uint64_t)left;
+	}
+}
+
+/* The pair's flows take the new source port: at once those with nothing
+ * in flight, the others once they drained (held meanwhile). */
+static void apply_path(struct sim *s, uint32_t host, const struct tita_path_update *u)
+{
+	struct sim_host *x = &s->hosts[host];
+	uint32_t dst = host_of_addr(&u->remote), i;
+	struct sim_txpair *tp;
+
+	if (dst >= s->n_hosts || u->job_id >= SIM_MAX_JOBS)
+		return;
+	i = txpair_of(x, dst, u->job_id);
+	tp = &x->txp[i];
+	tp->moving_sport = u->sport;
+	tp->draining = 0;
+	for (uint32_t k = 0; k < x->n_active; k++) {
+		struct sim_flow *f = &s->flows[x->active[k]];
+
+		if (f->txp != i)
+			continue;
+		if (sim_flow_await_drain(s, f)) {
+			sim_flow_set_sport(s, f, u->sport);
+		} else {
+			sim_flow_hold(s, f, true);
+			tp->draining++;
+		}
+	}
+	if (!tp->draining) {
+		tp->sport = u->sport;
+		tita_ctl_path_applied(x->ctl, u, s->now_ps / SIM_PS_PER_NS);
+	}
+}
+
+void sim_tita_drained(struct sim *s, struct sim_flow *f)
+{
+	struct sim_host *x = &s->hosts[f->src];
+	struct sim_txpair *tp = &x->txp[f->txp];
+	struct tita_path_update u = {
+		.local = tita_addr_from_host_id(f->src),
+		.remote = tita_addr_from_host_id(f->dst),
+		.job_id = f->job,
+		.sport = tp->moving_sport,
+	};
+
+	sim_flow_set_sport(s, f, tp->moving_sport);
+	sim_flow_hold(s, f, false);
+	if (tp->draining && --tp->draining == 0) {
+		tp->sport = tp->moving_sport;
+		tita_ctl_path_applied(x->ctl, &u, s->now_ps / SIM_PS_PER_NS);
+		drain(s, f->src);
+		reschedule(s, f->src);
+	}
+}
+
+void sim_tita_probe_reply(struct sim *s, uint32_t host, uint32_t dst, uint16_t sport,
+			  uint32_t spine)
+{
+	struct sim_host *x = &s->hosts[host];
+	uint64_t now_ns = s->now_ps / SIM_PS_PER_NS;
+	struct tita_probe pr = {
+		.local = tita_addr_from_host_id(host),
+		.remote = tita_addr_from_host_id(dst),
+		.sport = sport,
+	};
+
+	/* The probe went out for one job's pair; the others say -ENOENT. */
+	for (pr.job_id = 0; pr.job_id < SIM_MAX_JOBS; pr.job_id++)
+		tita_ctl_probe_result(
+			x->ctl, &pr, spine == SIM_NONE ? TITA_SPINE_NONE : (uint16_t)spine, now_ns);
+	tita_ctl_advance(x->ctl, now_ns);
+	drain(s, host);
+	reschedule(s, host);
 }
 
 static void drain(struct sim *s, uint32_t host)
@@ -494,6 +670,8 @@ static void drain(struct sim *s, uint32_t host)
 	struct sim_host *x = &s->hosts[host];
 	struct tita_sim *t = ts_of(s);
 	struct tita_rate_update u;
+	struct tita_path_update pu;
+	struct tita_probe probe;
 	bool kicked = false;
 
 	while (tita_ctl_pop_msg(x->ctl, &t->out))
@@ -502,6 +680,10 @@ static void drain(struct sim *s, uint32_t host)
 		apply_rate(s, host, &u);
 		kicked = true;
 	}
+	while (tita_ctl_pop_path(x->ctl, &pu))
+		apply_path(s, host, &pu);
+	while (tita_ctl_pop_probe(x->ctl, &probe))
+		sim_probe_send(s, host, host_of_addr(&probe.remote), probe.sport);
 	if (kicked)
 		sim_nic_kick(s, host);
 }
@@ -524,8 +706,235 @@ static void reschedule(struct sim *s, uint32_t host)
 	sim_schedule(s, t, SIM_EV_TITA, host, 0);
 }
 
+/* SIM_DEBUG_PATHS=1: every 50 us, how many flows share each spine link. */
+static void debug_paths(struct sim *s)
+{
+	static uint64_t next_ps;
+	uint32_t L = s->cfg->leaves, S = s->cfg->spines, hpl = s->cfg->hosts_per_leaf;
+	uint32_t *up, *dn, max = 0, over = 0, active = 0;
+	double rate_min = 1e300, rate_sum = 0;
+
+	if (s->now_ps < next_ps || s->cfg->topo != SIM_TOPO_LEAFSPINE)
+		return;
+	next_ps =
+		s->now_ps + (getenv("SIM_DEBUG_STEP_US") ? atoi(getenv("SIM_DEBUG_STEP_US")) : 50) *
+				    SIM_PS_PER_US;
+	up = calloc((size_t)L * S, sizeof(*up));
+	dn = calloc((size_t)L * S, sizeof(*dn));
+	for (uint32_t k = 0; k < s->n_flows; k++) {
+		const struct sim_flow *f = &s->flows[k];
+		uint32_t sp;
+
+		if (!f->started || f->finish_ps)
+			continue;
+		sp = sim_path_spine(s, f->src, f->dst, f->sport);
+		if (sp == SIM_NONE)
+			continue;
+		active++;
+		up[f->src / hpl * S + sp]++;
+		dn[f->dst / hpl * S + sp]++;
+	}
+	for (uint32_t k = 0; k < L * S; k++) {
+		max = up[k] > max ? up[k] : max;
+		max = dn[k] > max ? dn[k] : max;
+		over += (up[k] > 1) + (dn[k] > 1);
+	}
+	for (uint32_t h = 0; h < s->n_hosts; h++) {
+		struct sim_host *x = &s->hosts[h];
+
+		for (uint32_t k = 0; k < x->n_txp; k++)
+			if (x->txp[k].live && x->txp[k].rate_bps != TITA_RATE_UNPACED) {
+				double r = (double)x->txp[k].rate_bps / 1e9;
+
+				rate_min = r < rate_min ? r : rate_min;
+				rate_sum += r;
+			}
+	}
+	fprintf(stderr, "t=%.0fus active=%u max/link=%u links>1=%u rate min %.1f sum %.0f\n",
+		(double)s->now_ps / 1e6, active, max, over, rate_min, rate_sum);
+	if (getenv("SIM_DEBUG_PATHS")[0] == '4') {
+		const struct sim_node *nd = &s->nodes[s->switches[0].node];
+
+		{
+			/* Bytes into leaf 0's uplink to spine 2 since last time: what
+			 * the hosts under leaf 0 sent that took spine 2. */
+			static uint64_t last_in, last_ps;
+			uint64_t in = 0;
+
+			for (uint32_t k = 0; k < s->n_flows; k++) {
+				const struct sim_flow *f = &s->flows[k];
+
+				if (f->started && f->src < hpl &&
+				    sim_path_spine(s, f->src, f->dst, f->sport) == 2)
+					in += f->sent_bytes;
+			}
+			if (last_ps)
+				fprintf(stderr, "  leaf0->spine2 offered %.1fG\n",
+					(double)(in - last_in) * 8e3 /
+						(double)(s->now_ps - last_ps));
+			last_in = in;
+			last_ps = s->now_ps;
+		}
+		fprintf(stderr, "  leaf0 up q KB:");
+		for (uint32_t k = hpl; k < nd->n_ports; k++)
+			fprintf(stderr, " %.0f",
+				(double)s->ports[nd->first_port + k].q_bytes[SIM_PRIO_DATA] / 1024);
+		fprintf(stderr, "\n");
+		{
+			/* Pairs of leaf 0 on spine 2: by state, with their paced rates. */
+			double sum[6] = { 0 }, cnt[6] = { 0 }, capsum = 0, unc = 0;
+
+			for (uint32_t h = 0; h < hpl; h++) {
+				struct tita_pair_info info[256];
+				size_t n = tita_ctl_pairs(s->hosts[h].ctl, info, 256);
+
+				for (size_t i = 0; i < n && i < 256; i++) {
+					if (info[i].role != TITA_PAIR_TX || info[i].spine != 2)
+						continue;
+					cnt[info[i].state]++;
+					sum[info[i].state] += info[i].rate_bps ==
+									      TITA_RATE_UNPACED ?
+								      100 :
+								      info[i].rate_bps / 1e9;
+					if (info[i].leaf_cap_bps)
+						capsum += info[i].leaf_cap_bps / 1e9;
+					else
+						unc++;
+				}
+			}
+			{
+				double eff = 0, cnt2 = 0;
+
+				for (uint32_t k = 0; k < s->n_flows; k++) {
+					const struct sim_flow *f = &s->flows[k];
+					const struct sim_txpair *tp;
+					double r;
+
+					if (!f->started || f->sent_bytes >= f->size_bytes ||
+					    f->src >= hpl ||
+					    sim_path_spine(s, f->src, f->dst, f->sport) != 2)
+						continue;
+					tp = &s->hosts[f->src].txp[f->txp];
+					r = f->rate_bps / 1e9;
+					if (tp->rate_bps != TITA_RATE_UNPACED &&
+					    tp->rate_bps / 1e9 < r)
+						r = tp->rate_bps / 1e9;
+					eff += r;
+					cnt2++;
+				}
+				fprintf(stderr,
+					"  leaf0 spine2 sending flows %.0f, effective %.1fG\n",
+					cnt2, eff);
+			}
+			fprintf(stderr,
+				"  leaf0 spine2 pairs: starting %.0f (%.1fG) granted %.0f (%.1fG) failopen %.0f (%.1fG) capsum %.1f uncapped %.0f\n",
+				cnt[1], sum[1], cnt[2], sum[2], cnt[3], sum[3], capsum, unc);
+		}
+	}
+	if (getenv("SIM_DEBUG_PATHS")[0] == '3') {
+		/* Links whose flows' paced rates add up to more than the link. */
+		double *ur = calloc((size_t)L * S, sizeof(double)),
+		       *dr = calloc((size_t)L * S, sizeof(double));
+
+		for (uint32_t k = 0; k < s->n_flows; k++) {
+			const struct sim_flow *f = &s->flows[k];
+			const struct sim_txpair *tp;
+			uint32_t sp;
+			double r;
+
+			if (!f->started || f->finish_ps)
+				continue;
+			sp = sim_path_spine(s, f->src, f->dst, f->sport);
+			if (sp == SIM_NONE)
+				continue;
+			tp = &s->hosts[f->src].txp[f->txp];
+			r = tp->rate_bps == TITA_RATE_UNPACED ? 100 : (double)tp->rate_bps / 1e9;
+			/* The pair's pacer is shared by its flows: count it once. */
+			if (f->id != s->flows[f->id].id)
+				r = 0;
+			ur[f->src / hpl * S + sp] += r;
+			dr[f->dst / hpl * S + sp] += r;
+		}
+		for (uint32_t k = 0; k < L * S; k++) {
+			double capg = (double)s->cfg->fabric_rate_bps / 1e9 * 0.96;
+
+			if (ur[k] > capg)
+				fprintf(stderr, "  over: leaf %u up spine %u: %.1f G (%u flows)\n",
+					k / S, k % S, ur[k], up[k]);
+			if (dr[k] > capg)
+				fprintf(stderr,
+					"  over: leaf %u down spine %u: %.1f G (%u flows)\n", k / S,
+					k % S, dr[k], dn[k]);
+		}
+		free(ur);
+		free(dr);
+	}
+	for (uint32_t l = 0; l < L && getenv("SIM_DEBUG_PATHS")[0] == '2'; l++) {
+		struct tita_leader_link lu[TITA_SPINES_MAX], ld[TITA_SPINES_MAX];
+		struct tita_addr a = tita_addr_from_host_id(l * hpl);
+		uint32_t n = tita_ctl_leaf_links(s->hosts[l * hpl].ctl, &a, lu, ld);
+
+		fprintf(stderr, "  leader of leaf %u:", l);
+		for (uint32_t k = 0; k < n; k++)
+			fprintf(stderr, " %u:%u/%.0f|%u/%.0f", k, up[l * S + k],
+				lu[k].demand_bps / 1e9, dn[l * S + k], ld[k].demand_bps / 1e9);
+		fprintf(stderr, "\n");
+	}
+	if (getenv("SIM_DEBUG_PATHS")[0] == '2')
+		for (uint32_t k = 0; k < s->n_flows; k++) {
+			const struct sim_flow *f = &s->flows[k];
+			uint32_t sp;
+			struct tita_pair_info info[64];
+			size_t n;
+
+			if (!f->started || f->finish_ps)
+				continue;
+			sp = sim_path_spine(s, f->src, f->dst, f->sport);
+			if (sp == SIM_NONE)
+				continue;
+			n = tita_ctl_pairs(s->hosts[f->src].ctl, info, 64);
+			for (size_t i = 0; i < n && i < 64; i++) {
+				if (info[i].role != TITA_PAIR_TX ||
+				    host_of_addr(&info[i].remote) != f->dst)
+					continue;
+				if (up[f->src / hpl * S + sp] < 2 &&
+				    dn[f->dst / hpl * S + sp] < 2 &&
+				    info[i].rate_bps >= 94000000000ull)
+					continue;
+				fprintf(stderr,
+					"  flow %u %u->%u leaf %u->%u real spine %u (up %u dn %u) ctl spine %u sport %u/%u state %d%s grant %.1f cap %.1f ceil %.1f rate %.1f ce %u\n",
+					k, f->src, f->dst, f->src / hpl, f->dst / hpl, sp,
+					up[f->src / hpl * S + sp], dn[f->dst / hpl * S + sp],
+					info[i].spine, info[i].sport, f->sport, info[i].state,
+					info[i].moving ? " MOVING" : "", info[i].grant_bps / 1e9,
+					info[i].leaf_cap_bps / 1e9, info[i].ceiling_bps / 1e9,
+					info[i].rate_bps == TITA_RATE_UNPACED ?
+						-1.0 :
+						info[i].rate_bps / 1e9,
+					info[i].ce_ppm);
+				n = tita_ctl_pairs(s->hosts[f->dst].ctl, info, 64);
+				for (size_t j = 0; j < n && j < 64; j++)
+					if (info[j].role == TITA_PAIR_RX &&
+					    info[j].state == TITA_PAIR_ACTIVE &&
+					    host_of_addr(&info[j].remote) == f->src)
+						fprintf(stderr,
+							"    rx at %u: spine %u grant %.1f leafcap %.1f measured %.1f demand %.1f\n",
+							f->dst, info[j].spine,
+							info[j].grant_bps / 1e9,
+							info[j].leaf_cap_bps / 1e9,
+							info[j].measured_bps / 1e9,
+							info[j].demand_bps / 1e9);
+				break;
+			}
+		}
+	free(up);
+	free(dn);
+}
+
 void sim_tita_on_event(struct sim *s, uint32_t host)
 {
+	if (getenv("SIM_DEBUG_PATHS"))
+		debug_paths(s);
 	struct sim_host *x = &s->hosts[host];
 	uint64_t now_ns = s->now_ps / SIM_PS_PER_NS;
 
@@ -556,6 +965,16 @@ void sim_tita_flow_start(struct sim *s, struct sim_flow *f)
 
 	f->txp = idx;
 	f->rxp = rxpeer_of(&s->hosts[f->dst], f->src);
+	if (s->cfg->topo == SIM_TOPO_LEAFSPINE) {
+		/* The hellos the two daemons would have exchanged. */
+		uint32_t hpl = s->cfg->hosts_per_leaf;
+
+		tita_ctl_peer_place(x->ctl, &ts.remote, f->dst / hpl);
+		tita_ctl_peer_place(s->hosts[f->dst].ctl, &ts.local, f->src / hpl);
+	}
+	/* A flow of a pair that tita steers starts on the pair's path. */
+	if (tp->sport)
+		sim_flow_set_sport(s, f, tp->sport);
 	tp->backlog_bytes += f->timed ? ENDLESS_BACKLOG_BYTES : f->size_bytes;
 	tp->last_active_ps = s->now_ps;
 	txpair_live(x, idx);

@@ -182,6 +182,10 @@ struct sim_txpair {
 	uint64_t next_tx_ps; /* the pair's pacer */
 	uint64_t last_active_ps;
 	bool live;
+	/* tita's path: the source port its flows take (0: their own), and a
+	 * change that waits for flows to drain. */
+	uint16_t sport, moving_sport;
+	uint32_t draining;
 };
 
 struct sim_rxpeer {
@@ -611,6 +615,9 @@ void sim_tita_on_msg(struct sim *s, uint32_t host, struct sim_pkt *p);
 void sim_tita_count_rx(struct sim *s, uint32_t host, const struct sim_pkt *p);
 /* A tita datagram was lost on the way: its slot is free again. */
 void sim_tita_lost(struct sim *s, const struct sim_pkt *p);
+void sim_tita_probe_reply(struct sim *s, uint32_t host, uint32_t dst, uint16_t sport,
+			  uint32_t spine);
+void sim_tita_drained(struct sim *s, struct sim_flow *f);
 
 /* The tita pair a started flow belongs to, at its sender. */
 static inline struct sim_txpair *sim_flow_txpair(struct sim *s, const struct sim_flow *f)

@@ -137,6 +137,14 @@ size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *m
 			  struct tita_leaf_entry *out, size_t max, uint64_t *ret_up_room,
 			  uint64_t *ret_down_room);
 
+/*
+ * Whether a member's answer would differ from the one it last got (marked
+ * with tita_leader_mark_answered()): a line whose cap moved by more than
+ * frac, a new line, or an order not yet told.
+ */
+bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *member, double frac);
+void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *member);
+
 /* The members that reported (for sending answers): up to max, returns how many. */
 size_t tita_leader_members(const struct tita_leader *l, struct tita_addr *out, size_t max);
 
@@ -156,7 +164,7 @@ struct tita_leader_stats {
 	uint64_t runs;
 	uint64_t reports, reports_rejected, reports_no_space;
 	uint64_t entries_expired;
-	uint64_t moves_ordered, swaps_ordered, moves_designated;
+	uint64_t moves_requested, moves_uplink, swaps_ordered, augments, moves_designated;
 };
 
 void tita_leader_stats(const struct tita_leader *l, struct tita_leader_stats *ret);

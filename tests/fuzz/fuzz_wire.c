@@ -121,7 +121,8 @@ static bool grant_eq(const struct tita_grant_entry *a, const struct tita_grant_e
 {
 	return tita_addr_eq(&a->sender, &b->sender) && tita_addr_eq(&a->receiver, &b->receiver) &&
 	       a->job_id == b->job_id && a->ce_ppm == b->ce_ppm && a->rate_bps == b->rate_bps &&
-	       a->ttl_ns == b->ttl_ns && a->move_room_mask == b->move_room_mask;
+	       a->ttl_ns == b->ttl_ns && a->room_mask == b->room_mask &&
+	       a->move == b->move;
 }
 
 static bool leaf_eq(const struct tita_leaf_entry *a, const struct tita_leaf_entry *b)

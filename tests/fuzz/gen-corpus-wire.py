@@ -89,9 +89,9 @@ def demand_entry(s=A, r=B, job=7, weight=None, demand=25e9, mn=0.0, mx=0.0, spin
     return e
 
 
-def grant_entry(s=A, r=B, job=7, rate=25e9, ttl=10_000_000, ce=100, move=0):
+def grant_entry(s=A, r=B, job=7, rate=25e9, ttl=10_000_000, ce=100, room=0, move=0):
     return (f_bytes(1, s) + f_bytes(2, r) + f_varint(3, job) + f_double(4, rate) +
-            f_varint(5, ttl) + f_varint(6, ce) + f_varint(7, move))
+            f_varint(5, ttl) + f_varint(6, ce) + f_varint(7, room) + f_varint(8, move))
 
 
 def port(addr, rate, leaf=None, n_spines=0, spine_bps=0.0):
@@ -177,7 +177,7 @@ def corpus():
     full = demand(*[demand_entry(job=j, weight=1.5, demand=1e9 + j, mn=1e6, mx=9e9)
                     for j in range(25)])
     ds = demand(demand_entry(spine=0), demand_entry(job=9, spine=63))
-    gm = grant(grant_entry(move=0x8000000000000001), grant_entry(job=9, move=6))
+    gm = grant(grant_entry(room=0x8000000000000001, move=1), grant_entry(job=9, room=6))
     hp = hello([port(A, 100e9, leaf=0, n_spines=16, spine_bps=100e9),
                 port(ip6(7), 400e9, leaf=4294967293, n_spines=64, spine_bps=800e9)])
     lr = leaf_report([leaf_line(), leaf_line(direction=2, spine=0, remote=ANY_LEAF, job=0,

@@ -75,21 +75,29 @@ static void assert_near(uint64_t got, uint64_t want)
 
 static void test_shares_a_link_by_job_weight(void **state)
 {
-	struct tita_leader *l = leader();
-	struct tita_leaf_entry a = line(1, TITA_LEAF_UP, 2, 3, 1, 80 * G);
-	struct tita_leaf_entry b = line(2, TITA_LEAF_UP, 2, 3, 2, 80 * G);
-	struct tita_leaf_entry c = line(3, TITA_LEAF_UP, 1, 3, 1, 10 * G);
+	/* One spine: nowhere to move to, so the link is shared. */
+	static const struct tita_place leaf1 = { .leaf = 7, .n_spines = 1, .spine_bps = 100 * G };
+	struct tita_leader_params p;
+	struct tita_leader *l;
+	struct tita_leaf_entry a = line(1, TITA_LEAF_UP, 0, 3, 1, 80 * G);
+	struct tita_leaf_entry b = line(2, TITA_LEAF_UP, 0, 3, 2, 80 * G);
+	struct tita_leaf_entry c = line(3, TITA_LEAF_DOWN, 0, 3, 1, 10 * G);
 
 	(void)state;
+	tita_leader_params_default(&p);
+	p.eta = 0.95;
+	l = tita_leader_new(&p, &leaf1);
+	assert_non_null(l);
 	a.weight_milli = 3 * TITA_WEIGHT_ONE;
 	assert_int_equal(tita_leader_report(l, &a, 0), 0);
 	assert_int_equal(tita_leader_report(l, &b, 0), 0);
 	assert_int_equal(tita_leader_report(l, &c, 0), 0);
 	tita_leader_run(l, 1);
-	/* 95 G shared 3:1 on spine 2; spine 1 gives what is asked. */
-	assert_near(answer(l, 1, TITA_LEAF_UP, 2, 3, 1).cap_bps, 71250000000ull);
-	assert_near(answer(l, 2, TITA_LEAF_UP, 2, 3, 2).cap_bps, 23750000000ull);
-	assert_near(answer(l, 3, TITA_LEAF_UP, 1, 3, 1).cap_bps, 10 * G);
+	/* 95 G up shared 3:1; the downlink gives what is asked, and the
+	 * rest of the link on top (a cap is a bound, not a reservation). */
+	assert_near(answer(l, 1, TITA_LEAF_UP, 0, 3, 1).cap_bps, 71250000000ull);
+	assert_near(answer(l, 2, TITA_LEAF_UP, 0, 3, 2).cap_bps, 23750000000ull);
+	assert_near(answer(l, 3, TITA_LEAF_DOWN, 0, 3, 1).cap_bps, 95 * G);
 	tita_leader_free(l);
 }
 
@@ -122,9 +130,13 @@ static void test_moves_off_an_overloaded_uplink(void **state)
 		assert_true(y.move_to == 2 || y.move_to == 3);
 		assert_int_equal(y.move_bps, 95 * G);
 	}
+	/* The caps count the move as done: the one that stays has spine 0
+	 * to itself, the one that moves what its new spine has. */
+	assert_near(x.cap_bps, 95 * G);
+	assert_near(y.cap_bps, 95 * G);
 	tita_leader_run(l, 20 * US);
 	tita_leader_stats(l, &st);
-	assert_int_equal(st.moves_ordered, 1);
+	assert_int_equal(st.moves_uplink, 1);
 	tita_leader_free(l);
 }
 
@@ -185,22 +197,25 @@ static void test_requested_move_swaps_when_uplinks_are_full(void **state)
 	tita_leader_free(l);
 }
 
-/* Small pairs summed under TITA_LEAF_ANY move in part: just the excess. */
-static void test_aggregates_move_in_part(void **state)
+/* Small pairs summed under TITA_LEAF_ANY are not moved (the hash spreads
+ * them; moving them costs more than it gains): the caps share the link. */
+static void test_aggregates_share_and_stay(void **state)
 {
 	struct tita_leader *l = leader();
 	struct tita_leaf_entry a = line(1, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 0, 60 * G);
 	struct tita_leaf_entry b = line(2, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 0, 60 * G);
-	uint64_t moved;
+	struct tita_leaf_entry x, y;
 
 	(void)state;
 	tita_leader_report(l, &a, 0);
 	tita_leader_report(l, &b, 0);
 	tita_leader_run(l, 1);
-	moved = answer(l, 1, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 0).move_bps +
-		answer(l, 2, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 0).move_bps;
-	/* 120 G offered, 95 G carried. */
-	assert_near(moved, 25 * G);
+	x = answer(l, 1, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 0);
+	y = answer(l, 2, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 0);
+	assert_int_equal(x.move_bps + y.move_bps, 0);
+	/* 120 G offered, 95 G carried, shared evenly. */
+	assert_near(x.cap_bps, 47500000000ull);
+	assert_near(y.cap_bps, 47500000000ull);
 	tita_leader_free(l);
 }
 
@@ -215,10 +230,20 @@ static void test_link_down_gives_nothing_and_moves_off(void **state)
 	tita_leader_report(l, &a, 0);
 	tita_leader_run(l, 1);
 	x = answer(l, 1, TITA_LEAF_UP, 1, 3, 0);
-	assert_int_equal(x.cap_bps, 0);
 	assert_int_equal(x.move_bps, 40 * G);
 	assert_int_not_equal(x.move_to, 1);
 	assert_int_not_equal(x.move_to, TITA_SPINE_NONE);
+	/* Its cap is what the spine it moves to gives (all of it: it is alone
+	 * there); the link that is down gives nothing. */
+	assert_near(x.cap_bps, 95 * G);
+	{
+		struct tita_leader_link up[4], down[4];
+
+		tita_leader_links(l, up, down);
+		assert_int_equal(up[1].capacity_bps, 0);
+		assert_int_equal(up[1].allocated_bps, 0);
+		assert_true(up[1].down);
+	}
 	tita_leader_free(l);
 }
 
@@ -292,7 +317,7 @@ int main(void)
 		cmocka_unit_test(test_moves_off_an_overloaded_uplink),
 		cmocka_unit_test(test_designates_on_an_overloaded_downlink),
 		cmocka_unit_test(test_requested_move_swaps_when_uplinks_are_full),
-		cmocka_unit_test(test_aggregates_move_in_part),
+		cmocka_unit_test(test_aggregates_share_and_stay),
 		cmocka_unit_test(test_link_down_gives_nothing_and_moves_off),
 		cmocka_unit_test(test_lines_expire_and_withdraw),
 		cmocka_unit_test(test_bad_input_is_refused),

@@ -130,6 +130,9 @@ static void assert_demand_eq(const struct tita_demand_entry *a, const struct tit
 	assert_int_equal(a->demand_bps, b->demand_bps);
 	assert_int_equal(a->min_bps, b->min_bps);
 	assert_int_equal(a->max_bps, b->max_bps);
+	assert_int_equal(a->has_spine, b->has_spine);
+	if (a->has_spine)
+		assert_int_equal(a->spine, b->spine);
 }
 
 static void assert_grant_eq(const struct tita_grant_entry *a, const struct tita_grant_entry *b)
@@ -140,6 +143,8 @@ static void assert_grant_eq(const struct tita_grant_entry *a, const struct tita_
 	assert_int_equal(a->rate_bps, b->rate_bps);
 	assert_int_equal(a->ttl_ns, b->ttl_ns);
 	assert_int_equal(a->ce_ppm, b->ce_ppm);
+	assert_int_equal(a->room_mask, b->room_mask);
+	assert_int_equal(a->move, b->move);
 }
 
 /*
@@ -1269,8 +1274,9 @@ static void test_fabric_fields(void **state)
 				 -EINVAL);
 	}
 	make_grant(&m, v4(10, 1, 2, 3), v4(10, 3, 2, 1), 2);
-	m.grant[0].move_room_mask = UINT64_MAX;
-	m.grant[1].move_room_mask = 6;
+	m.grant[0].room_mask = UINT64_MAX;
+	m.grant[0].move = true;
+	m.grant[1].room_mask = 6;
 	round_trip(&m, TITA_WIRE_MAX_BYTES);
 
 	memset(&h, 0, sizeof(h));
