@@ -409,11 +409,8 @@ void ctl_fill_entry(struct tita_ctl *c, struct out_entry *e, struct pair *pr, ui
 			.demand_bps = pr->demand_bps,
 			.min_bps = job->min_bps,
 			.max_bps = job->max_bps,
-			.has_spine = pr->path == PATH_KNOWN || pr->path == PATH_MOVING,
-			.spine = pr->spine,
 		};
-		if (pr->spine == TITA_SPINE_NONE)
-			e->demand.has_spine = false;
+		ctl_fabric_fill_demand(c, pr, &e->demand, now_ns);
 		pr->demand_reported_bps = pr->demand_bps;
 		pr->demand_sent_ns = now_ns;
 	} else {
@@ -424,9 +421,8 @@ void ctl_fill_entry(struct tita_ctl *c, struct out_entry *e, struct pair *pr, ui
 			.ce_ppm = pr->fabric_ce_ppm,
 			.rate_bps = pr->granted_bps,
 			.ttl_ns = c->p.grant_ttl_ns,
-			.move = pr->move_asked && now_ns < pr->move_until_ns,
 		};
-		ctl_fabric_fill_grant(c, pr, &e->grant);
+		ctl_fabric_fill_grant(c, pr, &e->grant, now_ns);
 		pr->grant_reported_bps = pr->granted_bps;
 		pr->grant_leaf_capped = pr->granted_bps < pr->rx_alloc_bps;
 		pr->grant_demand_bps = pr->demand_bps;

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "ctl_internal.h"
+#include <stdio.h>
 
 /* Lines a member sends at most; past this, large pairs are summed. */
 #define LINES_MAX 512u
@@ -35,9 +36,8 @@
 #define SPORT_SPAN 0x4000u
 /* A change smaller than this fraction of a link is not worth a message. */
 #define LINK_NOISE_FRAC 0.01
-/* A port with at most this many pairs to other leaves probes each one's
- * paths when it starts. */
-#define FEW_PAIRS 8
+/* Source ports a small new pair probes to place itself. */
+#define SMALL_PROBES 8u
 /* A leader that did not answer for this many grant TTLs is tried again. */
 #define DEAD_HOLD_TTLS 4
 
@@ -46,6 +46,8 @@ struct fab_line {
 	bool live; /* some pair is on it this round */
 	bool sent; /* reported and not withdrawn */
 	uint64_t sent_demand_bps, sent_move_bps, sent_room_mask;
+	bool sent_swap;
+	uint64_t sent_far_room_mask;
 	uint64_t cap_bps, cap_until_ns; /* from the leader's answer */
 };
 
@@ -63,6 +65,7 @@ struct fab_port {
 	/* Leader side: the allocation, while someone reports to us. */
 	struct tita_leader *leader_obj;
 	uint64_t *answered_ns; /* per member */
+	uint64_t *answered_room; /* per member: the up room last told */
 	bool leader_dirty;
 	/* Work space: our own lines for the leader, a member's answer. */
 	struct tita_leaf_entry *scratch;
@@ -182,6 +185,7 @@ static struct fab_port *fab_port_free(struct fab_port *f)
 	free(f->dead_until_ns);
 	free(f->lines);
 	free(f->answered_ns);
+	free(f->answered_room);
 	free(f->scratch);
 	tita_leader_free(f->leader_obj);
 	free(f);
@@ -223,9 +227,11 @@ int tita_ctl_port_set_place(struct tita_ctl *c, const struct tita_addr *local,
 	f->members = malloc(n_members * sizeof(*f->members));
 	f->dead_until_ns = calloc(n_members, sizeof(*f->dead_until_ns));
 	f->answered_ns = calloc(n_members, sizeof(*f->answered_ns));
+	f->answered_room = calloc(n_members, sizeof(*f->answered_room));
 	f->lines = calloc(LINES_MAX, sizeof(*f->lines));
 	f->scratch = calloc(LINES_MAX, sizeof(*f->scratch));
-	if (!f->members || !f->dead_until_ns || !f->answered_ns || !f->lines || !f->scratch) {
+	if (!f->members || !f->dead_until_ns || !f->answered_ns || !f->answered_room || !f->lines ||
+	    !f->scratch) {
 		fab_port_free(f);
 		return -ENOMEM;
 	}
@@ -356,12 +362,14 @@ static int known_sport(const struct fab_probes *pb, uint16_t sport)
 	return -1;
 }
 
-/* A batch of probes on source ports not tried yet (one batch at a time). */
-static void probe_batch(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+/* A batch of up to `most` probes on source ports not tried yet (one batch
+ * at a time; the pair's own port may be out besides). */
+static void probe_batch(struct tita_ctl *c, struct pair *pr, uint32_t most, uint64_t now_ns)
 {
 	struct fab_probes *pb = probes_of(pr);
 	/* Twice the spines: each one answered with a chance of 1-1/e^2. */
-	uint32_t want = tita_min_u64(c->p.probe_batch, 2 * c->ports[pr->port].fab->place.n_spines);
+	uint32_t want = tita_min_u64(tita_min_u64(c->p.probe_batch, most),
+				     2 * c->ports[pr->port].fab->place.n_spines);
 
 	if (!pb || (pb->n_out && pb->n_out != 1))
 		return;
@@ -412,26 +420,22 @@ static uint64_t fabric_batch_ns(const struct tita_ctl *c)
 void ctl_fabric_tx_started(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 {
 	const struct fab_port *f = c->ports[pr->port].fab;
-	uint32_t n = 0;
+	bool big;
 
 	/*
-	 * A pair that starts large (its backlog alone asks for a good part of
-	 * an uplink), on a port with few pairs to other leaves (a permutation,
-	 * a ring), is one the leader will want to place: it learns where a
-	 * batch of source ports go at once, so that a move needs no second
-	 * round trip. Small pairs, and ports with many, learn only the ports
-	 * they use: probes cost control traffic per pair.
+	 * Every new pair probes a batch of source ports, so that it can start
+	 * on a spine its own port uses least towards the same leaf (place()).
+	 * A pair that starts large (its backlog alone would fill a good part
+	 * of an uplink for ten rounds) is one the leader may move later, and
+	 * learns where all the spines are; a small one learns a few (probes
+	 * cost control traffic per pair).
 	 */
-	if (pr->path != PATH_PROBING || !f ||
-	    pr->backlog_bytes <
-		    tita_rate_to_bytes((uint64_t)(c->p.big_frac * (double)f->place.spine_bps),
-				       10 * c->p.control_interval_ns))
+	if (pr->path != PATH_PROBING || !f)
 		return;
-	for (uint32_t k = 0; k < c->pairs_hwm && n <= FEW_PAIRS; k++)
-		n += c->pairs[k].used && c->pairs[k].role == TITA_PAIR_TX &&
-		     c->pairs[k].port == pr->port && c->pairs[k].path != PATH_OFF;
-	if (n <= FEW_PAIRS)
-		probe_batch(c, pr, now_ns);
+	big = pr->backlog_bytes >=
+	      tita_rate_to_bytes((uint64_t)(c->p.big_frac * (double)f->place.spine_bps),
+				 10 * c->p.control_interval_ns);
+	probe_batch(c, pr, big ? UINT32_MAX : SMALL_PROBES, now_ns);
 }
 
 /* Something a report must carry (a new spine, a move request): send one
@@ -489,7 +493,7 @@ static void try_move(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 		return;
 	}
 	pr->want_probed = true;
-	probe_batch(c, pr, now_ns);
+	probe_batch(c, pr, UINT32_MAX, now_ns);
 }
 
 /* A new spine for the same source port means the leaf's ECMP group
@@ -508,6 +512,61 @@ static void rehash(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		if (pr->path == PATH_KNOWN && !pr->probes->n_out)
 			probe_push(c, pr, pr->sport, now_ns);
 	}
+}
+
+/*
+ * A new pair's first placement, once its first batch of probes is back: the
+ * spine its port sends least over towards the same leaf (then least over
+ * at all) among those its probes reached. Every host spreading its own
+ * pairs so keeps a leaf's uplinks, and the far leaves' downlinks, as
+ * balanced as the pairs allow, with no leader involved: an all-to-all's
+ * many small pairs need nothing more. Large pairs are the leader's to
+ * place after that.
+ */
+static void place(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+{
+	const struct fab_port *f = c->ports[pr->port].fab;
+	const struct fab_probes *pb = pr->probes;
+	uint32_t same[TITA_SPINES_MAX] = { 0 }, all[TITA_SPINES_MAX] = { 0 };
+	uint32_t best = UINT32_MAX, seen = 0;
+	int pick = -1;
+
+	pr->placed = true;
+	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
+		const struct pair *q = &c->pairs[k];
+		uint16_t s;
+
+		if (!q->used || q == pr || q->role != TITA_PAIR_TX || q->port != pr->port ||
+		    !q->placed)
+			continue;
+		s = q->path == PATH_MOVING ? q->moving_spine : q->spine;
+		if (s >= f->place.n_spines)
+			continue;
+		all[s]++;
+		same[s] += q->remote_leaf == pr->remote_leaf;
+	}
+	for (uint32_t i = 0; pb && i < pb->n; i++) {
+		uint32_t s = pb->spine[i], score = same[s] << 16 | tita_min_u64(all[s], 0xffff);
+
+		if (score < best) {
+			best = score;
+			pick = (int)i;
+			seen = 1;
+		} else if (score == best && tita_rng_next(&c->rng) % ++seen == 0) {
+			pick = (int)i;
+		}
+	}
+	if (pick < 0 || pb->spine[pick] == pr->spine) {
+		/* It stays: its leader and its receiver's count it here now. */
+		report_due(c, &c->ports[pr->port], now_ns);
+		ctl_send_demand_now(c, pr, now_ns);
+		return;
+	}
+	pr->moving_sport = pb->sport[pick];
+	pr->moving_spine = pb->spine[pick];
+	pr->move_unreserved = true;
+	pr->path = PATH_MOVING;
+	path_push(c, pr, pr->moving_sport);
 }
 
 int tita_ctl_probe_result(struct tita_ctl *c, const struct tita_probe *probe, uint16_t spine,
@@ -558,10 +617,14 @@ int tita_ctl_probe_result(struct tita_ctl *c, const struct tita_probe *probe, ui
 	    pr->spine != spine) {
 		pr->spine = spine;
 		pr->path = PATH_KNOWN;
-		report_due(c, pt, now_ns);
-		/* The receiver's leaf counts it on its downlinks from now. */
-		ctl_send_demand_now(c, pr, now_ns);
+		if (pr->placed) {
+			report_due(c, pt, now_ns);
+			/* The receiver's leaf counts it on its downlinks. */
+			ctl_send_demand_now(c, pr, now_ns);
+		}
 	}
+	if (!pr->placed && !pb->n_out && pr->path == PATH_KNOWN)
+		place(c, pr, now_ns);
 	try_move(c, pr, now_ns);
 	return 0;
 }
@@ -577,7 +640,17 @@ int tita_ctl_path_applied(struct tita_ctl *c, const struct tita_path_update *u, 
 		pr->spine = pr->moving_spine;
 		pr->path = PATH_KNOWN;
 		pr->move_asked = false;
+		pr->seek = false;
 		pr->moved_ns = now_ns ? now_ns : 1;
+		if (pr->move_unreserved) {
+			/* Whoever is on that downlink already has the far
+			 * leaf's caps; until it has counted us there too, we
+			 * come in at the start rate. */
+			pr->hold_spine = pr->spine;
+			pr->hold_cap_bps = (uint64_t)(c->p.start_rate_frac *
+						      (double)c->ports[pr->port].line_rate_bps);
+			pr->move_unreserved = false;
+		}
 		c->port_dirty[pr->port] = true;
 		/* The old spine's cap holds until the new one's comes: the
 		 * leader moved it where there was room for as much. */
@@ -651,6 +724,35 @@ static bool pair_big(const struct tita_ctl *c, const struct fab_port *f, const s
 	return pr->rx_alloc_bps && pair_use_bps(c, pr) >= bar;
 }
 
+/* The spines a pair's probes found a source port for. */
+static uint64_t known_spines(const struct pair *pr)
+{
+	uint64_t mask = 0;
+
+	for (uint32_t i = 0; pr->probes && i < pr->probes->n; i++)
+		mask |= 1ull << pr->probes->spine[i];
+	return mask;
+}
+
+/* Where a large TX pair could go: a spine it knows a source port for, whose
+ * uplink has room (as our leader last said). */
+static uint64_t pair_room_mask(const struct tita_ctl *c, const struct pair *pr)
+{
+	const struct port *pt = &c->ports[pr->port];
+
+	if (!in_fabric(pt, pr) || !c->p.steer || !pair_big(c, pt->fab, pr))
+		return 0;
+	/* On its way: where it goes, so that the receiving leaf keeps that
+	 * free for it. */
+	if (pr->path == PATH_MOVING && pr->moving_spine < TITA_SPINES_MAX)
+		return 1ull << pr->moving_spine;
+	if (pr->path != PATH_KNOWN || pr->spine >= TITA_SPINES_MAX)
+		return 0;
+	if (pr->want_spine < TITA_SPINES_MAX)
+		return 1ull << pr->want_spine;
+	return known_spines(pr) & pt->fab->up_room & ~(1ull << pr->spine);
+}
+
 static struct tita_leaf_entry line_key(const struct tita_ctl *c, const struct port *pt,
 				       const struct pair *pr, uint16_t spine)
 {
@@ -673,7 +775,8 @@ static uint16_t counted_spine(const struct tita_ctl *c, const struct pair *pr)
 {
 	if (!c->p.steer)
 		return TITA_SPINE_NONE;
-	if (pr->role == TITA_PAIR_TX && pr->path != PATH_KNOWN && pr->path != PATH_MOVING)
+	if (pr->role == TITA_PAIR_TX &&
+	    ((pr->path != PATH_KNOWN && pr->path != PATH_MOVING) || !pr->placed))
 		return TITA_SPINE_NONE;
 	return pr->spine;
 }
@@ -697,6 +800,8 @@ static void build_lines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	for (uint32_t i = 0; i < f->n_lines; i++) {
 		f->lines[i].live = false;
 		f->lines[i].e.demand_bps = f->lines[i].e.move_bps = f->lines[i].e.room_mask = 0;
+		f->lines[i].e.swap = false;
+		f->lines[i].e.far_room_mask = 0;
 	}
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
 		struct pair *pr = &c->pairs[k];
@@ -735,12 +840,20 @@ static void build_lines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 				continue;
 			ln->live = true;
 			ln->e.demand_bps += use;
-			if (pr->role == TITA_PAIR_TX) {
-				/* Where the far leaf has room: the leader moves
-				 * (or swaps) lines towards it. */
-				ln->e.room_mask |= pr->far_room_mask;
-				if (pr->move_asked && now_ns < pr->move_until_ns &&
-				    pr->path == PATH_KNOWN)
+			if (pr->role == TITA_PAIR_TX)
+				ln->e.far_room_mask |= pr->far_room_mask;
+			if (pr->role == TITA_PAIR_TX && pr->move_asked &&
+			    now_ns < pr->move_until_ns && pr->path == PATH_KNOWN) {
+				/* The receiving leaf's proposal, for our leader
+				 * to take or refuse. */
+				ln->e.move_bps += use;
+				ln->e.room_mask |= pr->move_mask;
+				ln->e.swap = ln->e.swap || pr->move_swap;
+			} else if (pr->role == TITA_PAIR_RX) {
+				/* Where its sender could go: our leader
+				 * proposes there first. */
+				ln->e.room_mask |= pr->src_room_mask;
+				if (pr->src_seek)
 					ln->e.move_bps += use;
 			}
 		}
@@ -893,7 +1006,9 @@ static bool line_changed(const struct tita_ctl *c, const struct fab_port *f,
 	if (!ln->live || (ln->e.move_bps != 0) != (ln->sent_move_bps != 0))
 		return true;
 	/* Where a large line's far leaf has room is what its leader swaps on. */
-	if (ln->e.remote_leaf != TITA_LEAF_ANY && ln->e.room_mask != ln->sent_room_mask)
+	if (ln->e.remote_leaf != TITA_LEAF_ANY &&
+	    (ln->e.room_mask != ln->sent_room_mask || ln->e.swap != ln->sent_swap ||
+	     ln->e.far_room_mask != ln->sent_far_room_mask))
 		return true;
 	moved = (double)ln->e.demand_bps - (double)ln->sent_demand_bps;
 	return ctl_changed(ln->e.demand_bps, ln->sent_demand_bps, c->p.demand_change_frac) &&
@@ -951,6 +1066,8 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		ln->sent_demand_bps = ln->e.demand_bps;
 		ln->sent_move_bps = ln->e.move_bps;
 		ln->sent_room_mask = ln->e.room_mask;
+		ln->sent_swap = ln->e.swap;
+		ln->sent_far_room_mask = ln->e.far_room_mask;
 	}
 	/* Withdrawn lines are gone once said. */
 	for (uint32_t i = 0; i < f->n_lines; i++)
@@ -964,15 +1081,20 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	c->stats.leaf_reports++;
 }
 
-/* Pick pairs on a line to carry out an order: all of a line that names its
- * far leaf, enough of an aggregate to make up bps. */
-static void order_pairs(struct tita_ctl *c, uint16_t port, const struct tita_leaf_entry *l,
-			uint64_t down_room, uint64_t now_ns)
+/*
+ * What an answered line tells its pairs. UP: an order to move (all of a
+ * line that names its far leaf, enough of an aggregate to make up the
+ * bps), or to seek a new place from the receiving leaf; DOWN: a proposal
+ * for the senders. A line answered without either ends a seek.
+ */
+static void line_orders(struct tita_ctl *c, uint16_t port, const struct tita_leaf_entry *l,
+			uint64_t now_ns)
 {
 	struct port *pt = &c->ports[port];
 	uint64_t left = l->move_bps;
+	bool seek = l->dir == TITA_LEAF_UP && l->move_bps && l->move_to == TITA_SPINE_NONE;
 
-	for (uint32_t k = 0; k < c->pairs_hwm && left; k++) {
+	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
 		struct pair *pr = &c->pairs[k];
 		struct tita_leaf_entry key;
 		uint16_t spine;
@@ -985,10 +1107,24 @@ static void order_pairs(struct tita_ctl *c, uint16_t port, const struct tita_lea
 		key = line_key(c, pt, pr, spine);
 		if (!line_key_eq(&key, l))
 			continue;
-		if (l->dir == TITA_LEAF_UP) {
+		if (l->dir == TITA_LEAF_UP && (seek || !l->move_bps)) {
+			bool was = pr->seek && now_ns < pr->seek_until_ns;
+
+			pr->seek = seek && left;
+			if (pr->seek)
+				pr->seek_until_ns = now_ns + c->p.control_interval_ns;
+			/* Its receiver's leaf hears it with the demand. */
+			if (pr->seek != was)
+				ctl_send_demand_now(c, pr, now_ns);
+		} else if (!left) {
+			continue;
+		} else if (l->dir == TITA_LEAF_UP) {
+			if (getenv("DBG_HOST") && pr->local.bytes[15] == atoi(getenv("DBG_HOST")))
+				fprintf(stderr, "DBG t=%.3f order to %u: path %d want %u\n", now_ns / 1e3, l->move_to, pr->path, pr->want_spine);
 			if (pr->path != PATH_KNOWN || pr->want_spine != TITA_SPINE_NONE)
 				continue;
 			pr->want_spine = l->move_to;
+			pr->move_unreserved = l->swap;
 			pr->want_probed = false;
 			pr->want_until_ns = now_ns + 4 * c->p.control_interval_ns;
 			/* It stops while it moves (ctl_fabric_cap): the leader
@@ -996,9 +1132,11 @@ static void order_pairs(struct tita_ctl *c, uint16_t port, const struct tita_lea
 			c->port_dirty[port] = true;
 			try_move(c, pr, now_ns);
 		} else {
-			/* Ask its sender, in the grants it gets, to move. */
+			/* Propose it to its sender, in the grant, now. */
 			pr->move_asked = true;
-			pr->move_until_ns = now_ns + 4 * c->p.control_interval_ns;
+			pr->move_mask = l->swap && l->room_mask ? l->room_mask : 1ull << l->move_to;
+			pr->move_swap = l->swap;
+			pr->move_until_ns = now_ns + c->p.control_interval_ns;
 			pr->grant_sent_ns = 0;
 			c->port_needs_alloc[port] = true;
 			c->alloc_due_ns = tita_min_u64(c->alloc_due_ns, now_ns);
@@ -1014,8 +1152,26 @@ static void take_answer(struct tita_ctl *c, uint16_t port, const struct tita_lea
 {
 	struct fab_port *f = c->ports[port].fab;
 
+	if (down_room != f->down_room)
+		for (uint32_t k = 0; k < c->pairs_hwm; k++) {
+			struct pair *pr = &c->pairs[k];
+
+			if (pr->used && pr->role == TITA_PAIR_RX && pr->port == port &&
+			    in_fabric(&c->ports[port], pr) && pair_big(c, f, pr)) {
+				pr->grant_sent_ns = 0;
+				c->port_needs_alloc[port] = true;
+				c->alloc_due_ns = tita_min_u64(c->alloc_due_ns, now_ns);
+			}
+		}
 	f->up_room = up_room;
 	f->down_room = down_room;
+	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
+		struct pair *pr = &c->pairs[k];
+
+		if (pr->used && pr->role == TITA_PAIR_TX && pr->port == port &&
+		    pr->room_sent_mask != pair_room_mask(c, pr) && pair_room_mask(c, pr))
+			ctl_send_demand_now(c, pr, now_ns);
+	}
 	f->waiting_since_ns = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct tita_leaf_entry *l = &lines[i];
@@ -1029,8 +1185,8 @@ static void take_answer(struct tita_ctl *c, uint16_t port, const struct tita_lea
 			ln->cap_until_ns = now_ns + tita_min_u64(ttl_ns, c->p.grant_ttl_ns);
 			break;
 		}
-		if (l->move_bps && c->p.steer)
-			order_pairs(c, port, l, down_room, now_ns);
+		if (c->p.steer && l->remote_leaf != TITA_LEAF_ANY)
+			line_orders(c, port, l, now_ns);
 	}
 	share_caps(c, port, now_ns);
 	c->port_dirty[port] = true;
@@ -1092,7 +1248,9 @@ static int leader_ensure(struct tita_ctl *c, struct fab_port *f)
 	tita_leader_params_default(&lp);
 	lp.eta = c->p.fabric_eta;
 	lp.entry_ttl_ns = c->p.grant_ttl_ns;
-	lp.move_hold_ns = c->p.control_interval_ns / 4;
+	/* A proposal lives until the line shows up where it was asked to (its
+	 * old line is withdrawn), or for a round if it was refused. */
+	lp.move_hold_ns = c->p.control_interval_ns;
 	lp.max_entries = tita_min_u64(c->p.max_pairs, 1u << 20);
 	f->leader_obj = tita_leader_new(&lp, &f->place);
 	return f->leader_obj ? 0 : -ENOMEM;
@@ -1160,9 +1318,14 @@ static void lead(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
 		size_t n;
 		bool mine = i == f->self;
 
+		tita_leader_room(f->leader_obj, &f->members[i], &up_room, &down_room);
+		/* Where there is room is what its pairs tell their receivers'
+		 * leaves: a change is news. */
 		if (f->answered_ns[i] && now_ns - f->answered_ns[i] < c->p.refresh_ns &&
+		    up_room == f->answered_room[i] &&
 		    !tita_leader_changed(f->leader_obj, &f->members[i], c->p.demand_change_frac))
 			continue;
+		f->answered_room[i] = up_room;
 		n = tita_leader_answer(f->leader_obj, &f->members[i], lines, LINES_MAX, &up_room,
 				       &down_room);
 		if (!n)
@@ -1221,13 +1384,16 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			c->stats.probes_lost += pb->n_out;
 			pb->n_out = 0;
 		}
+		/* Lost probes do not keep a new pair from its place. */
+		if (!pr->placed && pr->path == PATH_KNOWN && pb && !pb->n_out)
+			place(c, pr, now_ns);
 		if (pr->path == PATH_PROBING && pb && !pb->n_out)
 			probe_push(c, pr, pr->sport, now_ns);
 		/* A pair granted enough to steer alone learns where its
 		 * source ports go before anyone asks it to move. */
 		if (pr->path == PATH_KNOWN && pb && pb->n <= 1 && !pb->n_out &&
 		    pair_big(c, pt->fab, pr))
-			probe_batch(c, pr, now_ns);
+			probe_batch(c, pr, UINT32_MAX, now_ns);
 		if (pr->want_spine != TITA_SPINE_NONE && pb && !pb->n_out)
 			try_move(c, pr, now_ns);
 		if (pr->want_spine != TITA_SPINE_NONE && now_ns >= pr->want_until_ns)
@@ -1272,11 +1438,15 @@ uint64_t ctl_fabric_cap(const struct pair *pr, uint64_t now_ns)
 {
 	/* A pair ordered elsewhere waits for its new path: the leader counts
 	 * it there already, and gave what it had to those that stay. */
+	uint64_t cap = now_ns < pr->leaf_cap_until_ns ? pr->leaf_cap_bps : TITA_RATE_UNPACED;
+
 	if (pr->role == TITA_PAIR_TX &&
 	    ((pr->want_spine != TITA_SPINE_NONE && now_ns < pr->want_until_ns) ||
 	     pr->path == PATH_MOVING))
 		return 0;
-	return now_ns < pr->leaf_cap_until_ns ? pr->leaf_cap_bps : TITA_RATE_UNPACED;
+	if (pr->role == TITA_PAIR_TX && pr->hold_spine != TITA_SPINE_NONE)
+		return tita_min_u64(cap, pr->hold_cap_bps);
+	return cap;
 }
 
 void ctl_fabric_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_grant_entry *e,
@@ -1287,20 +1457,28 @@ void ctl_fabric_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_
 	 * enough), so that a cap freed downstream frees the uplink too, hop
 	 * by hop, without waiting for rounds. */
 	if (in_fabric(&c->ports[pr->port], pr) &&
-	    (ctl_changed(tita_min_u64(pr->demand_bps, e->rate_bps),
-			 tita_min_u64(pr->demand_bps, old_grant_bps), c->p.demand_change_frac) ||
-	     e->room_mask != pr->far_room_mask))
+	    ctl_changed(tita_min_u64(pr->demand_bps, e->rate_bps),
+			tita_min_u64(pr->demand_bps, old_grant_bps), c->p.demand_change_frac))
 		report_soon(c, &c->ports[pr->port], now_ns);
-	pr->far_room_mask = e->room_mask;
-	if (e->move) {
-		bool new_ask = !pr->move_asked || now_ns >= pr->move_until_ns;
+	if (pr->hold_spine != TITA_SPINE_NONE && e->has_spine && e->spine == pr->hold_spine) {
+		pr->hold_spine = TITA_SPINE_NONE;
+		c->port_dirty[pr->port] = true;
+	}
+	if (e->move && e->room_mask) {
+		bool new_ask = !pr->move_asked || now_ns >= pr->move_until_ns ||
+			       pr->move_mask != e->room_mask || pr->move_swap != e->swap;
 
 		pr->move_asked = true;
-		pr->move_until_ns = now_ns + c->p.refresh_ns;
+		pr->move_mask = e->room_mask;
+		pr->move_swap = e->swap;
+		pr->move_until_ns = now_ns + c->p.control_interval_ns;
 		if (new_ask)
 			report_due(c, &c->ports[pr->port], now_ns);
 	} else {
 		pr->move_asked = false;
+		if (e->room_mask != pr->far_room_mask)
+			report_soon(c, &c->ports[pr->port], now_ns);
+		pr->far_room_mask = e->room_mask;
 	}
 }
 
@@ -1320,23 +1498,71 @@ void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita
 		pr->leaf_cap_until_ns = now_ns + c->p.grant_ttl_ns;
 	}
 	if (spine != pr->spine) {
+		bool kept = pr->move_asked && spine < TITA_SPINES_MAX && pr->move_mask >> spine & 1;
+
+		/* It moved: whatever we asked of it is done. Where our leader
+		 * kept room for it, it goes on at the cap it had; anywhere else
+		 * others may already have the downlink's caps, and it gets the
+		 * start rate until our leader has counted it there. The grant
+		 * goes now: its sender waits for one that knows the move. */
 		pr->spine = spine;
-		/* It moved: whatever we asked of it is done. The cap of the
-		 * spine it left bounds its grant until our leader answers for
-		 * the new one: it may have moved onto a spine that somebody
-		 * else took meanwhile. */
 		pr->move_asked = false;
+		if (!kept && spine != TITA_SPINE_NONE && pr->leaf_capped &&
+		    in_fabric(&c->ports[pr->port], pr)) {
+			pr->leaf_cap_bps = (uint64_t)(c->p.start_rate_frac *
+						      (double)c->ports[pr->port].line_rate_bps);
+			pr->leaf_cap_until_ns = now_ns + c->p.grant_ttl_ns;
+		}
+		pr->grant_sent_ns = 0;
+		c->port_needs_alloc[pr->port] = true;
+		c->alloc_due_ns = tita_min_u64(c->alloc_due_ns, now_ns);
 		report_due(c, &c->ports[pr->port], now_ns);
+	}
+	if (e->seek != pr->src_seek || e->room_mask != pr->src_room_mask) {
+		/* A seek is news for our leader; where the sender could go
+		 * matters to it as soon as the pair needs a place. */
+		if (e->seek != pr->src_seek)
+			report_due(c, &c->ports[pr->port], now_ns);
+		else
+			report_soon(c, &c->ports[pr->port], now_ns);
+		pr->src_seek = e->seek;
+		pr->src_room_mask = e->room_mask;
 	}
 }
 
-void ctl_fabric_fill_grant(const struct tita_ctl *c, const struct pair *pr,
-			   struct tita_grant_entry *e)
+void ctl_fabric_fill_demand(const struct tita_ctl *c, struct pair *pr,
+			    struct tita_demand_entry *e, uint64_t now_ns)
 {
-	const struct fab_port *f = c->ports[pr->port].fab;
+	if (!in_fabric(&c->ports[pr->port], pr) || !pr->placed || pr->spine == TITA_SPINE_NONE ||
+	    (pr->path != PATH_KNOWN && pr->path != PATH_MOVING))
+		return;
+	e->has_spine = true;
+	e->spine = pr->spine;
+	e->room_mask = pair_room_mask(c, pr);
+	e->seek = pr->seek && now_ns < pr->seek_until_ns && pr->path == PATH_KNOWN;
+	pr->room_sent_mask = e->room_mask;
+}
 
-	if (f && in_fabric(&c->ports[pr->port], pr) && f->down_room != UINT64_MAX)
-		e->room_mask = f->down_room;
+void ctl_fabric_fill_grant(const struct tita_ctl *c, const struct pair *pr,
+			   struct tita_grant_entry *e, uint64_t now_ns)
+{
+	if (!in_fabric(&c->ports[pr->port], pr))
+		return;
+	if (pr->spine != TITA_SPINE_NONE) {
+		e->has_spine = true;
+		e->spine = pr->spine;
+	}
+	if (!pr->move_asked || now_ns >= pr->move_until_ns || !pr->move_mask) {
+		const struct fab_port *f = c->ports[pr->port].fab;
+
+		if (f->down_room != UINT64_MAX)
+			e->room_mask = f->down_room;
+		return;
+	}
+	e->move = true;
+	e->room_mask = pr->move_mask;
+	e->swap = pr->move_swap;
+	return;
 }
 
 void ctl_fabric_pair_release(struct tita_ctl *c, struct pair *pr)

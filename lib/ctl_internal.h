@@ -129,20 +129,38 @@ struct pair {
 	uint16_t spine; /* the spine the pair crosses; TITA_SPINE_NONE: not known */
 	uint16_t sport; /* TX: the source port tita gave it, 0 for none */
 	uint16_t want_spine; /* TX: the leader ordered it there */
+	uint16_t move_to; /* RX: the spine the leader reserved for its move */
 	uint16_t moving_sport, moving_spine; /* TX: a path update not yet applied */
 	uint8_t path; /* TX: enum fab_path */
 	uint64_t want_until_ns; /* TX: the order lapses */
 	uint64_t path_until_ns; /* TX: a probe batch or a move times out */
-	/* TX: the spines with room into the receiver's leaf (from its
-	 * grants), and whether it asks the pair off its spine, until when;
-	 * RX: whether this leaf asks the sender to move, until when. */
-	uint64_t far_room_mask;
-	bool move_asked;
+	/* A proposal to move, until when. TX: the receiver's leaf asks the
+	 * pair to a spine in move_mask (swap: our leaf may make room there).
+	 * RX: our leaf asks the sender to move_to (with move_swap likewise). */
+	bool move_asked, move_swap;
+	uint64_t move_mask;
 	uint64_t move_until_ns;
+	/* TX: our leader has the pair seek a new place (its uplink is
+	 * overloaded), until when; the room mask its last demand carried.
+	 * RX: what the sender's last demand said of both. */
+	bool seek;
+	uint64_t seek_until_ns;
+	uint64_t room_sent_mask;
+	bool src_seek;
+	uint64_t src_room_mask;
+	/* TX: the move under way goes where no receiving leaf kept room
+	 * (a swap, the first placement); once there, the pair keeps to
+	 * hold_cap_bps until a grant counts it on hold_spine. */
+	bool move_unreserved;
+	/* TX: where the receiver's leaf has room for the pair (its grants). */
+	uint64_t far_room_mask;
+	uint16_t hold_spine;
+	uint64_t hold_cap_bps;
 	uint64_t leaf_cap_bps, leaf_cap_until_ns; /* the leader's cap, the pair's share */
 	bool leaf_capped; /* a leader's cap came once (not just the start's) */
 	bool want_probed; /* TX: a probe batch went out for want_spine */
 	uint64_t moved_ns; /* TX: when it last took a new path (0: never) */
+	bool placed; /* TX: its first spine was chosen (place()) */
 	struct fab_probes *probes; /* TX */
 };
 
@@ -353,9 +371,12 @@ void ctl_fabric_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_
 			 uint64_t old_grant_bps, uint64_t now_ns);
 void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita_demand_entry *e,
 			  uint64_t now_ns);
-/* What a grant says of the fabric: the room into our leaf. */
+/* What a demand says of the fabric (the spine, where the pair could go,
+ * whether it seeks a place), and a grant (a proposal to move). */
+void ctl_fabric_fill_demand(const struct tita_ctl *c, struct pair *pr,
+			    struct tita_demand_entry *e, uint64_t now_ns);
 void ctl_fabric_fill_grant(const struct tita_ctl *c, const struct pair *pr,
-			   struct tita_grant_entry *e);
+			   struct tita_grant_entry *e, uint64_t now_ns);
 /* A pair leaves the table: its probes go with it. */
 void ctl_fabric_pair_release(struct tita_ctl *c, struct pair *pr);
 void ctl_fabric_free(struct tita_ctl *c);

@@ -208,6 +208,8 @@ struct pair *ctl_pair_get(struct tita_ctl *c, uint8_t role, uint16_t port,
 		.remote_leaf = TITA_LEAF_NONE,
 		.spine = TITA_SPINE_NONE,
 		.want_spine = TITA_SPINE_NONE,
+		.move_to = TITA_SPINE_NONE,
+		.hold_spine = TITA_SPINE_NONE,
 	};
 	index_insert(c, slot);
 	c->n_pairs++;

@@ -27,7 +27,9 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 
 #include "tita/alloc.h"
 #include "tita/ctl.h"
@@ -72,10 +74,14 @@ struct line {
 	 * moved by its senders (DOWN, move_to NONE). */
 	uint64_t order_bps;
 	uint16_t order_to;
+	bool order_swap;
+	uint64_t order_mask; /* DOWN with swap: every spine offered */
 	uint64_t order_until_ns;
+	bool refused; /* the proposal it carries was refused (counted once) */
 	/* What the member was last told. */
 	bool answered;
 	uint64_t answered_cap_bps, answered_order_bps;
+	uint16_t answered_order_to;
 };
 
 /* A line's traffic on one link: the line's own spine, or the spine an order
@@ -84,6 +90,7 @@ struct item {
 	uint32_t slot;
 	uint8_t dir;
 	uint16_t spine;
+	bool reserve; /* a downlink kept for the line on its way: no cap of its */
 	uint64_t demand_bps;
 };
 
@@ -111,6 +118,9 @@ struct tita_leader {
 	uint32_t index_mask;
 
 	struct link up[TITA_SPINES_MAX], down[TITA_SPINES_MAX];
+	/* Since when each downlink has been offered more than it carries
+	 * (0: it is not). */
+	uint64_t down_over_since_ns[TITA_SPINES_MAX];
 	uint64_t up_room, down_room;
 
 	uint32_t *free_slots;
@@ -337,6 +347,12 @@ static uint32_t collect(struct tita_leader *l, uint64_t now_ns)
 			line_remove(l, ln);
 			continue;
 		}
+		/* A proposal its sender's leaf cannot take (where the sender
+		 * can go no longer has it) is void: propose anew now rather
+		 * than wait out its hold. */
+		if (ln->order_bps && ln->e.dir == TITA_LEAF_DOWN && !ln->order_swap &&
+		    ln->order_to != TITA_SPINE_NONE && !(ln->e.room_mask >> ln->order_to & 1))
+			ln->order_bps = 0;
 		if (!order_live(ln, now_ns))
 			ln->order_bps = 0;
 		l->order[n++] = slot;
@@ -373,14 +389,25 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 		ln->cap_bps = 0;
 		/* A line that moves takes its share on the new uplink now: its
 		 * sender stops until it has moved. */
-		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE) {
+		/* A line of ours that moves takes its share on the new uplink
+		 * now: its sender stops until it has moved. One asked off a
+		 * downlink keeps its share here until its sender has moved it;
+		 * it only holds its place on the new one (below). */
+		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE && ln->e.dir == TITA_LEAF_UP) {
 			moving = tita_min_u64(ln->order_bps, demand);
 			l->items[n_items++] =
-				(struct item){ l->order[k], ln->e.dir, ln->order_to, moving };
+				(struct item){ l->order[k], ln->e.dir, ln->order_to, false, moving };
 		}
 		if (demand > moving || !moving)
 			l->items[n_items++] = (struct item){ l->order[k], ln->e.dir, ln->e.spine,
-							     demand - moving };
+							     false, demand - moving };
+		/* A line asked to move here keeps sending where it is until
+		 * its sender moves it; here it takes its share already, so
+		 * that those here now are not given the room kept for it. */
+		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE && ln->e.dir == TITA_LEAF_DOWN)
+			l->items[n_items++] =
+				(struct item){ l->order[k], ln->e.dir, ln->order_to, true,
+					       tita_min_u64(ln->order_bps, demand) };
 	}
 	/* Group the items by link (dir, spine): a counting sort. */
 	for (uint32_t k = 0; k < n_items; k++)
@@ -394,6 +421,7 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 		const struct item *head = &l->sorted_items[first];
 		struct link *lk = link_of(l, head->dir, head->spine);
 		uint32_t last = first;
+		uint64_t avail;
 
 		while (last < n_items && l->sorted_items[last].dir == head->dir &&
 		       l->sorted_items[last].spine == head->spine)
@@ -407,11 +435,17 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 				.weight = (double)ln->e.weight_milli / TITA_WEIGHT_ONE,
 				.group = line_group(ln, it->slot),
 			};
-			lk->demand_bps += it->demand_bps;
+			/* Offered: what is here (a line on its way is in
+			 * planned_bps, below). */
+			if (!it->reserve)
+				lk->demand_bps += it->demand_bps;
 		}
-		tita_alloc_maxmin_by_group(l->alloc, last - first, lk->capacity_bps, l->scratch);
+		avail = lk->capacity_bps;
+		tita_alloc_maxmin_by_group(l->alloc, last - first, avail, l->scratch);
 		for (uint32_t k = first; k < last; k++) {
-			l->lines[l->sorted_items[k].slot].cap_bps += l->alloc[k - first].alloc_bps;
+			if (!l->sorted_items[k].reserve)
+				l->lines[l->sorted_items[k].slot].cap_bps +=
+					l->alloc[k - first].alloc_bps;
 			lk->allocated_bps += l->alloc[k - first].alloc_bps;
 			lk->entries++;
 		}
@@ -422,17 +456,18 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 		 * the next report and answer. The caps still add up to the
 		 * link's capacity.
 		 */
-		if (lk->allocated_bps < lk->capacity_bps) {
+		if (lk->allocated_bps < avail) {
 			for (uint32_t k = first; k < last; k++)
 				l->alloc[k - first].demand_bps =
 					link_bps -
 					tita_min_u64(link_bps, l->alloc[k - first].alloc_bps);
 			tita_alloc_maxmin_by_group(l->alloc, last - first,
-						   lk->capacity_bps - lk->allocated_bps,
+						   avail - lk->allocated_bps,
 						   l->scratch);
 			for (uint32_t k = first; k < last; k++)
-				l->lines[l->sorted_items[k].slot].cap_bps +=
-					l->alloc[k - first].alloc_bps;
+				if (!l->sorted_items[k].reserve)
+					l->lines[l->sorted_items[k].slot].cap_bps +=
+						l->alloc[k - first].alloc_bps;
 		}
 		first = last;
 	}
@@ -467,44 +502,26 @@ static int64_t excess_of(const struct tita_leader *l, const struct link *lk)
 }
 
 /* A line that names its far leaf is one or a few large pairs: it moves
- * whole. Small pairs summed under TITA_LEAF_ANY move in part. */
-static uint64_t move_size(const struct tita_leader *l, const struct line *ln, uint64_t want_bps)
+ * whole, as much of it as a link can carry. */
+static uint64_t move_size(const struct tita_leader *l, const struct line *ln)
 {
-	uint64_t demand =
-		tita_min_u64(ln->e.demand_bps, (uint64_t)(l->p.eta * (double)l->leaf.spine_bps));
-
-	if (ln->e.remote_leaf != TITA_LEAF_ANY)
-		return demand;
-	return tita_min_u64(want_bps, demand);
+	return tita_min_u64(ln->e.demand_bps, (uint64_t)(l->p.eta * (double)l->leaf.spine_bps));
 }
 
-/* The uplink to move bps to: among the spines in mask (the far leaf's
- * room), the one with the most room that takes it all; else 0xffff. */
-static uint16_t best_uplink(const struct tita_leader *l, uint64_t mask, uint16_t from, uint64_t bps)
+/* A large line with no move in force (a seek is no move: it is how the
+ * line gets one). */
+static bool steerable(const struct line *ln, uint8_t dir, uint64_t now_ns)
 {
-	uint16_t best = TITA_SPINE_NONE;
-	int64_t best_room = 0;
-
-	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
-		int64_t r = room_of(&l->up[s]);
-
-		/* A line that asks more than a whole link fits an empty one. */
-		if (s == from || !(mask >> s & 1) ||
-		    r < (int64_t)tita_min_u64(bps, l->up[s].capacity_bps) || r <= 0)
-			continue;
-		if (best == TITA_SPINE_NONE || r > best_room) {
-			best = s;
-			best_room = r;
-		}
-	}
-	return best;
+	return ln->e.dir == dir && ln->e.remote_leaf != TITA_LEAF_ANY &&
+	       (!order_live(ln, now_ns) || ln->order_to == TITA_SPINE_NONE);
 }
 
-static void order(struct tita_leader *l, struct line *ln, uint64_t bps, uint16_t to,
+static void order(struct tita_leader *l, struct line *ln, uint64_t bps, uint16_t to, bool swap,
 		  uint64_t now_ns)
 {
-	ln->order_bps = bps;
+	ln->order_bps = tita_max_u64(bps, 1);
 	ln->order_to = to;
+	ln->order_swap = swap;
 	ln->order_until_ns = now_ns + l->p.move_hold_ns;
 	if (to != TITA_SPINE_NONE) {
 		link_of(l, ln->e.dir, ln->e.spine)->planned_bps -= (int64_t)bps;
@@ -512,68 +529,77 @@ static void order(struct tita_leader *l, struct line *ln, uint64_t bps, uint16_t
 	}
 }
 
-/*
- * A swap for ln (to leave spine `from` for one in mask): a large line g on
- * some spine b in mask trades places with it. Both uplinks stay as loaded
- * as before. Best when g's own far leaf has room on `from`; otherwise
- * (chain) g lands where its far leaf may be full, and that leaf asks in its
- * turn: one step of an alternating chain, as an edge colouring is repaired
- * when no colour is free at both ends. Among equal candidates one is drawn
- * at random, so that two leaders repairing at once do not undo each other
- * forever.
- */
-static bool swap(struct tita_leader *l, struct line *ln, uint64_t mask, bool chain, uint64_t now_ns)
+/* One spine drawn at random among those in mask, or NONE: leaders that
+ * read the same room at once should not all pick the same spine. */
+static uint16_t draw(struct tita_leader *l, uint64_t mask)
 {
-	uint16_t from = ln->e.spine;
-	struct line *pick = NULL;
+	uint16_t pick = TITA_SPINE_NONE;
 	uint32_t seen = 0;
 
-	for (uint32_t k = 0; k < l->n_lines; k++) {
-		struct line *g = &l->lines[l->order[k]];
-		int64_t grow_b, grow_from;
+	for (uint16_t s = 0; s < l->leaf.n_spines; s++)
+		if (mask >> s & 1 && tita_rng_next(&l->rng) % ++seen == 0)
+			pick = s;
+	return pick;
+}
 
-		if (g == ln || g->e.dir != TITA_LEAF_UP || g->e.remote_leaf == TITA_LEAF_ANY ||
-		    order_live(g, now_ns) || g->e.spine == from || !(mask >> g->e.spine & 1) ||
-		    g->e.remote_leaf == ln->e.remote_leaf)
-			continue;
-		if (!chain && !(g->e.room_mask >> from & 1))
-			continue;
-		/* After the swap, neither uplink may be offered more than
-		 * before by more than the room it has. */
-		grow_b = (int64_t)move_size(l, ln, 0) - (int64_t)move_size(l, g, 0);
-		grow_from = -grow_b;
-		if (grow_b > room_of(&l->up[g->e.spine]) || grow_from > room_of(&l->up[from]))
-			continue;
-		if (tita_rng_next(&l->rng) % ++seen == 0)
-			pick = g;
-	}
-	if (!pick)
-		return false;
-	order(l, pick, move_size(l, pick, 0), from, now_ns);
-	order(l, ln, move_size(l, ln, 0), pick->e.spine, now_ns);
-	l->stats.swaps_ordered++;
-	return true;
+/* The links in one direction, other than `from`, with room for bps. */
+static uint64_t roomy(const struct tita_leader *l, uint8_t dir, uint16_t from, uint64_t bps)
+{
+	const struct link *links = dir == TITA_LEAF_UP ? l->up : l->down;
+	uint64_t mask = 0;
+
+	for (uint16_t s = 0; s < l->leaf.n_spines; s++)
+		if (s != from && links[s].capacity_bps &&
+		    room_of(&links[s]) >= (int64_t)tita_min_u64(bps, links[s].capacity_bps))
+			mask |= 1ull << s;
+	return mask;
 }
 
 /*
- * An augmenting path for ln within this leaf: a chain of moves among our
- * own large lines, each onto a spine where its far leaf has room, that ends
- * on an uplink with room. Breadth first over spines, at most AUGMENT_DEPTH
- * moves, so the shortest one wins; with one line per uplink, this is how a
- * bipartite matching grows by one edge. Unlike a blind swap it creates no
- * conflict anywhere (as far as the room masks are current).
+ * The sender's side of a leaf owns its uplinks. An uplink offered more than
+ * it carries has its youngest large lines seek a new place: the answer
+ * tells their members, whose demands ask the receiving leaves, who decide
+ * where they go (downlink_proposals) as they do for their own overloads.
+ */
+static void uplink_seeks(struct tita_leader *l, uint32_t n, uint64_t now_ns)
+{
+	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
+		int64_t x = excess_of(l, &l->up[s]);
+
+		for (uint32_t k = 0; k < n && x > 0; k++) {
+			struct line *ln = &l->lines[l->order[k]];
+
+			if (ln->e.dir != TITA_LEAF_UP || ln->e.spine != s ||
+			    ln->e.remote_leaf == TITA_LEAF_ANY)
+				continue;
+			if (!order_live(ln, now_ns)) {
+				order(l, ln, move_size(l, ln), TITA_SPINE_NONE, false, now_ns);
+				l->stats.seeks++;
+			}
+			x -= (int64_t)move_size(l, ln);
+		}
+	}
+}
+
+/*
+ * A chain of moves among our own large lines that makes room for ln on one
+ * of the spines offered to it: each line moves to a spine where its own
+ * receiving leaf has room, and the last lands on an uplink with room (or on
+ * the one ln leaves). Breadth first over spines, at most AUGMENT_DEPTH
+ * moves, so the shortest wins: how a bipartite matching grows by one edge.
+ * Unlike a blind swap it moves nothing where there is no room (as far as
+ * the room masks are current). Returns whether it found one and ordered it.
  */
 #define AUGMENT_DEPTH 4
 
-static bool augment(struct tita_leader *l, struct line *ln, uint64_t now_ns)
+static bool augment(struct tita_leader *l, struct line *ln, uint32_t n, uint64_t now_ns)
 {
-	/* Per spine: the line that would move onto it and from where. */
+	/* Per spine: the line that would move onto it. */
 	struct line *via[TITA_SPINES_MAX];
 	uint8_t depth[TITA_SPINES_MAX];
 	uint16_t queue[TITA_SPINES_MAX], head = 0, tail = 0;
-	uint64_t seen = 1ull << ln->e.spine;
-	uint16_t end = TITA_SPINE_NONE;
-	bool home_queued = false; /* ln's own spine, as the place another leaves for */
+	uint16_t from = ln->e.spine, end = TITA_SPINE_NONE;
+	uint64_t seen = 1ull << from;
 
 	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
 		if (seen >> s & 1 || !(ln->e.room_mask >> s & 1))
@@ -585,41 +611,41 @@ static bool augment(struct tita_leader *l, struct line *ln, uint64_t now_ns)
 	}
 	while (head < tail && end == TITA_SPINE_NONE) {
 		uint16_t s = queue[head++];
-		uint64_t need = move_size(l, via[s], 0);
+		uint64_t need = move_size(l, via[s]);
 
-		int64_t room =
-			room_of(&l->up[s]) + (s == ln->e.spine ? (int64_t)move_size(l, ln, 0) : 0);
-
-		if (room >= (int64_t)tita_min_u64(need, l->up[s].capacity_bps) && room > 0) {
+		if (room_of(&l->up[s]) >= (int64_t)tita_min_u64(need, l->up[s].capacity_bps)) {
 			end = s;
 			break;
 		}
 		if (depth[s] == AUGMENT_DEPTH)
 			continue;
 		/* Make room on s: one of its large lines moves on. */
-		for (uint32_t k = 0; k < l->n_lines; k++) {
+		for (uint32_t k = 0; k < n; k++) {
 			struct line *g = &l->lines[l->order[k]];
 
-			if (g->e.dir != TITA_LEAF_UP || g->e.spine != s ||
-			    g->e.remote_leaf == TITA_LEAF_ANY || order_live(g, now_ns) || g == ln ||
-			    (int64_t)move_size(l, g, 0) + room_of(&l->up[s]) < (int64_t)need)
+			if (g == ln || g->e.spine != s || !steerable(g, TITA_LEAF_UP, now_ns) ||
+			    (int64_t)move_size(l, g) + room_of(&l->up[s]) < (int64_t)need)
 				continue;
 			for (uint16_t t = 0; t < l->leaf.n_spines; t++) {
-				/* The spine ln leaves is a place too (a swap). */
-				if (!(g->e.room_mask >> t & 1))
+				if (!(g->e.far_room_mask >> t & 1) || t == s)
 					continue;
-				if (t == ln->e.spine) {
-					if (home_queued)
-						continue;
-					home_queued = true;
-				} else if (seen >> t & 1) {
-					continue;
+				/* The spine ln leaves ends the chain: it has
+				 * room for g once ln is gone. */
+				if (t == from && room_of(&l->up[from]) + (int64_t)move_size(l, ln) >=
+							 (int64_t)move_size(l, g)) {
+					via[from] = g;
+					end = from;
+					break;
 				}
+				if (seen >> t & 1)
+					continue;
 				seen |= 1ull << t;
 				via[t] = g;
 				depth[t] = depth[s] + 1;
 				queue[tail++] = t;
 			}
+			if (end != TITA_SPINE_NONE)
+				break;
 		}
 	}
 	if (end == TITA_SPINE_NONE)
@@ -627,114 +653,165 @@ static bool augment(struct tita_leader *l, struct line *ln, uint64_t now_ns)
 	/* Walk back: each line moves onto the spine it reached. */
 	for (uint16_t s = end;;) {
 		struct line *x = via[s];
-		uint16_t from = x->e.spine;
+		uint16_t was = x->e.spine;
 
-		order(l, x, move_size(l, x, 0), s, now_ns);
+		order(l, x, move_size(l, x), s, x != ln, now_ns);
 		if (x == ln)
 			break;
-		s = from;
+		s = was;
 	}
 	l->stats.augments++;
 	return true;
 }
 
-/* Moves that the far end asked for: lines reported with move_bps. */
-static void requested_moves(struct tita_leader *l, uint32_t n, uint64_t now_ns)
+/*
+ * A receiving leaf's proposal for one of our lines: move to a spine in its
+ * room mask. Taken when our uplink there has room. Otherwise, when the
+ * proposal allows a swap, our large line on that uplink trades places with
+ * it: both uplinks carry what they did, and where the other line lands its
+ * own receiving leaf repairs in turn (one step of the alternating chain
+ * that repairs an edge colouring when no colour is free at both ends).
+ */
+static void take_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 {
 	for (uint32_t k = 0; k < n; k++) {
 		struct line *ln = &l->lines[l->order[k]];
-		uint64_t bps;
-		uint16_t to;
+		uint64_t bps, fits;
+		uint16_t to, from;
+		struct line *g = NULL;
 
-		if (ln->e.dir != TITA_LEAF_UP || !ln->e.move_bps || order_live(ln, now_ns) ||
-		    ln->e.remote_leaf == TITA_LEAF_ANY)
+		if (!ln->e.move_bps)
+			ln->refused = false;
+		if (!steerable(ln, TITA_LEAF_UP, now_ns) || !ln->e.move_bps || !ln->e.room_mask)
 			continue;
-		bps = move_size(l, ln, ln->e.move_bps);
-		to = best_uplink(l, ln->e.room_mask, ln->e.spine, bps);
-		if (to != TITA_SPINE_NONE) {
-			order(l, ln, bps, to, now_ns);
-			l->stats.moves_requested++;
-		} else if (ln->e.remote_leaf != TITA_LEAF_ANY && !augment(l, ln, now_ns) &&
-			   tita_rng_next(&l->rng) % 4 == 0) {
-			swap(l, ln, ln->e.room_mask, true, now_ns);
+		bps = move_size(l, ln);
+		from = ln->e.spine;
+		fits = roomy(l, TITA_LEAF_UP, from, bps) & ln->e.room_mask;
+		if (getenv("DBG_LEAF") && l->leaf.leaf == (uint32_t)atoi(getenv("DBG_LEAF")))
+			fprintf(stderr, "DBG t=%.3f leaf %u proposal member %u from %u mask %llx fits %llx roomy %llx swap %d\n", now_ns/1e3, l->leaf.leaf, ln->e.member.bytes[15], from, (unsigned long long)ln->e.room_mask, (unsigned long long)fits, (unsigned long long)roomy(l, TITA_LEAF_UP, from, bps), ln->e.swap);
+		if (fits) {
+			order(l, ln, bps, draw(l, fits), false, now_ns);
+			l->stats.accepted++;
+			continue;
 		}
-	}
-}
+		/* Then a chain of our own lines, each to where its receiving
+		 * leaf has room. Failing that (and only with leave to), a
+		 * blind swap: where g lands its leaf repairs in turn. */
+		if (getenv("AUGMENT") && augment(l, ln, n, now_ns))
+			continue;
+		for (int clean = getenv("NOCLEAN") ? 0 : 1; clean >= 0 && !g; clean--) {
+			for (uint32_t j = 0; j < n && !g; j++) {
+				struct line *c = &l->lines[l->order[j]];
+				int64_t grow_to = (int64_t)bps - (int64_t)move_size(l, c);
 
-/* Uplinks offered more than they carry: move lines off them. */
-static void uplink_moves(struct tita_leader *l, uint32_t n, uint64_t now_ns)
-{
-	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
-		struct link *lk = &l->up[s];
-
-		for (uint32_t k = 0; k < n && excess_of(l, lk) > 0; k++) {
-			struct line *ln = &l->lines[l->order[k]];
-			uint64_t bps;
-			uint16_t to;
-
-			/* Only large lines move: small pairs, summed, spread
-			 * over the spines by the hash well enough, and moving
-			 * them would cost more control traffic than it gains;
-			 * the caps keep their links from overflowing. */
-			if (ln->e.dir != TITA_LEAF_UP || ln->e.spine != s ||
-			    order_live(ln, now_ns) || ln->e.remote_leaf == TITA_LEAF_ANY)
-				continue;
-			bps = move_size(l, ln, (uint64_t)excess_of(l, lk));
-			/* Spines where the far leaf has room first; any with
-			 * room on our side after that. */
-			to = best_uplink(l, ln->e.room_mask ? ln->e.room_mask : UINT64_MAX, s, bps);
-			if (to == TITA_SPINE_NONE && ln->e.room_mask)
-				to = best_uplink(l, UINT64_MAX, s, bps);
-			if (to == TITA_SPINE_NONE)
-				continue;
-			order(l, ln, bps, to, now_ns);
-			l->stats.moves_uplink++;
+				if (c == ln || !steerable(c, TITA_LEAF_UP, now_ns) ||
+				    c->e.spine == from || !(ln->e.room_mask >> c->e.spine & 1) ||
+				    (clean && !(c->e.far_room_mask >> from & 1)) ||
+				    (!clean && !ln->e.swap) || grow_to > room_of(&l->up[c->e.spine]) ||
+				    -grow_to > room_of(&l->up[from]))
+					continue;
+				g = c;
+			}
 		}
+		if (!g) {
+			l->stats.refused += !ln->refused;
+			ln->refused = true;
+			continue;
+		}
+		to = g->e.spine;
+		/* g goes where nobody kept room for it: its member holds it
+		 * back until its receiver has counted it there. */
+		order(l, g, move_size(l, g), from, true, now_ns);
+		order(l, ln, bps, to, false, now_ns);
+		l->stats.swaps++;
 	}
-}
-
-/* Whether some downlink other than `from` has room for bps. */
-static bool downlink_room(const struct tita_leader *l, uint16_t from, uint64_t bps)
-{
-	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
-		int64_t r = room_of(&l->down[s]);
-
-		if (s != from && r > 0 && r >= (int64_t)tita_min_u64(bps, l->down[s].capacity_bps))
-			return true;
-	}
-	return false;
 }
 
 /*
- * Downlinks offered more than they carry: have the senders move lines, when
- * another downlink has room for them. A leaf whose downlinks are all full
- * (more is sent to it than it takes) gains nothing from moves: the caps
- * share what there is.
+ * The receiver's side owns its downlinks and decides where its large lines
+ * come in. A downlink offered more than it carries has lines asked to move,
+ * each to a downlink kept free for it: first lines whose senders said they
+ * can go there, the oldest first (the newest may have just come in a swap
+ * that another leaf made to free its own link; asking it back would undo
+ * that, and the resident moving on carries the repair on). When no line
+ * can go anywhere at once, the oldest is asked to a free downlink anyway,
+ * with a swap at its sender's leaf allowed.
  */
-static void downlink_designations(struct tita_leader *l, uint32_t n, uint64_t now_ns)
+static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 {
 	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
-		struct link *lk = &l->down[s];
-		int64_t x = excess_of(l, lk);
+		for (int pass = 0; pass < (getenv("NOSWAP") ? 1 : 2); pass++) {
+			int64_t x = excess_of(l, &l->down[s]);
 
-		for (uint32_t k = 0; k < n && x > 0; k++) {
-			struct line *ln = &l->lines[l->order[k]];
-			uint64_t bps;
+			for (uint32_t k = n; k-- > 0 && x > 0;) {
+				struct line *ln = &l->lines[l->order[k]];
+				uint64_t bps, free_down;
+				uint16_t to;
 
-			if (ln->e.dir != TITA_LEAF_DOWN || ln->e.spine != s ||
-			    ln->e.remote_leaf == TITA_LEAF_ANY)
-				continue;
-			if (order_live(ln, now_ns)) {
-				x -= (int64_t)ln->order_bps;
-				continue;
+				if (!steerable(ln, TITA_LEAF_DOWN, now_ns) || ln->e.spine != s)
+					continue;
+				/* A swap moves traffic elsewhere too: first the
+				 * lines that came in last have a while to say
+				 * where they can go (and go there). */
+				if (pass == 1 &&
+				    now_ns - l->down_over_since_ns[s] < l->p.move_hold_ns / (getenv("SWAPDIV") ? atoi(getenv("SWAPDIV")) : 2))
+					continue;
+				bps = move_size(l, ln);
+				free_down = roomy(l, TITA_LEAF_DOWN, s, bps);
+				to = draw(l, pass ? free_down : free_down & ln->e.room_mask);
+				if (to == TITA_SPINE_NONE)
+					continue;
+				order(l, ln, bps, to, pass == 1, now_ns);
+				/* With a swap, its sender's leaf picks where:
+				 * the one kept is a guess. */
+				ln->order_mask = free_down;
+				l->stats.proposals++;
+				l->stats.proposals_swap += pass == 1;
+				x = excess_of(l, &l->down[s]);
 			}
-			bps = move_size(l, ln, (uint64_t)x);
-			if (!downlink_room(l, s, bps))
-				continue;
-			order(l, ln, bps, TITA_SPINE_NONE, now_ns);
-			l->stats.moves_designated++;
-			x -= (int64_t)bps;
 		}
+	}
+}
+
+/*
+ * Lines whose senders seek a new spine (their uplink is overloaded): to a
+ * downlink with room where the sender can go; failing that, to one where
+ * the sender can go but our own large line sits, that line trading places
+ * with it here.
+ */
+static void seeker_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
+{
+	for (uint32_t k = n; k-- > 0;) {
+		struct line *ln = &l->lines[l->order[k]];
+		uint64_t bps, fits;
+		uint16_t from;
+		struct line *h = NULL;
+
+		if (!steerable(ln, TITA_LEAF_DOWN, now_ns) || !ln->e.move_bps || !ln->e.room_mask)
+			continue;
+		bps = move_size(l, ln);
+		from = ln->e.spine;
+		fits = roomy(l, TITA_LEAF_DOWN, from, bps) & ln->e.room_mask;
+		if (fits) {
+			order(l, ln, bps, draw(l, fits), false, now_ns);
+			l->stats.proposals++;
+			continue;
+		}
+		for (uint32_t j = n; j-- > 0 && !h;) {
+			struct line *c = &l->lines[l->order[j]];
+			int64_t grow_from = (int64_t)move_size(l, c) - (int64_t)bps;
+
+			if (c != ln && steerable(c, TITA_LEAF_DOWN, now_ns) &&
+			    c->e.spine != from && ln->e.room_mask >> c->e.spine & 1 &&
+			    grow_from <= room_of(&l->down[from]) &&
+			    -grow_from <= room_of(&l->down[c->e.spine]))
+				h = c;
+		}
+		if (!h)
+			continue;
+		order(l, h, move_size(l, h), from, !(h->e.room_mask >> from & 1), now_ns);
+		order(l, ln, bps, h->e.spine, false, now_ns);
+		l->stats.proposals += 2;
 	}
 }
 
@@ -764,9 +841,16 @@ void tita_leader_run(struct tita_leader *l, uint64_t now_ns)
 		l->order[k] = l->young[k].slot;
 	/* Moves change the planned loads as they are decided; then every link
 	 * is water-filled again over the traffic it will carry. */
-	requested_moves(l, n, now_ns);
-	uplink_moves(l, n, now_ns);
-	downlink_designations(l, n, now_ns);
+	for (uint32_t s = 0; s < l->leaf.n_spines; s++) {
+		if (!excess_of(l, &l->down[s]))
+			l->down_over_since_ns[s] = 0;
+		else if (!l->down_over_since_ns[s])
+			l->down_over_since_ns[s] = now_ns;
+	}
+	take_proposals(l, n, now_ns);
+	uplink_seeks(l, n, now_ns);
+	downlink_proposals(l, n, now_ns);
+	seeker_proposals(l, n, now_ns);
 	water_fill(l, n);
 	l->up_room = l->down_room = 0;
 	for (uint32_t s = 0; s < l->leaf.n_spines; s++) {
@@ -777,6 +861,26 @@ void tita_leader_run(struct tita_leader *l, uint64_t now_ns)
 		if (room_of(&l->down[s]) > min_room && l->down[s].capacity_bps)
 			l->down_room |= 1ull << s;
 	}
+}
+
+/* A member's room: for its largest line in each direction, the spines
+ * with room for it (a spine with a little room is no place for a pair that
+ * needs a whole link). */
+void tita_leader_room(const struct tita_leader *l, const struct tita_addr *member,
+		      uint64_t *ret_up_room, uint64_t *ret_down_room)
+{
+	uint64_t min_room = (uint64_t)(l->p.room_frac * (double)l->leaf.spine_bps);
+	uint64_t largest[2] = { min_room, min_room };
+
+	for (uint32_t slot = 0; slot < l->hwm; slot++) {
+		const struct line *ln = &l->lines[slot];
+
+		if (ln->used && ln->e.remote_leaf != TITA_LEAF_ANY &&
+		    tita_addr_eq(&ln->e.member, member))
+			largest[ln->e.dir - 1] = tita_max_u64(largest[ln->e.dir - 1], move_size(l, ln));
+	}
+	*ret_up_room = roomy(l, TITA_LEAF_UP, TITA_SPINE_NONE, largest[0]);
+	*ret_down_room = roomy(l, TITA_LEAF_DOWN, TITA_SPINE_NONE, largest[1]);
 }
 
 size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *member,
@@ -795,14 +899,18 @@ size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *m
 			out[n].cap_bps = ln->cap_bps;
 			out[n].move_bps = ln->order_bps;
 			out[n].move_to = ln->order_bps ? ln->order_to : TITA_SPINE_NONE;
-			out[n].room_mask = 0;
+			out[n].swap = ln->order_bps && ln->order_swap;
+			out[n].room_mask = ln->order_bps && ln->order_swap ? ln->order_mask : 0;
 		}
 		n++;
 	}
+	uint64_t up, down;
+
+	tita_leader_room(l, member, &up, &down);
 	if (ret_up_room)
-		*ret_up_room = l->up_room;
+		*ret_up_room = up;
 	if (ret_down_room)
-		*ret_down_room = l->down_room;
+		*ret_down_room = down;
 	return n;
 }
 
@@ -814,7 +922,8 @@ bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *me
 
 		if (!ln->used || !tita_addr_eq(&ln->e.member, member))
 			continue;
-		if (!ln->answered || ln->order_bps != ln->answered_order_bps)
+		if (!ln->answered || ln->order_bps != ln->answered_order_bps ||
+		    (ln->order_bps && ln->order_to != ln->answered_order_to))
 			return true;
 		moved = (double)ln->cap_bps - (double)ln->answered_cap_bps;
 		/* A smaller cap is told at once (the link depends on it); a
@@ -837,6 +946,7 @@ void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *me
 		ln->answered = true;
 		ln->answered_cap_bps = ln->cap_bps;
 		ln->answered_order_bps = ln->order_bps;
+		ln->answered_order_to = ln->order_to;
 	}
 }
 

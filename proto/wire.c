@@ -394,7 +394,7 @@ static bool leaf_line_valid(const struct tita_leaf_entry *e)
 static bool grant_entry_valid(const struct tita_grant_entry *e)
 {
 	return e->rate_bps <= TITA_RATE_MAX_BPS && check_ttl(e->ttl_ns) == TITA_WIRE_OK &&
-	       e->ce_ppm <= CE_PPM_MAX;
+	       e->ce_ppm <= CE_PPM_MAX && (!e->has_spine || e->spine < TITA_SPINES_MAX);
 }
 
 /* --- encoder --- */
@@ -489,6 +489,8 @@ static void demand_to_wire(const struct tita_demand_entry *e, Tita__Peer__Demand
 		pe->spine_present_case = TITA__PEER__DEMAND_ENTRY__SPINE_PRESENT_SPINE;
 		pe->spine = e->spine;
 	}
+	pe->room_mask = e->room_mask;
+	pe->seek = e->seek;
 }
 
 static void grant_to_wire(const struct tita_grant_entry *e, Tita__Peer__GrantEntry *pe)
@@ -502,6 +504,11 @@ static void grant_to_wire(const struct tita_grant_entry *e, Tita__Peer__GrantEnt
 	pe->ce_ppm = e->ce_ppm;
 	pe->room_mask = e->room_mask;
 	pe->move = e->move;
+	pe->swap = e->swap;
+	if (e->has_spine) {
+		pe->spine_present_case = TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE;
+		pe->spine = e->spine;
+	}
 }
 
 static void leaf_line_to_wire(const struct tita_leaf_entry *e, Tita__Peer__LeafLine *pl)
@@ -523,6 +530,8 @@ static void leaf_line_to_wire(const struct tita_leaf_entry *e, Tita__Peer__LeafL
 	}
 	pl->room_mask = e->room_mask;
 	pl->cap_bps = (double)e->cap_bps;
+	pl->swap = e->swap;
+	pl->far_room_mask = e->far_room_mask;
 }
 
 /* A leaf report or answer: the lines of one member, from start, as many as
@@ -819,6 +828,9 @@ static enum tita_wire_error check_grant_values(const Tita__Peer__GrantEntry *e)
 		err = check_ttl(e->ttl_ns);
 	if (!err && e->ce_ppm > CE_PPM_MAX)
 		err = TITA_WIRE_E_CE_PPM_RANGE;
+	if (!err && e->spine_present_case == TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE &&
+	    e->spine >= TITA_SPINES_MAX)
+		err = TITA_WIRE_E_SPINE_RANGE;
 	return err;
 }
 
@@ -980,6 +992,8 @@ static void demand_from_wire(const Tita__Peer__DemandEntry *pe, struct tita_dema
 	e->max_bps = rate_from_wire(pe->max_bps);
 	e->has_spine = pe->spine_present_case == TITA__PEER__DEMAND_ENTRY__SPINE_PRESENT_SPINE;
 	e->spine = e->has_spine ? (uint16_t)pe->spine : 0;
+	e->room_mask = pe->room_mask;
+	e->seek = pe->seek;
 }
 
 static void grant_from_wire(const Tita__Peer__GrantEntry *pe, struct tita_grant_entry *e)
@@ -992,6 +1006,9 @@ static void grant_from_wire(const Tita__Peer__GrantEntry *pe, struct tita_grant_
 	e->ce_ppm = pe->ce_ppm;
 	e->room_mask = pe->room_mask;
 	e->move = pe->move;
+	e->swap = pe->swap;
+	e->has_spine = pe->spine_present_case == TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE;
+	e->spine = e->has_spine ? (uint16_t)pe->spine : 0;
 }
 
 static void leaf_line_from_wire(const Tita__Peer__LeafLine *pl, const struct tita_addr *member,
@@ -1015,6 +1032,8 @@ static void leaf_line_from_wire(const Tita__Peer__LeafLine *pl, const struct tit
 				   TITA_SPINE_NONE,
 		.room_mask = pl->room_mask,
 		.cap_bps = rate_from_wire(pl->cap_bps),
+		.swap = pl->swap,
+		.far_room_mask = pl->far_room_mask,
 	};
 }
 

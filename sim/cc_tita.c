@@ -279,18 +279,20 @@ static void print_stats(const struct sim *s)
 
 			tita_ctl_leader_stats(s->hosts[h].ctl, &addr, &one);
 			ls.runs += one.runs;
-			ls.moves_requested += one.moves_requested;
-			ls.moves_uplink += one.moves_uplink;
-			ls.swaps_ordered += one.swaps_ordered;
+			ls.proposals += one.proposals;
+			ls.proposals_swap += one.proposals_swap;
+			ls.seeks += one.seeks;
+			ls.accepted += one.accepted;
+			ls.swaps += one.swaps;
 			ls.augments += one.augments;
-			ls.moves_designated += one.moves_designated;
+			ls.refused += one.refused;
 		}
 		fprintf(stderr,
-			"leader stats: runs %llu requested %llu uplink %llu augments %llu swaps %llu designated %llu\n",
-			(unsigned long long)ls.runs, (unsigned long long)ls.moves_requested,
-			(unsigned long long)ls.moves_uplink, (unsigned long long)ls.augments,
-			(unsigned long long)ls.swaps_ordered,
-			(unsigned long long)ls.moves_designated);
+			"leader stats: runs %llu proposals %llu (swap %llu) seeks %llu accepted %llu swaps %llu refused %llu\n",
+			(unsigned long long)ls.runs, (unsigned long long)ls.proposals,
+			(unsigned long long)ls.proposals_swap, (unsigned long long)ls.seeks,
+			(unsigned long long)ls.accepted, (unsigned long long)ls.swaps,
+			(unsigned long long)ls.refused);
 	}
 	fprintf(stderr,
 		"tita stats: msgs in %llu out %llu; probes %llu batches %llu results %llu unanswered %llu lost %llu; paths %llu moves %llu rehashes %llu; leaf reports %llu answers %llu refused %llu/%llu leaders lost %llu\n",
@@ -374,14 +376,46 @@ static void send_msg(struct sim *s, uint32_t host, const struct tita_msg *m)
 
 	if (tr) {
 		unsigned a, b;
+		uint32_t to = host_of_addr(&m->peer);
+		double t_us = (double)s->now_ps / 1e6;
 
-		if (sscanf(tr, "%u:%u", &a, &b) == 2 && m->kind == TITA_MSG_DEMAND && host == a &&
-		    host_of_addr(&m->peer) == b)
-			for (uint32_t i = 0; i < m->n_entries; i++)
-				fprintf(stderr, "t=%.3fus %u->%u demand %.1f spine %d\n",
-					(double)s->now_ps / 1e6, a, b,
-					m->demand[i].demand_bps / 1e9,
-					m->demand[i].has_spine ? m->demand[i].spine : -1);
+		if (sscanf(tr, "%u:%u", &a, &b) == 2) {
+			if (m->kind == TITA_MSG_DEMAND && host == a && to == b)
+				for (uint32_t i = 0; i < m->n_entries; i++)
+					fprintf(stderr,
+						"t=%.3fus %u->%u demand %.1f spine %d room %llx seek %d\n",
+						t_us, a, b, m->demand[i].demand_bps / 1e9,
+						m->demand[i].has_spine ? m->demand[i].spine : -1,
+						(unsigned long long)m->demand[i].room_mask,
+						m->demand[i].seek);
+			if (m->kind == TITA_MSG_GRANT && host == b && to == a)
+				for (uint32_t i = 0; i < m->n_entries; i++)
+					fprintf(stderr,
+						"t=%.3fus %u->%u grant %.1f move %d room %llx swap %d\n",
+						t_us, b, a, m->grant[i].rate_bps / 1e9,
+						m->grant[i].move,
+						(unsigned long long)m->grant[i].room_mask,
+						m->grant[i].swap);
+			if (m->kind == TITA_MSG_LEAF_REPORT || m->kind == TITA_MSG_LEAF_ANSWER)
+				for (uint32_t i = 0; i < m->n_entries; i++) {
+					const struct tita_leaf_entry *e = &m->leaf[i];
+					uint32_t mem = host_of_addr(&e->member);
+
+					if ((mem == a && e->dir == TITA_LEAF_UP) ||
+					    (mem == b && e->dir == TITA_LEAF_DOWN))
+						fprintf(stderr,
+							"t=%.3fus %s %u %s spine %u leaf %d demand %.1f move %.1f to %d room %llx swap %d cap %.1f\n",
+							t_us,
+							m->kind == TITA_MSG_LEAF_REPORT ? "report" :
+											  "answer",
+							mem, e->dir == TITA_LEAF_UP ? "UP" : "DOWN",
+							e->spine, (int)e->remote_leaf,
+							e->demand_bps / 1e9, e->move_bps / 1e9,
+							e->move_to == TITA_SPINE_NONE ? -1 : e->move_to,
+							(unsigned long long)e->room_mask, e->swap,
+							e->cap_bps / 1e9);
+				}
+		}
 	}
 	struct tita_sim *t = ts_of(s);
 	uint32_t to = host_of_addr(&m->peer);
@@ -734,6 +768,29 @@ static void debug_paths(struct sim *s)
 		up[f->src / hpl * S + sp]++;
 		dn[f->dst / hpl * S + sp]++;
 	}
+	{
+		static uint32_t *last_sp;
+		uint32_t changed = 0, into_bad = 0;
+
+		if (!last_sp) {
+			last_sp = malloc(s->n_flows * sizeof(*last_sp));
+			memset(last_sp, 0xff, s->n_flows * sizeof(*last_sp));
+		}
+		for (uint32_t k = 0; k < s->n_flows; k++) {
+			const struct sim_flow *f = &s->flows[k];
+			uint32_t sp;
+
+			if (!f->started || f->finish_ps)
+				continue;
+			sp = sim_path_spine(s, f->src, f->dst, f->sport);
+			if (last_sp[k] != SIM_NONE && last_sp[k] != 0xffffffffu && sp != last_sp[k]) {
+				changed++;
+				into_bad += up[f->src / hpl * S + sp] > 1 || dn[f->dst / hpl * S + sp] > 1;
+			}
+			last_sp[k] = sp;
+		}
+		fprintf(stderr, "  moved %u, of them now on a shared link %u\n", changed, into_bad);
+	}
 	for (uint32_t k = 0; k < L * S; k++) {
 		max = up[k] > max ? up[k] : max;
 		max = dn[k] > max ? dn[k] : max;
@@ -749,6 +806,74 @@ static void debug_paths(struct sim *s)
 				rate_min = r < rate_min ? r : rate_min;
 				rate_sum += r;
 			}
+	}
+	{
+		static struct tita_leader_stats last;
+		struct tita_leader_stats ls = { 0 }, one;
+		uint32_t big_up = 0, over_up = 0, over_dn = 0;
+
+		for (uint32_t h = 0; h < s->n_hosts; h++) {
+			struct tita_addr addr = tita_addr_from_host_id(h);
+
+			tita_ctl_leader_stats(s->hosts[h].ctl, &addr, &one);
+			ls.proposals += one.proposals;
+			ls.proposals_swap += one.proposals_swap;
+			ls.seeks += one.seeks;
+			ls.accepted += one.accepted;
+			ls.swaps += one.swaps;
+			ls.refused += one.refused;
+		}
+		for (uint32_t h = 0; h < s->n_hosts; h++) {
+			struct tita_pair_info info[8];
+			size_t n = tita_ctl_pairs(s->hosts[h].ctl, info, 8);
+
+			for (size_t i = 0; i < n && i < 8; i++)
+				big_up += info[i].role == TITA_PAIR_TX && info[i].leaf_cap_bps > 12500000000ull;
+		}
+		for (uint32_t k = 0; k < L * S; k++) {
+			over_up += up[k] > 1;
+			over_dn += dn[k] > 1;
+		}
+		{
+			uint32_t conflicted = 0, fixable = 0;
+
+			for (uint32_t k = 0; k < s->n_flows; k++) {
+				const struct sim_flow *f = &s->flows[k];
+				uint32_t sp, a, b;
+
+				if (!f->started || f->finish_ps)
+					continue;
+				sp = sim_path_spine(s, f->src, f->dst, f->sport);
+				if (sp == SIM_NONE)
+					continue;
+				a = f->src / hpl;
+				b = f->dst / hpl;
+				if (up[a * S + sp] < 2 && dn[b * S + sp] < 2)
+					continue;
+				conflicted++;
+				for (uint32_t t = 0; t < S; t++)
+					if (!up[a * S + t] && !dn[b * S + t]) {
+						fixable++;
+						if (getenv("SIM_DEBUG_PATHS")[0] == '5')
+							fprintf(stderr,
+								"    fixable %u->%u spine %u (up %u dn %u) free %u\n",
+								f->src, f->dst, sp, up[a * S + sp],
+								dn[b * S + sp], t);
+						break;
+					}
+			}
+			fprintf(stderr, "  conflicted flows %u, with a spine free at both ends %u\n",
+				conflicted, fixable);
+		}
+		fprintf(stderr,
+			"  up>1 %u dn>1 %u capped>12.5G %u | proposals %llu (swap %llu) seeks %llu accepted %llu swaps %llu refused %llu\n",
+			over_up, over_dn, big_up, (unsigned long long)(ls.proposals - last.proposals),
+			(unsigned long long)(ls.proposals_swap - last.proposals_swap),
+			(unsigned long long)(ls.seeks - last.seeks),
+			(unsigned long long)(ls.accepted - last.accepted),
+			(unsigned long long)(ls.swaps - last.swaps),
+			(unsigned long long)(ls.refused - last.refused));
+		last = ls;
 	}
 	fprintf(stderr, "t=%.0fus active=%u max/link=%u links>1=%u rate min %.1f sum %.0f\n",
 		(double)s->now_ps / 1e6, active, max, over, rate_min, rate_sum);
@@ -856,7 +981,7 @@ static void debug_paths(struct sim *s)
 			dr[f->dst / hpl * S + sp] += r;
 		}
 		for (uint32_t k = 0; k < L * S; k++) {
-			double capg = (double)s->cfg->fabric_rate_bps / 1e9 * 0.96;
+			double capg = (double)s->cfg->fabric_rate_bps / 1e9 * 1.01;
 
 			if (ur[k] > capg)
 				fprintf(stderr, "  over: leaf %u up spine %u: %.1f G (%u flows)\n",

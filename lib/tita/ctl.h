@@ -283,6 +283,12 @@ struct tita_demand_entry {
 	 * (a pair between leaves of a known fabric, its path probed). */
 	bool has_spine;
 	uint16_t spine;
+	/* Bit s for each spine the sender could move the pair to (a source
+	 * port of its reaches it, and its leaf's uplink there has room); and
+	 * whether it asks the receiver's leaf for a new spine (its uplink is
+	 * offered more than it carries). */
+	uint64_t room_mask;
+	bool seek;
 };
 
 /* Receiver → sender: the rate a pair may use until ttl_ns from receipt, and
@@ -294,12 +300,17 @@ struct tita_grant_entry {
 	uint32_t ce_ppm;
 	uint64_t rate_bps;
 	uint64_t ttl_ns;
-	/* For a pair between leaves: bit s is set for each spine whose
-	 * downlink into the receiver's leaf has room (0: none known); and
-	 * whether that leaf asks the pair off its spine, whose downlink is
-	 * offered more than it carries. */
+	/* For a pair between leaves. With move, the receiver's leaf asks the
+	 * pair to move to a spine in room_mask, whose downlink it keeps for
+	 * it; with swap, the sender's leaf may make room on its uplink there
+	 * by moving its own traffic from there to the spine the pair leaves.
+	 * Without move: where the receiver's leaf has room for the pair. */
 	uint64_t room_mask;
 	bool move;
+	bool swap;
+	/* The spine the receiver counts the pair on, when it knows it. */
+	bool has_spine;
+	uint16_t spine;
 };
 
 struct tita_msg {

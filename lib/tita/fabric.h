@@ -74,14 +74,25 @@ struct tita_leaf_entry {
 	uint32_t weight_milli; /* the job's weight, 1..TITA_WEIGHT_MAX */
 	uint64_t demand_bps; /* report: what the traffic could use; 0 withdraws */
 	/*
-	 * Report, UP: traffic the receiving leaf asked to move off this spine
-	 * (its downlink is offered more than it carries), with the spines it
-	 * has room on. Answer, UP: traffic to move to move_to. Answer, DOWN:
-	 * traffic whose senders should be asked to move (move_to is NONE).
+	 * Who decides where a pair goes is its receiver's leader, who owns the
+	 * downlinks; the sender's leader owns the uplinks and takes or refuses.
+	 *
+	 * Report, UP: traffic its receiving leaf asks to move to a spine in
+	 * room_mask; with swap, making room on that uplink is allowed.
+	 * Report, DOWN: traffic whose senders seek a new spine (their uplink
+	 * is overloaded); room_mask the spines they could go to.
+	 * Answer, UP: traffic to move to move_to; or, with move_to NONE, to
+	 * have placed anew by its receiving leaf (the uplink is overloaded).
+	 * Answer, DOWN: traffic whose senders are asked to move to move_to,
+	 * kept free for them, or (with swap) to any spine in room_mask.
 	 */
 	uint64_t move_bps;
 	uint16_t move_to;
 	uint64_t room_mask;
+	bool swap;
+	/* Report, UP: where the receiving leaf has room for the line (as its
+	 * grants said): a line that can go there trades places cleanly. */
+	uint64_t far_room_mask;
 	uint64_t cap_bps; /* answer: what the entry may use until it expires */
 };
 
@@ -137,6 +148,11 @@ size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *m
 			  struct tita_leaf_entry *out, size_t max, uint64_t *ret_up_room,
 			  uint64_t *ret_down_room);
 
+/* The spines with room for a member's largest line, up and down (what its
+ * answer carries). */
+void tita_leader_room(const struct tita_leader *l, const struct tita_addr *member,
+		      uint64_t *ret_up_room, uint64_t *ret_down_room);
+
 /*
  * Whether a member's answer would differ from the one it last got (marked
  * with tita_leader_mark_answered()): a line whose cap moved by more than
@@ -164,7 +180,11 @@ struct tita_leader_stats {
 	uint64_t runs;
 	uint64_t reports, reports_rejected, reports_no_space;
 	uint64_t entries_expired;
-	uint64_t moves_requested, moves_uplink, swaps_ordered, augments, moves_designated;
+	/* Receiving side: proposals to senders (those allowing a swap
+	 * among them). Sending side: lines told to seek a new place, proposals
+	 * accepted, swaps made for one, proposals refused. */
+	uint64_t proposals, proposals_swap;
+	uint64_t seeks, accepted, augments, swaps, refused;
 };
 
 void tita_leader_stats(const struct tita_leader *l, struct tita_leader_stats *ret);
