@@ -47,7 +47,6 @@ struct fab_line {
 	bool sent; /* reported and not withdrawn */
 	uint64_t sent_demand_bps, sent_move_bps, sent_room_mask;
 	bool sent_swap;
-	uint64_t sent_far_room_mask;
 	uint64_t cap_bps, cap_until_ns; /* from the leader's answer */
 };
 
@@ -801,7 +800,6 @@ static void build_lines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		f->lines[i].live = false;
 		f->lines[i].e.demand_bps = f->lines[i].e.move_bps = f->lines[i].e.room_mask = 0;
 		f->lines[i].e.swap = false;
-		f->lines[i].e.far_room_mask = 0;
 	}
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
 		struct pair *pr = &c->pairs[k];
@@ -840,8 +838,6 @@ static void build_lines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 				continue;
 			ln->live = true;
 			ln->e.demand_bps += use;
-			if (pr->role == TITA_PAIR_TX)
-				ln->e.far_room_mask |= pr->far_room_mask;
 			if (pr->role == TITA_PAIR_TX && pr->move_asked &&
 			    now_ns < pr->move_until_ns && pr->path == PATH_KNOWN) {
 				/* The receiving leaf's proposal, for our leader
@@ -1007,8 +1003,7 @@ static bool line_changed(const struct tita_ctl *c, const struct fab_port *f,
 		return true;
 	/* Where a large line's far leaf has room is what its leader swaps on. */
 	if (ln->e.remote_leaf != TITA_LEAF_ANY &&
-	    (ln->e.room_mask != ln->sent_room_mask || ln->e.swap != ln->sent_swap ||
-	     ln->e.far_room_mask != ln->sent_far_room_mask))
+	    (ln->e.room_mask != ln->sent_room_mask || ln->e.swap != ln->sent_swap))
 		return true;
 	moved = (double)ln->e.demand_bps - (double)ln->sent_demand_bps;
 	return ctl_changed(ln->e.demand_bps, ln->sent_demand_bps, c->p.demand_change_frac) &&
@@ -1067,7 +1062,6 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		ln->sent_move_bps = ln->e.move_bps;
 		ln->sent_room_mask = ln->e.room_mask;
 		ln->sent_swap = ln->e.swap;
-		ln->sent_far_room_mask = ln->e.far_room_mask;
 	}
 	/* Withdrawn lines are gone once said. */
 	for (uint32_t i = 0; i < f->n_lines; i++)
@@ -1152,17 +1146,6 @@ static void take_answer(struct tita_ctl *c, uint16_t port, const struct tita_lea
 {
 	struct fab_port *f = c->ports[port].fab;
 
-	if (down_room != f->down_room)
-		for (uint32_t k = 0; k < c->pairs_hwm; k++) {
-			struct pair *pr = &c->pairs[k];
-
-			if (pr->used && pr->role == TITA_PAIR_RX && pr->port == port &&
-			    in_fabric(&c->ports[port], pr) && pair_big(c, f, pr)) {
-				pr->grant_sent_ns = 0;
-				c->port_needs_alloc[port] = true;
-				c->alloc_due_ns = tita_min_u64(c->alloc_due_ns, now_ns);
-			}
-		}
 	f->up_room = up_room;
 	f->down_room = down_room;
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
@@ -1319,10 +1302,11 @@ static void lead(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
 		bool mine = i == f->self;
 
 		tita_leader_room(f->leader_obj, &f->members[i], &up_room, &down_room);
-		/* Where there is room is what its pairs tell their receivers'
-		 * leaves: a change is news. */
+		/* Where there is room is what its held-back pairs tell their
+		 * receivers' leaves: a change is news to them. */
 		if (f->answered_ns[i] && now_ns - f->answered_ns[i] < c->p.refresh_ns &&
-		    up_room == f->answered_room[i] &&
+		    (up_room == f->answered_room[i] ||
+		     (!getenv("ROOMALL") && !tita_leader_needs_room(f->leader_obj, &f->members[i], now_ns))) &&
 		    !tita_leader_changed(f->leader_obj, &f->members[i], c->p.demand_change_frac))
 			continue;
 		f->answered_room[i] = up_room;
@@ -1476,9 +1460,6 @@ void ctl_fabric_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_
 			report_due(c, &c->ports[pr->port], now_ns);
 	} else {
 		pr->move_asked = false;
-		if (e->room_mask != pr->far_room_mask)
-			report_soon(c, &c->ports[pr->port], now_ns);
-		pr->far_room_mask = e->room_mask;
 	}
 }
 
@@ -1552,13 +1533,8 @@ void ctl_fabric_fill_grant(const struct tita_ctl *c, const struct pair *pr,
 		e->has_spine = true;
 		e->spine = pr->spine;
 	}
-	if (!pr->move_asked || now_ns >= pr->move_until_ns || !pr->move_mask) {
-		const struct fab_port *f = c->ports[pr->port].fab;
-
-		if (f->down_room != UINT64_MAX)
-			e->room_mask = f->down_room;
+	if (!pr->move_asked || now_ns >= pr->move_until_ns || !pr->move_mask)
 		return;
-	}
 	e->move = true;
 	e->room_mask = pr->move_mask;
 	e->swap = pr->move_swap;

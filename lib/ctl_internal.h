@@ -152,8 +152,6 @@ struct pair {
 	 * (a swap, the first placement); once there, the pair keeps to
 	 * hold_cap_bps until a grant counts it on hold_spine. */
 	bool move_unreserved;
-	/* TX: where the receiver's leaf has room for the pair (its grants). */
-	uint64_t far_room_mask;
 	uint16_t hold_spine;
 	uint64_t hold_cap_bps;
 	uint64_t leaf_cap_bps, leaf_cap_until_ns; /* the leader's cap, the pair's share */

@@ -582,89 +582,6 @@ static void uplink_seeks(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 }
 
 /*
- * A chain of moves among our own large lines that makes room for ln on one
- * of the spines offered to it: each line moves to a spine where its own
- * receiving leaf has room, and the last lands on an uplink with room (or on
- * the one ln leaves). Breadth first over spines, at most AUGMENT_DEPTH
- * moves, so the shortest wins: how a bipartite matching grows by one edge.
- * Unlike a blind swap it moves nothing where there is no room (as far as
- * the room masks are current). Returns whether it found one and ordered it.
- */
-#define AUGMENT_DEPTH 4
-
-static bool augment(struct tita_leader *l, struct line *ln, uint32_t n, uint64_t now_ns)
-{
-	/* Per spine: the line that would move onto it. */
-	struct line *via[TITA_SPINES_MAX];
-	uint8_t depth[TITA_SPINES_MAX];
-	uint16_t queue[TITA_SPINES_MAX], head = 0, tail = 0;
-	uint16_t from = ln->e.spine, end = TITA_SPINE_NONE;
-	uint64_t seen = 1ull << from;
-
-	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
-		if (seen >> s & 1 || !(ln->e.room_mask >> s & 1))
-			continue;
-		seen |= 1ull << s;
-		via[s] = ln;
-		depth[s] = 1;
-		queue[tail++] = s;
-	}
-	while (head < tail && end == TITA_SPINE_NONE) {
-		uint16_t s = queue[head++];
-		uint64_t need = move_size(l, via[s]);
-
-		if (room_of(&l->up[s]) >= (int64_t)tita_min_u64(need, l->up[s].capacity_bps)) {
-			end = s;
-			break;
-		}
-		if (depth[s] == AUGMENT_DEPTH)
-			continue;
-		/* Make room on s: one of its large lines moves on. */
-		for (uint32_t k = 0; k < n; k++) {
-			struct line *g = &l->lines[l->order[k]];
-
-			if (g == ln || g->e.spine != s || !steerable(g, TITA_LEAF_UP, now_ns) ||
-			    (int64_t)move_size(l, g) + room_of(&l->up[s]) < (int64_t)need)
-				continue;
-			for (uint16_t t = 0; t < l->leaf.n_spines; t++) {
-				if (!(g->e.far_room_mask >> t & 1) || t == s)
-					continue;
-				/* The spine ln leaves ends the chain: it has
-				 * room for g once ln is gone. */
-				if (t == from && room_of(&l->up[from]) + (int64_t)move_size(l, ln) >=
-							 (int64_t)move_size(l, g)) {
-					via[from] = g;
-					end = from;
-					break;
-				}
-				if (seen >> t & 1)
-					continue;
-				seen |= 1ull << t;
-				via[t] = g;
-				depth[t] = depth[s] + 1;
-				queue[tail++] = t;
-			}
-			if (end != TITA_SPINE_NONE)
-				break;
-		}
-	}
-	if (end == TITA_SPINE_NONE)
-		return false;
-	/* Walk back: each line moves onto the spine it reached. */
-	for (uint16_t s = end;;) {
-		struct line *x = via[s];
-		uint16_t was = x->e.spine;
-
-		order(l, x, move_size(l, x), s, x != ln, now_ns);
-		if (x == ln)
-			break;
-		s = was;
-	}
-	l->stats.augments++;
-	return true;
-}
-
-/*
  * A receiving leaf's proposal for one of our lines: move to a spine in its
  * room mask. Taken when our uplink there has room. Otherwise, when the
  * proposal allows a swap, our large line on that uplink trades places with
@@ -694,24 +611,18 @@ static void take_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 			l->stats.accepted++;
 			continue;
 		}
-		/* Then a chain of our own lines, each to where its receiving
-		 * leaf has room. Failing that (and only with leave to), a
-		 * blind swap: where g lands its leaf repairs in turn. */
-		if (getenv("AUGMENT") && augment(l, ln, n, now_ns))
-			continue;
-		for (int clean = getenv("NOCLEAN") ? 0 : 1; clean >= 0 && !g; clean--) {
-			for (uint32_t j = 0; j < n && !g; j++) {
-				struct line *c = &l->lines[l->order[j]];
-				int64_t grow_to = (int64_t)bps - (int64_t)move_size(l, c);
+		/* With leave to, a swap: our large line on one of the spines
+		 * offered trades places with ln (both uplinks carry what they
+		 * did), and where it lands its own receiving leaf repairs in
+		 * turn. */
+		for (uint32_t j = 0; j < n && !g && ln->e.swap; j++) {
+			struct line *c = &l->lines[l->order[j]];
+			int64_t grow_to = (int64_t)bps - (int64_t)move_size(l, c);
 
-				if (c == ln || !steerable(c, TITA_LEAF_UP, now_ns) ||
-				    c->e.spine == from || !(ln->e.room_mask >> c->e.spine & 1) ||
-				    (clean && !(c->e.far_room_mask >> from & 1)) ||
-				    (!clean && !ln->e.swap) || grow_to > room_of(&l->up[c->e.spine]) ||
-				    -grow_to > room_of(&l->up[from]))
-					continue;
+			if (c != ln && steerable(c, TITA_LEAF_UP, now_ns) && c->e.spine != from &&
+			    ln->e.room_mask >> c->e.spine & 1 && grow_to <= room_of(&l->up[c->e.spine]) &&
+			    -grow_to <= room_of(&l->up[from]))
 				g = c;
-			}
 		}
 		if (!g) {
 			l->stats.refused += !ln->refused;
@@ -881,6 +792,23 @@ void tita_leader_room(const struct tita_leader *l, const struct tita_addr *membe
 	}
 	*ret_up_room = roomy(l, TITA_LEAF_UP, TITA_SPINE_NONE, largest[0]);
 	*ret_down_room = roomy(l, TITA_LEAF_DOWN, TITA_SPINE_NONE, largest[1]);
+}
+
+bool tita_leader_needs_room(const struct tita_leader *l, const struct tita_addr *member,
+			    uint64_t now_ns)
+{
+	for (uint32_t slot = 0; slot < l->hwm; slot++) {
+		const struct line *ln = &l->lines[slot];
+
+		if (!ln->used || ln->e.dir != TITA_LEAF_UP || ln->e.remote_leaf == TITA_LEAF_ANY ||
+		    !tita_addr_eq(&ln->e.member, member))
+			continue;
+		if (order_live(ln, now_ns) ||
+		    (double)ln->cap_bps + LINK_NOISE_FRAC * (double)l->leaf.spine_bps <
+			    (double)move_size(l, ln))
+			return true;
+	}
+	return false;
 }
 
 size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *member,

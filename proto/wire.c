@@ -531,7 +531,6 @@ static void leaf_line_to_wire(const struct tita_leaf_entry *e, Tita__Peer__LeafL
 	pl->room_mask = e->room_mask;
 	pl->cap_bps = (double)e->cap_bps;
 	pl->swap = e->swap;
-	pl->far_room_mask = e->far_room_mask;
 }
 
 /* A leaf report or answer: the lines of one member, from start, as many as
@@ -1033,7 +1032,6 @@ static void leaf_line_from_wire(const Tita__Peer__LeafLine *pl, const struct tit
 		.room_mask = pl->room_mask,
 		.cap_bps = rate_from_wire(pl->cap_bps),
 		.swap = pl->swap,
-		.far_room_mask = pl->far_room_mask,
 	};
 }
 

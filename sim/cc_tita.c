@@ -39,6 +39,8 @@
 #include "wire.h"
 #endif
 
+static uint64_t dbg_kind_msgs[5], dbg_kind_entries[5], dbg_leader_msgs[5];
+
 /* UDP 8 + IPv4 20 + Ethernet 14 + FCS 4 around each datagram. */
 #define UDP_OVERHEAD_BYTES 46u
 #define DGRAM_MAX_BYTES 1400u
@@ -284,9 +286,15 @@ static void print_stats(const struct sim *s)
 			ls.seeks += one.seeks;
 			ls.accepted += one.accepted;
 			ls.swaps += one.swaps;
-			ls.augments += one.augments;
 			ls.refused += one.refused;
 		}
+		fprintf(stderr, "msgs by kind (demand grant report answer): %llu/%llu %llu/%llu %llu/%llu %llu/%llu; at leaders %llu %llu %llu %llu\n",
+			(unsigned long long)dbg_kind_msgs[1], (unsigned long long)dbg_kind_entries[1],
+			(unsigned long long)dbg_kind_msgs[2], (unsigned long long)dbg_kind_entries[2],
+			(unsigned long long)dbg_kind_msgs[3], (unsigned long long)dbg_kind_entries[3],
+			(unsigned long long)dbg_kind_msgs[4], (unsigned long long)dbg_kind_entries[4],
+			(unsigned long long)dbg_leader_msgs[1], (unsigned long long)dbg_leader_msgs[2],
+			(unsigned long long)dbg_leader_msgs[3], (unsigned long long)dbg_leader_msgs[4]);
 		fprintf(stderr,
 			"leader stats: runs %llu proposals %llu (swap %llu) seeks %llu accepted %llu swaps %llu refused %llu\n",
 			(unsigned long long)ls.runs, (unsigned long long)ls.proposals,
@@ -373,6 +381,13 @@ static void send_datagram(struct sim *s, uint32_t from, uint32_t to, uint32_t sl
 static void send_msg(struct sim *s, uint32_t host, const struct tita_msg *m)
 {
 	const char *tr = getenv("SIM_TRACE_PAIR");
+
+	if (m->kind < 5) {
+		dbg_kind_msgs[m->kind]++;
+		dbg_kind_entries[m->kind] += m->n_entries;
+		if (host % s->cfg->hosts_per_leaf == 0 || host_of_addr(&m->peer) % s->cfg->hosts_per_leaf == 0)
+			dbg_leader_msgs[m->kind]++;
+	}
 
 	if (tr) {
 		unsigned a, b;

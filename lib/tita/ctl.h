@@ -300,11 +300,10 @@ struct tita_grant_entry {
 	uint32_t ce_ppm;
 	uint64_t rate_bps;
 	uint64_t ttl_ns;
-	/* For a pair between leaves. With move, the receiver's leaf asks the
-	 * pair to move to a spine in room_mask, whose downlink it keeps for
-	 * it; with swap, the sender's leaf may make room on its uplink there
-	 * by moving its own traffic from there to the spine the pair leaves.
-	 * Without move: where the receiver's leaf has room for the pair. */
+	/* For a pair between leaves: the receiver's leaf asks the pair to
+	 * move to a spine in room_mask, whose downlink it keeps for it; with
+	 * swap, the sender's leaf may make room on its uplink there by moving
+	 * its own traffic from there to the spine the pair leaves. */
 	uint64_t room_mask;
 	bool move;
 	bool swap;

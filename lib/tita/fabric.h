@@ -90,9 +90,6 @@ struct tita_leaf_entry {
 	uint16_t move_to;
 	uint64_t room_mask;
 	bool swap;
-	/* Report, UP: where the receiving leaf has room for the line (as its
-	 * grants said): a line that can go there trades places cleanly. */
-	uint64_t far_room_mask;
 	uint64_t cap_bps; /* answer: what the entry may use until it expires */
 };
 
@@ -153,6 +150,11 @@ size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *m
 void tita_leader_room(const struct tita_leader *l, const struct tita_addr *member,
 		      uint64_t *ret_up_room, uint64_t *ret_down_room);
 
+/* Whether the room matters to a member: one of its large lines up is held
+ * below what it asks, or has a move or seek in force. */
+bool tita_leader_needs_room(const struct tita_leader *l, const struct tita_addr *member,
+			    uint64_t now_ns);
+
 /*
  * Whether a member's answer would differ from the one it last got (marked
  * with tita_leader_mark_answered()): a line whose cap moved by more than
@@ -184,7 +186,7 @@ struct tita_leader_stats {
 	 * among them). Sending side: lines told to seek a new place, proposals
 	 * accepted, swaps made for one, proposals refused. */
 	uint64_t proposals, proposals_swap;
-	uint64_t seeks, accepted, augments, swaps, refused;
+	uint64_t seeks, accepted, swaps, refused;
 };
 
 void tita_leader_stats(const struct tita_leader *l, struct tita_leader_stats *ret);
