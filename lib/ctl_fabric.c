@@ -48,6 +48,7 @@ struct fab_line {
 	uint64_t sent_demand_bps, sent_move_bps, sent_room_mask;
 	bool sent_swap;
 	uint64_t cap_bps, cap_until_ns; /* from the leader's answer */
+	uint64_t room_mask; /* UP: where the leader says the line could go */
 };
 
 struct fab_port {
@@ -64,7 +65,6 @@ struct fab_port {
 	/* Leader side: the allocation, while someone reports to us. */
 	struct tita_leader *leader_obj;
 	uint64_t *answered_ns; /* per member */
-	uint64_t *answered_room; /* per member: the up room last told */
 	bool leader_dirty;
 	/* Work space: our own lines for the leader, a member's answer. */
 	struct tita_leaf_entry *scratch;
@@ -184,7 +184,6 @@ static struct fab_port *fab_port_free(struct fab_port *f)
 	free(f->dead_until_ns);
 	free(f->lines);
 	free(f->answered_ns);
-	free(f->answered_room);
 	free(f->scratch);
 	tita_leader_free(f->leader_obj);
 	free(f);
@@ -226,11 +225,9 @@ int tita_ctl_port_set_place(struct tita_ctl *c, const struct tita_addr *local,
 	f->members = malloc(n_members * sizeof(*f->members));
 	f->dead_until_ns = calloc(n_members, sizeof(*f->dead_until_ns));
 	f->answered_ns = calloc(n_members, sizeof(*f->answered_ns));
-	f->answered_room = calloc(n_members, sizeof(*f->answered_room));
 	f->lines = calloc(LINES_MAX, sizeof(*f->lines));
 	f->scratch = calloc(LINES_MAX, sizeof(*f->scratch));
-	if (!f->members || !f->dead_until_ns || !f->answered_ns || !f->answered_room || !f->lines ||
-	    !f->scratch) {
+	if (!f->members || !f->dead_until_ns || !f->answered_ns || !f->lines || !f->scratch) {
 		fab_port_free(f);
 		return -ENOMEM;
 	}
@@ -712,15 +709,59 @@ static uint64_t pair_use_bps(const struct tita_ctl *c, const struct pair *pr)
 	return pr->rx_alloc_bps ? tita_min_u64(pr->demand_bps, pr->rx_alloc_bps) : pr->demand_bps;
 }
 
+/*
+ * Large is what the pair would get at its own NIC, not what it asks: an
+ * all-to-all's pairs each ask for a lot and get a sliver. Nor what the
+ * fabric gives it now: a pair held back by a collision is the one to move.
+ * It stays large until its share halves, so that it does not flip between
+ * its own line and the leaf's sum each round.
+ */
 static bool pair_big(const struct tita_ctl *c, const struct fab_port *f, const struct pair *pr)
 {
 	uint64_t bar = (uint64_t)(c->p.big_frac * (double)f->place.spine_bps);
 
-	/* Large is what the pair gets, not what it asks. */
-	if (pr->role == TITA_PAIR_TX)
-		return pr->state == TITA_PAIR_GRANTED &&
-		       tita_min_u64(pr->demand_bps, pr->grant_bps) >= bar;
-	return pr->rx_alloc_bps && pair_use_bps(c, pr) >= bar;
+	return pr->nic_share_bps >= (pr->big ? bar / 2 : bar);
+}
+
+/* Each pair's share of its NIC in its direction (TX: the sender's own
+ * water-filling of its pairs' demands; RX: the downlink's), and whether it
+ * is large. */
+static void nic_shares(struct tita_ctl *c, uint16_t port)
+{
+	struct port *pt = &c->ports[port];
+	uint64_t cap = (uint64_t)(pt->eta * (double)pt->line_rate_bps);
+	uint32_t n = 0;
+
+	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
+		struct pair *pr = &c->pairs[s];
+		const struct tita_job *job;
+
+		if (!pr->used || pr->port != port || !in_fabric(pt, pr))
+			continue;
+		if (pr->role == TITA_PAIR_RX) {
+			pr->nic_share_bps = pr->rx_alloc_bps ? pair_use_bps(c, pr) : 0;
+			pr->big = pair_big(c, pt->fab, pr);
+			continue;
+		}
+		if (pr->role != TITA_PAIR_TX)
+			continue;
+		job = ctl_job_policy(c, pr->job_id);
+		c->order[n] = s;
+		c->entries[n++] = (struct tita_alloc_entry){
+			.demand_bps = tita_min_u64(pr->idle_rounds ? 0 : pr->demand_bps, cap),
+			.weight = (double)job->weight_milli / TITA_WEIGHT_ONE,
+			.group = ctl_job_group(pr, s),
+		};
+	}
+	if (!n)
+		return;
+	tita_alloc_maxmin_by_group(c->entries, n, cap, c->scratch);
+	for (uint32_t k = 0; k < n; k++) {
+		struct pair *pr = &c->pairs[c->order[k]];
+
+		pr->nic_share_bps = c->entries[k].alloc_bps;
+		pr->big = pair_big(c, pt->fab, pr);
+	}
 }
 
 /* The spines a pair's probes found a source port for. */
@@ -731,25 +772,6 @@ static uint64_t known_spines(const struct pair *pr)
 	for (uint32_t i = 0; pr->probes && i < pr->probes->n; i++)
 		mask |= 1ull << pr->probes->spine[i];
 	return mask;
-}
-
-/* Where a large TX pair could go: a spine it knows a source port for, whose
- * uplink has room (as our leader last said). */
-static uint64_t pair_room_mask(const struct tita_ctl *c, const struct pair *pr)
-{
-	const struct port *pt = &c->ports[pr->port];
-
-	if (!in_fabric(pt, pr) || !c->p.steer || !pair_big(c, pt->fab, pr))
-		return 0;
-	/* On its way: where it goes, so that the receiving leaf keeps that
-	 * free for it. */
-	if (pr->path == PATH_MOVING && pr->moving_spine < TITA_SPINES_MAX)
-		return 1ull << pr->moving_spine;
-	if (pr->path != PATH_KNOWN || pr->spine >= TITA_SPINES_MAX)
-		return 0;
-	if (pr->want_spine < TITA_SPINES_MAX)
-		return 1ull << pr->want_spine;
-	return known_spines(pr) & pt->fab->up_room & ~(1ull << pr->spine);
 }
 
 static struct tita_leaf_entry line_key(const struct tita_ctl *c, const struct port *pt,
@@ -766,6 +788,33 @@ static struct tita_leaf_entry line_key(const struct tita_ctl *c, const struct po
 					pr->weight_milli,
 		.move_to = TITA_SPINE_NONE,
 	};
+}
+
+/* Where a large TX pair could go: a spine it knows a source port for, where
+ * its line would be better off (as our leader last said). */
+static uint64_t pair_room_mask(const struct tita_ctl *c, const struct pair *pr)
+{
+	const struct port *pt = &c->ports[pr->port];
+
+	if (!in_fabric(pt, pr) || !c->p.steer || !pair_big(c, pt->fab, pr))
+		return 0;
+	/* On its way: where it goes, so that the receiving leaf keeps that
+	 * free for it. */
+	if (pr->path == PATH_MOVING && pr->moving_spine < TITA_SPINES_MAX)
+		return 1ull << pr->moving_spine;
+	if (pr->path != PATH_KNOWN || pr->spine >= TITA_SPINES_MAX)
+		return 0;
+	if (pr->want_spine < TITA_SPINES_MAX)
+		return 1ull << pr->want_spine;
+	{
+		struct tita_leaf_entry key = line_key(c, pt, pr, pr->spine);
+
+		for (uint32_t i = 0; i < pt->fab->n_lines; i++)
+			if (line_key_eq(&pt->fab->lines[i].e, &key))
+				return known_spines(pr) & pt->fab->lines[i].room_mask &
+				       ~(1ull << pr->spine);
+	}
+	return 0;
 }
 
 /* The spine a pair's traffic is counted on now (the old one while it
@@ -1166,6 +1215,7 @@ static void take_answer(struct tita_ctl *c, uint16_t port, const struct tita_lea
 				continue;
 			ln->cap_bps = l->cap_bps;
 			ln->cap_until_ns = now_ns + tita_min_u64(ttl_ns, c->p.grant_ttl_ns);
+			ln->room_mask = l->dir == TITA_LEAF_UP ? l->room_mask : 0;
 			break;
 		}
 		if (c->p.steer && l->remote_leaf != TITA_LEAF_ANY)
@@ -1301,21 +1351,16 @@ static void lead(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
 		size_t n;
 		bool mine = i == f->self;
 
-		tita_leader_room(f->leader_obj, &f->members[i], &up_room, &down_room);
-		/* Where there is room is what its held-back pairs tell their
-		 * receivers' leaves: a change is news to them. */
 		if (f->answered_ns[i] && now_ns - f->answered_ns[i] < c->p.refresh_ns &&
-		    (up_room == f->answered_room[i] ||
-		     (!getenv("ROOMALL") && !tita_leader_needs_room(f->leader_obj, &f->members[i], now_ns))) &&
-		    !tita_leader_changed(f->leader_obj, &f->members[i], c->p.demand_change_frac))
+		    !tita_leader_changed(f->leader_obj, &f->members[i], c->p.demand_change_frac,
+					 now_ns))
 			continue;
-		f->answered_room[i] = up_room;
 		n = tita_leader_answer(f->leader_obj, &f->members[i], lines, LINES_MAX, &up_room,
-				       &down_room);
+				       &down_room, now_ns);
 		if (!n)
 			continue;
 		n = tita_min_u64(n, LINES_MAX);
-		tita_leader_mark_answered(f->leader_obj, &f->members[i]);
+		tita_leader_mark_answered(f->leader_obj, &f->members[i], now_ns);
 		f->answered_ns[i] = now_ns ? now_ns : 1;
 		if (mine) {
 			take_answer(c, port, lines, (uint32_t)n, up_room, down_room,
@@ -1393,6 +1438,7 @@ static void fabric_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool
 		return;
 	if (round)
 		maintain_paths(c, port, now_ns);
+	nic_shares(c, port);
 	build_lines(c, port, now_ns);
 	if (round || f->report_due || f->report_check)
 		report(c, port, now_ns);

@@ -152,6 +152,10 @@ struct pair {
 	 * (a swap, the first placement); once there, the pair keeps to
 	 * hold_cap_bps until a grant counts it on hold_spine. */
 	bool move_unreserved;
+	/* The pair's share of its own NIC, and whether that makes it large
+	 * (steered as a line of its own). */
+	uint64_t nic_share_bps;
+	bool big;
 	uint16_t hold_spine;
 	uint64_t hold_cap_bps;
 	uint64_t leaf_cap_bps, leaf_cap_until_ns; /* the leader's cap, the pair's share */

@@ -78,9 +78,11 @@ struct line {
 	uint64_t order_mask; /* DOWN with swap: every spine offered */
 	uint64_t order_until_ns;
 	bool refused; /* the proposal it carries was refused (counted once) */
+	uint32_t jl; /* its job's load (JL_NONE: none) */
+	uint64_t gone_bps; /* uplink_seeks' work space */
 	/* What the member was last told. */
 	bool answered;
-	uint64_t answered_cap_bps, answered_order_bps;
+	uint64_t answered_cap_bps, answered_order_bps, answered_room;
 	uint16_t answered_order_to;
 };
 
@@ -134,9 +136,30 @@ struct tita_leader {
 	struct tita_alloc_entry *alloc;
 	struct tita_alloc_scratch *scratch;
 
+	/* Each job's load per link, per direction (jobs of no job count as
+	 * one): where a link is offered more than it carries everywhere (an
+	 * oversubscribed leaf), a line moves to where its job has less, so
+	 * that every link carries each job's share of it and the weights
+	 * hold on the fabric as on the hosts. */
+	struct jobload *jl;
+	uint32_t n_jl, jl_cap;
+	uint32_t *jl_index; /* slot + 1, open addressing */
+	uint32_t jl_mask;
+
 	uint64_t rng; /* for drawing among equal swaps */
 	struct tita_leader_stats stats;
 };
+
+struct jobload {
+	uint8_t dir;
+	uint32_t job;
+	uint64_t load_bps[TITA_SPINES_MAX];
+};
+
+/* Lines of more distinct (direction, job) than this are balanced by
+ * capacity alone. */
+#define JOBLOADS_MAX 1024u
+#define JL_NONE UINT32_MAX
 
 static uint64_t mix64(uint64_t z)
 {
@@ -199,8 +222,12 @@ struct tita_leader *tita_leader_new(const struct tita_leader_params *p,
 	l->young = malloc(p->max_entries * sizeof(*l->young));
 	l->alloc = malloc(2 * (size_t)p->max_entries * sizeof(*l->alloc));
 	l->scratch = tita_alloc_scratch_new(2 * (size_t)p->max_entries);
+	l->jl_cap = tita_min_u64(p->max_entries, JOBLOADS_MAX);
+	l->jl_mask = pow2_at_least(2 * l->jl_cap) - 1;
+	l->jl = malloc(l->jl_cap * sizeof(*l->jl));
+	l->jl_index = calloc((size_t)l->jl_mask + 1, sizeof(*l->jl_index));
 	if (!l->lines || !l->index || !l->order || !l->items || !l->sorted_items ||
-	    !l->free_slots || !l->young || !l->alloc || !l->scratch) {
+	    !l->free_slots || !l->young || !l->alloc || !l->scratch || !l->jl || !l->jl_index) {
 		tita_leader_free(l);
 		errno = ENOMEM;
 		return NULL;
@@ -221,6 +248,8 @@ struct tita_leader *tita_leader_free(struct tita_leader *l)
 	free(l->young);
 	free(l->alloc);
 	tita_alloc_scratch_free(l->scratch);
+	free(l->jl);
+	free(l->jl_index);
 	free(l);
 	return NULL;
 }
@@ -303,9 +332,11 @@ int tita_leader_report(struct tita_leader *l, const struct tita_leaf_entry *e, u
 		}
 		slot = l->n_free ? l->free_slots[--l->n_free] : l->hwm++;
 		ln = &l->lines[slot];
-		*ln = (struct line){
-			.used = true, .e = *e, .order_to = TITA_SPINE_NONE, .born_ns = now_ns
-		};
+		*ln = (struct line){ .used = true,
+				     .e = *e,
+				     .order_to = TITA_SPINE_NONE,
+				     .born_ns = now_ns,
+				     .jl = JL_NONE };
 		index_insert(l, slot);
 		l->n_lines++;
 	}
@@ -501,6 +532,47 @@ static int64_t excess_of(const struct tita_leader *l, const struct link *lk)
 	return x > (int64_t)(OVERLOAD_FRAC * (double)l->leaf.spine_bps) ? x : 0;
 }
 
+static uint32_t jl_find(struct tita_leader *l, uint8_t dir, uint32_t job)
+{
+	uint32_t i = (uint32_t)mix64((uint64_t)dir << 32 | job) & l->jl_mask;
+
+	for (;; i = (i + 1) & l->jl_mask) {
+		uint32_t ref = l->jl_index[i];
+
+		if (!ref) {
+			if (l->n_jl == l->jl_cap)
+				return JL_NONE;
+			l->jl[l->n_jl] = (struct jobload){ .dir = dir, .job = job };
+			l->jl_index[i] = ++l->n_jl;
+			return l->n_jl - 1;
+		}
+		if (l->jl[ref - 1].dir == dir && l->jl[ref - 1].job == job)
+			return ref - 1;
+	}
+}
+
+static uint64_t move_size(const struct tita_leader *l, const struct line *ln);
+
+/* Every large line's job's load on the links, where it sends now (or moves
+ * to: a line asked elsewhere counts there). */
+static void jobloads(struct tita_leader *l, uint32_t n)
+{
+	memset(l->jl_index, 0, ((size_t)l->jl_mask + 1) * sizeof(*l->jl_index));
+	l->n_jl = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		struct line *ln = &l->lines[l->order[k]];
+		uint16_t at = ln->order_bps && ln->order_to != TITA_SPINE_NONE ? ln->order_to :
+										 ln->e.spine;
+
+		ln->jl = JL_NONE;
+		if (ln->e.remote_leaf == TITA_LEAF_ANY)
+			continue;
+		ln->jl = jl_find(l, ln->e.dir, ln->e.job_id);
+		if (ln->jl != JL_NONE)
+			l->jl[ln->jl].load_bps[at] += move_size(l, ln);
+	}
+}
+
 /* A line that names its far leaf is one or a few large pairs: it moves
  * whole, as much of it as a link can carry. */
 static uint64_t move_size(const struct tita_leader *l, const struct line *ln)
@@ -526,6 +598,12 @@ static void order(struct tita_leader *l, struct line *ln, uint64_t bps, uint16_t
 	if (to != TITA_SPINE_NONE) {
 		link_of(l, ln->e.dir, ln->e.spine)->planned_bps -= (int64_t)bps;
 		link_of(l, ln->e.dir, to)->planned_bps += (int64_t)bps;
+		if (ln->jl != JL_NONE) {
+			struct jobload *j = &l->jl[ln->jl];
+
+			j->load_bps[ln->e.spine] -= tita_min_u64(j->load_bps[ln->e.spine], bps);
+			j->load_bps[to] += bps;
+		}
 	}
 }
 
@@ -556,6 +634,42 @@ static uint64_t roomy(const struct tita_leader *l, uint8_t dir, uint16_t from, u
 }
 
 /*
+ * Where a large line could go, in its direction: a link with room for it,
+ * or (where every link is full) one where its job has less. To go there
+ * for this side's sake (strict) its job must have at least one and a half
+ * lines' worth less there than where it is, so that the move evens the job
+ * out rather than trading places; for the other side's sake (loose) half a
+ * line less will do: the move makes this side no worse.
+ */
+static uint64_t targets_by(const struct tita_leader *l, const struct line *ln, bool strict)
+{
+	uint64_t bps = move_size(l, ln), mask = roomy(l, ln->e.dir, ln->e.spine, bps);
+	const struct link *links = ln->e.dir == TITA_LEAF_UP ? l->up : l->down;
+	const struct jobload *j;
+
+	if (ln->jl == JL_NONE || ln->e.remote_leaf == TITA_LEAF_ANY)
+		return mask;
+	j = &l->jl[ln->jl];
+	for (uint16_t t = 0; t < l->leaf.n_spines; t++)
+		if (t != ln->e.spine && links[t].capacity_bps &&
+		    j->load_bps[t] + (strict ? bps + bps / 2 : bps / 2) <= j->load_bps[ln->e.spine])
+			mask |= 1ull << t;
+	return mask;
+}
+
+static bool seeking(const struct line *ln, uint64_t now_ns)
+{
+	return order_live(ln, now_ns) && ln->order_to == TITA_SPINE_NONE;
+}
+
+/* What a line's member tells the other side it can take: where the line
+ * would be no worse, or better when it seeks a place for our sake. */
+static uint64_t targets(const struct tita_leader *l, const struct line *ln, uint64_t now_ns)
+{
+	return targets_by(l, ln, seeking(ln, now_ns));
+}
+
+/*
  * The sender's side of a leaf owns its uplinks. An uplink offered more than
  * it carries has its youngest large lines seek a new place: the answer
  * tells their members, whose demands ask the receiving leaves, who decide
@@ -563,21 +677,40 @@ static uint64_t roomy(const struct tita_leader *l, uint8_t dir, uint16_t from, u
  */
 static void uplink_seeks(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 {
+	/* What the seeks counted as gone, given back at the end: until they
+	 * have moved they are where they are. */
+	for (uint32_t k = 0; k < n; k++)
+		l->lines[l->order[k]].gone_bps = 0;
 	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
 		int64_t x = excess_of(l, &l->up[s]);
 
 		for (uint32_t k = 0; k < n && x > 0; k++) {
 			struct line *ln = &l->lines[l->order[k]];
+			uint64_t bps = move_size(l, ln);
 
 			if (ln->e.dir != TITA_LEAF_UP || ln->e.spine != s ||
 			    ln->e.remote_leaf == TITA_LEAF_ANY)
 				continue;
 			if (!order_live(ln, now_ns)) {
-				order(l, ln, move_size(l, ln), TITA_SPINE_NONE, false, now_ns);
+				if (!targets_by(l, ln, true))
+					continue;
+				order(l, ln, bps, TITA_SPINE_NONE, false, now_ns);
 				l->stats.seeks++;
 			}
-			x -= (int64_t)move_size(l, ln);
+			/* Counted as gone: the next line seeks only if its
+			 * job is still ahead here without this one. */
+			if (ln->jl != JL_NONE) {
+				ln->gone_bps = tita_min_u64(l->jl[ln->jl].load_bps[s], bps);
+				l->jl[ln->jl].load_bps[s] -= ln->gone_bps;
+			}
+			x -= (int64_t)bps;
 		}
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		struct line *ln = &l->lines[l->order[k]];
+
+		if (ln->gone_bps)
+			l->jl[ln->jl].load_bps[ln->e.spine] += ln->gone_bps;
 	}
 }
 
@@ -603,7 +736,7 @@ static void take_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 			continue;
 		bps = move_size(l, ln);
 		from = ln->e.spine;
-		fits = roomy(l, TITA_LEAF_UP, from, bps) & ln->e.room_mask;
+		fits = targets(l, ln, now_ns) & ln->e.room_mask;
 		if (getenv("DBG_LEAF") && l->leaf.leaf == (uint32_t)atoi(getenv("DBG_LEAF")))
 			fprintf(stderr, "DBG t=%.3f leaf %u proposal member %u from %u mask %llx fits %llx roomy %llx swap %d\n", now_ns/1e3, l->leaf.leaf, ln->e.member.bytes[15], from, (unsigned long long)ln->e.room_mask, (unsigned long long)fits, (unsigned long long)roomy(l, TITA_LEAF_UP, from, bps), ln->e.swap);
 		if (fits) {
@@ -669,7 +802,7 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 					continue;
 				bps = move_size(l, ln);
 				free_down = roomy(l, TITA_LEAF_DOWN, s, bps);
-				to = draw(l, pass ? free_down : free_down & ln->e.room_mask);
+				to = draw(l, pass ? free_down : targets_by(l, ln, true) & ln->e.room_mask);
 				if (to == TITA_SPINE_NONE)
 					continue;
 				order(l, ln, bps, to, pass == 1, now_ns);
@@ -702,7 +835,7 @@ static void seeker_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 			continue;
 		bps = move_size(l, ln);
 		from = ln->e.spine;
-		fits = roomy(l, TITA_LEAF_DOWN, from, bps) & ln->e.room_mask;
+		fits = targets_by(l, ln, false) & ln->e.room_mask;
 		if (fits) {
 			order(l, ln, bps, draw(l, fits), false, now_ns);
 			l->stats.proposals++;
@@ -758,6 +891,7 @@ void tita_leader_run(struct tita_leader *l, uint64_t now_ns)
 		else if (!l->down_over_since_ns[s])
 			l->down_over_since_ns[s] = now_ns;
 	}
+	jobloads(l, n);
 	take_proposals(l, n, now_ns);
 	uplink_seeks(l, n, now_ns);
 	downlink_proposals(l, n, now_ns);
@@ -774,46 +908,9 @@ void tita_leader_run(struct tita_leader *l, uint64_t now_ns)
 	}
 }
 
-/* A member's room: for its largest line in each direction, the spines
- * with room for it (a spine with a little room is no place for a pair that
- * needs a whole link). */
-void tita_leader_room(const struct tita_leader *l, const struct tita_addr *member,
-		      uint64_t *ret_up_room, uint64_t *ret_down_room)
-{
-	uint64_t min_room = (uint64_t)(l->p.room_frac * (double)l->leaf.spine_bps);
-	uint64_t largest[2] = { min_room, min_room };
-
-	for (uint32_t slot = 0; slot < l->hwm; slot++) {
-		const struct line *ln = &l->lines[slot];
-
-		if (ln->used && ln->e.remote_leaf != TITA_LEAF_ANY &&
-		    tita_addr_eq(&ln->e.member, member))
-			largest[ln->e.dir - 1] = tita_max_u64(largest[ln->e.dir - 1], move_size(l, ln));
-	}
-	*ret_up_room = roomy(l, TITA_LEAF_UP, TITA_SPINE_NONE, largest[0]);
-	*ret_down_room = roomy(l, TITA_LEAF_DOWN, TITA_SPINE_NONE, largest[1]);
-}
-
-bool tita_leader_needs_room(const struct tita_leader *l, const struct tita_addr *member,
-			    uint64_t now_ns)
-{
-	for (uint32_t slot = 0; slot < l->hwm; slot++) {
-		const struct line *ln = &l->lines[slot];
-
-		if (!ln->used || ln->e.dir != TITA_LEAF_UP || ln->e.remote_leaf == TITA_LEAF_ANY ||
-		    !tita_addr_eq(&ln->e.member, member))
-			continue;
-		if (order_live(ln, now_ns) ||
-		    (double)ln->cap_bps + LINK_NOISE_FRAC * (double)l->leaf.spine_bps <
-			    (double)move_size(l, ln))
-			return true;
-	}
-	return false;
-}
-
 size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *member,
 			  struct tita_leaf_entry *out, size_t max, uint64_t *ret_up_room,
-			  uint64_t *ret_down_room)
+			  uint64_t *ret_down_room, uint64_t now_ns)
 {
 	size_t n = 0;
 
@@ -828,21 +925,25 @@ size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *m
 			out[n].move_bps = ln->order_bps;
 			out[n].move_to = ln->order_bps ? ln->order_to : TITA_SPINE_NONE;
 			out[n].swap = ln->order_bps && ln->order_swap;
-			out[n].room_mask = ln->order_bps && ln->order_swap ? ln->order_mask : 0;
+			/* UP: where it would be better off (what its pairs
+			 * tell their receivers' leaves they can take). */
+			if (ln->e.dir == TITA_LEAF_UP)
+				out[n].room_mask = targets(l, ln, now_ns);
+			else
+				out[n].room_mask =
+					ln->order_bps && ln->order_swap ? ln->order_mask : 0;
 		}
 		n++;
 	}
-	uint64_t up, down;
-
-	tita_leader_room(l, member, &up, &down);
 	if (ret_up_room)
-		*ret_up_room = up;
+		*ret_up_room = l->up_room;
 	if (ret_down_room)
-		*ret_down_room = down;
+		*ret_down_room = l->down_room;
 	return n;
 }
 
-bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *member, double frac)
+bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *member, double frac,
+			 uint64_t now_ns)
 {
 	for (uint32_t slot = 0; slot < l->hwm; slot++) {
 		const struct line *ln = &l->lines[slot];
@@ -852,6 +953,12 @@ bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *me
 			continue;
 		if (!ln->answered || ln->order_bps != ln->answered_order_bps ||
 		    (ln->order_bps && ln->order_to != ln->answered_order_to))
+			return true;
+		/* Where a held-back line could go is news to its receiver. */
+		if (ln->e.dir == TITA_LEAF_UP && targets(l, ln, now_ns) != ln->answered_room &&
+		    (order_live(ln, now_ns) ||
+		     (double)ln->cap_bps + LINK_NOISE_FRAC * (double)l->leaf.spine_bps <
+			     (double)move_size(l, ln)))
 			return true;
 		moved = (double)ln->cap_bps - (double)ln->answered_cap_bps;
 		/* A smaller cap is told at once (the link depends on it); a
@@ -864,7 +971,8 @@ bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *me
 	return false;
 }
 
-void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *member)
+void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *member,
+			       uint64_t now_ns)
 {
 	for (uint32_t slot = 0; slot < l->hwm; slot++) {
 		struct line *ln = &l->lines[slot];
@@ -875,6 +983,7 @@ void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *me
 		ln->answered_cap_bps = ln->cap_bps;
 		ln->answered_order_bps = ln->order_bps;
 		ln->answered_order_to = ln->order_to;
+		ln->answered_room = ln->e.dir == TITA_LEAF_UP ? targets(l, ln, now_ns) : 0;
 	}
 }
 

@@ -143,25 +143,17 @@ void tita_leader_run(struct tita_leader *l, uint64_t now_ns);
  */
 size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *member,
 			  struct tita_leaf_entry *out, size_t max, uint64_t *ret_up_room,
-			  uint64_t *ret_down_room);
-
-/* The spines with room for a member's largest line, up and down (what its
- * answer carries). */
-void tita_leader_room(const struct tita_leader *l, const struct tita_addr *member,
-		      uint64_t *ret_up_room, uint64_t *ret_down_room);
-
-/* Whether the room matters to a member: one of its large lines up is held
- * below what it asks, or has a move or seek in force. */
-bool tita_leader_needs_room(const struct tita_leader *l, const struct tita_addr *member,
-			    uint64_t now_ns);
+			  uint64_t *ret_down_room, uint64_t now_ns);
 
 /*
  * Whether a member's answer would differ from the one it last got (marked
  * with tita_leader_mark_answered()): a line whose cap moved by more than
  * frac, a new line, or an order not yet told.
  */
-bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *member, double frac);
-void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *member);
+bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *member, double frac,
+			 uint64_t now_ns);
+void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *member,
+			       uint64_t now_ns);
 
 /* The members that reported (for sending answers): up to max, returns how many. */
 size_t tita_leader_members(const struct tita_leader *l, struct tita_addr *out, size_t max);
