@@ -1479,6 +1479,22 @@ uint64_t ctl_fabric_cap(const struct pair *pr, uint64_t now_ns)
 	return cap;
 }
 
+/*
+ * Marks on a pair that tita placed (CNPs to its sender, CE its receiver
+ * reports) mean a collision it did not plan: most often the fabric rehashed
+ * (a link went down or came back) and the pair's source port now goes
+ * elsewhere. One probe of its own port tells; a new spine there makes the
+ * whole port probe again (rehash()).
+ */
+void ctl_fabric_marked(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+{
+	if (pr->path != PATH_KNOWN || !pr->probes || pr->probes->n_out ||
+	    now_ns - pr->probes->sent_ns < probe_timeout_ns(c) || !in_fabric(&c->ports[pr->port], pr))
+		return;
+	probe_push(c, pr, pr->sport, now_ns);
+	c->stats.probes_on_marks++;
+}
+
 void ctl_fabric_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_grant_entry *e,
 			 uint64_t old_grant_bps, uint64_t now_ns)
 {
@@ -1490,6 +1506,8 @@ void ctl_fabric_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_
 	    ctl_changed(tita_min_u64(pr->demand_bps, e->rate_bps),
 			tita_min_u64(pr->demand_bps, old_grant_bps), c->p.demand_change_frac))
 		report_soon(c, &c->ports[pr->port], now_ns);
+	if (e->ce_ppm > c->p.rc_ce_threshold * 1e6)
+		ctl_fabric_marked(c, pr, now_ns);
 	if (pr->hold_spine != TITA_SPINE_NONE && e->has_spine && e->spine == pr->hold_spine) {
 		pr->hold_spine = TITA_SPINE_NONE;
 		c->port_dirty[pr->port] = true;

@@ -366,6 +366,8 @@ int ctl_on_leaf_answer(struct tita_ctl *c, const struct tita_msg *m, uint64_t no
 void ctl_fabric_tx_new(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
 /* ...and once its first demand is known: a large one probes its paths. */
 void ctl_fabric_tx_started(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
+/* A TX pair was marked (CNPs, or CE its receiver reports): check its path. */
+void ctl_fabric_marked(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
 /* What the leader lets the pair use (TITA_RATE_UNPACED: no cap). */
 uint64_t ctl_fabric_cap(const struct pair *pr, uint64_t now_ns);
 /* A grant's move request for a TX pair; a demand's spine for an RX pair. */

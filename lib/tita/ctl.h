@@ -501,6 +501,7 @@ struct tita_ctl_stats {
 	/* The fabric. */
 	uint64_t probes_out, probe_batches, probe_results, probes_unanswered, probes_lost;
 	uint64_t path_updates, moves, moves_failed, rehashes;
+	uint64_t probes_on_marks; /* a pair's own port probed again on CE */
 	uint64_t leaf_reports, leaf_answers, leaf_msgs_refused, leaf_lines_refused;
 	uint64_t leaders_lost;
 };
