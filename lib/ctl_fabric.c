@@ -26,7 +26,6 @@
 #include <string.h>
 
 #include "ctl_internal.h"
-#include <stdio.h>
 
 /* Lines a member sends at most; past this, large pairs are summed. */
 #define LINES_MAX 512u
@@ -704,7 +703,12 @@ static uint64_t pair_use_bps(const struct tita_ctl *c, const struct pair *pr)
 		 * steps) says: its line's cap goes to the pairs that send. */
 		if (pr->idle_rounds)
 			return 0;
-		return pr->state == TITA_PAIR_GRANTED ? tita_min_u64(use, pr->grant_bps) : use;
+		/* The receiver's share, not the grant, when the receiver's
+		 * leaf holds the grant below it: what a collision leaves a
+		 * pair is not what it would use once moved. */
+		if (pr->state == TITA_PAIR_GRANTED)
+			use = tita_min_u64(use, pr->far_share_bps ? pr->far_share_bps : pr->grant_bps);
+		return use;
 	}
 	return pr->rx_alloc_bps ? tita_min_u64(pr->demand_bps, pr->rx_alloc_bps) : pr->demand_bps;
 }
@@ -762,6 +766,11 @@ static void nic_shares(struct tita_ctl *c, uint16_t port)
 		pr->nic_share_bps = c->entries[k].alloc_bps;
 		pr->big = pair_big(c, pt->fab, pr);
 	}
+}
+
+static uint64_t spines_mask(const struct fab_port *f)
+{
+	return f->place.n_spines >= 64 ? UINT64_MAX : (1ull << f->place.n_spines) - 1;
 }
 
 /* The spines a pair's probes found a source port for. */
@@ -1162,8 +1171,6 @@ static void line_orders(struct tita_ctl *c, uint16_t port, const struct tita_lea
 		} else if (!left) {
 			continue;
 		} else if (l->dir == TITA_LEAF_UP) {
-			if (getenv("DBG_HOST") && pr->local.bytes[15] == atoi(getenv("DBG_HOST")))
-				fprintf(stderr, "DBG t=%.3f order to %u: path %d want %u\n", now_ns / 1e3, l->move_to, pr->path, pr->want_spine);
 			if (pr->path != PATH_KNOWN || pr->want_spine != TITA_SPINE_NONE)
 				continue;
 			pr->want_spine = l->move_to;
@@ -1423,6 +1430,15 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		if (pr->path == PATH_KNOWN && pb && pb->n <= 1 && !pb->n_out &&
 		    pair_big(c, pt->fab, pr))
 			probe_batch(c, pr, UINT32_MAX, now_ns);
+		/* A large pair held back, that knows no port for some spine,
+		 * probes for more now and then: the spine it does not know
+		 * may be the one with room. */
+		else if (pr->path == PATH_KNOWN && pb && !pb->n_out && pr->big &&
+			 now_ns - pb->sent_ns >= 4 * probe_timeout_ns(c) &&
+			 (known_spines(pr) | 1ull << pr->spine) != spines_mask(pt->fab) &&
+			 (pr->seek ||
+			  (double)ctl_fabric_cap(pr, now_ns) < 0.9 * (double)pr->nic_share_bps))
+			probe_batch(c, pr, UINT32_MAX, now_ns);
 		if (pr->want_spine != TITA_SPINE_NONE && pb && !pb->n_out)
 			try_move(c, pr, now_ns);
 		if (pr->want_spine != TITA_SPINE_NONE && now_ns >= pr->want_until_ns)
@@ -1508,6 +1524,7 @@ void ctl_fabric_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_
 		report_soon(c, &c->ports[pr->port], now_ns);
 	if (e->ce_ppm > c->p.rc_ce_threshold * 1e6)
 		ctl_fabric_marked(c, pr, now_ns);
+	pr->far_share_bps = e->share_bps;
 	if (pr->hold_spine != TITA_SPINE_NONE && e->has_spine && e->spine == pr->hold_spine) {
 		pr->hold_spine = TITA_SPINE_NONE;
 		c->port_dirty[pr->port] = true;
@@ -1597,6 +1614,8 @@ void ctl_fabric_fill_grant(const struct tita_ctl *c, const struct pair *pr,
 		e->has_spine = true;
 		e->spine = pr->spine;
 	}
+	if (e->rate_bps < pr->rx_alloc_bps)
+		e->share_bps = pr->rx_alloc_bps;
 	if (!pr->move_asked || now_ns >= pr->move_until_ns || !pr->move_mask)
 		return;
 	e->move = true;

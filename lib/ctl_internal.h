@@ -152,6 +152,9 @@ struct pair {
 	 * (a swap, the first placement); once there, the pair keeps to
 	 * hold_cap_bps until a grant counts it on hold_spine. */
 	bool move_unreserved;
+	/* TX: the receiver's downlink share when its leaf holds the grant
+	 * below it (0: the grant is that share). */
+	uint64_t far_share_bps;
 	/* The pair's share of its own NIC, and whether that makes it large
 	 * (steered as a line of its own). */
 	uint64_t nic_share_bps;

@@ -26,8 +26,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <stdlib.h>
-#include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 
@@ -737,8 +735,6 @@ static void take_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 		bps = move_size(l, ln);
 		from = ln->e.spine;
 		fits = targets(l, ln, now_ns) & ln->e.room_mask;
-		if (getenv("DBG_LEAF") && l->leaf.leaf == (uint32_t)atoi(getenv("DBG_LEAF")))
-			fprintf(stderr, "DBG t=%.3f leaf %u proposal member %u from %u mask %llx fits %llx roomy %llx swap %d\n", now_ns/1e3, l->leaf.leaf, ln->e.member.bytes[15], from, (unsigned long long)ln->e.room_mask, (unsigned long long)fits, (unsigned long long)roomy(l, TITA_LEAF_UP, from, bps), ln->e.swap);
 		if (fits) {
 			order(l, ln, bps, draw(l, fits), false, now_ns);
 			l->stats.accepted++;
@@ -784,7 +780,7 @@ static void take_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 {
 	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
-		for (int pass = 0; pass < (getenv("NOSWAP") ? 1 : 2); pass++) {
+		for (int pass = 0; pass < 2; pass++) {
 			int64_t x = excess_of(l, &l->down[s]);
 
 			for (uint32_t k = n; k-- > 0 && x > 0;) {
@@ -798,7 +794,7 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 				 * lines that came in last have a while to say
 				 * where they can go (and go there). */
 				if (pass == 1 &&
-				    now_ns - l->down_over_since_ns[s] < l->p.move_hold_ns / (getenv("SWAPDIV") ? atoi(getenv("SWAPDIV")) : 2))
+				    now_ns - l->down_over_since_ns[s] < l->p.move_hold_ns / 2)
 					continue;
 				bps = move_size(l, ln);
 				free_down = roomy(l, TITA_LEAF_DOWN, s, bps);

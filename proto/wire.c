@@ -394,7 +394,8 @@ static bool leaf_line_valid(const struct tita_leaf_entry *e)
 static bool grant_entry_valid(const struct tita_grant_entry *e)
 {
 	return e->rate_bps <= TITA_RATE_MAX_BPS && check_ttl(e->ttl_ns) == TITA_WIRE_OK &&
-	       e->ce_ppm <= CE_PPM_MAX && (!e->has_spine || e->spine < TITA_SPINES_MAX);
+	       e->ce_ppm <= CE_PPM_MAX && (!e->has_spine || e->spine < TITA_SPINES_MAX) &&
+	       e->share_bps <= TITA_RATE_MAX_BPS;
 }
 
 /* --- encoder --- */
@@ -509,6 +510,7 @@ static void grant_to_wire(const struct tita_grant_entry *e, Tita__Peer__GrantEnt
 		pe->spine_present_case = TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE;
 		pe->spine = e->spine;
 	}
+	pe->share_bps = (double)e->share_bps;
 }
 
 static void leaf_line_to_wire(const struct tita_leaf_entry *e, Tita__Peer__LeafLine *pl)
@@ -830,6 +832,8 @@ static enum tita_wire_error check_grant_values(const Tita__Peer__GrantEntry *e)
 	if (!err && e->spine_present_case == TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE &&
 	    e->spine >= TITA_SPINES_MAX)
 		err = TITA_WIRE_E_SPINE_RANGE;
+	if (!err)
+		err = check_rate(e->share_bps);
 	return err;
 }
 
@@ -1008,6 +1012,7 @@ static void grant_from_wire(const Tita__Peer__GrantEntry *pe, struct tita_grant_
 	e->swap = pe->swap;
 	e->has_spine = pe->spine_present_case == TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE;
 	e->spine = e->has_spine ? (uint16_t)pe->spine : 0;
+	e->share_bps = rate_from_wire(pe->share_bps);
 }
 
 static void leaf_line_from_wire(const Tita__Peer__LeafLine *pl, const struct tita_addr *member,

@@ -310,6 +310,9 @@ struct tita_grant_entry {
 	/* The spine the receiver counts the pair on, when it knows it. */
 	bool has_spine;
 	uint16_t spine;
+	/* When the receiver's leaf holds the grant below the receiver's
+	 * downlink share: that share (0: the grant is it). */
+	uint64_t share_bps;
 };
 
 struct tita_msg {
