@@ -707,7 +707,8 @@ static uint64_t pair_use_bps(const struct tita_ctl *c, const struct pair *pr)
 		 * leaf holds the grant below it: what a collision leaves a
 		 * pair is not what it would use once moved. */
 		if (pr->state == TITA_PAIR_GRANTED)
-			use = tita_min_u64(use, pr->far_share_bps ? pr->far_share_bps : pr->grant_bps);
+			use = tita_min_u64(use,
+					   pr->far_share_bps ? pr->far_share_bps : pr->grant_bps);
 		return use;
 	}
 	return pr->rx_alloc_bps ? tita_min_u64(pr->demand_bps, pr->rx_alloc_bps) : pr->demand_bps;
@@ -1505,7 +1506,8 @@ uint64_t ctl_fabric_cap(const struct pair *pr, uint64_t now_ns)
 void ctl_fabric_marked(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 {
 	if (pr->path != PATH_KNOWN || !pr->probes || pr->probes->n_out ||
-	    now_ns - pr->probes->sent_ns < probe_timeout_ns(c) || !in_fabric(&c->ports[pr->port], pr))
+	    now_ns - pr->probes->sent_ns < probe_timeout_ns(c) ||
+	    !in_fabric(&c->ports[pr->port], pr))
 		return;
 	probe_push(c, pr, pr->sport, now_ns);
 	c->stats.probes_on_marks++;
@@ -1592,8 +1594,8 @@ void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita
 	}
 }
 
-void ctl_fabric_fill_demand(const struct tita_ctl *c, struct pair *pr,
-			    struct tita_demand_entry *e, uint64_t now_ns)
+void ctl_fabric_fill_demand(const struct tita_ctl *c, struct pair *pr, struct tita_demand_entry *e,
+			    uint64_t now_ns)
 {
 	if (!in_fabric(&c->ports[pr->port], pr) || !pr->placed || pr->spine == TITA_SPINE_NONE ||
 	    (pr->path != PATH_KNOWN && pr->path != PATH_MOVING))

@@ -424,8 +424,8 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 		 * it only holds its place on the new one (below). */
 		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE && ln->e.dir == TITA_LEAF_UP) {
 			moving = tita_min_u64(ln->order_bps, demand);
-			l->items[n_items++] =
-				(struct item){ l->order[k], ln->e.dir, ln->order_to, false, moving };
+			l->items[n_items++] = (struct item){ l->order[k], ln->e.dir, ln->order_to,
+							     false, moving };
 		}
 		if (demand > moving || !moving)
 			l->items[n_items++] = (struct item){ l->order[k], ln->e.dir, ln->e.spine,
@@ -434,9 +434,9 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 		 * its sender moves it; here it takes its share already, so
 		 * that those here now are not given the room kept for it. */
 		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE && ln->e.dir == TITA_LEAF_DOWN)
-			l->items[n_items++] =
-				(struct item){ l->order[k], ln->e.dir, ln->order_to, true,
-					       tita_min_u64(ln->order_bps, demand) };
+			l->items[n_items++] = (struct item){ l->order[k], ln->e.dir, ln->order_to,
+							     true,
+							     tita_min_u64(ln->order_bps, demand) };
 	}
 	/* Group the items by link (dir, spine): a counting sort. */
 	for (uint32_t k = 0; k < n_items; k++)
@@ -491,8 +491,7 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 					link_bps -
 					tita_min_u64(link_bps, l->alloc[k - first].alloc_bps);
 			tita_alloc_maxmin_by_group(l->alloc, last - first,
-						   avail - lk->allocated_bps,
-						   l->scratch);
+						   avail - lk->allocated_bps, l->scratch);
 			for (uint32_t k = first; k < last; k++)
 				if (!l->sorted_items[k].reserve)
 					l->lines[l->sorted_items[k].slot].cap_bps +=
@@ -749,7 +748,8 @@ static void take_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 			int64_t grow_to = (int64_t)bps - (int64_t)move_size(l, c);
 
 			if (c != ln && steerable(c, TITA_LEAF_UP, now_ns) && c->e.spine != from &&
-			    ln->e.room_mask >> c->e.spine & 1 && grow_to <= room_of(&l->up[c->e.spine]) &&
+			    ln->e.room_mask >> c->e.spine & 1 &&
+			    grow_to <= room_of(&l->up[c->e.spine]) &&
 			    -grow_to <= room_of(&l->up[from]))
 				g = c;
 		}
@@ -798,7 +798,8 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 					continue;
 				bps = move_size(l, ln);
 				free_down = roomy(l, TITA_LEAF_DOWN, s, bps);
-				to = draw(l, pass ? free_down : targets_by(l, ln, true) & ln->e.room_mask);
+				to = draw(l, pass ? free_down :
+						    targets_by(l, ln, true) & ln->e.room_mask);
 				if (to == TITA_SPINE_NONE)
 					continue;
 				order(l, ln, bps, to, pass == 1, now_ns);
@@ -841,8 +842,8 @@ static void seeker_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 			struct line *c = &l->lines[l->order[j]];
 			int64_t grow_from = (int64_t)move_size(l, c) - (int64_t)bps;
 
-			if (c != ln && steerable(c, TITA_LEAF_DOWN, now_ns) &&
-			    c->e.spine != from && ln->e.room_mask >> c->e.spine & 1 &&
+			if (c != ln && steerable(c, TITA_LEAF_DOWN, now_ns) && c->e.spine != from &&
+			    ln->e.room_mask >> c->e.spine & 1 &&
 			    grow_from <= room_of(&l->down[from]) &&
 			    -grow_from <= room_of(&l->down[c->e.spine]))
 				h = c;

@@ -288,13 +288,20 @@ static void print_stats(const struct sim *s)
 			ls.swaps += one.swaps;
 			ls.refused += one.refused;
 		}
-		fprintf(stderr, "msgs by kind (demand grant report answer): %llu/%llu %llu/%llu %llu/%llu %llu/%llu; at leaders %llu %llu %llu %llu\n",
-			(unsigned long long)dbg_kind_msgs[1], (unsigned long long)dbg_kind_entries[1],
-			(unsigned long long)dbg_kind_msgs[2], (unsigned long long)dbg_kind_entries[2],
-			(unsigned long long)dbg_kind_msgs[3], (unsigned long long)dbg_kind_entries[3],
-			(unsigned long long)dbg_kind_msgs[4], (unsigned long long)dbg_kind_entries[4],
-			(unsigned long long)dbg_leader_msgs[1], (unsigned long long)dbg_leader_msgs[2],
-			(unsigned long long)dbg_leader_msgs[3], (unsigned long long)dbg_leader_msgs[4]);
+		fprintf(stderr,
+			"msgs by kind (demand grant report answer): %llu/%llu %llu/%llu %llu/%llu %llu/%llu; at leaders %llu %llu %llu %llu\n",
+			(unsigned long long)dbg_kind_msgs[1],
+			(unsigned long long)dbg_kind_entries[1],
+			(unsigned long long)dbg_kind_msgs[2],
+			(unsigned long long)dbg_kind_entries[2],
+			(unsigned long long)dbg_kind_msgs[3],
+			(unsigned long long)dbg_kind_entries[3],
+			(unsigned long long)dbg_kind_msgs[4],
+			(unsigned long long)dbg_kind_entries[4],
+			(unsigned long long)dbg_leader_msgs[1],
+			(unsigned long long)dbg_leader_msgs[2],
+			(unsigned long long)dbg_leader_msgs[3],
+			(unsigned long long)dbg_leader_msgs[4]);
 		fprintf(stderr,
 			"leader stats: runs %llu proposals %llu (swap %llu) seeks %llu accepted %llu swaps %llu refused %llu\n",
 			(unsigned long long)ls.runs, (unsigned long long)ls.proposals,
@@ -385,7 +392,8 @@ static void send_msg(struct sim *s, uint32_t host, const struct tita_msg *m)
 	if (m->kind < 5) {
 		dbg_kind_msgs[m->kind]++;
 		dbg_kind_entries[m->kind] += m->n_entries;
-		if (host % s->cfg->hosts_per_leaf == 0 || host_of_addr(&m->peer) % s->cfg->hosts_per_leaf == 0)
+		if (host % s->cfg->hosts_per_leaf == 0 ||
+		    host_of_addr(&m->peer) % s->cfg->hosts_per_leaf == 0)
 			dbg_leader_msgs[m->kind]++;
 	}
 
@@ -426,7 +434,8 @@ static void send_msg(struct sim *s, uint32_t host, const struct tita_msg *m)
 							mem, e->dir == TITA_LEAF_UP ? "UP" : "DOWN",
 							e->spine, (int)e->remote_leaf,
 							e->demand_bps / 1e9, e->move_bps / 1e9,
-							e->move_to == TITA_SPINE_NONE ? -1 : e->move_to,
+							e->move_to == TITA_SPINE_NONE ? -1 :
+											e->move_to,
 							(unsigned long long)e->room_mask, e->swap,
 							e->cap_bps / 1e9);
 				}
@@ -798,9 +807,11 @@ static void debug_paths(struct sim *s)
 			if (!f->started || f->finish_ps)
 				continue;
 			sp = sim_path_spine(s, f->src, f->dst, f->sport);
-			if (last_sp[k] != SIM_NONE && last_sp[k] != 0xffffffffu && sp != last_sp[k]) {
+			if (last_sp[k] != SIM_NONE && last_sp[k] != 0xffffffffu &&
+			    sp != last_sp[k]) {
 				changed++;
-				into_bad += up[f->src / hpl * S + sp] > 1 || dn[f->dst / hpl * S + sp] > 1;
+				into_bad += up[f->src / hpl * S + sp] > 1 ||
+					    dn[f->dst / hpl * S + sp] > 1;
 			}
 			last_sp[k] = sp;
 		}
@@ -843,7 +854,8 @@ static void debug_paths(struct sim *s)
 			size_t n = tita_ctl_pairs(s->hosts[h].ctl, info, 8);
 
 			for (size_t i = 0; i < n && i < 8; i++)
-				big_up += info[i].role == TITA_PAIR_TX && info[i].leaf_cap_bps > 12500000000ull;
+				big_up += info[i].role == TITA_PAIR_TX &&
+					  info[i].leaf_cap_bps > 12500000000ull;
 		}
 		for (uint32_t k = 0; k < L * S; k++) {
 			over_up += up[k] > 1;
@@ -877,12 +889,14 @@ static void debug_paths(struct sim *s)
 						break;
 					}
 			}
-			fprintf(stderr, "  conflicted flows %u, with a spine free at both ends %u\n",
+			fprintf(stderr,
+				"  conflicted flows %u, with a spine free at both ends %u\n",
 				conflicted, fixable);
 		}
 		fprintf(stderr,
 			"  up>1 %u dn>1 %u capped>12.5G %u | proposals %llu (swap %llu) seeks %llu accepted %llu swaps %llu refused %llu\n",
-			over_up, over_dn, big_up, (unsigned long long)(ls.proposals - last.proposals),
+			over_up, over_dn, big_up,
+			(unsigned long long)(ls.proposals - last.proposals),
 			(unsigned long long)(ls.proposals_swap - last.proposals_swap),
 			(unsigned long long)(ls.seeks - last.seeks),
 			(unsigned long long)(ls.accepted - last.accepted),
