@@ -133,6 +133,8 @@ static void assert_demand_eq(const struct tita_demand_entry *a, const struct tit
 	assert_int_equal(a->has_spine, b->has_spine);
 	if (a->has_spine)
 		assert_int_equal(a->spine, b->spine);
+	assert_int_equal(a->room_mask, b->room_mask);
+	assert_int_equal(a->seek, b->seek);
 }
 
 static void assert_grant_eq(const struct tita_grant_entry *a, const struct tita_grant_entry *b)
@@ -145,6 +147,11 @@ static void assert_grant_eq(const struct tita_grant_entry *a, const struct tita_
 	assert_int_equal(a->ce_ppm, b->ce_ppm);
 	assert_int_equal(a->room_mask, b->room_mask);
 	assert_int_equal(a->move, b->move);
+	assert_int_equal(a->swap, b->swap);
+	assert_int_equal(a->has_spine, b->has_spine);
+	if (a->has_spine)
+		assert_int_equal(a->spine, b->spine);
+	assert_int_equal(a->share_bps, b->share_bps);
 }
 
 /*
@@ -1264,6 +1271,9 @@ static void test_fabric_fields(void **state)
 	m.demand[0].spine = 0;
 	m.demand[1].has_spine = true;
 	m.demand[1].spine = TITA_SPINES_MAX - 1;
+	m.demand[1].room_mask = UINT64_MAX;
+	m.demand[1].seek = true;
+	m.demand[2].room_mask = 0x8000000000000001ull;
 	round_trip(&m, TITA_WIRE_MAX_BYTES);
 	m.demand[2].has_spine = true;
 	m.demand[2].spine = TITA_SPINES_MAX;
@@ -1276,8 +1286,22 @@ static void test_fabric_fields(void **state)
 	make_grant(&m, v4(10, 1, 2, 3), v4(10, 3, 2, 1), 2);
 	m.grant[0].room_mask = UINT64_MAX;
 	m.grant[0].move = true;
+	m.grant[0].swap = true;
+	m.grant[0].has_spine = true;
+	m.grant[0].spine = TITA_SPINES_MAX - 1;
+	m.grant[0].share_bps = TITA_RATE_MAX_BPS;
 	m.grant[1].room_mask = 6;
+	m.grant[1].has_spine = true;
+	m.grant[1].spine = 0;
 	round_trip(&m, TITA_WIRE_MAX_BYTES);
+	/* A grant's spine is checked like a demand's. */
+	m.grant[1].spine = TITA_SPINES_MAX;
+	{
+		uint32_t used;
+
+		assert_int_equal(tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used),
+				 -EINVAL);
+	}
 
 	memset(&h, 0, sizeof(h));
 	h.n_ports = 3;
@@ -1325,6 +1349,7 @@ static struct tita_leaf_entry leaf_line_of(struct tita_addr member, uint32_t k)
 		.move_bps = k % 5 ? 0 : 95 * TITA_GBPS,
 		.move_to = k % 4 ? TITA_SPINE_NONE : (uint16_t)(63 - k % 64),
 		.room_mask = k % 2 ? UINT64_MAX >> k % 64 : 0,
+		.swap = k % 3 == 1,
 		.cap_bps = k % 2 ? TITA_RATE_MAX_BPS - k : 0,
 	};
 }
@@ -1341,6 +1366,7 @@ static void assert_leaf_eq(const struct tita_leaf_entry *a, const struct tita_le
 	assert_int_equal(a->move_bps, b->move_bps);
 	assert_int_equal(a->move_to, b->move_to);
 	assert_int_equal(a->room_mask, b->room_mask);
+	assert_int_equal(a->swap, b->swap);
 	assert_int_equal(a->cap_bps, b->cap_bps);
 }
 
@@ -1594,6 +1620,25 @@ static void test_place_values(void **state)
 		e.spine = 0;
 		assert_int_equal(decode_checked(NULL, NULL, buf,
 						seal_demand(&e, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_OK);
+	}
+	{
+		/* A grant's spine and share, like a demand's spine and a rate. */
+		Tita__Peer__GrantEntry e = good_grant_entry();
+
+		e.spine_present_case = TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE;
+		e.spine = TITA_SPINES_MAX;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_grant(&e, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_E_SPINE_RANGE);
+		e.spine = TITA_SPINES_MAX - 1;
+		e.share_bps = -1;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_grant(&e, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_E_RATE_NEGATIVE);
+		e.share_bps = 1e9;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_grant(&e, 1, 1, buf, sizeof(buf))),
 				 TITA_WIRE_OK);
 	}
 }
