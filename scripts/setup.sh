@@ -13,7 +13,7 @@ packages=(
 	libsodium-dev libcmocka-dev
 	libnl-3-dev libnl-route-3-dev libmnl-dev
 	libmicrohttpd-dev libsystemd-dev libibverbs-dev libinih-dev
-	iproute2 nftables tshark python3-scapy python3 curl
+	iproute2 nftables tshark python3-scapy python3 python3-yaml curl
 	prometheus gnuplot-nox
 	clang-format
 	scdoc bash-completion debhelper dpkg-dev fakeroot
