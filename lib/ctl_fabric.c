@@ -194,6 +194,55 @@ static int cmp_addr(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct tita_addr));
 }
 
+/*
+ * The same place with other members (one joined, one left): the lines, the
+ * leader's state and the caps stay; what is known of each member that stays
+ * (dead, answered) moves with it.
+ */
+static int set_members(struct fab_port *f, const struct tita_addr *local,
+		       const struct tita_addr *members, uint32_t n)
+{
+	struct tita_addr *m = malloc(n * sizeof(*m));
+	uint64_t *dead = calloc(n, sizeof(*dead)), *answered = calloc(n, sizeof(*answered));
+	struct tita_addr leader = f->members[f->leader];
+
+	if (!m || !dead || !answered) {
+		free(m);
+		free(dead);
+		free(answered);
+		return -ENOMEM;
+	}
+	memcpy(m, members, n * sizeof(*m));
+	qsort(m, n, sizeof(*m), cmp_addr);
+	f->leader = UINT32_MAX;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct tita_addr *hit =
+			bsearch(&m[i], f->members, f->n_members, sizeof(*m), cmp_addr);
+
+		if (hit) {
+			dead[i] = f->dead_until_ns[hit - f->members];
+			answered[i] = f->answered_ns[hit - f->members];
+		}
+		if (tita_addr_eq(&m[i], local))
+			f->self = i;
+		if (tita_addr_eq(&m[i], &leader))
+			f->leader = i;
+	}
+	free(f->members);
+	free(f->dead_until_ns);
+	free(f->answered_ns);
+	f->members = m;
+	f->dead_until_ns = dead;
+	f->answered_ns = answered;
+	f->n_members = n;
+	/* The leader left: the next report goes to whoever leads now. */
+	if (f->leader == UINT32_MAX) {
+		f->leader = f->self;
+		f->report_due = true;
+	}
+	return 0;
+}
+
 int tita_ctl_port_set_place(struct tita_ctl *c, const struct tita_addr *local,
 			    const struct tita_place *place, const struct tita_addr *members,
 			    uint32_t n_members)
@@ -216,6 +265,9 @@ int tita_ctl_port_set_place(struct tita_ctl *c, const struct tita_addr *local,
 		self |= tita_addr_eq(&members[i], local);
 	if (!self)
 		return -EINVAL;
+	f = c->ports[port].fab;
+	if (f && !memcmp(&f->place, place, sizeof(*place)))
+		return set_members(f, local, members, n_members);
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
@@ -346,7 +398,7 @@ bool tita_ctl_pop_path(struct tita_ctl *c, struct tita_path_update *ret_update)
 /* How long a probe may take before it counts as lost. */
 static uint64_t probe_timeout_ns(const struct tita_ctl *c)
 {
-	return 2 * c->p.control_interval_ns;
+	return c->p.probe_timeout_ns;
 }
 
 static int known_sport(const struct fab_probes *pb, uint16_t sport)
@@ -453,6 +505,25 @@ static void report_soon(struct tita_ctl *c, struct port *pt, uint64_t now_ns)
 	c->fabric_due_ns = tita_min_u64(c->fabric_due_ns, now_ns + fabric_batch_ns(c));
 }
 
+/* Ask the caller to move the pair to moving_sport. A move that is neither
+ * applied nor failed within a grant TTL counts as failed (a queue pair
+ * that never drained, an agent gone). */
+static void start_move(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+{
+	pr->path = PATH_MOVING;
+	pr->path_until_ns = now_ns + c->p.grant_ttl_ns;
+	path_push(c, pr, pr->moving_sport);
+}
+
+/* A move that did not happen: the pair stays where it was. */
+static void move_failed(struct tita_ctl *c, struct pair *pr)
+{
+	pr->path = PATH_KNOWN;
+	pr->move_unreserved = false;
+	c->stats.moves_failed++;
+	c->port_dirty[pr->port] = true;
+}
+
 /* Try to carry out the leader's order: a source port known to reach the
  * spine, or a batch of probes to find one. */
 static void try_move(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
@@ -472,8 +543,7 @@ static void try_move(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 		pr->moving_sport = pb->sport[i];
 		pr->moving_spine = pr->want_spine;
 		pr->want_spine = TITA_SPINE_NONE;
-		pr->path = PATH_MOVING;
-		path_push(c, pr, pr->moving_sport);
+		start_move(c, pr, now_ns);
 		c->stats.moves++;
 		return;
 	}
@@ -560,8 +630,7 @@ static void place(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 	pr->moving_sport = pb->sport[pick];
 	pr->moving_spine = pb->spine[pick];
 	pr->move_unreserved = true;
-	pr->path = PATH_MOVING;
-	path_push(c, pr, pr->moving_sport);
+	start_move(c, pr, now_ns);
 }
 
 int tita_ctl_probe_result(struct tita_ctl *c, const struct tita_probe *probe, uint16_t spine,
@@ -654,6 +723,17 @@ int tita_ctl_path_applied(struct tita_ctl *c, const struct tita_path_update *u, 
 		return 0;
 	}
 	return u->sport == pr->sport ? 0 : -ENOENT;
+}
+
+int tita_ctl_path_failed(struct tita_ctl *c, const struct tita_path_update *u, uint64_t now_ns)
+{
+	struct pair *pr = ctl_pair_find(c, TITA_PAIR_TX, &u->local, &u->remote, u->job_id);
+
+	if (!pr || pr->path != PATH_MOVING || u->sport != pr->moving_sport)
+		return -ENOENT;
+	move_failed(c, pr);
+	report_due(c, &c->ports[pr->port], now_ns);
+	return 0;
 }
 
 /* ---- a member's side ---------------------------------------------------- */
@@ -1416,6 +1496,10 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			}
 			continue;
 		}
+		if (pr->path == PATH_MOVING && now_ns >= pr->path_until_ns) {
+			move_failed(c, pr);
+			report_due(c, pt, now_ns);
+		}
 		pb = pr->probes;
 		if (pb && pb->n_out && now_ns - pb->sent_ns >= probe_timeout_ns(c)) {
 			c->stats.probes_lost += pb->n_out;
@@ -1483,14 +1567,11 @@ void ctl_fabric_early(struct tita_ctl *c, uint64_t now_ns)
 
 uint64_t ctl_fabric_cap(const struct pair *pr, uint64_t now_ns)
 {
-	/* A pair ordered elsewhere waits for its new path: the leader counts
-	 * it there already, and gave what it had to those that stay. */
+	/* A pair on its way to another spine keeps its rate where it is: what
+	 * it has posted must drain at it before its queue pairs can move (the
+	 * caller holds its next message meanwhile). */
 	uint64_t cap = now_ns < pr->leaf_cap_until_ns ? pr->leaf_cap_bps : TITA_RATE_UNPACED;
 
-	if (pr->role == TITA_PAIR_TX &&
-	    ((pr->want_spine != TITA_SPINE_NONE && now_ns < pr->want_until_ns) ||
-	     pr->path == PATH_MOVING))
-		return 0;
 	if (pr->role == TITA_PAIR_TX && pr->hold_spine != TITA_SPINE_NONE)
 		return tita_min_u64(cap, pr->hold_cap_bps);
 	return cap;

@@ -95,6 +95,8 @@ static const struct tita_param table[] = {
 	FRAC(big_frac, NULL, 0, 1, 0.125,
 	     "a pair granted this much of an uplink is steered on its own"),
 	COUNT(probe_batch, NULL, "ports", 1, 64, 32, "source ports one path probe batch tries"),
+	DUR(probe_timeout_ns, "probe-timeout", 1 * US, 10 * S, 200 * US,
+	    "a path probe unanswered this long is lost"),
 	FRAC(leaf_batch_frac, NULL, 0, 1, 0.02,
 	     "reports to the leaf's leader, and its runs, wait this much of an interval"),
 	COUNT(max_ports, NULL, "ports", 1, 4096, 64, "local NICs the controller holds at most"),

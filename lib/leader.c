@@ -413,27 +413,16 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 
 	for (uint32_t k = 0; k < n; k++) {
 		struct line *ln = &l->lines[l->order[k]];
-		uint64_t moving = 0, demand = tita_min_u64(ln->e.demand_bps, link_bps);
+		uint64_t demand = tita_min_u64(ln->e.demand_bps, link_bps);
 
 		ln->cap_bps = 0;
-		/* A line that moves takes its share on the new uplink now: its
-		 * sender stops until it has moved. */
-		/* A line of ours that moves takes its share on the new uplink
-		 * now: its sender stops until it has moved. One asked off a
-		 * downlink keeps its share here until its sender has moved it;
-		 * it only holds its place on the new one (below). */
-		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE && ln->e.dir == TITA_LEAF_UP) {
-			moving = tita_min_u64(ln->order_bps, demand);
-			l->items[n_items++] = (struct item){ l->order[k], ln->e.dir, ln->order_to,
-							     false, moving };
-		}
-		if (demand > moving || !moving)
-			l->items[n_items++] = (struct item){ l->order[k], ln->e.dir, ln->e.spine,
-							     false, demand - moving };
-		/* A line asked to move here keeps sending where it is until
-		 * its sender moves it; here it takes its share already, so
-		 * that those here now are not given the room kept for it. */
-		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE && ln->e.dir == TITA_LEAF_DOWN)
+		l->items[n_items++] =
+			(struct item){ l->order[k], ln->e.dir, ln->e.spine, false, demand };
+		/* A line on its way elsewhere keeps sending where it is until
+		 * its queue pairs have drained and moved (its cap is there);
+		 * where it goes it takes its share already, so that those there
+		 * now are not given the room kept for it. */
+		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE)
 			l->items[n_items++] = (struct item){ l->order[k], ln->e.dir, ln->order_to,
 							     true,
 							     tita_min_u64(ln->order_bps, demand) };
@@ -506,13 +495,12 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 	for (uint32_t k = 0; k < n; k++) {
 		const struct line *ln = &l->lines[l->order[k]];
 
-		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE &&
-		    ln->e.dir == TITA_LEAF_DOWN) {
+		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE) {
 			uint64_t moving = tita_min_u64(ln->order_bps,
 						       tita_min_u64(ln->e.demand_bps, link_bps));
 
-			l->down[ln->order_to].planned_bps += (int64_t)moving;
-			l->down[ln->e.spine].planned_bps -= (int64_t)moving;
+			link_of(l, ln->e.dir, ln->order_to)->planned_bps += (int64_t)moving;
+			link_of(l, ln->e.dir, ln->e.spine)->planned_bps -= (int64_t)moving;
 		}
 	}
 }

@@ -95,6 +95,9 @@ struct world {
 	uint64_t spine_bps;
 	struct probe_reply *probes;
 	int n_probes;
+	/* How the hosts answer path updates: 0 move at once, 1 say they
+	 * failed, 2 never answer. */
+	int paths_answer;
 	uint64_t now_ns;
 	struct inflight *inflight;
 	int n_inflight;
@@ -188,6 +191,20 @@ static void world_fabric(struct world *w, int hosts_per_leaf, int n_spines, uint
 							 members, (uint32_t)n),
 				 0);
 	}
+}
+
+/* Whether a path update moves a pair (rather than giving it its first
+ * port). */
+static bool is_move(struct tita_ctl *c, const struct tita_path_update *u)
+{
+	struct tita_pair_info pi[MAX_FLOWS * 2];
+	size_t n = tita_ctl_pairs(c, pi, MAX_FLOWS * 2);
+
+	for (size_t i = 0; i < n && i < MAX_FLOWS * 2; i++)
+		if (pi[i].role == TITA_PAIR_TX && tita_addr_eq(&pi[i].remote, &u->remote) &&
+		    pi[i].job_id == u->job_id)
+			return pi[i].moving;
+	return false;
 }
 
 /* The ECMP hash of a leaf: the spine a (source, destination, source port)
@@ -347,6 +364,14 @@ static void collect_outputs(struct world *w, int h)
 		while (tita_ctl_pop_path(hs->ctl, &pu)) {
 			int dst = host_by_addr(w, &pu.remote);
 
+			/* A pair's first port is no move (nothing to drain):
+			 * it is taken whatever the mode. */
+			if (w->paths_answer && is_move(hs->ctl, &pu)) {
+				if (w->paths_answer == 1)
+					assert_int_equal(
+						tita_ctl_path_failed(hs->ctl, &pu, w->now_ns), 0);
+				continue;
+			}
 			for (int i = 0; i < hs->n_flows; i++)
 				if (hs->flows[i].dst == dst && hs->flows[i].job_id == pu.job_id)
 					hs->flows[i].sport = pu.sport;
@@ -1062,6 +1087,68 @@ static void test_fabric_leader_death(void **state)
 	world_free(w);
 }
 
+/*
+ * Moves that do not happen: hosts that say so, and hosts that never
+ * answer. Either way the pairs stay on their first port, the controller
+ * counts the failures (the silent ones after a grant TTL) and may try again
+ * later, and no pair is left stopped meanwhile.
+ */
+static void test_fabric_moves_that_fail(void **state)
+{
+	uint64_t saved = seed, failed[3] = { 0 };
+
+	(void)state;
+	for (int mode = 1; mode <= 2; mode++)
+		for (seed = 1; seed <= 8; seed++) {
+			struct world *w = world_new(4, NULL);
+			struct tita_ctl_stats st;
+			struct flow *a, *b;
+
+			world_fabric(w, 2, 2, LINE_BPS);
+			w->paths_answer = mode;
+			a = flow_add(w, 0, 2, TITA_JOB_DEFAULT);
+			b = flow_add(w, 1, 3, TITA_JOB_DEFAULT);
+			run_until(w, 30 * INTERVAL_NS + w->params.grant_ttl_ns);
+			for (int h = 0; h < 2; h++) {
+				tita_ctl_stats(w->hosts[h].ctl, &st);
+				failed[mode] += st.moves_failed;
+			}
+			/* Stuck or not, no pair is stopped: collided, each has half. */
+			CHECK(rate_of(a) >= 0.4 * w->params.eta * LINE_BPS &&
+				      rate_of(b) >= 0.4 * w->params.eta * LINE_BPS,
+			      "mode %d: rates %.0f %.0f\n", mode, rate_of(a), rate_of(b));
+			world_free(w);
+		}
+	/* Some seeds placed or moved a pair, and every such move failed. */
+	assert_true(failed[1] >= 2 && failed[2] >= 2);
+	seed = saved;
+}
+
+/* A member that joins the leaf changes nothing for the others: the same
+ * leader, the same caps. */
+static void test_fabric_members_change_keeps_state(void **state)
+{
+	struct world *w = world_new(5, NULL);
+	struct tita_place place = { .leaf = 0, .n_spines = 2, .spine_bps = LINE_BPS };
+	struct tita_addr members[3] = { w->hosts[0].addr, w->hosts[1].addr, w->hosts[4].addr };
+	struct tita_pair_info before, after;
+	struct tita_port_info port;
+
+	(void)state;
+	world_fabric(w, 2, 2, LINE_BPS);
+	flow_add(w, 1, 3, TITA_JOB_DEFAULT);
+	run_until(w, 20 * INTERVAL_NS);
+	assert_int_equal(tita_ctl_pairs(w->hosts[1].ctl, &before, 1), 1);
+	assert_int_equal(
+		tita_ctl_port_set_place(w->hosts[1].ctl, &w->hosts[1].addr, &place, members, 3), 0);
+	assert_int_equal(tita_ctl_pairs(w->hosts[1].ctl, &after, 1), 1);
+	tita_ctl_ports(w->hosts[1].ctl, &port, 1);
+	CHECK(tita_addr_eq(&port.leader, &w->hosts[0].addr), "leader changed\n");
+	assert_int_equal(after.leaf_cap_bps, before.leaf_cap_bps);
+	assert_int_equal(after.spine, before.spine);
+	world_free(w);
+}
+
 /* The pair table never outgrows its bound, whatever arrives. */
 /* Run the controller at now and drop what it sends: for tests that look
  * at its state, not at its messages. */
@@ -1711,6 +1798,8 @@ int main(void)
 		cmocka_unit_test(test_idle_pair_takes_only_spare_uplink),
 		cmocka_unit_test(test_fabric_collision_is_repaired),
 		cmocka_unit_test(test_fabric_leader_death),
+		cmocka_unit_test(test_fabric_moves_that_fail),
+		cmocka_unit_test(test_fabric_members_change_keeps_state),
 	};
 
 	seed = env ? strtoull(env, NULL, 0) : 20261127;

@@ -97,6 +97,7 @@ static void test_defaults_unchanged(void **state)
 		.steer = 1,
 		.big_frac = 0.125,
 		.probe_batch = 32,
+		.probe_timeout_ns = 200 * TITA_NSEC_PER_USEC,
 		.leaf_batch_frac = 0.02,
 		.max_ports = 64,
 		.max_pairs = 65536,
