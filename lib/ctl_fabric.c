@@ -433,6 +433,26 @@ static void probe_batch(struct tita_ctl *c, struct pair *pr, uint32_t most, uint
 	c->stats.probe_batches++;
 }
 
+/* A pair's own port and a batch of others, probed: it is placed when they
+ * are back. */
+static void start_probing(struct tita_ctl *c, struct pair *pr, uint32_t batch, uint64_t now_ns)
+{
+	pr->path = PATH_PROBING;
+	probe_push(c, pr, pr->sport, now_ns);
+	pr->path_until_ns = now_ns + probe_timeout_ns(c);
+	probe_batch(c, pr, batch, now_ns);
+}
+
+/* Whether the leaf's members can send more than its uplinks carry. */
+static bool oversubscribed(const struct tita_ctl *c, uint16_t port)
+{
+	const struct port *pt = &c->ports[port];
+	const struct fab_port *f = pt->fab;
+
+	return (double)f->n_members * (double)pt->line_rate_bps >
+	       1.01 * (double)f->place.n_spines * (double)f->place.spine_bps;
+}
+
 void ctl_fabric_tx_new(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 {
 	const struct port *pt = &c->ports[pr->port];
@@ -444,13 +464,11 @@ void ctl_fabric_tx_new(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 	if (!in_fabric(pt, pr) || !c->p.steer)
 		return;
 	/* The pair's queue pairs take a source port of ours from their first
-	 * packet (nothing in flight yet: no drain), and a probe finds its
-	 * spine. */
+	 * packet (nothing in flight yet: no drain); what it probes is decided
+	 * once its first demand is known (ctl_fabric_tx_started). */
 	pr->sport = random_sport(c);
-	pr->path = PATH_PROBING;
+	pr->path = PATH_SPREAD;
 	path_push(c, pr, pr->sport);
-	probe_push(c, pr, pr->sport, now_ns);
-	pr->path_until_ns = now_ns + probe_timeout_ns(c);
 	/* Until the leader has placed it, it keeps to the start rate: at its
 	 * grant it might land on a link that others already fill. */
 	pr->leaf_cap_bps = (uint64_t)(c->p.start_rate_frac * (double)pt->line_rate_bps);
@@ -470,19 +488,24 @@ void ctl_fabric_tx_started(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 	bool big;
 
 	/*
-	 * Every new pair probes a batch of source ports, so that it can start
-	 * on a spine its own port uses least towards the same leaf (place()).
 	 * A pair that starts large (its backlog alone would fill a good part
-	 * of an uplink for ten rounds) is one the leader may move later, and
-	 * learns where all the spines are; a small one learns a few (probes
-	 * cost control traffic per pair).
+	 * of an uplink for ten rounds) is one the leaders place and may move:
+	 * it probes its own port and a batch of others, learns where all the
+	 * spines are, and starts on the one its NIC uses least towards the
+	 * same leaf (place()). A small one in an oversubscribed leaf, where
+	 * the uplinks are the bottleneck and every NIC must spread its own
+	 * pairs evenly over them, probes a few. A small one elsewhere probes
+	 * nothing: an all-to-all's thousands of pairs would cost a batch each
+	 * (and a move each, to be placed), and the hash spreads them evenly
+	 * enough.
 	 */
-	if (pr->path != PATH_PROBING || !f)
+	if (pr->path != PATH_SPREAD || !f)
 		return;
 	big = pr->backlog_bytes >=
 	      tita_rate_to_bytes((uint64_t)(c->p.big_frac * (double)f->place.spine_bps),
 				 10 * c->p.control_interval_ns);
-	probe_batch(c, pr, big ? UINT32_MAX : SMALL_PROBES, now_ns);
+	if (big || oversubscribed(c, pr->port))
+		start_probing(c, pr, big ? UINT32_MAX : SMALL_PROBES, now_ns);
 }
 
 /* Something a report must carry (a new spine, a move request): send one
@@ -919,6 +942,18 @@ static uint16_t counted_spine(const struct tita_ctl *c, const struct pair *pr)
 	return pr->spine;
 }
 
+/* Counted as spread evenly over the spines: everything when tita does not
+ * steer; a sender's pair whose spine nobody probed; a receiver's pair whose
+ * sender has not said where it comes in, once its share of our downlink
+ * shows it small (a large one is about to say: its sender probes; until
+ * then it keeps the start rate). */
+static bool spread(const struct tita_ctl *c, const struct pair *pr)
+{
+	return !c->p.steer || (pr->role == TITA_PAIR_TX && pr->path == PATH_SPREAD) ||
+	       (pr->role == TITA_PAIR_RX && pr->spine == TITA_SPINE_NONE && pr->rx_alloc_bps &&
+		!pr->big);
+}
+
 static bool pair_on_line(const struct tita_ctl *c, const struct port *pt, const struct pair *pr)
 {
 	return pr->used && (pr->role == TITA_PAIR_TX || pr->role == TITA_PAIR_RX) &&
@@ -926,9 +961,9 @@ static bool pair_on_line(const struct tita_ctl *c, const struct port *pt, const 
 }
 
 /*
- * Sum this round's pairs into lines. With steering, a pair is on the link
- * of its spine; without (the fabric sprays), its traffic is spread evenly
- * over every spine.
+ * Sum this round's pairs into lines. A pair whose spine is known is on the
+ * link of its spine; one counted as spread (spread()) puts an even part of
+ * its traffic on every spine.
  */
 static void build_lines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 {
@@ -949,7 +984,7 @@ static void build_lines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			continue;
 		use = pair_use_bps(c, pr);
 		spine = counted_spine(c, pr);
-		if (!c->p.steer) {
+		if (spread(c, pr)) {
 			for (uint16_t s = 0; s < f->place.n_spines; s++) {
 				struct tita_leaf_entry key = line_key(c, pt, pr, s);
 				struct fab_line *ln;
@@ -1076,7 +1111,7 @@ static void share_caps(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		if (!pair_on_line(c, pt, pr) || pr->port != port)
 			continue;
 		spine = counted_spine(c, pr);
-		if (!c->p.steer) {
+		if (spread(c, pr)) {
 			/* Spread over every spine: the sum of its shares. */
 			uint64_t until = UINT64_MAX;
 
@@ -1490,10 +1525,15 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			/* A remote whose leaf became known since the pair began. */
 			if (c->p.steer && in_fabric(pt, pr) && !pr->sport) {
 				pr->sport = random_sport(c);
-				pr->path = PATH_PROBING;
+				pr->path = PATH_SPREAD;
 				path_push(c, pr, pr->sport);
-				probe_push(c, pr, pr->sport, now_ns);
 			}
+			continue;
+		}
+		if (pr->path == PATH_SPREAD) {
+			/* Grown large: from now on it is placed. */
+			if (pr->big)
+				start_probing(c, pr, UINT32_MAX, now_ns);
 			continue;
 		}
 		if (pr->path == PATH_MOVING && now_ns >= pr->path_until_ns) {

@@ -70,6 +70,10 @@ enum fab_path {
 	PATH_PROBING, /* its source port is being probed */
 	PATH_KNOWN, /* the spine of its source port is known */
 	PATH_MOVING, /* told to take another source port, not applied yet */
+	/* A source port of tita's whose spine nobody probed: a small pair
+	 * in a leaf that is not oversubscribed, counted as spread over the
+	 * spines (many small pairs are, by the hash), until it grows large. */
+	PATH_SPREAD,
 };
 
 /* What probing found for a TX pair: source ports and their spines, and the
@@ -380,8 +384,8 @@ void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita
 			  uint64_t now_ns);
 /* What a demand says of the fabric (the spine, where the pair could go,
  * whether it seeks a place), and a grant (a proposal to move). */
-void ctl_fabric_fill_demand(const struct tita_ctl *c, struct pair *pr,
-			    struct tita_demand_entry *e, uint64_t now_ns);
+void ctl_fabric_fill_demand(const struct tita_ctl *c, struct pair *pr, struct tita_demand_entry *e,
+			    uint64_t now_ns);
 void ctl_fabric_fill_grant(const struct tita_ctl *c, const struct pair *pr,
 			   struct tita_grant_entry *e, uint64_t now_ns);
 /* A pair leaves the table: its probes go with it. */
