@@ -826,9 +826,27 @@ static uint64_t pair_use_bps(const struct tita_ctl *c, const struct pair *pr)
  */
 static bool pair_big(const struct tita_ctl *c, const struct fab_port *f, const struct pair *pr)
 {
+	(void)c;
+	(void)f;
+	return pr->big;
+}
+
+/*
+ * Whether a pair is large now: its share is an eighth of an uplink
+ * (half that to stay large, so that it does not flip between a line of its
+ * own and the leaf's sum each round); and a sender's has ten rounds of that
+ * share waiting (a short transfer is done before a move would pay off: a
+ * move waits for what is in flight).
+ */
+static bool judge_big(const struct tita_ctl *c, const struct fab_port *f, const struct pair *pr)
+{
 	uint64_t bar = (uint64_t)(c->p.big_frac * (double)f->place.spine_bps);
 
-	return pr->nic_share_bps >= (pr->big ? bar / 2 : bar);
+	if (pr->nic_share_bps < (pr->big ? bar / 2 : bar))
+		return false;
+	return pr->big || pr->role == TITA_PAIR_RX ||
+	       pr->backlog_bytes >=
+		       tita_rate_to_bytes(pr->nic_share_bps, 10 * c->p.control_interval_ns);
 }
 
 /* Each pair's share of its NIC in its direction (TX: the sender's own
@@ -848,7 +866,7 @@ static void nic_shares(struct tita_ctl *c, uint16_t port)
 			continue;
 		if (pr->role == TITA_PAIR_RX) {
 			pr->nic_share_bps = pr->rx_alloc_bps ? pair_use_bps(c, pr) : 0;
-			pr->big = pair_big(c, pt->fab, pr);
+			pr->big = judge_big(c, pt->fab, pr);
 			continue;
 		}
 		if (pr->role != TITA_PAIR_TX)
@@ -868,7 +886,7 @@ static void nic_shares(struct tita_ctl *c, uint16_t port)
 		struct pair *pr = &c->pairs[c->order[k]];
 
 		pr->nic_share_bps = c->entries[k].alloc_bps;
-		pr->big = pair_big(c, pt->fab, pr);
+		pr->big = judge_big(c, pt->fab, pr);
 	}
 }
 
