@@ -37,6 +37,8 @@
 #define LINK_NOISE_FRAC 0.01
 /* Source ports a small new pair probes to place itself. */
 #define SMALL_PROBES 8u
+/* A receiver's line grows by this much of its link beyond what it brings. */
+#define RX_GROW_FRAC 0.002
 /* A leader that did not answer for this many grant TTLs is tried again. */
 #define DEAD_HOLD_TTLS 4
 
@@ -814,7 +816,23 @@ static uint64_t pair_use_bps(const struct tita_ctl *c, const struct pair *pr)
 					   pr->far_share_bps ? pr->far_share_bps : pr->grant_bps);
 		return use;
 	}
-	return pr->rx_alloc_bps ? tita_min_u64(pr->demand_bps, pr->rx_alloc_bps) : pr->demand_bps;
+	{
+		uint64_t use = pr->rx_alloc_bps ? tita_min_u64(pr->demand_bps, pr->rx_alloc_bps) :
+						  pr->demand_bps;
+
+		/* A small pair: what it brings, and a quarter more to grow
+		 * into, when the datapath counts it. One that its sender's
+		 * leaf holds back would otherwise keep a share of our downlink
+		 * nobody uses, and the two leaves' caps would each bind a
+		 * different half of an all-to-all's pairs. (A large pair is
+		 * placed by what it would use once moved.) */
+		if (!pr->big && pr->src_slot && pr->measured_bps)
+			use = tita_min_u64(
+				use, pr->measured_bps + pr->measured_bps / 4 +
+					     (uint64_t)(RX_GROW_FRAC *
+							(double)c->ports[pr->port].line_rate_bps));
+		return use;
+	}
 }
 
 /*
