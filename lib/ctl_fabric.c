@@ -808,12 +808,13 @@ static uint64_t pair_use_bps(const struct tita_ctl *c, const struct pair *pr)
 		 * steps) says: its line's cap goes to the pairs that send. */
 		if (pr->idle_rounds)
 			return 0;
-		/* The receiver's share, not the grant, when the receiver's
-		 * leaf holds the grant below it: what a collision leaves a
-		 * pair is not what it would use once moved. */
+		/* For a large pair the receiver's share, not the grant, when
+		 * the receiver's leaf holds the grant below it: what a
+		 * collision leaves a pair is not what it would use once moved.
+		 * A small one is not moved: it uses what it is granted. */
 		if (pr->state == TITA_PAIR_GRANTED)
-			use = tita_min_u64(use,
-					   pr->far_share_bps ? pr->far_share_bps : pr->grant_bps);
+			use = tita_min_u64(use, pr->far_share_bps && pr->big ? pr->far_share_bps :
+									       pr->grant_bps);
 		return use;
 	}
 	{
