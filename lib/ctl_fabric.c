@@ -34,7 +34,7 @@
 #define SPORT_MIN 0xc000u
 #define SPORT_SPAN 0x4000u
 /* A change smaller than this fraction of a link is not worth a message. */
-#define LINK_NOISE_FRAC 0.01
+#define LINK_NOISE_FRAC 0.03
 /* Source ports a small new pair probes to place itself. */
 #define SMALL_PROBES 8u
 /* A receiver's line grows by this much of its link beyond what it brings. */

@@ -37,7 +37,7 @@
  * measured and estimated, not exact); a larger cap by less is not worth
  * telling. */
 #define OVERLOAD_FRAC 0.02
-#define LINK_NOISE_FRAC 0.01
+#define LINK_NOISE_FRAC 0.03
 
 int tita_place_check(const struct tita_place *p)
 {
