@@ -223,6 +223,33 @@ static bool cross_leaf(const struct world *w, int src, int dst)
 	return w->n_spines && src / w->hosts_per_leaf != dst / w->hosts_per_leaf;
 }
 
+/* The most any fabric link is paced at, as a fraction of its capacity:
+ * the programmed rates of the flows that cross it, summed. */
+static double fabric_paced_peak(const struct world *w)
+{
+	enum { LEAVES = MAX_HOSTS, SPINES = 8 };
+	static double up[LEAVES][SPINES], down[LEAVES][SPINES];
+	double peak = 0;
+
+	memset(up, 0, sizeof(up));
+	memset(down, 0, sizeof(down));
+	for (int h = 0; h < w->n_hosts; h++)
+		for (int i = 0; i < w->hosts[h].n_flows; i++) {
+			const struct flow *f = &w->hosts[h].flows[i];
+			int s, a = h / w->hosts_per_leaf, b = f->dst / w->hosts_per_leaf;
+			double r = f->rate_bps == TITA_RATE_UNPACED ? LINE_BPS :
+								      (double)f->rate_bps;
+
+			if (!f->active || !cross_leaf(w, h, f->dst))
+				continue;
+			s = spine_of(w, h, f->dst, f->sport);
+			up[a][s] += r;
+			down[b][s] += r;
+			peak = fmax(peak, fmax(up[a][s], down[b][s]) / (double)w->spine_bps);
+		}
+	return peak;
+}
+
 static struct flow *flow_add(struct world *w, int src, int dst, uint32_t job_id)
 {
 	struct host *hs = &w->hosts[src];
@@ -1032,6 +1059,7 @@ static void test_fabric_collision_is_repaired(void **state)
 		struct world *w = world_new(4, NULL);
 		struct flow *a, *b;
 		bool shared = false;
+		uint64_t over_steps = 0;
 
 		world_fabric(w, 2, 2, LINE_BPS);
 		a = flow_add(w, 0, 2, TITA_JOB_DEFAULT);
@@ -1042,6 +1070,13 @@ static void test_fabric_collision_is_repaired(void **state)
 				 (a->sport && b->sport && a->rate_bps > LINE_BPS / 4 &&
 				  b->rate_bps > LINE_BPS / 4 &&
 				  spine_of(w, 0, 2, a->sport) == spine_of(w, 1, 3, b->sport));
+			/* Collided or not, no link is paced over its capacity
+			 * for longer than the leaders take to cap it (a leaf
+			 * cap that cuts a grant goes out at once). */
+			over_steps = fabric_paced_peak(w) > 1.01 ? over_steps + 1 : 0;
+			CHECK(over_steps * STEP_NS <= 2 * INTERVAL_NS,
+			      "a link paced at %.2f of its capacity for %llu ns\n",
+			      fabric_paced_peak(w), (unsigned long long)(over_steps * STEP_NS));
 		}
 		collided += shared;
 		CHECK(spine_of(w, 0, 2, a->sport) != spine_of(w, 1, 3, b->sport),
@@ -1462,6 +1497,79 @@ static void demand_from(struct tita_ctl *c, uint32_t sender, uint64_t demand_bps
 	assert_int_equal(tita_ctl_on_msg(c, &m, now), 1);
 }
 
+/* The grant a message carries to `to`, or 0 when none does. */
+static uint64_t grant_sent_to(struct tita_ctl *c, uint32_t to)
+{
+	struct tita_addr a = tita_addr_from_host_id(to);
+	struct tita_msg m;
+	uint64_t rate = 0;
+
+	while (tita_ctl_pop_msg(c, &m))
+		if (m.kind == TITA_MSG_GRANT && tita_addr_eq(&m.peer, &a))
+			rate = m.grant[0].rate_bps;
+	return rate;
+}
+
+/*
+ * A receiver under a leaf (host 1, its leader host 0) grants a sender on
+ * another leaf (host 9) its whole downlink; then its leader caps the
+ * pair's line on that spine at 30 G. The smaller grant goes out at once,
+ * though the receiver's own downlink has room for the old one: a leaf's cap
+ * protects a link (the spine's downlink) that the receiver's sum does not
+ * count, so it may not wait like other cuts.
+ */
+static void test_leaf_cap_cut_goes_out_at_once(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c = one_port_ctl(&p);
+	struct tita_addr me = tita_addr_from_host_id(1),
+			 members[2] = { tita_addr_from_host_id(0), me };
+	struct tita_place place = { .leaf = 1, .n_spines = 4, .spine_bps = LINE_BPS };
+	struct tita_addr sender = tita_addr_from_host_id(9);
+	struct tita_msg m = { .kind = TITA_MSG_DEMAND, .n_entries = 1 };
+	struct tita_msg answer = { .kind = TITA_MSG_LEAF_ANSWER, .n_entries = 1, .leaf_id = 1 };
+	uint64_t now = 0;
+
+	(void)state;
+	assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 2), 0);
+	assert_int_equal(tita_ctl_peer_place(c, &sender, 0), 0);
+	m.peer = sender;
+	m.demand[0] = (struct tita_demand_entry){ .sender = sender,
+						  .receiver = me,
+						  .weight_milli = TITA_WEIGHT_ONE,
+						  .demand_bps = LINE_BPS,
+						  .has_spine = true,
+						  .spine = 2 };
+	answer.peer = members[0];
+	answer.leaf[0] = (struct tita_leaf_entry){ .member = me,
+						   .dir = TITA_LEAF_DOWN,
+						   .spine = 2,
+						   .remote_leaf = 0,
+						   .weight_milli = TITA_WEIGHT_ONE,
+						   .move_to = TITA_SPINE_NONE,
+						   .cap_bps = LINE_BPS };
+	answer.ttl_ns = p.grant_ttl_ns;
+	for (int round = 0; round < 4; round++) {
+		assert_int_equal(tita_ctl_on_msg(c, &m, now), 1);
+		tita_ctl_advance(c, now);
+		/* Our leader answers the line our report carried. */
+		assert_true(tita_ctl_on_msg(c, &answer, now) >= 0);
+		tita_ctl_advance(c, now);
+		grant_sent_to(c, 9);
+		now += p.control_interval_ns;
+	}
+	assert_true(grant_of(c, 9) >= 90 * TITA_GBPS);
+	answer.leaf[0].cap_bps = 30 * TITA_GBPS;
+	assert_int_equal(tita_ctl_on_msg(c, &answer, now), 1);
+	tita_ctl_advance(c, now + 1);
+	{
+		uint64_t sent = grant_sent_to(c, 9);
+
+		assert_true(sent > 0 && sent <= 30 * TITA_GBPS);
+	}
+	tita_ctl_free(c);
+}
+
 /* The receiver reuses its last allocation while its inputs stay the same:
  * any change of demand or capacity must still show in the grants. */
 static void test_allocation_follows_inputs(void **state)
@@ -1800,6 +1908,7 @@ int main(void)
 		cmocka_unit_test(test_fabric_leader_death),
 		cmocka_unit_test(test_fabric_moves_that_fail),
 		cmocka_unit_test(test_fabric_members_change_keeps_state),
+		cmocka_unit_test(test_leaf_cap_cut_goes_out_at_once),
 	};
 
 	seed = env ? strtoull(env, NULL, 0) : 20261127;
