@@ -1060,6 +1060,10 @@ static void build_lines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 				/* Where its sender could go: our leader
 				 * proposes there first. */
 				ln->e.room_mask |= pr->src_room_mask;
+				if (pr->came_ns &&
+				    now_ns - pr->came_ns < c->p.control_interval_ns &&
+				    pr->came_from < TITA_SPINES_MAX)
+					ln->e.move_to = pr->came_from;
 				if (pr->src_seek)
 					ln->e.move_bps += use;
 			}
@@ -1727,14 +1731,19 @@ void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita
 		 * others may already have the downlink's caps, and it gets the
 		 * start rate until our leader has counted it there. The grant
 		 * goes now: its sender waits for one that knows the move. */
-		pr->spine = spine;
-		pr->move_asked = false;
 		if (!kept && spine != TITA_SPINE_NONE && pr->leaf_capped &&
 		    in_fabric(&c->ports[pr->port], pr)) {
 			pr->leaf_cap_bps = (uint64_t)(c->p.start_rate_frac *
 						      (double)c->ports[pr->port].line_rate_bps);
 			pr->leaf_cap_until_ns = now_ns + c->p.grant_ttl_ns;
+			/* Where it came from, for our leader: after a swap that
+			 * spine is free here, and the line it lands on should
+			 * move there (the next step of the same chain). */
+			pr->came_from = pr->spine;
+			pr->came_ns = now_ns ? now_ns : 1;
 		}
+		pr->spine = spine;
+		pr->move_asked = false;
 		pr->grant_sent_ns = 0;
 		c->port_needs_alloc[pr->port] = true;
 		c->alloc_due_ns = tita_min_u64(c->alloc_due_ns, now_ns);

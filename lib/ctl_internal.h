@@ -156,6 +156,10 @@ struct pair {
 	 * (a swap, the first placement); once there, the pair keeps to
 	 * hold_cap_bps until a grant counts it on hold_spine. */
 	bool move_unreserved;
+	/* RX: the spine it left when it last came in where no room was kept
+	 * for it, and when. */
+	uint16_t came_from;
+	uint64_t came_ns;
 	/* TX: the receiver's downlink share when its leaf holds the grant
 	 * below it (0: the grant is that share). */
 	uint64_t far_share_bps;

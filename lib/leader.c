@@ -765,6 +765,25 @@ static void take_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
  * can go anywhere at once, the oldest is asked to a free downlink anyway,
  * with a swap at its sender's leaf allowed.
  */
+/*
+ * Where a swap proposal off downlink s asks to: where a line that came onto
+ * s in a swap came from, if that has room (it does, unless taken since):
+ * the chain of swaps then stays on one pair of spines, as an alternating
+ * (Kempe) chain does, and ends; anywhere with room otherwise.
+ */
+static uint64_t chain_target(const struct tita_leader *l, uint32_t n, uint16_t s,
+			     uint64_t free_down)
+{
+	for (uint32_t k = 0; k < n; k++) {
+		const struct line *ln = &l->lines[l->order[k]];
+
+		if (ln->e.dir == TITA_LEAF_DOWN && ln->e.spine == s &&
+		    ln->e.move_to < TITA_SPINES_MAX && free_down >> ln->e.move_to & 1)
+			return 1ull << ln->e.move_to;
+	}
+	return free_down;
+}
+
 static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 {
 	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
@@ -786,7 +805,7 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 					continue;
 				bps = move_size(l, ln);
 				free_down = roomy(l, TITA_LEAF_DOWN, s, bps);
-				to = draw(l, pass ? free_down :
+				to = draw(l, pass ? chain_target(l, n, s, free_down) :
 						    targets_by(l, ln, true) & ln->e.room_mask);
 				if (to == TITA_SPINE_NONE)
 					continue;
