@@ -325,21 +325,12 @@ static void probe_push(struct tita_ctl *c, struct pair *pr, uint16_t sport, uint
 
 	if (!pb || pb->n_out == FAB_PROBES_MAX)
 		return;
-	if (c->probes_len == c->probes_cap) {
-		uint32_t cap = c->probes_cap ? 2 * c->probes_cap : 64;
-
-		if (cap > PROBES_MAX)
-			return;
-		ring = malloc(cap * sizeof(*ring));
-		if (!ring)
-			return;
-		for (uint32_t i = 0; i < c->probes_len; i++)
-			ring[i] = c->probes[(c->probes_head + i) % c->probes_cap];
-		free(c->probes);
-		c->probes = ring;
-		c->probes_cap = cap;
-		c->probes_head = 0;
-	}
+	/* A full queue drops its oldest probe: it counts as lost. */
+	ring = ctl_ring_make_room(c->probes, sizeof(*ring), &c->probes_cap, &c->probes_head,
+				  &c->probes_len, PROBES_MAX);
+	if (!ring)
+		return;
+	c->probes = ring;
 	c->probes[(c->probes_head + c->probes_len++) % c->probes_cap] = (struct tita_probe){
 		.local = pr->local, .remote = pr->remote, .job_id = pr->job_id, .sport = sport
 	};
@@ -350,37 +341,19 @@ static void probe_push(struct tita_ctl *c, struct pair *pr, uint16_t sport, uint
 
 bool tita_ctl_pop_probe(struct tita_ctl *c, struct tita_probe *ret_probe)
 {
-	if (!c->probes_len)
-		return false;
-	*ret_probe = c->probes[c->probes_head];
-	c->probes_head = (c->probes_head + 1) % c->probes_cap;
-	c->probes_len--;
-	return true;
+	return ctl_ring_pop(c->probes, sizeof(*ret_probe), c->probes_cap, &c->probes_head,
+			    &c->probes_len, ret_probe);
 }
 
 static void path_push(struct tita_ctl *c, const struct pair *pr, uint16_t sport)
 {
-	struct tita_path_update *ring;
+	/* A full queue drops its oldest: a newer update for its pair follows. */
+	struct tita_path_update *ring = ctl_ring_make_room(
+		c->paths, sizeof(*ring), &c->paths_cap, &c->paths_head, &c->paths_len, PATHS_MAX);
 
-	if (c->paths_len == c->paths_cap) {
-		uint32_t cap = c->paths_cap ? 2 * c->paths_cap : 64;
-
-		if (cap > PATHS_MAX) {
-			/* Drop the oldest: a newer update for its pair follows. */
-			c->paths_head = (c->paths_head + 1) % c->paths_cap;
-			c->paths_len--;
-		} else {
-			ring = malloc(cap * sizeof(*ring));
-			if (!ring)
-				return;
-			for (uint32_t i = 0; i < c->paths_len; i++)
-				ring[i] = c->paths[(c->paths_head + i) % c->paths_cap];
-			free(c->paths);
-			c->paths = ring;
-			c->paths_cap = cap;
-			c->paths_head = 0;
-		}
-	}
+	if (!ring)
+		return;
+	c->paths = ring;
 	c->paths[(c->paths_head + c->paths_len++) % c->paths_cap] = (struct tita_path_update){
 		.local = pr->local, .remote = pr->remote, .job_id = pr->job_id, .sport = sport
 	};
@@ -389,12 +362,8 @@ static void path_push(struct tita_ctl *c, const struct pair *pr, uint16_t sport)
 
 bool tita_ctl_pop_path(struct tita_ctl *c, struct tita_path_update *ret_update)
 {
-	if (!c->paths_len)
-		return false;
-	*ret_update = c->paths[c->paths_head];
-	c->paths_head = (c->paths_head + 1) % c->paths_cap;
-	c->paths_len--;
-	return true;
+	return ctl_ring_pop(c->paths, sizeof(*ret_update), c->paths_cap, &c->paths_head,
+			    &c->paths_len, ret_update);
 }
 
 /* How long a probe may take before it counts as lost. */

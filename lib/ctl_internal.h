@@ -362,6 +362,16 @@ void ctl_receiver_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns);
 void ctl_early_allocation(struct tita_ctl *c, uint64_t now_ns);
 int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns);
 
+/* Output queues are rings that grow by doubling up to max entries, then
+ * drop their oldest. Returns the buffer (moved if it grew) with room for
+ * one more at (head + len) % cap, or NULL without memory (the ring as it
+ * was). */
+void *ctl_ring_make_room(void *buf, size_t size, uint32_t *cap, uint32_t *head, uint32_t *len,
+			 uint32_t max);
+/* The oldest entry into ret; false when the ring is empty. */
+bool ctl_ring_pop(const void *buf, size_t size, uint32_t cap, uint32_t *head, uint32_t *len,
+		  void *ret);
+
 /* ---- ctl_fabric.c ---- */
 
 /* The fabric's part of a round, after both sides': probes, moves, the
