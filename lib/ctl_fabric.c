@@ -37,9 +37,6 @@
 #define LINK_NOISE_FRAC 0.03
 /* Source ports a small new pair probes to place itself. */
 #define SMALL_PROBES 8u
-/* Between rounds a line's demand must move this many times further than
- * at a round to be reported at once. */
-#define EARLY_REPORT_SCALE 4.0
 /* A receiver's line grows by this much of its link beyond what it brings. */
 #define RX_GROW_FRAC 0.002
 /* A leader that did not answer for this many grant TTLs is tried again. */
@@ -1180,9 +1177,9 @@ static uint32_t elect(const struct fab_port *f, uint64_t now_ns)
  * wobble would cost more than it tells.
  */
 static bool line_changed(const struct tita_ctl *c, const struct fab_port *f,
-			 const struct fab_line *ln, double scale)
+			 const struct fab_line *ln)
 {
-	double moved, noise = scale * LINK_NOISE_FRAC * (double)f->place.spine_bps;
+	double moved;
 
 	if (!ln->sent)
 		return ln->live;
@@ -1193,12 +1190,13 @@ static bool line_changed(const struct tita_ctl *c, const struct fab_port *f,
 	    (ln->e.room_mask != ln->sent_room_mask || ln->e.swap != ln->sent_swap))
 		return true;
 	moved = (double)ln->e.demand_bps - (double)ln->sent_demand_bps;
-	return ctl_changed(ln->e.demand_bps, ln->sent_demand_bps, scale * c->p.demand_change_frac) &&
-	       (moved > noise || -moved > noise);
+	return ctl_changed(ln->e.demand_bps, ln->sent_demand_bps, c->p.demand_change_frac) &&
+	       (moved > LINK_NOISE_FRAC * (double)f->place.spine_bps ||
+		-moved > LINK_NOISE_FRAC * (double)f->place.spine_bps);
 }
 
 /* Report the lines to the leader when they changed, or at the refresh. */
-static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
+static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 {
 	struct port *pt = &c->ports[port];
 	struct fab_port *f = pt->fab;
@@ -1221,14 +1219,12 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool roun
 			f->lines[i].sent = false;
 		due = true;
 	}
-	/* Between rounds (a grant moved, not a line's place) only a large
-	 * change is worth a report of its own; the round reports the rest. */
 	for (uint32_t i = 0; i < f->n_lines && !due; i++)
-		due = line_changed(c, f, &f->lines[i], round ? 1 : EARLY_REPORT_SCALE);
+		due = line_changed(c, f, &f->lines[i]);
 	if (!due)
 		return;
 	f->report_due = false;
-	f->report_sent_ns = now_ns ? now_ns : 1;
+	f->report_sent_ns = now_ns;
 	for (uint32_t i = 0; i < f->n_lines; i++) {
 		struct fab_line *ln = &f->lines[i];
 
@@ -1479,7 +1475,6 @@ static void lead(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
 	struct fab_port *f = pt->fab;
 	struct tita_leaf_entry *lines = f->scratch;
 	uint64_t up_room, down_room;
-	bool all;
 
 	if (!f->leader_obj || (!f->leader_dirty && !round))
 		return;
@@ -1493,18 +1488,13 @@ static void lead(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
 		    !tita_leader_changed(f->leader_obj, &f->members[i], c->p.demand_change_frac,
 					 now_ns))
 			continue;
-		/* Only the lines with news, but all of them at the refresh (their
-		 * caps live a TTL) and to a member we have not answered yet. */
-		all = !f->answered_ns[i] || now_ns - f->answered_ns[i] >= c->p.refresh_ns;
-		n = tita_leader_answer(f->leader_obj, &f->members[i], all, c->p.demand_change_frac,
-				       lines, LINES_MAX, &up_room, &down_room, now_ns);
+		n = tita_leader_answer(f->leader_obj, &f->members[i], lines, LINES_MAX, &up_room,
+				       &down_room, now_ns);
 		if (!n)
 			continue;
 		n = tita_min_u64(n, LINES_MAX);
-		tita_leader_mark_answered(f->leader_obj, &f->members[i], all,
-					  c->p.demand_change_frac, now_ns);
-		if (all)
-			f->answered_ns[i] = now_ns ? now_ns : 1;
+		tita_leader_mark_answered(f->leader_obj, &f->members[i], now_ns);
+		f->answered_ns[i] = now_ns ? now_ns : 1;
 		if (mine) {
 			take_answer(c, port, lines, (uint32_t)n, up_room, down_room,
 				    c->p.grant_ttl_ns, now_ns);
@@ -1602,7 +1592,7 @@ static void fabric_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool
 	nic_shares(c, port);
 	build_lines(c, port, now_ns);
 	if (round || f->report_due || f->report_check)
-		report(c, port, now_ns, round);
+		report(c, port, now_ns);
 	f->report_check = false;
 	lead(c, port, now_ns, round);
 	share_caps(c, port, now_ns);

@@ -912,42 +912,16 @@ void tita_leader_run(struct tita_leader *l, uint64_t now_ns)
 	}
 }
 
-/*
- * Whether a line's answer would tell its member something new: a new line,
- * an order given or ended, a smaller cap (at once: the link depends on it)
- * or a larger one worth a message to the link, or where a held-back line
- * could go.
- */
-static bool line_news(const struct tita_leader *l, const struct line *ln, double frac,
-		      uint64_t now_ns)
-{
-	double moved;
-
-	if (!ln->answered || ln->order_bps != ln->answered_order_bps ||
-	    (ln->order_bps && ln->order_to != ln->answered_order_to))
-		return true;
-	if (ln->e.dir == TITA_LEAF_UP && targets(l, ln, now_ns) != ln->answered_room &&
-	    (order_live(ln, now_ns) ||
-	     (double)ln->cap_bps + LINK_NOISE_FRAC * (double)l->leaf.spine_bps <
-		     (double)move_size(l, ln)))
-		return true;
-	moved = (double)ln->cap_bps - (double)ln->answered_cap_bps;
-	return -moved > frac * (double)ln->answered_cap_bps ||
-	       (moved > frac * (double)ln->answered_cap_bps &&
-		moved > LINK_NOISE_FRAC * (double)l->leaf.spine_bps);
-}
-
-size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *member, bool all,
-			  double frac, struct tita_leaf_entry *out, size_t max,
-			  uint64_t *ret_up_room, uint64_t *ret_down_room, uint64_t now_ns)
+size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *member,
+			  struct tita_leaf_entry *out, size_t max, uint64_t *ret_up_room,
+			  uint64_t *ret_down_room, uint64_t now_ns)
 {
 	size_t n = 0;
 
 	for (uint32_t slot = 0; slot < l->hwm; slot++) {
 		const struct line *ln = &l->lines[slot];
 
-		if (!ln->used || !tita_addr_eq(&ln->e.member, member) ||
-		    (!all && !line_news(l, ln, frac, now_ns)))
+		if (!ln->used || !tita_addr_eq(&ln->e.member, member))
 			continue;
 		if (n < max) {
 			out[n] = ln->e;
@@ -977,21 +951,37 @@ bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *me
 {
 	for (uint32_t slot = 0; slot < l->hwm; slot++) {
 		const struct line *ln = &l->lines[slot];
+		double moved;
 
-		if (ln->used && tita_addr_eq(&ln->e.member, member) && line_news(l, ln, frac, now_ns))
+		if (!ln->used || !tita_addr_eq(&ln->e.member, member))
+			continue;
+		if (!ln->answered || ln->order_bps != ln->answered_order_bps ||
+		    (ln->order_bps && ln->order_to != ln->answered_order_to))
+			return true;
+		/* Where a held-back line could go is news to its receiver. */
+		if (ln->e.dir == TITA_LEAF_UP && targets(l, ln, now_ns) != ln->answered_room &&
+		    (order_live(ln, now_ns) ||
+		     (double)ln->cap_bps + LINK_NOISE_FRAC * (double)l->leaf.spine_bps <
+			     (double)move_size(l, ln)))
+			return true;
+		moved = (double)ln->cap_bps - (double)ln->answered_cap_bps;
+		/* A smaller cap is told at once (the link depends on it); a
+		 * larger one when it is worth a message to the link too. */
+		if (-moved > frac * (double)ln->answered_cap_bps ||
+		    (moved > frac * (double)ln->answered_cap_bps &&
+		     moved > LINK_NOISE_FRAC * (double)l->leaf.spine_bps))
 			return true;
 	}
 	return false;
 }
 
-void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *member, bool all,
-			       double frac, uint64_t now_ns)
+void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *member,
+			       uint64_t now_ns)
 {
 	for (uint32_t slot = 0; slot < l->hwm; slot++) {
 		struct line *ln = &l->lines[slot];
 
-		if (!ln->used || !tita_addr_eq(&ln->e.member, member) ||
-		    (!all && !line_news(l, ln, frac, now_ns)))
+		if (!ln->used || !tita_addr_eq(&ln->e.member, member))
 			continue;
 		ln->answered = true;
 		ln->answered_cap_bps = ln->cap_bps;

@@ -138,26 +138,23 @@ int tita_leader_report(struct tita_leader *l, const struct tita_leaf_entry *e, u
 void tita_leader_run(struct tita_leader *l, uint64_t now_ns);
 
 /*
- * The answer for one member: its lines with cap_bps and any move set (all
- * of them, or only those with news since the last answer: see
- * tita_leader_changed()), up to max of them (returns how many exist, like
- * snprintf), and the leaf's uplinks and downlinks with room.
+ * The answer for one member: its lines with cap_bps and any move set, up
+ * to max of them (returns how many exist, like snprintf), and the leaf's
+ * uplinks and downlinks with room.
  */
-size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *member, bool all,
-			  double frac, struct tita_leaf_entry *out, size_t max,
-			  uint64_t *ret_up_room, uint64_t *ret_down_room, uint64_t now_ns);
+size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *member,
+			  struct tita_leaf_entry *out, size_t max, uint64_t *ret_up_room,
+			  uint64_t *ret_down_room, uint64_t now_ns);
 
 /*
- * Whether a member's answer would differ from the one it last got: a new
- * line, an order given or ended, a cap that moved by more than frac (a
- * larger one only by more than a few percent of the link too), or where a
- * held-back line could go. tita_leader_mark_answered() records the lines
- * an answer carried (all, or those with news) as told.
+ * Whether a member's answer would differ from the one it last got (marked
+ * with tita_leader_mark_answered()): a line whose cap moved by more than
+ * frac, a new line, or an order not yet told.
  */
 bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *member, double frac,
 			 uint64_t now_ns);
-void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *member, bool all,
-			       double frac, uint64_t now_ns);
+void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *member,
+			       uint64_t now_ns);
 
 /* The members that reported (for sending answers): up to max, returns how many. */
 size_t tita_leader_members(const struct tita_leader *l, struct tita_addr *out, size_t max);

@@ -56,7 +56,7 @@ static struct tita_leaf_entry answer(struct tita_leader *l, uint32_t member, uin
 {
 	struct tita_addr a = tita_addr_from_host_id(member);
 	struct tita_leaf_entry out[64];
-	size_t n = tita_leader_answer(l, &a, true, 0.05, out, 64, NULL, NULL, 0);
+	size_t n = tita_leader_answer(l, &a, out, 64, NULL, NULL, 0);
 
 	for (size_t k = 0; k < n; k++)
 		if (out[k].dir == dir && out[k].spine == spine && out[k].remote_leaf == remote &&
