@@ -146,6 +146,9 @@ void titad_config_defaults(struct titad_config *cfg)
 	 * controller's simulated 100 us, keeps that under a few percent of a
 	 * core. Grant TTL and refresh follow (cross_check). */
 	cfg->params.control_interval_ns = TITA_NSEC_PER_MSEC;
+	/* A real switch answers an expired TTL from its CPU, in a millisecond
+	 * or more, and rate-limits those answers. */
+	cfg->params.probe_timeout_ns = 50 * TITA_NSEC_PER_MSEC;
 	cfg->fail_open = TITAD_FAIL_OPEN_REMOVE;
 	cfg->peer_port = 4792;
 	snprintf(cfg->key_file, sizeof(cfg->key_file), "/etc/tita/cluster.key");
@@ -583,6 +586,8 @@ static int key_daemon(struct pctx *c, const char *k, const char *v)
  *     (100 and 30 intervals), grant-ttl within its range and refresh within
  *     [interval, grant-ttl) (cross_check);
  *   - eta-min, when unset, follows eta down; a [port] eta sets eta;
+ *   - probe-timeout defaults to 50 ms, not lib's 200 us: switches answer
+ *     path probes from their CPU;
  *   - with coalesced peer reads (coalesce > 0) demands already come in
  *     batches, so lib's alloc_batch_frac is 0.
  */
@@ -1152,10 +1157,13 @@ static const struct titad_config_range ranges[] = {
 	{ "controller", "grant-ttl", "2ms", "60s", "1ms", "61s" },
 	{ "controller", "refresh", "1ms", "50ms", "999us", "61s" },
 	{ "controller", "eta", "0.05", "1", "0.04", "1.01" },
-	{ "controller", "eta-min", "0.05", "0.95", "0.04", "0.96" },
+	{ "controller", "eta-min", "0.05", "0.98", "0.04", "0.99" },
 	{ "controller", "start-rate", "0", "1", "-0.1", "1.1" },
 	{ "controller", "max-pairs", "1", "16777216", "0", "16777217" },
 	{ "controller", "max-jobs", "1", "1048576", "0", "1048577" },
+	{ "controller", "fabric-eta", "0.05", "1", "0.04", "1.01" },
+	{ "controller", "steer", "0", "1", "-1", "2" },
+	{ "controller", "probe-timeout", "1us", "10s", "0ns", "11s" },
 	{ "daemon", "control-mode", "0", "0777", NULL, "01000" },
 	{ "daemon", "control-clients", "2", "1024", "1", "1025" },
 	{ "daemon", "control-clients-per-uid", "1", "1024", "0", "1025" },

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * The reactive ceiling (see tita/ceiling.h): DCQCN's reaction point, one
- * step per control round, on the CE fraction that the receiver attributes
- * to the fabric. CNPs are the same marks seen a second time, so the
- * controller reports them but does not feed them here.
+ * The reactive ceilings (see tita/ceiling.h), one step per control round on
+ * the CE fraction that the receiver attributes to the fabric: the episode
+ * ceiling (the default) and DCQCN's reaction point. CNPs are the same marks
+ * seen a second time, so the controller reports them but does not feed
+ * them here.
  */
 #include <math.h>
 
@@ -56,6 +57,47 @@ double tita_ceiling_step(struct tita_ceiling *c, const struct tita_ceiling_param
 		c->engaged = false;
 	return tita_ceiling_frac(c);
 }
+
+void tita_ceiling_episode_init(struct tita_ceiling *c)
+{
+	*c = (struct tita_ceiling){ .frac = 1.0, .episode_frac = 1.0 };
+}
+
+double tita_ceiling_episode_step(struct tita_ceiling *c, const struct tita_ceiling_params *p,
+				 uint32_t ce_ppm)
+{
+	double marked = fmin((double)ce_ppm / 1e6, 1);
+
+	if (c->hold)
+		c->hold--;
+	if (marked > p->ce_threshold) {
+		if (!c->engaged) {
+			c->engaged = true;
+			c->frac = 1;
+			c->episode_frac = 1;
+			c->hold = 0;
+		}
+		if (!c->hold) {
+			c->frac = fmax(fmax(p->min_frac, p->floor_frac * c->episode_frac),
+				       c->frac * (1 - marked / 2));
+			c->hold = p->hold_steps;
+		}
+		return c->frac;
+	}
+	if (!c->engaged)
+		return 1;
+	c->frac += (c->episode_frac - c->frac) * p->recovery_frac;
+	if (c->frac >= RELEASE_FRAC * c->episode_frac)
+		c->engaged = false;
+	return tita_ceiling_frac(c);
+}
+
+const struct tita_ceiling_ops tita_ceiling_episode = {
+	.name = "episode",
+	.init = tita_ceiling_episode_init,
+	.step = tita_ceiling_episode_step,
+	.release = tita_ceiling_release,
+};
 
 const struct tita_ceiling_ops tita_ceiling_reactive = {
 	.name = "reactive",

@@ -30,7 +30,11 @@
 /* c->p changed: so does what the reactive ceiling runs on. */
 static void params_apply(struct tita_ctl *c)
 {
+	c->ceiling = c->p.rc_algo == 1 ? &tita_ceiling_reactive : &tita_ceiling_episode;
 	c->ceiling_p = (struct tita_ceiling_params){
+		.floor_frac = c->p.rc_floor_frac,
+		.hold_steps = c->p.rc_hold_rounds,
+		.recovery_frac = c->p.rc_recovery_frac,
 		.g = c->p.rc_g,
 		.ai_frac = c->p.rc_ai_frac,
 		.hai_frac = c->p.rc_hai_frac,
@@ -52,12 +56,13 @@ struct tita_ctl *tita_ctl_new(const struct tita_ctl_params *p)
 	if (!c)
 		return NULL;
 	c->p = *p;
-	c->ceiling = &tita_ceiling_reactive;
 	params_apply(c);
 	c->ports = calloc(p->max_ports, sizeof(*c->ports));
 	c->port_dirty = calloc(p->max_ports, sizeof(*c->port_dirty));
 	c->port_needs_alloc = calloc(p->max_ports, sizeof(*c->port_needs_alloc));
 	c->alloc_due_ns = TITA_TIME_NEVER;
+	c->fabric_due_ns = TITA_TIME_NEVER;
+	c->rng = 0x7469746120666162ull; /* until tita_ctl_seed() */
 	c->free_slots = malloc(p->max_pairs * sizeof(*c->free_slots));
 	if (!c->ports || !c->port_dirty || !c->port_needs_alloc || ctl_index_grow(c, 64) < 0 ||
 	    !c->free_slots || ctl_work_reserve(c, 64) < 0) {
@@ -72,6 +77,7 @@ struct tita_ctl *tita_ctl_free(struct tita_ctl *c)
 {
 	if (!c)
 		return NULL;
+	ctl_fabric_free(c);
 	for (uint32_t i = 0; c->ports && i < c->n_ports; i++) {
 		free(c->ports[i].memo);
 		free(c->ports[i].memo_order);
@@ -277,8 +283,8 @@ int tita_ctl_job_get(const struct tita_ctl *c, uint32_t job_id, struct tita_job 
  * Returns the ring's buffer, moved if it grew; NULL without memory (the
  * ring is then as it was).
  */
-static void *ring_make_room(void *buf, size_t size, uint32_t *cap, uint32_t *head, uint32_t *len,
-			    uint32_t max)
+void *ctl_ring_make_room(void *buf, size_t size, uint32_t *cap, uint32_t *head, uint32_t *len,
+			 uint32_t max)
 {
 	uint32_t new_cap = *cap ? *cap * 2 : 64;
 	char *grown;
@@ -305,8 +311,8 @@ static void *ring_make_room(void *buf, size_t size, uint32_t *cap, uint32_t *hea
 struct out_entry *ctl_outbox_push(struct tita_ctl *c)
 {
 	/* A full outbox drops its oldest: the refresh resends what it carried. */
-	struct out_entry *box = ring_make_room(c->outbox, sizeof(*box), &c->outbox_cap,
-					       &c->outbox_head, &c->outbox_len, OUTBOX_MAX);
+	struct out_entry *box = ctl_ring_make_room(c->outbox, sizeof(*box), &c->outbox_cap,
+						   &c->outbox_head, &c->outbox_len, OUTBOX_MAX);
 
 	if (!box)
 		return NULL;
@@ -330,10 +336,24 @@ bool tita_ctl_pop_msg(struct tita_ctl *c, struct tita_msg *ret_msg)
 
 		if (e->kind != ret_msg->kind || !tita_addr_eq(&e->peer, &ret_msg->peer))
 			break;
-		if (e->kind == TITA_MSG_DEMAND)
+		if (e->kind == TITA_MSG_LEAF_REPORT || e->kind == TITA_MSG_LEAF_ANSWER) {
+			/* One message carries one answer (or report) whole. */
+			if (!ret_msg->n_entries) {
+				ret_msg->leaf_id = e->leaf.leaf_id;
+				ret_msg->up_room_mask = e->leaf.up_room_mask;
+				ret_msg->down_room_mask = e->leaf.down_room_mask;
+				ret_msg->ttl_ns = e->leaf.ttl_ns;
+			} else if (e->leaf.leaf_id != ret_msg->leaf_id ||
+				   e->leaf.up_room_mask != ret_msg->up_room_mask ||
+				   e->leaf.down_room_mask != ret_msg->down_room_mask) {
+				break;
+			}
+			ret_msg->leaf[ret_msg->n_entries++] = e->leaf.line;
+		} else if (e->kind == TITA_MSG_DEMAND) {
 			ret_msg->demand[ret_msg->n_entries++] = e->demand;
-		else
+		} else {
 			ret_msg->grant[ret_msg->n_entries++] = e->grant;
+		}
 		c->outbox_head = (c->outbox_head + 1) % c->outbox_cap;
 		c->outbox_len--;
 	}
@@ -343,8 +363,8 @@ bool tita_ctl_pop_msg(struct tita_ctl *c, struct tita_msg *ret_msg)
 
 void ctl_rate_push(struct tita_ctl *c, const struct pair *pr, uint64_t rate_bps)
 {
-	struct tita_rate_update *r = ring_make_room(c->rates, sizeof(*r), &c->rates_cap,
-						    &c->rates_head, &c->rates_len, RATES_MAX);
+	struct tita_rate_update *r = ctl_ring_make_room(c->rates, sizeof(*r), &c->rates_cap,
+							&c->rates_head, &c->rates_len, RATES_MAX);
 
 	if (!r)
 		return;
@@ -355,14 +375,21 @@ void ctl_rate_push(struct tita_ctl *c, const struct pair *pr, uint64_t rate_bps)
 	c->stats.rate_updates++;
 }
 
+bool ctl_ring_pop(const void *buf, size_t size, uint32_t cap, uint32_t *head, uint32_t *len,
+		  void *ret)
+{
+	if (!*len)
+		return false;
+	memcpy(ret, (const char *)buf + (size_t)*head * size, size);
+	*head = (*head + 1) % cap;
+	(*len)--;
+	return true;
+}
+
 bool tita_ctl_pop_rate(struct tita_ctl *c, struct tita_rate_update *ret_update)
 {
-	if (!c->rates_len)
-		return false;
-	*ret_update = c->rates[c->rates_head];
-	c->rates_head = (c->rates_head + 1) % c->rates_cap;
-	c->rates_len--;
-	return true;
+	return ctl_ring_pop(c->rates, sizeof(*ret_update), c->rates_cap, &c->rates_head,
+			    &c->rates_len, ret_update);
 }
 
 static int cmp_outgoing(const void *a, const void *b)
@@ -390,6 +417,7 @@ void ctl_fill_entry(struct tita_ctl *c, struct out_entry *e, struct pair *pr, ui
 			.min_bps = job->min_bps,
 			.max_bps = job->max_bps,
 		};
+		ctl_fabric_fill_demand(c, pr, &e->demand, now_ns);
 		pr->demand_reported_bps = pr->demand_bps;
 		pr->demand_sent_ns = now_ns;
 	} else {
@@ -401,7 +429,9 @@ void ctl_fill_entry(struct tita_ctl *c, struct out_entry *e, struct pair *pr, ui
 			.rate_bps = pr->granted_bps,
 			.ttl_ns = c->p.grant_ttl_ns,
 		};
+		ctl_fabric_fill_grant(c, pr, &e->grant, now_ns);
 		pr->grant_reported_bps = pr->granted_bps;
+		pr->grant_leaf_capped = pr->granted_bps < pr->rx_alloc_bps;
 		pr->grant_demand_bps = pr->demand_bps;
 		pr->fabric_ce_reported_ppm = pr->fabric_ce_ppm;
 		pr->grant_sent_ns = now_ns;
@@ -434,6 +464,10 @@ int tita_ctl_on_msg(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_n
 		return ctl_on_demand(c, m, now_ns);
 	case TITA_MSG_GRANT:
 		return ctl_on_grant(c, m, now_ns);
+	case TITA_MSG_LEAF_REPORT:
+		return ctl_on_leaf_report(c, m, now_ns);
+	case TITA_MSG_LEAF_ANSWER:
+		return ctl_on_leaf_answer(c, m, now_ns);
 	default:
 		return -EINVAL;
 	}
@@ -491,6 +525,8 @@ void tita_ctl_advance(struct tita_ctl *c, uint64_t now_ns)
 			c->alloc_due_ns = TITA_TIME_NEVER;
 			ctl_early_allocation(c, now_ns);
 		}
+		if (now_ns >= c->fabric_due_ns)
+			ctl_fabric_early(c, now_ns);
 		return;
 	}
 	round_ns = c->started ? now_ns - c->last_round_ns : c->p.control_interval_ns;
@@ -514,6 +550,7 @@ void tita_ctl_advance(struct tita_ctl *c, uint64_t now_ns)
 	expire(c, now_ns);
 	ctl_receiver_round(c, now_ns, round_ns);
 	ctl_sender_round(c, now_ns, round_ns);
+	ctl_fabric_round(c, now_ns);
 }
 
 uint64_t tita_ctl_next_round_ns(const struct tita_ctl *c)
@@ -525,5 +562,5 @@ uint64_t tita_ctl_next_deadline_ns(const struct tita_ctl *c)
 {
 	if (!c->started)
 		return 0;
-	return tita_min_u64(c->next_round_ns, c->alloc_due_ns);
+	return tita_min_u64(tita_min_u64(c->next_round_ns, c->alloc_due_ns), c->fabric_due_ns);
 }

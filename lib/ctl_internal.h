@@ -13,6 +13,10 @@
  *                   allocation and its memo, the grant policy, demands in
  *   ctl_snapshot.c  pairs, ports and counters for titactl and metrics
  *   ceiling.c       the reactive ceiling (tita/ceiling.h), per TX pair
+ *   ctl_fabric.c    the fabric between the hosts (tita/fabric.h): places,
+ *                   path probes and steering, a member's reports to its
+ *                   leaf's leader and its answers, and the leader's side
+ *   leader.c        the leaf leader's allocation and moves (tita/fabric.h)
  */
 #ifndef TITA_CTL_INTERNAL_H
 #define TITA_CTL_INTERNAL_H
@@ -25,6 +29,7 @@
 #include "tita/alloc.h"
 #include "tita/ceiling.h"
 #include "tita/ctl.h"
+#include "tita/fabric.h"
 
 /* RX measurements per remote address carry no job; they sit in the table as
  * this role with this job id. */
@@ -55,6 +60,31 @@ struct port {
 	uint32_t memo_n, memo_cap;
 	uint64_t memo_capacity_bps;
 	bool memo_valid;
+	/* The fabric: NULL while the port has no place (ctl_fabric.c). */
+	struct fab_port *fab;
+};
+
+/* A TX pair's path (ctl_fabric.c). */
+enum fab_path {
+	PATH_OFF = 0, /* no fabric, or a remote under the same leaf */
+	PATH_PROBING, /* its source port is being probed */
+	PATH_KNOWN, /* the spine of its source port is known */
+	PATH_MOVING, /* told to take another source port, not applied yet */
+	/* A source port of tita's whose spine nobody probed: a small pair
+	 * in a leaf that is not oversubscribed, counted as spread over the
+	 * spines (many small pairs are, by the hash), until it grows large. */
+	PATH_SPREAD,
+};
+
+/* What probing found for a TX pair: source ports and their spines, and the
+ * probes still out. */
+#define FAB_PROBES_MAX 64
+struct fab_probes {
+	uint8_t n, n_out;
+	uint16_t sport[FAB_PROBES_MAX];
+	uint8_t spine[FAB_PROBES_MAX];
+	uint16_t out[FAB_PROBES_MAX];
+	uint64_t sent_ns;
 };
 
 struct pair {
@@ -93,8 +123,58 @@ struct pair {
 	uint32_t weight_milli;
 	uint64_t min_bps, max_bps;
 	uint64_t granted_bps, grant_reported_bps, grant_sent_ns;
+	uint64_t rx_alloc_bps; /* the downlink's share, before the leaf's cap */
 	uint64_t grant_demand_bps; /* the demand when the grant went out */
 	bool grant_deferred; /* RX: a smaller grant this allocation held back */
+	bool grant_leaf_capped; /* RX: the leaf's cap bounded the grant sent last */
+
+	/* The fabric (ctl_fabric.c), for pairs between leaves. */
+	uint32_t remote_leaf; /* TITA_LEAF_NONE: not known */
+	uint16_t spine; /* the spine the pair crosses; TITA_SPINE_NONE: not known */
+	uint16_t sport; /* TX: the source port tita gave it, 0 for none */
+	uint16_t want_spine; /* TX: the leader ordered it there */
+	uint16_t move_to; /* RX: the spine the leader reserved for its move */
+	uint16_t moving_sport, moving_spine; /* TX: a path update not yet applied */
+	uint8_t path; /* TX: enum fab_path */
+	uint64_t want_until_ns; /* TX: the order lapses */
+	uint64_t path_until_ns; /* TX: a probe batch or a move times out */
+	/* A proposal to move, until when. TX: the receiver's leaf asks the
+	 * pair to a spine in move_mask (swap: our leaf may make room there).
+	 * RX: our leaf asks the sender to move_to (with move_swap likewise). */
+	bool move_asked, move_swap;
+	uint64_t move_mask;
+	uint64_t move_until_ns;
+	/* TX: our leader has the pair seek a new place (its uplink is
+	 * overloaded), until when; the room mask its last demand carried.
+	 * RX: what the sender's last demand said of both. */
+	bool seek;
+	uint64_t seek_until_ns;
+	uint64_t room_sent_mask;
+	bool src_seek;
+	uint64_t src_room_mask;
+	/* TX: the move under way goes where no receiving leaf kept room
+	 * (a swap, the first placement); once there, the pair keeps to
+	 * hold_cap_bps until a grant counts it on hold_spine. */
+	bool move_unreserved;
+	/* RX: the spine it left when it last came in where no room was kept
+	 * for it, and when. */
+	uint16_t came_from;
+	uint64_t came_ns;
+	/* TX: the receiver's downlink share when its leaf holds the grant
+	 * below it (0: the grant is that share). */
+	uint64_t far_share_bps;
+	/* The pair's share of its own NIC, and whether that makes it large
+	 * (steered as a line of its own). */
+	uint64_t nic_share_bps;
+	bool big;
+	uint16_t hold_spine;
+	uint64_t hold_cap_bps;
+	uint64_t leaf_cap_bps, leaf_cap_until_ns; /* the leader's cap, the pair's share */
+	bool leaf_capped; /* a leader's cap came once (not just the start's) */
+	bool want_probed; /* TX: a probe batch went out for want_spine */
+	uint64_t moved_ns; /* TX: when it last took a new path (0: never) */
+	bool placed; /* TX: its first spine was chosen (place()) */
+	struct fab_probes *probes; /* TX */
 };
 
 /* Pairs that owe their peer a message this round, sorted by peer so that
@@ -102,6 +182,13 @@ struct pair {
 struct outgoing {
 	struct tita_addr remote;
 	uint32_t slot;
+};
+
+/* A leaf line waiting to go out, with its message's fields. */
+struct out_leaf {
+	struct tita_leaf_entry line;
+	uint32_t leaf_id;
+	uint64_t up_room_mask, down_room_mask, ttl_ns;
 };
 
 /* One pair's entry waiting to go out; tita_ctl_pop_msg() batches runs of
@@ -113,6 +200,7 @@ struct out_entry {
 	union {
 		struct tita_demand_entry demand;
 		struct tita_grant_entry grant;
+		struct out_leaf leaf;
 	};
 };
 
@@ -161,6 +249,17 @@ struct tita_ctl {
 	uint32_t outbox_cap, outbox_head, outbox_len;
 	struct tita_rate_update *rates;
 	uint32_t rates_cap, rates_head, rates_len;
+
+	/* The fabric (ctl_fabric.c): the leaves of remote NICs, the
+	 * controller's random numbers, the probes and path updates waiting to
+	 * be pulled, and when the fabric wants a turn before the next round. */
+	struct fab_places *places;
+	uint64_t rng;
+	struct tita_probe *probes;
+	uint32_t probes_cap, probes_head, probes_len;
+	struct tita_path_update *paths;
+	uint32_t paths_cap, paths_head, paths_len;
+	uint64_t fabric_due_ns;
 
 	struct tita_ctl_stats stats;
 };
@@ -250,6 +349,10 @@ void ctl_rate_push(struct tita_ctl *c, const struct pair *pr, uint64_t rate_bps)
 
 void ctl_sender_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns);
 int ctl_on_grant(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns);
+/* Compose the rates of the ports marked in port_dirty, now. */
+void ctl_compose_dirty(struct tita_ctl *c, uint64_t now_ns);
+/* Queue the pair's demand now, not at the round (a new pair, a new path). */
+void ctl_send_demand_now(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
 
 /* ---- ctl_receiver.c ---- */
 
@@ -258,6 +361,52 @@ void ctl_receiver_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns);
  * between rounds, once alloc_due_ns has come). */
 void ctl_early_allocation(struct tita_ctl *c, uint64_t now_ns);
 int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns);
+
+/* Output queues are rings that grow by doubling up to max entries, then
+ * drop their oldest. Returns the buffer (moved if it grew) with room for
+ * one more at (head + len) % cap, or NULL without memory (the ring as it
+ * was). */
+void *ctl_ring_make_room(void *buf, size_t size, uint32_t *cap, uint32_t *head, uint32_t *len,
+			 uint32_t max);
+/* The oldest entry into ret; false when the ring is empty. */
+bool ctl_ring_pop(const void *buf, size_t size, uint32_t cap, uint32_t *head, uint32_t *len,
+		  void *ret);
+
+/* ---- ctl_fabric.c ---- */
+
+/* The fabric's part of a round, after both sides': probes, moves, the
+ * report to the leader, and the leader's run and answers. */
+void ctl_fabric_round(struct tita_ctl *c, uint64_t now_ns);
+/* Between rounds, when fabric_due_ns has come: reports and answers that
+ * should not wait for the round. */
+void ctl_fabric_early(struct tita_ctl *c, uint64_t now_ns);
+int ctl_on_leaf_report(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns);
+int ctl_on_leaf_answer(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns);
+/* A new TX pair: give it a path (a source port, probed) when it goes to
+ * another leaf. */
+void ctl_fabric_tx_new(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
+/* ...and once its first demand is known: a large one probes its paths. */
+void ctl_fabric_tx_started(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
+/* A TX pair was marked (CNPs, or CE its receiver reports): check its path. */
+void ctl_fabric_marked(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
+/* What the leader lets the pair use (TITA_RATE_UNPACED: no cap). */
+uint64_t ctl_fabric_cap(const struct pair *pr, uint64_t now_ns);
+/* A grant's move request for a TX pair; a demand's spine for an RX pair. */
+void ctl_fabric_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_grant_entry *e,
+			 uint64_t old_grant_bps, uint64_t now_ns);
+void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita_demand_entry *e,
+			  uint64_t now_ns);
+/* What a demand says of the fabric (the spine, where the pair could go,
+ * whether it seeks a place), and a grant (a proposal to move). */
+void ctl_fabric_fill_demand(const struct tita_ctl *c, struct pair *pr, struct tita_demand_entry *e,
+			    uint64_t now_ns);
+void ctl_fabric_fill_grant(const struct tita_ctl *c, const struct pair *pr,
+			   struct tita_grant_entry *e, uint64_t now_ns);
+/* A pair leaves the table: its probes go with it. */
+void ctl_fabric_pair_release(struct tita_ctl *c, struct pair *pr);
+void ctl_fabric_free(struct tita_ctl *c);
+void ctl_fabric_port_info(const struct tita_ctl *c, const struct port *pt,
+			  struct tita_port_info *info);
 
 /* ---- shared by both sides ---- */
 

@@ -205,6 +205,12 @@ struct pair *ctl_pair_get(struct tita_ctl *c, uint8_t role, uint16_t port,
 		.rate_bps = TITA_RATE_UNPACED,
 		.programmed_bps = TITA_RATE_UNPACED,
 		.weight_milli = TITA_WEIGHT_ONE,
+		.remote_leaf = TITA_LEAF_NONE,
+		.spine = TITA_SPINE_NONE,
+		.want_spine = TITA_SPINE_NONE,
+		.move_to = TITA_SPINE_NONE,
+		.hold_spine = TITA_SPINE_NONE,
+		.came_from = TITA_SPINE_NONE,
 	};
 	index_insert(c, slot);
 	c->n_pairs++;
@@ -218,6 +224,7 @@ void ctl_pair_release(struct tita_ctl *c, struct pair *pr)
 	/* A TX pair that goes away must not leave a pacing rule behind. */
 	if (pr->role == TITA_PAIR_TX && pr->programmed_bps != TITA_RATE_UNPACED)
 		ctl_rate_push(c, pr, TITA_RATE_UNPACED);
+	ctl_fabric_pair_release(c, pr);
 	index_remove(c, slot);
 	pr->used = false;
 	c->free_slots[c->n_free++] = slot;

@@ -139,6 +139,7 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 								 c->p.alloc_batch_frac));
 		}
 		pr->state = TITA_PAIR_ACTIVE;
+		ctl_fabric_on_demand(c, pr, e, now_ns);
 		pr->demand_bps = ctl_clamp_rate(e->demand_bps, c->ports[port].line_rate_bps);
 		pr->weight_milli = e->weight_milli;
 		pr->min_bps = ctl_clamp_rate(e->min_bps, c->ports[port].line_rate_bps);
@@ -304,7 +305,12 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 		struct pair *pr = &c->pairs[c->order[k]];
 		bool moved;
 
-		pr->granted_bps = c->entries[k].alloc_bps;
+		/* The leaf's cap on the spine the pair comes in on bounds the
+		 * grant after the water-filling, not in it: what the pair could
+		 * take here is what its line at the leader asks for, and a line
+		 * that asked only for its cap would never grow again. */
+		pr->rx_alloc_bps = c->entries[k].alloc_bps;
+		pr->granted_bps = tita_min_u64(pr->rx_alloc_bps, ctl_fabric_cap(pr, now_ns));
 		granted += pr->granted_bps;
 		if (measured) {
 			const struct pair *src = pr->src_slot ? &c->pairs[pr->src_slot - 1] : NULL;
@@ -340,16 +346,24 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 		 * in the round the pair comes up to its grant, or with the
 		 * refresh. Without per-source counts (hardware RoCE that the
 		 * datapath does not see; a source counted at all counts as
-		 * seen) the receiver cannot tell, and sends it.
+		 * seen) the receiver cannot tell, and sends it. Nor does it
+		 * wait when what held the pair back was its leaf's cap on our
+		 * side (grant_leaf_capped): that is what just moved.
 		 */
 		moved = ctl_changed(pr->granted_bps, pr->grant_reported_bps,
 				    c->p.demand_change_frac);
 		pr->grant_deferred = false;
 		if (!pr->grant_sent_ns ||
 		    (pr->fabric_ce_ppm > thr) != (pr->fabric_ce_reported_ppm > thr) ||
+		    /* A cut by our leaf's cap protects a link the downlink's
+		     * sum knows nothing of: it goes now, when it matters to
+		     * a link (a percent of ours). */
+		    (moved && pr->granted_bps < pr->rx_alloc_bps &&
+		     pr->granted_bps + pt->line_rate_bps / 100 < pr->grant_reported_bps) ||
 		    now_ns - pr->grant_sent_ns >= c->p.refresh_ns ||
 		    (moved && pr->granted_bps > pr->grant_reported_bps &&
 		     (pr->demand_bps > pr->grant_demand_bps || !pr->src_slot ||
+		      pr->grant_leaf_capped ||
 		      (double)pr->measured_bps >=
 			      GRANT_USED_FRAC * (double)pr->grant_reported_bps))) {
 			c->outgoing[n_out++] =

@@ -21,15 +21,17 @@ static uint64_t min_rate_bps(const struct tita_ctl *c, const struct port *pt)
 }
 
 /* What the receiver lets this pair send: the start rate, the grant, or
- * nothing (unpaced) once the grant has lapsed. */
+ * nothing (unpaced) once the grant has lapsed; within the cap of its leaf's
+ * leader while the pair is paced at all. */
 static uint64_t grant_component(const struct tita_ctl *c, const struct pair *pr,
-				const struct port *pt)
+				const struct port *pt, uint64_t now_ns)
 {
 	switch (pr->state) {
 	case TITA_PAIR_STARTING:
-		return (uint64_t)(c->p.start_rate_frac * (double)pt->line_rate_bps);
+		return tita_min_u64((uint64_t)(c->p.start_rate_frac * (double)pt->line_rate_bps),
+				    ctl_fabric_cap(pr, now_ns));
 	case TITA_PAIR_GRANTED:
-		return pr->grant_bps;
+		return tita_min_u64(pr->grant_bps, ctl_fabric_cap(pr, now_ns));
 	default:
 		return TITA_RATE_UNPACED;
 	}
@@ -94,7 +96,7 @@ static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		if (!pr->used || pr->role != TITA_PAIR_TX || pr->port != port)
 			continue;
 		tx_bps += pr->measured_bps;
-		allowed = grant_component(c, pr, pt);
+		allowed = grant_component(c, pr, pt, now_ns);
 		if (allowed == TITA_RATE_UNPACED)
 			continue;
 		job = ctl_job_policy(c, pr->job_id);
@@ -142,7 +144,7 @@ static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		if (!pr->used || pr->role != TITA_PAIR_TX || pr->port != port)
 			continue;
 		job = ctl_job_policy(c, pr->job_id);
-		allowed = grant_component(c, pr, pt);
+		allowed = grant_component(c, pr, pt, now_ns);
 		if (k < n && c->order[k] == s) {
 			rate = tita_min_u64(allowed, c->entries[k].alloc_bps);
 			if (tita_ceiling_engaged(&pr->ceiling))
@@ -218,11 +220,14 @@ int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint6
 		pr->state = TITA_PAIR_STARTING;
 		pr->expires_ns = now_ns + c->p.grant_ttl_ns;
 		c->ceiling->init(&pr->ceiling);
+		ctl_fabric_tx_new(c, pr, now_ns);
 		is_new = true;
 	}
 	pr->round_bytes += s->tx_bytes;
 	pr->round_cnp += s->cnp_packets;
 	pr->round_interval_ns += s->interval_ns;
+	if (s->cnp_packets)
+		ctl_fabric_marked(c, pr, now_ns);
 	pr->backlog_bytes = s->backlog_bytes;
 	/* A quarter more for a report that comes a little late. */
 	pr->sample_until_ns = now_ns + s->interval_ns + s->interval_ns / 4;
@@ -231,17 +236,22 @@ int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint6
 	if (is_new) {
 		/* Pace at the start rate and ask for a grant now, not a round
 		 * later: the burst of an incast is N x start rate x that delay. */
-		struct out_entry *e;
-
 		estimate_demand(c, pr, s->interval_ns);
+		ctl_fabric_tx_started(c, pr, now_ns);
 		compose_port(c, (uint16_t)port, now_ns);
-		e = ctl_outbox_push(c);
-		if (e) {
-			e->kind = TITA_MSG_DEMAND;
-			ctl_fill_entry(c, e, pr, now_ns);
-		}
+		ctl_send_demand_now(c, pr, now_ns);
 	}
 	return 0;
+}
+
+void ctl_send_demand_now(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+{
+	struct out_entry *e = ctl_outbox_push(c);
+
+	if (e) {
+		e->kind = TITA_MSG_DEMAND;
+		ctl_fill_entry(c, e, pr, now_ns);
+	}
 }
 
 /*
@@ -318,6 +328,7 @@ int ctl_on_grant(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 
 	for (uint32_t i = 0; i < m->n_entries; i++) {
 		const struct tita_grant_entry *e = &m->grant[i];
+		uint64_t old_grant_bps;
 		int port = ctl_entry_port(c, &e->sender,
 					  tita_addr_eq(&e->receiver, &m->peer) && e->ttl_ns &&
 						  e->rate_bps <= TITA_RATE_MAX_BPS &&
@@ -332,20 +343,27 @@ int ctl_on_grant(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 			c->stats.entries_skipped_mismatch++;
 			continue;
 		}
+		old_grant_bps = pr->state == TITA_PAIR_GRANTED ? pr->grant_bps : 0;
 		pr->state = TITA_PAIR_GRANTED;
 		pr->grant_bps = ctl_clamp_rate(e->rate_bps, c->ports[port].line_rate_bps);
 		/* Never trust a lifetime longer than our own: a receiver that dies
 		 * must not hold this pair paced longer than we promised. */
 		pr->expires_ns = now_ns + tita_min_u64(e->ttl_ns, c->p.grant_ttl_ns);
 		pr->ce_ppm = e->ce_ppm;
+		ctl_fabric_on_grant(c, pr, e, old_grant_bps, now_ns);
 		c->port_dirty[port] = true;
 		applied++;
 	}
 	/* Apply a new grant at once rather than at the next round. */
+	ctl_compose_dirty(c, now_ns);
+	return applied;
+}
+
+void ctl_compose_dirty(struct tita_ctl *c, uint64_t now_ns)
+{
 	for (uint32_t port = 0; port < c->n_ports; port++) {
 		if (c->port_dirty[port])
 			compose_port(c, (uint16_t)port, now_ns);
 		c->port_dirty[port] = false;
 	}
-	return applied;
 }

@@ -33,6 +33,11 @@ size_t tita_ctl_pairs(const struct tita_ctl *c, struct tita_pair_info *out, size
 			.role = pr->role == TITA_PAIR_TX ? TITA_PAIR_TX : TITA_PAIR_RX,
 			.measured_bps = pr->measured_bps,
 			.ce_ppm = pr->ce_ppm,
+			.spine = pr->role == ROLE_SOURCE ? TITA_SPINE_NONE : pr->spine,
+			.sport = pr->role == TITA_PAIR_TX ? pr->sport : 0,
+			.leaf_cap_bps = pr->leaf_cap_bps,
+			.moving = pr->role == TITA_PAIR_TX &&
+				  (pr->want_spine != TITA_SPINE_NONE || pr->path == PATH_MOVING),
 		};
 		switch (pr->role) {
 		case TITA_PAIR_TX:
@@ -79,6 +84,7 @@ size_t tita_ctl_ports(const struct tita_ctl *c, struct tita_port_info *out, size
 			.ce_ppm = pt->ce_ppm,
 			.tx_bps = pt->tx_bps,
 		};
+		ctl_fabric_port_info(c, pt, &out[i]);
 	}
 	return c->n_ports;
 }

@@ -73,6 +73,10 @@ static const char *const error_names[TITA_WIRE_E_COUNT] = {
 	[TITA_WIRE_E_TOO_MANY_PORTS] = "too_many_ports",
 	[TITA_WIRE_E_LINE_RATE_ZERO] = "line_rate_zero",
 	[TITA_WIRE_E_INTERVAL_RANGE] = "interval_out_of_range",
+	[TITA_WIRE_E_PLACE_RANGE] = "place_out_of_range",
+	[TITA_WIRE_E_SPINE_RANGE] = "spine_out_of_range",
+	[TITA_WIRE_E_DIR_RANGE] = "dir_out_of_range",
+	[TITA_WIRE_E_LEAF_RANGE] = "leaf_out_of_range",
 };
 
 const char *tita_wire_error_name(enum tita_wire_error err)
@@ -426,13 +430,30 @@ static bool demand_entry_valid(const struct tita_demand_entry *e)
 		return false;
 	if (e->max_bps && e->min_bps > e->max_bps)
 		return false;
+	if (e->has_spine && e->spine >= TITA_SPINES_MAX)
+		return false;
 	return e->weight_milli >= 1 && e->weight_milli <= TITA_WEIGHT_MAX;
+}
+
+static bool leaf_id_valid(uint32_t leaf)
+{
+	return leaf != TITA_LEAF_NONE && leaf != TITA_LEAF_ANY;
+}
+
+static bool leaf_line_valid(const struct tita_leaf_entry *e)
+{
+	return (e->dir == TITA_LEAF_UP || e->dir == TITA_LEAF_DOWN) && e->spine < TITA_SPINES_MAX &&
+	       e->remote_leaf != TITA_LEAF_NONE && e->weight_milli >= 1 &&
+	       e->weight_milli <= TITA_WEIGHT_MAX && e->demand_bps <= TITA_RATE_MAX_BPS &&
+	       e->move_bps <= TITA_RATE_MAX_BPS && e->cap_bps <= TITA_RATE_MAX_BPS &&
+	       (e->move_to == TITA_SPINE_NONE || e->move_to < TITA_SPINES_MAX);
 }
 
 static bool grant_entry_valid(const struct tita_grant_entry *e)
 {
 	return e->rate_bps <= TITA_RATE_MAX_BPS && check_ttl(e->ttl_ns) == TITA_WIRE_OK &&
-	       e->ce_ppm <= CE_PPM_MAX;
+	       e->ce_ppm <= CE_PPM_MAX && (!e->has_spine || e->spine < TITA_SPINES_MAX) &&
+	       e->share_bps <= TITA_RATE_MAX_BPS;
 }
 
 /* --- encoder --- */
@@ -523,6 +544,12 @@ static void demand_to_wire(const struct tita_demand_entry *e, Tita__Peer__Demand
 	pe->demand_bps = (double)e->demand_bps;
 	pe->min_bps = (double)e->min_bps;
 	pe->max_bps = (double)e->max_bps;
+	if (e->has_spine) {
+		pe->spine_present_case = TITA__PEER__DEMAND_ENTRY__SPINE_PRESENT_SPINE;
+		pe->spine = e->spine;
+	}
+	pe->room_mask = e->room_mask;
+	pe->seek = e->seek;
 }
 
 static void grant_to_wire(const struct tita_grant_entry *e, Tita__Peer__GrantEntry *pe)
@@ -534,6 +561,100 @@ static void grant_to_wire(const struct tita_grant_entry *e, Tita__Peer__GrantEnt
 	pe->rate_bps = (double)e->rate_bps;
 	pe->ttl_ns = e->ttl_ns;
 	pe->ce_ppm = e->ce_ppm;
+	pe->room_mask = e->room_mask;
+	pe->move = e->move;
+	pe->swap = e->swap;
+	if (e->has_spine) {
+		pe->spine_present_case = TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE;
+		pe->spine = e->spine;
+	}
+	pe->share_bps = (double)e->share_bps;
+}
+
+static void leaf_line_to_wire(const struct tita_leaf_entry *e, Tita__Peer__LeafLine *pl)
+{
+	tita__peer__leaf_line__init(pl);
+	pl->dir = e->dir;
+	pl->spine = e->spine;
+	pl->remote_leaf = e->remote_leaf;
+	pl->job_id = e->job_id;
+	if (e->weight_milli != TITA_WEIGHT_ONE) {
+		pl->weight_present_case = TITA__PEER__LEAF_LINE__WEIGHT_PRESENT_WEIGHT;
+		pl->weight = (double)e->weight_milli / TITA_WEIGHT_ONE;
+	}
+	pl->demand_bps = (double)e->demand_bps;
+	pl->move_bps = (double)e->move_bps;
+	if (e->move_to != TITA_SPINE_NONE) {
+		pl->move_to_present_case = TITA__PEER__LEAF_LINE__MOVE_TO_PRESENT_MOVE_TO;
+		pl->move_to = e->move_to;
+	}
+	pl->room_mask = e->room_mask;
+	pl->cap_bps = (double)e->cap_bps;
+	pl->swap = e->swap;
+}
+
+/* A leaf report or answer: the lines of one member, from start, as many as
+ * fit. */
+static int encode_leaf(const struct tita_wire_key *key, struct tita_wire_sender *tx,
+		       const struct tita_msg *m, uint32_t start, void *buf, size_t size,
+		       uint32_t *ret_consumed)
+{
+	Tita__Peer__LeafLine lines[TITA_MSG_MAX_ENTRIES];
+	Tita__Peer__LeafLine *ptrs[TITA_MSG_MAX_ENTRIES];
+	Tita__Peer__PeerMessage pm = TITA__PEER__PEER_MESSAGE__INIT;
+	Tita__Peer__LeafReport report = TITA__PEER__LEAF_REPORT__INIT;
+	Tita__Peer__LeafAnswer answer = TITA__PEER__LEAF_ANSWER__INIT;
+	bool is_report = m->kind == TITA_MSG_LEAF_REPORT;
+	const struct tita_addr *member = is_report ? &m->leaf[start].member : &m->peer;
+	size_t budget = body_budget(size), fixed, total, body_bytes;
+	uint32_t n = 0;
+
+	if (is_report) {
+		report.leaf = m->leaf_id;
+		report.member = addr_to_wire(member);
+		fixed = tita__peer__leaf_report__get_packed_size(&report);
+	} else {
+		answer.leaf = m->leaf_id;
+		answer.member = addr_to_wire(member);
+		answer.ttl_ns = m->ttl_ns;
+		answer.up_room_mask = m->up_room_mask;
+		answer.down_room_mask = m->down_room_mask;
+		fixed = tita__peer__leaf_answer__get_packed_size(&answer);
+	}
+	total = fixed;
+	body_bytes = field_bytes(total);
+	if (body_bytes > budget)
+		return -ENOSPC;
+	for (uint32_t i = start; i < m->n_entries && tita_addr_eq(&m->leaf[i].member, member);
+	     i++, n++) {
+		size_t line_bytes, next;
+
+		leaf_line_to_wire(&m->leaf[i], &lines[n]);
+		ptrs[n] = &lines[n];
+		line_bytes = tita__peer__leaf_line__get_packed_size(&lines[n]);
+		next = total + field_bytes(line_bytes);
+		if (field_bytes(next) > budget)
+			break;
+		total = next;
+		body_bytes = field_bytes(total);
+	}
+	if (n == 0)
+		return -ENOSPC;
+	if (is_report) {
+		report.n_lines = n;
+		report.lines = ptrs;
+		pm.body_case = TITA__PEER__PEER_MESSAGE__BODY_LEAF_REPORT;
+		pm.leaf_report = &report;
+	} else {
+		answer.n_lines = n;
+		answer.lines = ptrs;
+		pm.body_case = TITA__PEER__PEER_MESSAGE__BODY_LEAF_ANSWER;
+		pm.leaf_answer = &answer;
+	}
+	if (tita__peer__peer_message__get_packed_size(&pm) != body_bytes)
+		return -EINVAL;
+	*ret_consumed = n;
+	return seal(key, tx, &pm, body_bytes, buf);
 }
 
 int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_sender *tx,
@@ -552,6 +673,26 @@ int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_se
 	size_t budget = body_budget(size), entries_bytes = 0, body_bytes = 0;
 	uint32_t n = 0;
 
+	if (m->kind == TITA_MSG_LEAF_REPORT || m->kind == TITA_MSG_LEAF_ANSWER) {
+		if (m->n_entries == 0 || m->n_entries > TITA_MSG_MAX_ENTRIES ||
+		    start >= m->n_entries || !leaf_id_valid(m->leaf_id) ||
+		    (m->kind == TITA_MSG_LEAF_ANSWER && check_ttl(m->ttl_ns) != TITA_WIRE_OK))
+			return -EINVAL;
+		for (uint32_t i = start; i < m->n_entries; i++) {
+			if (!leaf_line_valid(&m->leaf[i]))
+				return -EINVAL;
+			/* A report goes to another NIC; an answer's lines are
+			 * its addressee's. */
+			if (m->kind == TITA_MSG_LEAF_REPORT ?
+				    tita_addr_eq(&m->leaf[i].member, &m->peer) :
+				    !tita_addr_eq(&m->leaf[i].member, &m->peer))
+				return -EINVAL;
+		}
+		key = tita_wire_keyring_find(kr, tx->key_id);
+		if (!key)
+			return -ENOKEY;
+		return encode_leaf(key, tx, m, start, buf, size, ret_consumed);
+	}
 	if ((m->kind != TITA_MSG_DEMAND && m->kind != TITA_MSG_GRANT) || m->n_entries == 0 ||
 	    m->n_entries > TITA_MSG_MAX_ENTRIES || start >= m->n_entries)
 		return -EINVAL;
@@ -627,11 +768,21 @@ int tita_wire_encode_hello(const struct tita_wire_keyring *kr, struct tita_wire_
 	    check_ttl(h->grant_ttl_ns) != TITA_WIRE_OK)
 		return -EINVAL;
 	for (uint32_t i = 0; i < h->n_ports; i++) {
+		const struct tita_place *pl = &h->ports[i].place;
+
 		if (h->ports[i].line_rate_bps == 0 || h->ports[i].line_rate_bps > TITA_RATE_MAX_BPS)
+			return -EINVAL;
+		if (tita_place_check(pl) < 0)
 			return -EINVAL;
 		tita__peer__port__init(&ports[i]);
 		ports[i].addr = addr_to_wire(&h->ports[i].addr);
 		ports[i].line_rate_bps = (double)h->ports[i].line_rate_bps;
+		if (tita_place_known(pl)) {
+			ports[i].leaf_present_case = TITA__PEER__PORT__LEAF_PRESENT_LEAF;
+			ports[i].leaf = pl->leaf;
+			ports[i].n_spines = pl->n_spines;
+			ports[i].spine_bps = (double)pl->spine_bps;
+		}
 		ptrs[i] = &ports[i];
 	}
 	key = tita_wire_keyring_find(kr, tx->key_id);
@@ -722,6 +873,9 @@ static enum tita_wire_error check_demand_values(const Tita__Peer__DemandEntry *e
 		return err;
 	if (rate_from_wire(e->max_bps) && rate_from_wire(e->min_bps) > rate_from_wire(e->max_bps))
 		return TITA_WIRE_E_MIN_ABOVE_MAX;
+	if (e->spine_present_case == TITA__PEER__DEMAND_ENTRY__SPINE_PRESENT_SPINE &&
+	    e->spine >= TITA_SPINES_MAX)
+		return TITA_WIRE_E_SPINE_RANGE;
 	return TITA_WIRE_OK;
 }
 
@@ -733,6 +887,11 @@ static enum tita_wire_error check_grant_values(const Tita__Peer__GrantEntry *e)
 		err = check_ttl(e->ttl_ns);
 	if (!err && e->ce_ppm > CE_PPM_MAX)
 		err = TITA_WIRE_E_CE_PPM_RANGE;
+	if (!err && e->spine_present_case == TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE &&
+	    e->spine >= TITA_SPINES_MAX)
+		err = TITA_WIRE_E_SPINE_RANGE;
+	if (!err)
+		err = check_rate(e->share_bps);
 	return err;
 }
 
@@ -776,6 +935,57 @@ static enum tita_wire_error check_entries(const struct entries_view *v,
 	return TITA_WIRE_OK;
 }
 
+static enum tita_wire_error check_leaf_line(const Tita__Peer__LeafLine *l)
+{
+	enum tita_wire_error err;
+
+	if (l->dir != TITA_LEAF_UP && l->dir != TITA_LEAF_DOWN)
+		return TITA_WIRE_E_DIR_RANGE;
+	if (l->spine >= TITA_SPINES_MAX ||
+	    (l->move_to_present_case == TITA__PEER__LEAF_LINE__MOVE_TO_PRESENT_MOVE_TO &&
+	     l->move_to >= TITA_SPINES_MAX))
+		return TITA_WIRE_E_SPINE_RANGE;
+	if (l->remote_leaf == TITA_LEAF_NONE)
+		return TITA_WIRE_E_LEAF_RANGE;
+	if (l->weight_present_case == TITA__PEER__LEAF_LINE__WEIGHT_PRESENT_WEIGHT) {
+		err = check_weight(l->weight);
+		if (err)
+			return err;
+	}
+	err = check_rate(l->demand_bps);
+	if (!err)
+		err = check_rate(l->move_bps);
+	if (!err)
+		err = check_rate(l->cap_bps);
+	return err;
+}
+
+/* A leaf report comes from its member (from, when known). */
+static enum tita_wire_error check_leaf(uint32_t leaf, const ProtobufCBinaryData *member,
+				       Tita__Peer__LeafLine *const *lines, size_t n_lines,
+				       bool report, const struct tita_addr *from)
+{
+	struct tita_addr m;
+
+	if (!leaf_id_valid(leaf))
+		return TITA_WIRE_E_LEAF_RANGE;
+	if (!addr_from_wire(member, &m))
+		return TITA_WIRE_E_BAD_ADDR_LEN;
+	if (report && from && !tita_addr_eq(&m, from))
+		return TITA_WIRE_E_PEER_MISMATCH;
+	if (n_lines == 0)
+		return TITA_WIRE_E_NO_ENTRIES;
+	if (n_lines > TITA_MSG_MAX_ENTRIES)
+		return TITA_WIRE_E_TOO_MANY_ENTRIES;
+	for (size_t i = 0; i < n_lines; i++) {
+		enum tita_wire_error err = check_leaf_line(lines[i]);
+
+		if (err)
+			return err;
+	}
+	return TITA_WIRE_OK;
+}
+
 static enum tita_wire_error check_hello(const Tita__Peer__Hello *h, const struct tita_addr *from)
 {
 	enum tita_wire_error err;
@@ -797,6 +1007,15 @@ static enum tita_wire_error check_hello(const Tita__Peer__Hello *h, const struct
 			return err;
 		if (rate_from_wire(h->ports[i]->line_rate_bps) == 0)
 			return TITA_WIRE_E_LINE_RATE_ZERO;
+		if (h->ports[i]->leaf_present_case == TITA__PEER__PORT__LEAF_PRESENT_LEAF) {
+			if (!leaf_id_valid(h->ports[i]->leaf) || h->ports[i]->n_spines == 0 ||
+			    h->ports[i]->n_spines > TITA_SPINES_MAX ||
+			    check_rate(h->ports[i]->spine_bps) != TITA_WIRE_OK ||
+			    rate_from_wire(h->ports[i]->spine_bps) == 0)
+				return TITA_WIRE_E_PLACE_RANGE;
+		} else if (h->ports[i]->n_spines || h->ports[i]->spine_bps != 0) {
+			return TITA_WIRE_E_PLACE_RANGE;
+		}
 	}
 	if (h->control_interval_ns == 0 || h->control_interval_ns > TITA_WIRE_TTL_MAX_NS)
 		return TITA_WIRE_E_INTERVAL_RANGE;
@@ -814,6 +1033,14 @@ static void hello_from_wire(const Tita__Peer__Hello *h, struct tita_wire_hello *
 	for (size_t i = 0; i < h->n_ports; i++) {
 		addr_from_wire(&h->ports[i]->addr, &ret->ports[i].addr);
 		ret->ports[i].line_rate_bps = rate_from_wire(h->ports[i]->line_rate_bps);
+		if (h->ports[i]->leaf_present_case == TITA__PEER__PORT__LEAF_PRESENT_LEAF)
+			ret->ports[i].place = (struct tita_place){
+				.leaf = h->ports[i]->leaf,
+				.n_spines = h->ports[i]->n_spines,
+				.spine_bps = rate_from_wire(h->ports[i]->spine_bps),
+			};
+		else
+			ret->ports[i].place = (struct tita_place){ 0 };
 	}
 	ret->control_interval_ns = h->control_interval_ns;
 	ret->grant_ttl_ns = h->grant_ttl_ns;
@@ -831,6 +1058,10 @@ static void demand_from_wire(const Tita__Peer__DemandEntry *pe, struct tita_dema
 	e->demand_bps = rate_from_wire(pe->demand_bps);
 	e->min_bps = rate_from_wire(pe->min_bps);
 	e->max_bps = rate_from_wire(pe->max_bps);
+	e->has_spine = pe->spine_present_case == TITA__PEER__DEMAND_ENTRY__SPINE_PRESENT_SPINE;
+	e->spine = e->has_spine ? (uint16_t)pe->spine : 0;
+	e->room_mask = pe->room_mask;
+	e->seek = pe->seek;
 }
 
 static void grant_from_wire(const Tita__Peer__GrantEntry *pe, struct tita_grant_entry *e)
@@ -841,6 +1072,63 @@ static void grant_from_wire(const Tita__Peer__GrantEntry *pe, struct tita_grant_
 	e->rate_bps = rate_from_wire(pe->rate_bps);
 	e->ttl_ns = pe->ttl_ns;
 	e->ce_ppm = pe->ce_ppm;
+	e->room_mask = pe->room_mask;
+	e->move = pe->move;
+	e->swap = pe->swap;
+	e->has_spine = pe->spine_present_case == TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE;
+	e->spine = e->has_spine ? (uint16_t)pe->spine : 0;
+	e->share_bps = rate_from_wire(pe->share_bps);
+}
+
+static void leaf_line_from_wire(const Tita__Peer__LeafLine *pl, const struct tita_addr *member,
+				struct tita_leaf_entry *e)
+{
+	*e = (struct tita_leaf_entry){
+		.member = *member,
+		.dir = (uint8_t)pl->dir,
+		.spine = (uint16_t)pl->spine,
+		.remote_leaf = pl->remote_leaf,
+		.job_id = pl->job_id,
+		.weight_milli = pl->weight_present_case ==
+						TITA__PEER__LEAF_LINE__WEIGHT_PRESENT_WEIGHT ?
+					weight_from_wire(pl->weight) :
+					TITA_WEIGHT_ONE,
+		.demand_bps = rate_from_wire(pl->demand_bps),
+		.move_bps = rate_from_wire(pl->move_bps),
+		.move_to = pl->move_to_present_case ==
+					   TITA__PEER__LEAF_LINE__MOVE_TO_PRESENT_MOVE_TO ?
+				   (uint16_t)pl->move_to :
+				   TITA_SPINE_NONE,
+		.room_mask = pl->room_mask,
+		.cap_bps = rate_from_wire(pl->cap_bps),
+		.swap = pl->swap,
+	};
+}
+
+static void leaf_msg_from_wire(const Tita__Peer__PeerMessage *pm, const struct tita_addr *from,
+			       struct tita_msg *m)
+{
+	bool report = pm->body_case == TITA__PEER__PEER_MESSAGE__BODY_LEAF_REPORT;
+	Tita__Peer__LeafLine *const *lines = report ? pm->leaf_report->lines :
+						      pm->leaf_answer->lines;
+	size_t n = report ? pm->leaf_report->n_lines : pm->leaf_answer->n_lines;
+	struct tita_addr member = { { 0 } };
+
+	addr_from_wire(report ? &pm->leaf_report->member : &pm->leaf_answer->member, &member);
+	m->kind = report ? TITA_MSG_LEAF_REPORT : TITA_MSG_LEAF_ANSWER;
+	m->n_entries = (uint32_t)n;
+	m->leaf_id = report ? pm->leaf_report->leaf : pm->leaf_answer->leaf;
+	m->ttl_ns = report ? 0 : pm->leaf_answer->ttl_ns;
+	m->up_room_mask = report ? 0 : pm->leaf_answer->up_room_mask;
+	m->down_room_mask = report ? 0 : pm->leaf_answer->down_room_mask;
+	for (size_t i = 0; i < n; i++)
+		leaf_line_from_wire(lines[i], &member, &m->leaf[i]);
+	if (report)
+		m->peer = member;
+	else if (from)
+		m->peer = *from;
+	else
+		memset(&m->peer, 0, sizeof(m->peer));
 }
 
 static void msg_from_wire(const struct entries_view *v, struct tita_msg *m)
@@ -912,6 +1200,16 @@ enum tita_wire_error tita_wire_decode(const struct tita_wire_keyring *kr,
 					      .entries = (void **)pm->grant->entries };
 		err = check_entries(&view, from);
 		break;
+	case TITA__PEER__PEER_MESSAGE__BODY_LEAF_REPORT:
+		err = check_leaf(pm->leaf_report->leaf, &pm->leaf_report->member,
+				 pm->leaf_report->lines, pm->leaf_report->n_lines, true, from);
+		break;
+	case TITA__PEER__PEER_MESSAGE__BODY_LEAF_ANSWER:
+		err = check_leaf(pm->leaf_answer->leaf, &pm->leaf_answer->member,
+				 pm->leaf_answer->lines, pm->leaf_answer->n_lines, false, from);
+		if (!err)
+			err = check_ttl(pm->leaf_answer->ttl_ns);
+		break;
 	default:
 		/* A body field this version does not know lands in the unknown fields. */
 		err = pm->base.n_unknown_fields ? TITA_WIRE_E_UNKNOWN_BODY : TITA_WIRE_E_EMPTY_BODY;
@@ -927,6 +1225,10 @@ enum tita_wire_error tita_wire_decode(const struct tita_wire_keyring *kr,
 	if (pm->body_case == TITA__PEER__PEER_MESSAGE__BODY_HELLO) {
 		ret_msg->body = TITA_WIRE_BODY_HELLO;
 		hello_from_wire(pm->hello, &ret_msg->hello);
+	} else if (pm->body_case == TITA__PEER__PEER_MESSAGE__BODY_LEAF_REPORT ||
+		   pm->body_case == TITA__PEER__PEER_MESSAGE__BODY_LEAF_ANSWER) {
+		ret_msg->body = TITA_WIRE_BODY_MSG;
+		leaf_msg_from_wire(pm, from, &ret_msg->msg);
 	} else {
 		ret_msg->body = TITA_WIRE_BODY_MSG;
 		msg_from_wire(&view, &ret_msg->msg);

@@ -115,6 +115,11 @@ enum tita_wire_error {
 	TITA_WIRE_E_TOO_MANY_PORTS, /* more than TITA_WIRE_HELLO_MAX_PORTS */
 	TITA_WIRE_E_LINE_RATE_ZERO,
 	TITA_WIRE_E_INTERVAL_RANGE, /* control interval zero or above the TTL max */
+	/* The fabric: places, spines, leaf lines. */
+	TITA_WIRE_E_PLACE_RANGE, /* a port's leaf, spine count or spine capacity */
+	TITA_WIRE_E_SPINE_RANGE, /* a spine (or move_to) not below TITA_SPINES_MAX */
+	TITA_WIRE_E_DIR_RANGE, /* a leaf line neither up nor down */
+	TITA_WIRE_E_LEAF_RANGE, /* a leaf id nobody can have */
 
 	TITA_WIRE_E_COUNT
 };
@@ -230,10 +235,12 @@ enum tita_wire_error tita_wire_replay_check(const struct tita_wire_replay *r, ui
  */
 void tita_wire_replay_update(struct tita_wire_replay *r, uint64_t boot_id, uint64_t seq);
 
-/* A NIC that a hello announces. */
+/* A NIC that a hello announces, and where it sits (all zero when its
+ * daemon does not know). */
 struct tita_wire_port {
 	struct tita_addr addr;
 	uint64_t line_rate_bps; /* 1..TITA_RATE_MAX_BPS */
+	struct tita_place place;
 };
 
 /* What a daemon announces about itself. */
@@ -246,7 +253,7 @@ struct tita_wire_hello {
 
 enum tita_wire_body {
 	TITA_WIRE_BODY_HELLO = 1,
-	TITA_WIRE_BODY_MSG, /* a demand or a grant: msg.kind says which */
+	TITA_WIRE_BODY_MSG, /* a demand, grant or leaf message: msg.kind says which */
 };
 
 /* A decoded, authenticated, range-checked datagram. */
@@ -256,7 +263,9 @@ struct tita_wire_msg {
 	union {
 		struct tita_wire_hello hello;
 		/* msg.peer is the NIC that sent it: the entries' sender for a
-		 * demand, their receiver for a grant. */
+		 * demand, their receiver for a grant, the member for a leaf
+		 * report, and for a leaf answer the address it came from
+		 * (the leader; its lines name the member it is for). */
 		struct tita_msg msg;
 	};
 };
@@ -273,7 +282,9 @@ struct tita_wire_msg {
  *
  * Every entry must be one the decoder accepts: m->peer is its addressee
  * (the receiver of a demand, the sender of a grant), its sender and
- * receiver differ, and every value is in range. Otherwise -EINVAL; -ENOKEY
+ * receiver differ, and every value is in range. Leaf messages carry lines
+ * of one member (a report's sender, an answer's addressee, which is
+ * m->peer). Otherwise -EINVAL; -ENOKEY
  * when tx->key_id is not in kr; -ENOSPC when size cannot hold even one
  * entry. On error nothing is consumed and tx is unchanged.
  */
@@ -298,9 +309,10 @@ enum tita_wire_error tita_wire_peek_header(const void *buf, size_t len,
  * from (NULL skips the replay check, for tests and tools); it is checked
  * after the MAC and updated only when the whole datagram is accepted. from,
  * when not NULL, is the address the datagram came from: a demand's sender, a
- * grant's receiver, or one of a hello's ports must be that address
- * (TITA_WIRE_E_PEER_MISMATCH), so that what a datagram says about a peer,
- * its boot id included, is bound to the peer's own address.
+ * grant's receiver, a leaf report's member or one of a hello's ports must be
+ * that address (TITA_WIRE_E_PEER_MISMATCH), so that what a datagram says
+ * about a peer, its boot id included, is bound to the peer's own address; a
+ * leaf answer's msg.peer is set to it.
  *
  * Returns TITA_WIRE_OK and fills *ret_msg, or the first check that failed;
  * then neither *ret_msg nor *replay changes. Never allocates on the heap.

@@ -349,6 +349,8 @@ static const struct sim_cc_ops cc_tita = {
 	.tita = true,
 	.init = tita_dcqcn_init,
 	.on_event = dcqcn_on_event,
+	.on_probe_reply = sim_tita_probe_reply,
+	.on_drained = sim_tita_drained,
 };
 
 static const struct sim_cc_ops cc_tita_only = {
@@ -358,6 +360,8 @@ static const struct sim_cc_ops cc_tita_only = {
 	.tita = true,
 	.init = tita_only_init,
 	.on_event = dcqcn_on_event,
+	.on_probe_reply = sim_tita_probe_reply,
+	.on_drained = sim_tita_drained,
 };
 
 const struct sim_cc_ops *const sim_cc_all[] = {

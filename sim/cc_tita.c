@@ -19,6 +19,15 @@
  *    msg_estimate_bytes).
  *  - Rate updates become a per-pair pacer in the NIC (the per-destination
  *    limit of the qp/tc back ends), on top of each QP's DCQCN rate.
+ *  - On a leaf-spine fabric every host knows its place (its leaf, the
+ *    spines) and its leaf's members, as titad reads them from the
+ *    topology file; each learns a remote's leaf when a flow between them
+ *    starts, as titad does from the remote's hello. tita's probes travel
+ *    as real probes through the fabric (sim_probe_send), and a path update
+ *    holds the pair's flows until nothing of them is in flight, then moves
+ *    them to the new source port, as the QP agent would between messages.
+ *    The drain ends when the last byte arrives; a NIC would learn it half
+ *    a round trip later from the acknowledgement.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -50,10 +59,16 @@ struct tita_sim {
 #ifdef SIM_HAVE_WIRE
 	struct tita_wire_keyring kr;
 	struct tita_wire_sender *tx; /* per host */
-	struct tita_wire_replay *replay; /* [receiver * n_hosts + sender] */
+	/* Replay windows of the (receiver, sender) pairs that exchanged a
+	 * datagram: replay_of[receiver] maps the sender to its window. */
+	struct tita_wire_replay *replay;
+	uint32_t n_replay, cap_replay;
+	struct sim_pairmap *replay_of;
 	struct tita_wire_msg scratch;
 #endif
 	struct tita_msg out;
+	/* Messages and entries sent, by kind (enum tita_msg_kind). */
+	uint64_t msgs_by_kind[5], entries_by_kind[5];
 };
 
 static struct tita_sim *ts_of(struct sim *s)
@@ -97,6 +112,67 @@ static void dgram_free(struct tita_sim *t, uint32_t i)
 	t->free = i;
 }
 
+static void *grow(void *p, uint32_t *cap, size_t elem)
+{
+	uint32_t ncap = *cap ? *cap * 2 : 4;
+	void *np = realloc(p, (size_t)ncap * elem);
+
+	if (!np) {
+		fprintf(stderr, "tita-sim: out of memory\n");
+		exit(1);
+	}
+	*cap = ncap;
+	return np;
+}
+
+static void pairmap_add(struct sim_pairmap *m, uint32_t key, uint32_t val)
+{
+	if (sim_pairmap_add(m, key, val) < 0) {
+		fprintf(stderr, "tita-sim: out of memory\n");
+		exit(1);
+	}
+}
+
+/* The sender's pair (remote, job), made on first use. */
+static uint32_t txpair_of(struct sim_host *x, uint32_t remote, uint32_t job)
+{
+	uint32_t key = remote * SIM_MAX_JOBS + job;
+	uint32_t i = sim_pairmap_get(&x->txp_map, key);
+
+	if (i != SIM_PAIRMAP_NONE)
+		return i;
+	if (x->n_txp == x->cap_txp) {
+		uint32_t cap = x->cap_txp;
+
+		x->txp = grow(x->txp, &cap, sizeof(*x->txp));
+		x->live_tx = grow(x->live_tx, &x->cap_txp, sizeof(*x->live_tx));
+	}
+	i = x->n_txp++;
+	x->txp[i] =
+		(struct sim_txpair){ .remote = remote, .job = job, .rate_bps = TITA_RATE_UNPACED };
+	pairmap_add(&x->txp_map, key, i);
+	return i;
+}
+
+/* The receiver's peer entry for a sending host, made on first use. */
+static uint32_t rxpeer_of(struct sim_host *x, uint32_t remote)
+{
+	uint32_t i = sim_pairmap_get(&x->rxp_map, remote);
+
+	if (i != SIM_PAIRMAP_NONE)
+		return i;
+	if (x->n_rxp == x->cap_rxp) {
+		uint32_t cap = x->cap_rxp;
+
+		x->rxp = grow(x->rxp, &cap, sizeof(*x->rxp));
+		x->live_rx = grow(x->live_rx, &x->cap_rxp, sizeof(*x->live_rx));
+	}
+	i = x->n_rxp++;
+	x->rxp[i] = (struct sim_rxpeer){ .remote = remote };
+	pairmap_add(&x->rxp_map, remote, i);
+	return i;
+}
+
 int sim_tita_init(struct sim *s)
 {
 	struct tita_sim *t = calloc(1, sizeof(*t));
@@ -128,13 +204,13 @@ int sim_tita_init(struct sim *s)
 		tita_wire_keyring_init(&t->kr);
 		tita_wire_keyring_add(&t->kr, 1, key);
 		t->tx = calloc(n, sizeof(*t->tx));
-		t->replay = calloc((size_t)n * n, sizeof(*t->replay));
-		if (!t->tx || !t->replay)
+		t->replay_of = calloc(n, sizeof(*t->replay_of));
+		if (!t->tx || !t->replay_of)
 			return -ENOMEM;
-		for (uint32_t h = 0; h < n; h++)
+		for (uint32_t h = 0; h < n; h++) {
 			t->tx[h] = (struct tita_wire_sender){ .key_id = 1, .boot_id = 1, .seq = 1 };
-		for (size_t k = 0; k < (size_t)n * n; k++)
-			tita_wire_replay_init(&t->replay[k]);
+			sim_pairmap_init(&t->replay_of[h]);
+		}
 	}
 #endif
 	for (uint32_t h = 0; h < n; h++) {
@@ -154,14 +230,28 @@ int sim_tita_init(struct sim *s)
 			if (job.weight_milli && (err = tita_ctl_job_set(x->ctl, j, &job)))
 				return err;
 		}
-		x->txp = calloc((size_t)n * SIM_MAX_JOBS, sizeof(*x->txp));
-		x->rxp = calloc(n, sizeof(*x->rxp));
-		x->live_tx = calloc((size_t)n * SIM_MAX_JOBS, sizeof(uint32_t));
-		x->live_rx = calloc(n, sizeof(uint32_t));
-		if (!x->txp || !x->rxp || !x->live_tx || !x->live_rx)
-			return -ENOMEM;
-		for (uint32_t k = 0; k < n * SIM_MAX_JOBS; k++)
-			x->txp[k].rate_bps = TITA_RATE_UNPACED;
+		sim_pairmap_init(&x->txp_map);
+		sim_pairmap_init(&x->rxp_map);
+		tita_ctl_seed(x->ctl, s->cfg->seed * 0x9e3779b97f4a7c15ull ^ (h + 1));
+		if (s->cfg->topo == SIM_TOPO_LEAFSPINE) {
+			uint32_t hpl = s->cfg->hosts_per_leaf, first = h / hpl * hpl;
+			struct tita_place place = {
+				.leaf = h / hpl,
+				.n_spines = s->cfg->spines,
+				.spine_bps = s->cfg->fabric_rate_bps,
+			};
+			struct tita_addr *members = calloc(hpl, sizeof(*members));
+
+			if (!members)
+				return -ENOMEM;
+			for (uint32_t k = 0; k < hpl; k++)
+				members[k] = tita_addr_from_host_id(first + k);
+			if (s->cfg->spines <= TITA_SPINES_MAX)
+				err = tita_ctl_port_set_place(x->ctl, &a, &place, members, hpl);
+			free(members);
+			if (err)
+				return err;
+		}
 		/* Daemons are not synchronized: each starts its rounds at its
 		 * own phase. */
 		phase = tita_rng_next(&s->rng) % interval_ps;
@@ -172,10 +262,68 @@ int sim_tita_init(struct sim *s)
 	return 0;
 }
 
+/* The controllers' counters, summed over the hosts (SIM_TITA_STATS=1). */
+static void print_stats(struct sim *s)
+{
+	const struct tita_sim *t = ts_of(s);
+	struct tita_ctl_stats sum = { 0 }, st;
+	uint64_t *a = (uint64_t *)&sum, *b = (uint64_t *)&st;
+
+	for (uint32_t h = 0; h < s->n_hosts; h++) {
+		tita_ctl_stats(s->hosts[h].ctl, &st);
+		for (size_t k = 0; k < sizeof(sum) / sizeof(uint64_t); k++)
+			a[k] += b[k];
+	}
+	{
+		struct tita_leader_stats ls = { 0 }, one;
+
+		for (uint32_t h = 0; h < s->n_hosts; h++) {
+			struct tita_addr addr = tita_addr_from_host_id(h);
+
+			tita_ctl_leader_stats(s->hosts[h].ctl, &addr, &one);
+			ls.runs += one.runs;
+			ls.proposals += one.proposals;
+			ls.proposals_swap += one.proposals_swap;
+			ls.seeks += one.seeks;
+			ls.accepted += one.accepted;
+			ls.swaps += one.swaps;
+			ls.refused += one.refused;
+		}
+		fprintf(stderr,
+			"messages (entries): demand %llu (%llu) grant %llu (%llu) leaf report %llu (%llu) leaf answer %llu (%llu)\n",
+			(unsigned long long)t->msgs_by_kind[TITA_MSG_DEMAND],
+			(unsigned long long)t->entries_by_kind[TITA_MSG_DEMAND],
+			(unsigned long long)t->msgs_by_kind[TITA_MSG_GRANT],
+			(unsigned long long)t->entries_by_kind[TITA_MSG_GRANT],
+			(unsigned long long)t->msgs_by_kind[TITA_MSG_LEAF_REPORT],
+			(unsigned long long)t->entries_by_kind[TITA_MSG_LEAF_REPORT],
+			(unsigned long long)t->msgs_by_kind[TITA_MSG_LEAF_ANSWER],
+			(unsigned long long)t->entries_by_kind[TITA_MSG_LEAF_ANSWER]);
+		fprintf(stderr,
+			"leader stats: runs %llu proposals %llu (swap %llu) seeks %llu accepted %llu swaps %llu refused %llu\n",
+			(unsigned long long)ls.runs, (unsigned long long)ls.proposals,
+			(unsigned long long)ls.proposals_swap, (unsigned long long)ls.seeks,
+			(unsigned long long)ls.accepted, (unsigned long long)ls.swaps,
+			(unsigned long long)ls.refused);
+	}
+	fprintf(stderr,
+		"tita stats: msgs in %llu out %llu; probes %llu batches %llu results %llu unanswered %llu lost %llu; paths %llu moves %llu rehashes %llu; leaf reports %llu answers %llu refused %llu/%llu leaders lost %llu\n",
+		(unsigned long long)sum.msgs_in, (unsigned long long)sum.msgs_out,
+		(unsigned long long)sum.probes_out, (unsigned long long)sum.probe_batches,
+		(unsigned long long)sum.probe_results, (unsigned long long)sum.probes_unanswered,
+		(unsigned long long)sum.probes_lost, (unsigned long long)sum.path_updates,
+		(unsigned long long)sum.moves, (unsigned long long)sum.rehashes,
+		(unsigned long long)sum.leaf_reports, (unsigned long long)sum.leaf_answers,
+		(unsigned long long)sum.leaf_msgs_refused,
+		(unsigned long long)sum.leaf_lines_refused, (unsigned long long)sum.leaders_lost);
+}
+
 void sim_tita_fini(struct sim *s)
 {
 	struct tita_sim *t = ts_of(s);
 
+	if (getenv("SIM_TITA_STATS"))
+		print_stats(s);
 	for (uint32_t h = 0; h < s->n_hosts; h++) {
 		struct sim_host *x = &s->hosts[h];
 
@@ -184,6 +332,8 @@ void sim_tita_fini(struct sim *s)
 		free(x->rxp);
 		free(x->live_tx);
 		free(x->live_rx);
+		sim_pairmap_fini(&x->txp_map);
+		sim_pairmap_fini(&x->rxp_map);
 	}
 	if (t) {
 		for (uint32_t i = 0; i < t->cap; i++)
@@ -192,6 +342,9 @@ void sim_tita_fini(struct sim *s)
 		free(t->next);
 #ifdef SIM_HAVE_WIRE
 		free(t->tx);
+		for (uint32_t h = 0; t->replay_of && h < s->n_hosts; h++)
+			sim_pairmap_fini(&t->replay_of[h]);
+		free(t->replay_of);
 		free(t->replay);
 #endif
 		free(t);
@@ -218,6 +371,10 @@ static void send_datagram(struct sim *s, uint32_t from, uint32_t to, uint32_t sl
 	p->kind = SIM_PKT_TITA;
 	p->flow = slot;
 	p->dst = to;
+	/* titad's one socket: from and to its peer port, so a pair's datagrams
+	 * hash on (from, to) alone and keep one path. */
+	p->sport = SIM_TITA_UDP_PORT;
+	p->dport = SIM_TITA_UDP_PORT;
 	p->wire_bytes = dgram_bytes + UDP_OVERHEAD_BYTES;
 	p->payload_bytes = 0;
 	s->hosts[from].ctrl_tx_bytes += p->wire_bytes;
@@ -229,6 +386,11 @@ static void send_msg(struct sim *s, uint32_t host, const struct tita_msg *m)
 {
 	struct tita_sim *t = ts_of(s);
 	uint32_t to = host_of_addr(&m->peer);
+
+	if (m->kind < 5) {
+		t->msgs_by_kind[m->kind]++;
+		t->entries_by_kind[m->kind] += m->n_entries;
+	}
 
 	if (to >= s->n_hosts || to == host || !m->n_entries)
 		return;
@@ -284,9 +446,18 @@ void sim_tita_on_msg(struct sim *s, uint32_t host, struct sim_pkt *p)
 	x->ctrl_rx_bytes += p->wire_bytes;
 #ifdef SIM_HAVE_WIRE
 	{
-		enum tita_wire_error e = tita_wire_decode(
-			&t->kr, &t->replay[(size_t)host * s->n_hosts + p->src], &from,
-			t->pool[slot].bytes, t->pool[slot].len, &t->scratch);
+		uint32_t w = sim_pairmap_get(&t->replay_of[host], p->src);
+		enum tita_wire_error e;
+
+		if (w == SIM_PAIRMAP_NONE) {
+			if (t->n_replay == t->cap_replay)
+				t->replay = grow(t->replay, &t->cap_replay, sizeof(*t->replay));
+			w = t->n_replay++;
+			tita_wire_replay_init(&t->replay[w]);
+			pairmap_add(&t->replay_of[host], p->src, w);
+		}
+		e = tita_wire_decode(&t->kr, &t->replay[w], &from, t->pool[slot].bytes,
+				     t->pool[slot].len, &t->scratch);
 
 		if (e != TITA_WIRE_OK || t->scratch.body != TITA_WIRE_BODY_MSG) {
 			t->decode_errors++;
@@ -305,10 +476,16 @@ void sim_tita_on_msg(struct sim *s, uint32_t host, struct sim_pkt *p)
 	sim_tita_on_event(s, host);
 }
 
+void sim_tita_lost(struct sim *s, const struct sim_pkt *p)
+{
+	dgram_free(ts_of(s), p->flow);
+}
+
 void sim_tita_count_rx(struct sim *s, uint32_t host, const struct sim_pkt *p)
 {
 	struct sim_host *x = &s->hosts[host];
-	struct sim_rxpeer *r = &x->rxp[p->src];
+	uint32_t i = s->flows[p->flow].rxp;
+	struct sim_rxpeer *r = &x->rxp[i];
 
 	r->rx_bytes += p->wire_bytes;
 	r->rx_pkts++;
@@ -316,7 +493,7 @@ void sim_tita_count_rx(struct sim *s, uint32_t host, const struct sim_pkt *p)
 	r->last_active_ps = s->now_ps;
 	if (!r->live) {
 		r->live = true;
-		x->live_rx[x->n_live_rx++] = p->src;
+		x->live_rx[x->n_live_rx++] = i;
 	}
 }
 
@@ -347,8 +524,8 @@ static void take_samples(struct sim *s, uint32_t host)
 		struct sim_txpair *tp = &x->txp[idx];
 		struct tita_tx_sample ts = {
 			.local = local,
-			.remote = tita_addr_from_host_id(idx / SIM_MAX_JOBS),
-			.job_id = idx % SIM_MAX_JOBS,
+			.remote = tita_addr_from_host_id(tp->remote),
+			.job_id = tp->job,
 			.interval_ns = interval_ns,
 			.tx_bytes = tp->tx_bytes,
 			.backlog_bytes = tp->backlog_bytes,
@@ -365,11 +542,11 @@ static void take_samples(struct sim *s, uint32_t host)
 	}
 	x->n_live_tx = w;
 	for (k = 0, w = 0; k < x->n_live_rx; k++) {
-		uint32_t src = x->live_rx[k];
-		struct sim_rxpeer *r = &x->rxp[src];
+		uint32_t idx = x->live_rx[k];
+		struct sim_rxpeer *r = &x->rxp[idx];
 		struct tita_rx_sample rs = {
 			.local = local,
-			.remote = tita_addr_from_host_id(src),
+			.remote = tita_addr_from_host_id(r->remote),
 			.interval_ns = interval_ns,
 			.rx_bytes = r->rx_bytes,
 			.rx_packets = r->rx_pkts,
@@ -381,27 +558,117 @@ static void take_samples(struct sim *s, uint32_t host)
 		if (s->now_ps - r->last_active_ps > keep_ps)
 			r->live = false;
 		else
-			x->live_rx[w++] = src;
+			x->live_rx[w++] = idx;
 	}
 	x->n_live_rx = w;
 }
+
+static void drain(struct sim *s, uint32_t host);
+static void reschedule(struct sim *s, uint32_t host);
 
 static void apply_rate(struct sim *s, uint32_t host, const struct tita_rate_update *u)
 {
 	struct sim_host *x = &s->hosts[host];
 	uint32_t dst = host_of_addr(&u->remote);
 	struct sim_txpair *tp;
+	uint32_t i;
 	uint64_t old;
 
 	if (dst >= s->n_hosts || u->job_id >= SIM_MAX_JOBS)
 		return;
-	tp = &x->txp[dst * SIM_MAX_JOBS + u->job_id];
+	i = txpair_of(x, dst, u->job_id);
+	tp = &x->txp[i];
 	old = tp->rate_bps;
 	tp->rate_bps = u->rate_bps ? u->rate_bps : 1;
-	/* A faster pacer lets the next packet go as soon as the new rate
-	 * allows; a slower one takes effect from the next packet. */
-	if (tp->rate_bps == TITA_RATE_UNPACED || (old != TITA_RATE_UNPACED && tp->rate_bps > old))
+	/*
+	 * The wait left before the pair's next packet scales with the change,
+	 * as a token bucket's would (and the NIC's rate limiter, or HTB):
+	 * a new rate applies to the part of the gap not yet waited. Letting
+	 * the next packet go at once on every rise would send more than the
+	 * rate whenever rates rise often (caps that follow flows finishing).
+	 * Unpaced, it goes at once.
+	 */
+	if (tp->rate_bps == TITA_RATE_UNPACED) {
 		tp->next_tx_ps = s->now_ps < tp->next_tx_ps ? s->now_ps : tp->next_tx_ps;
+	} else if (old != TITA_RATE_UNPACED && tp->next_tx_ps > s->now_ps) {
+		double left =
+			(double)(tp->next_tx_ps - s->now_ps) * (double)old / (double)tp->rate_bps;
+
+		tp->next_tx_ps = s->now_ps + (uint64_t)left;
+	}
+}
+
+/* The pair's flows take the new source port: at once those with nothing
+ * in flight, the others once they drained (held meanwhile). */
+static void apply_path(struct sim *s, uint32_t host, const struct tita_path_update *u)
+{
+	struct sim_host *x = &s->hosts[host];
+	uint32_t dst = host_of_addr(&u->remote), i;
+	struct sim_txpair *tp;
+
+	if (dst >= s->n_hosts || u->job_id >= SIM_MAX_JOBS)
+		return;
+	i = txpair_of(x, dst, u->job_id);
+	tp = &x->txp[i];
+	tp->moving_sport = u->sport;
+	tp->draining = 0;
+	for (uint32_t k = 0; k < x->n_active; k++) {
+		struct sim_flow *f = &s->flows[x->active[k]];
+
+		if (f->txp != i)
+			continue;
+		if (sim_flow_await_drain(s, f)) {
+			sim_flow_set_sport(s, f, u->sport);
+		} else {
+			sim_flow_hold(s, f, true);
+			tp->draining++;
+		}
+	}
+	if (!tp->draining) {
+		tp->sport = u->sport;
+		tita_ctl_path_applied(x->ctl, u, s->now_ps / SIM_PS_PER_NS);
+	}
+}
+
+void sim_tita_drained(struct sim *s, struct sim_flow *f)
+{
+	struct sim_host *x = &s->hosts[f->src];
+	struct sim_txpair *tp = &x->txp[f->txp];
+	struct tita_path_update u = {
+		.local = tita_addr_from_host_id(f->src),
+		.remote = tita_addr_from_host_id(f->dst),
+		.job_id = f->job,
+		.sport = tp->moving_sport,
+	};
+
+	sim_flow_set_sport(s, f, tp->moving_sport);
+	sim_flow_hold(s, f, false);
+	if (tp->draining && --tp->draining == 0) {
+		tp->sport = tp->moving_sport;
+		tita_ctl_path_applied(x->ctl, &u, s->now_ps / SIM_PS_PER_NS);
+		drain(s, f->src);
+		reschedule(s, f->src);
+	}
+}
+
+void sim_tita_probe_reply(struct sim *s, uint32_t host, uint32_t dst, uint16_t sport,
+			  uint32_t spine)
+{
+	struct sim_host *x = &s->hosts[host];
+	uint64_t now_ns = s->now_ps / SIM_PS_PER_NS;
+	struct tita_probe pr = {
+		.local = tita_addr_from_host_id(host),
+		.remote = tita_addr_from_host_id(dst),
+		.sport = sport,
+	};
+
+	/* The probe went out for one job's pair; the others say -ENOENT. */
+	for (pr.job_id = 0; pr.job_id < SIM_MAX_JOBS; pr.job_id++)
+		tita_ctl_probe_result(
+			x->ctl, &pr, spine == SIM_NONE ? TITA_SPINE_NONE : (uint16_t)spine, now_ns);
+	tita_ctl_advance(x->ctl, now_ns);
+	drain(s, host);
+	reschedule(s, host);
 }
 
 static void drain(struct sim *s, uint32_t host)
@@ -409,6 +676,8 @@ static void drain(struct sim *s, uint32_t host)
 	struct sim_host *x = &s->hosts[host];
 	struct tita_sim *t = ts_of(s);
 	struct tita_rate_update u;
+	struct tita_path_update pu;
+	struct tita_probe probe;
 	bool kicked = false;
 
 	while (tita_ctl_pop_msg(x->ctl, &t->out))
@@ -417,6 +686,10 @@ static void drain(struct sim *s, uint32_t host)
 		apply_rate(s, host, &u);
 		kicked = true;
 	}
+	while (tita_ctl_pop_path(x->ctl, &pu))
+		apply_path(s, host, &pu);
+	while (tita_ctl_pop_probe(x->ctl, &probe))
+		sim_probe_send(s, host, host_of_addr(&probe.remote), probe.sport);
 	if (kicked)
 		sim_nic_kick(s, host);
 }
@@ -458,7 +731,7 @@ void sim_tita_on_event(struct sim *s, uint32_t host)
 void sim_tita_flow_start(struct sim *s, struct sim_flow *f)
 {
 	struct sim_host *x = &s->hosts[f->src];
-	uint32_t idx = f->dst * SIM_MAX_JOBS + f->job;
+	uint32_t idx = txpair_of(x, f->dst, f->job);
 	struct sim_txpair *tp = &x->txp[idx];
 	uint64_t now_ns = s->now_ps / SIM_PS_PER_NS;
 	struct tita_tx_sample ts = {
@@ -469,6 +742,18 @@ void sim_tita_flow_start(struct sim *s, struct sim_flow *f)
 	};
 	bool was_idle = !tp->backlog_bytes;
 
+	f->txp = idx;
+	f->rxp = rxpeer_of(&s->hosts[f->dst], f->src);
+	if (s->cfg->topo == SIM_TOPO_LEAFSPINE) {
+		/* The hellos the two daemons would have exchanged. */
+		uint32_t hpl = s->cfg->hosts_per_leaf;
+
+		tita_ctl_peer_place(x->ctl, &ts.remote, f->dst / hpl);
+		tita_ctl_peer_place(s->hosts[f->dst].ctl, &ts.local, f->src / hpl);
+	}
+	/* A flow of a pair that tita steers starts on the pair's path. */
+	if (tp->sport)
+		sim_flow_set_sport(s, f, tp->sport);
 	tp->backlog_bytes += f->timed ? ENDLESS_BACKLOG_BYTES : f->size_bytes;
 	tp->last_active_ps = s->now_ps;
 	txpair_live(x, idx);

@@ -87,12 +87,14 @@ void dcqcn_rp_on_cnp(struct dcqcn_rp *rp, const struct dcqcn_params *p, uint64_t
 	if (!rp->active) {
 		rp->active = true;
 		rp->alpha = p->initial_alpha;
-		/* As the artifact: the first CNP itself does not count for alpha,
-		 * only for the decrease check 1 ns later. */
+		/* As the artifact (ScheduleDecreaseRateMlx(q, 1)): the first CNP
+		 * does not count for alpha, only for the decrease check one
+		 * decrease period later, plus 1 ns so that the alpha update due
+		 * at the same instant runs first. */
 		rp->cnp_alpha = false;
 		rp->cnp_dec = true;
 		rp->alpha_next_ps = now_ps + p->alpha_period_ps;
-		rp->dec_phase_ps = now_ps + 1000;
+		rp->dec_phase_ps = now_ps + p->dec_period_ps + 1000;
 		rp->dec_next_ps = rp->dec_phase_ps;
 		rp->rc_bps *= p->first_cnp_factor;
 		rp->rt_bps = rp->rc_bps;

@@ -7,7 +7,7 @@
  * It follows the Mellanox-version state machine of the HPCC ns-3 artifact
  * (rdma-hw.cc, CC_MODE 1), which is how ConnectX firmware behaves:
  *  - the first CNP sets alpha to its initial value, starts the alpha period
- *    and schedules a decrease check 1 ns later;
+ *    and schedules a decrease check one decrease period (plus 1 ns) later;
  *  - every alpha period: alpha = (1 - g) alpha + g if a CNP arrived in the
  *    period, else (1 - g) alpha;
  *  - every decrease period, if a CNP arrived since the last check:

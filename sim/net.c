@@ -61,7 +61,6 @@ uint32_t sim_pkt_alloc(struct sim *s)
 	s->pkts[i].next = SIM_NONE;
 	s->pkts[i].nhop = 0;
 	s->pkts[i].ce = 0;
-	s->pkts[i].in_hdrm = 0;
 	return i;
 }
 
@@ -113,6 +112,36 @@ static void monitor_queue_change(struct sim *s, const struct sim_port *pt)
 	s->q_last_bytes = pt->q_bytes[SIM_PRIO_DATA];
 }
 
+/* ---- every switch egress: time-weighted queue histograms ---- */
+
+static void portq_account(struct sim *s, struct sim_port *pt, uint32_t port)
+{
+	if (s->portq_on && s->now_ps > pt->q_bin_since_ps)
+		s->portq_hist_ps[(size_t)(port - s->first_switch_port) * SIM_PORTQ_BINS +
+				 pt->q_bin] += s->now_ps - pt->q_bin_since_ps;
+	pt->q_bin_since_ps = s->now_ps;
+}
+
+/* The data queue of a switch egress changed: time accrues to a bin only when
+ * the queue leaves it. */
+static inline void portq_change(struct sim *s, struct sim_port *pt, uint32_t port)
+{
+	uint32_t bin = sim_portq_bin(pt->q_bytes[SIM_PRIO_DATA]);
+
+	if (bin == pt->q_bin)
+		return;
+	portq_account(s, pt, port);
+	pt->q_bin = bin;
+}
+
+/* The primary group's first flow started (on), or its last finished. */
+static void portq_window(struct sim *s, bool on)
+{
+	for (uint32_t p = s->first_switch_port; p < s->n_ports; p++)
+		portq_account(s, &s->ports[p], p);
+	s->portq_on = on;
+}
+
 /* ---- links ---- */
 
 static void port_transmit(struct sim *s, uint32_t port, uint32_t pkt)
@@ -143,6 +172,8 @@ static void pfc_send(struct sim *s, uint32_t in_port, bool pause)
 {
 	struct sim_port *pt = &s->ports[in_port];
 
+	if (pt->down)
+		return;
 	pt->pause_sent = pause;
 	if (pause)
 		pt->pause_frames++;
@@ -166,6 +197,32 @@ static bool ecn_mark(struct sim *s, struct sim_switch *sw, const struct sim_port
 	return tita_rng_unit(&sw->rng) < c->pmax * (q - kmin) / (kmax - kmin);
 }
 
+/* A data packet leaves the switch (sent or lost): release the buffer
+ * against the port it came in on, and resume that upstream once it has
+ * drained below the threshold, or drained altogether: this is the last
+ * departure that will check it, and with the shared buffer nearly full the
+ * threshold can stay under the resume offset for good (the artifact's
+ * CheckShouldResume). */
+static void switch_release(struct sim *s, struct sim_switch *sw, const struct sim_pkt *p)
+{
+	struct sim_port *in = &s->ports[p->in_port];
+	/* Departures come out of the headroom first (the artifact's
+	 * RemoveFromIngressAdmission): bytes are bytes, and charging the
+	 * headroom to the very packets that arrived after XOFF would hold the
+	 * pause until the whole queue ahead of them had drained. */
+	uint64_t from_hdrm = in->in_hdrm_bytes < p->wire_bytes ? in->in_hdrm_bytes : p->wire_bytes;
+
+	sw->used_bytes -= p->wire_bytes;
+	in->in_bytes -= p->wire_bytes;
+	in->in_hdrm_bytes -= from_hdrm;
+	if (in->pause_sent && in->in_hdrm_bytes == 0 &&
+	    (in->in_bytes == 0 ||
+	     in->in_bytes + s->cfg->pfc_resume_offset_bytes <= pfc_threshold(s, sw)))
+		pfc_send(s, p->in_port, false);
+}
+
+static void pkt_lost(struct sim *s, uint32_t i);
+
 static void switch_kick(struct sim *s, uint32_t port)
 {
 	struct sim_port *pt = &s->ports[port];
@@ -173,7 +230,7 @@ static void switch_kick(struct sim *s, uint32_t port)
 	struct sim_pkt *p;
 	uint32_t i;
 
-	if (pt->busy)
+	if (pt->busy || pt->down)
 		return;
 	i = fifo_pop(s, &pt->q[SIM_PRIO_CTRL]);
 	if (i != SIM_NONE) {
@@ -195,6 +252,7 @@ static void switch_kick(struct sim *s, uint32_t port)
 		s->ecn_marks++;
 	}
 	pt->q_bytes[SIM_PRIO_DATA] -= p->wire_bytes;
+	portq_change(s, pt, port);
 	if (port == s->monitor_port)
 		monitor_queue_change(s, pt);
 	if (s->cc->int_stamp && p->kind == SIM_PKT_DATA && p->nhop < HPCC_MAX_HOPS) {
@@ -205,40 +263,59 @@ static void switch_kick(struct sim *s, uint32_t port)
 		h->tx_bytes = pt->tx_bytes;
 		h->qlen_bytes = pt->q_bytes[SIM_PRIO_DATA];
 	}
-	/* Release the buffer against the port it came in on, and resume that
-	 * upstream once it has drained below the threshold. */
-	{
-		struct sim_port *in = &s->ports[p->in_port];
-
-		sw->used_bytes -= p->wire_bytes;
-		in->in_bytes -= p->wire_bytes;
-		if (p->in_hdrm)
-			in->in_hdrm_bytes -= p->wire_bytes;
-		if (in->pause_sent) {
-			uint64_t th = pfc_threshold(s, sw);
-
-			if (in->in_hdrm_bytes == 0 &&
-			    in->in_bytes + s->cfg->pfc_resume_offset_bytes <= th)
-				pfc_send(s, p->in_port, false);
-		}
-	}
+	switch_release(s, sw, p);
 	port_transmit(s, port, i);
+}
+
+/* splitmix64's finalizer: every input bit moves every output bit. */
+static inline uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+uint32_t sim_ecmp_pick(const struct sim *s, uint32_t sw, uint32_t src, uint32_t dst, uint16_t sport,
+		       uint16_t dport, bool icmp, uint32_t n)
+{
+	uint64_t h = s->switches[sw].ecmp_salt ^ ((uint64_t)src << 32 | dst);
+
+	h = mix64(h) ^ ((uint64_t)sport << 24 | (uint64_t)dport << 8 | (icmp ? 1 : 17));
+	/* A plain modulo, as an ECMP group of n members: when a member goes,
+	 * most flows move. */
+	return (uint32_t)(mix64(h) % n);
 }
 
 static uint32_t route(struct sim *s, uint32_t sw_idx, const struct sim_pkt *p)
 {
 	uint32_t k = sw_idx * s->n_hosts + p->dst;
 	uint32_t n = s->route_n[k];
-	uint64_t h;
 
 	if (n == 1)
 		return s->route_ports[s->route_off[k]];
-	/* ECMP: a per-flow hash (the QP's 5-tuple), salted by switch and seed. */
-	h = ((uint64_t)p->src << 40) ^ ((uint64_t)p->dst << 20) ^
-	    (p->kind == SIM_PKT_TITA ? 0xfffff : p->flow);
-	h ^= (uint64_t)sw_idx * 0x9e3779b97f4a7c15ull ^ s->cfg->seed;
-	h = tita_rng_next(&h);
-	return s->route_ports[s->route_off[k] + h % n];
+	if (!n)
+		return SIM_NONE; /* failures cut the switch off */
+	/* ECMP on the packet's 5-tuple: for RoCEv2 the UDP source port is the
+	 * QP's entropy. */
+	return s->route_ports[s->route_off[k] + sim_ecmp_pick(s, sw_idx, p->src, p->dst, p->sport,
+							      p->dport,
+							      p->kind == SIM_PKT_PROBE_REPLY, n)];
+}
+
+uint32_t sim_path_spine(const struct sim *s, uint32_t src, uint32_t dst, uint16_t sport)
+{
+	uint32_t port = s->ports[s->hosts[src].port].peer;
+	uint32_t sw = s->nodes[s->ports[port].node].idx;
+	uint32_t k = sw * s->n_hosts + dst, n = s->route_n[k], up;
+	const struct sim_node *next;
+
+	up = s->route_ports[s->route_off[k] + (n == 1 ? 0 :
+							sim_ecmp_pick(s, sw, src, dst, sport,
+								      SIM_ROCE_DPORT, false, n))];
+	next = &s->nodes[s->ports[s->ports[up].peer].node];
+	if (next->is_host || s->switches[next->idx].tier != 1)
+		return SIM_NONE;
+	return next->idx - s->cfg->leaves;
 }
 
 static void switch_receive(struct sim *s, uint32_t in_port, uint32_t i)
@@ -246,9 +323,25 @@ static void switch_receive(struct sim *s, uint32_t in_port, uint32_t i)
 	struct sim_port *in = &s->ports[in_port];
 	struct sim_switch *sw = &s->switches[s->nodes[in->node].idx];
 	struct sim_pkt *p = &s->pkts[i];
-	uint32_t out = route(s, s->nodes[in->node].idx, p);
-	struct sim_port *op = &s->ports[out];
+	uint32_t out;
+	struct sim_port *op;
 
+	if (p->kind == SIM_PKT_PROBE && sw->tier == 1) {
+		/* TTL 2 runs out here, at the first spine: it answers with
+		 * ICMP time-exceeded, which names it. */
+		p->kind = SIM_PKT_PROBE_REPLY;
+		p->seq = p->dst;
+		p->dst = p->src;
+		p->flow = s->nodes[in->node].idx - s->cfg->leaves;
+		p->wire_bytes = SIM_PROBE_REPLY_BYTES;
+		s->ctrl_bytes += p->wire_bytes;
+	}
+	out = route(s, s->nodes[in->node].idx, p);
+	if (out == SIM_NONE) {
+		pkt_lost(s, i);
+		return;
+	}
+	op = &s->ports[out];
 	if (p->prio == SIM_PRIO_DATA) {
 		bool hdrm = in->pause_sent;
 
@@ -264,11 +357,10 @@ static void switch_receive(struct sim *s, uint32_t in_port, uint32_t i)
 					(unsigned long long)pfc_threshold(s, sw));
 			in->drops++;
 			s->drops++;
-			pkt_free(s, i);
+			pkt_lost(s, i);
 			return;
 		}
 		p->in_port = in_port;
-		p->in_hdrm = hdrm;
 		sw->used_bytes += p->wire_bytes;
 		in->in_bytes += p->wire_bytes;
 		if (hdrm)
@@ -277,6 +369,7 @@ static void switch_receive(struct sim *s, uint32_t in_port, uint32_t i)
 			pfc_send(s, in_port, true);
 		fifo_push(s, &op->q[SIM_PRIO_DATA], i);
 		op->q_bytes[SIM_PRIO_DATA] += p->wire_bytes;
+		portq_change(s, op, out);
 		if (op->q_bytes[SIM_PRIO_DATA] > op->max_q_bytes)
 			op->max_q_bytes = op->q_bytes[SIM_PRIO_DATA];
 		if (out == s->monitor_port)
@@ -313,8 +406,25 @@ static void nic_wake_at(struct sim *s, uint32_t host, uint64_t t_ps)
 	sim_schedule(s, t_ps, SIM_EV_NIC_WAKE, host, 0);
 }
 
-static void active_remove(struct sim_host *h, uint32_t k)
+static void active_add(struct sim *s, struct sim_flow *f)
 {
+	struct sim_host *h = &s->hosts[f->src];
+
+	if (h->n_active == h->cap_active) {
+		h->cap_active = h->cap_active ? h->cap_active * 2 : 16;
+		h->active = realloc(h->active, h->cap_active * sizeof(*h->active));
+		if (!h->active) {
+			fprintf(stderr, "tita-sim: out of memory\n");
+			exit(1);
+		}
+	}
+	h->active[h->n_active++] = f->id;
+	f->in_active = true;
+}
+
+static void active_remove(struct sim *s, struct sim_host *h, uint32_t k)
+{
+	s->flows[h->active[k]].in_active = false;
 	memmove(&h->active[k], &h->active[k + 1], (h->n_active - k - 1) * sizeof(h->active[0]));
 	h->n_active--;
 	if (h->rr > k)
@@ -338,6 +448,8 @@ static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
 	p->flow = f->id;
 	p->src = f->src;
 	p->dst = f->dst;
+	p->sport = f->sport;
+	p->dport = SIM_ROCE_DPORT;
 	p->payload_bytes = payload;
 	p->wire_bytes = wire;
 	p->sent_ps = s->now_ps;
@@ -348,7 +460,7 @@ static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
 	 * UpdateNextAvail); a rate at line speed leaves the link as the limit. */
 	f->next_tx_ps = s->now_ps + (uint64_t)((double)wire * 8e12 / f->rate_bps);
 	if (s->cc->tita) {
-		struct sim_txpair *tp = &h->txp[f->dst * SIM_MAX_JOBS + f->job];
+		struct sim_txpair *tp = sim_flow_txpair(s, f);
 
 		tp->tx_bytes += wire;
 		tp->backlog_bytes -= tp->backlog_bytes > payload ? payload : tp->backlog_bytes;
@@ -389,8 +501,11 @@ void sim_nic_kick(struct sim *s, uint32_t host)
 		struct sim_flow *f = &s->flows[h->active[idx]];
 		uint64_t t = f->next_tx_ps;
 
+		if (f->held)
+			continue; /* sim_flow_hold(false) kicks the NIC */
+
 		if (tita) {
-			const struct sim_txpair *tp = &h->txp[f->dst * SIM_MAX_JOBS + f->job];
+			const struct sim_txpair *tp = sim_flow_txpair(s, f);
 
 			if (tp->next_tx_ps > t)
 				t = tp->next_tx_ps;
@@ -405,7 +520,7 @@ void sim_nic_kick(struct sim *s, uint32_t host)
 			continue; /* an ACK will kick the NIC */
 		nic_send_data(s, host, f);
 		if (f->sent_bytes >= f->size_bytes) {
-			active_remove(h, idx);
+			active_remove(s, h, idx);
 		} else {
 			h->rr = (idx + 1) % h->n_active;
 		}
@@ -442,6 +557,8 @@ static void send_cnp(struct sim *s, struct sim_flow *f)
 	p->kind = SIM_PKT_CNP;
 	p->flow = f->id;
 	p->dst = f->src;
+	p->sport = f->sport;
+	p->dport = SIM_ROCE_DPORT;
 	p->wire_bytes = SIM_CNP_BYTES;
 	p->payload_bytes = 0;
 	s->cnps++;
@@ -458,12 +575,153 @@ static void send_ack(struct sim *s, struct sim_flow *f, uint32_t data_idx)
 	p->kind = SIM_PKT_ACK;
 	p->flow = f->id;
 	p->dst = f->src;
+	p->sport = f->sport;
+	p->dport = SIM_ROCE_DPORT;
 	p->wire_bytes = SIM_ACK_BYTES + SIM_INT_BYTES;
 	p->payload_bytes = 0;
 	p->seq = f->rcvd_bytes;
 	p->nhop = data->nhop;
 	memcpy(p->hop, data->hop, sizeof(p->hop[0]) * data->nhop);
 	sim_host_send_ctrl(s, f->dst, i);
+}
+
+/* An RC NAK (PSN sequence error): resend from rcvd_bytes. */
+static void send_nak(struct sim *s, struct sim_flow *f)
+{
+	uint32_t i = sim_pkt_alloc(s);
+	struct sim_pkt *p = &s->pkts[i];
+
+	p->kind = SIM_PKT_NAK;
+	p->flow = f->id;
+	p->dst = f->src;
+	p->sport = f->sport;
+	p->dport = SIM_ROCE_DPORT;
+	p->wire_bytes = SIM_ACK_BYTES;
+	p->payload_bytes = 0;
+	p->seq = f->rcvd_bytes;
+	f->nak_for = f->rcvd_bytes;
+	s->naks++;
+	sim_host_send_ctrl(s, f->dst, i);
+}
+
+/* Go-back-N at the sender: what was sent from `to` on is sent again. A NAK
+ * for where the sender already went back is stale (the timer may have gone
+ * back first); the timer, which fires only without progress, is not. */
+static void go_back(struct sim *s, struct sim_flow *f, uint64_t to, bool timer)
+{
+	uint64_t back;
+
+	if (to < f->acked_bytes)
+		to = f->acked_bytes;
+	if (to >= f->sent_bytes || (!timer && to == f->rewound_to))
+		return;
+	back = f->sent_bytes - to;
+	f->retx_bytes += back;
+	s->retx_bytes += back;
+	if (s->cc->tita)
+		sim_flow_txpair(s, f)->backlog_bytes += back;
+	f->sent_bytes = to;
+	f->rewound_to = to;
+	if (!f->in_active)
+		active_add(s, f);
+	sim_nic_kick(s, f->src);
+}
+
+/* A packet of f was lost: arm the sender's timer, which goes back when
+ * nothing has arrived in order for a timeout (what the loss of the last
+ * packets needs: no later packet shows the gap), as an RC ACK timeout
+ * restarted by every ACK. Without an ACK model the timer runs only after a
+ * loss: a NIC's timeout that never fires spuriously on a loss-free flow. */
+static void rto_arm(struct sim *s, struct sim_flow *f, uint64_t at_ps)
+{
+	f->rto_armed = true;
+	sim_schedule(s, at_ps, SIM_EV_RTO, f->id, 0);
+}
+
+static void loss_seen(struct sim *s, struct sim_flow *f)
+{
+	if (!f->rto_armed && !f->finish_ps)
+		rto_arm(s, f, s->now_ps + s->cfg->rto_ps);
+}
+
+/* Each timeout without progress doubles the next (up to 64 x), as adaptive
+ * retransmission backs off: under long PFC pauses a timer fires while the
+ * packets it resends are still queued behind them. */
+#define RTO_MAX_SHIFT 6
+
+static void rto_fire(struct sim *s, struct sim_flow *f)
+{
+	uint64_t rto = s->cfg->rto_ps << f->rto_shift;
+
+	f->rto_armed = false;
+	if (f->finish_ps || f->rcvd_bytes >= f->sent_bytes)
+		return;
+	if (s->now_ps - f->last_rx_ps < rto) {
+		rto_arm(s, f, f->last_rx_ps + rto);
+		return;
+	}
+	s->rtos++;
+	go_back(s, f, f->rcvd_bytes, true);
+	if (f->rto_shift < RTO_MAX_SHIFT)
+		f->rto_shift++;
+	rto_arm(s, f, s->now_ps + (s->cfg->rto_ps << f->rto_shift));
+}
+
+static void pkt_lost(struct sim *s, uint32_t i)
+{
+	const struct sim_pkt *p = &s->pkts[i];
+
+	s->lost_pkts++;
+	switch (p->kind) {
+	case SIM_PKT_DATA:
+	case SIM_PKT_NAK:
+		loss_seen(s, &s->flows[p->flow]);
+		break;
+	case SIM_PKT_TITA:
+		sim_tita_lost(s, p);
+		break;
+	default:
+		/* cumulative ACKs, CNPs and probes are just gone */
+		break;
+	}
+	pkt_free(s, i);
+}
+
+/* Payload received in order: the goodput bins, and the longest wait for it
+ * after a failure. */
+static void goodput_add(struct sim *s, struct sim_flow *f, uint32_t payload)
+{
+	if (s->now_ps >= s->gp_bin_end_ps) {
+		uint32_t bin = (uint32_t)(s->now_ps / s->cfg->goodput_bin_ps);
+
+		if (bin >= s->cap_gp) {
+			uint32_t cap = s->cap_gp ? s->cap_gp : 1024;
+			uint64_t *g;
+
+			while (cap <= bin)
+				cap *= 2;
+			g = realloc(s->gp_bytes, (size_t)cap * SIM_MAX_JOBS * sizeof(*g));
+			if (!g) {
+				fprintf(stderr, "tita-sim: out of memory\n");
+				exit(1);
+			}
+			memset(g + (size_t)s->cap_gp * SIM_MAX_JOBS, 0,
+			       (size_t)(cap - s->cap_gp) * SIM_MAX_JOBS * sizeof(*g));
+			s->gp_bytes = g;
+			s->cap_gp = cap;
+		}
+		s->n_gp = bin + 1;
+		s->gp_bin_end_ps = (uint64_t)(bin + 1) * s->cfg->goodput_bin_ps;
+	}
+	s->gp_bytes[(size_t)(s->n_gp - 1) * SIM_MAX_JOBS + f->job] += payload;
+	if (s->now_ps > s->fail_ps) {
+		uint64_t from = f->last_rx_ps > s->fail_ps ? f->last_rx_ps : s->fail_ps;
+
+		if (s->now_ps - from > f->max_gap_ps)
+			f->max_gap_ps = s->now_ps - from;
+	}
+	f->last_rx_ps = s->now_ps;
+	f->rto_shift = 0;
 }
 
 static void flow_complete(struct sim *s, struct sim_flow *f);
@@ -474,9 +732,11 @@ static void host_receive(struct sim *s, uint32_t host, uint32_t i)
 	struct sim_flow *f;
 
 	switch (p->kind) {
-	case SIM_PKT_DATA:
+	case SIM_PKT_DATA: {
+		bool in_order;
+
 		f = &s->flows[p->flow];
-		f->rcvd_bytes += p->payload_bytes;
+		in_order = p->seq - p->payload_bytes == f->rcvd_bytes;
 		if (s->cc->tita)
 			sim_tita_count_rx(s, host, p);
 		if (p->ce) {
@@ -490,17 +750,38 @@ static void host_receive(struct sim *s, uint32_t host, uint32_t i)
 				p = &s->pkts[i];
 			}
 		}
+		if (!in_order) {
+			/* RC takes nothing after a gap: NAK it once, drop
+			 * what follows until the sender has gone back. */
+			if (p->seq - p->payload_bytes > f->rcvd_bytes &&
+			    f->nak_for != f->rcvd_bytes) {
+				send_nak(s, f);
+				p = &s->pkts[i];
+			}
+			break;
+		}
+		f->rcvd_bytes += p->payload_bytes;
+		goodput_add(s, f, p->payload_bytes);
 		if (s->cc->acks) {
 			send_ack(s, f, i);
 			p = &s->pkts[i];
 		}
+		if (f->await_drain && f->rcvd_bytes == f->sent_bytes) {
+			f->await_drain = false;
+			if (s->cc->on_drained)
+				s->cc->on_drained(s, f);
+		}
 		if (f->rcvd_bytes >= f->size_bytes)
 			flow_complete(s, f);
+		break;
+	}
+	case SIM_PKT_NAK:
+		go_back(s, &s->flows[p->flow], p->seq, false);
 		break;
 	case SIM_PKT_CNP:
 		f = &s->flows[p->flow];
 		if (s->cc->tita)
-			s->hosts[host].txp[f->dst * SIM_MAX_JOBS + f->job].cnps++;
+			sim_flow_txpair(s, f)->cnps++;
 		if (s->cc->on_event)
 			s->cc->on_event(s, f, SIM_CC_CNP, p, 0);
 		break;
@@ -515,8 +796,80 @@ static void host_receive(struct sim *s, uint32_t host, uint32_t i)
 	case SIM_PKT_TITA:
 		sim_tita_on_msg(s, host, p);
 		break;
+	case SIM_PKT_PROBE: {
+		/* No spine on the way: the destination answers (as ICMP port
+		 * unreachable would), naming none. */
+		uint32_t r = sim_pkt_alloc(s);
+		struct sim_pkt *q = &s->pkts[r];
+
+		p = &s->pkts[i];
+		s->hosts[host].ctrl_rx_bytes += p->wire_bytes;
+		q->kind = SIM_PKT_PROBE_REPLY;
+		q->flow = SIM_NONE;
+		q->seq = host;
+		q->dst = p->src;
+		q->sport = p->sport;
+		q->dport = p->dport;
+		q->wire_bytes = SIM_PROBE_REPLY_BYTES;
+		q->payload_bytes = 0;
+		s->hosts[host].ctrl_tx_bytes += q->wire_bytes;
+		s->ctrl_bytes += q->wire_bytes;
+		sim_host_send_ctrl(s, host, r);
+		break;
+	}
+	case SIM_PKT_PROBE_REPLY:
+		s->hosts[host].ctrl_rx_bytes += p->wire_bytes;
+		if (s->cc->on_probe_reply)
+			s->cc->on_probe_reply(s, host, (uint32_t)p->seq, p->sport, p->flow);
+		break;
 	}
 	pkt_free(s, i);
+}
+
+uint16_t sim_flow_default_sport(uint64_t seed, uint32_t flow)
+{
+	uint64_t h = mix64(seed * 0x9e3779b97f4a7c15ull ^ mix64((uint64_t)flow + 1));
+
+	return (uint16_t)(SIM_SPORT_MIN + h % (SIM_SPORT_MAX - SIM_SPORT_MIN + 1));
+}
+
+void sim_flow_set_sport(struct sim *s, struct sim_flow *f, uint16_t sport)
+{
+	f->sport = sport;
+}
+
+void sim_flow_hold(struct sim *s, struct sim_flow *f, bool hold)
+{
+	f->held = hold;
+	if (!hold && f->started)
+		sim_nic_kick(s, f->src);
+}
+
+bool sim_flow_await_drain(struct sim *s, struct sim_flow *f)
+{
+	if (sim_flow_inflight_bytes(f) == 0) {
+		f->await_drain = false;
+		return true;
+	}
+	f->await_drain = true;
+	return false;
+}
+
+void sim_probe_send(struct sim *s, uint32_t src, uint32_t dst, uint16_t sport)
+{
+	uint32_t i = sim_pkt_alloc(s);
+	struct sim_pkt *p = &s->pkts[i];
+
+	p->kind = SIM_PKT_PROBE;
+	p->flow = SIM_NONE;
+	p->dst = dst;
+	p->sport = sport;
+	p->dport = SIM_ROCE_DPORT;
+	p->wire_bytes = SIM_PROBE_BYTES;
+	p->payload_bytes = 0;
+	s->hosts[src].ctrl_tx_bytes += p->wire_bytes;
+	s->ctrl_bytes += p->wire_bytes;
+	sim_host_send_ctrl(s, src, i);
 }
 
 /* ---- flows ---- */
@@ -548,23 +901,17 @@ static void primary_window(struct sim *s, bool at_start)
 
 static void flow_start(struct sim *s, struct sim_flow *f)
 {
-	struct sim_host *h = &s->hosts[f->src];
-
 	f->started = true;
 	f->start_ps = s->now_ps;
 	f->next_tx_ps = s->now_ps;
-	if (s->cfg->groups[f->group].primary &&
-	    ++s->prim_started == s->cfg->groups[f->group].n_flows)
-		primary_window(s, true);
-	if (h->n_active == h->cap_active) {
-		h->cap_active = h->cap_active ? h->cap_active * 2 : 16;
-		h->active = realloc(h->active, h->cap_active * sizeof(*h->active));
-		if (!h->active) {
-			fprintf(stderr, "tita-sim: out of memory\n");
-			exit(1);
-		}
+	f->last_rx_ps = s->now_ps;
+	if (s->cfg->groups[f->group].primary) {
+		if (!s->prim_started)
+			portq_window(s, true);
+		if (++s->prim_started == s->cfg->groups[f->group].n_flows)
+			primary_window(s, true);
 	}
-	h->active[h->n_active++] = f->id;
+	active_add(s, f);
 	if (s->cc->on_event)
 		s->cc->on_event(s, f, SIM_CC_START, NULL, 0);
 	if (s->cc->tita)
@@ -581,7 +928,7 @@ static void flow_stop(struct sim *s, struct sim_flow *f)
 	/* The application stops posting: what was sent still has to arrive. */
 	if (f->sent_bytes < f->size_bytes) {
 		if (s->cc->tita) {
-			struct sim_txpair *tp = &h->txp[f->dst * SIM_MAX_JOBS + f->job];
+			struct sim_txpair *tp = sim_flow_txpair(s, f);
 			uint64_t left = f->size_bytes - f->sent_bytes;
 
 			tp->backlog_bytes -= tp->backlog_bytes > left ? left : tp->backlog_bytes;
@@ -589,7 +936,7 @@ static void flow_stop(struct sim *s, struct sim_flow *f)
 		f->size_bytes = f->sent_bytes;
 		for (uint32_t k = 0; k < h->n_active; k++)
 			if (h->active[k] == f->id) {
-				active_remove(h, k);
+				active_remove(s, h, k);
 				break;
 			}
 		if (f->rcvd_bytes >= f->size_bytes)
@@ -610,6 +957,8 @@ static void flow_complete(struct sim *s, struct sim_flow *f)
 		if (s->prim_finished == s->cfg->groups[f->group].n_flows &&
 		    s->monitor_port != SIM_NONE)
 			s->mon_tx_end = s->ports[s->monitor_port].tx_data_bytes;
+		if (s->prim_finished == s->cfg->groups[f->group].n_flows)
+			portq_window(s, false);
 	}
 	for (uint32_t k = 0; k < f->n_dependents; k++) {
 		struct sim_flow *d = &s->flows[s->dependents[f->first_dependent + k]];
@@ -619,6 +968,57 @@ static void flow_complete(struct sim *s, struct sim_flow *f)
 	}
 	if (s->flows_done == s->n_flows)
 		s->stop = true;
+}
+
+/* ---- link failures ---- */
+
+static void build_routes(struct sim *s);
+
+static void port_flush(struct sim *s, uint32_t port)
+{
+	struct sim_port *pt = &s->ports[port];
+	struct sim_switch *sw = &s->switches[s->nodes[pt->node].idx];
+	uint32_t i;
+
+	while ((i = fifo_pop(s, &pt->q[SIM_PRIO_CTRL])) != SIM_NONE) {
+		pt->q_bytes[SIM_PRIO_CTRL] -= s->pkts[i].wire_bytes;
+		pkt_lost(s, i);
+	}
+	while ((i = fifo_pop(s, &pt->q[SIM_PRIO_DATA])) != SIM_NONE) {
+		pt->q_bytes[SIM_PRIO_DATA] -= s->pkts[i].wire_bytes;
+		portq_change(s, pt, port);
+		switch_release(s, sw, &s->pkts[i]);
+		pkt_lost(s, i);
+	}
+	/* The PFC state of the link goes with it. */
+	if (pt->paused) {
+		pt->paused = false;
+		pt->paused_ps += s->now_ps - pt->paused_since_ps;
+	}
+	pt->pause_sent = false;
+}
+
+/* Both directions of a leaf-spine link go down: what is queued at either
+ * end and on the wire is lost, and every switch recomputes its ECMP groups
+ * without the link (a plain modulo over the survivors, so most flows of a
+ * shrunk group move). */
+static void link_down(struct sim *s, const struct sim_fault *ft)
+{
+	const struct sim_node *leaf = &s->nodes[s->switches[ft->leaf].node];
+	uint32_t spine_node = s->switches[s->cfg->leaves + ft->spine].node;
+
+	for (uint32_t k = 0; k < leaf->n_ports; k++) {
+		uint32_t a = leaf->first_port + k, b = s->ports[a].peer;
+
+		if (s->ports[b].node != spine_node || s->ports[a].down)
+			continue;
+		s->ports[a].down = s->ports[b].down = true;
+		port_flush(s, a);
+		port_flush(s, b);
+	}
+	if (s->fail_ps == UINT64_MAX)
+		s->fail_ps = s->now_ps;
+	build_routes(s);
 }
 
 /* ---- topology ---- */
@@ -654,6 +1054,9 @@ static void build_routes(struct sim *s)
 	uint32_t *queue = xcalloc(s->n_nodes, sizeof(*queue));
 	uint32_t cap = s->n_switches * s->n_hosts * 4, used = 0;
 
+	free(s->route_off);
+	free(s->route_n);
+	free(s->route_ports);
 	s->route_off = xcalloc((size_t)s->n_switches * s->n_hosts, sizeof(uint32_t));
 	s->route_n = xcalloc((size_t)s->n_switches * s->n_hosts, sizeof(uint32_t));
 	s->route_ports = xcalloc(cap, sizeof(uint32_t));
@@ -675,6 +1078,8 @@ static void build_routes(struct sim *s)
 			for (uint32_t k = 0; k < nd->n_ports; k++) {
 				uint32_t m = s->ports[s->ports[nd->first_port + k].peer].node;
 
+				if (s->ports[nd->first_port + k].down)
+					continue;
 				if (dist[m] == UINT32_MAX) {
 					dist[m] = dist[n] + 1;
 					queue[tail++] = m;
@@ -690,7 +1095,8 @@ static void build_routes(struct sim *s)
 				uint32_t port = nd->first_port + k;
 				uint32_t m = s->ports[s->ports[port].peer].node;
 
-				if (dist[m] + 1 != dist[s->switches[sw].node])
+				if (s->ports[port].down || dist[m] == UINT32_MAX ||
+				    dist[m] + 1 != dist[s->switches[sw].node])
 					continue;
 				if (used == cap) {
 					cap *= 2;
@@ -777,6 +1183,7 @@ static int build_topology(struct sim *s)
 			return -EINVAL;
 		}
 		x->rng = c->seed ^ (0x5851f42d4c957f2dull * (sw + 1));
+		x->ecmp_salt = mix64(c->seed ^ mix64(0x9e3779b97f4a7c15ull * (sw + 1)));
 	}
 	build_routes(s);
 	return 0;
@@ -813,11 +1220,15 @@ int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_op
 	s->rng = cfg->seed;
 	s->free_pkt = SIM_NONE;
 	s->free_msg = SIM_NONE;
+	s->fail_ps = UINT64_MAX;
 	if (sim_eventq_init(&s->evq, 1 << 16) < 0)
 		return -ENOMEM;
 	err = build_topology(s);
 	if (err)
 		return err;
+	s->first_switch_port = s->nodes[s->switches[0].node].first_port;
+	s->portq_hist_ps = xcalloc((size_t)(s->n_ports - s->first_switch_port) * SIM_PORTQ_BINS,
+				   sizeof(uint64_t));
 	for (uint32_t k = 0; k < cfg->n_flows; k++) {
 		const struct sim_flow_spec *fs = &cfg->flows[k];
 
@@ -887,8 +1298,21 @@ int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_op
 		f->line_bps = cfg->host_rate_bps;
 		f->rate_bps = (double)cfg->host_rate_bps;
 		f->deps_pending = fs->n_dep;
+		f->sport = sim_flow_default_sport(cfg->seed, k);
+		f->nak_for = f->rewound_to = UINT64_MAX;
 		if (!fs->n_dep)
 			sim_schedule(s, fs->start_ps, SIM_EV_FLOW_START, k, 0);
+	}
+	for (uint32_t k = 0; k < cfg->n_faults; k++) {
+		const struct sim_fault *ft = &cfg->faults[k];
+
+		if (cfg->topo != SIM_TOPO_LEAFSPINE || ft->leaf >= cfg->leaves ||
+		    ft->spine >= cfg->spines) {
+			fprintf(stderr, "tita-sim: fault %u: no link leaf %u - spine %u\n", k,
+				ft->leaf, ft->spine);
+			return -EINVAL;
+		}
+		sim_schedule(s, ft->at_ps, SIM_EV_LINK_DOWN, k, 0);
 	}
 	s->metrics_start_ps = UINT64_MAX;
 	for (uint32_t k = 0; k < s->n_flows; k++)
@@ -973,7 +1397,9 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 	case SIM_EV_ARRIVE: {
 		const struct sim_port *pt = &s->ports[ev->a];
 
-		if (s->nodes[pt->node].is_host)
+		if (pt->down)
+			pkt_lost(s, ev->b); /* on the wire when the link failed */
+		else if (s->nodes[pt->node].is_host)
 			host_receive(s, s->nodes[pt->node].idx, ev->b);
 		else
 			switch_receive(s, ev->a, ev->b);
@@ -983,6 +1409,8 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 		struct sim_port *pt = &s->ports[ev->a];
 
 		pt->busy = false;
+		if (pt->down)
+			break;
 		if (s->nodes[pt->node].is_host)
 			sim_nic_kick(s, s->nodes[pt->node].idx);
 		else
@@ -992,6 +1420,8 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 	case SIM_EV_PFC: {
 		struct sim_port *pt = &s->ports[ev->a];
 
+		if (pt->down)
+			break;
 		if (ev->b && !pt->paused) {
 			pt->paused = true;
 			pt->paused_since_ps = s->now_ps;
@@ -1035,6 +1465,12 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 		break;
 	case SIM_EV_TRACE:
 		trace(s);
+		break;
+	case SIM_EV_LINK_DOWN:
+		link_down(s, &s->cfg->faults[ev->a]);
+		break;
+	case SIM_EV_RTO:
+		rto_fire(s, &s->flows[ev->a]);
 		break;
 	}
 }
@@ -1128,6 +1564,72 @@ static double group_bound_ps(const struct sim *s, const struct sim_group *g)
 	return worst + (double)lat;
 }
 
+void sim_port_name(const struct sim *s, uint32_t port, char *buf, size_t len)
+{
+	const struct sim_node *a = &s->nodes[s->ports[port].node];
+	const struct sim_node *b = &s->nodes[s->ports[s->ports[port].peer].node];
+	uint32_t leaves = s->cfg->topo == SIM_TOPO_LEAFSPINE ? s->cfg->leaves : 1;
+	char an[32], bn[32];
+
+	if (a->is_host)
+		snprintf(an, sizeof(an), "host%u", a->idx);
+	else if (s->cfg->topo == SIM_TOPO_SINGLE)
+		snprintf(an, sizeof(an), "switch");
+	else
+		snprintf(an, sizeof(an), "%s%u", a->idx < leaves ? "leaf" : "spine",
+			 a->idx < leaves ? a->idx : a->idx - leaves);
+	if (b->is_host)
+		snprintf(bn, sizeof(bn), "host%u", b->idx);
+	else if (s->cfg->topo == SIM_TOPO_SINGLE)
+		snprintf(bn, sizeof(bn), "switch");
+	else
+		snprintf(bn, sizeof(bn), "%s%u", b->idx < leaves ? "leaf" : "spine",
+			 b->idx < leaves ? b->idx : b->idx - leaves);
+	snprintf(buf, len, "%s-%s-%s", an,
+		 a->is_host || (!b->is_host &&
+				s->switches[b->idx].tier > s->switches[a->idx].tier) ?
+			 "up" :
+			 "down",
+		 bn);
+}
+
+/* Every switch egress's p99 while the primary group ran; pauses by tier. */
+static void collect_ports(struct sim *s, struct sim_results *r)
+{
+	if (s->portq_on)
+		portq_window(s, false);
+	r->port_q_p99_max_port = SIM_NONE;
+	for (uint32_t p = s->first_switch_port; p < s->n_ports; p++) {
+		const uint64_t *h =
+			&s->portq_hist_ps[(size_t)(p - s->first_switch_port) * SIM_PORTQ_BINS];
+		const struct sim_port *pt = &s->ports[p];
+		const struct sim_node *peer = &s->nodes[s->ports[pt->peer].node];
+		uint64_t total = 0, acc = 0;
+		uint32_t k;
+
+		if (peer->is_host)
+			r->pauses_leaf_host += pt->pause_frames;
+		else if (s->switches[s->nodes[pt->node].idx].tier == 0)
+			r->pauses_leaf_spine += pt->pause_frames;
+		else
+			r->pauses_spine_leaf += pt->pause_frames;
+		for (k = 0; k < SIM_PORTQ_BINS; k++)
+			total += h[k];
+		if (!total)
+			continue;
+		for (k = 0; k < SIM_PORTQ_BINS; k++) {
+			acc += h[k];
+			if (acc * 100 >= total * 99)
+				break;
+		}
+		if (r->port_q_p99_max_port == SIM_NONE ||
+		    sim_portq_bin_bytes(k) > r->port_q_p99_max_bytes) {
+			r->port_q_p99_max_bytes = sim_portq_bin_bytes(k);
+			r->port_q_p99_max_port = p;
+		}
+	}
+}
+
 static void collect(struct sim *s, struct sim_results *r)
 {
 	const struct sim_config *c = s->cfg;
@@ -1136,6 +1638,7 @@ static void collect(struct sim *s, struct sim_results *r)
 	r->end_ps = end;
 	r->flows_total = s->n_flows;
 	r->flows_done = s->flows_done;
+	r->monitor_port = s->monitor_port;
 	/* bottleneck queue */
 	if (s->monitor_port != SIM_NONE) {
 		const struct sim_port *pt = &s->ports[s->monitor_port];
@@ -1168,10 +1671,16 @@ static void collect(struct sim *s, struct sim_results *r)
 		r->pause_frames += pt->pause_frames;
 		r->paused_ps += pt->paused_ps + (pt->paused ? end - pt->paused_since_ps : 0);
 	}
+	collect_ports(s, r);
 	r->ecn_marks = s->ecn_marks;
 	r->cnps = s->cnps;
 	r->drops = s->drops;
 	r->ctrl_bytes = s->ctrl_bytes;
+	r->lost_pkts = s->lost_pkts;
+	r->retx_bytes = s->retx_bytes;
+	r->naks = s->naks;
+	r->rtos = s->rtos;
+	sim_collect_goodput(s, r);
 	for (uint32_t h = 0; h < s->n_hosts; h++) {
 		const struct sim_host *x = &s->hosts[h];
 		uint64_t b = x->ctrl_tx_bytes > x->ctrl_rx_bytes ? x->ctrl_tx_bytes :
@@ -1303,6 +1812,8 @@ void sim_fini(struct sim *s)
 	free(s->msgs);
 	free(s->msg_next);
 	free(s->q_hist_ps);
+	free(s->portq_hist_ps);
+	free(s->gp_bytes);
 	free(s->prim_win_bytes);
 	sim_eventq_fini(&s->evq);
 	memset(s, 0, sizeof(*s));
@@ -1322,7 +1833,21 @@ static void print_summary(const struct sim *s, const struct sim_results *r, FILE
 	fprintf(out, "q_p50_kb %.1f\n", (double)r->q_p50_bytes / 1024);
 	fprintf(out, "q_p99_kb %.1f\n", (double)r->q_p99_bytes / 1024);
 	fprintf(out, "fabric_q_max_kb %.1f\n", (double)r->fabric_q_max_bytes / 1024);
+	if (r->port_q_p99_max_port != SIM_NONE) {
+		char name[80];
+
+		sim_port_name(s, r->port_q_p99_max_port, name, sizeof(name));
+		fprintf(out, "port_q_p99_max_kb %.1f\n", (double)r->port_q_p99_max_bytes / 1024);
+		fprintf(out, "port_q_p99_max_at %s\n", name);
+	}
 	fprintf(out, "pause_frames %llu\n", (unsigned long long)r->pause_frames);
+	fprintf(out, "pause_frames_leaf_host %llu\n", (unsigned long long)r->pauses_leaf_host);
+	if (c->topo == SIM_TOPO_LEAFSPINE) {
+		fprintf(out, "pause_frames_leaf_spine %llu\n",
+			(unsigned long long)r->pauses_leaf_spine);
+		fprintf(out, "pause_frames_spine_leaf %llu\n",
+			(unsigned long long)r->pauses_spine_leaf);
+	}
 	fprintf(out, "paused_us %.3f\n", (double)r->paused_ps / 1e6);
 	fprintf(out, "ecn_marks %llu\n", (unsigned long long)r->ecn_marks);
 	fprintf(out, "cnps %llu\n", (unsigned long long)r->cnps);
@@ -1337,6 +1862,26 @@ static void print_summary(const struct sim *s, const struct sim_results *r, FILE
 	fprintf(out, "slowdown_p99 %.3f\n", r->slowdown_p99);
 	fprintf(out, "ctrl_bytes %llu\n", (unsigned long long)r->ctrl_bytes);
 	fprintf(out, "ctrl_frac %.6f\n", r->ctrl_frac);
+	if (r->lost_pkts || r->failure) {
+		fprintf(out, "lost_pkts %llu\n", (unsigned long long)r->lost_pkts);
+		fprintf(out, "retx_bytes %llu\n", (unsigned long long)r->retx_bytes);
+		fprintf(out, "naks %llu\n", (unsigned long long)r->naks);
+		fprintf(out, "rto_fired %llu\n", (unsigned long long)r->rtos);
+	}
+	if (r->failure) {
+		fprintf(out, "pre_fail_goodput_gbps %.3f\n", r->pre_fail_goodput_bps / 1e9);
+		fprintf(out, "fail_capacity_gbps %.3f\n", r->fail_capacity_bps / 1e9);
+		fprintf(out, "recovery_us %.3f\n", r->recovery_ps < 0 ? -1 : r->recovery_ps / 1e6);
+		fprintf(out, "max_stall_us %.3f\n", (double)r->max_stall_ps / 1e6);
+		fprintf(out, "stuck_flows %u\n", r->stuck_flows);
+	}
+	if (r->n_jobs > 1) {
+		fprintf(out, "shared_us %.3f\n", r->shared_ps / 1e6);
+		for (uint32_t j = 0; j < r->n_jobs; j++)
+			fprintf(out, "job%u_gbps %.3f\n", r->job_of[j], r->job_bps[j] / 1e9);
+		fprintf(out, "job_ratio %.4f\n",
+			r->job_bps[1] > 0 ? r->job_bps[0] / r->job_bps[1] : 0);
+	}
 	fprintf(out, "events %llu\n", (unsigned long long)r->events);
 }
 
@@ -1353,7 +1898,7 @@ int sim_write_results(const struct sim *s, const struct sim_results *r, const ch
 		f = fopen(path, "w");
 		if (!f)
 			return -errno;
-		fprintf(f, "# flow group src dst size_bytes start_us fct_us slowdown\n");
+		fprintf(f, "# flow group src dst size_bytes start_us fct_us slowdown retx_bytes\n");
 		for (uint32_t k = 0; k < s->n_flows; k++) {
 			const struct sim_flow *fl = &s->flows[k];
 			double ideal, fct;
@@ -1365,12 +1910,15 @@ int sim_write_results(const struct sim *s, const struct sim_results *r, const ch
 				(double)path_latency_ps(s, fl->src, fl->dst,
 							c->mtu_bytes + SIM_HDR_BYTES);
 			fct = (double)(fl->finish_ps - fl->start_ps);
-			fprintf(f, "%u %s %u %u %llu %.3f %.3f %.4f\n", k,
+			fprintf(f, "%u %s %u %u %llu %.3f %.3f %.4f %llu\n", k,
 				c->groups[fl->group].name, fl->src, fl->dst,
 				(unsigned long long)fl->size_bytes, (double)fl->start_ps / 1e6,
-				fct / 1e6, fct / ideal);
+				fct / 1e6, fct / ideal, (unsigned long long)fl->retx_bytes);
 		}
 		fclose(f);
+		snprintf(path, sizeof(path), "%s/goodput.dat", out_dir);
+		if (sim_write_goodput(s, path) < 0)
+			return -errno;
 		/* summary.txt holds only what the seed determines (no wall
 		 * clock), so two runs can be compared byte for byte. */
 		snprintf(path, sizeof(path), "%s/summary.txt", out_dir);

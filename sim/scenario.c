@@ -7,19 +7,31 @@
  *              hosts_per_leaf, host_gbps, fabric_gbps, link_delay_ns
  *   [switch]   buffer_kb, ecn, kmin_kb_per_25g, kmax_kb_per_25g, pmax, pfc,
  *              pfc_alpha_shift, pfc_resume_offset_kb, headroom_bdp
- *   [nic]      mtu
- *   [run]      seed, max_time_ms, trace_interval_us, monitor_host, trace_flows
+ *   [nic]      mtu, rto_us (go-back-N timeout after a loss)
+ *   [run]      seed, max_time_ms, trace_interval_us, monitor_host, trace_flows,
+ *              goodput_bin_us
  *   [dcqcn] [hpcc] [tita]   parameter overrides (see cc.c)
  *   [traffic]  one generator per line:
  *     flow        src=H dst=H (size=S | until=T) [at=T]
  *     incast      dst=H src=LIST size=S [at=T]
  *     alltoall    hosts=LIST size=S [at=T]
- *     permutation hosts=LIST size=S [at=T]
+ *     permutation hosts=LIST size=S [at=T]   (a random derangement)
+ *     shift       hosts=LIST by=K size=S [at=T]
+ *                 (the i-th host of LIST sends to the (i+K)-th, cyclically)
  *     ring        hosts=LIST size=S [at=T]     (ring all-reduce of S per host)
  *     websearch   hosts=LIST load=F duration=T [at=T]
  *   each with optional name=NAME, job=J, weight=W (tita's weight of job J,
  *   as `titactl job set` gives it) and the word `primary` (the group that
  *   the headline metrics describe; the first group by default).
+ *   [faults]   one per line:
+ *     link leaf=L spine=S at=T   the link between leaf L and spine S (both
+ *                                directions) fails at T: what is queued at
+ *                                its ends or on the wire is lost, its PFC
+ *                                state clears, and every switch recomputes
+ *                                its ECMP groups without it
+ * From the command line, --set traffic.size=S gives every generator that
+ * takes a size that size instead (a ring's chunks are S / N); runs with
+ * websearch cannot take it.
  * Sizes take B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB; times take
  * ns, us, ms, s; host lists are `all`, `3`, `1-16` or `0,2,5-7`.
  */
@@ -78,6 +90,10 @@ static void config_defaults(struct sim_config *c)
 	c->pfc_resume_offset_bytes = 3 * 1024;
 	c->headroom_bdp = 3;
 	c->mtu_bytes = 4096;
+	/* An ACK timeout with adaptive retransmission's short first step;
+	 * armed only after a loss (see net.c loss_seen). */
+	c->rto_ps = 100 * SIM_PS_PER_US;
+	c->goodput_bin_ps = 10 * SIM_PS_PER_US;
 	c->seed = 1;
 	c->max_time_ps = 1000 * SIM_PS_PER_MS;
 	c->trace_interval_ps = 0;
@@ -313,11 +329,13 @@ static int set_key(struct parser *p, const char *key, const char *val)
 	    c->pfc_resume_offset_bytes = (uint64_t)(v * 1024));
 	NUM("switch", "headroom_bdp", 0, 100, c->headroom_bdp = v);
 	NUM("nic", "mtu", 256, 9000, c->mtu_bytes = (uint32_t)v);
+	NUM("nic", "rto_us", 1, 1e7, c->rto_ps = (uint64_t)(v * 1e6));
 	NUM("run", "seed", 0, 1.8e19, c->seed = (uint64_t)v);
 	NUM("run", "max_time_ms", 0.001, 1e6, c->max_time_ps = (uint64_t)(v * 1e9));
 	NUM("run", "trace_interval_us", 0, 1e6, c->trace_interval_ps = (uint64_t)(v * 1e6));
 	NUM("run", "monitor_host", 0, 1e6, c->monitor_host = (uint32_t)v);
 	NUM("run", "trace_flows", 0, 64, c->trace_flows = (uint32_t)v);
+	NUM("run", "goodput_bin_us", 0.1, 1e5, c->goodput_bin_ps = (uint64_t)(v * 1e6));
 #undef NUM
 	return perr(p, "unknown key '%s' in [%s]", key, sec);
 }
@@ -398,6 +416,7 @@ static int traffic_line(struct parser *p, char *line)
 	uint32_t *srcs = NULL, *hosts = NULL;
 	int n_src = -1, n_h = -1, dst = -1, src = -1, err = 0;
 	uint64_t size = 0, at = 0, until = 0, duration = 0;
+	long by = 0;
 	double load = -1, weight = 0;
 	uint32_t job = 0;
 	bool primary = false, have_size = false;
@@ -466,6 +485,15 @@ static int traffic_line(struct parser *p, char *line)
 
 			if (!parse_time_ps(v, t)) {
 				err = perr(p, "%s: '%s' is not a time (e.g. 10us)", k, v);
+				goto out;
+			}
+		} else if (!strcmp(k, "by")) {
+			char *end;
+
+			errno = 0;
+			by = strtol(v, &end, 10);
+			if (end == v || *end || errno || by <= 0 || by >= MAX_LIST) {
+				err = perr(p, "by: '%s' is not a positive shift", v);
 				goto out;
 			}
 		} else if (!strcmp(k, "load")) {
@@ -581,6 +609,16 @@ static int traffic_line(struct parser *p, char *line)
 				err = add_flow(p, hosts[k], hosts[perm[k]], size, at, 0, job);
 			free(perm);
 		}
+	} else if (!strcmp(verb, "shift")) {
+		g->kind = SIM_GROUP_SHIFT;
+		if (n_h < 2 || !size || !by || by % n_h == 0) {
+			err = perr(
+				p,
+				"shift needs hosts=, size= and by= (not a multiple of the hosts)");
+			goto out;
+		}
+		for (int k = 0; k < n_h && !err; k++)
+			err = add_flow(p, hosts[k], hosts[(k + by) % n_h], size, at, 0, job);
 	} else if (!strcmp(verb, "ring")) {
 		uint32_t n = (uint32_t)n_h, steps;
 		uint64_t chunk;
@@ -651,6 +689,59 @@ out:
 	free(srcs);
 	free(hosts);
 	return err;
+}
+
+/* [faults]: "link leaf=L spine=S at=T". */
+static int fault_line(struct parser *p, char *line)
+{
+	struct sim_config *c = p->cfg;
+	char *verb, *tok, *save = NULL;
+	bool have_leaf = false, have_spine = false, have_at = false;
+	struct sim_fault ft = { 0 };
+
+	verb = strtok_r(line, " \t", &save);
+	if (!verb || strcmp(verb, "link"))
+		return perr(p, "unknown fault '%s' (link leaf=L spine=S at=T)", verb ? verb : "");
+	while ((tok = strtok_r(NULL, " \t", &save))) {
+		char *eq = strchr(tok, '='), *end;
+		unsigned long n;
+
+		if (!eq)
+			return perr(p, "'%s' is not key=value", tok);
+		*eq = 0;
+		if (!strcmp(tok, "at")) {
+			if (!parse_time_ps(eq + 1, &ft.at_ps))
+				return perr(p, "at: '%s' is not a time (e.g. 2ms)", eq + 1);
+			have_at = true;
+			continue;
+		}
+		if (strcmp(tok, "leaf") && strcmp(tok, "spine"))
+			return perr(p, "unknown fault key '%s'", tok);
+		errno = 0;
+		n = strtoul(eq + 1, &end, 10);
+		if (end == eq + 1 || *end || errno || n > 255)
+			return perr(p, "%s: '%s' is not a switch number", tok, eq + 1);
+		if (!strcmp(tok, "leaf")) {
+			ft.leaf = (uint32_t)n;
+			have_leaf = true;
+		} else {
+			ft.spine = (uint32_t)n;
+			have_spine = true;
+		}
+	}
+	if (!have_leaf || !have_spine || !have_at)
+		return perr(p, "link needs leaf=, spine= and at=");
+	if (c->n_faults == c->cap_faults) {
+		uint32_t cap = c->cap_faults ? c->cap_faults * 2 : 4;
+		struct sim_fault *f = realloc(c->faults, cap * sizeof(*f));
+
+		if (!f)
+			return -ENOMEM;
+		c->faults = f;
+		c->cap_faults = cap;
+	}
+	c->faults[c->n_faults++] = ft;
+	return 0;
 }
 
 static char *trim(char *s)
@@ -727,7 +818,7 @@ int sim_config_parse(struct sim_config *cfg, const char *buf, size_t len, const 
 			    strcmp(p.section, "switch") && strcmp(p.section, "nic") &&
 			    strcmp(p.section, "run") && strcmp(p.section, "dcqcn") &&
 			    strcmp(p.section, "hpcc") && strcmp(p.section, "tita") &&
-			    strcmp(p.section, "traffic"))
+			    strcmp(p.section, "traffic") && strcmp(p.section, "faults"))
 				return perr(&p, "unknown section [%s]", p.section);
 			continue;
 		}
@@ -735,6 +826,10 @@ int sim_config_parse(struct sim_config *cfg, const char *buf, size_t len, const 
 			return perr(&p, "text before the first [section]");
 		if (!strcmp(p.section, "traffic")) {
 			rc = traffic_line(&p, s);
+			continue;
+		}
+		if (!strcmp(p.section, "faults")) {
+			rc = fault_line(&p, s);
 			continue;
 		}
 		eq = strchr(s, '=');
@@ -759,6 +854,13 @@ int sim_config_parse(struct sim_config *cfg, const char *buf, size_t len, const 
 		p.line = 0;
 		return perr(&p, "kmax below kmin");
 	}
+	for (uint32_t k = 0; k < cfg->n_faults; k++)
+		if (cfg->topo != SIM_TOPO_LEAFSPINE || cfg->faults[k].leaf >= cfg->leaves ||
+		    cfg->faults[k].spine >= cfg->spines) {
+			p.line = 0;
+			return perr(&p, "fault %u: no link between leaf %u and spine %u", k + 1,
+				    cfg->faults[k].leaf, cfg->faults[k].spine);
+		}
 	for (uint32_t g = 0; g < cfg->n_groups; g++)
 		primary |= cfg->groups[g].primary;
 	if (!primary)
@@ -799,6 +901,34 @@ int sim_config_load(struct sim_config *cfg, const char *path, uint64_t seed, FIL
 	return rc;
 }
 
+/* --set traffic.size=S: every sized generator takes S (a ring, chunks of
+ * S / N); timed flows keep running until their stop. */
+static int set_traffic_size(struct parser *p, const char *val)
+{
+	struct sim_config *c = p->cfg;
+	uint64_t size;
+
+	if (!parse_size(val, &size) || !size)
+		return perr(p, "traffic.size: '%s' is not a size (e.g. 200MB)", val);
+	for (uint32_t g = 0; g < c->n_groups; g++)
+		if (c->groups[g].kind == SIM_GROUP_WEBSEARCH)
+			return perr(p, "traffic.size: group '%s' draws its sizes from WebSearch",
+				    c->groups[g].name);
+	for (uint32_t g = 0; g < c->n_groups; g++) {
+		struct sim_group *gr = &c->groups[g];
+		uint64_t each = size;
+
+		if (gr->kind == SIM_GROUP_RING) {
+			each = size / gr->ring_hosts ? size / gr->ring_hosts : 1;
+			gr->ring_chunk_bytes = each;
+		}
+		for (uint32_t k = 0; k < gr->n_flows; k++)
+			if (c->flows[gr->first_flow + k].size_bytes)
+				c->flows[gr->first_flow + k].size_bytes = each;
+	}
+	return 0;
+}
+
 int sim_config_set(struct sim_config *cfg, const char *assignment, FILE *err)
 {
 	struct parser p = { .cfg = cfg, .path = "--set", .err = err };
@@ -814,7 +944,10 @@ int sim_config_set(struct sim_config *cfg, const char *assignment, FILE *err)
 	if (strlen(tmp) >= sizeof(p.section))
 		return perr(&p, "no section '%s'", tmp);
 	memcpy(p.section, tmp, strlen(tmp) + 1);
-	if (!strcmp(p.section, "traffic") || !strcmp(p.section, "scenario"))
+	if (!strcmp(p.section, "traffic") && !strcmp(dot + 1, "size"))
+		return set_traffic_size(&p, eq + 1);
+	if (!strcmp(p.section, "traffic") || !strcmp(p.section, "scenario") ||
+	    !strcmp(p.section, "faults"))
 		return perr(&p, "[%s] cannot be set from the command line", p.section);
 	return set_key(&p, dot + 1, eq + 1);
 }
@@ -824,5 +957,6 @@ void sim_config_fini(struct sim_config *cfg)
 	free(cfg->kv);
 	free(cfg->groups);
 	free(cfg->flows);
+	free(cfg->faults);
 	memset(cfg, 0, sizeof(*cfg));
 }

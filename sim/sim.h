@@ -23,6 +23,7 @@
 #include "dcqcn.h"
 #include "eventq.h"
 #include "hpcc.h"
+#include "pairmap.h"
 #include "tita/ctl.h"
 
 #define SIM_PS_PER_NS 1000ull
@@ -42,6 +43,18 @@
 #define SIM_ACK_BYTES 66u /* headers + AETH */
 #define SIM_INT_BYTES 42u /* the artifact's INT header: 5 hops x 8 B + nhop */
 #define SIM_PFC_BYTES 64u
+/* A path probe: a RoCEv2 packet without payload (62 bytes) padded to the
+ * minimum frame; its answer an ICMP time-exceeded quoting the probe's IPv4
+ * and UDP headers: Ethernet 18 + IPv4 20 + ICMP 8 + 28. */
+#define SIM_PROBE_BYTES 64u
+#define SIM_PROBE_REPLY_BYTES 74u
+
+/* UDP ports: RoCEv2's destination port, titad's peer port (its datagrams go
+ * from and to it), and the range from which NICs draw a QP's source port. */
+#define SIM_ROCE_DPORT 4791u
+#define SIM_TITA_UDP_PORT 4792u
+#define SIM_SPORT_MIN 0xc000u
+#define SIM_SPORT_MAX 0xffffu
 
 enum sim_prio {
 	SIM_PRIO_DATA = 0, /* lossless, PFC */
@@ -54,21 +67,28 @@ enum sim_pkt_kind {
 	SIM_PKT_CNP,
 	SIM_PKT_ACK,
 	SIM_PKT_TITA,
+	SIM_PKT_PROBE, /* UDP to 4791 with TTL 2: traceroute's first spine */
+	SIM_PKT_PROBE_REPLY, /* its ICMP answer */
+	SIM_PKT_NAK, /* go-back-N: resend from seq */
 };
 
 struct sim_pkt {
 	uint32_t next; /* FIFO link, or free-list link */
-	uint32_t flow; /* data/CNP/ACK: flow; tita: message slot */
+	/* data/CNP/ACK: flow; tita: message slot; probe reply: the spine that
+	 * answered, or SIM_NONE when the path crosses none */
+	uint32_t flow;
 	uint32_t src, dst; /* hosts */
 	uint32_t wire_bytes;
 	uint32_t payload_bytes;
 	uint32_t in_port; /* ingress port at the switch holding it */
+	uint16_t sport, dport; /* UDP: with src and dst, what ECMP hashes */
 	uint8_t kind;
 	uint8_t prio;
 	uint8_t ce;
 	uint8_t nhop;
-	uint8_t in_hdrm; /* bytes counted in the ingress port's headroom */
-	uint64_t seq; /* data: byte offset of the payload end; ACK: bytes acked */
+	/* data: byte offset of the payload end; ACK: bytes acked; NAK: the
+	 * offset to resend from; probe reply: the host probed */
+	uint64_t seq;
 	uint64_t sent_ps;
 	struct hpcc_hop hop[HPCC_MAX_HOPS];
 };
@@ -97,7 +117,45 @@ struct sim_port {
 	uint64_t pause_frames; /* XOFF frames this port sent upstream */
 	uint64_t ecn_marks;
 	uint64_t drops;
+	bool down; /* its link failed: it sends and receives nothing */
+	/* switch egress: the data queue's histogram bin and since when */
+	uint32_t q_bin;
+	uint64_t q_bin_since_ps;
 };
+
+/* Time-weighted queue histogram of every switch egress: 4 KB bins to 1 MB,
+ * then four per octave (2.4 KB per port). */
+#define SIM_PORTQ_LIN_BINS 256u
+#define SIM_PORTQ_LIN_SHIFT 12u
+#define SIM_PORTQ_PER_OCTAVE 4u
+#define SIM_PORTQ_BINS (SIM_PORTQ_LIN_BINS + 12u * SIM_PORTQ_PER_OCTAVE)
+
+static inline uint32_t sim_portq_bin(uint64_t bytes)
+{
+	uint64_t mb = bytes >> (SIM_PORTQ_LIN_SHIFT + 8);
+	uint32_t octave, frac;
+
+	if (!mb)
+		return (uint32_t)(bytes >> SIM_PORTQ_LIN_SHIFT);
+	octave = 63u - (uint32_t)__builtin_clzll(mb);
+	/* the two bits under the leading one */
+	frac = (uint32_t)((bytes >> (SIM_PORTQ_LIN_SHIFT + 8 + octave - 2)) & 3);
+	if (octave >= 12)
+		return SIM_PORTQ_BINS - 1;
+	return SIM_PORTQ_LIN_BINS + octave * SIM_PORTQ_PER_OCTAVE + frac;
+}
+
+/* The smallest queue a bin holds. */
+static inline uint64_t sim_portq_bin_bytes(uint32_t bin)
+{
+	uint32_t octave, frac;
+
+	if (bin < SIM_PORTQ_LIN_BINS)
+		return (uint64_t)bin << SIM_PORTQ_LIN_SHIFT;
+	octave = (bin - SIM_PORTQ_LIN_BINS) / SIM_PORTQ_PER_OCTAVE;
+	frac = (bin - SIM_PORTQ_LIN_BINS) % SIM_PORTQ_PER_OCTAVE;
+	return ((uint64_t)(4 + frac) << (SIM_PORTQ_LIN_SHIFT + 8 + octave)) >> 2;
+}
 
 struct sim_node {
 	bool is_host;
@@ -110,11 +168,13 @@ struct sim_switch {
 	uint64_t buffer_bytes, used_bytes;
 	uint64_t headroom_bytes_per_port, headroom_total;
 	uint64_t rng;
+	uint64_t ecmp_salt; /* from the seed and the switch number */
 	uint32_t tier; /* 0 leaf (or the single switch), 1 spine */
 };
 
 /* A tita pair (remote host, job) on the sending host. */
 struct sim_txpair {
+	uint32_t remote, job;
 	uint64_t tx_bytes; /* since the last sample */
 	uint64_t cnps;
 	uint64_t backlog_bytes; /* the application's remaining bytes */
@@ -122,9 +182,14 @@ struct sim_txpair {
 	uint64_t next_tx_ps; /* the pair's pacer */
 	uint64_t last_active_ps;
 	bool live;
+	/* tita's path: the source port its flows take (0: their own), and a
+	 * change that waits for flows to drain. */
+	uint16_t sport, moving_sport;
+	uint32_t draining;
 };
 
 struct sim_rxpeer {
+	uint32_t remote;
 	uint64_t rx_bytes, rx_pkts, ce_pkts;
 	uint64_t last_active_ps;
 	bool live;
@@ -135,12 +200,15 @@ struct sim_host {
 	uint32_t *active; /* flows with bytes left to send */
 	uint32_t n_active, cap_active, rr;
 	uint64_t wake_ps; /* a NIC wake-up pending at this time (0: none) */
-	/* tita */
+	/* tita: only the pairs that exist, so that memory grows with them and
+	 * not with the square of the hosts. */
 	struct tita_ctl *ctl;
-	struct sim_txpair *txp; /* [remote host * SIM_MAX_JOBS + job] */
-	struct sim_rxpeer *rxp; /* [remote host] */
-	uint32_t *live_tx, n_live_tx;
-	uint32_t *live_rx, n_live_rx;
+	struct sim_txpair *txp; /* [n_txp]; txp_map: remote * SIM_MAX_JOBS + job */
+	struct sim_rxpeer *rxp; /* [n_rxp]; rxp_map: remote host */
+	struct sim_pairmap txp_map, rxp_map;
+	uint32_t n_txp, cap_txp, n_rxp, cap_rxp;
+	uint32_t *live_tx, n_live_tx; /* [cap_txp] */
+	uint32_t *live_rx, n_live_rx; /* [cap_rxp] */
 	uint64_t next_sample_ps, last_sample_ps;
 	uint64_t tita_wake_ps;
 	uint64_t ctrl_tx_bytes, ctrl_rx_bytes;
@@ -166,6 +234,23 @@ struct sim_flow {
 	uint64_t trace_rcvd;
 	uint64_t ecn_rcvd;
 	uint64_t dec_sched_ps, inc_sched_ps; /* DCQCN timers queued */
+	uint32_t txp; /* tita: the pair's index in the sender's txp */
+	uint32_t rxp; /* tita: the sender's index in the receiver's rxp */
+	uint16_t sport; /* RoCEv2 UDP source port: the QP's ECMP entropy */
+	bool held; /* sim_flow_hold: the NIC sends nothing of it */
+	bool await_drain; /* call cc->on_drained when nothing is in flight */
+	bool in_active; /* on its host's list of flows with bytes to send */
+	/* Go-back-N: the receiver takes only the next byte in order (that is
+	 * rcvd_bytes) and NAKs a gap once; the sender goes back on the NAK, or
+	 * when its timer (armed at a loss) finds nothing received in order for
+	 * a timeout. */
+	bool rto_armed;
+	uint8_t rto_shift; /* the timeout's backoff since the last progress */
+	uint64_t nak_for; /* the offset last NAKed; UINT64_MAX none */
+	uint64_t rewound_to; /* the offset last gone back to; UINT64_MAX none */
+	uint64_t retx_bytes;
+	uint64_t last_rx_ps; /* the last byte received in order */
+	uint64_t max_gap_ps; /* the longest time without one, after a failure */
 	union {
 		struct dcqcn_rp dcqcn;
 		struct hpcc_qp hpcc;
@@ -184,6 +269,7 @@ enum sim_group_kind {
 	SIM_GROUP_INCAST,
 	SIM_GROUP_ALLTOALL,
 	SIM_GROUP_PERMUTATION,
+	SIM_GROUP_SHIFT,
 	SIM_GROUP_RING,
 	SIM_GROUP_WEBSEARCH,
 };
@@ -202,6 +288,12 @@ struct sim_flow_spec {
 	uint64_t size_bytes; /* 0 with stop_ps: runs until stop_ps */
 	uint64_t start_ps, stop_ps;
 	uint32_t dep[2], n_dep; /* flows that must complete before this starts */
+};
+
+/* A leaf-spine link that fails: both directions down at at_ps. */
+struct sim_fault {
+	uint32_t leaf, spine;
+	uint64_t at_ps;
 };
 
 struct sim_kv {
@@ -229,12 +321,14 @@ struct sim_config {
 	double headroom_bdp; /* per port, in link BDPs (round trip + 2 MTU) */
 	/* nic */
 	uint32_t mtu_bytes;
+	uint64_t rto_ps; /* go-back-N timeout after a loss */
 	/* run */
 	uint64_t seed;
 	uint64_t max_time_ps;
 	uint64_t trace_interval_ps;
 	uint32_t monitor_host; /* the switch egress towards it is "the bottleneck" */
 	uint32_t trace_flows;
+	uint64_t goodput_bin_ps; /* goodput.dat, recovery, per-job throughput */
 	/* parameter overrides, applied on top of each algorithm's defaults */
 	struct sim_kv *kv;
 	uint32_t n_kv, cap_kv;
@@ -246,6 +340,9 @@ struct sim_config {
 	uint32_t n_groups, cap_groups;
 	struct sim_flow_spec *flows;
 	uint32_t n_flows, cap_flows;
+	/* [faults] */
+	struct sim_fault *faults;
+	uint32_t n_faults, cap_faults;
 };
 
 /* Parse a scenario from a buffer; errors name path:line. 0 or -EINVAL.
@@ -285,6 +382,14 @@ struct sim_cc_ops {
 			 const struct sim_pkt *pkt, uint64_t arg);
 	/* false while the flow may not send (HPCC window) */
 	bool (*can_send)(const struct sim *s, const struct sim_flow *f);
+	/* Optional: the answer to sim_probe_send(s, host, dst, sport): the
+	 * spine (0 .. spines - 1) the data packets of that 5-tuple cross, or
+	 * SIM_NONE when their path crosses no spine (same leaf). */
+	void (*on_probe_reply)(struct sim *s, uint32_t host, uint32_t dst, uint16_t sport,
+			       uint32_t spine);
+	/* Optional: the flow's bytes in flight reached zero after
+	 * sim_flow_await_drain asked for it. */
+	void (*on_drained)(struct sim *s, struct sim_flow *f);
 };
 
 const struct sim_cc_ops *sim_cc_find(const char *name);
@@ -313,8 +418,16 @@ struct sim_results {
 	uint64_t end_ps;
 	uint64_t flows_done, flows_total;
 	/* bottleneck (switch egress towards monitor_host) */
+	uint32_t monitor_port;
 	uint64_t q_max_bytes, q_p50_bytes, q_p99_bytes;
 	uint64_t fabric_q_max_bytes; /* any switch egress */
+	/* The largest time-weighted p99 of any switch egress while the primary
+	 * group ran, and that port. */
+	uint64_t port_q_p99_max_bytes;
+	uint32_t port_q_p99_max_port;
+	/* XOFF frames sent by leaves to hosts, leaves to spines, spines to
+	 * leaves (by the single switch: to hosts) */
+	uint64_t pauses_leaf_host, pauses_leaf_spine, pauses_spine_leaf;
 	double util;
 	/* fabric-wide */
 	uint64_t pause_frames;
@@ -328,6 +441,25 @@ struct sim_results {
 	/* tita */
 	uint64_t ctrl_bytes;
 	double ctrl_frac; /* worst host link, of its capacity over the run */
+	/* losses (failed links, full buffers) and go-back-N */
+	uint64_t lost_pkts, retx_bytes, naks, rtos;
+	/* after the first link failure: the payload rate the surviving fabric
+	 * can carry for the flows running then (fluid max-min over host links
+	 * and each leaf's surviving uplinks and downlinks: an upper bound, as
+	 * if every leaf split its traffic ideally), the goodput before it, the
+	 * time until goodput is back to 95 % of what the fabric can carry (-1:
+	 * never), the longest time a running flow received nothing, and the
+	 * flows that received nothing for over 1 ms */
+	bool failure;
+	double fail_capacity_bps, pre_fail_goodput_bps;
+	double recovery_ps;
+	uint64_t max_stall_ps;
+	uint32_t stuck_flows;
+	/* jobs: each one's goodput over the interval in which all of them run */
+	uint32_t n_jobs;
+	double shared_ps;
+	double job_bps[SIM_MAX_JOBS];
+	uint32_t job_of[SIM_MAX_JOBS]; /* job ids, in order */
 };
 
 /* ---- the simulator ---- */
@@ -372,6 +504,9 @@ struct sim {
 
 	/* metrics */
 	uint32_t monitor_port;
+	uint64_t *portq_hist_ps; /* [switch port - first_switch_port][SIM_PORTQ_BINS] */
+	uint32_t first_switch_port;
+	bool portq_on; /* the primary group runs: histograms accumulate */
 	uint64_t *q_hist_ps; /* time at each KB of bottleneck queue */
 	uint32_t q_hist_n;
 	uint64_t q_last_change_ps, q_last_bytes;
@@ -381,6 +516,12 @@ struct sim {
 	uint64_t prim_win_start_ps, prim_win_end_ps;
 	double *prim_win_bytes;
 	uint64_t cnps, ecn_marks, drops, ctrl_bytes;
+	uint64_t lost_pkts, retx_bytes, naks, rtos;
+	uint64_t fail_ps; /* the first link failure; UINT64_MAX none */
+	/* payload received in order, per goodput bin and job */
+	uint64_t *gp_bytes; /* [bin * SIM_MAX_JOBS + job] */
+	uint32_t n_gp, cap_gp;
+	uint64_t gp_bin_end_ps;
 	FILE *trace_q, *trace_rate;
 	uint32_t *trace_ids;
 	uint32_t n_trace;
@@ -391,6 +532,8 @@ int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_op
 	     const char *out_dir);
 int sim_run(struct sim *s, struct sim_results *ret);
 void sim_fini(struct sim *s);
+/* "leaf3-up-spine5", "spine2-down-leaf7", "leaf0-down-host4"... */
+void sim_port_name(const struct sim *s, uint32_t port, char *buf, size_t len);
 /* Write fct.dat etc. and print the summary; 0 or negative errno. */
 int sim_write_results(const struct sim *s, const struct sim_results *r, const char *out_dir,
 		      FILE *out);
@@ -407,6 +550,8 @@ enum sim_ev_type {
 	SIM_EV_CC_INC, /* a = flow; stale unless t_ps is its due time */
 	SIM_EV_TITA, /* a = host */
 	SIM_EV_TRACE,
+	SIM_EV_LINK_DOWN, /* a = fault */
+	SIM_EV_RTO, /* a = flow */
 };
 
 void sim_schedule(struct sim *s, uint64_t t_ps, enum sim_ev_type type, uint32_t a, uint32_t b);
@@ -417,6 +562,50 @@ void sim_nic_kick(struct sim *s, uint32_t host);
 uint32_t sim_pkt_alloc(struct sim *s);
 void sim_host_send_ctrl(struct sim *s, uint32_t host, uint32_t pkt);
 
+/* ---- paths: RoCEv2 source ports, ECMP, probes ---- */
+
+/* The source port a flow starts with: drawn from the seed and the flow
+ * number in 0xc000..0xffff, as a NIC derives it from the QP number. */
+uint16_t sim_flow_default_sport(uint64_t seed, uint32_t flow);
+/* Packets of f sent after this call carry sport, and so take its path. An
+ * RC QP must not reorder: the caller drains the flow first (sim_flow_hold,
+ * then sim_flow_await_drain); packets still in flight on the old path that
+ * arrive after the new path's first ones are, to the receiver's go-back-N,
+ * a gap. */
+void sim_flow_set_sport(struct sim *s, struct sim_flow *f, uint16_t sport);
+/* Bytes of f sent and not yet received in order. */
+static inline uint64_t sim_flow_inflight_bytes(const struct sim_flow *f)
+{
+	return f->sent_bytes - f->rcvd_bytes;
+}
+/* While held, the NIC sends nothing of f (an application between messages);
+ * releasing it wakes the NIC. */
+void sim_flow_hold(struct sim *s, struct sim_flow *f, bool hold);
+/* true when nothing of f is in flight; otherwise false, and
+ * cc->on_drained(s, f) is called once when its bytes in flight reach zero. */
+bool sim_flow_await_drain(struct sim *s, struct sim_flow *f);
+/* The switch's ECMP choice among n candidates for a 5-tuple (UDP unless the
+ * packet is an ICMP answer): a hash salted per switch and seed. */
+uint32_t sim_ecmp_pick(const struct sim *s, uint32_t sw, uint32_t src, uint32_t dst, uint16_t sport,
+		       uint16_t dport, bool icmp, uint32_t n);
+/* The spine the data packets of (src, dst, sport) cross now, or SIM_NONE:
+ * what the fabric does, for tests (a host learns it by probing). */
+uint32_t sim_path_spine(const struct sim *s, uint32_t src, uint32_t dst, uint16_t sport);
+/* Send a path probe from src towards dst with source port sport, as
+ * traceroute with TTL 2 would: routed as that 5-tuple's data, answered by
+ * the first spine on its path (by dst when there is none); the answer comes
+ * to cc->on_probe_reply. Probe and answer count as the hosts' control
+ * traffic. */
+void sim_probe_send(struct sim *s, uint32_t src, uint32_t dst, uint16_t sport);
+
+/* metrics.c: goodput after a failure and per job, from the goodput bins */
+void sim_collect_goodput(const struct sim *s, struct sim_results *r);
+int sim_write_goodput(const struct sim *s, const char *path);
+/* The payload rate max-min fairness gives flows ids[0..n) on the surviving
+ * fabric (host links; each leaf's uplinks and downlinks that are up, pooled
+ * as if split ideally). */
+double sim_maxmin_capacity_bps(const struct sim *s, const uint32_t *ids, uint32_t n);
+
 /* tita glue (cc_tita.c) */
 int sim_tita_init(struct sim *s);
 void sim_tita_fini(struct sim *s);
@@ -424,6 +613,17 @@ void sim_tita_on_event(struct sim *s, uint32_t host);
 void sim_tita_flow_start(struct sim *s, struct sim_flow *f);
 void sim_tita_on_msg(struct sim *s, uint32_t host, struct sim_pkt *p);
 void sim_tita_count_rx(struct sim *s, uint32_t host, const struct sim_pkt *p);
+/* A tita datagram was lost on the way: its slot is free again. */
+void sim_tita_lost(struct sim *s, const struct sim_pkt *p);
+void sim_tita_probe_reply(struct sim *s, uint32_t host, uint32_t dst, uint16_t sport,
+			  uint32_t spine);
+void sim_tita_drained(struct sim *s, struct sim_flow *f);
+
+/* The tita pair a started flow belongs to, at its sender. */
+static inline struct sim_txpair *sim_flow_txpair(struct sim *s, const struct sim_flow *f)
+{
+	return &s->hosts[f->src].txp[f->txp];
+}
 
 static inline uint64_t sim_ser_ps(uint64_t bytes, uint64_t rate_bps)
 {

@@ -22,6 +22,11 @@
 #include <stdint.h>
 
 struct tita_ceiling_params {
+	/* tita_ceiling_episode */
+	double floor_frac; /* never below this fraction of the episode's start */
+	uint32_t hold_steps; /* steps after a cut before the next one */
+	double recovery_frac; /* of the gap back to the episode's start, per clean step */
+	/* tita_ceiling_reactive (DCQCN) */
 	double g; /* alpha's gain per step */
 	double ai_frac; /* additive increase of the target per clean step */
 	double hai_frac; /* hyper increase of the target per clean step */
@@ -40,6 +45,10 @@ struct tita_ceiling {
 	double alpha;
 	double target_frac;
 	uint32_t stage;
+	/* tita_ceiling_episode: where the episode began, and the steps left
+	 * before another cut. */
+	double episode_frac;
+	uint32_t hold;
 };
 
 struct tita_ceiling_ops {
@@ -65,6 +74,24 @@ struct tita_ceiling_ops {
  * then grows by ai_frac, and after five more by hai_frac; at 0.99 of the
  * grant the ceiling disengages. */
 extern const struct tita_ceiling_ops tita_ceiling_reactive;
+
+/*
+ * The default: one cut per episode step, in proportion to the marks, and a
+ * quick way back. A congested step (after hold_steps since the last cut, the
+ * time the receiver's CE signal takes to follow a change) cuts the ceiling
+ * by half the marked fraction, never below floor_frac of where the episode
+ * began nor below min_frac; a clean step regains recovery_frac of the gap
+ * back to the episode's start; near the grant the ceiling lets go. Unlike
+ * DCQCN's reaction point run once a round, a collision that lasts a few
+ * rounds does not walk the pair down to the floor and leave it to crawl
+ * back: the signal is late by several rounds, and each round of it would
+ * count as a new cut.
+ */
+extern const struct tita_ceiling_ops tita_ceiling_episode;
+
+void tita_ceiling_episode_init(struct tita_ceiling *c);
+double tita_ceiling_episode_step(struct tita_ceiling *c, const struct tita_ceiling_params *p,
+				 uint32_t ce_ppm);
 
 /* The reactive algorithm's operations, callable directly. */
 void tita_ceiling_init(struct tita_ceiling *c);

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tita/fabric.h"
 #include "tita/types.h"
 
 /* At most this many pair entries travel in one controller message; the wire
@@ -89,6 +90,34 @@ struct tita_ctl_params {
 	 * is ever paced below this fraction of its line rate. */
 	double rc_min_frac;
 	double rc_ce_threshold; /* a CE fraction above this counts as congestion */
+	/* Which ceiling: 0 the episode ceiling (tita_ceiling_episode), 1
+	 * DCQCN's reaction point (tita_ceiling_reactive); and the episode
+	 * ceiling's floor (of the episode's start), rounds between cuts, and
+	 * what a clean round regains. */
+	uint32_t rc_algo;
+	double rc_floor_frac;
+	uint32_t rc_hold_rounds;
+	double rc_recovery_frac;
+
+	/* The fabric (tita/fabric.h), for ports with a place. */
+	/* Target utilization of a leaf's uplinks and downlinks. */
+	double fabric_eta;
+	/* 1: steer pairs over the leaf's uplinks by their UDP source port, for
+	 * a fabric that hashes on it (ECMP); 0: leave paths alone (a fabric
+	 * that sprays packets or routes adaptively), and share the uplinks
+	 * by aggregate only. */
+	uint32_t steer;
+	/* A pair granted at least this fraction of an uplink is steered on
+	 * its own (its leader knows where it goes); smaller ones move as a
+	 * sum. */
+	double big_frac;
+	/* How many source ports one probe batch tries, and how long a probe
+	 * may take (a switch answers an expired TTL from its CPU, slowly). */
+	uint32_t probe_batch;
+	uint64_t probe_timeout_ns;
+	/* Reports to the leader, and its runs, wait this fraction of an
+	 * interval after what prompted them, to gather what comes together. */
+	double leaf_batch_frac;
 
 	/* Memory bounds: the controller never holds more than this. */
 	uint32_t max_ports;
@@ -126,7 +155,7 @@ struct tita_param {
 };
 
 /* The table's size: one entry per field of struct tita_ctl_params. */
-#define TITA_CTL_N_PARAMS 26
+#define TITA_CTL_N_PARAMS 36
 
 /* The table, in the order of struct tita_ctl_params; *ret_n entries
  * (TITA_CTL_N_PARAMS). */
@@ -240,6 +269,8 @@ int tita_ctl_rx_sample(struct tita_ctl *c, const struct tita_rx_sample *s, uint6
 enum tita_msg_kind {
 	TITA_MSG_DEMAND = 1,
 	TITA_MSG_GRANT = 2,
+	TITA_MSG_LEAF_REPORT = 3, /* a leaf's member -> its leader */
+	TITA_MSG_LEAF_ANSWER = 4, /* the leader -> a member */
 };
 
 /* Sender → receiver: what a pair wants, and its job's policy. */
@@ -250,6 +281,16 @@ struct tita_demand_entry {
 	uint64_t demand_bps;
 	uint64_t min_bps;
 	uint64_t max_bps; /* 0 for no cap */
+	/* The spine the pair's traffic crosses, when the sender knows it
+	 * (a pair between leaves of a known fabric, its path probed). */
+	bool has_spine;
+	uint16_t spine;
+	/* Bit s for each spine the sender could move the pair to (a source
+	 * port of its reaches it, and its leaf's uplink there has room); and
+	 * whether it asks the receiver's leaf for a new spine (its uplink is
+	 * offered more than it carries). */
+	uint64_t room_mask;
+	bool seek;
 };
 
 /* Receiver → sender: the rate a pair may use until ttl_ns from receipt, and
@@ -261,6 +302,19 @@ struct tita_grant_entry {
 	uint32_t ce_ppm;
 	uint64_t rate_bps;
 	uint64_t ttl_ns;
+	/* For a pair between leaves: the receiver's leaf asks the pair to
+	 * move to a spine in room_mask, whose downlink it keeps for it; with
+	 * swap, the sender's leaf may make room on its uplink there by moving
+	 * its own traffic from there to the spine the pair leaves. */
+	uint64_t room_mask;
+	bool move;
+	bool swap;
+	/* The spine the receiver counts the pair on, when it knows it. */
+	bool has_spine;
+	uint16_t spine;
+	/* When the receiver's leaf holds the grant below the receiver's
+	 * downlink share: that share (0: the grant is it). */
+	uint64_t share_bps;
 };
 
 struct tita_msg {
@@ -268,9 +322,19 @@ struct tita_msg {
 	/* Out: the remote NIC to send to. In: the remote NIC it came from. */
 	struct tita_addr peer;
 	uint32_t n_entries;
+	/*
+	 * Leaf messages. A report's lines are all its sender's (member is
+	 * the NIC it comes from); an answer's are all its addressee's. The
+	 * leaf is the sender's; an answer also says which of the leaf's
+	 * uplinks and downlinks have room, and how long its caps live.
+	 */
+	uint32_t leaf_id;
+	uint64_t up_room_mask, down_room_mask;
+	uint64_t ttl_ns;
 	union {
 		struct tita_demand_entry demand[TITA_MSG_MAX_ENTRIES];
 		struct tita_grant_entry grant[TITA_MSG_MAX_ENTRIES];
+		struct tita_leaf_entry leaf[TITA_MSG_MAX_ENTRIES];
 	};
 };
 
@@ -304,6 +368,80 @@ struct tita_rate_update {
 
 bool tita_ctl_pop_rate(struct tita_ctl *c, struct tita_rate_update *ret_update);
 
+/*
+ * The fabric between the hosts (tita/fabric.h). A port whose place is known
+ * steers its pairs to other leaves over the leaf's uplinks by their UDP
+ * source port, and shares the leaf's uplinks and downlinks with the other
+ * members through the leaf's leader: the member with the lowest address
+ * that answers. Without a place, nothing here happens.
+ */
+
+/* Where a local NIC sits, and the NICs under the same leaf (itself among
+ * them; up to TITA_LEAF_MEMBERS_MAX). A place with n_spines 0 forgets it.
+ * 0, -ENOENT (not a port), -EINVAL (a bad place or member list). */
+#define TITA_LEAF_MEMBERS_MAX 1024u
+int tita_ctl_port_set_place(struct tita_ctl *c, const struct tita_addr *local,
+			    const struct tita_place *place, const struct tita_addr *members,
+			    uint32_t n_members);
+
+/* The leaf of a remote NIC (from its hello), or TITA_LEAF_NONE to forget
+ * it. 0, -EINVAL (TITA_LEAF_ANY), -ENOSPC (the table of remote places is
+ * full). */
+int tita_ctl_peer_place(struct tita_ctl *c, const struct tita_addr *remote, uint32_t leaf);
+
+/* Seed the controller's own random numbers (the source ports it picks). */
+void tita_ctl_seed(struct tita_ctl *c, uint64_t seed);
+
+/*
+ * A path probe: a datagram from local to remote with the RoCEv2 5-tuple of
+ * the pair's traffic but this UDP source port, whose TTL expires at the
+ * spine (traceroute's way). The caller answers it with
+ * tita_ctl_probe_result(): the spine that answered, or TITA_SPINE_NONE when
+ * none did (the remote is under the same leaf; or the probe was lost).
+ */
+struct tita_probe {
+	struct tita_addr local, remote;
+	uint32_t job_id; /* the pair it is for; echoed back */
+	uint16_t sport;
+};
+
+bool tita_ctl_pop_probe(struct tita_ctl *c, struct tita_probe *ret_probe);
+/* 0, or -ENOENT (no such pair or probe outstanding), -EINVAL (a spine out
+ * of the leaf's range). */
+int tita_ctl_probe_result(struct tita_ctl *c, const struct tita_probe *probe, uint16_t spine,
+			  uint64_t now_ns);
+
+/*
+ * A TX pair's path: its queue pairs take this UDP source port. A queue pair
+ * with packets in flight must drain first (an RC queue pair must not
+ * reorder), so the caller holds its next message until the last one is
+ * acknowledged, then moves it, and says so with tita_ctl_path_applied().
+ */
+struct tita_path_update {
+	struct tita_addr local, remote;
+	uint32_t job_id;
+	uint16_t sport;
+};
+
+bool tita_ctl_pop_path(struct tita_ctl *c, struct tita_path_update *ret_update);
+
+/* The counters of the leader on this port (all zero when it does not lead). */
+void tita_ctl_leader_stats(const struct tita_ctl *c, const struct tita_addr *local,
+			   struct tita_leader_stats *ret_stats);
+
+/* What the leader on this port sees of its leaf's links, per spine (arrays
+ * of TITA_SPINES_MAX): the number of spines, or 0 when the port does not
+ * lead. */
+uint32_t tita_ctl_leaf_links(const struct tita_ctl *c, const struct tita_addr *local,
+			     struct tita_leader_link *up, struct tita_leader_link *down);
+/* 0, or -ENOENT (no such pair, or not the sport it was told). */
+int tita_ctl_path_applied(struct tita_ctl *c, const struct tita_path_update *u, uint64_t now_ns);
+/* The caller could not move the pair (its queue pairs would not drain, or
+ * the NIC cannot set a source port): it stays on its old port. A move
+ * neither applied nor failed within a grant TTL counts as failed. 0, or
+ * -ENOENT (no such pair, or no move to that sport under way). */
+int tita_ctl_path_failed(struct tita_ctl *c, const struct tita_path_update *u, uint64_t now_ns);
+
 /* Snapshots for titactl and metrics. */
 enum tita_pair_role {
 	TITA_PAIR_TX = 1,
@@ -331,6 +469,15 @@ struct tita_pair_info {
 	uint32_t ce_ppm; /* CE fraction (RX: measured; TX: reported by the receiver) */
 	uint64_t cnp_per_sec; /* TX: CNPs received */
 	uint64_t expires_ns; /* TX: grant expiry; RX: demand expiry */
+	/* The fabric: the spine the pair crosses (TITA_SPINE_NONE unknown,
+	 * or no fabric), its UDP source port (TX, 0 when tita picked none),
+	 * and the cap of its leaf's leader (0 for none). */
+	uint16_t spine;
+	uint16_t sport;
+	uint64_t leaf_cap_bps;
+	/* TX: its leader ordered it to another spine, and it has not got
+	 * there yet (it waits meanwhile). */
+	bool moving;
 };
 
 struct tita_port_info {
@@ -343,6 +490,11 @@ struct tita_port_info {
 	uint64_t rx_bps;
 	uint32_t ce_ppm;
 	uint64_t tx_bps;
+	/* The fabric: its place (n_spines 0: none), its leaf's leader, and
+	 * whether that is this port. */
+	struct tita_place place;
+	struct tita_addr leader;
+	bool is_leader;
 };
 
 /* Counters; every rejected input has its own. */
@@ -356,6 +508,12 @@ struct tita_ctl_stats {
 	uint64_t grants_expired, demands_expired;
 	uint64_t rate_updates;
 	uint64_t rate_updates_suppressed;
+	/* The fabric. */
+	uint64_t probes_out, probe_batches, probe_results, probes_unanswered, probes_lost;
+	uint64_t path_updates, moves, moves_failed, rehashes;
+	uint64_t probes_on_marks; /* a pair's own port probed again on CE */
+	uint64_t leaf_reports, leaf_answers, leaf_msgs_refused, leaf_lines_refused;
+	uint64_t leaders_lost;
 };
 
 size_t tita_ctl_n_pairs(const struct tita_ctl *c);

@@ -99,9 +99,53 @@ static bool hello_eq(const struct tita_wire_hello *a, const struct tita_wire_hel
 		return false;
 	for (uint32_t i = 0; i < a->n_ports; i++)
 		if (!tita_addr_eq(&a->ports[i].addr, &b->ports[i].addr) ||
-		    a->ports[i].line_rate_bps != b->ports[i].line_rate_bps)
+		    a->ports[i].line_rate_bps != b->ports[i].line_rate_bps ||
+		    a->ports[i].place.leaf != b->ports[i].place.leaf ||
+		    a->ports[i].place.n_spines != b->ports[i].place.n_spines ||
+		    a->ports[i].place.spine_bps != b->ports[i].place.spine_bps)
 			return false;
 	return true;
+}
+
+/* Field by field: the structs have padding, which memcmp would read. */
+static bool demand_eq(const struct tita_demand_entry *a, const struct tita_demand_entry *b)
+{
+	return tita_addr_eq(&a->sender, &b->sender) && tita_addr_eq(&a->receiver, &b->receiver) &&
+	       a->job_id == b->job_id && a->weight_milli == b->weight_milli &&
+	       a->demand_bps == b->demand_bps && a->min_bps == b->min_bps &&
+	       a->max_bps == b->max_bps && a->has_spine == b->has_spine &&
+	       (!a->has_spine || a->spine == b->spine) && a->room_mask == b->room_mask &&
+	       a->seek == b->seek;
+}
+
+static bool grant_eq(const struct tita_grant_entry *a, const struct tita_grant_entry *b)
+{
+	return tita_addr_eq(&a->sender, &b->sender) && tita_addr_eq(&a->receiver, &b->receiver) &&
+	       a->job_id == b->job_id && a->ce_ppm == b->ce_ppm && a->rate_bps == b->rate_bps &&
+	       a->ttl_ns == b->ttl_ns && a->room_mask == b->room_mask && a->move == b->move &&
+	       a->swap == b->swap && a->has_spine == b->has_spine &&
+	       (!a->has_spine || a->spine == b->spine) && a->share_bps == b->share_bps;
+}
+
+static bool leaf_eq(const struct tita_leaf_entry *a, const struct tita_leaf_entry *b)
+{
+	return tita_addr_eq(&a->member, &b->member) && a->dir == b->dir && a->spine == b->spine &&
+	       a->remote_leaf == b->remote_leaf && a->job_id == b->job_id &&
+	       a->weight_milli == b->weight_milli && a->demand_bps == b->demand_bps &&
+	       a->move_bps == b->move_bps && a->move_to == b->move_to &&
+	       a->room_mask == b->room_mask && a->cap_bps == b->cap_bps && a->swap == b->swap;
+}
+
+static bool entry_eq(const struct tita_msg *a, uint32_t i, const struct tita_msg *b, uint32_t j)
+{
+	switch (a->kind) {
+	case TITA_MSG_DEMAND:
+		return demand_eq(&a->demand[i], &b->demand[j]);
+	case TITA_MSG_GRANT:
+		return grant_eq(&a->grant[i], &b->grant[j]);
+	default:
+		return leaf_eq(&a->leaf[i], &b->leaf[j]);
+	}
 }
 
 /* Encode what was accepted, decode it again, and insist on the same values. */
@@ -110,6 +154,8 @@ static void check_reencode(const struct tita_wire_msg *in)
 	static struct tita_wire_msg out;
 	static struct tita_msg m;
 	struct tita_wire_sender tx = { .key_id = 1, .boot_id = in->hdr.boot_id, .seq = 0 };
+	static const uint8_t ip_leader[4] = { 10, 9, 9, 9 };
+	const struct tita_addr leader = tita_addr_from_ipv4(ip_leader);
 	uint8_t buf[TITA_WIRE_MAX_BYTES];
 	uint32_t start = 0;
 	int len;
@@ -124,22 +170,40 @@ static void check_reencode(const struct tita_wire_msg *in)
 
 	check(in->body == TITA_WIRE_BODY_MSG);
 	m = in->msg;
-	/* Decoded, peer is the origin; to encode, it is the addressee. */
-	m.peer = m.kind == TITA_MSG_DEMAND ? m.demand[0].receiver : m.grant[0].sender;
+	/* Decoded, peer is the origin; to encode, it is the addressee (for a
+	 * report, a leader: any other address). */
+	switch (m.kind) {
+	case TITA_MSG_DEMAND:
+		m.peer = m.demand[0].receiver;
+		break;
+	case TITA_MSG_GRANT:
+		m.peer = m.grant[0].sender;
+		break;
+	case TITA_MSG_LEAF_REPORT:
+		m.peer = m.leaf[0].member;
+		m.peer.bytes[15] ^= 1;
+		break;
+	default:
+		m.peer = m.leaf[0].member;
+		break;
+	}
 	while (start < m.n_entries) {
 		uint32_t used = 0;
+		const struct tita_addr *origin = m.kind == TITA_MSG_LEAF_ANSWER ? &leader :
+										  &in->msg.peer;
 
 		len = tita_wire_encode_msg(&ring, &tx, &m, start, buf, sizeof(buf), &used);
 		check(len > 0 && len <= TITA_WIRE_MAX_BYTES && used > 0);
-		check(tita_wire_decode(&ring, NULL, &in->msg.peer, buf, (size_t)len, &out) ==
+		check(tita_wire_decode(&ring, NULL, origin, buf, (size_t)len, &out) ==
 		      TITA_WIRE_OK);
 		check(out.body == TITA_WIRE_BODY_MSG && out.msg.kind == m.kind &&
-		      out.msg.n_entries == used && tita_addr_eq(&out.msg.peer, &in->msg.peer));
-		if (m.kind == TITA_MSG_DEMAND)
-			check(!memcmp(out.msg.demand, &m.demand[start],
-				      used * sizeof(m.demand[0])));
-		else
-			check(!memcmp(out.msg.grant, &m.grant[start], used * sizeof(m.grant[0])));
+		      out.msg.n_entries == used && tita_addr_eq(&out.msg.peer, origin));
+		if (m.kind == TITA_MSG_LEAF_REPORT || m.kind == TITA_MSG_LEAF_ANSWER)
+			check(out.msg.leaf_id == m.leaf_id && out.msg.ttl_ns == m.ttl_ns &&
+			      out.msg.up_room_mask == m.up_room_mask &&
+			      out.msg.down_room_mask == m.down_room_mask);
+		for (uint32_t k = 0; k < used; k++)
+			check(entry_eq(&out.msg, k, &m, start + k));
 		start += used;
 	}
 }

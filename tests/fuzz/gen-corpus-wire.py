@@ -79,20 +79,57 @@ def ip6(last):
 A, B = ip4(10, 0, 0, 1), ip4(10, 0, 0, 2)
 
 
-def demand_entry(s=A, r=B, job=7, weight=None, demand=25e9, mn=0.0, mx=0.0):
+def demand_entry(s=A, r=B, job=7, weight=None, demand=25e9, mn=0.0, mx=0.0, spine=None,
+                 room=0, seek=0):
     e = f_bytes(1, s) + f_bytes(2, r) + f_varint(3, job)
     if weight is not None:
         e += f_double(4, weight, keep_zero=True)
-    return e + f_double(5, demand) + f_double(6, mn) + f_double(7, mx)
+    e += f_double(5, demand) + f_double(6, mn) + f_double(7, mx)
+    if spine is not None:
+        e += f_varint(8, spine, keep_zero=True)
+    return e + f_varint(9, room) + f_varint(10, seek)
 
 
-def grant_entry(s=A, r=B, job=7, rate=25e9, ttl=10_000_000, ce=100):
-    return (f_bytes(1, s) + f_bytes(2, r) + f_varint(3, job) + f_double(4, rate) +
-            f_varint(5, ttl) + f_varint(6, ce))
+def grant_entry(s=A, r=B, job=7, rate=25e9, ttl=10_000_000, ce=100, room=0, move=0, swap=0,
+                spine=None, share=0.0):
+    e = (f_bytes(1, s) + f_bytes(2, r) + f_varint(3, job) + f_double(4, rate) +
+         f_varint(5, ttl) + f_varint(6, ce) + f_varint(7, room) + f_varint(8, move) +
+         f_varint(9, swap))
+    if spine is not None:
+        e += f_varint(10, spine, keep_zero=True)
+    return e + f_double(11, share)
 
 
-def port(addr, rate):
-    return f_bytes(1, addr) + f_double(2, rate)
+def port(addr, rate, leaf=None, n_spines=0, spine_bps=0.0):
+    p = f_bytes(1, addr) + f_double(2, rate)
+    if leaf is not None:
+        p += f_varint(3, leaf, keep_zero=True)
+    return p + f_varint(4, n_spines) + f_double(5, spine_bps)
+
+
+ANY_LEAF = 0xFFFFFFFE
+
+
+def leaf_line(direction=1, spine=3, remote=5, job=7, weight=None, demand=40e9, move=0.0,
+              move_to=None, room=0, cap=0.0, swap=0):
+    e = f_varint(1, direction) + f_varint(2, spine) + f_varint(3, remote) + f_varint(4, job)
+    if weight is not None:
+        e += f_double(5, weight, keep_zero=True)
+    e += f_double(6, demand) + f_double(7, move)
+    if move_to is not None:
+        e += f_varint(8, move_to, keep_zero=True)
+    return e + f_varint(9, room) + f_double(10, cap) + f_varint(11, swap)
+
+
+def leaf_report(lines, leaf=4, member=A):
+    r = f_varint(1, leaf) + f_bytes(2, member) + b"".join(f_bytes(3, l, True) for l in lines)
+    return f_bytes(4, r, True)
+
+
+def leaf_answer(lines, leaf=4, member=A, ttl=10_000_000, up=0xF0F0, down=0x0F0F):
+    r = (f_varint(1, leaf) + f_bytes(2, member) + f_varint(3, ttl) + f_varint(4, up) +
+         f_varint(5, down) + b"".join(f_bytes(6, l, True) for l in lines))
+    return f_bytes(5, r, True)
 
 
 def demand(*entries):
@@ -145,10 +182,22 @@ def corpus():
     h = hello([port(A, 100e9), port(ip6(7), 400e9)])
     full = demand(*[demand_entry(job=j, weight=1.5, demand=1e9 + j, mn=1e6, mx=9e9)
                     for j in range(25)])
+    ds = demand(demand_entry(spine=0), demand_entry(job=9, spine=63, room=0xFFFF, seek=1))
+    gm = grant(grant_entry(room=0x8000000000000001, move=1, swap=1, spine=0),
+               grant_entry(job=9, room=6, spine=63, share=98e9))
+    hp = hello([port(A, 100e9, leaf=0, n_spines=16, spine_bps=100e9),
+                port(ip6(7), 400e9, leaf=4294967293, n_spines=64, spine_bps=800e9)])
+    lr = leaf_report([leaf_line(), leaf_line(direction=2, spine=0, remote=ANY_LEAF, job=0,
+                                             weight=2.0, demand=1e9),
+                      leaf_line(spine=63, move=95e9, room=0xFFFF)])
+    la = leaf_answer([leaf_line(cap=33e9, move=95e9, move_to=2, swap=1, room=0xC),
+                      leaf_line(direction=2, remote=ANY_LEAF, cap=1e9)])
+    l64 = leaf_report([leaf_line(spine=j % 64, job=j) for j in range(64)], member=ip6(3))
 
     valid = {
         "demand-v4": d8, "grant-v4": g8, "demand-v6": d6, "grant-v6": g6, "hello": h,
-        "demand-full": full,
+        "demand-full": full, "demand-spine": ds, "grant-move": gm, "hello-place": hp,
+        "leaf-report": lr, "leaf-answer": la, "leaf-report-64": l64,
     }
     for name, body in valid.items():
         c["raw-" + name] = bytes([MODE_RAW]) + datagram(body)
@@ -156,6 +205,10 @@ def corpus():
         c["sealed-" + name] = bytes([MODE_SEALED]) + header() + body
     c["raw-demand-v4-from"] = bytes([MODE_RAW | FROM_CHECK]) + datagram(d8)
     c["raw-grant-v4-from"] = bytes([MODE_RAW | FROM_CHECK]) + datagram(g8)
+    c["raw-leaf-report-from"] = bytes([MODE_RAW | FROM_CHECK]) + datagram(lr)
+    c["raw-leaf-report-other"] = bytes([MODE_RAW | FROM_CHECK]) + datagram(
+        leaf_report([leaf_line()], member=B))
+    c["raw-leaf-answer-from"] = bytes([MODE_RAW | FROM_CHECK]) + datagram(la)
     c["raw-known-answer"] = bytes([MODE_RAW]) + known_demand()
 
     # Framing errors.
@@ -197,6 +250,32 @@ def corpus():
         "unknown-body": f_bytes(9, f_varint(1, 1)),
         "garbage": b"\xff" * 12,
         "complex": demand(*[b""] * 600),
+        "demand-spine-64": demand(demand_entry(spine=64)),
+        "grant-spine-64": grant(grant_entry(spine=64)),
+        "grant-share-negative": grant(grant_entry(share=-1.0)),
+        "hello-place-spines-0": hello([port(A, 1e9, leaf=3, n_spines=0, spine_bps=1e9)]),
+        "hello-place-spines-65": hello([port(A, 1e9, leaf=3, n_spines=65, spine_bps=1e9)]),
+        "hello-place-rate-0": hello([port(A, 1e9, leaf=3, n_spines=4)]),
+        "hello-place-leaf-any": hello([port(A, 1e9, leaf=ANY_LEAF, n_spines=4,
+                                            spine_bps=1e9)]),
+        "hello-place-no-leaf": hello([port(A, 1e9, n_spines=4, spine_bps=1e9)]),
+        "leaf-no-lines": leaf_report([]),
+        "leaf-answer-no-lines": leaf_answer([]),
+        "leaf-too-many": leaf_report([leaf_line()] * 65),
+        "leaf-dir-0": leaf_report([leaf_line(direction=0)]),
+        "leaf-dir-3": leaf_answer([leaf_line(direction=3)]),
+        "leaf-spine-64": leaf_report([leaf_line(spine=64)]),
+        "leaf-move-to-64": leaf_answer([leaf_line(move_to=64)]),
+        "leaf-remote-none": leaf_report([leaf_line(remote=0xFFFFFFFF)]),
+        "leaf-id-none": leaf_report([leaf_line()], leaf=0xFFFFFFFF),
+        "leaf-id-any": leaf_answer([leaf_line()], leaf=ANY_LEAF),
+        "leaf-member-len": leaf_report([leaf_line()], member=b"\x0a\x00"),
+        "leaf-weight-zero": leaf_report([leaf_line(weight=0.0)]),
+        "leaf-demand-nan": leaf_report([leaf_line(demand=float("nan"))]),
+        "leaf-move-negative": leaf_report([leaf_line(move=-1.0)]),
+        "leaf-cap-too-high": leaf_answer([leaf_line(cap=3.3e12)]),
+        "leaf-answer-ttl-0": leaf_answer([leaf_line()], ttl=0),
+        "leaf-answer-ttl-long": leaf_answer([leaf_line()], ttl=61_000_000_000),
     }
     for name, body in bad.items():
         c["body-" + name] = bytes([MODE_BODY]) + body

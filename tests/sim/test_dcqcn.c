@@ -23,25 +23,32 @@ static void assert_close(double got, double want)
 		fail_msg("got %.17g, want %.17g", got, want);
 }
 
-static void first_cnp_cuts_after_one_ns(void **state)
+static void first_cnp_cuts_one_period_later(void **state)
 {
 	struct dcqcn_params p;
 	struct dcqcn_rp rp;
+	double g = 5.0 / 1024, a = 1023.0 / 1024;
 
 	dcqcn_params_nvidia(&p);
 	dcqcn_rp_init(&rp, 100000000000ull);
 	dcqcn_rp_on_cnp(&rp, &p, 10 * US);
-	/* No cut yet: rate_to_set_on_first_cnp is 0 (no special cut). */
+	/* No cut yet: rate_to_set_on_first_cnp is 0 (no special cut). The
+	 * check comes one rate_reduce_monitor_period (4 us) later, plus the
+	 * artifact's 1 ns, not 1 ns after the CNP. */
 	assert_close(rp.rc_bps, LINE);
-	assert_int_equal(rp.dec_next_ps, 10 * US + 1000);
-	assert_close(rp.alpha, 1023.0 / 1024);
+	assert_int_equal(rp.dec_next_ps, 14 * US + 1000);
+	assert_close(rp.alpha, a);
 
-	dcqcn_rp_on_dec_timer(&rp, &p, 10 * US + 1000);
-	/* RC (1 - alpha/2) with alpha = 1023/1024; RT stays at line rate since
-	 * the timer has not raised the rate (clamp_tgt_rate_after_time_inc). */
-	assert_close(rp.rc_bps, LINE * (1 - 1023.0 / 2048));
+	dcqcn_rp_on_dec_timer(&rp, &p, 14 * US + 1000);
+	/* By then alpha has decayed at the 11, 12, 13 and 14 us boundaries
+	 * (the first CNP does not count for alpha). RC (1 - alpha/2); RT stays
+	 * at line rate since the timer has not raised the rate
+	 * (clamp_tgt_rate_after_time_inc). */
+	a *= pow(1 - g, 4);
+	assert_close(rp.alpha, a);
+	assert_close(rp.rc_bps, LINE * (1 - a / 2));
 	assert_close(rp.rt_bps, LINE);
-	assert_int_equal(rp.inc_next_ps, 10 * US + 1000 + 300 * US);
+	assert_int_equal(rp.inc_next_ps, 14 * US + 1000 + 300 * US);
 	assert_int_equal(rp.dec_next_ps, 0);
 	assert_int_equal(rp.cuts, 1);
 }
@@ -80,7 +87,8 @@ static void decrease_checks_are_periodic(void **state)
 	dcqcn_params_nvidia(&p);
 	dcqcn_rp_init(&rp, 100000000000ull);
 	dcqcn_rp_on_cnp(&rp, &p, 0);
-	dcqcn_rp_on_dec_timer(&rp, &p, 1000);
+	assert_int_equal(rp.dec_next_ps, 4 * US + 1000);
+	dcqcn_rp_on_dec_timer(&rp, &p, rp.dec_next_ps);
 	/* Checks fall on 1 ns + k x 4 us: a CNP at 5 us is acted on at 8 us. */
 	dcqcn_rp_on_cnp(&rp, &p, 5 * US);
 	assert_int_equal(rp.dec_next_ps, 8 * US + 1000);
@@ -111,7 +119,7 @@ static void timer_stages(void **state)
 	p.byte_reset_bytes = 0; /* timer only, as the HPCC artifact */
 	dcqcn_rp_init(&rp, 100000000000ull);
 	dcqcn_rp_on_cnp(&rp, &p, 0);
-	dcqcn_rp_on_dec_timer(&rp, &p, 1000);
+	dcqcn_rp_on_dec_timer(&rp, &p, rp.dec_next_ps);
 	rc = rp.rc_bps;
 	rt = rp.rt_bps;
 	/* stage 0 < F = 1: fast recovery */
@@ -156,7 +164,7 @@ static void byte_counter_drives_increase(void **state)
 	dcqcn_params_nvidia(&p);
 	dcqcn_rp_init(&rp, 100000000000ull);
 	dcqcn_rp_on_cnp(&rp, &p, 0);
-	dcqcn_rp_on_dec_timer(&rp, &p, 1000);
+	dcqcn_rp_on_dec_timer(&rp, &p, rp.dec_next_ps);
 	rc = rp.rc_bps;
 	rt = rp.rt_bps;
 	dcqcn_rp_on_tx(&rp, &p, 32766);
@@ -188,7 +196,7 @@ static void paper_clamps_and_floors(void **state)
 	assert_int_equal(p.fast_recovery_steps, 5);
 	dcqcn_rp_init(&rp, 40000000000ull);
 	dcqcn_rp_on_cnp(&rp, &p, 0);
-	dcqcn_rp_on_dec_timer(&rp, &p, 1000);
+	dcqcn_rp_on_dec_timer(&rp, &p, rp.dec_next_ps);
 	/* The paper sets RT = RC on every cut; alpha 1 halves the rate. */
 	assert_close(rp.rt_bps, 40e9);
 	assert_close(rp.rc_bps, 20e9);
@@ -221,7 +229,7 @@ static void timer_stops_at_line_rate(void **state)
 	p.byte_reset_bytes = 0;
 	dcqcn_rp_init(&rp, 100000000000ull);
 	dcqcn_rp_on_cnp(&rp, &p, 0);
-	dcqcn_rp_on_dec_timer(&rp, &p, 1000);
+	dcqcn_rp_on_dec_timer(&rp, &p, rp.dec_next_ps);
 	for (k = 0; k < 200 && rp.inc_next_ps; k++)
 		dcqcn_rp_on_inc_timer(&rp, &p, rp.inc_next_ps);
 	assert_true(k < 200);
@@ -231,7 +239,7 @@ static void timer_stops_at_line_rate(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(first_cnp_cuts_after_one_ns),
+		cmocka_unit_test(first_cnp_cuts_one_period_later),
 		cmocka_unit_test(alpha_updates_per_period),
 		cmocka_unit_test(decrease_checks_are_periodic),
 		cmocka_unit_test(timer_stages),

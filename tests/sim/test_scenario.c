@@ -157,6 +157,106 @@ static void seed_fixes_workload(void **state)
 	sim_config_fini(&d);
 }
 
+static void shift_and_size_override(void **state)
+{
+	struct sim_config c;
+	char err[256];
+	const char *text = "[topology]\nkind = leafspine\nleaves = 2\nhosts_per_leaf = 4\n"
+			   "[traffic]\n"
+			   "shift name=a hosts=0-1,4-5 by=2 size=1MB job=1 weight=3\n"
+			   "ring name=r hosts=2,6,3,7 size=4MB job=2\n"
+			   "flow src=0 dst=1 until=1ms\n";
+	FILE *f;
+
+	assert_int_equal(parse(&c, text, err, sizeof(err)), 0);
+	/* The i-th host of the list sends to the (i+2)-th: across leaves. */
+	assert_int_equal(c.groups[0].n_flows, 4);
+	assert_int_equal(c.flows[0].src, 0);
+	assert_int_equal(c.flows[0].dst, 4);
+	assert_int_equal(c.flows[1].dst, 5);
+	assert_int_equal(c.flows[2].dst, 0);
+	assert_int_equal(c.flows[3].src, 5);
+	assert_int_equal(c.flows[3].dst, 1);
+	assert_int_equal(c.job_weight_milli[1], 3000);
+	/* --set traffic.size: sized generators take it, a ring in chunks, a
+	 * timed flow keeps running until its stop. */
+	f = fmemopen(err, sizeof(err), "w");
+	assert_int_equal(sim_config_set(&c, "traffic.size=200MB", f), 0);
+	fclose(f);
+	assert_int_equal(c.flows[0].size_bytes, 200000000);
+	assert_int_equal(c.groups[1].ring_chunk_bytes, 50000000);
+	assert_int_equal(c.flows[c.groups[1].first_flow].size_bytes, 50000000);
+	assert_int_equal(c.flows[c.n_flows - 1].size_bytes, 0);
+	f = fmemopen(err, sizeof(err), "w");
+	assert_int_equal(sim_config_set(&c, "traffic.size=lots", f), -EINVAL);
+	fclose(f);
+	assert_non_null(strstr(err, "traffic.size"));
+	f = fmemopen(err, sizeof(err), "w");
+	assert_int_equal(sim_config_set(&c, "traffic.hosts=4", f), -EINVAL);
+	fclose(f);
+	sim_config_fini(&c);
+
+	assert_int_equal(parse(&c,
+			       "[topology]\nhosts = 4\n[traffic]\nshift hosts=0-3 by=4 size=1MB\n",
+			       err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "t.conf:4: shift needs"));
+	sim_config_fini(&c);
+	assert_int_equal(parse(&c,
+			       "[topology]\nhosts = 4\n[traffic]\n"
+			       "websearch hosts=all load=0.5 duration=1ms\n",
+			       err, sizeof(err)),
+			 0);
+	f = fmemopen(err, sizeof(err), "w");
+	assert_int_equal(sim_config_set(&c, "traffic.size=1MB", f), -EINVAL);
+	fclose(f);
+	assert_non_null(strstr(err, "WebSearch"));
+	sim_config_fini(&c);
+}
+
+static void faults(void **state)
+{
+	struct sim_config c;
+	char err[256];
+	const char *ls = "[topology]\nkind = leafspine\nleaves = 4\nspines = 2\n"
+			 "[traffic]\nflow src=0 dst=5 size=1MB\n[faults]\n";
+	char text[512];
+
+	snprintf(text, sizeof(text), "%slink leaf=3 spine=1 at=2.5ms\nlink spine=0 leaf=0 at=1us\n",
+		 ls);
+	assert_int_equal(parse(&c, text, err, sizeof(err)), 0);
+	assert_int_equal(c.n_faults, 2);
+	assert_int_equal(c.faults[0].leaf, 3);
+	assert_int_equal(c.faults[0].spine, 1);
+	assert_int_equal(c.faults[0].at_ps, 2500 * SIM_PS_PER_US);
+	assert_int_equal(c.faults[1].at_ps, SIM_PS_PER_US);
+	sim_config_fini(&c);
+
+	snprintf(text, sizeof(text), "%slink leaf=3 spine=2 at=1ms\n", ls);
+	assert_int_equal(parse(&c, text, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "no link between leaf 3 and spine 2"));
+	sim_config_fini(&c);
+	snprintf(text, sizeof(text), "%slink leaf=1 spine=0\n", ls);
+	assert_int_equal(parse(&c, text, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "t.conf:8: link needs leaf=, spine= and at="));
+	sim_config_fini(&c);
+	snprintf(text, sizeof(text), "%sswitch leaf=1 at=1ms\n", ls);
+	assert_int_equal(parse(&c, text, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "unknown fault 'switch'"));
+	sim_config_fini(&c);
+	snprintf(text, sizeof(text), "%slink leaf=x spine=0 at=1ms\n", ls);
+	assert_int_equal(parse(&c, text, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "leaf: 'x' is not a switch number"));
+	sim_config_fini(&c);
+	/* A single switch has no spine links. */
+	assert_int_equal(parse(&c,
+			       "[topology]\nhosts = 4\n[traffic]\nflow src=0 dst=1 size=1MB\n"
+			       "[faults]\nlink leaf=0 spine=0 at=1ms\n",
+			       err, sizeof(err)),
+			 -EINVAL);
+	sim_config_fini(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +264,8 @@ int main(void)
 		cmocka_unit_test(errors_name_the_line),
 		cmocka_unit_test(tita_keys_are_lib_params),
 		cmocka_unit_test(seed_fixes_workload),
+		cmocka_unit_test(shift_and_size_override),
+		cmocka_unit_test(faults),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -130,6 +130,11 @@ static void assert_demand_eq(const struct tita_demand_entry *a, const struct tit
 	assert_int_equal(a->demand_bps, b->demand_bps);
 	assert_int_equal(a->min_bps, b->min_bps);
 	assert_int_equal(a->max_bps, b->max_bps);
+	assert_int_equal(a->has_spine, b->has_spine);
+	if (a->has_spine)
+		assert_int_equal(a->spine, b->spine);
+	assert_int_equal(a->room_mask, b->room_mask);
+	assert_int_equal(a->seek, b->seek);
 }
 
 static void assert_grant_eq(const struct tita_grant_entry *a, const struct tita_grant_entry *b)
@@ -140,6 +145,13 @@ static void assert_grant_eq(const struct tita_grant_entry *a, const struct tita_
 	assert_int_equal(a->rate_bps, b->rate_bps);
 	assert_int_equal(a->ttl_ns, b->ttl_ns);
 	assert_int_equal(a->ce_ppm, b->ce_ppm);
+	assert_int_equal(a->room_mask, b->room_mask);
+	assert_int_equal(a->move, b->move);
+	assert_int_equal(a->swap, b->swap);
+	assert_int_equal(a->has_spine, b->has_spine);
+	if (a->has_spine)
+		assert_int_equal(a->spine, b->spine);
+	assert_int_equal(a->share_bps, b->share_bps);
 }
 
 /*
@@ -1243,6 +1255,394 @@ static void test_hello_values(void **state)
 	}
 }
 
+/* --- the fabric: spines, move requests, places, leaf messages --- */
+
+static void test_fabric_fields(void **state)
+{
+	static struct tita_msg m;
+	struct tita_wire_sender tx = sender();
+	static struct tita_wire_hello h;
+	static struct tita_wire_msg out;
+	uint8_t buf[TITA_WIRE_MAX_BYTES];
+	int len;
+
+	make_demand(&m, v4(10, 0, 0, 1), v4(10, 0, 0, 2), 3);
+	m.demand[0].has_spine = true;
+	m.demand[0].spine = 0;
+	m.demand[1].has_spine = true;
+	m.demand[1].spine = TITA_SPINES_MAX - 1;
+	m.demand[1].room_mask = UINT64_MAX;
+	m.demand[1].seek = true;
+	m.demand[2].room_mask = 0x8000000000000001ull;
+	round_trip(&m, TITA_WIRE_MAX_BYTES);
+	m.demand[2].has_spine = true;
+	m.demand[2].spine = TITA_SPINES_MAX;
+	{
+		uint32_t used;
+
+		assert_int_equal(tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used),
+				 -EINVAL);
+	}
+	make_grant(&m, v4(10, 1, 2, 3), v4(10, 3, 2, 1), 2);
+	m.grant[0].room_mask = UINT64_MAX;
+	m.grant[0].move = true;
+	m.grant[0].swap = true;
+	m.grant[0].has_spine = true;
+	m.grant[0].spine = TITA_SPINES_MAX - 1;
+	m.grant[0].share_bps = TITA_RATE_MAX_BPS;
+	m.grant[1].room_mask = 6;
+	m.grant[1].has_spine = true;
+	m.grant[1].spine = 0;
+	round_trip(&m, TITA_WIRE_MAX_BYTES);
+	/* A grant's spine is checked like a demand's. */
+	m.grant[1].spine = TITA_SPINES_MAX;
+	{
+		uint32_t used;
+
+		assert_int_equal(tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used),
+				 -EINVAL);
+	}
+
+	memset(&h, 0, sizeof(h));
+	h.n_ports = 3;
+	h.ports[0] = (struct tita_wire_port){
+		.addr = v4(10, 0, 0, 1),
+		.line_rate_bps = 100 * TITA_GBPS,
+		.place = { .leaf = 0, .n_spines = 16, .spine_bps = 100 * TITA_GBPS }
+	};
+	h.ports[1] = (struct tita_wire_port){ .addr = v6(2),
+					      .line_rate_bps = 400 * TITA_GBPS,
+					      .place = { .leaf = TITA_LEAF_ANY - 1,
+							 .n_spines = TITA_SPINES_MAX,
+							 .spine_bps = TITA_RATE_MAX_BPS } };
+	h.ports[2] = (struct tita_wire_port){ .addr = v4(10, 0, 0, 3), .line_rate_bps = 1 };
+	h.control_interval_ns = TITA_NSEC_PER_MSEC;
+	h.grant_ttl_ns = 10 * TITA_NSEC_PER_MSEC;
+	len = tita_wire_encode_hello(&ring, &tx, &h, buf, sizeof(buf));
+	assert_true(len > 0);
+	assert_int_equal(tita_wire_decode(&ring, NULL, NULL, buf, (size_t)len, &out), TITA_WIRE_OK);
+	for (uint32_t i = 0; i < h.n_ports; i++) {
+		assert_int_equal(out.hello.ports[i].place.leaf, h.ports[i].place.leaf);
+		assert_int_equal(out.hello.ports[i].place.n_spines, h.ports[i].place.n_spines);
+		assert_int_equal(out.hello.ports[i].place.spine_bps, h.ports[i].place.spine_bps);
+	}
+	assert_false(tita_place_known(&out.hello.ports[2].place));
+	/* A place the decoder would drop is not sent. */
+	h.ports[0].place.n_spines = TITA_SPINES_MAX + 1;
+	assert_int_equal(tita_wire_encode_hello(&ring, &tx, &h, buf, sizeof(buf)), -EINVAL);
+	h.ports[0].place = (struct tita_place){ .leaf = TITA_LEAF_NONE,
+						.n_spines = 4,
+						.spine_bps = TITA_GBPS };
+	assert_int_equal(tita_wire_encode_hello(&ring, &tx, &h, buf, sizeof(buf)), -EINVAL);
+}
+
+static struct tita_leaf_entry leaf_line_of(struct tita_addr member, uint32_t k)
+{
+	return (struct tita_leaf_entry){
+		.member = member,
+		.dir = k % 2 ? TITA_LEAF_DOWN : TITA_LEAF_UP,
+		.spine = (uint16_t)(k % TITA_SPINES_MAX),
+		.remote_leaf = k % 3 ? k : TITA_LEAF_ANY,
+		.job_id = k * 7,
+		.weight_milli = 1 + k * 997 % TITA_WEIGHT_MAX,
+		.demand_bps = k * 1000003ull,
+		.move_bps = k % 5 ? 0 : 95 * TITA_GBPS,
+		.move_to = k % 4 ? TITA_SPINE_NONE : (uint16_t)(63 - k % 64),
+		.room_mask = k % 2 ? UINT64_MAX >> k % 64 : 0,
+		.swap = k % 3 == 1,
+		.cap_bps = k % 2 ? TITA_RATE_MAX_BPS - k : 0,
+	};
+}
+
+static void assert_leaf_eq(const struct tita_leaf_entry *a, const struct tita_leaf_entry *b)
+{
+	assert_true(tita_addr_eq(&a->member, &b->member));
+	assert_int_equal(a->dir, b->dir);
+	assert_int_equal(a->spine, b->spine);
+	assert_int_equal(a->remote_leaf, b->remote_leaf);
+	assert_int_equal(a->job_id, b->job_id);
+	assert_int_equal(a->weight_milli, b->weight_milli);
+	assert_int_equal(a->demand_bps, b->demand_bps);
+	assert_int_equal(a->move_bps, b->move_bps);
+	assert_int_equal(a->move_to, b->move_to);
+	assert_int_equal(a->room_mask, b->room_mask);
+	assert_int_equal(a->swap, b->swap);
+	assert_int_equal(a->cap_bps, b->cap_bps);
+}
+
+/* A report of 64 lines from an IPv6 member splits over datagrams; each
+ * comes back with the member as peer. An answer comes back with the
+ * leader as peer and the room and TTL intact. */
+static void test_leaf_round_trip(void **state)
+{
+	static struct tita_msg m;
+	static struct tita_wire_msg out;
+	struct tita_wire_sender tx = sender();
+	struct tita_addr member = v6(0x77), leader = v6(0x11);
+	uint8_t buf[TITA_WIRE_MAX_BYTES];
+	uint32_t start = 0, used;
+	unsigned datagrams = 0;
+	int len;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = TITA_MSG_LEAF_REPORT;
+	m.peer = leader;
+	m.leaf_id = 12;
+	m.n_entries = TITA_MSG_MAX_ENTRIES;
+	for (uint32_t k = 0; k < m.n_entries; k++)
+		m.leaf[k] = leaf_line_of(member, k);
+	while (start < m.n_entries) {
+		len = tita_wire_encode_msg(&ring, &tx, &m, start, buf, sizeof(buf), &used);
+		assert_true(len > 0 && len <= TITA_WIRE_MAX_BYTES && used >= 1);
+		assert_int_equal(tita_wire_decode(&ring, NULL, &member, buf, (size_t)len, &out),
+				 TITA_WIRE_OK);
+		assert_int_equal(out.msg.kind, TITA_MSG_LEAF_REPORT);
+		assert_int_equal(out.msg.leaf_id, 12);
+		assert_true(tita_addr_eq(&out.msg.peer, &member));
+		assert_int_equal(out.msg.n_entries, used);
+		for (uint32_t k = 0; k < used; k++)
+			assert_leaf_eq(&out.msg.leaf[k], &m.leaf[start + k]);
+		start += used;
+		datagrams++;
+	}
+	print_message("64 IPv6 leaf lines: %u datagrams\n", datagrams);
+	assert_true(datagrams > 1);
+	/* From anyone else, a report is refused. */
+	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	assert_int_equal(decode_checked(NULL, &leader, buf, (size_t)len),
+			 TITA_WIRE_E_PEER_MISMATCH);
+	/* A report is not sent to its own member. */
+	m.peer = member;
+	assert_int_equal(tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used), -EINVAL);
+
+	m.kind = TITA_MSG_LEAF_ANSWER;
+	m.peer = member;
+	m.n_entries = 3;
+	m.ttl_ns = 10 * TITA_NSEC_PER_MSEC;
+	m.up_room_mask = 0x8000000000000001ull;
+	m.down_room_mask = 0x7e;
+	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	assert_true(len > 0);
+	assert_int_equal(used, 3);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &leader, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.msg.kind, TITA_MSG_LEAF_ANSWER);
+	assert_true(tita_addr_eq(&out.msg.peer, &leader));
+	assert_int_equal(out.msg.ttl_ns, m.ttl_ns);
+	assert_int_equal(out.msg.up_room_mask, m.up_room_mask);
+	assert_int_equal(out.msg.down_room_mask, m.down_room_mask);
+	for (uint32_t k = 0; k < used; k++)
+		assert_leaf_eq(&out.msg.leaf[k], &m.leaf[k]);
+
+	/* The encoder refuses what the decoder would drop. */
+	m.ttl_ns = 0;
+	assert_int_equal(tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used), -EINVAL);
+	m.ttl_ns = 1;
+	m.leaf_id = TITA_LEAF_ANY;
+	assert_int_equal(tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used), -EINVAL);
+	m.leaf_id = 3;
+	m.leaf[1].member = leader; /* an answer's lines are its addressee's */
+	assert_int_equal(tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used), -EINVAL);
+	m.leaf[1].member = member;
+	m.leaf[2].dir = 0;
+	assert_int_equal(tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used), -EINVAL);
+	m.leaf[2].dir = TITA_LEAF_UP;
+	m.leaf[2].move_to = TITA_SPINES_MAX;
+	assert_int_equal(tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used), -EINVAL);
+	m.leaf[2].move_to = TITA_SPINE_NONE;
+	m.n_entries = 0;
+	assert_int_equal(tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used), -EINVAL);
+}
+
+struct leaf_case {
+	const char *what;
+	bool report;
+	uint32_t leaf, dir, spine, remote, n_lines;
+	double weight, demand_bps, cap_bps;
+	int64_t move_to; /* -1: absent */
+	uint64_t ttl_ns;
+	size_t member_len;
+	enum tita_wire_error want;
+};
+
+#define LEAF_OK(what, report)                                                     \
+	{                                                                         \
+		what, report, 4, 1, 3, 5, 1, 1.0, 1e9, 0, -1, MS, 4, TITA_WIRE_OK \
+	}
+
+static const struct leaf_case leaf_cases[] = {
+	LEAF_OK("report", true),
+	LEAF_OK("answer", false),
+	{ "report from another", true, 4, 1, 3, 5, 1, 1.0, 1e9, 0, -1, MS, 16,
+	  TITA_WIRE_E_PEER_MISMATCH },
+	{ "member of 3 bytes", false, 4, 1, 3, 5, 1, 1.0, 1e9, 0, -1, MS, 3,
+	  TITA_WIRE_E_BAD_ADDR_LEN },
+	{ "no lines", true, 4, 1, 3, 5, 0, 1.0, 1e9, 0, -1, MS, 4, TITA_WIRE_E_NO_ENTRIES },
+	{ "answer, no lines", false, 4, 1, 3, 5, 0, 1.0, 1e9, 0, -1, MS, 4,
+	  TITA_WIRE_E_NO_ENTRIES },
+	{ "65 lines", true, 4, 1, 3, 5, 65, 1.0, 0, 0, -1, MS, 4, TITA_WIRE_E_TOO_MANY_ENTRIES },
+	{ "leaf none", true, UINT32_MAX, 1, 3, 5, 1, 1.0, 1e9, 0, -1, MS, 4,
+	  TITA_WIRE_E_LEAF_RANGE },
+	{ "leaf any", false, UINT32_MAX - 1, 1, 3, 5, 1, 1.0, 1e9, 0, -1, MS, 4,
+	  TITA_WIRE_E_LEAF_RANGE },
+	{ "remote leaf none", true, 4, 1, 3, UINT32_MAX, 1, 1.0, 1e9, 0, -1, MS, 4,
+	  TITA_WIRE_E_LEAF_RANGE },
+	{ "dir 0", true, 4, 0, 3, 5, 1, 1.0, 1e9, 0, -1, MS, 4, TITA_WIRE_E_DIR_RANGE },
+	{ "dir 3", false, 4, 3, 3, 5, 1, 1.0, 1e9, 0, -1, MS, 4, TITA_WIRE_E_DIR_RANGE },
+	{ "spine 64", true, 4, 2, 64, 5, 1, 1.0, 1e9, 0, -1, MS, 4, TITA_WIRE_E_SPINE_RANGE },
+	{ "move_to 64", false, 4, 1, 3, 5, 1, 1.0, 1e9, 0, 64, MS, 4, TITA_WIRE_E_SPINE_RANGE },
+	{ "move_to 63", false, 4, 1, 3, 5, 1, 1.0, 1e9, 0, 63, MS, 4, TITA_WIRE_OK },
+	{ "weight zero", true, 4, 1, 3, 5, 1, 0.0, 1e9, 0, -1, MS, 4, TITA_WIRE_E_WEIGHT_RANGE },
+	{ "weight NaN", true, 4, 1, 3, 5, 1, NAN, 1e9, 0, -1, MS, 4,
+	  TITA_WIRE_E_WEIGHT_NOT_FINITE },
+	{ "demand negative", true, 4, 1, 3, 5, 1, 1.0, -1, 0, -1, MS, 4,
+	  TITA_WIRE_E_RATE_NEGATIVE },
+	{ "cap too high", false, 4, 1, 3, 5, 1, 1.0, 1e9, RMAX + 1e6, -1, MS, 4,
+	  TITA_WIRE_E_RATE_TOO_HIGH },
+	{ "answer ttl zero", false, 4, 1, 3, 5, 1, 1.0, 1e9, 0, -1, 0, 4, TITA_WIRE_E_TTL_ZERO },
+	{ "answer ttl too long", false, 4, 1, 3, 5, 1, 1.0, 1e9, 0, -1, TTL_MAX + 1, 4,
+	  TITA_WIRE_E_TTL_TOO_LONG },
+};
+
+static void test_leaf_values(void **state)
+{
+	static uint8_t member16[16] = { 0xfd, 0, 0x74, 0x69 };
+	uint8_t buf[4 * TITA_WIRE_MAX_BYTES];
+	struct tita_addr from = tita_addr_from_ipv4(ip_a);
+
+	for (size_t i = 0; i < sizeof(leaf_cases) / sizeof(leaf_cases[0]); i++) {
+		const struct leaf_case *c = &leaf_cases[i];
+		Tita__Peer__LeafLine lines[70], *ptrs[70];
+		Tita__Peer__LeafReport r = TITA__PEER__LEAF_REPORT__INIT;
+		Tita__Peer__LeafAnswer a = TITA__PEER__LEAF_ANSWER__INIT;
+		Tita__Peer__PeerMessage pm = TITA__PEER__PEER_MESSAGE__INIT;
+		ProtobufCBinaryData member = { c->member_len,
+					       c->member_len == 16 ? member16 : ip_a };
+		size_t len;
+
+		for (uint32_t k = 0; k < c->n_lines; k++) {
+			tita__peer__leaf_line__init(&lines[k]);
+			lines[k].dir = c->dir;
+			lines[k].spine = c->spine;
+			lines[k].remote_leaf = c->remote;
+			lines[k].job_id = k;
+			lines[k].weight_present_case = TITA__PEER__LEAF_LINE__WEIGHT_PRESENT_WEIGHT;
+			lines[k].weight = c->weight;
+			lines[k].demand_bps = c->demand_bps;
+			lines[k].cap_bps = c->cap_bps;
+			if (c->move_to >= 0) {
+				lines[k].move_to_present_case =
+					TITA__PEER__LEAF_LINE__MOVE_TO_PRESENT_MOVE_TO;
+				lines[k].move_to = (uint32_t)c->move_to;
+			}
+			ptrs[k] = &lines[k];
+		}
+		if (c->report) {
+			r.leaf = c->leaf;
+			r.member = member;
+			r.n_lines = c->n_lines;
+			r.lines = ptrs;
+			pm.body_case = TITA__PEER__PEER_MESSAGE__BODY_LEAF_REPORT;
+			pm.leaf_report = &r;
+		} else {
+			a.leaf = c->leaf;
+			a.member = member;
+			a.ttl_ns = c->ttl_ns;
+			a.n_lines = c->n_lines;
+			a.lines = ptrs;
+			pm.body_case = TITA__PEER__PEER_MESSAGE__BODY_LEAF_ANSWER;
+			pm.leaf_answer = &a;
+		}
+		len = seal_pm(&pm, 1, buf, sizeof(buf));
+		print_message("leaf: %s\n", c->what);
+		assert_string_equal(tita_wire_error_name(decode_checked(NULL, &from, buf, len)),
+				    tita_wire_error_name(c->want));
+	}
+}
+
+/* A place the decoder drops: every field of a known place in range, and
+ * no half of one. */
+static void test_place_values(void **state)
+{
+	static const struct {
+		const char *what;
+		bool has_leaf;
+		uint32_t leaf, n_spines;
+		double spine_bps;
+		enum tita_wire_error want;
+	} cases[] = {
+		{ "known", true, 0, 16, 100e9, TITA_WIRE_OK },
+		{ "unknown", false, 0, 0, 0, TITA_WIRE_OK },
+		{ "no spines", true, 3, 0, 100e9, TITA_WIRE_E_PLACE_RANGE },
+		{ "65 spines", true, 3, 65, 100e9, TITA_WIRE_E_PLACE_RANGE },
+		{ "spine rate zero", true, 3, 4, 0, TITA_WIRE_E_PLACE_RANGE },
+		{ "spine rate NaN", true, 3, 4, NAN, TITA_WIRE_E_PLACE_RANGE },
+		{ "spine rate too high", true, 3, 4, RMAX + 1e6, TITA_WIRE_E_PLACE_RANGE },
+		{ "leaf any", true, UINT32_MAX - 1, 4, 1e9, TITA_WIRE_E_PLACE_RANGE },
+		{ "spines without a leaf", false, 0, 4, 1e9, TITA_WIRE_E_PLACE_RANGE },
+	};
+	uint8_t buf[TITA_WIRE_MAX_BYTES];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		Tita__Peer__Port port, *ptrs[1] = { &port };
+		Tita__Peer__Hello h = TITA__PEER__HELLO__INIT;
+		Tita__Peer__PeerMessage pm = TITA__PEER__PEER_MESSAGE__INIT;
+		size_t len;
+
+		tita__peer__port__init(&port);
+		port.addr = (ProtobufCBinaryData){ 4, ip_a };
+		port.line_rate_bps = 100e9;
+		if (cases[i].has_leaf) {
+			port.leaf_present_case = TITA__PEER__PORT__LEAF_PRESENT_LEAF;
+			port.leaf = cases[i].leaf;
+		}
+		port.n_spines = cases[i].n_spines;
+		port.spine_bps = cases[i].spine_bps;
+		h.n_ports = 1;
+		h.ports = ptrs;
+		h.control_interval_ns = MS;
+		h.grant_ttl_ns = 10 * MS;
+		pm.body_case = TITA__PEER__PEER_MESSAGE__BODY_HELLO;
+		pm.hello = &h;
+		len = seal_pm(&pm, 1, buf, sizeof(buf));
+		print_message("place: %s\n", cases[i].what);
+		assert_string_equal(tita_wire_error_name(decode_checked(NULL, NULL, buf, len)),
+				    tita_wire_error_name(cases[i].want));
+	}
+	{
+		Tita__Peer__DemandEntry e = good_demand_entry();
+
+		e.spine_present_case = TITA__PEER__DEMAND_ENTRY__SPINE_PRESENT_SPINE;
+		e.spine = TITA_SPINES_MAX;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_demand(&e, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_E_SPINE_RANGE);
+		e.spine = 0;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_demand(&e, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_OK);
+	}
+	{
+		/* A grant's spine and share, like a demand's spine and a rate. */
+		Tita__Peer__GrantEntry e = good_grant_entry();
+
+		e.spine_present_case = TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE;
+		e.spine = TITA_SPINES_MAX;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_grant(&e, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_E_SPINE_RANGE);
+		e.spine = TITA_SPINES_MAX - 1;
+		e.share_bps = -1;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_grant(&e, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_E_RATE_NEGATIVE);
+		e.share_bps = 1e9;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_grant(&e, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_OK);
+	}
+}
+
 /* --- replay window --- */
 
 static size_t datagram_at(uint64_t boot_id, uint64_t seq, uint8_t *buf)
@@ -1617,6 +2017,10 @@ int main(void)
 		cmocka_unit_test(test_known_answer),
 		cmocka_unit_test(test_control_proto),
 		cmocka_unit_test(test_ttl_range_matches_controller),
+		cmocka_unit_test(test_fabric_fields),
+		cmocka_unit_test(test_leaf_round_trip),
+		cmocka_unit_test(test_leaf_values),
+		cmocka_unit_test(test_place_values),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -1,0 +1,1821 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The fabric between the hosts, inside the controller (see tita/fabric.h
+ * and tita/ctl.h). Three things, each for ports whose place is known:
+ *
+ *  - Paths. A TX pair to another leaf gets a UDP source port of tita's
+ *    choosing, and probes (traceroute-style, answered by the spine) tell
+ *    which spine each source port hashes to. A pair ordered elsewhere looks
+ *    up (or probes for) a source port that goes there, and is told to take
+ *    it once its queue pairs have drained.
+ *  - A member's side of its leaf. Each round the port sums its pairs into
+ *    lines (per link, job, and far leaf for large pairs) and reports them
+ *    to the leader when they change or a refresh is due; the answer's caps
+ *    bound its pairs (the sender's rate, the receiver's grants), its orders
+ *    move pairs, and its designations ask senders (in grants) to move.
+ *  - The leader's side, on the member with the lowest address that answers:
+ *    the lines of every member go into a tita_leader, and members hear back
+ *    when their caps or orders change, or at the refresh.
+ *
+ * A member whose leader stops answering for a grant TTL tries the next
+ * member; caps expire with the same TTL, so a dead leader leaves its members
+ * to the reactive ceiling, never stuck.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_internal.h"
+
+/* Lines a member sends at most; past this, large pairs are summed. */
+#define LINES_MAX 512u
+/* Source ports tita picks from: the range the kernel and mlx5 use for
+ * RoCEv2 (rdma_flow_label_to_udp_sport). */
+#define SPORT_MIN 0xc000u
+#define SPORT_SPAN 0x4000u
+/* A change smaller than this fraction of a link is not worth a message. */
+#define LINK_NOISE_FRAC 0.03
+/* Source ports a small new pair probes to place itself. */
+#define SMALL_PROBES 8u
+/* A receiver's line grows by this much of its link beyond what it brings. */
+#define RX_GROW_FRAC 0.002
+/* A leader that did not answer for this many grant TTLs is tried again. */
+#define DEAD_HOLD_TTLS 4
+
+struct fab_line {
+	struct tita_leaf_entry e; /* key; this round's demand and move request */
+	bool live; /* some pair is on it this round */
+	bool sent; /* reported and not withdrawn */
+	uint64_t sent_demand_bps, sent_move_bps, sent_room_mask;
+	bool sent_swap;
+	uint64_t cap_bps, cap_until_ns; /* from the leader's answer */
+	uint64_t room_mask; /* UP: where the leader says the line could go */
+};
+
+struct fab_port {
+	struct tita_place place;
+	struct tita_addr *members; /* sorted */
+	uint64_t *dead_until_ns;
+	uint32_t n_members, self, leader;
+	uint64_t report_sent_ns; /* the last report */
+	uint64_t waiting_since_ns; /* a report unanswered since then (0: none) */
+	bool report_due, report_check;
+	struct fab_line *lines;
+	uint32_t n_lines;
+	uint64_t up_room, down_room;
+	/* Leader side: the allocation, while someone reports to us. */
+	struct tita_leader *leader_obj;
+	uint64_t *answered_ns; /* per member */
+	bool leader_dirty;
+	/* Work space: our own lines for the leader, a member's answer. */
+	struct tita_leaf_entry *scratch;
+};
+
+/* Remote NICs' leaves (from hellos): open addressing, never shrinks. */
+struct fab_place_slot {
+	bool used;
+	struct tita_addr addr;
+	uint32_t leaf;
+};
+
+struct fab_places {
+	struct fab_place_slot *slots;
+	uint32_t mask, n;
+};
+
+/* ---- places ------------------------------------------------------------- */
+
+static uint32_t addr_hash(const struct tita_addr *a)
+{
+	uint64_t h = ctl_mix64(ctl_load_u64(a->bytes + 8) ^ ctl_mix64(ctl_load_u64(a->bytes)));
+
+	return (uint32_t)(h ^ h >> 32);
+}
+
+static struct fab_place_slot *place_slot(const struct fab_places *t, const struct tita_addr *a)
+{
+	for (uint32_t i = addr_hash(a) & t->mask;; i = (i + 1) & t->mask)
+		if (!t->slots[i].used || tita_addr_eq(&t->slots[i].addr, a))
+			return &t->slots[i];
+}
+
+static uint32_t remote_leaf_of(const struct tita_ctl *c, const struct tita_addr *a)
+{
+	const struct fab_place_slot *s;
+
+	if (!c->places)
+		return TITA_LEAF_NONE;
+	s = place_slot(c->places, a);
+	return s->used ? s->leaf : TITA_LEAF_NONE;
+}
+
+static int places_grow(struct tita_ctl *c)
+{
+	struct fab_places *t = c->places;
+	uint32_t cap = t && t->slots ? 2 * (t->mask + 1) : 64;
+	struct fab_place_slot *old = t ? t->slots : NULL;
+	uint32_t old_cap = t && t->slots ? t->mask + 1 : 0;
+
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		c->places = t;
+	}
+	t->slots = calloc(cap, sizeof(*t->slots));
+	if (!t->slots) {
+		t->slots = old;
+		return -ENOMEM;
+	}
+	t->mask = cap - 1;
+	for (uint32_t i = 0; i < old_cap; i++)
+		if (old[i].used)
+			*place_slot(t, &old[i].addr) = old[i];
+	free(old);
+	return 0;
+}
+
+int tita_ctl_peer_place(struct tita_ctl *c, const struct tita_addr *remote, uint32_t leaf)
+{
+	struct fab_place_slot *s;
+
+	if (leaf == TITA_LEAF_ANY)
+		return -EINVAL;
+	if (leaf == TITA_LEAF_NONE) {
+		/* Forgetting is marking unknown: open addressing keeps the slot. */
+		if (c->places && (s = place_slot(c->places, remote))->used)
+			s->leaf = TITA_LEAF_NONE;
+		return 0;
+	}
+	if (!c->places || 2 * (c->places->n + 1) > c->places->mask + 1) {
+		/* The table holds as many remotes as the controller has pairs. */
+		if (c->places && c->places->n >= c->p.max_pairs)
+			return -ENOSPC;
+		if (places_grow(c) < 0)
+			return -ENOMEM;
+	}
+	s = place_slot(c->places, remote);
+	if (!s->used) {
+		*s = (struct fab_place_slot){ .used = true, .addr = *remote };
+		c->places->n++;
+	}
+	s->leaf = leaf;
+	/* Pairs already there learn it at their next use. */
+	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
+		struct pair *pr = &c->pairs[k];
+
+		if (pr->used && pr->role != ROLE_SOURCE && tita_addr_eq(&pr->remote, remote))
+			pr->remote_leaf = leaf;
+	}
+	return 0;
+}
+
+void tita_ctl_seed(struct tita_ctl *c, uint64_t seed)
+{
+	c->rng = seed;
+}
+
+/* ---- ports -------------------------------------------------------------- */
+
+static struct fab_port *fab_port_free(struct fab_port *f)
+{
+	if (!f)
+		return NULL;
+	free(f->members);
+	free(f->dead_until_ns);
+	free(f->lines);
+	free(f->answered_ns);
+	free(f->scratch);
+	tita_leader_free(f->leader_obj);
+	free(f);
+	return NULL;
+}
+
+static int cmp_addr(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct tita_addr));
+}
+
+/*
+ * The same place with other members (one joined, one left): the lines, the
+ * leader's state and the caps stay; what is known of each member that stays
+ * (dead, answered) moves with it.
+ */
+static int set_members(struct fab_port *f, const struct tita_addr *local,
+		       const struct tita_addr *members, uint32_t n)
+{
+	struct tita_addr *m = malloc(n * sizeof(*m));
+	uint64_t *dead = calloc(n, sizeof(*dead)), *answered = calloc(n, sizeof(*answered));
+	struct tita_addr leader = f->members[f->leader];
+
+	if (!m || !dead || !answered) {
+		free(m);
+		free(dead);
+		free(answered);
+		return -ENOMEM;
+	}
+	memcpy(m, members, n * sizeof(*m));
+	qsort(m, n, sizeof(*m), cmp_addr);
+	f->leader = UINT32_MAX;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct tita_addr *hit =
+			bsearch(&m[i], f->members, f->n_members, sizeof(*m), cmp_addr);
+
+		if (hit) {
+			dead[i] = f->dead_until_ns[hit - f->members];
+			answered[i] = f->answered_ns[hit - f->members];
+		}
+		if (tita_addr_eq(&m[i], local))
+			f->self = i;
+		if (tita_addr_eq(&m[i], &leader))
+			f->leader = i;
+	}
+	free(f->members);
+	free(f->dead_until_ns);
+	free(f->answered_ns);
+	f->members = m;
+	f->dead_until_ns = dead;
+	f->answered_ns = answered;
+	f->n_members = n;
+	/* The leader left: the next report goes to whoever leads now. */
+	if (f->leader == UINT32_MAX) {
+		f->leader = f->self;
+		f->report_due = true;
+	}
+	return 0;
+}
+
+int tita_ctl_port_set_place(struct tita_ctl *c, const struct tita_addr *local,
+			    const struct tita_place *place, const struct tita_addr *members,
+			    uint32_t n_members)
+{
+	int port = ctl_port_find(c, local);
+	struct fab_port *f;
+	bool self = false;
+
+	if (port < 0)
+		return -ENOENT;
+	if (!place || tita_place_check(place) < 0)
+		return -EINVAL;
+	if (!tita_place_known(place)) {
+		c->ports[port].fab = fab_port_free(c->ports[port].fab);
+		return 0;
+	}
+	if (!members || !n_members || n_members > TITA_LEAF_MEMBERS_MAX)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n_members; i++)
+		self |= tita_addr_eq(&members[i], local);
+	if (!self)
+		return -EINVAL;
+	f = c->ports[port].fab;
+	if (f && !memcmp(&f->place, place, sizeof(*place)))
+		return set_members(f, local, members, n_members);
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->place = *place;
+	f->n_members = n_members;
+	f->members = malloc(n_members * sizeof(*f->members));
+	f->dead_until_ns = calloc(n_members, sizeof(*f->dead_until_ns));
+	f->answered_ns = calloc(n_members, sizeof(*f->answered_ns));
+	f->lines = calloc(LINES_MAX, sizeof(*f->lines));
+	f->scratch = calloc(LINES_MAX, sizeof(*f->scratch));
+	if (!f->members || !f->dead_until_ns || !f->answered_ns || !f->lines || !f->scratch) {
+		fab_port_free(f);
+		return -ENOMEM;
+	}
+	memcpy(f->members, members, n_members * sizeof(*members));
+	qsort(f->members, n_members, sizeof(*f->members), cmp_addr);
+	for (uint32_t i = 0; i < n_members; i++)
+		if (tita_addr_eq(&f->members[i], local))
+			f->self = i;
+	f->up_room = f->down_room = UINT64_MAX;
+	fab_port_free(c->ports[port].fab);
+	c->ports[port].fab = f;
+	return 0;
+}
+
+static bool in_fabric(const struct port *pt, const struct pair *pr)
+{
+	return pt->fab && pr->remote_leaf != TITA_LEAF_NONE &&
+	       pr->remote_leaf != pt->fab->place.leaf;
+}
+
+/* ---- probes and paths --------------------------------------------------- */
+
+#define PROBES_MAX (1u << 16)
+#define PATHS_MAX (1u << 16)
+
+static uint16_t random_sport(struct tita_ctl *c)
+{
+	return (uint16_t)(SPORT_MIN + tita_rng_next(&c->rng) % SPORT_SPAN);
+}
+
+static struct fab_probes *probes_of(struct pair *pr)
+{
+	if (!pr->probes)
+		pr->probes = calloc(1, sizeof(*pr->probes));
+	return pr->probes;
+}
+
+static void probe_push(struct tita_ctl *c, struct pair *pr, uint16_t sport, uint64_t now_ns)
+{
+	struct fab_probes *pb = probes_of(pr);
+	struct tita_probe *ring;
+
+	if (!pb || pb->n_out == FAB_PROBES_MAX)
+		return;
+	/* A full queue drops its oldest probe: it counts as lost. */
+	ring = ctl_ring_make_room(c->probes, sizeof(*ring), &c->probes_cap, &c->probes_head,
+				  &c->probes_len, PROBES_MAX);
+	if (!ring)
+		return;
+	c->probes = ring;
+	c->probes[(c->probes_head + c->probes_len++) % c->probes_cap] = (struct tita_probe){
+		.local = pr->local, .remote = pr->remote, .job_id = pr->job_id, .sport = sport
+	};
+	pb->out[pb->n_out++] = sport;
+	pb->sent_ns = now_ns;
+	c->stats.probes_out++;
+}
+
+bool tita_ctl_pop_probe(struct tita_ctl *c, struct tita_probe *ret_probe)
+{
+	return ctl_ring_pop(c->probes, sizeof(*ret_probe), c->probes_cap, &c->probes_head,
+			    &c->probes_len, ret_probe);
+}
+
+static void path_push(struct tita_ctl *c, const struct pair *pr, uint16_t sport)
+{
+	/* A full queue drops its oldest: a newer update for its pair follows. */
+	struct tita_path_update *ring = ctl_ring_make_room(
+		c->paths, sizeof(*ring), &c->paths_cap, &c->paths_head, &c->paths_len, PATHS_MAX);
+
+	if (!ring)
+		return;
+	c->paths = ring;
+	c->paths[(c->paths_head + c->paths_len++) % c->paths_cap] = (struct tita_path_update){
+		.local = pr->local, .remote = pr->remote, .job_id = pr->job_id, .sport = sport
+	};
+	c->stats.path_updates++;
+}
+
+bool tita_ctl_pop_path(struct tita_ctl *c, struct tita_path_update *ret_update)
+{
+	return ctl_ring_pop(c->paths, sizeof(*ret_update), c->paths_cap, &c->paths_head,
+			    &c->paths_len, ret_update);
+}
+
+/* How long a probe may take before it counts as lost. */
+static uint64_t probe_timeout_ns(const struct tita_ctl *c)
+{
+	return c->p.probe_timeout_ns;
+}
+
+static int known_sport(const struct fab_probes *pb, uint16_t sport)
+{
+	for (uint32_t i = 0; pb && i < pb->n; i++)
+		if (pb->sport[i] == sport)
+			return (int)i;
+	return -1;
+}
+
+/* A batch of up to `most` probes on source ports not tried yet (one batch
+ * at a time; the pair's own port may be out besides). */
+static void probe_batch(struct tita_ctl *c, struct pair *pr, uint32_t most, uint64_t now_ns)
+{
+	struct fab_probes *pb = probes_of(pr);
+	/* Twice the spines: each one answered with a chance of 1-1/e^2. */
+	uint32_t want = tita_min_u64(tita_min_u64(c->p.probe_batch, most),
+				     2 * c->ports[pr->port].fab->place.n_spines);
+
+	if (!pb || (pb->n_out && pb->n_out != 1))
+		return;
+	/* Results from before are replaced, oldest first, as new ones come. */
+	for (uint32_t tries = 0; pb->n_out < want && tries < 4 * want; tries++) {
+		uint16_t sport = random_sport(c);
+		bool dup = known_sport(pb, sport) >= 0;
+
+		for (uint32_t i = 0; i < pb->n_out && !dup; i++)
+			dup = pb->out[i] == sport;
+		if (!dup)
+			probe_push(c, pr, sport, now_ns);
+	}
+	c->stats.probe_batches++;
+}
+
+/* A pair's own port and a batch of others, probed: it is placed when they
+ * are back. */
+static void start_probing(struct tita_ctl *c, struct pair *pr, uint32_t batch, uint64_t now_ns)
+{
+	pr->path = PATH_PROBING;
+	probe_push(c, pr, pr->sport, now_ns);
+	pr->path_until_ns = now_ns + probe_timeout_ns(c);
+	probe_batch(c, pr, batch, now_ns);
+}
+
+/* Whether the leaf's members can send more than its uplinks carry. */
+static bool oversubscribed(const struct tita_ctl *c, uint16_t port)
+{
+	const struct port *pt = &c->ports[port];
+	const struct fab_port *f = pt->fab;
+
+	return (double)f->n_members * (double)pt->line_rate_bps >
+	       1.01 * (double)f->place.n_spines * (double)f->place.spine_bps;
+}
+
+void ctl_fabric_tx_new(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+{
+	const struct port *pt = &c->ports[pr->port];
+
+	pr->remote_leaf = remote_leaf_of(c, &pr->remote);
+	pr->spine = TITA_SPINE_NONE;
+	pr->want_spine = TITA_SPINE_NONE;
+	pr->path = PATH_OFF;
+	if (!in_fabric(pt, pr) || !c->p.steer)
+		return;
+	/* The pair's queue pairs take a source port of ours from their first
+	 * packet (nothing in flight yet: no drain); what it probes is decided
+	 * once its first demand is known (ctl_fabric_tx_started). */
+	pr->sport = random_sport(c);
+	pr->path = PATH_SPREAD;
+	path_push(c, pr, pr->sport);
+	/* Until the leader has placed it, it keeps to the start rate: at its
+	 * grant it might land on a link that others already fill. */
+	pr->leaf_cap_bps = (uint64_t)(c->p.start_rate_frac * (double)pt->line_rate_bps);
+	pr->leaf_cap_until_ns = now_ns + c->p.grant_ttl_ns;
+}
+
+/* When a report or a leader's run waits for: a short batch, so that the
+ * lines of pairs that start together go in one message, one allocation. */
+static uint64_t fabric_batch_ns(const struct tita_ctl *c)
+{
+	return (uint64_t)((double)c->p.control_interval_ns * c->p.leaf_batch_frac);
+}
+
+void ctl_fabric_tx_started(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+{
+	const struct fab_port *f = c->ports[pr->port].fab;
+	bool big;
+
+	/*
+	 * A pair that starts large (its backlog alone would fill a good part
+	 * of an uplink for ten rounds) is one the leaders place and may move:
+	 * it probes its own port and a batch of others, learns where all the
+	 * spines are, and starts on the one its NIC uses least towards the
+	 * same leaf (place()). A small one in an oversubscribed leaf, where
+	 * the uplinks are the bottleneck and every NIC must spread its own
+	 * pairs evenly over them, probes a few. A small one elsewhere probes
+	 * nothing: an all-to-all's thousands of pairs would cost a batch each
+	 * (and a move each, to be placed), and the hash spreads them evenly
+	 * enough.
+	 */
+	if (pr->path != PATH_SPREAD || !f)
+		return;
+	big = pr->backlog_bytes >=
+	      tita_rate_to_bytes((uint64_t)(c->p.big_frac * (double)f->place.spine_bps),
+				 10 * c->p.control_interval_ns);
+	if (big || oversubscribed(c, pr->port))
+		start_probing(c, pr, big ? UINT32_MAX : SMALL_PROBES, now_ns);
+}
+
+/* Something a report must carry (a new spine, a move request): send one
+ * after the batch. */
+static void report_due(struct tita_ctl *c, struct port *pt, uint64_t now_ns)
+{
+	if (!pt->fab)
+		return;
+	pt->fab->report_due = true;
+	c->fabric_due_ns = tita_min_u64(c->fabric_due_ns, now_ns + fabric_batch_ns(c));
+}
+
+/* Something that may have moved the lines: look at them after the batch,
+ * and report if they moved enough. */
+static void report_soon(struct tita_ctl *c, struct port *pt, uint64_t now_ns)
+{
+	if (!pt->fab)
+		return;
+	pt->fab->report_check = true;
+	c->fabric_due_ns = tita_min_u64(c->fabric_due_ns, now_ns + fabric_batch_ns(c));
+}
+
+/* Ask the caller to move the pair to moving_sport. A move that is neither
+ * applied nor failed within a grant TTL counts as failed (a queue pair
+ * that never drained, an agent gone). */
+static void start_move(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+{
+	pr->path = PATH_MOVING;
+	pr->path_until_ns = now_ns + c->p.grant_ttl_ns;
+	path_push(c, pr, pr->moving_sport);
+}
+
+/* A move that did not happen: the pair stays where it was. */
+static void move_failed(struct tita_ctl *c, struct pair *pr)
+{
+	pr->path = PATH_KNOWN;
+	pr->move_unreserved = false;
+	c->stats.moves_failed++;
+	c->port_dirty[pr->port] = true;
+}
+
+/* Try to carry out the leader's order: a source port known to reach the
+ * spine, or a batch of probes to find one. */
+static void try_move(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+{
+	const struct fab_probes *pb = pr->probes;
+
+	if (pr->path != PATH_KNOWN || pr->want_spine == TITA_SPINE_NONE)
+		return;
+	if (pr->want_spine == pr->spine || now_ns >= pr->want_until_ns) {
+		pr->want_spine = TITA_SPINE_NONE;
+		c->port_dirty[pr->port] = true;
+		return;
+	}
+	for (uint32_t i = 0; pb && i < pb->n; i++) {
+		if (pb->spine[i] != pr->want_spine)
+			continue;
+		pr->moving_sport = pb->sport[i];
+		pr->moving_spine = pr->want_spine;
+		pr->want_spine = TITA_SPINE_NONE;
+		start_move(c, pr, now_ns);
+		c->stats.moves++;
+		return;
+	}
+	/* One batch of probes per order: a spine that none of them reaches
+	 * is given up (the leader orders again if it still wants it). */
+	if (pb && pb->n_out)
+		return;
+	if (pr->want_probed) {
+		pr->want_spine = TITA_SPINE_NONE;
+		c->stats.moves_failed++;
+		c->port_dirty[pr->port] = true;
+		return;
+	}
+	pr->want_probed = true;
+	probe_batch(c, pr, UINT32_MAX, now_ns);
+}
+
+/* A new spine for the same source port means the leaf's ECMP group
+ * changed (a link went down or came back): every spine this port learned
+ * is stale. Each pair keeps what it just heard and probes its own source
+ * port again. */
+static void rehash(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+{
+	c->stats.rehashes++;
+	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
+		struct pair *pr = &c->pairs[k];
+
+		if (!pr->used || pr->role != TITA_PAIR_TX || pr->port != port || !pr->probes)
+			continue;
+		pr->probes->n = 0;
+		if (pr->path == PATH_KNOWN && !pr->probes->n_out)
+			probe_push(c, pr, pr->sport, now_ns);
+	}
+}
+
+/*
+ * A new pair's first placement, once its first batch of probes is back: the
+ * spine its port sends least over towards the same leaf (then least over
+ * at all) among those its probes reached. Every host spreading its own
+ * pairs so keeps a leaf's uplinks, and the far leaves' downlinks, as
+ * balanced as the pairs allow, with no leader involved: an all-to-all's
+ * many small pairs need nothing more. Large pairs are the leader's to
+ * place after that.
+ */
+static void place(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+{
+	const struct fab_port *f = c->ports[pr->port].fab;
+	const struct fab_probes *pb = pr->probes;
+	uint32_t same[TITA_SPINES_MAX] = { 0 }, all[TITA_SPINES_MAX] = { 0 };
+	uint32_t best = UINT32_MAX, seen = 0;
+	int pick = -1;
+
+	pr->placed = true;
+	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
+		const struct pair *q = &c->pairs[k];
+		uint16_t s;
+
+		if (!q->used || q == pr || q->role != TITA_PAIR_TX || q->port != pr->port ||
+		    !q->placed)
+			continue;
+		s = q->path == PATH_MOVING ? q->moving_spine : q->spine;
+		if (s >= f->place.n_spines)
+			continue;
+		all[s]++;
+		same[s] += q->remote_leaf == pr->remote_leaf;
+	}
+	for (uint32_t i = 0; pb && i < pb->n; i++) {
+		uint32_t s = pb->spine[i], score = same[s] << 16 | tita_min_u64(all[s], 0xffff);
+
+		if (score < best) {
+			best = score;
+			pick = (int)i;
+			seen = 1;
+		} else if (score == best && tita_rng_next(&c->rng) % ++seen == 0) {
+			pick = (int)i;
+		}
+	}
+	if (pick < 0 || pb->spine[pick] == pr->spine) {
+		/* It stays: its leader and its receiver's count it here now. */
+		report_due(c, &c->ports[pr->port], now_ns);
+		ctl_send_demand_now(c, pr, now_ns);
+		return;
+	}
+	pr->moving_sport = pb->sport[pick];
+	pr->moving_spine = pb->spine[pick];
+	pr->move_unreserved = true;
+	start_move(c, pr, now_ns);
+}
+
+int tita_ctl_probe_result(struct tita_ctl *c, const struct tita_probe *probe, uint16_t spine,
+			  uint64_t now_ns)
+{
+	struct pair *pr =
+		ctl_pair_find(c, TITA_PAIR_TX, &probe->local, &probe->remote, probe->job_id);
+	struct port *pt;
+	struct fab_probes *pb;
+	uint32_t i;
+	int at;
+
+	c->stats.probe_results++;
+	if (!pr || !pr->probes)
+		return -ENOENT;
+	pt = &c->ports[pr->port];
+	pb = pr->probes;
+	if (!pt->fab || (spine != TITA_SPINE_NONE && spine >= pt->fab->place.n_spines))
+		return -EINVAL;
+	for (i = 0; i < pb->n_out && pb->out[i] != probe->sport; i++)
+		;
+	if (i == pb->n_out)
+		return -ENOENT;
+	pb->out[i] = pb->out[--pb->n_out];
+	if (spine == TITA_SPINE_NONE) {
+		/* Nothing answered: lost, or the remote is under our leaf after
+		 * all. The pair's own port is tried again at the timeout. */
+		c->stats.probes_unanswered++;
+		return 0;
+	}
+	at = known_sport(pb, probe->sport);
+	if (at >= 0 && pb->spine[at] != spine) {
+		rehash(c, pr->port, now_ns);
+		at = -1;
+	}
+	if (at < 0) {
+		if (pb->n == FAB_PROBES_MAX) {
+			memmove(pb->sport, pb->sport + 1,
+				(FAB_PROBES_MAX - 1) * sizeof(pb->sport[0]));
+			memmove(pb->spine, pb->spine + 1,
+				(FAB_PROBES_MAX - 1) * sizeof(pb->spine[0]));
+			pb->n--;
+		}
+		pb->sport[pb->n] = probe->sport;
+		pb->spine[pb->n++] = (uint8_t)spine;
+	}
+	if (probe->sport == pr->sport && (pr->path == PATH_PROBING || pr->path == PATH_KNOWN) &&
+	    pr->spine != spine) {
+		pr->spine = spine;
+		pr->path = PATH_KNOWN;
+		if (pr->placed) {
+			report_due(c, pt, now_ns);
+			/* The receiver's leaf counts it on its downlinks. */
+			ctl_send_demand_now(c, pr, now_ns);
+		}
+	}
+	if (!pr->placed && !pb->n_out && pr->path == PATH_KNOWN)
+		place(c, pr, now_ns);
+	try_move(c, pr, now_ns);
+	return 0;
+}
+
+int tita_ctl_path_applied(struct tita_ctl *c, const struct tita_path_update *u, uint64_t now_ns)
+{
+	struct pair *pr = ctl_pair_find(c, TITA_PAIR_TX, &u->local, &u->remote, u->job_id);
+
+	if (!pr)
+		return -ENOENT;
+	if (pr->path == PATH_MOVING && u->sport == pr->moving_sport) {
+		pr->sport = pr->moving_sport;
+		pr->spine = pr->moving_spine;
+		pr->path = PATH_KNOWN;
+		pr->move_asked = false;
+		pr->seek = false;
+		pr->moved_ns = now_ns ? now_ns : 1;
+		if (pr->move_unreserved) {
+			/* Whoever is on that downlink already has the far
+			 * leaf's caps; until it has counted us there too, we
+			 * come in at the start rate. */
+			pr->hold_spine = pr->spine;
+			pr->hold_cap_bps = (uint64_t)(c->p.start_rate_frac *
+						      (double)c->ports[pr->port].line_rate_bps);
+			pr->move_unreserved = false;
+		}
+		c->port_dirty[pr->port] = true;
+		/* The old spine's cap holds until the new one's comes: the
+		 * leader moved it where there was room for as much. */
+		report_due(c, &c->ports[pr->port], now_ns);
+		ctl_send_demand_now(c, pr, now_ns);
+		return 0;
+	}
+	return u->sport == pr->sport ? 0 : -ENOENT;
+}
+
+int tita_ctl_path_failed(struct tita_ctl *c, const struct tita_path_update *u, uint64_t now_ns)
+{
+	struct pair *pr = ctl_pair_find(c, TITA_PAIR_TX, &u->local, &u->remote, u->job_id);
+
+	if (!pr || pr->path != PATH_MOVING || u->sport != pr->moving_sport)
+		return -ENOENT;
+	move_failed(c, pr);
+	report_due(c, &c->ports[pr->port], now_ns);
+	return 0;
+}
+
+/* ---- a member's side ---------------------------------------------------- */
+
+static bool line_key_eq(const struct tita_leaf_entry *a, const struct tita_leaf_entry *b)
+{
+	return a->dir == b->dir && a->spine == b->spine && a->remote_leaf == b->remote_leaf &&
+	       a->job_id == b->job_id;
+}
+
+static struct fab_line *line_get(struct fab_port *f, const struct tita_leaf_entry *key)
+{
+	for (uint32_t i = 0; i < f->n_lines; i++)
+		if (line_key_eq(&f->lines[i].e, key))
+			return &f->lines[i];
+	if (f->n_lines == LINES_MAX)
+		return NULL;
+	f->lines[f->n_lines] = (struct fab_line){ .e = *key };
+	f->lines[f->n_lines].e.demand_bps = 0;
+	f->lines[f->n_lines].e.move_bps = 0;
+	f->lines[f->n_lines].e.room_mask = 0;
+	return &f->lines[f->n_lines++];
+}
+
+/* The pair's share of the link: what it could use, and the leaf line it
+ * is summed into. */
+/*
+ * What a pair could use of a leaf link. A sender says what it wants, not
+ * what its grant lets it send: the grant carries the far leaf's downlink
+ * cap, and a line that asked no more than another leader's cap would climb
+ * back only as fast as demand estimates grow (half again a round). A
+ * receiver's line is bounded by its own downlink's share, which no leader
+ * caps.
+ */
+static uint64_t pair_use_bps(const struct tita_ctl *c, const struct pair *pr)
+{
+	const struct port *pt = &c->ports[pr->port];
+
+	/* No more than its own NIC can send, though; nor than its grant
+	 * lets it (what its receiver gives is what it can use). */
+	if (pr->role == TITA_PAIR_TX) {
+		uint64_t use = tita_min_u64(pr->demand_bps,
+					    (uint64_t)(pt->eta * (double)pt->line_rate_bps));
+
+		/* A pair that sent nothing and has nothing waiting uses
+		 * nothing now, whatever its demand (held over a pause between
+		 * steps) says: its line's cap goes to the pairs that send. */
+		if (pr->idle_rounds)
+			return 0;
+		/* For a large pair the receiver's share, not the grant, when
+		 * the receiver's leaf holds the grant below it: what a
+		 * collision leaves a pair is not what it would use once moved.
+		 * A small one is not moved: it uses what it is granted. */
+		if (pr->state == TITA_PAIR_GRANTED)
+			use = tita_min_u64(use, pr->far_share_bps && pr->big ? pr->far_share_bps :
+									       pr->grant_bps);
+		return use;
+	}
+	{
+		uint64_t use = pr->rx_alloc_bps ? tita_min_u64(pr->demand_bps, pr->rx_alloc_bps) :
+						  pr->demand_bps;
+
+		/* A small pair: what it brings, and a quarter more to grow
+		 * into, when the datapath counts it. One that its sender's
+		 * leaf holds back would otherwise keep a share of our downlink
+		 * nobody uses, and the two leaves' caps would each bind a
+		 * different half of an all-to-all's pairs. (A large pair is
+		 * placed by what it would use once moved.) */
+		if (!pr->big && pr->src_slot && pr->measured_bps)
+			use = tita_min_u64(
+				use, pr->measured_bps + pr->measured_bps / 4 +
+					     (uint64_t)(RX_GROW_FRAC *
+							(double)c->ports[pr->port].line_rate_bps));
+		return use;
+	}
+}
+
+/*
+ * Large is what the pair would get at its own NIC, not what it asks: an
+ * all-to-all's pairs each ask for a lot and get a sliver. Nor what the
+ * fabric gives it now: a pair held back by a collision is the one to move.
+ * It stays large until its share halves, so that it does not flip between
+ * its own line and the leaf's sum each round.
+ */
+static bool pair_big(const struct tita_ctl *c, const struct fab_port *f, const struct pair *pr)
+{
+	(void)c;
+	(void)f;
+	return pr->big;
+}
+
+/*
+ * Whether a pair is large now: its share is an eighth of an uplink
+ * (half that to stay large, so that it does not flip between a line of its
+ * own and the leaf's sum each round); and a sender's has ten rounds of that
+ * share waiting (a short transfer is done before a move would pay off: a
+ * move waits for what is in flight).
+ */
+static bool judge_big(const struct tita_ctl *c, const struct fab_port *f, const struct pair *pr)
+{
+	uint64_t bar = (uint64_t)(c->p.big_frac * (double)f->place.spine_bps);
+
+	if (pr->nic_share_bps < (pr->big ? bar / 2 : bar))
+		return false;
+	return pr->big || pr->role == TITA_PAIR_RX ||
+	       pr->backlog_bytes >=
+		       tita_rate_to_bytes(pr->nic_share_bps, 10 * c->p.control_interval_ns);
+}
+
+/* Each pair's share of its NIC in its direction (TX: the sender's own
+ * water-filling of its pairs' demands; RX: the downlink's), and whether it
+ * is large. */
+static void nic_shares(struct tita_ctl *c, uint16_t port)
+{
+	struct port *pt = &c->ports[port];
+	uint64_t cap = (uint64_t)(pt->eta * (double)pt->line_rate_bps);
+	uint32_t n = 0;
+
+	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
+		struct pair *pr = &c->pairs[s];
+		const struct tita_job *job;
+
+		if (!pr->used || pr->port != port || !in_fabric(pt, pr))
+			continue;
+		if (pr->role == TITA_PAIR_RX) {
+			pr->nic_share_bps = pr->rx_alloc_bps ? pair_use_bps(c, pr) : 0;
+			pr->big = judge_big(c, pt->fab, pr);
+			continue;
+		}
+		if (pr->role != TITA_PAIR_TX)
+			continue;
+		job = ctl_job_policy(c, pr->job_id);
+		c->order[n] = s;
+		c->entries[n++] = (struct tita_alloc_entry){
+			.demand_bps = tita_min_u64(pr->idle_rounds ? 0 : pr->demand_bps, cap),
+			.weight = (double)job->weight_milli / TITA_WEIGHT_ONE,
+			.group = ctl_job_group(pr, s),
+		};
+	}
+	if (!n)
+		return;
+	tita_alloc_maxmin_by_group(c->entries, n, cap, c->scratch);
+	for (uint32_t k = 0; k < n; k++) {
+		struct pair *pr = &c->pairs[c->order[k]];
+
+		pr->nic_share_bps = c->entries[k].alloc_bps;
+		pr->big = judge_big(c, pt->fab, pr);
+	}
+}
+
+static uint64_t spines_mask(const struct fab_port *f)
+{
+	return f->place.n_spines >= 64 ? UINT64_MAX : (1ull << f->place.n_spines) - 1;
+}
+
+/* The spines a pair's probes found a source port for. */
+static uint64_t known_spines(const struct pair *pr)
+{
+	uint64_t mask = 0;
+
+	for (uint32_t i = 0; pr->probes && i < pr->probes->n; i++)
+		mask |= 1ull << pr->probes->spine[i];
+	return mask;
+}
+
+static struct tita_leaf_entry line_key(const struct tita_ctl *c, const struct port *pt,
+				       const struct pair *pr, uint16_t spine)
+{
+	return (struct tita_leaf_entry){
+		.member = pt->local,
+		.dir = pr->role == TITA_PAIR_TX ? TITA_LEAF_UP : TITA_LEAF_DOWN,
+		.spine = spine,
+		.remote_leaf = pair_big(c, pt->fab, pr) ? pr->remote_leaf : TITA_LEAF_ANY,
+		.job_id = pr->job_id,
+		.weight_milli = pr->role == TITA_PAIR_TX ?
+					ctl_job_policy(c, pr->job_id)->weight_milli :
+					pr->weight_milli,
+		.move_to = TITA_SPINE_NONE,
+	};
+}
+
+/* Where a large TX pair could go: a spine it knows a source port for, where
+ * its line would be better off (as our leader last said). */
+static uint64_t pair_room_mask(const struct tita_ctl *c, const struct pair *pr)
+{
+	const struct port *pt = &c->ports[pr->port];
+
+	if (!in_fabric(pt, pr) || !c->p.steer || !pair_big(c, pt->fab, pr))
+		return 0;
+	/* On its way: where it goes, so that the receiving leaf keeps that
+	 * free for it. */
+	if (pr->path == PATH_MOVING && pr->moving_spine < TITA_SPINES_MAX)
+		return 1ull << pr->moving_spine;
+	if (pr->path != PATH_KNOWN || pr->spine >= TITA_SPINES_MAX)
+		return 0;
+	if (pr->want_spine < TITA_SPINES_MAX)
+		return 1ull << pr->want_spine;
+	{
+		struct tita_leaf_entry key = line_key(c, pt, pr, pr->spine);
+
+		for (uint32_t i = 0; i < pt->fab->n_lines; i++)
+			if (line_key_eq(&pt->fab->lines[i].e, &key))
+				return known_spines(pr) & pt->fab->lines[i].room_mask &
+				       ~(1ull << pr->spine);
+	}
+	return 0;
+}
+
+/* The spine a pair's traffic is counted on now (the old one while it
+ * drains towards a new one); NONE when it is not known. */
+static uint16_t counted_spine(const struct tita_ctl *c, const struct pair *pr)
+{
+	if (!c->p.steer)
+		return TITA_SPINE_NONE;
+	if (pr->role == TITA_PAIR_TX &&
+	    ((pr->path != PATH_KNOWN && pr->path != PATH_MOVING) || !pr->placed))
+		return TITA_SPINE_NONE;
+	return pr->spine;
+}
+
+/* Counted as spread evenly over the spines: everything when tita does not
+ * steer; a sender's pair whose spine nobody probed; a receiver's pair whose
+ * sender has not said where it comes in, once its share of our downlink
+ * shows it small (a large one is about to say: its sender probes; until
+ * then it keeps the start rate). */
+static bool spread(const struct tita_ctl *c, const struct pair *pr)
+{
+	return !c->p.steer || (pr->role == TITA_PAIR_TX && pr->path == PATH_SPREAD) ||
+	       (pr->role == TITA_PAIR_RX && pr->spine == TITA_SPINE_NONE && pr->rx_alloc_bps &&
+		!pr->big);
+}
+
+static bool pair_on_line(const struct tita_ctl *c, const struct port *pt, const struct pair *pr)
+{
+	return pr->used && (pr->role == TITA_PAIR_TX || pr->role == TITA_PAIR_RX) &&
+	       in_fabric(pt, pr) && (pr->role == TITA_PAIR_RX || pr->state != TITA_PAIR_FAIL_OPEN);
+}
+
+/*
+ * Sum this round's pairs into lines. A pair whose spine is known is on the
+ * link of its spine; one counted as spread (spread()) puts an even part of
+ * its traffic on every spine.
+ */
+static void build_lines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+{
+	struct port *pt = &c->ports[port];
+	struct fab_port *f = pt->fab;
+
+	for (uint32_t i = 0; i < f->n_lines; i++) {
+		f->lines[i].live = false;
+		f->lines[i].e.demand_bps = f->lines[i].e.move_bps = f->lines[i].e.room_mask = 0;
+		f->lines[i].e.swap = false;
+	}
+	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
+		struct pair *pr = &c->pairs[k];
+		uint16_t spine;
+		uint64_t use;
+
+		if (!pair_on_line(c, pt, pr) || pr->port != port)
+			continue;
+		use = pair_use_bps(c, pr);
+		spine = counted_spine(c, pr);
+		if (spread(c, pr)) {
+			for (uint16_t s = 0; s < f->place.n_spines; s++) {
+				struct tita_leaf_entry key = line_key(c, pt, pr, s);
+				struct fab_line *ln;
+
+				key.remote_leaf = TITA_LEAF_ANY;
+				ln = line_get(f, &key);
+				if (!ln)
+					continue;
+				ln->live = true;
+				ln->e.demand_bps += use / f->place.n_spines;
+			}
+			continue;
+		}
+		if (spine == TITA_SPINE_NONE || spine >= f->place.n_spines) {
+			continue;
+		} else {
+			struct tita_leaf_entry key = line_key(c, pt, pr, spine);
+			struct fab_line *ln = line_get(f, &key);
+
+			if (!ln) {
+				key.remote_leaf = TITA_LEAF_ANY;
+				ln = line_get(f, &key);
+			}
+			if (!ln)
+				continue;
+			ln->live = true;
+			ln->e.demand_bps += use;
+			if (pr->role == TITA_PAIR_TX && pr->move_asked &&
+			    now_ns < pr->move_until_ns && pr->path == PATH_KNOWN) {
+				/* The receiving leaf's proposal, for our leader
+				 * to take or refuse. */
+				ln->e.move_bps += use;
+				ln->e.room_mask |= pr->move_mask;
+				ln->e.swap = ln->e.swap || pr->move_swap;
+			} else if (pr->role == TITA_PAIR_RX) {
+				/* Where its sender could go: our leader
+				 * proposes there first. */
+				ln->e.room_mask |= pr->src_room_mask;
+				if (pr->came_ns &&
+				    now_ns - pr->came_ns < c->p.control_interval_ns &&
+				    pr->came_from < TITA_SPINES_MAX)
+					ln->e.move_to = pr->came_from;
+				if (pr->src_seek)
+					ln->e.move_bps += use;
+			}
+		}
+	}
+	for (uint32_t i = 0; i < f->n_lines; i++)
+		f->lines[i].e.demand_bps =
+			ctl_clamp_rate(f->lines[i].e.demand_bps, TITA_RATE_MAX_BPS);
+}
+
+/*
+ * A pair's cap changed: a sender's rate is composed again at once; a
+ * receiver grants again before the next round when the cap moved enough to
+ * matter (it bounds the pair's grant).
+ */
+static void set_cap(struct tita_ctl *c, struct pair *pr, uint64_t cap_bps, uint64_t until_ns,
+		    uint64_t now_ns)
+{
+	bool was_live = now_ns < pr->leaf_cap_until_ns;
+
+	if (pr->role == TITA_PAIR_RX &&
+	    (!was_live || ctl_changed(cap_bps, pr->leaf_cap_bps, c->p.demand_change_frac))) {
+		c->port_needs_alloc[pr->port] = true;
+		c->alloc_due_ns = tita_min_u64(c->alloc_due_ns, now_ns);
+	}
+	if (pr->role == TITA_PAIR_TX && (!was_live || cap_bps != pr->leaf_cap_bps))
+		c->port_dirty[pr->port] = true;
+	pr->leaf_cap_bps = cap_bps;
+	pr->leaf_cap_until_ns = until_ns;
+	pr->leaf_capped = true;
+}
+
+/*
+ * Pairs the leader has not placed yet (no cap of its own came) keep to the
+ * start rate, and together to what would be this member's fair share of
+ * the leaf's links in their direction: a whole job's worth of pairs that
+ * start at once (an all-to-all) would otherwise fill every uplink at the
+ * start rate alone, and the queue it leaves drains only as fast as the
+ * leader's caps leave room (1 - fabric_eta).
+ */
+static void provisional_caps(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+{
+	struct port *pt = &c->ports[port];
+	struct fab_port *f = pt->fab;
+	uint64_t start = (uint64_t)(c->p.start_rate_frac * (double)pt->line_rate_bps);
+	double share =
+		c->p.fabric_eta * (double)f->place.spine_bps * f->place.n_spines / f->n_members;
+	uint32_t n[3] = { 0 };
+
+	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
+		const struct pair *pr = &c->pairs[k];
+
+		if (pr->port == port && pair_on_line(c, pt, pr) && !pr->leaf_capped)
+			n[pr->role]++;
+	}
+	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
+		struct pair *pr = &c->pairs[k];
+		uint64_t cap;
+
+		if (pr->port != port || !pair_on_line(c, pt, pr) || pr->leaf_capped ||
+		    now_ns >= pr->leaf_cap_until_ns)
+			continue;
+		cap = tita_min_u64(start, (uint64_t)(share / n[pr->role]));
+		if (cap != pr->leaf_cap_bps) {
+			pr->leaf_cap_bps = cap;
+			if (pr->role == TITA_PAIR_TX)
+				c->port_dirty[port] = true;
+		}
+	}
+}
+
+/* Each pair's share of its line's cap, in proportion to what it uses. */
+static void share_caps(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+{
+	struct port *pt = &c->ports[port];
+	struct fab_port *f = pt->fab;
+
+	provisional_caps(c, port, now_ns);
+	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
+		struct pair *pr = &c->pairs[k];
+		struct tita_leaf_entry key;
+		const struct fab_line *ln = NULL;
+		uint16_t spine;
+		double share = 0;
+
+		if (!pair_on_line(c, pt, pr) || pr->port != port)
+			continue;
+		spine = counted_spine(c, pr);
+		if (spread(c, pr)) {
+			/* Spread over every spine: the sum of its shares. */
+			uint64_t until = UINT64_MAX;
+
+			for (uint16_t s = 0; s < f->place.n_spines; s++) {
+				key = line_key(c, pt, pr, s);
+				key.remote_leaf = TITA_LEAF_ANY;
+				for (uint32_t i = 0; i < f->n_lines; i++)
+					if (line_key_eq(&f->lines[i].e, &key))
+						ln = &f->lines[i];
+				if (!ln || ln->cap_until_ns <= now_ns || !ln->e.demand_bps) {
+					until = 0;
+					break;
+				}
+				share += (double)ln->cap_bps * (double)pair_use_bps(c, pr) /
+					 (double)ln->e.demand_bps / f->place.n_spines;
+				until = tita_min_u64(until, ln->cap_until_ns);
+				ln = NULL;
+			}
+			set_cap(c, pr, (uint64_t)share, until, now_ns);
+			continue;
+		}
+		if (spine == TITA_SPINE_NONE || spine >= f->place.n_spines)
+			continue;
+		key = line_key(c, pt, pr, spine);
+		for (uint32_t i = 0; i < f->n_lines && !ln; i++)
+			if (line_key_eq(&f->lines[i].e, &key))
+				ln = &f->lines[i];
+		if (!ln || ln->cap_until_ns <= now_ns)
+			continue;
+		share = ln->e.demand_bps ? (double)ln->cap_bps * (double)pair_use_bps(c, pr) /
+						   (double)ln->e.demand_bps :
+					   (double)ln->cap_bps;
+		set_cap(c, pr, (uint64_t)share, ln->cap_until_ns, now_ns);
+	}
+}
+
+static void leader_take_lines(struct tita_ctl *c, struct port *pt, const struct tita_addr *member,
+			      const struct tita_leaf_entry *lines, uint32_t n, uint64_t now_ns);
+
+/* The member the port reports to: the lowest that is not known dead. */
+static uint32_t elect(const struct fab_port *f, uint64_t now_ns)
+{
+	for (uint32_t i = 0; i < f->n_members; i++)
+		if (i == f->self || f->dead_until_ns[i] <= now_ns)
+			return i;
+	return f->self;
+}
+
+/*
+ * A line is worth a report when its demand moved by a fraction that matters
+ * to it and by an amount that matters to its link: the many small lines of
+ * an all-to-all wobble by a few percent every round, and reporting each
+ * wobble would cost more than it tells.
+ */
+static bool line_changed(const struct tita_ctl *c, const struct fab_port *f,
+			 const struct fab_line *ln)
+{
+	double moved;
+
+	if (!ln->sent)
+		return ln->live;
+	if (!ln->live || (ln->e.move_bps != 0) != (ln->sent_move_bps != 0))
+		return true;
+	/* Where a large line's far leaf has room is what its leader swaps on. */
+	if (ln->e.remote_leaf != TITA_LEAF_ANY &&
+	    (ln->e.room_mask != ln->sent_room_mask || ln->e.swap != ln->sent_swap))
+		return true;
+	moved = (double)ln->e.demand_bps - (double)ln->sent_demand_bps;
+	return ctl_changed(ln->e.demand_bps, ln->sent_demand_bps, c->p.demand_change_frac) &&
+	       (moved > LINK_NOISE_FRAC * (double)f->place.spine_bps ||
+		-moved > LINK_NOISE_FRAC * (double)f->place.spine_bps);
+}
+
+/* Report the lines to the leader when they changed, or at the refresh. */
+static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+{
+	struct port *pt = &c->ports[port];
+	struct fab_port *f = pt->fab;
+	bool due = f->report_due || now_ns - f->report_sent_ns >= c->p.refresh_ns;
+	struct tita_leaf_entry *self_lines = f->scratch;
+	uint32_t n_self = 0, w = 0;
+
+	/* A leader that stopped answering: try the next member. */
+	if (f->leader != f->self && f->waiting_since_ns &&
+	    now_ns - f->waiting_since_ns >= c->p.grant_ttl_ns) {
+		f->dead_until_ns[f->leader] = now_ns + DEAD_HOLD_TTLS * c->p.grant_ttl_ns;
+		f->waiting_since_ns = 0;
+		c->stats.leaders_lost++;
+		due = true;
+	}
+	if (elect(f, now_ns) != f->leader) {
+		f->leader = elect(f, now_ns);
+		/* A new leader hears everything. */
+		for (uint32_t i = 0; i < f->n_lines; i++)
+			f->lines[i].sent = false;
+		due = true;
+	}
+	for (uint32_t i = 0; i < f->n_lines && !due; i++)
+		due = line_changed(c, f, &f->lines[i]);
+	if (!due)
+		return;
+	f->report_due = false;
+	f->report_sent_ns = now_ns;
+	for (uint32_t i = 0; i < f->n_lines; i++) {
+		struct fab_line *ln = &f->lines[i];
+
+		if (!ln->live && !ln->sent)
+			continue;
+		if (f->leader == f->self) {
+			self_lines[n_self++] = ln->e;
+		} else {
+			struct out_entry *e = ctl_outbox_push(c);
+
+			if (!e)
+				break;
+			e->kind = TITA_MSG_LEAF_REPORT;
+			e->peer = f->members[f->leader];
+			e->leaf = (struct out_leaf){ .line = ln->e, .leaf_id = f->place.leaf };
+		}
+		ln->sent = ln->live;
+		ln->sent_demand_bps = ln->e.demand_bps;
+		ln->sent_move_bps = ln->e.move_bps;
+		ln->sent_room_mask = ln->e.room_mask;
+		ln->sent_swap = ln->e.swap;
+	}
+	/* Withdrawn lines are gone once said. */
+	for (uint32_t i = 0; i < f->n_lines; i++)
+		if (f->lines[i].live || f->lines[i].sent)
+			f->lines[w++] = f->lines[i];
+	f->n_lines = w;
+	if (f->leader == f->self)
+		leader_take_lines(c, pt, &pt->local, self_lines, n_self, now_ns);
+	else if (!f->waiting_since_ns)
+		f->waiting_since_ns = now_ns;
+	c->stats.leaf_reports++;
+}
+
+/*
+ * What an answered line tells its pairs. UP: an order to move (all of a
+ * line that names its far leaf, enough of an aggregate to make up the
+ * bps), or to seek a new place from the receiving leaf; DOWN: a proposal
+ * for the senders. A line answered without either ends a seek.
+ */
+static void line_orders(struct tita_ctl *c, uint16_t port, const struct tita_leaf_entry *l,
+			uint64_t now_ns)
+{
+	struct port *pt = &c->ports[port];
+	uint64_t left = l->move_bps;
+	bool seek = l->dir == TITA_LEAF_UP && l->move_bps && l->move_to == TITA_SPINE_NONE;
+
+	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
+		struct pair *pr = &c->pairs[k];
+		struct tita_leaf_entry key;
+		uint16_t spine;
+
+		if (!pair_on_line(c, pt, pr) || pr->port != port)
+			continue;
+		spine = counted_spine(c, pr);
+		if (spine != l->spine)
+			continue;
+		key = line_key(c, pt, pr, spine);
+		if (!line_key_eq(&key, l))
+			continue;
+		if (l->dir == TITA_LEAF_UP && (seek || !l->move_bps)) {
+			bool was = pr->seek && now_ns < pr->seek_until_ns;
+
+			pr->seek = seek && left;
+			if (pr->seek)
+				pr->seek_until_ns = now_ns + c->p.control_interval_ns;
+			/* Its receiver's leaf hears it with the demand. */
+			if (pr->seek != was)
+				ctl_send_demand_now(c, pr, now_ns);
+		} else if (!left) {
+			continue;
+		} else if (l->dir == TITA_LEAF_UP) {
+			if (pr->path != PATH_KNOWN || pr->want_spine != TITA_SPINE_NONE)
+				continue;
+			pr->want_spine = l->move_to;
+			pr->move_unreserved = l->swap;
+			pr->want_probed = false;
+			pr->want_until_ns = now_ns + 4 * c->p.control_interval_ns;
+			/* It stops while it moves (ctl_fabric_cap): the leader
+			 * gave its share here to those that stay. */
+			c->port_dirty[port] = true;
+			try_move(c, pr, now_ns);
+		} else {
+			/* Propose it to its sender, in the grant, now. */
+			pr->move_asked = true;
+			pr->move_mask = l->swap && l->room_mask ? l->room_mask : 1ull << l->move_to;
+			pr->move_swap = l->swap;
+			pr->move_until_ns = now_ns + c->p.control_interval_ns;
+			pr->grant_sent_ns = 0;
+			c->port_needs_alloc[port] = true;
+			c->alloc_due_ns = tita_min_u64(c->alloc_due_ns, now_ns);
+		}
+		left -= tita_min_u64(left, tita_max_u64(pair_use_bps(c, pr), 1));
+	}
+}
+
+/* The leader's answer to one of our ports: caps, room, orders. */
+static void take_answer(struct tita_ctl *c, uint16_t port, const struct tita_leaf_entry *lines,
+			uint32_t n, uint64_t up_room, uint64_t down_room, uint64_t ttl_ns,
+			uint64_t now_ns)
+{
+	struct fab_port *f = c->ports[port].fab;
+
+	f->up_room = up_room;
+	f->down_room = down_room;
+	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
+		struct pair *pr = &c->pairs[k];
+
+		if (pr->used && pr->role == TITA_PAIR_TX && pr->port == port &&
+		    pr->room_sent_mask != pair_room_mask(c, pr) && pair_room_mask(c, pr))
+			ctl_send_demand_now(c, pr, now_ns);
+	}
+	f->waiting_since_ns = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct tita_leaf_entry *l = &lines[i];
+
+		for (uint32_t k = 0; k < f->n_lines; k++) {
+			struct fab_line *ln = &f->lines[k];
+
+			if (!line_key_eq(&ln->e, l))
+				continue;
+			ln->cap_bps = l->cap_bps;
+			ln->cap_until_ns = now_ns + tita_min_u64(ttl_ns, c->p.grant_ttl_ns);
+			ln->room_mask = l->dir == TITA_LEAF_UP ? l->room_mask : 0;
+			break;
+		}
+		if (c->p.steer && l->remote_leaf != TITA_LEAF_ANY)
+			line_orders(c, port, l, now_ns);
+	}
+	share_caps(c, port, now_ns);
+	c->port_dirty[port] = true;
+}
+
+int ctl_on_leaf_answer(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
+{
+	int port;
+	struct fab_port *f;
+
+	if (!m->n_entries)
+		return 0;
+	port = ctl_port_find(c, &m->leaf[0].member);
+	if (port < 0 || !(f = c->ports[port].fab) || f->place.leaf != m->leaf_id ||
+	    !tita_addr_eq(&m->peer, &f->members[f->leader]) || f->leader == f->self) {
+		c->stats.leaf_msgs_refused++;
+		return 0;
+	}
+	for (uint32_t i = 1; i < m->n_entries; i++)
+		if (!tita_addr_eq(&m->leaf[i].member, &m->leaf[0].member)) {
+			c->stats.leaf_msgs_refused++;
+			return 0;
+		}
+	take_answer(c, (uint16_t)port, m->leaf, m->n_entries, m->up_room_mask, m->down_room_mask,
+		    m->ttl_ns, now_ns);
+	/* The new caps bound the rates now, not at the next round. */
+	for (uint32_t p = 0; p < c->n_ports; p++)
+		c->port_dirty[p] = c->port_dirty[p] || p == (uint32_t)port;
+	ctl_compose_dirty(c, now_ns);
+	return (int)m->n_entries;
+}
+
+/* ---- the leader's side -------------------------------------------------- */
+
+static int member_index(const struct fab_port *f, const struct tita_addr *a)
+{
+	uint32_t lo = 0, hi = f->n_members;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int r = cmp_addr(&f->members[mid], a);
+
+		if (!r)
+			return (int)mid;
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static int leader_ensure(struct tita_ctl *c, struct fab_port *f)
+{
+	struct tita_leader_params lp;
+
+	if (f->leader_obj)
+		return 0;
+	tita_leader_params_default(&lp);
+	lp.eta = c->p.fabric_eta;
+	lp.entry_ttl_ns = c->p.grant_ttl_ns;
+	/* A proposal lives until the line shows up where it was asked to (its
+	 * old line is withdrawn), or for a round if it was refused. */
+	lp.move_hold_ns = c->p.control_interval_ns;
+	lp.max_entries = tita_min_u64(c->p.max_pairs, 1u << 20);
+	f->leader_obj = tita_leader_new(&lp, &f->place);
+	return f->leader_obj ? 0 : -ENOMEM;
+}
+
+static void leader_take_lines(struct tita_ctl *c, struct port *pt, const struct tita_addr *member,
+			      const struct tita_leaf_entry *lines, uint32_t n, uint64_t now_ns)
+{
+	struct fab_port *f = pt->fab;
+
+	if (leader_ensure(c, f) < 0)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		struct tita_leaf_entry e = lines[i];
+
+		e.member = *member;
+		if (tita_leader_report(f->leader_obj, &e, now_ns) < 0)
+			c->stats.leaf_lines_refused++;
+	}
+	f->leader_dirty = true;
+	c->fabric_due_ns = tita_min_u64(c->fabric_due_ns, now_ns + fabric_batch_ns(c));
+}
+
+int ctl_on_leaf_report(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
+{
+	/* The port in the reporter's leaf, and the reporter one of its members. */
+	for (uint32_t p = 0; p < c->n_ports; p++) {
+		struct fab_port *f = c->ports[p].fab;
+		int idx;
+
+		if (!f || f->place.leaf != m->leaf_id)
+			continue;
+		idx = member_index(f, &m->peer);
+		if (idx < 0 || (uint32_t)idx == f->self)
+			break;
+		for (uint32_t i = 0; i < m->n_entries; i++)
+			if (!tita_addr_eq(&m->leaf[i].member, &m->peer)) {
+				c->stats.leaf_msgs_refused++;
+				return 0;
+			}
+		/* It reports: it is alive, and takes us for its leader. */
+		f->dead_until_ns[idx] = 0;
+		f->answered_ns[idx] = 0;
+		leader_take_lines(c, &c->ports[p], &m->peer, m->leaf, m->n_entries, now_ns);
+		return (int)m->n_entries;
+	}
+	c->stats.leaf_msgs_refused++;
+	return 0;
+}
+
+/* Run the allocation and answer the members whose caps or orders changed,
+ * or whose refresh is due. */
+static void lead(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
+{
+	struct port *pt = &c->ports[port];
+	struct fab_port *f = pt->fab;
+	struct tita_leaf_entry *lines = f->scratch;
+	uint64_t up_room, down_room;
+
+	if (!f->leader_obj || (!f->leader_dirty && !round))
+		return;
+	f->leader_dirty = false;
+	tita_leader_run(f->leader_obj, now_ns);
+	for (uint32_t i = 0; i < f->n_members; i++) {
+		size_t n;
+		bool mine = i == f->self;
+
+		if (f->answered_ns[i] && now_ns - f->answered_ns[i] < c->p.refresh_ns &&
+		    !tita_leader_changed(f->leader_obj, &f->members[i], c->p.demand_change_frac,
+					 now_ns))
+			continue;
+		n = tita_leader_answer(f->leader_obj, &f->members[i], lines, LINES_MAX, &up_room,
+				       &down_room, now_ns);
+		if (!n)
+			continue;
+		n = tita_min_u64(n, LINES_MAX);
+		tita_leader_mark_answered(f->leader_obj, &f->members[i], now_ns);
+		f->answered_ns[i] = now_ns ? now_ns : 1;
+		if (mine) {
+			take_answer(c, port, lines, (uint32_t)n, up_room, down_room,
+				    c->p.grant_ttl_ns, now_ns);
+			continue;
+		}
+		for (size_t k = 0; k < n; k++) {
+			struct out_entry *e = ctl_outbox_push(c);
+
+			if (!e)
+				break;
+			e->kind = TITA_MSG_LEAF_ANSWER;
+			e->peer = f->members[i];
+			e->leaf = (struct out_leaf){
+				.line = lines[k],
+				.leaf_id = f->place.leaf,
+				.up_room_mask = up_room,
+				.down_room_mask = down_room,
+				.ttl_ns = c->p.grant_ttl_ns,
+			};
+		}
+		c->stats.leaf_answers++;
+	}
+}
+
+/* ---- rounds ------------------------------------------------------------- */
+
+static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+{
+	struct port *pt = &c->ports[port];
+
+	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
+		struct pair *pr = &c->pairs[k];
+		struct fab_probes *pb;
+
+		if (!pr->used || pr->role != TITA_PAIR_TX || pr->port != port)
+			continue;
+		if (pr->path == PATH_OFF) {
+			/* A remote whose leaf became known since the pair began. */
+			if (c->p.steer && in_fabric(pt, pr) && !pr->sport) {
+				pr->sport = random_sport(c);
+				pr->path = PATH_SPREAD;
+				path_push(c, pr, pr->sport);
+			}
+			continue;
+		}
+		if (pr->path == PATH_SPREAD) {
+			/* Grown large: from now on it is placed. */
+			if (pr->big)
+				start_probing(c, pr, UINT32_MAX, now_ns);
+			continue;
+		}
+		if (pr->path == PATH_MOVING && now_ns >= pr->path_until_ns) {
+			move_failed(c, pr);
+			report_due(c, pt, now_ns);
+		}
+		pb = pr->probes;
+		if (pb && pb->n_out && now_ns - pb->sent_ns >= probe_timeout_ns(c)) {
+			c->stats.probes_lost += pb->n_out;
+			pb->n_out = 0;
+		}
+		/* Lost probes do not keep a new pair from its place. */
+		if (!pr->placed && pr->path == PATH_KNOWN && pb && !pb->n_out)
+			place(c, pr, now_ns);
+		if (pr->path == PATH_PROBING && pb && !pb->n_out)
+			probe_push(c, pr, pr->sport, now_ns);
+		/* A pair granted enough to steer alone learns where its
+		 * source ports go before anyone asks it to move. */
+		if (pr->path == PATH_KNOWN && pb && pb->n <= 1 && !pb->n_out &&
+		    pair_big(c, pt->fab, pr))
+			probe_batch(c, pr, UINT32_MAX, now_ns);
+		/* A large pair held back, that knows no port for some spine,
+		 * probes for more now and then: the spine it does not know
+		 * may be the one with room. */
+		else if (pr->path == PATH_KNOWN && pb && !pb->n_out && pr->big &&
+			 now_ns - pb->sent_ns >= 4 * probe_timeout_ns(c) &&
+			 (known_spines(pr) | 1ull << pr->spine) != spines_mask(pt->fab) &&
+			 (pr->seek ||
+			  (double)ctl_fabric_cap(pr, now_ns) < 0.9 * (double)pr->nic_share_bps))
+			probe_batch(c, pr, UINT32_MAX, now_ns);
+		if (pr->want_spine != TITA_SPINE_NONE && pb && !pb->n_out)
+			try_move(c, pr, now_ns);
+		if (pr->want_spine != TITA_SPINE_NONE && now_ns >= pr->want_until_ns)
+			pr->want_spine = TITA_SPINE_NONE;
+	}
+}
+
+static void fabric_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
+{
+	struct fab_port *f = c->ports[port].fab;
+
+	if (!f)
+		return;
+	if (round)
+		maintain_paths(c, port, now_ns);
+	nic_shares(c, port);
+	build_lines(c, port, now_ns);
+	if (round || f->report_due || f->report_check)
+		report(c, port, now_ns);
+	f->report_check = false;
+	lead(c, port, now_ns, round);
+	share_caps(c, port, now_ns);
+}
+
+void ctl_fabric_round(struct tita_ctl *c, uint64_t now_ns)
+{
+	c->fabric_due_ns = TITA_TIME_NEVER;
+	for (uint32_t p = 0; p < c->n_ports; p++)
+		fabric_port(c, (uint16_t)p, now_ns, true);
+}
+
+void ctl_fabric_early(struct tita_ctl *c, uint64_t now_ns)
+{
+	c->fabric_due_ns = TITA_TIME_NEVER;
+	for (uint32_t p = 0; p < c->n_ports; p++)
+		fabric_port(c, (uint16_t)p, now_ns, false);
+	ctl_compose_dirty(c, now_ns);
+}
+
+/* ---- hooks from both sides ---------------------------------------------- */
+
+uint64_t ctl_fabric_cap(const struct pair *pr, uint64_t now_ns)
+{
+	/* A pair on its way to another spine keeps its rate where it is: what
+	 * it has posted must drain at it before its queue pairs can move (the
+	 * caller holds its next message meanwhile). */
+	uint64_t cap = now_ns < pr->leaf_cap_until_ns ? pr->leaf_cap_bps : TITA_RATE_UNPACED;
+
+	if (pr->role == TITA_PAIR_TX && pr->hold_spine != TITA_SPINE_NONE)
+		return tita_min_u64(cap, pr->hold_cap_bps);
+	return cap;
+}
+
+/*
+ * Marks on a pair that tita placed (CNPs to its sender, CE its receiver
+ * reports) mean a collision it did not plan: most often the fabric rehashed
+ * (a link went down or came back) and the pair's source port now goes
+ * elsewhere. One probe of its own port tells; a new spine there makes the
+ * whole port probe again (rehash()).
+ */
+void ctl_fabric_marked(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+{
+	if (pr->path != PATH_KNOWN || !pr->probes || pr->probes->n_out ||
+	    now_ns - pr->probes->sent_ns < probe_timeout_ns(c) ||
+	    !in_fabric(&c->ports[pr->port], pr))
+		return;
+	probe_push(c, pr, pr->sport, now_ns);
+	c->stats.probes_on_marks++;
+}
+
+void ctl_fabric_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_grant_entry *e,
+			 uint64_t old_grant_bps, uint64_t now_ns)
+{
+	/* What the pair can use on its uplink follows its grant: its lines
+	 * are looked at again at once (and reported if that moved them
+	 * enough), so that a cap freed downstream frees the uplink too, hop
+	 * by hop, without waiting for rounds. */
+	if (in_fabric(&c->ports[pr->port], pr) &&
+	    ctl_changed(tita_min_u64(pr->demand_bps, e->rate_bps),
+			tita_min_u64(pr->demand_bps, old_grant_bps), c->p.demand_change_frac))
+		report_soon(c, &c->ports[pr->port], now_ns);
+	if (e->ce_ppm > c->p.rc_ce_threshold * 1e6)
+		ctl_fabric_marked(c, pr, now_ns);
+	pr->far_share_bps = e->share_bps;
+	if (pr->hold_spine != TITA_SPINE_NONE && e->has_spine && e->spine == pr->hold_spine) {
+		pr->hold_spine = TITA_SPINE_NONE;
+		c->port_dirty[pr->port] = true;
+	}
+	if (e->move && e->room_mask) {
+		bool new_ask = !pr->move_asked || now_ns >= pr->move_until_ns ||
+			       pr->move_mask != e->room_mask || pr->move_swap != e->swap;
+
+		pr->move_asked = true;
+		pr->move_mask = e->room_mask;
+		pr->move_swap = e->swap;
+		pr->move_until_ns = now_ns + c->p.control_interval_ns;
+		if (new_ask)
+			report_due(c, &c->ports[pr->port], now_ns);
+	} else {
+		pr->move_asked = false;
+	}
+}
+
+void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita_demand_entry *e,
+			  uint64_t now_ns)
+{
+	uint16_t spine = e->has_spine ? e->spine : TITA_SPINE_NONE;
+
+	if (pr->remote_leaf == TITA_LEAF_NONE)
+		pr->remote_leaf = remote_leaf_of(c, &pr->remote);
+	/* A new pair from another leaf is granted no more than the start rate
+	 * until our leader has placed it on our downlinks, as its sender keeps
+	 * to it until its own leader has placed it on the uplinks. */
+	if (!pr->leaf_capped && !pr->leaf_cap_until_ns && in_fabric(&c->ports[pr->port], pr)) {
+		pr->leaf_cap_bps =
+			(uint64_t)(c->p.start_rate_frac * (double)c->ports[pr->port].line_rate_bps);
+		pr->leaf_cap_until_ns = now_ns + c->p.grant_ttl_ns;
+	}
+	if (spine != pr->spine) {
+		bool kept = pr->move_asked && spine < TITA_SPINES_MAX && pr->move_mask >> spine & 1;
+
+		/* It moved: whatever we asked of it is done. Where our leader
+		 * kept room for it, it goes on at the cap it had; anywhere else
+		 * others may already have the downlink's caps, and it gets the
+		 * start rate until our leader has counted it there. The grant
+		 * goes now: its sender waits for one that knows the move. */
+		if (!kept && spine != TITA_SPINE_NONE && pr->leaf_capped &&
+		    in_fabric(&c->ports[pr->port], pr)) {
+			pr->leaf_cap_bps = (uint64_t)(c->p.start_rate_frac *
+						      (double)c->ports[pr->port].line_rate_bps);
+			pr->leaf_cap_until_ns = now_ns + c->p.grant_ttl_ns;
+			/* Where it came from, for our leader: after a swap that
+			 * spine is free here, and the line it lands on should
+			 * move there (the next step of the same chain). */
+			pr->came_from = pr->spine;
+			pr->came_ns = now_ns ? now_ns : 1;
+		}
+		pr->spine = spine;
+		pr->move_asked = false;
+		pr->grant_sent_ns = 0;
+		c->port_needs_alloc[pr->port] = true;
+		c->alloc_due_ns = tita_min_u64(c->alloc_due_ns, now_ns);
+		report_due(c, &c->ports[pr->port], now_ns);
+	}
+	if (e->seek != pr->src_seek || e->room_mask != pr->src_room_mask) {
+		/* A seek is news for our leader; where the sender could go
+		 * matters to it as soon as the pair needs a place. */
+		if (e->seek != pr->src_seek)
+			report_due(c, &c->ports[pr->port], now_ns);
+		else
+			report_soon(c, &c->ports[pr->port], now_ns);
+		pr->src_seek = e->seek;
+		pr->src_room_mask = e->room_mask;
+	}
+}
+
+void ctl_fabric_fill_demand(const struct tita_ctl *c, struct pair *pr, struct tita_demand_entry *e,
+			    uint64_t now_ns)
+{
+	if (!in_fabric(&c->ports[pr->port], pr) || !pr->placed || pr->spine == TITA_SPINE_NONE ||
+	    (pr->path != PATH_KNOWN && pr->path != PATH_MOVING))
+		return;
+	e->has_spine = true;
+	e->spine = pr->spine;
+	e->room_mask = pair_room_mask(c, pr);
+	e->seek = pr->seek && now_ns < pr->seek_until_ns && pr->path == PATH_KNOWN;
+	pr->room_sent_mask = e->room_mask;
+}
+
+void ctl_fabric_fill_grant(const struct tita_ctl *c, const struct pair *pr,
+			   struct tita_grant_entry *e, uint64_t now_ns)
+{
+	if (!in_fabric(&c->ports[pr->port], pr))
+		return;
+	if (pr->spine != TITA_SPINE_NONE) {
+		e->has_spine = true;
+		e->spine = pr->spine;
+	}
+	if (e->rate_bps < pr->rx_alloc_bps)
+		e->share_bps = pr->rx_alloc_bps;
+	if (!pr->move_asked || now_ns >= pr->move_until_ns || !pr->move_mask)
+		return;
+	e->move = true;
+	e->room_mask = pr->move_mask;
+	e->swap = pr->move_swap;
+	return;
+}
+
+void ctl_fabric_pair_release(struct tita_ctl *c, struct pair *pr)
+{
+	free(pr->probes);
+	pr->probes = NULL;
+	if (c->ports[pr->port].fab)
+		c->ports[pr->port].fab->report_due = true;
+}
+
+void ctl_fabric_free(struct tita_ctl *c)
+{
+	for (uint32_t p = 0; c->ports && p < c->n_ports; p++)
+		c->ports[p].fab = fab_port_free(c->ports[p].fab);
+	for (uint32_t k = 0; c->pairs && k < c->pairs_hwm; k++) {
+		free(c->pairs[k].probes);
+		c->pairs[k].probes = NULL;
+	}
+	if (c->places)
+		free(c->places->slots);
+	free(c->places);
+	free(c->probes);
+	free(c->paths);
+}
+
+void ctl_fabric_port_info(const struct tita_ctl *c, const struct port *pt,
+			  struct tita_port_info *info)
+{
+	const struct fab_port *f = pt->fab;
+
+	if (!f)
+		return;
+	info->place = f->place;
+	info->leader = f->members[f->leader];
+	info->is_leader = f->leader == f->self;
+}
+
+uint32_t tita_ctl_leaf_links(const struct tita_ctl *c, const struct tita_addr *local,
+			     struct tita_leader_link *up, struct tita_leader_link *down)
+{
+	int port = ctl_port_find(c, local);
+	const struct fab_port *f;
+
+	if (port < 0 || !(f = c->ports[port].fab) || !f->leader_obj)
+		return 0;
+	tita_leader_links(f->leader_obj, up, down);
+	return f->place.n_spines;
+}
+
+void tita_ctl_leader_stats(const struct tita_ctl *c, const struct tita_addr *local,
+			   struct tita_leader_stats *ret_stats)
+{
+	int port = ctl_port_find(c, local);
+	const struct fab_port *f;
+
+	*ret_stats = (struct tita_leader_stats){ 0 };
+	if (port >= 0 && (f = c->ports[port].fab) && f->leader_obj)
+		tita_leader_stats(f->leader_obj, ret_stats);
+}
