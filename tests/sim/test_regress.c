@@ -28,14 +28,14 @@
 
 static const char *dir = "tests/sim/scenarios";
 
-static void run(const char *name, const char *cc, struct sim_results *r)
+static void run_seed(const char *name, const char *cc, uint64_t seed, struct sim_results *r)
 {
 	char path[512];
 	struct sim_config cfg;
 	struct sim s;
 
 	snprintf(path, sizeof(path), "%s/%s.conf", dir, name);
-	assert_int_equal(sim_config_load(&cfg, path, SIM_SEED_FROM_FILE, stderr), 0);
+	assert_int_equal(sim_config_load(&cfg, path, seed, stderr), 0);
 	assert_int_equal(sim_init(&s, &cfg, sim_cc_find(cc), NULL), 0);
 	assert_int_equal(sim_run(&s, r), 0);
 	printf("# %-10s %-13s q_p99 %6.1f KB  pauses %4llu  util %.3f  jain %.4f  "
@@ -47,6 +47,11 @@ static void run(const char *name, const char *cc, struct sim_results *r)
 	assert_int_equal(r->drops, 0);
 	sim_fini(&s);
 	sim_config_fini(&cfg);
+}
+
+static void run(const char *name, const char *cc, struct sim_results *r)
+{
+	run_seed(name, cc, SIM_SEED_FROM_FILE, r);
 }
 
 static double ratio(const struct sim_results *r)
@@ -124,13 +129,25 @@ static void incast_bounds(void **state)
 	assert_true(ratio(&tita_only) <= 1.05);
 }
 
+static double median3(double a, double b, double c)
+{
+	return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+}
+
 static void leafspine_no_drops(void **state)
 {
 	struct sim_results r;
 
+	/* The median of three seeds: which flows collide is the hash's, and
+	 * one seed's draw moves a control's figure by 0.1 either way. */
 	for (int k = 0; sim_cc_all[k]; k++) {
-		run("leafspine", sim_cc_all[k]->name, &r);
-		assert_true(ratio(&r) < 1.6);
+		double x[3];
+
+		for (uint64_t seed = 1; seed <= 3; seed++) {
+			run_seed("leafspine", sim_cc_all[k]->name, seed, &r);
+			x[seed - 1] = ratio(&r);
+		}
+		assert_true(median3(x[0], x[1], x[2]) < 1.55);
 	}
 }
 
