@@ -50,6 +50,16 @@ uint32_t sim_pkt_alloc(struct sim *s)
 			exit(1);
 		}
 		s->pkts = p;
+		if (s->cc->int_stamp) {
+			struct hpcc_hop(*h)[HPCC_MAX_HOPS] =
+				realloc(s->hops, (size_t)cap * sizeof(*h));
+
+			if (!h) {
+				fprintf(stderr, "tita-sim: out of memory for packets\n");
+				exit(1);
+			}
+			s->hops = h;
+		}
 		for (i = s->cap_pkts; i < cap; i++)
 			p[i].next = i + 1 < cap ? i + 1 : SIM_NONE;
 		s->free_pkt = s->cap_pkts;
@@ -256,7 +266,7 @@ static void switch_kick(struct sim *s, uint32_t port)
 	if (port == s->monitor_port)
 		monitor_queue_change(s, pt);
 	if (s->cc->int_stamp && p->kind == SIM_PKT_DATA && p->nhop < HPCC_MAX_HOPS) {
-		struct hpcc_hop *h = &p->hop[p->nhop++];
+		struct hpcc_hop *h = &s->hops[i][p->nhop++];
 
 		h->rate_bps = pt->rate_bps;
 		h->ts_ps = s->now_ps;
@@ -390,7 +400,6 @@ void sim_host_send_ctrl(struct sim *s, uint32_t host, uint32_t pkt)
 
 	s->pkts[pkt].prio = SIM_PRIO_CTRL;
 	s->pkts[pkt].src = host;
-	s->pkts[pkt].sent_ps = s->now_ps;
 	fifo_push(s, &pt->q[SIM_PRIO_CTRL], pkt);
 	pt->q_bytes[SIM_PRIO_CTRL] += s->pkts[pkt].wire_bytes;
 	sim_nic_kick(s, host);
@@ -452,7 +461,6 @@ static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
 	p->dport = SIM_ROCE_DPORT;
 	p->payload_bytes = payload;
 	p->wire_bytes = wire;
-	p->sent_ps = s->now_ps;
 	f->sent_bytes += payload;
 	p->seq = f->sent_bytes;
 	f->last_pkt_bytes = wire;
@@ -581,7 +589,7 @@ static void send_ack(struct sim *s, struct sim_flow *f, uint32_t data_idx)
 	p->payload_bytes = 0;
 	p->seq = f->rcvd_bytes;
 	p->nhop = data->nhop;
-	memcpy(p->hop, data->hop, sizeof(p->hop[0]) * data->nhop);
+	memcpy(s->hops[i], s->hops[data_idx], sizeof(s->hops[0][0]) * data->nhop);
 	sim_host_send_ctrl(s, f->dst, i);
 }
 
@@ -1809,6 +1817,7 @@ void sim_fini(struct sim *s)
 	free(s->flows);
 	free(s->dependents);
 	free(s->pkts);
+	free(s->hops);
 	free(s->msgs);
 	free(s->msg_next);
 	free(s->q_hist_ps);

@@ -89,9 +89,11 @@ struct sim_pkt {
 	/* data: byte offset of the payload end; ACK: bytes acked; NAK: the
 	 * offset to resend from; probe reply: the host probed */
 	uint64_t seq;
-	uint64_t sent_ps;
-	struct hpcc_hop hop[HPCC_MAX_HOPS];
 };
+
+/* 48 bytes: a packet is touched at every hop, its INT records (HPCC only)
+ * live beside the pool, in struct sim's hops. */
+_Static_assert(sizeof(struct sim_pkt) == 48, "sim_pkt grew");
 
 struct sim_fifo {
 	uint32_t head, tail;
@@ -472,6 +474,7 @@ struct sim {
 
 	struct sim_pkt *pkts;
 	uint32_t n_pkts, cap_pkts, free_pkt;
+	struct hpcc_hop (*hops)[HPCC_MAX_HOPS]; /* [cap_pkts] when switches stamp INT */
 	struct tita_msg *msgs;
 	uint32_t cap_msgs, free_msg;
 	uint32_t *msg_next;
@@ -539,6 +542,11 @@ void sim_schedule(struct sim *s, uint64_t t_ps, enum sim_ev_type type, uint32_t 
 /* A congestion control changed the flow's rate. */
 void sim_flow_set_rate(struct sim *s, struct sim_flow *f, double rate_bps);
 void sim_nic_kick(struct sim *s, uint32_t host);
+/* The INT records a packet carries (only when cc->int_stamp). */
+static inline struct hpcc_hop *sim_pkt_hops(const struct sim *s, const struct sim_pkt *p)
+{
+	return s->hops[p - s->pkts];
+}
 /* Send a control-class packet from a host. */
 uint32_t sim_pkt_alloc(struct sim *s);
 void sim_host_send_ctrl(struct sim *s, uint32_t host, uint32_t pkt);
