@@ -1229,8 +1229,11 @@ int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_op
 	s->free_pkt = SIM_NONE;
 	s->free_msg = SIM_NONE;
 	s->fail_ps = UINT64_MAX;
-	if (sim_eventq_init(&s->evq, 1 << 16) < 0)
+	if (sim_eventq_init(&s->evq, 1 << 12) < 0)
 		return -ENOMEM;
+	/* A packet's hops and PFC frames in one heap, timers in the other. */
+	sim_eventq_set_slow(&s->evq,
+			    ~(1u << SIM_EV_ARRIVE | 1u << SIM_EV_TXDONE | 1u << SIM_EV_PFC));
 	err = build_topology(s);
 	if (err)
 		return err;

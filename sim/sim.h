@@ -214,30 +214,31 @@ struct sim_host {
 };
 
 struct sim_flow {
+	/* What the NIC's round robin reads of every flow it passes over comes
+	 * first, in one cache line. */
 	uint32_t id;
 	uint32_t src, dst, job, group;
-	uint64_t size_bytes; /* UINT64_MAX for a flow that runs until stop_ps */
-	uint64_t start_ps, stop_ps, finish_ps;
-	uint64_t sent_bytes, rcvd_bytes, acked_bytes;
-	uint64_t next_tx_ps;
-	double rate_bps;
-	uint64_t line_bps;
-	uint64_t last_pkt_bytes;
-	uint64_t last_cnp_ps; /* notification point */
-	bool cnp_sent_once;
-	bool started, timed;
-	uint32_t deps_pending;
-	uint32_t first_dependent, n_dependents;
-	uint64_t rcvd_at_window_start;
-	uint64_t trace_rcvd;
-	uint64_t ecn_rcvd;
-	uint64_t dec_sched_ps, inc_sched_ps; /* DCQCN timers queued */
 	uint32_t txp; /* tita: the pair's index in the sender's txp */
 	uint32_t rxp; /* tita: the sender's index in the receiver's rxp */
 	uint16_t sport; /* RoCEv2 UDP source port: the QP's ECMP entropy */
 	bool held; /* sim_flow_hold: the NIC sends nothing of it */
 	bool await_drain; /* call cc->on_drained when nothing is in flight */
 	bool in_active; /* on its host's list of flows with bytes to send */
+	bool started, timed;
+	uint64_t next_tx_ps;
+	uint64_t size_bytes; /* UINT64_MAX for a flow that runs until stop_ps */
+	uint64_t sent_bytes, rcvd_bytes, acked_bytes;
+	uint64_t start_ps, stop_ps, finish_ps;
+	double rate_bps;
+	uint64_t line_bps;
+	uint64_t last_pkt_bytes;
+	uint64_t last_cnp_ps; /* notification point */
+	bool cnp_sent_once;
+	uint32_t deps_pending;
+	uint32_t first_dependent, n_dependents;
+	uint64_t trace_rcvd;
+	uint64_t ecn_rcvd;
+	uint64_t dec_sched_ps, inc_sched_ps; /* DCQCN timers queued */
 	/* Go-back-N: the receiver takes only the next byte in order (that is
 	 * rcvd_bytes) and NAKs a gap once; the sender goes back on the NAK, or
 	 * when its timer (armed at a loss) finds nothing received in order for
