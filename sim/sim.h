@@ -543,6 +543,11 @@ void sim_schedule(struct sim *s, uint64_t t_ps, enum sim_ev_type type, uint32_t 
 /* A congestion control changed the flow's rate. */
 void sim_flow_set_rate(struct sim *s, struct sim_flow *f, double rate_bps);
 void sim_nic_kick(struct sim *s, uint32_t host);
+/* calloc, or exit with a message: the simulator cannot go on without it. */
+void *sim_xcalloc(size_t n, size_t sz);
+/* A control-class packet, filled but not sent (sim_host_send_ctrl). */
+uint32_t sim_pkt_ctrl(struct sim *s, enum sim_pkt_kind kind, uint32_t flow, uint32_t dst,
+		      uint16_t sport, uint16_t dport, uint32_t wire_bytes);
 /* The INT records a packet carries (only when cc->int_stamp). */
 static inline struct hpcc_hop *sim_pkt_hops(const struct sim *s, const struct sim_pkt *p)
 {
