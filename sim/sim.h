@@ -2,11 +2,12 @@
 /*
  * tita-sim: a deterministic packet-level discrete-event simulator of a RoCEv2
  * fabric. Hosts with NICs (per-QP rate limiters, the DCQCN notification point,
- * the reaction point of the selected congestion control), output-queued
- * switches with a shared buffer, ECN marking, PFC and ECMP, and links with
- * propagation delay. Congestion controls plug in as struct sim_cc_ops; `tita`
- * runs the real lib/ controller on every host and carries its messages as
- * packets through the fabric.
+ * the reaction point of the selected congestion control, go-back-N on loss),
+ * output-queued switches with a shared buffer, ECN marking, PFC and ECMP on
+ * the 5-tuple (a QP's UDP source port is its entropy), and links with
+ * propagation delay that can fail. Congestion controls plug in as struct
+ * sim_cc_ops; `tita` runs the real lib/ controller on every host and carries
+ * its messages as packets through the fabric.
  *
  * Time is virtual, in picoseconds (so 1000-byte packets at 400 Gb/s
  * serialize exactly); a seed fixes every random choice (ECN marking, ECMP
