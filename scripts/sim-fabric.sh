@@ -11,8 +11,9 @@
 # Same seed, same figures.
 #
 # usage: scripts/sim-fabric.sh [-b BUILD_DIR] [-o OUT_DIR] [-s "SEEDS"] [-j JOBS]
-#                              [-t "TITA ARGS"] [SCENARIO[:SIZE]...]
+#                              [-t "TITA ARGS"] [-k] [SCENARIO[:SIZE]...]
 #   SCENARIO:SIZE runs SCENARIO with --set traffic.size=SIZE (e.g. perm256:200MB)
+#   -k keeps the runs that have a summary.txt (to finish an interrupted table)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,14 +22,16 @@ out=$root/results/sim
 seeds="1 2 3 4 5"
 jobs=2
 tita_args=""
-while getopts "b:o:s:j:t:h" opt; do
+keep=false
+while getopts "b:o:s:j:t:kh" opt; do
 	case $opt in
 	b) build=$OPTARG ;;
 	o) out=$OPTARG ;;
 	s) seeds=$OPTARG ;;
 	j) jobs=$OPTARG ;;
 	t) tita_args=$OPTARG ;;
-	*) sed -n '3,16p' "$0"; exit 2 ;;
+	k) keep=true ;;
+	*) sed -n '3,17p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -63,7 +66,9 @@ for r in "${runs[@]}"; do
 		extra=$size
 		[ "$cc" = tita ] && extra="$extra $tita_args"
 		for sd in $seeds; do
-			echo "$out/fabric/$(name_of "$r")/$cc/seed$sd $cc $sd $conf $extra" >>"$joblist"
+			dir=$out/fabric/$(name_of "$r")/$cc/seed$sd
+			$keep && [ -f "$dir/summary.txt" ] && continue
+			echo "$dir $cc $sd $conf $extra" >>"$joblist"
 		done
 	done
 done
@@ -111,7 +116,7 @@ unfinished() {
 	echo "# tita-sim: the fabric"
 	echo
 	echo "Produced by \`scripts/sim-fabric.sh${tita_args:+ -t \"$tita_args\"}\` (seeds $seeds) with $($sim --version)"
-	echo "in $(((t1 - t0) / 60)) min $(((t1 - t0) % 60)) s on $jobs cores. Every figure is the min–max over the seeds."
+	echo "in $(((t1 - t0) / 60)) min $(((t1 - t0) % 60)) s on $jobs cores$($keep && echo " (the runs left to do)"). Every figure is the min–max over the seeds."
 	echo "tita runs lib/'s defaults${tita_args:+ with $tita_args}."
 	echo
 	echo "- completion / bound: the primary group's completion over its line-rate bound"
