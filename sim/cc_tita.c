@@ -365,20 +365,14 @@ static uint32_t msg_estimate_bytes(uint32_t n_entries)
 static void send_datagram(struct sim *s, uint32_t from, uint32_t to, uint32_t slot,
 			  uint32_t dgram_bytes)
 {
-	uint32_t i = sim_pkt_alloc(s);
-	struct sim_pkt *p = &s->pkts[i];
-
-	p->kind = SIM_PKT_TITA;
-	p->flow = slot;
-	p->dst = to;
 	/* titad's one socket: from and to its peer port, so a pair's datagrams
 	 * hash on (from, to) alone and keep one path. */
-	p->sport = SIM_TITA_UDP_PORT;
-	p->dport = SIM_TITA_UDP_PORT;
-	p->wire_bytes = dgram_bytes + UDP_OVERHEAD_BYTES;
-	p->payload_bytes = 0;
-	s->hosts[from].ctrl_tx_bytes += p->wire_bytes;
-	s->ctrl_bytes += p->wire_bytes;
+	uint32_t wire = dgram_bytes + UDP_OVERHEAD_BYTES;
+	uint32_t i =
+		sim_pkt_ctrl(s, SIM_PKT_TITA, slot, to, SIM_TITA_UDP_PORT, SIM_TITA_UDP_PORT, wire);
+
+	s->hosts[from].ctrl_tx_bytes += wire;
+	s->ctrl_bytes += wire;
 	sim_host_send_ctrl(s, from, i);
 }
 

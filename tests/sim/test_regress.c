@@ -12,9 +12,12 @@
  *    incast whose job has a low weight (a job's pairs share its weight);
  *  - a 32:1 incast into a small buffer completes (a drained ingress port
  *    is resumed);
+ *  - the baselines' figures on these scenarios, pinned both ways;
+ *  - tita's reactive ceiling spares a congested leaf uplink PFC pauses;
  *  - the same seed gives the same results bit for bit.
  * argv[1] is the directory of the scenario files.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,10 +41,13 @@ static void run_seed(const char *name, const char *cc, uint64_t seed, struct sim
 	assert_int_equal(sim_config_load(&cfg, path, seed, stderr), 0);
 	assert_int_equal(sim_init(&s, &cfg, sim_cc_find(cc), NULL), 0);
 	assert_int_equal(sim_run(&s, r), 0);
-	printf("# %-10s %-13s q_p99 %6.1f KB  pauses %4llu  util %.3f  jain %.4f  "
-	       "completion/bound %.4f  ctrl %.5f  %.2f M events/s\n",
-	       name, cc, (double)r->q_p99_bytes / 1024, (unsigned long long)r->pause_frames,
-	       r->util, r->jain, r->bound_ps > 0 ? r->completion_ps / r->bound_ps : 0, r->ctrl_frac,
+	printf("# %-10s %-13s q_p99 %6.1f KB  port p99 %6.1f KB  pauses %4llu  cnps %4llu  "
+	       "marks %4llu  util %.4f  jain %.4f  completion/bound %.4f  ctrl %.5f  "
+	       "%.2f M events/s\n",
+	       name, cc, (double)r->q_p99_bytes / 1024, (double)r->port_q_p99_max_bytes / 1024,
+	       (unsigned long long)r->pause_frames, (unsigned long long)r->cnps,
+	       (unsigned long long)r->ecn_marks, r->util, r->jain,
+	       r->bound_ps > 0 ? r->completion_ps / r->bound_ps : 0, r->ctrl_frac,
 	       r->wall_s > 0 ? (double)r->events / r->wall_s / 1e6 : 0);
 	assert_int_equal(r->flows_done, r->flows_total);
 	assert_int_equal(r->drops, 0);
@@ -174,6 +180,100 @@ static void drained_port_resumes(void **state)
 	assert_true(ratio(&r) <= 1.01);
 }
 
+/* The baselines' figures at the files' seeds, pinned both ways: a change to
+ * the fabric or to a baseline moves them (switch ECN off, for one, leaves
+ * DCQCN unpaced and its CNP counts at zero). Runs are deterministic and
+ * identical under gcc and clang; the margins only let a harmless change of
+ * floating-point rounding through. After a deliberate change to the model,
+ * take the new values from the "#" lines this test prints. */
+struct pin {
+	const char *scenario, *cc;
+	double ratio; /* completion / bound */
+	uint64_t pauses, cnps, ecn_marks;
+	double q_p99_kb, port_q_p99_kb; /* bottleneck; worst switch port */
+	double util, jain;
+};
+
+static const struct pin pins[] = {
+	{ "single", "none", 0.9990, 0, 0, 0, 0, 0, 0.9929, 1.0000 },
+	{ "single", "dcqcn", 0.9990, 0, 0, 0, 0, 0, 0.9929, 1.0000 },
+	{ "single", "dcqcn-paper", 0.9990, 0, 0, 0, 0, 0, 0.9929, 1.0000 },
+	{ "single", "hpcc", 1.0478, 0, 0, 0, 0, 0, 0.9467, 1.0000 },
+	{ "twoflow", "none", 1.9985, 1392, 0, 12894, 6525, 6144, 0.9995, 1.0000 },
+	{ "twoflow", "dcqcn", 2.1126, 126, 1175, 7544, 6492, 6144, 0.8867, 1.0000 },
+	{ "twoflow", "dcqcn-paper", 5.5417, 0, 8, 62, 1262, 1024, 0.3573, 1.0000 },
+	{ "twoflow", "hpcc", 2.1739, 0, 0, 0, 4, 4, 0.9495, 1.0000 },
+	{ "incast8", "none", 0.9990, 62, 0, 558, 1802, 1792, 0.9930, 0.9993 },
+	{ "incast8", "dcqcn", 1.4535, 9, 70, 99, 1741, 1536, 0.6825, 0.9464 },
+	{ "incast8", "dcqcn-paper", 0.9990, 90, 41, 402, 1802, 1792, 0.9930, 0.9998 },
+	{ "incast8", "hpcc", 1.0868, 0, 0, 0, 426, 424, 0.9129, 0.9510 },
+	{ "leafspine", "none", 1.3459, 0, 0, 1, 8, 504, 0.6110, 0.9715 },
+	{ "leafspine", "dcqcn", 1.3459, 0, 1, 1, 8, 504, 0.6110, 0.9715 },
+	{ "leafspine", "dcqcn-paper", 1.3459, 0, 1, 1, 8, 504, 0.6110, 0.9715 },
+	{ "leafspine", "hpcc", 1.4849, 0, 0, 0, 13, 256, 0.5541, 0.9564 },
+	{ "ringar-small", "none", 1.0836, 10, 0, 311, 2030, 1792, 0.9934, 0.9954 },
+	{ "ringar-small", "dcqcn", 1.2072, 0, 62, 133, 1681, 1536, 0.8918, 0.9872 },
+	{ "ringar-small", "dcqcn-paper", 1.1598, 6, 20, 297, 2030, 1792, 0.9282, 0.9901 },
+	{ "ringar-small", "hpcc", 1.1704, 0, 0, 0, 53, 52, 0.9199, 0.9950 },
+	{ "incast32-smallbuf", "none", 0.9999, 960, 0, 766, 1299, 1280, 0.9991, 1.0000 },
+	{ "incast32-smallbuf", "dcqcn", 0.9999, 1107, 470, 577, 1299, 1280, 0.9991, 0.9983 },
+	{ "incast32-smallbuf", "dcqcn-paper", 1.1126, 1401, 303, 361, 1262, 1024, 0.8979, 0.9751 },
+	{ "incast32-smallbuf", "hpcc", 1.1246, 32, 0, 24, 1144, 1024, 0.8883, 0.7570 },
+	{ "uplink-ce", "none", 0.9999, 1074, 0, 2156, 0, 1024, 0.2495, 1.0000 },
+	{ "uplink-ce", "dcqcn", 1.0011, 1007, 980, 1815, 0, 1024, 0.2492, 0.9799 },
+	{ "uplink-ce", "dcqcn-paper", 2.1973, 94, 38, 196, 0, 1024, 0.1135, 0.9205 },
+	{ "uplink-ce", "hpcc", 1.0883, 0, 0, 0, 0, 156, 0.2292, 0.9861 },
+	{ "linkfail", "none", 1.1114, 0, 0, 0, 10, 276, 0.8779, 0.9916 },
+	{ "linkfail", "dcqcn", 1.1114, 0, 0, 0, 10, 276, 0.8779, 0.9916 },
+	{ "linkfail", "dcqcn-paper", 1.1114, 0, 0, 0, 10, 276, 0.8779, 0.9916 },
+	{ "linkfail", "hpcc", 1.5204, 0, 0, 0, 61, 156, 0.6434, 0.9591 },
+};
+
+static void near_rel(const char *what, const struct pin *p, double got, double want, double rel,
+		     double abs)
+{
+	double tol = fabs(want) * rel > abs ? fabs(want) * rel : abs;
+
+	if (fabs(got - want) > tol)
+		fail_msg("%s %s: %s %.4f, pinned at %.4f +- %.4f", p->scenario, p->cc, what, got,
+			 want, tol);
+}
+
+static void baselines_pinned(void **state)
+{
+	for (size_t k = 0; k < sizeof(pins) / sizeof(pins[0]); k++) {
+		const struct pin *p = &pins[k];
+		struct sim_results r;
+
+		run(p->scenario, p->cc, &r);
+		near_rel("completion/bound", p, ratio(&r), p->ratio, 0.01, 0);
+		near_rel("pauses", p, (double)r.pause_frames, (double)p->pauses, 0.03, 2);
+		near_rel("cnps", p, (double)r.cnps, (double)p->cnps, 0.03, 2);
+		near_rel("ecn marks", p, (double)r.ecn_marks, (double)p->ecn_marks, 0.03, 2);
+		near_rel("q p99 (KB)", p, (double)r.q_p99_bytes / 1024, p->q_p99_kb, 0.05, 4);
+		near_rel("port q p99 (KB)", p, (double)r.port_q_p99_max_bytes / 1024,
+			 p->port_q_p99_kb, 0.05, 4);
+		near_rel("util", p, r.util, p->util, 0.01, 0.001);
+		near_rel("jain", p, r.jain, p->jain, 0.01, 0.001);
+	}
+}
+
+/* A leaf's one uplink carries four senders whose receivers each grant the
+ * whole line: what spares it PFC is the reaction to CE. tita without the
+ * NIC's DCQCN has only its reactive ceiling; with switch ECN off, or the
+ * ceiling off (rc_ce_threshold 1), it pauses as often as line rate does. */
+static void tita_reacts_to_ce_on_the_uplink(void **state)
+{
+	struct sim_results none, tita, tita_only;
+
+	run("uplink-ce", "none", &none);
+	run("uplink-ce", "tita-nodcqcn", &tita_only);
+	assert_true(tita_only.ecn_marks > 0);
+	assert_true(tita_only.pause_frames * 4 <= none.pause_frames * 3);
+	run("uplink-ce", "tita", &tita);
+	assert_true(tita.pause_frames * 4 <= none.pause_frames * 3);
+}
+
 static void same_seed_same_figures(void **state)
 {
 	struct sim_results a, b;
@@ -197,6 +297,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(leafspine_no_drops),
 		cmocka_unit_test(ring_beside_light_incast),
 		cmocka_unit_test(drained_port_resumes),
+		cmocka_unit_test(baselines_pinned),
+		cmocka_unit_test(tita_reacts_to_ce_on_the_uplink),
 		cmocka_unit_test(same_seed_same_figures),
 	};
 
