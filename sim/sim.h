@@ -315,6 +315,7 @@ struct sim_config {
 	uint32_t leaves, spines, hosts_per_leaf;
 	uint64_t host_rate_bps, fabric_rate_bps;
 	uint64_t link_delay_ps;
+	bool hosts_unplaced; /* tita's hosts are not told their place */
 	/* switch */
 	uint64_t buffer_bytes;
 	double kmin_kb_per_25g, kmax_kb_per_25g, pmax;
