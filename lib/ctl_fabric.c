@@ -950,14 +950,14 @@ static uint16_t counted_spine(const struct tita_ctl *c, const struct pair *pr)
 
 /* Counted as spread evenly over the spines: everything when tita does not
  * steer; a sender's pair whose spine nobody probed; a receiver's pair whose
- * sender has not said where it comes in, once its share of our downlink
- * shows it small (a large one is about to say: its sender probes; until
- * then it keeps the start rate). */
+ * sender has not said where it comes in, once it has a share of our
+ * downlink. That holds for a pair large at our downlink too: its sender
+ * judges by its own backlog, and one with little queued is never placed,
+ * so that waiting for its spine would hold it at the start rate for good. */
 static bool spread(const struct tita_ctl *c, const struct pair *pr)
 {
 	return !c->p.steer || (pr->role == TITA_PAIR_TX && pr->path == PATH_SPREAD) ||
-	       (pr->role == TITA_PAIR_RX && pr->spine == TITA_SPINE_NONE && pr->rx_alloc_bps &&
-		!pr->big);
+	       (pr->role == TITA_PAIR_RX && pr->spine == TITA_SPINE_NONE && pr->rx_alloc_bps);
 }
 
 static bool pair_on_line(const struct tita_ctl *c, const struct port *pt, const struct pair *pr)

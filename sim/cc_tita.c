@@ -21,7 +21,8 @@
  *    limit of the qp/tc back ends), on top of each QP's DCQCN rate.
  *  - On a leaf-spine fabric every host knows its place (its leaf, the
  *    spines) and its leaf's members, as titad reads them from the
- *    topology file; each learns a remote's leaf when a flow between them
+ *    topology file (unless the scenario says hosts_know_place = 0, as
+ *    with no such file); each learns a remote's leaf when a flow between them
  *    starts, as titad does from the remote's hello. tita's probes travel
  *    as real probes through the fabric (sim_probe_send), and a path update
  *    holds the pair's flows until nothing of them is in flight, then moves
@@ -233,7 +234,7 @@ int sim_tita_init(struct sim *s)
 		sim_pairmap_init(&x->txp_map);
 		sim_pairmap_init(&x->rxp_map);
 		tita_ctl_seed(x->ctl, s->cfg->seed * 0x9e3779b97f4a7c15ull ^ (h + 1));
-		if (s->cfg->topo == SIM_TOPO_LEAFSPINE) {
+		if (s->cfg->topo == SIM_TOPO_LEAFSPINE && !s->cfg->hosts_unplaced) {
 			uint32_t hpl = s->cfg->hosts_per_leaf, first = h / hpl * hpl;
 			struct tita_place place = {
 				.leaf = h / hpl,
@@ -365,20 +366,14 @@ static uint32_t msg_estimate_bytes(uint32_t n_entries)
 static void send_datagram(struct sim *s, uint32_t from, uint32_t to, uint32_t slot,
 			  uint32_t dgram_bytes)
 {
-	uint32_t i = sim_pkt_alloc(s);
-	struct sim_pkt *p = &s->pkts[i];
-
-	p->kind = SIM_PKT_TITA;
-	p->flow = slot;
-	p->dst = to;
 	/* titad's one socket: from and to its peer port, so a pair's datagrams
 	 * hash on (from, to) alone and keep one path. */
-	p->sport = SIM_TITA_UDP_PORT;
-	p->dport = SIM_TITA_UDP_PORT;
-	p->wire_bytes = dgram_bytes + UDP_OVERHEAD_BYTES;
-	p->payload_bytes = 0;
-	s->hosts[from].ctrl_tx_bytes += p->wire_bytes;
-	s->ctrl_bytes += p->wire_bytes;
+	uint32_t wire = dgram_bytes + UDP_OVERHEAD_BYTES;
+	uint32_t i =
+		sim_pkt_ctrl(s, SIM_PKT_TITA, slot, to, SIM_TITA_UDP_PORT, SIM_TITA_UDP_PORT, wire);
+
+	s->hosts[from].ctrl_tx_bytes += wire;
+	s->ctrl_bytes += wire;
 	sim_host_send_ctrl(s, from, i);
 }
 
@@ -744,7 +739,7 @@ void sim_tita_flow_start(struct sim *s, struct sim_flow *f)
 
 	f->txp = idx;
 	f->rxp = rxpeer_of(&s->hosts[f->dst], f->src);
-	if (s->cfg->topo == SIM_TOPO_LEAFSPINE) {
+	if (s->cfg->topo == SIM_TOPO_LEAFSPINE && !s->cfg->hosts_unplaced) {
 		/* The hellos the two daemons would have exchanged. */
 		uint32_t hpl = s->cfg->hosts_per_leaf;
 
