@@ -34,6 +34,17 @@
  *       refuses RC (EOPNOTSUPP), so on mlx5 RC QPs get a scheduling leaf
  *       (mlx5dv_sched_leaf_create + mlx5dv_modify_qp_sched_elem, resolved
  *       from libmlx5.so.1 at MLX5_1.17 when first needed).
+ *   mlx5dv_modify_qp_udp_sport
+ *       called (from libmlx5.so.1, MLX5_1.17) when titad moves a QP to
+ *       another UDP source port, that is another ECMP path (SET_SPORT):
+ *       RC/UC QPs on mlx5, in RTS, and only while nothing the QP posted is
+ *       in flight (bytes posted = bytes completed), so that an RC QP's
+ *       packets never overtake each other on two paths. A change that
+ *       cannot go at once is held until the QP falls idle, at most for
+ *       the time titad allows. Outstanding RDMA reads are not seen, and a
+ *       WR posted by another thread between the check and the call may
+ *       still go out on the old path: the responder then sees a PSN out of
+ *       order, which RC recovers from by retransmission, not corruption.
  *
  * Threads: the application's threads run the wrappers (creation, state,
  * counters); one agent thread, started with the first QP, owns the
@@ -140,6 +151,7 @@ struct mlx5_syms {
 	int (*leaf_destroy)(struct mlx5dv_sched_leaf *);
 	int (*qp_sched_elem)(struct ibv_qp *, const struct mlx5dv_sched_leaf *,
 			     const struct mlx5dv_sched_leaf *);
+	int (*qp_udp_sport)(struct ibv_qp *, uint16_t); /* NULL: not in this libmlx5 */
 };
 
 static struct mlx5_syms mlx5;
@@ -163,9 +175,11 @@ static void mlx5_resolve(void)
 	mlx5.leaf_modify = dv(h, "mlx5dv_sched_leaf_modify", "MLX5_1.17");
 	mlx5.leaf_destroy = dv(h, "mlx5dv_sched_leaf_destroy", "MLX5_1.17");
 	mlx5.qp_sched_elem = dv(h, "mlx5dv_modify_qp_sched_elem", "MLX5_1.17");
+	mlx5.qp_udp_sport = dv(h, "mlx5dv_modify_qp_udp_sport", "MLX5_1.17");
 	mlx5_ok = mlx5.node_create && mlx5.leaf_create && mlx5.leaf_modify && mlx5.leaf_destroy &&
 		  mlx5.qp_sched_elem;
-	dbg("mlx5dv scheduling elements %s", mlx5_ok ? "resolved" : "missing");
+	dbg("mlx5dv scheduling elements %s, UDP source ports %s", mlx5_ok ? "resolved" : "missing",
+	    mlx5.qp_udp_sport ? "resolved" : "missing");
 }
 
 /* ---- contexts: the ops we chain to ------------------------------------------ */
@@ -254,6 +268,13 @@ struct aqp {
 	uint64_t want_kbps, applied_kbps;
 	uint32_t mech;
 	struct mlx5dv_sched_leaf *leaf;
+	uint16_t sport; /* set by SET_SPORT; 0: the NIC's own choice */
+	/* A SET_SPORT waiting for the QP to fall idle: its port, seq and
+	 * deadline. sport_held is read without the lock by poll_cq. */
+	_Atomic bool sport_held;
+	uint16_t sport_want;
+	uint32_t sport_seq;
+	uint64_t sport_deadline_ms;
 	_Atomic bool dirty; /* registration must be (re)sent */
 
 	/* Hot path: updated by post_send/poll_cq without the lock. */
@@ -263,6 +284,13 @@ struct aqp {
 	struct fifo_ent fifo[FIFO_LEN];
 	uint32_t fifo_head, fifo_n;
 };
+
+/* Nothing q posted is in flight: every byte posted has completed. */
+static bool qp_idle(struct aqp *q)
+{
+	return atomic_load_explicit(&q->bytes_completed, memory_order_relaxed) ==
+	       atomic_load_explicit(&q->bytes_posted, memory_order_relaxed);
+}
 
 static struct aqp g_qps[MAX_QPS];
 static _Atomic int32_t g_by_ptr[HASH_SIZE]; /* 0 empty, -1 deleted, else slot + 1 */
@@ -438,6 +466,8 @@ static struct aqp *qp_register(struct ibv_qp *qp)
 		q->want_kbps = q->applied_kbps = 0;
 		q->mech = TITA_AGENT_MECH_NONE;
 		q->leaf = NULL;
+		q->sport = 0;
+		atomic_store(&q->sport_held, false);
 		pthread_mutex_unlock(&q->lock);
 		atomic_store(&q->bytes_posted, 0);
 		atomic_store(&q->bytes_completed, 0);
@@ -546,6 +576,36 @@ static int apply_locked(struct aqp *q, uint64_t kbps)
 		q->applied_kbps = kbps;
 		return 0;
 	}
+}
+
+/* ---- moving source ports -------------------------------------------------------- */
+
+/* Whether the provider can move q's UDP source port: 0 or -EOPNOTSUPP. */
+static int sport_supported(struct aqp *q)
+{
+	if (q->provider != TITA_AGENT_PROV_MLX5 || (q->type != IBV_QPT_RC && q->type != IBV_QPT_UC))
+		return -EOPNOTSUPP;
+	pthread_once(&mlx5_once, mlx5_resolve);
+	return mlx5.qp_udp_sport ? 0 : -EOPNOTSUPP;
+}
+
+/* mlx5 sets the port with an RTS→RTS modify: RTS, and nothing in flight
+ * that the new path could overtake. q->lock held. */
+static bool sport_ready(struct aqp *q)
+{
+	return q->qp && q->state == IBV_QPS_RTS && qp_idle(q);
+}
+
+/* q->lock held: 0 or -errno. */
+static int sport_set_locked(struct aqp *q, uint16_t sport)
+{
+	int r = mlx5.qp_udp_sport(q->qp, sport);
+
+	if (r)
+		return r > 0 ? -r : r;
+	q->sport = sport;
+	atomic_store(&q->dirty, true);
+	return 0;
 }
 
 /* ---- interposed verbs ------------------------------------------------------------ */
@@ -786,6 +846,9 @@ static int agent_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc)
 			break;
 		}
 		pthread_spin_unlock(&q->fifo_lock);
+		/* A source port change waits for this moment. */
+		if (atomic_load_explicit(&q->sport_held, memory_order_relaxed) && qp_idle(q))
+			wake_link();
 	}
 	return got;
 }
@@ -822,6 +885,21 @@ static bool send_msg(int fd, const void *m, size_t len)
 	return send(fd, m, len, MSG_NOSIGNAL) == (ssize_t)len;
 }
 
+static void send_sport_result(int fd, uint64_t qp_id, uint32_t seq, uint16_t sport, int err)
+{
+	struct tita_agent_sport_result res;
+
+	memset(&res, 0, sizeof(res));
+	tita_agent_hdr_init(&res.hdr, TITA_AGENT_SPORT_RESULT, sizeof(res));
+	res.qp_id = qp_id;
+	res.seq = seq;
+	res.udp_sport = sport;
+	res.err = err;
+	dbg("QP id %llu: UDP source port %u (seq %u): %d", (unsigned long long)qp_id, sport, seq,
+	    err);
+	send_msg(fd, &res, sizeof(res));
+}
+
 static bool send_qp(int fd, struct aqp *q)
 {
 	struct tita_agent_qp m;
@@ -841,6 +919,9 @@ static bool send_qp(int fd, struct aqp *q)
 	memcpy(m.remote_gid, q->remote_gid, 16);
 	if (q->ctx && q->ctx->device)
 		snprintf(m.dev_name, sizeof(m.dev_name), "%s", q->ctx->device->name);
+	m.udp_sport = q->sport;
+	if (q->qp && sport_supported(q) == 0)
+		m.caps |= TITA_AGENT_CAP_UDP_SPORT;
 	pthread_mutex_unlock(&q->lock);
 	/* Completed first: it only takes past values of posted, so read in
 	 * this order the two do not cross (relaxed loads: titad still
@@ -912,6 +993,9 @@ static bool sync_qps(int fd, bool all)
 						break;
 					}
 				}
+				if (atomic_exchange(&q->sport_held, false))
+					send_sport_result(fd, q->id, q->sport_seq, q->sport_want,
+							  -ECANCELED);
 				tita_agent_hdr_init(&m.hdr, TITA_AGENT_QP_DEL, sizeof(m));
 				m.qp_id = q->id;
 				if (!send_msg(fd, &m, sizeof(m))) {
@@ -1015,6 +1099,79 @@ static void handle_set_rate(int fd, const struct tita_agent_set_rate *m)
 	send_msg(fd, &res, sizeof(res));
 }
 
+static uint64_t now_ms(void);
+
+static void handle_set_sport(int fd, const struct tita_agent_set_sport *m)
+{
+	struct aqp *q = NULL;
+	int err;
+
+	pthread_mutex_lock(&g_lock);
+	for (int i = 0; i < MAX_QPS; i++)
+		if (g_qps[i].used && !g_qps[i].dead && g_qps[i].id == m->qp_id)
+			q = &g_qps[i];
+	if (!q) {
+		err = -ENOENT;
+	} else if (m->udp_sport == 0) {
+		err = -EINVAL;
+	} else {
+		pthread_mutex_lock(&q->lock);
+		err = sport_supported(q);
+		if (!err && atomic_load(&q->sport_held)) {
+			/* One change waits at a time: the newer wins. */
+			send_sport_result(fd, q->id, q->sport_seq, q->sport_want, -ECANCELED);
+			atomic_store(&q->sport_held, false);
+		}
+		if (!err && sport_ready(q)) {
+			err = sport_set_locked(q, m->udp_sport);
+		} else if (!err && m->max_wait_ms == 0) {
+			err = -EBUSY;
+		} else if (!err) {
+			q->sport_want = m->udp_sport;
+			q->sport_seq = m->seq;
+			q->sport_deadline_ms = now_ms() + m->max_wait_ms;
+			atomic_store(&q->sport_held, true);
+			err = -EINPROGRESS;
+		}
+		pthread_mutex_unlock(&q->lock);
+	}
+	pthread_mutex_unlock(&g_lock);
+	send_sport_result(fd, m->qp_id, m->seq, m->udp_sport, err);
+}
+
+/* Held source port changes: the QPs that fell idle move, the ones whose
+ * time ran out stay. The milliseconds until the next deadline (or -1). */
+static int sports_poll(int fd)
+{
+	uint64_t now = now_ms(), next = UINT64_MAX;
+
+	pthread_mutex_lock(&g_lock);
+	for (int i = 0; i < MAX_QPS; i++) {
+		struct aqp *q = &g_qps[i];
+		int err;
+
+		/* A dead QP's change is answered with its QP_DEL (sync_qps). */
+		if (!q->used || q->dead || !atomic_load(&q->sport_held))
+			continue;
+		pthread_mutex_lock(&q->lock);
+		if (sport_ready(q)) {
+			err = sport_set_locked(q, q->sport_want);
+		} else if (now >= q->sport_deadline_ms) {
+			err = -ETIMEDOUT;
+		} else {
+			if (q->sport_deadline_ms < next)
+				next = q->sport_deadline_ms;
+			pthread_mutex_unlock(&q->lock);
+			continue;
+		}
+		atomic_store(&q->sport_held, false);
+		send_sport_result(fd, q->id, q->sport_seq, q->sport_want, err);
+		pthread_mutex_unlock(&q->lock);
+	}
+	pthread_mutex_unlock(&g_lock);
+	return next == UINT64_MAX ? -1 : (int)(next - now);
+}
+
 /* titad is gone: no QP stays paced by a rate nobody maintains. */
 static void unpace_all(void)
 {
@@ -1031,6 +1188,8 @@ static void unpace_all(void)
 			dbg("QP %u unpaced: %d", q->qpn, r);
 		}
 		q->pending = false;
+		/* Nobody is left to answer: the change is forgotten. */
+		atomic_store(&q->sport_held, false);
 		pthread_mutex_unlock(&q->lock);
 		q->announced = false;
 	}
@@ -1095,7 +1254,7 @@ static uint64_t now_ms(void)
 
 static void *link_main(void *arg)
 {
-	int fd = -1;
+	int fd = -1, sport_wait_ms = -1;
 	uint64_t next_try = 0, next_stats = 0;
 
 	(void)arg;
@@ -1111,6 +1270,8 @@ static void *link_main(void *arg)
 		}
 		if (fd < 0)
 			timeout = (int)(next_try > now ? next_try - now : 0);
+		else if (sport_wait_ms >= 0 && sport_wait_ms < timeout)
+			timeout = sport_wait_ms;
 		if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
 			continue;
 		if (pfd[0].revents & POLLIN) {
@@ -1129,11 +1290,18 @@ static void *link_main(void *arg)
 				fd = -1;
 				continue;
 			}
-			if (n > 0 && tita_agent_msg_check(buf, (size_t)n) == TITA_AGENT_SET_RATE) {
+			int type = n > 0 ? tita_agent_msg_check(buf, (size_t)n) : 0;
+
+			if (type == TITA_AGENT_SET_RATE) {
 				struct tita_agent_set_rate m;
 
 				memcpy(&m, buf, sizeof(m));
 				handle_set_rate(fd, &m);
+			} else if (type == TITA_AGENT_SET_SPORT) {
+				struct tita_agent_set_sport m;
+
+				memcpy(&m, buf, sizeof(m));
+				handle_set_sport(fd, &m);
 			}
 		}
 		if (fd >= 0 && (pfd[1].revents & (POLLHUP | POLLERR)) &&
@@ -1142,6 +1310,10 @@ static void *link_main(void *arg)
 			fd = -1;
 			continue;
 		}
+		/* Held source ports first: a QP destroyed meanwhile is answered
+		 * by sync_qps, before its QP_DEL. */
+		if (fd >= 0)
+			sport_wait_ms = sports_poll(fd);
 		/* Registrations go out at once; statistics on their period. */
 		if (!sync_qps(fd, false) ||
 		    (fd >= 0 && now_ms() >= next_stats && !send_stats(fd))) {

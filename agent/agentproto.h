@@ -12,16 +12,23 @@
  * they know and ignore the tail. Every length is checked by
  * tita_agent_msg_check() before a field is read.
  *
- *   agent → titad  HELLO        once per connection, first
- *                  QP_ADD       a QP, again whenever its state or route changes;
- *                               since 1.1 with its counters when sent
- *                  QP_DEL       a destroyed QP
- *                  STATS        per-QP bytes posted and completed (demand)
- *                  RATE_RESULT  what became of a SET_RATE
- *   titad → agent  SET_RATE     pace a QP at rate_kbps (0: unpaced)
+ *   agent → titad  HELLO         once per connection, first
+ *                  QP_ADD        a QP, again whenever its state, route or UDP
+ *                                source port changes; since 1.1 with its
+ *                                counters when sent, since 1.2 with its local
+ *                                GID and source port where the agent knows them
+ *                  QP_DEL        a destroyed QP
+ *                  STATS         per-QP bytes posted and completed (demand)
+ *                  RATE_RESULT   what became of a SET_RATE
+ *                  SPORT_RESULT  what became of a SET_SPORT (1.2)
+ *   titad → agent  SET_RATE      pace a QP at rate_kbps (0: unpaced)
+ *                  SET_SPORT     move a QP to another UDP source port, that is
+ *                                another ECMP path (1.2); only to a QP whose
+ *                                QP_ADD has TITA_AGENT_CAP_UDP_SPORT
  *
  * When the connection drops, the agent returns every QP to unpaced: a dead
- * titad must never leave a job throttled.
+ * titad must never leave a job throttled. Source ports stay as they are: a
+ * path is not a throttle.
  */
 #ifndef TITA_AGENTPROTO_H
 #define TITA_AGENTPROTO_H
@@ -42,6 +49,8 @@ enum tita_agent_type {
 	TITA_AGENT_STATS = 4,
 	TITA_AGENT_SET_RATE = 5,
 	TITA_AGENT_RATE_RESULT = 6,
+	TITA_AGENT_SET_SPORT = 7,
+	TITA_AGENT_SPORT_RESULT = 8,
 };
 
 /* What the provider behind a QP is, from its device name. */
@@ -77,8 +86,10 @@ struct tita_agent_hello {
 };
 
 #define TITA_AGENT_QP_HAS_REMOTE_GID 0x1u
+#define TITA_AGENT_QP_HAS_LOCAL_GID 0x2u /* 1.2: local_gid is the QP's source address */
 #define TITA_AGENT_CAP_RATE_LIMIT 0x1u /* the provider has modify_qp_rate_limit */
 #define TITA_AGENT_CAP_MLX5_SCHED 0x2u /* mlx5dv scheduling elements resolved */
+#define TITA_AGENT_CAP_UDP_SPORT 0x4u /* 1.2: SET_SPORT can move this QP */
 
 struct tita_agent_qp {
 	struct tita_agent_hdr hdr;
@@ -99,10 +110,24 @@ struct tita_agent_qp {
 	 * here, so a QP registered again after a reconnect does not bring
 	 * its whole past in as one interval's traffic. */
 	uint64_t bytes_posted, bytes_completed;
+	/* 1.2: with remote_gid, the RoCEv2 5-tuple whose UDP source port is
+	 * the ECMP entropy (the destination port is always 4791). local_gid
+	 * is valid with TITA_AGENT_QP_HAS_LOCAL_GID (an agent with no GID
+	 * table, such as the test bed's generator, says where it sends from;
+	 * otherwise titad finds it from dev_name, port_num and sgid_index).
+	 * udp_sport is the port the QP sends from, 0 where the agent does
+	 * not know it (the NIC derived it from the QPN or the flow label and
+	 * nobody set it since). */
+	uint8_t local_gid[16];
+	uint16_t udp_sport;
+	uint16_t reserved2;
+	uint32_t reserved3;
 };
 
 /* QP_ADD as protocol 1.0 sent it: no counters (titad takes them as 0). */
 #define TITA_AGENT_QP_LEN_1_0 offsetof(struct tita_agent_qp, bytes_posted)
+/* QP_ADD as protocol 1.1 sent it: no local GID, no source port. */
+#define TITA_AGENT_QP_LEN_1_1 offsetof(struct tita_agent_qp, local_gid)
 
 struct tita_agent_qp_del {
 	struct tita_agent_hdr hdr;
@@ -145,6 +170,47 @@ struct tita_agent_rate_result {
 	uint32_t reserved;
 };
 
+/*
+ * SET_SPORT (1.2): send the QP's packets from udp_sport from now on. An RC
+ * QP must not reorder, so the agent moves it only when nothing it posted is
+ * in flight (every WR completed; for the bed's generator, its last message
+ * acknowledged) and, on mlx5, in RTS. A QP that is not there yet is held
+ * for at most max_wait_ms, and the answer comes in two SPORT_RESULTs with
+ * the same seq: -EINPROGRESS at once, then the outcome. Every SET_SPORT
+ * gets exactly one final result (err != -EINPROGRESS).
+ */
+struct tita_agent_set_sport {
+	struct tita_agent_hdr hdr;
+	uint64_t qp_id;
+	uint32_t seq;
+	uint16_t udp_sport; /* 1..65535; RoCEv2 NICs pick from 49152..65535 */
+	uint16_t reserved;
+	uint32_t max_wait_ms; /* 0: now or not at all (-EBUSY) */
+	uint32_t reserved2;
+};
+
+struct tita_agent_sport_result {
+	struct tita_agent_hdr hdr;
+	uint64_t qp_id;
+	uint32_t seq;
+	uint16_t udp_sport; /* as asked */
+	uint16_t reserved;
+	/*
+	 * 0             the QP sends from udp_sport (a QP_ADD with it follows)
+	 * -EINPROGRESS  held until the QP is idle; the final result follows
+	 * -EBUSY        max_wait_ms 0 and the QP had work in flight
+	 * -ETIMEDOUT    not idle within max_wait_ms; the port is unchanged
+	 * -ECANCELED    a later SET_SPORT for the QP replaced this one, or the
+	 *               QP was destroyed (its QP_DEL follows)
+	 * -EOPNOTSUPP   the provider cannot move this QP (not mlx5, not RC/UC)
+	 * -EINVAL       udp_sport 0, or the provider refused the port
+	 * -ENOENT       no such QP
+	 * or another -errno from the provider.
+	 */
+	int32_t err;
+	uint32_t reserved2;
+};
+
 static inline void tita_agent_hdr_init(struct tita_agent_hdr *h, uint16_t type, size_t len)
 {
 	h->magic = TITA_AGENT_MAGIC;
@@ -170,6 +236,10 @@ static inline size_t tita_agent_min_len(uint16_t type)
 		return sizeof(struct tita_agent_set_rate);
 	case TITA_AGENT_RATE_RESULT:
 		return sizeof(struct tita_agent_rate_result);
+	case TITA_AGENT_SET_SPORT:
+		return sizeof(struct tita_agent_set_sport);
+	case TITA_AGENT_SPORT_RESULT:
+		return sizeof(struct tita_agent_sport_result);
 	default:
 		return 0;
 	}

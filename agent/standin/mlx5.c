@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Stand-in libmlx5.so.1 for the agent's tests: the scheduling-element API
- * (MLX5_1.17), recording each call in the stand-in libibverbs's log.
+ * and the UDP source port of a QP (MLX5_1.17), recording each call in the
+ * stand-in libibverbs's log.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -103,5 +104,18 @@ EXPORT int mlx5dv_modify_qp_sched_elem(struct ibv_qp *qp, const struct mlx5dv_sc
 
 	standin_record("qp_sched_elem qpn=%u req=%d resp=%d -> %d", qp->qp_num, req ? req->id : 0,
 		       resp ? resp->id : 0, err);
+	return err;
+}
+
+EXPORT int mlx5dv_modify_qp_udp_sport(struct ibv_qp *qp, uint16_t udp_sport)
+{
+	int err = standin_take_failure("udp_sport");
+
+	/* rdma-core: RC and UC only, through an RTS→RTS modify. */
+	if (!err && qp->qp_type != IBV_QPT_RC && qp->qp_type != IBV_QPT_UC)
+		err = EOPNOTSUPP;
+	if (!err && qp->state != IBV_QPS_RTS)
+		err = EINVAL;
+	standin_record("udp_sport qpn=%u sport=%u -> %d", qp->qp_num, udp_sport, err);
 	return err;
 }

@@ -9,7 +9,8 @@
  *
  * Devices and the provider each one imitates:
  *   mlx5_0    modify_qp_rate_limit only for RAW_PACKET (EOPNOTSUPP for RC),
- *             scheduling elements in the stand-in libmlx5
+ *             scheduling elements and mlx5dv_modify_qp_udp_sport (RC/UC in
+ *             RTS, as rdma-core's) in the stand-in libmlx5
  *   bnxt_re0  rate limits for RC in RTR/RTS (EINVAL before, and for a
  *             nonzero burst or packet size)
  *   irdma0    no modify_qp_rate_limit op at all (the inline returns
@@ -25,7 +26,8 @@ struct ibv_cq;
 /* Control interface, resolved by tests with dlsym(). */
 typedef const char *(*standin_log_fn)(void);
 typedef void (*standin_log_clear_fn)(void);
-/* The next call of op ("rate_limit", "leaf_create", "qp_sched_elem", ...)
+/* The next call of op ("rate_limit", "leaf_create", "qp_sched_elem",
+ * "udp_sport", ...)
  * fails with err (a positive errno). */
 typedef void (*standin_fail_next_fn)(const char *op, int err);
 /* Queue a send completion for (qpn, wr_id) on cq. */

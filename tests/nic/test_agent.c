@@ -12,7 +12,10 @@
  * rates reach each provider's knob (bnxt_re: ibv_modify_qp_rate_limit;
  * mlx5 RC: a scheduling leaf; irdma: EOPNOTSUPP); EINVAL and "not yet
  * RTR" paths; malformed commands are ignored; demand bytes through the
- * inline ibv_post_send/ibv_poll_cq; every QP unpaced when titad goes away,
+ * inline ibv_post_send/ibv_poll_cq; UDP source ports (mlx5 RC in RTS, only
+ * with nothing in flight: held until the QP falls idle or reaches RTS,
+ * replaced, timed out, cancelled by destruction, refused by other
+ * providers); every QP unpaced when titad goes away,
  * and registration again, with the QP's counters, when it comes back; QP
  * destruction, its last bytes reported before its QP_DEL.
  */
@@ -134,6 +137,41 @@ static struct tita_agent_rate_result set_rate(uint64_t qp_id, uint64_t kbps)
 	return res;
 }
 
+/* Send SET_SPORT; its seq. */
+static uint32_t sport_send(uint64_t qp_id, uint16_t sport, uint32_t max_wait_ms)
+{
+	static uint32_t seq = 1000;
+	struct tita_agent_set_sport m = { 0 };
+
+	tita_agent_hdr_init(&m.hdr, TITA_AGENT_SET_SPORT, sizeof(m));
+	m.qp_id = qp_id;
+	m.udp_sport = sport;
+	m.max_wait_ms = max_wait_ms;
+	m.seq = ++seq;
+	CHECK(send(conn_fd, &m, sizeof(m), 0) == sizeof(m), "send SET_SPORT");
+	return m.seq;
+}
+
+/* The next SPORT_RESULT, whatever its seq; err 12345 when none came. */
+static struct tita_agent_sport_result sport_next(void)
+{
+	struct tita_agent_sport_result res = { .err = 12345 };
+	char buf[TITA_AGENT_MSG_MAX];
+
+	if (recv_type(TITA_AGENT_SPORT_RESULT, buf) > 0)
+		memcpy(&res, buf, sizeof(res));
+	return res;
+}
+
+/* The next SPORT_RESULT must be (seq, err). */
+static void sport_expect(uint32_t seq, int err, const char *what)
+{
+	struct tita_agent_sport_result res = sport_next();
+
+	CHECK(res.seq == seq && res.err == err, "%s: seq %u err %d (want seq %u err %d)", what,
+	      res.seq, res.err, seq, err);
+}
+
 struct dev {
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
@@ -234,8 +272,10 @@ int main(void)
 	CHECK(wait_qp(q_init->qp_num, IBV_QPS_INIT, &m_init), "INIT QP not registered");
 	CHECK(!strcmp(m_mlx5.dev_name, "mlx5_0") && m_mlx5.provider == TITA_AGENT_PROV_MLX5,
 	      "mlx5 QP: %s/%u", m_mlx5.dev_name, m_mlx5.provider);
-	CHECK(m_mlx5.caps == (TITA_AGENT_CAP_RATE_LIMIT | TITA_AGENT_CAP_MLX5_SCHED),
+	CHECK(m_mlx5.caps == (TITA_AGENT_CAP_RATE_LIMIT | TITA_AGENT_CAP_MLX5_SCHED |
+			      TITA_AGENT_CAP_UDP_SPORT),
 	      "mlx5 caps %#x", m_mlx5.caps);
+	CHECK(m_mlx5.udp_sport == 0, "mlx5 QP's port before any SET_SPORT: %u", m_mlx5.udp_sport);
 	CHECK(m_bnxt.provider == TITA_AGENT_PROV_BNXT_RE &&
 		      m_bnxt.caps == TITA_AGENT_CAP_RATE_LIMIT,
 	      "bnxt_re caps %#x", m_bnxt.caps);
@@ -327,6 +367,121 @@ int main(void)
 		send(conn_fd, &m, sizeof(m), 0);
 		res = set_rate(m_bnxt.qp_id, 10000);
 		CHECK(res.err == 0, "after garbage: %d", res.err);
+	}
+
+	/* UDP source ports: only mlx5 RC/UC QPs in RTS, and only while
+	 * nothing they posted is in flight. */
+	{
+		struct ibv_sge sg = { .length = 4096 };
+		struct ibv_send_wr w = { .sg_list = &sg,
+					 .num_sge = 1,
+					 .opcode = IBV_WR_RDMA_WRITE,
+					 .send_flags = IBV_SEND_SIGNALED };
+		struct ibv_send_wr *bad = NULL;
+		struct ibv_wc wc[4];
+		struct ibv_qp *qs = make_qp(&d[0], IBV_QPS_RTS), *qr, *qd;
+		struct tita_agent_qp ms, mr, md;
+		uint32_t seq, seq2;
+
+		CHECK(wait_qp(qs->qp_num, IBV_QPS_RTS, &ms), "sport QP not registered");
+		verbs.slog_clear();
+		seq = sport_send(ms.qp_id, 0, 0);
+		sport_expect(seq, -EINVAL, "port 0");
+		seq = sport_send(999999, 50000, 0);
+		sport_expect(seq, -ENOENT, "no such QP");
+		seq = sport_send(m_bnxt.qp_id, 50000, 1000);
+		sport_expect(seq, -EOPNOTSUPP, "bnxt_re cannot move a QP in RTS");
+		CHECK(!strstr(verbs.slog(), "udp_sport"), "nothing called for refused changes");
+
+		/* Idle in RTS: at once, and titad hears the new port. */
+		seq = sport_send(ms.qp_id, 50001, 0);
+		sport_expect(seq, 0, "idle QP");
+		snprintf(expect, sizeof(expect), "udp_sport qpn=%u sport=50001 -> 0", qs->qp_num);
+		CHECK(log_wait(expect), "port set through mlx5dv");
+		CHECK(wait_qp(qs->qp_num, IBV_QPS_RTS, &ms) && ms.udp_sport == 50001,
+		      "QP_ADD with the new port: %u", ms.udp_sport);
+
+		/* A write in flight: not now (max_wait 0), else held until it
+		 * completes, and only then. */
+		w.wr_id = 21;
+		CHECK(ibv_post_send(qs, &w, &bad) == 0, "post");
+		seq = sport_send(ms.qp_id, 52000, 0);
+		sport_expect(seq, -EBUSY, "in flight, no wait");
+		seq = sport_send(ms.qp_id, 52000, 5000);
+		sport_expect(seq, -EINPROGRESS, "in flight: held");
+		usleep(100000);
+		CHECK(!strstr(verbs.slog(), "sport=52000"), "moved with a write in flight");
+		verbs.scomplete(d[0].cq, qs->qp_num, 21);
+		CHECK(ibv_poll_cq(d[0].cq, 4, wc) == 1, "poll");
+		sport_expect(seq, 0, "held change after the completion");
+		snprintf(expect, sizeof(expect), "udp_sport qpn=%u sport=52000 -> 0", qs->qp_num);
+		CHECK(log_wait(expect), "held port set");
+		CHECK(wait_qp(qs->qp_num, IBV_QPS_RTS, &ms) && ms.udp_sport == 52000,
+		      "QP_ADD after the held change: %u", ms.udp_sport);
+
+		/* A newer change replaces a held one; a held one times out. */
+		w.wr_id = 22;
+		CHECK(ibv_post_send(qs, &w, &bad) == 0, "post");
+		seq = sport_send(ms.qp_id, 53000, 5000);
+		sport_expect(seq, -EINPROGRESS, "held");
+		seq2 = sport_send(ms.qp_id, 54000, 100);
+		sport_expect(seq, -ECANCELED, "replaced");
+		sport_expect(seq2, -EINPROGRESS, "the newer held");
+		sport_expect(seq2, -ETIMEDOUT, "never idle within 100 ms");
+		CHECK(!strstr(verbs.slog(), "sport=53000") && !strstr(verbs.slog(), "sport=54000"),
+		      "a replaced or timed-out change was applied");
+
+		/* The provider's refusal comes back as is. */
+		verbs.scomplete(d[0].cq, qs->qp_num, 22);
+		CHECK(ibv_poll_cq(d[0].cq, 4, wc) == 1, "poll");
+		verbs.sfail("udp_sport", EINVAL);
+		seq = sport_send(ms.qp_id, 55000, 0);
+		sport_expect(seq, -EINVAL, "provider refused");
+
+		/* Before RTS: held, and set on the way to RTS. */
+		qr = make_qp(&d[0], IBV_QPS_RTR);
+		CHECK(wait_qp(qr->qp_num, IBV_QPS_RTR, &mr), "RTR QP not registered");
+		CHECK(mr.caps & TITA_AGENT_CAP_UDP_SPORT, "RTR mlx5 QP caps %#x", mr.caps);
+		seq = sport_send(mr.qp_id, 56000, 0);
+		sport_expect(seq, -EBUSY, "RTR, no wait");
+		seq = sport_send(mr.qp_id, 56000, 5000);
+		sport_expect(seq, -EINPROGRESS, "RTR: held");
+		{
+			struct ibv_qp_attr a = { .qp_state = IBV_QPS_RTS };
+
+			CHECK(verbs.modify_qp(qr, &a, IBV_QP_STATE) == 0, "RTR QP to RTS");
+		}
+		sport_expect(seq, 0, "held change at RTS");
+		snprintf(expect, sizeof(expect), "udp_sport qpn=%u sport=56000 -> 0", qr->qp_num);
+		CHECK(log_wait(expect), "port set at RTS");
+
+		/* Destroyed while held: cancelled, before its QP_DEL. */
+		qd = make_qp(&d[0], IBV_QPS_RTS);
+		CHECK(wait_qp(qd->qp_num, IBV_QPS_RTS, &md), "QP not registered");
+		w.wr_id = 23;
+		CHECK(ibv_post_send(qd, &w, &bad) == 0, "post");
+		seq = sport_send(md.qp_id, 57000, 5000);
+		sport_expect(seq, -EINPROGRESS, "held");
+		CHECK(verbs.destroy_qp(qd) == 0, "destroy");
+		{
+			struct tita_agent_sport_result *r = (void *)buf;
+			struct tita_agent_qp_del *del = (void *)buf;
+			bool cancelled = false, deleted = false;
+			int len;
+
+			while (!deleted && (len = recv_type(-1, buf)) > 0) {
+				int type = tita_agent_msg_check(buf, (size_t)len);
+
+				if (type == TITA_AGENT_SPORT_RESULT && r->seq == seq)
+					cancelled = r->err == -ECANCELED;
+				if (type == TITA_AGENT_QP_DEL && del->qp_id == md.qp_id)
+					deleted = true;
+			}
+			CHECK(deleted && cancelled, "destroyed while held: cancelled %d, QP_DEL %d",
+			      cancelled, deleted);
+		}
+		verbs.destroy_qp(qs);
+		verbs.destroy_qp(qr);
 	}
 
 	/* Demand: bytes through the inline post/poll, which jump through the
