@@ -47,6 +47,9 @@ struct tita_pacer_qp_conf {
 	uint32_t socket_mode; /* e.g. 0666: every job's processes connect */
 	tita_qp_job_of_pid_fn job_of_pid;
 	void *ctx;
+	/* How long an agent may hold a source port change for its QP to
+	 * drain (SET_SPORT's max_wait_ms); 0: 1000 ms. */
+	uint32_t sport_max_wait_ms;
 };
 
 int tita_pacer_qp_configure(struct tita_pacer *p, const struct tita_pacer_qp_conf *conf);
@@ -84,9 +87,34 @@ size_t tita_pacer_qp_tx_samples(struct tita_pacer *p, uint64_t now_ns, tita_qp_t
 uint64_t tita_pacer_qp_pair_bytes(const struct tita_pacer *p, const struct tita_addr *local,
 				  const struct tita_addr *remote, uint32_t job_id);
 
+/*
+ * A TX pair's path (tita_ctl_pop_path()): its QPs take the UDP source port
+ * u->sport. Every QP of the pair (u->local's port, u->remote, u->job_id)
+ * that the agents registered in RTR or RTS is sent SET_SPORT; one that gets
+ * there later is sent it then, and so is one registered again with another
+ * port. A newer path for the pair replaces one under way. 0 (the move is
+ * under way, or done already: nothing to move), -ENOENT (u->local is no
+ * port), -EINVAL (port 0), -ENOMEM.
+ */
+int tita_pacer_qp_set_path(struct tita_pacer *p, const struct tita_path_update *u, uint64_t now_ns);
+
+/*
+ * A move that is done: err 0 when every QP of the pair sends from the new
+ * port (then tell the controller, tita_ctl_path_applied()), or the first
+ * error: -EOPNOTSUPP (a QP the agent cannot move: not mlx5, not RC/UC),
+ * -ETIMEDOUT (a QP did not drain within sport_max_wait_ms, or its agent
+ * did not answer), -EAGAIN (an agent's socket was full), or the
+ * provider's. QPs destroyed meanwhile do not count. false when none is done.
+ */
+bool tita_pacer_qp_pop_path(struct tita_pacer *p, struct tita_path_update *ret_u, int *ret_err);
+
 struct tita_pacer_qp_stats {
 	uint32_t agents, qps, qps_paced;
 	uint64_t commands_sent, command_errors, protocol_errors;
+	/* Paths: SET_SPORTs sent, their failures, moves done or failed, and
+	 * moves under way now. */
+	uint64_t sport_commands, sport_errors, paths_applied, paths_failed;
+	uint32_t paths_pending;
 };
 void tita_pacer_qp_stats(const struct tita_pacer *p, struct tita_pacer_qp_stats *ret);
 

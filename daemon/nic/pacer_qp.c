@@ -23,6 +23,14 @@
  * the next sample, so the bytes of a QP destroyed or of an agent gone
  * between two samples still count.
  *
+ * A TX pair's path is its UDP source port (tita_pacer_qp_set_path()):
+ * every QP of the pair that the agents registered in RTR or RTS is sent
+ * SET_SPORT, a QP that joins the pair later gets it when it gets there, and
+ * the path is done when each has answered (the agent moves an RC QP only
+ * once nothing it posted is in flight, so its final answer may come after
+ * an -EINPROGRESS). A QP destroyed meanwhile needs no path; any other error
+ * fails the move (tita_pacer_qp_pop_path()).
+ *
  * Nothing here blocks: the socket and every agent connection are
  * non-blocking and sit in one epoll set, whose fd titad's event loop
  * watches.
@@ -60,6 +68,11 @@ struct qp_ent {
 	uint64_t cmd_kbps; /* last commanded; 0 = unpaced */
 	int last_err;
 	uint32_t mech;
+	/* The SET_SPORT last sent, and whether its final answer is due. */
+	uint16_t sport_want;
+	uint32_t sport_seq;
+	bool sport_wait;
+	int sport_err; /* its final answer's error (0: moved) */
 };
 
 struct agent {
@@ -91,6 +104,23 @@ struct sample_pair {
 	uint64_t tx_bytes, backlog_bytes;
 };
 
+/* A pair's path: the source port its QPs take. */
+struct path_ent {
+	bool used;
+	uint32_t port;
+	struct tita_addr remote;
+	uint32_t job_id;
+	struct tita_path_update u;
+	bool pending; /* some QP's answer is still due */
+	int err; /* the first error of this move */
+	uint64_t since_ns;
+};
+
+struct path_done {
+	struct tita_path_update u;
+	int err;
+};
+
 struct qp_state {
 	struct tita_pacer_qp_conf conf;
 	int listen_fd, epoll_fd;
@@ -101,6 +131,10 @@ struct qp_state {
 	struct tita_pacer_qp_stats stats;
 	uint32_t seq;
 	uint64_t last_redistribute_ns;
+	struct path_ent *paths;
+	size_t n_paths, cap_paths;
+	struct path_done *done; /* ring of finished moves for pop_path */
+	size_t done_head, done_len, done_cap;
 };
 
 static struct qp_state *qstate(struct tita_pacer *p)
@@ -444,6 +478,302 @@ static struct qp_ent *find_qp(struct agent *a, uint64_t id)
 	return NULL;
 }
 
+/* ---- paths: UDP source ports ----------------------------------------------------- */
+
+/* Path entries kept (pairs that had a path); past this, those of pairs
+ * without QPs make room. */
+#define PATHS_MAX 65536
+#define DONE_MAX 65536
+/* When an agent owes an answer past its own deadline: it is stuck. */
+#define SPORT_GRACE_NS (2 * 1000000000ull)
+#define SPORT_WAIT_DEFAULT_MS 1000
+
+static bool qp_of_pair(const struct tita_pacer *p, const struct agent *a, const struct qp_ent *q,
+		       uint32_t port, const struct tita_addr *remote, uint32_t job_id)
+{
+	(void)p;
+	return q->has_local && a->job_id == job_id && q->port == port &&
+	       tita_addr_eq(&q->remote, remote);
+}
+
+static bool connected(const struct qp_ent *q)
+{
+	return q->info.state == 2 || q->info.state == 3; /* RTR, RTS */
+}
+
+static struct path_ent *path_find(struct qp_state *s, uint32_t port, const struct tita_addr *remote,
+				  uint32_t job_id)
+{
+	for (size_t i = 0; i < s->n_paths; i++) {
+		struct path_ent *pe = &s->paths[i];
+
+		if (pe->used && pe->port == port && pe->job_id == job_id &&
+		    tita_addr_eq(&pe->remote, remote))
+			return pe;
+	}
+	return NULL;
+}
+
+static bool pair_has_qps(const struct tita_pacer *p, const struct qp_state *s,
+			 const struct path_ent *pe)
+{
+	for (int i = 0; i < MAX_AGENTS; i++) {
+		const struct agent *a = s->agents[i];
+
+		for (size_t k = 0; a && k < a->n; k++)
+			if (qp_of_pair(p, a, &a->qps[k], pe->port, &pe->remote, pe->job_id))
+				return true;
+	}
+	return false;
+}
+
+static struct path_ent *path_get(struct tita_pacer *p, struct qp_state *s, uint32_t port,
+				 const struct tita_addr *remote, uint32_t job_id)
+{
+	struct path_ent *pe = path_find(s, port, remote, job_id);
+
+	if (pe)
+		return pe;
+	for (size_t i = 0; i < s->n_paths && !pe; i++)
+		if (!s->paths[i].used)
+			pe = &s->paths[i];
+	if (!pe && s->n_paths == s->cap_paths && s->n_paths >= PATHS_MAX) {
+		for (size_t i = 0; i < s->n_paths && !pe; i++)
+			if (!s->paths[i].pending && !pair_has_qps(p, s, &s->paths[i]))
+				pe = &s->paths[i];
+		if (!pe)
+			return NULL;
+	}
+	if (!pe) {
+		if (s->n_paths == s->cap_paths) {
+			size_t cap = s->cap_paths ? 2 * s->cap_paths : 16;
+			struct path_ent *n = realloc(s->paths, cap * sizeof(*n));
+
+			if (!n)
+				return NULL;
+			s->paths = n;
+			s->cap_paths = cap;
+		}
+		pe = &s->paths[s->n_paths++];
+	}
+	memset(pe, 0, sizeof(*pe));
+	pe->used = true;
+	pe->port = port;
+	pe->remote = *remote;
+	pe->job_id = job_id;
+	return pe;
+}
+
+static void path_done_push(struct qp_state *s, const struct tita_path_update *u, int err)
+{
+	if (s->done_len == s->done_cap) {
+		size_t cap = s->done_cap ? 2 * s->done_cap : 16;
+		struct path_done *n;
+
+		if (cap > DONE_MAX) {
+			/* Nobody pops: the oldest goes. */
+			s->done_head = (s->done_head + 1) % s->done_cap;
+			s->done_len--;
+		} else {
+			n = malloc(cap * sizeof(*n));
+			if (!n)
+				return;
+			for (size_t i = 0; i < s->done_len; i++)
+				n[i] = s->done[(s->done_head + i) % s->done_cap];
+			free(s->done);
+			s->done = n;
+			s->done_cap = cap;
+			s->done_head = 0;
+		}
+	}
+	s->done[(s->done_head + s->done_len++) % s->done_cap] = (struct path_done){ *u, err };
+}
+
+bool tita_pacer_qp_pop_path(struct tita_pacer *p, struct tita_path_update *ret_u, int *ret_err)
+{
+	struct qp_state *s = p->priv;
+
+	if (!s || !s->done_len)
+		return false;
+	*ret_u = s->done[s->done_head].u;
+	*ret_err = s->done[s->done_head].err;
+	s->done_head = (s->done_head + 1) % s->done_cap;
+	s->done_len--;
+	return true;
+}
+
+static void path_finish(struct qp_state *s, struct path_ent *pe, int err)
+{
+	pe->pending = false;
+	if (err)
+		s->stats.paths_failed++;
+	else
+		s->stats.paths_applied++;
+	path_done_push(s, &pe->u, err);
+}
+
+/* Done when none of the pair's QPs owes the move an answer. */
+static void path_check(struct tita_pacer *p, struct qp_state *s, struct path_ent *pe)
+{
+	if (!pe || !pe->pending)
+		return;
+	for (int i = 0; i < MAX_AGENTS; i++) {
+		const struct agent *a = s->agents[i];
+
+		for (size_t k = 0; a && k < a->n; k++) {
+			const struct qp_ent *q = &a->qps[k];
+
+			if (q->sport_wait && q->sport_want == pe->u.sport &&
+			    qp_of_pair(p, a, q, pe->port, &pe->remote, pe->job_id))
+				return;
+		}
+	}
+	path_finish(s, pe, pe->err);
+}
+
+static void path_check_all(struct tita_pacer *p, struct qp_state *s)
+{
+	for (size_t i = 0; i < s->n_paths; i++)
+		if (s->paths[i].used)
+			path_check(p, s, &s->paths[i]);
+}
+
+static uint32_t sport_wait_ms(const struct qp_state *s)
+{
+	return s->conf.sport_max_wait_ms ? s->conf.sport_max_wait_ms : SPORT_WAIT_DEFAULT_MS;
+}
+
+/* Ask q's agent to move q to sport: 0, or an error for the move. */
+static int sport_send(struct qp_state *s, struct agent *a, struct qp_ent *q, uint16_t sport)
+{
+	struct tita_agent_set_sport m;
+
+	if (!(q->info.caps & TITA_AGENT_CAP_UDP_SPORT)) {
+		s->stats.sport_errors++;
+		return -EOPNOTSUPP;
+	}
+	memset(&m, 0, sizeof(m));
+	tita_agent_hdr_init(&m.hdr, TITA_AGENT_SET_SPORT, sizeof(m));
+	m.qp_id = q->info.qp_id;
+	m.seq = ++s->seq;
+	m.udp_sport = sport;
+	m.max_wait_ms = sport_wait_ms(s);
+	if (send(a->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
+		s->stats.sport_errors++;
+		return -EAGAIN;
+	}
+	s->stats.sport_commands++;
+	q->sport_want = sport;
+	q->sport_seq = m.seq;
+	q->sport_wait = true;
+	return 0;
+}
+
+int tita_pacer_qp_set_path(struct tita_pacer *p, const struct tita_path_update *u, uint64_t now_ns)
+{
+	struct qp_state *s = p->priv;
+	struct path_ent *pe;
+	uint32_t port;
+
+	if (!s)
+		return -ENOENT;
+	for (port = 0; port < p->n_ports && !tita_addr_eq(&p->ports[port].addr, &u->local); port++)
+		;
+	if (port == p->n_ports)
+		return -ENOENT;
+	if (!u->sport)
+		return -EINVAL;
+	pe = path_get(p, s, port, &u->remote, u->job_id);
+	if (!pe)
+		return -ENOMEM;
+	/* A newer path replaces one still under way: the agents replace
+	 * their held changes too (answering the old ones -ECANCELED, on
+	 * sequence numbers no longer waited for). */
+	pe->u = *u;
+	pe->pending = true;
+	pe->err = 0;
+	pe->since_ns = now_ns;
+	for (int i = 0; i < MAX_AGENTS; i++) {
+		struct agent *a = s->agents[i];
+
+		for (size_t k = 0; a && k < a->n; k++) {
+			struct qp_ent *q = &a->qps[k];
+			int r;
+
+			if (!connected(q) || !qp_of_pair(p, a, q, port, &u->remote, u->job_id))
+				continue;
+			/* There already, or on its way there. */
+			if (q->sport_wait ? q->sport_want == u->sport :
+					    q->info.udp_sport == u->sport)
+				continue;
+			r = sport_send(s, a, q, u->sport);
+			if (r && !pe->err)
+				pe->err = r;
+		}
+	}
+	path_check(p, s, pe);
+	return 0;
+}
+
+/* A QP registered, or registered again (a new state, route or port): one
+ * that joins a pair with a path takes it. */
+static void path_join(struct tita_pacer *p, struct qp_state *s, struct agent *a, struct qp_ent *q)
+{
+	struct path_ent *pe;
+	int r;
+
+	if (!q->has_local || !connected(q))
+		return;
+	pe = path_find(s, q->port, &q->remote, a->job_id);
+	if (!pe || q->info.udp_sport == pe->u.sport ||
+	    (q->sport_wait && q->sport_want == pe->u.sport))
+		return;
+	r = sport_send(s, a, q, pe->u.sport);
+	if (r && pe->pending && !pe->err)
+		pe->err = r;
+	path_check(p, s, pe);
+}
+
+/* What became of a SET_SPORT. */
+static void sport_result(struct tita_pacer *p, struct qp_state *s, struct agent *a,
+			 const struct tita_agent_sport_result *m)
+{
+	struct qp_ent *q = find_qp(a, m->qp_id);
+	struct path_ent *pe;
+
+	/* A change we no longer wait for (replaced by a newer one), or an
+	 * answer on the way while nothing is final. */
+	if (!q || !q->sport_wait || m->seq != q->sport_seq || m->err == -EINPROGRESS)
+		return;
+	q->sport_wait = false;
+	q->sport_err = m->err;
+	pe = q->has_local ? path_find(s, q->port, &q->remote, a->job_id) : NULL;
+	if (m->err == 0) {
+		q->info.udp_sport = m->udp_sport;
+	} else if (m->err != -ECANCELED) {
+		/* Cancelled: the QP is being destroyed (its QP_DEL follows),
+		 * which needs no path. Anything else fails the move. */
+		s->stats.sport_errors++;
+		if (pe && pe->pending && pe->u.sport == m->udp_sport && !pe->err)
+			pe->err = m->err;
+	}
+	path_check(p, s, pe);
+}
+
+/* Moves whose agents never answered (an agent answers within its wait, or
+ * its connection drops and its QPs with it). */
+static void paths_expire(struct qp_state *s, uint64_t now_ns)
+{
+	uint64_t limit = (uint64_t)sport_wait_ms(s) * 1000000ull + SPORT_GRACE_NS;
+
+	for (size_t i = 0; i < s->n_paths; i++) {
+		struct path_ent *pe = &s->paths[i];
+
+		if (pe->used && pe->pending && now_ns - pe->since_ns > limit)
+			path_finish(s, pe, -ETIMEDOUT);
+	}
+}
+
 /* One message from agent a; false when the agent must be dropped. */
 static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a, const void *buf,
 		      size_t len, uint64_t now_ns)
@@ -502,6 +832,7 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 		for (size_t i = 0; i < s->rules.n; i++)
 			if (qp_in_pair(p, a, q, &s->rules.rules[i]))
 				distribute(p, s, &s->rules.rules[i], s->rules.rules[i].rate_bps);
+		path_join(p, s, a, q);
 		break;
 	}
 	case TITA_AGENT_QP_DEL: {
@@ -511,8 +842,15 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 		memcpy(&m, buf, sizeof(m));
 		q = find_qp(a, m.qp_id);
 		if (q) {
+			bool waited = q->sport_wait;
+			struct path_ent *pe =
+				q->has_local ? path_find(s, q->port, &q->remote, a->job_id) : NULL;
+
 			qp_carry(s, q);
 			*q = a->qps[--a->n];
+			/* A QP gone needs no path: its pair's move may be done. */
+			if (waited)
+				path_check(p, s, pe);
 		}
 		break;
 	}
@@ -570,8 +908,15 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 			s->stats.command_errors++;
 		break;
 	}
+	case TITA_AGENT_SPORT_RESULT: {
+		struct tita_agent_sport_result m;
+
+		memcpy(&m, buf, sizeof(m));
+		sport_result(p, s, a, &m);
+		break;
+	}
 	default:
-		/* SET_RATE goes the other way. */
+		/* SET_RATE and SET_SPORT go the other way. */
 		s->stats.protocol_errors++;
 		break;
 	}
@@ -618,10 +963,14 @@ void tita_pacer_qp_process(struct tita_pacer *p, uint64_t now_ns)
 				else
 					keep = agent_msg(p, s, a, buf, (size_t)len, now_ns);
 			}
-			if (!keep)
+			if (!keep) {
 				agent_drop(s, slot);
+				/* Its QPs are gone: moves that waited on them are done. */
+				path_check_all(p, s);
+			}
 		}
 	}
+	paths_expire(s, now_ns);
 	/* Demands move: re-split the live rules now and then. */
 	if (now_ns - s->last_redistribute_ns >= REDISTRIBUTE_NS) {
 		s->last_redistribute_ns = now_ns;
@@ -670,6 +1019,8 @@ static void qp_free(struct tita_pacer *p)
 		close(s->epoll_fd);
 	tita_rule_table_free(&s->rules);
 	free(s->pairs);
+	free(s->paths);
+	free(s->done);
 	free(s);
 	p->priv = NULL;
 }
@@ -790,6 +1141,9 @@ void tita_pacer_qp_stats(const struct tita_pacer *p, struct tita_pacer_qp_stats 
 			if (a->qps[k].cmd_kbps)
 				ret->qps_paced++;
 	}
+	ret->paths_pending = 0;
+	for (size_t i = 0; i < s->n_paths; i++)
+		ret->paths_pending += s->paths[i].used && s->paths[i].pending;
 }
 
 const struct tita_pacer_ops tita_pacer_qp_ops = {
