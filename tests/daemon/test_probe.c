@@ -57,17 +57,23 @@ static int udp_on(uint16_t port, bool share)
 	return fd;
 }
 
-/* Answers until n came or 2 s passed. */
-static size_t wait_answers(struct tita_prober *p, struct tita_probe_answer *out, size_t n)
+/* Answers until want came (or 2 s passed), and any that follow within
+ * 50 ms more: how many came, up to max. */
+static size_t wait_answers(struct tita_prober *p, struct tita_probe_answer *out, size_t want,
+			   size_t max)
 {
-	uint64_t end = now_ns() + 2 * TITA_NSEC_PER_SEC;
+	uint64_t end = now_ns() + 2 * TITA_NSEC_PER_SEC, extra = 0;
 	size_t got = 0;
 
-	while (got < n && now_ns() < end) {
+	while (got < max && now_ns() < end) {
 		struct pollfd pfd = { tita_prober_fd(p), POLLIN, 0 };
 
 		poll(&pfd, 1, 10);
-		got += tita_prober_poll(p, now_ns(), out + got, n - got);
+		got += tita_prober_poll(p, now_ns(), out + got, max - got);
+		if (got >= want && !extra) {
+			extra = 1;
+			end = now_ns() + 50 * TITA_NSEC_PER_MSEC;
+		}
 	}
 	return got;
 }
@@ -111,7 +117,7 @@ static void test_loopback(void **state)
 	assert_int_equal(tita_prober_send(p, &pr, 0, now_ns()), 0);
 	/* The same probe again: one socket, one answer. */
 	assert_int_equal(tita_prober_send(p, &pr, 0, now_ns()), 0);
-	assert_int_equal(wait_answers(p, a, 4), 1);
+	assert_int_equal(wait_answers(p, a, 1, 4), 1);
 	assert_int_equal(a[0].outcome, TITA_PROBE_UNREACHABLE);
 	assert_int_equal(a[0].icmp_type, 3);
 	assert_int_equal(a[0].icmp_code, 3);
@@ -129,7 +135,7 @@ static void test_loopback(void **state)
 	shared = udp_on(port, true);
 	assert_true(shared >= 0);
 	assert_int_equal(tita_prober_send(p, &pr, 0, now_ns()), 0);
-	assert_int_equal(wait_answers(p, a, 4), 1);
+	assert_int_equal(wait_answers(p, a, 1, 4), 1);
 	assert_int_equal(a[0].outcome, TITA_PROBE_UNREACHABLE);
 	{
 		int err = 0;
@@ -149,7 +155,7 @@ static void test_loopback(void **state)
 	pr.sport = (uint16_t)(port + 2);
 	assert_int_equal(tita_prober_send(p, &pr, 0, now_ns()), -EBUSY);
 	assert_true(tita_prober_next_deadline_ns(p) != TITA_TIME_NEVER);
-	assert_int_equal(wait_answers(p, a, 4), 2);
+	assert_int_equal(wait_answers(p, a, 2, 4), 2);
 	assert_int_equal(a[0].outcome, TITA_PROBE_LOST);
 	assert_int_equal(a[1].outcome, TITA_PROBE_LOST);
 	assert_true(a[0].rtt_ns >= conf.timeout_ns);
