@@ -889,12 +889,7 @@ static void send_sport_result(int fd, uint64_t qp_id, uint32_t seq, uint16_t spo
 {
 	struct tita_agent_sport_result res;
 
-	memset(&res, 0, sizeof(res));
-	tita_agent_hdr_init(&res.hdr, TITA_AGENT_SPORT_RESULT, sizeof(res));
-	res.qp_id = qp_id;
-	res.seq = seq;
-	res.udp_sport = sport;
-	res.err = err;
+	tita_agent_sport_result_init(&res, qp_id, seq, sport, err);
 	dbg("QP id %llu: UDP source port %u (seq %u): %d", (unsigned long long)qp_id, sport, seq,
 	    err);
 	send_msg(fd, &res, sizeof(res));

@@ -220,6 +220,16 @@ static inline void tita_agent_hdr_init(struct tita_agent_hdr *h, uint16_t type, 
 	h->reserved = 0;
 }
 
+/* The answer to SET_SPORT (qp_id, seq, udp_sport) with err. */
+static inline void tita_agent_sport_result_init(struct tita_agent_sport_result *r, uint64_t qp_id,
+						uint32_t seq, uint16_t udp_sport, int err)
+{
+	*r = (struct tita_agent_sport_result){
+		.qp_id = qp_id, .seq = seq, .udp_sport = udp_sport, .err = err
+	};
+	tita_agent_hdr_init(&r->hdr, TITA_AGENT_SPORT_RESULT, sizeof(*r));
+}
+
 /* The smallest valid length of a message type; 0 for an unknown type. */
 static inline size_t tita_agent_min_len(uint16_t type)
 {

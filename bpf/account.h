@@ -86,6 +86,12 @@ static __always_inline int tita_tx_account(void *map, const void *key, const str
 {
 	struct tita_tx_counters *c = bpf_map_lookup_elem(map, key);
 
+	/* Only RoCEv2 makes a destination an entry: the daemon reads every
+	 * entry every interval, and a host sends IP to many more places than
+	 * it sends RoCE to (its own peer datagrams among them). What else
+	 * goes to a RoCE destination is counted in its entry. */
+	if (!c && reason != TITA_REASON_ROCE)
+		return 0;
 	if (!c) {
 		struct tita_tx_counters init = {};
 

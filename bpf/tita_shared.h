@@ -166,10 +166,15 @@ struct tita_tx_counters {
 };
 
 /* Value of tita_tx_class: the HTB class (major:minor, as TC_H_MAKE builds
- * it) that packets to this destination are put into, via skb->priority. */
+ * it) that packets to this destination are put into, via skb->priority,
+ * until expires_ns (bpf_ktime_get_ns(), CLOCK_MONOTONIC; 0: never). The
+ * pacer's titad pushes the expiry forward while it runs: when it is gone
+ * (kill -9, a crash), the entry lapses by itself and the destination runs
+ * unpaced, as a lapsed grant does. */
 struct tita_tx_class {
 	__u32 classid;
 	__u32 flags; /* reserved, 0 */
+	__u64 expires_ns;
 };
 
 /* Value of tita_rx_reason and tita_tx_reason (per CPU, TITA_REASON_MAX

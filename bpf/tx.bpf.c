@@ -17,8 +17,9 @@
  *
  * and writes TC_H_MAKE(1 << 16, n) for the destination into tita_tx_class
  * (tc reads the minor in hex: "1:10" is 0x00010010).
- * Destinations without an entry keep their skb->priority and go to the
- * default class. The major number must be the root HTB's handle; a class id
+ * Destinations without an entry, or whose entry has expired (its titad
+ * stopped refreshing it: it is gone), keep their skb->priority and go to
+ * the default class: unpaced. The major number must be the root HTB's handle; a class id
  * that names no class falls through to HTB's filters, then its default.
  * skb->priority also feeds the VLAN PCP mapping of a VLAN device and
  * mqprio's traffic class, so attach to the device that carries the HTB
@@ -65,7 +66,8 @@ int tita_tc_tx(struct __sk_buff *skb)
 			/* The address is the first 16 bytes of the key. */
 			struct tita_tx_class *cl = bpf_map_lookup_elem(&tita_tx_class, &pkt.key);
 
-			if (cl && cl->classid) {
+			if (cl && cl->classid &&
+			    (!cl->expires_ns || bpf_ktime_get_ns() < cl->expires_ns)) {
 				skb->priority = cl->classid;
 				classified = 1;
 			}

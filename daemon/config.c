@@ -46,22 +46,72 @@ struct pctx {
 	int param_line[TITA_CTL_N_PARAMS];
 	int line_coalesce;
 
-	int err_line; /* 0: none yet */
-	char err[256];
+	bool port_header; /* a [port] section was started, well-formed or not */
+
+	/* Every problem, one per line of the file (the first said there);
+	 * line 0 or -1 blames the whole file. */
+	int err_line; /* the first problem's; 0: none yet */
+	uint32_t n_errs, errs_dropped;
+	struct perr {
+		int line;
+		char msg[200];
+	} errs[TITAD_CONFIG_ERRORS_MAX];
 };
 
 static void fail(struct pctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void fail(struct pctx *c, const char *fmt, ...)
 {
+	int line = c->line ? c->line : -1;
+	char msg[sizeof(c->errs[0].msg)];
 	va_list ap;
 
-	if (c->err_line)
-		return;
-	c->err_line = c->line ? c->line : -1;
 	va_start(ap, fmt);
-	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* A line says its first problem once; the whole file (line -1) may
+	 * have several. */
+	for (uint32_t i = 0; i < c->n_errs; i++)
+		if (c->errs[i].line == line && (line > 0 || !strcmp(c->errs[i].msg, msg)))
+			return;
+	if (!c->err_line)
+		c->err_line = line;
+	if (c->n_errs == TITAD_CONFIG_ERRORS_MAX) {
+		c->errs_dropped++;
+		return;
+	}
+	c->errs[c->n_errs].line = line;
+	memcpy(c->errs[c->n_errs].msg, msg, sizeof(msg));
+	c->n_errs++;
+}
+
+static int perr_cmp(const void *va, const void *vb)
+{
+	const struct perr *a = va, *b = vb;
+
+	return (a->line > b->line) - (a->line < b->line);
+}
+
+/* Every problem on its own line, in the order of the file. */
+static void format_errors(struct pctx *c, char *err, size_t err_size)
+{
+	size_t off = 0;
+
+	qsort(c->errs, c->n_errs, sizeof(c->errs[0]), perr_cmp);
+	for (uint32_t i = 0; i < c->n_errs && off < err_size; i++) {
+		int n;
+
+		if (c->errs[i].line > 0)
+			n = snprintf(err + off, err_size - off, "%s%s:%d: %s", i ? "\n" : "",
+				     c->path, c->errs[i].line, c->errs[i].msg);
+		else
+			n = snprintf(err + off, err_size - off, "%s%s: %s", i ? "\n" : "", c->path,
+				     c->errs[i].msg);
+		off += n > 0 ? (size_t)n : 0;
+	}
+	if (c->errs_dropped && off < err_size)
+		snprintf(err + off, err_size - off, "\n%s: and %u more problems", c->path,
+			 c->errs_dropped);
 }
 
 void titad_config_defaults(struct titad_config *cfg)
@@ -72,6 +122,9 @@ void titad_config_defaults(struct titad_config *cfg)
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/tita/control.sock");
 	snprintf(cfg->control_group, sizeof(cfg->control_group), "tita");
 	cfg->control_mode = 0660;
+	cfg->control_clients = 64;
+	cfg->control_clients_per_uid = 8;
+	cfg->control_idle_timeout_ns = 10 * TITA_NSEC_PER_SEC;
 	snprintf(cfg->metrics_listen, sizeof(cfg->metrics_listen), "127.0.0.1:9977");
 	snprintf(cfg->pin_root, sizeof(cfg->pin_root), "/sys/fs/bpf/tita");
 	cfg->xdp_mode = TITAD_XDP_AUTO;
@@ -80,6 +133,9 @@ void titad_config_defaults(struct titad_config *cfg)
 	 * controller does not use its signal yet. */
 	cfg->queue_sampler = 2;
 	snprintf(cfg->agent_socket, sizeof(cfg->agent_socket), "/run/tita/agent.sock");
+	cfg->agents_per_uid = 64;
+	cfg->agent_qps_per_uid = 16384;
+	cfg->agent_qps = 65536;
 	snprintf(cfg->sysfs_root, sizeof(cfg->sysfs_root), "/sys");
 	snprintf(cfg->proc_root, sizeof(cfg->proc_root), "/proc");
 	/* A dump of every QP costs a few netlink round trips per device:
@@ -90,11 +146,16 @@ void titad_config_defaults(struct titad_config *cfg)
 	 * controller's simulated 100 us, keeps that under a few percent of a
 	 * core. Grant TTL and refresh follow (cross_check). */
 	cfg->params.control_interval_ns = TITA_NSEC_PER_MSEC;
+	/* A real switch answers an expired TTL from its CPU, in a millisecond
+	 * or more, and rate-limits those answers. */
+	cfg->params.probe_timeout_ns = 50 * TITA_NSEC_PER_MSEC;
 	cfg->fail_open = TITAD_FAIL_OPEN_REMOVE;
 	cfg->peer_port = 4792;
 	snprintf(cfg->key_file, sizeof(cfg->key_file), "/etc/tita/cluster.key");
 	cfg->key_id = 1;
 	cfg->max_peers = 4096;
+	cfg->boot_id_skew_ns = TITAD_BOOT_ID_SKEW_DEFAULT_NS;
+	snprintf(cfg->state_directory, sizeof(cfg->state_directory), "/var/lib/tita");
 }
 
 /* ---- value parsers: 0, or -1 after fail() ---------------------------------- */
@@ -323,6 +384,7 @@ static void begin_section(struct pctx *c, const char *name)
 	}
 	if (!strcmp(kind, "port")) {
 		c->sec = SEC_BAD;
+		c->port_header = true;
 		if (!*arg || strlen(arg) >= IF_NAMESIZE || strpbrk(arg, " \t/")) {
 			fail(c, "[port %s]: not a network device name", arg);
 			return;
@@ -425,6 +487,21 @@ static int key_daemon(struct pctx *c, const char *k, const char *v)
 		g->control_mode = (uint32_t)n;
 		return 0;
 	}
+	if (!strcmp(k, "control-clients")) {
+		if (get_u64(c, k, v, 2, 1024, "2..1024", &n))
+			return -1;
+		g->control_clients = (uint32_t)n;
+		return 0;
+	}
+	if (!strcmp(k, "control-clients-per-uid")) {
+		if (get_u64(c, k, v, 1, 1024, "1..1024", &n))
+			return -1;
+		g->control_clients_per_uid = (uint32_t)n;
+		return 0;
+	}
+	if (!strcmp(k, "control-idle-timeout"))
+		return get_duration(c, k, v, 100 * TITA_NSEC_PER_MSEC, 3600 * TITA_NSEC_PER_SEC,
+				    "100ms..3600s", &g->control_idle_timeout_ns);
 	if (!strcmp(k, "metrics-listen")) {
 		if (strcmp(v, "off") && !strrchr(v, ':'))
 			return fail(c, "metrics-listen: '%s' is not host:port, [v6]:port or off",
@@ -437,10 +514,28 @@ static int key_daemon(struct pctx *c, const char *k, const char *v)
 		return get_string(c, k, v, g->pin_root, sizeof(g->pin_root), true);
 	if (!strcmp(k, "agent-socket"))
 		return get_string(c, k, v, g->agent_socket, sizeof(g->agent_socket), true);
+	if (!strcmp(k, "agents-per-uid") || !strcmp(k, "agent-qps-per-uid") ||
+	    !strcmp(k, "agent-qps")) {
+		bool agents = !strcmp(k, "agents-per-uid");
+		uint32_t *dst = agents				? &g->agents_per_uid :
+				!strcmp(k, "agent-qps-per-uid") ? &g->agent_qps_per_uid :
+								  &g->agent_qps;
+		uint64_t max = agents ? 1024 : 1u << 20;
+
+		if (get_u64(c, k, v, 1, max, max == 1024 ? "1..1024" : "1..1048576", &n))
+			return -1;
+		*dst = (uint32_t)n;
+		return 0;
+	}
 	if (!strcmp(k, "sysfs-root"))
 		return get_string(c, k, v, g->sysfs_root, sizeof(g->sysfs_root), true);
 	if (!strcmp(k, "proc-root"))
 		return get_string(c, k, v, g->proc_root, sizeof(g->proc_root), true);
+	if (!strcmp(k, "state-directory")) {
+		if (!strcmp(v, "off"))
+			v = "";
+		return get_string(c, k, v, g->state_directory, sizeof(g->state_directory), v[0]);
+	}
 	if (!strcmp(k, "qp-scan-interval")) {
 		uint64_t ns;
 
@@ -491,6 +586,8 @@ static int key_daemon(struct pctx *c, const char *k, const char *v)
  *     (100 and 30 intervals), grant-ttl within its range and refresh within
  *     [interval, grant-ttl) (cross_check);
  *   - eta-min, when unset, follows eta down; a [port] eta sets eta;
+ *   - probe-timeout defaults to 50 ms, not lib's 200 us: switches answer
+ *     path probes from their CPU;
  *   - with coalesced peer reads (coalesce > 0) demands already come in
  *     batches, so lib's alloc_batch_frac is 0.
  */
@@ -632,6 +729,9 @@ static int key_peers(struct pctx *c, const char *k, const char *v)
 		g->max_peers = (uint32_t)n;
 		return 0;
 	}
+	if (!strcmp(k, "boot-id-skew"))
+		return get_duration(c, k, v, TITA_NSEC_PER_SEC, 3600 * TITA_NSEC_PER_SEC, "1s..1h",
+				    &g->boot_id_skew_ns);
 	if (!strcmp(k, "coalesce")) {
 		c->line_coalesce = c->line;
 		if (!strcmp(v, "0")) {
@@ -701,6 +801,8 @@ static int key_job(struct pctx *c, const char *k, const char *v)
 	return 1;
 }
 
+/* Problems are recorded by fail(); inih hears of none, so that what it
+ * reports is a syntax error, whatever came before it. */
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct pctx *c = user;
@@ -710,9 +812,7 @@ static int handler(void *user, const char *section, const char *name, const char
 	switch (c->sec) {
 	case SEC_NONE:
 		fail(c, "'%s' outside of any section", name);
-		return 0;
-	case SEC_BAD:
-		return 0;
+		return 1;
 	case SEC_DAEMON:
 		r = key_daemon(c, name, value);
 		break;
@@ -728,19 +828,17 @@ static int handler(void *user, const char *section, const char *name, const char
 	case SEC_JOB:
 		r = key_job(c, name, value);
 		break;
-	default:
-		return 0;
+	default: /* SEC_BAD: said once, at its header */
+		return 1;
 	}
-	if (r > 0) {
+	if (r > 0)
 		fail(c, "unknown key '%s' in [%s]", name,
 		     c->sec == SEC_DAEMON     ? "daemon" :
 		     c->sec == SEC_CONTROLLER ? "controller" :
 		     c->sec == SEC_PEERS      ? "peers" :
 		     c->sec == SEC_PORT	      ? "port" :
 						"job");
-		return 0;
-	}
-	return r == 0;
+	return 1;
 }
 
 /* fgets over the buffer; counts lines and spots section headers. */
@@ -870,8 +968,8 @@ static void cross_check(struct pctx *c)
 	/* An operator who lowers eta does not have to lower eta-min too. */
 	if (!line_of(c, "eta_min") && p->eta_min > p->eta)
 		p->eta_min = p->eta;
-	if (check_params(c))
-		return;
+	/* Not a return: the checks below still say their own problems. */
+	check_params(c);
 	/* Datagrams wait at most this long to be read; past the interval
 	 * they would wait across rounds. Unset: half the interval, which
 	 * keeps a new pair's first grant within one interval. */
@@ -880,7 +978,6 @@ static void cross_check(struct pctx *c)
 	if (g->peer_coalesce_ns > p->control_interval_ns) {
 		c->line = c->line_coalesce;
 		fail(c, "coalesce must not exceed the interval");
-		return;
 	}
 	/* Coalesced reads already hand the controller demands in batches:
 	 * holding them for another fraction of an interval would only add a
@@ -893,7 +990,6 @@ static void cross_check(struct pctx *c)
 		if (j->max_bps && j->min_bps > j->max_bps) {
 			c->line = j->line;
 			fail(c, "[job %s]: min is above max", j->name);
-			return;
 		}
 	}
 	/* lib/ applies one eta to every port: per-port values must agree. */
@@ -908,7 +1004,7 @@ static void cross_check(struct pctx *c)
 			     "[port %s]: eta differs from another port's; the controller "
 			     "has one eta for all ports",
 			     pt->ifname);
-			return;
+			continue;
 		}
 		port_eta = pt->eta;
 	}
@@ -917,16 +1013,15 @@ static void cross_check(struct pctx *c)
 		if (p->eta_min > p->eta)
 			p->eta_min = p->eta;
 	}
-	if (!g->n_ports) {
+	if (!g->n_ports && !c->port_header) {
 		c->line = 0;
 		fail(c, "no [port IFNAME] section: titad needs at least one NIC");
-		return;
 	}
 	check_params(c);
 }
 
-int titad_config_parse(const char *path, const char *buf, size_t len, struct titad_config *ret_cfg,
-		       char *err, size_t err_size)
+static int parse(const char *path, const char *buf, size_t len, struct titad_config *ret_cfg,
+		 bool partial, char *err, size_t err_size)
 {
 	struct pctx *c;
 	int r, ret = -EINVAL;
@@ -956,24 +1051,23 @@ int titad_config_parse(const char *path, const char *buf, size_t len, struct tit
 	ini_allow_multiline = false;
 	ini_stop_on_first_error = false;
 	r = ini_parse_stream(reader, c, handler, c);
-	if (r > 0 && (!c->err_line || r < c->err_line)) {
-		c->err_line = 0;
+	if (r > 0) {
 		c->line = r;
 		fail(c, "syntax error: expected [section], key = value, or a comment");
-	} else if (r < 0 && !c->err_line) {
+	} else if (r < 0) {
 		c->line = 0;
 		fail(c, "cannot be parsed (%d)", r);
 	}
-	if (!c->err_line)
-		cross_check(c);
+	/* What the keys cannot check one by one, also after problems with
+	 * some of them: every problem is said in one go. */
+	cross_check(c);
 	if (!c->err_line)
 		ret = 0;
 out:
 	if (ret) {
-		if (c->err_line > 0)
-			snprintf(err, err_size, "%s:%d: %s", path, c->err_line, c->err);
-		else
-			snprintf(err, err_size, "%s: %s", path, c->err);
+		format_errors(c, err, err_size);
+		if (partial)
+			*ret_cfg = c->cfg;
 	} else {
 		*ret_cfg = c->cfg;
 		if (err_size)
@@ -983,7 +1077,14 @@ out:
 	return ret;
 }
 
-int titad_config_load(const char *path, struct titad_config *ret_cfg, char *err, size_t err_size)
+int titad_config_parse(const char *path, const char *buf, size_t len, struct titad_config *ret_cfg,
+		       char *err, size_t err_size)
+{
+	return parse(path, buf, len, ret_cfg, false, err, err_size);
+}
+
+static int load(const char *path, struct titad_config *ret_cfg, bool partial, char *err,
+		size_t err_size)
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -1033,9 +1134,22 @@ int titad_config_load(const char *path, struct titad_config *ret_cfg, char *err,
 		len += (size_t)n;
 	}
 	close(fd);
-	r = titad_config_parse(path, buf ? buf : "", len, ret_cfg, err, err_size);
+	r = parse(path, buf ? buf : "", len, ret_cfg, partial, err, err_size);
 	free(buf);
 	return r;
+}
+
+int titad_config_load(const char *path, struct titad_config *ret_cfg, char *err, size_t err_size)
+{
+	return load(path, ret_cfg, false, err, err_size);
+}
+
+int titad_config_load_check(const char *path, struct titad_config *ret_cfg, char *err,
+			    size_t err_size)
+{
+	titad_config_defaults(ret_cfg);
+	snprintf(ret_cfg->path, sizeof(ret_cfg->path), "%s", path);
+	return load(path, ret_cfg, true, err, err_size);
 }
 
 static const struct titad_config_range ranges[] = {
@@ -1043,17 +1157,27 @@ static const struct titad_config_range ranges[] = {
 	{ "controller", "grant-ttl", "2ms", "60s", "1ms", "61s" },
 	{ "controller", "refresh", "1ms", "50ms", "999us", "61s" },
 	{ "controller", "eta", "0.05", "1", "0.04", "1.01" },
-	{ "controller", "eta-min", "0.05", "0.95", "0.04", "0.96" },
+	{ "controller", "eta-min", "0.05", "0.98", "0.04", "0.99" },
 	{ "controller", "start-rate", "0", "1", "-0.1", "1.1" },
 	{ "controller", "max-pairs", "1", "16777216", "0", "16777217" },
 	{ "controller", "max-jobs", "1", "1048576", "0", "1048577" },
+	{ "controller", "fabric-eta", "0.05", "1", "0.04", "1.01" },
+	{ "controller", "steer", "0", "1", "-1", "2" },
+	{ "controller", "probe-timeout", "1us", "10s", "0ns", "11s" },
 	{ "daemon", "control-mode", "0", "0777", NULL, "01000" },
+	{ "daemon", "control-clients", "2", "1024", "1", "1025" },
+	{ "daemon", "control-clients-per-uid", "1", "1024", "0", "1025" },
+	{ "daemon", "control-idle-timeout", "100ms", "3600s", "99ms", "3601s" },
 	{ "daemon", "datapath-entries", "256", "1048576", "255", "1048577" },
+	{ "daemon", "agents-per-uid", "1", "1024", "0", "1025" },
+	{ "daemon", "agent-qps-per-uid", "1", "1048576", "0", "1048577" },
+	{ "daemon", "agent-qps", "1", "1048576", "0", "1048577" },
 	{ "daemon", "qp-scan-interval", "10ms", "600s", "9ms", "601s" },
 	{ "peers", "port", "1", "65535", "0", "65536" },
 	{ "peers", "key-id", "0", "4294967295", NULL, "4294967296" },
 	{ "peers", "max-peers", "16", "1048576", "15", "1048577" },
 	{ "peers", "coalesce", "0", "1ms", NULL, "1001us" },
+	{ "peers", "boot-id-skew", "1s", "3600s", "999ms", "3601s" },
 	{ "port eth0", "line-rate", "1", "3.2T", "0", "3.3T" },
 	{ "port eth0", "eta", "0.05", "1", "0.04", "1.5" },
 	{ "job j", "weight", "0.001", "1000", "0.0001", "1001" },

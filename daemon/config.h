@@ -7,12 +7,15 @@
  * mode, a netdev's address or speed) is checked by titad when it loads.
  *
  *   [daemon]      log-level, pacer, control-socket, control-group,
- *                 control-mode, metrics-listen, pin-root, xdp-mode,
- *                 datapath-entries, queue-sampler, agent-socket, sysfs-root,
- *                 proc-root, qp-scan-interval
+ *                 control-mode, control-clients, control-clients-per-uid,
+ *                 control-idle-timeout, metrics-listen, pin-root, xdp-mode,
+ *                 datapath-entries, queue-sampler, agent-socket, agents-per-uid,
+ *                 agent-qps-per-uid, agent-qps, sysfs-root,
+ *                 proc-root, qp-scan-interval, state-directory
  *   [controller]  interval, grant-ttl, refresh, eta, eta-min, fail-open,
  *                 start-rate, max-pairs, max-jobs
- *   [peers]       port, bind, key-file, key-id, static, max-peers
+ *   [peers]       port, bind, key-file, key-id, static, max-peers, coalesce,
+ *                 boot-id-skew
  *   [port IFNAME] address, line-rate, eta          (one section per NIC)
  *   [job NAME]    dst, weight, min, max             (selector + policy)
  *
@@ -40,9 +43,12 @@
  * than silently cut. */
 #define TITAD_CONFIG_LINE_MAX 190
 #define TITAD_CONFIG_BYTES_MAX (1024 * 1024)
+/* Problems said about one file; more are counted. */
+#define TITAD_CONFIG_ERRORS_MAX 20
 /* qp-scan-interval: 0 (off), or this range. */
 #define TITAD_QP_SCAN_MIN_NS (10 * TITA_NSEC_PER_MSEC)
 #define TITAD_QP_SCAN_MAX_NS (600 * TITA_NSEC_PER_SEC)
+#define TITAD_BOOT_ID_SKEW_DEFAULT_NS (300 * TITA_NSEC_PER_SEC)
 
 enum titad_log_level {
 	TITAD_LOG_ERR = 3,
@@ -100,15 +106,23 @@ struct titad_config {
 	char control_socket[108]; /* sun_path */
 	char control_group[64]; /* "" : root only may change anything */
 	uint32_t control_mode;
+	/* Clients connected at once: in all, and per uid other than root's;
+	 * a client that sends nothing for control_idle_timeout_ns is closed. */
+	uint32_t control_clients, control_clients_per_uid;
+	uint64_t control_idle_timeout_ns;
 	char metrics_listen[64]; /* "host:port", "[v6]:port" or "" (off) */
 	char pin_root[TITAD_PATH_MAX];
 	enum titad_xdp_mode xdp_mode;
 	uint32_t datapath_entries; /* BPF table sizes; 0: the loader's choice */
 	int queue_sampler; /* enum tita_bpf_queue_mode: auto 0, on 1, off 2 */
 	char agent_socket[108]; /* qp pacer: where the QP agents connect */
+	/* qp pacer: what one local user may have titad hold, and all of them. */
+	uint32_t agents_per_uid, agent_qps_per_uid, agent_qps;
 	char sysfs_root[TITAD_PATH_MAX]; /* hw_counters, GID tables ("/sys") */
 	char proc_root[TITAD_PATH_MAX]; /* /proc/<pid>/cgroup ("/proc") */
 	uint64_t qp_scan_interval_ns; /* QP discovery through RDMA netlink; 0: off */
+	/* Where the boot id's floor is kept across restarts; "": nowhere. */
+	char state_directory[TITAD_PATH_MAX];
 
 	/* [controller] */
 	struct tita_ctl_params params;
@@ -126,6 +140,9 @@ struct titad_config {
 	/* After a read, peer sockets are next read this much later (0: as
 	 * datagrams arrive): fewer wake-ups under load, bounded latency. */
 	uint64_t peer_coalesce_ns;
+	/* A peer's boot id more than this ahead of our wall clock is refused
+	 * (a forged one, or a clock that is wrong). */
+	uint64_t boot_id_skew_ns;
 
 	uint32_t n_ports;
 	struct titad_port_conf ports[TITAD_MAX_PORTS];
@@ -138,9 +155,10 @@ void titad_config_defaults(struct titad_config *cfg);
 
 /*
  * Parse buf (len bytes, need not be NUL-terminated) as the file `path` into
- * *ret_cfg. 0, or -EINVAL with the first problem in err as
- * "path:line: what is wrong" (or "path: ..." for a whole-file problem).
- * *ret_cfg is untouched on failure.
+ * *ret_cfg. 0, or -EINVAL with every problem in err, one per line (at most
+ * one per line of the file, TITAD_CONFIG_ERRORS_MAX in all), each as
+ * "path:line: what is wrong" (or "path: ..." for a whole-file problem), in
+ * the order of the file. *ret_cfg is untouched on failure.
  */
 int titad_config_parse(const char *path, const char *buf, size_t len, struct titad_config *ret_cfg,
 		       char *err, size_t err_size);
@@ -148,6 +166,10 @@ int titad_config_parse(const char *path, const char *buf, size_t len, struct tit
 /* Read and parse a file (the only I/O here). Errors as above; a file that
  * cannot be read gives "path: strerror". */
 int titad_config_load(const char *path, struct titad_config *ret_cfg, char *err, size_t err_size);
+/* The same for --check-config: *ret_cfg is what parsed, also when
+ * something did not (its ports and key file can then be checked too). */
+int titad_config_load_check(const char *path, struct titad_config *ret_cfg, char *err,
+			    size_t err_size);
 
 /*
  * The table of keys with a numeric range, exposed so that the unit tests

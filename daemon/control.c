@@ -9,7 +9,16 @@
  * root or members of control-group may change anything. The check uses
  * SO_PEERCRED, taken when the client connects, so a client cannot hand a
  * privileged connection's descriptor to another process to gain rights
- * it did not have at connect time... nor lose them.
+ * it did not have at connect time... nor lose them. Group membership is
+ * looked up (NSS) only when a client first asks to change something, so
+ * connecting costs the loop no lookup.
+ *
+ * What a local user can hold: at most control-clients-per-uid connections
+ * per uid (root aside), and all uids but root's together leave a few of the
+ * control-clients slots free, so that root's titactl always gets in; a
+ * client silent for control-idle-timeout is closed. When accept() fails
+ * for want of descriptors, the listening socket is left alone for a while
+ * rather than waking the loop again at once.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -23,13 +32,18 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "control.h"
 #include "ctlproto.h"
+#include "log.h"
 #include "tita-config.h"
-#include "titad.h"
 #include "units.h"
 
-#define MAX_CLIENTS 64
+/* The most clients control-clients may allow. */
+#define MAX_CLIENTS 1024
+/* Slots only root takes (at most half the table). */
+#define ROOT_RESERVED 8
+/* After accept() failed with EMFILE or ENFILE. */
+#define ACCEPT_PAUSE_NS (100 * TITA_NSEC_PER_MSEC)
 /* QPs in one page of QpsResponse: at most ~220 bytes each (long device,
  * kernel and job names), well under the Response limit. */
 #define QPS_PAGE 2048
@@ -37,17 +51,29 @@
 struct client {
 	struct titad_control *ctl;
 	int fd;
-	bool may_write;
 	uid_t uid;
+	gid_t gid;
 	pid_t pid;
+	int may_write; /* -1: not looked up yet */
+	uint64_t last_ns; /* connected, or its last request */
 	struct tita_event_source *src;
 };
 
 struct titad_control {
-	struct titad *d;
+	struct tita_event *ev;
+	struct titad_sources src_;
 	int fd;
 	struct tita_event_source *src;
 	char path[108];
+	char group[64]; /* control-group, for messages */
+	gid_t gid;
+	bool gid_set;
+	uint32_t mode;
+	uint32_t max_clients, max_per_uid;
+	uint64_t idle_timeout_ns;
+	struct tita_timer *t_idle;
+	uint64_t refused, idle_closed;
+	struct tita_ratelimit accept_rl;
 	uint32_t n_clients;
 	struct client *clients[MAX_CLIENTS];
 };
@@ -71,11 +97,20 @@ static bool in_group(uid_t uid, gid_t primary, gid_t want)
 	return false;
 }
 
+static bool may_write(struct client *c)
+{
+	const struct titad_control *ctl = c->ctl;
+
+	if (c->may_write < 0)
+		c->may_write = c->uid == 0 || (ctl->gid_set && in_group(c->uid, c->gid, ctl->gid));
+	return c->may_write > 0;
+}
+
 static void client_close(struct client *c)
 {
 	struct titad_control *ctl = c->ctl;
 
-	tita_event_fd_del(ctl->d->ev, c->src);
+	tita_event_fd_del(ctl->ev, c->src);
 	close(c->fd);
 	for (uint32_t i = 0; i < ctl->n_clients; i++) {
 		if (ctl->clients[i] == c) {
@@ -190,43 +225,51 @@ static void set_error(struct arena *a, Tita__Control__Response *resp, Tita__Cont
 		return;                 \
 	} while (0)
 
-static void do_status(struct titad *d, struct arena *a, Tita__Control__Response *resp)
+static void do_status(struct titad_control *ctl, struct arena *a, uint64_t now_ns,
+		      Tita__Control__Response *resp)
 {
+	const struct titad_sources *src = &ctl->src_;
 	Tita__Control__StatusResponse *s = az(a, sizeof(*s));
 	Tita__Control__ControllerCounters *cc = az(a, sizeof(*cc));
+	struct titad_peers_identity id;
+	struct titad_engine_status es;
 	struct titad_peer_totals pt;
-	struct tita_ctl_stats st;
+	struct tita_ctl_stats *st = &es.ctl;
 	size_t n_drops = 0;
 
 	if (!s || !cc)
 		return;
 	tita__control__status_response__init(s);
 	tita__control__controller_counters__init(cc);
-	tita_ctl_stats(d->ctl, &st);
-	titad_peers_totals(d, &pt);
+	titad_engine_status(src->engine, &es);
+	titad_peers_totals(src->peers, &pt);
+	titad_peers_identity(src->peers, &id);
 	s->version = (char *)TITA_VERSION;
-	s->uptime_ns = tita_clock_mono_ns() - d->start_ns;
-	s->boot_id = d->sender.boot_id;
-	s->key_id = d->sender.key_id;
-	s->pacer = (char *)d->pacer->ops->name;
-	s->n_ports = d->n_ports;
-	s->n_peers = (uint32_t)titad_peers_count(d);
-	s->n_pairs = (uint32_t)tita_ctl_n_pairs(d->ctl);
-	cc->rounds = st.rounds;
-	cc->msgs_in = st.msgs_in;
-	cc->msgs_out = st.msgs_out;
-	cc->entries_in = st.entries_in;
-	cc->entries_skipped_not_local = st.entries_skipped_not_local;
-	cc->entries_skipped_mismatch = st.entries_skipped_mismatch;
-	cc->entries_skipped_no_space = st.entries_skipped_no_space;
-	cc->samples_in = st.samples_in;
-	cc->samples_skipped_not_local = st.samples_skipped_not_local;
-	cc->samples_skipped_no_space = st.samples_skipped_no_space;
-	cc->pairs_evicted = st.pairs_evicted;
-	cc->grants_expired = st.grants_expired;
-	cc->demands_expired = st.demands_expired;
-	cc->rate_updates = st.rate_updates;
-	cc->rate_updates_suppressed = st.rate_updates_suppressed;
+	s->uptime_ns = now_ns - src->start_ns;
+	s->boot_id = id.boot_id;
+	s->key_id = id.key_id;
+	s->key_ids = az(a, TITA_WIRE_KEYRING_MAX * sizeof(*s->key_ids));
+	for (uint32_t i = 0; i < id.n_key_ids && s->key_ids; i++)
+		s->key_ids[s->n_key_ids++] = id.key_ids[i];
+	s->pacer = (char *)es.pacer;
+	s->n_ports = titad_ports_count(src->ports);
+	s->n_peers = (uint32_t)titad_peers_count(src->peers);
+	s->n_pairs = (uint32_t)es.n_pairs;
+	cc->rounds = st->rounds;
+	cc->msgs_in = st->msgs_in;
+	cc->msgs_out = st->msgs_out;
+	cc->entries_in = st->entries_in;
+	cc->entries_skipped_not_local = st->entries_skipped_not_local;
+	cc->entries_skipped_mismatch = st->entries_skipped_mismatch;
+	cc->entries_skipped_no_space = st->entries_skipped_no_space;
+	cc->samples_in = st->samples_in;
+	cc->samples_skipped_not_local = st->samples_skipped_not_local;
+	cc->samples_skipped_no_space = st->samples_skipped_no_space;
+	cc->pairs_evicted = st->pairs_evicted;
+	cc->grants_expired = st->grants_expired;
+	cc->demands_expired = st->demands_expired;
+	cc->rate_updates = st->rate_updates;
+	cc->rate_updates_suppressed = st->rate_updates_suppressed;
 	s->controller = cc;
 	s->datagrams_in = pt.dgrams_in;
 	s->datagrams_out = pt.dgrams_out;
@@ -245,22 +288,23 @@ static void do_status(struct titad *d, struct arena *a, Tita__Control__Response 
 		s->drops[n_drops++] = rc;
 	}
 	s->n_drops = n_drops;
-	s->qp_discovery = (char *)titad_qpscan_state(d);
-	if (d->qpscan) {
+	s->qp_discovery = (char *)titad_discovery_state(src->discovery);
+	{
 		size_t n;
 
-		tita_qpscan_qps(d->qpscan, &n);
+		titad_discovery_qps(src->discovery, &n);
 		s->n_qps = (uint32_t)n;
 	}
 	resp->body_case = TITA__CONTROL__RESPONSE__BODY_STATUS;
 	resp->status = s;
 }
 
-static void do_ports(struct titad *d, struct arena *a, Tita__Control__Response *resp)
+static void do_ports(struct titad_control *ctl, struct arena *a, Tita__Control__Response *resp)
 {
+	const struct titad_sources *src = &ctl->src_;
 	Tita__Control__PortsResponse *pr = az(a, sizeof(*pr));
 	struct tita_port_info info[TITAD_MAX_PORTS];
-	size_t n = tita_ctl_ports(d->ctl, info, TITAD_MAX_PORTS);
+	size_t n = titad_engine_ports(src->engine, info, TITAD_MAX_PORTS);
 
 	if (!pr)
 		return;
@@ -270,15 +314,25 @@ static void do_ports(struct titad *d, struct arena *a, Tita__Control__Response *
 	pr->ports = az(a, (n ? n : 1) * sizeof(*pr->ports));
 	for (size_t i = 0; i < n && pr->ports; i++) {
 		Tita__Control__Port *p = az(a, sizeof(*p));
+		int k = titad_ports_find(src->ports, &info[i].local);
 
 		if (!p)
 			return;
 		tita__control__port__init(p);
 		p->addr = addr_bytes(a, &info[i].local);
 		p->ifname = (char *)"";
-		for (uint32_t j = 0; j < d->n_ports; j++)
-			if (tita_addr_eq(&d->ports[j].addr, &info[i].local))
-				p->ifname = d->ports[j].ifname;
+		p->state = (char *)"up";
+		if (k >= 0) {
+			struct titad_port_info pi;
+			char state[64];
+
+			titad_ports_info(src->ports, (uint32_t)k, &pi);
+			snprintf(state, sizeof(state), "down: %s", pi.down_why);
+			p->ifname = astr(a, pi.ifname);
+			p->state = pi.up ? (char *)"up" : astr(a, state);
+			if (!p->ifname || !p->state)
+				return;
+		}
 		p->line_rate_bps = info[i].line_rate_bps;
 		p->eta = info[i].eta;
 		p->capacity_bps = info[i].capacity_bps;
@@ -293,47 +347,48 @@ static void do_ports(struct titad *d, struct arena *a, Tita__Control__Response *
 	resp->ports = pr;
 }
 
-static void do_peers(struct titad *d, struct arena *a, Tita__Control__Response *resp)
+static void do_peers(struct titad_control *ctl, struct arena *a, uint64_t now_ns,
+		     Tita__Control__Response *resp)
 {
+	const struct titad_sources *src = &ctl->src_;
 	Tita__Control__PeersResponse *pr = az(a, sizeof(*pr));
-	size_t n = titad_peers_count(d);
-	struct titad_peer **list = az(a, (n ? n : 1) * sizeof(*list));
-	uint64_t now = tita_clock_mono_ns();
+	size_t n = titad_peers_count(src->peers);
+	struct titad_peer_info *list = az(a, (n ? n : 1) * sizeof(*list));
 
 	if (!pr || !list)
 		return;
 	tita__control__peers_response__init(pr);
-	n = titad_peers_list(d, list, n);
+	n = titad_peers_list(src->peers, list, n, now_ns);
 	pr->peers = az(a, (n ? n : 1) * sizeof(*pr->peers));
 	for (size_t i = 0; i < n && pr->peers; i++) {
-		const struct titad_peer *src = list[i];
+		const struct titad_peer_info *pi = &list[i];
 		Tita__Control__Peer *p = az(a, sizeof(*p));
 		size_t nr = 0;
 
 		if (!p)
 			return;
 		tita__control__peer__init(p);
-		p->addr = addr_bytes(a, &src->addr);
-		p->heard = src->heard;
-		p->last_heard_ago_ns = src->heard ? now - src->last_heard_ns : 0;
-		p->boot_id = src->boot_id;
-		p->datagrams_in = src->dgrams_in;
-		p->datagrams_out = src->dgrams_out;
-		p->drops = src->drops;
-		p->control_interval_ns = src->control_interval_ns;
-		p->grant_ttl_ns = src->grant_ttl_ns;
+		p->addr = addr_bytes(a, &pi->addr);
+		p->heard = pi->heard;
+		p->last_heard_ago_ns = pi->last_heard_ago_ns;
+		p->boot_id = pi->boot_id;
+		p->datagrams_in = pi->dgrams_in;
+		p->datagrams_out = pi->dgrams_out;
+		p->drops = pi->drops;
+		p->control_interval_ns = pi->control_interval_ns;
+		p->grant_ttl_ns = pi->grant_ttl_ns;
 		p->drops_by_reason = az(a, TITA_WIRE_E_COUNT * sizeof(*p->drops_by_reason));
 		for (int e = 1; e < TITA_WIRE_E_COUNT && p->drops_by_reason; e++) {
 			Tita__Control__ReasonCounter *rc;
 
-			if (!src->drops_by_reason[e])
+			if (!pi->drops_by_reason[e])
 				continue;
 			rc = az(a, sizeof(*rc));
 			if (!rc)
 				return;
 			tita__control__reason_counter__init(rc);
 			rc->reason = (char *)tita_wire_error_name((enum tita_wire_error)e);
-			rc->count = src->drops_by_reason[e];
+			rc->count = pi->drops_by_reason[e];
 			p->drops_by_reason[nr++] = rc;
 		}
 		p->n_drops_by_reason = nr;
@@ -343,16 +398,16 @@ static void do_peers(struct titad *d, struct arena *a, Tita__Control__Response *
 	resp->peers = pr;
 }
 
-static void do_pairs(struct titad *d, struct arena *a, const Tita__Control__PairsRequest *rq,
-		     Tita__Control__Response *resp)
+static void do_pairs(struct titad_control *ctl, struct arena *a, uint64_t now_ns,
+		     const Tita__Control__PairsRequest *rq, Tita__Control__Response *resp)
 {
+	const struct titad_sources *src = &ctl->src_;
 	Tita__Control__PairsResponse *pr = az(a, sizeof(*pr));
-	size_t n = tita_ctl_n_pairs(d->ctl), matched = 0;
+	size_t n = titad_engine_n_pairs(src->engine), matched = 0;
 	struct tita_pair_info *info = az(a, (n ? n : 1) * sizeof(*info));
 	struct tita_addr local, remote;
 	bool f_local = false, f_remote = false, f_job = false;
 	uint32_t job_id = 0, limit;
-	uint64_t now = tita_clock_mono_ns();
 
 	if (!pr || !info)
 		return;
@@ -378,7 +433,7 @@ static void do_pairs(struct titad *d, struct arena *a, const Tita__Control__Pair
 	limit = rq && rq->limit && rq->limit < TITA_CTL_PAIRS_PAGE ? rq->limit :
 								     TITA_CTL_PAIRS_PAGE;
 	tita__control__pairs_response__init(pr);
-	n = tita_ctl_pairs(d->ctl, info, n);
+	n = titad_engine_pairs(src->engine, info, n);
 	pr->pairs = az(a, (limit ? limit : 1) * sizeof(*pr->pairs));
 	for (size_t i = 0; i < n && pr->pairs; i++) {
 		const struct tita_pair_info *pi = &info[i];
@@ -400,7 +455,7 @@ static void do_pairs(struct titad *d, struct arena *a, const Tita__Control__Pair
 		p->local = addr_bytes(a, &pi->local);
 		p->remote = addr_bytes(a, &pi->remote);
 		p->job_id = pi->job_id;
-		p->job = astr(a, titad_job_name(d, pi->job_id, job, sizeof(job)));
+		p->job = astr(a, titad_engine_job_name(src->engine, pi->job_id, job, sizeof(job)));
 		p->role = (Tita__Control__PairRole)pi->role;
 		p->state = (Tita__Control__PairState)pi->state;
 		p->demand_bps = pi->demand_bps;
@@ -411,7 +466,7 @@ static void do_pairs(struct titad *d, struct arena *a, const Tita__Control__Pair
 		p->measured_bps = pi->measured_bps;
 		p->ce_ppm = pi->ce_ppm;
 		p->cnp_per_sec = pi->cnp_per_sec;
-		p->expires_in_ns = pi->expires_ns > now ? pi->expires_ns - now : 0;
+		p->expires_in_ns = pi->expires_ns > now_ns ? pi->expires_ns - now_ns : 0;
 		pr->pairs[pr->n_pairs++] = p;
 	}
 	pr->total = matched;
@@ -419,74 +474,85 @@ static void do_pairs(struct titad *d, struct arena *a, const Tita__Control__Pair
 	resp->pairs = pr;
 }
 
-static Tita__Control__Job *job_msg(struct titad *d, struct arena *a, const char *name)
+static Tita__Control__Job *job_msg(struct arena *a, const struct titad_job_info *ji)
 {
 	Tita__Control__Job *j = az(a, sizeof(*j));
-	const struct titad_job *known = titad_job_find(d, name);
-	struct tita_job pol;
-	uint32_t id = tita_job_id(name);
+	struct tita_job pol = ji->policy;
 
 	if (!j)
 		return NULL;
 	tita__control__job__init(j);
-	j->name = astr(a, name);
-	j->job_id = id;
-	if (known) {
-		j->qps = known->qps;
-		j->discovered = known->discovered && !known->in_config && !known->set_by_ctl;
-	}
-	if (!tita_ctl_job_get(d->ctl, id, &pol)) {
-		j->configured = true;
-	} else {
+	j->name = astr(a, ji->name);
+	j->job_id = ji->id;
+	j->qps = ji->qps;
+	j->discovered = ji->discovered && !ji->in_config && !ji->set_by_ctl;
+	j->configured = ji->has_policy;
+	if (!ji->has_policy)
 		pol = (struct tita_job){ .weight_milli = TITA_WEIGHT_ONE };
-	}
 	j->weight = (double)pol.weight_milli / TITA_WEIGHT_ONE;
 	j->min_bps = pol.min_bps;
 	j->max_bps = pol.max_bps;
 	return j;
 }
 
-static void jobs_response(struct titad *d, struct arena *a, Tita__Control__Response *resp,
+static void jobs_response(struct titad_control *ctl, struct arena *a, Tita__Control__Response *resp,
 			  const char *only)
 {
+	struct titad_engine *engine = ctl->src_.engine;
 	Tita__Control__JobsResponse *jr = az(a, sizeof(*jr));
+	struct titad_job_info *info;
+	size_t n;
 
 	if (!jr)
 		return;
 	tita__control__jobs_response__init(jr);
-	jr->jobs = az(a, (d->n_jobs + 1) * sizeof(*jr->jobs));
-	if (!jr->jobs)
-		return;
 	if (only) {
-		jr->jobs[jr->n_jobs++] = job_msg(d, a, only);
+		info = az(a, sizeof(*info));
+		n = info ? 1 : 0;
+		if (info && !titad_engine_job_info(engine, only, info)) {
+			/* A job unknown to the table but with a policy (set
+			 * and then forgotten): its name and the policy. */
+			memset(info, 0, sizeof(*info));
+			snprintf(info->name, sizeof(info->name), "%s", only);
+			info->id = tita_job_id(only);
+			info->has_policy = titad_engine_job_policy(engine, info->id, &info->policy);
+		}
 	} else {
-		struct tita_job pol;
-
-		if (!tita_ctl_job_get(d->ctl, TITA_JOB_DEFAULT, &pol))
-			jr->jobs[jr->n_jobs++] = job_msg(d, a, TITA_JOB_DEFAULT_NAME);
-		for (uint32_t i = 0; i < d->n_jobs; i++)
-			jr->jobs[jr->n_jobs++] = job_msg(d, a, d->jobs[i].name);
+		n = titad_engine_jobs(engine, NULL, 0);
+		info = az(a, (n ? n : 1) * sizeof(*info));
+		if (info)
+			n = titad_engine_jobs(engine, info, n);
+	}
+	jr->jobs = az(a, (n ? n : 1) * sizeof(*jr->jobs));
+	if (!info || !jr->jobs)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		jr->jobs[i] = job_msg(a, &info[i]);
+		if (!jr->jobs[i])
+			return;
+		jr->n_jobs++;
 	}
 	resp->body_case = TITA__CONTROL__RESPONSE__BODY_JOBS;
 	resp->jobs = jr;
 }
 
-static void do_job_set(struct titad *d, struct client *c, struct arena *a,
-		       const Tita__Control__JobSetRequest *rq, Tita__Control__Response *resp)
+static void do_job_set(struct titad_control *ctl, struct client *c, struct arena *a,
+		       uint64_t now_ns, const Tita__Control__JobSetRequest *rq,
+		       Tita__Control__Response *resp)
 {
+	struct titad_engine *engine = ctl->src_.engine;
 	struct tita_job pol = { .weight_milli = TITA_WEIGHT_ONE };
-	struct titad_job *j;
 	int r;
 
-	if (!c->may_write)
+	if (!may_write(c))
 		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED,
 		     "only root or group %s may change jobs",
-		     d->cfg.control_group[0] ? d->cfg.control_group : "(none)");
+		     ctl->group[0] ? ctl->group : "(none)");
 	if (!rq || !tita_job_name_valid(rq->name))
 		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
 		     "name: a job name is 1..%d letters, digits, '_', '-' or '.'",
 		     TITA_JOB_NAME_MAX);
-	tita_ctl_job_get(d->ctl, tita_job_id(rq->name), &pol);
+	titad_engine_job_policy(engine, tita_job_id(rq->name), &pol);
 	if (rq->weight_present_case == TITA__CONTROL__JOB_SET_REQUEST__WEIGHT_PRESENT_WEIGHT) {
 		if (!(rq->weight >= 0.001 && rq->weight <= 1000))
 			FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
@@ -508,76 +574,69 @@ static void do_job_set(struct titad *d, struct client *c, struct arena *a,
 	if (pol.max_bps && pol.min_bps > pol.max_bps)
 		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
 		     "min is above max");
-	j = titad_job_get(d, rq->name);
-	if (!j)
-		FAIL(a, resp,
-		     errno == EEXIST ? TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT :
-				       TITA__CONTROL__ERROR_CODE__ERROR_CODE_NO_SPACE,
-		     errno == EEXIST ? "name: its id collides with another job's" :
-				       "too many jobs");
-	r = tita_ctl_job_set(d->ctl, j->id, &pol);
+	r = titad_engine_job_set(engine, rq->name, &pol, now_ns);
+	if (r == -EEXIST)
+		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+		     "name: its id collides with another job's");
+	if (r == -ENOSPC)
+		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_NO_SPACE, "too many jobs");
 	if (r)
-		FAIL(a, resp,
-		     r == -ENOSPC ? TITA__CONTROL__ERROR_CODE__ERROR_CODE_NO_SPACE :
-				    TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
 		     "the controller refused the job: %s", strerror(-r));
-	j->set_by_ctl = true;
-	log_notice("job %s: set by uid %u (pid %d): weight %.3f min %llu max %llu bit/s", j->name,
+	log_notice("job %s: set by uid %u (pid %d): weight %.3f min %llu max %llu bit/s", rq->name,
 		   (unsigned)c->uid, (int)c->pid, pol.weight_milli / 1000.0,
 		   (unsigned long long)pol.min_bps, (unsigned long long)pol.max_bps);
-	jobs_response(d, a, resp, j->name);
+	jobs_response(ctl, a, resp, rq->name);
 }
 
-static void do_job_show(struct titad *d, struct arena *a, const Tita__Control__JobShowRequest *rq,
-			Tita__Control__Response *resp)
+static void do_job_show(struct titad_control *ctl, struct arena *a,
+			const Tita__Control__JobShowRequest *rq, Tita__Control__Response *resp)
 {
+	struct titad_job_info ji;
+
 	if (rq && rq->name && rq->name[0]) {
 		if (!tita_job_name_valid(rq->name))
 			FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
 			     "name: not a job name");
-		if (!titad_job_find(d, rq->name) && strcmp(rq->name, TITA_JOB_DEFAULT_NAME))
+		if (!titad_engine_job_info(ctl->src_.engine, rq->name, &ji))
 			FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_NOT_FOUND, "no job %s",
 			     rq->name);
-		return jobs_response(d, a, resp, rq->name);
+		return jobs_response(ctl, a, resp, rq->name);
 	}
-	jobs_response(d, a, resp, NULL);
+	jobs_response(ctl, a, resp, NULL);
 }
 
-static void do_job_clear(struct titad *d, struct client *c, struct arena *a,
-			 const Tita__Control__JobClearRequest *rq, Tita__Control__Response *resp)
+static void do_job_clear(struct titad_control *ctl, struct client *c, struct arena *a,
+			 uint64_t now_ns, const Tita__Control__JobClearRequest *rq,
+			 Tita__Control__Response *resp)
 {
-	struct titad_job *j;
-	int r;
-
-	if (!c->may_write)
+	if (!may_write(c))
 		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED,
 		     "only root or group %s may change jobs",
-		     d->cfg.control_group[0] ? d->cfg.control_group : "(none)");
+		     ctl->group[0] ? ctl->group : "(none)");
 	if (!rq || !tita_job_name_valid(rq->name))
 		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
 		     "name: not a job name");
-	j = titad_job_find(d, rq->name);
-	r = tita_ctl_job_clear(d->ctl, tita_job_id(rq->name));
-	if (r == -ENOENT && !j)
+	if (titad_engine_job_clear(ctl->src_.engine, rq->name, now_ns) == -ENOENT)
 		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_NOT_FOUND, "no job %s",
 		     rq->name);
-	if (j)
-		j->set_by_ctl = false;
 	log_notice("job %s: cleared by uid %u (pid %d)", rq->name, (unsigned)c->uid, (int)c->pid);
-	jobs_response(d, a, resp, rq->name);
+	jobs_response(ctl, a, resp, rq->name);
 }
 
-static void do_qps(struct titad *d, struct arena *a, const Tita__Control__QpsRequest *rq,
-		   Tita__Control__Response *resp)
+static void do_qps(struct titad_control *ctl, struct arena *a, uint64_t now_ns,
+		   const Tita__Control__QpsRequest *rq, Tita__Control__Response *resp)
 {
+	const struct titad_discovery *disc = ctl->src_.discovery;
 	Tita__Control__QpsResponse *qr = az(a, sizeof(*qr));
-	const struct tita_qpscan_qp *qps = NULL;
-	const struct tita_rdma_dev *devs = NULL;
-	struct tita_qpscan_stats st = { 0 };
+	const struct tita_qpscan_qp *qps;
+	const struct tita_rdma_dev *devs;
+	struct tita_qpscan_stats st;
 	size_t n = 0, n_devs = 0, matched = 0;
 	const char *job = rq && rq->job && rq->job[0] ? rq->job : NULL;
 	const char *dev = rq && rq->device && rq->device[0] ? rq->device : NULL;
 	uint32_t limit = rq && rq->limit && rq->limit < QPS_PAGE ? rq->limit : QPS_PAGE;
+	uint64_t last_ns = titad_discovery_last_ns(disc);
 
 	if (!qr)
 		return;
@@ -585,15 +644,13 @@ static void do_qps(struct titad *d, struct arena *a, const Tita__Control__QpsReq
 		FAIL(a, resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
 		     "job: not a job name");
 	tita__control__qps_response__init(qr);
-	qr->discovery = (char *)titad_qpscan_state(d);
-	if (d->qpscan) {
-		qps = tita_qpscan_qps(d->qpscan, &n);
-		devs = tita_qpscan_devices(d->qpscan, &n_devs);
-		tita_qpscan_stats(d->qpscan, &st);
-		qr->cut = st.qps_cut;
-		if (d->qpscan_last_ns)
-			qr->scanned_ago_ns = tita_clock_mono_ns() - d->qpscan_last_ns;
-	}
+	qr->discovery = (char *)titad_discovery_state(disc);
+	qps = titad_discovery_qps(disc, &n);
+	devs = titad_discovery_devices(disc, &n_devs);
+	titad_discovery_stats(disc, &st);
+	qr->cut = st.qps_cut;
+	if (last_ns)
+		qr->scanned_ago_ns = now_ns > last_ns ? now_ns - last_ns : 0;
 	qr->qps = az(a, (n < limit ? (n ? n : 1) : limit) * sizeof(*qr->qps));
 	for (size_t i = 0; i < n && qr->qps; i++) {
 		const struct tita_qpscan_qp *q = &qps[i];
@@ -609,8 +666,8 @@ static void do_qps(struct titad *d, struct arena *a, const Tita__Control__QpsReq
 		if (!m)
 			return;
 		tita__control__qp__init(m);
-		/* The scan's strings stay put until the next scan, which cannot
-		 * run before this response is sent. */
+		/* The scan's strings stay put until the next batch of the
+		 * event loop, which cannot start before this response is sent. */
 		m->device = (char *)dev_name;
 		m->port = q->port;
 		m->lqpn = q->lqpn;
@@ -629,9 +686,9 @@ static void do_qps(struct titad *d, struct arena *a, const Tita__Control__QpsReq
 	resp->qps = qr;
 }
 
-static void handle(struct client *c, const uint8_t *buf, size_t len)
+static void handle(struct client *c, const uint8_t *buf, size_t len, uint64_t now_ns)
 {
-	struct titad *d = c->ctl->d;
+	struct titad_control *ctl = c->ctl;
 	Tita__Control__Response resp = TITA__CONTROL__RESPONSE__INIT;
 	Tita__Control__Request *rq = tita_ctl_request_unpack(buf, len);
 	struct arena a = { 0 };
@@ -645,28 +702,28 @@ static void handle(struct client *c, const uint8_t *buf, size_t len)
 		resp.id = rq->id;
 		switch (rq->body_case) {
 		case TITA__CONTROL__REQUEST__BODY_STATUS:
-			do_status(d, &a, &resp);
+			do_status(ctl, &a, now_ns, &resp);
 			break;
 		case TITA__CONTROL__REQUEST__BODY_PORTS:
-			do_ports(d, &a, &resp);
+			do_ports(ctl, &a, &resp);
 			break;
 		case TITA__CONTROL__REQUEST__BODY_PEERS:
-			do_peers(d, &a, &resp);
+			do_peers(ctl, &a, now_ns, &resp);
 			break;
 		case TITA__CONTROL__REQUEST__BODY_PAIRS:
-			do_pairs(d, &a, rq->pairs, &resp);
+			do_pairs(ctl, &a, now_ns, rq->pairs, &resp);
 			break;
 		case TITA__CONTROL__REQUEST__BODY_JOB_SET:
-			do_job_set(d, c, &a, rq->job_set, &resp);
+			do_job_set(ctl, c, &a, now_ns, rq->job_set, &resp);
 			break;
 		case TITA__CONTROL__REQUEST__BODY_JOB_SHOW:
-			do_job_show(d, &a, rq->job_show, &resp);
+			do_job_show(ctl, &a, rq->job_show, &resp);
 			break;
 		case TITA__CONTROL__REQUEST__BODY_JOB_CLEAR:
-			do_job_clear(d, c, &a, rq->job_clear, &resp);
+			do_job_clear(ctl, c, &a, now_ns, rq->job_clear, &resp);
 			break;
 		case TITA__CONTROL__REQUEST__BODY_QPS:
-			do_qps(d, &a, rq->qps, &resp);
+			do_qps(ctl, &a, now_ns, rq->qps, &resp);
 			break;
 		default:
 			set_error(&a, &resp, TITA__CONTROL__ERROR_CODE__ERROR_CODE_UNSUPPORTED,
@@ -686,11 +743,9 @@ static void handle(struct client *c, const uint8_t *buf, size_t len)
 	if (rq)
 		tita__control__request__free_unpacked(rq, NULL);
 	arena_free(&a);
-	/* A job change feeds the controller: let it act now. */
-	titad_kick(d, tita_clock_mono_ns());
 }
 
-static void on_client(void *data, int fd, uint32_t events)
+static void on_client(void *data, int fd, uint32_t events, uint64_t now_ns)
 {
 	struct client *c = data;
 	uint8_t buf[TITA_CTL_REQUEST_MAX];
@@ -703,6 +758,7 @@ static void on_client(void *data, int fd, uint32_t events)
 	n = tita_ctl_recv(fd, buf, sizeof(buf));
 	if (n == -EAGAIN)
 		return;
+	c->last_ns = now_ns;
 	if (n == 0 || (n < 0 && n != -EMSGSIZE)) {
 		client_close(c);
 		return;
@@ -717,77 +773,163 @@ static void on_client(void *data, int fd, uint32_t events)
 		client_close(c);
 		return;
 	}
-	handle(c, buf, (size_t)n);
+	handle(c, buf, (size_t)n, now_ns);
 }
 
-static void on_accept(void *data, int fd, uint32_t events)
+/* Whether a client of uid may take a slot now. */
+static bool room_for(const struct titad_control *ctl, uid_t uid)
+{
+	uint32_t reserved = ctl->max_clients / 2 < ROOT_RESERVED ? ctl->max_clients / 2 :
+								   ROOT_RESERVED;
+	uint32_t same = 0, others = 0;
+
+	if (ctl->n_clients >= ctl->max_clients)
+		return false;
+	if (uid == 0)
+		return true;
+	for (uint32_t i = 0; i < ctl->n_clients; i++) {
+		if (ctl->clients[i]->uid == uid)
+			same++;
+		if (ctl->clients[i]->uid != 0)
+			others++;
+	}
+	return same < ctl->max_per_uid && others < ctl->max_clients - reserved;
+}
+
+/* The idle check's next deadline: the oldest client's. */
+static void arm_idle(struct titad_control *ctl)
+{
+	uint64_t next = TITA_TIME_NEVER;
+
+	for (uint32_t i = 0; i < ctl->n_clients; i++)
+		if (ctl->clients[i]->last_ns + ctl->idle_timeout_ns < next)
+			next = ctl->clients[i]->last_ns + ctl->idle_timeout_ns;
+	tita_event_timer_set(ctl->ev, ctl->t_idle, next);
+}
+
+static void on_idle_check(void *data, uint64_t now_ns)
 {
 	struct titad_control *ctl = data;
-	struct titad *d = ctl->d;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	struct client *c;
-	int cfd;
 
-	(void)events;
-	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (cfd < 0)
-		return;
-	if (ctl->n_clients >= MAX_CLIENTS ||
-	    getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
-		close(cfd);
-		return;
+	for (uint32_t i = 0; i < ctl->n_clients;) {
+		struct client *c = ctl->clients[i];
+
+		if (now_ns - c->last_ns >= ctl->idle_timeout_ns) {
+			ctl->idle_closed++;
+			client_close(c); /* moves the last client to i */
+			continue;
+		}
+		i++;
 	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(cfd);
-		return;
-	}
-	c->ctl = ctl;
-	c->fd = cfd;
-	c->uid = cred.uid;
-	c->pid = cred.pid;
-	c->may_write = cred.uid == 0 ||
-		       (d->control_gid_set && in_group(cred.uid, cred.gid, d->control_gid));
-	c->src = tita_event_fd_add(d->ev, cfd, EPOLLIN, on_client, c);
-	if (!c->src) {
-		close(cfd);
-		free(c);
-		return;
-	}
-	ctl->clients[ctl->n_clients++] = c;
+	arm_idle(ctl);
 }
 
-int titad_control_open(struct titad *d, char *err, size_t err_size)
+/* A client of uid, pid: in the table, or NULL (closed). */
+static struct client *client_add(struct titad_control *ctl, int cfd, const struct ucred *cred,
+				 uint64_t now_ns)
+{
+	struct client *c = calloc(1, sizeof(*c));
+
+	if (c)
+		*c = (struct client){ .ctl = ctl,
+				      .fd = cfd,
+				      .uid = cred->uid,
+				      .gid = cred->gid,
+				      .pid = cred->pid,
+				      .may_write = -1,
+				      .last_ns = now_ns };
+	if (c && (c->src = tita_event_fd_add(ctl->ev, cfd, EPOLLIN, on_client, c)))
+		return ctl->clients[ctl->n_clients++] = c;
+	close(cfd);
+	free(c);
+	return NULL;
+}
+
+static void on_accept(void *data, int fd, uint32_t events, uint64_t now_ns)
+{
+	struct titad_control *ctl = data;
+	uint64_t held;
+
+	(void)fd;
+	(void)events;
+	/* A bounded number per wake-up: a pile of connections cannot hold
+	 * the loop. */
+	for (int k = 0; k < 16; k++) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		bool paused;
+		int cfd =
+			tita_event_accept(ctl->ev, ctl->src, NULL, NULL, ACCEPT_PAUSE_NS, &paused);
+
+		if (cfd < 0) {
+			if (paused && tita_ratelimit_ok(&ctl->accept_rl, now_ns,
+							60 * TITA_NSEC_PER_SEC, 1, &held))
+				log_warning(
+					"control socket %s: accept: %s; not accepting for %llu ms",
+					ctl->path, strerror(errno),
+					(unsigned long long)(ACCEPT_PAUSE_NS / TITA_NSEC_PER_MSEC));
+			break;
+		}
+		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
+		    !room_for(ctl, cred.uid)) {
+			ctl->refused++;
+			close(cfd);
+			continue;
+		}
+		client_add(ctl, cfd, &cred, now_ns);
+	}
+	arm_idle(ctl);
+}
+
+/* control-group's gid: 0 and *ret_set, or -errno (-ENOENT: no such group),
+ * leaving *ret_set false. */
+static int lookup_group(const char *group, gid_t *ret_gid, bool *ret_set)
+{
+	struct group *gr;
+
+	*ret_set = false;
+	if (!group[0])
+		return 0;
+	errno = 0;
+	gr = getgrnam(group);
+	if (!gr)
+		return errno ? -errno : -ENOENT;
+	*ret_gid = gr->gr_gid;
+	*ret_set = true;
+	return 0;
+}
+
+int titad_control_open(struct titad_control **ret, struct tita_event *ev,
+		       const struct titad_config *cfg, const struct titad_sources *src, char *err,
+		       size_t err_size)
 {
 	struct titad_control *ctl = calloc(1, sizeof(*ctl));
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	const char *path = d->cfg.control_socket;
-	struct group *gr;
+	const char *path = cfg->control_socket;
 	char dir[sizeof(sun.sun_path)];
 	char *slash;
 	int e;
 
+	*ret = ctl;
 	if (!ctl)
 		return -ENOMEM;
-	ctl->d = d;
+	ctl->ev = ev;
+	ctl->src_ = *src;
 	ctl->fd = -1;
-	d->control = ctl;
 	snprintf(ctl->path, sizeof(ctl->path), "%s", path);
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-
-	d->control_gid_set = false;
-	if (d->cfg.control_group[0]) {
-		gr = getgrnam(d->cfg.control_group);
-		if (gr) {
-			d->control_gid = gr->gr_gid;
-			d->control_gid_set = true;
-		} else {
-			log_warning("control socket %s: group %s does not exist: only root may "
-				    "change anything",
-				    path, d->cfg.control_group);
-		}
-	}
+	snprintf(ctl->group, sizeof(ctl->group), "%s", cfg->control_group);
+	ctl->mode = cfg->control_mode;
+	ctl->max_clients = cfg->control_clients < MAX_CLIENTS ? cfg->control_clients : MAX_CLIENTS;
+	ctl->max_per_uid = cfg->control_clients_per_uid;
+	ctl->idle_timeout_ns = cfg->control_idle_timeout_ns;
+	ctl->t_idle = tita_event_timer_new(ev, on_idle_check, ctl);
+	if (!ctl->t_idle)
+		return -ENOSPC;
+	if (lookup_group(cfg->control_group, &ctl->gid, &ctl->gid_set))
+		log_warning("control socket %s: group %s does not exist: only root may "
+			    "change anything",
+			    path, cfg->control_group);
 	/* The directory (/run/tita) may not exist yet outside systemd's
 	 * RuntimeDirectory=. */
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -806,6 +948,8 @@ int titad_control_open(struct titad *d, char *err, size_t err_size)
 
 		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
 			close(probe);
+			close(ctl->fd);
+			ctl->fd = -1;
 			snprintf(err, err_size, "control socket %s: another titad is running",
 				 path);
 			return -EADDRINUSE;
@@ -816,20 +960,20 @@ int titad_control_open(struct titad *d, char *err, size_t err_size)
 	}
 	{
 		/* The mode is right from the first moment the name exists. */
-		mode_t old = umask(0777 & ~d->cfg.control_mode);
+		mode_t old = umask(0777 & ~cfg->control_mode);
 
 		e = bind(ctl->fd, (struct sockaddr *)&sun, sizeof(sun));
 		umask(old);
 		if (e)
 			goto fail;
 	}
-	if (chmod(path, d->cfg.control_mode))
+	if (chmod(path, cfg->control_mode))
 		goto fail;
-	if (d->control_gid_set && chown(path, 0, d->control_gid))
+	if (ctl->gid_set && chown(path, 0, ctl->gid))
 		goto fail;
 	if (listen(ctl->fd, 16))
 		goto fail;
-	ctl->src = tita_event_fd_add(d->ev, ctl->fd, EPOLLIN, on_accept, ctl);
+	ctl->src = tita_event_fd_add(ev, ctl->fd, EPOLLIN, on_accept, ctl);
 	if (!ctl->src)
 		goto fail;
 	return 0;
@@ -839,20 +983,62 @@ fail:
 	return -e;
 }
 
-void titad_control_close(struct titad *d)
+struct titad_control *titad_control_close(struct titad_control *ctl)
 {
-	struct titad_control *ctl = d->control;
-
 	if (!ctl)
-		return;
+		return NULL;
 	while (ctl->n_clients)
 		client_close(ctl->clients[0]);
+	if (ctl->t_idle)
+		tita_event_timer_set(ctl->ev, ctl->t_idle, TITA_TIME_NEVER);
 	if (ctl->src)
-		tita_event_fd_del(d->ev, ctl->src);
+		tita_event_fd_del(ctl->ev, ctl->src);
 	if (ctl->fd >= 0) {
 		close(ctl->fd);
 		unlink(ctl->path);
 	}
 	free(ctl);
-	d->control = NULL;
+	return NULL;
+}
+
+int titad_control_reconfigure(struct titad_control *ctl, const struct titad_config *cfg, char *err,
+			      size_t err_size)
+{
+	bool gid_set;
+	gid_t gid = 0;
+	int r = lookup_group(cfg->control_group, &gid, &gid_set);
+
+	if (r) {
+		snprintf(err, err_size, "control-group %s: %s", cfg->control_group,
+			 r == -ENOENT ? "no such group" : strerror(-r));
+		return r;
+	}
+	/* The file's mode and group change in place; connected clients keep
+	 * the rights they had, new ones get the new. */
+	if (chmod(ctl->path, cfg->control_mode) || (gid_set && chown(ctl->path, 0, gid)) ||
+	    (!gid_set && chown(ctl->path, 0, 0))) {
+		r = -errno;
+		snprintf(err, err_size, "control socket %s: %s", ctl->path, strerror(-r));
+		/* What the running configuration says, again. */
+		chmod(ctl->path, ctl->mode);
+		if (ctl->gid_set)
+			chown(ctl->path, 0, ctl->gid);
+		return r;
+	}
+	ctl->mode = cfg->control_mode;
+	ctl->gid = gid;
+	ctl->gid_set = gid_set;
+	snprintf(ctl->group, sizeof(ctl->group), "%s", cfg->control_group);
+	ctl->max_clients = cfg->control_clients < MAX_CLIENTS ? cfg->control_clients : MAX_CLIENTS;
+	ctl->max_per_uid = cfg->control_clients_per_uid;
+	ctl->idle_timeout_ns = cfg->control_idle_timeout_ns;
+	arm_idle(ctl);
+	return 0;
+}
+
+void titad_control_stats(const struct titad_control *ctl, struct titad_control_stats *ret)
+{
+	ret->clients = ctl ? ctl->n_clients : 0;
+	ret->refused = ctl ? ctl->refused : 0;
+	ret->idle_closed = ctl ? ctl->idle_closed : 0;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The one file that owns titad's event loop (as lldpd's event.c does):
- * epoll, a single timerfd multiplexing every timer, and a signalfd.
+ * epoll, a single timerfd multiplexing every timer, and a signalfd; and
+ * the only file that reads the clock (clock.h), once per batch.
  *
  * Sources removed while a batch of epoll events is being dispatched are
  * only marked dead and freed after the batch, so a callback may close any
@@ -21,11 +22,14 @@
 #include "clock.h"
 #include "event.h"
 
-#define MAX_TIMERS 16
+#define MAX_TIMERS 24
 #define BATCH 32
 
 struct tita_event_source {
 	int fd;
+	uint32_t events;
+	uint64_t resume_ns; /* paused until then; 0: watched */
+	struct tita_event_source *next_paused;
 	bool dead;
 	tita_event_fd_fn fn;
 	void *data;
@@ -45,6 +49,8 @@ struct tita_event {
 	uint64_t armed_ns; /* the timerfd's next expiry; UINT64_MAX: disarmed */
 	uint64_t period_ns; /* the timerfd's interval; 0: one-shot */
 	uint64_t now_ns;
+	uint64_t real_ns; /* 0: not read in this batch yet */
+	bool fake; /* tita_event_dispatch(): no clock is read */
 	bool exiting;
 	int exit_code;
 	uint32_t n_timers;
@@ -52,9 +58,8 @@ struct tita_event {
 	struct tita_event_source timer_src, signal_src;
 	tita_event_signal_fn sig_fn;
 	void *sig_data;
-	tita_event_idle_fn idle_fn;
-	void *idle_data;
 	struct tita_event_source *dead;
+	struct tita_event_source *paused;
 };
 
 struct tita_event *tita_event_new(void)
@@ -74,6 +79,7 @@ struct tita_event *tita_event_new(void)
 	e.data.ptr = &ev->timer_src;
 	if (epoll_ctl(ev->epfd, EPOLL_CTL_ADD, ev->tfd, &e))
 		goto fail;
+	tita_event_update_now(ev);
 	return ev;
 fail : {
 	int err = errno;
@@ -118,6 +124,7 @@ struct tita_event_source *tita_event_fd_add(struct tita_event *ev, int fd, uint3
 	if (!s)
 		return NULL;
 	s->fd = fd;
+	s->events = events;
 	s->fn = fn;
 	s->data = data;
 	e.data.ptr = s;
@@ -135,14 +142,77 @@ int tita_event_fd_mod(struct tita_event *ev, struct tita_event_source *s, uint32
 {
 	struct epoll_event e = { .events = events, .data.ptr = s };
 
+	s->events = events;
+	if (s->resume_ns)
+		return 0; /* takes effect when it resumes */
 	return epoll_ctl(ev->epfd, EPOLL_CTL_MOD, s->fd, &e) ? -errno : 0;
+}
+
+static void unpause(struct tita_event *ev, struct tita_event_source *s)
+{
+	struct tita_event_source **pp = &ev->paused;
+
+	while (*pp && *pp != s)
+		pp = &(*pp)->next_paused;
+	if (*pp)
+		*pp = s->next_paused;
+	s->next_paused = NULL;
+	s->resume_ns = 0;
+}
+
+int tita_event_fd_pause(struct tita_event *ev, struct tita_event_source *s, uint64_t resume_ns)
+{
+	if (s->dead)
+		return -EINVAL;
+	if (!s->resume_ns) {
+		if (epoll_ctl(ev->epfd, EPOLL_CTL_DEL, s->fd, NULL))
+			return -errno;
+		s->next_paused = ev->paused;
+		ev->paused = s;
+	}
+	s->resume_ns = resume_ns ? resume_ns : 1;
+	return 0;
+}
+
+int tita_event_accept(struct tita_event *ev, struct tita_event_source *s, struct sockaddr *addr,
+		      socklen_t *addr_len, uint64_t pause_ns, bool *ret_paused)
+{
+	int fd = accept4(s->fd, addr, addr_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int e = errno;
+
+	*ret_paused = false;
+	if (fd < 0 && (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)) {
+		*ret_paused = tita_event_fd_pause(ev, s, ev->now_ns + pause_ns) == 0;
+		errno = e;
+	}
+	return fd;
+}
+
+/* Watch again the sources whose pause is over. */
+static void resume_due(struct tita_event *ev)
+{
+	struct tita_event_source *s = ev->paused, *next;
+
+	for (; s; s = next) {
+		struct epoll_event e = { .events = s->events, .data.ptr = s };
+
+		next = s->next_paused;
+		if (s->resume_ns > ev->now_ns)
+			continue;
+		unpause(ev, s);
+		/* Cannot fail for a descriptor that was registered before. */
+		epoll_ctl(ev->epfd, EPOLL_CTL_ADD, s->fd, &e);
+	}
 }
 
 void tita_event_fd_del(struct tita_event *ev, struct tita_event_source *s)
 {
 	if (!s || s->dead)
 		return;
-	epoll_ctl(ev->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+	if (s->resume_ns)
+		unpause(ev, s);
+	else
+		epoll_ctl(ev->epfd, EPOLL_CTL_DEL, s->fd, NULL);
 	s->dead = true;
 	s->next_dead = ev->dead;
 	ev->dead = s;
@@ -205,12 +275,6 @@ void tita_event_set_period(struct tita_event *ev, uint64_t period_ns)
 	ev->armed_ns = UINT64_MAX - 1;
 }
 
-void tita_event_set_idle(struct tita_event *ev, tita_event_idle_fn fn, void *data)
-{
-	ev->idle_fn = fn;
-	ev->idle_data = data;
-}
-
 void tita_event_exit(struct tita_event *ev, int code)
 {
 	ev->exiting = true;
@@ -222,8 +286,32 @@ uint64_t tita_event_now(const struct tita_event *ev)
 	return ev->now_ns;
 }
 
+uint64_t tita_event_real_ns(struct tita_event *ev)
+{
+	if (!ev->real_ns)
+		ev->real_ns = tita_clock_real_ns();
+	return ev->real_ns;
+}
+
+uint64_t tita_event_elapsed_ns(const struct tita_event *ev)
+{
+	uint64_t t;
+
+	if (ev->fake)
+		return 0;
+	t = tita_clock_mono_ns();
+	return t > ev->now_ns ? t - ev->now_ns : 0;
+}
+
+void tita_event_update_now(struct tita_event *ev)
+{
+	ev->now_ns = tita_clock_mono_ns();
+	ev->real_ns = 0;
+}
+
 static void run_timers(struct tita_event *ev)
 {
+	resume_due(ev);
 	/* A timer callback may re-arm any timer; each fires at most once per
 	 * pass so that a deadline in the past cannot starve the sockets. */
 	for (uint32_t i = 0; i < ev->n_timers && !ev->exiting; i++) {
@@ -244,6 +332,9 @@ static int arm(struct tita_event *ev)
 	for (uint32_t i = 0; i < ev->n_timers; i++)
 		if (ev->timers[i].deadline_ns < next)
 			next = ev->timers[i].deadline_ns;
+	for (const struct tita_event_source *s = ev->paused; s; s = s->next_paused)
+		if (s->resume_ns < next)
+			next = s->resume_ns;
 	if (next == ev->armed_ns)
 		return 0;
 	if (next != UINT64_MAX) {
@@ -263,6 +354,55 @@ static int arm(struct tita_event *ev)
 	return 0;
 }
 
+/* Hand out one epoll batch, then the timers due. */
+static int dispatch(struct tita_event *ev, const struct epoll_event *events, int n)
+{
+	for (int i = 0; i < n && !ev->exiting; i++) {
+		struct tita_event_source *s = events[i].data.ptr;
+
+		if (s->dead)
+			continue;
+		if (s == &ev->timer_src) {
+			uint64_t expirations;
+
+			if (read(ev->tfd, &expirations, sizeof(expirations)) < 0) {
+				if (errno != EAGAIN)
+					return -errno;
+				expirations = 0; /* a stale wake-up */
+			}
+			if (!ev->period_ns)
+				ev->armed_ns = UINT64_MAX;
+			else if (ev->armed_ns != UINT64_MAX)
+				ev->armed_ns += expirations * ev->period_ns;
+		} else if (s == &ev->signal_src) {
+			struct signalfd_siginfo si;
+
+			while (read(ev->sigfd, &si, sizeof(si)) == sizeof(si))
+				ev->sig_fn(ev->sig_data, (int)si.ssi_signo, ev->now_ns);
+		} else {
+			s->fn(s->data, s->fd, events[i].events, ev->now_ns);
+		}
+	}
+	run_timers(ev);
+	reap(ev);
+	return 0;
+}
+
+int tita_event_dispatch(struct tita_event *ev, uint64_t now_ns, uint64_t real_ns, int timeout_ms)
+{
+	struct epoll_event events[BATCH];
+	int n, r;
+
+	n = epoll_wait(ev->epfd, events, BATCH, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	ev->now_ns = now_ns;
+	ev->real_ns = real_ns;
+	ev->fake = true;
+	r = dispatch(ev, events, n);
+	return r ? r : n;
+}
+
 int tita_event_run(struct tita_event *ev)
 {
 	struct epoll_event events[BATCH];
@@ -279,37 +419,11 @@ int tita_event_run(struct tita_event *ev)
 				continue;
 			return -errno;
 		}
-		ev->now_ns = tita_clock_mono_ns();
-		for (int i = 0; i < n && !ev->exiting; i++) {
-			struct tita_event_source *s = events[i].data.ptr;
-
-			if (s->dead)
-				continue;
-			if (s == &ev->timer_src) {
-				uint64_t expirations;
-
-				if (read(ev->tfd, &expirations, sizeof(expirations)) < 0) {
-					if (errno != EAGAIN)
-						return -errno;
-					expirations = 0; /* a stale wake-up */
-				}
-				if (!ev->period_ns)
-					ev->armed_ns = UINT64_MAX;
-				else if (ev->armed_ns != UINT64_MAX)
-					ev->armed_ns += expirations * ev->period_ns;
-			} else if (s == &ev->signal_src) {
-				struct signalfd_siginfo si;
-
-				while (read(ev->sigfd, &si, sizeof(si)) == sizeof(si))
-					ev->sig_fn(ev->sig_data, (int)si.ssi_signo);
-			} else {
-				s->fn(s->data, s->fd, events[i].events);
-			}
-		}
-		run_timers(ev);
-		reap(ev);
-		if (ev->idle_fn && !ev->exiting)
-			ev->idle_fn(ev->idle_data);
+		tita_event_update_now(ev);
+		ev->fake = false;
+		r = dispatch(ev, events, n);
+		if (r)
+			return r;
 	}
 	return ev->exit_code;
 }

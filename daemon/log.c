@@ -6,10 +6,81 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "event.h"
 #include "log.h"
 
 static enum titad_log_level max_level = TITAD_LOG_INFO;
 static bool journal;
+
+/* The global limit: tokens in thousandths of a line. */
+static const struct tita_event *clock_ev;
+static uint64_t tokens_milli = TITA_LOG_BURST * 1000ull;
+static uint64_t refilled_ns;
+static uint64_t held, held_total;
+
+void tita_log_set_clock(const struct tita_event *ev)
+{
+	clock_ev = ev;
+	refilled_ns = ev ? tita_event_now(ev) : 0;
+}
+
+static bool take_token(void)
+{
+	uint64_t now_ns;
+
+	if (!clock_ev)
+		return true;
+	now_ns = tita_event_now(clock_ev);
+	if (now_ns < refilled_ns) /* another clock (a test's): start from it */
+		refilled_ns = now_ns;
+	if (now_ns > refilled_ns) {
+		uint64_t add = (now_ns - refilled_ns) / (1000000ull / TITA_LOG_PER_SEC);
+
+		if (add) {
+			tokens_milli += add;
+			if (tokens_milli > TITA_LOG_BURST * 1000ull)
+				tokens_milli = TITA_LOG_BURST * 1000ull;
+			refilled_ns = now_ns;
+		}
+	}
+	if (tokens_milli < 1000)
+		return false;
+	tokens_milli -= 1000;
+	return true;
+}
+
+static void emit(enum titad_log_level level, const char *line)
+{
+	if (journal)
+		fprintf(stderr, "<%d>%s\n", (int)level, line);
+	else
+		fprintf(stderr, "titad: %s: %s\n", titad_log_level_name(level), line);
+}
+
+/* The count of what was held back, when a line may be written. */
+static void say_held(void)
+{
+	char line[160];
+
+	if (!held)
+		return;
+	snprintf(line, sizeof(line),
+		 "%llu log lines suppressed (titad writes at most %d at once and %d a second)",
+		 (unsigned long long)held, TITA_LOG_BURST, TITA_LOG_PER_SEC);
+	held = 0;
+	emit(TITAD_LOG_WARNING, line);
+}
+
+void tita_log_flush(void)
+{
+	if (held && take_token())
+		say_held();
+}
+
+uint64_t tita_log_suppressed_total(void)
+{
+	return held_total;
+}
 
 void tita_log_setup(enum titad_log_level level)
 {
@@ -34,13 +105,18 @@ void tita_log(enum titad_log_level level, const char *fmt, ...)
 
 	if (level > max_level)
 		return;
+	/* The count of what was held back takes a line of the budget too. */
+	if (held && take_token())
+		say_held();
+	if (!take_token()) {
+		held++;
+		held_total++;
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (journal)
-		fprintf(stderr, "<%d>%s\n", (int)level, line);
-	else
-		fprintf(stderr, "titad: %s: %s\n", titad_log_level_name(level), line);
+	emit(level, line);
 }
 
 bool tita_ratelimit_ok(struct tita_ratelimit *rl, uint64_t now_ns, uint64_t interval_ns,

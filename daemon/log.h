@@ -3,6 +3,14 @@
  * titad's log: one line per event on stderr, with a syslog priority prefix
  * ("<4>") when stderr is the journal (JOURNAL_STREAM), so journald keeps
  * the levels. Callers log once, at the boundary, naming the object.
+ *
+ * Whatever the callers do, the log as a whole writes at most
+ * TITA_LOG_BURST lines at once and TITA_LOG_PER_SEC a second after that
+ * (a token bucket on the event loop's clock): a flood of bad input from
+ * many sources, each within its own per-source limit, cannot fill the
+ * journal or stall the loop on a slow one. What is held back is counted
+ * and said in one line ("... N log lines suppressed") when lines may flow
+ * again.
  */
 #ifndef TITAD_LOG_H
 #define TITAD_LOG_H
@@ -12,7 +20,21 @@
 
 #include "config.h"
 
+#define TITA_LOG_BURST 100
+#define TITA_LOG_PER_SEC 10
+
+struct tita_event;
+
 void tita_log_setup(enum titad_log_level max_level);
+/* The clock of the global rate limit (NULL: none, every line is written,
+ * as before the loop exists). */
+void tita_log_set_clock(const struct tita_event *ev);
+/* Say how many lines were suppressed, if any and the bucket allows
+ * (housekeeping calls it, so the count is said even when nothing else
+ * is logged). */
+void tita_log_flush(void);
+/* Lines held back by the global limit since the start. */
+uint64_t tita_log_suppressed_total(void);
 void tita_log_set_level(enum titad_log_level max_level);
 bool tita_log_enabled(enum titad_log_level level);
 void tita_log(enum titad_log_level level, const char *fmt, ...)

@@ -1,36 +1,30 @@
 // SPDX-License-Identifier: MIT
 /*
- * The Prometheus endpoint: libmicrohttpd driven from titad's own event loop
- * (MHD_USE_EPOLL without an internal thread: its epoll descriptor sits in
- * ours, and a timer serves its connection timeouts), so a scrape renders
- * straight from the controller's snapshots with no locking.
+ * The Prometheus endpoint: a small HTTP server of titad's own (http.c) on
+ * the event loop, so a scrape renders straight from the modules'
+ * snapshots with no locking, and slow or idle clients cannot keep a
+ * scraper out.
  *
  * Conventions (https://prometheus.io/docs/practices/naming/): base units
  * (bytes per second, seconds), counters end in _total, one HELP and TYPE
  * per family. The tests run `promtool check metrics` on a real scrape.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "control.h"
+#include "log.h"
+#include "metrics.h"
 #include "tita-config.h"
-#include "pacer_nic.h"
-#include "tita_bpf.h"
-#include "titad.h"
 #include "units.h"
 
 struct titad_metrics {
-	struct titad *d;
-	struct MHD_Daemon *mhd;
-	struct tita_event_source *src;
-	uint64_t scrapes;
+	struct titad_sources src_;
+	struct titad_http *http;
 };
 
 /* A growing text buffer. */
@@ -109,9 +103,9 @@ static const char *role_name(enum tita_pair_role r)
 	return r == TITA_PAIR_TX ? "tx" : "rx";
 }
 
-static void render_pairs(struct titad *d, struct sbuf *b)
+static void render_pairs(const struct titad_sources *src, struct sbuf *b)
 {
-	size_t n = tita_ctl_n_pairs(d->ctl);
+	size_t n = titad_engine_n_pairs(src->engine);
 	struct tita_pair_info *info = calloc(n ? n : 1, sizeof(*info));
 	static const struct {
 		const char *name, *help;
@@ -131,7 +125,7 @@ static void render_pairs(struct titad *d, struct sbuf *b)
 		b->failed = true;
 		return;
 	}
-	n = tita_ctl_pairs(d->ctl, info, n);
+	n = titad_engine_pairs(src->engine, info, n);
 	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
 		family(b, fams[f].name, "gauge", fams[f].help);
 		for (size_t i = 0; i < n; i++) {
@@ -157,7 +151,7 @@ static void render_pairs(struct titad *d, struct sbuf *b)
 			sb_printf(b, "%s{local=\"%s\",remote=\"%s\",job=\"%s\",role=\"%s\"} %.0f\n",
 				  fams[f].name, tita_format_addr(&p->local, l, sizeof(l)),
 				  tita_format_addr(&p->remote, r, sizeof(r)),
-				  titad_job_name(d, p->job_id, job, sizeof(job)),
+				  titad_engine_job_name(src->engine, p->job_id, job, sizeof(job)),
 				  role_name(p->role), bytes_per_sec(v));
 		}
 	}
@@ -182,10 +176,13 @@ static const struct rx_port_counter rx_port_counters[] = {
 	  offsetof(struct tita_bpf_rx_counts, cnp_packets) },
 };
 
-static void render_ports(struct titad *d, struct sbuf *b)
+static void render_ports(const struct titad_sources *src, const struct titad_engine_status *es,
+			 struct sbuf *b)
 {
 	struct tita_port_info info[TITAD_MAX_PORTS];
-	size_t n = tita_ctl_ports(d->ctl, info, TITAD_MAX_PORTS);
+	struct titad_port_info pi[TITAD_MAX_PORTS];
+	size_t n = titad_engine_ports(src->engine, info, TITAD_MAX_PORTS);
+	uint32_t n_ports = titad_ports_count(src->ports);
 	static const char *const reason_names[TITA_REASON_MAX] = {
 		"roce",		  "not_ip",	 "not_udp",    "not_roce_port",	 "trunc_eth",
 		"trunc_vlan",	  "trunc_ipv4",	 "trunc_ipv6", "trunc_ipv6_ext", "trunc_udp",
@@ -195,6 +192,8 @@ static void render_ports(struct titad *d, struct sbuf *b)
 
 	if (n > TITAD_MAX_PORTS)
 		n = TITAD_MAX_PORTS;
+	for (uint32_t i = 0; i < n_ports; i++)
+		titad_ports_info(src->ports, i, &pi[i]);
 	family(b, "tita_port_line_rate_bytes_per_second", "gauge", "Line rate of a port.");
 	for (size_t i = 0; i < n; i++) {
 		char a[TITA_ADDR_STRLEN];
@@ -233,123 +232,110 @@ static void render_ports(struct titad *d, struct sbuf *b)
 		const struct rx_port_counter *c = &rx_port_counters[k];
 
 		family(b, c->name, "counter", c->help);
-		for (uint32_t i = 0; i < d->n_ports; i++) {
-			const struct tita_bpf_snapshot *s = d->ports[i].snap;
-			uint64_t v = 0;
-
-			for (size_t j = 0; s && j < s->n_rx_peers; j++)
-				v += *(const uint64_t *)((const char *)&s->rx_peers[j].total +
-							 c->offset);
-			sb_printf(b, "%s{port=\"%s\"} %llu\n", c->name, d->ports[i].ifname,
-				  (unsigned long long)v);
-		}
+		for (uint32_t i = 0; i < n_ports; i++)
+			sb_printf(b, "%s{port=\"%s\"} %llu\n", c->name, pi[i].ifname,
+				  (unsigned long long)*(
+					  const uint64_t *)((const char *)&pi[i].rx_total +
+							    c->offset));
 	}
 	family(b, "tita_port_transmitted_bytes_total", "counter",
 	       "Bytes sent from a port (tc egress, all IP traffic).");
-	for (uint32_t i = 0; i < d->n_ports; i++) {
-		const struct tita_bpf_snapshot *s = d->ports[i].snap;
+	for (uint32_t i = 0; i < n_ports; i++) {
 		uint64_t v = 0;
 
-		for (size_t j = 0; s && j < s->n_tx_peers; j++)
-			v += s->tx_peers[j].total.bytes;
-		sb_printf(b, "tita_port_transmitted_bytes_total{port=\"%s\"} %llu\n",
-			  d->ports[i].ifname, (unsigned long long)v);
+		/* Every frame has a reason; those with an IP header are IP. */
+		for (int r = 0; r < TITA_REASON_MAX; r++)
+			if (r != TITA_REASON_NOT_IP && r != TITA_REASON_TRUNC_ETH &&
+			    r != TITA_REASON_TRUNC_VLAN && r != TITA_REASON_VLAN_DEPTH)
+				v += pi[i].tx_reasons.bytes[r];
+		sb_printf(b, "tita_port_transmitted_bytes_total{port=\"%s\"} %llu\n", pi[i].ifname,
+			  (unsigned long long)v);
 	}
 	family(b, "tita_datapath_packets_total", "counter",
 	       "Frames the datapath parsed, by direction and outcome (roce is accounted).");
-	for (uint32_t i = 0; i < d->n_ports; i++) {
-		const struct tita_bpf_snapshot *s = d->ports[i].snap;
-
-		if (!s)
+	for (uint32_t i = 0; i < n_ports; i++) {
+		if (!pi[i].has_snapshot)
 			continue;
 		for (int r = 0; r < TITA_REASON_MAX; r++) {
 			sb_printf(
 				b,
 				"tita_datapath_packets_total{port=\"%s\",direction=\"rx\",reason=\"%s\"} %llu\n",
-				d->ports[i].ifname, reason_names[r],
-				(unsigned long long)s->rx_reasons_total.packets[r]);
+				pi[i].ifname, reason_names[r],
+				(unsigned long long)pi[i].rx_reasons.packets[r]);
 			sb_printf(
 				b,
 				"tita_datapath_packets_total{port=\"%s\",direction=\"tx\",reason=\"%s\"} %llu\n",
-				d->ports[i].ifname, reason_names[r],
-				(unsigned long long)s->tx_reasons_total.packets[r]);
+				pi[i].ifname, reason_names[r],
+				(unsigned long long)pi[i].tx_reasons.packets[r]);
 		}
 	}
+	family(b, "tita_port_up", "gauge",
+	       "1 while a port's device is there and up with the datapath on it; 0 while it is "
+	       "deleted or down (its pairs unpaced).");
+	for (uint32_t i = 0; i < n_ports; i++)
+		sb_printf(b, "tita_port_up{port=\"%s\"} %d\n", pi[i].ifname, pi[i].up);
+	family(b, "tita_datapath_repins_total", "counter",
+	       "Times a port's BPF pins were found deleted under titad and pinned again.");
+	for (uint32_t i = 0; i < n_ports; i++)
+		sb_printf(b, "tita_datapath_repins_total{port=\"%s\"} %llu\n", pi[i].ifname,
+			  (unsigned long long)pi[i].repins);
 	family(b, "tita_telemetry_read_errors_total", "counter",
 	       "Failed reads of a port's BPF maps.");
-	for (uint32_t i = 0; i < d->n_ports; i++)
-		sb_printf(b, "tita_telemetry_read_errors_total{port=\"%s\"} %llu\n",
-			  d->ports[i].ifname, (unsigned long long)d->ports[i].read_errors);
+	for (uint32_t i = 0; i < n_ports; i++)
+		sb_printf(b, "tita_telemetry_read_errors_total{port=\"%s\"} %llu\n", pi[i].ifname,
+			  (unsigned long long)pi[i].read_errors);
 
 	/* The RDMA device's own counters: what hardware RoCE, which the
 	 * datapath never sees, tells about congestion. Counted from titad's
 	 * start; a counter the NIC lacks has no series. */
 	family(b, "tita_nic_rdma_device_info", "gauge",
 	       "The RDMA device and port behind a port (absent: none found).");
-	for (uint32_t i = 0; i < d->n_ports; i++)
-		if (d->ports[i].nic && d->ports[i].nic_ok)
+	for (uint32_t i = 0; i < n_ports; i++)
+		if (pi[i].nic_ok)
 			sb_printf(
 				b,
 				"tita_nic_rdma_device_info{port=\"%s\",device=\"%s\",device_port=\"%u\"} 1\n",
-				d->ports[i].ifname, tita_nic_reader_ibdev(d->ports[i].nic),
-				tita_nic_reader_port(d->ports[i].nic));
+				pi[i].ifname, pi[i].ibdev, pi[i].ibport);
 	family(b, "tita_nic_hw_counter_total", "counter",
 	       "NIC hw_counters (np_ecn_marked_roce_packets, np_cnp_sent, rp_cnp_handled, "
 	       "out_of_sequence, packet_seq_err, roce_adp_retrans, ...), since titad started.");
-	for (uint32_t i = 0; i < d->n_ports; i++) {
-		const struct titad_port *p = &d->ports[i];
-
-		if (!p->nic || !p->nic_ok)
+	for (uint32_t i = 0; i < n_ports; i++) {
+		if (!pi[i].nic_ok)
 			continue;
 		for (int c = 0; c < TITA_NIC_COUNTER_COUNT; c++)
-			if (p->nic_sample.present & (1u << c))
+			if (pi[i].nic.present & (1u << c))
 				sb_printf(
 					b,
 					"tita_nic_hw_counter_total{port=\"%s\",counter=\"%s\"} %llu\n",
-					p->ifname, tita_nic_counter_name(c),
-					(unsigned long long)p->nic_sample.total[c]);
+					pi[i].ifname, tita_nic_counter_name(c),
+					(unsigned long long)pi[i].nic.total[c]);
 	}
-	if (d->cfg.pacer == TITAD_PACER_QP && d->pacer) {
-		struct tita_pacer_qp_stats qs;
+	if (es->has_agents) {
+		const struct tita_pacer_agent_stats *qs = &es->agents;
 
-		tita_pacer_qp_stats(d->pacer, &qs);
 		family(b, "tita_agents", "gauge", "QP agents connected.");
-		sb_printf(b, "tita_agents %u\n", qs.agents);
+		sb_printf(b, "tita_agents %u\n", qs->agents);
 		family(b, "tita_agent_qps", "gauge", "QPs the agents registered, and those paced.");
-		sb_printf(b, "tita_agent_qps{state=\"registered\"} %u\n", qs.qps);
-		sb_printf(b, "tita_agent_qps{state=\"paced\"} %u\n", qs.qps_paced);
+		sb_printf(b, "tita_agent_qps{state=\"registered\"} %u\n", qs->qps);
+		sb_printf(b, "tita_agent_qps{state=\"paced\"} %u\n", qs->qps_paced);
 		family(b, "tita_agent_commands_total", "counter",
 		       "Rate commands sent to agents, and those that failed.");
 		sb_printf(b, "tita_agent_commands_total{result=\"sent\"} %llu\n",
-			  (unsigned long long)qs.commands_sent);
+			  (unsigned long long)qs->commands_sent);
 		sb_printf(b, "tita_agent_commands_total{result=\"error\"} %llu\n",
-			  (unsigned long long)qs.command_errors);
+			  (unsigned long long)qs->command_errors);
 		family(b, "tita_agent_protocol_errors_total", "counter",
 		       "Malformed or out-of-order agent messages.");
 		sb_printf(b, "tita_agent_protocol_errors_total %llu\n",
-			  (unsigned long long)qs.protocol_errors);
+			  (unsigned long long)qs->protocol_errors);
+		family(b, "tita_agent_refused_total", "counter",
+		       "Agents and QPs refused past agents-per-uid, agent-qps-per-uid or "
+		       "agent-qps.");
+		sb_printf(b, "tita_agent_refused_total{what=\"agent\"} %llu\n",
+			  (unsigned long long)qs->agents_refused);
+		sb_printf(b, "tita_agent_refused_total{what=\"qp\"} %llu\n",
+			  (unsigned long long)qs->qps_refused);
 	}
-}
-
-/* One series of tita_qps: a (device, job, type, state) and its QP count. */
-struct qp_series {
-	uint32_t dev;
-	uint8_t type, state;
-	const char *job;
-	uint32_t count;
-};
-
-static int series_cmp(const void *va, const void *vb)
-{
-	const struct qp_series *a = va, *b = vb;
-
-	if (a->dev != b->dev)
-		return a->dev < b->dev ? -1 : 1;
-	if (a->type != b->type)
-		return a->type < b->type ? -1 : 1;
-	if (a->state != b->state)
-		return a->state < b->state ? -1 : 1;
-	return strcmp(a->job, b->job);
 }
 
 /* Series of tita_qps beyond which jobs are summed into job="(other)" (no
@@ -357,42 +343,28 @@ static int series_cmp(const void *va, const void *vb)
  * small by nature, jobs are not. */
 #define QP_SERIES_MAX 512
 
-static void render_qps(struct titad *d, struct sbuf *b)
+static void render_qps(const struct titad_sources *src, const struct titad_engine_status *es,
+		       struct sbuf *b)
 {
-	const struct tita_qpscan_qp *qps = NULL;
-	const struct tita_rdma_dev *devs = NULL;
-	struct tita_qpscan_stats st = { 0 };
-	struct qp_series *ser;
-	size_t n = 0, n_devs = 0, n_ser = 0, emitted = 0;
+	const struct titad_qp_series *ser;
+	const struct tita_rdma_dev *devs;
+	struct tita_qpscan_stats st;
+	size_t n_devs = 0, n_ser = 0, emitted = 0;
 
-	if (d->qpscan) {
-		qps = tita_qpscan_qps(d->qpscan, &n);
-		devs = tita_qpscan_devices(d->qpscan, &n_devs);
-		tita_qpscan_stats(d->qpscan, &st);
-	}
-	ser = calloc(n ? n : 1, sizeof(*ser));
-	if (!ser) {
-		b->failed = true;
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		ser[i] = (struct qp_series){ qps[i].dev, qps[i].type, qps[i].state, qps[i].job, 1 };
-	qsort(ser, n, sizeof(*ser), series_cmp);
-	for (size_t i = 0; i < n; i++) {
-		if (n_ser && !series_cmp(&ser[n_ser - 1], &ser[i]))
-			ser[n_ser - 1].count++;
-		else
-			ser[n_ser++] = ser[i];
-	}
+	/* Counted by the discovery's worker, not on the loop. */
+	ser = titad_discovery_series(src->discovery, &n_ser);
+	devs = titad_discovery_devices(src->discovery, &n_devs);
+	titad_discovery_stats(src->discovery, &st);
 
 	family(b, "tita_qp_discovery_info", "gauge",
 	       "QP discovery's state (off, ok, no_rdma_netlink, no_devices, failed).");
-	sb_printf(b, "tita_qp_discovery_info{state=\"%s\"} 1\n", titad_qpscan_state(d));
+	sb_printf(b, "tita_qp_discovery_info{state=\"%s\"} 1\n",
+		  titad_discovery_state(src->discovery));
 	family(b, "tita_qps", "gauge",
 	       "QPs the last discovery scan found, by RDMA device, job of the owner (empty: "
 	       "kernel QP or no job), type and state.");
 	for (size_t i = 0; i < n_ser;) {
-		const struct qp_series *s = &ser[i];
+		const struct titad_qp_series *s = &ser[i];
 		char dev[sizeof(devs[0].name)] = "";
 		uint32_t other = 0;
 		size_t k = i;
@@ -430,12 +402,12 @@ static void render_qps(struct titad *d, struct sbuf *b)
 				tita_rdma_qp_state_name(s->state), other);
 		i = k;
 	}
-	free(ser);
 	family(b, "tita_qp_scan_cut_qps", "gauge",
 	       "QPs the last discovery scan found beyond titad's bound, not listed.");
 	sb_printf(b, "tita_qp_scan_cut_qps %u\n", st.qps_cut);
 	family(b, "tita_qp_scans_total", "counter", "QP discovery scans run.");
-	sb_printf(b, "tita_qp_scans_total %llu\n", (unsigned long long)d->qpscan_scans);
+	sb_printf(b, "tita_qp_scans_total %llu\n",
+		  (unsigned long long)titad_discovery_scans(src->discovery));
 	family(b, "tita_qp_scan_errors_total", "counter",
 	       "QP discovery errors by reason: devices and qps (a netlink dump failed), "
 	       "malformed (QP entries skipped), proc (a process's stat or cgroup unreadable), "
@@ -446,31 +418,61 @@ static void render_qps(struct titad *d, struct sbuf *b)
 			  tita_qpscan_error_name((enum tita_qpscan_error)e),
 			  (unsigned long long)st.errors[e]);
 	sb_printf(b, "tita_qp_scan_errors_total{reason=\"job_table_full\"} %llu\n",
-		  (unsigned long long)d->qpscan_jobs_full);
+		  (unsigned long long)es->jobs_full);
 	sb_printf(b, "tita_qp_scan_errors_total{reason=\"job_id_collision\"} %llu\n",
-		  (unsigned long long)d->qpscan_jobs_collided);
+		  (unsigned long long)es->jobs_collided);
 }
 
-char *titad_metrics_render(struct titad *d, size_t *ret_len)
+static char *render_all(const struct titad_sources *src, const struct titad_http *http,
+			uint64_t now_ns, size_t *ret_len);
+
+char *titad_metrics_render(const struct titad_sources *src, uint64_t now_ns, size_t *ret_len)
+{
+	return render_all(src, NULL, now_ns, ret_len);
+}
+
+/* The endpoint's own clients, for the scrape that sees them. */
+static void render_http(const struct titad_http *http, struct sbuf *b)
+{
+	struct titad_http_stats hs;
+
+	titad_http_stats(http, &hs);
+	family(b, "tita_metrics_clients", "gauge", "Connections to the metrics endpoint.");
+	sb_printf(b, "tita_metrics_clients %u\n", hs.clients);
+	family(b, "tita_metrics_connections_closed_total", "counter",
+	       "Metrics connections closed early: evicted (a new client took the place of one "
+	       "whose request had not arrived), timeout (request or response too slow), "
+	       "refused (every connection was busy answering).");
+	sb_printf(b, "tita_metrics_connections_closed_total{reason=\"evicted\"} %llu\n",
+		  (unsigned long long)hs.evicted);
+	sb_printf(b, "tita_metrics_connections_closed_total{reason=\"timeout\"} %llu\n",
+		  (unsigned long long)hs.timed_out);
+	sb_printf(b, "tita_metrics_connections_closed_total{reason=\"refused\"} %llu\n",
+		  (unsigned long long)hs.refused);
+}
+
+static char *render_all(const struct titad_sources *src, const struct titad_http *http,
+			uint64_t now_ns, size_t *ret_len)
 {
 	struct sbuf b = { 0 };
-	struct tita_ctl_stats st;
+	struct titad_engine_status es;
 	struct titad_peer_totals pt;
-	const struct tita_pacer_stats *ps = &d->pacer->stats;
+	struct titad_hist grant_hist;
+	const struct tita_ctl_stats *st = &es.ctl;
+	const struct tita_pacer_stats *ps = &es.pacer_stats;
 
-	tita_ctl_stats(d->ctl, &st);
-	titad_peers_totals(d, &pt);
+	titad_engine_status(src->engine, &es);
+	titad_peers_totals(src->peers, &pt);
+	titad_peers_grant_hist(src->peers, &grant_hist);
 
 	family(&b, "tita_build_info", "gauge", "Version and pacing back end of this titad.");
-	sb_printf(&b, "tita_build_info{version=\"%s\",pacer=\"%s\"} 1\n", TITA_VERSION,
-		  d->pacer->ops->name);
+	sb_printf(&b, "tita_build_info{version=\"%s\",pacer=\"%s\"} 1\n", TITA_VERSION, es.pacer);
 	family(&b, "tita_uptime_seconds", "gauge", "Seconds since the daemon started.");
-	sb_printf(&b, "tita_uptime_seconds %.3f\n",
-		  (double)(tita_clock_mono_ns() - d->start_ns) / 1e9);
+	sb_printf(&b, "tita_uptime_seconds %.3f\n", (double)(now_ns - src->start_ns) / 1e9);
 	family(&b, "tita_peers", "gauge", "Peers in the peer table.");
-	sb_printf(&b, "tita_peers %zu\n", titad_peers_count(d));
+	sb_printf(&b, "tita_peers %zu\n", titad_peers_count(src->peers));
 	family(&b, "tita_pairs", "gauge", "Pairs the controller holds.");
-	sb_printf(&b, "tita_pairs %zu\n", tita_ctl_n_pairs(d->ctl));
+	sb_printf(&b, "tita_pairs %zu\n", es.n_pairs);
 
 	family(&b, "tita_peer_datagrams_received_total", "counter",
 	       "Peer datagrams accepted (authenticated and valid).");
@@ -491,38 +493,60 @@ char *titad_metrics_render(struct titad *d, size_t *ret_len)
 	       "Dropped datagrams from sources the bounded peer table had no room for.");
 	sb_printf(&b, "tita_peer_untracked_drops_total %llu\n",
 		  (unsigned long long)pt.untracked_drops);
+	family(&b, "tita_peer_datagrams_no_slot_total", "counter",
+	       "Authenticated datagrams not acted on: the peer table was full of peers their "
+	       "traffic confirmed.");
+	sb_printf(&b, "tita_peer_datagrams_no_slot_total %llu\n", (unsigned long long)pt.no_slot);
+	{
+		struct titad_control_stats cs;
+
+		titad_control_stats(src->control, &cs);
+		family(&b, "tita_control_clients", "gauge", "titactl clients connected.");
+		sb_printf(&b, "tita_control_clients %u\n", cs.clients);
+		family(&b, "tita_control_clients_closed_total", "counter",
+		       "titactl connections refused (over control-clients or "
+		       "control-clients-per-uid) or closed after control-idle-timeout.");
+		sb_printf(&b, "tita_control_clients_closed_total{reason=\"refused\"} %llu\n",
+			  (unsigned long long)cs.refused);
+		sb_printf(&b, "tita_control_clients_closed_total{reason=\"idle\"} %llu\n",
+			  (unsigned long long)cs.idle_closed);
+	}
+	family(&b, "tita_log_lines_suppressed_total", "counter",
+	       "Log lines the global log rate limit held back.");
+	sb_printf(&b, "tita_log_lines_suppressed_total %llu\n",
+		  (unsigned long long)tita_log_suppressed_total());
 
 	family(&b, "tita_controller_rounds_total", "counter", "Control rounds run.");
-	sb_printf(&b, "tita_controller_rounds_total %llu\n", (unsigned long long)st.rounds);
+	sb_printf(&b, "tita_controller_rounds_total %llu\n", (unsigned long long)st->rounds);
 	family(&b, "tita_controller_messages_total", "counter",
 	       "Controller messages, by direction.");
 	sb_printf(&b, "tita_controller_messages_total{direction=\"in\"} %llu\n",
-		  (unsigned long long)st.msgs_in);
+		  (unsigned long long)st->msgs_in);
 	sb_printf(&b, "tita_controller_messages_total{direction=\"out\"} %llu\n",
-		  (unsigned long long)st.msgs_out);
+		  (unsigned long long)st->msgs_out);
 	family(&b, "tita_controller_entries_skipped_total", "counter",
 	       "Message entries the controller skipped, by reason.");
 	sb_printf(&b, "tita_controller_entries_skipped_total{reason=\"not_local\"} %llu\n",
-		  (unsigned long long)st.entries_skipped_not_local);
+		  (unsigned long long)st->entries_skipped_not_local);
 	sb_printf(&b, "tita_controller_entries_skipped_total{reason=\"mismatch\"} %llu\n",
-		  (unsigned long long)st.entries_skipped_mismatch);
+		  (unsigned long long)st->entries_skipped_mismatch);
 	sb_printf(&b, "tita_controller_entries_skipped_total{reason=\"no_space\"} %llu\n",
-		  (unsigned long long)st.entries_skipped_no_space);
+		  (unsigned long long)st->entries_skipped_no_space);
 	family(&b, "tita_controller_expired_total", "counter", "Grants and demands that lapsed.");
 	sb_printf(&b, "tita_controller_expired_total{kind=\"grant\"} %llu\n",
-		  (unsigned long long)st.grants_expired);
+		  (unsigned long long)st->grants_expired);
 	sb_printf(&b, "tita_controller_expired_total{kind=\"demand\"} %llu\n",
-		  (unsigned long long)st.demands_expired);
+		  (unsigned long long)st->demands_expired);
 	family(&b, "tita_controller_rate_updates_total", "counter",
 	       "Rate changes the controller emitted, and those it held back as churn.");
 	sb_printf(&b, "tita_controller_rate_updates_total{result=\"emitted\"} %llu\n",
-		  (unsigned long long)st.rate_updates);
+		  (unsigned long long)st->rate_updates);
 	sb_printf(&b, "tita_controller_rate_updates_total{result=\"suppressed\"} %llu\n",
-		  (unsigned long long)st.rate_updates_suppressed);
+		  (unsigned long long)st->rate_updates_suppressed);
 	family(&b, "tita_controller_pairs_evicted_total", "counter",
 	       "Pairs evicted from the full pair table.");
 	sb_printf(&b, "tita_controller_pairs_evicted_total %llu\n",
-		  (unsigned long long)st.pairs_evicted);
+		  (unsigned long long)st->pairs_evicted);
 
 	family(&b, "tita_pacer_operations_total", "counter",
 	       "Pacer operations, by operation and result.");
@@ -536,19 +560,20 @@ char *titad_metrics_render(struct titad *d, size_t *ret_len)
 		  (unsigned long long)ps->clear_failed);
 	family(&b, "tita_config_reloads_total", "counter", "Configuration reloads, by result.");
 	sb_printf(&b, "tita_config_reloads_total{result=\"ok\"} %llu\n",
-		  (unsigned long long)d->reloads_ok);
+		  (unsigned long long)*src->reloads_ok);
 	sb_printf(&b, "tita_config_reloads_total{result=\"rejected\"} %llu\n",
-		  (unsigned long long)d->reloads_failed);
+		  (unsigned long long)*src->reloads_failed);
 
 	hist(&b, "tita_control_loop_duration_seconds",
 	     "Time one control-loop pass takes: telemetry, controller, pacer and peer I/O.",
-	     &d->loop_hist);
+	     &es.loop_hist);
 	hist(&b, "tita_demand_to_grant_seconds",
-	     "From a new pair's demand arriving to its first grant leaving.", &d->grant_hist);
+	     "From a new pair's demand arriving to its first grant leaving.", &grant_hist);
 
-	render_ports(d, &b);
-	render_pairs(d, &b);
-	render_qps(d, &b);
+	render_ports(src, &es, &b);
+	render_pairs(src, &b);
+	render_qps(src, &es, &b);
+	render_http(http, &b);
 	if (b.failed) {
 		free(b.p);
 		return NULL;
@@ -557,191 +582,41 @@ char *titad_metrics_render(struct titad *d, size_t *ret_len)
 	return b.p;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version, const char *upload,
-				  size_t *upload_size, void **con_cls)
+static char *render(void *ctx, uint64_t now_ns, size_t *ret_len)
 {
-	struct titad_metrics *m = cls;
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-	unsigned int status = MHD_HTTP_OK;
-	char *body;
-	size_t len = 0;
+	const struct titad_metrics *m = ctx;
 
-	(void)version;
-	(void)upload;
-	(void)upload_size;
-	(void)con_cls;
-	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-		static const char msg[] = "only GET\n";
-
-		resp = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg,
-						       MHD_RESPMEM_PERSISTENT);
-		status = MHD_HTTP_METHOD_NOT_ALLOWED;
-	} else if (strcmp(url, "/metrics")) {
-		static const char msg[] = "titad serves /metrics\n";
-
-		resp = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg,
-						       MHD_RESPMEM_PERSISTENT);
-		status = MHD_HTTP_NOT_FOUND;
-	} else {
-		body = titad_metrics_render(m->d, &len);
-		if (!body)
-			return MHD_NO;
-		resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-		if (!resp)
-			free(body);
-		m->scrapes++;
-	}
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Content-Type",
-				status == MHD_HTTP_OK ? "text/plain; version=0.0.4; charset=utf-8" :
-							"text/plain");
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return render_all(&m->src_, m->http, now_ns, ret_len);
 }
 
-static void rearm(struct titad_metrics *m)
-{
-	MHD_UNSIGNED_LONG_LONG timeout_ms;
-
-	if (MHD_get_timeout(m->mhd, &timeout_ms) == MHD_YES)
-		tita_event_timer_set(m->d->ev, m->d->t_metrics,
-				     tita_clock_mono_ns() + timeout_ms * TITA_NSEC_PER_MSEC);
-	else
-		tita_event_timer_set(m->d->ev, m->d->t_metrics, TITA_TIME_NEVER);
-}
-
-static void on_mhd(void *data, int fd, uint32_t events)
-{
-	struct titad_metrics *m = data;
-
-	(void)fd;
-	(void)events;
-	MHD_run(m->mhd);
-	rearm(m);
-}
-
-static void on_mhd_timer(void *data, uint64_t now_ns)
-{
-	struct titad *d = data;
-
-	(void)now_ns;
-	if (d->metrics) {
-		MHD_run(d->metrics->mhd);
-		rearm(d->metrics);
-	}
-}
-
-static int parse_listen(const char *s, struct sockaddr_storage *ss)
-{
-	char host[64];
-	const char *colon;
-	uint64_t port;
-
-	memset(ss, 0, sizeof(*ss));
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-
-		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s + 1, (size_t)(end - s - 1));
-		host[end - s - 1] = '\0';
-		colon = end + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || (size_t)(colon - s) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s, (size_t)(colon - s));
-		host[colon - s] = '\0';
-	}
-	if (tita_parse_u64(colon + 1, &port) || port < 1 || port > 65535)
-		return -EINVAL;
-	if (s[0] == '[') {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-			return -EINVAL;
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &sin->sin_addr) != 1)
-			return -EINVAL;
-	}
-	return 0;
-}
-
-int titad_metrics_open(struct titad *d, char *err, size_t err_size)
+int titad_metrics_open(struct titad_metrics **ret, struct tita_event *ev, const char *listen,
+		       const struct titad_sources *src, char *err, size_t err_size)
 {
 	struct titad_metrics *m;
-	struct sockaddr_storage ss;
-	const union MHD_DaemonInfo *info;
-	unsigned int flags = MHD_USE_EPOLL;
-	uint16_t port;
 
-	if (!d->cfg.metrics_listen[0])
+	*ret = NULL;
+	if (!listen[0])
 		return 0;
-	if (parse_listen(d->cfg.metrics_listen, &ss)) {
-		snprintf(err, err_size, "metrics-listen %s: not host:port or [v6]:port",
-			 d->cfg.metrics_listen);
-		return -EINVAL;
-	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->d = d;
-	if (ss.ss_family == AF_INET6) {
-		flags |= MHD_USE_IPv6;
-		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	} else {
-		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	}
-	m->mhd = MHD_start_daemon(flags, port, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
-				  (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 16u,
-				  MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
-	if (!m->mhd) {
-		int e = errno ? errno : EADDRINUSE;
-
-		snprintf(err, err_size, "metrics endpoint %s: cannot listen: %s",
-			 d->cfg.metrics_listen, strerror(e));
-		free(m);
-		return -e;
-	}
-	info = MHD_get_daemon_info(m->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	if (!info) {
-		snprintf(err, err_size, "metrics endpoint: no epoll descriptor");
-		MHD_stop_daemon(m->mhd);
-		free(m);
-		return -EINVAL;
-	}
-	m->src = tita_event_fd_add(d->ev, info->epoll_fd, EPOLLIN, on_mhd, m);
-	if (!m->src) {
-		int e = errno;
-
-		MHD_stop_daemon(m->mhd);
-		free(m);
-		snprintf(err, err_size, "metrics endpoint: %s", strerror(e));
-		return -e;
-	}
-	d->t_metrics = tita_event_timer_new(d->ev, on_mhd_timer, d);
-	d->metrics = m;
-	return 0;
+	*ret = m;
+	m->src_ = *src;
+	return titad_http_open(&m->http, ev, listen, "/metrics",
+			       "text/plain; version=0.0.4; charset=utf-8", render, m, err,
+			       err_size);
 }
 
-void titad_metrics_close(struct titad *d)
+struct titad_metrics *titad_metrics_close(struct titad_metrics *m)
 {
-	struct titad_metrics *m = d->metrics;
-
 	if (!m)
-		return;
-	tita_event_fd_del(d->ev, m->src);
-	MHD_stop_daemon(m->mhd);
+		return NULL;
+	titad_http_close(m->http);
 	free(m);
-	d->metrics = NULL;
+	return NULL;
+}
+
+void titad_metrics_http_stats(const struct titad_metrics *m, struct titad_http_stats *ret)
+{
+	titad_http_stats(m ? m->http : NULL, ret);
 }

@@ -4,13 +4,15 @@
  * its counters, and a small rule table.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pacer.h"
 
 struct tita_pacer *tita_pacer_new(const struct tita_pacer_ops *ops,
-				  const struct tita_pacer_port *ports, uint32_t n_ports)
+				  const struct tita_pacer_port *ports, uint32_t n_ports,
+				  const struct tita_pacer_env *env)
 {
 	struct tita_pacer *p = calloc(1, sizeof(*p));
 
@@ -25,6 +27,8 @@ struct tita_pacer *tita_pacer_new(const struct tita_pacer_ops *ops,
 	}
 	memcpy(p->ports, ports, n_ports * sizeof(*ports));
 	p->n_ports = n_ports;
+	if (env)
+		p->env = *env;
 	return p;
 }
 
@@ -62,13 +66,51 @@ int tita_pacer_apply(struct tita_pacer *p, const struct tita_addr *local,
 	return r;
 }
 
-const struct tita_pacer_port *tita_pacer_port(const struct tita_pacer *p,
-					      const struct tita_addr *local)
+void tita_pacer_keepalive(struct tita_pacer *p, uint64_t now_ns)
+{
+	p->now_ns = now_ns;
+	if (p->ops->keepalive)
+		p->ops->keepalive(p, now_ns);
+}
+
+void tita_pacer_port_down(struct tita_pacer *p, uint32_t i)
+{
+	size_t n = p->ops->describe(p, NULL, 0);
+	struct tita_pacer_rule *rules = calloc(n ? n : 1, sizeof(*rules));
+
+	/* The datapath handle may be gone with the device. */
+	p->ports[i].bpf = NULL;
+	if (!rules)
+		return;
+	n = p->ops->describe(p, rules, n);
+	for (size_t k = 0; k < n; k++)
+		if (tita_addr_eq(&rules[k].local, &p->ports[i].addr))
+			p->ops->clear(p, &rules[k].local, &rules[k].remote, rules[k].job_id);
+	free(rules);
+}
+
+int tita_pacer_port_up(struct tita_pacer *p, uint32_t i, int ifindex, struct tita_bpf *bpf,
+		       char *err, size_t err_size)
+{
+	p->ports[i].ifindex = ifindex;
+	p->ports[i].bpf = bpf;
+	return p->ops->take_port ? p->ops->take_port(p, i, err, err_size) : 0;
+}
+
+int tita_pacer_port_index(const struct tita_pacer *p, const struct tita_addr *local)
 {
 	for (uint32_t i = 0; i < p->n_ports; i++)
 		if (tita_addr_eq(&p->ports[i].addr, local))
-			return &p->ports[i];
-	return NULL;
+			return (int)i;
+	return -1;
+}
+
+const struct tita_pacer_port *tita_pacer_port(const struct tita_pacer *p,
+					      const struct tita_addr *local)
+{
+	int i = tita_pacer_port_index(p, local);
+
+	return i >= 0 ? &p->ports[i] : NULL;
 }
 
 struct tita_pacer_rule *tita_rule_find(struct tita_rule_table *t, const struct tita_addr *local,
@@ -121,4 +163,46 @@ void tita_rule_table_free(struct tita_rule_table *t)
 {
 	free(t->rules);
 	memset(t, 0, sizeof(*t));
+}
+
+int tita_rule_apply(struct tita_pacer *p, struct tita_rule_table *t, const struct tita_addr *local,
+		    const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps,
+		    uint32_t handle, tita_rule_sync_fn sync)
+{
+	struct tita_pacer_rule *rule = tita_rule_find(t, local, remote, job_id), old;
+	bool added = false;
+	int r;
+
+	if (!rule) {
+		rule = tita_rule_add(t, local, remote, job_id);
+		if (!rule)
+			return -ENOMEM;
+		added = true;
+	}
+	old = *rule;
+	rule->rate_bps = rate_bps;
+	rule->handle = handle;
+	r = sync ? sync(p, rule) : 0;
+	if (r) {
+		/* sync may have moved nothing in the table: rule still points
+		 * at the entry. */
+		if (added)
+			tita_rule_del(t, rule);
+		else
+			*rule = old;
+	}
+	return r;
+}
+
+int tita_rule_remove(struct tita_pacer *p, struct tita_rule_table *t, const struct tita_addr *local,
+		     const struct tita_addr *remote, uint32_t job_id, tita_rule_sync_fn sync)
+{
+	struct tita_pacer_rule *rule = tita_rule_find(t, local, remote, job_id), gone;
+
+	if (!rule)
+		return -ENOENT;
+	gone = *rule;
+	gone.rate_bps = 0;
+	tita_rule_del(t, rule);
+	return sync ? sync(p, &gone) : 0;
 }

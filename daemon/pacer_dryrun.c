@@ -20,27 +20,13 @@ static int dry_init(struct tita_pacer *p, char *err, size_t err_size)
 static int dry_set_rate(struct tita_pacer *p, const struct tita_addr *local,
 			const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps)
 {
-	struct tita_rule_table *t = p->priv;
-	struct tita_pacer_rule *r = tita_rule_find(t, local, remote, job_id);
-
-	if (!r)
-		r = tita_rule_add(t, local, remote, job_id);
-	if (!r)
-		return -ENOMEM;
-	r->rate_bps = rate_bps;
-	return 0;
+	return tita_rule_apply(p, p->priv, local, remote, job_id, rate_bps, 0, NULL);
 }
 
 static int dry_clear(struct tita_pacer *p, const struct tita_addr *local,
 		     const struct tita_addr *remote, uint32_t job_id)
 {
-	struct tita_rule_table *t = p->priv;
-	struct tita_pacer_rule *r = tita_rule_find(t, local, remote, job_id);
-
-	if (!r)
-		return -ENOENT;
-	tita_rule_del(t, r);
-	return 0;
+	return tita_rule_remove(p, p->priv, local, remote, job_id, NULL);
 }
 
 static int dry_cleanup(struct tita_pacer *p)

@@ -18,6 +18,12 @@
  * at the sum of the rates of the jobs paced towards it (jobs that share a
  * destination share its queue; the qp back end separates them).
  *
+ * Expiry: a class-map entry carries an expiry (bpf/tita_shared.h), the
+ * grant TTL after the pacer last renewed it; keepalive renews them all in
+ * one batch a quarter TTL before. When titad is gone (kill -9) the entries
+ * lapse within the TTL and the traffic runs unpaced, as a lapsed grant
+ * does, though the HTB classes stay until the next titad removes them.
+ *
  * Ownership: the fixed major number is how a later titad recognises rules
  * that an earlier one left behind (a crash, a kill -9): init replaces a
  * root HTB 7174: and drops every class-map entry that names it, and
@@ -73,6 +79,7 @@ struct tc_state {
 	struct tc_dest *dests;
 	struct tita_rule_table rules;
 	uint64_t backlog_read_ns; /* when the classes' queues were last read */
+	uint64_t renew_ns; /* the class map's next renewal */
 };
 
 static int nl2errno(int nlerr)
@@ -213,10 +220,93 @@ static int flush_stale_classes(const struct tita_pacer_port *pt)
 	return n;
 }
 
+/* Take port i over: replace a stale root HTB 7174: of an earlier titad
+ * (refusing anyone else's root qdisc), drop its class-map entries, and
+ * install the root HTB with its default class. */
+static int tc_take_port(struct tita_pacer *p, uint32_t i, char *err, size_t err_size)
+{
+	struct tc_state *s = p->priv;
+	const struct tita_pacer_port *pt = &p->ports[i];
+	struct nl_cache *cache = NULL;
+	struct rtnl_qdisc *old, *q;
+	int r;
+
+	r = rtnl_qdisc_alloc_cache(s->sk, &cache);
+	if (r) {
+		snprintf(err, err_size, "tc pacer: listing qdiscs: %s", nl_geterror(r));
+		return nl2errno(r);
+	}
+	old = rtnl_qdisc_get_by_parent(cache, pt->ifindex, TC_H_ROOT);
+	if (old) {
+		uint32_t handle = rtnl_tc_get_handle(TC_CAST(old));
+		const char *kind = rtnl_tc_get_kind(TC_CAST(old));
+
+		rtnl_qdisc_put(old);
+		if (handle == TITA_TC_CLASSID(0)) {
+			r = root_delete(s, pt->ifindex);
+			if (r && r != -ENOENT) {
+				snprintf(err, err_size,
+					 "tc pacer: %s: removing the stale HTB %x: of an earlier "
+					 "titad: %s",
+					 pt->ifname, TITA_TC_MAJOR, strerror(-r));
+				goto out;
+			}
+		} else if (handle != 0) {
+			/* Handle 0 is the kernel's default (noqueue, mq,
+			 * pfifo_fast): replaceable. Anything else an operator
+			 * set up. */
+			snprintf(err, err_size,
+				 "tc pacer: %s: root qdisc %s %x: is not titad's; remove it or use "
+				 "pacer = dry-run",
+				 pt->ifname, kind ? kind : "?", handle >> 16);
+			r = -EBUSY;
+			goto out;
+		}
+	}
+	r = flush_stale_classes(pt);
+	if (r < 0) {
+		snprintf(err, err_size, "tc pacer: %s: reading the class map: %s", pt->ifname,
+			 strerror(-r));
+		goto out;
+	}
+	q = root_qdisc_new(pt->ifindex);
+	if (!q) {
+		r = -ENOMEM;
+		snprintf(err, err_size, "tc pacer: out of memory");
+		goto out;
+	}
+	rtnl_htb_set_defcls(q, TITA_TC_CLASSID(DEFAULT_MINOR));
+	rtnl_htb_set_rate2quantum(q, 10);
+	r = rtnl_qdisc_add(s->sk, q, NLM_F_CREATE | NLM_F_REPLACE);
+	rtnl_qdisc_put(q);
+	if (r) {
+		snprintf(err, err_size, "tc pacer: %s: adding root HTB %x:: %s", pt->ifname,
+			 TITA_TC_MAJOR, nl_geterror(r));
+		r = nl2errno(r);
+		goto out;
+	}
+	s->ports[i].installed = true;
+	/* A port taken again starts empty: its classes went with the root. */
+	memset(s->ports[i].minors, 0, sizeof(s->ports[i].minors));
+	for (size_t k = s->n_dests; k-- > 0;)
+		if (s->dests[k].port == i)
+			s->dests[k] = s->dests[--s->n_dests];
+	r = class_program(s, pt->ifindex, DEFAULT_MINOR, pt->line_rate_bps, true);
+	if (r) {
+		snprintf(err, err_size, "tc pacer: %s: adding default class %x:1: %s", pt->ifname,
+			 TITA_TC_MAJOR, strerror(-r));
+		goto out;
+	}
+	s->ports[i].minors[0] |= 0x3; /* minors 0 and 1 are not for destinations */
+	r = 0;
+out:
+	nl_cache_free(cache);
+	return r;
+}
+
 static int tc_init(struct tita_pacer *p, char *err, size_t err_size)
 {
 	struct tc_state *s = calloc(1, sizeof(*s));
-	struct nl_cache *cache = NULL;
 	int r;
 
 	if (!s)
@@ -233,87 +323,12 @@ static int tc_init(struct tita_pacer *p, char *err, size_t err_size)
 		snprintf(err, err_size, "tc pacer: rtnetlink: %s", nl_geterror(r));
 		return nl2errno(r);
 	}
-	r = rtnl_qdisc_alloc_cache(s->sk, &cache);
-	if (r) {
-		snprintf(err, err_size, "tc pacer: listing qdiscs: %s", nl_geterror(r));
-		return nl2errno(r);
-	}
 	for (uint32_t i = 0; i < p->n_ports; i++) {
-		const struct tita_pacer_port *pt = &p->ports[i];
-		struct rtnl_qdisc *old = rtnl_qdisc_get_by_parent(cache, pt->ifindex, TC_H_ROOT);
-		struct rtnl_qdisc *q;
-
-		if (old) {
-			uint32_t handle = rtnl_tc_get_handle(TC_CAST(old));
-			const char *kind = rtnl_tc_get_kind(TC_CAST(old));
-
-			rtnl_qdisc_put(old);
-			if (handle == TITA_TC_CLASSID(0)) {
-				r = root_delete(s, pt->ifindex);
-				if (r && r != -ENOENT) {
-					snprintf(err, err_size,
-						 "tc pacer: %s: removing the stale HTB %x: of an "
-						 "earlier titad: %s",
-						 pt->ifname, TITA_TC_MAJOR, strerror(-r));
-					goto out;
-				}
-			} else if (handle != 0) {
-				/* Handle 0 is the kernel's default (noqueue, mq,
-				 * pfifo_fast): replaceable. Anything else an
-				 * operator set up. */
-				snprintf(
-					err, err_size,
-					"tc pacer: %s: root qdisc %s %x: is not titad's; remove it "
-					"or use pacer = dry-run",
-					pt->ifname, kind ? kind : "?", handle >> 16);
-				r = -EBUSY;
-				goto out;
-			}
-		}
-		r = flush_stale_classes(pt);
-		if (r < 0) {
-			snprintf(err, err_size, "tc pacer: %s: reading the class map: %s",
-				 pt->ifname, strerror(-r));
-			goto out;
-		}
-
-		q = root_qdisc_new(pt->ifindex);
-		if (!q) {
-			r = -ENOMEM;
-			snprintf(err, err_size, "tc pacer: out of memory");
-			goto out;
-		}
-		rtnl_htb_set_defcls(q, TITA_TC_CLASSID(DEFAULT_MINOR));
-		rtnl_htb_set_rate2quantum(q, 10);
-		r = rtnl_qdisc_add(s->sk, q, NLM_F_CREATE | NLM_F_REPLACE);
-		rtnl_qdisc_put(q);
-		if (r) {
-			snprintf(err, err_size, "tc pacer: %s: adding root HTB %x:: %s", pt->ifname,
-				 TITA_TC_MAJOR, nl_geterror(r));
-			r = nl2errno(r);
-			goto out;
-		}
-		s->ports[i].installed = true;
-		r = class_program(s, pt->ifindex, DEFAULT_MINOR, pt->line_rate_bps, true);
-		if (r) {
-			snprintf(err, err_size, "tc pacer: %s: adding default class %x:1: %s",
-				 pt->ifname, TITA_TC_MAJOR, strerror(-r));
-			goto out;
-		}
-		s->ports[i].minors[0] |= 0x3; /* minors 0 and 1 are not for destinations */
+		r = tc_take_port(p, i, err, err_size);
+		if (r)
+			return r;
 	}
-	r = 0;
-out:
-	nl_cache_free(cache);
-	return r;
-}
-
-static int port_index(const struct tita_pacer *p, const struct tita_addr *local)
-{
-	for (uint32_t i = 0; i < p->n_ports; i++)
-		if (tita_addr_eq(&p->ports[i].addr, local))
-			return (int)i;
-	return -1;
+	return 0;
 }
 
 static struct tc_dest *dest_find(struct tc_state *s, uint32_t port, const struct tita_addr *remote)
@@ -338,6 +353,12 @@ static int minor_alloc(struct tc_port *tp)
 static void minor_free(struct tc_port *tp, uint16_t m)
 {
 	tp->minors[m / 8] &= (uint8_t) ~(1u << (m % 8));
+}
+
+/* When a class entry set now lapses unless renewed (0: never). */
+static uint64_t class_expiry(const struct tita_pacer *p)
+{
+	return p->env.rule_ttl_ns ? p->now_ns + p->env.rule_ttl_ns : 0;
 }
 
 /* Program a destination at the sum of its jobs' rates, or remove its class
@@ -391,7 +412,8 @@ static int dest_sync(struct tita_pacer *p, uint32_t port, const struct tita_addr
 			d->rate_bps = sum;
 		/* Paced again before it drained: steer to it again. */
 		if (!r && d->draining && pt->bpf)
-			r = tita_bpf_class_set(pt->bpf, remote, TITA_TC_CLASSID(d->minor));
+			r = tita_bpf_class_set(pt->bpf, remote, TITA_TC_CLASSID(d->minor),
+					       class_expiry(p));
 		if (!r)
 			d->draining = false;
 		return r;
@@ -414,7 +436,7 @@ static int dest_sync(struct tita_pacer *p, uint32_t port, const struct tita_addr
 	if (r == -EEXIST) /* left from an earlier failure: take it over */
 		r = class_program(s, pt->ifindex, d->minor, sum, false);
 	if (!r && pt->bpf)
-		r = tita_bpf_class_set(pt->bpf, remote, TITA_TC_CLASSID(d->minor));
+		r = tita_bpf_class_set(pt->bpf, remote, TITA_TC_CLASSID(d->minor), class_expiry(p));
 	if (r) {
 		class_delete(s, pt->ifindex, d->minor);
 		minor_free(&s->ports[port], d->minor);
@@ -425,52 +447,28 @@ static int dest_sync(struct tita_pacer *p, uint32_t port, const struct tita_addr
 	return 0;
 }
 
+/* The rule's destination at the sum of its jobs' rates, as the table says now. */
+static int tc_sync(struct tita_pacer *p, const struct tita_pacer_rule *rule)
+{
+	return dest_sync(p, (uint32_t)tita_pacer_port_index(p, &rule->local), &rule->remote);
+}
+
 static int tc_set_rate(struct tita_pacer *p, const struct tita_addr *local,
 		       const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps)
 {
 	struct tc_state *s = p->priv;
-	int port = port_index(p, local);
-	struct tita_pacer_rule *rule;
-	uint64_t old = 0;
-	bool added = false;
-	int r;
 
-	if (port < 0)
+	if (!tita_pacer_port(p, local))
 		return -ENOENT;
-	rule = tita_rule_find(&s->rules, local, remote, job_id);
-	if (!rule) {
-		rule = tita_rule_add(&s->rules, local, remote, job_id);
-		if (!rule)
-			return -ENOMEM;
-		added = true;
-	}
-	old = rule->rate_bps;
-	rule->rate_bps = rate_bps;
-	r = dest_sync(p, (uint32_t)port, remote);
-	if (r) {
-		if (added)
-			tita_rule_del(&s->rules, rule);
-		else
-			rule->rate_bps = old;
-		return r;
-	}
-	return 0;
+	return tita_rule_apply(p, &s->rules, local, remote, job_id, rate_bps, 0, tc_sync);
 }
 
 static int tc_clear(struct tita_pacer *p, const struct tita_addr *local,
 		    const struct tita_addr *remote, uint32_t job_id)
 {
 	struct tc_state *s = p->priv;
-	int port = port_index(p, local);
-	struct tita_pacer_rule *rule;
 
-	if (port < 0)
-		return -ENOENT;
-	rule = tita_rule_find(&s->rules, local, remote, job_id);
-	if (!rule)
-		return -ENOENT;
-	tita_rule_del(&s->rules, rule);
-	return dest_sync(p, (uint32_t)port, remote);
+	return tita_rule_remove(p, &s->rules, local, remote, job_id, tc_sync);
 }
 
 static int tc_cleanup(struct tita_pacer *p)
@@ -509,7 +507,7 @@ static size_t tc_describe(const struct tita_pacer *p, struct tita_pacer_rule *ou
 	if (!s)
 		return 0;
 	for (size_t i = 0; i < s->rules.n && i < max; i++) {
-		int port = port_index(p, &s->rules.rules[i].local);
+		int port = tita_pacer_port_index(p, &s->rules.rules[i].local);
 		struct tc_dest *d =
 			port >= 0 ? dest_find(s, (uint32_t)port, &s->rules.rules[i].remote) : NULL;
 
@@ -576,7 +574,7 @@ static int tc_backlog(struct tita_pacer *p, const struct tita_addr *local,
 		      const struct tita_addr *remote, uint64_t now_ns, uint64_t *ret_bytes)
 {
 	struct tc_state *s = p->priv;
-	int port = port_index(p, local);
+	int port = tita_pacer_port_index(p, local);
 	const struct tc_dest *d;
 
 	if (port < 0)
@@ -600,6 +598,36 @@ static int tc_backlog(struct tita_pacer *p, const struct tita_addr *local,
 	return 0;
 }
 
+/* Every paced destination's entry, a TTL ahead, one batch per port, a
+ * quarter TTL before it would lapse. */
+static void tc_keepalive(struct tita_pacer *p, uint64_t now_ns)
+{
+	struct tc_state *s = p->priv;
+	struct tita_addr *dsts;
+	uint32_t *ids;
+
+	if (!s || !p->env.rule_ttl_ns || now_ns < s->renew_ns || !s->n_dests)
+		return;
+	dsts = calloc(s->n_dests, sizeof(*dsts));
+	ids = calloc(s->n_dests, sizeof(*ids));
+	for (uint32_t port = 0; dsts && ids && port < p->n_ports; port++) {
+		uint32_t n = 0;
+
+		if (!p->ports[port].bpf)
+			continue;
+		for (size_t i = 0; i < s->n_dests; i++) {
+			if (s->dests[i].port != port || s->dests[i].draining)
+				continue;
+			dsts[n] = s->dests[i].remote;
+			ids[n++] = TITA_TC_CLASSID(s->dests[i].minor);
+		}
+		tita_bpf_class_renew(p->ports[port].bpf, dsts, ids, n, now_ns + p->env.rule_ttl_ns);
+	}
+	free(dsts);
+	free(ids);
+	s->renew_ns = now_ns + p->env.rule_ttl_ns / 4;
+}
+
 const struct tita_pacer_ops tita_pacer_tc_ops = {
 	.name = "tc",
 	.init = tc_init,
@@ -609,4 +637,6 @@ const struct tita_pacer_ops tita_pacer_tc_ops = {
 	.backlog = tc_backlog,
 	.describe = tc_describe,
 	.free = tc_free,
+	.keepalive = tc_keepalive,
+	.take_port = tc_take_port,
 };

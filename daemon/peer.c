@@ -1,15 +1,34 @@
 // SPDX-License-Identifier: MIT
 /*
- * The peer protocol's I/O: UDP sockets read with recvmmsg and written with
- * sendmmsg, every datagram through the proto/ codec, and the peer table.
+ * The peer protocol's I/O (see peer.h): UDP sockets read with recvmmsg and
+ * written with sendmmsg, every datagram through the proto/ codec, and the
+ * peer table.
  *
- * The table is bounded (max-peers) whatever arrives. Peers are "known"
- * when configured as static, seen in telemetry, or authenticated; a source
- * that only ever fails gets a "stranger" entry so that its failures are
- * counted and its log lines rate-limited per source, but strangers may
- * hold at most a quarter of the table and are evicted first, so a flood of
- * forged sources cannot crowd out real peers. Past that, failures count in
- * the global per-reason counters only.
+ * The table is bounded (max-peers) whatever arrives, and a peer holds its
+ * place by what it proves, in three tiers, each an LRU list:
+ *
+ *   confirmed  static, or seen in telemetry (the datapath or the pacer's
+ *              agents saw traffic with it): never evicted, only idle
+ *   heard      an authenticated datagram came from it, nothing more: a
+ *              key holder can make these from spoofed sources, so they
+ *              are evicted, least recently heard first, when an
+ *              authenticated datagram finds the table full
+ *   stranger   only failures came from it: its failures are counted and
+ *              its log lines rate-limited per source; at most a quarter
+ *              of the table, evicted first
+ *
+ * A datagram that finds no slot is still authenticated (against a fresh
+ * window) and counted, never acted on. Only accepted datagrams refresh a
+ * peer's idle time, so rejected ones cannot hold a slot. When a confirmed
+ * peer leaves, its replay state (boot id, top sequence number) is kept in
+ * a bounded side table, and a peer that comes back resumes its window:
+ * what was captured before cannot be replayed after.
+ *
+ * Boot ids are bounded by this host's wall clock plus boot-id-skew (a
+ * forged 2^64-1 is refused, not installed), and a peer's older boot id is
+ * taken as a restart once its current boot has been silent for
+ * RESTART_GAP_NS: a daemon that restarted with its clock stepped back is
+ * locked out that long at most.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,8 +39,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "titad.h"
+#include "log.h"
+#include "peer.h"
 #include "units.h"
 
 #define RX_BATCH 32
@@ -33,6 +52,34 @@
 #define STRANGER_IDLE_NS (10 * TITA_NSEC_PER_SEC)
 #define LOG_INTERVAL_NS (10 * TITA_NSEC_PER_SEC)
 #define LOG_BURST 3
+/* A boot id older than the current one is a restart after this much
+ * silence of the current boot: three hello periods. */
+#define RESTART_GAP_NS (3 * HELLO_PERIOD_NS)
+
+enum tier {
+	TIER_STRANGER = 0,
+	TIER_HEARD,
+	TIER_CONFIRMED,
+	TIER_COUNT,
+};
+
+struct peer {
+	struct peer *next; /* hash chain */
+	struct peer *lru_prev, *lru_next; /* in its tier, least recent first */
+	struct tita_addr addr;
+	uint8_t tier; /* enum tier */
+	bool is_static;
+	bool heard; /* an authenticated datagram arrived */
+	uint64_t created_ns, last_heard_ns, last_active_ns;
+	uint64_t boot_id;
+	struct tita_wire_replay replay;
+	uint64_t dgrams_in, dgrams_out, drops;
+	uint64_t drops_by_reason[TITA_WIRE_E_COUNT];
+	uint64_t control_interval_ns, grant_ttl_ns; /* from its hello */
+	uint64_t next_hello_ns;
+	uint64_t demand_pending_ns; /* a new pair's demand waits for its grant */
+	struct tita_ratelimit rl;
+};
 
 struct psock {
 	int fd;
@@ -46,26 +93,52 @@ struct psock {
 struct txq_entry {
 	struct sockaddr_in6 to;
 	size_t len;
-	struct titad_peer *peer;
+	struct peer *peer;
 	bool grant; /* answers a pending demand */
 	uint8_t buf[TITA_WIRE_MAX_BYTES];
 };
 
 struct titad_peers {
-	struct titad *d;
+	struct tita_event *ev;
+	struct titad_peers_ports ports;
+	const struct titad_peers_hooks *hooks;
+	void *hooks_ctx;
+
+	/* From the config. */
+	uint16_t port;
+	uint32_t max_peers;
+	uint64_t coalesce_ns, interval_ns, grant_ttl_ns;
+
+	struct tita_wire_keyring keyring;
+	struct tita_wire_sender sender;
+
 	uint32_t n_socks;
 	struct psock socks[TITAD_MAX_BIND];
 
 	uint32_t n_buckets; /* power of two */
-	struct titad_peer **buckets;
-	size_t n_peers, n_strangers;
+	struct peer **buckets;
+	size_t n_peers;
+	struct {
+		struct peer *head, *tail;
+		size_t n;
+	} lru[TIER_COUNT];
+	/* The replay state of confirmed peers that left: n_buckets slots,
+	 * direct-mapped by address. */
+	struct ghost {
+		struct tita_addr addr;
+		uint64_t boot_id, top_seq;
+	} * ghosts;
+	uint64_t boot_id_skew_ns;
 
 	struct tita_timer *t_poll;
 
 	uint32_t n_tx;
 	struct txq_entry tx[TX_BATCH];
 
+	struct titad_hist grant_hist;
+
 	struct titad_peer_totals totals;
+	struct tita_ratelimit untracked_rl;
 
 	uint8_t rx_bufs[RX_BATCH][RX_BUF_BYTES];
 };
@@ -81,22 +154,57 @@ static uint32_t addr_hash(const struct tita_addr *a)
 	return (uint32_t)(h ^ (h >> 32));
 }
 
-struct titad_peer *titad_peer_find(struct titad *d, const struct tita_addr *a)
+static struct peer *peer_find(const struct titad_peers *ps, const struct tita_addr *a)
 {
-	struct titad_peers *ps = d->peers;
-	struct titad_peer *p;
-
-	if (!ps)
-		return NULL;
-	for (p = ps->buckets[addr_hash(a) & (ps->n_buckets - 1)]; p; p = p->next)
+	for (struct peer *p = ps->buckets[addr_hash(a) & (ps->n_buckets - 1)]; p; p = p->next)
 		if (tita_addr_eq(&p->addr, a))
 			return p;
 	return NULL;
 }
 
-static void peer_unlink(struct titad_peers *ps, struct titad_peer *victim)
+static void lru_remove(struct titad_peers *ps, struct peer *p)
 {
-	struct titad_peer **pp = &ps->buckets[addr_hash(&victim->addr) & (ps->n_buckets - 1)];
+	if (p->lru_prev)
+		p->lru_prev->lru_next = p->lru_next;
+	else
+		ps->lru[p->tier].head = p->lru_next;
+	if (p->lru_next)
+		p->lru_next->lru_prev = p->lru_prev;
+	else
+		ps->lru[p->tier].tail = p->lru_prev;
+	p->lru_prev = p->lru_next = NULL;
+	ps->lru[p->tier].n--;
+}
+
+static void lru_append(struct titad_peers *ps, struct peer *p, enum tier tier)
+{
+	p->tier = (uint8_t)tier;
+	p->lru_prev = ps->lru[tier].tail;
+	p->lru_next = NULL;
+	if (p->lru_prev)
+		p->lru_prev->lru_next = p;
+	else
+		ps->lru[tier].head = p;
+	ps->lru[tier].tail = p;
+	ps->lru[tier].n++;
+}
+
+/* p is active now: the most recent of its tier, or of a higher one. */
+static void touch(struct titad_peers *ps, struct peer *p, enum tier at_least, uint64_t now_ns)
+{
+	lru_remove(ps, p);
+	lru_append(ps, p, p->tier > at_least ? (enum tier)p->tier : at_least);
+	p->last_active_ns = now_ns;
+}
+
+static struct ghost *ghost_slot(const struct titad_peers *ps, const struct tita_addr *a)
+{
+	return &ps->ghosts[addr_hash(a) & (ps->n_buckets - 1)];
+}
+
+static void peer_unlink(struct titad_peers *ps, struct peer *victim)
+{
+	struct peer **pp = &ps->buckets[addr_hash(&victim->addr) & (ps->n_buckets - 1)];
 
 	for (; *pp; pp = &(*pp)->next) {
 		if (*pp == victim) {
@@ -104,9 +212,14 @@ static void peer_unlink(struct titad_peers *ps, struct titad_peer *victim)
 			break;
 		}
 	}
+	/* A peer whose traffic proved it real keeps its replay state: its
+	 * captured datagrams stay refused when it comes back. */
+	if (victim->tier == TIER_CONFIRMED && victim->replay.primed)
+		*ghost_slot(ps, &victim->addr) = (struct ghost){ victim->addr,
+								 victim->replay.boot_id,
+								 victim->replay.top_seq };
+	lru_remove(ps, victim);
 	ps->n_peers--;
-	if (!victim->known)
-		ps->n_strangers--;
 	/* Datagrams queued for it are about to go: forget the pointer. */
 	for (uint32_t i = 0; i < ps->n_tx; i++)
 		if (ps->tx[i].peer == victim)
@@ -114,63 +227,65 @@ static void peer_unlink(struct titad_peers *ps, struct titad_peer *victim)
 	free(victim);
 }
 
-/* The stranger heard from least recently, to make room. */
-static bool evict_stranger(struct titad_peers *ps)
+/* Make room by evicting the least recent peer of a tier. */
+static bool evict(struct titad_peers *ps, enum tier tier)
 {
-	struct titad_peer *oldest = NULL;
-
-	for (uint32_t b = 0; b < ps->n_buckets; b++)
-		for (struct titad_peer *p = ps->buckets[b]; p; p = p->next)
-			if (!p->known && (!oldest || p->last_active_ns < oldest->last_active_ns))
-				oldest = p;
-	if (!oldest)
+	if (!ps->lru[tier].head)
 		return false;
-	peer_unlink(ps, oldest);
+	peer_unlink(ps, ps->lru[tier].head);
 	return true;
 }
 
-static void make_known(struct titad_peers *ps, struct titad_peer *p)
+/* A new entry in tier; NULL when there is no room for it. */
+static struct peer *peer_new(struct titad_peers *ps, const struct tita_addr *a, enum tier tier,
+			     uint64_t now_ns)
 {
-	if (!p->known) {
-		p->known = true;
-		ps->n_strangers--;
-	}
-}
-
-struct titad_peer *titad_peer_get(struct titad *d, const struct tita_addr *a, bool known,
-				  uint64_t now_ns)
-{
-	struct titad_peers *ps = d->peers;
-	struct titad_peer *p = titad_peer_find(d, a);
+	const struct ghost *g = ghost_slot(ps, a);
+	struct peer *p;
 	uint32_t b;
 
-	if (!ps)
+	if (tier == TIER_STRANGER && ps->lru[TIER_STRANGER].n >= ps->max_peers / 4 &&
+	    !evict(ps, TIER_STRANGER))
 		return NULL;
-	if (p) {
-		if (known)
-			make_known(ps, p);
-		p->last_active_ns = now_ns;
-		return p;
-	}
-	if (!known && ps->n_strangers >= d->cfg.max_peers / 4 && !evict_stranger(ps))
-		return NULL;
-	if (ps->n_peers >= d->cfg.max_peers && !evict_stranger(ps))
+	/* Full: strangers go first; an authenticated or confirmed peer may
+	 * take the place of one that is only heard. */
+	if (ps->n_peers >= ps->max_peers && !evict(ps, TIER_STRANGER) &&
+	    (tier == TIER_STRANGER || !evict(ps, TIER_HEARD)))
 		return NULL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
 	p->addr = *a;
-	p->known = known;
 	p->created_ns = now_ns;
 	p->last_active_ns = now_ns;
-	tita_wire_replay_init(&p->replay);
+	if (tita_addr_eq(&g->addr, a) && g->boot_id)
+		tita_wire_replay_resume(&p->replay, g->boot_id, g->top_seq);
+	else
+		tita_wire_replay_init(&p->replay);
 	b = addr_hash(a) & (ps->n_buckets - 1);
 	p->next = ps->buckets[b];
 	ps->buckets[b] = p;
 	ps->n_peers++;
-	if (!known)
-		ps->n_strangers++;
+	lru_append(ps, p, tier);
 	return p;
+}
+
+/* Find, or create at tier (bounded; NULL when there is no room); a peer
+ * found is promoted to tier and refreshed. */
+static struct peer *peer_get(struct titad_peers *ps, const struct tita_addr *a, enum tier tier,
+			     uint64_t now_ns)
+{
+	struct peer *p = peer_find(ps, a);
+
+	if (!p)
+		return peer_new(ps, a, tier, now_ns);
+	touch(ps, p, tier, now_ns);
+	return p;
+}
+
+void titad_peers_seen(struct titad_peers *ps, const struct tita_addr *a, uint64_t now_ns)
+{
+	peer_get(ps, a, TIER_CONFIRMED, now_ns);
 }
 
 static void to_sockaddr(const struct tita_addr *a, uint16_t port, struct sockaddr_in6 *ret)
@@ -195,40 +310,53 @@ static bool from_sockaddr(const struct sockaddr_storage *ss, struct tita_addr *r
 	return false;
 }
 
-static void log_drop(struct titad *d, struct titad_peer *p, const struct tita_addr *from,
+static void log_drop(struct titad_peers *ps, struct peer *p, const struct tita_addr *from,
 		     enum tita_wire_error e, uint64_t now_ns)
 {
-	static struct tita_ratelimit untracked_rl;
-	struct tita_ratelimit *rl = p ? &p->rl : &untracked_rl;
+	struct tita_ratelimit *rl = p ? &p->rl : &ps->untracked_rl;
 	char a[TITA_ADDR_STRLEN];
 	uint64_t held;
 
 	if (!tita_ratelimit_ok(rl, now_ns, LOG_INTERVAL_NS, LOG_BURST, &held))
 		return;
 	tita_format_addr(from, a, sizeof(a));
-	if (held)
-		log_warning("peer %s: dropped a datagram: %s (%llu more not logged)", a,
-			    tita_wire_error_name(e), (unsigned long long)held);
-	else
-		log_warning("peer %s: dropped a datagram: %s", a, tita_wire_error_name(e));
+	log_warning("peer %s: dropped a datagram: %s%s (%llu more not logged)", a,
+		    e < TITA_WIRE_E_COUNT ? tita_wire_error_name(e) : "no slot in the peer table",
+		    e == TITA_WIRE_E_BOOT_AHEAD ? " (its clock is ahead of ours by more than "
+						  "boot-id-skew; check NTP)" :
+						  "",
+		    (unsigned long long)held);
 }
 
-static void on_datagram(struct titad *d, const struct tita_addr *from, const uint8_t *buf,
-			size_t len, uint64_t now_ns, uint64_t arrived_ns)
+void titad_peers_input(struct titad_peers *ps, const struct tita_addr *from, const uint8_t *buf,
+		       size_t len, uint64_t now_ns, uint64_t arrived_ns)
 {
-	struct titad_peers *ps = d->peers;
-	struct titad_peer *p = titad_peer_get(d, from, false, now_ns);
-	struct tita_wire_replay scratch;
+	/* Found, or a stranger's slot; a rejected datagram refreshes neither
+	 * its idle time nor its place. */
+	struct peer *p = peer_find(ps, from);
+	struct tita_wire_replay scratch, *replay;
 	struct tita_wire_msg m;
 	enum tita_wire_error e;
+	int r;
 
-	if (!p) {
-		/* No room to track it: still authenticate, against a fresh
-		 * window (a replay of an untracked source is harmless: its
-		 * demands are refused anyway until it has a slot). */
-		tita_wire_replay_init(&scratch);
+	if (!p)
+		p = peer_new(ps, from, TIER_STRANGER, now_ns);
+	if (p) {
+		replay = &p->replay;
+		replay->restart_ok = p->heard && now_ns - p->last_heard_ns > RESTART_GAP_NS;
+	} else {
+		/* No room to track it: still authenticate, against the window
+		 * it would get, to count it right. */
+		const struct ghost *g = ghost_slot(ps, from);
+
+		if (tita_addr_eq(&g->addr, from) && g->boot_id)
+			tita_wire_replay_resume(&scratch, g->boot_id, g->top_seq);
+		else
+			tita_wire_replay_init(&scratch);
+		replay = &scratch;
 	}
-	e = tita_wire_decode(&d->keyring, p ? &p->replay : &scratch, from, buf, len, &m);
+	replay->boot_id_max = tita_event_real_ns(ps->ev) + ps->boot_id_skew_ns;
+	e = tita_wire_decode(&ps->keyring, replay, from, buf, len, &m);
 	if (e != TITA_WIRE_OK) {
 		ps->totals.drops_by_reason[e < TITA_WIRE_E_COUNT ? e : 0]++;
 		if (p) {
@@ -237,12 +365,29 @@ static void on_datagram(struct titad *d, const struct tita_addr *from, const uin
 		} else {
 			ps->totals.untracked_drops++;
 		}
-		log_drop(d, p, from, e, now_ns);
+		log_drop(ps, p, from, e, now_ns);
 		return;
 	}
-	if (!p)
+	/* Authenticated: a stranger's slot becomes a heard peer's; with none,
+	 * one that is only heard makes room. */
+	if (!p) {
+		p = peer_new(ps, from, TIER_HEARD, now_ns);
+		if (p)
+			p->replay = scratch;
+	}
+	if (!p) {
+		ps->totals.no_slot++;
+		log_drop(ps, NULL, from, TITA_WIRE_E_COUNT, now_ns);
 		return;
-	make_known(ps, p);
+	}
+	touch(ps, p, TIER_HEARD, now_ns);
+	if (p->heard && p->boot_id != m.hdr.boot_id) {
+		char a[TITA_ADDR_STRLEN];
+
+		log_notice("peer %s: restarted (boot id %llu, was %llu)",
+			   tita_format_addr(from, a, sizeof(a)), (unsigned long long)m.hdr.boot_id,
+			   (unsigned long long)p->boot_id);
+	}
 	p->heard = true;
 	p->last_heard_ns = now_ns;
 	p->boot_id = m.hdr.boot_id;
@@ -253,15 +398,12 @@ static void on_datagram(struct titad *d, const struct tita_addr *from, const uin
 		p->grant_ttl_ns = m.hello.grant_ttl_ns;
 		return;
 	}
-	size_t pairs_before = tita_ctl_n_pairs(d->ctl);
-	int r = tita_ctl_on_msg(d->ctl, &m.msg, now_ns);
-
+	r = ps->hooks->on_msg(ps->hooks_ctx, &m.msg, now_ns);
 	if (r < 0) {
 		log_debug("peer: the controller refused a message: %s", strerror(-r));
 		return;
 	}
-	if (m.msg.kind == TITA_MSG_DEMAND && tita_ctl_n_pairs(d->ctl) > pairs_before &&
-	    !p->demand_pending_ns)
+	if (r > 0 && !p->demand_pending_ns)
 		p->demand_pending_ns = arrived_ns;
 }
 
@@ -280,16 +422,15 @@ static uint64_t arrival_ns(struct msghdr *mh, uint64_t now_ns, uint64_t real_ns)
 		memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
 		at = (uint64_t)ts.tv_sec * TITA_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 		if (at > real_ns || real_ns - at > now_ns)
-			return now_ns; /* the wall clock stepped */
+			return now_ns; /* after the batch's clock read, or the wall clock stepped */
 		return now_ns - (real_ns - at);
 	}
 	return now_ns;
 }
 
 /* Read what the socket holds; how many datagrams. */
-static int drain(struct titad *d, int fd)
+static int drain(struct titad_peers *ps, int fd, uint64_t now_ns)
 {
-	struct titad_peers *ps = d->peers;
 	struct sockaddr_storage from[RX_BATCH];
 	struct mmsghdr msgs[RX_BATCH];
 	struct iovec iov[RX_BATCH];
@@ -297,7 +438,7 @@ static int drain(struct titad *d, int fd)
 		char buf[CMSG_SPACE(sizeof(struct timespec))];
 		struct cmsghdr align;
 	} ctl[RX_BATCH];
-	uint64_t now_ns, real_ns;
+	uint64_t real_ns = 0;
 	int n, total = 0;
 
 	/* A bounded number of batches per wake-up keeps timers on time under
@@ -318,8 +459,8 @@ static int drain(struct titad *d, int fd)
 		if (n <= 0)
 			break;
 		total += n;
-		now_ns = tita_clock_mono_ns();
-		real_ns = tita_clock_real_ns();
+		if (!real_ns)
+			real_ns = tita_event_real_ns(ps->ev);
 		for (int i = 0; i < n; i++) {
 			struct tita_addr a;
 			size_t len = msgs[i].msg_len;
@@ -330,8 +471,9 @@ static int drain(struct titad *d, int fd)
 			 * rejects it by its length. */
 			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
 				len = TITA_WIRE_MAX_BYTES + 1;
-			on_datagram(d, &a, ps->rx_bufs[i], len > RX_BUF_BYTES ? RX_BUF_BYTES : len,
-				    now_ns, arrival_ns(&msgs[i].msg_hdr, now_ns, real_ns));
+			titad_peers_input(ps, &a, ps->rx_bufs[i],
+					  len > RX_BUF_BYTES ? RX_BUF_BYTES : len, now_ns,
+					  arrival_ns(&msgs[i].msg_hdr, now_ns, real_ns));
 		}
 		if (n < RX_BATCH)
 			break;
@@ -339,20 +481,19 @@ static int drain(struct titad *d, int fd)
 	return total;
 }
 
-static uint32_t sock_events(const struct titad *d)
+static uint32_t sock_events(const struct titad_peers *ps)
 {
-	return d->cfg.peer_coalesce_ns ? EPOLLIN | EPOLLONESHOT : EPOLLIN;
+	return ps->coalesce_ns ? EPOLLIN | EPOLLONESHOT : EPOLLIN;
 }
 
 /* The next coalescing poll: at most coalesce from now, on the grid of the
  * controller's rounds (a round, or a whole number of coalesce periods
  * before one) so that a poll shares its wake-up with a round when it can. */
-static uint64_t next_poll_ns(const struct titad *d, uint64_t now_ns)
+static uint64_t next_poll_ns(const struct titad_peers *ps, uint64_t now_ns)
 {
-	uint64_t c = d->cfg.peer_coalesce_ns ? d->cfg.peer_coalesce_ns :
-					       d->cfg.params.control_interval_ns;
-	uint64_t interval = d->cfg.params.control_interval_ns;
-	uint64_t round = tita_ctl_next_round_ns(d->ctl);
+	uint64_t c = ps->coalesce_ns ? ps->coalesce_ns : ps->interval_ns;
+	uint64_t interval = ps->interval_ns;
+	uint64_t round = ps->hooks->next_round_ns(ps->hooks_ctx);
 
 	/* A round due now runs after this poll, one interval before the next. */
 	if (round <= now_ns)
@@ -363,41 +504,42 @@ static uint64_t next_poll_ns(const struct titad *d, uint64_t now_ns)
 /* While polling, the loop's timerfd ticks at the poll period: when it
  * divides the interval, every poll and round falls on a tick and the
  * timerfd never needs re-arming. */
-static void set_polling(struct titad *d, bool polling)
+static void set_polling(struct titad_peers *ps, bool polling)
 {
-	uint64_t interval = d->cfg.params.control_interval_ns;
-	uint64_t c = d->cfg.peer_coalesce_ns;
+	uint64_t interval = ps->interval_ns;
+	uint64_t c = ps->coalesce_ns;
 
-	tita_event_set_period(d->ev, polling && c && interval % c == 0 ? c : interval);
+	tita_event_set_period(ps->ev, polling && c && interval % c == 0 ? c : interval);
 }
 
-static void on_readable(void *data, int fd, uint32_t events)
+static void kick(struct titad_peers *ps, uint64_t now_ns)
 {
-	struct titad *d = data;
-	struct titad_peers *ps = d->peers;
+	ps->hooks->kick(ps->hooks_ctx, now_ns);
+}
+
+static void on_readable(void *data, int fd, uint32_t events, uint64_t now_ns)
+{
+	struct titad_peers *ps = data;
 
 	(void)events;
-	drain(d, fd);
-	if (d->cfg.peer_coalesce_ns) {
-		uint64_t now_ns = tita_clock_mono_ns();
-
+	drain(ps, fd, now_ns);
+	if (ps->coalesce_ns) {
 		for (uint32_t i = 0; i < ps->n_socks; i++)
 			if (ps->socks[i].fd == fd)
 				ps->socks[i].armed = false;
 		if (tita_event_timer_deadline(ps->t_poll) == TITA_TIME_NEVER) {
-			tita_event_timer_set(d->ev, ps->t_poll, next_poll_ns(d, now_ns));
-			set_polling(d, true);
+			tita_event_timer_set(ps->ev, ps->t_poll, next_poll_ns(ps, now_ns));
+			set_polling(ps, true);
 		}
 	}
-	titad_kick(d, tita_clock_mono_ns());
+	kick(ps, now_ns);
 }
 
 /* The coalescing poll: a socket that held nothing goes back to waking the
  * loop; one that held datagrams is polled again one period later. */
 static void on_poll(void *data, uint64_t now_ns)
 {
-	struct titad *d = data;
-	struct titad_peers *ps = d->peers;
+	struct titad_peers *ps = data;
 	bool polling = false;
 
 	for (uint32_t i = 0; i < ps->n_socks; i++) {
@@ -405,20 +547,20 @@ static void on_poll(void *data, uint64_t now_ns)
 
 		if (s->armed)
 			continue;
-		if (drain(d, s->fd) > 0 && d->cfg.peer_coalesce_ns) {
+		if (drain(ps, s->fd, now_ns) > 0 && ps->coalesce_ns) {
 			polling = true;
 			continue;
 		}
-		if (tita_event_fd_mod(d->ev, s->src, sock_events(d)) == 0)
+		if (tita_event_fd_mod(ps->ev, s->src, sock_events(ps)) == 0)
 			s->armed = true;
 		else
 			polling = true; /* cannot happen for a registered fd; keep polling */
 	}
 	if (polling)
-		tita_event_timer_set(d->ev, ps->t_poll, next_poll_ns(d, now_ns));
+		tita_event_timer_set(ps->ev, ps->t_poll, next_poll_ns(ps, now_ns));
 	else
-		set_polling(d, false);
-	titad_kick(d, tita_clock_mono_ns());
+		set_polling(ps, false);
+	kick(ps, now_ns);
 }
 
 static int sock_for(const struct titad_peers *ps, const struct tita_addr *to)
@@ -435,13 +577,12 @@ static int sock_for(const struct titad_peers *ps, const struct tita_addr *to)
 	return -1;
 }
 
-void titad_peers_flush(struct titad *d)
+void titad_peers_flush(struct titad_peers *ps, uint64_t now_ns)
 {
-	struct titad_peers *ps = d->peers;
 	struct mmsghdr msgs[TX_BATCH];
 	struct iovec iov[TX_BATCH];
 	struct sockaddr_in sin[TX_BATCH];
-	uint64_t now_ns;
+	uint64_t sent_ns;
 
 	if (!ps || !ps->n_tx)
 		return;
@@ -485,44 +626,47 @@ void titad_peers_flush(struct titad *d)
 			off += (uint32_t)sent;
 		}
 	}
-	now_ns = tita_clock_mono_ns();
+	/* The batch's now_ns, plus how long it has run: when they left. */
+	sent_ns = now_ns + tita_event_elapsed_ns(ps->ev);
 	for (uint32_t i = 0; i < ps->n_tx; i++) {
 		struct txq_entry *t = &ps->tx[i];
 
 		if (t->grant && t->peer && t->peer->demand_pending_ns) {
-			titad_hist_observe(&d->grant_hist, now_ns - t->peer->demand_pending_ns);
+			titad_hist_observe(&ps->grant_hist,
+					   sent_ns > t->peer->demand_pending_ns ?
+						   sent_ns - t->peer->demand_pending_ns :
+						   0);
 			t->peer->demand_pending_ns = 0;
 		}
 	}
 	ps->n_tx = 0;
 }
 
-static struct txq_entry *tx_slot(struct titad *d)
+static struct txq_entry *tx_slot(struct titad_peers *ps, uint64_t now_ns)
 {
-	struct titad_peers *ps = d->peers;
-
 	if (ps->n_tx == TX_BATCH)
-		titad_peers_flush(d);
+		titad_peers_flush(ps, now_ns);
 	return &ps->tx[ps->n_tx];
 }
 
-void titad_peers_send_msg(struct titad *d, const struct tita_msg *m, uint64_t now_ns)
+void titad_peers_send(struct titad_peers *ps, const struct tita_msg *m, uint64_t now_ns)
 {
-	struct titad_peers *ps = d->peers;
-	struct titad_peer *p = titad_peer_get(d, &m->peer, true, now_ns);
+	/* The controller talks to peers the telemetry or their datagrams
+	 * put in the table; one that left is still sent to, not counted. */
+	struct peer *p = peer_find(ps, &m->peer);
 	uint32_t start = 0;
 
 	while (start < m->n_entries) {
-		struct txq_entry *t = tx_slot(d);
+		struct txq_entry *t = tx_slot(ps, now_ns);
 		uint32_t consumed = 0;
-		int n = tita_wire_encode_msg(&d->keyring, &d->sender, m, start, t->buf,
+		int n = tita_wire_encode_msg(&ps->keyring, &ps->sender, m, start, t->buf,
 					     sizeof(t->buf), &consumed);
 
 		if (n < 0) {
 			log_debug("peer: cannot encode a message: %s", strerror(-n));
 			return;
 		}
-		to_sockaddr(&m->peer, d->cfg.peer_port, &t->to);
+		to_sockaddr(&m->peer, ps->port, &t->to);
 		t->len = (size_t)n;
 		t->peer = p;
 		t->grant = m->kind == TITA_MSG_GRANT;
@@ -534,25 +678,21 @@ void titad_peers_send_msg(struct titad *d, const struct tita_msg *m, uint64_t no
 	}
 }
 
-static void send_hello(struct titad *d, struct titad_peer *p)
+static void send_hello(struct titad_peers *ps, struct peer *p, uint64_t now_ns)
 {
-	struct titad_peers *ps = d->peers;
 	struct tita_wire_hello h = { 0 };
 	struct txq_entry *t;
 	int n;
 
-	for (uint32_t i = 0; i < d->n_ports && i < TITA_WIRE_HELLO_MAX_PORTS; i++) {
-		h.ports[h.n_ports].addr = d->ports[i].addr;
-		h.ports[h.n_ports].line_rate_bps = d->ports[i].line_rate_bps;
-		h.n_ports++;
-	}
-	h.control_interval_ns = d->cfg.params.control_interval_ns;
-	h.grant_ttl_ns = d->cfg.params.grant_ttl_ns;
-	t = tx_slot(d);
-	n = tita_wire_encode_hello(&d->keyring, &d->sender, &h, t->buf, sizeof(t->buf));
+	h.n_ports = ps->ports.n;
+	memcpy(h.ports, ps->ports.ports, sizeof(h.ports));
+	h.control_interval_ns = ps->interval_ns;
+	h.grant_ttl_ns = ps->grant_ttl_ns;
+	t = tx_slot(ps, now_ns);
+	n = tita_wire_encode_hello(&ps->keyring, &ps->sender, &h, t->buf, sizeof(t->buf));
 	if (n < 0)
 		return;
-	to_sockaddr(&p->addr, d->cfg.peer_port, &t->to);
+	to_sockaddr(&p->addr, ps->port, &t->to);
 	t->len = (size_t)n;
 	t->peer = p;
 	t->grant = false;
@@ -561,61 +701,69 @@ static void send_hello(struct titad *d, struct titad_peer *p)
 	p->dgrams_out++;
 }
 
-void titad_peers_housekeeping(struct titad *d, uint64_t now_ns)
+void titad_peers_housekeeping(struct titad_peers *ps, uint64_t now_ns)
 {
-	struct titad_peers *ps = d->peers;
-
-	if (!ps)
-		return;
 	/* Nothing queued may point at a peer about to be freed. */
-	titad_peers_flush(d);
+	titad_peers_flush(ps, now_ns);
 	for (uint32_t b = 0; b < ps->n_buckets; b++) {
-		struct titad_peer *p = ps->buckets[b];
+		struct peer *p = ps->buckets[b];
 
 		while (p) {
-			struct titad_peer *next = p->next;
+			struct peer *next = p->next;
 			uint64_t last = p->last_active_ns > p->last_heard_ns ? p->last_active_ns :
 									       p->last_heard_ns;
+			/* A time after now_ns is no idle time (one clock per
+			 * wake-up makes it impossible; this keeps it so). */
+			uint64_t idle = now_ns > last ? now_ns - last : 0;
 
 			if (!p->is_static &&
-			    now_ns - last > (p->known ? PEER_IDLE_NS : STRANGER_IDLE_NS)) {
+			    idle > (p->tier != TIER_STRANGER ? PEER_IDLE_NS : STRANGER_IDLE_NS)) {
 				peer_unlink(ps, p);
-			} else if (p->known && now_ns >= p->next_hello_ns) {
-				send_hello(d, p);
+			} else if (p->tier != TIER_STRANGER && now_ns >= p->next_hello_ns) {
+				send_hello(ps, p, now_ns);
 				p->next_hello_ns = now_ns + HELLO_PERIOD_NS;
 			}
 			p = next;
 		}
 	}
-	titad_peers_flush(d);
+	titad_peers_flush(ps, now_ns);
 }
 
-void titad_peers_reconfigure(struct titad *d, uint64_t now_ns)
+void titad_peers_reconfigure(struct titad_peers *ps, const struct titad_config *cfg,
+			     const struct titad_peers_ports *ports,
+			     const struct tita_wire_keyring *kr, uint64_t now_ns)
 {
-	struct titad_peers *ps = d->peers;
-
-	if (!ps)
-		return;
+	if (ports)
+		ps->ports = *ports;
+	ps->coalesce_ns = cfg->peer_coalesce_ns;
+	ps->interval_ns = cfg->params.control_interval_ns;
+	ps->grant_ttl_ns = cfg->params.grant_ttl_ns;
+	ps->boot_id_skew_ns = cfg->boot_id_skew_ns;
+	if (kr) {
+		tita_wire_keyring_clear(&ps->keyring);
+		ps->keyring = *kr;
+	}
+	ps->sender.key_id = cfg->key_id;
 	/* coalesce or the interval may have changed: back to waking on
 	 * datagrams, as now set. */
 	for (uint32_t i = 0; i < ps->n_socks; i++)
 		if (ps->socks[i].src &&
-		    tita_event_fd_mod(d->ev, ps->socks[i].src, sock_events(d)) == 0)
+		    tita_event_fd_mod(ps->ev, ps->socks[i].src, sock_events(ps)) == 0)
 			ps->socks[i].armed = true;
-	tita_event_timer_set(d->ev, ps->t_poll, TITA_TIME_NEVER);
-	set_polling(d, false);
+	tita_event_timer_set(ps->ev, ps->t_poll, TITA_TIME_NEVER);
+	set_polling(ps, false);
 	for (uint32_t b = 0; b < ps->n_buckets; b++)
-		for (struct titad_peer *p = ps->buckets[b]; p; p = p->next)
+		for (struct peer *p = ps->buckets[b]; p; p = p->next)
 			p->is_static = false;
-	for (uint32_t i = 0; i < d->cfg.n_static; i++) {
-		struct titad_peer *p = titad_peer_get(d, &d->cfg.static_peers[i], true, now_ns);
+	for (uint32_t i = 0; i < cfg->n_static; i++) {
+		struct peer *p = peer_get(ps, &cfg->static_peers[i], TIER_CONFIRMED, now_ns);
 
 		if (p)
 			p->is_static = true;
 	}
 }
 
-static int open_socket(struct titad *d, const struct tita_addr *bind_addr, struct psock *s,
+static int open_socket(struct titad_peers *ps, const struct tita_addr *bind_addr, struct psock *s,
 		       char *err, size_t err_size)
 {
 	char a[TITA_ADDR_STRLEN];
@@ -630,8 +778,7 @@ static int open_socket(struct titad *d, const struct tita_addr *bind_addr, struc
 	/* Arrival times for the demand-to-grant figure (arrival_ns). */
 	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	if (v4) {
-		struct sockaddr_in sin = { .sin_family = AF_INET,
-					   .sin_port = htons(d->cfg.peer_port) };
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(ps->port) };
 
 		memcpy(&sin.sin_addr, &bind_addr->bytes[12], 4);
 		if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)))
@@ -641,13 +788,13 @@ static int open_socket(struct titad *d, const struct tita_addr *bind_addr, struc
 
 		/* "::" serves IPv4 peers too (IPv4-mapped). */
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-		to_sockaddr(bind_addr, d->cfg.peer_port, &sin6);
+		to_sockaddr(bind_addr, ps->port, &sin6);
 		if (bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)))
 			goto fail;
 	}
 	s->fd = fd;
 	s->family = v4 ? AF_INET : AF_INET6;
-	s->src = tita_event_fd_add(d->ev, fd, sock_events(d), on_readable, d);
+	s->src = tita_event_fd_add(ps->ev, fd, sock_events(ps), on_readable, ps);
 	if (!s->src)
 		goto fail;
 	s->armed = true;
@@ -655,7 +802,7 @@ static int open_socket(struct titad *d, const struct tita_addr *bind_addr, struc
 fail : {
 	int e = errno;
 
-	snprintf(err, err_size, "peer socket [%s]:%u: %s", a, d->cfg.peer_port, strerror(e));
+	snprintf(err, err_size, "peer socket [%s]:%u: %s", a, ps->port, strerror(e));
 	if (fd >= 0)
 		close(fd);
 	s->fd = -1;
@@ -663,96 +810,143 @@ fail : {
 }
 }
 
-int titad_peers_open(struct titad *d, char *err, size_t err_size)
+int titad_peers_open(struct titad_peers **ret, struct tita_event *ev,
+		     const struct titad_config *cfg, const struct titad_peers_ports *ports,
+		     const struct tita_wire_keyring *kr, uint64_t boot_id,
+		     const struct titad_peers_hooks *hooks, void *hooks_ctx, uint64_t now_ns,
+		     char *err, size_t err_size)
 {
 	struct titad_peers *ps = calloc(1, sizeof(*ps));
 	struct tita_addr any = { { 0 } };
 	uint32_t n;
 	int r;
 
+	*ret = ps;
 	if (!ps)
 		return -ENOMEM;
-	ps->d = d;
-	for (n = 16; n < d->cfg.max_peers && n < (1u << 20); n <<= 1)
+	ps->ev = ev;
+	ps->hooks = hooks;
+	ps->hooks_ctx = hooks_ctx;
+	ps->port = cfg->peer_port;
+	ps->max_peers = cfg->max_peers;
+	ps->coalesce_ns = cfg->peer_coalesce_ns;
+	ps->interval_ns = cfg->params.control_interval_ns;
+	ps->grant_ttl_ns = cfg->params.grant_ttl_ns;
+	ps->sender.boot_id = boot_id;
+	ps->sender.key_id = cfg->key_id;
+	ps->sender.seq = 1;
+	titad_hist_init(&ps->grant_hist);
+	tita_wire_keyring_init(&ps->keyring);
+	if (kr)
+		ps->keyring = *kr;
+	for (n = 16; n < cfg->max_peers && n < (1u << 20); n <<= 1)
 		;
 	ps->n_buckets = n;
 	ps->buckets = calloc(n, sizeof(*ps->buckets));
-	if (!ps->buckets) {
-		free(ps);
+	ps->ghosts = calloc(n, sizeof(*ps->ghosts));
+	if (!ps->buckets || !ps->ghosts) {
+		snprintf(err, err_size, "peers: out of memory");
 		return -ENOMEM;
 	}
-	d->peers = ps;
-	ps->t_poll = tita_event_timer_new(d->ev, on_poll, d);
-	if (!ps->t_poll)
-		return -errno;
-	if (!d->cfg.n_bind) {
-		r = open_socket(d, &any, &ps->socks[0], err, err_size);
+	ps->t_poll = tita_event_timer_new(ev, on_poll, ps);
+	if (!ps->t_poll) {
+		snprintf(err, err_size, "peers: too many timers");
+		return -ENOSPC;
+	}
+	if (!cfg->n_bind) {
+		r = open_socket(ps, &any, &ps->socks[0], err, err_size);
 		if (r)
 			return r;
 		ps->n_socks = 1;
 	}
-	for (uint32_t i = 0; i < d->cfg.n_bind; i++) {
-		r = open_socket(d, &d->cfg.bind[i], &ps->socks[i], err, err_size);
+	for (uint32_t i = 0; i < cfg->n_bind; i++) {
+		r = open_socket(ps, &cfg->bind[i], &ps->socks[i], err, err_size);
 		if (r)
 			return r;
 		ps->n_socks = i + 1;
 	}
-	titad_peers_reconfigure(d, tita_clock_mono_ns());
+	titad_peers_reconfigure(ps, cfg, ports, NULL, now_ns);
 	return 0;
 }
 
-void titad_peers_close(struct titad *d)
+struct titad_peers *titad_peers_close(struct titad_peers *ps)
 {
-	struct titad_peers *ps = d->peers;
-
 	if (!ps)
-		return;
-	titad_peers_flush(d);
+		return NULL;
+	titad_peers_flush(ps, 0);
 	if (ps->t_poll)
-		tita_event_timer_set(d->ev, ps->t_poll, TITA_TIME_NEVER);
+		tita_event_timer_set(ps->ev, ps->t_poll, TITA_TIME_NEVER);
 	for (uint32_t i = 0; i < ps->n_socks; i++) {
-		tita_event_fd_del(d->ev, ps->socks[i].src);
+		tita_event_fd_del(ps->ev, ps->socks[i].src);
 		if (ps->socks[i].fd >= 0)
 			close(ps->socks[i].fd);
 	}
-	for (uint32_t b = 0; b < ps->n_buckets; b++) {
+	for (uint32_t b = 0; ps->buckets && b < ps->n_buckets; b++) {
 		while (ps->buckets[b]) {
-			struct titad_peer *p = ps->buckets[b];
+			struct peer *p = ps->buckets[b];
 
 			ps->buckets[b] = p->next;
 			free(p);
 		}
 	}
+	tita_wire_keyring_clear(&ps->keyring);
 	free(ps->buckets);
+	free(ps->ghosts);
 	free(ps);
-	d->peers = NULL;
+	return NULL;
 }
 
-size_t titad_peers_list(struct titad *d, struct titad_peer **out, size_t max)
+size_t titad_peers_count(const struct titad_peers *ps)
 {
-	struct titad_peers *ps = d->peers;
+	return ps ? ps->n_peers : 0;
+}
+
+size_t titad_peers_list(const struct titad_peers *ps, struct titad_peer_info *out, size_t max,
+			uint64_t now_ns)
+{
 	size_t n = 0;
 
-	if (!ps)
-		return 0;
-	for (uint32_t b = 0; b < ps->n_buckets; b++)
-		for (struct titad_peer *p = ps->buckets[b]; p; p = p->next) {
-			if (n < max)
-				out[n] = p;
-			n++;
+	for (uint32_t b = 0; ps && b < ps->n_buckets; b++)
+		for (const struct peer *p = ps->buckets[b]; p; p = p->next, n++) {
+			struct titad_peer_info *i = &out[n];
+
+			if (n >= max)
+				continue;
+			memset(i, 0, sizeof(*i));
+			i->addr = p->addr;
+			i->heard = p->heard;
+			i->last_heard_ago_ns = p->heard && now_ns > p->last_heard_ns ?
+						       now_ns - p->last_heard_ns :
+						       0;
+			i->boot_id = p->boot_id;
+			i->dgrams_in = p->dgrams_in;
+			i->dgrams_out = p->dgrams_out;
+			i->drops = p->drops;
+			memcpy(i->drops_by_reason, p->drops_by_reason, sizeof(i->drops_by_reason));
+			i->control_interval_ns = p->control_interval_ns;
+			i->grant_ttl_ns = p->grant_ttl_ns;
 		}
 	return n;
 }
 
-size_t titad_peers_count(const struct titad *d)
+void titad_peers_totals(const struct titad_peers *ps, struct titad_peer_totals *ret)
 {
-	return d->peers ? d->peers->n_peers : 0;
-}
-
-void titad_peers_totals(const struct titad *d, struct titad_peer_totals *ret)
-{
-	if (d->peers)
-		*ret = d->peers->totals;
+	if (ps)
+		*ret = ps->totals;
 	else
 		memset(ret, 0, sizeof(*ret));
+}
+
+void titad_peers_identity(const struct titad_peers *ps, struct titad_peers_identity *ret)
+{
+	ret->boot_id = ps->sender.boot_id;
+	ret->key_id = ps->sender.key_id;
+	ret->n_key_ids = ps->keyring.n_keys;
+	for (uint32_t i = 0; i < ps->keyring.n_keys; i++)
+		ret->key_ids[i] = ps->keyring.keys[i].id;
+}
+
+void titad_peers_grant_hist(const struct titad_peers *ps, struct titad_hist *ret)
+{
+	*ret = ps->grant_hist;
 }

@@ -195,7 +195,10 @@ static int cmd_status(int argc, char **argv)
 		}
 		printf("},\"qp_discovery\":");
 		json_str(s->qp_discovery && s->qp_discovery[0] ? s->qp_discovery : "unknown");
-		printf(",\"n_qps\":%u", s->n_qps);
+		printf(",\"n_qps\":%u,\"key_ids\":[", s->n_qps);
+		for (size_t i = 0; i < s->n_key_ids; i++)
+			printf("%s%u", i ? "," : "", s->key_ids[i]);
+		printf("]");
 		if (c)
 			printf(",\"controller\":{\"rounds\":%llu,\"msgs_in\":%llu,\"msgs_out\":%llu,"
 			       "\"entries_in\":%llu,\"entries_skipped_not_local\":%llu,"
@@ -216,8 +219,12 @@ static int cmd_status(int argc, char **argv)
 			       (unsigned long long)c->rate_updates_suppressed);
 		printf("}\n");
 	} else {
-		printf("titad %s, up %.1fs, pacer %s, key id %u\n", s->version,
+		printf("titad %s, up %.1fs, pacer %s, key id %u", s->version,
 		       (double)s->uptime_ns / 1e9, s->pacer, s->key_id);
+		/* An older titad does not say which ids it accepts. */
+		for (size_t i = 0; i < s->n_key_ids; i++)
+			printf("%s%u", i ? "," : " (accepts ", s->key_ids[i]);
+		printf("%s\n", s->n_key_ids ? ")" : "");
 		printf("ports %u  peers %u  pairs %u\n", s->n_ports, s->n_peers, s->n_pairs);
 		printf("datagrams in %llu  out %llu\n", (unsigned long long)s->datagrams_in,
 		       (unsigned long long)s->datagrams_out);
@@ -252,8 +259,8 @@ static int cmd_ports(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-10s %-16s %10s %6s %10s %10s %10s %10s %9s\n", "IFNAME", "ADDRESS",
-		       "LINE", "ETA", "CAPACITY", "GRANTED", "RX", "TX", "CE_PPM");
+		printf("%-10s %-16s %10s %6s %10s %10s %10s %10s %9s %s\n", "IFNAME", "ADDRESS",
+		       "LINE", "ETA", "CAPACITY", "GRANTED", "RX", "TX", "CE_PPM", "STATE");
 	for (size_t i = 0; i < resp->ports->n_ports; i++) {
 		const Tita__Control__Port *p = resp->ports->ports[i];
 
@@ -265,19 +272,22 @@ static int cmd_ports(int argc, char **argv)
 			json_str(a);
 			printf(",\"line_rate_bps\":%llu,\"eta\":%g,\"capacity_bps\":%llu,"
 			       "\"unmanaged_bps\":%llu,\"granted_bps\":%llu,\"rx_bps\":%llu,"
-			       "\"tx_bps\":%llu,\"ce_ppm\":%u}",
+			       "\"tx_bps\":%llu,\"ce_ppm\":%u,\"state\":",
 			       (unsigned long long)p->line_rate_bps, p->eta,
 			       (unsigned long long)p->capacity_bps,
 			       (unsigned long long)p->unmanaged_bps,
 			       (unsigned long long)p->granted_bps, (unsigned long long)p->rx_bps,
 			       (unsigned long long)p->tx_bps, p->ce_ppm);
+			json_str(p->state && p->state[0] ? p->state : "unknown");
+			printf("}");
 		} else {
-			printf("%-10s %-16s %10s %6.3f %10s %10s %10s %10s %9u\n", p->ifname, a,
+			printf("%-10s %-16s %10s %6.3f %10s %10s %10s %10s %9u %s\n", p->ifname, a,
 			       rate_str(p->line_rate_bps, r1, sizeof(r1)), p->eta,
 			       rate_str(p->capacity_bps, r2, sizeof(r2)),
 			       rate_str(p->granted_bps, r3, sizeof(r3)),
 			       rate_str(p->rx_bps, r4, sizeof(r4)),
-			       rate_str(p->tx_bps, r5, sizeof(r5)), p->ce_ppm);
+			       rate_str(p->tx_bps, r5, sizeof(r5)), p->ce_ppm,
+			       p->state && p->state[0] ? p->state : "-");
 		}
 	}
 	if (json)

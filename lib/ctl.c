@@ -283,8 +283,8 @@ int tita_ctl_job_get(const struct tita_ctl *c, uint32_t job_id, struct tita_job 
  * Returns the ring's buffer, moved if it grew; NULL without memory (the
  * ring is then as it was).
  */
-static void *ring_make_room(void *buf, size_t size, uint32_t *cap, uint32_t *head, uint32_t *len,
-			    uint32_t max)
+void *ctl_ring_make_room(void *buf, size_t size, uint32_t *cap, uint32_t *head, uint32_t *len,
+			 uint32_t max)
 {
 	uint32_t new_cap = *cap ? *cap * 2 : 64;
 	char *grown;
@@ -311,8 +311,8 @@ static void *ring_make_room(void *buf, size_t size, uint32_t *cap, uint32_t *hea
 struct out_entry *ctl_outbox_push(struct tita_ctl *c)
 {
 	/* A full outbox drops its oldest: the refresh resends what it carried. */
-	struct out_entry *box = ring_make_room(c->outbox, sizeof(*box), &c->outbox_cap,
-					       &c->outbox_head, &c->outbox_len, OUTBOX_MAX);
+	struct out_entry *box = ctl_ring_make_room(c->outbox, sizeof(*box), &c->outbox_cap,
+						   &c->outbox_head, &c->outbox_len, OUTBOX_MAX);
 
 	if (!box)
 		return NULL;
@@ -363,8 +363,8 @@ bool tita_ctl_pop_msg(struct tita_ctl *c, struct tita_msg *ret_msg)
 
 void ctl_rate_push(struct tita_ctl *c, const struct pair *pr, uint64_t rate_bps)
 {
-	struct tita_rate_update *r = ring_make_room(c->rates, sizeof(*r), &c->rates_cap,
-						    &c->rates_head, &c->rates_len, RATES_MAX);
+	struct tita_rate_update *r = ctl_ring_make_room(c->rates, sizeof(*r), &c->rates_cap,
+							&c->rates_head, &c->rates_len, RATES_MAX);
 
 	if (!r)
 		return;
@@ -375,14 +375,21 @@ void ctl_rate_push(struct tita_ctl *c, const struct pair *pr, uint64_t rate_bps)
 	c->stats.rate_updates++;
 }
 
+bool ctl_ring_pop(const void *buf, size_t size, uint32_t cap, uint32_t *head, uint32_t *len,
+		  void *ret)
+{
+	if (!*len)
+		return false;
+	memcpy(ret, (const char *)buf + (size_t)*head * size, size);
+	*head = (*head + 1) % cap;
+	(*len)--;
+	return true;
+}
+
 bool tita_ctl_pop_rate(struct tita_ctl *c, struct tita_rate_update *ret_update)
 {
-	if (!c->rates_len)
-		return false;
-	*ret_update = c->rates[c->rates_head];
-	c->rates_head = (c->rates_head + 1) % c->rates_cap;
-	c->rates_len--;
-	return true;
+	return ctl_ring_pop(c->rates, sizeof(*ret_update), c->rates_cap, &c->rates_head,
+			    &c->rates_len, ret_update);
 }
 
 static int cmp_outgoing(const void *a, const void *b)

@@ -26,7 +26,6 @@
 #include <string.h>
 
 #include "ctl_internal.h"
-#include <stdio.h>
 
 /* Lines a member sends at most; past this, large pairs are summed. */
 #define LINES_MAX 512u
@@ -35,9 +34,11 @@
 #define SPORT_MIN 0xc000u
 #define SPORT_SPAN 0x4000u
 /* A change smaller than this fraction of a link is not worth a message. */
-#define LINK_NOISE_FRAC 0.01
+#define LINK_NOISE_FRAC 0.03
 /* Source ports a small new pair probes to place itself. */
 #define SMALL_PROBES 8u
+/* A receiver's line grows by this much of its link beyond what it brings. */
+#define RX_GROW_FRAC 0.002
 /* A leader that did not answer for this many grant TTLs is tried again. */
 #define DEAD_HOLD_TTLS 4
 
@@ -195,6 +196,55 @@ static int cmp_addr(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct tita_addr));
 }
 
+/*
+ * The same place with other members (one joined, one left): the lines, the
+ * leader's state and the caps stay; what is known of each member that stays
+ * (dead, answered) moves with it.
+ */
+static int set_members(struct fab_port *f, const struct tita_addr *local,
+		       const struct tita_addr *members, uint32_t n)
+{
+	struct tita_addr *m = malloc(n * sizeof(*m));
+	uint64_t *dead = calloc(n, sizeof(*dead)), *answered = calloc(n, sizeof(*answered));
+	struct tita_addr leader = f->members[f->leader];
+
+	if (!m || !dead || !answered) {
+		free(m);
+		free(dead);
+		free(answered);
+		return -ENOMEM;
+	}
+	memcpy(m, members, n * sizeof(*m));
+	qsort(m, n, sizeof(*m), cmp_addr);
+	f->leader = UINT32_MAX;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct tita_addr *hit =
+			bsearch(&m[i], f->members, f->n_members, sizeof(*m), cmp_addr);
+
+		if (hit) {
+			dead[i] = f->dead_until_ns[hit - f->members];
+			answered[i] = f->answered_ns[hit - f->members];
+		}
+		if (tita_addr_eq(&m[i], local))
+			f->self = i;
+		if (tita_addr_eq(&m[i], &leader))
+			f->leader = i;
+	}
+	free(f->members);
+	free(f->dead_until_ns);
+	free(f->answered_ns);
+	f->members = m;
+	f->dead_until_ns = dead;
+	f->answered_ns = answered;
+	f->n_members = n;
+	/* The leader left: the next report goes to whoever leads now. */
+	if (f->leader == UINT32_MAX) {
+		f->leader = f->self;
+		f->report_due = true;
+	}
+	return 0;
+}
+
 int tita_ctl_port_set_place(struct tita_ctl *c, const struct tita_addr *local,
 			    const struct tita_place *place, const struct tita_addr *members,
 			    uint32_t n_members)
@@ -217,6 +267,9 @@ int tita_ctl_port_set_place(struct tita_ctl *c, const struct tita_addr *local,
 		self |= tita_addr_eq(&members[i], local);
 	if (!self)
 		return -EINVAL;
+	f = c->ports[port].fab;
+	if (f && !memcmp(&f->place, place, sizeof(*place)))
+		return set_members(f, local, members, n_members);
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
@@ -272,21 +325,12 @@ static void probe_push(struct tita_ctl *c, struct pair *pr, uint16_t sport, uint
 
 	if (!pb || pb->n_out == FAB_PROBES_MAX)
 		return;
-	if (c->probes_len == c->probes_cap) {
-		uint32_t cap = c->probes_cap ? 2 * c->probes_cap : 64;
-
-		if (cap > PROBES_MAX)
-			return;
-		ring = malloc(cap * sizeof(*ring));
-		if (!ring)
-			return;
-		for (uint32_t i = 0; i < c->probes_len; i++)
-			ring[i] = c->probes[(c->probes_head + i) % c->probes_cap];
-		free(c->probes);
-		c->probes = ring;
-		c->probes_cap = cap;
-		c->probes_head = 0;
-	}
+	/* A full queue drops its oldest probe: it counts as lost. */
+	ring = ctl_ring_make_room(c->probes, sizeof(*ring), &c->probes_cap, &c->probes_head,
+				  &c->probes_len, PROBES_MAX);
+	if (!ring)
+		return;
+	c->probes = ring;
 	c->probes[(c->probes_head + c->probes_len++) % c->probes_cap] = (struct tita_probe){
 		.local = pr->local, .remote = pr->remote, .job_id = pr->job_id, .sport = sport
 	};
@@ -297,37 +341,19 @@ static void probe_push(struct tita_ctl *c, struct pair *pr, uint16_t sport, uint
 
 bool tita_ctl_pop_probe(struct tita_ctl *c, struct tita_probe *ret_probe)
 {
-	if (!c->probes_len)
-		return false;
-	*ret_probe = c->probes[c->probes_head];
-	c->probes_head = (c->probes_head + 1) % c->probes_cap;
-	c->probes_len--;
-	return true;
+	return ctl_ring_pop(c->probes, sizeof(*ret_probe), c->probes_cap, &c->probes_head,
+			    &c->probes_len, ret_probe);
 }
 
 static void path_push(struct tita_ctl *c, const struct pair *pr, uint16_t sport)
 {
-	struct tita_path_update *ring;
+	/* A full queue drops its oldest: a newer update for its pair follows. */
+	struct tita_path_update *ring = ctl_ring_make_room(
+		c->paths, sizeof(*ring), &c->paths_cap, &c->paths_head, &c->paths_len, PATHS_MAX);
 
-	if (c->paths_len == c->paths_cap) {
-		uint32_t cap = c->paths_cap ? 2 * c->paths_cap : 64;
-
-		if (cap > PATHS_MAX) {
-			/* Drop the oldest: a newer update for its pair follows. */
-			c->paths_head = (c->paths_head + 1) % c->paths_cap;
-			c->paths_len--;
-		} else {
-			ring = malloc(cap * sizeof(*ring));
-			if (!ring)
-				return;
-			for (uint32_t i = 0; i < c->paths_len; i++)
-				ring[i] = c->paths[(c->paths_head + i) % c->paths_cap];
-			free(c->paths);
-			c->paths = ring;
-			c->paths_cap = cap;
-			c->paths_head = 0;
-		}
-	}
+	if (!ring)
+		return;
+	c->paths = ring;
 	c->paths[(c->paths_head + c->paths_len++) % c->paths_cap] = (struct tita_path_update){
 		.local = pr->local, .remote = pr->remote, .job_id = pr->job_id, .sport = sport
 	};
@@ -336,18 +362,14 @@ static void path_push(struct tita_ctl *c, const struct pair *pr, uint16_t sport)
 
 bool tita_ctl_pop_path(struct tita_ctl *c, struct tita_path_update *ret_update)
 {
-	if (!c->paths_len)
-		return false;
-	*ret_update = c->paths[c->paths_head];
-	c->paths_head = (c->paths_head + 1) % c->paths_cap;
-	c->paths_len--;
-	return true;
+	return ctl_ring_pop(c->paths, sizeof(*ret_update), c->paths_cap, &c->paths_head,
+			    &c->paths_len, ret_update);
 }
 
 /* How long a probe may take before it counts as lost. */
 static uint64_t probe_timeout_ns(const struct tita_ctl *c)
 {
-	return 2 * c->p.control_interval_ns;
+	return c->p.probe_timeout_ns;
 }
 
 static int known_sport(const struct fab_probes *pb, uint16_t sport)
@@ -382,6 +404,26 @@ static void probe_batch(struct tita_ctl *c, struct pair *pr, uint32_t most, uint
 	c->stats.probe_batches++;
 }
 
+/* A pair's own port and a batch of others, probed: it is placed when they
+ * are back. */
+static void start_probing(struct tita_ctl *c, struct pair *pr, uint32_t batch, uint64_t now_ns)
+{
+	pr->path = PATH_PROBING;
+	probe_push(c, pr, pr->sport, now_ns);
+	pr->path_until_ns = now_ns + probe_timeout_ns(c);
+	probe_batch(c, pr, batch, now_ns);
+}
+
+/* Whether the leaf's members can send more than its uplinks carry. */
+static bool oversubscribed(const struct tita_ctl *c, uint16_t port)
+{
+	const struct port *pt = &c->ports[port];
+	const struct fab_port *f = pt->fab;
+
+	return (double)f->n_members * (double)pt->line_rate_bps >
+	       1.01 * (double)f->place.n_spines * (double)f->place.spine_bps;
+}
+
 void ctl_fabric_tx_new(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 {
 	const struct port *pt = &c->ports[pr->port];
@@ -393,13 +435,11 @@ void ctl_fabric_tx_new(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 	if (!in_fabric(pt, pr) || !c->p.steer)
 		return;
 	/* The pair's queue pairs take a source port of ours from their first
-	 * packet (nothing in flight yet: no drain), and a probe finds its
-	 * spine. */
+	 * packet (nothing in flight yet: no drain); what it probes is decided
+	 * once its first demand is known (ctl_fabric_tx_started). */
 	pr->sport = random_sport(c);
-	pr->path = PATH_PROBING;
+	pr->path = PATH_SPREAD;
 	path_push(c, pr, pr->sport);
-	probe_push(c, pr, pr->sport, now_ns);
-	pr->path_until_ns = now_ns + probe_timeout_ns(c);
 	/* Until the leader has placed it, it keeps to the start rate: at its
 	 * grant it might land on a link that others already fill. */
 	pr->leaf_cap_bps = (uint64_t)(c->p.start_rate_frac * (double)pt->line_rate_bps);
@@ -419,19 +459,24 @@ void ctl_fabric_tx_started(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 	bool big;
 
 	/*
-	 * Every new pair probes a batch of source ports, so that it can start
-	 * on a spine its own port uses least towards the same leaf (place()).
 	 * A pair that starts large (its backlog alone would fill a good part
-	 * of an uplink for ten rounds) is one the leader may move later, and
-	 * learns where all the spines are; a small one learns a few (probes
-	 * cost control traffic per pair).
+	 * of an uplink for ten rounds) is one the leaders place and may move:
+	 * it probes its own port and a batch of others, learns where all the
+	 * spines are, and starts on the one its NIC uses least towards the
+	 * same leaf (place()). A small one in an oversubscribed leaf, where
+	 * the uplinks are the bottleneck and every NIC must spread its own
+	 * pairs evenly over them, probes a few. A small one elsewhere probes
+	 * nothing: an all-to-all's thousands of pairs would cost a batch each
+	 * (and a move each, to be placed), and the hash spreads them evenly
+	 * enough.
 	 */
-	if (pr->path != PATH_PROBING || !f)
+	if (pr->path != PATH_SPREAD || !f)
 		return;
 	big = pr->backlog_bytes >=
 	      tita_rate_to_bytes((uint64_t)(c->p.big_frac * (double)f->place.spine_bps),
 				 10 * c->p.control_interval_ns);
-	probe_batch(c, pr, big ? UINT32_MAX : SMALL_PROBES, now_ns);
+	if (big || oversubscribed(c, pr->port))
+		start_probing(c, pr, big ? UINT32_MAX : SMALL_PROBES, now_ns);
 }
 
 /* Something a report must carry (a new spine, a move request): send one
@@ -454,6 +499,25 @@ static void report_soon(struct tita_ctl *c, struct port *pt, uint64_t now_ns)
 	c->fabric_due_ns = tita_min_u64(c->fabric_due_ns, now_ns + fabric_batch_ns(c));
 }
 
+/* Ask the caller to move the pair to moving_sport. A move that is neither
+ * applied nor failed within a grant TTL counts as failed (a queue pair
+ * that never drained, an agent gone). */
+static void start_move(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+{
+	pr->path = PATH_MOVING;
+	pr->path_until_ns = now_ns + c->p.grant_ttl_ns;
+	path_push(c, pr, pr->moving_sport);
+}
+
+/* A move that did not happen: the pair stays where it was. */
+static void move_failed(struct tita_ctl *c, struct pair *pr)
+{
+	pr->path = PATH_KNOWN;
+	pr->move_unreserved = false;
+	c->stats.moves_failed++;
+	c->port_dirty[pr->port] = true;
+}
+
 /* Try to carry out the leader's order: a source port known to reach the
  * spine, or a batch of probes to find one. */
 static void try_move(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
@@ -473,8 +537,7 @@ static void try_move(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 		pr->moving_sport = pb->sport[i];
 		pr->moving_spine = pr->want_spine;
 		pr->want_spine = TITA_SPINE_NONE;
-		pr->path = PATH_MOVING;
-		path_push(c, pr, pr->moving_sport);
+		start_move(c, pr, now_ns);
 		c->stats.moves++;
 		return;
 	}
@@ -561,8 +624,7 @@ static void place(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 	pr->moving_sport = pb->sport[pick];
 	pr->moving_spine = pb->spine[pick];
 	pr->move_unreserved = true;
-	pr->path = PATH_MOVING;
-	path_push(c, pr, pr->moving_sport);
+	start_move(c, pr, now_ns);
 }
 
 int tita_ctl_probe_result(struct tita_ctl *c, const struct tita_probe *probe, uint16_t spine,
@@ -657,6 +719,17 @@ int tita_ctl_path_applied(struct tita_ctl *c, const struct tita_path_update *u, 
 	return u->sport == pr->sport ? 0 : -ENOENT;
 }
 
+int tita_ctl_path_failed(struct tita_ctl *c, const struct tita_path_update *u, uint64_t now_ns)
+{
+	struct pair *pr = ctl_pair_find(c, TITA_PAIR_TX, &u->local, &u->remote, u->job_id);
+
+	if (!pr || pr->path != PATH_MOVING || u->sport != pr->moving_sport)
+		return -ENOENT;
+	move_failed(c, pr);
+	report_due(c, &c->ports[pr->port], now_ns);
+	return 0;
+}
+
 /* ---- a member's side ---------------------------------------------------- */
 
 static bool line_key_eq(const struct tita_leaf_entry *a, const struct tita_leaf_entry *b)
@@ -704,9 +777,32 @@ static uint64_t pair_use_bps(const struct tita_ctl *c, const struct pair *pr)
 		 * steps) says: its line's cap goes to the pairs that send. */
 		if (pr->idle_rounds)
 			return 0;
-		return pr->state == TITA_PAIR_GRANTED ? tita_min_u64(use, pr->grant_bps) : use;
+		/* For a large pair the receiver's share, not the grant, when
+		 * the receiver's leaf holds the grant below it: what a
+		 * collision leaves a pair is not what it would use once moved.
+		 * A small one is not moved: it uses what it is granted. */
+		if (pr->state == TITA_PAIR_GRANTED)
+			use = tita_min_u64(use, pr->far_share_bps && pr->big ? pr->far_share_bps :
+									       pr->grant_bps);
+		return use;
 	}
-	return pr->rx_alloc_bps ? tita_min_u64(pr->demand_bps, pr->rx_alloc_bps) : pr->demand_bps;
+	{
+		uint64_t use = pr->rx_alloc_bps ? tita_min_u64(pr->demand_bps, pr->rx_alloc_bps) :
+						  pr->demand_bps;
+
+		/* A small pair: what it brings, and a quarter more to grow
+		 * into, when the datapath counts it. One that its sender's
+		 * leaf holds back would otherwise keep a share of our downlink
+		 * nobody uses, and the two leaves' caps would each bind a
+		 * different half of an all-to-all's pairs. (A large pair is
+		 * placed by what it would use once moved.) */
+		if (!pr->big && pr->src_slot && pr->measured_bps)
+			use = tita_min_u64(
+				use, pr->measured_bps + pr->measured_bps / 4 +
+					     (uint64_t)(RX_GROW_FRAC *
+							(double)c->ports[pr->port].line_rate_bps));
+		return use;
+	}
 }
 
 /*
@@ -718,9 +814,27 @@ static uint64_t pair_use_bps(const struct tita_ctl *c, const struct pair *pr)
  */
 static bool pair_big(const struct tita_ctl *c, const struct fab_port *f, const struct pair *pr)
 {
+	(void)c;
+	(void)f;
+	return pr->big;
+}
+
+/*
+ * Whether a pair is large now: its share is an eighth of an uplink
+ * (half that to stay large, so that it does not flip between a line of its
+ * own and the leaf's sum each round); and a sender's has ten rounds of that
+ * share waiting (a short transfer is done before a move would pay off: a
+ * move waits for what is in flight).
+ */
+static bool judge_big(const struct tita_ctl *c, const struct fab_port *f, const struct pair *pr)
+{
 	uint64_t bar = (uint64_t)(c->p.big_frac * (double)f->place.spine_bps);
 
-	return pr->nic_share_bps >= (pr->big ? bar / 2 : bar);
+	if (pr->nic_share_bps < (pr->big ? bar / 2 : bar))
+		return false;
+	return pr->big || pr->role == TITA_PAIR_RX ||
+	       pr->backlog_bytes >=
+		       tita_rate_to_bytes(pr->nic_share_bps, 10 * c->p.control_interval_ns);
 }
 
 /* Each pair's share of its NIC in its direction (TX: the sender's own
@@ -740,7 +854,7 @@ static void nic_shares(struct tita_ctl *c, uint16_t port)
 			continue;
 		if (pr->role == TITA_PAIR_RX) {
 			pr->nic_share_bps = pr->rx_alloc_bps ? pair_use_bps(c, pr) : 0;
-			pr->big = pair_big(c, pt->fab, pr);
+			pr->big = judge_big(c, pt->fab, pr);
 			continue;
 		}
 		if (pr->role != TITA_PAIR_TX)
@@ -760,8 +874,13 @@ static void nic_shares(struct tita_ctl *c, uint16_t port)
 		struct pair *pr = &c->pairs[c->order[k]];
 
 		pr->nic_share_bps = c->entries[k].alloc_bps;
-		pr->big = pair_big(c, pt->fab, pr);
+		pr->big = judge_big(c, pt->fab, pr);
 	}
+}
+
+static uint64_t spines_mask(const struct fab_port *f)
+{
+	return f->place.n_spines >= 64 ? UINT64_MAX : (1ull << f->place.n_spines) - 1;
 }
 
 /* The spines a pair's probes found a source port for. */
@@ -829,6 +948,18 @@ static uint16_t counted_spine(const struct tita_ctl *c, const struct pair *pr)
 	return pr->spine;
 }
 
+/* Counted as spread evenly over the spines: everything when tita does not
+ * steer; a sender's pair whose spine nobody probed; a receiver's pair whose
+ * sender has not said where it comes in, once it has a share of our
+ * downlink. That holds for a pair large at our downlink too: its sender
+ * judges by its own backlog, and one with little queued is never placed,
+ * so that waiting for its spine would hold it at the start rate for good. */
+static bool spread(const struct tita_ctl *c, const struct pair *pr)
+{
+	return !c->p.steer || (pr->role == TITA_PAIR_TX && pr->path == PATH_SPREAD) ||
+	       (pr->role == TITA_PAIR_RX && pr->spine == TITA_SPINE_NONE && pr->rx_alloc_bps);
+}
+
 static bool pair_on_line(const struct tita_ctl *c, const struct port *pt, const struct pair *pr)
 {
 	return pr->used && (pr->role == TITA_PAIR_TX || pr->role == TITA_PAIR_RX) &&
@@ -836,9 +967,9 @@ static bool pair_on_line(const struct tita_ctl *c, const struct port *pt, const 
 }
 
 /*
- * Sum this round's pairs into lines. With steering, a pair is on the link
- * of its spine; without (the fabric sprays), its traffic is spread evenly
- * over every spine.
+ * Sum this round's pairs into lines. A pair whose spine is known is on the
+ * link of its spine; one counted as spread (spread()) puts an even part of
+ * its traffic on every spine.
  */
 static void build_lines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 {
@@ -859,7 +990,7 @@ static void build_lines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			continue;
 		use = pair_use_bps(c, pr);
 		spine = counted_spine(c, pr);
-		if (!c->p.steer) {
+		if (spread(c, pr)) {
 			for (uint16_t s = 0; s < f->place.n_spines; s++) {
 				struct tita_leaf_entry key = line_key(c, pt, pr, s);
 				struct fab_line *ln;
@@ -898,6 +1029,10 @@ static void build_lines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 				/* Where its sender could go: our leader
 				 * proposes there first. */
 				ln->e.room_mask |= pr->src_room_mask;
+				if (pr->came_ns &&
+				    now_ns - pr->came_ns < c->p.control_interval_ns &&
+				    pr->came_from < TITA_SPINES_MAX)
+					ln->e.move_to = pr->came_from;
 				if (pr->src_seek)
 					ln->e.move_bps += use;
 			}
@@ -986,7 +1121,7 @@ static void share_caps(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		if (!pair_on_line(c, pt, pr) || pr->port != port)
 			continue;
 		spine = counted_spine(c, pr);
-		if (!c->p.steer) {
+		if (spread(c, pr)) {
 			/* Spread over every spine: the sum of its shares. */
 			uint64_t until = UINT64_MAX;
 
@@ -1162,8 +1297,6 @@ static void line_orders(struct tita_ctl *c, uint16_t port, const struct tita_lea
 		} else if (!left) {
 			continue;
 		} else if (l->dir == TITA_LEAF_UP) {
-			if (getenv("DBG_HOST") && pr->local.bytes[15] == atoi(getenv("DBG_HOST")))
-				fprintf(stderr, "DBG t=%.3f order to %u: path %d want %u\n", now_ns / 1e3, l->move_to, pr->path, pr->want_spine);
 			if (pr->path != PATH_KNOWN || pr->want_spine != TITA_SPINE_NONE)
 				continue;
 			pr->want_spine = l->move_to;
@@ -1402,11 +1535,20 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			/* A remote whose leaf became known since the pair began. */
 			if (c->p.steer && in_fabric(pt, pr) && !pr->sport) {
 				pr->sport = random_sport(c);
-				pr->path = PATH_PROBING;
+				pr->path = PATH_SPREAD;
 				path_push(c, pr, pr->sport);
-				probe_push(c, pr, pr->sport, now_ns);
 			}
 			continue;
+		}
+		if (pr->path == PATH_SPREAD) {
+			/* Grown large: from now on it is placed. */
+			if (pr->big)
+				start_probing(c, pr, UINT32_MAX, now_ns);
+			continue;
+		}
+		if (pr->path == PATH_MOVING && now_ns >= pr->path_until_ns) {
+			move_failed(c, pr);
+			report_due(c, pt, now_ns);
 		}
 		pb = pr->probes;
 		if (pb && pb->n_out && now_ns - pb->sent_ns >= probe_timeout_ns(c)) {
@@ -1422,6 +1564,15 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		 * source ports go before anyone asks it to move. */
 		if (pr->path == PATH_KNOWN && pb && pb->n <= 1 && !pb->n_out &&
 		    pair_big(c, pt->fab, pr))
+			probe_batch(c, pr, UINT32_MAX, now_ns);
+		/* A large pair held back, that knows no port for some spine,
+		 * probes for more now and then: the spine it does not know
+		 * may be the one with room. */
+		else if (pr->path == PATH_KNOWN && pb && !pb->n_out && pr->big &&
+			 now_ns - pb->sent_ns >= 4 * probe_timeout_ns(c) &&
+			 (known_spines(pr) | 1ull << pr->spine) != spines_mask(pt->fab) &&
+			 (pr->seek ||
+			  (double)ctl_fabric_cap(pr, now_ns) < 0.9 * (double)pr->nic_share_bps))
 			probe_batch(c, pr, UINT32_MAX, now_ns);
 		if (pr->want_spine != TITA_SPINE_NONE && pb && !pb->n_out)
 			try_move(c, pr, now_ns);
@@ -1466,17 +1617,31 @@ void ctl_fabric_early(struct tita_ctl *c, uint64_t now_ns)
 
 uint64_t ctl_fabric_cap(const struct pair *pr, uint64_t now_ns)
 {
-	/* A pair ordered elsewhere waits for its new path: the leader counts
-	 * it there already, and gave what it had to those that stay. */
+	/* A pair on its way to another spine keeps its rate where it is: what
+	 * it has posted must drain at it before its queue pairs can move (the
+	 * caller holds its next message meanwhile). */
 	uint64_t cap = now_ns < pr->leaf_cap_until_ns ? pr->leaf_cap_bps : TITA_RATE_UNPACED;
 
-	if (pr->role == TITA_PAIR_TX &&
-	    ((pr->want_spine != TITA_SPINE_NONE && now_ns < pr->want_until_ns) ||
-	     pr->path == PATH_MOVING))
-		return 0;
 	if (pr->role == TITA_PAIR_TX && pr->hold_spine != TITA_SPINE_NONE)
 		return tita_min_u64(cap, pr->hold_cap_bps);
 	return cap;
+}
+
+/*
+ * Marks on a pair that tita placed (CNPs to its sender, CE its receiver
+ * reports) mean a collision it did not plan: most often the fabric rehashed
+ * (a link went down or came back) and the pair's source port now goes
+ * elsewhere. One probe of its own port tells; a new spine there makes the
+ * whole port probe again (rehash()).
+ */
+void ctl_fabric_marked(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+{
+	if (pr->path != PATH_KNOWN || !pr->probes || pr->probes->n_out ||
+	    now_ns - pr->probes->sent_ns < probe_timeout_ns(c) ||
+	    !in_fabric(&c->ports[pr->port], pr))
+		return;
+	probe_push(c, pr, pr->sport, now_ns);
+	c->stats.probes_on_marks++;
 }
 
 void ctl_fabric_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_grant_entry *e,
@@ -1490,6 +1655,9 @@ void ctl_fabric_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_
 	    ctl_changed(tita_min_u64(pr->demand_bps, e->rate_bps),
 			tita_min_u64(pr->demand_bps, old_grant_bps), c->p.demand_change_frac))
 		report_soon(c, &c->ports[pr->port], now_ns);
+	if (e->ce_ppm > c->p.rc_ce_threshold * 1e6)
+		ctl_fabric_marked(c, pr, now_ns);
+	pr->far_share_bps = e->share_bps;
 	if (pr->hold_spine != TITA_SPINE_NONE && e->has_spine && e->spine == pr->hold_spine) {
 		pr->hold_spine = TITA_SPINE_NONE;
 		c->port_dirty[pr->port] = true;
@@ -1532,14 +1700,19 @@ void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita
 		 * others may already have the downlink's caps, and it gets the
 		 * start rate until our leader has counted it there. The grant
 		 * goes now: its sender waits for one that knows the move. */
-		pr->spine = spine;
-		pr->move_asked = false;
 		if (!kept && spine != TITA_SPINE_NONE && pr->leaf_capped &&
 		    in_fabric(&c->ports[pr->port], pr)) {
 			pr->leaf_cap_bps = (uint64_t)(c->p.start_rate_frac *
 						      (double)c->ports[pr->port].line_rate_bps);
 			pr->leaf_cap_until_ns = now_ns + c->p.grant_ttl_ns;
+			/* Where it came from, for our leader: after a swap that
+			 * spine is free here, and the line it lands on should
+			 * move there (the next step of the same chain). */
+			pr->came_from = pr->spine;
+			pr->came_ns = now_ns ? now_ns : 1;
 		}
+		pr->spine = spine;
+		pr->move_asked = false;
 		pr->grant_sent_ns = 0;
 		c->port_needs_alloc[pr->port] = true;
 		c->alloc_due_ns = tita_min_u64(c->alloc_due_ns, now_ns);
@@ -1557,8 +1730,8 @@ void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita
 	}
 }
 
-void ctl_fabric_fill_demand(const struct tita_ctl *c, struct pair *pr,
-			    struct tita_demand_entry *e, uint64_t now_ns)
+void ctl_fabric_fill_demand(const struct tita_ctl *c, struct pair *pr, struct tita_demand_entry *e,
+			    uint64_t now_ns)
 {
 	if (!in_fabric(&c->ports[pr->port], pr) || !pr->placed || pr->spine == TITA_SPINE_NONE ||
 	    (pr->path != PATH_KNOWN && pr->path != PATH_MOVING))
@@ -1579,6 +1752,8 @@ void ctl_fabric_fill_grant(const struct tita_ctl *c, const struct pair *pr,
 		e->has_spine = true;
 		e->spine = pr->spine;
 	}
+	if (e->rate_bps < pr->rx_alloc_bps)
+		e->share_bps = pr->rx_alloc_bps;
 	if (!pr->move_asked || now_ns >= pr->move_until_ns || !pr->move_mask)
 		return;
 	e->move = true;

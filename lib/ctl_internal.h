@@ -70,6 +70,10 @@ enum fab_path {
 	PATH_PROBING, /* its source port is being probed */
 	PATH_KNOWN, /* the spine of its source port is known */
 	PATH_MOVING, /* told to take another source port, not applied yet */
+	/* A source port of tita's whose spine nobody probed: a small pair
+	 * in a leaf that is not oversubscribed, counted as spread over the
+	 * spines (many small pairs are, by the hash), until it grows large. */
+	PATH_SPREAD,
 };
 
 /* What probing found for a TX pair: source ports and their spines, and the
@@ -152,6 +156,13 @@ struct pair {
 	 * (a swap, the first placement); once there, the pair keeps to
 	 * hold_cap_bps until a grant counts it on hold_spine. */
 	bool move_unreserved;
+	/* RX: the spine it left when it last came in where no room was kept
+	 * for it, and when. */
+	uint16_t came_from;
+	uint64_t came_ns;
+	/* TX: the receiver's downlink share when its leaf holds the grant
+	 * below it (0: the grant is that share). */
+	uint64_t far_share_bps;
 	/* The pair's share of its own NIC, and whether that makes it large
 	 * (steered as a line of its own). */
 	uint64_t nic_share_bps;
@@ -351,6 +362,16 @@ void ctl_receiver_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns);
 void ctl_early_allocation(struct tita_ctl *c, uint64_t now_ns);
 int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns);
 
+/* Output queues are rings that grow by doubling up to max entries, then
+ * drop their oldest. Returns the buffer (moved if it grew) with room for
+ * one more at (head + len) % cap, or NULL without memory (the ring as it
+ * was). */
+void *ctl_ring_make_room(void *buf, size_t size, uint32_t *cap, uint32_t *head, uint32_t *len,
+			 uint32_t max);
+/* The oldest entry into ret; false when the ring is empty. */
+bool ctl_ring_pop(const void *buf, size_t size, uint32_t cap, uint32_t *head, uint32_t *len,
+		  void *ret);
+
 /* ---- ctl_fabric.c ---- */
 
 /* The fabric's part of a round, after both sides': probes, moves, the
@@ -366,6 +387,8 @@ int ctl_on_leaf_answer(struct tita_ctl *c, const struct tita_msg *m, uint64_t no
 void ctl_fabric_tx_new(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
 /* ...and once its first demand is known: a large one probes its paths. */
 void ctl_fabric_tx_started(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
+/* A TX pair was marked (CNPs, or CE its receiver reports): check its path. */
+void ctl_fabric_marked(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
 /* What the leader lets the pair use (TITA_RATE_UNPACED: no cap). */
 uint64_t ctl_fabric_cap(const struct pair *pr, uint64_t now_ns);
 /* A grant's move request for a TX pair; a demand's spine for an RX pair. */
@@ -375,8 +398,8 @@ void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita
 			  uint64_t now_ns);
 /* What a demand says of the fabric (the spine, where the pair could go,
  * whether it seeks a place), and a grant (a proposal to move). */
-void ctl_fabric_fill_demand(const struct tita_ctl *c, struct pair *pr,
-			    struct tita_demand_entry *e, uint64_t now_ns);
+void ctl_fabric_fill_demand(const struct tita_ctl *c, struct pair *pr, struct tita_demand_entry *e,
+			    uint64_t now_ns);
 void ctl_fabric_fill_grant(const struct tita_ctl *c, const struct pair *pr,
 			   struct tita_grant_entry *e, uint64_t now_ns);
 /* A pair leaves the table: its probes go with it. */

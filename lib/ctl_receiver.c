@@ -355,6 +355,11 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 		pr->grant_deferred = false;
 		if (!pr->grant_sent_ns ||
 		    (pr->fabric_ce_ppm > thr) != (pr->fabric_ce_reported_ppm > thr) ||
+		    /* A cut by our leaf's cap protects a link the downlink's
+		     * sum knows nothing of: it goes now, when it matters to
+		     * a link (a percent of ours). */
+		    (moved && pr->granted_bps < pr->rx_alloc_bps &&
+		     pr->granted_bps + pt->line_rate_bps / 100 < pr->grant_reported_bps) ||
 		    now_ns - pr->grant_sent_ns >= c->p.refresh_ns ||
 		    (moved && pr->granted_bps > pr->grant_reported_bps &&
 		     (pr->demand_bps > pr->grant_demand_bps || !pr->src_slot ||

@@ -226,6 +226,8 @@ int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint6
 	pr->round_bytes += s->tx_bytes;
 	pr->round_cnp += s->cnp_packets;
 	pr->round_interval_ns += s->interval_ns;
+	if (s->cnp_packets)
+		ctl_fabric_marked(c, pr, now_ns);
 	pr->backlog_bytes = s->backlog_bytes;
 	/* A quarter more for a report that comes a little late. */
 	pr->sample_until_ns = now_ns + s->interval_ns + s->interval_ns / 4;

@@ -26,8 +26,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <stdlib.h>
-#include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 
@@ -39,7 +37,7 @@
  * measured and estimated, not exact); a larger cap by less is not worth
  * telling. */
 #define OVERLOAD_FRAC 0.02
-#define LINK_NOISE_FRAC 0.01
+#define LINK_NOISE_FRAC 0.03
 
 int tita_place_check(const struct tita_place *p)
 {
@@ -415,30 +413,19 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 
 	for (uint32_t k = 0; k < n; k++) {
 		struct line *ln = &l->lines[l->order[k]];
-		uint64_t moving = 0, demand = tita_min_u64(ln->e.demand_bps, link_bps);
+		uint64_t demand = tita_min_u64(ln->e.demand_bps, link_bps);
 
 		ln->cap_bps = 0;
-		/* A line that moves takes its share on the new uplink now: its
-		 * sender stops until it has moved. */
-		/* A line of ours that moves takes its share on the new uplink
-		 * now: its sender stops until it has moved. One asked off a
-		 * downlink keeps its share here until its sender has moved it;
-		 * it only holds its place on the new one (below). */
-		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE && ln->e.dir == TITA_LEAF_UP) {
-			moving = tita_min_u64(ln->order_bps, demand);
-			l->items[n_items++] =
-				(struct item){ l->order[k], ln->e.dir, ln->order_to, false, moving };
-		}
-		if (demand > moving || !moving)
-			l->items[n_items++] = (struct item){ l->order[k], ln->e.dir, ln->e.spine,
-							     false, demand - moving };
-		/* A line asked to move here keeps sending where it is until
-		 * its sender moves it; here it takes its share already, so
-		 * that those here now are not given the room kept for it. */
-		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE && ln->e.dir == TITA_LEAF_DOWN)
-			l->items[n_items++] =
-				(struct item){ l->order[k], ln->e.dir, ln->order_to, true,
-					       tita_min_u64(ln->order_bps, demand) };
+		l->items[n_items++] =
+			(struct item){ l->order[k], ln->e.dir, ln->e.spine, false, demand };
+		/* A line on its way elsewhere keeps sending where it is until
+		 * its queue pairs have drained and moved (its cap is there);
+		 * where it goes it takes its share already, so that those there
+		 * now are not given the room kept for it. */
+		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE)
+			l->items[n_items++] = (struct item){ l->order[k], ln->e.dir, ln->order_to,
+							     true,
+							     tita_min_u64(ln->order_bps, demand) };
 	}
 	/* Group the items by link (dir, spine): a counting sort. */
 	for (uint32_t k = 0; k < n_items; k++)
@@ -493,8 +480,7 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 					link_bps -
 					tita_min_u64(link_bps, l->alloc[k - first].alloc_bps);
 			tita_alloc_maxmin_by_group(l->alloc, last - first,
-						   avail - lk->allocated_bps,
-						   l->scratch);
+						   avail - lk->allocated_bps, l->scratch);
 			for (uint32_t k = first; k < last; k++)
 				if (!l->sorted_items[k].reserve)
 					l->lines[l->sorted_items[k].slot].cap_bps +=
@@ -509,13 +495,12 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 	for (uint32_t k = 0; k < n; k++) {
 		const struct line *ln = &l->lines[l->order[k]];
 
-		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE &&
-		    ln->e.dir == TITA_LEAF_DOWN) {
+		if (ln->order_bps && ln->order_to != TITA_SPINE_NONE) {
 			uint64_t moving = tita_min_u64(ln->order_bps,
 						       tita_min_u64(ln->e.demand_bps, link_bps));
 
-			l->down[ln->order_to].planned_bps += (int64_t)moving;
-			l->down[ln->e.spine].planned_bps -= (int64_t)moving;
+			link_of(l, ln->e.dir, ln->order_to)->planned_bps += (int64_t)moving;
+			link_of(l, ln->e.dir, ln->e.spine)->planned_bps -= (int64_t)moving;
 		}
 	}
 }
@@ -737,8 +722,6 @@ static void take_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 		bps = move_size(l, ln);
 		from = ln->e.spine;
 		fits = targets(l, ln, now_ns) & ln->e.room_mask;
-		if (getenv("DBG_LEAF") && l->leaf.leaf == (uint32_t)atoi(getenv("DBG_LEAF")))
-			fprintf(stderr, "DBG t=%.3f leaf %u proposal member %u from %u mask %llx fits %llx roomy %llx swap %d\n", now_ns/1e3, l->leaf.leaf, ln->e.member.bytes[15], from, (unsigned long long)ln->e.room_mask, (unsigned long long)fits, (unsigned long long)roomy(l, TITA_LEAF_UP, from, bps), ln->e.swap);
 		if (fits) {
 			order(l, ln, bps, draw(l, fits), false, now_ns);
 			l->stats.accepted++;
@@ -753,7 +736,8 @@ static void take_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 			int64_t grow_to = (int64_t)bps - (int64_t)move_size(l, c);
 
 			if (c != ln && steerable(c, TITA_LEAF_UP, now_ns) && c->e.spine != from &&
-			    ln->e.room_mask >> c->e.spine & 1 && grow_to <= room_of(&l->up[c->e.spine]) &&
+			    ln->e.room_mask >> c->e.spine & 1 &&
+			    grow_to <= room_of(&l->up[c->e.spine]) &&
 			    -grow_to <= room_of(&l->up[from]))
 				g = c;
 		}
@@ -781,10 +765,29 @@ static void take_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
  * can go anywhere at once, the oldest is asked to a free downlink anyway,
  * with a swap at its sender's leaf allowed.
  */
+/*
+ * Where a swap proposal off downlink s asks to: where a line that came onto
+ * s in a swap came from, if that has room (it does, unless taken since):
+ * the chain of swaps then stays on one pair of spines, as an alternating
+ * (Kempe) chain does, and ends; anywhere with room otherwise.
+ */
+static uint64_t chain_target(const struct tita_leader *l, uint32_t n, uint16_t s,
+			     uint64_t free_down)
+{
+	for (uint32_t k = 0; k < n; k++) {
+		const struct line *ln = &l->lines[l->order[k]];
+
+		if (ln->e.dir == TITA_LEAF_DOWN && ln->e.spine == s &&
+		    ln->e.move_to < TITA_SPINES_MAX && free_down >> ln->e.move_to & 1)
+			return 1ull << ln->e.move_to;
+	}
+	return free_down;
+}
+
 static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 {
 	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
-		for (int pass = 0; pass < (getenv("NOSWAP") ? 1 : 2); pass++) {
+		for (int pass = 0; pass < 2; pass++) {
 			int64_t x = excess_of(l, &l->down[s]);
 
 			for (uint32_t k = n; k-- > 0 && x > 0;) {
@@ -798,11 +801,12 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 				 * lines that came in last have a while to say
 				 * where they can go (and go there). */
 				if (pass == 1 &&
-				    now_ns - l->down_over_since_ns[s] < l->p.move_hold_ns / (getenv("SWAPDIV") ? atoi(getenv("SWAPDIV")) : 2))
+				    now_ns - l->down_over_since_ns[s] < l->p.move_hold_ns / 2)
 					continue;
 				bps = move_size(l, ln);
 				free_down = roomy(l, TITA_LEAF_DOWN, s, bps);
-				to = draw(l, pass ? free_down : targets_by(l, ln, true) & ln->e.room_mask);
+				to = draw(l, pass ? chain_target(l, n, s, free_down) :
+						    targets_by(l, ln, true) & ln->e.room_mask);
 				if (to == TITA_SPINE_NONE)
 					continue;
 				order(l, ln, bps, to, pass == 1, now_ns);
@@ -845,8 +849,8 @@ static void seeker_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 			struct line *c = &l->lines[l->order[j]];
 			int64_t grow_from = (int64_t)move_size(l, c) - (int64_t)bps;
 
-			if (c != ln && steerable(c, TITA_LEAF_DOWN, now_ns) &&
-			    c->e.spine != from && ln->e.room_mask >> c->e.spine & 1 &&
+			if (c != ln && steerable(c, TITA_LEAF_DOWN, now_ns) && c->e.spine != from &&
+			    ln->e.room_mask >> c->e.spine & 1 &&
 			    grow_from <= room_of(&l->down[from]) &&
 			    -grow_from <= room_of(&l->down[c->e.spine]))
 				h = c;

@@ -47,6 +47,7 @@ static const char *const error_names[TITA_WIRE_E_COUNT] = {
 	[TITA_WIRE_E_UNKNOWN_KEY] = "unknown_key_id",
 	[TITA_WIRE_E_BAD_MAC] = "bad_mac",
 	[TITA_WIRE_E_STALE_BOOT] = "stale_boot_id",
+	[TITA_WIRE_E_BOOT_AHEAD] = "boot_id_ahead",
 	[TITA_WIRE_E_REPLAYED] = "replayed_seq",
 	[TITA_WIRE_E_TOO_OLD] = "seq_too_old",
 	[TITA_WIRE_E_MALFORMED] = "malformed_protobuf",
@@ -141,6 +142,39 @@ void tita_wire_replay_init(struct tita_wire_replay *r)
 	memset(r, 0, sizeof(*r));
 }
 
+void tita_wire_replay_resume(struct tita_wire_replay *r, uint64_t boot_id, uint64_t top_seq)
+{
+	tita_wire_replay_init(r);
+	r->primed = true;
+	r->boot_id = boot_id;
+	r->top_seq = top_seq;
+	memset(r->bitmap, 0xff, sizeof(r->bitmap));
+}
+
+/* The list's entry for a boot held before, or -1. */
+static int prev_index(const struct tita_wire_replay *r, uint64_t boot_id)
+{
+	for (int i = 0; i < TITA_WIRE_REPLAY_PREV_BOOTS; i++)
+		if (r->prev[i].boot_id == boot_id && boot_id)
+			return i;
+	return -1;
+}
+
+/* Another boot than the current one may take the window: a newer one, or
+ * an older one under restart_ok; and a boot held before only past what was
+ * accepted under it, never at or below. */
+static enum tita_wire_error other_boot(const struct tita_wire_replay *r, uint64_t boot_id,
+				       uint64_t seq)
+{
+	int i = prev_index(r, boot_id);
+
+	if (boot_id < r->boot_id && !r->restart_ok)
+		return TITA_WIRE_E_STALE_BOOT;
+	if (i >= 0 && seq <= r->prev[i].top_seq)
+		return boot_id < r->boot_id ? TITA_WIRE_E_STALE_BOOT : TITA_WIRE_E_REPLAYED;
+	return TITA_WIRE_OK;
+}
+
 /*
  * The bitmap is a ring of 64-bit words indexed by seq / 64: moving the top
  * forward clears only the words it enters, so an update costs at most
@@ -155,10 +189,12 @@ static uint64_t *replay_word(struct tita_wire_replay *r, uint64_t seq)
 enum tita_wire_error tita_wire_replay_check(const struct tita_wire_replay *r, uint64_t boot_id,
 					    uint64_t seq)
 {
-	if (!r->primed || boot_id > r->boot_id)
+	if (r->boot_id_max && boot_id > r->boot_id_max)
+		return TITA_WIRE_E_BOOT_AHEAD;
+	if (!r->primed)
 		return TITA_WIRE_OK;
-	if (boot_id < r->boot_id)
-		return TITA_WIRE_E_STALE_BOOT;
+	if (boot_id != r->boot_id)
+		return other_boot(r, boot_id, seq);
 	if (seq > r->top_seq)
 		return TITA_WIRE_OK;
 	if (r->top_seq - seq >= TITA_WIRE_REPLAY_WINDOW)
@@ -170,14 +206,36 @@ enum tita_wire_error tita_wire_replay_check(const struct tita_wire_replay *r, ui
 
 void tita_wire_replay_update(struct tita_wire_replay *r, uint64_t boot_id, uint64_t seq)
 {
-	if (!r->primed || boot_id > r->boot_id) {
-		memset(r->bitmap, 0, sizeof(r->bitmap));
+	if (r->primed && boot_id != r->boot_id && other_boot(r, boot_id, seq) != TITA_WIRE_OK)
+		return;
+	if (!r->primed || boot_id != r->boot_id) {
+		int i = r->primed ? prev_index(r, boot_id) : -1;
+		uint64_t held_top = i >= 0 ? r->prev[i].top_seq : 0;
+
+		if (r->primed) {
+			/* The boot left goes first in the list; the one taken
+			 * (again) leaves it. */
+			int n = i >= 0 ? i : TITA_WIRE_REPLAY_PREV_BOOTS - 1;
+
+			memmove(&r->prev[1], &r->prev[0], (size_t)n * sizeof(r->prev[0]));
+			r->prev[0].boot_id = r->boot_id;
+			r->prev[0].top_seq = r->top_seq;
+		}
 		r->primed = true;
 		r->boot_id = boot_id;
-		r->top_seq = seq;
-	} else if (boot_id < r->boot_id) {
-		return;
-	} else if (seq > r->top_seq) {
+		if (i >= 0) {
+			/* Back to a boot held before: everything up to what it
+			 * reached then counts as seen. */
+			r->top_seq = held_top;
+			memset(r->bitmap, 0xff, sizeof(r->bitmap));
+		} else {
+			memset(r->bitmap, 0, sizeof(r->bitmap));
+			r->top_seq = seq;
+			*replay_word(r, seq) |= 1ull << (seq % 64);
+			return;
+		}
+	}
+	if (seq > r->top_seq) {
 		uint64_t from = r->top_seq / 64, to = seq / 64;
 		uint64_t n = tita_min_u64(to - from, TITA_WIRE_REPLAY_WORDS);
 
@@ -394,7 +452,8 @@ static bool leaf_line_valid(const struct tita_leaf_entry *e)
 static bool grant_entry_valid(const struct tita_grant_entry *e)
 {
 	return e->rate_bps <= TITA_RATE_MAX_BPS && check_ttl(e->ttl_ns) == TITA_WIRE_OK &&
-	       e->ce_ppm <= CE_PPM_MAX && (!e->has_spine || e->spine < TITA_SPINES_MAX);
+	       e->ce_ppm <= CE_PPM_MAX && (!e->has_spine || e->spine < TITA_SPINES_MAX) &&
+	       e->share_bps <= TITA_RATE_MAX_BPS;
 }
 
 /* --- encoder --- */
@@ -509,6 +568,7 @@ static void grant_to_wire(const struct tita_grant_entry *e, Tita__Peer__GrantEnt
 		pe->spine_present_case = TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE;
 		pe->spine = e->spine;
 	}
+	pe->share_bps = (double)e->share_bps;
 }
 
 static void leaf_line_to_wire(const struct tita_leaf_entry *e, Tita__Peer__LeafLine *pl)
@@ -830,6 +890,8 @@ static enum tita_wire_error check_grant_values(const Tita__Peer__GrantEntry *e)
 	if (!err && e->spine_present_case == TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE &&
 	    e->spine >= TITA_SPINES_MAX)
 		err = TITA_WIRE_E_SPINE_RANGE;
+	if (!err)
+		err = check_rate(e->share_bps);
 	return err;
 }
 
@@ -924,9 +986,10 @@ static enum tita_wire_error check_leaf(uint32_t leaf, const ProtobufCBinaryData 
 	return TITA_WIRE_OK;
 }
 
-static enum tita_wire_error check_hello(const Tita__Peer__Hello *h)
+static enum tita_wire_error check_hello(const Tita__Peer__Hello *h, const struct tita_addr *from)
 {
 	enum tita_wire_error err;
+	bool from_port = !from;
 
 	if (h->n_ports == 0)
 		return TITA_WIRE_E_NO_PORTS;
@@ -937,6 +1000,8 @@ static enum tita_wire_error check_hello(const Tita__Peer__Hello *h)
 
 		if (!addr_from_wire(&h->ports[i]->addr, &addr))
 			return TITA_WIRE_E_BAD_ADDR_LEN;
+		if (from && tita_addr_eq(&addr, from))
+			from_port = true;
 		err = check_rate(h->ports[i]->line_rate_bps);
 		if (err)
 			return err;
@@ -954,7 +1019,11 @@ static enum tita_wire_error check_hello(const Tita__Peer__Hello *h)
 	}
 	if (h->control_interval_ns == 0 || h->control_interval_ns > TITA_WIRE_TTL_MAX_NS)
 		return TITA_WIRE_E_INTERVAL_RANGE;
-	return check_ttl(h->grant_ttl_ns);
+	err = check_ttl(h->grant_ttl_ns);
+	if (err)
+		return err;
+	/* A hello speaks for the ports it lists: it must come from one. */
+	return from_port ? TITA_WIRE_OK : TITA_WIRE_E_PEER_MISMATCH;
 }
 
 /* Only for values that passed the checks above. */
@@ -1008,6 +1077,7 @@ static void grant_from_wire(const Tita__Peer__GrantEntry *pe, struct tita_grant_
 	e->swap = pe->swap;
 	e->has_spine = pe->spine_present_case == TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE;
 	e->spine = e->has_spine ? (uint16_t)pe->spine : 0;
+	e->share_bps = rate_from_wire(pe->share_bps);
 }
 
 static void leaf_line_from_wire(const Tita__Peer__LeafLine *pl, const struct tita_addr *member,
@@ -1117,7 +1187,7 @@ enum tita_wire_error tita_wire_decode(const struct tita_wire_keyring *kr,
 
 	switch (pm->body_case) {
 	case TITA__PEER__PEER_MESSAGE__BODY_HELLO:
-		err = check_hello(pm->hello);
+		err = check_hello(pm->hello, from);
 		break;
 	case TITA__PEER__PEER_MESSAGE__BODY_DEMAND:
 		view = (struct entries_view){ .n = pm->demand->n_entries,

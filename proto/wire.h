@@ -85,6 +85,7 @@ enum tita_wire_error {
 	TITA_WIRE_E_BAD_MAC,
 	/* Replay window (only for datagrams whose MAC verified). */
 	TITA_WIRE_E_STALE_BOOT, /* boot id older than the peer's current one */
+	TITA_WIRE_E_BOOT_AHEAD, /* boot id beyond what the receiver's clock allows */
 	TITA_WIRE_E_REPLAYED, /* sequence number already seen */
 	TITA_WIRE_E_TOO_OLD, /* sequence number behind the window */
 	/* The protobuf body. */
@@ -178,27 +179,59 @@ struct tita_wire_sender {
  * it), owned by the caller. It remembers the peer's current boot id, the
  * highest sequence number accepted under it and which of the
  * TITA_WIRE_REPLAY_WINDOW sequence numbers below that were seen.
+ *
+ * Two policies bound what a boot id can do, so that neither a forged one
+ * nor a sender whose clock stepped back locks a peer out; the caller sets
+ * them before each decode (zero: off):
+ *
+ *   boot_id_max  a boot id above it is refused (TITA_WIRE_E_BOOT_AHEAD):
+ *                the receiver's wall clock plus the skew it tolerates, so
+ *                that a forged 2^64-1 is never installed
+ *   restart_ok   an older boot id starts a new window instead of being
+ *                stale: the caller sets it when the current boot has been
+ *                silent long enough to be a daemon that restarted with its
+ *                clock behind, or a forged newer boot id that keeps the
+ *                real one out. A boot id the window held before is taken
+ *                again only past the highest sequence number accepted
+ *                under it, so old captures stay refused.
  */
 #define TITA_WIRE_REPLAY_WORDS 8
 #define TITA_WIRE_REPLAY_WINDOW ((TITA_WIRE_REPLAY_WORDS - 1) * 64)
+#define TITA_WIRE_REPLAY_PREV_BOOTS 4
 
 struct tita_wire_replay {
 	bool primed; /* false until the first datagram is accepted */
 	uint64_t boot_id;
 	uint64_t top_seq;
 	uint64_t bitmap[TITA_WIRE_REPLAY_WORDS];
+	/* The boots held before this one, most recent first (boot id 0: none),
+	 * with the highest sequence number accepted under each. */
+	struct {
+		uint64_t boot_id, top_seq;
+	} prev[TITA_WIRE_REPLAY_PREV_BOOTS];
+	/* Policy (see above). */
+	uint64_t boot_id_max;
+	bool restart_ok;
 };
 
 void tita_wire_replay_init(struct tita_wire_replay *r);
 /*
+ * A window that resumes where an earlier one of the same peer stopped
+ * (its entry left a bounded table and came back): boot_id, and every
+ * sequence number up to top_seq counts as seen.
+ */
+void tita_wire_replay_resume(struct tita_wire_replay *r, uint64_t boot_id, uint64_t top_seq);
+/*
  * Whether (boot_id, seq) may be accepted: TITA_WIRE_OK, or
- * TITA_WIRE_E_STALE_BOOT, _REPLAYED, _TOO_OLD. Changes nothing.
+ * TITA_WIRE_E_BOOT_AHEAD, _STALE_BOOT, _REPLAYED, _TOO_OLD. Changes
+ * nothing.
  */
 enum tita_wire_error tita_wire_replay_check(const struct tita_wire_replay *r, uint64_t boot_id,
 					    uint64_t seq);
 /*
  * Record (boot_id, seq) as seen; call only after tita_wire_replay_check()
- * passed for an authenticated datagram. A newer boot id starts a new window.
+ * passed for an authenticated datagram. A newer boot id starts a new window
+ * (an older one too, under restart_ok).
  */
 void tita_wire_replay_update(struct tita_wire_replay *r, uint64_t boot_id, uint64_t seq);
 
@@ -275,9 +308,11 @@ enum tita_wire_error tita_wire_peek_header(const void *buf, size_t len,
  * Verify and decode one datagram. replay is the window of the peer it came
  * from (NULL skips the replay check, for tests and tools); it is checked
  * after the MAC and updated only when the whole datagram is accepted. from,
- * when not NULL, is the address the datagram came from: a demand's sender or
- * a grant's receiver or a leaf report's member must be that address
- * (TITA_WIRE_E_PEER_MISMATCH); a leaf answer's msg.peer is set to it.
+ * when not NULL, is the address the datagram came from: a demand's sender, a
+ * grant's receiver, a leaf report's member or one of a hello's ports must be
+ * that address (TITA_WIRE_E_PEER_MISMATCH), so that what a datagram says
+ * about a peer, its boot id included, is bound to the peer's own address; a
+ * leaf answer's msg.peer is set to it.
  *
  * Returns TITA_WIRE_OK and fills *ret_msg, or the first check that failed;
  * then neither *ret_msg nor *replay changes. Never allocates on the heap.

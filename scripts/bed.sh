@@ -17,6 +17,42 @@
 # MTU is 3000 for tita-roce's 2048-byte RoCE MTU: fewer packets for two
 # cores than 1024, and still below what native XDP on a veth accepts.
 #
+# With --leaves L, a two-tier fabric replaces the switch: L leaf namespaces
+# (NAME-l1 ..) with --hosts-per-leaf H hosts each and --spines S spine
+# namespaces (NAME-s1 ..), every leaf joined to every spine by a veth pair.
+# Leaves and spines route, they do not bridge: from leaf to leaf the kernel
+# spreads packets over the spines by ECMP on the 5-tuple
+# (fib_multipath_hash_policy 3 with fib_multipath_hash_fields 0x37: the
+# source and destination address, protocol and ports; policy 1 would reuse
+# the hash a local socket stamped on the packet, which travels with it over
+# a veth, so the same 5-tuple could take either spine), so a RoCE packet's
+# UDP source port picks its spine, as in a RoCE fabric. Hosts are numbered across the fabric (l1 has
+# h1..hH, l2 hH+1..h2H); two leaves, two spines, two hosts a leaf:
+#
+#   h1 ── p1 ┐             ┌ d1 ─ s1 ─ d2 ┐             ┌ p3 ── h3
+#            ├ l1 ─ u1 ────┘              └──── u1 ─ l2 ┤
+#   h2 ── p2 ┘    ─ u2 ────┐              ┌──── u2 ─    └ p4 ── h4
+#                          └ d1 ─ s2 ─ d2 ┘
+#
+#   host hI on leaf lL  eth0 10.77.L.I/24, default via 10.77.L.254 (the
+#                       leaf; the other hosts of lL are reached through it)
+#   leaf lL             pI towards hI (10.77.L.254/32 on lo, a /32 route per
+#                       host), uS towards spine sS: 10.78.S.(2L+1)/31; to
+#                       another leaf's /24 one nexthop through every spine
+#   spine sS            dL towards leaf lL: 10.78.S.(2L)/31, a route per leaf
+#
+# Every port whose egress can congest is a switch port as above (HTB at the
+# link rate, FIFO, ECN marker): leaf→host pI, leaf→spine uS, spine→leaf dL.
+# A switch never reorders a flow, but a veth hands each packet to the
+# backlog of the CPU that sends it, and a busy port's queue is drained by
+# both CPUs: so every veth of the fabric runs in NAPI mode (GRO on where it
+# receives, TSO off where it sends), which keeps a ring in order between
+# the two ends; the hosts' eth0 receive so too (GRO on; titad's native XDP
+# does the same to them).
+# Leaves and spines answer an expiring TTL with ICMP time exceeded, without
+# the kernel's rate limit: TTL 1 names the sender's leaf (10.77.L.254), TTL 2
+# the spine (10.78.S.even), TTL 3 the far leaf (10.78.S.odd).
+#
 # With --titad, every host runs a real titad (BUILD/daemon/titad) with the
 # real XDP/tc programs and the tc pacer, entered with `nsenter --net` (not
 # `ip netns exec`, which remounts /sys and would hide bpffs), with its own
@@ -29,13 +65,28 @@
 #                          pins, state; works after a crash too; idempotent
 #   status                 what exists, as JSON
 #   list                   the beds on this machine
-#   exec HOST CMD...       run CMD in HOST's network namespace (sw for the switch)
+#   exec NODE CMD...       run CMD in NODE's network namespace: hI, sw (the
+#                          switch), lL and sS (leaves and spines of a fabric)
 #   titad start|stop|kill|restart HOST...|all
 #                          stop is SIGTERM (titad cleans up), kill is SIGKILL
 #   ctl HOST ARGS...       titactl for HOST's titad
 #   metrics HOST           HOST's titad's Prometheus page
 #   qdisc [HOST]           `tc -s -j qdisc` of the switch port towards HOST (all)
 #   marker [HOST]          the ECN marker's counters of that port (all)
+#                          In a fabric, qdisc and marker take ports as HOST
+#                          (the leaf's port towards it), NODE (all of a leaf's
+#                          or spine's ports) or NODE:DEV (l1:u2, s1:d2), all
+#                          by default; qdisc prints {"node","dev","qdisc"} a
+#                          line, marker one array with "node" in each entry
+#   route HOST DEST SPORT...
+#                          the nodes a RoCE packet from HOST to DEST with UDP
+#                          source port SPORT crosses, by the leaves' ECMP
+#                          (`ip route get` in the leaf), e.g. "l1 s2 l2"; a
+#                          line for each SPORT
+#   probe HOST DEST SPORT [TTL]
+#                          send HOST's RoCE-shaped probe with TTL (default
+#                          2) and name the node that answered (time
+#                          exceeded; the destination host: port unreachable)
 #   incast [--from H,H..] [--to H] [--bytes SIZE] [--cc none|dcqcn]
 #          [--duration S] [--out DIR] [--step MS]
 #                          one incast: a sink on --to (default the last host),
@@ -48,6 +99,11 @@
 # Options (each also as an environment variable, e.g. BED_RATE=100M):
 #   -n, --name NAME        bed name, default tb                      (BED_NAME)
 #   -N, --hosts N          2..16 hosts, default 4                    (BED_HOSTS)
+#   -L, --leaves L         a fabric of 2..8 leaves instead of the switch;
+#                          default 0: the switch                    (BED_LEAVES)
+#   -H, --hosts-per-leaf H 1..8 hosts a leaf, at most 16 in all; default 2
+#                                                           (BED_HOSTS_PER_LEAF)
+#   -S, --spines S         1..8 spines, default 2                   (BED_SPINES)
 #   -r, --rate RATE        link rate in bit/s, k/M/G, default 200M   (BED_RATE)
 #   -q, --queue BYTES      switch port buffer, default 128000        (BED_QUEUE)
 #       --kmin/--kmax BYTES, --pmax P, --gamma G
@@ -69,7 +125,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
 
 name=${BED_NAME:-tb}
-hosts=${BED_HOSTS:-4}
+hosts=${BED_HOSTS:-}
+leaves=${BED_LEAVES:-0}
+hosts_per_leaf=${BED_HOSTS_PER_LEAF:-2}
+spines=${BED_SPINES:-2}
 rate=${BED_RATE:-200M}
 queue=${BED_QUEUE:-128000}
 kmin=${BED_KMIN:-10000}
@@ -103,6 +162,9 @@ parse_options() { # sets the globals; leaves the first non-option in $rest
 		case $1 in
 		-n | --name) name=$2; shift 2 ;;
 		-N | --hosts) hosts=$2; shift 2 ;;
+		-L | --leaves) leaves=$2; shift 2 ;;
+		-H | --hosts-per-leaf) hosts_per_leaf=$2; shift 2 ;;
+		-S | --spines) spines=$2; shift 2 ;;
 		-r | --rate) rate=$2; shift 2 ;;
 		-q | --queue) queue=$2; shift 2 ;;
 		--kmin) kmin=$2; shift 2 ;;
@@ -137,13 +199,31 @@ if [ "$cmd" = up ] || [ "$cmd" = down ]; then
 fi
 
 [[ $name =~ ^[a-z][a-z0-9]{0,7}$ ]] || die "name '$name': 1-8 lower-case letters and digits, starting with a letter"
+[[ $leaves =~ ^[0-9]+$ ]] || die "--leaves $leaves: 2..8 (0: the switch)"
 case $build in /*) ;; *) build=$src/$build ;; esac
 
 state=/run/tita-bed/$name
 pins=/sys/fs/bpf/tita-bed/$name
 ns_sw=$name-sw
 ns_host() { echo "$name-h$1"; }
-addr() { echo "10.77.0.$1"; }
+ns_leaf() { echo "$name-l$1"; }
+ns_spine() { echo "$name-s$1"; }
+leaf_of() { echo $((($1 - 1) / hosts_per_leaf + 1)); } # host index → its leaf
+# A host's address: on the switch 10.77.0.I, in a fabric 10.77.L.I.
+addr() {
+	if [ "$leaves" -gt 0 ]; then
+		echo "10.77.$(leaf_of "$1").$1"
+	else
+		echo "10.77.0.$1"
+	fi
+}
+leaf_gw() { echo "10.77.$1.254"; } # leaf → its address towards its hosts
+spine_addr() { echo "10.78.$2.$((2 * $1))"; } # leaf, spine → the spine's end of their link
+uplink_addr() { echo "10.78.$2.$((2 * $1 + 1))"; } # leaf, spine → the leaf's end
+host_mac() { printf '02:77:00:00:00:%02x' "$1"; }
+port_mac() { printf '02:77:00:00:01:%02x' "$1"; } # the switch's or leaf's port pI
+uplink_mac() { printf '02:77:02:%02x:%02x:00' "$1" "$2"; } # leaf, spine
+downlink_mac() { printf '02:77:03:%02x:%02x:00' "$2" "$1"; } # leaf, spine
 peer_port=4792
 metrics_port=9977
 
@@ -185,7 +265,7 @@ load_state() {
 
 # The bed's namespaces, whatever state the bed is in (a crash leaves no env).
 bed_namespaces() {
-	ip netns list 2>/dev/null | awk '{ print $1 }' | grep -E "^$name-(sw|h[0-9]+)\$" || true
+	ip netns list 2>/dev/null | awk '{ print $1 }' | grep -E "^$name-(sw|[hls][0-9]+)\$" || true
 }
 
 # Whether pid runs: a zombie (exited, not yet reaped by a parent that is
@@ -255,6 +335,7 @@ control-group = root
 control-mode = 0666
 metrics-listen = $(addr "$i"):$metrics_port
 pin-root = $pins/h$i
+state-directory = $state/h$i.state
 
 [controller]
 interval = $interval
@@ -272,9 +353,165 @@ line-rate = $rate_bps
 CONF
 }
 
+# A switch port's egress, as every port of the bed has it: HTB shapes it to
+# the link rate (a burst of two frames keeps the shaper smooth at link
+# speed), a byte FIFO below is the port's buffer, and the ECN marker marks.
+switch_port() { # namespace, device
+	local n=$1 dev=$2 burst=$((2 * mtu + 200))
+	in_ns "$n" tc qdisc add dev "$dev" root handle 1: htb default 1
+	in_ns "$n" tc class add dev "$dev" parent 1: classid 1:1 htb \
+		rate "${rate_bps}bit" ceil "${rate_bps}bit" burst "$burst" cburst "$burst" \
+		quantum "$((mtu + 200))"
+	in_ns "$n" tc qdisc add dev "$dev" parent 1:1 handle 10: bfifo limit "$queue"
+	in_ns "$n" "$build/tools/gen/tita-bed-marker" attach "$dev" --rate "$rate_bps" \
+		--gamma "$gamma" --kmin "$kmin" --kmax "$kmax" --pmax "$pmax" --cap "$queue"
+}
+
+# Host hI: its namespace and its eth0, the peer of port pI in namespace n
+# (the switch's or its leaf's).
+host_add() { # index, namespace
+	local i=$1 n=$2 h
+	h=$(ns_host "$i")
+	ip netns add "$h"
+	in_ns "$h" ip link set lo up
+	in_ns "$n" ip link add "p$i" mtu "$mtu" type veth peer name eth0 mtu "$mtu" \
+		netns "/run/netns/$h"
+	# Fixed MACs, so that the neighbour tables below need no lookup
+	# (/sys under nsenter shows the root namespace's devices).
+	in_ns "$h" ip link set eth0 address "$(host_mac "$i")"
+	in_ns "$n" ip link set "p$i" address "$(port_mac "$i")"
+	in_ns "$h" ip addr add "$(addr "$i")/24" dev eth0
+	in_ns "$h" ip link set eth0 up
+}
+
+switch_up() {
+	local i neigh
+	ip netns add "$ns_sw"
+	in_ns "$ns_sw" ip link set lo up
+	in_ns "$ns_sw" ip link add br0 type bridge stp_state 0 forward_delay 0
+	in_ns "$ns_sw" ip link set br0 mtu "$mtu"
+	in_ns "$ns_sw" ip addr add 10.77.0.254/24 dev br0
+	in_ns "$ns_sw" ip link set br0 up
+	for i in $(seq "$hosts"); do
+		host_add "$i" "$ns_sw"
+		in_ns "$ns_sw" ip link set "p$i" master br0
+		in_ns "$ns_sw" ip link set "p$i" up
+		switch_port "$ns_sw" "p$i"
+	done
+	# Static forwarding entries: a bridge floods frames to a MAC it has
+	# not learnt, and a sink that never sends would stay unlearnt, so an
+	# incast would reach every port.
+	for i in $(seq "$hosts"); do
+		in_ns "$ns_sw" bridge fdb replace "$(host_mac "$i")" dev "p$i" master static
+	done
+	# Static neighbours, as a fabric's hosts have after their first
+	# exchange: no ARP delay or loss skews the first measured packets.
+	for i in $(seq "$hosts") sw; do
+		neigh=$(for j in $(seq "$hosts"); do
+			[ "$j" = "$i" ] || echo "neigh replace $(addr "$j") lladdr $(host_mac "$j") dev $([ "$i" = sw ] && echo br0 || echo eth0) nud permanent"
+		done)
+		if [ "$i" = sw ]; then
+			in_ns "$ns_sw" ip -batch - <<<"$neigh"
+		else
+			in_ns "$(ns_host "$i")" ip -batch - <<<"$neigh"
+		fi
+	done
+}
+
+# A leaf's or a spine's namespace: it forwards, hashes ECMP on the 5-tuple,
+# and answers every expiring TTL (the kernel would rate-limit those ICMPs
+# per destination otherwise, and a probe would go unanswered).
+router_add() { # namespace
+	ip netns add "$1"
+	in_ns "$1" ip link set lo up
+	in_ns "$1" sh -c 'cd /proc/sys/net/ipv4 && echo 1 >ip_forward &&
+		echo 3 >fib_multipath_hash_policy &&
+		echo 0x37 >fib_multipath_hash_fields && echo 0 >icmp_ratelimit &&
+		echo 0 >icmp_ratemask && echo 0 >conf/all/rp_filter &&
+		echo 0 >conf/default/rp_filter'
+}
+
+fabric_up() {
+	local i j l m s n cmds
+	for l in $(seq "$leaves"); do
+		router_add "$(ns_leaf "$l")"
+		in_ns "$(ns_leaf "$l")" ip addr add "$(leaf_gw "$l")/32" dev lo
+	done
+	for s in $(seq "$spines"); do router_add "$(ns_spine "$s")"; done
+	for i in $(seq "$hosts"); do
+		l=$(leaf_of "$i")
+		n=$(ns_leaf "$l")
+		host_add "$i" "$n"
+		in_ns "$n" ip link set "p$i" up
+		in_ns "$n" ethtool -K "p$i" tso off gro on >/dev/null
+		in_ns "$(ns_host "$i")" ethtool -K eth0 gro on >/dev/null
+		switch_port "$n" "p$i"
+		in_ns "$n" ip -batch - <<-CMDS
+			route add $(addr "$i")/32 dev p$i src $(leaf_gw "$l")
+			neigh replace $(addr "$i") lladdr $(host_mac "$i") dev p$i nud permanent
+		CMDS
+		# The host reaches everything through its leaf, its own leaf's
+		# other hosts too (the leaf routes): static neighbours, as on
+		# the switch, all with the leaf port's MAC.
+		cmds="route add default via $(leaf_gw "$l") dev eth0"
+		cmds+=$'\n'"neigh replace $(leaf_gw "$l") lladdr $(port_mac "$i") dev eth0 nud permanent"
+		for j in $(seq "$hosts"); do
+			[ "$j" != "$i" ] && [ "$(leaf_of "$j")" = "$l" ] || continue
+			cmds+=$'\n'"neigh replace $(addr "$j") lladdr $(port_mac "$i") dev eth0 nud permanent"
+		done
+		in_ns "$(ns_host "$i")" ip -batch - <<<"$cmds"
+	done
+	for l in $(seq "$leaves"); do
+		for s in $(seq "$spines"); do
+			in_ns "$(ns_leaf "$l")" ip link add "u$s" mtu "$mtu" type veth \
+				peer name "d$l" mtu "$mtu" netns "/run/netns/$(ns_spine "$s")"
+			in_ns "$(ns_leaf "$l")" ip -batch - <<-CMDS
+				link set u$s address $(uplink_mac "$l" "$s")
+				addr add $(uplink_addr "$l" "$s")/31 dev u$s
+				link set u$s up
+				neigh replace $(spine_addr "$l" "$s") lladdr $(downlink_mac "$l" "$s") dev u$s nud permanent
+			CMDS
+			in_ns "$(ns_spine "$s")" ip -batch - <<-CMDS
+				link set d$l address $(downlink_mac "$l" "$s")
+				addr add $(spine_addr "$l" "$s")/31 dev d$l
+				link set d$l up
+				neigh replace $(uplink_addr "$l" "$s") lladdr $(uplink_mac "$l" "$s") dev d$l nud permanent
+				route add 10.77.$l.0/24 via $(uplink_addr "$l" "$s") dev d$l
+			CMDS
+			in_ns "$(ns_leaf "$l")" ethtool -K "u$s" tso off gro on >/dev/null
+			in_ns "$(ns_spine "$s")" ethtool -K "d$l" tso off gro on >/dev/null
+			switch_port "$(ns_leaf "$l")" "u$s"
+			switch_port "$(ns_spine "$s")" "d$l"
+		done
+	done
+	# From leaf to leaf, one nexthop through every spine.
+	for l in $(seq "$leaves"); do
+		cmds=$(for m in $(seq "$leaves"); do
+			[ "$m" != "$l" ] || continue
+			echo -n "route add 10.77.$m.0/24"
+			for s in $(seq "$spines"); do
+				echo -n " nexthop via $(spine_addr "$l" "$s") dev u$s"
+			done
+			echo
+		done)
+		in_ns "$(ns_leaf "$l")" ip -batch - <<<"$cmds"
+	done
+}
+
 cmd_up() {
 	need_root
 	local marker=$build/tools/gen/tita-bed-marker i
+	if [ "$leaves" != 0 ]; then
+		[ "$leaves" -ge 2 ] && [ "$leaves" -le 8 ] || die "--leaves $leaves: 2..8 (0: the switch)"
+		[[ $hosts_per_leaf =~ ^[0-9]+$ ]] && [ "$hosts_per_leaf" -ge 1 ] && [ "$hosts_per_leaf" -le 8 ] ||
+			die "--hosts-per-leaf $hosts_per_leaf: 1..8"
+		[[ $spines =~ ^[0-9]+$ ]] && [ "$spines" -ge 1 ] && [ "$spines" -le 8 ] || die "--spines $spines: 1..8"
+		[ -z "$hosts" ] || [ "$hosts" = $((leaves * hosts_per_leaf)) ] ||
+			die "--hosts $hosts: a fabric has --leaves x --hosts-per-leaf = $((leaves * hosts_per_leaf)) hosts"
+		hosts=$((leaves * hosts_per_leaf))
+		[ "$hosts" -le 16 ] || die "--leaves $leaves x --hosts-per-leaf $hosts_per_leaf: at most 16 hosts"
+	fi
+	hosts=${hosts:-4}
 	[[ $hosts =~ ^[0-9]+$ ]] && [ "$hosts" -ge 2 ] && [ "$hosts" -le 16 ] || die "--hosts $hosts: 2..16"
 	rate_bps=$(rate_bps "$rate") || die "--rate $rate is not a rate (e.g. 200M)"
 	[ "$rate_bps" -ge 1000000 ] && [ "$rate_bps" -le 10000000000 ] || die "--rate $rate: 1M..10G"
@@ -282,6 +519,7 @@ cmd_up() {
 	[[ $mtu =~ ^[0-9]+$ ]] && [ "$mtu" -ge 1280 ] && [ "$mtu" -le 9000 ] || die "--mtu $mtu: 1280..9000"
 	[ -x "$marker" ] || die "$marker is not built (meson compile -C $build)"
 	for t in ip tc nsenter; do command -v "$t" >/dev/null || die "needs $t"; done
+	[ "$leaves" = 0 ] || command -v ethtool >/dev/null || die "a fabric needs ethtool"
 	if [ "$with_titad" = 1 ]; then
 		[ -x "$build/daemon/titad" ] || die "--titad: $build/daemon/titad is not built"
 	fi
@@ -293,59 +531,16 @@ cmd_up() {
 	# Undo a half-built bed if anything below fails.
 	trap 'echo "bed.sh: up failed; tearing down" >&2; cmd_down' ERR
 
-	ip netns add "$ns_sw"
-	in_ns "$ns_sw" ip link set lo up
-	in_ns "$ns_sw" ip link add br0 type bridge stp_state 0 forward_delay 0
-	in_ns "$ns_sw" ip link set br0 mtu "$mtu"
-	in_ns "$ns_sw" ip addr add 10.77.0.254/24 dev br0
-	in_ns "$ns_sw" ip link set br0 up
-	# An HTB burst of two frames keeps the shaper smooth at link speed.
-	local burst=$((2 * mtu + 200))
-	for i in $(seq "$hosts"); do
-		local h
-		h=$(ns_host "$i")
-		ip netns add "$h"
-		in_ns "$h" ip link set lo up
-		in_ns "$ns_sw" ip link add "p$i" mtu "$mtu" type veth peer name eth0 mtu "$mtu" \
-			netns "/run/netns/$h"
-		# Fixed MACs, so that the neighbour tables below need no lookup
-		# (/sys under nsenter shows the root namespace's devices).
-		in_ns "$h" ip link set eth0 address "$(printf '02:77:00:00:00:%02x' "$i")"
-		in_ns "$ns_sw" ip link set "p$i" address "$(printf '02:77:00:00:01:%02x' "$i")"
-		in_ns "$h" ip addr add "$(addr "$i")/24" dev eth0
-		in_ns "$h" ip link set eth0 up
-		in_ns "$ns_sw" ip link set "p$i" master br0
-		in_ns "$ns_sw" ip link set "p$i" up
-		# The switch port: shaper, buffer, ECN marking.
-		in_ns "$ns_sw" tc qdisc add dev "p$i" root handle 1: htb default 1
-		in_ns "$ns_sw" tc class add dev "p$i" parent 1: classid 1:1 htb \
-			rate "${rate_bps}bit" ceil "${rate_bps}bit" burst "$burst" cburst "$burst" \
-			quantum "$((mtu + 200))"
-		in_ns "$ns_sw" tc qdisc add dev "p$i" parent 1:1 handle 10: bfifo limit "$queue"
-		in_ns "$ns_sw" "$marker" attach "p$i" --rate "$rate_bps" --gamma "$gamma" \
-			--kmin "$kmin" --kmax "$kmax" --pmax "$pmax" --cap "$queue"
-	done
-	# Static forwarding entries: a bridge floods frames to a MAC it has
-	# not learnt, and a sink that never sends would stay unlearnt, so an
-	# incast would reach every port.
-	for i in $(seq "$hosts"); do
-		in_ns "$ns_sw" bridge fdb replace "$(printf '02:77:00:00:00:%02x' "$i")" dev "p$i" master static
-	done
-	# Static neighbours, as a fabric's hosts have after their first
-	# exchange: no ARP delay or loss skews the first measured packets.
-	local neigh
-	for i in $(seq "$hosts") sw; do
-		neigh=$(for j in $(seq "$hosts"); do
-			[ "$j" = "$i" ] || echo "neigh replace $(addr "$j") lladdr $(printf '02:77:00:00:00:%02x' "$j") dev $([ "$i" = sw ] && echo br0 || echo eth0) nud permanent"
-		done)
-		if [ "$i" = sw ]; then
-			in_ns "$ns_sw" ip -batch - <<<"$neigh"
-		else
-			in_ns "$(ns_host "$i")" ip -batch - <<<"$neigh"
-		fi
-	done
+	if [ "$leaves" = 0 ]; then
+		switch_up
+	else
+		fabric_up
+	fi
 	cat >"$state/env" <<ENV
 hosts=$hosts
+leaves=$leaves
+hosts_per_leaf=$hosts_per_leaf
+spines=$spines
 rate_bps=$rate_bps
 queue=$queue
 kmin=$kmin
@@ -367,7 +562,12 @@ ENV
 	if [ "$with_titad" = 1 ]; then
 		for i in $(seq "$hosts"); do titad_start "$i"; done
 	fi
-	echo "bed $name: $hosts hosts at $rate_bps bit/s, switch buffer $queue bytes, ECN $kmin/$kmax/$pmax$([ "$with_titad" = 1 ] && echo ", titad on every host")"
+	if [ "$leaves" = 0 ]; then
+		echo -n "bed $name: $hosts hosts at $rate_bps bit/s"
+	else
+		echo -n "bed $name: $leaves leaves of $hosts_per_leaf hosts, $spines spines, links at $rate_bps bit/s"
+	fi
+	echo ", switch buffer $queue bytes, ECN $kmin/$kmax/$pmax$([ "$with_titad" = 1 ] && echo ", titad on every host")"
 }
 
 # ---- titad -----------------------------------------------------------------------------
@@ -456,13 +656,32 @@ cmd_status() {
 			first=0
 		done
 	fi
-	printf '},"pins":%s,"state":%s}\n' \
+	printf '}'
+	if [ "$leaves" != 0 ]; then
+		printf ',"fabric":{"leaves":%s,"hosts_per_leaf":%s,"spines":%s}' \
+			"$leaves" "$hosts_per_leaf" "$spines"
+	fi
+	printf ',"pins":%s,"state":%s}\n' \
 		"$([ -d "$pins" ] && echo true || echo false)" \
 		"$([ -d "$state" ] && echo true || echo false)"
 }
 
 cmd_list() {
-	ip netns list 2>/dev/null | awk '{ print $1 }' | sed -n 's/^\([a-z][a-z0-9]*\)-sw$/\1/p'
+	ip netns list 2>/dev/null | awk '{ print $1 }' | sed -n 's/^\([a-z][a-z0-9]*\)-\(sw\|l1\)$/\1/p'
+}
+
+# The network namespace of a node: hI, sw, lL, sS.
+node_ns() {
+	local n
+	case $1 in
+	sw) n=$ns_sw ;;
+	h*) n=$(ns_host "$(host_index "$1")") ;;
+	l[0-9]*) n=$name-$1 ;;
+	s[0-9]*) n=$name-$1 ;;
+	*) die "no node '$1' (hI, sw, lL, sS)" ;;
+	esac
+	[ -e "/run/netns/$n" ] || die "no node $1 in bed $name"
+	echo "$n"
 }
 
 ports_of() { # [host] → switch port names
@@ -471,6 +690,135 @@ ports_of() { # [host] → switch port names
 	else
 		for i in $(seq "$hosts"); do echo "p$i"; done
 	fi
+}
+
+# A fabric's switch ports, "NODE DEV" a line: HOST (its leaf's port), NODE
+# (every port of a leaf or spine), NODE:DEV; every port without arguments.
+fabric_ports() {
+	local a i l s
+	if [ $# -eq 0 ]; then
+		for l in $(seq "$leaves"); do set -- "$@" "l$l"; done
+		for s in $(seq "$spines"); do set -- "$@" "s$s"; done
+	fi
+	for a in "$@"; do
+		case $a in
+		*:*)
+			node_ns "${a%%:*}" >/dev/null
+			[[ ${a#*:} =~ ^[pud][0-9]+$ ]] || die "no port '$a' (NODE:pI, NODE:uS, NODE:dL)"
+			echo "${a%%:*} ${a#*:}"
+			;;
+		h*)
+			i=$(host_index "$a")
+			[ "$i" -le "$hosts" ] || die "no host $a in bed $name"
+			echo "l$(leaf_of "$i") p$i"
+			;;
+		l[0-9]*)
+			l=${a#l}
+			[ "$l" -ge 1 ] && [ "$l" -le "$leaves" ] || die "no leaf $a in bed $name"
+			for i in $(seq "$hosts"); do
+				[ "$(leaf_of "$i")" != "$l" ] || echo "$a p$i"
+			done
+			for s in $(seq "$spines"); do echo "$a u$s"; done
+			;;
+		s[0-9]*)
+			s=${a#s}
+			[ "$s" -ge 1 ] && [ "$s" -le "$spines" ] || die "no spine $a in bed $name"
+			for l in $(seq "$leaves"); do echo "$a d$l"; done
+			;;
+		*) die "no port '$a' (HOST, NODE or NODE:DEV)" ;;
+		esac
+	done
+}
+
+cmd_qdisc() {
+	local node dev p
+	load_state
+	if [ "$leaves" = 0 ]; then
+		for p in $(ports_of "$@"); do in_ns "$ns_sw" tc -s -j qdisc show dev "$p"; done
+		return
+	fi
+	fabric_ports "$@" | while read -r node dev; do
+		printf '{"node":"%s","dev":"%s","qdisc":%s}\n' "$node" "$dev" \
+			"$(in_ns "$(node_ns "$node")" tc -s -j qdisc show dev "$dev")"
+	done
+}
+
+cmd_marker() {
+	local marker=$build/tools/gen/tita-bed-marker node out=() devs
+	load_state
+	if [ "$leaves" = 0 ]; then
+		# shellcheck disable=SC2046
+		in_ns "$ns_sw" "$marker" stats $(ports_of "$@")
+		return
+	fi
+	# One array, each entry with the node it belongs to.
+	while read -r node devs; do
+		# shellcheck disable=SC2086
+		out+=("$(in_ns "$(node_ns "$node")" "$marker" stats $devs |
+			sed -e 's/^\[//' -e 's/\]$//' -e "s/{\"dev\"/{\"node\":\"$node\",\"dev\"/g")")
+	done < <(fabric_ports "$@" | awk '$1 != n { if (n) print n, d; n = $1; d = "" } { d = d " " $2 } END { if (n) print n, d }')
+	(IFS=,; echo "[${out[*]}]")
+}
+
+# ---- paths through a fabric ---------------------------------------------------------------
+
+# The node an address of the fabric belongs to (see the header).
+node_of_addr() {
+	local o3 o4
+	IFS=. read -r _ _ o3 o4 <<<"$1"
+	case $1 in
+	10.77.*.254) echo "l$o3" ;;
+	10.77.*) echo "h$o4" ;;
+	10.78.*) if [ $((o4 % 2)) = 0 ]; then echo "s$o3"; else echo "l$(((o4 - 1) / 2))"; fi ;;
+	*) echo "?" ;;
+	esac
+}
+
+valid_port() {
+	[[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ] || die "$cmd: source port $1: 1..65535"
+}
+
+path_args() { # HOST DEST ... → sets src_i dst_i
+	load_state
+	[ "$leaves" != 0 ] || die "$cmd: a fabric's command (bed.sh up --leaves N)"
+	[ $# -ge 3 ] || die "$cmd HOST DEST SPORT..."
+	src_i=$(host_index "$1")
+	dst_i=$(host_index "$2")
+	[ "$src_i" -le "$hosts" ] && [ "$dst_i" -le "$hosts" ] || die "$cmd: bed $name has h1..h$hosts"
+}
+
+# The leaf's own forwarding decision for the packet, as it would take it
+# arriving from the host: `ip route get` with iif hashes the same 5-tuple.
+cmd_route() {
+	local src_i dst_i l m p line
+	path_args "$@"
+	shift 2
+	for p in "$@"; do valid_port "$p"; done
+	l=$(leaf_of "$src_i")
+	m=$(leaf_of "$dst_i")
+	if [ "$l" = "$m" ]; then
+		for p in "$@"; do echo "l$l"; done
+		return
+	fi
+	for p in "$@"; do
+		echo "route get $(addr "$dst_i") from $(addr "$src_i") iif p$src_i ipproto udp sport $p dport 4791"
+	done | in_ns "$(ns_leaf "$l")" ip -o -batch - | while read -r line; do
+		[[ $line =~ \ dev\ u([0-9]+) ]] || die "route: no uplink in '$line'"
+		echo "l$l s${BASH_REMATCH[1]} l$m"
+	done
+}
+
+cmd_probe() {
+	# Not "ttl": load_state sets titad's grant TTL under that name.
+	local src_i dst_i sport=$3 hops=${4:-2} out from
+	path_args "$@"
+	valid_port "$sport"
+	[[ $hops =~ ^[0-9]+$ ]] && [ "$hops" -ge 1 ] && [ "$hops" -le 255 ] || die "probe: TTL $hops: 1..255"
+	out=$(in_ns "$(ns_host "$src_i")" "$build/tools/gen/tita-roce" probe "$(addr "$dst_i")" \
+		--sport "$sport" --ttl "$hops") || true
+	from=$(sed -n 's/.*"from":"\([0-9.]*\)".*/\1/p' <<<"$out")
+	[ -n "$from" ] || die "probe: no answer ($out)"
+	echo "$(node_of_addr "$from") $from"
 }
 
 
@@ -501,7 +849,10 @@ cmd_incast() {
 	mkdir -p "$out"
 	rm -f "$out"/*.json "$out"/*.csv "$out"/*.err
 
-	in_ns "$ns_sw" tc -s -j qdisc show dev "p$r" >"$out/qdisc-before.json"
+	# The receiver's port: the switch's, or its leaf's.
+	local port_ns=$ns_sw
+	[ "$leaves" = 0 ] || port_ns=$(ns_leaf "$(leaf_of "$r")")
+	in_ns "$port_ns" tc -s -j qdisc show dev "p$r" >"$out/qdisc-before.json"
 	# nsenter straight from here (not through in_ns): $! must be the
 	# process itself, for kill and wait.
 	nsenter --net="/run/netns/$(ns_host "$r")" "$gen" sink --flows "${#senders[@]}" --idle 1s \
@@ -513,7 +864,7 @@ cmd_incast() {
 		kill -0 "$sink_pid" 2>/dev/null || die "incast: the sink did not start: $(cat "$out/sink.err")"
 		sleep 0.1
 	done
-	nsenter --net="/run/netns/$ns_sw" "$marker" sample --interval 5 --duration "$((duration + 6))" "p$r" \
+	nsenter --net="/run/netns/$port_ns" "$marker" sample --interval 5 --duration "$((duration + 6))" "p$r" \
 		>"$out/queue.csv" 2>"$out/sampler.err" &
 	sampler_pid=$!
 	for h in "${senders[@]}"; do
@@ -528,8 +879,8 @@ cmd_incast() {
 	wait "$sink_pid" || true
 	kill "$sampler_pid" 2>/dev/null || true
 	wait "$sampler_pid" 2>/dev/null || true
-	in_ns "$ns_sw" tc -s -j qdisc show dev "p$r" >"$out/qdisc-after.json"
-	in_ns "$ns_sw" "$marker" stats "p$r" >"$out/marker.json" || true
+	in_ns "$port_ns" tc -s -j qdisc show dev "p$r" >"$out/qdisc-after.json"
+	in_ns "$port_ns" "$marker" stats "p$r" >"$out/marker.json" || true
 	"$py" "$src/tools/gen/bed-summary.py" "$out" | tee "$out/summary.json"
 }
 
@@ -540,13 +891,10 @@ down) cmd_down ;;
 status) cmd_status ;;
 list) cmd_list ;;
 exec)
-	[ $# -ge 2 ] || die "exec HOST CMD..."
-	h=$1
+	[ $# -ge 2 ] || die "exec NODE CMD..."
+	n=$(node_ns "$1")
 	shift
-	if [ "$h" = sw ]; then
-		exec nsenter --net="/run/netns/$ns_sw" "$@"
-	fi
-	exec nsenter --net="/run/netns/$(ns_host "$(host_index "$h")")" "$@"
+	exec nsenter --net="/run/netns/$n" "$@"
 	;;
 titad) cmd_titad "$@" ;;
 ctl)
@@ -558,17 +906,13 @@ ctl)
 	;;
 metrics)
 	[ $# -eq 1 ] || die "metrics HOST"
+	load_state
 	i=$(host_index "$1")
 	exec nsenter --net="/run/netns/$(ns_host "$i")" curl -sf "http://$(addr "$i"):$metrics_port/metrics"
 	;;
-qdisc)
-	load_state
-	for p in $(ports_of "$@"); do in_ns "$ns_sw" tc -s -j qdisc show dev "$p"; done
-	;;
-marker)
-	load_state
-	# shellcheck disable=SC2046
-	in_ns "$ns_sw" "$build/tools/gen/tita-bed-marker" stats $(ports_of "$@")
-	;;
+qdisc) cmd_qdisc "$@" ;;
+marker) cmd_marker "$@" ;;
+route) cmd_route "$@" ;;
+probe) cmd_probe "$@" ;;
 *) die "unknown command '$cmd' (bed.sh --help)" ;;
 esac

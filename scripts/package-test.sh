@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Build the Debian package from the tree as committed (HEAD: what CI checks
-# out), install it, check what it installed, and remove it again.
+# out), and again from a copy whose changelog has a newer version; check
+# the deployment files' paths against the package's file list
+# (tests/package/check-deploy-paths.sh), then install, configure, upgrade,
+# remove and purge it (tests/package/lifecycle.sh, which says how the
+# maintainer scripts' systemd calls are checked without systemd).
 # Root only (dpkg -i). The package's own test run is skipped (nocheck): the
 # same tests run in scripts/test.sh.
 set -euo pipefail
@@ -13,38 +17,39 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 work=$(mktemp -d)
-cleanup() {
-	dpkg -r tita >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'rm -rf "$work"' EXIT
 
-mkdir "$work/tita"
-git -C "$src" archive HEAD | tar -C "$work/tita" -xf -
-(cd "$work/tita" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b >"$work/build.log" 2>&1) || {
-	tail -n 40 "$work/build.log"
-	echo "package-test.sh: dpkg-buildpackage failed" >&2
-	exit 1
+build() {
+	(cd "$1" && DEB_BUILD_OPTIONS="nocheck parallel=2" dpkg-buildpackage -us -uc -b \
+		>"$1.build.log" 2>&1) || {
+		tail -n 40 "$1.build.log"
+		echo "package-test.sh: dpkg-buildpackage failed in $1" >&2
+		exit 1
+	}
 }
-deb=$(ls "$work"/tita_*.deb)
-dpkg -i "$deb" >"$work/install.log" 2>&1 || {
-	cat "$work/install.log"
-	echo "package-test.sh: dpkg -i failed" >&2
-	exit 1
-}
+
+mkdir -p "$work/old/tita" "$work/new/tita"
+git -C "$src" archive HEAD | tar -C "$work/old/tita" -xf -
+build "$work/old/tita"
+old_deb=$(ls "$work"/old/tita_*.deb)
+
+# The same tree one version later, as an upgrade would bring it.
+git -C "$src" archive HEAD | tar -C "$work/new/tita" -xf -
+old_version=$(dpkg-parsechangelog -l "$work/new/tita/debian/changelog" -S Version)
+new_version=$old_version.1
+{
+	printf 'tita (%s) unstable; urgency=medium\n\n' "$new_version"
+	printf '  * Rebuild: package-test.sh upgrades %s to this.\n\n' "$old_version"
+	printf ' -- %s  %s\n\n' "$(dpkg-parsechangelog -l "$work/new/tita/debian/changelog" -S Maintainer)" \
+		"$(date -R)"
+	cat "$work/new/tita/debian/changelog"
+} >"$work/changelog"
+mv "$work/changelog" "$work/new/tita/debian/changelog"
+build "$work/new/tita"
+new_deb=$(ls "$work"/new/tita_*.deb)
+
 fail=0
-for f in /usr/sbin/titad /usr/bin/titactl /lib/systemd/system/titad.service \
-	/etc/tita/titad.conf /usr/share/man/man8/titad.8.gz /usr/share/man/man5/titad.conf.5.gz \
-	/usr/share/bash-completion/completions/titactl; do
-	if [ ! -e "$f" ]; then
-		echo "package-test.sh: the package did not install $f" >&2
-		fail=1
-	fi
-done
-getent group tita >/dev/null || { echo "package-test.sh: no tita group" >&2; fail=1; }
-/usr/sbin/titad --version >/dev/null || fail=1
-systemd-analyze verify /lib/systemd/system/titad.service || fail=1
-dpkg -r tita >/dev/null
-[ ! -e /usr/sbin/titad ] || { echo "package-test.sh: titad left after removal" >&2; fail=1; }
-[ "$fail" -eq 0 ] && echo "package-test.sh: $(basename "$deb") built, installed and removed cleanly"
+bash "$src/tests/package/check-deploy-paths.sh" "$old_deb" "$src" || fail=1
+bash "$src/tests/package/lifecycle.sh" "$old_deb" "$new_deb" || fail=1
+[ "$fail" -eq 0 ] && echo "package-test.sh: $(basename "$old_deb") and $(basename "$new_deb"): built, paths checked, lifecycle clean"
 exit "$fail"

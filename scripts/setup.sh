@@ -12,9 +12,9 @@ packages=(
 	protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
 	libsodium-dev libcmocka-dev
 	libnl-3-dev libnl-route-3-dev libmnl-dev
-	libmicrohttpd-dev libsystemd-dev libibverbs-dev libinih-dev
+	libsystemd-dev libibverbs-dev libinih-dev
 	liblldpctl-dev lldpd
-	iproute2 nftables tshark python3-scapy python3 curl
+	iproute2 ethtool nftables tshark python3-scapy python3 python3-yaml curl
 	prometheus gnuplot-nox
 	clang-format
 	scdoc bash-completion debhelper dpkg-dev fakeroot

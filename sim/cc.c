@@ -300,7 +300,7 @@ static void hpcc_on_event(struct sim *s, struct sim_flow *f, enum sim_cc_event e
 	case SIM_CC_ACK:
 		sim_flow_set_rate(s, f,
 				  hpcc_on_ack(&f->cc.hpcc, &s->hpcc, pkt->seq, f->sent_bytes,
-					      pkt->hop, pkt->nhop));
+					      sim_pkt_hops(s, pkt), pkt->nhop));
 		break;
 	default:
 		break;

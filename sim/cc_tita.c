@@ -21,7 +21,8 @@
  *    limit of the qp/tc back ends), on top of each QP's DCQCN rate.
  *  - On a leaf-spine fabric every host knows its place (its leaf, the
  *    spines) and its leaf's members, as titad reads them from the
- *    topology file; each learns a remote's leaf when a flow between them
+ *    topology file (unless the scenario says hosts_know_place = 0, as
+ *    with no such file); each learns a remote's leaf when a flow between them
  *    starts, as titad does from the remote's hello. tita's probes travel
  *    as real probes through the fabric (sim_probe_send), and a path update
  *    holds the pair's flows until nothing of them is in flight, then moves
@@ -38,8 +39,6 @@
 #ifdef SIM_HAVE_WIRE
 #include "wire.h"
 #endif
-
-static uint64_t dbg_kind_msgs[5], dbg_kind_entries[5], dbg_leader_msgs[5];
 
 /* UDP 8 + IPv4 20 + Ethernet 14 + FCS 4 around each datagram. */
 #define UDP_OVERHEAD_BYTES 46u
@@ -69,6 +68,8 @@ struct tita_sim {
 	struct tita_wire_msg scratch;
 #endif
 	struct tita_msg out;
+	/* Messages and entries sent, by kind (enum tita_msg_kind). */
+	uint64_t msgs_by_kind[5], entries_by_kind[5];
 };
 
 static struct tita_sim *ts_of(struct sim *s)
@@ -233,7 +234,7 @@ int sim_tita_init(struct sim *s)
 		sim_pairmap_init(&x->txp_map);
 		sim_pairmap_init(&x->rxp_map);
 		tita_ctl_seed(x->ctl, s->cfg->seed * 0x9e3779b97f4a7c15ull ^ (h + 1));
-		if (s->cfg->topo == SIM_TOPO_LEAFSPINE) {
+		if (s->cfg->topo == SIM_TOPO_LEAFSPINE && !s->cfg->hosts_unplaced) {
 			uint32_t hpl = s->cfg->hosts_per_leaf, first = h / hpl * hpl;
 			struct tita_place place = {
 				.leaf = h / hpl,
@@ -263,8 +264,9 @@ int sim_tita_init(struct sim *s)
 }
 
 /* The controllers' counters, summed over the hosts (SIM_TITA_STATS=1). */
-static void print_stats(const struct sim *s)
+static void print_stats(struct sim *s)
 {
+	const struct tita_sim *t = ts_of(s);
 	struct tita_ctl_stats sum = { 0 }, st;
 	uint64_t *a = (uint64_t *)&sum, *b = (uint64_t *)&st;
 
@@ -288,13 +290,16 @@ static void print_stats(const struct sim *s)
 			ls.swaps += one.swaps;
 			ls.refused += one.refused;
 		}
-		fprintf(stderr, "msgs by kind (demand grant report answer): %llu/%llu %llu/%llu %llu/%llu %llu/%llu; at leaders %llu %llu %llu %llu\n",
-			(unsigned long long)dbg_kind_msgs[1], (unsigned long long)dbg_kind_entries[1],
-			(unsigned long long)dbg_kind_msgs[2], (unsigned long long)dbg_kind_entries[2],
-			(unsigned long long)dbg_kind_msgs[3], (unsigned long long)dbg_kind_entries[3],
-			(unsigned long long)dbg_kind_msgs[4], (unsigned long long)dbg_kind_entries[4],
-			(unsigned long long)dbg_leader_msgs[1], (unsigned long long)dbg_leader_msgs[2],
-			(unsigned long long)dbg_leader_msgs[3], (unsigned long long)dbg_leader_msgs[4]);
+		fprintf(stderr,
+			"messages (entries): demand %llu (%llu) grant %llu (%llu) leaf report %llu (%llu) leaf answer %llu (%llu)\n",
+			(unsigned long long)t->msgs_by_kind[TITA_MSG_DEMAND],
+			(unsigned long long)t->entries_by_kind[TITA_MSG_DEMAND],
+			(unsigned long long)t->msgs_by_kind[TITA_MSG_GRANT],
+			(unsigned long long)t->entries_by_kind[TITA_MSG_GRANT],
+			(unsigned long long)t->msgs_by_kind[TITA_MSG_LEAF_REPORT],
+			(unsigned long long)t->entries_by_kind[TITA_MSG_LEAF_REPORT],
+			(unsigned long long)t->msgs_by_kind[TITA_MSG_LEAF_ANSWER],
+			(unsigned long long)t->entries_by_kind[TITA_MSG_LEAF_ANSWER]);
 		fprintf(stderr,
 			"leader stats: runs %llu proposals %llu (swap %llu) seeks %llu accepted %llu swaps %llu refused %llu\n",
 			(unsigned long long)ls.runs, (unsigned long long)ls.proposals,
@@ -361,79 +366,26 @@ static uint32_t msg_estimate_bytes(uint32_t n_entries)
 static void send_datagram(struct sim *s, uint32_t from, uint32_t to, uint32_t slot,
 			  uint32_t dgram_bytes)
 {
-	uint32_t i = sim_pkt_alloc(s);
-	struct sim_pkt *p = &s->pkts[i];
-
-	p->kind = SIM_PKT_TITA;
-	p->flow = slot;
-	p->dst = to;
 	/* titad's one socket: from and to its peer port, so a pair's datagrams
 	 * hash on (from, to) alone and keep one path. */
-	p->sport = SIM_TITA_UDP_PORT;
-	p->dport = SIM_TITA_UDP_PORT;
-	p->wire_bytes = dgram_bytes + UDP_OVERHEAD_BYTES;
-	p->payload_bytes = 0;
-	s->hosts[from].ctrl_tx_bytes += p->wire_bytes;
-	s->ctrl_bytes += p->wire_bytes;
+	uint32_t wire = dgram_bytes + UDP_OVERHEAD_BYTES;
+	uint32_t i =
+		sim_pkt_ctrl(s, SIM_PKT_TITA, slot, to, SIM_TITA_UDP_PORT, SIM_TITA_UDP_PORT, wire);
+
+	s->hosts[from].ctrl_tx_bytes += wire;
+	s->ctrl_bytes += wire;
 	sim_host_send_ctrl(s, from, i);
 }
 
 static void send_msg(struct sim *s, uint32_t host, const struct tita_msg *m)
 {
-	const char *tr = getenv("SIM_TRACE_PAIR");
-
-	if (m->kind < 5) {
-		dbg_kind_msgs[m->kind]++;
-		dbg_kind_entries[m->kind] += m->n_entries;
-		if (host % s->cfg->hosts_per_leaf == 0 || host_of_addr(&m->peer) % s->cfg->hosts_per_leaf == 0)
-			dbg_leader_msgs[m->kind]++;
-	}
-
-	if (tr) {
-		unsigned a, b;
-		uint32_t to = host_of_addr(&m->peer);
-		double t_us = (double)s->now_ps / 1e6;
-
-		if (sscanf(tr, "%u:%u", &a, &b) == 2) {
-			if (m->kind == TITA_MSG_DEMAND && host == a && to == b)
-				for (uint32_t i = 0; i < m->n_entries; i++)
-					fprintf(stderr,
-						"t=%.3fus %u->%u demand %.1f spine %d room %llx seek %d\n",
-						t_us, a, b, m->demand[i].demand_bps / 1e9,
-						m->demand[i].has_spine ? m->demand[i].spine : -1,
-						(unsigned long long)m->demand[i].room_mask,
-						m->demand[i].seek);
-			if (m->kind == TITA_MSG_GRANT && host == b && to == a)
-				for (uint32_t i = 0; i < m->n_entries; i++)
-					fprintf(stderr,
-						"t=%.3fus %u->%u grant %.1f move %d room %llx swap %d\n",
-						t_us, b, a, m->grant[i].rate_bps / 1e9,
-						m->grant[i].move,
-						(unsigned long long)m->grant[i].room_mask,
-						m->grant[i].swap);
-			if (m->kind == TITA_MSG_LEAF_REPORT || m->kind == TITA_MSG_LEAF_ANSWER)
-				for (uint32_t i = 0; i < m->n_entries; i++) {
-					const struct tita_leaf_entry *e = &m->leaf[i];
-					uint32_t mem = host_of_addr(&e->member);
-
-					if ((mem == a && e->dir == TITA_LEAF_UP) ||
-					    (mem == b && e->dir == TITA_LEAF_DOWN))
-						fprintf(stderr,
-							"t=%.3fus %s %u %s spine %u leaf %d demand %.1f move %.1f to %d room %llx swap %d cap %.1f\n",
-							t_us,
-							m->kind == TITA_MSG_LEAF_REPORT ? "report" :
-											  "answer",
-							mem, e->dir == TITA_LEAF_UP ? "UP" : "DOWN",
-							e->spine, (int)e->remote_leaf,
-							e->demand_bps / 1e9, e->move_bps / 1e9,
-							e->move_to == TITA_SPINE_NONE ? -1 : e->move_to,
-							(unsigned long long)e->room_mask, e->swap,
-							e->cap_bps / 1e9);
-				}
-		}
-	}
 	struct tita_sim *t = ts_of(s);
 	uint32_t to = host_of_addr(&m->peer);
+
+	if (m->kind < 5) {
+		t->msgs_by_kind[m->kind]++;
+		t->entries_by_kind[m->kind] += m->n_entries;
+	}
 
 	if (to >= s->n_hosts || to == host || !m->n_entries)
 		return;
@@ -755,326 +707,8 @@ static void reschedule(struct sim *s, uint32_t host)
 	sim_schedule(s, t, SIM_EV_TITA, host, 0);
 }
 
-/* SIM_DEBUG_PATHS=1: every 50 us, how many flows share each spine link. */
-static void debug_paths(struct sim *s)
-{
-	static uint64_t next_ps;
-	uint32_t L = s->cfg->leaves, S = s->cfg->spines, hpl = s->cfg->hosts_per_leaf;
-	uint32_t *up, *dn, max = 0, over = 0, active = 0;
-	double rate_min = 1e300, rate_sum = 0;
-
-	if (s->now_ps < next_ps || s->cfg->topo != SIM_TOPO_LEAFSPINE)
-		return;
-	next_ps =
-		s->now_ps + (getenv("SIM_DEBUG_STEP_US") ? atoi(getenv("SIM_DEBUG_STEP_US")) : 50) *
-				    SIM_PS_PER_US;
-	up = calloc((size_t)L * S, sizeof(*up));
-	dn = calloc((size_t)L * S, sizeof(*dn));
-	for (uint32_t k = 0; k < s->n_flows; k++) {
-		const struct sim_flow *f = &s->flows[k];
-		uint32_t sp;
-
-		if (!f->started || f->finish_ps)
-			continue;
-		sp = sim_path_spine(s, f->src, f->dst, f->sport);
-		if (sp == SIM_NONE)
-			continue;
-		active++;
-		up[f->src / hpl * S + sp]++;
-		dn[f->dst / hpl * S + sp]++;
-	}
-	{
-		static uint32_t *last_sp;
-		uint32_t changed = 0, into_bad = 0;
-
-		if (!last_sp) {
-			last_sp = malloc(s->n_flows * sizeof(*last_sp));
-			memset(last_sp, 0xff, s->n_flows * sizeof(*last_sp));
-		}
-		for (uint32_t k = 0; k < s->n_flows; k++) {
-			const struct sim_flow *f = &s->flows[k];
-			uint32_t sp;
-
-			if (!f->started || f->finish_ps)
-				continue;
-			sp = sim_path_spine(s, f->src, f->dst, f->sport);
-			if (last_sp[k] != SIM_NONE && last_sp[k] != 0xffffffffu && sp != last_sp[k]) {
-				changed++;
-				into_bad += up[f->src / hpl * S + sp] > 1 || dn[f->dst / hpl * S + sp] > 1;
-			}
-			last_sp[k] = sp;
-		}
-		fprintf(stderr, "  moved %u, of them now on a shared link %u\n", changed, into_bad);
-	}
-	for (uint32_t k = 0; k < L * S; k++) {
-		max = up[k] > max ? up[k] : max;
-		max = dn[k] > max ? dn[k] : max;
-		over += (up[k] > 1) + (dn[k] > 1);
-	}
-	for (uint32_t h = 0; h < s->n_hosts; h++) {
-		struct sim_host *x = &s->hosts[h];
-
-		for (uint32_t k = 0; k < x->n_txp; k++)
-			if (x->txp[k].live && x->txp[k].rate_bps != TITA_RATE_UNPACED) {
-				double r = (double)x->txp[k].rate_bps / 1e9;
-
-				rate_min = r < rate_min ? r : rate_min;
-				rate_sum += r;
-			}
-	}
-	{
-		static struct tita_leader_stats last;
-		struct tita_leader_stats ls = { 0 }, one;
-		uint32_t big_up = 0, over_up = 0, over_dn = 0;
-
-		for (uint32_t h = 0; h < s->n_hosts; h++) {
-			struct tita_addr addr = tita_addr_from_host_id(h);
-
-			tita_ctl_leader_stats(s->hosts[h].ctl, &addr, &one);
-			ls.proposals += one.proposals;
-			ls.proposals_swap += one.proposals_swap;
-			ls.seeks += one.seeks;
-			ls.accepted += one.accepted;
-			ls.swaps += one.swaps;
-			ls.refused += one.refused;
-		}
-		for (uint32_t h = 0; h < s->n_hosts; h++) {
-			struct tita_pair_info info[8];
-			size_t n = tita_ctl_pairs(s->hosts[h].ctl, info, 8);
-
-			for (size_t i = 0; i < n && i < 8; i++)
-				big_up += info[i].role == TITA_PAIR_TX && info[i].leaf_cap_bps > 12500000000ull;
-		}
-		for (uint32_t k = 0; k < L * S; k++) {
-			over_up += up[k] > 1;
-			over_dn += dn[k] > 1;
-		}
-		{
-			uint32_t conflicted = 0, fixable = 0;
-
-			for (uint32_t k = 0; k < s->n_flows; k++) {
-				const struct sim_flow *f = &s->flows[k];
-				uint32_t sp, a, b;
-
-				if (!f->started || f->finish_ps)
-					continue;
-				sp = sim_path_spine(s, f->src, f->dst, f->sport);
-				if (sp == SIM_NONE)
-					continue;
-				a = f->src / hpl;
-				b = f->dst / hpl;
-				if (up[a * S + sp] < 2 && dn[b * S + sp] < 2)
-					continue;
-				conflicted++;
-				for (uint32_t t = 0; t < S; t++)
-					if (!up[a * S + t] && !dn[b * S + t]) {
-						fixable++;
-						if (getenv("SIM_DEBUG_PATHS")[0] == '5')
-							fprintf(stderr,
-								"    fixable %u->%u spine %u (up %u dn %u) free %u\n",
-								f->src, f->dst, sp, up[a * S + sp],
-								dn[b * S + sp], t);
-						break;
-					}
-			}
-			fprintf(stderr, "  conflicted flows %u, with a spine free at both ends %u\n",
-				conflicted, fixable);
-		}
-		fprintf(stderr,
-			"  up>1 %u dn>1 %u capped>12.5G %u | proposals %llu (swap %llu) seeks %llu accepted %llu swaps %llu refused %llu\n",
-			over_up, over_dn, big_up, (unsigned long long)(ls.proposals - last.proposals),
-			(unsigned long long)(ls.proposals_swap - last.proposals_swap),
-			(unsigned long long)(ls.seeks - last.seeks),
-			(unsigned long long)(ls.accepted - last.accepted),
-			(unsigned long long)(ls.swaps - last.swaps),
-			(unsigned long long)(ls.refused - last.refused));
-		last = ls;
-	}
-	fprintf(stderr, "t=%.0fus active=%u max/link=%u links>1=%u rate min %.1f sum %.0f\n",
-		(double)s->now_ps / 1e6, active, max, over, rate_min, rate_sum);
-	if (getenv("SIM_DEBUG_PATHS")[0] == '4') {
-		const struct sim_node *nd = &s->nodes[s->switches[0].node];
-
-		{
-			/* Bytes into leaf 0's uplink to spine 2 since last time: what
-			 * the hosts under leaf 0 sent that took spine 2. */
-			static uint64_t last_in, last_ps;
-			uint64_t in = 0;
-
-			for (uint32_t k = 0; k < s->n_flows; k++) {
-				const struct sim_flow *f = &s->flows[k];
-
-				if (f->started && f->src < hpl &&
-				    sim_path_spine(s, f->src, f->dst, f->sport) == 2)
-					in += f->sent_bytes;
-			}
-			if (last_ps)
-				fprintf(stderr, "  leaf0->spine2 offered %.1fG\n",
-					(double)(in - last_in) * 8e3 /
-						(double)(s->now_ps - last_ps));
-			last_in = in;
-			last_ps = s->now_ps;
-		}
-		fprintf(stderr, "  leaf0 up q KB:");
-		for (uint32_t k = hpl; k < nd->n_ports; k++)
-			fprintf(stderr, " %.0f",
-				(double)s->ports[nd->first_port + k].q_bytes[SIM_PRIO_DATA] / 1024);
-		fprintf(stderr, "\n");
-		{
-			/* Pairs of leaf 0 on spine 2: by state, with their paced rates. */
-			double sum[6] = { 0 }, cnt[6] = { 0 }, capsum = 0, unc = 0;
-
-			for (uint32_t h = 0; h < hpl; h++) {
-				struct tita_pair_info info[256];
-				size_t n = tita_ctl_pairs(s->hosts[h].ctl, info, 256);
-
-				for (size_t i = 0; i < n && i < 256; i++) {
-					if (info[i].role != TITA_PAIR_TX || info[i].spine != 2)
-						continue;
-					cnt[info[i].state]++;
-					sum[info[i].state] += info[i].rate_bps ==
-									      TITA_RATE_UNPACED ?
-								      100 :
-								      info[i].rate_bps / 1e9;
-					if (info[i].leaf_cap_bps)
-						capsum += info[i].leaf_cap_bps / 1e9;
-					else
-						unc++;
-				}
-			}
-			{
-				double eff = 0, cnt2 = 0;
-
-				for (uint32_t k = 0; k < s->n_flows; k++) {
-					const struct sim_flow *f = &s->flows[k];
-					const struct sim_txpair *tp;
-					double r;
-
-					if (!f->started || f->sent_bytes >= f->size_bytes ||
-					    f->src >= hpl ||
-					    sim_path_spine(s, f->src, f->dst, f->sport) != 2)
-						continue;
-					tp = &s->hosts[f->src].txp[f->txp];
-					r = f->rate_bps / 1e9;
-					if (tp->rate_bps != TITA_RATE_UNPACED &&
-					    tp->rate_bps / 1e9 < r)
-						r = tp->rate_bps / 1e9;
-					eff += r;
-					cnt2++;
-				}
-				fprintf(stderr,
-					"  leaf0 spine2 sending flows %.0f, effective %.1fG\n",
-					cnt2, eff);
-			}
-			fprintf(stderr,
-				"  leaf0 spine2 pairs: starting %.0f (%.1fG) granted %.0f (%.1fG) failopen %.0f (%.1fG) capsum %.1f uncapped %.0f\n",
-				cnt[1], sum[1], cnt[2], sum[2], cnt[3], sum[3], capsum, unc);
-		}
-	}
-	if (getenv("SIM_DEBUG_PATHS")[0] == '3') {
-		/* Links whose flows' paced rates add up to more than the link. */
-		double *ur = calloc((size_t)L * S, sizeof(double)),
-		       *dr = calloc((size_t)L * S, sizeof(double));
-
-		for (uint32_t k = 0; k < s->n_flows; k++) {
-			const struct sim_flow *f = &s->flows[k];
-			const struct sim_txpair *tp;
-			uint32_t sp;
-			double r;
-
-			if (!f->started || f->finish_ps)
-				continue;
-			sp = sim_path_spine(s, f->src, f->dst, f->sport);
-			if (sp == SIM_NONE)
-				continue;
-			tp = &s->hosts[f->src].txp[f->txp];
-			r = tp->rate_bps == TITA_RATE_UNPACED ? 100 : (double)tp->rate_bps / 1e9;
-			/* The pair's pacer is shared by its flows: count it once. */
-			if (f->id != s->flows[f->id].id)
-				r = 0;
-			ur[f->src / hpl * S + sp] += r;
-			dr[f->dst / hpl * S + sp] += r;
-		}
-		for (uint32_t k = 0; k < L * S; k++) {
-			double capg = (double)s->cfg->fabric_rate_bps / 1e9 * 1.01;
-
-			if (ur[k] > capg)
-				fprintf(stderr, "  over: leaf %u up spine %u: %.1f G (%u flows)\n",
-					k / S, k % S, ur[k], up[k]);
-			if (dr[k] > capg)
-				fprintf(stderr,
-					"  over: leaf %u down spine %u: %.1f G (%u flows)\n", k / S,
-					k % S, dr[k], dn[k]);
-		}
-		free(ur);
-		free(dr);
-	}
-	for (uint32_t l = 0; l < L && getenv("SIM_DEBUG_PATHS")[0] == '2'; l++) {
-		struct tita_leader_link lu[TITA_SPINES_MAX], ld[TITA_SPINES_MAX];
-		struct tita_addr a = tita_addr_from_host_id(l * hpl);
-		uint32_t n = tita_ctl_leaf_links(s->hosts[l * hpl].ctl, &a, lu, ld);
-
-		fprintf(stderr, "  leader of leaf %u:", l);
-		for (uint32_t k = 0; k < n; k++)
-			fprintf(stderr, " %u:%u/%.0f|%u/%.0f", k, up[l * S + k],
-				lu[k].demand_bps / 1e9, dn[l * S + k], ld[k].demand_bps / 1e9);
-		fprintf(stderr, "\n");
-	}
-	if (getenv("SIM_DEBUG_PATHS")[0] == '2')
-		for (uint32_t k = 0; k < s->n_flows; k++) {
-			const struct sim_flow *f = &s->flows[k];
-			uint32_t sp;
-			struct tita_pair_info info[64];
-			size_t n;
-
-			if (!f->started || f->finish_ps)
-				continue;
-			sp = sim_path_spine(s, f->src, f->dst, f->sport);
-			if (sp == SIM_NONE)
-				continue;
-			n = tita_ctl_pairs(s->hosts[f->src].ctl, info, 64);
-			for (size_t i = 0; i < n && i < 64; i++) {
-				if (info[i].role != TITA_PAIR_TX ||
-				    host_of_addr(&info[i].remote) != f->dst)
-					continue;
-				if (up[f->src / hpl * S + sp] < 2 &&
-				    dn[f->dst / hpl * S + sp] < 2 &&
-				    info[i].rate_bps >= 94000000000ull)
-					continue;
-				fprintf(stderr,
-					"  flow %u %u->%u leaf %u->%u real spine %u (up %u dn %u) ctl spine %u sport %u/%u state %d%s grant %.1f cap %.1f ceil %.1f rate %.1f ce %u\n",
-					k, f->src, f->dst, f->src / hpl, f->dst / hpl, sp,
-					up[f->src / hpl * S + sp], dn[f->dst / hpl * S + sp],
-					info[i].spine, info[i].sport, f->sport, info[i].state,
-					info[i].moving ? " MOVING" : "", info[i].grant_bps / 1e9,
-					info[i].leaf_cap_bps / 1e9, info[i].ceiling_bps / 1e9,
-					info[i].rate_bps == TITA_RATE_UNPACED ?
-						-1.0 :
-						info[i].rate_bps / 1e9,
-					info[i].ce_ppm);
-				n = tita_ctl_pairs(s->hosts[f->dst].ctl, info, 64);
-				for (size_t j = 0; j < n && j < 64; j++)
-					if (info[j].role == TITA_PAIR_RX &&
-					    info[j].state == TITA_PAIR_ACTIVE &&
-					    host_of_addr(&info[j].remote) == f->src)
-						fprintf(stderr,
-							"    rx at %u: spine %u grant %.1f leafcap %.1f measured %.1f demand %.1f\n",
-							f->dst, info[j].spine,
-							info[j].grant_bps / 1e9,
-							info[j].leaf_cap_bps / 1e9,
-							info[j].measured_bps / 1e9,
-							info[j].demand_bps / 1e9);
-				break;
-			}
-		}
-	free(up);
-	free(dn);
-}
-
 void sim_tita_on_event(struct sim *s, uint32_t host)
 {
-	if (getenv("SIM_DEBUG_PATHS"))
-		debug_paths(s);
 	struct sim_host *x = &s->hosts[host];
 	uint64_t now_ns = s->now_ps / SIM_PS_PER_NS;
 
@@ -1105,7 +739,7 @@ void sim_tita_flow_start(struct sim *s, struct sim_flow *f)
 
 	f->txp = idx;
 	f->rxp = rxpeer_of(&s->hosts[f->dst], f->src);
-	if (s->cfg->topo == SIM_TOPO_LEAFSPINE) {
+	if (s->cfg->topo == SIM_TOPO_LEAFSPINE && !s->cfg->hosts_unplaced) {
 		/* The hellos the two daemons would have exchanged. */
 		uint32_t hpl = s->cfg->hosts_per_leaf;
 

@@ -20,17 +20,6 @@
 #define RECOVERED_FRAC 0.95
 #define PRE_FAIL_BINS 10u
 
-static void *xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n ? n : 1, sz);
-
-	if (!p) {
-		fprintf(stderr, "tita-sim: out of memory\n");
-		exit(1);
-	}
-	return p;
-}
-
 struct heap_item {
 	double key;
 	uint32_t res;
@@ -93,12 +82,13 @@ double sim_maxmin_capacity_bps(const struct sim *s, const uint32_t *ids, uint32_
 	uint32_t n_res = 2 * s->n_hosts + 2 * nl, n_heap = 0;
 	double eff = (double)c->mtu_bytes /
 		     (c->mtu_bytes + SIM_HDR_BYTES + (s->cc->int_stamp ? SIM_INT_BYTES : 0));
-	double *cap = xcalloc(n_res, sizeof(double)), *fsum = xcalloc(n_res, sizeof(double));
-	uint32_t *cnt = xcalloc(n_res, sizeof(uint32_t)),
-		 *off = xcalloc(n_res + 1, sizeof(uint32_t));
-	uint32_t *members = xcalloc((size_t)n_ids * 4, sizeof(uint32_t));
-	bool *frozen = xcalloc(n_ids, sizeof(bool));
-	struct heap_item *heap = xcalloc((size_t)n_ids * 4 + n_res, sizeof(*heap));
+	double *cap = sim_xcalloc(n_res, sizeof(double)),
+	       *fsum = sim_xcalloc(n_res, sizeof(double));
+	uint32_t *cnt = sim_xcalloc(n_res, sizeof(uint32_t)),
+		 *off = sim_xcalloc(n_res + 1, sizeof(uint32_t));
+	uint32_t *members = sim_xcalloc((size_t)n_ids * 4, sizeof(uint32_t));
+	bool *frozen = sim_xcalloc(n_ids, sizeof(bool));
+	struct heap_item *heap = sim_xcalloc((size_t)n_ids * 4 + n_res, sizeof(*heap));
 	double total = 0;
 	uint32_t res[4];
 
@@ -202,7 +192,7 @@ static void collect_failure(const struct sim *s, struct sim_results *r)
 	uint64_t bin = s->cfg->goodput_bin_ps, fail = s->fail_ps;
 	uint32_t b = (uint32_t)((fail + bin - 1) / bin), last_n = UINT32_MAX;
 	uint32_t bf = (uint32_t)(fail / bin), n_pre = 0;
-	uint32_t *ids = xcalloc(s->n_flows, sizeof(uint32_t));
+	uint32_t *ids = sim_xcalloc(s->n_flows, sizeof(uint32_t));
 	uint64_t pre = 0, last_hash = 0;
 	double capacity = 0;
 	bool first = true;

@@ -16,7 +16,7 @@
 
 #include "sim.h"
 
-static void *xcalloc(size_t n, size_t sz)
+void *sim_xcalloc(size_t n, size_t sz)
 {
 	void *p = calloc(n ? n : 1, sz);
 
@@ -50,6 +50,16 @@ uint32_t sim_pkt_alloc(struct sim *s)
 			exit(1);
 		}
 		s->pkts = p;
+		if (s->cc->int_stamp) {
+			struct hpcc_hop(*h)[HPCC_MAX_HOPS] =
+				realloc(s->hops, (size_t)cap * sizeof(*h));
+
+			if (!h) {
+				fprintf(stderr, "tita-sim: out of memory for packets\n");
+				exit(1);
+			}
+			s->hops = h;
+		}
 		for (i = s->cap_pkts; i < cap; i++)
 			p[i].next = i + 1 < cap ? i + 1 : SIM_NONE;
 		s->free_pkt = s->cap_pkts;
@@ -61,6 +71,22 @@ uint32_t sim_pkt_alloc(struct sim *s)
 	s->pkts[i].next = SIM_NONE;
 	s->pkts[i].nhop = 0;
 	s->pkts[i].ce = 0;
+	return i;
+}
+
+uint32_t sim_pkt_ctrl(struct sim *s, enum sim_pkt_kind kind, uint32_t flow, uint32_t dst,
+		      uint16_t sport, uint16_t dport, uint32_t wire_bytes)
+{
+	uint32_t i = sim_pkt_alloc(s);
+	struct sim_pkt *p = &s->pkts[i];
+
+	p->kind = (uint8_t)kind;
+	p->flow = flow;
+	p->dst = dst;
+	p->sport = sport;
+	p->dport = dport;
+	p->wire_bytes = wire_bytes;
+	p->payload_bytes = 0;
 	return i;
 }
 
@@ -256,7 +282,7 @@ static void switch_kick(struct sim *s, uint32_t port)
 	if (port == s->monitor_port)
 		monitor_queue_change(s, pt);
 	if (s->cc->int_stamp && p->kind == SIM_PKT_DATA && p->nhop < HPCC_MAX_HOPS) {
-		struct hpcc_hop *h = &p->hop[p->nhop++];
+		struct hpcc_hop *h = &s->hops[i][p->nhop++];
 
 		h->rate_bps = pt->rate_bps;
 		h->ts_ps = s->now_ps;
@@ -390,7 +416,6 @@ void sim_host_send_ctrl(struct sim *s, uint32_t host, uint32_t pkt)
 
 	s->pkts[pkt].prio = SIM_PRIO_CTRL;
 	s->pkts[pkt].src = host;
-	s->pkts[pkt].sent_ps = s->now_ps;
 	fifo_push(s, &pt->q[SIM_PRIO_CTRL], pkt);
 	pt->q_bytes[SIM_PRIO_CTRL] += s->pkts[pkt].wire_bytes;
 	sim_nic_kick(s, host);
@@ -452,7 +477,6 @@ static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
 	p->dport = SIM_ROCE_DPORT;
 	p->payload_bytes = payload;
 	p->wire_bytes = wire;
-	p->sent_ps = s->now_ps;
 	f->sent_bytes += payload;
 	p->seq = f->sent_bytes;
 	f->last_pkt_bytes = wire;
@@ -549,18 +573,17 @@ void sim_flow_set_rate(struct sim *s, struct sim_flow *f, double rate_bps)
 		sim_nic_kick(s, f->src);
 }
 
+/* A packet of f's QP from its receiver back to its sender. */
+static uint32_t reverse_pkt(struct sim *s, const struct sim_flow *f, enum sim_pkt_kind kind,
+			    uint32_t wire_bytes)
+{
+	return sim_pkt_ctrl(s, kind, f->id, f->src, f->sport, SIM_ROCE_DPORT, wire_bytes);
+}
+
 static void send_cnp(struct sim *s, struct sim_flow *f)
 {
-	uint32_t i = sim_pkt_alloc(s);
-	struct sim_pkt *p = &s->pkts[i];
+	uint32_t i = reverse_pkt(s, f, SIM_PKT_CNP, SIM_CNP_BYTES);
 
-	p->kind = SIM_PKT_CNP;
-	p->flow = f->id;
-	p->dst = f->src;
-	p->sport = f->sport;
-	p->dport = SIM_ROCE_DPORT;
-	p->wire_bytes = SIM_CNP_BYTES;
-	p->payload_bytes = 0;
 	s->cnps++;
 	s->hosts[f->dst].cnps_sent++;
 	sim_host_send_ctrl(s, f->dst, i);
@@ -568,37 +591,23 @@ static void send_cnp(struct sim *s, struct sim_flow *f)
 
 static void send_ack(struct sim *s, struct sim_flow *f, uint32_t data_idx)
 {
-	uint32_t i = sim_pkt_alloc(s); /* may move the pool: index, not pointer */
+	/* may move the pool: index, not pointer */
+	uint32_t i = reverse_pkt(s, f, SIM_PKT_ACK, SIM_ACK_BYTES + SIM_INT_BYTES);
 	struct sim_pkt *p = &s->pkts[i];
 	const struct sim_pkt *data = &s->pkts[data_idx];
 
-	p->kind = SIM_PKT_ACK;
-	p->flow = f->id;
-	p->dst = f->src;
-	p->sport = f->sport;
-	p->dport = SIM_ROCE_DPORT;
-	p->wire_bytes = SIM_ACK_BYTES + SIM_INT_BYTES;
-	p->payload_bytes = 0;
 	p->seq = f->rcvd_bytes;
 	p->nhop = data->nhop;
-	memcpy(p->hop, data->hop, sizeof(p->hop[0]) * data->nhop);
+	memcpy(s->hops[i], s->hops[data_idx], sizeof(s->hops[0][0]) * data->nhop);
 	sim_host_send_ctrl(s, f->dst, i);
 }
 
 /* An RC NAK (PSN sequence error): resend from rcvd_bytes. */
 static void send_nak(struct sim *s, struct sim_flow *f)
 {
-	uint32_t i = sim_pkt_alloc(s);
-	struct sim_pkt *p = &s->pkts[i];
+	uint32_t i = reverse_pkt(s, f, SIM_PKT_NAK, SIM_ACK_BYTES);
 
-	p->kind = SIM_PKT_NAK;
-	p->flow = f->id;
-	p->dst = f->src;
-	p->sport = f->sport;
-	p->dport = SIM_ROCE_DPORT;
-	p->wire_bytes = SIM_ACK_BYTES;
-	p->payload_bytes = 0;
-	p->seq = f->rcvd_bytes;
+	s->pkts[i].seq = f->rcvd_bytes;
 	f->nak_for = f->rcvd_bytes;
 	s->naks++;
 	sim_host_send_ctrl(s, f->dst, i);
@@ -799,21 +808,14 @@ static void host_receive(struct sim *s, uint32_t host, uint32_t i)
 	case SIM_PKT_PROBE: {
 		/* No spine on the way: the destination answers (as ICMP port
 		 * unreachable would), naming none. */
-		uint32_t r = sim_pkt_alloc(s);
-		struct sim_pkt *q = &s->pkts[r];
+		uint32_t r = sim_pkt_ctrl(s, SIM_PKT_PROBE_REPLY, SIM_NONE, p->src, p->sport,
+					  p->dport, SIM_PROBE_REPLY_BYTES);
 
 		p = &s->pkts[i];
+		s->pkts[r].seq = host;
 		s->hosts[host].ctrl_rx_bytes += p->wire_bytes;
-		q->kind = SIM_PKT_PROBE_REPLY;
-		q->flow = SIM_NONE;
-		q->seq = host;
-		q->dst = p->src;
-		q->sport = p->sport;
-		q->dport = p->dport;
-		q->wire_bytes = SIM_PROBE_REPLY_BYTES;
-		q->payload_bytes = 0;
-		s->hosts[host].ctrl_tx_bytes += q->wire_bytes;
-		s->ctrl_bytes += q->wire_bytes;
+		s->hosts[host].ctrl_tx_bytes += SIM_PROBE_REPLY_BYTES;
+		s->ctrl_bytes += SIM_PROBE_REPLY_BYTES;
 		sim_host_send_ctrl(s, host, r);
 		break;
 	}
@@ -857,18 +859,11 @@ bool sim_flow_await_drain(struct sim *s, struct sim_flow *f)
 
 void sim_probe_send(struct sim *s, uint32_t src, uint32_t dst, uint16_t sport)
 {
-	uint32_t i = sim_pkt_alloc(s);
-	struct sim_pkt *p = &s->pkts[i];
+	uint32_t i = sim_pkt_ctrl(s, SIM_PKT_PROBE, SIM_NONE, dst, sport, SIM_ROCE_DPORT,
+				  SIM_PROBE_BYTES);
 
-	p->kind = SIM_PKT_PROBE;
-	p->flow = SIM_NONE;
-	p->dst = dst;
-	p->sport = sport;
-	p->dport = SIM_ROCE_DPORT;
-	p->wire_bytes = SIM_PROBE_BYTES;
-	p->payload_bytes = 0;
-	s->hosts[src].ctrl_tx_bytes += p->wire_bytes;
-	s->ctrl_bytes += p->wire_bytes;
+	s->hosts[src].ctrl_tx_bytes += SIM_PROBE_BYTES;
+	s->ctrl_bytes += SIM_PROBE_BYTES;
 	sim_host_send_ctrl(s, src, i);
 }
 
@@ -1050,16 +1045,16 @@ static void connect(struct sim *s, uint32_t na, uint32_t nb, uint64_t rate_bps)
 
 static void build_routes(struct sim *s)
 {
-	uint32_t *dist = xcalloc(s->n_nodes, sizeof(*dist));
-	uint32_t *queue = xcalloc(s->n_nodes, sizeof(*queue));
+	uint32_t *dist = sim_xcalloc(s->n_nodes, sizeof(*dist));
+	uint32_t *queue = sim_xcalloc(s->n_nodes, sizeof(*queue));
 	uint32_t cap = s->n_switches * s->n_hosts * 4, used = 0;
 
 	free(s->route_off);
 	free(s->route_n);
 	free(s->route_ports);
-	s->route_off = xcalloc((size_t)s->n_switches * s->n_hosts, sizeof(uint32_t));
-	s->route_n = xcalloc((size_t)s->n_switches * s->n_hosts, sizeof(uint32_t));
-	s->route_ports = xcalloc(cap, sizeof(uint32_t));
+	s->route_off = sim_xcalloc((size_t)s->n_switches * s->n_hosts, sizeof(uint32_t));
+	s->route_n = sim_xcalloc((size_t)s->n_switches * s->n_hosts, sizeof(uint32_t));
+	s->route_ports = sim_xcalloc(cap, sizeof(uint32_t));
 	for (uint32_t h = 0; h < s->n_hosts; h++) {
 		uint32_t head = 0, tail = 0;
 
@@ -1131,10 +1126,10 @@ static int build_topology(struct sim *s)
 	}
 	s->n_hosts = n_hosts;
 	s->n_switches = n_sw;
-	s->nodes = xcalloc(n_hosts + n_sw, sizeof(*s->nodes));
-	s->ports = xcalloc(max_ports, sizeof(*s->ports));
-	s->hosts = xcalloc(n_hosts, sizeof(*s->hosts));
-	s->switches = xcalloc(n_sw, sizeof(*s->switches));
+	s->nodes = sim_xcalloc(n_hosts + n_sw, sizeof(*s->nodes));
+	s->ports = sim_xcalloc(max_ports, sizeof(*s->ports));
+	s->hosts = sim_xcalloc(n_hosts, sizeof(*s->hosts));
+	s->switches = sim_xcalloc(n_sw, sizeof(*s->switches));
 	for (uint32_t h = 0; h < n_hosts; h++) {
 		s->hosts[h].node = add_node(s, true, h, 1);
 		s->hosts[h].port = s->nodes[s->hosts[h].node].first_port;
@@ -1221,14 +1216,17 @@ int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_op
 	s->free_pkt = SIM_NONE;
 	s->free_msg = SIM_NONE;
 	s->fail_ps = UINT64_MAX;
-	if (sim_eventq_init(&s->evq, 1 << 16) < 0)
+	if (sim_eventq_init(&s->evq, 1 << 12) < 0)
 		return -ENOMEM;
+	/* A packet's hops and PFC frames in one heap, timers in the other. */
+	sim_eventq_set_slow(&s->evq,
+			    ~(1u << SIM_EV_ARRIVE | 1u << SIM_EV_TXDONE | 1u << SIM_EV_PFC));
 	err = build_topology(s);
 	if (err)
 		return err;
 	s->first_switch_port = s->nodes[s->switches[0].node].first_port;
-	s->portq_hist_ps = xcalloc((size_t)(s->n_ports - s->first_switch_port) * SIM_PORTQ_BINS,
-				   sizeof(uint64_t));
+	s->portq_hist_ps = sim_xcalloc((size_t)(s->n_ports - s->first_switch_port) * SIM_PORTQ_BINS,
+				       sizeof(uint64_t));
 	for (uint32_t k = 0; k < cfg->n_flows; k++) {
 		const struct sim_flow_spec *fs = &cfg->flows[k];
 
@@ -1257,11 +1255,11 @@ int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_op
 	else
 		s->monitor_port = SIM_NONE;
 	s->q_hist_n = (uint32_t)(cfg->buffer_bytes / 1024 + 1);
-	s->q_hist_ps = xcalloc(s->q_hist_n, sizeof(*s->q_hist_ps));
+	s->q_hist_ps = sim_xcalloc(s->q_hist_n, sizeof(*s->q_hist_ps));
 
 	/* flows and their dependencies */
 	s->n_flows = cfg->n_flows;
-	s->flows = xcalloc(s->n_flows, sizeof(*s->flows));
+	s->flows = sim_xcalloc(s->n_flows, sizeof(*s->flows));
 	{
 		uint32_t n_dep = 0, *fill;
 
@@ -1272,8 +1270,8 @@ int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_op
 			s->flows[k].first_dependent = n_dep;
 			n_dep += s->flows[k].n_dependents;
 		}
-		s->dependents = xcalloc(n_dep, sizeof(uint32_t));
-		fill = xcalloc(s->n_flows, sizeof(uint32_t));
+		s->dependents = sim_xcalloc(n_dep, sizeof(uint32_t));
+		fill = sim_xcalloc(s->n_flows, sizeof(uint32_t));
 		for (uint32_t k = 0; k < s->n_flows; k++)
 			for (uint32_t d = 0; d < cfg->flows[k].n_dep; d++) {
 				uint32_t up = cfg->flows[k].dep[d];
@@ -1325,7 +1323,7 @@ int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_op
 		for (uint32_t g = 0; g < cfg->n_groups; g++)
 			if (cfg->groups[g].primary)
 				n_prim = cfg->groups[g].n_flows;
-		s->prim_win_bytes = xcalloc(n_prim, sizeof(double));
+		s->prim_win_bytes = sim_xcalloc(n_prim, sizeof(double));
 	}
 	if (cc->tita) {
 		err = sim_tita_init(s);
@@ -1344,7 +1342,7 @@ int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_op
 			return -errno;
 		}
 		/* The first flows of the primary group (or of the run). */
-		s->trace_ids = xcalloc(cfg->trace_flows, sizeof(uint32_t));
+		s->trace_ids = sim_xcalloc(cfg->trace_flows, sizeof(uint32_t));
 		for (uint32_t g = 0; g < cfg->n_groups; g++) {
 			const struct sim_group *gr = &cfg->groups[g];
 
@@ -1520,7 +1518,7 @@ static double group_bound_ps(const struct sim *s, const struct sim_group *g)
 {
 	const struct sim_config *c = s->cfg;
 	uint32_t nl = c->topo == SIM_TOPO_LEAFSPINE ? c->leaves : 0;
-	double *load = xcalloc(2 * s->n_hosts + 2 * nl + 1, sizeof(double));
+	double *load = sim_xcalloc(2 * s->n_hosts + 2 * nl + 1, sizeof(double));
 	double worst = 0;
 	uint64_t lat = 0;
 
@@ -1564,33 +1562,31 @@ static double group_bound_ps(const struct sim *s, const struct sim_group *g)
 	return worst + (double)lat;
 }
 
+static void node_name(const struct sim *s, const struct sim_node *n, char *buf, size_t len)
+{
+	uint32_t leaves = s->cfg->topo == SIM_TOPO_LEAFSPINE ? s->cfg->leaves : 1;
+
+	if (n->is_host)
+		snprintf(buf, len, "host%u", n->idx);
+	else if (s->cfg->topo == SIM_TOPO_SINGLE)
+		snprintf(buf, len, "switch");
+	else if (n->idx < leaves)
+		snprintf(buf, len, "leaf%u", n->idx);
+	else
+		snprintf(buf, len, "spine%u", n->idx - leaves);
+}
+
 void sim_port_name(const struct sim *s, uint32_t port, char *buf, size_t len)
 {
 	const struct sim_node *a = &s->nodes[s->ports[port].node];
 	const struct sim_node *b = &s->nodes[s->ports[s->ports[port].peer].node];
-	uint32_t leaves = s->cfg->topo == SIM_TOPO_LEAFSPINE ? s->cfg->leaves : 1;
+	bool up = a->is_host ||
+		  (!b->is_host && s->switches[b->idx].tier > s->switches[a->idx].tier);
 	char an[32], bn[32];
 
-	if (a->is_host)
-		snprintf(an, sizeof(an), "host%u", a->idx);
-	else if (s->cfg->topo == SIM_TOPO_SINGLE)
-		snprintf(an, sizeof(an), "switch");
-	else
-		snprintf(an, sizeof(an), "%s%u", a->idx < leaves ? "leaf" : "spine",
-			 a->idx < leaves ? a->idx : a->idx - leaves);
-	if (b->is_host)
-		snprintf(bn, sizeof(bn), "host%u", b->idx);
-	else if (s->cfg->topo == SIM_TOPO_SINGLE)
-		snprintf(bn, sizeof(bn), "switch");
-	else
-		snprintf(bn, sizeof(bn), "%s%u", b->idx < leaves ? "leaf" : "spine",
-			 b->idx < leaves ? b->idx : b->idx - leaves);
-	snprintf(buf, len, "%s-%s-%s", an,
-		 a->is_host || (!b->is_host &&
-				s->switches[b->idx].tier > s->switches[a->idx].tier) ?
-			 "up" :
-			 "down",
-		 bn);
+	node_name(s, a, an, sizeof(an));
+	node_name(s, b, bn, sizeof(bn));
+	snprintf(buf, len, "%s-%s-%s", an, up ? "up" : "down", bn);
 }
 
 /* Every switch egress's p99 while the primary group ran; pauses by tier. */
@@ -1695,7 +1691,7 @@ static void collect(struct sim *s, struct sim_results *r)
 	for (uint32_t g = 0; g < c->n_groups; g++) {
 		const struct sim_group *gr = &c->groups[g];
 		uint64_t first = UINT64_MAX, last = 0;
-		double *sd = xcalloc(gr->n_flows, sizeof(double));
+		double *sd = sim_xcalloc(gr->n_flows, sizeof(double));
 		double sum = 0, sum2 = 0;
 		uint32_t n = 0;
 
@@ -1809,6 +1805,7 @@ void sim_fini(struct sim *s)
 	free(s->flows);
 	free(s->dependents);
 	free(s->pkts);
+	free(s->hops);
 	free(s->msgs);
 	free(s->msg_next);
 	free(s->q_hist_ps);

@@ -4,7 +4,10 @@
  * and fuzzed), every value range-checked, every error naming file:line.
  *
  *   [topology] kind = single|leafspine, hosts, leaves, spines,
- *              hosts_per_leaf, host_gbps, fabric_gbps, link_delay_ns
+ *              hosts_per_leaf, host_gbps, fabric_gbps, link_delay_ns,
+ *              hosts_know_place (1, default: each host's controller is told
+ *              its leaf and the spines above, as a titad with a topology
+ *              file; 0: none is, as one without)
  *   [switch]   buffer_kb, ecn, kmin_kb_per_25g, kmax_kb_per_25g, pmax, pfc,
  *              pfc_alpha_shift, pfc_resume_offset_kb, headroom_bdp
  *   [nic]      mtu, rto_us (go-back-N timeout after a loss)
@@ -318,6 +321,7 @@ static int set_key(struct parser *p, const char *key, const char *val)
 	NUM("topology", "host_gbps", 1, 3200, c->host_rate_bps = (uint64_t)(v * 1e9));
 	NUM("topology", "fabric_gbps", 1, 3200, c->fabric_rate_bps = (uint64_t)(v * 1e9));
 	NUM("topology", "link_delay_ns", 0, 1e7, c->link_delay_ps = (uint64_t)(v * 1e3));
+	NUM("topology", "hosts_know_place", 0, 1, c->hosts_unplaced = v == 0);
 	NUM("switch", "buffer_kb", 64, 1 << 22, c->buffer_bytes = (uint64_t)(v * 1024));
 	NUM("switch", "ecn", 0, 1, c->ecn = v != 0);
 	NUM("switch", "kmin_kb_per_25g", 0, 1e5, c->kmin_kb_per_25g = v);

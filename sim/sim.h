@@ -2,11 +2,12 @@
 /*
  * tita-sim: a deterministic packet-level discrete-event simulator of a RoCEv2
  * fabric. Hosts with NICs (per-QP rate limiters, the DCQCN notification point,
- * the reaction point of the selected congestion control), output-queued
- * switches with a shared buffer, ECN marking, PFC and ECMP, and links with
- * propagation delay. Congestion controls plug in as struct sim_cc_ops; `tita`
- * runs the real lib/ controller on every host and carries its messages as
- * packets through the fabric.
+ * the reaction point of the selected congestion control, go-back-N on loss),
+ * output-queued switches with a shared buffer, ECN marking, PFC and ECMP on
+ * the 5-tuple (a QP's UDP source port is its entropy), and links with
+ * propagation delay that can fail. Congestion controls plug in as struct
+ * sim_cc_ops; `tita` runs the real lib/ controller on every host and carries
+ * its messages as packets through the fabric.
  *
  * Time is virtual, in picoseconds (so 1000-byte packets at 400 Gb/s
  * serialize exactly); a seed fixes every random choice (ECN marking, ECMP
@@ -89,9 +90,11 @@ struct sim_pkt {
 	/* data: byte offset of the payload end; ACK: bytes acked; NAK: the
 	 * offset to resend from; probe reply: the host probed */
 	uint64_t seq;
-	uint64_t sent_ps;
-	struct hpcc_hop hop[HPCC_MAX_HOPS];
 };
+
+/* 48 bytes: a packet is touched at every hop, its INT records (HPCC only)
+ * live beside the pool, in struct sim's hops. */
+_Static_assert(sizeof(struct sim_pkt) == 48, "sim_pkt grew");
 
 struct sim_fifo {
 	uint32_t head, tail;
@@ -216,30 +219,31 @@ struct sim_host {
 };
 
 struct sim_flow {
+	/* What the NIC's round robin reads of every flow it passes over comes
+	 * first, in one cache line. */
 	uint32_t id;
 	uint32_t src, dst, job, group;
-	uint64_t size_bytes; /* UINT64_MAX for a flow that runs until stop_ps */
-	uint64_t start_ps, stop_ps, finish_ps;
-	uint64_t sent_bytes, rcvd_bytes, acked_bytes;
-	uint64_t next_tx_ps;
-	double rate_bps;
-	uint64_t line_bps;
-	uint64_t last_pkt_bytes;
-	uint64_t last_cnp_ps; /* notification point */
-	bool cnp_sent_once;
-	bool started, timed;
-	uint32_t deps_pending;
-	uint32_t first_dependent, n_dependents;
-	uint64_t rcvd_at_window_start;
-	uint64_t trace_rcvd;
-	uint64_t ecn_rcvd;
-	uint64_t dec_sched_ps, inc_sched_ps; /* DCQCN timers queued */
 	uint32_t txp; /* tita: the pair's index in the sender's txp */
 	uint32_t rxp; /* tita: the sender's index in the receiver's rxp */
 	uint16_t sport; /* RoCEv2 UDP source port: the QP's ECMP entropy */
 	bool held; /* sim_flow_hold: the NIC sends nothing of it */
 	bool await_drain; /* call cc->on_drained when nothing is in flight */
 	bool in_active; /* on its host's list of flows with bytes to send */
+	bool started, timed;
+	uint64_t next_tx_ps;
+	uint64_t size_bytes; /* UINT64_MAX for a flow that runs until stop_ps */
+	uint64_t sent_bytes, rcvd_bytes, acked_bytes;
+	uint64_t start_ps, stop_ps, finish_ps;
+	double rate_bps;
+	uint64_t line_bps;
+	uint64_t last_pkt_bytes;
+	uint64_t last_cnp_ps; /* notification point */
+	bool cnp_sent_once;
+	uint32_t deps_pending;
+	uint32_t first_dependent, n_dependents;
+	uint64_t trace_rcvd;
+	uint64_t ecn_rcvd;
+	uint64_t dec_sched_ps, inc_sched_ps; /* DCQCN timers queued */
 	/* Go-back-N: the receiver takes only the next byte in order (that is
 	 * rcvd_bytes) and NAKs a gap once; the sender goes back on the NAK, or
 	 * when its timer (armed at a loss) finds nothing received in order for
@@ -311,6 +315,7 @@ struct sim_config {
 	uint32_t leaves, spines, hosts_per_leaf;
 	uint64_t host_rate_bps, fabric_rate_bps;
 	uint64_t link_delay_ps;
+	bool hosts_unplaced; /* tita's hosts are not told their place */
 	/* switch */
 	uint64_t buffer_bytes;
 	double kmin_kb_per_25g, kmax_kb_per_25g, pmax;
@@ -491,6 +496,7 @@ struct sim {
 
 	struct sim_pkt *pkts;
 	uint32_t n_pkts, cap_pkts, free_pkt;
+	struct hpcc_hop (*hops)[HPCC_MAX_HOPS]; /* [cap_pkts] when switches stamp INT */
 	struct tita_msg *msgs;
 	uint32_t cap_msgs, free_msg;
 	uint32_t *msg_next;
@@ -558,6 +564,16 @@ void sim_schedule(struct sim *s, uint64_t t_ps, enum sim_ev_type type, uint32_t 
 /* A congestion control changed the flow's rate. */
 void sim_flow_set_rate(struct sim *s, struct sim_flow *f, double rate_bps);
 void sim_nic_kick(struct sim *s, uint32_t host);
+/* calloc, or exit with a message: the simulator cannot go on without it. */
+void *sim_xcalloc(size_t n, size_t sz);
+/* A control-class packet, filled but not sent (sim_host_send_ctrl). */
+uint32_t sim_pkt_ctrl(struct sim *s, enum sim_pkt_kind kind, uint32_t flow, uint32_t dst,
+		      uint16_t sport, uint16_t dport, uint32_t wire_bytes);
+/* The INT records a packet carries (only when cc->int_stamp). */
+static inline struct hpcc_hop *sim_pkt_hops(const struct sim *s, const struct sim_pkt *p)
+{
+	return s->hops[p - s->pkts];
+}
 /* Send a control-class packet from a host. */
 uint32_t sim_pkt_alloc(struct sim *s);
 void sim_host_send_ctrl(struct sim *s, uint32_t host, uint32_t pkt);

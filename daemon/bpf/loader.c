@@ -773,12 +773,92 @@ struct tita_bpf *tita_bpf_free(struct tita_bpf *b)
 	return NULL;
 }
 
+static bool pinned(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	return join(path, sizeof(path), dir, name) == 0 && access(path, F_OK) == 0;
+}
+
+bool tita_bpf_pins_intact(const struct tita_bpf *b)
+{
+	struct bpf_map *map;
+
+	if (access(b->info.pin_dir, F_OK))
+		return false;
+	bpf_object__for_each_map(map, b->skel->obj)
+	{
+		const char *path = bpf_map__pin_path(map);
+
+		if (path && access(path, F_OK))
+			return false;
+	}
+	if (b->info.xdp_mode != TITA_BPF_XDP_OFF && !pinned(b->info.pin_dir, PIN_XDP))
+		return false;
+	if (b->info.tc_attached && !pinned(b->info.pin_dir, PIN_TC))
+		return false;
+	if (b->queue_link && !pinned(b->info.pin_dir, PIN_QUEUE_LINK))
+		return false;
+	return true;
+}
+
+/* Pin fd at dir/name unless something is pinned there already. */
+static int repin_one(const char *dir, const char *name, int fd)
+{
+	char path[PATH_MAX];
+
+	if (join(path, sizeof(path), dir, name))
+		return -ENAMETOOLONG;
+	if (fd < 0 || access(path, F_OK) == 0)
+		return 0;
+	return bpf_obj_pin(fd, path) ? -errno : 0;
+}
+
+int tita_bpf_repin(struct tita_bpf *b)
+{
+	struct bpf_map *map;
+	int first = 0, r;
+
+	r = mkdir_p(b->info.pin_dir, 0700);
+	if (r)
+		return r;
+	bpf_object__for_each_map(map, b->skel->obj)
+	{
+		const char *path = bpf_map__pin_path(map);
+
+		/* libbpf believes these are still pinned: pin by descriptor. */
+		if (path && access(path, F_OK) && bpf_obj_pin(bpf_map__fd(map), path) && !first)
+			first = -errno;
+	}
+	if (b->info.xdp_mode != TITA_BPF_XDP_OFF) {
+		r = repin_one(b->info.pin_dir, PIN_XDP,
+			      bpf_program__fd(b->skel->progs.tita_xdp_rx));
+		if (r && !first)
+			first = r;
+	}
+	if (b->info.tc_attached) {
+		r = repin_one(b->info.pin_dir, PIN_TC, bpf_program__fd(b->skel->progs.tita_tc_tx));
+		if (r && !first)
+			first = r;
+	}
+	if (b->queue_link) {
+		r = repin_one(b->info.pin_dir, PIN_QUEUE_LINK, bpf_link__fd(b->queue_link));
+		if (r && !first)
+			first = r;
+	}
+	return first;
+}
+
 int tita_bpf_detach(struct tita_bpf *b)
 {
 	struct ctx c = { .log = b->log, .log_userdata = b->log_userdata };
 	int ifindex = (int)if_nametoindex(b->info.ifname);
 	int err;
 
+	/* "Ours" is what is pinned: pins deleted under us are put back from
+	 * our own descriptors first, so that what we attached is found and
+	 * taken down. */
+	tita_bpf_repin(b);
 	/* The device may have been recreated under the same name: only act
 	 * on the one we attached to. */
 	if (ifindex != b->info.ifindex)
@@ -820,9 +900,10 @@ static int class_key(const struct tita_addr *dst, struct tita_peer_key *k)
 	return 0;
 }
 
-int tita_bpf_class_set(struct tita_bpf *b, const struct tita_addr *dst, uint32_t classid)
+int tita_bpf_class_set(struct tita_bpf *b, const struct tita_addr *dst, uint32_t classid,
+		       uint64_t expires_ns)
 {
-	struct tita_tx_class v = { .classid = classid };
+	struct tita_tx_class v = { .classid = classid, .expires_ns = expires_ns };
 	struct tita_peer_key k;
 
 	if (!classid)
@@ -842,4 +923,34 @@ int tita_bpf_class_clear(struct tita_bpf *b, const struct tita_addr *dst)
 	if (bpf_map__delete_elem(b->skel->maps.tita_tx_class, &k, sizeof(k), 0))
 		return -errno;
 	return 0;
+}
+
+int tita_bpf_class_renew(struct tita_bpf *b, const struct tita_addr *dsts, const uint32_t *classids,
+			 uint32_t n, uint64_t expires_ns)
+{
+	struct tita_peer_key *keys;
+	struct tita_tx_class *vals;
+	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+	uint32_t count = n;
+	int r = 0;
+
+	if (!n)
+		return 0;
+	keys = calloc(n, sizeof(*keys));
+	vals = calloc(n, sizeof(*vals));
+	if (!keys || !vals) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		class_key(&dsts[i], &keys[i]);
+		vals[i] =
+			(struct tita_tx_class){ .classid = classids[i], .expires_ns = expires_ns };
+	}
+	if (bpf_map_update_batch(bpf_map__fd(b->skel->maps.tita_tx_class), keys, vals, &count, &o))
+		r = -errno;
+out:
+	free(keys);
+	free(vals);
+	return r;
 }

@@ -107,6 +107,13 @@ struct tita_bpf *tita_bpf_free(struct tita_bpf *b);
  * freed. 0 or -errno (the first failure; the rest is still attempted). */
 int tita_bpf_detach(struct tita_bpf *b);
 
+/* Whether every pin of the handle is still there (someone may delete pins
+ * under a running daemon), and pin again what is missing, from the
+ * handle's own descriptors. tita_bpf_detach() does that first, so it takes
+ * down what the handle attached even after its pins were deleted. */
+bool tita_bpf_pins_intact(const struct tita_bpf *b);
+int tita_bpf_repin(struct tita_bpf *b);
+
 /* The same for a device attached by an earlier process, found through its
  * pins; pin_root NULL means the default. -ENOENT when nothing is pinned. */
 int tita_bpf_detach_pinned(const char *ifname, const char *pin_root, char *err_buf, size_t err_len);
@@ -115,9 +122,14 @@ void tita_bpf_get_info(const struct tita_bpf *b, struct tita_bpf_info *ret_info)
 
 /* The tc pacer's classes: packets to dst get skb->priority = classid
  * (TC_H_MAKE(major << 16, minor) of an HTB leaf on the device's root HTB;
- * see bpf/tx.bpf.c for the qdisc setup). 0 or -errno. */
-int tita_bpf_class_set(struct tita_bpf *b, const struct tita_addr *dst, uint32_t classid);
+ * see bpf/tx.bpf.c for the qdisc setup) until expires_ns on CLOCK_MONOTONIC
+ * (0: never). 0 or -errno. */
+int tita_bpf_class_set(struct tita_bpf *b, const struct tita_addr *dst, uint32_t classid,
+		       uint64_t expires_ns);
 int tita_bpf_class_clear(struct tita_bpf *b, const struct tita_addr *dst);
+/* Push the expiry of n classes forward to expires_ns in one system call. */
+int tita_bpf_class_renew(struct tita_bpf *b, const struct tita_addr *dsts,
+			 const uint32_t *classids, uint32_t n, uint64_t expires_ns);
 
 /* Readers. */
 

@@ -25,7 +25,6 @@ struct dcb_port {
 };
 
 struct dcb_state {
-	struct tita_pacer_dcb_conf conf;
 	struct dcb_port *ports;
 	struct tita_rule_table rules; /* rule.handle: the class */
 };
@@ -35,16 +34,6 @@ static struct dcb_state *state(struct tita_pacer *p)
 	if (!p->priv)
 		p->priv = calloc(1, sizeof(struct dcb_state));
 	return p->priv;
-}
-
-int tita_pacer_dcb_configure(struct tita_pacer *p, const struct tita_pacer_dcb_conf *conf)
-{
-	struct dcb_state *s = state(p);
-
-	if (!s)
-		return -ENOMEM;
-	s->conf = *conf;
-	return 0;
 }
 
 static int dcb_init(struct tita_pacer *p, char *err, size_t err_size)
@@ -69,13 +58,6 @@ static int dcb_init(struct tita_pacer *p, char *err, size_t err_size)
 	return 0;
 }
 
-static int port_index(const struct tita_pacer *p, const struct tita_addr *local)
-{
-	const struct tita_pacer_port *port = tita_pacer_port(p, local);
-
-	return port ? (int)(port - p->ports) : -1;
-}
-
 /* Recompute class tc of port i from the rules and program it if it moved. */
 static int reprogram(struct tita_pacer *p, struct dcb_state *s, int i, int tc)
 {
@@ -86,7 +68,7 @@ static int reprogram(struct tita_pacer *p, struct dcb_state *s, int i, int tc)
 	for (size_t k = 0; k < s->rules.n; k++) {
 		const struct tita_pacer_rule *rule = &s->rules.rules[k];
 
-		if ((int)rule->handle == tc && port_index(p, &rule->local) == i) {
+		if ((int)rule->handle == tc && tita_pacer_port_index(p, &rule->local) == i) {
 			sum_bps += rule->rate_bps;
 			any = true;
 		}
@@ -104,53 +86,32 @@ static int reprogram(struct tita_pacer *p, struct dcb_state *s, int i, int tc)
 	return 0;
 }
 
+/* The rule's class (its handle) on its port, from what the rules say now. */
+static int dcb_sync(struct tita_pacer *p, const struct tita_pacer_rule *rule)
+{
+	return reprogram(p, p->priv, tita_pacer_port_index(p, &rule->local), (int)rule->handle);
+}
+
 static int dcb_set_rate(struct tita_pacer *p, const struct tita_addr *local,
 			const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps)
 {
 	struct dcb_state *s = p->priv;
-	int i = port_index(p, local);
-	int tc = s->conf.tc_of_job ? s->conf.tc_of_job(job_id, s->conf.ctx) : -1;
-	struct tita_pacer_rule *rule;
-	uint64_t old;
-	bool added = false;
-	int r;
+	int tc = p->env.tc_of_job ? p->env.tc_of_job(job_id, p->env.ctx) : -1;
 
-	if (i < 0)
+	if (!tita_pacer_port(p, local))
 		return -ENOENT;
 	if (tc < 0 || tc >= TITA_DCB_MAX_TCS)
 		return -EOPNOTSUPP;
-	rule = tita_rule_find(&s->rules, local, remote, job_id);
-	if (!rule) {
-		rule = tita_rule_add(&s->rules, local, remote, job_id);
-		if (!rule)
-			return -ENOMEM;
-		added = true;
-	}
-	old = rule->rate_bps;
-	rule->rate_bps = rate_bps;
-	rule->handle = (uint32_t)tc;
-	r = reprogram(p, s, i, tc);
-	if (r) {
-		if (added)
-			tita_rule_del(&s->rules, rule);
-		else
-			rule->rate_bps = old;
-	}
-	return r;
+	return tita_rule_apply(p, &s->rules, local, remote, job_id, rate_bps, (uint32_t)tc,
+			       dcb_sync);
 }
 
 static int dcb_clear(struct tita_pacer *p, const struct tita_addr *local,
 		     const struct tita_addr *remote, uint32_t job_id)
 {
 	struct dcb_state *s = p->priv;
-	struct tita_pacer_rule *rule = tita_rule_find(&s->rules, local, remote, job_id);
-	int i = port_index(p, local), tc;
 
-	if (!rule || i < 0)
-		return -ENOENT;
-	tc = (int)rule->handle;
-	tita_rule_del(&s->rules, rule);
-	return reprogram(p, s, i, tc);
+	return tita_rule_remove(p, &s->rules, local, remote, job_id, dcb_sync);
 }
 
 static int dcb_cleanup(struct tita_pacer *p)

@@ -111,8 +111,10 @@ struct tita_ctl_params {
 	 * its own (its leader knows where it goes); smaller ones move as a
 	 * sum. */
 	double big_frac;
-	/* How many source ports one probe batch tries. */
+	/* How many source ports one probe batch tries, and how long a probe
+	 * may take (a switch answers an expired TTL from its CPU, slowly). */
 	uint32_t probe_batch;
+	uint64_t probe_timeout_ns;
 	/* Reports to the leader, and its runs, wait this fraction of an
 	 * interval after what prompted them, to gather what comes together. */
 	double leaf_batch_frac;
@@ -153,7 +155,7 @@ struct tita_param {
 };
 
 /* The table's size: one entry per field of struct tita_ctl_params. */
-#define TITA_CTL_N_PARAMS 35
+#define TITA_CTL_N_PARAMS 36
 
 /* The table, in the order of struct tita_ctl_params; *ret_n entries
  * (TITA_CTL_N_PARAMS). */
@@ -310,6 +312,9 @@ struct tita_grant_entry {
 	/* The spine the receiver counts the pair on, when it knows it. */
 	bool has_spine;
 	uint16_t spine;
+	/* When the receiver's leaf holds the grant below the receiver's
+	 * downlink share: that share (0: the grant is it). */
+	uint64_t share_bps;
 };
 
 struct tita_msg {
@@ -431,6 +436,11 @@ uint32_t tita_ctl_leaf_links(const struct tita_ctl *c, const struct tita_addr *l
 			     struct tita_leader_link *up, struct tita_leader_link *down);
 /* 0, or -ENOENT (no such pair, or not the sport it was told). */
 int tita_ctl_path_applied(struct tita_ctl *c, const struct tita_path_update *u, uint64_t now_ns);
+/* The caller could not move the pair (its queue pairs would not drain, or
+ * the NIC cannot set a source port): it stays on its old port. A move
+ * neither applied nor failed within a grant TTL counts as failed. 0, or
+ * -ENOENT (no such pair, or no move to that sport under way). */
+int tita_ctl_path_failed(struct tita_ctl *c, const struct tita_path_update *u, uint64_t now_ns);
 
 /* Snapshots for titactl and metrics. */
 enum tita_pair_role {
@@ -501,6 +511,7 @@ struct tita_ctl_stats {
 	/* The fabric. */
 	uint64_t probes_out, probe_batches, probe_results, probes_unanswered, probes_lost;
 	uint64_t path_updates, moves, moves_failed, rehashes;
+	uint64_t probes_on_marks; /* a pair's own port probed again on CE */
 	uint64_t leaf_reports, leaf_answers, leaf_msgs_refused, leaf_lines_refused;
 	uint64_t leaders_lost;
 };

@@ -80,7 +80,8 @@ struct tita_leaf_entry {
 	 * Report, UP: traffic its receiving leaf asks to move to a spine in
 	 * room_mask; with swap, making room on that uplink is allowed.
 	 * Report, DOWN: traffic whose senders seek a new spine (their uplink
-	 * is overloaded); room_mask the spines they could go to.
+	 * is overloaded); room_mask the spines they could go to; move_to the
+	 * spine it came from lately where no room was kept for it (a swap).
 	 * Answer, UP: traffic to move to move_to; or, with move_to NONE, to
 	 * have placed anew by its receiving leaf (the uplink is overloaded).
 	 * Answer, DOWN: traffic whose senders are asked to move to move_to,

@@ -4,7 +4,8 @@
 # Stopping the bed with everything running leaves nothing behind: no
 # namespace, veth, pin, process or state, both after an orderly `down` and
 # after a crash (titads killed with SIGKILL, which leaves their pins and
-# rules by design, and the bed's state file lost).
+# rules by design, and the bed's state file lost); a two-tier fabric's
+# leaves and spines too.
 #
 # Usage: teardown.sh SOURCE_ROOT BUILD_ROOT
 # shellcheck source=tests/bed/lib.sh
@@ -28,7 +29,7 @@ leftovers() { # prints what of the bed still exists
 	done
 	# Every veth of the bed lives in its namespaces; none may have moved
 	# to the root namespace when they went away.
-	ip -o link show type veth 2>/dev/null | grep -E ': (p[0-9]+|eth0)@' | sed 's/^/veth /'
+	ip -o link show type veth 2>/dev/null | grep -E ': (p[0-9]+|[ud][0-9]+|eth0)@' | sed 's/^/veth /'
 	return 0
 }
 
@@ -80,6 +81,33 @@ rm -f "$state/env" "$state"/h*.pid
 bed down
 left=$(leftovers "${pids[@]}")
 check "down after a crash leaves nothing behind${left:+: $left}" [ -z "$left" ]
+for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+
+# ---- a fabric, after a crash ----------------------------------------------------------------
+if [ "$with_titad" = 1 ]; then
+	bed up --leaves 2 --hosts-per-leaf 2 --spines 2 --titad >/dev/null
+else
+	bed up --leaves 2 --hosts-per-leaf 2 --spines 2 >/dev/null
+fi
+pids=()
+[ "$with_titad" = 0 ] || for i in 1 2 3 4; do pids+=("$(cat "$state/h$i.pid")"); done
+nsenter --net="/run/netns/$bed_name-h4" "$gen" sink --duration 60s >/dev/null 2>&1 &
+pids+=($!)
+sleep 0.3
+nsenter --net="/run/netns/$bed_name-h1" "$gen" send 10.77.2.4 --duration 60s >/dev/null 2>&1 &
+pids+=($!)
+nsenter --net="/run/netns/$bed_name-l1" "$marker" sample --duration 60 u1 u2 >/dev/null 2>&1 &
+pids+=($!)
+sleep 1
+check "cross-leaf traffic flows through the spines" bash -c "[ \$(BED_NAME=$bed_name '$bedsh' qdisc s1 s2 | python3 -c 'import json,sys; print(sum(json.loads(l)[\"qdisc\"][0][\"packets\"] for l in sys.stdin if \"d2\" in l))') -gt 1000 ]"
+if [ "$with_titad" = 1 ]; then
+	for i in 1 2 3 4; do kill -KILL "$(cat "$state/h$i.pid")"; done
+	sleep 0.2
+fi
+rm -f "$state/env" "$state"/h*.pid
+bed down
+left=$(leftovers "${pids[@]}")
+check "a fabric's down after a crash leaves nothing behind${left:+: $left}" [ -z "$left" ]
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 
 # ---- down is idempotent ------------------------------------------------------------------------

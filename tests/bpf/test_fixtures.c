@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <linux/pkt_cls.h>
 
@@ -823,6 +824,58 @@ static void set_classes(struct tita *s)
 	}
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Finding 9: after kill -9 of a sender's titad its HTB classes kept pacing
+ * at the last grant forever. A class entry carries an expiry that titad
+ * keeps pushing forward; once it is past, the tc program leaves the
+ * packet's priority alone (the default class: unpaced), as when the entry
+ * is gone. f must be a RoCEv2 frame to 10.0.0.2.
+ */
+static void judge_tc_expiry(struct tita *s, const struct fixture *f)
+{
+	static const struct {
+		const char *what;
+		int64_t expires_in_ns; /* from now; INT64_MIN: 0, never */
+		uint32_t want;
+	} cases[] = {
+		{ "no expiry", INT64_MIN, CLASS_V4 },
+		{ "expires in 10 s", 10000000000ll, CLASS_V4 },
+		{ "expired 1 us ago", -1000, PRIO_IN },
+		{ "expired 1 h ago", -3600000000000ll, PRIO_IN },
+	};
+	struct tita_addr a;
+	struct tita_peer_key k;
+
+	parse_addr("10.0.0.2", &a);
+	memcpy(k.addr, a.bytes, 16);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct __sk_buff in = { .priority = PRIO_IN }, out = { 0 };
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->frame, .data_size_in = f->len,
+			    .ctx_in = &in, .ctx_size_in = sizeof(in), .ctx_out = &out,
+			    .ctx_size_out = sizeof(out), .repeat = 1);
+		struct tita_tx_class v = { .classid = CLASS_V4 };
+
+		if (cases[i].expires_in_ns != INT64_MIN)
+			v.expires_ns = (uint64_t)((int64_t)mono_ns() + cases[i].expires_in_ns);
+		if (bpf_map_update_elem(bpf_map__fd(s->maps.tita_tx_class), &k, &v, BPF_ANY) ||
+		    bpf_prog_test_run_opts(bpf_program__fd(s->progs.tita_tc_tx), &o)) {
+			bad(f, "class expiry (%s): %s", cases[i].what, strerror(errno));
+			continue;
+		}
+		if (out.priority != cases[i].want)
+			bad(f, "class expiry (%s): skb->priority %#x, expected %#x", cases[i].what,
+			    out.priority, cases[i].want);
+	}
+}
+
 static void judge_tc(struct tita *s, const struct fixture *f, uint32_t gso_segs)
 {
 	static struct tx_dump before, after;
@@ -868,6 +921,13 @@ static void judge_tc(struct tita *s, const struct fixture *f, uint32_t gso_segs)
 	}
 	w = find_tx(&after, &f->dst);
 	b = find_tx(&before, &f->dst);
+	/* Only RoCEv2 makes a destination an entry. */
+	if (!b && f->reason != TITA_REASON_ROCE) {
+		if (w)
+			bad(f, "tc: an entry for %s, which only non-RoCE traffic went to",
+			    addr_str(&f->dst, a));
+		return;
+	}
 	if (!w) {
 		bad(f, "tc: no entry for %s", addr_str(&f->dst, a));
 		return;
@@ -956,6 +1016,17 @@ int main(int argc, char **argv)
 	}
 	/* A GSO packet counts as its segments. */
 	judge_tc(s, &fx[0], 5);
+	for (size_t i = 0, done = 0; i < n_fx && !done; i++) {
+		struct tita_addr b4;
+
+		parse_addr("10.0.0.2", &b4);
+		if (fx[i].reason == TITA_REASON_ROCE && tita_addr_eq(&fx[i].dst, &b4)) {
+			judge_tc_expiry(s, &fx[i]);
+			done = 1;
+		}
+		if (i == n_fx - 1 && !done)
+			bad(&fx[0], "no RoCEv2 fixture to 10.0.0.2 for the expiry test");
+	}
 	tita__destroy(s);
 
 	/* The per-source knob: the same frames, keys without QPs. */
@@ -970,6 +1041,8 @@ int main(int argc, char **argv)
 		printf("# %d failures\n", failures);
 		return 1;
 	}
-	printf("ok - %zu fixtures: XDP, twin and tshark agree; counters exact; tc agrees\n", n_fx);
+	printf("ok - %zu fixtures: XDP, twin and tshark agree; counters exact; tc agrees; an "
+	       "expired class is not applied\n",
+	       n_fx);
 	return 0;
 }

@@ -582,7 +582,7 @@ static struct tita_bpf *check_eviction(struct tita_bpf *ta, struct tita_bpf *tb)
 	      p ? (unsigned long long)p->total.packets : 0, (unsigned long long)total_before,
 	      p ? (unsigned long long)p->delta.packets : 0, p ? p->qps : 0);
 	tita_bpf_reader_free(rb);
-	tita_bpf_class_set(ta, &b4, CLASS_SHAPED);
+	tita_bpf_class_set(ta, &b4, CLASS_SHAPED, 0);
 	return tb;
 }
 
@@ -669,7 +669,7 @@ int main(void)
 	{
 		struct tita_addr b4 = addr_of(B4);
 
-		CHECK(tita_bpf_class_set(ta, &b4, CLASS_SHAPED) == 0, "class 1:10 set for " B4);
+		CHECK(tita_bpf_class_set(ta, &b4, CLASS_SHAPED, 0) == 0, "class 1:10 set for " B4);
 	}
 
 	/* 4. Traffic with chosen ECN bits; baseline reads first. */

@@ -46,6 +46,7 @@ pacer = dry-run
 control-socket = $tmp/control.sock
 metrics-listen = 127.0.0.1:9977
 pin-root = $pins
+state-directory = $tmp/state
 xdp-mode = generic
 [controller]
 interval = 1ms

@@ -95,6 +95,7 @@ control-group = root
 control-mode = 0666
 metrics-listen = 127.0.0.1:9977
 pin-root = $pins/$h
+state-directory = $tmp/$h.state
 
 [controller]
 interval = 5ms

@@ -293,6 +293,38 @@ static void test_bad_files(void **state)
 	}
 }
 
+/* Finding 11 (and issue 16): every problem in one go, in the file's
+ * order, one per line; only the first was said before. */
+static void test_every_problem(void **state)
+{
+	static const char text[] = "[daemon]\n"
+				   "pacer = verbs\n"
+				   "frob = 1\n"
+				   "[controller]\n"
+				   "interval = 10ms\n"
+				   "grant-ttl = 15ms\n"
+				   "just words\n"
+				   "[port eth0]\n"
+				   "line-rate = 100GB\n"
+				   "[job x]\n"
+				   "min = 10G\n"
+				   "max = 1G\n";
+	struct titad_config cfg;
+	char err[2048];
+
+	(void)state;
+	assert_int_not_equal(parse(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(err,
+			    "t.conf:2: pacer: 'verbs' is not one of tc, dry-run, qp, dcb\n"
+			    "t.conf:3: unknown key 'frob' in [daemon]\n"
+			    "t.conf:6: grant-ttl: must be at least twice the control interval\n"
+			    "t.conf:7: syntax error: expected [section], key = value, or a "
+			    "comment\n"
+			    "t.conf:9: line-rate: '100GB' is not a rate (e.g. 100G, 400Mbit, "
+			    "3.2T)\n"
+			    "t.conf:10: [job x]: min is above max");
+}
+
 static void test_long_and_nul(void **state)
 {
 	struct titad_config cfg;
@@ -327,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_every_problem),
 		cmocka_unit_test(test_long_and_nul),
 		cmocka_unit_test(test_untouched_on_error),
 		cmocka_unit_test(test_controller_keys_are_lib_params),

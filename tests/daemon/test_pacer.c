@@ -75,7 +75,7 @@ static void test_apply(void **state)
 
 	(void)state;
 	port.addr = local;
-	p = tita_pacer_new(&rec_ops, &port, 1);
+	p = tita_pacer_new(&rec_ops, &port, 1, NULL);
 	assert_non_null(p);
 	assert_non_null(tita_pacer_port(p, &local));
 	assert_null(tita_pacer_port(p, &remote));
@@ -110,7 +110,7 @@ static void test_dryrun(void **state)
 
 	(void)state;
 	port.addr = local;
-	p = tita_pacer_new(&tita_pacer_dryrun_ops, &port, 1);
+	p = tita_pacer_new(&tita_pacer_dryrun_ops, &port, 1, NULL);
 	assert_non_null(p);
 	assert_int_equal(p->ops->init(p, err, sizeof(err)), 0);
 	for (uint32_t i = 2; i < 6; i++) {

@@ -114,15 +114,17 @@ static bool demand_eq(const struct tita_demand_entry *a, const struct tita_deman
 	       a->job_id == b->job_id && a->weight_milli == b->weight_milli &&
 	       a->demand_bps == b->demand_bps && a->min_bps == b->min_bps &&
 	       a->max_bps == b->max_bps && a->has_spine == b->has_spine &&
-	       (!a->has_spine || a->spine == b->spine);
+	       (!a->has_spine || a->spine == b->spine) && a->room_mask == b->room_mask &&
+	       a->seek == b->seek;
 }
 
 static bool grant_eq(const struct tita_grant_entry *a, const struct tita_grant_entry *b)
 {
 	return tita_addr_eq(&a->sender, &b->sender) && tita_addr_eq(&a->receiver, &b->receiver) &&
 	       a->job_id == b->job_id && a->ce_ppm == b->ce_ppm && a->rate_bps == b->rate_bps &&
-	       a->ttl_ns == b->ttl_ns && a->room_mask == b->room_mask &&
-	       a->move == b->move;
+	       a->ttl_ns == b->ttl_ns && a->room_mask == b->room_mask && a->move == b->move &&
+	       a->swap == b->swap && a->has_spine == b->has_spine &&
+	       (!a->has_spine || a->spine == b->spine) && a->share_bps == b->share_bps;
 }
 
 static bool leaf_eq(const struct tita_leaf_entry *a, const struct tita_leaf_entry *b)
@@ -131,7 +133,7 @@ static bool leaf_eq(const struct tita_leaf_entry *a, const struct tita_leaf_entr
 	       a->remote_leaf == b->remote_leaf && a->job_id == b->job_id &&
 	       a->weight_milli == b->weight_milli && a->demand_bps == b->demand_bps &&
 	       a->move_bps == b->move_bps && a->move_to == b->move_to &&
-	       a->room_mask == b->room_mask && a->cap_bps == b->cap_bps;
+	       a->room_mask == b->room_mask && a->cap_bps == b->cap_bps && a->swap == b->swap;
 }
 
 static bool entry_eq(const struct tita_msg *a, uint32_t i, const struct tita_msg *b, uint32_t j)

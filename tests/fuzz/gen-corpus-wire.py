@@ -79,19 +79,25 @@ def ip6(last):
 A, B = ip4(10, 0, 0, 1), ip4(10, 0, 0, 2)
 
 
-def demand_entry(s=A, r=B, job=7, weight=None, demand=25e9, mn=0.0, mx=0.0, spine=None):
+def demand_entry(s=A, r=B, job=7, weight=None, demand=25e9, mn=0.0, mx=0.0, spine=None,
+                 room=0, seek=0):
     e = f_bytes(1, s) + f_bytes(2, r) + f_varint(3, job)
     if weight is not None:
         e += f_double(4, weight, keep_zero=True)
     e += f_double(5, demand) + f_double(6, mn) + f_double(7, mx)
     if spine is not None:
         e += f_varint(8, spine, keep_zero=True)
-    return e
+    return e + f_varint(9, room) + f_varint(10, seek)
 
 
-def grant_entry(s=A, r=B, job=7, rate=25e9, ttl=10_000_000, ce=100, room=0, move=0):
-    return (f_bytes(1, s) + f_bytes(2, r) + f_varint(3, job) + f_double(4, rate) +
-            f_varint(5, ttl) + f_varint(6, ce) + f_varint(7, room) + f_varint(8, move))
+def grant_entry(s=A, r=B, job=7, rate=25e9, ttl=10_000_000, ce=100, room=0, move=0, swap=0,
+                spine=None, share=0.0):
+    e = (f_bytes(1, s) + f_bytes(2, r) + f_varint(3, job) + f_double(4, rate) +
+         f_varint(5, ttl) + f_varint(6, ce) + f_varint(7, room) + f_varint(8, move) +
+         f_varint(9, swap))
+    if spine is not None:
+        e += f_varint(10, spine, keep_zero=True)
+    return e + f_double(11, share)
 
 
 def port(addr, rate, leaf=None, n_spines=0, spine_bps=0.0):
@@ -105,14 +111,14 @@ ANY_LEAF = 0xFFFFFFFE
 
 
 def leaf_line(direction=1, spine=3, remote=5, job=7, weight=None, demand=40e9, move=0.0,
-              move_to=None, room=0, cap=0.0):
+              move_to=None, room=0, cap=0.0, swap=0):
     e = f_varint(1, direction) + f_varint(2, spine) + f_varint(3, remote) + f_varint(4, job)
     if weight is not None:
         e += f_double(5, weight, keep_zero=True)
     e += f_double(6, demand) + f_double(7, move)
     if move_to is not None:
         e += f_varint(8, move_to, keep_zero=True)
-    return e + f_varint(9, room) + f_double(10, cap)
+    return e + f_varint(9, room) + f_double(10, cap) + f_varint(11, swap)
 
 
 def leaf_report(lines, leaf=4, member=A):
@@ -176,14 +182,15 @@ def corpus():
     h = hello([port(A, 100e9), port(ip6(7), 400e9)])
     full = demand(*[demand_entry(job=j, weight=1.5, demand=1e9 + j, mn=1e6, mx=9e9)
                     for j in range(25)])
-    ds = demand(demand_entry(spine=0), demand_entry(job=9, spine=63))
-    gm = grant(grant_entry(room=0x8000000000000001, move=1), grant_entry(job=9, room=6))
+    ds = demand(demand_entry(spine=0), demand_entry(job=9, spine=63, room=0xFFFF, seek=1))
+    gm = grant(grant_entry(room=0x8000000000000001, move=1, swap=1, spine=0),
+               grant_entry(job=9, room=6, spine=63, share=98e9))
     hp = hello([port(A, 100e9, leaf=0, n_spines=16, spine_bps=100e9),
                 port(ip6(7), 400e9, leaf=4294967293, n_spines=64, spine_bps=800e9)])
     lr = leaf_report([leaf_line(), leaf_line(direction=2, spine=0, remote=ANY_LEAF, job=0,
                                              weight=2.0, demand=1e9),
                       leaf_line(spine=63, move=95e9, room=0xFFFF)])
-    la = leaf_answer([leaf_line(cap=33e9, move=95e9, move_to=2),
+    la = leaf_answer([leaf_line(cap=33e9, move=95e9, move_to=2, swap=1, room=0xC),
                       leaf_line(direction=2, remote=ANY_LEAF, cap=1e9)])
     l64 = leaf_report([leaf_line(spine=j % 64, job=j) for j in range(64)], member=ip6(3))
 
@@ -244,6 +251,8 @@ def corpus():
         "garbage": b"\xff" * 12,
         "complex": demand(*[b""] * 600),
         "demand-spine-64": demand(demand_entry(spine=64)),
+        "grant-spine-64": grant(grant_entry(spine=64)),
+        "grant-share-negative": grant(grant_entry(share=-1.0)),
         "hello-place-spines-0": hello([port(A, 1e9, leaf=3, n_spines=0, spine_bps=1e9)]),
         "hello-place-spines-65": hello([port(A, 1e9, leaf=3, n_spines=65, spine_bps=1e9)]),
         "hello-place-rate-0": hello([port(A, 1e9, leaf=3, n_spines=4)]),

@@ -195,6 +195,7 @@ control-socket = $tmp/$1.sock
 control-group = root
 metrics-listen = 127.0.0.1:9978
 pin-root = $pins/$1
+state-directory = $tmp/$1.state
 sysfs-root = $tmp/sys-$1
 qp-scan-interval = off
 $4

@@ -72,6 +72,7 @@ control-socket = $tmp/control.sock
 control-group = root
 metrics-listen = 127.0.0.1:9979
 pin-root = $pins
+state-directory = $tmp/state
 ${1:-}
 
 [peers]

@@ -54,7 +54,7 @@ static void titad_pass(void)
 static bool titad_until_qps(uint32_t qps)
 {
 	uint64_t end = now_ns() + 5000000000ull;
-	struct tita_pacer_qp_stats st;
+	struct tita_pacer_agent_stats st;
 
 	do {
 		titad_pass();
@@ -163,12 +163,11 @@ int main(void)
 	char root[] = "/tmp/tita-asport-XXXXXX", err[256] = "";
 	uint8_t v4[4] = { 10, 0, 0, 1 }, v4r[4] = { 10, 0, 0, 2 };
 	struct tita_pacer_port port = { .ifname = "eth0" };
-	struct tita_pacer_qp_conf conf = { .socket_gid = (gid_t)-1,
-					   .socket_mode = 0666,
-					   .job_of_pid = job_of_pid,
-					   .sport_max_wait_ms = 200 };
+	struct tita_pacer_env conf = { .agent_socket_mode = 0666,
+				       .job_of_pid = job_of_pid,
+				       .sport_max_wait_ms = 200 };
 	const char *pre = getenv("LD_PRELOAD");
-	struct tita_pacer_qp_stats st;
+	struct tita_pacer_agent_stats st;
 	struct tita_path_update u;
 	struct ibv_qp *q1, *q2, *q3, *qb;
 	struct verbs_dl_dev mlx, bnxt;
@@ -188,12 +187,12 @@ int main(void)
 	local = tita_addr_from_ipv4(v4);
 	remote = tita_addr_from_ipv4(v4r);
 	port.addr = local;
-	snprintf(conf.socket_path, sizeof(conf.socket_path), "%s/agent.sock", root);
+	snprintf(conf.agent_socket, sizeof(conf.agent_socket), "%s/agent.sock", root);
 	snprintf(conf.sysfs_root, sizeof(conf.sysfs_root), "%s", root);
-	pacer = tita_pacer_new(&tita_pacer_qp_ops, &port, 1);
-	CHECK(pacer && tita_pacer_qp_configure(pacer, &conf) == 0, "configure");
+	pacer = tita_pacer_new(&tita_pacer_qp_ops, &port, 1, &conf);
+	CHECK(pacer != NULL, "tita_pacer_new");
 	CHECK(pacer->ops->init(pacer, err, sizeof(err)) == 0, "init: %s", err);
-	setenv("TITA_AGENT_SOCKET", conf.socket_path, 1);
+	setenv("TITA_AGENT_SOCKET", conf.agent_socket, 1);
 	setenv("TITA_AGENT_STATS_MS", "10", 1);
 	setenv("TITA_AGENT_RECONNECT_MS", "20", 1);
 	oe = verbs_dl_open(&verbs);

@@ -53,7 +53,7 @@ int main(void)
 	CHECK(r == -ENODEV, "get on a missing device: %d, want -ENODEV", r);
 	CHECK(strstr(err, "no such device") != NULL, "message: %s", err);
 
-	p = tita_pacer_new(&tita_pacer_dcb_ops, &port, 1);
+	p = tita_pacer_new(&tita_pacer_dcb_ops, &port, 1, NULL);
 	CHECK(p != NULL, "tita_pacer_new");
 	if (p) {
 		err[0] = '\0';

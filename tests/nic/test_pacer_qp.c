@@ -79,12 +79,10 @@ int main(void)
 	char root[] = "/tmp/tita-pqp-XXXXXX", path[PATH_MAX], cmd[PATH_MAX + 16], err[256] = "";
 	uint8_t v4[4] = { 10, 0, 0, 1 }, v4r[4] = { 10, 0, 0, 2 };
 	struct tita_pacer_port port = { .ifname = "eth0" };
-	struct tita_pacer_qp_conf conf = { .socket_gid = (gid_t)-1,
-					   .socket_mode = 0666,
-					   .job_of_pid = job_of_pid };
+	struct tita_pacer_env conf = { .agent_socket_mode = 0666, .job_of_pid = job_of_pid };
 	struct tita_addr local, remote;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct tita_pacer_qp_stats st;
+	struct tita_pacer_agent_stats st;
 	struct tita_pacer *p;
 	uint64_t rate[8] = { 0 };
 	FILE *f;
@@ -104,16 +102,16 @@ int main(void)
 	local = tita_addr_from_ipv4(v4);
 	remote = tita_addr_from_ipv4(v4r);
 	port.addr = local;
-	snprintf(conf.socket_path, sizeof(conf.socket_path), "%s/agent.sock", root);
+	snprintf(conf.agent_socket, sizeof(conf.agent_socket), "%s/agent.sock", root);
 	snprintf(conf.sysfs_root, sizeof(conf.sysfs_root), "%s", root);
-	p = tita_pacer_new(&tita_pacer_qp_ops, &port, 1);
-	CHECK(tita_pacer_qp_configure(p, &conf) == 0, "configure");
+	p = tita_pacer_new(&tita_pacer_qp_ops, &port, 1, &conf);
+	CHECK(p != NULL, "tita_pacer_new");
 	r = p->ops->init(p, err, sizeof(err));
 	CHECK(r == 0, "init: %d %s", r, err);
 	CHECK(tita_pacer_qp_fd(p) >= 0, "fd");
 
 	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", conf.socket_path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", conf.agent_socket);
 	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %m");
 	{
 		struct tita_agent_hello h = { 0 };
@@ -208,7 +206,7 @@ int main(void)
 	p->ops->cleanup(p);
 	tita_pacer_free(p);
 	close(fd);
-	CHECK(access(conf.socket_path, F_OK) != 0, "socket removed");
+	CHECK(access(conf.agent_socket, F_OK) != 0, "socket removed");
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	CHECK(system(cmd) == 0, "rm");
 	return failures ? 1 : 0;

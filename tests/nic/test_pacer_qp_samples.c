@@ -192,10 +192,8 @@ int main(void)
 	char root[] = "/tmp/tita-pqs-XXXXXX", cmd[PATH_MAX + 32], err[256] = "";
 	uint8_t v4[4] = { 10, 0, 0, 1 };
 	struct tita_pacer_port port = { .ifname = "eth0" };
-	struct tita_pacer_qp_conf conf = { .socket_gid = (gid_t)-1,
-					   .socket_mode = 0666,
-					   .job_of_pid = job_of_pid };
-	struct tita_pacer_qp_stats st;
+	struct tita_pacer_env conf = { .agent_socket_mode = 0666, .job_of_pid = job_of_pid };
+	struct tita_pacer_agent_stats st;
 	struct tita_pacer *p;
 	int a, b, r;
 
@@ -209,10 +207,10 @@ int main(void)
 	write_gid(root, 4, "eth9"); /* not a port of this pacer */
 
 	port.addr = tita_addr_from_ipv4(v4);
-	snprintf(conf.socket_path, sizeof(conf.socket_path), "%s/agent.sock", root);
+	snprintf(conf.agent_socket, sizeof(conf.agent_socket), "%s/agent.sock", root);
 	snprintf(conf.sysfs_root, sizeof(conf.sysfs_root), "%s", root);
-	p = tita_pacer_new(&tita_pacer_qp_ops, &port, 1);
-	CHECK(tita_pacer_qp_configure(p, &conf) == 0, "configure");
+	p = tita_pacer_new(&tita_pacer_qp_ops, &port, 1, &conf);
+	CHECK(p != NULL, "tita_pacer_new");
 	r = p->ops->init(p, err, sizeof(err));
 	CHECK(r == 0, "init: %d %s", r, err);
 
@@ -221,7 +219,7 @@ int main(void)
 
 	/* QPs 1 and 2 towards .2, 3 towards .3; 4 on a GID whose netdev is
 	 * not ours, 5 not connected yet (no remote GID). */
-	a = agent_connect(conf.socket_path);
+	a = agent_connect(conf.agent_socket);
 	send_qp(a, &(struct qp_add){ .id = 1, .last_octet = 2 });
 	send_qp(a, &(struct qp_add){ .id = 2, .last_octet = 2 });
 	send_qp(a, &(struct qp_add){ .id = 3, .last_octet = 3 });
@@ -276,7 +274,7 @@ int main(void)
 
 	/* The agent comes back and registers QP 2 again with its counters:
 	 * they are its baseline, not traffic. */
-	b = agent_connect(conf.socket_path);
+	b = agent_connect(conf.agent_socket);
 	send_qp(b, &(struct qp_add){ .id = 2, .last_octet = 2, .posted = 2000, .completed = 1600 });
 	tita_pacer_qp_process(p, 6500 * MS);
 	STATS(b, { 2, 2000, 1600 });

@@ -152,12 +152,11 @@ int main(void)
 	char root[] = "/tmp/tita-pqps-XXXXXX", err[256] = "";
 	uint8_t v4[4] = { 10, 0, 0, 1 }, v4r[4] = { 10, 0, 0, 2 };
 	struct tita_pacer_port port = { .ifname = "eth0" };
-	struct tita_pacer_qp_conf conf = { .socket_gid = (gid_t)-1,
-					   .socket_mode = 0666,
-					   .job_of_pid = job_of_pid,
-					   .sport_max_wait_ms = 300 };
+	struct tita_pacer_env conf = { .agent_socket_mode = 0666,
+				       .job_of_pid = job_of_pid,
+				       .sport_max_wait_ms = 300 };
 	struct tita_agent_set_sport set[16];
-	struct tita_pacer_qp_stats st;
+	struct tita_pacer_agent_stats st;
 	struct tita_path_update u;
 	uint16_t sport;
 	int fd, fd2, e, r;
@@ -168,10 +167,9 @@ int main(void)
 	local = tita_addr_from_ipv4(v4);
 	remote = tita_addr_from_ipv4(v4r);
 	port.addr = local;
-	snprintf(conf.socket_path, sizeof(conf.socket_path), "%s/agent.sock", root);
+	snprintf(conf.agent_socket, sizeof(conf.agent_socket), "%s/agent.sock", root);
 	snprintf(conf.sysfs_root, sizeof(conf.sysfs_root), "%s", root);
-	pacer = tita_pacer_new(&tita_pacer_qp_ops, &port, 1);
-	CHECK(tita_pacer_qp_configure(pacer, &conf) == 0, "configure");
+	pacer = tita_pacer_new(&tita_pacer_qp_ops, &port, 1, &conf);
 	r = pacer->ops->init(pacer, err, sizeof(err));
 	CHECK(r == 0, "init: %d %s", r, err);
 
@@ -184,7 +182,7 @@ int main(void)
 	u = path(0);
 	CHECK(tita_pacer_qp_set_path(pacer, &u, now) == -EINVAL, "port 0");
 
-	fd = agent_connect(conf.socket_path);
+	fd = agent_connect(conf.agent_socket);
 	send_qp(fd, 1, 2, 3, true, 0);
 	send_qp(fd, 2, 2, 3, true, 0);
 	send_qp(fd, 3, 3, 3, true, 0); /* another remote */
@@ -306,7 +304,7 @@ int main(void)
 	pass();
 	CHECK(done(&sport, &e) && sport == 57000 && e == -ETIMEDOUT, "timed out: %d", e);
 
-	fd2 = agent_connect(conf.socket_path);
+	fd2 = agent_connect(conf.agent_socket);
 	send_qp(fd2, 1, 2, 3, true, 57000);
 	pass();
 	u = path(58000);

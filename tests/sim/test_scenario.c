@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The scenario parser: generators make the flows they should, values are
- * range-checked, and errors name the line.
+ * range-checked, errors name the line, and every shipped scenario (argv[1])
+ * sets up.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -257,7 +259,43 @@ static void faults(void **state)
 	sim_config_fini(&c);
 }
 
-int main(void)
+static const char *shipped_dir;
+
+/* Every file in sim/scenarios parses and sets up under every control. */
+static void shipped_scenarios_set_up(void **state)
+{
+	DIR *d;
+	struct dirent *e;
+	uint32_t n = 0;
+
+	if (!shipped_dir)
+		skip();
+	d = opendir(shipped_dir);
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		char path[1024];
+		struct sim_config c;
+
+		if (len < 6 || strcmp(e->d_name + len - 5, ".conf"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", shipped_dir, e->d_name);
+		assert_int_equal(sim_config_load(&c, path, SIM_SEED_FROM_FILE, stderr), 0);
+		for (int k = 0; sim_cc_all[k]; k++) {
+			struct sim s;
+
+			if (sim_init(&s, &c, sim_cc_all[k], NULL))
+				fail_msg("%s: %s does not set up", e->d_name, sim_cc_all[k]->name);
+			sim_fini(&s);
+		}
+		sim_config_fini(&c);
+		n++;
+	}
+	closedir(d);
+	assert_true(n >= 10);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(generators),
@@ -266,7 +304,10 @@ int main(void)
 		cmocka_unit_test(seed_fixes_workload),
 		cmocka_unit_test(shift_and_size_override),
 		cmocka_unit_test(faults),
+		cmocka_unit_test(shipped_scenarios_set_up),
 	};
 
+	if (argc > 1)
+		shipped_dir = argv[1];
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -133,6 +133,8 @@ static void assert_demand_eq(const struct tita_demand_entry *a, const struct tit
 	assert_int_equal(a->has_spine, b->has_spine);
 	if (a->has_spine)
 		assert_int_equal(a->spine, b->spine);
+	assert_int_equal(a->room_mask, b->room_mask);
+	assert_int_equal(a->seek, b->seek);
 }
 
 static void assert_grant_eq(const struct tita_grant_entry *a, const struct tita_grant_entry *b)
@@ -145,6 +147,11 @@ static void assert_grant_eq(const struct tita_grant_entry *a, const struct tita_
 	assert_int_equal(a->ce_ppm, b->ce_ppm);
 	assert_int_equal(a->room_mask, b->room_mask);
 	assert_int_equal(a->move, b->move);
+	assert_int_equal(a->swap, b->swap);
+	assert_int_equal(a->has_spine, b->has_spine);
+	if (a->has_spine)
+		assert_int_equal(a->spine, b->spine);
+	assert_int_equal(a->share_bps, b->share_bps);
 }
 
 /*
@@ -1264,6 +1271,9 @@ static void test_fabric_fields(void **state)
 	m.demand[0].spine = 0;
 	m.demand[1].has_spine = true;
 	m.demand[1].spine = TITA_SPINES_MAX - 1;
+	m.demand[1].room_mask = UINT64_MAX;
+	m.demand[1].seek = true;
+	m.demand[2].room_mask = 0x8000000000000001ull;
 	round_trip(&m, TITA_WIRE_MAX_BYTES);
 	m.demand[2].has_spine = true;
 	m.demand[2].spine = TITA_SPINES_MAX;
@@ -1276,8 +1286,22 @@ static void test_fabric_fields(void **state)
 	make_grant(&m, v4(10, 1, 2, 3), v4(10, 3, 2, 1), 2);
 	m.grant[0].room_mask = UINT64_MAX;
 	m.grant[0].move = true;
+	m.grant[0].swap = true;
+	m.grant[0].has_spine = true;
+	m.grant[0].spine = TITA_SPINES_MAX - 1;
+	m.grant[0].share_bps = TITA_RATE_MAX_BPS;
 	m.grant[1].room_mask = 6;
+	m.grant[1].has_spine = true;
+	m.grant[1].spine = 0;
 	round_trip(&m, TITA_WIRE_MAX_BYTES);
+	/* A grant's spine is checked like a demand's. */
+	m.grant[1].spine = TITA_SPINES_MAX;
+	{
+		uint32_t used;
+
+		assert_int_equal(tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used),
+				 -EINVAL);
+	}
 
 	memset(&h, 0, sizeof(h));
 	h.n_ports = 3;
@@ -1325,6 +1349,7 @@ static struct tita_leaf_entry leaf_line_of(struct tita_addr member, uint32_t k)
 		.move_bps = k % 5 ? 0 : 95 * TITA_GBPS,
 		.move_to = k % 4 ? TITA_SPINE_NONE : (uint16_t)(63 - k % 64),
 		.room_mask = k % 2 ? UINT64_MAX >> k % 64 : 0,
+		.swap = k % 3 == 1,
 		.cap_bps = k % 2 ? TITA_RATE_MAX_BPS - k : 0,
 	};
 }
@@ -1341,6 +1366,7 @@ static void assert_leaf_eq(const struct tita_leaf_entry *a, const struct tita_le
 	assert_int_equal(a->move_bps, b->move_bps);
 	assert_int_equal(a->move_to, b->move_to);
 	assert_int_equal(a->room_mask, b->room_mask);
+	assert_int_equal(a->swap, b->swap);
 	assert_int_equal(a->cap_bps, b->cap_bps);
 }
 
@@ -1596,6 +1622,25 @@ static void test_place_values(void **state)
 						seal_demand(&e, 1, 1, buf, sizeof(buf))),
 				 TITA_WIRE_OK);
 	}
+	{
+		/* A grant's spine and share, like a demand's spine and a rate. */
+		Tita__Peer__GrantEntry e = good_grant_entry();
+
+		e.spine_present_case = TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE;
+		e.spine = TITA_SPINES_MAX;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_grant(&e, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_E_SPINE_RANGE);
+		e.spine = TITA_SPINES_MAX - 1;
+		e.share_bps = -1;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_grant(&e, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_E_RATE_NEGATIVE);
+		e.share_bps = 1e9;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_grant(&e, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_OK);
+	}
 }
 
 /* --- replay window --- */
@@ -1723,6 +1768,91 @@ static void test_replay_api(void **state)
 	assert_int_equal(tita_wire_replay_check(&r, 5, 1), TITA_WIRE_E_TOO_OLD);
 	assert_int_equal(tita_wire_replay_check(&r, 5, 10000 - TITA_WIRE_REPLAY_WINDOW + 1),
 			 TITA_WIRE_OK);
+}
+
+/*
+ * The boot id's bounds: a boot id beyond the receiver's clock plus its
+ * skew is never installed (a forged 2^64-1 would otherwise make every
+ * real datagram stale), and an older boot id is a restart only when the
+ * caller says the current boot went quiet, never one held before.
+ */
+static void test_replay_boot_policy(void **state)
+{
+	struct tita_wire_replay r;
+
+	tita_wire_replay_init(&r);
+	r.boot_id_max = 1000;
+	assert_int_equal(at(&r, UINT64_MAX, 1), TITA_WIRE_E_BOOT_AHEAD);
+	assert_int_equal(at(&r, 1001, 1), TITA_WIRE_E_BOOT_AHEAD);
+	assert_false(r.primed);
+	assert_int_equal(at(&r, 500, 1), TITA_WIRE_OK);
+	assert_int_equal(at(&r, UINT64_MAX, 2), TITA_WIRE_E_BOOT_AHEAD);
+	assert_int_equal(r.boot_id, 500);
+	assert_int_equal(at(&r, 500, 2), TITA_WIRE_OK);
+	/* A restart with the clock behind: stale, unless the caller says the
+	 * current boot went quiet. */
+	assert_int_equal(at(&r, 400, 1), TITA_WIRE_E_STALE_BOOT);
+	r.restart_ok = true;
+	assert_int_equal(at(&r, 400, 1), TITA_WIRE_OK);
+	r.restart_ok = false;
+	assert_int_equal(r.boot_id, 400);
+	assert_int_equal(at(&r, 400, 1), TITA_WIRE_E_REPLAYED);
+	/* A boot held before is taken again only past what was accepted
+	 * under it: its captures stay refused, quiet or not, and its sender
+	 * (kept out by a forged newer boot id) gets back in. */
+	assert_int_equal(at(&r, 500, 3), TITA_WIRE_OK);
+	assert_int_equal(r.prev[0].boot_id, 400);
+	assert_int_equal(r.prev[0].top_seq, 1);
+	assert_int_equal(r.prev[1].boot_id, 0);
+	/* Boot 500 resumed where it was: its old numbers are seen. */
+	assert_int_equal(at(&r, 500, 2), TITA_WIRE_E_REPLAYED);
+	assert_int_equal(at(&r, 500, 1), TITA_WIRE_E_REPLAYED);
+	r.restart_ok = true;
+	assert_int_equal(at(&r, 400, 1), TITA_WIRE_E_STALE_BOOT);
+	assert_int_equal(r.boot_id, 500);
+	assert_int_equal(at(&r, 400, 2), TITA_WIRE_OK);
+	assert_int_equal(r.boot_id, 400);
+	assert_int_equal(r.prev[0].boot_id, 500);
+	assert_int_equal(r.prev[0].top_seq, 3);
+	assert_int_equal(r.prev[1].boot_id, 0);
+}
+
+/* A window resumed from what a bounded table kept of an earlier one. */
+static void test_replay_resume(void **state)
+{
+	struct tita_wire_replay r;
+
+	tita_wire_replay_resume(&r, 7, 100);
+	assert_int_equal(at(&r, 7, 100), TITA_WIRE_E_REPLAYED);
+	assert_int_equal(at(&r, 7, 60), TITA_WIRE_E_REPLAYED);
+	assert_int_equal(at(&r, 6, 500), TITA_WIRE_E_STALE_BOOT);
+	assert_int_equal(at(&r, 7, 101), TITA_WIRE_OK);
+	assert_int_equal(at(&r, 8, 1), TITA_WIRE_OK);
+}
+
+/* A hello speaks for its ports: from anywhere else it is a mismatch. */
+static void test_hello_bound_to_source(void **state)
+{
+	struct tita_wire_sender tx = sender();
+	struct tita_wire_hello h = { .n_ports = 2,
+				     .control_interval_ns = 1000000,
+				     .grant_ttl_ns = 10000000 };
+	struct tita_addr a = v4(10, 0, 0, 1), b = v6(2), c = v4(10, 0, 0, 3);
+	struct tita_wire_replay r;
+	struct tita_wire_msg out;
+	uint8_t buf[TITA_WIRE_MAX_BYTES];
+	int len;
+
+	h.ports[0] = (struct tita_wire_port){ a, 100000000000ull };
+	h.ports[1] = (struct tita_wire_port){ b, 100000000000ull };
+	len = tita_wire_encode_hello(&ring, &tx, &h, buf, sizeof(buf));
+	assert_true(len > 0);
+	tita_wire_replay_init(&r);
+	assert_int_equal(tita_wire_decode(&ring, &r, &c, buf, (size_t)len, &out),
+			 TITA_WIRE_E_PEER_MISMATCH);
+	assert_false(r.primed);
+	assert_int_equal(tita_wire_decode(&ring, &r, &b, buf, (size_t)len, &out), TITA_WIRE_OK);
+	assert_int_equal(tita_wire_decode(&ring, NULL, NULL, buf, (size_t)len, &out), TITA_WIRE_OK);
 }
 
 /* --- names --- */
@@ -1880,6 +2010,9 @@ int main(void)
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_replay_needs_mac),
 		cmocka_unit_test(test_replay_api),
+		cmocka_unit_test(test_replay_boot_policy),
+		cmocka_unit_test(test_replay_resume),
+		cmocka_unit_test(test_hello_bound_to_source),
 		cmocka_unit_test(test_error_names),
 		cmocka_unit_test(test_known_answer),
 		cmocka_unit_test(test_control_proto),

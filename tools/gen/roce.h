@@ -14,6 +14,8 @@
 #define GEN_ROCE_PORT 4791
 #define GEN_BTH_BYTES 12
 #define GEN_RETH_BYTES 16
+#define GEN_AETH_BYTES 4
+#define GEN_AETH_ACK_NO_CREDITS 0x1f /* syndrome: ACK, credits not counted */
 #define GEN_ICRC_BYTES 4
 
 /* RC opcodes (IBA vol. 1, table 38) and the RoCEv2 CNP (annex A17). */
@@ -21,6 +23,8 @@
 #define GEN_OP_WRITE_MIDDLE 0x07
 #define GEN_OP_WRITE_LAST 0x08
 #define GEN_OP_WRITE_ONLY 0x0a
+#define GEN_OP_SEND_ONLY 0x04 /* what a path probe carries: no sink counts it */
+#define GEN_OP_ACK 0x11 /* RC ACKNOWLEDGE, with an AETH */
 #define GEN_OP_CNP 0x81
 
 #define GEN_BTH_BECN 0x40 /* byte 4 of the BTH */
@@ -39,6 +43,10 @@
 /* The generator's bookkeeping, first in every data packet's payload. */
 #define GEN_META_MAGIC 0x5447454eu /* "TGEN" */
 #define GEN_META_F_LAST 0x1u /* the flow's last packet */
+/* Acknowledge this packet: its sender waits for the ACK before it moves the
+ * flow to another UDP source port (path), so that nothing of the old path
+ * is still in flight, as an RC QP waits for its ACKs. */
+#define GEN_META_F_ACK 0x2u
 
 struct gen_meta {
 	uint32_t magic;

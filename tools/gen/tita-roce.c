@@ -11,12 +11,27 @@
  *                                      CE marks with CNPs like a NIC's
  *                                      notification point, reports goodput,
  *                                      loss from PSN gaps and completion time
+ *   tita-roce probe [OPTIONS] DST      one RoCE-shaped packet with a chosen
+ *                                      UDP source port and TTL; reports who
+ *                                      answered (ICMP time exceeded from the
+ *                                      hop where the TTL ran out)
  *
  * Both report JSON on stdout and can write a time series (CSV) of per-flow
  * rates. The packets are real enough for tita's XDP and tc programs, for
  * tshark's "infiniband" dissector and for the switch's ECN marker; nothing
  * in the bed terminates RC, so there are no ACKs or retransmissions: a
  * dropped packet is a PSN gap at the sink.
+ *
+ * Paths: each flow sends from its own UDP source port, the ECMP entropy of
+ * a RoCE fabric (one socket per port in use). With --agent the sender is
+ * also its own QP agent: it registers its flows with titad over the agent
+ * protocol (agent/agentproto.h) as QPs with their 5-tuples, reports their
+ * bytes, and obeys SET_RATE (a per-flow rate cap) and SET_SPORT (another
+ * source port, that is another path). An RC QP must not reorder, so a flow
+ * moves only at the end of a message with nothing in flight: that message's
+ * last packet asks the sink for an ACK, the flow sends nothing more until
+ * the ACK is back (or --repath-timeout passed, for a lost packet or ACK),
+ * then it goes on from the new port.
  *
  * Every loop is bounded: a sender stops after --duration, a sink after
  * --duration, --idle or --flows, both on SIGINT/SIGTERM.
@@ -37,11 +52,13 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <linux/errqueue.h>
 
+#include "agentproto.h"
 #include "dcqcn.h"
 #include "roce.h"
 #include "si.h"
@@ -59,6 +76,12 @@
 /* How often a busy sender looks for CNPs: well inside the sink's CNP
  * interval and DCQCN's decrease period (50 us). */
 #define CNP_POLL_NS 20000
+/* How often a busy sender looks at its agent link: titad's commands are
+ * rare, and a millisecond late is within one control interval. */
+#define AGENT_POLL_NS 1000000ull
+/* What a flow says it is to titad (enum ibv_qp_type, enum ibv_qp_state). */
+#define GEN_QPT_RC 2
+#define GEN_QPS_RTS 3
 
 static volatile sig_atomic_t stop;
 
@@ -141,26 +164,27 @@ static int parse_duration(const char *s, uint64_t *ret_ns)
 }
 
 /* A bad command line: what is wrong with which argument, then exit 2. */
-static void die_usage(const char *what, const char *arg)
+__attribute__((noreturn)) static void die_usage(const char *what, const char *arg)
 {
 	fprintf(stderr, "tita-roce: %s: '%s' (see tita-roce --help)\n", what, arg);
 	exit(2);
 }
 
-static int open_socket(uint16_t port, int tos, int buf_bytes)
+/* A UDP socket bound to port (shared with other processes of the host
+ * that bind it too): the fd, or -errno. */
+static int socket_new(uint16_t port, int tos, int buf_bytes)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
-	int one = 1, fd;
+	int one = 1, fd, e;
 
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		perror("tita-roce: socket");
-		exit(1);
-	}
+	if (fd < 0)
+		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		fprintf(stderr, "tita-roce: bind UDP port %u: %s\n", port, strerror(errno));
-		exit(1);
+		e = errno;
+		close(fd);
+		return -e;
 	}
 	if (setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)))
 		perror("tita-roce: IP_TOS");
@@ -170,29 +194,96 @@ static int open_socket(uint16_t port, int tos, int buf_bytes)
 	return fd;
 }
 
+static int open_socket(uint16_t port, int tos, int buf_bytes)
+{
+	int fd = socket_new(port, tos, buf_bytes);
+
+	if (fd < 0) {
+		fprintf(stderr, "tita-roce: UDP port %u: %s\n", port, strerror(-fd));
+		exit(1);
+	}
+	return fd;
+}
+
+/* A sender's socket: a deep send queue, and local drops reported. */
+static void sender_socket_setup(int fd)
+{
+	/* A QP has many WRs posted ahead: a deep send queue. The socket
+	 * default (about 44 packets in flight here) lets the pacer's queue
+	 * run dry whenever the generator is not scheduled for a few ms on a
+	 * busy machine, which reads as a demand dip. The kernel doubles what
+	 * is asked: 2 MiB of skbs, about 450 packets, well within the
+	 * pacer's 1000-packet class queue (more would overflow it and read
+	 * as pacer drops). */
+	int snd_bytes = 1 << 20, one = 1;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd_bytes, sizeof(snd_bytes)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd_bytes, sizeof(snd_bytes));
+	/* Report a drop by the local qdisc (ENOBUFS) instead of losing the
+	 * packet silently, so that a PSN gap always means the network
+	 * dropped it. */
+	setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+}
+
 /* ---- sender ---------------------------------------------------------------- */
 
 struct flow {
 	struct sockaddr_in dst;
+	struct in_addr src; /* where the route to dst sends from (for titad) */
 	uint32_t dst_qp, src_qp;
 	uint64_t bytes_total; /* payload; 0: until the run ends */
 	double cap_bps; /* per-flow rate cap (wire bytes); 0: line rate */
+	double agent_bps; /* titad's cap through the agent link; 0: none */
+	uint16_t sport; /* UDP source port: the flow's path */
+	int sock; /* its socket, an index in sender.socks */
 	/* Progress. */
 	uint32_t psn;
 	uint64_t bytes_sent;
 	uint64_t msg_off; /* offset in the current message */
+	uint64_t completed; /* payload of the messages whose last packet left */
 	uint64_t start_ns, done_ns;
 	uint64_t last_send_ns; /* pacing: when the last packet left... */
 	uint64_t last_bits; /* ...and its size on the wire */
 	bool done;
 	struct dcqcn_rp rp;
+	/* A move to another source port: it waits for the end of a message
+	 * (repath), then for that message's ACK (draining). */
+	bool repath, repath_agent; /* repath_agent: answer over the agent link */
+	uint16_t repath_sport;
+	uint32_t repath_seq;
+	uint64_t repath_deadline_ns; /* for the end of a message */
+	bool draining;
+	uint32_t drain_psn;
+	uint64_t drain_deadline_ns;
+	/* The agent link: QP_ADD must be (re)sent; counters last reported. */
+	bool agent_dirty;
+	uint64_t agent_posted, agent_completed;
 	/* Statistics. */
-	uint64_t packets, cnps;
+	uint64_t packets, cnps, repaths, ack_timeouts;
 	uint64_t series_bytes; /* since the last series line */
 };
 
-struct sender {
+/* A socket bound to a source port that flows send from. */
+struct port_sock {
+	uint16_t port;
 	int fd;
+	uint32_t refs;
+};
+
+struct agent_link {
+	const char *path; /* NULL: no agent link */
+	int fd; /* -1: not connected */
+	uint64_t stats_ns, reconnect_ns, next_try_ns, next_stats_ns, next_poll_ns;
+	/* Statistics. */
+	uint64_t connects, commands, errors;
+};
+
+struct sender {
+	int fd; /* UDP 4791: CNPs and ACKs come back here */
+	struct port_sock socks[MAX_FLOWS + 1]; /* [0] is fd's */
+	uint32_t n_socks;
+	struct agent_link agent;
+	uint64_t repath_timeout_ns;
 	uint32_t mtu, msg_bytes;
 	double line_bps;
 	bool dcqcn;
@@ -205,10 +296,25 @@ struct sender {
 	/* Aggregate pacing at the line rate, as the NIC's port would. */
 	uint64_t port_last_ns, port_last_bits;
 	/* Statistics. */
-	uint64_t eagain, enobufs, send_errors, cnps_unmatched, not_cnp;
+	uint64_t eagain, enobufs, send_errors, cnps_unmatched, not_cnp, acks;
 };
 
-/* "DST[,qp=N][,bytes=SIZE][,rate=RATE]" */
+/* The UDP source port of a QP pair as Linux's RoCE drivers derive it
+ * (rdma_calc_flow_label, rdma_flow_label_to_udp_sport): a 20-bit flow
+ * label from the QP numbers, folded into 49152..65535. */
+static uint16_t default_sport(uint32_t lqpn, uint32_t rqpn)
+{
+	uint64_t v = (uint64_t)lqpn * rqpn;
+	uint32_t fl, lo;
+
+	v ^= v >> 20;
+	v ^= v >> 40;
+	fl = (uint32_t)v & 0xfffff;
+	lo = (fl & 0x3fff) ^ ((fl & 0xfc000) >> 14);
+	return (uint16_t)(lo | 0xc000);
+}
+
+/* "DST[,qp=N][,bytes=SIZE][,rate=RATE][,sport=PORT]" */
 static void parse_flow(struct sender *s, const char *spec)
 {
 	char buf[256], *save = NULL, *tok;
@@ -251,12 +357,22 @@ static void parse_flow(struct sender *s, const char *spec)
 			if (parse_si(eq, &v) || v < 1e3)
 				die_usage("rate must be at least 1kbit", eq);
 			f->cap_bps = v;
+		} else if (!strcmp(tok, "sport")) {
+			unsigned long p;
+
+			errno = 0;
+			p = strtoul(eq, &end, 10);
+			if (errno || *end || end == eq || p < 1 || p > 65535)
+				die_usage("sport must be 1..65535", eq);
+			f->sport = (uint16_t)p;
 		} else {
 			die_usage("unknown flow option", tok);
 		}
 	}
 	/* The local QP number: distinct per flow, and recognisable. */
 	f->src_qp = 0x10000 + s->n_flows;
+	if (!f->sport)
+		f->sport = default_sport(f->src_qp, f->dst_qp);
 	s->n_flows++;
 }
 
@@ -286,6 +402,8 @@ static double flow_rate_bps(const struct sender *s, const struct flow *f)
 {
 	double r = f->cap_bps > 0 && f->cap_bps < s->line_bps ? f->cap_bps : s->line_bps;
 
+	if (f->agent_bps > 0 && f->agent_bps < r)
+		r = f->agent_bps;
 	if (s->dcqcn) {
 		double rc = dcqcn_rate_bps(&f->rp, &s->dp);
 
@@ -328,6 +446,8 @@ static struct flow *flow_by_src_qp(struct sender *s, uint32_t qp)
 	return i < s->n_flows ? &s->flows[i] : NULL;
 }
 
+static void drain_done(struct sender *s, struct flow *f, bool acked);
+
 static void receive_cnps(struct sender *s, uint64_t now)
 {
 	uint8_t bufs[RECV_BATCH][64];
@@ -354,6 +474,15 @@ static void receive_cnps(struct sender *s, uint64_t now)
 			const uint8_t *b = bufs[i];
 			struct flow *f;
 
+			if (mm[i].msg_len >= GEN_BTH_BYTES + GEN_AETH_BYTES && b[0] == GEN_OP_ACK) {
+				/* The ACK a moving flow waits for. */
+				f = flow_by_src_qp(s, get_be32(b + 4) & GEN_QPN_MASK);
+				s->acks++;
+				if (f && f->draining &&
+				    (get_be32(b + 8) & GEN_PSN_MASK) == f->drain_psn)
+					drain_done(s, f, true);
+				continue;
+			}
 			if (mm[i].msg_len < GEN_BTH_BYTES || b[0] != GEN_OP_CNP) {
 				s->not_cnp++;
 				continue;
@@ -372,15 +501,17 @@ static void receive_cnps(struct sender *s, uint64_t now)
 	}
 }
 
-/* Build f's next packet in buf; returns its UDP payload length. */
+/* Build f's next packet in buf; returns its UDP payload length. *ret_ack:
+ * it asks for an ACK (the last packet of a message, and f waits to move). */
 static size_t build_packet(const struct sender *s, const struct flow *f, uint8_t *buf, uint64_t now,
-			   uint32_t *ret_payload)
+			   uint32_t *ret_payload, bool *ret_ack)
 {
 	uint8_t op, *p = buf;
 	uint32_t len = next_packet(s, f, &op);
 	bool reth = op == GEN_OP_WRITE_FIRST || op == GEN_OP_WRITE_ONLY;
 	bool last_pkt = op == GEN_OP_WRITE_LAST || op == GEN_OP_WRITE_ONLY;
 	bool flow_end = f->bytes_total && f->bytes_sent + len >= f->bytes_total;
+	bool ack = last_pkt && f->repath;
 	struct gen_meta m;
 
 	memset(p, 0, GEN_BTH_BYTES);
@@ -404,7 +535,7 @@ static size_t build_packet(const struct sender *s, const struct flow *f, uint8_t
 	m = (struct gen_meta){
 		.magic = htonl(GEN_META_MAGIC),
 		.src_qp = htonl(f->src_qp),
-		.flags = htonl(flow_end ? GEN_META_F_LAST : 0),
+		.flags = htonl((flow_end ? GEN_META_F_LAST : 0) | (ack ? GEN_META_F_ACK : 0)),
 	};
 	put_be64((uint8_t *)&m.flow_start_ns, f->start_ns);
 	put_be64((uint8_t *)&m.flow_bytes, f->bytes_total);
@@ -415,6 +546,7 @@ static size_t build_packet(const struct sender *s, const struct flow *f, uint8_t
 	memset(p, 0, GEN_ICRC_BYTES);
 	p += GEN_ICRC_BYTES;
 	*ret_payload = len;
+	*ret_ack = ack;
 	return (size_t)(p - buf);
 }
 
@@ -436,26 +568,371 @@ static void pace(uint64_t *slot_ns, uint64_t *slot_bits, double rate_bps, uint64
 	*slot_bits = bits;
 }
 
-/* Account for a packet that left. */
-static void sent(struct sender *s, struct flow *f, uint32_t payload, size_t udp_len, uint64_t now)
+/* Account for a packet that left; ack: it asked for an ACK. */
+static void sent(struct sender *s, struct flow *f, uint32_t payload, size_t udp_len, bool ack,
+		 uint64_t now)
 {
 	uint64_t bits = (uint64_t)(udp_len + GEN_L2L4_BYTES) * 8;
 
 	pace(&f->last_send_ns, &f->last_bits, flow_rate_bps(s, f), bits, now);
 	pace(&s->port_last_ns, &s->port_last_bits, s->line_bps, bits, now);
+	if (ack) {
+		/* Nothing more until this packet is acknowledged: then the
+		 * flow moves with nothing of the old path in flight. */
+		f->draining = true;
+		f->drain_psn = f->psn;
+		f->drain_deadline_ns = now + s->repath_timeout_ns;
+	}
 	f->packets++;
 	f->psn = (f->psn + 1) & GEN_PSN_MASK;
 	f->bytes_sent += payload;
 	f->series_bytes += payload;
 	f->msg_off += payload;
-	if (f->msg_off >= s->msg_bytes || (f->bytes_total && f->bytes_sent >= f->bytes_total))
+	if (f->msg_off >= s->msg_bytes || (f->bytes_total && f->bytes_sent >= f->bytes_total)) {
 		f->msg_off = 0;
+		f->completed = f->bytes_sent;
+	}
 	if (f->bytes_total && f->bytes_sent >= f->bytes_total) {
 		f->done = true;
 		f->done_ns = now;
 	}
 	if (s->dcqcn)
 		dcqcn_on_sent(&f->rp, &s->dp, bits / 8);
+}
+
+/* ---- source ports ----------------------------------------------------------- */
+
+/* The socket of port, shared by the flows that send from it: its index in
+ * s->socks, or -errno. */
+static int sock_get(struct sender *s, uint16_t port)
+{
+	uint32_t free_slot = s->n_socks;
+	int fd;
+
+	for (uint32_t i = 0; i < s->n_socks; i++) {
+		if (s->socks[i].refs && s->socks[i].port == port) {
+			s->socks[i].refs++;
+			return (int)i;
+		}
+		if (!s->socks[i].refs && free_slot == s->n_socks)
+			free_slot = i;
+	}
+	if (free_slot == MAX_FLOWS + 1)
+		return -EMFILE;
+	fd = socket_new(port, GEN_TOS_DATA, 1 << 16);
+	if (fd < 0)
+		return fd;
+	sender_socket_setup(fd);
+	s->socks[free_slot] = (struct port_sock){ .port = port, .fd = fd, .refs = 1 };
+	if (free_slot == s->n_socks)
+		s->n_socks++;
+	return (int)free_slot;
+}
+
+static void sock_put(struct sender *s, int i)
+{
+	/* [0] also receives CNPs: it stays. */
+	if (--s->socks[i].refs == 0 && i != 0) {
+		close(s->socks[i].fd);
+		s->socks[i].fd = -1;
+	}
+}
+
+/* ---- the agent link (titad's QP agent protocol) ------------------------------ */
+
+static void agent_lost(struct sender *s);
+
+static bool agent_send(struct sender *s, const void *m, size_t len)
+{
+	if (s->agent.fd < 0)
+		return false;
+	if (send(s->agent.fd, m, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len)
+		return true;
+	/* A full socket loses this message (statistics come again); a
+	 * broken one, the link. */
+	if (errno != EAGAIN && errno != EWOULDBLOCK)
+		agent_lost(s);
+	return false;
+}
+
+/* What titad sees of flow f as a QP: its 5-tuple (::ffff:a.b.c.d GIDs and
+ * the source port; the destination port is 4791), its counters. The flow
+ * "posts" each message when it starts it and the next one ahead, as an
+ * application keeps its send queue fed, and completes a message when its
+ * last packet has left (nothing acknowledges the others). */
+static uint64_t flow_posted(const struct sender *s, const struct flow *f)
+{
+	uint64_t posted = f->completed + s->msg_bytes + (f->msg_off ? s->msg_bytes : 0);
+
+	if (f->done || (f->bytes_total && posted > f->bytes_total))
+		posted = f->done ? f->bytes_sent : f->bytes_total;
+	return posted;
+}
+
+static void gid_v4(uint8_t gid[16], struct in_addr a)
+{
+	memset(gid, 0, 16);
+	gid[10] = gid[11] = 0xff;
+	memcpy(gid + 12, &a.s_addr, 4);
+}
+
+static void agent_qp_add(struct sender *s, struct flow *f)
+{
+	struct tita_agent_qp m;
+
+	memset(&m, 0, sizeof(m));
+	tita_agent_hdr_init(&m.hdr, TITA_AGENT_QP_ADD, sizeof(m));
+	m.qp_id = (uint64_t)(f - s->flows) + 1;
+	m.qpn = f->src_qp;
+	m.dest_qpn = f->dst_qp;
+	m.qp_type = GEN_QPT_RC;
+	m.state = GEN_QPS_RTS;
+	m.port_num = 1;
+	m.provider = TITA_AGENT_PROV_GENERIC;
+	m.flags = TITA_AGENT_QP_HAS_REMOTE_GID | TITA_AGENT_QP_HAS_LOCAL_GID;
+	m.caps = TITA_AGENT_CAP_RATE_LIMIT | TITA_AGENT_CAP_UDP_SPORT;
+	snprintf(m.dev_name, sizeof(m.dev_name), "tita-roce");
+	gid_v4(m.remote_gid, f->dst.sin_addr);
+	gid_v4(m.local_gid, f->src);
+	m.bytes_posted = f->agent_posted = flow_posted(s, f);
+	m.bytes_completed = f->agent_completed = f->completed;
+	m.udp_sport = f->sport;
+	if (agent_send(s, &m, sizeof(m)))
+		f->agent_dirty = false;
+}
+
+static void agent_stats(struct sender *s)
+{
+	union {
+		struct tita_agent_stats st;
+		char buf[TITA_AGENT_MSG_MAX];
+	} u;
+	size_t len;
+
+	memset(&u.st, 0, sizeof(u.st));
+	for (uint32_t i = 0; i < s->n_flows && u.st.n < TITA_AGENT_STATS_MAX; i++) {
+		struct flow *f = &s->flows[i];
+		uint64_t posted = flow_posted(s, f);
+
+		if (posted == f->agent_posted && f->completed == f->agent_completed)
+			continue;
+		u.st.qps[u.st.n++] = (struct tita_agent_qp_stat){
+			.qp_id = i + 1,
+			.bytes_posted = posted,
+			.bytes_completed = f->completed,
+		};
+		f->agent_posted = posted;
+		f->agent_completed = f->completed;
+	}
+	if (!u.st.n)
+		return;
+	len = sizeof(u.st) + u.st.n * sizeof(u.st.qps[0]);
+	tita_agent_hdr_init(&u.st.hdr, TITA_AGENT_STATS, len);
+	agent_send(s, &u, len);
+}
+
+static void sport_result(struct sender *s, uint64_t qp_id, uint32_t seq, uint16_t sport, int err)
+{
+	struct tita_agent_sport_result r;
+
+	tita_agent_sport_result_init(&r, qp_id, seq, sport, err);
+	agent_send(s, &r, sizeof(r));
+}
+
+/* Move f to port now: 0, or -errno (its socket). */
+static int flow_move(struct sender *s, struct flow *f, uint16_t port)
+{
+	int k = sock_get(s, port);
+
+	if (k < 0)
+		return k;
+	sock_put(s, f->sock);
+	f->sock = k;
+	f->sport = port;
+	f->repaths++;
+	f->agent_dirty = true;
+	return 0;
+}
+
+/* The change f waited for is over: moved (err 0) or not. */
+static void repath_end(struct sender *s, struct flow *f, int err)
+{
+	if (!f->repath)
+		return;
+	f->repath = false;
+	if (f->repath_agent)
+		sport_result(s, (uint64_t)(f - s->flows) + 1, f->repath_seq, f->repath_sport, err);
+}
+
+/* f's last message before its move is acknowledged (or its ACK is overdue:
+ * whatever was in flight has arrived or is lost by now). */
+static void drain_done(struct sender *s, struct flow *f, bool acked)
+{
+	f->draining = false;
+	if (!acked)
+		f->ack_timeouts++;
+	if (f->repath)
+		repath_end(s, f, flow_move(s, f, f->repath_sport));
+}
+
+/* SET_SPORT: see agent/agentproto.h. */
+static void agent_set_sport(struct sender *s, const struct tita_agent_set_sport *m, uint64_t now)
+{
+	struct flow *f = m->qp_id >= 1 && m->qp_id <= s->n_flows ? &s->flows[m->qp_id - 1] : NULL;
+	int err;
+
+	if (!f) {
+		err = -ENOENT;
+	} else if (!m->udp_sport) {
+		err = -EINVAL;
+	} else {
+		/* One change waits at a time: the newer wins. */
+		repath_end(s, f, -ECANCELED);
+		if (m->udp_sport == f->sport) {
+			err = 0;
+		} else if (!f->draining && (!f->packets || f->done)) {
+			err = flow_move(s, f, m->udp_sport);
+		} else if (!m->max_wait_ms) {
+			err = -EBUSY;
+		} else {
+			f->repath = f->repath_agent = true;
+			f->repath_sport = m->udp_sport;
+			f->repath_seq = m->seq;
+			f->repath_deadline_ns = now + (uint64_t)m->max_wait_ms * 1000000;
+			err = -EINPROGRESS;
+		}
+	}
+	sport_result(s, m->qp_id, m->seq, m->udp_sport, err);
+}
+
+static void agent_set_rate(struct sender *s, const struct tita_agent_set_rate *m)
+{
+	struct flow *f = m->qp_id >= 1 && m->qp_id <= s->n_flows ? &s->flows[m->qp_id - 1] : NULL;
+	struct tita_agent_rate_result r;
+
+	memset(&r, 0, sizeof(r));
+	tita_agent_hdr_init(&r.hdr, TITA_AGENT_RATE_RESULT, sizeof(r));
+	r.qp_id = m->qp_id;
+	r.rate_kbps = m->rate_kbps;
+	r.seq = m->seq;
+	if (f) {
+		f->agent_bps = (double)m->rate_kbps * 1000.0;
+		r.mechanism = TITA_AGENT_MECH_RATE_LIMIT;
+	} else {
+		r.err = -ENOENT;
+	}
+	agent_send(s, &r, sizeof(r));
+}
+
+/* titad is gone: nothing stays capped by a rate nobody maintains, and
+ * nobody waits for the answer to a move (a flow already waiting for its
+ * ACK still moves: it stopped for that). */
+static void agent_lost(struct sender *s)
+{
+	close(s->agent.fd);
+	s->agent.fd = -1;
+	for (uint32_t i = 0; i < s->n_flows; i++) {
+		struct flow *f = &s->flows[i];
+
+		f->agent_bps = 0;
+		if (f->repath && f->repath_agent && !f->draining)
+			f->repath = false;
+		f->repath_agent = false;
+	}
+}
+
+static void agent_connect(struct sender *s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct tita_agent_hello h;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	memcpy(sa.sun_path, s->agent.path, strlen(s->agent.path) + 1);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		return;
+	}
+	s->agent.fd = fd;
+	s->agent.connects++;
+	memset(&h, 0, sizeof(h));
+	tita_agent_hdr_init(&h.hdr, TITA_AGENT_HELLO, sizeof(h));
+	h.pid = (uint32_t)getpid();
+	h.max_qps = MAX_FLOWS;
+	snprintf(h.comm, sizeof(h.comm), "tita-roce");
+	if (!agent_send(s, &h, sizeof(h)))
+		return;
+	for (uint32_t i = 0; i < s->n_flows && s->agent.fd >= 0; i++)
+		s->flows[i].agent_dirty = true;
+}
+
+/* Connect, read titad's commands, send what changed. */
+static void agent_poll(struct sender *s, uint64_t now)
+{
+	struct agent_link *a = &s->agent;
+
+	if (!a->path)
+		return;
+	a->next_poll_ns = now + AGENT_POLL_NS;
+	if (a->fd < 0 && now >= a->next_try_ns) {
+		a->next_try_ns = now + a->reconnect_ns;
+		agent_connect(s);
+	}
+	for (int i = 0; i < 64 && a->fd >= 0; i++) {
+		union {
+			struct tita_agent_hdr h;
+			struct tita_agent_set_rate rate;
+			struct tita_agent_set_sport sport;
+			char buf[TITA_AGENT_MSG_MAX];
+		} u;
+		ssize_t n = recv(a->fd, &u, sizeof(u), MSG_DONTWAIT);
+		int type;
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (n <= 0) {
+			agent_lost(s);
+			break;
+		}
+		type = tita_agent_msg_check(&u, (size_t)n);
+		a->commands++;
+		if (type == TITA_AGENT_SET_RATE)
+			agent_set_rate(s, &u.rate);
+		else if (type == TITA_AGENT_SET_SPORT)
+			agent_set_sport(s, &u.sport, now);
+		else
+			a->errors++;
+	}
+	for (uint32_t i = 0; i < s->n_flows && a->fd >= 0; i++)
+		if (s->flows[i].agent_dirty)
+			agent_qp_add(s, &s->flows[i]);
+	if (a->fd >= 0 && now >= a->next_stats_ns) {
+		agent_stats(s);
+		a->next_stats_ns = now + a->stats_ns;
+	}
+}
+
+/* The run is over: the flows' last bytes, then they go, as QPs destroyed;
+ * a move still waiting is cancelled with them. */
+static void agent_close(struct sender *s)
+{
+	if (s->agent.fd < 0)
+		return;
+	agent_stats(s);
+	for (uint32_t i = 0; i < s->n_flows && s->agent.fd >= 0; i++) {
+		struct tita_agent_qp_del d;
+
+		repath_end(s, &s->flows[i], -ECANCELED);
+		memset(&d, 0, sizeof(d));
+		tita_agent_hdr_init(&d.hdr, TITA_AGENT_QP_DEL, sizeof(d));
+		d.qp_id = i + 1;
+		agent_send(s, &d, sizeof(d));
+	}
+	if (s->agent.fd >= 0)
+		close(s->agent.fd);
+	s->agent.fd = -1;
 }
 
 static void write_series(struct sender *s, uint64_t now, uint64_t dt_ns)
@@ -486,6 +963,7 @@ static int run_send(struct sender *s)
 			p.max_bps = s->flows[i].cap_bps;
 		dcqcn_init(&s->flows[i].rp, &p);
 	}
+	agent_poll(s, t0);
 
 	while (!stop && active) {
 		uint64_t now = mono_ns(), wake, port_due;
@@ -494,6 +972,8 @@ static int run_send(struct sender *s)
 
 		if (now >= end)
 			break;
+		if (s->agent.path && now >= s->agent.next_poll_ns)
+			agent_poll(s, now);
 		/* A sender that never sleeps looks for CNPs every so often, not
 		 * before every packet: each look is a system call. */
 		if (now - last_rx >= CNP_POLL_NS) {
@@ -509,11 +989,22 @@ static int run_send(struct sender *s)
 		}
 
 		wake = end < next_series || !s->series ? end : next_series;
+		if (s->agent.path && s->agent.next_poll_ns < wake)
+			wake = s->agent.next_poll_ns;
 		for (uint32_t i = 0; i < s->n_flows; i++) {
 			struct flow *f = &s->flows[i];
 			uint64_t due;
 
-			if (f->done)
+			/* A move waiting for its message's end or its ACK. */
+			if (f->draining && now >= f->drain_deadline_ns)
+				drain_done(s, f, false);
+			if (f->repath && !f->draining && now >= f->repath_deadline_ns)
+				repath_end(s, f, -ETIMEDOUT);
+			if (f->draining && f->drain_deadline_ns < wake)
+				wake = f->drain_deadline_ns;
+			if (f->repath && !f->draining && f->repath_deadline_ns < wake)
+				wake = f->repath_deadline_ns;
+			if (f->done || f->draining)
 				continue;
 			if (s->dcqcn) {
 				dcqcn_advance(&f->rp, &s->dp, now);
@@ -534,13 +1025,15 @@ static int run_send(struct sender *s)
 			best_due = port_due;
 
 		if (best && best_due <= now) {
+			int fd = s->socks[best->sock].fd;
 			uint32_t payload;
-			size_t len = build_packet(s, best, pkt, now, &payload);
-			ssize_t r = sendto(s->fd, pkt, len, 0, (struct sockaddr *)&best->dst,
+			bool ack;
+			size_t len = build_packet(s, best, pkt, now, &payload, &ack);
+			ssize_t r = sendto(fd, pkt, len, 0, (struct sockaddr *)&best->dst,
 					   sizeof(best->dst));
 
 			if (r == (ssize_t)len) {
-				sent(s, best, payload, len, now);
+				sent(s, best, payload, len, ack, now);
 				if (best->done)
 					active--;
 				continue;
@@ -548,7 +1041,7 @@ static int run_send(struct sender *s)
 			/* Not sent: the same packet goes again, as a QP whose
 			 * send queue is full waits rather than skips a PSN. */
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				struct pollfd pfd = { s->fd, POLLOUT, 0 };
+				struct pollfd pfd = { fd, POLLOUT, 0 };
 
 				s->eagain++;
 				poll(&pfd, 1, 1);
@@ -561,7 +1054,7 @@ static int run_send(struct sender *s)
 			} else {
 				/* ICMP errors (no sink yet) surface once each. */
 				s->send_errors++;
-				drain_errqueue(s->fd);
+				drain_errqueue(fd);
 				sleep_until(now + 1000000);
 			}
 			continue;
@@ -569,24 +1062,32 @@ static int run_send(struct sender *s)
 		if (best && best_due < wake)
 			wake = best_due;
 		if (wake > now) {
-			/* Sleep until the next packet or timer, or a CNP. */
-			struct pollfd pfd = { s->fd, POLLIN, 0 };
+			/* Sleep until the next packet or timer, a CNP or ACK,
+			 * or a command from titad. */
+			struct pollfd pfd[2] = { { s->fd, POLLIN, 0 }, { s->agent.fd, POLLIN, 0 } };
 			uint64_t dt = wake - now;
 			struct timespec ts = { dt / NSEC_PER_SEC, dt % NSEC_PER_SEC };
 
-			if (ppoll(&pfd, 1, &ts, NULL) > 0)
-				last_rx = 0;
+			if (ppoll(pfd, s->agent.fd >= 0 ? 2 : 1, &ts, NULL) > 0) {
+				if (pfd[0].revents)
+					last_rx = 0;
+				if (s->agent.fd >= 0 && pfd[1].revents)
+					s->agent.next_poll_ns = 0;
+			}
 		}
 	}
 	receive_cnps(s, mono_ns());
+	agent_close(s);
 
 	uint64_t t1 = mono_ns();
 
 	printf("{\"duration_s\":%.6f,\"line_rate_bps\":%.0f,\"cc\":\"%s\",\"eagain\":%" PRIu64
 	       ",\"enobufs\":%" PRIu64 ",\"send_errors\":%" PRIu64 ",\"cnps_unmatched\":%" PRIu64
-	       ",\"flows\":[",
+	       ",\"acks\":%" PRIu64 ",\"agent_connects\":%" PRIu64 ",\"agent_commands\":%" PRIu64
+	       ",\"agent_errors\":%" PRIu64 ",\"flows\":[",
 	       (double)(t1 - t0) / 1e9, s->line_bps, s->dcqcn ? "dcqcn" : "none", s->eagain,
-	       s->enobufs, s->send_errors, s->cnps_unmatched);
+	       s->enobufs, s->send_errors, s->cnps_unmatched, s->acks, s->agent.connects,
+	       s->agent.commands, s->agent.errors);
 	for (uint32_t i = 0; i < s->n_flows; i++) {
 		struct flow *f = &s->flows[i];
 		char a[INET_ADDRSTRLEN];
@@ -596,13 +1097,15 @@ static int run_send(struct sender *s)
 		printf("%s{\"dst\":\"%s\",\"qp\":%u,\"src_qp\":%u,\"bytes\":%" PRIu64
 		       ",\"packets\":%" PRIu64 ",\"complete\":%s,\"send_s\":%.6f"
 		       ",\"rate_bps\":%.0f,\"cnps\":%" PRIu64 ",\"cuts\":%" PRIu64
-		       ",\"min_rate_bps\":%.0f}",
+		       ",\"min_rate_bps\":%.0f,\"sport\":%u,\"repaths\":%" PRIu64
+		       ",\"ack_timeouts\":%" PRIu64 "}",
 		       i ? "," : "", a, f->dst_qp, f->src_qp, f->bytes_sent, f->packets,
 		       f->done ? "true" : "false", (double)(end_ns - f->start_ns) / 1e9,
 		       end_ns > f->start_ns ?
 			       (double)f->bytes_sent * 8e9 / (double)(end_ns - f->start_ns) :
 			       0.0,
-		       f->cnps, f->rp.cuts, s->dcqcn ? f->rp.min_rc_bps : flow_rate_bps(s, f));
+		       f->cnps, f->rp.cuts, s->dcqcn ? f->rp.min_rc_bps : flow_rate_bps(s, f),
+		       f->sport, f->repaths, f->ack_timeouts);
 	}
 	printf("]}\n");
 	return 0;
@@ -618,7 +1121,7 @@ struct sink_flow {
 	uint32_t expect_psn;
 	uint64_t flow_start_ns, flow_bytes;
 	uint64_t first_ns, last_ns, done_ns;
-	uint64_t packets, bytes, wire_bytes, lost, late, ce, cnps;
+	uint64_t packets, bytes, wire_bytes, lost, late, ce, cnps, acks;
 	uint64_t last_cnp_ns;
 	uint64_t series_bytes, series_ce, series_packets;
 	bool complete;
@@ -661,23 +1164,45 @@ static struct sink_flow *sink_flow(struct sink *k, uint32_t src, uint32_t qp)
 	return NULL;
 }
 
-static void send_cnp(struct sink *k, struct sink_flow *f)
+/* A packet back to f's sender, to its QP at UDP 4791: the BTH's opcode and
+ * QP are filled in here, the rest by the caller. Whether it left. */
+static bool sink_reply(struct sink *k, const struct sink_flow *f, uint8_t op, uint8_t *pkt,
+		       size_t len)
 {
-	uint8_t cnp[GEN_BTH_BYTES + GEN_CNP_PAYLOAD_BYTES + GEN_ICRC_BYTES] = { 0 };
 	struct sockaddr_in to = {
 		.sin_family = AF_INET,
 		.sin_port = htons(GEN_ROCE_PORT),
 		.sin_addr.s_addr = f->src,
 	};
 
-	cnp[0] = GEN_OP_CNP;
-	put_be16(cnp + 2, GEN_PKEY_DEFAULT);
-	put_be32(cnp + 4, f->src_qp & GEN_QPN_MASK);
-	cnp[4] |= GEN_BTH_BECN;
-	if (sendto(k->fd, cnp, sizeof(cnp), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+	pkt[0] = op;
+	put_be16(pkt + 2, GEN_PKEY_DEFAULT);
+	put_be32(pkt + 4, (get_be32(pkt + 4) & ~GEN_QPN_MASK) | (f->src_qp & GEN_QPN_MASK));
+	if (sendto(k->fd, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
 		k->cnp_send_errors++;
-	else
+		return false;
+	}
+	return true;
+}
+
+static void send_cnp(struct sink *k, struct sink_flow *f)
+{
+	uint8_t cnp[GEN_BTH_BYTES + GEN_CNP_PAYLOAD_BYTES + GEN_ICRC_BYTES] = { 0 };
+
+	cnp[4] = GEN_BTH_BECN;
+	if (sink_reply(k, f, GEN_OP_CNP, cnp, sizeof(cnp)))
 		f->cnps++;
+}
+
+/* An RC ACK of psn, for a sender that waits for it to change its path. */
+static void send_ack(struct sink *k, struct sink_flow *f, uint32_t psn)
+{
+	uint8_t ack[GEN_BTH_BYTES + GEN_AETH_BYTES + GEN_ICRC_BYTES] = { 0 };
+
+	put_be32(ack + 8, psn & GEN_PSN_MASK);
+	ack[GEN_BTH_BYTES] = GEN_AETH_ACK_NO_CREDITS;
+	if (sink_reply(k, f, GEN_OP_ACK, ack, sizeof(ack)))
+		f->acks++;
 }
 
 static void sink_packet(struct sink *k, const uint8_t *b, size_t len, uint32_t src, int tos,
@@ -725,7 +1250,8 @@ static void sink_packet(struct sink *k, const uint8_t *b, size_t len, uint32_t s
 		f->flow_bytes = get_be64((const uint8_t *)&m.flow_bytes);
 	}
 	/* PSNs are 24 bits: a gap below half the space is loss, anything
-	 * else came late (the bed does not reorder, so this stays 0). */
+	 * else came late (the bed reorders only a flow that changed paths
+	 * with packets in flight, which tita-roce never does: 0). */
 	delta = (psn - f->expect_psn) & GEN_PSN_MASK;
 	if (delta < (GEN_PSN_MASK + 1) / 2) {
 		f->lost += delta;
@@ -752,6 +1278,8 @@ static void sink_packet(struct sink *k, const uint8_t *b, size_t len, uint32_t s
 			send_cnp(k, f);
 		}
 	}
+	if (ntohl(m.flags) & GEN_META_F_ACK)
+		send_ack(k, f, psn);
 	if (!f->complete && (ntohl(m.flags) & GEN_META_F_LAST)) {
 		f->complete = true;
 		f->done_ns = now;
@@ -852,7 +1380,7 @@ static int run_sink(struct sink *k)
 	}
 
 	uint64_t t1 = mono_ns(), first = UINT64_MAX, last = 0, ce = 0, lost = 0, cnps = 0;
-	uint64_t wire = 0;
+	uint64_t wire = 0, late = 0, acks = 0;
 
 	for (uint32_t i = 0; i < MAX_FLOWS; i++) {
 		struct sink_flow *f = &k->flows[i];
@@ -865,6 +1393,8 @@ static int run_sink(struct sink *k)
 			last = f->last_ns;
 		ce += f->ce;
 		lost += f->lost;
+		late += f->late;
+		acks += f->acks;
 		cnps += f->cnps;
 		wire += f->wire_bytes;
 	}
@@ -874,6 +1404,7 @@ static int run_sink(struct sink *k)
 	       ",\"flows_complete\":%u",
 	       (double)(t1 - t0) / 1e9, (double)t0 / 1e9, k->packets, k->bytes, ce, lost, cnps,
 	       k->cnp_send_errors, k->not_roce, k->untracked, k->n_complete);
+	printf(",\"late_packets\":%" PRIu64 ",\"acks_sent\":%" PRIu64, late, acks);
 	printf(",\"ce_fraction\":%.6f,\"goodput_bps\":%.0f,\"wire_bps\":%.0f,\"first_s\":%.6f"
 	       ",\"last_s\":%.6f,\"flows\":[",
 	       k->packets ? (double)ce / (double)k->packets : 0.0,
@@ -909,19 +1440,125 @@ static int run_sink(struct sink *k)
 	return 0;
 }
 
+/* ---- probe ------------------------------------------------------------------ */
+
+/*
+ * One RoCE-shaped packet (a BTH, no sink counts it) from sport with ttl:
+ * the hop where the TTL runs out answers with ICMP time exceeded, the
+ * destination host (no sink) with port unreachable. The same 5-tuple as a
+ * flow from sport, so it takes the flow's ECMP path.
+ */
+static int run_probe(struct in_addr dst, uint16_t sport, int ttl, uint64_t timeout_ns)
+{
+	uint8_t pkt[GEN_BTH_BYTES + GEN_ICRC_BYTES] = { 0 }, data[256], ctl[512];
+	struct sockaddr_in to = { .sin_family = AF_INET,
+				  .sin_port = htons(GEN_ROCE_PORT),
+				  .sin_addr = dst };
+	char a[INET_ADDRSTRLEN], from[INET_ADDRSTRLEN];
+	int fd = socket_new(sport, GEN_TOS_DATA, 1 << 16), one = 1;
+	uint64_t t0, end, now;
+
+	if (fd < 0) {
+		fprintf(stderr, "tita-roce: UDP port %u: %s\n", sport, strerror(-fd));
+		return 2;
+	}
+	if (setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)) ||
+	    setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one))) {
+		perror("tita-roce: probe socket");
+		return 2;
+	}
+	pkt[0] = GEN_OP_SEND_ONLY;
+	put_be16(pkt + 2, GEN_PKEY_DEFAULT);
+	put_be32(pkt + 4, 1);
+	inet_ntop(AF_INET, &dst, a, sizeof(a));
+	t0 = mono_ns();
+	end = t0 + timeout_ns;
+	if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		fprintf(stderr, "tita-roce: probe to %s: %s\n", a, strerror(errno));
+		return 2;
+	}
+	while (!stop && (now = mono_ns()) < end) {
+		struct pollfd pfd = { fd, 0, 0 }; /* POLLERR comes anyway */
+		struct timespec ts = { (end - now) / NSEC_PER_SEC, (end - now) % NSEC_PER_SEC };
+		struct iovec iov = { data, sizeof(data) };
+		struct msghdr mh = { .msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = ctl,
+				     .msg_controllen = sizeof(ctl) };
+
+		if (ppoll(&pfd, 1, &ts, NULL) <= 0)
+			continue;
+		if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			continue;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			const struct sock_extended_err *e = (const void *)CMSG_DATA(c);
+			const struct sockaddr_in *off;
+
+			if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_RECVERR ||
+			    e->ee_origin != SO_EE_ORIGIN_ICMP)
+				continue;
+			off = (const struct sockaddr_in *)SO_EE_OFFENDER(e);
+			inet_ntop(AF_INET, &off->sin_addr, from, sizeof(from));
+			printf("{\"dst\":\"%s\",\"sport\":%u,\"ttl\":%d,\"from\":\"%s\""
+			       ",\"icmp_type\":%u,\"icmp_code\":%u,\"rtt_us\":%.1f}\n",
+			       a, sport, ttl, from, e->ee_type, e->ee_code,
+			       (double)(mono_ns() - t0) / 1e3);
+			close(fd);
+			return 0;
+		}
+	}
+	printf("{\"dst\":\"%s\",\"sport\":%u,\"ttl\":%d,\"from\":null}\n", a, sport, ttl);
+	close(fd);
+	return 1;
+}
+
 /* ---- main ------------------------------------------------------------------ */
+
+/* The address the route to dst sends from (0.0.0.0 without a route). */
+static struct in_addr route_src(struct in_addr dst)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(GEN_ROCE_PORT),
+				  .sin_addr = dst },
+			   me = { 0 };
+	socklen_t len = sizeof(me);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0) {
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+		    getsockname(fd, (struct sockaddr *)&me, &len))
+			me.sin_addr.s_addr = 0;
+		close(fd);
+	}
+	return me.sin_addr;
+}
+
+static uint64_t env_ms(const char *name, uint64_t def_ms)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long x;
+
+	if (!v || !*v)
+		return def_ms;
+	x = strtoul(v, &end, 10);
+	return *end || x < 1 || x > 600000 ? def_ms : x;
+}
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: tita-roce send [OPTIONS] FLOW...\n"
 		"       tita-roce sink [OPTIONS]\n"
+		"       tita-roce probe [OPTIONS] DST\n"
 		"\n"
 		"The test bed's RoCEv2 traffic: RDMA WRITEs over UDP/4791 with BTHs, ECT(0).\n"
 		"\n"
-		"FLOW is DST[,qp=N][,bytes=SIZE][,rate=RATE]: an IPv4 destination, its QP\n"
-		"(default 0x100 + index), the payload to send (default: until --duration)\n"
-		"and a rate cap (default: the line rate).\n"
+		"FLOW is DST[,qp=N][,bytes=SIZE][,rate=RATE][,sport=PORT]: an IPv4\n"
+		"destination, its QP (default 0x100 + index), the payload to send (default:\n"
+		"until --duration), a rate cap (default: the line rate) and the UDP source\n"
+		"port, the flow's ECMP path (default: from the QP numbers, 49152..65535,\n"
+		"as Linux's RoCE drivers derive it).\n"
 		"\n"
 		"send:\n"
 		"  -l, --line-rate RATE      the port's rate; all flows together stay below\n"
@@ -932,11 +1569,22 @@ static void usage(FILE *out)
 		"      --time-scale X        DCQCN's periods x X (default 12.5; see\n"
 		"                            tools/gen/dcqcn.h)\n"
 		"      --byte-counter BYTES  DCQCN's byte counter (default 32767 x mtu / 4096)\n"
+		"      --agent PATH          be the flows' QP agent on titad's agent socket:\n"
+		"                            register them, report their bytes, obey SET_RATE\n"
+		"                            and SET_SPORT (TITA_AGENT_STATS_MS, default 10,\n"
+		"                            and TITA_AGENT_RECONNECT_MS, default 1000)\n"
+		"      --repath-timeout DUR  a flow that moves to another source port waits\n"
+		"                            for the ACK of its last message at most DUR\n"
+		"                            (default 50ms: longer than any queue of the bed)\n"
 		"sink:\n"
 		"      --cnp-interval DUR    at most one CNP per QP per DUR (default 50us:\n"
 		"                            NVIDIA's 4 us min_time_between_cnps x 12.5)\n"
 		"      --flows N             exit once N flows have completed\n"
 		"      --idle DUR            exit DUR after the last packet (default 2s)\n"
+		"probe:\n"
+		"      --sport PORT          the probe's UDP source port (default 49152)\n"
+		"      --ttl N               its IP TTL: 1 ends at the first hop (default 2)\n"
+		"      --timeout DUR         wait this long for the answer (default 1s)\n"
 		"both:\n"
 		"  -d, --duration DUR        stop after DUR (default 60s, at most 1h)\n"
 		"  -s, --series FILE        per-flow rate every --interval, as CSV\n"
@@ -944,7 +1592,7 @@ static void usage(FILE *out)
 		"  -h, --help\n"
 		"\n"
 		"Sizes and rates take k, M, G, T (powers of 1000); durations ns, us, ms, s.\n"
-		"Reports JSON on stdout when done.\n");
+		"Reports JSON on stdout when done; probe exits 1 when nothing answered.\n");
 }
 
 int main(int argc, char **argv)
@@ -962,12 +1610,20 @@ int main(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "series", required_argument, NULL, 's' },
 		{ "interval", required_argument, NULL, 'i' },
+		{ "agent", required_argument, NULL, 'A' },
+		{ "repath-timeout", required_argument, NULL, 'R' },
+		{ "sport", required_argument, NULL, 'P' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "timeout", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	static struct sender snd;
 	static struct sink snk;
-	const char *mode, *series_path = NULL;
+	const char *mode, *series_path = NULL, *agent_path = NULL;
+	uint64_t repath_timeout_ns = 50000000, probe_timeout_ns = NSEC_PER_SEC;
+	uint16_t probe_sport = 49152;
+	int probe_ttl = 2;
 	double line_bps = 200e6, time_scale = 12.5, byte_counter = 0, v;
 	uint64_t duration_ns = 60 * NSEC_PER_SEC, interval_ns = 10000000, cnp_ns = 50000;
 	uint64_t idle_ns = 2 * NSEC_PER_SEC;
@@ -981,7 +1637,7 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	mode = argv[1];
-	if (strcmp(mode, "send") && strcmp(mode, "sink"))
+	if (strcmp(mode, "send") && strcmp(mode, "sink") && strcmp(mode, "probe"))
 		die_usage("unknown mode", mode);
 	argv++;
 	argc--;
@@ -1044,6 +1700,32 @@ int main(int argc, char **argv)
 				die_usage("interval must be a duration of at least 1ms", optarg);
 			interval_ns = ns;
 			break;
+		case 'A':
+			if (!*optarg ||
+			    strlen(optarg) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+				die_usage("agent socket path must be 1..107 bytes", optarg);
+			agent_path = optarg;
+			break;
+		case 'R':
+			if (parse_duration(optarg, &repath_timeout_ns) ||
+			    repath_timeout_ns < 1000000)
+				die_usage("repath timeout must be a duration of at least 1ms",
+					  optarg);
+			break;
+		case 'P':
+			if (parse_si(optarg, &v) || v < 1 || v > 65535 || v != (double)(uint16_t)v)
+				die_usage("sport must be 1..65535", optarg);
+			probe_sport = (uint16_t)v;
+			break;
+		case 't':
+			if (parse_si(optarg, &v) || v < 1 || v > 255 || v != (double)(int)v)
+				die_usage("ttl must be 1..255", optarg);
+			probe_ttl = (int)v;
+			break;
+		case 'W':
+			if (parse_duration(optarg, &probe_timeout_ns) || !probe_timeout_ns)
+				die_usage("timeout must be 1ns..1h", optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1072,9 +1754,14 @@ int main(int argc, char **argv)
 			!strcmp(mode, "send") ? "limit_bps" : "ce_fraction");
 	}
 
-	if (!strcmp(mode, "send")) {
-		int one = 1;
+	if (!strcmp(mode, "probe")) {
+		struct in_addr dst;
 
+		if (optind != argc - 1 || inet_pton(AF_INET, argv[optind], &dst) != 1)
+			die_usage("probe takes one IPv4 destination",
+				  optind < argc ? argv[optind] : "");
+		rc = run_probe(dst, probe_sport, probe_ttl, probe_timeout_ns);
+	} else if (!strcmp(mode, "send")) {
 		if (optind >= argc)
 			die_usage("no FLOW given to", "send");
 		for (int i = optind; i < argc; i++)
@@ -1089,27 +1776,29 @@ int main(int argc, char **argv)
 		snd.duration_ns = duration_ns;
 		snd.series = series;
 		snd.series_ns = interval_ns;
-		/* Bound to 4791: CNPs come back to the RoCE port. */
+		snd.repath_timeout_ns = repath_timeout_ns;
+		/* Bound to 4791: CNPs and ACKs come back to the RoCE port. */
 		snd.fd = open_socket(GEN_ROCE_PORT, GEN_TOS_DATA, 1 << 20);
-		/* A QP has many WRs posted ahead: a deep send queue. The socket
-		 * default (about 44 packets in flight here) lets the pacer's
-		 * queue run dry whenever the generator is not scheduled for a
-		 * few ms on a busy machine, which reads as a demand dip. The
-		 * kernel doubles what is asked: 2 MiB of skbs, about 450
-		 * packets, well within the pacer's 1000-packet class queue
-		 * (more would overflow it and read as pacer drops). */
-		{
-			int snd_bytes = 1 << 20;
+		sender_socket_setup(snd.fd);
+		snd.socks[0] = (struct port_sock){ .port = GEN_ROCE_PORT, .fd = snd.fd, .refs = 1 };
+		snd.n_socks = 1;
+		for (uint32_t i = 0; i < snd.n_flows; i++) {
+			struct flow *f = &snd.flows[i];
 
-			if (setsockopt(snd.fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd_bytes,
-				       sizeof(snd_bytes)))
-				setsockopt(snd.fd, SOL_SOCKET, SO_SNDBUF, &snd_bytes,
-					   sizeof(snd_bytes));
+			f->sock = sock_get(&snd, f->sport);
+			if (f->sock < 0) {
+				fprintf(stderr, "tita-roce: flow %u: UDP source port %u: %s\n", i,
+					f->sport, strerror(-f->sock));
+				return 1;
+			}
+			f->src = route_src(f->dst.sin_addr);
 		}
-		/* Report a drop by the local qdisc (ENOBUFS) instead of losing
-		 * the packet silently, so that a PSN gap always means the
-		 * network dropped it. */
-		setsockopt(snd.fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+		snd.agent = (struct agent_link){
+			.path = agent_path,
+			.fd = -1,
+			.stats_ns = env_ms("TITA_AGENT_STATS_MS", 10) * 1000000,
+			.reconnect_ns = env_ms("TITA_AGENT_RECONNECT_MS", 1000) * 1000000,
+		};
 		rc = run_send(&snd);
 	} else {
 		if (optind < argc)
