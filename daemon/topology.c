@@ -1387,6 +1387,19 @@ const char *tita_topo_place_error(const struct tita_topo_leaf *leaf, char *buf, 
 	return buf;
 }
 
+int tita_topo_leaf_at(const struct tita_topo *t, size_t i, struct tita_topo_leaf *ret_leaf)
+{
+	for (uint32_t k = 0; k < t->n_sw; k++) {
+		const struct sw *s = &t->sw[k];
+
+		if (!s->is_leaf || s->bad || i--)
+			continue;
+		leaf_out(t, s, ret_leaf);
+		return 0;
+	}
+	return -ENOENT;
+}
+
 static const struct sw *leaf_named(const struct tita_topo *t, const char *name)
 {
 	for (uint32_t i = 0; i < t->n_sw; i++)

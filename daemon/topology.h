@@ -132,6 +132,10 @@ struct tita_topo_leaf {
 int tita_topo_leaf_of(const struct tita_topo *t, const struct tita_addr *nic, const char *hostname,
 		      struct tita_topo_leaf *ret_leaf, char *err, size_t err_size);
 
+/* The i-th leaf (0 .. tita_topo_n_leaves() - 1), in file order. 0 or
+ * -ENOENT. */
+int tita_topo_leaf_at(const struct tita_topo *t, size_t i, struct tita_topo_leaf *ret_leaf);
+
 /* Why a leaf's place is not usable ("leaf l1 (topology:3): how many
  * uplinks? spines= on its line, or [fabric] spines"), or NULL when it is. */
 const char *tita_topo_place_error(const struct tita_topo_leaf *leaf, char *buf, size_t size);

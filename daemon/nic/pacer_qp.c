@@ -534,6 +534,25 @@ static bool qp_local_port(const struct tita_pacer *p, const struct qp_state *s,
 	return false;
 }
 
+/* An agent with no GID table (a software RoCE sender such as the test
+ * bed's generator) says its QP's source address: the port with that
+ * address. Only when the GID table has no answer, which on a NIC it has. */
+static bool qp_local_addr(const struct tita_pacer *p, const struct tita_agent_qp *q,
+			  uint32_t *ret_port)
+{
+	struct tita_addr a;
+	int i;
+
+	if (!(q->flags & TITA_AGENT_QP_HAS_LOCAL_GID))
+		return false;
+	memcpy(a.bytes, q->local_gid, sizeof(a.bytes));
+	i = tita_pacer_port_index(p, &a);
+	if (i < 0)
+		return false;
+	*ret_port = (uint32_t)i;
+	return true;
+}
+
 static bool paced_state(const struct qp_ent *q)
 {
 	return q->info.state == 2 || q->info.state == 3; /* RTR, RTS */
@@ -1050,7 +1069,7 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 		}
 		m.dev_name[sizeof(m.dev_name) - 1] = '\0';
 		q->info = m;
-		q->has_local = qp_local_port(p, s, &m, &q->port);
+		q->has_local = qp_local_port(p, s, &m, &q->port) || qp_local_addr(p, &m, &q->port);
 		if (m.flags & TITA_AGENT_QP_HAS_REMOTE_GID)
 			memcpy(q->remote.bytes, m.remote_gid, 16);
 		/* A QP that reached RTR/RTS joins its pair's split at the end
