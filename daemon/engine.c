@@ -80,6 +80,7 @@ struct titad_engine {
 	struct titad_engine_paths paths;
 	struct tita_ratelimit path_err_rl;
 	bool said_no_paths;
+	bool steer;
 };
 
 /* ---- jobs ------------------------------------------------------------------ */
@@ -478,6 +479,7 @@ void titad_engine_paths(const struct titad_engine *e, struct titad_engine_paths 
 {
 	*ret = e->paths;
 	ret->can_move = e->pacer->ops->set_path != NULL;
+	ret->steer = e->steer;
 }
 
 /* ---- the control loop --------------------------------------------------------------- */
@@ -761,6 +763,7 @@ int titad_engine_open(struct titad_engine **ret, struct tita_event *ev,
 	e->ports = ports;
 	e->interval_ns = cfg->params.control_interval_ns;
 	e->fail_open = cfg->fail_open;
+	e->steer = cfg->params.steer != 0;
 	snprintf(e->proc_root, sizeof(e->proc_root), "%s", cfg->proc_root);
 	titad_hist_init(&e->loop_hist);
 
@@ -894,6 +897,7 @@ int titad_engine_reconfigure(struct titad_engine *e, const struct titad_config *
 	}
 	e->interval_ns = cfg->params.control_interval_ns;
 	e->fail_open = cfg->fail_open;
+	e->steer = cfg->params.steer != 0;
 	e->pacer->env.rule_ttl_ns = cfg->params.grant_ttl_ns;
 	snprintf(e->proc_root, sizeof(e->proc_root), "%s", cfg->proc_root);
 	return apply_jobs(e, cfg, err, err_size) ? 1 : 0;

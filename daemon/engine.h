@@ -66,6 +66,7 @@ struct titad_engine;
  * its agents could not), refused because the back end cannot move
  * traffic at all (can_move false: pairs stay where ECMP put them). */
 struct titad_engine_paths {
+	bool steer; /* [controller] steer */
 	bool can_move;
 	uint64_t started, applied, failed, unsupported;
 };

@@ -338,6 +338,123 @@ static void render_ports(const struct titad_sources *src, const struct titad_eng
 	}
 }
 
+/* The fabric: each port's place and leader, the leaf's links where this
+ * host leads, paths, probes. Nothing when no topology is read. */
+static void render_fabric(const struct titad_sources *src, const struct titad_engine_status *es,
+			  struct sbuf *b)
+{
+	const struct tita_ctl_stats *st = &es->ctl;
+	struct titad_engine_leader *ld;
+	struct titad_engine_paths paths;
+	struct titad_fabric_stats fs;
+	uint32_t n = titad_ports_count(src->ports);
+
+	if (!src->fabric || !titad_fabric_known(src->fabric))
+		return;
+	ld = malloc(sizeof(*ld));
+	if (!ld) {
+		b->failed = true;
+		return;
+	}
+	titad_fabric_stats(src->fabric, &fs);
+	titad_engine_paths(src->engine, &paths);
+	family(b, "tita_fabric_place", "gauge",
+	       "A port's place: 1 with its leaf, uplinks and their capacity; 0 when it has none.");
+	for (uint32_t i = 0; i < n; i++) {
+		struct titad_fabric_port fp;
+		struct titad_port_info pi;
+
+		titad_ports_info(src->ports, i, &pi);
+		titad_fabric_port(src->fabric, i, &fp);
+		sb_printf(b,
+			  "tita_fabric_place{port=\"%s\",leaf=\"%s\",spines=\"%u\","
+			  "spine_bps=\"%llu\"} %d\n",
+			  pi.ifname, fp.leaf, fp.place.n_spines,
+			  (unsigned long long)fp.place.spine_bps, fp.placed);
+	}
+	family(b, "tita_fabric_leader", "gauge",
+	       "1 where the port leads its leaf (water-fills the leaf's links).");
+	for (uint32_t i = 0; i < n; i++) {
+		struct titad_port_info pi;
+
+		titad_ports_info(src->ports, i, &pi);
+		titad_engine_leader(src->engine, &pi.addr, ld);
+		sb_printf(b, "tita_fabric_leader{port=\"%s\"} %d\n", pi.ifname, ld->n_spines > 0);
+	}
+	family(b, "tita_fabric_link_bps", "gauge",
+	       "Where this host leads its leaf: each uplink (up) and downlink (down), its "
+	       "capacity, the demand on it and what the leader allocated.");
+	for (uint32_t i = 0; i < n; i++) {
+		struct titad_port_info pi;
+
+		titad_ports_info(src->ports, i, &pi);
+		titad_engine_leader(src->engine, &pi.addr, ld);
+		for (uint32_t k = 0; k < ld->n_spines; k++)
+			for (int d = 0; d < 2; d++) {
+				const struct tita_leader_link *l = d ? &ld->down[k] : &ld->up[k];
+				const char *dir = d ? "down" : "up";
+
+				sb_printf(
+					b,
+					"tita_fabric_link_bps{port=\"%s\",dir=\"%s\",spine=\"%u\","
+					"what=\"capacity\"} %llu\n",
+					pi.ifname, dir, k, (unsigned long long)l->capacity_bps);
+				sb_printf(
+					b,
+					"tita_fabric_link_bps{port=\"%s\",dir=\"%s\",spine=\"%u\","
+					"what=\"demand\"} %llu\n",
+					pi.ifname, dir, k, (unsigned long long)l->demand_bps);
+				sb_printf(
+					b,
+					"tita_fabric_link_bps{port=\"%s\",dir=\"%s\",spine=\"%u\","
+					"what=\"allocated\"} %llu\n",
+					pi.ifname, dir, k, (unsigned long long)l->allocated_bps);
+			}
+	}
+	free(ld);
+	family(b, "tita_fabric_paths_total", "counter",
+	       "Paths (moves to another UDP source port) by result: started in the pacer, "
+	       "applied, failed, or refused because the pacer cannot move traffic.");
+	sb_printf(b, "tita_fabric_paths_total{result=\"started\"} %llu\n",
+		  (unsigned long long)paths.started);
+	sb_printf(b, "tita_fabric_paths_total{result=\"applied\"} %llu\n",
+		  (unsigned long long)paths.applied);
+	sb_printf(b, "tita_fabric_paths_total{result=\"failed\"} %llu\n",
+		  (unsigned long long)paths.failed);
+	sb_printf(b, "tita_fabric_paths_total{result=\"unsupported\"} %llu\n",
+		  (unsigned long long)paths.unsupported);
+	family(b, "tita_fabric_moves_total", "counter",
+	       "Pairs the leaders moved to another spine, and moves that failed.");
+	sb_printf(b, "tita_fabric_moves_total{result=\"ok\"} %llu\n",
+		  (unsigned long long)st->moves);
+	sb_printf(b, "tita_fabric_moves_total{result=\"failed\"} %llu\n",
+		  (unsigned long long)st->moves_failed);
+	family(b, "tita_fabric_probes_total", "counter",
+	       "Path probes: sent, answered with a spine, answered or lost without one, not "
+	       "sent.");
+	sb_printf(b, "tita_fabric_probes_total{result=\"sent\"} %llu\n",
+		  (unsigned long long)fs.prober.sent);
+	sb_printf(b, "tita_fabric_probes_total{result=\"spine\"} %llu\n",
+		  (unsigned long long)fs.answers_spine);
+	sb_printf(b, "tita_fabric_probes_total{result=\"none\"} %llu\n",
+		  (unsigned long long)(fs.answers_none + fs.answers_unknown + fs.answers_learning));
+	sb_printf(b, "tita_fabric_probes_total{result=\"not_sent\"} %llu\n",
+		  (unsigned long long)fs.probes_refused);
+	family(b, "tita_fabric_leaf_messages_total", "counter",
+	       "Leaf reports (members to their leader) and answers (leader to members).");
+	sb_printf(b, "tita_fabric_leaf_messages_total{kind=\"report\"} %llu\n",
+		  (unsigned long long)st->leaf_reports);
+	sb_printf(b, "tita_fabric_leaf_messages_total{kind=\"answer\"} %llu\n",
+		  (unsigned long long)st->leaf_answers);
+	family(b, "tita_fabric_leaders_lost_total", "counter",
+	       "Times a leaf's leader stopped answering and the next member took over.");
+	sb_printf(b, "tita_fabric_leaders_lost_total %llu\n", (unsigned long long)st->leaders_lost);
+	family(b, "tita_fabric_lldp_mismatches_total", "counter",
+	       "LLDP checks that found a NIC cabled to another switch than its leaf.");
+	sb_printf(b, "tita_fabric_lldp_mismatches_total %llu\n",
+		  (unsigned long long)fs.lldp_mismatches);
+}
+
 /* Series of tita_qps beyond which jobs are summed into job="(other)" (no
  * job name has parentheses): the device, type and state label sets are
  * small by nature, jobs are not. */
@@ -573,6 +690,7 @@ static char *render_all(const struct titad_sources *src, const struct titad_http
 	render_ports(src, &es, &b);
 	render_pairs(src, &b);
 	render_qps(src, &es, &b);
+	render_fabric(src, &es, &b);
 	render_http(http, &b);
 	if (b.failed) {
 		free(b.p);

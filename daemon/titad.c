@@ -452,6 +452,7 @@ static int start(struct titad *d, char *err, size_t err_size)
 				      .peers = d->peers,
 				      .ports = d->ports,
 				      .discovery = d->discovery,
+				      .fabric = d->fabric,
 				      .start_ns = d->start_ns,
 				      .reloads_ok = &d->reloads_ok,
 				      .reloads_failed = &d->reloads_failed };
