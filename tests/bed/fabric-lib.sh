@@ -5,7 +5,7 @@
 # after lib.sh: two flows from l1 to l2 (h1 → h3, h2 → h4) on a bed of 2
 # leaves of 2 hosts and 2 spines at $rate bit/s for $seconds, and their
 # figures. send_args1 and send_args2 (arrays) are added to h1's and h2's
-# generator (e.g. --agent SOCKET, --msg BYTES).
+# generator (e.g. --agent SOCKET, --msg BYTES); see mid_run below.
 #
 # Goodput is the payload the sinks receive (at most 97 % of the wire rate
 # with 2048-byte packets), as the median of 100 ms steps over the steady
@@ -21,6 +21,10 @@
 send_args1=()
 send_args2=()
 settle_s=0.5
+# A command run with the run's directory mid_run_s seconds after the
+# generators start (e.g. to ask titad what it does meanwhile).
+mid_run=''
+mid_run_s=2
 
 # Source ports, the spine of each as the leaf's FIB hashes them: a1 (h1 →
 # h3 over s1), a2 and b2 (h2 → h4 over s1 and over s2). A check; false
@@ -76,6 +80,10 @@ run() { # dir, cc, port 1, port 2 [, peer commands]
 	bg h2 "$gen" send "10.77.2.4,sport=$p2" --cc "$cc" --line-rate "$rate" "${agent[@]}" "${send_args2[@]}" \
 		--duration "${seconds}s" --interval 100ms -s "$d/send2.csv" >"$d/send2.json"
 	pids+=("$bg_pid")
+	if [ -n "$mid_run" ]; then
+		(sleep "$mid_run_s" && "$mid_run" "$d") &
+		pids+=($!)
+	fi
 	for h in "${pids[@]}"; do wait "$h" || true; done
 	bed qdisc >"$d/qdisc-after.jsonl"
 	bed marker >"$d/marker-after.json"

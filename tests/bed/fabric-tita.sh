@@ -22,7 +22,12 @@
 #   - titad: at least 90 % of the two spines over the steady part (from
 #     1.5 s after both flows arrive), not one drop at any port of the
 #     fabric over the whole run, each spine carrying one flow at the end,
-#     and not one packet out of order at the sinks.
+#     and not one packet out of order at the sinks;
+#   - titactl fabric, 3 s into the run: h1 leads l1 and h2 takes it for
+#     its leader; probes answered by a spine, moves applied through the
+#     agents, h2's leaf reports and h1's answers;
+#   - with the tc pacer, which cannot move traffic, titad refuses the
+#     moves, counts them and says so, and the flow keeps its port.
 #
 # Goodput and valid windows: see fabric-lib.sh. A window in which a
 # generator could not offer its line rate is measured again (at most three
@@ -69,7 +74,16 @@ send_args1=(--agent "$state/h1.agent.sock" --msg 262144)
 send_args2=(--agent "$state/h2.agent.sock" --msg 262144)
 settle_s=1.5
 seconds=4
+# What titad says while the flows run (titactl fabric).
+fabric_now() {
+	bed ctl h1 -j fabric >"$1/fabric-h1.json"
+	bed ctl h2 -j fabric >"$1/fabric-h2.json"
+	bed ctl h1 fabric >"$1/fabric-h1.txt" 2>&1
+}
+mid_run=fabric_now
+mid_run_s=3
 measure "$work/tita" none "$a1" "$a2" full
+mid_run=
 f=$work/tita/fig.json
 lower_bound "titad" "$f"
 check "titad: not one drop in the fabric ($(jget "$f" '{k: v for k, v in d["drops"].items() if v}'))" \
@@ -85,8 +99,37 @@ check "titad: the flows ended on different spines (h1 → h3 port $p1 over $s1, 
 	[ "$s1" != "$s2" ]
 check "titad: each spine carried a good part of the run (s1 $(jget "$f" 'd["bytes"]["s1:d2"]'), s2 $(jget "$f" 'd["bytes"]["s2:d2"]') bytes to l2)" \
 	awk_true 'a > 0.3 * (a + b) && b > 0.3 * (a + b)' a="$(jget "$f" 'd["bytes"]["s1:d2"]')" b="$(jget "$f" 'd["bytes"]["s2:d2"]')"
-bed ctl h1 fabric >"$work/fabric-h1.txt" 2>&1 || true
-sed 's/^/# h1: /' "$work/fabric-h1.txt"
+# What titad says of it (titactl fabric): h1 leads l1 (the lowest
+# address), h2 knows it from h1's answers; the spines came from probes;
+# moves went through the agents; members reported, the leader answered.
+sed 's/^/# h1, 3 s in: /' "$work/tita/fabric-h1.txt"
+check "3 s in: h1 leads l1, and h2 takes it for its leader ($(jget "$work/tita/fabric-h2.json" 'd["ports"][0]["leader"]'), leaders lost $(jget "$work/tita/fabric-h2.json" 'd["leaders_lost"]'))" \
+	[ "$(jget "$work/tita/fabric-h1.json" 'd["ports"][0]["is_leader"]')/$(jget "$work/tita/fabric-h2.json" 'd["ports"][0]["leader"]')" = True/10.77.1.1 ]
+check "3 s in: h1 answered h2's reports; its probes were answered by spines, its moves applied through the agents ($(jget "$work/tita/fabric-h1.json" 'd["leaf_answers"], d["probes"], d["paths"]'))" \
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["probes"]["spine"] > 0 and d["paths"]["applied"] > 0 and d["paths"]["failed"] == 0 and d["leaf_answers"] > 0))' "$work/tita/fabric-h1.json"
+check "3 s in: h2 reported to h1; its probes were answered by spines, its moves applied ($(jget "$work/tita/fabric-h2.json" 'd["leaf_reports"], d["probes"], d["paths"]'))" \
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["probes"]["spine"] > 0 and d["paths"]["applied"] > 0 and d["paths"]["failed"] == 0 and d["leaf_reports"] > 0))' "$work/tita/fabric-h2.json"
+
+# ---- a pacer that cannot move paths --------------------------------------------------
+# h1's titad with the tc pacer: the leader still wants h1's pair placed,
+# the pacer refuses, and titactl says so; the flow keeps its port.
+sed -i 's/^pacer = qp$/pacer = tc/' "$state/h1.conf"
+bed titad restart h1 >/dev/null
+d=$work/tc
+mkdir -p "$d"
+bg h3 "$gen" sink --duration 5s --idle 500ms -s "$d/sink.csv" >"$d/sink.json" 2>"$d/sink.err"
+sink_pid=$bg_pid
+for _ in $(seq 50); do grep -qs "sink ready" "$d/sink.err" && break; sleep 0.1; done
+bg h1 "$gen" send "10.77.2.3,sport=$a1" --cc none --line-rate "$rate" --msg 262144 \
+	--duration 2s -s "$d/send.csv" >"$d/send.json"
+wait "$bg_pid" || true
+bed ctl h1 -j fabric >"$d/fabric.json"
+kill "$sink_pid" 2>/dev/null || true
+check "tc pacer: titactl fabric says it cannot move paths, and counts the moves it refused ($(jget "$d/fabric.json" 'd["can_move"], d["paths"]'))" \
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["can_move"] is False and d["paths"]["unsupported"] > 0 and d["paths"]["applied"] == 0))' "$d/fabric.json"
+check "tc pacer: the flow kept its port $a1 ($(jget "$d/send.json" 'd["flows"][0]["sport"], d["flows"][0]["repaths"]'))" \
+	[ "$(jget "$d/send.json" 'd["flows"][0]["sport"]')" = "$a1" ]
+check "tc pacer: titad said so in its log" grep -q "cannot move traffic to another path" "$state/h1.log"
 
 # ---- the figures -------------------------------------------------------------------------------
 printf '# %-24s %-6s %7s %8s %7s %8s %5s\n' "two flows l1 → l2" spines "Mbit/s" "of 2 x R" drops "CE marks" late
