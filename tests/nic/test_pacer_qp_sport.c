@@ -86,6 +86,32 @@ static void send_result(int fd, const struct tita_agent_set_sport *c, int err)
 }
 
 /* The SET_SPORTs titad sent, by QP id (index), count returned. */
+/* A QP of an agent with no GID table (a software RoCE sender such as the
+ * bed's generator): device "soft0", which sysfs does not know, and its
+ * source address ::ffff:10.0.0.LOCAL in local_gid. */
+static void send_qp_soft(int fd, uint64_t id, uint8_t local_octet)
+{
+	struct tita_agent_qp m;
+
+	memset(&m, 0, sizeof(m));
+	tita_agent_hdr_init(&m.hdr, TITA_AGENT_QP_ADD, sizeof(m));
+	m.qp_id = id;
+	m.qpn = 0x100 + (uint32_t)id;
+	m.qp_type = 2; /* RC */
+	m.state = 3;
+	m.port_num = 1;
+	m.flags = TITA_AGENT_QP_HAS_REMOTE_GID | TITA_AGENT_QP_HAS_LOCAL_GID;
+	m.caps = TITA_AGENT_CAP_UDP_SPORT;
+	snprintf(m.dev_name, sizeof(m.dev_name), "soft0");
+	m.remote_gid[10] = m.remote_gid[11] = 0xff;
+	m.remote_gid[12] = 10;
+	m.remote_gid[15] = 2;
+	m.local_gid[10] = m.local_gid[11] = 0xff;
+	m.local_gid[12] = 10;
+	m.local_gid[15] = local_octet;
+	CHECK(send(fd, &m, sizeof(m), 0) == sizeof(m), "send QP_ADD");
+}
+
 static int sets(int fd, struct tita_agent_set_sport *by_id, size_t max_id)
 {
 	char buf[TITA_AGENT_MSG_MAX];
@@ -329,6 +355,25 @@ int main(void)
 	/* The provider's refusal, and the QP that cannot move, twice. */
 	CHECK(st.sport_errors == 3 && st.protocol_errors == 0, "errors %llu protocol %llu",
 	      (unsigned long long)st.sport_errors, (unsigned long long)st.protocol_errors);
+
+	/* No GID table: the QP's own source address names its port (and it
+	 * joins its pair, taking the pair's path); an address that is no
+	 * port's leaves the QP out of every pair. */
+	send_qp_soft(fd, 9, 1);
+	send_qp_soft(fd, 10, 9);
+	pass();
+	memset(set, 0, sizeof(set));
+	r = sets(fd, set, 16);
+	CHECK(r == 1 && set[9].udp_sport == 58000,
+	      "the QP with the port's address takes its pair's port (%d asked; %u)", r,
+	      set[9].udp_sport);
+	u = path(59000);
+	tita_pacer_qp_set_path(pacer, &u, now);
+	memset(set, 0, sizeof(set));
+	r = sets(fd, set, 16);
+	CHECK(r == 3 && set[9].udp_sport == 59000 && set[10].udp_sport == 0,
+	      "it moves with its pair, the other QP does not (%d asked; %u, %u)", r,
+	      set[9].udp_sport, set[10].udp_sport);
 
 	close(fd);
 	pacer->ops->cleanup(pacer);
