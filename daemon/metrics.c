@@ -338,6 +338,14 @@ static void render_ports(const struct titad_sources *src, const struct titad_eng
 	}
 }
 
+/* One counter's series by one label: name{label="by[i]"} n[i]. */
+static void series(struct sbuf *b, const char *name, const char *label, const char *const *by,
+		   const uint64_t *n, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		sb_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, by[i], (unsigned long long)n[i]);
+}
+
 /* The fabric: each port's place and leader, the leaf's links where this
  * host leads, paths, probes. Nothing when no topology is read. */
 static void render_fabric(const struct titad_sources *src, const struct titad_engine_status *es,
@@ -394,58 +402,51 @@ static void render_fabric(const struct titad_sources *src, const struct titad_en
 				const struct tita_leader_link *l = d ? &ld->down[k] : &ld->up[k];
 				const char *dir = d ? "down" : "up";
 
-				sb_printf(
-					b,
-					"tita_fabric_link_bps{port=\"%s\",dir=\"%s\",spine=\"%u\","
-					"what=\"capacity\"} %llu\n",
-					pi.ifname, dir, k, (unsigned long long)l->capacity_bps);
-				sb_printf(
-					b,
-					"tita_fabric_link_bps{port=\"%s\",dir=\"%s\",spine=\"%u\","
-					"what=\"demand\"} %llu\n",
-					pi.ifname, dir, k, (unsigned long long)l->demand_bps);
-				sb_printf(
-					b,
-					"tita_fabric_link_bps{port=\"%s\",dir=\"%s\",spine=\"%u\","
-					"what=\"allocated\"} %llu\n",
-					pi.ifname, dir, k, (unsigned long long)l->allocated_bps);
+				const uint64_t v[] = { l->capacity_bps, l->demand_bps,
+						       l->allocated_bps };
+				static const char *const what[] = { "capacity", "demand",
+								    "allocated" };
+
+				for (int w = 0; w < 3; w++)
+					sb_printf(b,
+						  "tita_fabric_link_bps{port=\"%s\",dir=\"%s\","
+						  "spine=\"%u\",what=\"%s\"} %llu\n",
+						  pi.ifname, dir, k, what[w],
+						  (unsigned long long)v[w]);
 			}
 	}
 	free(ld);
-	family(b, "tita_fabric_paths_total", "counter",
-	       "Paths (moves to another UDP source port) by result: started in the pacer, "
-	       "applied, failed, or refused because the pacer cannot move traffic.");
-	sb_printf(b, "tita_fabric_paths_total{result=\"started\"} %llu\n",
-		  (unsigned long long)paths.started);
-	sb_printf(b, "tita_fabric_paths_total{result=\"applied\"} %llu\n",
-		  (unsigned long long)paths.applied);
-	sb_printf(b, "tita_fabric_paths_total{result=\"failed\"} %llu\n",
-		  (unsigned long long)paths.failed);
-	sb_printf(b, "tita_fabric_paths_total{result=\"unsupported\"} %llu\n",
-		  (unsigned long long)paths.unsupported);
-	family(b, "tita_fabric_moves_total", "counter",
-	       "Pairs the leaders moved to another spine, and moves that failed.");
-	sb_printf(b, "tita_fabric_moves_total{result=\"ok\"} %llu\n",
-		  (unsigned long long)st->moves);
-	sb_printf(b, "tita_fabric_moves_total{result=\"failed\"} %llu\n",
-		  (unsigned long long)st->moves_failed);
-	family(b, "tita_fabric_probes_total", "counter",
-	       "Path probes: sent, answered with a spine, answered or lost without one, not "
-	       "sent.");
-	sb_printf(b, "tita_fabric_probes_total{result=\"sent\"} %llu\n",
-		  (unsigned long long)fs.prober.sent);
-	sb_printf(b, "tita_fabric_probes_total{result=\"spine\"} %llu\n",
-		  (unsigned long long)fs.answers_spine);
-	sb_printf(b, "tita_fabric_probes_total{result=\"none\"} %llu\n",
-		  (unsigned long long)(fs.answers_none + fs.answers_unknown + fs.answers_learning));
-	sb_printf(b, "tita_fabric_probes_total{result=\"not_sent\"} %llu\n",
-		  (unsigned long long)fs.probes_refused);
-	family(b, "tita_fabric_leaf_messages_total", "counter",
-	       "Leaf reports (members to their leader) and answers (leader to members).");
-	sb_printf(b, "tita_fabric_leaf_messages_total{kind=\"report\"} %llu\n",
-		  (unsigned long long)st->leaf_reports);
-	sb_printf(b, "tita_fabric_leaf_messages_total{kind=\"answer\"} %llu\n",
-		  (unsigned long long)st->leaf_answers);
+	{
+		static const char *const paths_by[] = { "started", "applied", "failed",
+							"unsupported" };
+		static const char *const moves_by[] = { "ok", "failed" };
+		static const char *const probes_by[] = { "sent", "spine", "none", "not_sent" };
+		static const char *const leaf_by[] = { "report", "answer" };
+		const uint64_t paths_n[] = { paths.started, paths.applied, paths.failed,
+					     paths.unsupported };
+		const uint64_t moves_n[] = { st->moves, st->moves_failed };
+		const uint64_t probes_n[] = { fs.prober.sent, fs.answers_spine,
+					      fs.answers_none + fs.answers_unknown +
+						      fs.answers_learning,
+					      fs.probes_refused };
+		const uint64_t leaf_n[] = { st->leaf_reports, st->leaf_answers };
+
+		family(b, "tita_fabric_paths_total", "counter",
+		       "Paths (moves to another UDP source port) by result: started in the "
+		       "pacer, applied, failed, or refused because the pacer cannot move "
+		       "traffic.");
+		series(b, "tita_fabric_paths_total", "result", paths_by, paths_n, 4);
+		family(b, "tita_fabric_moves_total", "counter",
+		       "Pairs the leaders moved to another spine, and moves that failed.");
+		series(b, "tita_fabric_moves_total", "result", moves_by, moves_n, 2);
+		family(b, "tita_fabric_probes_total", "counter",
+		       "Path probes: sent, answered with a spine, answered or lost without one, "
+		       "not sent.");
+		series(b, "tita_fabric_probes_total", "result", probes_by, probes_n, 4);
+		family(b, "tita_fabric_leaf_messages_total", "counter",
+		       "Leaf reports (members to their leader) and answers (leader to members).");
+		series(b, "tita_fabric_leaf_messages_total", "kind", leaf_by, leaf_n, 2);
+	}
 	family(b, "tita_fabric_leaders_lost_total", "counter",
 	       "Times a leaf's leader stopped answering and the next member took over.");
 	sb_printf(b, "tita_fabric_leaders_lost_total %llu\n", (unsigned long long)st->leaders_lost);

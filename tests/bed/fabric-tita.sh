@@ -79,6 +79,7 @@ fabric_now() {
 	bed ctl h1 -j fabric >"$1/fabric-h1.json"
 	bed ctl h2 -j fabric >"$1/fabric-h2.json"
 	bed ctl h1 fabric >"$1/fabric-h1.txt" 2>&1
+	bed metrics h1 >"$1/metrics-h1.txt" 2>&1
 }
 mid_run=fabric_now
 mid_run_s=3
@@ -109,6 +110,11 @@ check "3 s in: h1 answered h2's reports; its probes were answered by spines, its
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["probes"]["spine"] > 0 and d["paths"]["applied"] > 0 and d["paths"]["failed"] == 0 and d["leaf_answers"] > 0))' "$work/tita/fabric-h1.json"
 check "3 s in: h2 reported to h1; its probes were answered by spines, its moves applied ($(jget "$work/tita/fabric-h2.json" 'd["leaf_reports"], d["probes"], d["paths"]'))" \
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["probes"]["spine"] > 0 and d["paths"]["applied"] > 0 and d["paths"]["failed"] == 0 and d["leaf_reports"] > 0))' "$work/tita/fabric-h2.json"
+
+check "3 s in: h1's metrics: its place, its leadership, its moves ($(grep -E '^tita_fabric_(place|leader|paths_total\{result="applied"\})' "$work/tita/metrics-h1.txt" | tr "\n" " "))" \
+	bash -c "grep -q '^tita_fabric_place{port=\"eth0\",leaf=\"l1\",spines=\"2\",spine_bps=\"100000000\"} 1\$' '$work/tita/metrics-h1.txt' &&
+		grep -q '^tita_fabric_leader{port=\"eth0\"} 1\$' '$work/tita/metrics-h1.txt' &&
+		grep -Eq '^tita_fabric_paths_total\{result=\"applied\"\} [1-9]' '$work/tita/metrics-h1.txt'"
 
 # ---- a pacer that cannot move paths --------------------------------------------------
 # h1's titad with the tc pacer: the leader still wants h1's pair placed,

@@ -40,8 +40,8 @@ static uint32_t job_of_pid(pid_t pid, void *ctx)
 }
 
 /* QP_ADD 1.2: state, capabilities and the port it sends from. */
-static void send_qp(int fd, uint64_t id, uint8_t remote_octet, uint8_t state, bool can_move,
-		    uint16_t sport)
+/* A QP_ADD of an RC QP towards ::ffff:10.0.0.REMOTE in state. */
+static struct tita_agent_qp qp_msg(uint64_t id, uint8_t remote_octet, uint8_t state)
 {
 	struct tita_agent_qp m;
 
@@ -52,14 +52,22 @@ static void send_qp(int fd, uint64_t id, uint8_t remote_octet, uint8_t state, bo
 	m.qp_type = 2; /* RC */
 	m.state = state;
 	m.port_num = 1;
-	m.sgid_index = 3;
-	m.provider = can_move ? TITA_AGENT_PROV_MLX5 : TITA_AGENT_PROV_BNXT_RE;
 	m.flags = TITA_AGENT_QP_HAS_REMOTE_GID;
-	m.caps = can_move ? TITA_AGENT_CAP_UDP_SPORT : TITA_AGENT_CAP_RATE_LIMIT;
-	snprintf(m.dev_name, sizeof(m.dev_name), "mlx5_0");
 	m.remote_gid[10] = m.remote_gid[11] = 0xff;
 	m.remote_gid[12] = 10;
 	m.remote_gid[15] = remote_octet;
+	return m;
+}
+
+static void send_qp(int fd, uint64_t id, uint8_t remote_octet, uint8_t state, bool can_move,
+		    uint16_t sport)
+{
+	struct tita_agent_qp m = qp_msg(id, remote_octet, state);
+
+	m.sgid_index = 3;
+	m.provider = can_move ? TITA_AGENT_PROV_MLX5 : TITA_AGENT_PROV_BNXT_RE;
+	m.caps = can_move ? TITA_AGENT_CAP_UDP_SPORT : TITA_AGENT_CAP_RATE_LIMIT;
+	snprintf(m.dev_name, sizeof(m.dev_name), "mlx5_0");
 	m.udp_sport = sport;
 	CHECK(send(fd, &m, sizeof(m), 0) == sizeof(m), "send QP_ADD");
 }
@@ -91,21 +99,11 @@ static void send_result(int fd, const struct tita_agent_set_sport *c, int err)
  * source address ::ffff:10.0.0.LOCAL in local_gid. */
 static void send_qp_soft(int fd, uint64_t id, uint8_t local_octet)
 {
-	struct tita_agent_qp m;
+	struct tita_agent_qp m = qp_msg(id, 2, 3);
 
-	memset(&m, 0, sizeof(m));
-	tita_agent_hdr_init(&m.hdr, TITA_AGENT_QP_ADD, sizeof(m));
-	m.qp_id = id;
-	m.qpn = 0x100 + (uint32_t)id;
-	m.qp_type = 2; /* RC */
-	m.state = 3;
-	m.port_num = 1;
-	m.flags = TITA_AGENT_QP_HAS_REMOTE_GID | TITA_AGENT_QP_HAS_LOCAL_GID;
+	m.flags |= TITA_AGENT_QP_HAS_LOCAL_GID;
 	m.caps = TITA_AGENT_CAP_UDP_SPORT;
 	snprintf(m.dev_name, sizeof(m.dev_name), "soft0");
-	m.remote_gid[10] = m.remote_gid[11] = 0xff;
-	m.remote_gid[12] = 10;
-	m.remote_gid[15] = 2;
 	m.local_gid[10] = m.local_gid[11] = 0xff;
 	m.local_gid[12] = 10;
 	m.local_gid[15] = local_octet;
