@@ -132,6 +132,12 @@ static int sets(int fd, struct tita_agent_set_sport *by_id, size_t max_id)
 	return n;
 }
 
+static void no_sample(const struct tita_tx_sample *ts, void *ctx)
+{
+	(void)ts;
+	(void)ctx;
+}
+
 static void pass(void)
 {
 	now += 1000;
@@ -372,6 +378,40 @@ int main(void)
 	CHECK(r == 3 && set[9].udp_sport == 59000 && set[10].udp_sport == 0,
 	      "it moves with its pair, the other QP does not (%d asked; %u, %u)", r,
 	      set[9].udp_sport, set[10].udp_sport);
+
+	/* A pair whose QPs are gone keeps its path: a QP that comes back
+	 * takes it; a minute after the last one left it is forgotten. */
+	close(fd);
+	pass();
+	while (done(&sport, &e))
+		;
+	fd = agent_connect(conf.agent_socket);
+	send_qp(fd, 1, 2, 3, true, 0);
+	pass();
+	memset(set, 0, sizeof(set));
+	r = sets(fd, set, 16);
+	CHECK(r == 1 && set[1].udp_sport == 59000, "back at once: the pair's port (%d asked; %u)",
+	      r, set[1].udp_sport);
+	close(fd);
+	pass();
+	tita_pacer_qp_tx_samples(pacer, now, no_sample, NULL);
+	now += 59 * SEC;
+	tita_pacer_qp_tx_samples(pacer, now, no_sample, NULL);
+	fd = agent_connect(conf.agent_socket);
+	send_qp(fd, 1, 2, 3, true, 0);
+	pass();
+	r = sets(fd, set, 16);
+	CHECK(r == 1, "back within the minute: still the pair's port (%d asked)", r);
+	close(fd);
+	pass();
+	tita_pacer_qp_tx_samples(pacer, now, no_sample, NULL);
+	now += 61 * SEC;
+	tita_pacer_qp_tx_samples(pacer, now, no_sample, NULL);
+	fd = agent_connect(conf.agent_socket);
+	send_qp(fd, 1, 2, 3, true, 0);
+	pass();
+	r = sets(fd, set, 16);
+	CHECK(r == 0, "a minute later: no path kept (%d asked)", r);
 
 	close(fd);
 	pacer->ops->cleanup(pacer);
