@@ -112,7 +112,7 @@ static int check_config(const char *path)
 		bad = 1;
 	/* The topology's problems; each port's place needs its address,
 	 * which only an open port has: those are said at start. */
-	if (titad_fabric_check(&cfg, NULL, err + strlen(err), sizeof(err) - strlen(err)))
+	if (titad_fabric_check(&cfg, NULL, err, sizeof(err)))
 		bad = 1;
 	if (bad) {
 		print_problems(err);
