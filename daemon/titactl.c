@@ -615,8 +615,9 @@ static int cmd_pairs(int argc, char **argv)
 					printf("null");
 				else
 					printf("%u", p->spine);
-				printf(",\"sport\":%u,\"leaf_cap_bps\":%llu,\"moving\":%s}", p->sport,
-				       (unsigned long long)p->leaf_cap_bps, p->moving ? "true" : "false");
+				printf(",\"sport\":%u,\"leaf_cap_bps\":%llu,\"moving\":%s}",
+				       p->sport, (unsigned long long)p->leaf_cap_bps,
+				       p->moving ? "true" : "false");
 			} else {
 				char d1[32], d2[32], d3[32], d4[32], d5[32];
 
