@@ -455,6 +455,7 @@ static void do_fabric(struct titad_control *ctl, struct arena *a, Tita__Control_
 		fr->probe_answers_none = fs.answers_none + fs.answers_unknown + fs.answers_learning;
 		fr->probes_refused = fs.probes_refused;
 		fr->peer_places = fs.peer_places;
+		fr->peer_places_refused = fs.peer_places_refused;
 		fr->topology_problems = fs.topology_problems;
 	}
 	if (n_info > TITAD_MAX_PORTS)

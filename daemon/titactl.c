@@ -358,13 +358,15 @@ static int cmd_fabric(int argc, char **argv)
 	f = resp->fabric;
 	if (json) {
 		printf("{\"known\":%s,\"steer\":%s,\"can_move\":%s,\"topology_problems\":%u,"
-		       "\"peer_places\":%u,\"paths\":{\"started\":%llu,\"applied\":%llu,"
+		       "\"peer_places\":%u,\"peer_places_refused\":%llu,"
+		       "\"paths\":{\"started\":%llu,\"applied\":%llu,"
 		       "\"failed\":%llu,\"unsupported\":%llu},\"moves\":%llu,"
 		       "\"moves_failed\":%llu,\"probes\":{\"sent\":%llu,\"spine\":%llu,"
 		       "\"none\":%llu,\"refused\":%llu},\"leaf_reports\":%llu,"
 		       "\"leaf_answers\":%llu,\"leaders_lost\":%llu,\"ports\":[",
 		       f->known ? "true" : "false", f->steer ? "true" : "false",
 		       f->can_move ? "true" : "false", f->topology_problems, f->peer_places,
+		       (unsigned long long)f->peer_places_refused,
 		       (unsigned long long)f->paths_started, (unsigned long long)f->paths_applied,
 		       (unsigned long long)f->paths_failed,
 		       (unsigned long long)f->paths_unsupported, (unsigned long long)f->moves,
@@ -408,11 +410,13 @@ static int cmd_fabric(int argc, char **argv)
 		}
 		printf("]}\n");
 	} else {
-		printf("topology: %s; steer %s; the pacer %s\n",
+		printf("topology: %s; steer %s; the pacer %s; %u remote NICs placed (%llu "
+		       "refused)\n",
 		       !f->known	    ? "none ([fabric] topology)" :
 		       f->topology_problems ? "read, with problems (see the log)" :
 					      "read",
-		       f->steer ? "on" : "off", f->can_move ? "moves paths" : "cannot move paths");
+		       f->steer ? "on" : "off", f->can_move ? "moves paths" : "cannot move paths",
+		       f->peer_places, (unsigned long long)f->peer_places_refused);
 		printf("paths: %llu started, %llu applied, %llu failed, %llu refused (pacer); "
 		       "moves %llu (%llu failed)\n",
 		       (unsigned long long)f->paths_started, (unsigned long long)f->paths_applied,
