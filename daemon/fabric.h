@@ -51,8 +51,9 @@ struct titad_fabric_port {
 
 struct titad_fabric_stats {
 	uint32_t topology_problems;
-	uint32_t peer_places; /* remote NICs placed (topology + hellos) */
-	uint64_t peer_places_refused; /* the controller's table was full */
+	uint32_t peer_places; /* remote NICs the topology placed by address */
+	/* Remote places (topology or hellos) the controller had no room for. */
+	uint64_t peer_places_refused;
 	uint64_t hellos; /* hellos with places read */
 	uint64_t member_changes;
 	struct tita_prober_stats prober;

@@ -410,8 +410,8 @@ static int cmd_fabric(int argc, char **argv)
 		}
 		printf("]}\n");
 	} else {
-		printf("topology: %s; steer %s; the pacer %s; %u remote NICs placed (%llu "
-		       "refused)\n",
+		printf("topology: %s; steer %s; the pacer %s; %u remote NICs placed by the topology (%llu "
+		       "places refused)\n",
 		       !f->known	    ? "none ([fabric] topology)" :
 		       f->topology_problems ? "read, with problems (see the log)" :
 					      "read",
