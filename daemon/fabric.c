@@ -463,27 +463,36 @@ void titad_fabric_start(struct titad_fabric *f, struct titad_peers *peers, uint6
 	titad_fabric_housekeeping(f, now_ns);
 }
 
+/* Every address of a list (tita_leaf_members_list() or _contacts()) is a
+ * known peer from now on, so that hellos go to it. */
+static void seen_all(struct titad_fabric *f, const struct tita_leaf_members *m,
+		     size_t (*list)(const struct tita_leaf_members *, struct tita_addr *, size_t),
+		     uint64_t now_ns)
+{
+	size_t n = list(m, NULL, 0);
+	struct tita_addr *a = n ? calloc(n, sizeof(*a)) : NULL;
+
+	if (!a)
+		return;
+	n = list(m, a, n);
+	for (size_t k = 0; k < n; k++)
+		if (!port_of(f, &a[k]))
+			titad_peers_seen(f->peers, &a[k], now_ns);
+	free(a);
+}
+
 void titad_fabric_housekeeping(struct titad_fabric *f, uint64_t now_ns)
 {
-	struct tita_addr a[TITA_LEAF_MEMBERS_MAX / 8];
-
 	if (!f->topo)
 		return;
-	/* The leaf's members: known peers, so that hellos go to them (and
-	 * from a host named by name come its NICs). */
+	/* The leaf's members, and where the hosts named by name can be
+	 * reached: known peers, so that hellos go to them (and from a host
+	 * named by name come its NICs). */
 	for (uint32_t i = 0; f->peers && i < f->n_ports; i++) {
-		struct fport *fp = &f->ports[i];
-		size_t n;
-
-		if (!fp->placed)
+		if (!f->ports[i].placed)
 			continue;
-		n = tita_leaf_members_contacts(fp->members, a, sizeof(a) / sizeof(a[0]));
-		for (size_t k = 0; k < n && k < sizeof(a) / sizeof(a[0]); k++)
-			titad_peers_seen(f->peers, &a[k], now_ns);
-		n = tita_leaf_members_list(fp->members, a, sizeof(a) / sizeof(a[0]));
-		for (size_t k = 0; k < n && k < sizeof(a) / sizeof(a[0]); k++)
-			if (!port_of(f, &a[k]))
-				titad_peers_seen(f->peers, &a[k], now_ns);
+		seen_all(f, f->ports[i].members, tita_leaf_members_contacts, now_ns);
+		seen_all(f, f->ports[i].members, tita_leaf_members_list, now_ns);
 	}
 	if (now_ns >= f->next_lldp_ns) {
 		lldp_check(f);
