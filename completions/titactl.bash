@@ -74,7 +74,7 @@ _titactl()
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "-j --json -s --socket -h --help -V --version" -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W "status ports peers pairs qps job help" -- "$cur"))
+			COMPREPLY=($(compgen -W "status ports fabric peers pairs qps job help" -- "$cur"))
 		fi
 		return
 	fi

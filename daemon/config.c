@@ -27,6 +27,7 @@ enum section_kind {
 	SEC_PEERS,
 	SEC_PORT,
 	SEC_JOB,
+	SEC_FABRIC,
 	SEC_BAD, /* an unknown section: its keys are not reported again */
 };
 
@@ -142,6 +143,7 @@ void titad_config_defaults(struct titad_config *cfg)
 	 * once a second finds a job's QPs while it starts. */
 	cfg->qp_scan_interval_ns = TITA_NSEC_PER_SEC;
 	tita_ctl_params_default(&cfg->params);
+	tita_fabric_conf_defaults(&cfg->fabric);
 	/* titad reads every port's BPF maps once per interval: 1 ms, not the
 	 * controller's simulated 100 us, keeps that under a few percent of a
 	 * core. Grant TTL and refresh follow (cross_check). */
@@ -374,8 +376,12 @@ static void begin_section(struct pctx *c, const char *name)
 	memcpy(kind, name, n);
 	kind[n] = '\0';
 
-	if (!strcmp(kind, "daemon") || !strcmp(kind, "controller") || !strcmp(kind, "peers")) {
-		c->sec = kind[0] == 'd' ? SEC_DAEMON : kind[0] == 'c' ? SEC_CONTROLLER : SEC_PEERS;
+	if (!strcmp(kind, "daemon") || !strcmp(kind, "controller") || !strcmp(kind, "peers") ||
+	    !strcmp(kind, "fabric")) {
+		c->sec = kind[0] == 'd' ? SEC_DAEMON :
+			 kind[0] == 'c' ? SEC_CONTROLLER :
+			 kind[0] == 'p' ? SEC_PEERS :
+					  SEC_FABRIC;
 		if (*arg) {
 			c->sec = SEC_BAD;
 			fail(c, "[%s] takes no name", kind);
@@ -743,6 +749,22 @@ static int key_peers(struct pctx *c, const char *k, const char *v)
 	return 1;
 }
 
+/* The fabric: where this host sits (topology.c reads the keys). */
+static int key_fabric(struct pctx *c, const char *k, const char *v)
+{
+	char err[160];
+
+	if (strcmp(k, "topology") && strcmp(k, "hostname") && strcmp(k, "spines") &&
+	    strcmp(k, "spine-rate") && strcmp(k, "link-speed-unit") && strcmp(k, "probe-ttl") &&
+	    strcmp(k, "lldp"))
+		return 1;
+	if (tita_fabric_conf_set(&c->cfg.fabric, k, v, err, sizeof(err))) {
+		fail(c, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int key_port(struct pctx *c, const char *k, const char *v)
 {
 	struct titad_port_conf *pt = c->port;
@@ -828,6 +850,9 @@ static int handler(void *user, const char *section, const char *name, const char
 	case SEC_JOB:
 		r = key_job(c, name, value);
 		break;
+	case SEC_FABRIC:
+		r = key_fabric(c, name, value);
+		break;
 	default: /* SEC_BAD: said once, at its header */
 		return 1;
 	}
@@ -837,6 +862,7 @@ static int handler(void *user, const char *section, const char *name, const char
 		     c->sec == SEC_CONTROLLER ? "controller" :
 		     c->sec == SEC_PEERS      ? "peers" :
 		     c->sec == SEC_PORT	      ? "port" :
+		     c->sec == SEC_FABRIC     ? "fabric" :
 						"job");
 	return 1;
 }
@@ -1174,6 +1200,8 @@ static const struct titad_config_range ranges[] = {
 	{ "daemon", "agent-qps", "1", "1048576", "0", "1048577" },
 	{ "daemon", "qp-scan-interval", "10ms", "600s", "9ms", "601s" },
 	{ "peers", "port", "1", "65535", "0", "65536" },
+	{ "fabric", "spines", "1", "64", "0", "65" },
+	{ "fabric", "probe-ttl", "1", "32", "0", "33" },
 	{ "peers", "key-id", "0", "4294967295", NULL, "4294967296" },
 	{ "peers", "max-peers", "16", "1048576", "15", "1048577" },
 	{ "peers", "coalesce", "0", "1ms", NULL, "1001us" },

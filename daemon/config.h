@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "tita/ctl.h"
+#include "topology.h"
 #include "units.h"
 
 #define TITAD_CONFIG_PATH "/etc/tita/titad.conf"
@@ -143,6 +144,9 @@ struct titad_config {
 	/* A peer's boot id more than this ahead of our wall clock is refused
 	 * (a forged one, or a clock that is wrong). */
 	uint64_t boot_id_skew_ns;
+
+	/* [fabric]: where the host sits (no topology file: nowhere known). */
+	struct tita_fabric_conf fabric;
 
 	uint32_t n_ports;
 	struct titad_port_conf ports[TITAD_MAX_PORTS];

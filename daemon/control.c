@@ -347,6 +347,138 @@ static void do_ports(struct titad_control *ctl, struct arena *a, Tita__Control__
 	resp->ports = pr;
 }
 
+static Tita__Control__FabricLink **fabric_links(struct arena *a, const struct tita_leader_link *l,
+						uint32_t n)
+{
+	Tita__Control__FabricLink **out = az(a, (n ? n : 1) * sizeof(*out));
+
+	for (uint32_t s = 0; out && s < n; s++) {
+		Tita__Control__FabricLink *k = az(a, sizeof(*k));
+
+		if (!k)
+			return NULL;
+		tita__control__fabric_link__init(k);
+		k->spine = s;
+		k->capacity_bps = l[s].capacity_bps;
+		k->demand_bps = l[s].demand_bps;
+		k->allocated_bps = l[s].allocated_bps;
+		k->entries = l[s].entries;
+		k->down = l[s].down;
+		out[s] = k;
+	}
+	return out;
+}
+
+static Tita__Control__FabricPort *fabric_port(const struct titad_sources *src, struct arena *a,
+					      const struct tita_port_info *info, uint32_t i,
+					      struct titad_engine_leader *ld)
+{
+	Tita__Control__FabricPort *p = az(a, sizeof(*p));
+	struct titad_fabric_port fp;
+	struct titad_port_info pi;
+
+	if (!p)
+		return NULL;
+	tita__control__fabric_port__init(p);
+	titad_ports_info(src->ports, i, &pi);
+	memset(&fp, 0, sizeof(fp));
+	if (src->fabric)
+		titad_fabric_port(src->fabric, i, &fp);
+	p->ifname = astr(a, pi.ifname);
+	p->addr = addr_bytes(a, &pi.addr);
+	p->placed = fp.placed;
+	p->why = astr(a, fp.why);
+	p->leaf = astr(a, fp.leaf);
+	p->leaf_id = fp.place.leaf;
+	p->spines = fp.place.n_spines;
+	p->spine_bps = fp.place.spine_bps;
+	p->members = fp.members;
+	p->spine_map = (char *)(fp.spine_map == TITAD_SPINES_BY_ADDRESS ? "address" :
+				fp.spine_map == TITAD_SPINES_LEARNED	? "learned" :
+									  "");
+	p->spines_learned = fp.spines_learned;
+	p->lldp = (char *)tita_lldp_verdict_name(fp.lldp.verdict);
+	p->lldp_neighbor = astr(a, fp.lldp.neighbor);
+	p->lldp_port = astr(a, fp.lldp.port);
+	if (info) {
+		p->leader = addr_bytes(a, &info->leader);
+		p->is_leader = info->is_leader;
+	}
+	titad_engine_leader(src->engine, &pi.addr, ld);
+	if (ld->n_spines) {
+		p->up = fabric_links(a, ld->up, ld->n_spines);
+		p->down = fabric_links(a, ld->down, ld->n_spines);
+		p->n_up = p->up ? ld->n_spines : 0;
+		p->n_down = p->down ? ld->n_spines : 0;
+	}
+	if (!p->ifname || !p->why || !p->leaf || !p->lldp_neighbor || !p->lldp_port)
+		return NULL;
+	return p;
+}
+
+static void do_fabric(struct titad_control *ctl, struct arena *a, Tita__Control__Response *resp)
+{
+	const struct titad_sources *src = &ctl->src_;
+	Tita__Control__FabricResponse *fr = az(a, sizeof(*fr));
+	struct tita_port_info info[TITAD_MAX_PORTS];
+	size_t n_info = titad_engine_ports(src->engine, info, TITAD_MAX_PORTS);
+	uint32_t n = titad_ports_count(src->ports);
+	struct titad_engine_leader *ld = malloc(sizeof(*ld));
+	struct titad_engine_status es;
+	struct titad_engine_paths paths;
+
+	if (!fr || !ld) {
+		free(ld);
+		return;
+	}
+	tita__control__fabric_response__init(fr);
+	titad_engine_status(src->engine, &es);
+	titad_engine_paths(src->engine, &paths);
+	fr->known = src->fabric && titad_fabric_known(src->fabric);
+	fr->steer = paths.steer;
+	fr->can_move = paths.can_move;
+	fr->paths_started = paths.started;
+	fr->paths_applied = paths.applied;
+	fr->paths_failed = paths.failed;
+	fr->paths_unsupported = paths.unsupported;
+	fr->moves = es.ctl.moves;
+	fr->moves_failed = es.ctl.moves_failed;
+	fr->leaf_reports = es.ctl.leaf_reports;
+	fr->leaf_answers = es.ctl.leaf_answers;
+	fr->leaders_lost = es.ctl.leaders_lost;
+	if (src->fabric) {
+		struct titad_fabric_stats fs;
+
+		titad_fabric_stats(src->fabric, &fs);
+		fr->probes_sent = fs.prober.sent;
+		fr->probe_answers_spine = fs.answers_spine;
+		fr->probe_answers_none = fs.answers_none + fs.answers_unknown + fs.answers_learning;
+		fr->probes_refused = fs.probes_refused;
+		fr->peer_places = fs.peer_places;
+		fr->peer_places_refused = fs.peer_places_refused;
+		fr->topology_problems = fs.topology_problems;
+	}
+	if (n_info > TITAD_MAX_PORTS)
+		n_info = TITAD_MAX_PORTS;
+	fr->ports = az(a, (n ? n : 1) * sizeof(*fr->ports));
+	for (uint32_t i = 0; i < n && fr->ports; i++) {
+		const struct titad_port *pt = titad_ports_get(src->ports, i);
+		const struct tita_port_info *pi = NULL;
+		Tita__Control__FabricPort *p;
+
+		for (size_t k = 0; k < n_info; k++)
+			if (tita_addr_eq(&info[k].local, &pt->addr))
+				pi = &info[k];
+		p = fabric_port(src, a, pi, i, ld);
+		if (!p)
+			break;
+		fr->ports[fr->n_ports++] = p;
+	}
+	free(ld);
+	resp->body_case = TITA__CONTROL__RESPONSE__BODY_FABRIC;
+	resp->fabric = fr;
+}
+
 static void do_peers(struct titad_control *ctl, struct arena *a, uint64_t now_ns,
 		     Tita__Control__Response *resp)
 {
@@ -467,6 +599,10 @@ static void do_pairs(struct titad_control *ctl, struct arena *a, uint64_t now_ns
 		p->ce_ppm = pi->ce_ppm;
 		p->cnp_per_sec = pi->cnp_per_sec;
 		p->expires_in_ns = pi->expires_ns > now_ns ? pi->expires_ns - now_ns : 0;
+		p->spine = pi->spine;
+		p->sport = pi->sport;
+		p->leaf_cap_bps = pi->leaf_cap_bps;
+		p->moving = pi->moving;
 		pr->pairs[pr->n_pairs++] = p;
 	}
 	pr->total = matched;
@@ -706,6 +842,9 @@ static void handle(struct client *c, const uint8_t *buf, size_t len, uint64_t no
 			break;
 		case TITA__CONTROL__REQUEST__BODY_PORTS:
 			do_ports(ctl, &a, &resp);
+			break;
+		case TITA__CONTROL__REQUEST__BODY_FABRIC:
+			do_fabric(ctl, &a, &resp);
 			break;
 		case TITA__CONTROL__REQUEST__BODY_PEERS:
 			do_peers(ctl, &a, now_ns, &resp);

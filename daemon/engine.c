@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "cgroupjob.h"
 #include "engine.h"
@@ -70,6 +72,15 @@ struct titad_engine {
 	uint64_t rate_errors;
 	struct tita_ratelimit rate_err_rl;
 	uint64_t jobs_full, jobs_collided;
+
+	/* The fabric: where probes go (the fabric module), and what became
+	 * of the controller's paths. */
+	titad_engine_probe_fn probe_fn;
+	void *probe_ctx;
+	struct titad_engine_paths paths;
+	struct tita_ratelimit path_err_rl;
+	bool said_no_paths;
+	bool steer;
 };
 
 /* ---- jobs ------------------------------------------------------------------ */
@@ -359,6 +370,118 @@ static int tc_of_job(uint32_t job_id, void *ctx)
 	return j && j->in_config ? j->traffic_class : -1;
 }
 
+/* ---- the fabric ------------------------------------------------------------------------ */
+
+static void path_refused(struct titad_engine *e, const struct tita_path_update *u, int r,
+			 uint64_t now_ns)
+{
+	char l[TITA_ADDR_STRLEN], rm[TITA_ADDR_STRLEN];
+	uint64_t held;
+
+	tita_ctl_path_failed(e->ctl, u, now_ns);
+	if (r == -EOPNOTSUPP && !e->pacer->ops->set_path) {
+		e->paths.unsupported++;
+		/* The pair stays where ECMP hashed it, which the controller
+		 * counts as spread over the spines. */
+		if (!e->said_no_paths)
+			log_warning("pacer %s cannot move traffic to another path: pairs stay "
+				    "where the fabric's ECMP put them (steer = 0 says so up front)",
+				    e->pacer->ops->name);
+		e->said_no_paths = true;
+		return;
+	}
+	e->paths.failed++;
+	if (tita_ratelimit_ok(&e->path_err_rl, now_ns, 10 * TITA_NSEC_PER_SEC, 5, &held))
+		log_warning("pacer %s: %s -> %s to UDP source port %u: %s (%llu more not logged)",
+			    e->pacer->ops->name, tita_format_addr(&u->local, l, sizeof(l)),
+			    tita_format_addr(&u->remote, rm, sizeof(rm)), u->sport, strerror(-r),
+			    (unsigned long long)held);
+}
+
+/*
+ * The controller's paths into the pacer, the pacer's finished moves back
+ * (applied or failed), and its probes out to the fabric module. A move
+ * takes as long as the pair's QPs need to drain: its end comes back in a
+ * later pass.
+ */
+static void fabric_io(struct titad_engine *e, uint64_t now_ns)
+{
+	const struct tita_pacer_ops *ops = e->pacer->ops;
+	struct tita_path_update u;
+	struct tita_probe pr;
+	int err;
+
+	while (tita_ctl_pop_path(e->ctl, &u)) {
+		int port = tita_pacer_port_index(e->pacer, &u.local);
+		int r = -EOPNOTSUPP;
+
+		if (port >= 0 && e->port_down[port])
+			r = -ENETDOWN;
+		else if (ops->set_path)
+			r = ops->set_path(e->pacer, &u, now_ns);
+		if (r) {
+			path_refused(e, &u, r, now_ns);
+			continue;
+		}
+		e->paths.started++;
+	}
+	while (ops->pop_path && ops->pop_path(e->pacer, &u, &err)) {
+		if (err) {
+			path_refused(e, &u, err, now_ns);
+			continue;
+		}
+		e->paths.applied++;
+		tita_ctl_path_applied(e->ctl, &u, now_ns);
+	}
+	while (tita_ctl_pop_probe(e->ctl, &pr)) {
+		if (e->probe_fn) {
+			e->probe_fn(e->probe_ctx, &pr, now_ns);
+			continue;
+		}
+		/* Nobody sends probes: none is answered. */
+		tita_ctl_probe_result(e->ctl, &pr, TITA_SPINE_NONE, now_ns);
+	}
+}
+
+void titad_engine_set_prober(struct titad_engine *e, titad_engine_probe_fn fn, void *ctx)
+{
+	e->probe_fn = fn;
+	e->probe_ctx = ctx;
+}
+
+int titad_engine_set_place(struct titad_engine *e, const struct tita_addr *local,
+			   const struct tita_place *place, const struct tita_addr *members,
+			   uint32_t n_members)
+{
+	return tita_ctl_port_set_place(e->ctl, local, place, members, n_members);
+}
+
+int titad_engine_peer_place(struct titad_engine *e, const struct tita_addr *remote, uint32_t leaf)
+{
+	return tita_ctl_peer_place(e->ctl, remote, leaf);
+}
+
+int titad_engine_probe_result(struct titad_engine *e, const struct tita_probe *probe,
+			      uint16_t spine, uint64_t now_ns)
+{
+	return tita_ctl_probe_result(e->ctl, probe, spine, now_ns);
+}
+
+void titad_engine_leader(const struct titad_engine *e, const struct tita_addr *local,
+			 struct titad_engine_leader *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	tita_ctl_leader_stats(e->ctl, local, &ret->stats);
+	ret->n_spines = tita_ctl_leaf_links(e->ctl, local, ret->up, ret->down);
+}
+
+void titad_engine_paths(const struct titad_engine *e, struct titad_engine_paths *ret)
+{
+	*ret = e->paths;
+	ret->can_move = e->pacer->ops->set_path != NULL;
+	ret->steer = e->steer;
+}
+
 /* ---- the control loop --------------------------------------------------------------- */
 
 void titad_engine_kick(struct titad_engine *e, uint64_t now_ns)
@@ -367,6 +490,7 @@ void titad_engine_kick(struct titad_engine *e, uint64_t now_ns)
 	struct tita_msg m;
 
 	tita_pacer_keepalive(e->pacer, now_ns);
+	fabric_io(e, now_ns);
 	/* An early allocation already due (demands just read, batched by the
 	 * socket's coalescing) runs here, in this wake-up; a round waits for
 	 * its timer, which reads the datapath first. */
@@ -639,6 +763,7 @@ int titad_engine_open(struct titad_engine **ret, struct tita_event *ev,
 	e->ports = ports;
 	e->interval_ns = cfg->params.control_interval_ns;
 	e->fail_open = cfg->fail_open;
+	e->steer = cfg->params.steer != 0;
 	snprintf(e->proc_root, sizeof(e->proc_root), "%s", cfg->proc_root);
 	titad_hist_init(&e->loop_hist);
 
@@ -647,6 +772,14 @@ int titad_engine_open(struct titad_engine **ret, struct tita_event *ev,
 		r = -errno;
 		snprintf(err, err_size, "controller: %s", strerror(-r));
 		return r;
+	}
+	{
+		/* The source ports it picks: each host its own. */
+		uint64_t seed = 0;
+
+		if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+			seed = (uint64_t)(uintptr_t)e ^ (uint64_t)getpid() << 32;
+		tita_ctl_seed(e->ctl, seed);
 	}
 	for (uint32_t i = 0; i < n_ports; i++) {
 		const struct titad_port *p = titad_ports_get(ports, i);
@@ -671,6 +804,9 @@ int titad_engine_open(struct titad_engine **ret, struct tita_event *ev,
 	env.agents_per_uid = cfg->agents_per_uid;
 	env.agent_qps_per_uid = cfg->agent_qps_per_uid;
 	env.agent_qps = cfg->agent_qps;
+	/* A move waits for the pair's QPs to drain; past this, it failed and
+	 * the controller tries elsewhere. */
+	env.sport_max_wait_ms = 1000;
 	env.rule_ttl_ns = cfg->params.grant_ttl_ns;
 	env.job_of_pid = job_of_pid;
 	env.tc_of_job = tc_of_job;
@@ -761,6 +897,7 @@ int titad_engine_reconfigure(struct titad_engine *e, const struct titad_config *
 	}
 	e->interval_ns = cfg->params.control_interval_ns;
 	e->fail_open = cfg->fail_open;
+	e->steer = cfg->params.steer != 0;
 	e->pacer->env.rule_ttl_ns = cfg->params.grant_ttl_ns;
 	snprintf(e->proc_root, sizeof(e->proc_root), "%s", cfg->proc_root);
 	return apply_jobs(e, cfg, err, err_size) ? 1 : 0;

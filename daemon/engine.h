@@ -61,6 +61,27 @@ struct titad_engine_status {
 
 struct titad_engine;
 
+/* The fabric: what became of the controller's paths (moves to another
+ * UDP source port): handed to the pacer, applied, failed (the pacer or
+ * its agents could not), refused because the back end cannot move
+ * traffic at all (can_move false: pairs stay where ECMP put them). */
+struct titad_engine_paths {
+	bool steer; /* [controller] steer */
+	bool can_move;
+	uint64_t started, applied, failed, unsupported;
+};
+
+/* What the leaf's leader on a port sees (n_spines 0: it does not lead). */
+struct titad_engine_leader {
+	struct tita_leader_stats stats;
+	uint32_t n_spines;
+	struct tita_leader_link up[TITA_SPINES_MAX], down[TITA_SPINES_MAX];
+};
+
+/* Where the controller's path probes go (the fabric module); its answer
+ * comes back through titad_engine_probe_result(). */
+typedef void (*titad_engine_probe_fn)(void *ctx, const struct tita_probe *probe, uint64_t now_ns);
+
 /*
  * The controller with the ports' line rates, the pacer (cfg->pacer) on
  * them, and the [job] policies. 0, or -errno with err saying what failed;
@@ -122,6 +143,19 @@ const char *titad_engine_job_name(const struct titad_engine *e, uint32_t id, cha
 /* The jobs a QP scan found, with their QP counts (scan: its number). */
 void titad_engine_jobs_seen(struct titad_engine *e, const struct tita_qpscan_job *jobs, size_t n,
 			    uint64_t scan);
+
+/* The fabric. */
+void titad_engine_set_prober(struct titad_engine *e, titad_engine_probe_fn fn, void *ctx);
+/* tita_ctl_port_set_place(), tita_ctl_peer_place(), tita_ctl_probe_result(). */
+int titad_engine_set_place(struct titad_engine *e, const struct tita_addr *local,
+			   const struct tita_place *place, const struct tita_addr *members,
+			   uint32_t n_members);
+int titad_engine_peer_place(struct titad_engine *e, const struct tita_addr *remote, uint32_t leaf);
+int titad_engine_probe_result(struct titad_engine *e, const struct tita_probe *probe,
+			      uint16_t spine, uint64_t now_ns);
+void titad_engine_leader(const struct titad_engine *e, const struct tita_addr *local,
+			 struct titad_engine_leader *ret);
+void titad_engine_paths(const struct titad_engine *e, struct titad_engine_paths *ret);
 
 /* Snapshots. */
 void titad_engine_status(const struct titad_engine *e, struct titad_engine_status *ret);

@@ -338,6 +338,124 @@ static void render_ports(const struct titad_sources *src, const struct titad_eng
 	}
 }
 
+/* One counter's series by one label: name{label="by[i]"} n[i]. */
+static void series(struct sbuf *b, const char *name, const char *label, const char *const *by,
+		   const uint64_t *n, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		sb_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, by[i], (unsigned long long)n[i]);
+}
+
+/* The fabric: each port's place and leader, the leaf's links where this
+ * host leads, paths, probes. Nothing when no topology is read. */
+static void render_fabric(const struct titad_sources *src, const struct titad_engine_status *es,
+			  struct sbuf *b)
+{
+	const struct tita_ctl_stats *st = &es->ctl;
+	struct titad_engine_leader *ld;
+	struct titad_engine_paths paths;
+	struct titad_fabric_stats fs;
+	uint32_t n = titad_ports_count(src->ports);
+
+	if (!src->fabric || !titad_fabric_known(src->fabric))
+		return;
+	ld = malloc(sizeof(*ld));
+	if (!ld) {
+		b->failed = true;
+		return;
+	}
+	titad_fabric_stats(src->fabric, &fs);
+	titad_engine_paths(src->engine, &paths);
+	family(b, "tita_fabric_place", "gauge",
+	       "A port's place: 1 with its leaf, uplinks and their capacity; 0 when it has none.");
+	for (uint32_t i = 0; i < n; i++) {
+		struct titad_fabric_port fp;
+		struct titad_port_info pi;
+
+		titad_ports_info(src->ports, i, &pi);
+		titad_fabric_port(src->fabric, i, &fp);
+		sb_printf(b,
+			  "tita_fabric_place{port=\"%s\",leaf=\"%s\",spines=\"%u\","
+			  "spine_bps=\"%llu\"} %d\n",
+			  pi.ifname, fp.leaf, fp.place.n_spines,
+			  (unsigned long long)fp.place.spine_bps, fp.placed);
+	}
+	family(b, "tita_fabric_leader", "gauge",
+	       "1 where the port leads its leaf (water-fills the leaf's links).");
+	for (uint32_t i = 0; i < n; i++) {
+		struct titad_port_info pi;
+
+		titad_ports_info(src->ports, i, &pi);
+		titad_engine_leader(src->engine, &pi.addr, ld);
+		sb_printf(b, "tita_fabric_leader{port=\"%s\"} %d\n", pi.ifname, ld->n_spines > 0);
+	}
+	family(b, "tita_fabric_link_bps", "gauge",
+	       "Where this host leads its leaf: each uplink (up) and downlink (down), its "
+	       "capacity, the demand on it and what the leader allocated.");
+	for (uint32_t i = 0; i < n; i++) {
+		struct titad_port_info pi;
+
+		titad_ports_info(src->ports, i, &pi);
+		titad_engine_leader(src->engine, &pi.addr, ld);
+		for (uint32_t k = 0; k < ld->n_spines; k++)
+			for (int d = 0; d < 2; d++) {
+				const struct tita_leader_link *l = d ? &ld->down[k] : &ld->up[k];
+				const char *dir = d ? "down" : "up";
+
+				const uint64_t v[] = { l->capacity_bps, l->demand_bps,
+						       l->allocated_bps };
+				static const char *const what[] = { "capacity", "demand",
+								    "allocated" };
+
+				for (int w = 0; w < 3; w++)
+					sb_printf(b,
+						  "tita_fabric_link_bps{port=\"%s\",dir=\"%s\","
+						  "spine=\"%u\",what=\"%s\"} %llu\n",
+						  pi.ifname, dir, k, what[w],
+						  (unsigned long long)v[w]);
+			}
+	}
+	free(ld);
+	{
+		static const char *const paths_by[] = { "started", "applied", "failed",
+							"unsupported" };
+		static const char *const moves_by[] = { "ok", "failed" };
+		static const char *const probes_by[] = { "sent", "spine", "none", "not_sent" };
+		static const char *const leaf_by[] = { "report", "answer" };
+		const uint64_t paths_n[] = { paths.started, paths.applied, paths.failed,
+					     paths.unsupported };
+		const uint64_t moves_n[] = { st->moves, st->moves_failed };
+		const uint64_t probes_n[] = { fs.prober.sent, fs.answers_spine,
+					      fs.answers_none + fs.answers_unknown +
+						      fs.answers_learning,
+					      fs.probes_refused };
+		const uint64_t leaf_n[] = { st->leaf_reports, st->leaf_answers };
+
+		family(b, "tita_fabric_paths_total", "counter",
+		       "Paths (moves to another UDP source port) by result: started in the "
+		       "pacer, applied, failed, or refused because the pacer cannot move "
+		       "traffic.");
+		series(b, "tita_fabric_paths_total", "result", paths_by, paths_n, 4);
+		family(b, "tita_fabric_moves_total", "counter",
+		       "Pairs the leaders moved to another spine, and moves that failed.");
+		series(b, "tita_fabric_moves_total", "result", moves_by, moves_n, 2);
+		family(b, "tita_fabric_probes_total", "counter",
+		       "Path probes: sent, answered with a spine, answered or lost without one, "
+		       "not sent.");
+		series(b, "tita_fabric_probes_total", "result", probes_by, probes_n, 4);
+		family(b, "tita_fabric_leaf_messages_total", "counter",
+		       "Leaf reports (members to their leader) and answers (leader to members).");
+		series(b, "tita_fabric_leaf_messages_total", "kind", leaf_by, leaf_n, 2);
+	}
+	family(b, "tita_fabric_leaders_lost_total", "counter",
+	       "Times a leaf's leader stopped answering and the next member took over.");
+	sb_printf(b, "tita_fabric_leaders_lost_total %llu\n", (unsigned long long)st->leaders_lost);
+	family(b, "tita_fabric_lldp_mismatches_total", "counter",
+	       "LLDP checks that found a NIC cabled to another switch than its leaf.");
+	sb_printf(b, "tita_fabric_lldp_mismatches_total %llu\n",
+		  (unsigned long long)fs.lldp_mismatches);
+}
+
 /* Series of tita_qps beyond which jobs are summed into job="(other)" (no
  * job name has parentheses): the device, type and state label sets are
  * small by nature, jobs are not. */
@@ -573,6 +691,7 @@ static char *render_all(const struct titad_sources *src, const struct titad_http
 	render_ports(src, &es, &b);
 	render_pairs(src, &b);
 	render_qps(src, &es, &b);
+	render_fabric(src, &es, &b);
 	render_http(http, &b);
 	if (b.failed) {
 		free(b.p);

@@ -61,6 +61,10 @@ struct tita_pacer_agent_stats {
 	uint64_t commands_sent, command_errors, protocol_errors;
 	/* Past a bound (agents per uid or in all, QPs per uid or in all). */
 	uint64_t agents_refused, qps_refused;
+	/* Paths: SET_SPORTs sent, their failures, moves done or failed, and
+	 * moves under way now. */
+	uint64_t sport_commands, sport_errors, paths_applied, paths_failed;
+	uint32_t paths_pending;
 };
 
 /*
@@ -79,6 +83,9 @@ struct tita_pacer_env {
 	 * connected agents per uid, QPs per uid, QPs in all (0: the
 	 * defaults, 64, 16384 and 65536). */
 	uint32_t agents_per_uid, agent_qps_per_uid, agent_qps;
+	/* qp: how long an agent may hold a QP's source port change for it to
+	 * drain (SET_SPORT's max_wait_ms); 0: 1000 ms. */
+	uint32_t sport_max_wait_ms;
 	/* qp: a QP owner's job id from its PID (titad maps cgroups to jobs);
 	 * NULL: no job. dcb: the traffic class (0..7) of a job, or -1 when it
 	 * has none; NULL: none has. */
@@ -149,6 +156,13 @@ struct tita_pacer_ops {
 	 * ifindex in ports[i]): set up what the back end needs on it, as
 	 * init did. May be NULL. 0 or -errno with err. */
 	int (*take_port)(struct tita_pacer *p, uint32_t i, char *err, size_t err_size);
+
+	/* The path role: a TX pair's traffic takes another UDP source port
+	 * (the fabric's ECMP path). NULL where the back end cannot move
+	 * traffic (the pair then stays wherever the hash put it). set_path:
+	 * 0, or -errno; pop_path: a move that is done (err 0) or failed. */
+	int (*set_path)(struct tita_pacer *p, const struct tita_path_update *u, uint64_t now_ns);
+	bool (*pop_path)(struct tita_pacer *p, struct tita_path_update *ret_u, int *ret_err);
 };
 
 struct tita_pacer {

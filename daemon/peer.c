@@ -396,6 +396,8 @@ void titad_peers_input(struct titad_peers *ps, const struct tita_addr *from, con
 	if (m.body == TITA_WIRE_BODY_HELLO) {
 		p->control_interval_ns = m.hello.control_interval_ns;
 		p->grant_ttl_ns = m.hello.grant_ttl_ns;
+		if (ps->hooks->on_hello)
+			ps->hooks->on_hello(ps->hooks_ctx, from, &m.hello, now_ns);
 		return;
 	}
 	r = ps->hooks->on_msg(ps->hooks_ctx, &m.msg, now_ns);

@@ -29,6 +29,10 @@ struct titad_peers_hooks {
 	void (*kick)(void *ctx, uint64_t now_ns);
 	/* When the controller's next round is due (the polling grid). */
 	uint64_t (*next_round_ns)(void *ctx);
+	/* An authenticated hello from `from` (its ports and their places);
+	 * may be NULL. */
+	void (*on_hello)(void *ctx, const struct tita_addr *from, const struct tita_wire_hello *h,
+			 uint64_t now_ns);
 };
 
 /* One peer as titactl shows it. */

@@ -12,6 +12,7 @@ struct titad_control;
 
 #include "discovery.h"
 #include "engine.h"
+#include "fabric.h"
 #include "peer.h"
 #include "ports.h"
 
@@ -20,6 +21,7 @@ struct titad_sources {
 	const struct titad_peers *peers;
 	const struct titad_ports *ports;
 	const struct titad_discovery *discovery; /* may be NULL */
+	const struct titad_fabric *fabric; /* may be NULL */
 	const struct titad_control *control; /* may be NULL */
 	uint64_t start_ns; /* for the uptime */
 	/* Configuration reloads, by result. */

@@ -296,6 +296,150 @@ static int cmd_ports(int argc, char **argv)
 	return 0;
 }
 
+static void fabric_links_json(const char *name, Tita__Control__FabricLink **l, size_t n)
+{
+	printf(",\"%s\":[", name);
+	for (size_t k = 0; k < n; k++)
+		printf("%s{\"spine\":%u,\"capacity_bps\":%llu,\"demand_bps\":%llu,"
+		       "\"allocated_bps\":%llu,\"entries\":%u,\"down\":%s}",
+		       k ? "," : "", l[k]->spine, (unsigned long long)l[k]->capacity_bps,
+		       (unsigned long long)l[k]->demand_bps,
+		       (unsigned long long)l[k]->allocated_bps, l[k]->entries,
+		       l[k]->down ? "true" : "false");
+	printf("]");
+}
+
+static void fabric_port_text(const Tita__Control__FabricPort *p)
+{
+	char a[INET6_ADDRSTRLEN], ld[INET6_ADDRSTRLEN], r1[32], r2[32], r3[32], r4[32], r5[32],
+		r6[32], r7[32];
+
+	addr_str(&p->addr, a, sizeof(a));
+	if (!p->placed) {
+		printf("%-10s %-16s no place: %s\n", p->ifname, a, p->why);
+		return;
+	}
+	addr_str(&p->leader, ld, sizeof(ld));
+	printf("%-10s %-16s %-12s %10u %6u %8s %7u %-8s %-16s %s%s%s\n", p->ifname, a, p->leaf,
+	       p->leaf_id, p->spines, rate_str(p->spine_bps, r1, sizeof(r1)), p->members,
+	       p->spine_map,
+	       p->is_leader  ? "this NIC" :
+	       p->leader.len ? ld :
+			       "-",
+	       p->lldp, p->lldp_neighbor[0] ? " " : "", p->lldp_neighbor);
+	if (!p->n_up)
+		return;
+	printf("  leader of %s: %-5s %9s %9s %9s %9s %9s %9s\n", p->leaf, "SPINE", "UP_CAP",
+	       "UP_DEMAND", "UP_ALLOC", "DOWN_CAP", "DOWN_DEM", "DOWN_ALLOC");
+	for (size_t k = 0; k < p->n_up && k < p->n_down; k++)
+		printf("  %*s %-5u %9s %9s %9s %9s %9s %9s%s\n", (int)(strlen(p->leaf) + 10), "",
+		       p->up[k]->spine, rate_str(p->up[k]->capacity_bps, r2, sizeof(r2)),
+		       rate_str(p->up[k]->demand_bps, r3, sizeof(r3)),
+		       rate_str(p->up[k]->allocated_bps, r4, sizeof(r4)),
+		       rate_str(p->down[k]->capacity_bps, r5, sizeof(r5)),
+		       rate_str(p->down[k]->demand_bps, r6, sizeof(r6)),
+		       rate_str(p->down[k]->allocated_bps, r7, sizeof(r7)),
+		       p->up[k]->down || p->down[k]->down ? " (down)" : "");
+}
+
+static int cmd_fabric(int argc, char **argv)
+{
+	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
+	Tita__Control__FabricRequest fq = TITA__CONTROL__FABRIC_REQUEST__INIT;
+	Tita__Control__Response *resp;
+	const Tita__Control__FabricResponse *f;
+
+	default_show_verb(&argc, &argv, "fabric");
+	no_more_args(argc, argv, "fabric");
+	rq.body_case = TITA__CONTROL__REQUEST__BODY_FABRIC;
+	rq.fabric = &fq;
+	resp = call(&rq);
+	expect(resp, TITA__CONTROL__RESPONSE__BODY_FABRIC);
+	f = resp->fabric;
+	if (json) {
+		printf("{\"known\":%s,\"steer\":%s,\"can_move\":%s,\"topology_problems\":%u,"
+		       "\"peer_places\":%u,\"peer_places_refused\":%llu,"
+		       "\"paths\":{\"started\":%llu,\"applied\":%llu,"
+		       "\"failed\":%llu,\"unsupported\":%llu},\"moves\":%llu,"
+		       "\"moves_failed\":%llu,\"probes\":{\"sent\":%llu,\"spine\":%llu,"
+		       "\"none\":%llu,\"refused\":%llu},\"leaf_reports\":%llu,"
+		       "\"leaf_answers\":%llu,\"leaders_lost\":%llu,\"ports\":[",
+		       f->known ? "true" : "false", f->steer ? "true" : "false",
+		       f->can_move ? "true" : "false", f->topology_problems, f->peer_places,
+		       (unsigned long long)f->peer_places_refused,
+		       (unsigned long long)f->paths_started, (unsigned long long)f->paths_applied,
+		       (unsigned long long)f->paths_failed,
+		       (unsigned long long)f->paths_unsupported, (unsigned long long)f->moves,
+		       (unsigned long long)f->moves_failed, (unsigned long long)f->probes_sent,
+		       (unsigned long long)f->probe_answers_spine,
+		       (unsigned long long)f->probe_answers_none,
+		       (unsigned long long)f->probes_refused, (unsigned long long)f->leaf_reports,
+		       (unsigned long long)f->leaf_answers, (unsigned long long)f->leaders_lost);
+		for (size_t i = 0; i < f->n_ports; i++) {
+			const Tita__Control__FabricPort *p = f->ports[i];
+			char a[INET6_ADDRSTRLEN], ld[INET6_ADDRSTRLEN];
+
+			addr_str(&p->addr, a, sizeof(a));
+			addr_str(&p->leader, ld, sizeof(ld));
+			printf("%s{\"ifname\":", i ? "," : "");
+			json_str(p->ifname);
+			printf(",\"addr\":");
+			json_str(a);
+			printf(",\"placed\":%s,\"why\":", p->placed ? "true" : "false");
+			json_str(p->why);
+			printf(",\"leaf\":");
+			json_str(p->leaf);
+			printf(",\"leaf_id\":%u,\"spines\":%u,\"spine_bps\":%llu,\"members\":%u,"
+			       "\"spine_map\":",
+			       p->leaf_id, p->spines, (unsigned long long)p->spine_bps, p->members);
+			json_str(p->spine_map);
+			printf(",\"spines_learned\":%u,\"leader\":", p->spines_learned);
+			if (p->leader.len)
+				json_str(ld);
+			else
+				printf("null");
+			printf(",\"is_leader\":%s,\"lldp\":", p->is_leader ? "true" : "false");
+			json_str(p->lldp);
+			printf(",\"lldp_neighbor\":");
+			json_str(p->lldp_neighbor);
+			printf(",\"lldp_port\":");
+			json_str(p->lldp_port);
+			fabric_links_json("up", p->up, p->n_up);
+			fabric_links_json("down", p->down, p->n_down);
+			printf("}");
+		}
+		printf("]}\n");
+	} else {
+		printf("topology: %s; steer %s; the pacer %s; %u remote NICs placed by the topology (%llu "
+		       "places refused)\n",
+		       !f->known	    ? "none ([fabric] topology)" :
+		       f->topology_problems ? "read, with problems (see the log)" :
+					      "read",
+		       f->steer ? "on" : "off", f->can_move ? "moves paths" : "cannot move paths",
+		       f->peer_places, (unsigned long long)f->peer_places_refused);
+		printf("paths: %llu started, %llu applied, %llu failed, %llu refused (pacer); "
+		       "moves %llu (%llu failed)\n",
+		       (unsigned long long)f->paths_started, (unsigned long long)f->paths_applied,
+		       (unsigned long long)f->paths_failed,
+		       (unsigned long long)f->paths_unsupported, (unsigned long long)f->moves,
+		       (unsigned long long)f->moves_failed);
+		printf("probes: %llu sent, %llu answered by a spine, %llu without one, %llu not "
+		       "sent; leaf reports %llu, answers %llu, leaders lost %llu\n",
+		       (unsigned long long)f->probes_sent,
+		       (unsigned long long)f->probe_answers_spine,
+		       (unsigned long long)f->probe_answers_none,
+		       (unsigned long long)f->probes_refused, (unsigned long long)f->leaf_reports,
+		       (unsigned long long)f->leaf_answers, (unsigned long long)f->leaders_lost);
+		printf("%-10s %-16s %-12s %10s %6s %8s %7s %-8s %-16s %s\n", "IFNAME", "ADDRESS",
+		       "LEAF", "LEAF_ID", "SPINES", "UPLINK", "MEMBERS", "SPINES_BY", "LEADER",
+		       "LLDP");
+		for (size_t i = 0; i < f->n_ports; i++)
+			fabric_port_text(f->ports[i]);
+	}
+	tita__control__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
 static int cmd_peers(int argc, char **argv)
 {
 	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
@@ -466,11 +610,18 @@ static int cmd_pairs(int argc, char **argv)
 				else
 					printf("%llu", (unsigned long long)p->rate_bps);
 				printf(",\"unpaced\":%s,\"measured_bps\":%llu,\"ce_ppm\":%u,"
-				       "\"cnp_per_sec\":%llu,\"expires_in_ns\":%llu}",
+				       "\"cnp_per_sec\":%llu,\"expires_in_ns\":%llu,\"spine\":",
 				       p->unpaced ? "true" : "false",
 				       (unsigned long long)p->measured_bps, p->ce_ppm,
 				       (unsigned long long)p->cnp_per_sec,
 				       (unsigned long long)p->expires_in_ns);
+				if (p->spine == 0xffff /* TITA_SPINE_NONE */)
+					printf("null");
+				else
+					printf("%u", p->spine);
+				printf(",\"sport\":%u,\"leaf_cap_bps\":%llu,\"moving\":%s}",
+				       p->sport, (unsigned long long)p->leaf_cap_bps,
+				       p->moving ? "true" : "false");
 			} else {
 				char d1[32], d2[32], d3[32], d4[32], d5[32];
 
@@ -816,6 +967,8 @@ static void usage(FILE *f)
 		"Objects:\n"
 		"  status                         daemon, controller and peer-protocol counters\n"
 		"  ports                          local NICs: line rate, eta, capacity, grants\n"
+		"  fabric                         each NIC's leaf, its leader and the leaf's links,\n"
+		"                                 the LLDP check, paths moved and probes\n"
 		"  peers                          peer daemons and their datagram counters\n"
 		"  pairs [job NAME] [local ADDR] [remote ADDR] [role tx|rx]\n"
 		"                                 per pair: demand, grant, ceiling, rate, measured\n"
@@ -843,9 +996,9 @@ static int cmd_help(int argc, char **argv)
 }
 
 static const struct cmd objects[] = {
-	{ "status", cmd_status }, { "ports", cmd_ports }, { "peers", cmd_peers },
-	{ "pairs", cmd_pairs },	  { "qps", cmd_qps },	  { "job", cmd_job },
-	{ "help", cmd_help },	  { NULL, NULL },
+	{ "status", cmd_status }, { "ports", cmd_ports }, { "fabric", cmd_fabric },
+	{ "peers", cmd_peers },	  { "pairs", cmd_pairs }, { "qps", cmd_qps },
+	{ "job", cmd_job },	  { "help", cmd_help },	  { NULL, NULL },
 };
 
 int main(int argc, char **argv)

@@ -7,6 +7,7 @@
  *
  *   ports      the datapath on every NIC                  ports.c
  *   engine     controller, pacer, jobs, the control pass  engine.c
+ *   fabric     topology, leaf members, path probes        fabric.c
  *   peers      UDP sockets, wire codec, peer table        peer.c
  *   discovery  QP discovery                               discovery.c
  *   control    the titactl socket                         control.c
@@ -29,6 +30,7 @@
 #include "control.h"
 #include "discovery.h"
 #include "engine.h"
+#include "fabric.h"
 #include "keys.h"
 #include "lock.h"
 #include "log.h"
@@ -48,6 +50,7 @@ struct titad {
 	struct tita_event *ev;
 	struct titad_ports *ports;
 	struct titad_engine *engine;
+	struct titad_fabric *fabric;
 	struct titad_peers *peers;
 	struct titad_discovery *discovery;
 	struct titad_control *control;
@@ -107,6 +110,10 @@ static int check_config(const char *path)
 	}
 	if (titad_ports_check(&cfg, err, sizeof(err)))
 		bad = 1;
+	/* The topology's problems; each port's place needs its address,
+	 * which only an open port has: those are said at start. */
+	if (titad_fabric_check(&cfg, NULL, err, sizeof(err)))
+		bad = 1;
 	if (bad) {
 		print_problems(err);
 		return 1;
@@ -119,17 +126,25 @@ static int check_config(const char *path)
 
 static int peers_on_msg(void *ctx, const struct tita_msg *m, uint64_t now_ns)
 {
-	return titad_engine_on_msg(ctx, m, now_ns);
+	return titad_engine_on_msg(((struct titad *)ctx)->engine, m, now_ns);
 }
 
 static void peers_kick(void *ctx, uint64_t now_ns)
 {
-	titad_engine_kick(ctx, now_ns);
+	titad_engine_kick(((struct titad *)ctx)->engine, now_ns);
 }
 
 static uint64_t peers_next_round(void *ctx)
 {
-	return titad_engine_next_round_ns(ctx);
+	return titad_engine_next_round_ns(((struct titad *)ctx)->engine);
+}
+
+static void peers_on_hello(void *ctx, const struct tita_addr *from, const struct tita_wire_hello *h,
+			   uint64_t now_ns)
+{
+	struct titad *d = ctx;
+
+	titad_fabric_hello(d->fabric, from, h->ports, h->n_ports, now_ns);
 }
 
 static void engine_send(void *ctx, const struct tita_msg *m, uint64_t now_ns)
@@ -152,11 +167,13 @@ static void port_changed(void *ctx, uint32_t i, bool up, uint64_t now_ns)
 	titad_engine_port_changed(ctx, i, up, now_ns);
 }
 
-static const struct titad_peers_hooks peers_hooks = { peers_on_msg, peers_kick, peers_next_round };
+static const struct titad_peers_hooks peers_hooks = { peers_on_msg, peers_kick, peers_next_round,
+						      peers_on_hello };
 static const struct titad_engine_out engine_out = { engine_send, engine_flush, engine_peer_seen };
 
-/* What the hellos announce: the ports as they are now. */
-static void hello_ports(const struct titad_ports *ports, struct titad_peers_ports *ret)
+/* What the hellos announce: the ports as they are now, with their places. */
+static void hello_ports(const struct titad_ports *ports, const struct titad_fabric *fabric,
+			struct titad_peers_ports *ret)
 {
 	ret->n = 0;
 	for (uint32_t i = 0; i < titad_ports_count(ports) && i < TITA_WIRE_HELLO_MAX_PORTS; i++) {
@@ -166,6 +183,7 @@ static void hello_ports(const struct titad_ports *ports, struct titad_peers_port
 		ret->ports[ret->n].line_rate_bps = p->line_rate_bps;
 		ret->n++;
 	}
+	titad_fabric_hello_ports(fabric, ret);
 }
 
 /* ---- timers ------------------------------------------------------------------------- */
@@ -186,6 +204,7 @@ static void on_housekeeping(void *data, uint64_t now_ns)
 	struct titad *d = data;
 
 	titad_ports_housekeeping(d->ports, now_ns);
+	titad_fabric_housekeeping(d->fabric, now_ns);
 	titad_peers_housekeeping(d->peers, now_ns);
 	tita_log_flush();
 	notify_status(d);
@@ -243,6 +262,8 @@ static const char *immutable_change(const struct titad_config *o, const struct t
 	if (o->agents_per_uid != n->agents_per_uid ||
 	    o->agent_qps_per_uid != n->agent_qps_per_uid || o->agent_qps != n->agent_qps)
 		return "agents-per-uid, agent-qps-per-uid or agent-qps";
+	if (memcmp(&o->fabric, &n->fabric, sizeof(o->fabric)))
+		return "the [fabric] section";
 	/* Read once, for this start's boot id. */
 	if (strcmp(o->state_directory, n->state_directory))
 		return "state-directory";
@@ -299,7 +320,7 @@ static void reload(struct titad *d, uint64_t now_ns)
 	 * which the old job table shows up front. */
 	if (titad_engine_reconfigure(d->engine, cfg, err, sizeof(err)))
 		log_err("reload: %s (other changes applied)", err);
-	hello_ports(d->ports, &hp);
+	hello_ports(d->ports, d->fabric, &hp);
 	titad_peers_reconfigure(d->peers, cfg, &hp, &kr, now_ns);
 	titad_discovery_reconfigure(d->discovery, cfg, now_ns);
 	d->cfg = *cfg;
@@ -363,6 +384,7 @@ static void stop(struct titad *d)
 	d->control = titad_control_close(d->control);
 	d->discovery = titad_discovery_close(d->discovery);
 	d->peers = titad_peers_close(d->peers);
+	d->fabric = titad_fabric_close(d->fabric);
 	d->engine = titad_engine_close(d->engine);
 	d->ports = titad_ports_close(d->ports);
 	tita_wire_keyring_clear(&d->keyring);
@@ -412,13 +434,17 @@ static int start(struct titad *d, char *err, size_t err_size)
 				d->cfg.boot_id_skew_ns, note, sizeof(note));
 	if (note[0])
 		log_warning("boot id: %s", note);
-	hello_ports(d->ports, &hp);
-	r = titad_peers_open(&d->peers, d->ev, &d->cfg, &hp, &d->keyring, boot_id, &peers_hooks,
-			     d->engine, now, err, err_size);
+	r = titad_fabric_open(&d->fabric, d->ev, &d->cfg, d->ports, d->engine, err, err_size);
+	if (r)
+		return r;
+	hello_ports(d->ports, d->fabric, &hp);
+	r = titad_peers_open(&d->peers, d->ev, &d->cfg, &hp, &d->keyring, boot_id, &peers_hooks, d,
+			     now, err, err_size);
 	tita_wire_keyring_clear(&d->keyring);
 	if (r)
 		return r;
 	titad_engine_set_out(d->engine, &engine_out, d->peers);
+	titad_fabric_start(d->fabric, d->peers, now);
 	r = titad_discovery_open(&d->discovery, d->ev, &d->cfg, d->engine, now, err, err_size);
 	if (r)
 		return r;
@@ -426,6 +452,7 @@ static int start(struct titad *d, char *err, size_t err_size)
 				      .peers = d->peers,
 				      .ports = d->ports,
 				      .discovery = d->discovery,
+				      .fabric = d->fabric,
 				      .start_ns = d->start_ns,
 				      .reloads_ok = &d->reloads_ok,
 				      .reloads_failed = &d->reloads_failed };

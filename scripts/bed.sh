@@ -56,7 +56,14 @@
 # With --titad, every host runs a real titad (BUILD/daemon/titad) with the
 # real XDP/tc programs and the tc pacer, entered with `nsenter --net` (not
 # `ip netns exec`, which remounts /sys and would hide bpffs), with its own
-# pin root, control socket and config under /run/tita-bed/NAME/.
+# pin root, control socket and config under /run/tita-bed/NAME/. With
+# --pacer qp its pacer is the qp back end instead, whose agent socket is
+# /run/tita-bed/NAME/hI.agent.sock: tita-roce's --agent there makes the
+# generator a NIC that titad paces and moves (SET_RATE, SET_SPORT). In a
+# fabric, titad knows where it sits: the bed writes a topology file in
+# tita's format (/run/tita-bed/NAME/topology: each leaf with its hosts'
+# addresses, each spine with the /24 its links answer probes from) and a
+# [fabric] section naming it.
 #
 # Usage: bed.sh [OPTIONS] COMMAND [ARGS]
 #
@@ -111,6 +118,7 @@
 #       --mtu BYTES        Ethernet MTU, default 3000                (BED_MTU)
 #   -b, --build DIR        meson build directory, default build      (BED_BUILD)
 #       --titad            start titad on every host at `up`
+#       --pacer tc|qp      titad's pacer, default tc                 (BED_PACER)
 #       --interval DUR, --ttl DUR, --refresh DUR, --eta X
 #                          titad's controller: default 1ms, 100ms, 30ms, 0.95
 #
@@ -138,6 +146,7 @@ gamma=${BED_GAMMA:-1.0}
 mtu=${BED_MTU:-3000}
 build=${BED_BUILD:-build}
 with_titad=${BED_TITAD:-0}
+pacer=${BED_PACER:-tc}
 interval=${BED_INTERVAL:-1ms}
 ttl=${BED_TTL:-100ms}
 refresh=${BED_REFRESH:-30ms}
@@ -174,6 +183,7 @@ parse_options() { # sets the globals; leaves the first non-option in $rest
 		--mtu) mtu=$2; shift 2 ;;
 		-b | --build) build=$2; shift 2 ;;
 		--titad) with_titad=1; shift ;;
+		--pacer) pacer=$2; shift 2 ;;
 		--interval) interval=$2; shift 2 ;;
 		--ttl) ttl=$2; shift 2 ;;
 		--refresh) refresh=$2; shift 2 ;;
@@ -329,7 +339,8 @@ write_titad_conf() { # host index
 # titad of bed $name, host h$i (written by scripts/bed.sh).
 [daemon]
 log-level = info
-pacer = tc
+pacer = $pacer
+agent-socket = $state/h$i.agent.sock
 control-socket = $state/h$i.sock
 control-group = root
 control-mode = 0666
@@ -351,6 +362,27 @@ key-file = $state/cluster.key
 address = $(addr "$i")
 line-rate = $rate_bps
 CONF
+	if [ "$leaves" != 0 ]; then
+		cat >>"$state/h$i.conf" <<CONF
+
+[fabric]
+topology = $state/topology
+lldp = off
+CONF
+	fi
+}
+
+# A fabric's topology, as titad reads it (tita-topology(5)).
+write_topology() {
+	local l s first
+	{
+		echo "# bed $name (written by scripts/bed.sh)"
+		for s in $(seq "$spines"); do echo "spine s$s 10.78.$s.0/24"; done
+		for l in $(seq "$leaves"); do
+			first=$(((l - 1) * hosts_per_leaf + 1))
+			echo "leaf l$l spine-rate=$rate_bps 10.77.$l.[$first-$((first + hosts_per_leaf - 1))]"
+		done
+	} >"$state/topology"
 }
 
 # A switch port's egress, as every port of the bed has it: HTB shapes it to
@@ -523,6 +555,7 @@ cmd_up() {
 	if [ "$with_titad" = 1 ]; then
 		[ -x "$build/daemon/titad" ] || die "--titad: $build/daemon/titad is not built"
 	fi
+	[ "$pacer" = tc ] || [ "$pacer" = qp ] || die "--pacer $pacer: tc or qp"
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpffs /sys/fs/bpf
 
 	cmd_down
@@ -553,9 +586,11 @@ interval=$interval
 ttl=$ttl
 refresh=$refresh
 eta=$eta
+pacer=$pacer
 ENV
 	# The cluster key: root-owned, mode 600, as titad insists.
 	(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/cluster.key")
+	[ "$leaves" = 0 ] || write_topology
 	for i in $(seq "$hosts"); do write_titad_conf "$i"; done
 	trap - ERR
 

@@ -18,10 +18,18 @@
 # bed down at the end, also on Ctrl-C. While the tita run goes, titactl and
 # every titad's metrics are reachable (the commands are printed).
 #
-# Usage: demo.sh [--bytes SIZE] [--hold SECONDS]
-#   --bytes  per flow (default 25M: about 3 s of incast)
-#   --hold   keep the bed with titad running this long after the runs
-#            (default 0; at most 600), to look around with titactl
+# Then the cross-leaf case, on a two-tier fabric (2 leaves of 2 hosts, 2
+# spines, 100 Mbit/s links, ECMP on the 5-tuple): h1 -> h3 and h2 -> h4
+# start from source ports that hash onto the same spine, and run three
+# times: unpaced and DCQCN collide there (one uplink for both), tita
+# (titad with the qp pacer and the bed's topology; the generators are its
+# NICs) spreads them over both spines and paces them.
+#
+# Usage: demo.sh [--bytes SIZE] [--hold SECONDS] [--no-fabric]
+#   --bytes      per flow (default 25M: about 3 s of incast)
+#   --hold       keep the bed with titad running this long after the runs
+#                (default 0; at most 600), to look around with titactl
+#   --no-fabric  skip the cross-leaf case
 #
 # Environment: TITA_BUILD_DIR (default build), TITA_DEMO_OUT (default
 # results/demo-bed).
@@ -31,10 +39,12 @@ cd "$(dirname "$0")/.."
 
 bytes=25M
 hold=0
+fabric=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--bytes) bytes=$2; shift 2 ;;
 	--hold) hold=$2; shift 2 ;;
+	--no-fabric) fabric=0; shift ;;
 	-h | --help) sed -n '3,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "demo.sh: unknown argument '$1' (--help)" >&2; exit 2 ;;
 	esac
@@ -214,6 +224,115 @@ if gnuplot "$out/incast.gp" 2>"$out/gnuplot.err"; then
 	echo "wrote $out/incast.png"
 else
 	echo "gnuplot failed: $(head -n 3 "$out/gnuplot.err")" >&2
+fi
+
+# ---- the cross-leaf case ---------------------------------------------------------------------
+
+ns() { echo "/run/netns/$name-$1"; } # a host's network namespace
+
+# One run of the two flows: drops over every port of the fabric, goodput of
+# both sinks from 1.5 s after the later flow's first packet to the end,
+# and the spine each flow crossed at the end.
+fabric_run() { # label, cc, generator arguments...
+	local label=$1 cc=$2 d=$out/fabric/$1
+	shift 2
+	mkdir -p "$d"
+	printf '%-8s h1 -> h3 and h2 -> h4 from ports %s and %s (both over s1) ... ' "$label" "$a1" "$a2"
+	bed qdisc >"$d/qdisc-before.jsonl"
+	nsenter --net="$(ns h3)" "$build/tools/gen/tita-roce" sink --duration 9s --idle 500ms \
+		--interval 100ms -s "$d/sink3.csv" >"$d/sink3.json" 2>"$d/sink3.err" &
+	nsenter --net="$(ns h4)" "$build/tools/gen/tita-roce" sink --duration 9s --idle 500ms \
+		--interval 100ms -s "$d/sink4.csv" >"$d/sink4.json" 2>"$d/sink4.err" &
+	for _ in $(seq 50); do
+		grep -qs "sink ready" "$d/sink3.err" && grep -qs "sink ready" "$d/sink4.err" && break
+		sleep 0.1
+	done
+	nsenter --net="$(ns h1)" "$build/tools/gen/tita-roce" send "10.77.2.3,sport=$a1" --cc "$cc" \
+		--line-rate 100M --duration 4s "${@/AGENT/$state/h1.agent.sock}" >"$d/send1.json" &
+	nsenter --net="$(ns h2)" "$build/tools/gen/tita-roce" send "10.77.2.4,sport=$a2" --cc "$cc" \
+		--line-rate 100M --duration 4s "${@/AGENT/$state/h2.agent.sock}" >"$d/send2.json" &
+	wait
+	bed qdisc >"$d/qdisc-after.jsonl"
+	python3 - "$d" <<'PY'
+import csv, json, sys
+
+d = sys.argv[1]
+
+def drops(fn):
+    return sum(q.get("drops", 0) for l in open(fn) if l.strip()
+               for q in json.loads(l)["qdisc"] if q.get("root"))
+
+sinks = [json.load(open("%s/sink%d.json" % (d, h))) for h in (3, 4)]
+since = max(s["first_s"] for s in sinks) + 1.5
+steps = {}
+for h in (3, 4):
+    for row in csv.DictReader(open("%s/sink%d.csv" % (d, h))):
+        t = float(row["t_s"])
+        if t >= since:
+            steps.setdefault(round(t, 1), []).append(float(row["rate_bps"]))
+both = sorted(sum(v) for v in steps.values() if len(v) == 2)
+fig = {"goodput_bps": both[len(both) // 2] if both else 0.0,
+       "drops": drops(d + "/qdisc-after.jsonl") - drops(d + "/qdisc-before.jsonl"),
+       "sports": [json.load(open("%s/send%d.json" % (d, h)))["flows"][0]["sport"] for h in (1, 2)]}
+json.dump(fig, open(d + "/fig.json", "w"))
+print("%.1f Mbit/s, %d drops" % (fig["goodput_bps"] / 1e6, fig["drops"]))
+PY
+}
+
+if [ "$fabric" = 1 ]; then
+	step "the cross-leaf case: two flows collide on a spine"
+	bed down
+	bed up --leaves 2 --hosts-per-leaf 2 --spines 2 --rate 100M --pacer qp --eta 0.98
+	state=/run/tita-bed/$name
+	mapfile -t via1 < <(bed route h1 h3 $(seq 49152 49215) | awk '{ print $2 }')
+	mapfile -t via2 < <(bed route h2 h4 $(seq 49152 49215) | awk '{ print $2 }')
+	a1='' a2=''
+	for k in $(seq 0 63); do
+		[ -n "$a1" ] || [ "${via1[k]}" != s1 ] || a1=$((49152 + k))
+		[ -n "$a2" ] || [ "${via2[k]}" != s1 ] || a2=$((49152 + k))
+	done
+	fabric_run unpaced none
+	fabric_run dcqcn dcqcn
+	if [ "$with_tita" = 1 ]; then
+		bed titad start all
+		# h1's view 3 s in (fabric_run's wait collects it).
+		(sleep 3 && bed ctl h1 fabric >"$out/fabric/titactl-fabric-h1.txt" 2>&1) &
+		fabric_run tita none --agent AGENT --msg 262144
+	fi
+	step "results (two flows from leaf 1 to leaf 2; the two spines carry 2 x 100 Mbit/s)"
+	python3 - "$out/fabric" "$name" "$build" <<'PY'
+import json, os, subprocess, sys
+
+out, name, build = sys.argv[1:4]
+names = {"unpaced": "unpaced", "dcqcn": "DCQCN (gen)", "tita": "tita"}
+runs = [r for r in names if os.path.exists(os.path.join(out, r, "fig.json"))]
+fig = {r: json.load(open(os.path.join(out, r, "fig.json"))) for r in runs}
+
+def spine(src, dst, port):
+    r = subprocess.run(["scripts/bed.sh", "-n", name, "-b", build, "route", src, dst, str(port)],
+                       capture_output=True, text=True)
+    return r.stdout.split()[1] if r.returncode == 0 and r.stdout.split() else "?"
+
+rows = [
+    ("goodput, both flows (Mbit/s)", lambda d: "%.1f" % (d["goodput_bps"] / 1e6)),
+    ("  of the two spines", lambda d: "%.1f %%" % (d["goodput_bps"] / 2e6)),
+    ("drops in the fabric", lambda d: "%d" % d["drops"]),
+    ("spines at the end", lambda d: "%s %s" % (spine("h1", "h3", d["sports"][0]),
+                                                spine("h2", "h4", d["sports"][1]))),
+]
+print("%-30s" % "" + "".join("%14s" % names[r] for r in runs))
+for label, fn in rows:
+    print("%-30s" % label + "".join("%14s" % fn(fig[r]) for r in runs))
+print()
+print("goodput: the median of 100 ms steps of both sinks' payload, from 1.5 s")
+print("after both flows arrive. A collided pair shares one uplink; spread, each")
+print("flow has a spine.")
+PY
+	if [ -s "$out/fabric/titactl-fabric-h1.txt" ]; then
+		echo
+		echo "h1's titactl fabric during the tita run:"
+		sed 's/^/  /' "$out/fabric/titactl-fabric-h1.txt"
+	fi
 fi
 
 if [ "$with_tita" = 1 ] && [ "$hold" -gt 0 ]; then

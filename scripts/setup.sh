@@ -13,6 +13,7 @@ packages=(
 	libsodium-dev libcmocka-dev
 	libnl-3-dev libnl-route-3-dev libmnl-dev
 	libsystemd-dev libibverbs-dev libinih-dev
+	liblldpctl-dev lldpd
 	iproute2 ethtool nftables tshark python3-scapy python3 python3-yaml curl
 	prometheus gnuplot-nox
 	clang-format
@@ -40,6 +41,12 @@ fi
 # prometheus's package starts a server on install; the tests start their own.
 if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
 	systemctl stop prometheus || true
+fi
+
+# lldpd's package starts it on install; the LLDP test runs its own in
+# namespaces, and a development machine needs none announcing itself.
+if command -v systemctl >/dev/null && systemctl is-active --quiet lldpd 2>/dev/null; then
+	systemctl stop lldpd || true
 fi
 
 if ! mountpoint -q /sys/fs/bpf; then

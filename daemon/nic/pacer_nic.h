@@ -63,4 +63,26 @@ uint64_t tita_pacer_qp_pair_bytes(const struct tita_pacer *p, const struct tita_
 
 void tita_pacer_qp_stats(const struct tita_pacer *p, struct tita_pacer_agent_stats *ret);
 
+/*
+ * A TX pair's path (tita_ctl_pop_path()): its QPs take the UDP source port
+ * u->sport. Every QP of the pair (u->local's port, u->remote, u->job_id)
+ * that the agents registered in RTR or RTS is sent SET_SPORT; one that gets
+ * there later is sent it then, and so is one registered again with another
+ * port. A newer path for the pair replaces one under way (which is not
+ * reported). 0 (the move is under way, or done already: nothing to move),
+ * -ENOENT (u->local is no port), -EINVAL (port 0), -ENOMEM, -ENOSPC (too
+ * many pairs without QPs keep a path).
+ */
+int tita_pacer_qp_set_path(struct tita_pacer *p, const struct tita_path_update *u, uint64_t now_ns);
+
+/*
+ * A move that is done: err 0 when every QP of the pair sends from the new
+ * port (then tell the controller, tita_ctl_path_applied()), or the first
+ * error: -EOPNOTSUPP (a QP the agent cannot move: not mlx5, not RC/UC),
+ * -ETIMEDOUT (a QP did not drain within sport_max_wait_ms, or its agent
+ * did not answer), -EAGAIN (an agent's socket was full), or the
+ * provider's. QPs destroyed meanwhile do not count. false when none is done.
+ */
+bool tita_pacer_qp_pop_path(struct tita_pacer *p, struct tita_path_update *ret_u, int *ret_err);
+
 #endif /* TITA_PACER_NIC_H */

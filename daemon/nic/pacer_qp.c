@@ -23,6 +23,15 @@
  * the next sample, so the bytes of a QP destroyed or of an agent gone
  * between two samples still count.
  *
+ * A TX pair's path is its UDP source port (tita_pacer_qp_set_path()):
+ * every QP of the pair that the agents registered in RTR or RTS is sent
+ * SET_SPORT, a QP that joins the pair later gets it when it gets there, and
+ * the path is done when each has answered (the agent moves an RC QP only
+ * once nothing it posted is in flight, so its final answer may come after
+ * an -EINPROGRESS). A QP destroyed meanwhile needs no path; any other error
+ * fails the move (tita_pacer_qp_pop_path()). A pair keeps its path while
+ * its QPs come and go, for PATH_KEEP_NS after the last one left.
+ *
  * Nothing here blocks: the socket and every agent connection are
  * non-blocking and sit in one epoll set, whose fd titad's event loop
  * watches.
@@ -65,6 +74,17 @@
 #define MSGS_PER_AGENT 64
 /* After accept() failed with EMFILE or ENFILE. */
 #define ACCEPT_PAUSE_NS (100 * 1000000ull)
+/* A pair without QPs keeps its path this long (its QPs connect again, or
+ * the application opens new ones to the same peer). */
+#define PATH_KEEP_NS (60 * 1000000000ull)
+/* Pairs without QPs that keep a path; past this, a path for a pair
+ * without QPs is refused (-ENOSPC). */
+#define PATHS_IDLE_MAX 65536
+/* Finished moves not popped yet; past this the oldest goes. */
+#define DONE_MAX 65536
+/* When an agent owes an answer past its own deadline: it is stuck. */
+#define SPORT_GRACE_NS (2 * 1000000000ull)
+#define SPORT_WAIT_DEFAULT_MS 1000
 
 struct agent;
 
@@ -83,6 +103,10 @@ struct qp_ent {
 	uint64_t cmd_kbps; /* last commanded; 0 = unpaced */
 	int last_err;
 	uint32_t mech;
+	/* The SET_SPORT last sent, and whether its final answer is due. */
+	uint16_t sport_want;
+	uint32_t sport_seq;
+	bool sport_wait;
 };
 
 struct agent {
@@ -118,6 +142,17 @@ struct sample_pair {
 	/* Its rule's split is to be redone at the end of the call (QPs
 	 * joined it). */
 	bool dirty;
+	/* Its path (path.sport: 0 = none), and the move under way: whether
+	 * some QP's answer is still due, the move's first error, its start. */
+	struct tita_path_update path;
+	bool path_pending;
+	int path_err;
+	uint64_t path_since_ns;
+};
+
+struct path_done {
+	struct tita_path_update u;
+	int err;
 };
 
 struct uid_use {
@@ -147,6 +182,10 @@ struct qp_state {
 	uint32_t seq;
 	uint64_t last_redistribute_ns;
 	bool dirty; /* some pair's split is to be redone */
+	uint32_t sport_wait_ms; /* SET_SPORT's max_wait_ms */
+	uint32_t n_idle_paths; /* pairs without QPs that keep a path */
+	struct path_done *done; /* ring of finished moves for pop_path */
+	size_t done_head, done_len, done_cap;
 };
 
 int tita_pacer_qp_fd(const struct tita_pacer *p)
@@ -374,6 +413,8 @@ static void pair_link(struct qp_state *s, struct qp_ent *q, uint32_t idx)
 {
 	struct sample_pair *pr = &s->pairs[idx - 1];
 
+	if (!pr->n_qps && pr->path.sport)
+		s->n_idle_paths--;
 	q->pair = idx;
 	q->pair_prev = NULL;
 	q->pair_next = pr->qps;
@@ -386,6 +427,8 @@ static void pair_link(struct qp_state *s, struct qp_ent *q, uint32_t idx)
 	pr->dirty = true;
 	s->dirty = true;
 }
+
+static void path_check(struct qp_state *s, struct sample_pair *pr);
 
 /* q leaves its pair: what it completed and no sample has counted stays
  * with the pair, for its next sample; q counts from here on. */
@@ -408,6 +451,12 @@ static void pair_unlink(struct qp_state *s, struct qp_ent *q)
 	pr->fresh = true;
 	q->pair = 0;
 	q->pair_prev = q->pair_next = NULL;
+	if (!pr->n_qps && pr->path.sport)
+		s->n_idle_paths++;
+	/* A QP gone (or gone to another pair) needs no path here: the move
+	 * may be done. */
+	if (q->sport_wait)
+		path_check(s, pr);
 }
 
 /* New counters for q: its pair's figures follow. */
@@ -483,6 +532,25 @@ static bool qp_local_port(const struct tita_pacer *p, const struct qp_state *s,
 			return true;
 		}
 	return false;
+}
+
+/* An agent with no GID table (a software RoCE sender such as the test
+ * bed's generator) says its QP's source address: the port with that
+ * address. Only when the GID table has no answer, which on a NIC it has. */
+static bool qp_local_addr(const struct tita_pacer *p, const struct tita_agent_qp *q,
+			  uint32_t *ret_port)
+{
+	struct tita_addr a;
+	int i;
+
+	if (!(q->flags & TITA_AGENT_QP_HAS_LOCAL_GID))
+		return false;
+	memcpy(a.bytes, q->local_gid, sizeof(a.bytes));
+	i = tita_pacer_port_index(p, &a);
+	if (i < 0)
+		return false;
+	*ret_port = (uint32_t)i;
+	return true;
 }
 
 static bool paced_state(const struct qp_ent *q)
@@ -598,6 +666,199 @@ static void redistribute_dirty(struct tita_pacer *p, struct qp_state *s)
 	}
 }
 
+/* ---- paths: UDP source ports ------------------------------------------------------------------ */
+
+static void path_done_push(struct qp_state *s, const struct tita_path_update *u, int err)
+{
+	if (s->done_len == s->done_cap) {
+		size_t cap = s->done_cap ? 2 * s->done_cap : 16;
+		struct path_done *n;
+
+		if (cap > DONE_MAX) {
+			/* Nobody pops: the oldest goes. */
+			s->done_head = (s->done_head + 1) % s->done_cap;
+			s->done_len--;
+		} else {
+			n = malloc(cap * sizeof(*n));
+			if (!n)
+				return;
+			for (size_t i = 0; i < s->done_len; i++)
+				n[i] = s->done[(s->done_head + i) % s->done_cap];
+			free(s->done);
+			s->done = n;
+			s->done_cap = cap;
+			s->done_head = 0;
+		}
+	}
+	s->done[(s->done_head + s->done_len++) % s->done_cap] = (struct path_done){ *u, err };
+}
+
+bool tita_pacer_qp_pop_path(struct tita_pacer *p, struct tita_path_update *ret_u, int *ret_err)
+{
+	struct qp_state *s = p->priv;
+
+	if (!s || !s->done_len)
+		return false;
+	*ret_u = s->done[s->done_head].u;
+	*ret_err = s->done[s->done_head].err;
+	s->done_head = (s->done_head + 1) % s->done_cap;
+	s->done_len--;
+	return true;
+}
+
+static void path_finish(struct qp_state *s, struct sample_pair *pr, int err)
+{
+	pr->path_pending = false;
+	if (err)
+		s->stats.paths_failed++;
+	else
+		s->stats.paths_applied++;
+	path_done_push(s, &pr->path, err);
+}
+
+/* Done when none of the pair's QPs owes the move an answer. */
+static void path_check(struct qp_state *s, struct sample_pair *pr)
+{
+	if (!pr || !pr->path_pending)
+		return;
+	for (const struct qp_ent *q = pr->qps; q; q = q->pair_next)
+		if (q->sport_wait && q->sport_want == pr->path.sport)
+			return;
+	path_finish(s, pr, pr->path_err);
+}
+
+/* Ask q's agent to move q to sport: 0, or an error for the move. */
+static int sport_send(struct qp_state *s, struct qp_ent *q, uint16_t sport)
+{
+	struct tita_agent_set_sport m;
+
+	if (!(q->info.caps & TITA_AGENT_CAP_UDP_SPORT)) {
+		s->stats.sport_errors++;
+		return -EOPNOTSUPP;
+	}
+	memset(&m, 0, sizeof(m));
+	tita_agent_hdr_init(&m.hdr, TITA_AGENT_SET_SPORT, sizeof(m));
+	m.qp_id = q->info.qp_id;
+	m.seq = ++s->seq;
+	m.udp_sport = sport;
+	m.max_wait_ms = s->sport_wait_ms;
+	if (send(q->agent->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
+		s->stats.sport_errors++;
+		return -EAGAIN;
+	}
+	s->stats.sport_commands++;
+	q->sport_want = sport;
+	q->sport_seq = m.seq;
+	q->sport_wait = true;
+	return 0;
+}
+
+/* q (connected, in pr) takes pr's path unless it is there or on its way:
+ * an error for the move, or 0. */
+static int path_send(struct qp_state *s, struct sample_pair *pr, struct qp_ent *q)
+{
+	uint16_t sport = pr->path.sport;
+
+	if (!paced_state(q) ||
+	    (q->sport_wait ? q->sport_want == sport : q->info.udp_sport == sport))
+		return 0;
+	return sport_send(s, q, sport);
+}
+
+int tita_pacer_qp_set_path(struct tita_pacer *p, const struct tita_path_update *u, uint64_t now_ns)
+{
+	struct qp_state *s = p->priv;
+	int port = tita_pacer_port_index(p, &u->local);
+	struct sample_pair *pr;
+	uint32_t idx;
+
+	if (!s || port < 0)
+		return -ENOENT;
+	if (!u->sport)
+		return -EINVAL;
+	idx = pair_find(s, (uint32_t)port, &u->remote, u->job_id);
+	if (!idx) {
+		if (s->n_idle_paths >= PATHS_IDLE_MAX)
+			return -ENOSPC;
+		idx = pair_get(s, (uint32_t)port, &u->remote, u->job_id, now_ns);
+		if (!idx)
+			return -ENOMEM;
+	}
+	pr = &s->pairs[idx - 1];
+	if (!pr->n_qps && !pr->path.sport)
+		s->n_idle_paths++;
+	/* A newer path replaces one still under way: the agents replace
+	 * their held changes too (answering the old ones -ECANCELED, on
+	 * sequence numbers no longer waited for); the old move is not
+	 * reported. */
+	pr->path = *u;
+	pr->path_pending = true;
+	pr->path_err = 0;
+	pr->path_since_ns = now_ns;
+	for (struct qp_ent *q = pr->qps; q; q = q->pair_next) {
+		int r = path_send(s, pr, q);
+
+		if (r && !pr->path_err)
+			pr->path_err = r;
+	}
+	path_check(s, pr);
+	return 0;
+}
+
+/* A QP registered, or registered again (a new state, route or port): one
+ * in a pair with a path takes it. */
+static void path_join(struct qp_state *s, struct qp_ent *q)
+{
+	struct sample_pair *pr = q->pair ? &s->pairs[q->pair - 1] : NULL;
+	int r;
+
+	if (!pr || !pr->path.sport)
+		return;
+	r = path_send(s, pr, q);
+	if (r && pr->path_pending && !pr->path_err)
+		pr->path_err = r;
+	path_check(s, pr);
+}
+
+/* What became of a SET_SPORT. */
+static void sport_result(struct qp_state *s, struct agent *a,
+			 const struct tita_agent_sport_result *m)
+{
+	struct qp_ent *q = find_qp(s, a, m->qp_id);
+	struct sample_pair *pr;
+
+	/* A change we no longer wait for (replaced by a newer one), or an
+	 * answer on the way while nothing is final. */
+	if (!q || !q->sport_wait || m->seq != q->sport_seq || m->err == -EINPROGRESS)
+		return;
+	q->sport_wait = false;
+	pr = q->pair ? &s->pairs[q->pair - 1] : NULL;
+	if (m->err == 0) {
+		q->info.udp_sport = m->udp_sport;
+	} else if (m->err != -ECANCELED) {
+		/* Cancelled: the QP is being destroyed (its QP_DEL follows),
+		 * which needs no path. Anything else fails the move. */
+		s->stats.sport_errors++;
+		if (pr && pr->path_pending && pr->path.sport == m->udp_sport && !pr->path_err)
+			pr->path_err = m->err;
+	}
+	path_check(s, pr);
+}
+
+/* Moves whose agents never answered (an agent answers within its wait, or
+ * its connection drops and its QPs with it). */
+static void paths_expire(struct qp_state *s, uint64_t now_ns)
+{
+	uint64_t limit = (uint64_t)s->sport_wait_ms * 1000000ull + SPORT_GRACE_NS;
+
+	for (size_t i = 0; i < s->n_pairs; i++) {
+		struct sample_pair *pr = &s->pairs[i];
+
+		if (pr->used && pr->path_pending && now_ns - pr->path_since_ns > limit)
+			path_finish(s, pr, -ETIMEDOUT);
+	}
+}
+
 /* ---- agents ---------------------------------------------------------------------------------- */
 
 static int qp_init(struct tita_pacer *p, char *err, size_t err_size)
@@ -616,6 +877,7 @@ static int qp_init(struct tita_pacer *p, char *err, size_t err_size)
 	s->agents_per_uid = env->agents_per_uid ? env->agents_per_uid : DEFAULT_AGENTS_PER_UID;
 	s->qps_per_uid = env->agent_qps_per_uid ? env->agent_qps_per_uid : DEFAULT_QPS_PER_UID;
 	s->qps_max = env->agent_qps ? env->agent_qps : DEFAULT_QPS;
+	s->sport_wait_ms = env->sport_max_wait_ms ? env->sport_max_wait_ms : SPORT_WAIT_DEFAULT_MS;
 	for (s->table_cap = 64; s->table_cap < 2 * (size_t)s->qps_max; s->table_cap <<= 1)
 		;
 	s->table = calloc(s->table_cap, sizeof(*s->table));
@@ -807,12 +1069,13 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 		}
 		m.dev_name[sizeof(m.dev_name) - 1] = '\0';
 		q->info = m;
-		q->has_local = qp_local_port(p, s, &m, &q->port);
+		q->has_local = qp_local_port(p, s, &m, &q->port) || qp_local_addr(p, &m, &q->port);
 		if (m.flags & TITA_AGENT_QP_HAS_REMOTE_GID)
 			memcpy(q->remote.bytes, m.remote_gid, 16);
 		/* A QP that reached RTR/RTS joins its pair's split at the end
 		 * of this call (once, however many joined). */
 		qp_route(s, a, q, now_ns);
+		path_join(s, q);
 		break;
 	}
 	case TITA_AGENT_QP_DEL: {
@@ -869,8 +1132,15 @@ static bool agent_msg(struct tita_pacer *p, struct qp_state *s, struct agent *a,
 			s->stats.command_errors++;
 		break;
 	}
+	case TITA_AGENT_SPORT_RESULT: {
+		struct tita_agent_sport_result m;
+
+		memcpy(&m, buf, sizeof(m));
+		sport_result(s, a, &m);
+		break;
+	}
 	default:
-		/* SET_RATE goes the other way. */
+		/* SET_RATE and SET_SPORT go the other way. */
 		s->stats.protocol_errors++;
 		break;
 	}
@@ -940,6 +1210,7 @@ void tita_pacer_qp_process(struct tita_pacer *p, uint64_t now_ns)
 	/* Demands move: re-split the live rules now and then. */
 	if (now_ns - s->last_redistribute_ns >= REDISTRIBUTE_NS) {
 		s->last_redistribute_ns = now_ns;
+		paths_expire(s, now_ns);
 		for (size_t i = 0; i < s->rules.n; i++)
 			distribute(p, s, &s->rules.rules[i], s->rules.rules[i].rate_bps);
 	}
@@ -987,6 +1258,7 @@ static void qp_free(struct tita_pacer *p)
 	free(s->pairs);
 	free(s->pair_index);
 	free(s->table);
+	free(s->done);
 	free(s);
 	p->priv = NULL;
 }
@@ -1003,6 +1275,14 @@ size_t tita_pacer_qp_tx_samples(struct tita_pacer *p, uint64_t now_ns, tita_pace
 		struct sample_pair *pr = &s->pairs[i];
 		struct tita_tx_sample ts;
 
+		/* A path kept for QPs that did not come back. */
+		if (pr->used && !pr->n_qps && !pr->fresh && pr->path.sport && !pr->path_pending &&
+		    now_ns - pr->prev_ns > PATH_KEEP_NS) {
+			index_remove(s, (uint32_t)i + 1);
+			pr->used = false;
+			s->n_idle_paths--;
+			continue;
+		}
 		/* Two calls at the same instant: the bytes wait for a sample
 		 * with an interval to spread them over. */
 		if (!pr->used || !pr->fresh || now_ns <= pr->prev_ns)
@@ -1019,8 +1299,9 @@ size_t tita_pacer_qp_tx_samples(struct tita_pacer *p, uint64_t now_ns, tita_pace
 		pr->prev_ns = now_ns;
 		pr->tx_bytes = 0;
 		pr->fresh = false;
-		/* Its last QP left and its bytes are out: forget it. */
-		if (!pr->n_qps) {
+		/* Its last QP left and its bytes are out: forget it, unless
+		 * it keeps a path. */
+		if (!pr->n_qps && !pr->path.sport) {
 			index_remove(s, (uint32_t)i + 1);
 			pr->used = false;
 		}
@@ -1061,6 +1342,13 @@ void tita_pacer_qp_stats(const struct tita_pacer *p, struct tita_pacer_agent_sta
 			if (a->qps[k]->cmd_kbps)
 				ret->qps_paced++;
 	}
+	for (size_t i = 0; i < s->n_pairs; i++)
+		ret->paths_pending += s->pairs[i].used && s->pairs[i].path_pending;
+}
+
+static int qp_set_path(struct tita_pacer *p, const struct tita_path_update *u, uint64_t now_ns)
+{
+	return tita_pacer_qp_set_path(p, u, now_ns);
 }
 
 static bool qp_measures(const struct tita_pacer *p, const struct tita_addr *local,
@@ -1088,4 +1376,6 @@ const struct tita_pacer_ops tita_pacer_qp_ops = {
 	.tx_samples = tita_pacer_qp_tx_samples,
 	.measures = qp_measures,
 	.agent_stats = qp_agent_stats,
+	.set_path = qp_set_path,
+	.pop_path = tita_pacer_qp_pop_path,
 };

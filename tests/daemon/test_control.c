@@ -54,7 +54,7 @@ static uint64_t peer_round(void *ctx)
 	return titad_engine_next_round_ns(ctx);
 }
 
-static const struct titad_peers_hooks hooks = { peer_msg, peer_kick, peer_round };
+static const struct titad_peers_hooks hooks = { peer_msg, peer_kick, peer_round, NULL };
 
 static struct fixture *fixture_new(void)
 {

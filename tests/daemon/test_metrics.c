@@ -49,7 +49,7 @@ static uint64_t peer_round(void *ctx)
 	return titad_engine_next_round_ns(ctx);
 }
 
-static const struct titad_peers_hooks hooks = { peer_msg, peer_kick, peer_round };
+static const struct titad_peers_hooks hooks = { peer_msg, peer_kick, peer_round, NULL };
 
 /* A free TCP port on loopback. */
 static uint16_t free_port(void)

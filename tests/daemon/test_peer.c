@@ -48,7 +48,7 @@ static uint64_t next_round(void *ctx)
 	return T0;
 }
 
-static const struct titad_peers_hooks hooks = { on_msg, kick, next_round };
+static const struct titad_peers_hooks hooks = { on_msg, kick, next_round, NULL };
 
 struct fixture {
 	struct tita_event *ev;

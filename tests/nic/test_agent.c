@@ -193,42 +193,12 @@ static uint32_t sport_try(uint64_t qp_id, uint16_t sport, uint32_t max_wait_ms, 
 	return seq;
 }
 
-struct dev {
-	struct ibv_context *ctx;
-	struct ibv_pd *pd;
-	struct ibv_cq *cq;
-};
-
-static struct ibv_qp *make_qp(struct dev *d, enum ibv_qp_state upto)
+static struct ibv_qp *make_qp(struct verbs_dl_dev *d, enum ibv_qp_state upto)
 {
-	struct ibv_qp_init_attr ia = { .send_cq = d->cq, .recv_cq = d->cq, .qp_type = IBV_QPT_RC };
-	struct ibv_qp *qp = verbs.create_qp(d->pd, &ia);
-	struct ibv_qp_attr a;
+	const char *err = NULL;
+	struct ibv_qp *qp = verbs_dl_rc_qp(&verbs, d, upto, &err);
 
-	CHECK(qp != NULL, "create_qp");
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_INIT;
-	a.port_num = 1;
-	CHECK(verbs.modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PORT) == 0, "to INIT");
-	if (upto == IBV_QPS_INIT)
-		return qp;
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTR;
-	a.dest_qp_num = 0x777;
-	a.ah_attr.is_global = 1;
-	a.ah_attr.port_num = 1;
-	a.ah_attr.grh.sgid_index = 3;
-	/* RoCEv2 over IPv4: ::ffff:10.0.0.2 */
-	a.ah_attr.grh.dgid.raw[10] = 0xff;
-	a.ah_attr.grh.dgid.raw[11] = 0xff;
-	a.ah_attr.grh.dgid.raw[12] = 10;
-	a.ah_attr.grh.dgid.raw[15] = 2;
-	CHECK(verbs.modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_DEST_QPN) == 0, "to RTR");
-	if (upto == IBV_QPS_RTR)
-		return qp;
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTS;
-	CHECK(verbs.modify_qp(qp, &a, IBV_QP_STATE) == 0, "to RTS");
+	CHECK(qp != NULL, "%s", err);
 	return qp;
 }
 
@@ -236,8 +206,7 @@ int main(void)
 {
 	char dir[] = "/tmp/tita-agent-XXXXXX", path[128], buf[TITA_AGENT_MSG_MAX], expect[160];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct ibv_device **devs;
-	struct dev d[3];
+	struct verbs_dl_dev d[3];
 	struct ibv_qp *q_mlx5, *q_bnxt, *q_irdma, *q_init;
 	struct tita_agent_qp m_mlx5, m_bnxt, m_irdma, m_init;
 	struct tita_agent_rate_result res;
@@ -273,13 +242,10 @@ int main(void)
 	CHECK((void *)verbs.get_device_list == dlsym(verbs.h, "ibv_get_device_list"),
 	      "a verb the agent does not wrap must pass through");
 
-	devs = verbs.get_device_list(&n);
+	verbs.get_device_list(&n);
 	CHECK(n == 3, "devices: %d", n);
-	for (int i = 0; i < 3; i++) {
-		d[i].ctx = verbs.open_device(devs[i]);
-		d[i].pd = verbs.alloc_pd(d[i].ctx);
-		d[i].cq = verbs.create_cq(d[i].ctx, 64, NULL, NULL, 0);
-	}
+	for (int i = 0; i < 3; i++)
+		CHECK(!verbs_dl_dev_open(&verbs, i, &d[i]), "device %d", i);
 	q_mlx5 = make_qp(&d[0], IBV_QPS_RTS);
 	q_bnxt = make_qp(&d[1], IBV_QPS_RTS);
 	q_irdma = make_qp(&d[2], IBV_QPS_RTS);

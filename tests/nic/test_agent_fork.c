@@ -15,7 +15,6 @@
  * tx samples (tita_pacer_qp_tx_samples()).
  */
 #include <errno.h>
-#include <ftw.h>
 #include <infiniband/verbs.h>
 #include <limits.h>
 #include <poll.h>
@@ -33,6 +32,7 @@
 #include "pacer_nic.h"
 
 #include "check.h"
+#include "fake_sysfs.h"
 #include "verbs_dl.h"
 
 #define PARENT_JOB 7
@@ -167,51 +167,24 @@ static bool log_paced(const struct ibv_qp *qp)
 	return false;
 }
 
-struct dev {
-	struct ibv_context *ctx;
-	struct ibv_pd *pd;
-	struct ibv_cq *cq;
-};
-
 /* bnxt_re0: paced with ibv_modify_qp_rate_limit, which the log shows. */
-static void open_bnxt(struct dev *d)
+static void open_bnxt(struct verbs_dl_dev *d)
 {
-	struct ibv_device **devs = verbs.get_device_list(NULL);
-
-	d->ctx = verbs.open_device(devs[1]);
-	d->pd = verbs.alloc_pd(d->ctx);
-	d->cq = verbs.create_cq(d->ctx, 64, NULL, NULL, 0);
-	CHECK(d->ctx && d->pd && d->cq && !strcmp(devs[1]->name, "bnxt_re0"), "device");
+	CHECK(!verbs_dl_dev_open(&verbs, 1, d), "device bnxt_re0");
 }
 
 /* An RC QP in RTS towards ::ffff:10.0.0.2 from GID index 3 of port 1. */
-static struct ibv_qp *make_qp(struct dev *d)
+static struct ibv_qp *make_qp(struct verbs_dl_dev *d)
 {
-	struct ibv_qp_init_attr ia = { .send_cq = d->cq, .recv_cq = d->cq, .qp_type = IBV_QPT_RC };
-	struct ibv_qp *qp = verbs.create_qp(d->pd, &ia);
-	struct ibv_qp_attr a;
+	const char *err = NULL;
+	struct ibv_qp *qp = verbs_dl_rc_qp(&verbs, d, IBV_QPS_RTS, &err);
 
-	CHECK(qp != NULL, "create_qp");
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_INIT;
-	a.port_num = 1;
-	CHECK(verbs.modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PORT) == 0, "to INIT");
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTR;
-	a.dest_qp_num = 0x777;
-	a.ah_attr.is_global = 1;
-	a.ah_attr.port_num = 1;
-	a.ah_attr.grh.sgid_index = 3;
-	memcpy(a.ah_attr.grh.dgid.raw, remote.bytes, 16);
-	CHECK(verbs.modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_DEST_QPN) == 0, "to RTR");
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTS;
-	CHECK(verbs.modify_qp(qp, &a, IBV_QP_STATE) == 0, "to RTS");
+	CHECK(qp != NULL, "%s", err);
 	return qp;
 }
 
 /* Post one signalled RDMA write of bytes and complete it. */
-static void send_bytes(struct dev *d, struct ibv_qp *qp, uint32_t bytes, uint64_t wr_id)
+static void send_bytes(struct verbs_dl_dev *d, struct ibv_qp *qp, uint32_t bytes, uint64_t wr_id)
 {
 	const char *err = verbs_dl_write(&verbs, d->cq, qp, bytes, wr_id);
 
@@ -223,7 +196,7 @@ static void send_bytes(struct dev *d, struct ibv_qp *qp, uint32_t bytes, uint64_
  * device, and reports through its exit status. */
 static int child_main(int go_fd, struct ibv_qp *const parent_qps[2])
 {
-	struct dev d;
+	struct verbs_dl_dev d;
 	struct ibv_qp *qp;
 	struct pollfd pfd = { go_fd, POLLIN, 0 };
 	char expect[64];
@@ -246,42 +219,18 @@ static int child_main(int go_fd, struct ibv_qp *const parent_qps[2])
 	return failures ? 1 : 0;
 }
 
-/* No system(): a shell would start with the agent preloaded, which an
- * ASan build cannot load into a program without the ASan runtime. */
-static bool mkdir_p(char *path)
-{
-	for (char *c = path + 1; *c; c++) {
-		if (*c != '/')
-			continue;
-		*c = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return false;
-		*c = '/';
-	}
-	return mkdir(path, 0755) == 0 || errno == EEXIST;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 int main(void)
 {
-	char root[] = "/tmp/tita-afork-XXXXXX", path[PATH_MAX], err[256] = "";
+	char root[] = "/tmp/tita-afork-XXXXXX", err[256] = "";
 	uint8_t v4[4] = { 10, 0, 0, 1 }, v4r[4] = { 10, 0, 0, 2 };
 	struct tita_pacer_port port = { .ifname = "eth0" };
 	struct tita_pacer_env conf = { .agent_socket_mode = 0666, .job_of_pid = job_of_pid };
 	struct tita_pacer_agent_stats st;
 	const char *pre = getenv("LD_PRELOAD");
 	struct ibv_qp *qps[2];
-	struct dev d;
+	struct verbs_dl_dev d;
 	int go[2], status = -1;
 	pid_t child;
-	FILE *f;
 	const char *e;
 
 	if (!pre || !strstr(pre, "tita-agent")) {
@@ -291,15 +240,8 @@ int main(void)
 	}
 	if (!mkdtemp(root))
 		return 1;
-	snprintf(path, sizeof(path), "%s/class/infiniband/bnxt_re0/ports/1/gid_attrs/ndevs", root);
-	if (!mkdir_p(path))
+	if (!fake_sysfs_gid(root, "bnxt_re0", "eth0"))
 		return 1;
-	strcat(path, "/3");
-	f = fopen(path, "w");
-	if (!f)
-		return 1;
-	fputs("eth0\n", f);
-	fclose(f);
 
 	/* titad. */
 	parent_pid = getpid();
@@ -395,7 +337,7 @@ int main(void)
 
 	pacer->ops->cleanup(pacer);
 	tita_pacer_free(pacer);
-	CHECK(nftw(root, rm_one, 8, FTW_DEPTH | FTW_PHYS) == 0, "rm %s", root);
+	CHECK(fake_sysfs_remove(root), "rm %s", root);
 	if (failures)
 		fprintf(stderr, "%d failures; stand-in log:\n%s", failures, verbs.slog());
 	return failures ? 1 : 0;

@@ -14,6 +14,7 @@
 #include <infiniband/verbs.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "standin.h"
 
@@ -109,6 +110,79 @@ static inline const char *verbs_dl_write(const struct verbs_dl *v, struct ibv_cq
 	if (!(ibv_poll_cq(cq, 2, wc) == 1 && wc[0].wr_id == wr_id) && !err)
 		err = "poll_cq";
 	return err;
+}
+
+/* A stand-in device opened with a PD and a CQ. */
+struct verbs_dl_dev {
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	struct ibv_cq *cq;
+};
+
+/* Open device index of the stand-in's list: NULL, or what failed. */
+static inline const char *verbs_dl_dev_open(const struct verbs_dl *v, int index,
+					    struct verbs_dl_dev *d)
+{
+	struct ibv_device **devs = v->get_device_list(NULL);
+
+	if (!devs || !devs[index])
+		return "get_device_list";
+	d->ctx = v->open_device(devs[index]);
+	d->pd = d->ctx ? v->alloc_pd(d->ctx) : NULL;
+	d->cq = d->ctx ? v->create_cq(d->ctx, 64, NULL, NULL, 0) : NULL;
+	return d->ctx && d->pd && d->cq ? NULL : "open_device";
+}
+
+/*
+ * Take an RC QP from state `from` (RESET or INIT) up to `upto` (INIT, RTR
+ * or RTS) on port 1, connected to dest_qpn at ::ffff:10.0.0.2 from GID
+ * index 3, as an application connects it: NULL, or the step that failed.
+ */
+static inline const char *verbs_dl_rc_connect(const struct verbs_dl *v, struct ibv_qp *qp,
+					      enum ibv_qp_state from, enum ibv_qp_state upto,
+					      uint32_t dest_qpn)
+{
+	struct ibv_qp_attr a;
+
+	if (from == IBV_QPS_RESET) {
+		memset(&a, 0, sizeof(a));
+		a.qp_state = IBV_QPS_INIT;
+		a.port_num = 1;
+		if (v->modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PORT))
+			return "to INIT";
+	}
+	if (upto == IBV_QPS_INIT)
+		return NULL;
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTR;
+	a.dest_qp_num = dest_qpn;
+	a.ah_attr.is_global = 1;
+	a.ah_attr.port_num = 1;
+	a.ah_attr.grh.sgid_index = 3;
+	/* RoCEv2 over IPv4: ::ffff:10.0.0.2 */
+	a.ah_attr.grh.dgid.raw[10] = 0xff;
+	a.ah_attr.grh.dgid.raw[11] = 0xff;
+	a.ah_attr.grh.dgid.raw[12] = 10;
+	a.ah_attr.grh.dgid.raw[15] = 2;
+	if (v->modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_DEST_QPN))
+		return "to RTR";
+	if (upto == IBV_QPS_RTR)
+		return NULL;
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTS;
+	return v->modify_qp(qp, &a, IBV_QP_STATE) ? "to RTS" : NULL;
+}
+
+/* A new RC QP on d, up to upto as verbs_dl_rc_connect(): the QP, or NULL
+ * with *ret_err set. */
+static inline struct ibv_qp *verbs_dl_rc_qp(const struct verbs_dl *v, struct verbs_dl_dev *d,
+					    enum ibv_qp_state upto, const char **ret_err)
+{
+	struct ibv_qp_init_attr ia = { .send_cq = d->cq, .recv_cq = d->cq, .qp_type = IBV_QPT_RC };
+	struct ibv_qp *qp = v->create_qp(d->pd, &ia);
+
+	*ret_err = qp ? verbs_dl_rc_connect(v, qp, IBV_QPS_RESET, upto, 0x777) : "create_qp";
+	return *ret_err ? NULL : qp;
 }
 
 #endif /* TITA_TESTS_NIC_VERBS_DL_H */
