@@ -3,21 +3,29 @@
  * titactl: ask titad for its state and change per-job pacing, over the
  * control socket. Object/verb tables in the style of iproute2's rdma tool:
  *
- *   titactl [-j] [-s SOCKET] status | ports | peers
- *   titactl [-j] pairs [job NAME] [local ADDR] [remote ADDR] [role tx|rx]
+ *   titactl [-j [-p]] [-s SOCKET] status | ports | peers
+ *   titactl [-j] pairs [dev IFNAME] [job NAME] [local ADDR] [peer ADDR] [role tx|rx]
  *   titactl [-j] qps [job NAME] [device DEV]
  *   titactl [-j] job set NAME [--weight W] [--min RATE] [--max RATE]
  *   titactl [-j] job show [NAME] | job clear NAME
  *
- * Every argument is checked before anything is sent: a bad one prints one
- * line on stderr, exits 2 and changes nothing. A refusal by the daemon
- * (not allowed, no such job) prints its message and exits 1.
+ * As in iproute2, objects, verbs and filter keys may be cut to any unique
+ * prefix (titactl pa = titactl pairs), and an unknown word is answered
+ * with the nearest one. Every argument is checked before anything is
+ * sent: a bad one prints one line on stderr, exits 2 and changes nothing.
+ * A refusal by the daemon (not allowed, no such job) prints its message
+ * and exits 1.
+ *
+ * JSON is for jq: 64-bit identifiers (boot ids) are strings, since jq
+ * reads numbers as doubles; a value that does not apply to a row (an rx
+ * pair's ceiling) is null, and "-" in the tables.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +39,7 @@
 
 #define EXIT_USAGE 2
 
-static bool json;
+static bool json, pretty;
 static const char *socket_path = TITA_CTL_SOCKET_DEFAULT;
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -141,6 +149,27 @@ static const char *rate_str(uint64_t bps, char *buf, size_t size)
 	return tita_format_rate(bps, buf, size);
 }
 
+static const char *rate_or_na(bool applies, uint64_t bps, char *buf, size_t size)
+{
+	return applies ? rate_str(bps, buf, size) : "-";
+}
+
+/* ,"key":v, or null where it does not apply. */
+static void json_field_u64(const char *key, bool applies, uint64_t v)
+{
+	if (applies)
+		printf(",\"%s\":%llu", key, (unsigned long long)v);
+	else
+		printf(",\"%s\":null", key);
+}
+
+/* A 64-bit identifier: a string, which jq keeps whole (a number above 2^53
+ * it would round). */
+static void json_field_id(const char *key, uint64_t v)
+{
+	printf(",\"%s\":\"%llu\"", key, (unsigned long long)v);
+}
+
 /* ---- objects ----------------------------------------------------------------------- */
 
 static int no_more_args(int argc, char **argv, const char *what)
@@ -150,15 +179,99 @@ static int no_more_args(int argc, char **argv, const char *what)
 	return 0;
 }
 
+/* Levenshtein distance of two words, for "did you mean". */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[33], cur[33];
+
+	if (la > 32 || lb > 32)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t best = prev[j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (prev[j] + 1 < best)
+				best = prev[j] + 1;
+			if (cur[j - 1] + 1 < best)
+				best = cur[j - 1] + 1;
+			cur[j] = best;
+		}
+		memcpy(prev, cur, (lb + 1) * sizeof(prev[0]));
+	}
+	return prev[lb];
+}
+
+/*
+ * iproute2's habit: a word names the entry it equals, else the one entry
+ * it is a prefix of. The names are the first member of each entry of a
+ * table ending in a NULL name. Anything else is a usage error that lists
+ * the candidates, or names the nearest entry. where: "pairs: " or "".
+ */
+static size_t lookup(const void *table, size_t stride, const char *word, const char *where,
+		     const char *kind)
+{
+	char list[256] = "", all[256] = "";
+	const char *nearest = NULL;
+	size_t found = SIZE_MAX, n_found = 0, best = SIZE_MAX, len = strlen(word);
+
+#define NAME_AT(i) (*(const char *const *)((const char *)table + (i)*stride))
+	for (size_t i = 0; NAME_AT(i); i++) {
+		const char *name = NAME_AT(i);
+		size_t d;
+
+		if (!strcmp(name, word))
+			return i;
+		if (strcmp(name, "help"))
+			snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s",
+				 all[0] ? ", " : "", name);
+		if (len && !strncmp(name, word, len)) {
+			found = i;
+			n_found++;
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+				 list[0] ? ", " : "", name);
+		}
+		d = edit_distance(word, name);
+		if (d < best) {
+			best = d;
+			nearest = name;
+		}
+	}
+#undef NAME_AT
+	if (n_found == 1)
+		return found;
+	if (n_found > 1)
+		usage_error("%sambiguous %s '%s': %s", where, kind, word, list);
+	/* Near enough that it reads as a typo, not as another word. */
+	if (nearest && best * 2 <= len)
+		usage_error("%sunknown %s '%s'; did you mean '%s'?", where, kind, word, nearest);
+	usage_error("%sunknown %s '%s' (%s)", where, kind, word, all);
+}
+
+struct word {
+	const char *name;
+};
+
+/* An object's optional verb: show (the default) or help. */
 static int default_show_verb(int *argc, char ***argv, const char *what)
 {
-	if (*argc > 0 && !strcmp((*argv)[0], "show")) {
-		(*argc)--;
-		(*argv)++;
-	} else if (*argc > 0 && !strcmp((*argv)[0], "help")) {
+	static const struct word verbs[] = { { "show" }, { "help" }, { NULL } };
+	size_t len;
+
+	if (*argc == 0)
+		return 0;
+	/* Only a prefix of a verb is one: the rest are the object's filters. */
+	len = strlen((*argv)[0]);
+	if (!len || (strncmp((*argv)[0], "show", len) && strncmp((*argv)[0], "help", len)))
+		return 0;
+	if (lookup(verbs, sizeof(verbs[0]), (*argv)[0], "", "verb") == 1) {
 		printf("Usage: titactl [-j] %s [show]\n", what);
 		exit(0);
 	}
+	(*argc)--;
+	(*argv)++;
 	return 0;
 }
 
@@ -181,8 +294,9 @@ static int cmd_status(int argc, char **argv)
 	if (json) {
 		printf("{\"version\":");
 		json_str(s->version);
-		printf(",\"uptime_ns\":%llu,\"boot_id\":%llu,\"key_id\":%u,\"pacer\":",
-		       (unsigned long long)s->uptime_ns, (unsigned long long)s->boot_id, s->key_id);
+		printf(",\"uptime_ns\":%llu", (unsigned long long)s->uptime_ns);
+		json_field_id("boot_id", s->boot_id);
+		printf(",\"key_id\":%u,\"pacer\":", s->key_id);
 		json_str(s->pacer);
 		printf(",\"n_ports\":%u,\"n_peers\":%u,\"n_pairs\":%u,\"datagrams_in\":%llu,"
 		       "\"datagrams_out\":%llu,\"drops\":{",
@@ -321,15 +435,19 @@ static int cmd_peers(int argc, char **argv)
 		if (json) {
 			printf("%s{\"addr\":", i ? "," : "");
 			json_str(a);
-			printf(",\"heard\":%s,\"last_heard_ago_ns\":%llu,\"boot_id\":%llu,"
-			       "\"datagrams_in\":%llu,\"datagrams_out\":%llu,\"drops\":%llu,"
-			       "\"control_interval_ns\":%llu,\"grant_ttl_ns\":%llu,\"drops_by_reason\":{",
-			       p->heard ? "true" : "false",
-			       (unsigned long long)p->last_heard_ago_ns,
-			       (unsigned long long)p->boot_id, (unsigned long long)p->datagrams_in,
-			       (unsigned long long)p->datagrams_out, (unsigned long long)p->drops,
-			       (unsigned long long)p->control_interval_ns,
-			       (unsigned long long)p->grant_ttl_ns);
+			printf(",\"heard\":%s", p->heard ? "true" : "false");
+			/* Never heard: no time since, no boot id, no cadence. */
+			json_field_u64("last_heard_ago_ns", p->heard, p->last_heard_ago_ns);
+			if (p->heard)
+				json_field_id("boot_id", p->boot_id);
+			else
+				printf(",\"boot_id\":null");
+			printf(",\"datagrams_in\":%llu,\"datagrams_out\":%llu,\"drops\":%llu",
+			       (unsigned long long)p->datagrams_in,
+			       (unsigned long long)p->datagrams_out, (unsigned long long)p->drops);
+			json_field_u64("control_interval_ns", p->heard, p->control_interval_ns);
+			json_field_u64("grant_ttl_ns", p->heard, p->grant_ttl_ns);
+			printf(",\"drops_by_reason\":{");
 			for (size_t k = 0; k < p->n_drops_by_reason; k++) {
 				printf(k ? "," : "");
 				json_str(p->drops_by_reason[k]->reason);
@@ -389,49 +507,117 @@ static void addr_arg(const char *what, const char *s, uint8_t *buf, ProtobufCBin
 	ret->data = buf;
 }
 
+/* The address of titad's port on netdev ifname: what dev IFNAME filters on. */
+static void dev_arg(const char *ifname, uint8_t *buf, ProtobufCBinaryData *ret)
+{
+	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
+	Tita__Control__PortsRequest pr = TITA__CONTROL__PORTS_REQUEST__INIT;
+	Tita__Control__Response *resp;
+	bool found = false;
+
+	rq.body_case = TITA__CONTROL__REQUEST__BODY_PORTS;
+	rq.ports = &pr;
+	resp = call(&rq);
+	expect(resp, TITA__CONTROL__RESPONSE__BODY_PORTS);
+	for (size_t i = 0; i < resp->ports->n_ports && !found; i++) {
+		const Tita__Control__Port *p = resp->ports->ports[i];
+
+		if (strcmp(p->ifname, ifname) || (p->addr.len != 4 && p->addr.len != 16))
+			continue;
+		memcpy(buf, p->addr.data, p->addr.len);
+		ret->len = p->addr.len;
+		ret->data = buf;
+		found = true;
+	}
+	tita__control__response__free_unpacked(resp, NULL);
+	if (!found) {
+		fprintf(stderr,
+			"titactl: pairs: titad has no port on '%s' (titactl ports lists them)\n",
+			ifname);
+		exit(1);
+	}
+}
+
+/*
+ * What does not apply to a pair, shown as null and "-" rather than as a
+ * 0 that reads like a measurement: an rx pair has no ceiling, programmed
+ * rate or CNPs of its own; a tx pair without a live grant (starting,
+ * fail-open) has no grant, and fail-open none to expire; a source that
+ * sends no demand has neither demand nor grant.
+ */
+struct pair_na {
+	bool demand, grant, ceiling, rate, cnp, expires;
+};
+
+static struct pair_na pair_na(const Tita__Control__Pair *p)
+{
+	bool tx = p->role == TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_TX;
+	bool unmanaged = p->state == TITA__CONTROL__PAIR_STATE__PAIR_STATE_UNMANAGED;
+	bool fail_open = p->state == TITA__CONTROL__PAIR_STATE__PAIR_STATE_FAIL_OPEN;
+
+	return (struct pair_na){
+		.demand = unmanaged,
+		.grant = unmanaged ||
+			 (tx && p->state != TITA__CONTROL__PAIR_STATE__PAIR_STATE_GRANTED),
+		.ceiling = !tx,
+		.rate = !tx || p->unpaced,
+		.cnp = !tx,
+		.expires = unmanaged || (tx && fail_open),
+	};
+}
+
 static int cmd_pairs(int argc, char **argv)
 {
+	static const struct word keys[] = { { "dev" },	  { "job" },  { "local" }, { "peer" },
+					    { "remote" }, { "role" }, { NULL } };
 	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
 	Tita__Control__PairsRequest pr = TITA__CONTROL__PAIRS_REQUEST__INIT;
 	uint8_t local[16], remote[16];
+	const char *dev = NULL;
 	uint64_t shown = 0;
 	bool first = true;
 
 	default_show_verb(&argc, &argv, "pairs");
 	while (argc > 0) {
-		const char *k = argv[0];
+		size_t k = lookup(keys, sizeof(keys[0]), argv[0], "pairs: ", "filter");
 
 		if (argc < 2)
-			usage_error("pairs: '%s' needs a value", k);
-		if (!strcmp(k, "job")) {
+			usage_error("pairs: '%s' needs a value", keys[k].name);
+		switch (k) {
+		case 0:
+			if (!argv[1][0] || strlen(argv[1]) >= 16 || strchr(argv[1], '/'))
+				usage_error("pairs: dev '%s' is not an interface name", argv[1]);
+			dev = argv[1];
+			break;
+		case 1:
 			if (!tita_job_name_valid(argv[1]))
 				usage_error("pairs: job '%s' is not a job name", argv[1]);
 			pr.job = argv[1];
-		} else if (!strcmp(k, "local")) {
+			break;
+		case 2:
 			addr_arg("pairs: local", argv[1], local, &pr.local);
-		} else if (!strcmp(k, "remote")) {
-			addr_arg("pairs: remote", argv[1], remote, &pr.remote);
-		} else if (!strcmp(k, "role")) {
+			break;
+		case 3:
+		case 4:
+			addr_arg("pairs: peer", argv[1], remote, &pr.remote);
+			break;
+		default:
 			if (!strcmp(argv[1], "tx"))
 				pr.role = TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_TX;
 			else if (!strcmp(argv[1], "rx"))
 				pr.role = TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_RX;
 			else
 				usage_error("pairs: role '%s' is not tx or rx", argv[1]);
-		} else {
-			usage_error("pairs: unknown filter '%s' (job, local, remote, role)", k);
 		}
 		argc -= 2;
 		argv += 2;
 	}
+	if (dev && pr.local.len)
+		usage_error("pairs: dev and local both name the local end; give one");
+	if (dev)
+		dev_arg(dev, local, &pr.local);
 	rq.body_case = TITA__CONTROL__REQUEST__BODY_PAIRS;
 	rq.pairs = &pr;
-	if (json)
-		printf("[");
-	else
-		printf("%-4s %-16s %-16s %-12s %-9s %10s %10s %10s %10s %10s %7s %7s\n", "ROLE",
-		       "LOCAL", "REMOTE", "JOB", "STATE", "DEMAND", "GRANT", "CEILING", "RATE",
-		       "MEASURED", "CE_PPM", "CNP/S");
 	for (;;) {
 		Tita__Control__Response *resp;
 		size_t n;
@@ -439,12 +625,21 @@ static int cmd_pairs(int argc, char **argv)
 		pr.offset = (uint32_t)shown;
 		resp = call(&rq);
 		expect(resp, TITA__CONTROL__RESPONSE__BODY_PAIRS);
+		/* After the first answer: a titad that cannot be reached prints no header. */
+		if (!shown && json)
+			printf("[");
+		else if (!shown)
+			printf("%-4s %-16s %-16s %-12s %-9s %10s %10s %10s %10s %10s %7s %7s\n",
+			       "ROLE", "LOCAL", "REMOTE", "JOB", "STATE", "DEMAND", "GRANT",
+			       "CEILING", "RATE", "MEASURED", "CE_PPM", "CNP/S");
 		n = resp->pairs->n_pairs;
 		for (size_t i = 0; i < n; i++) {
 			const Tita__Control__Pair *p = resp->pairs->pairs[i];
 			char l[INET6_ADDRSTRLEN], r[INET6_ADDRSTRLEN];
 			const char *role =
 				p->role == TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_TX ? "tx" : "rx";
+
+			struct pair_na na = pair_na(p);
 
 			addr_str(&p->local, l, sizeof(l));
 			addr_str(&p->remote, r, sizeof(r));
@@ -455,34 +650,33 @@ static int cmd_pairs(int argc, char **argv)
 				json_str(r);
 				printf(",\"job\":");
 				json_str(p->job);
-				printf(",\"job_id\":%u,\"state\":\"%s\",\"demand_bps\":%llu,"
-				       "\"grant_bps\":%llu,\"ceiling_bps\":%llu,\"rate_bps\":",
-				       p->job_id, state_name(p->state),
-				       (unsigned long long)p->demand_bps,
-				       (unsigned long long)p->grant_bps,
-				       (unsigned long long)p->ceiling_bps);
-				if (p->unpaced)
-					printf("null");
-				else
-					printf("%llu", (unsigned long long)p->rate_bps);
-				printf(",\"unpaced\":%s,\"measured_bps\":%llu,\"ce_ppm\":%u,"
-				       "\"cnp_per_sec\":%llu,\"expires_in_ns\":%llu}",
-				       p->unpaced ? "true" : "false",
-				       (unsigned long long)p->measured_bps, p->ce_ppm,
-				       (unsigned long long)p->cnp_per_sec,
-				       (unsigned long long)p->expires_in_ns);
+				printf(",\"job_id\":%u,\"state\":\"%s\"", p->job_id,
+				       state_name(p->state));
+				json_field_u64("demand_bps", !na.demand, p->demand_bps);
+				json_field_u64("grant_bps", !na.grant, p->grant_bps);
+				json_field_u64("ceiling_bps", !na.ceiling, p->ceiling_bps);
+				json_field_u64("rate_bps", !na.rate, p->rate_bps);
+				printf(",\"unpaced\":%s", p->unpaced ? "true" : "false");
+				json_field_u64("measured_bps", true, p->measured_bps);
+				printf(",\"ce_ppm\":%u", p->ce_ppm);
+				json_field_u64("cnp_per_sec", !na.cnp, p->cnp_per_sec);
+				json_field_u64("expires_in_ns", !na.expires, p->expires_in_ns);
+				printf("}");
 			} else {
-				char d1[32], d2[32], d3[32], d4[32], d5[32];
+				char d1[32], d2[32], d3[32], d4[32], d5[32], cnp[24];
 
-				printf("%-4s %-16s %-16s %-12s %-9s %10s %10s %10s %10s %10s %7u %7llu\n",
+				snprintf(cnp, sizeof(cnp), "%llu",
+					 (unsigned long long)p->cnp_per_sec);
+				printf("%-4s %-16s %-16s %-12s %-9s %10s %10s %10s %10s %10s %7u %7s\n",
 				       role, l, r, p->job, state_name(p->state),
-				       rate_str(p->demand_bps, d1, sizeof(d1)),
-				       rate_str(p->grant_bps, d2, sizeof(d2)),
-				       rate_str(p->ceiling_bps, d3, sizeof(d3)),
-				       p->unpaced ? "unpaced" :
-						    rate_str(p->rate_bps, d4, sizeof(d4)),
+				       rate_or_na(!na.demand, p->demand_bps, d1, sizeof(d1)),
+				       rate_or_na(!na.grant, p->grant_bps, d2, sizeof(d2)),
+				       rate_or_na(!na.ceiling, p->ceiling_bps, d3, sizeof(d3)),
+				       p->unpaced && !na.rate ?
+					       "unpaced" :
+					       rate_or_na(!na.rate, p->rate_bps, d4, sizeof(d4)),
 				       rate_str(p->measured_bps, d5, sizeof(d5)), p->ce_ppm,
-				       (unsigned long long)p->cnp_per_sec);
+				       na.cnp ? "-" : cnp);
 			}
 			first = false;
 		}
@@ -516,20 +710,19 @@ static int cmd_qps(int argc, char **argv)
 	}
 	default_show_verb(&argc, &argv, "qps");
 	while (argc > 0) {
-		const char *k = argv[0];
+		static const struct word keys[] = { { "device" }, { "job" }, { NULL } };
+		size_t k = lookup(keys, sizeof(keys[0]), argv[0], "qps: ", "filter");
 
 		if (argc < 2)
-			usage_error("qps: '%s' needs a value", k);
-		if (!strcmp(k, "job")) {
+			usage_error("qps: '%s' needs a value", keys[k].name);
+		if (k == 1) {
 			if (!tita_job_name_valid(argv[1]))
 				usage_error("qps: job '%s' is not a job name", argv[1]);
 			qr.job = argv[1];
-		} else if (!strcmp(k, "device")) {
+		} else {
 			if (!argv[1][0] || strlen(argv[1]) >= 64 || strchr(argv[1], '/'))
 				usage_error("qps: device '%s' is not an RDMA device name", argv[1]);
 			qr.device = argv[1];
-		} else {
-			usage_error("qps: unknown filter '%s' (job, device)", k);
 		}
 		argc -= 2;
 		argv += 2;
@@ -633,11 +826,13 @@ static void print_jobs(const Tita__Control__Response *resp)
 		if (json) {
 			printf("%s{\"name\":", i ? "," : "");
 			json_str(j->name);
-			printf(",\"job_id\":%u,\"weight\":%g,\"min_bps\":%llu,\"max_bps\":%llu,"
-			       "\"configured\":%s,\"qps\":%u,\"discovered\":%s}",
-			       j->job_id, j->weight, (unsigned long long)j->min_bps,
-			       (unsigned long long)j->max_bps, j->configured ? "true" : "false",
-			       j->qps, j->discovered ? "true" : "false");
+			printf(",\"job_id\":%u,\"weight\":%g", j->job_id, j->weight);
+			/* 0 is none: no minimum, no cap. */
+			json_field_u64("min_bps", j->min_bps, j->min_bps);
+			json_field_u64("max_bps", j->max_bps, j->max_bps);
+			printf(",\"configured\":%s,\"qps\":%u,\"discovered\":%s}",
+			       j->configured ? "true" : "false", j->qps,
+			       j->discovered ? "true" : "false");
 		} else {
 			printf("%-24s %10u %8.3f %10s %10s %6u %s\n", j->name, j->job_id, j->weight,
 			       j->min_bps ? rate_str(j->min_bps, r1, sizeof(r1)) : "-",
@@ -793,19 +988,19 @@ static const struct cmd job_verbs[] = {
 	{ "help", job_help }, { NULL, NULL },
 };
 
-static int dispatch(const struct cmd *table, const char *what, int argc, char **argv)
+/* where: "job: " for a verb, "" for an object. */
+static int dispatch(const struct cmd *table, const char *where, int argc, char **argv)
 {
-	for (const struct cmd *c = table; c->name; c++)
-		if (!strcmp(c->name, argv[0]))
-			return c->fn(argc - 1, argv + 1);
-	usage_error("%s: unknown %s '%s'", what, table == job_verbs ? "verb" : "object", argv[0]);
+	size_t i = lookup(table, sizeof(table[0]), argv[0], where, where[0] ? "verb" : "object");
+
+	return table[i].fn(argc - 1, argv + 1);
 }
 
 static int cmd_job(int argc, char **argv)
 {
 	if (argc == 0)
 		return job_show(0, argv);
-	return dispatch(job_verbs, "job", argc, argv);
+	return dispatch(job_verbs, "job: ", argc, argv);
 }
 
 static void usage(FILE *f)
@@ -817,20 +1012,25 @@ static void usage(FILE *f)
 		"  status                         daemon, controller and peer-protocol counters\n"
 		"  ports                          local NICs: line rate, eta, capacity, grants\n"
 		"  peers                          peer daemons and their datagram counters\n"
-		"  pairs [job NAME] [local ADDR] [remote ADDR] [role tx|rx]\n"
+		"  pairs [dev IFNAME] [job NAME] [local ADDR] [peer ADDR] [role tx|rx]\n"
 		"                                 per pair: demand, grant, ceiling, rate, measured\n"
 		"  qps [job NAME] [device DEV]    RDMA QPs of the last discovery scan, with jobs\n"
 		"  job set NAME [--weight W] [--min RATE] [--max RATE]\n"
 		"  job show [NAME]                one job, or every known job\n"
 		"  job clear NAME\n"
 		"\n"
+		"Objects, verbs and filter keys may be cut to a unique prefix: titactl pa = pairs.\n"
+		"\n"
 		"Options:\n"
-		"  -j, --json          JSON output\n"
+		"  -j, --json          JSON output (64-bit ids as strings; null where n/a)\n"
+		"  -p, --pretty        indent the JSON (with -j)\n"
 		"  -s, --socket PATH   titad's control socket (default %s)\n"
 		"  -h, --help          show this help\n"
 		"  -V, --version       show the version\n"
 		"\n"
-		"Rates are bits per second with an optional unit: 25G, 400Mbit, 3.2T.\n",
+		"Rates are bits per second with an optional unit: 25G, 400Mbit, 3.2T; \"-\" in a\n"
+		"table is a value that does not apply. (titad's Prometheus metrics are in bytes\n"
+		"per second, as Prometheus names them.)\n",
 		TITA_CTL_SOCKET_DEFAULT);
 }
 
@@ -848,23 +1048,100 @@ static const struct cmd objects[] = {
 	{ "help", cmd_help },	  { NULL, NULL },
 };
 
+/*
+ * -p: the JSON the objects print, indented as jq prints it. The objects
+ * write compact JSON to a memory stream (glibc's stdout may be assigned);
+ * this re-reads it outside strings.
+ */
+static void print_pretty(const char *p, size_t len, FILE *f)
+{
+	bool in_str = false, esc = false;
+	int depth = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = p[i];
+
+		if (in_str) {
+			fputc(ch, f);
+			if (esc)
+				esc = false;
+			else if (ch == '\\')
+				esc = true;
+			else if (ch == '"')
+				in_str = false;
+			continue;
+		}
+		switch (ch) {
+		case '"':
+			in_str = true;
+			fputc(ch, f);
+			break;
+		case '{':
+		case '[':
+			if (i + 1 < len && (p[i + 1] == '}' || p[i + 1] == ']')) {
+				fputc(ch, f);
+				fputc(p[++i], f);
+				break;
+			}
+			depth++;
+			fprintf(f, "%c\n%*s", ch, 2 * depth, "");
+			break;
+		case '}':
+		case ']':
+			depth--;
+			fprintf(f, "\n%*s%c", 2 * (depth > 0 ? depth : 0), "", ch);
+			break;
+		case ',':
+			fprintf(f, ",\n%*s", 2 * depth, "");
+			break;
+		case ':':
+			fputs(": ", f);
+			break;
+		default:
+			fputc(ch, f);
+		}
+	}
+}
+
+static int run_pretty(int argc, char **argv)
+{
+	FILE *real = stdout, *mem;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	mem = open_memstream(&buf, &len);
+	if (!mem) {
+		fprintf(stderr, "titactl: out of memory\n");
+		return 1;
+	}
+	stdout = mem;
+	r = dispatch(objects, "", argc, argv);
+	fclose(mem);
+	stdout = real;
+	print_pretty(buf, len, stdout);
+	free(buf);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		{ "json", no_argument, NULL, 'j' },	    { "pretty", no_argument, NULL, 'p' },
+		{ "socket", required_argument, NULL, 's' }, { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },	    { NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	/* Options stop at the object: "job set x --weight 2" keeps its own. */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+js:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jps:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 'p':
+			pretty = true;
 			break;
 		case 's':
 			socket_path = optarg;
@@ -883,5 +1160,9 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		usage_error("missing object (status, ports, peers, pairs, qps, job)");
-	return dispatch(objects, "titactl", argc - optind, argv + optind);
+	if (pretty && !json)
+		usage_error("-p (--pretty) indents JSON: give it with -j");
+	if (pretty)
+		return run_pretty(argc - optind, argv + optind);
+	return dispatch(objects, "", argc - optind, argv + optind);
 }
