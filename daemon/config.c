@@ -126,6 +126,7 @@ void titad_config_defaults(struct titad_config *cfg)
 	cfg->control_clients_per_uid = 8;
 	cfg->control_idle_timeout_ns = 10 * TITA_NSEC_PER_SEC;
 	snprintf(cfg->metrics_listen, sizeof(cfg->metrics_listen), "127.0.0.1:9977");
+	cfg->metrics_pairs = 16;
 	snprintf(cfg->pin_root, sizeof(cfg->pin_root), "/sys/fs/bpf/tita");
 	cfg->xdp_mode = TITAD_XDP_AUTO;
 	cfg->datapath_entries = 4096;
@@ -509,6 +510,16 @@ static int key_daemon(struct pctx *c, const char *k, const char *v)
 			       -1;
 		return get_string(c, k, strcmp(v, "off") ? v : "", g->metrics_listen,
 				  sizeof(g->metrics_listen), false);
+	}
+	if (!strcmp(k, "metrics-pairs")) {
+		if (!strcmp(v, "all")) {
+			g->metrics_pairs = TITAD_METRICS_PAIRS_ALL;
+			return 0;
+		}
+		if (get_u64(c, k, v, 0, 65536, "0..65536, or all", &n))
+			return -1;
+		g->metrics_pairs = (uint32_t)n;
+		return 0;
 	}
 	if (!strcmp(k, "pin-root"))
 		return get_string(c, k, v, g->pin_root, sizeof(g->pin_root), true);

@@ -22,6 +22,7 @@ struct titad_sources {
 	const struct titad_discovery *discovery; /* may be NULL */
 	const struct titad_control *control; /* may be NULL */
 	uint64_t start_ns; /* for the uptime */
+	uint32_t metrics_pairs; /* titad_config's */
 	/* Configuration reloads, by result. */
 	const uint64_t *reloads_ok, *reloads_failed;
 };

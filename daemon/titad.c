@@ -229,8 +229,8 @@ static const char *immutable_change(const struct titad_config *o, const struct t
 		return "pacer";
 	if (strcmp(o->control_socket, n->control_socket))
 		return "control-socket";
-	if (strcmp(o->metrics_listen, n->metrics_listen))
-		return "metrics-listen";
+	if (strcmp(o->metrics_listen, n->metrics_listen) || o->metrics_pairs != n->metrics_pairs)
+		return "metrics-listen or metrics-pairs";
 	if (strcmp(o->agent_socket, n->agent_socket) || strcmp(o->sysfs_root, n->sysfs_root))
 		return "agent-socket or sysfs-root";
 	if (strcmp(o->pin_root, n->pin_root) || o->xdp_mode != n->xdp_mode ||
@@ -427,6 +427,7 @@ static int start(struct titad *d, char *err, size_t err_size)
 				      .ports = d->ports,
 				      .discovery = d->discovery,
 				      .start_ns = d->start_ns,
+				      .metrics_pairs = d->cfg.metrics_pairs,
 				      .reloads_ok = &d->reloads_ok,
 				      .reloads_failed = &d->reloads_failed };
 	r = titad_control_open(&d->control, d->ev, &d->cfg, &src, err, err_size);

@@ -233,6 +233,23 @@ in_ns h3 curl -sf http://127.0.0.1:9977/metrics >"$tmp/metrics.txt"
 check "promtool check metrics passes on h3's scrape" promtool check metrics <"$tmp/metrics.txt"
 check "the scrape has granted rates and the loop histogram" \
 	grep -q '^tita_pair_granted_bytes_per_second{.*role="rx"}' "$tmp/metrics.txt"
+# Labels that join: no bare job (Prometheus's own label: a scrape would
+# rename it exported_job); port is an interface name in every family, the
+# names tita_port_info maps to addresses; pairs carry peer and tita_job.
+check "no series has a label named job" bash -c "! grep -E '[{,]job=' '$tmp/metrics.txt'"
+check "tita_port_info maps port eth0 to h3's address" \
+	grep -q '^tita_port_info{port="eth0",address="10.77.0.3",pacer="tc"} 1$' "$tmp/metrics.txt"
+check "every port label, in every family, is eth0 (an interface, never an address)" bash -c "
+	grep -oE '[{,]port=\"[^\"]*\"' '$tmp/metrics.txt' | sort | uniq -c | tee '$tmp/ports.txt' | grep -qv 'port=\"eth0\"' && exit 1
+	[ -s '$tmp/ports.txt' ]"
+check "pair series: port, peer, tita_job, role" \
+	grep -q '^tita_pair_granted_bytes_per_second{port="eth0",peer="10.77.0.1",tita_job="[^"]*",role="rx"}' "$tmp/metrics.txt"
+check "per-job sums: h3's rx pairs from both senders are counted" \
+	awk '/^tita_job_pairs\{port="eth0",.*role="rx"\}/ { n += $2 } END { exit !(n >= 2) }' "$tmp/metrics.txt"
+check "the process families are there" bash -c "
+	for m in process_cpu_seconds_total process_resident_memory_bytes process_open_fds process_start_time_seconds; do
+		grep -q \"^\$m \" '$tmp/metrics.txt' || exit 1
+	done"
 
 # ---- titactl: bad arguments ---------------------------------------------------------------------
 before=$(ctl h1 -j job show train)

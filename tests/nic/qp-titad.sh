@@ -277,11 +277,11 @@ why = ", ".join("%s heard %s" % (x["addr"], x["heard"]) for x in peers)'
 pcheck "B grants it: A's TX pair is granted" 20 '
 p = pair("a", "tx", E["ADDR_B"])
 ok = p is not None and p["state"] == "granted" and p["grant_bps"] > 0
-why = p and "%s, grant %d bit/s" % (p["state"], p["grant_bps"])'
+why = p and "%s, grant %s bit/s" % (p["state"], p["grant_bps"])'
 pcheck "B's RX pair from A has the demand and the grant" 10 '
 p = pair("b", "rx", E["ADDR_A"])
-ok = p is not None and p["demand_bps"] > 0 and p["grant_bps"] > 0
-why = p and "demand %d, grant %d bit/s" % (p["demand_bps"], p["grant_bps"])'
+ok = p is not None and (p["demand_bps"] or 0) > 0 and (p["grant_bps"] or 0) > 0
+why = p and "%s, demand %s, grant %s bit/s" % (p["state"], p["demand_bps"], p["grant_bps"])'
 # One QP on the pair: it gets all of the pair's rate, re-commanded when
 # that moves by more than 5%. The record reaches the file up to 100 ms
 # after the call and grants move: a granted rate that titad showed must
