@@ -190,6 +190,16 @@ static int port_attach(const struct attach_conf *ac, struct titad_port *p, char 
 	}
 	/* Drop reasons and queue figures only reach the metrics. */
 	tita_bpf_reader_set_slow_interval(p->reader, SLOW_READ_INTERVAL_NS);
+	{
+		struct tita_bpf_info info;
+
+		/* A change to the host's mounts: say it was titad's. */
+		tita_bpf_get_info(p->bpf, &info);
+		if (info.bpffs_mounted)
+			log_notice("%s: bpffs was not mounted; titad mounted it on /sys/fs/bpf "
+				   "for its pins",
+				   p->ifname);
+	}
 	return 0;
 }
 

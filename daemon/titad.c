@@ -72,12 +72,17 @@ static int load_all(const char *path, struct titad_config *cfg, struct tita_wire
 }
 
 /* Each problem on its own line of stderr. */
+/* One line per problem. Under journald (titad's start from systemd) each
+ * line carries the error priority, as the log's own lines do; on a
+ * terminal (--check-config) it says titad's name. */
 static void print_problems(const char *err)
 {
+	bool journal = getenv("JOURNAL_STREAM") != NULL;
+
 	for (const char *p = err; *p;) {
 		size_t n = strcspn(p, "\n");
 
-		fprintf(stderr, "titad: %.*s\n", (int)n, p);
+		fprintf(stderr, journal ? "<3>%.*s\n" : "titad: %.*s\n", (int)n, p);
 		p += n + (p[n] == '\n');
 	}
 }
