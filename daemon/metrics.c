@@ -230,6 +230,23 @@ static void render_pairs(const struct titad_sources *src, struct sbuf *b)
 		}
 	}
 
+	/* Pairs unpaced because their grants lapsed (an idle pair whose grant
+	 * lapses is let go instead; tita_controller_expired_total counts both). */
+	family(b, "tita_fail_open_pairs", "gauge",
+	       "TX pairs with demand whose grant lapsed: unpaced (fail-open), by port.");
+	for (size_t i = 0, k; i < n; i = k) {
+		uint64_t open = 0;
+
+		for (k = i; k < n && rows[k].port == rows[i].port; k++)
+			open += rows[k].p->role == TITA_PAIR_TX &&
+				rows[k].p->state == TITA_PAIR_FAIL_OPEN;
+		pi.ifname[0] = '\0';
+		if (rows[i].port >= 0)
+			titad_ports_info(src->ports, (uint32_t)rows[i].port, &pi);
+		sb_printf(b, "tita_fail_open_pairs{port=\"%s\"} %llu\n", pi.ifname,
+			  (unsigned long long)open);
+	}
+
 	n_listed = n;
 	if (src->metrics_pairs != TITAD_METRICS_PAIRS_ALL && n > src->metrics_pairs) {
 		qsort(rows, n, sizeof(*rows), cmp_rate);

@@ -37,6 +37,7 @@
 #include "ports.h"
 #include "tita-config.h"
 #include "units.h"
+#include "watch.h"
 
 #define HOUSEKEEPING_NS (1 * TITA_NSEC_PER_SEC)
 
@@ -52,6 +53,8 @@ struct titad {
 	struct titad_discovery *discovery;
 	struct titad_control *control;
 	struct titad_metrics *metrics;
+	struct titad_watch *watch;
+	struct titad_sources src; /* what the watch reads */
 
 	struct tita_timer *t_housekeeping, *t_watchdog;
 	uint64_t watchdog_usec;
@@ -192,6 +195,7 @@ static void on_housekeeping(void *data, uint64_t now_ns)
 
 	titad_ports_housekeeping(d->ports, now_ns);
 	titad_peers_housekeeping(d->peers, now_ns);
+	titad_watch_check(d->watch, &d->src, now_ns);
 	tita_log_flush();
 	notify_status(d);
 	tita_event_timer_set(d->ev, d->t_housekeeping, now_ns + HOUSEKEEPING_NS);
@@ -364,6 +368,7 @@ static void usage(FILE *f)
 /* The reverse of start(): what was opened is closed, whatever failed. */
 static void stop(struct titad *d)
 {
+	d->watch = titad_watch_free(d->watch);
 	d->metrics = titad_metrics_close(d->metrics);
 	d->control = titad_control_close(d->control);
 	d->discovery = titad_discovery_close(d->discovery);
@@ -442,6 +447,10 @@ static int start(struct titad *d, char *err, size_t err_size)
 	r = titad_metrics_open(&d->metrics, d->ev, d->cfg.metrics_listen, &src, err, err_size);
 	if (r)
 		return r;
+	d->src = src;
+	d->watch = titad_watch_new();
+	if (!d->watch)
+		return -errno;
 
 	d->t_housekeeping = tita_event_timer_new(d->ev, on_housekeeping, d);
 	if (!d->t_housekeeping)

@@ -119,8 +119,32 @@ write_conf h2 2 $eta "
 fail-open = line-rate"
 write_conf h3 3 $eta
 
-for h in "${hosts[@]}"; do start_titad "$h"; done
-ok "three titad processes running"
+# h2 runs as under systemd: JOURNAL_STREAM set and a journal socket, which
+# here is a listener of this test's in a mount namespace of h2's own (a
+# tmpfs on /run), recording each native journal datagram: what titad
+# sends journald with libsystemd, fields and all.
+start_titad_journal() { # host
+	local h=$1
+	nsenter --net="/run/netns/$(ns "$h")" unshare -m --propagation private sh -c '
+		mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/journal || exit 1
+		timeout 300 python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(\"/run/systemd/journal/socket\")
+open(sys.argv[1] + \".ready\", \"w\").close()
+with open(sys.argv[1], \"ab\", buffering=0) as f:
+    while True:
+        f.write(s.recv(65536) + b\"\\n--\\n\")
+" "$1" &
+		for _ in $(seq 50); do [ -e "$1.ready" ] && break; sleep 0.1; done
+		JOURNAL_STREAM=0:0 exec "$2" -c "$3"' sh "$tmp/$h.journal" "$titad" "$tmp/$h.conf" >>"$tmp/$h.log" 2>&1 &
+	pid[$h]=$!
+	wait_titad "$h"
+}
+start_titad h1
+start_titad_journal h2
+start_titad h3
+ok "three titad processes running (h2 under a journal)"
 
 ctl() { # host, args...
 	local h=$1
@@ -227,6 +251,44 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 check "h3 back: h1 and h2 paced below line rate again ($(rules h1 | tr '\n' ' ')/ $(rules h2 | tr '\n' ' '))" [ "$resumed" = 1 ]
+
+# ---- the log: a receiver lost and back ------------------------------------------------------
+# h3 stopped for 4.5 s (past the 3 s without a hello that is lost): h1's
+# log says its pair to h3 fails open and h3 is lost, then that h3 is heard
+# again and nothing fails open any more; h2's journal has the same as
+# fields (TITA_EVENT, TITA_PEER, TITA_PORT, TITA_JOB, PRIORITY).
+kill -STOP "${pid[h3]}"
+sleep 4.5
+kill -CONT "${pid[h3]}"
+for _ in $(seq 50); do
+	grep -q 'peer 10.77.0.3: no pair fails open' "$tmp/h1.log" && grep -q 'peer 10.77.0.3: heard again' "$tmp/h1.log" &&
+		[ "$(grep -c '^TITA_EVENT=\(peer-back\|fail-open-end\)$' "$tmp/h2.journal")" -ge 2 ] && break
+	sleep 0.1
+done
+check "h1's log: its pairs to h3 fail open, named by peer, port and job" \
+	grep -q '^titad: warning: peer 10.77.0.3: grants lapsed, 1 pair(s) fail open on eth0 (job train): unpaced until it grants again$' "$tmp/h1.log"
+check "h1's log: h3 lost" grep -q '^titad: warning: peer 10.77.0.3: lost: not heard for [3-9]\.[0-9]s' "$tmp/h1.log"
+check "h1's log: h3 heard again, nothing fails open any more" bash -c "
+	grep -q '^titad: notice: peer 10.77.0.3: heard again$' '$tmp/h1.log' &&
+	grep -q '^titad: notice: peer 10.77.0.3: no pair fails open any more' '$tmp/h1.log'"
+check "h3's log: both senders heard when they came" bash -c "
+	grep -q '^titad: notice: peer 10.77.0.1: heard (boot id [0-9]*)$' '$tmp/h3.log' &&
+	grep -q '^titad: notice: peer 10.77.0.2: heard (boot id [0-9]*)$' '$tmp/h3.log'"
+check "h2's journal: fail-open with its fields and priority 4" python3 - "$tmp/h2.journal" <<'EOF'
+import sys
+entries = [dict(l.split("=", 1) for l in e.strip().split("\n") if "=" in l)
+           for e in open(sys.argv[1]).read().split("\n--\n")]
+def has(**kv):
+    return any(all(e.get(k) == v for k, v in kv.items()) for e in entries)
+assert has(TITA_EVENT="fail-open", TITA_PEER="10.77.0.3", TITA_PORT="eth0", TITA_JOB="default",
+           PRIORITY="4", SYSLOG_IDENTIFIER="titad"), entries
+assert has(TITA_EVENT="peer-lost", TITA_PEER="10.77.0.3", PRIORITY="4"), entries
+assert has(TITA_EVENT="peer-back", TITA_PEER="10.77.0.3", PRIORITY="5"), entries
+assert has(TITA_EVENT="fail-open-end", TITA_PEER="10.77.0.3", PRIORITY="5"), entries
+print(len(entries), "journal entries")
+EOF
+check "h2's stderr under the journal: lines with priority prefixes, not 'titad: '" bash -c "
+	grep -q '^<5>titad 0' '$tmp/h2.log' && ! grep -q '^titad: ' '$tmp/h2.log'"
 
 # ---- metrics ------------------------------------------------------------------------------------
 in_ns h3 curl -sf http://127.0.0.1:9977/metrics >"$tmp/metrics.txt"
