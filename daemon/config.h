@@ -63,6 +63,9 @@ enum titad_pacer_kind {
 	TITAD_PACER_DRY_RUN,
 	TITAD_PACER_QP, /* per QP, through the in-process agents */
 	TITAD_PACER_DCB, /* per traffic class, DCB netlink max rate */
+	/* qp when a port has a hardware RDMA device, else tc; resolved on the
+	 * host by titad_autoconf() before anything runs. */
+	TITAD_PACER_AUTO,
 };
 
 /* How an unpaced pair (no live grant: fail-open) is realised. */

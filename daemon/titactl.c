@@ -364,8 +364,24 @@ static int cmd_ports(int argc, char **argv)
 	Tita__Control__Response *resp;
 	char a[INET6_ADDRSTRLEN], r1[32], r2[32], r3[32], r4[32], r5[32];
 
+	char pacer[32];
+
 	default_show_verb(&argc, &argv, "ports");
 	no_more_args(argc, argv, "ports");
+	/* titad runs one pacer for all ports (pacer = auto chose it from
+	 * their RDMA devices): each row shows it. */
+	{
+		Tita__Control__Request srq = TITA__CONTROL__REQUEST__INIT;
+		Tita__Control__StatusRequest sr = TITA__CONTROL__STATUS_REQUEST__INIT;
+
+		srq.body_case = TITA__CONTROL__REQUEST__BODY_STATUS;
+		srq.status = &sr;
+		resp = call(&srq);
+		expect(resp, TITA__CONTROL__RESPONSE__BODY_STATUS);
+		snprintf(pacer, sizeof(pacer), "%s",
+			 resp->status->pacer && resp->status->pacer[0] ? resp->status->pacer : "-");
+		tita__control__response__free_unpacked(resp, NULL);
+	}
 	rq.body_case = TITA__CONTROL__REQUEST__BODY_PORTS;
 	rq.ports = &pr;
 	resp = call(&rq);
@@ -373,8 +389,9 @@ static int cmd_ports(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-10s %-16s %10s %6s %10s %10s %10s %10s %9s %s\n", "IFNAME", "ADDRESS",
-		       "LINE", "ETA", "CAPACITY", "GRANTED", "RX", "TX", "CE_PPM", "STATE");
+		printf("%-10s %-16s %-8s %10s %6s %10s %10s %10s %10s %9s %s\n", "IFNAME",
+		       "ADDRESS", "PACER", "LINE", "ETA", "CAPACITY", "GRANTED", "RX", "TX",
+		       "CE_PPM", "STATE");
 	for (size_t i = 0; i < resp->ports->n_ports; i++) {
 		const Tita__Control__Port *p = resp->ports->ports[i];
 
@@ -384,6 +401,8 @@ static int cmd_ports(int argc, char **argv)
 			json_str(p->ifname);
 			printf(",\"addr\":");
 			json_str(a);
+			printf(",\"pacer\":");
+			json_str(pacer);
 			printf(",\"line_rate_bps\":%llu,\"eta\":%g,\"capacity_bps\":%llu,"
 			       "\"unmanaged_bps\":%llu,\"granted_bps\":%llu,\"rx_bps\":%llu,"
 			       "\"tx_bps\":%llu,\"ce_ppm\":%u,\"state\":",
@@ -395,9 +414,9 @@ static int cmd_ports(int argc, char **argv)
 			json_str(p->state && p->state[0] ? p->state : "unknown");
 			printf("}");
 		} else {
-			printf("%-10s %-16s %10s %6.3f %10s %10s %10s %10s %9u %s\n", p->ifname, a,
-			       rate_str(p->line_rate_bps, r1, sizeof(r1)), p->eta,
-			       rate_str(p->capacity_bps, r2, sizeof(r2)),
+			printf("%-10s %-16s %-8s %10s %6.3f %10s %10s %10s %10s %9u %s\n",
+			       p->ifname, a, pacer, rate_str(p->line_rate_bps, r1, sizeof(r1)),
+			       p->eta, rate_str(p->capacity_bps, r2, sizeof(r2)),
 			       rate_str(p->granted_bps, r3, sizeof(r3)),
 			       rate_str(p->rx_bps, r4, sizeof(r4)),
 			       rate_str(p->tx_bps, r5, sizeof(r5)), p->ce_ppm,

@@ -25,6 +25,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "autoconf.h"
 #include "bootid.h"
 #include "control.h"
 #include "discovery.h"
@@ -63,18 +64,21 @@ struct titad {
 	struct titad_lock lock;
 };
 
-/* Everything that makes a config acceptable, file and system. */
+/* Everything that makes a config acceptable, file and system; notes: what
+ * pacer = auto and a file without [port] came to on this host. */
 static int load_all(const char *path, struct titad_config *cfg, struct tita_wire_keyring *kr,
-		    char *err, size_t err_size)
+		    char *notes, size_t notes_size, char *err, size_t err_size)
 {
 	int r = titad_config_load(path, cfg, err, err_size);
 
 	if (r)
 		return r;
+	r = titad_autoconf(cfg, notes, notes_size, err, err_size);
+	if (r)
+		return r;
 	return titad_keys_load(cfg, kr, err, err_size);
 }
 
-/* Each problem on its own line of stderr. */
 /* One line per problem. Under journald (titad's start from systemd) each
  * line carries the error priority, as the log's own lines do; on a
  * terminal (--check-config) it says titad's name. */
@@ -101,10 +105,16 @@ static int check_config(const char *path)
 	struct tita_wire_keyring kr;
 	char err[8192] = "", more[512];
 	int bad = titad_config_load_check(path, &cfg, err, sizeof(err)) != 0;
+	char notes[2048] = "";
 
-	if (bad && !cfg.n_ports && access(path, R_OK)) {
+	if (bad && access(path, R_OK)) {
 		print_problems(err); /* not even read */
 		return 1;
+	}
+	if (titad_autoconf(&cfg, notes, sizeof(notes), more, sizeof(more))) {
+		snprintf(err + strlen(err), sizeof(err) - strlen(err), "%s%s", bad ? "\n" : "",
+			 more);
+		bad = 1;
 	}
 	if (titad_keys_load(&cfg, &kr, more, sizeof(more))) {
 		snprintf(err + strlen(err), sizeof(err) - strlen(err), "%s%s", bad ? "\n" : "",
@@ -118,6 +128,12 @@ static int check_config(const char *path)
 	if (bad) {
 		print_problems(err);
 		return 1;
+	}
+	for (const char *p = notes; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		printf("%s: %.*s\n", path, (int)n, p);
+		p += n + (p[n] == '\n');
 	}
 	printf("%s: OK\n", path);
 	return 0;
@@ -264,7 +280,7 @@ static void reload(struct titad *d, uint64_t now_ns)
 	struct titad_peers_ports hp;
 	struct tita_wire_keyring kr;
 	const char *what;
-	char err[4096];
+	char err[4096], notes[2048];
 	int r;
 
 	if (!cfg) {
@@ -273,7 +289,7 @@ static void reload(struct titad *d, uint64_t now_ns)
 		return;
 	}
 	sd_notify(0, "RELOADING=1");
-	r = load_all(d->config_path, cfg, &kr, err, sizeof(err));
+	r = load_all(d->config_path, cfg, &kr, notes, sizeof(notes), err, sizeof(err));
 	if (r) {
 		for (const char *p = err; *p;) {
 			size_t n = strcspn(p, "\n");
@@ -479,6 +495,7 @@ int main(int argc, char **argv)
 	};
 	static struct titad d;
 	const char *path = TITAD_CONFIG_PATH;
+	char notes[2048] = "";
 	bool check_only = false;
 	char err[4096] = "";
 	int c, r;
@@ -516,7 +533,7 @@ int main(int argc, char **argv)
 	snprintf(d.config_path, sizeof(d.config_path), "%s", path);
 	if (check_only)
 		return check_config(path);
-	r = load_all(path, &d.cfg, &d.keyring, err, sizeof(err));
+	r = load_all(path, &d.cfg, &d.keyring, notes, sizeof(notes), err, sizeof(err));
 	if (r) {
 		print_problems(err);
 		return 1;
@@ -530,6 +547,12 @@ int main(int argc, char **argv)
 		stop(&d);
 		sd_notifyf(0, "STATUS=failed to start: %s\nERRNO=%d", err, -r);
 		return 1;
+	}
+	for (const char *p = notes; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		log_notice("%.*s", (int)n, p);
+		p += n + (p[n] == '\n');
 	}
 	log_notice("titad %s running: %u port(s), %s pacer, peers on udp/%u, control %s",
 		   TITA_VERSION, titad_ports_count(d.ports), titad_pacer_name(d.cfg.pacer),
