@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctlproto.h"
@@ -827,6 +828,272 @@ static int cmd_qps(int argc, char **argv)
 	return 0;
 }
 
+/* ---- monitor ---------------------------------------------------------------------------- */
+
+/*
+ * titactl monitor: what changes, a line each, as ip monitor prints it.
+ * The control protocol answers requests, so this asks for the peers,
+ * pairs and ports every MONITOR_INTERVAL_MS and prints the differences: a
+ * change that comes and goes between two looks is not seen (titad's log
+ * and metrics count every one).
+ */
+#define MONITOR_INTERVAL_MS 200
+/* A grant line is printed when the grant moves by more than this. */
+#define MONITOR_GRANT_FRAC 0.10
+/* As titad's log: not heard for 3 hellos is lost. */
+#define MONITOR_LOST_NS 3000000000ull
+
+struct mon_peer {
+	char addr[INET6_ADDRSTRLEN];
+	bool heard, lost;
+};
+
+struct mon_pair {
+	char key[2 * INET6_ADDRSTRLEN + 80]; /* role local remote job */
+	Tita__Control__PairState state;
+	uint64_t grant_bps;
+	bool has_grant;
+};
+
+struct mon_port {
+	char ifname[32], state[64];
+};
+
+struct mon_snap {
+	struct mon_peer *peers;
+	size_t n_peers;
+	struct mon_pair *pairs;
+	size_t n_pairs;
+	struct mon_port *ports;
+	size_t n_ports;
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (!q) {
+		fprintf(stderr, "titactl: out of memory\n");
+		exit(1);
+	}
+	return q;
+}
+
+static void mon_free(struct mon_snap *s)
+{
+	free(s->peers);
+	free(s->pairs);
+	free(s->ports);
+	*s = (struct mon_snap){ 0 };
+}
+
+static void mon_take(struct mon_snap *s, bool want_peers, bool want_pairs, bool want_ports)
+{
+	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
+	Tita__Control__Response *resp;
+
+	if (want_peers) {
+		Tita__Control__PeersRequest pr = TITA__CONTROL__PEERS_REQUEST__INIT;
+
+		rq.body_case = TITA__CONTROL__REQUEST__BODY_PEERS;
+		rq.peers = &pr;
+		resp = call(&rq);
+		expect(resp, TITA__CONTROL__RESPONSE__BODY_PEERS);
+		s->n_peers = resp->peers->n_peers;
+		s->peers = xrealloc(NULL, s->n_peers * sizeof(*s->peers));
+		for (size_t i = 0; i < s->n_peers; i++) {
+			const Tita__Control__Peer *p = resp->peers->peers[i];
+
+			addr_str(&p->addr, s->peers[i].addr, sizeof(s->peers[i].addr));
+			s->peers[i].heard = p->heard;
+			s->peers[i].lost = p->heard && p->last_heard_ago_ns > MONITOR_LOST_NS;
+		}
+		tita__control__response__free_unpacked(resp, NULL);
+	}
+	if (want_pairs) {
+		Tita__Control__PairsRequest pr = TITA__CONTROL__PAIRS_REQUEST__INIT;
+
+		rq.body_case = TITA__CONTROL__REQUEST__BODY_PAIRS;
+		rq.pairs = &pr;
+		for (;;) {
+			size_t n;
+			bool done;
+
+			pr.offset = (uint32_t)s->n_pairs;
+			resp = call(&rq);
+			expect(resp, TITA__CONTROL__RESPONSE__BODY_PAIRS);
+			n = resp->pairs->n_pairs;
+			s->pairs = xrealloc(s->pairs, (s->n_pairs + n) * sizeof(*s->pairs));
+			for (size_t i = 0; i < n; i++) {
+				const Tita__Control__Pair *p = resp->pairs->pairs[i];
+				struct mon_pair *m = &s->pairs[s->n_pairs + i];
+				char l[INET6_ADDRSTRLEN], r[INET6_ADDRSTRLEN];
+
+				snprintf(m->key, sizeof(m->key), "%s %s -> %s job %s",
+					 p->role == TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_TX ? "tx" :
+											     "rx",
+					 addr_str(&p->local, l, sizeof(l)),
+					 addr_str(&p->remote, r, sizeof(r)), p->job);
+				m->state = p->state;
+				m->grant_bps = p->grant_bps;
+				m->has_grant = !pair_na(p).grant;
+			}
+			s->n_pairs += n;
+			done = n == 0 || s->n_pairs >= resp->pairs->total;
+			tita__control__response__free_unpacked(resp, NULL);
+			if (done)
+				break;
+		}
+	}
+	if (want_ports) {
+		Tita__Control__PortsRequest pr = TITA__CONTROL__PORTS_REQUEST__INIT;
+
+		rq.body_case = TITA__CONTROL__REQUEST__BODY_PORTS;
+		rq.ports = &pr;
+		resp = call(&rq);
+		expect(resp, TITA__CONTROL__RESPONSE__BODY_PORTS);
+		s->n_ports = resp->ports->n_ports;
+		s->ports = xrealloc(NULL, s->n_ports * sizeof(*s->ports));
+		for (size_t i = 0; i < s->n_ports; i++) {
+			const Tita__Control__Port *p = resp->ports->ports[i];
+
+			snprintf(s->ports[i].ifname, sizeof(s->ports[i].ifname), "%s", p->ifname);
+			snprintf(s->ports[i].state, sizeof(s->ports[i].state), "%s",
+				 p->state && p->state[0] ? p->state : "up");
+		}
+		tita__control__response__free_unpacked(resp, NULL);
+	}
+}
+
+/* One event: "[12:00:01.250] peer 10.0.0.2 lost", or a JSON line. */
+static void mon_event(const char *object, const char *name, const char *event, const char *detail)
+{
+	struct timespec ts;
+	struct tm tm;
+	char when[64];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	if (json) {
+		printf("{\"time\":%lld.%03ld,\"object\":", (long long)ts.tv_sec,
+		       ts.tv_nsec / 1000000);
+		json_str(object);
+		printf(",\"name\":");
+		json_str(name);
+		printf(",\"event\":");
+		json_str(event);
+		printf(",\"detail\":");
+		json_str(detail);
+		printf("}\n");
+	} else {
+		printf("[%s.%03ld] %s %s %s%s%s\n", when, ts.tv_nsec / 1000000, object, name, event,
+		       detail[0] ? " " : "", detail);
+	}
+	fflush(stdout);
+}
+
+static void mon_diff(const struct mon_snap *a, const struct mon_snap *b)
+{
+	char d[128];
+
+	for (size_t i = 0; i < b->n_peers; i++) {
+		const struct mon_peer *p = &b->peers[i], *was = NULL;
+
+		for (size_t k = 0; k < a->n_peers && !was; k++)
+			if (!strcmp(a->peers[k].addr, p->addr))
+				was = &a->peers[k];
+		if (p->heard && (!was || !was->heard) && !p->lost)
+			mon_event("peer", p->addr, "heard", "");
+		else if (was && was->heard && !was->lost && p->lost)
+			mon_event("peer", p->addr, "lost", "(not heard for 3s)");
+		else if (was && was->lost && p->heard && !p->lost)
+			mon_event("peer", p->addr, "back", "");
+	}
+	for (size_t k = 0; k < a->n_peers; k++) {
+		bool there = false;
+
+		for (size_t i = 0; i < b->n_peers && !there; i++)
+			there = !strcmp(a->peers[k].addr, b->peers[i].addr);
+		if (!there)
+			mon_event("peer", a->peers[k].addr, "gone", "(left the peer table)");
+	}
+	for (size_t i = 0; i < b->n_pairs; i++) {
+		const struct mon_pair *p = &b->pairs[i], *was = NULL;
+		char g1[32], g2[32];
+
+		for (size_t k = 0; k < a->n_pairs && !was; k++)
+			if (!strcmp(a->pairs[k].key, p->key))
+				was = &a->pairs[k];
+		if (!was) {
+			snprintf(d, sizeof(d), "%s", state_name(p->state));
+			mon_event("pair", p->key, "new", d);
+			continue;
+		}
+		if (was->state != p->state) {
+			snprintf(d, sizeof(d), "%s -> %s", state_name(was->state),
+				 state_name(p->state));
+			mon_event("pair", p->key, "state", d);
+		}
+		if (was->has_grant != p->has_grant ||
+		    (p->has_grant &&
+		     fabs((double)p->grant_bps - (double)was->grant_bps) >
+			     MONITOR_GRANT_FRAC * (double)(was->grant_bps ? was->grant_bps : 1))) {
+			snprintf(d, sizeof(d), "%s -> %s",
+				 rate_or_na(was->has_grant, was->grant_bps, g1, sizeof(g1)),
+				 rate_or_na(p->has_grant, p->grant_bps, g2, sizeof(g2)));
+			mon_event("pair", p->key, "grant", d);
+		}
+	}
+	for (size_t k = 0; k < a->n_pairs; k++) {
+		bool there = false;
+
+		for (size_t i = 0; i < b->n_pairs && !there; i++)
+			there = !strcmp(a->pairs[k].key, b->pairs[i].key);
+		if (!there)
+			mon_event("pair", a->pairs[k].key, "gone", "");
+	}
+	for (size_t i = 0; i < b->n_ports; i++)
+		for (size_t k = 0; k < a->n_ports; k++)
+			if (!strcmp(a->ports[k].ifname, b->ports[i].ifname) &&
+			    strcmp(a->ports[k].state, b->ports[i].state)) {
+				snprintf(d, sizeof(d), "%s -> %s", a->ports[k].state,
+					 b->ports[i].state);
+				mon_event("port", b->ports[i].ifname, "state", d);
+			}
+}
+
+static int cmd_monitor(int argc, char **argv)
+{
+	static const struct word what[] = { { "all" },	 { "peers" }, { "pairs" },
+					    { "ports" }, { "help" },  { NULL } };
+	struct mon_snap a = { 0 }, b = { 0 };
+	size_t k = 0;
+
+	if (argc > 0)
+		k = lookup(what, sizeof(what[0]), argv[0], "monitor: ", "object");
+	if (k == 4) {
+		printf("Usage: titactl [-j] monitor [all | peers | pairs | ports]\n"
+		       "Print each change as it is seen (every %d ms): peers heard, lost, back and\n"
+		       "gone; pairs new, gone, their state (granted, fail-open) and grants moving\n"
+		       "by more than %.0f%%; ports going down and up. Ctrl-C ends it.\n",
+		       MONITOR_INTERVAL_MS, MONITOR_GRANT_FRAC * 100);
+		return 0;
+	}
+	no_more_args(argc - (argc > 0), argv + (argc > 0), "monitor");
+	mon_take(&a, k == 0 || k == 1, k == 0 || k == 2, k == 0 || k == 3);
+	for (;;) {
+		struct timespec t = { 0, MONITOR_INTERVAL_MS * 1000000L };
+
+		nanosleep(&t, NULL);
+		mon_take(&b, k == 0 || k == 1, k == 0 || k == 2, k == 0 || k == 3);
+		mon_diff(&a, &b);
+		mon_free(&a);
+		a = b;
+		b = (struct mon_snap){ 0 };
+	}
+}
+
 /* ---- job -------------------------------------------------------------------------------- */
 
 static void print_jobs(const Tita__Control__Response *resp)
@@ -1037,6 +1304,7 @@ static void usage(FILE *f)
 		"  job set NAME [--weight W] [--min RATE] [--max RATE]\n"
 		"  job show [NAME]                one job, or every known job\n"
 		"  job clear NAME\n"
+		"  monitor [all|peers|pairs|ports]  print changes as they are seen (like ip monitor)\n"
 		"\n"
 		"Objects, verbs and filter keys may be cut to a unique prefix: titactl pa = pairs.\n"
 		"\n"
@@ -1062,9 +1330,9 @@ static int cmd_help(int argc, char **argv)
 }
 
 static const struct cmd objects[] = {
-	{ "status", cmd_status }, { "ports", cmd_ports }, { "peers", cmd_peers },
-	{ "pairs", cmd_pairs },	  { "qps", cmd_qps },	  { "job", cmd_job },
-	{ "help", cmd_help },	  { NULL, NULL },
+	{ "status", cmd_status },   { "ports", cmd_ports }, { "peers", cmd_peers },
+	{ "pairs", cmd_pairs },	    { "qps", cmd_qps },	    { "job", cmd_job },
+	{ "monitor", cmd_monitor }, { "help", cmd_help },   { NULL, NULL },
 };
 
 /*
@@ -1178,7 +1446,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		usage_error("missing object (status, ports, peers, pairs, qps, job)");
+		usage_error("missing object (status, ports, peers, pairs, qps, job, monitor)");
 	if (pretty && !json)
 		usage_error("-p (--pretty) indents JSON: give it with -j");
 	if (pretty)

@@ -257,6 +257,10 @@ check "h3 back: h1 and h2 paced below line rate again ($(rules h1 | tr '\n' ' ')
 # log says its pair to h3 fails open and h3 is lost, then that h3 is heard
 # again and nothing fails open any more; h2's journal has the same as
 # fields (TITA_EVENT, TITA_PEER, TITA_PORT, TITA_JOB, PRIORITY).
+# titactl monitor on h1 meanwhile sees the same: the pair's state, h3.
+timeout 12 "$titactl" -j -s "$tmp/h1.sock" monitor >"$tmp/monitor.json" 2>"$tmp/monitor.err" &
+monitor_pid=$!
+sleep 0.5
 kill -STOP "${pid[h3]}"
 sleep 4.5
 kill -CONT "${pid[h3]}"
@@ -286,6 +290,22 @@ assert has(TITA_EVENT="peer-lost", TITA_PEER="10.77.0.3", PRIORITY="4"), entries
 assert has(TITA_EVENT="peer-back", TITA_PEER="10.77.0.3", PRIORITY="5"), entries
 assert has(TITA_EVENT="fail-open-end", TITA_PEER="10.77.0.3", PRIORITY="5"), entries
 print(len(entries), "journal entries")
+EOF
+sleep 1
+kill "$monitor_pid" 2>/dev/null || true
+wait "$monitor_pid" 2>/dev/null || true
+check "titactl monitor on h1: the pair to h3 fails open and comes back, h3 lost and back" python3 - "$tmp/monitor.json" <<'EOF'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def seen(obj, name, event, detail=None):
+    return any(e["object"] == obj and e["name"] == name and e["event"] == event and
+               (detail is None or e["detail"].startswith(detail)) for e in ev)
+pair = "tx 10.77.0.1 -> 10.77.0.3 job train"
+assert seen("pair", pair, "state", "granted -> fail-open"), ev
+assert any(e["name"] == pair and e["event"] == "state" and e["detail"].startswith("fail-open -> ") for e in ev), ev
+assert seen("pair", pair, "grant", "") , ev
+assert seen("peer", "10.77.0.3", "lost") and seen("peer", "10.77.0.3", "back"), ev
+print(len(ev), "events")
 EOF
 check "h2's stderr under the journal: lines with priority prefixes, not 'titad: '" bash -c "
 	grep -q '^<5>titad 0' '$tmp/h2.log' && ! grep -q '^titad: ' '$tmp/h2.log'"
