@@ -77,7 +77,14 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 
 static void family(struct sbuf *b, const char *name, const char *type, const char *help)
 {
-	sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	static const char rate[] = "_bytes_per_second";
+	size_t n = strlen(name);
+	/* Rates are bytes here, bits in titactl and titad.conf: said where
+	 * an operator reads either. */
+	bool bytes = n > sizeof(rate) - 1 && !strcmp(name + n - (sizeof(rate) - 1), rate);
+
+	sb_printf(b, "# HELP %s %s%s\n# TYPE %s %s\n", name, help,
+		  bytes ? " In bytes per second (titactl shows bits per second)." : "", name, type);
 }
 
 static double bytes_per_sec(uint64_t bps)

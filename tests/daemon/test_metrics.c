@@ -203,6 +203,20 @@ static void test_scrape(void **state)
 		assert_true(rss > 1e5);
 		assert_true(fds >= 4 && fds <= max_fds);
 		assert_non_null(strstr(body, "# TYPE process_cpu_seconds_total counter\n"));
+		/* Rates say their unit against titactl's. */
+		assert_non_null(strstr(body, "# HELP tita_port_line_rate_bytes_per_second") ||
+				strstr(body, "# HELP tita_job_demand_bytes_per_second"));
+		for (p = strstr(body, "_bytes_per_second "); p;
+		     p = strstr(p + 1, "_bytes_per_second ")) {
+			const char *line = p;
+
+			while (line > body && line[-1] != '\n')
+				line--;
+			if (!strncmp(line, "# HELP ", 7))
+				assert_non_null(strstr(line,
+						       "In bytes per second (titactl shows bits "
+						       "per second).\n"));
+		}
 	}
 	fd = conn_from(f, 1);
 	assert_int_equal(get(f, fd, "POST /metrics HTTP/1.1\r\n\r\n", T0, NULL, 0), 405);
