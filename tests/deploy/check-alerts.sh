@@ -18,9 +18,9 @@ fi
 promtool check rules "$rules"
 promtool test rules "$src/tests/deploy/tita-alerts.test.yml"
 missing=""
-for m in $(grep -o '\btita_[a-z0-9_]*' "$rules" | sort -u); do
+while read -r m; do
 	grep -q "\"$m" "$src/daemon/metrics.c" || missing="$missing $m"
-done
+done < <(grep -o '\btita_[a-z0-9_]*' "$rules" | sort -u)
 if [ -n "$missing" ]; then
 	echo "FAIL: the rules use metrics titad does not export:$missing"
 	exit 1
