@@ -97,6 +97,7 @@ int titad_autoconf(struct titad_config *cfg, char *notes, size_t notes_size, cha
 		   size_t err_size)
 {
 	bool any_hw = false, any_other = false, found = !cfg->n_ports;
+	bool chosen = cfg->pacer == TITAD_PACER_AUTO;
 	char dev[TITAD_MAX_PORTS][64];
 	bool hw[TITAD_MAX_PORTS] = { false };
 	int r;
@@ -120,9 +121,13 @@ int titad_autoconf(struct titad_config *cfg, char *notes, size_t notes_size, cha
 	if (cfg->pacer == TITAD_PACER_AUTO)
 		cfg->pacer = any_hw ? TITAD_PACER_QP : TITAD_PACER_TC;
 	for (uint32_t i = 0; i < cfg->n_ports; i++) {
-		const char *what = hw[i]     ? "hardware RoCE: only the qp pacer reaches it" :
-				   dev[i][0] ? "software RoCE: tc paces it" :
-					       "no RDMA device: tc paces its UDP";
+		/* Why auto chose as it did; a pacer set by hand gets the facts. */
+		const char *what =
+			hw[i] ? (chosen ? "hardware RoCE: only the qp pacer reaches it" :
+					  "hardware RoCE") :
+			dev[i][0] ?
+				(chosen ? "software RoCE: tc paces it" : "software RoCE") :
+				(chosen ? "no RDMA device: tc paces its UDP" : "no RDMA device");
 
 		if (dev[i][0])
 			say(notes, notes_size, "%s: RDMA device %s (%s)%s; pacer %s",

@@ -96,7 +96,10 @@ static void test_pacer_per_port(void **state)
 		  TITAD_PACER_QP },
 		/* Set by hand: kept, and what it misses said. */
 		{ TITAD_PACER_TC, "eth0", "pacer tc: hardware RoCE bypasses tc", TITAD_PACER_TC },
-		{ TITAD_PACER_DCB, "eth0", "eth0: RDMA device mlx5_0", TITAD_PACER_DCB },
+		{ TITAD_PACER_DCB, "eth0", "eth0: RDMA device mlx5_0 (hardware RoCE); pacer dcb",
+		  TITAD_PACER_DCB },
+		{ TITAD_PACER_DRY_RUN, "eth1", "eth1: no RDMA device; pacer dry-run",
+		  TITAD_PACER_DRY_RUN },
 	};
 
 	(void)state;

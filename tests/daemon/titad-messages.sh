@@ -66,4 +66,35 @@ if ! grep -qv '^titad: ' "$tmp/err" && [ "$(wc -l <"$tmp/err")" -ge 3 ]; then
 else
 	bad "on a terminal: '$(cat "$tmp/err")'"
 fi
+# bpffs not mounted (a mount namespace of this test's own, with a network
+# namespace for its lo): titad mounts it for its pins and says so. Root.
+if [ "$(id -u)" = 0 ]; then
+	cat >"$tmp/bpffs.conf" <<CONF
+[daemon]
+pacer = dry-run
+metrics-listen = off
+control-socket = $tmp/bpffs.sock
+agent-socket = $tmp/bpffs-agent.sock
+pin-root = /sys/fs/bpf/tita-messages-$$
+state-directory = off
+qp-scan-interval = off
+[peers]
+key-file = $tmp/keys/cluster.key
+[port lo]
+address = 127.0.0.1
+line-rate = 10G
+CONF
+	timeout 10 unshare -m -n --propagation private sh -c '
+		ip link set lo up
+		while grep -q " /sys/fs/bpf bpf " /proc/self/mounts; do umount -l /sys/fs/bpf || exit 1; done
+		timeout -s TERM 1.5 "$1" -c "$2"' sh "$titad" "$tmp/bpffs.conf" >"$tmp/bpffs.log" 2>&1
+	if grep -q '^titad: notice: lo: bpffs was not mounted; titad mounted it on /sys/fs/bpf for its pins$' "$tmp/bpffs.log" &&
+		grep -q '^titad: notice: lo: no RDMA device; pacer dry-run$' "$tmp/bpffs.log"; then
+		ok "bpffs mounted by titad: said, with the port's pacer"
+	else
+		bad "bpffs mounted by titad: '$(cat "$tmp/bpffs.log")'"
+	fi
+else
+	echo "skip: bpffs mounted by titad (needs root)"
+fi
 [ "$fails" = 0 ]
