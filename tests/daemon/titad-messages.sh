@@ -87,7 +87,7 @@ CONF
 	timeout 10 unshare -m -n --propagation private sh -c '
 		ip link set lo up
 		while grep -q " /sys/fs/bpf bpf " /proc/self/mounts; do umount -l /sys/fs/bpf || exit 1; done
-		timeout -s TERM 1.5 "$1" -c "$2"' sh "$titad" "$tmp/bpffs.conf" >"$tmp/bpffs.log" 2>&1
+		timeout -s TERM 3 "$1" -c "$2"' sh "$titad" "$tmp/bpffs.conf" >"$tmp/bpffs.log" 2>&1
 	if grep -q '^titad: notice: lo: bpffs was not mounted; titad mounted it on /sys/fs/bpf for its pins$' "$tmp/bpffs.log" &&
 		grep -q '^titad: notice: lo: no RDMA device; pacer dry-run$' "$tmp/bpffs.log"; then
 		ok "bpffs mounted by titad: said, with the port's pacer"
