@@ -10,6 +10,13 @@ _titactl_jobs()
 		grep -o '"name":"[^"]*"' | cut -d'"' -f4
 }
 
+_titactl_ports()
+{
+	local sock=$1
+	titactl ${sock:+-s "$sock"} -j ports 2>/dev/null |
+		grep -o '"ifname":"[^"]*"' | cut -d'"' -f4
+}
+
 _titactl_devices()
 {
 	local sock=$1
@@ -65,26 +72,35 @@ _titactl()
 		fi
 		return
 		;;
-	local | remote)
+	dev)
+		if [[ $obj == pairs ]]; then
+			COMPREPLY=($(compgen -W "$(_titactl_ports "$sock")" -- "$cur"))
+		fi
+		return
+		;;
+	local | remote | peer)
 		return
 		;;
 	esac
 
 	if [[ -z $obj ]]; then
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-j --json -s --socket -h --help -V --version" -- "$cur"))
+			COMPREPLY=($(compgen -W "-j --json -p --pretty -s --socket -h --help -V --version" -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W "status ports fabric peers pairs qps job help" -- "$cur"))
+			COMPREPLY=($(compgen -W "status ports fabric peers pairs qps job monitor help" -- "$cur"))
 		fi
 		return
 	fi
 
 	case $obj in
 	pairs)
-		COMPREPLY=($(compgen -W "job local remote role" -- "$cur"))
+		COMPREPLY=($(compgen -W "dev job local peer remote role" -- "$cur"))
 		;;
 	qps)
 		COMPREPLY=($(compgen -W "job device" -- "$cur"))
+		;;
+	monitor)
+		COMPREPLY=($(compgen -W "all peers pairs ports" -- "$cur"))
 		;;
 	job)
 		if [[ -z $verb ]]; then

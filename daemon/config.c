@@ -47,8 +47,6 @@ struct pctx {
 	int param_line[TITA_CTL_N_PARAMS];
 	int line_coalesce;
 
-	bool port_header; /* a [port] section was started, well-formed or not */
-
 	/* Every problem, one per line of the file (the first said there);
 	 * line 0 or -1 blames the whole file. */
 	int err_line; /* the first problem's; 0: none yet */
@@ -119,7 +117,7 @@ void titad_config_defaults(struct titad_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->log_level = TITAD_LOG_INFO;
-	cfg->pacer = TITAD_PACER_TC;
+	cfg->pacer = TITAD_PACER_AUTO;
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/tita/control.sock");
 	snprintf(cfg->control_group, sizeof(cfg->control_group), "tita");
 	cfg->control_mode = 0660;
@@ -127,6 +125,7 @@ void titad_config_defaults(struct titad_config *cfg)
 	cfg->control_clients_per_uid = 8;
 	cfg->control_idle_timeout_ns = 10 * TITA_NSEC_PER_SEC;
 	snprintf(cfg->metrics_listen, sizeof(cfg->metrics_listen), "127.0.0.1:9977");
+	cfg->metrics_pairs = 16;
 	snprintf(cfg->pin_root, sizeof(cfg->pin_root), "/sys/fs/bpf/tita");
 	cfg->xdp_mode = TITAD_XDP_AUTO;
 	cfg->datapath_entries = 4096;
@@ -341,7 +340,7 @@ static int add_dst(struct pctx *c, const char *item)
 
 static const char *const log_names[] = { "",	   "",	   "",	    "err", "warning",
 					 "notice", "info", "debug", NULL };
-static const char *const pacer_names[] = { "tc", "dry-run", "qp", "dcb", NULL };
+static const char *const pacer_names[] = { "tc", "dry-run", "qp", "dcb", "auto", NULL };
 static const char *const fail_open_names[] = { "remove", "line-rate", NULL };
 static const char *const xdp_names[] = { "auto", "native", "generic", "off", NULL };
 static const char *const queue_names[] = { "auto", "on", "off", NULL };
@@ -353,7 +352,7 @@ const char *titad_log_level_name(enum titad_log_level l)
 
 const char *titad_pacer_name(enum titad_pacer_kind k)
 {
-	return k <= TITAD_PACER_DCB ? pacer_names[k] : "?";
+	return k <= TITAD_PACER_AUTO ? pacer_names[k] : "?";
 }
 
 static void begin_section(struct pctx *c, const char *name)
@@ -390,7 +389,6 @@ static void begin_section(struct pctx *c, const char *name)
 	}
 	if (!strcmp(kind, "port")) {
 		c->sec = SEC_BAD;
-		c->port_header = true;
 		if (!*arg || strlen(arg) >= IF_NAMESIZE || strpbrk(arg, " \t/")) {
 			fail(c, "[port %s]: not a network device name", arg);
 			return;
@@ -474,7 +472,7 @@ static int key_daemon(struct pctx *c, const char *k, const char *v)
 		return 0;
 	}
 	if (!strcmp(k, "pacer")) {
-		if (get_enum(c, k, v, pacer_names, "tc, dry-run, qp, dcb", &e))
+		if (get_enum(c, k, v, pacer_names, "tc, dry-run, qp, dcb, auto", &e))
 			return -1;
 		g->pacer = (enum titad_pacer_kind)e;
 		return 0;
@@ -515,6 +513,16 @@ static int key_daemon(struct pctx *c, const char *k, const char *v)
 			       -1;
 		return get_string(c, k, strcmp(v, "off") ? v : "", g->metrics_listen,
 				  sizeof(g->metrics_listen), false);
+	}
+	if (!strcmp(k, "metrics-pairs")) {
+		if (!strcmp(v, "all")) {
+			g->metrics_pairs = TITAD_METRICS_PAIRS_ALL;
+			return 0;
+		}
+		if (get_u64(c, k, v, 0, 65536, "0..65536, or all", &n))
+			return -1;
+		g->metrics_pairs = (uint32_t)n;
+		return 0;
 	}
 	if (!strcmp(k, "pin-root"))
 		return get_string(c, k, v, g->pin_root, sizeof(g->pin_root), true);
@@ -1039,10 +1047,7 @@ static void cross_check(struct pctx *c)
 		if (p->eta_min > p->eta)
 			p->eta_min = p->eta;
 	}
-	if (!g->n_ports && !c->port_header) {
-		c->line = 0;
-		fail(c, "no [port IFNAME] section: titad needs at least one NIC");
-	}
+	/* No [port] at all: titad_autoconf() takes the host's RDMA netdevs. */
 	check_params(c);
 }
 

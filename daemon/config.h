@@ -8,7 +8,7 @@
  *
  *   [daemon]      log-level, pacer, control-socket, control-group,
  *                 control-mode, control-clients, control-clients-per-uid,
- *                 control-idle-timeout, metrics-listen, pin-root, xdp-mode,
+ *                 control-idle-timeout, metrics-listen, metrics-pairs, pin-root, xdp-mode,
  *                 datapath-entries, queue-sampler, agent-socket, agents-per-uid,
  *                 agent-qps-per-uid, agent-qps, sysfs-root,
  *                 proc-root, qp-scan-interval, state-directory
@@ -64,6 +64,9 @@ enum titad_pacer_kind {
 	TITAD_PACER_DRY_RUN,
 	TITAD_PACER_QP, /* per QP, through the in-process agents */
 	TITAD_PACER_DCB, /* per traffic class, DCB netlink max rate */
+	/* qp when a port has a hardware RDMA device, else tc; resolved on the
+	 * host by titad_autoconf() before anything runs. */
+	TITAD_PACER_AUTO,
 };
 
 /* How an unpaced pair (no live grant: fail-open) is realised. */
@@ -98,6 +101,8 @@ struct titad_job_conf {
 	int line;
 };
 
+#define TITAD_METRICS_PAIRS_ALL UINT32_MAX
+
 struct titad_config {
 	char path[TITAD_PATH_MAX]; /* for messages */
 
@@ -112,6 +117,9 @@ struct titad_config {
 	uint32_t control_clients, control_clients_per_uid;
 	uint64_t control_idle_timeout_ns;
 	char metrics_listen[64]; /* "host:port", "[v6]:port" or "" (off) */
+	/* Pairs exported one by one (the largest by rate); every pair is in
+	 * the per-port, per-job sums. TITAD_METRICS_PAIRS_ALL: all of them. */
+	uint32_t metrics_pairs;
 	char pin_root[TITAD_PATH_MAX];
 	enum titad_xdp_mode xdp_mode;
 	uint32_t datapath_entries; /* BPF table sizes; 0: the loader's choice */

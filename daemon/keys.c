@@ -176,7 +176,13 @@ int titad_keys_load(const struct titad_config *cfg, struct tita_wire_keyring *re
 	fd = open(cfg->key_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		r = -errno;
-		snprintf(err, err_size, "key file %s: %s", cfg->key_file, strerror(errno));
+		/* The usual first try: titad by hand as a user. */
+		snprintf(err, err_size, "key file %s: %s%s", cfg->key_file, strerror(-r),
+			 r == -EACCES && geteuid() != 0 ?
+				 "; titad runs as root (it loads eBPF, attaches it to the NICs "
+				 "and programs the pacer; the key is root's, mode 600): "
+				 "systemctl start titad, or run it as root" :
+				 "");
 		return r;
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {

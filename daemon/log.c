@@ -5,6 +5,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
 
 #include "event.h"
 #include "log.h"
@@ -98,25 +101,79 @@ bool tita_log_enabled(enum titad_log_level level)
 	return level <= max_level;
 }
 
-void tita_log(enum titad_log_level level, const char *fmt, ...)
+/* Whether a line of this level may be written now: its level is on, and
+ * the global bucket has a token (else it is counted as held back). */
+static bool admit(enum titad_log_level level)
 {
-	char line[1024];
-	va_list ap;
-
 	if (level > max_level)
-		return;
+		return false;
 	/* The count of what was held back takes a line of the budget too. */
 	if (held && take_token())
 		say_held();
 	if (!take_token()) {
 		held++;
 		held_total++;
+		return false;
+	}
+	return true;
+}
+
+/* MESSAGE, PRIORITY, SYSLOG_IDENTIFIER and up to this many fields. */
+#define LOG_FIELDS_MAX 16
+
+static void vlog(enum titad_log_level level, const struct tita_log_field *fields, size_t n_fields,
+		 const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void vlog(enum titad_log_level level, const struct tita_log_field *fields, size_t n_fields,
+		 const char *fmt, va_list ap)
+{
+	char line[1024], msg[1040], prio[16], kv[LOG_FIELDS_MAX][160];
+	struct iovec iov[3 + LOG_FIELDS_MAX];
+	size_t n = 0;
+
+	if (!admit(level))
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (!journal || !n_fields) {
+		emit(level, line);
 		return;
 	}
+	snprintf(msg, sizeof(msg), "MESSAGE=%s", line);
+	snprintf(prio, sizeof(prio), "PRIORITY=%d", (int)level);
+	iov[n++] = (struct iovec){ msg, strlen(msg) };
+	iov[n++] = (struct iovec){ prio, strlen(prio) };
+	iov[n++] = (struct iovec){ (char *)"SYSLOG_IDENTIFIER=titad",
+				   strlen("SYSLOG_IDENTIFIER=titad") };
+	for (size_t i = 0; i < n_fields && i < LOG_FIELDS_MAX; i++) {
+		/* A value with a newline would need the binary form: cut it. */
+		int len = snprintf(kv[i], sizeof(kv[i]), "%s=%.*s", fields[i].key,
+				   (int)strcspn(fields[i].value, "\n"), fields[i].value);
+
+		if (len < 0)
+			continue;
+		iov[n++] = (struct iovec){ kv[i], strlen(kv[i]) };
+	}
+	if (sd_journal_sendv(iov, (int)n) < 0)
+		emit(level, line);
+}
+
+void tita_log(enum titad_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vlog(level, NULL, 0, fmt, ap);
 	va_end(ap);
-	emit(level, line);
+}
+
+void tita_log_fields(enum titad_log_level level, const struct tita_log_field *fields,
+		     size_t n_fields, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, fields, n_fields, fmt, ap);
+	va_end(ap);
 }
 
 bool tita_ratelimit_ok(struct tita_ratelimit *rl, uint64_t now_ns, uint64_t interval_ns,

@@ -40,6 +40,21 @@ bool tita_log_enabled(enum titad_log_level level);
 void tita_log(enum titad_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * A line with structured fields: under journald it goes to the journal
+ * natively, with PRIORITY and each field (TITA_PEER=10.0.0.2, TITA_PORT,
+ * TITA_JOB, TITA_EVENT; a key may repeat), so that `journalctl -o json`
+ * or `journalctl TITA_PEER=10.0.0.2` can filter; elsewhere, or if the
+ * journal refuses it, the text alone on stderr as tita_log() writes it.
+ * The same global rate limit holds. Keys: A-Z, 0-9 and '_'.
+ */
+struct tita_log_field {
+	const char *key, *value;
+};
+
+void tita_log_fields(enum titad_log_level level, const struct tita_log_field *fields,
+		     size_t n_fields, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 #define log_err(...) tita_log(TITAD_LOG_ERR, __VA_ARGS__)
 #define log_warning(...) tita_log(TITAD_LOG_WARNING, __VA_ARGS__)
 #define log_notice(...) tita_log(TITAD_LOG_NOTICE, __VA_ARGS__)

@@ -9,12 +9,15 @@
  * (bytes per second, seconds), counters end in _total, one HELP and TYPE
  * per family. The tests run `promtool check metrics` on a real scrape.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "control.h"
 #include "log.h"
@@ -74,7 +77,14 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 
 static void family(struct sbuf *b, const char *name, const char *type, const char *help)
 {
-	sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	static const char rate[] = "_bytes_per_second";
+	size_t n = strlen(name);
+	/* Rates are bytes here, bits in titactl and titad.conf: said where
+	 * an operator reads either. */
+	bool bytes = n > sizeof(rate) - 1 && !strcmp(name + n - (sizeof(rate) - 1), rate);
+
+	sb_printf(b, "# HELP %s %s%s\n# TYPE %s %s\n", name, help,
+		  bytes ? " In bytes per second (titactl shows bits per second)." : "", name, type);
 }
 
 static double bytes_per_sec(uint64_t bps)
@@ -103,58 +113,178 @@ static const char *role_name(enum tita_pair_role r)
 	return r == TITA_PAIR_TX ? "tx" : "rx";
 }
 
+/* What the pair families and their sums show, tx or rx. */
+static const struct {
+	const char *pair, *sum, *help;
+} pair_fams[] = {
+	{ "tita_pair_demand_bytes_per_second", "tita_job_demand_bytes_per_second",
+	  "Demand (tx: estimated; rx: reported by the sender)" },
+	{ "tita_pair_granted_bytes_per_second", "tita_job_granted_bytes_per_second",
+	  "Rate granted (tx: received; rx: handed out)" },
+	{ "tita_pair_programmed_bytes_per_second", "tita_job_programmed_bytes_per_second",
+	  "Rate programmed into the pacer, tx only (absent when unpaced)" },
+	{ "tita_pair_measured_bytes_per_second", "tita_job_measured_bytes_per_second",
+	  "Rate carried over the last control interval" },
+};
+
+/* A pair's value in family f; false where it has none. */
+static bool pair_value(const struct tita_pair_info *p, size_t f, uint64_t *ret_bps)
+{
+	switch (f) {
+	case 0:
+		*ret_bps = p->demand_bps;
+		return true;
+	case 1:
+		*ret_bps = p->grant_bps;
+		return true;
+	case 2:
+		if (p->role != TITA_PAIR_TX || p->rate_bps == TITA_RATE_UNPACED)
+			return false;
+		*ret_bps = p->rate_bps;
+		return true;
+	default:
+		*ret_bps = p->measured_bps;
+		return true;
+	}
+}
+
+struct pair_row {
+	const struct tita_pair_info *p;
+	int port; /* titad_ports index, -1: none */
+};
+
+/* Sums: by port, job, role. */
+static int cmp_group(const void *a, const void *b)
+{
+	const struct pair_row *x = a, *y = b;
+
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	if (x->p->job_id != y->p->job_id)
+		return x->p->job_id < y->p->job_id ? -1 : 1;
+	return (int)x->p->role - (int)y->p->role;
+}
+
+/* The largest first: what a pair carries, else what it was granted. */
+static int cmp_rate(const void *a, const void *b)
+{
+	const struct tita_pair_info *x = ((const struct pair_row *)a)->p,
+				    *y = ((const struct pair_row *)b)->p;
+	uint64_t rx = x->measured_bps > x->grant_bps ? x->measured_bps : x->grant_bps;
+	uint64_t ry = y->measured_bps > y->grant_bps ? y->measured_bps : y->grant_bps;
+
+	return rx > ry ? -1 : rx < ry;
+}
+
+/*
+ * Pairs grow with peers (two per peer and job, tx and rx): 4,096 peers
+ * would be ~32,000 series a host. By default the sums per port, job and
+ * role carry the whole picture, and only the metrics-pairs largest pairs
+ * are listed one by one; metrics-pairs = all lists every pair.
+ */
 static void render_pairs(const struct titad_sources *src, struct sbuf *b)
 {
-	size_t n = titad_engine_n_pairs(src->engine);
+	size_t n = titad_engine_n_pairs(src->engine), n_listed;
 	struct tita_pair_info *info = calloc(n ? n : 1, sizeof(*info));
-	static const struct {
-		const char *name, *help;
-		int field;
-	} fams[] = {
-		{ "tita_pair_demand_bytes_per_second",
-		  "Demand of a pair (tx: estimated; rx: reported by the sender).", 0 },
-		{ "tita_pair_granted_bytes_per_second",
-		  "Rate granted to a pair (tx: received; rx: handed out).", 1 },
-		{ "tita_pair_programmed_bytes_per_second",
-		  "Rate programmed into the pacer for a tx pair (absent when unpaced).", 2 },
-		{ "tita_pair_measured_bytes_per_second",
-		  "Rate a pair carried over the last control interval.", 3 },
-	};
+	struct pair_row *rows = calloc(n ? n : 1, sizeof(*rows));
+	struct titad_port_info pi;
 
-	if (!info) {
+	if (!info || !rows) {
+		free(info);
+		free(rows);
 		b->failed = true;
 		return;
 	}
 	n = titad_engine_pairs(src->engine, info, n);
-	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
-		family(b, fams[f].name, "gauge", fams[f].help);
-		for (size_t i = 0; i < n; i++) {
-			const struct tita_pair_info *p = &info[i];
-			char l[TITA_ADDR_STRLEN], r[TITA_ADDR_STRLEN], job[TITA_JOB_NAME_MAX + 1];
+	for (size_t i = 0; i < n; i++)
+		rows[i] =
+			(struct pair_row){ &info[i], titad_ports_find(src->ports, &info[i].local) };
+
+	qsort(rows, n, sizeof(*rows), cmp_group);
+	family(b, "tita_job_pairs", "gauge", "Pairs of a job on a port, by role.");
+	for (size_t f = 0; f < sizeof(pair_fams) / sizeof(pair_fams[0]) + 1; f++) {
+		if (f > 0) {
+			char help[160];
+
+			snprintf(help, sizeof(help), "%s, summed over a job's pairs on a port.",
+				 pair_fams[f - 1].help);
+			family(b, pair_fams[f - 1].sum, "gauge", help);
+		}
+		for (size_t i = 0, k; i < n; i = k) {
+			char job[TITA_JOB_NAME_MAX + 1];
+			uint64_t sum = 0, v;
+			size_t with = 0;
+
+			for (k = i; k < n && !cmp_group(&rows[i], &rows[k]); k++)
+				if (f == 0 || pair_value(rows[k].p, f - 1, &v))
+					sum += f == 0 ? 1 : v, with++;
+			if (!with)
+				continue;
+			pi.ifname[0] = '\0';
+			if (rows[i].port >= 0)
+				titad_ports_info(src->ports, (uint32_t)rows[i].port, &pi);
+			titad_engine_job_name(src->engine, rows[i].p->job_id, job, sizeof(job));
+			if (f == 0)
+				sb_printf(b,
+					  "tita_job_pairs{port=\"%s\",tita_job=\"%s\",role=\"%s\"} "
+					  "%llu\n",
+					  pi.ifname, job, role_name(rows[i].p->role),
+					  (unsigned long long)sum);
+			else
+				sb_printf(b, "%s{port=\"%s\",tita_job=\"%s\",role=\"%s\"} %.0f\n",
+					  pair_fams[f - 1].sum, pi.ifname, job,
+					  role_name(rows[i].p->role), bytes_per_sec(sum));
+		}
+	}
+
+	/* Pairs unpaced because their grants lapsed (an idle pair whose grant
+	 * lapses is let go instead; tita_controller_expired_total counts both). */
+	family(b, "tita_fail_open_pairs", "gauge",
+	       "TX pairs with demand whose grant lapsed: unpaced (fail-open), by port.");
+	for (size_t i = 0, k; i < n; i = k) {
+		uint64_t open = 0;
+
+		for (k = i; k < n && rows[k].port == rows[i].port; k++)
+			open += rows[k].p->role == TITA_PAIR_TX &&
+				rows[k].p->state == TITA_PAIR_FAIL_OPEN;
+		pi.ifname[0] = '\0';
+		if (rows[i].port >= 0)
+			titad_ports_info(src->ports, (uint32_t)rows[i].port, &pi);
+		sb_printf(b, "tita_fail_open_pairs{port=\"%s\"} %llu\n", pi.ifname,
+			  (unsigned long long)open);
+	}
+
+	n_listed = n;
+	if (src->metrics_pairs != TITAD_METRICS_PAIRS_ALL && n > src->metrics_pairs) {
+		qsort(rows, n, sizeof(*rows), cmp_rate);
+		n_listed = src->metrics_pairs;
+	}
+	for (size_t f = 0; f < sizeof(pair_fams) / sizeof(pair_fams[0]); f++) {
+		char help[200];
+
+		snprintf(help, sizeof(help),
+			 "%s, of a pair (by default only the largest; see metrics-pairs).",
+			 pair_fams[f].help);
+		family(b, pair_fams[f].pair, "gauge", help);
+		for (size_t i = 0; i < n_listed; i++) {
+			const struct tita_pair_info *p = rows[i].p;
+			char r[TITA_ADDR_STRLEN], job[TITA_JOB_NAME_MAX + 1];
 			uint64_t v;
 
-			switch (fams[f].field) {
-			case 0:
-				v = p->demand_bps;
-				break;
-			case 1:
-				v = p->grant_bps;
-				break;
-			case 2:
-				if (p->role != TITA_PAIR_TX || p->rate_bps == TITA_RATE_UNPACED)
-					continue;
-				v = p->rate_bps;
-				break;
-			default:
-				v = p->measured_bps;
-			}
-			sb_printf(b, "%s{local=\"%s\",remote=\"%s\",job=\"%s\",role=\"%s\"} %.0f\n",
-				  fams[f].name, tita_format_addr(&p->local, l, sizeof(l)),
+			if (!pair_value(p, f, &v))
+				continue;
+			pi.ifname[0] = '\0';
+			if (rows[i].port >= 0)
+				titad_ports_info(src->ports, (uint32_t)rows[i].port, &pi);
+			sb_printf(b,
+				  "%s{port=\"%s\",peer=\"%s\",tita_job=\"%s\",role=\"%s\"} %.0f\n",
+				  pair_fams[f].pair, pi.ifname,
 				  tita_format_addr(&p->remote, r, sizeof(r)),
 				  titad_engine_job_name(src->engine, p->job_id, job, sizeof(job)),
 				  role_name(p->role), bytes_per_sec(v));
 		}
 	}
+	free(rows);
 	free(info);
 }
 
@@ -194,37 +324,56 @@ static void render_ports(const struct titad_sources *src, const struct titad_eng
 		n = TITAD_MAX_PORTS;
 	for (uint32_t i = 0; i < n_ports; i++)
 		titad_ports_info(src->ports, i, &pi[i]);
-	family(b, "tita_port_line_rate_bytes_per_second", "gauge", "Line rate of a port.");
-	for (size_t i = 0; i < n; i++) {
-		char a[TITA_ADDR_STRLEN];
+	/* The controller's view of each port, by the port's interface name
+	 * like every other family (port is never an address: one label, one
+	 * meaning, so that families join on it); tita_port_info maps the
+	 * name to the address. */
+	{
+		static const struct {
+			const char *name, *help;
+			int field;
+		} fams[] = {
+			{ "tita_port_line_rate_bytes_per_second", "Line rate of a port.", 0 },
+			{ "tita_port_capacity_bytes_per_second",
+			  "What a port's receiver hands out: eta times line rate minus unmanaged "
+			  "traffic.",
+			  1 },
+			{ "tita_port_granted_bytes_per_second", "Sum of a port's live grants.", 2 },
+		};
+		int port_of[TITAD_MAX_PORTS];
 
-		sb_printf(b, "tita_port_line_rate_bytes_per_second{port=\"%s\"} %.0f\n",
-			  tita_format_addr(&info[i].local, a, sizeof(a)),
-			  bytes_per_sec(info[i].line_rate_bps));
-	}
-	family(b, "tita_port_capacity_bytes_per_second", "gauge",
-	       "What a port's receiver hands out: eta times line rate minus unmanaged traffic.");
-	for (size_t i = 0; i < n; i++) {
-		char a[TITA_ADDR_STRLEN];
+		for (size_t i = 0; i < n; i++)
+			port_of[i] = titad_ports_find(src->ports, &info[i].local);
+		family(b, "tita_port_info", "gauge",
+		       "A port: its interface, its address and the pacer that paces it.");
+		for (size_t i = 0; i < n; i++) {
+			char a[TITA_ADDR_STRLEN];
 
-		sb_printf(b, "tita_port_capacity_bytes_per_second{port=\"%s\"} %.0f\n",
-			  tita_format_addr(&info[i].local, a, sizeof(a)),
-			  bytes_per_sec(info[i].capacity_bps));
-	}
-	family(b, "tita_port_granted_bytes_per_second", "gauge", "Sum of a port's live grants.");
-	for (size_t i = 0; i < n; i++) {
-		char a[TITA_ADDR_STRLEN];
+			if (port_of[i] >= 0 && (uint32_t)port_of[i] < n_ports)
+				sb_printf(
+					b,
+					"tita_port_info{port=\"%s\",address=\"%s\",pacer=\"%s\"} 1\n",
+					pi[port_of[i]].ifname,
+					tita_format_addr(&info[i].local, a, sizeof(a)), es->pacer);
+		}
+		for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+			family(b, fams[f].name, "gauge", fams[f].help);
+			for (size_t i = 0; i < n; i++) {
+				uint64_t v = fams[f].field == 0 ? info[i].line_rate_bps :
+					     fams[f].field == 1 ? info[i].capacity_bps :
+								  info[i].granted_bps;
 
-		sb_printf(b, "tita_port_granted_bytes_per_second{port=\"%s\"} %.0f\n",
-			  tita_format_addr(&info[i].local, a, sizeof(a)),
-			  bytes_per_sec(info[i].granted_bps));
-	}
-	family(b, "tita_port_eta_ratio", "gauge", "Effective target utilization of a port.");
-	for (size_t i = 0; i < n; i++) {
-		char a[TITA_ADDR_STRLEN];
-
-		sb_printf(b, "tita_port_eta_ratio{port=\"%s\"} %g\n",
-			  tita_format_addr(&info[i].local, a, sizeof(a)), info[i].eta);
+				if (port_of[i] >= 0 && (uint32_t)port_of[i] < n_ports)
+					sb_printf(b, "%s{port=\"%s\"} %.0f\n", fams[f].name,
+						  pi[port_of[i]].ifname, bytes_per_sec(v));
+			}
+		}
+		family(b, "tita_port_eta_ratio", "gauge",
+		       "Effective target utilization of a port.");
+		for (size_t i = 0; i < n; i++)
+			if (port_of[i] >= 0 && (uint32_t)port_of[i] < n_ports)
+				sb_printf(b, "tita_port_eta_ratio{port=\"%s\"} %g\n",
+					  pi[port_of[i]].ifname, info[i].eta);
 	}
 
 	/* Datapath counters, from the BPF maps (totals survive restarts). */
@@ -376,9 +525,9 @@ static void render_fabric(const struct titad_sources *src, const struct titad_en
 		titad_fabric_port(src->fabric, i, &fp);
 		sb_printf(b,
 			  "tita_fabric_place{port=\"%s\",leaf=\"%s\",spines=\"%u\","
-			  "spine_bps=\"%llu\"} %d\n",
+			  "spine_bytes_per_second=\"%llu\"} %d\n",
 			  pi.ifname, fp.leaf, fp.place.n_spines,
-			  (unsigned long long)fp.place.spine_bps, fp.placed);
+			  (unsigned long long)(fp.place.spine_bps / 8), fp.placed);
 	}
 	family(b, "tita_fabric_leader", "gauge",
 	       "1 where the port leads its leaf (water-fills the leaf's links).");
@@ -389,9 +538,10 @@ static void render_fabric(const struct titad_sources *src, const struct titad_en
 		titad_engine_leader(src->engine, &pi.addr, ld);
 		sb_printf(b, "tita_fabric_leader{port=\"%s\"} %d\n", pi.ifname, ld->n_spines > 0);
 	}
-	family(b, "tita_fabric_link_bps", "gauge",
+	family(b, "tita_fabric_link_bytes_per_second", "gauge",
 	       "Where this host leads its leaf: each uplink (up) and downlink (down), its "
-	       "capacity, the demand on it and what the leader allocated.");
+	       "capacity, the demand on it and what the leader allocated, in bytes per second "
+	       "(titactl fabric shows bits).");
 	for (uint32_t i = 0; i < n; i++) {
 		struct titad_port_info pi;
 
@@ -409,10 +559,10 @@ static void render_fabric(const struct titad_sources *src, const struct titad_en
 
 				for (int w = 0; w < 3; w++)
 					sb_printf(b,
-						  "tita_fabric_link_bps{port=\"%s\",dir=\"%s\","
-						  "spine=\"%u\",what=\"%s\"} %llu\n",
+						  "tita_fabric_link_bytes_per_second{port=\"%s\","
+						  "dir=\"%s\",spine=\"%u\",what=\"%s\"} %llu\n",
 						  pi.ifname, dir, k, what[w],
-						  (unsigned long long)v[w]);
+						  (unsigned long long)(v[w] / 8));
 			}
 	}
 	free(ld);
@@ -456,7 +606,7 @@ static void render_fabric(const struct titad_sources *src, const struct titad_en
 		  (unsigned long long)fs.lldp_mismatches);
 }
 
-/* Series of tita_qps beyond which jobs are summed into job="(other)" (no
+/* Series of tita_qps beyond which jobs are summed into tita_job="(other)" (no
  * job name has parentheses): the device, type and state label sets are
  * small by nature, jobs are not. */
 #define QP_SERIES_MAX 512
@@ -506,7 +656,7 @@ static void render_qps(const struct titad_sources *src, const struct titad_engin
 			}
 			sb_printf(
 				b,
-				"tita_qps{device=\"%s\",job=\"%s\",type=\"%s\",state=\"%s\"} %u\n",
+				"tita_qps{device=\"%s\",tita_job=\"%s\",type=\"%s\",state=\"%s\"} %u\n",
 				dev, ser[k].job, tita_rdma_qp_type_name(ser[k].type),
 				tita_rdma_qp_state_name(ser[k].state), ser[k].count);
 			emitted++;
@@ -514,7 +664,7 @@ static void render_qps(const struct titad_sources *src, const struct titad_engin
 		if (other)
 			sb_printf(
 				b,
-				"tita_qps{device=\"%s\",job=\"(other)\",type=\"%s\",state=\"%s\"} "
+				"tita_qps{device=\"%s\",tita_job=\"(other)\",type=\"%s\",state=\"%s\"} "
 				"%u\n",
 				dev, tita_rdma_qp_type_name(s->type),
 				tita_rdma_qp_state_name(s->state), other);
@@ -543,6 +693,79 @@ static void render_qps(const struct titad_sources *src, const struct titad_engin
 
 static char *render_all(const struct titad_sources *src, const struct titad_http *http,
 			uint64_t now_ns, size_t *ret_len);
+
+/*
+ * The process families every Prometheus client library exports (the Go
+ * and Python clients' names and units), from procfs: what titad itself
+ * costs, and when it restarted. A value procfs does not give is left out.
+ */
+static void render_process(struct sbuf *b)
+{
+	long ticks = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	unsigned long long utime, stime, start_ticks, vsize_pages, rss_pages, btime = 0;
+	struct rlimit rl;
+	char buf[1024], *p;
+	size_t fds = 0;
+	FILE *f;
+	DIR *d;
+	int ok;
+
+	f = fopen("/proc/self/stat", "re");
+	/* The command name may hold spaces and parentheses: skip past its last ')'. */
+	ok = f && fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) &&
+	     sscanf(p + 2,
+		    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d "
+		    "%*d %llu",
+		    &utime, &stime, &start_ticks) == 3;
+	if (f)
+		fclose(f);
+	if (ok && ticks > 0) {
+		family(b, "process_cpu_seconds_total", "counter",
+		       "Total user and system CPU time spent in seconds.");
+		sb_printf(b, "process_cpu_seconds_total %.2f\n",
+			  (double)(utime + stime) / (double)ticks);
+		f = fopen("/proc/stat", "re");
+		while (f && fgets(buf, sizeof(buf), f))
+			if (sscanf(buf, "btime %llu", &btime) == 1)
+				break;
+		if (f)
+			fclose(f);
+		if (btime) {
+			family(b, "process_start_time_seconds", "gauge",
+			       "Start time of the process since unix epoch in seconds.");
+			sb_printf(b, "process_start_time_seconds %.2f\n",
+				  (double)btime + (double)start_ticks / (double)ticks);
+		}
+	}
+	f = fopen("/proc/self/statm", "re");
+	ok = f && fscanf(f, "%llu %llu", &vsize_pages, &rss_pages) == 2;
+	if (f)
+		fclose(f);
+	if (ok && page > 0) {
+		family(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+		sb_printf(b, "process_virtual_memory_bytes %llu\n",
+			  vsize_pages * (unsigned long long)page);
+		family(b, "process_resident_memory_bytes", "gauge",
+		       "Resident memory size in bytes.");
+		sb_printf(b, "process_resident_memory_bytes %llu\n",
+			  rss_pages * (unsigned long long)page);
+	}
+	d = opendir("/proc/self/fd");
+	if (d) {
+		struct dirent *e;
+
+		while ((e = readdir(d)))
+			fds += e->d_name[0] != '.';
+		closedir(d);
+		family(b, "process_open_fds", "gauge", "Number of open file descriptors.");
+		/* Less the one opendir itself held. */
+		sb_printf(b, "process_open_fds %zu\n", fds ? fds - 1 : 0);
+	}
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY) {
+		family(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+		sb_printf(b, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+	}
+}
 
 char *titad_metrics_render(const struct titad_sources *src, uint64_t now_ns, size_t *ret_len)
 {
@@ -688,6 +911,7 @@ static char *render_all(const struct titad_sources *src, const struct titad_http
 	hist(&b, "tita_demand_to_grant_seconds",
 	     "From a new pair's demand arriving to its first grant leaving.", &grant_hist);
 
+	render_process(&b);
 	render_ports(src, &es, &b);
 	render_pairs(src, &b);
 	render_qps(src, &es, &b);

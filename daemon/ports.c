@@ -190,6 +190,16 @@ static int port_attach(const struct attach_conf *ac, struct titad_port *p, char 
 	}
 	/* Drop reasons and queue figures only reach the metrics. */
 	tita_bpf_reader_set_slow_interval(p->reader, SLOW_READ_INTERVAL_NS);
+	{
+		struct tita_bpf_info info;
+
+		/* A change to the host's mounts: say it was titad's. */
+		tita_bpf_get_info(p->bpf, &info);
+		if (info.bpffs_mounted)
+			log_notice("%s: bpffs was not mounted; titad mounted it on /sys/fs/bpf "
+				   "for its pins",
+				   p->ifname);
+	}
 	return 0;
 }
 
@@ -428,7 +438,14 @@ static void port_down(struct titad_ports *ps, uint32_t i, const char *why, bool 
 		return;
 	p->up = false;
 	snprintf(p->down_why, sizeof(p->down_why), "%s", why);
-	log_warning("%s: %s: pacing off on it (fail-open) until it is back", p->ifname, why);
+	{
+		const struct tita_log_field f[] = { { "TITA_EVENT", "port-down" },
+						    { "TITA_PORT", p->ifname } };
+
+		tita_log_fields(TITAD_LOG_WARNING, f, 2,
+				"%s: %s: pacing off on it (fail-open) until it is back", p->ifname,
+				why);
+	}
 	if (was_up && ps->changed)
 		ps->changed(ps->ctx, i, false, now_ns);
 }
@@ -449,7 +466,14 @@ static void port_back(struct titad_ports *ps, uint32_t i, int ifindex, uint64_t 
 	}
 	p->up = true;
 	p->down_why[0] = '\0';
-	log_notice("%s: back (ifindex %d): datapath attached, pacing on again", p->ifname, ifindex);
+	{
+		const struct tita_log_field f[] = { { "TITA_EVENT", "port-up" },
+						    { "TITA_PORT", p->ifname } };
+
+		tita_log_fields(TITAD_LOG_NOTICE, f, 2,
+				"%s: back (ifindex %d): datapath attached, pacing on again",
+				p->ifname, ifindex);
+	}
 	if (ps->changed)
 		ps->changed(ps->ctx, i, true, now_ns);
 }

@@ -24,6 +24,7 @@ struct titad_sources {
 	const struct titad_fabric *fabric; /* may be NULL */
 	const struct titad_control *control; /* may be NULL */
 	uint64_t start_ns; /* for the uptime */
+	uint32_t metrics_pairs; /* titad_config's */
 	/* Configuration reloads, by result. */
 	const uint64_t *reloads_ok, *reloads_failed;
 };

@@ -3,26 +3,35 @@
  * titactl: ask titad for its state and change per-job pacing, over the
  * control socket. Object/verb tables in the style of iproute2's rdma tool:
  *
- *   titactl [-j] [-s SOCKET] status | ports | peers
- *   titactl [-j] pairs [job NAME] [local ADDR] [remote ADDR] [role tx|rx]
+ *   titactl [-j [-p]] [-s SOCKET] status | ports | peers
+ *   titactl [-j] pairs [dev IFNAME] [job NAME] [local ADDR] [peer ADDR] [role tx|rx]
  *   titactl [-j] qps [job NAME] [device DEV]
  *   titactl [-j] job set NAME [--weight W] [--min RATE] [--max RATE]
  *   titactl [-j] job show [NAME] | job clear NAME
  *
- * Every argument is checked before anything is sent: a bad one prints one
- * line on stderr, exits 2 and changes nothing. A refusal by the daemon
- * (not allowed, no such job) prints its message and exits 1.
+ * As in iproute2, objects, verbs and filter keys may be cut to any unique
+ * prefix (titactl pa = titactl pairs), and an unknown word is answered
+ * with the nearest one. Every argument is checked before anything is
+ * sent: a bad one prints one line on stderr, exits 2 and changes nothing.
+ * A refusal by the daemon (not allowed, no such job) prints its message
+ * and exits 1.
+ *
+ * JSON is for jq: 64-bit identifiers (boot ids) are strings, since jq
+ * reads numbers as doubles; a value that does not apply to a row (an rx
+ * pair's ceiling) is null, and "-" in the tables.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctlproto.h"
@@ -31,7 +40,7 @@
 
 #define EXIT_USAGE 2
 
-static bool json;
+static bool json, pretty;
 static const char *socket_path = TITA_CTL_SOCKET_DEFAULT;
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -141,6 +150,27 @@ static const char *rate_str(uint64_t bps, char *buf, size_t size)
 	return tita_format_rate(bps, buf, size);
 }
 
+static const char *rate_or_na(bool applies, uint64_t bps, char *buf, size_t size)
+{
+	return applies ? rate_str(bps, buf, size) : "-";
+}
+
+/* ,"key":v, or null where it does not apply. */
+static void json_field_u64(const char *key, bool applies, uint64_t v)
+{
+	if (applies)
+		printf(",\"%s\":%llu", key, (unsigned long long)v);
+	else
+		printf(",\"%s\":null", key);
+}
+
+/* A 64-bit identifier: a string, which jq keeps whole (a number above 2^53
+ * it would round). */
+static void json_field_id(const char *key, uint64_t v)
+{
+	printf(",\"%s\":\"%llu\"", key, (unsigned long long)v);
+}
+
 /* ---- objects ----------------------------------------------------------------------- */
 
 static int no_more_args(int argc, char **argv, const char *what)
@@ -150,15 +180,99 @@ static int no_more_args(int argc, char **argv, const char *what)
 	return 0;
 }
 
+/* Levenshtein distance of two words, for "did you mean". */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[33], cur[33];
+
+	if (la > 32 || lb > 32)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t best = prev[j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (prev[j] + 1 < best)
+				best = prev[j] + 1;
+			if (cur[j - 1] + 1 < best)
+				best = cur[j - 1] + 1;
+			cur[j] = best;
+		}
+		memcpy(prev, cur, (lb + 1) * sizeof(prev[0]));
+	}
+	return prev[lb];
+}
+
+/*
+ * iproute2's habit: a word names the entry it equals, else the one entry
+ * it is a prefix of. The names are the first member of each entry of a
+ * table ending in a NULL name. Anything else is a usage error that lists
+ * the candidates, or names the nearest entry. where: "pairs: " or "".
+ */
+static size_t lookup(const void *table, size_t stride, const char *word, const char *where,
+		     const char *kind)
+{
+	char list[256] = "", all[256] = "";
+	const char *nearest = NULL;
+	size_t found = SIZE_MAX, n_found = 0, best = SIZE_MAX, len = strlen(word);
+
+#define NAME_AT(i) (*(const char *const *)((const char *)table + (i)*stride))
+	for (size_t i = 0; NAME_AT(i); i++) {
+		const char *name = NAME_AT(i);
+		size_t d;
+
+		if (!strcmp(name, word))
+			return i;
+		if (strcmp(name, "help"))
+			snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s",
+				 all[0] ? ", " : "", name);
+		if (len && !strncmp(name, word, len)) {
+			found = i;
+			n_found++;
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+				 list[0] ? ", " : "", name);
+		}
+		d = edit_distance(word, name);
+		if (d < best) {
+			best = d;
+			nearest = name;
+		}
+	}
+#undef NAME_AT
+	if (n_found == 1)
+		return found;
+	if (n_found > 1)
+		usage_error("%sambiguous %s '%s': %s", where, kind, word, list);
+	/* Near enough that it reads as a typo, not as another word. */
+	if (nearest && best * 2 <= len)
+		usage_error("%sunknown %s '%s'; did you mean '%s'?", where, kind, word, nearest);
+	usage_error("%sunknown %s '%s' (%s)", where, kind, word, all);
+}
+
+struct word {
+	const char *name;
+};
+
+/* An object's optional verb: show (the default) or help. */
 static int default_show_verb(int *argc, char ***argv, const char *what)
 {
-	if (*argc > 0 && !strcmp((*argv)[0], "show")) {
-		(*argc)--;
-		(*argv)++;
-	} else if (*argc > 0 && !strcmp((*argv)[0], "help")) {
+	static const struct word verbs[] = { { "show" }, { "help" }, { NULL } };
+	size_t len;
+
+	if (*argc == 0)
+		return 0;
+	/* Only a prefix of a verb is one: the rest are the object's filters. */
+	len = strlen((*argv)[0]);
+	if (!len || (strncmp((*argv)[0], "show", len) && strncmp((*argv)[0], "help", len)))
+		return 0;
+	if (lookup(verbs, sizeof(verbs[0]), (*argv)[0], "", "verb") == 1) {
 		printf("Usage: titactl [-j] %s [show]\n", what);
 		exit(0);
 	}
+	(*argc)--;
+	(*argv)++;
 	return 0;
 }
 
@@ -181,8 +295,9 @@ static int cmd_status(int argc, char **argv)
 	if (json) {
 		printf("{\"version\":");
 		json_str(s->version);
-		printf(",\"uptime_ns\":%llu,\"boot_id\":%llu,\"key_id\":%u,\"pacer\":",
-		       (unsigned long long)s->uptime_ns, (unsigned long long)s->boot_id, s->key_id);
+		printf(",\"uptime_ns\":%llu", (unsigned long long)s->uptime_ns);
+		json_field_id("boot_id", s->boot_id);
+		printf(",\"key_id\":%u,\"pacer\":", s->key_id);
 		json_str(s->pacer);
 		printf(",\"n_ports\":%u,\"n_peers\":%u,\"n_pairs\":%u,\"datagrams_in\":%llu,"
 		       "\"datagrams_out\":%llu,\"drops\":{",
@@ -250,8 +365,24 @@ static int cmd_ports(int argc, char **argv)
 	Tita__Control__Response *resp;
 	char a[INET6_ADDRSTRLEN], r1[32], r2[32], r3[32], r4[32], r5[32];
 
+	char pacer[32];
+
 	default_show_verb(&argc, &argv, "ports");
 	no_more_args(argc, argv, "ports");
+	/* titad runs one pacer for all ports (pacer = auto chose it from
+	 * their RDMA devices): each row shows it. */
+	{
+		Tita__Control__Request srq = TITA__CONTROL__REQUEST__INIT;
+		Tita__Control__StatusRequest sr = TITA__CONTROL__STATUS_REQUEST__INIT;
+
+		srq.body_case = TITA__CONTROL__REQUEST__BODY_STATUS;
+		srq.status = &sr;
+		resp = call(&srq);
+		expect(resp, TITA__CONTROL__RESPONSE__BODY_STATUS);
+		snprintf(pacer, sizeof(pacer), "%s",
+			 resp->status->pacer && resp->status->pacer[0] ? resp->status->pacer : "-");
+		tita__control__response__free_unpacked(resp, NULL);
+	}
 	rq.body_case = TITA__CONTROL__REQUEST__BODY_PORTS;
 	rq.ports = &pr;
 	resp = call(&rq);
@@ -259,8 +390,9 @@ static int cmd_ports(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-10s %-16s %10s %6s %10s %10s %10s %10s %9s %s\n", "IFNAME", "ADDRESS",
-		       "LINE", "ETA", "CAPACITY", "GRANTED", "RX", "TX", "CE_PPM", "STATE");
+		printf("%-10s %-16s %-8s %10s %6s %10s %10s %10s %10s %9s %s\n", "IFNAME",
+		       "ADDRESS", "PACER", "LINE", "ETA", "CAPACITY", "GRANTED", "RX", "TX",
+		       "CE_PPM", "STATE");
 	for (size_t i = 0; i < resp->ports->n_ports; i++) {
 		const Tita__Control__Port *p = resp->ports->ports[i];
 
@@ -270,6 +402,8 @@ static int cmd_ports(int argc, char **argv)
 			json_str(p->ifname);
 			printf(",\"addr\":");
 			json_str(a);
+			printf(",\"pacer\":");
+			json_str(pacer);
 			printf(",\"line_rate_bps\":%llu,\"eta\":%g,\"capacity_bps\":%llu,"
 			       "\"unmanaged_bps\":%llu,\"granted_bps\":%llu,\"rx_bps\":%llu,"
 			       "\"tx_bps\":%llu,\"ce_ppm\":%u,\"state\":",
@@ -281,9 +415,9 @@ static int cmd_ports(int argc, char **argv)
 			json_str(p->state && p->state[0] ? p->state : "unknown");
 			printf("}");
 		} else {
-			printf("%-10s %-16s %10s %6.3f %10s %10s %10s %10s %9u %s\n", p->ifname, a,
-			       rate_str(p->line_rate_bps, r1, sizeof(r1)), p->eta,
-			       rate_str(p->capacity_bps, r2, sizeof(r2)),
+			printf("%-10s %-16s %-8s %10s %6.3f %10s %10s %10s %10s %9u %s\n",
+			       p->ifname, a, pacer, rate_str(p->line_rate_bps, r1, sizeof(r1)),
+			       p->eta, rate_str(p->capacity_bps, r2, sizeof(r2)),
 			       rate_str(p->granted_bps, r3, sizeof(r3)),
 			       rate_str(p->rx_bps, r4, sizeof(r4)),
 			       rate_str(p->tx_bps, r5, sizeof(r5)), p->ce_ppm,
@@ -465,15 +599,19 @@ static int cmd_peers(int argc, char **argv)
 		if (json) {
 			printf("%s{\"addr\":", i ? "," : "");
 			json_str(a);
-			printf(",\"heard\":%s,\"last_heard_ago_ns\":%llu,\"boot_id\":%llu,"
-			       "\"datagrams_in\":%llu,\"datagrams_out\":%llu,\"drops\":%llu,"
-			       "\"control_interval_ns\":%llu,\"grant_ttl_ns\":%llu,\"drops_by_reason\":{",
-			       p->heard ? "true" : "false",
-			       (unsigned long long)p->last_heard_ago_ns,
-			       (unsigned long long)p->boot_id, (unsigned long long)p->datagrams_in,
-			       (unsigned long long)p->datagrams_out, (unsigned long long)p->drops,
-			       (unsigned long long)p->control_interval_ns,
-			       (unsigned long long)p->grant_ttl_ns);
+			printf(",\"heard\":%s", p->heard ? "true" : "false");
+			/* Never heard: no time since, no boot id, no cadence. */
+			json_field_u64("last_heard_ago_ns", p->heard, p->last_heard_ago_ns);
+			if (p->heard)
+				json_field_id("boot_id", p->boot_id);
+			else
+				printf(",\"boot_id\":null");
+			printf(",\"datagrams_in\":%llu,\"datagrams_out\":%llu,\"drops\":%llu",
+			       (unsigned long long)p->datagrams_in,
+			       (unsigned long long)p->datagrams_out, (unsigned long long)p->drops);
+			json_field_u64("control_interval_ns", p->heard, p->control_interval_ns);
+			json_field_u64("grant_ttl_ns", p->heard, p->grant_ttl_ns);
+			printf(",\"drops_by_reason\":{");
 			for (size_t k = 0; k < p->n_drops_by_reason; k++) {
 				printf(k ? "," : "");
 				json_str(p->drops_by_reason[k]->reason);
@@ -533,49 +671,117 @@ static void addr_arg(const char *what, const char *s, uint8_t *buf, ProtobufCBin
 	ret->data = buf;
 }
 
+/* The address of titad's port on netdev ifname: what dev IFNAME filters on. */
+static void dev_arg(const char *ifname, uint8_t *buf, ProtobufCBinaryData *ret)
+{
+	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
+	Tita__Control__PortsRequest pr = TITA__CONTROL__PORTS_REQUEST__INIT;
+	Tita__Control__Response *resp;
+	bool found = false;
+
+	rq.body_case = TITA__CONTROL__REQUEST__BODY_PORTS;
+	rq.ports = &pr;
+	resp = call(&rq);
+	expect(resp, TITA__CONTROL__RESPONSE__BODY_PORTS);
+	for (size_t i = 0; i < resp->ports->n_ports && !found; i++) {
+		const Tita__Control__Port *p = resp->ports->ports[i];
+
+		if (strcmp(p->ifname, ifname) || (p->addr.len != 4 && p->addr.len != 16))
+			continue;
+		memcpy(buf, p->addr.data, p->addr.len);
+		ret->len = p->addr.len;
+		ret->data = buf;
+		found = true;
+	}
+	tita__control__response__free_unpacked(resp, NULL);
+	if (!found) {
+		fprintf(stderr,
+			"titactl: pairs: titad has no port on '%s' (titactl ports lists them)\n",
+			ifname);
+		exit(1);
+	}
+}
+
+/*
+ * What does not apply to a pair, shown as null and "-" rather than as a
+ * 0 that reads like a measurement: an rx pair has no ceiling, programmed
+ * rate or CNPs of its own; a tx pair without a live grant (starting,
+ * fail-open) has no grant, and fail-open none to expire; a source that
+ * sends no demand has neither demand nor grant.
+ */
+struct pair_na {
+	bool demand, grant, ceiling, rate, cnp, expires;
+};
+
+static struct pair_na pair_na(const Tita__Control__Pair *p)
+{
+	bool tx = p->role == TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_TX;
+	bool unmanaged = p->state == TITA__CONTROL__PAIR_STATE__PAIR_STATE_UNMANAGED;
+	bool fail_open = p->state == TITA__CONTROL__PAIR_STATE__PAIR_STATE_FAIL_OPEN;
+
+	return (struct pair_na){
+		.demand = unmanaged,
+		.grant = unmanaged ||
+			 (tx && p->state != TITA__CONTROL__PAIR_STATE__PAIR_STATE_GRANTED),
+		.ceiling = !tx,
+		.rate = !tx || p->unpaced,
+		.cnp = !tx,
+		.expires = unmanaged || (tx && fail_open),
+	};
+}
+
 static int cmd_pairs(int argc, char **argv)
 {
+	static const struct word keys[] = { { "dev" },	  { "job" },  { "local" }, { "peer" },
+					    { "remote" }, { "role" }, { NULL } };
 	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
 	Tita__Control__PairsRequest pr = TITA__CONTROL__PAIRS_REQUEST__INIT;
 	uint8_t local[16], remote[16];
+	const char *dev = NULL;
 	uint64_t shown = 0;
 	bool first = true;
 
 	default_show_verb(&argc, &argv, "pairs");
 	while (argc > 0) {
-		const char *k = argv[0];
+		size_t k = lookup(keys, sizeof(keys[0]), argv[0], "pairs: ", "filter");
 
 		if (argc < 2)
-			usage_error("pairs: '%s' needs a value", k);
-		if (!strcmp(k, "job")) {
+			usage_error("pairs: '%s' needs a value", keys[k].name);
+		switch (k) {
+		case 0:
+			if (!argv[1][0] || strlen(argv[1]) >= 16 || strchr(argv[1], '/'))
+				usage_error("pairs: dev '%s' is not an interface name", argv[1]);
+			dev = argv[1];
+			break;
+		case 1:
 			if (!tita_job_name_valid(argv[1]))
 				usage_error("pairs: job '%s' is not a job name", argv[1]);
 			pr.job = argv[1];
-		} else if (!strcmp(k, "local")) {
+			break;
+		case 2:
 			addr_arg("pairs: local", argv[1], local, &pr.local);
-		} else if (!strcmp(k, "remote")) {
-			addr_arg("pairs: remote", argv[1], remote, &pr.remote);
-		} else if (!strcmp(k, "role")) {
+			break;
+		case 3:
+		case 4:
+			addr_arg("pairs: peer", argv[1], remote, &pr.remote);
+			break;
+		default:
 			if (!strcmp(argv[1], "tx"))
 				pr.role = TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_TX;
 			else if (!strcmp(argv[1], "rx"))
 				pr.role = TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_RX;
 			else
 				usage_error("pairs: role '%s' is not tx or rx", argv[1]);
-		} else {
-			usage_error("pairs: unknown filter '%s' (job, local, remote, role)", k);
 		}
 		argc -= 2;
 		argv += 2;
 	}
+	if (dev && pr.local.len)
+		usage_error("pairs: dev and local both name the local end; give one");
+	if (dev)
+		dev_arg(dev, local, &pr.local);
 	rq.body_case = TITA__CONTROL__REQUEST__BODY_PAIRS;
 	rq.pairs = &pr;
-	if (json)
-		printf("[");
-	else
-		printf("%-4s %-16s %-16s %-12s %-9s %10s %10s %10s %10s %10s %7s %7s\n", "ROLE",
-		       "LOCAL", "REMOTE", "JOB", "STATE", "DEMAND", "GRANT", "CEILING", "RATE",
-		       "MEASURED", "CE_PPM", "CNP/S");
 	for (;;) {
 		Tita__Control__Response *resp;
 		size_t n;
@@ -583,12 +789,21 @@ static int cmd_pairs(int argc, char **argv)
 		pr.offset = (uint32_t)shown;
 		resp = call(&rq);
 		expect(resp, TITA__CONTROL__RESPONSE__BODY_PAIRS);
+		/* After the first answer: a titad that cannot be reached prints no header. */
+		if (!shown && json)
+			printf("[");
+		else if (!shown)
+			printf("%-4s %-16s %-16s %-12s %-9s %10s %10s %10s %10s %10s %7s %7s\n",
+			       "ROLE", "LOCAL", "REMOTE", "JOB", "STATE", "DEMAND", "GRANT",
+			       "CEILING", "RATE", "MEASURED", "CE_PPM", "CNP/S");
 		n = resp->pairs->n_pairs;
 		for (size_t i = 0; i < n; i++) {
 			const Tita__Control__Pair *p = resp->pairs->pairs[i];
 			char l[INET6_ADDRSTRLEN], r[INET6_ADDRSTRLEN];
 			const char *role =
 				p->role == TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_TX ? "tx" : "rx";
+
+			struct pair_na na = pair_na(p);
 
 			addr_str(&p->local, l, sizeof(l));
 			addr_str(&p->remote, r, sizeof(r));
@@ -599,41 +814,37 @@ static int cmd_pairs(int argc, char **argv)
 				json_str(r);
 				printf(",\"job\":");
 				json_str(p->job);
-				printf(",\"job_id\":%u,\"state\":\"%s\",\"demand_bps\":%llu,"
-				       "\"grant_bps\":%llu,\"ceiling_bps\":%llu,\"rate_bps\":",
-				       p->job_id, state_name(p->state),
-				       (unsigned long long)p->demand_bps,
-				       (unsigned long long)p->grant_bps,
-				       (unsigned long long)p->ceiling_bps);
-				if (p->unpaced)
-					printf("null");
-				else
-					printf("%llu", (unsigned long long)p->rate_bps);
-				printf(",\"unpaced\":%s,\"measured_bps\":%llu,\"ce_ppm\":%u,"
-				       "\"cnp_per_sec\":%llu,\"expires_in_ns\":%llu,\"spine\":",
-				       p->unpaced ? "true" : "false",
-				       (unsigned long long)p->measured_bps, p->ce_ppm,
-				       (unsigned long long)p->cnp_per_sec,
-				       (unsigned long long)p->expires_in_ns);
-				if (p->spine == 0xffff /* TITA_SPINE_NONE */)
-					printf("null");
-				else
-					printf("%u", p->spine);
-				printf(",\"sport\":%u,\"leaf_cap_bps\":%llu,\"moving\":%s}",
-				       p->sport, (unsigned long long)p->leaf_cap_bps,
-				       p->moving ? "true" : "false");
+				printf(",\"job_id\":%u,\"state\":\"%s\"", p->job_id,
+				       state_name(p->state));
+				json_field_u64("demand_bps", !na.demand, p->demand_bps);
+				json_field_u64("grant_bps", !na.grant, p->grant_bps);
+				json_field_u64("ceiling_bps", !na.ceiling, p->ceiling_bps);
+				json_field_u64("rate_bps", !na.rate, p->rate_bps);
+				printf(",\"unpaced\":%s", p->unpaced ? "true" : "false");
+				json_field_u64("measured_bps", true, p->measured_bps);
+				printf(",\"ce_ppm\":%u", p->ce_ppm);
+				json_field_u64("cnp_per_sec", !na.cnp, p->cnp_per_sec);
+				json_field_u64("expires_in_ns", !na.expires, p->expires_in_ns);
+				json_field_u64("spine", p->spine != 0xffff /* TITA_SPINE_NONE */,
+					       p->spine);
+				printf(",\"sport\":%u", p->sport);
+				json_field_u64("leaf_cap_bps", true, p->leaf_cap_bps);
+				printf(",\"moving\":%s}", p->moving ? "true" : "false");
 			} else {
-				char d1[32], d2[32], d3[32], d4[32], d5[32];
+				char d1[32], d2[32], d3[32], d4[32], d5[32], cnp[24];
 
-				printf("%-4s %-16s %-16s %-12s %-9s %10s %10s %10s %10s %10s %7u %7llu\n",
+				snprintf(cnp, sizeof(cnp), "%llu",
+					 (unsigned long long)p->cnp_per_sec);
+				printf("%-4s %-16s %-16s %-12s %-9s %10s %10s %10s %10s %10s %7u %7s\n",
 				       role, l, r, p->job, state_name(p->state),
-				       rate_str(p->demand_bps, d1, sizeof(d1)),
-				       rate_str(p->grant_bps, d2, sizeof(d2)),
-				       rate_str(p->ceiling_bps, d3, sizeof(d3)),
-				       p->unpaced ? "unpaced" :
-						    rate_str(p->rate_bps, d4, sizeof(d4)),
+				       rate_or_na(!na.demand, p->demand_bps, d1, sizeof(d1)),
+				       rate_or_na(!na.grant, p->grant_bps, d2, sizeof(d2)),
+				       rate_or_na(!na.ceiling, p->ceiling_bps, d3, sizeof(d3)),
+				       p->unpaced && !na.rate ?
+					       "unpaced" :
+					       rate_or_na(!na.rate, p->rate_bps, d4, sizeof(d4)),
 				       rate_str(p->measured_bps, d5, sizeof(d5)), p->ce_ppm,
-				       (unsigned long long)p->cnp_per_sec);
+				       na.cnp ? "-" : cnp);
 			}
 			first = false;
 		}
@@ -667,20 +878,19 @@ static int cmd_qps(int argc, char **argv)
 	}
 	default_show_verb(&argc, &argv, "qps");
 	while (argc > 0) {
-		const char *k = argv[0];
+		static const struct word keys[] = { { "device" }, { "job" }, { NULL } };
+		size_t k = lookup(keys, sizeof(keys[0]), argv[0], "qps: ", "filter");
 
 		if (argc < 2)
-			usage_error("qps: '%s' needs a value", k);
-		if (!strcmp(k, "job")) {
+			usage_error("qps: '%s' needs a value", keys[k].name);
+		if (k == 1) {
 			if (!tita_job_name_valid(argv[1]))
 				usage_error("qps: job '%s' is not a job name", argv[1]);
 			qr.job = argv[1];
-		} else if (!strcmp(k, "device")) {
+		} else {
 			if (!argv[1][0] || strlen(argv[1]) >= 64 || strchr(argv[1], '/'))
 				usage_error("qps: device '%s' is not an RDMA device name", argv[1]);
 			qr.device = argv[1];
-		} else {
-			usage_error("qps: unknown filter '%s' (job, device)", k);
 		}
 		argc -= 2;
 		argv += 2;
@@ -766,6 +976,272 @@ static int cmd_qps(int argc, char **argv)
 	return 0;
 }
 
+/* ---- monitor ---------------------------------------------------------------------------- */
+
+/*
+ * titactl monitor: what changes, a line each, as ip monitor prints it.
+ * The control protocol answers requests, so this asks for the peers,
+ * pairs and ports every MONITOR_INTERVAL_MS and prints the differences: a
+ * change that comes and goes between two looks is not seen (titad's log
+ * and metrics count every one).
+ */
+#define MONITOR_INTERVAL_MS 200
+/* A grant line is printed when the grant moves by more than this. */
+#define MONITOR_GRANT_FRAC 0.10
+/* As titad's log: not heard for 3 hellos is lost. */
+#define MONITOR_LOST_NS 3000000000ull
+
+struct mon_peer {
+	char addr[INET6_ADDRSTRLEN];
+	bool heard, lost;
+};
+
+struct mon_pair {
+	char key[2 * INET6_ADDRSTRLEN + 80]; /* role local remote job */
+	Tita__Control__PairState state;
+	uint64_t grant_bps;
+	bool has_grant;
+};
+
+struct mon_port {
+	char ifname[32], state[64];
+};
+
+struct mon_snap {
+	struct mon_peer *peers;
+	size_t n_peers;
+	struct mon_pair *pairs;
+	size_t n_pairs;
+	struct mon_port *ports;
+	size_t n_ports;
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (!q) {
+		fprintf(stderr, "titactl: out of memory\n");
+		exit(1);
+	}
+	return q;
+}
+
+static void mon_free(struct mon_snap *s)
+{
+	free(s->peers);
+	free(s->pairs);
+	free(s->ports);
+	*s = (struct mon_snap){ 0 };
+}
+
+static void mon_take(struct mon_snap *s, bool want_peers, bool want_pairs, bool want_ports)
+{
+	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
+	Tita__Control__Response *resp;
+
+	if (want_peers) {
+		Tita__Control__PeersRequest pr = TITA__CONTROL__PEERS_REQUEST__INIT;
+
+		rq.body_case = TITA__CONTROL__REQUEST__BODY_PEERS;
+		rq.peers = &pr;
+		resp = call(&rq);
+		expect(resp, TITA__CONTROL__RESPONSE__BODY_PEERS);
+		s->n_peers = resp->peers->n_peers;
+		s->peers = xrealloc(NULL, s->n_peers * sizeof(*s->peers));
+		for (size_t i = 0; i < s->n_peers; i++) {
+			const Tita__Control__Peer *p = resp->peers->peers[i];
+
+			addr_str(&p->addr, s->peers[i].addr, sizeof(s->peers[i].addr));
+			s->peers[i].heard = p->heard;
+			s->peers[i].lost = p->heard && p->last_heard_ago_ns > MONITOR_LOST_NS;
+		}
+		tita__control__response__free_unpacked(resp, NULL);
+	}
+	if (want_pairs) {
+		Tita__Control__PairsRequest pr = TITA__CONTROL__PAIRS_REQUEST__INIT;
+
+		rq.body_case = TITA__CONTROL__REQUEST__BODY_PAIRS;
+		rq.pairs = &pr;
+		for (;;) {
+			size_t n;
+			bool done;
+
+			pr.offset = (uint32_t)s->n_pairs;
+			resp = call(&rq);
+			expect(resp, TITA__CONTROL__RESPONSE__BODY_PAIRS);
+			n = resp->pairs->n_pairs;
+			s->pairs = xrealloc(s->pairs, (s->n_pairs + n) * sizeof(*s->pairs));
+			for (size_t i = 0; i < n; i++) {
+				const Tita__Control__Pair *p = resp->pairs->pairs[i];
+				struct mon_pair *m = &s->pairs[s->n_pairs + i];
+				char l[INET6_ADDRSTRLEN], r[INET6_ADDRSTRLEN];
+
+				snprintf(m->key, sizeof(m->key), "%s %s -> %s job %s",
+					 p->role == TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_TX ? "tx" :
+											     "rx",
+					 addr_str(&p->local, l, sizeof(l)),
+					 addr_str(&p->remote, r, sizeof(r)), p->job);
+				m->state = p->state;
+				m->grant_bps = p->grant_bps;
+				m->has_grant = !pair_na(p).grant;
+			}
+			s->n_pairs += n;
+			done = n == 0 || s->n_pairs >= resp->pairs->total;
+			tita__control__response__free_unpacked(resp, NULL);
+			if (done)
+				break;
+		}
+	}
+	if (want_ports) {
+		Tita__Control__PortsRequest pr = TITA__CONTROL__PORTS_REQUEST__INIT;
+
+		rq.body_case = TITA__CONTROL__REQUEST__BODY_PORTS;
+		rq.ports = &pr;
+		resp = call(&rq);
+		expect(resp, TITA__CONTROL__RESPONSE__BODY_PORTS);
+		s->n_ports = resp->ports->n_ports;
+		s->ports = xrealloc(NULL, s->n_ports * sizeof(*s->ports));
+		for (size_t i = 0; i < s->n_ports; i++) {
+			const Tita__Control__Port *p = resp->ports->ports[i];
+
+			snprintf(s->ports[i].ifname, sizeof(s->ports[i].ifname), "%s", p->ifname);
+			snprintf(s->ports[i].state, sizeof(s->ports[i].state), "%s",
+				 p->state && p->state[0] ? p->state : "up");
+		}
+		tita__control__response__free_unpacked(resp, NULL);
+	}
+}
+
+/* One event: "[12:00:01.250] peer 10.0.0.2 lost", or a JSON line. */
+static void mon_event(const char *object, const char *name, const char *event, const char *detail)
+{
+	struct timespec ts;
+	struct tm tm;
+	char when[64];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	if (json) {
+		printf("{\"time\":%lld.%03ld,\"object\":", (long long)ts.tv_sec,
+		       ts.tv_nsec / 1000000);
+		json_str(object);
+		printf(",\"name\":");
+		json_str(name);
+		printf(",\"event\":");
+		json_str(event);
+		printf(",\"detail\":");
+		json_str(detail);
+		printf("}\n");
+	} else {
+		printf("[%s.%03ld] %s %s %s%s%s\n", when, ts.tv_nsec / 1000000, object, name, event,
+		       detail[0] ? " " : "", detail);
+	}
+	fflush(stdout);
+}
+
+static void mon_diff(const struct mon_snap *a, const struct mon_snap *b)
+{
+	char d[128];
+
+	for (size_t i = 0; i < b->n_peers; i++) {
+		const struct mon_peer *p = &b->peers[i], *was = NULL;
+
+		for (size_t k = 0; k < a->n_peers && !was; k++)
+			if (!strcmp(a->peers[k].addr, p->addr))
+				was = &a->peers[k];
+		if (p->heard && (!was || !was->heard) && !p->lost)
+			mon_event("peer", p->addr, "heard", "");
+		else if (was && was->heard && !was->lost && p->lost)
+			mon_event("peer", p->addr, "lost", "(not heard for 3s)");
+		else if (was && was->lost && p->heard && !p->lost)
+			mon_event("peer", p->addr, "back", "");
+	}
+	for (size_t k = 0; k < a->n_peers; k++) {
+		bool there = false;
+
+		for (size_t i = 0; i < b->n_peers && !there; i++)
+			there = !strcmp(a->peers[k].addr, b->peers[i].addr);
+		if (!there)
+			mon_event("peer", a->peers[k].addr, "gone", "(left the peer table)");
+	}
+	for (size_t i = 0; i < b->n_pairs; i++) {
+		const struct mon_pair *p = &b->pairs[i], *was = NULL;
+		char g1[32], g2[32];
+
+		for (size_t k = 0; k < a->n_pairs && !was; k++)
+			if (!strcmp(a->pairs[k].key, p->key))
+				was = &a->pairs[k];
+		if (!was) {
+			snprintf(d, sizeof(d), "%s", state_name(p->state));
+			mon_event("pair", p->key, "new", d);
+			continue;
+		}
+		if (was->state != p->state) {
+			snprintf(d, sizeof(d), "%s -> %s", state_name(was->state),
+				 state_name(p->state));
+			mon_event("pair", p->key, "state", d);
+		}
+		if (was->has_grant != p->has_grant ||
+		    (p->has_grant &&
+		     fabs((double)p->grant_bps - (double)was->grant_bps) >
+			     MONITOR_GRANT_FRAC * (double)(was->grant_bps ? was->grant_bps : 1))) {
+			snprintf(d, sizeof(d), "%s -> %s",
+				 rate_or_na(was->has_grant, was->grant_bps, g1, sizeof(g1)),
+				 rate_or_na(p->has_grant, p->grant_bps, g2, sizeof(g2)));
+			mon_event("pair", p->key, "grant", d);
+		}
+	}
+	for (size_t k = 0; k < a->n_pairs; k++) {
+		bool there = false;
+
+		for (size_t i = 0; i < b->n_pairs && !there; i++)
+			there = !strcmp(a->pairs[k].key, b->pairs[i].key);
+		if (!there)
+			mon_event("pair", a->pairs[k].key, "gone", "");
+	}
+	for (size_t i = 0; i < b->n_ports; i++)
+		for (size_t k = 0; k < a->n_ports; k++)
+			if (!strcmp(a->ports[k].ifname, b->ports[i].ifname) &&
+			    strcmp(a->ports[k].state, b->ports[i].state)) {
+				snprintf(d, sizeof(d), "%s -> %s", a->ports[k].state,
+					 b->ports[i].state);
+				mon_event("port", b->ports[i].ifname, "state", d);
+			}
+}
+
+static int cmd_monitor(int argc, char **argv)
+{
+	static const struct word what[] = { { "all" },	 { "peers" }, { "pairs" },
+					    { "ports" }, { "help" },  { NULL } };
+	struct mon_snap a = { 0 }, b = { 0 };
+	size_t k = 0;
+
+	if (argc > 0)
+		k = lookup(what, sizeof(what[0]), argv[0], "monitor: ", "object");
+	if (k == 4) {
+		printf("Usage: titactl [-j] monitor [all | peers | pairs | ports]\n"
+		       "Print each change as it is seen (every %d ms): peers heard, lost, back and\n"
+		       "gone; pairs new, gone, their state (granted, fail-open) and grants moving\n"
+		       "by more than %.0f%%; ports going down and up. Ctrl-C ends it.\n",
+		       MONITOR_INTERVAL_MS, MONITOR_GRANT_FRAC * 100);
+		return 0;
+	}
+	no_more_args(argc - (argc > 0), argv + (argc > 0), "monitor");
+	mon_take(&a, k == 0 || k == 1, k == 0 || k == 2, k == 0 || k == 3);
+	for (;;) {
+		struct timespec t = { 0, MONITOR_INTERVAL_MS * 1000000L };
+
+		nanosleep(&t, NULL);
+		mon_take(&b, k == 0 || k == 1, k == 0 || k == 2, k == 0 || k == 3);
+		mon_diff(&a, &b);
+		mon_free(&a);
+		a = b;
+		b = (struct mon_snap){ 0 };
+	}
+}
+
 /* ---- job -------------------------------------------------------------------------------- */
 
 static void print_jobs(const Tita__Control__Response *resp)
@@ -784,11 +1260,13 @@ static void print_jobs(const Tita__Control__Response *resp)
 		if (json) {
 			printf("%s{\"name\":", i ? "," : "");
 			json_str(j->name);
-			printf(",\"job_id\":%u,\"weight\":%g,\"min_bps\":%llu,\"max_bps\":%llu,"
-			       "\"configured\":%s,\"qps\":%u,\"discovered\":%s}",
-			       j->job_id, j->weight, (unsigned long long)j->min_bps,
-			       (unsigned long long)j->max_bps, j->configured ? "true" : "false",
-			       j->qps, j->discovered ? "true" : "false");
+			printf(",\"job_id\":%u,\"weight\":%g", j->job_id, j->weight);
+			/* 0 is none: no minimum, no cap. */
+			json_field_u64("min_bps", j->min_bps, j->min_bps);
+			json_field_u64("max_bps", j->max_bps, j->max_bps);
+			printf(",\"configured\":%s,\"qps\":%u,\"discovered\":%s}",
+			       j->configured ? "true" : "false", j->qps,
+			       j->discovered ? "true" : "false");
 		} else {
 			printf("%-24s %10u %8.3f %10s %10s %6u %s\n", j->name, j->job_id, j->weight,
 			       j->min_bps ? rate_str(j->min_bps, r1, sizeof(r1)) : "-",
@@ -944,19 +1422,19 @@ static const struct cmd job_verbs[] = {
 	{ "help", job_help }, { NULL, NULL },
 };
 
-static int dispatch(const struct cmd *table, const char *what, int argc, char **argv)
+/* where: "job: " for a verb, "" for an object. */
+static int dispatch(const struct cmd *table, const char *where, int argc, char **argv)
 {
-	for (const struct cmd *c = table; c->name; c++)
-		if (!strcmp(c->name, argv[0]))
-			return c->fn(argc - 1, argv + 1);
-	usage_error("%s: unknown %s '%s'", what, table == job_verbs ? "verb" : "object", argv[0]);
+	size_t i = lookup(table, sizeof(table[0]), argv[0], where, where[0] ? "verb" : "object");
+
+	return table[i].fn(argc - 1, argv + 1);
 }
 
 static int cmd_job(int argc, char **argv)
 {
 	if (argc == 0)
 		return job_show(0, argv);
-	return dispatch(job_verbs, "job", argc, argv);
+	return dispatch(job_verbs, "job: ", argc, argv);
 }
 
 static void usage(FILE *f)
@@ -970,20 +1448,26 @@ static void usage(FILE *f)
 		"  fabric                         each NIC's leaf, its leader and the leaf's links,\n"
 		"                                 the LLDP check, paths moved and probes\n"
 		"  peers                          peer daemons and their datagram counters\n"
-		"  pairs [job NAME] [local ADDR] [remote ADDR] [role tx|rx]\n"
+		"  pairs [dev IFNAME] [job NAME] [local ADDR] [peer ADDR] [role tx|rx]\n"
 		"                                 per pair: demand, grant, ceiling, rate, measured\n"
 		"  qps [job NAME] [device DEV]    RDMA QPs of the last discovery scan, with jobs\n"
 		"  job set NAME [--weight W] [--min RATE] [--max RATE]\n"
 		"  job show [NAME]                one job, or every known job\n"
 		"  job clear NAME\n"
+		"  monitor [all|peers|pairs|ports]  print changes as they are seen (like ip monitor)\n"
+		"\n"
+		"Objects, verbs and filter keys may be cut to a unique prefix: titactl pa = pairs.\n"
 		"\n"
 		"Options:\n"
-		"  -j, --json          JSON output\n"
+		"  -j, --json          JSON output (64-bit ids as strings; null where n/a)\n"
+		"  -p, --pretty        indent the JSON (with -j)\n"
 		"  -s, --socket PATH   titad's control socket (default %s)\n"
 		"  -h, --help          show this help\n"
 		"  -V, --version       show the version\n"
 		"\n"
-		"Rates are bits per second with an optional unit: 25G, 400Mbit, 3.2T.\n",
+		"Rates are bits per second with an optional unit: 25G, 400Mbit, 3.2T; \"-\" in a\n"
+		"table is a value that does not apply. (titad's Prometheus metrics are in bytes\n"
+		"per second, as Prometheus names them.)\n",
 		TITA_CTL_SOCKET_DEFAULT);
 }
 
@@ -996,28 +1480,106 @@ static int cmd_help(int argc, char **argv)
 }
 
 static const struct cmd objects[] = {
-	{ "status", cmd_status }, { "ports", cmd_ports }, { "fabric", cmd_fabric },
-	{ "peers", cmd_peers },	  { "pairs", cmd_pairs }, { "qps", cmd_qps },
-	{ "job", cmd_job },	  { "help", cmd_help },	  { NULL, NULL },
+	{ "status", cmd_status }, { "ports", cmd_ports },     { "fabric", cmd_fabric },
+	{ "peers", cmd_peers },	  { "pairs", cmd_pairs },     { "qps", cmd_qps },
+	{ "job", cmd_job },	  { "monitor", cmd_monitor }, { "help", cmd_help },
+	{ NULL, NULL },
 };
+
+/*
+ * -p: the JSON the objects print, indented as jq prints it. The objects
+ * write compact JSON to a memory stream (glibc's stdout may be assigned);
+ * this re-reads it outside strings.
+ */
+static void print_pretty(const char *p, size_t len, FILE *f)
+{
+	bool in_str = false, esc = false;
+	int depth = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = p[i];
+
+		if (in_str) {
+			fputc(ch, f);
+			if (esc)
+				esc = false;
+			else if (ch == '\\')
+				esc = true;
+			else if (ch == '"')
+				in_str = false;
+			continue;
+		}
+		switch (ch) {
+		case '"':
+			in_str = true;
+			fputc(ch, f);
+			break;
+		case '{':
+		case '[':
+			if (i + 1 < len && (p[i + 1] == '}' || p[i + 1] == ']')) {
+				fputc(ch, f);
+				fputc(p[++i], f);
+				break;
+			}
+			depth++;
+			fprintf(f, "%c\n%*s", ch, 2 * depth, "");
+			break;
+		case '}':
+		case ']':
+			depth--;
+			fprintf(f, "\n%*s%c", 2 * (depth > 0 ? depth : 0), "", ch);
+			break;
+		case ',':
+			fprintf(f, ",\n%*s", 2 * depth, "");
+			break;
+		case ':':
+			fputs(": ", f);
+			break;
+		default:
+			fputc(ch, f);
+		}
+	}
+}
+
+static int run_pretty(int argc, char **argv)
+{
+	FILE *real = stdout, *mem;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	mem = open_memstream(&buf, &len);
+	if (!mem) {
+		fprintf(stderr, "titactl: out of memory\n");
+		return 1;
+	}
+	stdout = mem;
+	r = dispatch(objects, "", argc, argv);
+	fclose(mem);
+	stdout = real;
+	print_pretty(buf, len, stdout);
+	free(buf);
+	return r;
+}
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		{ "json", no_argument, NULL, 'j' },	    { "pretty", no_argument, NULL, 'p' },
+		{ "socket", required_argument, NULL, 's' }, { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },	    { NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	/* Options stop at the object: "job set x --weight 2" keeps its own. */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+js:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jps:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 'p':
+			pretty = true;
 			break;
 		case 's':
 			socket_path = optarg;
@@ -1035,6 +1597,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		usage_error("missing object (status, ports, peers, pairs, qps, job)");
-	return dispatch(objects, "titactl", argc - optind, argv + optind);
+		usage_error("missing object (status, ports, fabric, peers, pairs, qps, job, monitor)");
+	if (pretty && !json)
+		usage_error("-p (--pretty) indents JSON: give it with -j");
+	if (pretty)
+		return run_pretty(argc - optind, argv + optind);
+	return dispatch(objects, "", argc - optind, argv + optind);
 }

@@ -26,6 +26,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "autoconf.h"
 #include "bootid.h"
 #include "control.h"
 #include "discovery.h"
@@ -39,6 +40,7 @@
 #include "ports.h"
 #include "tita-config.h"
 #include "units.h"
+#include "watch.h"
 
 #define HOUSEKEEPING_NS (1 * TITA_NSEC_PER_SEC)
 
@@ -55,6 +57,8 @@ struct titad {
 	struct titad_discovery *discovery;
 	struct titad_control *control;
 	struct titad_metrics *metrics;
+	struct titad_watch *watch;
+	struct titad_sources src; /* what the watch reads */
 
 	struct tita_timer *t_housekeeping, *t_watchdog;
 	uint64_t watchdog_usec;
@@ -63,24 +67,32 @@ struct titad {
 	struct titad_lock lock;
 };
 
-/* Everything that makes a config acceptable, file and system. */
+/* Everything that makes a config acceptable, file and system; notes: what
+ * pacer = auto and a file without [port] came to on this host. */
 static int load_all(const char *path, struct titad_config *cfg, struct tita_wire_keyring *kr,
-		    char *err, size_t err_size)
+		    char *notes, size_t notes_size, char *err, size_t err_size)
 {
 	int r = titad_config_load(path, cfg, err, err_size);
 
 	if (r)
 		return r;
+	r = titad_autoconf(cfg, notes, notes_size, err, err_size);
+	if (r)
+		return r;
 	return titad_keys_load(cfg, kr, err, err_size);
 }
 
-/* Each problem on its own line of stderr. */
+/* One line per problem. Under journald (titad's start from systemd) each
+ * line carries the error priority, as the log's own lines do; on a
+ * terminal (--check-config) it says titad's name. */
 static void print_problems(const char *err)
 {
+	bool journal = getenv("JOURNAL_STREAM") != NULL;
+
 	for (const char *p = err; *p;) {
 		size_t n = strcspn(p, "\n");
 
-		fprintf(stderr, "titad: %.*s\n", (int)n, p);
+		fprintf(stderr, journal ? "<3>%.*s\n" : "titad: %.*s\n", (int)n, p);
 		p += n + (p[n] == '\n');
 	}
 }
@@ -96,10 +108,16 @@ static int check_config(const char *path)
 	struct tita_wire_keyring kr;
 	char err[8192] = "", more[512];
 	int bad = titad_config_load_check(path, &cfg, err, sizeof(err)) != 0;
+	char notes[2048] = "";
 
-	if (bad && !cfg.n_ports && access(path, R_OK)) {
+	if (bad && access(path, R_OK)) {
 		print_problems(err); /* not even read */
 		return 1;
+	}
+	if (titad_autoconf(&cfg, notes, sizeof(notes), more, sizeof(more))) {
+		snprintf(err + strlen(err), sizeof(err) - strlen(err), "%s%s", bad ? "\n" : "",
+			 more);
+		bad = 1;
 	}
 	if (titad_keys_load(&cfg, &kr, more, sizeof(more))) {
 		snprintf(err + strlen(err), sizeof(err) - strlen(err), "%s%s", bad ? "\n" : "",
@@ -117,6 +135,12 @@ static int check_config(const char *path)
 	if (bad) {
 		print_problems(err);
 		return 1;
+	}
+	for (const char *p = notes; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		printf("%s: %.*s\n", path, (int)n, p);
+		p += n + (p[n] == '\n');
 	}
 	printf("%s: OK\n", path);
 	return 0;
@@ -206,6 +230,7 @@ static void on_housekeeping(void *data, uint64_t now_ns)
 	titad_ports_housekeeping(d->ports, now_ns);
 	titad_fabric_housekeeping(d->fabric, now_ns);
 	titad_peers_housekeeping(d->peers, now_ns);
+	titad_watch_check(d->watch, &d->src, now_ns);
 	tita_log_flush();
 	notify_status(d);
 	tita_event_timer_set(d->ev, d->t_housekeeping, now_ns + HOUSEKEEPING_NS);
@@ -248,8 +273,8 @@ static const char *immutable_change(const struct titad_config *o, const struct t
 		return "pacer";
 	if (strcmp(o->control_socket, n->control_socket))
 		return "control-socket";
-	if (strcmp(o->metrics_listen, n->metrics_listen))
-		return "metrics-listen";
+	if (strcmp(o->metrics_listen, n->metrics_listen) || o->metrics_pairs != n->metrics_pairs)
+		return "metrics-listen or metrics-pairs";
 	if (strcmp(o->agent_socket, n->agent_socket) || strcmp(o->sysfs_root, n->sysfs_root))
 		return "agent-socket or sysfs-root";
 	if (strcmp(o->pin_root, n->pin_root) || o->xdp_mode != n->xdp_mode ||
@@ -276,7 +301,7 @@ static void reload(struct titad *d, uint64_t now_ns)
 	struct titad_peers_ports hp;
 	struct tita_wire_keyring kr;
 	const char *what;
-	char err[4096];
+	char err[4096], notes[2048];
 	int r;
 
 	if (!cfg) {
@@ -285,7 +310,7 @@ static void reload(struct titad *d, uint64_t now_ns)
 		return;
 	}
 	sd_notify(0, "RELOADING=1");
-	r = load_all(d->config_path, cfg, &kr, err, sizeof(err));
+	r = load_all(d->config_path, cfg, &kr, notes, sizeof(notes), err, sizeof(err));
 	if (r) {
 		for (const char *p = err; *p;) {
 			size_t n = strcspn(p, "\n");
@@ -380,6 +405,7 @@ static void usage(FILE *f)
 /* The reverse of start(): what was opened is closed, whatever failed. */
 static void stop(struct titad *d)
 {
+	d->watch = titad_watch_free(d->watch);
 	d->metrics = titad_metrics_close(d->metrics);
 	d->control = titad_control_close(d->control);
 	d->discovery = titad_discovery_close(d->discovery);
@@ -454,6 +480,7 @@ static int start(struct titad *d, char *err, size_t err_size)
 				      .discovery = d->discovery,
 				      .fabric = d->fabric,
 				      .start_ns = d->start_ns,
+				      .metrics_pairs = d->cfg.metrics_pairs,
 				      .reloads_ok = &d->reloads_ok,
 				      .reloads_failed = &d->reloads_failed };
 	r = titad_control_open(&d->control, d->ev, &d->cfg, &src, err, err_size);
@@ -463,6 +490,10 @@ static int start(struct titad *d, char *err, size_t err_size)
 	r = titad_metrics_open(&d->metrics, d->ev, d->cfg.metrics_listen, &src, err, err_size);
 	if (r)
 		return r;
+	d->src = src;
+	d->watch = titad_watch_new();
+	if (!d->watch)
+		return -errno;
 
 	d->t_housekeeping = tita_event_timer_new(d->ev, on_housekeeping, d);
 	if (!d->t_housekeeping)
@@ -491,6 +522,7 @@ int main(int argc, char **argv)
 	};
 	static struct titad d;
 	const char *path = TITAD_CONFIG_PATH;
+	char notes[2048] = "";
 	bool check_only = false;
 	char err[4096] = "";
 	int c, r;
@@ -528,7 +560,7 @@ int main(int argc, char **argv)
 	snprintf(d.config_path, sizeof(d.config_path), "%s", path);
 	if (check_only)
 		return check_config(path);
-	r = load_all(path, &d.cfg, &d.keyring, err, sizeof(err));
+	r = load_all(path, &d.cfg, &d.keyring, notes, sizeof(notes), err, sizeof(err));
 	if (r) {
 		print_problems(err);
 		return 1;
@@ -542,6 +574,12 @@ int main(int argc, char **argv)
 		stop(&d);
 		sd_notifyf(0, "STATUS=failed to start: %s\nERRNO=%d", err, -r);
 		return 1;
+	}
+	for (const char *p = notes; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		log_notice("%.*s", (int)n, p);
+		p += n + (p[n] == '\n');
 	}
 	log_notice("titad %s running: %u port(s), %s pacer, peers on udp/%u, control %s",
 		   TITA_VERSION, titad_ports_count(d.ports), titad_pacer_name(d.cfg.pacer),

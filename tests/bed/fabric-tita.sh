@@ -116,7 +116,7 @@ check "3 s in: h2 reported to h1; its probes were answered by spines, its moves 
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["probes"]["spine"] > 0 and d["paths"]["applied"] > 0 and d["paths"]["failed"] == 0 and d["leaf_reports"] > 0))' "$work/tita/fabric-h2.json"
 
 check "3 s in: h1's metrics: its place, its leadership, its moves ($(grep -E '^tita_fabric_(place|leader|paths_total\{result="applied"\})' "$work/tita/metrics-h1.txt" | tr "\n" " "))" \
-	bash -c "grep -q '^tita_fabric_place{port=\"eth0\",leaf=\"l1\",spines=\"2\",spine_bps=\"100000000\"} 1\$' '$work/tita/metrics-h1.txt' &&
+	bash -c "grep -q '^tita_fabric_place{port=\"eth0\",leaf=\"l1\",spines=\"2\",spine_bytes_per_second=\"12500000\"} 1\$' '$work/tita/metrics-h1.txt' &&
 		grep -q '^tita_fabric_leader{port=\"eth0\"} 1\$' '$work/tita/metrics-h1.txt' &&
 		grep -Eq '^tita_fabric_paths_total\{result=\"applied\"\} [1-9]' '$work/tita/metrics-h1.txt'"
 

@@ -57,13 +57,25 @@ for _ in $(seq 30); do
 import json, sys
 d = json.load(open(sys.argv[1]))
 r = [x for x in d["data"]["result"] if float(x["value"][1]) > 0 and x["metric"].get("instance") == "10.77.0.4:9977"]
-print(" ".join(sorted("%s=%.0f" % (x["metric"].get("remote", "?"), float(x["value"][1]) * 8) for x in r)))
+print(" ".join(sorted("%s=%.0f" % (x["metric"].get("peer", "?"), float(x["value"][1]) * 8) for x in r)))
 EOF
 )
 	[ "$(wc -w <<<"$found")" -ge 2 ] && break
 	sleep 0.5
 done
 check "Prometheus has h4's granted rates for both senders ($found bit/s)" [ "$(wc -w <<<"$found")" -ge 2 ]
+
+# Every query of the Grafana dashboard while h1 and h2 send
+# (tests/bed/dashboard-queries.py): asked until all answer, for up to 10 s
+# (a rate needs two scrapes).
+dash_ok=0
+for _ in $(seq 20); do
+	python3 "$src/tests/bed/dashboard-queries.py" "$src/deploy/grafana/tita-dashboard.json" \
+		"$port" "$(netns sw)" >"$work/dash.txt" 2>&1 && { dash_ok=1; break; }
+	sleep 0.5
+done
+sed 's/^/  /' "$work/dash.txt"
+check "every dashboard query is valid, every panel of the bed's parts has data" [ "$dash_ok" = 1 ]
 
 # Every target up: asked until it holds, for up to 10 s (a scrape that
 # missed its 900 ms timeout on two busy CPUs marks a target down until the
@@ -86,7 +98,7 @@ check "all four titad targets are up ($up)" [ "$up" = 4 ]
 max=0
 for _ in $(seq 20); do
 	end=$(date +%s)
-	api "query_range?query=sum(tita_pair_granted_bytes_per_second%7Brole%3D%22rx%22,instance%3D%2210.77.0.4:9977%22%7D)&start=$((end - 8))&end=$end&step=1" >"$work/range.json" 2>/dev/null || true
+	api "query_range?query=sum(tita_job_granted_bytes_per_second%7Brole%3D%22rx%22,instance%3D%2210.77.0.4:9977%22%7D)&start=$((end - 8))&end=$end&step=1" >"$work/range.json" 2>/dev/null || true
 	max=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); v=[float(p[1]) * 8 for r in d["data"]["result"] for p in r["values"]]; print(int(max(v)) if v else 0)' "$work/range.json" 2>/dev/null || echo 0)
 	[ "$max" -gt 0 ] && break
 	sleep 0.5

@@ -119,8 +119,32 @@ write_conf h2 2 $eta "
 fail-open = line-rate"
 write_conf h3 3 $eta
 
-for h in "${hosts[@]}"; do start_titad "$h"; done
-ok "three titad processes running"
+# h2 runs as under systemd: JOURNAL_STREAM set and a journal socket, which
+# here is a listener of this test's in a mount namespace of h2's own (a
+# tmpfs on /run), recording each native journal datagram: what titad
+# sends journald with libsystemd, fields and all.
+start_titad_journal() { # host
+	local h=$1
+	nsenter --net="/run/netns/$(ns "$h")" unshare -m --propagation private sh -c '
+		mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/journal || exit 1
+		timeout 300 python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(\"/run/systemd/journal/socket\")
+open(sys.argv[1] + \".ready\", \"w\").close()
+with open(sys.argv[1], \"ab\", buffering=0) as f:
+    while True:
+        f.write(s.recv(65536) + b\"\\n--\\n\")
+" "$1" &
+		for _ in $(seq 50); do [ -e "$1.ready" ] && break; sleep 0.1; done
+		JOURNAL_STREAM=0:0 exec "$2" -c "$3"' sh "$tmp/$h.journal" "$titad" "$tmp/$h.conf" >>"$tmp/$h.log" 2>&1 &
+	pid[$h]=$!
+	wait_titad "$h"
+}
+start_titad h1
+start_titad_journal h2
+start_titad h3
+ok "three titad processes running (h2 under a journal)"
 
 ctl() { # host, args...
 	local h=$1
@@ -228,11 +252,86 @@ for _ in $(seq 100); do
 done
 check "h3 back: h1 and h2 paced below line rate again ($(rules h1 | tr '\n' ' ')/ $(rules h2 | tr '\n' ' '))" [ "$resumed" = 1 ]
 
+# ---- the log: a receiver lost and back ------------------------------------------------------
+# h3 stopped for 4.5 s (past the 3 s without a hello that is lost): h1's
+# log says its pair to h3 fails open and h3 is lost, then that h3 is heard
+# again and nothing fails open any more; h2's journal has the same as
+# fields (TITA_EVENT, TITA_PEER, TITA_PORT, TITA_JOB, PRIORITY).
+# titactl monitor on h1 meanwhile sees the same: the pair's state, h3.
+timeout 12 "$titactl" -j -s "$tmp/h1.sock" monitor >"$tmp/monitor.json" 2>"$tmp/monitor.err" &
+monitor_pid=$!
+sleep 0.5
+kill -STOP "${pid[h3]}"
+sleep 4.5
+kill -CONT "${pid[h3]}"
+for _ in $(seq 50); do
+	grep -q 'peer 10.77.0.3: no pair fails open' "$tmp/h1.log" && grep -q 'peer 10.77.0.3: heard again' "$tmp/h1.log" &&
+		[ "$(grep -c '^TITA_EVENT=\(peer-back\|fail-open-end\)$' "$tmp/h2.journal")" -ge 2 ] && break
+	sleep 0.1
+done
+check "h1's log: its pairs to h3 fail open, named by peer, port and job" \
+	grep -q '^titad: warning: peer 10.77.0.3: grants lapsed, 1 pair(s) fail open on eth0 (job train): unpaced until it grants again$' "$tmp/h1.log"
+check "h1's log: h3 lost" grep -q '^titad: warning: peer 10.77.0.3: lost: not heard for [3-9]\.[0-9]s' "$tmp/h1.log"
+check "h1's log: h3 heard again, nothing fails open any more" bash -c "
+	grep -q '^titad: notice: peer 10.77.0.3: heard again$' '$tmp/h1.log' &&
+	grep -q '^titad: notice: peer 10.77.0.3: no pair fails open any more' '$tmp/h1.log'"
+check "h3's log: both senders heard when they came" bash -c "
+	grep -q '^titad: notice: peer 10.77.0.1: heard (boot id [0-9]*)$' '$tmp/h3.log' &&
+	grep -q '^titad: notice: peer 10.77.0.2: heard (boot id [0-9]*)$' '$tmp/h3.log'"
+check "h2's journal: fail-open with its fields and priority 4" python3 - "$tmp/h2.journal" <<'EOF'
+import sys
+entries = [dict(l.split("=", 1) for l in e.strip().split("\n") if "=" in l)
+           for e in open(sys.argv[1]).read().split("\n--\n")]
+def has(**kv):
+    return any(all(e.get(k) == v for k, v in kv.items()) for e in entries)
+assert has(TITA_EVENT="fail-open", TITA_PEER="10.77.0.3", TITA_PORT="eth0", TITA_JOB="default",
+           PRIORITY="4", SYSLOG_IDENTIFIER="titad"), entries
+assert has(TITA_EVENT="peer-lost", TITA_PEER="10.77.0.3", PRIORITY="4"), entries
+assert has(TITA_EVENT="peer-back", TITA_PEER="10.77.0.3", PRIORITY="5"), entries
+assert has(TITA_EVENT="fail-open-end", TITA_PEER="10.77.0.3", PRIORITY="5"), entries
+print(len(entries), "journal entries")
+EOF
+sleep 1
+kill "$monitor_pid" 2>/dev/null || true
+wait "$monitor_pid" 2>/dev/null || true
+check "titactl monitor on h1: the pair to h3 fails open and comes back, h3 lost and back" python3 - "$tmp/monitor.json" <<'EOF'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def seen(obj, name, event, detail=None):
+    return any(e["object"] == obj and e["name"] == name and e["event"] == event and
+               (detail is None or e["detail"].startswith(detail)) for e in ev)
+pair = "tx 10.77.0.1 -> 10.77.0.3 job train"
+assert seen("pair", pair, "state", "granted -> fail-open"), ev
+assert any(e["name"] == pair and e["event"] == "state" and e["detail"].startswith("fail-open -> ") for e in ev), ev
+assert seen("pair", pair, "grant", "") , ev
+assert seen("peer", "10.77.0.3", "lost") and seen("peer", "10.77.0.3", "back"), ev
+print(len(ev), "events")
+EOF
+check "h2's stderr under the journal: lines with priority prefixes, not 'titad: '" bash -c "
+	grep -q '^<5>titad 0' '$tmp/h2.log' && ! grep -q '^titad: ' '$tmp/h2.log'"
+
 # ---- metrics ------------------------------------------------------------------------------------
 in_ns h3 curl -sf http://127.0.0.1:9977/metrics >"$tmp/metrics.txt"
 check "promtool check metrics passes on h3's scrape" promtool check metrics <"$tmp/metrics.txt"
 check "the scrape has granted rates and the loop histogram" \
 	grep -q '^tita_pair_granted_bytes_per_second{.*role="rx"}' "$tmp/metrics.txt"
+# Labels that join: no bare job (Prometheus's own label: a scrape would
+# rename it exported_job); port is an interface name in every family, the
+# names tita_port_info maps to addresses; pairs carry peer and tita_job.
+check "no series has a label named job" bash -c "! grep -E '[{,]job=' '$tmp/metrics.txt'"
+check "tita_port_info maps port eth0 to h3's address" \
+	grep -q '^tita_port_info{port="eth0",address="10.77.0.3",pacer="tc"} 1$' "$tmp/metrics.txt"
+check "every port label, in every family, is eth0 (an interface, never an address)" bash -c "
+	grep -oE '[{,]port=\"[^\"]*\"' '$tmp/metrics.txt' | sort | uniq -c | tee '$tmp/ports.txt' | grep -qv 'port=\"eth0\"' && exit 1
+	[ -s '$tmp/ports.txt' ]"
+check "pair series: port, peer, tita_job, role" \
+	grep -q '^tita_pair_granted_bytes_per_second{port="eth0",peer="10.77.0.1",tita_job="[^"]*",role="rx"}' "$tmp/metrics.txt"
+check "per-job sums: h3's rx pairs from both senders are counted" \
+	awk '/^tita_job_pairs\{port="eth0",.*role="rx"\}/ { n += $2 } END { exit !(n >= 2) }' "$tmp/metrics.txt"
+check "the process families are there" bash -c "
+	for m in process_cpu_seconds_total process_resident_memory_bytes process_open_fds process_start_time_seconds; do
+		grep -q \"^\$m \" '$tmp/metrics.txt' || exit 1
+	done"
 
 # ---- titactl: bad arguments ---------------------------------------------------------------------
 before=$(ctl h1 -j job show train)
@@ -275,13 +374,51 @@ for args in "${bad_args[@]}"; do
 	rc=$?
 	set -e
 	lines=$(wc -l <"$tmp/err")
-	if [ "$rc" -ne 0 ] && [ "$lines" -eq 1 ] && [ -z "$out" ]; then
+	if [ "$rc" -ne 0 ] && [ "$lines" -eq 1 ] && [ -z "$out" ] && ! grep -q 'titactl: titactl:' "$tmp/err"; then
 		ok "titactl $args: exit $rc, $(cat "$tmp/err")"
 	else
 		fail "titactl $args: exit $rc, $lines stderr lines, stdout '$out'"
 	fi
 done
 check "bad arguments changed nothing" [ "$(ctl h1 -j job show train)" = "$before" ]
+
+# ---- titactl: JSON for jq, n/a, prefixes and filters --------------------------------------------
+# Boot ids are 64-bit: strings, which jq keeps whole. What does not apply
+# to a row is null (an rx pair's ceiling, rate and CNPs), and "-" in the
+# table, not a 0bit that reads like a measurement.
+check "status -j -p: indented JSON, boot_id a string of digits" bash -c "
+	'$titactl' -j -p -s '$tmp/h1.sock' status | tee '$tmp/pretty.json' | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert isinstance(d[\"boot_id\"], str) and d[\"boot_id\"].isdigit() and int(d[\"boot_id\"]) > 0, d[\"boot_id\"]'
+	[ \$(wc -l <'$tmp/pretty.json') -gt 10 ] && grep -q '^  \"boot_id\": \"[0-9]*\",\$' '$tmp/pretty.json'"
+check "peers -j: every heard peer's boot_id is a string" bash -c "
+	ctl() { '$titactl' -s '$tmp/h3.sock' \"\$@\"; }
+	ctl -j peers | python3 -c '
+import json, sys
+p = [x for x in json.load(sys.stdin) if x[\"heard\"]]
+assert p and all(isinstance(x[\"boot_id\"], str) for x in p), p'"
+check "pairs -j: an rx pair's ceiling, rate and CNPs are null" bash -c "
+	'$titactl' -j -s '$tmp/h3.sock' pairs role rx | python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+assert p and all(x[\"ceiling_bps\"] is None and x[\"rate_bps\"] is None and x[\"cnp_per_sec\"] is None for x in p), p'"
+check "pairs (table): an rx row's CEILING and CNP/S are -, never 0bit" bash -c "
+	'$titactl' -s '$tmp/h3.sock' pairs role rx | awk 'NR > 1 { n++; if (\$8 != \"-\" || \$12 != \"-\") bad = 1 } END { exit !(n > 0 && !bad) }'"
+check "pa ro tx (prefixes) lists h1's tx pairs, as pairs role tx does" bash -c "
+	[ \"\$('$titactl' -j -s '$tmp/h1.sock' pa ro tx | python3 -c 'import json,sys; print(sorted((p[\"role\"], p[\"remote\"]) for p in json.load(sys.stdin)))')\" = \
+	  \"\$('$titactl' -j -s '$tmp/h1.sock' pairs role tx | python3 -c 'import json,sys; print(sorted((p[\"role\"], p[\"remote\"]) for p in json.load(sys.stdin)))')\" ]"
+check "pairs dev eth0 peer 10.77.0.3 job train: h1's pair to h3, on eth0's address" bash -c "
+	'$titactl' -j -s '$tmp/h1.sock' pairs dev eth0 peer 10.77.0.3 job train role tx | python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+assert len(p) == 1 and p[0][\"local\"] == \"10.77.0.1\" and p[0][\"remote\"] == \"10.77.0.3\", p'"
+set +e
+"$titactl" -s "$tmp/h1.sock" pairs dev eth9 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+set -e
+check "pairs dev eth9 (no such port): exit 1, one line ($(cat "$tmp/err"))" \
+	bash -c "[ $rc = 1 ] && [ \$(wc -l <'$tmp/err') = 1 ] && [ ! -s '$tmp/out' ]"
 
 # ---- an unprivileged user ---------------------------------------------------------------
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$titactl" -s "$tmp/h1.sock" "$@"; }

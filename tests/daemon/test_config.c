@@ -40,7 +40,7 @@ static void test_defaults(void **state)
 		    def.grant_ttl_ns * 1000000 / def.control_interval_ns);
 	assert_true(cfg.params.refresh_ns == def.refresh_ns * 1000000 / def.control_interval_ns);
 	assert_int_equal(cfg.peer_port, 4792);
-	assert_int_equal(cfg.pacer, TITAD_PACER_TC);
+	assert_int_equal(cfg.pacer, TITAD_PACER_AUTO);
 	assert_int_equal(cfg.control_mode, 0660);
 	assert_string_equal(cfg.key_file, "/etc/tita/cluster.key");
 }
@@ -159,8 +159,6 @@ static const struct {
 	const char *text;
 	const char *error;
 } bad_files[] = {
-	{ "", "t.conf: no [port IFNAME] section: titad needs at least one NIC" },
-	{ "[daemon]\n", "t.conf: no [port IFNAME] section: titad needs at least one NIC" },
 	{ "key = 1\n" BASE, "t.conf:1: 'key' outside of any section" },
 	{ BASE "[frob]\n", "t.conf:3: unknown section [frob]" },
 	{ BASE "[daemon x]\n", "t.conf:3: [daemon] takes no name" },
@@ -172,7 +170,7 @@ static const struct {
 	{ BASE "[daemon]\nlog-level = loud\n",
 	  "t.conf:4: log-level: 'loud' is not one of err, warning, notice, info, debug" },
 	{ BASE "[daemon]\npacer = verbs\n",
-	  "t.conf:4: pacer: 'verbs' is not one of tc, dry-run, qp, dcb" },
+	  "t.conf:4: pacer: 'verbs' is not one of tc, dry-run, qp, dcb, auto" },
 	{ BASE "[daemon]\ncontrol-socket = run/x\n",
 	  "t.conf:4: control-socket: 'run/x' is not an absolute path" },
 	{ BASE "[daemon]\ncontrol-mode = 0999\n",
@@ -315,7 +313,7 @@ static void test_every_problem(void **state)
 	(void)state;
 	assert_int_not_equal(parse(text, &cfg, err, sizeof(err)), 0);
 	assert_string_equal(err,
-			    "t.conf:2: pacer: 'verbs' is not one of tc, dry-run, qp, dcb\n"
+			    "t.conf:2: pacer: 'verbs' is not one of tc, dry-run, qp, dcb, auto\n"
 			    "t.conf:3: unknown key 'frob' in [daemon]\n"
 			    "t.conf:6: grant-ttl: must be at least twice the control interval\n"
 			    "t.conf:7: syntax error: expected [section], key = value, or a "

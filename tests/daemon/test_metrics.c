@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -180,6 +181,43 @@ static void test_scrape(void **state)
 		strstr(body, "# TYPE tita_uptime_seconds gauge\ntita_uptime_seconds 3.000\n"));
 	assert_non_null(strstr(body, "tita_peer_datagrams_no_slot_total 0\n"));
 	assert_non_null(strstr(body, "tita_metrics_clients 1\n"));
+	{
+		/* The process families, as client libraries export them, and
+		 * about this process: it started before now, today, holds its
+		 * listener and the scrape's connection, and has memory. */
+		double cpu = -1, start = 0, rss = 0, fds = 0, max_fds = 0;
+		const char *p;
+
+		assert_non_null(p = strstr(body, "\nprocess_cpu_seconds_total "));
+		cpu = atof(p + strlen("\nprocess_cpu_seconds_total "));
+		assert_non_null(p = strstr(body, "\nprocess_start_time_seconds "));
+		start = atof(p + strlen("\nprocess_start_time_seconds "));
+		assert_non_null(p = strstr(body, "\nprocess_resident_memory_bytes "));
+		rss = atof(p + strlen("\nprocess_resident_memory_bytes "));
+		assert_non_null(p = strstr(body, "\nprocess_open_fds "));
+		fds = atof(p + strlen("\nprocess_open_fds "));
+		assert_non_null(p = strstr(body, "\nprocess_max_fds "));
+		max_fds = atof(p + strlen("\nprocess_max_fds "));
+		assert_true(cpu >= 0 && cpu < 3600);
+		assert_true(start <= (double)time(NULL) + 1 && start > (double)time(NULL) - 86400);
+		assert_true(rss > 1e5);
+		assert_true(fds >= 4 && fds <= max_fds);
+		assert_non_null(strstr(body, "# TYPE process_cpu_seconds_total counter\n"));
+		/* Rates say their unit against titactl's. */
+		assert_non_null(strstr(body, "# HELP tita_port_line_rate_bytes_per_second") ||
+				strstr(body, "# HELP tita_job_demand_bytes_per_second"));
+		for (p = strstr(body, "_bytes_per_second "); p;
+		     p = strstr(p + 1, "_bytes_per_second ")) {
+			const char *line = p;
+
+			while (line > body && line[-1] != '\n')
+				line--;
+			if (!strncmp(line, "# HELP ", 7))
+				assert_non_null(strstr(line,
+						       "In bytes per second (titactl shows bits "
+						       "per second).\n"));
+		}
+	}
 	fd = conn_from(f, 1);
 	assert_int_equal(get(f, fd, "POST /metrics HTTP/1.1\r\n\r\n", T0, NULL, 0), 405);
 	close(fd);

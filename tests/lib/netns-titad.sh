@@ -18,6 +18,13 @@ start_titad() { # host
 	# nsenter execs titad: $! is titad itself, which signal tests need.
 	nsenter --net="/run/netns/$(ns "$h")" "$titad" -c "$tmp/$h.conf" >>"$tmp/$h.log" 2>&1 &
 	pid[$h]=$!
+	wait_titad "$h"
+}
+
+# Until titad of host answers on its control socket (15 s at most), or
+# exit 1 with its log.
+wait_titad() { # host
+	local h=$1
 	for _ in $(seq 150); do
 		[ -S "$tmp/$h.sock" ] && "$titactl" -s "$tmp/$h.sock" status >/dev/null 2>&1 && return 0
 		kill -0 "${pid[$h]}" 2>/dev/null || break

@@ -163,7 +163,9 @@ chmod 600 "$tmp/cluster.key"
 # A sysfs tree with one RDMA device whose port 1 GID table names eth0, as a
 # RoCE NIC's does: indexes 0/1 link-local (RoCE v1, v2), 2/3 the port's
 # IPv4 address (v1, v2). No class/net/eth0/device link: titad finds the
-# device by scanning GID tables, as for Soft-RoCE and bonds.
+# device by scanning GID tables, as for Soft-RoCE and bonds. The device has
+# a bus device (a PCI function's, as a real NIC's): hardware RoCE, which
+# pacer = auto paces with qp.
 fake_sysfs() { # root, device, IPv4 address
 	local port=$1/class/infiniband/$2/ports/1 v4 i
 	v4=$(printf '%02x%02x:%02x%02x' ${3//./ })
@@ -176,6 +178,7 @@ fake_sysfs() { # root, device, IPv4 address
 	for i in 2 3; do echo "0000:0000:0000:0000:0000:ffff:$v4" >"$port/gids/$i"; done
 	echo "4: ACTIVE" >"$port/state"
 	echo Ethernet >"$port/link_layer"
+	mkdir -p "$1/class/infiniband/$2/device"
 }
 fake_sysfs "$tmp/sys-a" bnxt_re0 "$ADDR_A"
 fake_sysfs "$tmp/sys-b" mlx5_1 "$ADDR_B"
@@ -213,12 +216,16 @@ address = $3
 line-rate = 10G
 CONF
 }
-write_conf a qp "$ADDR_A" "agent-socket = $tmp/agent.sock
+write_conf a auto "$ADDR_A" "agent-socket = $tmp/agent.sock
 proc-root = $tmp/proc-a"
 write_conf b dry-run "$ADDR_B" ""
 
 for h in "${hosts[@]}"; do start_titad "$h"; done
-ok "titad running on A (qp pacer) and B (dry-run pacer)"
+ok "titad running on A (pacer = auto) and B (dry-run pacer)"
+check "A's pacer = auto took qp for bnxt_re0's hardware RoCE, and said so" bash -c "
+	grep -q '^titad: notice: eth0: RDMA device bnxt_re0 (hardware RoCE: only the qp pacer reaches it); pacer qp$' '$tmp/a.log' &&
+	'$titactl' -j -s '$tmp/a.sock' ports | grep -q '\"ifname\":\"eth0\",\"addr\":\"[0-9.]*\",\"pacer\":\"qp\"' &&
+	'$titactl' -s '$tmp/a.sock' ports | awk 'NR == 2 && \$1 == \"eth0\" && \$3 == \"qp\" { f = 1 } END { exit !f }'"
 
 metric() { # host, series (labels included): its value, or "absent"
 	in_ns "$1" curl -sf --max-time 5 http://127.0.0.1:9978/metrics |
@@ -277,11 +284,11 @@ why = ", ".join("%s heard %s" % (x["addr"], x["heard"]) for x in peers)'
 pcheck "B grants it: A's TX pair is granted" 20 '
 p = pair("a", "tx", E["ADDR_B"])
 ok = p is not None and p["state"] == "granted" and p["grant_bps"] > 0
-why = p and "%s, grant %d bit/s" % (p["state"], p["grant_bps"])'
+why = p and "%s, grant %s bit/s" % (p["state"], p["grant_bps"])'
 pcheck "B's RX pair from A has the demand and the grant" 10 '
 p = pair("b", "rx", E["ADDR_A"])
-ok = p is not None and p["demand_bps"] > 0 and p["grant_bps"] > 0
-why = p and "demand %d, grant %d bit/s" % (p["demand_bps"], p["grant_bps"])'
+ok = p is not None and (p["demand_bps"] or 0) > 0 and (p["grant_bps"] or 0) > 0
+why = p and "%s, demand %s, grant %s bit/s" % (p["state"], p["demand_bps"], p["grant_bps"])'
 # One QP on the pair: it gets all of the pair's rate, re-commanded when
 # that moves by more than 5%. The record reaches the file up to 100 ms
 # after the call and grants move: a granted rate that titad showed must

@@ -164,9 +164,13 @@ key_hex=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 (umask 077 && printf '%s\n' "$key_hex" >"$key")
 sed -i 's/^log-level = info$/log-level = notice/' "$conf"
 grep -qx 'log-level = notice' "$conf" || bad "configure: could not edit $conf"
+# The shipped file has no [port]: titad takes the netdevs with an RDMA
+# device. This node has none (veths), so its administrator names the port,
+# as titad's one line about it says.
+printf '\n[port eth0]\n' >>"$conf"
 # --check-config also checks the host: each [port]'s netdev must exist,
 # with an address and a speed where the file gives none. The GPU node the
-# administrator configured for is a network namespace with the example's
+# administrator configured for is a network namespace with those
 # netdevs, as veths (which report 10G) with a documentation address each.
 check_ns=tita-lc$$
 ip netns add "$check_ns"
