@@ -1207,7 +1207,7 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	struct fab_port *f = pt->fab;
 	bool due = f->report_due || now_ns - f->report_sent_ns >= c->p.refresh_ns;
 	struct tita_leaf_entry *self_lines = f->scratch;
-	uint32_t n_self = 0, w = 0;
+	uint32_t n_self = 0, n_out = 0, w = 0;
 
 	/* A leader that stopped answering: try the next member. */
 	if (f->leader != f->self && f->waiting_since_ns &&
@@ -1245,6 +1245,7 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			e->kind = TITA_MSG_LEAF_REPORT;
 			e->peer = f->members[f->leader];
 			e->leaf = (struct out_leaf){ .line = ln->e, .leaf_id = f->place.leaf };
+			n_out++;
 		}
 		ln->sent = ln->live;
 		ln->sent_demand_bps = ln->e.demand_bps;
@@ -1259,7 +1260,9 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	f->n_lines = w;
 	if (f->leader == f->self)
 		leader_take_lines(c, pt, &pt->local, self_lines, n_self, now_ns);
-	else if (!f->waiting_since_ns)
+	else if (n_out && !f->waiting_since_ns)
+		/* Only a report that went out waits for an answer: a member
+		 * with nothing to say would otherwise count its leader lost. */
 		f->waiting_since_ns = now_ns;
 	c->stats.leaf_reports++;
 }

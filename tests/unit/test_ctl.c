@@ -1092,6 +1092,30 @@ static void test_fabric_collision_is_repaired(void **state)
 }
 
 /*
+ * A member with nothing to report sends its leader nothing, and so hears
+ * nothing back: that is not a dead leader (it once counted its leader lost
+ * every grant TTL and led itself meanwhile).
+ */
+static void test_fabric_idle_member_keeps_leader(void **state)
+{
+	struct world *w = world_new(4, NULL);
+	struct tita_port_info port;
+	struct tita_ctl_stats st;
+
+	(void)state;
+	world_fabric(w, 2, 2, LINE_BPS);
+	flow_add(w, 0, 2, TITA_JOB_DEFAULT);
+	run_until(w, 3 * w->params.grant_ttl_ns);
+	tita_ctl_ports(w->hosts[1].ctl, &port, 1);
+	tita_ctl_stats(w->hosts[1].ctl, &st);
+	CHECK(!port.is_leader && tita_addr_eq(&port.leader, &w->hosts[0].addr),
+	      "idle host 1 should still report to host 0\n");
+	CHECK(st.leaders_lost == 0, "idle host 1 lost its leader %llu times\n",
+	      (unsigned long long)st.leaders_lost);
+	world_free(w);
+}
+
+/*
  * The leaf's leader (its lowest address) dies: its member stops hearing
  * answers, takes over within a grant TTL or so, and its pair is not left at
  * a dead leader's cap or stopped.
@@ -1906,6 +1930,7 @@ int main(void)
 		cmocka_unit_test(test_idle_pair_takes_only_spare_uplink),
 		cmocka_unit_test(test_fabric_collision_is_repaired),
 		cmocka_unit_test(test_fabric_leader_death),
+		cmocka_unit_test(test_fabric_idle_member_keeps_leader),
 		cmocka_unit_test(test_fabric_moves_that_fail),
 		cmocka_unit_test(test_fabric_members_change_keeps_state),
 		cmocka_unit_test(test_leaf_cap_cut_goes_out_at_once),
