@@ -30,7 +30,7 @@ expect() { # exit code, stderr pattern, args...
 # Unknown words: the nearest one when it reads as a typo, else the list.
 expect 2 "^titactl: unknown object 'stauts'; did you mean 'status'\\?" stauts
 expect 2 "^titactl: unknown object 'pears'; did you mean 'peers'\\?" pears
-expect 2 "^titactl: unknown object 'frobnicate' \\(status, ports, peers, pairs, qps, job, monitor\\)" frobnicate
+expect 2 "^titactl: unknown object 'frobnicate' \\(status, ports, fabric, peers, pairs, qps, job, monitor\\)" frobnicate
 expect 2 "^titactl: monitor: unknown object 'peerz'; did you mean 'peers'\\?" monitor peerz
 expect 2 "^titactl: monitor: unexpected argument 'x'" monitor pairs x
 expect 2 "^titactl: job: unknown verb 'sett'; did you mean 'set'\\?" job sett
