@@ -12,6 +12,7 @@
  *    incast whose job has a low weight (a job's pairs share its weight);
  *  - a 32:1 incast into a small buffer completes (a drained ingress port
  *    is resumed);
+ *  - the flows of one tita pair share its pacer (none starves);
  *  - the same seed gives the same results bit for bit.
  * argv[1] is the directory of the scenario files.
  */
@@ -124,6 +125,31 @@ static void incast_bounds(void **state)
 	assert_true(ratio(&tita_only) <= 1.05);
 }
 
+/* The flows of one pair share its pacer: a short one started beside a long
+ * one takes its turns (about half the pair's rate), not none of them. */
+static void pair_flows_share_its_pacer(void **state)
+{
+	char path[512];
+	struct sim_config cfg;
+	struct sim_results r;
+	struct sim s;
+	const struct sim_flow *lng, *shrt;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/pairshare.conf", dir);
+	assert_int_equal(sim_config_load(&cfg, path, SIM_SEED_FROM_FILE, stderr), 0);
+	assert_int_equal(sim_init(&s, &cfg, sim_cc_find("tita"), NULL), 0);
+	assert_int_equal(sim_run(&s, &r), 0);
+	assert_int_equal(r.flows_done, r.flows_total);
+	lng = &s.flows[1];
+	shrt = &s.flows[2];
+	assert_true(shrt->finish_ps < lng->finish_ps);
+	/* 200 KB at a quarter of the line at least, and the latency. */
+	assert_true(shrt->finish_ps - shrt->start_ps < 80 * SIM_PS_PER_US);
+	sim_fini(&s);
+	sim_config_fini(&cfg);
+}
+
 static void leafspine_no_drops(void **state)
 {
 	struct sim_results r;
@@ -177,6 +203,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(single_flow_line_rate),
 		cmocka_unit_test(two_flows_converge_fair),
 		cmocka_unit_test(incast_bounds),
+		cmocka_unit_test(pair_flows_share_its_pacer),
 		cmocka_unit_test(leafspine_no_drops),
 		cmocka_unit_test(ring_beside_light_incast),
 		cmocka_unit_test(drained_port_resumes),
