@@ -62,6 +62,28 @@ int tita_pacer_apply(struct tita_pacer *p, const struct tita_addr *local,
 	return r;
 }
 
+int tita_pacer_apply_update(struct tita_pacer *p, const struct tita_rate_update *u,
+			    uint64_t rate_bps)
+{
+	int r;
+
+	if (!u->unsched_bytes || rate_bps == TITA_RATE_UNPACED)
+		return tita_pacer_apply(p, &u->local, &u->remote, u->job_id, rate_bps);
+	if (!p->ops->set_rate_after) {
+		p->stats.unsched_unsupported++;
+		return tita_pacer_apply(p, &u->local, &u->remote, u->job_id, rate_bps);
+	}
+	r = p->ops->set_rate_after(p, &u->local, &u->remote, u->job_id, u->unsched_bytes,
+				   rate_bps ? rate_bps : 1);
+	if (r) {
+		p->stats.set_failed++;
+	} else {
+		p->stats.set_ok++;
+		p->stats.unsched_ok++;
+	}
+	return r;
+}
+
 const struct tita_pacer_port *tita_pacer_port(const struct tita_pacer *p,
 					      const struct tita_addr *local)
 {

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tita/ctl.h"
 #include "tita/types.h"
 
 struct tita_bpf;
@@ -39,11 +40,17 @@ struct tita_pacer_rule {
 	uint32_t job_id;
 	uint64_t rate_bps;
 	uint32_t handle; /* back-end specific (tc: the HTB class id) */
+	/* The unscheduled bytes it was last given to let go before rate_bps
+	 * (set_rate_after; 0 once a plain rate followed). */
+	uint64_t unsched_bytes;
 };
 
 struct tita_pacer_stats {
 	uint64_t set_ok, set_failed;
 	uint64_t clear_ok, clear_failed;
+	/* Updates with unscheduled bytes: given to the back end, or not (it
+	 * has no set_rate_after: the rate alone was programmed). */
+	uint64_t unsched_ok, unsched_unsupported;
 };
 
 struct tita_pacer;
@@ -58,6 +65,14 @@ struct tita_pacer_ops {
 	 * place. 0 or -errno. */
 	int (*set_rate)(struct tita_pacer *p, const struct tita_addr *local,
 			const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps);
+	/* Optional: as set_rate, but the pair's next unsched_bytes (> 0), as
+	 * the back end counts them from now on, go unpaced first, and rate_bps
+	 * applies after them: a message's unscheduled first bytes (struct
+	 * tita_rate_update). A later set_rate ends what is left of them. NULL:
+	 * the back end cannot say it (titad programs rate_bps alone). */
+	int (*set_rate_after)(struct tita_pacer *p, const struct tita_addr *local,
+			      const struct tita_addr *remote, uint32_t job_id,
+			      uint64_t unsched_bytes, uint64_t rate_bps);
 	/* Stop pacing the pair (fail-open). 0, or -errno; -ENOENT when it had
 	 * no rule. */
 	int (*clear)(struct tita_pacer *p, const struct tita_addr *local,
@@ -99,6 +114,15 @@ struct tita_pacer *tita_pacer_free(struct tita_pacer *p);
  * counts the result. */
 int tita_pacer_apply(struct tita_pacer *p, const struct tita_addr *local,
 		     const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps);
+
+/*
+ * Apply one update as the controller pops it, its rate already mapped by
+ * titad's fail-open policy (rate_bps): with its unscheduled bytes through
+ * set_rate_after where the back end has it, else as tita_pacer_apply().
+ * Counts the result.
+ */
+int tita_pacer_apply_update(struct tita_pacer *p, const struct tita_rate_update *u,
+			    uint64_t rate_bps);
 
 /* The port of a local address, or NULL. */
 const struct tita_pacer_port *tita_pacer_port(const struct tita_pacer *p,

@@ -28,7 +28,20 @@ static int dry_set_rate(struct tita_pacer *p, const struct tita_addr *local,
 	if (!r)
 		return -ENOMEM;
 	r->rate_bps = rate_bps;
+	r->unsched_bytes = 0;
 	return 0;
+}
+
+/* What it would program: the rate, after the unscheduled bytes. */
+static int dry_set_rate_after(struct tita_pacer *p, const struct tita_addr *local,
+			      const struct tita_addr *remote, uint32_t job_id,
+			      uint64_t unsched_bytes, uint64_t rate_bps)
+{
+	int r = dry_set_rate(p, local, remote, job_id, rate_bps);
+
+	if (!r)
+		tita_rule_find(p->priv, local, remote, job_id)->unsched_bytes = unsched_bytes;
+	return r;
 }
 
 static int dry_clear(struct tita_pacer *p, const struct tita_addr *local,
@@ -75,6 +88,7 @@ const struct tita_pacer_ops tita_pacer_dryrun_ops = {
 	.name = "dry-run",
 	.init = dry_init,
 	.set_rate = dry_set_rate,
+	.set_rate_after = dry_set_rate_after,
 	.clear = dry_clear,
 	.cleanup = dry_cleanup,
 	.describe = dry_describe,
