@@ -345,11 +345,13 @@ static bool demand_binding(const struct tita_ctl *c, const struct pair *pr)
 
 /*
  * What a pair asks its receiver for is what its own uplink could carry of
- * it: the pair's max-min share of eta x the uplink, with every other pair
- * of the port held to what its receiver already grants it, plus what that
- * leaves over. A pair that its uplink holds below its receiver's share
- * would otherwise keep the share, and the receiver's downlink would run
- * below eta while its other senders wait.
+ * it: the more of its max-min share of eta x the uplink (every pair at its
+ * demand), and of what it holds with every pair of the port at what its
+ * receiver already grants it, plus what that leaves over. A pair that its
+ * uplink holds below its receiver's share would otherwise keep the share,
+ * and the receiver's downlink would run below eta while its other senders
+ * wait; and a pair held low by its own small grant still asks for its
+ * share, or it would never get more than the grant it has.
  */
 static void claim_uplink(struct tita_ctl *c, uint16_t port)
 {
@@ -360,31 +362,34 @@ static void claim_uplink(struct tita_ctl *c, uint16_t port)
 	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
 		const struct pair *pr = &c->pairs[s];
 		const struct tita_job *job;
-		uint64_t d;
 
 		if (!pr->used || pr->role != TITA_PAIR_TX || pr->port != port || !pr->demand_bps)
 			continue;
 		job = ctl_job_policy(c, pr->job_id);
-		d = pr->state == TITA_PAIR_GRANTED ? tita_min_u64(pr->demand_bps, pr->grant_bps) :
-						     pr->demand_bps;
 		c->order[n] = s;
-		c->entries[n++] = (struct tita_alloc_entry){
-			.demand_bps = d,
+		c->entries[n] = (struct tita_alloc_entry){
+			.demand_bps = pr->demand_bps,
 			.min_bps = job->min_bps,
 			.weight = (double)job->weight_milli / TITA_WEIGHT_ONE,
 			.group = ctl_job_group(pr, s),
 		};
+		c->entries2[n] = c->entries[n];
+		if (pr->state == TITA_PAIR_GRANTED)
+			c->entries2[n].demand_bps = tita_min_u64(pr->demand_bps, pr->grant_bps);
+		n++;
 	}
 	if (n < 2)
 		return;
 	tita_alloc_maxmin_by_group(c->entries, n, cap, c->scratch);
+	tita_alloc_maxmin_by_group(c->entries2, n, cap, c->scratch);
 	for (uint32_t k = 0; k < n; k++)
-		used += c->entries[k].alloc_bps;
+		used += c->entries2[k].alloc_bps;
 	for (uint32_t k = 0; k < n; k++) {
 		struct pair *pr = &c->pairs[c->order[k]];
+		uint64_t granted = c->entries2[k].alloc_bps + (cap > used ? cap - used : 0);
 
-		pr->demand_bps = tita_min_u64(
-			pr->demand_bps, c->entries[k].alloc_bps + (cap > used ? cap - used : 0));
+		pr->demand_bps = tita_min_u64(pr->demand_bps,
+					      tita_max_u64(c->entries[k].alloc_bps, granted));
 	}
 }
 
