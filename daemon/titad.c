@@ -688,7 +688,9 @@ void titad_kick(struct titad *d, uint64_t now_ns)
 			if (pt)
 				rate = pt->line_rate_bps;
 		}
-		r = tita_pacer_apply(d->pacer, &u.local, &u.remote, u.job_id, rate);
+		/* With a message's unscheduled first bytes where the back end
+		 * can let them go unpaced (tc); the rate alone elsewhere. */
+		r = tita_pacer_apply_update(d->pacer, &u, rate);
 		if (r) {
 			uint64_t held;
 
