@@ -84,6 +84,15 @@ int tita_pacer_apply_update(struct tita_pacer *p, const struct tita_rate_update 
 	return r;
 }
 
+bool tita_pacer_fit_params(const struct tita_pacer_ops *ops, struct tita_ctl_params *p)
+{
+	if (ops->set_rate_after || (!p->unsched_ns && !p->unsched_short_ns))
+		return false;
+	p->unsched_ns = 0;
+	p->unsched_short_ns = 0;
+	return true;
+}
+
 const struct tita_pacer_port *tita_pacer_port(const struct tita_pacer *p,
 					      const struct tita_addr *local)
 {

@@ -17,6 +17,7 @@
 #ifndef TITAD_PACER_H
 #define TITAD_PACER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -123,6 +124,16 @@ int tita_pacer_apply(struct tita_pacer *p, const struct tita_addr *local,
  */
 int tita_pacer_apply_update(struct tita_pacer *p, const struct tita_rate_update *u,
 			    uint64_t rate_bps);
+
+/*
+ * The controller's parameters as this back end can carry them: one without
+ * set_rate_after cannot let a message's first bytes go unpaced, so none go
+ * unscheduled (unsched_ns and unsched_short_ns 0). Otherwise those bytes
+ * would go at the start rate, a short message would wait at it for good
+ * (it asks for no grant), and receivers would hold their senders for
+ * bursts that never came. True when it changed *p.
+ */
+bool tita_pacer_fit_params(const struct tita_pacer_ops *ops, struct tita_ctl_params *p);
 
 /* The port of a local address, or NULL. */
 const struct tita_pacer_port *tita_pacer_port(const struct tita_pacer *p,

@@ -976,6 +976,7 @@ static void reload(struct titad *d)
 			d->config_path, what);
 		goto reject;
 	}
+	tita_pacer_fit_params(d->pacer->ops, &cfg->params);
 	r = tita_ctl_set_params(d->ctl, &cfg->params);
 	if (r) {
 		log_err("reload rejected, keeping the running configuration: %s: the controller "
@@ -1159,6 +1160,11 @@ static int start(struct titad *d, char *err, size_t err_size)
 	r = tita_event_signals(d->ev, signals, 3, on_signal, d);
 	if (r)
 		return r;
+	ops = pacer_ops(d->cfg.pacer);
+	if (tita_pacer_fit_params(ops, &d->cfg.params))
+		log_info("pacer %s cannot let a message's first bytes go unpaced: unscheduled "
+			 "and unscheduled-short are 0",
+			 ops->name);
 	d->ctl = tita_ctl_new(&d->cfg.params);
 	if (!d->ctl) {
 		snprintf(err, err_size, "controller: %s", strerror(errno));
@@ -1181,7 +1187,6 @@ static int start(struct titad *d, char *err, size_t err_size)
 	}
 	for (uint32_t i = 0; i < d->n_ports; i++)
 		d->ports[i].nic = tita_nic_reader_new(d->cfg.sysfs_root, d->ports[i].ifname);
-	ops = pacer_ops(d->cfg.pacer);
 	d->pacer = tita_pacer_new(ops, pp, d->n_ports);
 	if (!d->pacer)
 		return -errno;

@@ -227,11 +227,34 @@ static void test_dryrun(void **state)
 	tita_pacer_free(p);
 }
 
+/* A back end that cannot let bytes go unpaced first takes none unscheduled;
+ * one that can, and the rest of the parameters, are left as configured. */
+static void test_fit_params(void **state)
+{
+	struct tita_ctl_params p, def;
+
+	(void)state;
+	tita_ctl_params_default(&def);
+	assert_true(def.unsched_ns > 0 && def.unsched_short_ns > 0);
+	p = def;
+	assert_false(tita_pacer_fit_params(&rec_after_ops, &p));
+	assert_true(p.unsched_ns == def.unsched_ns && p.unsched_short_ns == def.unsched_short_ns);
+	assert_false(tita_pacer_fit_params(&tita_pacer_tc_ops, &p));
+	assert_true(p.unsched_ns == def.unsched_ns);
+	assert_true(tita_pacer_fit_params(&rec_ops, &p));
+	assert_true(p.unsched_ns == 0 && p.unsched_short_ns == 0);
+	assert_true(p.start_rate_frac == def.start_rate_frac && p.warm_ttls == def.warm_ttls &&
+		    p.unsched_bound_ns == def.unsched_bound_ns);
+	/* Already off: nothing to say. */
+	assert_false(tita_pacer_fit_params(&rec_ops, &p));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_apply),
 		cmocka_unit_test(test_apply_update),
+		cmocka_unit_test(test_fit_params),
 		cmocka_unit_test(test_dryrun),
 	};
 
