@@ -97,7 +97,7 @@ agg() {
 	done | awk -v how="$how" '
 		NR == 1 { m = $1 }
 		{ t += $1; if ($1 < m && how == "min") m = $1; if ($1 > m && how == "max") m = $1 }
-		END { printf(how == "sum" ? "%d" : "%.4g", how == "sum" ? t : m) }'
+		END { v = how == "sum" ? t : m; printf(v >= 1000 || how == "sum" ? "%.0f" : "%.4g", v) }'
 }
 
 runs() { for seed in $seeds; do echo "$out/$1/$2/$seed"; done; }
