@@ -133,6 +133,10 @@ struct pair {
 	 * held until resume_ns. The receiver's bound on the next allowance. */
 	uint64_t unsched_given_bytes, unsched_bytes, unsched_sent_bytes, unsched_armed_ns;
 	uint64_t unsched_announce_bytes;
+	/* Messages that went whole back to back: the bytes the allowances
+	 * before the one under way let go. Together they must fit in
+	 * unsched_short_ns, or the pair asks. */
+	uint64_t unsched_run_bytes;
 	bool unsched_push, unsched_defer;
 	uint64_t resume_ns;
 	bool has_unsched_limit;

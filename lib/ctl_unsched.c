@@ -87,6 +87,7 @@ bool ctl_unsched_message(struct tita_ctl *c, struct pair *pr, uint64_t bytes, ui
 {
 	pr->idle_rounds = 0;
 	pr->done = false;
+	pr->unsched_run_bytes = 0;
 	if (pr->state == TITA_PAIR_FAIL_OPEN)
 		return false; /* unpaced anyway */
 	if (pr->state == TITA_PAIR_STARTING)
@@ -99,14 +100,26 @@ bool ctl_unsched_sample(struct tita_ctl *c, struct pair *pr, const struct tita_t
 			uint64_t now_ns)
 {
 	const struct port *pt = &c->ports[pr->port];
+	uint64_t tx = s->tx_bytes, sent;
 
-	/* Another message while the last one still goes whole: together they
-	 * are one that still fits (the pacer's new allowance covers what waits
-	 * of both), or the pair asks. */
-	if (pr->unsched_defer && s->backlog_bytes > pr->backlog_bytes &&
-	    pr->state != TITA_PAIR_FAIL_OPEN) {
-		if (s->backlog_bytes <= line_bytes(pt, c->p.unsched_short_ns) &&
+	/* A sample that began before the allowance was armed counts bytes of
+	 * the last message too: only its share after the arm is this one's. */
+	if (s->interval_ns && now_ns - s->interval_ns < pr->unsched_armed_ns)
+		tx = (uint64_t)((double)s->tx_bytes * (double)(now_ns - pr->unsched_armed_ns) /
+				(double)s->interval_ns);
+	sent = pr->unsched_sent_bytes + tx;
+	/* Another message while the last one still goes whole: the backlog
+	 * grew, or what waits is more than the allowance has left (it came
+	 * while the last one went). Together with those that went before
+	 * them, they are one message that still fits (a new allowance covers
+	 * what waits), or the pair asks. */
+	if (pr->unsched_defer && pr->state != TITA_PAIR_FAIL_OPEN &&
+	    (s->backlog_bytes > pr->backlog_bytes ||
+	     sent + s->backlog_bytes > pr->unsched_given_bytes)) {
+		if (pr->unsched_run_bytes + sent + s->backlog_bytes <=
+			    line_bytes(pt, c->p.unsched_short_ns) &&
 		    ctl_unsched_allowance(c, pr, s->backlog_bytes) >= s->backlog_bytes) {
+			pr->unsched_run_bytes += sent;
 			ctl_unsched_arm(c, pr, s->backlog_bytes, now_ns);
 			return false;
 		}
@@ -115,23 +128,11 @@ bool ctl_unsched_sample(struct tita_ctl *c, struct pair *pr, const struct tita_t
 	}
 	if (!pr->unsched_bytes)
 		return false;
-	/* A sample that began before the allowance was armed counts bytes of
-	 * the last message too: only its share after the arm is this one's. */
-	if (s->interval_ns && now_ns - s->interval_ns < pr->unsched_armed_ns)
-		pr->unsched_sent_bytes +=
-			(uint64_t)((double)s->tx_bytes * (double)(now_ns - pr->unsched_armed_ns) /
-				   (double)s->interval_ns);
-	else
-		pr->unsched_sent_bytes += s->tx_bytes;
+	pr->unsched_sent_bytes = sent;
 	if (pr->unsched_sent_bytes >= pr->unsched_bytes) {
 		/* Spent: a rate held back meanwhile may go out now. */
 		pr->unsched_bytes = 0;
 		c->port_dirty[pr->port] = true;
-	}
-	if (pr->unsched_defer &&
-	    pr->unsched_sent_bytes + s->backlog_bytes > pr->unsched_given_bytes) {
-		pr->unsched_defer = false;
-		return true;
 	}
 	return false;
 }

@@ -794,9 +794,13 @@ void sim_tita_flow_start(struct sim *s, struct sim_flow *f)
 	txpair_live(x, idx);
 	/* The agent reports a post at once: on an idle pair the controller
 	 * learns of the new message now, not a round later; on a busy one,
-	 * whether it still fits the allowance of the message under way. Bytes
-	 * and interval stay with the regular sample. */
+	 * whether it still fits the allowance of the message under way, for
+	 * which it needs the bytes sent since the last sample too (a round's
+	 * bytes over its intervals make the same rate either way). The
+	 * regular sample keeps its interval and the CNPs. */
 	ts.backlog_bytes = tp->backlog_bytes;
+	ts.tx_bytes = tp->tx_bytes;
+	tp->tx_bytes = 0;
 	tita_ctl_tx_sample(x->ctl, &ts, now_ns);
 	tita_ctl_advance(x->ctl, now_ns);
 	drain(s, f->src);

@@ -235,6 +235,35 @@ static void test_messages_that_grow(void **state)
 	rig_close(&r);
 }
 
+/* Another message that comes while the last one still goes whole, but
+ * after most of it went: the backlog did not grow, yet what waits is more
+ * than the allowance has left, so a new one covers it (before, the new
+ * message waited at the start rate for a round trip). Messages back to back
+ * go whole only as long as together they fit in unscheduled-short. */
+static void test_message_behind_one_going_whole(void **state)
+{
+	struct rig r;
+	uint32_t n_rates;
+
+	(void)state;
+	rig_open(&r, 2, NULL);
+	post(&r, 1, 28942);
+	assert_int_equal(r.h[1].last.unsched_bytes, first_bytes(&r));
+	n_rates = r.h[1].n_rates;
+	/* 2 us later: 25,000 bytes went, 16,861 more were posted. */
+	r.now += 2000;
+	sample(&r, 1, 1, 25000, 3942 + 16861, false);
+	assert_int_equal(r.h[1].n_rates, n_rates + 1);
+	assert_int_equal(r.h[1].last.unsched_bytes, first_bytes(&r));
+	assert_int_equal(r.h[1].n_demands, 0);
+	/* 45,000 bytes went back to back; 70,000 more make 115,000: more than
+	 * unscheduled-short carries (100,000 at 100G), so the pair asks. */
+	r.now += 2000;
+	sample(&r, 1, 1, 20000, 70000, false);
+	assert_int_equal(r.h[1].n_demands, 1);
+	rig_close(&r);
+}
+
 /* A job of weight 0.02 gets 2 % of an allowance: bytes that bypass the
  * receiver keep to the operator's priorities. */
 static void test_low_weight_job(void **state)
@@ -519,6 +548,7 @@ int main(void)
 		cmocka_unit_test(test_long_message_first_bytes),
 		cmocka_unit_test(test_short_message_goes_whole),
 		cmocka_unit_test(test_messages_that_grow),
+		cmocka_unit_test(test_message_behind_one_going_whole),
 		cmocka_unit_test(test_low_weight_job),
 		cmocka_unit_test(test_off),
 		cmocka_unit_test(test_incast_holds_until_burst_drained),
