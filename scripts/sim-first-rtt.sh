@@ -112,45 +112,45 @@ bucket_row() {
 			END { printf "| %s |%s", cc, c }'
 }
 
+# A scenario's heading, what its table holds (NOTE), and the table's head:
+# its columns after "cc" (COLS, "|"-separated).
+section() {
+	local s=$1 note=$2 cols=$3
+	echo
+	echo "## $s: $(sed -n 's/^title = //p' "$root/sim/scenarios/$s.conf")"
+	echo
+	echo "$note"
+	echo
+	echo "| cc | $cols |"
+	# shellcheck disable=SC2001 # every column, whatever its text
+	echo "|---|$(sed 's/[^|]*/---/g' <<<"$cols")|"
+}
+
 {
 	echo "# The first round trip in tita-sim"
 	echo
 	echo "Produced by \`scripts/sim-first-rtt.sh\` (seeds $(seq -s, 1 "$nseeds"))" \
 		"with $($sim --version)."
 	echo "tita: lib/'s defaults${tita_set[*]:+, and ${tita_set[*]//--set /}}."
+	buckets="< 10 KB | 10-100 KB | 100 KB-1 MB | >= 1 MB"
 	for s in websearch websearch80; do
-		echo
-		echo "## $s: $(sed -n 's/^title = //p' "$root/sim/scenarios/$s.conf")"
-		echo
-		echo "Slowdown p50 / p99, five seeds' flows pooled; PFC pauses summed over the seeds."
-		echo
-		echo "| cc | < 10 KB | 10-100 KB | 100 KB-1 MB | >= 1 MB | all | PFC pauses |"
-		echo "|---|---|---|---|---|---|---|"
+		section "$s" "Slowdown p50 / p99, the seeds' flows pooled; PFC pauses summed over the seeds." \
+			"$buckets | all | PFC pauses"
 		for cc in "${ccs[@]}"; do
 			echo "$(bucket_row "$s" "$cc") $(agg "$s" "$cc" pause_frames sum) |"
 		done
 	done
 	s=inference
-	echo
-	echo "## $s: $(sed -n 's/^title = //p' "$root/sim/scenarios/$s.conf")"
-	echo
-	echo "The messages' slowdown p50 / p99 (pooled); the ring's completion over its"
-	echo "line-rate bound (worst and best seed); PFC pauses summed."
-	echo
-	echo "| cc | < 10 KB | 10-100 KB | 100 KB-1 MB | >= 1 MB | all messages | ring completion / bound | PFC pauses |"
-	echo "|---|---|---|---|---|---|---|---|"
+	section "$s" "The messages' slowdown p50 / p99 (pooled); the ring's completion over its
+line-rate bound (worst and best seed); PFC pauses summed." \
+		"$buckets | all messages | ring completion / bound | PFC pauses"
 	for cc in "${ccs[@]}"; do
 		echo "$(bucket_row "$s" "$cc" messages) $(agg "$s" "$cc" completion_ratio max)" \
 			"(best $(agg "$s" "$cc" completion_ratio min)) | $(agg "$s" "$cc" pause_frames sum) |"
 	done
 	for s in incast16 incast64; do
-		echo
-		echo "## $s: $(sed -n 's/^title = //p' "$root/sim/scenarios/$s.conf")"
-		echo
-		echo "The worst seed for each column; pauses summed."
-		echo
-		echo "| cc | queue p99 (KB) | queue max (KB) | PFC pauses | util | Jain | completion / bound |"
-		echo "|---|---|---|---|---|---|---|"
+		section "$s" "The worst seed for each column; pauses summed." \
+			"queue p99 (KB) | queue max (KB) | PFC pauses | util | Jain | completion / bound"
 		for cc in "${ccs[@]}"; do
 			echo "| $cc | $(agg "$s" "$cc" q_p99_kb max) | $(agg "$s" "$cc" q_max_kb max)" \
 				"| $(agg "$s" "$cc" pause_frames sum) | $(agg "$s" "$cc" util min)" \
@@ -158,14 +158,9 @@ bucket_row() {
 		done
 	done
 	for s in star8 star32; do
-		echo
-		echo "## $s: $(sed -n 's/^title = //p' "$root/sim/scenarios/$s.conf")"
-		echo
-		echo "The worst seed for each column; pauses summed; Jain over 100 us windows:"
-		echo "the lowest window of any seed."
-		echo
-		echo "| cc | completion / wire ideal | queue p99 (KB) | PFC pauses | lowest window Jain |"
-		echo "|---|---|---|---|---|"
+		section "$s" "The worst seed for each column; pauses summed; Jain over 100 us windows:
+the lowest window of any seed." \
+			"completion / wire ideal | queue p99 (KB) | PFC pauses | lowest window Jain"
 		for cc in "${ccs[@]}"; do
 			# shellcheck disable=SC2046
 			jw=$(python3 "$report" windows $(runs "$s" "$cc") |
