@@ -233,6 +233,12 @@ in_ns h3 curl -sf http://127.0.0.1:9977/metrics >"$tmp/metrics.txt"
 check "promtool check metrics passes on h3's scrape" promtool check metrics <"$tmp/metrics.txt"
 check "the scrape has granted rates and the loop histogram" \
 	grep -q '^tita_pair_granted_bytes_per_second{.*role="rx"}' "$tmp/metrics.txt"
+# h1's pair to h3 began with unscheduled first bytes: titad handed them to
+# the tc back end (a class whose buffer lets them go at line rate).
+in_ns h1 curl -sf http://127.0.0.1:9977/metrics >"$tmp/metrics-h1.txt"
+check "h1's tc pacer took a new pair's unscheduled bytes" \
+	awk '$1 == "tita_pacer_unscheduled_total{result=\"ok\"}" && $2 > 0 { f = 1 } END { exit !f }' \
+	"$tmp/metrics-h1.txt"
 
 # ---- titactl: bad arguments ---------------------------------------------------------------------
 before=$(ctl h1 -j job show train)
