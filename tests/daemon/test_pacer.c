@@ -107,7 +107,7 @@ static void test_apply_update(void **state)
 	port.addr = u.local;
 	n_calls = 0;
 	clear_ret = 0;
-	p = tita_pacer_new(&rec_after_ops, &port, 1);
+	p = tita_pacer_new(&rec_after_ops, &port, 1, NULL);
 	assert_non_null(p);
 	assert_int_equal(tita_pacer_apply_update(p, &u, u.rate_bps), 0);
 	assert_int_equal(calls[0].op, 'u');
@@ -128,7 +128,7 @@ static void test_apply_update(void **state)
 	tita_pacer_free(p);
 
 	n_calls = 0;
-	p = tita_pacer_new(&rec_ops, &port, 1);
+	p = tita_pacer_new(&rec_ops, &port, 1, NULL);
 	assert_non_null(p);
 	u.rate_bps = 2000000000ull;
 	assert_int_equal(tita_pacer_apply_update(p, &u, u.rate_bps), 0);
