@@ -844,7 +844,7 @@ static bool judge_big(const struct tita_ctl *c, const struct fab_port *f, const 
 	if (pr->nic_share_bps < (pr->big ? bar / 2 : bar))
 		return false;
 	return pr->big || pr->role == TITA_PAIR_RX ||
-	       pr->backlog_bytes >=
+	       tita_max_u64(pr->backlog_bytes, pr->round_backlog_bytes) >=
 		       tita_rate_to_bytes(pr->nic_share_bps, 10 * c->p.control_interval_ns);
 }
 

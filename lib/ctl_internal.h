@@ -123,6 +123,9 @@ struct pair {
 	uint64_t sample_until_ns;
 	uint32_t idle_rounds;
 	uint64_t sent_avg_bps; /* what it sent, averaged over about eight rounds */
+	/* The backlog its last round read (backlog_bytes is then zeroed):
+	 * what the fabric's passes after the round judge it by. */
+	uint64_t round_backlog_bytes;
 	uint64_t demand_bps, demand_reported_bps, demand_sent_ns;
 	uint64_t grant_bps, expires_ns;
 	uint64_t rate_bps, programmed_bps;

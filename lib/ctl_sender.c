@@ -411,6 +411,7 @@ void ctl_sender_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
 		if (pr->round_interval_ns || now_ns >= pr->sample_until_ns) {
 			estimate_demand(c, pr, round_ns);
 			pr->round_bytes = pr->round_cnp = pr->round_interval_ns = 0;
+			pr->round_backlog_bytes = pr->backlog_bytes;
 			/* A backlog is what the last sample saw; a round without
 			 * one (no traffic, so no sample) has none, or a pair that
 			 * stopped would hold its demand for good. */
