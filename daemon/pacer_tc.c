@@ -123,6 +123,8 @@ static struct rtnl_qdisc *root_qdisc_new(int ifindex)
 	return q;
 }
 
+#define TC_MIN_BYTES_PER_SEC (2048 * 100)
+
 /*
  * Create (create = true) or change one HTB class in place. burst_bytes, when
  * larger than the default buffer, is the class's buffer and cbuffer: a
@@ -138,7 +140,14 @@ static int class_program(struct tc_state *s, int ifindex, uint16_t minor, uint64
 			 uint64_t burst_bytes, bool create)
 {
 	struct rtnl_class *cl = rtnl_class_alloc();
-	uint64_t bytes_per_sec = rate_bps / 8 ? rate_bps / 8 : 1;
+	/*
+	 * HTB keeps a class's tokens as time: a frame sent at 1 bit/s (the
+	 * controller's hold) leaves it up to a minute in debt, and a higher
+	 * rate set afterwards does not pay it back, so the pair would stall
+	 * long after its hold ended. At this floor a 2 KB frame costs 10 ms.
+	 */
+	uint64_t bytes_per_sec = rate_bps / 8 > TC_MIN_BYTES_PER_SEC ? rate_bps / 8 :
+								       TC_MIN_BYTES_PER_SEC;
 	/* One millisecond of the rate plus a full frame, as tc's default burst
 	 * (rate / HZ + MTU) on a 1000 Hz kernel. */
 	uint64_t buffer = bytes_per_sec / 1000 + 1600;
