@@ -510,7 +510,9 @@ void titad_engine_kick(struct titad_engine *e, uint64_t now_ns)
 			if (pt)
 				rate = pt->line_rate_bps;
 		}
-		r = tita_pacer_apply(e->pacer, &u.local, &u.remote, u.job_id, rate);
+		/* With a message's unscheduled first bytes where the back end
+		 * can let them go unpaced (tc); the rate alone elsewhere. */
+		r = tita_pacer_apply_update(e->pacer, &u, rate);
 		if (r) {
 			uint64_t held;
 
@@ -753,6 +755,8 @@ int titad_engine_open(struct titad_engine **ret, struct tita_event *ev,
 	struct titad_engine *e = calloc(1, sizeof(*e));
 	struct tita_pacer_port pp[TITAD_MAX_PORTS];
 	struct tita_pacer_env env = { 0 };
+	const struct tita_pacer_ops *ops = pacer_ops(cfg->pacer);
+	struct tita_ctl_params params = cfg->params;
 	uint32_t n_ports = titad_ports_count(ports);
 	int r;
 
@@ -767,7 +771,11 @@ int titad_engine_open(struct titad_engine **ret, struct tita_event *ev,
 	snprintf(e->proc_root, sizeof(e->proc_root), "%s", cfg->proc_root);
 	titad_hist_init(&e->loop_hist);
 
-	e->ctl = tita_ctl_new(&cfg->params);
+	if (tita_pacer_fit_params(ops, &params))
+		log_info("pacer %s cannot let a message's first bytes go unpaced: unscheduled "
+			 "and unscheduled-short are 0",
+			 ops->name);
+	e->ctl = tita_ctl_new(&params);
 	if (!e->ctl) {
 		r = -errno;
 		snprintf(err, err_size, "controller: %s", strerror(-r));
@@ -811,7 +819,7 @@ int titad_engine_open(struct titad_engine **ret, struct tita_event *ev,
 	env.job_of_pid = job_of_pid;
 	env.tc_of_job = tc_of_job;
 	env.ctx = e;
-	e->pacer = tita_pacer_new(pacer_ops(cfg->pacer), pp, n_ports, &env);
+	e->pacer = tita_pacer_new(ops, pp, n_ports, &env);
 	if (!e->pacer) {
 		r = -errno;
 		snprintf(err, err_size, "pacer: %s", strerror(-r));
@@ -874,8 +882,12 @@ struct titad_engine *titad_engine_close(struct titad_engine *e)
 int titad_engine_check_params(struct titad_engine *e, const struct titad_config *cfg, char *err,
 			      size_t err_size)
 {
-	int r = tita_ctl_set_params(e->ctl, &cfg->params);
+	struct tita_ctl_params params = cfg->params;
+	int r;
 
+	/* The pacer is the running one: a reload does not change it. */
+	tita_pacer_fit_params(e->pacer->ops, &params);
+	r = tita_ctl_set_params(e->ctl, &params);
 	if (r)
 		snprintf(err, err_size, "%s: the controller refused the parameters: %s", cfg->path,
 			 strerror(-r));

@@ -84,8 +84,10 @@ typedef void (*titad_engine_probe_fn)(void *ctx, const struct tita_probe *probe,
 
 /*
  * The controller with the ports' line rates, the pacer (cfg->pacer) on
- * them, and the [job] policies. 0, or -errno with err saying what failed;
- * on failure *ret is still set, and titad_engine_close() undoes it.
+ * them, and the [job] policies. The controller's parameters are cfg's as
+ * the pacer can carry them (tita_pacer_fit_params(), logged when it cuts
+ * unscheduled bytes). 0, or -errno with err saying what failed; on failure
+ * *ret is still set, and titad_engine_close() undoes it.
  */
 int titad_engine_open(struct titad_engine **ret, struct tita_event *ev,
 		      const struct titad_config *cfg, struct titad_ports *ports, char *err,
@@ -117,10 +119,10 @@ bool titad_engine_port_up(const struct titad_engine *e, uint32_t i);
 /* When the controller's next round is due (for the peers' polling grid). */
 uint64_t titad_engine_next_round_ns(const struct titad_engine *e);
 
-/* A reloaded config, already checked: parameters, line rates, job
- * policies and selectors, fail-open. 0, or -errno with err (then nothing
- * changed, except for a job id collision, reported and the rest applied:
- * 1). */
+/* A reloaded config, already checked: parameters (fitted to the running
+ * pacer, as at open), line rates, job policies and selectors, fail-open.
+ * 0, or -errno with err (then nothing changed, except for a job id
+ * collision, reported and the rest applied: 1). */
 int titad_engine_check_params(struct titad_engine *e, const struct titad_config *cfg, char *err,
 			      size_t err_size);
 int titad_engine_reconfigure(struct titad_engine *e, const struct titad_config *cfg, char *err,

@@ -899,6 +899,14 @@ static char *render_all(const struct titad_sources *src, const struct titad_http
 		  (unsigned long long)ps->clear_ok);
 	sb_printf(&b, "tita_pacer_operations_total{op=\"clear\",result=\"error\"} %llu\n",
 		  (unsigned long long)ps->clear_failed);
+	family(&b, "tita_pacer_unscheduled_total", "counter",
+	       "Rate updates that carried a message's unscheduled first bytes: given to the "
+	       "back end, or programmed as the rate alone (the back end cannot let bytes go "
+	       "unpaced first).");
+	sb_printf(&b, "tita_pacer_unscheduled_total{result=\"ok\"} %llu\n",
+		  (unsigned long long)ps->unsched_ok);
+	sb_printf(&b, "tita_pacer_unscheduled_total{result=\"unsupported\"} %llu\n",
+		  (unsigned long long)ps->unsched_unsupported);
 	family(&b, "tita_config_reloads_total", "counter", "Configuration reloads, by result.");
 	sb_printf(&b, "tita_config_reloads_total{result=\"ok\"} %llu\n",
 		  (unsigned long long)*src->reloads_ok);

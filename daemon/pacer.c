@@ -66,6 +66,37 @@ int tita_pacer_apply(struct tita_pacer *p, const struct tita_addr *local,
 	return r;
 }
 
+int tita_pacer_apply_update(struct tita_pacer *p, const struct tita_rate_update *u,
+			    uint64_t rate_bps)
+{
+	int r;
+
+	if (!u->unsched_bytes || rate_bps == TITA_RATE_UNPACED)
+		return tita_pacer_apply(p, &u->local, &u->remote, u->job_id, rate_bps);
+	if (!p->ops->set_rate_after) {
+		p->stats.unsched_unsupported++;
+		return tita_pacer_apply(p, &u->local, &u->remote, u->job_id, rate_bps);
+	}
+	r = p->ops->set_rate_after(p, &u->local, &u->remote, u->job_id, u->unsched_bytes,
+				   rate_bps ? rate_bps : 1);
+	if (r) {
+		p->stats.set_failed++;
+	} else {
+		p->stats.set_ok++;
+		p->stats.unsched_ok++;
+	}
+	return r;
+}
+
+bool tita_pacer_fit_params(const struct tita_pacer_ops *ops, struct tita_ctl_params *p)
+{
+	if (ops->set_rate_after || (!p->unsched_ns && !p->unsched_short_ns))
+		return false;
+	p->unsched_ns = 0;
+	p->unsched_short_ns = 0;
+	return true;
+}
+
 void tita_pacer_keepalive(struct tita_pacer *p, uint64_t now_ns)
 {
 	p->now_ns = now_ns;
@@ -165,9 +196,10 @@ void tita_rule_table_free(struct tita_rule_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
-int tita_rule_apply(struct tita_pacer *p, struct tita_rule_table *t, const struct tita_addr *local,
-		    const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps,
-		    uint32_t handle, tita_rule_sync_fn sync)
+int tita_rule_apply_after(struct tita_pacer *p, struct tita_rule_table *t,
+			  const struct tita_addr *local, const struct tita_addr *remote,
+			  uint32_t job_id, uint64_t unsched_bytes, uint64_t rate_bps,
+			  uint32_t handle, tita_rule_sync_fn sync)
 {
 	struct tita_pacer_rule *rule = tita_rule_find(t, local, remote, job_id), old;
 	bool added = false;
@@ -181,6 +213,7 @@ int tita_rule_apply(struct tita_pacer *p, struct tita_rule_table *t, const struc
 	}
 	old = *rule;
 	rule->rate_bps = rate_bps;
+	rule->unsched_bytes = unsched_bytes;
 	rule->handle = handle;
 	r = sync ? sync(p, rule) : 0;
 	if (r) {
@@ -192,6 +225,13 @@ int tita_rule_apply(struct tita_pacer *p, struct tita_rule_table *t, const struc
 			*rule = old;
 	}
 	return r;
+}
+
+int tita_rule_apply(struct tita_pacer *p, struct tita_rule_table *t, const struct tita_addr *local,
+		    const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps,
+		    uint32_t handle, tita_rule_sync_fn sync)
+{
+	return tita_rule_apply_after(p, t, local, remote, job_id, 0, rate_bps, handle, sync);
 }
 
 int tita_rule_remove(struct tita_pacer *p, struct tita_rule_table *t, const struct tita_addr *local,

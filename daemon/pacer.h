@@ -48,11 +48,17 @@ struct tita_pacer_rule {
 	uint32_t job_id;
 	uint64_t rate_bps;
 	uint32_t handle; /* back-end specific (tc: the HTB class id) */
+	/* The unscheduled bytes it was last given to let go before rate_bps
+	 * (set_rate_after; 0 once a plain rate followed). */
+	uint64_t unsched_bytes;
 };
 
 struct tita_pacer_stats {
 	uint64_t set_ok, set_failed;
 	uint64_t clear_ok, clear_failed;
+	/* Updates with unscheduled bytes: given to the back end, or not (it
+	 * has no set_rate_after: the rate alone was programmed). */
+	uint64_t unsched_ok, unsched_unsupported;
 };
 
 /* A back end with in-process agents (qp): what they are doing. */
@@ -115,6 +121,14 @@ struct tita_pacer_ops {
 	 * place. 0 or -errno. */
 	int (*set_rate)(struct tita_pacer *p, const struct tita_addr *local,
 			const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps);
+	/* Optional: as set_rate, but the pair's next unsched_bytes (> 0), as
+	 * the back end counts them from now on, go unpaced first, and rate_bps
+	 * applies after them: a message's unscheduled first bytes (struct
+	 * tita_rate_update). A later set_rate ends what is left of them. NULL:
+	 * the back end cannot say it (titad programs rate_bps alone). */
+	int (*set_rate_after)(struct tita_pacer *p, const struct tita_addr *local,
+			      const struct tita_addr *remote, uint32_t job_id,
+			      uint64_t unsched_bytes, uint64_t rate_bps);
 	/* Stop pacing the pair (fail-open). 0, or -errno; -ENOENT when it had
 	 * no rule. */
 	int (*clear)(struct tita_pacer *p, const struct tita_addr *local,
@@ -191,6 +205,25 @@ struct tita_pacer *tita_pacer_free(struct tita_pacer *p);
 int tita_pacer_apply(struct tita_pacer *p, const struct tita_addr *local,
 		     const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps);
 
+/*
+ * Apply one update as the controller pops it, its rate already mapped by
+ * titad's fail-open policy (rate_bps): with its unscheduled bytes through
+ * set_rate_after where the back end has it, else as tita_pacer_apply().
+ * Counts the result.
+ */
+int tita_pacer_apply_update(struct tita_pacer *p, const struct tita_rate_update *u,
+			    uint64_t rate_bps);
+
+/*
+ * The controller's parameters as this back end can carry them: one without
+ * set_rate_after cannot let a message's first bytes go unpaced, so none go
+ * unscheduled (unsched_ns and unsched_short_ns 0). Otherwise those bytes
+ * would go at the start rate, a short message would wait at it for good
+ * (it asks for no grant), and receivers would hold their senders for
+ * bursts that never came. True when it changed *p.
+ */
+bool tita_pacer_fit_params(const struct tita_pacer_ops *ops, struct tita_ctl_params *p);
+
 /* Once per wake-up that applies rates, before them: the time the rules
  * set next are stamped with (their expiry), and the back end's keepalive. */
 void tita_pacer_keepalive(struct tita_pacer *p, uint64_t now_ns);
@@ -231,15 +264,22 @@ void tita_rule_table_free(struct tita_rule_table *t);
  * The update rule of back ends that program what several rules fold into
  * (tc: a destination's class at the sum of its jobs' rates; dcb: a traffic
  * class; qp: a pair's rate split among its QPs): find or add the rule of
- * (local, remote, job), set its rate and handle, then sync (may be NULL)
+ * (local, remote, job), set its rate, its unscheduled bytes (0 here: a
+ * plain rate ends what is left of them) and handle, then sync (may be NULL)
  * programs the result. When sync fails the table is as it was before: an
- * added rule goes, a changed one gets its old rate and handle back. 0,
- * -ENOMEM, or sync's -errno.
+ * added rule goes, a changed one gets its old rate, bytes and handle back.
+ * 0, -ENOMEM, or sync's -errno.
  */
 typedef int (*tita_rule_sync_fn)(struct tita_pacer *p, const struct tita_pacer_rule *rule);
 int tita_rule_apply(struct tita_pacer *p, struct tita_rule_table *t, const struct tita_addr *local,
 		    const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps,
 		    uint32_t handle, tita_rule_sync_fn sync);
+/* The same for set_rate_after: the pair's next unsched_bytes go unpaced,
+ * then rate_bps. */
+int tita_rule_apply_after(struct tita_pacer *p, struct tita_rule_table *t,
+			  const struct tita_addr *local, const struct tita_addr *remote,
+			  uint32_t job_id, uint64_t unsched_bytes, uint64_t rate_bps,
+			  uint32_t handle, tita_rule_sync_fn sync);
 /* Remove the rule, then sync (may be NULL) programs what is left, given a
  * copy of the removed rule with rate_bps 0. -ENOENT when there is none,
  * else sync's result. */

@@ -23,6 +23,15 @@ static int dry_set_rate(struct tita_pacer *p, const struct tita_addr *local,
 	return tita_rule_apply(p, p->priv, local, remote, job_id, rate_bps, 0, NULL);
 }
 
+/* What it would program: the rate, after the unscheduled bytes. */
+static int dry_set_rate_after(struct tita_pacer *p, const struct tita_addr *local,
+			      const struct tita_addr *remote, uint32_t job_id,
+			      uint64_t unsched_bytes, uint64_t rate_bps)
+{
+	return tita_rule_apply_after(p, p->priv, local, remote, job_id, unsched_bytes, rate_bps, 0,
+				     NULL);
+}
+
 static int dry_clear(struct tita_pacer *p, const struct tita_addr *local,
 		     const struct tita_addr *remote, uint32_t job_id)
 {
@@ -61,6 +70,7 @@ const struct tita_pacer_ops tita_pacer_dryrun_ops = {
 	.name = "dry-run",
 	.init = dry_init,
 	.set_rate = dry_set_rate,
+	.set_rate_after = dry_set_rate_after,
 	.clear = dry_clear,
 	.cleanup = dry_cleanup,
 	.describe = dry_describe,

@@ -61,6 +61,7 @@ struct tc_dest {
 	struct tita_addr remote;
 	uint16_t minor;
 	uint64_t rate_bps; /* as programmed */
+	uint64_t burst_bytes; /* its buffer beyond the default, as programmed */
 	uint64_t backlog_bytes; /* queued in its class at the last read */
 	/* No longer paced: unclassified, its class open at line rate until
 	 * what it holds has left; deleting it at once would drop that. */
@@ -122,16 +123,38 @@ static struct rtnl_qdisc *root_qdisc_new(int ifindex)
 	return q;
 }
 
-/* Create (create = true) or change one HTB class in place. */
+#define TC_MIN_BYTES_PER_SEC (2048 * 100)
+
+/*
+ * Create (create = true) or change one HTB class in place. burst_bytes, when
+ * larger than the default buffer, is the class's buffer and cbuffer: a
+ * class made with it starts with that many bytes of tokens and sends them
+ * as fast as its parent lets it (the port's line rate) before its rate
+ * holds, and an idle class fills up to it again at its rate. That is how
+ * HTB says "unpaced for the next N bytes, then the rate": exactly for a
+ * new class, and for one idle long enough to have refilled (N / rate);
+ * tokens are never added on a change. Back to the default buffer, what is
+ * left over it is cut at the next dequeue.
+ */
 static int class_program(struct tc_state *s, int ifindex, uint16_t minor, uint64_t rate_bps,
-			 bool create)
+			 uint64_t burst_bytes, bool create)
 {
 	struct rtnl_class *cl = rtnl_class_alloc();
-	uint64_t bytes_per_sec = rate_bps / 8 ? rate_bps / 8 : 1;
+	/*
+	 * HTB keeps a class's tokens as time: a frame sent at 1 bit/s (the
+	 * controller's hold) leaves it up to a minute in debt, and a higher
+	 * rate set afterwards does not pay it back, so the pair would stall
+	 * long after its hold ended. At this floor a 2 KB frame costs 10 ms.
+	 */
+	uint64_t bytes_per_sec = rate_bps / 8 > TC_MIN_BYTES_PER_SEC ? rate_bps / 8 :
+								       TC_MIN_BYTES_PER_SEC;
 	/* One millisecond of the rate plus a full frame, as tc's default burst
 	 * (rate / HZ + MTU) on a 1000 Hz kernel. */
 	uint64_t buffer = bytes_per_sec / 1000 + 1600;
 	int r;
+
+	if (burst_bytes > buffer)
+		buffer = burst_bytes;
 
 	if (!cl)
 		return -ENOMEM;
@@ -291,7 +314,7 @@ static int tc_take_port(struct tita_pacer *p, uint32_t i, char *err, size_t err_
 	for (size_t k = s->n_dests; k-- > 0;)
 		if (s->dests[k].port == i)
 			s->dests[k] = s->dests[--s->n_dests];
-	r = class_program(s, pt->ifindex, DEFAULT_MINOR, pt->line_rate_bps, true);
+	r = class_program(s, pt->ifindex, DEFAULT_MINOR, pt->line_rate_bps, 0, true);
 	if (r) {
 		snprintf(err, err_size, "tc pacer: %s: adding default class %x:1: %s", pt->ifname,
 			 TITA_TC_MAJOR, strerror(-r));
@@ -368,15 +391,18 @@ static int dest_sync(struct tita_pacer *p, uint32_t port, const struct tita_addr
 	struct tc_state *s = p->priv;
 	const struct tita_pacer_port *pt = &p->ports[port];
 	struct tc_dest *d = dest_find(s, port, remote);
-	uint64_t sum = 0;
+	uint64_t sum = 0, burst = 0;
 	bool any = false;
 	int r;
 
+	/* A destination's class carries the unscheduled bytes of its jobs'
+	 * pairs: the largest, as they come one at a time. */
 	for (size_t i = 0; i < s->rules.n; i++) {
 		const struct tita_pacer_rule *rule = &s->rules.rules[i];
 
 		if (tita_addr_eq(&rule->local, &pt->addr) && tita_addr_eq(&rule->remote, remote)) {
 			sum += rule->rate_bps;
+			burst = burst > rule->unsched_bytes ? burst : rule->unsched_bytes;
 			any = true;
 		}
 	}
@@ -392,8 +418,9 @@ static int dest_sync(struct tita_pacer *p, uint32_t port, const struct tita_addr
 		if (pt->bpf)
 			tita_bpf_class_clear(pt->bpf, remote);
 		d->draining = true;
-		r = class_program(s, pt->ifindex, d->minor, pt->line_rate_bps, false);
+		r = class_program(s, pt->ifindex, d->minor, pt->line_rate_bps, 0, false);
 		d->rate_bps = pt->line_rate_bps;
+		d->burst_bytes = 0;
 		if (r) {
 			/* Cannot open it: delete it, as before draining. */
 			r = class_delete(s, pt->ifindex, d->minor);
@@ -405,11 +432,13 @@ static int dest_sync(struct tita_pacer *p, uint32_t port, const struct tita_addr
 	if (sum > TITA_RATE_MAX_BPS)
 		sum = TITA_RATE_MAX_BPS;
 	if (d) {
-		if (d->rate_bps == sum && !d->draining)
+		if (d->rate_bps == sum && d->burst_bytes == burst && !d->draining)
 			return 0;
-		r = class_program(s, pt->ifindex, d->minor, sum, false);
-		if (!r)
+		r = class_program(s, pt->ifindex, d->minor, sum, burst, false);
+		if (!r) {
 			d->rate_bps = sum;
+			d->burst_bytes = burst;
+		}
 		/* Paced again before it drained: steer to it again. */
 		if (!r && d->draining && pt->bpf)
 			r = tita_bpf_class_set(pt->bpf, remote, TITA_TC_CLASSID(d->minor),
@@ -432,9 +461,9 @@ static int dest_sync(struct tita_pacer *p, uint32_t port, const struct tita_addr
 		return r;
 	d = &s->dests[s->n_dests];
 	*d = (struct tc_dest){ .port = port, .remote = *remote, .minor = (uint16_t)r };
-	r = class_program(s, pt->ifindex, d->minor, sum, true);
+	r = class_program(s, pt->ifindex, d->minor, sum, burst, true);
 	if (r == -EEXIST) /* left from an earlier failure: take it over */
-		r = class_program(s, pt->ifindex, d->minor, sum, false);
+		r = class_program(s, pt->ifindex, d->minor, sum, burst, false);
 	if (!r && pt->bpf)
 		r = tita_bpf_class_set(pt->bpf, remote, TITA_TC_CLASSID(d->minor), class_expiry(p));
 	if (r) {
@@ -443,6 +472,7 @@ static int dest_sync(struct tita_pacer *p, uint32_t port, const struct tita_addr
 		return r;
 	}
 	d->rate_bps = sum;
+	d->burst_bytes = burst;
 	s->n_dests++;
 	return 0;
 }
@@ -453,14 +483,32 @@ static int tc_sync(struct tita_pacer *p, const struct tita_pacer_rule *rule)
 	return dest_sync(p, (uint32_t)tita_pacer_port_index(p, &rule->local), &rule->remote);
 }
 
-static int tc_set_rate(struct tita_pacer *p, const struct tita_addr *local,
-		       const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps)
+/* A pair's rate, after its next unsched_bytes go unpaced (0: none). */
+static int tc_rule_set(struct tita_pacer *p, const struct tita_addr *local,
+		       const struct tita_addr *remote, uint32_t job_id, uint64_t unsched_bytes,
+		       uint64_t rate_bps)
 {
 	struct tc_state *s = p->priv;
 
 	if (!tita_pacer_port(p, local))
 		return -ENOENT;
-	return tita_rule_apply(p, &s->rules, local, remote, job_id, rate_bps, 0, tc_sync);
+	return tita_rule_apply_after(p, &s->rules, local, remote, job_id, unsched_bytes, rate_bps,
+				     0, tc_sync);
+}
+
+static int tc_set_rate(struct tita_pacer *p, const struct tita_addr *local,
+		       const struct tita_addr *remote, uint32_t job_id, uint64_t rate_bps)
+{
+	return tc_rule_set(p, local, remote, job_id, 0, rate_bps);
+}
+
+static int tc_set_rate_after(struct tita_pacer *p, const struct tita_addr *local,
+			     const struct tita_addr *remote, uint32_t job_id,
+			     uint64_t unsched_bytes, uint64_t rate_bps)
+{
+	/* The class's buffer is 32 bits. */
+	return tc_rule_set(p, local, remote, job_id,
+			   unsched_bytes > UINT32_MAX ? UINT32_MAX : unsched_bytes, rate_bps);
 }
 
 static int tc_clear(struct tita_pacer *p, const struct tita_addr *local,
@@ -632,6 +680,7 @@ const struct tita_pacer_ops tita_pacer_tc_ops = {
 	.name = "tc",
 	.init = tc_init,
 	.set_rate = tc_set_rate,
+	.set_rate_after = tc_set_rate_after,
 	.clear = tc_clear,
 	.cleanup = tc_cleanup,
 	.backlog = tc_backlog,

@@ -62,6 +62,7 @@ struct tita_ctl *tita_ctl_new(const struct tita_ctl_params *p)
 	c->port_needs_alloc = calloc(p->max_ports, sizeof(*c->port_needs_alloc));
 	c->alloc_due_ns = TITA_TIME_NEVER;
 	c->fabric_due_ns = TITA_TIME_NEVER;
+	c->resume_due_ns = TITA_TIME_NEVER;
 	c->rng = 0x7469746120666162ull; /* until tita_ctl_seed() */
 	c->free_slots = malloc(p->max_pairs * sizeof(*c->free_slots));
 	if (!c->ports || !c->port_dirty || !c->port_needs_alloc || ctl_index_grow(c, 64) < 0 ||
@@ -361,7 +362,8 @@ bool tita_ctl_pop_msg(struct tita_ctl *c, struct tita_msg *ret_msg)
 	return true;
 }
 
-void ctl_rate_push(struct tita_ctl *c, const struct pair *pr, uint64_t rate_bps)
+void ctl_rate_push(struct tita_ctl *c, const struct pair *pr, uint64_t rate_bps,
+		   uint64_t unsched_bytes)
 {
 	struct tita_rate_update *r = ctl_ring_make_room(c->rates, sizeof(*r), &c->rates_cap,
 							&c->rates_head, &c->rates_len, RATES_MAX);
@@ -370,7 +372,11 @@ void ctl_rate_push(struct tita_ctl *c, const struct pair *pr, uint64_t rate_bps)
 		return;
 	c->rates = r;
 	c->rates[(c->rates_head + c->rates_len++) % c->rates_cap] = (struct tita_rate_update){
-		.local = pr->local, .remote = pr->remote, .job_id = pr->job_id, .rate_bps = rate_bps
+		.local = pr->local,
+		.remote = pr->remote,
+		.job_id = pr->job_id,
+		.rate_bps = rate_bps,
+		.unsched_bytes = unsched_bytes,
 	};
 	c->stats.rate_updates++;
 }
@@ -416,7 +422,9 @@ void ctl_fill_entry(struct tita_ctl *c, struct out_entry *e, struct pair *pr, ui
 			.demand_bps = pr->demand_bps,
 			.min_bps = job->min_bps,
 			.max_bps = job->max_bps,
+			.unsched_bytes = pr->unsched_announce_bytes,
 		};
+		pr->unsched_announce_bytes = 0;
 		ctl_fabric_fill_demand(c, pr, &e->demand, now_ns);
 		pr->demand_reported_bps = pr->demand_bps;
 		pr->demand_sent_ns = now_ns;
@@ -430,6 +438,7 @@ void ctl_fill_entry(struct tita_ctl *c, struct out_entry *e, struct pair *pr, ui
 			.ttl_ns = c->p.grant_ttl_ns,
 		};
 		ctl_fabric_fill_grant(c, pr, &e->grant, now_ns);
+		ctl_unsched_fill_grant(c, pr, &e->grant, now_ns);
 		pr->grant_reported_bps = pr->granted_bps;
 		pr->grant_leaf_capped = pr->granted_bps < pr->rx_alloc_bps;
 		pr->grant_demand_bps = pr->demand_bps;
@@ -491,7 +500,18 @@ static void expire(struct tita_ctl *c, uint64_t now_ns)
 				if (pr->state == TITA_PAIR_GRANTED)
 					c->stats.grants_expired++;
 				/* An idle pair whose grant lapsed is forgotten, so that
-				 * traffic that resumes starts conservatively again. */
+				 * traffic that resumes starts conservatively again;
+				 * unless its receiver bounded its unscheduled bytes:
+				 * it starts again without a grant and keeps the bound
+				 * while it stays idle (four lifetimes). */
+				if (!pr->demand_bps && pr->has_unsched_limit &&
+				    pr->state == TITA_PAIR_GRANTED) {
+					pr->state = TITA_PAIR_STARTING;
+					pr->grant_bps = 0;
+					pr->expires_ns = now_ns + TX_IDLE_TTLS * c->p.grant_ttl_ns;
+					c->port_dirty[pr->port] = true;
+					break;
+				}
 				if (!pr->demand_bps) {
 					ctl_pair_release(c, pr);
 					break;
@@ -527,6 +547,8 @@ void tita_ctl_advance(struct tita_ctl *c, uint64_t now_ns)
 		}
 		if (now_ns >= c->fabric_due_ns)
 			ctl_fabric_early(c, now_ns);
+		if (now_ns >= c->resume_due_ns)
+			ctl_sender_resume(c, now_ns);
 		return;
 	}
 	round_ns = c->started ? now_ns - c->last_round_ns : c->p.control_interval_ns;
@@ -542,8 +564,12 @@ void tita_ctl_advance(struct tita_ctl *c, uint64_t now_ns)
 		c->next_round_ns = now_ns + c->p.control_interval_ns;
 	c->started = true;
 	c->last_round_ns = now_ns;
-	c->alloc_due_ns = TITA_TIME_NEVER;
-	memset(c->port_needs_alloc, 0, c->p.max_ports * sizeof(*c->port_needs_alloc));
+	/* An early allocation still gathering an incast's demands stays due:
+	 * the round leaves their first grants to it (ctl_receiver.c). */
+	if (c->alloc_due_ns <= now_ns) {
+		c->alloc_due_ns = TITA_TIME_NEVER;
+		memset(c->port_needs_alloc, 0, c->p.max_ports * sizeof(*c->port_needs_alloc));
+	}
 	c->nothing_evictable = false;
 	c->stats.rounds++;
 
@@ -562,5 +588,6 @@ uint64_t tita_ctl_next_deadline_ns(const struct tita_ctl *c)
 {
 	if (!c->started)
 		return 0;
-	return tita_min_u64(tita_min_u64(c->next_round_ns, c->alloc_due_ns), c->fabric_due_ns);
+	return tita_min_u64(tita_min_u64(c->next_round_ns, c->alloc_due_ns),
+			    tita_min_u64(c->fabric_due_ns, c->resume_due_ns));
 }

@@ -11,6 +11,9 @@
  *                   programming the rate, grants in
  *   ctl_receiver.c  RX side: measuring the downlink, the eta loop, max-min
  *                   allocation and its memo, the grant policy, demands in
+ *   ctl_unsched.c   a message's unscheduled first bytes: the sender's
+ *                   allowance, its hold after the first grant, and the
+ *                   receiver's count of the bytes and bound on them
  *   ctl_snapshot.c  pairs, ports and counters for titactl and metrics
  *   ceiling.c       the reactive ceiling (tita/ceiling.h), per TX pair
  *   ctl_fabric.c    the fabric between the hosts (tita/fabric.h): places,
@@ -60,6 +63,13 @@ struct port {
 	uint32_t memo_n, memo_cap;
 	uint64_t memo_capacity_bps;
 	bool memo_valid;
+	/* Unscheduled bytes its senders announced, as a queue that the
+	 * downlink drains at line rate: its size at unsched_q_ns, and when it
+	 * will have drained (ctl_receiver.c). */
+	uint64_t unsched_q_bytes, unsched_q_ns, unsched_until_ns;
+	/* The largest such queue lately, and when it was seen. */
+	double unsched_peak_bytes;
+	uint64_t unsched_peak_ns;
 	/* The fabric: NULL while the port has no place (ctl_fabric.c). */
 	struct fab_port *fab;
 };
@@ -113,12 +123,36 @@ struct pair {
 	uint64_t sample_until_ns;
 	uint32_t idle_rounds;
 	uint64_t sent_avg_bps; /* what it sent, averaged over about eight rounds */
+	/* The backlog its last round read (backlog_bytes is then zeroed):
+	 * what the fabric's passes after the round judge it by. */
+	uint64_t round_backlog_bytes;
 	uint64_t demand_bps, demand_reported_bps, demand_sent_ns;
 	uint64_t grant_bps, expires_ns;
 	uint64_t rate_bps, programmed_bps;
 	uint64_t held_since_ns; /* a small increase has waited since then */
 	uint64_t cnp_per_sec;
 	struct tita_ceiling ceiling; /* a fraction of the grant */
+	/* TX: the unscheduled first bytes (ctl_unsched.c). The allowance of
+	 * the message under way (0: none), what of it is open at the pacer (0
+	 * once spent or ended), what the samples saw sent since it was
+	 * armed, and when; what the next demand announces; whether the next rate update
+	 * must carry it (unsched_push); whether the message goes whole and
+	 * asks for no grant (unsched_defer). After the first grant the pair is
+	 * held until resume_ns. The receiver's bound on the next allowance. */
+	uint64_t unsched_given_bytes, unsched_bytes, unsched_sent_bytes, unsched_armed_ns;
+	uint64_t unsched_announce_bytes;
+	/* Messages that went whole back to back: the bytes the allowances
+	 * before the one under way let go. Together they must fit in
+	 * unsched_short_ns, or the pair asks. */
+	uint64_t unsched_run_bytes;
+	bool unsched_push, unsched_defer;
+	uint64_t resume_ns;
+	bool has_unsched_limit;
+	uint64_t unsched_limit_bytes;
+	bool done; /* TX: a sample said it has nothing left (tita_tx_sample.done) */
+	/* RX: its demand announced unscheduled bytes; the next grant says how
+	 * long they still need to drain. */
+	bool unsched_hold;
 
 	/* RX */
 	uint32_t weight_milli;
@@ -126,8 +160,12 @@ struct pair {
 	uint64_t granted_bps, grant_reported_bps, grant_sent_ns;
 	uint64_t rx_alloc_bps; /* the downlink's share, before the leaf's cap */
 	uint64_t grant_demand_bps; /* the demand when the grant went out */
+	uint64_t first_demand_ns; /* RX: when its first demand came */
 	bool grant_deferred; /* RX: a smaller grant this allocation held back */
 	bool grant_leaf_capped; /* RX: the leaf's cap bounded the grant sent last */
+	/* RX: the pair went idle (demand 0) and stays warm until expires_ns,
+	 * granted out of what active pairs leave, up to its last demand. */
+	uint64_t warm_demand_bps;
 
 	/* The fabric (ctl_fabric.c), for pairs between leaves. */
 	uint32_t remote_leaf; /* TITA_LEAF_NONE: not known */
@@ -261,6 +299,8 @@ struct tita_ctl {
 	struct tita_path_update *paths;
 	uint32_t paths_cap, paths_head, paths_len;
 	uint64_t fabric_due_ns;
+	/* The earliest resume_ns of a TX pair held after its unscheduled bytes. */
+	uint64_t resume_due_ns;
 
 	struct tita_ctl_stats stats;
 };
@@ -344,7 +384,9 @@ void ctl_fill_entry(struct tita_ctl *c, struct out_entry *e, struct pair *pr, ui
 /* Queue one entry of `kind` for each of out[0..n), grouped by peer. */
 void ctl_emit(struct tita_ctl *c, enum tita_msg_kind kind, struct outgoing *out, uint32_t n,
 	      uint64_t now_ns);
-void ctl_rate_push(struct tita_ctl *c, const struct pair *pr, uint64_t rate_bps);
+/* unsched_bytes: see struct tita_rate_update. */
+void ctl_rate_push(struct tita_ctl *c, const struct pair *pr, uint64_t rate_bps,
+		   uint64_t unsched_bytes);
 
 /* ---- ctl_sender.c ---- */
 
@@ -354,6 +396,32 @@ int ctl_on_grant(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns);
 void ctl_compose_dirty(struct tita_ctl *c, uint64_t now_ns);
 /* Queue the pair's demand now, not at the round (a new pair, a new path). */
 void ctl_send_demand_now(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
+
+/* ---- ctl_unsched.c: the unscheduled first bytes ---- */
+
+/* The allowance of a message of backlog_bytes on pr. */
+uint64_t ctl_unsched_allowance(const struct tita_ctl *c, const struct pair *pr,
+			       uint64_t backlog_bytes);
+/* Arm it for a message of backlog_bytes (a new pair's first). */
+void ctl_unsched_arm(struct tita_ctl *c, struct pair *pr, uint64_t backlog_bytes, uint64_t now_ns);
+/* A new message on a pair that was idle or done; whether its demand goes now. */
+bool ctl_unsched_message(struct tita_ctl *c, struct pair *pr, uint64_t bytes, uint64_t now_ns);
+/* A sample of a pair (before pr->backlog_bytes takes the sample's); whether
+ * its demand goes now. */
+bool ctl_unsched_sample(struct tita_ctl *c, struct pair *pr, const struct tita_tx_sample *s,
+			uint64_t now_ns);
+/* A grant came for pr (after its grant and share were taken). */
+void ctl_unsched_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_grant_entry *e,
+			  uint64_t now_ns);
+/* The pairs whose resume_ns came: compose their ports again. */
+void ctl_sender_resume(struct tita_ctl *c, uint64_t now_ns);
+/* RX pair pr's demand announced bytes sent unscheduled. */
+void ctl_unsched_announced(struct tita_ctl *c, struct pair *pr, uint64_t bytes, uint64_t now_ns);
+/* Whether the port's announced unscheduled bytes are still draining. */
+bool ctl_unsched_draining(const struct tita_ctl *c, const struct port *pt, uint64_t now_ns);
+/* A grant's hold and bound for RX pair pr. */
+void ctl_unsched_fill_grant(struct tita_ctl *c, struct pair *pr, struct tita_grant_entry *e,
+			    uint64_t now_ns);
 
 /* ---- ctl_receiver.c ---- */
 

@@ -223,7 +223,7 @@ void ctl_pair_release(struct tita_ctl *c, struct pair *pr)
 
 	/* A TX pair that goes away must not leave a pacing rule behind. */
 	if (pr->role == TITA_PAIR_TX && pr->programmed_bps != TITA_RATE_UNPACED)
-		ctl_rate_push(c, pr, TITA_RATE_UNPACED);
+		ctl_rate_push(c, pr, TITA_RATE_UNPACED, 0);
 	ctl_fabric_pair_release(c, pr);
 	index_remove(c, slot);
 	pr->used = false;

@@ -93,9 +93,22 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 			continue;
 		pr = ctl_pair_find(c, TITA_PAIR_RX, &e->receiver, &e->sender, e->job_id);
 		if (!e->demand_bps) {
-			/* The sender went idle: free its share now. */
-			if (pr)
+			/* The sender went idle: free its share now, and keep what
+			 * active pairs leave for it while it is warm. */
+			if (pr && c->p.warm_ttls > 0 && pr->demand_bps) {
+				pr->demand_bps = 0;
+				pr->expires_ns = now_ns + (uint64_t)(c->p.warm_ttls *
+								     (double)c->p.grant_ttl_ns);
+				c->port_needs_alloc[port] = true;
+				c->alloc_due_ns = tita_min_u64(
+					c->alloc_due_ns,
+					now_ns + (uint64_t)((double)c->p.control_interval_ns *
+							    c->p.alloc_batch_frac));
+			} else if (pr && !pr->demand_bps) {
+				/* Warm already: the repeated zero changes nothing. */
+			} else if (pr) {
 				ctl_pair_release(c, pr);
+			}
 			applied++;
 			continue;
 		}
@@ -120,6 +133,7 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 				port_update_capacity(pt);
 			}
 			pr->src_slot = src ? (uint32_t)(src - c->pairs) + 1 : 0;
+			pr->first_demand_ns = now_ns;
 		}
 		/*
 		 * A demand that moved is allocated early (batched like new ones);
@@ -139,8 +153,11 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 								 c->p.alloc_batch_frac));
 		}
 		pr->state = TITA_PAIR_ACTIVE;
+		if (e->unsched_bytes)
+			ctl_unsched_announced(c, pr, e->unsched_bytes, now_ns);
 		ctl_fabric_on_demand(c, pr, e, now_ns);
 		pr->demand_bps = ctl_clamp_rate(e->demand_bps, c->ports[port].line_rate_bps);
+		pr->warm_demand_bps = pr->demand_bps;
 		pr->weight_milli = e->weight_milli;
 		pr->min_bps = ctl_clamp_rate(e->min_bps, c->ports[port].line_rate_bps);
 		pr->max_bps = ctl_clamp_rate(e->max_bps, c->ports[port].line_rate_bps);
@@ -221,7 +238,11 @@ static void measure_ports(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns
 			pt->busy_until_ns = now_ns + BUSY_HOLD_ROUNDS * c->p.control_interval_ns;
 		/* A queue built while busy still marks while it drains. */
 		pt->downlink_busy = now_ns < pt->busy_until_ns;
-		if (ce_frac > c->p.eta_ce_threshold && pt->downlink_busy)
+		/* Marks of announced unscheduled bytes still draining say
+		 * nothing of eta: the senders hold until they have. */
+		if (ctl_unsched_draining(c, pt, now_ns))
+			;
+		else if (ce_frac > c->p.eta_ce_threshold && pt->downlink_busy)
 			pt->eta = fmax(
 				c->p.eta_min,
 				pt->eta * (1 - c->p.eta_decrease * (1 + ETA_CE_GAIN * ce_frac)));
@@ -275,6 +296,34 @@ static void allocate_memo(struct port *pt, struct tita_alloc_entry *entries, con
 	pt->memo_valid = true;
 }
 
+/*
+ * Warm pairs (idle, demand 0) share what the active ones leave of the
+ * capacity, each up to the demand it had: the next step of a collective
+ * resumes at once at a grant that nothing active needs, and a warm grant
+ * shrinks (and goes out) as soon as an active pair wants the capacity.
+ */
+static void allocate_warm(struct tita_ctl *c, const struct port *pt, uint32_t n)
+{
+	uint64_t used = 0;
+	uint32_t n_warm = 0;
+
+	for (uint32_t k = 0; k < n; k++) {
+		const struct pair *pr = &c->pairs[c->order[k]];
+
+		used += c->entries[k].alloc_bps;
+		c->entries2[k] = c->entries[k];
+		c->entries2[k].demand_bps = pr->demand_bps ? 0 : pr->warm_demand_bps;
+		c->entries2[k].min_bps = 0;
+		c->entries2[k].alloc_bps = 0;
+		n_warm += !pr->demand_bps && pr->warm_demand_bps;
+	}
+	if (!n_warm || used >= pt->capacity_bps)
+		return;
+	tita_alloc_maxmin_by_group(c->entries2, n, pt->capacity_bps - used, c->scratch);
+	for (uint32_t k = 0; k < n; k++)
+		c->entries[k].alloc_bps += c->entries2[k].alloc_bps;
+}
+
 /* Water-fill one port's downlink over the demands it holds, and queue the
  * grants that changed (or are due for a refresh). */
 static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool measured,
@@ -299,8 +348,10 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 			.group = ctl_job_group(pr, s),
 		};
 	}
-	if (n)
+	if (n) {
 		allocate_memo(pt, c->entries, c->order, n, c->scratch);
+		allocate_warm(c, pt, n);
+	}
 	for (uint32_t k = 0; k < n; k++) {
 		struct pair *pr = &c->pairs[c->order[k]];
 		bool moved;
@@ -353,6 +404,13 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 		moved = ctl_changed(pr->granted_bps, pr->grant_reported_bps,
 				    c->p.demand_change_frac);
 		pr->grant_deferred = false;
+		/* The first grant of a pair whose unscheduled bytes are on
+		 * their way waits for the early allocation gathering it: a
+		 * round that falls among an incast's demands would give the
+		 * first ones the downlink, and they would take it at once. */
+		if (measured && !pr->grant_sent_ns && pr->unsched_hold &&
+		    c->port_needs_alloc[port] && now_ns < c->alloc_due_ns)
+			continue;
 		if (!pr->grant_sent_ns ||
 		    (pr->fabric_ce_ppm > thr) != (pr->fabric_ce_reported_ppm > thr) ||
 		    /* A cut by our leaf's cap protects a link the downlink's

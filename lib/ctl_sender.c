@@ -12,6 +12,9 @@
 
 #include "ctl_internal.h"
 
+/* A pair held after its unscheduled bytes (resume_ns) is paced at this. */
+#define HOLD_BPS 1
+
 /* The least rate any paced pair gets, by its port's line rate. */
 static uint64_t min_rate_bps(const struct tita_ctl *c, const struct port *pt)
 {
@@ -31,6 +34,8 @@ static uint64_t grant_component(const struct tita_ctl *c, const struct pair *pr,
 		return tita_min_u64((uint64_t)(c->p.start_rate_frac * (double)pt->line_rate_bps),
 				    ctl_fabric_cap(pr, now_ns));
 	case TITA_PAIR_GRANTED:
+		if (pr->resume_ns > now_ns)
+			return HOLD_BPS;
 		return tita_min_u64(pr->grant_bps, ctl_fabric_cap(pr, now_ns));
 	default:
 		return TITA_RATE_UNPACED;
@@ -42,6 +47,20 @@ static void program(struct tita_ctl *c, struct pair *pr, uint64_t rate_bps, uint
 	uint64_t old = pr->programmed_bps;
 
 	pr->rate_bps = rate_bps;
+	/* An allowance armed, or ended by the first grant, goes out now, with
+	 * the rate that follows it. */
+	if (pr->unsched_push) {
+		pr->unsched_push = false;
+		pr->held_since_ns = 0;
+		pr->programmed_bps = rate_bps;
+		ctl_rate_push(c, pr, rate_bps, pr->unsched_bytes);
+		return;
+	}
+	/* While the pacer spends an allowance, a new rate would restart it
+	 * (unsched_bytes count from the update): the rate after it waits until
+	 * the samples show it spent, or the grant ends it. */
+	if (pr->unsched_bytes && rate_bps != TITA_RATE_UNPACED)
+		return;
 	if (rate_bps == old) {
 		pr->held_since_ns = 0;
 		return;
@@ -63,7 +82,7 @@ static void program(struct tita_ctl *c, struct pair *pr, uint64_t rate_bps, uint
 	}
 	pr->held_since_ns = 0;
 	pr->programmed_bps = rate_bps;
-	ctl_rate_push(c, pr, rate_bps);
+	ctl_rate_push(c, pr, rate_bps, 0);
 }
 
 /*
@@ -101,10 +120,16 @@ static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			continue;
 		job = ctl_job_policy(c, pr->job_id);
 		c->order[n] = s;
-		/* First what each pair wants, as far as its grant allows... */
+		/* First what each pair wants, as far as its grant allows (an
+		 * idle one nothing: the floor it is paced at costs nothing
+		 * while it sends nothing, and many idle pairs, each message's
+		 * destination a pair of its own, would hold their floors of
+		 * the uplink from the pairs that send)... */
 		c->entries[n] = (struct tita_alloc_entry){
-			.demand_bps = tita_max_u64(tita_min_u64(allowed, pr->demand_bps),
-						   pair_floor_bps(floor_bps, allowed)),
+			.demand_bps = pr->demand_bps ?
+					      tita_max_u64(tita_min_u64(allowed, pr->demand_bps),
+							   pair_floor_bps(floor_bps, allowed)) :
+					      0,
 			.min_bps = job->min_bps,
 			.weight = (double)job->weight_milli / TITA_WEIGHT_ONE,
 			.group = ctl_job_group(pr, s),
@@ -177,6 +202,12 @@ static void estimate_demand(struct tita_ctl *c, struct pair *pr, uint64_t round_
 	pr->cnp_per_sec = pr->round_cnp * TITA_NSEC_PER_SEC /
 			  tita_max_u64(tita_max_u64(pr->round_interval_ns, round_ns), 1);
 	cur = pr->rate_bps == TITA_RATE_UNPACED ? line : pr->rate_bps;
+	if (pr->done) {
+		/* What it sent this round was the end of what it had. */
+		pr->demand_bps = 0;
+		pr->idle_rounds++;
+		return;
+	}
 	target = pr->measured_bps + tita_bytes_to_rate(pr->backlog_bytes, c->p.backlog_horizon_ns);
 	/* A pair that fills its rate, or queues behind it, asks for more. */
 	if (pr->backlog_bytes || (double)pr->measured_bps >= c->p.probe_threshold * (double)cur)
@@ -200,10 +231,25 @@ static void estimate_demand(struct tita_ctl *c, struct pair *pr, uint64_t round_
 		pr->demand_bps = 0;
 }
 
+/* The pair has sent all it had: its demand is zero now, and its receiver
+ * hears so at once (a pair with a grant turns warm there, and what it
+ * held goes to the others a round sooner). */
+static void pair_done(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+{
+	pr->done = true;
+	pr->demand_bps = 0;
+	pr->backlog_bytes = 0;
+	if (!pr->idle_rounds)
+		pr->idle_rounds = 1;
+	c->port_dirty[pr->port] = true;
+	if (pr->demand_reported_bps)
+		ctl_send_demand_now(c, pr, now_ns);
+}
+
 int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint64_t now_ns)
 {
 	int port = ctl_sample_port(c, &s->local, s->interval_ns);
-	bool is_new = false;
+	bool is_new = false, ask_now = false;
 	struct pair *pr;
 
 	if (port < 0)
@@ -222,8 +268,18 @@ int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint6
 		pr->expires_ns = now_ns + c->p.grant_ttl_ns;
 		c->ceiling->init(&pr->ceiling);
 		ctl_fabric_tx_new(c, pr, now_ns);
+		ctl_unsched_arm(c, pr, s->tx_bytes + s->backlog_bytes, now_ns);
 		is_new = true;
+	} else if ((pr->idle_rounds && (s->tx_bytes || s->backlog_bytes)) ||
+		   (pr->done && s->backlog_bytes)) {
+		ask_now = ctl_unsched_message(c, pr, s->tx_bytes + s->backlog_bytes, now_ns);
+	} else {
+		if (s->backlog_bytes)
+			pr->done = false;
+		ask_now = ctl_unsched_sample(c, pr, s, now_ns);
 	}
+	if (s->done && !is_new && !pr->done)
+		pair_done(c, pr, now_ns);
 	pr->round_bytes += s->tx_bytes;
 	pr->round_cnp += s->cnp_packets;
 	pr->round_interval_ns += s->interval_ns;
@@ -240,8 +296,15 @@ int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint6
 		estimate_demand(c, pr, s->interval_ns);
 		ctl_fabric_tx_started(c, pr, now_ns);
 		compose_port(c, (uint16_t)port, now_ns);
+		if (!pr->unsched_defer)
+			ctl_send_demand_now(c, pr, now_ns);
+	} else if (ask_now) {
+		/* A message that needs a grant asks now, not a round later. */
+		estimate_demand(c, pr, s->interval_ns);
+		c->port_dirty[port] = true;
 		ctl_send_demand_now(c, pr, now_ns);
 	}
+	ctl_compose_dirty(c, now_ns);
 	return 0;
 }
 
@@ -281,6 +344,56 @@ static bool demand_binding(const struct tita_ctl *c, const struct pair *pr)
 	       (double)pr->demand_reported_bps < bar;
 }
 
+/*
+ * What a pair asks its receiver for is what its own uplink could carry of
+ * it: the more of its max-min share of eta x the uplink (every pair at its
+ * demand), and of what it holds with every pair of the port at what its
+ * receiver already grants it, plus what that leaves over. A pair that its
+ * uplink holds below its receiver's share would otherwise keep the share,
+ * and the receiver's downlink would run below eta while its other senders
+ * wait; and a pair held low by its own small grant still asks for its
+ * share, or it would never get more than the grant it has.
+ */
+static void claim_uplink(struct tita_ctl *c, uint16_t port)
+{
+	struct port *pt = &c->ports[port];
+	uint64_t cap = (uint64_t)(pt->eta * (double)pt->line_rate_bps), used = 0;
+	uint32_t n = 0;
+
+	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
+		const struct pair *pr = &c->pairs[s];
+		const struct tita_job *job;
+
+		if (!pr->used || pr->role != TITA_PAIR_TX || pr->port != port || !pr->demand_bps)
+			continue;
+		job = ctl_job_policy(c, pr->job_id);
+		c->order[n] = s;
+		c->entries[n] = (struct tita_alloc_entry){
+			.demand_bps = pr->demand_bps,
+			.min_bps = job->min_bps,
+			.weight = (double)job->weight_milli / TITA_WEIGHT_ONE,
+			.group = ctl_job_group(pr, s),
+		};
+		c->entries2[n] = c->entries[n];
+		if (pr->state == TITA_PAIR_GRANTED)
+			c->entries2[n].demand_bps = tita_min_u64(pr->demand_bps, pr->grant_bps);
+		n++;
+	}
+	if (n < 2)
+		return;
+	tita_alloc_maxmin_by_group(c->entries, n, cap, c->scratch);
+	tita_alloc_maxmin_by_group(c->entries2, n, cap, c->scratch);
+	for (uint32_t k = 0; k < n; k++)
+		used += c->entries2[k].alloc_bps;
+	for (uint32_t k = 0; k < n; k++) {
+		struct pair *pr = &c->pairs[c->order[k]];
+		uint64_t granted = c->entries2[k].alloc_bps + (cap > used ? cap - used : 0);
+
+		pr->demand_bps = tita_min_u64(pr->demand_bps,
+					      tita_max_u64(c->entries[k].alloc_bps, granted));
+	}
+}
+
 void ctl_sender_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
 {
 	uint32_t n_out = 0;
@@ -298,12 +411,26 @@ void ctl_sender_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
 		if (pr->round_interval_ns || now_ns >= pr->sample_until_ns) {
 			estimate_demand(c, pr, round_ns);
 			pr->round_bytes = pr->round_cnp = pr->round_interval_ns = 0;
+			pr->round_backlog_bytes = pr->backlog_bytes;
 			/* A backlog is what the last sample saw; a round without
 			 * one (no traffic, so no sample) has none, or a pair that
 			 * stopped would hold its demand for good. */
 			pr->backlog_bytes = 0;
 		}
 		update_ceiling(c, pr);
+	}
+	for (uint32_t port = 0; port < c->n_ports; port++)
+		claim_uplink(c, (uint16_t)port);
+	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
+		struct pair *pr = &c->pairs[s];
+
+		if (!pr->used || pr->role != TITA_PAIR_TX)
+			continue;
+		/* A message that goes whole asks for nothing: its receiver
+		 * hears of the pair again when it has more to send, or (if the
+		 * pair had asked before) the zero when it has sent all. */
+		if (pr->unsched_defer)
+			continue;
 		/*
 		 * Report on a significant change, and refresh well inside the TTL
 		 * (a zero demand is said once: the receiver frees the share). A
@@ -352,6 +479,7 @@ int ctl_on_grant(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 		pr->expires_ns = now_ns + tita_min_u64(e->ttl_ns, c->p.grant_ttl_ns);
 		pr->ce_ppm = e->ce_ppm;
 		ctl_fabric_on_grant(c, pr, e, old_grant_bps, now_ns);
+		ctl_unsched_on_grant(c, pr, e, now_ns);
 		c->port_dirty[port] = true;
 		applied++;
 	}

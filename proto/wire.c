@@ -69,6 +69,8 @@ static const char *const error_names[TITA_WIRE_E_COUNT] = {
 	[TITA_WIRE_E_TTL_ZERO] = "ttl_zero",
 	[TITA_WIRE_E_TTL_TOO_LONG] = "ttl_too_long",
 	[TITA_WIRE_E_CE_PPM_RANGE] = "ce_ppm_out_of_range",
+	[TITA_WIRE_E_UNSCHED_RANGE] = "unsched_out_of_range",
+	[TITA_WIRE_E_HOLD_RANGE] = "hold_out_of_range",
 	[TITA_WIRE_E_NO_PORTS] = "no_ports",
 	[TITA_WIRE_E_TOO_MANY_PORTS] = "too_many_ports",
 	[TITA_WIRE_E_LINE_RATE_ZERO] = "line_rate_zero",
@@ -432,6 +434,8 @@ static bool demand_entry_valid(const struct tita_demand_entry *e)
 		return false;
 	if (e->has_spine && e->spine >= TITA_SPINES_MAX)
 		return false;
+	if (e->unsched_bytes > TITA_UNSCHED_MAX_BYTES)
+		return false;
 	return e->weight_milli >= 1 && e->weight_milli <= TITA_WEIGHT_MAX;
 }
 
@@ -453,7 +457,9 @@ static bool grant_entry_valid(const struct tita_grant_entry *e)
 {
 	return e->rate_bps <= TITA_RATE_MAX_BPS && check_ttl(e->ttl_ns) == TITA_WIRE_OK &&
 	       e->ce_ppm <= CE_PPM_MAX && (!e->has_spine || e->spine < TITA_SPINES_MAX) &&
-	       e->share_bps <= TITA_RATE_MAX_BPS;
+	       e->share_bps <= TITA_RATE_MAX_BPS &&
+	       (!e->has_unsched_limit || e->unsched_limit_bytes <= TITA_UNSCHED_MAX_BYTES) &&
+	       e->hold_ns <= TITA_WIRE_TTL_MAX_NS;
 }
 
 /* --- encoder --- */
@@ -550,6 +556,7 @@ static void demand_to_wire(const struct tita_demand_entry *e, Tita__Peer__Demand
 	}
 	pe->room_mask = e->room_mask;
 	pe->seek = e->seek;
+	pe->unsched_bytes = e->unsched_bytes;
 }
 
 static void grant_to_wire(const struct tita_grant_entry *e, Tita__Peer__GrantEntry *pe)
@@ -569,6 +576,12 @@ static void grant_to_wire(const struct tita_grant_entry *e, Tita__Peer__GrantEnt
 		pe->spine = e->spine;
 	}
 	pe->share_bps = (double)e->share_bps;
+	if (e->has_unsched_limit) {
+		pe->unsched_present_case =
+			TITA__PEER__GRANT_ENTRY__UNSCHED_PRESENT_UNSCHED_LIMIT_BYTES;
+		pe->unsched_limit_bytes = e->unsched_limit_bytes;
+	}
+	pe->hold_ns = e->hold_ns;
 }
 
 static void leaf_line_to_wire(const struct tita_leaf_entry *e, Tita__Peer__LeafLine *pl)
@@ -876,6 +889,8 @@ static enum tita_wire_error check_demand_values(const Tita__Peer__DemandEntry *e
 	if (e->spine_present_case == TITA__PEER__DEMAND_ENTRY__SPINE_PRESENT_SPINE &&
 	    e->spine >= TITA_SPINES_MAX)
 		return TITA_WIRE_E_SPINE_RANGE;
+	if (e->unsched_bytes > TITA_UNSCHED_MAX_BYTES)
+		return TITA_WIRE_E_UNSCHED_RANGE;
 	return TITA_WIRE_OK;
 }
 
@@ -892,6 +907,13 @@ static enum tita_wire_error check_grant_values(const Tita__Peer__GrantEntry *e)
 		err = TITA_WIRE_E_SPINE_RANGE;
 	if (!err)
 		err = check_rate(e->share_bps);
+	if (!err &&
+	    e->unsched_present_case ==
+		    TITA__PEER__GRANT_ENTRY__UNSCHED_PRESENT_UNSCHED_LIMIT_BYTES &&
+	    e->unsched_limit_bytes > TITA_UNSCHED_MAX_BYTES)
+		err = TITA_WIRE_E_UNSCHED_RANGE;
+	if (!err && e->hold_ns > TITA_WIRE_TTL_MAX_NS)
+		err = TITA_WIRE_E_HOLD_RANGE;
 	return err;
 }
 
@@ -1062,6 +1084,7 @@ static void demand_from_wire(const Tita__Peer__DemandEntry *pe, struct tita_dema
 	e->spine = e->has_spine ? (uint16_t)pe->spine : 0;
 	e->room_mask = pe->room_mask;
 	e->seek = pe->seek;
+	e->unsched_bytes = pe->unsched_bytes;
 }
 
 static void grant_from_wire(const Tita__Peer__GrantEntry *pe, struct tita_grant_entry *e)
@@ -1078,6 +1101,10 @@ static void grant_from_wire(const Tita__Peer__GrantEntry *pe, struct tita_grant_
 	e->has_spine = pe->spine_present_case == TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE;
 	e->spine = e->has_spine ? (uint16_t)pe->spine : 0;
 	e->share_bps = rate_from_wire(pe->share_bps);
+	e->has_unsched_limit = pe->unsched_present_case ==
+			       TITA__PEER__GRANT_ENTRY__UNSCHED_PRESENT_UNSCHED_LIMIT_BYTES;
+	e->unsched_limit_bytes = e->has_unsched_limit ? pe->unsched_limit_bytes : 0;
+	e->hold_ns = pe->hold_ns;
 }
 
 static void leaf_line_from_wire(const Tita__Peer__LeafLine *pl, const struct tita_addr *member,

@@ -110,6 +110,8 @@ enum tita_wire_error {
 	TITA_WIRE_E_TTL_ZERO,
 	TITA_WIRE_E_TTL_TOO_LONG, /* above TITA_WIRE_TTL_MAX_NS */
 	TITA_WIRE_E_CE_PPM_RANGE, /* above 1000000 */
+	TITA_WIRE_E_UNSCHED_RANGE, /* unscheduled bytes above TITA_UNSCHED_MAX_BYTES */
+	TITA_WIRE_E_HOLD_RANGE, /* a grant's hold above TITA_WIRE_TTL_MAX_NS */
 	/* Hello. */
 	TITA_WIRE_E_NO_PORTS,
 	TITA_WIRE_E_TOO_MANY_PORTS, /* more than TITA_WIRE_HELLO_MAX_PORTS */

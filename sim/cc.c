@@ -340,6 +340,16 @@ static void tita_only_init(struct sim *s)
 	apply_overrides(s);
 }
 
+/* DCQCN's reaction point (unless off), and the sample that tells tita a
+ * pair has sent all its application posted. */
+static void tita_on_event(struct sim *s, struct sim_flow *f, enum sim_cc_event ev,
+			  const struct sim_pkt *pkt, uint64_t arg)
+{
+	if (ev == SIM_CC_TX)
+		sim_tita_tx(s, f);
+	dcqcn_on_event(s, f, ev, pkt, arg);
+}
+
 /* The NIC's notification point stays on in both: the CNPs it sends are what
  * tita's reactive ceiling counts, even where the reaction point is off. */
 static const struct sim_cc_ops cc_tita = {
@@ -348,7 +358,7 @@ static const struct sim_cc_ops cc_tita = {
 	.np_cnp = true,
 	.tita = true,
 	.init = tita_dcqcn_init,
-	.on_event = dcqcn_on_event,
+	.on_event = tita_on_event,
 	.on_probe_reply = sim_tita_probe_reply,
 	.on_drained = sim_tita_drained,
 };
@@ -359,7 +369,7 @@ static const struct sim_cc_ops cc_tita_only = {
 	.np_cnp = true,
 	.tita = true,
 	.init = tita_only_init,
-	.on_event = dcqcn_on_event,
+	.on_event = tita_on_event,
 	.on_probe_reply = sim_tita_probe_reply,
 	.on_drained = sim_tita_drained,
 };

@@ -575,6 +575,10 @@ static void apply_rate(struct sim *s, uint32_t host, const struct tita_rate_upda
 	tp = &x->txp[i];
 	old = tp->rate_bps;
 	tp->rate_bps = u->rate_bps ? u->rate_bps : 1;
+	/* The pair's next unsched_bytes go unpaced (0: the rate applies now). */
+	tp->unsched_left = u->unsched_bytes;
+	if (u->unsched_bytes && tp->next_tx_ps > s->now_ps)
+		tp->next_tx_ps = s->now_ps;
 	/*
 	 * The wait left before the pair's next packet scales with the change,
 	 * as a token bucket's would (and the NIC's rate limiter, or HTB):
@@ -713,14 +717,45 @@ void sim_tita_on_event(struct sim *s, uint32_t host)
 	uint64_t now_ns = s->now_ps / SIM_PS_PER_NS;
 
 	if (x->tita_wake_ps && x->tita_wake_ps <= s->now_ps) {
-		/* A round is due: hand over what was measured since the last. */
-		if (tita_ctl_next_deadline_ns(x->ctl) <= now_ns)
+		/* A round is due: hand over what was measured since the last.
+		 * (Not at a wake-up between rounds, for an early allocation or
+		 * a held pair: a sample of a few nanoseconds makes a rate of
+		 * the few packets in it.) */
+		if (tita_ctl_next_round_ns(x->ctl) <= now_ns)
 			take_samples(s, host);
 		x->tita_wake_ps = 0;
 	}
 	tita_ctl_advance(x->ctl, now_ns);
 	drain(s, host);
 	reschedule(s, host);
+}
+
+/*
+ * The pair has sent all its application posted: the agent sees its last
+ * posts complete and reports at once, as it reports a post on an idle pair.
+ * (The agent sees the completion an acknowledgement later; the last byte
+ * leaving the NIC stands for it here.)
+ */
+void sim_tita_tx(struct sim *s, struct sim_flow *f)
+{
+	struct sim_host *x = &s->hosts[f->src];
+	struct sim_txpair *tp = &x->txp[f->txp];
+	uint64_t now_ns = s->now_ps / SIM_PS_PER_NS;
+	struct tita_tx_sample ts = {
+		.local = tita_addr_from_host_id(f->src),
+		.remote = tita_addr_from_host_id(f->dst),
+		.job_id = f->job,
+		.interval_ns = 1,
+		.done = true,
+	};
+
+	if (tp->backlog_bytes || tp->done_said)
+		return;
+	tp->done_said = true;
+	tita_ctl_tx_sample(x->ctl, &ts, now_ns);
+	tita_ctl_advance(x->ctl, now_ns);
+	drain(s, f->src);
+	reschedule(s, f->src);
 }
 
 void sim_tita_flow_start(struct sim *s, struct sim_flow *f)
@@ -735,7 +770,6 @@ void sim_tita_flow_start(struct sim *s, struct sim_flow *f)
 		.job_id = f->job,
 		.interval_ns = 1,
 	};
-	bool was_idle = !tp->backlog_bytes;
 
 	f->txp = idx;
 	f->rxp = rxpeer_of(&s->hosts[f->dst], f->src);
@@ -750,14 +784,18 @@ void sim_tita_flow_start(struct sim *s, struct sim_flow *f)
 	if (tp->sport)
 		sim_flow_set_sport(s, f, tp->sport);
 	tp->backlog_bytes += f->timed ? ENDLESS_BACKLOG_BYTES : f->size_bytes;
+	tp->done_said = false;
 	tp->last_active_ps = s->now_ps;
 	txpair_live(x, idx);
-	if (!was_idle)
-		return;
-	/* The agent reports a post on an idle pair at once: the controller
-	 * learns of the new pair now, not a round later. Bytes and interval
-	 * stay with the regular sample. */
+	/* The agent reports a post at once: on an idle pair the controller
+	 * learns of the new message now, not a round later; on a busy one,
+	 * whether it still fits the allowance of the message under way, for
+	 * which it needs the bytes sent since the last sample too (a round's
+	 * bytes over its intervals make the same rate either way). The
+	 * regular sample keeps its interval and the CNPs. */
 	ts.backlog_bytes = tp->backlog_bytes;
+	ts.tx_bytes = tp->tx_bytes;
+	tp->tx_bytes = 0;
 	tita_ctl_tx_sample(x->ctl, &ts, now_ns);
 	tita_ctl_advance(x->ctl, now_ns);
 	drain(s, f->src);

@@ -480,6 +480,7 @@ static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
 	f->sent_bytes += payload;
 	p->seq = f->sent_bytes;
 	f->last_pkt_bytes = wire;
+	f->last_tx_ps = s->now_ps;
 	/* The limiter spaces packet starts by size / rate (artifact
 	 * UpdateNextAvail); a rate at line speed leaves the link as the limit. */
 	f->next_tx_ps = s->now_ps + (uint64_t)((double)wire * 8e12 / f->rate_bps);
@@ -489,7 +490,9 @@ static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
 		tp->tx_bytes += wire;
 		tp->backlog_bytes -= tp->backlog_bytes > payload ? payload : tp->backlog_bytes;
 		tp->last_active_ps = s->now_ps;
-		if (tp->rate_bps != TITA_RATE_UNPACED && tp->rate_bps)
+		if (tp->unsched_left)
+			tp->unsched_left -= tp->unsched_left > wire ? wire : tp->unsched_left;
+		else if (tp->rate_bps != TITA_RATE_UNPACED && tp->rate_bps)
 			tp->next_tx_ps =
 				s->now_ps + (uint64_t)((double)wire * 8e12 / (double)tp->rate_bps);
 	}
@@ -498,6 +501,29 @@ static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
 	port_transmit(s, h->port, i);
 	if (s->cc->on_event)
 		s->cc->on_event(s, f, SIM_CC_TX, NULL, wire);
+}
+
+/*
+ * The flows of a tita pair share its pacer: when it lets one packet go,
+ * the pair's flow that sent least recently takes it. Round robin over the
+ * host's flows alone would give it to whichever flow the pointer reaches
+ * first each time the pacer opens, and with the pacer's period in step
+ * with the pointer one flow of the pair can take every turn.
+ */
+static uint32_t pair_turn(struct sim *s, const struct sim_host *h, uint32_t idx)
+{
+	const struct sim_flow *f = &s->flows[h->active[idx]];
+	uint32_t best = idx;
+
+	for (uint32_t k = 0; k < h->n_active; k++) {
+		const struct sim_flow *g = &s->flows[h->active[k]];
+
+		if (k == idx || g->txp != f->txp || g->held || g->next_tx_ps > s->now_ps ||
+		    g->last_tx_ps >= s->flows[h->active[best]].last_tx_ps)
+			continue;
+		best = k;
+	}
+	return best;
 }
 
 void sim_nic_kick(struct sim *s, uint32_t host)
@@ -542,6 +568,9 @@ void sim_nic_kick(struct sim *s, uint32_t host)
 		}
 		if (s->cc->can_send && !s->cc->can_send(s, f))
 			continue; /* an ACK will kick the NIC */
+		if (tita)
+			idx = pair_turn(s, h, idx);
+		f = &s->flows[h->active[idx]];
 		nic_send_data(s, host, f);
 		if (f->sent_bytes >= f->size_bytes) {
 			active_remove(s, h, idx);
@@ -633,6 +662,14 @@ static void go_back(struct sim *s, struct sim_flow *f, uint64_t to, bool timer)
 	f->rewound_to = to;
 	if (!f->in_active)
 		active_add(s, f);
+	/* Held while its packets drain, and they were lost: going back to
+	 * what arrived (or before it, on an older NAK) leaves nothing in
+	 * flight. */
+	if (f->await_drain && f->rcvd_bytes >= f->sent_bytes) {
+		f->await_drain = false;
+		if (s->cc->on_drained)
+			s->cc->on_drained(s, f);
+	}
 	sim_nic_kick(s, f->src);
 }
 
@@ -775,7 +812,7 @@ static void host_receive(struct sim *s, uint32_t host, uint32_t i)
 			send_ack(s, f, i);
 			p = &s->pkts[i];
 		}
-		if (f->await_drain && f->rcvd_bytes == f->sent_bytes) {
+		if (f->await_drain && f->rcvd_bytes >= f->sent_bytes) {
 			f->await_drain = false;
 			if (s->cc->on_drained)
 				s->cc->on_drained(s, f);

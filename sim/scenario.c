@@ -23,6 +23,9 @@
  *                 (the i-th host of LIST sends to the (i+K)-th, cyclically)
  *     ring        hosts=LIST size=S [at=T]     (ring all-reduce of S per host)
  *     websearch   hosts=LIST load=F duration=T [at=T]
+ *     messages    hosts=LIST load=F duration=T min=S max=S [at=T]
+ *                 (Poisson arrivals as websearch, sizes uniform in
+ *                 [min, max]: RPCs, KV-cache blocks)
  *   each with optional name=NAME, job=J, weight=W (tita's weight of job J,
  *   as `titactl job set` gives it) and the word `primary` (the group that
  *   the headline metrics describe; the first group by default).
@@ -34,7 +37,7 @@
  *                                its ECMP groups without it
  * From the command line, --set traffic.size=S gives every generator that
  * takes a size that size instead (a ring's chunks are S / N); runs with
- * websearch cannot take it.
+ * websearch and messages cannot take it.
  * Sizes take B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB; times take
  * ns, us, ms, s; host lists are `all`, `3`, `1-16` or `0,2,5-7`.
  */
@@ -411,6 +414,52 @@ static uint64_t websearch_sample(uint64_t *rng)
 	return (uint64_t)websearch_cdf[WEBSEARCH_N - 1][0];
 }
 
+/* The sizes of a Poisson generator: WebSearch's, or uniform in [lo, hi]. */
+struct size_dist {
+	uint64_t lo, hi; /* 0, 0: WebSearch */
+};
+
+static double size_mean(const struct size_dist *d)
+{
+	return d->hi ? ((double)d->lo + (double)d->hi) / 2 : websearch_mean();
+}
+
+static uint64_t size_sample(const struct size_dist *d, uint64_t *rng)
+{
+	if (!d->hi)
+		return websearch_sample(rng);
+	return d->lo + tita_rng_next(rng) % (d->hi - d->lo + 1);
+}
+
+/* Poisson arrivals per host at load x line rate, uniform random
+ * destinations (traffic_gen.py). */
+static int poisson_flows(struct parser *p, const uint32_t *hosts, int n_h, double load, uint64_t at,
+			 uint64_t duration, const struct size_dist *d, uint32_t job)
+{
+	double gap_ps = size_mean(d) * 8 * 1e12 / ((double)p->cfg->host_rate_bps * load);
+	int err = 0;
+
+	for (int k = 0; k < n_h && !err; k++) {
+		double t = (double)at;
+
+		for (;;) {
+			uint32_t dst;
+
+			t += -log(1 - tita_rng_unit(&p->rng)) * gap_ps;
+			if (t >= (double)(at + duration))
+				break;
+			dst = (uint32_t)(tita_rng_next(&p->rng) % (uint64_t)(n_h - 1));
+			if (hosts[dst] == hosts[k])
+				dst = (uint32_t)(n_h - 1);
+			err = add_flow(p, hosts[k], hosts[dst], size_sample(d, &p->rng),
+				       (uint64_t)t, 0, job);
+			if (err)
+				break;
+		}
+	}
+	return err;
+}
+
 #define MAX_LIST 4096
 
 static int traffic_line(struct parser *p, char *line)
@@ -419,7 +468,7 @@ static int traffic_line(struct parser *p, char *line)
 	uint32_t n_hosts = n_hosts_of(c);
 	uint32_t *srcs = NULL, *hosts = NULL;
 	int n_src = -1, n_h = -1, dst = -1, src = -1, err = 0;
-	uint64_t size = 0, at = 0, until = 0, duration = 0;
+	uint64_t size = 0, at = 0, until = 0, duration = 0, size_min = 0, size_max = 0;
 	long by = 0;
 	double load = -1, weight = 0;
 	uint32_t job = 0;
@@ -482,6 +531,11 @@ static int traffic_line(struct parser *p, char *line)
 				goto out;
 			}
 			have_size = true;
+		} else if (!strcmp(k, "min") || !strcmp(k, "max")) {
+			if (!parse_size(v, !strcmp(k, "min") ? &size_min : &size_max)) {
+				err = perr(p, "%s: '%s' is not a size (e.g. 4KB)", k, v);
+				goto out;
+			}
 		} else if (!strcmp(k, "at") || !strcmp(k, "until") || !strcmp(k, "duration")) {
 			uint64_t *t = !strcmp(k, "at")	  ? &at :
 				      !strcmp(k, "until") ? &until :
@@ -654,34 +708,23 @@ static int traffic_line(struct parser *p, char *line)
 				f->n_dep = 2;
 			}
 	} else if (!strcmp(verb, "websearch")) {
-		double mean = websearch_mean();
+		struct size_dist d = { 0 };
 
 		g->kind = SIM_GROUP_WEBSEARCH;
 		if (n_h < 2 || load <= 0 || !duration) {
 			err = perr(p, "websearch needs hosts=, load= and duration=");
 			goto out;
 		}
-		/* Poisson arrivals per host at load x line rate, uniform random
-		 * destinations (traffic_gen.py). */
-		for (int k = 0; k < n_h && !err; k++) {
-			double gap_ps = mean * 8 * 1e12 / ((double)c->host_rate_bps * load);
-			double t = (double)at;
+		err = poisson_flows(p, hosts, n_h, load, at, duration, &d, job);
+	} else if (!strcmp(verb, "messages")) {
+		struct size_dist d = { .lo = size_min, .hi = size_max };
 
-			for (;;) {
-				uint32_t d;
-
-				t += -log(1 - tita_rng_unit(&p->rng)) * gap_ps;
-				if (t >= (double)(at + duration))
-					break;
-				d = (uint32_t)(tita_rng_next(&p->rng) % (uint64_t)(n_h - 1));
-				if (hosts[d] == hosts[k])
-					d = (uint32_t)(n_h - 1);
-				err = add_flow(p, hosts[k], hosts[d], websearch_sample(&p->rng),
-					       (uint64_t)t, 0, job);
-				if (err)
-					break;
-			}
+		g->kind = SIM_GROUP_MESSAGES;
+		if (n_h < 2 || load <= 0 || !duration || !size_min || size_max < size_min) {
+			err = perr(p, "messages needs hosts=, load=, duration= and 0 < min <= max");
+			goto out;
 		}
+		err = poisson_flows(p, hosts, n_h, load, at, duration, &d, job);
 	} else {
 		err = perr(p, "unknown traffic generator '%s'", verb ? verb : "");
 		goto out;
@@ -915,9 +958,12 @@ static int set_traffic_size(struct parser *p, const char *val)
 	if (!parse_size(val, &size) || !size)
 		return perr(p, "traffic.size: '%s' is not a size (e.g. 200MB)", val);
 	for (uint32_t g = 0; g < c->n_groups; g++)
-		if (c->groups[g].kind == SIM_GROUP_WEBSEARCH)
-			return perr(p, "traffic.size: group '%s' draws its sizes from WebSearch",
-				    c->groups[g].name);
+		if (c->groups[g].kind == SIM_GROUP_WEBSEARCH ||
+		    c->groups[g].kind == SIM_GROUP_MESSAGES)
+			return perr(p, "traffic.size: group '%s' draws its sizes from %s",
+				    c->groups[g].name,
+				    c->groups[g].kind == SIM_GROUP_WEBSEARCH ? "WebSearch" :
+									       "[min, max]");
 	for (uint32_t g = 0; g < c->n_groups; g++) {
 		struct sim_group *gr = &c->groups[g];
 		uint64_t each = size;

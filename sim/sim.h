@@ -183,6 +183,8 @@ struct sim_txpair {
 	uint64_t backlog_bytes; /* the application's remaining bytes */
 	uint64_t rate_bps; /* tita's pacing rate, or TITA_RATE_UNPACED */
 	uint64_t next_tx_ps; /* the pair's pacer */
+	uint64_t unsched_left; /* bytes it lets go unpaced before rate_bps */
+	bool done_said; /* its backlog ran out, and the controller was told */
 	uint64_t last_active_ps;
 	bool live;
 	/* tita's path: the source port its flows take (0: their own), and a
@@ -237,6 +239,7 @@ struct sim_flow {
 	double rate_bps;
 	uint64_t line_bps;
 	uint64_t last_pkt_bytes;
+	uint64_t last_tx_ps; /* when its last packet left the NIC */
 	uint64_t last_cnp_ps; /* notification point */
 	bool cnp_sent_once;
 	uint32_t deps_pending;
@@ -276,6 +279,7 @@ enum sim_group_kind {
 	SIM_GROUP_SHIFT,
 	SIM_GROUP_RING,
 	SIM_GROUP_WEBSEARCH,
+	SIM_GROUP_MESSAGES,
 };
 
 struct sim_group {
@@ -589,10 +593,11 @@ uint16_t sim_flow_default_sport(uint64_t seed, uint32_t flow);
  * arrive after the new path's first ones are, to the receiver's go-back-N,
  * a gap. */
 void sim_flow_set_sport(struct sim *s, struct sim_flow *f, uint16_t sport);
-/* Bytes of f sent and not yet received in order. */
+/* Bytes of f sent and not yet received in order (none when a go-back-N
+ * rewound the sender to before what the receiver has). */
 static inline uint64_t sim_flow_inflight_bytes(const struct sim_flow *f)
 {
-	return f->sent_bytes - f->rcvd_bytes;
+	return f->sent_bytes > f->rcvd_bytes ? f->sent_bytes - f->rcvd_bytes : 0;
 }
 /* While held, the NIC sends nothing of f (an application between messages);
  * releasing it wakes the NIC. */
@@ -634,6 +639,8 @@ void sim_tita_lost(struct sim *s, const struct sim_pkt *p);
 void sim_tita_probe_reply(struct sim *s, uint32_t host, uint32_t dst, uint16_t sport,
 			  uint32_t spine);
 void sim_tita_drained(struct sim *s, struct sim_flow *f);
+/* A data packet of f left the NIC (SIM_CC_TX). */
+void sim_tita_tx(struct sim *s, struct sim_flow *f);
 
 /* The tita pair a started flow belongs to, at its sender. */
 static inline struct sim_txpair *sim_flow_txpair(struct sim *s, const struct sim_flow *f)

@@ -58,6 +58,21 @@ struct tita_ctl_params {
 	/* A pair without a grant yet sends at this fraction of its line rate; if
 	 * no grant arrives within grant_ttl_ns the pair fails open (unpaced). */
 	double start_rate_frac;
+	/* ...after a message's first bytes, as many as its line rate carries in
+	 * this long (a round trip of the path: one bandwidth-delay product),
+	 * which go unscheduled, at line rate, before any grant could come (0:
+	 * none); or all of a message that fits in unsched_short_ns at line
+	 * rate: it is over before a grant could come, and asks for none. A
+	 * receiver whose senders' announced bursts came to more than
+	 * unsched_bound_ns at its line rate shrinks their next allowances in
+	 * proportion (0: no bound). */
+	uint64_t unsched_ns;
+	uint64_t unsched_short_ns;
+	uint64_t unsched_bound_ns;
+	/* A receiver keeps the grant of a pair that went idle warm for this
+	 * many grant TTLs: refreshed, out of what the active pairs leave, so
+	 * that the pair's next transfer starts at it; 0: freed at once. */
+	double warm_ttls;
 	/* A programmed rate is rewritten only when it moves by more than this
 	 * fraction (decreases and pace/unpace transitions always go through). */
 	double churn_frac;
@@ -155,7 +170,7 @@ struct tita_param {
 };
 
 /* The table's size: one entry per field of struct tita_ctl_params. */
-#define TITA_CTL_N_PARAMS 36
+#define TITA_CTL_N_PARAMS 40
 
 /* The table, in the order of struct tita_ctl_params; *ret_n entries
  * (TITA_CTL_N_PARAMS). */
@@ -227,6 +242,11 @@ struct tita_tx_sample {
 	uint64_t tx_bytes; /* sent during the interval */
 	uint64_t backlog_bytes; /* waiting to be sent at the end of it */
 	uint64_t cnp_packets; /* CNPs that came back from the remote */
+	/* Everything the pair had to send is sent: a source that knows (an
+	 * agent that saw its last posted bytes complete) says so at once, and
+	 * the pair's demand falls to zero now rather than a round later. The
+	 * next sample with a backlog starts a new message. */
+	bool done;
 };
 
 /* What the receiver side measured from one remote address over interval_ns. */
@@ -273,6 +293,9 @@ enum tita_msg_kind {
 	TITA_MSG_LEAF_ANSWER = 4, /* the leader -> a member */
 };
 
+/* A pair's unscheduled bytes (unsched_ns) are at most this many. */
+#define TITA_UNSCHED_MAX_BYTES (1ull << 32)
+
 /* Sender → receiver: what a pair wants, and its job's policy. */
 struct tita_demand_entry {
 	struct tita_addr sender, receiver;
@@ -291,6 +314,10 @@ struct tita_demand_entry {
 	 * offered more than it carries). */
 	uint64_t room_mask;
 	bool seek;
+	/* The bytes the pair sent unscheduled, before this demand could be
+	 * granted (with the first demand after they went; 0 otherwise), at
+	 * most TITA_UNSCHED_MAX_BYTES. */
+	uint64_t unsched_bytes;
 };
 
 /* Receiver → sender: the rate a pair may use until ttl_ns from receipt, and
@@ -315,6 +342,15 @@ struct tita_grant_entry {
 	/* When the receiver's leaf holds the grant below the receiver's
 	 * downlink share: that share (0: the grant is it). */
 	uint64_t share_bps;
+	/* When the receiver bounds them: the most the pair may send
+	 * unscheduled the next time it starts without a grant (0 ..
+	 * TITA_UNSCHED_MAX_BYTES; 0: none). */
+	bool has_unsched_limit;
+	uint64_t unsched_limit_bytes;
+	/* With a pair's first grant after it announced unscheduled bytes: how
+	 * long they still need to drain in front of the receiver's downlink
+	 * (at most 60 s). The pair waits this long before it uses the grant. */
+	uint64_t hold_ns;
 };
 
 struct tita_msg {
@@ -358,12 +394,21 @@ uint64_t tita_ctl_next_round_ns(const struct tita_ctl *c);
 /* Pull the next message to send; false when there is none. */
 bool tita_ctl_pop_msg(struct tita_ctl *c, struct tita_msg *ret_msg);
 
-/* A TX pair's rate changed: program rate_bps, or remove pacing when it is
- * TITA_RATE_UNPACED (a new pair, an expired grant, a pair that went away). */
+/*
+ * A TX pair's rate changed: program rate_bps, or remove pacing when it is
+ * TITA_RATE_UNPACED (a new pair, an expired grant, a pair that went away).
+ *
+ * unsched_bytes: the pair's next unsched_bytes bytes, counted by the pacer
+ * from this update on, go unpaced, and rate_bps applies after them: the
+ * first bytes of a pair that has no grant yet (unsched_ns). 0: rate_bps
+ * applies now, which also ends what is left of an earlier allowance (the
+ * first grant came).
+ */
 struct tita_rate_update {
 	struct tita_addr local, remote;
 	uint32_t job_id;
 	uint64_t rate_bps;
+	uint64_t unsched_bytes;
 };
 
 bool tita_ctl_pop_rate(struct tita_ctl *c, struct tita_rate_update *ret_update);
@@ -514,6 +559,9 @@ struct tita_ctl_stats {
 	uint64_t probes_on_marks; /* a pair's own port probed again on CE */
 	uint64_t leaf_reports, leaf_answers, leaf_msgs_refused, leaf_lines_refused;
 	uint64_t leaders_lost;
+	/* The unscheduled first bytes: allowances armed, pairs held after
+	 * their first grant, and bytes that demands announced. */
+	uint64_t unsched_armed, unsched_holds, unsched_announced_bytes;
 };
 
 size_t tita_ctl_n_pairs(const struct tita_ctl *c);

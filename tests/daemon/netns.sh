@@ -332,6 +332,12 @@ check "the process families are there" bash -c "
 	for m in process_cpu_seconds_total process_resident_memory_bytes process_open_fds process_start_time_seconds; do
 		grep -q \"^\$m \" '$tmp/metrics.txt' || exit 1
 	done"
+# h1's pair to h3 began with unscheduled first bytes: titad handed them to
+# the tc back end (a class whose buffer lets them go at line rate).
+in_ns h1 curl -sf http://127.0.0.1:9977/metrics >"$tmp/metrics-h1.txt"
+check "h1's tc pacer took a new pair's unscheduled bytes" \
+	awk '$1 == "tita_pacer_unscheduled_total{result=\"ok\"}" && $2 > 0 { f = 1 } END { exit !f }' \
+	"$tmp/metrics-h1.txt"
 
 # ---- titactl: bad arguments ---------------------------------------------------------------------
 before=$(ctl h1 -j job show train)

@@ -80,24 +80,27 @@ A, B = ip4(10, 0, 0, 1), ip4(10, 0, 0, 2)
 
 
 def demand_entry(s=A, r=B, job=7, weight=None, demand=25e9, mn=0.0, mx=0.0, spine=None,
-                 room=0, seek=0):
+                 room=0, seek=0, unsched=0):
     e = f_bytes(1, s) + f_bytes(2, r) + f_varint(3, job)
     if weight is not None:
         e += f_double(4, weight, keep_zero=True)
     e += f_double(5, demand) + f_double(6, mn) + f_double(7, mx)
     if spine is not None:
         e += f_varint(8, spine, keep_zero=True)
-    return e + f_varint(9, room) + f_varint(10, seek)
+    return e + f_varint(9, room) + f_varint(10, seek) + f_varint(11, unsched)
 
 
 def grant_entry(s=A, r=B, job=7, rate=25e9, ttl=10_000_000, ce=100, room=0, move=0, swap=0,
-                spine=None, share=0.0):
+                spine=None, share=0.0, limit=None, hold=0):
     e = (f_bytes(1, s) + f_bytes(2, r) + f_varint(3, job) + f_double(4, rate) +
          f_varint(5, ttl) + f_varint(6, ce) + f_varint(7, room) + f_varint(8, move) +
          f_varint(9, swap))
     if spine is not None:
         e += f_varint(10, spine, keep_zero=True)
-    return e + f_double(11, share)
+    e += f_double(11, share)
+    if limit is not None:
+        e += f_varint(12, limit, keep_zero=True)
+    return e + f_varint(13, hold)
 
 
 def port(addr, rate, leaf=None, n_spines=0, spine_bps=0.0):
@@ -253,6 +256,13 @@ def corpus():
         "demand-spine-64": demand(demand_entry(spine=64)),
         "grant-spine-64": grant(grant_entry(spine=64)),
         "grant-share-negative": grant(grant_entry(share=-1.0)),
+        "demand-unsched": demand(demand_entry(unsched=37500),
+                                 demand_entry(job=9, unsched=1 << 32)),
+        "grant-unsched": grant(grant_entry(limit=0, hold=32000),
+                               grant_entry(job=9, limit=1 << 32, hold=60_000_000_000)),
+        "demand-unsched-range": demand(demand_entry(unsched=(1 << 32) + 1)),
+        "grant-unsched-range": grant(grant_entry(limit=(1 << 32) + 1)),
+        "grant-hold-range": grant(grant_entry(hold=60_000_000_001)),
         "hello-place-spines-0": hello([port(A, 1e9, leaf=3, n_spines=0, spine_bps=1e9)]),
         "hello-place-spines-65": hello([port(A, 1e9, leaf=3, n_spines=65, spine_bps=1e9)]),
         "hello-place-rate-0": hello([port(A, 1e9, leaf=3, n_spines=4)]),

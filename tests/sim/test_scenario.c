@@ -159,6 +159,50 @@ static void seed_fixes_workload(void **state)
 	sim_config_fini(&d);
 }
 
+/* Short messages: Poisson arrivals at the load, sizes uniform within the
+ * bounds, never to the sender itself; bounds that make no sense refused. */
+static void messages(void **state)
+{
+	struct sim_config c;
+	char err[256];
+	const char *text =
+		"[topology]\nhosts = 8\nhost_gbps = 100\n[traffic]\n"
+		"messages name=m hosts=all load=0.2 duration=1ms min=4KB max=64KB job=1\n";
+	uint64_t bytes = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(parse(&c, text, err, sizeof(err)), 0);
+	assert_true(c.n_flows > 100);
+	for (uint32_t k = 0; k < c.n_flows; k++) {
+		assert_true(c.flows[k].size_bytes >= 4000 && c.flows[k].size_bytes <= 64000);
+		assert_true(c.flows[k].src != c.flows[k].dst);
+		assert_int_equal(c.flows[k].job, 1);
+		bytes += c.flows[k].size_bytes;
+	}
+	/* 20 % of 8 x 100G for 1 ms: 20 MB, give or take what Poisson gives. */
+	assert_true(bytes > 16000000 && bytes < 24000000);
+	f = fmemopen(err, sizeof(err), "w");
+	assert_int_equal(sim_config_set(&c, "traffic.size=1MB", f), -EINVAL);
+	fclose(f);
+	assert_non_null(strstr(err, "[min, max]"));
+	sim_config_fini(&c);
+	assert_int_equal(parse(&c,
+			       "[topology]\nhosts = 4\n[traffic]\n"
+			       "messages hosts=all load=0.2 duration=1ms min=64KB max=4KB\n",
+			       err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "t.conf:4: messages needs"));
+	sim_config_fini(&c);
+	assert_int_equal(parse(&c,
+			       "[topology]\nhosts = 4\n[traffic]\n"
+			       "messages hosts=all load=0.2 duration=1ms min=4QB max=8KB\n",
+			       err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "min: '4QB' is not a size"));
+	sim_config_fini(&c);
+}
+
 static void shift_and_size_override(void **state)
 {
 	struct sim_config c;
@@ -303,6 +347,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(tita_keys_are_lib_params),
 		cmocka_unit_test(seed_fixes_workload),
 		cmocka_unit_test(shift_and_size_override),
+		cmocka_unit_test(messages),
 		cmocka_unit_test(faults),
 		cmocka_unit_test(shipped_scenarios_set_up),
 	};

@@ -135,6 +135,7 @@ static void assert_demand_eq(const struct tita_demand_entry *a, const struct tit
 		assert_int_equal(a->spine, b->spine);
 	assert_int_equal(a->room_mask, b->room_mask);
 	assert_int_equal(a->seek, b->seek);
+	assert_int_equal(a->unsched_bytes, b->unsched_bytes);
 }
 
 static void assert_grant_eq(const struct tita_grant_entry *a, const struct tita_grant_entry *b)
@@ -152,6 +153,10 @@ static void assert_grant_eq(const struct tita_grant_entry *a, const struct tita_
 	if (a->has_spine)
 		assert_int_equal(a->spine, b->spine);
 	assert_int_equal(a->share_bps, b->share_bps);
+	assert_int_equal(a->has_unsched_limit, b->has_unsched_limit);
+	if (a->has_unsched_limit)
+		assert_int_equal(a->unsched_limit_bytes, b->unsched_limit_bytes);
+	assert_int_equal(a->hold_ns, b->hold_ns);
 }
 
 /*
@@ -1274,7 +1279,18 @@ static void test_fabric_fields(void **state)
 	m.demand[1].room_mask = UINT64_MAX;
 	m.demand[1].seek = true;
 	m.demand[2].room_mask = 0x8000000000000001ull;
+	m.demand[0].unsched_bytes = TITA_UNSCHED_MAX_BYTES;
+	m.demand[1].unsched_bytes = 37500;
 	round_trip(&m, TITA_WIRE_MAX_BYTES);
+	/* The encoder refuses what a peer would drop: too many unscheduled bytes. */
+	m.demand[1].unsched_bytes = TITA_UNSCHED_MAX_BYTES + 1;
+	{
+		uint32_t used;
+
+		assert_int_equal(tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used),
+				 -EINVAL);
+	}
+	m.demand[1].unsched_bytes = 0;
 	m.demand[2].has_spine = true;
 	m.demand[2].spine = TITA_SPINES_MAX;
 	{
@@ -1293,7 +1309,31 @@ static void test_fabric_fields(void **state)
 	m.grant[1].room_mask = 6;
 	m.grant[1].has_spine = true;
 	m.grant[1].spine = 0;
+	/* A bound of 0 (no unscheduled bytes at all) is not the absence of one. */
+	m.grant[0].has_unsched_limit = true;
+	m.grant[0].unsched_limit_bytes = 0;
+	m.grant[0].hold_ns = TITA_WIRE_TTL_MAX_NS;
+	m.grant[1].has_unsched_limit = true;
+	m.grant[1].unsched_limit_bytes = TITA_UNSCHED_MAX_BYTES;
+	m.grant[1].hold_ns = 32000;
 	round_trip(&m, TITA_WIRE_MAX_BYTES);
+	m.grant[0].has_unsched_limit = false;
+	m.grant[0].hold_ns = 0;
+	m.grant[1].has_unsched_limit = false;
+	round_trip(&m, TITA_WIRE_MAX_BYTES);
+	{
+		uint32_t used;
+
+		m.grant[1].hold_ns = TITA_WIRE_TTL_MAX_NS + 1;
+		assert_int_equal(tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used),
+				 -EINVAL);
+		m.grant[1].hold_ns = 0;
+		m.grant[1].has_unsched_limit = true;
+		m.grant[1].unsched_limit_bytes = TITA_UNSCHED_MAX_BYTES + 1;
+		assert_int_equal(tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used),
+				 -EINVAL);
+		m.grant[1].has_unsched_limit = false;
+	}
 	/* A grant's spine is checked like a demand's. */
 	m.grant[1].spine = TITA_SPINES_MAX;
 	{
@@ -1639,6 +1679,36 @@ static void test_place_values(void **state)
 		e.share_bps = 1e9;
 		assert_int_equal(decode_checked(NULL, NULL, buf,
 						seal_grant(&e, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_OK);
+	}
+	{
+		/* The unscheduled bytes a demand announces, a grant's bound on
+		 * them and its hold: each its range, each its error. */
+		Tita__Peer__DemandEntry d = good_demand_entry();
+		Tita__Peer__GrantEntry g = good_grant_entry();
+
+		d.unsched_bytes = TITA_UNSCHED_MAX_BYTES + 1;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_demand(&d, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_E_UNSCHED_RANGE);
+		d.unsched_bytes = TITA_UNSCHED_MAX_BYTES;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_demand(&d, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_OK);
+		g.unsched_present_case =
+			TITA__PEER__GRANT_ENTRY__UNSCHED_PRESENT_UNSCHED_LIMIT_BYTES;
+		g.unsched_limit_bytes = TITA_UNSCHED_MAX_BYTES + 1;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_grant(&g, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_E_UNSCHED_RANGE);
+		g.unsched_limit_bytes = 0;
+		g.hold_ns = TITA_WIRE_TTL_MAX_NS + 1;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_grant(&g, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_E_HOLD_RANGE);
+		g.hold_ns = TITA_WIRE_TTL_MAX_NS;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_grant(&g, 1, 1, buf, sizeof(buf))),
 				 TITA_WIRE_OK);
 	}
 }
