@@ -206,6 +206,162 @@ static unsigned round_trip(const struct tita_msg *m, size_t buf_size)
 
 /* --- round trips --- */
 
+/*
+ * The encoder writes demand and grant entries itself (wire.c): its bytes
+ * must be protobuf-c's for the same message, every field set and unset,
+ * zeros, both address families, the largest values, several entries.
+ */
+static ProtobufCBinaryData pb_addr(const struct tita_addr *a)
+{
+	uint8_t *bytes = (uint8_t *)a->bytes;
+
+	return tita_addr_is_ipv4(a) ? (ProtobufCBinaryData){ 4, bytes + 12 } :
+				      (ProtobufCBinaryData){ 16, bytes };
+}
+
+static void pb_demand(const struct tita_demand_entry *e, Tita__Peer__DemandEntry *pe)
+{
+	tita__peer__demand_entry__init(pe);
+	pe->sender = pb_addr(&e->sender);
+	pe->receiver = pb_addr(&e->receiver);
+	pe->job_id = e->job_id;
+	if (e->weight_milli != TITA_WEIGHT_ONE) {
+		pe->weight_present_case = TITA__PEER__DEMAND_ENTRY__WEIGHT_PRESENT_WEIGHT;
+		pe->weight = e->weight_milli / 1000.0;
+	}
+	pe->demand_bps = (double)e->demand_bps;
+	pe->min_bps = (double)e->min_bps;
+	pe->max_bps = (double)e->max_bps;
+	if (e->has_spine) {
+		pe->spine_present_case = TITA__PEER__DEMAND_ENTRY__SPINE_PRESENT_SPINE;
+		pe->spine = e->spine;
+	}
+	pe->room_mask = e->room_mask;
+	pe->seek = e->seek;
+}
+
+static void pb_grant(const struct tita_grant_entry *e, Tita__Peer__GrantEntry *pe)
+{
+	tita__peer__grant_entry__init(pe);
+	pe->rate_bps = (double)e->rate_bps;
+	pe->ttl_ns = e->ttl_ns;
+	pe->ce_ppm = e->ce_ppm;
+	pe->room_mask = e->room_mask;
+	pe->move = e->move;
+	pe->swap = e->swap;
+	if (e->has_spine) {
+		pe->spine_present_case = TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE;
+		pe->spine = e->spine;
+	}
+	pe->share_bps = (double)e->share_bps;
+	pe->sender = pb_addr(&e->sender);
+	pe->receiver = pb_addr(&e->receiver);
+	pe->job_id = e->job_id;
+}
+
+/* The body protobuf-c packs for the first n entries of m. */
+static size_t pb_pack(const struct tita_msg *m, uint32_t n, uint8_t *out)
+{
+	Tita__Peer__DemandEntry de[TITA_MSG_MAX_ENTRIES];
+	Tita__Peer__GrantEntry ge[TITA_MSG_MAX_ENTRIES];
+	void *ptrs[TITA_MSG_MAX_ENTRIES];
+	Tita__Peer__PeerMessage pm = TITA__PEER__PEER_MESSAGE__INIT;
+	Tita__Peer__Demand demand = TITA__PEER__DEMAND__INIT;
+	Tita__Peer__Grant grant = TITA__PEER__GRANT__INIT;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (m->kind == TITA_MSG_DEMAND)
+			pb_demand(&m->demand[i], &de[i]);
+		else
+			pb_grant(&m->grant[i], &ge[i]);
+		ptrs[i] = m->kind == TITA_MSG_DEMAND ? (void *)&de[i] : (void *)&ge[i];
+	}
+	pm.body_case = m->kind == TITA_MSG_DEMAND ? TITA__PEER__PEER_MESSAGE__BODY_DEMAND :
+						    TITA__PEER__PEER_MESSAGE__BODY_GRANT;
+	demand.n_entries = grant.n_entries = n;
+	demand.entries = (Tita__Peer__DemandEntry **)ptrs;
+	grant.entries = (Tita__Peer__GrantEntry **)ptrs;
+	if (m->kind == TITA_MSG_DEMAND)
+		pm.demand = &demand;
+	else
+		pm.grant = &grant;
+	assert_true(tita__peer__peer_message__get_packed_size(&pm) <= TITA_WIRE_MAX_BYTES);
+	return tita__peer__peer_message__pack(&pm, out);
+}
+
+static void assert_protobuf_c_bytes(const struct tita_msg *m)
+{
+	struct tita_wire_sender tx = sender();
+	uint8_t buf[TITA_WIRE_MAX_BYTES], want[TITA_WIRE_MAX_BYTES];
+	uint32_t used = 0;
+	int len = tita_wire_encode_msg(&ring, &tx, m, 0, buf, sizeof(buf), &used);
+	size_t want_len;
+
+	assert_true(len > 0);
+	want_len = pb_pack(m, used, want);
+	assert_int_equal((size_t)len, TITA_WIRE_HDR_BYTES + want_len + TITA_WIRE_MAC_BYTES);
+	assert_memory_equal(buf + TITA_WIRE_HDR_BYTES, want, want_len);
+}
+
+static void test_same_bytes_as_protobuf_c(void **state)
+{
+	static struct tita_msg m;
+	uint64_t rng = 99;
+
+	for (int round = 0; round < 400; round++) {
+		bool ipv6 = round % 3 == 1, demand = round % 2;
+		struct tita_addr s = ipv6 ? v6(1) : v4(10, 0, 0, 1);
+		struct tita_addr r = round % 3 == 2 ? v6(2) : v4(10, 0, 1, 2);
+		uint32_t n = 1 + (uint32_t)(tita_rng_next(&rng) % (round < 200 ? 3 : 20));
+
+		if (demand)
+			make_demand(&m, s, r, n);
+		else
+			make_grant(&m, s, r, n);
+		for (uint32_t i = 0; i < n; i++) {
+			/* Each field zero, small, large or (for the oneofs) unset. */
+			uint64_t pick = tita_rng_next(&rng);
+			uint64_t big = tita_rng_next(&rng);
+			uint32_t job_id = pick & 1 ? 0 : (uint32_t)big;
+			bool has_spine = pick & 2;
+			uint16_t spine = (uint16_t)(pick & 4 ? 0 : big % TITA_SPINES_MAX);
+			uint64_t room_mask = pick & 8 ? 0 : big >> (pick % 64);
+
+			if (demand) {
+				struct tita_demand_entry *e = &m.demand[i];
+
+				*e = (struct tita_demand_entry){
+					.sender = e->sender,
+					.receiver = e->receiver,
+					.job_id = job_id,
+					.has_spine = has_spine,
+					.spine = spine,
+					.room_mask = room_mask,
+					.seek = pick & 16,
+					.weight_milli = pick & 64 ? TITA_WEIGHT_MAX :
+								    e->weight_milli,
+					.demand_bps = pick & 128 ? 0 : e->demand_bps,
+					.min_bps = pick & 32 ? 0 : e->min_bps,
+					.max_bps = pick & 32 ? 0 : e->max_bps,
+				};
+			} else {
+				struct tita_grant_entry *e = &m.grant[i];
+
+				e->job_id = job_id;
+				e->has_spine = has_spine;
+				e->spine = spine;
+				e->room_mask = room_mask;
+				e->move = pick & 16;
+				e->swap = pick & 32;
+				e->ce_ppm = pick & 64 ? 0 : e->ce_ppm;
+				e->rate_bps = pick & 128 ? 0 : e->rate_bps;
+				e->share_bps = pick & 256 ? 0 : e->rate_bps / 2;
+			}
+		}
+		assert_protobuf_c_bytes(&m);
+	}
+}
+
 static void test_demand_ipv4(void **state)
 {
 	static struct tita_msg m;
@@ -2015,6 +2171,7 @@ int main(void)
 		cmocka_unit_test(test_hello_bound_to_source),
 		cmocka_unit_test(test_error_names),
 		cmocka_unit_test(test_known_answer),
+		cmocka_unit_test(test_same_bytes_as_protobuf_c),
 		cmocka_unit_test(test_control_proto),
 		cmocka_unit_test(test_ttl_range_matches_controller),
 		cmocka_unit_test(test_fabric_fields),
