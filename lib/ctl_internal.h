@@ -110,6 +110,7 @@ struct pair {
 	 * round and early allocation: kept together, in the struct's first
 	 * cache lines (allocate_port walks every pair). */
 	uint64_t demand_bps; /* RX: the sender's; TX: ours */
+	uint64_t expires_ns; /* RX: the demand's; TX: the grant's */
 	uint64_t leaf_cap_bps, leaf_cap_until_ns; /* the leader's cap, the pair's share */
 	/* RX */
 	uint32_t weight_milli;
@@ -131,7 +132,7 @@ struct pair {
 	uint64_t sample_until_ns;
 	uint32_t idle_rounds;
 	uint64_t demand_reported_bps, demand_sent_ns;
-	uint64_t grant_bps, expires_ns;
+	uint64_t grant_bps;
 	uint64_t rate_bps, programmed_bps;
 	uint64_t held_since_ns; /* a small increase has waited since then */
 	uint64_t cnp_per_sec;
