@@ -22,6 +22,8 @@
 _Static_assert(TITA_WIRE_MAC_BYTES >= crypto_generichash_BYTES_MIN &&
 		       TITA_WIRE_MAC_BYTES <= crypto_generichash_BYTES_MAX,
 	       "BLAKE2b tag size");
+_Static_assert(sizeof(crypto_generichash_state) == TITA_WIRE_MAC_STATE_BYTES,
+	       "the keyring holds a generichash state");
 _Static_assert(TITA_WIRE_KEY_BYTES >= crypto_generichash_KEYBYTES_MIN &&
 		       TITA_WIRE_KEY_BYTES <= crypto_generichash_KEYBYTES_MAX,
 	       "BLAKE2b key size");
@@ -104,6 +106,7 @@ const struct tita_wire_key *tita_wire_keyring_find(const struct tita_wire_keyrin
 int tita_wire_keyring_add(struct tita_wire_keyring *kr, uint32_t id,
 			  const uint8_t bytes[TITA_WIRE_KEY_BYTES])
 {
+	crypto_generichash_state st;
 	struct tita_wire_key *k;
 
 	if (tita_wire_keyring_find(kr, id))
@@ -113,6 +116,9 @@ int tita_wire_keyring_add(struct tita_wire_keyring *kr, uint32_t id,
 	k = &kr->keys[kr->n_keys++];
 	k->id = id;
 	memcpy(k->bytes, bytes, TITA_WIRE_KEY_BYTES);
+	crypto_generichash_init(&st, k->bytes, TITA_WIRE_KEY_BYTES, TITA_WIRE_MAC_BYTES);
+	memcpy(k->mac_state, &st, sizeof(st));
+	sodium_memzero(&st, sizeof(st));
 	return 0;
 }
 
@@ -345,7 +351,11 @@ static void write_header(uint8_t *p, const struct tita_wire_sender *tx)
 static void compute_mac(const struct tita_wire_key *key, const uint8_t *data, size_t len,
 			uint8_t mac[TITA_WIRE_MAC_BYTES])
 {
-	crypto_generichash(mac, TITA_WIRE_MAC_BYTES, data, len, key->bytes, TITA_WIRE_KEY_BYTES);
+	crypto_generichash_state st;
+
+	memcpy(&st, key->mac_state, sizeof(st));
+	crypto_generichash_update(&st, data, len);
+	crypto_generichash_final(&st, mac, TITA_WIRE_MAC_BYTES);
 }
 
 /* --- value checks, shared by the encoder and the decoder --- */

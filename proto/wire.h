@@ -132,9 +132,15 @@ const char *tita_wire_error_name(enum tita_wire_error err);
  * keys allow rotation: receivers first add the new key, then senders switch
  * their key_id, then the old key is removed.
  */
+/* libsodium's crypto_generichash_state, as bytes (wire.c checks the size). */
+#define TITA_WIRE_MAC_STATE_BYTES 384
+
 struct tita_wire_key {
 	uint32_t id;
 	uint8_t bytes[TITA_WIRE_KEY_BYTES];
+	/* BLAKE2b keyed with bytes, before any data: each MAC starts from a
+	 * copy instead of setting the key up again. */
+	uint8_t mac_state[TITA_WIRE_MAC_STATE_BYTES];
 };
 
 struct tita_wire_keyring {
