@@ -1217,9 +1217,242 @@ static void msg_from_wire(const struct entries_view *v, struct tita_msg *m)
 	m->peer = v->demand ? m->demand[0].sender : m->grant[0].receiver;
 }
 
-enum tita_wire_error tita_wire_decode(const struct tita_wire_keyring *kr,
-				      struct tita_wire_replay *replay, const struct tita_addr *from,
-				      const void *buf, size_t len, struct tita_wire_msg *ret_msg)
+/*
+ * The decoder's fast path. A demand or a grant in the form the encoder
+ * writes (the one body field, then its entries; each entry's fields at
+ * most once, in number order, each with its own wire type) is read here
+ * into the structs protobuf-c would make of it, with the values protobuf-c
+ * would read; whatever else a body holds, valid or not (unknown or
+ * repeated fields, fields out of order, a value protobuf-c reads in its
+ * own way), goes to protobuf-c. Its generic unpack (descriptor lookups, an
+ * allocation per entry and per address) cost about as much as the MAC.
+ * Addresses point into the datagram rather than into the arena.
+ */
+struct fast_body {
+	bool demand;
+	size_t n;
+	union {
+		Tita__Peer__DemandEntry demand[TITA_MSG_MAX_ENTRIES];
+		Tita__Peer__GrantEntry grant[TITA_MSG_MAX_ENTRIES];
+	} e;
+	void *ptrs[TITA_MSG_MAX_ENTRIES];
+};
+
+enum fast_kind { FK_NONE = 0, FK_BYTES, FK_U32, FK_U64, FK_BOOL, FK_DOUBLE };
+
+struct fast_field {
+	uint8_t kind; /* enum fast_kind */
+	uint16_t offset;
+	/* A oneof's member: where its case goes (0: not in a oneof). */
+	uint16_t case_offset;
+};
+
+#define FAST_FIELDS 12
+#define DF(f) offsetof(Tita__Peer__DemandEntry, f)
+#define GF(f) offsetof(Tita__Peer__GrantEntry, f)
+
+static const struct fast_field demand_fields[FAST_FIELDS] = {
+	[1] = { FK_BYTES, DF(sender), 0 },
+	[2] = { FK_BYTES, DF(receiver), 0 },
+	[3] = { FK_U32, DF(job_id), 0 },
+	[4] = { FK_DOUBLE, DF(weight), DF(weight_present_case) },
+	[5] = { FK_DOUBLE, DF(demand_bps), 0 },
+	[6] = { FK_DOUBLE, DF(min_bps), 0 },
+	[7] = { FK_DOUBLE, DF(max_bps), 0 },
+	[8] = { FK_U32, DF(spine), DF(spine_present_case) },
+	[9] = { FK_U64, DF(room_mask), 0 },
+	[10] = { FK_BOOL, DF(seek), 0 },
+};
+
+static const struct fast_field grant_fields[FAST_FIELDS] = {
+	[1] = { FK_BYTES, GF(sender), 0 },
+	[2] = { FK_BYTES, GF(receiver), 0 },
+	[3] = { FK_U32, GF(job_id), 0 },
+	[4] = { FK_DOUBLE, GF(rate_bps), 0 },
+	[5] = { FK_U64, GF(ttl_ns), 0 },
+	[6] = { FK_U32, GF(ce_ppm), 0 },
+	[7] = { FK_U64, GF(room_mask), 0 },
+	[8] = { FK_BOOL, GF(move), 0 },
+	[9] = { FK_BOOL, GF(swap), 0 },
+	[10] = { FK_U32, GF(spine), GF(spine_present_case) },
+	[11] = { FK_DOUBLE, GF(share_bps), 0 },
+};
+
+/* protobuf-c stores a oneof's case, a uint32 and a bool as 32 bits. */
+_Static_assert(sizeof(Tita__Peer__DemandEntry__WeightPresentCase) == sizeof(uint32_t) &&
+		       sizeof(Tita__Peer__DemandEntry__SpinePresentCase) == sizeof(uint32_t) &&
+		       sizeof(Tita__Peer__GrantEntry__SpinePresentCase) == sizeof(uint32_t) &&
+		       sizeof(protobuf_c_boolean) == sizeof(uint32_t),
+	       "protobuf-c's 32-bit fields");
+
+/* A varint of at most 10 bytes within [*p, end), read as protobuf-c reads
+ * a uint64; its length in bytes, 0 for none. */
+static unsigned get_varint(const uint8_t **p, const uint8_t *end, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < 10 && *p + i < end; i++) {
+		v |= (uint64_t)((*p)[i] & 0x7f) << (7 * i);
+		if (!((*p)[i] & 0x80)) {
+			*p += i + 1;
+			*ret = v;
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+/* One entry's fields in [p, end) into msg; false: not in the writer's form. */
+static bool fast_entry(const uint8_t *p, const uint8_t *end, const struct fast_field *fields,
+		       uint8_t *msg)
+{
+	unsigned last = 0;
+
+	while (p < end) {
+		unsigned field = *p >> 3, wire_type = *p & 7, len;
+		const struct fast_field *f;
+		uint64_t v = 0;
+		uint32_t v32;
+
+		/* One-byte tags only, in rising order. */
+		if (*p & 0x80 || field <= last || field >= FAST_FIELDS || !fields[field].kind)
+			return false;
+		f = &fields[field];
+		last = field;
+		p++;
+		switch (f->kind) {
+		case FK_BYTES: {
+			ProtobufCBinaryData b;
+
+			if (wire_type != WT_LEN || p >= end || *p & 0x80 || !*p || *p > end - p - 1)
+				return false;
+			b.len = *p;
+			b.data = (uint8_t *)p + 1; /* read, never written */
+			p += 1 + b.len;
+			memcpy(msg + f->offset, &b, sizeof(b));
+			continue;
+		}
+		case FK_DOUBLE:
+			if (wire_type != WT_FIXED64 || end - p < 8)
+				return false;
+			/* Little-endian, as protobuf-c reads it on this host. */
+			for (int i = 7; i >= 0; i--)
+				v = v << 8 | p[i];
+			memcpy(msg + f->offset, &v, sizeof(v));
+			p += 8;
+			break;
+		case FK_U64:
+			if (wire_type != WT_VARINT || !get_varint(&p, end, &v))
+				return false;
+			memcpy(msg + f->offset, &v, sizeof(v));
+			break;
+		case FK_U32:
+			/* Longer, or above 32 bits: protobuf-c keeps some bits. */
+			len = wire_type == WT_VARINT ? get_varint(&p, end, &v) : 0;
+			if (!len || len > 5 || v > UINT32_MAX)
+				return false;
+			v32 = (uint32_t)v;
+			memcpy(msg + f->offset, &v32, sizeof(v32));
+			break;
+		case FK_BOOL:
+			/* protobuf-c reads any set payload bit as true. */
+			len = wire_type == WT_VARINT ? get_varint(&p, end, &v) : 0;
+			if (len != 1)
+				return false;
+			v32 = v != 0;
+			memcpy(msg + f->offset, &v32, sizeof(v32));
+			break;
+		default:
+			return false;
+		}
+		if (f->case_offset) {
+			v32 = field;
+			memcpy(msg + f->case_offset, &v32, sizeof(v32));
+		}
+	}
+	return true;
+}
+
+/* A demand's or a grant's body in the writer's form, into fb; false:
+ * protobuf-c reads it. */
+static bool fast_body(const uint8_t *p, size_t len, struct fast_body *fb)
+{
+	const uint8_t *end = p + len;
+	uint64_t body_len;
+
+	if (len < 2 || (p[0] != (2 << 3 | WT_LEN) && p[0] != (3 << 3 | WT_LEN)))
+		return false;
+	fb->demand = p[0] == (2 << 3 | WT_LEN);
+	p++;
+	if (!get_varint(&p, end, &body_len) || body_len != (uint64_t)(end - p))
+		return false;
+	for (fb->n = 0; p < end; fb->n++) {
+		uint64_t entry_len;
+		uint8_t *msg;
+
+		if (fb->n == TITA_MSG_MAX_ENTRIES || *p != (1 << 3 | WT_LEN))
+			return false;
+		p++;
+		if (!get_varint(&p, end, &entry_len) || entry_len > (uint64_t)(end - p))
+			return false;
+		if (fb->demand) {
+			tita__peer__demand_entry__init(&fb->e.demand[fb->n]);
+			msg = (uint8_t *)&fb->e.demand[fb->n];
+		} else {
+			tita__peer__grant_entry__init(&fb->e.grant[fb->n]);
+			msg = (uint8_t *)&fb->e.grant[fb->n];
+		}
+		if (!fast_entry(p, p + entry_len, fb->demand ? demand_fields : grant_fields, msg))
+			return false;
+		fb->ptrs[fb->n] = msg;
+		p += entry_len;
+	}
+	return fb->n > 0;
+}
+
+/* The checks of a body protobuf-c parsed; a demand's or grant's entries in *view. */
+static enum tita_wire_error check_body(const Tita__Peer__PeerMessage *pm,
+				       const struct tita_addr *from, struct entries_view *view)
+{
+	enum tita_wire_error err;
+
+	switch (pm->body_case) {
+	case TITA__PEER__PEER_MESSAGE__BODY_HELLO:
+		err = check_hello(pm->hello, from);
+		break;
+	case TITA__PEER__PEER_MESSAGE__BODY_DEMAND:
+		*view = (struct entries_view){ .n = pm->demand->n_entries,
+					       .entries = (void **)pm->demand->entries,
+					       .demand = true };
+		err = check_entries(view, from);
+		break;
+	case TITA__PEER__PEER_MESSAGE__BODY_GRANT:
+		*view = (struct entries_view){ .n = pm->grant->n_entries,
+					       .entries = (void **)pm->grant->entries };
+		err = check_entries(view, from);
+		break;
+	case TITA__PEER__PEER_MESSAGE__BODY_LEAF_REPORT:
+		err = check_leaf(pm->leaf_report->leaf, &pm->leaf_report->member,
+				 pm->leaf_report->lines, pm->leaf_report->n_lines, true, from);
+		break;
+	case TITA__PEER__PEER_MESSAGE__BODY_LEAF_ANSWER:
+		err = check_leaf(pm->leaf_answer->leaf, &pm->leaf_answer->member,
+				 pm->leaf_answer->lines, pm->leaf_answer->n_lines, false, from);
+		if (!err)
+			err = check_ttl(pm->leaf_answer->ttl_ns);
+		break;
+	default:
+		/* A body field this version does not know lands in the unknown fields. */
+		err = pm->base.n_unknown_fields ? TITA_WIRE_E_UNKNOWN_BODY : TITA_WIRE_E_EMPTY_BODY;
+		break;
+	}
+	return err;
+}
+
+static enum tita_wire_error decode(const struct tita_wire_keyring *kr,
+				   struct tita_wire_replay *replay, const struct tita_addr *from,
+				   const void *buf, size_t len, struct tita_wire_msg *ret_msg,
+				   bool fast)
 {
 	_Alignas(ARENA_ALIGN) uint8_t arena_bytes[TITA_WIRE_ARENA_BYTES];
 	struct arena arena = { .base = arena_bytes, .size = sizeof(arena_bytes) };
@@ -1232,8 +1465,10 @@ enum tita_wire_error tita_wire_decode(const struct tita_wire_keyring *kr,
 	const uint8_t *p = buf;
 	const struct tita_wire_key *key;
 	struct tita_wire_header hdr;
-	Tita__Peer__PeerMessage *pm;
+	Tita__Peer__PeerMessage *pm = NULL;
+	Tita__Peer__PeerMessage__BodyCase body_case;
 	struct entries_view view = { 0 };
+	struct fast_body fb;
 	enum tita_wire_error err;
 	size_t signed_bytes;
 
@@ -1253,40 +1488,19 @@ enum tita_wire_error tita_wire_decode(const struct tita_wire_keyring *kr,
 			return err;
 	}
 
-	pm = tita__peer__peer_message__unpack(&allocator, signed_bytes - TITA_WIRE_HDR_BYTES,
-					      p + TITA_WIRE_HDR_BYTES);
-	if (!pm)
-		return arena.exhausted ? TITA_WIRE_E_BODY_TOO_COMPLEX : TITA_WIRE_E_MALFORMED;
-
-	switch (pm->body_case) {
-	case TITA__PEER__PEER_MESSAGE__BODY_HELLO:
-		err = check_hello(pm->hello, from);
-		break;
-	case TITA__PEER__PEER_MESSAGE__BODY_DEMAND:
-		view = (struct entries_view){ .n = pm->demand->n_entries,
-					      .entries = (void **)pm->demand->entries,
-					      .demand = true };
+	if (fast && fast_body(p + TITA_WIRE_HDR_BYTES, signed_bytes - TITA_WIRE_HDR_BYTES, &fb)) {
+		body_case = fb.demand ? TITA__PEER__PEER_MESSAGE__BODY_DEMAND :
+					TITA__PEER__PEER_MESSAGE__BODY_GRANT;
+		view = (struct entries_view){ .n = fb.n, .entries = fb.ptrs, .demand = fb.demand };
 		err = check_entries(&view, from);
-		break;
-	case TITA__PEER__PEER_MESSAGE__BODY_GRANT:
-		view = (struct entries_view){ .n = pm->grant->n_entries,
-					      .entries = (void **)pm->grant->entries };
-		err = check_entries(&view, from);
-		break;
-	case TITA__PEER__PEER_MESSAGE__BODY_LEAF_REPORT:
-		err = check_leaf(pm->leaf_report->leaf, &pm->leaf_report->member,
-				 pm->leaf_report->lines, pm->leaf_report->n_lines, true, from);
-		break;
-	case TITA__PEER__PEER_MESSAGE__BODY_LEAF_ANSWER:
-		err = check_leaf(pm->leaf_answer->leaf, &pm->leaf_answer->member,
-				 pm->leaf_answer->lines, pm->leaf_answer->n_lines, false, from);
-		if (!err)
-			err = check_ttl(pm->leaf_answer->ttl_ns);
-		break;
-	default:
-		/* A body field this version does not know lands in the unknown fields. */
-		err = pm->base.n_unknown_fields ? TITA_WIRE_E_UNKNOWN_BODY : TITA_WIRE_E_EMPTY_BODY;
-		break;
+	} else {
+		pm = tita__peer__peer_message__unpack(
+			&allocator, signed_bytes - TITA_WIRE_HDR_BYTES, p + TITA_WIRE_HDR_BYTES);
+		if (!pm)
+			return arena.exhausted ? TITA_WIRE_E_BODY_TOO_COMPLEX :
+						 TITA_WIRE_E_MALFORMED;
+		body_case = pm->body_case;
+		err = check_body(pm, from, &view);
 	}
 	if (err)
 		return err;
@@ -1295,11 +1509,11 @@ enum tita_wire_error tita_wire_decode(const struct tita_wire_keyring *kr,
 	if (replay)
 		tita_wire_replay_update(replay, hdr.boot_id, hdr.seq);
 	ret_msg->hdr = hdr;
-	if (pm->body_case == TITA__PEER__PEER_MESSAGE__BODY_HELLO) {
+	if (body_case == TITA__PEER__PEER_MESSAGE__BODY_HELLO) {
 		ret_msg->body = TITA_WIRE_BODY_HELLO;
 		hello_from_wire(pm->hello, &ret_msg->hello);
-	} else if (pm->body_case == TITA__PEER__PEER_MESSAGE__BODY_LEAF_REPORT ||
-		   pm->body_case == TITA__PEER__PEER_MESSAGE__BODY_LEAF_ANSWER) {
+	} else if (body_case == TITA__PEER__PEER_MESSAGE__BODY_LEAF_REPORT ||
+		   body_case == TITA__PEER__PEER_MESSAGE__BODY_LEAF_ANSWER) {
 		ret_msg->body = TITA_WIRE_BODY_MSG;
 		leaf_msg_from_wire(pm, from, &ret_msg->msg);
 	} else {
@@ -1307,4 +1521,19 @@ enum tita_wire_error tita_wire_decode(const struct tita_wire_keyring *kr,
 		msg_from_wire(&view, &ret_msg->msg);
 	}
 	return TITA_WIRE_OK;
+}
+
+enum tita_wire_error tita_wire_decode(const struct tita_wire_keyring *kr,
+				      struct tita_wire_replay *replay, const struct tita_addr *from,
+				      const void *buf, size_t len, struct tita_wire_msg *ret_msg)
+{
+	return decode(kr, replay, from, buf, len, ret_msg, true);
+}
+
+enum tita_wire_error tita_wire_decode_protobuf_c(const struct tita_wire_keyring *kr,
+						 struct tita_wire_replay *replay,
+						 const struct tita_addr *from, const void *buf,
+						 size_t len, struct tita_wire_msg *ret_msg)
+{
+	return decode(kr, replay, from, buf, len, ret_msg, false);
 }
