@@ -824,12 +824,17 @@ static bool pair_big(const struct tita_ctl *c, const struct fab_port *f, const s
  * (half that to stay large, so that it does not flip between a line of its
  * own and the leaf's sum each round); and a sender's has ten rounds of that
  * share waiting (a short transfer is done before a move would pay off: a
- * move waits for what is in flight).
+ * move waits for what is in flight). A sender's pair that has sent that
+ * much on average over the last rounds is large too, whatever it has
+ * queued now: a collective's steps (a ring's chunks) are each shorter than
+ * a round, but the pair carries them one after the other.
  */
 static bool judge_big(const struct tita_ctl *c, const struct fab_port *f, const struct pair *pr)
 {
 	uint64_t bar = (uint64_t)(c->p.big_frac * (double)f->place.spine_bps);
 
+	if (pr->role == TITA_PAIR_TX && pr->sent_avg_bps >= (pr->big ? bar / 2 : bar))
+		return true;
 	if (pr->nic_share_bps < (pr->big ? bar / 2 : bar))
 		return false;
 	return pr->big || pr->role == TITA_PAIR_RX ||

@@ -131,6 +131,7 @@ struct pair {
 	 * round without a new one is not idle, just between samples. */
 	uint64_t sample_until_ns;
 	uint32_t idle_rounds;
+	uint64_t sent_avg_bps; /* what it sent, averaged over about eight rounds */
 	uint64_t demand_reported_bps, demand_sent_ns;
 	uint64_t grant_bps;
 	uint64_t rate_bps, programmed_bps;

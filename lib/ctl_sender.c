@@ -173,6 +173,7 @@ static void estimate_demand(struct tita_ctl *c, struct pair *pr, uint64_t round_
 	uint64_t line = pt->line_rate_bps, cur, target;
 
 	pr->measured_bps = tita_min_u64(ctl_round_rate(pr, round_ns), line);
+	pr->sent_avg_bps = pr->sent_avg_bps - pr->sent_avg_bps / 8 + pr->measured_bps / 8;
 	pr->cnp_per_sec = pr->round_cnp * TITA_NSEC_PER_SEC /
 			  tita_max_u64(tita_max_u64(pr->round_interval_ns, round_ns), 1);
 	cur = pr->rate_bps == TITA_RATE_UNPACED ? line : pr->rate_bps;

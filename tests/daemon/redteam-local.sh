@@ -275,6 +275,7 @@ setpriv --reuid=nobody --regid=nogroup --clear-groups "$storm" "$tmp/agent.sock"
 bg+=($!)
 sleep 3 # the registrations, then STATS
 lat_max=0
+lats=()
 answered=0
 held_agents=0
 held_qps=0
@@ -282,6 +283,7 @@ for _ in $(seq 10); do
 	t0=$(ms_now)
 	"$titactl" -s "$tmp/control.sock" status >/dev/null 2>&1 && answered=$((answered + 1))
 	t1=$(ms_now)
+	lats+=($((t1 - t0)))
 	[ $((t1 - t0)) -gt "$lat_max" ] && lat_max=$((t1 - t0))
 	scrape >"$tmp/during.txt"
 	a=$(awk '$1 == "tita_agents" { print $2 }' "$tmp/during.txt")
@@ -296,8 +298,12 @@ rss1=$(rss_kib)
 read -r b1 n1 <<<"$(hist_le 0.005)"
 agents=$(metric '^tita_agent_refused_total\{what="agent"\}')
 qps=$(metric '^tita_agent_refused_total\{what="qp"\}')
-check "root's titactl answers during the storm ($answered of 10, slowest $lat_max ms)" \
-	test "$answered" = 10 -a "$lat_max" -le 200
+# Before the fix one status took 20 s. The median is judged against 200 ms
+# and the slowest against 2 s: one answer that waited for a CPU on a busy
+# machine (seen: 346 ms under ASan at load 9) is not a stall.
+lat_med=$(printf '%s\n' "${lats[@]}" | sort -n | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }')
+check "root's titactl answers during the storm ($answered of 10, median $lat_med ms, slowest $lat_max ms)" \
+	test "$answered" = 10 -a "$lat_med" -le 200 -a "$lat_max" -le 2000
 check "control passes during the storm: 99 % within 5 ms ($((b1 - b0)) of $((n1 - n0)))" \
 	awk "BEGIN { n = $n1 - $n0; exit !(n > 100 && ($b1 - $b0) >= 0.99 * n) }"
 check "nobody's agents and QPs were held to their bounds (at most $held_agents agents and $held_qps QPs held; refused $agents agents, $qps QPs)" \
