@@ -1291,7 +1291,7 @@ static unsigned get_varint(const uint8_t **p, const uint8_t *end, uint64_t *ret)
 {
 	uint64_t v = 0;
 
-	for (unsigned i = 0; i < 10 && *p + i < end; i++) {
+	for (unsigned i = 0; i < 10 && i < (size_t)(end - *p); i++) {
 		v |= (uint64_t)((*p)[i] & 0x7f) << (7 * i);
 		if (!((*p)[i] & 0x80)) {
 			*p += i + 1;
