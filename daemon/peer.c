@@ -74,11 +74,13 @@ struct peer {
 	uint64_t boot_id;
 	struct tita_wire_replay replay;
 	uint64_t dgrams_in, dgrams_out, drops;
-	uint64_t drops_by_reason[TITA_WIRE_E_COUNT];
 	uint64_t control_interval_ns, grant_ttl_ns; /* from its hello */
 	uint64_t next_hello_ns;
 	uint64_t demand_pending_ns; /* a new pair's demand waits for its grant */
 	struct tita_ratelimit rl;
+	/* Last: what only a drop touches stays out of the lines every
+	 * datagram reads. */
+	uint64_t drops_by_reason[TITA_WIRE_E_COUNT];
 };
 
 struct psock {

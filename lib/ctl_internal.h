@@ -106,15 +106,38 @@ struct pair {
 	struct tita_addr local, remote;
 	uint64_t last_active_ns;
 
-	/* Measurements accumulated during the current round. */
-	uint64_t round_bytes, round_packets, round_ce, round_cnp, round_interval_ns;
+	/* Measurements of the last round. */
 	uint64_t measured_bps;
 	uint32_t ce_ppm;
 	uint32_t fabric_ce_ppm; /* RX: the part of ce_ppm not from our own downlink */
 	uint32_t fabric_ce_rounds, fabric_clean_rounds; /* RX: consecutive rounds with, without */
 	uint32_t fabric_ce_reported_ppm;
 	uint32_t src_slot; /* RX: slot + 1 of its source's measurements, 0 for none */
+	uint64_t src_gen; /* RX: the sources_gen src_slot was looked up in */
 	bool managed; /* SOURCE: some live RX pair shares its address */
+
+	/* What a receiver's allocation reads and writes for every pair, every
+	 * round and early allocation: kept together, in the struct's first
+	 * cache lines (allocate_port walks every pair). */
+	uint64_t demand_bps; /* RX: the sender's; TX: ours */
+	uint64_t expires_ns; /* RX: the demand's; TX: the grant's */
+	uint64_t leaf_cap_bps, leaf_cap_until_ns; /* the leader's cap, the pair's share */
+	/* RX */
+	uint32_t weight_milli;
+	uint64_t min_bps, max_bps;
+	uint64_t granted_bps, grant_reported_bps, grant_sent_ns;
+	uint64_t rx_alloc_bps; /* the downlink's share, before the leaf's cap */
+	uint64_t grant_demand_bps; /* the demand when the grant went out */
+	uint64_t first_demand_ns; /* RX: when its first demand came */
+	bool grant_deferred; /* RX: a smaller grant this allocation held back */
+	bool grant_leaf_capped; /* RX: the leaf's cap bounded the grant sent last */
+	/* RX: the pair went idle (demand 0) and stays warm until expires_ns,
+	 * granted out of what active pairs leave, up to its last demand. */
+	uint64_t warm_demand_bps;
+	uint16_t hold_spine;
+
+	/* Measurements accumulated during the current round. */
+	uint64_t round_bytes, round_packets, round_ce, round_cnp, round_interval_ns;
 
 	/* TX */
 	uint64_t backlog_bytes;
@@ -126,8 +149,8 @@ struct pair {
 	/* The backlog its last round read (backlog_bytes is then zeroed):
 	 * what the fabric's passes after the round judge it by. */
 	uint64_t round_backlog_bytes;
-	uint64_t demand_bps, demand_reported_bps, demand_sent_ns;
-	uint64_t grant_bps, expires_ns;
+	uint64_t demand_reported_bps, demand_sent_ns;
+	uint64_t grant_bps;
 	uint64_t rate_bps, programmed_bps;
 	uint64_t held_since_ns; /* a small increase has waited since then */
 	uint64_t cnp_per_sec;
@@ -153,19 +176,6 @@ struct pair {
 	/* RX: its demand announced unscheduled bytes; the next grant says how
 	 * long they still need to drain. */
 	bool unsched_hold;
-
-	/* RX */
-	uint32_t weight_milli;
-	uint64_t min_bps, max_bps;
-	uint64_t granted_bps, grant_reported_bps, grant_sent_ns;
-	uint64_t rx_alloc_bps; /* the downlink's share, before the leaf's cap */
-	uint64_t grant_demand_bps; /* the demand when the grant went out */
-	uint64_t first_demand_ns; /* RX: when its first demand came */
-	bool grant_deferred; /* RX: a smaller grant this allocation held back */
-	bool grant_leaf_capped; /* RX: the leaf's cap bounded the grant sent last */
-	/* RX: the pair went idle (demand 0) and stays warm until expires_ns,
-	 * granted out of what active pairs leave, up to its last demand. */
-	uint64_t warm_demand_bps;
 
 	/* The fabric (ctl_fabric.c), for pairs between leaves. */
 	uint32_t remote_leaf; /* TITA_LEAF_NONE: not known */
@@ -206,9 +216,7 @@ struct pair {
 	 * (steered as a line of its own). */
 	uint64_t nic_share_bps;
 	bool big;
-	uint16_t hold_spine;
 	uint64_t hold_cap_bps;
-	uint64_t leaf_cap_bps, leaf_cap_until_ns; /* the leader's cap, the pair's share */
 	bool leaf_capped; /* a leader's cap came once (not just the start's) */
 	bool want_probed; /* TX: a probe batch went out for want_spine */
 	uint64_t moved_ns; /* TX: when it last took a new path (0: never) */
@@ -268,6 +276,10 @@ struct tita_ctl {
 	uint32_t *index; /* slot + 1, 0 when empty */
 	uint32_t index_mask;
 	bool nothing_evictable; /* until the next round: skip the eviction scan */
+	/* Source pairs, and a count of their comings and goings: while it
+	 * stands, an RX pair's source lookup would find what it found. */
+	uint32_t n_sources;
+	uint64_t sources_gen;
 
 	uint64_t next_round_ns;
 	uint64_t last_round_ns;

@@ -214,6 +214,10 @@ struct pair *ctl_pair_get(struct tita_ctl *c, uint8_t role, uint16_t port,
 	};
 	index_insert(c, slot);
 	c->n_pairs++;
+	if (role == ROLE_SOURCE) {
+		c->n_sources++;
+		c->sources_gen++;
+	}
 	return pr;
 }
 
@@ -226,6 +230,10 @@ void ctl_pair_release(struct tita_ctl *c, struct pair *pr)
 		ctl_rate_push(c, pr, TITA_RATE_UNPACED, 0);
 	ctl_fabric_pair_release(c, pr);
 	index_remove(c, slot);
+	if (pr->role == ROLE_SOURCE) {
+		c->n_sources--;
+		c->sources_gen++;
+	}
 	pr->used = false;
 	c->free_slots[c->n_free++] = slot;
 	c->n_pairs--;

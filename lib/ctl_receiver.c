@@ -134,6 +134,7 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 			}
 			pr->src_slot = src ? (uint32_t)(src - c->pairs) + 1 : 0;
 			pr->first_demand_ns = now_ns;
+			pr->src_gen = c->sources_gen;
 		}
 		/*
 		 * A demand that moved is allocated early (batched like new ones);
@@ -171,26 +172,36 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 /* Per port: what arrived from each source this round, and the eta loop. */
 static void measure_ports(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
 {
-	/* Which sources are managed (some live demand shares their address)? */
-	for (uint32_t s = 0; s < c->pairs_hwm; s++)
+	/* Which sources are managed (some live demand shares their address)?
+	 * An RX pair looks its source up again only when sources came or went
+	 * since it last did (sources_gen): the round touches the index once
+	 * per pair per change, not per round. */
+	for (uint32_t s = 0; c->n_sources && s < c->pairs_hwm; s++)
 		if (c->pairs[s].used && c->pairs[s].role == ROLE_SOURCE)
 			c->pairs[s].managed = false;
 	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
-		struct pair *pr = &c->pairs[s], *src;
+		struct pair *pr = &c->pairs[s];
 
 		if (!pr->used || pr->role != TITA_PAIR_RX)
 			continue;
-		src = ctl_pair_find(c, ROLE_SOURCE, &pr->local, &pr->remote, JOB_ANY);
-		pr->src_slot = src ? (uint32_t)(src - c->pairs) + 1 : 0;
-		if (src)
-			src->managed = true;
+		if (pr->src_gen != c->sources_gen) {
+			const struct pair *src = c->n_sources ?
+							 ctl_pair_find(c, ROLE_SOURCE, &pr->local,
+								       &pr->remote, JOB_ANY) :
+							 NULL;
+
+			pr->src_slot = src ? (uint32_t)(src - c->pairs) + 1 : 0;
+			pr->src_gen = c->sources_gen;
+		}
+		if (pr->src_slot)
+			c->pairs[pr->src_slot - 1].managed = true;
 	}
 	for (uint32_t port = 0; port < c->n_ports; port++) {
 		struct port *pt = &c->ports[port];
 
 		pt->rx_packets = pt->ce_packets = pt->rx_bps = pt->unmanaged_bps = 0;
 	}
-	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
+	for (uint32_t s = 0; c->n_sources && s < c->pairs_hwm; s++) {
 		struct pair *src = &c->pairs[s];
 		struct port *pt;
 

@@ -22,6 +22,8 @@
 _Static_assert(TITA_WIRE_MAC_BYTES >= crypto_generichash_BYTES_MIN &&
 		       TITA_WIRE_MAC_BYTES <= crypto_generichash_BYTES_MAX,
 	       "BLAKE2b tag size");
+_Static_assert(sizeof(crypto_generichash_state) == TITA_WIRE_MAC_STATE_BYTES,
+	       "the keyring holds a generichash state");
 _Static_assert(TITA_WIRE_KEY_BYTES >= crypto_generichash_KEYBYTES_MIN &&
 		       TITA_WIRE_KEY_BYTES <= crypto_generichash_KEYBYTES_MAX,
 	       "BLAKE2b key size");
@@ -106,6 +108,7 @@ const struct tita_wire_key *tita_wire_keyring_find(const struct tita_wire_keyrin
 int tita_wire_keyring_add(struct tita_wire_keyring *kr, uint32_t id,
 			  const uint8_t bytes[TITA_WIRE_KEY_BYTES])
 {
+	crypto_generichash_state st;
 	struct tita_wire_key *k;
 
 	if (tita_wire_keyring_find(kr, id))
@@ -115,6 +118,9 @@ int tita_wire_keyring_add(struct tita_wire_keyring *kr, uint32_t id,
 	k = &kr->keys[kr->n_keys++];
 	k->id = id;
 	memcpy(k->bytes, bytes, TITA_WIRE_KEY_BYTES);
+	crypto_generichash_init(&st, k->bytes, TITA_WIRE_KEY_BYTES, TITA_WIRE_MAC_BYTES);
+	memcpy(k->mac_state, &st, sizeof(st));
+	sodium_memzero(&st, sizeof(st));
 	return 0;
 }
 
@@ -347,7 +353,11 @@ static void write_header(uint8_t *p, const struct tita_wire_sender *tx)
 static void compute_mac(const struct tita_wire_key *key, const uint8_t *data, size_t len,
 			uint8_t mac[TITA_WIRE_MAC_BYTES])
 {
-	crypto_generichash(mac, TITA_WIRE_MAC_BYTES, data, len, key->bytes, TITA_WIRE_KEY_BYTES);
+	crypto_generichash_state st;
+
+	memcpy(&st, key->mac_state, sizeof(st));
+	crypto_generichash_update(&st, data, len);
+	crypto_generichash_final(&st, mac, TITA_WIRE_MAC_BYTES);
 }
 
 /* --- value checks, shared by the encoder and the decoder --- */
@@ -482,19 +492,25 @@ static size_t field_bytes(size_t len)
 }
 
 /*
- * Header, then the body (body_bytes long, as protobuf-c computed it), then
- * the MAC over both; takes a sequence number.
+ * Header, then the body (body_bytes long, already written or packed by
+ * seal()), then the MAC over both; takes a sequence number.
  */
-static int seal(const struct tita_wire_key *key, struct tita_wire_sender *tx,
-		const Tita__Peer__PeerMessage *pm, size_t body_bytes, uint8_t *buf)
+static int seal_body(const struct tita_wire_key *key, struct tita_wire_sender *tx,
+		     size_t body_bytes, uint8_t *buf)
 {
 	size_t len = TITA_WIRE_HDR_BYTES + body_bytes;
 
 	write_header(buf, tx);
-	tita__peer__peer_message__pack(pm, buf + TITA_WIRE_HDR_BYTES);
 	compute_mac(key, buf, len, buf + len);
 	tx->seq++;
 	return (int)(len + TITA_WIRE_MAC_BYTES);
+}
+
+static int seal(const struct tita_wire_key *key, struct tita_wire_sender *tx,
+		const Tita__Peer__PeerMessage *pm, size_t body_bytes, uint8_t *buf)
+{
+	tita__peer__peer_message__pack(pm, buf + TITA_WIRE_HDR_BYTES);
+	return seal_body(key, tx, body_bytes, buf);
 }
 
 static size_t body_budget(size_t size)
@@ -537,51 +553,120 @@ static bool same_addr_pair(const struct tita_msg *m, uint32_t i, uint32_t j)
 	return tita_addr_eq(si, sj) && tita_addr_eq(ri, rj);
 }
 
-static void demand_to_wire(const struct tita_demand_entry *e, Tita__Peer__DemandEntry *pe)
+/*
+ * Demands and grants are what daemons send all the time, one datagram or
+ * more per peer and round: their entries are written here directly, in the
+ * bytes protobuf-c writes for them (fields in number order, proto3 zeros
+ * left out, a oneof's member whenever set, doubles as little-endian
+ * fixed64; test_wire.c holds the two to the same bytes). protobuf-c's
+ * descriptor-driven size and pack passes cost more than the MAC.
+ */
+enum { WT_VARINT = 0, WT_FIXED64 = 1, WT_LEN = 2 };
+
+/* Room for an entry: at most 129 bytes (two 16-byte addresses with tag and
+ * length, 36; job_id 6, rate 9, ttl 11, ce_ppm 6, room_mask 11, move and
+ * swap 2 each, spine 4, share 9, the unscheduled limit and the hold 11
+ * each). */
+#define ENTRY_MAX_BYTES 160
+
+/* Field numbers below 16: one-byte tags. */
+static uint8_t *put_tag(uint8_t *p, unsigned field, unsigned wire_type)
 {
-	tita__peer__demand_entry__init(pe);
-	pe->sender = addr_to_wire(&e->sender);
-	pe->receiver = addr_to_wire(&e->receiver);
-	pe->job_id = e->job_id;
-	if (e->weight_milli != TITA_WEIGHT_ONE) {
-		pe->weight_present_case = TITA__PEER__DEMAND_ENTRY__WEIGHT_PRESENT_WEIGHT;
-		pe->weight = (double)e->weight_milli / TITA_WEIGHT_ONE;
-	}
-	pe->demand_bps = (double)e->demand_bps;
-	pe->min_bps = (double)e->min_bps;
-	pe->max_bps = (double)e->max_bps;
-	if (e->has_spine) {
-		pe->spine_present_case = TITA__PEER__DEMAND_ENTRY__SPINE_PRESENT_SPINE;
-		pe->spine = e->spine;
-	}
-	pe->room_mask = e->room_mask;
-	pe->seek = e->seek;
-	pe->unsched_bytes = e->unsched_bytes;
+	*p++ = (uint8_t)(field << 3 | wire_type);
+	return p;
 }
 
-static void grant_to_wire(const struct tita_grant_entry *e, Tita__Peer__GrantEntry *pe)
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
 {
-	tita__peer__grant_entry__init(pe);
-	pe->sender = addr_to_wire(&e->sender);
-	pe->receiver = addr_to_wire(&e->receiver);
-	pe->job_id = e->job_id;
-	pe->rate_bps = (double)e->rate_bps;
-	pe->ttl_ns = e->ttl_ns;
-	pe->ce_ppm = e->ce_ppm;
-	pe->room_mask = e->room_mask;
-	pe->move = e->move;
-	pe->swap = e->swap;
-	if (e->has_spine) {
-		pe->spine_present_case = TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE;
-		pe->spine = e->spine;
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
 	}
-	pe->share_bps = (double)e->share_bps;
-	if (e->has_unsched_limit) {
-		pe->unsched_present_case =
-			TITA__PEER__GRANT_ENTRY__UNSCHED_PRESENT_UNSCHED_LIMIT_BYTES;
-		pe->unsched_limit_bytes = e->unsched_limit_bytes;
-	}
-	pe->hold_ns = e->hold_ns;
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+static uint8_t *put_uint_always(uint8_t *p, unsigned field, uint64_t v)
+{
+	return put_varint(put_tag(p, field, WT_VARINT), v);
+}
+
+static uint8_t *put_uint(uint8_t *p, unsigned field, uint64_t v)
+{
+	return v ? put_uint_always(p, field, v) : p;
+}
+
+static uint8_t *put_double_always(uint8_t *p, unsigned field, double v)
+{
+	uint64_t bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+	p = put_tag(p, field, WT_FIXED64);
+	for (int i = 0; i < 8; i++)
+		*p++ = (uint8_t)(bits >> (8 * i));
+	return p;
+}
+
+/* protobuf-c leaves out a double that compares equal to 0. */
+static uint8_t *put_double(uint8_t *p, unsigned field, double v)
+{
+	return v == 0 ? p : put_double_always(p, field, v);
+}
+
+/* IPv4 travels as its 4 bytes, not in the 16-byte mapped form. */
+static uint8_t *put_addr(uint8_t *p, unsigned field, const struct tita_addr *a)
+{
+	bool v4 = tita_addr_is_ipv4(a);
+	size_t len = v4 ? 4 : 16;
+
+	p = put_tag(p, field, WT_LEN);
+	*p++ = (uint8_t)len;
+	memcpy(p, v4 ? a->bytes + 12 : a->bytes, len);
+	return p + len;
+}
+
+/* A DemandEntry; its length. */
+static size_t write_demand(const struct tita_demand_entry *e, uint8_t *out)
+{
+	uint8_t *p = out;
+
+	p = put_addr(p, 1, &e->sender);
+	p = put_addr(p, 2, &e->receiver);
+	p = put_uint(p, 3, e->job_id);
+	if (e->weight_milli != TITA_WEIGHT_ONE)
+		p = put_double_always(p, 4, (double)e->weight_milli / TITA_WEIGHT_ONE);
+	p = put_double(p, 5, (double)e->demand_bps);
+	p = put_double(p, 6, (double)e->min_bps);
+	p = put_double(p, 7, (double)e->max_bps);
+	if (e->has_spine)
+		p = put_uint_always(p, 8, e->spine);
+	p = put_uint(p, 9, e->room_mask);
+	p = put_uint(p, 10, e->seek);
+	p = put_uint(p, 11, e->unsched_bytes);
+	return (size_t)(p - out);
+}
+
+/* A GrantEntry; its length. */
+static size_t write_grant(const struct tita_grant_entry *e, uint8_t *out)
+{
+	uint8_t *p = out;
+
+	p = put_addr(p, 1, &e->sender);
+	p = put_addr(p, 2, &e->receiver);
+	p = put_uint(p, 3, e->job_id);
+	p = put_double(p, 4, (double)e->rate_bps);
+	p = put_uint(p, 5, e->ttl_ns);
+	p = put_uint(p, 6, e->ce_ppm);
+	p = put_uint(p, 7, e->room_mask);
+	p = put_uint(p, 8, e->move);
+	p = put_uint(p, 9, e->swap);
+	if (e->has_spine)
+		p = put_uint_always(p, 10, e->spine);
+	p = put_double(p, 11, (double)e->share_bps);
+	if (e->has_unsched_limit)
+		p = put_uint_always(p, 12, e->unsched_limit_bytes);
+	p = put_uint(p, 13, e->hold_ns);
+	return (size_t)(p - out);
 }
 
 static void leaf_line_to_wire(const struct tita_leaf_entry *e, Tita__Peer__LeafLine *pl)
@@ -674,16 +759,11 @@ int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_se
 			 const struct tita_msg *m, uint32_t start, void *buf, size_t size,
 			 uint32_t *ret_consumed)
 {
-	union {
-		Tita__Peer__DemandEntry demand[TITA_MSG_MAX_ENTRIES];
-		Tita__Peer__GrantEntry grant[TITA_MSG_MAX_ENTRIES];
-	} pe;
-	void *ptrs[TITA_MSG_MAX_ENTRIES];
-	Tita__Peer__PeerMessage pm = TITA__PEER__PEER_MESSAGE__INIT;
-	Tita__Peer__Demand demand = TITA__PEER__DEMAND__INIT;
-	Tita__Peer__Grant grant = TITA__PEER__GRANT__INIT;
+	uint8_t entries[TITA_MSG_MAX_ENTRIES][ENTRY_MAX_BYTES];
+	size_t entry_len[TITA_MSG_MAX_ENTRIES];
 	const struct tita_wire_key *key;
 	size_t budget = body_budget(size), entries_bytes = 0, body_bytes = 0;
+	uint8_t *p;
 	uint32_t n = 0;
 
 	if (m->kind == TITA_MSG_LEAF_REPORT || m->kind == TITA_MSG_LEAF_ANSWER) {
@@ -727,18 +807,12 @@ int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_se
 	 * one message, but each datagram speaks for one of its NICs.
 	 */
 	for (uint32_t i = start; i < m->n_entries && same_addr_pair(m, i, start); i++, n++) {
-		size_t entry_bytes, total;
+		size_t total;
 
-		if (m->kind == TITA_MSG_DEMAND) {
-			demand_to_wire(&m->demand[i], &pe.demand[n]);
-			ptrs[n] = &pe.demand[n];
-			entry_bytes = tita__peer__demand_entry__get_packed_size(&pe.demand[n]);
-		} else {
-			grant_to_wire(&m->grant[i], &pe.grant[n]);
-			ptrs[n] = &pe.grant[n];
-			entry_bytes = tita__peer__grant_entry__get_packed_size(&pe.grant[n]);
-		}
-		total = entries_bytes + field_bytes(entry_bytes);
+		entry_len[n] = m->kind == TITA_MSG_DEMAND ?
+				       write_demand(&m->demand[i], entries[n]) :
+				       write_grant(&m->grant[i], entries[n]);
+		total = entries_bytes + field_bytes(entry_len[n]);
 		if (field_bytes(total) > budget)
 			break;
 		entries_bytes = total;
@@ -747,23 +821,20 @@ int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_se
 	if (n == 0)
 		return -ENOSPC;
 
-	if (m->kind == TITA_MSG_DEMAND) {
-		demand.n_entries = n;
-		demand.entries = (Tita__Peer__DemandEntry **)ptrs;
-		pm.body_case = TITA__PEER__PEER_MESSAGE__BODY_DEMAND;
-		pm.demand = &demand;
-	} else {
-		grant.n_entries = n;
-		grant.entries = (Tita__Peer__GrantEntry **)ptrs;
-		pm.body_case = TITA__PEER__PEER_MESSAGE__BODY_GRANT;
-		pm.grant = &grant;
+	/* PeerMessage.demand (2) or .grant (3), whose entries (1) are the
+	 * entries; body_bytes <= budget fits the caller's buffer. */
+	p = (uint8_t *)buf + TITA_WIRE_HDR_BYTES;
+	p = put_tag(p, m->kind == TITA_MSG_DEMAND ? 2 : 3, WT_LEN);
+	p = put_varint(p, entries_bytes);
+	for (uint32_t k = 0; k < n; k++) {
+		p = put_varint(put_tag(p, 1, WT_LEN), entry_len[k]);
+		memcpy(p, entries[k], entry_len[k]);
+		p += entry_len[k];
 	}
-	/* Our arithmetic decided what fits; protobuf-c has the last word on
-	 * what it will write. They only disagree if this file has a bug. */
-	if (tita__peer__peer_message__get_packed_size(&pm) != body_bytes)
-		return -EINVAL;
+	if ((size_t)(p - ((uint8_t *)buf + TITA_WIRE_HDR_BYTES)) != body_bytes)
+		return -EINVAL; /* only a bug in this file gets here */
 	*ret_consumed = n;
-	return seal(key, tx, &pm, body_bytes, buf);
+	return seal_body(key, tx, body_bytes, buf);
 }
 
 int tita_wire_encode_hello(const struct tita_wire_keyring *kr, struct tita_wire_sender *tx,
@@ -1171,9 +1242,246 @@ static void msg_from_wire(const struct entries_view *v, struct tita_msg *m)
 	m->peer = v->demand ? m->demand[0].sender : m->grant[0].receiver;
 }
 
-enum tita_wire_error tita_wire_decode(const struct tita_wire_keyring *kr,
-				      struct tita_wire_replay *replay, const struct tita_addr *from,
-				      const void *buf, size_t len, struct tita_wire_msg *ret_msg)
+/*
+ * The decoder's fast path. A demand or a grant in the form the encoder
+ * writes (the one body field, then its entries; each entry's fields at
+ * most once, in number order, each with its own wire type) is read here
+ * into the structs protobuf-c would make of it, with the values protobuf-c
+ * would read; whatever else a body holds, valid or not (unknown or
+ * repeated fields, fields out of order, a value protobuf-c reads in its
+ * own way), goes to protobuf-c. Its generic unpack (descriptor lookups, an
+ * allocation per entry and per address) cost about as much as the MAC.
+ * Addresses point into the datagram rather than into the arena.
+ */
+struct fast_body {
+	bool demand;
+	size_t n;
+	union {
+		Tita__Peer__DemandEntry demand[TITA_MSG_MAX_ENTRIES];
+		Tita__Peer__GrantEntry grant[TITA_MSG_MAX_ENTRIES];
+	} e;
+	void *ptrs[TITA_MSG_MAX_ENTRIES];
+};
+
+enum fast_kind { FK_NONE = 0, FK_BYTES, FK_U32, FK_U64, FK_BOOL, FK_DOUBLE };
+
+struct fast_field {
+	uint8_t kind; /* enum fast_kind */
+	uint16_t offset;
+	/* A oneof's member: where its case goes (0: not in a oneof). */
+	uint16_t case_offset;
+};
+
+#define FAST_FIELDS 14
+#define DF(f) offsetof(Tita__Peer__DemandEntry, f)
+#define GF(f) offsetof(Tita__Peer__GrantEntry, f)
+
+static const struct fast_field demand_fields[FAST_FIELDS] = {
+	[1] = { FK_BYTES, DF(sender), 0 },
+	[2] = { FK_BYTES, DF(receiver), 0 },
+	[3] = { FK_U32, DF(job_id), 0 },
+	[4] = { FK_DOUBLE, DF(weight), DF(weight_present_case) },
+	[5] = { FK_DOUBLE, DF(demand_bps), 0 },
+	[6] = { FK_DOUBLE, DF(min_bps), 0 },
+	[7] = { FK_DOUBLE, DF(max_bps), 0 },
+	[8] = { FK_U32, DF(spine), DF(spine_present_case) },
+	[9] = { FK_U64, DF(room_mask), 0 },
+	[10] = { FK_BOOL, DF(seek), 0 },
+	[11] = { FK_U64, DF(unsched_bytes), 0 },
+};
+
+static const struct fast_field grant_fields[FAST_FIELDS] = {
+	[1] = { FK_BYTES, GF(sender), 0 },
+	[2] = { FK_BYTES, GF(receiver), 0 },
+	[3] = { FK_U32, GF(job_id), 0 },
+	[4] = { FK_DOUBLE, GF(rate_bps), 0 },
+	[5] = { FK_U64, GF(ttl_ns), 0 },
+	[6] = { FK_U32, GF(ce_ppm), 0 },
+	[7] = { FK_U64, GF(room_mask), 0 },
+	[8] = { FK_BOOL, GF(move), 0 },
+	[9] = { FK_BOOL, GF(swap), 0 },
+	[10] = { FK_U32, GF(spine), GF(spine_present_case) },
+	[11] = { FK_DOUBLE, GF(share_bps), 0 },
+	[12] = { FK_U64, GF(unsched_limit_bytes), GF(unsched_present_case) },
+	[13] = { FK_U64, GF(hold_ns), 0 },
+};
+
+/* protobuf-c stores a oneof's case, a uint32 and a bool as 32 bits. */
+_Static_assert(sizeof(Tita__Peer__DemandEntry__WeightPresentCase) == sizeof(uint32_t) &&
+		       sizeof(Tita__Peer__DemandEntry__SpinePresentCase) == sizeof(uint32_t) &&
+		       sizeof(Tita__Peer__GrantEntry__SpinePresentCase) == sizeof(uint32_t) &&
+		       sizeof(Tita__Peer__GrantEntry__UnschedPresentCase) == sizeof(uint32_t) &&
+		       sizeof(protobuf_c_boolean) == sizeof(uint32_t),
+	       "protobuf-c's 32-bit fields");
+
+/* A varint of at most 10 bytes within [*p, end), read as protobuf-c reads
+ * a uint64; its length in bytes, 0 for none. */
+static unsigned get_varint(const uint8_t **p, const uint8_t *end, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < 10 && i < (size_t)(end - *p); i++) {
+		v |= (uint64_t)((*p)[i] & 0x7f) << (7 * i);
+		if (!((*p)[i] & 0x80)) {
+			*p += i + 1;
+			*ret = v;
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+/* One entry's fields in [p, end) into msg; false: not in the writer's form. */
+static bool fast_entry(const uint8_t *p, const uint8_t *end, const struct fast_field *fields,
+		       uint8_t *msg)
+{
+	unsigned last = 0;
+
+	while (p < end) {
+		unsigned field = *p >> 3, wire_type = *p & 7, len;
+		const struct fast_field *f;
+		uint64_t v = 0;
+		uint32_t v32;
+
+		/* One-byte tags only, in rising order. */
+		if (*p & 0x80 || field <= last || field >= FAST_FIELDS || !fields[field].kind)
+			return false;
+		f = &fields[field];
+		last = field;
+		p++;
+		switch (f->kind) {
+		case FK_BYTES: {
+			ProtobufCBinaryData b;
+
+			if (wire_type != WT_LEN || p >= end || *p & 0x80 || !*p || *p > end - p - 1)
+				return false;
+			b.len = *p;
+			b.data = (uint8_t *)p + 1; /* read, never written */
+			p += 1 + b.len;
+			memcpy(msg + f->offset, &b, sizeof(b));
+			continue;
+		}
+		case FK_DOUBLE:
+			if (wire_type != WT_FIXED64 || end - p < 8)
+				return false;
+			/* Little-endian, as protobuf-c reads it on this host. */
+			for (int i = 7; i >= 0; i--)
+				v = v << 8 | p[i];
+			memcpy(msg + f->offset, &v, sizeof(v));
+			p += 8;
+			break;
+		case FK_U64:
+			if (wire_type != WT_VARINT || !get_varint(&p, end, &v))
+				return false;
+			memcpy(msg + f->offset, &v, sizeof(v));
+			break;
+		case FK_U32:
+			/* Longer, or above 32 bits: protobuf-c keeps some bits. */
+			len = wire_type == WT_VARINT ? get_varint(&p, end, &v) : 0;
+			if (!len || len > 5 || v > UINT32_MAX)
+				return false;
+			v32 = (uint32_t)v;
+			memcpy(msg + f->offset, &v32, sizeof(v32));
+			break;
+		case FK_BOOL:
+			/* protobuf-c reads any set payload bit as true. */
+			len = wire_type == WT_VARINT ? get_varint(&p, end, &v) : 0;
+			if (len != 1)
+				return false;
+			v32 = v != 0;
+			memcpy(msg + f->offset, &v32, sizeof(v32));
+			break;
+		default:
+			return false;
+		}
+		if (f->case_offset) {
+			v32 = field;
+			memcpy(msg + f->case_offset, &v32, sizeof(v32));
+		}
+	}
+	return true;
+}
+
+/* A demand's or a grant's body in the writer's form, into fb; false:
+ * protobuf-c reads it. */
+static bool fast_body(const uint8_t *p, size_t len, struct fast_body *fb)
+{
+	const uint8_t *end = p + len;
+	uint64_t body_len;
+
+	if (len < 2 || (p[0] != (2 << 3 | WT_LEN) && p[0] != (3 << 3 | WT_LEN)))
+		return false;
+	fb->demand = p[0] == (2 << 3 | WT_LEN);
+	p++;
+	if (!get_varint(&p, end, &body_len) || body_len != (uint64_t)(end - p))
+		return false;
+	for (fb->n = 0; p < end; fb->n++) {
+		uint64_t entry_len;
+		uint8_t *msg;
+
+		if (fb->n == TITA_MSG_MAX_ENTRIES || *p != (1 << 3 | WT_LEN))
+			return false;
+		p++;
+		if (!get_varint(&p, end, &entry_len) || entry_len > (uint64_t)(end - p))
+			return false;
+		if (fb->demand) {
+			tita__peer__demand_entry__init(&fb->e.demand[fb->n]);
+			msg = (uint8_t *)&fb->e.demand[fb->n];
+		} else {
+			tita__peer__grant_entry__init(&fb->e.grant[fb->n]);
+			msg = (uint8_t *)&fb->e.grant[fb->n];
+		}
+		if (!fast_entry(p, p + entry_len, fb->demand ? demand_fields : grant_fields, msg))
+			return false;
+		fb->ptrs[fb->n] = msg;
+		p += entry_len;
+	}
+	return fb->n > 0;
+}
+
+/* The checks of a body protobuf-c parsed; a demand's or grant's entries in *view. */
+static enum tita_wire_error check_body(const Tita__Peer__PeerMessage *pm,
+				       const struct tita_addr *from, struct entries_view *view)
+{
+	enum tita_wire_error err;
+
+	switch (pm->body_case) {
+	case TITA__PEER__PEER_MESSAGE__BODY_HELLO:
+		err = check_hello(pm->hello, from);
+		break;
+	case TITA__PEER__PEER_MESSAGE__BODY_DEMAND:
+		*view = (struct entries_view){ .n = pm->demand->n_entries,
+					       .entries = (void **)pm->demand->entries,
+					       .demand = true };
+		err = check_entries(view, from);
+		break;
+	case TITA__PEER__PEER_MESSAGE__BODY_GRANT:
+		*view = (struct entries_view){ .n = pm->grant->n_entries,
+					       .entries = (void **)pm->grant->entries };
+		err = check_entries(view, from);
+		break;
+	case TITA__PEER__PEER_MESSAGE__BODY_LEAF_REPORT:
+		err = check_leaf(pm->leaf_report->leaf, &pm->leaf_report->member,
+				 pm->leaf_report->lines, pm->leaf_report->n_lines, true, from);
+		break;
+	case TITA__PEER__PEER_MESSAGE__BODY_LEAF_ANSWER:
+		err = check_leaf(pm->leaf_answer->leaf, &pm->leaf_answer->member,
+				 pm->leaf_answer->lines, pm->leaf_answer->n_lines, false, from);
+		if (!err)
+			err = check_ttl(pm->leaf_answer->ttl_ns);
+		break;
+	default:
+		/* A body field this version does not know lands in the unknown fields. */
+		err = pm->base.n_unknown_fields ? TITA_WIRE_E_UNKNOWN_BODY : TITA_WIRE_E_EMPTY_BODY;
+		break;
+	}
+	return err;
+}
+
+static enum tita_wire_error decode(const struct tita_wire_keyring *kr,
+				   struct tita_wire_replay *replay, const struct tita_addr *from,
+				   const void *buf, size_t len, struct tita_wire_msg *ret_msg,
+				   bool fast)
 {
 	_Alignas(ARENA_ALIGN) uint8_t arena_bytes[TITA_WIRE_ARENA_BYTES];
 	struct arena arena = { .base = arena_bytes, .size = sizeof(arena_bytes) };
@@ -1186,8 +1494,10 @@ enum tita_wire_error tita_wire_decode(const struct tita_wire_keyring *kr,
 	const uint8_t *p = buf;
 	const struct tita_wire_key *key;
 	struct tita_wire_header hdr;
-	Tita__Peer__PeerMessage *pm;
+	Tita__Peer__PeerMessage *pm = NULL;
+	Tita__Peer__PeerMessage__BodyCase body_case;
 	struct entries_view view = { 0 };
+	struct fast_body fb;
 	enum tita_wire_error err;
 	size_t signed_bytes;
 
@@ -1207,40 +1517,19 @@ enum tita_wire_error tita_wire_decode(const struct tita_wire_keyring *kr,
 			return err;
 	}
 
-	pm = tita__peer__peer_message__unpack(&allocator, signed_bytes - TITA_WIRE_HDR_BYTES,
-					      p + TITA_WIRE_HDR_BYTES);
-	if (!pm)
-		return arena.exhausted ? TITA_WIRE_E_BODY_TOO_COMPLEX : TITA_WIRE_E_MALFORMED;
-
-	switch (pm->body_case) {
-	case TITA__PEER__PEER_MESSAGE__BODY_HELLO:
-		err = check_hello(pm->hello, from);
-		break;
-	case TITA__PEER__PEER_MESSAGE__BODY_DEMAND:
-		view = (struct entries_view){ .n = pm->demand->n_entries,
-					      .entries = (void **)pm->demand->entries,
-					      .demand = true };
+	if (fast && fast_body(p + TITA_WIRE_HDR_BYTES, signed_bytes - TITA_WIRE_HDR_BYTES, &fb)) {
+		body_case = fb.demand ? TITA__PEER__PEER_MESSAGE__BODY_DEMAND :
+					TITA__PEER__PEER_MESSAGE__BODY_GRANT;
+		view = (struct entries_view){ .n = fb.n, .entries = fb.ptrs, .demand = fb.demand };
 		err = check_entries(&view, from);
-		break;
-	case TITA__PEER__PEER_MESSAGE__BODY_GRANT:
-		view = (struct entries_view){ .n = pm->grant->n_entries,
-					      .entries = (void **)pm->grant->entries };
-		err = check_entries(&view, from);
-		break;
-	case TITA__PEER__PEER_MESSAGE__BODY_LEAF_REPORT:
-		err = check_leaf(pm->leaf_report->leaf, &pm->leaf_report->member,
-				 pm->leaf_report->lines, pm->leaf_report->n_lines, true, from);
-		break;
-	case TITA__PEER__PEER_MESSAGE__BODY_LEAF_ANSWER:
-		err = check_leaf(pm->leaf_answer->leaf, &pm->leaf_answer->member,
-				 pm->leaf_answer->lines, pm->leaf_answer->n_lines, false, from);
-		if (!err)
-			err = check_ttl(pm->leaf_answer->ttl_ns);
-		break;
-	default:
-		/* A body field this version does not know lands in the unknown fields. */
-		err = pm->base.n_unknown_fields ? TITA_WIRE_E_UNKNOWN_BODY : TITA_WIRE_E_EMPTY_BODY;
-		break;
+	} else {
+		pm = tita__peer__peer_message__unpack(
+			&allocator, signed_bytes - TITA_WIRE_HDR_BYTES, p + TITA_WIRE_HDR_BYTES);
+		if (!pm)
+			return arena.exhausted ? TITA_WIRE_E_BODY_TOO_COMPLEX :
+						 TITA_WIRE_E_MALFORMED;
+		body_case = pm->body_case;
+		err = check_body(pm, from, &view);
 	}
 	if (err)
 		return err;
@@ -1249,11 +1538,11 @@ enum tita_wire_error tita_wire_decode(const struct tita_wire_keyring *kr,
 	if (replay)
 		tita_wire_replay_update(replay, hdr.boot_id, hdr.seq);
 	ret_msg->hdr = hdr;
-	if (pm->body_case == TITA__PEER__PEER_MESSAGE__BODY_HELLO) {
+	if (body_case == TITA__PEER__PEER_MESSAGE__BODY_HELLO) {
 		ret_msg->body = TITA_WIRE_BODY_HELLO;
 		hello_from_wire(pm->hello, &ret_msg->hello);
-	} else if (pm->body_case == TITA__PEER__PEER_MESSAGE__BODY_LEAF_REPORT ||
-		   pm->body_case == TITA__PEER__PEER_MESSAGE__BODY_LEAF_ANSWER) {
+	} else if (body_case == TITA__PEER__PEER_MESSAGE__BODY_LEAF_REPORT ||
+		   body_case == TITA__PEER__PEER_MESSAGE__BODY_LEAF_ANSWER) {
 		ret_msg->body = TITA_WIRE_BODY_MSG;
 		leaf_msg_from_wire(pm, from, &ret_msg->msg);
 	} else {
@@ -1261,4 +1550,19 @@ enum tita_wire_error tita_wire_decode(const struct tita_wire_keyring *kr,
 		msg_from_wire(&view, &ret_msg->msg);
 	}
 	return TITA_WIRE_OK;
+}
+
+enum tita_wire_error tita_wire_decode(const struct tita_wire_keyring *kr,
+				      struct tita_wire_replay *replay, const struct tita_addr *from,
+				      const void *buf, size_t len, struct tita_wire_msg *ret_msg)
+{
+	return decode(kr, replay, from, buf, len, ret_msg, true);
+}
+
+enum tita_wire_error tita_wire_decode_protobuf_c(const struct tita_wire_keyring *kr,
+						 struct tita_wire_replay *replay,
+						 const struct tita_addr *from, const void *buf,
+						 size_t len, struct tita_wire_msg *ret_msg)
+{
+	return decode(kr, replay, from, buf, len, ret_msg, false);
 }

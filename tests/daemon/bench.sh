@@ -66,6 +66,7 @@ for _ in $(seq 100); do [ -S "$tmp/control.sock" ] && break; sleep 0.1; done
 [ -S "$tmp/control.sock" ] || { cat "$tmp/titad.log" >&2; exit 1; }
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+user_ticks() { awk '{ print $14 }' "/proc/$pid/stat"; }
 hz=$(getconf CLK_TCK)
 
 # Idle: no peer, the control loop and the BPF reads alone.
@@ -85,8 +86,10 @@ sleep 5
 # all new at once, see the cold-start line).
 nsenter --net="/run/netns/$ns" curl -sf http://127.0.0.1:9977/metrics >"$tmp/metrics0"
 t0=$(cpu_ticks)
+u0=$(user_ticks)
 sleep "$seconds"
 t1=$(cpu_ticks)
+u1=$(user_ticks)
 rss_kib=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
 hwm_kib=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
 nsenter --net="/run/netns/$ns" curl -sf http://127.0.0.1:9977/metrics >"$tmp/metrics"
@@ -131,6 +134,9 @@ PY
 )
 read -r g50 g99 gn l50 l99 gover w50 w99 wn <<<"$quantiles"
 cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$seconds" 'BEGIN { printf "%.1f", (b - a) / hz / s * 100 }')
+# The part in user space: what titad does beyond the baseline's sockets and
+# wake-ups (the kernel's share is sampled at each tick, so a rough split).
+user=$(awk -v a="$u0" -v b="$u1" -v hz="$hz" -v s="$seconds" 'BEGIN { printf "%.1f", (b - a) / hz / s * 100 }')
 
 # Baseline, same run, same load: a responder that answers each datagram
 # with one of the same size, with titad's wake-ups (1 ms tick, socket
@@ -148,7 +154,7 @@ read -r floor_cpu floor_n <"$tmp/floor.out"
 echo "titad benchmark: $peers senders, 1 ms control interval, ${seconds}s measured, $(nproc) CPUs"
 echo "  peers in table $n_peers, pairs $n_pairs"
 echo "  resident memory: $((rss_kib / 1024)).$(((rss_kib % 1024) * 10 / 1024)) MiB (peak $((hwm_kib / 1024)).$(((hwm_kib % 1024) * 10 / 1024)) MiB)"
-echo "  CPU: ${cpu}% of one core loaded; ${idle}% idle (no peers)"
+echo "  CPU: ${cpu}% of one core loaded (${user}% in user space); ${idle}% idle (no peers)"
 echo "  baseline, the same load answered with no work (bench-floor, $floor_n datagrams): ${floor_cpu}% -> titad is $(awk -v a="$cpu" -v b="$floor_cpu" 'BEGIN { printf "%.2f", a / b }')x"
 echo "  control pass: p50 ${l50} us, p99 ${l99} us"
 echo "  new pair's demand in -> first grant out: p50 ${g50} us, p99 ${g99} us ($gn samples, $gover over 1 ms)"

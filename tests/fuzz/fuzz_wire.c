@@ -208,6 +208,27 @@ static void check_reencode(const struct tita_wire_msg *in)
 	}
 }
 
+/* The decoder's own reading of demands and grants (its fast path) and
+ * protobuf-c's come to the same verdict and the same message. */
+static void check_same_as_protobuf_c(const uint8_t *buf, size_t len, const struct tita_addr *from,
+				     enum tita_wire_error err, const struct tita_wire_msg *fast)
+{
+	static struct tita_wire_msg slow;
+
+	check(tita_wire_decode_protobuf_c(&ring, NULL, from, buf, len, &slow) == err);
+	if (err != TITA_WIRE_OK)
+		return;
+	check(slow.body == fast->body && slow.hdr.seq == fast->hdr.seq);
+	if (fast->body == TITA_WIRE_BODY_HELLO) {
+		check(hello_eq(&slow.hello, &fast->hello));
+		return;
+	}
+	check(slow.msg.kind == fast->msg.kind && slow.msg.n_entries == fast->msg.n_entries &&
+	      tita_addr_eq(&slow.msg.peer, &fast->msg.peer));
+	for (uint32_t i = 0; i < fast->msg.n_entries; i++)
+		check(entry_eq(&slow.msg, i, &fast->msg, i));
+}
+
 static void decode_one(const uint8_t *buf, size_t len, bool check_from)
 {
 	static const uint8_t ip_a[4] = { 10, 0, 0, 1 };
@@ -219,6 +240,7 @@ static void decode_one(const uint8_t *buf, size_t len, bool check_from)
 	tita_wire_replay_init(&replay);
 	err = tita_wire_decode(&ring, &replay, check_from ? &from : NULL, buf, len, &out);
 	check(err < TITA_WIRE_E_COUNT && strcmp(tita_wire_error_name(err), "unknown") != 0);
+	check_same_as_protobuf_c(buf, len, check_from ? &from : NULL, err, &out);
 	if (err != TITA_WIRE_OK) {
 		check(!replay.primed);
 		return;

@@ -211,6 +211,176 @@ static unsigned round_trip(const struct tita_msg *m, size_t buf_size)
 
 /* --- round trips --- */
 
+/*
+ * The encoder writes demand and grant entries itself (wire.c): its bytes
+ * must be protobuf-c's for the same message, every field set and unset,
+ * zeros, both address families, the largest values, several entries.
+ */
+static ProtobufCBinaryData pb_addr(const struct tita_addr *a)
+{
+	uint8_t *bytes = (uint8_t *)a->bytes;
+
+	return tita_addr_is_ipv4(a) ? (ProtobufCBinaryData){ 4, bytes + 12 } :
+				      (ProtobufCBinaryData){ 16, bytes };
+}
+
+static void pb_demand(const struct tita_demand_entry *e, Tita__Peer__DemandEntry *pe)
+{
+	tita__peer__demand_entry__init(pe);
+	pe->sender = pb_addr(&e->sender);
+	pe->receiver = pb_addr(&e->receiver);
+	pe->job_id = e->job_id;
+	if (e->weight_milli != TITA_WEIGHT_ONE) {
+		pe->weight_present_case = TITA__PEER__DEMAND_ENTRY__WEIGHT_PRESENT_WEIGHT;
+		pe->weight = e->weight_milli / 1000.0;
+	}
+	pe->demand_bps = (double)e->demand_bps;
+	pe->min_bps = (double)e->min_bps;
+	pe->max_bps = (double)e->max_bps;
+	if (e->has_spine) {
+		pe->spine_present_case = TITA__PEER__DEMAND_ENTRY__SPINE_PRESENT_SPINE;
+		pe->spine = e->spine;
+	}
+	pe->room_mask = e->room_mask;
+	pe->seek = e->seek;
+	pe->unsched_bytes = e->unsched_bytes;
+}
+
+static void pb_grant(const struct tita_grant_entry *e, Tita__Peer__GrantEntry *pe)
+{
+	tita__peer__grant_entry__init(pe);
+	pe->rate_bps = (double)e->rate_bps;
+	pe->ttl_ns = e->ttl_ns;
+	pe->ce_ppm = e->ce_ppm;
+	pe->room_mask = e->room_mask;
+	pe->move = e->move;
+	pe->swap = e->swap;
+	if (e->has_spine) {
+		pe->spine_present_case = TITA__PEER__GRANT_ENTRY__SPINE_PRESENT_SPINE;
+		pe->spine = e->spine;
+	}
+	pe->share_bps = (double)e->share_bps;
+	if (e->has_unsched_limit) {
+		pe->unsched_present_case =
+			TITA__PEER__GRANT_ENTRY__UNSCHED_PRESENT_UNSCHED_LIMIT_BYTES;
+		pe->unsched_limit_bytes = e->unsched_limit_bytes;
+	}
+	pe->hold_ns = e->hold_ns;
+	pe->sender = pb_addr(&e->sender);
+	pe->receiver = pb_addr(&e->receiver);
+	pe->job_id = e->job_id;
+}
+
+/* The body protobuf-c packs for the first n entries of m. */
+static size_t pb_pack(const struct tita_msg *m, uint32_t n, uint8_t *out)
+{
+	Tita__Peer__DemandEntry de[TITA_MSG_MAX_ENTRIES];
+	Tita__Peer__GrantEntry ge[TITA_MSG_MAX_ENTRIES];
+	void *ptrs[TITA_MSG_MAX_ENTRIES];
+	Tita__Peer__PeerMessage pm = TITA__PEER__PEER_MESSAGE__INIT;
+	Tita__Peer__Demand demand = TITA__PEER__DEMAND__INIT;
+	Tita__Peer__Grant grant = TITA__PEER__GRANT__INIT;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (m->kind == TITA_MSG_DEMAND)
+			pb_demand(&m->demand[i], &de[i]);
+		else
+			pb_grant(&m->grant[i], &ge[i]);
+		ptrs[i] = m->kind == TITA_MSG_DEMAND ? (void *)&de[i] : (void *)&ge[i];
+	}
+	pm.body_case = m->kind == TITA_MSG_DEMAND ? TITA__PEER__PEER_MESSAGE__BODY_DEMAND :
+						    TITA__PEER__PEER_MESSAGE__BODY_GRANT;
+	demand.n_entries = grant.n_entries = n;
+	demand.entries = (Tita__Peer__DemandEntry **)ptrs;
+	grant.entries = (Tita__Peer__GrantEntry **)ptrs;
+	if (m->kind == TITA_MSG_DEMAND)
+		pm.demand = &demand;
+	else
+		pm.grant = &grant;
+	assert_true(tita__peer__peer_message__get_packed_size(&pm) <= TITA_WIRE_MAX_BYTES);
+	return tita__peer__peer_message__pack(&pm, out);
+}
+
+static void assert_protobuf_c_bytes(const struct tita_msg *m)
+{
+	struct tita_wire_sender tx = sender();
+	uint8_t buf[TITA_WIRE_MAX_BYTES], want[TITA_WIRE_MAX_BYTES];
+	uint32_t used = 0;
+	int len = tita_wire_encode_msg(&ring, &tx, m, 0, buf, sizeof(buf), &used);
+	size_t want_len;
+
+	assert_true(len > 0);
+	want_len = pb_pack(m, used, want);
+	assert_int_equal((size_t)len, TITA_WIRE_HDR_BYTES + want_len + TITA_WIRE_MAC_BYTES);
+	assert_memory_equal(buf + TITA_WIRE_HDR_BYTES, want, want_len);
+}
+
+static void test_same_bytes_as_protobuf_c(void **state)
+{
+	static struct tita_msg m;
+	uint64_t rng = 99;
+
+	for (int round = 0; round < 400; round++) {
+		bool ipv6 = round % 3 == 1, demand = round % 2;
+		struct tita_addr s = ipv6 ? v6(1) : v4(10, 0, 0, 1);
+		struct tita_addr r = round % 3 == 2 ? v6(2) : v4(10, 0, 1, 2);
+		uint32_t n = 1 + (uint32_t)(tita_rng_next(&rng) % (round < 200 ? 3 : 20));
+
+		if (demand)
+			make_demand(&m, s, r, n);
+		else
+			make_grant(&m, s, r, n);
+		for (uint32_t i = 0; i < n; i++) {
+			/* Each field zero, small, large or (for the oneofs) unset. */
+			uint64_t pick = tita_rng_next(&rng);
+			uint64_t big = tita_rng_next(&rng);
+			uint32_t job_id = pick & 1 ? 0 : (uint32_t)big;
+			bool has_spine = pick & 2;
+			uint16_t spine = (uint16_t)(pick & 4 ? 0 : big % TITA_SPINES_MAX);
+			uint64_t room_mask = pick & 8 ? 0 : big >> (pick % 64);
+
+			if (demand) {
+				struct tita_demand_entry *e = &m.demand[i];
+
+				*e = (struct tita_demand_entry){
+					.sender = e->sender,
+					.receiver = e->receiver,
+					.job_id = job_id,
+					.has_spine = has_spine,
+					.spine = spine,
+					.room_mask = room_mask,
+					.seek = pick & 16,
+					.weight_milli = pick & 64 ? TITA_WEIGHT_MAX :
+								    e->weight_milli,
+					.demand_bps = pick & 128 ? 0 : e->demand_bps,
+					.min_bps = pick & 32 ? 0 : e->min_bps,
+					.max_bps = pick & 32 ? 0 : e->max_bps,
+					.unsched_bytes = pick & 512 ? 0 :
+								      big % TITA_UNSCHED_MAX_BYTES,
+				};
+			} else {
+				struct tita_grant_entry *e = &m.grant[i];
+
+				e->job_id = job_id;
+				e->has_spine = has_spine;
+				e->spine = spine;
+				e->room_mask = room_mask;
+				e->move = pick & 16;
+				e->swap = pick & 32;
+				e->ce_ppm = pick & 64 ? 0 : e->ce_ppm;
+				e->rate_bps = pick & 128 ? 0 : e->rate_bps;
+				e->share_bps = pick & 256 ? 0 : e->rate_bps / 2;
+				e->has_unsched_limit = pick & 512;
+				e->unsched_limit_bytes = e->has_unsched_limit && !(pick & 1024) ?
+								 big % TITA_UNSCHED_MAX_BYTES :
+								 0;
+				e->hold_ns = pick & 2048 ? 0 : big % TITA_WIRE_TTL_MAX_NS;
+			}
+		}
+		assert_protobuf_c_bytes(&m);
+	}
+}
+
 static void test_demand_ipv4(void **state)
 {
 	static struct tita_msg m;
@@ -609,6 +779,128 @@ static enum tita_wire_error truncation_error(size_t len)
 }
 
 /* Cut a valid datagram at every length: each names where it ends. */
+/*
+ * The decoder reads bodies in the encoder's form itself (wire.c, the fast
+ * path) and gives the rest to protobuf-c: both must come to the same
+ * verdict and the same message, for the encoder's own datagrams and for
+ * every one byte of their bodies changed (wire types, tags, lengths,
+ * varints cut or lengthened, values protobuf-c reads its own way).
+ */
+static void assert_same_decode(const uint8_t *buf, size_t len, const struct tita_addr *from)
+{
+	static struct tita_wire_msg fast, slow;
+	enum tita_wire_error e_fast, e_slow;
+
+	memset(&fast, 0x5a, sizeof(fast));
+	memset(&slow, 0x5a, sizeof(slow));
+	e_fast = tita_wire_decode(&ring, NULL, from, buf, len, &fast);
+	e_slow = tita_wire_decode_protobuf_c(&ring, NULL, from, buf, len, &slow);
+	assert_int_equal(e_fast, e_slow);
+	assert_memory_equal(&fast, &slow, sizeof(fast));
+}
+
+static void test_fast_decode_as_protobuf_c(void **state)
+{
+	static struct tita_msg m;
+	uint64_t rng = 5;
+	unsigned changed = 0;
+
+	for (int round = 0; round < 60; round++) {
+		struct tita_wire_sender tx = sender();
+		struct tita_addr s = round % 3 == 1 ? v6(1) : v4(10, 0, 0, 1);
+		struct tita_addr r = round % 3 == 2 ? v6(2) : v4(10, 0, 1, 2);
+		uint8_t buf[TITA_WIRE_MAX_BYTES], body[TITA_WIRE_MAX_BYTES],
+			out[TITA_WIRE_MAX_BYTES];
+		uint32_t used;
+		size_t body_len;
+		int len;
+
+		/* Half of them with every field set, the widest varints. */
+		if (round % 2) {
+			make_demand(&m, s, r, 1 + round % 4);
+			m.demand[0].has_spine = m.demand[0].seek = round % 4 < 2;
+			m.demand[0].room_mask = round % 4 < 2 ? UINT64_MAX : 0;
+		} else {
+			make_grant(&m, s, r, 1 + round % 4);
+			m.grant[0].has_spine = m.grant[0].move = round % 4 < 2;
+			m.grant[0].room_mask = round % 4 < 2 ? UINT64_MAX : 0;
+			m.grant[0].share_bps = round % 4 < 2 ? m.grant[0].rate_bps : 0;
+		}
+		len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+		assert_true(len > 0);
+		assert_same_decode(buf, (size_t)len, NULL);
+		body_len = (size_t)len - TITA_WIRE_HDR_BYTES - TITA_WIRE_MAC_BYTES;
+		memcpy(body, buf + TITA_WIRE_HDR_BYTES, body_len);
+		/* Every byte of the body, to a few values each. */
+		for (size_t i = 0; i < body_len; i++) {
+			const uint8_t vals[] = { 0x00,		 0x01,
+						 0x7f,		 0x80,
+						 0xff,		 body[i] ^ 0x08,
+						 body[i] ^ 0x80, (uint8_t)tita_rng_next(&rng) };
+
+			for (size_t k = 0; k < sizeof(vals); k++) {
+				uint8_t was = body[i];
+
+				body[i] = vals[k];
+				len = (int)seal_raw(body, body_len, KEY_ID, key1, BOOT_ID, 1, out);
+				assert_same_decode(out, (size_t)len, NULL);
+				changed++;
+				body[i] = was;
+			}
+		}
+		/* Cut short, and one byte more. */
+		for (size_t cut = 0; cut <= body_len + 1 && cut < sizeof(body); cut++) {
+			len = (int)seal_raw(body, cut, KEY_ID, key1, BOOT_ID, 1, out);
+			assert_same_decode(out, (size_t)len, NULL);
+		}
+	}
+	print_message("%u changed bodies decoded the same both ways\n", changed);
+
+	/* Varints protobuf-c reads its own way, as a uint32 (job_id, field 3),
+	 * a uint64 (room_mask, 9) and a bool (seek, 10): long, non-minimal,
+	 * bits past 32 or past 64, too long. */
+	{
+		static const uint8_t varints[][12] = {
+			{ 2, 0x80, 0x00 },
+			{ 2, 0x81, 0x00 },
+			{ 5, 0xff, 0xff, 0xff, 0xff, 0x0f },
+			{ 5, 0xff, 0xff, 0xff, 0xff, 0x1f },
+			{ 6, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01 },
+			{ 10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01 },
+			{ 10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02 },
+			{ 11, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01 },
+		};
+
+		for (size_t i = 0; i < sizeof(varints) / sizeof(varints[0]); i++) {
+			for (int f = 0; f < 3; f++) {
+				uint8_t body[64], out[128];
+				size_t n = 0, entry_at;
+
+				body[n++] = 2 << 3 | 2; /* PeerMessage.demand */
+				body[n++] = 0;
+				body[n++] = 1 << 3 | 2; /* Demand.entries */
+				entry_at = n++;
+				body[n++] = 1 << 3 | 2; /* sender 10.0.0.1 */
+				body[n++] = 4;
+				memcpy(body + n, (const uint8_t[]){ 10, 0, 0, 1 }, 4);
+				n += 4;
+				body[n++] = 2 << 3 | 2; /* receiver 10.0.1.2 */
+				body[n++] = 4;
+				memcpy(body + n, (const uint8_t[]){ 10, 0, 1, 2 }, 4);
+				n += 4;
+				body[n++] = (uint8_t)((f == 0 ? 3 : f == 1 ? 9 : 10) << 3);
+				memcpy(body + n, varints[i] + 1, varints[i][0]);
+				n += varints[i][0];
+				body[entry_at] = (uint8_t)(n - entry_at - 1);
+				body[1] = (uint8_t)(n - 2);
+				assert_same_decode(out,
+						   seal_raw(body, n, KEY_ID, key1, BOOT_ID, 1, out),
+						   NULL);
+			}
+		}
+	}
+}
+
 static void test_truncated_everywhere(void **state)
 {
 	uint8_t buf[TITA_WIRE_MAX_BYTES];
@@ -2085,6 +2377,8 @@ int main(void)
 		cmocka_unit_test(test_hello_bound_to_source),
 		cmocka_unit_test(test_error_names),
 		cmocka_unit_test(test_known_answer),
+		cmocka_unit_test(test_same_bytes_as_protobuf_c),
+		cmocka_unit_test(test_fast_decode_as_protobuf_c),
 		cmocka_unit_test(test_control_proto),
 		cmocka_unit_test(test_ttl_range_matches_controller),
 		cmocka_unit_test(test_fabric_fields),
