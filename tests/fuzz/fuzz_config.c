@@ -2,7 +2,8 @@
 /*
  * libFuzzer target for titad's config parser (daemon/config.c, over inih):
  * any bytes must parse or fail with a "t.conf..." message, never crash,
- * and a config that parses must hold only values within their ranges.
+ * and a config that parses must hold only values within their ranges (no
+ * [port] at all is valid: titad then takes the netdevs with an RDMA device).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
-	if (!cfg.n_ports || cfg.n_ports > TITAD_MAX_PORTS || cfg.n_jobs > TITAD_MAX_CONF_JOBS ||
+	if (cfg.n_ports > TITAD_MAX_PORTS || cfg.n_jobs > TITAD_MAX_CONF_JOBS ||
 	    cfg.n_bind > TITAD_MAX_BIND || cfg.n_static > TITAD_MAX_STATIC_PEERS)
 		abort();
 	if (tita_ctl_params_check(&cfg.params))
