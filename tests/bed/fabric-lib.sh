@@ -84,6 +84,10 @@ run() { # dir, cc, port 1, port 2 [, peer commands]
 		(sleep "$mid_run_s" && "$mid_run" "$d") &
 		pids+=($!)
 	fi
+	# The ports' counters once the flows have settled (their place taken):
+	# figures() gives the drops from there on apart from the whole run's.
+	(sleep "$(awk -v s="$settle_s" 'BEGIN { print s + 0.5 }')" && bed qdisc >"$d/qdisc-settled.jsonl") &
+	pids+=($!)
 	for h in "${pids[@]}"; do wait "$h" || true; done
 	bed qdisc >"$d/qdisc-after.jsonl"
 	bed marker >"$d/marker-after.json"
@@ -124,6 +128,10 @@ tx = [series("%s/send%d.csv" % (d, h)) for h in (1, 2)]
 grid = [lo + 0.1 * k for k in range(int((hi - lo) / 0.1) + 1)]
 med = lambda xs: statistics.median(xs) if xs else 0.0
 qb, qa = ports(d + "/qdisc-before.jsonl"), ports(d + "/qdisc-after.jsonl")
+try:
+    qs = ports(d + "/qdisc-settled.jsonl")
+except (OSError, ValueError, IndexError):
+    qs = {}
 mb = {m["node"] + ":" + m["dev"]: m for m in json.load(open(d + "/marker-before.json"))}
 ma = {m["node"] + ":" + m["dev"]: m for m in json.load(open(d + "/marker-after.json"))}
 out = {
@@ -136,6 +144,7 @@ out = {
     "lost_packets": sum(s["lost_packets"] for s in sinks),
     "bytes": {k: qa[k]["bytes"] - qb[k]["bytes"] for k in qa},
     "drops": {k: qa[k]["drops"] - qb[k]["drops"] for k in qa},
+    "drops_settled": {k: qa[k]["drops"] - qs[k]["drops"] for k in qa if k in qs},
     "marks": {k: ma[k]["marked"] - mb[k]["marked"] for k in ma},
 }
 out["share"] = out["goodput_bps"] / (2 * rate)
