@@ -38,7 +38,10 @@
 
 static const char *dir = "tests/sim/scenarios";
 
-static void run_seed(const char *name, const char *cc, uint64_t seed, struct sim_results *r)
+/* One run of a scenario, with a seed (or the file's) and assignments on
+ * top (as tita-sim --set; NULL for none). */
+static void run_seed_set(const char *name, const char *cc, uint64_t seed, const char *const *set,
+			 struct sim_results *r)
 {
 	char path[512];
 	struct sim_config cfg;
@@ -46,6 +49,8 @@ static void run_seed(const char *name, const char *cc, uint64_t seed, struct sim
 
 	snprintf(path, sizeof(path), "%s/%s.conf", dir, name);
 	assert_int_equal(sim_config_load(&cfg, path, seed, stderr), 0);
+	for (; set && *set; set++)
+		assert_int_equal(sim_config_set(&cfg, *set, stderr), 0);
 	assert_int_equal(sim_init(&s, &cfg, sim_cc_find(cc), NULL), 0);
 	assert_int_equal(sim_run(&s, r), 0);
 	printf("# %-10s %-13s q_p99 %6.1f KB  port p99 %6.1f KB  pauses %4llu  cnps %4llu  "
@@ -60,6 +65,11 @@ static void run_seed(const char *name, const char *cc, uint64_t seed, struct sim
 	assert_int_equal(r->drops, 0);
 	sim_fini(&s);
 	sim_config_fini(&cfg);
+}
+
+static void run_seed(const char *name, const char *cc, uint64_t seed, struct sim_results *r)
+{
+	run_seed_set(name, cc, seed, NULL, r);
 }
 
 static void run(const char *name, const char *cc, struct sim_results *r)
@@ -318,26 +328,9 @@ static void baselines_pinned(void **state)
 	}
 }
 
-/* A run of a scenario with assignments on top (as tita-sim --set). */
 static void run_set(const char *name, const char *cc, const char *const *set, struct sim_results *r)
 {
-	char path[512];
-	struct sim_config cfg;
-	struct sim s;
-
-	snprintf(path, sizeof(path), "%s/%s.conf", dir, name);
-	assert_int_equal(sim_config_load(&cfg, path, SIM_SEED_FROM_FILE, stderr), 0);
-	for (; set && *set; set++)
-		assert_int_equal(sim_config_set(&cfg, *set, stderr), 0);
-	assert_int_equal(sim_init(&s, &cfg, sim_cc_find(cc), NULL), 0);
-	assert_int_equal(sim_run(&s, r), 0);
-	printf("# %-10s %-13s %s%s pauses %4llu  marks %6llu  completion/bound %.4f\n", name, cc,
-	       set && set[0] ? set[0] : "", set && set[0] && set[1] ? " ..." : "",
-	       (unsigned long long)r->pause_frames, (unsigned long long)r->ecn_marks, ratio(r));
-	assert_int_equal(r->flows_done, r->flows_total);
-	assert_int_equal(r->drops, 0);
-	sim_fini(&s);
-	sim_config_fini(&cfg);
+	run_seed_set(name, cc, SIM_SEED_FROM_FILE, set, r);
 }
 
 /*
