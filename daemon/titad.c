@@ -289,6 +289,9 @@ static const char *immutable_change(const struct titad_config *o, const struct t
 		return "agents-per-uid, agent-qps-per-uid or agent-qps";
 	if (memcmp(&o->fabric, &n->fabric, sizeof(o->fabric)))
 		return "the [fabric] section";
+	if (o->health_interval_ns != n->health_interval_ns || o->health_pairs != n->health_pairs ||
+	    o->health_pause_priority != n->health_pause_priority)
+		return "the [health] section";
 	/* Read once, for this start's boot id. */
 	if (strcmp(o->state_directory, n->state_directory))
 		return "state-directory";
