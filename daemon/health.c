@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: MIT
+/*
+ * titad's health evidence (see health.h): the join of one round's samples
+ * with the controller's pairs, into lib/health.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "health.h"
+#include "tita/fabric.h"
+
+_Static_assert(TITA_SPINE_NONE == TITA_HEALTH_SPINE_NONE, "one 'no spine' value");
+
+/*
+ * lib/health is fed per health round, not per control round: a control
+ * round of titad is 1 ms, in which a 200 Mbit/s pair moves a dozen packets
+ * and the datapath's reads land a packet or two either side; a round that
+ * got two rounds' bytes and one that got none would read as 50 % shortfall
+ * when nothing was missing. A health round sums TITAD_HEALTH_ROUND_NS of
+ * control rounds per pair first.
+ */
+#define HEALTH_ROUND_MIN_NS (10ull * 1000 * 1000)
+
+/* One pair's sums over a health round. TX pairs are (local, remote, job);
+ * RX pairs (local, remote): the datapath measures a remote, not a job. */
+struct acc {
+	struct tita_addr local, remote;
+	uint32_t job_id;
+	bool rx;
+	uint16_t spine;
+	uint64_t interval_ns;
+	/* TX */
+	uint64_t tx_bytes, backlog_max_bytes;
+	double allowed_bits; /* sum of min(rate, line) x round */
+	bool open;
+	/* RX */
+	uint32_t rx_job_id; /* the job of its first granted pair */
+	uint64_t rx_bytes, rx_packets, ce_packets;
+	double expected_bits; /* sum of grant x round, over the rounds the sender had more */
+	bool backlogged;
+	/* This control round's: */
+	uint64_t round; /* the control round that last touched it */
+	uint64_t r_grant_bps;
+	bool r_backlogged, r_sampled;
+	uint64_t r_interval_ns;
+};
+
+struct titad_health {
+	struct tita_health *lib;
+	uint64_t interval_ns, health_round_ns;
+	uint32_t n_ports;
+	struct tita_addr ports[TITAD_MAX_PORTS];
+	uint64_t line_rates[TITAD_MAX_PORTS];
+	struct tita_health_snapshot snap;
+	bool has_snap;
+	uint64_t rounds, last_now_ns, window_start_ns;
+
+	/* Pairs of this control round by (local, remote, job): slots hold
+	 * index + 1 (0: empty). */
+	uint32_t *pair_slots;
+	size_t pair_cap;
+	/* The health round's accumulators, and their index. */
+	struct acc *accs;
+	size_t n_accs, cap_accs, max_accs;
+	uint32_t *acc_slots;
+	size_t acc_slot_cap;
+	uint32_t *touched; /* RX accumulators of this control round */
+	size_t n_touched;
+	uint64_t accs_dropped;
+};
+
+static uint64_t hash_key(const struct tita_addr *local, const struct tita_addr *remote,
+			 uint32_t job, bool rx)
+{
+	/* FNV-1a. */
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ local->bytes[i]) * 0x100000001b3ull;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ remote->bytes[i]) * 0x100000001b3ull;
+	h = (h ^ job) * 0x100000001b3ull;
+	h = (h ^ rx) * 0x100000001b3ull;
+	return h ^ (h >> 29);
+}
+
+/* Slots for n entries (a power of two, at least 2n), all empty. */
+static int slots_reset(uint32_t **slots, size_t *cap, size_t n)
+{
+	size_t want = 16;
+
+	while (want < 2 * n)
+		want *= 2;
+	if (want > *cap) {
+		uint32_t *p = realloc(*slots, want * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		*slots = p;
+		*cap = want;
+	}
+	memset(*slots, 0, *cap * sizeof(**slots));
+	return 0;
+}
+
+static int port_of(const struct titad_health *h, const struct tita_addr *local)
+{
+	for (uint32_t i = 0; i < h->n_ports; i++)
+		if (tita_addr_eq(&h->ports[i], local))
+			return (int)i;
+	return -1;
+}
+
+static uint64_t effective_rate(const struct titad_health *h, const struct tita_addr *local,
+			       uint64_t rate_bps)
+{
+	int i = port_of(h, local);
+	uint64_t line = i >= 0 ? h->line_rates[i] : 0;
+
+	if (rate_bps == TITA_RATE_UNPACED || (line && rate_bps > line))
+		return line ? line : rate_bps;
+	return rate_bps;
+}
+
+/* The accumulator of a key, created; NULL when the health round holds
+ * max_accs already (counted). */
+static struct acc *acc_get(struct titad_health *h, const struct tita_addr *local,
+			   const struct tita_addr *remote, uint32_t job, bool rx)
+{
+	size_t mask = h->acc_slot_cap - 1;
+	size_t s = (size_t)hash_key(local, remote, job, rx) & mask;
+	struct acc *a;
+
+	for (;; s = (s + 1) & mask) {
+		uint32_t v = h->acc_slots[s];
+
+		if (!v)
+			break;
+		a = &h->accs[v - 1];
+		if (a->job_id == job && a->rx == rx && tita_addr_eq(&a->local, local) &&
+		    tita_addr_eq(&a->remote, remote))
+			return a;
+	}
+	if (h->n_accs >= h->max_accs) {
+		h->accs_dropped++;
+		return NULL;
+	}
+	if (h->n_accs >= h->cap_accs) {
+		size_t cap = h->cap_accs ? 2 * h->cap_accs : 256;
+		struct acc *p;
+
+		if (cap > h->max_accs)
+			cap = h->max_accs;
+		p = realloc(h->accs, cap * sizeof(*p));
+		if (!p) {
+			h->accs_dropped++;
+			return NULL;
+		}
+		h->accs = p;
+		h->cap_accs = cap;
+	}
+	a = &h->accs[h->n_accs++];
+	memset(a, 0, sizeof(*a));
+	a->local = *local;
+	a->remote = *remote;
+	a->job_id = job;
+	a->rx = rx;
+	a->spine = TITA_SPINE_NONE;
+	a->round = UINT64_MAX;
+	a->rx_job_id = TITA_JOB_DEFAULT;
+	h->acc_slots[s] = (uint32_t)h->n_accs;
+	return a;
+}
+
+/* The health round's sums into lib/health, as one round at now_ns. */
+static void flush_window(struct titad_health *h, uint64_t now_ns)
+{
+	for (size_t k = 0; k < h->n_accs; k++) {
+		const struct acc *a = &h->accs[k];
+		double secs = (double)a->interval_ns / 1e9;
+
+		if (!a->interval_ns)
+			continue;
+		if (!a->rx) {
+			struct tita_health_tx t = {
+				.local = a->local,
+				.remote = a->remote,
+				.job_id = a->job_id,
+				.interval_ns = a->interval_ns,
+				.tx_bytes = a->tx_bytes,
+				.backlog_bytes = a->backlog_max_bytes,
+				.rate_bps = (uint64_t)(a->allowed_bits / secs),
+				.open = a->open,
+				.spine = a->spine,
+			};
+
+			tita_health_tx_round(h->lib, &t, now_ns);
+		} else {
+			struct tita_health_rx r = {
+				.local = a->local,
+				.remote = a->remote,
+				.job_id = a->rx_job_id,
+				.interval_ns = a->interval_ns,
+				.rx_bytes = a->rx_bytes,
+				.rx_packets = a->rx_packets,
+				.ce_packets = a->ce_packets,
+				.granted_bps = (uint64_t)(a->expected_bits / secs),
+				.sender_backlogged = a->backlogged,
+				.spine = a->spine,
+			};
+
+			if (r.granted_bps > TITA_RATE_MAX_BPS)
+				r.granted_bps = TITA_RATE_MAX_BPS;
+			tita_health_rx_round(h->lib, &r, now_ns);
+		}
+	}
+	h->n_accs = 0;
+	memset(h->acc_slots, 0, h->acc_slot_cap * sizeof(*h->acc_slots));
+	h->window_start_ns = now_ns;
+}
+
+int titad_health_open(struct titad_health **ret, const struct titad_config *cfg,
+		      const struct tita_addr *ports, const uint64_t *line_rates, uint32_t n,
+		      uint64_t now_ns, char *err, size_t err_size)
+{
+	struct titad_health *h = calloc(1, sizeof(*h));
+	struct tita_health_params p;
+	uint64_t ttl3 = 3 * cfg->params.grant_ttl_ns, hello3 = 3 * TITAD_HEALTH_HELLO_NS;
+
+	*ret = h;
+	if (!h)
+		return -ENOMEM;
+	tita_health_params_default(&p);
+	h->health_round_ns = cfg->params.control_interval_ns > HEALTH_ROUND_MIN_NS ?
+				     cfg->params.control_interval_ns :
+				     HEALTH_ROUND_MIN_NS;
+	p.round_ns = h->health_round_ns;
+	/* The schema's "3 grant TTLs", but never less than three hellos: a
+	 * peer whose pairs just ended is heard only once a second. */
+	p.silent_after_ns = ttl3 > hello3 ? ttl3 : hello3;
+	p.worst_pairs = cfg->health_pairs;
+	p.max_ports = n ? n : 1;
+	p.max_pairs = cfg->params.max_pairs ? cfg->params.max_pairs : p.max_pairs;
+	p.max_peers = cfg->max_peers ? cfg->max_peers : p.max_peers;
+	if (p.max_jobs < TITA_HEALTH_JOBS_MAX)
+		p.max_jobs = TITA_HEALTH_JOBS_MAX;
+	if (tita_health_params_check(&p)) {
+		snprintf(err, err_size, "health: parameters refused (interval %llu ns, pairs %u)",
+			 (unsigned long long)cfg->health_interval_ns, cfg->health_pairs);
+		return -EINVAL;
+	}
+	h->lib = tita_health_new(&p, now_ns);
+	if (!h->lib) {
+		int r = -errno;
+
+		snprintf(err, err_size, "health: %s", strerror(-r));
+		return r;
+	}
+	h->interval_ns = cfg->health_interval_ns;
+	h->window_start_ns = now_ns;
+	h->n_ports = n;
+	for (uint32_t i = 0; i < n; i++) {
+		h->ports[i] = ports[i];
+		h->line_rates[i] = line_rates[i];
+		tita_health_port_set(h->lib, &ports[i], line_rates[i]);
+	}
+	/* Every pair the controller may hold, and as many remotes only the
+	 * datapath saw. */
+	h->max_accs = 2 * (size_t)p.max_pairs;
+	if (slots_reset(&h->acc_slots, &h->acc_slot_cap, 1024)) {
+		snprintf(err, err_size, "health: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+struct titad_health *titad_health_close_all(struct titad_health *h)
+{
+	if (!h)
+		return NULL;
+	tita_health_free(h->lib);
+	free(h->pair_slots);
+	free(h->accs);
+	free(h->acc_slots);
+	free(h->touched);
+	free(h);
+	return NULL;
+}
+
+void titad_health_port_rate(struct titad_health *h, const struct tita_addr *local,
+			    uint64_t line_rate_bps)
+{
+	int i = port_of(h, local);
+
+	if (i >= 0)
+		h->line_rates[i] = line_rate_bps;
+	tita_health_port_set(h->lib, local, line_rate_bps);
+}
+
+/* The pair of (local, remote, job) among this round's pairs, or NULL. */
+static const struct tita_pair_info *pair_find(const struct titad_health *h,
+					      const struct tita_pair_info *pairs,
+					      const struct tita_addr *local,
+					      const struct tita_addr *remote, uint32_t job)
+{
+	size_t mask = h->pair_cap - 1;
+
+	for (size_t s = (size_t)hash_key(local, remote, job, false) & mask;; s = (s + 1) & mask) {
+		uint32_t v = h->pair_slots[s];
+		const struct tita_pair_info *p;
+
+		if (!v)
+			return NULL;
+		p = &pairs[v - 1];
+		if (p->job_id == job && tita_addr_eq(&p->local, local) &&
+		    tita_addr_eq(&p->remote, remote))
+			return p;
+	}
+}
+
+static void pair_index(struct titad_health *h, const struct tita_pair_info *pairs, size_t n)
+{
+	size_t mask = h->pair_cap - 1;
+
+	for (size_t k = 0; k < n; k++) {
+		const struct tita_pair_info *p = &pairs[k];
+		size_t s;
+
+		if (p->role != TITA_PAIR_TX)
+			continue;
+		s = (size_t)hash_key(&p->local, &p->remote, p->job_id, false) & mask;
+		while (h->pair_slots[s])
+			s = (s + 1) & mask;
+		h->pair_slots[s] = (uint32_t)(k + 1);
+	}
+}
+
+/* An RX accumulator touched in this control round: its round fields reset
+ * on first touch, and remembered for the round's end. */
+static struct acc *rx_touch(struct titad_health *h, const struct tita_addr *local,
+			    const struct tita_addr *remote)
+{
+	struct acc *a = acc_get(h, local, remote, 0, true);
+
+	if (!a || a->round == h->rounds)
+		return a;
+	a->round = h->rounds;
+	a->r_grant_bps = 0;
+	a->r_backlogged = a->r_sampled = false;
+	a->r_interval_ns = 0;
+	h->touched[h->n_touched++] = (uint32_t)(a - h->accs);
+	return a;
+}
+
+void titad_health_round(struct titad_health *h, const struct tita_tx_sample *tx, size_t n_tx,
+			const struct tita_rx_sample *rx, size_t n_rx,
+			const struct tita_pair_info *pairs, size_t n_pairs, uint64_t now_ns)
+{
+	/* What a remote that sent nothing this round was measured over: the
+	 * time since the previous round (a round that came late covers more). */
+	uint64_t round_ns = h->last_now_ns && now_ns > h->last_now_ns ? now_ns - h->last_now_ns : 0;
+
+	h->rounds++;
+	h->last_now_ns = now_ns;
+	if (slots_reset(&h->pair_slots, &h->pair_cap, n_pairs))
+		return; /* out of memory: this round is not fed */
+	if (h->acc_slot_cap < 2 * (h->n_accs + n_pairs + n_tx + n_rx)) {
+		/* Room to grow: the index is rebuilt over the live entries. */
+		size_t n = h->n_accs;
+
+		if (slots_reset(&h->acc_slots, &h->acc_slot_cap, n + n_pairs + n_tx + n_rx))
+			return;
+		h->n_accs = 0;
+		for (size_t k = 0; k < n; k++) {
+			struct acc copy = h->accs[k];
+			struct acc *a = acc_get(h, &copy.local, &copy.remote, copy.job_id, copy.rx);
+
+			if (a)
+				*a = copy;
+		}
+	}
+	{
+		uint32_t *t = realloc(h->touched, (n_pairs + n_rx + 1) * sizeof(*t));
+
+		if (!t)
+			return;
+		h->touched = t;
+		h->n_touched = 0;
+	}
+	pair_index(h, pairs, n_pairs);
+
+	/* TX: each sample with its pair's rate as programmed over the round. */
+	for (size_t k = 0; k < n_tx; k++) {
+		const struct tita_tx_sample *t = &tx[k];
+		const struct tita_pair_info *p =
+			pair_find(h, pairs, &t->local, &t->remote, t->job_id);
+		struct acc *a;
+
+		if (!t->interval_ns)
+			continue;
+		a = acc_get(h, &t->local, &t->remote, t->job_id, false);
+		if (!a)
+			continue;
+		a->interval_ns += t->interval_ns;
+		a->tx_bytes += t->tx_bytes;
+		if (t->backlog_bytes > a->backlog_max_bytes)
+			a->backlog_max_bytes = t->backlog_bytes;
+		/* A pair the controller did not take (its table full) runs
+		 * unpaced: at line rate. */
+		a->allowed_bits +=
+			(double)effective_rate(h, &t->local, p ? p->rate_bps : TITA_RATE_UNPACED) *
+			(double)t->interval_ns / 1e9;
+		/* What the host shows of a transfer: bytes that left or wait,
+		 * until a source that knows says it is done. */
+		if ((t->tx_bytes || t->backlog_bytes) && !t->done)
+			a->open = true;
+		if (p && p->spine != TITA_SPINE_NONE)
+			a->spine = p->spine;
+	}
+
+	/* RX: every RX pair, whether or not anything arrived from it (a grant
+	 * that brought nothing is the evidence), its jobs summed. */
+	for (size_t k = 0; k < n_pairs; k++) {
+		const struct tita_pair_info *p = &pairs[k];
+		struct acc *a;
+
+		if (p->role != TITA_PAIR_RX)
+			continue;
+		a = rx_touch(h, &p->local, &p->remote);
+		if (!a)
+			continue;
+		if (p->state == TITA_PAIR_ACTIVE && p->grant_bps) {
+			if (!a->r_grant_bps)
+				a->rx_job_id = p->job_id;
+			a->r_grant_bps += p->grant_bps;
+			/* It asked for at least what it got: it had the bytes. */
+			if (p->demand_bps >= p->grant_bps)
+				a->r_backlogged = true;
+		}
+		if (p->spine != TITA_SPINE_NONE)
+			a->spine = p->spine;
+	}
+	for (size_t k = 0; k < n_rx; k++) {
+		struct acc *a = rx_touch(h, &rx[k].local, &rx[k].remote);
+
+		if (!a)
+			continue;
+		a->r_sampled = true;
+		a->r_interval_ns = rx[k].interval_ns;
+		a->rx_bytes += rx[k].rx_bytes;
+		a->rx_packets += rx[k].rx_packets;
+		a->ce_packets += rx[k].ce_packets;
+	}
+	for (size_t k = 0; k < h->n_touched; k++) {
+		struct acc *a = &h->accs[h->touched[k]];
+		uint64_t ns = a->r_sampled ? a->r_interval_ns : round_ns;
+
+		if (!ns)
+			continue;
+		a->interval_ns += ns;
+		if (a->r_backlogged) {
+			a->backlogged = true;
+			a->expected_bits += (double)a->r_grant_bps * (double)ns / 1e9;
+		}
+	}
+	if (now_ns - h->window_start_ns >= h->health_round_ns)
+		flush_window(h, now_ns);
+}
+
+void titad_health_heard(struct titad_health *h, const struct tita_addr *peer, uint64_t heard_ns)
+{
+	tita_health_peer_heard(h->lib, peer, heard_ns);
+}
+
+int titad_health_end_interval(struct titad_health *h, const struct titad_health_pause *pause,
+			      uint64_t now_ns)
+{
+	if (now_ns > h->window_start_ns)
+		flush_window(h, now_ns);
+	for (uint32_t i = 0; i < h->n_ports; i++) {
+		const struct titad_health_pause *p = pause ? &pause[i] : NULL;
+
+		tita_health_port_pause(h->lib, &h->ports[i], p && p->known, p ? p->tx_frames : 0,
+				       p ? p->rx_frames : 0, now_ns);
+	}
+	if (tita_health_close(h->lib, now_ns, &h->snap))
+		return -EINVAL;
+	h->has_snap = true;
+	return 0;
+}
+
+const struct tita_health_snapshot *titad_health_snapshot(const struct titad_health *h)
+{
+	return h && h->has_snap ? &h->snap : NULL;
+}
+
+uint64_t titad_health_interval_ns(const struct titad_health *h)
+{
+	return h->interval_ns;
+}
+
+uint64_t titad_health_rounds(const struct titad_health *h)
+{
+	return h->rounds;
+}

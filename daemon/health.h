@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * titad's health evidence (issue 14): lib/health fed from what the engine
+ * hands the controller each round, closed every [health] interval into a
+ * snapshot that /metrics and `titactl health` show.
+ *
+ * Per round (titad_health_round()): the round's TX samples joined with the
+ * controller's pairs (their paced rate and spine), and the controller's RX
+ * pairs (what this host granted, whether the sender said it had more)
+ * joined with the round's RX samples (what arrived, CE). Per interval
+ * (titad_health_close()): who was heard from, the NICs' pause counters,
+ * then the snapshot.
+ *
+ * Every entry point takes the event loop's now_ns; nothing here reads a
+ * clock.
+ */
+#ifndef TITAD_HEALTH_H
+#define TITAD_HEALTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "tita/ctl.h"
+#include "tita/health.h"
+
+/* Hellos come once a second (the peers' housekeeping): a peer whose pairs
+ * ended sends nothing else, so silence shorter than a few hellos says
+ * nothing about it. */
+#define TITAD_HEALTH_HELLO_NS (1000ull * 1000 * 1000)
+
+/* One port's NIC pause counters as read at an interval's end. */
+struct titad_health_pause {
+	bool known; /* the NIC tells (else the pause gauges are absent) */
+	uint64_t tx_frames, rx_frames; /* cumulative */
+};
+
+struct titad_health;
+
+/*
+ * The accumulator for cfg's ports (addresses and line rates given in
+ * ports/line_rates, n of them), the first interval starting at now_ns.
+ * 0, or -errno with err.
+ */
+int titad_health_open(struct titad_health **ret, const struct titad_config *cfg,
+		      const struct tita_addr *ports, const uint64_t *line_rates, uint32_t n,
+		      uint64_t now_ns, char *err, size_t err_size);
+struct titad_health *titad_health_close_all(struct titad_health *h);
+
+/* A port's line rate changed (a reload). */
+void titad_health_port_rate(struct titad_health *h, const struct tita_addr *local,
+			    uint64_t line_rate_bps);
+
+/*
+ * One control round: the TX samples the engine gave the controller, the
+ * RX samples, and the controller's pairs as they were when the samples
+ * came (the rates and grants that applied over the round). Samples are
+ * joined to pairs by (local, remote, job) for TX and (local, remote) for
+ * RX; the RX pairs of one remote (its jobs) are summed, as the datapath
+ * measures a remote, not a job.
+ */
+void titad_health_round(struct titad_health *h, const struct tita_tx_sample *tx, size_t n_tx,
+			const struct tita_rx_sample *rx, size_t n_rx,
+			const struct tita_pair_info *pairs, size_t n_pairs, uint64_t now_ns);
+
+/* A message or hello came from peer at heard_ns. */
+void titad_health_heard(struct titad_health *h, const struct tita_addr *peer, uint64_t heard_ns);
+
+/* End the interval at now_ns with each port's pause counters (pause[i]
+ * for the i-th port given at open; NULL: none known): the snapshot is
+ * kept for titad_health_snapshot(). 0 or -EINVAL (now_ns not after the
+ * interval's start: the interval goes on). */
+int titad_health_end_interval(struct titad_health *h, const struct titad_health_pause *pause,
+			      uint64_t now_ns);
+
+/* The last closed interval's snapshot, or NULL before the first. */
+const struct tita_health_snapshot *titad_health_snapshot(const struct titad_health *h);
+/* The interval's configured length. */
+uint64_t titad_health_interval_ns(const struct titad_health *h);
+/* Rounds fed since start (for the cost figure and tests). */
+uint64_t titad_health_rounds(const struct titad_health *h);
+
+#endif /* TITAD_HEALTH_H */
