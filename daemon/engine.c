@@ -610,29 +610,42 @@ static void keep_rx(struct titad_engine *e, const struct tita_rx_sample *rs)
 	e->round_rx[e->n_round_rx++] = *rs;
 }
 
-/* The pass's samples with the controller's pairs (their rates and grants
- * over the round just measured: before the controller's round changes
- * them) into the health evidence. */
-static void feed_health(struct titad_engine *e, uint64_t now_ns)
+/* A health round ends: its sums with the controller's pairs as they are
+ * (the rates and grants that applied over the round: before this pass's
+ * controller round changes them). */
+void titad_engine_health_window(struct titad_engine *e, uint64_t now_ns)
 {
-	size_t n = tita_ctl_n_pairs(e->ctl);
+	size_t n;
 
+	if (!e->health)
+		return;
+	n = tita_ctl_n_pairs(e->ctl);
 	if (n > e->cap_round_pairs) {
 		size_t cap = n + n / 4 + 16;
 		struct tita_pair_info *p = realloc(e->round_pairs, cap * sizeof(*p));
 
 		if (!p) {
 			e->health_alloc_failures++;
-			return;
+			n = e->cap_round_pairs;
+		} else {
+			e->round_pairs = p;
+			e->cap_round_pairs = cap;
 		}
-		e->round_pairs = p;
-		e->cap_round_pairs = cap;
 	}
 	n = tita_ctl_pairs(e->ctl, e->round_pairs, e->cap_round_pairs);
 	if (n > e->cap_round_pairs)
 		n = e->cap_round_pairs;
-	titad_health_round(e->health, e->round_tx, e->n_round_tx, e->round_rx, e->n_round_rx,
-			   e->round_pairs, n, now_ns);
+	titad_health_window(e->health, e->round_pairs, n, now_ns);
+}
+
+/* The pass's samples into the health evidence; the pairs, once a health
+ * round. */
+static void feed_health(struct titad_engine *e, uint64_t now_ns)
+{
+	titad_health_samples(e->health, e->round_tx, e->n_round_tx, e->round_rx, e->n_round_rx,
+			     now_ns);
+	if (titad_health_window_due(e->health, now_ns))
+		titad_engine_health_window(e, now_ns);
 }
 
 static void feed_port(struct titad_engine *e, const struct titad_port *p,

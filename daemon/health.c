@@ -40,11 +40,7 @@ struct acc {
 	uint64_t rx_bytes, rx_packets, ce_packets;
 	double expected_bits; /* sum of grant x round, over the rounds the sender had more */
 	bool backlogged;
-	/* This control round's: */
-	uint64_t round; /* the control round that last touched it */
-	uint64_t r_grant_bps;
-	bool r_backlogged, r_sampled;
-	uint64_t r_interval_ns;
+	uint64_t r_grant_bps; /* granted at the window's end, its jobs summed */
 };
 
 struct titad_health {
@@ -55,7 +51,7 @@ struct titad_health {
 	uint64_t line_rates[TITAD_MAX_PORTS];
 	struct tita_health_snapshot snap;
 	bool has_snap;
-	uint64_t rounds, last_now_ns, window_start_ns;
+	uint64_t rounds, window_start_ns;
 
 	/* Pairs of this control round by (local, remote, job): slots hold
 	 * index + 1 (0: empty). */
@@ -66,8 +62,6 @@ struct titad_health {
 	size_t n_accs, cap_accs, max_accs;
 	uint32_t *acc_slots;
 	size_t acc_slot_cap;
-	uint32_t *touched; /* RX accumulators of this control round */
-	size_t n_touched;
 	uint64_t accs_dropped;
 };
 
@@ -168,7 +162,6 @@ static struct acc *acc_get(struct titad_health *h, const struct tita_addr *local
 	a->job_id = job;
 	a->rx = rx;
 	a->spine = TITA_SPINE_NONE;
-	a->round = UINT64_MAX;
 	a->rx_job_id = TITA_JOB_DEFAULT;
 	h->acc_slots[s] = (uint32_t)h->n_accs;
 	return a;
@@ -284,7 +277,6 @@ struct titad_health *titad_health_close_all(struct titad_health *h)
 	free(h->pair_slots);
 	free(h->accs);
 	free(h->acc_slots);
-	free(h->touched);
 	free(h);
 	return NULL;
 }
@@ -299,7 +291,7 @@ void titad_health_port_rate(struct titad_health *h, const struct tita_addr *loca
 	tita_health_port_set(h->lib, local, line_rate_bps);
 }
 
-/* The pair of (local, remote, job) among this round's pairs, or NULL. */
+/* The pair of (local, remote, job) among the window's pairs, or NULL. */
 static const struct tita_pair_info *pair_find(const struct titad_health *h,
 					      const struct tita_pair_info *pairs,
 					      const struct tita_addr *local,
@@ -337,65 +329,36 @@ static void pair_index(struct titad_health *h, const struct tita_pair_info *pair
 	}
 }
 
-/* An RX accumulator touched in this control round: its round fields reset
- * on first touch, and remembered for the round's end. */
-static struct acc *rx_touch(struct titad_health *h, const struct tita_addr *local,
-			    const struct tita_addr *remote)
+/* Room in the accumulators' index for n more keys (rebuilt larger over
+ * the live ones when needed). -ENOMEM. */
+static int acc_room(struct titad_health *h, size_t n)
 {
-	struct acc *a = acc_get(h, local, remote, 0, true);
+	size_t live = h->n_accs;
 
-	if (!a || a->round == h->rounds)
-		return a;
-	a->round = h->rounds;
-	a->r_grant_bps = 0;
-	a->r_backlogged = a->r_sampled = false;
-	a->r_interval_ns = 0;
-	h->touched[h->n_touched++] = (uint32_t)(a - h->accs);
-	return a;
+	if (h->acc_slot_cap >= 2 * (live + n))
+		return 0;
+	if (slots_reset(&h->acc_slots, &h->acc_slot_cap, live + n))
+		return -ENOMEM;
+	h->n_accs = 0;
+	for (size_t k = 0; k < live; k++) {
+		struct acc copy = h->accs[k];
+		struct acc *a = acc_get(h, &copy.local, &copy.remote, copy.job_id, copy.rx);
+
+		if (a)
+			*a = copy;
+	}
+	return 0;
 }
 
-void titad_health_round(struct titad_health *h, const struct tita_tx_sample *tx, size_t n_tx,
-			const struct tita_rx_sample *rx, size_t n_rx,
-			const struct tita_pair_info *pairs, size_t n_pairs, uint64_t now_ns)
+void titad_health_samples(struct titad_health *h, const struct tita_tx_sample *tx, size_t n_tx,
+			  const struct tita_rx_sample *rx, size_t n_rx, uint64_t now_ns)
 {
-	/* What a remote that sent nothing this round was measured over: the
-	 * time since the previous round (a round that came late covers more). */
-	uint64_t round_ns = h->last_now_ns && now_ns > h->last_now_ns ? now_ns - h->last_now_ns : 0;
-
+	(void)now_ns;
 	h->rounds++;
-	h->last_now_ns = now_ns;
-	if (slots_reset(&h->pair_slots, &h->pair_cap, n_pairs))
-		return; /* out of memory: this round is not fed */
-	if (h->acc_slot_cap < 2 * (h->n_accs + n_pairs + n_tx + n_rx)) {
-		/* Room to grow: the index is rebuilt over the live entries. */
-		size_t n = h->n_accs;
-
-		if (slots_reset(&h->acc_slots, &h->acc_slot_cap, n + n_pairs + n_tx + n_rx))
-			return;
-		h->n_accs = 0;
-		for (size_t k = 0; k < n; k++) {
-			struct acc copy = h->accs[k];
-			struct acc *a = acc_get(h, &copy.local, &copy.remote, copy.job_id, copy.rx);
-
-			if (a)
-				*a = copy;
-		}
-	}
-	{
-		uint32_t *t = realloc(h->touched, (n_pairs + n_rx + 1) * sizeof(*t));
-
-		if (!t)
-			return;
-		h->touched = t;
-		h->n_touched = 0;
-	}
-	pair_index(h, pairs, n_pairs);
-
-	/* TX: each sample with its pair's rate as programmed over the round. */
+	if (acc_room(h, n_tx + n_rx))
+		return; /* out of memory: the pass is not fed */
 	for (size_t k = 0; k < n_tx; k++) {
 		const struct tita_tx_sample *t = &tx[k];
-		const struct tita_pair_info *p =
-			pair_find(h, pairs, &t->local, &t->remote, t->job_id);
 		struct acc *a;
 
 		if (!t->interval_ns)
@@ -407,28 +370,70 @@ void titad_health_round(struct titad_health *h, const struct tita_tx_sample *tx,
 		a->tx_bytes += t->tx_bytes;
 		if (t->backlog_bytes > a->backlog_max_bytes)
 			a->backlog_max_bytes = t->backlog_bytes;
-		/* A pair the controller did not take (its table full) runs
-		 * unpaced: at line rate. */
-		a->allowed_bits +=
-			(double)effective_rate(h, &t->local, p ? p->rate_bps : TITA_RATE_UNPACED) *
-			(double)t->interval_ns / 1e9;
 		/* What the host shows of a transfer: bytes that left or wait,
 		 * until a source that knows says it is done. */
 		if ((t->tx_bytes || t->backlog_bytes) && !t->done)
 			a->open = true;
+	}
+	for (size_t k = 0; k < n_rx; k++) {
+		struct acc *a = acc_get(h, &rx[k].local, &rx[k].remote, 0, true);
+
+		if (!a)
+			continue;
+		a->rx_bytes += rx[k].rx_bytes;
+		a->rx_packets += rx[k].rx_packets;
+		a->ce_packets += rx[k].ce_packets;
+	}
+}
+
+bool titad_health_window_due(const struct titad_health *h, uint64_t now_ns)
+{
+	return now_ns - h->window_start_ns >= h->health_round_ns;
+}
+
+void titad_health_window(struct titad_health *h, const struct tita_pair_info *pairs, size_t n_pairs,
+			 uint64_t now_ns)
+{
+	uint64_t window_ns = now_ns > h->window_start_ns ? now_ns - h->window_start_ns : 0;
+	size_t n_rx_pairs = 0;
+
+	for (size_t k = 0; k < n_pairs; k++)
+		n_rx_pairs += pairs[k].role == TITA_PAIR_RX;
+	if (slots_reset(&h->pair_slots, &h->pair_cap, n_pairs) || acc_room(h, n_rx_pairs)) {
+		flush_window(h, now_ns); /* out of memory: what was summed, without rates */
+		return;
+	}
+	pair_index(h, pairs, n_pairs);
+
+	/* TX: each pair's programmed rate (the controller's, at the window's
+	 * end: it changes at most once a refresh) over the time it was
+	 * sampled; a pair the controller does not hold (its table full) runs
+	 * unpaced, at line rate. */
+	for (size_t k = 0; k < h->n_accs; k++) {
+		struct acc *a = &h->accs[k];
+		const struct tita_pair_info *p;
+
+		if (a->rx)
+			continue;
+		p = pair_find(h, pairs, &a->local, &a->remote, a->job_id);
+		a->allowed_bits =
+			(double)effective_rate(h, &a->local, p ? p->rate_bps : TITA_RATE_UNPACED) *
+			(double)a->interval_ns / 1e9;
 		if (p && p->spine != TITA_SPINE_NONE)
 			a->spine = p->spine;
 	}
 
-	/* RX: every RX pair, whether or not anything arrived from it (a grant
-	 * that brought nothing is the evidence), its jobs summed. */
+	/* RX: every RX pair over the whole window, whether or not anything
+	 * arrived from it (a grant that brought nothing is the evidence),
+	 * a remote's jobs summed; remotes that sent without a pair count
+	 * what arrived. */
 	for (size_t k = 0; k < n_pairs; k++) {
 		const struct tita_pair_info *p = &pairs[k];
 		struct acc *a;
 
 		if (p->role != TITA_PAIR_RX)
 			continue;
-		a = rx_touch(h, &p->local, &p->remote);
+		a = acc_get(h, &p->local, &p->remote, 0, true);
 		if (!a)
 			continue;
 		if (p->state == TITA_PAIR_ACTIVE && p->grant_bps) {
@@ -437,36 +442,21 @@ void titad_health_round(struct titad_health *h, const struct tita_tx_sample *tx,
 			a->r_grant_bps += p->grant_bps;
 			/* It asked for at least what it got: it had the bytes. */
 			if (p->demand_bps >= p->grant_bps)
-				a->r_backlogged = true;
+				a->backlogged = true;
 		}
 		if (p->spine != TITA_SPINE_NONE)
 			a->spine = p->spine;
 	}
-	for (size_t k = 0; k < n_rx; k++) {
-		struct acc *a = rx_touch(h, &rx[k].local, &rx[k].remote);
+	for (size_t k = 0; k < h->n_accs; k++) {
+		struct acc *a = &h->accs[k];
 
-		if (!a)
+		if (!a->rx)
 			continue;
-		a->r_sampled = true;
-		a->r_interval_ns = rx[k].interval_ns;
-		a->rx_bytes += rx[k].rx_bytes;
-		a->rx_packets += rx[k].rx_packets;
-		a->ce_packets += rx[k].ce_packets;
+		a->interval_ns = window_ns;
+		if (a->backlogged)
+			a->expected_bits = (double)a->r_grant_bps * (double)window_ns / 1e9;
 	}
-	for (size_t k = 0; k < h->n_touched; k++) {
-		struct acc *a = &h->accs[h->touched[k]];
-		uint64_t ns = a->r_sampled ? a->r_interval_ns : round_ns;
-
-		if (!ns)
-			continue;
-		a->interval_ns += ns;
-		if (a->r_backlogged) {
-			a->backlogged = true;
-			a->expected_bits += (double)a->r_grant_bps * (double)ns / 1e9;
-		}
-	}
-	if (now_ns - h->window_start_ns >= h->health_round_ns)
-		flush_window(h, now_ns);
+	flush_window(h, now_ns);
 }
 
 void titad_health_heard(struct titad_health *h, const struct tita_addr *peer, uint64_t heard_ns)
@@ -477,8 +467,6 @@ void titad_health_heard(struct titad_health *h, const struct tita_addr *peer, ui
 int titad_health_end_interval(struct titad_health *h, const struct titad_health_pause *pause,
 			      uint64_t now_ns)
 {
-	if (now_ns > h->window_start_ns)
-		flush_window(h, now_ns);
 	for (uint32_t i = 0; i < h->n_ports; i++) {
 		const struct titad_health_pause *p = pause ? &pause[i] : NULL;
 

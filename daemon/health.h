@@ -4,12 +4,13 @@
  * hands the controller each round, closed every [health] interval into a
  * snapshot that /metrics and `titactl health` show.
  *
- * Per round (titad_health_round()): the round's TX samples joined with the
- * controller's pairs (their paced rate and spine), and the controller's RX
- * pairs (what this host granted, whether the sender said it had more)
- * joined with the round's RX samples (what arrived, CE). Per interval
- * (titad_health_close()): who was heard from, the NICs' pause counters,
- * then the snapshot.
+ Each control pass (titad_health_samples()): the samples summed per pair.
+ * Each health round of 10 ms (titad_health_window()): the sums joined with
+ * the controller's pairs (the TX pairs' paced rates, the RX pairs' grants
+ * and whether their senders asked for more) into lib/health; the join,
+ * which copies the pair table, is done 10x less often than the passes.
+ * Per interval (titad_health_end_interval()): who was heard from, the
+ * NICs' pause counters, then the snapshot.
  *
  * Every entry point takes the event loop's now_ns; nothing here reads a
  * clock.
@@ -53,16 +54,22 @@ void titad_health_port_rate(struct titad_health *h, const struct tita_addr *loca
 			    uint64_t line_rate_bps);
 
 /*
- * One control round: the TX samples the engine gave the controller, the
- * RX samples, and the controller's pairs as they were when the samples
- * came (the rates and grants that applied over the round). Samples are
- * joined to pairs by (local, remote, job) for TX and (local, remote) for
- * RX; the RX pairs of one remote (its jobs) are summed, as the datapath
- * measures a remote, not a job.
+ * Each control pass: the TX and RX samples the engine gave the controller,
+ * summed per pair (TX: local, remote, job; RX: local, remote, as the
+ * datapath measures a remote, not a job).
  */
-void titad_health_round(struct titad_health *h, const struct tita_tx_sample *tx, size_t n_tx,
-			const struct tita_rx_sample *rx, size_t n_rx,
-			const struct tita_pair_info *pairs, size_t n_pairs, uint64_t now_ns);
+void titad_health_samples(struct titad_health *h, const struct tita_tx_sample *tx, size_t n_tx,
+			  const struct tita_rx_sample *rx, size_t n_rx, uint64_t now_ns);
+/* A health round (10 ms, or the control interval when longer) has passed:
+ * time for titad_health_window(). */
+bool titad_health_window_due(const struct titad_health *h, uint64_t now_ns);
+/* The health round ends: its sums joined with the controller's pairs as
+ * they are now (TX: the programmed rate; RX: every RX pair, what this host
+ * grants it and whether the sender asks for at least that) into
+ * lib/health, as one round at now_ns. Call it also just before
+ * titad_health_end_interval(), so that intervals hold whole rounds. */
+void titad_health_window(struct titad_health *h, const struct tita_pair_info *pairs, size_t n_pairs,
+			 uint64_t now_ns);
 
 /* A message or hello came from peer at heard_ns. */
 void titad_health_heard(struct titad_health *h, const struct tita_addr *peer, uint64_t heard_ns);
@@ -78,7 +85,7 @@ int titad_health_end_interval(struct titad_health *h, const struct titad_health_
 const struct tita_health_snapshot *titad_health_snapshot(const struct titad_health *h);
 /* The interval's configured length. */
 uint64_t titad_health_interval_ns(const struct titad_health *h);
-/* Rounds fed since start (for the cost figure and tests). */
+/* Control passes fed since start. */
 uint64_t titad_health_rounds(const struct titad_health *h);
 
 #endif /* TITAD_HEALTH_H */

@@ -265,6 +265,8 @@ static void on_health(void *data, uint64_t now_ns)
 		if (d->heard[k].heard && d->heard[k].last_heard_ago_ns <= now_ns)
 			titad_health_heard(d->health, &d->heard[k].addr,
 					   now_ns - d->heard[k].last_heard_ago_ns);
+	/* The interval holds whole health rounds. */
+	titad_engine_health_window(d->engine, now_ns);
 	for (uint32_t i = 0; i < titad_ports_count(d->ports); i++)
 		pause[i].known = titad_ports_read_pause(d->ports, i, d->cfg.health_pause_priority,
 							&pause[i].tx_frames, &pause[i].rx_frames);
