@@ -753,8 +753,11 @@ void titad_engine_round(struct titad_engine *e, uint64_t now_ns)
 		for (uint32_t i = 0; i < n_ports; i++) {
 			struct tita_port_sample ps;
 
-			if (titad_ports_read_nic(e->ports, i, now_ns, &ps))
+			if (titad_ports_read_nic(e->ports, i, now_ns, &ps)) {
 				tita_ctl_port_sample(e->ctl, &ps, now_ns);
+				if (e->health)
+					titad_health_nic_rx(e->health, &ps.local, ps.rx_packets);
+			}
 		}
 	}
 	if (tita_ctl_next_deadline_ns(e->ctl) <= now_ns)

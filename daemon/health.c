@@ -22,6 +22,9 @@ _Static_assert(TITA_SPINE_NONE == TITA_HEALTH_SPINE_NONE, "one 'no spine' value"
  * control rounds per pair first.
  */
 #define HEALTH_ROUND_MIN_NS (10ull * 1000 * 1000)
+/* Packets the NIC must have received in an interval before the datapath's
+ * share of them says anything. */
+#define NIC_RX_MIN_PACKETS 1000
 
 /* One pair's sums over a health round. TX pairs are (local, remote, job);
  * RX pairs (local, remote): the datapath measures a remote, not a job. */
@@ -49,6 +52,13 @@ struct titad_health {
 	uint32_t n_ports;
 	struct tita_addr ports[TITAD_MAX_PORTS];
 	uint64_t line_rates[TITAD_MAX_PORTS];
+	/* RX packets the datapath and the NIC counted over the interval: on
+	 * hardware RoCE the datapath sees none of them, and grants that
+	 * "did not arrive" would be the datapath's blindness, not a sender's
+	 * fault. rx_blind: the last interval said so; its RX pairs claim no
+	 * shortfall then. */
+	uint64_t dp_rx_packets[TITAD_MAX_PORTS], nic_rx_packets[TITAD_MAX_PORTS];
+	bool rx_blind[TITAD_MAX_PORTS];
 	struct tita_health_snapshot snap;
 	bool has_snap;
 	uint64_t rounds, window_start_ns;
@@ -377,7 +387,10 @@ void titad_health_samples(struct titad_health *h, const struct tita_tx_sample *t
 	}
 	for (size_t k = 0; k < n_rx; k++) {
 		struct acc *a = acc_get(h, &rx[k].local, &rx[k].remote, 0, true);
+		int i = port_of(h, &rx[k].local);
 
+		if (i >= 0)
+			h->dp_rx_packets[i] += rx[k].rx_packets;
 		if (!a)
 			continue;
 		a->rx_bytes += rx[k].rx_bytes;
@@ -449,14 +462,31 @@ void titad_health_window(struct titad_health *h, const struct tita_pair_info *pa
 	}
 	for (size_t k = 0; k < h->n_accs; k++) {
 		struct acc *a = &h->accs[k];
+		int i;
 
 		if (!a->rx)
 			continue;
+		i = port_of(h, &a->local);
+		if (i >= 0 && h->rx_blind[i])
+			a->backlogged = false;
 		a->interval_ns = window_ns;
 		if (a->backlogged)
 			a->expected_bits = (double)a->r_grant_bps * (double)window_ns / 1e9;
 	}
 	flush_window(h, now_ns);
+}
+
+void titad_health_nic_rx(struct titad_health *h, const struct tita_addr *local, uint64_t rx_packets)
+{
+	int i = port_of(h, local);
+
+	if (i >= 0)
+		h->nic_rx_packets[i] += rx_packets;
+}
+
+bool titad_health_rx_blind(const struct titad_health *h, uint32_t i)
+{
+	return i < h->n_ports && h->rx_blind[i];
 }
 
 void titad_health_heard(struct titad_health *h, const struct tita_addr *peer, uint64_t heard_ns)
@@ -475,6 +505,13 @@ int titad_health_end_interval(struct titad_health *h, const struct titad_health_
 	}
 	if (tita_health_close(h->lib, now_ns, &h->snap))
 		return -EINVAL;
+	for (uint32_t i = 0; i < h->n_ports; i++) {
+		/* Most of what the NIC received never crossed the datapath. A
+		 * port without NIC counters (veth, virtio) is never blind. */
+		h->rx_blind[i] = h->nic_rx_packets[i] >= NIC_RX_MIN_PACKETS &&
+				 2 * h->dp_rx_packets[i] < h->nic_rx_packets[i];
+		h->dp_rx_packets[i] = h->nic_rx_packets[i] = 0;
+	}
 	h->has_snap = true;
 	return 0;
 }

@@ -71,6 +71,15 @@ bool titad_health_window_due(const struct titad_health *h, uint64_t now_ns);
 void titad_health_window(struct titad_health *h, const struct tita_pair_info *pairs, size_t n_pairs,
 			 uint64_t now_ns);
 
+/* What port local's NIC received (its port counters, which hardware RoCE
+ * cannot bypass), as read. An interval in which the datapath saw less than
+ * half of it makes the next interval's RX pairs claim no shortfall: their
+ * bytes arrive where the datapath cannot count them. */
+void titad_health_nic_rx(struct titad_health *h, const struct tita_addr *local,
+			 uint64_t rx_packets);
+/* Port i (as given at open) is blind to its RX traffic now. */
+bool titad_health_rx_blind(const struct titad_health *h, uint32_t i);
+
 /* A message or hello came from peer at heard_ns. */
 void titad_health_heard(struct titad_health *h, const struct tita_addr *peer, uint64_t heard_ns);
 

@@ -64,6 +64,7 @@ struct titad {
 
 	struct tita_timer *t_housekeeping, *t_watchdog, *t_health;
 	struct titad_peer_info *heard; /* the peer list at a health interval's end */
+	bool rx_blind[TITAD_MAX_PORTS]; /* as last logged */
 	size_t cap_heard;
 	uint64_t watchdog_usec;
 	uint64_t start_ns;
@@ -271,6 +272,18 @@ static void on_health(void *data, uint64_t now_ns)
 		pause[i].known = titad_ports_read_pause(d->ports, i, d->cfg.health_pause_priority,
 							&pause[i].tx_frames, &pause[i].rx_frames);
 	titad_health_end_interval(d->health, pause, now_ns);
+	for (uint32_t i = 0; i < titad_ports_count(d->ports) && i < TITAD_MAX_PORTS; i++) {
+		bool blind = titad_health_rx_blind(d->health, i);
+
+		if (blind != d->rx_blind[i])
+			log_info(
+				"%s: %s", titad_ports_get(d->ports, i)->ifname,
+				blind ? "most of what the NIC receives bypasses the datapath "
+					"(hardware RoCE): no RX shortfall is claimed for its pairs" :
+					"the datapath sees the NIC's receive traffic again: RX "
+					"shortfall is measured");
+		d->rx_blind[i] = blind;
+	}
 	tita_event_timer_set(d->ev, d->t_health, now_ns + interval);
 }
 

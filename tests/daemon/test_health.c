@@ -248,6 +248,33 @@ static void test_rx_sender_not_backlogged(void **state)
 	titad_health_close_all(h);
 }
 
+/* On hardware RoCE the datapath sees none of what the NIC receives: after
+ * an interval that shows it, grants that "did not arrive" are not
+ * shortfall; once the datapath sees the traffic again, they are. */
+static void test_rx_blind(void **state)
+{
+	uint64_t t = 25000 * MS;
+	struct titad_health *h = open_health(t);
+	struct tita_pair_info p = rx_pair(2, 1, 50000000, 50000000);
+	struct tita_addr local = addr(1);
+
+	(void)state;
+	for (int r = 1; r <= 100; r++)
+		feed(h, NULL, 0, NULL, 0, &p, 1, t + r * MS);
+	titad_health_nic_rx(h, &local, 5000);
+	assert_float_equal(port0(h, t + 100 * MS)->rx_shortfall_ratio, 1.0, 0.01);
+	assert_true(titad_health_rx_blind(h, 0));
+	for (int r = 101; r <= 200; r++)
+		feed(h, NULL, 0, NULL, 0, &p, 1, t + r * MS);
+	assert_float_equal(port0(h, t + 200 * MS)->rx_shortfall_ratio, 0.0, 1e-9);
+	/* No NIC counters in that interval: not blind any more. */
+	assert_false(titad_health_rx_blind(h, 0));
+	for (int r = 201; r <= 300; r++)
+		feed(h, NULL, 0, NULL, 0, &p, 1, t + r * MS);
+	assert_float_equal(port0(h, t + 300 * MS)->rx_shortfall_ratio, 1.0, 0.01);
+	titad_health_close_all(h);
+}
+
 /* Pause counters: a rate over the interval when the NIC tells, absent
  * when it does not. */
 static void test_pause(void **state)
@@ -303,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_app_limited),
 		cmocka_unit_test(test_rx_shortfall),
 		cmocka_unit_test(test_rx_sender_not_backlogged),
+		cmocka_unit_test(test_rx_blind),
 		cmocka_unit_test(test_pause),
 		cmocka_unit_test(test_silent),
 	};
