@@ -86,9 +86,11 @@ struct titad_engine {
 	/* Health evidence (NULL: none): the samples one pass gave the
 	 * controller, and the controller's pairs as they were then. */
 	struct titad_health *health;
-	struct tita_tx_sample *round_tx;
+	struct tita_tx_sample *round_tx; /* the datapath's: bytes into the queue */
+	struct tita_tx_sample *round_txs; /* the sensor's: bytes sent */
 	struct tita_rx_sample *round_rx;
 	size_t n_round_tx, n_round_rx, cap_round_tx, cap_round_rx;
+	size_t n_round_txs, cap_round_txs;
 	struct tita_pair_info *round_pairs;
 	size_t cap_round_pairs;
 	uint64_t health_alloc_failures;
@@ -574,22 +576,33 @@ static void peer_seen(struct titad_engine *e, const struct tita_addr *remote, ui
 }
 
 /* A sample the controller took, kept for the health feed of this pass. */
-static void keep_tx(struct titad_engine *e, const struct tita_tx_sample *ts)
+static void keep_tx_in(struct titad_engine *e, struct tita_tx_sample **arr, size_t *n, size_t *cap,
+		       const struct tita_tx_sample *ts)
 {
 	if (!e->health)
 		return;
-	if (e->n_round_tx == e->cap_round_tx) {
-		size_t cap = e->cap_round_tx ? 2 * e->cap_round_tx : 64;
-		struct tita_tx_sample *p = realloc(e->round_tx, cap * sizeof(*p));
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 64;
+		struct tita_tx_sample *p = realloc(*arr, c * sizeof(*p));
 
 		if (!p) {
 			e->health_alloc_failures++;
 			return;
 		}
-		e->round_tx = p;
-		e->cap_round_tx = cap;
+		*arr = p;
+		*cap = c;
 	}
-	e->round_tx[e->n_round_tx++] = *ts;
+	(*arr)[(*n)++] = *ts;
+}
+
+static void keep_tx(struct titad_engine *e, const struct tita_tx_sample *ts)
+{
+	keep_tx_in(e, &e->round_tx, &e->n_round_tx, &e->cap_round_tx, ts);
+}
+
+static void keep_tx_sent(struct titad_engine *e, const struct tita_tx_sample *ts)
+{
+	keep_tx_in(e, &e->round_txs, &e->n_round_txs, &e->cap_round_txs, ts);
 }
 
 static void keep_rx(struct titad_engine *e, const struct tita_rx_sample *rs)
@@ -642,8 +655,8 @@ void titad_engine_health_window(struct titad_engine *e, uint64_t now_ns)
  * round. */
 static void feed_health(struct titad_engine *e, uint64_t now_ns)
 {
-	titad_health_samples(e->health, e->round_tx, e->n_round_tx, e->round_rx, e->n_round_rx,
-			     now_ns);
+	titad_health_samples(e->health, e->round_tx, e->n_round_tx, e->round_txs, e->n_round_txs,
+			     e->round_rx, e->n_round_rx, now_ns);
 	if (titad_health_window_due(e->health, now_ns))
 		titad_engine_health_window(e, now_ns);
 }
@@ -709,7 +722,7 @@ static void sensor_sample(const struct tita_tx_sample *s, void *ctx)
 {
 	struct sensor_ctx *c = ctx;
 
-	keep_tx(c->e, s);
+	keep_tx_sent(c->e, s);
 	if (tita_ctl_tx_sample(c->e->ctl, s, c->now_ns) == 0)
 		peer_seen(c->e, &s->remote, c->now_ns);
 }
@@ -731,7 +744,7 @@ void titad_engine_round(struct titad_engine *e, uint64_t now_ns)
 		ops->process(e->pacer, now_ns);
 	if (now_ns - e->last_read_ns >= e->interval_ns / 2) {
 		e->last_read_ns = now_ns;
-		e->n_round_tx = e->n_round_rx = 0;
+		e->n_round_tx = e->n_round_txs = e->n_round_rx = 0;
 		for (uint32_t i = 0; i < n_ports; i++) {
 			const struct tita_bpf_snapshot *s;
 
@@ -977,6 +990,7 @@ struct titad_engine *titad_engine_close(struct titad_engine *e)
 		tita_event_timer_set(e->ev, e->t_ctl, TITA_TIME_NEVER);
 	e->ctl = tita_ctl_free(e->ctl);
 	free(e->round_tx);
+	free(e->round_txs);
 	free(e->round_rx);
 	free(e->round_pairs);
 	free(e);

@@ -36,6 +36,11 @@ struct acc {
 	uint64_t interval_ns;
 	/* TX */
 	uint64_t tx_bytes, backlog_max_bytes;
+	/* Datapath samples count bytes as they enter the pacer's queue: what
+	 * left is what entered less what the queue grew by, from the last
+	 * backlog seen (kept across health rounds while the pair sends). */
+	bool has_prev_backlog, touched;
+	uint64_t prev_backlog_bytes;
 	double allowed_bits; /* sum of min(rate, line) x round */
 	bool open;
 	/* RX */
@@ -219,8 +224,33 @@ static void flush_window(struct titad_health *h, uint64_t now_ns)
 			tita_health_rx_round(h->lib, &r, now_ns);
 		}
 	}
-	h->n_accs = 0;
-	memset(h->acc_slots, 0, h->acc_slot_cap * sizeof(*h->acc_slots));
+	/* The TX pairs that sent in this round stay, their sums cleared, for
+	 * their last backlog; the rest go. */
+	{
+		size_t kept = 0, mask = h->acc_slot_cap - 1;
+
+		memset(h->acc_slots, 0, h->acc_slot_cap * sizeof(*h->acc_slots));
+		for (size_t k = 0; k < h->n_accs; k++) {
+			struct acc a = h->accs[k];
+			size_t slot;
+
+			if (a.rx || !a.touched || !a.has_prev_backlog)
+				continue;
+			memset(&h->accs[kept], 0, sizeof(h->accs[kept]));
+			h->accs[kept].local = a.local;
+			h->accs[kept].remote = a.remote;
+			h->accs[kept].job_id = a.job_id;
+			h->accs[kept].spine = TITA_SPINE_NONE;
+			h->accs[kept].rx_job_id = TITA_JOB_DEFAULT;
+			h->accs[kept].has_prev_backlog = true;
+			h->accs[kept].prev_backlog_bytes = a.prev_backlog_bytes;
+			slot = (size_t)hash_key(&a.local, &a.remote, a.job_id, false) & mask;
+			while (h->acc_slots[slot])
+				slot = (slot + 1) & mask;
+			h->acc_slots[slot] = (uint32_t)++kept;
+		}
+		h->n_accs = kept;
+	}
 	h->window_start_ns = now_ns;
 }
 
@@ -360,31 +390,49 @@ static int acc_room(struct titad_health *h, size_t n)
 	return 0;
 }
 
-void titad_health_samples(struct titad_health *h, const struct tita_tx_sample *tx, size_t n_tx,
+static void tx_sample(struct titad_health *h, const struct tita_tx_sample *t, bool queued)
+{
+	struct acc *a;
+	uint64_t sent = t->tx_bytes;
+
+	if (!t->interval_ns)
+		return;
+	a = acc_get(h, &t->local, &t->remote, t->job_id, false);
+	if (!a)
+		return;
+	if (queued) {
+		/* A pair seen first (or again, after a health round without a
+		 * sample: nothing entered, nothing waited) starts from an empty
+		 * queue. */
+		uint64_t in = t->tx_bytes + a->prev_backlog_bytes;
+
+		sent = in > t->backlog_bytes ? in - t->backlog_bytes : 0;
+		a->has_prev_backlog = true;
+		a->prev_backlog_bytes = t->backlog_bytes;
+	}
+	a->touched = true;
+	a->interval_ns += t->interval_ns;
+	a->tx_bytes += sent;
+	if (t->backlog_bytes > a->backlog_max_bytes)
+		a->backlog_max_bytes = t->backlog_bytes;
+	/* What the host shows of a transfer: bytes that left or wait,
+	 * until a source that knows says it is done. */
+	if ((t->tx_bytes || t->backlog_bytes) && !t->done)
+		a->open = true;
+}
+
+void titad_health_samples(struct titad_health *h, const struct tita_tx_sample *tx_queued,
+			  size_t n_queued, const struct tita_tx_sample *tx_sent, size_t n_sent,
 			  const struct tita_rx_sample *rx, size_t n_rx, uint64_t now_ns)
 {
 	(void)now_ns;
 	h->rounds++;
-	if (acc_room(h, n_tx + n_rx))
+	if (acc_room(h, n_queued + n_sent + n_rx))
 		return; /* out of memory: the pass is not fed */
-	for (size_t k = 0; k < n_tx; k++) {
-		const struct tita_tx_sample *t = &tx[k];
-		struct acc *a;
-
-		if (!t->interval_ns)
-			continue;
-		a = acc_get(h, &t->local, &t->remote, t->job_id, false);
-		if (!a)
-			continue;
-		a->interval_ns += t->interval_ns;
-		a->tx_bytes += t->tx_bytes;
-		if (t->backlog_bytes > a->backlog_max_bytes)
-			a->backlog_max_bytes = t->backlog_bytes;
-		/* What the host shows of a transfer: bytes that left or wait,
-		 * until a source that knows says it is done. */
-		if ((t->tx_bytes || t->backlog_bytes) && !t->done)
-			a->open = true;
-	}
+	for (size_t k = 0; k < n_queued; k++)
+		tx_sample(h, &tx_queued[k], true);
+	for (size_t k = 0; k < n_sent; k++)
+		tx_sample(h, &tx_sent[k], false);
 	for (size_t k = 0; k < n_rx; k++) {
 		struct acc *a = acc_get(h, &rx[k].local, &rx[k].remote, 0, true);
 		int i = port_of(h, &rx[k].local);

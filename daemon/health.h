@@ -56,9 +56,13 @@ void titad_health_port_rate(struct titad_health *h, const struct tita_addr *loca
 /*
  * Each control pass: the TX and RX samples the engine gave the controller,
  * summed per pair (TX: local, remote, job; RX: local, remote, as the
- * datapath measures a remote, not a job).
+ * datapath measures a remote, not a job). tx_queued: the datapath's, which
+ * counts bytes as they enter the pacer's queue (what left is what entered
+ * less what the backlog grew by); tx_sent: a sensor's that counts what was
+ * sent (the qp agents' completions).
  */
-void titad_health_samples(struct titad_health *h, const struct tita_tx_sample *tx, size_t n_tx,
+void titad_health_samples(struct titad_health *h, const struct tita_tx_sample *tx_queued,
+			  size_t n_queued, const struct tita_tx_sample *tx_sent, size_t n_sent,
 			  const struct tita_rx_sample *rx, size_t n_rx, uint64_t now_ns);
 /* A health round (10 ms, or the control interval when longer) has passed:
  * time for titad_health_window(). */

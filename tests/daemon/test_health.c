@@ -50,7 +50,7 @@ static void feed(struct titad_health *h, const struct tita_tx_sample *tx, size_t
 		 const struct tita_rx_sample *rx, size_t n_rx, const struct tita_pair_info *pairs,
 		 size_t n_pairs, uint64_t now_ns)
 {
-	titad_health_samples(h, tx, n_tx, rx, n_rx, now_ns);
+	titad_health_samples(h, NULL, 0, tx, n_tx, rx, n_rx, now_ns);
 	if (titad_health_window_due(h, now_ns))
 		titad_health_window(h, pairs, n_pairs, now_ns);
 }
@@ -133,6 +133,55 @@ static void test_tx_blocked(void **state)
 		assert_true(tita_addr_eq(&snap->pairs[0].remote, &pairs[0].remote));
 		assert_float_equal(snap->pairs[0].shortfall_ratio, 0.5, 0.01);
 		assert_false(g->pause_known);
+	}
+	titad_health_close_all(h);
+}
+
+/* The datapath counts bytes as they enter the pacer's queue: a pair whose
+ * application stalled while its queue drains at the paced rate entered
+ * nothing, but sent its rate from the queue: not blocked. One whose queue
+ * grows while bytes enter at the rate sent less than entered: blocked. */
+static void test_tx_queued(void **state)
+{
+	uint64_t t = 3000 * MS;
+	struct titad_health *h = open_health(t);
+	struct tita_pair_info pairs[] = { tx_pair(2, 7, 40000000), tx_pair(3, 7, 40000000) };
+
+	(void)state;
+	for (int r = 1; r <= 100; r++) {
+		/* .2: 100,000 queued bytes drain 5,000 a round, none enter.
+		 * .3: 5,000 enter a round, the queue grows by 2,500. */
+		struct tita_tx_sample s[2] = {
+			{ .local = addr(1),
+			  .remote = addr(2),
+			  .job_id = 7,
+			  .interval_ns = MS,
+			  .tx_bytes = r == 1 ? 100000 : 0,
+			  .backlog_bytes = 100000 - (uint64_t)r * 5000 + 5000 },
+			{ .local = addr(1),
+			  .remote = addr(3),
+			  .job_id = 7,
+			  .interval_ns = MS,
+			  .tx_bytes = 5000,
+			  .backlog_bytes = (uint64_t)r * 2500 },
+		};
+
+		titad_health_samples(h, s, 2, NULL, 0, NULL, 0, t + r * MS);
+		if (titad_health_window_due(h, t + r * MS))
+			titad_health_window(h, pairs, 2, t + r * MS);
+	}
+	{
+		const struct tita_health_snapshot *snap;
+
+		port0(h, t + 100 * MS);
+		snap = titad_health_snapshot(h);
+		for (uint32_t i = 0; i < snap->n_pairs; i++) {
+			if (tita_addr_eq(&snap->pairs[i].remote, &pairs[0].remote))
+				assert_float_equal(snap->pairs[i].shortfall_ratio, 0.0, 0.02);
+			else
+				assert_float_equal(snap->pairs[i].shortfall_ratio, 0.5, 0.02);
+		}
+		assert_int_equal(snap->n_pairs, 2);
 	}
 	titad_health_close_all(h);
 }
@@ -326,6 +375,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tx_blocked),
+		cmocka_unit_test(test_tx_queued),
 		cmocka_unit_test(test_tx_unknown_pair_is_line_rate),
 		cmocka_unit_test(test_app_limited),
 		cmocka_unit_test(test_rx_shortfall),
