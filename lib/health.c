@@ -9,6 +9,14 @@
  * at the port's line rate: several unpaced pairs each "allowed" line rate
  * still share one link, and counting each at line rate would call a port
  * that sends at line rate blocked.
+ *
+ * A round counts towards the blocked and shortfall ratios only when its
+ * pair had a backlog (rx: its sender reported one) at the end of the
+ * round before as well: a sample says what waits at a round's end, not
+ * since when, and a transfer posted late in a round (a collective's next
+ * step, waiting for the last) would otherwise count the whole round's
+ * allowance as unsent. Each pair's last round is remembered for this
+ * (struct hflow), within the same bound as the pairs.
  */
 #include <errno.h>
 #include <math.h>
@@ -36,7 +44,7 @@ struct hport {
 	bool tx_round;
 	uint64_t tx_now, tx_round_ns;
 	bool r_active, r_open;
-	double r_bl_allowed, r_bl_sent, r_open_allowed, r_open_have;
+	double r_bl_allowed, r_bl_sent, r_open_allowed, r_open_sent, r_open_backlog;
 	/* The RX round being fed. */
 	bool rx_round;
 	uint64_t rx_now, rx_round_ns;
@@ -62,6 +70,17 @@ struct hpeer {
 	uint64_t last_heard_ns;
 };
 
+/* A pair's last round: (port, remote, job, role) -> whether it was
+ * backlogged at the end of its round at cur_now, and at the round before. */
+struct hflow {
+	bool used;
+	uint8_t role;
+	bool cur_backlogged, before_backlogged;
+	uint32_t port, job_id;
+	struct tita_addr remote;
+	uint64_t cur_now, interval_seen;
+};
+
 struct hjob {
 	uint32_t job_id;
 	uint64_t tx_bytes, rx_bytes;
@@ -79,6 +98,8 @@ struct tita_health {
 	uint32_t pair_mask;
 	struct hpeer *peers, *peers_spare;
 	uint32_t n_peers, peer_mask;
+	struct hflow *flows, *flows_spare;
+	uint32_t n_flows; /* uses pair_mask */
 	uint32_t n_jobs;
 	struct hjob jobs[TITA_HEALTH_JOBS_MAX];
 	struct tita_health_untracked untracked;
@@ -141,7 +162,10 @@ struct tita_health *tita_health_new(const struct tita_health_params *p, uint64_t
 	h->pair_slots = calloc((size_t)h->pair_mask + 1, sizeof(*h->pair_slots));
 	h->peers = calloc((size_t)h->peer_mask + 1, sizeof(*h->peers));
 	h->peers_spare = calloc((size_t)h->peer_mask + 1, sizeof(*h->peers_spare));
-	if (!h->pairs || !h->pair_slots || !h->peers || !h->peers_spare) {
+	h->flows = calloc((size_t)h->pair_mask + 1, sizeof(*h->flows));
+	h->flows_spare = calloc((size_t)h->pair_mask + 1, sizeof(*h->flows_spare));
+	if (!h->pairs || !h->pair_slots || !h->peers || !h->peers_spare || !h->flows ||
+	    !h->flows_spare) {
 		tita_health_free(h);
 		errno = ENOMEM;
 		return NULL;
@@ -156,6 +180,8 @@ struct tita_health *tita_health_free(struct tita_health *h)
 		free(h->pair_slots);
 		free(h->peers);
 		free(h->peers_spare);
+		free(h->flows);
+		free(h->flows_spare);
 		free(h);
 	}
 	return NULL;
@@ -298,6 +324,56 @@ void tita_health_peer_heard(struct tita_health *h, const struct tita_addr *peer,
 	}
 }
 
+static struct hflow *flow_slot(struct hflow *tab, uint32_t mask, uint32_t port,
+			       const struct tita_addr *remote, uint32_t job_id, uint8_t role)
+{
+	uint64_t x = hash_addr(remote, 0x9e3779b97f4a7c15ull ^ ((uint64_t)job_id << 24) ^
+					       ((uint64_t)port << 8 | role));
+
+	for (uint32_t i = (uint32_t)x & mask;; i = (i + 1) & mask) {
+		struct hflow *e = &tab[i];
+
+		if (!e->used || (e->port == port && e->job_id == job_id && e->role == role &&
+				 tita_addr_eq(&e->remote, remote)))
+			return e;
+	}
+}
+
+/*
+ * The pair's round at now_ns ends backlogged or not; returns whether it
+ * was backlogged throughout, as far as samples tell: at the end of this
+ * round and of the one before (which ended at most 1.5 rounds earlier). A
+ * pair beyond the bound is not remembered: its rounds count as throughout,
+ * as without the memory (counted in untracked.flows).
+ */
+static bool flow_round(struct tita_health *h, uint32_t port, const struct tita_addr *remote,
+		       uint32_t job_id, uint8_t role, bool backlogged, uint64_t interval_ns,
+		       uint64_t now_ns)
+{
+	struct hflow *e = flow_slot(h->flows, h->pair_mask, port, remote, job_id, role);
+
+	if (!e->used) {
+		if (h->n_flows >= h->p.max_pairs) {
+			h->untracked.flows++;
+			return backlogged;
+		}
+		*e = (struct hflow){ .used = true,
+				     .role = role,
+				     .port = port,
+				     .job_id = job_id,
+				     .remote = *remote,
+				     .cur_now = now_ns };
+		h->n_flows++;
+	} else if (e->cur_now != now_ns) {
+		e->before_backlogged = e->cur_backlogged && now_ns > e->cur_now &&
+				       now_ns - e->cur_now <= interval_ns + interval_ns / 2;
+		e->cur_now = now_ns;
+	}
+	e->cur_backlogged = backlogged;
+	e->interval_seen = h->interval;
+	return backlogged && e->before_backlogged;
+}
+
 static struct hjob *job_get(struct tita_health *h, uint32_t job_id)
 {
 	for (uint32_t i = 0; i < h->n_jobs; i++)
@@ -331,9 +407,15 @@ static void tx_round_flush(struct tita_health *h, struct hport *pt)
 		pt->blocked_allowed += a;
 		pt->blocked_missing += fmax(0, a - pt->r_bl_sent);
 	}
-	if (pt->r_open &&
-	    pt->r_open_have < (1 - h->p.app_slack_ratio) * fmin(pt->r_open_allowed, cap))
-		pt->app_rounds++;
+	/* Open transfers with next to nothing waiting, that sent less than
+	 * they were allowed: the application did not keep up. */
+	if (pt->r_open) {
+		double a = fmin(pt->r_open_allowed, cap);
+
+		if (pt->r_open_backlog <= h->p.app_slack_ratio * a &&
+		    pt->r_open_sent < (1 - h->p.app_slack_ratio) * a)
+			pt->app_rounds++;
+	}
 }
 
 static void rx_round_flush(struct hport *pt)
@@ -358,6 +440,7 @@ int tita_health_tx_round(struct tita_health *h, const struct tita_health_tx *s, 
 	struct hpair *pr;
 	struct hjob *jb;
 	double allowed;
+	bool throughout;
 
 	if (i < 0) {
 		h->untracked.samples_no_port++;
@@ -372,7 +455,8 @@ int tita_health_tx_round(struct tita_health *h, const struct tita_health_tx *s, 
 		pt->tx_now = now_ns;
 		pt->tx_round_ns = 0;
 		pt->r_active = pt->r_open = false;
-		pt->r_bl_allowed = pt->r_bl_sent = pt->r_open_allowed = pt->r_open_have = 0;
+		pt->r_bl_allowed = pt->r_bl_sent = pt->r_open_allowed = 0;
+		pt->r_open_sent = pt->r_open_backlog = 0;
 	}
 	if (s->interval_ns > pt->tx_round_ns)
 		pt->tx_round_ns = s->interval_ns;
@@ -383,14 +467,17 @@ int tita_health_tx_round(struct tita_health *h, const struct tita_health_tx *s, 
 	pt->retx_packets += s->retx_packets;
 	if (s->tx_bytes || s->backlog_bytes)
 		pt->r_active = true;
-	if (s->backlog_bytes) {
+	throughout = flow_round(h, (uint32_t)i, &s->remote, s->job_id, TITA_HEALTH_TX,
+				s->backlog_bytes > 0, s->interval_ns, now_ns);
+	if (throughout) {
 		pt->r_bl_allowed += allowed;
 		pt->r_bl_sent += (double)s->tx_bytes;
 	}
 	if (s->open) {
 		pt->r_open = true;
 		pt->r_open_allowed += allowed;
-		pt->r_open_have += (double)s->tx_bytes + (double)s->backlog_bytes;
+		pt->r_open_sent += (double)s->tx_bytes;
+		pt->r_open_backlog += (double)s->backlog_bytes;
 	}
 	jb = job_get(h, s->job_id);
 	if (jb)
@@ -400,7 +487,7 @@ int tita_health_tx_round(struct tita_health *h, const struct tita_health_tx *s, 
 	if (pr) {
 		if (s->spine != TITA_HEALTH_SPINE_NONE)
 			pr->spine = s->spine;
-		if (s->backlog_bytes) {
+		if (throughout) {
 			pr->allowed += allowed;
 			pr->missing += fmax(0, allowed - (double)s->tx_bytes);
 		}
@@ -449,7 +536,8 @@ int tita_health_rx_round(struct tita_health *h, const struct tita_health_rx *s, 
 		pr->packets += s->rx_packets;
 		pr->lost += s->lost_packets;
 	}
-	if (s->sender_backlogged && s->granted_bps) {
+	if (flow_round(h, (uint32_t)i, &s->remote, s->job_id, TITA_HEALTH_RX,
+		       s->sender_backlogged && s->granted_bps, s->interval_ns, now_ns)) {
 		double e = (double)s->granted_bps * (double)s->interval_ns / 8e9;
 
 		pt->r_expected += e;
@@ -645,6 +733,26 @@ int tita_health_close(struct tita_health *h, uint64_t now_ns, struct tita_health
 	qsort(ret->jobs, ret->n_jobs, sizeof(ret->jobs[0]), cmp_job);
 	ret->untracked = h->untracked;
 
+	/* Pairs fed in this interval are remembered into the next. */
+	{
+		uint32_t cap = h->pair_mask + 1, n = 0;
+		struct hflow *t;
+
+		memset(h->flows_spare, 0, (size_t)cap * sizeof(*h->flows_spare));
+		for (uint32_t i = 0; i < cap; i++) {
+			const struct hflow *e = &h->flows[i];
+
+			if (!e->used || e->interval_seen != h->interval)
+				continue;
+			*flow_slot(h->flows_spare, h->pair_mask, e->port, &e->remote, e->job_id,
+				   e->role) = *e;
+			n++;
+		}
+		t = h->flows;
+		h->flows = h->flows_spare;
+		h->flows_spare = t;
+		h->n_flows = n;
+	}
 	memset(h->pair_slots, 0, ((size_t)h->pair_mask + 1) * sizeof(*h->pair_slots));
 	h->n_pairs = 0;
 	h->n_jobs = 0;
@@ -967,6 +1075,7 @@ static void family_samples(struct out *o, enum tita_health_metric m,
 			{ "peers", s->untracked.peers },
 			{ "jobs", s->untracked.jobs },
 			{ "ports", s->untracked.ports },
+			{ "flows", s->untracked.flows },
 		};
 
 		for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++) {

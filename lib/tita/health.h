@@ -19,6 +19,10 @@
  * Rounds: samples fed with the same now_ns belong to one control round of
  * their port. The gauges that count rounds divide by the rounds the
  * interval held (its length over round_ns), at least by those that were fed.
+ * A pair's round counts towards the blocked and shortfall ratios only when
+ * the pair (its job's, of its role) was backlogged at the end of its round
+ * before too (fed at most 1.5 of its intervals earlier): a pair is
+ * remembered into the interval after the one it was last fed in.
  */
 #ifndef TITA_HEALTH_H
 #define TITA_HEALTH_H
@@ -45,13 +49,16 @@ struct tita_health_params {
 	uint32_t silent_window_intervals;
 	/* K: the worst pairs the snapshot lists, and the silent peers. */
 	uint32_t worst_pairs;
-	/* A TX round is application-limited when what the open pairs sent and
-	 * still held came to less than (1 - app_slack_ratio) of what they were
-	 * allowed: the application did not keep up with the network. */
+	/* A TX round is application-limited when its open pairs held at most
+	 * app_slack_ratio of what they were allowed in it, and sent less than
+	 * (1 - app_slack_ratio) of it: the application did not keep up with
+	 * the network. */
 	double app_slack_ratio;
 	/* Memory bounds. */
 	uint32_t max_ports; /* <= TITA_HEALTH_PORTS_MAX */
-	uint32_t max_pairs; /* (port, peer, role) fed within one interval */
+	/* (port, peer, role) fed within one interval, and (port, peer, job,
+	 * role) remembered from one round to the next */
+	uint32_t max_pairs;
 	uint32_t max_peers; /* (port, peer) pairs remembered for silence */
 	uint32_t max_jobs; /* <= TITA_HEALTH_JOBS_MAX */
 };
@@ -154,9 +161,11 @@ struct tita_health_job_gauges {
 
 /* What did not fit, over the interval: samples of unknown ports, pairs
  * beyond max_pairs (their lines), peers beyond max_peers, jobs beyond
- * max_jobs (their bytes), ports beyond max_ports. */
+ * max_jobs (their bytes), ports beyond max_ports, and samples of (port,
+ * peer, job, role) beyond max_pairs whose last round is not remembered
+ * (their rounds count as backlogged throughout). */
 struct tita_health_untracked {
-	uint64_t samples_no_port, pairs, peers, jobs, ports;
+	uint64_t samples_no_port, pairs, peers, jobs, ports, flows;
 };
 
 struct tita_health_snapshot {

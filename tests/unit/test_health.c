@@ -78,9 +78,10 @@ static struct tita_health_rx rx(uint32_t remote, uint64_t bytes, uint64_t pkts, 
 	};
 }
 
-/* Rounds 1-4: blocked (1 MB of the 1.25 allowed sent, backlog waiting);
- * rounds 5-6: app-limited (0.5 MB sent of 0.625 allowed at 50 Gb/s, no
- * backlog); rounds 7-10: idle. */
+/* Rounds 1-4: blocked (1 MB of the 1.25 allowed sent, backlog waiting;
+ * round 1 counts for nothing, as nothing waited before it); rounds 5-6:
+ * app-limited (0.5 MB sent of 0.625 allowed at 50 Gb/s, no backlog);
+ * rounds 7-10: idle. */
 static void test_tx_gauges(void **state)
 {
 	struct tita_health_params p;
@@ -293,30 +294,34 @@ static void test_bounds(void **state)
 	p.worst_pairs = 2;
 	h = one_port(&p);
 	assert_int_equal(tita_health_port_set(h, &other, TITA_GBPS), -ENOSPC);
-	for (uint32_t k = 0; k < 5; k++) {
-		/* Remote 2+k sends (1+k) x 0.1 of its allowance: pair 2 is worst. */
-		struct tita_health_tx t =
-			tx(2 + k, k % 2, 125000 * (1 + k), 1, TITA_RATE_UNPACED, true);
+	for (int r = 1; r <= 2; r++)
+		for (uint32_t k = 0; k < 5; k++) {
+			/* Remote 2+k sends (1+k) x 0.1 of its allowance: pair 2 is
+			 * worst (round 2 counts, with a backlog before it). */
+			struct tita_health_tx t =
+				tx(2 + k, k % 2, 125000 * (1 + k), 1, TITA_RATE_UNPACED, true);
 
-		assert_int_equal(tita_health_tx_round(h, &t, ROUND), 0);
-	}
+			assert_int_equal(tita_health_tx_round(h, &t, r * ROUND), 0);
+		}
 	struct tita_health_tx lost = tx(2, 0, 1, 0, 1, true);
 
 	lost.local = other;
 	assert_int_equal(tita_health_tx_round(h, &lost, ROUND), -ENOENT);
 	assert_int_equal(tita_health_close(h, 10 * ROUND, &s), 0);
-	/* All five pairs' bytes: 0.125 MB x (1+2+3+4+5). */
-	near(s.ports[0].tx_bytes_per_second, 125000.0 * 15 / 1e-3);
+	/* All five pairs' bytes, twice: 0.125 MB x (1+2+3+4+5). */
+	near(s.ports[0].tx_bytes_per_second, 2 * 125000.0 * 15 / 1e-3);
 	assert_int_equal(s.untracked.ports, 1);
 	assert_int_equal(s.untracked.samples_no_port, 1);
-	assert_int_equal(s.untracked.pairs, 3);
-	assert_int_equal(s.untracked.peers, 3);
-	assert_int_equal(s.untracked.jobs, 2);
+	assert_int_equal(s.untracked.pairs, 6);
+	assert_int_equal(s.untracked.peers, 6);
+	assert_int_equal(s.untracked.jobs, 4);
+	/* Remembered: the first two; the other three count as throughout. */
+	assert_int_equal(s.untracked.flows, 6);
 	assert_int_equal(s.n_pairs, 2);
 	near(s.pairs[0].shortfall_ratio, 0.9);
 	near(s.pairs[1].shortfall_ratio, 0.8);
 	assert_int_equal(s.n_jobs, 1);
-	near(s.jobs[0].tx_bytes_per_second, 125000.0 * (1 + 3 + 5) / 1e-3);
+	near(s.jobs[0].tx_bytes_per_second, 2 * 125000.0 * (1 + 3 + 5) / 1e-3);
 	/* Counted per interval. */
 	assert_int_equal(tita_health_close(h, 20 * ROUND, &s), 0);
 	assert_int_equal(s.untracked.pairs, 0);
@@ -327,15 +332,74 @@ static void test_bounds(void **state)
 	tita_health_params_default(&p);
 	p.worst_pairs = 3;
 	h = one_port(&p);
-	for (uint32_t k = 0; k < 8; k++) {
-		struct tita_health_tx t = tx(2 + k, 0, 125000 * k, 1, 10 * TITA_GBPS * 100, true);
+	for (int r = 1; r <= 2; r++)
+		for (uint32_t k = 0; k < 8; k++) {
+			struct tita_health_tx t =
+				tx(2 + k, 0, 125000 * k, 1, 10 * TITA_GBPS * 100, true);
 
-		assert_int_equal(tita_health_tx_round(h, &t, ROUND), 0);
-	}
+			assert_int_equal(tita_health_tx_round(h, &t, r * ROUND), 0);
+		}
 	assert_int_equal(tita_health_close(h, 10 * ROUND, &s), 0);
 	assert_int_equal(s.n_pairs, 3);
 	near(s.pairs[0].shortfall_ratio, 1);
 	near(s.pairs[2].shortfall_ratio, 0.8);
+	tita_health_free(h);
+}
+
+/* A transfer posted late in a round: its first round does not count, nor
+ * one after a gap of more than 1.5 rounds; an RX pair's likewise. An open
+ * transfer with more than the slack waiting is not app-limited. */
+static void test_throughout(void **state)
+{
+	struct tita_health_params p;
+	struct tita_health_snapshot s;
+	struct tita_health *h;
+
+	(void)state;
+	tita_health_params_default(&p);
+	h = one_port(&p);
+	/* Rounds 1, 2, 3, 5, 6: sends nothing of a backlog. Counted: 2, 3
+	 * (after 1, 2) and 6 (after 5); not 5 (round 4 missing). */
+	for (int r = 1; r <= 6; r++) {
+		struct tita_health_tx t = tx(2, 0, 0, 1000000, TITA_RATE_UNPACED, true);
+
+		if (r != 4)
+			assert_int_equal(tita_health_tx_round(h, &t, r * ROUND), 0);
+	}
+	/* Rounds 7-8: another pair, 1 MB sent of 1.25 with backlog: round 8. */
+	for (int r = 7; r <= 8; r++) {
+		struct tita_health_tx t = tx(3, 0, 1000000, 1, TITA_RATE_UNPACED, true);
+
+		assert_int_equal(tita_health_tx_round(h, &t, r * ROUND), 0);
+	}
+	assert_int_equal(tita_health_close(h, 10 * ROUND, &s), 0);
+	/* (3 x 1.25 + 0.25) of 4 x 1.25 MB */
+	near(s.ports[0].tx_blocked_ratio, (3 * 1.25 + 0.25) / (4 * 1.25));
+	/* Rounds 1-6 held 1 MB waiting (more than 0.1 x 1.25): not
+	 * app-limited; rounds 7-8 held a byte and sent 0.8 of what they were
+	 * allowed: app-limited. */
+	near(s.ports[0].tx_app_limited_ratio, 0.2);
+
+	/* Remembered across the close: round 11 follows round 10. */
+	struct tita_health_rx a = rx(2, 0, 0, 0, 0, 40 * TITA_GBPS, true);
+
+	assert_int_equal(tita_health_rx_round(h, &a, 10 * ROUND), 0);
+	assert_int_equal(tita_health_close(h, 10 * ROUND + 1, &s), 0);
+	near(s.ports[0].rx_shortfall_ratio, 0);
+	assert_int_equal(tita_health_rx_round(h, &a, 11 * ROUND), 0);
+	a.sender_backlogged = false;
+	assert_int_equal(tita_health_rx_round(h, &a, 12 * ROUND), 0);
+	a.sender_backlogged = true;
+	assert_int_equal(tita_health_rx_round(h, &a, 13 * ROUND), 0);
+	assert_int_equal(tita_health_close(h, 20 * ROUND, &s), 0);
+	near(s.ports[0].rx_shortfall_ratio, 1);
+	assert_int_equal(s.n_pairs, 1);
+	near(s.pairs[0].shortfall_ratio, 1);
+	/* Forgotten after an interval without it: round 31 is a first. */
+	assert_int_equal(tita_health_close(h, 30 * ROUND, &s), 0);
+	assert_int_equal(tita_health_rx_round(h, &a, 31 * ROUND), 0);
+	assert_int_equal(tita_health_close(h, 40 * ROUND, &s), 0);
+	near(s.ports[0].rx_shortfall_ratio, 0);
 	tita_health_free(h);
 }
 
@@ -493,8 +557,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tx_gauges), cmocka_unit_test(test_tx_line_cap_and_slack),
 		cmocka_unit_test(test_rx_gauges), cmocka_unit_test(test_silence),
-		cmocka_unit_test(test_bounds),	  cmocka_unit_test(test_bad_input),
-		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_bounds),	  cmocka_unit_test(test_throughout),
+		cmocka_unit_test(test_bad_input), cmocka_unit_test(test_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
