@@ -584,12 +584,13 @@ static void do_health(struct titad_control *ctl, struct arena *a, uint64_t now_n
 	}
 	{
 		static const char *const what[] = { "samples_no_port", "pairs", "peers", "jobs",
-						    "ports" };
+						    "ports",	       "flows" };
 		const uint64_t v[] = { s->untracked.samples_no_port, s->untracked.pairs,
-				       s->untracked.peers, s->untracked.jobs, s->untracked.ports };
+				       s->untracked.peers,	     s->untracked.jobs,
+				       s->untracked.ports,	     s->untracked.flows };
 
-		hr->untracked = az(a, 5 * sizeof(*hr->untracked));
-		for (size_t i = 0; i < 5 && hr->untracked; i++) {
+		hr->untracked = az(a, 6 * sizeof(*hr->untracked));
+		for (size_t i = 0; i < 6 && hr->untracked; i++) {
 			Tita__Control__ReasonCounter *rc = az(a, sizeof(*rc));
 
 			if (!rc)
