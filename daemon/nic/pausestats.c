@@ -345,20 +345,22 @@ static int ethtool_ioctl(int fd, const char *ifname, void *data)
  * a queue appears: the names and values are read at one count). */
 static int read_prio(int fd, const char *ifname, unsigned prio, struct tita_pause_counts *ret)
 {
-	struct {
-		struct ethtool_sset_info hdr;
-		uint32_t len;
-	} sset = { .hdr = { .cmd = ETHTOOL_GSSET_INFO, .sset_mask = 1ull << ETH_SS_STATS } };
+	/* The header and one u32 size after it (its flexible data[]). */
+	uint64_t raw[(sizeof(struct ethtool_sset_info) + sizeof(uint32_t) + 7) / 8] = { 0 };
+	struct ethtool_sset_info *sset = (struct ethtool_sset_info *)raw;
 	struct ethtool_gstrings *names = NULL;
 	struct ethtool_stats *stats = NULL;
 	size_t n, it, ir;
-	int r = ethtool_ioctl(fd, ifname, &sset);
+	int r;
 
+	sset->cmd = ETHTOOL_GSSET_INFO;
+	sset->sset_mask = 1ull << ETH_SS_STATS;
+	r = ethtool_ioctl(fd, ifname, sset);
 	if (r)
 		return r;
-	if (!(sset.hdr.sset_mask & (1ull << ETH_SS_STATS)) || !sset.len)
+	if (!(sset->sset_mask & (1ull << ETH_SS_STATS)) || !sset->data[0])
 		return -ENOENT;
-	n = sset.len;
+	n = sset->data[0];
 	names = calloc(1, sizeof(*names) + n * ETH_GSTRING_LEN);
 	stats = calloc(1, sizeof(*stats) + n * sizeof(uint64_t));
 	if (!names || !stats) {
