@@ -467,8 +467,13 @@ int tita_health_tx_round(struct tita_health *h, const struct tita_health_tx *s, 
 	pt->retx_packets += s->retx_packets;
 	if (s->tx_bytes || s->backlog_bytes)
 		pt->r_active = true;
+	/* Waiting means more than the slack of the round's allowance: the
+	 * last bytes of a message, or what a slow application has just made
+	 * ready, are not a sender held back. */
 	throughout = flow_round(h, (uint32_t)i, &s->remote, s->job_id, TITA_HEALTH_TX,
-				s->backlog_bytes > 0, s->interval_ns, now_ns);
+				(double)s->backlog_bytes > h->p.app_slack_ratio * allowed &&
+					s->backlog_bytes > 0,
+				s->interval_ns, now_ns);
 	if (throughout) {
 		pt->r_bl_allowed += allowed;
 		pt->r_bl_sent += (double)s->tx_bytes;

@@ -52,7 +52,8 @@ struct tita_health_params {
 	/* A TX round is application-limited when its open pairs held at most
 	 * app_slack_ratio of what they were allowed in it, and sent less than
 	 * (1 - app_slack_ratio) of it: the application did not keep up with
-	 * the network. */
+	 * the network. A TX pair is backlogged (for the blocked ratio) when
+	 * more than app_slack_ratio of its allowance waits at a round's end. */
 	double app_slack_ratio;
 	/* Memory bounds. */
 	uint32_t max_ports; /* <= TITA_HEALTH_PORTS_MAX */

@@ -153,8 +153,8 @@ static void test_tx_line_cap_and_slack(void **state)
 	tita_health_params_default(&p);
 	h = one_port(&p);
 	for (int r = 1; r <= 10; r++) {
-		struct tita_health_tx a = tx(2, 1, 625000, 100, TITA_RATE_UNPACED, true);
-		struct tita_health_tx b = tx(3, 1, 625000, 100, TITA_RATE_UNPACED, true);
+		struct tita_health_tx a = tx(2, 1, 625000, 1000000, TITA_RATE_UNPACED, true);
+		struct tita_health_tx b = tx(3, 1, 625000, 1000000, TITA_RATE_UNPACED, true);
 
 		assert_int_equal(tita_health_tx_round(h, &a, r * ROUND), 0);
 		assert_int_equal(tita_health_tx_round(h, &b, r * ROUND), 0);
@@ -298,8 +298,8 @@ static void test_bounds(void **state)
 		for (uint32_t k = 0; k < 5; k++) {
 			/* Remote 2+k sends (1+k) x 0.1 of its allowance: pair 2 is
 			 * worst (round 2 counts, with a backlog before it). */
-			struct tita_health_tx t =
-				tx(2 + k, k % 2, 125000 * (1 + k), 1, TITA_RATE_UNPACED, true);
+			struct tita_health_tx t = tx(2 + k, k % 2, 125000 * (1 + k), 1250000,
+						     TITA_RATE_UNPACED, true);
 
 			assert_int_equal(tita_health_tx_round(h, &t, r * ROUND), 0);
 		}
@@ -335,7 +335,7 @@ static void test_bounds(void **state)
 	for (int r = 1; r <= 2; r++)
 		for (uint32_t k = 0; k < 8; k++) {
 			struct tita_health_tx t =
-				tx(2 + k, 0, 125000 * k, 1, 10 * TITA_GBPS * 100, true);
+				tx(2 + k, 0, 125000 * k, 1250000, 10 * TITA_GBPS * 100, true);
 
 			assert_int_equal(tita_health_tx_round(h, &t, r * ROUND), 0);
 		}
@@ -366,19 +366,24 @@ static void test_throughout(void **state)
 		if (r != 4)
 			assert_int_equal(tita_health_tx_round(h, &t, r * ROUND), 0);
 	}
-	/* Rounds 7-8: another pair, 1 MB sent of 1.25 with backlog: round 8. */
-	for (int r = 7; r <= 8; r++) {
-		struct tita_health_tx t = tx(3, 0, 1000000, 1, TITA_RATE_UNPACED, true);
+	/* Rounds 7-8: another pair, 1 MB sent of 1.25 with 0.2 MB waiting:
+	 * round 8. Round 9: 0.5 MB sent, 125 KB (the slack) waiting: not
+	 * held back, but app-limited. */
+	for (int r = 7; r <= 9; r++) {
+		struct tita_health_tx t = tx(3, 0, 1000000, 200000, TITA_RATE_UNPACED, true);
 
+		if (r == 9) {
+			t.tx_bytes = 500000;
+			t.backlog_bytes = 125000;
+		}
 		assert_int_equal(tita_health_tx_round(h, &t, r * ROUND), 0);
 	}
 	assert_int_equal(tita_health_close(h, 10 * ROUND, &s), 0);
 	/* (3 x 1.25 + 0.25) of 4 x 1.25 MB */
 	near(s.ports[0].tx_blocked_ratio, (3 * 1.25 + 0.25) / (4 * 1.25));
-	/* Rounds 1-6 held 1 MB waiting (more than 0.1 x 1.25): not
-	 * app-limited; rounds 7-8 held a byte and sent 0.8 of what they were
-	 * allowed: app-limited. */
-	near(s.ports[0].tx_app_limited_ratio, 0.2);
+	/* Rounds 1-8 held more than 0.1 x 1.25 MB waiting: not app-limited;
+	 * round 9 held the slack and sent 0.4 of what it was allowed. */
+	near(s.ports[0].tx_app_limited_ratio, 0.1);
 
 	/* Remembered across the close: round 11 follows round 10. */
 	struct tita_health_rx a = rx(2, 0, 0, 0, 0, 40 * TITA_GBPS, true);
