@@ -19,10 +19,13 @@
  * Rounds: samples fed with the same now_ns belong to one control round of
  * their port. The gauges that count rounds divide by the rounds the
  * interval held (its length over round_ns), at least by those that were fed.
- * A pair's round counts towards the blocked and shortfall ratios only when
- * the pair (its job's, of its role) was backlogged at the end of its round
- * before too (fed at most 1.5 of its intervals earlier): a pair is
- * remembered into the interval after the one it was last fed in.
+ * What a TX pair was allowed in a round (for the blocked ratio) is what
+ * waited at the end of its round before (fed at most 1.5 of its intervals
+ * earlier), up to its rate times the round, when that was more than
+ * app_slack_ratio of it; an RX pair's grant is owed (for the shortfall)
+ * when its sender reported a backlog at the ends of both rounds. A pair
+ * (its job's, of its role) is remembered into the interval after the one
+ * it was last fed in.
  */
 #ifndef TITA_HEALTH_H
 #define TITA_HEALTH_H
@@ -52,8 +55,7 @@ struct tita_health_params {
 	/* A TX round is application-limited when its open pairs held at most
 	 * app_slack_ratio of what they were allowed in it, and sent less than
 	 * (1 - app_slack_ratio) of it: the application did not keep up with
-	 * the network. A TX pair is backlogged (for the blocked ratio) when
-	 * more than app_slack_ratio of its allowance waits at a round's end. */
+	 * the network. */
 	double app_slack_ratio;
 	/* Memory bounds. */
 	uint32_t max_ports; /* <= TITA_HEALTH_PORTS_MAX */
