@@ -150,7 +150,8 @@ static void test_tx_queued(void **state)
 	(void)state;
 	for (int r = 1; r <= 100; r++) {
 		/* .2: 100,000 queued bytes drain 5,000 a round, none enter.
-		 * .3: 5,000 enter a round, the queue grows by 2,500. */
+		 * .3: 5,000 enter a round, and its queue (100,000 bytes from
+		 * the start: a whole allowance always waits) grows by 2,500. */
 		struct tita_tx_sample s[2] = {
 			{ .local = addr(1),
 			  .remote = addr(2),
@@ -162,8 +163,8 @@ static void test_tx_queued(void **state)
 			  .remote = addr(3),
 			  .job_id = 7,
 			  .interval_ns = MS,
-			  .tx_bytes = 5000,
-			  .backlog_bytes = (uint64_t)r * 2500 },
+			  .tx_bytes = r == 1 ? 105000 : 5000,
+			  .backlog_bytes = 100000 + (uint64_t)r * 2500 },
 		};
 
 		titad_health_samples(h, s, 2, NULL, 0, NULL, 0, t + r * MS);
