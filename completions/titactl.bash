@@ -87,7 +87,7 @@ _titactl()
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "-j --json -p --pretty -s --socket -h --help -V --version" -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W "status ports fabric peers pairs qps job monitor help" -- "$cur"))
+			COMPREPLY=($(compgen -W "status ports fabric peers pairs qps health job monitor help" -- "$cur"))
 		fi
 		return
 	fi

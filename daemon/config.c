@@ -28,6 +28,7 @@ enum section_kind {
 	SEC_PORT,
 	SEC_JOB,
 	SEC_FABRIC,
+	SEC_HEALTH,
 	SEC_BAD, /* an unknown section: its keys are not reported again */
 };
 
@@ -141,6 +142,10 @@ void titad_config_defaults(struct titad_config *cfg)
 	/* A dump of every QP costs a few netlink round trips per device:
 	 * once a second finds a job's QPs while it starts. */
 	cfg->qp_scan_interval_ns = TITA_NSEC_PER_SEC;
+	cfg->health_interval_ns = TITA_NSEC_PER_SEC;
+	cfg->health_pairs = 16;
+	/* RoCE's usual lossless priority (mlx5's and most vendors' default). */
+	cfg->health_pause_priority = 3;
 	tita_ctl_params_default(&cfg->params);
 	tita_fabric_conf_defaults(&cfg->fabric);
 	/* titad reads every port's BPF maps once per interval: 1 ms, not the
@@ -376,10 +381,11 @@ static void begin_section(struct pctx *c, const char *name)
 	kind[n] = '\0';
 
 	if (!strcmp(kind, "daemon") || !strcmp(kind, "controller") || !strcmp(kind, "peers") ||
-	    !strcmp(kind, "fabric")) {
+	    !strcmp(kind, "fabric") || !strcmp(kind, "health")) {
 		c->sec = kind[0] == 'd' ? SEC_DAEMON :
 			 kind[0] == 'c' ? SEC_CONTROLLER :
 			 kind[0] == 'p' ? SEC_PEERS :
+			 kind[0] == 'h' ? SEC_HEALTH :
 					  SEC_FABRIC;
 		if (*arg) {
 			c->sec = SEC_BAD;
@@ -773,6 +779,31 @@ static int key_fabric(struct pctx *c, const char *k, const char *v)
 	return 0;
 }
 
+/* Health evidence (issue 14): how often it is closed, how many pairs it
+ * names, the PFC priority whose pause frames count. */
+static int key_health(struct pctx *c, const char *k, const char *v)
+{
+	struct titad_config *g = &c->cfg;
+	uint64_t n;
+
+	if (!strcmp(k, "interval"))
+		return get_duration(c, k, v, 100 * TITA_NSEC_PER_MSEC, 60 * TITA_NSEC_PER_SEC,
+				    "100ms..60s", &g->health_interval_ns);
+	if (!strcmp(k, "pairs")) {
+		if (get_u64(c, k, v, 1, TITAD_HEALTH_PAIRS_MAX, "1..64", &n))
+			return -1;
+		g->health_pairs = (uint32_t)n;
+		return 0;
+	}
+	if (!strcmp(k, "pause-priority")) {
+		if (get_u64(c, k, v, 0, 7, "0..7", &n))
+			return -1;
+		g->health_pause_priority = (uint32_t)n;
+		return 0;
+	}
+	return 1;
+}
+
 static int key_port(struct pctx *c, const char *k, const char *v)
 {
 	struct titad_port_conf *pt = c->port;
@@ -861,6 +892,9 @@ static int handler(void *user, const char *section, const char *name, const char
 	case SEC_FABRIC:
 		r = key_fabric(c, name, value);
 		break;
+	case SEC_HEALTH:
+		r = key_health(c, name, value);
+		break;
 	default: /* SEC_BAD: said once, at its header */
 		return 1;
 	}
@@ -871,6 +905,7 @@ static int handler(void *user, const char *section, const char *name, const char
 		     c->sec == SEC_PEERS      ? "peers" :
 		     c->sec == SEC_PORT	      ? "port" :
 		     c->sec == SEC_FABRIC     ? "fabric" :
+		     c->sec == SEC_HEALTH     ? "health" :
 						"job");
 	return 1;
 }
@@ -1214,6 +1249,9 @@ static const struct titad_config_range ranges[] = {
 	{ "peers", "max-peers", "16", "1048576", "15", "1048577" },
 	{ "peers", "coalesce", "0", "1ms", NULL, "1001us" },
 	{ "peers", "boot-id-skew", "1s", "3600s", "999ms", "3601s" },
+	{ "health", "interval", "100ms", "60s", "99ms", "61s" },
+	{ "health", "pairs", "1", "64", "0", "65" },
+	{ "health", "pause-priority", "0", "7", NULL, "8" },
 	{ "port eth0", "line-rate", "1", "3.2T", "0", "3.3T" },
 	{ "port eth0", "eta", "0.05", "1", "0.04", "1.5" },
 	{ "job j", "weight", "0.001", "1000", "0.0001", "1001" },

@@ -16,6 +16,7 @@
  *                 start-rate, max-pairs, max-jobs
  *   [peers]       port, bind, key-file, key-id, static, max-peers, coalesce,
  *                 boot-id-skew
+ *   [health]      interval, pairs, pause-priority
  *   [port IFNAME] address, line-rate, eta          (one section per NIC)
  *   [job NAME]    dst, weight, min, max             (selector + policy)
  *
@@ -102,6 +103,8 @@ struct titad_job_conf {
 };
 
 #define TITAD_METRICS_PAIRS_ALL UINT32_MAX
+/* [health] pairs: at most lib/health's TITA_HEALTH_WORST_MAX. */
+#define TITAD_HEALTH_PAIRS_MAX 64
 
 struct titad_config {
 	char path[TITAD_PATH_MAX]; /* for messages */
@@ -152,6 +155,12 @@ struct titad_config {
 	/* A peer's boot id more than this ahead of our wall clock is refused
 	 * (a forged one, or a clock that is wrong). */
 	uint64_t boot_id_skew_ns;
+
+	/* [health]: the evidence's interval, the worst pairs it names (K),
+	 * and the PFC priority whose pause frames it counts. */
+	uint64_t health_interval_ns;
+	uint32_t health_pairs;
+	uint32_t health_pause_priority;
 
 	/* [fabric]: where the host sits (no topology file: nowhere known). */
 	struct tita_fabric_conf fabric;

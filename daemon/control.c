@@ -34,6 +34,7 @@
 
 #include "control.h"
 #include "ctlproto.h"
+#include "health.h"
 #include "log.h"
 #include "tita-config.h"
 #include "units.h"
@@ -479,6 +480,129 @@ static void do_fabric(struct titad_control *ctl, struct arena *a, Tita__Control_
 	resp->fabric = fr;
 }
 
+static const char *health_ifname(const struct titad_sources *src, const struct tita_addr *local,
+				 char *buf, size_t size)
+{
+	int i = titad_ports_find(src->ports, local);
+
+	if (i >= 0)
+		return titad_ports_get(src->ports, (uint32_t)i)->ifname;
+	return tita_format_addr(local, buf, size);
+}
+
+static void do_health(struct titad_control *ctl, struct arena *a, uint64_t now_ns,
+		      Tita__Control__Response *resp)
+{
+	const struct titad_sources *src = &ctl->src_;
+	const struct tita_health_snapshot *s = src->health ? titad_health_snapshot(src->health) :
+							     NULL;
+	Tita__Control__HealthResponse *hr = az(a, sizeof(*hr));
+	char buf[TITA_ADDR_STRLEN];
+
+	if (!hr)
+		return;
+	tita__control__health_response__init(hr);
+	resp->body_case = TITA__CONTROL__RESPONSE__BODY_HEALTH;
+	resp->health = hr;
+	if (!src->health)
+		return;
+	hr->interval_ns = titad_health_interval_ns(src->health);
+	if (!s)
+		return;
+	hr->ready = true;
+	hr->covered_ns = s->end_ns - s->start_ns;
+	hr->ended_ago_ns = now_ns > s->end_ns ? now_ns - s->end_ns : 0;
+	hr->ports = az(a, (s->n_ports ? s->n_ports : 1) * sizeof(*hr->ports));
+	for (uint32_t i = 0; i < s->n_ports && hr->ports; i++) {
+		const struct tita_health_port_gauges *g = &s->ports[i];
+		Tita__Control__HealthPort *p = az(a, sizeof(*p));
+
+		if (!p)
+			break;
+		tita__control__health_port__init(p);
+		p->ifname = astr(a, health_ifname(src, &g->local, buf, sizeof(buf)));
+		p->addr = addr_bytes(a, &g->local);
+		p->line_rate_bps = g->line_rate_bps;
+		p->tx_bytes_per_second = g->tx_bytes_per_second;
+		p->rx_bytes_per_second = g->rx_bytes_per_second;
+		p->tx_active_ratio = g->tx_active_ratio;
+		p->tx_blocked_ratio = g->tx_blocked_ratio;
+		p->tx_app_limited_ratio = g->tx_app_limited_ratio;
+		p->rx_shortfall_ratio = g->rx_shortfall_ratio;
+		p->ce_ratio = g->ce_ratio;
+		p->loss_ratio = g->loss_ratio;
+		p->pause_known = g->pause_known;
+		p->pause_tx_per_second = g->pause_tx_per_second;
+		p->pause_rx_per_second = g->pause_rx_per_second;
+		p->peers_silent = g->peers_silent;
+		hr->ports[hr->n_ports++] = p;
+	}
+	hr->pairs = az(a, (s->n_pairs ? s->n_pairs : 1) * sizeof(*hr->pairs));
+	for (uint32_t i = 0; i < s->n_pairs && hr->pairs; i++) {
+		const struct tita_health_pair_gauges *g = &s->pairs[i];
+		Tita__Control__HealthPair *p = az(a, sizeof(*p));
+
+		if (!p)
+			break;
+		tita__control__health_pair__init(p);
+		p->ifname = astr(a, health_ifname(src, &g->local, buf, sizeof(buf)));
+		p->remote = addr_bytes(a, &g->remote);
+		p->role = g->role == TITA_HEALTH_TX ? TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_TX :
+						      TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_RX;
+		p->has_spine = g->spine != TITA_HEALTH_SPINE_NONE;
+		p->spine = p->has_spine ? g->spine : 0;
+		p->shortfall_ratio = g->shortfall_ratio;
+		p->loss_ratio = g->loss_ratio;
+		hr->pairs[hr->n_pairs++] = p;
+	}
+	hr->silent = az(a, (s->n_silent ? s->n_silent : 1) * sizeof(*hr->silent));
+	for (uint32_t i = 0; i < s->n_silent && hr->silent; i++) {
+		Tita__Control__HealthSilentPeer *p = az(a, sizeof(*p));
+
+		if (!p)
+			break;
+		tita__control__health_silent_peer__init(p);
+		p->ifname = astr(a, health_ifname(src, &s->silent[i].local, buf, sizeof(buf)));
+		p->remote = addr_bytes(a, &s->silent[i].remote);
+		p->silent_seconds = s->silent[i].silent_seconds;
+		hr->silent[hr->n_silent++] = p;
+	}
+	hr->jobs = az(a, (s->n_jobs ? s->n_jobs : 1) * sizeof(*hr->jobs));
+	for (uint32_t i = 0; i < s->n_jobs && hr->jobs; i++) {
+		Tita__Control__HealthJob *j = az(a, sizeof(*j));
+		char name[TITA_JOB_NAME_MAX + 16];
+
+		if (!j)
+			break;
+		tita__control__health_job__init(j);
+		j->job_id = s->jobs[i].job_id;
+		j->job = astr(a, titad_engine_job_name(src->engine, s->jobs[i].job_id, name,
+						       sizeof(name)));
+		j->tx_bytes_per_second = s->jobs[i].tx_bytes_per_second;
+		j->rx_bytes_per_second = s->jobs[i].rx_bytes_per_second;
+		hr->jobs[hr->n_jobs++] = j;
+	}
+	{
+		static const char *const what[] = { "samples_no_port", "pairs", "peers", "jobs",
+						    "ports",	       "flows" };
+		const uint64_t v[] = { s->untracked.samples_no_port, s->untracked.pairs,
+				       s->untracked.peers,	     s->untracked.jobs,
+				       s->untracked.ports,	     s->untracked.flows };
+
+		hr->untracked = az(a, 6 * sizeof(*hr->untracked));
+		for (size_t i = 0; i < 6 && hr->untracked; i++) {
+			Tita__Control__ReasonCounter *rc = az(a, sizeof(*rc));
+
+			if (!rc)
+				break;
+			tita__control__reason_counter__init(rc);
+			rc->reason = (char *)what[i];
+			rc->count = v[i];
+			hr->untracked[hr->n_untracked++] = rc;
+		}
+	}
+}
+
 static void do_peers(struct titad_control *ctl, struct arena *a, uint64_t now_ns,
 		     Tita__Control__Response *resp)
 {
@@ -845,6 +969,9 @@ static void handle(struct client *c, const uint8_t *buf, size_t len, uint64_t no
 			break;
 		case TITA__CONTROL__REQUEST__BODY_FABRIC:
 			do_fabric(ctl, &a, &resp);
+			break;
+		case TITA__CONTROL__REQUEST__BODY_HEALTH:
+			do_health(ctl, &a, now_ns, &resp);
 			break;
 		case TITA__CONTROL__REQUEST__BODY_PEERS:
 			do_peers(ctl, &a, now_ns, &resp);

@@ -18,6 +18,7 @@
 
 #include "cgroupjob.h"
 #include "engine.h"
+#include "health.h"
 #include "log.h"
 #include "pacer_nic.h"
 #include "units.h"
@@ -81,6 +82,18 @@ struct titad_engine {
 	struct tita_ratelimit path_err_rl;
 	bool said_no_paths;
 	bool steer;
+
+	/* Health evidence (NULL: none): the samples one pass gave the
+	 * controller, and the controller's pairs as they were then. */
+	struct titad_health *health;
+	struct tita_tx_sample *round_tx; /* the datapath's: bytes into the queue */
+	struct tita_tx_sample *round_txs; /* the sensor's: bytes sent */
+	struct tita_rx_sample *round_rx;
+	size_t n_round_tx, n_round_rx, cap_round_tx, cap_round_rx;
+	size_t n_round_txs, cap_round_txs;
+	struct tita_pair_info *round_pairs;
+	size_t cap_round_pairs;
+	uint64_t health_alloc_failures;
 };
 
 /* ---- jobs ------------------------------------------------------------------ */
@@ -562,6 +575,92 @@ static void peer_seen(struct titad_engine *e, const struct tita_addr *remote, ui
 		e->out->peer_seen(e->out_ctx, remote, now_ns);
 }
 
+/* A sample the controller took, kept for the health feed of this pass. */
+static void keep_tx_in(struct titad_engine *e, struct tita_tx_sample **arr, size_t *n, size_t *cap,
+		       const struct tita_tx_sample *ts)
+{
+	if (!e->health)
+		return;
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 64;
+		struct tita_tx_sample *p = realloc(*arr, c * sizeof(*p));
+
+		if (!p) {
+			e->health_alloc_failures++;
+			return;
+		}
+		*arr = p;
+		*cap = c;
+	}
+	(*arr)[(*n)++] = *ts;
+}
+
+static void keep_tx(struct titad_engine *e, const struct tita_tx_sample *ts)
+{
+	keep_tx_in(e, &e->round_tx, &e->n_round_tx, &e->cap_round_tx, ts);
+}
+
+static void keep_tx_sent(struct titad_engine *e, const struct tita_tx_sample *ts)
+{
+	keep_tx_in(e, &e->round_txs, &e->n_round_txs, &e->cap_round_txs, ts);
+}
+
+static void keep_rx(struct titad_engine *e, const struct tita_rx_sample *rs)
+{
+	if (!e->health)
+		return;
+	if (e->n_round_rx == e->cap_round_rx) {
+		size_t cap = e->cap_round_rx ? 2 * e->cap_round_rx : 64;
+		struct tita_rx_sample *p = realloc(e->round_rx, cap * sizeof(*p));
+
+		if (!p) {
+			e->health_alloc_failures++;
+			return;
+		}
+		e->round_rx = p;
+		e->cap_round_rx = cap;
+	}
+	e->round_rx[e->n_round_rx++] = *rs;
+}
+
+/* A health round ends: its sums with the controller's pairs as they are
+ * (the rates and grants that applied over the round: before this pass's
+ * controller round changes them). */
+void titad_engine_health_window(struct titad_engine *e, uint64_t now_ns)
+{
+	size_t n;
+
+	if (!e->health)
+		return;
+	n = tita_ctl_n_pairs(e->ctl);
+	if (n > e->cap_round_pairs) {
+		size_t cap = n + n / 4 + 16;
+		struct tita_pair_info *p = realloc(e->round_pairs, cap * sizeof(*p));
+
+		if (!p) {
+			e->health_alloc_failures++;
+			n = e->cap_round_pairs;
+		} else {
+			e->round_pairs = p;
+			e->cap_round_pairs = cap;
+		}
+	}
+	n = tita_ctl_pairs(e->ctl, e->round_pairs, e->cap_round_pairs);
+	if (n > e->cap_round_pairs)
+		n = e->cap_round_pairs;
+	titad_health_window(e->health, e->round_pairs, n, now_ns);
+}
+
+/* The pass's samples into the health evidence; the pairs, once a health
+ * round. */
+static void feed_health(struct titad_engine *e, uint64_t now_ns)
+{
+	titad_health_samples(e->health, e->round_tx, e->n_round_tx, e->round_txs, e->n_round_txs,
+			     e->round_rx, e->n_round_rx, now_ns);
+	if (titad_health_window_due(e->health, now_ns))
+		titad_engine_health_window(e, now_ns);
+}
+
 static void feed_port(struct titad_engine *e, const struct titad_port *p,
 		      const struct tita_bpf_snapshot *s, uint64_t now_ns)
 {
@@ -575,6 +674,8 @@ static void feed_port(struct titad_engine *e, const struct titad_port *p,
 			continue;
 		tita_bpf_rx_sample(s, rp, &p->addr, &rs);
 		tita_ctl_rx_sample(e->ctl, &rs, now_ns);
+		/* Kept also when the controller had no room for it. */
+		keep_rx(e, &rs);
 		peer_seen(e, &rp->remote, now_ns);
 	}
 	for (size_t i = 0; i < s->n_tx_peers; i++) {
@@ -604,6 +705,7 @@ static void feed_port(struct titad_engine *e, const struct titad_port *p,
 		ts.tx_bytes = tp->delta.roce_bytes;
 		ts.backlog_bytes = backlog_bytes;
 		tita_ctl_tx_sample(e->ctl, &ts, now_ns);
+		keep_tx(e, &ts);
 		peer_seen(e, &tp->remote, now_ns);
 	}
 }
@@ -620,6 +722,7 @@ static void sensor_sample(const struct tita_tx_sample *s, void *ctx)
 {
 	struct sensor_ctx *c = ctx;
 
+	keep_tx_sent(c->e, s);
 	if (tita_ctl_tx_sample(c->e->ctl, s, c->now_ns) == 0)
 		peer_seen(c->e, &s->remote, c->now_ns);
 }
@@ -641,6 +744,7 @@ void titad_engine_round(struct titad_engine *e, uint64_t now_ns)
 		ops->process(e->pacer, now_ns);
 	if (now_ns - e->last_read_ns >= e->interval_ns / 2) {
 		e->last_read_ns = now_ns;
+		e->n_round_tx = e->n_round_txs = e->n_round_rx = 0;
 		for (uint32_t i = 0; i < n_ports; i++) {
 			const struct tita_bpf_snapshot *s;
 
@@ -654,14 +758,19 @@ void titad_engine_round(struct titad_engine *e, uint64_t now_ns)
 
 			ops->tx_samples(e->pacer, now_ns, sensor_sample, &c);
 		}
+		if (e->health)
+			feed_health(e, now_ns);
 	}
 	if (now_ns - e->nic_read_ns >= NIC_READ_INTERVAL_NS) {
 		e->nic_read_ns = now_ns;
 		for (uint32_t i = 0; i < n_ports; i++) {
 			struct tita_port_sample ps;
 
-			if (titad_ports_read_nic(e->ports, i, now_ns, &ps))
+			if (titad_ports_read_nic(e->ports, i, now_ns, &ps)) {
 				tita_ctl_port_sample(e->ctl, &ps, now_ns);
+				if (e->health)
+					titad_health_nic_rx(e->health, &ps.local, ps.rx_packets);
+			}
 		}
 	}
 	if (tita_ctl_next_deadline_ns(e->ctl) <= now_ns)
@@ -840,6 +949,11 @@ int titad_engine_open(struct titad_engine **ret, struct tita_event *ev,
 	return 0;
 }
 
+void titad_engine_set_health(struct titad_engine *e, struct titad_health *h)
+{
+	e->health = h;
+}
+
 void titad_engine_set_out(struct titad_engine *e, const struct titad_engine_out *out, void *ctx)
 {
 	e->out = out;
@@ -875,6 +989,10 @@ struct titad_engine *titad_engine_close(struct titad_engine *e)
 	if (e->t_ctl)
 		tita_event_timer_set(e->ev, e->t_ctl, TITA_TIME_NEVER);
 	e->ctl = tita_ctl_free(e->ctl);
+	free(e->round_tx);
+	free(e->round_txs);
+	free(e->round_rx);
+	free(e->round_pairs);
 	free(e);
 	return NULL;
 }

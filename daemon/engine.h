@@ -94,6 +94,12 @@ int titad_engine_open(struct titad_engine **ret, struct tita_event *ev,
 		      size_t err_size);
 /* Remove every pacing rule and free. Accepts NULL. */
 struct titad_engine *titad_engine_close(struct titad_engine *e);
+struct titad_health;
+/* Feed h (kept; NULL: none) each pass with the samples the controller got
+ * and its pairs. */
+void titad_engine_set_health(struct titad_engine *e, struct titad_health *h);
+/* End the health round now (before a health interval ends). */
+void titad_engine_health_window(struct titad_engine *e, uint64_t now_ns);
 /* out (kept) gets ctx. */
 void titad_engine_set_out(struct titad_engine *e, const struct titad_engine_out *out, void *ctx);
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "health.h"
 #include "log.h"
 #include "metrics.h"
 #include "tita-config.h"
@@ -792,6 +793,59 @@ static void render_http(const struct titad_http *http, struct sbuf *b)
 		  (unsigned long long)hs.refused);
 }
 
+/* lib/health's labels: a port by its interface, a peer by its address, a
+ * job by its name. */
+static const char *health_port_name(void *ctx, const struct tita_addr *local, char *buf,
+				    size_t size)
+{
+	const struct titad_sources *src = ctx;
+	int i = titad_ports_find(src->ports, local);
+
+	if (i >= 0)
+		snprintf(buf, size, "%s", titad_ports_get(src->ports, (uint32_t)i)->ifname);
+	else
+		tita_format_addr(local, buf, size);
+	return buf;
+}
+
+static const char *health_peer_name(void *ctx, const struct tita_addr *remote, char *buf,
+				    size_t size)
+{
+	(void)ctx;
+	return tita_format_addr(remote, buf, size);
+}
+
+static const char *health_job_name(void *ctx, uint32_t job_id, char *buf, size_t size)
+{
+	const struct titad_sources *src = ctx;
+
+	return titad_engine_job_name(src->engine, job_id, buf, size);
+}
+
+/* The health evidence of the last interval (none before the first ends):
+ * the schema of issue 14, as the simulator writes it, without instance
+ * (Prometheus adds it). */
+static void render_health(const struct titad_sources *src, struct sbuf *b)
+{
+	const struct tita_health_snapshot *snap = src->health ? titad_health_snapshot(src->health) :
+								NULL;
+	struct tita_health_namer namer = { (void *)src, health_port_name, health_peer_name,
+					   health_job_name };
+	struct tita_health_source hs = { .snap = snap, .namer = &namer };
+	size_t need;
+
+	if (!snap || b->failed)
+		return;
+	need = tita_health_format(&hs, 1, NULL, 0);
+	if (need == (size_t)-1)
+		return;
+	/* Room for the text and its NUL, then the length is the text's. */
+	sb_printf(b, "%*s", (int)need, "");
+	if (b->failed)
+		return;
+	tita_health_format(&hs, 1, b->p + b->len - need, need + 1);
+}
+
 static char *render_all(const struct titad_sources *src, const struct titad_http *http,
 			uint64_t now_ns, size_t *ret_len)
 {
@@ -924,6 +978,7 @@ static char *render_all(const struct titad_sources *src, const struct titad_http
 	render_pairs(src, &b);
 	render_qps(src, &es, &b);
 	render_fabric(src, &es, &b);
+	render_health(src, &b);
 	render_http(http, &b);
 	if (b.failed) {
 		free(b.p);

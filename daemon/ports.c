@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pausestats.h"
 #include "ports.h"
 #include "units.h"
 
@@ -391,6 +392,33 @@ bool titad_ports_read_nic(struct titad_ports *ps, uint32_t i, uint64_t now_ns,
 	p->nic_prev_ns = now_ns;
 	p->nic_prev_ok = p->nic_ok;
 	return ok;
+}
+
+bool titad_ports_read_pause(struct titad_ports *ps, uint32_t i, unsigned prio,
+			    uint64_t *ret_tx_frames, uint64_t *ret_rx_frames)
+{
+	struct titad_port *p = &ps->ports[i];
+	struct tita_pause_counts c;
+	int r = tita_pause_read(p->ifname, prio, &p->pause_family, &c);
+
+	if (r || (!c.has_link && !c.has_prio)) {
+		if (!p->pause_said)
+			log_info("%s: the NIC counts no pause frames (%s): its pause evidence is "
+				 "unknown",
+				 p->ifname,
+				 r ? strerror(-r) :
+				     "no ethtool pause statistics, no per-priority pause counters");
+		p->pause_said = true;
+		return false;
+	}
+	if (p->pause_said)
+		log_info("%s: the NIC counts pause frames (%s%s%s)", p->ifname,
+			 c.has_link ? "link-level" : "", c.has_link && c.has_prio ? ", " : "",
+			 c.has_prio ? "per priority" : "");
+	p->pause_said = false;
+	*ret_tx_frames = c.link_tx_frames + c.prio_tx_frames;
+	*ret_rx_frames = c.link_rx_frames + c.prio_rx_frames;
+	return true;
 }
 
 int titad_ports_check(const struct titad_config *cfg, char *err, size_t err_size)

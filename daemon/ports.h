@@ -39,6 +39,10 @@ struct titad_port {
 	struct tita_nic_sample nic_prev;
 	uint64_t nic_prev_ns;
 	bool nic_prev_ok;
+	/* PFC/pause frames (ethtool): the genl family, and whether the NIC's
+	 * having none was said already. */
+	uint16_t pause_family;
+	bool pause_said;
 	const struct tita_bpf_snapshot *snap; /* the latest good read, or NULL */
 	uint64_t read_errors;
 	/* The device is there and up, the datapath on it; else why not
@@ -114,5 +118,12 @@ int titad_ports_read(struct titad_ports *ps, uint32_t i, uint64_t now_ns,
  * the previous read when both reads had what it needs. */
 bool titad_ports_read_nic(struct titad_ports *ps, uint32_t i, uint64_t now_ns,
 			  struct tita_port_sample *ret_sample);
+
+/* The pause frames port i's NIC sent and received, cumulative: link-level
+ * (ethtool's pause statistics) plus PFC on priority prio (the driver's
+ * tx_prio<P>_pause). false when the NIC counts neither (veth, virtio),
+ * said once in the log: the evidence is absent, not 0. */
+bool titad_ports_read_pause(struct titad_ports *ps, uint32_t i, unsigned prio,
+			    uint64_t *ret_tx_frames, uint64_t *ret_rx_frames);
 
 #endif /* TITAD_PORTS_H */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 struct titad_control;
+struct titad_health;
 
 #include "discovery.h"
 #include "engine.h"
@@ -23,6 +24,7 @@ struct titad_sources {
 	const struct titad_discovery *discovery; /* may be NULL */
 	const struct titad_fabric *fabric; /* may be NULL */
 	const struct titad_control *control; /* may be NULL */
+	const struct titad_health *health; /* may be NULL */
 	uint64_t start_ns; /* for the uptime */
 	uint32_t metrics_pairs; /* titad_config's */
 	/* Configuration reloads, by result. */

@@ -574,6 +574,188 @@ static int cmd_fabric(int argc, char **argv)
 	return 0;
 }
 
+/* ,"key":ratio */
+static void json_ratio(const char *key, double v)
+{
+	printf(",\"%s\":%.6f", key, v);
+}
+
+static void health_json(const Tita__Control__HealthResponse *h)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	printf("{\"ready\":%s,\"interval_ns\":%llu,\"covered_ns\":%llu,\"ended_ago_ns\":%llu,"
+	       "\"ports\":[",
+	       h->ready ? "true" : "false", (unsigned long long)h->interval_ns,
+	       (unsigned long long)h->covered_ns, (unsigned long long)h->ended_ago_ns);
+	for (size_t i = 0; i < h->n_ports; i++) {
+		const Tita__Control__HealthPort *p = h->ports[i];
+
+		addr_str(&p->addr, a, sizeof(a));
+		printf("%s{\"ifname\":", i ? "," : "");
+		json_str(p->ifname);
+		printf(",\"addr\":");
+		json_str(a);
+		printf(",\"line_rate_bps\":%llu,\"tx_bytes_per_second\":%.0f,"
+		       "\"rx_bytes_per_second\":%.0f",
+		       (unsigned long long)p->line_rate_bps, p->tx_bytes_per_second,
+		       p->rx_bytes_per_second);
+		json_ratio("tx_active_ratio", p->tx_active_ratio);
+		json_ratio("tx_blocked_ratio", p->tx_blocked_ratio);
+		json_ratio("tx_app_limited_ratio", p->tx_app_limited_ratio);
+		json_ratio("rx_shortfall_ratio", p->rx_shortfall_ratio);
+		json_ratio("ce_ratio", p->ce_ratio);
+		json_ratio("loss_ratio", p->loss_ratio);
+		if (p->pause_known)
+			printf(",\"pause_tx_per_second\":%.3f,\"pause_rx_per_second\":%.3f",
+			       p->pause_tx_per_second, p->pause_rx_per_second);
+		else
+			printf(",\"pause_tx_per_second\":null,\"pause_rx_per_second\":null");
+		printf(",\"peers_silent\":%u}", p->peers_silent);
+	}
+	printf("],\"pairs\":[");
+	for (size_t i = 0; i < h->n_pairs; i++) {
+		const Tita__Control__HealthPair *p = h->pairs[i];
+
+		addr_str(&p->remote, a, sizeof(a));
+		printf("%s{\"ifname\":", i ? "," : "");
+		json_str(p->ifname);
+		printf(",\"peer\":");
+		json_str(a);
+		printf(",\"role\":\"%s\",\"spine\":",
+		       p->role == TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_TX ? "tx" : "rx");
+		if (p->has_spine)
+			printf("%u", p->spine);
+		else
+			printf("null");
+		json_ratio("shortfall_ratio", p->shortfall_ratio);
+		json_ratio("loss_ratio", p->loss_ratio);
+		printf("}");
+	}
+	printf("],\"silent\":[");
+	for (size_t i = 0; i < h->n_silent; i++) {
+		addr_str(&h->silent[i]->remote, a, sizeof(a));
+		printf("%s{\"ifname\":", i ? "," : "");
+		json_str(h->silent[i]->ifname);
+		printf(",\"peer\":");
+		json_str(a);
+		printf(",\"silent_seconds\":%.3f}", h->silent[i]->silent_seconds);
+	}
+	printf("],\"jobs\":[");
+	for (size_t i = 0; i < h->n_jobs; i++) {
+		printf("%s{\"job\":", i ? "," : "");
+		json_str(h->jobs[i]->job);
+		printf(",\"tx_bytes_per_second\":%.0f,\"rx_bytes_per_second\":%.0f}",
+		       h->jobs[i]->tx_bytes_per_second, h->jobs[i]->rx_bytes_per_second);
+	}
+	printf("],\"untracked\":{");
+	for (size_t i = 0; i < h->n_untracked; i++) {
+		printf("%s", i ? "," : "");
+		json_str(h->untracked[i]->reason);
+		printf(":%llu", (unsigned long long)h->untracked[i]->count);
+	}
+	printf("}}\n");
+}
+
+static const char *per_sec_or_na(bool known, double v, char *buf, size_t size)
+{
+	if (!known)
+		return "-";
+	snprintf(buf, size, "%.1f", v);
+	return buf;
+}
+
+static void health_text(const Tita__Control__HealthResponse *h)
+{
+	char a[INET6_ADDRSTRLEN], tx[32], rx[32], ptx[32], prx[32];
+	uint64_t untracked = 0;
+
+	if (!h->ready) {
+		printf("no health interval has ended yet (interval %.3gs)\n",
+		       (double)h->interval_ns / 1e9);
+		return;
+	}
+	printf("interval %.3gs, ended %.3fs ago\n", (double)h->covered_ns / 1e9,
+	       (double)h->ended_ago_ns / 1e9);
+	printf("%-10s %10s %10s %6s %7s %7s %9s %6s %6s %8s %8s %6s\n", "PORT", "TX", "RX",
+	       "ACTIVE", "BLOCKED", "APP_LTD", "SHORTFALL", "CE", "LOSS", "PAUSE_TX", "PAUSE_RX",
+	       "SILENT");
+	for (size_t i = 0; i < h->n_ports; i++) {
+		const Tita__Control__HealthPort *p = h->ports[i];
+
+		printf("%-10s %10s %10s %6.3f %7.3f %7.3f %9.3f %6.3f %6.3f %8s %8s %6u\n",
+		       p->ifname, rate_str((uint64_t)(p->tx_bytes_per_second * 8), tx, sizeof(tx)),
+		       rate_str((uint64_t)(p->rx_bytes_per_second * 8), rx, sizeof(rx)),
+		       p->tx_active_ratio, p->tx_blocked_ratio, p->tx_app_limited_ratio,
+		       p->rx_shortfall_ratio, p->ce_ratio, p->loss_ratio,
+		       per_sec_or_na(p->pause_known, p->pause_tx_per_second, ptx, sizeof(ptx)),
+		       per_sec_or_na(p->pause_known, p->pause_rx_per_second, prx, sizeof(prx)),
+		       p->peers_silent);
+	}
+	if (h->n_pairs) {
+		printf("\nworst pairs\n%-10s %-40s %-4s %5s %9s %6s\n", "PORT", "PEER", "ROLE",
+		       "SPINE", "SHORTFALL", "LOSS");
+		for (size_t i = 0; i < h->n_pairs; i++) {
+			const Tita__Control__HealthPair *p = h->pairs[i];
+			char sp[12] = "-";
+
+			addr_str(&p->remote, a, sizeof(a));
+			if (p->has_spine)
+				snprintf(sp, sizeof(sp), "%u", p->spine);
+			printf("%-10s %-40s %-4s %5s %9.3f %6.3f\n", p->ifname, a,
+			       p->role == TITA__CONTROL__PAIR_ROLE__PAIR_ROLE_TX ? "tx" : "rx", sp,
+			       p->shortfall_ratio, p->loss_ratio);
+		}
+	}
+	if (h->n_silent) {
+		printf("\nsilent peers\n%-10s %-40s %10s\n", "PORT", "PEER", "SILENT");
+		for (size_t i = 0; i < h->n_silent; i++) {
+			addr_str(&h->silent[i]->remote, a, sizeof(a));
+			printf("%-10s %-40s %9.1fs\n", h->silent[i]->ifname, a,
+			       h->silent[i]->silent_seconds);
+		}
+	}
+	if (h->n_jobs) {
+		printf("\n%-32s %10s %10s\n", "JOB", "TX", "RX");
+		for (size_t i = 0; i < h->n_jobs; i++)
+			printf("%-32s %10s %10s\n", h->jobs[i]->job,
+			       rate_str((uint64_t)(h->jobs[i]->tx_bytes_per_second * 8), tx,
+					sizeof(tx)),
+			       rate_str((uint64_t)(h->jobs[i]->rx_bytes_per_second * 8), rx,
+					sizeof(rx)));
+	}
+	for (size_t i = 0; i < h->n_untracked; i++)
+		untracked += h->untracked[i]->count;
+	if (untracked) {
+		printf("\nbeyond the health bounds:");
+		for (size_t i = 0; i < h->n_untracked; i++)
+			if (h->untracked[i]->count)
+				printf(" %s %llu", h->untracked[i]->reason,
+				       (unsigned long long)h->untracked[i]->count);
+		printf("\n");
+	}
+}
+
+static int cmd_health(int argc, char **argv)
+{
+	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
+	Tita__Control__HealthRequest hq = TITA__CONTROL__HEALTH_REQUEST__INIT;
+	Tita__Control__Response *resp;
+
+	default_show_verb(&argc, &argv, "health");
+	no_more_args(argc, argv, "health");
+	rq.body_case = TITA__CONTROL__REQUEST__BODY_HEALTH;
+	rq.health = &hq;
+	resp = call(&rq);
+	expect(resp, TITA__CONTROL__RESPONSE__BODY_HEALTH);
+	if (json)
+		health_json(resp->health);
+	else
+		health_text(resp->health);
+	tita__control__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
 static int cmd_peers(int argc, char **argv)
 {
 	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
@@ -1448,6 +1630,10 @@ static void usage(FILE *f)
 		"  fabric                         each NIC's leaf, its leader and the leaf's links,\n"
 		"                                 the LLDP check, paths moved and probes\n"
 		"  peers                          peer daemons and their datagram counters\n"
+		"  health                         the last health interval: per port sent,\n"
+		"                                 received, blocked, app-limited, shortfall,\n"
+		"                                 CE, loss, pause frames, silent peers; the\n"
+		"                                 worst pairs, silent peers, jobs\n"
 		"  pairs [dev IFNAME] [job NAME] [local ADDR] [peer ADDR] [role tx|rx]\n"
 		"                                 per pair: demand, grant, ceiling, rate, measured\n"
 		"  qps [job NAME] [device DEV]    RDMA QPs of the last discovery scan, with jobs\n"
@@ -1480,10 +1666,10 @@ static int cmd_help(int argc, char **argv)
 }
 
 static const struct cmd objects[] = {
-	{ "status", cmd_status }, { "ports", cmd_ports },     { "fabric", cmd_fabric },
-	{ "peers", cmd_peers },	  { "pairs", cmd_pairs },     { "qps", cmd_qps },
-	{ "job", cmd_job },	  { "monitor", cmd_monitor }, { "help", cmd_help },
-	{ NULL, NULL },
+	{ "status", cmd_status }, { "ports", cmd_ports }, { "fabric", cmd_fabric },
+	{ "peers", cmd_peers },	  { "pairs", cmd_pairs }, { "qps", cmd_qps },
+	{ "health", cmd_health }, { "job", cmd_job },	  { "monitor", cmd_monitor },
+	{ "help", cmd_help },	  { NULL, NULL },
 };
 
 /*
@@ -1597,7 +1783,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		usage_error("missing object (status, ports, fabric, peers, pairs, qps, job, monitor)");
+		usage_error(
+			"missing object (status, ports, fabric, peers, pairs, qps, health, job, "
+			"monitor)");
 	if (pretty && !json)
 		usage_error("-p (--pretty) indents JSON: give it with -j");
 	if (pretty)

@@ -32,6 +32,7 @@
 #include "discovery.h"
 #include "engine.h"
 #include "fabric.h"
+#include "health.h"
 #include "keys.h"
 #include "lock.h"
 #include "log.h"
@@ -52,6 +53,7 @@ struct titad {
 	struct tita_event *ev;
 	struct titad_ports *ports;
 	struct titad_engine *engine;
+	struct titad_health *health;
 	struct titad_fabric *fabric;
 	struct titad_peers *peers;
 	struct titad_discovery *discovery;
@@ -60,7 +62,10 @@ struct titad {
 	struct titad_watch *watch;
 	struct titad_sources src; /* what the watch reads */
 
-	struct tita_timer *t_housekeeping, *t_watchdog;
+	struct tita_timer *t_housekeeping, *t_watchdog, *t_health;
+	struct titad_peer_info *heard; /* the peer list at a health interval's end */
+	bool rx_blind[TITAD_MAX_PORTS]; /* as last logged */
+	size_t cap_heard;
 	uint64_t watchdog_usec;
 	uint64_t start_ns;
 	uint64_t reloads_ok, reloads_failed;
@@ -236,6 +241,52 @@ static void on_housekeeping(void *data, uint64_t now_ns)
 	tita_event_timer_set(d->ev, d->t_housekeeping, now_ns + HOUSEKEEPING_NS);
 }
 
+/*
+ * A health interval ends: who was heard from (the peer table's last-heard
+ * times, as of this wake-up's now), each NIC's pause counters, then the
+ * snapshot. The next one ends an interval later, on the same grid.
+ */
+static void on_health(void *data, uint64_t now_ns)
+{
+	struct titad *d = data;
+	struct titad_health_pause pause[TITAD_MAX_PORTS];
+	uint64_t interval = titad_health_interval_ns(d->health);
+	size_t n = titad_peers_count(d->peers);
+
+	if (n > d->cap_heard) {
+		struct titad_peer_info *p = realloc(d->heard, (n + 64) * sizeof(*p));
+
+		if (p) {
+			d->heard = p;
+			d->cap_heard = n + 64;
+		}
+	}
+	n = titad_peers_list(d->peers, d->heard, d->cap_heard, now_ns);
+	for (size_t k = 0; k < n && k < d->cap_heard; k++)
+		if (d->heard[k].heard && d->heard[k].last_heard_ago_ns <= now_ns)
+			titad_health_heard(d->health, &d->heard[k].addr,
+					   now_ns - d->heard[k].last_heard_ago_ns);
+	/* The interval holds whole health rounds. */
+	titad_engine_health_window(d->engine, now_ns);
+	for (uint32_t i = 0; i < titad_ports_count(d->ports); i++)
+		pause[i].known = titad_ports_read_pause(d->ports, i, d->cfg.health_pause_priority,
+							&pause[i].tx_frames, &pause[i].rx_frames);
+	titad_health_end_interval(d->health, pause, now_ns);
+	for (uint32_t i = 0; i < titad_ports_count(d->ports) && i < TITAD_MAX_PORTS; i++) {
+		bool blind = titad_health_rx_blind(d->health, i);
+
+		if (blind != d->rx_blind[i])
+			log_info(
+				"%s: %s", titad_ports_get(d->ports, i)->ifname,
+				blind ? "most of what the NIC receives bypasses the datapath "
+					"(hardware RoCE): no RX shortfall is claimed for its pairs" :
+					"the datapath sees the NIC's receive traffic again: RX "
+					"shortfall is measured");
+		d->rx_blind[i] = blind;
+	}
+	tita_event_timer_set(d->ev, d->t_health, now_ns + interval);
+}
+
 static void on_watchdog(void *data, uint64_t now_ns)
 {
 	struct titad *d = data;
@@ -289,6 +340,9 @@ static const char *immutable_change(const struct titad_config *o, const struct t
 		return "agents-per-uid, agent-qps-per-uid or agent-qps";
 	if (memcmp(&o->fabric, &n->fabric, sizeof(o->fabric)))
 		return "the [fabric] section";
+	if (o->health_interval_ns != n->health_interval_ns || o->health_pairs != n->health_pairs ||
+	    o->health_pause_priority != n->health_pause_priority)
+		return "the [health] section";
 	/* Read once, for this start's boot id. */
 	if (strcmp(o->state_directory, n->state_directory))
 		return "state-directory";
@@ -345,6 +399,9 @@ static void reload(struct titad *d, uint64_t now_ns)
 	 * which the old job table shows up front. */
 	if (titad_engine_reconfigure(d->engine, cfg, err, sizeof(err)))
 		log_err("reload: %s (other changes applied)", err);
+	for (uint32_t i = 0; i < titad_ports_count(d->ports); i++)
+		titad_health_port_rate(d->health, &titad_ports_get(d->ports, i)->addr,
+				       titad_ports_get(d->ports, i)->line_rate_bps);
 	hello_ports(d->ports, d->fabric, &hp);
 	titad_peers_reconfigure(d->peers, cfg, &hp, &kr, now_ns);
 	titad_discovery_reconfigure(d->discovery, cfg, now_ns);
@@ -412,6 +469,9 @@ static void stop(struct titad *d)
 	d->peers = titad_peers_close(d->peers);
 	d->fabric = titad_fabric_close(d->fabric);
 	d->engine = titad_engine_close(d->engine);
+	d->health = titad_health_close_all(d->health);
+	free(d->heard);
+	d->heard = NULL;
 	d->ports = titad_ports_close(d->ports);
 	tita_wire_keyring_clear(&d->keyring);
 	tita_log_set_clock(NULL);
@@ -456,6 +516,20 @@ static int start(struct titad *d, char *err, size_t err_size)
 	r = titad_ports_watch(d->ports, d->ev, port_changed, d->engine, err, err_size);
 	if (r)
 		return r;
+	{
+		struct tita_addr addrs[TITAD_MAX_PORTS];
+		uint64_t rates[TITAD_MAX_PORTS];
+		uint32_t n = titad_ports_count(d->ports);
+
+		for (uint32_t i = 0; i < n; i++) {
+			addrs[i] = titad_ports_get(d->ports, i)->addr;
+			rates[i] = titad_ports_get(d->ports, i)->line_rate_bps;
+		}
+		r = titad_health_open(&d->health, &d->cfg, addrs, rates, n, now, err, err_size);
+		if (r)
+			return r;
+		titad_engine_set_health(d->engine, d->health);
+	}
 	boot_id = titad_boot_id(d->cfg.state_directory, tita_event_real_ns(d->ev),
 				d->cfg.boot_id_skew_ns, note, sizeof(note));
 	if (note[0])
@@ -479,6 +553,7 @@ static int start(struct titad *d, char *err, size_t err_size)
 				      .ports = d->ports,
 				      .discovery = d->discovery,
 				      .fabric = d->fabric,
+				      .health = d->health,
 				      .start_ns = d->start_ns,
 				      .metrics_pairs = d->cfg.metrics_pairs,
 				      .reloads_ok = &d->reloads_ok,
@@ -499,6 +574,10 @@ static int start(struct titad *d, char *err, size_t err_size)
 	if (!d->t_housekeeping)
 		return -errno;
 	tita_event_timer_set(d->ev, d->t_housekeeping, now);
+	d->t_health = tita_event_timer_new(d->ev, on_health, d);
+	if (!d->t_health)
+		return -errno;
+	tita_event_timer_set(d->ev, d->t_health, now + titad_health_interval_ns(d->health));
 	r = titad_engine_start(d->engine, now);
 	if (r)
 		return r;

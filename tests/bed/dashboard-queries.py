@@ -10,9 +10,11 @@
 # Usage: dashboard-queries.py DASHBOARD PROMETHEUS_PORT NETNS_PATH
 import json, re, subprocess, sys, urllib.parse
 dash, port, ns = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
-# Parts the bed lacks: no RDMA device behind its veths, no QP agent.
+# Parts the bed lacks: no RDMA device behind its veths, no QP agent, no
+# pause counters on a veth.
 no_data_here = {"ECN and CNP at the NIC", "Loss and retransmission at the NIC",
-                "Agents and QPs", "Agent commands and errors"}
+                "Agents and QPs", "Agent commands and errors",
+                "Suspects: pause frames at the NIC (top 5)"}
 def query(expr):
     url = "http://127.0.0.1:%s/api/v1/query?query=%s" % (port, urllib.parse.quote(expr))
     out = subprocess.run(["nsenter", "--net=" + ns, "curl", "-s", "--max-time", "2", url],

@@ -4,6 +4,7 @@
  * refused just outside them, and a table of bad files with the exact
  * file:line error each must give.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,6 +44,27 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.pacer, TITAD_PACER_AUTO);
 	assert_int_equal(cfg.control_mode, 0660);
 	assert_string_equal(cfg.key_file, "/etc/tita/cluster.key");
+	assert_true(cfg.health_interval_ns == 1000000000);
+	assert_int_equal(cfg.health_pairs, 16);
+	assert_int_equal(cfg.health_pause_priority, 3);
+}
+
+static void test_health(void **state)
+{
+	struct titad_config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(BASE "[health]\ninterval = 250ms\npairs = 4\npause-priority = 0\n",
+			       &cfg, err, sizeof(err)),
+			 0);
+	assert_true(cfg.health_interval_ns == 250000000);
+	assert_int_equal(cfg.health_pairs, 4);
+	assert_int_equal(cfg.health_pause_priority, 0);
+	assert_int_equal(parse(BASE "[health]\nspines = 2\n", &cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "t.conf:4: unknown key 'spines' in [health]");
+	assert_int_equal(parse(BASE "[health x]\n", &cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "t.conf:3: [health] takes no name");
 }
 
 static void test_full(void **state)
@@ -356,6 +378,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_every_problem),
 		cmocka_unit_test(test_long_and_nul),

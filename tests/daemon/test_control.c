@@ -27,6 +27,7 @@
 #include "control.h"
 #include "ctlproto.h"
 #include "daemon_test.h"
+#include "health.h"
 
 struct fixture {
 	char dir[48], path[96];
@@ -36,6 +37,7 @@ struct fixture {
 	struct titad_engine *engine;
 	struct titad_peers *peers;
 	struct titad_control *ctl;
+	struct titad_health *health;
 	uint64_t reloads;
 };
 
@@ -84,7 +86,19 @@ static struct fixture *fixture_new(void)
 	assert_int_equal(titad_peers_open(&f->peers, f->ev, &f->cfg, &hp, &kr, REAL0, &hooks,
 					  f->engine, T0, err, sizeof(err)),
 			 0);
+	{
+		/* Health evidence of one port that no netdev has (named by
+		 * its address). */
+		uint8_t ip[4] = { 10, 0, 0, 1 };
+		struct tita_addr local = tita_addr_from_ipv4(ip);
+		uint64_t rate = 100000000;
+
+		assert_int_equal(titad_health_open(&f->health, &f->cfg, &local, &rate, 1, T0, err,
+						   sizeof(err)),
+				 0);
+	}
 	src = (struct titad_sources){ .engine = f->engine,
+				      .health = f->health,
 				      .peers = f->peers,
 				      .ports = f->ports,
 				      .start_ns = T0,
@@ -99,6 +113,7 @@ static void fixture_free(struct fixture *f)
 	titad_control_close(f->ctl);
 	titad_peers_close(f->peers);
 	titad_engine_close(f->engine);
+	titad_health_close_all(f->health);
 	titad_ports_close(f->ports);
 	tita_event_free(f->ev);
 	rmdir(f->dir);
@@ -221,6 +236,54 @@ static void test_requests(void **state)
 	assert_true(status_ok(f, fd, T0 + 5 * SEC));
 	if (getuid() == 0)
 		assert_int_equal(job_set(f, fd, "train", 3, T0 + 5 * SEC), 0);
+	close(fd);
+	fixture_free(f);
+}
+
+static Tita__Control__Response *health(struct fixture *f, int fd, uint64_t now_ns)
+{
+	Tita__Control__Request rq = TITA__CONTROL__REQUEST__INIT;
+	Tita__Control__HealthRequest hq = TITA__CONTROL__HEALTH_REQUEST__INIT;
+
+	rq.body_case = TITA__CONTROL__REQUEST__BODY_HEALTH;
+	rq.health = &hq;
+	return call(f, fd, &rq, now_ns);
+}
+
+/* titactl health: not ready before an interval ends; then the interval,
+ * how long ago it ended, the port's gauges (pause unknown), the bounds'
+ * counters. */
+static void test_health(void **state)
+{
+	struct fixture *f = fixture_new();
+	Tita__Control__Response *resp;
+	struct titad_health_pause p = { .known = false };
+	int fd = client(f);
+
+	(void)state;
+	assert_true(fd >= 0);
+	resp = health(f, fd, T0 + SEC / 2);
+	assert_non_null(resp);
+	assert_int_equal(resp->error, 0);
+	assert_int_equal(resp->body_case, TITA__CONTROL__RESPONSE__BODY_HEALTH);
+	assert_false(resp->health->ready);
+	assert_true(resp->health->interval_ns == SEC);
+	tita__control__response__free_unpacked(resp, NULL);
+
+	assert_int_equal(titad_health_end_interval(f->health, &p, T0 + SEC), 0);
+	resp = health(f, fd, T0 + SEC + 250 * TITA_NSEC_PER_MSEC);
+	assert_non_null(resp);
+	assert_true(resp->health->ready);
+	assert_true(resp->health->covered_ns == SEC);
+	assert_true(resp->health->ended_ago_ns == 250 * TITA_NSEC_PER_MSEC);
+	assert_int_equal(resp->health->n_ports, 1);
+	assert_string_equal(resp->health->ports[0]->ifname, "10.0.0.1");
+	assert_int_equal(resp->health->ports[0]->addr.len, 4);
+	assert_false(resp->health->ports[0]->pause_known);
+	assert_true(resp->health->ports[0]->line_rate_bps == 100000000);
+	assert_int_equal(resp->health->n_pairs, 0);
+	assert_int_equal(resp->health->n_untracked, 6);
+	tita__control__response__free_unpacked(resp, NULL);
 	close(fd);
 	fixture_free(f);
 }
@@ -351,6 +414,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_requests),
+		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_unprivileged),
 		cmocka_unit_test(test_reload_mode),
 	};

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "daemon_test.h"
+#include "health.h"
 #include "metrics.h"
 
 struct fixture {
@@ -230,6 +231,56 @@ static void test_scrape(void **state)
 	fixture_free(f);
 }
 
+/* The health evidence of the last interval, as lib/health formats it: the
+ * families once, a port by its address when no netdev has it, no pause
+ * gauges for a NIC that counts none, and none of it before an interval
+ * has ended. */
+static void test_health(void **state)
+{
+	struct fixture *f = fixture_new();
+	static char body[1 << 20];
+	uint8_t ip[4] = { 10, 0, 0, 1 };
+	struct tita_addr local = tita_addr_from_ipv4(ip);
+	uint64_t rate = 100000000;
+	struct titad_health *h;
+	char err[128];
+	int fd;
+
+	(void)state;
+	assert_int_equal(titad_health_open(&h, &f->cfg, &local, &rate, 1, T0, err, sizeof(err)), 0);
+	/* The endpoint keeps a copy of its sources: open it anew with h. */
+	f->metrics = titad_metrics_close(f->metrics);
+	f->src.health = h;
+	{
+		char listen_at[64];
+
+		f->port = free_port();
+		snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%u", f->port);
+		assert_int_equal(titad_metrics_open(&f->metrics, f->ev, listen_at, &f->src, err,
+						    sizeof(err)),
+				 0);
+	}
+	fd = conn_from(f, 1);
+	assert_int_equal(
+		get(f, fd, "GET /metrics HTTP/1.1\r\n\r\n", T0 + SEC / 2, body, sizeof(body)), 200);
+	close(fd);
+	assert_null(strstr(body, "tita_health_"));
+	assert_int_equal(titad_health_end_interval(h, NULL, T0 + SEC), 0);
+	fd = conn_from(f, 1);
+	assert_int_equal(get(f, fd, "GET /metrics HTTP/1.1\r\n\r\n", T0 + SEC, body, sizeof(body)),
+			 200);
+	close(fd);
+	assert_non_null(strstr(body, "# TYPE tita_health_tx_blocked_ratio gauge\n"));
+	assert_non_null(strstr(body, "tita_health_tx_blocked_ratio{port=\"10.0.0.1\"} 0.000000\n"));
+	assert_non_null(strstr(body, "tita_health_peers_silent{port=\"10.0.0.1\"} 0\n"));
+	assert_null(strstr(body, "tita_health_pause_tx_per_second{"));
+	assert_non_null(strstr(body, "# HELP tita_health_tx_bytes_per_second"));
+	/* The text ends where the next family starts: no NUL or gap. */
+	assert_null(strstr(body, "\n\n"));
+	fixture_free(f);
+	titad_health_close_all(h);
+}
+
 /*
  * Finding 6: 20 slowloris clients made every scrape fail for 30 s. They
  * cannot keep a scraper out now (a new connection takes the place of the
@@ -284,6 +335,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scrape),
+		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_slowloris),
 	};
 

@@ -30,7 +30,7 @@ expect() { # exit code, stderr pattern, args...
 # Unknown words: the nearest one when it reads as a typo, else the list.
 expect 2 "^titactl: unknown object 'stauts'; did you mean 'status'\\?" stauts
 expect 2 "^titactl: unknown object 'pears'; did you mean 'peers'\\?" pears
-expect 2 "^titactl: unknown object 'frobnicate' \\(status, ports, fabric, peers, pairs, qps, job, monitor\\)" frobnicate
+expect 2 "^titactl: unknown object 'frobnicate' \\(status, ports, fabric, peers, pairs, qps, health, job, monitor\\)" frobnicate
 expect 2 "^titactl: monitor: unknown object 'peerz'; did you mean 'peers'\\?" monitor peerz
 expect 2 "^titactl: monitor: unexpected argument 'x'" monitor pairs x
 expect 2 "^titactl: job: unknown verb 'sett'; did you mean 'set'\\?" job sett
@@ -47,12 +47,12 @@ expect 2 "^titactl: pairs: dev and local both name the local end" pairs dev eth0
 expect 2 "^titactl: pairs: dev '' is not an interface name" pairs dev ''
 expect 2 "^titactl: -p \\(--pretty\\) indents JSON: give it with -j" -p status
 # A unique prefix is the word: these reach for the socket.
-for args in "pa" "pe" "po" "st" "q" "pairs ro tx" "pairs pe 10.0.0.2" "job sh" "job cl train" "pa sh" "mon" "m pa"; do
+for args in "pa" "pe" "po" "st" "q" "hea" "pairs ro tx" "pairs pe 10.0.0.2" "job sh" "job cl train" "pa sh" "mon" "m pa"; do
 	# shellcheck disable=SC2086
 	expect 1 "^titactl: cannot reach titad at $sock" $args
 done
 # help needs no titad.
-for args in "he" "job he" "pairs he" "monitor he"; do
+for args in "hel" "job he" "pairs he" "monitor he"; do
 	# shellcheck disable=SC2086
 	if out=$("$titactl" -s "$sock" $args 2>&1) && grep -q '^Usage: titactl' <<<"$out"; then
 		echo "ok: titactl $args prints its usage"

@@ -19,7 +19,7 @@ config_c, man_page, example, params_c = sys.argv[1:5]
 
 # section name in config.c -> section as written in the files
 SECTIONS = {"daemon": "daemon", "controller": "controller", "peers": "peers",
-            "port": "port", "job": "job", "fabric": "fabric"}
+            "port": "port", "job": "job", "fabric": "fabric", "health": "health"}
 
 
 def keys_by_section(path, section_re, end_re, keys_of_line):

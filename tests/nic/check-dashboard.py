@@ -2,14 +2,17 @@
 # SPDX-License-Identifier: MIT
 """Every metric the Grafana dashboard queries is one titad exports: the
 names in its PromQL expressions (minus _bucket) must appear in
-daemon/metrics.c, and the file must be valid dashboard JSON."""
+daemon/metrics.c or another source titad renders metrics from (lib/health.c's
+tita_health_* table), and the file must be valid dashboard JSON.
+
+  check-dashboard.py DASHBOARD SOURCE..."""
 import json
 import re
 import sys
 
-dash_path, metrics_c = sys.argv[1], sys.argv[2]
+dash_path = sys.argv[1]
 dash = json.load(open(dash_path))
-source = open(metrics_c).read()
+source = "".join(open(path).read() for path in sys.argv[2:])
 missing = set()
 n = 0
 for panel in dash["panels"]:
