@@ -373,6 +373,38 @@ static void test_lone_pair_no_hold(void **state)
 	rig_close(&r);
 }
 
+/* A lone pair whose grant goes out at the instant its demand arrives (a
+ * receiver's round that falls right then; the test bed's titads do it):
+ * the queue the grant reports is this pair's own burst alone, which its own
+ * link already sends before the grant's bytes, and no crowd is released
+ * with it: no hold, and no phase. Held, a tc pacer stopped the pair (at its
+ * least rate, where HTB owes 10 ms for a frame) in the middle of a message
+ * that its warm grant was carrying. */
+static void test_own_burst_no_hold(void **state)
+{
+	struct rig r;
+
+	(void)state;
+	rig_open(&r, 2, NULL);
+	post(&r, 1, 10 << 20);
+	advance_to(&r, r.now); /* the grant, with no time for the burst to drain */
+	assert_int_equal(tx_pair(&r, 1).state, TITA_PAIR_GRANTED);
+	assert_int_equal(stats(&r, 1).unsched_holds, 0);
+	assert_true(r.h[1].last.rate_bps > 1);
+	assert_int_equal(tx_pair(&r, 1).rate_bps, tx_pair(&r, 1).grant_bps);
+	/* Two such pairs at once: the queue is more than either's own burst,
+	 * and both hold. */
+	rig_close(&r);
+	rig_open(&r, 3, NULL);
+	incast(&r, 2);
+	advance_to(&r, r.now);
+	for (int k = 1; k <= 2; k++) {
+		assert_int_equal(stats(&r, k).unsched_holds, 1);
+		assert_int_equal(r.h[k].last.rate_bps, 1);
+	}
+	rig_close(&r);
+}
+
 static double eta_of(struct rig *r, int k)
 {
 	struct tita_port_info pi;
@@ -553,6 +585,7 @@ int main(void)
 		cmocka_unit_test(test_off),
 		cmocka_unit_test(test_incast_holds_until_burst_drained),
 		cmocka_unit_test(test_lone_pair_no_hold),
+		cmocka_unit_test(test_own_burst_no_hold),
 		cmocka_unit_test(test_eta_spared_while_burst_drains),
 		cmocka_unit_test(test_bound_on_next_allowance),
 		cmocka_unit_test(test_done_then_warm),
