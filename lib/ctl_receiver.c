@@ -88,6 +88,7 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 				       tita_addr_eq(&e->sender, &m->peer) && e->weight_milli >= 1 &&
 					       e->weight_milli <= TITA_WEIGHT_MAX);
 		struct pair *pr;
+		uint64_t demand_bps;
 
 		if (port < 0)
 			continue;
@@ -157,8 +158,14 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 		if (e->unsched_bytes)
 			ctl_unsched_announced(c, pr, e->unsched_bytes, now_ns);
 		ctl_fabric_on_demand(c, pr, e, now_ns);
-		pr->demand_bps = ctl_clamp_rate(e->demand_bps, c->ports[port].line_rate_bps);
-		pr->warm_demand_bps = pr->demand_bps;
+		/* What a warm grant goes up to: the most the pair asked for
+		 * since it last went idle, not the tail of its transfer (a
+		 * message's last round, a decaying demand), at which its next
+		 * message would crawl. */
+		demand_bps = ctl_clamp_rate(e->demand_bps, c->ports[port].line_rate_bps);
+		pr->warm_demand_bps =
+			pr->demand_bps ? tita_max_u64(pr->warm_demand_bps, demand_bps) : demand_bps;
+		pr->demand_bps = demand_bps;
 		pr->weight_milli = e->weight_milli;
 		pr->min_bps = ctl_clamp_rate(e->min_bps, c->ports[port].line_rate_bps);
 		pr->max_bps = ctl_clamp_rate(e->max_bps, c->ports[port].line_rate_bps);

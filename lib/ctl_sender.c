@@ -231,6 +231,23 @@ static void estimate_demand(struct tita_ctl *c, struct pair *pr, uint64_t round_
 		pr->demand_bps = 0;
 }
 
+/*
+ * A message that asks for a grant wants its line rate: a NIC sends a
+ * message as fast as it may. What one round measured of it says little (a
+ * message that began late in the round, a pacer that sees no queue behind
+ * it), and the grant it gets is also what its receiver keeps warm for the
+ * next message.
+ */
+static void message_demand(struct tita_ctl *c, struct pair *pr)
+{
+	const struct tita_job *job = ctl_job_policy(c, pr->job_id);
+	uint64_t want = c->ports[pr->port].line_rate_bps;
+
+	if (job->max_bps)
+		want = tita_min_u64(want, job->max_bps);
+	pr->demand_bps = tita_max_u64(pr->demand_bps, want);
+}
+
 /* The pair has sent all it had: its demand is zero now, and its receiver
  * hears so at once (a pair with a grant turns warm there, and what it
  * held goes to the others a round sooner). */
@@ -294,6 +311,8 @@ int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint6
 		/* Pace at the start rate and ask for a grant now, not a round
 		 * later: the burst of an incast is N x start rate x that delay. */
 		estimate_demand(c, pr, s->interval_ns);
+		if (!pr->unsched_defer)
+			message_demand(c, pr);
 		ctl_fabric_tx_started(c, pr, now_ns);
 		compose_port(c, (uint16_t)port, now_ns);
 		if (!pr->unsched_defer)
@@ -301,6 +320,7 @@ int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint6
 	} else if (ask_now) {
 		/* A message that needs a grant asks now, not a round later. */
 		estimate_demand(c, pr, s->interval_ns);
+		message_demand(c, pr);
 		c->port_dirty[port] = true;
 		ctl_send_demand_now(c, pr, now_ns);
 	}

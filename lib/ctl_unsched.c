@@ -169,7 +169,7 @@ bool ctl_unsched_sample(struct tita_ctl *c, struct pair *pr, const struct tita_t
 void ctl_unsched_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_grant_entry *e,
 			  uint64_t now_ns)
 {
-	uint64_t share, phase_ns;
+	uint64_t share, phase_ns, given;
 
 	pr->has_unsched_limit = e->has_unsched_limit;
 	pr->unsched_limit_bytes = e->unsched_limit_bytes;
@@ -179,11 +179,18 @@ void ctl_unsched_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita
 		pr->unsched_bytes = 0;
 		pr->unsched_push = true;
 	}
+	given = pr->unsched_given_bytes;
 	pr->unsched_given_bytes = 0;
+	/* A queue that is only this pair's own burst is no reason to wait:
+	 * its own link already sends the burst before the grant's bytes, and
+	 * there is no crowd to be released with. Held, it would stop (a pacer
+	 * holds at its least rate: tc's HTB then owes a frame's time at that
+	 * rate, 10 ms, long after the hold) in the middle of a message that
+	 * its warm grant was carrying. */
+	if (!e->hold_ns || line_bytes(&c->ports[pr->port], e->hold_ns) <= given)
+		return;
 	/* The receiver's downlink share, before any leaf's cap: a new pair's
 	 * leaf cap (the start rate until its leader answers) is no packet time. */
-	if (!e->hold_ns)
-		return;
 	share = tita_max_u64(pr->grant_bps, pr->far_share_bps);
 	phase_ns = share ? (uint64_t)(RESUME_PHASE_BYTES * 8e9 / (double)share *
 				      (double)(tita_rng_next(&c->rng) >> 11) / 0x1p53) :

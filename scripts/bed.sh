@@ -102,6 +102,16 @@
 #                          bottleneck's queue sampled every 5 ms; writes the
 #                          raw results and summary.json to DIR and prints
 #                          the summary (tools/gen/bed-summary.py)
+#   messages [--from H] [--to H] [--bytes SIZE] [--count N] [--gap DUR]
+#          [--duration S] [--out DIR]
+#                          request/response-like messages: a sink on --to
+#                          (default h2), and from --from (default h1) N
+#                          (default 100) messages of SIZE (default 16K), one
+#                          at a time, each --gap (default 2ms) after the ACK
+#                          of the last; writes send.json (each message's
+#                          completion, first packet sent to ACK back, and
+#                          their p50/p90/p99/max: tita-roce send --messages)
+#                          and sink.json to DIR, prints the sender's figures
 #
 # Options (each also as an environment variable, e.g. BED_RATE=100M):
 #   -n, --name NAME        bed name, default tb                      (BED_NAME)
@@ -121,6 +131,8 @@
 #       --pacer tc|qp      titad's pacer, default tc                 (BED_PACER)
 #       --interval DUR, --ttl DUR, --refresh DUR, --eta X
 #                          titad's controller: default 1ms, 100ms, 30ms, 0.95
+#       --unscheduled DUR  titad's [controller] unscheduled (a message's
+#                          first bytes before any grant), default: titad's
 #
 # The defaults are a 100 Gbit/s fabric slowed down 12.5x in time and scaled
 # to 200 Mbit/s in rate (tools/gen/dcqcn.h): Kmin/Kmax 400/1600 KB at 100G
@@ -151,6 +163,7 @@ interval=${BED_INTERVAL:-1ms}
 ttl=${BED_TTL:-100ms}
 refresh=${BED_REFRESH:-30ms}
 eta=${BED_ETA:-0.95}
+unscheduled=${BED_UNSCHEDULED:-}
 
 die() {
 	echo "bed.sh: $*" >&2
@@ -188,6 +201,7 @@ parse_options() { # sets the globals; leaves the first non-option in $rest
 		--ttl) ttl=$2; shift 2 ;;
 		--refresh) refresh=$2; shift 2 ;;
 		--eta) eta=$2; shift 2 ;;
+		--unscheduled) unscheduled=$2; shift 2 ;;
 		-h | --help) usage; exit 0 ;;
 		--) shift; rest=("$@"); return ;;
 		-*) die "unknown option $1 (bed.sh --help)" ;;
@@ -353,6 +367,7 @@ interval = $interval
 grant-ttl = $ttl
 refresh = $refresh
 eta = $eta
+$([ -z "$unscheduled" ] || echo "unscheduled = $unscheduled")
 
 [peers]
 port = $peer_port
@@ -919,9 +934,56 @@ cmd_incast() {
 	"$py" "$src/tools/gen/bed-summary.py" "$out" | tee "$out/summary.json"
 }
 
+# ---- request/response messages ---------------------------------------------------------
+
+cmd_messages() {
+	need_root
+	load_state
+	local from=h1 to=h2 bytes=16K count=100 gap=2ms duration=30 out=""
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--from) from=$2; shift 2 ;;
+		--to) to=$2; shift 2 ;;
+		--bytes) bytes=$2; shift 2 ;;
+		--count) count=$2; shift 2 ;;
+		--gap) gap=$2; shift 2 ;;
+		--duration) duration=$2; shift 2 ;;
+		--out) out=$2; shift 2 ;;
+		*) die "messages: unknown argument '$1'" ;;
+		esac
+	done
+	[[ $duration =~ ^[0-9]+$ ]] && [ "$duration" -ge 1 ] && [ "$duration" -le 600 ] ||
+		die "messages --duration $duration: 1..600 s"
+	local gen=$build/tools/gen/tita-roce s r sink_pid
+	s=$(host_index "$from")
+	r=$(host_index "$to")
+	[ "$s" -le "$hosts" ] && [ "$r" -le "$hosts" ] || die "messages: bed $name has h1..h$hosts"
+	[ "$s" != "$r" ] || die "messages: h$s both sends and receives"
+	[ -n "$out" ] || out=$state/messages-$(date +%s%N)
+	mkdir -p "$out"
+	rm -f "$out"/send.json "$out"/sink.json "$out"/*.err
+	nsenter --net="/run/netns/$(ns_host "$r")" "$gen" sink --flows 1 --idle 2s \
+		--duration "$((duration + 5))s" >"$out/sink.json" 2>"$out/sink.err" &
+	sink_pid=$!
+	for _ in $(seq 50); do
+		grep -q "sink ready" "$out/sink.err" 2>/dev/null && break
+		kill -0 "$sink_pid" 2>/dev/null || die "messages: the sink did not start: $(cat "$out/sink.err")"
+		sleep 0.1
+	done
+	nsenter --net="/run/netns/$(ns_host "$s")" "$gen" send "$(addr "$r"),bytes=$bytes" \
+		--messages "$count" --gap "$gap" --line-rate "$rate_bps" --duration "${duration}s" \
+		>"$out/send.json" 2>"$out/send.err" || true
+	wait "$sink_pid" || true
+	"$py" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+f = d["flows"][0]
+print(json.dumps({k: f.get(k) for k in ("dst", "message_bytes", "messages", "messages_lost", "completion_us")}))' "$out/send.json"
+}
+
 case $cmd in
 up) cmd_up ;;
 incast) cmd_incast "$@" ;;
+messages) cmd_messages "$@" ;;
 down) cmd_down ;;
 status) cmd_status ;;
 list) cmd_list ;;

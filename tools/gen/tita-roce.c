@@ -60,6 +60,7 @@
 
 #include "agentproto.h"
 #include "dcqcn.h"
+#include "msgstat.h"
 #include "roce.h"
 #include "si.h"
 
@@ -68,6 +69,8 @@
 #define MIN_PAYLOAD ((uint32_t)sizeof(struct gen_meta))
 /* Every run ends: an hour is far beyond any test or demo. */
 #define MAX_DURATION_NS (3600ull * 1000000000ull)
+/* Message mode keeps every completion time: a bounded number. */
+#define MAX_MESSAGES 100000
 #define NSEC_PER_SEC 1000000000ull
 /* A sender that fell behind (descheduled, blocked on its socket) may send
  * this many packets' worth of credit at once, like a NIC's burst. */
@@ -232,6 +235,7 @@ struct flow {
 	struct in_addr src; /* where the route to dst sends from (for titad) */
 	uint32_t dst_qp, src_qp;
 	uint64_t bytes_total; /* payload; 0: until the run ends */
+	uint32_t msg_bytes; /* each RDMA WRITE's payload */
 	double cap_bps; /* per-flow rate cap (wire bytes); 0: line rate */
 	double agent_bps; /* titad's cap through the agent link; 0: none */
 	uint16_t sport; /* UDP source port: the flow's path */
@@ -255,6 +259,12 @@ struct flow {
 	bool draining;
 	uint32_t drain_psn;
 	uint64_t drain_deadline_ns;
+	/* Message mode (--messages): one message at a time, each waiting for
+	 * the ACK of its last packet, then --gap before the next. */
+	uint64_t msg_first_ns; /* the current message's first packet left */
+	uint64_t next_msg_ns; /* the next message may start */
+	uint32_t msgs_done, msgs_lost; /* lost: no ACK within the timeout */
+	uint64_t *completions_ns; /* first packet sent to ACK back, each acked one */
 	/* The agent link: QP_ADD must be (re)sent; counters last reported. */
 	bool agent_dirty;
 	uint64_t agent_posted, agent_completed;
@@ -284,7 +294,9 @@ struct sender {
 	uint32_t n_socks;
 	struct agent_link agent;
 	uint64_t repath_timeout_ns;
-	uint32_t mtu, msg_bytes;
+	uint32_t mtu;
+	uint32_t messages; /* message mode: this many a flow; 0: streaming */
+	uint64_t gap_ns; /* message mode: from an ACK to the next message */
 	double line_bps;
 	bool dcqcn;
 	struct dcqcn_params dp;
@@ -379,7 +391,7 @@ static void parse_flow(struct sender *s, const char *spec)
 /* The payload bytes of the next packet of f, and its opcode. */
 static uint32_t next_packet(const struct sender *s, const struct flow *f, uint8_t *ret_op)
 {
-	uint64_t left_msg = s->msg_bytes - f->msg_off;
+	uint64_t left_msg = f->msg_bytes - f->msg_off;
 	uint32_t len = s->mtu;
 	bool first = f->msg_off == 0, last;
 
@@ -416,9 +428,11 @@ static double flow_rate_bps(const struct sender *s, const struct flow *f)
 /* When f may send next: its last packet's bits at its current rate. */
 static uint64_t flow_due_ns(const struct sender *s, const struct flow *f)
 {
-	if (!f->packets)
-		return f->start_ns;
-	return f->last_send_ns + (uint64_t)((double)f->last_bits * 1e9 / flow_rate_bps(s, f));
+	uint64_t due = f->packets ? f->last_send_ns + (uint64_t)((double)f->last_bits * 1e9 /
+								 flow_rate_bps(s, f)) :
+				    f->start_ns;
+
+	return due > f->next_msg_ns ? due : f->next_msg_ns;
 }
 
 static void drain_errqueue(int fd)
@@ -446,7 +460,7 @@ static struct flow *flow_by_src_qp(struct sender *s, uint32_t qp)
 	return i < s->n_flows ? &s->flows[i] : NULL;
 }
 
-static void drain_done(struct sender *s, struct flow *f, bool acked);
+static void drain_done(struct sender *s, struct flow *f, bool acked, uint64_t now);
 
 static void receive_cnps(struct sender *s, uint64_t now)
 {
@@ -480,7 +494,7 @@ static void receive_cnps(struct sender *s, uint64_t now)
 				s->acks++;
 				if (f && f->draining &&
 				    (get_be32(b + 8) & GEN_PSN_MASK) == f->drain_psn)
-					drain_done(s, f, true);
+					drain_done(s, f, true, now);
 				continue;
 			}
 			if (mm[i].msg_len < GEN_BTH_BYTES || b[0] != GEN_OP_CNP) {
@@ -511,7 +525,9 @@ static size_t build_packet(const struct sender *s, const struct flow *f, uint8_t
 	bool reth = op == GEN_OP_WRITE_FIRST || op == GEN_OP_WRITE_ONLY;
 	bool last_pkt = op == GEN_OP_WRITE_LAST || op == GEN_OP_WRITE_ONLY;
 	bool flow_end = f->bytes_total && f->bytes_sent + len >= f->bytes_total;
-	bool ack = last_pkt && f->repath;
+	/* A message's end is acknowledged when the flow waits to move, and
+	 * always in message mode: its completion is the ACK's arrival. */
+	bool ack = last_pkt && (f->repath || s->messages);
 	struct gen_meta m;
 
 	memset(p, 0, GEN_BTH_BYTES);
@@ -523,7 +539,7 @@ static size_t build_packet(const struct sender *s, const struct flow *f, uint8_t
 		p[8] |= GEN_BTH_ACKREQ;
 	p += GEN_BTH_BYTES;
 	if (reth) {
-		uint64_t msg_len = s->msg_bytes;
+		uint64_t msg_len = f->msg_bytes;
 
 		if (f->bytes_total && f->bytes_total - f->bytes_sent < msg_len)
 			msg_len = f->bytes_total - f->bytes_sent;
@@ -574,6 +590,8 @@ static void sent(struct sender *s, struct flow *f, uint32_t payload, size_t udp_
 {
 	uint64_t bits = (uint64_t)(udp_len + GEN_L2L4_BYTES) * 8;
 
+	if (!f->msg_off)
+		f->msg_first_ns = now;
 	pace(&f->last_send_ns, &f->last_bits, flow_rate_bps(s, f), bits, now);
 	pace(&s->port_last_ns, &s->port_last_bits, s->line_bps, bits, now);
 	if (ack) {
@@ -588,11 +606,13 @@ static void sent(struct sender *s, struct flow *f, uint32_t payload, size_t udp_
 	f->bytes_sent += payload;
 	f->series_bytes += payload;
 	f->msg_off += payload;
-	if (f->msg_off >= s->msg_bytes || (f->bytes_total && f->bytes_sent >= f->bytes_total)) {
+	if (f->msg_off >= f->msg_bytes || (f->bytes_total && f->bytes_sent >= f->bytes_total)) {
 		f->msg_off = 0;
 		f->completed = f->bytes_sent;
 	}
-	if (f->bytes_total && f->bytes_sent >= f->bytes_total) {
+	/* In message mode a flow is done when its last message is
+	 * acknowledged (message_done). */
+	if (f->bytes_total && f->bytes_sent >= f->bytes_total && !s->messages) {
 		f->done = true;
 		f->done_ns = now;
 	}
@@ -662,7 +682,11 @@ static bool agent_send(struct sender *s, const void *m, size_t len)
  * last packet has left (nothing acknowledges the others). */
 static uint64_t flow_posted(const struct sender *s, const struct flow *f)
 {
-	uint64_t posted = f->completed + s->msg_bytes + (f->msg_off ? s->msg_bytes : 0);
+	uint64_t posted = f->completed + f->msg_bytes + (f->msg_off ? f->msg_bytes : 0);
+
+	/* One message at a time: posted when it starts, nothing ahead. */
+	if (s->messages)
+		posted = f->completed + (f->msg_off ? f->msg_bytes : 0);
 
 	if (f->done || (f->bytes_total && posted > f->bytes_total))
 		posted = f->done ? f->bytes_sent : f->bytes_total;
@@ -764,13 +788,31 @@ static void repath_end(struct sender *s, struct flow *f, int err)
 		sport_result(s, (uint64_t)(f - s->flows) + 1, f->repath_seq, f->repath_sport, err);
 }
 
-/* f's last message before its move is acknowledged (or its ACK is overdue:
- * whatever was in flight has arrived or is lost by now). */
-static void drain_done(struct sender *s, struct flow *f, bool acked)
+/* Message mode: f's message is over, acknowledged or not (its ACK overdue:
+ * the message or the ACK was lost, and no completion is recorded). */
+static void message_done(struct sender *s, struct flow *f, bool acked, uint64_t now)
+{
+	if (acked)
+		f->completions_ns[f->msgs_done - f->msgs_lost] = now - f->msg_first_ns;
+	else
+		f->msgs_lost++;
+	f->msgs_done++;
+	f->next_msg_ns = now + s->gap_ns;
+	if (f->msgs_done >= s->messages) {
+		f->done = true;
+		f->done_ns = now;
+	}
+}
+
+/* f's message is acknowledged (or its ACK is overdue: whatever was in
+ * flight has arrived or is lost by now): a move that waited for it goes. */
+static void drain_done(struct sender *s, struct flow *f, bool acked, uint64_t now)
 {
 	f->draining = false;
 	if (!acked)
 		f->ack_timeouts++;
+	if (s->messages)
+		message_done(s, f, acked, now);
 	if (f->repath)
 		repath_end(s, f, flow_move(s, f, f->repath_sport));
 }
@@ -948,12 +990,42 @@ static void write_series(struct sender *s, uint64_t now, uint64_t dt_ns)
 	}
 }
 
+/* Message mode's figures, as JSON members after a comma: how many messages
+ * were acknowledged and lost, their completion times' quantiles
+ * (nearest-rank, microseconds), and, with each, every completion in the
+ * order the messages went. */
+static void print_messages(const uint64_t *completions_ns, size_t n, uint64_t lost,
+			   uint32_t msg_bytes, bool each)
+{
+	uint64_t *sorted = calloc(n + 1, sizeof(*sorted));
+	struct msgstat st;
+
+	if (!sorted) {
+		fprintf(stderr, "tita-roce: out of memory\n");
+		exit(1);
+	}
+	msgstat_summarize(completions_ns, n, sorted, &st);
+	free(sorted);
+	printf(",\"messages\":%zu,\"messages_lost\":%" PRIu64, n, lost);
+	if (msg_bytes)
+		printf(",\"message_bytes\":%u", msg_bytes);
+	printf(",\"completion_us\":{\"min\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f"
+	       ",\"max\":%.1f,\"mean\":%.1f}",
+	       (double)st.min_ns / 1e3, (double)st.p50_ns / 1e3, (double)st.p90_ns / 1e3,
+	       (double)st.p99_ns / 1e3, (double)st.max_ns / 1e3, st.mean_ns / 1e3);
+	if (!each)
+		return;
+	printf(",\"completions_us\":[");
+	for (size_t i = 0; i < n; i++)
+		printf("%s%.1f", i ? "," : "", (double)completions_ns[i] / 1e3);
+	printf("]");
+}
+
 static int run_send(struct sender *s)
 {
 	uint8_t pkt[GEN_BTH_BYTES + GEN_RETH_BYTES + MAX_MTU + GEN_ICRC_BYTES];
 	uint64_t t0 = mono_ns(), end = t0 + s->duration_ns, next_series = t0 + s->series_ns;
 	uint64_t last_series = t0, last_rx = 0;
-	uint32_t active = s->n_flows;
 
 	for (uint32_t i = 0; i < s->n_flows; i++) {
 		struct dcqcn_params p = s->dp;
@@ -965,10 +1037,11 @@ static int run_send(struct sender *s)
 	}
 	agent_poll(s, t0);
 
-	while (!stop && active) {
+	while (!stop) {
 		uint64_t now = mono_ns(), wake, port_due;
 		struct flow *best = NULL;
 		uint64_t best_due = UINT64_MAX;
+		uint32_t active = 0;
 
 		if (now >= end)
 			break;
@@ -997,13 +1070,15 @@ static int run_send(struct sender *s)
 
 			/* A move waiting for its message's end or its ACK. */
 			if (f->draining && now >= f->drain_deadline_ns)
-				drain_done(s, f, false);
+				drain_done(s, f, false, now);
 			if (f->repath && !f->draining && now >= f->repath_deadline_ns)
 				repath_end(s, f, -ETIMEDOUT);
 			if (f->draining && f->drain_deadline_ns < wake)
 				wake = f->drain_deadline_ns;
 			if (f->repath && !f->draining && f->repath_deadline_ns < wake)
 				wake = f->repath_deadline_ns;
+			if (!f->done)
+				active++;
 			if (f->done || f->draining)
 				continue;
 			if (s->dcqcn) {
@@ -1017,6 +1092,8 @@ static int run_send(struct sender *s)
 				best = f;
 			}
 		}
+		if (!active)
+			break;
 		port_due = s->port_last_bits ?
 				   s->port_last_ns + (uint64_t)((double)s->port_last_bits * 1e9 /
 								s->line_bps) :
@@ -1034,8 +1111,6 @@ static int run_send(struct sender *s)
 
 			if (r == (ssize_t)len) {
 				sent(s, best, payload, len, ack, now);
-				if (best->done)
-					active--;
 				continue;
 			}
 			/* Not sent: the same packet goes again, as a QP whose
@@ -1081,12 +1156,12 @@ static int run_send(struct sender *s)
 
 	uint64_t t1 = mono_ns();
 
-	printf("{\"duration_s\":%.6f,\"line_rate_bps\":%.0f,\"cc\":\"%s\",\"eagain\":%" PRIu64
-	       ",\"enobufs\":%" PRIu64 ",\"send_errors\":%" PRIu64 ",\"cnps_unmatched\":%" PRIu64
-	       ",\"acks\":%" PRIu64 ",\"agent_connects\":%" PRIu64 ",\"agent_commands\":%" PRIu64
-	       ",\"agent_errors\":%" PRIu64 ",\"flows\":[",
-	       (double)(t1 - t0) / 1e9, s->line_bps, s->dcqcn ? "dcqcn" : "none", s->eagain,
-	       s->enobufs, s->send_errors, s->cnps_unmatched, s->acks, s->agent.connects,
+	printf("{\"duration_s\":%.6f,\"t0_s\":%.6f,\"line_rate_bps\":%.0f,\"cc\":\"%s\""
+	       ",\"eagain\":%" PRIu64 ",\"enobufs\":%" PRIu64 ",\"send_errors\":%" PRIu64
+	       ",\"cnps_unmatched\":%" PRIu64 ",\"acks\":%" PRIu64 ",\"agent_connects\":%" PRIu64
+	       ",\"agent_commands\":%" PRIu64 ",\"agent_errors\":%" PRIu64 ",\"flows\":[",
+	       (double)(t1 - t0) / 1e9, (double)t0 / 1e9, s->line_bps, s->dcqcn ? "dcqcn" : "none",
+	       s->eagain, s->enobufs, s->send_errors, s->cnps_unmatched, s->acks, s->agent.connects,
 	       s->agent.commands, s->agent.errors);
 	for (uint32_t i = 0; i < s->n_flows; i++) {
 		struct flow *f = &s->flows[i];
@@ -1098,7 +1173,7 @@ static int run_send(struct sender *s)
 		       ",\"packets\":%" PRIu64 ",\"complete\":%s,\"send_s\":%.6f"
 		       ",\"rate_bps\":%.0f,\"cnps\":%" PRIu64 ",\"cuts\":%" PRIu64
 		       ",\"min_rate_bps\":%.0f,\"sport\":%u,\"repaths\":%" PRIu64
-		       ",\"ack_timeouts\":%" PRIu64 "}",
+		       ",\"ack_timeouts\":%" PRIu64,
 		       i ? "," : "", a, f->dst_qp, f->src_qp, f->bytes_sent, f->packets,
 		       f->done ? "true" : "false", (double)(end_ns - f->start_ns) / 1e9,
 		       end_ns > f->start_ns ?
@@ -1106,8 +1181,34 @@ static int run_send(struct sender *s)
 			       0.0,
 		       f->cnps, f->rp.cuts, s->dcqcn ? f->rp.min_rc_bps : flow_rate_bps(s, f),
 		       f->sport, f->repaths, f->ack_timeouts);
+		if (s->messages)
+			print_messages(f->completions_ns, f->msgs_done - f->msgs_lost, f->msgs_lost,
+				       f->msg_bytes, true);
+		printf("}");
 	}
-	printf("]}\n");
+	printf("]");
+	if (s->messages) {
+		/* Every flow's messages together. */
+		uint64_t *all = calloc((size_t)s->n_flows * s->messages + 1, sizeof(*all));
+		size_t n = 0;
+		uint64_t lost = 0;
+
+		if (!all) {
+			fprintf(stderr, "tita-roce: out of memory\n");
+			return 1;
+		}
+		for (uint32_t i = 0; i < s->n_flows; i++) {
+			const struct flow *f = &s->flows[i];
+
+			memcpy(all + n, f->completions_ns,
+			       (f->msgs_done - f->msgs_lost) * sizeof(*all));
+			n += f->msgs_done - f->msgs_lost;
+			lost += f->msgs_lost;
+		}
+		print_messages(all, n, lost, 0, false);
+		free(all);
+	}
+	printf("}\n");
 	return 0;
 }
 
@@ -1575,7 +1676,17 @@ static void usage(FILE *out)
 		"                            and TITA_AGENT_RECONNECT_MS, default 1000)\n"
 		"      --repath-timeout DUR  a flow that moves to another source port waits\n"
 		"                            for the ACK of its last message at most DUR\n"
-		"                            (default 50ms: longer than any queue of the bed)\n"
+		"                            (default 50ms: longer than any queue of the bed);\n"
+		"                            in message mode, how long a message's ACK may\n"
+		"                            take before the message counts as lost\n"
+		"      --messages N          message mode: each flow sends N messages (1..100000)\n"
+		"                            of its bytes (default --msg), one at a time: the\n"
+		"                            last packet of each asks for an ACK, the next\n"
+		"                            starts --gap after it came back; reports each\n"
+		"                            message's completion (its first packet sent to\n"
+		"                            its ACK back) and their p50/p90/p99/max\n"
+		"      --gap DUR             message mode: from an ACK to the next message\n"
+		"                            (default 1ms)\n"
 		"sink:\n"
 		"      --cnp-interval DUR    at most one CNP per QP per DUR (default 50us:\n"
 		"                            NVIDIA's 4 us min_time_between_cnps x 12.5)\n"
@@ -1615,6 +1726,8 @@ int main(int argc, char **argv)
 		{ "sport", required_argument, NULL, 'P' },
 		{ "ttl", required_argument, NULL, 't' },
 		{ "timeout", required_argument, NULL, 'W' },
+		{ "messages", required_argument, NULL, 'N' },
+		{ "gap", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -1627,7 +1740,8 @@ int main(int argc, char **argv)
 	double line_bps = 200e6, time_scale = 12.5, byte_counter = 0, v;
 	uint64_t duration_ns = 60 * NSEC_PER_SEC, interval_ns = 10000000, cnp_ns = 50000;
 	uint64_t idle_ns = 2 * NSEC_PER_SEC;
-	uint32_t mtu = 2048, msg = 65536, want_flows = 0;
+	uint32_t mtu = 2048, msg = 65536, want_flows = 0, messages = 0;
+	uint64_t gap_ns = 1000000;
 	bool dcqcn = false;
 	struct sigaction sa = { .sa_handler = on_signal };
 	int c, rc;
@@ -1726,6 +1840,16 @@ int main(int argc, char **argv)
 			if (parse_duration(optarg, &probe_timeout_ns) || !probe_timeout_ns)
 				die_usage("timeout must be 1ns..1h", optarg);
 			break;
+		case 'N':
+			if (parse_si(optarg, &v) || v < 1 || v > MAX_MESSAGES ||
+			    v != (double)(uint32_t)v)
+				die_usage("messages must be 1..100000", optarg);
+			messages = (uint32_t)v;
+			break;
+		case 'G':
+			if (parse_duration(optarg, &gap_ns))
+				die_usage("gap is not a duration", optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1767,7 +1891,30 @@ int main(int argc, char **argv)
 		for (int i = optind; i < argc; i++)
 			parse_flow(&snd, argv[i]);
 		snd.mtu = mtu;
-		snd.msg_bytes = msg;
+		snd.messages = messages;
+		snd.gap_ns = gap_ns;
+		for (uint32_t i = 0; i < snd.n_flows; i++) {
+			struct flow *f = &snd.flows[i];
+
+			f->msg_bytes = msg;
+			if (!messages)
+				continue;
+			/* Message mode: each message is the flow's bytes (one
+			 * RDMA WRITE), --msg without them. */
+			if (f->bytes_total) {
+				if (f->bytes_total > 1 << 30 || f->bytes_total < MIN_PAYLOAD)
+					die_usage(
+						"in message mode bytes (one message) must be 40..1G",
+						argv[optind + i]);
+				f->msg_bytes = (uint32_t)f->bytes_total;
+			}
+			f->bytes_total = (uint64_t)f->msg_bytes * messages;
+			f->completions_ns = calloc(messages, sizeof(*f->completions_ns));
+			if (!f->completions_ns) {
+				fprintf(stderr, "tita-roce: out of memory\n");
+				return 1;
+			}
+		}
 		snd.line_bps = line_bps;
 		snd.dcqcn = dcqcn;
 		dcqcn_params_default(&snd.dp, line_bps, mtu, time_scale);
