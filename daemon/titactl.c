@@ -1442,7 +1442,7 @@ static int cmd_diagnose(int argc, char **argv)
 	const char *prometheus = NULL, *targets = NULL, *job = "tita";
 	const char *files[64];
 	int n_files = 0, timeout_ms = DIAG_HTTP_TIMEOUT_MS;
-	size_t window = 5;
+	size_t window = DIAG_WINDOW_DEFAULT;
 	struct diag_snaps snaps = { 0 };
 	struct tita_diag_params params;
 	struct tita_diag_result *res;

@@ -22,6 +22,8 @@
 #define DIAG_HTTP_DEFAULT_URL "http://localhost:9090"
 #define DIAG_HTTP_MAX_BYTES (256u << 20)
 #define DIAG_HTTP_TIMEOUT_MS 10000
+/* Snapshots a diagnosis averages over: titactl's --window default. */
+#define DIAG_WINDOW_DEFAULT 5
 
 struct diag_snaps {
 	struct tita_prom_doc *docs; /* oldest first */
