@@ -102,7 +102,7 @@ static struct {
 	.runs = 200,
 	.healthy = 100,
 	.window = DIAG_WINDOW_DEFAULT,
-	.sim_ms = 16,
+	.sim_ms = 18,
 	.seed = 1,
 	.sizes = { 64, 128, 256 },
 	.n_sizes = 3,
@@ -505,7 +505,7 @@ static void usage(FILE *f)
 		"  --seed S      draws every run's parameters (default 1)\n"
 		"  -j JOBS       simulator runs at once (default 2)\n"
 		"  --window W    snapshots per diagnosis, as titactl diagnose --window (default %d)\n"
-		"  --sim-ms MS   simulated time per run (default 16; telemetry every 1 ms)\n"
+		"  --sim-ms MS   simulated time per run (default 18; telemetry every 1 ms)\n"
 		"  --keep DIR    keep every run's scenario, log and telemetry under DIR\n"
 		"  -v            a line per run (otherwise only the wrong ones)\n",
 		DIAG_WINDOW_DEFAULT);

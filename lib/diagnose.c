@@ -499,28 +499,37 @@ static struct job *job_get(struct model *m, const char *name)
 /* A pair's figure spread over the links of its path (007's vote). */
 static int vote(struct model *m, uint32_t src, uint32_t dst, const char *spine, double v, bool loss)
 {
-	struct link *path[4];
+	/* Indices: a later link_get may move the links. */
+	uint32_t path[4];
 	int n = 0;
 	const char *la = m->inst[src].leaf, *lb = m->inst[dst].leaf;
+	struct link *l;
 
-	path[n++] = link_get(m, TITA_DIAG_AT_HOST_LINK, src, NULL, NULL);
-	path[n++] = link_get(m, TITA_DIAG_AT_HOST_LINK, dst, NULL, NULL);
+#define ADD(place, inst, leaf)                             \
+	do {                                               \
+		l = link_get(m, place, inst, leaf, spine); \
+		if (!l)                                    \
+			return -ENOMEM;                    \
+		path[n++] = (uint32_t)(l - m->links);      \
+	} while (0)
+	ADD(TITA_DIAG_AT_HOST_LINK, src, NULL);
+	ADD(TITA_DIAG_AT_HOST_LINK, dst, NULL);
 	if (la && lb && strcmp(la, lb)) {
 		enum tita_diag_place pl = spine ? TITA_DIAG_AT_LEAF_SPINE :
 						  TITA_DIAG_AT_LEAF_UPLINKS;
 
-		path[n++] = link_get(m, pl, UINT32_MAX, la, spine);
-		path[n++] = link_get(m, pl, UINT32_MAX, lb, spine);
+		ADD(pl, UINT32_MAX, la);
+		ADD(pl, UINT32_MAX, lb);
 	}
+#undef ADD
 	for (int k = 0; k < n; k++) {
-		if (!path[k])
-			return -ENOMEM;
+		l = &m->links[path[k]];
 		if (loss) {
-			path[k]->vote_loss += v / n;
-			path[k]->n_loss++;
+			l->vote_loss += v / n;
+			l->n_loss++;
 		} else {
-			path[k]->vote_short += v / n;
-			path[k]->n_short++;
+			l->vote_short += v / n;
+			l->n_short++;
 		}
 	}
 	return 0;
