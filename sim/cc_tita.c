@@ -29,12 +29,20 @@
  *    them to the new source port, as the QP agent would between messages.
  *    The drain ends when the last byte arrives; a NIC would learn it half
  *    a round trip later from the acknowledgement.
+ *  - Health telemetry (sim/telemetry.c): at every round, before the
+ *    controller's samples, each host's lib/health is fed the same
+ *    measurements per pair (with packets, resends and packets out of
+ *    sequence) and what the controller holds of each pair (its spine, an
+ *    RX pair's grant and its sender's demand).
+ *  - [faults]: a dead host's controller stops; a slow host's backlog is
+ *    only what its application has made ready.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sim.h"
+#include "tita/health.h"
 
 #ifdef SIM_HAVE_WIRE
 #include "wire.h"
@@ -68,6 +76,9 @@ struct tita_sim {
 	struct tita_wire_msg scratch;
 #endif
 	struct tita_msg out;
+	/* Health telemetry: the controller's pairs, read each round. */
+	struct tita_pair_info *info;
+	size_t cap_info;
 	/* Messages and entries sent, by kind (enum tita_msg_kind). */
 	uint64_t msgs_by_kind[5], entries_by_kind[5];
 };
@@ -337,6 +348,7 @@ void sim_tita_fini(struct sim *s)
 		sim_pairmap_fini(&x->rxp_map);
 	}
 	if (t) {
+		free(t->info);
 		for (uint32_t i = 0; i < t->cap; i++)
 			free(t->pool[i].plain);
 		free(t->pool);
@@ -439,6 +451,16 @@ void sim_tita_on_msg(struct sim *s, uint32_t host, struct sim_pkt *p)
 	struct tita_addr from = tita_addr_from_host_id(p->src);
 
 	x->ctrl_rx_bytes += p->wire_bytes;
+	if (x->dead) {
+		dgram_free(t, slot);
+		return;
+	}
+	{
+		struct tita_health *h = sim_telemetry_health(s, host);
+
+		if (h)
+			tita_health_peer_heard(h, &from, now_ns);
+	}
 #ifdef SIM_HAVE_WIRE
 	{
 		uint32_t w = sim_pairmap_get(&t->replay_of[host], p->src);
@@ -485,6 +507,9 @@ void sim_tita_count_rx(struct sim *s, uint32_t host, const struct sim_pkt *p)
 	r->rx_bytes += p->wire_bytes;
 	r->rx_pkts++;
 	r->ce_pkts += p->ce;
+	r->h_bytes[s->flows[p->flow].job] += p->wire_bytes;
+	r->h_pkts[s->flows[p->flow].job]++;
+	r->h_ce[s->flows[p->flow].job] += p->ce;
 	r->last_active_ps = s->now_ps;
 	if (!r->live) {
 		r->live = true;
@@ -497,6 +522,134 @@ static void txpair_live(struct sim_host *x, uint32_t idx)
 	if (!x->txp[idx].live) {
 		x->txp[idx].live = true;
 		x->live_tx[x->n_live_tx++] = idx;
+	}
+}
+
+/*
+ * What the application has waiting to be sent on the pair: all it posted,
+ * or on a slow host (slowhost) only what it has made ready so far.
+ */
+static uint64_t backlog_of(const struct sim *s, uint32_t host, const struct sim_txpair *tp)
+{
+	const struct sim_host *x = &s->hosts[host];
+
+	if (!x->app_rate_bps)
+		return tp->backlog_bytes;
+	return tita_min_u64(tp->backlog_bytes, (uint64_t)x->app_ready_bytes);
+}
+
+/*
+ * One round of the host's health evidence (lib/health), from what the
+ * controller's samples are made of, and what the controller holds of each
+ * pair: the spine it crosses, and for an RX pair the grant and the
+ * sender's demand (a demand above the grant: the sender has more than it
+ * may send, so all the grant should arrive). Every RX pair the controller
+ * holds is fed, whether anything came from it or not: a grant that brings
+ * nothing is the strongest shortfall.
+ */
+static void health_round(struct sim *s, uint32_t host, struct tita_health *h, uint64_t interval_ns,
+			 uint64_t now_ns)
+{
+	struct sim_host *x = &s->hosts[host];
+	struct tita_addr local = tita_addr_from_host_id(host);
+	struct tita_sim *t = ts_of(s);
+	size_t n = tita_ctl_n_pairs(x->ctl);
+	struct tita_pair_info *info;
+
+	if (n > t->cap_info) {
+		free(t->info);
+		t->cap_info = n * 2;
+		t->info = malloc(t->cap_info * sizeof(*t->info));
+		if (!t->info) {
+			fprintf(stderr, "tita-sim: out of memory\n");
+			exit(1);
+		}
+	}
+	info = t->info;
+	n = tita_ctl_pairs(x->ctl, info, n);
+	for (uint32_t k = 0; k < x->n_live_tx; k++)
+		x->txp[x->live_tx[k]].h_spine = TITA_HEALTH_SPINE_NONE;
+	for (uint32_t k = 0; k < x->n_rxp; k++)
+		x->rxp[k].h_managed = 0;
+	for (size_t k = 0; k < n; k++) {
+		const struct tita_pair_info *pi = &info[k];
+		uint32_t remote = host_of_addr(&pi->remote), i;
+		uint16_t spine = pi->spine == TITA_SPINE_NONE ? TITA_HEALTH_SPINE_NONE : pi->spine;
+
+		if (remote >= s->n_hosts || pi->job_id >= SIM_MAX_JOBS)
+			continue;
+		if (pi->role == TITA_PAIR_TX) {
+			i = sim_pairmap_get(&x->txp_map, remote * SIM_MAX_JOBS + pi->job_id);
+			if (i != SIM_PAIRMAP_NONE)
+				x->txp[i].h_spine = spine;
+			continue;
+		}
+		i = sim_pairmap_get(&x->rxp_map, remote);
+		if (i == SIM_PAIRMAP_NONE)
+			continue;
+		struct sim_rxpeer *r = &x->rxp[i];
+
+		r->h_managed |= (uint8_t)(1u << pi->job_id);
+		r->h_grant_bps[pi->job_id] = pi->state == TITA_PAIR_ACTIVE ? pi->grant_bps : 0;
+		r->h_demand_bps[pi->job_id] = pi->demand_bps;
+		r->h_spine[pi->job_id] = spine;
+	}
+
+	for (uint32_t k = 0; k < x->n_live_tx; k++) {
+		struct sim_txpair *tp = &x->txp[x->live_tx[k]];
+		struct tita_health_tx tx = {
+			.local = local,
+			.remote = tita_addr_from_host_id(tp->remote),
+			.job_id = tp->job,
+			.interval_ns = interval_ns,
+			.tx_bytes = tp->h_tx_bytes,
+			.backlog_bytes = backlog_of(s, host, tp),
+			.rate_bps = tp->rate_bps,
+			.open = tp->backlog_bytes > 0,
+			.tx_packets = tp->h_tx_pkts,
+			.retx_packets = tp->h_retx_pkts,
+			.spine = tp->h_spine,
+		};
+
+		tita_health_tx_round(h, &tx, now_ns);
+		tp->h_tx_bytes = tp->h_tx_pkts = tp->h_retx_pkts = 0;
+	}
+	/* Every sender, not only the live ones the controller is fed: a pair
+	 * the controller holds is fed though nothing came from it. */
+	for (uint32_t k = 0; k < x->n_rxp; k++) {
+		struct sim_rxpeer *r = &x->rxp[k];
+
+		for (uint32_t j = 0; j < SIM_MAX_JOBS; j++) {
+			bool managed = r->h_managed & (1u << j);
+			struct tita_health_rx rx = {
+				.local = local,
+				.remote = tita_addr_from_host_id(r->remote),
+				.job_id = j,
+				.interval_ns = interval_ns,
+				.rx_bytes = r->h_bytes[j],
+				.rx_packets = r->h_pkts[j],
+				.ce_packets = r->h_ce[j],
+				.lost_packets = r->h_lost[j],
+				.granted_bps = managed ? r->h_grant_bps[j] : 0,
+				.sender_backlogged = managed &&
+						     r->h_demand_bps[j] > r->h_grant_bps[j],
+				.spine = managed ? r->h_spine[j] : TITA_HEALTH_SPINE_NONE,
+			};
+
+			if (!managed && !rx.rx_packets && !rx.lost_packets)
+				continue;
+			tita_health_rx_round(h, &rx, now_ns);
+			r->h_bytes[j] = r->h_pkts[j] = r->h_ce[j] = r->h_lost[j] = 0;
+		}
+	}
+	/* titad's hellos are not simulated as packets: every peer that is
+	 * alive counts as heard each round, so only a dead one falls silent. */
+	for (uint32_t k = 0; k < x->n_txp + x->n_rxp; k++) {
+		uint32_t remote = k < x->n_txp ? x->txp[k].remote : x->rxp[k - x->n_txp].remote;
+		struct tita_addr ra = tita_addr_from_host_id(remote);
+
+		if (!s->hosts[remote].dead)
+			tita_health_peer_heard(h, &ra, now_ns);
 	}
 }
 
@@ -514,6 +667,12 @@ static void take_samples(struct sim *s, uint32_t host)
 	if (!interval_ns)
 		interval_ns = 1;
 	x->last_sample_ps = s->now_ps;
+	{
+		struct tita_health *h = sim_telemetry_health(s, host);
+
+		if (h)
+			health_round(s, host, h, interval_ns, now_ns);
+	}
 	for (k = 0, w = 0; k < x->n_live_tx; k++) {
 		uint32_t idx = x->live_tx[k];
 		struct sim_txpair *tp = &x->txp[idx];
@@ -523,7 +682,7 @@ static void take_samples(struct sim *s, uint32_t host)
 			.job_id = tp->job,
 			.interval_ns = interval_ns,
 			.tx_bytes = tp->tx_bytes,
-			.backlog_bytes = tp->backlog_bytes,
+			.backlog_bytes = backlog_of(s, host, tp),
 			.cnp_packets = tp->cnps,
 		};
 
@@ -716,6 +875,11 @@ void sim_tita_on_event(struct sim *s, uint32_t host)
 	struct sim_host *x = &s->hosts[host];
 	uint64_t now_ns = s->now_ps / SIM_PS_PER_NS;
 
+	if (x->dead) {
+		/* [faults] dead: its controller is gone with it. */
+		x->tita_wake_ps = 0;
+		return;
+	}
 	if (x->tita_wake_ps && x->tita_wake_ps <= s->now_ps) {
 		/* A round is due: hand over what was measured since the last.
 		 * (Not at a wake-up between rounds, for an early allocation or
@@ -773,6 +937,8 @@ void sim_tita_flow_start(struct sim *s, struct sim_flow *f)
 
 	f->txp = idx;
 	f->rxp = rxpeer_of(&s->hosts[f->dst], f->src);
+	if (x->dead)
+		return;
 	if (s->cfg->topo == SIM_TOPO_LEAFSPINE && !s->cfg->hosts_unplaced) {
 		/* The hellos the two daemons would have exchanged. */
 		uint32_t hpl = s->cfg->hosts_per_leaf;
@@ -793,7 +959,7 @@ void sim_tita_flow_start(struct sim *s, struct sim_flow *f)
 	 * which it needs the bytes sent since the last sample too (a round's
 	 * bytes over its intervals make the same rate either way). The
 	 * regular sample keeps its interval and the CNPs. */
-	ts.backlog_bytes = tp->backlog_bytes;
+	ts.backlog_bytes = backlog_of(s, f->src, tp);
 	ts.tx_bytes = tp->tx_bytes;
 	tp->tx_bytes = 0;
 	tita_ctl_tx_sample(x->ctl, &ts, now_ns);

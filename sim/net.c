@@ -409,10 +409,18 @@ static void switch_receive(struct sim *s, uint32_t in_port, uint32_t i)
 
 /* ---- NICs ---- */
 
+static void pkt_lost(struct sim *s, uint32_t i);
+
 void sim_host_send_ctrl(struct sim *s, uint32_t host, uint32_t pkt)
 {
 	struct sim_host *h = &s->hosts[host];
 	struct sim_port *pt = &s->ports[h->port];
+
+	if (h->dead) {
+		s->pkts[pkt].src = host;
+		pkt_lost(s, pkt);
+		return;
+	}
 
 	s->pkts[pkt].prio = SIM_PRIO_CTRL;
 	s->pkts[pkt].src = host;
@@ -477,6 +485,10 @@ static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
 	p->dport = SIM_ROCE_DPORT;
 	p->payload_bytes = payload;
 	p->wire_bytes = wire;
+	/* A slow application: new bytes must have been made ready first
+	 * (sim_nic_kick waited for them); a resend's were. */
+	if (h->app_rate_bps && f->sent_bytes >= f->high_sent_bytes)
+		h->app_ready_bytes -= h->app_ready_bytes > payload ? payload : h->app_ready_bytes;
 	f->sent_bytes += payload;
 	p->seq = f->sent_bytes;
 	f->last_pkt_bytes = wire;
@@ -488,6 +500,10 @@ static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
 		struct sim_txpair *tp = sim_flow_txpair(s, f);
 
 		tp->tx_bytes += wire;
+		tp->h_tx_bytes += wire;
+		tp->h_tx_pkts++;
+		if (p->seq <= f->high_sent_bytes)
+			tp->h_retx_pkts++;
 		tp->backlog_bytes -= tp->backlog_bytes > payload ? payload : tp->backlog_bytes;
 		tp->last_active_ps = s->now_ps;
 		if (tp->unsched_left)
@@ -496,11 +512,39 @@ static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
 			tp->next_tx_ps =
 				s->now_ps + (uint64_t)((double)wire * 8e12 / (double)tp->rate_bps);
 	}
+	if (p->seq > f->high_sent_bytes)
+		f->high_sent_bytes = p->seq;
 	/* Occupy the port before the congestion control hears of the packet:
 	 * a rate change it makes kicks the NIC, which must find it busy. */
 	port_transmit(s, h->port, i);
 	if (s->cc->on_event)
 		s->cc->on_event(s, f, SIM_CC_TX, NULL, wire);
+}
+
+/* A slow application makes bytes ready at app_rate_bps into a buffer of
+ * SIM_APP_READY_MAX_BYTES, whatever the NIC takes. */
+static void app_refill(struct sim *s, struct sim_host *h)
+{
+	if (s->now_ps > h->app_since_ps) {
+		h->app_ready_bytes +=
+			(double)h->app_rate_bps * (double)(s->now_ps - h->app_since_ps) / 8e12;
+		if (h->app_ready_bytes > SIM_APP_READY_MAX_BYTES)
+			h->app_ready_bytes = SIM_APP_READY_MAX_BYTES;
+	}
+	h->app_since_ps = s->now_ps;
+}
+
+/* When the next packet of f will be ready, on a slow application. */
+static uint64_t app_ready_ps(const struct sim *s, const struct sim_host *h,
+			     const struct sim_flow *f)
+{
+	uint64_t left = f->size_bytes - f->sent_bytes;
+	double need = (double)(left < s->cfg->mtu_bytes ? left : s->cfg->mtu_bytes);
+
+	if (h->app_ready_bytes >= need)
+		return s->now_ps;
+	return s->now_ps +
+	       (uint64_t)ceil((need - h->app_ready_bytes) * 8e12 / (double)h->app_rate_bps);
 }
 
 /*
@@ -533,7 +577,7 @@ void sim_nic_kick(struct sim *s, uint32_t host)
 	uint64_t earliest = UINT64_MAX;
 	uint32_t n, k;
 
-	if (pt->busy)
+	if (pt->busy || h->dead)
 		return;
 	k = fifo_pop(s, &pt->q[SIM_PRIO_CTRL]);
 	if (k != SIM_NONE) {
@@ -543,6 +587,8 @@ void sim_nic_kick(struct sim *s, uint32_t host)
 	}
 	if (pt->paused)
 		return;
+	if (h->app_rate_bps)
+		app_refill(s, h);
 	/* Round robin over the QPs that their limiters allow now. */
 	bool tita = s->cc->tita;
 	uint32_t idx = h->rr < h->n_active ? h->rr : 0;
@@ -559,6 +605,12 @@ void sim_nic_kick(struct sim *s, uint32_t host)
 
 			if (tp->next_tx_ps > t)
 				t = tp->next_tx_ps;
+		}
+		if (h->app_rate_bps && f->sent_bytes >= f->high_sent_bytes) {
+			uint64_t ready = app_ready_ps(s, h, f);
+
+			if (ready > t)
+				t = ready;
 		}
 		/* Cheapest test first: a limiter that says "not yet" settles it. */
 		if (t > s->now_ps) {
@@ -797,6 +849,8 @@ static void host_receive(struct sim *s, uint32_t host, uint32_t i)
 			}
 		}
 		if (!in_order) {
+			if (s->cc->tita)
+				s->hosts[host].rxp[f->rxp].h_lost[f->job]++;
 			/* RC takes nothing after a gap: NAK it once, drop
 			 * what follows until the sender has gone back. */
 			if (p->seq - p->payload_bytes > f->rcvd_bytes &&
@@ -1009,14 +1063,16 @@ static void build_routes(struct sim *s);
 static void port_flush(struct sim *s, uint32_t port)
 {
 	struct sim_port *pt = &s->ports[port];
-	struct sim_switch *sw = &s->switches[s->nodes[pt->node].idx];
+	/* A host's port queues only control packets: no buffer to release. */
+	struct sim_switch *sw = s->nodes[pt->node].is_host ? NULL :
+							     &s->switches[s->nodes[pt->node].idx];
 	uint32_t i;
 
 	while ((i = fifo_pop(s, &pt->q[SIM_PRIO_CTRL])) != SIM_NONE) {
 		pt->q_bytes[SIM_PRIO_CTRL] -= s->pkts[i].wire_bytes;
 		pkt_lost(s, i);
 	}
-	while ((i = fifo_pop(s, &pt->q[SIM_PRIO_DATA])) != SIM_NONE) {
+	while (sw && (i = fifo_pop(s, &pt->q[SIM_PRIO_DATA])) != SIM_NONE) {
 		pt->q_bytes[SIM_PRIO_DATA] -= s->pkts[i].wire_bytes;
 		portq_change(s, pt, port);
 		switch_release(s, sw, &s->pkts[i]);
@@ -1051,6 +1107,102 @@ static void link_down(struct sim *s, const struct sim_fault *ft)
 	if (s->fail_ps == UINT64_MAX)
 		s->fail_ps = s->now_ps;
 	build_routes(s);
+}
+
+/* The two ports of a fault's link: the host's and its switch's, or the
+ * leaf's and the spine's. */
+static void fault_ports(const struct sim *s, const struct sim_fault *ft, uint32_t *a, uint32_t *b)
+{
+	if (ft->on_host) {
+		*a = s->hosts[ft->host].port;
+		*b = s->ports[*a].peer;
+		return;
+	}
+	const struct sim_node *leaf = &s->nodes[s->switches[ft->leaf].node];
+	uint32_t spine_node = s->switches[s->cfg->leaves + ft->spine].node;
+
+	*a = *b = SIM_NONE;
+	for (uint32_t k = 0; k < leaf->n_ports; k++) {
+		uint32_t x = leaf->first_port + k;
+
+		if (s->ports[s->ports[x].peer].node == spine_node) {
+			*a = x;
+			*b = s->ports[x].peer;
+			return;
+		}
+	}
+}
+
+/* A PFC XOFF from the storming NIC, and the next one a period later. */
+static void pfc_storm(struct sim *s, const struct sim_fault *ft, uint32_t k)
+{
+	struct sim_port *pt = &s->ports[s->hosts[ft->host].port];
+
+	if (pt->down || s->hosts[ft->host].dead)
+		return;
+	pt->pause_frames++;
+	sim_schedule(s, s->now_ps + sim_ser_ps(SIM_PFC_BYTES, pt->rate_bps) + pt->delay_ps,
+		     SIM_EV_PFC, pt->peer, 1);
+	sim_schedule(s, s->now_ps + SIM_PFC_STORM_PERIOD_PS, SIM_EV_FAULT, k, 1);
+}
+
+/* A fault other than a failed link begins (b = 1: a PFC storm's next
+ * pause). */
+static void fault_begin(struct sim *s, uint32_t k, uint32_t again)
+{
+	const struct sim_fault *ft = &s->cfg->faults[k];
+	uint32_t a, b;
+
+	if (again) {
+		pfc_storm(s, ft, k);
+		return;
+	}
+	switch (ft->kind) {
+	case SIM_FAULT_SLOWHOST: {
+		struct sim_host *h = &s->hosts[ft->host];
+
+		h->app_rate_bps = (uint64_t)(ft->frac * (double)s->ports[h->port].rate_bps);
+		if (!h->app_rate_bps)
+			h->app_rate_bps = 1;
+		h->app_ready_bytes = 0;
+		h->app_since_ps = s->now_ps;
+		break;
+	}
+	case SIM_FAULT_SLOWNIC:
+	case SIM_FAULT_SLOWLINK:
+		fault_ports(s, ft, &a, &b);
+		if (a == SIM_NONE)
+			break;
+		s->ports[a].rate_bps = (uint64_t)(ft->frac * (double)s->ports[a].rate_bps);
+		s->ports[b].rate_bps = (uint64_t)(ft->frac * (double)s->ports[b].rate_bps);
+		if (!s->ports[a].rate_bps)
+			s->ports[a].rate_bps = s->ports[b].rate_bps = 1;
+		break;
+	case SIM_FAULT_LOSSY:
+		fault_ports(s, ft, &a, &b);
+		if (a != SIM_NONE)
+			s->ports[a].drop_p = s->ports[b].drop_p = ft->drop;
+		break;
+	case SIM_FAULT_DEAD: {
+		struct sim_host *h = &s->hosts[ft->host];
+
+		/* Its NIC and controller stop (sim_nic_kick, cc_tita); its
+		 * link goes down, and the fabric routes around the host that
+		 * is gone: packets to it are lost at its switch. */
+		h->dead = true;
+		fault_ports(s, ft, &a, &b);
+		s->ports[a].down = s->ports[b].down = true;
+		port_flush(s, a);
+		port_flush(s, b);
+		build_routes(s);
+		break;
+	}
+	case SIM_FAULT_PFCSTORM:
+		pfc_storm(s, ft, k);
+		break;
+	default:
+		break;
+	}
 }
 
 /* ---- topology ---- */
@@ -1335,19 +1487,24 @@ int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_op
 		f->deps_pending = fs->n_dep;
 		f->sport = sim_flow_default_sport(cfg->seed, k);
 		f->nak_for = f->rewound_to = UINT64_MAX;
+		f->latest_start_ps = fs->latest_start_ps;
 		if (!fs->n_dep)
 			sim_schedule(s, fs->start_ps, SIM_EV_FLOW_START, k, 0);
 	}
+	s->fault_rng = mix64(cfg->seed ^ 0x6c6f737379ull);
 	for (uint32_t k = 0; k < cfg->n_faults; k++) {
 		const struct sim_fault *ft = &cfg->faults[k];
 
-		if (cfg->topo != SIM_TOPO_LEAFSPINE || ft->leaf >= cfg->leaves ||
-		    ft->spine >= cfg->spines) {
-			fprintf(stderr, "tita-sim: fault %u: no link leaf %u - spine %u\n", k,
-				ft->leaf, ft->spine);
+		if (ft->kind >= SIM_FAULT_N_KINDS || (ft->on_host && ft->host >= s->n_hosts) ||
+		    (!ft->on_host && (cfg->topo != SIM_TOPO_LEAFSPINE || ft->leaf >= cfg->leaves ||
+				      ft->spine >= cfg->spines)) ||
+		    (ft->kind == SIM_FAULT_LINK_DOWN && ft->on_host)) {
+			fprintf(stderr, "tita-sim: fault %u: no such host or link\n", k);
 			return -EINVAL;
 		}
-		sim_schedule(s, ft->at_ps, SIM_EV_LINK_DOWN, k, 0);
+		sim_schedule(s, ft->at_ps,
+			     ft->kind == SIM_FAULT_LINK_DOWN ? SIM_EV_LINK_DOWN : SIM_EV_FAULT, k,
+			     0);
 	}
 	s->metrics_start_ps = UINT64_MAX;
 	for (uint32_t k = 0; k < s->n_flows; k++)
@@ -1434,6 +1591,8 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 
 		if (pt->down)
 			pkt_lost(s, ev->b); /* on the wire when the link failed */
+		else if (pt->drop_p > 0 && tita_rng_unit(&s->fault_rng) < pt->drop_p)
+			pkt_lost(s, ev->b); /* a lossy link */
 		else if (s->nodes[pt->node].is_host)
 			host_receive(s, s->nodes[pt->node].idx, ev->b);
 		else
@@ -1457,6 +1616,8 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 
 		if (pt->down)
 			break;
+		if (ev->b)
+			pt->pause_rx_frames++;
 		if (ev->b && !pt->paused) {
 			pt->paused = true;
 			pt->paused_since_ps = s->now_ps;
@@ -1477,7 +1638,10 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 		}
 		break;
 	case SIM_EV_FLOW_START:
-		flow_start(s, &s->flows[ev->a]);
+		/* A repeated collective stops starting runs at its end. */
+		if (!s->flows[ev->a].latest_start_ps ||
+		    s->now_ps <= s->flows[ev->a].latest_start_ps)
+			flow_start(s, &s->flows[ev->a]);
 		break;
 	case SIM_EV_FLOW_STOP:
 		flow_stop(s, &s->flows[ev->a]);
@@ -1506,6 +1670,12 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 		break;
 	case SIM_EV_RTO:
 		rto_fire(s, &s->flows[ev->a]);
+		break;
+	case SIM_EV_FAULT:
+		fault_begin(s, ev->a, ev->b);
+		break;
+	case SIM_EV_TELEMETRY:
+		sim_telemetry_tick(s);
 		break;
 	}
 }
@@ -1823,6 +1993,8 @@ int sim_run(struct sim *s, struct sim_results *ret)
 
 void sim_fini(struct sim *s)
 {
+	if (s->tel)
+		sim_telemetry_finish(s);
 	if (s->cc && s->cc->tita)
 		sim_tita_fini(s);
 	for (uint32_t h = 0; h < s->n_hosts; h++)

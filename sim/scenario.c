@@ -12,7 +12,8 @@
  *              pfc_alpha_shift, pfc_resume_offset_kb, headroom_bdp
  *   [nic]      mtu, rto_us (go-back-N timeout after a loss)
  *   [run]      seed, max_time_ms, trace_interval_us, monitor_host, trace_flows,
- *              goodput_bin_us
+ *              goodput_bin_us, telemetry_interval_us (health telemetry, written
+ *              with --telemetry DIR; 1000 by default there)
  *   [dcqcn] [hpcc] [tita]   parameter overrides (see cc.c)
  *   [traffic]  one generator per line:
  *     flow        src=H dst=H (size=S | until=T) [at=T]
@@ -22,6 +23,11 @@
  *     shift       hosts=LIST by=K size=S [at=T]
  *                 (the i-th host of LIST sends to the (i+K)-th, cyclically)
  *     ring        hosts=LIST size=S [at=T]     (ring all-reduce of S per host)
+ *   ring and alltoall also take repeat=N (the collective N times over,
+ *   each rank's next one after its part of the last: its last send, and
+ *   what it received last) and until=T (repeated as often as fits in
+ *   [at, T] at line rate, and no flow of it starts after T); with both,
+ *   repeat bounds the count.
  *     websearch   hosts=LIST load=F duration=T [at=T]
  *     messages    hosts=LIST load=F duration=T min=S max=S [at=T]
  *                 (Poisson arrivals as websearch, sizes uniform in
@@ -29,12 +35,32 @@
  *   each with optional name=NAME, job=J, weight=W (tita's weight of job J,
  *   as `titactl job set` gives it) and the word `primary` (the group that
  *   the headline metrics describe; the first group by default).
- *   [faults]   one per line:
+ *   [faults]   one per line, each from time T on (LINK: host=H for the link
+ *              between host H and its switch, or leaf=L spine=S):
  *     link leaf=L spine=S at=T   the link between leaf L and spine S (both
  *                                directions) fails at T: what is queued at
  *                                its ends or on the wire is lost, its PFC
  *                                state clears, and every switch recomputes
  *                                its ECMP groups without it
+ *     slowhost host=H frac=F at=T   H's application makes its flows' bytes
+ *                                ready at F x H's line rate (a rank that
+ *                                computes slowly); what is ready and not
+ *                                sent is its backlog (at most 64 KiB)
+ *     slownic host=H frac=F at=T  H's link runs at F x its rate, both ways
+ *                                (its controller still counts the line rate)
+ *     slowlink LINK frac=F at=T  the link runs at F x its rate, both ways
+ *     lossy LINK drop=P at=T     each packet crossing the link (either way,
+ *                                any kind) is lost with probability P, drawn
+ *                                from the seed; go-back-N recovers the data
+ *     dead host=H at=T           H stops: its NIC sends nothing, its
+ *                                controller nothing, its link goes down
+ *                                (what it held is lost) and its telemetry
+ *                                stops (up 0)
+ *     pfcstorm host=H at=T       H's NIC sends PFC pauses to its switch port
+ *                                without end (every 20 us), as a NIC with a
+ *                                stuck receive ring: the port stops sending
+ *                                to H and the pause spreads back
+ *              F and P lie in (0, 1).
  * From the command line, --set traffic.size=S gives every generator that
  * takes a size that size instead (a ring's chunks are S / N); runs with
  * websearch and messages cannot take it.
@@ -343,6 +369,8 @@ static int set_key(struct parser *p, const char *key, const char *val)
 	NUM("run", "monitor_host", 0, 1e6, c->monitor_host = (uint32_t)v);
 	NUM("run", "trace_flows", 0, 64, c->trace_flows = (uint32_t)v);
 	NUM("run", "goodput_bin_us", 0.1, 1e5, c->goodput_bin_ps = (uint64_t)(v * 1e6));
+	NUM("run", "telemetry_interval_us", 10, 1e7,
+	    c->telemetry_interval_ps = (uint64_t)(v * 1e6));
 #undef NUM
 	return perr(p, "unknown key '%s' in [%s]", key, sec);
 }
@@ -461,6 +489,34 @@ static int poisson_flows(struct parser *p, const uint32_t *hosts, int n_h, doubl
 }
 
 #define MAX_LIST 4096
+/* Repeated collectives make their flows up front: at most this many. */
+#define MAX_REPEAT_FLOWS (4u << 20)
+
+/*
+ * How many times a collective runs: repeat=N, or as often as fits in
+ * [at, until] at line rate (each rank sends bytes_per_rank per run), or
+ * once.
+ */
+static int collective_repeats(struct parser *p, long repeat, uint64_t at, uint64_t until,
+			      double bytes_per_rank, double flows_per_run, uint32_t *ret_n)
+{
+	double n = repeat ? (double)repeat : 1;
+
+	if (until) {
+		double run_ps = bytes_per_rank * 8e12 / (double)p->cfg->host_rate_bps, fit;
+
+		if (until <= at)
+			return perr(p, "until must be after at");
+		fit = ceil((double)(until - at) / (run_ps > 1 ? run_ps : 1));
+		if (!repeat || fit < n)
+			n = fit < 1 ? 1 : fit;
+	}
+	if (n * flows_per_run > MAX_REPEAT_FLOWS)
+		return perr(p, "%.0f runs of %.0f flows each are more than %u flows", n,
+			    flows_per_run, MAX_REPEAT_FLOWS);
+	*ret_n = (uint32_t)n;
+	return 0;
+}
 
 static int traffic_line(struct parser *p, char *line)
 {
@@ -469,10 +525,11 @@ static int traffic_line(struct parser *p, char *line)
 	uint32_t *srcs = NULL, *hosts = NULL;
 	int n_src = -1, n_h = -1, dst = -1, src = -1, err = 0;
 	uint64_t size = 0, at = 0, until = 0, duration = 0, size_min = 0, size_max = 0;
-	long by = 0;
+	long by = 0, repeat = 0;
 	double load = -1, weight = 0;
 	uint32_t job = 0;
 	bool primary = false, have_size = false;
+	uint32_t n_iter = 1;
 	char *verb, *tok, *save = NULL;
 	struct sim_group *g;
 	char name[SIM_NAME_MAX] = "";
@@ -545,6 +602,15 @@ static int traffic_line(struct parser *p, char *line)
 				err = perr(p, "%s: '%s' is not a time (e.g. 10us)", k, v);
 				goto out;
 			}
+		} else if (!strcmp(k, "repeat")) {
+			char *end;
+
+			errno = 0;
+			repeat = strtol(v, &end, 10);
+			if (end == v || *end || errno || repeat < 1 || repeat > 100000) {
+				err = perr(p, "repeat: '%s' is not in 1..100000", v);
+				goto out;
+			}
 		} else if (!strcmp(k, "by")) {
 			char *end;
 
@@ -609,6 +675,15 @@ static int traffic_line(struct parser *p, char *line)
 	g->primary = primary;
 	g->first_flow = c->n_flows;
 
+	if ((repeat || until) && strcmp(verb, "flow") && strcmp(verb, "ring") &&
+	    strcmp(verb, "alltoall")) {
+		err = perr(p, "%s takes neither repeat= nor until= (ring and alltoall do)", verb);
+		goto out;
+	}
+	if (repeat && !strcmp(verb, "flow")) {
+		err = perr(p, "flow takes no repeat= (ring and alltoall do)");
+		goto out;
+	}
 	if (!strcmp(verb, "flow")) {
 		g->kind = SIM_GROUP_FLOWS;
 		if (src < 0 || dst < 0 || (!have_size && !until) || (have_size && !size)) {
@@ -635,11 +710,34 @@ static int traffic_line(struct parser *p, char *line)
 			err = perr(p, "alltoall needs hosts= and size=");
 			goto out;
 		}
+		if ((err = collective_repeats(p, repeat, at, until,
+					      (double)(n_h - 1) * (double)size,
+					      (double)(n_h - 1) * (double)n_h, &n_iter)))
+			goto out;
 		/* In the order NCCL's all-to-all posts them: each rank sends to
-		 * rank+1, rank+2, ... so no receiver is hit by all at once. */
-		for (int d = 1; d < n_h && !err; d++)
-			for (int k = 0; k < n_h && !err; k++)
-				err = add_flow(p, hosts[k], hosts[(k + d) % n_h], size, at, 0, job);
+		 * rank+1, rank+2, ... so no receiver is hit by all at once. A
+		 * repeat's send to rank+d waits for the last one's, and for
+		 * what came from rank-d in it. */
+		for (uint32_t it = 0; it < n_iter && !err; it++)
+			for (int d = 1; d < n_h && !err; d++)
+				for (int k = 0; k < n_h && !err; k++) {
+					uint32_t per = (uint32_t)(n_h - 1) * (uint32_t)n_h;
+					uint32_t prev = g->first_flow + (it - 1) * per +
+							(uint32_t)(d - 1) * (uint32_t)n_h;
+					struct sim_flow_spec *f;
+
+					err = add_flow(p, hosts[k], hosts[(k + d) % n_h], size, at,
+						       0, job);
+					if (err)
+						break;
+					f = &c->flows[c->n_flows - 1];
+					f->latest_start_ps = until;
+					if (!it)
+						continue;
+					f->dep[0] = prev + (uint32_t)k;
+					f->dep[1] = prev + (uint32_t)((k - d + n_h) % n_h);
+					f->n_dep = 2;
+				}
 	} else if (!strcmp(verb, "permutation")) {
 		g->kind = SIM_GROUP_PERMUTATION;
 		if (n_h < 2 || !size) {
@@ -692,6 +790,11 @@ static int traffic_line(struct parser *p, char *line)
 		 * predecessor's. */
 		steps = 2 * (n - 1);
 		chunk = size / n ? size / n : 1;
+		if ((err = collective_repeats(p, repeat, at, until, (double)steps * (double)chunk,
+					      (double)steps * (double)n, &n_iter)))
+			goto out;
+		/* A repeat goes on where the last ended: its steps follow on. */
+		steps *= n_iter;
 		g->ring_hosts = n;
 		g->ring_steps = steps;
 		g->ring_chunk_bytes = chunk;
@@ -700,7 +803,10 @@ static int traffic_line(struct parser *p, char *line)
 				struct sim_flow_spec *f;
 
 				err = add_flow(p, hosts[k], hosts[(k + 1) % n], chunk, at, 0, job);
-				if (err || !st)
+				if (err)
+					continue;
+				c->flows[c->n_flows - 1].latest_start_ps = until;
+				if (!st)
 					continue;
 				f = &c->flows[c->n_flows - 1];
 				f->dep[0] = g->first_flow + (st - 1) * n + k;
@@ -738,37 +844,118 @@ out:
 	return err;
 }
 
-/* [faults]: "link leaf=L spine=S at=T". */
+static const char *const fault_kind_names[SIM_FAULT_N_KINDS] = {
+	[SIM_FAULT_LINK_DOWN] = "link",	   [SIM_FAULT_SLOWHOST] = "slowhost",
+	[SIM_FAULT_SLOWNIC] = "slownic",   [SIM_FAULT_SLOWLINK] = "slowlink",
+	[SIM_FAULT_LOSSY] = "lossy",	   [SIM_FAULT_DEAD] = "dead",
+	[SIM_FAULT_PFCSTORM] = "pfcstorm",
+};
+
+const char *sim_fault_kind_name(enum sim_fault_kind k)
+{
+	return (unsigned)k < SIM_FAULT_N_KINDS ? fault_kind_names[k] : "?";
+}
+
+/* What each kind of fault takes, besides at=. */
+enum {
+	NEEDS_HOST = 1, /* host=H */
+	NEEDS_LINK = 2, /* leaf=L spine=S */
+	TAKES_EITHER = NEEDS_HOST | NEEDS_LINK, /* host=H, or leaf=L spine=S */
+	NEEDS_FRAC = 4,
+	NEEDS_DROP = 8,
+};
+
+static const unsigned fault_takes[SIM_FAULT_N_KINDS] = {
+	[SIM_FAULT_LINK_DOWN] = NEEDS_LINK,
+	[SIM_FAULT_SLOWHOST] = NEEDS_HOST | NEEDS_FRAC,
+	[SIM_FAULT_SLOWNIC] = NEEDS_HOST | NEEDS_FRAC,
+	[SIM_FAULT_SLOWLINK] = TAKES_EITHER | NEEDS_FRAC,
+	[SIM_FAULT_LOSSY] = TAKES_EITHER | NEEDS_DROP,
+	[SIM_FAULT_DEAD] = NEEDS_HOST,
+	[SIM_FAULT_PFCSTORM] = NEEDS_HOST,
+};
+
+static const char *const fault_usage[SIM_FAULT_N_KINDS] = {
+	[SIM_FAULT_LINK_DOWN] = "link leaf=L spine=S at=T",
+	[SIM_FAULT_SLOWHOST] = "slowhost host=H frac=F at=T",
+	[SIM_FAULT_SLOWNIC] = "slownic host=H frac=F at=T",
+	[SIM_FAULT_SLOWLINK] = "slowlink (host=H | leaf=L spine=S) frac=F at=T",
+	[SIM_FAULT_LOSSY] = "lossy (host=H | leaf=L spine=S) drop=P at=T",
+	[SIM_FAULT_DEAD] = "dead host=H at=T",
+	[SIM_FAULT_PFCSTORM] = "pfcstorm host=H at=T",
+};
+
+/* [faults]: one fault a line (see the header). Whether its host, leaf or
+ * spine exist is checked once the topology is known. */
 static int fault_line(struct parser *p, char *line)
 {
 	struct sim_config *c = p->cfg;
 	char *verb, *tok, *save = NULL;
-	bool have_leaf = false, have_spine = false, have_at = false;
-	struct sim_fault ft = { 0 };
+	bool have_host = false, have_leaf = false, have_spine = false, have_at = false;
+	bool have_frac = false, have_drop = false;
+	struct sim_fault ft = { .line = p->line };
+	unsigned takes;
+	int kind = -1;
 
 	verb = strtok_r(line, " \t", &save);
-	if (!verb || strcmp(verb, "link"))
-		return perr(p, "unknown fault '%s' (link leaf=L spine=S at=T)", verb ? verb : "");
+	for (int k = 0; verb && k < SIM_FAULT_N_KINDS; k++)
+		if (!strcmp(verb, fault_kind_names[k]))
+			kind = k;
+	if (kind < 0)
+		return perr(p,
+			    "unknown fault '%s' (link, slowhost, slownic, slowlink, lossy, dead, "
+			    "pfcstorm)",
+			    verb ? verb : "");
+	ft.kind = (enum sim_fault_kind)kind;
+	takes = fault_takes[kind];
 	while ((tok = strtok_r(NULL, " \t", &save))) {
 		char *eq = strchr(tok, '='), *end;
+		const char *v;
 		unsigned long n;
 
 		if (!eq)
 			return perr(p, "'%s' is not key=value", tok);
 		*eq = 0;
+		v = eq + 1;
 		if (!strcmp(tok, "at")) {
-			if (!parse_time_ps(eq + 1, &ft.at_ps))
-				return perr(p, "at: '%s' is not a time (e.g. 2ms)", eq + 1);
+			if (!parse_time_ps(v, &ft.at_ps))
+				return perr(p, "at: '%s' is not a time (e.g. 2ms)", v);
 			have_at = true;
 			continue;
 		}
-		if (strcmp(tok, "leaf") && strcmp(tok, "spine"))
-			return perr(p, "unknown fault key '%s'", tok);
+		if (!strcmp(tok, "frac") || !strcmp(tok, "drop")) {
+			const char *rest;
+			double x;
+			bool frac = !strcmp(tok, "frac");
+
+			if (!(takes & (frac ? NEEDS_FRAC : NEEDS_DROP)))
+				return perr(p, "%s takes no %s= (%s)", verb, tok,
+					    fault_usage[kind]);
+			if (!parse_number(v, &x, &rest) || *rest || !(x > 0 && x < 1))
+				return perr(p, "%s: '%s' is not in (0, 1)", tok, v);
+			if (frac) {
+				ft.frac = x;
+				have_frac = true;
+			} else {
+				ft.drop = x;
+				have_drop = true;
+			}
+			continue;
+		}
+		if (strcmp(tok, "leaf") && strcmp(tok, "spine") && strcmp(tok, "host"))
+			return perr(p, "unknown fault key '%s' (%s)", tok, fault_usage[kind]);
+		if (!strcmp(tok, "host") ? !(takes & NEEDS_HOST) : !(takes & NEEDS_LINK))
+			return perr(p, "%s takes no %s= (%s)", verb, tok, fault_usage[kind]);
 		errno = 0;
-		n = strtoul(eq + 1, &end, 10);
-		if (end == eq + 1 || *end || errno || n > 255)
-			return perr(p, "%s: '%s' is not a switch number", tok, eq + 1);
-		if (!strcmp(tok, "leaf")) {
+		n = strtoul(v, &end, 10);
+		if (end == v || *end || errno || *v == '-' ||
+		    n > (!strcmp(tok, "host") ? MAX_LIST - 1 : 255))
+			return perr(p, "%s: '%s' is not a %s number", tok, v,
+				    !strcmp(tok, "host") ? "host" : "switch");
+		if (!strcmp(tok, "host")) {
+			ft.host = (uint32_t)n;
+			have_host = true;
+		} else if (!strcmp(tok, "leaf")) {
 			ft.leaf = (uint32_t)n;
 			have_leaf = true;
 		} else {
@@ -776,8 +963,12 @@ static int fault_line(struct parser *p, char *line)
 			have_spine = true;
 		}
 	}
-	if (!have_leaf || !have_spine || !have_at)
-		return perr(p, "link needs leaf=, spine= and at=");
+	ft.on_host = have_host;
+	if (!have_at || ((takes & NEEDS_FRAC) && !have_frac) ||
+	    ((takes & NEEDS_DROP) && !have_drop) || (have_host && (have_leaf || have_spine)) ||
+	    have_leaf != have_spine || (!have_host && !have_leaf) ||
+	    (have_host && !(takes & NEEDS_HOST)) || (have_leaf && !(takes & NEEDS_LINK)))
+		return perr(p, "%s needs: %s", verb, fault_usage[kind]);
 	if (c->n_faults == c->cap_faults) {
 		uint32_t cap = c->cap_faults ? c->cap_faults * 2 : 4;
 		struct sim_fault *f = realloc(c->faults, cap * sizeof(*f));
@@ -901,13 +1092,18 @@ int sim_config_parse(struct sim_config *cfg, const char *buf, size_t len, const 
 		p.line = 0;
 		return perr(&p, "kmax below kmin");
 	}
-	for (uint32_t k = 0; k < cfg->n_faults; k++)
-		if (cfg->topo != SIM_TOPO_LEAFSPINE || cfg->faults[k].leaf >= cfg->leaves ||
-		    cfg->faults[k].spine >= cfg->spines) {
-			p.line = 0;
-			return perr(&p, "fault %u: no link between leaf %u and spine %u", k + 1,
-				    cfg->faults[k].leaf, cfg->faults[k].spine);
-		}
+	for (uint32_t k = 0; k < cfg->n_faults; k++) {
+		const struct sim_fault *ft = &cfg->faults[k];
+
+		p.line = ft->line;
+		if (ft->on_host && ft->host >= n_hosts_of(cfg))
+			return perr(&p, "%s: no host %u (hosts 0..%u)",
+				    sim_fault_kind_name(ft->kind), ft->host, n_hosts_of(cfg) - 1);
+		if (!ft->on_host && (cfg->topo != SIM_TOPO_LEAFSPINE || ft->leaf >= cfg->leaves ||
+				     ft->spine >= cfg->spines))
+			return perr(&p, "%s: no link between leaf %u and spine %u",
+				    sim_fault_kind_name(ft->kind), ft->leaf, ft->spine);
+	}
 	for (uint32_t g = 0; g < cfg->n_groups; g++)
 		primary |= cfg->groups[g].primary;
 	if (!primary)

@@ -121,6 +121,9 @@ struct sim_port {
 	uint64_t ecn_marks;
 	uint64_t drops;
 	bool down; /* its link failed: it sends and receives nothing */
+	/* [faults] lossy: the share of packets arriving here that are lost */
+	double drop_p;
+	uint64_t pause_rx_frames; /* XOFF frames that arrived here (host ports) */
 	/* switch egress: the data queue's histogram bin and since when */
 	uint32_t q_bin;
 	uint64_t q_bin_since_ps;
@@ -187,6 +190,10 @@ struct sim_txpair {
 	bool done_said; /* its backlog ran out, and the controller was told */
 	uint64_t last_active_ps;
 	bool live;
+	/* Health telemetry (sim/telemetry.c): what it sent since the last
+	 * round's health sample, and the spine its controller says it crosses. */
+	uint64_t h_tx_bytes, h_tx_pkts, h_retx_pkts;
+	uint16_t h_spine;
 	/* tita's path: the source port its flows take (0: their own), and a
 	 * change that waits for flows to drain. */
 	uint16_t sport, moving_sport;
@@ -198,6 +205,15 @@ struct sim_rxpeer {
 	uint64_t rx_bytes, rx_pkts, ce_pkts;
 	uint64_t last_active_ps;
 	bool live;
+	/* Health telemetry, per job since the last round: wire bytes, packets,
+	 * CE-marked packets, packets out of sequence (a loss before them). */
+	uint64_t h_bytes[SIM_MAX_JOBS], h_pkts[SIM_MAX_JOBS], h_ce[SIM_MAX_JOBS];
+	uint64_t h_lost[SIM_MAX_JOBS];
+	/* ...and what its controller holds of the pairs from it, by job:
+	 * grant, the demand reported, the spine (read each round). */
+	uint64_t h_grant_bps[SIM_MAX_JOBS], h_demand_bps[SIM_MAX_JOBS];
+	uint16_t h_spine[SIM_MAX_JOBS];
+	uint8_t h_managed; /* bit j: the controller has the pair of job j */
 };
 
 struct sim_host {
@@ -218,7 +234,17 @@ struct sim_host {
 	uint64_t tita_wake_ps;
 	uint64_t ctrl_tx_bytes, ctrl_rx_bytes;
 	uint64_t cnps_sent;
+	/* [faults] dead: it stopped (NIC, controller, link). slowhost: its
+	 * application makes bytes ready at app_rate_bps (0: as fast as the NIC
+	 * takes them), app_ready_bytes of them made and not yet sent, up to
+	 * SIM_APP_READY_MAX_BYTES (the application's buffer). */
+	bool dead;
+	uint64_t app_rate_bps;
+	double app_ready_bytes;
+	uint64_t app_since_ps;
 };
+
+#define SIM_APP_READY_MAX_BYTES (64u * 1024u)
 
 struct sim_flow {
 	/* What the NIC's round robin reads of every flow it passes over comes
@@ -235,6 +261,8 @@ struct sim_flow {
 	uint64_t next_tx_ps;
 	uint64_t size_bytes; /* UINT64_MAX for a flow that runs until stop_ps */
 	uint64_t sent_bytes, rcvd_bytes, acked_bytes;
+	uint64_t high_sent_bytes; /* the furthest it sent: below it, a resend */
+	uint64_t latest_start_ps; /* it never starts after this (0: any time) */
 	uint64_t start_ps, stop_ps, finish_ps;
 	double rate_bps;
 	uint64_t line_bps;
@@ -296,13 +324,38 @@ struct sim_flow_spec {
 	uint64_t size_bytes; /* 0 with stop_ps: runs until stop_ps */
 	uint64_t start_ps, stop_ps;
 	uint32_t dep[2], n_dep; /* flows that must complete before this starts */
+	uint64_t latest_start_ps; /* repeated collectives: none starts after (0: any) */
 };
 
-/* A leaf-spine link that fails: both directions down at at_ps. */
-struct sim_fault {
-	uint32_t leaf, spine;
-	uint64_t at_ps;
+/* [faults]: each from at_ps on. A fault is on host's link (on_host) or on
+ * the link between leaf and spine. */
+enum sim_fault_kind {
+	SIM_FAULT_LINK_DOWN = 0, /* link: both directions down */
+	SIM_FAULT_SLOWHOST, /* the application makes bytes at frac x line rate */
+	SIM_FAULT_SLOWNIC, /* the host's link runs at frac x its rate */
+	SIM_FAULT_SLOWLINK, /* a link runs at frac x its rate */
+	SIM_FAULT_LOSSY, /* a link loses drop of the packets crossing it */
+	SIM_FAULT_DEAD, /* the host stops: NIC, controller, link */
+	SIM_FAULT_PFCSTORM, /* the host's NIC sends PFC pauses without end */
+	SIM_FAULT_N_KINDS,
 };
+
+/* The fault's name in scenarios and truth.json ("slownic"). */
+const char *sim_fault_kind_name(enum sim_fault_kind k);
+
+struct sim_fault {
+	enum sim_fault_kind kind;
+	bool on_host;
+	uint32_t host;
+	uint32_t leaf, spine;
+	double frac, drop;
+	uint64_t at_ps;
+	unsigned line; /* in the scenario, for errors (0: not from a file) */
+};
+
+/* A NIC in a PFC storm sends an XOFF this often (as one refreshing its
+ * pause before the quanta run out). */
+#define SIM_PFC_STORM_PERIOD_PS (20 * SIM_PS_PER_US)
 
 struct sim_kv {
 	char key[SIM_NAME_MAX];
@@ -338,6 +391,9 @@ struct sim_config {
 	uint32_t monitor_host; /* the switch egress towards it is "the bottleneck" */
 	uint32_t trace_flows;
 	uint64_t goodput_bin_ps; /* goodput.dat, recovery, per-job throughput */
+	/* Health telemetry (--telemetry DIR): how often every host's interval
+	 * closes (0: 1 ms when asked for on the command line). */
+	uint64_t telemetry_interval_ps;
 	/* parameter overrides, applied on top of each algorithm's defaults */
 	struct sim_kv *kv;
 	uint32_t n_kv, cap_kv;
@@ -535,6 +591,10 @@ struct sim {
 	FILE *trace_q, *trace_rate;
 	uint32_t *trace_ids;
 	uint32_t n_trace;
+	/* [faults]: the losses of lossy links draw from their own stream */
+	uint64_t fault_rng;
+	/* health telemetry (telemetry.c); NULL when off */
+	struct sim_telemetry *tel;
 };
 
 /* Build the fabric and the flows; 0 or negative errno. */
@@ -562,6 +622,8 @@ enum sim_ev_type {
 	SIM_EV_TRACE,
 	SIM_EV_LINK_DOWN, /* a = fault */
 	SIM_EV_RTO, /* a = flow */
+	SIM_EV_FAULT, /* a = fault: it begins (a PFC storm: its next XOFF) */
+	SIM_EV_TELEMETRY, /* every host's health interval closes */
 };
 
 void sim_schedule(struct sim *s, uint64_t t_ps, enum sim_ev_type type, uint32_t a, uint32_t b);
@@ -626,6 +688,20 @@ int sim_write_goodput(const struct sim *s, const char *path);
  * fabric (host links; each leaf's uplinks and downlinks that are up, pooled
  * as if split ideally). */
 double sim_maxmin_capacity_bps(const struct sim *s, const uint32_t *ids, uint32_t n);
+
+/* Health telemetry (telemetry.c): every host's lib/health gauges in
+ * Prometheus text, DIR/NNNNNN.prom each cfg->telemetry_interval_ps, and
+ * DIR/truth.json (the faults and the run's parameters) at the end. Needs
+ * the tita controller (its samples feed the gauges). 0 or negative errno. */
+int sim_telemetry_start(struct sim *s, const char *dir);
+/* Called by the event loop. */
+void sim_telemetry_tick(struct sim *s);
+/* truth.json; 0 or negative errno. Frees what start took. */
+int sim_telemetry_finish(struct sim *s);
+/* The host's health accumulator, or NULL (telemetry off, or the host dead). */
+struct tita_health *sim_telemetry_health(struct sim *s, uint32_t host);
+/* How many intervals were written. */
+uint32_t sim_telemetry_intervals(const struct sim *s);
 
 /* tita glue (cc_tita.c) */
 int sim_tita_init(struct sim *s);

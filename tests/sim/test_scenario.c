@@ -284,7 +284,7 @@ static void faults(void **state)
 	sim_config_fini(&c);
 	snprintf(text, sizeof(text), "%slink leaf=1 spine=0\n", ls);
 	assert_int_equal(parse(&c, text, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "t.conf:8: link needs leaf=, spine= and at="));
+	assert_non_null(strstr(err, "t.conf:8: link needs: link leaf=L spine=S at=T"));
 	sim_config_fini(&c);
 	snprintf(text, sizeof(text), "%sswitch leaf=1 at=1ms\n", ls);
 	assert_int_equal(parse(&c, text, err, sizeof(err)), -EINVAL);
@@ -300,6 +300,180 @@ static void faults(void **state)
 			       "[faults]\nlink leaf=0 spine=0 at=1ms\n",
 			       err, sizeof(err)),
 			 -EINVAL);
+	sim_config_fini(&c);
+}
+
+/* The faults of issue 14, and what each refuses. */
+static void host_faults(void **state)
+{
+	struct sim_config c;
+	char err[256];
+	const char *ls = "[topology]\nkind = leafspine\nleaves = 4\nspines = 2\n"
+			 "[traffic]\nflow src=0 dst=5 size=1MB\n[faults]\n";
+	char text[1024];
+	static const struct {
+		const char *line, *err;
+	} bad[] = {
+		{ "slownic host=3 frac=1.5 at=1ms", "t.conf:8: frac: '1.5' is not in (0, 1)" },
+		{ "slownic host=3 frac=0 at=1ms", "frac: '0' is not in (0, 1)" },
+		{ "slownic host=3 at=1ms", "t.conf:8: slownic needs: slownic host=H frac=F at=T" },
+		{ "slownic leaf=1 spine=0 frac=0.5 at=1ms", "slownic takes no leaf=" },
+		{ "slowhost host=3 drop=0.1 frac=0.5 at=1ms", "slowhost takes no drop=" },
+		{ "lossy host=3 frac=0.5 at=1ms", "lossy takes no frac=" },
+		{ "lossy host=3 drop=1 at=1ms", "drop: '1' is not in (0, 1)" },
+		{ "lossy host=3 leaf=1 spine=0 drop=0.1 at=1ms",
+		  "lossy needs: lossy (host=H | leaf=L spine=S) drop=P at=T" },
+		{ "slowlink leaf=1 frac=0.5 at=1ms", "slowlink needs" },
+		{ "dead host=8 at=1ms", "t.conf:8: dead: no host 8 (hosts 0..7)" },
+		{ "dead host=-1 at=1ms", "host: '-1' is not a host number" },
+		{ "dead host=2", "dead needs: dead host=H at=T" },
+		{ "pfcstorm host=2 at=soon", "at: 'soon' is not a time" },
+		{ "pfcstorm host=2 at=1ms frac=0.5", "pfcstorm takes no frac=" },
+		{ "slowlink leaf=1 spine=2 frac=0.5 at=1ms",
+		  "slowlink: no link between leaf 1 and spine 2" },
+		{ "dead host 2 at=1ms", "'host' is not key=value" },
+	};
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "%sslowhost host=3 frac=0.25 at=1ms\nslownic host=7 frac=0.5 at=2ms\n"
+		 "slowlink host=1 frac=0.125 at=3ms\nslowlink leaf=3 spine=1 frac=0.5 at=4ms\n"
+		 "lossy leaf=2 spine=0 drop=0.01 at=5ms\nlossy host=6 drop=0.5 at=6ms\n"
+		 "dead host=4 at=7ms\npfcstorm host=5 at=8ms\n",
+		 ls);
+	assert_int_equal(parse(&c, text, err, sizeof(err)), 0);
+	assert_int_equal(c.n_faults, 8);
+	assert_int_equal(c.faults[0].kind, SIM_FAULT_SLOWHOST);
+	assert_true(c.faults[0].on_host);
+	assert_int_equal(c.faults[0].host, 3);
+	assert_true(c.faults[0].frac == 0.25);
+	assert_int_equal(c.faults[0].at_ps, SIM_PS_PER_MS);
+	assert_int_equal(c.faults[1].kind, SIM_FAULT_SLOWNIC);
+	assert_int_equal(c.faults[1].host, 7);
+	assert_int_equal(c.faults[2].kind, SIM_FAULT_SLOWLINK);
+	assert_true(c.faults[2].on_host);
+	assert_true(c.faults[2].frac == 0.125);
+	assert_int_equal(c.faults[3].kind, SIM_FAULT_SLOWLINK);
+	assert_false(c.faults[3].on_host);
+	assert_int_equal(c.faults[3].leaf, 3);
+	assert_int_equal(c.faults[3].spine, 1);
+	assert_int_equal(c.faults[4].kind, SIM_FAULT_LOSSY);
+	assert_false(c.faults[4].on_host);
+	assert_true(c.faults[4].drop == 0.01);
+	assert_int_equal(c.faults[5].kind, SIM_FAULT_LOSSY);
+	assert_int_equal(c.faults[5].host, 6);
+	assert_int_equal(c.faults[6].kind, SIM_FAULT_DEAD);
+	assert_int_equal(c.faults[6].host, 4);
+	assert_int_equal(c.faults[7].kind, SIM_FAULT_PFCSTORM);
+	assert_int_equal(c.faults[7].at_ps, 8 * SIM_PS_PER_MS);
+	assert_string_equal(sim_fault_kind_name(c.faults[7].kind), "pfcstorm");
+	/* And they set up. */
+	{
+		struct sim sim;
+
+		assert_int_equal(sim_init(&sim, &c, sim_cc_find("tita"), NULL), 0);
+		sim_fini(&sim);
+	}
+	sim_config_fini(&c);
+
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		snprintf(text, sizeof(text), "%s%s\n", ls, bad[k].line);
+		assert_int_equal(parse(&c, text, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, bad[k].err))
+			fail_msg("'%s': got '%s', want '%s'", bad[k].line, err, bad[k].err);
+		sim_config_fini(&c);
+	}
+}
+
+/* ring and alltoall repeat=N and until=T; telemetry_interval_us. */
+static void repeats(void **state)
+{
+	struct sim_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&c,
+			       "[topology]\nkind = single\nhosts = 8\nhost_gbps = 100\n"
+			       "[run]\ntelemetry_interval_us = 500\n"
+			       "[traffic]\nring hosts=0-3 size=4MB repeat=3\n"
+			       "alltoall hosts=4-7 size=1MB until=1ms\n"
+			       "ring hosts=0-3 size=4MB repeat=2 until=1s\n",
+			       err, sizeof(err)),
+			 0);
+	assert_int_equal(c.telemetry_interval_ps, 500 * SIM_PS_PER_US);
+	/* 3 runs of 6 steps of 4 chunks, one chain: run 2's first step waits
+	 * for run 1's last. */
+	assert_int_equal(c.groups[0].n_flows, 3 * 6 * 4);
+	assert_int_equal(c.groups[0].ring_steps, 18);
+	{
+		const struct sim_flow_spec *f = &c.flows[6 * 4 + 2];
+
+		assert_int_equal(f->n_dep, 2);
+		assert_int_equal(f->dep[0], 5 * 4 + 2);
+		assert_int_equal(f->dep[1], 5 * 4 + 1);
+		assert_int_equal(f->latest_start_ps, 0);
+	}
+	/* alltoall: a run sends 3 MB a rank, 240 us at 100G: 5 runs fit in
+	 * 1 ms (ceil(1000 / 240)); run 2's 4 -> 5 waits for run 1's 4 -> 5,
+	 * and what 7 sent to 4 (the same offset) in run 1. */
+	assert_int_equal(c.groups[1].n_flows, 5 * 12);
+	{
+		uint32_t first = c.groups[1].first_flow;
+		const struct sim_flow_spec *f = &c.flows[first + 12];
+
+		assert_int_equal(f->src, 4);
+		assert_int_equal(f->dst, 5);
+		assert_int_equal(f->n_dep, 2);
+		assert_int_equal(c.flows[f->dep[0]].src, 4);
+		assert_int_equal(c.flows[f->dep[0]].dst, 5);
+		assert_int_equal(c.flows[f->dep[1]].src, 7);
+		assert_int_equal(c.flows[f->dep[1]].dst, 4);
+		assert_int_equal(f->latest_start_ps, SIM_PS_PER_MS);
+		assert_int_equal(c.flows[first].n_dep, 0);
+	}
+	/* repeat bounds until */
+	assert_int_equal(c.groups[2].n_flows, 2 * 6 * 4);
+	sim_config_fini(&c);
+
+	assert_int_equal(parse(&c,
+			       "[topology]\nhosts = 8\n[traffic]\n"
+			       "permutation hosts=all size=1MB repeat=2\n",
+			       err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "t.conf:4: permutation takes neither repeat= nor until="));
+	sim_config_fini(&c);
+	assert_int_equal(
+		parse(&c, "[topology]\nhosts = 8\n[traffic]\nring hosts=all size=1MB repeat=0\n",
+		      err, sizeof(err)),
+		-EINVAL);
+	assert_non_null(strstr(err, "repeat: '0' is not in 1..100000"));
+	sim_config_fini(&c);
+	assert_int_equal(
+		parse(&c,
+		      "[topology]\nhosts = 8\n[traffic]\nring hosts=all size=1MB at=2ms until=1ms\n",
+		      err, sizeof(err)),
+		-EINVAL);
+	assert_non_null(strstr(err, "until must be after at"));
+	sim_config_fini(&c);
+	assert_int_equal(
+		parse(&c, "[topology]\nhosts = 8\n[traffic]\nflow src=0 dst=1 size=1MB repeat=2\n",
+		      err, sizeof(err)),
+		-EINVAL);
+	assert_non_null(strstr(err, "flow takes no repeat="));
+	sim_config_fini(&c);
+	assert_int_equal(
+		parse(&c,
+		      "[topology]\nhosts = 4096\n[traffic]\nalltoall hosts=all size=1B repeat=2\n",
+		      err, sizeof(err)),
+		-EINVAL);
+	assert_non_null(strstr(err, "more than 4194304 flows"));
+	sim_config_fini(&c);
+	assert_int_equal(
+		parse(&c,
+		      "[topology]\nhosts = 4\n[run]\ntelemetry_interval_us = 5\n[traffic]\nflow src=0 dst=1 size=1MB\n",
+		      err, sizeof(err)),
+		-EINVAL);
+	assert_non_null(strstr(err, "telemetry_interval_us: 5 outside 10..1e+07"));
 	sim_config_fini(&c);
 }
 
@@ -349,6 +523,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(shift_and_size_override),
 		cmocka_unit_test(messages),
 		cmocka_unit_test(faults),
+		cmocka_unit_test(host_faults),
+		cmocka_unit_test(repeats),
 		cmocka_unit_test(shipped_scenarios_set_up),
 	};
 
