@@ -366,6 +366,38 @@ static void run_dir(const struct run *r, char *buf, size_t size)
 	snprintf(buf, size, "%s/run%04d", work_dir, r->id);
 }
 
+static bool finished(const char *tel)
+{
+	char path[1300];
+
+	snprintf(path, sizeof(path), "%s/truth.json", tel);
+	return access(path, R_OK) == 0;
+}
+
+static bool same_scenario(const struct run *r, const char *conf)
+{
+	char tmp[1300], *a = NULL, *b = NULL;
+	size_t ca = 0, cb = 0;
+	bool same = false;
+	FILE *fa, *fb;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", conf);
+	if (write_scenario(r, tmp))
+		return false;
+	fa = fopen(conf, "r");
+	fb = fopen(tmp, "r");
+	if (fa && fb && getdelim(&a, &ca, '\0', fa) > 0 && getdelim(&b, &cb, '\0', fb) > 0)
+		same = !strcmp(a, b);
+	if (fa)
+		fclose(fa);
+	if (fb)
+		fclose(fb);
+	unlink(tmp);
+	free(a);
+	free(b);
+	return same;
+}
+
 static pid_t start_sim(struct run *r)
 {
 	char dir[1100], conf[1200], tel[1200], log[1200];
@@ -380,6 +412,10 @@ static pid_t start_sim(struct run *r)
 	snprintf(log, sizeof(log), "%s/sim.log", dir);
 	if (mkdir(dir, 0755) && errno != EEXIST)
 		return -1;
+	/* --keep DIR again: a run whose scenario is the same and whose
+	 * telemetry is complete is diagnosed again without simulating it. */
+	if (opt.keep && same_scenario(r, conf) && finished(tel))
+		return 0;
 	if (write_scenario(r, conf))
 		return -1;
 	posix_spawn_file_actions_init(&fa);
@@ -654,19 +690,22 @@ int main(int argc, char **argv)
 			if (pids[next] < 0) {
 				runs[next].sim_ok = false;
 				sim_failed++;
+			} else if (pids[next] == 0) {
+				/* Kept from an earlier run of the bench. */
+				finish(&runs[next], 0);
 			} else {
 				running++;
 			}
 			next++;
 		}
 		if (!running)
-			break;
+			continue;
 		pid = wait(&status);
 		if (pid < 0)
 			break;
 		running--;
 		for (int i = 0; i < next; i++)
-			if (pids[i] == pid) {
+			if (pids[i] > 0 && pids[i] == pid) {
 				pids[i] = 0;
 				finish(&runs[i], status);
 				sim_failed += !runs[i].sim_ok;
