@@ -95,7 +95,7 @@ static struct {
 	int jobs, runs, healthy, window, sim_ms;
 	uint64_t seed;
 	int sizes[8], n_sizes;
-	bool verbose;
+	bool verbose, cached_only;
 } opt = {
 	.sim = TITA_SIM_PATH,
 	.jobs = 2,
@@ -416,6 +416,8 @@ static pid_t start_sim(struct run *r)
 	 * telemetry is complete is diagnosed again without simulating it. */
 	if (opt.keep && same_scenario(r, conf) && finished(tel))
 		return 0;
+	if (opt.cached_only)
+		return -2;
 	if (write_scenario(r, conf))
 		return -1;
 	posix_spawn_file_actions_init(&fa);
@@ -543,6 +545,7 @@ static void usage(FILE *f)
 		"  --window W    snapshots per diagnosis, as titactl diagnose --window (default %d)\n"
 		"  --sim-ms MS   simulated time per run (default 18; telemetry every 1 ms)\n"
 		"  --keep DIR    keep every run's scenario, log and telemetry under DIR\n"
+		"  --cached-only with --keep DIR: diagnose only the runs DIR holds\n"
 		"  -v            a line per run (otherwise only the wrong ones)\n",
 		DIAG_WINDOW_DEFAULT);
 }
@@ -560,6 +563,7 @@ int main(int argc, char **argv)
 		{ "sim-ms", required_argument, NULL, 'm' },
 		{ "keep", required_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "cached-only", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -599,6 +603,9 @@ int main(int argc, char **argv)
 			continue;
 		case 'v':
 			opt.verbose = true;
+			continue;
+		case 'C':
+			opt.cached_only = true;
 			continue;
 		case 'z': {
 			char *save = NULL, *list = strdup(optarg);
@@ -687,7 +694,9 @@ int main(int argc, char **argv)
 
 		while (next < n && running < opt.jobs) {
 			pids[next] = start_sim(&runs[next]);
-			if (pids[next] < 0) {
+			if (pids[next] == -2) {
+				/* --cached-only: not in --keep DIR, skipped. */
+			} else if (pids[next] < 0) {
 				runs[next].sim_ok = false;
 				sim_failed++;
 			} else if (pids[next] == 0) {

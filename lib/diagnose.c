@@ -34,8 +34,8 @@
 void tita_diag_params_default(struct tita_diag_params *p)
 {
 	p->ratio_margin = 0.15;
-	p->app_limited_margin = 0.2;
-	p->blocked_margin = 0.2;
+	p->app_limited_margin = 0.3;
+	p->blocked_margin = 0.15;
 	p->loss_floor = 0.002;
 	p->pause_floor_per_second = 1000;
 	p->pause_factor = 10;
@@ -312,7 +312,7 @@ struct model {
 	struct job jobs[JOBS_MAX];
 	uint32_t n_jobs;
 	uint64_t no_instance, jobs_dropped;
-	double med[N_F];
+	double med[N_F], q90[N_F];
 	double *tmp; /* n_inst doubles */
 };
 
@@ -844,10 +844,12 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 			evidence(s, who(h, wb), "tita_health_rx_bytes_per_second", h->mean[F_RX],
 				 ", median ", m->med[F_RX]);
 		}
-		/* Slow host: its application does not keep up; the network would. */
-		d = h->mean[F_APP] - m->med[F_APP];
-		if (d > p->app_limited_margin && h->mean[F_BLOCKED] - m->med[F_BLOCKED] < d) {
-			s = suspect_new(ss, TITA_DIAG_SLOW_HOST, d / p->app_limited_margin);
+		/* Slow host: its application does not keep up; the network would.
+		 * Against the top of the others' spread (q90), since a ring
+		 * makes many ranks wait now and then. */
+		d = h->mean[F_APP] - m->q90[F_APP];
+		if (d > p->app_limited_margin && h->mean[F_APP] > 2 * p->app_limited_margin) {
+			s = suspect_new(ss, TITA_DIAG_SLOW_HOST, d / (p->app_limited_margin / 2));
 			if (!s)
 				return -ENOMEM;
 			host_suspect(s, h, false);
@@ -855,9 +857,11 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 				 ", median ", m->med[F_APP]);
 			evidence(s, who(h, wb), "tita_health_tx_bytes_per_second", h->mean[F_TX],
 				 ", median ", m->med[F_TX]);
+			evidence(s, who(h, wb), "tita_health_tx_blocked_ratio", h->mean[F_BLOCKED],
+				 ", median ", m->med[F_BLOCKED]);
 			for (uint32_t j = 0; j < m->n_jobs; j++) {
 				struct job *job = &m->jobs[j];
-				double *rates = m->tmp, mine;
+				double *rates = m->tmp, mine, med;
 				uint32_t n = 0;
 
 				if (!job->tx_n[i])
@@ -866,44 +870,64 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 				for (uint32_t k = 0; k < m->n_inst; k++)
 					if (job->tx_n[k])
 						rates[n++] = job->tx_sum[k] / job->tx_n[k];
-				{
-					double med = median(rates, n);
-
-					if (mine < p->job_rate_factor * med) {
-						s->score += 1;
-						evidence(s, who(h, wb),
-							 "tita_health_job_tx_bytes_per_second",
-							 mine, ", job median ", med);
-					}
-				}
+				med = median(rates, n);
+				if (mine < p->job_rate_factor * med)
+					evidence(s, who(h, wb),
+						 "tita_health_job_tx_bytes_per_second", mine,
+						 ", job median ", med);
 			}
 		}
-		/* Slow NIC or slow host link: it has backlog and cannot send it. */
-		d = h->mean[F_BLOCKED] - m->med[F_BLOCKED];
-		if (d > p->blocked_margin) {
-			bool ce = h->mean[F_CE] - m->med[F_CE] > p->ratio_margin / 3;
+		/*
+		 * Its own link is slow (the NIC, or the cable and switch port):
+		 * it has backlog it cannot send, what it grants does not arrive,
+		 * and where the switch's side is slow its queue marks CE on what
+		 * reaches the host. A NIC that cannot take what arrives pauses
+		 * its switch instead.
+		 */
+		{
+			double blocked = h->mean[F_BLOCKED] - m->q90[F_BLOCKED];
+			double shortfall = h->mean[F_SHORT] - m->q90[F_SHORT];
+			double ce = h->mean[F_CE] - m->q90[F_CE];
 			bool pauses = h->pause_known &&
 				      h->mean[F_PAUSE_TX] > p->pause_floor_per_second / 10 &&
 				      h->mean[F_PAUSE_TX] > 3 * m->med[F_PAUSE_TX];
-			bool link = ce && !pauses;
+			double sc = 0;
 
-			s = suspect_new(ss, link ? TITA_DIAG_SLOW_LINK : TITA_DIAG_SLOW_NIC,
-					d / p->blocked_margin);
-			if (!s)
-				return -ENOMEM;
-			host_suspect(s, h, link);
-			evidence(s, who(h, wb), "tita_health_tx_blocked_ratio", h->mean[F_BLOCKED],
-				 ", median ", m->med[F_BLOCKED]);
-			if (h->view_n[V_RX_SHORT])
-				evidence(
-					s, NULL,
-					"receivers' tita_health_pair_shortfall_ratio from it, mean",
-					h->view[V_RX_SHORT] / h->view_n[V_RX_SHORT], NULL, NAN);
-			evidence(s, who(h, wb), "tita_health_ce_ratio", h->mean[F_CE], ", median ",
-				 m->med[F_CE]);
-			if (h->pause_known)
-				evidence(s, who(h, wb), "tita_health_pause_tx_per_second",
-					 h->mean[F_PAUSE_TX], ", median ", m->med[F_PAUSE_TX]);
+			if (blocked > p->blocked_margin)
+				sc += blocked / p->blocked_margin;
+			if (ce > p->ratio_margin / 3)
+				sc += ce / (p->ratio_margin / 3);
+			if (shortfall > p->blocked_margin)
+				sc += shortfall / p->blocked_margin;
+			/* Two of the three, or one far out. */
+			if (sc >= 2.5 && h->mean[F_APP] - m->q90[F_APP] < p->app_limited_margin) {
+				bool link = ce > p->ratio_margin / 3 && !pauses;
+
+				s = suspect_new(ss, link ? TITA_DIAG_SLOW_LINK : TITA_DIAG_SLOW_NIC,
+						sc / 1.5);
+				if (!s)
+					return -ENOMEM;
+				host_suspect(s, h, link);
+				evidence(s, who(h, wb), "tita_health_tx_blocked_ratio",
+					 h->mean[F_BLOCKED], ", median ", m->med[F_BLOCKED]);
+				evidence(s, who(h, wb), "tita_health_ce_ratio", h->mean[F_CE],
+					 ", median ", m->med[F_CE]);
+				evidence(s, who(h, wb), "tita_health_rx_shortfall_ratio",
+					 h->mean[F_SHORT], ", median ", m->med[F_SHORT]);
+				evidence(s, who(h, wb), "tita_health_tx_bytes_per_second",
+					 h->mean[F_TX], ", median ", m->med[F_TX]);
+				if (h->view_n[V_RX_SHORT])
+					evidence(
+						s, NULL,
+						"receivers' tita_health_pair_shortfall_ratio from it, "
+						"mean",
+						h->view[V_RX_SHORT] / h->view_n[V_RX_SHORT], NULL,
+						NAN);
+				if (h->pause_known)
+					evidence(s, who(h, wb), "tita_health_pause_tx_per_second",
+						 h->mean[F_PAUSE_TX], ", median ",
+						 m->med[F_PAUSE_TX]);
+			}
 		}
 	}
 	return 0;
@@ -953,12 +977,15 @@ static int candidates_links(struct model *m, struct suspects *ss)
 			set_name(s->leaf, l->leaf);
 			set_name(s->spine, l->spine);
 			if (l->place == TITA_DIAG_AT_LEAF_SPINE) {
-				t_str(&t, "leaf ");
+				/* "leaf2 - spine 3", not "leaf leaf2". */
+				if (strncmp(l->leaf, "leaf", 4))
+					t_str(&t, "leaf ");
 				t_str(&t, l->leaf);
 				t_str(&t, " - spine ");
 				t_str(&t, l->spine);
 			} else {
-				t_str(&t, "uplinks of leaf ");
+				t_str(&t, strncmp(l->leaf, "leaf", 4) ? "uplinks of leaf " :
+									"uplinks of ");
 				t_str(&t, l->leaf);
 			}
 		}
@@ -1036,6 +1063,9 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 			if (m.inst[i].n_up && m.inst[i].up_last)
 				vals[nv++] = m.inst[i].mean[f];
 		m.med[f] = median(vals, nv);
+		/* median() sorted them: the 90th percentile, the top of the
+		 * healthy hosts' spread, which one culprit does not move. */
+		m.q90[f] = nv ? vals[(uint32_t)(0.9 * (nv - 1) + 0.5)] : 0;
 	}
 	rc = candidates_hosts(&m, &ss);
 	if (!rc)
