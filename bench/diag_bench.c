@@ -140,12 +140,16 @@ static void draw(struct run *r, int id, bool healthy, uint64_t *rng)
 	r->host = pick(rng, r->hosts);
 	r->leaf = pick(rng, r->leaves);
 	r->spine = pick(rng, SPINES);
-	/* Slow: 10..50 % of the rate left; lossy: 0.5..5 % of packets lost. */
+	/* Slow: 10..50 % of the rate left; lossy: 0.5..5 % of packets lost.
+	 * A 400G uplink keeps 20..80G: less than one host's 100G, or it
+	 * would slow nothing (a slower link that nothing fills is no fault
+	 * anyone can see). */
 	r->severity = r->fault == F_LOSSY_HOST || r->fault == F_LOSSY_SPINE ?
 			      uniform(rng, 0.005, 0.05) :
-			      uniform(rng, 0.1, 0.5);
+		      r->fault == F_SLOWLINK_SPINE ? uniform(rng, 0.05, 0.2) :
+						     uniform(rng, 0.1, 0.5);
 	/* After warm-up, and with HORIZON intervals left before the end. */
-	r->at_ms = uniform(rng, WARMUP + 2, opt.sim_ms - HORIZON - 2);
+	r->at_ms = uniform(rng, WARMUP + 2, opt.sim_ms - HORIZON - 1);
 	r->loc_intervals = -1;
 }
 
@@ -644,9 +648,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc || opt.runs < 0 || opt.healthy < 0 || opt.runs + opt.healthy == 0 ||
-	    opt.jobs < 1 || opt.jobs > 64 || opt.window < 0 || opt.sim_ms < WARMUP + HORIZON + 5) {
+	    opt.jobs < 1 || opt.jobs > 64 || opt.window < 0 || opt.sim_ms < WARMUP + HORIZON + 4) {
 		fprintf(stderr, "tita-diag-bench: bad arguments (--sim-ms at least %d)\n",
-			WARMUP + HORIZON + 5);
+			WARMUP + HORIZON + 4);
 		usage(stderr);
 		return 2;
 	}

@@ -109,6 +109,11 @@ static void t_num(struct text *t, double v)
 		t_str(t, "Inf");
 		return;
 	}
+	if (v == floor(v) && v < 100000) {
+		/* Counts stay whole. */
+		t_u64(t, (uint64_t)v);
+		return;
+	}
 	if (v >= 1000) {
 		while (v >= 1000 && k < 4) {
 			v /= 1000;
@@ -287,7 +292,9 @@ struct link {
 	uint32_t inst; /* host link */
 	const char *leaf, *spine;
 	double vote_loss, vote_short;
+	double raw_short; /* the pairs' shortfall itself, summed */
 	uint32_t n_loss, n_short;
+	uint32_t n_short_lines; /* every pair line through it, shortfall 0 too */
 };
 
 struct job {
@@ -526,10 +533,12 @@ static int vote(struct model *m, uint32_t src, uint32_t dst, const char *spine, 
 		l = &m->links[path[k]];
 		if (loss) {
 			l->vote_loss += v / n;
-			l->n_loss++;
+			l->n_loss += v > 0;
 		} else {
 			l->vote_short += v / n;
-			l->n_short++;
+			l->raw_short += v;
+			l->n_short += v > 0;
+			l->n_short_lines++;
 		}
 	}
 	return 0;
@@ -992,6 +1001,63 @@ static int candidates_links(struct model *m, struct suspects *ss)
 		evidence(s, NULL, "loss votes of the pairs through it (007), per snapshot", lv,
 			 ", median link ", med_loss);
 		evidence(s, NULL, "pair lines with loss through it", l->n_loss, NULL, NAN);
+	}
+	/*
+	 * Slow leaf-spine links: the pairs through one link fall short far
+	 * more than those through the others. A host's own slow link shows
+	 * on all its pairs whatever their spine: the host's suspect covers
+	 * it, so only links between switches are judged here.
+	 */
+	{
+		uint32_t nv = 0;
+		double med;
+
+		for (uint32_t k = 0; k < m->n_links; k++)
+			if (m->links[k].place != TITA_DIAG_AT_HOST_LINK &&
+			    m->links[k].n_short_lines)
+				shrt[nv++] = m->links[k].raw_short / m->links[k].n_short_lines;
+		med = median(shrt, nv);
+		for (uint32_t k = 0; k < m->n_links && nv >= 4; k++) {
+			struct link *l = &m->links[k];
+			double mean, sc;
+			struct tita_diag_suspect *s;
+			struct text t;
+
+			if (l->place == TITA_DIAG_AT_HOST_LINK || l->n_short < 4)
+				continue;
+			mean = l->raw_short / l->n_short_lines;
+			if (mean - med < 2 * p->ratio_margin || mean < 0.5)
+				continue;
+			sc = (mean - med) / p->ratio_margin * fmin(1, l->n_short / 8.0);
+			if (sc < 1)
+				continue;
+			s = suspect_new(ss, TITA_DIAG_SLOW_LINK, sc);
+			if (!s) {
+				free(loss);
+				free(shrt);
+				return -ENOMEM;
+			}
+			s->place = l->place;
+			set_name(s->leaf, l->leaf);
+			set_name(s->spine, l->spine);
+			t = (struct text){ s->culprit, sizeof(s->culprit), 0 };
+			if (l->place == TITA_DIAG_AT_LEAF_SPINE) {
+				if (strncmp(l->leaf, "leaf", 4))
+					t_str(&t, "leaf ");
+				t_str(&t, l->leaf);
+				t_str(&t, " - spine ");
+				t_str(&t, l->spine);
+			} else {
+				t_str(&t, strncmp(l->leaf, "leaf", 4) ? "uplinks of leaf " :
+									"uplinks of ");
+				t_str(&t, l->leaf);
+			}
+			evidence(s, NULL,
+				 "tita_health_pair_shortfall_ratio of the pairs through it, mean",
+				 mean, ", median link ", med);
+			evidence(s, NULL, "pair lines through it falling short", l->n_short, NULL,
+				 NAN);
+		}
 	}
 	(void)med_short;
 	free(loss);
