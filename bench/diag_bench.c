@@ -96,7 +96,13 @@ static struct {
 	uint64_t seed;
 	int sizes[8], n_sizes;
 	bool verbose, cached_only;
+	int workloads; /* 1 ring, 2 alltoall, 3 both */
+	double min_class; /* exit 1 below this top-1 (class) accuracy, % */
+	int max_false_alarms; /* exit 1 above this; -1: no limit */
 } opt = {
+	.workloads = 3,
+	.min_class = -1,
+	.max_false_alarms = -1,
 	.sim = TITA_SIM_PATH,
 	.jobs = 2,
 	.runs = 200,
@@ -135,6 +141,8 @@ static void draw(struct run *r, int id, bool healthy, uint64_t *rng)
 	r->hosts = opt.sizes[pick(rng, opt.n_sizes)];
 	r->leaves = r->hosts / HOSTS_PER_LEAF;
 	r->alltoall = pick(rng, 2);
+	if (opt.workloads != 3)
+		r->alltoall = opt.workloads == 2;
 	r->background = pick(rng, 2);
 	r->fault = healthy ? F_NONE : (enum fault)(1 + pick(rng, N_FAULTS - 1));
 	r->host = pick(rng, r->hosts);
@@ -414,6 +422,8 @@ static pid_t start_sim(struct run *r)
 	snprintf(conf, sizeof(conf), "%s/scenario.conf", dir);
 	snprintf(tel, sizeof(tel), "%s/telemetry", dir);
 	snprintf(log, sizeof(log), "%s/sim.log", dir);
+	if (opt.cached_only && !finished(tel))
+		return -2;
 	if (mkdir(dir, 0755) && errno != EEXIST)
 		return -1;
 	/* --keep DIR again: a run whose scenario is the same and whose
@@ -550,6 +560,10 @@ static void usage(FILE *f)
 		"  --sim-ms MS   simulated time per run (default 18; telemetry every 1 ms)\n"
 		"  --keep DIR    keep every run's scenario, log and telemetry under DIR\n"
 		"  --cached-only with --keep DIR: diagnose only the runs DIR holds\n"
+		"  --workloads ring|alltoall|both   the collective drawn (default both)\n"
+		"  --min-class PCT, --max-false-alarms N   exit 1 when the top-1 accuracy\n"
+		"                (slow-nic and slow-link of a host's link as one class) is below\n"
+		"                PCT, or the healthy runs raise more than N false alarms\n"
 		"  -v            a line per run (otherwise only the wrong ones)\n",
 		DIAG_WINDOW_DEFAULT);
 }
@@ -568,6 +582,9 @@ int main(int argc, char **argv)
 		{ "keep", required_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "cached-only", no_argument, NULL, 'C' },
+		{ "workloads", required_argument, NULL, 'W' },
+		{ "min-class", required_argument, NULL, 'M' },
+		{ "max-false-alarms", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -611,6 +628,25 @@ int main(int argc, char **argv)
 		case 'C':
 			opt.cached_only = true;
 			continue;
+		case 'W':
+			if (!strcmp(optarg, "ring"))
+				opt.workloads = 1;
+			else if (!strcmp(optarg, "alltoall"))
+				opt.workloads = 2;
+			else if (!strcmp(optarg, "both"))
+				opt.workloads = 3;
+			else {
+				fprintf(stderr,
+					"tita-diag-bench: --workloads ring, alltoall or both\n");
+				return 2;
+			}
+			continue;
+		case 'M':
+			opt.min_class = strtod(optarg, &end);
+			break;
+		case 'F':
+			opt.max_false_alarms = (int)strtol(optarg, &end, 10);
+			break;
 		case 'z': {
 			char *save = NULL, *list = strdup(optarg);
 
@@ -770,9 +806,32 @@ int main(int argc, char **argv)
 	printf(")\n");
 	if (sim_failed)
 		printf("simulator runs failed: %d (not counted)\n", sim_failed);
-	if (!opt.keep)
-		rmdir(work_dir);
-	free(runs);
-	free(pids);
-	return 0;
+	{
+		int judged = 0, cls = 0, missed = 0;
+
+		for (int i = 0; i < n; i++)
+			if (runs[i].judged && runs[i].fault != F_NONE) {
+				judged++;
+				cls += runs[i].class_correct;
+			}
+		if (opt.min_class >= 0 && (!judged || 100.0 * cls / judged < opt.min_class)) {
+			printf("MISSED: top-1 (class) %d of %d, below %.1f %%\n", cls, judged,
+			       opt.min_class);
+			missed = 1;
+		}
+		if (opt.max_false_alarms >= 0 && false_alarms > opt.max_false_alarms) {
+			printf("MISSED: %d false alarms, more than %d\n", false_alarms,
+			       opt.max_false_alarms);
+			missed = 1;
+		}
+		if (sim_failed && (opt.min_class >= 0 || opt.max_false_alarms >= 0)) {
+			printf("MISSED: %d simulator runs failed\n", sim_failed);
+			missed = 1;
+		}
+		if (!opt.keep)
+			rmdir(work_dir);
+		free(runs);
+		free(pids);
+		return missed;
+	}
 }
