@@ -276,6 +276,7 @@ enum view {
 struct inst {
 	const char *name, *leaf;
 	bool up_last, seen_last;
+	bool down_now; /* says the last snapshot's up sample, read first */
 	uint32_t n_up, n_down;
 	bool pause_known;
 	double sum[N_F], mean[N_F];
@@ -507,8 +508,8 @@ static struct job *job_get(struct model *m, const char *name)
 static int vote(struct model *m, uint32_t src, uint32_t dst, const char *spine, double v, bool loss)
 {
 	/* Indices: a later link_get may move the links. */
-	uint32_t path[4];
-	int n = 0;
+	uint32_t path[6];
+	int n = 0, n_path;
 	const char *la = m->inst[src].leaf, *lb = m->inst[dst].leaf;
 	struct link *l;
 
@@ -521,21 +522,33 @@ static int vote(struct model *m, uint32_t src, uint32_t dst, const char *spine, 
 	} while (0)
 	ADD(TITA_DIAG_AT_HOST_LINK, src, NULL);
 	ADD(TITA_DIAG_AT_HOST_LINK, dst, NULL);
+	/*
+	 * Across leaves the path holds each leaf's uplinks; its spine, when
+	 * the pair knows it, names which one. The spine's links take the
+	 * same vote, as a refinement of their leaf's uplinks (many pairs do
+	 * not know their spine: their votes still count for the leaf).
+	 */
 	if (la && lb && strcmp(la, lb)) {
-		enum tita_diag_place pl = spine ? TITA_DIAG_AT_LEAF_SPINE :
-						  TITA_DIAG_AT_LEAF_UPLINKS;
+		const char *sp = spine;
 
-		ADD(pl, UINT32_MAX, la);
-		ADD(pl, UINT32_MAX, lb);
+		spine = NULL;
+		ADD(TITA_DIAG_AT_LEAF_UPLINKS, UINT32_MAX, la);
+		ADD(TITA_DIAG_AT_LEAF_UPLINKS, UINT32_MAX, lb);
+		spine = sp;
+	}
+	n_path = n;
+	if (la && lb && strcmp(la, lb) && spine) {
+		ADD(TITA_DIAG_AT_LEAF_SPINE, UINT32_MAX, la);
+		ADD(TITA_DIAG_AT_LEAF_SPINE, UINT32_MAX, lb);
 	}
 #undef ADD
 	for (int k = 0; k < n; k++) {
 		l = &m->links[path[k]];
 		if (loss) {
-			l->vote_loss += v / n;
+			l->vote_loss += v / n_path;
 			l->n_loss += v > 0;
 		} else {
-			l->vote_short += v / n;
+			l->vote_short += v / n_path;
 			l->raw_short += v;
 			l->n_short += v > 0;
 			l->n_short_lines++;
@@ -597,7 +610,10 @@ static int read_snapshot(struct model *m, const struct tita_prom_doc *d, const s
 			uint32_t j = peer ? peer_inst(m, ports, peer) : UINT32_MAX;
 			bool rx;
 
-			if (j == UINT32_MAX || j == i || !role)
+			/* A dead host explains its pairs' loss and shortfall:
+			 * they vote for no link. */
+			if (j == UINT32_MAX || j == i || !role || m->inst[j].down_now ||
+			    m->inst[i].down_now)
 				continue;
 			rx = !strcmp(role, "rx");
 			if (!rx && strcmp(role, "tx"))
@@ -954,19 +970,26 @@ static int candidates_links(struct model *m, struct suspects *ss)
 		free(shrt);
 		return -ENOMEM;
 	}
-	for (uint32_t k = 0; k < m->n_links; k++) {
-		loss[k] = m->links[k].vote_loss / m->n_snaps;
-		shrt[k] = m->links[k].vote_short / m->n_snaps;
+	{
+		uint32_t nv = 0;
+
+		for (uint32_t k = 0; k < m->n_links; k++)
+			if (m->links[k].place != TITA_DIAG_AT_LEAF_SPINE) {
+				loss[nv] = m->links[k].vote_loss / m->n_snaps;
+				shrt[nv++] = m->links[k].vote_short / m->n_snaps;
+			}
+		med_loss = median(loss, nv);
+		med_short = median(shrt, nv);
 	}
-	med_loss = median(loss, m->n_links);
-	med_short = median(shrt, m->n_links);
 	for (uint32_t k = 0; k < m->n_links; k++) {
 		struct link *l = &m->links[k];
 		double lv = l->vote_loss / m->n_snaps;
 		struct tita_diag_suspect *s;
+		struct link *best = NULL;
 		struct text t;
 
-		if (lv <= p->loss_floor * 4 || lv <= 3 * med_loss)
+		if (l->place == TITA_DIAG_AT_LEAF_SPINE || lv <= p->loss_floor * 4 ||
+		    lv <= 3 * med_loss)
 			continue;
 		s = suspect_new(ss, TITA_DIAG_LOSSY_LINK,
 				lv / fmax(p->loss_floor * 4, 3 * med_loss));
@@ -983,24 +1006,39 @@ static int candidates_links(struct model *m, struct suspects *ss)
 				 "tita_health_loss_ratio", m->inst[l->inst].mean[F_LOSS],
 				 ", median ", m->med[F_LOSS]);
 		} else {
+			/* Which of the leaf's uplinks: the spine that the pairs
+			 * which know theirs name, when one holds most of it. */
+			double all = 0;
+
+			for (uint32_t j = 0; j < m->n_links; j++) {
+				struct link *c = &m->links[j];
+
+				if (c->place != TITA_DIAG_AT_LEAF_SPINE || strcmp(c->leaf, l->leaf))
+					continue;
+				all += c->vote_loss;
+				if (!best || c->vote_loss > best->vote_loss)
+					best = c;
+			}
+			if (best && (best->n_loss < 2 || best->vote_loss < 0.6 * all))
+				best = NULL;
 			set_name(s->leaf, l->leaf);
-			set_name(s->spine, l->spine);
-			if (l->place == TITA_DIAG_AT_LEAF_SPINE) {
-				/* "leaf2 - spine 3", not "leaf leaf2". */
-				if (strncmp(l->leaf, "leaf", 4))
-					t_str(&t, "leaf ");
-				t_str(&t, l->leaf);
+			if (strncmp(l->leaf, "leaf", 4))
+				t_str(&t, best ? "leaf " : "uplinks of leaf ");
+			else if (!best)
+				t_str(&t, "uplinks of ");
+			t_str(&t, l->leaf);
+			if (best) {
+				s->place = TITA_DIAG_AT_LEAF_SPINE;
+				set_name(s->spine, best->spine);
 				t_str(&t, " - spine ");
-				t_str(&t, l->spine);
-			} else {
-				t_str(&t, strncmp(l->leaf, "leaf", 4) ? "uplinks of leaf " :
-									"uplinks of ");
-				t_str(&t, l->leaf);
+				t_str(&t, best->spine);
 			}
 		}
 		evidence(s, NULL, "loss votes of the pairs through it (007), per snapshot", lv,
 			 ", median link ", med_loss);
 		evidence(s, NULL, "pair lines with loss through it", l->n_loss, NULL, NAN);
+		if (best)
+			evidence(s, NULL, "of them naming this spine", best->n_loss, NULL, NAN);
 	}
 	/*
 	 * Slow leaf-spine links: the pairs through one link fall short far
@@ -1109,6 +1147,14 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 		rc = learn_hosts(&m, snaps[k]);
 	for (size_t k = 0; k < n && !rc; k++)
 		rc = learn_port_names(&m, snaps[k], &ports);
+	for (uint32_t k = 0; k < snaps[n - 1]->n_samples && !rc; k++) {
+		const struct tita_prom_sample *smp = &snaps[n - 1]->samples[k];
+		const char *in = tita_prom_label(smp, "instance");
+		uint32_t i = in && !strcmp(smp->name, "up") ? st_get(&m.by_name, in) : UINT32_MAX;
+
+		if (i != UINT32_MAX)
+			m.inst[i].down_now = smp->value != 1;
+	}
 	for (size_t k = 0; k < n && !rc; k++)
 		rc = read_snapshot(&m, snaps[k], &ports, k + 1 == n);
 	if (rc)
