@@ -1188,7 +1188,8 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 	result->n_instances = m.n_inst;
 	for (uint32_t i = 0; i < m.n_inst; i++)
 		result->n_up += m.inst[i].up_last;
-	qsort(ss.v, ss.n, sizeof(*ss.v), cmp_suspect);
+	if (ss.n)
+		qsort(ss.v, ss.n, sizeof(*ss.v), cmp_suspect);
 	for (uint32_t k = 0; k < ss.n && result->n_suspects < TITA_DIAG_SUSPECTS_MAX; k++) {
 		struct tita_diag_suspect *s = &ss.v[k];
 

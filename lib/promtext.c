@@ -669,8 +669,12 @@ int tita_prom_parse(const char *buf, size_t len, const struct tita_prom_limits *
 		}
 		at += line_len + (nl ? 1 : 0);
 	}
+	/* Samples without labels may leave the store unallocated: they keep
+	 * a pointer to nothing, never read (n_labels 0). */
 	for (uint32_t k = 0; k < doc->n_samples; k++)
-		doc->samples[k].labels = doc->label_store + (uintptr_t)doc->samples[k].labels;
+		doc->samples[k].labels =
+			doc->label_store ? doc->label_store + (uintptr_t)doc->samples[k].labels :
+					   NULL;
 	return (int)(doc->n_errors > INT32_MAX ? INT32_MAX : doc->n_errors);
 }
 
