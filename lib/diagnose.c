@@ -34,7 +34,7 @@
 void tita_diag_params_default(struct tita_diag_params *p)
 {
 	p->ratio_margin = 0.15;
-	p->app_limited_margin = 0.3;
+	p->app_limited_margin = 0.2;
 	p->blocked_margin = 0.15;
 	p->loss_floor = 0.002;
 	p->pause_floor_per_second = 1000;
@@ -796,7 +796,6 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 	for (uint32_t i = 0; i < m->n_inst; i++) {
 		struct inst *h = &m->inst[i];
 		struct tita_diag_suspect *s;
-		double d;
 
 		/* Dead: down now, whatever it said before. */
 		if (!h->up_last) {
@@ -869,85 +868,88 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 			evidence(s, who(h, wb), "tita_health_rx_bytes_per_second", h->mean[F_RX],
 				 ", median ", m->med[F_RX]);
 		}
-		/* Slow host: its application does not keep up; the network would.
-		 * Against the top of the others' spread (q90), since a ring
-		 * makes many ranks wait now and then. */
-		d = h->mean[F_APP] - m->q90[F_APP];
-		if (d > p->app_limited_margin && h->mean[F_APP] > 2 * p->app_limited_margin) {
-			s = suspect_new(ss, TITA_DIAG_SLOW_HOST, d / (p->app_limited_margin / 2));
-			if (!s)
-				return -ENOMEM;
-			host_suspect(s, h, false);
-			evidence(s, who(h, wb), "tita_health_tx_app_limited_ratio", h->mean[F_APP],
-				 ", median ", m->med[F_APP]);
-			evidence(s, who(h, wb), "tita_health_tx_bytes_per_second", h->mean[F_TX],
-				 ", median ", m->med[F_TX]);
-			evidence(s, who(h, wb), "tita_health_tx_blocked_ratio", h->mean[F_BLOCKED],
-				 ", median ", m->med[F_BLOCKED]);
-			for (uint32_t j = 0; j < m->n_jobs; j++) {
-				struct job *job = &m->jobs[j];
-				double *rates = m->tmp, mine, med;
-				uint32_t n = 0;
-
-				if (!job->tx_n[i])
-					continue;
-				mine = job->tx_sum[i] / job->tx_n[i];
-				for (uint32_t k = 0; k < m->n_inst; k++)
-					if (job->tx_n[k])
-						rates[n++] = job->tx_sum[k] / job->tx_n[k];
-				med = median(rates, n);
-				if (mine < p->job_rate_factor * med)
-					evidence(s, who(h, wb),
-						 "tita_health_job_tx_bytes_per_second", mine,
-						 ", job median ", med);
-			}
-		}
 		/*
-		 * Its own link is slow (the NIC, or the cable and switch port):
-		 * it has backlog it cannot send, what it grants does not arrive,
-		 * and where the switch's side is slow its queue marks CE on what
-		 * reaches the host. A NIC that cannot take what arrives pauses
-		 * its switch instead.
+		 * A host that sends slowly: its application (slow host), or its
+		 * link, NIC or cable and switch port (slow link, slow NIC). The
+		 * receive side tells them apart: a slow application leaves what
+		 * the host receives alone, a slow link slows both ways, so what
+		 * it grants falls short, and where the switch's side is slow
+		 * its queue marks CE on what reaches the host. Each figure
+		 * against the top of the others' spread (q90), since a ring
+		 * makes many ranks wait now and then.
 		 */
 		{
+			double app = h->mean[F_APP] - m->q90[F_APP];
 			double blocked = h->mean[F_BLOCKED] - m->q90[F_BLOCKED];
 			double shortfall = h->mean[F_SHORT] - m->q90[F_SHORT];
 			double ce = h->mean[F_CE] - m->q90[F_CE];
+			bool tx_low = h->mean[F_TX] < p->job_rate_factor * m->med[F_TX];
+			bool rx_low = h->mean[F_RX] < p->job_rate_factor * m->med[F_RX];
 			bool pauses = h->pause_known &&
 				      h->mean[F_PAUSE_TX] > p->pause_floor_per_second / 10 &&
 				      h->mean[F_PAUSE_TX] > 3 * m->med[F_PAUSE_TX];
-			double sc = 0;
+			double rx_hit = 0, tx_hit = 0;
 
-			if (blocked > p->blocked_margin)
-				sc += blocked / p->blocked_margin;
-			if (ce > p->ratio_margin / 3)
-				sc += ce / (p->ratio_margin / 3);
 			if (shortfall > p->blocked_margin)
-				sc += shortfall / p->blocked_margin;
-			/* Two of the three, or one far out. */
-			if (sc >= 2.5 && h->mean[F_APP] - m->q90[F_APP] < p->app_limited_margin) {
+				rx_hit += shortfall / p->blocked_margin;
+			if (ce > p->ratio_margin / 3)
+				rx_hit += ce / (p->ratio_margin / 3);
+			rx_hit += rx_low;
+			if (blocked > p->blocked_margin)
+				tx_hit += blocked / p->blocked_margin;
+			tx_hit += tx_low;
+
+			if (app > p->app_limited_margin &&
+			    h->mean[F_APP] > 1.5 * p->app_limited_margin && rx_hit < 1) {
+				s = suspect_new(ss, TITA_DIAG_SLOW_HOST,
+						app / (p->app_limited_margin / 2) + tx_low);
+				if (!s)
+					return -ENOMEM;
+				host_suspect(s, h, false);
+				evidence(s, who(h, wb), "tita_health_tx_app_limited_ratio",
+					 h->mean[F_APP], ", median ", m->med[F_APP]);
+				evidence(s, who(h, wb), "tita_health_tx_bytes_per_second",
+					 h->mean[F_TX], ", median ", m->med[F_TX]);
+				evidence(s, who(h, wb),
+					 "tita_health_rx_bytes_per_second (unharmed)",
+					 h->mean[F_RX], ", median ", m->med[F_RX]);
+				for (uint32_t j = 0; j < m->n_jobs; j++) {
+					struct job *job = &m->jobs[j];
+					double *rates = m->tmp, mine, med;
+					uint32_t n = 0;
+
+					if (!job->tx_n[i])
+						continue;
+					mine = job->tx_sum[i] / job->tx_n[i];
+					for (uint32_t k = 0; k < m->n_inst; k++)
+						if (job->tx_n[k])
+							rates[n++] = job->tx_sum[k] / job->tx_n[k];
+					med = median(rates, n);
+					if (mine < p->job_rate_factor * med)
+						evidence(s, who(h, wb),
+							 "tita_health_job_tx_bytes_per_second",
+							 mine, ", job median ", med);
+				}
+			} else if (rx_hit >= 1 && tx_hit >= 1 && rx_hit + tx_hit >= 2.5) {
+				/* A NIC that cannot take what arrives pauses its
+				 * switch; a slow switch port queues and marks. */
 				bool link = ce > p->ratio_margin / 3 && !pauses;
 
 				s = suspect_new(ss, link ? TITA_DIAG_SLOW_LINK : TITA_DIAG_SLOW_NIC,
-						sc / 1.5);
+						(rx_hit + tx_hit) / 1.5);
 				if (!s)
 					return -ENOMEM;
 				host_suspect(s, h, link);
 				evidence(s, who(h, wb), "tita_health_tx_blocked_ratio",
 					 h->mean[F_BLOCKED], ", median ", m->med[F_BLOCKED]);
-				evidence(s, who(h, wb), "tita_health_ce_ratio", h->mean[F_CE],
-					 ", median ", m->med[F_CE]);
 				evidence(s, who(h, wb), "tita_health_rx_shortfall_ratio",
 					 h->mean[F_SHORT], ", median ", m->med[F_SHORT]);
+				evidence(s, who(h, wb), "tita_health_ce_ratio", h->mean[F_CE],
+					 ", median ", m->med[F_CE]);
 				evidence(s, who(h, wb), "tita_health_tx_bytes_per_second",
 					 h->mean[F_TX], ", median ", m->med[F_TX]);
-				if (h->view_n[V_RX_SHORT])
-					evidence(
-						s, NULL,
-						"receivers' tita_health_pair_shortfall_ratio from it, "
-						"mean",
-						h->view[V_RX_SHORT] / h->view_n[V_RX_SHORT], NULL,
-						NAN);
+				evidence(s, who(h, wb), "tita_health_rx_bytes_per_second",
+					 h->mean[F_RX], ", median ", m->med[F_RX]);
 				if (h->pause_known)
 					evidence(s, who(h, wb), "tita_health_pause_tx_per_second",
 						 h->mean[F_PAUSE_TX], ", median ",

@@ -23,7 +23,17 @@
 #define PER_LEAF 8
 #define SPINES 4
 
-enum fault { NONE, SLOW_HOST, SLOW_NIC, PFC, LOSSY_SPINE, LOSSY_HOST, DEAD, DEAD_QUIET };
+enum fault {
+	NONE,
+	SLOW_HOST,
+	SLOW_NIC,
+	SLOW_HOST_LINK,
+	PFC,
+	LOSSY_SPINE,
+	LOSSY_HOST,
+	DEAD,
+	DEAD_QUIET
+};
 
 struct gen {
 	enum fault fault;
@@ -65,6 +75,12 @@ static bool dead(const struct gen *g, int h)
 	return (g->fault == DEAD || g->fault == DEAD_QUIET) && h == g->culprit;
 }
 
+/* The host's own link is slow (its NIC, or its cable and switch port). */
+static bool slow_link(const struct gen *g, int h)
+{
+	return (g->fault == SLOW_NIC || g->fault == SLOW_HOST_LINK) && h == g->culprit;
+}
+
 /* Does the pair src->dst over spine cross the faulty link? */
 static bool lossy(const struct gen *g, int src, int dst, int spine)
 {
@@ -90,18 +106,26 @@ static void snapshot(struct gen *g)
 		gauge(g, "tita_health_tx_bytes_per_second", h,
 		      (g->fault == SLOW_HOST && h == g->culprit ? 4e9 : 1e10) + noise(g, 1e9));
 		gauge(g, "tita_health_rx_bytes_per_second", h,
-		      (g->fault == PFC && h == g->culprit ? 1e8 : 1e10) + noise(g, 1e9));
+		      (g->fault == PFC && h == g->culprit ? 1e8 :
+		       slow_link(g, h)			  ? 3e9 :
+							    1e10) +
+			      noise(g, 1e9));
 		gauge(g, "tita_health_tx_active_ratio", h, 0.9 + noise(g, 0.05));
 		gauge(g, "tita_health_tx_blocked_ratio", h,
-		      (g->fault == SLOW_NIC && h == g->culprit ? 0.7 : 0.1) + noise(g, 0.05));
+		      (slow_link(g, h) ? 0.7 : 0.1) + noise(g, 0.05));
 		gauge(g, "tita_health_tx_app_limited_ratio", h,
 		      (g->fault == SLOW_HOST && h == g->culprit ? 0.8 : 0.1) + noise(g, 0.05));
-		gauge(g, "tita_health_rx_shortfall_ratio", h, 0.05 + noise(g, 0.03));
-		gauge(g, "tita_health_ce_ratio", h, 0.05 + noise(g, 0.03));
+		gauge(g, "tita_health_rx_shortfall_ratio", h,
+		      (slow_link(g, h) ? 0.6 : 0.05) + noise(g, 0.03));
+		gauge(g, "tita_health_ce_ratio", h,
+		      (g->fault == SLOW_HOST_LINK && h == g->culprit ? 0.3 : 0.05) +
+			      noise(g, 0.03));
 		gauge(g, "tita_health_loss_ratio", h,
 		      g->fault == LOSSY_HOST && h == g->culprit ? 0.05 : 0);
 		gauge(g, "tita_health_pause_tx_per_second", h,
-		      g->fault == PFC && h == g->culprit ? 200000 : 20 + noise(g, 10));
+		      g->fault == PFC && h == g->culprit      ? 200000 :
+		      g->fault == SLOW_NIC && h == g->culprit ? 800 :
+								20 + noise(g, 10));
 		gauge(g, "tita_health_pause_rx_per_second", h, 20 + noise(g, 10));
 		gauge(g, "tita_health_peers_silent", h, g->fault == DEAD && h != g->culprit);
 		fprintf(g->f,
@@ -210,8 +234,13 @@ static void test_faults(void **state)
 	(void)state;
 	run(SLOW_HOST, 5, 0, 7, &r);
 	expect_top(&r, TITA_DIAG_SLOW_HOST, "h5", TITA_DIAG_SLOW, "tx_app_limited_ratio");
+	/* Both ways slow: a NIC that pauses its switch, a link whose switch
+	 * side queues and marks. */
 	run(SLOW_NIC, 17, 0, 8, &r);
 	expect_top(&r, TITA_DIAG_SLOW_NIC, "h17", TITA_DIAG_SLOW, "tx_blocked_ratio");
+	assert_true(evidence_has(&r.suspects[0], "pause_tx_per_second 800"));
+	run(SLOW_HOST_LINK, 22, 0, 8, &r);
+	expect_top(&r, TITA_DIAG_SLOW_LINK, "host link of h22", TITA_DIAG_SLOW, "ce_ratio");
 	run(PFC, 30, 0, 9, &r);
 	expect_top(&r, TITA_DIAG_PFC_STORM, "h30", TITA_DIAG_SLOW, "pause_tx_per_second");
 	run(LOSSY_SPINE, 2, 3, 10, &r);
