@@ -23,8 +23,11 @@
  *    traffic has started (the first WARMUP snapshots are not judged).
  *
  * The simulator's slownic host=H and slowlink host=H degrade the same
- * link the same way (sim/net.c), so no telemetry can tell them apart: the
- * figures are given strictly and with the two counted as one class.
+ * link the same way (sim/net.c), so no telemetry can tell them apart; and
+ * a leaf-spine link is named only by pairs that know their spine (few
+ * under all-to-all), else "uplinks of leafL". The figures are given
+ * strictly and by class: slow-nic and a host's slow link as one, a
+ * leaf's uplinks as its leaf-spine link.
  *
  *   tita-diag-bench [--runs N] [--healthy N] [--seed S] [-j JOBS] [--sim PATH]
  *                   [--window W] [--sizes 64,128,256] [--sim-ms MS] [--keep DIR] [-v]
@@ -247,8 +250,12 @@ static void expected(const struct run *r, enum tita_diag_kind *kind, char *culpr
 		break;
 	case F_SLOWLINK_SPINE:
 	case F_LOSSY_SPINE:
+		/* When no pair through it knows its spine (all-to-all), the
+		 * leaf's uplinks are as far as the telemetry goes. */
 		*kind = r->fault == F_LOSSY_SPINE ? TITA_DIAG_LOSSY_LINK : TITA_DIAG_SLOW_LINK;
+		*alt_kind = *kind;
 		snprintf(culprit, size, "leaf%d - spine %d", r->leaf, r->spine);
+		snprintf(alt, alt_size, "uplinks of leaf%d", r->leaf);
 		break;
 	case F_LOSSY_HOST:
 		*kind = TITA_DIAG_LOSSY_LINK;
@@ -762,7 +769,7 @@ int main(int argc, char **argv)
 			}
 	}
 	printf("\nfault runs (top-1 HORIZON=%d intervals after the fault; class: slow-nic and "
-	       "slow-link of a host's link counted as one):\n",
+	       "slow-link of a host's link as one,\n a leaf's uplinks for its leaf-spine link):\n",
 	       HORIZON);
 	printf("  %-18s %4s  %8s  %8s  %8s  %s\n", "fault", "runs", "top-1", "class", "slow/fail",
 	       "intervals to localize (median, p99)");
