@@ -10,13 +10,14 @@
  * still share one link, and counting each at line rate would call a port
  * that sends at line rate blocked.
  *
- * A round counts towards the blocked and shortfall ratios only when its
- * pair had a backlog (rx: its sender reported one) at the end of the
- * round before as well: a sample says what waits at a round's end, not
- * since when, and a transfer posted late in a round (a collective's next
- * step, waiting for the last) would otherwise count the whole round's
- * allowance as unsent. Each pair's last round is remembered for this
- * (struct hflow), within the same bound as the pairs.
+ * A sample says what waits at a round's end, not since when: a transfer
+ * posted late in a round (a collective's next step, waiting for the last)
+ * would count the whole round's allowance as unsent. So what a TX pair was
+ * allowed in a round is what waited at the end of the round before, up to
+ * its rate times the round; and an RX pair's grant is owed only when its
+ * sender reported a backlog at the end of the round before too. Each
+ * pair's last round is remembered for this (struct hflow), within the same
+ * bound as the pairs.
  */
 #include <errno.h>
 #include <math.h>
@@ -70,14 +71,15 @@ struct hpeer {
 	uint64_t last_heard_ns;
 };
 
-/* A pair's last round: (port, remote, job, role) -> whether it was
- * backlogged at the end of its round at cur_now, and at the round before. */
+/* A pair's last round: (port, remote, job, role) -> what waited at the end
+ * of its round at cur_now, and of the round before (tx: bytes; rx: 1 when
+ * its sender reported a backlog). */
 struct hflow {
 	bool used;
 	uint8_t role;
-	bool cur_backlogged, before_backlogged;
 	uint32_t port, job_id;
 	struct tita_addr remote;
+	uint64_t cur_backlog, before_backlog;
 	uint64_t cur_now, interval_seen;
 };
 
@@ -340,22 +342,22 @@ static struct hflow *flow_slot(struct hflow *tab, uint32_t mask, uint32_t port,
 }
 
 /*
- * The pair's round at now_ns ends backlogged or not; returns whether it
- * was backlogged throughout, as far as samples tell: at the end of this
- * round and of the one before (which ended at most 1.5 rounds earlier). A
- * pair beyond the bound is not remembered: its rounds count as throughout,
- * as without the memory (counted in untracked.flows).
+ * The pair's round at now_ns ends with backlog waiting; returns what waited
+ * when it began: at the end of the pair's round before, if that ended at
+ * most 1.5 rounds earlier, else 0. A pair beyond the bound is not
+ * remembered: its backlog is taken to have waited since the round began
+ * (counted in untracked.flows).
  */
-static bool flow_round(struct tita_health *h, uint32_t port, const struct tita_addr *remote,
-		       uint32_t job_id, uint8_t role, bool backlogged, uint64_t interval_ns,
-		       uint64_t now_ns)
+static uint64_t flow_round(struct tita_health *h, uint32_t port, const struct tita_addr *remote,
+			   uint32_t job_id, uint8_t role, uint64_t backlog, uint64_t interval_ns,
+			   uint64_t now_ns)
 {
 	struct hflow *e = flow_slot(h->flows, h->pair_mask, port, remote, job_id, role);
 
 	if (!e->used) {
 		if (h->n_flows >= h->p.max_pairs) {
 			h->untracked.flows++;
-			return backlogged;
+			return backlog;
 		}
 		*e = (struct hflow){ .used = true,
 				     .role = role,
@@ -365,13 +367,15 @@ static bool flow_round(struct tita_health *h, uint32_t port, const struct tita_a
 				     .cur_now = now_ns };
 		h->n_flows++;
 	} else if (e->cur_now != now_ns) {
-		e->before_backlogged = e->cur_backlogged && now_ns > e->cur_now &&
-				       now_ns - e->cur_now <= interval_ns + interval_ns / 2;
+		bool follows = now_ns > e->cur_now &&
+			       now_ns - e->cur_now <= interval_ns + interval_ns / 2;
+
+		e->before_backlog = follows ? e->cur_backlog : 0;
 		e->cur_now = now_ns;
 	}
-	e->cur_backlogged = backlogged;
+	e->cur_backlog = backlog;
 	e->interval_seen = h->interval;
-	return backlogged && e->before_backlogged;
+	return e->before_backlog;
 }
 
 static struct hjob *job_get(struct tita_health *h, uint32_t job_id)
@@ -439,8 +443,7 @@ int tita_health_tx_round(struct tita_health *h, const struct tita_health_tx *s, 
 	struct hport *pt;
 	struct hpair *pr;
 	struct hjob *jb;
-	double allowed;
-	bool throughout;
+	double allowed, waited, owed;
 
 	if (i < 0) {
 		h->untracked.samples_no_port++;
@@ -467,11 +470,16 @@ int tita_health_tx_round(struct tita_health *h, const struct tita_health_tx *s, 
 	pt->retx_packets += s->retx_packets;
 	if (s->tx_bytes || s->backlog_bytes)
 		pt->r_active = true;
-	throughout = flow_round(h, (uint32_t)i, &s->remote, s->job_id, TITA_HEALTH_TX,
-				s->backlog_bytes > 0, s->interval_ns, now_ns);
-	if (throughout) {
-		pt->r_bl_allowed += allowed;
-		pt->r_bl_sent += (double)s->tx_bytes;
+	/* What the pair could have sent of what waited when the round began;
+	 * no more than the slack of its allowance (the last bytes of a
+	 * message, or what a slow application has just made ready) is not a
+	 * sender held back. */
+	waited = (double)flow_round(h, (uint32_t)i, &s->remote, s->job_id, TITA_HEALTH_TX,
+				    s->backlog_bytes, s->interval_ns, now_ns);
+	owed = waited > h->p.app_slack_ratio * allowed ? fmin(waited, allowed) : 0;
+	if (owed > 0) {
+		pt->r_bl_allowed += owed;
+		pt->r_bl_sent += fmin((double)s->tx_bytes, owed);
 	}
 	if (s->open) {
 		pt->r_open = true;
@@ -487,9 +495,9 @@ int tita_health_tx_round(struct tita_health *h, const struct tita_health_tx *s, 
 	if (pr) {
 		if (s->spine != TITA_HEALTH_SPINE_NONE)
 			pr->spine = s->spine;
-		if (throughout) {
-			pr->allowed += allowed;
-			pr->missing += fmax(0, allowed - (double)s->tx_bytes);
+		if (owed > 0) {
+			pr->allowed += owed;
+			pr->missing += fmax(0, owed - (double)s->tx_bytes);
 		}
 		pr->packets += s->tx_packets;
 		pr->lost += s->retx_packets;
@@ -537,7 +545,8 @@ int tita_health_rx_round(struct tita_health *h, const struct tita_health_rx *s, 
 		pr->lost += s->lost_packets;
 	}
 	if (flow_round(h, (uint32_t)i, &s->remote, s->job_id, TITA_HEALTH_RX,
-		       s->sender_backlogged && s->granted_bps, s->interval_ns, now_ns)) {
+		       s->sender_backlogged && s->granted_bps, s->interval_ns, now_ns) &&
+	    s->sender_backlogged && s->granted_bps) {
 		double e = (double)s->granted_bps * (double)s->interval_ns / 8e9;
 
 		pt->r_expected += e;

@@ -527,7 +527,8 @@ static void txpair_live(struct sim_host *x, uint32_t idx)
 
 /*
  * What the application has waiting to be sent on the pair: all it posted,
- * or on a slow host (slowhost) only what it has made ready so far.
+ * or on a slow host (slowhost) only what it has made ready so far, shared
+ * by the pairs with something posted (app_open_pairs, counted each round).
  */
 static uint64_t backlog_of(const struct sim *s, uint32_t host, const struct sim_txpair *tp)
 {
@@ -535,7 +536,8 @@ static uint64_t backlog_of(const struct sim *s, uint32_t host, const struct sim_
 
 	if (!x->app_rate_bps)
 		return tp->backlog_bytes;
-	return tita_min_u64(tp->backlog_bytes, (uint64_t)x->app_ready_bytes);
+	return tita_min_u64(tp->backlog_bytes, (uint64_t)x->app_ready_bytes /
+						       (x->app_open_pairs ? x->app_open_pairs : 1));
 }
 
 /*
@@ -667,6 +669,9 @@ static void take_samples(struct sim *s, uint32_t host)
 	if (!interval_ns)
 		interval_ns = 1;
 	x->last_sample_ps = s->now_ps;
+	x->app_open_pairs = 0;
+	for (k = 0; k < x->n_live_tx; k++)
+		x->app_open_pairs += x->txp[x->live_tx[k]].backlog_bytes > 0;
 	{
 		struct tita_health *h = sim_telemetry_health(s, host);
 

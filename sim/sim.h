@@ -242,6 +242,7 @@ struct sim_host {
 	uint64_t app_rate_bps;
 	double app_ready_bytes;
 	uint64_t app_since_ps;
+	uint32_t app_open_pairs; /* its pairs with bytes posted, last round */
 };
 
 #define SIM_APP_READY_MAX_BYTES (64u * 1024u)

@@ -19,10 +19,13 @@
  * Rounds: samples fed with the same now_ns belong to one control round of
  * their port. The gauges that count rounds divide by the rounds the
  * interval held (its length over round_ns), at least by those that were fed.
- * A pair's round counts towards the blocked and shortfall ratios only when
- * the pair (its job's, of its role) was backlogged at the end of its round
- * before too (fed at most 1.5 of its intervals earlier): a pair is
- * remembered into the interval after the one it was last fed in.
+ * What a TX pair was allowed in a round (for the blocked ratio) is what
+ * waited at the end of its round before (fed at most 1.5 of its intervals
+ * earlier), up to its rate times the round, when that was more than
+ * app_slack_ratio of it; an RX pair's grant is owed (for the shortfall)
+ * when its sender reported a backlog at the ends of both rounds. A pair
+ * (its job's, of its role) is remembered into the interval after the one
+ * it was last fed in.
  */
 #ifndef TITA_HEALTH_H
 #define TITA_HEALTH_H

@@ -153,8 +153,8 @@ static void test_tx_line_cap_and_slack(void **state)
 	tita_health_params_default(&p);
 	h = one_port(&p);
 	for (int r = 1; r <= 10; r++) {
-		struct tita_health_tx a = tx(2, 1, 625000, 100, TITA_RATE_UNPACED, true);
-		struct tita_health_tx b = tx(3, 1, 625000, 100, TITA_RATE_UNPACED, true);
+		struct tita_health_tx a = tx(2, 1, 625000, 2000000, TITA_RATE_UNPACED, true);
+		struct tita_health_tx b = tx(3, 1, 625000, 2000000, TITA_RATE_UNPACED, true);
 
 		assert_int_equal(tita_health_tx_round(h, &a, r * ROUND), 0);
 		assert_int_equal(tita_health_tx_round(h, &b, r * ROUND), 0);
@@ -298,8 +298,8 @@ static void test_bounds(void **state)
 		for (uint32_t k = 0; k < 5; k++) {
 			/* Remote 2+k sends (1+k) x 0.1 of its allowance: pair 2 is
 			 * worst (round 2 counts, with a backlog before it). */
-			struct tita_health_tx t =
-				tx(2 + k, k % 2, 125000 * (1 + k), 1, TITA_RATE_UNPACED, true);
+			struct tita_health_tx t = tx(2 + k, k % 2, 125000 * (1 + k), 1250000,
+						     TITA_RATE_UNPACED, true);
 
 			assert_int_equal(tita_health_tx_round(h, &t, r * ROUND), 0);
 		}
@@ -335,7 +335,7 @@ static void test_bounds(void **state)
 	for (int r = 1; r <= 2; r++)
 		for (uint32_t k = 0; k < 8; k++) {
 			struct tita_health_tx t =
-				tx(2 + k, 0, 125000 * k, 1, 10 * TITA_GBPS * 100, true);
+				tx(2 + k, 0, 125000 * k, 1250000, 10 * TITA_GBPS * 100, true);
 
 			assert_int_equal(tita_health_tx_round(h, &t, r * ROUND), 0);
 		}
@@ -346,9 +346,11 @@ static void test_bounds(void **state)
 	tita_health_free(h);
 }
 
-/* A transfer posted late in a round: its first round does not count, nor
- * one after a gap of more than 1.5 rounds; an RX pair's likewise. An open
- * transfer with more than the slack waiting is not app-limited. */
+/* What a TX pair was allowed is what waited when the round began, up to
+ * its rate: its first round owes nothing, nor one after a gap of more than
+ * 1.5 rounds, nor one that began with no more than the slack waiting. An
+ * RX pair's grant is owed when its sender was backlogged at both ends. An
+ * open transfer with more than the slack waiting is not app-limited. */
 static void test_throughout(void **state)
 {
 	struct tita_health_params p;
@@ -358,27 +360,39 @@ static void test_throughout(void **state)
 	(void)state;
 	tita_health_params_default(&p);
 	h = one_port(&p);
-	/* Rounds 1, 2, 3, 5, 6: sends nothing of a backlog. Counted: 2, 3
-	 * (after 1, 2) and 6 (after 5); not 5 (round 4 missing). */
+	/* Rounds 1, 2, 3, 5, 6: sends nothing of 1 MB waiting. Owed: 1 MB
+	 * (less than the 1.25 allowed) in rounds 2, 3 and 6; not 5 (round 4
+	 * missing). */
 	for (int r = 1; r <= 6; r++) {
 		struct tita_health_tx t = tx(2, 0, 0, 1000000, TITA_RATE_UNPACED, true);
 
 		if (r != 4)
 			assert_int_equal(tita_health_tx_round(h, &t, r * ROUND), 0);
 	}
-	/* Rounds 7-8: another pair, 1 MB sent of 1.25 with backlog: round 8. */
-	for (int r = 7; r <= 8; r++) {
-		struct tita_health_tx t = tx(3, 0, 1000000, 1, TITA_RATE_UNPACED, true);
+	/* Rounds 7-8: another pair sends 1 MB with 2 MB waiting: round 8
+	 * owes 1.25. Round 9: the slack (125 KB) waited, nothing is owed. */
+	for (int r = 7; r <= 10; r++) {
+		struct tita_health_tx t = tx(3, 0, 1000000, 2000000, TITA_RATE_UNPACED, true);
 
+		if (r == 8)
+			t.backlog_bytes = 125000;
+		if (r == 9) {
+			t.tx_bytes = 0;
+			t.backlog_bytes = 200000;
+		}
+		if (r == 10) {
+			/* 200 KB waited, 300 KB went (the rest of a new message
+			 * posted late in the round): nothing held back. */
+			t.tx_bytes = 300000;
+		}
 		assert_int_equal(tita_health_tx_round(h, &t, r * ROUND), 0);
 	}
 	assert_int_equal(tita_health_close(h, 10 * ROUND, &s), 0);
-	/* (3 x 1.25 + 0.25) of 4 x 1.25 MB */
-	near(s.ports[0].tx_blocked_ratio, (3 * 1.25 + 0.25) / (4 * 1.25));
-	/* Rounds 1-6 held 1 MB waiting (more than 0.1 x 1.25): not
-	 * app-limited; rounds 7-8 held a byte and sent 0.8 of what they were
-	 * allowed: app-limited. */
-	near(s.ports[0].tx_app_limited_ratio, 0.2);
+	/* Owed 3 x 1 + 1.25 (round 8) + 0.2 (round 10) MB; sent 1 of it. */
+	near(s.ports[0].tx_blocked_ratio, (3 * 1.0 + 0.25) / (3 * 1.0 + 1.25 + 0.2));
+	/* Round 8 ended with only the slack waiting and sent 0.8 of what it
+	 * was allowed: app-limited; the other rounds held more. */
+	near(s.ports[0].tx_app_limited_ratio, 0.1);
 
 	/* Remembered across the close: round 11 follows round 10. */
 	struct tita_health_rx a = rx(2, 0, 0, 0, 0, 40 * TITA_GBPS, true);
