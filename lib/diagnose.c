@@ -35,7 +35,7 @@ void tita_diag_params_default(struct tita_diag_params *p)
 {
 	p->ratio_margin = 0.15;
 	p->app_limited_margin = 0.2;
-	p->blocked_margin = 0.15;
+	p->blocked_margin = 0.1;
 	p->loss_floor = 0.002;
 	p->pause_floor_per_second = 1000;
 	p->pause_factor = 10;
@@ -888,19 +888,19 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 			bool pauses = h->pause_known &&
 				      h->mean[F_PAUSE_TX] > p->pause_floor_per_second / 10 &&
 				      h->mean[F_PAUSE_TX] > 3 * m->med[F_PAUSE_TX];
-			double rx_hit = 0, tx_hit = 0;
-
-			if (shortfall > p->blocked_margin)
-				rx_hit += shortfall / p->blocked_margin;
-			if (ce > p->ratio_margin / 3)
-				rx_hit += ce / (p->ratio_margin / 3);
-			rx_hit += rx_low;
-			if (blocked > p->blocked_margin)
-				tx_hit += blocked / p->blocked_margin;
-			tx_hit += tx_low;
+			/* In units of their margins. CE toward the host is the
+			 * link's own mark (its switch port queues); shortfall of
+			 * what the host grants may as well be its senders' fault
+			 * (a ring's next rank falls short behind a slow one), so
+			 * it only supports. */
+			double ce_u = ce > p->ratio_margin / 3 ? ce / (p->ratio_margin / 3) : 0;
+			double blocked_u =
+				blocked > p->blocked_margin ? blocked / p->blocked_margin : 0;
+			double support = (shortfall > p->blocked_margin ? 0.5 : 0) + 0.5 * rx_low +
+					 0.5 * tx_low;
 
 			if (app > p->app_limited_margin &&
-			    h->mean[F_APP] > 1.5 * p->app_limited_margin && rx_hit < 1) {
+			    h->mean[F_APP] > 1.5 * p->app_limited_margin && ce_u < 1) {
 				s = suspect_new(ss, TITA_DIAG_SLOW_HOST,
 						app / (p->app_limited_margin / 2) + tx_low);
 				if (!s)
@@ -930,13 +930,14 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 							 "tita_health_job_tx_bytes_per_second",
 							 mine, ", job median ", med);
 				}
-			} else if (rx_hit >= 1 && tx_hit >= 1 && rx_hit + tx_hit >= 2.5) {
+			} else if ((ce_u >= 1 || (pauses && blocked_u >= 1)) &&
+				   ce_u + blocked_u + support >= 2.5) {
 				/* A NIC that cannot take what arrives pauses its
 				 * switch; a slow switch port queues and marks. */
 				bool link = ce > p->ratio_margin / 3 && !pauses;
 
 				s = suspect_new(ss, link ? TITA_DIAG_SLOW_LINK : TITA_DIAG_SLOW_NIC,
-						(rx_hit + tx_hit) / 1.5);
+						(ce_u + blocked_u + support) / 1.5);
 				if (!s)
 					return -ENOMEM;
 				host_suspect(s, h, link);
