@@ -941,17 +941,26 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 				if (!s)
 					return -ENOMEM;
 				host_suspect(s, h, link);
+				/* The deciding gauge first. */
+				if (link)
+					evidence(s, who(h, wb), "tita_health_ce_ratio",
+						 h->mean[F_CE], ", median ", m->med[F_CE]);
+				else if (h->pause_known)
+					evidence(s, who(h, wb), "tita_health_pause_tx_per_second",
+						 h->mean[F_PAUSE_TX], ", median ",
+						 m->med[F_PAUSE_TX]);
 				evidence(s, who(h, wb), "tita_health_tx_blocked_ratio",
 					 h->mean[F_BLOCKED], ", median ", m->med[F_BLOCKED]);
 				evidence(s, who(h, wb), "tita_health_rx_shortfall_ratio",
 					 h->mean[F_SHORT], ", median ", m->med[F_SHORT]);
-				evidence(s, who(h, wb), "tita_health_ce_ratio", h->mean[F_CE],
-					 ", median ", m->med[F_CE]);
+				if (!link)
+					evidence(s, who(h, wb), "tita_health_ce_ratio",
+						 h->mean[F_CE], ", median ", m->med[F_CE]);
 				evidence(s, who(h, wb), "tita_health_tx_bytes_per_second",
 					 h->mean[F_TX], ", median ", m->med[F_TX]);
 				evidence(s, who(h, wb), "tita_health_rx_bytes_per_second",
 					 h->mean[F_RX], ", median ", m->med[F_RX]);
-				if (h->pause_known)
+				if (link && h->pause_known)
 					evidence(s, who(h, wb), "tita_health_pause_tx_per_second",
 						 h->mean[F_PAUSE_TX], ", median ",
 						 m->med[F_PAUSE_TX]);
