@@ -34,7 +34,8 @@
 void tita_diag_params_default(struct tita_diag_params *p)
 {
 	p->ratio_margin = 0.15;
-	p->app_limited_margin = 0.2;
+	p->app_limited_margin = 0.3;
+	p->ce_margin = 0.01;
 	p->blocked_margin = 0.1;
 	p->loss_floor = 0.002;
 	p->pause_floor_per_second = 1000;
@@ -893,7 +894,12 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 			 * what the host grants may as well be its senders' fault
 			 * (a ring's next rank falls short behind a slow one), so
 			 * it only supports. */
-			double ce_u = ce > p->ratio_margin / 3 ? ce / (p->ratio_margin / 3) : 0;
+			/* CE: tita keeps queues short, so little marking is the
+			 * norm; a host marked above the others' top, and several
+			 * times it, stands out even at a few percent. */
+			double ce_u = ce > p->ce_margin && h->mean[F_CE] > 3 * m->q90[F_CE] ?
+					      ce / p->ce_margin :
+					      0;
 			double blocked_u =
 				blocked > p->blocked_margin ? blocked / p->blocked_margin : 0;
 			double support = (shortfall > p->blocked_margin ? 0.5 : 0) + 0.5 * rx_low +
@@ -934,7 +940,7 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 				   ce_u + blocked_u + support >= 2.5) {
 				/* A NIC that cannot take what arrives pauses its
 				 * switch; a slow switch port queues and marks. */
-				bool link = ce > p->ratio_margin / 3 && !pauses;
+				bool link = ce_u >= 1 && !pauses;
 
 				s = suspect_new(ss, link ? TITA_DIAG_SLOW_LINK : TITA_DIAG_SLOW_NIC,
 						(ce_u + blocked_u + support) / 1.5);

@@ -78,8 +78,9 @@ struct tita_diag_result {
  * margin, so that a busy, congested but healthy cluster stays healthy. */
 struct tita_diag_params {
 	double ratio_margin; /* a host's ratio this far above the median stands out */
-	double app_limited_margin; /* tx_app_limited: above the median by this */
-	double blocked_margin; /* tx_blocked: above the median by this */
+	double app_limited_margin; /* tx_app_limited: above the others' top (q90) by this */
+	double blocked_margin; /* tx_blocked: above the others' top (q90) by this */
+	double ce_margin; /* ce_ratio: above the others' top (q90) by this */
 	double loss_floor; /* loss ratios below this are noise */
 	double pause_floor_per_second; /* pause rates below this are noise */
 	double pause_factor; /* a pause rate this many times the median stands out */
