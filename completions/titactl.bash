@@ -87,7 +87,7 @@ _titactl()
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "-j --json -p --pretty -s --socket -h --help -V --version" -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W "status ports fabric peers pairs qps health job monitor help" -- "$cur"))
+			COMPREPLY=($(compgen -W "status ports fabric peers pairs qps health job monitor diagnose help" -- "$cur"))
 		fi
 		return
 	fi
@@ -101,6 +101,17 @@ _titactl()
 		;;
 	monitor)
 		COMPREPLY=($(compgen -W "all peers pairs ports" -- "$cur"))
+		;;
+	diagnose)
+		case $prev in
+		--file)
+			_filedir
+			;;
+		--prometheus | --job | --targets | --window | --timeout) ;;
+		*)
+			COMPREPLY=($(compgen -W "--prometheus --job --targets --file --window --timeout help" -- "$cur"))
+			;;
+		esac
 		;;
 	job)
 		if [[ -z $verb ]]; then

@@ -8,6 +8,7 @@
  *   titactl [-j] qps [job NAME] [device DEV]
  *   titactl [-j] job set NAME [--weight W] [--min RATE] [--max RATE]
  *   titactl [-j] job show [NAME] | job clear NAME
+ *   titactl [-j] diagnose [--prometheus URL | --targets LIST | --file PATH...]
  *
  * As in iproute2, objects, verbs and filter keys may be cut to any unique
  * prefix (titactl pa = titactl pairs), and an unknown word is answered
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include "ctlproto.h"
+#include "diag/diag_source.h"
 #include "tita-config.h"
 #include "units.h"
 
@@ -1594,6 +1596,139 @@ static int job_help(int argc, char **argv)
 	return 0;
 }
 
+/* ---- diagnose: find the slow node ------------------------------------------------- */
+
+#define DIAG_EXIT_SUSPECT 3
+
+static void diagnose_help(FILE *f)
+{
+	fprintf(f,
+		"Usage: titactl [-j] diagnose [--prometheus URL [--job NAME]] [--targets HOST:PORT[,...]]\n"
+		"                             [--file PATH]... [--window N] [--timeout SECONDS]\n"
+		"Sources (one kind; the default is --prometheus %s):\n"
+		"  --prometheus URL   Prometheus's /federate (plain http): tita_health_*,\n"
+		"                     tita_fabric_place, tita_port_info and up{job=\"NAME\"}\n"
+		"  --job NAME         the job Prometheus scrapes titad as (default tita)\n"
+		"  --targets LIST     scrape each titad's /metrics directly (HOST:PORT,...)\n"
+		"  --file PATH        a snapshot file, or a directory of NNNNNN.prom snapshots;\n"
+		"                     give it again for more, oldest first\n"
+		"  --window N         diagnose the last N snapshots (default 5; 0: all)\n"
+		"  --timeout SECONDS  for each HTTP request (default 10)\n"
+		"Exit status: 0 no suspect, %d a suspect found, 1 no answer (unreachable,\n"
+		"malformed), 2 bad arguments.\n",
+		DIAG_HTTP_DEFAULT_URL, DIAG_EXIT_SUSPECT);
+}
+
+static int cmd_diagnose(int argc, char **argv)
+{
+	const char *prometheus = NULL, *targets = NULL, *job = "tita";
+	const char *files[64];
+	int n_files = 0, timeout_ms = DIAG_HTTP_TIMEOUT_MS;
+	size_t window = DIAG_WINDOW_DEFAULT;
+	struct diag_snaps snaps = { 0 };
+	struct tita_diag_params params;
+	struct tita_diag_result *res;
+	char err[DIAG_ERR_LEN] = "";
+	int rc = 0;
+
+	for (int i = 0; i < argc; i++) {
+		const char *opt = argv[i], *val;
+		char *eq = strchr(argv[i], '=');
+		char optbuf[32];
+
+		if (!strcmp(opt, "help") || !strcmp(opt, "--help") || !strcmp(opt, "-h")) {
+			diagnose_help(stdout);
+			return 0;
+		}
+		if (strncmp(opt, "--", 2))
+			usage_error("diagnose: unexpected argument '%s'", opt);
+		if (eq && (size_t)(eq - opt) < sizeof(optbuf)) {
+			memcpy(optbuf, opt, (size_t)(eq - opt));
+			optbuf[eq - opt] = '\0';
+			opt = optbuf;
+			val = eq + 1;
+		} else {
+			if (i + 1 >= argc)
+				usage_error("diagnose: %s needs a value", opt);
+			val = argv[++i];
+		}
+		if (!strcmp(opt, "--prometheus")) {
+			if (prometheus)
+				usage_error("diagnose: --prometheus given twice");
+			prometheus = val;
+		} else if (!strcmp(opt, "--job")) {
+			job = val;
+		} else if (!strcmp(opt, "--targets")) {
+			if (targets)
+				usage_error("diagnose: --targets given twice");
+			targets = val;
+		} else if (!strcmp(opt, "--file")) {
+			if (n_files == (int)(sizeof(files) / sizeof(files[0])))
+				usage_error("diagnose: more than 64 --file");
+			files[n_files++] = val;
+		} else if (!strcmp(opt, "--window")) {
+			uint64_t w;
+
+			if (tita_parse_u64(val, &w) || w > 100000)
+				usage_error("diagnose: --window '%s' is not a count of snapshots",
+					    val);
+			window = (size_t)w;
+		} else if (!strcmp(opt, "--timeout")) {
+			double t;
+
+			if (tita_parse_double(val, &t) || !(t >= 0.1 && t <= 600))
+				usage_error("diagnose: --timeout '%s' is not 0.1..600 seconds",
+					    val);
+			timeout_ms = (int)(t * 1000);
+		} else {
+			usage_error(
+				"diagnose: unknown option '%s' (--prometheus, --job, --targets, "
+				"--file, --window, --timeout)",
+				opt);
+		}
+	}
+	if (!!prometheus + !!targets + !!n_files > 1)
+		usage_error("diagnose: give one source: --prometheus, --targets or --file");
+	if (!prometheus && !targets && !n_files)
+		prometheus = DIAG_HTTP_DEFAULT_URL;
+	if (prometheus && (strncmp(prometheus, "http://", 7) && strncmp(prometheus, "https://", 8)))
+		usage_error("diagnose: --prometheus '%s' is not an http:// URL", prometheus);
+	if (prometheus)
+		rc = diag_fetch_prometheus(&snaps, prometheus, job, timeout_ms, DIAG_HTTP_MAX_BYTES,
+					   err);
+	else if (targets)
+		rc = diag_scrape_targets(&snaps, targets, timeout_ms, DIAG_HTTP_MAX_BYTES, stderr,
+					 err);
+	for (int i = 0; i < n_files && !rc; i++)
+		rc = diag_load_path(&snaps, files[i], err);
+	if (rc) {
+		fprintf(stderr, "titactl: diagnose: %s\n", err);
+		diag_snaps_free(&snaps);
+		return 1;
+	}
+	res = malloc(sizeof(*res));
+	if (!res) {
+		fprintf(stderr, "titactl: out of memory\n");
+		diag_snaps_free(&snaps);
+		return 1;
+	}
+	tita_diag_params_default(&params);
+	rc = diag_run(&snaps, window, &params, res, err);
+	diag_snaps_free(&snaps);
+	if (rc) {
+		fprintf(stderr, "titactl: diagnose: %s\n", err);
+		free(res);
+		return 1;
+	}
+	if (json)
+		diag_print_json(stdout, res);
+	else
+		diag_print_table(stdout, res);
+	rc = res->n_suspects ? DIAG_EXIT_SUSPECT : 0;
+	free(res);
+	return rc;
+}
+
 struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -1641,6 +1776,9 @@ static void usage(FILE *f)
 		"  job show [NAME]                one job, or every known job\n"
 		"  job clear NAME\n"
 		"  monitor [all|peers|pairs|ports]  print changes as they are seen (like ip monitor)\n"
+		"  diagnose [--prometheus URL] [--targets HOST:PORT,...] [--file PATH]...\n"
+		"                                 find the slow node: every host's health\n"
+		"                                 evidence, ranked suspects (titactl diagnose help)\n"
 		"\n"
 		"Objects, verbs and filter keys may be cut to a unique prefix: titactl pa = pairs.\n"
 		"\n"
@@ -1666,10 +1804,10 @@ static int cmd_help(int argc, char **argv)
 }
 
 static const struct cmd objects[] = {
-	{ "status", cmd_status }, { "ports", cmd_ports }, { "fabric", cmd_fabric },
-	{ "peers", cmd_peers },	  { "pairs", cmd_pairs }, { "qps", cmd_qps },
-	{ "health", cmd_health }, { "job", cmd_job },	  { "monitor", cmd_monitor },
-	{ "help", cmd_help },	  { NULL, NULL },
+	{ "status", cmd_status },     { "ports", cmd_ports }, { "fabric", cmd_fabric },
+	{ "peers", cmd_peers },	      { "pairs", cmd_pairs }, { "qps", cmd_qps },
+	{ "health", cmd_health },     { "job", cmd_job },     { "monitor", cmd_monitor },
+	{ "diagnose", cmd_diagnose }, { "help", cmd_help },   { NULL, NULL },
 };
 
 /*
@@ -1785,7 +1923,7 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		usage_error(
 			"missing object (status, ports, fabric, peers, pairs, qps, health, job, "
-			"monitor)");
+			"monitor, diagnose)");
 	if (pretty && !json)
 		usage_error("-p (--pretty) indents JSON: give it with -j");
 	if (pretty)

@@ -63,5 +63,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	bash scripts/package-test.sh
 fi
 
-# Last, so that the run ends with meson's summary.
-meson test -C "$build" --no-suite bed --no-suite bed-failing --print-errorlogs --num-processes 2
+# Last, so that the run ends with meson's summary. The slow suite (a few
+# simulated runs of the diagnosis benchmark) is for by hand.
+meson test -C "$build" --no-suite bed --no-suite bed-failing --no-suite slow --print-errorlogs \
+	--num-processes 2

@@ -30,7 +30,7 @@ expect() { # exit code, stderr pattern, args...
 # Unknown words: the nearest one when it reads as a typo, else the list.
 expect 2 "^titactl: unknown object 'stauts'; did you mean 'status'\\?" stauts
 expect 2 "^titactl: unknown object 'pears'; did you mean 'peers'\\?" pears
-expect 2 "^titactl: unknown object 'frobnicate' \\(status, ports, fabric, peers, pairs, qps, health, job, monitor\\)" frobnicate
+expect 2 "^titactl: unknown object 'frobnicate' \\(status, ports, fabric, peers, pairs, qps, health, job, monitor, diagnose\\)" frobnicate
 expect 2 "^titactl: monitor: unknown object 'peerz'; did you mean 'peers'\\?" monitor peerz
 expect 2 "^titactl: monitor: unexpected argument 'x'" monitor pairs x
 expect 2 "^titactl: job: unknown verb 'sett'; did you mean 'set'\\?" job sett
@@ -51,8 +51,18 @@ for args in "pa" "pe" "po" "st" "q" "hea" "pairs ro tx" "pairs pe 10.0.0.2" "job
 	# shellcheck disable=SC2086
 	expect 1 "^titactl: cannot reach titad at $sock" $args
 done
+# diagnose talks to no titad; its arguments are checked first, then its
+# sources (exit 1 when none can be read).
+expect 2 "^titactl: diagnose: give one source: --prometheus, --targets or --file" diagnose --file x --targets a:1
+expect 2 "^titactl: diagnose: unknown option '--bogus'" diagnose --bogus 1
+expect 2 "^titactl: diagnose: --window 'x' is not a count of snapshots" diagnose --window x
+expect 2 "^titactl: diagnose: --timeout '0' is not 0.1..600 seconds" diagnose --timeout 0
+expect 2 "^titactl: diagnose: --prometheus 'ftp://x' is not an http:// URL" diagnose --prometheus ftp://x
+expect 2 "^titactl: diagnose: --file needs a value" diagnose --file
+expect 1 "^titactl: diagnose: https://x: https is not supported" diagnose --prometheus https://x
+expect 1 "^titactl: diagnose: /nonexistent/x: No such file or directory" diagnose --file /nonexistent/x
 # help needs no titad.
-for args in "hel" "job he" "pairs he" "monitor he"; do
+for args in "hel" "job he" "pairs he" "monitor he" "diagnose help"; do
 	# shellcheck disable=SC2086
 	if out=$("$titactl" -s "$sock" $args 2>&1) && grep -q '^Usage: titactl' <<<"$out"; then
 		echo "ok: titactl $args prints its usage"

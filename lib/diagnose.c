@@ -1,0 +1,1250 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Localization from cluster telemetry (see tita/diagnose.h).
+ *
+ * The reasoning, as a careful SRE would do it:
+ *
+ *  1. Who is there: every instance with an `up` sample (or any sample);
+ *     which leaf it sits under (tita_fabric_place), which addresses and
+ *     port names are its own (tita_port_info, the port label), so that a
+ *     pair's peer label names a host.
+ *  2. Each host's own gauges, averaged over the snapshots in which it was
+ *     up (a host with several ports: the worst port's ratio, the sum of
+ *     the rates), and compared with the cluster's median: a ratio stands
+ *     out only above the median plus a margin, so a cluster that is busy
+ *     and congested everywhere stays healthy.
+ *  3. What the others see of each host: receivers' shortfall and loss on
+ *     pairs from it, senders' blocked ratio and retransmissions toward it,
+ *     peers that name it silent.
+ *  4. Path voting, as 007 does: every pair that reports loss (or
+ *     shortfall) spreads its figure over the links of its path (the two
+ *     host links and, across leaves, the leaf-spine links of its spine,
+ *     or the leaves' uplinks when the spine is not known); the link that
+ *     collects far more than its share is the suspect.
+ *  5. Every candidate gets a score (how many margins it stands out by);
+ *     the highest ranks first, and below min_score nothing is reported.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tita/diagnose.h"
+
+void tita_diag_params_default(struct tita_diag_params *p)
+{
+	p->ratio_margin = 0.15;
+	p->app_limited_margin = 0.3;
+	p->ce_margin = 0.01;
+	p->blocked_margin = 0.1;
+	p->loss_floor = 0.002;
+	p->pause_floor_per_second = 1000;
+	p->pause_factor = 10;
+	p->job_rate_factor = 0.7;
+	p->min_score = 1.0;
+}
+
+const char *tita_diag_kind_name(enum tita_diag_kind k)
+{
+	static const char *const names[] = { "healthy",	   "slow-host", "slow-nic", "pfc-storm",
+					     "lossy-link", "slow-link", "dead-host" };
+
+	return (unsigned)k < TITA_DIAG_N_KINDS ? names[k] : "unknown";
+}
+
+const char *tita_diag_state_name(enum tita_diag_state s)
+{
+	return s == TITA_DIAG_FAILED ? "failed" : s == TITA_DIAG_SLOW ? "slow" : "ok";
+}
+
+/* ---- text without stdio ------------------------------------------------------------- */
+
+struct text {
+	char *buf;
+	size_t size, len;
+};
+
+static void t_str(struct text *t, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (t->len + n >= t->size)
+		n = t->size - 1 - t->len;
+	memcpy(t->buf + t->len, s, n);
+	t->len += n;
+	t->buf[t->len] = '\0';
+}
+
+static void t_u64(struct text *t, uint64_t v)
+{
+	char d[24];
+	int n = 0;
+
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n > 0) {
+		char one[2] = { d[--n], 0 };
+
+		t_str(t, one);
+	}
+}
+
+/* A gauge's value, as a reader wants it: 3 significant decimals for
+ * ratios, whole numbers with a k/M/G suffix for rates. */
+static void t_num(struct text *t, double v)
+{
+	static const char *const suffix[] = { "", "k", "M", "G", "T" };
+	int k = 0;
+
+	if (isnan(v)) {
+		t_str(t, "NaN");
+		return;
+	}
+	if (v < 0) {
+		t_str(t, "-");
+		v = -v;
+	}
+	if (isinf(v)) {
+		t_str(t, "Inf");
+		return;
+	}
+	if (v == floor(v) && v < 100000) {
+		/* Counts stay whole. */
+		t_u64(t, (uint64_t)v);
+		return;
+	}
+	if (v >= 1000) {
+		while (v >= 1000 && k < 4) {
+			v /= 1000;
+			k++;
+		}
+	}
+	if (v >= 100) {
+		t_u64(t, (uint64_t)llround(v));
+	} else {
+		/* Two decimals (three below 1). */
+		int dec = v < 1 ? 3 : 2;
+		double scale = dec == 3 ? 1000 : 100;
+		uint64_t x = (uint64_t)llround(v * scale);
+
+		t_u64(t, x / (uint64_t)scale);
+		t_str(t, ".");
+		for (uint64_t div = (uint64_t)scale / 10, r = x % (uint64_t)scale; div; div /= 10) {
+			char one[2] = { (char)('0' + (r / div) % 10), 0 };
+
+			t_str(t, one);
+		}
+	}
+	t_str(t, suffix[k]);
+}
+
+/* ---- a string table ----------------------------------------------------------------- */
+
+struct strtab {
+	const char **keys;
+	uint32_t *vals;
+	uint32_t cap, n;
+};
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static int st_grow(struct strtab *t)
+{
+	struct strtab n = { 0 };
+
+	n.cap = t->cap ? t->cap * 2 : 64;
+	n.keys = calloc(n.cap, sizeof(*n.keys));
+	n.vals = calloc(n.cap, sizeof(*n.vals));
+	if (!n.keys || !n.vals) {
+		free(n.keys);
+		free(n.vals);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < t->cap; i++) {
+		if (!t->keys[i])
+			continue;
+		for (uint64_t j = hash_str(t->keys[i]);; j++)
+			if (!n.keys[j & (n.cap - 1)]) {
+				n.keys[j & (n.cap - 1)] = t->keys[i];
+				n.vals[j & (n.cap - 1)] = t->vals[i];
+				break;
+			}
+	}
+	n.n = t->n;
+	free(t->keys);
+	free(t->vals);
+	*t = n;
+	return 0;
+}
+
+/* The value of key, or UINT32_MAX. */
+static uint32_t st_get(const struct strtab *t, const char *key)
+{
+	if (!t->cap)
+		return UINT32_MAX;
+	for (uint64_t j = hash_str(key);; j++) {
+		const char *k = t->keys[j & (t->cap - 1)];
+
+		if (!k)
+			return UINT32_MAX;
+		if (!strcmp(k, key))
+			return t->vals[j & (t->cap - 1)];
+	}
+}
+
+/* Sets key (kept by pointer: it must outlive the table) unless present.
+ * Returns the value now held, or UINT32_MAX without memory. */
+static uint32_t st_put(struct strtab *t, const char *key, uint32_t val)
+{
+	uint32_t have = st_get(t, key);
+
+	if (have != UINT32_MAX)
+		return have;
+	if ((t->n + 1) * 2 > t->cap && st_grow(t))
+		return UINT32_MAX;
+	for (uint64_t j = hash_str(key);; j++)
+		if (!t->keys[j & (t->cap - 1)]) {
+			t->keys[j & (t->cap - 1)] = key;
+			t->vals[j & (t->cap - 1)] = val;
+			t->n++;
+			return val;
+		}
+}
+
+static void st_free(struct strtab *t)
+{
+	free(t->keys);
+	free(t->vals);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- the model ---------------------------------------------------------------------- */
+
+enum feature {
+	F_TX,
+	F_RX,
+	F_ACTIVE,
+	F_BLOCKED,
+	F_APP,
+	F_SHORT,
+	F_CE,
+	F_LOSS,
+	F_PAUSE_TX,
+	F_PAUSE_RX,
+	F_SILENT,
+	N_F,
+};
+
+static const char *const feature_metric[N_F] = {
+	"tita_health_tx_bytes_per_second",
+	"tita_health_rx_bytes_per_second",
+	"tita_health_tx_active_ratio",
+	"tita_health_tx_blocked_ratio",
+	"tita_health_tx_app_limited_ratio",
+	"tita_health_rx_shortfall_ratio",
+	"tita_health_ce_ratio",
+	"tita_health_loss_ratio",
+	"tita_health_pause_tx_per_second",
+	"tita_health_pause_rx_per_second",
+	"tita_health_peers_silent",
+};
+
+/* Rates add up over a host's ports; ratios and counts take the worst. */
+static bool feature_adds(int f)
+{
+	return f == F_TX || f == F_RX || f == F_PAUSE_TX || f == F_PAUSE_RX;
+}
+
+/* What others see of a host, summed over pairs and snapshots. */
+enum view {
+	V_RX_SHORT, /* receivers' shortfall on pairs from the host */
+	V_RX_LOSS, /* receivers' loss on pairs from the host */
+	V_TX_BLOCKED, /* senders' blocked ratio toward the host */
+	V_TX_LOSS, /* senders' retransmissions toward the host */
+	V_SILENT, /* peers naming it silent */
+	N_V,
+};
+
+struct inst {
+	const char *name, *leaf;
+	bool up_last, seen_last;
+	bool down_now; /* says the last snapshot's up sample, read first */
+	uint32_t n_up, n_down;
+	bool pause_known;
+	double sum[N_F], mean[N_F];
+	double view[N_V];
+	uint32_t view_n[N_V]; /* how many observations (pair lines) */
+	double cur[N_F]; /* this snapshot; NaN: not seen */
+	double silent_max_seconds;
+	const char *silent_by; /* one peer that names it silent */
+	double silent_last; /* peers naming it silent in the last snapshot */
+};
+
+struct link {
+	enum tita_diag_place place;
+	uint32_t inst; /* host link */
+	const char *leaf, *spine;
+	double vote_loss, vote_short;
+	double raw_short; /* the pairs' shortfall itself, summed */
+	uint32_t n_loss, n_short;
+	uint32_t n_short_lines; /* every pair line through it, shortfall 0 too */
+};
+
+struct job {
+	const char *name;
+	double *tx_sum; /* per instance */
+	uint32_t *tx_n;
+};
+
+#define JOBS_MAX 64
+
+struct model {
+	const struct tita_diag_params *p;
+	uint32_t n_snaps;
+	struct inst *inst;
+	uint32_t n_inst, cap_inst;
+	struct strtab by_name, by_peer;
+	struct link *links;
+	uint32_t n_links, cap_links;
+	struct strtab link_keys;
+	char **owned; /* link keys built here */
+	uint32_t n_owned, cap_owned;
+	struct job jobs[JOBS_MAX];
+	uint32_t n_jobs;
+	uint64_t no_instance, jobs_dropped;
+	double med[N_F], q90[N_F];
+	double *tmp; /* n_inst doubles */
+};
+
+static uint32_t inst_add(struct model *m, const char *name)
+{
+	uint32_t i = st_get(&m->by_name, name);
+
+	if (i != UINT32_MAX)
+		return i;
+	if (m->n_inst == m->cap_inst) {
+		uint32_t cap = m->cap_inst ? m->cap_inst * 2 : 64;
+		struct inst *a = realloc(m->inst, cap * sizeof(*a));
+
+		if (!a)
+			return UINT32_MAX;
+		m->inst = a;
+		m->cap_inst = cap;
+	}
+	i = m->n_inst;
+	memset(&m->inst[i], 0, sizeof(m->inst[i]));
+	m->inst[i].name = name;
+	if (st_put(&m->by_name, name, i) != i)
+		return UINT32_MAX;
+	m->n_inst++;
+	return i;
+}
+
+static char *own_str(struct model *m, const char *a)
+{
+	size_t la = strlen(a);
+	char *s;
+
+	if (m->n_owned == m->cap_owned) {
+		uint32_t cap = m->cap_owned ? m->cap_owned * 2 : 64;
+		char **o = realloc(m->owned, cap * sizeof(*o));
+
+		if (!o)
+			return NULL;
+		m->owned = o;
+		m->cap_owned = cap;
+	}
+	s = malloc(la + 1);
+	if (!s)
+		return NULL;
+	memcpy(s, a, la + 1);
+	m->owned[m->n_owned++] = s;
+	return s;
+}
+
+static struct link *link_get(struct model *m, enum tita_diag_place place, uint32_t inst,
+			     const char *leaf, const char *spine)
+{
+	char key_buf[TITA_DIAG_NAME_MAX * 2 + 8];
+	struct text t = { key_buf, sizeof(key_buf), 0 };
+	uint32_t i;
+	char *key;
+
+	key_buf[0] = '\0';
+	if (place == TITA_DIAG_AT_HOST_LINK) {
+		t_str(&t, "h\x1f");
+		t_str(&t, m->inst[inst].name);
+	} else {
+		t_str(&t, place == TITA_DIAG_AT_LEAF_SPINE ? "s\x1f" : "u\x1f");
+		t_str(&t, leaf);
+		t_str(&t, "\x1f");
+		t_str(&t, spine ? spine : "");
+	}
+	i = st_get(&m->link_keys, key_buf);
+	if (i != UINT32_MAX)
+		return &m->links[i];
+	if (m->n_links == m->cap_links) {
+		uint32_t cap = m->cap_links ? m->cap_links * 2 : 64;
+		struct link *a = realloc(m->links, cap * sizeof(*a));
+
+		if (!a)
+			return NULL;
+		m->links = a;
+		m->cap_links = cap;
+	}
+	key = own_str(m, key_buf);
+	if (!key)
+		return NULL;
+	i = m->n_links;
+	if (st_put(&m->link_keys, key, i) != i)
+		return NULL;
+	memset(&m->links[i], 0, sizeof(m->links[i]));
+	m->links[i].place = place;
+	m->links[i].inst = inst;
+	m->links[i].leaf = leaf;
+	m->links[i].spine = spine;
+	m->n_links++;
+	return &m->links[i];
+}
+
+static int feature_of(const char *name)
+{
+	for (int f = 0; f < N_F; f++)
+		if (!strcmp(name, feature_metric[f]))
+			return f;
+	return -1;
+}
+
+/* Pass 1: instances, their leaves and the names their ports go by. */
+static int learn_hosts(struct model *m, const struct tita_prom_doc *d)
+{
+	for (uint32_t k = 0; k < d->n_samples; k++) {
+		const struct tita_prom_sample *s = &d->samples[k];
+		const char *in = tita_prom_label(s, "instance"), *v;
+		uint32_t i;
+
+		if (!in) {
+			m->no_instance++;
+			continue;
+		}
+		i = inst_add(m, in);
+		if (i == UINT32_MAX)
+			return -ENOMEM;
+		if (!strcmp(s->name, "tita_fabric_place") && (v = tita_prom_label(s, "leaf")) &&
+		    v[0])
+			m->inst[i].leaf = v;
+		if (!strcmp(s->name, "tita_port_info") && (v = tita_prom_label(s, "address")) &&
+		    st_put(&m->by_peer, v, i) == UINT32_MAX)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* A port's name names its host only when no other host has a port of
+ * that name (the simulator's "h3"; not titad's "eth0"). */
+static int learn_port_names(struct model *m, const struct tita_prom_doc *d, struct strtab *ports)
+{
+	for (uint32_t k = 0; k < d->n_samples; k++) {
+		const struct tita_prom_sample *s = &d->samples[k];
+		const char *in = tita_prom_label(s, "instance"), *port = tita_prom_label(s, "port");
+		uint32_t i, have;
+
+		if (!in || !port || strncmp(s->name, "tita_health_", 12))
+			continue;
+		i = st_get(&m->by_name, in);
+		have = st_put(ports, port, i);
+		if (have == UINT32_MAX && i != UINT32_MAX)
+			return -ENOMEM;
+		if (have != i)
+			/* Two hosts: ambiguous from now on. */
+			for (uint32_t j = 0; j < ports->cap; j++)
+				if (ports->keys[j] && !strcmp(ports->keys[j], port))
+					ports->vals[j] = UINT32_MAX - 1;
+	}
+	return 0;
+}
+
+static uint32_t peer_inst(const struct model *m, const struct strtab *ports, const char *peer)
+{
+	uint32_t i = st_get(&m->by_peer, peer);
+
+	if (i != UINT32_MAX)
+		return i;
+	i = st_get(ports, peer);
+	if (i < UINT32_MAX - 1)
+		return i;
+	return st_get(&m->by_name, peer);
+}
+
+static struct job *job_get(struct model *m, const char *name)
+{
+	for (uint32_t j = 0; j < m->n_jobs; j++)
+		if (!strcmp(m->jobs[j].name, name))
+			return &m->jobs[j];
+	if (m->n_jobs == JOBS_MAX) {
+		m->jobs_dropped++;
+		return NULL;
+	}
+	m->jobs[m->n_jobs].name = name;
+	m->jobs[m->n_jobs].tx_sum = calloc(m->n_inst, sizeof(double));
+	m->jobs[m->n_jobs].tx_n = calloc(m->n_inst, sizeof(uint32_t));
+	if (!m->jobs[m->n_jobs].tx_sum || !m->jobs[m->n_jobs].tx_n) {
+		free(m->jobs[m->n_jobs].tx_sum);
+		free(m->jobs[m->n_jobs].tx_n);
+		return NULL;
+	}
+	return &m->jobs[m->n_jobs++];
+}
+
+/* A pair's figure spread over the links of its path (007's vote). */
+static int vote(struct model *m, uint32_t src, uint32_t dst, const char *spine, double v, bool loss)
+{
+	/* Indices: a later link_get may move the links. */
+	uint32_t path[6];
+	int n = 0, n_path;
+	const char *la = m->inst[src].leaf, *lb = m->inst[dst].leaf;
+	struct link *l;
+
+#define ADD(place, inst, leaf)                             \
+	do {                                               \
+		l = link_get(m, place, inst, leaf, spine); \
+		if (!l)                                    \
+			return -ENOMEM;                    \
+		path[n++] = (uint32_t)(l - m->links);      \
+	} while (0)
+	ADD(TITA_DIAG_AT_HOST_LINK, src, NULL);
+	ADD(TITA_DIAG_AT_HOST_LINK, dst, NULL);
+	/*
+	 * Across leaves the path holds each leaf's uplinks; its spine, when
+	 * the pair knows it, names which one. The spine's links take the
+	 * same vote, as a refinement of their leaf's uplinks (many pairs do
+	 * not know their spine: their votes still count for the leaf).
+	 */
+	if (la && lb && strcmp(la, lb)) {
+		const char *sp = spine;
+
+		spine = NULL;
+		ADD(TITA_DIAG_AT_LEAF_UPLINKS, UINT32_MAX, la);
+		ADD(TITA_DIAG_AT_LEAF_UPLINKS, UINT32_MAX, lb);
+		spine = sp;
+	}
+	n_path = n;
+	if (la && lb && strcmp(la, lb) && spine) {
+		ADD(TITA_DIAG_AT_LEAF_SPINE, UINT32_MAX, la);
+		ADD(TITA_DIAG_AT_LEAF_SPINE, UINT32_MAX, lb);
+	}
+#undef ADD
+	for (int k = 0; k < n; k++) {
+		l = &m->links[path[k]];
+		if (loss) {
+			l->vote_loss += v / n_path;
+			l->n_loss += v > 0;
+		} else {
+			l->vote_short += v / n_path;
+			l->raw_short += v;
+			l->n_short += v > 0;
+			l->n_short_lines++;
+		}
+	}
+	return 0;
+}
+
+static int read_snapshot(struct model *m, const struct tita_prom_doc *d, const struct strtab *ports,
+			 bool last)
+{
+	bool *up = calloc(m->n_inst, sizeof(bool)), *has_up = calloc(m->n_inst, sizeof(bool));
+	bool *seen = calloc(m->n_inst, sizeof(bool));
+	double *silent_now = calloc(m->n_inst, sizeof(double));
+	int rc = 0;
+
+	if (!up || !has_up || !seen || !silent_now) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < m->n_inst; i++)
+		for (int f = 0; f < N_F; f++)
+			m->inst[i].cur[f] = NAN;
+	for (uint32_t k = 0; k < d->n_samples && !rc; k++) {
+		const struct tita_prom_sample *s = &d->samples[k];
+		const char *in = tita_prom_label(s, "instance");
+		uint32_t i = in ? st_get(&m->by_name, in) : UINT32_MAX;
+		double v = s->value;
+		int f;
+
+		if (i == UINT32_MAX)
+			continue;
+		seen[i] = true;
+		if (!strcmp(s->name, "up")) {
+			has_up[i] = true;
+			up[i] = v == 1;
+			continue;
+		}
+		if (strncmp(s->name, "tita_health_", 12) || isnan(v))
+			continue;
+		f = feature_of(s->name);
+		if (f >= 0) {
+			double *c = &m->inst[i].cur[f];
+
+			if (f == F_PAUSE_TX || f == F_PAUSE_RX)
+				m->inst[i].pause_known = true;
+			if (isnan(*c))
+				*c = v;
+			else
+				*c = feature_adds(f) ? *c + v : fmax(*c, v);
+			continue;
+		}
+		if (!strcmp(s->name, "tita_health_pair_shortfall_ratio") ||
+		    !strcmp(s->name, "tita_health_pair_loss_ratio")) {
+			const char *peer = tita_prom_label(s, "peer"),
+				   *role = tita_prom_label(s, "role");
+			const char *spine = tita_prom_label(s, "spine");
+			bool loss = s->name[17] == 'l';
+			uint32_t j = peer ? peer_inst(m, ports, peer) : UINT32_MAX;
+			bool rx;
+
+			/* A dead host explains its pairs' loss and shortfall:
+			 * they vote for no link. */
+			if (j == UINT32_MAX || j == i || !role || m->inst[j].down_now ||
+			    m->inst[i].down_now)
+				continue;
+			rx = !strcmp(role, "rx");
+			if (!rx && strcmp(role, "tx"))
+				continue;
+			/* rx at i from j: j sent; tx at i toward j: i sent. */
+			if (rx) {
+				m->inst[j].view[loss ? V_RX_LOSS : V_RX_SHORT] += v;
+				m->inst[j].view_n[loss ? V_RX_LOSS : V_RX_SHORT]++;
+			} else {
+				m->inst[j].view[loss ? V_TX_LOSS : V_TX_BLOCKED] += v;
+				m->inst[j].view_n[loss ? V_TX_LOSS : V_TX_BLOCKED]++;
+			}
+			if (v > 0)
+				rc = vote(m, rx ? j : i, rx ? i : j,
+					  spine && spine[0] ? spine : NULL, v, loss);
+			continue;
+		}
+		if (!strcmp(s->name, "tita_health_peer_silent_seconds")) {
+			const char *peer = tita_prom_label(s, "peer");
+			uint32_t j = peer ? peer_inst(m, ports, peer) : UINT32_MAX;
+
+			if (j == UINT32_MAX || j == i)
+				continue;
+			m->inst[j].view[V_SILENT] += 1;
+			m->inst[j].view_n[V_SILENT]++;
+			silent_now[j] += 1;
+			if (v > m->inst[j].silent_max_seconds) {
+				m->inst[j].silent_max_seconds = v;
+				m->inst[j].silent_by = m->inst[i].name;
+			}
+			continue;
+		}
+		if (!strcmp(s->name, "tita_health_job_tx_bytes_per_second")) {
+			const char *jn = tita_prom_label(s, "tita_job");
+			struct job *job = jn ? job_get(m, jn) : NULL;
+
+			if (job) {
+				job->tx_sum[i] += v;
+				job->tx_n[i]++;
+			}
+		}
+	}
+	for (uint32_t i = 0; i < m->n_inst; i++) {
+		struct inst *h = &m->inst[i];
+		/* No up sample: a direct scrape of a file without one; a host
+		 * that wrote samples was up. */
+		bool is_up = has_up[i] ? up[i] : seen[i];
+
+		if (last) {
+			h->up_last = is_up;
+			h->seen_last = seen[i];
+			h->silent_last = silent_now[i];
+		}
+		if (!is_up) {
+			if (seen[i] || last)
+				h->n_down++;
+			continue;
+		}
+		h->n_up++;
+		for (int f = 0; f < N_F; f++)
+			if (!isnan(h->cur[f]))
+				h->sum[f] += h->cur[f];
+	}
+out:
+	free(up);
+	free(has_up);
+	free(seen);
+	free(silent_now);
+	return rc;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, uint32_t n)
+{
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ---- suspects ------------------------------------------------------------------------- */
+
+struct cand {
+	struct tita_diag_suspect s;
+};
+
+static void evidence(struct tita_diag_suspect *s, const char *a, const char *metric, double v,
+		     const char *tail, double ref)
+{
+	struct text t;
+
+	if (s->n_evidence >= TITA_DIAG_EVIDENCE_MAX)
+		return;
+	t = (struct text){ s->evidence[s->n_evidence++], TITA_DIAG_EVIDENCE_LEN, 0 };
+	t.buf[0] = '\0';
+	if (a)
+		t_str(&t, a);
+	if (metric) {
+		t_str(&t, metric);
+		t_str(&t, " ");
+		t_num(&t, v);
+	}
+	if (tail) {
+		t_str(&t, tail);
+		if (!isnan(ref))
+			t_num(&t, ref);
+	}
+}
+
+/* "h3: " as an evidence line's start. */
+static const char *who(const struct inst *h, char *buf)
+{
+	struct text t = { buf, TITA_DIAG_NAME_MAX + 4, 0 };
+
+	buf[0] = '\0';
+	t_str(&t, h->name);
+	t_str(&t, ": ");
+	return buf;
+}
+
+static void set_name(char *dst, const char *src)
+{
+	struct text t = { dst, TITA_DIAG_NAME_MAX, 0 };
+
+	dst[0] = '\0';
+	t_str(&t, src ? src : "");
+}
+
+struct suspects {
+	struct tita_diag_suspect *v;
+	uint32_t n, cap;
+};
+
+static struct tita_diag_suspect *suspect_new(struct suspects *ss, enum tita_diag_kind kind,
+					     double score)
+{
+	struct tita_diag_suspect *s;
+
+	if (ss->n == ss->cap) {
+		uint32_t cap = ss->cap ? ss->cap * 2 : 16;
+		struct tita_diag_suspect *a = realloc(ss->v, cap * sizeof(*a));
+
+		if (!a)
+			return NULL;
+		ss->v = a;
+		ss->cap = cap;
+	}
+	s = &ss->v[ss->n++];
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	s->state = kind == TITA_DIAG_DEAD_HOST ? TITA_DIAG_FAILED : TITA_DIAG_SLOW;
+	s->score = score;
+	return s;
+}
+
+static void host_suspect(struct tita_diag_suspect *s, const struct inst *h, bool link)
+{
+	struct text t = { s->culprit, sizeof(s->culprit), 0 };
+
+	s->place = link ? TITA_DIAG_AT_HOST_LINK : TITA_DIAG_AT_HOST;
+	set_name(s->instance, h->name);
+	set_name(s->leaf, h->leaf);
+	s->culprit[0] = '\0';
+	if (link)
+		t_str(&t, "host link of ");
+	t_str(&t, h->name);
+}
+
+static int candidates_hosts(struct model *m, struct suspects *ss)
+{
+	const struct tita_diag_params *p = m->p;
+	char wb[TITA_DIAG_NAME_MAX + 4];
+
+	for (uint32_t i = 0; i < m->n_inst; i++) {
+		struct inst *h = &m->inst[i];
+		struct tita_diag_suspect *s;
+
+		/* Dead: down now, whatever it said before. */
+		if (!h->up_last) {
+			double votes = h->silent_last;
+
+			s = suspect_new(ss, TITA_DIAG_DEAD_HOST, 5 + votes);
+			if (!s)
+				return -ENOMEM;
+			host_suspect(s, h, false);
+			s->confidence = votes > 0 ? 0.99 : 0.8;
+			evidence(s, who(h, wb), NULL, 0,
+				 h->seen_last ? "up 0 in the last snapshot" :
+						"no samples in the last snapshot",
+				 NAN);
+			if (h->n_up)
+				evidence(s, who(h, wb), "up 1 in earlier snapshots:", h->n_up, NULL,
+					 NAN);
+			if (votes > 0) {
+				char b[TITA_DIAG_NAME_MAX + 4];
+
+				evidence(
+					s, NULL,
+					"peers naming it silent (tita_health_peer_silent_seconds):",
+					votes, h->silent_by ? ", longest by " : NULL, NAN);
+				if (h->silent_by) {
+					struct text t = { s->evidence[s->n_evidence - 1],
+							  TITA_DIAG_EVIDENCE_LEN,
+							  strlen(s->evidence[s->n_evidence - 1]) };
+
+					t_str(&t,
+					      who(&m->inst[st_get(&m->by_name, h->silent_by)], b));
+					t_num(&t, h->silent_max_seconds);
+					t_str(&t, " s");
+				}
+			} else {
+				evidence(
+					s, NULL, NULL, 0,
+					"no peer names it silent: titad (or its scrape) may be down, "
+					"not the host",
+					NAN);
+			}
+			continue;
+		}
+		if (!h->n_up)
+			continue;
+		/* Up, but its peers hear nothing from it: its data plane is dead. */
+		if (h->silent_last >= 2 && h->mean[F_TX] < 0.05 * (m->med[F_TX] + 1)) {
+			s = suspect_new(ss, TITA_DIAG_DEAD_HOST, 2 + h->silent_last / 2);
+			if (!s)
+				return -ENOMEM;
+			host_suspect(s, h, false);
+			s->confidence = 0.6;
+			evidence(s, NULL, "peers naming it silent:", h->silent_last, NULL, NAN);
+			evidence(s, who(h, wb), "tita_health_tx_bytes_per_second", h->mean[F_TX],
+				 ", median ", m->med[F_TX]);
+		}
+		/* PFC: a NIC that pauses its switch far more than any other. */
+		if (h->pause_known && h->mean[F_PAUSE_TX] > p->pause_floor_per_second &&
+		    h->mean[F_PAUSE_TX] > p->pause_factor * m->med[F_PAUSE_TX]) {
+			double ref = fmax(p->pause_floor_per_second,
+					  p->pause_factor * m->med[F_PAUSE_TX]);
+
+			s = suspect_new(ss, TITA_DIAG_PFC_STORM,
+					1 + log(h->mean[F_PAUSE_TX] / ref) / log(10) * 2);
+			if (!s)
+				return -ENOMEM;
+			host_suspect(s, h, false);
+			evidence(s, who(h, wb), "tita_health_pause_tx_per_second",
+				 h->mean[F_PAUSE_TX], ", median ", m->med[F_PAUSE_TX]);
+			evidence(s, who(h, wb), "tita_health_rx_bytes_per_second", h->mean[F_RX],
+				 ", median ", m->med[F_RX]);
+		}
+		/*
+		 * A host that sends slowly: its application (slow host), or its
+		 * link, NIC or cable and switch port (slow link, slow NIC). The
+		 * receive side tells them apart: a slow application leaves what
+		 * the host receives alone, a slow link slows both ways, so what
+		 * it grants falls short, and where the switch's side is slow
+		 * its queue marks CE on what reaches the host. Each figure
+		 * against the top of the others' spread (q90), since a ring
+		 * makes many ranks wait now and then.
+		 */
+		{
+			double app = h->mean[F_APP] - m->q90[F_APP];
+			double blocked = h->mean[F_BLOCKED] - m->q90[F_BLOCKED];
+			double shortfall = h->mean[F_SHORT] - m->q90[F_SHORT];
+			double ce = h->mean[F_CE] - m->q90[F_CE];
+			bool tx_low = h->mean[F_TX] < p->job_rate_factor * m->med[F_TX];
+			bool rx_low = h->mean[F_RX] < p->job_rate_factor * m->med[F_RX];
+			bool pauses = h->pause_known &&
+				      h->mean[F_PAUSE_TX] > p->pause_floor_per_second / 10 &&
+				      h->mean[F_PAUSE_TX] > 3 * m->med[F_PAUSE_TX];
+			/* In units of their margins. CE toward the host is the
+			 * link's own mark (its switch port queues); shortfall of
+			 * what the host grants may as well be its senders' fault
+			 * (a ring's next rank falls short behind a slow one), so
+			 * it only supports. */
+			/* CE: tita keeps queues short, so little marking is the
+			 * norm; a host marked above the others' top, and several
+			 * times it, stands out even at a few percent. */
+			double ce_u = ce > p->ce_margin && h->mean[F_CE] > 3 * m->q90[F_CE] ?
+					      ce / p->ce_margin :
+					      0;
+			double blocked_u =
+				blocked > p->blocked_margin ? blocked / p->blocked_margin : 0;
+			double support = (shortfall > p->blocked_margin ? 0.5 : 0) + 0.5 * rx_low +
+					 0.5 * tx_low;
+
+			if (app > p->app_limited_margin &&
+			    h->mean[F_APP] > 1.5 * p->app_limited_margin && ce_u < 1) {
+				s = suspect_new(ss, TITA_DIAG_SLOW_HOST,
+						app / (p->app_limited_margin / 2) + tx_low);
+				if (!s)
+					return -ENOMEM;
+				host_suspect(s, h, false);
+				evidence(s, who(h, wb), "tita_health_tx_app_limited_ratio",
+					 h->mean[F_APP], ", median ", m->med[F_APP]);
+				evidence(s, who(h, wb), "tita_health_tx_bytes_per_second",
+					 h->mean[F_TX], ", median ", m->med[F_TX]);
+				evidence(s, who(h, wb),
+					 "tita_health_rx_bytes_per_second (unharmed)",
+					 h->mean[F_RX], ", median ", m->med[F_RX]);
+				for (uint32_t j = 0; j < m->n_jobs; j++) {
+					struct job *job = &m->jobs[j];
+					double *rates = m->tmp, mine, med;
+					uint32_t n = 0;
+
+					if (!job->tx_n[i])
+						continue;
+					mine = job->tx_sum[i] / job->tx_n[i];
+					for (uint32_t k = 0; k < m->n_inst; k++)
+						if (job->tx_n[k])
+							rates[n++] = job->tx_sum[k] / job->tx_n[k];
+					med = median(rates, n);
+					if (mine < p->job_rate_factor * med)
+						evidence(s, who(h, wb),
+							 "tita_health_job_tx_bytes_per_second",
+							 mine, ", job median ", med);
+				}
+			} else if ((ce_u >= 1 || (pauses && blocked_u >= 1)) &&
+				   ce_u + blocked_u + support >= 2.5) {
+				/* A NIC that cannot take what arrives pauses its
+				 * switch; a slow switch port queues and marks. */
+				bool link = ce_u >= 1 && !pauses;
+
+				s = suspect_new(ss, link ? TITA_DIAG_SLOW_LINK : TITA_DIAG_SLOW_NIC,
+						(ce_u + blocked_u + support) / 1.5);
+				if (!s)
+					return -ENOMEM;
+				host_suspect(s, h, link);
+				/* The deciding gauge first. */
+				if (link)
+					evidence(s, who(h, wb), "tita_health_ce_ratio",
+						 h->mean[F_CE], ", median ", m->med[F_CE]);
+				else if (h->pause_known)
+					evidence(s, who(h, wb), "tita_health_pause_tx_per_second",
+						 h->mean[F_PAUSE_TX], ", median ",
+						 m->med[F_PAUSE_TX]);
+				evidence(s, who(h, wb), "tita_health_tx_blocked_ratio",
+					 h->mean[F_BLOCKED], ", median ", m->med[F_BLOCKED]);
+				evidence(s, who(h, wb), "tita_health_rx_shortfall_ratio",
+					 h->mean[F_SHORT], ", median ", m->med[F_SHORT]);
+				if (!link)
+					evidence(s, who(h, wb), "tita_health_ce_ratio",
+						 h->mean[F_CE], ", median ", m->med[F_CE]);
+				evidence(s, who(h, wb), "tita_health_tx_bytes_per_second",
+					 h->mean[F_TX], ", median ", m->med[F_TX]);
+				evidence(s, who(h, wb), "tita_health_rx_bytes_per_second",
+					 h->mean[F_RX], ", median ", m->med[F_RX]);
+				if (link && h->pause_known)
+					evidence(s, who(h, wb), "tita_health_pause_tx_per_second",
+						 h->mean[F_PAUSE_TX], ", median ",
+						 m->med[F_PAUSE_TX]);
+			}
+		}
+	}
+	return 0;
+}
+
+static int candidates_links(struct model *m, struct suspects *ss)
+{
+	const struct tita_diag_params *p = m->p;
+	double *loss = malloc((m->n_links + 1) * sizeof(double));
+	double *shrt = malloc((m->n_links + 1) * sizeof(double));
+	double med_loss, med_short;
+
+	if (!loss || !shrt) {
+		free(loss);
+		free(shrt);
+		return -ENOMEM;
+	}
+	{
+		uint32_t nv = 0;
+
+		for (uint32_t k = 0; k < m->n_links; k++)
+			if (m->links[k].place != TITA_DIAG_AT_LEAF_SPINE) {
+				loss[nv] = m->links[k].vote_loss / m->n_snaps;
+				shrt[nv++] = m->links[k].vote_short / m->n_snaps;
+			}
+		med_loss = median(loss, nv);
+		med_short = median(shrt, nv);
+	}
+	for (uint32_t k = 0; k < m->n_links; k++) {
+		struct link *l = &m->links[k];
+		double lv = l->vote_loss / m->n_snaps;
+		struct tita_diag_suspect *s;
+		struct link *best = NULL;
+		struct text t;
+
+		if (l->place == TITA_DIAG_AT_LEAF_SPINE || lv <= p->loss_floor * 4 ||
+		    lv <= 3 * med_loss)
+			continue;
+		s = suspect_new(ss, TITA_DIAG_LOSSY_LINK,
+				lv / fmax(p->loss_floor * 4, 3 * med_loss));
+		if (!s) {
+			free(loss);
+			free(shrt);
+			return -ENOMEM;
+		}
+		s->place = l->place;
+		t = (struct text){ s->culprit, sizeof(s->culprit), 0 };
+		if (l->place == TITA_DIAG_AT_HOST_LINK) {
+			host_suspect(s, &m->inst[l->inst], true);
+			evidence(s, who(&m->inst[l->inst], (char[TITA_DIAG_NAME_MAX + 4]){ 0 }),
+				 "tita_health_loss_ratio", m->inst[l->inst].mean[F_LOSS],
+				 ", median ", m->med[F_LOSS]);
+		} else {
+			/* Which of the leaf's uplinks: the spine that the pairs
+			 * which know theirs name, when one holds most of it. */
+			double all = 0;
+
+			for (uint32_t j = 0; j < m->n_links; j++) {
+				struct link *c = &m->links[j];
+
+				if (c->place != TITA_DIAG_AT_LEAF_SPINE || strcmp(c->leaf, l->leaf))
+					continue;
+				all += c->vote_loss;
+				if (!best || c->vote_loss > best->vote_loss)
+					best = c;
+			}
+			if (best && (best->n_loss < 2 || best->vote_loss < 0.6 * all))
+				best = NULL;
+			set_name(s->leaf, l->leaf);
+			if (strncmp(l->leaf, "leaf", 4))
+				t_str(&t, best ? "leaf " : "uplinks of leaf ");
+			else if (!best)
+				t_str(&t, "uplinks of ");
+			t_str(&t, l->leaf);
+			if (best) {
+				s->place = TITA_DIAG_AT_LEAF_SPINE;
+				set_name(s->spine, best->spine);
+				t_str(&t, " - spine ");
+				t_str(&t, best->spine);
+			}
+		}
+		evidence(s, NULL, "loss votes of the pairs through it (007), per snapshot", lv,
+			 ", median link ", med_loss);
+		evidence(s, NULL, "pair lines with loss through it", l->n_loss, NULL, NAN);
+		if (best)
+			evidence(s, NULL, "of them naming this spine", best->n_loss, NULL, NAN);
+	}
+	/*
+	 * Slow leaf-spine links: the pairs through one link fall short far
+	 * more than those through the others. A host's own slow link shows
+	 * on all its pairs whatever their spine: the host's suspect covers
+	 * it, so only links between switches are judged here.
+	 */
+	{
+		uint32_t nv = 0;
+		double med;
+
+		for (uint32_t k = 0; k < m->n_links; k++)
+			if (m->links[k].place != TITA_DIAG_AT_HOST_LINK &&
+			    m->links[k].n_short_lines)
+				shrt[nv++] = m->links[k].raw_short / m->links[k].n_short_lines;
+		med = median(shrt, nv);
+		for (uint32_t k = 0; k < m->n_links && nv >= 4; k++) {
+			struct link *l = &m->links[k];
+			double mean, sc;
+			struct tita_diag_suspect *s;
+			struct text t;
+
+			if (l->place == TITA_DIAG_AT_HOST_LINK || l->n_short < 4)
+				continue;
+			mean = l->raw_short / l->n_short_lines;
+			if (mean - med < 2 * p->ratio_margin || mean < 0.5)
+				continue;
+			sc = (mean - med) / p->ratio_margin * fmin(1, l->n_short / 8.0);
+			if (sc < 1)
+				continue;
+			s = suspect_new(ss, TITA_DIAG_SLOW_LINK, sc);
+			if (!s) {
+				free(loss);
+				free(shrt);
+				return -ENOMEM;
+			}
+			s->place = l->place;
+			set_name(s->leaf, l->leaf);
+			set_name(s->spine, l->spine);
+			t = (struct text){ s->culprit, sizeof(s->culprit), 0 };
+			if (l->place == TITA_DIAG_AT_LEAF_SPINE) {
+				if (strncmp(l->leaf, "leaf", 4))
+					t_str(&t, "leaf ");
+				t_str(&t, l->leaf);
+				t_str(&t, " - spine ");
+				t_str(&t, l->spine);
+			} else {
+				t_str(&t, strncmp(l->leaf, "leaf", 4) ? "uplinks of leaf " :
+									"uplinks of ");
+				t_str(&t, l->leaf);
+			}
+			evidence(s, NULL,
+				 "tita_health_pair_shortfall_ratio of the pairs through it, mean",
+				 mean, ", median link ", med);
+			evidence(s, NULL, "pair lines through it falling short", l->n_short, NULL,
+				 NAN);
+		}
+	}
+	(void)med_short;
+	free(loss);
+	free(shrt);
+	return 0;
+}
+
+static int cmp_suspect(const void *a, const void *b)
+{
+	const struct tita_diag_suspect *x = a, *y = b;
+
+	return x->score > y->score ? -1 : x->score < y->score;
+}
+
+static void model_free(struct model *m)
+{
+	free(m->inst);
+	st_free(&m->by_name);
+	st_free(&m->by_peer);
+	st_free(&m->link_keys);
+	free(m->links);
+	for (uint32_t i = 0; i < m->n_owned; i++)
+		free(m->owned[i]);
+	free(m->owned);
+	free(m->tmp);
+	for (uint32_t j = 0; j < m->n_jobs; j++) {
+		free(m->jobs[j].tx_sum);
+		free(m->jobs[j].tx_n);
+	}
+}
+
+int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
+		  const struct tita_diag_params *p, struct tita_diag_result *result)
+{
+	struct model m = { .p = p };
+	struct strtab ports = { 0 };
+	struct suspects ss = { 0 };
+	double *vals = NULL;
+	int rc = 0;
+
+	memset(result, 0, sizeof(*result));
+	if (!snaps || !n || !p || n > UINT32_MAX)
+		return -EINVAL;
+	for (size_t k = 0; k < n; k++)
+		if (!snaps[k])
+			return -EINVAL;
+	m.n_snaps = (uint32_t)n;
+	for (size_t k = 0; k < n && !rc; k++)
+		rc = learn_hosts(&m, snaps[k]);
+	for (size_t k = 0; k < n && !rc; k++)
+		rc = learn_port_names(&m, snaps[k], &ports);
+	for (uint32_t k = 0; k < snaps[n - 1]->n_samples && !rc; k++) {
+		const struct tita_prom_sample *smp = &snaps[n - 1]->samples[k];
+		const char *in = tita_prom_label(smp, "instance");
+		uint32_t i = in && !strcmp(smp->name, "up") ? st_get(&m.by_name, in) : UINT32_MAX;
+
+		if (i != UINT32_MAX)
+			m.inst[i].down_now = smp->value != 1;
+	}
+	for (size_t k = 0; k < n && !rc; k++)
+		rc = read_snapshot(&m, snaps[k], &ports, k + 1 == n);
+	if (rc)
+		goto out;
+	vals = malloc((m.n_inst + 1) * sizeof(double));
+	m.tmp = malloc((m.n_inst + 1) * sizeof(double));
+	if (!vals || !m.tmp) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < m.n_inst; i++)
+		for (int f = 0; f < N_F; f++)
+			m.inst[i].mean[f] = m.inst[i].n_up ? m.inst[i].sum[f] / m.inst[i].n_up : 0;
+	for (int f = 0; f < N_F; f++) {
+		uint32_t nv = 0;
+
+		for (uint32_t i = 0; i < m.n_inst; i++)
+			if (m.inst[i].n_up && m.inst[i].up_last)
+				vals[nv++] = m.inst[i].mean[f];
+		m.med[f] = median(vals, nv);
+		/* median() sorted them: the 90th percentile, the top of the
+		 * healthy hosts' spread, which one culprit does not move. */
+		m.q90[f] = nv ? vals[(uint32_t)(0.9 * (nv - 1) + 0.5)] : 0;
+	}
+	rc = candidates_hosts(&m, &ss);
+	if (!rc)
+		rc = candidates_links(&m, &ss);
+	if (rc)
+		goto out;
+	result->n_snapshots = m.n_snaps;
+	result->n_instances = m.n_inst;
+	for (uint32_t i = 0; i < m.n_inst; i++)
+		result->n_up += m.inst[i].up_last;
+	if (ss.n)
+		qsort(ss.v, ss.n, sizeof(*ss.v), cmp_suspect);
+	for (uint32_t k = 0; k < ss.n && result->n_suspects < TITA_DIAG_SUSPECTS_MAX; k++) {
+		struct tita_diag_suspect *s = &ss.v[k];
+
+		if (s->score < p->min_score)
+			break;
+		if (!s->confidence) {
+			/* How far it stands out, and how far ahead of the next. */
+			double next = k + 1 < ss.n ? ss.v[k + 1].score : 0;
+
+			s->confidence =
+				fmin(0.99, (1 - 1 / (1 + s->score)) *
+						   (0.5 + 0.5 * (s->score - next) / s->score));
+		}
+		result->suspects[result->n_suspects++] = *s;
+	}
+	{
+		struct text t = { result->note, sizeof(result->note), 0 };
+
+		if (!m.n_inst)
+			t_str(&t,
+			      "no instances in the snapshots (no samples with an instance label)");
+		else if (!result->n_suspects)
+			t_str(&t, "no suspect: nothing stands out from the cluster's median");
+		if (m.no_instance) {
+			t_str(&t, t.len ? "; " : "");
+			t_u64(&t, m.no_instance);
+			t_str(&t, " samples without an instance label ignored");
+		}
+		if (m.jobs_dropped) {
+			t_str(&t, t.len ? "; " : "");
+			t_str(&t, "more than 64 jobs: the rest not compared");
+		}
+	}
+out:
+	free(vals);
+	free(ss.v);
+	st_free(&ports);
+	model_free(&m);
+	return rc;
+}

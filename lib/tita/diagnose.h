@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Localization ("find the slow node"): from one or more consecutive
+ * telemetry snapshots of a whole cluster (Prometheus text, parsed by
+ * tita/promtext.h, every sample carrying instance="..."), the ranked
+ * suspects: which host is slow, whose NIC is slow or storms PFC pauses,
+ * which link drops or is slow, which host is dead, each with its evidence
+ * and a confidence; or none ("healthy").
+ *
+ * Pure: the snapshots come in parsed, the answer goes out in fixed arrays
+ * (strings copied), no I/O. The snapshots are oldest first; the last one
+ * says who is up now.
+ */
+#ifndef TITA_DIAGNOSE_H
+#define TITA_DIAGNOSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tita/promtext.h"
+
+enum tita_diag_kind {
+	TITA_DIAG_HEALTHY = 0,
+	TITA_DIAG_SLOW_HOST,
+	TITA_DIAG_SLOW_NIC,
+	TITA_DIAG_PFC_STORM,
+	TITA_DIAG_LOSSY_LINK,
+	TITA_DIAG_SLOW_LINK,
+	TITA_DIAG_DEAD_HOST,
+	TITA_DIAG_N_KINDS,
+};
+
+enum tita_diag_state {
+	TITA_DIAG_OK = 0,
+	TITA_DIAG_SLOW,
+	TITA_DIAG_FAILED,
+};
+
+/* What a suspect is: a host, a host's link to its leaf, one leaf-spine
+ * link, or a leaf's uplinks when the pairs do not say which spine. */
+enum tita_diag_place {
+	TITA_DIAG_AT_HOST = 0,
+	TITA_DIAG_AT_HOST_LINK,
+	TITA_DIAG_AT_LEAF_SPINE,
+	TITA_DIAG_AT_LEAF_UPLINKS,
+};
+
+#define TITA_DIAG_NAME_MAX 128
+#define TITA_DIAG_EVIDENCE_MAX 6
+#define TITA_DIAG_EVIDENCE_LEN 160
+#define TITA_DIAG_SUSPECTS_MAX 8
+
+struct tita_diag_suspect {
+	enum tita_diag_kind kind;
+	enum tita_diag_state state;
+	enum tita_diag_place place;
+	char instance[TITA_DIAG_NAME_MAX]; /* the host, or the link's host */
+	char leaf[TITA_DIAG_NAME_MAX]; /* a leaf-spine link's leaf, or the host's */
+	char spine[TITA_DIAG_NAME_MAX]; /* a leaf-spine link's spine */
+	char culprit[2 * TITA_DIAG_NAME_MAX + 16]; /* "h3", "host link of h3", "leaf l1 - spine 2" */
+	double score; /* how far it stands out; ranks the suspects */
+	double confidence; /* 0..1 */
+	uint32_t n_evidence;
+	char evidence[TITA_DIAG_EVIDENCE_MAX][TITA_DIAG_EVIDENCE_LEN];
+};
+
+struct tita_diag_result {
+	uint32_t n_snapshots, n_instances, n_up;
+	uint32_t n_suspects; /* 0: healthy, nothing stands out */
+	struct tita_diag_suspect suspects[TITA_DIAG_SUSPECTS_MAX];
+	/* Why nothing stands out, or what limited the answer ("3 samples
+	 * without instance"), one line. */
+	char note[TITA_DIAG_EVIDENCE_LEN];
+};
+
+/* Thresholds. Ratios are compared with the cluster's own median plus a
+ * margin, so that a busy, congested but healthy cluster stays healthy. */
+struct tita_diag_params {
+	double ratio_margin; /* a host's ratio this far above the median stands out */
+	double app_limited_margin; /* tx_app_limited: above the others' top (q90) by this */
+	double blocked_margin; /* tx_blocked: above the others' top (q90) by this */
+	double ce_margin; /* ce_ratio: above the others' top (q90) by this */
+	double loss_floor; /* loss ratios below this are noise */
+	double pause_floor_per_second; /* pause rates below this are noise */
+	double pause_factor; /* a pause rate this many times the median stands out */
+	double job_rate_factor; /* a rank below this share of its job's median is slow */
+	double min_score; /* below this nobody is a suspect */
+};
+
+void tita_diag_params_default(struct tita_diag_params *p);
+
+/*
+ * Localizes from n snapshots (oldest first). 0, or -EINVAL (n == 0 or a
+ * NULL), -ENOMEM. result->n_suspects == 0 means healthy.
+ */
+int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
+		  const struct tita_diag_params *p, struct tita_diag_result *result);
+
+const char *tita_diag_kind_name(enum tita_diag_kind k); /* "slow-host", ... */
+const char *tita_diag_state_name(enum tita_diag_state s); /* "ok", "slow", "failed" */
+
+#endif

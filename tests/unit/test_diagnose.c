@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The diagnoser (lib/diagnose.c) on synthetic snapshots: a 32-host,
+ * 4-leaf, 4-spine cluster whose gauges carry deterministic noise around
+ * busy but healthy figures (CE, blocked and app-limited shares well above
+ * zero everywhere), with one fault's signature laid over it. Healthy must
+ * stay healthy; each fault must rank first with the right kind, culprit
+ * and state, and its evidence must name the gauges that gave it away.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tita/diagnose.h"
+
+#define HOSTS 32
+#define PER_LEAF 8
+#define SPINES 4
+
+enum fault {
+	NONE,
+	SLOW_HOST,
+	SLOW_NIC,
+	SLOW_HOST_LINK,
+	PFC,
+	LOSSY_SPINE,
+	LOSSY_HOST,
+	DEAD,
+	DEAD_QUIET
+};
+
+struct gen {
+	enum fault fault;
+	int culprit; /* host, or leaf for LOSSY_SPINE */
+	int spine;
+	uint64_t rng;
+	FILE *f;
+	char *text;
+	size_t len;
+};
+
+static double noise(struct gen *g, double amp)
+{
+	g->rng = g->rng * 6364136223846793005ull + 1442695040888963407ull;
+	return amp * ((double)(g->rng >> 11) / (double)(1ull << 53) - 0.5) * 2;
+}
+
+static void gauge(struct gen *g, const char *name, int h, double v)
+{
+	fprintf(g->f, "%s{instance=\"h%d\",job=\"tita\",port=\"h%d\"} %.6g\n", name, h, h, v);
+}
+
+static void pair(struct gen *g, const char *name, int h, int peer, const char *role, int spine,
+		 double v)
+{
+	fprintf(g->f,
+		"%s{instance=\"h%d\",job=\"tita\",port=\"h%d\",peer=\"h%d\",role=\"%s\",spine=\"%d\"} "
+		"%.6g\n",
+		name, h, h, peer, role, spine, v);
+}
+
+static int leaf_of(int h)
+{
+	return h / PER_LEAF;
+}
+
+static bool dead(const struct gen *g, int h)
+{
+	return (g->fault == DEAD || g->fault == DEAD_QUIET) && h == g->culprit;
+}
+
+/* The host's own link is slow (its NIC, or its cable and switch port). */
+static bool slow_link(const struct gen *g, int h)
+{
+	return (g->fault == SLOW_NIC || g->fault == SLOW_HOST_LINK) && h == g->culprit;
+}
+
+/* Does the pair src->dst over spine cross the faulty link? */
+static bool lossy(const struct gen *g, int src, int dst, int spine)
+{
+	if (g->fault == LOSSY_HOST)
+		return src == g->culprit || dst == g->culprit;
+	if (g->fault == LOSSY_SPINE)
+		return spine == g->spine && leaf_of(src) != leaf_of(dst) &&
+		       (leaf_of(src) == g->culprit || leaf_of(dst) == g->culprit);
+	return false;
+}
+
+static void snapshot(struct gen *g)
+{
+	g->f = open_memstream(&g->text, &g->len);
+	for (int h = 0; h < HOSTS; h++) {
+		fprintf(g->f, "up{instance=\"h%d\",job=\"tita\"} %d\n", h, !dead(g, h));
+		if (dead(g, h))
+			continue;
+		fprintf(g->f,
+			"tita_fabric_place{instance=\"h%d\",job=\"tita\",port=\"h%d\",leaf=\"l%d\","
+			"spines=\"4\"} 1\n",
+			h, h, leaf_of(h));
+		gauge(g, "tita_health_tx_bytes_per_second", h,
+		      (g->fault == SLOW_HOST && h == g->culprit ? 4e9 : 1e10) + noise(g, 1e9));
+		gauge(g, "tita_health_rx_bytes_per_second", h,
+		      (g->fault == PFC && h == g->culprit ? 1e8 :
+		       slow_link(g, h)			  ? 3e9 :
+							    1e10) +
+			      noise(g, 1e9));
+		gauge(g, "tita_health_tx_active_ratio", h, 0.9 + noise(g, 0.05));
+		gauge(g, "tita_health_tx_blocked_ratio", h,
+		      (slow_link(g, h) ? 0.7 : 0.1) + noise(g, 0.05));
+		gauge(g, "tita_health_tx_app_limited_ratio", h,
+		      (g->fault == SLOW_HOST && h == g->culprit ? 0.8 : 0.1) + noise(g, 0.05));
+		gauge(g, "tita_health_rx_shortfall_ratio", h,
+		      (slow_link(g, h) ? 0.6 : 0.05) + noise(g, 0.03));
+		gauge(g, "tita_health_ce_ratio", h,
+		      (g->fault == SLOW_HOST_LINK && h == g->culprit ? 0.3 : 0.05) +
+			      noise(g, 0.03));
+		gauge(g, "tita_health_loss_ratio", h,
+		      g->fault == LOSSY_HOST && h == g->culprit ? 0.05 : 0);
+		gauge(g, "tita_health_pause_tx_per_second", h,
+		      g->fault == PFC && h == g->culprit      ? 200000 :
+		      g->fault == SLOW_NIC && h == g->culprit ? 800 :
+								20 + noise(g, 10));
+		gauge(g, "tita_health_pause_rx_per_second", h, 20 + noise(g, 10));
+		gauge(g, "tita_health_peers_silent", h, g->fault == DEAD && h != g->culprit);
+		fprintf(g->f,
+			"tita_health_job_tx_bytes_per_second{instance=\"h%d\",job=\"tita\",port=\"h%d\","
+			"tita_job=\"train\"} %.6g\n",
+			h, h,
+			(g->fault == SLOW_HOST && h == g->culprit ? 4e9 : 1e10) + noise(g, 1e9));
+		/* Each host's 4 worst pairs: all-to-all, so peers spread over all. */
+		for (int k = 1; k <= 4; k++) {
+			int tx_peer = (h + k * 7) % HOSTS, rx_peer = (h + HOSTS - k * 7) % HOSTS;
+			int sp_tx = (h + k) % SPINES, sp_rx = (rx_peer + k) % SPINES;
+			double base = 0.05 + noise(g, 0.03);
+
+			if (!dead(g, tx_peer)) {
+				pair(g, "tita_health_pair_shortfall_ratio", h, tx_peer, "tx", sp_tx,
+				     base + (g->fault == SLOW_NIC && h == g->culprit ? 0.6 : 0));
+				pair(g, "tita_health_pair_loss_ratio", h, tx_peer, "tx", sp_tx,
+				     lossy(g, h, tx_peer, sp_tx) ? 0.05 : 0);
+			}
+			if (!dead(g, rx_peer)) {
+				pair(g, "tita_health_pair_shortfall_ratio", h, rx_peer, "rx", sp_rx,
+				     base + (g->fault == SLOW_NIC && rx_peer == g->culprit ? 0.6 :
+											     0));
+				pair(g, "tita_health_pair_loss_ratio", h, rx_peer, "rx", sp_rx,
+				     lossy(g, rx_peer, h, sp_rx) ? 0.05 : 0);
+			}
+		}
+		if (g->fault == DEAD && h != g->culprit && (h % 3) == 0)
+			fprintf(g->f,
+				"tita_health_peer_silent_seconds{instance=\"h%d\",job=\"tita\",port=\"h%d\","
+				"peer=\"h%d\"} 0.05\n",
+				h, h, g->culprit);
+	}
+	fclose(g->f);
+}
+
+static void run(enum fault fault, int culprit, int spine, uint64_t seed, struct tita_diag_result *r)
+{
+	struct tita_prom_limits lim;
+	struct tita_prom_doc docs[3];
+	const struct tita_prom_doc *v[3];
+	struct tita_diag_params p;
+	struct gen g = { .fault = fault, .culprit = culprit, .spine = spine, .rng = seed };
+
+	tita_prom_limits_default(&lim);
+	tita_diag_params_default(&p);
+	for (int i = 0; i < 3; i++) {
+		snapshot(&g);
+		assert_int_equal(tita_prom_parse(g.text, g.len, &lim, &docs[i]), 0);
+		free(g.text);
+		v[i] = &docs[i];
+	}
+	assert_int_equal(tita_diag_run(v, 3, &p, r), 0);
+	for (int i = 0; i < 3; i++)
+		tita_prom_doc_free(&docs[i]);
+}
+
+static bool evidence_has(const struct tita_diag_suspect *s, const char *what)
+{
+	for (uint32_t i = 0; i < s->n_evidence; i++)
+		if (strstr(s->evidence[i], what))
+			return true;
+	return false;
+}
+
+static void expect_top(const struct tita_diag_result *r, enum tita_diag_kind kind,
+		       const char *culprit, enum tita_diag_state state, const char *evidence)
+{
+	const struct tita_diag_suspect *s = &r->suspects[0];
+
+	if (!r->n_suspects)
+		fail_msg("no suspect; expected %s %s (%s)", tita_diag_kind_name(kind), culprit,
+			 r->note);
+	if (s->kind != kind || strcmp(s->culprit, culprit))
+		fail_msg("top suspect %s %s (score %.2f); expected %s %s",
+			 tita_diag_kind_name(s->kind), s->culprit, s->score,
+			 tita_diag_kind_name(kind), culprit);
+	assert_int_equal(s->state, state);
+	assert_true(s->confidence > 0 && s->confidence <= 1);
+	if (!evidence_has(s, evidence))
+		fail_msg("%s: no evidence line names %s (first: %s)", s->culprit, evidence,
+			 s->n_evidence ? s->evidence[0] : "none");
+}
+
+static void test_healthy(void **state)
+{
+	struct tita_diag_result r;
+
+	(void)state;
+	for (uint64_t seed = 1; seed <= 20; seed++) {
+		run(NONE, 0, 0, seed, &r);
+		if (r.n_suspects)
+			fail_msg("seed %llu: healthy, yet %s %s (score %.2f)",
+				 (unsigned long long)seed, tita_diag_kind_name(r.suspects[0].kind),
+				 r.suspects[0].culprit, r.suspects[0].score);
+		assert_int_equal(r.n_instances, HOSTS);
+		assert_int_equal(r.n_up, HOSTS);
+		assert_non_null(strstr(r.note, "no suspect"));
+	}
+}
+
+static void test_faults(void **state)
+{
+	struct tita_diag_result r;
+
+	(void)state;
+	run(SLOW_HOST, 5, 0, 7, &r);
+	expect_top(&r, TITA_DIAG_SLOW_HOST, "h5", TITA_DIAG_SLOW, "tx_app_limited_ratio");
+	/* Both ways slow: a NIC that pauses its switch, a link whose switch
+	 * side queues and marks. */
+	run(SLOW_NIC, 17, 0, 8, &r);
+	expect_top(&r, TITA_DIAG_SLOW_NIC, "h17", TITA_DIAG_SLOW, "tx_blocked_ratio");
+	assert_true(evidence_has(&r.suspects[0], "pause_tx_per_second 800"));
+	run(SLOW_HOST_LINK, 22, 0, 8, &r);
+	expect_top(&r, TITA_DIAG_SLOW_LINK, "host link of h22", TITA_DIAG_SLOW, "ce_ratio");
+	run(PFC, 30, 0, 9, &r);
+	expect_top(&r, TITA_DIAG_PFC_STORM, "h30", TITA_DIAG_SLOW, "pause_tx_per_second");
+	run(LOSSY_SPINE, 2, 3, 10, &r);
+	expect_top(&r, TITA_DIAG_LOSSY_LINK, "leaf l2 - spine 3", TITA_DIAG_SLOW, "loss votes");
+	assert_string_equal(r.suspects[0].leaf, "l2");
+	assert_string_equal(r.suspects[0].spine, "3");
+	run(LOSSY_HOST, 12, 0, 11, &r);
+	expect_top(&r, TITA_DIAG_LOSSY_LINK, "host link of h12", TITA_DIAG_SLOW, "loss");
+	run(DEAD, 9, 0, 12, &r);
+	expect_top(&r, TITA_DIAG_DEAD_HOST, "h9", TITA_DIAG_FAILED, "silent");
+	assert_int_equal(r.n_up, HOSTS - 1);
+	assert_true(r.suspects[0].confidence > 0.9);
+	/* Down, but no peer misses it: still the suspect, with less confidence. */
+	run(DEAD_QUIET, 9, 0, 12, &r);
+	expect_top(&r, TITA_DIAG_DEAD_HOST, "h9", TITA_DIAG_FAILED, "up");
+	assert_true(r.suspects[0].confidence < 0.9);
+}
+
+/* Garbage in: no instance label, NULL, nothing. */
+static void test_inputs(void **state)
+{
+	struct tita_prom_limits lim;
+	struct tita_prom_doc d;
+	const struct tita_prom_doc *v[1] = { &d };
+	struct tita_diag_params p;
+	struct tita_diag_result r;
+	const char *text = "tita_health_tx_bytes_per_second{port=\"eth0\"} 1\n";
+
+	(void)state;
+	tita_prom_limits_default(&lim);
+	tita_diag_params_default(&p);
+	assert_int_equal(tita_prom_parse(text, strlen(text), &lim, &d), 0);
+	assert_int_equal(tita_diag_run(v, 1, &p, &r), 0);
+	assert_int_equal(r.n_suspects, 0);
+	assert_non_null(strstr(r.note, "no instances"));
+	assert_non_null(strstr(r.note, "1 samples without an instance label"));
+	assert_int_equal(tita_diag_run(v, 0, &p, &r), -22);
+	assert_int_equal(tita_diag_run(NULL, 1, &p, &r), -22);
+	tita_prom_doc_free(&d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_healthy),
+		cmocka_unit_test(test_faults),
+		cmocka_unit_test(test_inputs),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
