@@ -10,9 +10,14 @@
  *     pair's peer label names a host.
  *  2. Each host's own gauges, averaged over the snapshots in which it was
  *     up (a host with several ports: the worst port's ratio, the sum of
- *     the rates), and compared with the cluster's median: a ratio stands
- *     out only above the median plus a margin, so a cluster that is busy
- *     and congested everywhere stays healthy.
+ *     the rates), and compared with the cluster's median and 90th
+ *     percentile: a ratio stands out only above the top of the others'
+ *     spread plus a margin, so a cluster that is busy and congested
+ *     everywhere stays healthy, and one culprit does not move the yardstick.
+ *     The receive side tells a slow application (the host receives
+ *     normally) from a slow link or NIC (both ways slow; CE toward the host
+ *     where the switch's side queues, PFC pauses where the NIC cannot take
+ *     what arrives).
  *  3. What the others see of each host: receivers' shortfall and loss on
  *     pairs from it, senders' blocked ratio and retransmissions toward it,
  *     peers that name it silent.
