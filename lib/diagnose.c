@@ -20,12 +20,13 @@
  *     what arrives).
  *  3. What the others see of each host: receivers' shortfall and loss on
  *     pairs from it, senders' blocked ratio and retransmissions toward it,
- *     peers that name it silent.
- *  4. Path voting, as 007 does: every pair that reports loss (or
- *     shortfall) spreads its figure over the links of its path (the two
- *     host links and, across leaves, the leaf-spine links of its spine,
- *     or the leaves' uplinks when the spine is not known); the link that
- *     collects far more than its share is the suspect.
+ *     peers that name it silent (the last decides a dead host's
+ *     confidence; the rest is evidence, and feeds the votes below).
+ *  4. Path voting, as 007 does: every pair line spreads its loss (or
+ *     shortfall) over the links of its path (the two host links and,
+ *     across leaves, both leaves' uplinks); pairs that know their spine
+ *     also vote for the leaf-spine links, which names the uplink. The link
+ *     that collects far more than its share is the suspect.
  *  5. Every candidate gets a score (how many margins it stands out by);
  *     the highest ranks first, and below min_score nothing is reported.
  */
