@@ -10,17 +10,23 @@
  *     pair's peer label names a host.
  *  2. Each host's own gauges, averaged over the snapshots in which it was
  *     up (a host with several ports: the worst port's ratio, the sum of
- *     the rates), and compared with the cluster's median: a ratio stands
- *     out only above the median plus a margin, so a cluster that is busy
- *     and congested everywhere stays healthy.
+ *     the rates), and compared with the cluster's median and 90th
+ *     percentile: a ratio stands out only above the top of the others'
+ *     spread plus a margin, so a cluster that is busy and congested
+ *     everywhere stays healthy, and one culprit does not move the yardstick.
+ *     The receive side tells a slow application (the host receives
+ *     normally) from a slow link or NIC (both ways slow; CE toward the host
+ *     where the switch's side queues, PFC pauses where the NIC cannot take
+ *     what arrives).
  *  3. What the others see of each host: receivers' shortfall and loss on
  *     pairs from it, senders' blocked ratio and retransmissions toward it,
- *     peers that name it silent.
- *  4. Path voting, as 007 does: every pair that reports loss (or
- *     shortfall) spreads its figure over the links of its path (the two
- *     host links and, across leaves, the leaf-spine links of its spine,
- *     or the leaves' uplinks when the spine is not known); the link that
- *     collects far more than its share is the suspect.
+ *     peers that name it silent (the last decides a dead host's
+ *     confidence; the rest is evidence, and feeds the votes below).
+ *  4. Path voting, as 007 does: every pair line spreads its loss (or
+ *     shortfall) over the links of its path (the two host links and,
+ *     across leaves, both leaves' uplinks); pairs that know their spine
+ *     also vote for the leaf-spine links, which names the uplink. The link
+ *     that collects far more than its share is the suspect.
  *  5. Every candidate gets a score (how many margins it stands out by);
  *     the highest ranks first, and below min_score nothing is reported.
  */
