@@ -141,6 +141,7 @@ struct tita_bpf_rx_counts {
 	uint64_t ect1_packets;
 	uint64_t not_ect_packets;
 	uint64_t cnp_packets;
+	uint64_t oos_packets; /* missing by a later request's PSN (bpf/psn.h) */
 };
 
 struct tita_bpf_tx_counts {
