@@ -936,10 +936,14 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 							 "tita_health_job_tx_bytes_per_second",
 							 mine, ", job median ", med);
 				}
-			} else if ((ce_u >= 1 || (pauses && blocked_u >= 1)) &&
+			} else if ((ce_u >= 1 || (blocked_u >= 1 && (pauses || !h->pause_known))) &&
 				   ce_u + blocked_u + support >= 2.5) {
 				/* A NIC that cannot take what arrives pauses its
-				 * switch; a slow switch port queues and marks. */
+				 * switch; a slow switch port queues and marks.
+				 * Where the NIC counts no pauses (a veth, a
+				 * driver without pause statistics: titad exports
+				 * no pause gauge), a sender that stands out
+				 * blocked with no CE against it is its NIC's. */
 				bool link = ce_u >= 1 && !pauses;
 
 				s = suspect_new(ss, link ? TITA_DIAG_SLOW_LINK : TITA_DIAG_SLOW_NIC,
