@@ -1198,8 +1198,16 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 				vals[nv++] = m.inst[i].mean[f];
 		m.med[f] = median(vals, nv);
 		/* median() sorted them: the 90th percentile, the top of the
-		 * healthy hosts' spread, which one culprit does not move. */
-		m.q90[f] = nv ? vals[(uint32_t)(0.9 * (nv - 1) + 0.5)] : 0;
+		 * healthy hosts' spread, which one culprit does not move.
+		 * Below eleven hosts the 90th percentile is the highest
+		 * value, the culprit's own: the second highest then. */
+		{
+			uint32_t q = (uint32_t)(0.9 * (nv - 1) + 0.5);
+
+			if (nv >= 2 && q > nv - 2)
+				q = nv - 2;
+			m.q90[f] = nv ? vals[q] : 0;
+		}
 	}
 	rc = candidates_hosts(&m, &ss);
 	if (!rc)
