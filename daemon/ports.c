@@ -302,6 +302,7 @@ void titad_ports_info(const struct titad_ports *ps, uint32_t i, struct titad_por
 			ret->rx_total.ect1_packets += c->ect1_packets;
 			ret->rx_total.not_ect_packets += c->not_ect_packets;
 			ret->rx_total.cnp_packets += c->cnp_packets;
+			ret->rx_total.oos_packets += c->oos_packets;
 		}
 		ret->rx_reasons = s->rx_reasons_total;
 		ret->tx_reasons = s->tx_reasons_total;
