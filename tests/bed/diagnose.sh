@@ -142,9 +142,8 @@ sleep 3
 healthy_runs=8
 false_alarms=0
 for _ in $(seq "$healthy_runs"); do
-	r=$(diagnose)
-	set -- $r
-	if [ "$1" != - ]; then
+	read -r top _ <<<"$(diagnose)"
+	if [ "$top" != - ]; then
 		false_alarms=$((false_alarms + 1))
 		diag_log "healthy bed"
 	fi
@@ -156,28 +155,24 @@ check "the healthy bed: no suspect in $healthy_runs diagnoses ($false_alarms fal
 # Poll until the top suspect is INSTANCE with KIND and STATE: prints the
 # milliseconds since T0, or "timeout" (30 s).
 localize() { # t0_ms, instance, kind, state
-	local t0=$1 r
+	local t0=$1 top kind st
 	while [ $(($(now_ms) - t0)) -lt 30000 ]; do
-		r=$(diagnose)
-		set -- $r "$@"
-		# $1.. the answer; the arguments follow it.
-		if [ "$1" = "$8" ] && [ "$2" = "$9" ] && [ "$3" = "${10}" ]; then
+		read -r top kind st _ <<<"$(diagnose)"
+		if [ "$top" = "$2" ] && [ "$kind" = "$3" ] && [ "$st" = "$4" ]; then
 			echo $(($(now_ms) - t0))
 			return
 		fi
-		shift 6
 		sleep 0.5
 	done
 	echo timeout
 }
 # Poll until no suspect is named (after a fault is restored): 30 s.
 settle() {
-	local t0 r
+	local t0 top up
 	t0=$(now_ms)
 	while [ $(($(now_ms) - t0)) -lt 30000 ]; do
-		r=$(diagnose)
-		set -- $r
-		[ "$1" = - ] && [ "$6" = "$hosts" ] && { echo $(($(now_ms) - t0)); return; }
+		read -r top _ _ _ _ up <<<"$(diagnose)"
+		[ "$top" = - ] && [ "$up" = "$hosts" ] && { echo $(($(now_ms) - t0)); return; }
 		sleep 1
 	done
 	echo timeout
@@ -194,7 +189,7 @@ report() { # label, ms
 # ---- (a) a slow NIC on h3 ----------------------------------------------------------------
 # (tc prints no JSON for classes.)
 classes=$(bed exec h3 tc class show dev eth0 | awk '$2 == "htb" && $3 != "7174:1" { print $3 }')
-check "h3 paces its flows in HTB classes ($(echo $classes))" [ -n "$classes" ]
+check "h3 paces its flows in HTB classes ($(tr '\n' ' ' <<<"$classes"))" [ -n "$classes" ]
 t0=$(now_ms)
 h=10
 for c in $classes; do
