@@ -10,6 +10,7 @@
 
 #include "maps.h"
 #include "parse.h"
+#include "psn.h"
 
 /* The ECN counters sit in the order CE, ECT(0), ECT(1), not-ECT, so the
  * codepoint (3, 2, 1, 0) picks its counter as 3 - ecn without a branch. */
@@ -25,9 +26,10 @@ _Static_assert(__builtin_offsetof(struct tita_tx_counters, ect0_packets) ==
 	       "tx ECN counters out of order");
 
 static __always_inline void tita_rx_bump(struct tita_rx_counters *c, const struct tita_pkt *p,
-					 __u64 bytes, __u64 jiffies)
+					 __u64 bytes, __u64 jiffies, __u32 missing)
 {
 	c->packets++;
+	c->oos_packets += missing;
 	c->bytes += bytes;
 	(&c->ce_packets)[(3 - p->ecn) & 3]++;
 	if (p->opcode == TITA_BTH_OPCODE_CNP)
@@ -45,7 +47,7 @@ static __always_inline void tita_rx_bump(struct tita_rx_counters *c, const struc
  * only has to say which CPU saw a QP last.
  */
 static __always_inline int tita_rx_account(void *map, const void *key, const struct tita_pkt *p,
-					   __u64 bytes)
+					   __u64 bytes, __u32 missing)
 {
 	struct tita_rx_counters *c = bpf_map_lookup_elem(map, key);
 	__u64 jiffies = bpf_jiffies64();
@@ -53,7 +55,7 @@ static __always_inline int tita_rx_account(void *map, const void *key, const str
 	if (!c) {
 		struct tita_rx_counters init = {};
 
-		tita_rx_bump(&init, p, bytes, jiffies);
+		tita_rx_bump(&init, p, bytes, jiffies, missing);
 		/* Rare path: a new entry, or one evicted and created again. */
 		init.created_ns = bpf_ktime_get_ns();
 		if (bpf_map_update_elem(map, key, &init, BPF_NOEXIST) == 0)
@@ -63,8 +65,32 @@ static __always_inline int tita_rx_account(void *map, const void *key, const str
 		if (!c)
 			return -1;
 	}
-	tita_rx_bump(c, p, bytes, jiffies);
+	tita_rx_bump(c, p, bytes, jiffies, missing);
 	return 0;
+}
+
+/*
+ * The packets missing before this one on its (source, destination QP), by
+ * its PSN (bpf/psn.h); key is the real QP's, whatever the table's keying.
+ * A QP seen first creates its expectation and counts nothing.
+ */
+static __always_inline __u32 tita_rx_psn_missing(void *map, const void *key,
+						 const struct tita_pkt *p)
+{
+	__u32 kind = tita_psn_kind(p->opcode);
+	struct tita_rx_psn *st;
+
+	if (kind == TITA_PSN_IGNORE)
+		return 0;
+	st = bpf_map_lookup_elem(map, key);
+	if (!st) {
+		struct tita_rx_psn init = { (p->psn + 1) & TITA_BTH_PSN_MASK,
+					    kind == TITA_PSN_FOLLOW };
+
+		bpf_map_update_elem(map, key, &init, BPF_ANY);
+		return 0;
+	}
+	return tita_psn_observe(&st->next_psn, &st->synced, kind, p->psn);
 }
 
 static __always_inline void tita_tx_bump(struct tita_tx_counters *c, const struct tita_pkt *p,

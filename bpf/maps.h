@@ -46,6 +46,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tita_rx_reason SEC(".maps") __weak;
 
+/* The PSN expected next per (source, destination QP), for the
+ * out-of-sequence count (bpf/psn.h). Not pinned: a restarted daemon's
+ * first packet of each QP only resynchronizes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TITA_RX_QP4_ENTRIES);
+	__type(key, struct tita_qp4_key);
+	__type(value, struct tita_rx_psn);
+} tita_rx_psn4 SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TITA_RX_QP6_ENTRIES);
+	__type(key, struct tita_qp6_key);
+	__type(value, struct tita_rx_psn);
+} tita_rx_psn6 SEC(".maps") __weak;
+
 /* Transmit side (tc egress): per destination, and the pacer's classes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);

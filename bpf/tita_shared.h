@@ -93,6 +93,8 @@ typedef unsigned long long __u64;
 #define TITA_MAP_RX_QP4 "tita_rx_qp4"
 #define TITA_MAP_RX_QP6 "tita_rx_qp6"
 #define TITA_MAP_RX_REASON "tita_rx_reason"
+#define TITA_MAP_RX_PSN4 "tita_rx_psn4"
+#define TITA_MAP_RX_PSN6 "tita_rx_psn6"
 #define TITA_MAP_TX_PEER "tita_tx_peer"
 #define TITA_MAP_TX_CLASS "tita_tx_class"
 #define TITA_MAP_TX_REASON "tita_tx_reason"
@@ -145,6 +147,18 @@ struct tita_rx_counters {
 	__u64 last_seen_jiffies;
 	__u32 last_psn;
 	__u32 last_opcode;
+	/* Packets found missing by the PSN of a later request on this
+	 * (source, QP): bpf/psn.h. A reordering counts too, as on a NIC. */
+	__u64 oos_packets;
+};
+
+/* Value of tita_rx_psn4/tita_rx_psn6 (shared by all CPUs: one QP's packets
+ * are ordered on one CPU at a time; a rare race between two costs a
+ * miscount, never a fault): the PSN expected next on a (source, destination
+ * QP), keyed as tita_rx_qp4/6 but always by the real QP. */
+struct tita_rx_psn {
+	__u32 next_psn;
+	__u32 synced; /* 0: the next request sets next_psn, counts nothing */
 };
 
 /*

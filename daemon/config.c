@@ -133,6 +133,7 @@ void titad_config_defaults(struct titad_config *cfg)
 	/* The device-queue sampler costs ~70 map reads a pass and the
 	 * controller does not use its signal yet. */
 	cfg->queue_sampler = 2;
+	cfg->loss_count = true;
 	snprintf(cfg->agent_socket, sizeof(cfg->agent_socket), "/run/tita/agent.sock");
 	cfg->agents_per_uid = 64;
 	cfg->agent_qps_per_uid = 16384;
@@ -349,6 +350,7 @@ static const char *const pacer_names[] = { "tc", "dry-run", "qp", "dcb", "auto",
 static const char *const fail_open_names[] = { "remove", "line-rate", NULL };
 static const char *const xdp_names[] = { "auto", "native", "generic", "off", NULL };
 static const char *const queue_names[] = { "auto", "on", "off", NULL };
+static const char *const onoff_names[] = { "on", "off", NULL };
 
 const char *titad_log_level_name(enum titad_log_level l)
 {
@@ -583,6 +585,12 @@ static int key_daemon(struct pctx *c, const char *k, const char *v)
 		if (get_enum(c, k, v, queue_names, "auto, on, off", &e))
 			return -1;
 		g->queue_sampler = e;
+		return 0;
+	}
+	if (!strcmp(k, "loss-count")) {
+		if (get_enum(c, k, v, onoff_names, "on, off", &e))
+			return -1;
+		g->loss_count = e == 0;
 		return 0;
 	}
 	if (!strcmp(k, "xdp-mode")) {

@@ -127,6 +127,7 @@ struct titad_config {
 	enum titad_xdp_mode xdp_mode;
 	uint32_t datapath_entries; /* BPF table sizes; 0: the loader's choice */
 	int queue_sampler; /* enum tita_bpf_queue_mode: auto 0, on 1, off 2 */
+	bool loss_count; /* XDP follows PSNs and counts out-of-sequence packets */
 	char agent_socket[108]; /* qp pacer: where the QP agents connect */
 	/* qp pacer: what one local user may have titad hold, and all of them. */
 	uint32_t agents_per_uid, agent_qps_per_uid, agent_qps;

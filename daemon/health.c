@@ -45,7 +45,7 @@ struct acc {
 	bool open;
 	/* RX */
 	uint32_t rx_job_id; /* the job of its first granted pair */
-	uint64_t rx_bytes, rx_packets, ce_packets;
+	uint64_t rx_bytes, rx_packets, ce_packets, lost_packets;
 	double expected_bits; /* sum of grant x round, over the rounds the sender had more */
 	bool backlogged;
 	uint64_t r_grant_bps; /* granted at the window's end, its jobs summed */
@@ -214,6 +214,7 @@ static void flush_window(struct titad_health *h, uint64_t now_ns)
 				.rx_bytes = a->rx_bytes,
 				.rx_packets = a->rx_packets,
 				.ce_packets = a->ce_packets,
+				.lost_packets = a->lost_packets,
 				.granted_bps = (uint64_t)(a->expected_bits / secs),
 				.sender_backlogged = a->backlogged,
 				.spine = a->spine,
@@ -444,6 +445,7 @@ void titad_health_samples(struct titad_health *h, const struct tita_tx_sample *t
 		a->rx_bytes += rx[k].rx_bytes;
 		a->rx_packets += rx[k].rx_packets;
 		a->ce_packets += rx[k].ce_packets;
+		a->lost_packets += rx[k].lost_packets;
 	}
 }
 

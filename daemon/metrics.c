@@ -305,6 +305,9 @@ static const struct rx_port_counter rx_port_counters[] = {
 	{ "tita_port_cnp_packets_total",
 	  "RoCEv2 congestion notification packets received on a port.",
 	  offsetof(struct tita_bpf_rx_counts, cnp_packets) },
+	{ "tita_port_out_of_sequence_packets_total",
+	  "RoCEv2 packets found missing on a port by a later request's PSN (XDP).",
+	  offsetof(struct tita_bpf_rx_counts, oos_packets) },
 };
 
 static void render_ports(const struct titad_sources *src, const struct titad_engine_status *es,

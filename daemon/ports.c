@@ -40,6 +40,7 @@ struct attach_conf {
 	enum titad_xdp_mode xdp_mode;
 	uint32_t datapath_entries;
 	int queue_sampler;
+	bool loss_count;
 };
 
 struct titad_ports {
@@ -169,6 +170,7 @@ static int port_attach(const struct attach_conf *ac, struct titad_port *p, char 
 		.tx_peer_entries = ac->datapath_entries,
 		.tx_class_entries = ac->datapath_entries,
 		.queue_mode = (enum tita_bpf_queue_mode)ac->queue_sampler,
+		.rx_no_loss = !ac->loss_count,
 		.err_buf = bpf_err,
 		.err_len = sizeof(bpf_err),
 		.log = bpf_log,
@@ -218,6 +220,7 @@ int titad_ports_open(struct titad_ports **ret_ports, const struct titad_config *
 	ps->ac.xdp_mode = cfg->xdp_mode;
 	ps->ac.datapath_entries = cfg->datapath_entries;
 	ps->ac.queue_sampler = cfg->queue_sampler;
+	ps->ac.loss_count = cfg->loss_count;
 	for (uint32_t i = 0; i < cfg->n_ports; i++) {
 		struct titad_port *p = &ps->ports[i];
 
@@ -302,6 +305,7 @@ void titad_ports_info(const struct titad_ports *ps, uint32_t i, struct titad_por
 			ret->rx_total.ect1_packets += c->ect1_packets;
 			ret->rx_total.not_ect_packets += c->not_ect_packets;
 			ret->rx_total.cnp_packets += c->cnp_packets;
+			ret->rx_total.oos_packets += c->oos_packets;
 		}
 		ret->rx_reasons = s->rx_reasons_total;
 		ret->tx_reasons = s->tx_reasons_total;

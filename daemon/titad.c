@@ -329,8 +329,9 @@ static const char *immutable_change(const struct titad_config *o, const struct t
 	if (strcmp(o->agent_socket, n->agent_socket) || strcmp(o->sysfs_root, n->sysfs_root))
 		return "agent-socket or sysfs-root";
 	if (strcmp(o->pin_root, n->pin_root) || o->xdp_mode != n->xdp_mode ||
-	    o->datapath_entries != n->datapath_entries || o->queue_sampler != n->queue_sampler)
-		return "pin-root, xdp-mode or datapath-entries";
+	    o->datapath_entries != n->datapath_entries || o->queue_sampler != n->queue_sampler ||
+	    o->loss_count != n->loss_count)
+		return "pin-root, xdp-mode, datapath-entries, queue-sampler or loss-count";
 	if (o->peer_port != n->peer_port || !same_addrs(o->bind, o->n_bind, n->bind, n->n_bind))
 		return "the peer port or bind addresses";
 	if (o->params.max_ports != n->params.max_ports)

@@ -942,10 +942,14 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 							 "tita_health_job_tx_bytes_per_second",
 							 mine, ", job median ", med);
 				}
-			} else if ((ce_u >= 1 || (pauses && blocked_u >= 1)) &&
+			} else if ((ce_u >= 1 || (blocked_u >= 1 && (pauses || !h->pause_known))) &&
 				   ce_u + blocked_u + support >= 2.5) {
 				/* A NIC that cannot take what arrives pauses its
-				 * switch; a slow switch port queues and marks. */
+				 * switch; a slow switch port queues and marks.
+				 * Where the NIC counts no pauses (a veth, a
+				 * driver without pause statistics: titad exports
+				 * no pause gauge), a sender that stands out
+				 * blocked with no CE against it is its NIC's. */
 				bool link = ce_u >= 1 && !pauses;
 
 				s = suspect_new(ss, link ? TITA_DIAG_SLOW_LINK : TITA_DIAG_SLOW_NIC,
@@ -1200,8 +1204,16 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 				vals[nv++] = m.inst[i].mean[f];
 		m.med[f] = median(vals, nv);
 		/* median() sorted them: the 90th percentile, the top of the
-		 * healthy hosts' spread, which one culprit does not move. */
-		m.q90[f] = nv ? vals[(uint32_t)(0.9 * (nv - 1) + 0.5)] : 0;
+		 * healthy hosts' spread, which one culprit does not move.
+		 * Below eleven hosts the 90th percentile is the highest
+		 * value, the culprit's own: the second highest then. */
+		{
+			uint32_t q = (uint32_t)(0.9 * (nv - 1) + 0.5);
+
+			if (nv >= 2 && q > nv - 2)
+				q = nv - 2;
+			m.q90[f] = nv ? vals[q] : 0;
+		}
 	}
 	rc = candidates_hosts(&m, &ss);
 	if (!rc)

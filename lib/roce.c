@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tita/roce.h"
+#include "../bpf/psn.h"
 
 #define ETH_HLEN 14
 #define VLAN_HLEN 4
@@ -211,4 +212,20 @@ uint32_t tita_roce_parse(const void *frame, size_t len, struct tita_roce_frame *
 	ret_frame->bytes = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
 	ret_frame->reason = parse(frame, len, ret_frame);
 	return ret_frame->reason;
+}
+
+uint32_t tita_roce_psn_observe(struct tita_roce_psn_state *st, uint32_t opcode, uint32_t psn)
+{
+	uint32_t kind = tita_psn_kind(opcode);
+
+	if (kind == TITA_PSN_IGNORE)
+		return 0;
+	if (!st->seen) {
+		/* As the XDP program creates its table entry. */
+		st->seen = 1;
+		st->next_psn = (psn + 1) & TITA_BTH_PSN_MASK;
+		st->synced = kind == TITA_PSN_FOLLOW;
+		return 0;
+	}
+	return tita_psn_observe(&st->next_psn, &st->synced, kind, psn);
 }

@@ -332,6 +332,12 @@ static int open_load(struct tita_bpf *b, const struct ctx *c, bool with_queue)
 				 o->tx_class_entries ? o->tx_class_entries : TITA_TX_CLASS_ENTRIES);
 
 	s->rodata->rx_per_qp = !o->rx_per_source;
+	s->rodata->rx_loss = !o->rx_no_loss;
+	if (o->rx_no_loss) {
+		/* Never used: the smallest table a hash may be. */
+		bpf_map__set_max_entries(s->maps.tita_rx_psn4, 1);
+		bpf_map__set_max_entries(s->maps.tita_rx_psn6, 1);
+	}
 	s->rodata->tx_classify = !o->tx_no_classify;
 	s->rodata->queue_ifindex = (uint32_t)b->info.ifindex;
 	s->rodata->queue_netns_ino = netns_ino();

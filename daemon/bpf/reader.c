@@ -23,7 +23,7 @@
 #define RX_FIELDS (sizeof(struct tita_bpf_rx_counts) / sizeof(uint64_t))
 #define TX_FIELDS (sizeof(struct tita_bpf_tx_counts) / sizeof(uint64_t))
 
-_Static_assert(RX_FIELDS == 7 && TX_FIELDS == 9, "count structs must be all uint64_t");
+_Static_assert(RX_FIELDS == 8 && TX_FIELDS == 9, "count structs must be all uint64_t");
 
 /* One summed RX entry, with what the next read needs to compare. */
 struct rx_entry {
@@ -221,6 +221,7 @@ static void sum_rx(const struct tita_bpf_reader *r, size_t i, struct rx_entry *e
 		e->qp.total.ect1_packets += v->ect1_packets;
 		e->qp.total.not_ect_packets += v->not_ect_packets;
 		e->qp.total.cnp_packets += v->cnp_packets;
+		e->qp.total.oos_packets += v->oos_packets;
 		if (v->created_ns > e->created_ns)
 			e->created_ns = v->created_ns;
 		/* The CPU that saw the QP last has its latest PSN. */
@@ -865,6 +866,7 @@ void tita_bpf_rx_sample(const struct tita_bpf_snapshot *s, const struct tita_bpf
 	ret_sample->rx_bytes = p->delta.bytes;
 	ret_sample->rx_packets = p->delta.packets;
 	ret_sample->ce_packets = p->delta.ce_packets;
+	ret_sample->lost_packets = p->delta.oos_packets;
 }
 
 void tita_bpf_tx_sample(const struct tita_bpf_snapshot *s, const struct tita_bpf_tx_peer *p,

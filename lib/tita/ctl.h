@@ -256,6 +256,9 @@ struct tita_rx_sample {
 	uint64_t rx_bytes;
 	uint64_t rx_packets;
 	uint64_t ce_packets;
+	/* Missing by the PSNs that arrived (out of sequence; the controller
+	 * does not use it, lib/health does); 0 when not known. */
+	uint64_t lost_packets;
 };
 
 /*
@@ -275,6 +278,9 @@ struct tita_port_sample {
 	uint64_t rx_bytes;
 	uint64_t rx_packets;
 	uint64_t ce_packets;
+	/* Missing by the PSNs that arrived (out of sequence; the controller
+	 * does not use it, lib/health does); 0 when not known. */
+	uint64_t lost_packets;
 };
 
 /* 0, or -ENOENT (local is not a port), -EINVAL (zero interval, or more CE

@@ -40,6 +40,22 @@ struct tita_roce_frame {
  */
 uint32_t tita_roce_parse(const void *frame, size_t len, struct tita_roce_frame *ret_frame);
 
+/*
+ * The receive side's out-of-sequence count for one (source, destination
+ * QP), the XDP program's own rule (bpf/psn.h, the same code). Start from
+ * a zeroed state: the first request only sets the expectation.
+ */
+struct tita_roce_psn_state {
+	uint32_t next_psn;
+	uint32_t synced; /* 0: the next request only sets next_psn */
+	uint32_t seen; /* 0 until a request was followed */
+};
+
+/* Observe a frame's opcode and PSN; returns the packets it found missing
+ * before it (0 for a packet the rule does not follow: responses, ACKs,
+ * CNPs). */
+uint32_t tita_roce_psn_observe(struct tita_roce_psn_state *st, uint32_t opcode, uint32_t psn);
+
 /* 1 when a RoCEv2 transport defines BTH opcode op (0..255), else 0. */
 int tita_roce_opcode_known(uint32_t op);
 

@@ -262,6 +262,7 @@ static void sum_rx_value(const void *vals, struct tita_rx_counters *out)
 		out->ect1_packets += v->ect1_packets;
 		out->not_ect_packets += v->not_ect_packets;
 		out->cnp_packets += v->cnp_packets;
+		out->oos_packets += v->oos_packets;
 		if (v->packets && v->last_seen_jiffies >= latest) {
 			latest = v->last_seen_jiffies;
 			out->last_psn = v->last_psn;
@@ -950,6 +951,140 @@ static void judge_tc(struct tita *s, const struct fixture *f, uint32_t gso_segs)
 	}
 }
 
+/*
+ * The out-of-sequence count (bpf/psn.h): sequences of RoCEv2 frames from
+ * one source each, through the XDP program and through the twin; each must
+ * count the packets the sequence skipped, no more (a reordering counts its
+ * gap once; a go-back-N retransmission, ACKs and CNPs nothing; a restarted
+ * QP is not loss; PSNs wrap at 2^24).
+ */
+struct psn_step {
+	uint32_t opcode, qp, psn;
+};
+
+struct psn_case {
+	const char *name;
+	uint64_t want_missing;
+	struct psn_step steps[12];
+};
+
+static const struct psn_case psn_cases[] = {
+	{ "in order", 0, { { 4, 1, 0 }, { 4, 1, 1 }, { 0, 1, 2 }, { 1, 1, 3 }, { 2, 1, 4 } } },
+	{ "a gap of two", 2, { { 4, 1, 0 }, { 4, 1, 1 }, { 4, 1, 2 }, { 4, 1, 5 }, { 4, 1, 6 } } },
+	{ "wrap in order", 0, { { 4, 1, 0xfffffe }, { 4, 1, 0xffffff }, { 4, 1, 0 }, { 4, 1, 1 } } },
+	{ "a gap across the wrap",
+	  2,
+	  { { 4, 1, 0xfffffe }, { 4, 1, 0xffffff }, { 4, 1, 2 }, { 4, 1, 3 } } },
+	{ "reordered: the gap once",
+	  1,
+	  { { 4, 1, 10 }, { 4, 1, 12 }, { 4, 1, 11 }, { 4, 1, 13 }, { 4, 1, 14 } } },
+	{ "go-back-N resend",
+	  1,
+	  { { 4, 1, 20 }, { 4, 1, 21 }, { 4, 1, 23 }, { 4, 1, 22 }, { 4, 1, 23 }, { 4, 1, 24 } } },
+	{ "restart ahead",
+	  0,
+	  { { 4, 1, 100 }, { 4, 1, 101 }, { 4, 1, 0x800000 }, { 4, 1, 0x800001 } } },
+	{ "restart behind",
+	  0,
+	  { { 4, 1, 5000000 }, { 4, 1, 5000001 }, { 4, 1, 10 }, { 4, 1, 11 } } },
+	{ "the largest gap", 65536, { { 4, 1, 0 }, { 4, 1, 65537 }, { 4, 1, 65538 } } },
+	{ "ACKs and CNPs do not count",
+	  0,
+	  { { 4, 1, 0 },
+	    { 0x11, 1, 77 },
+	    { 4, 1, 1 },
+	    { 0x81, 1, 0 },
+	    { 0x11, 1, 900 },
+	    { 4, 1, 2 } } },
+	{ "an RDMA READ request resynchronizes",
+	  1,
+	  { { 4, 1, 0 }, { 0x0c, 1, 1 }, { 4, 1, 9 }, { 4, 1, 11 }, { 4, 1, 12 } } },
+	{ "two QPs interleaved",
+	  1,
+	  { { 4, 1, 0 }, { 4, 2, 500 }, { 4, 1, 1 }, { 4, 2, 501 }, { 4, 1, 3 }, { 4, 2, 502 } } },
+	{ "UD and UC",
+	  3,
+	  { { 0x64, 1, 0 }, { 0x64, 1, 1 }, { 0x64, 1, 4 }, { 0x24, 7, 9 }, { 0x24, 7, 11 } } },
+};
+
+/* Ethernet, IPv4 from 10.9.0.<src>, UDP to 4791, a BTH; padded to 60. */
+static size_t psn_frame(uint8_t *f, uint32_t src, const struct psn_step *st)
+{
+	static const uint8_t head[] = {
+		2,    0, 0,    0,    0, 2,  2,	  0, 0,	 0,  0, 1, 0x08, 0x00, /* Ethernet */
+		0x45, 0, 0,    46,   0, 0,  0x40, 0, 64, 17, 0, 0, 10,	 9,
+		0,    0, 10,   9,    1, 1, /* IPv4 */
+		0xc0, 0, 0x12, 0xb7, 0, 26, 0,	  0, /* UDP 49152 → 4791 */
+	};
+	uint8_t *bth = f + sizeof(head);
+
+	memset(f, 0, 60);
+	memcpy(f, head, sizeof(head));
+	f[14 + 15] = (uint8_t)src;
+	bth[0] = (uint8_t)st->opcode;
+	bth[5] = (uint8_t)(st->qp >> 16);
+	bth[6] = (uint8_t)(st->qp >> 8);
+	bth[7] = (uint8_t)st->qp;
+	bth[9] = (uint8_t)(st->psn >> 16);
+	bth[10] = (uint8_t)(st->psn >> 8);
+	bth[11] = (uint8_t)st->psn;
+	return 60;
+}
+
+static void judge_psn(struct tita *s, bool per_qp)
+{
+	int fd = bpf_program__fd(s->progs.tita_xdp_rx);
+	int map = bpf_map__fd(s->maps.tita_rx_qp4);
+	size_t n = sizeof(psn_cases) / sizeof(psn_cases[0]);
+
+	for (size_t c = 0; c < n; c++) {
+		const struct psn_case *pc = &psn_cases[c];
+		struct tita_roce_psn_state twin[2] = { { 0 } };
+		uint64_t twin_missing = 0, xdp_missing = 0;
+		struct fixture f = { 0 };
+		uint32_t qps[2] = { 0, 0 };
+
+		snprintf(f.name, sizeof(f.name), "psn: %s%s", pc->name,
+			 per_qp ? "" : " (per source)");
+		for (size_t k = 0; k < 12 && pc->steps[k].opcode; k++) {
+			const struct psn_step *st = &pc->steps[k];
+			struct tita_roce_frame rf;
+			int q = qps[0] == 0 || qps[0] == st->qp ? 0 : 1;
+
+			qps[q] = st->qp;
+			f.len = (uint32_t)psn_frame(f.frame, (uint32_t)c + 1, st);
+			if (tita_roce_parse(f.frame, f.len, &rf) != TITA_REASON_ROCE ||
+			    rf.psn != st->psn || rf.dst_qp != st->qp) {
+				bad(&f, "step %zu does not parse as RoCEv2 with its PSN", k);
+				return;
+			}
+			twin_missing += tita_roce_psn_observe(&twin[q], rf.opcode, rf.psn);
+			if (run_xdp(fd, &f))
+				return;
+		}
+		for (int q = 0; q < 2 && qps[q]; q++) {
+			struct tita_qp4_key k = { htonl(0x0a090000u | ((uint32_t)c + 1)),
+						  per_qp ? qps[q] : 0 };
+			struct tita_rx_counters sum;
+
+			if (bpf_map_lookup_elem(map, &k, valbuf)) {
+				bad(&f, "no table entry for QP %u", k.dst_qp);
+				return;
+			}
+			sum_rx_value(valbuf, &sum);
+			xdp_missing += sum.oos_packets;
+			if (!per_qp)
+				break; /* one entry for the source */
+		}
+		if (twin_missing != pc->want_missing || xdp_missing != pc->want_missing)
+			bad(&f, "missing: XDP %llu, twin %llu, want %llu",
+			    (unsigned long long)xdp_missing, (unsigned long long)twin_missing,
+			    (unsigned long long)pc->want_missing);
+		else
+			printf("ok - %s: %llu missing\n", f.name, (unsigned long long)xdp_missing);
+	}
+}
+
 static struct tita *open_skel(bool per_qp)
 {
 	struct tita *s = tita__open();
@@ -1004,6 +1139,7 @@ int main(int argc, char **argv)
 	}
 	check_rx_totals(s, true);
 	judge_tshark();
+	judge_psn(s, true);
 
 	set_classes(s);
 	for (size_t i = 0; i < n_fx; i++) {
@@ -1035,6 +1171,8 @@ int main(int argc, char **argv)
 		if (fx[i].len >= 14)
 			run_xdp(bpf_program__fd(s->progs.tita_xdp_rx), &fx[i]);
 	check_rx_totals(s, false);
+	/* The PSN is followed per QP even when the table is per source. */
+	judge_psn(s, false);
 	tita__destroy(s);
 
 	if (failures) {

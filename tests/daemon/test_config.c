@@ -47,6 +47,7 @@ static void test_defaults(void **state)
 	assert_true(cfg.health_interval_ns == 1000000000);
 	assert_int_equal(cfg.health_pairs, 16);
 	assert_int_equal(cfg.health_pause_priority, 3);
+	assert_true(cfg.loss_count);
 }
 
 static void test_health(void **state)
@@ -79,6 +80,7 @@ static void test_full(void **state)
 				   "metrics-listen = [::1]:9100\n"
 				   "pin-root = /sys/fs/bpf/x\n"
 				   "xdp-mode = generic\n"
+				   "loss-count = off\n"
 				   "[controller]\n"
 				   "interval = 10ms ; inline comment\n"
 				   "eta = 0.9\n"
@@ -118,6 +120,7 @@ static void test_full(void **state)
 		    def.grant_ttl_ns * 10000000 / def.control_interval_ns);
 	assert_true(cfg.params.refresh_ns == def.refresh_ns * 10000000 / def.control_interval_ns);
 	assert_int_equal(cfg.fail_open, TITAD_FAIL_OPEN_LINE_RATE);
+	assert_false(cfg.loss_count);
 	assert_int_equal(cfg.n_bind, 2);
 	assert_int_equal(cfg.n_static, 3);
 	assert_int_equal(cfg.key_id, 7);
@@ -201,6 +204,8 @@ static const struct {
 	  "t.conf:4: metrics-listen: '9100' is not host:port, [v6]:port or off" },
 	{ BASE "[daemon]\nxdp-mode = fast\n",
 	  "t.conf:4: xdp-mode: 'fast' is not one of auto, native, generic, off" },
+	{ BASE "[daemon]\nloss-count = yes\n",
+	  "t.conf:4: loss-count: 'yes' is not one of on, off" },
 	{ BASE "[controller]\ninterval = 1\n",
 	  "t.conf:4: interval: '1' is not a duration (e.g. 1ms, 500us, 2s)" },
 	{ BASE "[controller]\ninterval = 0ms\n",

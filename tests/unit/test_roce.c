@@ -290,14 +290,54 @@ static void test_bad_ip(void **state)
 	assert_int_equal(r.l3, 4);
 }
 
+/* A stream of SENDs that loses packets at random (a fixed xorshift seed)
+ * and sometimes delivers a packet a few places late: the count is exactly
+ * the packets lost plus one per late packet (its gap was counted when the
+ * later ones overtook it), across several 24-bit wraps. */
+static void test_psn_random_loss(void **state)
+{
+	struct tita_roce_psn_state st = { 0 };
+	uint64_t x = 0x9e3779b97f4a7c15ull, lost = 0, late = 0, missing = 0;
+	uint32_t psn = 0xfff000, held = 0;
+	int holding = 0;
+
+	(void)state;
+	for (int i = 0; i < 200000; i++, psn = (psn + 1) & 0xffffff) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		if (i > 0 && x % 50 == 0) { /* lost: 2 % */
+			lost++;
+			continue;
+		}
+		if (i > 0 && !holding && x % 97 == 1) { /* held back behind the next one */
+			held = psn;
+			holding = 1;
+			late++;
+			continue;
+		}
+		missing += tita_roce_psn_observe(&st, 0x04, psn);
+		if (holding) {
+			missing += tita_roce_psn_observe(&st, 0x04, held);
+			holding = 0;
+		}
+	}
+	assert_true(lost > 3000 && late > 1000);
+	assert_int_equal(missing, lost + late);
+	/* A restart is not loss; ACKs are not followed. */
+	assert_int_equal(tita_roce_psn_observe(&st, 0x04, (psn + 0x400000) & 0xffffff), 0);
+	assert_int_equal(tita_roce_psn_observe(&st, 0x11, psn), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_v4_fields),    cmocka_unit_test(test_every_cut),
-		cmocka_unit_test(test_opcodes),	     cmocka_unit_test(test_unknown_opcode),
-		cmocka_unit_test(test_reason_names), cmocka_unit_test(test_v6_ext),
-		cmocka_unit_test(test_v6_fragments), cmocka_unit_test(test_v6_ah_length),
-		cmocka_unit_test(test_vlan_depth),   cmocka_unit_test(test_bad_ip),
+		cmocka_unit_test(test_v4_fields),	cmocka_unit_test(test_every_cut),
+		cmocka_unit_test(test_opcodes),		cmocka_unit_test(test_unknown_opcode),
+		cmocka_unit_test(test_reason_names),	cmocka_unit_test(test_v6_ext),
+		cmocka_unit_test(test_v6_fragments),	cmocka_unit_test(test_v6_ah_length),
+		cmocka_unit_test(test_vlan_depth),	cmocka_unit_test(test_bad_ip),
+		cmocka_unit_test(test_psn_random_loss),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
