@@ -633,7 +633,10 @@ static int read_snapshot(struct model *m, const struct tita_prom_doc *d, const s
 				m->inst[j].view[loss ? V_TX_LOSS : V_TX_BLOCKED] += v;
 				m->inst[j].view_n[loss ? V_TX_LOSS : V_TX_BLOCKED]++;
 			}
-			if (v > 0)
+			/* Shortfall lines of 0 count too: a link's mean is over
+			 * every pair through it, not only those falling short
+			 * (background traffic makes a few pairs anywhere short). */
+			if (v > 0 || !loss)
 				rc = vote(m, rx ? j : i, rx ? i : j,
 					  spine && spine[0] ? spine : NULL, v, loss);
 			continue;
