@@ -48,6 +48,8 @@ void tita_diag_params_default(struct tita_diag_params *p)
 	p->pause_factor = 10;
 	p->job_rate_factor = 0.7;
 	p->min_score = 1.0;
+	p->rx_short_alone_floor = 0.5;
+	p->rx_short_alone_margin = 0.15;
 }
 
 const char *tita_diag_kind_name(enum tita_diag_kind k)
@@ -328,6 +330,10 @@ struct model {
 	uint32_t n_jobs;
 	uint64_t no_instance, jobs_dropped;
 	double med[N_F], q90[N_F];
+	/* Receivers' shortfall on pairs from each host (its mean over their
+	 * pair lines): the two highest, and whose is the highest. */
+	double rx_short_top, rx_short_second;
+	uint32_t rx_short_top_inst;
 	double *tmp; /* n_inst doubles */
 };
 
@@ -945,6 +951,37 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 							 "tita_health_job_tx_bytes_per_second",
 							 mine, ", job median ", med);
 				}
+			} else if (i == m->rx_short_top_inst && app > p->app_limited_margin / 2 &&
+				   m->rx_short_top >= p->rx_short_alone_floor &&
+				   m->rx_short_top - m->rx_short_second >=
+					   p->rx_short_alone_margin) {
+				/*
+				 * Its receivers miss what they granted it, and
+				 * from it alone: in a ring without other traffic
+				 * a slow host link spreads to every rank (each
+				 * waits on its upstream, none is blocked, CE
+				 * stays 0), but only the culprit's downstream
+				 * keeps falling short on its pair, and the
+				 * culprit waits (application-limited) more than
+				 * the others, though far less than a slow
+				 * application (the rule above).
+				 */
+				s = suspect_new(ss, TITA_DIAG_SLOW_LINK,
+						1 + (m->rx_short_top - m->rx_short_second) /
+								p->rx_short_alone_margin);
+				if (!s)
+					return -ENOMEM;
+				host_suspect(s, h, true);
+				evidence(s, NULL,
+					 "receivers' tita_health_pair_shortfall_ratio on pairs "
+					 "from it, mean",
+					 m->rx_short_top, ", next host ", m->rx_short_second);
+				evidence(s, who(h, wb), "tita_health_tx_app_limited_ratio",
+					 h->mean[F_APP], ", median ", m->med[F_APP]);
+				evidence(s, who(h, wb), "tita_health_tx_bytes_per_second",
+					 h->mean[F_TX], ", median ", m->med[F_TX]);
+				evidence(s, who(h, wb), "tita_health_ce_ratio", h->mean[F_CE],
+					 ", median ", m->med[F_CE]);
 			} else if ((ce_u >= 1 || (pauses && blocked_u >= 1)) &&
 				   ce_u + blocked_u + support >= 2.5) {
 				/* A NIC that cannot take what arrives pauses its
@@ -1205,6 +1242,22 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 		/* median() sorted them: the 90th percentile, the top of the
 		 * healthy hosts' spread, which one culprit does not move. */
 		m.q90[f] = nv ? vals[(uint32_t)(0.9 * (nv - 1) + 0.5)] : 0;
+	}
+	m.rx_short_top_inst = UINT32_MAX;
+	for (uint32_t i = 0; i < m.n_inst; i++) {
+		double v;
+
+		if (!m.inst[i].view_n[V_RX_SHORT])
+			continue;
+		v = m.inst[i].view[V_RX_SHORT] / m.inst[i].view_n[V_RX_SHORT];
+		if (m.rx_short_top_inst == UINT32_MAX || v > m.rx_short_top) {
+			if (m.rx_short_top_inst != UINT32_MAX)
+				m.rx_short_second = m.rx_short_top;
+			m.rx_short_top = v;
+			m.rx_short_top_inst = i;
+		} else if (v > m.rx_short_second) {
+			m.rx_short_second = v;
+		}
 	}
 	rc = candidates_hosts(&m, &ss);
 	if (!rc)

@@ -36,7 +36,11 @@ enum fault {
 	/* Healthy: most pairs through leaf 1's uplinks get all they were
 	 * granted, one pair of each of its hosts falls far short (background
 	 * traffic's incast somewhere): no slow uplink. */
-	SCATTERED_SHORT
+	SCATTERED_SHORT,
+	/* A slow host link in a ring without other traffic: lock-step, no
+	 * CE, nobody blocked; its receivers fall short on its pairs alone
+	 * and it waits somewhat more than the others. */
+	SLOW_LINK_RING
 };
 
 struct gen {
@@ -118,7 +122,10 @@ static void snapshot(struct gen *g)
 		gauge(g, "tita_health_tx_blocked_ratio", h,
 		      (slow_link(g, h) ? 0.7 : 0.1) + noise(g, 0.05));
 		gauge(g, "tita_health_tx_app_limited_ratio", h,
-		      (g->fault == SLOW_HOST && h == g->culprit ? 0.8 : 0.1) + noise(g, 0.05));
+		      (g->fault == SLOW_HOST && h == g->culprit	     ? 0.8 :
+		       g->fault == SLOW_LINK_RING && h == g->culprit ? 0.4 :
+								       0.1) +
+			      noise(g, 0.05));
 		gauge(g, "tita_health_rx_shortfall_ratio", h,
 		      (slow_link(g, h) ? 0.6 : 0.05) + noise(g, 0.03));
 		gauge(g, "tita_health_ce_ratio", h,
@@ -162,7 +169,9 @@ static void snapshot(struct gen *g)
 			}
 			if (!dead(g, rx_peer)) {
 				pair(g, "tita_health_pair_shortfall_ratio", h, rx_peer, "rx", sp_rx,
-				     rx_base + (g->fault == SLOW_NIC && rx_peer == g->culprit ?
+				     rx_base + ((g->fault == SLOW_NIC ||
+						 g->fault == SLOW_LINK_RING) &&
+								rx_peer == g->culprit ?
 							0.6 :
 							0));
 				pair(g, "tita_health_pair_loss_ratio", h, rx_peer, "rx", sp_rx,
@@ -264,6 +273,9 @@ static void test_faults(void **state)
 	assert_true(evidence_has(&r.suspects[0], "pause_tx_per_second 800"));
 	run(SLOW_HOST_LINK, 22, 0, 8, &r);
 	expect_top(&r, TITA_DIAG_SLOW_LINK, "host link of h22", TITA_DIAG_SLOW, "ce_ratio");
+	run(SLOW_LINK_RING, 13, 0, 8, &r);
+	expect_top(&r, TITA_DIAG_SLOW_LINK, "host link of h13", TITA_DIAG_SLOW,
+		   "receivers' tita_health_pair_shortfall_ratio");
 	run(PFC, 30, 0, 9, &r);
 	expect_top(&r, TITA_DIAG_PFC_STORM, "h30", TITA_DIAG_SLOW, "pause_tx_per_second");
 	run(LOSSY_SPINE, 2, 3, 10, &r);
