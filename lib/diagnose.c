@@ -22,11 +22,16 @@
  *     pairs from it, senders' blocked ratio and retransmissions toward it,
  *     peers that name it silent (the last decides a dead host's
  *     confidence; the rest is evidence, and feeds the votes below).
+ *     Receivers falling short on one host's pairs alone, far more than on
+ *     any other's, name its link slow where nothing else does (a ring
+ *     without other traffic runs in lock-step: no CE, nobody blocked).
  *  4. Path voting, as 007 does: every pair line spreads its loss (or
  *     shortfall) over the links of its path (the two host links and,
  *     across leaves, both leaves' uplinks); pairs that know their spine
  *     also vote for the leaf-spine links, which names the uplink. The link
- *     that collects far more than its share is the suspect.
+ *     that collects far more than its share is the suspect; a slow link's
+ *     shortfall is the mean over every pair line through it, the lines
+ *     without any shortfall too.
  *  5. Every candidate gets a score (how many margins it stands out by);
  *     the highest ranks first, and below min_score nothing is reported.
  */
