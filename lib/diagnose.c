@@ -1133,7 +1133,9 @@ static int candidates_links(struct model *m, struct suspects *ss)
 			if (l->place == TITA_DIAG_AT_HOST_LINK || l->n_short < 4)
 				continue;
 			mean = l->raw_short / l->n_short_lines;
-			if (mean - med < 2 * p->ratio_margin || mean < 0.5)
+			/* 0.3, not 0.5: the mean now counts the pairs without
+			 * shortfall too. */
+			if (mean - med < 2 * p->ratio_margin || mean < 0.3)
 				continue;
 			sc = (mean - med) / p->ratio_margin * fmin(1, l->n_short / 8.0);
 			if (sc < 1)
