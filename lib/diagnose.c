@@ -22,11 +22,16 @@
  *     pairs from it, senders' blocked ratio and retransmissions toward it,
  *     peers that name it silent (the last decides a dead host's
  *     confidence; the rest is evidence, and feeds the votes below).
+ *     Receivers falling short on one host's pairs alone, far more than on
+ *     any other's, name its link slow where nothing else does (a ring
+ *     without other traffic runs in lock-step: no CE, nobody blocked).
  *  4. Path voting, as 007 does: every pair line spreads its loss (or
  *     shortfall) over the links of its path (the two host links and,
  *     across leaves, both leaves' uplinks); pairs that know their spine
  *     also vote for the leaf-spine links, which names the uplink. The link
- *     that collects far more than its share is the suspect.
+ *     that collects far more than its share is the suspect; a slow link's
+ *     shortfall is the mean over every pair line through it, the lines
+ *     without any shortfall too.
  *  5. Every candidate gets a score (how many margins it stands out by);
  *     the highest ranks first, and below min_score nothing is reported.
  */
@@ -48,6 +53,8 @@ void tita_diag_params_default(struct tita_diag_params *p)
 	p->pause_factor = 10;
 	p->job_rate_factor = 0.7;
 	p->min_score = 1.0;
+	p->rx_short_alone_floor = 0.5;
+	p->rx_short_alone_margin = 0.15;
 }
 
 const char *tita_diag_kind_name(enum tita_diag_kind k)
@@ -328,6 +335,10 @@ struct model {
 	uint32_t n_jobs;
 	uint64_t no_instance, jobs_dropped;
 	double med[N_F], q90[N_F];
+	/* Receivers' shortfall on pairs from each host (its mean over their
+	 * pair lines): the two highest, and whose is the highest. */
+	double rx_short_top, rx_short_second;
+	uint32_t rx_short_top_inst;
 	double *tmp; /* n_inst doubles */
 };
 
@@ -633,7 +644,10 @@ static int read_snapshot(struct model *m, const struct tita_prom_doc *d, const s
 				m->inst[j].view[loss ? V_TX_LOSS : V_TX_BLOCKED] += v;
 				m->inst[j].view_n[loss ? V_TX_LOSS : V_TX_BLOCKED]++;
 			}
-			if (v > 0)
+			/* Shortfall lines of 0 count too: a link's mean is over
+			 * every pair through it, not only those falling short
+			 * (background traffic makes a few pairs anywhere short). */
+			if (v > 0 || !loss)
 				rc = vote(m, rx ? j : i, rx ? i : j,
 					  spine && spine[0] ? spine : NULL, v, loss);
 			continue;
@@ -980,6 +994,37 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 					evidence(s, who(h, wb), "tita_health_pause_tx_per_second",
 						 h->mean[F_PAUSE_TX], ", median ",
 						 m->med[F_PAUSE_TX]);
+			} else if (i == m->rx_short_top_inst && app > p->app_limited_margin / 2 &&
+				   m->rx_short_top >= p->rx_short_alone_floor &&
+				   m->rx_short_top - m->rx_short_second >=
+					   p->rx_short_alone_margin) {
+				/*
+				 * Its receivers miss what they granted it, and
+				 * from it alone: in a ring without other traffic
+				 * a slow host link spreads to every rank (each
+				 * waits on its upstream, none is blocked, CE
+				 * stays 0), but only the culprit's downstream
+				 * keeps falling short on its pair, and the
+				 * culprit waits (application-limited) more than
+				 * the others, though far less than a slow
+				 * application (the rule above).
+				 */
+				s = suspect_new(ss, TITA_DIAG_SLOW_LINK,
+						1 + (m->rx_short_top - m->rx_short_second) /
+								p->rx_short_alone_margin);
+				if (!s)
+					return -ENOMEM;
+				host_suspect(s, h, true);
+				evidence(s, NULL,
+					 "receivers' tita_health_pair_shortfall_ratio on pairs "
+					 "from it, mean",
+					 m->rx_short_top, ", next host ", m->rx_short_second);
+				evidence(s, who(h, wb), "tita_health_tx_app_limited_ratio",
+					 h->mean[F_APP], ", median ", m->med[F_APP]);
+				evidence(s, who(h, wb), "tita_health_tx_bytes_per_second",
+					 h->mean[F_TX], ", median ", m->med[F_TX]);
+				evidence(s, who(h, wb), "tita_health_ce_ratio", h->mean[F_CE],
+					 ", median ", m->med[F_CE]);
 			}
 		}
 	}
@@ -1092,7 +1137,9 @@ static int candidates_links(struct model *m, struct suspects *ss)
 			if (l->place == TITA_DIAG_AT_HOST_LINK || l->n_short < 4)
 				continue;
 			mean = l->raw_short / l->n_short_lines;
-			if (mean - med < 2 * p->ratio_margin || mean < 0.5)
+			/* 0.3, not 0.5: the mean now counts the pairs without
+			 * shortfall too. */
+			if (mean - med < 2 * p->ratio_margin || mean < 0.3)
 				continue;
 			sc = (mean - med) / p->ratio_margin * fmin(1, l->n_short / 8.0);
 			if (sc < 1)
@@ -1213,6 +1260,22 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 			if (nv >= 2 && q > nv - 2)
 				q = nv - 2;
 			m.q90[f] = nv ? vals[q] : 0;
+		}
+	}
+	m.rx_short_top_inst = UINT32_MAX;
+	for (uint32_t i = 0; i < m.n_inst; i++) {
+		double v;
+
+		if (!m.inst[i].view_n[V_RX_SHORT])
+			continue;
+		v = m.inst[i].view[V_RX_SHORT] / m.inst[i].view_n[V_RX_SHORT];
+		if (m.rx_short_top_inst == UINT32_MAX || v > m.rx_short_top) {
+			if (m.rx_short_top_inst != UINT32_MAX)
+				m.rx_short_second = m.rx_short_top;
+			m.rx_short_top = v;
+			m.rx_short_top_inst = i;
+		} else if (v > m.rx_short_second) {
+			m.rx_short_second = v;
 		}
 	}
 	rc = candidates_hosts(&m, &ss);

@@ -154,8 +154,8 @@ static int read_file(const char *path, char **buf, size_t *len, char *err)
 
 static int load_file(struct diag_snaps *s, const char *path, char *err)
 {
-	char *buf;
-	size_t len;
+	char *buf = NULL; /* -O3 cannot see read_file sets both on success */
+	size_t len = 0;
 	int rc = read_file(path, &buf, &len, err);
 
 	if (rc)

@@ -86,6 +86,9 @@ struct tita_diag_params {
 	double pause_factor; /* a pause rate this many times the median stands out */
 	double job_rate_factor; /* a rank below this share of its job's median is slow */
 	double min_score; /* below this nobody is a suspect */
+	/* Receivers' shortfall on pairs from one host above this, and this
+	 * far above the next host's: its sending link is slow. */
+	double rx_short_alone_floor, rx_short_alone_margin;
 };
 
 void tita_diag_params_default(struct tita_diag_params *p);
