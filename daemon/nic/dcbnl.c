@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "dcbnl.h"
+#include "nlattr_walk.h"
 
 _Static_assert(sizeof(struct ieee_maxrate) == TITA_DCB_MAX_TCS * sizeof(uint64_t),
 	       "ieee_maxrate is eight u64");
@@ -78,29 +79,6 @@ int tita_dcb_build_set_maxrate(void *buf, size_t size, uint32_t seq, const char 
 	return (int)nlh->nlmsg_len;
 }
 
-/* Walk [p, p+len) as attributes; fn sees each valid one. -EBADMSG when a
- * length does not add up. */
-static int walk(const char *p, size_t len, int (*fn)(const struct nlattr *, void *), void *ctx)
-{
-	const char *end = p + len;
-
-	while (p < end) {
-		const struct nlattr *a = (const struct nlattr *)p;
-		size_t left = (size_t)(end - p);
-		int r;
-
-		if (left < sizeof(*a) || a->nla_len < sizeof(*a) || a->nla_len > left)
-			return -EBADMSG;
-		r = fn(a, ctx);
-		if (r)
-			return r;
-		if ((size_t)MNL_ALIGN(a->nla_len) >= left)
-			break;
-		p += MNL_ALIGN(a->nla_len);
-	}
-	return 0;
-}
-
 struct get_ctx {
 	uint64_t *kbps;
 	bool found;
@@ -126,7 +104,7 @@ static int top_attr_get(const struct nlattr *a, void *vctx)
 {
 	if (mnl_attr_get_type(a) != DCB_ATTR_IEEE)
 		return 0;
-	return walk(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a), ieee_attr, vctx);
+	return nlattr_walk(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a), ieee_attr, vctx);
 }
 
 /* Check one reply message's header: its payload (after struct dcbmsg) in
@@ -163,7 +141,7 @@ int tita_dcb_parse_get(const void *buf, size_t len, uint64_t ret_kbps[TITA_DCB_M
 
 	if (r)
 		return r > 0 ? -EBADMSG : r;
-	r = walk(p, plen, top_attr_get, &c);
+	r = nlattr_walk(p, plen, top_attr_get, &c);
 	if (r)
 		return r;
 	if (!c.found)
@@ -193,7 +171,7 @@ int tita_dcb_parse_set(const void *buf, size_t len)
 
 	if (r)
 		return r > 0 ? 0 : r;
-	r = walk(p, plen, top_attr_set, &status);
+	r = nlattr_walk(p, plen, top_attr_set, &status);
 	if (r)
 		return r;
 	if (status < 0)

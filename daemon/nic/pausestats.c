@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "pausestats.h"
+#include "nlattr_walk.h"
 
 _Static_assert(TITA_PAUSE_STRING_LEN == ETH_GSTRING_LEN, "driver statistics names are 32 bytes");
 
@@ -75,29 +76,6 @@ int tita_pause_build_get(void *buf, size_t size, uint32_t seq, uint16_t family, 
 	return (int)nlh->nlmsg_len;
 }
 
-/* Walk [p, p+len) as attributes; fn sees each valid one. -EBADMSG when a
- * length does not add up. */
-static int walk(const char *p, size_t len, int (*fn)(const struct nlattr *, void *), void *ctx)
-{
-	const char *end = p + len;
-
-	while (p < end) {
-		const struct nlattr *a = (const struct nlattr *)p;
-		size_t left = (size_t)(end - p);
-		int r;
-
-		if (left < sizeof(*a) || a->nla_len < sizeof(*a) || a->nla_len > left)
-			return -EBADMSG;
-		r = fn(a, ctx);
-		if (r)
-			return r;
-		if ((size_t)MNL_ALIGN(a->nla_len) >= left)
-			break;
-		p += MNL_ALIGN(a->nla_len);
-	}
-	return 0;
-}
-
 /* One reply message: its attributes (after the genl header) in ret_p and
  * ret_len; the kernel's -errno for NLMSG_ERROR (1 for a bare ACK). */
 static int reply_attrs(const void *buf, size_t len, uint16_t want_type, uint8_t want_cmd,
@@ -147,7 +125,7 @@ int tita_pause_parse_family(const void *buf, size_t len, uint16_t *ret_family)
 
 	if (r)
 		return r > 0 ? -EBADMSG : r;
-	r = walk(p, plen, family_attr, &id);
+	r = nlattr_walk(p, plen, family_attr, &id);
 	if (r)
 		return r;
 	/* 0 is NLMSG_NOOP's type and GENL_ID_CTRL the controller's: neither
@@ -186,7 +164,7 @@ static int pause_attr(const struct nlattr *a, void *ctx)
 {
 	if ((mnl_attr_get_type(a) & NLA_TYPE_MASK) != ETHTOOL_A_PAUSE_STATS)
 		return 0;
-	return walk(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a), stat_attr, ctx);
+	return nlattr_walk(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a), stat_attr, ctx);
 }
 
 int tita_pause_parse_get(const void *buf, size_t len, struct tita_pause_counts *ret)
@@ -207,7 +185,7 @@ int tita_pause_parse_get(const void *buf, size_t len, struct tita_pause_counts *
 	r = reply_attrs(buf, len, type, ETHTOOL_MSG_PAUSE_GET_REPLY, &p, &plen);
 	if (r)
 		return r > 0 ? -EBADMSG : r;
-	r = walk(p, plen, pause_attr, &c);
+	r = nlattr_walk(p, plen, pause_attr, &c);
 	if (r)
 		return r;
 	/* A driver without get_pause_stats answers with an empty nest: the
