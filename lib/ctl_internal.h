@@ -82,10 +82,9 @@ enum fab_path {
 	PATH_MOVING, /* told to take another source port, not applied yet */
 	/* A source port of tita's whose spine nobody probed: in a leaf that
 	 * is not oversubscribed, a pair whose message went whole or that had
-	 * a small share of its NIC when it began (what it
-	 * probes is decided at its first demand, ctl_fabric_tx_started),
-	 * counted as spread over the spines (many such pairs are, by the
-	 * hash), until it grows large. */
+	 * a small share of its NIC when it began (decided at its first
+	 * demand, ctl_fabric_tx_started), counted as spread over the spines
+	 * (many such pairs are, by the hash), until it grows large. */
 	PATH_SPREAD,
 };
 
