@@ -345,33 +345,48 @@ static struct hpeer *peer_slot(struct hpeer *tab, uint32_t mask, uint32_t port,
 	}
 }
 
-/* Doubles the peer tables, the spare too (0), or says why not. */
-static int grow_peers(struct tita_health *h)
+/*
+ * Doubles a table of live entries and its spare (0), or says why not
+ * (-ENOSPC at the bound, -ENOMEM); reinsert puts a used entry into the
+ * new live table.
+ */
+static int grow_table(void **live, void **spare, uint32_t *mask, uint32_t mask_max, size_t size,
+		      void (*reinsert)(void *table, uint32_t mask, const void *entry))
 {
-	uint32_t mask = 2 * h->peer_mask + 1;
-	struct hpeer *live, *spare;
+	uint32_t new_mask = 2 * *mask + 1;
+	void *t = NULL, *sp = NULL;
 
-	if (h->peer_mask >= h->peer_mask_max)
+	if (*mask >= mask_max)
 		return -ENOSPC;
-	live = calloc((size_t)mask + 1, sizeof(*live));
-	spare = calloc((size_t)mask + 1, sizeof(*spare));
-	if (!live || !spare) {
-		free(live);
-		free(spare);
+	t = calloc((size_t)new_mask + 1, size);
+	sp = calloc((size_t)new_mask + 1, size);
+	if (!t || !sp) {
+		free(t);
+		free(sp);
 		return -ENOMEM;
 	}
-	for (uint32_t i = 0; i <= h->peer_mask; i++) {
-		const struct hpeer *e = &h->peers[i];
-
-		if (e->used)
-			*peer_slot(live, mask, e->port, &e->remote) = *e;
-	}
-	free(h->peers);
-	free(h->peers_spare);
-	h->peers = live;
-	h->peers_spare = spare;
-	h->peer_mask = mask;
+	for (uint32_t i = 0; i <= *mask; i++)
+		reinsert(t, new_mask, (const char *)*live + (size_t)i * size);
+	free(*live);
+	free(*spare);
+	*live = t;
+	*spare = sp;
+	*mask = new_mask;
 	return 0;
+}
+
+static void peer_reinsert(void *table, uint32_t mask, const void *entry)
+{
+	const struct hpeer *e = entry;
+
+	if (e->used)
+		*peer_slot(table, mask, e->port, &e->remote) = *e;
+}
+
+static int grow_peers(struct tita_health *h)
+{
+	return grow_table((void **)&h->peers, (void **)&h->peers_spare, &h->peer_mask,
+			  h->peer_mask_max, sizeof(*h->peers), peer_reinsert);
 }
 
 /* A pair with the peer was fed: the peer counts for silence from now on,
@@ -425,33 +440,18 @@ static struct hflow *flow_slot(struct hflow *tab, uint32_t mask, uint32_t port,
 	}
 }
 
-/* Doubles the flow tables, the spare too (0), or says why not. */
+static void flow_reinsert(void *table, uint32_t mask, const void *entry)
+{
+	const struct hflow *e = entry;
+
+	if (e->used)
+		*flow_slot(table, mask, e->port, &e->remote, e->job_id, e->role) = *e;
+}
+
 static int grow_flows(struct tita_health *h)
 {
-	uint32_t mask = 2 * h->flow_mask + 1;
-	struct hflow *live, *spare;
-
-	if (h->flow_mask >= h->flow_mask_max)
-		return -ENOSPC;
-	live = calloc((size_t)mask + 1, sizeof(*live));
-	spare = calloc((size_t)mask + 1, sizeof(*spare));
-	if (!live || !spare) {
-		free(live);
-		free(spare);
-		return -ENOMEM;
-	}
-	for (uint32_t i = 0; i <= h->flow_mask; i++) {
-		const struct hflow *e = &h->flows[i];
-
-		if (e->used)
-			*flow_slot(live, mask, e->port, &e->remote, e->job_id, e->role) = *e;
-	}
-	free(h->flows);
-	free(h->flows_spare);
-	h->flows = live;
-	h->flows_spare = spare;
-	h->flow_mask = mask;
-	return 0;
+	return grow_table((void **)&h->flows, (void **)&h->flows_spare, &h->flow_mask,
+			  h->flow_mask_max, sizeof(*h->flows), flow_reinsert);
 }
 
 /*
