@@ -55,6 +55,9 @@ void tita_diag_params_default(struct tita_diag_params *p)
 	p->min_score = 1.0;
 	p->rx_short_alone_floor = 0.5;
 	p->rx_short_alone_margin = 0.15;
+	p->lockstep_tx_spread_ratio = 0.1;
+	p->lockstep_short_floor = 0.35;
+	p->lockstep_app_margin = 0.08;
 }
 
 const char *tita_diag_kind_name(enum tita_diag_kind k)
@@ -339,6 +342,9 @@ struct model {
 	 * pair lines): the two highest, and whose is the highest. */
 	double rx_short_top, rx_short_second;
 	uint32_t rx_short_top_inst;
+	/* The two highest application-limited ratios, and whose is the top. */
+	double app_top, app_second;
+	uint32_t app_top_inst;
 	double *tmp; /* n_inst doubles */
 };
 
@@ -809,6 +815,18 @@ static void host_suspect(struct tita_diag_suspect *s, const struct inst *h, bool
 	t_str(&t, h->name);
 }
 
+/* A collective in lock-step, held back: every host sends at about one
+ * rate, none is blocked or marked, and the median receiver falls short. */
+static bool lockstep(const struct model *m)
+{
+	const struct tita_diag_params *p = m->p;
+
+	return m->med[F_TX] > 0 &&
+	       m->q90[F_TX] <= (1 + p->lockstep_tx_spread_ratio) * m->med[F_TX] &&
+	       m->q90[F_BLOCKED] < p->blocked_margin / 5 && m->q90[F_CE] < p->ce_margin / 2 &&
+	       m->med[F_SHORT] >= p->lockstep_short_floor;
+}
+
 static int candidates_hosts(struct model *m, struct suspects *ss)
 {
 	const struct tita_diag_params *p = m->p;
@@ -917,7 +935,12 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 			/* CE: tita keeps queues short, so little marking is the
 			 * norm; a host marked above the others' top, and several
 			 * times it, stands out even at a few percent. */
-			double ce_u = ce > p->ce_margin && h->mean[F_CE] > 3 * m->q90[F_CE] ?
+			/* A slow link of the host's own slows what it receives
+			 * too, so its grants fall short more than most; CE on a
+			 * host that receives as well as the others was marked
+			 * elsewhere on the way (a slow uplink). */
+			double ce_u = ce > p->ce_margin && h->mean[F_CE] > 3 * m->q90[F_CE] &&
+						      h->mean[F_SHORT] > m->med[F_SHORT] ?
 					      ce / p->ce_margin :
 					      0;
 			double blocked_u =
@@ -1025,6 +1048,41 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 					 h->mean[F_TX], ", median ", m->med[F_TX]);
 				evidence(s, who(h, wb), "tita_health_ce_ratio", h->mean[F_CE],
 					 ", median ", m->med[F_CE]);
+			} else if (i == m->app_top_inst && lockstep(m) &&
+				   app > p->lockstep_app_margin &&
+				   h->mean[F_APP] - m->app_second > p->lockstep_app_margin / 2 &&
+				   h->mean[F_APP] < m->q90[F_APP] + p->app_limited_margin) {
+				/*
+				 * Past the onset of a slow host link in a
+				 * collective with nothing else running: every
+				 * rank runs at the slowest member's rate, so
+				 * nobody is blocked, nothing queues and every
+				 * receiver falls short alike. The member whose
+				 * own link is slow receives as slowly as it
+				 * sends, so its transfers find nothing waiting
+				 * more often than anyone's: it is
+				 * application-limited above the others, though
+				 * far less than a slow application (the first
+				 * rule).
+				 */
+				s = suspect_new(ss, TITA_DIAG_SLOW_LINK,
+						1 + (app - p->lockstep_app_margin) /
+								p->lockstep_app_margin);
+				if (!s)
+					return -ENOMEM;
+				host_suspect(s, h, true);
+				evidence(s, who(h, wb), "tita_health_tx_app_limited_ratio",
+					 h->mean[F_APP], ", others' top (q90) ", m->q90[F_APP]);
+				evidence(
+					s, NULL,
+					"every host sends at one rate: tita_health_tx_bytes_per_second "
+					"median",
+					m->med[F_TX], ", q90 ", m->q90[F_TX]);
+				evidence(s, NULL, "tita_health_rx_shortfall_ratio, median",
+					 m->med[F_SHORT], ", q90 ", m->q90[F_SHORT]);
+				evidence(s, NULL, "nothing queues: tita_health_ce_ratio q90",
+					 m->q90[F_CE], ", tita_health_tx_blocked_ratio q90 ",
+					 m->q90[F_BLOCKED]);
 			}
 		}
 	}
@@ -1134,14 +1192,23 @@ static int candidates_links(struct model *m, struct suspects *ss)
 			struct tita_diag_suspect *s;
 			struct text t;
 
-			if (l->place == TITA_DIAG_AT_HOST_LINK || l->n_short < 4)
+			if (l->place == TITA_DIAG_AT_HOST_LINK || l->n_short < 8)
 				continue;
 			mean = l->raw_short / l->n_short_lines;
 			/* 0.3, not 0.5: the mean now counts the pairs without
 			 * shortfall too. */
 			if (mean - med < 2 * p->ratio_margin || mean < 0.3)
 				continue;
-			sc = (mean - med) / p->ratio_margin * fmin(1, l->n_short / 8.0);
+			/*
+			 * Ranked by the shortfall in excess of the median link's,
+			 * summed over the lines through it (in margins, per
+			 * eight lines): a slow uplink backs up its spine, whose
+			 * pauses slow the other leaves' links to it as well, and
+			 * their lines fall as short on average; but the slow link
+			 * lies on both directions of its leaf's traffic through
+			 * that spine, so more of the excess passes through it.
+			 */
+			sc = l->n_short_lines * (mean - med) / (8 * p->ratio_margin);
 			if (sc < 1)
 				continue;
 			s = suspect_new(ss, TITA_DIAG_SLOW_LINK, sc);
@@ -1276,6 +1343,21 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 			m.rx_short_top_inst = i;
 		} else if (v > m.rx_short_second) {
 			m.rx_short_second = v;
+		}
+	}
+	m.app_top_inst = UINT32_MAX;
+	for (uint32_t i = 0; i < m.n_inst; i++) {
+		double v = m.inst[i].mean[F_APP];
+
+		if (!m.inst[i].n_up || !m.inst[i].up_last)
+			continue;
+		if (m.app_top_inst == UINT32_MAX || v > m.app_top) {
+			if (m.app_top_inst != UINT32_MAX)
+				m.app_second = m.app_top;
+			m.app_top = v;
+			m.app_top_inst = i;
+		} else if (v > m.app_second) {
+			m.app_second = v;
 		}
 	}
 	rc = candidates_hosts(&m, &ss);

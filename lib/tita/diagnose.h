@@ -89,6 +89,13 @@ struct tita_diag_params {
 	/* Receivers' shortfall on pairs from one host above this, and this
 	 * far above the next host's: its sending link is slow. */
 	double rx_short_alone_floor, rx_short_alone_margin;
+	/* A collective in lock-step (every host sends at one rate, within
+	 * this ratio of the median, and nothing queues) that every receiver
+	 * finds short of what it grants (the median host's shortfall above
+	 * lockstep_short_floor) is held back by one member: the host that
+	 * waits on its own link, application-limited this far above the
+	 * others' top (q90) and the next host. */
+	double lockstep_tx_spread_ratio, lockstep_short_floor, lockstep_app_margin;
 };
 
 void tita_diag_params_default(struct tita_diag_params *p);
