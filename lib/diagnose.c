@@ -58,6 +58,7 @@ void tita_diag_params_default(struct tita_diag_params *p)
 	p->lockstep_tx_spread_ratio = 0.1;
 	p->lockstep_short_floor = 0.35;
 	p->lockstep_app_margin = 0.08;
+	p->lockstep_app_host_floor = 0.8;
 }
 
 const char *tita_diag_kind_name(enum tita_diag_kind k)
@@ -815,16 +816,15 @@ static void host_suspect(struct tita_diag_suspect *s, const struct inst *h, bool
 	t_str(&t, h->name);
 }
 
-/* A collective in lock-step, held back: every host sends at about one
- * rate, none is blocked or marked, and the median receiver falls short. */
-static bool lockstep(const struct model *m)
+/* A collective in lock-step: every host sends at about one rate, and none
+ * but perhaps one is blocked or marked. */
+static bool lockstep_quiet(const struct model *m)
 {
 	const struct tita_diag_params *p = m->p;
 
 	return m->med[F_TX] > 0 &&
 	       m->q90[F_TX] <= (1 + p->lockstep_tx_spread_ratio) * m->med[F_TX] &&
-	       m->q90[F_BLOCKED] < p->blocked_margin / 5 && m->q90[F_CE] < p->ce_margin / 2 &&
-	       m->med[F_SHORT] >= p->lockstep_short_floor;
+	       m->q90[F_BLOCKED] < p->blocked_margin / 5 && m->q90[F_CE] < p->ce_margin / 2;
 }
 
 static int candidates_hosts(struct model *m, struct suspects *ss)
@@ -935,21 +935,31 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 			/* CE: tita keeps queues short, so little marking is the
 			 * norm; a host marked above the others' top, and several
 			 * times it, stands out even at a few percent. */
-			/* A slow link of the host's own slows what it receives
-			 * too, so its grants fall short more than most; CE on a
-			 * host that receives as well as the others was marked
-			 * elsewhere on the way (a slow uplink). */
-			double ce_u = ce > p->ce_margin && h->mean[F_CE] > 3 * m->q90[F_CE] &&
-						      h->mean[F_SHORT] > m->med[F_SHORT] ?
-					      ce / p->ce_margin :
-					      0;
 			double blocked_u =
 				blocked > p->blocked_margin ? blocked / p->blocked_margin : 0;
+			/* A slow link of the host's own harms the host too: it
+			 * sends blocked, or slowly, or its grants fall short as
+			 * much as most; CE on a host that sends and receives
+			 * better than most was marked elsewhere on the way (a
+			 * slow uplink). */
+			bool harmed = blocked_u >= 1 || tx_low || rx_low ||
+				      h->mean[F_SHORT] >= m->med[F_SHORT];
+			double ce_u = ce > p->ce_margin && h->mean[F_CE] > 3 * m->q90[F_CE] &&
+						      harmed ?
+					      ce / p->ce_margin :
+					      0;
+			/* In a collective in lock-step a member whose own link
+			 * is slow finds nothing waiting in about half its
+			 * rounds; a slow application keeps its transfers
+			 * waiting on it nearly always. */
+			bool lockstep_member = lockstep_quiet(m) &&
+					       h->mean[F_APP] < p->lockstep_app_host_floor;
 			double support = (shortfall > p->blocked_margin ? 0.5 : 0) + 0.5 * rx_low +
 					 0.5 * tx_low;
 
 			if (app > p->app_limited_margin &&
-			    h->mean[F_APP] > 1.5 * p->app_limited_margin && ce_u < 1) {
+			    h->mean[F_APP] > 1.5 * p->app_limited_margin && ce_u < 1 &&
+			    !lockstep_member) {
 				s = suspect_new(ss, TITA_DIAG_SLOW_HOST,
 						app / (p->app_limited_margin / 2) + tx_low);
 				if (!s)
@@ -1048,10 +1058,11 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 					 h->mean[F_TX], ", median ", m->med[F_TX]);
 				evidence(s, who(h, wb), "tita_health_ce_ratio", h->mean[F_CE],
 					 ", median ", m->med[F_CE]);
-			} else if (i == m->app_top_inst && lockstep(m) &&
-				   app > p->lockstep_app_margin &&
+			} else if (i == m->app_top_inst && lockstep_member &&
 				   h->mean[F_APP] - m->app_second > p->lockstep_app_margin / 2 &&
-				   h->mean[F_APP] < m->q90[F_APP] + p->app_limited_margin) {
+				   (app > 3 * p->lockstep_app_margin ||
+				    (app > p->lockstep_app_margin &&
+				     m->med[F_SHORT] >= p->lockstep_short_floor))) {
 				/*
 				 * Past the onset of a slow host link in a
 				 * collective with nothing else running: every
@@ -1185,10 +1196,24 @@ static int candidates_links(struct model *m, struct suspects *ss)
 			if (m->links[k].place != TITA_DIAG_AT_HOST_LINK &&
 			    m->links[k].n_short_lines)
 				shrt[nv++] = m->links[k].raw_short / m->links[k].n_short_lines;
+		double top_excess[TITA_DIAG_AT_LEAF_UPLINKS + 1] = { 0 };
+
 		med = median(shrt, nv);
+		/* The largest excess shortfall (below) of each place. */
+		for (uint32_t k = 0; k < m->n_links; k++) {
+			const struct link *l = &m->links[k];
+			double excess;
+
+			if (l->place == TITA_DIAG_AT_HOST_LINK || !l->n_short_lines ||
+			    (unsigned)l->place > TITA_DIAG_AT_LEAF_UPLINKS)
+				continue;
+			excess = l->raw_short - med * l->n_short_lines;
+			if (excess > top_excess[l->place])
+				top_excess[l->place] = excess;
+		}
 		for (uint32_t k = 0; k < m->n_links && nv >= 4; k++) {
 			struct link *l = &m->links[k];
-			double mean, sc;
+			double mean, sc, excess;
 			struct tita_diag_suspect *s;
 			struct text t;
 
@@ -1200,15 +1225,21 @@ static int candidates_links(struct model *m, struct suspects *ss)
 			if (mean - med < 2 * p->ratio_margin || mean < 0.3)
 				continue;
 			/*
-			 * Ranked by the shortfall in excess of the median link's,
-			 * summed over the lines through it (in margins, per
-			 * eight lines): a slow uplink backs up its spine, whose
-			 * pauses slow the other leaves' links to it as well, and
-			 * their lines fall as short on average; but the slow link
-			 * lies on both directions of its leaf's traffic through
-			 * that spine, so more of the excess passes through it.
+			 * Weighed by its share of the largest excess shortfall
+			 * (beyond the median link's, summed over the lines
+			 * through it) of any link of its kind: a slow uplink
+			 * backs up its spine, whose pauses slow the other
+			 * leaves' links to it as well, and their lines fall as
+			 * short on average; but the slow link lies on both
+			 * directions of its leaf's traffic through that spine,
+			 * so more of the excess passes through it.
 			 */
-			sc = l->n_short_lines * (mean - med) / (8 * p->ratio_margin);
+			excess = l->raw_short - med * l->n_short_lines;
+			sc = (mean - med) / p->ratio_margin *
+			     ((unsigned)l->place <= TITA_DIAG_AT_LEAF_UPLINKS &&
+					      top_excess[l->place] > 0 ?
+				      excess / top_excess[l->place] :
+				      1);
 			if (sc < 1)
 				continue;
 			s = suspect_new(ss, TITA_DIAG_SLOW_LINK, sc);

@@ -96,6 +96,11 @@ struct tita_diag_params {
 	 * waits on its own link, application-limited this far above the
 	 * others' top (q90) and the next host. */
 	double lockstep_tx_spread_ratio, lockstep_short_floor, lockstep_app_margin;
+	/* In lock-step, a host application-limited below this is not a
+	 * slow application (it would keep its transfers waiting nearly
+	 * always): past 3 lockstep_app_margin above the others' top, or
+	 * past one where every receiver falls short, its link is slow. */
+	double lockstep_app_host_floor;
 };
 
 void tita_diag_params_default(struct tita_diag_params *p);
