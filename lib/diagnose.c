@@ -313,6 +313,7 @@ struct link {
 	double vote_loss, vote_short;
 	double raw_short; /* the pairs' shortfall itself, summed */
 	uint32_t n_loss, n_short;
+	uint32_t n_clean; /* pair lines through it that lost nothing */
 	uint32_t n_short_lines; /* every pair line through it, shortfall 0 too */
 };
 
@@ -572,6 +573,7 @@ static int vote(struct model *m, uint32_t src, uint32_t dst, const char *spine, 
 		if (loss) {
 			l->vote_loss += v / n_path;
 			l->n_loss += v > 0;
+			l->n_clean += v == 0;
 		} else {
 			l->vote_short += v / n_path;
 			l->raw_short += v;
@@ -651,12 +653,12 @@ static int read_snapshot(struct model *m, const struct tita_prom_doc *d, const s
 				m->inst[j].view[loss ? V_TX_LOSS : V_TX_BLOCKED] += v;
 				m->inst[j].view_n[loss ? V_TX_LOSS : V_TX_BLOCKED]++;
 			}
-			/* Shortfall lines of 0 count too: a link's mean is over
+			/* Lines of 0 count too: a link's mean shortfall is over
 			 * every pair through it, not only those falling short
-			 * (background traffic makes a few pairs anywhere short). */
-			if (v > 0 || !loss)
-				rc = vote(m, rx ? j : i, rx ? i : j,
-					  spine && spine[0] ? spine : NULL, v, loss);
+			 * (background traffic makes a few pairs anywhere short),
+			 * and a line that lost nothing speaks for its links. */
+			rc = vote(m, rx ? j : i, rx ? i : j, spine && spine[0] ? spine : NULL, v,
+				  loss);
 			continue;
 		}
 		if (!strcmp(s->name, "tita_health_peer_silent_seconds")) {
@@ -1027,7 +1029,8 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 					evidence(s, who(h, wb), "tita_health_pause_tx_per_second",
 						 h->mean[F_PAUSE_TX], ", median ",
 						 m->med[F_PAUSE_TX]);
-			} else if (i == m->rx_short_top_inst && app > p->app_limited_margin / 2 &&
+			} else if (i == m->rx_short_top_inst && lockstep_quiet(m) &&
+				   app > p->app_limited_margin / 2 &&
 				   m->rx_short_top >= p->rx_short_alone_floor &&
 				   m->rx_short_top - m->rx_short_second >=
 					   p->rx_short_alone_margin) {
@@ -1143,6 +1146,8 @@ static int candidates_links(struct model *m, struct suspects *ss)
 		s->place = l->place;
 		t = (struct text){ s->culprit, sizeof(s->culprit), 0 };
 		if (l->place == TITA_DIAG_AT_HOST_LINK) {
+			/* Its lines that lost nothing clear it (as below). */
+			s->score *= 0.5 + 0.5 * l->n_loss / (l->n_loss + l->n_clean);
 			host_suspect(s, &m->inst[l->inst], true);
 			evidence(s, who(&m->inst[l->inst], (char[TITA_DIAG_NAME_MAX + 4]){ 0 }),
 				 "tita_health_loss_ratio", m->inst[l->inst].mean[F_LOSS],
@@ -1163,6 +1168,15 @@ static int candidates_links(struct model *m, struct suspects *ss)
 			}
 			if (best && (best->n_loss < 2 || best->vote_loss < 0.6 * all))
 				best = NULL;
+			/*
+			 * A pair through two leaves votes for both leaves'
+			 * links alike (a ring crosses a spine on one path);
+			 * another pair that crosses one of them and lost
+			 * nothing clears it, as faults here lose both ways.
+			 */
+			if (best)
+				s->score *=
+					0.5 + 0.5 * best->n_loss / (best->n_loss + best->n_clean);
 			set_name(s->leaf, l->leaf);
 			if (strncmp(l->leaf, "leaf", 4))
 				t_str(&t, best ? "leaf " : "uplinks of leaf ");

@@ -172,8 +172,12 @@ static void snapshot(struct gen *g)
 			"tita_fabric_place{instance=\"h%d\",job=\"tita\",port=\"h%d\",leaf=\"l%d\","
 			"spines=\"4\"} 1\n",
 			h, h, leaf_of(h));
+		/* A ring alone runs in lock-step: one rate, nothing queues. */
+		bool ring = g->fault == SLOW_LINK_RING;
+
 		gauge(g, "tita_health_tx_bytes_per_second", h,
-		      (g->fault == SLOW_HOST && h == g->culprit ? 4e9 : 1e10) + noise(g, 1e9));
+		      (g->fault == SLOW_HOST && h == g->culprit ? 4e9 : 1e10) +
+			      noise(g, ring ? 1e8 : 1e9));
 		gauge(g, "tita_health_rx_bytes_per_second", h,
 		      (g->fault == PFC && h == g->culprit ? 1e8 :
 		       slow_link(g, h)			  ? 3e9 :
@@ -181,7 +185,7 @@ static void snapshot(struct gen *g)
 			      noise(g, 1e9));
 		gauge(g, "tita_health_tx_active_ratio", h, 0.9 + noise(g, 0.05));
 		gauge(g, "tita_health_tx_blocked_ratio", h,
-		      (slow_link(g, h) ? 0.7 : 0.1) + noise(g, 0.05));
+		      ring ? 0 : (slow_link(g, h) ? 0.7 : 0.1) + noise(g, 0.05));
 		gauge(g, "tita_health_tx_app_limited_ratio", h,
 		      (g->fault == SLOW_HOST && h == g->culprit	     ? 0.8 :
 		       g->fault == SLOW_LINK_RING && h == g->culprit ? 0.4 :
@@ -190,8 +194,9 @@ static void snapshot(struct gen *g)
 		gauge(g, "tita_health_rx_shortfall_ratio", h,
 		      (slow_link(g, h) ? 0.6 : 0.05) + noise(g, 0.03));
 		gauge(g, "tita_health_ce_ratio", h,
-		      (g->fault == SLOW_HOST_LINK && h == g->culprit ? 0.3 : 0.05) +
-			      noise(g, 0.03));
+		      ring ? 0 :
+			     (g->fault == SLOW_HOST_LINK && h == g->culprit ? 0.3 : 0.05) +
+				      noise(g, 0.03));
 		gauge(g, "tita_health_loss_ratio", h,
 		      g->fault == LOSSY_HOST && h == g->culprit ? 0.05 : 0);
 		if (!no_pause) {
