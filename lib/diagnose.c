@@ -59,6 +59,9 @@ void tita_diag_params_default(struct tita_diag_params *p)
 	p->lockstep_short_floor = 0.35;
 	p->lockstep_app_margin = 0.08;
 	p->lockstep_app_host_floor = 0.8;
+	p->ce_hosts_uplink = 3;
+	p->ce_uplink_floor = 0.5;
+	p->ce_uplink_lead = 1.1;
 }
 
 const char *tita_diag_kind_name(enum tita_diag_kind k)
@@ -317,6 +320,12 @@ struct link {
 	uint32_t n_short_lines; /* every pair line through it, shortfall 0 too */
 };
 
+struct rx_line {
+	uint32_t dst, src;
+	const char *spine;
+	double shortfall;
+};
+
 struct job {
 	const char *name;
 	double *tx_sum; /* per instance */
@@ -348,6 +357,14 @@ struct model {
 	double app_top, app_second;
 	uint32_t app_top_inst;
 	double *tmp; /* n_inst doubles */
+	/* Receive pair lines across leaves that know their spine (the
+	 * spine's text lives in the snapshots): which uplink marks CE. */
+	struct rx_line *rx_lines;
+	uint32_t n_rx_lines, cap_rx_lines;
+	/* Per instance: how many other hosts are marked (CE) at least half
+	 * as much as it, above the median. */
+	uint32_t *ce_alike;
+	uint32_t n_ce_marked;
 };
 
 static uint32_t inst_add(struct model *m, const char *name)
@@ -657,6 +674,21 @@ static int read_snapshot(struct model *m, const struct tita_prom_doc *d, const s
 			 * every pair through it, not only those falling short
 			 * (background traffic makes a few pairs anywhere short),
 			 * and a line that lost nothing speaks for its links. */
+			if (rx && !loss && spine && spine[0] && m->inst[i].leaf &&
+			    m->inst[j].leaf && strcmp(m->inst[i].leaf, m->inst[j].leaf)) {
+				if (m->n_rx_lines == m->cap_rx_lines) {
+					uint32_t cap = m->cap_rx_lines ? 2 * m->cap_rx_lines : 256;
+					struct rx_line *a = realloc(m->rx_lines, cap * sizeof(*a));
+
+					if (!a) {
+						rc = -ENOMEM;
+						continue;
+					}
+					m->rx_lines = a;
+					m->cap_rx_lines = cap;
+				}
+				m->rx_lines[m->n_rx_lines++] = (struct rx_line){ i, j, spine, v };
+			}
 			rc = vote(m, rx ? j : i, rx ? i : j, spine && spine[0] ? spine : NULL, v,
 				  loss);
 			continue;
@@ -818,6 +850,15 @@ static void host_suspect(struct tita_diag_suspect *s, const struct inst *h, bool
 	t_str(&t, h->name);
 }
 
+/* CE toward the host stands out from the median host's. */
+static bool ce_marked(const struct model *m, uint32_t i)
+{
+	const struct inst *h = &m->inst[i];
+
+	return h->n_up && h->up_last && h->mean[F_CE] > m->med[F_CE] + m->p->ce_margin &&
+	       h->mean[F_CE] > 3 * m->med[F_CE];
+}
+
 /* A collective in lock-step: every host sends at about one rate, and none
  * but perhaps one is blocked or marked. */
 static bool lockstep_quiet(const struct model *m)
@@ -944,8 +985,9 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 			 * much as most; CE on a host that sends and receives
 			 * better than most was marked elsewhere on the way (a
 			 * slow uplink). */
-			bool harmed = blocked_u >= 1 || tx_low || rx_low ||
-				      h->mean[F_SHORT] >= m->med[F_SHORT];
+			bool harmed = (blocked_u >= 1 || tx_low || rx_low ||
+				       h->mean[F_SHORT] >= m->med[F_SHORT]) &&
+				      m->ce_alike[i] < p->ce_hosts_uplink - 1;
 			double ce_u = ce > p->ce_margin && h->mean[F_CE] > 3 * m->q90[F_CE] &&
 						      harmed ?
 					      ce / p->ce_margin :
@@ -1290,6 +1332,86 @@ static int candidates_links(struct model *m, struct suspects *ss)
 	return 0;
 }
 
+/*
+ * CE marked on several hosts alike is a queue they share on their way
+ * in, not one host's link: a slow leaf-spine link marks what goes down
+ * it to its leaf's hosts and what goes up it from them to anyone. Which
+ * one: the receive pair lines into the marked hosts that know their
+ * spine fall short through it more than through any other.
+ */
+static int candidates_ce_uplink(struct model *m, struct suspects *ss)
+{
+	const struct tita_diag_params *p = m->p;
+	double *votes, top = 0, second = 0;
+	uint32_t top_link = UINT32_MAX, n_lines = 0;
+	struct tita_diag_suspect *s;
+	struct link *l;
+	struct text t;
+
+	if (m->n_ce_marked < p->ce_hosts_uplink || !m->n_links)
+		return 0;
+	votes = calloc(m->n_links, sizeof(*votes));
+	if (!votes)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < m->n_rx_lines; k++) {
+		const struct rx_line *x = &m->rx_lines[k];
+		const char *leaf[2] = { m->inst[x->dst].leaf, m->inst[x->src].leaf };
+
+		if (!ce_marked(m, x->dst))
+			continue;
+		n_lines++;
+		for (int e = 0; e < 2; e++) {
+			char key[TITA_DIAG_NAME_MAX * 2 + 8];
+			struct text kt = { key, sizeof(key), 0 };
+			uint32_t idx;
+
+			key[0] = '\0';
+			t_str(&kt, "s\x1f");
+			t_str(&kt, leaf[e]);
+			t_str(&kt, "\x1f");
+			t_str(&kt, x->spine);
+			idx = st_get(&m->link_keys, key);
+			if (idx != UINT32_MAX)
+				votes[idx] += x->shortfall;
+		}
+	}
+	for (uint32_t k = 0; k < m->n_links; k++) {
+		if (votes[k] > top) {
+			second = top;
+			top = votes[k];
+			top_link = k;
+		} else if (votes[k] > second) {
+			second = votes[k];
+		}
+	}
+	free(votes);
+	if (top_link == UINT32_MAX || top / m->n_snaps < p->ce_uplink_floor ||
+	    top < p->ce_uplink_lead * second)
+		return 0;
+	l = &m->links[top_link];
+	s = suspect_new(ss, TITA_DIAG_SLOW_LINK,
+			1 + 4 * (second > 0 ? top / second - 1 : 1) *
+					fmin(1, m->n_ce_marked / 8.0));
+	if (!s)
+		return -ENOMEM;
+	s->place = TITA_DIAG_AT_LEAF_SPINE;
+	set_name(s->leaf, l->leaf);
+	set_name(s->spine, l->spine);
+	t = (struct text){ s->culprit, sizeof(s->culprit), 0 };
+	if (strncmp(l->leaf, "leaf", 4))
+		t_str(&t, "leaf ");
+	t_str(&t, l->leaf);
+	t_str(&t, " - spine ");
+	t_str(&t, l->spine);
+	evidence(s, NULL,
+		 "hosts marked alike (tita_health_ce_ratio above the median):", m->n_ce_marked,
+		 NULL, NAN);
+	evidence(s, NULL, "shortfall of the pairs into them through it, per snapshot",
+		 top / m->n_snaps, ", next link ", second / m->n_snaps);
+	evidence(s, NULL, "their pair lines that know their spine", n_lines, NULL, NAN);
+	return 0;
+}
+
 static int cmp_suspect(const void *a, const void *b)
 {
 	const struct tita_diag_suspect *x = a, *y = b;
@@ -1300,6 +1422,8 @@ static int cmp_suspect(const void *a, const void *b)
 static void model_free(struct model *m)
 {
 	free(m->inst);
+	free(m->rx_lines);
+	free(m->ce_alike);
 	st_free(&m->by_name);
 	st_free(&m->by_peer);
 	st_free(&m->link_keys);
@@ -1405,9 +1529,25 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 			m.app_second = v;
 		}
 	}
+	m.ce_alike = calloc(m.n_inst + 1, sizeof(*m.ce_alike));
+	if (!m.ce_alike) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < m.n_inst; i++) {
+		if (!ce_marked(&m, i))
+			continue;
+		m.n_ce_marked++;
+		for (uint32_t j = 0; j < m.n_inst; j++)
+			if (j != i && ce_marked(&m, j) &&
+			    m.inst[j].mean[F_CE] >= 0.5 * m.inst[i].mean[F_CE])
+				m.ce_alike[i]++;
+	}
 	rc = candidates_hosts(&m, &ss);
 	if (!rc)
 		rc = candidates_links(&m, &ss);
+	if (!rc)
+		rc = candidates_ce_uplink(&m, &ss);
 	if (rc)
 		goto out;
 	result->n_snapshots = m.n_snaps;

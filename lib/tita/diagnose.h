@@ -101,6 +101,13 @@ struct tita_diag_params {
 	 * always): past 3 lockstep_app_margin above the others' top, or
 	 * past one where every receiver falls short, its link is slow. */
 	double lockstep_app_host_floor;
+	/* CE above the median on this many hosts or more, at least half as
+	 * much as each other's, is a shared uplink's, not a host link's;
+	 * the leaf-spine link through which the pairs into them fall short
+	 * most (at least ce_uplink_floor per snapshot, ce_uplink_lead times
+	 * the next link) is named. */
+	uint32_t ce_hosts_uplink;
+	double ce_uplink_floor, ce_uplink_lead;
 };
 
 void tita_diag_params_default(struct tita_diag_params *p);
