@@ -1105,7 +1105,7 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 					 ", median ", m->med[F_CE]);
 			} else if (i == m->app_top_inst && lockstep_member &&
 				   h->mean[F_APP] - m->app_second > p->lockstep_app_margin / 2 &&
-				   (app > 3 * p->lockstep_app_margin ||
+				   (app > 2 * p->lockstep_app_margin ||
 				    (app > p->lockstep_app_margin &&
 				     m->med[F_SHORT] >= p->lockstep_short_floor))) {
 				/*

@@ -98,7 +98,7 @@ struct tita_diag_params {
 	double lockstep_tx_spread_ratio, lockstep_short_floor, lockstep_app_margin;
 	/* In lock-step, a host application-limited below this is not a
 	 * slow application (it would keep its transfers waiting nearly
-	 * always): past 3 lockstep_app_margin above the others' top, or
+	 * always): past 2 lockstep_app_margin above the others' top, or
 	 * past one where every receiver falls short, its link is slow. */
 	double lockstep_app_host_floor;
 	/* CE above the median on this many hosts or more, at least half as
