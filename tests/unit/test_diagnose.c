@@ -51,7 +51,11 @@ enum fault {
 	/* A slow leaf-spine link (culprit: the leaf): its spine backs up
 	 * and pauses its other leaves' links to it, whose pairs fall short
 	 * too, though less. */
-	SLOW_UPLINK
+	SLOW_UPLINK,
+	/* A mildly slow leaf-spine link: its queue marks CE on every host
+	 * that receives through it, and their pairs through it fall a
+	 * little short (too little for the shortfall vote alone). */
+	SLOW_UPLINK_CE
 };
 
 struct gen {
@@ -120,11 +124,34 @@ static bool lockstep(const struct gen *g)
 }
 
 /* A pair's shortfall beyond the base, for the faults on its path. */
+static bool through_uplink(const struct gen *g, int src, int dst, int spine)
+{
+	return leaf_of(src) != leaf_of(dst) && spine == g->spine &&
+	       (leaf_of(src) == g->culprit || leaf_of(dst) == g->culprit);
+}
+
 static double path_short(const struct gen *g, int src, int dst, int spine)
 {
+	if (g->fault == SLOW_UPLINK_CE)
+		return through_uplink(g, src, dst, spine) ? 0.15 : 0;
 	if (g->fault != SLOW_UPLINK || leaf_of(src) == leaf_of(dst) || spine != g->spine)
 		return 0;
-	return leaf_of(src) == g->culprit || leaf_of(dst) == g->culprit ? 0.6 : 0.3;
+	return through_uplink(g, src, dst, spine) ? 0.6 : 0.3;
+}
+
+/* Does host h receive a pair through the slow uplink (the generator's
+ * rx pairs below)? */
+static bool marked_by_uplink(const struct gen *g, int h)
+{
+	if (g->fault != SLOW_UPLINK_CE)
+		return false;
+	for (int k = 1; k <= 4; k++) {
+		int rx_peer = (h + HOSTS - k * 7) % HOSTS;
+
+		if (through_uplink(g, rx_peer, h, (rx_peer + k) % SPINES))
+			return true;
+	}
+	return false;
 }
 
 static void lockstep_snapshot(struct gen *g)
@@ -195,7 +222,9 @@ static void snapshot(struct gen *g)
 		      (slow_link(g, h) ? 0.6 : 0.05) + noise(g, 0.03));
 		gauge(g, "tita_health_ce_ratio", h,
 		      ring ? 0 :
-			     (g->fault == SLOW_HOST_LINK && h == g->culprit ? 0.3 : 0.05) +
+			     (g->fault == SLOW_HOST_LINK && h == g->culprit ? 0.3 :
+			      marked_by_uplink(g, h)			    ? 0.25 :
+									      0.05) +
 				      noise(g, 0.03));
 		gauge(g, "tita_health_loss_ratio", h,
 		      g->fault == LOSSY_HOST && h == g->culprit ? 0.05 : 0);
@@ -365,6 +394,14 @@ static void test_faults(void **state)
 	run(SLOW_UPLINK, 1, 2, 10, &r);
 	expect_top(&r, TITA_DIAG_SLOW_LINK, "leaf l1 - spine 2", TITA_DIAG_SLOW,
 		   "pair_shortfall_ratio of the pairs through it");
+	/* CE on many hosts alike: their shared uplink, no host's link. */
+	for (uint64_t seed = 1; seed <= 5; seed++) {
+		run(SLOW_UPLINK_CE, 1, 2, seed, &r);
+		expect_top(&r, TITA_DIAG_SLOW_LINK, "leaf l1 - spine 2", TITA_DIAG_SLOW,
+			   "hosts marked alike");
+		for (uint32_t k = 0; k < r.n_suspects; k++)
+			assert_int_not_equal(r.suspects[k].place, TITA_DIAG_AT_HOST_LINK);
+	}
 	run(PFC, 30, 0, 9, &r);
 	expect_top(&r, TITA_DIAG_PFC_STORM, "h30", TITA_DIAG_SLOW, "pause_tx_per_second");
 	run(LOSSY_SPINE, 2, 3, 10, &r);
