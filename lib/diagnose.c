@@ -24,14 +24,19 @@
  *     confidence; the rest is evidence, and feeds the votes below).
  *     Receivers falling short on one host's pairs alone, far more than on
  *     any other's, name its link slow where nothing else does (a ring
- *     without other traffic runs in lock-step: no CE, nobody blocked).
+ *     without other traffic runs in lock-step: no CE, nobody blocked);
+ *     past that onset, the member that waits (application-limited) well
+ *     above the others, though far less than a slow application. CE on
+ *     several hosts alike is a shared uplink's, not a host link's.
  *  4. Path voting, as 007 does: every pair line spreads its loss (or
  *     shortfall) over the links of its path (the two host links and,
  *     across leaves, both leaves' uplinks); pairs that know their spine
  *     also vote for the leaf-spine links, which names the uplink. The link
- *     that collects far more than its share is the suspect; a slow link's
- *     shortfall is the mean over every pair line through it, the lines
- *     without any shortfall too.
+ *     that collects far more than its share is the suspect, less so when
+ *     lines through it lost nothing; a slow link's shortfall is the mean
+ *     over every pair line through it, the lines without any shortfall
+ *     too, weighed by its share of the largest excess. The receive lines
+ *     into hosts marked CE alike name the uplink that marked them.
  *  5. Every candidate gets a score (how many margins it stands out by);
  *     the highest ranks first, and below min_score nothing is reported.
  */
