@@ -81,6 +81,7 @@ struct line {
 	/* What the member was last told. */
 	bool answered;
 	uint64_t answered_cap_bps, answered_order_bps, answered_room;
+	uint64_t answered_order_until_ns;
 	uint16_t answered_order_to;
 };
 
@@ -801,7 +802,8 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 				 * lines that came in last have a while to say
 				 * where they can go (and go there). */
 				if (pass == 1 &&
-				    now_ns - l->down_over_since_ns[s] < l->p.move_hold_ns / 2)
+				    (!l->down_over_since_ns[s] ||
+				     now_ns - l->down_over_since_ns[s] < l->p.move_hold_ns / 2))
 					continue;
 				bps = move_size(l, ln);
 				free_down = roomy(l, TITA_LEAF_DOWN, s, bps);
@@ -887,14 +889,19 @@ void tita_leader_run(struct tita_leader *l, uint64_t now_ns)
 	qsort(l->young, n, sizeof(*l->young), cmp_young);
 	for (uint32_t k = 0; k < n; k++)
 		l->order[k] = l->young[k].slot;
-	/* Moves change the planned loads as they are decided; then every link
-	 * is water-filled again over the traffic it will carry. */
+	/* Since when each downlink has been offered too much by what is on it
+	 * now, whatever proposals are in force: a proposal refused or void is
+	 * no reason to wait again before a swap. */
 	for (uint32_t s = 0; s < l->leaf.n_spines; s++) {
-		if (!excess_of(l, &l->down[s]))
+		int64_t now_x = (int64_t)l->down[s].demand_bps - (int64_t)l->down[s].capacity_bps;
+
+		if (now_x <= (int64_t)(OVERLOAD_FRAC * (double)l->leaf.spine_bps))
 			l->down_over_since_ns[s] = 0;
 		else if (!l->down_over_since_ns[s])
 			l->down_over_since_ns[s] = now_ns;
 	}
+	/* Moves change the planned loads as they are decided; then every link
+	 * is water-filled again over the traffic it will carry. */
 	jobloads(l, n);
 	take_proposals(l, n, now_ns);
 	uplink_seeks(l, n, now_ns);
@@ -910,6 +917,28 @@ void tita_leader_run(struct tita_leader *l, uint64_t now_ns)
 		if (room_of(&l->down[s]) > min_room && l->down[s].capacity_bps)
 			l->down_room |= 1ull << s;
 	}
+}
+
+uint64_t tita_leader_next_due_ns(const struct tita_leader *l, uint64_t now_ns)
+{
+	uint64_t due = TITA_TIME_NEVER;
+
+	/* A lapsing order frees its line for a new proposal; a downlink's
+	 * wait before a swap ends. Either is a step of a repair that should
+	 * not wait for the next round. */
+	for (uint32_t slot = 0; slot < l->hwm; slot++) {
+		const struct line *ln = &l->lines[slot];
+
+		if (ln->used && ln->order_bps && ln->order_until_ns > now_ns)
+			due = tita_min_u64(due, ln->order_until_ns);
+	}
+	for (uint32_t s = 0; s < l->leaf.n_spines; s++) {
+		uint64_t t = l->down_over_since_ns[s] + l->p.move_hold_ns / 2;
+
+		if (l->down_over_since_ns[s] && t > now_ns)
+			due = tita_min_u64(due, t);
+	}
+	return due;
 }
 
 size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *member,
@@ -955,12 +984,17 @@ bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *me
 
 		if (!ln->used || !tita_addr_eq(&ln->e.member, member))
 			continue;
+		/* An order given again, the same as the one that lapsed, is
+		 * news: the member's copy lapsed with it. */
 		if (!ln->answered || ln->order_bps != ln->answered_order_bps ||
-		    (ln->order_bps && ln->order_to != ln->answered_order_to))
+		    (ln->order_bps && (ln->order_to != ln->answered_order_to ||
+				       ln->order_until_ns != ln->answered_order_until_ns)))
 			return true;
-		/* Where a held-back line could go is news to its receiver. */
+		/* Where a held-back line could go is news to its receiver;
+		 * so it is for a line its receiver asks to move (it reads
+		 * the room to propose). */
 		if (ln->e.dir == TITA_LEAF_UP && targets(l, ln, now_ns) != ln->answered_room &&
-		    (order_live(ln, now_ns) ||
+		    (order_live(ln, now_ns) || ln->e.move_bps ||
 		     (double)ln->cap_bps + LINK_NOISE_FRAC * (double)l->leaf.spine_bps <
 			     (double)move_size(l, ln)))
 			return true;
@@ -987,6 +1021,7 @@ void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *me
 		ln->answered_cap_bps = ln->cap_bps;
 		ln->answered_order_bps = ln->order_bps;
 		ln->answered_order_to = ln->order_to;
+		ln->answered_order_until_ns = ln->order_until_ns;
 		ln->answered_room = ln->e.dir == TITA_LEAF_UP ? targets(l, ln, now_ns) : 0;
 	}
 }
