@@ -782,7 +782,16 @@ static uint64_t chain_target(const struct tita_leader *l, uint32_t n, uint16_t s
 		    ln->e.move_to < TITA_SPINES_MAX && free_down >> ln->e.move_to & 1)
 			return 1ull << ln->e.move_to;
 	}
-	return free_down;
+	return 0;
+}
+
+/* How long a downlink is offered too much before one of its lines is asked
+ * to a swap: a quarter of a hold (the lines that came in last have a while
+ * to say where they can go, and go there), an eighth for a chain's next
+ * step (the line that came in a swap has just said where it came from). */
+static uint64_t swap_wait_ns(const struct tita_leader *l, bool chain)
+{
+	return chain ? l->p.move_hold_ns / 8 : l->p.move_hold_ns / 4;
 }
 
 static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
@@ -790,31 +799,52 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
 		for (int pass = 0; pass < 2; pass++) {
 			int64_t x = excess_of(l, &l->down[s]);
+			uint32_t skip = 0;
 
+			/* Two chains on the same pair of spines can chase each
+			 * other round a cycle of leaves for ever, the oldest
+			 * line of each leaf asked every time: now and then
+			 * another line is asked, which starts another chain. */
+			if (pass == 1 && x > 0) {
+				uint32_t lines_here = 0;
+
+				for (uint32_t k = 0; k < n; k++)
+					lines_here += steerable(&l->lines[l->order[k]],
+								TITA_LEAF_DOWN, now_ns) &&
+						      l->lines[l->order[k]].e.spine == s;
+				if (lines_here > 1 && tita_rng_next(&l->rng) % 4 == 0)
+					skip = 1 + (uint32_t)(tita_rng_next(&l->rng) %
+							      (lines_here - 1));
+			}
 			for (uint32_t k = n; k-- > 0 && x > 0;) {
 				struct line *ln = &l->lines[l->order[k]];
-				uint64_t bps, free_down;
+				uint64_t bps, free_down, chain;
 				uint16_t to;
 
 				if (!steerable(ln, TITA_LEAF_DOWN, now_ns) || ln->e.spine != s)
 					continue;
-				/* A swap moves traffic elsewhere too: first the
-				 * lines that came in last have a while to say
-				 * where they can go (and go there). */
-				if (pass == 1 &&
-				    (!l->down_over_since_ns[s] ||
-				     now_ns - l->down_over_since_ns[s] < l->p.move_hold_ns / 2))
-					continue;
 				bps = move_size(l, ln);
 				free_down = roomy(l, TITA_LEAF_DOWN, s, bps);
-				to = draw(l, pass ? chain_target(l, n, s, free_down) :
+				chain = pass ? chain_target(l, n, s, free_down) : 0;
+				/* A swap moves traffic elsewhere too: it waits
+				 * (swap_wait_ns), less for the next step of a chain
+				 * that another leaf began. */
+				if (pass == 1 &&
+				    (!l->down_over_since_ns[s] ||
+				     now_ns - l->down_over_since_ns[s] < swap_wait_ns(l, chain)))
+					continue;
+				if (pass == 1 && skip) {
+					skip--;
+					continue;
+				}
+				to = draw(l, pass ? (chain ? chain : free_down) :
 						    targets_by(l, ln, true) & ln->e.room_mask);
 				if (to == TITA_SPINE_NONE)
 					continue;
 				order(l, ln, bps, to, pass == 1, now_ns);
-				/* With a swap, its sender's leaf picks where:
-				 * the one kept is a guess. */
-				ln->order_mask = free_down;
+				/* With a swap, one spine only: the chain of swaps
+				 * it may start stays on this pair of spines. */
+				ln->order_mask = pass ? 1ull << to : free_down;
 				l->stats.proposals++;
 				l->stats.proposals_swap += pass == 1;
 				x = excess_of(l, &l->down[s]);
@@ -933,8 +963,10 @@ uint64_t tita_leader_next_due_ns(const struct tita_leader *l, uint64_t now_ns)
 			due = tita_min_u64(due, ln->order_until_ns);
 	}
 	for (uint32_t s = 0; s < l->leaf.n_spines; s++) {
-		uint64_t t = l->down_over_since_ns[s] + l->p.move_hold_ns / 2;
+		uint64_t t = l->down_over_since_ns[s] + swap_wait_ns(l, true);
 
+		if (t <= now_ns)
+			t = l->down_over_since_ns[s] + swap_wait_ns(l, false);
 		if (l->down_over_since_ns[s] && t > now_ns)
 			due = tita_min_u64(due, t);
 	}
