@@ -1598,6 +1598,13 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			try_move(c, pr, now_ns);
 		if (pr->want_spine != TITA_SPINE_NONE && now_ns >= pr->want_until_ns)
 			pr->want_spine = TITA_SPINE_NONE;
+		/* Where it could go can change with no answer (a move it
+		 * wanted given up): a receiving leaf that asks it to move
+		 * proposes from what it last heard, and would propose there
+		 * round after round. */
+		if (pr->move_asked && now_ns < pr->move_until_ns &&
+		    pr->room_sent_mask != pair_room_mask(c, pr))
+			ctl_send_demand_now(c, pr, now_ns);
 	}
 }
 
