@@ -1348,12 +1348,8 @@ static void take_answer(struct tita_ctl *c, uint16_t port, const struct tita_lea
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
 		struct pair *pr = &c->pairs[k];
 
-		/* Room gone is news too, to a receiving leaf that asks the
-		 * pair to move: reading the old room, it would propose there
-		 * again and again, never a swap. */
 		if (pr->used && pr->role == TITA_PAIR_TX && pr->port == port &&
-		    pr->room_sent_mask != pair_room_mask(c, pr) &&
-		    (pair_room_mask(c, pr) || (pr->move_asked && now_ns < pr->move_until_ns)))
+		    pr->room_sent_mask != pair_room_mask(c, pr) && pair_room_mask(c, pr))
 			ctl_send_demand_now(c, pr, now_ns);
 	}
 	f->waiting_since_ns = 0;
