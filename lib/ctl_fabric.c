@@ -67,6 +67,7 @@ struct fab_port {
 	struct tita_leader *leader_obj;
 	uint64_t *answered_ns; /* per member */
 	bool leader_dirty;
+	uint64_t leader_due_ns; /* tita_leader_next_due_ns() */
 	/* Work space: our own lines for the leader, a member's answer. */
 	struct tita_leaf_entry *scratch;
 };
@@ -1433,6 +1434,7 @@ static int leader_ensure(struct tita_ctl *c, struct fab_port *f)
 	lp.move_hold_ns = c->p.control_interval_ns;
 	lp.max_entries = tita_min_u64(c->p.max_pairs, 1u << 20);
 	f->leader_obj = tita_leader_new(&lp, &f->place);
+	f->leader_due_ns = TITA_TIME_NEVER;
 	return f->leader_obj ? 0 : -ENOMEM;
 }
 
@@ -1490,10 +1492,12 @@ static void lead(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
 	struct tita_leaf_entry *lines = f->scratch;
 	uint64_t up_room, down_room;
 
-	if (!f->leader_obj || (!f->leader_dirty && !round))
+	if (!f->leader_obj || (!f->leader_dirty && !round && now_ns < f->leader_due_ns))
 		return;
 	f->leader_dirty = false;
 	tita_leader_run(f->leader_obj, now_ns);
+	f->leader_due_ns = tita_leader_next_due_ns(f->leader_obj, now_ns);
+	c->fabric_due_ns = tita_min_u64(c->fabric_due_ns, f->leader_due_ns);
 	for (uint32_t i = 0; i < f->n_members; i++) {
 		size_t n;
 		bool mine = i == f->self;
@@ -1592,6 +1596,13 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			try_move(c, pr, now_ns);
 		if (pr->want_spine != TITA_SPINE_NONE && now_ns >= pr->want_until_ns)
 			pr->want_spine = TITA_SPINE_NONE;
+		/* Where it could go can change with no answer (a move it
+		 * wanted given up): a receiving leaf that asks it to move
+		 * proposes from what it last heard, and would propose there
+		 * round after round. */
+		if (pr->move_asked && now_ns < pr->move_until_ns &&
+		    pr->room_sent_mask != pair_room_mask(c, pr))
+			ctl_send_demand_now(c, pr, now_ns);
 	}
 }
 

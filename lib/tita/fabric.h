@@ -138,6 +138,12 @@ int tita_leader_report(struct tita_leader *l, const struct tita_leaf_entry *e, u
 void tita_leader_run(struct tita_leader *l, uint64_t now_ns);
 
 /*
+ * When the leader should run again, whatever it hears: an order lapses or a
+ * downlink's wait before a swap ends (TITA_TIME_NEVER: nothing is due).
+ */
+uint64_t tita_leader_next_due_ns(const struct tita_leader *l, uint64_t now_ns);
+
+/*
  * The answer for one member: its lines with cap_bps and any move set, up
  * to max of them (returns how many exist, like snprintf), and the leaf's
  * uplinks and downlinks with room.
