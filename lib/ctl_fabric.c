@@ -1121,6 +1121,8 @@ static void share_caps(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	struct port *pt = &c->ports[port];
 	struct fab_port *f = pt->fab;
 
+	uint64_t start_bps = (uint64_t)(c->p.start_rate_frac * (double)pt->line_rate_bps);
+
 	provisional_caps(c, port, now_ns);
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
 		struct pair *pr = &c->pairs[k];
@@ -1160,8 +1162,16 @@ static void share_caps(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		for (uint32_t i = 0; i < f->n_lines && !ln; i++)
 			if (line_key_eq(&f->lines[i].e, &key))
 				ln = &f->lines[i];
-		if (!ln || ln->cap_until_ns <= now_ns)
+		if (!ln || ln->cap_until_ns <= now_ns) {
+			/* Its line has no cap yet (new, or the pair changed
+			 * lines: a large pair became small): it is unplaced
+			 * until the leader answers, not held to what it was
+			 * given on another line, where it may have used
+			 * nothing at the time (a step's pause) and got 0. */
+			if (pr->leaf_capped && pr->leaf_cap_bps < start_bps)
+				pr->leaf_capped = false;
 			continue;
+		}
 		share = ln->e.demand_bps ? (double)ln->cap_bps * (double)pair_use_bps(c, pr) /
 						   (double)ln->e.demand_bps :
 					   (double)ln->cap_bps;
@@ -1195,6 +1205,11 @@ static bool line_changed(const struct tita_ctl *c, const struct fab_port *f,
 	if (!ln->sent)
 		return ln->live;
 	if (!ln->live || (ln->e.move_bps != 0) != (ln->sent_move_bps != 0))
+		return true;
+	/* A line said with nothing on it is gone at the leader
+	 * (tita_leader_report): whatever it carries now is news there, however
+	 * little, or its pairs wait for the refresh without a cap of their own. */
+	if (!ln->sent_demand_bps && !ln->sent_move_bps && ln->e.demand_bps)
 		return true;
 	/* Where a large line's far leaf has room is what its leader swaps on. */
 	if (ln->e.remote_leaf != TITA_LEAF_ANY &&
