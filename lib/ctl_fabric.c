@@ -833,13 +833,16 @@ static bool pair_big(const struct tita_ctl *c, const struct fab_port *f, const s
  * move waits for what is in flight). A sender's pair that has sent that
  * much on average over the last rounds is large too, whatever it has
  * queued now: a collective's steps (a ring's chunks) are each shorter than
- * a round, but the pair carries them one after the other.
+ * a round, but the pair carries them one after the other. So is a
+ * receiver's pair whose sender sent that much on average: a long pause
+ * between two steps would otherwise put it under the leaf's sum, held to
+ * what it brought in the last round.
  */
 static bool judge_big(const struct tita_ctl *c, const struct fab_port *f, const struct pair *pr)
 {
 	uint64_t bar = (uint64_t)(c->p.big_frac * (double)f->place.spine_bps);
 
-	if (pr->role == TITA_PAIR_TX && pr->sent_avg_bps >= (pr->big ? bar / 2 : bar))
+	if (pr->sent_avg_bps >= (pr->big ? bar / 2 : bar))
 		return true;
 	if (pr->nic_share_bps < (pr->big ? bar / 2 : bar))
 		return false;
@@ -1172,6 +1175,13 @@ static void share_caps(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 				pr->leaf_capped = false;
 			continue;
 		}
+		/* A pair that uses nothing now (between two steps of a
+		 * collective) keeps the cap it has: its share would be 0, held
+		 * for a grant TTL, and the receiver would send its sender a
+		 * grant of 0 that the next step then waits out. */
+		if (!pair_use_bps(c, pr) && pr->leaf_capped && now_ns < pr->leaf_cap_until_ns &&
+		    ln->e.demand_bps)
+			continue;
 		share = ln->e.demand_bps ? (double)ln->cap_bps * (double)pair_use_bps(c, pr) /
 						   (double)ln->e.demand_bps :
 					   (double)ln->cap_bps;
