@@ -673,6 +673,11 @@ int tita_ctl_probe_result(struct tita_ctl *c, const struct tita_probe *probe, ui
 	}
 	if (probe->sport == pr->sport && (pr->path == PATH_PROBING || pr->path == PATH_KNOWN) &&
 	    pr->spine != spine) {
+		/* A pair held until a grant counts it on its new spine is
+		 * counted on this one now: held for the old one, it would wait
+		 * for a grant that never comes. */
+		if (pr->hold_spine != TITA_SPINE_NONE)
+			pr->hold_spine = spine;
 		pr->spine = spine;
 		pr->path = PATH_KNOWN;
 		if (pr->placed) {
@@ -708,6 +713,10 @@ int tita_ctl_path_applied(struct tita_ctl *c, const struct tita_path_update *u, 
 			pr->hold_cap_bps = (uint64_t)(c->p.start_rate_frac *
 						      (double)c->ports[pr->port].line_rate_bps);
 			pr->move_unreserved = false;
+		} else {
+			/* Room was kept for it there: no hold, whatever one
+			 * an earlier arrival left. */
+			pr->hold_spine = TITA_SPINE_NONE;
 		}
 		c->port_dirty[pr->port] = true;
 		/* The old spine's cap holds until the new one's comes: the
