@@ -1505,9 +1505,17 @@ int ctl_on_leaf_report(struct tita_ctl *c, const struct tita_msg *m, uint64_t no
 				c->stats.leaf_msgs_refused++;
 				return 0;
 			}
-		/* It reports: it is alive, and takes us for its leader. */
+		/* It reports: it is alive, and takes us for its leader. A
+		 * report of a large line (one that names its far leaf) is
+		 * answered now: where it goes is settled by report and answer.
+		 * The leaf's sums (an all-to-all's small pairs, reported every
+		 * few rounds) are answered when their caps move, or at the
+		 * refresh, which comes before the member would count us lost
+		 * (refresh < grant TTL). */
 		f->dead_until_ns[idx] = 0;
-		f->answered_ns[idx] = 0;
+		for (uint32_t i = 0; i < m->n_entries; i++)
+			if (m->leaf[i].remote_leaf != TITA_LEAF_ANY)
+				f->answered_ns[idx] = 0;
 		leader_take_lines(c, &c->ports[p], &m->peer, m->leaf, m->n_entries, now_ns);
 		return (int)m->n_entries;
 	}
