@@ -401,6 +401,8 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 			const struct pair *src = pr->src_slot ? &c->pairs[pr->src_slot - 1] : NULL;
 
 			pr->measured_bps = src ? src->measured_bps : 0;
+			pr->sent_avg_bps =
+				pr->sent_avg_bps - pr->sent_avg_bps / 8 + pr->measured_bps / 8;
 			pr->ce_ppm = src ? src->ce_ppm : 0;
 			/* Only marks that persist on an idle-enough downlink are the
 			 * fabric's: a start-up burst drains within a round or two. */

@@ -106,6 +106,9 @@ struct link {
 	/* What is offered once the orders in force are done. */
 	int64_t planned_bps;
 	uint32_t entries;
+	/* How much more than their caps its members were told, summed over
+	 * its lines: what they may send over the link beyond its share. */
+	uint64_t told_over_bps;
 };
 
 struct tita_leader {
@@ -354,6 +357,20 @@ static uint64_t line_group(const struct line *ln, uint32_t slot)
 static struct link *link_of(struct tita_leader *l, uint8_t dir, uint16_t spine)
 {
 	return dir == TITA_LEAF_UP ? &l->up[spine] : &l->down[spine];
+}
+
+static const struct link *link_of_c(const struct tita_leader *l, uint8_t dir, uint16_t spine)
+{
+	return dir == TITA_LEAF_UP ? &l->up[spine] : &l->down[spine];
+}
+
+/* What a line's member may send over its link beyond its cap: what it was
+ * told, as far as it asked for it (a member reports a line that grows). */
+static uint64_t told_over(const struct line *ln)
+{
+	uint64_t told = tita_min_u64(ln->answered_cap_bps, ln->e.demand_bps);
+
+	return told > ln->cap_bps ? told - ln->cap_bps : 0;
 }
 
 static bool order_live(const struct line *ln, uint64_t now_ns)
@@ -938,6 +955,12 @@ void tita_leader_run(struct tita_leader *l, uint64_t now_ns)
 	downlink_proposals(l, n, now_ns);
 	seeker_proposals(l, n, now_ns);
 	water_fill(l, n);
+	for (uint32_t k = 0; k < n; k++) {
+		const struct line *ln = &l->lines[l->order[k]];
+
+		if (ln->answered && told_over(ln))
+			link_of(l, ln->e.dir, ln->e.spine)->told_over_bps += told_over(ln);
+	}
 	l->up_room = l->down_room = 0;
 	for (uint32_t s = 0; s < l->leaf.n_spines; s++) {
 		int64_t min_room = (int64_t)(l->p.room_frac * (double)l->leaf.spine_bps);
@@ -1031,11 +1054,21 @@ bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *me
 			     (double)move_size(l, ln)))
 			return true;
 		moved = (double)ln->cap_bps - (double)ln->answered_cap_bps;
-		/* A smaller cap is told at once (the link depends on it); a
-		 * larger one when it is worth a message to the link too. */
-		if (-moved > frac * (double)ln->answered_cap_bps ||
-		    (moved > frac * (double)ln->answered_cap_bps &&
-		     moved > LINK_NOISE_FRAC * (double)l->leaf.spine_bps))
+		/* A smaller cap is told at once when the link depends on it:
+		 * when what the members were told beyond their caps adds up to
+		 * more than half the headroom eta leaves on it, or the cut is
+		 * worth a message to the link by itself. (In an all-to-all the
+		 * caps of a full link shift among its many small lines at
+		 * every report; told each time, they cost the leader an answer
+		 * to most members every round.) A larger one is told when it
+		 * is worth a message to the link too. */
+		if (-moved > frac * (double)ln->answered_cap_bps &&
+		    ((double)link_of_c(l, ln->e.dir, ln->e.spine)->told_over_bps >
+			     (1 - l->p.eta) / 2 * (double)l->leaf.spine_bps ||
+		     -moved > LINK_NOISE_FRAC * (double)l->leaf.spine_bps))
+			return true;
+		if (moved > frac * (double)ln->answered_cap_bps &&
+		    moved > LINK_NOISE_FRAC * (double)l->leaf.spine_bps)
 			return true;
 	}
 	return false;
@@ -1049,6 +1082,11 @@ void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *me
 
 		if (!ln->used || !tita_addr_eq(&ln->e.member, member))
 			continue;
+		if (ln->answered) {
+			struct link *lk = link_of(l, ln->e.dir, ln->e.spine);
+
+			lk->told_over_bps -= tita_min_u64(lk->told_over_bps, told_over(ln));
+		}
 		ln->answered = true;
 		ln->answered_cap_bps = ln->cap_bps;
 		ln->answered_order_bps = ln->order_bps;

@@ -154,8 +154,11 @@ size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *m
 
 /*
  * Whether a member's answer would differ from the one it last got (marked
- * with tita_leader_mark_answered()): a line whose cap moved by more than
- * frac, a new line, or an order not yet told.
+ * with tita_leader_mark_answered()) in a way that matters: a new line, an
+ * order not yet told, a cap that moved by more than frac and by a few
+ * percent of its link, or a smaller cap on a link whose members were told
+ * more than their caps (and ask for it) by over half the headroom eta
+ * leaves.
  */
 bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *member, double frac,
 			 uint64_t now_ns);

@@ -379,6 +379,55 @@ static void test_aggregates_share_and_stay(void **state)
 	tita_leader_free(l);
 }
 
+/*
+ * A smaller cap is told when the link needs it: not when a line's cap fell
+ * with its own demand (its member will not send more than it asks), but
+ * when the members were told more than their caps and ask for it, beyond
+ * half the headroom eta leaves (2.5 G of 100 G here).
+ */
+static void test_smaller_cap_told_when_the_link_needs_it(void **state)
+{
+	struct tita_leader *l = leader();
+	struct tita_addr m;
+
+	(void)state;
+	/* 19 lines asking 10 G each on a 95 G link: 5 G each. */
+	for (uint32_t k = 0; k < 19; k++) {
+		struct tita_leaf_entry e = line(k, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 0, 10 * G);
+
+		assert_int_equal(tita_leader_report(l, &e, 0), 0);
+	}
+	tita_leader_run(l, 1);
+	for (uint32_t k = 0; k < 19; k++) {
+		m = tita_addr_from_host_id(k);
+		assert_true(tita_leader_changed(l, &m, 0.05, 1));
+		tita_leader_mark_answered(l, &m, 1);
+		assert_false(tita_leader_changed(l, &m, 0.05, 1));
+	}
+	assert_near(answer(l, 0, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 0).cap_bps, 5 * G);
+	/* Member 0 asks 4 G: its cap falls by 20 %, with its demand. */
+	{
+		struct tita_leaf_entry e = line(0, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 0, 4 * G);
+
+		tita_leader_report(l, &e, 2);
+	}
+	tita_leader_run(l, 3);
+	assert_near(answer(l, 0, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 0).cap_bps, 4 * G);
+	m = tita_addr_from_host_id(0);
+	assert_false(tita_leader_changed(l, &m, 0.05, 3));
+	/* Two more lines: every cap falls by 10 % (to 95 / 21 G), below what
+	 * 18 members were told and ask for: 8.6 G over the link's share. */
+	for (uint32_t k = 19; k < 21; k++) {
+		struct tita_leaf_entry e = line(k, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 0, 10 * G);
+
+		tita_leader_report(l, &e, 4);
+	}
+	tita_leader_run(l, 5);
+	m = tita_addr_from_host_id(1);
+	assert_true(tita_leader_changed(l, &m, 0.05, 5));
+	tita_leader_free(l);
+}
+
 static void test_link_down_gives_nothing_and_seeks(void **state)
 {
 	struct tita_leader *l = leader();
@@ -547,6 +596,7 @@ int main(void)
 		cmocka_unit_test(test_takes_refuses_and_swaps_proposals),
 		cmocka_unit_test(test_aggregates_share_and_stay),
 		cmocka_unit_test(test_link_down_gives_nothing_and_seeks),
+		cmocka_unit_test(test_smaller_cap_told_when_the_link_needs_it),
 		cmocka_unit_test(test_room_for_a_line),
 		cmocka_unit_test(test_lines_expire_and_withdraw),
 		cmocka_unit_test(test_bad_input_is_refused),
