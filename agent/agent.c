@@ -276,6 +276,14 @@ struct aqp {
 	uint32_t sport_seq;
 	uint64_t sport_deadline_ms;
 	_Atomic bool dirty; /* registration must be (re)sent */
+	/* A rate that waits for the QP's unscheduled bytes (SET_RATE 1.3):
+	 * post_send disarms it once bytes_posted reaches unsched_until and
+	 * marks it due, and the agent thread applies unsched_kbps then (a
+	 * verbs call does not belong in the application's post path). */
+	_Atomic bool unsched_armed, unsched_due;
+	_Atomic uint64_t unsched_until;
+	uint64_t unsched_kbps;
+	uint32_t unsched_seq;
 
 	/* Hot path: updated by post_send/poll_cq without the lock. */
 	_Atomic uint64_t bytes_posted, bytes_completed, bytes_read;
@@ -794,8 +802,19 @@ static int agent_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv
 		default:
 			break;
 		}
-		if (bytes)
-			atomic_fetch_add_explicit(&q->bytes_posted, bytes, memory_order_relaxed);
+		if (bytes) {
+			uint64_t posted = atomic_fetch_add_explicit(&q->bytes_posted, bytes,
+								    memory_order_relaxed) +
+					  bytes;
+
+			if (atomic_load_explicit(&q->unsched_armed, memory_order_relaxed) &&
+			    posted >=
+				    atomic_load_explicit(&q->unsched_until, memory_order_relaxed) &&
+			    atomic_exchange(&q->unsched_armed, false)) {
+				atomic_store(&q->unsched_due, true);
+				wake_link();
+			}
+		}
 		if (w->send_flags & IBV_SEND_SIGNALED) {
 			pthread_spin_lock(&q->fifo_lock);
 			/* A full ring skips this WR: the next recorded one
@@ -925,6 +944,8 @@ static bool send_qp(int fd, struct aqp *q)
 	m.bytes_posted = atomic_load_explicit(&q->bytes_posted, memory_order_relaxed);
 	if (q->qp && verbs_get_ctx_op(q->ctx, modify_qp_rate_limit))
 		m.caps |= TITA_AGENT_CAP_RATE_LIMIT;
+	/* Every QP's posts pass through post_send, which counts them. */
+	m.caps |= TITA_AGENT_CAP_UNSCHED;
 	if (q->provider == TITA_AGENT_PROV_MLX5) {
 		pthread_once(&mlx5_once, mlx5_resolve);
 		if (mlx5_ok)
@@ -1066,8 +1087,30 @@ static bool send_stats(int fd)
 	return ok;
 }
 
-static void handle_set_rate(int fd, const struct tita_agent_set_rate *m)
+/* A RATE_RESULT for q (q->lock held). */
+static void send_rate_result(int fd, const struct aqp *q, uint64_t kbps, uint32_t seq, int err)
 {
+	struct tita_agent_rate_result res;
+
+	memset(&res, 0, sizeof(res));
+	tita_agent_hdr_init(&res.hdr, TITA_AGENT_RATE_RESULT, sizeof(res));
+	res.qp_id = q->id;
+	res.rate_kbps = kbps;
+	res.seq = seq;
+	res.err = err;
+	res.mechanism = q->mech;
+	send_msg(fd, &res, sizeof(res));
+}
+
+/*
+ * SET_RATE (len: as it came; a 1.2 command has no unscheduled bytes). With
+ * unscheduled bytes the QP goes unpaced now and post_send arms the rate
+ * for when they are posted; the answer now says the QP is unpaced, the
+ * second (unsched_poll) what became of the rate.
+ */
+static void handle_set_rate(int fd, const struct tita_agent_set_rate *m, size_t len)
+{
+	uint64_t unsched = len >= sizeof(*m) && m->rate_kbps ? m->unsched_bytes : 0;
 	struct tita_agent_rate_result res;
 	struct aqp *q = NULL;
 
@@ -1084,13 +1127,26 @@ static void handle_set_rate(int fd, const struct tita_agent_set_rate *m)
 		res.err = -ENOENT;
 	} else {
 		pthread_mutex_lock(&q->lock);
-		res.err = apply_locked(q, m->rate_kbps);
+		/* Whatever was armed ends here; a late "due" of it applies
+		 * this command's rate, which is then already in force. */
+		atomic_store(&q->unsched_armed, false);
+		atomic_store(&q->unsched_due, false);
+		q->unsched_kbps = m->rate_kbps;
+		q->unsched_seq = m->seq;
+		if (unsched) {
+			res.err = apply_locked(q, 0);
+			atomic_store(&q->unsched_until, atomic_load(&q->bytes_posted) + unsched);
+			atomic_store(&q->unsched_armed, true);
+		} else {
+			res.err = apply_locked(q, m->rate_kbps);
+		}
 		res.mechanism = q->mech;
 		pthread_mutex_unlock(&q->lock);
 	}
 	pthread_mutex_unlock(&g_lock);
-	dbg("QP id %llu: rate %llu kbit/s: %d (mechanism %u)", (unsigned long long)m->qp_id,
-	    (unsigned long long)m->rate_kbps, res.err, res.mechanism);
+	dbg("QP id %llu: rate %llu kbit/s after %llu bytes: %d (mechanism %u)",
+	    (unsigned long long)m->qp_id, (unsigned long long)m->rate_kbps,
+	    (unsigned long long)unsched, res.err, res.mechanism);
 	send_msg(fd, &res, sizeof(res));
 }
 
@@ -1167,6 +1223,24 @@ static int sports_poll(int fd)
 	return next == UINT64_MAX ? -1 : (int)(next - now);
 }
 
+/* The rates whose QPs' unscheduled bytes have been posted. */
+static void unsched_poll(int fd)
+{
+	pthread_mutex_lock(&g_lock);
+	for (int i = 0; i < MAX_QPS; i++) {
+		struct aqp *q = &g_qps[i];
+
+		if (!q->used || q->dead || !atomic_load(&q->unsched_due))
+			continue;
+		pthread_mutex_lock(&q->lock);
+		if (atomic_exchange(&q->unsched_due, false))
+			send_rate_result(fd, q, q->unsched_kbps, q->unsched_seq,
+					 apply_locked(q, q->unsched_kbps));
+		pthread_mutex_unlock(&q->lock);
+	}
+	pthread_mutex_unlock(&g_lock);
+}
+
 /* titad is gone: no QP stays paced by a rate nobody maintains. */
 static void unpace_all(void)
 {
@@ -1183,6 +1257,8 @@ static void unpace_all(void)
 			dbg("QP %u unpaced: %d", q->qpn, r);
 		}
 		q->pending = false;
+		atomic_store(&q->unsched_armed, false);
+		atomic_store(&q->unsched_due, false);
 		/* Nobody is left to answer: the change is forgotten. */
 		atomic_store(&q->sport_held, false);
 		pthread_mutex_unlock(&q->lock);
@@ -1290,8 +1366,10 @@ static void *link_main(void *arg)
 			if (type == TITA_AGENT_SET_RATE) {
 				struct tita_agent_set_rate m;
 
-				memcpy(&m, buf, sizeof(m));
-				handle_set_rate(fd, &m);
+				/* A 1.2 command is shorter: the rest is 0. */
+				memset(&m, 0, sizeof(m));
+				memcpy(&m, buf, (size_t)n < sizeof(m) ? (size_t)n : sizeof(m));
+				handle_set_rate(fd, &m, (size_t)n);
 			} else if (type == TITA_AGENT_SET_SPORT) {
 				struct tita_agent_set_sport m;
 
@@ -1307,8 +1385,10 @@ static void *link_main(void *arg)
 		}
 		/* Held source ports first: a QP destroyed meanwhile is answered
 		 * by sync_qps, before its QP_DEL. */
-		if (fd >= 0)
+		if (fd >= 0) {
 			sport_wait_ms = sports_poll(fd);
+			unsched_poll(fd);
+		}
 		/* Registrations go out at once; statistics on their period. */
 		if (!sync_qps(fd, false) ||
 		    (fd >= 0 && now_ms() >= next_stats && !send_stats(fd))) {

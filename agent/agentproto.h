@@ -21,7 +21,8 @@
  *                  STATS         per-QP bytes posted and completed (demand)
  *                  RATE_RESULT   what became of a SET_RATE
  *                  SPORT_RESULT  what became of a SET_SPORT (1.2)
- *   titad → agent  SET_RATE      pace a QP at rate_kbps (0: unpaced)
+ *   titad → agent  SET_RATE      pace a QP at rate_kbps (0: unpaced); since
+ *                                1.3 after its next unsched_bytes posted
  *                  SET_SPORT     move a QP to another UDP source port, that is
  *                                another ECMP path (1.2); only to a QP whose
  *                                QP_ADD has TITA_AGENT_CAP_UDP_SPORT
@@ -90,6 +91,7 @@ struct tita_agent_hello {
 #define TITA_AGENT_CAP_RATE_LIMIT 0x1u /* the provider has modify_qp_rate_limit */
 #define TITA_AGENT_CAP_MLX5_SCHED 0x2u /* mlx5dv scheduling elements resolved */
 #define TITA_AGENT_CAP_UDP_SPORT 0x4u /* 1.2: SET_SPORT can move this QP */
+#define TITA_AGENT_CAP_UNSCHED 0x8u /* 1.3: SET_RATE's unsched_bytes are carried */
 
 struct tita_agent_qp {
 	struct tita_agent_hdr hdr;
@@ -158,7 +160,19 @@ struct tita_agent_set_rate {
 	uint64_t rate_kbps; /* 0: unpaced */
 	uint32_t seq;
 	uint32_t reserved;
+	/*
+	 * 1.3, to a QP with TITA_AGENT_CAP_UNSCHED: the QP goes unpaced now,
+	 * and rate_kbps applies once unsched_bytes more are posted on it
+	 * (a message's unscheduled first bytes); 0, or a command as 1.2 sent
+	 * it: rate_kbps at once. Any later SET_RATE ends what is left. The
+	 * agent answers at once (the QP unpaced), and again with the same
+	 * seq when it applies rate_kbps.
+	 */
+	uint64_t unsched_bytes;
 };
+
+/* SET_RATE as protocol 1.2 sent it: no unscheduled bytes. */
+#define TITA_AGENT_SET_RATE_LEN_1_2 offsetof(struct tita_agent_set_rate, unsched_bytes)
 
 struct tita_agent_rate_result {
 	struct tita_agent_hdr hdr;
@@ -243,7 +257,7 @@ static inline size_t tita_agent_min_len(uint16_t type)
 	case TITA_AGENT_STATS:
 		return sizeof(struct tita_agent_stats);
 	case TITA_AGENT_SET_RATE:
-		return sizeof(struct tita_agent_set_rate);
+		return TITA_AGENT_SET_RATE_LEN_1_2;
 	case TITA_AGENT_RATE_RESULT:
 		return sizeof(struct tita_agent_rate_result);
 	case TITA_AGENT_SET_SPORT:

@@ -477,6 +477,10 @@ static void render_ports(const struct titad_sources *src, const struct titad_eng
 			  (unsigned long long)qs->commands_sent);
 		sb_printf(b, "tita_agent_commands_total{result=\"error\"} %llu\n",
 			  (unsigned long long)qs->command_errors);
+		family(b, "tita_agent_unscheduled_commands_total", "counter",
+		       "Rate commands that let a message's first bytes go unpaced before the rate.");
+		sb_printf(b, "tita_agent_unscheduled_commands_total %llu\n",
+			  (unsigned long long)qs->unsched_commands);
 		family(b, "tita_agent_protocol_errors_total", "counter",
 		       "Malformed or out-of-order agent messages.");
 		sb_printf(b, "tita_agent_protocol_errors_total %llu\n",

@@ -65,6 +65,8 @@ struct tita_pacer_stats {
 struct tita_pacer_agent_stats {
 	uint32_t agents, qps, qps_paced;
 	uint64_t commands_sent, command_errors, protocol_errors;
+	/* Rate commands that carried a message's unscheduled bytes. */
+	uint64_t unsched_commands;
 	/* Past a bound (agents per uid or in all, QPs per uid or in all). */
 	uint64_t agents_refused, qps_refused;
 	/* Paths: SET_SPORTs sent, their failures, moves done or failed, and

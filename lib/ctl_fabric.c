@@ -67,6 +67,7 @@ struct fab_port {
 	struct tita_leader *leader_obj;
 	uint64_t *answered_ns; /* per member */
 	bool leader_dirty;
+	uint64_t leader_due_ns; /* tita_leader_next_due_ns() */
 	/* Work space: our own lines for the leader, a member's answer. */
 	struct tita_leaf_entry *scratch;
 };
@@ -705,6 +706,11 @@ int tita_ctl_probe_result(struct tita_ctl *c, const struct tita_probe *probe, ui
 	}
 	if (probe->sport == pr->sport && (pr->path == PATH_PROBING || pr->path == PATH_KNOWN) &&
 	    pr->spine != spine) {
+		/* A pair held until a grant counts it on its new spine is
+		 * counted on this one now: held for the old one, it would wait
+		 * for a grant that never comes. */
+		if (pr->hold_spine != TITA_SPINE_NONE)
+			pr->hold_spine = spine;
 		pr->spine = spine;
 		pr->path = PATH_KNOWN;
 		if (pr->placed) {
@@ -740,6 +746,10 @@ int tita_ctl_path_applied(struct tita_ctl *c, const struct tita_path_update *u, 
 			pr->hold_cap_bps = (uint64_t)(c->p.start_rate_frac *
 						      (double)c->ports[pr->port].line_rate_bps);
 			pr->move_unreserved = false;
+		} else {
+			/* Room was kept for it there: no hold, whatever one
+			 * an earlier arrival left. */
+			pr->hold_spine = TITA_SPINE_NONE;
 		}
 		c->port_dirty[pr->port] = true;
 		/* The old spine's cap holds until the new one's comes: the
@@ -865,13 +875,16 @@ static bool pair_big(const struct tita_ctl *c, const struct fab_port *f, const s
  * move waits for what is in flight). A sender's pair that has sent that
  * much on average over the last rounds is large too, whatever it has
  * queued now: a collective's steps (a ring's chunks) are each shorter than
- * a round, but the pair carries them one after the other.
+ * a round, but the pair carries them one after the other. So is a
+ * receiver's pair whose sender sent that much on average: a long pause
+ * between two steps would otherwise put it under the leaf's sum, held to
+ * what it brought in the last round.
  */
 static bool judge_big(const struct tita_ctl *c, const struct fab_port *f, const struct pair *pr)
 {
 	uint64_t bar = (uint64_t)(c->p.big_frac * (double)f->place.spine_bps);
 
-	if (pr->role == TITA_PAIR_TX && pr->sent_avg_bps >= (pr->big ? bar / 2 : bar))
+	if (pr->sent_avg_bps >= (pr->big ? bar / 2 : bar))
 		return true;
 	if (pr->nic_share_bps < (pr->big ? bar / 2 : bar))
 		return false;
@@ -1153,6 +1166,8 @@ static void share_caps(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	struct port *pt = &c->ports[port];
 	struct fab_port *f = pt->fab;
 
+	uint64_t start_bps = (uint64_t)(c->p.start_rate_frac * (double)pt->line_rate_bps);
+
 	provisional_caps(c, port, now_ns);
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
 		struct pair *pr = &c->pairs[k];
@@ -1192,7 +1207,22 @@ static void share_caps(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		for (uint32_t i = 0; i < f->n_lines && !ln; i++)
 			if (line_key_eq(&f->lines[i].e, &key))
 				ln = &f->lines[i];
-		if (!ln || ln->cap_until_ns <= now_ns)
+		if (!ln || ln->cap_until_ns <= now_ns) {
+			/* Its line has no cap yet (new, or the pair changed
+			 * lines: a large pair became small): it is unplaced
+			 * until the leader answers, not held to what it was
+			 * given on another line, where it may have used
+			 * nothing at the time (a step's pause) and got 0. */
+			if (pr->leaf_capped && pr->leaf_cap_bps < start_bps)
+				pr->leaf_capped = false;
+			continue;
+		}
+		/* A pair that uses nothing now (between two steps of a
+		 * collective) keeps the cap it has: its share would be 0, held
+		 * for a grant TTL, and the receiver would send its sender a
+		 * grant of 0 that the next step then waits out. */
+		if (!pair_use_bps(c, pr) && pr->leaf_capped && now_ns < pr->leaf_cap_until_ns &&
+		    ln->e.demand_bps)
 			continue;
 		share = ln->e.demand_bps ? (double)ln->cap_bps * (double)pair_use_bps(c, pr) /
 						   (double)ln->e.demand_bps :
@@ -1227,6 +1257,11 @@ static bool line_changed(const struct tita_ctl *c, const struct fab_port *f,
 	if (!ln->sent)
 		return ln->live;
 	if (!ln->live || (ln->e.move_bps != 0) != (ln->sent_move_bps != 0))
+		return true;
+	/* A line said with nothing on it is gone at the leader
+	 * (tita_leader_report): whatever it carries now is news there, however
+	 * little, or its pairs wait for the refresh without a cap of their own. */
+	if (!ln->sent_demand_bps && !ln->sent_move_bps && ln->e.demand_bps)
 		return true;
 	/* Where a large line's far leaf has room is what its leader swaps on. */
 	if (ln->e.remote_leaf != TITA_LEAF_ANY &&
@@ -1465,6 +1500,7 @@ static int leader_ensure(struct tita_ctl *c, struct fab_port *f)
 	lp.move_hold_ns = c->p.control_interval_ns;
 	lp.max_entries = tita_min_u64(c->p.max_pairs, 1u << 20);
 	f->leader_obj = tita_leader_new(&lp, &f->place);
+	f->leader_due_ns = TITA_TIME_NEVER;
 	return f->leader_obj ? 0 : -ENOMEM;
 }
 
@@ -1503,9 +1539,17 @@ int ctl_on_leaf_report(struct tita_ctl *c, const struct tita_msg *m, uint64_t no
 				c->stats.leaf_msgs_refused++;
 				return 0;
 			}
-		/* It reports: it is alive, and takes us for its leader. */
+		/* It reports: it is alive, and takes us for its leader. A
+		 * report of a large line (one that names its far leaf) is
+		 * answered now: where it goes is settled by report and answer.
+		 * The leaf's sums (an all-to-all's small pairs, reported every
+		 * few rounds) are answered when their caps move, or at the
+		 * refresh, which comes before the member would count us lost
+		 * (refresh < grant TTL). */
 		f->dead_until_ns[idx] = 0;
-		f->answered_ns[idx] = 0;
+		for (uint32_t i = 0; i < m->n_entries; i++)
+			if (m->leaf[i].remote_leaf != TITA_LEAF_ANY)
+				f->answered_ns[idx] = 0;
 		leader_take_lines(c, &c->ports[p], &m->peer, m->leaf, m->n_entries, now_ns);
 		return (int)m->n_entries;
 	}
@@ -1522,10 +1566,12 @@ static void lead(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
 	struct tita_leaf_entry *lines = f->scratch;
 	uint64_t up_room, down_room;
 
-	if (!f->leader_obj || (!f->leader_dirty && !round))
+	if (!f->leader_obj || (!f->leader_dirty && !round && now_ns < f->leader_due_ns))
 		return;
 	f->leader_dirty = false;
 	tita_leader_run(f->leader_obj, now_ns);
+	f->leader_due_ns = tita_leader_next_due_ns(f->leader_obj, now_ns);
+	c->fabric_due_ns = tita_min_u64(c->fabric_due_ns, f->leader_due_ns);
 	for (uint32_t i = 0; i < f->n_members; i++) {
 		size_t n;
 		bool mine = i == f->self;
@@ -1624,6 +1670,13 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			try_move(c, pr, now_ns);
 		if (pr->want_spine != TITA_SPINE_NONE && now_ns >= pr->want_until_ns)
 			pr->want_spine = TITA_SPINE_NONE;
+		/* Where it could go can change with no answer (a move it
+		 * wanted given up): a receiving leaf that asks it to move
+		 * proposes from what it last heard, and would propose there
+		 * round after round. */
+		if (pr->move_asked && now_ns < pr->move_until_ns &&
+		    pr->room_sent_mask != pair_room_mask(c, pr))
+			ctl_send_demand_now(c, pr, now_ns);
 	}
 }
 

@@ -147,7 +147,9 @@ struct pair {
 	 * round without a new one is not idle, just between samples. */
 	uint64_t sample_until_ns;
 	uint32_t idle_rounds;
-	uint64_t sent_avg_bps; /* what it sent, averaged over about eight rounds */
+	/* What it sent (TX), or what came of its sender (RX), averaged over
+	 * about eight rounds. */
+	uint64_t sent_avg_bps;
 	/* The backlog its last round read (backlog_bytes is then zeroed):
 	 * what the fabric's passes after the round judge it by. */
 	uint64_t round_backlog_bytes;

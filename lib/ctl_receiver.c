@@ -325,21 +325,30 @@ static void allocate_warm(struct tita_ctl *c, const struct port *pt, uint32_t n)
 	uint64_t used = 0;
 	uint32_t n_warm = 0;
 
+	/* Only the warm pairs go into the water-filling: the active ones
+	 * would enter it with no demand and take nothing, and a port's
+	 * allocation runs at every batch of demands. */
 	for (uint32_t k = 0; k < n; k++) {
 		const struct pair *pr = &c->pairs[c->order[k]];
 
 		used += c->entries[k].alloc_bps;
-		c->entries2[k] = c->entries[k];
-		c->entries2[k].demand_bps = pr->demand_bps ? 0 : pr->warm_demand_bps;
-		c->entries2[k].min_bps = 0;
-		c->entries2[k].alloc_bps = 0;
-		n_warm += !pr->demand_bps && pr->warm_demand_bps;
+		if (pr->demand_bps || !pr->warm_demand_bps)
+			continue;
+		c->entries2[n_warm] = c->entries[k];
+		c->entries2[n_warm].demand_bps = pr->warm_demand_bps;
+		c->entries2[n_warm].min_bps = 0;
+		c->entries2[n_warm].alloc_bps = 0;
+		n_warm++;
 	}
 	if (!n_warm || used >= pt->capacity_bps)
 		return;
-	tita_alloc_maxmin_by_group(c->entries2, n, pt->capacity_bps - used, c->scratch);
-	for (uint32_t k = 0; k < n; k++)
-		c->entries[k].alloc_bps += c->entries2[k].alloc_bps;
+	tita_alloc_maxmin_by_group(c->entries2, n_warm, pt->capacity_bps - used, c->scratch);
+	for (uint32_t k = 0, m = 0; k < n && m < n_warm; k++) {
+		const struct pair *pr = &c->pairs[c->order[k]];
+
+		if (!pr->demand_bps && pr->warm_demand_bps)
+			c->entries[k].alloc_bps += c->entries2[m++].alloc_bps;
+	}
 }
 
 /* Water-fill one port's downlink over the demands it holds, and queue the
@@ -351,6 +360,7 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 	double thr = c->p.rc_ce_threshold * 1e6;
 	uint64_t granted = 0, in_force = 0;
 	uint32_t n = 0, n_deferred = 0;
+	bool any_job = false;
 
 	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
 		struct pair *pr = &c->pairs[s];
@@ -365,7 +375,13 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 			.weight = (double)pr->weight_milli / TITA_WEIGHT_ONE,
 			.group = ctl_job_group(pr, s),
 		};
+		any_job |= pr->job_id != TITA_JOB_DEFAULT;
 	}
+	/* Pairs of no job are each a group of their own, which is plain
+	 * max-min over the pairs: one group says so without sorting them
+	 * into groups at every allocation. */
+	for (uint32_t k = 0; !any_job && k < n; k++)
+		c->entries[k].group = 0;
 	if (n) {
 		allocate_memo(pt, c->entries, c->order, n, c->scratch);
 		allocate_warm(c, pt, n);
@@ -385,6 +401,8 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 			const struct pair *src = pr->src_slot ? &c->pairs[pr->src_slot - 1] : NULL;
 
 			pr->measured_bps = src ? src->measured_bps : 0;
+			pr->sent_avg_bps =
+				pr->sent_avg_bps - pr->sent_avg_bps / 8 + pr->measured_bps / 8;
 			pr->ce_ppm = src ? src->ce_ppm : 0;
 			/* Only marks that persist on an idle-enough downlink are the
 			 * fabric's: a start-up burst drains within a round or two. */

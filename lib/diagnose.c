@@ -24,14 +24,19 @@
  *     confidence; the rest is evidence, and feeds the votes below).
  *     Receivers falling short on one host's pairs alone, far more than on
  *     any other's, name its link slow where nothing else does (a ring
- *     without other traffic runs in lock-step: no CE, nobody blocked).
+ *     without other traffic runs in lock-step: no CE, nobody blocked);
+ *     past that onset, the member that waits (application-limited) well
+ *     above the others, though far less than a slow application. CE on
+ *     several hosts alike is a shared uplink's, not a host link's.
  *  4. Path voting, as 007 does: every pair line spreads its loss (or
  *     shortfall) over the links of its path (the two host links and,
  *     across leaves, both leaves' uplinks); pairs that know their spine
  *     also vote for the leaf-spine links, which names the uplink. The link
- *     that collects far more than its share is the suspect; a slow link's
- *     shortfall is the mean over every pair line through it, the lines
- *     without any shortfall too.
+ *     that collects far more than its share is the suspect, less so when
+ *     lines through it lost nothing; a slow link's shortfall is the mean
+ *     over every pair line through it, the lines without any shortfall
+ *     too, weighed by its share of the largest excess. The receive lines
+ *     into hosts marked CE alike name the uplink that marked them.
  *  5. Every candidate gets a score (how many margins it stands out by);
  *     the highest ranks first, and below min_score nothing is reported.
  */
@@ -55,6 +60,13 @@ void tita_diag_params_default(struct tita_diag_params *p)
 	p->min_score = 1.0;
 	p->rx_short_alone_floor = 0.5;
 	p->rx_short_alone_margin = 0.15;
+	p->lockstep_tx_spread_ratio = 0.1;
+	p->lockstep_short_floor = 0.35;
+	p->lockstep_app_margin = 0.08;
+	p->lockstep_app_host_floor = 0.8;
+	p->ce_hosts_uplink = 3;
+	p->ce_uplink_floor = 0.5;
+	p->ce_uplink_lead = 1.1;
 }
 
 const char *tita_diag_kind_name(enum tita_diag_kind k)
@@ -309,7 +321,14 @@ struct link {
 	double vote_loss, vote_short;
 	double raw_short; /* the pairs' shortfall itself, summed */
 	uint32_t n_loss, n_short;
+	uint32_t n_clean; /* pair lines through it that lost nothing */
 	uint32_t n_short_lines; /* every pair line through it, shortfall 0 too */
+};
+
+struct rx_line {
+	uint32_t dst, src;
+	const char *spine;
+	double shortfall;
 };
 
 struct job {
@@ -339,7 +358,18 @@ struct model {
 	 * pair lines): the two highest, and whose is the highest. */
 	double rx_short_top, rx_short_second;
 	uint32_t rx_short_top_inst;
+	/* The two highest application-limited ratios, and whose is the top. */
+	double app_top, app_second;
+	uint32_t app_top_inst;
 	double *tmp; /* n_inst doubles */
+	/* Receive pair lines across leaves that know their spine (the
+	 * spine's text lives in the snapshots): which uplink marks CE. */
+	struct rx_line *rx_lines;
+	uint32_t n_rx_lines, cap_rx_lines;
+	/* Per instance: how many other hosts are marked (CE) at least half
+	 * as much as it, above the median. */
+	uint32_t *ce_alike;
+	uint32_t n_ce_marked;
 };
 
 static uint32_t inst_add(struct model *m, const char *name)
@@ -565,6 +595,7 @@ static int vote(struct model *m, uint32_t src, uint32_t dst, const char *spine, 
 		if (loss) {
 			l->vote_loss += v / n_path;
 			l->n_loss += v > 0;
+			l->n_clean += v == 0;
 		} else {
 			l->vote_short += v / n_path;
 			l->raw_short += v;
@@ -644,12 +675,27 @@ static int read_snapshot(struct model *m, const struct tita_prom_doc *d, const s
 				m->inst[j].view[loss ? V_TX_LOSS : V_TX_BLOCKED] += v;
 				m->inst[j].view_n[loss ? V_TX_LOSS : V_TX_BLOCKED]++;
 			}
-			/* Shortfall lines of 0 count too: a link's mean is over
+			/* Lines of 0 count too: a link's mean shortfall is over
 			 * every pair through it, not only those falling short
-			 * (background traffic makes a few pairs anywhere short). */
-			if (v > 0 || !loss)
-				rc = vote(m, rx ? j : i, rx ? i : j,
-					  spine && spine[0] ? spine : NULL, v, loss);
+			 * (background traffic makes a few pairs anywhere short),
+			 * and a line that lost nothing speaks for its links. */
+			if (rx && !loss && spine && spine[0] && m->inst[i].leaf &&
+			    m->inst[j].leaf && strcmp(m->inst[i].leaf, m->inst[j].leaf)) {
+				if (m->n_rx_lines == m->cap_rx_lines) {
+					uint32_t cap = m->cap_rx_lines ? 2 * m->cap_rx_lines : 256;
+					struct rx_line *a = realloc(m->rx_lines, cap * sizeof(*a));
+
+					if (!a) {
+						rc = -ENOMEM;
+						continue;
+					}
+					m->rx_lines = a;
+					m->cap_rx_lines = cap;
+				}
+				m->rx_lines[m->n_rx_lines++] = (struct rx_line){ i, j, spine, v };
+			}
+			rc = vote(m, rx ? j : i, rx ? i : j, spine && spine[0] ? spine : NULL, v,
+				  loss);
 			continue;
 		}
 		if (!strcmp(s->name, "tita_health_peer_silent_seconds")) {
@@ -809,6 +855,26 @@ static void host_suspect(struct tita_diag_suspect *s, const struct inst *h, bool
 	t_str(&t, h->name);
 }
 
+/* CE toward the host stands out from the median host's. */
+static bool ce_marked(const struct model *m, uint32_t i)
+{
+	const struct inst *h = &m->inst[i];
+
+	return h->n_up && h->up_last && h->mean[F_CE] > m->med[F_CE] + m->p->ce_margin &&
+	       h->mean[F_CE] > 3 * m->med[F_CE];
+}
+
+/* A collective in lock-step: every host sends at about one rate, and none
+ * but perhaps one is blocked or marked. */
+static bool lockstep_quiet(const struct model *m)
+{
+	const struct tita_diag_params *p = m->p;
+
+	return m->med[F_TX] > 0 &&
+	       m->q90[F_TX] <= (1 + p->lockstep_tx_spread_ratio) * m->med[F_TX] &&
+	       m->q90[F_BLOCKED] < p->blocked_margin / 5 && m->q90[F_CE] < p->ce_margin / 2;
+}
+
 static int candidates_hosts(struct model *m, struct suspects *ss)
 {
 	const struct tita_diag_params *p = m->p;
@@ -917,16 +983,32 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 			/* CE: tita keeps queues short, so little marking is the
 			 * norm; a host marked above the others' top, and several
 			 * times it, stands out even at a few percent. */
-			double ce_u = ce > p->ce_margin && h->mean[F_CE] > 3 * m->q90[F_CE] ?
-					      ce / p->ce_margin :
-					      0;
 			double blocked_u =
 				blocked > p->blocked_margin ? blocked / p->blocked_margin : 0;
+			/* A slow link of the host's own harms the host too: it
+			 * sends blocked, or slowly, or its grants fall short as
+			 * much as most; CE on a host that sends and receives
+			 * better than most was marked elsewhere on the way (a
+			 * slow uplink). */
+			bool harmed = (blocked_u >= 1 || tx_low || rx_low ||
+				       h->mean[F_SHORT] >= m->med[F_SHORT]) &&
+				      m->ce_alike[i] < p->ce_hosts_uplink - 1;
+			double ce_u = ce > p->ce_margin && h->mean[F_CE] > 3 * m->q90[F_CE] &&
+						      harmed ?
+					      ce / p->ce_margin :
+					      0;
+			/* In a collective in lock-step a member whose own link
+			 * is slow finds nothing waiting in about half its
+			 * rounds; a slow application keeps its transfers
+			 * waiting on it nearly always. */
+			bool lockstep_member = lockstep_quiet(m) &&
+					       h->mean[F_APP] < p->lockstep_app_host_floor;
 			double support = (shortfall > p->blocked_margin ? 0.5 : 0) + 0.5 * rx_low +
 					 0.5 * tx_low;
 
 			if (app > p->app_limited_margin &&
-			    h->mean[F_APP] > 1.5 * p->app_limited_margin && ce_u < 1) {
+			    h->mean[F_APP] > 1.5 * p->app_limited_margin && ce_u < 1 &&
+			    !lockstep_member) {
 				s = suspect_new(ss, TITA_DIAG_SLOW_HOST,
 						app / (p->app_limited_margin / 2) + tx_low);
 				if (!s)
@@ -994,7 +1076,8 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 					evidence(s, who(h, wb), "tita_health_pause_tx_per_second",
 						 h->mean[F_PAUSE_TX], ", median ",
 						 m->med[F_PAUSE_TX]);
-			} else if (i == m->rx_short_top_inst && app > p->app_limited_margin / 2 &&
+			} else if (i == m->rx_short_top_inst && lockstep_quiet(m) &&
+				   app > p->app_limited_margin / 2 &&
 				   m->rx_short_top >= p->rx_short_alone_floor &&
 				   m->rx_short_top - m->rx_short_second >=
 					   p->rx_short_alone_margin) {
@@ -1025,6 +1108,42 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 					 h->mean[F_TX], ", median ", m->med[F_TX]);
 				evidence(s, who(h, wb), "tita_health_ce_ratio", h->mean[F_CE],
 					 ", median ", m->med[F_CE]);
+			} else if (i == m->app_top_inst && lockstep_member &&
+				   h->mean[F_APP] - m->app_second > p->lockstep_app_margin / 2 &&
+				   (app > 2 * p->lockstep_app_margin ||
+				    (app > p->lockstep_app_margin &&
+				     m->med[F_SHORT] >= p->lockstep_short_floor))) {
+				/*
+				 * Past the onset of a slow host link in a
+				 * collective with nothing else running: every
+				 * rank runs at the slowest member's rate, so
+				 * nobody is blocked, nothing queues and every
+				 * receiver falls short alike. The member whose
+				 * own link is slow receives as slowly as it
+				 * sends, so its transfers find nothing waiting
+				 * more often than anyone's: it is
+				 * application-limited above the others, though
+				 * far less than a slow application (the first
+				 * rule).
+				 */
+				s = suspect_new(ss, TITA_DIAG_SLOW_LINK,
+						1 + (app - p->lockstep_app_margin) /
+								p->lockstep_app_margin);
+				if (!s)
+					return -ENOMEM;
+				host_suspect(s, h, true);
+				evidence(s, who(h, wb), "tita_health_tx_app_limited_ratio",
+					 h->mean[F_APP], ", others' top (q90) ", m->q90[F_APP]);
+				evidence(
+					s, NULL,
+					"every host sends at one rate: tita_health_tx_bytes_per_second "
+					"median",
+					m->med[F_TX], ", q90 ", m->q90[F_TX]);
+				evidence(s, NULL, "tita_health_rx_shortfall_ratio, median",
+					 m->med[F_SHORT], ", q90 ", m->q90[F_SHORT]);
+				evidence(s, NULL, "nothing queues: tita_health_ce_ratio q90",
+					 m->q90[F_CE], ", tita_health_tx_blocked_ratio q90 ",
+					 m->q90[F_BLOCKED]);
 			}
 		}
 	}
@@ -1074,6 +1193,8 @@ static int candidates_links(struct model *m, struct suspects *ss)
 		s->place = l->place;
 		t = (struct text){ s->culprit, sizeof(s->culprit), 0 };
 		if (l->place == TITA_DIAG_AT_HOST_LINK) {
+			/* Its lines that lost nothing clear it (as below). */
+			s->score *= 0.5 + 0.5 * l->n_loss / (l->n_loss + l->n_clean);
 			host_suspect(s, &m->inst[l->inst], true);
 			evidence(s, who(&m->inst[l->inst], (char[TITA_DIAG_NAME_MAX + 4]){ 0 }),
 				 "tita_health_loss_ratio", m->inst[l->inst].mean[F_LOSS],
@@ -1094,6 +1215,15 @@ static int candidates_links(struct model *m, struct suspects *ss)
 			}
 			if (best && (best->n_loss < 2 || best->vote_loss < 0.6 * all))
 				best = NULL;
+			/*
+			 * A pair through two leaves votes for both leaves'
+			 * links alike (a ring crosses a spine on one path);
+			 * another pair that crosses one of them and lost
+			 * nothing clears it, as faults here lose both ways.
+			 */
+			if (best)
+				s->score *=
+					0.5 + 0.5 * best->n_loss / (best->n_loss + best->n_clean);
 			set_name(s->leaf, l->leaf);
 			if (strncmp(l->leaf, "leaf", 4))
 				t_str(&t, best ? "leaf " : "uplinks of leaf ");
@@ -1127,21 +1257,50 @@ static int candidates_links(struct model *m, struct suspects *ss)
 			if (m->links[k].place != TITA_DIAG_AT_HOST_LINK &&
 			    m->links[k].n_short_lines)
 				shrt[nv++] = m->links[k].raw_short / m->links[k].n_short_lines;
+		double top_excess[TITA_DIAG_AT_LEAF_UPLINKS + 1] = { 0 };
+
 		med = median(shrt, nv);
+		/* The largest excess shortfall (below) of each place. */
+		for (uint32_t k = 0; k < m->n_links; k++) {
+			const struct link *l = &m->links[k];
+			double excess;
+
+			if (l->place == TITA_DIAG_AT_HOST_LINK || !l->n_short_lines ||
+			    (unsigned)l->place > TITA_DIAG_AT_LEAF_UPLINKS)
+				continue;
+			excess = l->raw_short - med * l->n_short_lines;
+			if (excess > top_excess[l->place])
+				top_excess[l->place] = excess;
+		}
 		for (uint32_t k = 0; k < m->n_links && nv >= 4; k++) {
 			struct link *l = &m->links[k];
-			double mean, sc;
+			double mean, sc, excess;
 			struct tita_diag_suspect *s;
 			struct text t;
 
-			if (l->place == TITA_DIAG_AT_HOST_LINK || l->n_short < 4)
+			if (l->place == TITA_DIAG_AT_HOST_LINK || l->n_short < 8)
 				continue;
 			mean = l->raw_short / l->n_short_lines;
 			/* 0.3, not 0.5: the mean now counts the pairs without
 			 * shortfall too. */
 			if (mean - med < 2 * p->ratio_margin || mean < 0.3)
 				continue;
-			sc = (mean - med) / p->ratio_margin * fmin(1, l->n_short / 8.0);
+			/*
+			 * Weighed by its share of the largest excess shortfall
+			 * (beyond the median link's, summed over the lines
+			 * through it) of any link of its kind: a slow uplink
+			 * backs up its spine, whose pauses slow the other
+			 * leaves' links to it as well, and their lines fall as
+			 * short on average; but the slow link lies on both
+			 * directions of its leaf's traffic through that spine,
+			 * so more of the excess passes through it.
+			 */
+			excess = l->raw_short - med * l->n_short_lines;
+			sc = (mean - med) / p->ratio_margin *
+			     ((unsigned)l->place <= TITA_DIAG_AT_LEAF_UPLINKS &&
+					      top_excess[l->place] > 0 ?
+				      excess / top_excess[l->place] :
+				      1);
 			if (sc < 1)
 				continue;
 			s = suspect_new(ss, TITA_DIAG_SLOW_LINK, sc);
@@ -1178,6 +1337,86 @@ static int candidates_links(struct model *m, struct suspects *ss)
 	return 0;
 }
 
+/*
+ * CE marked on several hosts alike is a queue they share on their way
+ * in, not one host's link: a slow leaf-spine link marks what goes down
+ * it to its leaf's hosts and what goes up it from them to anyone. Which
+ * one: the receive pair lines into the marked hosts that know their
+ * spine fall short through it more than through any other.
+ */
+static int candidates_ce_uplink(struct model *m, struct suspects *ss)
+{
+	const struct tita_diag_params *p = m->p;
+	double *votes, top = 0, second = 0;
+	uint32_t top_link = UINT32_MAX, n_lines = 0;
+	struct tita_diag_suspect *s;
+	struct link *l;
+	struct text t;
+
+	if (m->n_ce_marked < p->ce_hosts_uplink || !m->n_links)
+		return 0;
+	votes = calloc(m->n_links, sizeof(*votes));
+	if (!votes)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < m->n_rx_lines; k++) {
+		const struct rx_line *x = &m->rx_lines[k];
+		const char *leaf[2] = { m->inst[x->dst].leaf, m->inst[x->src].leaf };
+
+		if (!ce_marked(m, x->dst))
+			continue;
+		n_lines++;
+		for (int e = 0; e < 2; e++) {
+			char key[TITA_DIAG_NAME_MAX * 2 + 8];
+			struct text kt = { key, sizeof(key), 0 };
+			uint32_t idx;
+
+			key[0] = '\0';
+			t_str(&kt, "s\x1f");
+			t_str(&kt, leaf[e]);
+			t_str(&kt, "\x1f");
+			t_str(&kt, x->spine);
+			idx = st_get(&m->link_keys, key);
+			if (idx != UINT32_MAX)
+				votes[idx] += x->shortfall;
+		}
+	}
+	for (uint32_t k = 0; k < m->n_links; k++) {
+		if (votes[k] > top) {
+			second = top;
+			top = votes[k];
+			top_link = k;
+		} else if (votes[k] > second) {
+			second = votes[k];
+		}
+	}
+	free(votes);
+	if (top_link == UINT32_MAX || top / m->n_snaps < p->ce_uplink_floor ||
+	    top < p->ce_uplink_lead * second)
+		return 0;
+	l = &m->links[top_link];
+	s = suspect_new(ss, TITA_DIAG_SLOW_LINK,
+			1 + 4 * (second > 0 ? top / second - 1 : 1) *
+					fmin(1, m->n_ce_marked / 8.0));
+	if (!s)
+		return -ENOMEM;
+	s->place = TITA_DIAG_AT_LEAF_SPINE;
+	set_name(s->leaf, l->leaf);
+	set_name(s->spine, l->spine);
+	t = (struct text){ s->culprit, sizeof(s->culprit), 0 };
+	if (strncmp(l->leaf, "leaf", 4))
+		t_str(&t, "leaf ");
+	t_str(&t, l->leaf);
+	t_str(&t, " - spine ");
+	t_str(&t, l->spine);
+	evidence(s, NULL,
+		 "hosts marked alike (tita_health_ce_ratio above the median):", m->n_ce_marked,
+		 NULL, NAN);
+	evidence(s, NULL, "shortfall of the pairs into them through it, per snapshot",
+		 top / m->n_snaps, ", next link ", second / m->n_snaps);
+	evidence(s, NULL, "their pair lines that know their spine", n_lines, NULL, NAN);
+	return 0;
+}
+
 static int cmp_suspect(const void *a, const void *b)
 {
 	const struct tita_diag_suspect *x = a, *y = b;
@@ -1188,6 +1427,8 @@ static int cmp_suspect(const void *a, const void *b)
 static void model_free(struct model *m)
 {
 	free(m->inst);
+	free(m->rx_lines);
+	free(m->ce_alike);
 	st_free(&m->by_name);
 	st_free(&m->by_peer);
 	st_free(&m->link_keys);
@@ -1278,9 +1519,40 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 			m.rx_short_second = v;
 		}
 	}
+	m.app_top_inst = UINT32_MAX;
+	for (uint32_t i = 0; i < m.n_inst; i++) {
+		double v = m.inst[i].mean[F_APP];
+
+		if (!m.inst[i].n_up || !m.inst[i].up_last)
+			continue;
+		if (m.app_top_inst == UINT32_MAX || v > m.app_top) {
+			if (m.app_top_inst != UINT32_MAX)
+				m.app_second = m.app_top;
+			m.app_top = v;
+			m.app_top_inst = i;
+		} else if (v > m.app_second) {
+			m.app_second = v;
+		}
+	}
+	m.ce_alike = calloc(m.n_inst + 1, sizeof(*m.ce_alike));
+	if (!m.ce_alike) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < m.n_inst; i++) {
+		if (!ce_marked(&m, i))
+			continue;
+		m.n_ce_marked++;
+		for (uint32_t j = 0; j < m.n_inst; j++)
+			if (j != i && ce_marked(&m, j) &&
+			    m.inst[j].mean[F_CE] >= 0.5 * m.inst[i].mean[F_CE])
+				m.ce_alike[i]++;
+	}
 	rc = candidates_hosts(&m, &ss);
 	if (!rc)
 		rc = candidates_links(&m, &ss);
+	if (!rc)
+		rc = candidates_ce_uplink(&m, &ss);
 	if (rc)
 		goto out;
 	result->n_snapshots = m.n_snaps;

@@ -96,12 +96,16 @@ struct tita_health {
 	struct hport ports[TITA_HEALTH_PORTS_MAX];
 	struct hpair *pairs;
 	uint32_t n_pairs;
+	/* Open-addressing tables, never more than half full: each starts
+	 * small and doubles as it fills, up to what the bounds need, so a
+	 * host with a few hundred pairs looks up and sweeps a few hundred
+	 * slots (cache-resident), not the bound's hundreds of thousands. */
 	uint32_t *pair_slots; /* index + 1, 0 empty; pair_mask + 1 of them */
-	uint32_t pair_mask;
+	uint32_t pair_mask, pair_mask_max;
 	struct hpeer *peers, *peers_spare;
-	uint32_t n_peers, peer_mask;
+	uint32_t n_peers, peer_mask, peer_mask_max;
 	struct hflow *flows, *flows_spare;
-	uint32_t n_flows; /* uses pair_mask */
+	uint32_t n_flows, flow_mask, flow_mask_max;
 	uint32_t n_jobs;
 	struct hjob jobs[TITA_HEALTH_JOBS_MAX];
 	struct tita_health_untracked untracked;
@@ -134,6 +138,9 @@ int tita_health_params_check(const struct tita_health_params *p)
 	return 0;
 }
 
+/* A table's first size, less one. */
+#define MASK_START 255u
+
 /* The smallest power of two at least twice n, less one: a table that is
  * never more than half full. */
 static uint32_t mask_for(uint32_t n)
@@ -158,14 +165,19 @@ struct tita_health *tita_health_new(const struct tita_health_params *p, uint64_t
 		return NULL;
 	h->p = *p;
 	h->start_ns = now_ns;
-	h->pair_mask = mask_for(p->max_pairs);
-	h->peer_mask = mask_for(p->max_peers);
+	h->pair_mask_max = mask_for(p->max_pairs);
+	h->peer_mask_max = mask_for(p->max_peers);
+	h->flow_mask_max = h->pair_mask_max;
+	h->pair_mask = h->pair_mask_max < MASK_START ? h->pair_mask_max : MASK_START;
+	h->peer_mask = h->peer_mask_max < MASK_START ? h->peer_mask_max : MASK_START;
+	h->flow_mask = h->pair_mask;
+	/* Untouched until used: calloc'd pages cost no memory before. */
 	h->pairs = calloc(p->max_pairs, sizeof(*h->pairs));
 	h->pair_slots = calloc((size_t)h->pair_mask + 1, sizeof(*h->pair_slots));
 	h->peers = calloc((size_t)h->peer_mask + 1, sizeof(*h->peers));
 	h->peers_spare = calloc((size_t)h->peer_mask + 1, sizeof(*h->peers_spare));
-	h->flows = calloc((size_t)h->pair_mask + 1, sizeof(*h->flows));
-	h->flows_spare = calloc((size_t)h->pair_mask + 1, sizeof(*h->flows_spare));
+	h->flows = calloc((size_t)h->flow_mask + 1, sizeof(*h->flows));
+	h->flows_spare = calloc((size_t)h->flow_mask + 1, sizeof(*h->flows_spare));
 	if (!h->pairs || !h->pair_slots || !h->peers || !h->peers_spare || !h->flows ||
 	    !h->flows_spare) {
 		tita_health_free(h);
@@ -253,17 +265,56 @@ static uint64_t hash_addr(const struct tita_addr *a, uint64_t x)
 	return x ^ (x >> 29);
 }
 
+static uint64_t pair_hash(uint32_t port, const struct tita_addr *remote, enum tita_health_role role)
+{
+	return hash_addr(remote, 0xcbf29ce484222325ull ^ ((uint64_t)port << 8 | role));
+}
+
+/* One more entry keeps a table of mask + 1 slots at most half full. */
+static bool room_for(uint32_t n, uint32_t mask)
+{
+	return (uint64_t)2 * (n + 1) <= (uint64_t)mask + 1;
+}
+
+/* Doubles the pair slots (0) or says why not (-ENOSPC at the bound,
+ * -ENOMEM): the caller then counts the pair untracked. */
+static int grow_pairs(struct tita_health *h)
+{
+	uint32_t mask = 2 * h->pair_mask + 1;
+	uint32_t *slots;
+
+	if (h->pair_mask >= h->pair_mask_max)
+		return -ENOSPC;
+	slots = calloc((size_t)mask + 1, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < h->n_pairs; k++) {
+		const struct hpair *pr = &h->pairs[k];
+		uint32_t i = (uint32_t)pair_hash(pr->port, &pr->remote, pr->role) & mask;
+
+		while (slots[i])
+			i = (i + 1) & mask;
+		slots[i] = k + 1;
+	}
+	free(h->pair_slots);
+	h->pair_slots = slots;
+	h->pair_mask = mask;
+	return 0;
+}
+
 static struct hpair *pair_get(struct tita_health *h, uint32_t port, const struct tita_addr *remote,
 			      enum tita_health_role role)
 {
-	uint64_t x = hash_addr(remote, 0xcbf29ce484222325ull ^ ((uint64_t)port << 8 | role));
+	uint64_t x = pair_hash(port, remote, role);
 
 	for (uint32_t i = (uint32_t)x & h->pair_mask;; i = (i + 1) & h->pair_mask) {
 		uint32_t s = h->pair_slots[i];
 		struct hpair *pr;
 
 		if (s == 0) {
-			if (h->n_pairs >= h->p.max_pairs) {
+			if (h->n_pairs >= h->p.max_pairs || !room_for(h->n_pairs, h->pair_mask)) {
+				if (h->n_pairs < h->p.max_pairs && !grow_pairs(h))
+					return pair_get(h, port, remote, role);
 				h->untracked.pairs++;
 				return NULL;
 			}
@@ -294,6 +345,50 @@ static struct hpeer *peer_slot(struct hpeer *tab, uint32_t mask, uint32_t port,
 	}
 }
 
+/*
+ * Doubles a table of live entries and its spare (0), or says why not
+ * (-ENOSPC at the bound, -ENOMEM); reinsert puts a used entry into the
+ * new live table.
+ */
+static int grow_table(void **live, void **spare, uint32_t *mask, uint32_t mask_max, size_t size,
+		      void (*reinsert)(void *table, uint32_t mask, const void *entry))
+{
+	uint32_t new_mask = 2 * *mask + 1;
+	void *t = NULL, *sp = NULL;
+
+	if (*mask >= mask_max)
+		return -ENOSPC;
+	t = calloc((size_t)new_mask + 1, size);
+	sp = calloc((size_t)new_mask + 1, size);
+	if (!t || !sp) {
+		free(t);
+		free(sp);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i <= *mask; i++)
+		reinsert(t, new_mask, (const char *)*live + (size_t)i * size);
+	free(*live);
+	free(*spare);
+	*live = t;
+	*spare = sp;
+	*mask = new_mask;
+	return 0;
+}
+
+static void peer_reinsert(void *table, uint32_t mask, const void *entry)
+{
+	const struct hpeer *e = entry;
+
+	if (e->used)
+		*peer_slot(table, mask, e->port, &e->remote) = *e;
+}
+
+static int grow_peers(struct tita_health *h)
+{
+	return grow_table((void **)&h->peers, (void **)&h->peers_spare, &h->peer_mask,
+			  h->peer_mask_max, sizeof(*h->peers), peer_reinsert);
+}
+
 /* A pair with the peer was fed: the peer counts for silence from now on,
  * heard first now (a new peer is not silent before it could answer). */
 static void peer_touch(struct tita_health *h, uint32_t port, const struct tita_addr *remote,
@@ -302,7 +397,11 @@ static void peer_touch(struct tita_health *h, uint32_t port, const struct tita_a
 	struct hpeer *e = peer_slot(h->peers, h->peer_mask, port, remote);
 
 	if (!e->used) {
-		if (h->n_peers >= h->p.max_peers) {
+		if (h->n_peers >= h->p.max_peers || !room_for(h->n_peers, h->peer_mask)) {
+			if (h->n_peers < h->p.max_peers && !grow_peers(h)) {
+				peer_touch(h, port, remote, heard, now_ns);
+				return;
+			}
 			h->untracked.peers++;
 			return;
 		}
@@ -341,6 +440,20 @@ static struct hflow *flow_slot(struct hflow *tab, uint32_t mask, uint32_t port,
 	}
 }
 
+static void flow_reinsert(void *table, uint32_t mask, const void *entry)
+{
+	const struct hflow *e = entry;
+
+	if (e->used)
+		*flow_slot(table, mask, e->port, &e->remote, e->job_id, e->role) = *e;
+}
+
+static int grow_flows(struct tita_health *h)
+{
+	return grow_table((void **)&h->flows, (void **)&h->flows_spare, &h->flow_mask,
+			  h->flow_mask_max, sizeof(*h->flows), flow_reinsert);
+}
+
 /*
  * The pair's round at now_ns ends with backlog waiting; returns what waited
  * when it began: at the end of the pair's round before, if that ended at
@@ -352,10 +465,13 @@ static uint64_t flow_round(struct tita_health *h, uint32_t port, const struct ti
 			   uint32_t job_id, uint8_t role, uint64_t backlog, uint64_t interval_ns,
 			   uint64_t now_ns)
 {
-	struct hflow *e = flow_slot(h->flows, h->pair_mask, port, remote, job_id, role);
+	struct hflow *e = flow_slot(h->flows, h->flow_mask, port, remote, job_id, role);
 
 	if (!e->used) {
-		if (h->n_flows >= h->p.max_pairs) {
+		if (h->n_flows >= h->p.max_pairs || !room_for(h->n_flows, h->flow_mask)) {
+			if (h->n_flows < h->p.max_pairs && !grow_flows(h))
+				return flow_round(h, port, remote, job_id, role, backlog,
+						  interval_ns, now_ns);
 			h->untracked.flows++;
 			return backlog;
 		}
@@ -744,7 +860,7 @@ int tita_health_close(struct tita_health *h, uint64_t now_ns, struct tita_health
 
 	/* Pairs fed in this interval are remembered into the next. */
 	{
-		uint32_t cap = h->pair_mask + 1, n = 0;
+		uint32_t cap = h->flow_mask + 1, n = 0;
 		struct hflow *t;
 
 		memset(h->flows_spare, 0, (size_t)cap * sizeof(*h->flows_spare));
@@ -753,7 +869,7 @@ int tita_health_close(struct tita_health *h, uint64_t now_ns, struct tita_health
 
 			if (!e->used || e->interval_seen != h->interval)
 				continue;
-			*flow_slot(h->flows_spare, h->pair_mask, e->port, &e->remote, e->job_id,
+			*flow_slot(h->flows_spare, h->flow_mask, e->port, &e->remote, e->job_id,
 				   e->role) = *e;
 			n++;
 		}

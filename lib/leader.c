@@ -81,6 +81,7 @@ struct line {
 	/* What the member was last told. */
 	bool answered;
 	uint64_t answered_cap_bps, answered_order_bps, answered_room;
+	uint64_t answered_order_until_ns;
 	uint16_t answered_order_to;
 };
 
@@ -105,6 +106,9 @@ struct link {
 	/* What is offered once the orders in force are done. */
 	int64_t planned_bps;
 	uint32_t entries;
+	/* How much more than their caps its members were told, summed over
+	 * its lines: what they may send over the link beyond its share. */
+	uint64_t told_over_bps;
 };
 
 struct tita_leader {
@@ -353,6 +357,20 @@ static uint64_t line_group(const struct line *ln, uint32_t slot)
 static struct link *link_of(struct tita_leader *l, uint8_t dir, uint16_t spine)
 {
 	return dir == TITA_LEAF_UP ? &l->up[spine] : &l->down[spine];
+}
+
+static const struct link *link_of_c(const struct tita_leader *l, uint8_t dir, uint16_t spine)
+{
+	return dir == TITA_LEAF_UP ? &l->up[spine] : &l->down[spine];
+}
+
+/* What a line's member may send over its link beyond its cap: what it was
+ * told, as far as it asked for it (a member reports a line that grows). */
+static uint64_t told_over(const struct line *ln)
+{
+	uint64_t told = tita_min_u64(ln->answered_cap_bps, ln->e.demand_bps);
+
+	return told > ln->cap_bps ? told - ln->cap_bps : 0;
 }
 
 static bool order_live(const struct line *ln, uint64_t now_ns)
@@ -781,7 +799,16 @@ static uint64_t chain_target(const struct tita_leader *l, uint32_t n, uint16_t s
 		    ln->e.move_to < TITA_SPINES_MAX && free_down >> ln->e.move_to & 1)
 			return 1ull << ln->e.move_to;
 	}
-	return free_down;
+	return 0;
+}
+
+/* How long a downlink is offered too much before one of its lines is asked
+ * to a swap: a quarter of a hold (the lines that came in last have a while
+ * to say where they can go, and go there), an eighth for a chain's next
+ * step (the line that came in a swap has just said where it came from). */
+static uint64_t swap_wait_ns(const struct tita_leader *l, bool chain)
+{
+	return chain ? l->p.move_hold_ns / 8 : l->p.move_hold_ns / 4;
 }
 
 static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
@@ -789,30 +816,52 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
 		for (int pass = 0; pass < 2; pass++) {
 			int64_t x = excess_of(l, &l->down[s]);
+			uint32_t skip = 0;
 
+			/* Two chains on the same pair of spines can chase each
+			 * other round a cycle of leaves for ever, the oldest
+			 * line of each leaf asked every time: now and then
+			 * another line is asked, which starts another chain. */
+			if (pass == 1 && x > 0) {
+				uint32_t lines_here = 0;
+
+				for (uint32_t k = 0; k < n; k++)
+					lines_here += steerable(&l->lines[l->order[k]],
+								TITA_LEAF_DOWN, now_ns) &&
+						      l->lines[l->order[k]].e.spine == s;
+				if (lines_here > 1 && tita_rng_next(&l->rng) % 4 == 0)
+					skip = 1 + (uint32_t)(tita_rng_next(&l->rng) %
+							      (lines_here - 1));
+			}
 			for (uint32_t k = n; k-- > 0 && x > 0;) {
 				struct line *ln = &l->lines[l->order[k]];
-				uint64_t bps, free_down;
+				uint64_t bps, free_down, chain;
 				uint16_t to;
 
 				if (!steerable(ln, TITA_LEAF_DOWN, now_ns) || ln->e.spine != s)
 					continue;
-				/* A swap moves traffic elsewhere too: first the
-				 * lines that came in last have a while to say
-				 * where they can go (and go there). */
-				if (pass == 1 &&
-				    now_ns - l->down_over_since_ns[s] < l->p.move_hold_ns / 2)
-					continue;
 				bps = move_size(l, ln);
 				free_down = roomy(l, TITA_LEAF_DOWN, s, bps);
-				to = draw(l, pass ? chain_target(l, n, s, free_down) :
+				chain = pass ? chain_target(l, n, s, free_down) : 0;
+				/* A swap moves traffic elsewhere too: it waits
+				 * (swap_wait_ns), less for the next step of a chain
+				 * that another leaf began. */
+				if (pass == 1 &&
+				    (!l->down_over_since_ns[s] ||
+				     now_ns - l->down_over_since_ns[s] < swap_wait_ns(l, chain)))
+					continue;
+				if (pass == 1 && skip) {
+					skip--;
+					continue;
+				}
+				to = draw(l, pass ? (chain ? chain : free_down) :
 						    targets_by(l, ln, true) & ln->e.room_mask);
 				if (to == TITA_SPINE_NONE)
 					continue;
 				order(l, ln, bps, to, pass == 1, now_ns);
-				/* With a swap, its sender's leaf picks where:
-				 * the one kept is a guess. */
-				ln->order_mask = free_down;
+				/* With a swap, one spine only: the chain of swaps
+				 * it may start stays on this pair of spines. */
+				ln->order_mask = pass ? 1ull << to : free_down;
 				l->stats.proposals++;
 				l->stats.proposals_swap += pass == 1;
 				x = excess_of(l, &l->down[s]);
@@ -887,20 +936,31 @@ void tita_leader_run(struct tita_leader *l, uint64_t now_ns)
 	qsort(l->young, n, sizeof(*l->young), cmp_young);
 	for (uint32_t k = 0; k < n; k++)
 		l->order[k] = l->young[k].slot;
-	/* Moves change the planned loads as they are decided; then every link
-	 * is water-filled again over the traffic it will carry. */
+	/* Since when each downlink has been offered too much by what is on it
+	 * now, whatever proposals are in force: a proposal refused or void is
+	 * no reason to wait again before a swap. */
 	for (uint32_t s = 0; s < l->leaf.n_spines; s++) {
-		if (!excess_of(l, &l->down[s]))
+		int64_t now_x = (int64_t)l->down[s].demand_bps - (int64_t)l->down[s].capacity_bps;
+
+		if (now_x <= (int64_t)(OVERLOAD_FRAC * (double)l->leaf.spine_bps))
 			l->down_over_since_ns[s] = 0;
 		else if (!l->down_over_since_ns[s])
 			l->down_over_since_ns[s] = now_ns;
 	}
+	/* Moves change the planned loads as they are decided; then every link
+	 * is water-filled again over the traffic it will carry. */
 	jobloads(l, n);
 	take_proposals(l, n, now_ns);
 	uplink_seeks(l, n, now_ns);
 	downlink_proposals(l, n, now_ns);
 	seeker_proposals(l, n, now_ns);
 	water_fill(l, n);
+	for (uint32_t k = 0; k < n; k++) {
+		const struct line *ln = &l->lines[l->order[k]];
+
+		if (ln->answered && told_over(ln))
+			link_of(l, ln->e.dir, ln->e.spine)->told_over_bps += told_over(ln);
+	}
 	l->up_room = l->down_room = 0;
 	for (uint32_t s = 0; s < l->leaf.n_spines; s++) {
 		int64_t min_room = (int64_t)(l->p.room_frac * (double)l->leaf.spine_bps);
@@ -910,6 +970,30 @@ void tita_leader_run(struct tita_leader *l, uint64_t now_ns)
 		if (room_of(&l->down[s]) > min_room && l->down[s].capacity_bps)
 			l->down_room |= 1ull << s;
 	}
+}
+
+uint64_t tita_leader_next_due_ns(const struct tita_leader *l, uint64_t now_ns)
+{
+	uint64_t due = TITA_TIME_NEVER;
+
+	/* A lapsing order frees its line for a new proposal; a downlink's
+	 * wait before a swap ends. Either is a step of a repair that should
+	 * not wait for the next round. */
+	for (uint32_t slot = 0; slot < l->hwm; slot++) {
+		const struct line *ln = &l->lines[slot];
+
+		if (ln->used && ln->order_bps && ln->order_until_ns > now_ns)
+			due = tita_min_u64(due, ln->order_until_ns);
+	}
+	for (uint32_t s = 0; s < l->leaf.n_spines; s++) {
+		uint64_t t = l->down_over_since_ns[s] + swap_wait_ns(l, true);
+
+		if (t <= now_ns)
+			t = l->down_over_since_ns[s] + swap_wait_ns(l, false);
+		if (l->down_over_since_ns[s] && t > now_ns)
+			due = tita_min_u64(due, t);
+	}
+	return due;
 }
 
 size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *member,
@@ -955,21 +1039,36 @@ bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *me
 
 		if (!ln->used || !tita_addr_eq(&ln->e.member, member))
 			continue;
+		/* An order given again, the same as the one that lapsed, is
+		 * news: the member's copy lapsed with it. */
 		if (!ln->answered || ln->order_bps != ln->answered_order_bps ||
-		    (ln->order_bps && ln->order_to != ln->answered_order_to))
+		    (ln->order_bps && (ln->order_to != ln->answered_order_to ||
+				       ln->order_until_ns != ln->answered_order_until_ns)))
 			return true;
-		/* Where a held-back line could go is news to its receiver. */
+		/* Where a held-back line could go is news to its receiver;
+		 * so it is for a line its receiver asks to move (it reads
+		 * the room to propose). */
 		if (ln->e.dir == TITA_LEAF_UP && targets(l, ln, now_ns) != ln->answered_room &&
-		    (order_live(ln, now_ns) ||
+		    (order_live(ln, now_ns) || ln->e.move_bps ||
 		     (double)ln->cap_bps + LINK_NOISE_FRAC * (double)l->leaf.spine_bps <
 			     (double)move_size(l, ln)))
 			return true;
 		moved = (double)ln->cap_bps - (double)ln->answered_cap_bps;
-		/* A smaller cap is told at once (the link depends on it); a
-		 * larger one when it is worth a message to the link too. */
-		if (-moved > frac * (double)ln->answered_cap_bps ||
-		    (moved > frac * (double)ln->answered_cap_bps &&
-		     moved > LINK_NOISE_FRAC * (double)l->leaf.spine_bps))
+		/* A smaller cap is told at once when the link depends on it:
+		 * when what the members were told beyond their caps adds up to
+		 * more than half the headroom eta leaves on it, or the cut is
+		 * worth a message to the link by itself. (In an all-to-all the
+		 * caps of a full link shift among its many small lines at
+		 * every report; told each time, they cost the leader an answer
+		 * to most members every round.) A larger one is told when it
+		 * is worth a message to the link too. */
+		if (-moved > frac * (double)ln->answered_cap_bps &&
+		    ((double)link_of_c(l, ln->e.dir, ln->e.spine)->told_over_bps >
+			     (1 - l->p.eta) / 2 * (double)l->leaf.spine_bps ||
+		     -moved > LINK_NOISE_FRAC * (double)l->leaf.spine_bps))
+			return true;
+		if (moved > frac * (double)ln->answered_cap_bps &&
+		    moved > LINK_NOISE_FRAC * (double)l->leaf.spine_bps)
 			return true;
 	}
 	return false;
@@ -983,10 +1082,16 @@ void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *me
 
 		if (!ln->used || !tita_addr_eq(&ln->e.member, member))
 			continue;
+		if (ln->answered) {
+			struct link *lk = link_of(l, ln->e.dir, ln->e.spine);
+
+			lk->told_over_bps -= tita_min_u64(lk->told_over_bps, told_over(ln));
+		}
 		ln->answered = true;
 		ln->answered_cap_bps = ln->cap_bps;
 		ln->answered_order_bps = ln->order_bps;
 		ln->answered_order_to = ln->order_to;
+		ln->answered_order_until_ns = ln->order_until_ns;
 		ln->answered_room = ln->e.dir == TITA_LEAF_UP ? targets(l, ln, now_ns) : 0;
 	}
 }

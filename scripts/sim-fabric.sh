@@ -14,6 +14,7 @@
 #                              [-t "TITA ARGS"] [-k] [SCENARIO[:SIZE]...]
 #   SCENARIO:SIZE runs SCENARIO with --set traffic.size=SIZE (e.g. perm256:200MB)
 #   -k keeps the runs that have a summary.txt (to finish an interrupted table)
+#   CCS="tita" in the environment runs only the controls it names
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,7 +37,7 @@ while getopts "b:o:s:j:t:kh" opt; do
 done
 shift $((OPTIND - 1))
 
-ccs=(none dcqcn hpcc tita)
+ccs=(${CCS:-none dcqcn hpcc tita})
 if [ $# -gt 0 ]; then
 	runs=("$@")
 else

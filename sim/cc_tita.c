@@ -81,6 +81,9 @@ struct tita_sim {
 	size_t cap_info;
 	/* Messages and entries sent, by kind (enum tita_msg_kind). */
 	uint64_t msgs_by_kind[5], entries_by_kind[5];
+	/* Datagram bytes on the wire per host and message kind, sent and
+	 * received (SIM_TITA_STATS: what the busiest host's control is). */
+	uint64_t (*kind_tx_bytes)[5], (*kind_rx_bytes)[5];
 };
 
 static struct tita_sim *ts_of(struct sim *s)
@@ -205,6 +208,14 @@ int sim_tita_init(struct sim *s)
 	if (!t)
 		return -ENOMEM;
 	t->free = SIM_NONE;
+	t->kind_tx_bytes = calloc(n, sizeof(*t->kind_tx_bytes));
+	t->kind_rx_bytes = calloc(n, sizeof(*t->kind_rx_bytes));
+	if (!t->kind_tx_bytes || !t->kind_rx_bytes) {
+		free(t->kind_tx_bytes);
+		free(t->kind_rx_bytes);
+		free(t);
+		return -ENOMEM;
+	}
 	/* struct sim keeps an opaque pointer for us in its msgs slot. */
 	s->msgs = (struct tita_msg *)(void *)t;
 #ifdef SIM_HAVE_WIRE
@@ -328,6 +339,34 @@ static void print_stats(struct sim *s)
 		(unsigned long long)sum.leaf_reports, (unsigned long long)sum.leaf_answers,
 		(unsigned long long)sum.leaf_msgs_refused,
 		(unsigned long long)sum.leaf_lines_refused, (unsigned long long)sum.leaders_lost);
+	{
+		/* The host whose control is the largest share of its link (as
+		 * ctrl_frac counts it), and what it is made of; probes and
+		 * their answers are the rest. */
+		static const char *const kinds[5] = { "other", "demand", "grant", "leaf report",
+						      "leaf answer" };
+		uint32_t top = 0;
+		uint64_t top_bytes = 0;
+
+		for (uint32_t h = 0; h < s->n_hosts; h++) {
+			const struct sim_host *x = &s->hosts[h];
+			uint64_t bytes = x->ctrl_tx_bytes > x->ctrl_rx_bytes ? x->ctrl_tx_bytes :
+									       x->ctrl_rx_bytes;
+
+			if (bytes > top_bytes) {
+				top_bytes = bytes;
+				top = h;
+			}
+		}
+		fprintf(stderr, "busiest control: host %u, %llu bytes out, %llu in", top,
+			(unsigned long long)s->hosts[top].ctrl_tx_bytes,
+			(unsigned long long)s->hosts[top].ctrl_rx_bytes);
+		for (int k = 1; k < 5; k++)
+			fprintf(stderr, "; %s %llu out, %llu in", kinds[k],
+				(unsigned long long)t->kind_tx_bytes[top][k],
+				(unsigned long long)t->kind_rx_bytes[top][k]);
+		fprintf(stderr, "\n");
+	}
 }
 
 void sim_tita_fini(struct sim *s)
@@ -348,6 +387,8 @@ void sim_tita_fini(struct sim *s)
 		sim_pairmap_fini(&x->rxp_map);
 	}
 	if (t) {
+		free(t->kind_tx_bytes);
+		free(t->kind_rx_bytes);
 		free(t->info);
 		for (uint32_t i = 0; i < t->cap; i++)
 			free(t->pool[i].plain);
@@ -376,13 +417,17 @@ static uint32_t msg_estimate_bytes(uint32_t n_entries)
 #endif
 
 static void send_datagram(struct sim *s, uint32_t from, uint32_t to, uint32_t slot,
-			  uint32_t dgram_bytes)
+			  uint32_t dgram_bytes, uint8_t kind)
 {
 	/* titad's one socket: from and to its peer port, so a pair's datagrams
 	 * hash on (from, to) alone and keep one path. */
+	struct tita_sim *t = ts_of(s);
 	uint32_t wire = dgram_bytes + UDP_OVERHEAD_BYTES;
 	uint32_t i =
 		sim_pkt_ctrl(s, SIM_PKT_TITA, slot, to, SIM_TITA_UDP_PORT, SIM_TITA_UDP_PORT, wire);
+
+	t->kind_tx_bytes[from][kind < 5 ? kind : 0] += wire;
+	t->kind_rx_bytes[to][kind < 5 ? kind : 0] += wire;
 
 	s->hosts[from].ctrl_tx_bytes += wire;
 	s->ctrl_bytes += wire;
@@ -414,7 +459,7 @@ static void send_msg(struct sim *s, uint32_t host, const struct tita_msg *m)
 			return;
 		}
 		t->pool[slot].len = (uint32_t)len;
-		send_datagram(s, host, to, slot, (uint32_t)len);
+		send_datagram(s, host, to, slot, (uint32_t)len, m->kind);
 		start += used;
 	}
 #else
@@ -436,7 +481,7 @@ static void send_msg(struct sim *s, uint32_t host, const struct tita_msg *m)
 		else
 			memmove(c->grant, &m->grant[start], n * sizeof(c->grant[0]));
 		t->pool[slot].len = msg_estimate_bytes(n);
-		send_datagram(s, host, to, slot, t->pool[slot].len);
+		send_datagram(s, host, to, slot, t->pool[slot].len, m->kind);
 		start += n;
 	}
 #endif

@@ -1133,6 +1133,34 @@ static void fault_ports(const struct sim *s, const struct sim_fault *ft, uint32_
 	}
 }
 
+bool sim_fault_traffic(const struct sim *s, uint32_t k, uint64_t *ret_bytes, double *ret_busy_ratio)
+{
+	const struct sim_fault *ft = k < s->cfg->n_faults ? &s->cfg->faults[k] : NULL;
+	uint32_t a, b;
+	double busy = 0, span_s;
+	uint64_t bytes = 0;
+
+	if (!ft || s->fault_begin_ps[k] == UINT64_MAX ||
+	    (ft->kind != SIM_FAULT_SLOWLINK && ft->kind != SIM_FAULT_SLOWNIC &&
+	     ft->kind != SIM_FAULT_LOSSY))
+		return false;
+	fault_ports(s, ft, &a, &b);
+	if (a == SIM_NONE)
+		return false;
+	span_s = (double)(s->now_ps - s->fault_begin_ps[k]) / 1e12;
+	for (int d = 0; d < 2; d++) {
+		const struct sim_port *pt = &s->ports[d ? b : a];
+		uint64_t sent = pt->tx_data_bytes - s->fault_base_bytes[2 * k + d];
+
+		bytes += sent;
+		if (span_s > 0 && pt->rate_bps)
+			busy = fmax(busy, (double)sent * 8 / ((double)pt->rate_bps * span_s));
+	}
+	*ret_bytes = bytes;
+	*ret_busy_ratio = busy;
+	return true;
+}
+
 /* A PFC XOFF from the storming NIC, and the next one a period later. */
 static void pfc_storm(struct sim *s, const struct sim_fault *ft, uint32_t k)
 {
@@ -1156,6 +1184,15 @@ static void fault_begin(struct sim *s, uint32_t k, uint32_t again)
 	if (again) {
 		pfc_storm(s, ft, k);
 		return;
+	}
+	s->fault_begin_ps[k] = s->now_ps;
+	if (ft->kind == SIM_FAULT_SLOWLINK || ft->kind == SIM_FAULT_SLOWNIC ||
+	    ft->kind == SIM_FAULT_LOSSY) {
+		fault_ports(s, ft, &a, &b);
+		if (a != SIM_NONE) {
+			s->fault_base_bytes[2 * k] = s->ports[a].tx_data_bytes;
+			s->fault_base_bytes[2 * k + 1] = s->ports[b].tx_data_bytes;
+		}
 	}
 	switch (ft->kind) {
 	case SIM_FAULT_SLOWHOST: {
@@ -1492,7 +1529,10 @@ int sim_init(struct sim *s, const struct sim_config *cfg, const struct sim_cc_op
 			sim_schedule(s, fs->start_ps, SIM_EV_FLOW_START, k, 0);
 	}
 	s->fault_rng = mix64(cfg->seed ^ 0x6c6f737379ull);
+	s->fault_base_bytes = sim_xcalloc(2 * (size_t)cfg->n_faults + 1, sizeof(uint64_t));
+	s->fault_begin_ps = sim_xcalloc((size_t)cfg->n_faults + 1, sizeof(uint64_t));
 	for (uint32_t k = 0; k < cfg->n_faults; k++) {
+		s->fault_begin_ps[k] = UINT64_MAX;
 		const struct sim_fault *ft = &cfg->faults[k];
 
 		if (ft->kind >= SIM_FAULT_N_KINDS || (ft->on_host && ft->host >= s->n_hosts) ||
@@ -2004,6 +2044,8 @@ void sim_fini(struct sim *s)
 	if (s->trace_rate)
 		fclose(s->trace_rate);
 	free(s->trace_ids);
+	free(s->fault_base_bytes);
+	free(s->fault_begin_ps);
 	free(s->nodes);
 	free(s->ports);
 	free(s->hosts);

@@ -343,6 +343,12 @@ enum sim_fault_kind {
 
 /* The fault's name in scenarios and truth.json ("slownic"). */
 const char *sim_fault_kind_name(enum sim_fault_kind k);
+struct sim;
+/* What crossed fault k's link since it began: data bytes, and the busier
+ * direction's share of its rate. False when it has no link (a slow or
+ * dead host, a PFC storm) or did not begin. */
+bool sim_fault_traffic(const struct sim *s, uint32_t k, uint64_t *ret_bytes,
+		       double *ret_busy_ratio);
 
 struct sim_fault {
 	enum sim_fault_kind kind;
@@ -594,6 +600,11 @@ struct sim {
 	uint32_t n_trace;
 	/* [faults]: the losses of lossy links draw from their own stream */
 	uint64_t fault_rng;
+	/* [faults]: each fault's link's data bytes sent each way when it
+	 * began ([2k], [2k + 1]; UINT64_MAX: not begun), so that truth.json
+	 * says whether any traffic met the fault (sim_fault_traffic) */
+	uint64_t *fault_base_bytes;
+	uint64_t *fault_begin_ps;
 	/* health telemetry (telemetry.c); NULL when off */
 	struct sim_telemetry *tel;
 };

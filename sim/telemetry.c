@@ -311,6 +311,17 @@ int sim_telemetry_finish(struct sim *s)
 			fprintf(f, "\"frac\": %g, ", ft->frac);
 		if (ft->kind == SIM_FAULT_LOSSY)
 			fprintf(f, "\"drop\": %g, ", ft->drop);
+		/* Whether any traffic met a faulty link (a leaf-spine link
+		 * that no pair's path crosses is no fault anyone can see),
+		 * and how full its busier direction ran. */
+		{
+			uint64_t bytes;
+			double busy;
+
+			if (sim_fault_traffic(s, k, &bytes, &busy))
+				fprintf(f, "\"bytes_after\": %llu, \"busy_ratio\": %.3f, ",
+					(unsigned long long)bytes, busy);
+		}
 		/* The first interval (file number) the fault is in. */
 		fprintf(f, "\"at_us\": %g, \"at_interval\": %llu}", (double)ft->at_ps / 1e6,
 			(unsigned long long)(ft->at_ps / t->interval_ps + 1));

@@ -558,7 +558,9 @@ static bool paced_state(const struct qp_ent *q)
 	return q->info.state == 2 || q->info.state == 3; /* RTR, RTS */
 }
 
-static void command(struct qp_state *s, struct agent *a, struct qp_ent *q, uint64_t kbps)
+/* SET_RATE q to kbps, after its next unsched_bytes (0: at once). */
+static void command(struct qp_state *s, struct agent *a, struct qp_ent *q, uint64_t kbps,
+		    uint64_t unsched_bytes)
 {
 	struct tita_agent_set_rate m;
 
@@ -566,6 +568,7 @@ static void command(struct qp_state *s, struct agent *a, struct qp_ent *q, uint6
 	tita_agent_hdr_init(&m.hdr, TITA_AGENT_SET_RATE, sizeof(m));
 	m.qp_id = q->info.qp_id;
 	m.rate_kbps = kbps;
+	m.unsched_bytes = unsched_bytes;
 	m.seq = ++s->seq;
 	/* A full socket buffer drops the command: the next split sends it
 	 * again, as the rate still differs from cmd_kbps. */
@@ -574,6 +577,8 @@ static void command(struct qp_state *s, struct agent *a, struct qp_ent *q, uint6
 		return;
 	}
 	s->stats.commands_sent++;
+	if (unsched_bytes)
+		s->stats.unsched_commands++;
 	q->cmd_kbps = kbps;
 }
 
@@ -584,16 +589,27 @@ static bool moved(uint64_t old, uint64_t now)
 	return old == 0 || d * 100 > old * CHURN_PCT;
 }
 
-/* Split a rule's rate among its pair's QPs in RTR or RTS (rate 0: unpace
- * them). */
+static bool carries_unsched(const struct qp_ent *q)
+{
+	return q->info.caps & TITA_AGENT_CAP_UNSCHED;
+}
+
+/*
+ * Split a rule's rate among its pair's QPs in RTR or RTS (rate 0: unpace
+ * them). unsched_bytes (a message's unscheduled first bytes, or 0) are
+ * split among the QPs whose agents carry them, so that the pair never
+ * sends more unpaced than it announced; each of those is commanded
+ * whether or not its rate moved. A QP whose agent cannot carry them gets
+ * the rate alone: its first bytes wait for the grant at the start rate.
+ */
 static void distribute(struct tita_pacer *p, struct qp_state *s, const struct tita_pacer_rule *r,
-		       uint64_t rate_bps)
+		       uint64_t rate_bps, uint64_t unsched_bytes)
 {
 	int port = tita_pacer_port_index(p, &r->local);
 	uint32_t idx = port >= 0 ? pair_find(s, (uint32_t)port, &r->remote, r->job_id) : 0;
 	struct sample_pair *pr = idx ? &s->pairs[idx - 1] : NULL;
 	double total = 0;
-	size_t n = 0;
+	size_t n = 0, n_unsched = 0;
 
 	if (!pr)
 		return;
@@ -601,8 +617,11 @@ static void distribute(struct tita_pacer *p, struct qp_state *s, const struct ti
 	for (struct qp_ent *q = pr->qps; q; q = q->pair_next)
 		if (paced_state(q)) {
 			n++;
+			n_unsched += carries_unsched(q);
 			total += q->demand_bps;
 		}
+	if (rate_bps == 0 || n_unsched == 0)
+		unsched_bytes = 0;
 	for (struct qp_ent *q = pr->qps; q && n; q = q->pair_next) {
 		double frac;
 		uint64_t kbps;
@@ -611,7 +630,7 @@ static void distribute(struct tita_pacer *p, struct qp_state *s, const struct ti
 			continue;
 		if (rate_bps == 0) {
 			if (q->cmd_kbps)
-				command(s, q->agent, q, 0);
+				command(s, q->agent, q, 0, 0);
 			continue;
 		}
 		frac = EVEN_SHARE_PCT / 100.0 / (double)n +
@@ -620,15 +639,19 @@ static void distribute(struct tita_pacer *p, struct qp_state *s, const struct ti
 		kbps = (uint64_t)((double)rate_bps * frac / 1000.0 + 0.999);
 		if (kbps == 0)
 			kbps = 1;
-		if (moved(q->cmd_kbps, kbps))
-			command(s, q->agent, q, kbps);
+		if (unsched_bytes && carries_unsched(q))
+			command(s, q->agent, q, kbps, (unsched_bytes + n_unsched - 1) / n_unsched);
+		else if (moved(q->cmd_kbps, kbps))
+			command(s, q->agent, q, kbps, 0);
 	}
 }
 
 /* Split a rule's rate among its QPs (0, a removed rule: unpace them). */
 static int qp_sync(struct tita_pacer *p, const struct tita_pacer_rule *rule)
 {
-	distribute(p, p->priv, rule, rule->rate_bps);
+	/* The rule's unscheduled bytes are those of this very update
+	 * (tita_rule_apply_after sets them, a plain set_rate clears them). */
+	distribute(p, p->priv, rule, rule->rate_bps, rule->unsched_bytes);
 	return 0;
 }
 
@@ -640,6 +663,18 @@ static int qp_set_rate(struct tita_pacer *p, const struct tita_addr *local,
 	if (!tita_pacer_port(p, local))
 		return -ENOENT;
 	return tita_rule_apply(p, &s->rules, local, remote, job_id, rate_bps, 0, qp_sync);
+}
+
+static int qp_set_rate_after(struct tita_pacer *p, const struct tita_addr *local,
+			     const struct tita_addr *remote, uint32_t job_id,
+			     uint64_t unsched_bytes, uint64_t rate_bps)
+{
+	struct qp_state *s = p->priv;
+
+	if (!tita_pacer_port(p, local))
+		return -ENOENT;
+	return tita_rule_apply_after(p, &s->rules, local, remote, job_id, unsched_bytes, rate_bps,
+				     0, qp_sync);
 }
 
 static int qp_clear(struct tita_pacer *p, const struct tita_addr *local,
@@ -661,8 +696,10 @@ static void redistribute_dirty(struct tita_pacer *p, struct qp_state *s)
 		int port = tita_pacer_port_index(p, &r->local);
 		uint32_t idx = port >= 0 ? pair_find(s, (uint32_t)port, &r->remote, r->job_id) : 0;
 
+		/* A QP that joins later gets the rate alone: the bytes
+		 * were the message's, and went on the QPs there were. */
 		if (idx && s->pairs[idx - 1].dirty)
-			distribute(p, s, r, r->rate_bps);
+			distribute(p, s, r, r->rate_bps, 0);
 	}
 }
 
@@ -1212,7 +1249,7 @@ void tita_pacer_qp_process(struct tita_pacer *p, uint64_t now_ns)
 		s->last_redistribute_ns = now_ns;
 		paths_expire(s, now_ns);
 		for (size_t i = 0; i < s->rules.n; i++)
-			distribute(p, s, &s->rules.rules[i], s->rules.rules[i].rate_bps);
+			distribute(p, s, &s->rules.rules[i], s->rules.rules[i].rate_bps, 0);
 	}
 }
 
@@ -1223,7 +1260,7 @@ static int qp_cleanup(struct tita_pacer *p)
 	if (!s)
 		return 0;
 	for (size_t i = 0; i < s->rules.n; i++)
-		distribute(p, s, &s->rules.rules[i], 0);
+		distribute(p, s, &s->rules.rules[i], 0, 0);
 	s->rules.n = 0;
 	return 0;
 }
@@ -1367,6 +1404,7 @@ const struct tita_pacer_ops tita_pacer_qp_ops = {
 	.name = "qp",
 	.init = qp_init,
 	.set_rate = qp_set_rate,
+	.set_rate_after = qp_set_rate_after,
 	.clear = qp_clear,
 	.cleanup = qp_cleanup,
 	.describe = qp_describe,

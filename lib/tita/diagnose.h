@@ -89,6 +89,25 @@ struct tita_diag_params {
 	/* Receivers' shortfall on pairs from one host above this, and this
 	 * far above the next host's: its sending link is slow. */
 	double rx_short_alone_floor, rx_short_alone_margin;
+	/* A collective in lock-step (every host sends at one rate, within
+	 * this ratio of the median, and nothing queues) that every receiver
+	 * finds short of what it grants (the median host's shortfall above
+	 * lockstep_short_floor) is held back by one member: the host that
+	 * waits on its own link, application-limited this far above the
+	 * others' top (q90) and the next host. */
+	double lockstep_tx_spread_ratio, lockstep_short_floor, lockstep_app_margin;
+	/* In lock-step, a host application-limited below this is not a
+	 * slow application (it would keep its transfers waiting nearly
+	 * always): past 2 lockstep_app_margin above the others' top, or
+	 * past one where every receiver falls short, its link is slow. */
+	double lockstep_app_host_floor;
+	/* CE above the median on this many hosts or more, at least half as
+	 * much as each other's, is a shared uplink's, not a host link's;
+	 * the leaf-spine link through which the pairs into them fall short
+	 * most (at least ce_uplink_floor per snapshot, ce_uplink_lead times
+	 * the next link) is named. */
+	uint32_t ce_hosts_uplink;
+	double ce_uplink_floor, ce_uplink_lead;
 };
 
 void tita_diag_params_default(struct tita_diag_params *p);

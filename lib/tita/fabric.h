@@ -138,6 +138,12 @@ int tita_leader_report(struct tita_leader *l, const struct tita_leaf_entry *e, u
 void tita_leader_run(struct tita_leader *l, uint64_t now_ns);
 
 /*
+ * When the leader should run again, whatever it hears: an order lapses or a
+ * downlink's wait before a swap ends (TITA_TIME_NEVER: nothing is due).
+ */
+uint64_t tita_leader_next_due_ns(const struct tita_leader *l, uint64_t now_ns);
+
+/*
  * The answer for one member: its lines with cap_bps and any move set, up
  * to max of them (returns how many exist, like snprintf), and the leaf's
  * uplinks and downlinks with room.
@@ -148,8 +154,11 @@ size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *m
 
 /*
  * Whether a member's answer would differ from the one it last got (marked
- * with tita_leader_mark_answered()): a line whose cap moved by more than
- * frac, a new line, or an order not yet told.
+ * with tita_leader_mark_answered()) in a way that matters: a new line, an
+ * order not yet told, a cap that moved by more than frac and by a few
+ * percent of its link, or a smaller cap on a link whose members were told
+ * more than their caps (and ask for it) by over half the headroom eta
+ * leaves.
  */
 bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *member, double frac,
 			 uint64_t now_ns);

@@ -14,6 +14,10 @@ peers=${2:-256}
 seconds=${3:-30}
 # Refreshes between a sender's idle rounds (a new pair each time); 0: never idle.
 cycle=${CYCLE:-50}
+# Refreshes (20 ms) each idle stretch lasts: more than titad's warm grant
+# (grant TTL 100 ms at a 1 ms interval, times warm 1), so that the pair
+# that comes back is new to titad and its first grant is measured.
+idle_refreshes=${IDLE:-7}
 # titad's [peers] coalesce (default: half the interval); 0 wakes per datagram.
 coalesce=${COALESCE:-}
 titad=$build/daemon/titad
@@ -78,7 +82,7 @@ idle=$(awk -v a="$t0" -v b="$(cpu_ticks)" -v hz="$hz" 'BEGIN { printf "%.1f", (b
 # Loaded: PEERS senders refreshing every 20 ms (more often than titad's own
 # 30 ms refresh at a 1 ms interval: a heavier load), each one new pair per
 # second.
-nsenter --net="/run/netns/$ns" "$gen" "$tmp/key" 127.0.0.1 4792 "$peers" $((seconds + 10)) 20 "$cycle" >"$tmp/gen.out" &
+nsenter --net="/run/netns/$ns" "$gen" "$tmp/key" 127.0.0.1 4792 "$peers" $((seconds + 10)) 20 "$cycle" "$idle_refreshes" >"$tmp/gen.out" &
 genpid=$!
 sleep 5
 # The histograms count from titad's start; the figures are the difference
@@ -145,7 +149,7 @@ user=$(awk -v a="$u0" -v b="$u1" -v hz="$hz" -v s="$seconds" 'BEGIN { printf "%.
 nsenter --net="/run/netns/$ns" "$floor" 127.0.0.1 4793 $((seconds + 5)) 5 1000 500 >"$tmp/floor.out" &
 floorpid=$!
 sleep 0.2
-nsenter --net="/run/netns/$ns" "$gen" "$tmp/key" 127.0.0.1 4793 "$peers" $((seconds + 6)) 20 "$cycle" >/dev/null &
+nsenter --net="/run/netns/$ns" "$gen" "$tmp/key" 127.0.0.1 4793 "$peers" $((seconds + 6)) 20 "$cycle" "$idle_refreshes" >/dev/null &
 genpid=$!
 wait "$floorpid" || true
 wait "$genpid" || true

@@ -3,12 +3,15 @@
  * Load for titad's benchmark: N simulated sender daemons on loopback
  * addresses (127.1.x.y), each sending authenticated demands to one titad
  * every refresh interval, as real senders do, and, every `cycle` refreshes,
- * going idle (demand 0) and coming back as a new pair, which titad must
- * answer with a first grant at once. Prints the round trip of those first
+ * going idle (demand 0) for `idle` of them and coming back as a new pair,
+ * which titad must answer with a first grant at once. A pair that comes
+ * back while the receiver still keeps its grant warm is not new to it:
+ * `idle` refreshes must outlast the warm grant (titad's grant TTL times
+ * its warm TTLs) for every cycle to open a new pair. Prints the round trip of those first
  * grants as the senders see them; tests/daemon/bench.sh reads titad's own
  * figures (RSS, CPU, the demand-to-grant histogram) around it.
  *
- * Usage: bench-titad KEYFILE TARGET_ADDR PORT PEERS SECONDS REFRESH_MS CYCLE
+ * Usage: bench-titad KEYFILE TARGET_ADDR PORT PEERS SECONDS REFRESH_MS CYCLE [IDLE]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -83,13 +86,13 @@ int main(int argc, char **argv)
 	uint8_t key[TITA_WIRE_KEY_BYTES];
 	struct tita_addr target;
 	struct sockaddr_in to = { .sin_family = AF_INET };
-	uint32_t n_peers, cycle;
+	uint32_t n_peers, cycle, idle_rounds = 1;
 	uint64_t end, refresh_ns, next, sent = 0, grants = 0, n_rtt = 0;
 	int fd, one = 1;
 
-	if (argc != 8) {
+	if (argc != 8 && argc != 9) {
 		fprintf(stderr, "usage: bench-titad KEYFILE TARGET PORT PEERS SECONDS REFRESH_MS "
-				"CYCLE\n");
+				"CYCLE [IDLE]\n");
 		return 2;
 	}
 	if (sodium_init() < 0 || read_key(argv[1], key)) {
@@ -107,6 +110,12 @@ int main(int argc, char **argv)
 	end = now_ns() + (uint64_t)atoi(argv[5]) * 1000000000ull;
 	refresh_ns = (uint64_t)atoi(argv[6]) * 1000000ull;
 	cycle = (uint32_t)atoi(argv[7]);
+	if (argc == 9)
+		idle_rounds = (uint32_t)atoi(argv[8]);
+	if (cycle && (idle_rounds < 1 || idle_rounds >= cycle)) {
+		fprintf(stderr, "bench-titad: IDLE must be 1 to CYCLE - 1\n");
+		return 2;
+	}
 
 	/* One socket for every simulated sender: the source address per
 	 * datagram through IP_PKTINFO; grants come back to the same port on
@@ -155,7 +164,7 @@ int main(int argc, char **argv)
 			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 			struct in_pktinfo *pi;
 			uint32_t consumed;
-			bool idle = cycle && p->round % cycle == cycle - 1;
+			bool idle = cycle && p->round % cycle >= cycle - idle_rounds;
 			int n;
 
 			m.demand[0] = (struct tita_demand_entry){

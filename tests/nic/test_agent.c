@@ -15,7 +15,8 @@
  * inline ibv_post_send/ibv_poll_cq; UDP source ports (mlx5 RC in RTS, only
  * with nothing in flight: held until the QP falls idle or reaches RTS,
  * replaced, timed out, cancelled by destruction, refused by other
- * providers); every QP unpaced when titad goes away,
+ * providers); a rate after a message's unscheduled bytes (unpaced until they
+ * are posted); every QP unpaced when titad goes away,
  * and registration again, with the QP's counters, when it comes back; QP
  * destruction, its last bytes reported before its QP_DEL.
  */
@@ -116,18 +117,21 @@ static bool wait_qp(uint32_t qpn, uint8_t state, struct tita_agent_qp *ret)
 	return false;
 }
 
-static struct tita_agent_rate_result set_rate(uint64_t qp_id, uint64_t kbps)
+/* SET_RATE of len bytes (a 1.2 command is shorter), after unsched bytes. */
+static struct tita_agent_rate_result set_rate_after(uint64_t qp_id, uint64_t kbps, uint64_t unsched,
+						    size_t len)
 {
 	static uint32_t seq;
 	struct tita_agent_set_rate m = { 0 };
 	struct tita_agent_rate_result res = { .err = 12345 };
 	char buf[TITA_AGENT_MSG_MAX];
 
-	tita_agent_hdr_init(&m.hdr, TITA_AGENT_SET_RATE, sizeof(m));
+	tita_agent_hdr_init(&m.hdr, TITA_AGENT_SET_RATE, (uint32_t)len);
 	m.qp_id = qp_id;
 	m.rate_kbps = kbps;
+	m.unsched_bytes = unsched;
 	m.seq = ++seq;
-	CHECK(send(conn_fd, &m, sizeof(m), 0) == sizeof(m), "send SET_RATE");
+	CHECK(send(conn_fd, &m, len, 0) == (ssize_t)len, "send SET_RATE");
 	while (recv_type(TITA_AGENT_RATE_RESULT, buf) > 0) {
 		memcpy(&res, buf, sizeof(res));
 		if (res.seq == m.seq)
@@ -135,6 +139,11 @@ static struct tita_agent_rate_result set_rate(uint64_t qp_id, uint64_t kbps)
 	}
 	CHECK(res.seq == m.seq, "no RATE_RESULT for seq %u", m.seq);
 	return res;
+}
+
+static struct tita_agent_rate_result set_rate(uint64_t qp_id, uint64_t kbps)
+{
+	return set_rate_after(qp_id, kbps, 0, sizeof(struct tita_agent_set_rate));
 }
 
 /* Send SET_SPORT; its seq. */
@@ -260,14 +269,14 @@ int main(void)
 	CHECK(!strcmp(m_mlx5.dev_name, "mlx5_0") && m_mlx5.provider == TITA_AGENT_PROV_MLX5,
 	      "mlx5 QP: %s/%u", m_mlx5.dev_name, m_mlx5.provider);
 	CHECK(m_mlx5.caps == (TITA_AGENT_CAP_RATE_LIMIT | TITA_AGENT_CAP_MLX5_SCHED |
-			      TITA_AGENT_CAP_UDP_SPORT),
+			      TITA_AGENT_CAP_UDP_SPORT | TITA_AGENT_CAP_UNSCHED),
 	      "mlx5 caps %#x", m_mlx5.caps);
 	CHECK(m_mlx5.udp_sport == 0, "mlx5 QP's port before any SET_SPORT: %u", m_mlx5.udp_sport);
 	CHECK(m_bnxt.provider == TITA_AGENT_PROV_BNXT_RE &&
-		      m_bnxt.caps == TITA_AGENT_CAP_RATE_LIMIT,
+		      m_bnxt.caps == (TITA_AGENT_CAP_RATE_LIMIT | TITA_AGENT_CAP_UNSCHED),
 	      "bnxt_re caps %#x", m_bnxt.caps);
-	CHECK(m_irdma.provider == TITA_AGENT_PROV_IRDMA && m_irdma.caps == 0, "irdma caps %#x",
-	      m_irdma.caps);
+	CHECK(m_irdma.provider == TITA_AGENT_PROV_IRDMA && m_irdma.caps == TITA_AGENT_CAP_UNSCHED,
+	      "irdma caps %#x", m_irdma.caps);
 	CHECK(m_bnxt.dest_qpn == 0x777 && m_bnxt.sgid_index == 3 && m_bnxt.port_num == 1 &&
 		      (m_bnxt.flags & TITA_AGENT_QP_HAS_REMOTE_GID) &&
 		      m_bnxt.remote_gid[12] == 10 && m_bnxt.remote_gid[15] == 2 &&
@@ -481,6 +490,57 @@ int main(void)
 		CHECK(seen, "STATS with 2500 bytes posted, 1500 completed");
 	}
 
+	/* Unscheduled first bytes (1.3): the QP goes unpaced at once, and its
+	 * rate applies once that many more bytes are posted, answered with
+	 * a second RATE_RESULT; a command as 1.2 sent it applies at once. */
+	{
+		struct ibv_sge sg = { .length = 2000 };
+		struct ibv_send_wr w = {
+			.wr_id = 9, .sg_list = &sg, .num_sge = 1, .opcode = IBV_WR_RDMA_WRITE
+		};
+		struct ibv_send_wr *bad = NULL;
+		struct tita_agent_rate_result *r2 = (void *)buf;
+		uint32_t seq;
+		bool second = false;
+
+		CHECK(m_bnxt.caps & TITA_AGENT_CAP_UNSCHED, "caps %#x", m_bnxt.caps);
+		verbs.slog_clear();
+		res = set_rate_after(m_bnxt.qp_id, 8000, 3000, sizeof(struct tita_agent_set_rate));
+		seq = res.seq;
+		CHECK(res.err == 0, "unscheduled: %d", res.err);
+		snprintf(expect, sizeof(expect), "rate_limit dev=bnxt_re0 qpn=%u kbps=0 -> 0",
+			 q_bnxt->qp_num);
+		CHECK(log_wait(expect), "unpaced for the first bytes");
+		CHECK(ibv_post_send(q_bnxt, &w, &bad) == 0, "post 2000");
+		usleep(100000);
+		CHECK(!strstr(verbs.slog(), "kbps=8000"), "rate before its bytes:\n%s",
+		      verbs.slog());
+		CHECK(ibv_post_send(q_bnxt, &w, &bad) == 0, "post 2000 more");
+		snprintf(expect, sizeof(expect), "rate_limit dev=bnxt_re0 qpn=%u kbps=8000 -> 0",
+			 q_bnxt->qp_num);
+		CHECK(log_wait(expect), "the rate after the unscheduled bytes");
+		while (!second && recv_type(TITA_AGENT_RATE_RESULT, buf) > 0)
+			second = r2->seq == seq && r2->rate_kbps == 8000 && r2->err == 0;
+		CHECK(second, "no second RATE_RESULT for seq %u", seq);
+
+		/* A later command ends what is left: armed for 1 MB, then
+		 * a plain rate, then the bytes: nothing more happens. */
+		verbs.slog_clear();
+		res = set_rate_after(m_bnxt.qp_id, 6000, 1000000,
+				     sizeof(struct tita_agent_set_rate));
+		CHECK(res.err == 0, "armed again: %d", res.err);
+		res = set_rate_after(m_bnxt.qp_id, 7000, 5000, TITA_AGENT_SET_RATE_LEN_1_2);
+		CHECK(res.err == 0, "1.2 command: %d", res.err);
+		snprintf(expect, sizeof(expect), "rate_limit dev=bnxt_re0 qpn=%u kbps=7000 -> 0",
+			 q_bnxt->qp_num);
+		CHECK(log_wait(expect), "a 1.2 command's rate at once");
+		for (int i = 0; i < 600; i++)
+			CHECK(ibv_post_send(q_bnxt, &w, &bad) == 0, "post");
+		usleep(100000);
+		CHECK(!strstr(verbs.slog(), "kbps=6000"), "a disarmed rate applied:\n%s",
+		      verbs.slog());
+	}
+
 	/* titad goes away: every paced QP returns to unpaced. */
 	verbs.slog_clear();
 	close(conn_fd);
@@ -497,7 +557,8 @@ int main(void)
 	 * the counters titad counts the QP from on this connection. */
 	accept_agent();
 	CHECK(wait_qp(q_bnxt->qp_num, IBV_QPS_RTS, &m_bnxt), "re-registration");
-	CHECK(m_bnxt.bytes_posted == 2500 && m_bnxt.bytes_completed == 1500,
+	/* 2500, and the unscheduled bytes' 602 posts of 2000. */
+	CHECK(m_bnxt.bytes_posted == 2500 + 602 * 2000 && m_bnxt.bytes_completed == 1500,
 	      "re-registration counters: %llu posted, %llu completed",
 	      (unsigned long long)m_bnxt.bytes_posted, (unsigned long long)m_bnxt.bytes_completed);
 

@@ -30,7 +30,7 @@ static uint32_t job_of_pid(pid_t pid, void *ctx)
 	return pid == getpid() ? 7 : 0;
 }
 
-static void send_qp(int fd, uint64_t id, uint8_t last_octet, uint8_t state)
+static void send_qp_caps(int fd, uint64_t id, uint8_t last_octet, uint8_t state, uint32_t caps)
 {
 	struct tita_agent_qp m;
 
@@ -48,8 +48,17 @@ static void send_qp(int fd, uint64_t id, uint8_t last_octet, uint8_t state)
 	m.remote_gid[10] = m.remote_gid[11] = 0xff;
 	m.remote_gid[12] = 10;
 	m.remote_gid[15] = last_octet;
+	m.caps = caps;
 	CHECK(send(fd, &m, sizeof(m), 0) == sizeof(m), "send QP_ADD");
 }
+
+static void send_qp(int fd, uint64_t id, uint8_t last_octet, uint8_t state)
+{
+	send_qp_caps(fd, id, last_octet, state, 0);
+}
+
+/* The unscheduled bytes of the last SET_RATE to each qp_id. */
+static uint64_t unsched_by_id[8];
 
 /* Collect SET_RATE commands: rate per qp_id (index), count returned. */
 static int drain(int fd, uint64_t *rate_by_id, size_t max_id)
@@ -67,8 +76,11 @@ static int drain(int fd, uint64_t *rate_by_id, size_t max_id)
 		if (tita_agent_msg_check(buf, (size_t)len) != TITA_AGENT_SET_RATE)
 			continue;
 		memcpy(&m, buf, sizeof(m));
-		if (m.qp_id < max_id)
+		if (m.qp_id < max_id) {
 			rate_by_id[m.qp_id] = m.rate_kbps;
+			if (m.qp_id < sizeof(unsched_by_id) / sizeof(unsched_by_id[0]))
+				unsched_by_id[m.qp_id] = m.unsched_bytes;
+		}
 		n++;
 	}
 	return n;
@@ -163,6 +175,38 @@ int main(void)
 	send_qp(fd, 4, 2, 3);
 	tita_pacer_qp_process(p, 2 * SEC + 1);
 	CHECK(drain(fd, rate, 8) >= 1 && rate[4] > 0, "QP 4 paced after RTS");
+
+	/* A message's unscheduled first bytes: split among the QPs whose
+	 * agents carry them (1 and 2), each commanded though its rate did
+	 * not move; QP 4's agent cannot, and its rate did not move: no
+	 * command. A plain rate after it carries none. */
+	send_qp_caps(fd, 1, 2, 3, TITA_AGENT_CAP_UNSCHED);
+	send_qp_caps(fd, 2, 2, 3, TITA_AGENT_CAP_UNSCHED);
+	tita_pacer_qp_process(p, 2 * SEC + 1);
+	drain(fd, rate, 8);
+	{
+		struct tita_rate_update u = {
+			.local = local, .remote = remote, .job_id = 7, .unsched_bytes = 30001
+		};
+		uint64_t r4 = rate[4];
+
+		memset(unsched_by_id, 0, sizeof(unsched_by_id));
+		CHECK(tita_pacer_apply_update(p, &u, 10100000000ull) == 0, "set after");
+		CHECK(drain(fd, rate, 8) == 2, "two commands with unscheduled bytes");
+		CHECK(unsched_by_id[1] == 15001 && unsched_by_id[2] == 15001 &&
+			      unsched_by_id[4] == 0,
+		      "unscheduled split: %llu %llu %llu", (unsigned long long)unsched_by_id[1],
+		      (unsigned long long)unsched_by_id[2], (unsigned long long)unsched_by_id[4]);
+		CHECK(rate[4] == r4, "QP 4 left as it was");
+		tita_pacer_qp_stats(p, &st);
+		CHECK(st.unsched_commands == 2, "unscheduled commands %llu",
+		      (unsigned long long)st.unsched_commands);
+		CHECK(tita_pacer_apply(p, &local, &remote, 7, 20 * 1000000000ull) == 0, "set");
+		memset(unsched_by_id, 0xff, sizeof(unsched_by_id));
+		CHECK(drain(fd, rate, 8) == 3, "three plain commands");
+		CHECK(unsched_by_id[1] == 0 && unsched_by_id[2] == 0 && unsched_by_id[4] == 0,
+		      "a plain rate carries no unscheduled bytes");
+	}
 
 	/* A rate result with an error is counted. */
 	{

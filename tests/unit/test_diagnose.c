@@ -40,7 +40,22 @@ enum fault {
 	/* A slow host link in a ring without other traffic: lock-step, no
 	 * CE, nobody blocked; its receivers fall short on its pairs alone
 	 * and it waits somewhat more than the others. */
-	SLOW_LINK_RING
+	SLOW_LINK_RING,
+	/* The same past its onset: every rank sends at the slowest member's
+	 * rate, nothing queues, every receiver falls short alike; only the
+	 * culprit waits (application-limited) more than the others. */
+	LOCKSTEP_SLOW_LINK,
+	/* A collective in lock-step held back everywhere alike: no one
+	 * stands out, no suspect. */
+	LOCKSTEP_HEALTHY,
+	/* A slow leaf-spine link (culprit: the leaf): its spine backs up
+	 * and pauses its other leaves' links to it, whose pairs fall short
+	 * too, though less. */
+	SLOW_UPLINK,
+	/* A mildly slow leaf-spine link: its queue marks CE on every host
+	 * that receives through it, and their pairs through it fall a
+	 * little short (too little for the shortfall vote alone). */
+	SLOW_UPLINK_CE
 };
 
 struct gen {
@@ -103,9 +118,79 @@ static bool lossy(const struct gen *g, int src, int dst, int spine)
 	return false;
 }
 
+static bool lockstep(const struct gen *g)
+{
+	return g->fault == LOCKSTEP_SLOW_LINK || g->fault == LOCKSTEP_HEALTHY;
+}
+
+/* A pair's shortfall beyond the base, for the faults on its path. */
+static bool through_uplink(const struct gen *g, int src, int dst, int spine)
+{
+	return leaf_of(src) != leaf_of(dst) && spine == g->spine &&
+	       (leaf_of(src) == g->culprit || leaf_of(dst) == g->culprit);
+}
+
+static double path_short(const struct gen *g, int src, int dst, int spine)
+{
+	if (g->fault == SLOW_UPLINK_CE)
+		return through_uplink(g, src, dst, spine) ? 0.15 : 0;
+	if (g->fault != SLOW_UPLINK || leaf_of(src) == leaf_of(dst) || spine != g->spine)
+		return 0;
+	return through_uplink(g, src, dst, spine) ? 0.6 : 0.3;
+}
+
+/* Does host h receive a pair through the slow uplink (the generator's
+ * rx pairs below)? */
+static bool marked_by_uplink(const struct gen *g, int h)
+{
+	if (g->fault != SLOW_UPLINK_CE)
+		return false;
+	for (int k = 1; k <= 4; k++) {
+		int rx_peer = (h + HOSTS - k * 7) % HOSTS;
+
+		if (through_uplink(g, rx_peer, h, (rx_peer + k) % SPINES))
+			return true;
+	}
+	return false;
+}
+
+static void lockstep_snapshot(struct gen *g)
+{
+	for (int h = 0; h < HOSTS; h++) {
+		fprintf(g->f, "up{instance=\"h%d\",job=\"tita\"} 1\n", h);
+		fprintf(g->f,
+			"tita_fabric_place{instance=\"h%d\",job=\"tita\",port=\"h%d\",leaf=\"l%d\","
+			"spines=\"4\"} 1\n",
+			h, h, leaf_of(h));
+		gauge(g, "tita_health_tx_bytes_per_second", h, 5e9 + noise(g, 1e8));
+		gauge(g, "tita_health_rx_bytes_per_second", h, 5e9 + noise(g, 1e8));
+		gauge(g, "tita_health_tx_active_ratio", h, 1);
+		gauge(g, "tita_health_tx_blocked_ratio", h, 0);
+		gauge(g, "tita_health_tx_app_limited_ratio", h,
+		      (g->fault == LOCKSTEP_SLOW_LINK && h == g->culprit ? 0.45 : 0.2) +
+			      noise(g, 0.08));
+		gauge(g, "tita_health_rx_shortfall_ratio", h, 0.6 + noise(g, 0.03));
+		gauge(g, "tita_health_ce_ratio", h, 0);
+		gauge(g, "tita_health_loss_ratio", h, 0);
+		gauge(g, "tita_health_pause_tx_per_second", h, 0);
+		gauge(g, "tita_health_pause_rx_per_second", h, 0);
+		gauge(g, "tita_health_peers_silent", h, 0);
+		/* A ring: one pair each way. */
+		pair(g, "tita_health_pair_shortfall_ratio", h, (h + 1) % HOSTS, "tx", h % SPINES,
+		     0);
+		pair(g, "tita_health_pair_shortfall_ratio", h, (h + HOSTS - 1) % HOSTS, "rx",
+		     (h + HOSTS - 1) % SPINES, 0.6 + noise(g, 0.03));
+	}
+}
+
 static void snapshot(struct gen *g)
 {
 	g->f = open_memstream(&g->text, &g->len);
+	if (lockstep(g)) {
+		lockstep_snapshot(g);
+		fclose(g->f);
+		return;
+	}
 	for (int h = 0; h < HOSTS; h++) {
 		fprintf(g->f, "up{instance=\"h%d\",job=\"tita\"} %d\n", h, !dead(g, h));
 		if (dead(g, h))
@@ -114,8 +199,12 @@ static void snapshot(struct gen *g)
 			"tita_fabric_place{instance=\"h%d\",job=\"tita\",port=\"h%d\",leaf=\"l%d\","
 			"spines=\"4\"} 1\n",
 			h, h, leaf_of(h));
+		/* A ring alone runs in lock-step: one rate, nothing queues. */
+		bool ring = g->fault == SLOW_LINK_RING;
+
 		gauge(g, "tita_health_tx_bytes_per_second", h,
-		      (g->fault == SLOW_HOST && h == g->culprit ? 4e9 : 1e10) + noise(g, 1e9));
+		      (g->fault == SLOW_HOST && h == g->culprit ? 4e9 : 1e10) +
+			      noise(g, ring ? 1e8 : 1e9));
 		gauge(g, "tita_health_rx_bytes_per_second", h,
 		      (g->fault == PFC && h == g->culprit ? 1e8 :
 		       slow_link(g, h)			  ? 3e9 :
@@ -123,7 +212,7 @@ static void snapshot(struct gen *g)
 			      noise(g, 1e9));
 		gauge(g, "tita_health_tx_active_ratio", h, 0.9 + noise(g, 0.05));
 		gauge(g, "tita_health_tx_blocked_ratio", h,
-		      (slow_link(g, h) ? 0.7 : 0.1) + noise(g, 0.05));
+		      ring ? 0 : (slow_link(g, h) ? 0.7 : 0.1) + noise(g, 0.05));
 		gauge(g, "tita_health_tx_app_limited_ratio", h,
 		      (g->fault == SLOW_HOST && h == g->culprit	     ? 0.8 :
 		       g->fault == SLOW_LINK_RING && h == g->culprit ? 0.4 :
@@ -132,8 +221,11 @@ static void snapshot(struct gen *g)
 		gauge(g, "tita_health_rx_shortfall_ratio", h,
 		      (slow_link(g, h) ? 0.6 : 0.05) + noise(g, 0.03));
 		gauge(g, "tita_health_ce_ratio", h,
-		      (g->fault == SLOW_HOST_LINK && h == g->culprit ? 0.3 : 0.05) +
-			      noise(g, 0.03));
+		      ring ? 0 :
+			     (g->fault == SLOW_HOST_LINK && h == g->culprit ? 0.3 :
+			      marked_by_uplink(g, h)			    ? 0.25 :
+									      0.05) +
+				      noise(g, 0.03));
 		gauge(g, "tita_health_loss_ratio", h,
 		      g->fault == LOSSY_HOST && h == g->culprit ? 0.05 : 0);
 		if (!no_pause) {
@@ -168,17 +260,20 @@ static void snapshot(struct gen *g)
 
 			if (!dead(g, tx_peer)) {
 				pair(g, "tita_health_pair_shortfall_ratio", h, tx_peer, "tx", sp_tx,
-				     tx_base + (g->fault == SLOW_NIC && h == g->culprit ? 0.6 : 0));
+				     tx_base + (g->fault == SLOW_NIC && h == g->culprit ? 0.6 : 0) +
+					     path_short(g, h, tx_peer, sp_tx));
 				pair(g, "tita_health_pair_loss_ratio", h, tx_peer, "tx", sp_tx,
 				     lossy(g, h, tx_peer, sp_tx) ? 0.05 : 0);
 			}
 			if (!dead(g, rx_peer)) {
 				pair(g, "tita_health_pair_shortfall_ratio", h, rx_peer, "rx", sp_rx,
-				     rx_base + ((g->fault == SLOW_NIC ||
-						 g->fault == SLOW_LINK_RING) &&
-								rx_peer == g->culprit ?
-							0.6 :
-							0));
+				     rx_base +
+					     ((g->fault == SLOW_NIC ||
+					       g->fault == SLOW_LINK_RING) &&
+							      rx_peer == g->culprit ?
+						      0.6 :
+						      0) +
+					     path_short(g, rx_peer, h, sp_rx));
 				pair(g, "tita_health_pair_loss_ratio", h, rx_peer, "rx", sp_rx,
 				     lossy(g, rx_peer, h, sp_rx) ? 0.05 : 0);
 			}
@@ -261,6 +356,14 @@ static void test_healthy(void **state)
 			fail_msg("seed %llu: a few pairs short, yet %s %s (score %.2f)",
 				 (unsigned long long)seed, tita_diag_kind_name(r.suspects[0].kind),
 				 r.suspects[0].culprit, r.suspects[0].score);
+		/* Held back alike everywhere, nobody waits more: no one to
+		 * name. */
+		run(LOCKSTEP_HEALTHY, 0, 0, seed, &r);
+		if (r.n_suspects)
+			fail_msg(
+				"seed %llu: lock-step, nobody standing out, yet %s %s (score %.2f)",
+				(unsigned long long)seed, tita_diag_kind_name(r.suspects[0].kind),
+				r.suspects[0].culprit, r.suspects[0].score);
 	}
 }
 
@@ -281,6 +384,24 @@ static void test_faults(void **state)
 	run(SLOW_LINK_RING, 13, 0, 8, &r);
 	expect_top(&r, TITA_DIAG_SLOW_LINK, "host link of h13", TITA_DIAG_SLOW,
 		   "receivers' tita_health_pair_shortfall_ratio");
+	for (uint64_t seed = 1; seed <= 10; seed++) {
+		run(LOCKSTEP_SLOW_LINK, 13, 0, seed, &r);
+		expect_top(&r, TITA_DIAG_SLOW_LINK, "host link of h13", TITA_DIAG_SLOW,
+			   "tx_app_limited_ratio");
+	}
+	/* Its spine's other links fall short too; most of the excess
+	 * passes through the slow one. */
+	run(SLOW_UPLINK, 1, 2, 10, &r);
+	expect_top(&r, TITA_DIAG_SLOW_LINK, "leaf l1 - spine 2", TITA_DIAG_SLOW,
+		   "pair_shortfall_ratio of the pairs through it");
+	/* CE on many hosts alike: their shared uplink, no host's link. */
+	for (uint64_t seed = 1; seed <= 5; seed++) {
+		run(SLOW_UPLINK_CE, 1, 2, seed, &r);
+		expect_top(&r, TITA_DIAG_SLOW_LINK, "leaf l1 - spine 2", TITA_DIAG_SLOW,
+			   "hosts marked alike");
+		for (uint32_t k = 0; k < r.n_suspects; k++)
+			assert_int_not_equal(r.suspects[k].place, TITA_DIAG_AT_HOST_LINK);
+	}
 	run(PFC, 30, 0, 9, &r);
 	expect_top(&r, TITA_DIAG_PFC_STORM, "h30", TITA_DIAG_SLOW, "pause_tx_per_second");
 	run(LOSSY_SPINE, 2, 3, 10, &r);

@@ -346,6 +346,51 @@ static void test_bounds(void **state)
 	tita_health_free(h);
 }
 
+/* Thousands of pairs and peers: the tables grow under them (they start at
+ * 256 slots) and lose nothing; the one pair that sent a tenth of what it
+ * could is found among them, in both intervals (the second remembers the
+ * first's pairs across the growth). */
+static void test_tables_grow(void **state)
+{
+	struct tita_health_params p;
+	struct tita_health_snapshot s;
+	struct tita_health *h;
+	const uint32_t n = 3000, slow = 1234;
+
+	(void)state;
+	tita_health_params_default(&p);
+	p.max_pairs = 4096;
+	p.max_peers = 4096;
+	h = one_port(&p);
+	for (int interval = 0; interval < 2; interval++) {
+		for (int r = 1; r <= 2; r++)
+			for (uint32_t k = 0; k < n; k++) {
+				struct tita_health_tx t = tx(2 + k, 0, k == slow ? 125000 : 1250000,
+							     1250000, TITA_RATE_UNPACED, true);
+
+				assert_int_equal(
+					tita_health_tx_round(h, &t,
+							     (uint64_t)(10 * interval + r) * ROUND),
+					0);
+			}
+		assert_int_equal(tita_health_close(h, (uint64_t)(10 * interval + 10) * ROUND, &s),
+				 0);
+		assert_int_equal(s.untracked.pairs, 0);
+		assert_int_equal(s.untracked.peers, 0);
+		assert_int_equal(s.untracked.flows, 0);
+		assert_true(s.n_pairs >= 1);
+		{
+			struct tita_addr want = addr(2 + slow);
+
+			assert_true(tita_addr_eq(&s.pairs[0].remote, &want));
+		}
+		near(s.pairs[0].shortfall_ratio, 0.9);
+		if (s.n_pairs > 1)
+			near(s.pairs[1].shortfall_ratio, 0);
+	}
+	tita_health_free(h);
+}
+
 /* What a TX pair was allowed is what waited when the round began, up to
  * its rate: its first round owes nothing, nor one after a gap of more than
  * 1.5 rounds, nor one that began with no more than the slack waiting. An
@@ -569,10 +614,11 @@ static void test_format(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tx_gauges), cmocka_unit_test(test_tx_line_cap_and_slack),
-		cmocka_unit_test(test_rx_gauges), cmocka_unit_test(test_silence),
-		cmocka_unit_test(test_bounds),	  cmocka_unit_test(test_throughout),
-		cmocka_unit_test(test_bad_input), cmocka_unit_test(test_format),
+		cmocka_unit_test(test_tx_gauges),  cmocka_unit_test(test_tx_line_cap_and_slack),
+		cmocka_unit_test(test_rx_gauges),  cmocka_unit_test(test_silence),
+		cmocka_unit_test(test_bounds),	   cmocka_unit_test(test_tables_grow),
+		cmocka_unit_test(test_throughout), cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

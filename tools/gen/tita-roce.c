@@ -238,6 +238,12 @@ struct flow {
 	uint32_t msg_bytes; /* each RDMA WRITE's payload */
 	double cap_bps; /* per-flow rate cap (wire bytes); 0: line rate */
 	double agent_bps; /* titad's cap through the agent link; 0: none */
+	/* A cap that waits for the flow's unscheduled bytes (SET_RATE 1.3):
+	 * unpaced until that many more payload bytes are sent, as a NIC that
+	 * sends what was posted, then agent_bps = unsched_after_bps. */
+	uint64_t unsched_left;
+	double unsched_after_bps;
+	uint32_t unsched_seq;
 	uint16_t sport; /* UDP source port: the flow's path */
 	int sock; /* its socket, an index in sender.socks */
 	/* Progress. */
@@ -584,6 +590,8 @@ static void pace(uint64_t *slot_ns, uint64_t *slot_bits, double rate_bps, uint64
 	*slot_bits = bits;
 }
 
+static bool agent_send(struct sender *s, const void *m, size_t len);
+
 /* Account for a packet that left; ack: it asked for an ACK. */
 static void sent(struct sender *s, struct flow *f, uint32_t payload, size_t udp_len, bool ack,
 		 uint64_t now)
@@ -600,6 +608,23 @@ static void sent(struct sender *s, struct flow *f, uint32_t payload, size_t udp_
 		f->draining = true;
 		f->drain_psn = f->psn;
 		f->drain_deadline_ns = now + s->repath_timeout_ns;
+	}
+	if (f->unsched_left) {
+		if (payload < f->unsched_left) {
+			f->unsched_left -= payload;
+		} else {
+			struct tita_agent_rate_result r;
+
+			f->unsched_left = 0;
+			f->agent_bps = f->unsched_after_bps;
+			memset(&r, 0, sizeof(r));
+			tita_agent_hdr_init(&r.hdr, TITA_AGENT_RATE_RESULT, sizeof(r));
+			r.qp_id = (uint64_t)(f - s->flows) + 1;
+			r.rate_kbps = (uint64_t)(f->unsched_after_bps / 1000.0);
+			r.seq = f->unsched_seq;
+			r.mechanism = TITA_AGENT_MECH_RATE_LIMIT;
+			agent_send(s, &r, sizeof(r));
+		}
 	}
 	f->packets++;
 	f->psn = (f->psn + 1) & GEN_PSN_MASK;
@@ -714,7 +739,7 @@ static void agent_qp_add(struct sender *s, struct flow *f)
 	m.port_num = 1;
 	m.provider = TITA_AGENT_PROV_GENERIC;
 	m.flags = TITA_AGENT_QP_HAS_REMOTE_GID | TITA_AGENT_QP_HAS_LOCAL_GID;
-	m.caps = TITA_AGENT_CAP_RATE_LIMIT | TITA_AGENT_CAP_UDP_SPORT;
+	m.caps = TITA_AGENT_CAP_RATE_LIMIT | TITA_AGENT_CAP_UDP_SPORT | TITA_AGENT_CAP_UNSCHED;
 	snprintf(m.dev_name, sizeof(m.dev_name), "tita-roce");
 	gid_v4(m.remote_gid, f->dst.sin_addr);
 	gid_v4(m.local_gid, f->src);
@@ -847,9 +872,11 @@ static void agent_set_sport(struct sender *s, const struct tita_agent_set_sport 
 	sport_result(s, m->qp_id, m->seq, m->udp_sport, err);
 }
 
-static void agent_set_rate(struct sender *s, const struct tita_agent_set_rate *m)
+/* len: as the command came (a 1.2 command has no unscheduled bytes). */
+static void agent_set_rate(struct sender *s, const struct tita_agent_set_rate *m, size_t len)
 {
 	struct flow *f = m->qp_id >= 1 && m->qp_id <= s->n_flows ? &s->flows[m->qp_id - 1] : NULL;
+	uint64_t unsched = len >= sizeof(*m) && m->rate_kbps ? m->unsched_bytes : 0;
 	struct tita_agent_rate_result r;
 
 	memset(&r, 0, sizeof(r));
@@ -858,7 +885,10 @@ static void agent_set_rate(struct sender *s, const struct tita_agent_set_rate *m
 	r.rate_kbps = m->rate_kbps;
 	r.seq = m->seq;
 	if (f) {
-		f->agent_bps = (double)m->rate_kbps * 1000.0;
+		f->agent_bps = unsched ? 0 : (double)m->rate_kbps * 1000.0;
+		f->unsched_left = unsched;
+		f->unsched_after_bps = (double)m->rate_kbps * 1000.0;
+		f->unsched_seq = m->seq;
 		r.mechanism = TITA_AGENT_MECH_RATE_LIMIT;
 	} else {
 		r.err = -ENOENT;
@@ -877,6 +907,7 @@ static void agent_lost(struct sender *s)
 		struct flow *f = &s->flows[i];
 
 		f->agent_bps = 0;
+		f->unsched_left = 0;
 		if (f->repath && f->repath_agent && !f->draining)
 			f->repath = false;
 		f->repath_agent = false;
@@ -941,7 +972,7 @@ static void agent_poll(struct sender *s, uint64_t now)
 		type = tita_agent_msg_check(&u, (size_t)n);
 		a->commands++;
 		if (type == TITA_AGENT_SET_RATE)
-			agent_set_rate(s, &u.rate);
+			agent_set_rate(s, &u.rate, (size_t)n);
 		else if (type == TITA_AGENT_SET_SPORT)
 			agent_set_sport(s, &u.sport, now);
 		else
