@@ -80,9 +80,11 @@ enum fab_path {
 	PATH_PROBING, /* its source port is being probed */
 	PATH_KNOWN, /* the spine of its source port is known */
 	PATH_MOVING, /* told to take another source port, not applied yet */
-	/* A source port of tita's whose spine nobody probed: a small pair
-	 * in a leaf that is not oversubscribed, counted as spread over the
-	 * spines (many small pairs are, by the hash), until it grows large. */
+	/* A source port of tita's whose spine nobody probed: in a leaf that
+	 * is not oversubscribed, a pair whose message went whole or that had
+	 * a small share of its NIC when it began (decided at its first
+	 * demand, ctl_fabric_tx_started), counted as spread over the spines
+	 * (many such pairs are, by the hash), until it grows large. */
 	PATH_SPREAD,
 };
 

@@ -58,7 +58,7 @@ static const struct tita_param table[] = {
 	     "a new pair's rate, of its line rate, until its first grant"),
 	DUR(unsched_ns, "unscheduled", 0, 10 * MS, 3 * US,
 	    "a new message's first bytes, this long at line rate, go before any grant (0: none)"),
-	DUR(unsched_short_ns, "unscheduled-short", 0, 10 * MS, 8 * US,
+	DUR(unsched_short_ns, "unscheduled-short", 0, 10 * MS, 12 * US,
 	    "a message that fits in this long at line rate goes whole, unscheduled"),
 	DUR(unsched_bound_ns, NULL, 0, 1 * S, 32 * US,
 	    "a receiver shrinks allowances whose bursts came to more than this at line rate"),

@@ -56,13 +56,16 @@ uint64_t ctl_unsched_allowance(const struct tita_ctl *c, const struct pair *pr,
 		bytes = tita_min_u64(bytes, pr->unsched_limit_bytes);
 	if (backlog_bytes > line_bytes(pt, c->p.unsched_short_ns)) {
 		/* The first bytes of longer messages, all of a NIC's pairs
-		 * together, keep to four short messages' worth at a time: a job
-		 * whose every pair starts at once (an all-to-all) would
+		 * together, keep to what a receiver bounds its announced
+		 * bursts to (four short messages' worth without a bound): a
+		 * job whose every pair starts at once (an all-to-all) would
 		 * otherwise send one allowance per pair unscheduled, a burst
 		 * of its 60 pairs' worth, and wait while it drains. A short
 		 * message still goes whole: it is over before a grant. */
-		uint64_t budget =
-			line_bytes(pt, 4 * tita_max_u64(c->p.unsched_short_ns, c->p.unsched_ns));
+		uint64_t budget = line_bytes(
+			pt, c->p.unsched_bound_ns ?
+				    tita_max_u64(c->p.unsched_bound_ns, c->p.unsched_ns) :
+				    4 * tita_max_u64(c->p.unsched_short_ns, c->p.unsched_ns));
 		uint64_t open = 0;
 
 		for (uint32_t k = 0; k < c->pairs_hwm && open < budget; k++) {

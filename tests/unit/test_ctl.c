@@ -1471,6 +1471,62 @@ static struct tita_ctl *one_port_ctl(struct tita_ctl_params *ret_params)
 	return c;
 }
 
+/* How many source ports the last of n_pairs new pairs probes when each
+ * one's first demand is the backlog given: one leaf of two hosts over two
+ * spines of line rate (not oversubscribed), the remotes on another leaf. */
+static int probes_of_new_pair(uint64_t backlog_bytes, uint32_t n_pairs)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c = one_port_ctl(&p);
+	struct tita_addr me = tita_addr_from_host_id(1);
+	struct tita_addr members[2] = { me, tita_addr_from_host_id(2) };
+	struct tita_place place = { .leaf = 0, .n_spines = 2, .spine_bps = LINE_BPS };
+	struct tita_probe probe;
+	uint64_t now = 1000 * INTERVAL_NS;
+	int n = 0;
+
+	assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 2), 0);
+	for (uint32_t k = 0; k < n_pairs; k++) {
+		struct tita_tx_sample ts = {
+			.local = me,
+			.remote = tita_addr_from_host_id(10 + k),
+			.interval_ns = INTERVAL_NS,
+			.backlog_bytes = backlog_bytes,
+		};
+
+		assert_int_equal(tita_ctl_peer_place(c, &ts.remote, 1), 0);
+		/* Only the last pair's probes are counted. */
+		while (tita_ctl_pop_probe(c, &probe))
+			;
+		assert_int_equal(tita_ctl_tx_sample(c, &ts, now), 0);
+	}
+	n = 0;
+	while (tita_ctl_pop_probe(c, &probe))
+		n++;
+	tita_ctl_free(c);
+	return n;
+}
+
+/* A new pair between leaves in a leaf that is not oversubscribed probes
+ * its own port and a batch, to be placed and counted where it goes, when
+ * it must ask for a grant and will send at a large part of an uplink:
+ * counted as spread over the spines, pairs of a few MB met on links the
+ * leaves thought a quarter used. One whose message goes whole
+ * (unscheduled-short), or one of an all-to-all's many (a small share of
+ * its NIC each), probes nothing and is counted as spread. */
+static void test_new_pair_learns_its_spine(void **state)
+{
+	struct tita_ctl_params p;
+	uint64_t whole_bytes;
+
+	(void)state;
+	tita_ctl_params_default(&p);
+	whole_bytes = tita_rate_to_bytes(LINE_BPS, p.unsched_short_ns);
+	assert_int_equal(probes_of_new_pair(whole_bytes / 2, 1), 0);
+	assert_true(probes_of_new_pair(4 * whole_bytes, 1) > 1);
+	assert_int_equal(probes_of_new_pair(4 * whole_bytes, 16), 0);
+}
+
 /* Rounds keep a fixed cadence when advanced late (a busy daemon), and
  * start a new one after a stall of more than an interval. */
 static void test_round_cadence(void **state)
@@ -1983,6 +2039,7 @@ int main(void)
 		cmocka_unit_test(test_fabric_moves_that_fail),
 		cmocka_unit_test(test_fabric_members_change_keeps_state),
 		cmocka_unit_test(test_leaf_cap_cut_goes_out_at_once),
+		cmocka_unit_test(test_new_pair_learns_its_spine),
 	};
 
 	seed = env ? strtoull(env, NULL, 0) : 20261127;

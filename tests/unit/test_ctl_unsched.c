@@ -188,6 +188,15 @@ static void test_long_message_first_bytes(void **state)
 	rig_close(&r);
 }
 
+/* The tests of messages back to back count bytes against an
+ * unscheduled-short of 8 us (100,000 bytes at 100G), whatever the default. */
+static const struct tita_ctl_params *short_8us(struct tita_ctl_params *p)
+{
+	tita_ctl_params_default(p);
+	p->unsched_short_ns = 8 * TITA_NSEC_PER_USEC;
+	return p;
+}
+
 /* A message that fits in unsched_short_ns goes whole, with an eighth more
  * for the headers the pacer counts (a shorter one still gets the first
  * bytes of any message), and asks for nothing: not at once, not at the
@@ -220,10 +229,11 @@ static void test_short_message_goes_whole(void **state)
  * if they fit, and ask once they do not. */
 static void test_messages_that_grow(void **state)
 {
+	struct tita_ctl_params p;
 	struct rig r;
 
 	(void)state;
-	rig_open(&r, 2, NULL);
+	rig_open(&r, 2, short_8us(&p));
 	post(&r, 1, 20000);
 	r.now += 1000;
 	post(&r, 1, 60000);
@@ -242,11 +252,12 @@ static void test_messages_that_grow(void **state)
  * go whole only as long as together they fit in unscheduled-short. */
 static void test_message_behind_one_going_whole(void **state)
 {
+	struct tita_ctl_params p;
 	struct rig r;
 	uint32_t n_rates;
 
 	(void)state;
-	rig_open(&r, 2, NULL);
+	rig_open(&r, 2, short_8us(&p));
 	post(&r, 1, 28942);
 	assert_int_equal(r.h[1].last.unsched_bytes, first_bytes(&r));
 	n_rates = r.h[1].n_rates;
@@ -277,6 +288,54 @@ static void test_low_weight_job(void **state)
 	post(&r, 1, 10 << 20);
 	assert_int_equal(r.h[1].last.unsched_bytes, first_bytes(&r) * 20 / 1000);
 	rig_close(&r);
+}
+
+/* The first bytes that one NIC's long messages, all started at once, send
+ * unscheduled to 20 receivers. */
+static uint64_t nic_first_bytes(const struct tita_ctl_params *p)
+{
+	struct tita_addr local = tita_addr_from_host_id(1);
+	struct tita_ctl *ctl = tita_ctl_new(p);
+	struct tita_rate_update u;
+	uint64_t total = 0;
+
+	assert_non_null(ctl);
+	assert_int_equal(tita_ctl_port_add(ctl, &local, LINE_BPS), 0);
+	tita_ctl_advance(ctl, T0);
+	for (uint32_t k = 0; k < 20; k++) {
+		struct tita_tx_sample s = {
+			.local = local,
+			.remote = tita_addr_from_host_id(2 + k),
+			.interval_ns = 1,
+			.backlog_bytes = 1 << 20,
+		};
+
+		assert_int_equal(tita_ctl_tx_sample(ctl, &s, T0), 0);
+	}
+	while (tita_ctl_pop_rate(ctl, &u))
+		total += u.unsched_bytes;
+	tita_ctl_free(ctl);
+	return total;
+}
+
+/* A NIC's long messages together keep to what a receiver bounds its
+ * announced bursts to (32 us at line rate: 400,000 bytes), not to a multiple
+ * of unscheduled-short: an all-to-all's pairs, all started at once, would
+ * otherwise burst twice that when short messages go whole up to 16 us.
+ * Without a bound, four short messages' worth. */
+static void test_nic_budget(void **state)
+{
+	struct tita_ctl_params p;
+
+	(void)state;
+	tita_ctl_params_default(&p);
+	p.unsched_short_ns = 16 * TITA_NSEC_PER_USEC;
+	p.unsched_bound_ns = 32 * TITA_NSEC_PER_USEC;
+	assert_int_equal(nic_first_bytes(&p), 400000);
+	p.unsched_bound_ns = 0;
+	assert_int_equal(nic_first_bytes(&p), 750000); /* 20 x 37,500: under 800,000 */
+	p.unsched_short_ns = 4 * TITA_NSEC_PER_USEC;
+	assert_int_equal(nic_first_bytes(&p), 200000);
 }
 
 /* Off: the start rate alone, as before there were unscheduled bytes. */
@@ -532,11 +591,12 @@ static void test_done_then_warm(void **state)
  */
 static void test_message_keeps_line_rate_warm(void **state)
 {
+	struct tita_ctl_params p;
 	struct rig r;
 	uint64_t cap;
 
 	(void)state;
-	rig_open(&r, 2, NULL);
+	rig_open(&r, 2, short_8us(&p));
 	cap = (uint64_t)(r.p.eta * LINE_BPS);
 	/* 200 KB (over unscheduled-short) seen in one round, nothing queued. */
 	sample(&r, 1, r.p.control_interval_ns, 200000, 0, false);
@@ -619,6 +679,7 @@ int main(void)
 		cmocka_unit_test(test_messages_that_grow),
 		cmocka_unit_test(test_message_behind_one_going_whole),
 		cmocka_unit_test(test_low_weight_job),
+		cmocka_unit_test(test_nic_budget),
 		cmocka_unit_test(test_off),
 		cmocka_unit_test(test_incast_holds_until_burst_drained),
 		cmocka_unit_test(test_lone_pair_no_hold),

@@ -78,7 +78,7 @@ static void test_defaults_unchanged(void **state)
 		.eta_increase = 0.01,
 		.start_rate_frac = 0.02,
 		.unsched_ns = 3 * TITA_NSEC_PER_USEC,
-		.unsched_short_ns = 8 * TITA_NSEC_PER_USEC,
+		.unsched_short_ns = 12 * TITA_NSEC_PER_USEC,
 		.unsched_bound_ns = 32 * TITA_NSEC_PER_USEC,
 		.warm_ttls = 1,
 		.churn_frac = 0.02,
