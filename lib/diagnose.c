@@ -339,6 +339,25 @@ struct job {
 
 #define JOBS_MAX 64
 
+/* The two highest of a value over the hosts, and whose is the highest
+ * (top_inst UINT32_MAX: none yet). */
+struct top2 {
+	double top, second;
+	uint32_t top_inst;
+};
+
+static void top2_note(struct top2 *t, double v, uint32_t inst)
+{
+	if (t->top_inst == UINT32_MAX || v > t->top) {
+		if (t->top_inst != UINT32_MAX)
+			t->second = t->top;
+		t->top = v;
+		t->top_inst = inst;
+	} else if (v > t->second) {
+		t->second = v;
+	}
+}
+
 struct model {
 	const struct tita_diag_params *p;
 	uint32_t n_snaps;
@@ -356,11 +375,9 @@ struct model {
 	double med[N_F], q90[N_F];
 	/* Receivers' shortfall on pairs from each host (its mean over their
 	 * pair lines): the two highest, and whose is the highest. */
-	double rx_short_top, rx_short_second;
-	uint32_t rx_short_top_inst;
+	struct top2 rx_short;
 	/* The two highest application-limited ratios, and whose is the top. */
-	double app_top, app_second;
-	uint32_t app_top_inst;
+	struct top2 app;
 	double *tmp; /* n_inst doubles */
 	/* Receive pair lines across leaves that know their spine (the
 	 * spine's text lives in the snapshots): which uplink marks CE. */
@@ -1076,10 +1093,10 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 					evidence(s, who(h, wb), "tita_health_pause_tx_per_second",
 						 h->mean[F_PAUSE_TX], ", median ",
 						 m->med[F_PAUSE_TX]);
-			} else if (i == m->rx_short_top_inst && lockstep_quiet(m) &&
+			} else if (i == m->rx_short.top_inst && lockstep_quiet(m) &&
 				   app > p->app_limited_margin / 2 &&
-				   m->rx_short_top >= p->rx_short_alone_floor &&
-				   m->rx_short_top - m->rx_short_second >=
+				   m->rx_short.top >= p->rx_short_alone_floor &&
+				   m->rx_short.top - m->rx_short.second >=
 					   p->rx_short_alone_margin) {
 				/*
 				 * Its receivers miss what they granted it, and
@@ -1093,7 +1110,7 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 				 * application (the rule above).
 				 */
 				s = suspect_new(ss, TITA_DIAG_SLOW_LINK,
-						1 + (m->rx_short_top - m->rx_short_second) /
+						1 + (m->rx_short.top - m->rx_short.second) /
 								p->rx_short_alone_margin);
 				if (!s)
 					return -ENOMEM;
@@ -1101,15 +1118,15 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 				evidence(s, NULL,
 					 "receivers' tita_health_pair_shortfall_ratio on pairs "
 					 "from it, mean",
-					 m->rx_short_top, ", next host ", m->rx_short_second);
+					 m->rx_short.top, ", next host ", m->rx_short.second);
 				evidence(s, who(h, wb), "tita_health_tx_app_limited_ratio",
 					 h->mean[F_APP], ", median ", m->med[F_APP]);
 				evidence(s, who(h, wb), "tita_health_tx_bytes_per_second",
 					 h->mean[F_TX], ", median ", m->med[F_TX]);
 				evidence(s, who(h, wb), "tita_health_ce_ratio", h->mean[F_CE],
 					 ", median ", m->med[F_CE]);
-			} else if (i == m->app_top_inst && lockstep_member &&
-				   h->mean[F_APP] - m->app_second > p->lockstep_app_margin / 2 &&
+			} else if (i == m->app.top_inst && lockstep_member &&
+				   h->mean[F_APP] - m->app.second > p->lockstep_app_margin / 2 &&
 				   (app > 2 * p->lockstep_app_margin ||
 				    (app > p->lockstep_app_margin &&
 				     m->med[F_SHORT] >= p->lockstep_short_floor))) {
@@ -1503,36 +1520,13 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 			m.q90[f] = nv ? vals[q] : 0;
 		}
 	}
-	m.rx_short_top_inst = UINT32_MAX;
+	m.rx_short = m.app = (struct top2){ .top_inst = UINT32_MAX };
 	for (uint32_t i = 0; i < m.n_inst; i++) {
-		double v;
-
-		if (!m.inst[i].view_n[V_RX_SHORT])
-			continue;
-		v = m.inst[i].view[V_RX_SHORT] / m.inst[i].view_n[V_RX_SHORT];
-		if (m.rx_short_top_inst == UINT32_MAX || v > m.rx_short_top) {
-			if (m.rx_short_top_inst != UINT32_MAX)
-				m.rx_short_second = m.rx_short_top;
-			m.rx_short_top = v;
-			m.rx_short_top_inst = i;
-		} else if (v > m.rx_short_second) {
-			m.rx_short_second = v;
-		}
-	}
-	m.app_top_inst = UINT32_MAX;
-	for (uint32_t i = 0; i < m.n_inst; i++) {
-		double v = m.inst[i].mean[F_APP];
-
-		if (!m.inst[i].n_up || !m.inst[i].up_last)
-			continue;
-		if (m.app_top_inst == UINT32_MAX || v > m.app_top) {
-			if (m.app_top_inst != UINT32_MAX)
-				m.app_second = m.app_top;
-			m.app_top = v;
-			m.app_top_inst = i;
-		} else if (v > m.app_second) {
-			m.app_second = v;
-		}
+		if (m.inst[i].view_n[V_RX_SHORT])
+			top2_note(&m.rx_short,
+				  m.inst[i].view[V_RX_SHORT] / m.inst[i].view_n[V_RX_SHORT], i);
+		if (m.inst[i].n_up && m.inst[i].up_last)
+			top2_note(&m.app, m.inst[i].mean[F_APP], i);
 	}
 	m.ce_alike = calloc(m.n_inst + 1, sizeof(*m.ce_alike));
 	if (!m.ce_alike) {

@@ -28,10 +28,10 @@ import bisect
 import collections
 
 
-def floor_ratio(run_dir, gbps):
-    cap = gbps * 1e9 / 8  # bytes per second
-    ring = collections.Counter()
-    other = collections.defaultdict(list)
+def read_flows(run_dir):
+    """The ring's flows as (src, dst, bytes, start in us), and the other
+    traffic's (start in s, bytes) on each host link."""
+    flows, other = [], collections.defaultdict(list)
     primary = None
     with open(run_dir + "/fct.dat") as f:
         for line in f:
@@ -39,13 +39,23 @@ def floor_ratio(run_dir, gbps):
                 continue
             _, group, src, dst, size, start = line.split()[:6]
             primary = primary or group  # the primary group's flows come first
+            src, dst, size = int(src), int(dst), int(size)
             if group == primary:
-                ring["up", src] += int(size)
-                ring["down", dst] += int(size)
+                flows.append((src, dst, size, float(start)))
             else:
                 t = float(start) * 1e-6
-                other["up", src].append((t, int(size)))
-                other["down", dst].append((t, int(size)))
+                other["up", src].append((t, size))
+                other["down", dst].append((t, size))
+    return flows, other
+
+
+def floor_ratio(run_dir, gbps):
+    cap = gbps * 1e9 / 8  # bytes per second
+    ring = collections.Counter()
+    flows, other = read_flows(run_dir)
+    for src, dst, size, _ in flows:
+        ring["up", src] += size
+        ring["down", dst] += size
     bound = max(ring.values()) / cap
     worst = bound
     for link, r in ring.items():
@@ -93,20 +103,9 @@ def finish_after(busy, starts, start, need):
 def served_first_ratio(run_dir, gbps):
     cap = gbps * 1e9 / 8
     ring = collections.defaultdict(list)  # rank -> [(start, dst, bytes)]
-    other = collections.defaultdict(list)
-    primary = None
-    with open(run_dir + "/fct.dat") as f:
-        for line in f:
-            if line.startswith("#"):
-                continue
-            _, group, src, dst, size, start = line.split()[:6]
-            primary = primary or group
-            if group == primary:
-                ring[int(src)].append((float(start), int(dst), int(size)))
-            else:
-                t = float(start) * 1e-6
-                other["up", int(src)].append((t, int(size)))
-                other["down", int(dst)].append((t, int(size)))
+    flows, other = read_flows(run_dir)
+    for src, dst, size, start in flows:
+        ring[src].append((start, dst, size))
     ranks = sorted(ring)
     steps = min(len(v) for v in ring.values())
     succ = {r: sorted(ring[r])[0][1] for r in ranks}
