@@ -284,6 +284,9 @@ struct aqp {
 	_Atomic uint64_t unsched_until;
 	uint64_t unsched_kbps;
 	uint32_t unsched_seq;
+	/* Bytes the agent does not see (the extended post API) never reach
+	 * the mark: the rate applies by this time whatever was posted. */
+	uint64_t unsched_deadline_ms;
 
 	/* Hot path: updated by post_send/poll_cq without the lock. */
 	_Atomic uint64_t bytes_posted, bytes_completed, bytes_read;
@@ -886,6 +889,10 @@ static pthread_mutex_t g_fd_lock = PTHREAD_MUTEX_INITIALIZER; /* g_link_fd */
 static int g_link_fd = -1; /* the agent thread's connection */
 static char g_sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static int g_stats_ms = 100, g_reconnect_ms = 1000;
+/* The longest a rate waits for a message's unscheduled bytes
+ * (TITA_AGENT_UNSCHED_MAX_MS): a posted message's first bytes leave a
+ * 100G NIC in microseconds. */
+static int g_unsched_max_ms = 10;
 
 static int env_int(const char *name, int def, int min, int max)
 {
@@ -1087,6 +1094,8 @@ static bool send_stats(int fd)
 	return ok;
 }
 
+static uint64_t now_ms(void);
+
 /* A RATE_RESULT for q (q->lock held). */
 static void send_rate_result(int fd, const struct aqp *q, uint64_t kbps, uint32_t seq, int err)
 {
@@ -1135,6 +1144,7 @@ static void handle_set_rate(int fd, const struct tita_agent_set_rate *m, size_t 
 		q->unsched_seq = m->seq;
 		if (unsched) {
 			res.err = apply_locked(q, 0);
+			q->unsched_deadline_ms = now_ms() + (uint64_t)g_unsched_max_ms;
 			atomic_store(&q->unsched_until, atomic_load(&q->bytes_posted) + unsched);
 			atomic_store(&q->unsched_armed, true);
 		} else {
@@ -1149,8 +1159,6 @@ static void handle_set_rate(int fd, const struct tita_agent_set_rate *m, size_t 
 	    (unsigned long long)unsched, res.err, res.mechanism);
 	send_msg(fd, &res, sizeof(res));
 }
-
-static uint64_t now_ms(void);
 
 static void handle_set_sport(int fd, const struct tita_agent_set_sport *m)
 {
@@ -1223,14 +1231,28 @@ static int sports_poll(int fd)
 	return next == UINT64_MAX ? -1 : (int)(next - now);
 }
 
-/* The rates whose QPs' unscheduled bytes have been posted. */
-static void unsched_poll(int fd)
+/* The rates whose QPs' unscheduled bytes have been posted, or whose
+ * deadline came; ms until the next deadline, or -1. */
+static int unsched_poll(int fd)
 {
+	uint64_t now = now_ms(), next = UINT64_MAX;
+
 	pthread_mutex_lock(&g_lock);
 	for (int i = 0; i < MAX_QPS; i++) {
 		struct aqp *q = &g_qps[i];
 
-		if (!q->used || q->dead || !atomic_load(&q->unsched_due))
+		if (!q->used || q->dead)
+			continue;
+		if (atomic_load(&q->unsched_armed)) {
+			if (now < q->unsched_deadline_ms) {
+				if (q->unsched_deadline_ms < next)
+					next = q->unsched_deadline_ms;
+				continue;
+			}
+			if (atomic_exchange(&q->unsched_armed, false))
+				atomic_store(&q->unsched_due, true);
+		}
+		if (!atomic_load(&q->unsched_due))
 			continue;
 		pthread_mutex_lock(&q->lock);
 		if (atomic_exchange(&q->unsched_due, false))
@@ -1239,6 +1261,7 @@ static void unsched_poll(int fd)
 		pthread_mutex_unlock(&q->lock);
 	}
 	pthread_mutex_unlock(&g_lock);
+	return next == UINT64_MAX ? -1 : (int)(next - now);
 }
 
 /* titad is gone: no QP stays paced by a rate nobody maintains. */
@@ -1325,7 +1348,7 @@ static uint64_t now_ms(void)
 
 static void *link_main(void *arg)
 {
-	int fd = -1, sport_wait_ms = -1;
+	int fd = -1, sport_wait_ms = -1, unsched_wait_ms = -1;
 	uint64_t next_try = 0, next_stats = 0;
 
 	(void)arg;
@@ -1343,6 +1366,8 @@ static void *link_main(void *arg)
 			timeout = (int)(next_try > now ? next_try - now : 0);
 		else if (sport_wait_ms >= 0 && sport_wait_ms < timeout)
 			timeout = sport_wait_ms;
+		if (fd >= 0 && unsched_wait_ms >= 0 && unsched_wait_ms < timeout)
+			timeout = unsched_wait_ms;
 		if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
 			continue;
 		if (pfd[0].revents & POLLIN) {
@@ -1387,7 +1412,7 @@ static void *link_main(void *arg)
 		 * by sync_qps, before its QP_DEL. */
 		if (fd >= 0) {
 			sport_wait_ms = sports_poll(fd);
-			unsched_poll(fd);
+			unsched_wait_ms = unsched_poll(fd);
 		}
 		/* Registrations go out at once; statistics on their period. */
 		if (!sync_qps(fd, false) ||
@@ -1412,6 +1437,7 @@ static void link_init(void)
 	snprintf(g_sock_path, sizeof(g_sock_path), "%s", p && *p ? p : TITA_AGENT_SOCKET_DEFAULT);
 	g_stats_ms = env_int("TITA_AGENT_STATS_MS", 10, 1, 60000);
 	g_reconnect_ms = env_int("TITA_AGENT_RECONNECT_MS", 1000, 1, 600000);
+	g_unsched_max_ms = env_int("TITA_AGENT_UNSCHED_MAX_MS", 10, 1, 60000);
 	if (pipe2(wake_fd, O_CLOEXEC | O_NONBLOCK) < 0) {
 		dbg("pipe: %s", strerror(errno));
 		return;

@@ -232,6 +232,8 @@ int main(void)
 	setenv("TITA_AGENT_SOCKET", path, 1);
 	setenv("TITA_AGENT_STATS_MS", "20", 1);
 	setenv("TITA_AGENT_RECONNECT_MS", "50", 1);
+	/* Long enough that a rate waiting for its bytes is seen waiting. */
+	setenv("TITA_AGENT_UNSCHED_MAX_MS", "1000", 1);
 	CHECK(strlen(path) < sizeof(sa.sun_path), "socket path too long");
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	listen_fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
@@ -539,6 +541,16 @@ int main(void)
 		usleep(100000);
 		CHECK(!strstr(verbs.slog(), "kbps=6000"), "a disarmed rate applied:\n%s",
 		      verbs.slog());
+
+		/* Bytes the agent never sees (the extended post API) do not
+		 * leave the QP unpaced: the rate applies by its deadline. */
+		verbs.slog_clear();
+		res = set_rate_after(m_bnxt.qp_id, 9000, 1000000,
+				     sizeof(struct tita_agent_set_rate));
+		CHECK(res.err == 0, "armed, nothing posted: %d", res.err);
+		snprintf(expect, sizeof(expect), "rate_limit dev=bnxt_re0 qpn=%u kbps=9000 -> 0",
+			 q_bnxt->qp_num);
+		CHECK(log_wait(expect), "the rate by its deadline with nothing posted");
 	}
 
 	/* titad goes away: every paced QP returns to unpaced. */
