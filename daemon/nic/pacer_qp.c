@@ -597,8 +597,9 @@ static bool carries_unsched(const struct qp_ent *q)
 /*
  * Split a rule's rate among its pair's QPs in RTR or RTS (rate 0: unpace
  * them). unsched_bytes (a message's unscheduled first bytes, or 0) are
- * split among the QPs whose agents carry them, so that the pair never
- * sends more unpaced than it announced; each of those is commanded
+ * split among the QPs whose agents carry them, so that the pair sends no
+ * more unpaced than it announced (each share rounded up to the byte);
+ * each of those is commanded
  * whether or not its rate moved. A QP whose agent cannot carry them gets
  * the rate alone: its first bytes wait for the grant at the start rate.
  */
