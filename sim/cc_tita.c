@@ -84,6 +84,9 @@ struct tita_sim {
 	/* Datagram bytes on the wire per host and message kind, sent and
 	 * received (SIM_TITA_STATS: what the busiest host's control is). */
 	uint64_t (*kind_tx_bytes)[5], (*kind_rx_bytes)[5];
+	/* SIM_TITA_COLLISIONS=US: every US of simulated time, the large
+	 * flows' collisions on the leaves' uplinks and downlinks (stderr). */
+	uint64_t coll_every_ps, coll_next_ps;
 };
 
 static struct tita_sim *ts_of(struct sim *s)
@@ -216,6 +219,8 @@ int sim_tita_init(struct sim *s)
 		free(t);
 		return -ENOMEM;
 	}
+	if (getenv("SIM_TITA_COLLISIONS"))
+		t->coll_every_ps = (uint64_t)(atof(getenv("SIM_TITA_COLLISIONS")) * SIM_PS_PER_US);
 	/* struct sim keeps an opaque pointer for us in its msgs slot. */
 	s->msgs = (struct tita_msg *)(void *)t;
 #ifdef SIM_HAVE_WIRE
@@ -920,10 +925,100 @@ static void reschedule(struct sim *s, uint32_t host)
 	sim_schedule(s, t, SIM_EV_TITA, host, 0);
 }
 
+/*
+ * How many flows between leaves share a leaf's uplink or downlink with
+ * another, by where ECMP sends them now: the placement's collisions over
+ * time (a link carrying k flows counts k - 1). Only flows that started and
+ * have bytes left count.
+ */
+static void trace_collisions(struct sim *s)
+{
+	struct tita_sim *t = ts_of(s);
+	const struct sim_config *c = s->cfg;
+	uint32_t *up, *down, n_links, live = 0, coll_up = 0, coll_down = 0, slow = 0,
+				      slow_alone = 0;
+	double rate_gbps = 0;
+	uint32_t why[4] = { 0 };
+
+	if (!t->coll_every_ps || s->now_ps < t->coll_next_ps || c->topo != SIM_TOPO_LEAFSPINE)
+		return;
+	t->coll_next_ps = s->now_ps + t->coll_every_ps;
+	n_links = c->leaves * c->spines;
+	up = calloc(n_links, sizeof(*up));
+	down = calloc(n_links, sizeof(*down));
+	for (int pass = 0; up && down && pass < 2; pass++) {
+		for (uint32_t i = 0; i < s->n_flows; i++) {
+			const struct sim_flow *f = &s->flows[i];
+			uint32_t from = f->src / c->hosts_per_leaf, to = f->dst / c->hosts_per_leaf,
+				 sp;
+			uint64_t rate;
+
+			if (!f->started || f->finish_ps || from == to)
+				continue;
+			sp = sim_path_spine(s, f->src, f->dst, f->sport);
+			if (sp == SIM_NONE)
+				continue;
+			if (!pass) {
+				live++;
+				coll_up += up[from * c->spines + sp]++ > 0;
+				coll_down += down[to * c->spines + sp]++ > 0;
+				continue;
+			}
+			rate = s->hosts[f->src].txp[f->txp].rate_bps;
+			rate = rate == TITA_RATE_UNPACED || f->held ? (f->held ? 0 : f->line_bps) :
+								      rate;
+			rate_gbps += (double)rate / 1e9;
+			/* Paced well under its line, and whether a collision
+			 * explains it. */
+			if ((double)rate < 0.9 * (double)f->line_bps) {
+				bool alone = up[from * c->spines + sp] == 1 &&
+					     down[to * c->spines + sp] == 1;
+				struct tita_pair_info pi[8];
+				size_t np = tita_ctl_pairs(s->hosts[f->src].ctl, pi, 8);
+
+				slow++;
+				slow_alone += alone;
+				for (size_t q = 0; alone && q < np && q < 8; q++) {
+					if (pi[q].role != TITA_PAIR_TX ||
+					    host_of_addr(&pi[q].remote) != f->dst)
+						continue;
+					why[0] += pi[q].moving;
+					why[1] += pi[q].grant_bps < 0.9 * (double)f->line_bps;
+					why[2] += pi[q].leaf_cap_bps &&
+						  pi[q].leaf_cap_bps < 0.9 * (double)f->line_bps;
+					why[3] += pi[q].ceiling_bps < 0.9 * (double)f->line_bps;
+				}
+			}
+		}
+	}
+	if (getenv("SIM_TITA_COLLISIONS_WHO") && coll_up + coll_down <= 3)
+		for (uint32_t i = 0; i < s->n_flows; i++) {
+			const struct sim_flow *f = &s->flows[i];
+			uint32_t from = f->src / c->hosts_per_leaf, to = f->dst / c->hosts_per_leaf,
+				 sp;
+
+			if (!f->started || f->finish_ps || from == to)
+				continue;
+			sp = sim_path_spine(s, f->src, f->dst, f->sport);
+			if (sp != SIM_NONE &&
+			    (up[from * c->spines + sp] > 1 || down[to * c->spines + sp] > 1))
+				fprintf(stderr, "  flow %u leaf %u -> %u spine %u%s\n", f->id, from,
+					to, sp, up[from * c->spines + sp] > 1 ? " up" : " down");
+		}
+	fprintf(stderr,
+		"collisions t_us %.0f flows %u up %u down %u slow %u slow_alone %u (moving %u grant %u leafcap %u ceiling %u) rate_gbps %.0f\n",
+		(double)s->now_ps / SIM_PS_PER_US, live, coll_up, coll_down, slow, slow_alone,
+		why[0], why[1], why[2], why[3], rate_gbps);
+	free(up);
+	free(down);
+}
+
 void sim_tita_on_event(struct sim *s, uint32_t host)
 {
 	struct sim_host *x = &s->hosts[host];
 	uint64_t now_ns = s->now_ps / SIM_PS_PER_NS;
+
+	trace_collisions(s);
 
 	if (x->dead) {
 		/* [faults] dead: its controller is gone with it. */
