@@ -648,6 +648,13 @@ static void place(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 			pick = (int)i;
 		}
 	}
+	/* Where it is already wins a tie: a move there gains nothing and
+	 * costs a hold at the start rate until the far leaf has counted it
+	 * on its new spine (a lone large pair, a permutation's, has every
+	 * spine tied). */
+	if (pr->spine < f->place.n_spines &&
+	    (same[pr->spine] << 16 | tita_min_u64(all[pr->spine], 0xffff)) <= best)
+		pick = -1;
 	if (pick < 0 || pb->spine[pick] == pr->spine) {
 		/* It stays: its leader and its receiver's count it here now. */
 		report_due(c, &c->ports[pr->port], now_ns);
