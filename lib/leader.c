@@ -811,12 +811,19 @@ static uint64_t swap_wait_ns(const struct tita_leader *l, bool chain)
 	return chain ? l->p.move_hold_ns / 8 : l->p.move_hold_ns / 4;
 }
 
+/* A downlink's line that came from another spine lately (its receiver
+ * says where from). */
+static bool came_in_swap(const struct line *ln)
+{
+	return ln->e.move_to < TITA_SPINES_MAX;
+}
+
 static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 {
 	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
 		for (int pass = 0; pass < 2; pass++) {
 			int64_t x = excess_of(l, &l->down[s]);
-			uint32_t skip = 0;
+			uint32_t skip = 0, residents = 0;
 
 			/* Two chains on the same pair of spines can chase each
 			 * other round a cycle of leaves for ever, the oldest
@@ -828,7 +835,9 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 				for (uint32_t k = 0; k < n; k++)
 					lines_here += steerable(&l->lines[l->order[k]],
 								TITA_LEAF_DOWN, now_ns) &&
-						      l->lines[l->order[k]].e.spine == s;
+						      l->lines[l->order[k]].e.spine == s &&
+						      !came_in_swap(&l->lines[l->order[k]]);
+				residents = lines_here;
 				if (lines_here > 1 && tita_rng_next(&l->rng) % 4 == 0)
 					skip = 1 + (uint32_t)(tita_rng_next(&l->rng) %
 							      (lines_here - 1));
@@ -849,6 +858,14 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 				if (pass == 1 &&
 				    (!l->down_over_since_ns[s] ||
 				     now_ns - l->down_over_since_ns[s] < swap_wait_ns(l, chain)))
+					continue;
+				/* A line that just came in a swap is the chain's
+				 * last step: asked back, its sender's leaf swaps
+				 * it back and the chain undoes itself (seen in a
+				 * 256-host permutation: one collision going round
+				 * the same leaves for 700 us). The line it landed
+				 * on carries the chain on. */
+				if (pass == 1 && residents && came_in_swap(ln))
 					continue;
 				if (pass == 1 && skip) {
 					skip--;
