@@ -938,7 +938,7 @@ static void trace_collisions(struct sim *s)
 	uint32_t *up, *down, n_links, live = 0, coll_up = 0, coll_down = 0, slow = 0,
 				      slow_alone = 0;
 	double rate_gbps = 0;
-	uint32_t why[4] = { 0 };
+	uint32_t why[4] = { 0 }, rx_start = 0, rx_part = 0;
 
 	if (!t->coll_every_ps || s->now_ps < t->coll_next_ps || c->topo != SIM_TOPO_LEAFSPINE)
 		return;
@@ -988,6 +988,17 @@ static void trace_collisions(struct sim *s)
 						  pi[q].leaf_cap_bps < 0.9 * (double)f->line_bps;
 					why[3] += pi[q].ceiling_bps < 0.9 * (double)f->line_bps;
 				}
+				np = alone ? tita_ctl_pairs(s->hosts[f->dst].ctl, pi, 8) : 0;
+				for (size_t q = 0; q < np && q < 8; q++) {
+					if (pi[q].role != TITA_PAIR_RX ||
+					    host_of_addr(&pi[q].remote) != f->src)
+						continue;
+					rx_start += pi[q].leaf_cap_bps &&
+						    pi[q].leaf_cap_bps < 0.05 * (double)f->line_bps;
+					rx_part += pi[q].leaf_cap_bps >=
+							   0.05 * (double)f->line_bps &&
+						   pi[q].leaf_cap_bps < 0.9 * (double)f->line_bps;
+				}
 			}
 		}
 	}
@@ -1006,9 +1017,9 @@ static void trace_collisions(struct sim *s)
 					to, sp, up[from * c->spines + sp] > 1 ? " up" : " down");
 		}
 	fprintf(stderr,
-		"collisions t_us %.0f flows %u up %u down %u slow %u slow_alone %u (moving %u grant %u leafcap %u ceiling %u) rate_gbps %.0f\n",
+		"collisions t_us %.0f flows %u up %u down %u slow %u slow_alone %u (moving %u grant %u leafcap %u ceiling %u rx_start %u rx_part %u) rate_gbps %.0f\n",
 		(double)s->now_ps / SIM_PS_PER_US, live, coll_up, coll_down, slow, slow_alone,
-		why[0], why[1], why[2], why[3], rate_gbps);
+		why[0], why[1], why[2], why[3], rx_start, rx_part, rate_gbps);
 	free(up);
 	free(down);
 }
