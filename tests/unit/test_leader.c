@@ -308,6 +308,54 @@ static void test_swap_wait_counts_from_the_overload(void **state)
 	tita_leader_free(l);
 }
 
+/* A line that came onto a downlink in a swap is not asked to swap again
+ * while a line that was there before it shares the link: asked back, its
+ * sender's leaf would swap it back, and the chain would undo itself. The
+ * resident goes, to the spine the newcomer came from. With no resident,
+ * a newcomer is asked all the same. */
+static void test_swap_never_asks_the_line_a_swap_brought(void **state)
+{
+	struct tita_leaf_entry a = line(1, TITA_LEAF_DOWN, 2, 3, 0, 95 * G);
+	struct tita_leaf_entry b = line(2, TITA_LEAF_DOWN, 2, 4, 0, 95 * G);
+	struct tita_leaf_entry c = line(3, TITA_LEAF_DOWN, 0, 5, 0, 95 * G);
+	struct tita_leader_params p;
+
+	(void)state;
+	tita_leader_params_default(&p);
+	b.move_to = 1; /* its receiver says it came from spine 1 */
+	for (int resident = 1; resident >= 0; resident--) {
+		struct tita_leader *l = leader();
+
+		a.move_to = resident ? TITA_SPINE_NONE : 3;
+		tita_leader_report(l, &a, 0);
+		tita_leader_report(l, &c, 0);
+		tita_leader_report(l, &b, 10 * US);
+		tita_leader_run(l, 10 * US); /* the overload starts */
+		/* Proposals lapse after a hold and are made anew: every time,
+		 * whatever the leader draws. */
+		for (uint64_t k = 0; k < 16; k++) {
+			uint64_t t = 10 * US + p.move_hold_ns / 4 + k * (p.move_hold_ns + US);
+			struct tita_leaf_entry x, y;
+
+			tita_leader_report(l, &a, t);
+			tita_leader_report(l, &b, t);
+			tita_leader_report(l, &c, t);
+			tita_leader_run(l, t);
+			x = answer(l, 1, TITA_LEAF_DOWN, 2, 3, 0);
+			y = answer(l, 2, TITA_LEAF_DOWN, 2, 4, 0);
+			if (resident) {
+				assert_int_equal(y.move_bps, 0);
+				assert_int_equal(x.move_bps, 95 * G);
+				assert_true(x.swap);
+				assert_int_equal(x.move_to, 1);
+			} else {
+				assert_int_equal(x.move_bps + y.move_bps, 95 * G);
+			}
+		}
+		tita_leader_free(l);
+	}
+}
+
 /* The sender's side of a proposal: taken when the uplink there has room;
  * refused (and counted once) when not; with leave to swap, our line there
  * trades places and is marked as going where nobody kept room. */
@@ -593,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_refused_proposal_is_made_anew),
 		cmocka_unit_test(test_proposal_given_again_is_told),
 		cmocka_unit_test(test_swap_wait_counts_from_the_overload),
+		cmocka_unit_test(test_swap_never_asks_the_line_a_swap_brought),
 		cmocka_unit_test(test_takes_refuses_and_swaps_proposals),
 		cmocka_unit_test(test_aggregates_share_and_stay),
 		cmocka_unit_test(test_link_down_gives_nothing_and_seeks),
