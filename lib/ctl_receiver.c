@@ -351,6 +351,16 @@ static void allocate_warm(struct tita_ctl *c, const struct port *pt, uint32_t n)
 	}
 }
 
+/* Whether a pair's grant moved from the one it was last sent: by more than
+ * demand_change_frac of it, and by more than rounding noise. */
+static bool grant_moved(const struct tita_ctl *c, const struct pair *pr, uint64_t noise_bps)
+{
+	uint64_t now = pr->granted_bps, sent = pr->grant_reported_bps;
+
+	return ctl_changed(now, sent, c->p.demand_change_frac) &&
+	       (now > sent ? now - sent : sent - now) > noise_bps;
+}
+
 /* Water-fill one port's downlink over the demands it holds, and queue the
  * grants that changed (or are due for a refresh). */
 static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool measured,
@@ -358,7 +368,7 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 {
 	struct port *pt = &c->ports[port];
 	double thr = c->p.rc_ce_threshold * 1e6;
-	uint64_t granted = 0, in_force = 0;
+	uint64_t granted = 0, in_force = 0, noise_bps;
 	uint32_t n = 0, n_deferred = 0;
 	bool any_job = false;
 
@@ -382,6 +392,16 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 	 * into groups at every allocation. */
 	for (uint32_t k = 0; !any_job && k < n; k++)
 		c->entries[k].group = 0;
+	/*
+	 * What rounding alone moves a share by: the water-filling rounds each
+	 * share down to a whole bit per second, in two levels (groups, then
+	 * pairs), so up to 2 bit/s a pair of the capacity is left over, and
+	 * warm pairs share that residue. A grant that moved by no more than
+	 * this (a warm pair's few bit/s coming and going with every batch of
+	 * demands) has not moved; nor has one by less than a hundred-
+	 * thousandth of the line, which no pacer resolves.
+	 */
+	noise_bps = tita_max_u64(2 * (uint64_t)n, pt->line_rate_bps / 100000);
 	if (n) {
 		allocate_memo(pt, c->entries, c->order, n, c->scratch);
 		allocate_warm(c, pt, n);
@@ -437,8 +457,7 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 		 * wait when what held the pair back was its leaf's cap on our
 		 * side (grant_leaf_capped): that is what just moved.
 		 */
-		moved = ctl_changed(pr->granted_bps, pr->grant_reported_bps,
-				    c->p.demand_change_frac);
+		moved = grant_moved(c, pr, noise_bps);
 		pr->grant_deferred = false;
 		/* The first grant of a pair whose unscheduled bytes are on
 		 * their way waits for the early allocation gathering it: a

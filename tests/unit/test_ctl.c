@@ -2000,6 +2000,51 @@ static void test_small_grant_still_asks_for_share(void **state)
 	tita_ctl_free(c);
 }
 
+/*
+ * A warm pair shares what the active pairs leave, and the water-filling
+ * rounds every share down to a whole bit per second: with demands over the
+ * capacity, what is left is that rounding, a few bit/s that come and go as
+ * active pairs arrive and leave. That is not a grant that moved: the warm
+ * pair gets no grant for it between refreshes (at 256 pairs with a pair
+ * arriving or leaving every few milliseconds, these grants were half of
+ * titad's datagrams). A warm share that is real still goes out.
+ */
+static void test_warm_grant_ignores_rounding(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c;
+	uint64_t now = 1000 * INTERVAL_NS, start, sent[8];
+	int to_warm = 0, to_third = 0;
+
+	(void)state;
+	c = one_port_ctl(&p);
+	/* Hosts 2-5 active, then host 5 idle: warm, at 0 (95G / 3 each,
+	 * rounded down, leaves 1-2 bit/s). */
+	demands_granted(c, 2, 5, 40 * TITA_GBPS, now, sent);
+	now += INTERVAL_NS;
+	demands_granted(c, 5, 5, 0, now, sent);
+	start = now;
+	/* Host 6 comes and goes every interval: three or four active pairs,
+	 * 95G / 4 leaves nothing, 95G / 3 a bit/s or two. */
+	for (int i = 0; i < 20; i++) {
+		now += INTERVAL_NS;
+		demands_granted(c, 6, 6, i % 2 ? 0 : 40 * TITA_GBPS, now, sent);
+		to_warm += sent[5] != UINT64_MAX;
+		to_third += sent[4] != UINT64_MAX;
+	}
+	assert_true(now - start < p.refresh_ns);
+	if (to_warm)
+		fail_msg("the warm pair got %d grants for rounding", to_warm);
+	/* The active pairs' grants moved by a third and went out. */
+	assert_true(to_third >= 10);
+	/* Host 2 asks for 10G only: 95 - 10 - 2 x 40 leaves 5G for warm
+	 * hosts 5 and 6, and that goes out. */
+	now += INTERVAL_NS;
+	demands_granted(c, 2, 2, 10 * TITA_GBPS, now, sent);
+	assert_true(near_bps(sent[5], 5 * TITA_GBPS / 2));
+	tita_ctl_free(c);
+}
+
 int main(void)
 {
 	const char *env = getenv("TITA_TEST_SEED");
@@ -2030,6 +2075,7 @@ int main(void)
 		cmocka_unit_test(test_grant_cuts_wait_for_need),
 		cmocka_unit_test(test_grant_raise_waits_for_use),
 		cmocka_unit_test(test_unused_raise_goes_out_with_refresh),
+		cmocka_unit_test(test_warm_grant_ignores_rounding),
 		cmocka_unit_test(test_job_cap_holds_over_floor),
 		cmocka_unit_test(test_idle_pair_takes_only_spare_uplink),
 		cmocka_unit_test(test_small_grant_still_asks_for_share),
