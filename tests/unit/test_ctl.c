@@ -2045,6 +2045,52 @@ static void test_warm_grant_ignores_rounding(void **state)
 	tita_ctl_free(c);
 }
 
+/*
+ * A demand that did not move, coming half-way to the grant's refresh, is
+ * answered with the grant in force, and that needs no allocation: at 256
+ * senders refreshing every 20 ms, an allocation per batch of refreshes
+ * was most of the receiver's work. A demand that moved still gets one.
+ */
+static void test_unchanged_demand_answered_without_allocation(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl_stats st;
+	struct tita_ctl *c;
+	uint64_t now = 1000 * INTERVAL_NS, sent[8], before;
+	const uint64_t four = (uint64_t)(0.95 * LINE_BPS) / 4;
+
+	(void)state;
+	c = one_port_ctl(&p);
+	demands_granted(c, 2, 5, 40 * TITA_GBPS, now, sent);
+	/* Rounds up to half-way to the refresh: nothing to send. */
+	for (uint64_t t = 0; t < p.refresh_ns / 2; t += INTERVAL_NS) {
+		now += INTERVAL_NS;
+		tita_ctl_advance(c, now);
+		grants_sent(c, sent);
+	}
+	for (uint32_t h = 2; h <= 5; h++)
+		demand_from(c, h, 40 * TITA_GBPS, now + 1);
+	tita_ctl_stats(c, &st);
+	before = st.allocations;
+	tita_ctl_advance(c, tita_ctl_next_deadline_ns(c));
+	assert_true(tita_ctl_next_deadline_ns(c) == now + INTERVAL_NS);
+	grants_sent(c, sent);
+	for (uint32_t h = 2; h <= 5; h++)
+		assert_true(near_bps(sent[h], four));
+	tita_ctl_stats(c, &st);
+	if (st.allocations != before)
+		fail_msg("%llu allocations to answer unchanged demands",
+			 (unsigned long long)(st.allocations - before));
+	/* One that moved is allocated early, and its grant goes out. */
+	demand_from(c, 2, 10 * TITA_GBPS, now + 2);
+	tita_ctl_advance(c, tita_ctl_next_deadline_ns(c));
+	grants_sent(c, sent);
+	tita_ctl_stats(c, &st);
+	assert_int_equal(st.allocations, before + 1);
+	assert_int_equal(sent[2], 10 * TITA_GBPS);
+	tita_ctl_free(c);
+}
+
 int main(void)
 {
 	const char *env = getenv("TITA_TEST_SEED");
@@ -2076,6 +2122,7 @@ int main(void)
 		cmocka_unit_test(test_grant_raise_waits_for_use),
 		cmocka_unit_test(test_unused_raise_goes_out_with_refresh),
 		cmocka_unit_test(test_warm_grant_ignores_rounding),
+		cmocka_unit_test(test_unchanged_demand_answered_without_allocation),
 		cmocka_unit_test(test_job_cap_holds_over_floor),
 		cmocka_unit_test(test_idle_pair_takes_only_spare_uplink),
 		cmocka_unit_test(test_small_grant_still_asks_for_share),
