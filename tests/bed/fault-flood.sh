@@ -4,7 +4,8 @@
 # A titad under a flood of bad datagrams keeps serving its real peers.
 # h7 receives from h1 and h2 (paced by its grants) while h1 floods it with
 # garbage, forged (bad MAC) and replayed (captured, authentic, already
-# seen) datagrams: 10000 per second for 6 s (tests/bed/tita-flood.c).
+# seen) datagrams: 10000 per second for 24 s (tests/bed/tita-flood.c),
+# long enough for every join below on a busy machine (8-11 s seen).
 # The real senders run at 20 Mbit/s each, well under h7's link: this test
 # is about the flood, and an incast at line rate saturates the bed's two
 # CPUs on its own, so that the flood rate and both latencies measured the
