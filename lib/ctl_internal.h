@@ -63,6 +63,9 @@ struct port {
 	uint32_t memo_n, memo_cap;
 	uint64_t memo_capacity_bps;
 	bool memo_valid;
+	/* Some pair's unchanged demand is to be answered with its grant
+	 * (pair.answer_due), which needs no allocation. */
+	bool answers_due;
 	/* Unscheduled bytes its senders announced, as a queue that the
 	 * downlink drains at line rate: its size at unsched_q_ns, and when it
 	 * will have drained (ctl_receiver.c). */
@@ -132,6 +135,7 @@ struct pair {
 	uint64_t grant_demand_bps; /* the demand when the grant went out */
 	uint64_t first_demand_ns; /* RX: when its first demand came */
 	bool grant_deferred; /* RX: a smaller grant this allocation held back */
+	bool answer_due; /* RX: an unchanged demand, answered with the grant in force */
 	bool grant_leaf_capped; /* RX: the leaf's cap bounded the grant sent last */
 	/* RX: the pair went idle (demand 0) and stays warm until expires_ns,
 	 * granted out of what active pairs leave, up to its last demand. */

@@ -89,6 +89,7 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 					       e->weight_milli <= TITA_WEIGHT_MAX);
 		struct pair *pr;
 		uint64_t demand_bps;
+		bool moved, halfway;
 
 		if (port < 0)
 			continue;
@@ -141,14 +142,23 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 		 * A demand that moved is allocated early (batched like new ones);
 		 * one that comes when our grant is half-way to its refresh is
 		 * answered with the grant, so that a sender whose grant lapsed (we
-		 * were cut off) is paced again within half a refresh.
+		 * were cut off) is paced again within half a refresh. An answer
+		 * to a demand that did not move needs no allocation: nothing that
+		 * goes into it changed, and the round (at most an interval away)
+		 * takes in what moved by less than demand_change_frac.
 		 */
-		if (ctl_changed(ctl_clamp_rate(e->demand_bps, c->ports[port].line_rate_bps),
-				pr->demand_bps, c->p.demand_change_frac) ||
-		    now_ns - pr->grant_sent_ns >= c->p.refresh_ns / 2) {
-			if (now_ns - pr->grant_sent_ns >= c->p.refresh_ns / 2)
-				pr->grant_sent_ns = 0;
-			c->port_needs_alloc[port] = true;
+		moved = ctl_changed(ctl_clamp_rate(e->demand_bps, c->ports[port].line_rate_bps),
+				    pr->demand_bps, c->p.demand_change_frac);
+		halfway = now_ns - pr->grant_sent_ns >= c->p.refresh_ns / 2;
+		if (halfway && !moved && pr->grant_sent_ns) {
+			pr->answer_due = true;
+			c->ports[port].answers_due = true;
+		} else if (halfway) {
+			pr->grant_sent_ns = 0;
+		}
+		if (moved || halfway) {
+			if (!pr->answer_due)
+				c->port_needs_alloc[port] = true;
 			c->alloc_due_ns =
 				tita_min_u64(c->alloc_due_ns,
 					     now_ns + (uint64_t)((double)c->p.control_interval_ns *
@@ -341,7 +351,7 @@ static uint64_t warm_room(const struct tita_alloc_entry *e, const struct pair *p
 	return most > e->alloc_bps ? most - e->alloc_bps : 0;
 }
 
-static void allocate_warm(struct tita_ctl *c, const struct port *pt, uint32_t n)
+static void allocate_warm(struct tita_ctl *c, const struct port *pt, uint32_t n, uint64_t noise_bps)
 {
 	uint64_t used = 0;
 	uint32_t n_warm = 0;
@@ -362,7 +372,8 @@ static void allocate_warm(struct tita_ctl *c, const struct port *pt, uint32_t n)
 		c->entries2[n_warm].alloc_bps = 0;
 		n_warm++;
 	}
-	if (!n_warm || used >= pt->capacity_bps)
+	/* What rounding left is not worth a water-filling (and grants). */
+	if (!n_warm || used + noise_bps >= pt->capacity_bps)
 		return;
 	tita_alloc_maxmin_by_group(c->entries2, n_warm, pt->capacity_bps - used, c->scratch);
 	for (uint32_t k = 0, m = 0; k < n && m < n_warm; k++) {
@@ -373,6 +384,16 @@ static void allocate_warm(struct tita_ctl *c, const struct port *pt, uint32_t n)
 	}
 }
 
+/* Whether a pair's grant moved from the one it was last sent: by more than
+ * demand_change_frac of it, and by more than rounding noise. */
+static bool grant_moved(const struct tita_ctl *c, const struct pair *pr, uint64_t noise_bps)
+{
+	uint64_t now = pr->granted_bps, sent = pr->grant_reported_bps;
+
+	return ctl_changed(now, sent, c->p.demand_change_frac) &&
+	       (now > sent ? now - sent : sent - now) > noise_bps;
+}
+
 /* Water-fill one port's downlink over the demands it holds, and queue the
  * grants that changed (or are due for a refresh). */
 static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool measured,
@@ -380,10 +401,11 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 {
 	struct port *pt = &c->ports[port];
 	double thr = c->p.rc_ce_threshold * 1e6;
-	uint64_t granted = 0, in_force = 0;
+	uint64_t granted = 0, in_force = 0, noise_bps;
 	uint32_t n = 0, n_deferred = 0;
 	bool any_job = false;
 
+	c->stats.allocations++;
 	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
 		struct pair *pr = &c->pairs[s];
 
@@ -404,13 +426,23 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 	 * into groups at every allocation. */
 	for (uint32_t k = 0; !any_job && k < n; k++)
 		c->entries[k].group = 0;
+	/*
+	 * What rounding alone moves a share by: the water-filling rounds each
+	 * share down to a whole bit per second, in two levels (groups, then
+	 * pairs), so up to 2 bit/s a pair of the capacity is left over, and
+	 * warm pairs share that residue. A grant that moved by no more than
+	 * this (a warm pair's few bit/s coming and going with every batch of
+	 * demands) has not moved; nor has one by less than a hundred-
+	 * thousandth of the line, which no pacer resolves.
+	 */
+	noise_bps = tita_max_u64(2 * (uint64_t)n, pt->line_rate_bps / 100000);
 	if (n) {
 		allocate_memo(pt, c->entries, c->order, n, c->scratch);
-		allocate_warm(c, pt, n);
+		allocate_warm(c, pt, n, noise_bps);
 	}
 	for (uint32_t k = 0; k < n; k++) {
 		struct pair *pr = &c->pairs[c->order[k]];
-		bool moved;
+		bool moved, answer;
 
 		/* The leaf's cap on the spine the pair comes in on bounds the
 		 * grant after the water-filling, not in it: what the pair could
@@ -459,9 +491,10 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 		 * wait when what held the pair back was its leaf's cap on our
 		 * side (grant_leaf_capped): that is what just moved.
 		 */
-		moved = ctl_changed(pr->granted_bps, pr->grant_reported_bps,
-				    c->p.demand_change_frac);
+		moved = grant_moved(c, pr, noise_bps);
 		pr->grant_deferred = false;
+		answer = pr->answer_due;
+		pr->answer_due = false;
 		/* The first grant of a pair whose unscheduled bytes are on
 		 * their way waits for the early allocation gathering it: a
 		 * round that falls among an incast's demands would give the
@@ -469,7 +502,7 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 		if (measured && !pr->grant_sent_ns && pr->unsched_hold &&
 		    c->port_needs_alloc[port] && now_ns < c->alloc_due_ns)
 			continue;
-		if (!pr->grant_sent_ns ||
+		if (!pr->grant_sent_ns || answer ||
 		    (pr->fabric_ce_ppm > thr) != (pr->fabric_ce_reported_ppm > thr) ||
 		    /* A cut by our leaf's cap protects a link the downlink's
 		     * sum knows nothing of: it goes now, when it matters to
@@ -509,6 +542,25 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 					(struct outgoing){ .remote = c->pairs[c->order[k]].remote,
 							   .slot = c->order[k] };
 	pt->granted_bps = granted;
+	pt->answers_due = false;
+	return n_out;
+}
+
+/* Answer the port's unchanged demands with the grants in force, without
+ * an allocation. */
+static uint32_t answer_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns, uint32_t n_out)
+{
+	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
+		struct pair *pr = &c->pairs[s];
+
+		if (!pr->used || pr->role != TITA_PAIR_RX || pr->port != port || !pr->answer_due)
+			continue;
+		pr->answer_due = false;
+		/* The leaf's cap may have lapsed since the allocation. */
+		pr->granted_bps = tita_min_u64(pr->rx_alloc_bps, ctl_fabric_cap(pr, now_ns));
+		c->outgoing[n_out++] = (struct outgoing){ .remote = pr->remote, .slot = s };
+	}
+	c->ports[port].answers_due = false;
 	return n_out;
 }
 
@@ -532,6 +584,8 @@ void ctl_early_allocation(struct tita_ctl *c, uint64_t now_ns)
 	for (uint32_t port = 0; port < c->n_ports; port++) {
 		if (c->port_needs_alloc[port])
 			n_out = allocate_port(c, (uint16_t)port, now_ns, false, n_out);
+		else if (c->ports[port].answers_due)
+			n_out = answer_port(c, (uint16_t)port, now_ns, n_out);
 		c->port_needs_alloc[port] = false;
 	}
 	ctl_emit(c, TITA_MSG_GRANT, c->outgoing, n_out, now_ns);

@@ -551,6 +551,9 @@ struct tita_port_info {
 /* Counters; every rejected input has its own. */
 struct tita_ctl_stats {
 	uint64_t rounds;
+	/* A port's allocation run (water-filling and grant decisions), in a
+	 * round or early for new or moved demands. */
+	uint64_t allocations;
 	uint64_t msgs_in, msgs_out;
 	uint64_t entries_in, entries_skipped_not_local, entries_skipped_mismatch;
 	uint64_t entries_skipped_no_space;

@@ -2015,6 +2015,98 @@ static void test_small_grant_still_asks_for_share(void **state)
 	tita_ctl_free(c);
 }
 
+/*
+ * A warm pair shares what the active pairs leave, and the water-filling
+ * rounds every share down to a whole bit per second: with demands over the
+ * capacity, what is left is that rounding, a few bit/s that come and go as
+ * active pairs arrive and leave. That is not a grant that moved: the warm
+ * pair gets no grant for it between refreshes (at 256 pairs with a pair
+ * arriving or leaving every few milliseconds, these grants were half of
+ * titad's datagrams). A warm share that is real still goes out.
+ */
+static void test_warm_grant_ignores_rounding(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c;
+	uint64_t now = 1000 * INTERVAL_NS, start, sent[8];
+	int to_warm = 0, to_third = 0;
+
+	(void)state;
+	c = one_port_ctl(&p);
+	/* Hosts 2-5 active, then host 5 idle: warm, at 0 (95G / 3 each,
+	 * rounded down, leaves 1-2 bit/s). */
+	demands_granted(c, 2, 5, 40 * TITA_GBPS, now, sent);
+	now += INTERVAL_NS;
+	demands_granted(c, 5, 5, 0, now, sent);
+	start = now;
+	/* Host 6 comes and goes every interval: three or four active pairs,
+	 * 95G / 4 leaves nothing, 95G / 3 a bit/s or two. */
+	for (int i = 0; i < 20; i++) {
+		now += INTERVAL_NS;
+		demands_granted(c, 6, 6, i % 2 ? 0 : 40 * TITA_GBPS, now, sent);
+		to_warm += sent[5] != UINT64_MAX;
+		to_third += sent[4] != UINT64_MAX;
+	}
+	assert_true(now - start < p.refresh_ns);
+	if (to_warm)
+		fail_msg("the warm pair got %d grants for rounding", to_warm);
+	/* The active pairs' grants moved by a third and went out. */
+	assert_true(to_third >= 10);
+	/* Host 2 asks for 10G only: 95 - 10 - 2 x 40 leaves 5G, shared by
+	 * warm hosts 5 and 6 and by host 2 (below the 40G it asked since it
+	 * was last idle), and that goes out. */
+	now += INTERVAL_NS;
+	demands_granted(c, 2, 2, 10 * TITA_GBPS, now, sent);
+	assert_true(near_bps(sent[5], 5 * TITA_GBPS / 3));
+	tita_ctl_free(c);
+}
+
+/*
+ * A demand that did not move, coming half-way to the grant's refresh, is
+ * answered with the grant in force, and that needs no allocation: at 256
+ * senders refreshing every 20 ms, an allocation per batch of refreshes
+ * was most of the receiver's work. A demand that moved still gets one.
+ */
+static void test_unchanged_demand_answered_without_allocation(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl_stats st;
+	struct tita_ctl *c;
+	uint64_t now = 1000 * INTERVAL_NS, sent[8], before;
+	const uint64_t four = (uint64_t)(0.95 * LINE_BPS) / 4;
+
+	(void)state;
+	c = one_port_ctl(&p);
+	demands_granted(c, 2, 5, 40 * TITA_GBPS, now, sent);
+	/* Rounds up to half-way to the refresh: nothing to send. */
+	for (uint64_t t = 0; t < p.refresh_ns / 2; t += INTERVAL_NS) {
+		now += INTERVAL_NS;
+		tita_ctl_advance(c, now);
+		grants_sent(c, sent);
+	}
+	for (uint32_t h = 2; h <= 5; h++)
+		demand_from(c, h, 40 * TITA_GBPS, now + 1);
+	tita_ctl_stats(c, &st);
+	before = st.allocations;
+	tita_ctl_advance(c, tita_ctl_next_deadline_ns(c));
+	assert_true(tita_ctl_next_deadline_ns(c) == now + INTERVAL_NS);
+	grants_sent(c, sent);
+	for (uint32_t h = 2; h <= 5; h++)
+		assert_true(near_bps(sent[h], four));
+	tita_ctl_stats(c, &st);
+	if (st.allocations != before)
+		fail_msg("%llu allocations to answer unchanged demands",
+			 (unsigned long long)(st.allocations - before));
+	/* One that moved is allocated early, and its grant goes out. */
+	demand_from(c, 2, 10 * TITA_GBPS, now + 2);
+	tita_ctl_advance(c, tita_ctl_next_deadline_ns(c));
+	grants_sent(c, sent);
+	tita_ctl_stats(c, &st);
+	assert_int_equal(st.allocations, before + 1);
+	assert_int_equal(sent[2], 10 * TITA_GBPS);
+	tita_ctl_free(c);
+}
+
 int main(void)
 {
 	const char *env = getenv("TITA_TEST_SEED");
@@ -2045,6 +2137,8 @@ int main(void)
 		cmocka_unit_test(test_grant_cuts_wait_for_need),
 		cmocka_unit_test(test_grant_raise_waits_for_use),
 		cmocka_unit_test(test_unused_raise_goes_out_with_refresh),
+		cmocka_unit_test(test_warm_grant_ignores_rounding),
+		cmocka_unit_test(test_unchanged_demand_answered_without_allocation),
 		cmocka_unit_test(test_job_cap_holds_over_floor),
 		cmocka_unit_test(test_idle_pair_takes_only_spare_uplink),
 		cmocka_unit_test(test_small_grant_still_asks_for_share),
