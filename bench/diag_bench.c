@@ -111,6 +111,7 @@ static struct {
 	uint64_t seed;
 	int sizes[8], n_sizes;
 	bool verbose, cached_only;
+	int trace; /* -v twice: every window's first two suspects */
 	int workloads; /* 1 ring, 2 alltoall, 3 both */
 	double min_class; /* exit 1 below this top-1 (class) accuracy, % */
 	int max_false_alarms; /* exit 1 above this; -1: no limit */
@@ -383,6 +384,14 @@ static void judge(struct run *r, const char *dir)
 			break;
 		}
 		top = res->n_suspects ? &res->suspects[0] : NULL;
+		if (opt.trace)
+			printf("  run %d k %d: %s %s %.2f | %s %s %.2f\n", r->id, k,
+			       top ? tita_diag_kind_name(top->kind) : "none",
+			       top ? top->culprit : "-", top ? top->score : 0,
+			       res->n_suspects > 1 ? tita_diag_kind_name(res->suspects[1].kind) :
+						     "none",
+			       res->n_suspects > 1 ? res->suspects[1].culprit : "-",
+			       res->n_suspects > 1 ? res->suspects[1].score : 0);
 		if (r->fault == F_NONE || r->unexercised) {
 			if (top && !r->false_alarm) {
 				r->false_alarm = true;
@@ -620,7 +629,8 @@ static void usage(FILE *f)
 		"                (the right host or link; slow-nic and slow-link of a host's link\n"
 		"                as one) is below PCT, or the healthy runs (and the faults no\n"
 		"                traffic met) raise more than N false alarms\n"
-		"  -v            a line per run (otherwise only the wrong ones)\n",
+		"  -v            a line per run (otherwise only the wrong ones); twice: and\n"
+		"                every window's first two suspects, with their scores\n",
 		DIAG_WINDOW_DEFAULT);
 }
 
@@ -679,6 +689,7 @@ int main(int argc, char **argv)
 			opt.keep = optarg;
 			continue;
 		case 'v':
+			opt.trace = opt.verbose;
 			opt.verbose = true;
 			continue;
 		case 'C':

@@ -67,6 +67,8 @@ void tita_diag_params_default(struct tita_diag_params *p)
 	p->ce_hosts_uplink = 3;
 	p->ce_uplink_floor = 0.5;
 	p->ce_uplink_lead = 1.1;
+	p->blocked_alone_margins = 2;
+	p->blocked_alone_lead = 2;
 }
 
 const char *tita_diag_kind_name(enum tita_diag_kind k)
@@ -299,6 +301,9 @@ enum view {
 	N_V,
 };
 
+#define BLOCKED_SPINES_MAX 8
+#define BLOCKED_LINE_FLOOR 0.25
+
 struct inst {
 	const char *name, *leaf;
 	bool up_last, seen_last;
@@ -312,6 +317,12 @@ struct inst {
 	double silent_max_seconds;
 	const char *silent_by; /* one peer that names it silent */
 	double silent_last; /* peers naming it silent in the last snapshot */
+	/* The paths on which its own send pair lines were blocked (a
+	 * quarter of their allowance or more, in any snapshot): a pair
+	 * within its leaf, and up to BLOCKED_SPINES_MAX spines. */
+	bool blocked_local;
+	const char *blocked_spine[BLOCKED_SPINES_MAX];
+	uint32_t n_blocked_spines;
 };
 
 struct link {
@@ -378,6 +389,8 @@ struct model {
 	struct top2 rx_short;
 	/* The two highest application-limited ratios, and whose is the top. */
 	struct top2 app;
+	/* The two highest blocked ratios, and whose is the top. */
+	struct top2 blocked;
 	double *tmp; /* n_inst doubles */
 	/* Receive pair lines across leaves that know their spine (the
 	 * spine's text lives in the snapshots): which uplink marks CE. */
@@ -623,6 +636,28 @@ static int vote(struct model *m, uint32_t src, uint32_t dst, const char *spine, 
 	return 0;
 }
 
+/* A send pair line of i toward j blocked: on which path. A pair between
+ * leaves whose spine is not known names no path (it may cross any). */
+static void note_blocked_path(struct model *m, uint32_t i, uint32_t j, const char *spine)
+{
+	struct inst *h = &m->inst[i];
+	const char *la = h->leaf, *lb = m->inst[j].leaf;
+
+	if (!la || !lb)
+		return;
+	if (!strcmp(la, lb)) {
+		h->blocked_local = true;
+		return;
+	}
+	if (!spine || !spine[0])
+		return;
+	for (uint32_t k = 0; k < h->n_blocked_spines; k++)
+		if (!strcmp(h->blocked_spine[k], spine))
+			return;
+	if (h->n_blocked_spines < BLOCKED_SPINES_MAX)
+		h->blocked_spine[h->n_blocked_spines++] = spine;
+}
+
 static int read_snapshot(struct model *m, const struct tita_prom_doc *d, const struct strtab *ports,
 			 bool last)
 {
@@ -684,6 +719,8 @@ static int read_snapshot(struct model *m, const struct tita_prom_doc *d, const s
 			rx = !strcmp(role, "rx");
 			if (!rx && strcmp(role, "tx"))
 				continue;
+			if (!rx && !loss && v >= BLOCKED_LINE_FLOOR)
+				note_blocked_path(m, i, j, spine);
 			/* rx at i from j: j sent; tx at i toward j: i sent. */
 			if (rx) {
 				m->inst[j].view[loss ? V_RX_LOSS : V_RX_SHORT] += v;
@@ -1022,6 +1059,24 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 					       h->mean[F_APP] < p->lockstep_app_host_floor;
 			double support = (shortfall > p->blocked_margin ? 0.5 : 0) + 0.5 * rx_low +
 					 0.5 * tx_low;
+			/*
+			 * A sender blocked on its own: far above the others'
+			 * top and the next host, not paused by its switch,
+			 * and blocked toward peers on different paths (within
+			 * its leaf, through different spines). A slow uplink
+			 * blocks only what crosses it, a slow receiver only
+			 * the pairs into it; a slow NIC or host link blocks
+			 * every pair. Its CE may have faded (tita matched the
+			 * rates that reach it) while it stays blocked.
+			 */
+			bool paused = h->pause_known &&
+				      h->mean[F_PAUSE_RX] > p->pause_floor_per_second / 10 &&
+				      h->mean[F_PAUSE_RX] > 3 * m->med[F_PAUSE_RX];
+			bool blocked_alone =
+				i == m->blocked.top_inst && blocked_u >= p->blocked_alone_margins &&
+				h->mean[F_BLOCKED] >= p->blocked_alone_lead * m->blocked.second &&
+				!paused && h->blocked_local + h->n_blocked_spines >= 2 &&
+				m->ce_alike[i] < p->ce_hosts_uplink - 1;
 
 			if (app > p->app_limited_margin &&
 			    h->mean[F_APP] > 1.5 * p->app_limited_margin && ce_u < 1 &&
@@ -1055,7 +1110,8 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 							 "tita_health_job_tx_bytes_per_second",
 							 mine, ", job median ", med);
 				}
-			} else if ((ce_u >= 1 || (blocked_u >= 1 && (pauses || !h->pause_known))) &&
+			} else if ((ce_u >= 1 || (blocked_u >= 1 && (pauses || !h->pause_known)) ||
+				    blocked_alone) &&
 				   ce_u + blocked_u + support >= 2.5) {
 				/* A NIC that cannot take what arrives pauses its
 				 * switch; a slow switch port queues and marks.
@@ -1520,13 +1576,15 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 			m.q90[f] = nv ? vals[q] : 0;
 		}
 	}
-	m.rx_short = m.app = (struct top2){ .top_inst = UINT32_MAX };
+	m.rx_short = m.app = m.blocked = (struct top2){ .top_inst = UINT32_MAX };
 	for (uint32_t i = 0; i < m.n_inst; i++) {
 		if (m.inst[i].view_n[V_RX_SHORT])
 			top2_note(&m.rx_short,
 				  m.inst[i].view[V_RX_SHORT] / m.inst[i].view_n[V_RX_SHORT], i);
-		if (m.inst[i].n_up && m.inst[i].up_last)
+		if (m.inst[i].n_up && m.inst[i].up_last) {
 			top2_note(&m.app, m.inst[i].mean[F_APP], i);
+			top2_note(&m.blocked, m.inst[i].mean[F_BLOCKED], i);
+		}
 	}
 	m.ce_alike = calloc(m.n_inst + 1, sizeof(*m.ce_alike));
 	if (!m.ce_alike) {

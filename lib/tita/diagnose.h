@@ -108,6 +108,10 @@ struct tita_diag_params {
 	 * the next link) is named. */
 	uint32_t ce_hosts_uplink;
 	double ce_uplink_floor, ce_uplink_lead;
+	/* A sender blocked this many blocked_margins above the others' top
+	 * and this many times the next host, toward peers on two paths or
+	 * more, and not paused: its own NIC or link is slow. */
+	double blocked_alone_margins, blocked_alone_lead;
 };
 
 void tita_diag_params_default(struct tita_diag_params *p);
