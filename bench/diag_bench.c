@@ -99,6 +99,9 @@ struct run {
 	long long bytes_after; /* -1: not measured */
 	int at_interval, n_snaps;
 	bool correct, class_correct, state_correct;
+	/* Not top-1, but the right leaf-spine link named with the other
+	 * leaf's link to the same spine that no pair line tells apart. */
+	bool twin_named;
 	int loc_intervals; /* -1: never stable */
 	bool false_alarm;
 	char answer[400];
@@ -335,6 +338,18 @@ static bool exercised(const struct run *r)
 	}
 }
 
+/* Whether a suspect naming two leaves' links to one spine ("leafA -
+ * spine S or leafB - spine S") has leaf L's among them. */
+static bool top_names_link(const struct tita_diag_suspect *top, int leaf, int spine)
+{
+	char name[32], sp[16];
+
+	snprintf(name, sizeof(name), "leaf%d", leaf);
+	snprintf(sp, sizeof(sp), "%d", spine);
+	return !strcmp(top->spine, sp) &&
+	       (!strcmp(top->leaf, name) || !strcmp(top->leaf_other, name));
+}
+
 static void judge(struct run *r, const char *dir)
 {
 	struct tita_diag_params params;
@@ -410,6 +425,10 @@ static void judge(struct run *r, const char *dir)
 		if (!ok_class)
 			stable_from = -1;
 		if (k == last) {
+			r->twin_named =
+				!ok_class && top && top->kind == kind && top->leaf_other[0] &&
+				(r->fault == F_LOSSY_SPINE || r->fault == F_SLOWLINK_SPINE) &&
+				top_names_link(top, r->leaf, r->spine);
 			r->correct = ok;
 			r->class_correct = ok_class;
 			r->state_correct = top && top->state == (kind == TITA_DIAG_DEAD_HOST ?
@@ -839,6 +858,17 @@ int main(int argc, char **argv)
 		report_row(fault_label[k], runs, n, in_kind, &f);
 	}
 	report_row("all", runs, n, in_all, NULL);
+	{
+		int twins = 0;
+
+		for (int i = 0; i < n; i++)
+			twins += runs[i].judged && runs[i].fault != F_NONE &&
+				 !runs[i].unexercised && runs[i].twin_named;
+		if (twins)
+			printf("  (not in top-1: %d named the right leaf-spine link with the other "
+			       "leaf's link to its spine, which no pair line tells apart)\n",
+			       twins);
+	}
 	printf("by size:\n");
 	for (int s = 0; s < opt.n_sizes; s++) {
 		char name[32];

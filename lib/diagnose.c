@@ -1223,6 +1223,21 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 	return 0;
 }
 
+/* The same spine's link of another leaf whose loss votes are exactly
+ * this one's, from the same pair lines; NULL if none. */
+static struct link *twin_link(struct model *m, const struct link *l)
+{
+	for (uint32_t k = 0; k < m->n_links; k++) {
+		struct link *c = &m->links[k];
+
+		if (c != l && c->place == TITA_DIAG_AT_LEAF_SPINE && !strcmp(c->spine, l->spine) &&
+		    strcmp(c->leaf, l->leaf) && c->vote_loss == l->vote_loss &&
+		    c->n_loss == l->n_loss && c->n_clean == l->n_clean)
+			return c;
+	}
+	return NULL;
+}
+
 static int candidates_links(struct model *m, struct suspects *ss)
 {
 	const struct tita_diag_params *p = m->p;
@@ -1250,7 +1265,7 @@ static int candidates_links(struct model *m, struct suspects *ss)
 		struct link *l = &m->links[k];
 		double lv = l->vote_loss / m->n_snaps;
 		struct tita_diag_suspect *s;
-		struct link *best = NULL;
+		struct link *best = NULL, *twin = NULL;
 		struct text t;
 
 		if (l->place == TITA_DIAG_AT_LEAF_SPINE || lv <= p->loss_floor * 4 ||
@@ -1289,6 +1304,19 @@ static int candidates_links(struct model *m, struct suspects *ss)
 			if (best && (best->n_loss < 2 || best->vote_loss < 0.6 * all))
 				best = NULL;
 			/*
+			 * The same spine's link of another leaf that took the
+			 * very same votes: no pair line crosses one of the two
+			 * and not the other (a ring crosses leaves on one path,
+			 * and both links lose both ways), so no telemetry can
+			 * tell which; both are named, once, by the leaf that
+			 * sorts first.
+			 */
+			twin = best ? twin_link(m, best) : NULL;
+			if (twin && strcmp(twin->leaf, best->leaf) < 0) {
+				ss->n--;
+				continue;
+			}
+			/*
 			 * A pair through two leaves votes for both leaves'
 			 * links alike (a ring crosses a spine on one path);
 			 * another pair that crosses one of them and lost
@@ -1309,12 +1337,26 @@ static int candidates_links(struct model *m, struct suspects *ss)
 				t_str(&t, " - spine ");
 				t_str(&t, best->spine);
 			}
+			if (twin) {
+				set_name(s->leaf_other, twin->leaf);
+				t_str(&t, " or ");
+				if (strncmp(twin->leaf, "leaf", 4))
+					t_str(&t, "leaf ");
+				t_str(&t, twin->leaf);
+				t_str(&t, " - spine ");
+				t_str(&t, twin->spine);
+			}
 		}
 		evidence(s, NULL, "loss votes of the pairs through it (007), per snapshot", lv,
 			 ", median link ", med_loss);
 		evidence(s, NULL, "pair lines with loss through it", l->n_loss, NULL, NAN);
 		if (best)
 			evidence(s, NULL, "of them naming this spine", best->n_loss, NULL, NAN);
+		if (twin)
+			evidence(s, NULL, NULL, 0,
+				 "every pair line through one of the two links crosses the other: "
+				 "no telemetry tells which",
+				 NAN);
 	}
 	/*
 	 * Slow leaf-spine links: the pairs through one link fall short far
