@@ -26,6 +26,11 @@
  *  - healthy runs: a false alarm is any suspect in any window once the
  *    traffic has started (the first WARMUP snapshots are not judged).
  *
+ * A leaf-spine link named together with the other leaf's link to the same
+ * spine ("leafA - spine S or leafB - spine S": the diagnoser does so when
+ * every pair line through one crosses the other too, so that no telemetry
+ * tells which) is not top-1; such runs are counted on a line of their own.
+ *
  * The simulator's slownic host=H and slowlink host=H degrade the same
  * link the same way (sim/net.c): the issue defines a slow NIC as the
  * host's link at a fraction of its rate, so no telemetry can tell them
@@ -39,7 +44,8 @@
  * fault runs' figures.
  *
  *   tita-diag-bench [--runs N] [--healthy N] [--seed S] [-j JOBS] [--sim PATH]
- *                   [--window W] [--sizes 64,128,256] [--sim-ms MS] [--keep DIR] [-v]
+ *                   [--window W] [--sizes 64,128,256] [--sim-ms MS] [--keep DIR]
+ *                   [--cached-only] [--workloads ring|alltoall|both] [-v [-v]]
  */
 #include <errno.h>
 #include <fcntl.h>
