@@ -1532,6 +1532,26 @@ static int candidates_ce_uplink(struct model *m, struct suspects *ss)
 	return 0;
 }
 
+/*
+ * A NIC that storms its switch with pauses is the root of what they
+ * spread: every switch on the way to it backs up, and hosts and links
+ * far from it send blocked and fall short. Only a NIC sends pauses (a
+ * slow link queues and marks, the switches pause the hosts), so the
+ * storm outranks the suspects drawn from blocking, shortfall and CE;
+ * dead hosts and lossy links are not its doing (PFC loses nothing).
+ */
+static void rank_storm_first(struct suspects *ss)
+{
+	double derived = 0;
+
+	for (uint32_t k = 0; k < ss->n; k++)
+		if (ss->v[k].kind == TITA_DIAG_SLOW_LINK || ss->v[k].kind == TITA_DIAG_SLOW_NIC)
+			derived = fmax(derived, ss->v[k].score);
+	for (uint32_t k = 0; k < ss->n; k++)
+		if (ss->v[k].kind == TITA_DIAG_PFC_STORM && ss->v[k].score <= derived)
+			ss->v[k].score = derived + 1;
+}
+
 static int cmp_suspect(const void *a, const void *b)
 {
 	const struct tita_diag_suspect *x = a, *y = b;
@@ -1649,6 +1669,7 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 		rc = candidates_ce_uplink(&m, &ss);
 	if (rc)
 		goto out;
+	rank_storm_first(&ss);
 	result->n_snapshots = m.n_snaps;
 	result->n_instances = m.n_inst;
 	for (uint32_t i = 0; i < m.n_inst; i++)

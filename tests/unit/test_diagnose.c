@@ -68,7 +68,10 @@ enum fault {
 	RING_LOSS_ONE_PAIR,
 	/* The same, with a clean pair from leaf 2 to leaf 3 on spine 1 too:
 	 * leaf 2's link to spine 1 is cleared. */
-	RING_LOSS_CLEARED
+	RING_LOSS_CLEARED,
+	/* A PFC storm whose pauses back up the fabric: the pairs through
+	 * leaf 1's link to the spine fall short as behind a slow uplink. */
+	PFC_SPREAD
 };
 
 struct gen {
@@ -180,6 +183,12 @@ static bool through_uplink(const struct gen *g, int src, int dst, int spine)
 
 static double path_short(const struct gen *g, int src, int dst, int spine)
 {
+	if (g->fault == PFC_SPREAD) {
+		/* Leaf 1's link to g->spine, as SLOW_UPLINK's. */
+		struct gen leaf1 = { .fault = SLOW_UPLINK, .culprit = 1, .spine = g->spine };
+
+		return path_short(&leaf1, src, dst, spine);
+	}
 	if (g->fault == SLOW_UPLINK_CE)
 		return through_uplink(g, src, dst, spine) ? 0.15 : 0;
 	if (g->fault != SLOW_UPLINK || leaf_of(src) == leaf_of(dst) || spine != g->spine)
@@ -263,9 +272,9 @@ static void snapshot(struct gen *g)
 		      (g->fault == SLOW_HOST && h == g->culprit ? 4e9 : 1e10) +
 			      noise(g, ring ? 1e8 : 1e9));
 		gauge(g, "tita_health_rx_bytes_per_second", h,
-		      (g->fault == PFC && h == g->culprit ? 1e8 :
-		       slow_link(g, h)			  ? 3e9 :
-							    1e10) +
+		      ((g->fault == PFC || g->fault == PFC_SPREAD) && h == g->culprit ? 1e8 :
+		       slow_link(g, h)						      ? 3e9 :
+											1e10) +
 			      noise(g, 1e9));
 		gauge(g, "tita_health_tx_active_ratio", h, 0.9 + noise(g, 0.05));
 		gauge(g, "tita_health_tx_blocked_ratio", h,
@@ -291,9 +300,12 @@ static void snapshot(struct gen *g)
 		      g->fault == LOSSY_HOST && h == g->culprit ? 0.05 : 0);
 		if (!no_pause) {
 			gauge(g, "tita_health_pause_tx_per_second", h,
-			      g->fault == PFC && h == g->culprit      ? 200000 :
-			      g->fault == SLOW_NIC && h == g->culprit ? 800 :
-									20 + noise(g, 10));
+			      g->fault == PFC && h == g->culprit ?
+				      200000 :
+				      /* 20 times the floor: a storm short of extreme. */
+				      g->fault == PFC_SPREAD && h == g->culprit ? 20000 :
+			      g->fault == SLOW_NIC && h == g->culprit		? 800 :
+										  20 + noise(g, 10));
 			gauge(g, "tita_health_pause_rx_per_second", h, 20 + noise(g, 10));
 		}
 		gauge(g, "tita_health_peers_silent", h, g->fault == DEAD && h != g->culprit);
@@ -499,6 +511,9 @@ static void test_faults(void **state)
 	expect_top(&r, TITA_DIAG_LOSSY_LINK, "leaf l1 - spine 1", TITA_DIAG_SLOW, "loss votes");
 	assert_string_equal(r.suspects[0].leaf_other, "");
 	run(PFC, 30, 0, 9, &r);
+	expect_top(&r, TITA_DIAG_PFC_STORM, "h30", TITA_DIAG_SLOW, "pause_tx_per_second");
+	/* Its pauses slow a link far from it: the storm still ranks first. */
+	run(PFC_SPREAD, 30, 2, 9, &r);
 	expect_top(&r, TITA_DIAG_PFC_STORM, "h30", TITA_DIAG_SLOW, "pause_tx_per_second");
 	run(LOSSY_SPINE, 2, 3, 10, &r);
 	expect_top(&r, TITA_DIAG_LOSSY_LINK, "leaf l2 - spine 3", TITA_DIAG_SLOW, "loss votes");
