@@ -1223,16 +1223,42 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 	return 0;
 }
 
-/* The same spine's link of another leaf whose loss votes are exactly
- * this one's, from the same pair lines; NULL if none. */
+static bool same_loss_votes(const struct link *a, const struct link *b)
+{
+	return a->vote_loss == b->vote_loss && a->n_loss == b->n_loss && a->n_clean == b->n_clean;
+}
+
+/* The leaf's uplinks (all its pairs to other leaves, their spine known
+ * or not); NULL if none voted. */
+static const struct link *uplinks_of(const struct model *m, const char *leaf)
+{
+	for (uint32_t k = 0; k < m->n_links; k++)
+		if (m->links[k].place == TITA_DIAG_AT_LEAF_UPLINKS &&
+		    !strcmp(m->links[k].leaf, leaf))
+			return &m->links[k];
+	return NULL;
+}
+
+/*
+ * The same spine's link of another leaf that no pair line tells apart
+ * from this one: their loss votes are exactly the same, from the same
+ * lines, and so are their leaves' uplinks' (a pair whose spine is not
+ * known may cross either: where one leaf's uplinks lost more, that is
+ * evidence for its link). NULL if none.
+ */
 static struct link *twin_link(struct model *m, const struct link *l)
 {
+	const struct link *ul = uplinks_of(m, l->leaf);
+
 	for (uint32_t k = 0; k < m->n_links; k++) {
 		struct link *c = &m->links[k];
+		const struct link *uc;
 
-		if (c != l && c->place == TITA_DIAG_AT_LEAF_SPINE && !strcmp(c->spine, l->spine) &&
-		    strcmp(c->leaf, l->leaf) && c->vote_loss == l->vote_loss &&
-		    c->n_loss == l->n_loss && c->n_clean == l->n_clean)
+		if (c == l || c->place != TITA_DIAG_AT_LEAF_SPINE || strcmp(c->spine, l->spine) ||
+		    !strcmp(c->leaf, l->leaf) || !same_loss_votes(c, l))
+			continue;
+		uc = uplinks_of(m, c->leaf);
+		if (ul && uc && same_loss_votes(ul, uc))
 			return c;
 	}
 	return NULL;

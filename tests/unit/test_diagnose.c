@@ -69,6 +69,9 @@ enum fault {
 	/* The same, with a clean pair from leaf 2 to leaf 3 on spine 1 too:
 	 * leaf 2's link to spine 1 is cleared. */
 	RING_LOSS_CLEARED,
+	/* The same as RING_LOSS_ONE_PAIR, and a pair from leaf 1 to leaf 3
+	 * whose spine is not known loses too: evidence for leaf 1's link. */
+	RING_LOSS_UNPLACED,
 	/* A PFC storm whose pauses back up the fabric: the pairs through
 	 * leaf 1's link to the spine fall short as behind a slow uplink. */
 	PFC_SPREAD
@@ -135,10 +138,15 @@ static bool lossy(const struct gen *g, int src, int dst, int spine)
 	return false;
 }
 
+static bool ring_loss_fault(const struct gen *g)
+{
+	return g->fault == RING_LOSS_ONE_PAIR || g->fault == RING_LOSS_CLEARED ||
+	       g->fault == RING_LOSS_UNPLACED;
+}
+
 static bool lockstep(const struct gen *g)
 {
-	return g->fault == LOCKSTEP_SLOW_LINK || g->fault == LOCKSTEP_HEALTHY ||
-	       g->fault == RING_LOSS_ONE_PAIR || g->fault == RING_LOSS_CLEARED;
+	return g->fault == LOCKSTEP_SLOW_LINK || g->fault == LOCKSTEP_HEALTHY || ring_loss_fault(g);
 }
 
 /* The spine of the ring's pair h -> h + 1 (a pair within a leaf: -1).
@@ -157,10 +165,7 @@ static int ring_spine(const struct gen *g, int h)
 
 static double ring_loss(const struct gen *g, int h)
 {
-	return (g->fault == RING_LOSS_ONE_PAIR || g->fault == RING_LOSS_CLEARED) &&
-			       leaf_of(h) == 1 && ring_spine(g, h) == 1 ?
-		       0.05 :
-		       0;
+	return ring_loss_fault(g) && leaf_of(h) == 1 && ring_spine(g, h) == 1 ? 0.05 : 0;
 }
 
 static void ring_pair(struct gen *g, const char *name, int h, int peer, const char *role, int spine,
@@ -233,8 +238,13 @@ static void lockstep_snapshot(struct gen *g)
 		gauge(g, "tita_health_pause_rx_per_second", h, 0);
 		gauge(g, "tita_health_peers_silent", h, 0);
 		/* A ring: one pair each way. */
-		if (g->fault == RING_LOSS_ONE_PAIR || g->fault == RING_LOSS_CLEARED) {
+		if (ring_loss_fault(g)) {
 			int up = (h + HOSTS - 1) % HOSTS;
+
+			if (g->fault == RING_LOSS_UNPLACED && h == 9) {
+				ring_pair(g, "tita_health_pair_loss_ratio", 9, 27, "tx", -1, 0.05);
+				ring_pair(g, "tita_health_pair_loss_ratio", 27, 9, "rx", -1, 0.05);
+			}
 
 			ring_pair(g, "tita_health_pair_loss_ratio", h, (h + 1) % HOSTS, "tx",
 				  ring_spine(g, h), ring_loss(g, h));
@@ -506,6 +516,11 @@ static void test_faults(void **state)
 	assert_string_equal(r.suspects[0].leaf_other, "l2");
 	for (uint32_t k = 1; k < r.n_suspects; k++)
 		assert_null(strstr(r.suspects[k].culprit, "spine 1"));
+	/* A lossy pair from leaf 1 whose spine is not known may cross
+	 * either link: not a pair no line tells apart any more. */
+	run(RING_LOSS_UNPLACED, 0, 0, 3, &r);
+	expect_top(&r, TITA_DIAG_LOSSY_LINK, "leaf l1 - spine 1", TITA_DIAG_SLOW, "loss votes");
+	assert_string_equal(r.suspects[0].leaf_other, "");
 	/* A clean pair through leaf 2's link clears it. */
 	run(RING_LOSS_CLEARED, 0, 0, 3, &r);
 	expect_top(&r, TITA_DIAG_LOSSY_LINK, "leaf l1 - spine 1", TITA_DIAG_SLOW, "loss votes");
