@@ -26,6 +26,11 @@
  *  - healthy runs: a false alarm is any suspect in any window once the
  *    traffic has started (the first WARMUP snapshots are not judged).
  *
+ * A leaf-spine link named together with the other leaf's link to the same
+ * spine ("leafA - spine S or leafB - spine S": the diagnoser does so when
+ * every pair line through one crosses the other too, so that no telemetry
+ * tells which) is not top-1; such runs are counted on a line of their own.
+ *
  * The simulator's slownic host=H and slowlink host=H degrade the same
  * link the same way (sim/net.c): the issue defines a slow NIC as the
  * host's link at a fraction of its rate, so no telemetry can tell them
@@ -39,7 +44,8 @@
  * fault runs' figures.
  *
  *   tita-diag-bench [--runs N] [--healthy N] [--seed S] [-j JOBS] [--sim PATH]
- *                   [--window W] [--sizes 64,128,256] [--sim-ms MS] [--keep DIR] [-v]
+ *                   [--window W] [--sizes 64,128,256] [--sim-ms MS] [--keep DIR]
+ *                   [--cached-only] [--workloads ring|alltoall|both] [-v [-v]]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -99,6 +105,9 @@ struct run {
 	long long bytes_after; /* -1: not measured */
 	int at_interval, n_snaps;
 	bool correct, class_correct, state_correct;
+	/* Not top-1, but the right leaf-spine link named with the other
+	 * leaf's link to the same spine that no pair line tells apart. */
+	bool twin_named;
 	int loc_intervals; /* -1: never stable */
 	bool false_alarm;
 	char answer[400];
@@ -111,6 +120,7 @@ static struct {
 	uint64_t seed;
 	int sizes[8], n_sizes;
 	bool verbose, cached_only;
+	int trace; /* -v twice: every window's first two suspects */
 	int workloads; /* 1 ring, 2 alltoall, 3 both */
 	double min_class; /* exit 1 below this top-1 (class) accuracy, % */
 	int max_false_alarms; /* exit 1 above this; -1: no limit */
@@ -334,6 +344,18 @@ static bool exercised(const struct run *r)
 	}
 }
 
+/* Whether a suspect naming two leaves' links to one spine ("leafA -
+ * spine S or leafB - spine S") has leaf L's among them. */
+static bool top_names_link(const struct tita_diag_suspect *top, int leaf, int spine)
+{
+	char name[32], sp[16];
+
+	snprintf(name, sizeof(name), "leaf%d", leaf);
+	snprintf(sp, sizeof(sp), "%d", spine);
+	return !strcmp(top->spine, sp) &&
+	       (!strcmp(top->leaf, name) || !strcmp(top->leaf_other, name));
+}
+
 static void judge(struct run *r, const char *dir)
 {
 	struct tita_diag_params params;
@@ -383,6 +405,14 @@ static void judge(struct run *r, const char *dir)
 			break;
 		}
 		top = res->n_suspects ? &res->suspects[0] : NULL;
+		if (opt.trace)
+			printf("  run %d k %d: %s %s %.2f | %s %s %.2f\n", r->id, k,
+			       top ? tita_diag_kind_name(top->kind) : "none",
+			       top ? top->culprit : "-", top ? top->score : 0,
+			       res->n_suspects > 1 ? tita_diag_kind_name(res->suspects[1].kind) :
+						     "none",
+			       res->n_suspects > 1 ? res->suspects[1].culprit : "-",
+			       res->n_suspects > 1 ? res->suspects[1].score : 0);
 		if (r->fault == F_NONE || r->unexercised) {
 			if (top && !r->false_alarm) {
 				r->false_alarm = true;
@@ -401,6 +431,10 @@ static void judge(struct run *r, const char *dir)
 		if (!ok_class)
 			stable_from = -1;
 		if (k == last) {
+			r->twin_named =
+				!ok_class && top && top->kind == kind && top->leaf_other[0] &&
+				(r->fault == F_LOSSY_SPINE || r->fault == F_SLOWLINK_SPINE) &&
+				top_names_link(top, r->leaf, r->spine);
 			r->correct = ok;
 			r->class_correct = ok_class;
 			r->state_correct = top && top->state == (kind == TITA_DIAG_DEAD_HOST ?
@@ -620,7 +654,8 @@ static void usage(FILE *f)
 		"                (the right host or link; slow-nic and slow-link of a host's link\n"
 		"                as one) is below PCT, or the healthy runs (and the faults no\n"
 		"                traffic met) raise more than N false alarms\n"
-		"  -v            a line per run (otherwise only the wrong ones)\n",
+		"  -v            a line per run (otherwise only the wrong ones); twice: and\n"
+		"                every window's first two suspects, with their scores\n",
 		DIAG_WINDOW_DEFAULT);
 }
 
@@ -679,6 +714,7 @@ int main(int argc, char **argv)
 			opt.keep = optarg;
 			continue;
 		case 'v':
+			opt.trace = opt.verbose;
 			opt.verbose = true;
 			continue;
 		case 'C':
@@ -828,6 +864,17 @@ int main(int argc, char **argv)
 		report_row(fault_label[k], runs, n, in_kind, &f);
 	}
 	report_row("all", runs, n, in_all, NULL);
+	{
+		int twins = 0;
+
+		for (int i = 0; i < n; i++)
+			twins += runs[i].judged && runs[i].fault != F_NONE &&
+				 !runs[i].unexercised && runs[i].twin_named;
+		if (twins)
+			printf("  (not in top-1: %d named the right leaf-spine link with the other "
+			       "leaf's link to its spine, which no pair line tells apart)\n",
+			       twins);
+	}
 	printf("by size:\n");
 	for (int s = 0; s < opt.n_sizes; s++) {
 		char name[32];

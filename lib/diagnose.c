@@ -67,6 +67,8 @@ void tita_diag_params_default(struct tita_diag_params *p)
 	p->ce_hosts_uplink = 3;
 	p->ce_uplink_floor = 0.5;
 	p->ce_uplink_lead = 1.1;
+	p->blocked_alone_margins = 2;
+	p->blocked_alone_lead = 2;
 }
 
 const char *tita_diag_kind_name(enum tita_diag_kind k)
@@ -299,6 +301,9 @@ enum view {
 	N_V,
 };
 
+#define BLOCKED_SPINES_MAX 8
+#define BLOCKED_LINE_FLOOR 0.25
+
 struct inst {
 	const char *name, *leaf;
 	bool up_last, seen_last;
@@ -312,6 +317,12 @@ struct inst {
 	double silent_max_seconds;
 	const char *silent_by; /* one peer that names it silent */
 	double silent_last; /* peers naming it silent in the last snapshot */
+	/* The paths on which its own send pair lines were blocked (a
+	 * quarter of their allowance or more, in any snapshot): a pair
+	 * within its leaf, and up to BLOCKED_SPINES_MAX spines. */
+	bool blocked_local;
+	const char *blocked_spine[BLOCKED_SPINES_MAX];
+	uint32_t n_blocked_spines;
 };
 
 struct link {
@@ -378,6 +389,8 @@ struct model {
 	struct top2 rx_short;
 	/* The two highest application-limited ratios, and whose is the top. */
 	struct top2 app;
+	/* The two highest blocked ratios, and whose is the top. */
+	struct top2 blocked;
 	double *tmp; /* n_inst doubles */
 	/* Receive pair lines across leaves that know their spine (the
 	 * spine's text lives in the snapshots): which uplink marks CE. */
@@ -623,6 +636,28 @@ static int vote(struct model *m, uint32_t src, uint32_t dst, const char *spine, 
 	return 0;
 }
 
+/* A send pair line of i toward j blocked: on which path. A pair between
+ * leaves whose spine is not known names no path (it may cross any). */
+static void note_blocked_path(struct model *m, uint32_t i, uint32_t j, const char *spine)
+{
+	struct inst *h = &m->inst[i];
+	const char *la = h->leaf, *lb = m->inst[j].leaf;
+
+	if (!la || !lb)
+		return;
+	if (!strcmp(la, lb)) {
+		h->blocked_local = true;
+		return;
+	}
+	if (!spine || !spine[0])
+		return;
+	for (uint32_t k = 0; k < h->n_blocked_spines; k++)
+		if (!strcmp(h->blocked_spine[k], spine))
+			return;
+	if (h->n_blocked_spines < BLOCKED_SPINES_MAX)
+		h->blocked_spine[h->n_blocked_spines++] = spine;
+}
+
 static int read_snapshot(struct model *m, const struct tita_prom_doc *d, const struct strtab *ports,
 			 bool last)
 {
@@ -684,6 +719,8 @@ static int read_snapshot(struct model *m, const struct tita_prom_doc *d, const s
 			rx = !strcmp(role, "rx");
 			if (!rx && strcmp(role, "tx"))
 				continue;
+			if (!rx && !loss && v >= BLOCKED_LINE_FLOOR)
+				note_blocked_path(m, i, j, spine);
 			/* rx at i from j: j sent; tx at i toward j: i sent. */
 			if (rx) {
 				m->inst[j].view[loss ? V_RX_LOSS : V_RX_SHORT] += v;
@@ -1022,6 +1059,24 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 					       h->mean[F_APP] < p->lockstep_app_host_floor;
 			double support = (shortfall > p->blocked_margin ? 0.5 : 0) + 0.5 * rx_low +
 					 0.5 * tx_low;
+			/*
+			 * A sender blocked on its own: far above the others'
+			 * top and the next host, not paused by its switch,
+			 * and blocked toward peers on different paths (within
+			 * its leaf, through different spines). A slow uplink
+			 * blocks only what crosses it, a slow receiver only
+			 * the pairs into it; a slow NIC or host link blocks
+			 * every pair. Its CE may have faded (tita matched the
+			 * rates that reach it) while it stays blocked.
+			 */
+			bool paused = h->pause_known &&
+				      h->mean[F_PAUSE_RX] > p->pause_floor_per_second / 10 &&
+				      h->mean[F_PAUSE_RX] > 3 * m->med[F_PAUSE_RX];
+			bool blocked_alone =
+				i == m->blocked.top_inst && blocked_u >= p->blocked_alone_margins &&
+				h->mean[F_BLOCKED] >= p->blocked_alone_lead * m->blocked.second &&
+				!paused && h->blocked_local + h->n_blocked_spines >= 2 &&
+				m->ce_alike[i] < p->ce_hosts_uplink - 1;
 
 			if (app > p->app_limited_margin &&
 			    h->mean[F_APP] > 1.5 * p->app_limited_margin && ce_u < 1 &&
@@ -1055,7 +1110,8 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 							 "tita_health_job_tx_bytes_per_second",
 							 mine, ", job median ", med);
 				}
-			} else if ((ce_u >= 1 || (blocked_u >= 1 && (pauses || !h->pause_known))) &&
+			} else if ((ce_u >= 1 || (blocked_u >= 1 && (pauses || !h->pause_known)) ||
+				    blocked_alone) &&
 				   ce_u + blocked_u + support >= 2.5) {
 				/* A NIC that cannot take what arrives pauses its
 				 * switch; a slow switch port queues and marks.
@@ -1167,6 +1223,47 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 	return 0;
 }
 
+static bool same_loss_votes(const struct link *a, const struct link *b)
+{
+	return a->vote_loss == b->vote_loss && a->n_loss == b->n_loss && a->n_clean == b->n_clean;
+}
+
+/* The leaf's uplinks (all its pairs to other leaves, their spine known
+ * or not); NULL if none voted. */
+static const struct link *uplinks_of(const struct model *m, const char *leaf)
+{
+	for (uint32_t k = 0; k < m->n_links; k++)
+		if (m->links[k].place == TITA_DIAG_AT_LEAF_UPLINKS &&
+		    !strcmp(m->links[k].leaf, leaf))
+			return &m->links[k];
+	return NULL;
+}
+
+/*
+ * The same spine's link of another leaf that no pair line tells apart
+ * from this one: their loss votes are exactly the same, from the same
+ * lines, and so are their leaves' uplinks' (a pair whose spine is not
+ * known may cross either: where one leaf's uplinks lost more, that is
+ * evidence for its link). NULL if none.
+ */
+static struct link *twin_link(struct model *m, const struct link *l)
+{
+	const struct link *ul = uplinks_of(m, l->leaf);
+
+	for (uint32_t k = 0; k < m->n_links; k++) {
+		struct link *c = &m->links[k];
+		const struct link *uc;
+
+		if (c == l || c->place != TITA_DIAG_AT_LEAF_SPINE || strcmp(c->spine, l->spine) ||
+		    !strcmp(c->leaf, l->leaf) || !same_loss_votes(c, l))
+			continue;
+		uc = uplinks_of(m, c->leaf);
+		if (ul && uc && same_loss_votes(ul, uc))
+			return c;
+	}
+	return NULL;
+}
+
 static int candidates_links(struct model *m, struct suspects *ss)
 {
 	const struct tita_diag_params *p = m->p;
@@ -1194,7 +1291,7 @@ static int candidates_links(struct model *m, struct suspects *ss)
 		struct link *l = &m->links[k];
 		double lv = l->vote_loss / m->n_snaps;
 		struct tita_diag_suspect *s;
-		struct link *best = NULL;
+		struct link *best = NULL, *twin = NULL;
 		struct text t;
 
 		if (l->place == TITA_DIAG_AT_LEAF_SPINE || lv <= p->loss_floor * 4 ||
@@ -1233,6 +1330,19 @@ static int candidates_links(struct model *m, struct suspects *ss)
 			if (best && (best->n_loss < 2 || best->vote_loss < 0.6 * all))
 				best = NULL;
 			/*
+			 * The same spine's link of another leaf that took the
+			 * very same votes: no pair line crosses one of the two
+			 * and not the other (a ring crosses leaves on one path,
+			 * and both links lose both ways), so no telemetry can
+			 * tell which; both are named, once, by the leaf that
+			 * sorts first.
+			 */
+			twin = best ? twin_link(m, best) : NULL;
+			if (twin && strcmp(twin->leaf, best->leaf) < 0) {
+				ss->n--;
+				continue;
+			}
+			/*
 			 * A pair through two leaves votes for both leaves'
 			 * links alike (a ring crosses a spine on one path);
 			 * another pair that crosses one of them and lost
@@ -1253,12 +1363,26 @@ static int candidates_links(struct model *m, struct suspects *ss)
 				t_str(&t, " - spine ");
 				t_str(&t, best->spine);
 			}
+			if (twin) {
+				set_name(s->leaf_other, twin->leaf);
+				t_str(&t, " or ");
+				if (strncmp(twin->leaf, "leaf", 4))
+					t_str(&t, "leaf ");
+				t_str(&t, twin->leaf);
+				t_str(&t, " - spine ");
+				t_str(&t, twin->spine);
+			}
 		}
 		evidence(s, NULL, "loss votes of the pairs through it (007), per snapshot", lv,
 			 ", median link ", med_loss);
 		evidence(s, NULL, "pair lines with loss through it", l->n_loss, NULL, NAN);
 		if (best)
 			evidence(s, NULL, "of them naming this spine", best->n_loss, NULL, NAN);
+		if (twin)
+			evidence(s, NULL, NULL, 0,
+				 "every pair line through one of the two links crosses the other: "
+				 "no telemetry tells which",
+				 NAN);
 	}
 	/*
 	 * Slow leaf-spine links: the pairs through one link fall short far
@@ -1434,6 +1558,26 @@ static int candidates_ce_uplink(struct model *m, struct suspects *ss)
 	return 0;
 }
 
+/*
+ * A NIC that storms its switch with pauses is the root of what they
+ * spread: every switch on the way to it backs up, and hosts and links
+ * far from it send blocked and fall short. Only a NIC sends pauses (a
+ * slow link queues and marks, the switches pause the hosts), so the
+ * storm outranks the suspects drawn from blocking, shortfall and CE;
+ * dead hosts and lossy links are not its doing (PFC loses nothing).
+ */
+static void rank_storm_first(struct suspects *ss)
+{
+	double derived = 0;
+
+	for (uint32_t k = 0; k < ss->n; k++)
+		if (ss->v[k].kind == TITA_DIAG_SLOW_LINK || ss->v[k].kind == TITA_DIAG_SLOW_NIC)
+			derived = fmax(derived, ss->v[k].score);
+	for (uint32_t k = 0; k < ss->n; k++)
+		if (ss->v[k].kind == TITA_DIAG_PFC_STORM && ss->v[k].score <= derived)
+			ss->v[k].score = derived + 1;
+}
+
 static int cmp_suspect(const void *a, const void *b)
 {
 	const struct tita_diag_suspect *x = a, *y = b;
@@ -1520,13 +1664,15 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 			m.q90[f] = nv ? vals[q] : 0;
 		}
 	}
-	m.rx_short = m.app = (struct top2){ .top_inst = UINT32_MAX };
+	m.rx_short = m.app = m.blocked = (struct top2){ .top_inst = UINT32_MAX };
 	for (uint32_t i = 0; i < m.n_inst; i++) {
 		if (m.inst[i].view_n[V_RX_SHORT])
 			top2_note(&m.rx_short,
 				  m.inst[i].view[V_RX_SHORT] / m.inst[i].view_n[V_RX_SHORT], i);
-		if (m.inst[i].n_up && m.inst[i].up_last)
+		if (m.inst[i].n_up && m.inst[i].up_last) {
 			top2_note(&m.app, m.inst[i].mean[F_APP], i);
+			top2_note(&m.blocked, m.inst[i].mean[F_BLOCKED], i);
+		}
 	}
 	m.ce_alike = calloc(m.n_inst + 1, sizeof(*m.ce_alike));
 	if (!m.ce_alike) {
@@ -1549,6 +1695,7 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 		rc = candidates_ce_uplink(&m, &ss);
 	if (rc)
 		goto out;
+	rank_storm_first(&ss);
 	result->n_snapshots = m.n_snaps;
 	result->n_instances = m.n_inst;
 	for (uint32_t i = 0; i < m.n_inst; i++)

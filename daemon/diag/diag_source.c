@@ -742,6 +742,8 @@ void diag_print_json(FILE *f, const struct tita_diag_result *r)
 		json_str_or_null(f, s->leaf);
 		fputs(",\"spine\":", f);
 		json_str_or_null(f, s->spine);
+		fputs(",\"other_leaf\":", f);
+		json_str_or_null(f, s->leaf_other);
 		fprintf(f, ",\"confidence\":%.3f,\"score\":%.3f,\"evidence\":[", s->confidence,
 			s->score);
 		for (uint32_t e = 0; e < s->n_evidence; e++) {

@@ -58,6 +58,9 @@ struct tita_diag_suspect {
 	char instance[TITA_DIAG_NAME_MAX]; /* the host, or the link's host */
 	char leaf[TITA_DIAG_NAME_MAX]; /* a leaf-spine link's leaf, or the host's */
 	char spine[TITA_DIAG_NAME_MAX]; /* a leaf-spine link's spine */
+	/* The other leaf whose link to the same spine no pair line tells
+	 * apart from this one (both named in culprit); "" when none. */
+	char leaf_other[TITA_DIAG_NAME_MAX];
 	char culprit[2 * TITA_DIAG_NAME_MAX + 16]; /* "h3", "host link of h3", "leaf l1 - spine 2" */
 	double score; /* how far it stands out; ranks the suspects */
 	double confidence; /* 0..1 */
@@ -108,6 +111,10 @@ struct tita_diag_params {
 	 * the next link) is named. */
 	uint32_t ce_hosts_uplink;
 	double ce_uplink_floor, ce_uplink_lead;
+	/* A sender blocked this many blocked_margins above the others' top
+	 * and this many times the next host, toward peers on two paths or
+	 * more, and not paused: its own NIC or link is slow. */
+	double blocked_alone_margins, blocked_alone_lead;
 };
 
 void tita_diag_params_default(struct tita_diag_params *p);

@@ -55,7 +55,26 @@ enum fault {
 	/* A mildly slow leaf-spine link: its queue marks CE on every host
 	 * that receives through it, and their pairs through it fall a
 	 * little short (too little for the shortfall vote alone). */
-	SLOW_UPLINK_CE
+	SLOW_UPLINK_CE,
+	/* A slow NIC whose CE has faded (tita matched the rates that reach
+	 * it) and that sends no pauses: it stays blocked, alone, toward
+	 * peers through every spine. */
+	SLOW_NIC_QUIET,
+	/* A host blocked as much, but only on its pair through one spine
+	 * (that uplink is slow, or the peer): not its own link. */
+	BLOCKED_ONE_PATH,
+	/* A ring alone whose pair from leaf 1 to leaf 2 loses packets on
+	 * spine 1, the only pair through either leaf's link to it. */
+	RING_LOSS_ONE_PAIR,
+	/* The same, with a clean pair from leaf 2 to leaf 3 on spine 1 too:
+	 * leaf 2's link to spine 1 is cleared. */
+	RING_LOSS_CLEARED,
+	/* The same as RING_LOSS_ONE_PAIR, and a pair from leaf 1 to leaf 3
+	 * whose spine is not known loses too: evidence for leaf 1's link. */
+	RING_LOSS_UNPLACED,
+	/* A PFC storm whose pauses back up the fabric: the pairs through
+	 * leaf 1's link to the spine fall short as behind a slow uplink. */
+	PFC_SPREAD
 };
 
 struct gen {
@@ -104,7 +123,8 @@ static bool dead(const struct gen *g, int h)
 /* The host's own link is slow (its NIC, or its cable and switch port). */
 static bool slow_link(const struct gen *g, int h)
 {
-	return (g->fault == SLOW_NIC || g->fault == SLOW_HOST_LINK) && h == g->culprit;
+	return (g->fault == SLOW_NIC || g->fault == SLOW_HOST_LINK || g->fault == SLOW_NIC_QUIET) &&
+	       h == g->culprit;
 }
 
 /* Does the pair src->dst over spine cross the faulty link? */
@@ -118,9 +138,45 @@ static bool lossy(const struct gen *g, int src, int dst, int spine)
 	return false;
 }
 
+static bool ring_loss_fault(const struct gen *g)
+{
+	return g->fault == RING_LOSS_ONE_PAIR || g->fault == RING_LOSS_CLEARED ||
+	       g->fault == RING_LOSS_UNPLACED;
+}
+
 static bool lockstep(const struct gen *g)
 {
-	return g->fault == LOCKSTEP_SLOW_LINK || g->fault == LOCKSTEP_HEALTHY;
+	return g->fault == LOCKSTEP_SLOW_LINK || g->fault == LOCKSTEP_HEALTHY || ring_loss_fault(g);
+}
+
+/* The spine of the ring's pair h -> h + 1 (a pair within a leaf: -1).
+ * The ring's four pairs across leaves each take their own spine, except
+ * that RING_LOSS_CLEARED sends leaf 2's to leaf 3 on spine 1 as well. */
+static int ring_spine(const struct gen *g, int h)
+{
+	int to = (h + 1) % HOSTS;
+
+	if (leaf_of(h) == leaf_of(to))
+		return -1;
+	if (g->fault == RING_LOSS_CLEARED && leaf_of(h) == 2)
+		return 1;
+	return leaf_of(h);
+}
+
+static double ring_loss(const struct gen *g, int h)
+{
+	return ring_loss_fault(g) && leaf_of(h) == 1 && ring_spine(g, h) == 1 ? 0.05 : 0;
+}
+
+static void ring_pair(struct gen *g, const char *name, int h, int peer, const char *role, int spine,
+		      double v)
+{
+	if (spine < 0)
+		fprintf(g->f,
+			"%s{instance=\"h%d\",job=\"tita\",port=\"h%d\",peer=\"h%d\",role=\"%s\"} %.6g\n",
+			name, h, h, peer, role, v);
+	else
+		pair(g, name, h, peer, role, spine, v);
 }
 
 /* A pair's shortfall beyond the base, for the faults on its path. */
@@ -132,6 +188,12 @@ static bool through_uplink(const struct gen *g, int src, int dst, int spine)
 
 static double path_short(const struct gen *g, int src, int dst, int spine)
 {
+	if (g->fault == PFC_SPREAD) {
+		/* Leaf 1's link to g->spine, as SLOW_UPLINK's. */
+		struct gen leaf1 = { .fault = SLOW_UPLINK, .culprit = 1, .spine = g->spine };
+
+		return path_short(&leaf1, src, dst, spine);
+	}
 	if (g->fault == SLOW_UPLINK_CE)
 		return through_uplink(g, src, dst, spine) ? 0.15 : 0;
 	if (g->fault != SLOW_UPLINK || leaf_of(src) == leaf_of(dst) || spine != g->spine)
@@ -176,6 +238,20 @@ static void lockstep_snapshot(struct gen *g)
 		gauge(g, "tita_health_pause_rx_per_second", h, 0);
 		gauge(g, "tita_health_peers_silent", h, 0);
 		/* A ring: one pair each way. */
+		if (ring_loss_fault(g)) {
+			int up = (h + HOSTS - 1) % HOSTS;
+
+			if (g->fault == RING_LOSS_UNPLACED && h == 9) {
+				ring_pair(g, "tita_health_pair_loss_ratio", 9, 27, "tx", -1, 0.05);
+				ring_pair(g, "tita_health_pair_loss_ratio", 27, 9, "rx", -1, 0.05);
+			}
+
+			ring_pair(g, "tita_health_pair_loss_ratio", h, (h + 1) % HOSTS, "tx",
+				  ring_spine(g, h), ring_loss(g, h));
+			ring_pair(g, "tita_health_pair_loss_ratio", h, up, "rx", ring_spine(g, up),
+				  ring_loss(g, up));
+			continue;
+		}
 		pair(g, "tita_health_pair_shortfall_ratio", h, (h + 1) % HOSTS, "tx", h % SPINES,
 		     0);
 		pair(g, "tita_health_pair_shortfall_ratio", h, (h + HOSTS - 1) % HOSTS, "rx",
@@ -206,13 +282,17 @@ static void snapshot(struct gen *g)
 		      (g->fault == SLOW_HOST && h == g->culprit ? 4e9 : 1e10) +
 			      noise(g, ring ? 1e8 : 1e9));
 		gauge(g, "tita_health_rx_bytes_per_second", h,
-		      (g->fault == PFC && h == g->culprit ? 1e8 :
-		       slow_link(g, h)			  ? 3e9 :
-							    1e10) +
+		      ((g->fault == PFC || g->fault == PFC_SPREAD) && h == g->culprit ? 1e8 :
+		       slow_link(g, h)						      ? 3e9 :
+											1e10) +
 			      noise(g, 1e9));
 		gauge(g, "tita_health_tx_active_ratio", h, 0.9 + noise(g, 0.05));
 		gauge(g, "tita_health_tx_blocked_ratio", h,
-		      ring ? 0 : (slow_link(g, h) ? 0.7 : 0.1) + noise(g, 0.05));
+		      ring ? 0 :
+			     (slow_link(g, h) || (g->fault == BLOCKED_ONE_PATH && h == g->culprit) ?
+				      0.7 :
+				      0.1) +
+				      noise(g, 0.05));
 		gauge(g, "tita_health_tx_app_limited_ratio", h,
 		      (g->fault == SLOW_HOST && h == g->culprit	     ? 0.8 :
 		       g->fault == SLOW_LINK_RING && h == g->culprit ? 0.4 :
@@ -230,9 +310,12 @@ static void snapshot(struct gen *g)
 		      g->fault == LOSSY_HOST && h == g->culprit ? 0.05 : 0);
 		if (!no_pause) {
 			gauge(g, "tita_health_pause_tx_per_second", h,
-			      g->fault == PFC && h == g->culprit      ? 200000 :
-			      g->fault == SLOW_NIC && h == g->culprit ? 800 :
-									20 + noise(g, 10));
+			      g->fault == PFC && h == g->culprit ?
+				      200000 :
+				      /* 20 times the floor: a storm short of extreme. */
+				      g->fault == PFC_SPREAD && h == g->culprit ? 20000 :
+			      g->fault == SLOW_NIC && h == g->culprit		? 800 :
+										  20 + noise(g, 10));
 			gauge(g, "tita_health_pause_rx_per_second", h, 20 + noise(g, 10));
 		}
 		gauge(g, "tita_health_peers_silent", h, g->fault == DEAD && h != g->culprit);
@@ -258,17 +341,24 @@ static void snapshot(struct gen *g)
 					rx_base = 0;
 			}
 
+			/* The culprit's own pairs blocked: through every spine
+			 * for its own slow link, through one for another's. */
+			bool own = (g->fault == SLOW_NIC || g->fault == SLOW_NIC_QUIET) &&
+				   h == g->culprit;
+			bool one_path = g->fault == BLOCKED_ONE_PATH && h == g->culprit &&
+					sp_tx == g->spine;
+			double tx_blocked = own || one_path ? 0.6 : 0;
+
 			if (!dead(g, tx_peer)) {
 				pair(g, "tita_health_pair_shortfall_ratio", h, tx_peer, "tx", sp_tx,
-				     tx_base + (g->fault == SLOW_NIC && h == g->culprit ? 0.6 : 0) +
-					     path_short(g, h, tx_peer, sp_tx));
+				     tx_base + tx_blocked + path_short(g, h, tx_peer, sp_tx));
 				pair(g, "tita_health_pair_loss_ratio", h, tx_peer, "tx", sp_tx,
 				     lossy(g, h, tx_peer, sp_tx) ? 0.05 : 0);
 			}
 			if (!dead(g, rx_peer)) {
 				pair(g, "tita_health_pair_shortfall_ratio", h, rx_peer, "rx", sp_rx,
 				     rx_base +
-					     ((g->fault == SLOW_NIC ||
+					     ((g->fault == SLOW_NIC || g->fault == SLOW_NIC_QUIET ||
 					       g->fault == SLOW_LINK_RING) &&
 							      rx_peer == g->culprit ?
 						      0.6 :
@@ -402,7 +492,43 @@ static void test_faults(void **state)
 		for (uint32_t k = 0; k < r.n_suspects; k++)
 			assert_int_not_equal(r.suspects[k].place, TITA_DIAG_AT_HOST_LINK);
 	}
+	/* Blocked alone toward every spine, no CE, no pauses: its NIC. */
+	for (uint64_t seed = 1; seed <= 5; seed++) {
+		run(SLOW_NIC_QUIET, 17, 0, seed, &r);
+		expect_top(&r, TITA_DIAG_SLOW_NIC, "h17", TITA_DIAG_SLOW, "tx_blocked_ratio");
+	}
+	/* Blocked as much, but toward one spine only: not its link. */
+	for (uint64_t seed = 1; seed <= 5; seed++) {
+		run(BLOCKED_ONE_PATH, 17, 2, seed, &r);
+		for (uint32_t k = 0; k < r.n_suspects; k++)
+			if (!strcmp(r.suspects[k].instance, "h17"))
+				fail_msg("seed %llu: blocked toward one spine, yet %s %s",
+					 (unsigned long long)seed,
+					 tita_diag_kind_name(r.suspects[k].kind),
+					 r.suspects[k].culprit);
+	}
+	/* One pair crosses the lossy link and nothing else crosses either
+	 * leaf's link to its spine: both are named, as one suspect. */
+	run(RING_LOSS_ONE_PAIR, 0, 0, 3, &r);
+	expect_top(&r, TITA_DIAG_LOSSY_LINK, "leaf l1 - spine 1 or leaf l2 - spine 1",
+		   TITA_DIAG_SLOW, "no telemetry tells which");
+	assert_string_equal(r.suspects[0].leaf, "l1");
+	assert_string_equal(r.suspects[0].leaf_other, "l2");
+	for (uint32_t k = 1; k < r.n_suspects; k++)
+		assert_null(strstr(r.suspects[k].culprit, "spine 1"));
+	/* A lossy pair from leaf 1 whose spine is not known may cross
+	 * either link: not a pair no line tells apart any more. */
+	run(RING_LOSS_UNPLACED, 0, 0, 3, &r);
+	expect_top(&r, TITA_DIAG_LOSSY_LINK, "leaf l1 - spine 1", TITA_DIAG_SLOW, "loss votes");
+	assert_string_equal(r.suspects[0].leaf_other, "");
+	/* A clean pair through leaf 2's link clears it. */
+	run(RING_LOSS_CLEARED, 0, 0, 3, &r);
+	expect_top(&r, TITA_DIAG_LOSSY_LINK, "leaf l1 - spine 1", TITA_DIAG_SLOW, "loss votes");
+	assert_string_equal(r.suspects[0].leaf_other, "");
 	run(PFC, 30, 0, 9, &r);
+	expect_top(&r, TITA_DIAG_PFC_STORM, "h30", TITA_DIAG_SLOW, "pause_tx_per_second");
+	/* Its pauses slow a link far from it: the storm still ranks first. */
+	run(PFC_SPREAD, 30, 2, 9, &r);
 	expect_top(&r, TITA_DIAG_PFC_STORM, "h30", TITA_DIAG_SLOW, "pause_tx_per_second");
 	run(LOSSY_SPINE, 2, 3, 10, &r);
 	expect_top(&r, TITA_DIAG_LOSSY_LINK, "leaf l2 - spine 3", TITA_DIAG_SLOW, "loss votes");
