@@ -302,6 +302,11 @@ static bool in_fabric(const struct port *pt, const struct pair *pr)
 	       pr->remote_leaf != pt->fab->place.leaf;
 }
 
+bool ctl_fabric_between_leaves(const struct tita_ctl *c, const struct pair *pr)
+{
+	return in_fabric(&c->ports[pr->port], pr);
+}
+
 /* ---- probes and paths --------------------------------------------------- */
 
 #define PROBES_MAX (1u << 16)

@@ -480,6 +480,8 @@ void ctl_fabric_tx_started(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 void ctl_fabric_marked(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
 /* What the leader lets the pair use (TITA_RATE_UNPACED: no cap). */
 uint64_t ctl_fabric_cap(const struct pair *pr, uint64_t now_ns);
+/* Whether a pair crosses the fabric: its remote is under another leaf. */
+bool ctl_fabric_between_leaves(const struct tita_ctl *c, const struct pair *pr);
 /* A grant's move request for a TX pair; a demand's spine for an RX pair. */
 void ctl_fabric_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_grant_entry *e,
 			 uint64_t old_grant_bps, uint64_t now_ns);
