@@ -1784,6 +1784,50 @@ static void demands_granted(struct tita_ctl *c, uint32_t first, uint32_t last, u
 	grants_sent(c, sent);
 }
 
+/* The RX grant a controller holds for a sender, 0 when none. */
+static uint64_t rx_grant_of(struct tita_ctl *c, uint32_t sender)
+{
+	struct tita_addr a = tita_addr_from_host_id(sender);
+	struct tita_pair_info pi[16];
+	size_t n = tita_ctl_pairs(c, pi, 16);
+
+	for (size_t i = 0; i < n && i < 16; i++)
+		if (pi[i].role == TITA_PAIR_RX && tita_addr_eq(&pi[i].remote, &a))
+			return pi[i].grant_bps;
+	return 0;
+}
+
+/*
+ * A pair whose demand fell below what it asked keeps the rest of its
+ * receiver under the same leaf, not between leaves, where the leaders
+ * planned the spines from what it asks. Hosts 2 (same leaf) and 3 (another
+ * leaf) ask 40G, then 10G.
+ */
+static void test_fallen_demand_keeps_rest_only_under_its_leaf(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c = one_port_ctl(&p);
+	struct tita_addr me = tita_addr_from_host_id(1);
+	struct tita_addr members[2] = { me, tita_addr_from_host_id(2) };
+	struct tita_place place = { .leaf = 0, .n_spines = 4, .spine_bps = LINE_BPS };
+	struct tita_addr far = tita_addr_from_host_id(3);
+	uint64_t now = 1000 * INTERVAL_NS, sent[8];
+
+	(void)state;
+	assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 2), 0);
+	assert_int_equal(tita_ctl_peer_place(c, &far, 1), 0);
+	for (int round = 0; round < 20; round++, now += INTERVAL_NS)
+		demands_granted(c, 2, 3, 40 * TITA_GBPS, now, sent);
+	assert_true(near_bps(rx_grant_of(c, 2), 40 * TITA_GBPS));
+	for (int round = 0; round < 20; round++, now += INTERVAL_NS)
+		demands_granted(c, 2, 3, 10 * TITA_GBPS, now, sent);
+	assert_true(rx_grant_of(c, 2) > 30 * TITA_GBPS);
+	if (rx_grant_of(c, 3) > 11 * TITA_GBPS)
+		fail_msg("the pair between leaves was granted %llu bit/s for 10G asked",
+			 (unsigned long long)rx_grant_of(c, 3));
+	tita_ctl_free(c);
+}
+
 /*
  * A larger grant goes out at once to a pair that uses what it has, and
  * waits for one that does not (held back by its uplink or the fabric) until
@@ -2138,6 +2182,7 @@ int main(void)
 		cmocka_unit_test(test_grant_raise_waits_for_use),
 		cmocka_unit_test(test_unused_raise_goes_out_with_refresh),
 		cmocka_unit_test(test_warm_grant_ignores_rounding),
+		cmocka_unit_test(test_fallen_demand_keeps_rest_only_under_its_leaf),
 		cmocka_unit_test(test_unchanged_demand_answered_without_allocation),
 		cmocka_unit_test(test_job_cap_holds_over_floor),
 		cmocka_unit_test(test_idle_pair_takes_only_spare_uplink),
