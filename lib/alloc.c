@@ -96,6 +96,74 @@ static uint64_t double_key(double v)
  * levels, so an entry whose floor equals its ceiling never leaves a gap.
  */
 #define SMALL_SORT_KEYS 128
+/* Keys that take at most this many values are placed by one counting
+ * pass instead of a radix pass per byte that differs. */
+#define FEW_KEYS 8
+
+/* When keys[0..n) take at most FEW_KEYS values, sorts them (stably, as the
+ * radix sort would) and returns true. Pairs that ask for the same rate are
+ * the common case (a collective's pairs all ask for their line, idle ones
+ * for nothing): their breakpoints are a handful of values, and a byte of
+ * such a double differs in most of its eight positions. */
+static bool few_keys_sort(struct tita_alloc_scratch *s, size_t n)
+{
+	uint64_t *keys = s->keys, *keys_out = s->keys_tmp;
+	uint32_t *refs = s->refs, *refs_out = s->refs_tmp;
+	uint64_t v[FEW_KEYS];
+	size_t count[FEW_KEYS] = { 0 }, pos = 0, n_v = 0;
+	uint32_t last = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t j = last;
+
+		if (n_v && keys[i] == v[j]) {
+			count[j]++;
+			continue;
+		}
+		for (j = 0; j < n_v && v[j] != keys[i]; j++)
+			;
+		if (j == n_v) {
+			if (n_v == FEW_KEYS)
+				return false;
+			v[n_v++] = keys[i];
+		}
+		count[j]++;
+		last = j;
+	}
+	/* The values in order, their counts with them; then each value's
+	 * first position, by the rank of the value. */
+	for (size_t i = 1; i < n_v; i++) {
+		uint64_t k = v[i];
+		size_t c = count[i], j = i;
+
+		for (; j > 0 && v[j - 1] > k; j--) {
+			v[j] = v[j - 1];
+			count[j] = count[j - 1];
+		}
+		v[j] = k;
+		count[j] = c;
+	}
+	for (size_t j = 0; j < n_v; j++) {
+		size_t c = count[j];
+
+		count[j] = pos;
+		pos += c;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0, dst;
+
+		while (v[j] != keys[i])
+			j++;
+		dst = count[j]++;
+		keys_out[dst] = keys[i];
+		refs_out[dst] = refs[i];
+	}
+	s->keys = keys_out;
+	s->keys_tmp = keys;
+	s->refs = refs_out;
+	s->refs_tmp = refs;
+	return true;
+}
 
 static void radix_sort(struct tita_alloc_scratch *s, size_t n)
 {
@@ -120,6 +188,8 @@ static void radix_sort(struct tita_alloc_scratch *s, size_t n)
 		}
 		return;
 	}
+	if (few_keys_sort(s, n))
+		return;
 	for (size_t i = 0; i < n; i++) {
 		all_or |= keys[i];
 		all_and &= keys[i];

@@ -192,6 +192,47 @@ static void test_random_instances(void **state)
 	tita_alloc_scratch_free(s);
 }
 
+/* Many entries of a few rates each (a collective's pairs asking for the same
+ * line, idle ones for nothing, floors equal to ceilings): breakpoints that
+ * take a handful of values, sorted by counting rather than by radix, and
+ * some that take just more than that handful. */
+static void test_few_distinct_rates(void **state)
+{
+	static const uint64_t rates[] = { 0,
+					  25 * TITA_GBPS,
+					  10 * TITA_GBPS,
+					  400 * TITA_GBPS,
+					  1 * TITA_GBPS,
+					  3 * TITA_GBPS,
+					  7 * TITA_GBPS };
+	static const double weights[] = { 1.0, 2.0, 0.5 };
+	struct tita_alloc_scratch *s = tita_alloc_scratch_new(256);
+	struct tita_alloc_entry e[256];
+	uint64_t rng = seed ^ 0x5eed;
+
+	for (int instance = 0; instance < 3000; instance++) {
+		size_t n = 65 + tita_rng_next(&rng) % 192;
+		size_t n_rates = 1 + tita_rng_next(&rng) % 7;
+		size_t n_weights = 1 + tita_rng_next(&rng) % 3;
+		uint64_t sum_demand = 0, capacity_bps;
+
+		for (size_t i = 0; i < n; i++) {
+			uint64_t d = rates[tita_rng_next(&rng) % n_rates];
+
+			e[i] = (struct tita_alloc_entry){
+				.demand_bps = d,
+				/* Floors of zero, and now and then one equal to the demand. */
+				.min_bps = tita_rng_next(&rng) % 8 ? 0 : d,
+				.weight = weights[tita_rng_next(&rng) % n_weights],
+			};
+			sum_demand += d;
+		}
+		capacity_bps = (uint64_t)((double)sum_demand * tita_rng_unit(&rng) * 1.2);
+		check_instance(e, n, capacity_bps, s, instance);
+	}
+	tita_alloc_scratch_free(s);
+}
+
 static void test_weights_give_proportional_shares(void **state)
 {
 	struct tita_alloc_scratch *s = tita_alloc_scratch_new(8);
@@ -431,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_groups_share_one_weight),
 		cmocka_unit_test(test_groups_random_instances),
 		cmocka_unit_test(test_groups_of_one_are_flat),
+		cmocka_unit_test(test_few_distinct_rates),
 	};
 
 	seed = env ? strtoull(env, NULL, 0) : 20261127;
