@@ -153,8 +153,8 @@ user=$(awk -v a="$u0" -v b="$u1" -v hz="$hz" -v s="$seconds" 'BEGIN { printf "%.
 # Each window's first AB_SKIP_MS is left out (the senders that come back
 # to titad are new pairs to it at once); CPU is each process's run time
 # (/proc/PID/task/*/schedstat, ns, all threads) over the rest of its window.
-ab_window_ms=${AB_WINDOW_MS:-1000}
-ab_skip_ms=${AB_SKIP_MS:-250}
+ab_window_ms=${AB_WINDOW_MS:-2000}
+ab_skip_ms=${AB_SKIP_MS:-1000}
 ab_pairs=$((seconds * 1000 / ab_window_ms))
 nsenter --net="/run/netns/$ns" "$floor" 127.0.0.1 4793 $((2 * seconds + 15)) 0 1000 500 >"$tmp/floor.out" &
 floorpid=$!
