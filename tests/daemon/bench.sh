@@ -145,21 +145,62 @@ user=$(awk -v a="$u0" -v b="$u1" -v hz="$hz" -v s="$seconds" 'BEGIN { printf "%.
 # Baseline, same run, same load: a responder that answers each datagram
 # with one of the same size, with titad's wake-ups (1 ms tick, socket
 # polled every 500 us while busy) and nothing else, on the next port while
-# titad (and its datapath on lo) stays up.
-nsenter --net="/run/netns/$ns" "$floor" 127.0.0.1 4793 $((seconds + 5)) 5 1000 500 >"$tmp/floor.out" &
+# titad (and its datapath on lo) stays up. One load generator moves its
+# senders between titad and the floor every AB_WINDOW_MS (SIGUSR1), so the
+# two alternate in short windows under the same background load of the
+# machine: run one after the other, the floor alone took 11-22 % of a core
+# between runs on the shared 2-core VM, more than the difference measured.
+# Each window's first AB_SKIP_MS is left out (the senders that come back
+# to titad are new pairs to it at once); CPU is each process's run time
+# (/proc/PID/task/*/schedstat, ns, all threads) over the rest of its window.
+ab_window_ms=${AB_WINDOW_MS:-2000}
+ab_skip_ms=${AB_SKIP_MS:-1000}
+ab_pairs=$((seconds * 1000 / ab_window_ms))
+nsenter --net="/run/netns/$ns" "$floor" 127.0.0.1 4793 $((2 * seconds + 15)) 0 1000 500 >"$tmp/floor.out" &
 floorpid=$!
 sleep 0.2
-nsenter --net="/run/netns/$ns" "$gen" "$tmp/key" 127.0.0.1 4793 "$peers" $((seconds + 6)) 20 "$cycle" "$idle_refreshes" >/dev/null &
+nsenter --net="/run/netns/$ns" "$gen" "$tmp/key" 127.0.0.1 4792 "$peers" $((2 * seconds + 10)) 20 "$cycle" "$idle_refreshes" 4793 >/dev/null &
 genpid=$!
+# Every sender is new to titad at first: the windows start past it.
+sleep 3
+run_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
+sample() { echo "$(date +%s%N) $(run_ns "$pid") $(run_ns "$floorpid")"; }
+skip_s=$(awk -v ms="$ab_skip_ms" 'BEGIN { print ms / 1000 }')
+rest_s=$(awk -v w="$ab_window_ms" -v ms="$ab_skip_ms" 'BEGIN { print (w - ms) / 1000 }')
+: >"$tmp/ab"
+for ((w = 0; w < 2 * ab_pairs; w++)); do
+	# The generator's target: titad on even windows, the floor on odd ones.
+	sleep "$skip_s"
+	read -r wall0 t0 f0 <<<"$(sample)"
+	sleep "$rest_s"
+	read -r wall1 t1 f1 <<<"$(sample)"
+	kill -USR1 "$genpid"
+	echo "$((w % 2)) $((wall1 - wall0)) $((t1 - t0)) $((f1 - f0))" >>"$tmp/ab"
+done
+kill -TERM "$floorpid" "$genpid" 2>/dev/null || true
 wait "$floorpid" || true
 wait "$genpid" || true
-read -r floor_cpu floor_n <"$tmp/floor.out"
+# titad's window and the floor's right after it make a pair; the median of
+# the pairs' ratios, with their spread, is the figure.
+ab=$(python3 - "$tmp/ab" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+titad = [int(t) / int(wall) * 100 for side, wall, t, f in rows if side == "0"]
+floor = [int(f) / int(wall) * 100 for side, wall, t, f in rows if side == "1"]
+n = min(len(titad), len(floor))
+ratios = sorted(titad[i] / floor[i] for i in range(n) if floor[i] > 0)
+q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+print("%.2f %.2f %.2f %.2f %.2f %d %.1f %.1f" % (statistics.median(ratios), q[0], q[2], ratios[0], ratios[-1], len(ratios),
+      statistics.median(titad), statistics.median(floor)))
+PY
+)
+read -r ab_ratio ab_q1 ab_q3 ab_min ab_max ab_n ab_titad ab_floor <<<"$ab"
 
 echo "titad benchmark: $peers senders, 1 ms control interval, ${seconds}s measured, $(nproc) CPUs"
 echo "  peers in table $n_peers, pairs $n_pairs"
 echo "  resident memory: $((rss_kib / 1024)).$(((rss_kib % 1024) * 10 / 1024)) MiB (peak $((hwm_kib / 1024)).$(((hwm_kib % 1024) * 10 / 1024)) MiB)"
 echo "  CPU: ${cpu}% of one core loaded (${user}% in user space); ${idle}% idle (no peers)"
-echo "  baseline, the same load answered with no work (bench-floor, $floor_n datagrams): ${floor_cpu}% -> titad is $(awk -v a="$cpu" -v b="$floor_cpu" 'BEGIN { printf "%.2f", a / b }')x"
+echo "  baseline, the same load answered with no work (bench-floor), $ab_n alternating ${ab_window_ms} ms window pairs: titad ${ab_titad}%, floor ${ab_floor}% (medians) -> titad is ${ab_ratio}x (median of the pairs' ratios; quartiles ${ab_q1}-${ab_q3}, range ${ab_min}-${ab_max})"
 echo "  control pass: p50 ${l50} us, p99 ${l99} us"
 echo "  new pair's demand in -> first grant out: p50 ${g50} us, p99 ${g99} us ($gn samples, $gover over 1 ms)"
 echo "  cold start, the first 5 s (every sender a new peer): p50 ${w50} us, p99 ${w99} us ($wn samples)"

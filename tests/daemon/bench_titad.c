@@ -11,12 +11,18 @@
  * grants as the senders see them; tests/daemon/bench.sh reads titad's own
  * figures (RSS, CPU, the demand-to-grant histogram) around it.
  *
- * Usage: bench-titad KEYFILE TARGET_ADDR PORT PEERS SECONDS REFRESH_MS CYCLE [IDLE]
+ * With ALT_PORT, each SIGUSR1 moves the whole load between PORT and
+ * ALT_PORT: bench.sh alternates titad and bench-floor under the same
+ * senders, window by window, to compare their CPU under the same
+ * background load of the machine.
+ *
+ * Usage: bench-titad KEYFILE TARGET_ADDR PORT PEERS SECONDS REFRESH_MS CYCLE [IDLE [ALT_PORT]]
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +41,14 @@ struct fake {
 	uint32_t round;
 	uint64_t new_pair_sent_ns; /* 0: no first grant awaited */
 };
+
+static volatile sig_atomic_t switch_port;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	switch_port = 1;
+}
 
 static uint64_t now_ns(void)
 {
@@ -87,12 +101,13 @@ int main(int argc, char **argv)
 	struct tita_addr target;
 	struct sockaddr_in to = { .sin_family = AF_INET };
 	uint32_t n_peers, cycle, idle_rounds = 1;
+	uint16_t ports[2] = { 0, 0 };
 	uint64_t end, refresh_ns, next, sent = 0, grants = 0, n_rtt = 0;
 	int fd, one = 1;
 
-	if (argc != 8 && argc != 9) {
+	if (argc < 8 || argc > 10) {
 		fprintf(stderr, "usage: bench-titad KEYFILE TARGET PORT PEERS SECONDS REFRESH_MS "
-				"CYCLE [IDLE]\n");
+				"CYCLE [IDLE [ALT_PORT]]\n");
 		return 2;
 	}
 	if (sodium_init() < 0 || read_key(argv[1], key)) {
@@ -103,14 +118,16 @@ int main(int argc, char **argv)
 	tita_wire_keyring_add(&kr, 1, key);
 	inet_pton(AF_INET, argv[2], &to.sin_addr);
 	target = tita_addr_from_ipv4((const uint8_t *)&to.sin_addr);
-	to.sin_port = htons((uint16_t)atoi(argv[3]));
+	ports[0] = (uint16_t)atoi(argv[3]);
+	ports[1] = argc == 10 ? (uint16_t)atoi(argv[9]) : ports[0];
+	to.sin_port = htons(ports[0]);
 	n_peers = (uint32_t)atoi(argv[4]);
 	if (n_peers < 1 || n_peers > MAX_PEERS)
 		return 2;
 	end = now_ns() + (uint64_t)atoi(argv[5]) * 1000000000ull;
 	refresh_ns = (uint64_t)atoi(argv[6]) * 1000000ull;
 	cycle = (uint32_t)atoi(argv[7]);
-	if (argc == 9)
+	if (argc >= 9)
 		idle_rounds = (uint32_t)atoi(argv[8]);
 	if (cycle && (idle_rounds < 1 || idle_rounds >= cycle)) {
 		fprintf(stderr, "bench-titad: IDLE must be 1 to CYCLE - 1\n");
@@ -144,6 +161,8 @@ int main(int argc, char **argv)
 		peers[i].round = i % (cycle ? cycle : 1);
 	}
 
+	/* SA_RESTART off: the switch interrupts the wait for the next send. */
+	sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = on_usr1 }, NULL);
 	next = now_ns();
 	while (now_ns() < end) {
 		/* One sender's turn every refresh_ns / n_peers. */
@@ -167,6 +186,11 @@ int main(int argc, char **argv)
 			bool idle = cycle && p->round % cycle >= cycle - idle_rounds;
 			int n;
 
+			if (switch_port) {
+				switch_port = 0;
+				to.sin_port = to.sin_port == htons(ports[0]) ? htons(ports[1]) :
+									       htons(ports[0]);
+			}
 			m.demand[0] = (struct tita_demand_entry){
 				.sender = p->addr,
 				.receiver = target,
