@@ -65,8 +65,9 @@ struct tita_ctl *tita_ctl_new(const struct tita_ctl_params *p)
 	c->resume_due_ns = TITA_TIME_NEVER;
 	c->rng = 0x7469746120666162ull; /* until tita_ctl_seed() */
 	c->free_slots = malloc(p->max_pairs * sizeof(*c->free_slots));
+	c->slot_role = calloc(p->max_pairs, sizeof(*c->slot_role));
 	if (!c->ports || !c->port_dirty || !c->port_needs_alloc || ctl_index_grow(c, 64) < 0 ||
-	    !c->free_slots || ctl_work_reserve(c, 64) < 0) {
+	    !c->free_slots || !c->slot_role || ctl_work_reserve(c, 64) < 0) {
 		tita_ctl_free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -89,6 +90,7 @@ struct tita_ctl *tita_ctl_free(struct tita_ctl *c)
 	free(c->jobs);
 	free(c->pairs);
 	free(c->free_slots);
+	free(c->slot_role);
 	free(c->index);
 	tita_alloc_scratch_free(c->scratch);
 	free(c->entries);

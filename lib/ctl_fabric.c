@@ -603,7 +603,7 @@ static void rehash(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
 		struct pair *pr = &c->pairs[k];
 
-		if (!pr->used || pr->role != TITA_PAIR_TX || pr->port != port || !pr->probes)
+		if (c->slot_role[k] != TITA_PAIR_TX || pr->port != port || !pr->probes)
 			continue;
 		pr->probes->n = 0;
 		if (pr->path == PATH_KNOWN && !pr->probes->n_out)
@@ -1428,7 +1428,7 @@ static void take_answer(struct tita_ctl *c, uint16_t port, const struct tita_lea
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
 		struct pair *pr = &c->pairs[k];
 
-		if (pr->used && pr->role == TITA_PAIR_TX && pr->port == port &&
+		if (c->slot_role[k] == TITA_PAIR_TX && pr->port == port &&
 		    pr->room_sent_mask != pair_room_mask(c, pr) && pair_room_mask(c, pr))
 			ctl_send_demand_now(c, pr, now_ns);
 	}
@@ -1635,7 +1635,7 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		struct pair *pr = &c->pairs[k];
 		struct fab_probes *pb;
 
-		if (!pr->used || pr->role != TITA_PAIR_TX || pr->port != port)
+		if (c->slot_role[k] != TITA_PAIR_TX || pr->port != port)
 			continue;
 		if (pr->path == PATH_OFF) {
 			/* A remote whose leaf became known since the pair began. */

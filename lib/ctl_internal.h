@@ -278,6 +278,9 @@ struct tita_ctl {
 	uint32_t n_jobs;
 
 	struct pair *pairs;
+	/* Each slot's role, 0 when free (max_pairs of them): the rounds' scans
+	 * for one role read these bytes, not a cache line of every pair. */
+	uint8_t *slot_role;
 	uint32_t pairs_cap, pairs_hwm, n_pairs;
 	uint32_t *free_slots;
 	uint32_t n_free;

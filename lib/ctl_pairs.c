@@ -213,6 +213,7 @@ struct pair *ctl_pair_get(struct tita_ctl *c, uint8_t role, uint16_t port,
 		.came_from = TITA_SPINE_NONE,
 	};
 	index_insert(c, slot);
+	c->slot_role[slot] = role;
 	c->n_pairs++;
 	if (role == ROLE_SOURCE) {
 		c->n_sources++;
@@ -235,6 +236,7 @@ void ctl_pair_release(struct tita_ctl *c, struct pair *pr)
 		c->sources_gen++;
 	}
 	pr->used = false;
+	c->slot_role[slot] = 0;
 	c->free_slots[c->n_free++] = slot;
 	c->n_pairs--;
 }

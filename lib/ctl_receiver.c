@@ -194,12 +194,12 @@ static void measure_ports(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns
 	 * since it last did (sources_gen): the round touches the index once
 	 * per pair per change, not per round. */
 	for (uint32_t s = 0; c->n_sources && s < c->pairs_hwm; s++)
-		if (c->pairs[s].used && c->pairs[s].role == ROLE_SOURCE)
+		if (c->slot_role[s] == ROLE_SOURCE)
 			c->pairs[s].managed = false;
 	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
 		struct pair *pr = &c->pairs[s];
 
-		if (!pr->used || pr->role != TITA_PAIR_RX)
+		if (c->slot_role[s] != TITA_PAIR_RX)
 			continue;
 		if (pr->src_gen != c->sources_gen) {
 			const struct pair *src = c->n_sources ?
@@ -222,7 +222,7 @@ static void measure_ports(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns
 		struct pair *src = &c->pairs[s];
 		struct port *pt;
 
-		if (!src->used || src->role != ROLE_SOURCE)
+		if (c->slot_role[s] != ROLE_SOURCE)
 			continue;
 		pt = &c->ports[src->port];
 		src->measured_bps = ctl_round_rate(src, round_ns);
@@ -418,7 +418,7 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
 		struct pair *pr = &c->pairs[s];
 
-		if (!pr->used || pr->role != TITA_PAIR_RX || pr->port != port)
+		if (c->slot_role[s] != TITA_PAIR_RX || pr->port != port)
 			continue;
 		c->order[n] = s;
 		c->entries[n++] = (struct tita_alloc_entry){
@@ -562,7 +562,7 @@ static uint32_t answer_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns, 
 	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
 		struct pair *pr = &c->pairs[s];
 
-		if (!pr->used || pr->role != TITA_PAIR_RX || pr->port != port || !pr->answer_due)
+		if (c->slot_role[s] != TITA_PAIR_RX || pr->port != port || !pr->answer_due)
 			continue;
 		pr->answer_due = false;
 		/* The leaf's cap may have lapsed since the allocation. */

@@ -112,7 +112,7 @@ static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		uint64_t allowed;
 		const struct tita_job *job;
 
-		if (!pr->used || pr->role != TITA_PAIR_TX || pr->port != port)
+		if (c->slot_role[s] != TITA_PAIR_TX || pr->port != port)
 			continue;
 		tx_bps += pr->measured_bps;
 		allowed = grant_component(c, pr, pt, now_ns);
@@ -166,7 +166,7 @@ static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		const struct tita_job *job;
 		uint64_t rate, allowed;
 
-		if (!pr->used || pr->role != TITA_PAIR_TX || pr->port != port)
+		if (c->slot_role[s] != TITA_PAIR_TX || pr->port != port)
 			continue;
 		job = ctl_job_policy(c, pr->job_id);
 		allowed = grant_component(c, pr, pt, now_ns);
@@ -384,7 +384,7 @@ static void claim_uplink(struct tita_ctl *c, uint16_t port)
 		const struct pair *pr = &c->pairs[s];
 		const struct tita_job *job;
 
-		if (!pr->used || pr->role != TITA_PAIR_TX || pr->port != port || !pr->demand_bps)
+		if (c->slot_role[s] != TITA_PAIR_TX || pr->port != port || !pr->demand_bps)
 			continue;
 		job = ctl_job_policy(c, pr->job_id);
 		c->order[n] = s;
@@ -421,7 +421,7 @@ void ctl_sender_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
 	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
 		struct pair *pr = &c->pairs[s];
 
-		if (!pr->used || pr->role != TITA_PAIR_TX)
+		if (c->slot_role[s] != TITA_PAIR_TX)
 			continue;
 		/* Samples come at their source's pace: the agents report every
 		 * 100 ms, the datapath every interval. A round that falls
@@ -444,7 +444,7 @@ void ctl_sender_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
 	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
 		struct pair *pr = &c->pairs[s];
 
-		if (!pr->used || pr->role != TITA_PAIR_TX)
+		if (c->slot_role[s] != TITA_PAIR_TX)
 			continue;
 		/* A message that goes whole asks for nothing: its receiver
 		 * hears of the pair again when it has more to send, or (if the

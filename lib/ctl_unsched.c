@@ -213,7 +213,7 @@ void ctl_sender_resume(struct tita_ctl *c, uint64_t now_ns)
 	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
 		struct pair *pr = &c->pairs[s];
 
-		if (!pr->used || pr->role != TITA_PAIR_TX || !pr->resume_ns)
+		if (c->slot_role[s] != TITA_PAIR_TX || !pr->resume_ns)
 			continue;
 		if (pr->resume_ns <= now_ns) {
 			pr->resume_ns = 0;

@@ -705,6 +705,37 @@ static void test_join_and_leave(void **state)
 	world_free(w);
 }
 
+/* A slot that a receiver's pair freed is taken by a sender's pair: the
+ * rounds find pairs by the role kept for each slot (slot_role), and a
+ * role left behind would hide the new pair from the sender's round (no
+ * demand, so no grant at its receiver). */
+static void test_freed_slot_takes_new_role(void **state)
+{
+	struct world *w = world_new(3, NULL);
+	struct tita_pair_info pairs[16];
+	size_t n;
+	bool granted = false;
+
+	(void)state;
+	flow_add(w, 1, 0, TITA_JOB_DEFAULT);
+	run_until(w, 30 * INTERVAL_NS);
+	w->hosts[1].flows[0].active = false;
+	run_until(w, w->now_ns + 10 * w->params.grant_ttl_ns);
+	n = tita_ctl_pairs(w->hosts[0].ctl, pairs, 16);
+	for (size_t i = 0; i < n; i++)
+		CHECK(pairs[i].role != TITA_PAIR_RX, "receiver's pair not released\n");
+
+	flow_add(w, 0, 2, TITA_JOB_DEFAULT);
+	run_until(w, w->now_ns + 30 * INTERVAL_NS);
+	n = tita_ctl_pairs(w->hosts[2].ctl, pairs, 16);
+	for (size_t i = 0; i < n; i++)
+		granted |= pairs[i].role == TITA_PAIR_RX &&
+			   tita_addr_eq(&pairs[i].remote, &w->hosts[0].addr) &&
+			   pairs[i].grant_bps > 0.5 * LINE_BPS;
+	CHECK(granted, "the new sender's pair asked for nothing\n");
+	world_free(w);
+}
+
 static void test_weights(void **state)
 {
 	struct world *w = world_new(4, NULL);
@@ -2159,6 +2190,7 @@ int main(void)
 		cmocka_unit_test(test_converge_16),
 		cmocka_unit_test(test_converge_64),
 		cmocka_unit_test(test_join_and_leave),
+		cmocka_unit_test(test_freed_slot_takes_new_role),
 		cmocka_unit_test(test_weights),
 		cmocka_unit_test(test_job_weight_is_shared_by_its_pairs),
 		cmocka_unit_test(test_job_cap_and_min),
