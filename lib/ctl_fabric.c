@@ -471,7 +471,7 @@ static bool fast_start(const struct tita_ctl *c, const struct pair *pr)
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
 		const struct pair *q = &c->pairs[k];
 
-		if (q->used && q->role == TITA_PAIR_TX && q->port == pr->port)
+		if (c->slot_role[k] == TITA_PAIR_TX && q->port == pr->port)
 			port_backlog += q->backlog_bytes;
 	}
 	return (double)pt->line_rate_bps * (double)pr->backlog_bytes >=
@@ -490,8 +490,9 @@ void ctl_fabric_tx_started(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 	 * spines are, and starts on the one its NIC uses least towards the
 	 * same leaf (place()). A smaller one that must ask for a grant and
 	 * whose share of its NIC's line is a large part of an uplink
-	 * (fast_start()) probes a few and is placed so too: it may go at line rate for up to ten rounds, and counted as
-	 * spread over the spines while it all went on one, such pairs met on
+	 * (fast_start()) probes a few and is placed so too: it may go at line
+	 * rate for up to ten rounds, and counted as spread over the spines
+	 * while it all went on one, such pairs met on
 	 * an uplink or a spine's downlink that the leaves thought a quarter
 	 * used (WebSearch at 50 %: queues of 0.2-1.4 MB there, the p99
 	 * slowdown under 10 KB 2.54; 1.70 placed). So does any small one in

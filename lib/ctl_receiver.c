@@ -324,22 +324,6 @@ static void allocate_memo(struct port *pt, struct tita_alloc_entry *entries, con
 	pt->memo_valid = true;
 }
 
-/*
- * Warm pairs (idle, demand 0) share what the active ones leave of the
- * capacity, each up to the demand it had: the next step of a collective
- * resumes at once at a grant that nothing active needs, and a warm grant
- * shrinks (and goes out) as soon as an active pair wants the capacity.
- *
- * An active pair whose demand fell below the most it asked since it last
- * went idle shares the rest the same way, up to that most. A sender
- * measures its demand a round at a time, and a message shorter than a round
- * is no rate: a round sees a part of it, the next its tail, and the zero
- * that would make the pair warm comes only when a whole round saw nothing.
- * Granted what those rounds measured, the next message crawls at it until
- * a sample sees it queue (the test bed's 16 KB messages, 2 ms apart: one in
- * five started under a grant of 15-35 Mbit/s of 200 and took 1.4-2.5 ms
- * against 0.5).
- */
 /* How much more than its allocation a pair may have of what is left: up
  * to the most it asked since it last went idle, within its job's cap. */
 static uint64_t warm_room(const struct tita_ctl *c, const struct tita_alloc_entry *e,
@@ -360,6 +344,22 @@ static uint64_t warm_room(const struct tita_ctl *c, const struct tita_alloc_entr
 	return most > e->alloc_bps ? most - e->alloc_bps : 0;
 }
 
+/*
+ * Warm pairs (idle, demand 0) share what the active ones leave of the
+ * capacity, each up to the demand it had: the next step of a collective
+ * resumes at once at a grant that nothing active needs, and a warm grant
+ * shrinks (and goes out) as soon as an active pair wants the capacity.
+ *
+ * An active pair whose demand fell below the most it asked since it last
+ * went idle shares the rest the same way, up to that most. A sender
+ * measures its demand a round at a time, and a message shorter than a round
+ * is no rate: a round sees a part of it, the next its tail, and the zero
+ * that would make the pair warm comes only when a whole round saw nothing.
+ * Granted what those rounds measured, the next message crawls at it until
+ * a sample sees it queue (the test bed's 16 KB messages, 2 ms apart: one in
+ * five started under a grant of 15-35 Mbit/s of 200 and took 1.4-2.5 ms
+ * against 0.5).
+ */
 static void allocate_warm(struct tita_ctl *c, const struct port *pt, uint32_t n, uint64_t noise_bps)
 {
 	uint64_t used = 0;

@@ -165,9 +165,9 @@ bool ctl_unsched_sample(struct tita_ctl *c, struct pair *pr, const struct tita_t
  * the receiver's hold_ns, then a phase of its own within a packet at its
  * share: pacers that start in step stay in step, and an incast's senders,
  * released together when their bursts have drained, would otherwise clump
- * their packets at the receiver's switch for good. A pair whose message goes whole asked for nothing: a grant of
- * earlier traffic does not cut its allowance short. Every grant may bound
- * the pair's next allowance.
+ * their packets at the receiver's switch for good. A pair whose message
+ * goes whole asked for nothing: a grant of earlier traffic does not cut
+ * its allowance short. Every grant may bound the pair's next allowance.
  */
 void ctl_unsched_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_grant_entry *e,
 			  uint64_t now_ns)
