@@ -365,24 +365,29 @@ static void allocate_warm(struct tita_ctl *c, const struct port *pt, uint32_t n,
 	uint64_t used = 0;
 	uint32_t n_warm = 0;
 
-	/* Only the pairs with room go into the water-filling: the others
-	 * would enter it with no demand and take nothing, and a port's
-	 * allocation runs at every batch of demands. */
-	for (uint32_t k = 0; k < n; k++) {
-		const struct pair *pr = &c->pairs[c->order[k]];
-
+	/* What rounding left is not worth a water-filling (and grants), nor
+	 * a walk over the pairs to find those with room: a downlink its
+	 * active pairs fill (more demand than capacity) ends here, at every
+	 * round and batch of demands. */
+	for (uint32_t k = 0; k < n; k++)
 		used += c->entries[k].alloc_bps;
-		if (!warm_room(c, &c->entries[k], pr))
+	if (used + noise_bps >= pt->capacity_bps)
+		return;
+	/* Only the pairs with room go into the water-filling: the others
+	 * would enter it with no demand and take nothing. */
+	for (uint32_t k = 0; k < n; k++) {
+		uint64_t room = warm_room(c, &c->entries[k], &c->pairs[c->order[k]]);
+
+		if (!room)
 			continue;
 		c->entries2[n_warm] = c->entries[k];
-		c->entries2[n_warm].demand_bps = warm_room(c, &c->entries[k], pr);
+		c->entries2[n_warm].demand_bps = room;
 		c->entries2[n_warm].min_bps = 0;
 		c->entries2[n_warm].max_bps = 0;
 		c->entries2[n_warm].alloc_bps = 0;
 		n_warm++;
 	}
-	/* What rounding left is not worth a water-filling (and grants). */
-	if (!n_warm || used + noise_bps >= pt->capacity_bps)
+	if (!n_warm)
 		return;
 	tita_alloc_maxmin_by_group(c->entries2, n_warm, pt->capacity_bps - used, c->scratch);
 	for (uint32_t k = 0, m = 0; k < n && m < n_warm; k++) {
