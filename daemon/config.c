@@ -573,6 +573,12 @@ static int key_daemon(struct pctx *c, const char *k, const char *v)
 		g->qp_scan_interval_ns = ns;
 		return 0;
 	}
+	if (!strcmp(k, "sched-priority")) {
+		if (get_u64(c, k, v, 0, 99, "0..99", &n))
+			return -1;
+		g->sched_priority = (uint32_t)n;
+		return 0;
+	}
 	if (!strcmp(k, "datapath-entries")) {
 		if (get_u64(c, k, v, 0, 1u << 20, "0..1048576", &n))
 			return -1;
@@ -1250,6 +1256,7 @@ static const struct titad_config_range ranges[] = {
 	{ "daemon", "agent-qps-per-uid", "1", "1048576", "0", "1048577" },
 	{ "daemon", "agent-qps", "1", "1048576", "0", "1048577" },
 	{ "daemon", "qp-scan-interval", "10ms", "600s", "9ms", "601s" },
+	{ "daemon", "sched-priority", "0", "99", NULL, "100" },
 	{ "peers", "port", "1", "65535", "0", "65536" },
 	{ "fabric", "spines", "1", "64", "0", "65" },
 	{ "fabric", "probe-ttl", "1", "32", "0", "33" },

@@ -134,6 +134,8 @@ struct titad_config {
 	char sysfs_root[TITAD_PATH_MAX]; /* hw_counters, GID tables ("/sys") */
 	char proc_root[TITAD_PATH_MAX]; /* /proc/<pid>/cgroup ("/proc") */
 	uint64_t qp_scan_interval_ns; /* QP discovery through RDMA netlink; 0: off */
+	/* The event loop's SCHED_FIFO priority (1..99); 0: the normal scheduler. */
+	uint32_t sched_priority;
 	/* Where the boot id's floor is kept across restarts; "": nowhere. */
 	char state_directory[TITAD_PATH_MAX];
 

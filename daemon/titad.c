@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -295,6 +296,30 @@ static void on_watchdog(void *data, uint64_t now_ns)
 	tita_event_timer_set(d->ev, d->t_watchdog, now_ns + d->watchdog_usec * 1000 / 2);
 }
 
+/* ---- scheduling --------------------------------------------------------------------- */
+
+/*
+ * The event loop at a real-time priority (sched-priority), or back under the
+ * normal scheduler (0). Every round and every new pair's first grant wait
+ * for this thread to run, and on a host whose cores are busy the normal
+ * scheduler kept it waiting for milliseconds even at nice 0 against nice-10
+ * work (titad's benchmark on a shared VM: first grant p99 about 9 ms, under
+ * 2 ms at priority 1; docs/results.md). Only this thread: threads and
+ * processes started after it run under the normal scheduler
+ * (SCHED_RESET_ON_FORK), so that a QP scan of 100k QPs never runs
+ * real-time. Refused (no CAP_SYS_NICE, an RT budget of 0 in the cgroup): a
+ * warning, and titad runs on as before.
+ */
+static void set_sched(uint32_t priority)
+{
+	struct sched_param sp = { .sched_priority = (int)priority };
+	int policy = priority ? SCHED_FIFO | SCHED_RESET_ON_FORK : SCHED_OTHER;
+
+	if (sched_setscheduler(0, policy, &sp))
+		log_warning("sched-priority %u: %s; the event loop stays under the %s scheduler",
+			    priority, strerror(errno), priority ? "normal" : "real-time");
+}
+
 /* ---- reload ------------------------------------------------------------------------- */
 
 static bool same_addrs(const struct tita_addr *a, uint32_t na, const struct tita_addr *b,
@@ -406,6 +431,8 @@ static void reload(struct titad *d, uint64_t now_ns)
 	hello_ports(d->ports, d->fabric, &hp);
 	titad_peers_reconfigure(d->peers, cfg, &hp, &kr, now_ns);
 	titad_discovery_reconfigure(d->discovery, cfg, now_ns);
+	if (cfg->sched_priority != d->cfg.sched_priority)
+		set_sched(cfg->sched_priority);
 	d->cfg = *cfg;
 	tita_log_set_level(cfg->log_level);
 	d->reloads_ok++;
@@ -655,6 +682,9 @@ int main(int argc, char **argv)
 		sd_notifyf(0, "STATUS=failed to start: %s\nERRNO=%d", err, -r);
 		return 1;
 	}
+	/* After start(): the threads it started keep the normal scheduler. */
+	if (d.cfg.sched_priority)
+		set_sched(d.cfg.sched_priority);
 	for (const char *p = notes; *p;) {
 		size_t n = strcspn(p, "\n");
 

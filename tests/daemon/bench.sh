@@ -7,6 +7,8 @@
 # a private network namespace (XDP generic on its lo, dry-run pacer).
 #
 # Usage: tests/daemon/bench.sh BUILD_DIR [PEERS] [SECONDS]     (root)
+# Environment: CYCLE, IDLE, COALESCE, SCHED_PRIORITY, AB_WINDOW_MS, AB_SKIP_MS,
+# KEEP_METRICS (see below).
 set -euo pipefail
 
 build=$1
@@ -20,6 +22,8 @@ cycle=${CYCLE:-50}
 idle_refreshes=${IDLE:-7}
 # titad's [peers] coalesce (default: half the interval); 0 wakes per datagram.
 coalesce=${COALESCE:-}
+# titad's [daemon] sched-priority (SCHED_FIFO); unset: the normal scheduler.
+sched_priority=${SCHED_PRIORITY:-}
 titad=$build/daemon/titad
 gen=$build/tests/daemon/bench-titad
 floor=$build/tests/daemon/bench-floor
@@ -52,6 +56,7 @@ metrics-listen = 127.0.0.1:9977
 pin-root = $pins
 state-directory = $tmp/state
 xdp-mode = generic
+${sched_priority:+sched-priority = $sched_priority}
 [controller]
 interval = 1ms
 [peers]

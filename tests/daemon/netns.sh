@@ -13,7 +13,8 @@
 #     drops its class to h3 and h2 (fail-open = line-rate) keeps it at line
 #     rate; once h3 runs again both are paced below line rate again;
 #   - the Prometheus scrape passes promtool;
-#   - SIGHUP with a good config applies it, with a bad one keeps the old;
+#   - SIGHUP with a good config applies it (sched-priority too: the event
+#     loop's thread alone runs SCHED_FIFO), with a bad one keeps the old;
 #   - every bad titactl argument fails with one line and changes nothing;
 #   - `nobody` may read but not change;
 #   - a titad killed with SIGKILL leaves rules that the next start removes;
@@ -84,10 +85,11 @@ chmod 600 "$tmp/cluster.key"
 
 line_rate=20000000
 eta=0.9
-write_conf() { # host index, eta, extra
-	local h=$1 i=$2 e=$3 extra=${4:-}
+write_conf() { # host index, eta, extra, extra [daemon] lines
+	local h=$1 i=$2 e=$3 extra=${4:-} daemon_extra=${5:-}
 	cat >"$tmp/$h.conf" <<CONF
 [daemon]
+$daemon_extra
 log-level = info
 pacer = tc
 control-socket = $tmp/$h.sock
@@ -439,12 +441,18 @@ check "nobody changed nothing" [ "$(ctl h1 -j job show train)" = "$before" ]
 
 # ---- SIGHUP -------------------------------------------------------------------------------------
 peers_before=$(ctl h3 -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["n_peers"])')
-write_conf h3 3 0.8
+write_conf h3 3 0.8 "" "sched-priority = 1"
 kill -HUP "${pid[h3]}"
 sleep 0.5
 eta_now() { ctl h3 -j ports | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["eta"])'; }
 check "SIGHUP with a good config applies it (eta $(eta_now))" \
 	awk -v e="$(eta_now)" 'BEGIN { exit !(e <= 0.8 + 1e-9) }'
+# sched-priority: the event loop's thread alone runs real-time; QP
+# discovery's thread (qp-scan-interval's default is on) stays normal.
+check "SIGHUP with sched-priority = 1: the event loop runs SCHED_FIFO at 1 ($(chrt -p "${pid[h3]}" | tr '\n' ' '))" \
+	bash -c "chrt -p ${pid[h3]} | grep -q 'policy: SCHED_FIFO' && chrt -p ${pid[h3]} | grep -q 'priority: 1'"
+check "and titad's other threads stay under the normal scheduler ($(ps -L -o cls= -p "${pid[h3]}" | tr '\n' ' '))" \
+	bash -c "[ \$(ps -L -o cls= -p ${pid[h3]} | wc -l) -ge 2 ] && [ \$(ps -L -o cls= -p ${pid[h3]} | grep -c FF) = 1 ]"
 check "the reload kept the peers" [ "$(ctl h3 -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["n_peers"])')" -ge "$peers_before" ]
 check "the reload kept the pairs" [ "$(ctl h3 -j pairs role rx | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -ge 2 ]
 printf '[controller]\ninterval = 0ms\n' >>"$tmp/h3.conf"
