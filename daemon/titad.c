@@ -303,8 +303,8 @@ static void on_watchdog(void *data, uint64_t now_ns)
  * normal scheduler (0). Every round and every new pair's first grant wait
  * for this thread to run, and on a host whose cores are busy the normal
  * scheduler kept it waiting for milliseconds even at nice 0 against nice-10
- * work (titad's benchmark on a shared VM: first grant p99 about 9 ms, under
- * 2 ms at priority 1; docs/results.md). Only this thread: threads and
+ * work (titad's benchmark on a shared VM: first grant p99 10-22 ms, 0.9-1.3
+ * ms at priority 1; docs/results.md). Only this thread: threads and
  * processes started after it run under the normal scheduler
  * (SCHED_RESET_ON_FORK), so that a QP scan of 100k QPs never runs
  * real-time. Refused (no CAP_SYS_NICE, an RT budget of 0 in the cgroup): a
