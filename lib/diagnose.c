@@ -69,6 +69,8 @@ void tita_diag_params_default(struct tita_diag_params *p)
 	p->ce_uplink_lead = 1.1;
 	p->blocked_alone_margins = 2;
 	p->blocked_alone_lead = 2;
+	p->ce_alone_floor = 0.001;
+	p->ce_alone_lead = 10;
 }
 
 const char *tita_diag_kind_name(enum tita_diag_kind k)
@@ -391,6 +393,8 @@ struct model {
 	struct top2 app;
 	/* The two highest blocked ratios, and whose is the top. */
 	struct top2 blocked;
+	/* The two highest CE ratios, and whose is the top. */
+	struct top2 ce;
 	double *tmp; /* n_inst doubles */
 	/* Receive pair lines across leaves that know their spine (the
 	 * spine's text lives in the snapshots): which uplink marks CE. */
@@ -1217,6 +1221,56 @@ static int candidates_hosts(struct model *m, struct suspects *ss)
 				evidence(s, NULL, "nothing queues: tita_health_ce_ratio q90",
 					 m->q90[F_CE], ", tita_health_tx_blocked_ratio q90 ",
 					 m->q90[F_BLOCKED]);
+			} else if (i == m->ce.top_inst && h->mean[F_CE] >= p->ce_alone_floor &&
+				   h->mean[F_CE] >= p->ce_alone_lead * m->ce.second && !pauses) {
+				/*
+				 * The one host marked at all, however faintly.
+				 * tita matches the rates that reach a slow NIC
+				 * or host link, so its queue drains and CE fades
+				 * to a few per thousand (below the CE margin),
+				 * yet it is the only queue anywhere that marks.
+				 * A lone mark is not enough (a healthy
+				 * all-to-all marked one host at 0.001-0.003):
+				 * the host must stand out on a second gauge by
+				 * half its margin, blocked or short of its
+				 * grants above the others' top, or its
+				 * receivers short on its pairs above the next
+				 * host's (a ring alone at 256 hosts, not yet in
+				 * lock-step, where the host itself sends and
+				 * receives as much as most).
+				 */
+				double half = p->blocked_margin / 2;
+				double rx_lead = i == m->rx_short.top_inst &&
+								 m->rx_short.top >=
+									 p->rx_short_alone_floor ?
+							 m->rx_short.top - m->rx_short.second :
+							 0;
+				double u = fmax(fmax(blocked, shortfall) / half,
+						rx_lead / (p->rx_short_alone_margin / 2));
+
+				if (u >= 1) {
+					s = suspect_new(ss, TITA_DIAG_SLOW_LINK,
+							1 + 0.5 * fmin(u, 4));
+					if (!s)
+						return -ENOMEM;
+					host_suspect(s, h, true);
+					evidence(s, who(h, wb),
+						 "tita_health_ce_ratio (the only host marked)",
+						 h->mean[F_CE], ", next host ", m->ce.second);
+					evidence(s, who(h, wb), "tita_health_tx_blocked_ratio",
+						 h->mean[F_BLOCKED], ", others' top (q90) ",
+						 m->q90[F_BLOCKED]);
+					evidence(s, who(h, wb), "tita_health_rx_shortfall_ratio",
+						 h->mean[F_SHORT], ", others' top (q90) ",
+						 m->q90[F_SHORT]);
+					if (rx_lead > 0)
+						evidence(
+							s, NULL,
+							"receivers' tita_health_pair_shortfall_ratio "
+							"on pairs from it, mean",
+							m->rx_short.top, ", next host ",
+							m->rx_short.second);
+				}
 			}
 		}
 	}
@@ -1664,7 +1718,7 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 			m.q90[f] = nv ? vals[q] : 0;
 		}
 	}
-	m.rx_short = m.app = m.blocked = (struct top2){ .top_inst = UINT32_MAX };
+	m.rx_short = m.app = m.blocked = m.ce = (struct top2){ .top_inst = UINT32_MAX };
 	for (uint32_t i = 0; i < m.n_inst; i++) {
 		if (m.inst[i].view_n[V_RX_SHORT])
 			top2_note(&m.rx_short,
@@ -1672,6 +1726,7 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 		if (m.inst[i].n_up && m.inst[i].up_last) {
 			top2_note(&m.app, m.inst[i].mean[F_APP], i);
 			top2_note(&m.blocked, m.inst[i].mean[F_BLOCKED], i);
+			top2_note(&m.ce, m.inst[i].mean[F_CE], i);
 		}
 	}
 	m.ce_alike = calloc(m.n_inst + 1, sizeof(*m.ce_alike));

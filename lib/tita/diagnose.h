@@ -115,6 +115,12 @@ struct tita_diag_params {
 	 * and this many times the next host, toward peers on two paths or
 	 * more, and not paused: its own NIC or link is slow. */
 	double blocked_alone_margins, blocked_alone_lead;
+	/* The one host marked at all (CE at least ce_alone_floor and
+	 * ce_alone_lead times anyone else's) that also stands out on a
+	 * second gauge by half its margin (blocked or short of its grants
+	 * above the others' top, or its receivers short on its pairs above
+	 * the next host's): its link is slow, however faint the mark. */
+	double ce_alone_floor, ce_alone_lead;
 };
 
 void tita_diag_params_default(struct tita_diag_params *p);

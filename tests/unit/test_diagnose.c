@@ -74,7 +74,15 @@ enum fault {
 	RING_LOSS_UNPLACED,
 	/* A PFC storm whose pauses back up the fabric: the pairs through
 	 * leaf 1's link to the spine fall short as behind a slow uplink. */
-	PFC_SPREAD
+	PFC_SPREAD,
+	/* A slow NIC whose CE has faded to a few per thousand (below the CE
+	 * margin) but is still the only host marked at all, as in the
+	 * simulator, where CE is 0 elsewhere; it sends somewhat blocked,
+	 * above the others' top but not two margins above. */
+	FAINT_CE,
+	/* Healthy: one host marked as faintly, alone, and nothing else
+	 * about it standing out (a healthy all-to-all did so). */
+	FAINT_CE_ALONE
 };
 
 struct gen {
@@ -287,8 +295,12 @@ static void snapshot(struct gen *g)
 											1e10) +
 			      noise(g, 1e9));
 		gauge(g, "tita_health_tx_active_ratio", h, 0.9 + noise(g, 0.05));
+		bool faint = g->fault == FAINT_CE || g->fault == FAINT_CE_ALONE;
+
 		gauge(g, "tita_health_tx_blocked_ratio", h,
 		      ring ? 0 :
+		      g->fault == FAINT_CE && h == g->culprit ?
+			     0.25 + noise(g, 0.01) :
 			     (slow_link(g, h) || (g->fault == BLOCKED_ONE_PATH && h == g->culprit) ?
 				      0.7 :
 				      0.1) +
@@ -301,10 +313,11 @@ static void snapshot(struct gen *g)
 		gauge(g, "tita_health_rx_shortfall_ratio", h,
 		      (slow_link(g, h) ? 0.6 : 0.05) + noise(g, 0.03));
 		gauge(g, "tita_health_ce_ratio", h,
-		      ring ? 0 :
-			     (g->fault == SLOW_HOST_LINK && h == g->culprit ? 0.3 :
-			      marked_by_uplink(g, h)			    ? 0.25 :
-									      0.05) +
+		      faint ? (h == g->culprit ? 0.004 + noise(g, 0.002) : 0) :
+		      ring  ? 0 :
+			      (g->fault == SLOW_HOST_LINK && h == g->culprit ? 0.3 :
+			       marked_by_uplink(g, h)			     ? 0.25 :
+									       0.05) +
 				      noise(g, 0.03));
 		gauge(g, "tita_health_loss_ratio", h,
 		      g->fault == LOSSY_HOST && h == g->culprit ? 0.05 : 0);
@@ -446,6 +459,13 @@ static void test_healthy(void **state)
 			fail_msg("seed %llu: a few pairs short, yet %s %s (score %.2f)",
 				 (unsigned long long)seed, tita_diag_kind_name(r.suspects[0].kind),
 				 r.suspects[0].culprit, r.suspects[0].score);
+		/* One host marked faintly, alone, and standing out on
+		 * nothing else: no suspect. */
+		run(FAINT_CE_ALONE, 11, 0, seed, &r);
+		if (r.n_suspects)
+			fail_msg("seed %llu: one host marked faintly, yet %s %s (score %.2f)",
+				 (unsigned long long)seed, tita_diag_kind_name(r.suspects[0].kind),
+				 r.suspects[0].culprit, r.suspects[0].score);
 		/* Held back alike everywhere, nobody waits more: no one to
 		 * name. */
 		run(LOCKSTEP_HEALTHY, 0, 0, seed, &r);
@@ -496,6 +516,13 @@ static void test_faults(void **state)
 	for (uint64_t seed = 1; seed <= 5; seed++) {
 		run(SLOW_NIC_QUIET, 17, 0, seed, &r);
 		expect_top(&r, TITA_DIAG_SLOW_NIC, "h17", TITA_DIAG_SLOW, "tx_blocked_ratio");
+	}
+	/* The only host marked, faintly, and blocked above the others'
+	 * top: its link. */
+	for (uint64_t seed = 1; seed <= 5; seed++) {
+		run(FAINT_CE, 17, 0, seed, &r);
+		expect_top(&r, TITA_DIAG_SLOW_LINK, "host link of h17", TITA_DIAG_SLOW,
+			   "the only host marked");
 	}
 	/* Blocked as much, but toward one spine only: not its link. */
 	for (uint64_t seed = 1; seed <= 5; seed++) {
