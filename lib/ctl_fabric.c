@@ -552,7 +552,6 @@ static void start_move(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 static void move_failed(struct tita_ctl *c, struct pair *pr)
 {
 	pr->path = PATH_KNOWN;
-	pr->move_unreserved = false;
 	c->stats.moves_failed++;
 	c->port_dirty[pr->port] = true;
 }
@@ -671,7 +670,6 @@ static void place(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 	}
 	pr->moving_sport = pb->sport[pick];
 	pr->moving_spine = pb->spine[pick];
-	pr->move_unreserved = true;
 	start_move(c, pr, now_ns);
 }
 
@@ -753,22 +751,18 @@ int tita_ctl_path_applied(struct tita_ctl *c, const struct tita_path_update *u, 
 		pr->move_asked = false;
 		pr->seek = false;
 		pr->moved_ns = now_ns ? now_ns : 1;
-		if (pr->move_unreserved) {
-			/* Whoever is on that downlink already has the far
-			 * leaf's caps; until it has counted us there too, we
-			 * come in at the start rate. */
-			pr->hold_spine = pr->spine;
-			pr->hold_cap_bps = (uint64_t)(c->p.start_rate_frac *
-						      (double)c->ports[pr->port].line_rate_bps);
-			pr->move_unreserved = false;
-		} else {
-			/* Room was kept for it there: no hold, whatever one
-			 * an earlier arrival left. */
-			pr->hold_spine = TITA_SPINE_NONE;
-		}
+		/* Until its receiver has counted it there, it comes in at
+		 * the start rate, wherever it moved: where no room was kept
+		 * (a swap, the first placement) whoever is on that downlink
+		 * already has the far leaf's caps; where room was kept, the
+		 * receiver's grant that knows the move carries the share kept
+		 * (ctl_fabric_on_demand), a round trip away, while a proposal
+		 * that lapsed on the way (its room given to another) would
+		 * meet a resident at the old rate. */
+		pr->hold_spine = pr->spine;
+		pr->hold_cap_bps =
+			(uint64_t)(c->p.start_rate_frac * (double)c->ports[pr->port].line_rate_bps);
 		c->port_dirty[pr->port] = true;
-		/* The old spine's cap holds until the new one's comes: the
-		 * leader moved it where there was room for as much. */
 		report_due(c, &c->ports[pr->port], now_ns);
 		ctl_send_demand_now(c, pr, now_ns);
 		return 0;
@@ -1355,6 +1349,19 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	c->stats.leaf_reports++;
 }
 
+/* A pair's part of the room its leader kept for the line where it moves:
+ * by what it uses, of the traffic the order moves. */
+static uint64_t move_cap_share(const struct tita_ctl *c, const struct pair *pr,
+			       const struct tita_leaf_entry *l)
+{
+	uint64_t moved = tita_min_u64(l->move_bps, l->demand_bps);
+	uint64_t use = pair_use_bps(c, pr);
+
+	if (!moved || use >= moved)
+		return l->move_cap_bps;
+	return (uint64_t)((double)l->move_cap_bps * (double)use / (double)moved);
+}
+
 /*
  * What an answered line tells its pairs. UP: an order to move (all of a
  * line that names its far leaf, enough of an aggregate to make up the
@@ -1381,6 +1388,9 @@ static void line_orders(struct tita_ctl *c, uint16_t port, const struct tita_lea
 		key = line_key(c, pt, pr, spine);
 		if (!line_key_eq(&key, l))
 			continue;
+		/* The room kept lapses with the proposal. */
+		if (l->dir == TITA_LEAF_DOWN && !l->move_bps)
+			pr->move_cap_bps = 0;
 		if (l->dir == TITA_LEAF_UP && (seek || !l->move_bps)) {
 			bool was = pr->seek && now_ns < pr->seek_until_ns;
 
@@ -1396,7 +1406,6 @@ static void line_orders(struct tita_ctl *c, uint16_t port, const struct tita_lea
 			if (pr->path != PATH_KNOWN || pr->want_spine != TITA_SPINE_NONE)
 				continue;
 			pr->want_spine = l->move_to;
-			pr->move_unreserved = l->swap;
 			pr->want_probed = false;
 			pr->want_until_ns = now_ns + 4 * c->p.control_interval_ns;
 			/* It stops while it moves (ctl_fabric_cap): the leader
@@ -1409,6 +1418,7 @@ static void line_orders(struct tita_ctl *c, uint16_t port, const struct tita_lea
 			pr->move_mask = l->swap && l->room_mask ? l->room_mask : 1ull << l->move_to;
 			pr->move_swap = l->swap;
 			pr->move_until_ns = now_ns + c->p.control_interval_ns;
+			pr->move_cap_bps = move_cap_share(c, pr, l);
 			pr->grant_sent_ns = 0;
 			c->port_needs_alloc[port] = true;
 			c->alloc_due_ns = tita_min_u64(c->alloc_due_ns, now_ns);
@@ -1807,10 +1817,12 @@ void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita
 		pr->leaf_cap_until_ns = now_ns + c->p.grant_ttl_ns;
 	}
 	if (spine != pr->spine) {
-		bool kept = pr->move_asked && spine < TITA_SPINES_MAX && pr->move_mask >> spine & 1;
+		bool kept = pr->move_asked && spine < TITA_SPINES_MAX &&
+			    pr->move_mask >> spine & 1 && pr->move_cap_bps;
 
 		/* It moved: whatever we asked of it is done. Where our leader
-		 * kept room for it, it goes on at the cap it had; anywhere else
+		 * keeps room for it (the last answer still carried the share
+		 * kept), it goes on at that share at once; anywhere else
 		 * others may already have the downlink's caps, and it gets the
 		 * start rate until our leader has counted it there. The grant
 		 * goes now: its sender waits for one that knows the move. */
@@ -1824,7 +1836,15 @@ void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita
 			 * move there (the next step of the same chain). */
 			pr->came_from = pr->spine;
 			pr->came_ns = now_ns ? now_ns : 1;
+		} else if (kept && now_ns < pr->leaf_cap_until_ns) {
+			/* The share kept goes in this grant: the cap it had
+			 * where it came from was half a link when it left a
+			 * collision (its sender would wait a report and an
+			 * answer for the rest), or more than was kept when
+			 * the link has others (they would meet over it). */
+			set_cap(c, pr, pr->move_cap_bps, pr->leaf_cap_until_ns, now_ns);
 		}
+		pr->move_cap_bps = 0;
 		pr->spine = spine;
 		pr->move_asked = false;
 		pr->grant_sent_ns = 0;

@@ -209,10 +209,10 @@ struct pair {
 	uint64_t room_sent_mask;
 	bool src_seek;
 	uint64_t src_room_mask;
-	/* TX: the move under way goes where no receiving leaf kept room
-	 * (a swap, the first placement); once there, the pair keeps to
-	 * hold_cap_bps until a grant counts it on hold_spine. */
-	bool move_unreserved;
+	/* RX: its share of the downlink our leader keeps for it where it is
+	 * asked to move, which it is granted on arriving there (0: none
+	 * kept, or the proposal lapsed). */
+	uint64_t move_cap_bps;
 	/* RX: the spine it left when it last came in where no room was kept
 	 * for it, and when. */
 	uint16_t came_from;
@@ -224,6 +224,8 @@ struct pair {
 	 * (steered as a line of its own). */
 	uint64_t nic_share_bps;
 	bool big;
+	/* TX: after a move the pair keeps to hold_cap_bps until a grant
+	 * counts it on hold_spine. */
 	uint64_t hold_cap_bps;
 	bool leaf_capped; /* a leader's cap came once (not just the start's) */
 	bool want_probed; /* TX: a probe batch went out for want_spine */

@@ -68,6 +68,7 @@ struct line {
 	uint64_t born_ns; /* when the line first came: the youngest moves first */
 	uint64_t expires_ns;
 	uint64_t cap_bps;
+	uint64_t move_cap_bps; /* its share where an order in force moves it */
 	/* The leader's answer: traffic to move, and where (UP), or to have
 	 * moved by its senders (DOWN, move_to NONE). */
 	uint64_t order_bps;
@@ -434,6 +435,7 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 		uint64_t demand = tita_min_u64(ln->e.demand_bps, link_bps);
 
 		ln->cap_bps = 0;
+		ln->move_cap_bps = 0;
 		l->items[n_items++] =
 			(struct item){ l->order[k], ln->e.dir, ln->e.spine, false, demand };
 		/* A line on its way elsewhere keeps sending where it is until
@@ -479,9 +481,12 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 		avail = lk->capacity_bps;
 		tita_alloc_maxmin_by_group(l->alloc, last - first, avail, l->scratch);
 		for (uint32_t k = first; k < last; k++) {
-			if (!l->sorted_items[k].reserve)
-				l->lines[l->sorted_items[k].slot].cap_bps +=
-					l->alloc[k - first].alloc_bps;
+			struct line *ln = &l->lines[l->sorted_items[k].slot];
+
+			if (l->sorted_items[k].reserve)
+				ln->move_cap_bps += l->alloc[k - first].alloc_bps;
+			else
+				ln->cap_bps += l->alloc[k - first].alloc_bps;
 			lk->allocated_bps += l->alloc[k - first].alloc_bps;
 			lk->entries++;
 		}
@@ -499,10 +504,14 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 					tita_min_u64(link_bps, l->alloc[k - first].alloc_bps);
 			tita_alloc_maxmin_by_group(l->alloc, last - first,
 						   avail - lk->allocated_bps, l->scratch);
-			for (uint32_t k = first; k < last; k++)
-				if (!l->sorted_items[k].reserve)
-					l->lines[l->sorted_items[k].slot].cap_bps +=
-						l->alloc[k - first].alloc_bps;
+			for (uint32_t k = first; k < last; k++) {
+				struct line *ln = &l->lines[l->sorted_items[k].slot];
+
+				if (l->sorted_items[k].reserve)
+					ln->move_cap_bps += l->alloc[k - first].alloc_bps;
+				else
+					ln->cap_bps += l->alloc[k - first].alloc_bps;
+			}
 		}
 		first = last;
 	}
@@ -1030,6 +1039,12 @@ size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *m
 			out[n].move_bps = ln->order_bps;
 			out[n].move_to = ln->order_bps ? ln->order_to : TITA_SPINE_NONE;
 			out[n].swap = ln->order_bps && ln->order_swap;
+			/* DOWN: the share kept where it is asked to, which its
+			 * receiver grants as soon as it is there. */
+			out[n].move_cap_bps = ln->e.dir == TITA_LEAF_DOWN &&
+							      out[n].move_to != TITA_SPINE_NONE ?
+						      ln->move_cap_bps :
+						      0;
 			/* UP: where it would be better off (what its pairs
 			 * tell their receivers' leaves they can take). */
 			if (ln->e.dir == TITA_LEAF_UP)

@@ -460,6 +460,7 @@ static bool leaf_line_valid(const struct tita_leaf_entry *e)
 	       e->remote_leaf != TITA_LEAF_NONE && e->weight_milli >= 1 &&
 	       e->weight_milli <= TITA_WEIGHT_MAX && e->demand_bps <= TITA_RATE_MAX_BPS &&
 	       e->move_bps <= TITA_RATE_MAX_BPS && e->cap_bps <= TITA_RATE_MAX_BPS &&
+	       e->move_cap_bps <= TITA_RATE_MAX_BPS &&
 	       (e->move_to == TITA_SPINE_NONE || e->move_to < TITA_SPINES_MAX);
 }
 
@@ -689,6 +690,7 @@ static void leaf_line_to_wire(const struct tita_leaf_entry *e, Tita__Peer__LeafL
 	pl->room_mask = e->room_mask;
 	pl->cap_bps = (double)e->cap_bps;
 	pl->swap = e->swap;
+	pl->move_cap_bps = (double)e->move_cap_bps;
 }
 
 /* A leaf report or answer: the lines of one member, from start, as many as
@@ -1050,6 +1052,8 @@ static enum tita_wire_error check_leaf_line(const Tita__Peer__LeafLine *l)
 		err = check_rate(l->move_bps);
 	if (!err)
 		err = check_rate(l->cap_bps);
+	if (!err)
+		err = check_rate(l->move_cap_bps);
 	return err;
 }
 
@@ -1200,6 +1204,7 @@ static void leaf_line_from_wire(const Tita__Peer__LeafLine *pl, const struct tit
 		.room_mask = pl->room_mask,
 		.cap_bps = rate_from_wire(pl->cap_bps),
 		.swap = pl->swap,
+		.move_cap_bps = rate_from_wire(pl->move_cap_bps),
 	};
 }
 

@@ -92,6 +92,10 @@ struct tita_leaf_entry {
 	uint64_t room_mask;
 	bool swap;
 	uint64_t cap_bps; /* answer: what the entry may use until it expires */
+	/* Answer, DOWN with move_to: what the entry may use on that spine once
+	 * it is there (the room kept for it), which its receiver grants at
+	 * once rather than the cap it had where it was. 0: none kept. */
+	uint64_t move_cap_bps;
 };
 
 struct tita_leader_params {

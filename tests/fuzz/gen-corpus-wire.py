@@ -114,14 +114,15 @@ ANY_LEAF = 0xFFFFFFFE
 
 
 def leaf_line(direction=1, spine=3, remote=5, job=7, weight=None, demand=40e9, move=0.0,
-              move_to=None, room=0, cap=0.0, swap=0):
+              move_to=None, room=0, cap=0.0, swap=0, move_cap=0.0):
     e = f_varint(1, direction) + f_varint(2, spine) + f_varint(3, remote) + f_varint(4, job)
     if weight is not None:
         e += f_double(5, weight, keep_zero=True)
     e += f_double(6, demand) + f_double(7, move)
     if move_to is not None:
         e += f_varint(8, move_to, keep_zero=True)
-    return e + f_varint(9, room) + f_double(10, cap) + f_varint(11, swap)
+    return (e + f_varint(9, room) + f_double(10, cap) + f_varint(11, swap) +
+            f_double(12, move_cap))
 
 
 def leaf_report(lines, leaf=4, member=A):
@@ -194,7 +195,8 @@ def corpus():
                                              weight=2.0, demand=1e9),
                       leaf_line(spine=63, move=95e9, room=0xFFFF)])
     la = leaf_answer([leaf_line(cap=33e9, move=95e9, move_to=2, swap=1, room=0xC),
-                      leaf_line(direction=2, remote=ANY_LEAF, cap=1e9)])
+                      leaf_line(direction=2, remote=ANY_LEAF, cap=1e9),
+                      leaf_line(direction=2, cap=49e9, move=95e9, move_to=5, move_cap=98e9)])
     l64 = leaf_report([leaf_line(spine=j % 64, job=j) for j in range(64)], member=ip6(3))
 
     valid = {
@@ -284,6 +286,9 @@ def corpus():
         "leaf-demand-nan": leaf_report([leaf_line(demand=float("nan"))]),
         "leaf-move-negative": leaf_report([leaf_line(move=-1.0)]),
         "leaf-cap-too-high": leaf_answer([leaf_line(cap=3.3e12)]),
+        "leaf-move-cap-too-high": leaf_answer([leaf_line(direction=2, move=1e9, move_to=1,
+                                                         move_cap=3.3e12)]),
+        "leaf-move-cap-nan": leaf_answer([leaf_line(direction=2, move_cap=float("nan"))]),
         "leaf-answer-ttl-0": leaf_answer([leaf_line()], ttl=0),
         "leaf-answer-ttl-long": leaf_answer([leaf_line()], ttl=61_000_000_000),
     }

@@ -161,6 +161,51 @@ static void test_downlink_proposes_where_the_sender_can_go(void **state)
 	tita_leader_free(l);
 }
 
+/* A proposal carries the share kept for the line where it is asked to, so
+ * that its receiver grants that at once when it arrives: the whole of a free
+ * downlink, what it asks of one that a small line uses; none for a line
+ * that stays. */
+static void test_proposal_carries_the_share_kept(void **state)
+{
+	struct tita_leader *l = leader();
+	struct tita_leaf_entry a = line(1, TITA_LEAF_DOWN, 2, 3, 0, 95 * G);
+	struct tita_leaf_entry b = line(2, TITA_LEAF_DOWN, 2, 4, 0, 95 * G);
+	struct tita_leaf_entry c = line(3, TITA_LEAF_DOWN, 3, 5, 0, 95 * G);
+	struct tita_leaf_entry x, y;
+
+	(void)state;
+	b.room_mask = 1u << 3;
+	tita_leader_report(l, &a, 0);
+	tita_leader_report(l, &b, 0);
+	tita_leader_run(l, 1);
+	x = answer(l, 1, TITA_LEAF_DOWN, 2, 3, 0);
+	y = answer(l, 2, TITA_LEAF_DOWN, 2, 4, 0);
+	assert_int_equal(y.move_to, 3);
+	assert_near(y.move_cap_bps, 95 * G);
+	assert_int_equal(x.move_cap_bps, 0);
+	/* Until it has moved, it keeps its cap where it is. */
+	assert_near(y.cap_bps, 47500000000ull);
+	tita_leader_free(l);
+
+	/* Spine 3 carries a small line: the one asked there is kept what it
+	 * asks, and the two caps there add up to the link. */
+	l = leader();
+	a.room_mask = 0;
+	b.demand_bps = 80 * G;
+	c.demand_bps = 10 * G;
+	tita_leader_report(l, &c, 0);
+	tita_leader_report(l, &a, 0);
+	tita_leader_report(l, &b, 0);
+	tita_leader_run(l, 1);
+	y = answer(l, 2, TITA_LEAF_DOWN, 2, 4, 0);
+	x = answer(l, 3, TITA_LEAF_DOWN, 3, 5, 0);
+	assert_int_equal(y.move_to, 3);
+	assert_true(y.move_cap_bps >= 80 * G && y.move_cap_bps < 85 * G);
+	assert_true(x.cap_bps >= 10 * G);
+	assert_near(y.move_cap_bps + x.cap_bps, 95 * G);
+	tita_leader_free(l);
+}
+
 /* No sender can go anywhere that has room: after a while the oldest line
  * is asked anyway, to a free downlink, with a swap allowed at its
  * sender's leaf. */
@@ -636,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_shares_a_link_by_job_weight),
 		cmocka_unit_test(test_overloaded_uplink_seeks),
 		cmocka_unit_test(test_downlink_proposes_where_the_sender_can_go),
+		cmocka_unit_test(test_proposal_carries_the_share_kept),
 		cmocka_unit_test(test_downlink_asks_for_a_swap_after_a_while),
 		cmocka_unit_test(test_kept_downlink_is_not_shared_out),
 		cmocka_unit_test(test_refused_proposal_is_made_anew),

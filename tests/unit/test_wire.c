@@ -1683,6 +1683,7 @@ static struct tita_leaf_entry leaf_line_of(struct tita_addr member, uint32_t k)
 		.room_mask = k % 2 ? UINT64_MAX >> k % 64 : 0,
 		.swap = k % 3 == 1,
 		.cap_bps = k % 2 ? TITA_RATE_MAX_BPS - k : 0,
+		.move_cap_bps = k % 4 ? 0 : 49 * TITA_GBPS + k,
 	};
 }
 
@@ -1700,6 +1701,7 @@ static void assert_leaf_eq(const struct tita_leaf_entry *a, const struct tita_le
 	assert_int_equal(a->room_mask, b->room_mask);
 	assert_int_equal(a->swap, b->swap);
 	assert_int_equal(a->cap_bps, b->cap_bps);
+	assert_int_equal(a->move_cap_bps, b->move_cap_bps);
 }
 
 /* A report of 64 lines from an IPv6 member splits over datagrams; each
