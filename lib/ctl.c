@@ -425,6 +425,8 @@ void ctl_fill_entry(struct tita_ctl *c, struct out_entry *e, struct pair *pr, ui
 			.min_bps = job->min_bps,
 			.max_bps = job->max_bps,
 			.unsched_bytes = pr->unsched_announce_bytes,
+			/* The round zeroes a backlog it has read. */
+			.backlog_bytes = tita_max_u64(pr->backlog_bytes, pr->round_backlog_bytes),
 		};
 		pr->unsched_announce_bytes = 0;
 		ctl_fabric_fill_demand(c, pr, &e->demand, now_ns);

@@ -140,6 +140,9 @@ struct pair {
 	/* RX: the pair went idle (demand 0) and stays warm until expires_ns,
 	 * granted out of what active pairs leave, up to its last demand. */
 	uint64_t warm_demand_bps;
+	/* RX: the bytes its sender still had to send when it last said
+	 * (less what came since); 0 unknown. */
+	uint64_t left_bytes;
 	uint16_t hold_spine;
 
 	/* Measurements accumulated during the current round. */

@@ -97,6 +97,8 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 		if (!e->demand_bps) {
 			/* The sender went idle: free its share now, and keep what
 			 * active pairs leave for it while it is warm. */
+			if (pr)
+				pr->left_bytes = 0;
 			if (pr && c->p.warm_ttls > 0 && pr->demand_bps) {
 				pr->demand_bps = 0;
 				pr->expires_ns = now_ns + (uint64_t)(c->p.warm_ttls *
@@ -177,6 +179,8 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 			pr->demand_bps ? tita_max_u64(pr->warm_demand_bps, demand_bps) : demand_bps;
 		pr->demand_bps = demand_bps;
 		pr->weight_milli = e->weight_milli;
+		if (e->backlog_bytes)
+			pr->left_bytes = e->backlog_bytes;
 		pr->min_bps = ctl_clamp_rate(e->min_bps, c->ports[port].line_rate_bps);
 		pr->max_bps = ctl_clamp_rate(e->max_bps, c->ports[port].line_rate_bps);
 		pr->expires_ns = now_ns + c->p.grant_ttl_ns;
@@ -283,7 +287,30 @@ static void measure_ports(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns
 static bool same_inputs(const struct tita_alloc_entry *a, const struct tita_alloc_entry *b)
 {
 	return a->demand_bps == b->demand_bps && a->min_bps == b->min_bps &&
-	       a->max_bps == b->max_bps && a->weight == b->weight && a->group == b->group;
+	       a->max_bps == b->max_bps && a->weight == b->weight && a->group == b->group &&
+	       a->member_weight == b->member_weight;
+}
+
+/*
+ * A pair's weight among its job's pairs by what it has left to send: 2^k
+ * for a backlog that drains in srpt_ns / 2^k at line rate, from 1 (that
+ * long or more, or not known) up to srpt_max_weight. Beside a large flow a
+ * new message takes most of the downlink rather than its max-min half, so
+ * it ends sooner and the large flow loses little (SRPT); in whole powers of
+ * two, so that a draining backlog moves its grant a few times, not every
+ * round.
+ */
+static double srpt_weight(const struct tita_ctl *c, const struct pair *pr, const struct port *pt)
+{
+	double ref_bytes =
+		(double)c->p.srpt_ns * (double)pt->line_rate_bps / (8.0 * TITA_NSEC_PER_SEC);
+	double w = 1;
+
+	if (!pr->left_bytes || !c->p.srpt_ns)
+		return 1;
+	while (w * 2 <= c->p.srpt_max_weight && (double)pr->left_bytes * w * 2 <= ref_bytes)
+		w *= 2;
+	return w;
 }
 
 /* Max-min over a port's entries, or its last results when nothing that
@@ -406,7 +433,7 @@ static bool grant_moved(const struct tita_ctl *c, const struct pair *pr, uint64_
 /* Water-fill one port's downlink over the demands it holds, and queue the
  * grants that changed (or are due for a refresh). */
 static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool measured,
-			      uint32_t n_out)
+			      uint64_t round_ns, uint32_t n_out)
 {
 	struct port *pt = &c->ports[port];
 	double thr = c->p.rc_ce_threshold * 1e6;
@@ -427,6 +454,7 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 			.max_bps = pr->max_bps,
 			.weight = (double)pr->weight_milli / TITA_WEIGHT_ONE,
 			.group = ctl_job_group(pr, s),
+			.member_weight = srpt_weight(c, pr, pt),
 		};
 		any_job |= pr->job_id != TITA_JOB_DEFAULT;
 	}
@@ -462,8 +490,13 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 		granted += pr->granted_bps;
 		if (measured) {
 			const struct pair *src = pr->src_slot ? &c->pairs[pr->src_slot - 1] : NULL;
+			uint64_t came = (uint64_t)((double)(src ? src->measured_bps : 0) *
+						   (double)round_ns / (8.0 * TITA_NSEC_PER_SEC));
 
 			pr->measured_bps = src ? src->measured_bps : 0;
+			/* Once all it said has come, what is left is not known:
+			 * more came after (a pair of many messages). */
+			pr->left_bytes = pr->left_bytes > came ? pr->left_bytes - came : 0;
 			pr->sent_avg_bps =
 				pr->sent_avg_bps - pr->sent_avg_bps / 8 + pr->measured_bps / 8;
 			pr->ce_ppm = src ? src->ce_ppm : 0;
@@ -579,7 +612,7 @@ void ctl_receiver_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
 
 	measure_ports(c, now_ns, round_ns);
 	for (uint32_t port = 0; port < c->n_ports; port++)
-		n_out = allocate_port(c, (uint16_t)port, now_ns, true, n_out);
+		n_out = allocate_port(c, (uint16_t)port, now_ns, true, round_ns, n_out);
 	ctl_emit(c, TITA_MSG_GRANT, c->outgoing, n_out, now_ns);
 }
 
@@ -592,7 +625,7 @@ void ctl_early_allocation(struct tita_ctl *c, uint64_t now_ns)
 
 	for (uint32_t port = 0; port < c->n_ports; port++) {
 		if (c->port_needs_alloc[port])
-			n_out = allocate_port(c, (uint16_t)port, now_ns, false, n_out);
+			n_out = allocate_port(c, (uint16_t)port, now_ns, false, 0, n_out);
 		else if (c->ports[port].answers_due)
 			n_out = answer_port(c, (uint16_t)port, now_ns, n_out);
 		c->port_needs_alloc[port] = false;

@@ -83,6 +83,15 @@ struct tita_ctl_params {
 	 * (so that an incast's demands share one allocation); 0: at the next
 	 * tita_ctl_advance(), for a caller that reads its sockets in batches. */
 	double alloc_batch_frac;
+	/* Among the pairs of one job at a receiver, a pair whose remaining
+	 * bytes (its sender's backlog) would take less than srpt_ns at the
+	 * downlink's line rate weighs twice as much for each halving of
+	 * them, up to srpt_max_weight times: the shortest go first, as in
+	 * SRPT, and the longest keep at least 1 / srpt_max_weight of a
+	 * short one's share. srpt_ns 0 (or srpt_max_weight 1): plain
+	 * max-min. */
+	uint64_t srpt_ns;
+	double srpt_max_weight;
 	/* A pair using more than probe_threshold of its rate (or with a backlog)
 	 * asks for probe_gain times its rate, up to line rate. */
 	double probe_threshold;
@@ -170,7 +179,7 @@ struct tita_param {
 };
 
 /* The table's size: one entry per field of struct tita_ctl_params. */
-#define TITA_CTL_N_PARAMS 40
+#define TITA_CTL_N_PARAMS 42
 
 /* The table, in the order of struct tita_ctl_params; *ret_n entries
  * (TITA_CTL_N_PARAMS). */
@@ -324,6 +333,9 @@ struct tita_demand_entry {
 	 * granted (with the first demand after they went; 0 otherwise), at
 	 * most TITA_UNSCHED_MAX_BYTES. */
 	uint64_t unsched_bytes;
+	/* The bytes the pair has still to send, as its sender last saw them
+	 * (0: unknown): the receiver prefers the pairs with the fewest. */
+	uint64_t backlog_bytes;
 };
 
 /* Receiver → sender: the rate a pair may use until ttl_ns from receipt, and
