@@ -179,8 +179,8 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 			pr->demand_bps ? tita_max_u64(pr->warm_demand_bps, demand_bps) : demand_bps;
 		pr->demand_bps = demand_bps;
 		pr->weight_milli = e->weight_milli;
-		if (e->backlog_bytes)
-			pr->left_bytes = e->backlog_bytes;
+		if (e->left_bytes)
+			pr->left_bytes = e->left_bytes;
 		pr->min_bps = ctl_clamp_rate(e->min_bps, c->ports[port].line_rate_bps);
 		pr->max_bps = ctl_clamp_rate(e->max_bps, c->ports[port].line_rate_bps);
 		pr->expires_ns = now_ns + c->p.grant_ttl_ns;
@@ -292,18 +292,21 @@ static bool same_inputs(const struct tita_alloc_entry *a, const struct tita_allo
 }
 
 /*
- * A pair's weight among its job's pairs by what it has left to send: 2^k
- * for a backlog that drains in srpt_ns / 2^k at line rate, from 1 (that
- * long or more, or not known) up to srpt_max_weight. Beside a large flow a
- * new message takes most of the downlink rather than its max-min half, so
- * it ends sooner and the large flow loses little (SRPT); in whole powers of
- * two, so that a draining backlog moves its grant a few times, not every
- * round.
+ * A pair's weight among its job's pairs by the size of the message it is
+ * ranked by (DemandEntry.left_bytes, design.md "Short messages first"):
+ * 2^k for one 2^k times smaller than both srpt_ns at line rate and the
+ * largest that the port's active pairs carry, from 1 (as large, or not
+ * known) up to srpt_max_weight. Beside a large flow a new message takes
+ * most of the downlink rather than its max-min half, so it ends sooner and
+ * the large flow loses little (SRPT); pairs of equal messages (a
+ * collective, an incast) weigh alike whatever the size.
  */
-static double srpt_weight(const struct tita_ctl *c, const struct pair *pr, const struct port *pt)
+static double srpt_weight(const struct tita_ctl *c, const struct pair *pr, const struct port *pt,
+			  uint64_t most_left_bytes)
 {
 	double ref_bytes =
-		(double)c->p.srpt_ns * (double)pt->line_rate_bps / (8.0 * TITA_NSEC_PER_SEC);
+		fmin((double)c->p.srpt_ns * (double)pt->line_rate_bps / (8.0 * TITA_NSEC_PER_SEC),
+		     (double)most_left_bytes);
 	double w = 1;
 
 	if (!pr->left_bytes || !c->p.srpt_ns)
@@ -433,12 +436,13 @@ static bool grant_moved(const struct tita_ctl *c, const struct pair *pr, uint64_
 /* Water-fill one port's downlink over the demands it holds, and queue the
  * grants that changed (or are due for a refresh). */
 static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool measured,
-			      uint64_t round_ns, uint32_t n_out)
+			      uint32_t n_out)
 {
 	struct port *pt = &c->ports[port];
 	double thr = c->p.rc_ce_threshold * 1e6;
 	uint64_t granted = 0, in_force = 0, noise_bps;
 	uint32_t n = 0, n_deferred = 0;
+	uint64_t most_left = 0;
 	bool any_job = false;
 
 	c->stats.allocations++;
@@ -454,10 +458,13 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 			.max_bps = pr->max_bps,
 			.weight = (double)pr->weight_milli / TITA_WEIGHT_ONE,
 			.group = ctl_job_group(pr, s),
-			.member_weight = srpt_weight(c, pr, pt),
 		};
 		any_job |= pr->job_id != TITA_JOB_DEFAULT;
+		if (pr->demand_bps)
+			most_left = tita_max_u64(most_left, pr->left_bytes);
 	}
+	for (uint32_t k = 0; k < n; k++)
+		c->entries[k].member_weight = srpt_weight(c, &c->pairs[c->order[k]], pt, most_left);
 	/* Pairs of no job are each a group of their own, which is plain
 	 * max-min over the pairs: one group says so without sorting them
 	 * into groups at every allocation. */
@@ -490,13 +497,8 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 		granted += pr->granted_bps;
 		if (measured) {
 			const struct pair *src = pr->src_slot ? &c->pairs[pr->src_slot - 1] : NULL;
-			uint64_t came = (uint64_t)((double)(src ? src->measured_bps : 0) *
-						   (double)round_ns / (8.0 * TITA_NSEC_PER_SEC));
 
 			pr->measured_bps = src ? src->measured_bps : 0;
-			/* Once all it said has come, what is left is not known:
-			 * more came after (a pair of many messages). */
-			pr->left_bytes = pr->left_bytes > came ? pr->left_bytes - came : 0;
 			pr->sent_avg_bps =
 				pr->sent_avg_bps - pr->sent_avg_bps / 8 + pr->measured_bps / 8;
 			pr->ce_ppm = src ? src->ce_ppm : 0;
@@ -612,7 +614,7 @@ void ctl_receiver_round(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns)
 
 	measure_ports(c, now_ns, round_ns);
 	for (uint32_t port = 0; port < c->n_ports; port++)
-		n_out = allocate_port(c, (uint16_t)port, now_ns, true, round_ns, n_out);
+		n_out = allocate_port(c, (uint16_t)port, now_ns, true, n_out);
 	ctl_emit(c, TITA_MSG_GRANT, c->outgoing, n_out, now_ns);
 }
 
@@ -625,7 +627,7 @@ void ctl_early_allocation(struct tita_ctl *c, uint64_t now_ns)
 
 	for (uint32_t port = 0; port < c->n_ports; port++) {
 		if (c->port_needs_alloc[port])
-			n_out = allocate_port(c, (uint16_t)port, now_ns, false, 0, n_out);
+			n_out = allocate_port(c, (uint16_t)port, now_ns, false, n_out);
 		else if (c->ports[port].answers_due)
 			n_out = answer_port(c, (uint16_t)port, now_ns, n_out);
 		c->port_needs_alloc[port] = false;

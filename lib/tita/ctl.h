@@ -333,9 +333,10 @@ struct tita_demand_entry {
 	 * granted (with the first demand after they went; 0 otherwise), at
 	 * most TITA_UNSCHED_MAX_BYTES. */
 	uint64_t unsched_bytes;
-	/* The bytes the pair has still to send, as its sender last saw them
-	 * (0: unknown): the receiver prefers the pairs with the fewest. */
-	uint64_t backlog_bytes;
+	/* What the pair has left of its shortest message as its sender knows
+	 * it: its backlog, or less when a message came behind others (0: not
+	 * known). A receiver may prefer the pairs with the fewest (srpt_ns). */
+	uint64_t left_bytes;
 };
 
 /* Receiver → sender: the rate a pair may use until ttl_ns from receipt, and
