@@ -83,13 +83,12 @@ struct tita_ctl_params {
 	 * (so that an incast's demands share one allocation); 0: at the next
 	 * tita_ctl_advance(), for a caller that reads its sockets in batches. */
 	double alloc_batch_frac;
-	/* Among the pairs of one job at a receiver, a pair whose remaining
-	 * bytes (its sender's backlog) would take less than srpt_ns at the
-	 * downlink's line rate weighs twice as much for each halving of
-	 * them, up to srpt_max_weight times: the shortest go first, as in
-	 * SRPT, and the longest keep at least 1 / srpt_max_weight of a
-	 * short one's share. srpt_ns 0 (or srpt_max_weight 1): plain
-	 * max-min. */
+	/* Among the pairs of one job at a receiver, a pair ranked by a message
+	 * 2^k times smaller than both srpt_ns at the downlink's line rate and
+	 * the largest the port's active pairs carry weighs 2^k times as much,
+	 * up to srpt_max_weight: short messages first, and the longest keep
+	 * 1 / srpt_max_weight of a short one's share. 0 (the default): plain
+	 * max-min, and senders do not say their messages' sizes. */
 	uint64_t srpt_ns;
 	double srpt_max_weight;
 	/* A pair using more than probe_threshold of its rate (or with a backlog)
@@ -333,9 +332,9 @@ struct tita_demand_entry {
 	 * granted (with the first demand after they went; 0 otherwise), at
 	 * most TITA_UNSCHED_MAX_BYTES. */
 	uint64_t unsched_bytes;
-	/* What the pair has left of its shortest message as its sender knows
-	 * it: its backlog, or less when a message came behind others (0: not
-	 * known). A receiver may prefer the pairs with the fewest (srpt_ns). */
+	/* The size of the message the pair is ranked by (srpt_ns): the one it
+	 * started with, or a shorter one posted behind it; 0: not said (or
+	 * unchanged since the pair's last demand). */
 	uint64_t left_bytes;
 };
 
