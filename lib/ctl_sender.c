@@ -267,9 +267,9 @@ static void pair_done(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
  * The size of the message a pair is ranked by at its receiver (srpt_ns):
  * a message's whole size, not what is left of it as it goes, so that the
  * equal messages of a collective rank alike to the end. A message posted
- * on a pair that is already sending (the backlog grew: what it sent is
- * counted in frames, the backlog in bytes posted, so a backlog that shrank
- * by less than the pair sent is no message) shares the pair's bytes with
+ * on a pair that is already sending (its backlog shrank by less than the
+ * pair sent, less an eighth: what it sent is counted in frames, headers
+ * and all, the backlog in bytes posted) shares the pair's bytes with
  * the others and ends with the pair's shortest: a shorter one ranks the
  * pair, and its receiver hears of it now. Once the pair has sent as much
  * as that message, it ranks by its backlog again.
@@ -287,7 +287,7 @@ static void note_message(struct tita_ctl *c, struct pair *pr, const struct tita_
 		return;
 	}
 	pr->msg_left_bytes = had > s->tx_bytes ? had - s->tx_bytes : 0;
-	if (before && s->backlog_bytes > before) {
+	if (before && s->backlog_bytes + s->tx_bytes - s->tx_bytes / 8 > before) {
 		uint64_t posted = s->backlog_bytes + s->tx_bytes - before;
 
 		if (!pr->rank_bytes || posted < pr->rank_bytes) {
