@@ -250,14 +250,26 @@ static bool weight_ok(double weight)
 	return weight > 0 && isfinite(weight);
 }
 
+static bool entry_ok(const struct tita_alloc_entry *e)
+{
+	return weight_ok(e->weight) && (e->member_weight == 0 || weight_ok(e->member_weight));
+}
+
+/* An entry's weight among the entries of its group. */
+static double share_weight(const struct tita_alloc_entry *e, bool members)
+{
+	return members && e->member_weight > 0 ? e->weight * e->member_weight : e->weight;
+}
+
 /* What an entry could use: its demand, or its cap when that is lower. */
 static uint64_t entry_ceil_bps(const struct tita_alloc_entry *e)
 {
 	return e->max_bps && e->max_bps < e->demand_bps ? e->max_bps : e->demand_bps;
 }
 
-double tita_alloc_maxmin(struct tita_alloc_entry *e, size_t n, uint64_t capacity_bps,
-			 struct tita_alloc_scratch *s)
+/* Water-filling by weight, or (members) by weight x member weight. */
+static double maxmin(struct tita_alloc_entry *e, size_t n, uint64_t capacity_bps,
+		     struct tita_alloc_scratch *s, bool members)
 {
 	double *lo = s->lo, *hi = s->hi;
 	double sum_lo = 0, sum_hi = 0, cap = (double)capacity_bps;
@@ -268,7 +280,7 @@ double tita_alloc_maxmin(struct tita_alloc_entry *e, size_t n, uint64_t capacity
 	for (size_t i = 0; i < n; i++) {
 		uint64_t ceil_bps = entry_ceil_bps(&e[i]);
 
-		if (!weight_ok(e[i].weight))
+		if (!entry_ok(&e[i]))
 			return -EINVAL;
 		hi[i] = (double)ceil_bps;
 		lo[i] = (double)tita_min_u64(e[i].min_bps, ceil_bps);
@@ -292,9 +304,11 @@ double tita_alloc_maxmin(struct tita_alloc_entry *e, size_t n, uint64_t capacity
 	}
 
 	for (size_t i = 0; i < n; i++) {
-		s->keys[i] = double_key(lo[i] / e[i].weight);
+		double w = share_weight(&e[i], members);
+
+		s->keys[i] = double_key(lo[i] / w);
 		s->refs[i] = (uint32_t)i << 1;
-		s->keys[n + i] = double_key(hi[i] / e[i].weight);
+		s->keys[n + i] = double_key(hi[i] / w);
 		s->refs[n + i] = (uint32_t)i << 1 | 1;
 	}
 	radix_sort(s, 2 * n);
@@ -314,10 +328,10 @@ double tita_alloc_maxmin(struct tita_alloc_entry *e, size_t n, uint64_t capacity
 		if (w_linear > 0 && s_const + w_linear * at >= cap)
 			break;
 		if (s->refs[k] & 1) {
-			w_linear -= e[i].weight;
+			w_linear -= share_weight(&e[i], members);
 			s_const += hi[i];
 		} else {
-			w_linear += e[i].weight;
+			w_linear += share_weight(&e[i], members);
 			s_const -= lo[i];
 		}
 		level = at;
@@ -327,12 +341,18 @@ double tita_alloc_maxmin(struct tita_alloc_entry *e, size_t n, uint64_t capacity
 
 	/* Reuse lo as the output vector. */
 	for (size_t i = 0; i < n; i++) {
-		double x = level * e[i].weight;
+		double x = level * share_weight(&e[i], members);
 
 		lo[i] = x < lo[i] ? lo[i] : x > hi[i] ? hi[i] : x;
 	}
 	finish(e, n, capacity_bps, lo);
 	return level;
+}
+
+double tita_alloc_maxmin(struct tita_alloc_entry *e, size_t n, uint64_t capacity_bps,
+			 struct tita_alloc_scratch *s)
+{
+	return maxmin(e, n, capacity_bps, s, true);
 }
 
 static uint64_t sat_add(uint64_t a, uint64_t b)
@@ -352,12 +372,12 @@ double tita_alloc_maxmin_by_group(struct tita_alloc_entry *e, size_t n, uint64_t
 	if (n > s->max_entries)
 		return -E2BIG;
 	for (size_t i = 0; i < n; i++) {
-		if (!weight_ok(e[i].weight))
+		if (!entry_ok(&e[i]))
 			return -EINVAL;
 		mixed |= e[i].group != e[0].group;
 	}
 	if (!mixed)
-		return tita_alloc_maxmin(e, n, capacity_bps, s);
+		return maxmin(e, n, capacity_bps, s, true);
 	/* The same stable radix sort as the breakpoints, on the group keys:
 	 * traffic of no job makes every pair a group, and a receiver may
 	 * hold tens of thousands of them. The sorted indices are kept apart,
@@ -385,8 +405,8 @@ double tita_alloc_maxmin_by_group(struct tita_alloc_entry *e, size_t n, uint64_t
 		}
 	}
 	if (n_groups == n)
-		return tita_alloc_maxmin(e, n, capacity_bps, s);
-	level = tita_alloc_maxmin(g, n_groups, capacity_bps, s);
+		return maxmin(e, n, capacity_bps, s, false);
+	level = maxmin(g, n_groups, capacity_bps, s, false);
 	if (level < 0)
 		return level;
 	for (size_t j = 0, k = 0; j < n_groups; j++) {
@@ -394,7 +414,7 @@ double tita_alloc_maxmin_by_group(struct tita_alloc_entry *e, size_t n, uint64_t
 
 		for (; k < n && e[idx[k]].group == g[j].group; k++)
 			m[len++] = e[idx[k]];
-		tita_alloc_maxmin(m, len, g[j].alloc_bps, s);
+		maxmin(m, len, g[j].alloc_bps, s, true);
 		for (size_t i = 0; i < len; i++)
 			e[idx[start + i]].alloc_bps = m[i].alloc_bps;
 	}

@@ -140,6 +140,9 @@ struct pair {
 	/* RX: the pair went idle (demand 0) and stays warm until expires_ns,
 	 * granted out of what active pairs leave, up to its last demand. */
 	uint64_t warm_demand_bps;
+	/* RX: the bytes its sender still had to send when it last said
+	 * (less what came since); 0 unknown. */
+	uint64_t left_bytes;
 	uint16_t hold_spine;
 
 	/* Measurements accumulated during the current round. */
@@ -157,6 +160,11 @@ struct pair {
 	/* The backlog its last round read (backlog_bytes is then zeroed):
 	 * what the fabric's passes after the round judge it by. */
 	uint64_t round_backlog_bytes;
+	/* TX: the backlog of the last sample (kept over rounds); the size of
+	 * the message the pair is ranked by at its receiver (srpt_ns), what is
+	 * left of it when it came behind others (counted down by all the pair
+	 * sends; 0: none), and the size its last demand said. */
+	uint64_t sample_backlog_bytes, rank_bytes, msg_left_bytes, left_reported_bytes;
 	uint64_t demand_reported_bps, demand_sent_ns;
 	uint64_t grant_bps;
 	uint64_t rate_bps, programmed_bps;

@@ -97,6 +97,8 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 		if (!e->demand_bps) {
 			/* The sender went idle: free its share now, and keep what
 			 * active pairs leave for it while it is warm. */
+			if (pr)
+				pr->left_bytes = 0;
 			if (pr && c->p.warm_ttls > 0 && pr->demand_bps) {
 				pr->demand_bps = 0;
 				pr->expires_ns = now_ns + (uint64_t)(c->p.warm_ttls *
@@ -177,6 +179,8 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 			pr->demand_bps ? tita_max_u64(pr->warm_demand_bps, demand_bps) : demand_bps;
 		pr->demand_bps = demand_bps;
 		pr->weight_milli = e->weight_milli;
+		if (e->left_bytes)
+			pr->left_bytes = e->left_bytes;
 		pr->min_bps = ctl_clamp_rate(e->min_bps, c->ports[port].line_rate_bps);
 		pr->max_bps = ctl_clamp_rate(e->max_bps, c->ports[port].line_rate_bps);
 		pr->expires_ns = now_ns + c->p.grant_ttl_ns;
@@ -283,7 +287,33 @@ static void measure_ports(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns
 static bool same_inputs(const struct tita_alloc_entry *a, const struct tita_alloc_entry *b)
 {
 	return a->demand_bps == b->demand_bps && a->min_bps == b->min_bps &&
-	       a->max_bps == b->max_bps && a->weight == b->weight && a->group == b->group;
+	       a->max_bps == b->max_bps && a->weight == b->weight && a->group == b->group &&
+	       a->member_weight == b->member_weight;
+}
+
+/*
+ * A pair's weight among its job's pairs by the size of the message it is
+ * ranked by (DemandEntry.left_bytes, design.md "Short messages first"):
+ * 2^k for one 2^k times smaller than both srpt_ns at line rate and the
+ * largest that the port's active pairs carry, from 1 (as large, or not
+ * known) up to srpt_max_weight. Beside a large flow a new message takes
+ * most of the downlink rather than its max-min half, so it ends sooner and
+ * the large flow loses little (SRPT); pairs of equal messages (a
+ * collective, an incast) weigh alike whatever the size.
+ */
+static double srpt_weight(const struct tita_ctl *c, const struct pair *pr, const struct port *pt,
+			  uint64_t most_left_bytes)
+{
+	double ref_bytes =
+		fmin((double)c->p.srpt_ns * (double)pt->line_rate_bps / (8.0 * TITA_NSEC_PER_SEC),
+		     (double)most_left_bytes);
+	double w = 1;
+
+	if (!pr->left_bytes || !c->p.srpt_ns)
+		return 1;
+	while (w * 2 <= c->p.srpt_max_weight && (double)pr->left_bytes * w * 2 <= ref_bytes)
+		w *= 2;
+	return w;
 }
 
 /* Max-min over a port's entries, or its last results when nothing that
@@ -417,6 +447,7 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 	double thr = c->p.rc_ce_threshold * 1e6;
 	uint64_t granted = 0, in_force = 0, noise_bps;
 	uint32_t n = 0, n_deferred = 0;
+	uint64_t most_left = 0;
 	bool any_job = false;
 
 	c->stats.allocations++;
@@ -434,7 +465,11 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 			.group = ctl_job_group(pr, s),
 		};
 		any_job |= pr->job_id != TITA_JOB_DEFAULT;
+		if (pr->demand_bps)
+			most_left = tita_max_u64(most_left, pr->left_bytes);
 	}
+	for (uint32_t k = 0; k < n; k++)
+		c->entries[k].member_weight = srpt_weight(c, &c->pairs[c->order[k]], pt, most_left);
 	/* Pairs of no job are each a group of their own, which is plain
 	 * max-min over the pairs: one group says so without sorting them
 	 * into groups at every allocation. */

@@ -263,10 +263,49 @@ static void pair_done(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 		ctl_send_demand_now(c, pr, now_ns);
 }
 
+/*
+ * The size of the message a pair is ranked by at its receiver (srpt_ns):
+ * a message's whole size, not what is left of it as it goes, so that the
+ * equal messages of a collective rank alike to the end. A message posted
+ * on a pair that is already sending (its backlog shrank by less than the
+ * pair sent, less an eighth: what it sent is counted in frames, headers
+ * and all, the backlog in bytes posted) shares the pair's bytes with
+ * the others and ends with the pair's shortest: a shorter one ranks the
+ * pair, and its receiver hears of it now. Once the pair has sent as much
+ * as that message, it ranks by its backlog again.
+ */
+static void note_message(struct tita_ctl *c, struct pair *pr, const struct tita_tx_sample *s,
+			 bool starts, uint64_t now_ns)
+{
+	uint64_t before = pr->sample_backlog_bytes, had = pr->msg_left_bytes;
+	bool sent_it = false;
+
+	pr->sample_backlog_bytes = s->backlog_bytes;
+	if (starts) {
+		pr->rank_bytes = s->tx_bytes + s->backlog_bytes;
+		pr->msg_left_bytes = 0;
+		return;
+	}
+	pr->msg_left_bytes = had > s->tx_bytes ? had - s->tx_bytes : 0;
+	if (before && s->backlog_bytes + s->tx_bytes - s->tx_bytes / 8 > before) {
+		uint64_t posted = s->backlog_bytes + s->tx_bytes - before;
+
+		if (!pr->rank_bytes || posted < pr->rank_bytes) {
+			pr->rank_bytes = pr->msg_left_bytes = posted;
+			sent_it = pr->left_reported_bytes > 2 * posted;
+		}
+	} else if (had && !pr->msg_left_bytes) {
+		pr->rank_bytes = s->backlog_bytes;
+		sent_it = pr->rank_bytes > 2 * pr->left_reported_bytes;
+	}
+	if (sent_it && c->p.srpt_ns && pr->demand_reported_bps && !pr->unsched_defer)
+		ctl_send_demand_now(c, pr, now_ns);
+}
+
 int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint64_t now_ns)
 {
 	int port = ctl_sample_port(c, &s->local, s->interval_ns);
-	bool is_new = false, ask_now = false;
+	bool is_new = false, ask_now = false, restarts = false;
 	struct pair *pr;
 
 	if (port < 0)
@@ -290,6 +329,7 @@ int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint6
 	} else if ((pr->idle_rounds && (s->tx_bytes || s->backlog_bytes)) ||
 		   (pr->done && s->backlog_bytes)) {
 		ask_now = ctl_unsched_message(c, pr, s->tx_bytes + s->backlog_bytes, now_ns);
+		restarts = true;
 	} else {
 		if (s->backlog_bytes)
 			pr->done = false;
@@ -303,6 +343,7 @@ int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint6
 	if (s->cnp_packets)
 		ctl_fabric_marked(c, pr, now_ns);
 	pr->backlog_bytes = s->backlog_bytes;
+	note_message(c, pr, s, is_new || restarts, now_ns);
 	/* A quarter more for a report that comes a little late. */
 	pr->sample_until_ns = now_ns + s->interval_ns + s->interval_ns / 4;
 	if (s->tx_bytes || s->backlog_bytes)

@@ -644,6 +644,7 @@ static size_t write_demand(const struct tita_demand_entry *e, uint8_t *out)
 	p = put_uint(p, 9, e->room_mask);
 	p = put_uint(p, 10, e->seek);
 	p = put_uint(p, 11, e->unsched_bytes);
+	p = put_uint(p, 12, e->left_bytes);
 	return (size_t)(p - out);
 }
 
@@ -1160,6 +1161,7 @@ static void demand_from_wire(const Tita__Peer__DemandEntry *pe, struct tita_dema
 	e->room_mask = pe->room_mask;
 	e->seek = pe->seek;
 	e->unsched_bytes = pe->unsched_bytes;
+	e->left_bytes = pe->left_bytes;
 }
 
 static void grant_from_wire(const Tita__Peer__GrantEntry *pe, struct tita_grant_entry *e)
@@ -1293,6 +1295,7 @@ static const struct fast_field demand_fields[FAST_FIELDS] = {
 	[9] = { FK_U64, DF(room_mask), 0 },
 	[10] = { FK_BOOL, DF(seek), 0 },
 	[11] = { FK_U64, DF(unsched_bytes), 0 },
+	[12] = { FK_U64, DF(left_bytes), 0 },
 };
 
 static const struct fast_field grant_fields[FAST_FIELDS] = {

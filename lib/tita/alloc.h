@@ -21,6 +21,11 @@ struct tita_alloc_entry {
 	uint64_t max_bps; /* never more than this (0 means no cap) */
 	double weight; /* > 0; the share grows in proportion */
 	uint64_t group; /* tita_alloc_maxmin_by_group() only: who shares a weight */
+	/* Multiplies weight between the entries of one group only (0 means 1):
+	 * a group's weight among the groups is its entries' mean weight
+	 * whatever their member weights, so a job keeps its share. In
+	 * tita_alloc_maxmin() every entry is of one group. */
+	double member_weight;
 	uint64_t alloc_bps; /* out */
 };
 
@@ -47,8 +52,8 @@ double tita_alloc_maxmin(struct tita_alloc_entry *entries, size_t n, uint64_t ca
  * ceilings, its floor their summed floors), then each group's allocation is
  * water-filled over its own entries. A job with eight senders gets the share
  * of one, not eight. When every entry is its own group, or all share one,
- * this is exactly tita_alloc_maxmin(). Same returns; the level is the
- * groups'.
+ * this is exactly tita_alloc_maxmin() (member weights count only when all
+ * share one group). Same returns; the level is the groups'.
  */
 double tita_alloc_maxmin_by_group(struct tita_alloc_entry *entries, size_t n, uint64_t capacity_bps,
 				  struct tita_alloc_scratch *scratch);

@@ -83,6 +83,14 @@ struct tita_ctl_params {
 	 * (so that an incast's demands share one allocation); 0: at the next
 	 * tita_ctl_advance(), for a caller that reads its sockets in batches. */
 	double alloc_batch_frac;
+	/* Among the pairs of one job at a receiver, a pair ranked by a message
+	 * 2^k times smaller than both srpt_ns at the downlink's line rate and
+	 * the largest the port's active pairs carry weighs 2^k times as much,
+	 * up to srpt_max_weight: short messages first, and the longest keep
+	 * 1 / srpt_max_weight of a short one's share. 0 (the default): plain
+	 * max-min, and senders do not say their messages' sizes. */
+	uint64_t srpt_ns;
+	double srpt_max_weight;
 	/* A pair using more than probe_threshold of its rate (or with a backlog)
 	 * asks for probe_gain times its rate, up to line rate. */
 	double probe_threshold;
@@ -170,7 +178,7 @@ struct tita_param {
 };
 
 /* The table's size: one entry per field of struct tita_ctl_params. */
-#define TITA_CTL_N_PARAMS 40
+#define TITA_CTL_N_PARAMS 42
 
 /* The table, in the order of struct tita_ctl_params; *ret_n entries
  * (TITA_CTL_N_PARAMS). */
@@ -324,6 +332,10 @@ struct tita_demand_entry {
 	 * granted (with the first demand after they went; 0 otherwise), at
 	 * most TITA_UNSCHED_MAX_BYTES. */
 	uint64_t unsched_bytes;
+	/* The size of the message the pair is ranked by (srpt_ns): the one it
+	 * started with, or a shorter one posted behind it; 0: not said (or
+	 * unchanged since the pair's last demand). */
+	uint64_t left_bytes;
 };
 
 /* Receiver → sender: the rate a pair may use until ttl_ns from receipt, and

@@ -460,6 +460,42 @@ static void test_groups_of_one_are_flat(void **state)
 	tita_alloc_scratch_free(s);
 }
 
+/* Member weights split a group's share among its entries and leave the
+ * groups' shares alone; across groups of one entry they count for nothing. */
+static void test_member_weights_stay_in_their_group(void **state)
+{
+	struct tita_alloc_scratch *s = tita_alloc_scratch_new(8);
+	struct tita_alloc_entry e[3] = {
+		{ .demand_bps = 100 * TITA_GBPS, .weight = 1, .group = 1, .member_weight = 4 },
+		{ .demand_bps = 100 * TITA_GBPS, .weight = 1, .group = 1, .member_weight = 1 },
+		{ .demand_bps = 100 * TITA_GBPS, .weight = 1, .group = 2, .member_weight = 1 },
+	};
+
+	assert_true(tita_alloc_maxmin_by_group(e, 3, 100 * TITA_GBPS, s) >= 0);
+	assert_int_equal(e[2].alloc_bps, 50 * TITA_GBPS);
+	assert_true(llabs((long long)e[0].alloc_bps - (long long)(40 * TITA_GBPS)) <= 1);
+	assert_true(llabs((long long)e[1].alloc_bps - (long long)(10 * TITA_GBPS)) <= 1);
+
+	/* One group: plain max-min by weight x member weight. */
+	e[2].group = 1;
+	e[2].member_weight = 0; /* 0 means 1 */
+	assert_true(tita_alloc_maxmin_by_group(e, 3, 60 * TITA_GBPS, s) >= 0);
+	assert_true(llabs((long long)e[0].alloc_bps - (long long)(40 * TITA_GBPS)) <= 1);
+	assert_true(llabs((long long)e[2].alloc_bps - (long long)(10 * TITA_GBPS)) <= 1);
+
+	/* Every entry its own group: member weights do not count. */
+	e[1].group = 3;
+	e[2].group = 2;
+	assert_true(tita_alloc_maxmin_by_group(e, 3, 90 * TITA_GBPS, s) >= 0);
+	for (int i = 0; i < 3; i++)
+		assert_true(llabs((long long)e[i].alloc_bps - (long long)(30 * TITA_GBPS)) <= 1);
+
+	e[1].member_weight = -1;
+	assert_true(tita_alloc_maxmin_by_group(e, 3, 10, s) == -EINVAL);
+	assert_true(tita_alloc_maxmin(e, 3, 10, s) == -EINVAL);
+	tita_alloc_scratch_free(s);
+}
+
 int main(void)
 {
 	const char *env = getenv("TITA_TEST_SEED");
@@ -473,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_groups_random_instances),
 		cmocka_unit_test(test_groups_of_one_are_flat),
 		cmocka_unit_test(test_few_distinct_rates),
+		cmocka_unit_test(test_member_weights_stay_in_their_group),
 	};
 
 	seed = env ? strtoull(env, NULL, 0) : 20261127;

@@ -1724,6 +1724,94 @@ static void test_allocation_follows_inputs(void **state)
 	tita_ctl_free(c);
 }
 
+static void demand_left(struct tita_ctl *c, uint32_t sender, uint32_t job_id, uint64_t left_bytes,
+			uint64_t now)
+{
+	struct tita_msg m = { .kind = TITA_MSG_DEMAND, .n_entries = 1 };
+
+	m.peer = tita_addr_from_host_id(sender);
+	m.demand[0] = (struct tita_demand_entry){ .sender = m.peer,
+						  .receiver = tita_addr_from_host_id(1),
+						  .job_id = job_id,
+						  .weight_milli = TITA_WEIGHT_ONE,
+						  .demand_bps = LINE_BPS,
+						  .left_bytes = left_bytes };
+	assert_int_equal(tita_ctl_on_msg(c, &m, now), 1);
+}
+
+static void expect_grant(struct tita_ctl *c, uint32_t sender, double frac, const char *what)
+{
+	uint64_t want = (uint64_t)(frac * 0.95 * LINE_BPS);
+
+	if (llabs((long long)grant_of(c, sender) - (long long)want) >= 1000000)
+		fail_msg("%s: host %u granted %llu, want %llu", what, sender,
+			 (unsigned long long)grant_of(c, sender), (unsigned long long)want);
+}
+
+/* One port's controller with short messages first (srpt_ns 800 us). */
+static struct tita_ctl *srpt_ctl(struct tita_ctl_params *p)
+{
+	struct tita_ctl *c = one_port_ctl(p);
+
+	p->srpt_ns = 800 * TITA_NSEC_PER_USEC;
+	assert_int_equal(tita_ctl_set_params(c, p), 0);
+	return c;
+}
+
+/*
+ * Short messages first (srpt_ns): beside a 10 MB flow, a pair ranked by a
+ * 200 KB message weighs srpt_max_weight (4) and is granted 4/5 of the
+ * downlink; equal messages, or a sender that does not say, weigh alike;
+ * and the weight stays inside a job: two jobs keep their halves.
+ */
+static void test_short_message_first(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c;
+	uint64_t now = 1000 * INTERVAL_NS;
+
+	(void)state;
+	c = srpt_ctl(&p);
+	demand_left(c, 2, TITA_JOB_DEFAULT, 10000000, now);
+	demand_left(c, 3, TITA_JOB_DEFAULT, 200000, now);
+	advance_quietly(c, now);
+	expect_grant(c, 2, 0.2, "beside a short message");
+	expect_grant(c, 3, 0.8, "a short message");
+	now += INTERVAL_NS;
+	demand_left(c, 3, TITA_JOB_DEFAULT, 10000000, now);
+	advance_quietly(c, now);
+	expect_grant(c, 2, 0.5, "equal messages");
+	expect_grant(c, 3, 0.5, "equal messages");
+	now += INTERVAL_NS;
+	demand_left(c, 3, TITA_JOB_DEFAULT, 0, now);
+	demand_left(c, 4, TITA_JOB_DEFAULT, 0, now);
+	advance_quietly(c, now);
+	/* A zero says nothing new (host 3 keeps the 10 MB it said), and a
+	 * pair that never said weighs 1, not as the shortest. */
+	expect_grant(c, 3, 1.0 / 3, "one that does not say");
+	expect_grant(c, 4, 1.0 / 3, "one that does not say");
+	tita_ctl_free(c);
+
+	/* srpt_ns 0 (the default): plain max-min. */
+	c = one_port_ctl(&p);
+	demand_left(c, 2, TITA_JOB_DEFAULT, 10000000, now);
+	demand_left(c, 3, TITA_JOB_DEFAULT, 200000, now);
+	advance_quietly(c, now);
+	expect_grant(c, 3, 0.5, "srpt_ns 0");
+	tita_ctl_free(c);
+
+	/* Job 7's short message takes from job 7's flow, not from job 8. */
+	c = srpt_ctl(&p);
+	demand_left(c, 2, 7, 10000000, now);
+	demand_left(c, 3, 7, 200000, now);
+	demand_left(c, 4, 8, 10000000, now);
+	advance_quietly(c, now);
+	expect_grant(c, 4, 0.5, "another job");
+	expect_grant(c, 3, 0.4, "a short message of a job");
+	expect_grant(c, 2, 0.1, "beside it in its job");
+	tita_ctl_free(c);
+}
+
 /* The grants this round's messages carry, by sender host id (1..7);
  * UINT64_MAX for none. */
 static void grants_sent(struct tita_ctl *c, uint64_t sent[8])
@@ -2210,6 +2298,7 @@ int main(void)
 		cmocka_unit_test(test_sparse_samples_hold),
 		cmocka_unit_test(test_round_cadence),
 		cmocka_unit_test(test_allocation_follows_inputs),
+		cmocka_unit_test(test_short_message_first),
 		cmocka_unit_test(test_grant_cuts_wait_for_need),
 		cmocka_unit_test(test_grant_raise_waits_for_use),
 		cmocka_unit_test(test_unused_raise_goes_out_with_refresh),

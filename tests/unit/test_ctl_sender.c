@@ -134,6 +134,64 @@ static void start_granted(struct rig *r, uint64_t grant_bps)
 	assert_int_equal(r->rate_bps, grant_bps);
 }
 
+/* ---- short messages first ---------------------------------------------------- */
+
+/* One interval's sample; the size the demands it sent said (the last),
+ * 0 for a demand that said none, UINT64_MAX when none went. */
+static uint64_t sample_said(struct rig *r, uint64_t tx_bytes, uint64_t backlog_bytes)
+{
+	struct tita_tx_sample s = {
+		.local = r->me,
+		.remote = r->peer,
+		.interval_ns = r->p.control_interval_ns,
+		.tx_bytes = tx_bytes,
+		.backlog_bytes = backlog_bytes,
+	};
+	struct tita_msg m;
+	uint64_t said = UINT64_MAX;
+
+	assert_int_equal(tita_ctl_tx_sample(r->ctl, &s, r->now), 0);
+	while (tita_ctl_pop_msg(r->ctl, &m))
+		if (m.kind == TITA_MSG_DEMAND)
+			said = m.demand[m.n_entries - 1].left_bytes;
+	drain(r);
+	return said;
+}
+
+/*
+ * With srpt_ns a pair's demand says the size of the message it started
+ * (not what is left of it later); a shorter message posted behind it on
+ * the busy pair is said at once, and once the pair has sent as much, its
+ * backlog is. Without srpt_ns no demand says a size.
+ */
+static void test_message_size_said(void **state)
+{
+	struct tita_ctl_params p;
+	struct rig r;
+
+	(void)state;
+	tita_ctl_params_default(&p);
+	p.srpt_ns = 800 * TITA_NSEC_PER_USEC;
+	rig_open(&r, &p);
+	assert_int_equal(sample_said(&r, 0, 8 << 20), 8 << 20);
+	next_round(&r);
+	grant(&r, LINE_BPS, r.p.grant_ttl_ns);
+	r.now += 10 * TITA_NSEC_PER_USEC;
+	/* 1 MB sent; the backlog shrank by it: no new message, nothing said. */
+	assert_true(sample_said(&r, 1 << 20, (8 << 20) - (1 << 20)) == UINT64_MAX);
+	r.now += 10 * TITA_NSEC_PER_USEC;
+	/* 1 MB sent, and a 200 KB message posted behind. */
+	assert_int_equal(sample_said(&r, 1 << 20, (7 << 20) - (1 << 20) + 200000), 200000);
+	r.now += 10 * TITA_NSEC_PER_USEC;
+	/* The pair has sent as much: its backlog again. */
+	assert_int_equal(sample_said(&r, 1 << 20, (5 << 20) + 200000), (5 << 20) + 200000);
+	rig_close(&r);
+
+	rig_open(&r, NULL);
+	assert_int_equal(sample_said(&r, 0, 8 << 20), 0);
+	rig_close(&r);
+}
+
 /* ---- the start rate ----------------------------------------------------------- */
 
 /* A new pair is paced at start_rate_frac of its line rate at once, in the
@@ -369,6 +427,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_start_rate),
+		cmocka_unit_test(test_message_size_said),
 		cmocka_unit_test(test_probing),
 		cmocka_unit_test(test_churn_small_rise_waits),
 		cmocka_unit_test(test_churn_large_rise_and_any_cut_go_at_once),

@@ -84,6 +84,8 @@ static void test_defaults_unchanged(void **state)
 		.churn_frac = 0.02,
 		.demand_change_frac = 0.05,
 		.alloc_batch_frac = 0.125,
+		.srpt_ns = 0,
+		.srpt_max_weight = 4,
 		.probe_threshold = 0.90,
 		.probe_gain = 1.5,
 		.backlog_horizon_ns = 20 * TITA_NSEC_PER_USEC,
