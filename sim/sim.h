@@ -390,6 +390,10 @@ struct sim_config {
 	double headroom_bdp; /* per port, in link BDPs (round trip + 2 MTU) */
 	/* nic */
 	uint32_t mtu_bytes;
+	/* The rate limiters' bucket: how many bytes a limiter that fell behind
+	 * its rate may send at once to catch up (0: none, each packet spaced
+	 * from when the last one left). */
+	uint64_t pacer_burst_bytes;
 	uint64_t rto_ps; /* go-back-N timeout after a loss */
 	/* run */
 	uint64_t seed;
