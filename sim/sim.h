@@ -186,6 +186,7 @@ struct sim_txpair {
 	uint64_t backlog_bytes; /* the application's remaining bytes */
 	uint64_t rate_bps; /* tita's pacing rate, or TITA_RATE_UNPACED */
 	uint64_t next_tx_ps; /* the pair's pacer */
+	uint64_t paused_seen_ps; /* its port's paused_ps when it last sent */
 	uint64_t unsched_left; /* bytes it lets go unpaced before rate_bps */
 	bool done_said; /* its backlog ran out, and the controller was told */
 	uint64_t last_active_ps;
