@@ -471,10 +471,11 @@ static void active_remove(struct sim *s, struct sim_host *h, uint32_t k)
  * are token buckets (HTB, a class's buffer; mlx5's packet pacing, bursts up
  * to max_burst_sz): a packet is due a gap of wire / rate after the one
  * before was due, and one that left late, its NIC busy with other pairs'
- * packets, lets the next ones catch up by at most pacer_burst_bytes. Spaced
- * from when it left instead, a pair paced at a small rate loses every delay
- * its NIC's other pairs cause it (an all-to-all's 63 pairs a NIC ran 4 %
- * below their rates). Time the port spent paused (PFC) is not made up: a
+ * packets, lets the next ones catch up by at most pacer_burst_bytes. With
+ * 0 (the default, as the baselines' limiters) each packet is spaced from
+ * when the last one left, and a pair paced at a small rate loses every
+ * delay its NIC's other pairs cause it (an all-to-all's 63 pairs a NIC ran
+ * 4 % below their rates). Time the port spent paused (PFC) is not made up: a
  * paused priority stops the NIC's scheduler, limiters and all, and a
  * catch-up after each pause would be one more burst into the congestion
  * that paused it.

@@ -122,7 +122,7 @@ static void config_defaults(struct sim_config *c)
 	c->pfc_resume_offset_bytes = 3 * 1024;
 	c->headroom_bdp = 3;
 	c->mtu_bytes = 4096;
-	c->pacer_burst_bytes = 4096;
+	c->pacer_burst_bytes = 0;
 	/* An ACK timeout with adaptive retransmission's short first step;
 	 * armed only after a loss (see net.c loss_seen). */
 	c->rto_ps = 100 * SIM_PS_PER_US;
