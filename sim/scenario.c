@@ -122,6 +122,7 @@ static void config_defaults(struct sim_config *c)
 	c->pfc_resume_offset_bytes = 3 * 1024;
 	c->headroom_bdp = 3;
 	c->mtu_bytes = 4096;
+	c->pacer_burst_bytes = 0;
 	/* An ACK timeout with adaptive retransmission's short first step;
 	 * armed only after a loss (see net.c loss_seen). */
 	c->rto_ps = 100 * SIM_PS_PER_US;
@@ -362,6 +363,7 @@ static int set_key(struct parser *p, const char *key, const char *val)
 	    c->pfc_resume_offset_bytes = (uint64_t)(v * 1024));
 	NUM("switch", "headroom_bdp", 0, 100, c->headroom_bdp = v);
 	NUM("nic", "mtu", 256, 9000, c->mtu_bytes = (uint32_t)v);
+	NUM("nic", "pacer_burst_kb", 0, 1e5, c->pacer_burst_bytes = (uint64_t)(v * 1024));
 	NUM("nic", "rto_us", 1, 1e7, c->rto_ps = (uint64_t)(v * 1e6));
 	NUM("run", "seed", 0, 1.8e19, c->seed = (uint64_t)v);
 	NUM("run", "max_time_ms", 0.001, 1e6, c->max_time_ps = (uint64_t)(v * 1e9));

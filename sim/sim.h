@@ -186,6 +186,7 @@ struct sim_txpair {
 	uint64_t backlog_bytes; /* the application's remaining bytes */
 	uint64_t rate_bps; /* tita's pacing rate, or TITA_RATE_UNPACED */
 	uint64_t next_tx_ps; /* the pair's pacer */
+	uint64_t paused_seen_ps; /* its port's paused_ps when it last sent */
 	uint64_t unsched_left; /* bytes it lets go unpaced before rate_bps */
 	bool done_said; /* its backlog ran out, and the controller was told */
 	uint64_t last_active_ps;
@@ -390,6 +391,10 @@ struct sim_config {
 	double headroom_bdp; /* per port, in link BDPs (round trip + 2 MTU) */
 	/* nic */
 	uint32_t mtu_bytes;
+	/* The rate limiters' bucket: how many bytes a limiter that fell behind
+	 * its rate may send at once to catch up (0: none, each packet spaced
+	 * from when the last one left). */
+	uint64_t pacer_burst_bytes;
 	uint64_t rto_ps; /* go-back-N timeout after a loss */
 	/* run */
 	uint64_t seed;
