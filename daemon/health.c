@@ -133,11 +133,6 @@ static uint64_t effective_rate(const struct titad_health *h, const struct tita_a
 	return rate_bps;
 }
 
-/* How many entries ahead a walk asks for the cache lines it will need:
- * enough to overlap the misses of a health round's walk (the tables are
- * cold after the loop slept), few enough that the lines are still there. */
-#define PREFETCH_AHEAD 4
-
 /* The accumulator of a key, created; NULL when the health round holds
  * max_accs already (counted). */
 static struct acc *acc_get(struct titad_health *h, const struct tita_addr *local,
@@ -194,13 +189,6 @@ static void flush_window(struct titad_health *h, uint64_t now_ns)
 		const struct acc *a = &h->accs[k];
 		double secs = (double)a->interval_ns / 1e9;
 
-		if (k + PREFETCH_AHEAD < h->n_accs) {
-			const struct acc *next = &h->accs[k + PREFETCH_AHEAD];
-
-			tita_health_prefetch(h->lib, &next->local, &next->remote,
-					     next->rx ? next->rx_job_id : next->job_id,
-					     next->rx ? TITA_HEALTH_RX : TITA_HEALTH_TX);
-		}
 		if (!a->interval_ns)
 			continue;
 		if (!a->rx) {
@@ -506,15 +494,6 @@ void titad_health_window(struct titad_health *h, const struct tita_pair_info *pa
 		const struct tita_pair_info *p = &pairs[k];
 		struct acc *a;
 
-		if (k + PREFETCH_AHEAD < n_pairs) {
-			const struct tita_pair_info *next = &pairs[k + PREFETCH_AHEAD];
-
-			if (next->role == TITA_PAIR_RX)
-				__builtin_prefetch(
-					&h->acc_slots[(size_t)hash_key(&next->local, &next->remote,
-								       0, true) &
-						      (h->acc_slot_cap - 1)]);
-		}
 		if (p->role != TITA_PAIR_RX)
 			continue;
 		a = acc_get(h, &p->local, &p->remote, 0, true);

@@ -332,15 +332,10 @@ static struct hpair *pair_get(struct tita_health *h, uint32_t port, const struct
 	}
 }
 
-static uint64_t peer_hash(uint32_t port, const struct tita_addr *remote)
-{
-	return hash_addr(remote, 0x84222325cbf29ce4ull ^ port);
-}
-
 static struct hpeer *peer_slot(struct hpeer *tab, uint32_t mask, uint32_t port,
 			       const struct tita_addr *remote)
 {
-	uint64_t x = peer_hash(port, remote);
+	uint64_t x = hash_addr(remote, 0x84222325cbf29ce4ull ^ port);
 
 	for (uint32_t i = (uint32_t)x & mask;; i = (i + 1) & mask) {
 		struct hpeer *e = &tab[i];
@@ -430,33 +425,11 @@ void tita_health_peer_heard(struct tita_health *h, const struct tita_addr *peer,
 	}
 }
 
-static uint64_t flow_hash(uint32_t port, const struct tita_addr *remote, uint32_t job_id,
-			  uint8_t role)
-{
-	return hash_addr(remote, 0x9e3779b97f4a7c15ull ^ ((uint64_t)job_id << 24) ^
-					 ((uint64_t)port << 8 | role));
-}
-
-void tita_health_prefetch(const struct tita_health *h, const struct tita_addr *local,
-			  const struct tita_addr *remote, uint32_t job_id,
-			  enum tita_health_role role)
-{
-	int i = port_find(h, local);
-	uint32_t port;
-
-	if (i < 0)
-		return;
-	port = (uint32_t)i;
-	__builtin_prefetch(&h->pair_slots[(uint32_t)pair_hash(port, remote, role) & h->pair_mask]);
-	__builtin_prefetch(&h->peers[(uint32_t)peer_hash(port, remote) & h->peer_mask]);
-	__builtin_prefetch(
-		&h->flows[(uint32_t)flow_hash(port, remote, job_id, (uint8_t)role) & h->flow_mask]);
-}
-
 static struct hflow *flow_slot(struct hflow *tab, uint32_t mask, uint32_t port,
 			       const struct tita_addr *remote, uint32_t job_id, uint8_t role)
 {
-	uint64_t x = flow_hash(port, remote, job_id, role);
+	uint64_t x = hash_addr(remote, 0x9e3779b97f4a7c15ull ^ ((uint64_t)job_id << 24) ^
+					       ((uint64_t)port << 8 | role));
 
 	for (uint32_t i = (uint32_t)x & mask;; i = (i + 1) & mask) {
 		struct hflow *e = &tab[i];

@@ -131,14 +131,6 @@ enum tita_health_role {
 	TITA_HEALTH_RX = 2,
 };
 
-/* A hint, no effect on any result: the pair's round is fed soon, so its
- * table entries are loaded into the cache now. A caller that feeds many
- * pairs in a row asks a few pairs ahead, and the loads, which miss after
- * the process slept, overlap instead of stalling one after another. */
-void tita_health_prefetch(const struct tita_health *h, const struct tita_addr *local,
-			  const struct tita_addr *remote, uint32_t job_id,
-			  enum tita_health_role role);
-
 struct tita_health_port_gauges {
 	struct tita_addr local;
 	uint64_t line_rate_bps;
