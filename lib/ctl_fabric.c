@@ -1843,6 +1843,7 @@ void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita
 		pr->leaf_cap_until_ns = now_ns + c->p.grant_ttl_ns;
 	}
 	if (spine != pr->spine) {
+		bool was_asked = pr->move_asked;
 		bool kept = pr->move_asked && spine < TITA_SPINES_MAX &&
 			    pr->move_mask >> spine & 1 && pr->move_cap_bps;
 
@@ -1876,7 +1877,10 @@ void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita
 		pr->grant_sent_ns = 0;
 		c->port_needs_alloc[pr->port] = true;
 		c->alloc_due_ns = tita_min_u64(c->alloc_due_ns, now_ns);
-		if (pr->big)
+		/* At once only for a move our leader asked for: a rehash's
+		 * (every pair of a NIC after a link failed) waits the batch,
+		 * or the reports go one by one (linkfail64 recovered later). */
+		if (pr->big && was_asked)
 			report_now(c, &c->ports[pr->port], now_ns);
 		else
 			report_due(c, &c->ports[pr->port], now_ns);
