@@ -528,6 +528,19 @@ static void report_due(struct tita_ctl *c, struct port *pt, uint64_t now_ns)
 	c->fabric_due_ns = tita_min_u64(c->fabric_due_ns, now_ns + fabric_batch_ns(c));
 }
 
+/* A large pair left a link (it moved, or its sender says it did): report
+ * now, without the batch. Whoever stays on that link keeps the share the
+ * collision left it until our leader has heard and answered, and every µs
+ * of that is a µs of the link unused. A small pair's move waits for the
+ * batch: an all-to-all's many pairs each name their first spine. */
+static void report_now(struct tita_ctl *c, struct port *pt, uint64_t now_ns)
+{
+	if (!pt->fab)
+		return;
+	pt->fab->report_due = true;
+	c->fabric_due_ns = tita_min_u64(c->fabric_due_ns, now_ns);
+}
+
 /* Something that may have moved the lines: look at them after the batch,
  * and report if they moved enough. */
 static void report_soon(struct tita_ctl *c, struct port *pt, uint64_t now_ns)
@@ -763,7 +776,10 @@ int tita_ctl_path_applied(struct tita_ctl *c, const struct tita_path_update *u, 
 		pr->hold_cap_bps =
 			(uint64_t)(c->p.start_rate_frac * (double)c->ports[pr->port].line_rate_bps);
 		c->port_dirty[pr->port] = true;
-		report_due(c, &c->ports[pr->port], now_ns);
+		if (pr->big)
+			report_now(c, &c->ports[pr->port], now_ns);
+		else
+			report_due(c, &c->ports[pr->port], now_ns);
 		ctl_send_demand_now(c, pr, now_ns);
 		return 0;
 	}
@@ -1576,6 +1592,16 @@ int ctl_on_leaf_report(struct tita_ctl *c, const struct tita_msg *m, uint64_t no
 			if (m->leaf[i].remote_leaf != TITA_LEAF_ANY)
 				f->answered_ns[idx] = 0;
 		leader_take_lines(c, &c->ports[p], &m->peer, m->leaf, m->n_entries, now_ns);
+		/* Nor does it wait for the batch when a large line moves or
+		 * leaves (a proposal forwarded, a move done, a line emptied):
+		 * whoever stays on its link holds the share the collision left
+		 * it until we answer, and a chain step waits for the answer.
+		 * Other reports keep the batch (an all-to-all's leaders answer
+		 * fewer of them). */
+		for (uint32_t i = 0; i < m->n_entries; i++)
+			if (m->leaf[i].remote_leaf != TITA_LEAF_ANY &&
+			    (m->leaf[i].move_bps || !m->leaf[i].demand_bps))
+				c->fabric_due_ns = now_ns;
 		return (int)m->n_entries;
 	}
 	c->stats.leaf_msgs_refused++;
@@ -1817,6 +1843,7 @@ void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita
 		pr->leaf_cap_until_ns = now_ns + c->p.grant_ttl_ns;
 	}
 	if (spine != pr->spine) {
+		bool was_asked = pr->move_asked;
 		bool kept = pr->move_asked && spine < TITA_SPINES_MAX &&
 			    pr->move_mask >> spine & 1 && pr->move_cap_bps;
 
@@ -1850,7 +1877,13 @@ void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita
 		pr->grant_sent_ns = 0;
 		c->port_needs_alloc[pr->port] = true;
 		c->alloc_due_ns = tita_min_u64(c->alloc_due_ns, now_ns);
-		report_due(c, &c->ports[pr->port], now_ns);
+		/* At once only for a move our leader asked for: a rehash's
+		 * (every pair of a NIC after a link failed) waits the batch,
+		 * or the reports go one by one (linkfail64 recovered later). */
+		if (pr->big && was_asked)
+			report_now(c, &c->ports[pr->port], now_ns);
+		else
+			report_due(c, &c->ports[pr->port], now_ns);
 	}
 	if (e->seek != pr->src_seek || e->room_mask != pr->src_room_mask) {
 		/* A seek is news for our leader; where the sender could go
