@@ -1476,6 +1476,15 @@ static void take_answer(struct tita_ctl *c, uint16_t port, const struct tita_lea
 		if (c->p.steer && l->remote_leaf != TITA_LEAF_ANY)
 			line_orders(c, port, l, now_ns);
 	}
+	/*
+	 * A pair's share is its use over its line's, both as they are now:
+	 * the line's sum from the last round, against the use of a pair that
+	 * has since gone idle (between two steps of a collective, at its
+	 * average), gave it a fraction of the cap, and the step it started a
+	 * moment later went at that until the next round (a ring step at 54
+	 * of 98 Gbit/s on a link it had alone: ringx64 seed 1).
+	 */
+	build_lines(c, port, now_ns);
 	share_caps(c, port, now_ns);
 	c->port_dirty[port] = true;
 }

@@ -189,6 +189,7 @@ struct pair {
 	bool has_unsched_limit;
 	uint64_t unsched_limit_bytes;
 	bool done; /* TX: a sample said it has nothing left (tita_tx_sample.done) */
+	uint64_t done_ns; /* TX: when it said so */
 	/* RX: its demand announced unscheduled bytes; the next grant says how
 	 * long they still need to drain. */
 	bool unsched_hold;

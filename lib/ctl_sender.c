@@ -254,6 +254,7 @@ static void message_demand(struct tita_ctl *c, struct pair *pr)
 static void pair_done(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 {
 	pr->done = true;
+	pr->done_ns = now_ns;
 	pr->demand_bps = 0;
 	pr->backlog_bytes = 0;
 	if (!pr->idle_rounds)
@@ -302,6 +303,21 @@ static void note_message(struct tita_ctl *c, struct pair *pr, const struct tita_
 		ctl_send_demand_now(c, pr, now_ns);
 }
 
+/*
+ * The bytes of a sample whose interval began before the pair said it was
+ * done are the end of the message that is over, not a new one: a sample
+ * at the round's pace comes after the done one of a message that ended
+ * in its interval. Read as a new message, they would set the pair's
+ * demand to the tail's rate (its receiver then grants that, not the warm
+ * line rate), and the next message, posted on a pair no longer idle,
+ * would go at it until a round measured it: a ring step at an eighth of
+ * the line for a round.
+ */
+static bool done_tail(const struct pair *pr, const struct tita_tx_sample *s, uint64_t now_ns)
+{
+	return pr->done && now_ns - pr->done_ns <= s->interval_ns;
+}
+
 int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint64_t now_ns)
 {
 	int port = ctl_sample_port(c, &s->local, s->interval_ns);
@@ -326,7 +342,8 @@ int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint6
 		ctl_fabric_tx_new(c, pr, now_ns);
 		ctl_unsched_arm(c, pr, s->tx_bytes + s->backlog_bytes, now_ns);
 		is_new = true;
-	} else if ((pr->idle_rounds && (s->tx_bytes || s->backlog_bytes)) ||
+	} else if ((pr->idle_rounds &&
+		    (s->backlog_bytes || (s->tx_bytes && !done_tail(pr, s, now_ns)))) ||
 		   (pr->done && s->backlog_bytes)) {
 		ask_now = ctl_unsched_message(c, pr, s->tx_bytes + s->backlog_bytes, now_ns);
 		restarts = true;

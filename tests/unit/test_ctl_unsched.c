@@ -666,6 +666,49 @@ static void test_message_tail_keeps_grant(void **state)
 	rig_close(&r);
 }
 
+/*
+ * A message's end seen twice: the sample that says done (at once, as the
+ * agent reports), then the round's sample with the last bytes it sent in
+ * its interval, before the done. Those bytes are the old message's tail,
+ * not a new one: read as a new message, they set the pair's demand to the
+ * tail's rate, its receiver granted that instead of the warm line rate,
+ * and the next message, posted a moment later on a pair no longer idle,
+ * went at the tail's rate for a round (a ring step at 13 of 100 Gbit/s for
+ * 100 us: ringx64 seed 2).
+ */
+static void test_done_then_tail_keeps_grant(void **state)
+{
+	struct rig r;
+	uint64_t cap, round_bytes;
+
+	(void)state;
+	rig_open(&r, 2, NULL);
+	cap = (uint64_t)(r.p.eta * LINE_BPS);
+	round_bytes = LINE_BPS / 8 * r.p.control_interval_ns / TITA_NSEC_PER_SEC;
+	post(&r, 1, 10 << 20);
+	for (int i = 0; i < 3; i++) {
+		sample(&r, 1, r.p.control_interval_ns, round_bytes, 5 << 20, false);
+		advance_to(&r, r.now + r.p.control_interval_ns);
+	}
+	assert_true(tx_pair(&r, 1).grant_bps >= cap - cap / 100);
+	/* The message ends a tenth into the round. */
+	r.now += r.p.control_interval_ns / 10;
+	sample(&r, 1, 1, 0, 0, true);
+	assert_int_equal(r.h[1].demand.demand_bps, 0);
+	/* The round's sample: the tail, sent before the done. */
+	r.now += r.p.control_interval_ns - r.p.control_interval_ns / 10;
+	sample(&r, 1, r.p.control_interval_ns, round_bytes / 8, 0, false);
+	advance_to(&r, r.now + 1000);
+	assert_int_equal(tx_pair(&r, 1).demand_bps, 0);
+	assert_true(tx_pair(&r, 1).grant_bps >= cap - cap / 100);
+	/* The next message goes at the warm grant, and asks for its line. */
+	post(&r, 1, 1 << 20);
+	advance_to(&r, r.now + 1000);
+	assert_true(tx_pair(&r, 1).demand_bps >= cap);
+	assert_true(tx_pair(&r, 1).rate_bps >= cap - cap / 100);
+	rig_close(&r);
+}
+
 /* ---- the uplink ------------------------------------------------------------- */
 
 /*
@@ -737,6 +780,7 @@ int main(void)
 		cmocka_unit_test(test_done_then_warm),
 		cmocka_unit_test(test_message_keeps_line_rate_warm),
 		cmocka_unit_test(test_message_tail_keeps_grant),
+		cmocka_unit_test(test_done_then_tail_keeps_grant),
 		cmocka_unit_test(test_idle_pairs_hold_no_uplink),
 	};
 
