@@ -1035,6 +1035,10 @@ size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *m
 			continue;
 		if (n < max) {
 			out[n] = ln->e;
+			/* The member knows what it asked and its job's
+			 * weight: echoed, they were a double per line. */
+			out[n].demand_bps = 0;
+			out[n].weight_milli = TITA_WEIGHT_ONE;
 			out[n].cap_bps = ln->cap_bps;
 			out[n].move_bps = ln->order_bps;
 			out[n].move_to = ln->order_bps ? ln->order_to : TITA_SPINE_NONE;

@@ -148,9 +148,10 @@ void tita_leader_run(struct tita_leader *l, uint64_t now_ns);
 uint64_t tita_leader_next_due_ns(const struct tita_leader *l, uint64_t now_ns);
 
 /*
- * The answer for one member: its lines with cap_bps and any move set, up
- * to max of them (returns how many exist, like snprintf), and the leaf's
- * uplinks and downlinks with room.
+ * The answer for one member: its lines with cap_bps and any move set (no
+ * demand, weight one: the member has its own), up to max of them (returns
+ * how many exist, like snprintf), and the leaf's uplinks and downlinks with
+ * room.
  */
 size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *member,
 			  struct tita_leaf_entry *out, size_t max, uint64_t *ret_up_room,

@@ -58,6 +58,11 @@ static struct tita_leaf_entry answer(struct tita_leader *l, uint32_t member, uin
 	struct tita_leaf_entry out[64];
 	size_t n = tita_leader_answer(l, &a, out, 64, NULL, NULL, 0);
 
+	/* An answer does not echo what the member asked or its weight. */
+	for (size_t k = 0; k < n && k < 64; k++) {
+		assert_int_equal(out[k].demand_bps, 0);
+		assert_int_equal(out[k].weight_milli, TITA_WEIGHT_ONE);
+	}
 	for (size_t k = 0; k < n; k++)
 		if (out[k].dir == dir && out[k].spine == spine && out[k].remote_leaf == remote &&
 		    out[k].job_id == job)
