@@ -148,9 +148,10 @@ void tita_leader_run(struct tita_leader *l, uint64_t now_ns);
 uint64_t tita_leader_next_due_ns(const struct tita_leader *l, uint64_t now_ns);
 
 /*
- * The answer for one member: its lines with cap_bps and any move set, up
- * to max of them (returns how many exist, like snprintf), and the leaf's
- * uplinks and downlinks with room.
+ * The answer for one member: its lines with cap_bps and any move set (no
+ * demand, weight one: the member has its own), up to max of them (returns
+ * how many exist, like snprintf), and the leaf's uplinks and downlinks with
+ * room.
  */
 size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *member,
 			  struct tita_leaf_entry *out, size_t max, uint64_t *ret_up_room,
@@ -168,6 +169,14 @@ bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *me
 			 uint64_t now_ns);
 void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *member,
 			       uint64_t now_ns);
+
+/*
+ * Whether a member's answer would repeat exactly what it was last told,
+ * every line of it (a member with no line does not), and then when the
+ * oldest of those lines was told.
+ */
+bool tita_leader_repeats(const struct tita_leader *l, const struct tita_addr *member,
+			 uint64_t *ret_told_ns, uint64_t now_ns);
 
 /* The members that reported (for sending answers): up to max, returns how many. */
 size_t tita_leader_members(const struct tita_leader *l, struct tita_addr *out, size_t max);
