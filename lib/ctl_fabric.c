@@ -48,7 +48,6 @@ struct fab_line {
 	bool sent; /* reported and not withdrawn */
 	uint64_t sent_demand_bps, sent_move_bps, sent_room_mask;
 	bool sent_swap;
-	uint64_t sent_ns; /* when it was last reported */
 	uint64_t cap_bps, cap_until_ns; /* from the leader's answer */
 	uint64_t room_mask; /* UP: where the leader says the line could go */
 };
@@ -1304,7 +1303,7 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 {
 	struct port *pt = &c->ports[port];
 	struct fab_port *f = pt->fab;
-	bool due = f->report_due || now_ns - f->report_sent_ns >= c->p.refresh_ns, changed = false;
+	bool due = f->report_due || now_ns - f->report_sent_ns >= c->p.refresh_ns;
 	struct tita_leaf_entry *self_lines = f->scratch;
 	uint32_t n_self = 0, n_out = 0, w = 0;
 
@@ -1323,32 +1322,16 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			f->lines[i].sent = false;
 		due = true;
 	}
-	for (uint32_t i = 0; i < f->n_lines && !due; i++) {
-		const struct fab_line *ln = &f->lines[i];
-
-		due = ln->sent && now_ns - ln->sent_ns >= c->p.refresh_ns;
-	}
-	for (uint32_t i = 0; i < f->n_lines && !changed; i++)
-		changed = line_changed(c, f, &f->lines[i]);
-	if (!due && !changed)
+	for (uint32_t i = 0; i < f->n_lines && !due; i++)
+		due = line_changed(c, f, &f->lines[i]);
+	if (!due)
 		return;
 	f->report_due = false;
-	if (due)
-		f->report_sent_ns = now_ns;
+	f->report_sent_ns = now_ns;
 	for (uint32_t i = 0; i < f->n_lines; i++) {
 		struct fab_line *ln = &f->lines[i];
 
 		if (!ln->live && !ln->sent)
-			continue;
-		/* A report that something must carry, or a line's refresh,
-		 * says every line. Between refreshes a line the leader holds
-		 * exactly as it is now is left out, unless it is half way to
-		 * its refresh (so that the lines keep one); a lost report is
-		 * repaired as before, at the next change or the refresh, and
-		 * the leader keeps the line until its TTL. */
-		if (!due && ln->sent && ln->live && ln->e.demand_bps == ln->sent_demand_bps &&
-		    ln->e.move_bps == ln->sent_move_bps && ln->e.room_mask == ln->sent_room_mask &&
-		    ln->e.swap == ln->sent_swap && now_ns - ln->sent_ns < c->p.refresh_ns / 2)
 			continue;
 		if (f->leader == f->self) {
 			self_lines[n_self++] = ln->e;
@@ -1367,7 +1350,6 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		ln->sent_move_bps = ln->e.move_bps;
 		ln->sent_room_mask = ln->e.room_mask;
 		ln->sent_swap = ln->e.swap;
-		ln->sent_ns = now_ns;
 	}
 	/* Withdrawn lines are gone once said. */
 	for (uint32_t i = 0; i < f->n_lines; i++)
@@ -1653,17 +1635,7 @@ static void lead(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
 	for (uint32_t i = 0; i < f->n_members; i++) {
 		size_t n;
 		bool mine = i == f->self;
-		uint64_t told_ns;
 
-		/* A report of a large line is answered at once, unless the
-		 * answer would repeat exactly what the member was told: then
-		 * it hears back at its refresh, as any other member. */
-		if (!f->answered_ns[i] &&
-		    tita_leader_repeats(f->leader_obj, &f->members[i], &told_ns, now_ns) &&
-		    told_ns && now_ns - told_ns < c->p.refresh_ns) {
-			f->answered_ns[i] = told_ns;
-			continue;
-		}
 		if (f->answered_ns[i] && now_ns - f->answered_ns[i] < c->p.refresh_ns &&
 		    !tita_leader_changed(f->leader_obj, &f->members[i], c->p.demand_change_frac,
 					 now_ns))

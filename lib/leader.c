@@ -84,9 +84,6 @@ struct line {
 	uint64_t answered_cap_bps, answered_order_bps, answered_room;
 	uint64_t answered_order_until_ns;
 	uint16_t answered_order_to;
-	uint64_t answered_move_cap_bps, answered_order_mask;
-	bool answered_order_swap;
-	uint64_t answered_ns; /* when */
 };
 
 /* A line's traffic on one link: the line's own spine, or the spine an order
@@ -1132,45 +1129,7 @@ void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *me
 		ln->answered_order_to = ln->order_to;
 		ln->answered_order_until_ns = ln->order_until_ns;
 		ln->answered_room = ln->e.dir == TITA_LEAF_UP ? targets(l, ln, now_ns) : 0;
-		ln->answered_move_cap_bps = ln->move_cap_bps;
-		ln->answered_order_mask = ln->order_mask;
-		ln->answered_order_swap = ln->order_swap;
-		ln->answered_ns = now_ns;
 	}
-}
-
-/* Whether anything the member was told of a line differs now, however
- * little. */
-static bool line_moved(const struct tita_leader *l, const struct line *ln, uint64_t now_ns)
-{
-	return !ln->answered || ln->cap_bps != ln->answered_cap_bps ||
-	       ln->order_bps != ln->answered_order_bps ||
-	       (ln->order_bps && (ln->order_to != ln->answered_order_to ||
-				  ln->order_until_ns != ln->answered_order_until_ns ||
-				  ln->order_swap != ln->answered_order_swap ||
-				  ln->order_mask != ln->answered_order_mask ||
-				  ln->move_cap_bps != ln->answered_move_cap_bps)) ||
-	       (ln->e.dir == TITA_LEAF_UP && targets(l, ln, now_ns) != ln->answered_room);
-}
-
-bool tita_leader_repeats(const struct tita_leader *l, const struct tita_addr *member,
-			 uint64_t *ret_told_ns, uint64_t now_ns)
-{
-	uint64_t told_ns = TITA_TIME_NEVER;
-
-	for (uint32_t slot = 0; slot < l->hwm; slot++) {
-		const struct line *ln = &l->lines[slot];
-
-		if (!ln->used || !tita_addr_eq(&ln->e.member, member))
-			continue;
-		if (line_moved(l, ln, now_ns))
-			return false;
-		told_ns = tita_min_u64(told_ns, ln->answered_ns);
-	}
-	if (told_ns == TITA_TIME_NEVER)
-		return false;
-	*ret_told_ns = told_ns;
-	return true;
 }
 
 size_t tita_leader_members(const struct tita_leader *l, struct tita_addr *out, size_t max)

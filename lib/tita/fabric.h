@@ -170,14 +170,6 @@ bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *me
 void tita_leader_mark_answered(struct tita_leader *l, const struct tita_addr *member,
 			       uint64_t now_ns);
 
-/*
- * Whether a member's answer would repeat exactly what it was last told,
- * every line of it (a member with no line does not), and then when the
- * oldest of those lines was told.
- */
-bool tita_leader_repeats(const struct tita_leader *l, const struct tita_addr *member,
-			 uint64_t *ret_told_ns, uint64_t now_ns);
-
 /* The members that reported (for sending answers): up to max, returns how many. */
 size_t tita_leader_members(const struct tita_leader *l, struct tita_addr *out, size_t max);
 

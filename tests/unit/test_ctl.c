@@ -1681,80 +1681,6 @@ static void test_leaf_cap_cut_goes_out_at_once(void **state)
 	tita_ctl_free(c);
 }
 
-/* The spines of the lines that reports to the leader carry (bit s), from
- * what the controller has to send. */
-static uint64_t reported_spines(struct tita_ctl *c)
-{
-	struct tita_msg m;
-	uint64_t spines = 0;
-
-	while (tita_ctl_pop_msg(c, &m))
-		if (m.kind == TITA_MSG_LEAF_REPORT)
-			for (uint32_t i = 0; i < m.n_entries; i++)
-				spines |= 1ull << m.leaf[i].spine;
-	return spines;
-}
-
-/*
- * A member reports the lines that changed; a line its leader holds exactly
- * as it is now waits for the refresh, which says every line. Host 1 (its
- * leader host 0) receives from hosts 9 and 10 on another leaf, over spines
- * 2 and 3, 30 G each; then host 9 asks 10 G.
- */
-static void test_report_leaves_out_unchanged_lines(void **state)
-{
-	struct tita_ctl_params p;
-	struct tita_ctl *c = one_port_ctl(&p);
-	struct tita_addr me = tita_addr_from_host_id(1),
-			 members[2] = { tita_addr_from_host_id(0), me };
-	struct tita_place place = { .leaf = 1, .n_spines = 4, .spine_bps = LINE_BPS };
-	struct tita_msg m[2] = { { .kind = TITA_MSG_DEMAND, .n_entries = 1 },
-				 { .kind = TITA_MSG_DEMAND, .n_entries = 1 } };
-	uint64_t now = 0, first;
-
-	(void)state;
-	assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 2), 0);
-	for (int k = 0; k < 2; k++) {
-		struct tita_addr sender = tita_addr_from_host_id(9 + (uint32_t)k);
-
-		assert_int_equal(tita_ctl_peer_place(c, &sender, 0), 0);
-		m[k].peer = sender;
-		m[k].demand[0] = (struct tita_demand_entry){ .sender = sender,
-							     .receiver = me,
-							     .weight_milli = TITA_WEIGHT_ONE,
-							     .demand_bps = 30 * TITA_GBPS,
-							     .has_spine = true,
-							     .spine = (uint32_t)(2 + k) };
-	}
-	for (int k = 0; k < 2; k++)
-		assert_int_equal(tita_ctl_on_msg(c, &m[k], now), 1);
-	tita_ctl_advance(c, now);
-	now += p.control_interval_ns;
-	tita_ctl_advance(c, now);
-	assert_int_equal(reported_spines(c), 1u << 2 | 1u << 3);
-	first = now;
-	now += p.control_interval_ns;
-	m[0].demand[0].demand_bps = 10 * TITA_GBPS;
-	for (int k = 0; k < 2; k++)
-		assert_int_equal(tita_ctl_on_msg(c, &m[k], now), 1);
-	tita_ctl_advance(c, now);
-	now += p.control_interval_ns;
-	tita_ctl_advance(c, now);
-	assert_int_equal(reported_spines(c), 1u << 2);
-	/* At the refresh, every line. */
-	while (now < first + p.refresh_ns) {
-		now += p.control_interval_ns;
-		for (int k = 0; k < 2; k++)
-			assert_int_equal(tita_ctl_on_msg(c, &m[k], now), 1);
-		tita_ctl_advance(c, now);
-		if (now < first + p.refresh_ns / 2)
-			assert_int_equal(reported_spines(c), 0);
-	}
-	tita_ctl_advance(c, now + p.control_interval_ns);
-	assert_true((reported_spines(c) & (1u << 2 | 1u << 3)) == (1u << 2 | 1u << 3));
-	tita_ctl_free(c);
-}
-
 /* The receiver reuses its last allocation while its inputs stay the same:
  * any change of demand or capacity must still show in the grants. */
 static void test_allocation_follows_inputs(void **state)
@@ -2388,7 +2314,6 @@ int main(void)
 		cmocka_unit_test(test_fabric_moves_that_fail),
 		cmocka_unit_test(test_fabric_members_change_keeps_state),
 		cmocka_unit_test(test_leaf_cap_cut_goes_out_at_once),
-		cmocka_unit_test(test_report_leaves_out_unchanged_lines),
 		cmocka_unit_test(test_new_pair_learns_its_spine),
 	};
 

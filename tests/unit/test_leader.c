@@ -526,37 +526,6 @@ static void test_smaller_cap_told_when_the_link_needs_it(void **state)
 	tita_leader_free(l);
 }
 
-/* A report of a large line is answered at once, unless the answer would
- * repeat exactly what the member was told: the leader can tell. */
-static void test_repeats_knows_an_exact_repeat(void **state)
-{
-	struct tita_leader *l = leader();
-	struct tita_addr m = tita_addr_from_host_id(1), other = tita_addr_from_host_id(9);
-	struct tita_leaf_entry a = line(1, TITA_LEAF_UP, 0, 3, 0, 40 * G);
-	struct tita_leaf_entry b = line(2, TITA_LEAF_UP, 0, 3, 0, 40 * G);
-	uint64_t told = 0;
-
-	(void)state;
-	assert_int_equal(tita_leader_report(l, &a, 0), 0);
-	tita_leader_run(l, 1);
-	/* Never told, or no lines at all: not a repeat. */
-	assert_false(tita_leader_repeats(l, &m, &told, 1));
-	assert_false(tita_leader_repeats(l, &other, &told, 1));
-	tita_leader_mark_answered(l, &m, 7);
-	assert_true(tita_leader_repeats(l, &m, &told, 8));
-	assert_int_equal(told, 7);
-	/* The same report again: the same cap, still a repeat. */
-	assert_int_equal(tita_leader_report(l, &a, 9), 0);
-	tita_leader_run(l, 10);
-	assert_true(tita_leader_repeats(l, &m, &told, 10));
-	/* Another line on the link: the cap moves, however little it would
-	 * count for tita_leader_changed(). */
-	assert_int_equal(tita_leader_report(l, &b, 11), 0);
-	tita_leader_run(l, 12);
-	assert_false(tita_leader_repeats(l, &m, &told, 12));
-	tita_leader_free(l);
-}
-
 static void test_link_down_gives_nothing_and_seeks(void **state)
 {
 	struct tita_leader *l = leader();
@@ -715,7 +684,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shares_a_link_by_job_weight),
-		cmocka_unit_test(test_repeats_knows_an_exact_repeat),
 		cmocka_unit_test(test_overloaded_uplink_seeks),
 		cmocka_unit_test(test_downlink_proposes_where_the_sender_can_go),
 		cmocka_unit_test(test_proposal_carries_the_share_kept),
