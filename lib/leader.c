@@ -413,6 +413,20 @@ static uint32_t collect(struct tita_leader *l, uint64_t now_ns)
  * to move is in force counts on its new spine already, so that the lines it
  * leaves get their share back at once, not when it has moved and reported.
  */
+/* A share kept for a line on its way goes to its move cap, not to the cap
+ * it holds where it is now. */
+static void credit_lines(struct tita_leader *l, uint32_t first, uint32_t last)
+{
+	for (uint32_t k = first; k < last; k++) {
+		struct line *ln = &l->lines[l->sorted_items[k].slot];
+
+		if (l->sorted_items[k].reserve)
+			ln->move_cap_bps += l->alloc[k - first].alloc_bps;
+		else
+			ln->cap_bps += l->alloc[k - first].alloc_bps;
+	}
+}
+
 static void water_fill(struct tita_leader *l, uint32_t n)
 {
 	uint32_t count[2 * TITA_SPINES_MAX + 1] = { 0 };
@@ -480,13 +494,8 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 		}
 		avail = lk->capacity_bps;
 		tita_alloc_maxmin_by_group(l->alloc, last - first, avail, l->scratch);
+		credit_lines(l, first, last);
 		for (uint32_t k = first; k < last; k++) {
-			struct line *ln = &l->lines[l->sorted_items[k].slot];
-
-			if (l->sorted_items[k].reserve)
-				ln->move_cap_bps += l->alloc[k - first].alloc_bps;
-			else
-				ln->cap_bps += l->alloc[k - first].alloc_bps;
 			lk->allocated_bps += l->alloc[k - first].alloc_bps;
 			lk->entries++;
 		}
@@ -504,14 +513,7 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 					tita_min_u64(link_bps, l->alloc[k - first].alloc_bps);
 			tita_alloc_maxmin_by_group(l->alloc, last - first,
 						   avail - lk->allocated_bps, l->scratch);
-			for (uint32_t k = first; k < last; k++) {
-				struct line *ln = &l->lines[l->sorted_items[k].slot];
-
-				if (l->sorted_items[k].reserve)
-					ln->move_cap_bps += l->alloc[k - first].alloc_bps;
-				else
-					ln->cap_bps += l->alloc[k - first].alloc_bps;
-			}
+			credit_lines(l, first, last);
 		}
 		first = last;
 	}
