@@ -849,7 +849,13 @@ static uint64_t pair_use_bps(const struct tita_ctl *c, const struct pair *pr)
 		 * others between steps and its place lost (a ring across
 		 * leaves: 1.9x the bound, as ECMP alone, against 1.4). */
 		if (pr->idle_rounds)
-			return pr->big ? tita_min_u64(pr->sent_avg_bps, nic) : 0;
+			return pr->big || (pr->path == PATH_KNOWN &&
+					   pr->sent_avg_bps >=
+						   (uint64_t)(c->p.big_frac *
+							      (double)pt->fab->place.spine_bps) /
+							   2) ?
+				       tita_min_u64(pr->sent_avg_bps, nic) :
+				       0;
 		/* For a large pair the receiver's share, not the grant, when
 		 * the receiver's leaf holds the grant below it: what a
 		 * collision leaves a pair is not what it would use once moved.
