@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -309,12 +310,29 @@ static void on_watchdog(void *data, uint64_t now_ns)
  * (SCHED_RESET_ON_FORK), so that a QP scan of 100k QPs never runs
  * real-time. Refused (no CAP_SYS_NICE, an RT budget of 0 in the cgroup): a
  * warning, and titad runs on as before.
+ *
+ * A loop that never sleeps at a real-time priority (a flood it cannot keep
+ * up with, a bug) would hold its core from every normal task. RLIMIT_RTTIME
+ * bounds that: after RT_BUSY_SOFT_US of CPU without sleeping the kernel
+ * sends SIGXCPU, and on_signal() puts the loop back under the normal
+ * scheduler until the next reload; a loop too stuck to read that signal is
+ * killed at RT_BUSY_HARD_US, and its pacing fails open as on any crash.
  */
+#define RT_BUSY_SOFT_US 1000000
+#define RT_BUSY_HARD_US 3000000
+
 static void set_sched(uint32_t priority)
 {
 	struct sched_param sp = { .sched_priority = (int)priority };
 	int policy = priority ? SCHED_FIFO | SCHED_RESET_ON_FORK : SCHED_OTHER;
+	struct rlimit busy = { .rlim_cur = RT_BUSY_SOFT_US, .rlim_max = RT_BUSY_HARD_US };
 
+	if (priority && setrlimit(RLIMIT_RTTIME, &busy)) {
+		log_warning("sched-priority %u: cannot bound the loop's real-time CPU (%s); "
+			    "the event loop stays under the normal scheduler",
+			    priority, strerror(errno));
+		return;
+	}
 	if (sched_setscheduler(0, policy, &sp))
 		log_warning("sched-priority %u: %s; the event loop stays under the %s scheduler",
 			    priority, strerror(errno), priority ? "normal" : "real-time");
@@ -458,6 +476,14 @@ static void on_signal(void *data, int signo, uint64_t now_ns)
 	case SIGHUP:
 		reload(d, now_ns);
 		break;
+	case SIGXCPU:
+		log_warning("the event loop ran real-time for %d ms without sleeping: back under "
+			    "the normal scheduler until the next reload",
+			    RT_BUSY_SOFT_US / 1000);
+		set_sched(0);
+		/* So that a reload with sched-priority set applies it again. */
+		d->cfg.sched_priority = 0;
+		break;
 	case SIGTERM:
 	case SIGINT:
 		log_notice("signal %d: removing pacing and the datapath, exiting", signo);
@@ -514,7 +540,7 @@ static void stop(struct titad *d)
  */
 static int start(struct titad *d, char *err, size_t err_size)
 {
-	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGXCPU };
 	struct titad_peers_ports hp;
 	struct titad_sources src;
 	uint64_t now, boot_id;
@@ -529,7 +555,7 @@ static int start(struct titad *d, char *err, size_t err_size)
 	if (!d->ev)
 		return -errno;
 	tita_log_set_clock(d->ev);
-	r = tita_event_signals(d->ev, signals, 3, on_signal, d);
+	r = tita_event_signals(d->ev, signals, sizeof(signals) / sizeof(signals[0]), on_signal, d);
 	if (r)
 		return r;
 	now = tita_event_now(d->ev);

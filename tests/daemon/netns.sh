@@ -453,6 +453,16 @@ check "SIGHUP with sched-priority = 1: the event loop runs SCHED_FIFO at 1 ($(ch
 	bash -c "chrt -p ${pid[h3]} | grep -q 'policy: SCHED_FIFO' && chrt -p ${pid[h3]} | grep -q 'priority: 1'"
 check "and titad's other threads stay under the normal scheduler ($(ps -L -o cls= -p "${pid[h3]}" | tr '\n' ' '))" \
 	bash -c "[ \$(ps -L -o cls= -p ${pid[h3]} | wc -l) -ge 2 ] && [ \$(ps -L -o cls= -p ${pid[h3]} | grep -c FF) = 1 ]"
+# A real-time loop that stops sleeping must not hold its core: its busy CPU
+# is bounded, and SIGXCPU (the kernel's, at the soft bound) puts it back
+# under the normal scheduler.
+check "the real-time loop's CPU without sleeping is bounded ($(grep 'realtime timeout' /proc/${pid[h3]}/limits | tr -s ' '))" \
+	awk '/Max realtime timeout/ { f = ($4 == 1000000 && $5 == 3000000) } END { exit !f }' "/proc/${pid[h3]}/limits"
+kill -XCPU "${pid[h3]}"
+sleep 0.3
+check "SIGXCPU puts the event loop back under the normal scheduler ($(chrt -p "${pid[h3]}" | head -1))" \
+	bash -c "chrt -p ${pid[h3]} | grep -q 'policy: SCHED_OTHER'"
+check "and says so" grep -q "back under the normal scheduler until the next reload" "$tmp/h3.log"
 check "the reload kept the peers" [ "$(ctl h3 -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["n_peers"])')" -ge "$peers_before" ]
 check "the reload kept the pairs" [ "$(ctl h3 -j pairs role rx | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -ge 2 ]
 printf '[controller]\ninterval = 0ms\n' >>"$tmp/h3.conf"
