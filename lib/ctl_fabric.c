@@ -459,6 +459,12 @@ static uint64_t fabric_batch_ns(const struct tita_ctl *c)
 	return (uint64_t)((double)c->p.control_interval_ns * c->p.leaf_batch_frac);
 }
 
+/* The rate from which a pair is large: big_frac of a spine link. */
+static uint64_t big_bar_bps(const struct tita_ctl *c, const struct fab_port *f)
+{
+	return (uint64_t)(c->p.big_frac * (double)f->place.spine_bps);
+}
+
 /* Whether a new pair will send at a large part of an uplink (big_frac of
  * it) while its backlog lasts: its NIC's line shared by backlog with the
  * port's other pairs. An all-to-all's pairs start with a small share
@@ -508,8 +514,7 @@ void ctl_fabric_tx_started(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 	if (pr->path != PATH_SPREAD || !f)
 		return;
 	big = pr->backlog_bytes >=
-	      tita_rate_to_bytes((uint64_t)(c->p.big_frac * (double)f->place.spine_bps),
-				 10 * c->p.control_interval_ns);
+	      tita_rate_to_bytes(big_bar_bps(c, f), 10 * c->p.control_interval_ns);
 	whole = pr->backlog_bytes <=
 		tita_rate_to_bytes(c->ports[pr->port].line_rate_bps, c->p.unsched_short_ns);
 	if (big)
@@ -855,14 +860,13 @@ static uint64_t pair_use_bps(const struct tita_ctl *c, const struct pair *pr)
 		 * next round (a ring across leaves: 100s of KB on that
 		 * uplink). Not every small one: the room so held cost the ring
 		 * on 4 x 400G 0.8 % against 0.4 % with the half bar. */
-		if (pr->idle_rounds)
-			return pr->big || (pr->path == PATH_KNOWN &&
-					   pr->sent_avg_bps >=
-						   (uint64_t)(c->p.big_frac *
-							      (double)pt->fab->place.spine_bps) /
-							   2) ?
-				       tita_min_u64(pr->sent_avg_bps, nic) :
-				       0;
+		if (pr->idle_rounds) {
+			bool keeps_place = pr->big ||
+					   (pr->path == PATH_KNOWN &&
+					    pr->sent_avg_bps >= big_bar_bps(c, pt->fab) / 2);
+
+			return keeps_place ? tita_min_u64(pr->sent_avg_bps, nic) : 0;
+		}
 		/* For a large pair the receiver's share, not the grant, when
 		 * the receiver's leaf holds the grant below it: what a
 		 * collision leaves a pair is not what it would use once moved.
@@ -920,7 +924,7 @@ static bool pair_big(const struct tita_ctl *c, const struct fab_port *f, const s
  */
 static bool judge_big(const struct tita_ctl *c, const struct fab_port *f, const struct pair *pr)
 {
-	uint64_t bar = (uint64_t)(c->p.big_frac * (double)f->place.spine_bps);
+	uint64_t bar = big_bar_bps(c, f);
 
 	if (pr->sent_avg_bps >= (pr->big ? bar / 2 : bar))
 		return true;
