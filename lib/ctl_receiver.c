@@ -468,8 +468,11 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 		if (pr->demand_bps)
 			most_left = tita_max_u64(most_left, pr->left_bytes);
 	}
-	for (uint32_t k = 0; k < n; k++)
-		c->entries[k].member_weight = srpt_weight(c, &c->pairs[c->order[k]], pt, most_left);
+	/* Off (srpt_ns 0), every member weighs alike: member_weight stays 0. */
+	if (c->p.srpt_ns)
+		for (uint32_t k = 0; k < n; k++)
+			c->entries[k].member_weight =
+				srpt_weight(c, &c->pairs[c->order[k]], pt, most_left);
 	/* Pairs of no job are each a group of their own, which is plain
 	 * max-min over the pairs: one group says so without sorting them
 	 * into groups at every allocation. */
