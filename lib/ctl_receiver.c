@@ -29,12 +29,14 @@
  * over the threshold are (a standing queue must drain in a few rounds). */
 #define ETA_CE_GAIN 9.0
 
-/* What a port hands out: eta x line rate, less what unmanaged sources use. */
-static void port_update_capacity(struct port *pt)
+/* What a port hands out: eta x line rate, less the room left for what
+ * unmanaged sources use (unmanaged_room_frac of it). */
+static void port_update_capacity(const struct tita_ctl *c, struct port *pt)
 {
 	uint64_t cap = (uint64_t)(pt->eta * (double)pt->line_rate_bps);
+	uint64_t room = (uint64_t)(c->p.unmanaged_room_frac * (double)pt->unmanaged_bps);
 
-	pt->capacity_bps = cap > pt->unmanaged_bps ? cap - pt->unmanaged_bps : 0;
+	pt->capacity_bps = cap > room ? cap - room : 0;
 }
 
 int tita_ctl_rx_sample(struct tita_ctl *c, const struct tita_rx_sample *s, uint64_t now_ns)
@@ -134,7 +136,7 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 				src->managed = true;
 				pt->unmanaged_bps -=
 					tita_min_u64(pt->unmanaged_bps, src->measured_bps);
-				port_update_capacity(pt);
+				port_update_capacity(c, pt);
 			}
 			pr->src_slot = src ? (uint32_t)(src - c->pairs) + 1 : 0;
 			pr->first_demand_ns = now_ns;
@@ -280,7 +282,7 @@ static void measure_ports(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns
 				pt->eta * (1 - c->p.eta_decrease * (1 + ETA_CE_GAIN * ce_frac)));
 		else if (!pt->ce_packets && !nic_ce)
 			pt->eta = fmin(c->p.eta, pt->eta + c->p.eta_increase);
-		port_update_capacity(pt);
+		port_update_capacity(c, pt);
 	}
 }
 

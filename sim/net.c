@@ -121,6 +121,12 @@ static uint32_t fifo_pop(struct sim *s, struct sim_fifo *q)
 
 /* ---- bottleneck queue accounting ---- */
 
+/* The lossless data a port holds, both classes. */
+static inline uint64_t data_q_bytes(const struct sim_port *pt)
+{
+	return pt->q_bytes[SIM_PRIO_DATA] + pt->q_bytes[SIM_PRIO_SHORT];
+}
+
 static void monitor_queue_change(struct sim *s, const struct sim_port *pt)
 {
 	uint64_t bin;
@@ -135,7 +141,7 @@ static void monitor_queue_change(struct sim *s, const struct sim_port *pt)
 		s->q_hist_ps[bin] += s->now_ps - from;
 	}
 	s->q_last_change_ps = s->now_ps;
-	s->q_last_bytes = pt->q_bytes[SIM_PRIO_DATA];
+	s->q_last_bytes = data_q_bytes(pt);
 }
 
 /* ---- every switch egress: time-weighted queue histograms ---- */
@@ -152,7 +158,7 @@ static void portq_account(struct sim *s, struct sim_port *pt, uint32_t port)
  * the queue leaves it. */
 static inline void portq_change(struct sim *s, struct sim_port *pt, uint32_t port)
 {
-	uint32_t bin = sim_portq_bin(pt->q_bytes[SIM_PRIO_DATA]);
+	uint32_t bin = sim_portq_bin(data_q_bytes(pt));
 
 	if (bin == pt->q_bin)
 		return;
@@ -178,8 +184,10 @@ static void port_transmit(struct sim *s, uint32_t port, uint32_t pkt)
 
 	pt->busy = true;
 	pt->tx_bytes += p->wire_bytes;
-	if (p->prio == SIM_PRIO_DATA)
+	if (p->prio != SIM_PRIO_CTRL)
 		pt->tx_data_bytes += p->wire_bytes;
+	if (p->prio == SIM_PRIO_SHORT)
+		pt->short_tx_ps += ser;
 	sim_schedule(s, s->now_ps + ser, SIM_EV_TXDONE, port, 0);
 	sim_schedule(s, s->now_ps + ser + pt->delay_ps, SIM_EV_ARRIVE, pt->peer, pkt);
 }
@@ -194,19 +202,20 @@ static uint64_t pfc_threshold(const struct sim *s, const struct sim_switch *sw)
 	return budget >> s->cfg->pfc_alpha_shift;
 }
 
-static void pfc_send(struct sim *s, uint32_t in_port, bool pause)
+/* XOFF (pause) or XON for one lossless class: the event's b is the two. */
+static void pfc_send(struct sim *s, uint32_t in_port, unsigned cls, bool pause)
 {
 	struct sim_port *pt = &s->ports[in_port];
 
 	if (pt->down)
 		return;
-	pt->pause_sent = pause;
+	pt->pause_sent[cls] = pause;
 	if (pause)
 		pt->pause_frames++;
 	/* A pause frame preempts data on the wire (it is sent between frames
 	 * at the MAC); it costs one frame time plus propagation. */
 	sim_schedule(s, s->now_ps + sim_ser_ps(SIM_PFC_BYTES, pt->rate_bps) + pt->delay_ps,
-		     SIM_EV_PFC, pt->peer, pause);
+		     SIM_EV_PFC, pt->peer, (uint32_t)pause | cls << 1);
 }
 
 static bool ecn_mark(struct sim *s, struct sim_switch *sw, const struct sim_port *pt)
@@ -214,7 +223,7 @@ static bool ecn_mark(struct sim *s, struct sim_switch *sw, const struct sim_port
 	const struct sim_config *c = s->cfg;
 	double scale = (double)pt->rate_bps / 25e9;
 	double kmin = c->kmin_kb_per_25g * 1024 * scale, kmax = c->kmax_kb_per_25g * 1024 * scale;
-	double q = (double)pt->q_bytes[SIM_PRIO_DATA];
+	double q = (double)data_q_bytes(pt);
 
 	if (!c->ecn || q <= kmin)
 		return false;
@@ -232,19 +241,21 @@ static bool ecn_mark(struct sim *s, struct sim_switch *sw, const struct sim_port
 static void switch_release(struct sim *s, struct sim_switch *sw, const struct sim_pkt *p)
 {
 	struct sim_port *in = &s->ports[p->in_port];
+	unsigned cls = sim_lossless_of(p->prio);
 	/* Departures come out of the headroom first (the artifact's
 	 * RemoveFromIngressAdmission): bytes are bytes, and charging the
 	 * headroom to the very packets that arrived after XOFF would hold the
 	 * pause until the whole queue ahead of them had drained. */
-	uint64_t from_hdrm = in->in_hdrm_bytes < p->wire_bytes ? in->in_hdrm_bytes : p->wire_bytes;
+	uint64_t from_hdrm = in->in_hdrm_bytes[cls] < p->wire_bytes ? in->in_hdrm_bytes[cls] :
+								      p->wire_bytes;
 
 	sw->used_bytes -= p->wire_bytes;
-	in->in_bytes -= p->wire_bytes;
-	in->in_hdrm_bytes -= from_hdrm;
-	if (in->pause_sent && in->in_hdrm_bytes == 0 &&
-	    (in->in_bytes == 0 ||
-	     in->in_bytes + s->cfg->pfc_resume_offset_bytes <= pfc_threshold(s, sw)))
-		pfc_send(s, p->in_port, false);
+	in->in_bytes[cls] -= p->wire_bytes;
+	in->in_hdrm_bytes[cls] -= from_hdrm;
+	if (in->pause_sent[cls] && in->in_hdrm_bytes[cls] == 0 &&
+	    (in->in_bytes[cls] == 0 ||
+	     in->in_bytes[cls] + s->cfg->pfc_resume_offset_bytes <= pfc_threshold(s, sw)))
+		pfc_send(s, p->in_port, cls, false);
 }
 
 static void pkt_lost(struct sim *s, uint32_t i);
@@ -264,9 +275,11 @@ static void switch_kick(struct sim *s, uint32_t port)
 		port_transmit(s, port, i);
 		return;
 	}
-	if (pt->paused)
-		return;
-	i = fifo_pop(s, &pt->q[SIM_PRIO_DATA]);
+	/* Strict priority: the short class before the rest, each unless its
+	 * priority is paused. */
+	i = pt->paused[SIM_LL_SHORT] ? SIM_NONE : fifo_pop(s, &pt->q[SIM_PRIO_SHORT]);
+	if (i == SIM_NONE && !pt->paused[SIM_LL_DATA])
+		i = fifo_pop(s, &pt->q[SIM_PRIO_DATA]);
 	if (i == SIM_NONE)
 		return;
 	p = &s->pkts[i];
@@ -277,7 +290,7 @@ static void switch_kick(struct sim *s, uint32_t port)
 		pt->ecn_marks++;
 		s->ecn_marks++;
 	}
-	pt->q_bytes[SIM_PRIO_DATA] -= p->wire_bytes;
+	pt->q_bytes[p->prio] -= p->wire_bytes;
 	portq_change(s, pt, port);
 	if (port == s->monitor_port)
 		monitor_queue_change(s, pt);
@@ -287,7 +300,7 @@ static void switch_kick(struct sim *s, uint32_t port)
 		h->rate_bps = pt->rate_bps;
 		h->ts_ps = s->now_ps;
 		h->tx_bytes = pt->tx_bytes;
-		h->qlen_bytes = pt->q_bytes[SIM_PRIO_DATA];
+		h->qlen_bytes = data_q_bytes(pt);
 	}
 	switch_release(s, sw, p);
 	port_transmit(s, port, i);
@@ -368,18 +381,20 @@ static void switch_receive(struct sim *s, uint32_t in_port, uint32_t i)
 		return;
 	}
 	op = &s->ports[out];
-	if (p->prio == SIM_PRIO_DATA) {
-		bool hdrm = in->pause_sent;
+	if (p->prio != SIM_PRIO_CTRL) {
+		unsigned cls = sim_lossless_of(p->prio);
+		bool hdrm = in->pause_sent[cls];
 
 		if (sw->used_bytes + p->wire_bytes > sw->buffer_bytes ||
-		    (hdrm && in->in_hdrm_bytes + p->wire_bytes > sw->headroom_bytes_per_port)) {
+		    (hdrm &&
+		     in->in_hdrm_bytes[cls] + p->wire_bytes > sw->headroom_bytes_per_port)) {
 			if (getenv("SIM_DEBUG_DROPS"))
 				fprintf(stderr,
 					"drop t=%.3fus sw=%u in=%u used=%llu hdrm=%d inhdrm=%llu inb=%llu th=%llu\n",
 					s->now_ps / 1e6, s->nodes[in->node].idx, in_port,
 					(unsigned long long)sw->used_bytes, hdrm,
-					(unsigned long long)in->in_hdrm_bytes,
-					(unsigned long long)in->in_bytes,
+					(unsigned long long)in->in_hdrm_bytes[cls],
+					(unsigned long long)in->in_bytes[cls],
 					(unsigned long long)pfc_threshold(s, sw));
 			in->drops++;
 			s->drops++;
@@ -388,16 +403,16 @@ static void switch_receive(struct sim *s, uint32_t in_port, uint32_t i)
 		}
 		p->in_port = in_port;
 		sw->used_bytes += p->wire_bytes;
-		in->in_bytes += p->wire_bytes;
+		in->in_bytes[cls] += p->wire_bytes;
 		if (hdrm)
-			in->in_hdrm_bytes += p->wire_bytes;
-		if (s->cfg->pfc && !in->pause_sent && in->in_bytes > pfc_threshold(s, sw))
-			pfc_send(s, in_port, true);
-		fifo_push(s, &op->q[SIM_PRIO_DATA], i);
-		op->q_bytes[SIM_PRIO_DATA] += p->wire_bytes;
+			in->in_hdrm_bytes[cls] += p->wire_bytes;
+		if (s->cfg->pfc && !in->pause_sent[cls] && in->in_bytes[cls] > pfc_threshold(s, sw))
+			pfc_send(s, in_port, cls, true);
+		fifo_push(s, &op->q[p->prio], i);
+		op->q_bytes[p->prio] += p->wire_bytes;
 		portq_change(s, op, out);
-		if (op->q_bytes[SIM_PRIO_DATA] > op->max_q_bytes)
-			op->max_q_bytes = op->q_bytes[SIM_PRIO_DATA];
+		if (data_q_bytes(op) > op->max_q_bytes)
+			op->max_q_bytes = data_q_bytes(op);
 		if (out == s->monitor_port)
 			monitor_queue_change(s, op);
 	} else {
@@ -484,17 +499,32 @@ static uint64_t pacer_next_ps(const struct sim *s, struct sim_txpair *tp, uint32
 			      const struct sim_port *pt)
 {
 	double rate_bps = (double)tp->rate_bps;
-	double credit_ps = (double)s->cfg->pacer_burst_bytes * 8e12 / rate_bps;
+	uint64_t short_ps = pt->short_tx_ps - tp->short_seen_ps,
+		 short_max_ps = sim_ser_ps(s->cfg->short_prio_bytes, pt->rate_bps);
+	double credit_ps = (double)s->cfg->pacer_burst_bytes * 8e12 / rate_bps +
+			   (double)(short_ps < short_max_ps ? short_ps : short_max_ps);
 	double now = (double)s->now_ps;
-	double from = (double)tp->next_tx_ps + (double)(pt->paused_ps - tp->paused_seen_ps);
+	double from =
+		(double)tp->next_tx_ps + (double)(pt->paused_ps[SIM_LL_DATA] - tp->paused_seen_ps);
 
-	tp->paused_seen_ps = pt->paused_ps;
+	tp->paused_seen_ps = pt->paused_ps[SIM_LL_DATA];
+	tp->short_seen_ps = pt->short_tx_ps;
 	if (from < now - credit_ps)
 		from = now - credit_ps;
 	if (from > now)
 		from = now;
 	from += (double)wire_bytes * 8e12 / rate_bps;
 	return from > 0 ? (uint64_t)from : 0;
+}
+
+/* The class of a flow's packets: a message of at most [nic] short_prio_kb
+ * goes in the short class (its application posts it on a QP of that
+ * traffic class). */
+static unsigned flow_prio(const struct sim *s, const struct sim_flow *f)
+{
+	uint64_t short_max = s->cfg->short_prio_bytes;
+
+	return short_max && f->size_bytes <= short_max ? SIM_PRIO_SHORT : SIM_PRIO_DATA;
 }
 
 static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
@@ -508,7 +538,7 @@ static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
 	uint32_t wire = payload + SIM_HDR_BYTES + (s->cc->int_stamp ? SIM_INT_BYTES : 0);
 
 	p->kind = SIM_PKT_DATA;
-	p->prio = SIM_PRIO_DATA;
+	p->prio = (uint8_t)flow_prio(s, f);
 	p->flow = f->id;
 	p->src = f->src;
 	p->dst = f->dst;
@@ -543,9 +573,13 @@ static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
 			 * empty, not one more burst ahead. */
 			tp->unsched_left -= tp->unsched_left > wire ? wire : tp->unsched_left;
 			tp->next_tx_ps = s->now_ps;
-			tp->paused_seen_ps = s->ports[h->port].paused_ps;
+			tp->paused_seen_ps = s->ports[h->port].paused_ps[SIM_LL_DATA];
+			tp->short_seen_ps = s->ports[h->port].short_tx_ps;
 		} else if (tp->rate_bps != TITA_RATE_UNPACED && tp->rate_bps)
 			tp->next_tx_ps = pacer_next_ps(s, tp, wire, &s->ports[h->port]);
+		/* Its own short packets are no time taken from it. */
+		if (p->prio == SIM_PRIO_SHORT)
+			tp->short_seen_ps += sim_ser_ps(wire, s->ports[h->port].rate_bps);
 	}
 	if (p->seq > f->high_sent_bytes)
 		f->high_sent_bytes = p->seq;
@@ -620,20 +654,27 @@ void sim_nic_kick(struct sim *s, uint32_t host)
 		port_transmit(s, h->port, k);
 		return;
 	}
-	if (pt->paused)
+	if (pt->paused[SIM_LL_DATA] && (!s->cfg->short_prio_bytes || pt->paused[SIM_LL_SHORT]))
 		return;
 	if (h->app_rate_bps)
 		app_refill(s, h);
-	/* Round robin over the QPs that their limiters allow now. */
+	/* Round robin over the QPs that their limiters allow now; those of the
+	 * short class first (a traffic class of its own, strict priority). */
 	bool tita = s->cc->tita;
+	bool two = s->cfg->short_prio_bytes != 0;
 	uint32_t idx = h->rr < h->n_active ? h->rr : 0;
 
-	for (n = 0; n < h->n_active; n++, idx = idx + 1 == h->n_active ? 0 : idx + 1) {
+	for (n = 0; n < (two ? 2 : 1) * h->n_active;
+	     n++, idx = idx + 1 == h->n_active ? 0 : idx + 1) {
 		struct sim_flow *f = &s->flows[h->active[idx]];
 		uint64_t t = f->next_tx_ps;
+		unsigned prio = flow_prio(s, f);
+		bool short_pass = two && n < h->n_active;
 
 		if (f->held)
 			continue; /* sim_flow_hold(false) kicks the NIC */
+		if ((short_pass && prio != SIM_PRIO_SHORT) || pt->paused[sim_lossless_of(prio)])
+			continue; /* the other pass's, or PFC's: its XON kicks the NIC */
 
 		if (tita) {
 			const struct sim_txpair *tp = sim_flow_txpair(s, f);
@@ -655,7 +696,7 @@ void sim_nic_kick(struct sim *s, uint32_t host)
 		}
 		if (s->cc->can_send && !s->cc->can_send(s, f))
 			continue; /* an ACK will kick the NIC */
-		if (tita)
+		if (tita && !short_pass)
 			idx = pair_turn(s, h, idx);
 		f = &s->flows[h->active[idx]];
 		nic_send_data(s, host, f);
@@ -1107,18 +1148,21 @@ static void port_flush(struct sim *s, uint32_t port)
 		pt->q_bytes[SIM_PRIO_CTRL] -= s->pkts[i].wire_bytes;
 		pkt_lost(s, i);
 	}
-	while (sw && (i = fifo_pop(s, &pt->q[SIM_PRIO_DATA])) != SIM_NONE) {
-		pt->q_bytes[SIM_PRIO_DATA] -= s->pkts[i].wire_bytes;
+	while (sw && ((i = fifo_pop(s, &pt->q[SIM_PRIO_SHORT])) != SIM_NONE ||
+		      (i = fifo_pop(s, &pt->q[SIM_PRIO_DATA])) != SIM_NONE)) {
+		pt->q_bytes[s->pkts[i].prio] -= s->pkts[i].wire_bytes;
 		portq_change(s, pt, port);
 		switch_release(s, sw, &s->pkts[i]);
 		pkt_lost(s, i);
 	}
 	/* The PFC state of the link goes with it. */
-	if (pt->paused) {
-		pt->paused = false;
-		pt->paused_ps += s->now_ps - pt->paused_since_ps;
+	for (unsigned cls = 0; cls < SIM_N_LOSSLESS; cls++) {
+		if (pt->paused[cls]) {
+			pt->paused[cls] = false;
+			pt->paused_ps[cls] += s->now_ps - pt->paused_since_ps[cls];
+		}
+		pt->pause_sent[cls] = false;
 	}
-	pt->pause_sent = false;
 }
 
 /* Both directions of a leaf-spine link go down: what is queued at either
@@ -1433,7 +1477,9 @@ static int build_topology(struct sim *s)
 			(uint64_t)(c->headroom_bdp *
 				   ((double)rate * 2 * (double)c->link_delay_ps / 8e12 +
 				    2.0 * (c->mtu_bytes + SIM_HDR_BYTES + SIM_INT_BYTES)));
-		x->headroom_total = x->headroom_bytes_per_port * nd->n_ports;
+		/* ...for each lossless class on every port. */
+		x->headroom_total = x->headroom_bytes_per_port * nd->n_ports *
+				    (c->short_prio_bytes ? SIM_N_LOSSLESS : 1);
 		if (x->headroom_total >= x->buffer_bytes) {
 			fprintf(stderr, "tita-sim: switch buffer smaller than its PFC headroom\n");
 			return -EINVAL;
@@ -1645,7 +1691,7 @@ static void trace(struct sim *s)
 	fprintf(s->trace_q, "%.3f %.3f\n", (double)s->now_ps / 1e6,
 		s->monitor_port == SIM_NONE ?
 			0 :
-			(double)s->ports[s->monitor_port].q_bytes[SIM_PRIO_DATA] / 1024);
+			(double)data_q_bytes(&s->ports[s->monitor_port]) / 1024);
 	fprintf(s->trace_rate, "%.3f", (double)s->now_ps / 1e6);
 	for (uint32_t j = 0; j < s->n_trace; j++) {
 		struct sim_flow *f = &s->flows[s->trace_ids[j]];
@@ -1688,17 +1734,19 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 	}
 	case SIM_EV_PFC: {
 		struct sim_port *pt = &s->ports[ev->a];
+		bool pause = ev->b & 1;
+		unsigned cls = ev->b >> 1;
 
 		if (pt->down)
 			break;
-		if (ev->b)
+		if (pause)
 			pt->pause_rx_frames++;
-		if (ev->b && !pt->paused) {
-			pt->paused = true;
-			pt->paused_since_ps = s->now_ps;
-		} else if (!ev->b && pt->paused) {
-			pt->paused = false;
-			pt->paused_ps += s->now_ps - pt->paused_since_ps;
+		if (pause && !pt->paused[cls]) {
+			pt->paused[cls] = true;
+			pt->paused_since_ps[cls] = s->now_ps;
+		} else if (!pause && pt->paused[cls]) {
+			pt->paused[cls] = false;
+			pt->paused_ps[cls] += s->now_ps - pt->paused_since_ps[cls];
 			if (s->nodes[pt->node].is_host)
 				sim_nic_kick(s, s->nodes[pt->node].idx);
 			else
@@ -1947,7 +1995,9 @@ static void collect(struct sim *s, struct sim_results *r)
 		if (!s->nodes[pt->node].is_host && pt->max_q_bytes > r->fabric_q_max_bytes)
 			r->fabric_q_max_bytes = pt->max_q_bytes;
 		r->pause_frames += pt->pause_frames;
-		r->paused_ps += pt->paused_ps + (pt->paused ? end - pt->paused_since_ps : 0);
+		for (unsigned cls = 0; cls < SIM_N_LOSSLESS; cls++)
+			r->paused_ps += pt->paused_ps[cls] +
+					(pt->paused[cls] ? end - pt->paused_since_ps[cls] : 0);
 	}
 	collect_ports(s, r);
 	r->ecn_marks = s->ecn_marks;

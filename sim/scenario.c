@@ -364,6 +364,7 @@ static int set_key(struct parser *p, const char *key, const char *val)
 	NUM("switch", "headroom_bdp", 0, 100, c->headroom_bdp = v);
 	NUM("nic", "mtu", 256, 9000, c->mtu_bytes = (uint32_t)v);
 	NUM("nic", "pacer_burst_kb", 0, 1e5, c->pacer_burst_bytes = (uint64_t)(v * 1024));
+	NUM("nic", "short_prio_kb", 0, 1e6, c->short_prio_bytes = (uint64_t)(v * 1000));
 	NUM("nic", "rto_us", 1, 1e7, c->rto_ps = (uint64_t)(v * 1e6));
 	NUM("run", "seed", 0, 1.8e19, c->seed = (uint64_t)v);
 	NUM("run", "max_time_ms", 0.001, 1e6, c->max_time_ps = (uint64_t)(v * 1e9));

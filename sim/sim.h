@@ -60,8 +60,23 @@
 enum sim_prio {
 	SIM_PRIO_DATA = 0, /* lossless, PFC */
 	SIM_PRIO_CTRL = 1, /* CNPs, ACKs, tita messages: strict priority, no PFC */
-	SIM_N_PRIO = 2,
+	/* short messages ([nic] short_prio_kb): lossless, PFC, served before
+	 * SIM_PRIO_DATA and after SIM_PRIO_CTRL */
+	SIM_PRIO_SHORT = 2,
+	SIM_N_PRIO = 3,
 };
+
+/* The lossless classes, which PFC pauses one by one (a priority each). */
+enum sim_lossless {
+	SIM_LL_DATA = 0,
+	SIM_LL_SHORT = 1,
+	SIM_N_LOSSLESS = 2,
+};
+
+static inline unsigned sim_lossless_of(unsigned prio)
+{
+	return prio == SIM_PRIO_SHORT ? SIM_LL_SHORT : SIM_LL_DATA;
+}
 
 enum sim_pkt_kind {
 	SIM_PKT_DATA,
@@ -108,16 +123,20 @@ struct sim_port {
 	struct sim_fifo q[SIM_N_PRIO];
 	uint64_t q_bytes[SIM_N_PRIO];
 	bool busy;
-	bool paused; /* data class held by the peer's PFC */
-	uint64_t paused_since_ps;
-	uint64_t paused_ps; /* total */
+	/* each lossless class held by the peer's PFC, since when, and the
+	 * total time */
+	bool paused[SIM_N_LOSSLESS];
+	uint64_t paused_since_ps[SIM_N_LOSSLESS];
+	uint64_t paused_ps[SIM_N_LOSSLESS];
+	uint64_t short_tx_ps; /* total time it sent the short class */
 	uint64_t tx_bytes; /* cumulative, all classes (INT txBytes) */
 	uint64_t tx_data_bytes;
 	uint64_t max_q_bytes;
-	/* ingress side (switch ports): data bytes buffered that came in here */
-	uint64_t in_bytes, in_hdrm_bytes;
-	bool pause_sent;
-	uint64_t pause_frames; /* XOFF frames this port sent upstream */
+	/* ingress side (switch ports): data bytes buffered that came in here,
+	 * by lossless class, and whether that class is paused upstream */
+	uint64_t in_bytes[SIM_N_LOSSLESS], in_hdrm_bytes[SIM_N_LOSSLESS];
+	bool pause_sent[SIM_N_LOSSLESS];
+	uint64_t pause_frames; /* XOFF frames this port sent upstream (any class) */
 	uint64_t ecn_marks;
 	uint64_t drops;
 	bool down; /* its link failed: it sends and receives nothing */
@@ -186,7 +205,9 @@ struct sim_txpair {
 	uint64_t backlog_bytes; /* the application's remaining bytes */
 	uint64_t rate_bps; /* tita's pacing rate, or TITA_RATE_UNPACED */
 	uint64_t next_tx_ps; /* the pair's pacer */
-	uint64_t paused_seen_ps; /* its port's paused_ps when it last sent */
+	uint64_t paused_seen_ps; /* its port's data class paused_ps when it last sent */
+	/* its port's short_tx_ps when it last sent, less its own short time */
+	uint64_t short_seen_ps;
 	uint64_t unsched_left; /* bytes it lets go unpaced before rate_bps */
 	bool done_said; /* its backlog ran out, and the controller was told */
 	uint64_t last_active_ps;
@@ -395,6 +416,9 @@ struct sim_config {
 	 * its rate may send at once to catch up (0: none, each packet spaced
 	 * from when the last one left). */
 	uint64_t pacer_burst_bytes;
+	/* A message of at most this many bytes goes in the short class
+	 * (SIM_PRIO_SHORT), at its NIC and at every switch (0: none). */
+	uint64_t short_prio_bytes;
 	uint64_t rto_ps; /* go-back-N timeout after a loss */
 	/* run */
 	uint64_t seed;

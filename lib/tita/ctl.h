@@ -69,6 +69,13 @@ struct tita_ctl_params {
 	uint64_t unsched_ns;
 	uint64_t unsched_short_ns;
 	uint64_t unsched_bound_ns;
+	/* The share of its senders' unmanaged traffic (whole messages, hosts
+	 * without tita) a receiver leaves room for in its grants: 1 (the
+	 * default) when that traffic shares the granted bytes' class; less
+	 * when whole messages travel in a class the switches and NICs serve
+	 * before it (a short-message traffic class): they pass the granted
+	 * bytes' queue, and room left for them is a link left idle. */
+	double unmanaged_room_frac;
 	/* A receiver keeps the grant of a pair that went idle warm for this
 	 * many grant TTLs: refreshed, out of what the active pairs leave, so
 	 * that the pair's next transfer starts at it; 0: freed at once. */
@@ -178,7 +185,7 @@ struct tita_param {
 };
 
 /* The table's size: one entry per field of struct tita_ctl_params. */
-#define TITA_CTL_N_PARAMS 42
+#define TITA_CTL_N_PARAMS 43
 
 /* The table, in the order of struct tita_ctl_params; *ret_n entries
  * (TITA_CTL_N_PARAMS). */

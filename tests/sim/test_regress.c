@@ -77,6 +77,9 @@ static void run(const char *name, const char *cc, struct sim_results *r)
 	run_seed(name, cc, SIM_SEED_FROM_FILE, r);
 }
 
+static void run_set(const char *name, const char *cc, const char *const *set,
+		    struct sim_results *r);
+
 static double ratio(const struct sim_results *r)
 {
 	return r->completion_ps / r->bound_ps;
@@ -208,6 +211,52 @@ static void short_messages_go_whole(void **state)
 	assert_int_equal(tita.pause_frames, 0);
 	assert_true(tita.slowdown_p50 <= 1.2);
 	assert_true(tita.slowdown_p99 <= 1.5 * hpcc.slowdown_p99);
+}
+
+/*
+ * Short messages beside a ring, in a network with a short-message class
+ * (nic.short_prio_kb: a message that goes whole, strict priority over the
+ * granted bytes at NICs and switches) and receivers that leave it no room
+ * (tita.unmanaged_room_frac=0). Without the class the messages queue
+ * behind the ring's paced bytes (p99 5.5); with it they pass them (2.7),
+ * and the ring, granted the line, ends sooner, not later (seed 1: 1,565
+ * against 1,690 us; the class with room left for the messages: 1,726).
+ */
+static void short_class_passes_the_ring(void **state)
+{
+	static const char *const cls[] = { "nic.short_prio_kb=150", NULL };
+	static const char *const cls_no_room[] = { "nic.short_prio_kb=150",
+						   "tita.unmanaged_room_frac=0", NULL };
+	struct sim_results plain, room, no_room;
+
+	(void)state;
+	run("shortring", "tita", &plain);
+	run_set("shortring", "tita", cls, &room);
+	run_set("shortring", "tita", cls_no_room, &no_room);
+	assert_int_equal(no_room.pause_frames, 0);
+	assert_true(no_room.slowdown_p99 <= 0.6 * plain.slowdown_p99);
+	assert_true(room.slowdown_p99 <= 0.6 * plain.slowdown_p99);
+	assert_true(no_room.end_ps < plain.end_ps);
+	assert_true((double)no_room.end_ps < 0.95 * (double)room.end_ps);
+}
+
+/*
+ * PFC pauses each lossless class on its own: an uncontrolled incast
+ * through a small buffer pauses its senders' data class (257 pauses),
+ * while the short class's messages from the same hosts go on (p99 2.5).
+ * One pause for both classes gave a p99 of 22.7; no short class, 41.9.
+ */
+static void short_class_paused_on_its_own(void **state)
+{
+	static const char *const no_class[] = { "nic.short_prio_kb=0", NULL };
+	struct sim_results cls, plain;
+
+	(void)state;
+	run("shortpfc", "none", &cls);
+	run_set("shortpfc", "none", no_class, &plain);
+	assert_true(cls.pause_frames > 50);
+	assert_true(cls.slowdown_p99 <= 4);
+	assert_true(plain.slowdown_p99 > 10);
 }
 
 static void leafspine_no_drops(void **state)
@@ -524,6 +573,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(pair_flows_share_its_pacer),
 		cmocka_unit_test(star_incast_goals),
 		cmocka_unit_test(short_messages_go_whole),
+		cmocka_unit_test(short_class_passes_the_ring),
+		cmocka_unit_test(short_class_paused_on_its_own),
 		cmocka_unit_test(leafspine_no_drops),
 		cmocka_unit_test(ring_beside_light_incast),
 		cmocka_unit_test(drained_port_resumes),

@@ -80,6 +80,7 @@ static void test_defaults_unchanged(void **state)
 		.unsched_ns = 3 * TITA_NSEC_PER_USEC,
 		.unsched_short_ns = 12 * TITA_NSEC_PER_USEC,
 		.unsched_bound_ns = 32 * TITA_NSEC_PER_USEC,
+		.unmanaged_room_frac = 1,
 		.warm_ttls = 1,
 		.churn_frac = 0.02,
 		.demand_change_frac = 0.05,
