@@ -13,6 +13,14 @@
       first flow's finish: the lowest, and how many intervals. Run with
       trace_interval_us = the window and trace_flows >= the flows.
 
+  sim-report.py beside RUN_DIR...
+      the 100 KB-1 MB flows (KB = 1000 bytes) by what they shared with a
+      flow of 1 MB or more that ran at some time during theirs: its pair
+      (same sender and receiver), its sender, its receiver, both (with
+      different such flows), or none; the median and p99 slowdown of each,
+      over the flows of every RUN_DIR together. Where a medium flow's time
+      goes: the first grant's wait (none), or its share beside a large flow.
+
 RUN_DIR is a directory that tita-sim -o wrote (fct.dat, rate.dat).
 """
 import argparse
@@ -49,6 +57,46 @@ def read_fct(run_dir):
             w = line.split()
             rows.append((w[1], int(w[4]), float(w[5]), float(w[6]), float(w[7])))
     return rows
+
+
+def read_flows(run_dir):
+    """(src, dst, size_bytes, start_us, end_us, slowdown) of every finished flow."""
+    rows = []
+    with open(os.path.join(run_dir, "fct.dat")) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            w = line.split()
+            start, fct = float(w[5]), float(w[6])
+            rows.append((int(w[2]), int(w[3]), int(w[4]), start, start + fct, float(w[7])))
+    return rows
+
+
+BESIDE = ["none", "sender", "receiver", "sender+receiver", "pair"]
+
+
+def cmd_beside(args):
+    per = {k: [] for k in BESIDE}
+    for d in args.runs:
+        rows = read_flows(d)
+        large = [r for r in rows if r[2] >= 1e6]
+        for src, dst, size, start, end, sd in rows:
+            if not 100e3 <= size < 1e6:
+                continue
+            over = [r for r in large if r[3] < end and r[4] > start]
+            if any(r[0] == src and r[1] == dst for r in over):
+                k = "pair"
+            else:
+                s = any(r[0] == src for r in over)
+                t = any(r[1] == dst for r in over)
+                k = BESIDE[(1 if s else 0) + (2 if t else 0)]
+            per[k].append(sd)
+    print("| beside a flow >= 1 MB at | flows | slowdown p50 | slowdown p99 |")
+    print("|---|---|---|---|")
+    for k in BESIDE:
+        v = sorted(per[k])
+        print("| %s | %d | %.2f | %.2f |" % (k, len(v), percentile(v, 0.5), percentile(v, 0.99)))
+    return 0
 
 
 def cmd_buckets(args):
@@ -113,8 +161,10 @@ def main():
     b.add_argument("runs", nargs="+")
     w = sub.add_parser("windows")
     w.add_argument("runs", nargs="+")
+    s = sub.add_parser("beside")
+    s.add_argument("runs", nargs="+")
     args = ap.parse_args()
-    return cmd_buckets(args) if args.cmd == "buckets" else cmd_windows(args)
+    return {"buckets": cmd_buckets, "windows": cmd_windows, "beside": cmd_beside}[args.cmd](args)
 
 
 if __name__ == "__main__":
