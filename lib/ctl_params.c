@@ -62,7 +62,7 @@ static const struct tita_param table[] = {
 	    "a message that fits in this long at line rate goes whole, unscheduled"),
 	DUR(unsched_bound_ns, NULL, 0, 1 * S, 32 * US,
 	    "a receiver shrinks allowances whose bursts came to more than this at line rate"),
-	FRAC(unmanaged_room_frac, NULL, 0, 1, 1,
+	FRAC(unmanaged_room_frac, "unmanaged-room", 0, 1, 1,
 	     "the share of unmanaged traffic a receiver leaves room for (below 1: whole messages travel in a class served first)"),
 	FACTOR(warm_ttls, "warm", 0, 100, 1,
 	       "an idle pair's grant stays warm this many grant TTLs (0: freed at once)"),
