@@ -47,29 +47,23 @@ def percentile(v, q):
     return v[lo] + (v[lo + 1] - v[lo]) * (idx - lo)
 
 
-def read_fct(run_dir):
-    """(group, size_bytes, start_us, fct_us, slowdown) of every finished flow."""
-    rows = []
+def fct_words(run_dir):
+    """The words of every finished flow's line in fct.dat."""
     with open(os.path.join(run_dir, "fct.dat")) as f:
         for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            w = line.split()
-            rows.append((w[1], int(w[4]), float(w[5]), float(w[6]), float(w[7])))
-    return rows
+            if not line.startswith("#") and line.strip():
+                yield line.split()
+
+
+def read_fct(run_dir):
+    """(group, size_bytes, start_us, fct_us, slowdown) of every finished flow."""
+    return [(w[1], int(w[4]), float(w[5]), float(w[6]), float(w[7])) for w in fct_words(run_dir)]
 
 
 def read_flows(run_dir):
     """(src, dst, size_bytes, start_us, end_us, slowdown) of every finished flow."""
-    rows = []
-    with open(os.path.join(run_dir, "fct.dat")) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            w = line.split()
-            start, fct = float(w[5]), float(w[6])
-            rows.append((int(w[2]), int(w[3]), int(w[4]), start, start + fct, float(w[7])))
-    return rows
+    return [(int(w[2]), int(w[3]), int(w[4]), float(w[5]), float(w[5]) + float(w[6]), float(w[7]))
+            for w in fct_words(run_dir)]
 
 
 BESIDE = ["none", "sender", "receiver", "sender+receiver", "pair"]
