@@ -186,8 +186,6 @@ static void port_transmit(struct sim *s, uint32_t port, uint32_t pkt)
 	pt->tx_bytes += p->wire_bytes;
 	if (p->prio != SIM_PRIO_CTRL)
 		pt->tx_data_bytes += p->wire_bytes;
-	if (p->prio == SIM_PRIO_SHORT)
-		pt->short_tx_ps += ser;
 	sim_schedule(s, s->now_ps + ser, SIM_EV_TXDONE, port, 0);
 	sim_schedule(s, s->now_ps + ser + pt->delay_ps, SIM_EV_ARRIVE, pt->peer, pkt);
 }
@@ -499,16 +497,12 @@ static uint64_t pacer_next_ps(const struct sim *s, struct sim_txpair *tp, uint32
 			      const struct sim_port *pt)
 {
 	double rate_bps = (double)tp->rate_bps;
-	uint64_t short_ps = pt->short_tx_ps - tp->short_seen_ps,
-		 short_max_ps = sim_ser_ps(s->cfg->short_prio_bytes, pt->rate_bps);
-	double credit_ps = (double)s->cfg->pacer_burst_bytes * 8e12 / rate_bps +
-			   (double)(short_ps < short_max_ps ? short_ps : short_max_ps);
+	double credit_ps = (double)s->cfg->pacer_burst_bytes * 8e12 / rate_bps;
 	double now = (double)s->now_ps;
 	double from =
 		(double)tp->next_tx_ps + (double)(pt->paused_ps[SIM_LL_DATA] - tp->paused_seen_ps);
 
 	tp->paused_seen_ps = pt->paused_ps[SIM_LL_DATA];
-	tp->short_seen_ps = pt->short_tx_ps;
 	if (from < now - credit_ps)
 		from = now - credit_ps;
 	if (from > now)
@@ -574,12 +568,8 @@ static void nic_send_data(struct sim *s, uint32_t host, struct sim_flow *f)
 			tp->unsched_left -= tp->unsched_left > wire ? wire : tp->unsched_left;
 			tp->next_tx_ps = s->now_ps;
 			tp->paused_seen_ps = s->ports[h->port].paused_ps[SIM_LL_DATA];
-			tp->short_seen_ps = s->ports[h->port].short_tx_ps;
 		} else if (tp->rate_bps != TITA_RATE_UNPACED && tp->rate_bps)
 			tp->next_tx_ps = pacer_next_ps(s, tp, wire, &s->ports[h->port]);
-		/* Its own short packets are no time taken from it. */
-		if (p->prio == SIM_PRIO_SHORT)
-			tp->short_seen_ps += sim_ser_ps(wire, s->ports[h->port].rate_bps);
 	}
 	if (p->seq > f->high_sent_bytes)
 		f->high_sent_bytes = p->seq;

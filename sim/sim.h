@@ -128,7 +128,6 @@ struct sim_port {
 	bool paused[SIM_N_LOSSLESS];
 	uint64_t paused_since_ps[SIM_N_LOSSLESS];
 	uint64_t paused_ps[SIM_N_LOSSLESS];
-	uint64_t short_tx_ps; /* total time it sent the short class */
 	uint64_t tx_bytes; /* cumulative, all classes (INT txBytes) */
 	uint64_t tx_data_bytes;
 	uint64_t max_q_bytes;
@@ -206,8 +205,6 @@ struct sim_txpair {
 	uint64_t rate_bps; /* tita's pacing rate, or TITA_RATE_UNPACED */
 	uint64_t next_tx_ps; /* the pair's pacer */
 	uint64_t paused_seen_ps; /* its port's data class paused_ps when it last sent */
-	/* its port's short_tx_ps when it last sent, less its own short time */
-	uint64_t short_seen_ps;
 	uint64_t unsched_left; /* bytes it lets go unpaced before rate_bps */
 	bool done_said; /* its backlog ran out, and the controller was told */
 	uint64_t last_active_ps;

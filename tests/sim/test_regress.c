@@ -218,9 +218,9 @@ static void short_messages_go_whole(void **state)
  * (nic.short_prio_kb: a message that goes whole, strict priority over the
  * granted bytes at NICs and switches) and receivers that leave it no room
  * (tita.unmanaged_room_frac=0). Without the class the messages queue
- * behind the ring's paced bytes (p99 5.5); with it they pass them (2.7),
- * and the ring, granted the line, ends sooner, not later (seed 1: 1,565
- * against 1,690 us; the class with room left for the messages: 1,726).
+ * behind the ring's paced bytes (p99 5.5); with it they pass them (2.8),
+ * and the ring, granted the line, ends sooner, not later (seed 1: 1,564
+ * against 1,690 us; the class with room left for the messages: 1,743).
  */
 static void short_class_passes_the_ring(void **state)
 {
