@@ -22,7 +22,7 @@ _Static_assert(TITA_SPINE_NONE == TITA_HEALTH_SPINE_NONE, "one 'no spine' value"
  * control rounds per pair first.
  */
 #define HEALTH_ROUND_MIN_NS (10ull * 1000 * 1000)
-/* How many entries ahead a pass over the pairs starts loading the next
+/* How many accumulators ahead flush_window asks lib/health for the next
  * one's table entries: each misses the cache (they are touched once a
  * health round), and misses started this far apart overlap. */
 #define PREFETCH_AHEAD 8
@@ -126,19 +126,6 @@ static uint64_t effective_rate(const struct titad_health *h, const struct tita_a
 	if (rate_bps == TITA_RATE_UNPACED || (line && rate_bps > line))
 		return line ? line : rate_bps;
 	return rate_bps;
-}
-
-/* Starts bringing the accumulator of a key into the cache, for a lookup a
- * few keys later (acc_get's misses then overlap). */
-static void acc_prefetch(const struct titad_health *h, const struct tita_addr *local,
-			 const struct tita_addr *remote, uint32_t job, bool rx)
-{
-	uint32_t v = h->acc_slots[(size_t)hash_key(local, remote, job, rx) & (h->acc_slot_cap - 1)];
-
-	if (v) {
-		__builtin_prefetch(&h->accs[v - 1], 1);
-		__builtin_prefetch((const char *)&h->accs[v - 1] + sizeof(struct acc) - 1, 1);
-	}
 }
 
 /* The accumulator of a key, created; NULL when the health round holds
@@ -509,9 +496,6 @@ void titad_health_window(struct titad_health *h, const struct tita_pair_info *pa
 		const struct tita_pair_info *p = &pairs[k];
 		struct acc *a;
 
-		if (k + PREFETCH_AHEAD < n_pairs && pairs[k + PREFETCH_AHEAD].role == TITA_PAIR_RX)
-			acc_prefetch(h, &pairs[k + PREFETCH_AHEAD].local,
-				     &pairs[k + PREFETCH_AHEAD].remote, 0, true);
 		if (p->role != TITA_PAIR_RX)
 			continue;
 		a = acc_get(h, &p->local, &p->remote, 0, true);
