@@ -22,6 +22,10 @@ _Static_assert(TITA_SPINE_NONE == TITA_HEALTH_SPINE_NONE, "one 'no spine' value"
  * control rounds per pair first.
  */
 #define HEALTH_ROUND_MIN_NS (10ull * 1000 * 1000)
+/* How many accumulators ahead flush_window asks lib/health for the next
+ * one's table entries: each misses the cache (they are touched once a
+ * health round), and misses started this far apart overlap. */
+#define PREFETCH_AHEAD 8
 /* Packets the NIC must have received in an interval before the datapath's
  * share of them says anything. */
 #define NIC_RX_MIN_PACKETS 1000
@@ -83,16 +87,7 @@ struct titad_health {
 static uint64_t hash_key(const struct tita_addr *local, const struct tita_addr *remote,
 			 uint32_t job, bool rx)
 {
-	/* FNV-1a. */
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (int i = 0; i < 16; i++)
-		h = (h ^ local->bytes[i]) * 0x100000001b3ull;
-	for (int i = 0; i < 16; i++)
-		h = (h ^ remote->bytes[i]) * 0x100000001b3ull;
-	h = (h ^ job) * 0x100000001b3ull;
-	h = (h ^ rx) * 0x100000001b3ull;
-	return h ^ (h >> 29);
+	return tita_addr_hash(remote, tita_addr_hash(local, ((uint64_t)job << 1) | rx));
 }
 
 /* Slots for n entries (a power of two, at least 2n), all empty. */
@@ -189,6 +184,13 @@ static void flush_window(struct titad_health *h, uint64_t now_ns)
 		const struct acc *a = &h->accs[k];
 		double secs = (double)a->interval_ns / 1e9;
 
+		if (k + PREFETCH_AHEAD < h->n_accs) {
+			const struct acc *next = &h->accs[k + PREFETCH_AHEAD];
+
+			tita_health_prefetch(h->lib, &next->local, &next->remote,
+					     next->rx ? next->rx_job_id : next->job_id,
+					     next->rx ? TITA_HEALTH_RX : TITA_HEALTH_TX);
+		}
 		if (!a->interval_ns)
 			continue;
 		if (!a->rx) {

@@ -260,9 +260,7 @@ int tita_health_port_pause(struct tita_health *h, const struct tita_addr *local,
 
 static uint64_t hash_addr(const struct tita_addr *a, uint64_t x)
 {
-	for (int i = 0; i < 16; i++)
-		x = (x ^ a->bytes[i]) * 0x100000001b3ull;
-	return x ^ (x >> 29);
+	return tita_addr_hash(a, x);
 }
 
 static uint64_t pair_hash(uint32_t port, const struct tita_addr *remote, enum tita_health_role role)
@@ -332,10 +330,15 @@ static struct hpair *pair_get(struct tita_health *h, uint32_t port, const struct
 	}
 }
 
+static uint64_t peer_hash(uint32_t port, const struct tita_addr *remote)
+{
+	return hash_addr(remote, 0x84222325cbf29ce4ull ^ port);
+}
+
 static struct hpeer *peer_slot(struct hpeer *tab, uint32_t mask, uint32_t port,
 			       const struct tita_addr *remote)
 {
-	uint64_t x = hash_addr(remote, 0x84222325cbf29ce4ull ^ port);
+	uint64_t x = peer_hash(port, remote);
 
 	for (uint32_t i = (uint32_t)x & mask;; i = (i + 1) & mask) {
 		struct hpeer *e = &tab[i];
@@ -425,11 +428,17 @@ void tita_health_peer_heard(struct tita_health *h, const struct tita_addr *peer,
 	}
 }
 
+static uint64_t flow_hash(uint32_t port, const struct tita_addr *remote, uint32_t job_id,
+			  uint8_t role)
+{
+	return hash_addr(remote, 0x9e3779b97f4a7c15ull ^ ((uint64_t)job_id << 24) ^
+					 ((uint64_t)port << 8 | role));
+}
+
 static struct hflow *flow_slot(struct hflow *tab, uint32_t mask, uint32_t port,
 			       const struct tita_addr *remote, uint32_t job_id, uint8_t role)
 {
-	uint64_t x = hash_addr(remote, 0x9e3779b97f4a7c15ull ^ ((uint64_t)job_id << 24) ^
-					       ((uint64_t)port << 8 | role));
+	uint64_t x = flow_hash(port, remote, job_id, role);
 
 	for (uint32_t i = (uint32_t)x & mask;; i = (i + 1) & mask) {
 		struct hflow *e = &tab[i];
@@ -551,6 +560,33 @@ static void rx_round_flush(struct hport *pt)
 		pt->short_expected += e;
 		pt->short_missing += fmax(0, e - pt->r_got);
 	}
+}
+
+/* An entry's cache lines (it may straddle two). */
+static void prefetch_entry(const void *p, size_t size)
+{
+	__builtin_prefetch(p, 1);
+	__builtin_prefetch((const char *)p + size - 1, 1);
+}
+
+void tita_health_prefetch(const struct tita_health *h, const struct tita_addr *local,
+			  const struct tita_addr *remote, uint32_t job_id,
+			  enum tita_health_role role)
+{
+	int i = port_find(h, local);
+	uint32_t port, slot;
+
+	if (i < 0)
+		return;
+	port = (uint32_t)i;
+	prefetch_entry(&h->peers[peer_hash(port, remote) & h->peer_mask], sizeof(*h->peers));
+	prefetch_entry(&h->flows[flow_hash(port, remote, job_id, (uint8_t)role) & h->flow_mask],
+		       sizeof(*h->flows));
+	/* The pair's index slot, and the pair it names when that is in the
+	 * cache already (from a prefetch of this sample's slot before). */
+	slot = h->pair_slots[pair_hash(port, remote, role) & h->pair_mask];
+	if (slot)
+		prefetch_entry(&h->pairs[slot - 1], sizeof(*h->pairs));
 }
 
 int tita_health_tx_round(struct tita_health *h, const struct tita_health_tx *s, uint64_t now_ns)

@@ -131,6 +131,15 @@ enum tita_health_role {
 	TITA_HEALTH_RX = 2,
 };
 
+/* Starts bringing the entries that a sample of (local, remote, job_id,
+ * role) will look up into the cache, and changes nothing: a caller feeding
+ * many samples calls it a few samples ahead of each, so that the tables'
+ * cache misses overlap instead of coming one after another (a health
+ * round's pairs, fed once per round, are seldom still in the cache). */
+void tita_health_prefetch(const struct tita_health *h, const struct tita_addr *local,
+			  const struct tita_addr *remote, uint32_t job_id,
+			  enum tita_health_role role);
+
 struct tita_health_port_gauges {
 	struct tita_addr local;
 	uint64_t line_rate_bps;

@@ -65,6 +65,28 @@ static inline bool tita_addr_eq(const struct tita_addr *a, const struct tita_add
 	return memcmp(a->bytes, b->bytes, sizeof(a->bytes)) == 0;
 }
 
+/* A 64-bit mix whose every output bit depends on every input bit
+ * (MurmurHash3's finalizer): hash tables keep its low bits. */
+static inline uint64_t tita_hash_mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
+}
+
+/* An address's hash, seeded: two word-sized mixes rather than a step per
+ * byte (the tables that use it are looked up for every pair each round). */
+static inline uint64_t tita_addr_hash(const struct tita_addr *a, uint64_t seed)
+{
+	uint64_t lo, hi;
+
+	memcpy(&lo, a->bytes, sizeof(lo));
+	memcpy(&hi, a->bytes + sizeof(lo), sizeof(hi));
+	return tita_hash_mix(seed ^ lo ^ tita_hash_mix(hi + 0x9e3779b97f4a7c15ull));
+}
+
 static inline uint64_t tita_min_u64(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;

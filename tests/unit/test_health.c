@@ -611,14 +611,105 @@ static void test_format(void **state)
 	tita_health_free(h);
 }
 
+/* Feeds two trackers the same samples, one asked ahead for every sample
+ * (and for ports and pairs it does not hold): their snapshots match. */
+static void test_prefetch_changes_nothing(void **state)
+{
+	struct tita_health_params p;
+	struct tita_health_snapshot s[2];
+	struct tita_health *h[2];
+	struct tita_addr stranger = addr(99999);
+	const uint32_t n = 1500;
+
+	(void)state;
+	tita_health_params_default(&p);
+	p.max_pairs = 4096;
+	p.max_peers = 4096;
+	for (int i = 0; i < 2; i++)
+		h[i] = one_port(&p);
+	for (int r = 1; r <= 3; r++)
+		for (uint32_t k = 0; k < n; k++) {
+			struct tita_health_tx t = tx(2 + k, k % 3, k % 7 ? 1250000 : 125000,
+						     1250000, 40 * TITA_GBPS, true);
+			struct tita_health_rx x =
+				rx(2 + k, 100000 * (k % 5), 100, k % 2, 0, 10 * TITA_GBPS, true);
+			struct tita_health_tx ahead = tx(2 + k + 8, (k + 8) % 3, 0, 0, 0, true);
+
+			tita_health_prefetch(h[1], &ahead.local, &ahead.remote, ahead.job_id,
+					     TITA_HEALTH_TX);
+			tita_health_prefetch(h[1], &x.local, &x.remote, x.job_id, TITA_HEALTH_RX);
+			tita_health_prefetch(h[1], &stranger, &x.remote, 0, TITA_HEALTH_RX);
+			for (int i = 0; i < 2; i++) {
+				assert_int_equal(
+					tita_health_tx_round(h[i], &t, (uint64_t)r * ROUND), 0);
+				assert_int_equal(
+					tita_health_rx_round(h[i], &x, (uint64_t)r * ROUND), 0);
+			}
+		}
+	memset(s, 0, sizeof(s));
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(tita_health_close(h[i], 10 * ROUND, &s[i]), 0);
+	assert_true(s[0].n_pairs > 0);
+	assert_int_equal(s[0].n_pairs, s[1].n_pairs);
+	assert_int_equal(s[0].n_silent, s[1].n_silent);
+	assert_memory_equal(&s[0].untracked, &s[1].untracked, sizeof(s[0].untracked));
+	assert_memory_equal(&s[0].ports[0], &s[1].ports[0], sizeof(s[0].ports[0]));
+	for (uint32_t k = 0; k < s[0].n_pairs; k++)
+		assert_memory_equal(&s[0].pairs[k], &s[1].pairs[k], sizeof(s[0].pairs[k]));
+	for (int i = 0; i < 2; i++)
+		tita_health_free(h[i]);
+}
+
+/* The address hash spreads addresses that differ only in their last bytes
+ * (IPv4-mapped, as the test bed's 127.1.x.y) or only in their first
+ * eight (IPv6 prefixes) over a table's low bits: linear probing in a
+ * half-full table stays short. */
+static void test_addr_hash_spreads(void **state)
+{
+	enum { N = 2048, SLOTS = 2 * N };
+	static bool used[SLOTS];
+
+	(void)state;
+	for (int kind = 0; kind < 2; kind++) {
+		uint64_t probes = 0;
+
+		memset(used, 0, sizeof(used));
+		for (uint32_t k = 0; k < N; k++) {
+			struct tita_addr a = { .bytes = { 0 } };
+			uint32_t i;
+
+			if (kind == 0) {
+				a = addr(k);
+			} else {
+				a.bytes[0] = 0xfd;
+				a.bytes[6] = (uint8_t)(k >> 8);
+				a.bytes[7] = (uint8_t)k;
+				a.bytes[15] = 1;
+			}
+			i = (uint32_t)tita_addr_hash(&a, 0x1234) & (SLOTS - 1);
+			for (probes++; used[i]; i = (i + 1) & (SLOTS - 1))
+				probes++;
+			used[i] = true;
+		}
+		if ((double)probes / N > 2.0)
+			fail_msg("kind %d: %.2f probes a lookup", kind, (double)probes / N);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tx_gauges),  cmocka_unit_test(test_tx_line_cap_and_slack),
-		cmocka_unit_test(test_rx_gauges),  cmocka_unit_test(test_silence),
-		cmocka_unit_test(test_bounds),	   cmocka_unit_test(test_tables_grow),
-		cmocka_unit_test(test_throughout), cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_tx_gauges),
+		cmocka_unit_test(test_tx_line_cap_and_slack),
+		cmocka_unit_test(test_rx_gauges),
+		cmocka_unit_test(test_silence),
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_tables_grow),
+		cmocka_unit_test(test_throughout),
+		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_prefetch_changes_nothing),
+		cmocka_unit_test(test_addr_hash_spreads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
