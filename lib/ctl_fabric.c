@@ -1643,8 +1643,16 @@ static void lead(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
 	struct tita_leaf_entry *lines = f->scratch;
 	uint64_t up_room, down_room;
 
-	if (!f->leader_obj || (!f->leader_dirty && !round && now_ns < f->leader_due_ns))
+	if (!f->leader_obj)
 		return;
+	/* Not due yet: its deadline stays the controller's, or an early pass
+	 * for something else (a report's batch) dropped it, and a chain step
+	 * or a lapsing proposal waited for the next round (perm256 seed 1: a
+	 * swap's newcomer sat on a resident's spine 90 us longer). */
+	if (!f->leader_dirty && !round && now_ns < f->leader_due_ns) {
+		c->fabric_due_ns = tita_min_u64(c->fabric_due_ns, f->leader_due_ns);
+		return;
+	}
 	f->leader_dirty = false;
 	tita_leader_run(f->leader_obj, now_ns);
 	f->leader_due_ns = tita_leader_next_due_ns(f->leader_obj, now_ns);
