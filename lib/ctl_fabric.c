@@ -563,13 +563,23 @@ static void start_move(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 {
 	pr->path = PATH_MOVING;
 	pr->path_until_ns = now_ns + c->p.grant_ttl_ns;
+	pr->moving_granted = false;
 	path_push(c, pr, pr->moving_sport);
+	/* Its receiver hears of the move now (its demand names the spine it
+	 * goes to), not once what was posted has drained: the grant that
+	 * knows the new spine (the share kept there, or the start rate where
+	 * none was) is back about when the pair gets there, and where nobody
+	 * kept room (a swap's second line) the far leader counts it there a
+	 * drain sooner, so the chain's next step starts sooner. */
+	ctl_send_demand_now(c, pr, now_ns);
 }
 
 /* A move that did not happen: the pair stays where it was. */
-static void move_failed(struct tita_ctl *c, struct pair *pr)
+static void move_failed(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 {
 	pr->path = PATH_KNOWN;
+	/* Its receiver was told it was on its way. */
+	ctl_send_demand_now(c, pr, now_ns);
 	c->stats.moves_failed++;
 	c->port_dirty[pr->port] = true;
 }
@@ -777,7 +787,11 @@ int tita_ctl_path_applied(struct tita_ctl *c, const struct tita_path_update *u, 
 		 * (ctl_fabric_on_demand), a round trip away, while a proposal
 		 * that lapsed on the way (its room given to another) would
 		 * meet a resident at the old rate. */
-		pr->hold_spine = pr->spine;
+		/* Unless that grant came while it drained: the receiver
+		 * heard of the move when it started (start_move), and may
+		 * send no other grant for a while. */
+		pr->hold_spine = pr->moving_granted ? TITA_SPINE_NONE : pr->spine;
+		pr->moving_granted = false;
 		pr->hold_cap_bps =
 			(uint64_t)(c->p.start_rate_frac * (double)c->ports[pr->port].line_rate_bps);
 		c->port_dirty[pr->port] = true;
@@ -797,7 +811,7 @@ int tita_ctl_path_failed(struct tita_ctl *c, const struct tita_path_update *u, u
 
 	if (!pr || pr->path != PATH_MOVING || u->sport != pr->moving_sport)
 		return -ENOENT;
-	move_failed(c, pr);
+	move_failed(c, pr, now_ns);
 	report_due(c, &c->ports[pr->port], now_ns);
 	return 0;
 }
@@ -1643,8 +1657,16 @@ static void lead(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
 	struct tita_leaf_entry *lines = f->scratch;
 	uint64_t up_room, down_room;
 
-	if (!f->leader_obj || (!f->leader_dirty && !round && now_ns < f->leader_due_ns))
+	if (!f->leader_obj)
 		return;
+	/* Not due yet: its deadline stays the controller's, or an early pass
+	 * for something else (a report's batch) dropped it, and a chain step
+	 * or a lapsing proposal waited for the next round (perm256 seed 1: a
+	 * swap's newcomer sat on a resident's spine 90 us longer). */
+	if (!f->leader_dirty && !round && now_ns < f->leader_due_ns) {
+		c->fabric_due_ns = tita_min_u64(c->fabric_due_ns, f->leader_due_ns);
+		return;
+	}
 	f->leader_dirty = false;
 	tita_leader_run(f->leader_obj, now_ns);
 	f->leader_due_ns = tita_leader_next_due_ns(f->leader_obj, now_ns);
@@ -1716,7 +1738,7 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			continue;
 		}
 		if (pr->path == PATH_MOVING && now_ns >= pr->path_until_ns) {
-			move_failed(c, pr);
+			move_failed(c, pr, now_ns);
 			report_due(c, pt, now_ns);
 		}
 		pb = pr->probes;
@@ -1834,6 +1856,9 @@ void ctl_fabric_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_
 	if (e->ce_ppm > c->p.rc_ce_threshold * 1e6)
 		ctl_fabric_marked(c, pr, now_ns);
 	pr->far_share_bps = e->share_bps;
+	/* A grant for where it is going, before it got there. */
+	if (pr->path == PATH_MOVING && e->has_spine && e->spine == pr->moving_spine)
+		pr->moving_granted = true;
 	if (pr->hold_spine != TITA_SPINE_NONE && e->has_spine && e->spine == pr->hold_spine) {
 		pr->hold_spine = TITA_SPINE_NONE;
 		c->port_dirty[pr->port] = true;
@@ -1930,7 +1955,10 @@ void ctl_fabric_fill_demand(const struct tita_ctl *c, struct pair *pr, struct ti
 	    (pr->path != PATH_KNOWN && pr->path != PATH_MOVING))
 		return;
 	e->has_spine = true;
-	e->spine = pr->spine;
+	/* On its way: where it goes (start_move). */
+	e->spine = pr->path == PATH_MOVING && pr->moving_spine < TITA_SPINES_MAX ?
+			   pr->moving_spine :
+			   pr->spine;
 	e->room_mask = pair_room_mask(c, pr);
 	e->seek = pr->seek && now_ns < pr->seek_until_ns && pr->path == PATH_KNOWN;
 	pr->room_sent_mask = e->room_mask;

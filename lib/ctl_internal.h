@@ -201,6 +201,9 @@ struct pair {
 	uint16_t want_spine; /* TX: the leader ordered it there */
 	uint16_t move_to; /* RX: the spine the leader reserved for its move */
 	uint16_t moving_sport, moving_spine; /* TX: a path update not yet applied */
+	/* TX: on its way, a grant that knows the spine it goes to came before
+	 * the move was applied. */
+	bool moving_granted;
 	uint8_t path; /* TX: enum fab_path */
 	uint64_t want_until_ns; /* TX: the order lapses */
 	uint64_t path_until_ns; /* TX: a probe batch or a move times out */

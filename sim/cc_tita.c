@@ -87,6 +87,14 @@ struct tita_sim {
 	/* SIM_TITA_COLLISIONS=US: every US of simulated time, the large
 	 * flows' collisions on the leaves' uplinks and downlinks (stderr). */
 	uint64_t coll_every_ps, coll_next_ps;
+	/* Where a permutation's time goes, over the samples: how long each
+	 * flow shared a leaf's uplink or downlink with another (us), and the
+	 * rate the flows ran under their line (Gbit/s x us), shared or alone
+	 * on both links. Summed up at the end (sim_tita_fini). */
+	uint64_t coll_last_ps;
+	double *coll_shared_us;
+	uint32_t coll_n_flows;
+	double coll_short_shared, coll_short_alone;
 };
 
 static struct tita_sim *ts_of(struct sim *s)
@@ -374,12 +382,58 @@ static void print_stats(struct sim *s)
 	}
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* SIM_TITA_COLLISIONS at the end: how long flows between leaves shared a
+ * link, and the line time lost (Gbit/s x us under the line, over the line
+ * rate) by flows sharing a link and by flows alone on both; with
+ * SIM_TITA_COLLISIONS_WHO, per flow beside its completion time. */
+static void print_shared(struct sim *s)
+{
+	struct tita_sim *t = ts_of(s);
+	double *sorted = malloc(t->coll_n_flows * sizeof(*sorted));
+	double line_gbps = 0;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < t->coll_n_flows; i++) {
+		const struct sim_flow *f = &s->flows[i];
+
+		if (f->src / s->cfg->hosts_per_leaf == f->dst / s->cfg->hosts_per_leaf)
+			continue;
+		line_gbps = (double)f->line_bps / 1e9;
+		if (sorted)
+			sorted[n] = t->coll_shared_us[i];
+		n++;
+		if (getenv("SIM_TITA_COLLISIONS_WHO"))
+			fprintf(stderr, "shared flow %u fct_us %.1f shared_us %.0f\n", f->id,
+				f->finish_ps ?
+					(double)(f->finish_ps - f->start_ps) / SIM_PS_PER_US :
+					-1.0,
+				t->coll_shared_us[i]);
+	}
+	if (sorted && n && line_gbps > 0) {
+		qsort(sorted, n, sizeof(*sorted), cmp_double);
+		fprintf(stderr,
+			"shared: %u flows between leaves, us sharing a link p50 %.0f p90 %.0f max %.0f; line time lost (flow x us) sharing %.0f alone %.0f\n",
+			n, sorted[n / 2], sorted[n * 9 / 10], sorted[n - 1],
+			t->coll_short_shared / line_gbps, t->coll_short_alone / line_gbps);
+	}
+	free(sorted);
+}
+
 void sim_tita_fini(struct sim *s)
 {
 	struct tita_sim *t = ts_of(s);
 
 	if (getenv("SIM_TITA_STATS"))
 		print_stats(s);
+	if (t && t->coll_n_flows)
+		print_shared(s);
 	for (uint32_t h = 0; h < s->n_hosts; h++) {
 		struct sim_host *x = &s->hosts[h];
 
@@ -395,6 +449,7 @@ void sim_tita_fini(struct sim *s)
 		free(t->kind_tx_bytes);
 		free(t->kind_rx_bytes);
 		free(t->info);
+		free(t->coll_shared_us);
 		for (uint32_t i = 0; i < t->cap; i++)
 			free(t->pool[i].plain);
 		free(t->pool);
@@ -939,10 +994,22 @@ static void trace_collisions(struct sim *s)
 				      slow_alone = 0;
 	double rate_gbps = 0;
 	uint32_t why[4] = { 0 }, rx_start = 0, rx_part = 0;
+	double dt_us, short_shared = 0, short_alone = 0;
 
 	if (!t->coll_every_ps || s->now_ps < t->coll_next_ps || c->topo != SIM_TOPO_LEAFSPINE)
 		return;
 	t->coll_next_ps = s->now_ps + t->coll_every_ps;
+	dt_us = (double)(s->now_ps - t->coll_last_ps) / SIM_PS_PER_US;
+	t->coll_last_ps = s->now_ps;
+	if (t->coll_n_flows < s->n_flows) {
+		double *grown = realloc(t->coll_shared_us, s->n_flows * sizeof(*grown));
+
+		if (!grown)
+			return;
+		memset(grown + t->coll_n_flows, 0, (s->n_flows - t->coll_n_flows) * sizeof(*grown));
+		t->coll_shared_us = grown;
+		t->coll_n_flows = s->n_flows;
+	}
 	n_links = c->leaves * c->spines;
 	up = calloc(n_links, sizeof(*up));
 	down = calloc(n_links, sizeof(*down));
@@ -968,6 +1035,12 @@ static void trace_collisions(struct sim *s)
 			rate = rate == TITA_RATE_UNPACED || f->held ? (f->held ? 0 : f->line_bps) :
 								      rate;
 			rate_gbps += (double)rate / 1e9;
+			if (up[from * c->spines + sp] == 1 && down[to * c->spines + sp] == 1) {
+				short_alone += ((double)f->line_bps - (double)rate) / 1e9;
+			} else {
+				short_shared += ((double)f->line_bps - (double)rate) / 1e9;
+				t->coll_shared_us[i] += dt_us;
+			}
 			/* Paced well under its line, and whether a collision
 			 * explains it. */
 			if ((double)rate < 0.9 * (double)f->line_bps) {
@@ -1017,9 +1090,12 @@ static void trace_collisions(struct sim *s)
 					to, sp, up[from * c->spines + sp] > 1 ? " up" : " down");
 		}
 	fprintf(stderr,
-		"collisions t_us %.0f flows %u up %u down %u slow %u slow_alone %u (moving %u grant %u leafcap %u ceiling %u rx_start %u rx_part %u) rate_gbps %.0f\n",
+		"collisions t_us %.0f flows %u up %u down %u slow %u slow_alone %u (moving %u grant %u leafcap %u ceiling %u rx_start %u rx_part %u) rate_gbps %.0f short_gbps alone %.0f shared %.0f\n",
 		(double)s->now_ps / SIM_PS_PER_US, live, coll_up, coll_down, slow, slow_alone,
-		why[0], why[1], why[2], why[3], rx_start, rx_part, rate_gbps);
+		why[0], why[1], why[2], why[3], rx_start, rx_part, rate_gbps, short_alone,
+		short_shared);
+	t->coll_short_alone += short_alone * dt_us;
+	t->coll_short_shared += short_shared * dt_us;
 	free(up);
 	free(down);
 }
