@@ -91,7 +91,7 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 					       e->weight_milli <= TITA_WEIGHT_MAX);
 		struct pair *pr;
 		uint64_t demand_bps;
-		bool moved, halfway;
+		bool moved, halfway, lone = false;
 
 		if (port < 0)
 			continue;
@@ -141,6 +141,11 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 			pr->src_slot = src ? (uint32_t)(src - c->pairs) + 1 : 0;
 			pr->first_demand_ns = now_ns;
 			pr->src_gen = c->sources_gen;
+			lone = c->p.lone_gap_ns &&
+			       ctl_short_start(c, &c->ports[port], e->left_bytes) &&
+			       (!c->last_new_rx_ns ||
+				now_ns - c->last_new_rx_ns >= c->p.lone_gap_ns);
+			c->last_new_rx_ns = now_ns ? now_ns : 1;
 		}
 		/*
 		 * A demand that moved is allocated early (batched like new ones);
@@ -166,7 +171,8 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 			c->alloc_due_ns =
 				tita_min_u64(c->alloc_due_ns,
 					     now_ns + (uint64_t)((double)c->p.control_interval_ns *
-								 c->p.alloc_batch_frac));
+								 (lone ? c->p.lone_batch_frac :
+									 c->p.alloc_batch_frac)));
 		}
 		pr->state = TITA_PAIR_ACTIVE;
 		if (e->unsched_bytes)

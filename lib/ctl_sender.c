@@ -339,7 +339,7 @@ int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint6
 		pr->state = TITA_PAIR_STARTING;
 		pr->expires_ns = now_ns + c->p.grant_ttl_ns;
 		c->ceiling->init(&pr->ceiling);
-		ctl_fabric_tx_new(c, pr, now_ns);
+		ctl_fabric_tx_new(c, pr, s->tx_bytes + s->backlog_bytes, now_ns);
 		ctl_unsched_arm(c, pr, s->tx_bytes + s->backlog_bytes, now_ns);
 		is_new = true;
 	} else if ((pr->idle_rounds &&
