@@ -489,6 +489,8 @@ int ctl_on_leaf_report(struct tita_ctl *c, const struct tita_msg *m, uint64_t no
 int ctl_on_leaf_answer(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns);
 /* A new TX pair: give it a path (a source port, probed) when it goes to
  * another leaf. */
+double ctl_srpt_weight(const struct tita_ctl *c, uint64_t left_bytes, const struct port *pt,
+		       uint64_t most_left_bytes);
 bool ctl_short_start(const struct tita_ctl *c, const struct port *pt, uint64_t msg_bytes);
 void ctl_fabric_tx_new(struct tita_ctl *c, struct pair *pr, uint64_t msg_bytes, uint64_t now_ns);
 /* ...and once its first demand is known: a large one probes its paths. */

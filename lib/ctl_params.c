@@ -82,6 +82,8 @@ static const struct tita_param table[] = {
 	       "the most a short message multiplies its pair's weight by among its job's pairs"),
 	DUR(short_start_ns, NULL, 0, 1 * S, 0,
 	    "a new pair whose message fits in this long at line rate starts short: between leaves not held at the start rate until placed, when no other waits; lone, granted after lone_batch_frac (0: off)"),
+	COUNT(srpt_tx, NULL, "on/off", 0, 1, 0,
+	      "with srpt_ns, a sender's uplink too favours its pairs with the shorter messages"),
 	FRAC(probe_threshold, NULL, 0, 1, 0.90,
 	     "a pair using more than this of its rate asks for more"),
 	FACTOR(probe_gain, NULL, 1, 16, 1.5,

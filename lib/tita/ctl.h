@@ -115,6 +115,11 @@ struct tita_ctl_params {
 	 * message is less than the queue it could leave); and with lone_gap_ns
 	 * its first grant does not wait the batch. 0 (the default): off. */
 	uint64_t short_start_ns;
+	/* With srpt_ns, a sender divides its uplink among its pairs by the
+	 * same weights (its pairs' message sizes), where their grants add up
+	 * to more than it has: a message beside a large flow of the same NIC
+	 * ends sooner. 0 (the default): plain max-min. */
+	uint32_t srpt_tx;
 	/* A pair using more than probe_threshold of its rate (or with a backlog)
 	 * asks for probe_gain times its rate, up to line rate. */
 	double probe_threshold;
@@ -202,7 +207,7 @@ struct tita_param {
 };
 
 /* The table's size: one entry per field of struct tita_ctl_params. */
-#define TITA_CTL_N_PARAMS 46
+#define TITA_CTL_N_PARAMS 47
 
 /* The table, in the order of struct tita_ctl_params; *ret_n entries
  * (TITA_CTL_N_PARAMS). */

@@ -90,6 +90,7 @@ static void test_defaults_unchanged(void **state)
 		.srpt_ns = 0,
 		.srpt_max_weight = 4,
 		.short_start_ns = 0,
+		.srpt_tx = 0,
 		.probe_threshold = 0.90,
 		.probe_gain = 1.5,
 		.backlog_horizon_ns = 20 * TITA_NSEC_PER_USEC,
