@@ -432,7 +432,10 @@ void ctl_fill_entry(struct tita_ctl *c, struct out_entry *e, struct pair *pr, ui
 		 * the size in none, 1.080-1.100 with it in all). */
 		if (!pr->demand_bps)
 			pr->left_reported_bytes = 0;
-		else if (c->p.srpt_ns && pr->rank_bytes != pr->left_reported_bytes)
+		else if ((c->p.srpt_ns ||
+			  (!pr->demand_reported_bps &&
+			   ctl_short_start(c, &c->ports[pr->port], pr->rank_bytes))) &&
+			 pr->rank_bytes != pr->left_reported_bytes)
 			e->demand.left_bytes = pr->left_reported_bytes = pr->rank_bytes;
 		pr->unsched_announce_bytes = 0;
 		ctl_fabric_fill_demand(c, pr, &e->demand, now_ns);

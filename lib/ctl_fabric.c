@@ -430,7 +430,44 @@ static bool oversubscribed(const struct tita_ctl *c, uint16_t port)
 	       1.01 * (double)f->place.n_spines * (double)f->place.spine_bps;
 }
 
-void ctl_fabric_tx_new(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+/*
+ * A new pair that need not wait for its leader: its first message is short
+ * (ctl_short_start(): at most that much queue wherever it lands) and no
+ * other pair of its NIC in its role is waiting to be placed (a collective's
+ * pairs, which start together, keep to the start rate: together they could
+ * fill every link). It keeps its start-of-life cap's lifetime, at line
+ * rate, and is placed as any other.
+ */
+static bool free_start(const struct tita_ctl *c, const struct pair *pr, uint64_t msg_bytes,
+		       uint64_t now_ns)
+{
+	const struct port *pt = &c->ports[pr->port];
+
+	if (!ctl_short_start(c, pt, msg_bytes))
+		return false;
+	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
+		const struct pair *o = &c->pairs[k];
+
+		if (o != pr && c->slot_role[k] == pr->role && o->port == pr->port &&
+		    !o->leaf_capped && now_ns < o->leaf_cap_until_ns && in_fabric(pt, o))
+			return false;
+	}
+	return true;
+}
+
+/* The cap a new pair between leaves has until its leader places it. */
+static void start_cap(struct tita_ctl *c, struct pair *pr, uint64_t msg_bytes, uint64_t now_ns)
+{
+	const struct port *pt = &c->ports[pr->port];
+
+	pr->fab_free = free_start(c, pr, msg_bytes, now_ns);
+	pr->leaf_cap_bps = pr->fab_free ?
+				   pt->line_rate_bps :
+				   (uint64_t)(c->p.start_rate_frac * (double)pt->line_rate_bps);
+	pr->leaf_cap_until_ns = now_ns + c->p.grant_ttl_ns;
+}
+
+void ctl_fabric_tx_new(struct tita_ctl *c, struct pair *pr, uint64_t msg_bytes, uint64_t now_ns)
 {
 	const struct port *pt = &c->ports[pr->port];
 
@@ -447,9 +484,9 @@ void ctl_fabric_tx_new(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 	pr->path = PATH_SPREAD;
 	path_push(c, pr, pr->sport);
 	/* Until the leader has placed it, it keeps to the start rate: at its
-	 * grant it might land on a link that others already fill. */
-	pr->leaf_cap_bps = (uint64_t)(c->p.start_rate_frac * (double)pt->line_rate_bps);
-	pr->leaf_cap_until_ns = now_ns + c->p.grant_ttl_ns;
+	 * grant it might land on a link that others already fill (unless it
+	 * is short and alone: free_start()). */
+	start_cap(c, pr, msg_bytes, now_ns);
 }
 
 /* When a report or a leader's run waits for: a short batch, so that the
@@ -1197,7 +1234,8 @@ static void provisional_caps(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
 		const struct pair *pr = &c->pairs[k];
 
-		if (pr->port == port && pair_on_line(c, pt, pr) && !pr->leaf_capped)
+		if (pr->port == port && pair_on_line(c, pt, pr) && !pr->leaf_capped &&
+		    !pr->fab_free)
 			n[pr->role]++;
 	}
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
@@ -1205,7 +1243,7 @@ static void provisional_caps(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		uint64_t cap;
 
 		if (pr->port != port || !pair_on_line(c, pt, pr) || pr->leaf_capped ||
-		    now_ns >= pr->leaf_cap_until_ns)
+		    pr->fab_free || now_ns >= pr->leaf_cap_until_ns)
 			continue;
 		cap = tita_min_u64(start, (uint64_t)(share / n[pr->role]));
 		if (cap != pr->leaf_cap_bps) {
@@ -1888,11 +1926,8 @@ void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita
 	/* A new pair from another leaf is granted no more than the start rate
 	 * until our leader has placed it on our downlinks, as its sender keeps
 	 * to it until its own leader has placed it on the uplinks. */
-	if (!pr->leaf_capped && !pr->leaf_cap_until_ns && in_fabric(&c->ports[pr->port], pr)) {
-		pr->leaf_cap_bps =
-			(uint64_t)(c->p.start_rate_frac * (double)c->ports[pr->port].line_rate_bps);
-		pr->leaf_cap_until_ns = now_ns + c->p.grant_ttl_ns;
-	}
+	if (!pr->leaf_capped && !pr->leaf_cap_until_ns && in_fabric(&c->ports[pr->port], pr))
+		start_cap(c, pr, e->left_bytes, now_ns);
 	if (spine != pr->spine) {
 		bool was_asked = pr->move_asked;
 		bool kept = pr->move_asked && spine < TITA_SPINES_MAX &&

@@ -240,6 +240,7 @@ struct pair {
 	 * counts it on hold_spine. */
 	uint64_t hold_cap_bps;
 	bool leaf_capped; /* a leader's cap came once (not just the start's) */
+	bool fab_free; /* short and alone: not held at the start rate until placed */
 	bool want_probed; /* TX: a probe batch went out for want_spine */
 	uint64_t moved_ns; /* TX: when it last took a new path (0: never) */
 	bool placed; /* TX: its first spine was chosen (place()) */
@@ -309,6 +310,7 @@ struct tita_ctl {
 	uint64_t next_round_ns;
 	uint64_t last_round_ns;
 	uint64_t alloc_due_ns; /* an early allocation for new demands */
+	uint64_t last_new_rx_ns; /* when a new pair's first demand last came */
 	bool *port_needs_alloc;
 	bool started;
 
@@ -490,7 +492,10 @@ int ctl_on_leaf_report(struct tita_ctl *c, const struct tita_msg *m, uint64_t no
 int ctl_on_leaf_answer(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns);
 /* A new TX pair: give it a path (a source port, probed) when it goes to
  * another leaf. */
-void ctl_fabric_tx_new(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
+double ctl_srpt_weight(const struct tita_ctl *c, uint64_t left_bytes, const struct port *pt,
+		       uint64_t most_left_bytes);
+bool ctl_short_start(const struct tita_ctl *c, const struct port *pt, uint64_t msg_bytes);
+void ctl_fabric_tx_new(struct tita_ctl *c, struct pair *pr, uint64_t msg_bytes, uint64_t now_ns);
 /* ...and once its first demand is known: a large one probes its paths. */
 void ctl_fabric_tx_started(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
 /* A TX pair was marked (CNPs, or CE its receiver reports): check its path. */

@@ -91,7 +91,7 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 					       e->weight_milli <= TITA_WEIGHT_MAX);
 		struct pair *pr;
 		uint64_t demand_bps;
-		bool moved, halfway;
+		bool moved, halfway, lone = false;
 
 		if (port < 0)
 			continue;
@@ -141,6 +141,11 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 			pr->src_slot = src ? (uint32_t)(src - c->pairs) + 1 : 0;
 			pr->first_demand_ns = now_ns;
 			pr->src_gen = c->sources_gen;
+			lone = c->p.lone_gap_ns &&
+			       ctl_short_start(c, &c->ports[port], e->left_bytes) &&
+			       (!c->last_new_rx_ns ||
+				now_ns - c->last_new_rx_ns >= c->p.lone_gap_ns);
+			c->last_new_rx_ns = now_ns ? now_ns : 1;
 		}
 		/*
 		 * A demand that moved is allocated early (batched like new ones);
@@ -166,7 +171,8 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 			c->alloc_due_ns =
 				tita_min_u64(c->alloc_due_ns,
 					     now_ns + (uint64_t)((double)c->p.control_interval_ns *
-								 c->p.alloc_batch_frac));
+								 (lone ? c->p.lone_batch_frac :
+									 c->p.alloc_batch_frac)));
 		}
 		pr->state = TITA_PAIR_ACTIVE;
 		if (e->unsched_bytes)
@@ -303,17 +309,17 @@ static bool same_inputs(const struct tita_alloc_entry *a, const struct tita_allo
  * the large flow loses little (SRPT); pairs of equal messages (a
  * collective, an incast) weigh alike whatever the size.
  */
-static double srpt_weight(const struct tita_ctl *c, const struct pair *pr, const struct port *pt,
-			  uint64_t most_left_bytes)
+double ctl_srpt_weight(const struct tita_ctl *c, uint64_t left_bytes, const struct port *pt,
+		       uint64_t most_left_bytes)
 {
 	double ref_bytes =
 		fmin((double)c->p.srpt_ns * (double)pt->line_rate_bps / (8.0 * TITA_NSEC_PER_SEC),
 		     (double)most_left_bytes);
 	double w = 1;
 
-	if (!pr->left_bytes || !c->p.srpt_ns)
+	if (!left_bytes || !c->p.srpt_ns)
 		return 1;
-	while (w * 2 <= c->p.srpt_max_weight && (double)pr->left_bytes * w * 2 <= ref_bytes)
+	while (w * 2 <= c->p.srpt_max_weight && (double)left_bytes * w * 2 <= ref_bytes)
 		w *= 2;
 	return w;
 }
@@ -474,7 +480,7 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 	if (c->p.srpt_ns)
 		for (uint32_t k = 0; k < n; k++)
 			c->entries[k].member_weight =
-				srpt_weight(c, &c->pairs[c->order[k]], pt, most_left);
+				ctl_srpt_weight(c, c->pairs[c->order[k]].left_bytes, pt, most_left);
 	/* Pairs of no job are each a group of their own, which is plain
 	 * max-min over the pairs: one group says so without sorting them
 	 * into groups at every allocation. */

@@ -105,7 +105,8 @@ static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 {
 	struct port *pt = &c->ports[port];
 	uint32_t n = 0;
-	uint64_t floor_bps = min_rate_bps(c, pt), tx_bps = 0;
+	uint64_t floor_bps = min_rate_bps(c, pt), tx_bps = 0, most_left = 0;
+	bool srpt = c->p.srpt_ns && c->p.srpt_tx, any_job = false;
 
 	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
 		struct pair *pr = &c->pairs[s];
@@ -140,9 +141,22 @@ static void compose_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		c->entries2[n] = c->entries[n];
 		c->entries2[n].demand_bps = allowed;
 		c->entries2[n].min_bps = 0;
+		any_job |= pr->job_id != TITA_JOB_DEFAULT;
+		if (pr->demand_bps)
+			most_left = tita_max_u64(most_left, pr->rank_bytes);
 		n++;
 	}
 	pt->tx_bps = tx_bps;
+	/* Shorter messages first (srpt_tx): the receiver's weights among a
+	 * job's pairs, from the sizes the sender knows; pairs of no job are
+	 * then one group, as at the receiver. */
+	for (uint32_t k = 0; srpt && k < n; k++) {
+		c->entries[k].member_weight =
+			ctl_srpt_weight(c, c->pairs[c->order[k]].rank_bytes, pt, most_left);
+		c->entries2[k].member_weight = c->entries[k].member_weight;
+		if (!any_job)
+			c->entries[k].group = c->entries2[k].group = 0;
+	}
 	if (n) {
 		uint64_t cap = (uint64_t)(pt->eta * (double)pt->line_rate_bps), used = 0;
 
@@ -339,7 +353,7 @@ int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint6
 		pr->state = TITA_PAIR_STARTING;
 		pr->expires_ns = now_ns + c->p.grant_ttl_ns;
 		c->ceiling->init(&pr->ceiling);
-		ctl_fabric_tx_new(c, pr, now_ns);
+		ctl_fabric_tx_new(c, pr, s->tx_bytes + s->backlog_bytes, now_ns);
 		ctl_unsched_arm(c, pr, s->tx_bytes + s->backlog_bytes, now_ns);
 		is_new = true;
 	} else if ((pr->idle_rounds &&

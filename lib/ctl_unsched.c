@@ -283,3 +283,12 @@ void ctl_unsched_fill_grant(struct tita_ctl *c, struct pair *pr, struct tita_gra
 			(uint64_t)((double)line_bytes(pt, c->p.unsched_ns) * bound / peak);
 	}
 }
+
+/* A new pair's first message is short (short_start_ns): it need not wait
+ * for a batch or its leaf's leader (ctl_receiver.c, ctl_fabric.c), as it
+ * can leave no more queue than its size wherever it lands. */
+bool ctl_short_start(const struct tita_ctl *c, const struct port *pt, uint64_t msg_bytes)
+{
+	return c->p.short_start_ns && msg_bytes &&
+	       (double)msg_bytes * 8e9 <= (double)c->p.short_start_ns * (double)pt->line_rate_bps;
+}

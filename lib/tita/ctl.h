@@ -90,6 +90,15 @@ struct tita_ctl_params {
 	 * (so that an incast's demands share one allocation); 0: at the next
 	 * tita_ctl_advance(), for a caller that reads its sockets in batches. */
 	double alloc_batch_frac;
+	/* A short new pair's first demand (short_start_ns) that comes
+	 * lone_gap_ns or more after the last new pair's (no incast under way)
+	 * is granted lone_batch_frac of an interval after it came, not
+	 * alloc_batch_frac: its message's first round trip is that much
+	 * shorter. The short batch still gathers the demands of senders that
+	 * start together (the star incast); an incast's later demands wait the
+	 * whole batch. 0 (the default): every new demand waits the batch. */
+	uint64_t lone_gap_ns;
+	double lone_batch_frac;
 	/* Among the pairs of one job at a receiver, a pair ranked by a message
 	 * 2^k times smaller than both srpt_ns at the downlink's line rate and
 	 * the largest the port's active pairs carry weighs 2^k times as much,
@@ -98,6 +107,19 @@ struct tita_ctl_params {
 	 * max-min, and senders do not say their messages' sizes. */
 	uint64_t srpt_ns;
 	double srpt_max_weight;
+	/* A new pair whose first message fits in short_start_ns at line rate
+	 * starts short (its sender says the message's size in its first
+	 * demand): between leaves, when no other pair of its NIC (in its role)
+	 * waits for its leaf's leader, it goes at its grant on whatever spine
+	 * it hashed to instead of the start rate until placed (its whole
+	 * message is less than the queue it could leave); and with lone_gap_ns
+	 * its first grant does not wait the batch. 0 (the default): off. */
+	uint64_t short_start_ns;
+	/* With srpt_ns, a sender divides its uplink among its pairs by the
+	 * same weights (its pairs' message sizes), where their grants add up
+	 * to more than it has: a message beside a large flow of the same NIC
+	 * ends sooner. 0 (the default): plain max-min. */
+	uint32_t srpt_tx;
 	/* A pair using more than probe_threshold of its rate (or with a backlog)
 	 * asks for probe_gain times its rate, up to line rate. */
 	double probe_threshold;
@@ -185,7 +207,7 @@ struct tita_param {
 };
 
 /* The table's size: one entry per field of struct tita_ctl_params. */
-#define TITA_CTL_N_PARAMS 43
+#define TITA_CTL_N_PARAMS 47
 
 /* The table, in the order of struct tita_ctl_params; *ret_n entries
  * (TITA_CTL_N_PARAMS). */

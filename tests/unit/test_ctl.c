@@ -1801,6 +1801,125 @@ static void test_leaf_cap_cut_goes_out_at_once(void **state)
 	tita_ctl_free(c);
 }
 
+/* A receiver (host 1) with short_start_ns and lone_gap_ns as given,
+ * the batch of new demands at its default (12.5 us). */
+static struct tita_ctl *short_start_ctl(struct tita_ctl_params *p, uint64_t short_start_ns,
+					uint64_t lone_gap_ns)
+{
+	struct tita_addr me = tita_addr_from_host_id(1);
+	struct tita_ctl *c;
+
+	tita_ctl_params_default(p);
+	p->control_interval_ns = INTERVAL_NS;
+	p->short_start_ns = short_start_ns;
+	p->lone_gap_ns = lone_gap_ns;
+	c = tita_ctl_new(p);
+	assert_non_null(c);
+	assert_int_equal(tita_ctl_port_add(c, &me, LINE_BPS), 0);
+	return c;
+}
+
+/* A first demand from sender that says its message's size. */
+static void first_demand(struct tita_ctl *c, uint32_t sender, uint64_t left_bytes, bool spine,
+			 uint64_t now)
+{
+	struct tita_msg m = { .kind = TITA_MSG_DEMAND, .n_entries = 1 };
+
+	m.peer = tita_addr_from_host_id(sender);
+	m.demand[0] = (struct tita_demand_entry){ .sender = m.peer,
+						  .receiver = tita_addr_from_host_id(1),
+						  .weight_milli = TITA_WEIGHT_ONE,
+						  .demand_bps = LINE_BPS,
+						  .left_bytes = left_bytes,
+						  .has_spine = spine,
+						  .spine = 2 };
+	assert_int_equal(tita_ctl_on_msg(c, &m, now), 1);
+}
+
+/*
+ * A short new pair's first demand, with no other new one for lone_gap_ns,
+ * is granted after lone_batch_frac of an interval (2 us), not the batch
+ * (12.5 us); a second new pair right after it waits the batch, as does a
+ * long message, and every new pair without lone_gap_ns.
+ */
+static void test_lone_short_pair_granted_early(void **state)
+{
+	struct tita_ctl_params p;
+	uint64_t now = 1000 * INTERVAL_NS;
+	const uint64_t early = 3 * TITA_NSEC_PER_USEC, batch = 13 * TITA_NSEC_PER_USEC;
+	struct tita_ctl *c = short_start_ctl(&p, 40 * TITA_NSEC_PER_USEC, INTERVAL_NS);
+
+	(void)state;
+	tita_ctl_advance(c, now);
+	first_demand(c, 2, 300000, false, now);
+	tita_ctl_advance(c, now + early);
+	assert_true(grant_sent_to(c, 2) >= 90 * TITA_GBPS);
+	/* Another new pair 5 us later is not alone: it waits the batch. */
+	now += 5 * TITA_NSEC_PER_USEC;
+	first_demand(c, 3, 300000, false, now);
+	tita_ctl_advance(c, now + early);
+	assert_int_equal(grant_sent_to(c, 3), 0);
+	tita_ctl_advance(c, now + batch);
+	assert_true(grant_sent_to(c, 3) > 0);
+	/* A long message, long after: the batch. */
+	now += 10 * INTERVAL_NS;
+	tita_ctl_advance(c, now);
+	grant_sent_to(c, 4);
+	first_demand(c, 4, 1000000, false, now);
+	tita_ctl_advance(c, now + early);
+	assert_int_equal(grant_sent_to(c, 4), 0);
+	tita_ctl_free(c);
+
+	/* Off: the batch for the lone short pair too. */
+	now = 1000 * INTERVAL_NS;
+	c = short_start_ctl(&p, 40 * TITA_NSEC_PER_USEC, 0);
+	tita_ctl_advance(c, now);
+	first_demand(c, 2, 300000, false, now);
+	tita_ctl_advance(c, now + early);
+	assert_int_equal(grant_sent_to(c, 2), 0);
+	tita_ctl_advance(c, now + batch);
+	assert_true(grant_sent_to(c, 2) >= 90 * TITA_GBPS);
+	tita_ctl_free(c);
+}
+
+/*
+ * A receiver under a leaf (its leader host 0) and a new pair from another
+ * leaf that its leader has not placed yet: held at the start rate, unless
+ * its message is short and no other such pair waits (short_start_ns); a
+ * second one that comes while the first waits is held.
+ */
+static void test_short_pair_between_leaves_not_held(void **state)
+{
+	for (int on = 0; on < 2; on++) {
+		struct tita_ctl_params p;
+		struct tita_ctl *c = short_start_ctl(&p, on ? 40 * TITA_NSEC_PER_USEC : 0, 0);
+		struct tita_addr me = tita_addr_from_host_id(1),
+				 members[2] = { tita_addr_from_host_id(0), me },
+				 s9 = tita_addr_from_host_id(9), s10 = tita_addr_from_host_id(10);
+		struct tita_place place = { .leaf = 1, .n_spines = 4, .spine_bps = LINE_BPS };
+		uint64_t now = 1000 * INTERVAL_NS;
+		uint64_t start = (uint64_t)(p.start_rate_frac * LINE_BPS);
+		uint64_t g9, g10;
+
+		assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 2), 0);
+		assert_int_equal(tita_ctl_peer_place(c, &s9, 0), 0);
+		assert_int_equal(tita_ctl_peer_place(c, &s10, 0), 0);
+		tita_ctl_advance(c, now);
+		first_demand(c, 9, 300000, true, now);
+		first_demand(c, 10, 300000, true, now);
+		tita_ctl_advance(c, now + INTERVAL_NS / 4);
+		g9 = grant_sent_to(c, 9);
+		tita_ctl_advance(c, now + INTERVAL_NS / 4);
+		g10 = grant_of(c, 10);
+		if (on)
+			assert_true(g9 >= 40 * TITA_GBPS);
+		else
+			assert_true(g9 > 0 && g9 <= start);
+		assert_true(g10 <= start);
+		tita_ctl_free(c);
+	}
+}
+
 /* The receiver reuses its last allocation while its inputs stay the same:
  * any change of demand or capacity must still show in the grants. */
 static void test_allocation_follows_inputs(void **state)
@@ -2435,6 +2554,8 @@ int main(void)
 		cmocka_unit_test(test_fabric_move_told_before_it_drains),
 		cmocka_unit_test(test_fabric_members_change_keeps_state),
 		cmocka_unit_test(test_leaf_cap_cut_goes_out_at_once),
+		cmocka_unit_test(test_lone_short_pair_granted_early),
+		cmocka_unit_test(test_short_pair_between_leaves_not_held),
 		cmocka_unit_test(test_new_pair_learns_its_spine),
 	};
 

@@ -192,6 +192,73 @@ static void test_message_size_said(void **state)
 	rig_close(&r);
 }
 
+/* The rate host 1's pair towards host `to` is paced at. */
+static uint64_t rate_to(struct tita_ctl *c, uint32_t to)
+{
+	struct tita_pair_info info[8];
+	struct tita_addr a = tita_addr_from_host_id(to);
+	size_t n = tita_ctl_pairs(c, info, 8);
+
+	for (size_t i = 0; i < n && i < 8; i++)
+		if (info[i].role == TITA_PAIR_TX && tita_addr_eq(&info[i].remote, &a))
+			return info[i].rate_bps;
+	fail_msg("no TX pair towards host %u", to);
+	return 0;
+}
+
+/*
+ * A sender with a 16 MB message to host 2 and a 300 KB one to host 3, each
+ * granted the line: its uplink is the bottleneck. Max-min halves it; with
+ * srpt_tx the short message's pair weighs srpt_max_weight (4) times as
+ * much, and the long one keeps a fifth.
+ */
+static void test_sender_srpt(void **state)
+{
+	for (int on = 0; on < 2; on++) {
+		struct tita_ctl_params p;
+		struct tita_ctl *c;
+		struct tita_addr me = tita_addr_from_host_id(1);
+		uint64_t now = T0, r2, r3;
+
+		(void)state;
+		tita_ctl_params_default(&p);
+		p.srpt_ns = 800 * TITA_NSEC_PER_USEC;
+		p.srpt_tx = (uint32_t)on;
+		c = tita_ctl_new(&p);
+		assert_non_null(c);
+		assert_int_equal(tita_ctl_port_add(c, &me, LINE_BPS), 0);
+		tita_ctl_advance(c, now);
+		for (uint32_t to = 2; to <= 3; to++) {
+			struct tita_tx_sample s = { .local = me,
+						    .remote = tita_addr_from_host_id(to),
+						    .interval_ns = 1,
+						    .backlog_bytes = to == 2 ? 16 << 20 : 300000 };
+
+			assert_int_equal(tita_ctl_tx_sample(c, &s, now), 0);
+		}
+		now += 10 * TITA_NSEC_PER_USEC;
+		for (uint32_t to = 2; to <= 3; to++) {
+			struct tita_msg m = { .kind = TITA_MSG_GRANT,
+					      .peer = tita_addr_from_host_id(to),
+					      .n_entries = 1 };
+
+			m.grant[0] = (struct tita_grant_entry){ .sender = me,
+								.receiver = m.peer,
+								.rate_bps = LINE_BPS,
+								.ttl_ns = p.grant_ttl_ns };
+			assert_int_equal(tita_ctl_on_msg(c, &m, now), 1);
+		}
+		tita_ctl_advance(c, now);
+		r2 = rate_to(c, 2);
+		r3 = rate_to(c, 3);
+		if (on)
+			assert_true(r3 >= 3 * r2 && r3 + r2 <= LINE_BPS);
+		else
+			assert_true(r3 <= r2 + r2 / 100 && r2 <= r3 + r3 / 100);
+		tita_ctl_free(c);
+	}
+}
+
 /* ---- the start rate ----------------------------------------------------------- */
 
 /* A new pair is paced at start_rate_frac of its line rate at once, in the
@@ -434,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_grant_ttl_capped),
 		cmocka_unit_test(test_fail_open),
 		cmocka_unit_test(test_fail_open_keeps_job_cap),
+		cmocka_unit_test(test_sender_srpt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
