@@ -19,9 +19,10 @@
 #include "peer.pb-c.h"
 #include "wire.h"
 
-_Static_assert(TITA_WIRE_MAC_BYTES >= crypto_generichash_BYTES_MIN &&
-		       TITA_WIRE_MAC_BYTES <= crypto_generichash_BYTES_MAX,
+_Static_assert(TITA_WIRE_V1_MAC_BYTES >= crypto_generichash_BYTES_MIN &&
+		       TITA_WIRE_V1_MAC_BYTES <= crypto_generichash_BYTES_MAX,
 	       "BLAKE2b tag size");
+_Static_assert(TITA_WIRE_MAC_BYTES <= TITA_WIRE_V1_MAC_BYTES, "v2's tag is a prefix of v1's");
 _Static_assert(sizeof(crypto_generichash_state) == TITA_WIRE_MAC_STATE_BYTES,
 	       "the keyring holds a generichash state");
 _Static_assert(TITA_WIRE_KEY_BYTES >= crypto_generichash_KEYBYTES_MIN &&
@@ -118,7 +119,7 @@ int tita_wire_keyring_add(struct tita_wire_keyring *kr, uint32_t id,
 	k = &kr->keys[kr->n_keys++];
 	k->id = id;
 	memcpy(k->bytes, bytes, TITA_WIRE_KEY_BYTES);
-	crypto_generichash_init(&st, k->bytes, TITA_WIRE_KEY_BYTES, TITA_WIRE_MAC_BYTES);
+	crypto_generichash_init(&st, k->bytes, TITA_WIRE_KEY_BYTES, TITA_WIRE_V1_MAC_BYTES);
 	memcpy(k->mac_state, &st, sizeof(st));
 	sodium_memzero(&st, sizeof(st));
 	return 0;
@@ -290,7 +291,19 @@ enum {
 	OFF_BOOT_ID = 10,
 	OFF_SEQ = 18,
 };
-_Static_assert(OFF_SEQ + 8 == TITA_WIRE_HDR_BYTES, "header layout");
+_Static_assert(OFF_SEQ + 4 == TITA_WIRE_HDR_BYTES, "header layout");
+_Static_assert(OFF_SEQ + 8 == TITA_WIRE_V1_HDR_BYTES, "version 1 header layout");
+
+/* A known version's header and MAC lengths. */
+static size_t hdr_bytes_of(uint8_t version)
+{
+	return version == TITA_WIRE_V1_VERSION ? TITA_WIRE_V1_HDR_BYTES : TITA_WIRE_HDR_BYTES;
+}
+
+static size_t mac_bytes_of(uint8_t version)
+{
+	return version == TITA_WIRE_V1_VERSION ? TITA_WIRE_V1_MAC_BYTES : TITA_WIRE_MAC_BYTES;
+}
 
 /*
  * Each field is checked as soon as it is complete, so a short datagram is
@@ -301,6 +314,7 @@ enum tita_wire_error tita_wire_peek_header(const void *buf, size_t len,
 					   struct tita_wire_header *ret_hdr)
 {
 	const uint8_t *p = buf;
+	size_t hdr_bytes, mac_bytes;
 
 	if (len > TITA_WIRE_MAX_BYTES)
 		return TITA_WIRE_E_OVERSIZED;
@@ -310,8 +324,10 @@ enum tita_wire_error tita_wire_peek_header(const void *buf, size_t len,
 		return TITA_WIRE_E_BAD_MAGIC;
 	if (len < OFF_FLAGS)
 		return TITA_WIRE_E_TRUNC_VERSION;
-	if (p[OFF_VERSION] != TITA_WIRE_VERSION)
+	if (p[OFF_VERSION] != TITA_WIRE_VERSION && p[OFF_VERSION] != TITA_WIRE_V1_VERSION)
 		return TITA_WIRE_E_BAD_VERSION;
+	hdr_bytes = hdr_bytes_of(p[OFF_VERSION]);
+	mac_bytes = mac_bytes_of(p[OFF_VERSION]);
 	if (len < OFF_KEY_ID)
 		return TITA_WIRE_E_TRUNC_FLAGS;
 	if (p[OFF_FLAGS] != 0)
@@ -320,18 +336,19 @@ enum tita_wire_error tita_wire_peek_header(const void *buf, size_t len,
 		return TITA_WIRE_E_TRUNC_KEY_ID;
 	if (len < OFF_SEQ)
 		return TITA_WIRE_E_TRUNC_BOOT_ID;
-	if (len < TITA_WIRE_HDR_BYTES)
+	if (len < hdr_bytes)
 		return TITA_WIRE_E_TRUNC_SEQ;
-	if (len == TITA_WIRE_HDR_BYTES)
+	if (len == hdr_bytes)
 		return TITA_WIRE_E_TRUNC_BEFORE_MAC;
-	if (len < TITA_WIRE_HDR_BYTES + TITA_WIRE_MAC_BYTES)
+	if (len < hdr_bytes + mac_bytes)
 		return TITA_WIRE_E_TRUNC_MAC;
 
 	ret_hdr->version = p[OFF_VERSION];
 	ret_hdr->flags = p[OFF_FLAGS];
 	ret_hdr->key_id = load_be32(p + OFF_KEY_ID);
 	ret_hdr->boot_id = load_be64(p + OFF_BOOT_ID);
-	ret_hdr->seq = load_be64(p + OFF_SEQ);
+	ret_hdr->seq = hdr_bytes == TITA_WIRE_V1_HDR_BYTES ? load_be64(p + OFF_SEQ) :
+							     load_be32(p + OFF_SEQ);
 	return TITA_WIRE_OK;
 }
 
@@ -342,22 +359,24 @@ static void write_header(uint8_t *p, const struct tita_wire_sender *tx)
 	p[OFF_FLAGS] = 0;
 	store_be32(p + OFF_KEY_ID, tx->key_id);
 	store_be64(p + OFF_BOOT_ID, tx->boot_id);
-	store_be64(p + OFF_SEQ, tx->seq);
+	store_be32(p + OFF_SEQ, (uint32_t)tx->seq);
 }
 
 /*
- * Keyed BLAKE2b, truncated to 128 bits: no nonce to get wrong (unlike
- * Poly1305 or GMAC), and faster than HMAC-SHA-256 in software, where it
- * costs about one compression per 128 bytes.
+ * Keyed BLAKE2b-128: no nonce to get wrong (unlike Poly1305 or GMAC), and
+ * faster than HMAC-SHA-256 in software, where it costs about one
+ * compression per 128 bytes. Version 2 sends its first 8 bytes: a forger
+ * who cannot see the key succeeds with one guess in 2^64, and each guess
+ * costs a datagram the receiver counts as bad_mac.
  */
 static void compute_mac(const struct tita_wire_key *key, const uint8_t *data, size_t len,
-			uint8_t mac[TITA_WIRE_MAC_BYTES])
+			uint8_t mac[TITA_WIRE_V1_MAC_BYTES])
 {
 	crypto_generichash_state st;
 
 	memcpy(&st, key->mac_state, sizeof(st));
 	crypto_generichash_update(&st, data, len);
-	crypto_generichash_final(&st, mac, TITA_WIRE_MAC_BYTES);
+	crypto_generichash_final(&st, mac, TITA_WIRE_V1_MAC_BYTES);
 }
 
 /* --- value checks, shared by the encoder and the decoder --- */
@@ -500,9 +519,16 @@ static int seal_body(const struct tita_wire_key *key, struct tita_wire_sender *t
 		     size_t body_bytes, uint8_t *buf)
 {
 	size_t len = TITA_WIRE_HDR_BYTES + body_bytes;
+	uint8_t mac[TITA_WIRE_V1_MAC_BYTES];
 
+	if (tx->seq > TITA_WIRE_SEQ_MAX) {
+		/* The 32-bit sequence is spent: a newer boot id starts it again. */
+		tx->boot_id++;
+		tx->seq = 1;
+	}
 	write_header(buf, tx);
-	compute_mac(key, buf, len, buf + len);
+	compute_mac(key, buf, len, mac);
+	memcpy(buf + len, mac, TITA_WIRE_MAC_BYTES);
 	tx->seq++;
 	return (int)(len + TITA_WIRE_MAC_BYTES);
 }
@@ -1498,7 +1524,7 @@ static enum tita_wire_error decode(const struct tita_wire_keyring *kr,
 		.free = arena_free,
 		.allocator_data = &arena,
 	};
-	uint8_t mac[TITA_WIRE_MAC_BYTES];
+	uint8_t mac[TITA_WIRE_V1_MAC_BYTES];
 	const uint8_t *p = buf;
 	const struct tita_wire_key *key;
 	struct tita_wire_header hdr;
@@ -1507,7 +1533,7 @@ static enum tita_wire_error decode(const struct tita_wire_keyring *kr,
 	struct entries_view view = { 0 };
 	struct fast_body fb;
 	enum tita_wire_error err;
-	size_t signed_bytes;
+	size_t signed_bytes, hdr_bytes;
 
 	err = tita_wire_peek_header(buf, len, &hdr);
 	if (err)
@@ -1515,9 +1541,10 @@ static enum tita_wire_error decode(const struct tita_wire_keyring *kr,
 	key = tita_wire_keyring_find(kr, hdr.key_id);
 	if (!key)
 		return TITA_WIRE_E_UNKNOWN_KEY;
-	signed_bytes = len - TITA_WIRE_MAC_BYTES;
+	hdr_bytes = hdr_bytes_of(hdr.version);
+	signed_bytes = len - mac_bytes_of(hdr.version);
 	compute_mac(key, p, signed_bytes, mac);
-	if (sodium_memcmp(mac, p + signed_bytes, TITA_WIRE_MAC_BYTES) != 0)
+	if (sodium_memcmp(mac, p + signed_bytes, mac_bytes_of(hdr.version)) != 0)
 		return TITA_WIRE_E_BAD_MAC;
 	if (replay) {
 		err = tita_wire_replay_check(replay, hdr.boot_id, hdr.seq);
@@ -1525,14 +1552,14 @@ static enum tita_wire_error decode(const struct tita_wire_keyring *kr,
 			return err;
 	}
 
-	if (fast && fast_body(p + TITA_WIRE_HDR_BYTES, signed_bytes - TITA_WIRE_HDR_BYTES, &fb)) {
+	if (fast && fast_body(p + hdr_bytes, signed_bytes - hdr_bytes, &fb)) {
 		body_case = fb.demand ? TITA__PEER__PEER_MESSAGE__BODY_DEMAND :
 					TITA__PEER__PEER_MESSAGE__BODY_GRANT;
 		view = (struct entries_view){ .n = fb.n, .entries = fb.ptrs, .demand = fb.demand };
 		err = check_entries(&view, from);
 	} else {
-		pm = tita__peer__peer_message__unpack(
-			&allocator, signed_bytes - TITA_WIRE_HDR_BYTES, p + TITA_WIRE_HDR_BYTES);
+		pm = tita__peer__peer_message__unpack(&allocator, signed_bytes - hdr_bytes,
+						      p + hdr_bytes);
 		if (!pm)
 			return arena.exhausted ? TITA_WIRE_E_BODY_TOO_COMPLEX :
 						 TITA_WIRE_E_MALFORMED;

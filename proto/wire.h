@@ -6,8 +6,9 @@
  *
  * A datagram is a fixed header (magic "TITA", version, flags, key id, sender
  * boot id, sequence number; network byte order), one tita.peer.PeerMessage
- * (proto/peer.proto) and a 16-byte keyed BLAKE2b MAC over both, made with a
- * 256-bit cluster key. No datagram exceeds TITA_WIRE_MAX_BYTES.
+ * (proto/peer.proto) and an 8-byte keyed BLAKE2b MAC over both (16 bytes in
+ * version 1, still decoded), made with a 256-bit cluster key. No datagram
+ * exceeds TITA_WIRE_MAX_BYTES.
  *
  * Decoding checks, in this order and before trusting anything: the size and
  * each header field, the key id, the MAC, the replay window, then the
@@ -32,10 +33,25 @@
 #include "tita/types.h"
 
 #define TITA_WIRE_MAGIC 0x54495441u /* "TITA" */
-#define TITA_WIRE_VERSION 1
-/* magic 4, version 1, flags 1, key id 4, boot id 8, sequence 8 */
-#define TITA_WIRE_HDR_BYTES 26
-#define TITA_WIRE_MAC_BYTES 16
+/*
+ * Version 2, what the encoder writes: magic 4, version 1, flags 1, key id 4,
+ * boot id 8, sequence 4; then the body, then 8 bytes of MAC (the first 8 of
+ * the keyed BLAKE2b-128 over header and body). A sender whose sequence
+ * passes TITA_WIRE_SEQ_MAX takes the next boot id (boot id + 1) and starts
+ * again at 1, which its receivers already take as a newer boot.
+ */
+#define TITA_WIRE_VERSION 2
+#define TITA_WIRE_HDR_BYTES 22
+#define TITA_WIRE_MAC_BYTES 8
+#define TITA_WIRE_SEQ_MAX UINT32_MAX
+/*
+ * Version 1, still decoded (a peer not yet upgraded): sequence 8 bytes
+ * (header 26), MAC 16 bytes (the whole BLAKE2b-128). A version-1 decoder
+ * drops version 2 as unknown_version.
+ */
+#define TITA_WIRE_V1_VERSION 1
+#define TITA_WIRE_V1_HDR_BYTES 26
+#define TITA_WIRE_V1_MAC_BYTES 16
 #define TITA_WIRE_KEY_BYTES 32
 /* Under a 1500-byte MTU with room for IPv6, UDP and tunnel headers: a
  * datagram is never fragmented. */

@@ -64,32 +64,41 @@ static void check(bool ok)
 		abort();
 }
 
-static void seal(uint8_t *buf, size_t signed_len)
+/* Appends the MAC; its length. */
+static size_t seal(uint8_t *buf, size_t signed_len)
 {
 	struct tita_wire_header hdr;
 	const struct tita_wire_key *key = tita_wire_keyring_find(&ring, 1);
+	uint8_t tag[TITA_WIRE_V1_MAC_BYTES];
+	size_t tag_bytes = TITA_WIRE_MAC_BYTES;
 
-	/* The header's own key when it names one of the ring. */
+	/* The header's own key when it names one of the ring, and version 1's
+	 * whole tag for a version-1 header (version 2 sends a prefix). */
 	if (signed_len >= TITA_WIRE_HDR_BYTES &&
-	    tita_wire_peek_header(buf, TITA_WIRE_HDR_BYTES + TITA_WIRE_MAC_BYTES, &hdr) ==
-		    TITA_WIRE_OK &&
-	    tita_wire_keyring_find(&ring, hdr.key_id))
-		key = tita_wire_keyring_find(&ring, hdr.key_id);
-	crypto_generichash(buf + signed_len, TITA_WIRE_MAC_BYTES, buf, signed_len, key->bytes,
-			   TITA_WIRE_KEY_BYTES);
+	    tita_wire_peek_header(buf, TITA_WIRE_V1_HDR_BYTES + TITA_WIRE_V1_MAC_BYTES, &hdr) ==
+		    TITA_WIRE_OK) {
+		if (tita_wire_keyring_find(&ring, hdr.key_id))
+			key = tita_wire_keyring_find(&ring, hdr.key_id);
+		if (hdr.version == TITA_WIRE_V1_VERSION)
+			tag_bytes = TITA_WIRE_V1_MAC_BYTES;
+	}
+	crypto_generichash(tag, sizeof(tag), buf, signed_len, key->bytes, TITA_WIRE_KEY_BYTES);
+	memcpy(buf + signed_len, tag, tag_bytes);
+	return tag_bytes;
 }
 
-static void write_header(uint8_t *p, uint32_t key_id, uint64_t boot_id, uint64_t seq)
+/* A version-2 header. */
+static void write_header(uint8_t *p, uint32_t key_id, uint64_t boot_id, uint32_t seq)
 {
 	memcpy(p, "TITA", 4);
 	p[4] = TITA_WIRE_VERSION;
 	p[5] = 0;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
 		p[6 + i] = (uint8_t)(key_id >> (24 - 8 * i));
-	for (int i = 0; i < 8; i++) {
-		p[10 + i] = (uint8_t)(boot_id >> (56 - 8 * i));
-		p[18 + i] = (uint8_t)(seq >> (56 - 8 * i));
+		p[18 + i] = (uint8_t)(seq >> (24 - 8 * i));
 	}
+	for (int i = 0; i < 8; i++)
+		p[10 + i] = (uint8_t)(boot_id >> (56 - 8 * i));
 }
 
 static bool hello_eq(const struct tita_wire_hello *a, const struct tita_wire_hello *b)
@@ -357,15 +366,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		write_header(buf, 1, FUZZ_BOOT_ID, 7);
 		memcpy(buf + TITA_WIRE_HDR_BYTES, data, size);
 		len = TITA_WIRE_HDR_BYTES + size;
-		seal(buf, len);
-		decode_one(buf, len + TITA_WIRE_MAC_BYTES, mode & 4);
+		len += seal(buf, len);
+		decode_one(buf, len, mode & 4);
 		break;
 	case 2:
-		if (size > TITA_WIRE_MAX_BYTES - TITA_WIRE_MAC_BYTES + 8)
+		if (size > TITA_WIRE_MAX_BYTES - TITA_WIRE_V1_MAC_BYTES + 8)
 			return 0;
 		memcpy(buf, data, size);
-		seal(buf, size);
-		decode_one(buf, size + TITA_WIRE_MAC_BYTES, mode & 4);
+		len = size + seal(buf, size);
+		decode_one(buf, len, mode & 4);
 		break;
 	default:
 		replay_steps(data, size);

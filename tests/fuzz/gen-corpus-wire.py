@@ -149,24 +149,29 @@ def hello(ports, interval=50_000, ttl=20_000_000):
     return f_bytes(1, h, True)
 
 
-def header(key_id=KEY_ID, boot=BOOT, seq=1, magic=b"TITA", version=1, flags=0):
+def header(key_id=KEY_ID, boot=BOOT, seq=1, magic=b"TITA", version=2, flags=0):
+    """Version 2: a 4-byte sequence; version 1 (and any other): 8 bytes."""
+    if version == 2:
+        return magic + struct.pack(">BBIQI", version, flags, key_id, boot, seq)
     return magic + struct.pack(">BBIQQ", version, flags, key_id, boot, seq)
 
 
-def mac(data, key=KEY):
-    return hashlib.blake2b(data, key=key, digest_size=16).digest()
+def mac(data, key=KEY, version=2):
+    """Keyed BLAKE2b-128; version 2 sends its first 8 bytes."""
+    tag = hashlib.blake2b(data, key=key, digest_size=16).digest()
+    return tag[:8] if version == 2 else tag
 
 
 def datagram(body, key=KEY, **hdr):
     signed = header(**hdr) + body
-    return signed + mac(signed, key)
+    return signed + mac(signed, key, hdr.get("version", 2))
 
 
-def known_demand():
-    """The known-answer vector of test_wire.c."""
+def known_demand(version=2):
+    """The known-answer vectors of test_wire.c."""
     body = demand(demand_entry(job=7, demand=25e9),
                   demand_entry(job=8, weight=2.5, demand=40e9, mn=1e9, mx=50e9))
-    return datagram(body, seq=42)
+    return datagram(body, seq=42, version=version)
 
 
 def replay_steps(steps):
@@ -215,15 +220,19 @@ def corpus():
         leaf_report([leaf_line()], member=B))
     c["raw-leaf-answer-from"] = bytes([MODE_RAW | FROM_CHECK]) + datagram(la)
     c["raw-known-answer"] = bytes([MODE_RAW]) + known_demand()
+    # Version 1, still decoded: 8-byte sequence, 16-byte MAC.
+    c["raw-known-answer-v1"] = bytes([MODE_RAW]) + known_demand(version=1)
+    c["raw-v1-leaf-answer"] = bytes([MODE_RAW]) + datagram(la, version=1)
+    c["raw-v1-trunc-mac"] = bytes([MODE_RAW]) + datagram(d8, version=1)[:-8]
 
     # Framing errors.
     good = datagram(d8)
-    for cut in (0, 3, 4, 5, 6, 9, 10, 17, 18, 25, 26, 27, 41, 42, len(good) - 1):
+    for cut in (0, 3, 4, 5, 6, 9, 10, 17, 18, 21, 22, 23, 29, 30, len(good) - 1):
         c["raw-trunc-%02d" % cut] = bytes([MODE_RAW]) + good[:cut]
     c["raw-bad-mac"] = bytes([MODE_RAW]) + good[:-1] + bytes([good[-1] ^ 1])
     c["raw-bad-mac-body"] = bytes([MODE_RAW]) + good[:30] + bytes([good[30] ^ 0x40]) + good[31:]
     c["raw-bad-magic"] = bytes([MODE_RAW]) + b"TITB" + good[4:]
-    c["raw-bad-version"] = bytes([MODE_RAW]) + datagram(d8, version=2)
+    c["raw-bad-version"] = bytes([MODE_RAW]) + datagram(d8, version=3)
     c["raw-bad-flags"] = bytes([MODE_RAW]) + datagram(d8, flags=1)
     c["raw-unknown-key"] = bytes([MODE_RAW]) + datagram(d8, key_id=9)
     c["raw-oversized"] = bytes([MODE_RAW]) + datagram(d8 + f_bytes(15, bytes(MAX_BYTES)))
@@ -310,11 +319,14 @@ def corpus():
 
 
 def c_vector():
-    v = known_demand()
-    lines = []
-    for i in range(0, len(v), 14):
-        lines.append("\t" + " ".join("0x%02x," % b for b in v[i:i + 14]))
-    return ("static const uint8_t known_demand[%d] = {\n%s\n};" % (len(v), "\n".join(lines)))
+    out = []
+    for name, version in (("known_demand", 2), ("known_demand_v1", 1)):
+        v = known_demand(version)
+        lines = []
+        for i in range(0, len(v), 14):
+            lines.append("\t" + " ".join("0x%02x," % b for b in v[i:i + 14]))
+        out.append("static const uint8_t %s[%d] = {\n%s\n};" % (name, len(v), "\n".join(lines)))
+    return "\n".join(out)
 
 
 def main():

@@ -630,9 +630,30 @@ static void put_be64(uint8_t *p, uint64_t v)
 	put_be32(p + 4, (uint32_t)v);
 }
 
-/* A datagram around body, with a correct MAC; written without wire.c. */
+/* A version-2 datagram around body, with a correct MAC; written without
+ * wire.c: a 4-byte sequence, and the first 8 bytes of BLAKE2b-128. */
 static size_t seal_raw(const uint8_t *body, size_t body_len, uint32_t key_id, const uint8_t *key,
 		       uint64_t boot_id, uint64_t seq, uint8_t *out)
+{
+	uint8_t tag[16];
+
+	memcpy(out, "TITA", 4);
+	out[4] = 2;
+	out[5] = 0;
+	put_be32(out + 6, key_id);
+	put_be64(out + 10, boot_id);
+	put_be32(out + 18, (uint32_t)seq);
+	if (body_len)
+		memcpy(out + 22, body, body_len);
+	crypto_generichash(tag, 16, out, 22 + body_len, key, 32);
+	memcpy(out + 22 + body_len, tag, 8);
+	return 22 + body_len + 8;
+}
+
+/* The same in version 1, which the decoder still takes: an 8-byte
+ * sequence, the whole 16-byte tag. */
+static size_t seal_raw_v1(const uint8_t *body, size_t body_len, uint32_t key_id, const uint8_t *key,
+			  uint64_t boot_id, uint64_t seq, uint8_t *out)
 {
 	memcpy(out, "TITA", 4);
 	out[4] = 1;
@@ -646,6 +667,15 @@ static size_t seal_raw(const uint8_t *body, size_t body_len, uint32_t key_id, co
 	return 26 + body_len + 16;
 }
 
+/* A v2 datagram's MAC made again after its header or body was changed. */
+static void reseal(uint8_t *buf, size_t len)
+{
+	uint8_t tag[16];
+
+	crypto_generichash(tag, 16, buf, len - 8, key1, 32);
+	memcpy(buf + len - 8, tag, 8);
+}
+
 static size_t seal_pm(const Tita__Peer__PeerMessage *pm, uint64_t seq, uint8_t *out,
 		      size_t out_size)
 {
@@ -654,7 +684,7 @@ static size_t seal_pm(const Tita__Peer__PeerMessage *pm, uint64_t seq, uint8_t *
 	size_t len;
 
 	assert_non_null(body);
-	assert_true(26 + body_len + 16 <= out_size);
+	assert_true(22 + body_len + 8 <= out_size);
 	tita__peer__peer_message__pack(pm, body);
 	len = seal_raw(body, body_len, KEY_ID, key1, BOOT_ID, seq, out);
 	free(body);
@@ -769,11 +799,11 @@ static enum tita_wire_error truncation_error(size_t len)
 		return TITA_WIRE_E_TRUNC_KEY_ID;
 	if (len < 18)
 		return TITA_WIRE_E_TRUNC_BOOT_ID;
-	if (len < 26)
+	if (len < 22)
 		return TITA_WIRE_E_TRUNC_SEQ;
-	if (len == 26)
+	if (len == 22)
 		return TITA_WIRE_E_TRUNC_BEFORE_MAC;
-	if (len < 42)
+	if (len < 30)
 		return TITA_WIRE_E_TRUNC_MAC;
 	return TITA_WIRE_E_BAD_MAC;
 }
@@ -914,13 +944,13 @@ static void test_truncated_everywhere(void **state)
 
 		memcpy(copy, buf, cut);
 		assert_int_equal(decode_checked(NULL, NULL, copy, cut), truncation_error(cut));
-		if (cut < 42)
+		if (cut < 30)
 			assert_int_equal(tita_wire_peek_header(copy, cut, &hdr),
 					 truncation_error(cut));
 		free(copy);
 	}
 	assert_int_equal(tita_wire_peek_header(buf, len, &hdr), TITA_WIRE_OK);
-	assert_int_equal(hdr.version, 1);
+	assert_int_equal(hdr.version, 2);
 	assert_int_equal(hdr.flags, 0);
 	assert_int_equal(hdr.key_id, KEY_ID);
 	assert_int_equal(hdr.boot_id, BOOT_ID);
@@ -986,7 +1016,7 @@ static void test_keys(void **state)
 			 TITA_WIRE_E_UNKNOWN_KEY);
 
 	/* A sender on the second key of the ring. */
-	len = seal_raw(buf + 26, len - 42, KEY2_ID, key2, BOOT_ID, 1, buf);
+	len = seal_raw(buf + 22, len - 30, KEY2_ID, key2, BOOT_ID, 1, buf);
 	assert_int_equal(tita_wire_decode(&ring, NULL, NULL, buf, len, &out), TITA_WIRE_OK);
 	assert_int_equal(out.hdr.key_id, KEY2_ID);
 }
@@ -994,25 +1024,28 @@ static void test_keys(void **state)
 static void test_bad_magic_version_flags(void **state)
 {
 	uint8_t buf[TITA_WIRE_MAX_BYTES], body[TITA_WIRE_MAX_BYTES];
-	size_t len = good_datagram(buf), body_len = len - 42;
+	size_t len = good_datagram(buf), body_len = len - 30;
 
-	memcpy(body, buf + 26, body_len);
+	memcpy(body, buf + 22, body_len);
 	/* With a correct MAC the header checks still come first. */
 	buf[0] = 'X';
-	crypto_generichash(buf + len - 16, 16, buf, len - 16, key1, 32);
+	reseal(buf, len);
 	assert_int_equal(decode_checked(NULL, NULL, buf, len), TITA_WIRE_E_BAD_MAGIC);
 	/* Not ours, however short. */
 	assert_int_equal(decode_checked(NULL, NULL, buf, 4), TITA_WIRE_E_BAD_MAGIC);
 
-	seal_raw(body, body_len, KEY_ID, key1, BOOT_ID, 1, buf);
-	buf[4] = 2;
-	crypto_generichash(buf + len - 16, 16, buf, len - 16, key1, 32);
-	assert_int_equal(decode_checked(NULL, NULL, buf, len), TITA_WIRE_E_BAD_VERSION);
-	assert_int_equal(decode_checked(NULL, NULL, buf, 5), TITA_WIRE_E_BAD_VERSION);
+	/* Versions 0 and 3 are unknown (1 and 2 are decoded). */
+	for (uint8_t v = 0; v <= 3; v += 3) {
+		seal_raw(body, body_len, KEY_ID, key1, BOOT_ID, 1, buf);
+		buf[4] = v;
+		reseal(buf, len);
+		assert_int_equal(decode_checked(NULL, NULL, buf, len), TITA_WIRE_E_BAD_VERSION);
+		assert_int_equal(decode_checked(NULL, NULL, buf, 5), TITA_WIRE_E_BAD_VERSION);
+	}
 
 	seal_raw(body, body_len, KEY_ID, key1, BOOT_ID, 1, buf);
 	buf[5] = 0x80;
-	crypto_generichash(buf + len - 16, 16, buf, len - 16, key1, 32);
+	reseal(buf, len);
 	assert_int_equal(decode_checked(NULL, NULL, buf, len), TITA_WIRE_E_BAD_FLAGS);
 }
 
@@ -1021,10 +1054,10 @@ static void test_oversized(void **state)
 	static uint8_t buf[TITA_WIRE_MAX_BYTES + 100];
 	static uint8_t body[TITA_WIRE_MAX_BYTES];
 	static struct tita_wire_msg out;
-	size_t len = good_datagram(buf), body_len = len - 42;
+	size_t len = good_datagram(buf), body_len = len - 30;
 
 	/* Pad the body with an unknown field up to exactly the limit: accepted. */
-	memcpy(body, buf + 26, body_len);
+	memcpy(body, buf + 22, body_len);
 	size_t pad = TITA_WIRE_MAX_BODY_BYTES - body_len - 3; /* tag + 2-byte length */
 	body[body_len] = (15 << 3) | 2;
 	body[body_len + 1] = (uint8_t)(0x80 | (pad & 0x7f));
@@ -1149,7 +1182,7 @@ static void test_arena_headroom(void **state)
 	len = seal_demand(d, TITA_MSG_MAX_ENTRIES, 1, buf, sizeof(buf));
 	assert_int_equal(decode_checked(NULL, NULL, buf, len), TITA_WIRE_OK);
 	alloc_total = 0;
-	pm = tita__peer__peer_message__unpack(&counting, len - 42, buf + 26);
+	pm = tita__peer__peer_message__unpack(&counting, len - 30, buf + 22);
 	assert_non_null(pm);
 	tita__peer__peer_message__free_unpacked(pm, &counting);
 	print_message("64 minimal demand entries: %zu arena bytes of %d\n", alloc_total,
@@ -1159,7 +1192,7 @@ static void test_arena_headroom(void **state)
 	len = seal_grant(g, TITA_MSG_MAX_ENTRIES, 1, buf, sizeof(buf));
 	assert_int_equal(decode_checked(NULL, NULL, buf, len), TITA_WIRE_OK);
 	alloc_total = 0;
-	pm = tita__peer__peer_message__unpack(&counting, len - 42, buf + 26);
+	pm = tita__peer__peer_message__unpack(&counting, len - 30, buf + 22);
 	assert_non_null(pm);
 	tita__peer__peer_message__free_unpacked(pm, &counting);
 	print_message("64 minimal grant entries: %zu arena bytes of %d\n", alloc_total,
@@ -2243,8 +2276,19 @@ static void test_error_names(void **state)
  * hand-written protobuf encoder): the C codec agrees with an independent
  * implementation of the format.
  */
-/* Regenerate with: tests/fuzz/gen-corpus-wire.py - --c-vector */
-static const uint8_t known_demand[121] = {
+/* Regenerate with: tests/fuzz/gen-corpus-wire.py - --c-vector (version 2, what
+ * the encoder writes, and the same datagram in version 1) */
+static const uint8_t known_demand[109] = {
+	0x54, 0x49, 0x54, 0x41, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x11, 0x22, 0x33, 0x44,
+	0x55, 0x66, 0x77, 0x88, 0x00, 0x00, 0x00, 0x2a, 0x12, 0x4d, 0x0a, 0x17, 0x0a, 0x04,
+	0x0a, 0x00, 0x00, 0x01, 0x12, 0x04, 0x0a, 0x00, 0x00, 0x02, 0x18, 0x07, 0x29, 0x00,
+	0x00, 0x00, 0xe8, 0x76, 0x48, 0x17, 0x42, 0x0a, 0x32, 0x0a, 0x04, 0x0a, 0x00, 0x00,
+	0x01, 0x12, 0x04, 0x0a, 0x00, 0x00, 0x02, 0x18, 0x08, 0x21, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x04, 0x40, 0x29, 0x00, 0x00, 0x00, 0x20, 0x5f, 0xa0, 0x22, 0x42, 0x31,
+	0x00, 0x00, 0x00, 0x00, 0x65, 0xcd, 0xcd, 0x41, 0x39, 0x00, 0x00, 0x00, 0xe8, 0x76,
+	0x48, 0x27, 0x42, 0x65, 0xd1, 0x98, 0xec, 0xfa, 0xb1, 0x90, 0xc9,
+};
+static const uint8_t known_demand_v1[121] = {
 	0x54, 0x49, 0x54, 0x41, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x11, 0x22, 0x33, 0x44,
 	0x55, 0x66, 0x77, 0x88, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a, 0x12, 0x4d,
 	0x0a, 0x17, 0x0a, 0x04, 0x0a, 0x00, 0x00, 0x01, 0x12, 0x04, 0x0a, 0x00, 0x00, 0x02,
@@ -2293,6 +2337,97 @@ static void test_known_answer(void **state)
 	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
 	assert_int_equal(len, sizeof(known_demand));
 	assert_memory_equal(buf, known_demand, sizeof(known_demand));
+
+	/* A version-1 peer's datagram of the same message is taken as well,
+	 * 12 bytes longer (8-byte sequence, 16-byte tag). */
+	assert_int_equal(sizeof(known_demand_v1), sizeof(known_demand) + 12);
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(tita_wire_decode(&ring, NULL, NULL, known_demand_v1,
+					  sizeof(known_demand_v1), &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.hdr.version, 1);
+	assert_int_equal(out.hdr.seq, 42);
+	assert_int_equal(out.msg.n_entries, 2);
+	assert_int_equal(out.msg.demand[1].max_bps, 50000000000ull);
+}
+
+/*
+ * Version 1 (a peer not yet upgraded): its own header and tag lengths at
+ * every cut, its whole 16-byte tag checked, and one cut to version 2's
+ * 8-byte tag refused.
+ */
+static void test_version1_decoded(void **state)
+{
+	uint8_t buf[TITA_WIRE_MAX_BYTES], v1[TITA_WIRE_MAX_BYTES];
+	size_t len = good_datagram(buf), body_len = len - 30, len1;
+	static struct tita_wire_msg out;
+	struct tita_wire_replay r;
+	struct tita_wire_header hdr;
+
+	len1 = seal_raw_v1(buf + 22, body_len, KEY_ID, key1, BOOT_ID, (1ull << 40) + 5, v1);
+	assert_int_equal(len1, len + 12);
+	tita_wire_replay_init(&r);
+	assert_int_equal(tita_wire_decode(&ring, &r, NULL, v1, len1, &out), TITA_WIRE_OK);
+	assert_int_equal(out.hdr.seq, (1ull << 40) + 5);
+	assert_int_equal(tita_wire_decode(&ring, &r, NULL, v1, len1, &out), TITA_WIRE_E_REPLAYED);
+	for (size_t cut = 18; cut < len1; cut++) {
+		enum tita_wire_error want = TITA_WIRE_E_BAD_MAC;
+
+		if (cut < 26)
+			want = TITA_WIRE_E_TRUNC_SEQ;
+		else if (cut == 26)
+			want = TITA_WIRE_E_TRUNC_BEFORE_MAC;
+		else if (cut < 42)
+			want = TITA_WIRE_E_TRUNC_MAC;
+		assert_int_equal(decode_checked(NULL, NULL, v1, cut), want);
+		if (cut < 42)
+			assert_int_equal(tita_wire_peek_header(v1, cut, &hdr), want);
+	}
+	/* Every byte of the 16-byte tag counts. */
+	for (size_t i = len1 - 16; i < len1; i++) {
+		v1[i] ^= 1;
+		assert_int_equal(decode_checked(NULL, NULL, v1, len1), TITA_WIRE_E_BAD_MAC);
+		v1[i] ^= 1;
+	}
+	assert_int_equal(decode_checked(NULL, NULL, v1, len1), TITA_WIRE_OK);
+}
+
+/*
+ * The 32-bit sequence spent: the sender takes the next boot id and starts at
+ * 1, and a receiver's window takes every datagram across the turn (without
+ * the turn, the sequence would wrap to 0 under the same boot and be refused
+ * as too old).
+ */
+static void test_seq_turns_boot(void **state)
+{
+	struct tita_wire_sender tx = { .key_id = KEY_ID,
+				       .boot_id = BOOT_ID,
+				       .seq = TITA_WIRE_SEQ_MAX - 1 };
+	static struct tita_msg m;
+	static struct tita_wire_msg out;
+	struct tita_wire_replay r;
+	uint8_t buf[TITA_WIRE_MAX_BYTES];
+	uint32_t used;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = TITA_MSG_GRANT;
+	m.n_entries = 1;
+	m.peer = m.grant[0].sender = v4(10, 0, 0, 1);
+	m.grant[0].receiver = v4(10, 0, 0, 2);
+	m.grant[0].ttl_ns = 1000;
+	tita_wire_replay_init(&r);
+	for (int i = 0; i < 4; i++) {
+		int len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+
+		assert_true(len > 0);
+		assert_int_equal(tita_wire_decode(&ring, &r, NULL, buf, (size_t)len, &out),
+				 TITA_WIRE_OK);
+		assert_int_equal(out.hdr.boot_id, i < 2 ? BOOT_ID : BOOT_ID + 1);
+		assert_int_equal(out.hdr.seq,
+				 i < 2 ? TITA_WIRE_SEQ_MAX - 1 + (uint64_t)i : (uint64_t)i - 1);
+	}
+	assert_int_equal(tx.boot_id, BOOT_ID + 1);
+	assert_int_equal(tx.seq, 3);
 }
 
 /*
@@ -2379,6 +2514,8 @@ int main(void)
 		cmocka_unit_test(test_hello_bound_to_source),
 		cmocka_unit_test(test_error_names),
 		cmocka_unit_test(test_known_answer),
+		cmocka_unit_test(test_version1_decoded),
+		cmocka_unit_test(test_seq_turns_boot),
 		cmocka_unit_test(test_same_bytes_as_protobuf_c),
 		cmocka_unit_test(test_fast_decode_as_protobuf_c),
 		cmocka_unit_test(test_control_proto),
