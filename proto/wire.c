@@ -63,6 +63,7 @@ static const char *const error_names[TITA_WIRE_E_COUNT] = {
 	[TITA_WIRE_E_ADDR_MISMATCH] = "addr_mismatch",
 	[TITA_WIRE_E_SELF_PAIR] = "self_pair",
 	[TITA_WIRE_E_PEER_MISMATCH] = "peer_mismatch",
+	[TITA_WIRE_E_NO_ORIGIN] = "origin_unknown",
 	[TITA_WIRE_E_RATE_NEGATIVE] = "rate_negative",
 	[TITA_WIRE_E_RATE_NOT_FINITE] = "rate_not_finite",
 	[TITA_WIRE_E_RATE_TOO_HIGH] = "rate_too_high",
@@ -657,7 +658,7 @@ static size_t write_demand(const struct tita_demand_entry *e, uint8_t *out)
 {
 	uint8_t *p = out;
 
-	p = put_addr(p, 1, &e->sender);
+	/* The sender is the datagram's origin: left out (version 2). */
 	p = put_addr(p, 2, &e->receiver);
 	p = put_uint(p, 3, e->job_id);
 	if (e->weight_milli != TITA_WEIGHT_ONE)
@@ -679,8 +680,8 @@ static size_t write_grant(const struct tita_grant_entry *e, uint8_t *out)
 {
 	uint8_t *p = out;
 
+	/* The receiver is the datagram's origin: left out (version 2). */
 	p = put_addr(p, 1, &e->sender);
-	p = put_addr(p, 2, &e->receiver);
 	p = put_uint(p, 3, e->job_id);
 	p = put_double(p, 4, (double)e->rate_bps);
 	p = put_uint(p, 5, e->ttl_ns);
@@ -737,8 +738,8 @@ static int encode_leaf(const struct tita_wire_key *key, struct tita_wire_sender 
 	uint32_t n = 0;
 
 	if (is_report) {
+		/* The member is the datagram's origin: left out (version 2). */
 		report.leaf = m->leaf_id;
-		report.member = addr_to_wire(member);
 		fixed = tita__peer__leaf_report__get_packed_size(&report);
 	} else {
 		answer.leaf = m->leaf_id;
@@ -968,6 +969,24 @@ static const ProtobufCBinaryData *view_receiver(const struct entries_view *v, si
 			   &((Tita__Peer__GrantEntry *)v->entries[i])->receiver;
 }
 
+/*
+ * An address that may be the datagram's origin: version 2 leaves the
+ * origin's own address out (an empty field), and it is then where the
+ * datagram came from, which the caller must say.
+ */
+static enum tita_wire_error origin_from_wire(const ProtobufCBinaryData *b,
+					     const struct tita_addr *from, bool implied,
+					     struct tita_addr *ret_addr)
+{
+	if (b->len == 0 && implied) {
+		if (!from)
+			return TITA_WIRE_E_NO_ORIGIN;
+		*ret_addr = *from;
+		return TITA_WIRE_OK;
+	}
+	return addr_from_wire(b, ret_addr) ? TITA_WIRE_OK : TITA_WIRE_E_BAD_ADDR_LEN;
+}
+
 static enum tita_wire_error check_demand_values(const Tita__Peer__DemandEntry *e)
 {
 	enum tita_wire_error err;
@@ -1023,7 +1042,7 @@ static enum tita_wire_error check_grant_values(const Tita__Peer__GrantEntry *e)
  * came from when the caller knows that.
  */
 static enum tita_wire_error check_entries(const struct entries_view *v,
-					  const struct tita_addr *from)
+					  const struct tita_addr *from, bool implied)
 {
 	struct tita_addr sender0, receiver0;
 
@@ -1035,8 +1054,12 @@ static enum tita_wire_error check_entries(const struct entries_view *v,
 		struct tita_addr sender, receiver;
 		enum tita_wire_error err;
 
-		if (!addr_from_wire(view_sender(v, i), &sender) ||
-		    !addr_from_wire(view_receiver(v, i), &receiver))
+		err = v->demand ? origin_from_wire(view_sender(v, i), from, implied, &sender) :
+				  origin_from_wire(view_receiver(v, i), from, implied, &receiver);
+		if (err)
+			return err;
+		if (!addr_from_wire(v->demand ? view_receiver(v, i) : view_sender(v, i),
+				    v->demand ? &receiver : &sender))
 			return TITA_WIRE_E_BAD_ADDR_LEN;
 		if (i == 0) {
 			sender0 = sender;
@@ -1087,14 +1110,17 @@ static enum tita_wire_error check_leaf_line(const Tita__Peer__LeafLine *l)
 /* A leaf report comes from its member (from, when known). */
 static enum tita_wire_error check_leaf(uint32_t leaf, const ProtobufCBinaryData *member,
 				       Tita__Peer__LeafLine *const *lines, size_t n_lines,
-				       bool report, const struct tita_addr *from)
+				       bool report, const struct tita_addr *from, bool implied)
 {
 	struct tita_addr m;
+	enum tita_wire_error addr_err;
 
 	if (!leaf_id_valid(leaf))
 		return TITA_WIRE_E_LEAF_RANGE;
-	if (!addr_from_wire(member, &m))
-		return TITA_WIRE_E_BAD_ADDR_LEN;
+	/* A report's member is its origin; an answer names its addressee. */
+	addr_err = origin_from_wire(member, from, report && implied, &m);
+	if (addr_err)
+		return addr_err;
 	if (report && from && !tita_addr_eq(&m, from))
 		return TITA_WIRE_E_PEER_MISMATCH;
 	if (n_lines == 0)
@@ -1245,7 +1271,10 @@ static void leaf_msg_from_wire(const Tita__Peer__PeerMessage *pm, const struct t
 	size_t n = report ? pm->leaf_report->n_lines : pm->leaf_answer->n_lines;
 	struct tita_addr member = { { 0 } };
 
-	addr_from_wire(report ? &pm->leaf_report->member : &pm->leaf_answer->member, &member);
+	if (!addr_from_wire(report ? &pm->leaf_report->member : &pm->leaf_answer->member,
+			    &member) &&
+	    report && from)
+		member = *from; /* left out: checked, the origin */
 	m->kind = report ? TITA_MSG_LEAF_REPORT : TITA_MSG_LEAF_ANSWER;
 	m->n_entries = (uint32_t)n;
 	m->leaf_id = report ? pm->leaf_report->leaf : pm->leaf_answer->leaf;
@@ -1262,15 +1291,22 @@ static void leaf_msg_from_wire(const Tita__Peer__PeerMessage *pm, const struct t
 		memset(&m->peer, 0, sizeof(m->peer));
 }
 
-static void msg_from_wire(const struct entries_view *v, struct tita_msg *m)
+static void msg_from_wire(const struct entries_view *v, const struct tita_addr *from,
+			  struct tita_msg *m)
 {
 	m->kind = v->demand ? TITA_MSG_DEMAND : TITA_MSG_GRANT;
 	m->n_entries = (uint32_t)v->n;
 	for (size_t i = 0; i < v->n; i++) {
-		if (v->demand)
+		/* An origin left out was checked: the caller said it. */
+		if (v->demand) {
 			demand_from_wire(v->entries[i], &m->demand[i]);
-		else
+			if (!view_sender(v, i)->len && from)
+				m->demand[i].sender = *from;
+		} else {
 			grant_from_wire(v->entries[i], &m->grant[i]);
+			if (!view_receiver(v, i)->len && from)
+				m->grant[i].receiver = *from;
+		}
 	}
 	m->peer = v->demand ? m->demand[0].sender : m->grant[0].receiver;
 }
@@ -1475,7 +1511,8 @@ static bool fast_body(const uint8_t *p, size_t len, struct fast_body *fb)
 
 /* The checks of a body protobuf-c parsed; a demand's or grant's entries in *view. */
 static enum tita_wire_error check_body(const Tita__Peer__PeerMessage *pm,
-				       const struct tita_addr *from, struct entries_view *view)
+				       const struct tita_addr *from, bool implied,
+				       struct entries_view *view)
 {
 	enum tita_wire_error err;
 
@@ -1487,20 +1524,22 @@ static enum tita_wire_error check_body(const Tita__Peer__PeerMessage *pm,
 		*view = (struct entries_view){ .n = pm->demand->n_entries,
 					       .entries = (void **)pm->demand->entries,
 					       .demand = true };
-		err = check_entries(view, from);
+		err = check_entries(view, from, implied);
 		break;
 	case TITA__PEER__PEER_MESSAGE__BODY_GRANT:
 		*view = (struct entries_view){ .n = pm->grant->n_entries,
 					       .entries = (void **)pm->grant->entries };
-		err = check_entries(view, from);
+		err = check_entries(view, from, implied);
 		break;
 	case TITA__PEER__PEER_MESSAGE__BODY_LEAF_REPORT:
 		err = check_leaf(pm->leaf_report->leaf, &pm->leaf_report->member,
-				 pm->leaf_report->lines, pm->leaf_report->n_lines, true, from);
+				 pm->leaf_report->lines, pm->leaf_report->n_lines, true, from,
+				 implied);
 		break;
 	case TITA__PEER__PEER_MESSAGE__BODY_LEAF_ANSWER:
 		err = check_leaf(pm->leaf_answer->leaf, &pm->leaf_answer->member,
-				 pm->leaf_answer->lines, pm->leaf_answer->n_lines, false, from);
+				 pm->leaf_answer->lines, pm->leaf_answer->n_lines, false, from,
+				 implied);
 		if (!err)
 			err = check_ttl(pm->leaf_answer->ttl_ns);
 		break;
@@ -1534,10 +1573,13 @@ static enum tita_wire_error decode(const struct tita_wire_keyring *kr,
 	struct fast_body fb;
 	enum tita_wire_error err;
 	size_t signed_bytes, hdr_bytes;
+	bool implied;
 
 	err = tita_wire_peek_header(buf, len, &hdr);
 	if (err)
 		return err;
+	/* Version 2 leaves the origin's own address out of its entries. */
+	implied = hdr.version != TITA_WIRE_V1_VERSION;
 	key = tita_wire_keyring_find(kr, hdr.key_id);
 	if (!key)
 		return TITA_WIRE_E_UNKNOWN_KEY;
@@ -1556,7 +1598,7 @@ static enum tita_wire_error decode(const struct tita_wire_keyring *kr,
 		body_case = fb.demand ? TITA__PEER__PEER_MESSAGE__BODY_DEMAND :
 					TITA__PEER__PEER_MESSAGE__BODY_GRANT;
 		view = (struct entries_view){ .n = fb.n, .entries = fb.ptrs, .demand = fb.demand };
-		err = check_entries(&view, from);
+		err = check_entries(&view, from, implied);
 	} else {
 		pm = tita__peer__peer_message__unpack(&allocator, signed_bytes - hdr_bytes,
 						      p + hdr_bytes);
@@ -1564,7 +1606,7 @@ static enum tita_wire_error decode(const struct tita_wire_keyring *kr,
 			return arena.exhausted ? TITA_WIRE_E_BODY_TOO_COMPLEX :
 						 TITA_WIRE_E_MALFORMED;
 		body_case = pm->body_case;
-		err = check_body(pm, from, &view);
+		err = check_body(pm, from, implied, &view);
 	}
 	if (err)
 		return err;
@@ -1582,7 +1624,7 @@ static enum tita_wire_error decode(const struct tita_wire_keyring *kr,
 		leaf_msg_from_wire(pm, from, &ret_msg->msg);
 	} else {
 		ret_msg->body = TITA_WIRE_BODY_MSG;
-		msg_from_wire(&view, &ret_msg->msg);
+		msg_from_wire(&view, from, &ret_msg->msg);
 	}
 	return TITA_WIRE_OK;
 }

@@ -116,6 +116,7 @@ enum tita_wire_error {
 	TITA_WIRE_E_ADDR_MISMATCH, /* entries name different senders or receivers */
 	TITA_WIRE_E_SELF_PAIR, /* sender and receiver are the same address */
 	TITA_WIRE_E_PEER_MISMATCH, /* the origin is not where the datagram came from */
+	TITA_WIRE_E_NO_ORIGIN, /* the origin's address left out (version 2) and not given */
 	/* Values. */
 	TITA_WIRE_E_RATE_NEGATIVE,
 	TITA_WIRE_E_RATE_NOT_FINITE, /* NaN or infinite */

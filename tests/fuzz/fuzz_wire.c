@@ -321,7 +321,8 @@ static void replay_steps(const uint8_t *data, size_t size)
 		check(len > 0 && used == 1);
 		if (forge)
 			buf[len - 1] ^= 1;
-		err = tita_wire_decode(&ring, &replay, NULL, buf, (size_t)len, &out);
+		err = tita_wire_decode(&ring, &replay, &m->grant[0].receiver, buf, (size_t)len,
+				       &out);
 		if (forge) {
 			check(err == TITA_WIRE_E_BAD_MAC);
 			check(!memcmp(&before, &replay, sizeof(replay)));

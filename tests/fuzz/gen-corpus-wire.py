@@ -168,9 +168,11 @@ def datagram(body, key=KEY, **hdr):
 
 
 def known_demand(version=2):
-    """The known-answer vectors of test_wire.c."""
-    body = demand(demand_entry(job=7, demand=25e9),
-                  demand_entry(job=8, weight=2.5, demand=40e9, mn=1e9, mx=50e9))
+    """The known-answer vectors of test_wire.c: version 2 leaves the sender,
+    the datagram's origin, out of each entry."""
+    s = b"" if version == 2 else A
+    body = demand(demand_entry(s=s, job=7, demand=25e9),
+                  demand_entry(s=s, job=8, weight=2.5, demand=40e9, mn=1e9, mx=50e9))
     return datagram(body, seq=42, version=version)
 
 
@@ -224,6 +226,17 @@ def corpus():
     c["raw-known-answer-v1"] = bytes([MODE_RAW]) + known_demand(version=1)
     c["raw-v1-leaf-answer"] = bytes([MODE_RAW]) + datagram(la, version=1)
     c["raw-v1-trunc-mac"] = bytes([MODE_RAW]) + datagram(d8, version=1)[:-8]
+    # Version 2 leaves the origin's own address out (a demand's sender, a
+    # grant's receiver, a report's member); the harness's origin check mode
+    # says where it came from. In version 1 the same is a bad address.
+    d_no = demand(*[demand_entry(s=b"", job=j, demand=1e9 * j) for j in range(1, 4)])
+    g_no = grant(*[grant_entry(s=B, r=b"", job=j, rate=3e9 * j) for j in range(3)])
+    lr_no = leaf_report([leaf_line(), leaf_line(spine=63, move=95e9, room=0xFFFF)], member=b"")
+    for name, body in (("demand-no-origin", d_no), ("grant-no-origin", g_no),
+                       ("leaf-report-no-origin", lr_no)):
+        c["raw-" + name] = bytes([MODE_RAW]) + datagram(body)
+        c["raw-" + name + "-from"] = bytes([MODE_RAW | FROM_CHECK]) + datagram(body)
+        c["raw-v1-" + name] = bytes([MODE_RAW | FROM_CHECK]) + datagram(body, version=1)
 
     # Framing errors.
     good = datagram(d8)

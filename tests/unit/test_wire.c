@@ -227,7 +227,7 @@ static ProtobufCBinaryData pb_addr(const struct tita_addr *a)
 static void pb_demand(const struct tita_demand_entry *e, Tita__Peer__DemandEntry *pe)
 {
 	tita__peer__demand_entry__init(pe);
-	pe->sender = pb_addr(&e->sender);
+	/* The sender, the datagram's origin, left out as the encoder does. */
 	pe->receiver = pb_addr(&e->receiver);
 	pe->job_id = e->job_id;
 	if (e->weight_milli != TITA_WEIGHT_ONE) {
@@ -266,8 +266,8 @@ static void pb_grant(const struct tita_grant_entry *e, Tita__Peer__GrantEntry *p
 		pe->unsched_limit_bytes = e->unsched_limit_bytes;
 	}
 	pe->hold_ns = e->hold_ns;
+	/* The receiver, the datagram's origin, left out as the encoder does. */
 	pe->sender = pb_addr(&e->sender);
-	pe->receiver = pb_addr(&e->receiver);
 	pe->job_id = e->job_id;
 }
 
@@ -1364,7 +1364,8 @@ static const struct value_case demand_cases[] = {
 	{ "weight largest", { { F_WEIGHT, 1000 } }, TITA_WIRE_OK },
 	{ "weight too large", { { F_WEIGHT, 1000.001 } }, TITA_WIRE_E_WEIGHT_RANGE },
 	{ "weight huge", { { F_WEIGHT, 1e300 } }, TITA_WIRE_E_WEIGHT_RANGE },
-	{ "sender empty", { { F_SENDER_LEN, 0 } }, TITA_WIRE_E_BAD_ADDR_LEN },
+	/* Version 2 leaves the origin out: without a known origin, refused. */
+	{ "sender empty", { { F_SENDER_LEN, 0 } }, TITA_WIRE_E_NO_ORIGIN },
 	{ "sender 3 bytes", { { F_SENDER_LEN, 3 } }, TITA_WIRE_E_BAD_ADDR_LEN },
 	{ "sender 5 bytes", { { F_SENDER_LEN, 5 } }, TITA_WIRE_E_BAD_ADDR_LEN },
 	{ "sender 15 bytes", { { F_SENDER_LEN, 15 } }, TITA_WIRE_E_BAD_ADDR_LEN },
@@ -1393,7 +1394,9 @@ static const struct value_case grant_cases[] = {
 	{ "ce_ppm too high", { { F_CE_PPM, 1000001 } }, TITA_WIRE_E_CE_PPM_RANGE },
 	{ "ce_ppm huge", { { F_CE_PPM, 4294967295.0 } }, TITA_WIRE_E_CE_PPM_RANGE },
 	{ "sender 6 bytes", { { F_SENDER_LEN, 6 } }, TITA_WIRE_E_BAD_ADDR_LEN },
+	{ "sender empty", { { F_SENDER_LEN, 0 } }, TITA_WIRE_E_BAD_ADDR_LEN },
 	{ "receiver 1 byte", { { F_RECEIVER_LEN, 1 } }, TITA_WIRE_E_BAD_ADDR_LEN },
+	{ "receiver empty", { { F_RECEIVER_LEN, 0 } }, TITA_WIRE_E_NO_ORIGIN },
 	{ "self pair", { { F_SENDER, 2 } }, TITA_WIRE_E_SELF_PAIR },
 };
 
@@ -1774,10 +1777,11 @@ static void test_leaf_round_trip(void **state)
 	}
 	print_message("64 IPv6 leaf lines: %u datagrams\n", datagrams);
 	assert_true(datagrams > 1);
-	/* From anyone else, a report is refused. */
+	/* The member is left out: it is where the report comes from, and
+	 * without that the report is refused. (A report that names its member
+	 * is refused from anyone else: leaf_cases.) */
 	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
-	assert_int_equal(decode_checked(NULL, &leader, buf, (size_t)len),
-			 TITA_WIRE_E_PEER_MISMATCH);
+	assert_int_equal(decode_checked(NULL, NULL, buf, (size_t)len), TITA_WIRE_E_NO_ORIGIN);
 	/* A report is not sent to its own member. */
 	m.peer = member;
 	assert_int_equal(tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used), -EINVAL);
@@ -2278,15 +2282,14 @@ static void test_error_names(void **state)
  */
 /* Regenerate with: tests/fuzz/gen-corpus-wire.py - --c-vector (version 2, what
  * the encoder writes, and the same datagram in version 1) */
-static const uint8_t known_demand[109] = {
+static const uint8_t known_demand[97] = {
 	0x54, 0x49, 0x54, 0x41, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x11, 0x22, 0x33, 0x44,
-	0x55, 0x66, 0x77, 0x88, 0x00, 0x00, 0x00, 0x2a, 0x12, 0x4d, 0x0a, 0x17, 0x0a, 0x04,
-	0x0a, 0x00, 0x00, 0x01, 0x12, 0x04, 0x0a, 0x00, 0x00, 0x02, 0x18, 0x07, 0x29, 0x00,
-	0x00, 0x00, 0xe8, 0x76, 0x48, 0x17, 0x42, 0x0a, 0x32, 0x0a, 0x04, 0x0a, 0x00, 0x00,
-	0x01, 0x12, 0x04, 0x0a, 0x00, 0x00, 0x02, 0x18, 0x08, 0x21, 0x00, 0x00, 0x00, 0x00,
-	0x00, 0x00, 0x04, 0x40, 0x29, 0x00, 0x00, 0x00, 0x20, 0x5f, 0xa0, 0x22, 0x42, 0x31,
-	0x00, 0x00, 0x00, 0x00, 0x65, 0xcd, 0xcd, 0x41, 0x39, 0x00, 0x00, 0x00, 0xe8, 0x76,
-	0x48, 0x27, 0x42, 0x65, 0xd1, 0x98, 0xec, 0xfa, 0xb1, 0x90, 0xc9,
+	0x55, 0x66, 0x77, 0x88, 0x00, 0x00, 0x00, 0x2a, 0x12, 0x41, 0x0a, 0x11, 0x12, 0x04,
+	0x0a, 0x00, 0x00, 0x02, 0x18, 0x07, 0x29, 0x00, 0x00, 0x00, 0xe8, 0x76, 0x48, 0x17,
+	0x42, 0x0a, 0x2c, 0x12, 0x04, 0x0a, 0x00, 0x00, 0x02, 0x18, 0x08, 0x21, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x04, 0x40, 0x29, 0x00, 0x00, 0x00, 0x20, 0x5f, 0xa0, 0x22,
+	0x42, 0x31, 0x00, 0x00, 0x00, 0x00, 0x65, 0xcd, 0xcd, 0x41, 0x39, 0x00, 0x00, 0x00,
+	0xe8, 0x76, 0x48, 0x27, 0x42, 0xa6, 0xfe, 0xaa, 0x15, 0x92, 0x61, 0x58, 0xd1,
 };
 static const uint8_t known_demand_v1[121] = {
 	0x54, 0x49, 0x54, 0x41, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x11, 0x22, 0x33, 0x44,
@@ -2308,8 +2311,13 @@ static void test_known_answer(void **state)
 	uint8_t buf[TITA_WIRE_MAX_BYTES];
 	uint32_t used;
 	int len;
+	const struct tita_addr origin = v4(10, 0, 0, 1);
 
+	/* The sender is left out: the datagram's origin, which must be said. */
 	assert_int_equal(tita_wire_decode(&ring, NULL, NULL, known_demand, sizeof(known_demand),
+					  &out),
+			 TITA_WIRE_E_NO_ORIGIN);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &origin, known_demand, sizeof(known_demand),
 					  &out),
 			 TITA_WIRE_OK);
 	assert_int_equal(out.hdr.boot_id, 0x1122334455667788ull);
@@ -2339,8 +2347,9 @@ static void test_known_answer(void **state)
 	assert_memory_equal(buf, known_demand, sizeof(known_demand));
 
 	/* A version-1 peer's datagram of the same message is taken as well,
-	 * 12 bytes longer (8-byte sequence, 16-byte tag). */
-	assert_int_equal(sizeof(known_demand_v1), sizeof(known_demand) + 12);
+	 * 24 bytes longer (8-byte sequence, 16-byte tag, the sender's 4-byte
+	 * address with its tag and length in each of the two entries). */
+	assert_int_equal(sizeof(known_demand_v1), sizeof(known_demand) + 24);
 	memset(&out, 0, sizeof(out));
 	assert_int_equal(tita_wire_decode(&ring, NULL, NULL, known_demand_v1,
 					  sizeof(known_demand_v1), &out),
@@ -2393,6 +2402,90 @@ static void test_version1_decoded(void **state)
 }
 
 /*
+ * Version 2 leaves the origin's own address out of a demand (its sender), a
+ * grant (its receiver) and a report (its member): the decoder takes where
+ * the datagram came from. In version 1 an empty address stays a bad one.
+ */
+static void test_origin_left_out(void **state)
+{
+	static struct tita_msg m;
+	static struct tita_wire_msg out;
+	struct tita_wire_sender tx = sender();
+	struct tita_addr a = v4(10, 0, 0, 1), b = v4(10, 0, 0, 2);
+	Tita__Peer__DemandEntry e = good_demand_entry();
+	uint8_t buf[TITA_WIRE_MAX_BYTES], body[TITA_WIRE_MAX_BYTES];
+	uint32_t used;
+	size_t body_len;
+	int len;
+
+	/* A one-entry demand: the sender's 4 bytes, tag and length are not
+	 * on the wire, and the decoder puts the origin back. */
+	memset(&m, 0, sizeof(m));
+	m.kind = TITA_MSG_DEMAND;
+	m.n_entries = 1;
+	m.peer = b;
+	m.demand[0] = (struct tita_demand_entry){ .sender = a,
+						  .receiver = b,
+						  .job_id = 7,
+						  .weight_milli = TITA_WEIGHT_ONE,
+						  .demand_bps = 25000000000ull };
+	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	assert_true(len > 0);
+	/* body: demand tag+len 2, entry tag+len 2, receiver 6, job 2, demand 9 */
+	assert_int_equal(len, TITA_WIRE_HDR_BYTES + 21 + TITA_WIRE_MAC_BYTES);
+	assert_int_equal(decode_checked(NULL, NULL, buf, (size_t)len), TITA_WIRE_E_NO_ORIGIN);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &a, buf, (size_t)len, &out), TITA_WIRE_OK);
+	assert_true(tita_addr_eq(&out.msg.demand[0].sender, &a));
+	assert_true(tita_addr_eq(&out.msg.peer, &a));
+	/* The origin may not be the receiver too. */
+	assert_int_equal(tita_wire_decode(&ring, NULL, &b, buf, (size_t)len, &out),
+			 TITA_WIRE_E_SELF_PAIR);
+
+	/* A grant: its receiver is the origin. */
+	m.kind = TITA_MSG_GRANT;
+	m.peer = a;
+	m.grant[0] = (struct tita_grant_entry){
+		.sender = a, .receiver = b, .job_id = 7, .rate_bps = 25000000000ull, .ttl_ns = 1000
+	};
+	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	assert_true(len > 0);
+	assert_int_equal(decode_checked(NULL, NULL, buf, (size_t)len), TITA_WIRE_E_NO_ORIGIN);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &b, buf, (size_t)len, &out), TITA_WIRE_OK);
+	assert_true(tita_addr_eq(&out.msg.grant[0].receiver, &b));
+	assert_true(tita_addr_eq(&out.msg.grant[0].sender, &a));
+
+	/* A report: its member is the origin. */
+	memset(&m, 0, sizeof(m));
+	m.kind = TITA_MSG_LEAF_REPORT;
+	m.peer = b;
+	m.leaf_id = 4;
+	m.n_entries = 1;
+	m.leaf[0] = (struct tita_leaf_entry){ .member = a,
+					      .dir = TITA_LEAF_UP,
+					      .spine = 3,
+					      .remote_leaf = 5,
+					      .job_id = 1,
+					      .weight_milli = TITA_WEIGHT_ONE,
+					      .demand_bps = 1000000000ull,
+					      .move_to = TITA_SPINE_NONE };
+	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	assert_true(len > 0);
+	assert_int_equal(decode_checked(NULL, NULL, buf, (size_t)len), TITA_WIRE_E_NO_ORIGIN);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &a, buf, (size_t)len, &out), TITA_WIRE_OK);
+	assert_true(tita_addr_eq(&out.msg.peer, &a));
+	assert_true(tita_addr_eq(&out.msg.leaf[0].member, &a));
+
+	/* Version 1 had no such rule: an empty sender is a bad address. */
+	e.sender = (ProtobufCBinaryData){ 0, NULL };
+	len = (int)seal_demand(&e, 1, 1, buf, sizeof(buf));
+	assert_int_equal(tita_wire_decode(&ring, NULL, &a, buf, (size_t)len, &out), TITA_WIRE_OK);
+	body_len = (size_t)len - TITA_WIRE_HDR_BYTES - TITA_WIRE_MAC_BYTES;
+	memcpy(body, buf + TITA_WIRE_HDR_BYTES, body_len);
+	len = (int)seal_raw_v1(body, body_len, KEY_ID, key1, BOOT_ID, 1, buf);
+	assert_int_equal(decode_checked(NULL, &a, buf, (size_t)len), TITA_WIRE_E_BAD_ADDR_LEN);
+}
+
+/*
  * The 32-bit sequence spent: the sender takes the next boot id and starts at
  * 1, and a receiver's window takes every datagram across the turn (without
  * the turn, the sequence would wrap to 0 under the same boot and be refused
@@ -2420,7 +2513,8 @@ static void test_seq_turns_boot(void **state)
 		int len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
 
 		assert_true(len > 0);
-		assert_int_equal(tita_wire_decode(&ring, &r, NULL, buf, (size_t)len, &out),
+		assert_int_equal(tita_wire_decode(&ring, &r, &m.grant[0].receiver, buf, (size_t)len,
+						  &out),
 				 TITA_WIRE_OK);
 		assert_int_equal(out.hdr.boot_id, i < 2 ? BOOT_ID : BOOT_ID + 1);
 		assert_int_equal(out.hdr.seq,
@@ -2516,6 +2610,7 @@ int main(void)
 		cmocka_unit_test(test_known_answer),
 		cmocka_unit_test(test_version1_decoded),
 		cmocka_unit_test(test_seq_turns_boot),
+		cmocka_unit_test(test_origin_left_out),
 		cmocka_unit_test(test_same_bytes_as_protobuf_c),
 		cmocka_unit_test(test_fast_decode_as_protobuf_c),
 		cmocka_unit_test(test_control_proto),
