@@ -703,7 +703,11 @@ static void leaf_line_to_wire(const struct tita_leaf_entry *e, Tita__Peer__LeafL
 	tita__peer__leaf_line__init(pl);
 	pl->dir = e->dir;
 	pl->spine = e->spine;
-	pl->remote_leaf = e->remote_leaf;
+	/* Any leaf in a flag: 2 bytes, where the id's varint takes 6. */
+	if (e->remote_leaf == TITA_LEAF_ANY)
+		pl->any_leaf = true;
+	else
+		pl->remote_leaf = e->remote_leaf;
 	pl->job_id = e->job_id;
 	if (e->weight_milli != TITA_WEIGHT_ONE) {
 		pl->weight_present_case = TITA__PEER__LEAF_LINE__WEIGHT_PRESENT_WEIGHT;
@@ -1090,7 +1094,7 @@ static enum tita_wire_error check_leaf_line(const Tita__Peer__LeafLine *l)
 	    (l->move_to_present_case == TITA__PEER__LEAF_LINE__MOVE_TO_PRESENT_MOVE_TO &&
 	     l->move_to >= TITA_SPINES_MAX))
 		return TITA_WIRE_E_SPINE_RANGE;
-	if (l->remote_leaf == TITA_LEAF_NONE)
+	if (l->remote_leaf == TITA_LEAF_NONE || (l->any_leaf && l->remote_leaf != 0))
 		return TITA_WIRE_E_LEAF_RANGE;
 	if (l->weight_present_case == TITA__PEER__LEAF_LINE__WEIGHT_PRESENT_WEIGHT) {
 		err = check_weight(l->weight);
@@ -1243,7 +1247,7 @@ static void leaf_line_from_wire(const Tita__Peer__LeafLine *pl, const struct tit
 		.member = *member,
 		.dir = (uint8_t)pl->dir,
 		.spine = (uint16_t)pl->spine,
-		.remote_leaf = pl->remote_leaf,
+		.remote_leaf = pl->any_leaf ? TITA_LEAF_ANY : pl->remote_leaf,
 		.job_id = pl->job_id,
 		.weight_milli = pl->weight_present_case ==
 						TITA__PEER__LEAF_LINE__WEIGHT_PRESENT_WEIGHT ?

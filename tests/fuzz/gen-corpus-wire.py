@@ -114,7 +114,7 @@ ANY_LEAF = 0xFFFFFFFE
 
 
 def leaf_line(direction=1, spine=3, remote=5, job=7, weight=None, demand=40e9, move=0.0,
-              move_to=None, room=0, cap=0.0, swap=0, move_cap=0.0):
+              move_to=None, room=0, cap=0.0, swap=0, move_cap=0.0, any_leaf=0):
     e = f_varint(1, direction) + f_varint(2, spine) + f_varint(3, remote) + f_varint(4, job)
     if weight is not None:
         e += f_double(5, weight, keep_zero=True)
@@ -122,7 +122,7 @@ def leaf_line(direction=1, spine=3, remote=5, job=7, weight=None, demand=40e9, m
     if move_to is not None:
         e += f_varint(8, move_to, keep_zero=True)
     return (e + f_varint(9, room) + f_double(10, cap) + f_varint(11, swap) +
-            f_double(12, move_cap))
+            f_double(12, move_cap) + f_varint(13, any_leaf))
 
 
 def leaf_report(lines, leaf=4, member=A):
@@ -232,6 +232,14 @@ def corpus():
     d_no = demand(*[demand_entry(s=b"", job=j, demand=1e9 * j) for j in range(1, 4)])
     g_no = grant(*[grant_entry(s=B, r=b"", job=j, rate=3e9 * j) for j in range(3)])
     lr_no = leaf_report([leaf_line(), leaf_line(spine=63, move=95e9, room=0xFFFF)], member=b"")
+    # A line of any leaf as a flag (version 2's encoder), and the flag
+    # beside an id (refused).
+    la_any = leaf_answer([leaf_line(direction=2, remote=0, any_leaf=1, cap=1e9),
+                          leaf_line(direction=1, remote=0, any_leaf=1, cap=2e9, demand=0)])
+    la_both = leaf_answer([leaf_line(direction=2, remote=5, any_leaf=1, cap=1e9)])
+    c["raw-leaf-answer-any-flag"] = bytes([MODE_RAW]) + datagram(la_any)
+    c["body-leaf-answer-any-flag"] = bytes([MODE_BODY]) + la_any
+    c["body-leaf-answer-any-and-id"] = bytes([MODE_BODY]) + la_both
     for name, body in (("demand-no-origin", d_no), ("grant-no-origin", g_no),
                        ("leaf-report-no-origin", lr_no)):
         c["raw-" + name] = bytes([MODE_RAW]) + datagram(body)

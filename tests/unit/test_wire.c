@@ -1875,6 +1875,81 @@ static const struct leaf_case leaf_cases[] = {
 	  TITA_WIRE_E_TTL_TOO_LONG },
 };
 
+/*
+ * A line of any leaf carries a 2-byte flag instead of the 6-byte id; the
+ * id spelled out is still read as any leaf, and the flag beside an id is
+ * refused.
+ */
+static void test_any_leaf_flag(void **state)
+{
+	static struct tita_msg m;
+	static struct tita_wire_msg out;
+	struct tita_wire_sender tx = sender();
+	struct tita_addr leader = v4(10, 0, 0, 9), member = v4(10, 0, 0, 1);
+	Tita__Peer__LeafLine line;
+	Tita__Peer__LeafLine *ptrs[1] = { &line };
+	Tita__Peer__LeafAnswer a = TITA__PEER__LEAF_ANSWER__INIT;
+	Tita__Peer__PeerMessage pm = TITA__PEER__PEER_MESSAGE__INIT;
+	uint8_t buf[TITA_WIRE_MAX_BYTES];
+	uint32_t used;
+	int len, len_leaf5;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = TITA_MSG_LEAF_ANSWER;
+	m.peer = member;
+	m.leaf_id = 4;
+	m.ttl_ns = 1000;
+	m.n_entries = 1;
+	m.leaf[0] = (struct tita_leaf_entry){ .member = member,
+					      .dir = TITA_LEAF_DOWN,
+					      .spine = 3,
+					      .remote_leaf = 5,
+					      .job_id = 1,
+					      .weight_milli = TITA_WEIGHT_ONE,
+					      .cap_bps = 1000000000ull,
+					      .move_to = TITA_SPINE_NONE };
+	len_leaf5 = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	m.leaf[0].remote_leaf = TITA_LEAF_ANY;
+	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	/* leaf 5: tag and one byte; any: tag and the flag, not 6 bytes. */
+	assert_int_equal(len, len_leaf5);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &leader, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.msg.leaf[0].remote_leaf, TITA_LEAF_ANY);
+
+	/* Spelled out, as version 1 sends it: the same line. */
+	tita__peer__leaf_line__init(&line);
+	line.dir = TITA_LEAF_DOWN;
+	line.spine = 3;
+	line.remote_leaf = TITA_LEAF_ANY;
+	line.job_id = 1;
+	line.cap_bps = 1e9;
+	a.leaf = 4;
+	a.member = (ProtobufCBinaryData){ 4, ip_a };
+	a.ttl_ns = 1000;
+	a.n_lines = 1;
+	a.lines = ptrs;
+	pm.body_case = TITA__PEER__PEER_MESSAGE__BODY_LEAF_ANSWER;
+	pm.leaf_answer = &a;
+	len = (int)seal_pm(&pm, 1, buf, sizeof(buf));
+	print_message("answer of one line: leaf 5 %d bytes, any leaf spelled out %d\n", len_leaf5,
+		      len);
+	assert_int_equal(len, len_leaf5 + 4);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &leader, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.msg.leaf[0].remote_leaf, TITA_LEAF_ANY);
+	/* The flag and an id: which one? Refused. */
+	line.any_leaf = true;
+	line.remote_leaf = 5;
+	len = (int)seal_pm(&pm, 1, buf, sizeof(buf));
+	assert_int_equal(decode_checked(NULL, &leader, buf, (size_t)len), TITA_WIRE_E_LEAF_RANGE);
+	line.remote_leaf = 0;
+	len = (int)seal_pm(&pm, 1, buf, sizeof(buf));
+	assert_int_equal(tita_wire_decode(&ring, NULL, &leader, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.msg.leaf[0].remote_leaf, TITA_LEAF_ANY);
+}
+
 static void test_leaf_values(void **state)
 {
 	static uint8_t member16[16] = { 0xfd, 0, 0x74, 0x69 };
@@ -2611,6 +2686,7 @@ int main(void)
 		cmocka_unit_test(test_version1_decoded),
 		cmocka_unit_test(test_seq_turns_boot),
 		cmocka_unit_test(test_origin_left_out),
+		cmocka_unit_test(test_any_leaf_flag),
 		cmocka_unit_test(test_same_bytes_as_protobuf_c),
 		cmocka_unit_test(test_fast_decode_as_protobuf_c),
 		cmocka_unit_test(test_control_proto),
