@@ -1875,6 +1875,28 @@ static const struct leaf_case leaf_cases[] = {
 	  TITA_WIRE_E_TTL_TOO_LONG },
 };
 
+/* A leaf message of one line (spine 3, leaf 5, job 1) from or for member. */
+static void one_leaf_line(struct tita_msg *m, enum tita_msg_kind kind, struct tita_addr peer,
+			  struct tita_addr member, uint8_t dir, uint64_t demand_bps,
+			  uint64_t cap_bps)
+{
+	memset(m, 0, sizeof(*m));
+	m->kind = kind;
+	m->peer = peer;
+	m->leaf_id = 4;
+	m->ttl_ns = kind == TITA_MSG_LEAF_ANSWER ? 1000 : 0;
+	m->n_entries = 1;
+	m->leaf[0] = (struct tita_leaf_entry){ .member = member,
+					       .dir = dir,
+					       .spine = 3,
+					       .remote_leaf = 5,
+					       .job_id = 1,
+					       .weight_milli = TITA_WEIGHT_ONE,
+					       .demand_bps = demand_bps,
+					       .cap_bps = cap_bps,
+					       .move_to = TITA_SPINE_NONE };
+}
+
 /*
  * A line of any leaf carries a 2-byte flag instead of the 6-byte id; the
  * id spelled out is still read as any leaf, and the flag beside an id is
@@ -1894,20 +1916,7 @@ static void test_any_leaf_flag(void **state)
 	uint32_t used;
 	int len, len_leaf5;
 
-	memset(&m, 0, sizeof(m));
-	m.kind = TITA_MSG_LEAF_ANSWER;
-	m.peer = member;
-	m.leaf_id = 4;
-	m.ttl_ns = 1000;
-	m.n_entries = 1;
-	m.leaf[0] = (struct tita_leaf_entry){ .member = member,
-					      .dir = TITA_LEAF_DOWN,
-					      .spine = 3,
-					      .remote_leaf = 5,
-					      .job_id = 1,
-					      .weight_milli = TITA_WEIGHT_ONE,
-					      .cap_bps = 1000000000ull,
-					      .move_to = TITA_SPINE_NONE };
+	one_leaf_line(&m, TITA_MSG_LEAF_ANSWER, member, member, TITA_LEAF_DOWN, 0, 1000000000ull);
 	len_leaf5 = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
 	m.leaf[0].remote_leaf = TITA_LEAF_ANY;
 	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
@@ -2530,19 +2539,7 @@ static void test_origin_left_out(void **state)
 	assert_true(tita_addr_eq(&out.msg.grant[0].sender, &a));
 
 	/* A report: its member is the origin. */
-	memset(&m, 0, sizeof(m));
-	m.kind = TITA_MSG_LEAF_REPORT;
-	m.peer = b;
-	m.leaf_id = 4;
-	m.n_entries = 1;
-	m.leaf[0] = (struct tita_leaf_entry){ .member = a,
-					      .dir = TITA_LEAF_UP,
-					      .spine = 3,
-					      .remote_leaf = 5,
-					      .job_id = 1,
-					      .weight_milli = TITA_WEIGHT_ONE,
-					      .demand_bps = 1000000000ull,
-					      .move_to = TITA_SPINE_NONE };
+	one_leaf_line(&m, TITA_MSG_LEAF_REPORT, b, a, TITA_LEAF_UP, 1000000000ull, 0);
 	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
 	assert_true(len > 0);
 	assert_int_equal(decode_checked(NULL, NULL, buf, (size_t)len), TITA_WIRE_E_NO_ORIGIN);
