@@ -353,14 +353,17 @@ enum tita_wire_error tita_wire_peek_header(const void *buf, size_t len,
 	return TITA_WIRE_OK;
 }
 
-static void write_header(uint8_t *p, const struct tita_wire_sender *tx)
+static void write_header(uint8_t *p, const struct tita_wire_sender *tx, uint8_t version)
 {
 	store_be32(p + OFF_MAGIC, TITA_WIRE_MAGIC);
-	p[OFF_VERSION] = TITA_WIRE_VERSION;
+	p[OFF_VERSION] = version;
 	p[OFF_FLAGS] = 0;
 	store_be32(p + OFF_KEY_ID, tx->key_id);
 	store_be64(p + OFF_BOOT_ID, tx->boot_id);
-	store_be32(p + OFF_SEQ, (uint32_t)tx->seq);
+	if (version == TITA_WIRE_V1_VERSION)
+		store_be64(p + OFF_SEQ, tx->seq);
+	else
+		store_be32(p + OFF_SEQ, (uint32_t)tx->seq);
 }
 
 /*
@@ -516,38 +519,44 @@ static size_t field_bytes(size_t len)
  * Header, then the body (body_bytes long, already written or packed by
  * seal()), then the MAC over both; takes a sequence number.
  */
-static int seal_body(const struct tita_wire_key *key, struct tita_wire_sender *tx,
+static int seal_body(const struct tita_wire_key *key, struct tita_wire_sender *tx, uint8_t version,
 		     size_t body_bytes, uint8_t *buf)
 {
-	size_t len = TITA_WIRE_HDR_BYTES + body_bytes;
+	size_t len = hdr_bytes_of(version) + body_bytes;
 	uint8_t mac[TITA_WIRE_V1_MAC_BYTES];
 
+	/*
+	 * One (boot id, sequence) for both framings, so that a receiver's
+	 * window sees it grow whichever one a datagram is in: the 32-bit
+	 * sequence of version 2 bounds it in version 1 too, and spent, a
+	 * newer boot id starts it again.
+	 */
 	if (tx->seq > TITA_WIRE_SEQ_MAX) {
-		/* The 32-bit sequence is spent: a newer boot id starts it again. */
 		tx->boot_id++;
 		tx->seq = 1;
 	}
-	write_header(buf, tx);
+	write_header(buf, tx, version);
 	compute_mac(key, buf, len, mac);
-	memcpy(buf + len, mac, TITA_WIRE_MAC_BYTES);
+	memcpy(buf + len, mac, mac_bytes_of(version));
 	tx->seq++;
-	return (int)(len + TITA_WIRE_MAC_BYTES);
+	return (int)(len + mac_bytes_of(version));
 }
 
-static int seal(const struct tita_wire_key *key, struct tita_wire_sender *tx,
+static int seal(const struct tita_wire_key *key, struct tita_wire_sender *tx, uint8_t version,
 		const Tita__Peer__PeerMessage *pm, size_t body_bytes, uint8_t *buf)
 {
-	tita__peer__peer_message__pack(pm, buf + TITA_WIRE_HDR_BYTES);
-	return seal_body(key, tx, body_bytes, buf);
+	tita__peer__peer_message__pack(pm, buf + hdr_bytes_of(version));
+	return seal_body(key, tx, version, body_bytes, buf);
 }
 
-static size_t body_budget(size_t size)
+static size_t body_budget(size_t size, uint8_t version)
 {
 	size_t max = size < TITA_WIRE_MAX_BYTES ? size : TITA_WIRE_MAX_BYTES;
+	size_t framing = hdr_bytes_of(version) + mac_bytes_of(version);
 
-	if (max < TITA_WIRE_HDR_BYTES + TITA_WIRE_MAC_BYTES)
+	if (max < framing)
 		return 0;
-	return max - TITA_WIRE_HDR_BYTES - TITA_WIRE_MAC_BYTES;
+	return max - framing;
 }
 
 static void entry_addrs(const struct tita_msg *m, uint32_t i, const struct tita_addr **ret_sender,
@@ -654,11 +663,13 @@ static uint8_t *put_addr(uint8_t *p, unsigned field, const struct tita_addr *a)
 }
 
 /* A DemandEntry; its length. */
-static size_t write_demand(const struct tita_demand_entry *e, uint8_t *out)
+static size_t write_demand(const struct tita_demand_entry *e, bool v1, uint8_t *out)
 {
 	uint8_t *p = out;
 
 	/* The sender is the datagram's origin: left out (version 2). */
+	if (v1)
+		p = put_addr(p, 1, &e->sender);
 	p = put_addr(p, 2, &e->receiver);
 	p = put_uint(p, 3, e->job_id);
 	if (e->weight_milli != TITA_WEIGHT_ONE)
@@ -676,12 +687,14 @@ static size_t write_demand(const struct tita_demand_entry *e, uint8_t *out)
 }
 
 /* A GrantEntry; its length. */
-static size_t write_grant(const struct tita_grant_entry *e, uint8_t *out)
+static size_t write_grant(const struct tita_grant_entry *e, bool v1, uint8_t *out)
 {
 	uint8_t *p = out;
 
 	/* The receiver is the datagram's origin: left out (version 2). */
 	p = put_addr(p, 1, &e->sender);
+	if (v1)
+		p = put_addr(p, 2, &e->receiver);
 	p = put_uint(p, 3, e->job_id);
 	p = put_double(p, 4, (double)e->rate_bps);
 	p = put_uint(p, 5, e->ttl_ns);
@@ -698,13 +711,14 @@ static size_t write_grant(const struct tita_grant_entry *e, uint8_t *out)
 	return (size_t)(p - out);
 }
 
-static void leaf_line_to_wire(const struct tita_leaf_entry *e, Tita__Peer__LeafLine *pl)
+static void leaf_line_to_wire(const struct tita_leaf_entry *e, bool v1, Tita__Peer__LeafLine *pl)
 {
 	tita__peer__leaf_line__init(pl);
 	pl->dir = e->dir;
 	pl->spine = e->spine;
-	/* Any leaf in a flag: 2 bytes, where the id's varint takes 6. */
-	if (e->remote_leaf == TITA_LEAF_ANY)
+	/* Any leaf in a flag: 2 bytes, where the id's varint takes 6
+	 * (version 2; version 1 knows only the id). */
+	if (e->remote_leaf == TITA_LEAF_ANY && !v1)
 		pl->any_leaf = true;
 	else
 		pl->remote_leaf = e->remote_leaf;
@@ -728,8 +742,8 @@ static void leaf_line_to_wire(const struct tita_leaf_entry *e, Tita__Peer__LeafL
 /* A leaf report or answer: the lines of one member, from start, as many as
  * fit. */
 static int encode_leaf(const struct tita_wire_key *key, struct tita_wire_sender *tx,
-		       const struct tita_msg *m, uint32_t start, void *buf, size_t size,
-		       uint32_t *ret_consumed)
+		       uint8_t version, const struct tita_msg *m, uint32_t start, void *buf,
+		       size_t size, uint32_t *ret_consumed)
 {
 	Tita__Peer__LeafLine lines[TITA_MSG_MAX_ENTRIES];
 	Tita__Peer__LeafLine *ptrs[TITA_MSG_MAX_ENTRIES];
@@ -738,12 +752,15 @@ static int encode_leaf(const struct tita_wire_key *key, struct tita_wire_sender 
 	Tita__Peer__LeafAnswer answer = TITA__PEER__LEAF_ANSWER__INIT;
 	bool is_report = m->kind == TITA_MSG_LEAF_REPORT;
 	const struct tita_addr *member = is_report ? &m->leaf[start].member : &m->peer;
-	size_t budget = body_budget(size), fixed, total, body_bytes;
+	size_t budget = body_budget(size, version), fixed, total, body_bytes;
+	bool v1 = version == TITA_WIRE_V1_VERSION;
 	uint32_t n = 0;
 
 	if (is_report) {
 		/* The member is the datagram's origin: left out (version 2). */
 		report.leaf = m->leaf_id;
+		if (v1)
+			report.member = addr_to_wire(member);
 		fixed = tita__peer__leaf_report__get_packed_size(&report);
 	} else {
 		answer.leaf = m->leaf_id;
@@ -761,7 +778,7 @@ static int encode_leaf(const struct tita_wire_key *key, struct tita_wire_sender 
 	     i++, n++) {
 		size_t line_bytes, next;
 
-		leaf_line_to_wire(&m->leaf[i], &lines[n]);
+		leaf_line_to_wire(&m->leaf[i], v1, &lines[n]);
 		ptrs[n] = &lines[n];
 		line_bytes = tita__peer__leaf_line__get_packed_size(&lines[n]);
 		next = total + field_bytes(line_bytes);
@@ -786,20 +803,36 @@ static int encode_leaf(const struct tita_wire_key *key, struct tita_wire_sender 
 	if (tita__peer__peer_message__get_packed_size(&pm) != body_bytes)
 		return -EINVAL;
 	*ret_consumed = n;
-	return seal(key, tx, &pm, body_bytes, buf);
+	return seal(key, tx, version, &pm, body_bytes, buf);
+}
+
+static bool version_known(uint8_t version)
+{
+	return version == TITA_WIRE_VERSION || version == TITA_WIRE_V1_VERSION;
 }
 
 int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_sender *tx,
 			 const struct tita_msg *m, uint32_t start, void *buf, size_t size,
 			 uint32_t *ret_consumed)
 {
+	return tita_wire_encode_msg_version(kr, tx, TITA_WIRE_VERSION, m, start, buf, size,
+					    ret_consumed);
+}
+
+int tita_wire_encode_msg_version(const struct tita_wire_keyring *kr, struct tita_wire_sender *tx,
+				 uint8_t version, const struct tita_msg *m, uint32_t start,
+				 void *buf, size_t size, uint32_t *ret_consumed)
+{
 	uint8_t entries[TITA_MSG_MAX_ENTRIES][ENTRY_MAX_BYTES];
 	size_t entry_len[TITA_MSG_MAX_ENTRIES];
 	const struct tita_wire_key *key;
-	size_t budget = body_budget(size), entries_bytes = 0, body_bytes = 0;
+	size_t budget = body_budget(size, version), entries_bytes = 0, body_bytes = 0;
+	bool v1 = version == TITA_WIRE_V1_VERSION;
 	uint8_t *p;
 	uint32_t n = 0;
 
+	if (!version_known(version))
+		return -EINVAL;
 	if (m->kind == TITA_MSG_LEAF_REPORT || m->kind == TITA_MSG_LEAF_ANSWER) {
 		if (m->n_entries == 0 || m->n_entries > TITA_MSG_MAX_ENTRIES ||
 		    start >= m->n_entries || !leaf_id_valid(m->leaf_id) ||
@@ -818,7 +851,7 @@ int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_se
 		key = tita_wire_keyring_find(kr, tx->key_id);
 		if (!key)
 			return -ENOKEY;
-		return encode_leaf(key, tx, m, start, buf, size, ret_consumed);
+		return encode_leaf(key, tx, version, m, start, buf, size, ret_consumed);
 	}
 	if ((m->kind != TITA_MSG_DEMAND && m->kind != TITA_MSG_GRANT) || m->n_entries == 0 ||
 	    m->n_entries > TITA_MSG_MAX_ENTRIES || start >= m->n_entries)
@@ -844,8 +877,8 @@ int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_se
 		size_t total;
 
 		entry_len[n] = m->kind == TITA_MSG_DEMAND ?
-				       write_demand(&m->demand[i], entries[n]) :
-				       write_grant(&m->grant[i], entries[n]);
+				       write_demand(&m->demand[i], v1, entries[n]) :
+				       write_grant(&m->grant[i], v1, entries[n]);
 		total = entries_bytes + field_bytes(entry_len[n]);
 		if (field_bytes(total) > budget)
 			break;
@@ -857,7 +890,7 @@ int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_se
 
 	/* PeerMessage.demand (2) or .grant (3), whose entries (1) are the
 	 * entries; body_bytes <= budget fits the caller's buffer. */
-	p = (uint8_t *)buf + TITA_WIRE_HDR_BYTES;
+	p = (uint8_t *)buf + hdr_bytes_of(version);
 	p = put_tag(p, m->kind == TITA_MSG_DEMAND ? 2 : 3, WT_LEN);
 	p = put_varint(p, entries_bytes);
 	for (uint32_t k = 0; k < n; k++) {
@@ -865,14 +898,21 @@ int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_se
 		memcpy(p, entries[k], entry_len[k]);
 		p += entry_len[k];
 	}
-	if ((size_t)(p - ((uint8_t *)buf + TITA_WIRE_HDR_BYTES)) != body_bytes)
+	if ((size_t)(p - ((uint8_t *)buf + hdr_bytes_of(version))) != body_bytes)
 		return -EINVAL; /* only a bug in this file gets here */
 	*ret_consumed = n;
-	return seal_body(key, tx, body_bytes, buf);
+	return seal_body(key, tx, version, body_bytes, buf);
 }
 
 int tita_wire_encode_hello(const struct tita_wire_keyring *kr, struct tita_wire_sender *tx,
 			   const struct tita_wire_hello *h, void *buf, size_t size)
+{
+	return tita_wire_encode_hello_version(kr, tx, TITA_WIRE_VERSION, h, buf, size);
+}
+
+int tita_wire_encode_hello_version(const struct tita_wire_keyring *kr, struct tita_wire_sender *tx,
+				   uint8_t version, const struct tita_wire_hello *h, void *buf,
+				   size_t size)
 {
 	Tita__Peer__Port ports[TITA_WIRE_HELLO_MAX_PORTS];
 	Tita__Peer__Port *ptrs[TITA_WIRE_HELLO_MAX_PORTS];
@@ -881,7 +921,7 @@ int tita_wire_encode_hello(const struct tita_wire_keyring *kr, struct tita_wire_
 	const struct tita_wire_key *key;
 	size_t body_bytes;
 
-	if (h->n_ports == 0 || h->n_ports > TITA_WIRE_HELLO_MAX_PORTS ||
+	if (!version_known(version) || h->n_ports == 0 || h->n_ports > TITA_WIRE_HELLO_MAX_PORTS ||
 	    h->control_interval_ns == 0 || h->control_interval_ns > TITA_WIRE_TTL_MAX_NS ||
 	    check_ttl(h->grant_ttl_ns) != TITA_WIRE_OK)
 		return -EINVAL;
@@ -911,12 +951,16 @@ int tita_wire_encode_hello(const struct tita_wire_keyring *kr, struct tita_wire_
 	hello.ports = ptrs;
 	hello.control_interval_ns = h->control_interval_ns;
 	hello.grant_ttl_ns = h->grant_ttl_ns;
+	/* What this codec decodes, in either framing: a peer that reads it
+	 * may write version 2 to this node (a version-1 node skips the
+	 * field). A test or tool may say 1, as a version-1 node would. */
+	hello.wire_version = h->wire_version ? h->wire_version : TITA_WIRE_VERSION;
 	pm.body_case = TITA__PEER__PEER_MESSAGE__BODY_HELLO;
 	pm.hello = &hello;
 	body_bytes = tita__peer__peer_message__get_packed_size(&pm);
-	if (body_bytes > body_budget(size))
+	if (body_bytes > body_budget(size, version))
 		return -ENOSPC;
-	return seal(key, tx, &pm, body_bytes, buf);
+	return seal(key, tx, version, &pm, body_bytes, buf);
 }
 
 /* --- decoder --- */
@@ -1198,6 +1242,7 @@ static void hello_from_wire(const Tita__Peer__Hello *h, struct tita_wire_hello *
 	}
 	ret->control_interval_ns = h->control_interval_ns;
 	ret->grant_ttl_ns = h->grant_ttl_ns;
+	ret->wire_version = h->wire_version ? h->wire_version : TITA_WIRE_V1_VERSION;
 }
 
 static void demand_from_wire(const Tita__Peer__DemandEntry *pe, struct tita_demand_entry *e)

@@ -274,6 +274,9 @@ struct tita_wire_hello {
 	struct tita_wire_port ports[TITA_WIRE_HELLO_MAX_PORTS];
 	uint64_t control_interval_ns; /* 1..TITA_WIRE_TTL_MAX_NS */
 	uint64_t grant_ttl_ns; /* 1..TITA_WIRE_TTL_MAX_NS */
+	/* The newest version the sender decodes: decoded, 1 when the hello
+	 * does not say; encoded, 0 for the codec's own (TITA_WIRE_VERSION). */
+	uint32_t wire_version;
 };
 
 enum tita_wire_body {
@@ -320,6 +323,21 @@ int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_se
 /* Encode a hello; the length, or -EINVAL, -ENOKEY, -ENOSPC as above. */
 int tita_wire_encode_hello(const struct tita_wire_keyring *kr, struct tita_wire_sender *tx,
 			   const struct tita_wire_hello *h, void *buf, size_t size);
+
+/*
+ * The same in a chosen framing, version TITA_WIRE_VERSION or
+ * TITA_WIRE_V1_VERSION (another: -EINVAL), for a peer that decodes only
+ * version 1 (a rolling upgrade). Version 1 is what a version-1 encoder
+ * wrote: its header and whole MAC, entries that name their origin, a leaf
+ * line of any leaf as its id. Both framings take their sequence number
+ * from the same tx, so a peer sent both never sees one go back.
+ */
+int tita_wire_encode_msg_version(const struct tita_wire_keyring *kr, struct tita_wire_sender *tx,
+				 uint8_t version, const struct tita_msg *m, uint32_t start,
+				 void *buf, size_t size, uint32_t *ret_consumed);
+int tita_wire_encode_hello_version(const struct tita_wire_keyring *kr, struct tita_wire_sender *tx,
+				   uint8_t version, const struct tita_wire_hello *h, void *buf,
+				   size_t size);
 
 /*
  * Parse and check the header only (size, each field, magic, version, flags),

@@ -2442,6 +2442,101 @@ static void test_known_answer(void **state)
 	assert_int_equal(out.hdr.seq, 42);
 	assert_int_equal(out.msg.n_entries, 2);
 	assert_int_equal(out.msg.demand[1].max_bps, 50000000000ull);
+
+	/* To a peer not yet upgraded, the encoder writes version 1 as the
+	 * version-1 encoder did (these bytes are its known answer), byte for
+	 * byte. */
+	tx.boot_id = 0x1122334455667788ull;
+	tx.seq = 42;
+	len = tita_wire_encode_msg_version(&ring, &tx, TITA_WIRE_V1_VERSION, &m, 0, buf,
+					   sizeof(buf), &used);
+	assert_int_equal(len, sizeof(known_demand_v1));
+	assert_memory_equal(buf, known_demand_v1, sizeof(known_demand_v1));
+	/* No other version is written. */
+	assert_int_equal(tita_wire_encode_msg_version(&ring, &tx, 3, &m, 0, buf, sizeof(buf),
+						      &used),
+			 -EINVAL);
+	assert_int_equal(tx.seq, 43);
+}
+
+/*
+ * Version 1 as a version-1 decoder reads it: a leaf line of any leaf as its
+ * id (a version-1 decoder skips the any_leaf field and would see leaf 0),
+ * a report that names its member, a hello that says this node decodes
+ * version 2 in a field version 1 skips; and one (boot id, sequence) for
+ * both framings, the 32-bit bound of version 2 turning the boot id in
+ * version 1 too.
+ */
+static void test_version1_encoded(void **state)
+{
+	static struct tita_msg m;
+	static struct tita_wire_msg out;
+	struct tita_wire_sender tx = sender();
+	struct tita_addr leader = v4(10, 0, 0, 9), member = v4(10, 0, 0, 1);
+	struct tita_wire_hello h = { .n_ports = 1,
+				     .control_interval_ns = 1000,
+				     .grant_ttl_ns = 1000 };
+	Tita__Peer__PeerMessage *pm;
+	uint8_t buf[TITA_WIRE_MAX_BYTES];
+	uint32_t used;
+	int len;
+
+	(void)state;
+	one_leaf_line(&m, TITA_MSG_LEAF_ANSWER, member, member, TITA_LEAF_DOWN, 0, 1000000000ull);
+	m.leaf[0].remote_leaf = TITA_LEAF_ANY;
+	len = tita_wire_encode_msg_version(&ring, &tx, TITA_WIRE_V1_VERSION, &m, 0, buf,
+					   sizeof(buf), &used);
+	assert_true(len > TITA_WIRE_V1_HDR_BYTES + TITA_WIRE_V1_MAC_BYTES);
+	assert_int_equal(buf[4], TITA_WIRE_V1_VERSION);
+	pm = tita__peer__peer_message__unpack(
+		NULL, (size_t)len - TITA_WIRE_V1_HDR_BYTES - TITA_WIRE_V1_MAC_BYTES,
+		buf + TITA_WIRE_V1_HDR_BYTES);
+	assert_non_null(pm);
+	assert_false(pm->leaf_answer->lines[0]->any_leaf);
+	assert_int_equal(pm->leaf_answer->lines[0]->remote_leaf, TITA_LEAF_ANY);
+	tita__peer__peer_message__free_unpacked(pm, NULL);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &leader, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.msg.leaf[0].remote_leaf, TITA_LEAF_ANY);
+
+	one_leaf_line(&m, TITA_MSG_LEAF_REPORT, leader, member, TITA_LEAF_UP, 1000000000ull, 0);
+	len = tita_wire_encode_msg_version(&ring, &tx, TITA_WIRE_V1_VERSION, &m, 0, buf,
+					   sizeof(buf), &used);
+	assert_true(len > 0);
+	/* Version 1 names the member: decoded without saying the source. */
+	assert_int_equal(tita_wire_decode(&ring, NULL, NULL, buf, (size_t)len, &out), TITA_WIRE_OK);
+	assert_true(tita_addr_eq(&out.msg.leaf[0].member, &member));
+
+	h.ports[0].addr = member;
+	h.ports[0].line_rate_bps = TITA_GBPS;
+	len = tita_wire_encode_hello_version(&ring, &tx, TITA_WIRE_V1_VERSION, &h, buf,
+					     sizeof(buf));
+	assert_true(len > 0);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &member, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.hdr.version, TITA_WIRE_V1_VERSION);
+	assert_int_equal(out.hello.wire_version, TITA_WIRE_VERSION);
+
+	/* The sequence is spent in version 1: the next boot id, in either. */
+	tx.seq = TITA_WIRE_SEQ_MAX;
+	len = tita_wire_encode_hello_version(&ring, &tx, TITA_WIRE_V1_VERSION, &h, buf,
+					     sizeof(buf));
+	assert_int_equal(tita_wire_decode(&ring, NULL, &member, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.hdr.boot_id, BOOT_ID);
+	assert_int_equal(out.hdr.seq, TITA_WIRE_SEQ_MAX);
+	len = tita_wire_encode_hello_version(&ring, &tx, TITA_WIRE_V1_VERSION, &h, buf,
+					     sizeof(buf));
+	assert_int_equal(tita_wire_decode(&ring, NULL, &member, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.hdr.boot_id, BOOT_ID + 1);
+	assert_int_equal(out.hdr.seq, 1);
+	len = tita_wire_encode_hello(&ring, &tx, &h, buf, sizeof(buf));
+	assert_int_equal(tita_wire_decode(&ring, NULL, &member, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.hdr.version, TITA_WIRE_VERSION);
+	assert_int_equal(out.hdr.boot_id, BOOT_ID + 1);
+	assert_int_equal(out.hdr.seq, 2);
 }
 
 /*
@@ -2680,6 +2775,7 @@ int main(void)
 		cmocka_unit_test(test_hello_bound_to_source),
 		cmocka_unit_test(test_error_names),
 		cmocka_unit_test(test_known_answer),
+		cmocka_unit_test(test_version1_encoded),
 		cmocka_unit_test(test_version1_decoded),
 		cmocka_unit_test(test_seq_turns_boot),
 		cmocka_unit_test(test_origin_left_out),
