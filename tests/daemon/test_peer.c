@@ -61,7 +61,9 @@ struct fixture {
 	struct titad_config cfg;
 };
 
-static struct fixture *fixture_new(uint32_t max_peers)
+/* titad's peers, its one port at addr, sending to peer_port (0: none). */
+static struct fixture *fixture_open(uint32_t max_peers, uint16_t peer_port, struct tita_addr addr,
+				    struct titad_peers_ports *ret_ports)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct titad_peers_ports ports = { .n = 1 };
@@ -70,15 +72,23 @@ static struct fixture *fixture_new(uint32_t max_peers)
 	assert_non_null(f);
 	test_config(&f->cfg);
 	f->cfg.max_peers = max_peers;
+	f->cfg.peer_port = peer_port;
 	test_keyring(&f->kr, 1, 0x42);
-	ports.ports[0].addr = tita_addr_from_host_id(1);
+	ports.ports[0].addr = addr;
 	ports.ports[0].line_rate_bps = 100 * TITA_GBPS;
+	if (ret_ports)
+		*ret_ports = ports;
 	f->ev = tita_event_new();
 	assert_non_null(f->ev);
 	assert_int_equal(titad_peers_open(&f->ps, f->ev, &f->cfg, &ports, &f->kr, REAL0, &hooks,
 					  &f->engine, T0, err, sizeof(err)),
 			 0);
 	return f;
+}
+
+static struct fixture *fixture_new(uint32_t max_peers)
+{
+	return fixture_open(max_peers, 0, tita_addr_from_host_id(1), NULL);
 }
 
 static void fixture_free(struct fixture *f)
@@ -588,12 +598,11 @@ static void test_rolling_upgrade(void **state)
 					   (const uint8_t[4]){ 127, 0, 0, 1 }) };
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(sin);
-	struct titad_peers_ports ports = { .n = 1 };
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct titad_peers_ports ports;
+	struct fixture *f;
 	uint8_t captured_v2[TITA_WIRE_MAX_BYTES];
 	uint64_t now = T0;
 	size_t captured_len;
-	char err[256] = "";
 
 	(void)state;
 	up.fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -601,17 +610,8 @@ static void test_rolling_upgrade(void **state)
 	sin.sin_addr.s_addr = htonl(0x7f000002);
 	assert_int_equal(bind(up.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(getsockname(up.fd, (struct sockaddr *)&sin, &sl), 0);
-	assert_non_null(f);
-	test_config(&f->cfg);
-	f->cfg.peer_port = ntohs(sin.sin_port); /* titad sends to the peer's port */
-	test_keyring(&f->kr, 1, 0x42);
-	ports.ports[0].addr = up.titad_addr;
-	ports.ports[0].line_rate_bps = 100 * TITA_GBPS;
-	f->ev = tita_event_new();
-	assert_non_null(f->ev);
-	assert_int_equal(titad_peers_open(&f->ps, f->ev, &f->cfg, &ports, &f->kr, REAL0, &hooks,
-					  &f->engine, T0, err, sizeof(err)),
-			 0);
+	/* titad sends to the peer's port. */
+	f = fixture_open(16, ntohs(sin.sin_port), up.titad_addr, &ports);
 
 	/* Known from traffic, never heard: version 1 (with the hello that
 	 * says titad decodes 2). */
