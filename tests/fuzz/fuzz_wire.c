@@ -104,7 +104,7 @@ static void write_header(uint8_t *p, uint32_t key_id, uint64_t boot_id, uint32_t
 static bool hello_eq(const struct tita_wire_hello *a, const struct tita_wire_hello *b)
 {
 	if (a->n_ports != b->n_ports || a->control_interval_ns != b->control_interval_ns ||
-	    a->grant_ttl_ns != b->grant_ttl_ns)
+	    a->grant_ttl_ns != b->grant_ttl_ns || a->wire_version != b->wire_version)
 		return false;
 	for (uint32_t i = 0; i < a->n_ports; i++)
 		if (!tita_addr_eq(&a->ports[i].addr, &b->ports[i].addr) ||
@@ -157,9 +157,12 @@ static bool entry_eq(const struct tita_msg *a, uint32_t i, const struct tita_msg
 	}
 }
 
-/* Encode what was accepted, decode it again, and insist on the same values. */
+/* Encode what was accepted, in the version it came in (the one a peer
+ * not yet upgraded is written), decode it again, and insist on the same
+ * values. */
 static void check_reencode(const struct tita_wire_msg *in)
 {
+	uint8_t version = in->hdr.version;
 	static struct tita_wire_msg out;
 	static struct tita_msg m;
 	struct tita_wire_sender tx = { .key_id = 1, .boot_id = in->hdr.boot_id, .seq = 0 };
@@ -170,7 +173,8 @@ static void check_reencode(const struct tita_wire_msg *in)
 	int len;
 
 	if (in->body == TITA_WIRE_BODY_HELLO) {
-		len = tita_wire_encode_hello(&ring, &tx, &in->hello, buf, sizeof(buf));
+		len = tita_wire_encode_hello_version(&ring, &tx, version, &in->hello, buf,
+						     sizeof(buf));
 		check(len > 0 && len <= TITA_WIRE_MAX_BYTES);
 		check(tita_wire_decode(&ring, NULL, NULL, buf, (size_t)len, &out) == TITA_WIRE_OK);
 		check(out.body == TITA_WIRE_BODY_HELLO && hello_eq(&out.hello, &in->hello));
@@ -201,8 +205,13 @@ static void check_reencode(const struct tita_wire_msg *in)
 		const struct tita_addr *origin = m.kind == TITA_MSG_LEAF_ANSWER ? &leader :
 										  &in->msg.peer;
 
-		len = tita_wire_encode_msg(&ring, &tx, &m, start, buf, sizeof(buf), &used);
+		len = tita_wire_encode_msg_version(&ring, &tx, version, &m, start, buf, sizeof(buf),
+						   &used);
 		check(len > 0 && len <= TITA_WIRE_MAX_BYTES && used > 0);
+		check(buf[4] == version);
+		/* Version 1 names every origin, as a version-1 decoder needs. */
+		check(version != TITA_WIRE_V1_VERSION ||
+		      tita_wire_decode(&ring, NULL, NULL, buf, (size_t)len, &out) == TITA_WIRE_OK);
 		check(tita_wire_decode(&ring, NULL, origin, buf, (size_t)len, &out) ==
 		      TITA_WIRE_OK);
 		check(out.body == TITA_WIRE_BODY_MSG && out.msg.kind == m.kind &&
