@@ -763,6 +763,16 @@ static int key_peers(struct pctx *c, const char *k, const char *v)
 		g->max_peers = (uint32_t)n;
 		return 0;
 	}
+	if (!strcmp(k, "wire-version")) {
+		/* auto is 0, then versions 1 and 2 at their own value. */
+		static const char *const names[] = { "auto", "1", "2", NULL };
+		int i;
+
+		if (get_enum(c, k, v, names, "auto, 1, 2", &i))
+			return -1;
+		g->wire_version = (uint8_t)i;
+		return 0;
+	}
 	if (!strcmp(k, "boot-id-skew"))
 		return get_duration(c, k, v, TITA_NSEC_PER_SEC, 3600 * TITA_NSEC_PER_SEC, "1s..1h",
 				    &g->boot_id_skew_ns);

@@ -15,7 +15,7 @@
  *   [controller]  interval, grant-ttl, refresh, eta, eta-min, fail-open,
  *                 start-rate, max-pairs, max-jobs
  *   [peers]       port, bind, key-file, key-id, static, max-peers, coalesce,
- *                 boot-id-skew
+ *                 boot-id-skew, wire-version
  *   [health]      interval, pairs, pause-priority
  *   [port IFNAME] address, line-rate, eta          (one section per NIC)
  *   [job NAME]    dst, weight, min, max             (selector + policy)
@@ -158,6 +158,10 @@ struct titad_config {
 	/* A peer's boot id more than this ahead of our wall clock is refused
 	 * (a forged one, or a clock that is wrong). */
 	uint64_t boot_id_skew_ns;
+	/* The peer protocol's framing this node writes: 0 (auto: version 2
+	 * to a peer that showed it decodes it, else 1), or 1 or 2 for
+	 * every peer. Both are always decoded. */
+	uint8_t wire_version;
 
 	/* [health]: the evidence's interval, the worst pairs it names (K),
 	 * and the PFC priority whose pause frames it counts. */

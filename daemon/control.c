@@ -633,6 +633,7 @@ static void do_peers(struct titad_control *ctl, struct arena *a, uint64_t now_ns
 		p->drops = pi->drops;
 		p->control_interval_ns = pi->control_interval_ns;
 		p->grant_ttl_ns = pi->grant_ttl_ns;
+		p->wire_version = pi->wire_version;
 		p->drops_by_reason = az(a, TITA_WIRE_E_COUNT * sizeof(*p->drops_by_reason));
 		for (int e = 1; e < TITA_WIRE_E_COUNT && p->drops_by_reason; e++) {
 			Tita__Control__ReasonCounter *rc;

@@ -72,6 +72,11 @@ struct peer {
 	bool heard; /* an authenticated datagram arrived */
 	uint64_t created_ns, last_heard_ns, last_active_ns;
 	uint64_t boot_id;
+	/* The peer showed, under boot v2_boot_id, that it decodes version 2
+	 * (a version-2 datagram, or a hello that says so): what it is sent
+	 * is chosen by wire_version_for(). */
+	bool decodes_v2;
+	uint64_t v2_boot_id;
 	struct tita_wire_replay replay;
 	uint64_t dgrams_in, dgrams_out, drops;
 	uint64_t control_interval_ns, grant_ttl_ns; /* from its hello */
@@ -131,6 +136,7 @@ struct titad_peers {
 		uint64_t boot_id, top_seq;
 	} * ghosts;
 	uint64_t boot_id_skew_ns;
+	uint8_t wire_version; /* [peers] wire-version: 0 auto, 1, 2 */
 
 	struct tita_timer *t_poll;
 
@@ -330,6 +336,41 @@ static void log_drop(struct titad_peers *ps, struct peer *p, const struct tita_a
 		    (unsigned long long)held);
 }
 
+/*
+ * What an accepted datagram says about the framing its sender decodes.
+ * Version 2 (or a hello that says it decodes 2, in either framing): it
+ * does, for as long as it runs under this boot id. A hello without that,
+ * or a version-1 datagram under another boot id (the peer restarted, as
+ * an older titad perhaps): it may not, and it is sent version 1 until it
+ * shows otherwise. A version-1 datagram under the boot that showed
+ * version 2 changes nothing: a version-2 node writes version 1 to a node
+ * it has not heard from yet, and datagrams overtake each other.
+ */
+static void learn_version(struct peer *p, const struct tita_wire_msg *m)
+{
+	bool hello = m->body == TITA_WIRE_BODY_HELLO;
+
+	if (m->hdr.version >= TITA_WIRE_VERSION ||
+	    (hello && m->hello.wire_version >= TITA_WIRE_VERSION)) {
+		p->decodes_v2 = true;
+		p->v2_boot_id = m->hdr.boot_id;
+	} else if (hello || m->hdr.boot_id != p->v2_boot_id) {
+		p->decodes_v2 = false;
+	}
+}
+
+/*
+ * The framing a datagram to p is written in: the one configured, else
+ * version 2 to a peer known to decode it, else version 1, which every
+ * titad decodes (and a peer not in the table gets).
+ */
+static uint8_t wire_version_for(const struct titad_peers *ps, const struct peer *p)
+{
+	if (ps->wire_version)
+		return ps->wire_version;
+	return p && p->decodes_v2 ? TITA_WIRE_VERSION : TITA_WIRE_V1_VERSION;
+}
+
 void titad_peers_input(struct titad_peers *ps, const struct tita_addr *from, const uint8_t *buf,
 		       size_t len, uint64_t now_ns, uint64_t arrived_ns)
 {
@@ -393,6 +434,7 @@ void titad_peers_input(struct titad_peers *ps, const struct tita_addr *from, con
 	p->heard = true;
 	p->last_heard_ns = now_ns;
 	p->boot_id = m.hdr.boot_id;
+	learn_version(p, &m);
 	p->dgrams_in++;
 	ps->totals.dgrams_in++;
 	if (m.body == TITA_WIRE_BODY_HELLO) {
@@ -663,8 +705,9 @@ void titad_peers_send(struct titad_peers *ps, const struct tita_msg *m, uint64_t
 	while (start < m->n_entries) {
 		struct txq_entry *t = tx_slot(ps, now_ns);
 		uint32_t consumed = 0;
-		int n = tita_wire_encode_msg(&ps->keyring, &ps->sender, m, start, t->buf,
-					     sizeof(t->buf), &consumed);
+		int n = tita_wire_encode_msg_version(&ps->keyring, &ps->sender,
+						     wire_version_for(ps, p), m, start, t->buf,
+						     sizeof(t->buf), &consumed);
 
 		if (n < 0) {
 			log_debug("peer: cannot encode a message: %s", strerror(-n));
@@ -693,7 +736,8 @@ static void send_hello(struct titad_peers *ps, struct peer *p, uint64_t now_ns)
 	h.control_interval_ns = ps->interval_ns;
 	h.grant_ttl_ns = ps->grant_ttl_ns;
 	t = tx_slot(ps, now_ns);
-	n = tita_wire_encode_hello(&ps->keyring, &ps->sender, &h, t->buf, sizeof(t->buf));
+	n = tita_wire_encode_hello_version(&ps->keyring, &ps->sender, wire_version_for(ps, p), &h,
+					   t->buf, sizeof(t->buf));
 	if (n < 0)
 		return;
 	to_sockaddr(&p->addr, ps->port, &t->to);
@@ -743,6 +787,7 @@ void titad_peers_reconfigure(struct titad_peers *ps, const struct titad_config *
 	ps->interval_ns = cfg->params.control_interval_ns;
 	ps->grant_ttl_ns = cfg->params.grant_ttl_ns;
 	ps->boot_id_skew_ns = cfg->boot_id_skew_ns;
+	ps->wire_version = cfg->wire_version;
 	if (kr) {
 		tita_wire_keyring_clear(&ps->keyring);
 		ps->keyring = *kr;
@@ -929,6 +974,7 @@ size_t titad_peers_list(const struct titad_peers *ps, struct titad_peer_info *ou
 			memcpy(i->drops_by_reason, p->drops_by_reason, sizeof(i->drops_by_reason));
 			i->control_interval_ns = p->control_interval_ns;
 			i->grant_ttl_ns = p->grant_ttl_ns;
+			i->wire_version = wire_version_for(ps, p);
 		}
 	return n;
 }

@@ -44,6 +44,7 @@ struct titad_peer_info {
 	uint64_t dgrams_in, dgrams_out, drops;
 	uint64_t drops_by_reason[TITA_WIRE_E_COUNT];
 	uint64_t control_interval_ns, grant_ttl_ns; /* from its hello */
+	uint8_t wire_version; /* the framing it is sent (1 until it shows 2) */
 };
 
 struct titad_peer_totals {

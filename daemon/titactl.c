@@ -774,8 +774,8 @@ static int cmd_peers(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-40s %5s %12s %10s %10s %8s\n", "PEER", "HEARD", "LAST_HEARD", "IN", "OUT",
-		       "DROPS");
+		printf("%-40s %5s %12s %10s %10s %8s %4s\n", "PEER", "HEARD", "LAST_HEARD", "IN",
+		       "OUT", "DROPS", "WIRE");
 	for (size_t i = 0; i < resp->peers->n_peers; i++) {
 		const Tita__Control__Peer *p = resp->peers->peers[i];
 
@@ -795,6 +795,7 @@ static int cmd_peers(int argc, char **argv)
 			       (unsigned long long)p->datagrams_out, (unsigned long long)p->drops);
 			json_field_u64("control_interval_ns", p->heard, p->control_interval_ns);
 			json_field_u64("grant_ttl_ns", p->heard, p->grant_ttl_ns);
+			printf(",\"wire_version\":%u", (unsigned)p->wire_version);
 			printf(",\"drops_by_reason\":{");
 			for (size_t k = 0; k < p->n_drops_by_reason; k++) {
 				printf(k ? "," : "");
@@ -810,9 +811,10 @@ static int cmd_peers(int argc, char **argv)
 					 (double)p->last_heard_ago_ns / 1e9);
 			else
 				snprintf(ago, sizeof(ago), "-");
-			printf("%-40s %5s %12s %10llu %10llu %8llu\n", a, p->heard ? "yes" : "no",
-			       ago, (unsigned long long)p->datagrams_in,
-			       (unsigned long long)p->datagrams_out, (unsigned long long)p->drops);
+			printf("%-40s %5s %12s %10llu %10llu %8llu %4u\n", a,
+			       p->heard ? "yes" : "no", ago, (unsigned long long)p->datagrams_in,
+			       (unsigned long long)p->datagrams_out, (unsigned long long)p->drops,
+			       (unsigned)p->wire_version);
 		}
 	}
 	if (json)

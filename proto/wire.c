@@ -19,9 +19,10 @@
 #include "peer.pb-c.h"
 #include "wire.h"
 
-_Static_assert(TITA_WIRE_MAC_BYTES >= crypto_generichash_BYTES_MIN &&
-		       TITA_WIRE_MAC_BYTES <= crypto_generichash_BYTES_MAX,
+_Static_assert(TITA_WIRE_V1_MAC_BYTES >= crypto_generichash_BYTES_MIN &&
+		       TITA_WIRE_V1_MAC_BYTES <= crypto_generichash_BYTES_MAX,
 	       "BLAKE2b tag size");
+_Static_assert(TITA_WIRE_MAC_BYTES <= TITA_WIRE_V1_MAC_BYTES, "v2's tag is a prefix of v1's");
 _Static_assert(sizeof(crypto_generichash_state) == TITA_WIRE_MAC_STATE_BYTES,
 	       "the keyring holds a generichash state");
 _Static_assert(TITA_WIRE_KEY_BYTES >= crypto_generichash_KEYBYTES_MIN &&
@@ -62,6 +63,7 @@ static const char *const error_names[TITA_WIRE_E_COUNT] = {
 	[TITA_WIRE_E_ADDR_MISMATCH] = "addr_mismatch",
 	[TITA_WIRE_E_SELF_PAIR] = "self_pair",
 	[TITA_WIRE_E_PEER_MISMATCH] = "peer_mismatch",
+	[TITA_WIRE_E_NO_ORIGIN] = "origin_unknown",
 	[TITA_WIRE_E_RATE_NEGATIVE] = "rate_negative",
 	[TITA_WIRE_E_RATE_NOT_FINITE] = "rate_not_finite",
 	[TITA_WIRE_E_RATE_TOO_HIGH] = "rate_too_high",
@@ -118,7 +120,7 @@ int tita_wire_keyring_add(struct tita_wire_keyring *kr, uint32_t id,
 	k = &kr->keys[kr->n_keys++];
 	k->id = id;
 	memcpy(k->bytes, bytes, TITA_WIRE_KEY_BYTES);
-	crypto_generichash_init(&st, k->bytes, TITA_WIRE_KEY_BYTES, TITA_WIRE_MAC_BYTES);
+	crypto_generichash_init(&st, k->bytes, TITA_WIRE_KEY_BYTES, TITA_WIRE_V1_MAC_BYTES);
 	memcpy(k->mac_state, &st, sizeof(st));
 	sodium_memzero(&st, sizeof(st));
 	return 0;
@@ -290,7 +292,19 @@ enum {
 	OFF_BOOT_ID = 10,
 	OFF_SEQ = 18,
 };
-_Static_assert(OFF_SEQ + 8 == TITA_WIRE_HDR_BYTES, "header layout");
+_Static_assert(OFF_SEQ + 4 == TITA_WIRE_HDR_BYTES, "header layout");
+_Static_assert(OFF_SEQ + 8 == TITA_WIRE_V1_HDR_BYTES, "version 1 header layout");
+
+/* A known version's header and MAC lengths. */
+static size_t hdr_bytes_of(uint8_t version)
+{
+	return version == TITA_WIRE_V1_VERSION ? TITA_WIRE_V1_HDR_BYTES : TITA_WIRE_HDR_BYTES;
+}
+
+static size_t mac_bytes_of(uint8_t version)
+{
+	return version == TITA_WIRE_V1_VERSION ? TITA_WIRE_V1_MAC_BYTES : TITA_WIRE_MAC_BYTES;
+}
 
 /*
  * Each field is checked as soon as it is complete, so a short datagram is
@@ -301,6 +315,7 @@ enum tita_wire_error tita_wire_peek_header(const void *buf, size_t len,
 					   struct tita_wire_header *ret_hdr)
 {
 	const uint8_t *p = buf;
+	size_t hdr_bytes, mac_bytes;
 
 	if (len > TITA_WIRE_MAX_BYTES)
 		return TITA_WIRE_E_OVERSIZED;
@@ -310,8 +325,10 @@ enum tita_wire_error tita_wire_peek_header(const void *buf, size_t len,
 		return TITA_WIRE_E_BAD_MAGIC;
 	if (len < OFF_FLAGS)
 		return TITA_WIRE_E_TRUNC_VERSION;
-	if (p[OFF_VERSION] != TITA_WIRE_VERSION)
+	if (p[OFF_VERSION] != TITA_WIRE_VERSION && p[OFF_VERSION] != TITA_WIRE_V1_VERSION)
 		return TITA_WIRE_E_BAD_VERSION;
+	hdr_bytes = hdr_bytes_of(p[OFF_VERSION]);
+	mac_bytes = mac_bytes_of(p[OFF_VERSION]);
 	if (len < OFF_KEY_ID)
 		return TITA_WIRE_E_TRUNC_FLAGS;
 	if (p[OFF_FLAGS] != 0)
@@ -320,44 +337,50 @@ enum tita_wire_error tita_wire_peek_header(const void *buf, size_t len,
 		return TITA_WIRE_E_TRUNC_KEY_ID;
 	if (len < OFF_SEQ)
 		return TITA_WIRE_E_TRUNC_BOOT_ID;
-	if (len < TITA_WIRE_HDR_BYTES)
+	if (len < hdr_bytes)
 		return TITA_WIRE_E_TRUNC_SEQ;
-	if (len == TITA_WIRE_HDR_BYTES)
+	if (len == hdr_bytes)
 		return TITA_WIRE_E_TRUNC_BEFORE_MAC;
-	if (len < TITA_WIRE_HDR_BYTES + TITA_WIRE_MAC_BYTES)
+	if (len < hdr_bytes + mac_bytes)
 		return TITA_WIRE_E_TRUNC_MAC;
 
 	ret_hdr->version = p[OFF_VERSION];
 	ret_hdr->flags = p[OFF_FLAGS];
 	ret_hdr->key_id = load_be32(p + OFF_KEY_ID);
 	ret_hdr->boot_id = load_be64(p + OFF_BOOT_ID);
-	ret_hdr->seq = load_be64(p + OFF_SEQ);
+	ret_hdr->seq = hdr_bytes == TITA_WIRE_V1_HDR_BYTES ? load_be64(p + OFF_SEQ) :
+							     load_be32(p + OFF_SEQ);
 	return TITA_WIRE_OK;
 }
 
-static void write_header(uint8_t *p, const struct tita_wire_sender *tx)
+static void write_header(uint8_t *p, const struct tita_wire_sender *tx, uint8_t version)
 {
 	store_be32(p + OFF_MAGIC, TITA_WIRE_MAGIC);
-	p[OFF_VERSION] = TITA_WIRE_VERSION;
+	p[OFF_VERSION] = version;
 	p[OFF_FLAGS] = 0;
 	store_be32(p + OFF_KEY_ID, tx->key_id);
 	store_be64(p + OFF_BOOT_ID, tx->boot_id);
-	store_be64(p + OFF_SEQ, tx->seq);
+	if (version == TITA_WIRE_V1_VERSION)
+		store_be64(p + OFF_SEQ, tx->seq);
+	else
+		store_be32(p + OFF_SEQ, (uint32_t)tx->seq);
 }
 
 /*
- * Keyed BLAKE2b, truncated to 128 bits: no nonce to get wrong (unlike
- * Poly1305 or GMAC), and faster than HMAC-SHA-256 in software, where it
- * costs about one compression per 128 bytes.
+ * Keyed BLAKE2b-128: no nonce to get wrong (unlike Poly1305 or GMAC), and
+ * faster than HMAC-SHA-256 in software, where it costs about one
+ * compression per 128 bytes. Version 2 sends its first 8 bytes: a forger
+ * who cannot see the key succeeds with one guess in 2^64, and each guess
+ * costs a datagram the receiver counts as bad_mac.
  */
 static void compute_mac(const struct tita_wire_key *key, const uint8_t *data, size_t len,
-			uint8_t mac[TITA_WIRE_MAC_BYTES])
+			uint8_t mac[TITA_WIRE_V1_MAC_BYTES])
 {
 	crypto_generichash_state st;
 
 	memcpy(&st, key->mac_state, sizeof(st));
 	crypto_generichash_update(&st, data, len);
-	crypto_generichash_final(&st, mac, TITA_WIRE_MAC_BYTES);
+	crypto_generichash_final(&st, mac, TITA_WIRE_V1_MAC_BYTES);
 }
 
 /* --- value checks, shared by the encoder and the decoder --- */
@@ -496,31 +519,44 @@ static size_t field_bytes(size_t len)
  * Header, then the body (body_bytes long, already written or packed by
  * seal()), then the MAC over both; takes a sequence number.
  */
-static int seal_body(const struct tita_wire_key *key, struct tita_wire_sender *tx,
+static int seal_body(const struct tita_wire_key *key, struct tita_wire_sender *tx, uint8_t version,
 		     size_t body_bytes, uint8_t *buf)
 {
-	size_t len = TITA_WIRE_HDR_BYTES + body_bytes;
+	size_t len = hdr_bytes_of(version) + body_bytes;
+	uint8_t mac[TITA_WIRE_V1_MAC_BYTES];
 
-	write_header(buf, tx);
-	compute_mac(key, buf, len, buf + len);
+	/*
+	 * One (boot id, sequence) for both framings, so that a receiver's
+	 * window sees it grow whichever one a datagram is in: the 32-bit
+	 * sequence of version 2 bounds it in version 1 too, and spent, a
+	 * newer boot id starts it again.
+	 */
+	if (tx->seq > TITA_WIRE_SEQ_MAX) {
+		tx->boot_id++;
+		tx->seq = 1;
+	}
+	write_header(buf, tx, version);
+	compute_mac(key, buf, len, mac);
+	memcpy(buf + len, mac, mac_bytes_of(version));
 	tx->seq++;
-	return (int)(len + TITA_WIRE_MAC_BYTES);
+	return (int)(len + mac_bytes_of(version));
 }
 
-static int seal(const struct tita_wire_key *key, struct tita_wire_sender *tx,
+static int seal(const struct tita_wire_key *key, struct tita_wire_sender *tx, uint8_t version,
 		const Tita__Peer__PeerMessage *pm, size_t body_bytes, uint8_t *buf)
 {
-	tita__peer__peer_message__pack(pm, buf + TITA_WIRE_HDR_BYTES);
-	return seal_body(key, tx, body_bytes, buf);
+	tita__peer__peer_message__pack(pm, buf + hdr_bytes_of(version));
+	return seal_body(key, tx, version, body_bytes, buf);
 }
 
-static size_t body_budget(size_t size)
+static size_t body_budget(size_t size, uint8_t version)
 {
 	size_t max = size < TITA_WIRE_MAX_BYTES ? size : TITA_WIRE_MAX_BYTES;
+	size_t framing = hdr_bytes_of(version) + mac_bytes_of(version);
 
-	if (max < TITA_WIRE_HDR_BYTES + TITA_WIRE_MAC_BYTES)
+	if (max < framing)
 		return 0;
-	return max - TITA_WIRE_HDR_BYTES - TITA_WIRE_MAC_BYTES;
+	return max - framing;
 }
 
 static void entry_addrs(const struct tita_msg *m, uint32_t i, const struct tita_addr **ret_sender,
@@ -627,11 +663,13 @@ static uint8_t *put_addr(uint8_t *p, unsigned field, const struct tita_addr *a)
 }
 
 /* A DemandEntry; its length. */
-static size_t write_demand(const struct tita_demand_entry *e, uint8_t *out)
+static size_t write_demand(const struct tita_demand_entry *e, bool v1, uint8_t *out)
 {
 	uint8_t *p = out;
 
-	p = put_addr(p, 1, &e->sender);
+	/* The sender is the datagram's origin: left out (version 2). */
+	if (v1)
+		p = put_addr(p, 1, &e->sender);
 	p = put_addr(p, 2, &e->receiver);
 	p = put_uint(p, 3, e->job_id);
 	if (e->weight_milli != TITA_WEIGHT_ONE)
@@ -649,12 +687,14 @@ static size_t write_demand(const struct tita_demand_entry *e, uint8_t *out)
 }
 
 /* A GrantEntry; its length. */
-static size_t write_grant(const struct tita_grant_entry *e, uint8_t *out)
+static size_t write_grant(const struct tita_grant_entry *e, bool v1, uint8_t *out)
 {
 	uint8_t *p = out;
 
+	/* The receiver is the datagram's origin: left out (version 2). */
 	p = put_addr(p, 1, &e->sender);
-	p = put_addr(p, 2, &e->receiver);
+	if (v1)
+		p = put_addr(p, 2, &e->receiver);
 	p = put_uint(p, 3, e->job_id);
 	p = put_double(p, 4, (double)e->rate_bps);
 	p = put_uint(p, 5, e->ttl_ns);
@@ -671,12 +711,17 @@ static size_t write_grant(const struct tita_grant_entry *e, uint8_t *out)
 	return (size_t)(p - out);
 }
 
-static void leaf_line_to_wire(const struct tita_leaf_entry *e, Tita__Peer__LeafLine *pl)
+static void leaf_line_to_wire(const struct tita_leaf_entry *e, bool v1, Tita__Peer__LeafLine *pl)
 {
 	tita__peer__leaf_line__init(pl);
 	pl->dir = e->dir;
 	pl->spine = e->spine;
-	pl->remote_leaf = e->remote_leaf;
+	/* Any leaf in a flag: 2 bytes, where the id's varint takes 6
+	 * (version 2; version 1 knows only the id). */
+	if (e->remote_leaf == TITA_LEAF_ANY && !v1)
+		pl->any_leaf = true;
+	else
+		pl->remote_leaf = e->remote_leaf;
 	pl->job_id = e->job_id;
 	if (e->weight_milli != TITA_WEIGHT_ONE) {
 		pl->weight_present_case = TITA__PEER__LEAF_LINE__WEIGHT_PRESENT_WEIGHT;
@@ -697,8 +742,8 @@ static void leaf_line_to_wire(const struct tita_leaf_entry *e, Tita__Peer__LeafL
 /* A leaf report or answer: the lines of one member, from start, as many as
  * fit. */
 static int encode_leaf(const struct tita_wire_key *key, struct tita_wire_sender *tx,
-		       const struct tita_msg *m, uint32_t start, void *buf, size_t size,
-		       uint32_t *ret_consumed)
+		       uint8_t version, const struct tita_msg *m, uint32_t start, void *buf,
+		       size_t size, uint32_t *ret_consumed)
 {
 	Tita__Peer__LeafLine lines[TITA_MSG_MAX_ENTRIES];
 	Tita__Peer__LeafLine *ptrs[TITA_MSG_MAX_ENTRIES];
@@ -707,12 +752,15 @@ static int encode_leaf(const struct tita_wire_key *key, struct tita_wire_sender 
 	Tita__Peer__LeafAnswer answer = TITA__PEER__LEAF_ANSWER__INIT;
 	bool is_report = m->kind == TITA_MSG_LEAF_REPORT;
 	const struct tita_addr *member = is_report ? &m->leaf[start].member : &m->peer;
-	size_t budget = body_budget(size), fixed, total, body_bytes;
+	size_t budget = body_budget(size, version), fixed, total, body_bytes;
+	bool v1 = version == TITA_WIRE_V1_VERSION;
 	uint32_t n = 0;
 
 	if (is_report) {
+		/* The member is the datagram's origin: left out (version 2). */
 		report.leaf = m->leaf_id;
-		report.member = addr_to_wire(member);
+		if (v1)
+			report.member = addr_to_wire(member);
 		fixed = tita__peer__leaf_report__get_packed_size(&report);
 	} else {
 		answer.leaf = m->leaf_id;
@@ -730,7 +778,7 @@ static int encode_leaf(const struct tita_wire_key *key, struct tita_wire_sender 
 	     i++, n++) {
 		size_t line_bytes, next;
 
-		leaf_line_to_wire(&m->leaf[i], &lines[n]);
+		leaf_line_to_wire(&m->leaf[i], v1, &lines[n]);
 		ptrs[n] = &lines[n];
 		line_bytes = tita__peer__leaf_line__get_packed_size(&lines[n]);
 		next = total + field_bytes(line_bytes);
@@ -755,20 +803,36 @@ static int encode_leaf(const struct tita_wire_key *key, struct tita_wire_sender 
 	if (tita__peer__peer_message__get_packed_size(&pm) != body_bytes)
 		return -EINVAL;
 	*ret_consumed = n;
-	return seal(key, tx, &pm, body_bytes, buf);
+	return seal(key, tx, version, &pm, body_bytes, buf);
+}
+
+static bool version_known(uint8_t version)
+{
+	return version == TITA_WIRE_VERSION || version == TITA_WIRE_V1_VERSION;
 }
 
 int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_sender *tx,
 			 const struct tita_msg *m, uint32_t start, void *buf, size_t size,
 			 uint32_t *ret_consumed)
 {
+	return tita_wire_encode_msg_version(kr, tx, TITA_WIRE_VERSION, m, start, buf, size,
+					    ret_consumed);
+}
+
+int tita_wire_encode_msg_version(const struct tita_wire_keyring *kr, struct tita_wire_sender *tx,
+				 uint8_t version, const struct tita_msg *m, uint32_t start,
+				 void *buf, size_t size, uint32_t *ret_consumed)
+{
 	uint8_t entries[TITA_MSG_MAX_ENTRIES][ENTRY_MAX_BYTES];
 	size_t entry_len[TITA_MSG_MAX_ENTRIES];
 	const struct tita_wire_key *key;
-	size_t budget = body_budget(size), entries_bytes = 0, body_bytes = 0;
+	size_t budget = body_budget(size, version), entries_bytes = 0, body_bytes = 0;
+	bool v1 = version == TITA_WIRE_V1_VERSION;
 	uint8_t *p;
 	uint32_t n = 0;
 
+	if (!version_known(version))
+		return -EINVAL;
 	if (m->kind == TITA_MSG_LEAF_REPORT || m->kind == TITA_MSG_LEAF_ANSWER) {
 		if (m->n_entries == 0 || m->n_entries > TITA_MSG_MAX_ENTRIES ||
 		    start >= m->n_entries || !leaf_id_valid(m->leaf_id) ||
@@ -787,7 +851,7 @@ int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_se
 		key = tita_wire_keyring_find(kr, tx->key_id);
 		if (!key)
 			return -ENOKEY;
-		return encode_leaf(key, tx, m, start, buf, size, ret_consumed);
+		return encode_leaf(key, tx, version, m, start, buf, size, ret_consumed);
 	}
 	if ((m->kind != TITA_MSG_DEMAND && m->kind != TITA_MSG_GRANT) || m->n_entries == 0 ||
 	    m->n_entries > TITA_MSG_MAX_ENTRIES || start >= m->n_entries)
@@ -813,8 +877,8 @@ int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_se
 		size_t total;
 
 		entry_len[n] = m->kind == TITA_MSG_DEMAND ?
-				       write_demand(&m->demand[i], entries[n]) :
-				       write_grant(&m->grant[i], entries[n]);
+				       write_demand(&m->demand[i], v1, entries[n]) :
+				       write_grant(&m->grant[i], v1, entries[n]);
 		total = entries_bytes + field_bytes(entry_len[n]);
 		if (field_bytes(total) > budget)
 			break;
@@ -826,7 +890,7 @@ int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_se
 
 	/* PeerMessage.demand (2) or .grant (3), whose entries (1) are the
 	 * entries; body_bytes <= budget fits the caller's buffer. */
-	p = (uint8_t *)buf + TITA_WIRE_HDR_BYTES;
+	p = (uint8_t *)buf + hdr_bytes_of(version);
 	p = put_tag(p, m->kind == TITA_MSG_DEMAND ? 2 : 3, WT_LEN);
 	p = put_varint(p, entries_bytes);
 	for (uint32_t k = 0; k < n; k++) {
@@ -834,14 +898,21 @@ int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_se
 		memcpy(p, entries[k], entry_len[k]);
 		p += entry_len[k];
 	}
-	if ((size_t)(p - ((uint8_t *)buf + TITA_WIRE_HDR_BYTES)) != body_bytes)
+	if ((size_t)(p - ((uint8_t *)buf + hdr_bytes_of(version))) != body_bytes)
 		return -EINVAL; /* only a bug in this file gets here */
 	*ret_consumed = n;
-	return seal_body(key, tx, body_bytes, buf);
+	return seal_body(key, tx, version, body_bytes, buf);
 }
 
 int tita_wire_encode_hello(const struct tita_wire_keyring *kr, struct tita_wire_sender *tx,
 			   const struct tita_wire_hello *h, void *buf, size_t size)
+{
+	return tita_wire_encode_hello_version(kr, tx, TITA_WIRE_VERSION, h, buf, size);
+}
+
+int tita_wire_encode_hello_version(const struct tita_wire_keyring *kr, struct tita_wire_sender *tx,
+				   uint8_t version, const struct tita_wire_hello *h, void *buf,
+				   size_t size)
 {
 	Tita__Peer__Port ports[TITA_WIRE_HELLO_MAX_PORTS];
 	Tita__Peer__Port *ptrs[TITA_WIRE_HELLO_MAX_PORTS];
@@ -850,7 +921,7 @@ int tita_wire_encode_hello(const struct tita_wire_keyring *kr, struct tita_wire_
 	const struct tita_wire_key *key;
 	size_t body_bytes;
 
-	if (h->n_ports == 0 || h->n_ports > TITA_WIRE_HELLO_MAX_PORTS ||
+	if (!version_known(version) || h->n_ports == 0 || h->n_ports > TITA_WIRE_HELLO_MAX_PORTS ||
 	    h->control_interval_ns == 0 || h->control_interval_ns > TITA_WIRE_TTL_MAX_NS ||
 	    check_ttl(h->grant_ttl_ns) != TITA_WIRE_OK)
 		return -EINVAL;
@@ -880,12 +951,16 @@ int tita_wire_encode_hello(const struct tita_wire_keyring *kr, struct tita_wire_
 	hello.ports = ptrs;
 	hello.control_interval_ns = h->control_interval_ns;
 	hello.grant_ttl_ns = h->grant_ttl_ns;
+	/* What this codec decodes, in either framing: a peer that reads it
+	 * may write version 2 to this node (a version-1 node skips the
+	 * field). A test or tool may say 1, as a version-1 node would. */
+	hello.wire_version = h->wire_version ? h->wire_version : TITA_WIRE_VERSION;
 	pm.body_case = TITA__PEER__PEER_MESSAGE__BODY_HELLO;
 	pm.hello = &hello;
 	body_bytes = tita__peer__peer_message__get_packed_size(&pm);
-	if (body_bytes > body_budget(size))
+	if (body_bytes > body_budget(size, version))
 		return -ENOSPC;
-	return seal(key, tx, &pm, body_bytes, buf);
+	return seal(key, tx, version, &pm, body_bytes, buf);
 }
 
 /* --- decoder --- */
@@ -940,6 +1015,24 @@ static const ProtobufCBinaryData *view_receiver(const struct entries_view *v, si
 {
 	return v->demand ? &((Tita__Peer__DemandEntry *)v->entries[i])->receiver :
 			   &((Tita__Peer__GrantEntry *)v->entries[i])->receiver;
+}
+
+/*
+ * An address that may be the datagram's origin: version 2 leaves the
+ * origin's own address out (an empty field), and it is then where the
+ * datagram came from, which the caller must say.
+ */
+static enum tita_wire_error origin_from_wire(const ProtobufCBinaryData *b,
+					     const struct tita_addr *from, bool implied,
+					     struct tita_addr *ret_addr)
+{
+	if (b->len == 0 && implied) {
+		if (!from)
+			return TITA_WIRE_E_NO_ORIGIN;
+		*ret_addr = *from;
+		return TITA_WIRE_OK;
+	}
+	return addr_from_wire(b, ret_addr) ? TITA_WIRE_OK : TITA_WIRE_E_BAD_ADDR_LEN;
 }
 
 static enum tita_wire_error check_demand_values(const Tita__Peer__DemandEntry *e)
@@ -997,7 +1090,7 @@ static enum tita_wire_error check_grant_values(const Tita__Peer__GrantEntry *e)
  * came from when the caller knows that.
  */
 static enum tita_wire_error check_entries(const struct entries_view *v,
-					  const struct tita_addr *from)
+					  const struct tita_addr *from, bool implied)
 {
 	struct tita_addr sender0, receiver0;
 
@@ -1009,8 +1102,12 @@ static enum tita_wire_error check_entries(const struct entries_view *v,
 		struct tita_addr sender, receiver;
 		enum tita_wire_error err;
 
-		if (!addr_from_wire(view_sender(v, i), &sender) ||
-		    !addr_from_wire(view_receiver(v, i), &receiver))
+		err = v->demand ? origin_from_wire(view_sender(v, i), from, implied, &sender) :
+				  origin_from_wire(view_receiver(v, i), from, implied, &receiver);
+		if (err)
+			return err;
+		if (!addr_from_wire(v->demand ? view_receiver(v, i) : view_sender(v, i),
+				    v->demand ? &receiver : &sender))
 			return TITA_WIRE_E_BAD_ADDR_LEN;
 		if (i == 0) {
 			sender0 = sender;
@@ -1041,7 +1138,7 @@ static enum tita_wire_error check_leaf_line(const Tita__Peer__LeafLine *l)
 	    (l->move_to_present_case == TITA__PEER__LEAF_LINE__MOVE_TO_PRESENT_MOVE_TO &&
 	     l->move_to >= TITA_SPINES_MAX))
 		return TITA_WIRE_E_SPINE_RANGE;
-	if (l->remote_leaf == TITA_LEAF_NONE)
+	if (l->remote_leaf == TITA_LEAF_NONE || (l->any_leaf && l->remote_leaf != 0))
 		return TITA_WIRE_E_LEAF_RANGE;
 	if (l->weight_present_case == TITA__PEER__LEAF_LINE__WEIGHT_PRESENT_WEIGHT) {
 		err = check_weight(l->weight);
@@ -1061,14 +1158,17 @@ static enum tita_wire_error check_leaf_line(const Tita__Peer__LeafLine *l)
 /* A leaf report comes from its member (from, when known). */
 static enum tita_wire_error check_leaf(uint32_t leaf, const ProtobufCBinaryData *member,
 				       Tita__Peer__LeafLine *const *lines, size_t n_lines,
-				       bool report, const struct tita_addr *from)
+				       bool report, const struct tita_addr *from, bool implied)
 {
 	struct tita_addr m;
+	enum tita_wire_error addr_err;
 
 	if (!leaf_id_valid(leaf))
 		return TITA_WIRE_E_LEAF_RANGE;
-	if (!addr_from_wire(member, &m))
-		return TITA_WIRE_E_BAD_ADDR_LEN;
+	/* A report's member is its origin; an answer names its addressee. */
+	addr_err = origin_from_wire(member, from, report && implied, &m);
+	if (addr_err)
+		return addr_err;
 	if (report && from && !tita_addr_eq(&m, from))
 		return TITA_WIRE_E_PEER_MISMATCH;
 	if (n_lines == 0)
@@ -1142,6 +1242,7 @@ static void hello_from_wire(const Tita__Peer__Hello *h, struct tita_wire_hello *
 	}
 	ret->control_interval_ns = h->control_interval_ns;
 	ret->grant_ttl_ns = h->grant_ttl_ns;
+	ret->wire_version = h->wire_version ? h->wire_version : TITA_WIRE_V1_VERSION;
 }
 
 static void demand_from_wire(const Tita__Peer__DemandEntry *pe, struct tita_demand_entry *e)
@@ -1191,7 +1292,7 @@ static void leaf_line_from_wire(const Tita__Peer__LeafLine *pl, const struct tit
 		.member = *member,
 		.dir = (uint8_t)pl->dir,
 		.spine = (uint16_t)pl->spine,
-		.remote_leaf = pl->remote_leaf,
+		.remote_leaf = pl->any_leaf ? TITA_LEAF_ANY : pl->remote_leaf,
 		.job_id = pl->job_id,
 		.weight_milli = pl->weight_present_case ==
 						TITA__PEER__LEAF_LINE__WEIGHT_PRESENT_WEIGHT ?
@@ -1219,7 +1320,10 @@ static void leaf_msg_from_wire(const Tita__Peer__PeerMessage *pm, const struct t
 	size_t n = report ? pm->leaf_report->n_lines : pm->leaf_answer->n_lines;
 	struct tita_addr member = { { 0 } };
 
-	addr_from_wire(report ? &pm->leaf_report->member : &pm->leaf_answer->member, &member);
+	if (!addr_from_wire(report ? &pm->leaf_report->member : &pm->leaf_answer->member,
+			    &member) &&
+	    report && from)
+		member = *from; /* left out: checked, the origin */
 	m->kind = report ? TITA_MSG_LEAF_REPORT : TITA_MSG_LEAF_ANSWER;
 	m->n_entries = (uint32_t)n;
 	m->leaf_id = report ? pm->leaf_report->leaf : pm->leaf_answer->leaf;
@@ -1236,15 +1340,22 @@ static void leaf_msg_from_wire(const Tita__Peer__PeerMessage *pm, const struct t
 		memset(&m->peer, 0, sizeof(m->peer));
 }
 
-static void msg_from_wire(const struct entries_view *v, struct tita_msg *m)
+static void msg_from_wire(const struct entries_view *v, const struct tita_addr *from,
+			  struct tita_msg *m)
 {
 	m->kind = v->demand ? TITA_MSG_DEMAND : TITA_MSG_GRANT;
 	m->n_entries = (uint32_t)v->n;
 	for (size_t i = 0; i < v->n; i++) {
-		if (v->demand)
+		/* An origin left out was checked: the caller said it. */
+		if (v->demand) {
 			demand_from_wire(v->entries[i], &m->demand[i]);
-		else
+			if (!view_sender(v, i)->len && from)
+				m->demand[i].sender = *from;
+		} else {
 			grant_from_wire(v->entries[i], &m->grant[i]);
+			if (!view_receiver(v, i)->len && from)
+				m->grant[i].receiver = *from;
+		}
 	}
 	m->peer = v->demand ? m->demand[0].sender : m->grant[0].receiver;
 }
@@ -1449,7 +1560,8 @@ static bool fast_body(const uint8_t *p, size_t len, struct fast_body *fb)
 
 /* The checks of a body protobuf-c parsed; a demand's or grant's entries in *view. */
 static enum tita_wire_error check_body(const Tita__Peer__PeerMessage *pm,
-				       const struct tita_addr *from, struct entries_view *view)
+				       const struct tita_addr *from, bool implied,
+				       struct entries_view *view)
 {
 	enum tita_wire_error err;
 
@@ -1461,20 +1573,22 @@ static enum tita_wire_error check_body(const Tita__Peer__PeerMessage *pm,
 		*view = (struct entries_view){ .n = pm->demand->n_entries,
 					       .entries = (void **)pm->demand->entries,
 					       .demand = true };
-		err = check_entries(view, from);
+		err = check_entries(view, from, implied);
 		break;
 	case TITA__PEER__PEER_MESSAGE__BODY_GRANT:
 		*view = (struct entries_view){ .n = pm->grant->n_entries,
 					       .entries = (void **)pm->grant->entries };
-		err = check_entries(view, from);
+		err = check_entries(view, from, implied);
 		break;
 	case TITA__PEER__PEER_MESSAGE__BODY_LEAF_REPORT:
 		err = check_leaf(pm->leaf_report->leaf, &pm->leaf_report->member,
-				 pm->leaf_report->lines, pm->leaf_report->n_lines, true, from);
+				 pm->leaf_report->lines, pm->leaf_report->n_lines, true, from,
+				 implied);
 		break;
 	case TITA__PEER__PEER_MESSAGE__BODY_LEAF_ANSWER:
 		err = check_leaf(pm->leaf_answer->leaf, &pm->leaf_answer->member,
-				 pm->leaf_answer->lines, pm->leaf_answer->n_lines, false, from);
+				 pm->leaf_answer->lines, pm->leaf_answer->n_lines, false, from,
+				 implied);
 		if (!err)
 			err = check_ttl(pm->leaf_answer->ttl_ns);
 		break;
@@ -1498,7 +1612,7 @@ static enum tita_wire_error decode(const struct tita_wire_keyring *kr,
 		.free = arena_free,
 		.allocator_data = &arena,
 	};
-	uint8_t mac[TITA_WIRE_MAC_BYTES];
+	uint8_t mac[TITA_WIRE_V1_MAC_BYTES];
 	const uint8_t *p = buf;
 	const struct tita_wire_key *key;
 	struct tita_wire_header hdr;
@@ -1507,17 +1621,21 @@ static enum tita_wire_error decode(const struct tita_wire_keyring *kr,
 	struct entries_view view = { 0 };
 	struct fast_body fb;
 	enum tita_wire_error err;
-	size_t signed_bytes;
+	size_t signed_bytes, hdr_bytes;
+	bool implied;
 
 	err = tita_wire_peek_header(buf, len, &hdr);
 	if (err)
 		return err;
+	/* Version 2 leaves the origin's own address out of its entries. */
+	implied = hdr.version != TITA_WIRE_V1_VERSION;
 	key = tita_wire_keyring_find(kr, hdr.key_id);
 	if (!key)
 		return TITA_WIRE_E_UNKNOWN_KEY;
-	signed_bytes = len - TITA_WIRE_MAC_BYTES;
+	hdr_bytes = hdr_bytes_of(hdr.version);
+	signed_bytes = len - mac_bytes_of(hdr.version);
 	compute_mac(key, p, signed_bytes, mac);
-	if (sodium_memcmp(mac, p + signed_bytes, TITA_WIRE_MAC_BYTES) != 0)
+	if (sodium_memcmp(mac, p + signed_bytes, mac_bytes_of(hdr.version)) != 0)
 		return TITA_WIRE_E_BAD_MAC;
 	if (replay) {
 		err = tita_wire_replay_check(replay, hdr.boot_id, hdr.seq);
@@ -1525,19 +1643,19 @@ static enum tita_wire_error decode(const struct tita_wire_keyring *kr,
 			return err;
 	}
 
-	if (fast && fast_body(p + TITA_WIRE_HDR_BYTES, signed_bytes - TITA_WIRE_HDR_BYTES, &fb)) {
+	if (fast && fast_body(p + hdr_bytes, signed_bytes - hdr_bytes, &fb)) {
 		body_case = fb.demand ? TITA__PEER__PEER_MESSAGE__BODY_DEMAND :
 					TITA__PEER__PEER_MESSAGE__BODY_GRANT;
 		view = (struct entries_view){ .n = fb.n, .entries = fb.ptrs, .demand = fb.demand };
-		err = check_entries(&view, from);
+		err = check_entries(&view, from, implied);
 	} else {
-		pm = tita__peer__peer_message__unpack(
-			&allocator, signed_bytes - TITA_WIRE_HDR_BYTES, p + TITA_WIRE_HDR_BYTES);
+		pm = tita__peer__peer_message__unpack(&allocator, signed_bytes - hdr_bytes,
+						      p + hdr_bytes);
 		if (!pm)
 			return arena.exhausted ? TITA_WIRE_E_BODY_TOO_COMPLEX :
 						 TITA_WIRE_E_MALFORMED;
 		body_case = pm->body_case;
-		err = check_body(pm, from, &view);
+		err = check_body(pm, from, implied, &view);
 	}
 	if (err)
 		return err;
@@ -1555,7 +1673,7 @@ static enum tita_wire_error decode(const struct tita_wire_keyring *kr,
 		leaf_msg_from_wire(pm, from, &ret_msg->msg);
 	} else {
 		ret_msg->body = TITA_WIRE_BODY_MSG;
-		msg_from_wire(&view, &ret_msg->msg);
+		msg_from_wire(&view, from, &ret_msg->msg);
 	}
 	return TITA_WIRE_OK;
 }

@@ -6,8 +6,9 @@
  *
  * A datagram is a fixed header (magic "TITA", version, flags, key id, sender
  * boot id, sequence number; network byte order), one tita.peer.PeerMessage
- * (proto/peer.proto) and a 16-byte keyed BLAKE2b MAC over both, made with a
- * 256-bit cluster key. No datagram exceeds TITA_WIRE_MAX_BYTES.
+ * (proto/peer.proto) and an 8-byte keyed BLAKE2b MAC over both (16 bytes in
+ * version 1, still decoded), made with a 256-bit cluster key. No datagram
+ * exceeds TITA_WIRE_MAX_BYTES.
  *
  * Decoding checks, in this order and before trusting anything: the size and
  * each header field, the key id, the MAC, the replay window, then the
@@ -32,10 +33,25 @@
 #include "tita/types.h"
 
 #define TITA_WIRE_MAGIC 0x54495441u /* "TITA" */
-#define TITA_WIRE_VERSION 1
-/* magic 4, version 1, flags 1, key id 4, boot id 8, sequence 8 */
-#define TITA_WIRE_HDR_BYTES 26
-#define TITA_WIRE_MAC_BYTES 16
+/*
+ * Version 2, what the encoder writes: magic 4, version 1, flags 1, key id 4,
+ * boot id 8, sequence 4; then the body, then 8 bytes of MAC (the first 8 of
+ * the keyed BLAKE2b-128 over header and body). A sender whose sequence
+ * passes TITA_WIRE_SEQ_MAX takes the next boot id (boot id + 1) and starts
+ * again at 1, which its receivers already take as a newer boot.
+ */
+#define TITA_WIRE_VERSION 2
+#define TITA_WIRE_HDR_BYTES 22
+#define TITA_WIRE_MAC_BYTES 8
+#define TITA_WIRE_SEQ_MAX UINT32_MAX
+/*
+ * Version 1, still decoded (a peer not yet upgraded): sequence 8 bytes
+ * (header 26), MAC 16 bytes (the whole BLAKE2b-128). A version-1 decoder
+ * drops version 2 as unknown_version.
+ */
+#define TITA_WIRE_V1_VERSION 1
+#define TITA_WIRE_V1_HDR_BYTES 26
+#define TITA_WIRE_V1_MAC_BYTES 16
 #define TITA_WIRE_KEY_BYTES 32
 /* Under a 1500-byte MTU with room for IPv6, UDP and tunnel headers: a
  * datagram is never fragmented. */
@@ -100,6 +116,7 @@ enum tita_wire_error {
 	TITA_WIRE_E_ADDR_MISMATCH, /* entries name different senders or receivers */
 	TITA_WIRE_E_SELF_PAIR, /* sender and receiver are the same address */
 	TITA_WIRE_E_PEER_MISMATCH, /* the origin is not where the datagram came from */
+	TITA_WIRE_E_NO_ORIGIN, /* the origin's address left out (version 2) and not given */
 	/* Values. */
 	TITA_WIRE_E_RATE_NEGATIVE,
 	TITA_WIRE_E_RATE_NOT_FINITE, /* NaN or infinite */
@@ -257,6 +274,9 @@ struct tita_wire_hello {
 	struct tita_wire_port ports[TITA_WIRE_HELLO_MAX_PORTS];
 	uint64_t control_interval_ns; /* 1..TITA_WIRE_TTL_MAX_NS */
 	uint64_t grant_ttl_ns; /* 1..TITA_WIRE_TTL_MAX_NS */
+	/* The newest version the sender decodes: decoded, 1 when the hello
+	 * does not say; encoded, 0 for the codec's own (TITA_WIRE_VERSION). */
+	uint32_t wire_version;
 };
 
 enum tita_wire_body {
@@ -303,6 +323,21 @@ int tita_wire_encode_msg(const struct tita_wire_keyring *kr, struct tita_wire_se
 /* Encode a hello; the length, or -EINVAL, -ENOKEY, -ENOSPC as above. */
 int tita_wire_encode_hello(const struct tita_wire_keyring *kr, struct tita_wire_sender *tx,
 			   const struct tita_wire_hello *h, void *buf, size_t size);
+
+/*
+ * The same in a chosen framing, version TITA_WIRE_VERSION or
+ * TITA_WIRE_V1_VERSION (another: -EINVAL), for a peer that decodes only
+ * version 1 (a rolling upgrade). Version 1 is what a version-1 encoder
+ * wrote: its header and whole MAC, entries that name their origin, a leaf
+ * line of any leaf as its id. Both framings take their sequence number
+ * from the same tx, so a peer sent both never sees one go back.
+ */
+int tita_wire_encode_msg_version(const struct tita_wire_keyring *kr, struct tita_wire_sender *tx,
+				 uint8_t version, const struct tita_msg *m, uint32_t start,
+				 void *buf, size_t size, uint32_t *ret_consumed);
+int tita_wire_encode_hello_version(const struct tita_wire_keyring *kr, struct tita_wire_sender *tx,
+				   uint8_t version, const struct tita_wire_hello *h, void *buf,
+				   size_t size);
 
 /*
  * Parse and check the header only (size, each field, magic, version, flags),

@@ -128,6 +128,8 @@
 #       --mtu BYTES        Ethernet MTU, default 3000                (BED_MTU)
 #   -b, --build DIR        meson build directory, default build      (BED_BUILD)
 #       --titad            start titad on every host at `up`
+#                          (BED_TITAD_BIN: that titad instead of the build's,
+#                          here and at `titad start|restart`)
 #       --pacer tc|qp      titad's pacer, default tc                 (BED_PACER)
 #       --interval DUR, --ttl DUR, --refresh DUR, --eta X
 #                          titad's controller: default 1ms, 100ms, 30ms, 0.95
@@ -629,7 +631,8 @@ titad_pid() { # index → pid or nothing
 }
 
 titad_start() {
-	local i=$1 pid titad=$build/daemon/titad
+	# BED_TITAD_BIN: another titad (an older one, for a rolling upgrade).
+	local i=$1 pid titad=${BED_TITAD_BIN:-$build/daemon/titad}
 	[ -x "$titad" ] || die "$titad is not built"
 	[ -z "$(titad_pid "$i")" ] || die "titad already runs on h$i"
 	rm -f "$state/h$i.sock"

@@ -467,12 +467,12 @@ void sim_tita_fini(struct sim *s)
 }
 
 #ifndef SIM_HAVE_WIRE
-/* Without the codec: fixed header 26 + MAC 16 + protobuf framing, and per
+/* Without the codec: fixed header 22 + MAC 8 + protobuf framing, and per
  * entry two 16-byte addresses with their tags, job, weight and rates as
  * varints (about 54 bytes). */
 static uint32_t msg_estimate_bytes(uint32_t n_entries)
 {
-	return 26 + 16 + 4 + 54 * n_entries;
+	return 22 + 8 + 4 + 54 * n_entries;
 }
 #endif
 

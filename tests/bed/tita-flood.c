@@ -11,9 +11,10 @@
  *   garbage  random bytes of random length, a quarter of them behind a
  *            correct magic (so that version, flag and truncation checks
  *            run, not only the magic's)
- *   forged   a well-formed header (magic, version 1, key id 1, a boot id and
- *            a growing sequence) with a random body and a random MAC: what
- *            an attacker without the cluster key can do
+ *   forged   a well-formed header (magic, version 2 or 1 in turn, key id
+ *            1, a boot id and a growing sequence) with a random body and a
+ *            random MAC of that version's length: what an attacker
+ *            without the cluster key can do
  *   replay   real datagrams of this host's titad, captured on --dev as they
  *            left (AF_PACKET) during the first --capture-ms, sent again
  *            frame for frame: authentic, but already seen
@@ -46,8 +47,12 @@
 #include <unistd.h>
 
 #define WIRE_MAGIC 0x54495441u /* "TITA" */
-#define WIRE_HDR_BYTES 26
-#define WIRE_MAC_BYTES 16
+/* Version 2, what titad writes: a 4-byte sequence and an 8-byte MAC. */
+#define WIRE_HDR_BYTES 22
+#define WIRE_MAC_BYTES 8
+/* Version 1, still decoded: an 8-byte sequence and a 16-byte MAC. */
+#define WIRE_V1_HDR_BYTES 26
+#define WIRE_V1_MAC_BYTES 16
 #define WIRE_MAX_BYTES 1400
 #define MAX_CAPTURE 64
 #define FRAME_MAX 2048
@@ -110,18 +115,23 @@ static size_t make_garbage(uint8_t *b)
 	return n;
 }
 
-static size_t make_forged(uint8_t *b, uint64_t boot_id, uint64_t seq)
+static size_t make_forged(uint8_t *b, uint64_t boot_id, uint64_t seq, bool v2)
 {
 	size_t body = 16 + rnd() % 256;
+	size_t hdr = v2 ? WIRE_HDR_BYTES : WIRE_V1_HDR_BYTES;
+	size_t mac = v2 ? WIRE_MAC_BYTES : WIRE_V1_MAC_BYTES;
 
 	put_be32(b, WIRE_MAGIC);
-	b[4] = 1; /* version */
+	b[4] = v2 ? 2 : 1; /* version */
 	b[5] = 0; /* flags */
 	put_be32(b + 6, 1); /* key id: the bed's */
 	put_be64(b + 10, boot_id);
-	put_be64(b + 18, seq);
-	fill(b + WIRE_HDR_BYTES, body + WIRE_MAC_BYTES);
-	return WIRE_HDR_BYTES + body + WIRE_MAC_BYTES;
+	if (v2)
+		put_be32(b + 18, (uint32_t)seq);
+	else
+		put_be64(b + 18, seq);
+	fill(b + hdr, body + mac);
+	return hdr + body + mac;
 }
 
 /* Frames from this host to dst:port (UDP over IPv4), as they leave dev. */
@@ -201,7 +211,7 @@ int main(int argc, char **argv)
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(4792) };
 	const char *dev = NULL;
 	long pps = 10000, seconds = 5, capture_ms = 1500;
-	uint64_t sent[3] = { 0 }, errors = 0, boot_id, seq = 1;
+	uint64_t sent[3] = { 0 }, errors = 0, forged_v2 = 0, boot_id, seq = 1;
 	struct sockaddr_ll ll = { .sll_family = AF_PACKET };
 	int c, fd, ps = -1, n_frames = 0;
 
@@ -292,7 +302,11 @@ int main(int argc, char **argv)
 
 			r = sendto(fd, buf, n, 0, (struct sockaddr *)&to, sizeof(to));
 		} else if (kind == 1) {
-			size_t n = make_forged(buf, boot_id, seq++);
+			/* Both framings a titad decodes, in turn. */
+			bool v2 = seq % 2 == 1;
+			size_t n = make_forged(buf, boot_id, seq++, v2);
+
+			forged_v2 += v2;
 
 			r = sendto(fd, buf, n, 0, (struct sockaddr *)&to, sizeof(to));
 		} else {
@@ -307,7 +321,9 @@ int main(int argc, char **argv)
 			sent[kind]++;
 	}
 	printf("{\"seconds\":%.3f,\"garbage\":%" PRIu64 ",\"forged\":%" PRIu64
-	       ",\"replayed\":%" PRIu64 ",\"captured\":%d,\"errors\":%" PRIu64 "}\n",
-	       (double)(mono_ns() - t0) / 1e9, sent[0], sent[1], sent[2], n_frames, errors);
+	       ",\"forged_v2\":%" PRIu64 ",\"replayed\":%" PRIu64
+	       ",\"captured\":%d,\"errors\":%" PRIu64 "}\n",
+	       (double)(mono_ns() - t0) / 1e9, sent[0], sent[1], forged_v2, sent[2], n_frames,
+	       errors);
 	return 0;
 }

@@ -12,9 +12,11 @@
  *       one authentic hello from ADDR with boot id X (2^64-1 locked the
  *       peer at ADDR out, finding 3)
  *   tita-spoof --to ADDR forged --pps R --seconds S
- *       forged datagrams (a good header, a random MAC) from a new random
- *       source in 10.99.0.0/16 each: a log flood within every per-source
- *       limit (finding 4)
+ *       forged datagrams (a good header, version 2 and 1 in turn, a random
+ *       MAC) from a new random source in 10.99.0.0/16 each: a log flood
+ *       within every per-source limit (finding 4)
+ *
+ * Authentic datagrams are in version 2, the framing titad writes.
  *
  * --port (default 4792). Prints what it sent as JSON.
  */
@@ -275,13 +277,15 @@ int main(int argc, char **argv)
 					return 1;
 				n = (size_t)r;
 			} else {
-				/* magic, version 1, flags 0, key id 1, boot id,
-				 * sequence, a body, and a MAC that is not one. */
-				n = TITA_WIRE_HDR_BYTES + 48 + TITA_WIRE_MAC_BYTES;
+				/* magic, version 2 or 1 in turn (both
+				 * decoded), flags 0, key id 1, boot id,
+				 * sequence, a body, and a MAC that is not
+				 * one; long enough for either framing. */
+				n = TITA_WIRE_V1_HDR_BYTES + 48 + TITA_WIRE_V1_MAC_BYTES;
 				for (size_t i = 0; i < n; i++)
 					buf[i] = (uint8_t)(rng >> (i % 8 * 8));
 				memcpy(buf, "TITA", 4);
-				buf[4] = 1;
+				buf[4] = sent % 2 ? TITA_WIRE_V1_VERSION : TITA_WIRE_VERSION;
 				buf[5] = 0;
 				memset(buf + 6, 0, 3);
 				buf[9] = 1;

@@ -237,9 +237,13 @@ int main(int argc, char **argv)
 				while ((r = recvfrom(fd, rb, sizeof(rb), 0,
 						     (struct sockaddr *)&from, &fl)) > 0) {
 					struct tita_wire_msg wm;
+					/* A grant leaves out its receiver, where it
+					 * comes from. */
+					const struct tita_addr origin = tita_addr_from_ipv4(
+						(const uint8_t *)&from.sin_addr);
 
-					if (tita_wire_decode(&kr, NULL, NULL, rb, (size_t)r, &wm) !=
-						    TITA_WIRE_OK ||
+					if (tita_wire_decode(&kr, NULL, &origin, rb, (size_t)r,
+							     &wm) != TITA_WIRE_OK ||
 					    wm.body != TITA_WIRE_BODY_MSG ||
 					    wm.msg.kind != TITA_MSG_GRANT)
 						continue;

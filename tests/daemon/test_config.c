@@ -93,6 +93,7 @@ static void test_full(void **state)
 				   "static = fd00::9\n"
 				   "key-file = /etc/k\n"
 				   "key-id = 7\n"
+				   "wire-version = 1\n"
 				   "[port eth0]\n"
 				   "address = 10.0.0.1\n"
 				   "line-rate = 400Gbit\n"
@@ -124,6 +125,7 @@ static void test_full(void **state)
 	assert_int_equal(cfg.n_bind, 2);
 	assert_int_equal(cfg.n_static, 3);
 	assert_int_equal(cfg.key_id, 7);
+	assert_int_equal(cfg.wire_version, 1);
 	assert_int_equal(cfg.n_ports, 2);
 	assert_true(cfg.ports[0].addr_set);
 	assert_true(cfg.ports[1].line_rate_bps == 0); /* detected at start */
@@ -231,6 +233,8 @@ static const struct {
 	{ BASE "[controller]\nfail-open = never\n",
 	  "t.conf:4: fail-open: 'never' is not one of remove, line-rate" },
 	{ BASE "[peers]\nport = http\n", "t.conf:4: port: 'http' is not a whole number" },
+	{ BASE "[peers]\nwire-version = 3\n",
+	  "t.conf:4: wire-version: '3' is not one of auto, 1, 2" },
 	{ BASE "[peers]\nbind = 10.0.0\n", "t.conf:4: bind: '10.0.0' is not an IP address" },
 	{ BASE "[peers]\nstatic = host.example\n",
 	  "t.conf:4: static: 'host.example' is not an IP address" },

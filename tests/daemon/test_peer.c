@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "daemon_test.h"
@@ -58,7 +61,9 @@ struct fixture {
 	struct titad_config cfg;
 };
 
-static struct fixture *fixture_new(uint32_t max_peers)
+/* titad's peers, its one port at addr, sending to peer_port (0: none). */
+static struct fixture *fixture_open(uint32_t max_peers, uint16_t peer_port, struct tita_addr addr,
+				    struct titad_peers_ports *ret_ports)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct titad_peers_ports ports = { .n = 1 };
@@ -67,15 +72,23 @@ static struct fixture *fixture_new(uint32_t max_peers)
 	assert_non_null(f);
 	test_config(&f->cfg);
 	f->cfg.max_peers = max_peers;
+	f->cfg.peer_port = peer_port;
 	test_keyring(&f->kr, 1, 0x42);
-	ports.ports[0].addr = tita_addr_from_host_id(1);
+	ports.ports[0].addr = addr;
 	ports.ports[0].line_rate_bps = 100 * TITA_GBPS;
+	if (ret_ports)
+		*ret_ports = ports;
 	f->ev = tita_event_new();
 	assert_non_null(f->ev);
 	assert_int_equal(titad_peers_open(&f->ps, f->ev, &f->cfg, &ports, &f->kr, REAL0, &hooks,
 					  &f->engine, T0, err, sizeof(err)),
 			 0);
 	return f;
+}
+
+static struct fixture *fixture_new(uint32_t max_peers)
+{
+	return fixture_open(max_peers, 0, tita_addr_from_host_id(1), NULL);
 }
 
 static void fixture_free(struct fixture *f)
@@ -472,6 +485,195 @@ static void test_log_flood(void **state)
 	fixture_free(f);
 }
 
+/*
+ * The rolling upgrade, seen from a peer that listens on its loopback
+ * address (127.0.0.2, titad's peer port) for what titad sends it.
+ */
+struct upgrade_peer {
+	int fd;
+	struct tita_addr addr, titad_addr;
+	struct tita_wire_sender tx;
+	/* What titad sent, in order: its (boot id, sequence) must grow
+	 * whichever framing carries it. */
+	uint64_t last_boot, last_seq;
+};
+
+/* Every datagram titad sent the peer since the last call: each in
+ * want_version, each one that peer can decode (version 1: as a version-1
+ * node does, every entry naming its origin, so without the source);
+ * how many. */
+static unsigned expect_sent(struct upgrade_peer *up, uint8_t want_version)
+{
+	uint8_t buf[TITA_WIRE_MAX_BYTES];
+	static struct tita_wire_msg out;
+	unsigned n = 0;
+	ssize_t len;
+	struct tita_wire_keyring kr;
+
+	test_keyring(&kr, 1, 0x42);
+	while ((len = recv(up->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		assert_int_equal(buf[4], want_version);
+		assert_int_equal(tita_wire_decode(&kr, NULL, &up->titad_addr, buf, (size_t)len,
+						  &out),
+				 TITA_WIRE_OK);
+		if (want_version == TITA_WIRE_V1_VERSION)
+			assert_int_equal(tita_wire_decode(&kr, NULL, NULL, buf, (size_t)len, &out),
+					 TITA_WIRE_OK);
+		if (out.body == TITA_WIRE_BODY_HELLO)
+			assert_int_equal(out.hello.wire_version, TITA_WIRE_VERSION);
+		assert_true(out.hdr.boot_id > up->last_boot ||
+			    (out.hdr.boot_id == up->last_boot && out.hdr.seq > up->last_seq));
+		up->last_boot = out.hdr.boot_id;
+		up->last_seq = out.hdr.seq;
+		n++;
+	}
+	return n;
+}
+
+/* titad grants the peer one pair (the engine's message) and greets it. */
+static void titad_sends(struct fixture *f, struct upgrade_peer *up, uint64_t now_ns)
+{
+	struct tita_msg m = { .kind = TITA_MSG_GRANT, .peer = up->addr, .n_entries = 1 };
+
+	m.grant[0] = (struct tita_grant_entry){ .sender = up->addr,
+						.receiver = up->titad_addr,
+						.rate_bps = TITA_GBPS,
+						.ttl_ns = 10 * MS };
+	at_time(f, now_ns);
+	titad_peers_send(f->ps, &m, now_ns);
+	titad_peers_housekeeping(f->ps, now_ns); /* a hello, once a second */
+}
+
+/* The peer sends titad a demand in this framing. */
+static size_t peer_demand(struct fixture *f, struct upgrade_peer *up, uint8_t version, uint8_t *buf,
+			  uint64_t now_ns)
+{
+	struct tita_msg m = { .kind = TITA_MSG_DEMAND, .peer = up->titad_addr, .n_entries = 1 };
+	uint32_t used;
+	int n;
+
+	m.demand[0] = (struct tita_demand_entry){ .sender = up->addr,
+						  .receiver = up->titad_addr,
+						  .weight_milli = TITA_WEIGHT_ONE,
+						  .demand_bps = TITA_GBPS };
+	n = tita_wire_encode_msg_version(&f->kr, &up->tx, version, &m, 0, buf, TITA_WIRE_MAX_BYTES,
+					 &used);
+	assert_true(n > 0);
+	at_time(f, now_ns);
+	titad_peers_input(f->ps, &up->addr, buf, (size_t)n, now_ns, now_ns);
+	return (size_t)n;
+}
+
+/* The peer greets titad in this framing, saying it decodes up to decodes. */
+static void peer_hello(struct fixture *f, struct upgrade_peer *up, uint8_t version,
+		       uint32_t decodes, uint64_t now_ns)
+{
+	struct tita_wire_hello h = { .n_ports = 1,
+				     .control_interval_ns = MS,
+				     .grant_ttl_ns = 10 * MS,
+				     .wire_version = decodes };
+	uint8_t buf[TITA_WIRE_MAX_BYTES];
+	int n;
+
+	h.ports[0].addr = up->addr;
+	h.ports[0].line_rate_bps = 100 * TITA_GBPS;
+	n = tita_wire_encode_hello_version(&f->kr, &up->tx, version, &h, buf, sizeof(buf));
+	assert_true(n > 0);
+	at_time(f, now_ns);
+	titad_peers_input(f->ps, &up->addr, buf, (size_t)n, now_ns, now_ns);
+}
+
+/*
+ * A node not yet upgraded drops version 2 (unknown_version): titad writes
+ * version 1 to a peer until that peer shows it decodes version 2 (a
+ * version-2 datagram, or a hello that says so), version 2 after, and
+ * version 1 again when the peer comes back (a newer boot id) speaking
+ * version 1: a downgrade. A replayed version-2 datagram of the old boot
+ * changes nothing; [peers] wire-version pins the framing.
+ */
+static void test_rolling_upgrade(void **state)
+{
+	struct upgrade_peer up = { .addr = tita_addr_from_ipv4((const uint8_t[4]){ 127, 0, 0, 2 }),
+				   .titad_addr = tita_addr_from_ipv4(
+					   (const uint8_t[4]){ 127, 0, 0, 1 }) };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	struct titad_peers_ports ports;
+	struct fixture *f;
+	uint8_t captured_v2[TITA_WIRE_MAX_BYTES];
+	uint64_t now = T0;
+	size_t captured_len;
+
+	(void)state;
+	up.fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(up.fd >= 0);
+	sin.sin_addr.s_addr = htonl(0x7f000002);
+	assert_int_equal(bind(up.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(up.fd, (struct sockaddr *)&sin, &sl), 0);
+	/* titad sends to the peer's port. */
+	f = fixture_open(16, ntohs(sin.sin_port), up.titad_addr, &ports);
+
+	/* Known from traffic, never heard: version 1 (with the hello that
+	 * says titad decodes 2). */
+	at_time(f, now);
+	titad_peers_seen(f->ps, &up.addr, now);
+	titad_sends(f, &up, now);
+	assert_int_equal(expect_sent(&up, TITA_WIRE_V1_VERSION), 2);
+
+	/* A version-1 node: its demands and hello (which does not say 2). */
+	up.tx = (struct tita_wire_sender){ .key_id = 1, .boot_id = REAL0 - 30 * SEC, .seq = 1 };
+	now += SEC;
+	peer_demand(f, &up, TITA_WIRE_V1_VERSION, captured_v2, now);
+	peer_hello(f, &up, TITA_WIRE_V1_VERSION, TITA_WIRE_V1_VERSION, now);
+	titad_sends(f, &up, now);
+	assert_int_equal(expect_sent(&up, TITA_WIRE_V1_VERSION), 2);
+
+	/* Upgraded (a new boot): its first version-2 datagram, then version 2. */
+	up.tx = (struct tita_wire_sender){ .key_id = 1, .boot_id = REAL0 - 20 * SEC, .seq = 1 };
+	now += SEC;
+	captured_len = peer_demand(f, &up, TITA_WIRE_VERSION, captured_v2, now);
+	titad_sends(f, &up, now);
+	assert_int_equal(expect_sent(&up, TITA_WIRE_VERSION), 2);
+
+	/* Pinned by the operator, whatever the peer shows; auto again. */
+	f->cfg.wire_version = TITA_WIRE_V1_VERSION;
+	titad_peers_reconfigure(f->ps, &f->cfg, &ports, NULL, now);
+	titad_sends(f, &up, now);
+	assert_int_equal(expect_sent(&up, TITA_WIRE_V1_VERSION), 1);
+	f->cfg.wire_version = 0;
+	titad_peers_reconfigure(f->ps, &f->cfg, &ports, NULL, now);
+	titad_sends(f, &up, now);
+	assert_int_equal(expect_sent(&up, TITA_WIRE_VERSION), 1);
+
+	/* Downgraded (a new boot, version 1 again): version 1 at once. */
+	up.tx = (struct tita_wire_sender){ .key_id = 1, .boot_id = REAL0 - 10 * SEC, .seq = 1 };
+	now += SEC;
+	peer_demand(f, &up, TITA_WIRE_V1_VERSION, captured_v2 + captured_len, now);
+	titad_sends(f, &up, now);
+	assert_int_equal(expect_sent(&up, TITA_WIRE_V1_VERSION), 2);
+
+	/* The old boot's version-2 datagram, replayed: refused, no switch. */
+	at_time(f, now);
+	titad_peers_input(f->ps, &up.addr, captured_v2, captured_len, now, now);
+	titad_sends(f, &up, now);
+	assert_int_equal(expect_sent(&up, TITA_WIRE_V1_VERSION), 1);
+
+	/* Upgraded again, and before it heard from titad it writes version
+	 * 1, with a hello that says it decodes 2: version 2; its version-1
+	 * datagrams of that boot (sent before it heard) change nothing. */
+	up.tx = (struct tita_wire_sender){ .key_id = 1, .boot_id = REAL0 - 5 * SEC, .seq = 1 };
+	now += SEC;
+	peer_hello(f, &up, TITA_WIRE_V1_VERSION, 0, now);
+	titad_sends(f, &up, now);
+	assert_int_equal(expect_sent(&up, TITA_WIRE_VERSION), 2);
+	peer_demand(f, &up, TITA_WIRE_V1_VERSION, captured_v2 + captured_len, now);
+	titad_sends(f, &up, now);
+	assert_int_equal(expect_sent(&up, TITA_WIRE_VERSION), 1);
+
+	close(up.fd);
+	fixture_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -485,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_restart_clock_behind),
 		cmocka_unit_test(test_replay_window_survives),
 		cmocka_unit_test(test_log_flood),
+		cmocka_unit_test(test_rolling_upgrade),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

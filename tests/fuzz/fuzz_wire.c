@@ -64,38 +64,47 @@ static void check(bool ok)
 		abort();
 }
 
-static void seal(uint8_t *buf, size_t signed_len)
+/* Appends the MAC; its length. */
+static size_t seal(uint8_t *buf, size_t signed_len)
 {
 	struct tita_wire_header hdr;
 	const struct tita_wire_key *key = tita_wire_keyring_find(&ring, 1);
+	uint8_t tag[TITA_WIRE_V1_MAC_BYTES];
+	size_t tag_bytes = TITA_WIRE_MAC_BYTES;
 
-	/* The header's own key when it names one of the ring. */
+	/* The header's own key when it names one of the ring, and version 1's
+	 * whole tag for a version-1 header (version 2 sends a prefix). */
 	if (signed_len >= TITA_WIRE_HDR_BYTES &&
-	    tita_wire_peek_header(buf, TITA_WIRE_HDR_BYTES + TITA_WIRE_MAC_BYTES, &hdr) ==
-		    TITA_WIRE_OK &&
-	    tita_wire_keyring_find(&ring, hdr.key_id))
-		key = tita_wire_keyring_find(&ring, hdr.key_id);
-	crypto_generichash(buf + signed_len, TITA_WIRE_MAC_BYTES, buf, signed_len, key->bytes,
-			   TITA_WIRE_KEY_BYTES);
+	    tita_wire_peek_header(buf, TITA_WIRE_V1_HDR_BYTES + TITA_WIRE_V1_MAC_BYTES, &hdr) ==
+		    TITA_WIRE_OK) {
+		if (tita_wire_keyring_find(&ring, hdr.key_id))
+			key = tita_wire_keyring_find(&ring, hdr.key_id);
+		if (hdr.version == TITA_WIRE_V1_VERSION)
+			tag_bytes = TITA_WIRE_V1_MAC_BYTES;
+	}
+	crypto_generichash(tag, sizeof(tag), buf, signed_len, key->bytes, TITA_WIRE_KEY_BYTES);
+	memcpy(buf + signed_len, tag, tag_bytes);
+	return tag_bytes;
 }
 
-static void write_header(uint8_t *p, uint32_t key_id, uint64_t boot_id, uint64_t seq)
+/* A version-2 header. */
+static void write_header(uint8_t *p, uint32_t key_id, uint64_t boot_id, uint32_t seq)
 {
 	memcpy(p, "TITA", 4);
 	p[4] = TITA_WIRE_VERSION;
 	p[5] = 0;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
 		p[6 + i] = (uint8_t)(key_id >> (24 - 8 * i));
-	for (int i = 0; i < 8; i++) {
-		p[10 + i] = (uint8_t)(boot_id >> (56 - 8 * i));
-		p[18 + i] = (uint8_t)(seq >> (56 - 8 * i));
+		p[18 + i] = (uint8_t)(seq >> (24 - 8 * i));
 	}
+	for (int i = 0; i < 8; i++)
+		p[10 + i] = (uint8_t)(boot_id >> (56 - 8 * i));
 }
 
 static bool hello_eq(const struct tita_wire_hello *a, const struct tita_wire_hello *b)
 {
 	if (a->n_ports != b->n_ports || a->control_interval_ns != b->control_interval_ns ||
-	    a->grant_ttl_ns != b->grant_ttl_ns)
+	    a->grant_ttl_ns != b->grant_ttl_ns || a->wire_version != b->wire_version)
 		return false;
 	for (uint32_t i = 0; i < a->n_ports; i++)
 		if (!tita_addr_eq(&a->ports[i].addr, &b->ports[i].addr) ||
@@ -148,9 +157,12 @@ static bool entry_eq(const struct tita_msg *a, uint32_t i, const struct tita_msg
 	}
 }
 
-/* Encode what was accepted, decode it again, and insist on the same values. */
+/* Encode what was accepted, in the version it came in (the one a peer
+ * not yet upgraded is written), decode it again, and insist on the same
+ * values. */
 static void check_reencode(const struct tita_wire_msg *in)
 {
+	uint8_t version = in->hdr.version;
 	static struct tita_wire_msg out;
 	static struct tita_msg m;
 	struct tita_wire_sender tx = { .key_id = 1, .boot_id = in->hdr.boot_id, .seq = 0 };
@@ -161,7 +173,8 @@ static void check_reencode(const struct tita_wire_msg *in)
 	int len;
 
 	if (in->body == TITA_WIRE_BODY_HELLO) {
-		len = tita_wire_encode_hello(&ring, &tx, &in->hello, buf, sizeof(buf));
+		len = tita_wire_encode_hello_version(&ring, &tx, version, &in->hello, buf,
+						     sizeof(buf));
 		check(len > 0 && len <= TITA_WIRE_MAX_BYTES);
 		check(tita_wire_decode(&ring, NULL, NULL, buf, (size_t)len, &out) == TITA_WIRE_OK);
 		check(out.body == TITA_WIRE_BODY_HELLO && hello_eq(&out.hello, &in->hello));
@@ -192,8 +205,13 @@ static void check_reencode(const struct tita_wire_msg *in)
 		const struct tita_addr *origin = m.kind == TITA_MSG_LEAF_ANSWER ? &leader :
 										  &in->msg.peer;
 
-		len = tita_wire_encode_msg(&ring, &tx, &m, start, buf, sizeof(buf), &used);
+		len = tita_wire_encode_msg_version(&ring, &tx, version, &m, start, buf, sizeof(buf),
+						   &used);
 		check(len > 0 && len <= TITA_WIRE_MAX_BYTES && used > 0);
+		check(buf[4] == version);
+		/* Version 1 names every origin, as a version-1 decoder needs. */
+		check(version != TITA_WIRE_V1_VERSION ||
+		      tita_wire_decode(&ring, NULL, NULL, buf, (size_t)len, &out) == TITA_WIRE_OK);
 		check(tita_wire_decode(&ring, NULL, origin, buf, (size_t)len, &out) ==
 		      TITA_WIRE_OK);
 		check(out.body == TITA_WIRE_BODY_MSG && out.msg.kind == m.kind &&
@@ -312,7 +330,8 @@ static void replay_steps(const uint8_t *data, size_t size)
 		check(len > 0 && used == 1);
 		if (forge)
 			buf[len - 1] ^= 1;
-		err = tita_wire_decode(&ring, &replay, NULL, buf, (size_t)len, &out);
+		err = tita_wire_decode(&ring, &replay, &m->grant[0].receiver, buf, (size_t)len,
+				       &out);
 		if (forge) {
 			check(err == TITA_WIRE_E_BAD_MAC);
 			check(!memcmp(&before, &replay, sizeof(replay)));
@@ -357,15 +376,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		write_header(buf, 1, FUZZ_BOOT_ID, 7);
 		memcpy(buf + TITA_WIRE_HDR_BYTES, data, size);
 		len = TITA_WIRE_HDR_BYTES + size;
-		seal(buf, len);
-		decode_one(buf, len + TITA_WIRE_MAC_BYTES, mode & 4);
+		len += seal(buf, len);
+		decode_one(buf, len, mode & 4);
 		break;
 	case 2:
-		if (size > TITA_WIRE_MAX_BYTES - TITA_WIRE_MAC_BYTES + 8)
+		if (size > TITA_WIRE_MAX_BYTES - TITA_WIRE_V1_MAC_BYTES + 8)
 			return 0;
 		memcpy(buf, data, size);
-		seal(buf, size);
-		decode_one(buf, size + TITA_WIRE_MAC_BYTES, mode & 4);
+		len = size + seal(buf, size);
+		decode_one(buf, len, mode & 4);
 		break;
 	default:
 		replay_steps(data, size);

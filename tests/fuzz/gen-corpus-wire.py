@@ -114,7 +114,7 @@ ANY_LEAF = 0xFFFFFFFE
 
 
 def leaf_line(direction=1, spine=3, remote=5, job=7, weight=None, demand=40e9, move=0.0,
-              move_to=None, room=0, cap=0.0, swap=0, move_cap=0.0):
+              move_to=None, room=0, cap=0.0, swap=0, move_cap=0.0, any_leaf=0):
     e = f_varint(1, direction) + f_varint(2, spine) + f_varint(3, remote) + f_varint(4, job)
     if weight is not None:
         e += f_double(5, weight, keep_zero=True)
@@ -122,7 +122,7 @@ def leaf_line(direction=1, spine=3, remote=5, job=7, weight=None, demand=40e9, m
     if move_to is not None:
         e += f_varint(8, move_to, keep_zero=True)
     return (e + f_varint(9, room) + f_double(10, cap) + f_varint(11, swap) +
-            f_double(12, move_cap))
+            f_double(12, move_cap) + f_varint(13, any_leaf))
 
 
 def leaf_report(lines, leaf=4, member=A):
@@ -149,24 +149,31 @@ def hello(ports, interval=50_000, ttl=20_000_000):
     return f_bytes(1, h, True)
 
 
-def header(key_id=KEY_ID, boot=BOOT, seq=1, magic=b"TITA", version=1, flags=0):
+def header(key_id=KEY_ID, boot=BOOT, seq=1, magic=b"TITA", version=2, flags=0):
+    """Version 2: a 4-byte sequence; version 1 (and any other): 8 bytes."""
+    if version == 2:
+        return magic + struct.pack(">BBIQI", version, flags, key_id, boot, seq)
     return magic + struct.pack(">BBIQQ", version, flags, key_id, boot, seq)
 
 
-def mac(data, key=KEY):
-    return hashlib.blake2b(data, key=key, digest_size=16).digest()
+def mac(data, key=KEY, version=2):
+    """Keyed BLAKE2b-128; version 2 sends its first 8 bytes."""
+    tag = hashlib.blake2b(data, key=key, digest_size=16).digest()
+    return tag[:8] if version == 2 else tag
 
 
 def datagram(body, key=KEY, **hdr):
     signed = header(**hdr) + body
-    return signed + mac(signed, key)
+    return signed + mac(signed, key, hdr.get("version", 2))
 
 
-def known_demand():
-    """The known-answer vector of test_wire.c."""
-    body = demand(demand_entry(job=7, demand=25e9),
-                  demand_entry(job=8, weight=2.5, demand=40e9, mn=1e9, mx=50e9))
-    return datagram(body, seq=42)
+def known_demand(version=2):
+    """The known-answer vectors of test_wire.c: version 2 leaves the sender,
+    the datagram's origin, out of each entry."""
+    s = b"" if version == 2 else A
+    body = demand(demand_entry(s=s, job=7, demand=25e9),
+                  demand_entry(s=s, job=8, weight=2.5, demand=40e9, mn=1e9, mx=50e9))
+    return datagram(body, seq=42, version=version)
 
 
 def replay_steps(steps):
@@ -215,15 +222,38 @@ def corpus():
         leaf_report([leaf_line()], member=B))
     c["raw-leaf-answer-from"] = bytes([MODE_RAW | FROM_CHECK]) + datagram(la)
     c["raw-known-answer"] = bytes([MODE_RAW]) + known_demand()
+    # Version 1, still decoded: 8-byte sequence, 16-byte MAC.
+    c["raw-known-answer-v1"] = bytes([MODE_RAW]) + known_demand(version=1)
+    c["raw-v1-leaf-answer"] = bytes([MODE_RAW]) + datagram(la, version=1)
+    c["raw-v1-trunc-mac"] = bytes([MODE_RAW]) + datagram(d8, version=1)[:-8]
+    # Version 2 leaves the origin's own address out (a demand's sender, a
+    # grant's receiver, a report's member); the harness's origin check mode
+    # says where it came from. In version 1 the same is a bad address.
+    d_no = demand(*[demand_entry(s=b"", job=j, demand=1e9 * j) for j in range(1, 4)])
+    g_no = grant(*[grant_entry(s=B, r=b"", job=j, rate=3e9 * j) for j in range(3)])
+    lr_no = leaf_report([leaf_line(), leaf_line(spine=63, move=95e9, room=0xFFFF)], member=b"")
+    # A line of any leaf as a flag (version 2's encoder), and the flag
+    # beside an id (refused).
+    la_any = leaf_answer([leaf_line(direction=2, remote=0, any_leaf=1, cap=1e9),
+                          leaf_line(direction=1, remote=0, any_leaf=1, cap=2e9, demand=0)])
+    la_both = leaf_answer([leaf_line(direction=2, remote=5, any_leaf=1, cap=1e9)])
+    c["raw-leaf-answer-any-flag"] = bytes([MODE_RAW]) + datagram(la_any)
+    c["body-leaf-answer-any-flag"] = bytes([MODE_BODY]) + la_any
+    c["body-leaf-answer-any-and-id"] = bytes([MODE_BODY]) + la_both
+    for name, body in (("demand-no-origin", d_no), ("grant-no-origin", g_no),
+                       ("leaf-report-no-origin", lr_no)):
+        c["raw-" + name] = bytes([MODE_RAW]) + datagram(body)
+        c["raw-" + name + "-from"] = bytes([MODE_RAW | FROM_CHECK]) + datagram(body)
+        c["raw-v1-" + name] = bytes([MODE_RAW | FROM_CHECK]) + datagram(body, version=1)
 
     # Framing errors.
     good = datagram(d8)
-    for cut in (0, 3, 4, 5, 6, 9, 10, 17, 18, 25, 26, 27, 41, 42, len(good) - 1):
+    for cut in (0, 3, 4, 5, 6, 9, 10, 17, 18, 21, 22, 23, 29, 30, len(good) - 1):
         c["raw-trunc-%02d" % cut] = bytes([MODE_RAW]) + good[:cut]
     c["raw-bad-mac"] = bytes([MODE_RAW]) + good[:-1] + bytes([good[-1] ^ 1])
     c["raw-bad-mac-body"] = bytes([MODE_RAW]) + good[:30] + bytes([good[30] ^ 0x40]) + good[31:]
     c["raw-bad-magic"] = bytes([MODE_RAW]) + b"TITB" + good[4:]
-    c["raw-bad-version"] = bytes([MODE_RAW]) + datagram(d8, version=2)
+    c["raw-bad-version"] = bytes([MODE_RAW]) + datagram(d8, version=3)
     c["raw-bad-flags"] = bytes([MODE_RAW]) + datagram(d8, flags=1)
     c["raw-unknown-key"] = bytes([MODE_RAW]) + datagram(d8, key_id=9)
     c["raw-oversized"] = bytes([MODE_RAW]) + datagram(d8 + f_bytes(15, bytes(MAX_BYTES)))
@@ -310,11 +340,14 @@ def corpus():
 
 
 def c_vector():
-    v = known_demand()
-    lines = []
-    for i in range(0, len(v), 14):
-        lines.append("\t" + " ".join("0x%02x," % b for b in v[i:i + 14]))
-    return ("static const uint8_t known_demand[%d] = {\n%s\n};" % (len(v), "\n".join(lines)))
+    out = []
+    for name, version in (("known_demand", 2), ("known_demand_v1", 1)):
+        v = known_demand(version)
+        lines = []
+        for i in range(0, len(v), 14):
+            lines.append("\t" + " ".join("0x%02x," % b for b in v[i:i + 14]))
+        out.append("static const uint8_t %s[%d] = {\n%s\n};" % (name, len(v), "\n".join(lines)))
+    return "\n".join(out)
 
 
 def main():

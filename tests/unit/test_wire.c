@@ -227,7 +227,7 @@ static ProtobufCBinaryData pb_addr(const struct tita_addr *a)
 static void pb_demand(const struct tita_demand_entry *e, Tita__Peer__DemandEntry *pe)
 {
 	tita__peer__demand_entry__init(pe);
-	pe->sender = pb_addr(&e->sender);
+	/* The sender, the datagram's origin, left out as the encoder does. */
 	pe->receiver = pb_addr(&e->receiver);
 	pe->job_id = e->job_id;
 	if (e->weight_milli != TITA_WEIGHT_ONE) {
@@ -266,8 +266,8 @@ static void pb_grant(const struct tita_grant_entry *e, Tita__Peer__GrantEntry *p
 		pe->unsched_limit_bytes = e->unsched_limit_bytes;
 	}
 	pe->hold_ns = e->hold_ns;
+	/* The receiver, the datagram's origin, left out as the encoder does. */
 	pe->sender = pb_addr(&e->sender);
-	pe->receiver = pb_addr(&e->receiver);
 	pe->job_id = e->job_id;
 }
 
@@ -630,9 +630,30 @@ static void put_be64(uint8_t *p, uint64_t v)
 	put_be32(p + 4, (uint32_t)v);
 }
 
-/* A datagram around body, with a correct MAC; written without wire.c. */
+/* A version-2 datagram around body, with a correct MAC; written without
+ * wire.c: a 4-byte sequence, and the first 8 bytes of BLAKE2b-128. */
 static size_t seal_raw(const uint8_t *body, size_t body_len, uint32_t key_id, const uint8_t *key,
 		       uint64_t boot_id, uint64_t seq, uint8_t *out)
+{
+	uint8_t tag[16];
+
+	memcpy(out, "TITA", 4);
+	out[4] = 2;
+	out[5] = 0;
+	put_be32(out + 6, key_id);
+	put_be64(out + 10, boot_id);
+	put_be32(out + 18, (uint32_t)seq);
+	if (body_len)
+		memcpy(out + 22, body, body_len);
+	crypto_generichash(tag, 16, out, 22 + body_len, key, 32);
+	memcpy(out + 22 + body_len, tag, 8);
+	return 22 + body_len + 8;
+}
+
+/* The same in version 1, which the decoder still takes: an 8-byte
+ * sequence, the whole 16-byte tag. */
+static size_t seal_raw_v1(const uint8_t *body, size_t body_len, uint32_t key_id, const uint8_t *key,
+			  uint64_t boot_id, uint64_t seq, uint8_t *out)
 {
 	memcpy(out, "TITA", 4);
 	out[4] = 1;
@@ -646,6 +667,15 @@ static size_t seal_raw(const uint8_t *body, size_t body_len, uint32_t key_id, co
 	return 26 + body_len + 16;
 }
 
+/* A v2 datagram's MAC made again after its header or body was changed. */
+static void reseal(uint8_t *buf, size_t len)
+{
+	uint8_t tag[16];
+
+	crypto_generichash(tag, 16, buf, len - 8, key1, 32);
+	memcpy(buf + len - 8, tag, 8);
+}
+
 static size_t seal_pm(const Tita__Peer__PeerMessage *pm, uint64_t seq, uint8_t *out,
 		      size_t out_size)
 {
@@ -654,7 +684,7 @@ static size_t seal_pm(const Tita__Peer__PeerMessage *pm, uint64_t seq, uint8_t *
 	size_t len;
 
 	assert_non_null(body);
-	assert_true(26 + body_len + 16 <= out_size);
+	assert_true(22 + body_len + 8 <= out_size);
 	tita__peer__peer_message__pack(pm, body);
 	len = seal_raw(body, body_len, KEY_ID, key1, BOOT_ID, seq, out);
 	free(body);
@@ -769,11 +799,11 @@ static enum tita_wire_error truncation_error(size_t len)
 		return TITA_WIRE_E_TRUNC_KEY_ID;
 	if (len < 18)
 		return TITA_WIRE_E_TRUNC_BOOT_ID;
-	if (len < 26)
+	if (len < 22)
 		return TITA_WIRE_E_TRUNC_SEQ;
-	if (len == 26)
+	if (len == 22)
 		return TITA_WIRE_E_TRUNC_BEFORE_MAC;
-	if (len < 42)
+	if (len < 30)
 		return TITA_WIRE_E_TRUNC_MAC;
 	return TITA_WIRE_E_BAD_MAC;
 }
@@ -914,13 +944,13 @@ static void test_truncated_everywhere(void **state)
 
 		memcpy(copy, buf, cut);
 		assert_int_equal(decode_checked(NULL, NULL, copy, cut), truncation_error(cut));
-		if (cut < 42)
+		if (cut < 30)
 			assert_int_equal(tita_wire_peek_header(copy, cut, &hdr),
 					 truncation_error(cut));
 		free(copy);
 	}
 	assert_int_equal(tita_wire_peek_header(buf, len, &hdr), TITA_WIRE_OK);
-	assert_int_equal(hdr.version, 1);
+	assert_int_equal(hdr.version, 2);
 	assert_int_equal(hdr.flags, 0);
 	assert_int_equal(hdr.key_id, KEY_ID);
 	assert_int_equal(hdr.boot_id, BOOT_ID);
@@ -986,7 +1016,7 @@ static void test_keys(void **state)
 			 TITA_WIRE_E_UNKNOWN_KEY);
 
 	/* A sender on the second key of the ring. */
-	len = seal_raw(buf + 26, len - 42, KEY2_ID, key2, BOOT_ID, 1, buf);
+	len = seal_raw(buf + 22, len - 30, KEY2_ID, key2, BOOT_ID, 1, buf);
 	assert_int_equal(tita_wire_decode(&ring, NULL, NULL, buf, len, &out), TITA_WIRE_OK);
 	assert_int_equal(out.hdr.key_id, KEY2_ID);
 }
@@ -994,25 +1024,28 @@ static void test_keys(void **state)
 static void test_bad_magic_version_flags(void **state)
 {
 	uint8_t buf[TITA_WIRE_MAX_BYTES], body[TITA_WIRE_MAX_BYTES];
-	size_t len = good_datagram(buf), body_len = len - 42;
+	size_t len = good_datagram(buf), body_len = len - 30;
 
-	memcpy(body, buf + 26, body_len);
+	memcpy(body, buf + 22, body_len);
 	/* With a correct MAC the header checks still come first. */
 	buf[0] = 'X';
-	crypto_generichash(buf + len - 16, 16, buf, len - 16, key1, 32);
+	reseal(buf, len);
 	assert_int_equal(decode_checked(NULL, NULL, buf, len), TITA_WIRE_E_BAD_MAGIC);
 	/* Not ours, however short. */
 	assert_int_equal(decode_checked(NULL, NULL, buf, 4), TITA_WIRE_E_BAD_MAGIC);
 
-	seal_raw(body, body_len, KEY_ID, key1, BOOT_ID, 1, buf);
-	buf[4] = 2;
-	crypto_generichash(buf + len - 16, 16, buf, len - 16, key1, 32);
-	assert_int_equal(decode_checked(NULL, NULL, buf, len), TITA_WIRE_E_BAD_VERSION);
-	assert_int_equal(decode_checked(NULL, NULL, buf, 5), TITA_WIRE_E_BAD_VERSION);
+	/* Versions 0 and 3 are unknown (1 and 2 are decoded). */
+	for (uint8_t v = 0; v <= 3; v += 3) {
+		seal_raw(body, body_len, KEY_ID, key1, BOOT_ID, 1, buf);
+		buf[4] = v;
+		reseal(buf, len);
+		assert_int_equal(decode_checked(NULL, NULL, buf, len), TITA_WIRE_E_BAD_VERSION);
+		assert_int_equal(decode_checked(NULL, NULL, buf, 5), TITA_WIRE_E_BAD_VERSION);
+	}
 
 	seal_raw(body, body_len, KEY_ID, key1, BOOT_ID, 1, buf);
 	buf[5] = 0x80;
-	crypto_generichash(buf + len - 16, 16, buf, len - 16, key1, 32);
+	reseal(buf, len);
 	assert_int_equal(decode_checked(NULL, NULL, buf, len), TITA_WIRE_E_BAD_FLAGS);
 }
 
@@ -1021,10 +1054,10 @@ static void test_oversized(void **state)
 	static uint8_t buf[TITA_WIRE_MAX_BYTES + 100];
 	static uint8_t body[TITA_WIRE_MAX_BYTES];
 	static struct tita_wire_msg out;
-	size_t len = good_datagram(buf), body_len = len - 42;
+	size_t len = good_datagram(buf), body_len = len - 30;
 
 	/* Pad the body with an unknown field up to exactly the limit: accepted. */
-	memcpy(body, buf + 26, body_len);
+	memcpy(body, buf + 22, body_len);
 	size_t pad = TITA_WIRE_MAX_BODY_BYTES - body_len - 3; /* tag + 2-byte length */
 	body[body_len] = (15 << 3) | 2;
 	body[body_len + 1] = (uint8_t)(0x80 | (pad & 0x7f));
@@ -1149,7 +1182,7 @@ static void test_arena_headroom(void **state)
 	len = seal_demand(d, TITA_MSG_MAX_ENTRIES, 1, buf, sizeof(buf));
 	assert_int_equal(decode_checked(NULL, NULL, buf, len), TITA_WIRE_OK);
 	alloc_total = 0;
-	pm = tita__peer__peer_message__unpack(&counting, len - 42, buf + 26);
+	pm = tita__peer__peer_message__unpack(&counting, len - 30, buf + 22);
 	assert_non_null(pm);
 	tita__peer__peer_message__free_unpacked(pm, &counting);
 	print_message("64 minimal demand entries: %zu arena bytes of %d\n", alloc_total,
@@ -1159,7 +1192,7 @@ static void test_arena_headroom(void **state)
 	len = seal_grant(g, TITA_MSG_MAX_ENTRIES, 1, buf, sizeof(buf));
 	assert_int_equal(decode_checked(NULL, NULL, buf, len), TITA_WIRE_OK);
 	alloc_total = 0;
-	pm = tita__peer__peer_message__unpack(&counting, len - 42, buf + 26);
+	pm = tita__peer__peer_message__unpack(&counting, len - 30, buf + 22);
 	assert_non_null(pm);
 	tita__peer__peer_message__free_unpacked(pm, &counting);
 	print_message("64 minimal grant entries: %zu arena bytes of %d\n", alloc_total,
@@ -1331,7 +1364,8 @@ static const struct value_case demand_cases[] = {
 	{ "weight largest", { { F_WEIGHT, 1000 } }, TITA_WIRE_OK },
 	{ "weight too large", { { F_WEIGHT, 1000.001 } }, TITA_WIRE_E_WEIGHT_RANGE },
 	{ "weight huge", { { F_WEIGHT, 1e300 } }, TITA_WIRE_E_WEIGHT_RANGE },
-	{ "sender empty", { { F_SENDER_LEN, 0 } }, TITA_WIRE_E_BAD_ADDR_LEN },
+	/* Version 2 leaves the origin out: without a known origin, refused. */
+	{ "sender empty", { { F_SENDER_LEN, 0 } }, TITA_WIRE_E_NO_ORIGIN },
 	{ "sender 3 bytes", { { F_SENDER_LEN, 3 } }, TITA_WIRE_E_BAD_ADDR_LEN },
 	{ "sender 5 bytes", { { F_SENDER_LEN, 5 } }, TITA_WIRE_E_BAD_ADDR_LEN },
 	{ "sender 15 bytes", { { F_SENDER_LEN, 15 } }, TITA_WIRE_E_BAD_ADDR_LEN },
@@ -1360,7 +1394,9 @@ static const struct value_case grant_cases[] = {
 	{ "ce_ppm too high", { { F_CE_PPM, 1000001 } }, TITA_WIRE_E_CE_PPM_RANGE },
 	{ "ce_ppm huge", { { F_CE_PPM, 4294967295.0 } }, TITA_WIRE_E_CE_PPM_RANGE },
 	{ "sender 6 bytes", { { F_SENDER_LEN, 6 } }, TITA_WIRE_E_BAD_ADDR_LEN },
+	{ "sender empty", { { F_SENDER_LEN, 0 } }, TITA_WIRE_E_BAD_ADDR_LEN },
 	{ "receiver 1 byte", { { F_RECEIVER_LEN, 1 } }, TITA_WIRE_E_BAD_ADDR_LEN },
+	{ "receiver empty", { { F_RECEIVER_LEN, 0 } }, TITA_WIRE_E_NO_ORIGIN },
 	{ "self pair", { { F_SENDER, 2 } }, TITA_WIRE_E_SELF_PAIR },
 };
 
@@ -1741,10 +1777,11 @@ static void test_leaf_round_trip(void **state)
 	}
 	print_message("64 IPv6 leaf lines: %u datagrams\n", datagrams);
 	assert_true(datagrams > 1);
-	/* From anyone else, a report is refused. */
+	/* The member is left out: it is where the report comes from, and
+	 * without that the report is refused. (A report that names its member
+	 * is refused from anyone else: leaf_cases.) */
 	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
-	assert_int_equal(decode_checked(NULL, &leader, buf, (size_t)len),
-			 TITA_WIRE_E_PEER_MISMATCH);
+	assert_int_equal(decode_checked(NULL, NULL, buf, (size_t)len), TITA_WIRE_E_NO_ORIGIN);
 	/* A report is not sent to its own member. */
 	m.peer = member;
 	assert_int_equal(tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used), -EINVAL);
@@ -1837,6 +1874,90 @@ static const struct leaf_case leaf_cases[] = {
 	{ "answer ttl too long", false, 4, 1, 3, 5, 1, 1.0, 1e9, 0, -1, TTL_MAX + 1, 4,
 	  TITA_WIRE_E_TTL_TOO_LONG },
 };
+
+/* A leaf message of one line (spine 3, leaf 5, job 1) from or for member. */
+static void one_leaf_line(struct tita_msg *m, enum tita_msg_kind kind, struct tita_addr peer,
+			  struct tita_addr member, uint8_t dir, uint64_t demand_bps,
+			  uint64_t cap_bps)
+{
+	memset(m, 0, sizeof(*m));
+	m->kind = kind;
+	m->peer = peer;
+	m->leaf_id = 4;
+	m->ttl_ns = kind == TITA_MSG_LEAF_ANSWER ? 1000 : 0;
+	m->n_entries = 1;
+	m->leaf[0] = (struct tita_leaf_entry){ .member = member,
+					       .dir = dir,
+					       .spine = 3,
+					       .remote_leaf = 5,
+					       .job_id = 1,
+					       .weight_milli = TITA_WEIGHT_ONE,
+					       .demand_bps = demand_bps,
+					       .cap_bps = cap_bps,
+					       .move_to = TITA_SPINE_NONE };
+}
+
+/*
+ * A line of any leaf carries a 2-byte flag instead of the 6-byte id; the
+ * id spelled out is still read as any leaf, and the flag beside an id is
+ * refused.
+ */
+static void test_any_leaf_flag(void **state)
+{
+	static struct tita_msg m;
+	static struct tita_wire_msg out;
+	struct tita_wire_sender tx = sender();
+	struct tita_addr leader = v4(10, 0, 0, 9), member = v4(10, 0, 0, 1);
+	Tita__Peer__LeafLine line;
+	Tita__Peer__LeafLine *ptrs[1] = { &line };
+	Tita__Peer__LeafAnswer a = TITA__PEER__LEAF_ANSWER__INIT;
+	Tita__Peer__PeerMessage pm = TITA__PEER__PEER_MESSAGE__INIT;
+	uint8_t buf[TITA_WIRE_MAX_BYTES];
+	uint32_t used;
+	int len, len_leaf5;
+
+	one_leaf_line(&m, TITA_MSG_LEAF_ANSWER, member, member, TITA_LEAF_DOWN, 0, 1000000000ull);
+	len_leaf5 = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	m.leaf[0].remote_leaf = TITA_LEAF_ANY;
+	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	/* leaf 5: tag and one byte; any: tag and the flag, not 6 bytes. */
+	assert_int_equal(len, len_leaf5);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &leader, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.msg.leaf[0].remote_leaf, TITA_LEAF_ANY);
+
+	/* Spelled out, as version 1 sends it: the same line. */
+	tita__peer__leaf_line__init(&line);
+	line.dir = TITA_LEAF_DOWN;
+	line.spine = 3;
+	line.remote_leaf = TITA_LEAF_ANY;
+	line.job_id = 1;
+	line.cap_bps = 1e9;
+	a.leaf = 4;
+	a.member = (ProtobufCBinaryData){ 4, ip_a };
+	a.ttl_ns = 1000;
+	a.n_lines = 1;
+	a.lines = ptrs;
+	pm.body_case = TITA__PEER__PEER_MESSAGE__BODY_LEAF_ANSWER;
+	pm.leaf_answer = &a;
+	len = (int)seal_pm(&pm, 1, buf, sizeof(buf));
+	print_message("answer of one line: leaf 5 %d bytes, any leaf spelled out %d\n", len_leaf5,
+		      len);
+	assert_int_equal(len, len_leaf5 + 4);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &leader, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.msg.leaf[0].remote_leaf, TITA_LEAF_ANY);
+	/* The flag and an id: which one? Refused. */
+	line.any_leaf = true;
+	line.remote_leaf = 5;
+	len = (int)seal_pm(&pm, 1, buf, sizeof(buf));
+	assert_int_equal(decode_checked(NULL, &leader, buf, (size_t)len), TITA_WIRE_E_LEAF_RANGE);
+	line.remote_leaf = 0;
+	len = (int)seal_pm(&pm, 1, buf, sizeof(buf));
+	assert_int_equal(tita_wire_decode(&ring, NULL, &leader, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.msg.leaf[0].remote_leaf, TITA_LEAF_ANY);
+}
 
 static void test_leaf_values(void **state)
 {
@@ -2243,8 +2364,18 @@ static void test_error_names(void **state)
  * hand-written protobuf encoder): the C codec agrees with an independent
  * implementation of the format.
  */
-/* Regenerate with: tests/fuzz/gen-corpus-wire.py - --c-vector */
-static const uint8_t known_demand[121] = {
+/* Regenerate with: tests/fuzz/gen-corpus-wire.py - --c-vector (version 2, what
+ * the encoder writes, and the same datagram in version 1) */
+static const uint8_t known_demand[97] = {
+	0x54, 0x49, 0x54, 0x41, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x11, 0x22, 0x33, 0x44,
+	0x55, 0x66, 0x77, 0x88, 0x00, 0x00, 0x00, 0x2a, 0x12, 0x41, 0x0a, 0x11, 0x12, 0x04,
+	0x0a, 0x00, 0x00, 0x02, 0x18, 0x07, 0x29, 0x00, 0x00, 0x00, 0xe8, 0x76, 0x48, 0x17,
+	0x42, 0x0a, 0x2c, 0x12, 0x04, 0x0a, 0x00, 0x00, 0x02, 0x18, 0x08, 0x21, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x04, 0x40, 0x29, 0x00, 0x00, 0x00, 0x20, 0x5f, 0xa0, 0x22,
+	0x42, 0x31, 0x00, 0x00, 0x00, 0x00, 0x65, 0xcd, 0xcd, 0x41, 0x39, 0x00, 0x00, 0x00,
+	0xe8, 0x76, 0x48, 0x27, 0x42, 0xa6, 0xfe, 0xaa, 0x15, 0x92, 0x61, 0x58, 0xd1,
+};
+static const uint8_t known_demand_v1[121] = {
 	0x54, 0x49, 0x54, 0x41, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x11, 0x22, 0x33, 0x44,
 	0x55, 0x66, 0x77, 0x88, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a, 0x12, 0x4d,
 	0x0a, 0x17, 0x0a, 0x04, 0x0a, 0x00, 0x00, 0x01, 0x12, 0x04, 0x0a, 0x00, 0x00, 0x02,
@@ -2264,8 +2395,13 @@ static void test_known_answer(void **state)
 	uint8_t buf[TITA_WIRE_MAX_BYTES];
 	uint32_t used;
 	int len;
+	const struct tita_addr origin = v4(10, 0, 0, 1);
 
+	/* The sender is left out: the datagram's origin, which must be said. */
 	assert_int_equal(tita_wire_decode(&ring, NULL, NULL, known_demand, sizeof(known_demand),
+					  &out),
+			 TITA_WIRE_E_NO_ORIGIN);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &origin, known_demand, sizeof(known_demand),
 					  &out),
 			 TITA_WIRE_OK);
 	assert_int_equal(out.hdr.boot_id, 0x1122334455667788ull);
@@ -2293,6 +2429,266 @@ static void test_known_answer(void **state)
 	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
 	assert_int_equal(len, sizeof(known_demand));
 	assert_memory_equal(buf, known_demand, sizeof(known_demand));
+
+	/* A version-1 peer's datagram of the same message is taken as well,
+	 * 24 bytes longer (8-byte sequence, 16-byte tag, the sender's 4-byte
+	 * address with its tag and length in each of the two entries). */
+	assert_int_equal(sizeof(known_demand_v1), sizeof(known_demand) + 24);
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(tita_wire_decode(&ring, NULL, NULL, known_demand_v1,
+					  sizeof(known_demand_v1), &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.hdr.version, 1);
+	assert_int_equal(out.hdr.seq, 42);
+	assert_int_equal(out.msg.n_entries, 2);
+	assert_int_equal(out.msg.demand[1].max_bps, 50000000000ull);
+
+	/* To a peer not yet upgraded, the encoder writes version 1 as the
+	 * version-1 encoder did (these bytes are its known answer), byte for
+	 * byte. */
+	tx.boot_id = 0x1122334455667788ull;
+	tx.seq = 42;
+	len = tita_wire_encode_msg_version(&ring, &tx, TITA_WIRE_V1_VERSION, &m, 0, buf,
+					   sizeof(buf), &used);
+	assert_int_equal(len, sizeof(known_demand_v1));
+	assert_memory_equal(buf, known_demand_v1, sizeof(known_demand_v1));
+	/* No other version is written. */
+	assert_int_equal(tita_wire_encode_msg_version(&ring, &tx, 3, &m, 0, buf, sizeof(buf),
+						      &used),
+			 -EINVAL);
+	assert_int_equal(tx.seq, 43);
+}
+
+/*
+ * Version 1 as a version-1 decoder reads it: a leaf line of any leaf as its
+ * id (a version-1 decoder skips the any_leaf field and would see leaf 0),
+ * a report that names its member, a hello that says this node decodes
+ * version 2 in a field version 1 skips; and one (boot id, sequence) for
+ * both framings, the 32-bit bound of version 2 turning the boot id in
+ * version 1 too.
+ */
+static void test_version1_encoded(void **state)
+{
+	static struct tita_msg m;
+	static struct tita_wire_msg out;
+	struct tita_wire_sender tx = sender();
+	struct tita_addr leader = v4(10, 0, 0, 9), member = v4(10, 0, 0, 1);
+	struct tita_wire_hello h = { .n_ports = 1,
+				     .control_interval_ns = 1000,
+				     .grant_ttl_ns = 1000 };
+	Tita__Peer__PeerMessage *pm;
+	uint8_t buf[TITA_WIRE_MAX_BYTES];
+	uint32_t used;
+	int len;
+
+	(void)state;
+	one_leaf_line(&m, TITA_MSG_LEAF_ANSWER, member, member, TITA_LEAF_DOWN, 0, 1000000000ull);
+	m.leaf[0].remote_leaf = TITA_LEAF_ANY;
+	len = tita_wire_encode_msg_version(&ring, &tx, TITA_WIRE_V1_VERSION, &m, 0, buf,
+					   sizeof(buf), &used);
+	assert_true(len > TITA_WIRE_V1_HDR_BYTES + TITA_WIRE_V1_MAC_BYTES);
+	assert_int_equal(buf[4], TITA_WIRE_V1_VERSION);
+	pm = tita__peer__peer_message__unpack(
+		NULL, (size_t)len - TITA_WIRE_V1_HDR_BYTES - TITA_WIRE_V1_MAC_BYTES,
+		buf + TITA_WIRE_V1_HDR_BYTES);
+	assert_non_null(pm);
+	assert_false(pm->leaf_answer->lines[0]->any_leaf);
+	assert_int_equal(pm->leaf_answer->lines[0]->remote_leaf, TITA_LEAF_ANY);
+	tita__peer__peer_message__free_unpacked(pm, NULL);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &leader, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.msg.leaf[0].remote_leaf, TITA_LEAF_ANY);
+
+	one_leaf_line(&m, TITA_MSG_LEAF_REPORT, leader, member, TITA_LEAF_UP, 1000000000ull, 0);
+	len = tita_wire_encode_msg_version(&ring, &tx, TITA_WIRE_V1_VERSION, &m, 0, buf,
+					   sizeof(buf), &used);
+	assert_true(len > 0);
+	/* Version 1 names the member: decoded without saying the source. */
+	assert_int_equal(tita_wire_decode(&ring, NULL, NULL, buf, (size_t)len, &out), TITA_WIRE_OK);
+	assert_true(tita_addr_eq(&out.msg.leaf[0].member, &member));
+
+	h.ports[0].addr = member;
+	h.ports[0].line_rate_bps = TITA_GBPS;
+	len = tita_wire_encode_hello_version(&ring, &tx, TITA_WIRE_V1_VERSION, &h, buf,
+					     sizeof(buf));
+	assert_true(len > 0);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &member, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.hdr.version, TITA_WIRE_V1_VERSION);
+	assert_int_equal(out.hello.wire_version, TITA_WIRE_VERSION);
+
+	/* The sequence is spent in version 1: the next boot id, in either. */
+	tx.seq = TITA_WIRE_SEQ_MAX;
+	len = tita_wire_encode_hello_version(&ring, &tx, TITA_WIRE_V1_VERSION, &h, buf,
+					     sizeof(buf));
+	assert_int_equal(tita_wire_decode(&ring, NULL, &member, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.hdr.boot_id, BOOT_ID);
+	assert_int_equal(out.hdr.seq, TITA_WIRE_SEQ_MAX);
+	len = tita_wire_encode_hello_version(&ring, &tx, TITA_WIRE_V1_VERSION, &h, buf,
+					     sizeof(buf));
+	assert_int_equal(tita_wire_decode(&ring, NULL, &member, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.hdr.boot_id, BOOT_ID + 1);
+	assert_int_equal(out.hdr.seq, 1);
+	len = tita_wire_encode_hello(&ring, &tx, &h, buf, sizeof(buf));
+	assert_int_equal(tita_wire_decode(&ring, NULL, &member, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.hdr.version, TITA_WIRE_VERSION);
+	assert_int_equal(out.hdr.boot_id, BOOT_ID + 1);
+	assert_int_equal(out.hdr.seq, 2);
+}
+
+/*
+ * Version 1 (a peer not yet upgraded): its own header and tag lengths at
+ * every cut, its whole 16-byte tag checked, and one cut to version 2's
+ * 8-byte tag refused.
+ */
+static void test_version1_decoded(void **state)
+{
+	uint8_t buf[TITA_WIRE_MAX_BYTES], v1[TITA_WIRE_MAX_BYTES];
+	size_t len = good_datagram(buf), body_len = len - 30, len1;
+	static struct tita_wire_msg out;
+	struct tita_wire_replay r;
+	struct tita_wire_header hdr;
+
+	len1 = seal_raw_v1(buf + 22, body_len, KEY_ID, key1, BOOT_ID, (1ull << 40) + 5, v1);
+	assert_int_equal(len1, len + 12);
+	tita_wire_replay_init(&r);
+	assert_int_equal(tita_wire_decode(&ring, &r, NULL, v1, len1, &out), TITA_WIRE_OK);
+	assert_int_equal(out.hdr.seq, (1ull << 40) + 5);
+	assert_int_equal(tita_wire_decode(&ring, &r, NULL, v1, len1, &out), TITA_WIRE_E_REPLAYED);
+	for (size_t cut = 18; cut < len1; cut++) {
+		enum tita_wire_error want = TITA_WIRE_E_BAD_MAC;
+
+		if (cut < 26)
+			want = TITA_WIRE_E_TRUNC_SEQ;
+		else if (cut == 26)
+			want = TITA_WIRE_E_TRUNC_BEFORE_MAC;
+		else if (cut < 42)
+			want = TITA_WIRE_E_TRUNC_MAC;
+		assert_int_equal(decode_checked(NULL, NULL, v1, cut), want);
+		if (cut < 42)
+			assert_int_equal(tita_wire_peek_header(v1, cut, &hdr), want);
+	}
+	/* Every byte of the 16-byte tag counts. */
+	for (size_t i = len1 - 16; i < len1; i++) {
+		v1[i] ^= 1;
+		assert_int_equal(decode_checked(NULL, NULL, v1, len1), TITA_WIRE_E_BAD_MAC);
+		v1[i] ^= 1;
+	}
+	assert_int_equal(decode_checked(NULL, NULL, v1, len1), TITA_WIRE_OK);
+}
+
+/*
+ * Version 2 leaves the origin's own address out of a demand (its sender), a
+ * grant (its receiver) and a report (its member): the decoder takes where
+ * the datagram came from. In version 1 an empty address stays a bad one.
+ */
+static void test_origin_left_out(void **state)
+{
+	static struct tita_msg m;
+	static struct tita_wire_msg out;
+	struct tita_wire_sender tx = sender();
+	struct tita_addr a = v4(10, 0, 0, 1), b = v4(10, 0, 0, 2);
+	Tita__Peer__DemandEntry e = good_demand_entry();
+	uint8_t buf[TITA_WIRE_MAX_BYTES], body[TITA_WIRE_MAX_BYTES];
+	uint32_t used;
+	size_t body_len;
+	int len;
+
+	/* A one-entry demand: the sender's 4 bytes, tag and length are not
+	 * on the wire, and the decoder puts the origin back. */
+	memset(&m, 0, sizeof(m));
+	m.kind = TITA_MSG_DEMAND;
+	m.n_entries = 1;
+	m.peer = b;
+	m.demand[0] = (struct tita_demand_entry){ .sender = a,
+						  .receiver = b,
+						  .job_id = 7,
+						  .weight_milli = TITA_WEIGHT_ONE,
+						  .demand_bps = 25000000000ull };
+	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	assert_true(len > 0);
+	/* body: demand tag+len 2, entry tag+len 2, receiver 6, job 2, demand 9 */
+	assert_int_equal(len, TITA_WIRE_HDR_BYTES + 21 + TITA_WIRE_MAC_BYTES);
+	assert_int_equal(decode_checked(NULL, NULL, buf, (size_t)len), TITA_WIRE_E_NO_ORIGIN);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &a, buf, (size_t)len, &out), TITA_WIRE_OK);
+	assert_true(tita_addr_eq(&out.msg.demand[0].sender, &a));
+	assert_true(tita_addr_eq(&out.msg.peer, &a));
+	/* The origin may not be the receiver too. */
+	assert_int_equal(tita_wire_decode(&ring, NULL, &b, buf, (size_t)len, &out),
+			 TITA_WIRE_E_SELF_PAIR);
+
+	/* A grant: its receiver is the origin. */
+	m.kind = TITA_MSG_GRANT;
+	m.peer = a;
+	m.grant[0] = (struct tita_grant_entry){
+		.sender = a, .receiver = b, .job_id = 7, .rate_bps = 25000000000ull, .ttl_ns = 1000
+	};
+	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	assert_true(len > 0);
+	assert_int_equal(decode_checked(NULL, NULL, buf, (size_t)len), TITA_WIRE_E_NO_ORIGIN);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &b, buf, (size_t)len, &out), TITA_WIRE_OK);
+	assert_true(tita_addr_eq(&out.msg.grant[0].receiver, &b));
+	assert_true(tita_addr_eq(&out.msg.grant[0].sender, &a));
+
+	/* A report: its member is the origin. */
+	one_leaf_line(&m, TITA_MSG_LEAF_REPORT, b, a, TITA_LEAF_UP, 1000000000ull, 0);
+	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	assert_true(len > 0);
+	assert_int_equal(decode_checked(NULL, NULL, buf, (size_t)len), TITA_WIRE_E_NO_ORIGIN);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &a, buf, (size_t)len, &out), TITA_WIRE_OK);
+	assert_true(tita_addr_eq(&out.msg.peer, &a));
+	assert_true(tita_addr_eq(&out.msg.leaf[0].member, &a));
+
+	/* Version 1 had no such rule: an empty sender is a bad address. */
+	e.sender = (ProtobufCBinaryData){ 0, NULL };
+	len = (int)seal_demand(&e, 1, 1, buf, sizeof(buf));
+	assert_int_equal(tita_wire_decode(&ring, NULL, &a, buf, (size_t)len, &out), TITA_WIRE_OK);
+	body_len = (size_t)len - TITA_WIRE_HDR_BYTES - TITA_WIRE_MAC_BYTES;
+	memcpy(body, buf + TITA_WIRE_HDR_BYTES, body_len);
+	len = (int)seal_raw_v1(body, body_len, KEY_ID, key1, BOOT_ID, 1, buf);
+	assert_int_equal(decode_checked(NULL, &a, buf, (size_t)len), TITA_WIRE_E_BAD_ADDR_LEN);
+}
+
+/*
+ * The 32-bit sequence spent: the sender takes the next boot id and starts at
+ * 1, and a receiver's window takes every datagram across the turn (without
+ * the turn, the sequence would wrap to 0 under the same boot and be refused
+ * as too old).
+ */
+static void test_seq_turns_boot(void **state)
+{
+	struct tita_wire_sender tx = { .key_id = KEY_ID,
+				       .boot_id = BOOT_ID,
+				       .seq = TITA_WIRE_SEQ_MAX - 1 };
+	static struct tita_msg m;
+	static struct tita_wire_msg out;
+	struct tita_wire_replay r;
+	uint8_t buf[TITA_WIRE_MAX_BYTES];
+	uint32_t used;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = TITA_MSG_GRANT;
+	m.n_entries = 1;
+	m.peer = m.grant[0].sender = v4(10, 0, 0, 1);
+	m.grant[0].receiver = v4(10, 0, 0, 2);
+	m.grant[0].ttl_ns = 1000;
+	tita_wire_replay_init(&r);
+	for (int i = 0; i < 4; i++) {
+		int len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+
+		assert_true(len > 0);
+		assert_int_equal(tita_wire_decode(&ring, &r, &m.grant[0].receiver, buf, (size_t)len,
+						  &out),
+				 TITA_WIRE_OK);
+		assert_int_equal(out.hdr.boot_id, i < 2 ? BOOT_ID : BOOT_ID + 1);
+		assert_int_equal(out.hdr.seq,
+				 i < 2 ? TITA_WIRE_SEQ_MAX - 1 + (uint64_t)i : (uint64_t)i - 1);
+	}
+	assert_int_equal(tx.boot_id, BOOT_ID + 1);
+	assert_int_equal(tx.seq, 3);
 }
 
 /*
@@ -2379,6 +2775,11 @@ int main(void)
 		cmocka_unit_test(test_hello_bound_to_source),
 		cmocka_unit_test(test_error_names),
 		cmocka_unit_test(test_known_answer),
+		cmocka_unit_test(test_version1_encoded),
+		cmocka_unit_test(test_version1_decoded),
+		cmocka_unit_test(test_seq_turns_boot),
+		cmocka_unit_test(test_origin_left_out),
+		cmocka_unit_test(test_any_leaf_flag),
 		cmocka_unit_test(test_same_bytes_as_protobuf_c),
 		cmocka_unit_test(test_fast_decode_as_protobuf_c),
 		cmocka_unit_test(test_control_proto),
