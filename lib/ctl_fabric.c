@@ -41,6 +41,8 @@
 #define RX_GROW_FRAC 0.002
 /* A leader that did not answer for this many grant TTLs is tried again. */
 #define DEAD_HOLD_TTLS 4
+/* line_levels: rounds of its fixed point at most */
+#define LEVEL_ROUNDS 8
 
 struct fab_line {
 	struct tita_leaf_entry e; /* key; this round's demand and move request */
@@ -50,6 +52,10 @@ struct fab_line {
 	bool sent_swap;
 	uint64_t cap_bps, cap_until_ns; /* from the leader's answer */
 	uint64_t room_mask; /* UP: where the leader says the line could go */
+	/* share_caps: the level its pairs share it at, max-min (0: in
+	 * proportion to use); the sums a round of its fixed point takes. */
+	double level_bps, under_bps;
+	uint32_t n_pairs, n_under;
 };
 
 struct fab_port {
@@ -1254,7 +1260,96 @@ static void provisional_caps(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	}
 }
 
-/* Each pair's share of its line's cap, in proportion to what it uses. */
+/* The fabric line a pair is summed on (not a spread one), or NULL. */
+static struct fab_line *pair_line(const struct tita_ctl *c, const struct port *pt,
+				  const struct pair *pr)
+{
+	struct fab_port *f = pt->fab;
+	uint16_t spine = counted_spine(c, pr);
+	struct tita_leaf_entry key;
+
+	if (spread(c, pr) || spine == TITA_SPINE_NONE || spine >= f->place.n_spines)
+		return NULL;
+	key = line_key(c, pt, pr, spine);
+	for (uint32_t i = 0; i < f->n_lines; i++)
+		if (line_key_eq(&f->lines[i].e, &key))
+			return &f->lines[i];
+	return NULL;
+}
+
+/*
+ * The level at which a sender's line of small pairs shares a cap smaller
+ * than they would use: max-min, each pair its use up to the level. In
+ * proportion to use, the shares followed the grants (a small pair uses what
+ * it is granted), and an all-to-all's grants, far over what the leaves
+ * leave each pair and never cut by as much as a percent of a line, differ
+ * by a few percent with the receivers' early allocations: every sender
+ * gave the pairs into one leaf 4 % more, and that leaf's downlink from one
+ * spine was paced at 205 Gbit/s of 200 (a 128-host all-to-all on 2:1, its
+ * queue 3 MB with a pacer's bucket). A large pair's line keeps the
+ * proportion (a collision's pairs are moved, not levelled).
+ */
+static void line_levels(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+{
+	struct port *pt = &c->ports[port];
+	struct fab_port *f = pt->fab;
+	bool any = false;
+
+	for (uint32_t i = 0; i < f->n_lines; i++) {
+		struct fab_line *ln = &f->lines[i];
+
+		ln->level_bps = 0;
+		if (ln->e.dir == TITA_LEAF_UP && ln->e.remote_leaf == TITA_LEAF_ANY &&
+		    ln->cap_until_ns > now_ns && ln->e.demand_bps > ln->cap_bps) {
+			ln->level_bps = -1;
+			any = true;
+		}
+	}
+	/* The fixed point: the level is what the pairs over it share of what
+	 * those under it leave; it only rises, and settles once no pair
+	 * crosses it (a few rounds). */
+	for (uint32_t it = 0; any && it < LEVEL_ROUNDS; it++) {
+		bool moved = false;
+
+		for (uint32_t i = 0; i < f->n_lines; i++) {
+			f->lines[i].under_bps = 0;
+			f->lines[i].n_pairs = f->lines[i].n_under = 0;
+		}
+		for (uint32_t k = 0; k < c->pairs_hwm; k++) {
+			const struct pair *pr = &c->pairs[k];
+			struct fab_line *ln;
+			double use;
+
+			if (pr->role != TITA_PAIR_TX || pr->port != port ||
+			    !pair_on_line(c, pt, pr))
+				continue;
+			ln = pair_line(c, pt, pr);
+			if (!ln || !ln->level_bps)
+				continue;
+			use = (double)pair_use_bps(c, pr);
+			ln->n_pairs++;
+			if (ln->level_bps > 0 && use < ln->level_bps) {
+				ln->under_bps += use;
+				ln->n_under++;
+			}
+		}
+		for (uint32_t i = 0; i < f->n_lines; i++) {
+			struct fab_line *ln = &f->lines[i];
+			double level;
+
+			if (!ln->level_bps || !ln->n_pairs || ln->n_under >= ln->n_pairs)
+				continue;
+			level = ((double)ln->cap_bps - ln->under_bps) / (ln->n_pairs - ln->n_under);
+			moved = moved || level != ln->level_bps;
+			ln->level_bps = level;
+		}
+		if (!moved)
+			break;
+	}
+}
+
+/* Each pair's share of its line's cap: in proportion to what it uses, or
+ * up to the line's level (line_levels). */
 static void share_caps(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 {
 	struct port *pt = &c->ports[port];
@@ -1263,6 +1358,7 @@ static void share_caps(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	uint64_t start_bps = (uint64_t)(c->p.start_rate_frac * (double)pt->line_rate_bps);
 
 	provisional_caps(c, port, now_ns);
+	line_levels(c, port, now_ns);
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
 		struct pair *pr = &c->pairs[k];
 		struct tita_leaf_entry key;
@@ -1318,9 +1414,13 @@ static void share_caps(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		if (!pair_use_bps(c, pr) && pr->leaf_capped && now_ns < pr->leaf_cap_until_ns &&
 		    ln->e.demand_bps)
 			continue;
-		share = ln->e.demand_bps ? (double)ln->cap_bps * (double)pair_use_bps(c, pr) /
-						   (double)ln->e.demand_bps :
-					   (double)ln->cap_bps;
+		if (ln->level_bps > 0)
+			share = fmin((double)pair_use_bps(c, pr), ln->level_bps);
+		else
+			share = ln->e.demand_bps ?
+					(double)ln->cap_bps * (double)pair_use_bps(c, pr) /
+						(double)ln->e.demand_bps :
+					(double)ln->cap_bps;
 		set_cap(c, pr, (uint64_t)share, ln->cap_until_ns, now_ns);
 	}
 }

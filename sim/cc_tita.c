@@ -95,6 +95,7 @@ struct tita_sim {
 	double *coll_shared_us;
 	uint32_t coll_n_flows;
 	double coll_short_shared, coll_short_alone;
+	uint64_t links_every_ps, links_next_ps, *links_tx; /* SIM_TITA_LINKS */
 };
 
 static struct tita_sim *ts_of(struct sim *s)
@@ -229,6 +230,8 @@ int sim_tita_init(struct sim *s)
 	}
 	if (getenv("SIM_TITA_COLLISIONS"))
 		t->coll_every_ps = (uint64_t)(atof(getenv("SIM_TITA_COLLISIONS")) * SIM_PS_PER_US);
+	if (getenv("SIM_TITA_LINKS"))
+		t->links_every_ps = (uint64_t)(atof(getenv("SIM_TITA_LINKS")) * SIM_PS_PER_US);
 	/* struct sim keeps an opaque pointer for us in its msgs slot. */
 	s->msgs = (struct tita_msg *)(void *)t;
 #ifdef SIM_HAVE_WIRE
@@ -447,6 +450,7 @@ void sim_tita_fini(struct sim *s)
 	}
 	if (t) {
 		free(t->kind_tx_bytes);
+		free(t->links_tx);
 		free(t->kind_rx_bytes);
 		free(t->info);
 		free(t->coll_shared_us);
@@ -1100,12 +1104,153 @@ static void trace_collisions(struct sim *s)
 	free(down);
 }
 
+/*
+ * SIM_TITA_LINKS=US: every US, each leaf-spine link's data throughput since
+ * the last sample, its queue, and the sum of the pacing rates of the live
+ * flows ECMP sends over it: the min, mean and max over the uplinks and over
+ * the downlinks, and the fullest one's queue and pacing sum
+ * (SIM_TITA_LINKS_WHO=1: and the fullest downlink's flows as both ends'
+ * controllers hold them).
+ */
+static void trace_links(struct sim *s)
+{
+	struct tita_sim *t = ts_of(s);
+	const struct sim_config *c = s->cfg;
+	uint32_t nl, *upp, *downp;
+	double *uprate, *downrate, dt;
+
+	if (!t->links_every_ps || s->now_ps < t->links_next_ps || c->topo != SIM_TOPO_LEAFSPINE)
+		return;
+	dt = (double)(s->now_ps - (t->links_next_ps ? t->links_next_ps - t->links_every_ps : 0)) /
+	     1e12;
+	t->links_next_ps = s->now_ps + t->links_every_ps;
+	if (!t->links_tx)
+		t->links_tx = calloc(s->n_ports, sizeof(*t->links_tx));
+	nl = c->leaves * c->spines;
+	upp = calloc(nl, sizeof(*upp));
+	downp = calloc(nl, sizeof(*downp));
+	uprate = calloc(nl, sizeof(*uprate));
+	downrate = calloc(nl, sizeof(*downrate));
+	if (!t->links_tx || !upp || !downp || !uprate || !downrate)
+		goto out;
+	for (uint32_t p = s->first_switch_port; p < s->n_ports; p++) {
+		const struct sim_node *a = &s->nodes[s->ports[p].node];
+		const struct sim_node *b = &s->nodes[s->ports[s->ports[p].peer].node];
+
+		if (a->is_host || b->is_host)
+			continue;
+		if (a->idx < c->leaves)
+			upp[a->idx * c->spines + (b->idx - c->leaves)] = p;
+		else
+			downp[b->idx * c->spines + (a->idx - c->leaves)] = p;
+	}
+	for (uint32_t i = 0; i < s->n_flows; i++) {
+		const struct sim_flow *f = &s->flows[i];
+		uint32_t from = f->src / c->hosts_per_leaf, to = f->dst / c->hosts_per_leaf, sp;
+		uint64_t rate;
+
+		if (!f->started || f->finish_ps || from == to || f->sent_bytes >= f->size_bytes)
+			continue;
+		sp = sim_path_spine(s, f->src, f->dst, f->sport);
+		if (sp == SIM_NONE)
+			continue;
+		rate = s->hosts[f->src].txp[f->txp].rate_bps;
+		rate = rate == TITA_RATE_UNPACED ? f->line_bps : rate;
+		uprate[from * c->spines + sp] += (double)rate / 1e9;
+		downrate[to * c->spines + sp] += (double)rate / 1e9;
+	}
+	for (int d = 0; d < 2; d++) {
+		uint32_t *pp = d ? downp : upp;
+		double *rr = d ? downrate : uprate;
+		double mn = 1e18, mx = 0, sum = 0, qmax = 0, rsum = 0, rmax = 0;
+		uint32_t worst = 0;
+
+		for (uint32_t k = 0; k < nl; k++) {
+			struct sim_port *pt = &s->ports[pp[k]];
+			double g = (double)(pt->tx_data_bytes - t->links_tx[pp[k]]) * 8 / dt / 1e9;
+			double q = (double)pt->q_bytes[SIM_PRIO_DATA] / 1024;
+
+			t->links_tx[pp[k]] = pt->tx_data_bytes;
+			mn = g < mn ? g : mn;
+			mx = g > mx ? g : mx;
+			sum += g;
+			rsum += rr[k];
+			rmax = rr[k] > rmax ? rr[k] : rmax;
+			if (q >= qmax) {
+				qmax = q;
+				worst = k;
+			}
+		}
+		fprintf(stderr,
+			"links t_us %.0f %s gbps min %.1f mean %.1f max %.1f paced mean %.1f max %.1f q_max_kb %.0f at leaf%u/spine%u paced %.1f\n",
+			(double)s->now_ps / SIM_PS_PER_US, d ? "down" : "up", mn, sum / nl, mx,
+			rsum / nl, rmax, qmax, worst / c->spines, worst % c->spines, rr[worst]);
+	}
+	if (getenv("SIM_TITA_LINKS_WHO")) {
+		/* The fullest downlink's flows: their pacing rates, what their
+		 * receivers count them on, the receivers' leaf caps and grants,
+		 * and the caps and grants their senders hold (the first 4,096
+		 * pairs of each host). */
+		double q = 0;
+		uint32_t w = 0, n = 0, on_s = 0, other = 0, none = 0;
+		double rate = 0, cap = 0, grant = 0, txcap = 0, txgrant = 0;
+		struct tita_pair_info *pi = calloc(4096, sizeof(*pi));
+
+		for (uint32_t k = 0; k < nl; k++)
+			if ((double)s->ports[downp[k]].q_bytes[SIM_PRIO_DATA] >= q) {
+				q = (double)s->ports[downp[k]].q_bytes[SIM_PRIO_DATA];
+				w = k;
+			}
+		for (uint32_t i = 0; pi && i < s->n_flows; i++) {
+			const struct sim_flow *f = &s->flows[i];
+			uint32_t from = f->src / c->hosts_per_leaf, to = f->dst / c->hosts_per_leaf;
+			size_t np;
+
+			if (!f->started || f->finish_ps || from == to ||
+			    f->sent_bytes >= f->size_bytes || to != w / c->spines ||
+			    sim_path_spine(s, f->src, f->dst, f->sport) != w % c->spines)
+				continue;
+			n++;
+			rate += (double)s->hosts[f->src].txp[f->txp].rate_bps / 1e9;
+			np = tita_ctl_pairs(s->hosts[f->dst].ctl, pi, 4096);
+			for (size_t j = 0; j < np; j++)
+				if (pi[j].role == TITA_PAIR_RX &&
+				    host_of_addr(&pi[j].remote) == f->src) {
+					on_s += pi[j].spine == w % c->spines;
+					none += pi[j].spine == TITA_SPINE_NONE;
+					other += pi[j].spine != TITA_SPINE_NONE &&
+						 pi[j].spine != w % c->spines;
+					cap += (double)pi[j].leaf_cap_bps / 1e9;
+					grant += (double)pi[j].grant_bps / 1e9;
+				}
+			np = tita_ctl_pairs(s->hosts[f->src].ctl, pi, 4096);
+			for (size_t j = 0; j < np; j++)
+				if (pi[j].role == TITA_PAIR_TX &&
+				    host_of_addr(&pi[j].remote) == f->dst) {
+					txcap += (double)pi[j].leaf_cap_bps / 1e9;
+					txgrant += (double)pi[j].grant_bps / 1e9;
+				}
+		}
+		fprintf(stderr,
+			"  who leaf%u/spine%u flows %u rate %.1f rx: on %u other %u none %u leafcap %.1f grant %.1f tx leafcap %.1f grant %.1f\n",
+			w / c->spines, w % c->spines, n, rate, on_s, other, none, cap, grant, txcap,
+			txgrant);
+		free(pi);
+	}
+out:
+	free(upp);
+	free(downp);
+	free(uprate);
+	free(downrate);
+}
+
 void sim_tita_on_event(struct sim *s, uint32_t host)
 {
 	struct sim_host *x = &s->hosts[host];
 	uint64_t now_ns = s->now_ps / SIM_PS_PER_NS;
 
 	trace_collisions(s);
+	trace_links(s);
 
 	if (x->dead) {
 		/* [faults] dead: its controller is gone with it. */
