@@ -627,6 +627,9 @@ static void move_failed(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 	c->port_dirty[pr->port] = true;
 }
 
+/* Batches of probes an order to a spine may send before it is given up. */
+#define WANT_PROBE_BATCHES 3
+
 /* Try to carry out the leader's order: a source port known to reach the
  * spine, or a batch of probes to find one. */
 static void try_move(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
@@ -650,17 +653,22 @@ static void try_move(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 		c->stats.moves++;
 		return;
 	}
-	/* One batch of probes per order: a spine that none of them reaches
-	 * is given up (the leader orders again if it still wants it). */
+	/* Up to WANT_PROBE_BATCHES batches of probes per order: a spine that
+	 * none of them reaches is given up (the leader orders again if it
+	 * still wants it). A batch of twice the spines' random source ports
+	 * misses a given spine one time in eight (16 spines); with one batch,
+	 * one half of a swap stayed where it was while the other moved onto
+	 * its uplink, and the two shared it until the leader's order lapsed
+	 * (100-140 us, the slowest flows of a 256-host permutation). */
 	if (pb && pb->n_out)
 		return;
-	if (pr->want_probed) {
+	if (pr->want_probed >= WANT_PROBE_BATCHES) {
 		pr->want_spine = TITA_SPINE_NONE;
 		c->stats.moves_failed++;
 		c->port_dirty[pr->port] = true;
 		return;
 	}
-	pr->want_probed = true;
+	pr->want_probed++;
 	probe_batch(c, pr, UINT32_MAX, now_ns);
 }
 
@@ -1591,7 +1599,7 @@ static void line_orders(struct tita_ctl *c, uint16_t port, const struct tita_lea
 			if (pr->path != PATH_KNOWN || pr->want_spine != TITA_SPINE_NONE)
 				continue;
 			pr->want_spine = l->move_to;
-			pr->want_probed = false;
+			pr->want_probed = 0;
 			pr->want_until_ns = now_ns + 4 * c->p.control_interval_ns;
 			/* It stops while it moves (ctl_fabric_cap): the leader
 			 * gave its share here to those that stay. */

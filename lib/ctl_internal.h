@@ -241,7 +241,7 @@ struct pair {
 	uint64_t hold_cap_bps;
 	bool leaf_capped; /* a leader's cap came once (not just the start's) */
 	bool fab_free; /* short and alone: not held at the start rate until placed */
-	bool want_probed; /* TX: a probe batch went out for want_spine */
+	uint8_t want_probed; /* TX: probe batches that went out for want_spine */
 	uint64_t moved_ns; /* TX: when it last took a new path (0: never) */
 	bool placed; /* TX: its first spine was chosen (place()) */
 	struct fab_probes *probes; /* TX */
