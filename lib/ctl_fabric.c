@@ -384,6 +384,22 @@ static uint64_t probe_timeout_ns(const struct tita_ctl *c)
 	return c->p.probe_timeout_ns;
 }
 
+/*
+ * How often a placed large pair probes its own source port again, with no
+ * mark to make it. A link failure makes the leaf and the far leaves rehash,
+ * and most pairs of the failed link's leaf change spine, not only those
+ * that crossed it: a pair moved onto a link with room is never marked, so
+ * it, its leader and its receiver's went on counting it where it no longer
+ * was (linkfail64: 10 of 45 pairs between leaves 500 us after the failure,
+ * two of them on the dead spine), and the leaders balanced a map that was
+ * not the fabric's (5, 4 and 3 pairs on leaf 0's three uplinks). Half a
+ * probe timeout: one small probe per large pair per 100 us by default.
+ */
+static uint64_t path_refresh_ns(const struct tita_ctl *c)
+{
+	return c->p.probe_timeout_ns / 2;
+}
+
 static int known_sport(const struct fab_probes *pb, uint16_t sport)
 {
 	for (uint32_t i = 0; pb && i < pb->n; i++)
@@ -1903,6 +1919,11 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			 (pr->seek ||
 			  (double)ctl_fabric_cap(pr, now_ns) < 0.9 * (double)pr->nic_share_bps))
 			probe_batch(c, pr, UINT32_MAX, now_ns);
+		/* A placed large pair checks where its own port goes now and
+		 * then (path_refresh_ns()): see there. */
+		else if (pr->path == PATH_KNOWN && pr->placed && pr->big && pb && !pb->n_out &&
+			 now_ns - pb->sent_ns >= path_refresh_ns(c))
+			probe_push(c, pr, pr->sport, now_ns);
 		if (pr->want_spine != TITA_SPINE_NONE && pb && !pb->n_out)
 			try_move(c, pr, now_ns);
 		if (pr->want_spine != TITA_SPINE_NONE && now_ns >= pr->want_until_ns)
