@@ -347,7 +347,7 @@ static void probe_push(struct tita_ctl *c, struct pair *pr, uint16_t sport, uint
 		.local = pr->local, .remote = pr->remote, .job_id = pr->job_id, .sport = sport
 	};
 	pb->out[pb->n_out++] = sport;
-	pb->sent_ns = now_ns;
+	pb->sent_ns = pb->asked_ns = now_ns;
 	c->stats.probes_out++;
 }
 
@@ -381,7 +381,7 @@ bool tita_ctl_pop_path(struct tita_ctl *c, struct tita_path_update *ret_update)
 /* How long a probe may take before it counts as lost. */
 static uint64_t probe_timeout_ns(const struct tita_ctl *c)
 {
-	return c->p.probe_timeout_ns;
+	return c->p.probe_timeout_ns / 2;
 }
 
 /*
@@ -1914,7 +1914,7 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		 * probes for more now and then: the spine it does not know
 		 * may be the one with room. */
 		else if (pr->path == PATH_KNOWN && pb && !pb->n_out && pr->big &&
-			 now_ns - pb->sent_ns >= 4 * probe_timeout_ns(c) &&
+			 now_ns - pb->asked_ns >= 4 * probe_timeout_ns(c) &&
 			 (known_spines(pr) | 1ull << pr->spine) != spines_mask(pt->fab) &&
 			 (pr->seek ||
 			  (double)ctl_fabric_cap(pr, now_ns) < 0.9 * (double)pr->nic_share_bps))
@@ -1922,8 +1922,14 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		/* A placed large pair checks where its own port goes now and
 		 * then (path_refresh_ns()): see there. */
 		else if (pr->path == PATH_KNOWN && pr->placed && pr->big && pb && !pb->n_out &&
-			 now_ns - pb->sent_ns >= path_refresh_ns(c))
+			 now_ns - pb->sent_ns >= path_refresh_ns(c)) {
+			/* Not a search: a held-back pair's next batch keeps
+			 * its time. */
+			uint64_t asked = pb->asked_ns;
+
 			probe_push(c, pr, pr->sport, now_ns);
+			pb->asked_ns = asked;
+		}
 		if (pr->want_spine != TITA_SPINE_NONE && pb && !pb->n_out)
 			try_move(c, pr, now_ns);
 		if (pr->want_spine != TITA_SPINE_NONE && now_ns >= pr->want_until_ns)

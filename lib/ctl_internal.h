@@ -99,7 +99,8 @@ struct fab_probes {
 	uint16_t sport[FAB_PROBES_MAX];
 	uint8_t spine[FAB_PROBES_MAX];
 	uint16_t out[FAB_PROBES_MAX];
-	uint64_t sent_ns;
+	/* The last probe sent; the last one that was not a path refresh. */
+	uint64_t sent_ns, asked_ns;
 };
 
 struct pair {
