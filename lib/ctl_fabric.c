@@ -330,25 +330,32 @@ static struct fab_probes *probes_of(struct pair *pr)
 	return pr->probes;
 }
 
-static void probe_push(struct tita_ctl *c, struct pair *pr, uint16_t sport, uint64_t now_ns)
+/* Queues a probe of sport for pr; false when there is no room. */
+static bool probe_queue(struct tita_ctl *c, const struct pair *pr, uint16_t sport)
 {
-	struct fab_probes *pb = probes_of(pr);
 	struct tita_probe *ring;
 
-	if (!pb || pb->n_out == FAB_PROBES_MAX)
-		return;
 	/* A full queue drops its oldest probe: it counts as lost. */
 	ring = ctl_ring_make_room(c->probes, sizeof(*ring), &c->probes_cap, &c->probes_head,
 				  &c->probes_len, PROBES_MAX);
 	if (!ring)
-		return;
+		return false;
 	c->probes = ring;
 	c->probes[(c->probes_head + c->probes_len++) % c->probes_cap] = (struct tita_probe){
 		.local = pr->local, .remote = pr->remote, .job_id = pr->job_id, .sport = sport
 	};
-	pb->out[pb->n_out++] = sport;
-	pb->sent_ns = pb->asked_ns = now_ns;
 	c->stats.probes_out++;
+	return true;
+}
+
+static void probe_push(struct tita_ctl *c, struct pair *pr, uint16_t sport, uint64_t now_ns)
+{
+	struct fab_probes *pb = probes_of(pr);
+
+	if (!pb || pb->n_out == FAB_PROBES_MAX || !probe_queue(c, pr, sport))
+		return;
+	pb->out[pb->n_out++] = sport;
+	pb->sent_ns = now_ns;
 }
 
 bool tita_ctl_pop_probe(struct tita_ctl *c, struct tita_probe *ret_probe)
@@ -779,9 +786,12 @@ int tita_ctl_probe_result(struct tita_ctl *c, const struct tita_probe *probe, ui
 		return -EINVAL;
 	for (i = 0; i < pb->n_out && pb->out[i] != probe->sport; i++)
 		;
-	if (i == pb->n_out)
+	if (i < pb->n_out)
+		pb->out[i] = pb->out[--pb->n_out];
+	else if (pb->refresh_out && pb->refresh_sport == probe->sport)
+		pb->refresh_out = false;
+	else
 		return -ENOENT;
-	pb->out[i] = pb->out[--pb->n_out];
 	if (spine == TITA_SPINE_NONE) {
 		/* Nothing answered: lost, or the remote is under our leaf after
 		 * all. The pair's own port is tried again at the timeout. */
@@ -1914,21 +1924,22 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		 * probes for more now and then: the spine it does not know
 		 * may be the one with room. */
 		else if (pr->path == PATH_KNOWN && pb && !pb->n_out && pr->big &&
-			 now_ns - pb->asked_ns >= 4 * probe_timeout_ns(c) &&
+			 now_ns - pb->sent_ns >= 4 * probe_timeout_ns(c) &&
 			 (known_spines(pr) | 1ull << pr->spine) != spines_mask(pt->fab) &&
 			 (pr->seek ||
 			  (double)ctl_fabric_cap(pr, now_ns) < 0.9 * (double)pr->nic_share_bps))
 			probe_batch(c, pr, UINT32_MAX, now_ns);
 		/* A placed large pair checks where its own port goes now and
 		 * then (path_refresh_ns()): see there. */
-		else if (pr->path == PATH_KNOWN && pr->placed && pr->big && pb && !pb->n_out &&
-			 now_ns - pb->sent_ns >= path_refresh_ns(c)) {
-			/* Not a search: a held-back pair's next batch keeps
-			 * its time. */
-			uint64_t asked = pb->asked_ns;
-
-			probe_push(c, pr, pr->sport, now_ns);
-			pb->asked_ns = asked;
+		if (pb && pb->refresh_out && now_ns - pb->refresh_ns >= probe_timeout_ns(c))
+			pb->refresh_out = false;
+		if (pr->path == PATH_KNOWN && pr->placed && pr->big && pb && !pb->n_out &&
+		    !pb->refresh_out && now_ns - pb->sent_ns >= path_refresh_ns(c) &&
+		    now_ns - pb->refresh_ns >= path_refresh_ns(c) &&
+		    probe_queue(c, pr, pr->sport)) {
+			pb->refresh_out = true;
+			pb->refresh_sport = pr->sport;
+			pb->refresh_ns = now_ns;
 		}
 		if (pr->want_spine != TITA_SPINE_NONE && pb && !pb->n_out)
 			try_move(c, pr, now_ns);

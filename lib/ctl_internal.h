@@ -99,8 +99,13 @@ struct fab_probes {
 	uint16_t sport[FAB_PROBES_MAX];
 	uint8_t spine[FAB_PROBES_MAX];
 	uint16_t out[FAB_PROBES_MAX];
-	/* The last probe sent; the last one that was not a path refresh. */
-	uint64_t sent_ns, asked_ns;
+	uint64_t sent_ns;
+	/* A path refresh of the pair's own port: out apart from the rest, so
+	 * that it holds nothing back that waits for probes (try_move(),
+	 * marks, a held-back pair's next batch). */
+	bool refresh_out;
+	uint16_t refresh_sport;
+	uint64_t refresh_ns;
 };
 
 struct pair {
