@@ -330,25 +330,32 @@ static struct fab_probes *probes_of(struct pair *pr)
 	return pr->probes;
 }
 
-static void probe_push(struct tita_ctl *c, struct pair *pr, uint16_t sport, uint64_t now_ns)
+/* Queues a probe of sport for pr; false when there is no room. */
+static bool probe_queue(struct tita_ctl *c, const struct pair *pr, uint16_t sport)
 {
-	struct fab_probes *pb = probes_of(pr);
 	struct tita_probe *ring;
 
-	if (!pb || pb->n_out == FAB_PROBES_MAX)
-		return;
 	/* A full queue drops its oldest probe: it counts as lost. */
 	ring = ctl_ring_make_room(c->probes, sizeof(*ring), &c->probes_cap, &c->probes_head,
 				  &c->probes_len, PROBES_MAX);
 	if (!ring)
-		return;
+		return false;
 	c->probes = ring;
 	c->probes[(c->probes_head + c->probes_len++) % c->probes_cap] = (struct tita_probe){
 		.local = pr->local, .remote = pr->remote, .job_id = pr->job_id, .sport = sport
 	};
+	c->stats.probes_out++;
+	return true;
+}
+
+static void probe_push(struct tita_ctl *c, struct pair *pr, uint16_t sport, uint64_t now_ns)
+{
+	struct fab_probes *pb = probes_of(pr);
+
+	if (!pb || pb->n_out == FAB_PROBES_MAX || !probe_queue(c, pr, sport))
+		return;
 	pb->out[pb->n_out++] = sport;
 	pb->sent_ns = now_ns;
-	c->stats.probes_out++;
 }
 
 bool tita_ctl_pop_probe(struct tita_ctl *c, struct tita_probe *ret_probe)
@@ -381,7 +388,23 @@ bool tita_ctl_pop_path(struct tita_ctl *c, struct tita_path_update *ret_update)
 /* How long a probe may take before it counts as lost. */
 static uint64_t probe_timeout_ns(const struct tita_ctl *c)
 {
-	return c->p.probe_timeout_ns;
+	return c->p.probe_timeout_ns / 2;
+}
+
+/*
+ * How often a placed large pair probes its own source port again, with no
+ * mark to make it. A link failure makes the leaf and the far leaves rehash,
+ * and most pairs of the failed link's leaf change spine, not only those
+ * that crossed it: a pair moved onto a link with room is never marked, so
+ * it, its leader and its receiver's went on counting it where it no longer
+ * was (linkfail64: 10 of 45 pairs between leaves 500 us after the failure,
+ * two of them on the dead spine), and the leaders balanced a map that was
+ * not the fabric's (5, 4 and 3 pairs on leaf 0's three uplinks). Half a
+ * probe timeout: one small probe per large pair per 100 us by default.
+ */
+static uint64_t path_refresh_ns(const struct tita_ctl *c)
+{
+	return c->p.probe_timeout_ns / 2;
 }
 
 static int known_sport(const struct fab_probes *pb, uint16_t sport)
@@ -771,9 +794,12 @@ int tita_ctl_probe_result(struct tita_ctl *c, const struct tita_probe *probe, ui
 		return -EINVAL;
 	for (i = 0; i < pb->n_out && pb->out[i] != probe->sport; i++)
 		;
-	if (i == pb->n_out)
+	if (i < pb->n_out)
+		pb->out[i] = pb->out[--pb->n_out];
+	else if (pb->refresh_out && pb->refresh_sport == probe->sport)
+		pb->refresh_out = false;
+	else
 		return -ENOENT;
-	pb->out[i] = pb->out[--pb->n_out];
 	if (spine == TITA_SPINE_NONE) {
 		/* Nothing answered: lost, or the remote is under our leaf after
 		 * all. The pair's own port is tried again at the timeout. */
@@ -1911,6 +1937,18 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			 (pr->seek ||
 			  (double)ctl_fabric_cap(pr, now_ns) < 0.9 * (double)pr->nic_share_bps))
 			probe_batch(c, pr, UINT32_MAX, now_ns);
+		/* A placed large pair checks where its own port goes now and
+		 * then (path_refresh_ns()): see there. */
+		if (pb && pb->refresh_out && now_ns - pb->refresh_ns >= probe_timeout_ns(c))
+			pb->refresh_out = false;
+		if (pr->path == PATH_KNOWN && pr->placed && pr->big && pb && !pb->n_out &&
+		    !pb->refresh_out && now_ns - pb->sent_ns >= path_refresh_ns(c) &&
+		    now_ns - pb->refresh_ns >= path_refresh_ns(c) &&
+		    probe_queue(c, pr, pr->sport)) {
+			pb->refresh_out = true;
+			pb->refresh_sport = pr->sport;
+			pb->refresh_ns = now_ns;
+		}
 		if (pr->want_spine != TITA_SPINE_NONE && pb && !pb->n_out)
 			try_move(c, pr, now_ns);
 		if (pr->want_spine != TITA_SPINE_NONE && now_ns >= pr->want_until_ns)

@@ -100,6 +100,12 @@ struct fab_probes {
 	uint8_t spine[FAB_PROBES_MAX];
 	uint16_t out[FAB_PROBES_MAX];
 	uint64_t sent_ns;
+	/* A path refresh of the pair's own port: out apart from the rest, so
+	 * that it holds nothing back that waits for probes (try_move(),
+	 * marks, a held-back pair's next batch). */
+	bool refresh_out;
+	uint16_t refresh_sport;
+	uint64_t refresh_ns;
 };
 
 struct pair {

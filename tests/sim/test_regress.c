@@ -23,6 +23,8 @@
  *    bound);
  *  - an all-to-all on 2:1 over many leaves keeps the spines' downlinks
  *    under 1 MB with the pacers' buckets (small pairs levelled);
+ *  - after a spine link fails, tita's goodput settles at 96.5 % or more of
+ *    what the surviving fabric can carry, recovered within 400 us;
  *  - the same seed gives the same results bit for bit.
  * argv[1] is the directory of the scenario files; argv[2], if given, a
  * pattern of the tests to run.
@@ -628,6 +630,56 @@ static void ring_move_granted_while_draining(void **state)
 	}
 }
 
+/*
+ * A spine link fails (`linkfail64`: leaf 0 - spine 1 at 500 us). Leaf 0 and
+ * the far leaves rehash, and most of leaf 0's pairs change spine, not only
+ * those that crossed the link; one moved onto a link with room is never
+ * marked. Until placed large pairs probed their own source port now and
+ * then, some went on being counted where they no longer were (10 of 45
+ * pairs between leaves, two on the dead spine), the leaders balanced that
+ * map, and the goodput settled at 0.94-0.95 of the surviving fabric's ideal
+ * on seeds 1-2 (recovery 690 and 300 us; the 95 % line crossed by chance).
+ * Now 0.976-0.981, recovered in under 200 us.
+ */
+static void linkfail_settles_with_margin(void **state)
+{
+	char path[512];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/linkfail64.conf", dir);
+	for (uint64_t seed = 1; seed <= 2; seed++) {
+		struct sim_config cfg;
+		struct sim_results r;
+		struct sim s;
+		uint64_t bin, from, to, bytes = 0;
+
+		assert_int_equal(sim_config_load(&cfg, path, seed, stderr), 0);
+		assert_int_equal(sim_init(&s, &cfg, sim_cc_find("tita"), NULL), 0);
+		assert_int_equal(sim_run(&s, &r), 0);
+		assert_int_equal(r.flows_done, r.flows_total);
+		assert_int_equal(r.pause_frames, 0);
+		assert_true(r.failure && r.fail_capacity_bps > 0);
+		assert_int_equal(r.stuck_flows, 0);
+		/* Settled: from 300 us after the failure for 700 us (no pair
+		 * finishes before 1.6 ms), against the ideal when it failed. */
+		bin = cfg.goodput_bin_ps;
+		from = (s.fail_ps + 300 * SIM_PS_PER_US) / bin;
+		to = (s.fail_ps + 1000 * SIM_PS_PER_US) / bin;
+		assert_true(to <= s.n_gp);
+		for (uint64_t b = from; b < to; b++)
+			for (uint32_t j = 0; j < SIM_MAX_JOBS; j++)
+				bytes += s.gp_bytes[b * SIM_MAX_JOBS + j];
+		printf("# linkfail64 seed %llu recovery %.0f us settled %.4f of the ideal\n",
+		       (unsigned long long)seed, r.recovery_ps / SIM_PS_PER_US,
+		       (double)bytes * 8e12 / (double)((to - from) * bin) / r.fail_capacity_bps);
+		assert_true((double)bytes * 8e12 / (double)((to - from) * bin) >=
+			    0.965 * r.fail_capacity_bps);
+		assert_true(r.recovery_ps >= 0 && r.recovery_ps <= 400 * SIM_PS_PER_US);
+		sim_fini(&s);
+		sim_config_fini(&cfg);
+	}
+}
+
 static void same_seed_same_figures(void **state)
 {
 	struct sim_results a, b;
@@ -667,6 +719,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(permutation_moves_told_at_once),
 		cmocka_unit_test(ring_move_granted_while_draining),
 		cmocka_unit_test(alltoall_small_pairs_levelled),
+		cmocka_unit_test(linkfail_settles_with_margin),
 		cmocka_unit_test(same_seed_same_figures),
 	};
 
