@@ -126,8 +126,6 @@ struct tita_leader {
 	/* Since when each downlink has been offered more than it carries
 	 * (0: it is not). */
 	uint64_t down_over_since_ns[TITA_SPINES_MAX];
-	/* When each downlink last asked a line to a swap (0: never). */
-	uint64_t chain_step_ns[TITA_SPINES_MAX];
 	uint64_t up_room, down_room;
 
 	uint32_t *free_slots;
@@ -824,13 +822,6 @@ static uint64_t swap_wait_ns(const struct tita_leader *l, bool chain)
 	return chain ? l->p.move_hold_ns / 8 : l->p.move_hold_ns / 4;
 }
 
-/* How soon a swap asked off the same downlink again is a chain come round
- * a cycle of leaves rather than a new one: two holds. */
-static uint64_t chain_lap_ns(const struct tita_leader *l)
-{
-	return 2 * l->p.move_hold_ns;
-}
-
 /* A downlink's line that came from another spine lately (its receiver
  * says where from). */
 static bool came_in_swap(const struct line *ln)
@@ -843,8 +834,7 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
 		for (int pass = 0; pass < 2; pass++) {
 			int64_t x = excess_of(l, &l->down[s]);
-			uint32_t skip = 0, residents = 0, arrivals = 0;
-			bool reverse = false;
+			uint32_t skip = 0, residents = 0;
 
 			/* Two chains on the same pair of spines can chase each
 			 * other round a cycle of leaves for ever, the oldest
@@ -859,27 +849,9 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 						      l->lines[l->order[k]].e.spine == s &&
 						      !came_in_swap(&l->lines[l->order[k]]);
 				residents = lines_here;
-				for (uint32_t k = 0; k < n; k++)
-					arrivals += steerable(&l->lines[l->order[k]],
-							      TITA_LEAF_DOWN, now_ns) &&
-						    l->lines[l->order[k]].e.spine == s &&
-						    came_in_swap(&l->lines[l->order[k]]);
 				if (lines_here > 1 && tita_rng_next(&l->rng) % 4 == 0)
 					skip = 1 + (uint32_t)(tita_rng_next(&l->rng) %
 							      (lines_here - 1));
-				/* With one resident there is no other line to
-				 * start another chain with, and two chains can
-				 * go the same way round an even cycle of leaves
-				 * on two spines at the same pace, never meeting
-				 * (256 hosts, seed 9: 1.2 ms). A chain that
-				 * comes back here within chain_lap_ns() goes
-				 * back instead half the time, the line that came
-				 * in asked back, so that it meets the other and
-				 * both end. */
-				else if (lines_here == 1 && arrivals && l->chain_step_ns[s] &&
-					 now_ns - l->chain_step_ns[s] < chain_lap_ns(l) &&
-					 tita_rng_next(&l->rng) % 2 == 0)
-					reverse = true;
 			}
 			for (uint32_t k = n; k-- > 0 && x > 0;) {
 				struct line *ln = &l->lines[l->order[k]];
@@ -904,7 +876,7 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 				 * 256-host permutation: one collision going round
 				 * the same leaves for 700 us). The line it landed
 				 * on carries the chain on. */
-				if (pass == 1 && residents && came_in_swap(ln) != reverse)
+				if (pass == 1 && residents && came_in_swap(ln))
 					continue;
 				if (pass == 1 && skip) {
 					skip--;
@@ -920,8 +892,6 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 				ln->order_mask = pass ? 1ull << to : free_down;
 				l->stats.proposals++;
 				l->stats.proposals_swap += pass == 1;
-				if (pass == 1)
-					l->chain_step_ns[s] = now_ns;
 				x = excess_of(l, &l->down[s]);
 			}
 		}
