@@ -126,9 +126,6 @@ struct tita_leader {
 	/* Since when each downlink has been offered more than it carries
 	 * (0: it is not). */
 	uint64_t down_over_since_ns[TITA_SPINES_MAX];
-	/* When each downlink last asked a line to a swap (0: never), and
-	 * how much longer than swap_wait_ns() it waits this time. */
-	uint64_t chain_step_ns[TITA_SPINES_MAX], swap_jitter_ns[TITA_SPINES_MAX];
 	uint64_t up_room, down_room;
 
 	uint32_t *free_slots;
@@ -825,14 +822,6 @@ static uint64_t swap_wait_ns(const struct tita_leader *l, bool chain)
 	return chain ? l->p.move_hold_ns / 8 : l->p.move_hold_ns / 4;
 }
 
-/* How soon a swap asked off the same downlink again is taken for a chain
- * come round a cycle of leaves: eight holds (one of 12 leaves on 256 hosts
- * went round in 380 us, 3.8 holds). */
-static uint64_t chain_lap_ns(const struct tita_leader *l)
-{
-	return 8 * l->p.move_hold_ns;
-}
-
 /* A downlink's line that came from another spine lately (its receiver
  * says where from). */
 static bool came_in_swap(const struct line *ln)
@@ -879,8 +868,7 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 				 * that another leaf began. */
 				if (pass == 1 &&
 				    (!l->down_over_since_ns[s] ||
-				     now_ns - l->down_over_since_ns[s] <
-					     swap_wait_ns(l, chain) + l->swap_jitter_ns[s]))
+				     now_ns - l->down_over_since_ns[s] < swap_wait_ns(l, chain)))
 					continue;
 				/* A line that just came in a swap is the chain's
 				 * last step: asked back, its sender's leaf swaps
@@ -904,8 +892,6 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 				ln->order_mask = pass ? 1ull << to : free_down;
 				l->stats.proposals++;
 				l->stats.proposals_swap += pass == 1;
-				if (pass == 1)
-					l->chain_step_ns[s] = now_ns;
 				x = excess_of(l, &l->down[s]);
 			}
 		}
@@ -986,20 +972,8 @@ void tita_leader_run(struct tita_leader *l, uint64_t now_ns)
 
 		if (now_x <= (int64_t)(OVERLOAD_FRAC * (double)l->leaf.spine_bps))
 			l->down_over_since_ns[s] = 0;
-		else if (!l->down_over_since_ns[s]) {
+		else if (!l->down_over_since_ns[s])
 			l->down_over_since_ns[s] = now_ns;
-			/* Two chains of swaps can go the same way round an
-			 * even cycle of leaves on two spines at the same
-			 * pace and never meet, each leaf asking its oldest
-			 * line every time (256 hosts, seed 9: 1.2 ms). A
-			 * chain come back here waits a random while longer,
-			 * up to a hold: the chains' paces differ, the one
-			 * catches the other up, and both end. */
-			l->swap_jitter_ns[s] = l->chain_step_ns[s] && now_ns - l->chain_step_ns[s] <
-									      chain_lap_ns(l) ?
-						       tita_rng_next(&l->rng) % l->p.move_hold_ns :
-						       0;
-		}
 	}
 	/* Moves change the planned loads as they are decided; then every link
 	 * is water-filled again over the traffic it will carry. */
@@ -1040,12 +1014,10 @@ uint64_t tita_leader_next_due_ns(const struct tita_leader *l, uint64_t now_ns)
 			due = tita_min_u64(due, ln->order_until_ns);
 	}
 	for (uint32_t s = 0; s < l->leaf.n_spines; s++) {
-		uint64_t t =
-			l->down_over_since_ns[s] + l->swap_jitter_ns[s] + swap_wait_ns(l, true);
+		uint64_t t = l->down_over_since_ns[s] + swap_wait_ns(l, true);
 
 		if (t <= now_ns)
-			t = l->down_over_since_ns[s] + l->swap_jitter_ns[s] +
-			    swap_wait_ns(l, false);
+			t = l->down_over_since_ns[s] + swap_wait_ns(l, false);
 		if (l->down_over_since_ns[s] && t > now_ns)
 			due = tita_min_u64(due, t);
 	}
