@@ -126,8 +126,6 @@ struct tita_leader {
 	/* Since when each downlink has been offered more than it carries
 	 * (0: it is not). */
 	uint64_t down_over_since_ns[TITA_SPINES_MAX];
-	/* When each downlink last asked a line to a swap (0: never). */
-	uint64_t chain_step_ns[TITA_SPINES_MAX];
 	uint64_t up_room, down_room;
 
 	uint32_t *free_slots;
@@ -836,9 +834,7 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
 		for (int pass = 0; pass < 2; pass++) {
 			int64_t x = excess_of(l, &l->down[s]);
-			uint32_t skip = 0, residents = 0, arrivals = 0;
-			uint16_t from = TITA_SPINE_NONE;
-			bool turn = false;
+			uint32_t skip = 0, residents = 0;
 
 			/* Two chains on the same pair of spines can chase each
 			 * other round a cycle of leaves for ever, the oldest
@@ -853,30 +849,7 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 						      l->lines[l->order[k]].e.spine == s &&
 						      !came_in_swap(&l->lines[l->order[k]]);
 				residents = lines_here;
-				for (uint32_t k = 0; k < n; k++) {
-					const struct line *a = &l->lines[l->order[k]];
-
-					if (steerable(a, TITA_LEAF_DOWN, now_ns) &&
-					    a->e.spine == s && came_in_swap(a)) {
-						arrivals++;
-						from = a->e.move_to;
-					}
-				}
-				/* Two chains can go the same way round an even
-				 * cycle of leaves on two spines at the same pace
-				 * and never meet (256 hosts, seed 9: 1.2 ms).
-				 * Their collisions are then on different spines
-				 * of the pair: the one on the higher spine,
-				 * come back after a lap (not one step: that would
-				 * hand it back and forth), turns, asking the line
-				 * that came in; the ordinary rule walks it on
-				 * backwards, towards the other. */
-				if (lines_here <= 1 && arrivals && from < s &&
-				    l->chain_step_ns[s] &&
-				    now_ns - l->chain_step_ns[s] >= 2 * l->p.move_hold_ns &&
-				    now_ns - l->chain_step_ns[s] < 8 * l->p.move_hold_ns)
-					turn = true;
-				else if (lines_here > 1 && tita_rng_next(&l->rng) % 4 == 0)
+				if (lines_here > 1 && tita_rng_next(&l->rng) % 4 == 0)
 					skip = 1 + (uint32_t)(tita_rng_next(&l->rng) %
 							      (lines_here - 1));
 			}
@@ -903,13 +876,8 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 				 * 256-host permutation: one collision going round
 				 * the same leaves for 700 us). The line it landed
 				 * on carries the chain on. */
-				if (pass == 1 && (residents || turn) && came_in_swap(ln) != turn)
+				if (pass == 1 && residents && came_in_swap(ln))
 					continue;
-				/* With two that came in, the younger turns it. */
-				if (pass == 1 && turn && !residents && arrivals > 1) {
-					arrivals--;
-					continue;
-				}
 				if (pass == 1 && skip) {
 					skip--;
 					continue;
@@ -924,8 +892,6 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 				ln->order_mask = pass ? 1ull << to : free_down;
 				l->stats.proposals++;
 				l->stats.proposals_swap += pass == 1;
-				if (pass == 1)
-					l->chain_step_ns[s] = now_ns;
 				x = excess_of(l, &l->down[s]);
 			}
 		}
