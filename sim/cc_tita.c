@@ -1237,6 +1237,45 @@ static void trace_links(struct sim *s)
 			txgrant);
 		free(pi);
 	}
+	if (getenv("SIM_TITA_LINKS_FLOWS")) {
+		/* Every live flow between leaves: its spine, bytes sent, pacing
+		 * rate, and the leaf caps and grants both ends hold (which
+		 * of them holds it back, and how far behind it is). */
+		struct tita_pair_info *pi = calloc(4096, sizeof(*pi));
+
+		for (uint32_t i = 0; pi && i < s->n_flows; i++) {
+			const struct sim_flow *f = &s->flows[i];
+			uint32_t from = f->src / c->hosts_per_leaf, to = f->dst / c->hosts_per_leaf;
+			uint64_t rate = s->hosts[f->src].txp[f->txp].rate_bps;
+			double rc = 0, rg = 0, tc = 0, tg = 0;
+			size_t np;
+
+			if (!f->started || f->finish_ps || from == to)
+				continue;
+			np = tita_ctl_pairs(s->hosts[f->dst].ctl, pi, 4096);
+			for (size_t j = 0; j < np; j++)
+				if (pi[j].role == TITA_PAIR_RX &&
+				    host_of_addr(&pi[j].remote) == f->src) {
+					rc = (double)pi[j].leaf_cap_bps / 1e9;
+					rg = (double)pi[j].grant_bps / 1e9;
+				}
+			np = tita_ctl_pairs(s->hosts[f->src].ctl, pi, 4096);
+			for (size_t j = 0; j < np; j++)
+				if (pi[j].role == TITA_PAIR_TX &&
+				    host_of_addr(&pi[j].remote) == f->dst) {
+					tc = (double)pi[j].leaf_cap_bps / 1e9;
+					tg = (double)pi[j].grant_bps / 1e9;
+				}
+			fprintf(stderr,
+				"flow t_us %.0f %u %u sp %u sent %lu rate %.3f rxcap %.3f rxgrant %.3f txcap %.3f txgrant %.3f\n",
+				(double)s->now_ps / SIM_PS_PER_US, f->src, f->dst,
+				sim_path_spine(s, f->src, f->dst, f->sport),
+				(unsigned long)f->sent_bytes,
+				(double)(rate == TITA_RATE_UNPACED ? f->line_bps : rate) / 1e9, rc,
+				rg, tc, tg);
+		}
+		free(pi);
+	}
 out:
 	free(upp);
 	free(downp);
