@@ -56,6 +56,8 @@ struct fab_line {
 	 * proportion to use); the sums a round of its fixed point takes. */
 	double level_bps, under_bps;
 	uint32_t n_pairs, n_under;
+	/* build_lines: the pairs summed into it this round */
+	uint32_t n_summed;
 };
 
 struct fab_port {
@@ -1169,6 +1171,7 @@ static void build_lines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		f->lines[i].live = false;
 		f->lines[i].e.demand_bps = f->lines[i].e.move_bps = f->lines[i].e.room_mask = 0;
 		f->lines[i].e.swap = false;
+		f->lines[i].n_summed = 0;
 	}
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
 		struct pair *pr = &c->pairs[k];
@@ -1207,6 +1210,8 @@ static void build_lines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 				continue;
 			ln->live = true;
 			ln->e.demand_bps += use;
+			if (!ln->n_summed++)
+				ln->e.weight_milli = key.weight_milli;
 			if (pr->role == TITA_PAIR_TX && pr->move_asked &&
 			    now_ns < pr->move_until_ns && pr->path == PATH_KNOWN) {
 				/* The receiving leaf's proposal, for our leader
@@ -1227,9 +1232,18 @@ static void build_lines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			}
 		}
 	}
-	for (uint32_t i = 0; i < f->n_lines; i++)
-		f->lines[i].e.demand_bps =
-			ctl_clamp_rate(f->lines[i].e.demand_bps, TITA_RATE_MAX_BPS);
+	for (uint32_t i = 0; i < f->n_lines; i++) {
+		struct fab_line *ln = &f->lines[i];
+
+		ln->e.demand_bps = ctl_clamp_rate(ln->e.demand_bps, TITA_RATE_MAX_BPS);
+		/* A line of small pairs weighs as many pairs as it holds: the
+		 * leader shares a link max-min over lines, and ECMP puts 8 of
+		 * a receiver's pairs on one spine and 23 on another, whose
+		 * pairs then ran at half the rate and finished last. */
+		if (ln->e.remote_leaf == TITA_LEAF_ANY && ln->n_summed > 1)
+			ln->e.weight_milli = (uint32_t)tita_min_u64(
+				(uint64_t)ln->e.weight_milli * ln->n_summed, TITA_WEIGHT_MAX);
+	}
 }
 
 /*

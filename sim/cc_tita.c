@@ -1104,6 +1104,21 @@ static void trace_collisions(struct sim *s)
 	free(down);
 }
 
+/* The leaf cap and grant (Gbit/s) a controller holds for its pair of ROLE
+ * with HOST, or 0 (pi: room for 4,096 pairs). */
+static void pair_held(const struct tita_ctl *ctl, struct tita_pair_info *pi,
+		      enum tita_pair_role role, uint32_t host, double *cap, double *grant)
+{
+	size_t np = tita_ctl_pairs(ctl, pi, 4096);
+
+	*cap = *grant = 0;
+	for (size_t j = 0; j < np; j++)
+		if (pi[j].role == role && host_of_addr(&pi[j].remote) == host) {
+			*cap = (double)pi[j].leaf_cap_bps / 1e9;
+			*grant = (double)pi[j].grant_bps / 1e9;
+		}
+}
+
 /*
  * SIM_TITA_LINKS=US: every US, each leaf-spine link's data throughput since
  * the last sample, its queue, and the sum of the pacing rates of the live
@@ -1235,6 +1250,32 @@ static void trace_links(struct sim *s)
 			"  who leaf%u/spine%u flows %u rate %.1f rx: on %u other %u none %u leafcap %.1f grant %.1f tx leafcap %.1f grant %.1f\n",
 			w / c->spines, w % c->spines, n, rate, on_s, other, none, cap, grant, txcap,
 			txgrant);
+		free(pi);
+	}
+	if (getenv("SIM_TITA_LINKS_FLOWS")) {
+		/* Every live flow between leaves: its spine, bytes sent, pacing
+		 * rate, and the leaf caps and grants both ends hold (which
+		 * of them holds it back, and how far behind it is). */
+		struct tita_pair_info *pi = calloc(4096, sizeof(*pi));
+
+		for (uint32_t i = 0; pi && i < s->n_flows; i++) {
+			const struct sim_flow *f = &s->flows[i];
+			uint32_t from = f->src / c->hosts_per_leaf, to = f->dst / c->hosts_per_leaf;
+			uint64_t rate = s->hosts[f->src].txp[f->txp].rate_bps;
+			double rc, rg, tc, tg;
+
+			if (!f->started || f->finish_ps || from == to)
+				continue;
+			pair_held(s->hosts[f->dst].ctl, pi, TITA_PAIR_RX, f->src, &rc, &rg);
+			pair_held(s->hosts[f->src].ctl, pi, TITA_PAIR_TX, f->dst, &tc, &tg);
+			fprintf(stderr,
+				"flow t_us %.0f %u %u sp %u sent %lu rate %.3f rxcap %.3f rxgrant %.3f txcap %.3f txgrant %.3f\n",
+				(double)s->now_ps / SIM_PS_PER_US, f->src, f->dst,
+				sim_path_spine(s, f->src, f->dst, f->sport),
+				(unsigned long)f->sent_bytes,
+				(double)(rate == TITA_RATE_UNPACED ? f->line_bps : rate) / 1e9, rc,
+				rg, tc, tg);
+		}
 		free(pi);
 	}
 out:
