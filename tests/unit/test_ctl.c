@@ -1865,21 +1865,30 @@ static struct tita_ctl *short_start_ctl(struct tita_ctl_params *p, uint64_t shor
 	return c;
 }
 
-/* A first demand from sender that says its message's size. */
-static void first_demand(struct tita_ctl *c, uint32_t sender, uint64_t left_bytes, bool spine,
-			 uint64_t now)
+/* A demand at line rate from sender to host 1 that says its message's size
+ * (left_bytes), in job_id, on spine 2 when spine. */
+static void sized_demand(struct tita_ctl *c, uint32_t sender, uint32_t job_id, uint64_t left_bytes,
+			 bool spine, uint64_t now)
 {
 	struct tita_msg m = { .kind = TITA_MSG_DEMAND, .n_entries = 1 };
 
 	m.peer = tita_addr_from_host_id(sender);
 	m.demand[0] = (struct tita_demand_entry){ .sender = m.peer,
 						  .receiver = tita_addr_from_host_id(1),
+						  .job_id = job_id,
 						  .weight_milli = TITA_WEIGHT_ONE,
 						  .demand_bps = LINE_BPS,
 						  .left_bytes = left_bytes,
 						  .has_spine = spine,
 						  .spine = 2 };
 	assert_int_equal(tita_ctl_on_msg(c, &m, now), 1);
+}
+
+/* A first demand from sender that says its message's size. */
+static void first_demand(struct tita_ctl *c, uint32_t sender, uint64_t left_bytes, bool spine,
+			 uint64_t now)
+{
+	sized_demand(c, sender, TITA_JOB_DEFAULT, left_bytes, spine, now);
 }
 
 /*
@@ -2012,16 +2021,7 @@ static void test_allocation_follows_inputs(void **state)
 static void demand_left(struct tita_ctl *c, uint32_t sender, uint32_t job_id, uint64_t left_bytes,
 			uint64_t now)
 {
-	struct tita_msg m = { .kind = TITA_MSG_DEMAND, .n_entries = 1 };
-
-	m.peer = tita_addr_from_host_id(sender);
-	m.demand[0] = (struct tita_demand_entry){ .sender = m.peer,
-						  .receiver = tita_addr_from_host_id(1),
-						  .job_id = job_id,
-						  .weight_milli = TITA_WEIGHT_ONE,
-						  .demand_bps = LINE_BPS,
-						  .left_bytes = left_bytes };
-	assert_int_equal(tita_ctl_on_msg(c, &m, now), 1);
+	sized_demand(c, sender, job_id, left_bytes, false, now);
 }
 
 static void expect_grant(struct tita_ctl *c, uint32_t sender, double frac, const char *what)
