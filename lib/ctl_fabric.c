@@ -1236,13 +1236,14 @@ static void build_lines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		struct fab_line *ln = &f->lines[i];
 
 		ln->e.demand_bps = ctl_clamp_rate(ln->e.demand_bps, TITA_RATE_MAX_BPS);
-		/* A line of small pairs weighs as many pairs as it holds: the
-		 * leader shares a link max-min over lines, and ECMP puts 8 of
-		 * a receiver's pairs on one spine and 23 on another, whose
-		 * pairs then ran at half the rate and finished last. */
-		if (ln->e.remote_leaf == TITA_LEAF_ANY && ln->n_summed > 1)
-			ln->e.weight_milli = (uint32_t)tita_min_u64(
-				(uint64_t)ln->e.weight_milli * ln->n_summed, TITA_WEIGHT_MAX);
+		/* A line of small pairs tells how many it holds: the leader
+		 * weighs it by them within its job (a job keeps its weight),
+		 * since ECMP puts 8 of a receiver's pairs on one spine and 23
+		 * on another, whose pairs ran at half the rate when the
+		 * leader shared a link max-min over lines. */
+		ln->e.n_pairs = ln->e.remote_leaf == TITA_LEAF_ANY && ln->n_summed > 1 ?
+					(uint32_t)tita_min_u64(ln->n_summed, TITA_LEAF_PAIRS_MAX) :
+					0;
 	}
 }
 

@@ -315,8 +315,9 @@ int tita_leader_report(struct tita_leader *l, const struct tita_leaf_entry *e, u
 	l->stats.reports++;
 	if ((e->dir != TITA_LEAF_UP && e->dir != TITA_LEAF_DOWN) || e->spine >= l->leaf.n_spines ||
 	    e->weight_milli < 1 || e->weight_milli > TITA_WEIGHT_MAX ||
-	    e->demand_bps > TITA_RATE_MAX_BPS || e->move_bps > TITA_RATE_MAX_BPS ||
-	    e->remote_leaf == TITA_LEAF_NONE || e->remote_leaf == l->leaf.leaf) {
+	    e->n_pairs > TITA_LEAF_PAIRS_MAX || e->demand_bps > TITA_RATE_MAX_BPS ||
+	    e->move_bps > TITA_RATE_MAX_BPS || e->remote_leaf == TITA_LEAF_NONE ||
+	    e->remote_leaf == l->leaf.leaf) {
 		l->stats.reports_rejected++;
 		return -EINVAL;
 	}
@@ -353,6 +354,25 @@ int tita_leader_report(struct tita_leader *l, const struct tita_leaf_entry *e, u
 static uint64_t line_group(const struct line *ln, uint32_t slot)
 {
 	return ln->e.job_id == TITA_JOB_DEFAULT ? (uint64_t)1 << 32 | slot : ln->e.job_id;
+}
+
+/*
+ * A line's weight on its link. Its job weighs its weight among the jobs
+ * whatever its lines hold; within the job a line weighs as many small pairs
+ * as it sums. A line of no job is a group of its own, whose pairs are as
+ * many peers of the jobs: it weighs them all.
+ */
+static struct tita_alloc_entry line_alloc_entry(const struct line *ln, uint32_t slot)
+{
+	double weight = (double)ln->e.weight_milli / TITA_WEIGHT_ONE;
+	double pairs = ln->e.n_pairs > 1 ? (double)ln->e.n_pairs : 1.0;
+	bool no_job = ln->e.job_id == TITA_JOB_DEFAULT;
+
+	return (struct tita_alloc_entry){
+		.weight = no_job ? weight * pairs : weight,
+		.member_weight = no_job ? 0 : pairs,
+		.group = line_group(ln, slot),
+	};
 }
 
 static struct link *link_of(struct tita_leader *l, uint8_t dir, uint16_t spine)
@@ -482,11 +502,8 @@ static void water_fill(struct tita_leader *l, uint32_t n)
 			const struct item *it = &l->sorted_items[k];
 			const struct line *ln = &l->lines[it->slot];
 
-			l->alloc[k - first] = (struct tita_alloc_entry){
-				.demand_bps = it->demand_bps,
-				.weight = (double)ln->e.weight_milli / TITA_WEIGHT_ONE,
-				.group = line_group(ln, it->slot),
-			};
+			l->alloc[k - first] = line_alloc_entry(ln, it->slot);
+			l->alloc[k - first].demand_bps = it->demand_bps;
 			/* Offered: what is here (a line on its way is in
 			 * planned_bps, below). */
 			if (!it->reserve)
@@ -1041,6 +1058,7 @@ size_t tita_leader_answer(const struct tita_leader *l, const struct tita_addr *m
 			 * weight: echoed, they were a double per line. */
 			out[n].demand_bps = 0;
 			out[n].weight_milli = TITA_WEIGHT_ONE;
+			out[n].n_pairs = 0;
 			out[n].cap_bps = ln->cap_bps;
 			out[n].move_bps = ln->order_bps;
 			out[n].move_to = ln->order_bps ? ln->order_to : TITA_SPINE_NONE;

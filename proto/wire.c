@@ -83,6 +83,7 @@ static const char *const error_names[TITA_WIRE_E_COUNT] = {
 	[TITA_WIRE_E_SPINE_RANGE] = "spine_out_of_range",
 	[TITA_WIRE_E_DIR_RANGE] = "dir_out_of_range",
 	[TITA_WIRE_E_LEAF_RANGE] = "leaf_out_of_range",
+	[TITA_WIRE_E_PAIRS_RANGE] = "leaf_pairs_out_of_range",
 };
 
 const char *tita_wire_error_name(enum tita_wire_error err)
@@ -737,6 +738,9 @@ static void leaf_line_to_wire(const struct tita_leaf_entry *e, bool v1, Tita__Pe
 	pl->cap_bps = (double)e->cap_bps;
 	pl->swap = e->swap;
 	pl->move_cap_bps = (double)e->move_cap_bps;
+	/* One pair is the default: left out. */
+	if (e->n_pairs > 1)
+		pl->n_pairs = e->n_pairs;
 }
 
 /* A leaf report or answer: the lines of one member, from start, as many as
@@ -1140,6 +1144,8 @@ static enum tita_wire_error check_leaf_line(const Tita__Peer__LeafLine *l)
 		return TITA_WIRE_E_SPINE_RANGE;
 	if (l->remote_leaf == TITA_LEAF_NONE || (l->any_leaf && l->remote_leaf != 0))
 		return TITA_WIRE_E_LEAF_RANGE;
+	if (l->n_pairs > TITA_LEAF_PAIRS_MAX)
+		return TITA_WIRE_E_PAIRS_RANGE;
 	if (l->weight_present_case == TITA__PEER__LEAF_LINE__WEIGHT_PRESENT_WEIGHT) {
 		err = check_weight(l->weight);
 		if (err)
@@ -1308,6 +1314,7 @@ static void leaf_line_from_wire(const Tita__Peer__LeafLine *pl, const struct tit
 		.cap_bps = rate_from_wire(pl->cap_bps),
 		.swap = pl->swap,
 		.move_cap_bps = rate_from_wire(pl->move_cap_bps),
+		.n_pairs = pl->n_pairs,
 	};
 }
 

@@ -139,6 +139,7 @@ enum tita_wire_error {
 	TITA_WIRE_E_SPINE_RANGE, /* a spine (or move_to) not below TITA_SPINES_MAX */
 	TITA_WIRE_E_DIR_RANGE, /* a leaf line neither up nor down */
 	TITA_WIRE_E_LEAF_RANGE, /* a leaf id nobody can have */
+	TITA_WIRE_E_PAIRS_RANGE, /* a leaf line's pairs above TITA_LEAF_PAIRS_MAX */
 
 	TITA_WIRE_E_COUNT
 };

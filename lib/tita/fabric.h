@@ -37,6 +37,9 @@
 #define TITA_LEAF_NONE UINT32_MAX
 /* In a leaf entry: traffic to or from any leaf (small pairs, aggregated). */
 #define TITA_LEAF_ANY (UINT32_MAX - 1)
+/* The most small pairs a line of any leaf tells it holds (a NIC with more
+ * says this many). */
+#define TITA_LEAF_PAIRS_MAX (1u << 20)
 
 /* Where a NIC sits. All zero (n_spines 0): not in a known fabric. */
 struct tita_place {
@@ -72,6 +75,10 @@ struct tita_leaf_entry {
 	uint32_t remote_leaf; /* a leaf id, or TITA_LEAF_ANY */
 	uint32_t job_id;
 	uint32_t weight_milli; /* the job's weight, 1..TITA_WEIGHT_MAX */
+	/* Report, a line of any leaf: the small pairs summed into it, 0..
+	 * TITA_LEAF_PAIRS_MAX (0 and 1 both mean one). The leader weighs a
+	 * line by them among its job's lines; the job keeps weight_milli. */
+	uint32_t n_pairs;
 	uint64_t demand_bps; /* report: what the traffic could use; 0 withdraws */
 	/*
 	 * Who decides where a pair goes is its receiver's leader, who owns the

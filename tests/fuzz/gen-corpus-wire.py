@@ -114,7 +114,7 @@ ANY_LEAF = 0xFFFFFFFE
 
 
 def leaf_line(direction=1, spine=3, remote=5, job=7, weight=None, demand=40e9, move=0.0,
-              move_to=None, room=0, cap=0.0, swap=0, move_cap=0.0, any_leaf=0):
+              move_to=None, room=0, cap=0.0, swap=0, move_cap=0.0, any_leaf=0, n_pairs=0):
     e = f_varint(1, direction) + f_varint(2, spine) + f_varint(3, remote) + f_varint(4, job)
     if weight is not None:
         e += f_double(5, weight, keep_zero=True)
@@ -122,7 +122,7 @@ def leaf_line(direction=1, spine=3, remote=5, job=7, weight=None, demand=40e9, m
     if move_to is not None:
         e += f_varint(8, move_to, keep_zero=True)
     return (e + f_varint(9, room) + f_double(10, cap) + f_varint(11, swap) +
-            f_double(12, move_cap) + f_varint(13, any_leaf))
+            f_double(12, move_cap) + f_varint(13, any_leaf) + f_varint(14, n_pairs))
 
 
 def leaf_report(lines, leaf=4, member=A):
@@ -240,6 +240,12 @@ def corpus():
     c["raw-leaf-answer-any-flag"] = bytes([MODE_RAW]) + datagram(la_any)
     c["body-leaf-answer-any-flag"] = bytes([MODE_BODY]) + la_any
     c["body-leaf-answer-any-and-id"] = bytes([MODE_BODY]) + la_both
+    # Lines of any leaf telling the small pairs they sum (one is left out).
+    lr_pairs = leaf_report([leaf_line(remote=0, any_leaf=1, n_pairs=23),
+                            leaf_line(direction=2, remote=0, any_leaf=1, n_pairs=1 << 20)],
+                           member=b"")
+    c["raw-leaf-report-pairs"] = bytes([MODE_RAW]) + datagram(lr_pairs)
+    c["body-leaf-report-pairs"] = bytes([MODE_BODY]) + lr_pairs
     for name, body in (("demand-no-origin", d_no), ("grant-no-origin", g_no),
                        ("leaf-report-no-origin", lr_no)):
         c["raw-" + name] = bytes([MODE_RAW]) + datagram(body)
@@ -313,6 +319,8 @@ def corpus():
         "leaf-id-any": leaf_answer([leaf_line()], leaf=ANY_LEAF),
         "leaf-member-len": leaf_report([leaf_line()], member=b"\x0a\x00"),
         "leaf-weight-zero": leaf_report([leaf_line(weight=0.0)]),
+        "leaf-pairs-too-many": leaf_report([leaf_line(remote=0, any_leaf=1,
+                                                      n_pairs=(1 << 20) + 1)]),
         "leaf-demand-nan": leaf_report([leaf_line(demand=float("nan"))]),
         "leaf-move-negative": leaf_report([leaf_line(move=-1.0)]),
         "leaf-cap-too-high": leaf_answer([leaf_line(cap=3.3e12)]),

@@ -62,6 +62,7 @@ static struct tita_leaf_entry answer(struct tita_leader *l, uint32_t member, uin
 	for (size_t k = 0; k < n && k < 64; k++) {
 		assert_int_equal(out[k].demand_bps, 0);
 		assert_int_equal(out[k].weight_milli, TITA_WEIGHT_ONE);
+		assert_int_equal(out[k].n_pairs, 0);
 	}
 	for (size_t k = 0; k < n; k++)
 		if (out[k].dir == dir && out[k].spine == spine && out[k].remote_leaf == remote &&
@@ -105,6 +106,60 @@ static void test_shares_a_link_by_job_weight(void **state)
 	assert_near(answer(l, 2, TITA_LEAF_UP, 0, 3, 2).cap_bps, 23750000000ull);
 	assert_near(answer(l, 3, TITA_LEAF_DOWN, 0, 3, 1).cap_bps, 95 * G);
 	tita_leader_free(l);
+}
+
+/*
+ * Lines of small pairs tell how many they hold: within a job a line weighs
+ * its pairs, but the job weighs its weight whatever its lines hold. Jobs 1
+ * and 2 weigh alike; job 1's lines hold 4 and 1 pairs, job 2's 1 (the
+ * same with 4 pairs, and with 2 lines of 2 pairs each). Lines of no job
+ * weigh all their pairs.
+ */
+static void test_pairs_weigh_within_their_job(void **state)
+{
+	static const struct tita_place leaf1 = { .leaf = 7, .n_spines = 1, .spine_bps = 100 * G };
+	static const uint32_t job2_pairs[] = { 0, 1, 4 };
+	struct tita_leader_params p;
+	struct tita_leader *l;
+
+	(void)state;
+	tita_leader_params_default(&p);
+	p.eta = 0.95;
+	for (size_t i = 0; i < sizeof(job2_pairs) / sizeof(job2_pairs[0]); i++) {
+		struct tita_leaf_entry a = line(1, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 1, 80 * G);
+		struct tita_leaf_entry b = line(2, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 1, 80 * G);
+		struct tita_leaf_entry c = line(3, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 2, 80 * G);
+
+		l = tita_leader_new(&p, &leaf1);
+		assert_non_null(l);
+		a.n_pairs = 4;
+		c.n_pairs = job2_pairs[i];
+		assert_int_equal(tita_leader_report(l, &a, 0), 0);
+		assert_int_equal(tita_leader_report(l, &b, 0), 0);
+		assert_int_equal(tita_leader_report(l, &c, 0), 0);
+		tita_leader_run(l, 1);
+		/* 95 G: 47.5 a job; job 1's 4:1 within. */
+		assert_near(answer(l, 3, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 2).cap_bps,
+			    47500000000ull);
+		assert_near(answer(l, 1, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 1).cap_bps, 38 * G);
+		assert_near(answer(l, 2, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 1).cap_bps, 9500000000ull);
+		tita_leader_free(l);
+	}
+	/* Of no job: every line its own, weighing its pairs, 4:1. */
+	{
+		struct tita_leaf_entry a = line(1, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 0, 80 * G);
+		struct tita_leaf_entry b = line(2, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 0, 80 * G);
+
+		l = tita_leader_new(&p, &leaf1);
+		assert_non_null(l);
+		a.n_pairs = 4;
+		assert_int_equal(tita_leader_report(l, &a, 0), 0);
+		assert_int_equal(tita_leader_report(l, &b, 0), 0);
+		tita_leader_run(l, 1);
+		assert_near(answer(l, 1, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 0).cap_bps, 76 * G);
+		assert_near(answer(l, 2, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 0).cap_bps, 19 * G);
+		tita_leader_free(l);
+	}
 }
 
 /* Two large lines on one uplink: the younger seeks a new place (its
@@ -661,8 +716,11 @@ static void test_bad_input_is_refused(void **state)
 	e = line(1, TITA_LEAF_UP, 0, 3, 0, G);
 	e.weight_milli = 0;
 	assert_int_equal(tita_leader_report(l, &e, 0), -EINVAL);
+	e = line(1, TITA_LEAF_UP, 0, TITA_LEAF_ANY, 0, G);
+	e.n_pairs = TITA_LEAF_PAIRS_MAX + 1;
+	assert_int_equal(tita_leader_report(l, &e, 0), -EINVAL);
 	tita_leader_stats(l, &st);
-	assert_int_equal(st.reports_rejected, 5);
+	assert_int_equal(st.reports_rejected, 6);
 	/* The table is bounded. */
 	for (uint32_t m = 0; m < 64; m++) {
 		e = line(100 + m, TITA_LEAF_UP, 0, 3, 0, G);
@@ -684,6 +742,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shares_a_link_by_job_weight),
+		cmocka_unit_test(test_pairs_weigh_within_their_job),
 		cmocka_unit_test(test_overloaded_uplink_seeks),
 		cmocka_unit_test(test_downlink_proposes_where_the_sender_can_go),
 		cmocka_unit_test(test_proposal_carries_the_share_kept),

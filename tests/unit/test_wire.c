@@ -1720,6 +1720,7 @@ static struct tita_leaf_entry leaf_line_of(struct tita_addr member, uint32_t k)
 		.swap = k % 3 == 1,
 		.cap_bps = k % 2 ? TITA_RATE_MAX_BPS - k : 0,
 		.move_cap_bps = k % 4 ? 0 : 49 * TITA_GBPS + k,
+		.n_pairs = k % 3 ? 0 : 2 + k * 4099 % (TITA_LEAF_PAIRS_MAX - 1),
 	};
 }
 
@@ -1738,6 +1739,7 @@ static void assert_leaf_eq(const struct tita_leaf_entry *a, const struct tita_le
 	assert_int_equal(a->swap, b->swap);
 	assert_int_equal(a->cap_bps, b->cap_bps);
 	assert_int_equal(a->move_cap_bps, b->move_cap_bps);
+	assert_int_equal(a->n_pairs, b->n_pairs);
 }
 
 /* A report of 64 lines from an IPv6 member splits over datagrams; each
@@ -1957,6 +1959,67 @@ static void test_any_leaf_flag(void **state)
 	assert_int_equal(tita_wire_decode(&ring, NULL, &leader, buf, (size_t)len, &out),
 			 TITA_WIRE_OK);
 	assert_int_equal(out.msg.leaf[0].remote_leaf, TITA_LEAF_ANY);
+}
+
+/*
+ * A line of any leaf tells the pairs it sums: one (0 or 1) is left out,
+ * more take the field; beyond TITA_LEAF_PAIRS_MAX is refused.
+ */
+static void test_leaf_pairs(void **state)
+{
+	static struct tita_msg m;
+	static struct tita_wire_msg out;
+	struct tita_wire_sender tx = sender();
+	struct tita_addr leader = v4(10, 0, 0, 9), member = v4(10, 0, 0, 1);
+	Tita__Peer__LeafLine line;
+	Tita__Peer__LeafLine *ptrs[1] = { &line };
+	Tita__Peer__LeafReport r = TITA__PEER__LEAF_REPORT__INIT;
+	Tita__Peer__PeerMessage pm = TITA__PEER__PEER_MESSAGE__INIT;
+	uint8_t buf[TITA_WIRE_MAX_BYTES];
+	uint32_t used;
+	int len, len_one;
+
+	(void)state;
+	one_leaf_line(&m, TITA_MSG_LEAF_REPORT, leader, member, TITA_LEAF_UP, 1000000000ull, 0);
+	m.leaf[0].remote_leaf = TITA_LEAF_ANY;
+	len_one = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	m.leaf[0].n_pairs = 1;
+	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	assert_int_equal(len, len_one);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &member, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.msg.leaf[0].n_pairs, 0);
+	m.leaf[0].n_pairs = 23;
+	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	/* A tag and one byte. */
+	assert_int_equal(len, len_one + 2);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &member, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.msg.leaf[0].n_pairs, 23);
+	m.leaf[0].n_pairs = TITA_LEAF_PAIRS_MAX;
+	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &member, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_int_equal(out.msg.leaf[0].n_pairs, TITA_LEAF_PAIRS_MAX);
+
+	/* More than any NIC sums: refused. */
+	tita__peer__leaf_line__init(&line);
+	line.dir = TITA_LEAF_UP;
+	line.spine = 3;
+	line.any_leaf = true;
+	line.job_id = 1;
+	line.demand_bps = 1e9;
+	line.n_pairs = TITA_LEAF_PAIRS_MAX + 1;
+	r.leaf = 4;
+	r.member = (ProtobufCBinaryData){ 4, ip_a };
+	r.n_lines = 1;
+	r.lines = ptrs;
+	pm.body_case = TITA__PEER__PEER_MESSAGE__BODY_LEAF_REPORT;
+	pm.leaf_report = &r;
+	len = (int)seal_pm(&pm, 1, buf, sizeof(buf));
+	assert_int_equal(decode_checked(NULL, &member, buf, (size_t)len), TITA_WIRE_E_PAIRS_RANGE);
+	assert_string_equal(tita_wire_error_name(TITA_WIRE_E_PAIRS_RANGE),
+			    "leaf_pairs_out_of_range");
 }
 
 static void test_leaf_values(void **state)
@@ -2780,6 +2843,7 @@ int main(void)
 		cmocka_unit_test(test_seq_turns_boot),
 		cmocka_unit_test(test_origin_left_out),
 		cmocka_unit_test(test_any_leaf_flag),
+		cmocka_unit_test(test_leaf_pairs),
 		cmocka_unit_test(test_same_bytes_as_protobuf_c),
 		cmocka_unit_test(test_fast_decode_as_protobuf_c),
 		cmocka_unit_test(test_control_proto),
