@@ -1249,6 +1249,7 @@ static const struct titad_config_range ranges[] = {
 	{ "controller", "eta", "0.05", "1", "0.04", "1.01" },
 	{ "controller", "eta-min", "0.05", "0.98", "0.04", "0.99" },
 	{ "controller", "start-rate", "0", "1", "-0.1", "1.1" },
+	{ "controller", "unmanaged-room", "0", "1", "-0.1", "1.1" },
 	{ "controller", "unscheduled", "0ns", "10ms", NULL, "11ms" },
 	{ "controller", "unscheduled-short", "0ns", "10ms", NULL, "11ms" },
 	{ "controller", "warm", "0", "100", "-1", "101" },
