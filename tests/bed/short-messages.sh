@@ -42,7 +42,9 @@
 #     A pair of windows in which others took more than 0.5 of a core in
 #     either window is measured again, once (then kept, and said so): the
 #     rule looks at the machine, never at the completions. Every window is
-#     printed with its figures and the others' load.
+#     printed with its figures and the others' load. A pair in which the
+#     incast ended before the messages did (its last messages met no
+#     congestion) is measured again, once, then fails that check;
 #
 # The unpaced windows are the baseline: the same traffic, the incast too,
 # and h1 -> h2 is not congested there either (h2's port carries only the
@@ -135,8 +137,12 @@ exchange() { # label
 	# after the last message's ACK).
 	t_msg_end=$(jget "$m" 'd["t0_s"] + d["duration_s"]')
 	t_incast_end=$(jget "$work/$label-incast/sink.json" 'd["last_s"]')
-	check "$label: the incast ran throughout the messages (until $t_incast_end s, messages until $t_msg_end s)" \
-		awk_true 'i > m' i="$t_incast_end" m="$t_msg_end"
+	# Whether it did is the window's validity, not a verdict: the pair of
+	# windows is measured again when it did not (below).
+	run_through="the incast ran throughout the messages (until $t_incast_end s, messages until $t_msg_end s)"
+	run_through_ok=0
+	awk_true 'i > m' i="$t_incast_end" m="$t_msg_end" && run_through_ok=1
+	echo "# $label: $run_through: $([ "$run_through_ok" = 1 ] && echo yes || echo no)"
 	run_drops=$drops
 }
 
@@ -150,6 +156,7 @@ for w in $(seq "$pairs"); do
 		[ "$try" = 0 ] || label=$w.$try
 		exchange "unpaced-$label"
 		b50=$run_p50 b99=$run_p99 b_others=$run_others
+		b_through=$run_through b_through_ok=$run_through_ok
 		check "unpaced-$label: the incast really congests (drops at h6's port: $run_drops)" [ "$run_drops" -gt 0 ]
 		bed titad start all
 		exchange "tita-$label"
@@ -164,6 +171,19 @@ for w in $(seq "$pairs"); do
 		check "tita-$label: h2's titad heard h1 ($dgrams datagrams)" awk_true 'n > 0' n="${dgrams:-0}"
 		check "tita-$label: h1's pacer dropped nothing ($(pacer_drops h1))" [ "$(pacer_drops h1)" -eq 0 ]
 		bed titad stop all
+		# A pair whose incast ended before its messages (the unpaced
+		# incast, at line rate, can finish its bytes early on a slow
+		# scheduler) measured no congestion for its last messages: it
+		# is measured again, and on the last try the check says so.
+		if [ "$b_through_ok" = 1 ] && [ "$run_through_ok" = 1 ]; then
+			:
+		elif [ "$try" -lt "$retries_max" ]; then
+			echo "# pair $label: the incast ended before the messages: measured again"
+			continue
+		else
+			check "unpaced-$label: $b_through" [ "$b_through_ok" = 1 ]
+			check "tita-$label: $run_through" [ "$run_through_ok" = 1 ]
+		fi
 		if awk_true 'b <= x && t <= x' b="$b_others" t="$run_others" x="$others_max"; then
 			break
 		elif [ "$try" -lt "$retries_max" ]; then
