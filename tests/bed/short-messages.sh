@@ -113,7 +113,7 @@ exchange() { # label
 	rm -rf "$work/$label-incast" "$work/$label-msg"
 	read -r -a c0 <<<"$(cpu_ticks)"
 	t0=$(date +%s%N)
-	bed incast --from h3,h4,h5 --to h6 --bytes 30M --duration 20 --out "$work/$label-incast" >/dev/null &
+	bed incast --from h3,h4,h5 --to h6 --bytes 45M --duration 20 --out "$work/$label-incast" >/dev/null &
 	ipid=$!
 	bg_pids+=("$ipid")
 	sleep 0.7 # past the incast's start
