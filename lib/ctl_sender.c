@@ -288,30 +288,61 @@ static void pair_done(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
  * the others and ends with the pair's shortest: a shorter one ranks the
  * pair, and its receiver hears of it now. Once the pair has sent as much
  * as that message, it ranks by its backlog again.
+ *
+ * A stream is not a message posted behind: a pair whose backlog never
+ * drains, more posted as it sends, would otherwise rank by what one
+ * sample posted (its rate x the sample's interval), and equal streams at
+ * different rates would weigh up to srpt_max_weight apart. A pair that
+ * posts behind a second time before its backlog was seen empty, or whose
+ * posting refilled its backlog to within an eighth of what it sent, is a
+ * stream until its backlog is seen empty: it ranks by its busy period's
+ * age (what it sent since) and its backlog, said when that doubled.
+ * Like least attained service, a young stream ranks short and an old one
+ * long; two of the same age rank alike whatever their rates.
  */
 static void note_message(struct tita_ctl *c, struct pair *pr, const struct tita_tx_sample *s,
 			 bool starts, uint64_t now_ns)
 {
-	uint64_t before = pr->sample_backlog_bytes, had = pr->msg_left_bytes;
-	bool sent_it = false;
+	uint64_t before = pr->sample_backlog_bytes, had = pr->msg_left_bytes, age;
+	bool sent_it = false, was_stream = pr->stream;
 
 	pr->sample_backlog_bytes = s->backlog_bytes;
 	if (starts) {
 		pr->rank_bytes = s->tx_bytes + s->backlog_bytes;
 		pr->msg_left_bytes = 0;
+		pr->busy_sent_bytes = s->tx_bytes;
+		pr->posted_behind = pr->stream = false;
 		return;
 	}
+	pr->busy_sent_bytes += s->tx_bytes;
 	pr->msg_left_bytes = had > s->tx_bytes ? had - s->tx_bytes : 0;
 	if (before && s->backlog_bytes + s->tx_bytes - s->tx_bytes / 8 > before) {
 		uint64_t posted = s->backlog_bytes + s->tx_bytes - before;
+		bool refill = s->backlog_bytes + s->tx_bytes / 8 >= before &&
+			      s->backlog_bytes <= before + s->tx_bytes / 8;
 
-		if (!pr->rank_bytes || posted < pr->rank_bytes) {
-			pr->rank_bytes = pr->msg_left_bytes = posted;
-			sent_it = pr->left_reported_bytes > 2 * posted;
+		if (pr->stream || pr->posted_behind || refill) {
+			pr->stream = true;
+			pr->msg_left_bytes = 0;
+		} else {
+			pr->posted_behind = true;
+			if (!pr->rank_bytes || posted < pr->rank_bytes) {
+				pr->rank_bytes = pr->msg_left_bytes = posted;
+				sent_it = pr->left_reported_bytes > 2 * posted;
+			}
 		}
 	} else if (had && !pr->msg_left_bytes) {
 		pr->rank_bytes = s->backlog_bytes;
 		sent_it = pr->rank_bytes > 2 * pr->left_reported_bytes;
+	}
+	age = pr->busy_sent_bytes + s->backlog_bytes;
+	if (pr->stream && (!was_stream || age >= 2 * pr->rank_bytes)) {
+		pr->rank_bytes = age;
+		sent_it = age > 2 * pr->left_reported_bytes || 2 * age < pr->left_reported_bytes;
+	}
+	if (!s->backlog_bytes) {
+		pr->busy_sent_bytes = 0;
+		pr->posted_behind = pr->stream = false;
 	}
 	if (sent_it && c->p.srpt_ns && pr->demand_reported_bps && !pr->unsched_defer)
 		ctl_send_demand_now(c, pr, now_ns);

@@ -676,11 +676,32 @@ static void expect_shares(struct world *w, int receiver, const int *senders, con
 	      "%s: senders sum to %.0f, receiver eta %.3f\n", what, sum, port.eta);
 }
 
+/*
+ * The world's parameters with short messages first at both ends (srpt_ns,
+ * srpt_tx), or the defaults (NULL). Its senders are streams: their backlog
+ * stays at 64 MB, more posted as they send, and a stream is no message
+ * posted behind (design.md "Short messages first"): ranked by what one
+ * sample posted, equal streams at different rates weighed up to 4x apart
+ * ("sender 2 at 2794117647, sender 1 at 593750000").
+ */
+static const struct tita_ctl_params *srpt_params(bool srpt)
+{
+	static struct tita_ctl_params p;
+
+	if (!srpt)
+		return NULL;
+	tita_ctl_params_default(&p);
+	p.eta = 0.95;
+	p.srpt_ns = 800 * TITA_NSEC_PER_USEC;
+	p.srpt_tx = 1;
+	return &p;
+}
+
 /* N senders to one receiver reach equal shares of eta x capacity within two
  * control rounds of their first demand. */
-static void converge(int n_senders)
+static void converge(int n_senders, bool srpt)
 {
-	struct world *w = world_new(n_senders + 1, NULL);
+	struct world *w = world_new(n_senders + 1, srpt_params(srpt));
 	double fair = w->params.eta * LINE_BPS / n_senders;
 	uint64_t first_demand_ns = UINT64_MAX;
 
@@ -724,22 +745,28 @@ static void converge(int n_senders)
 
 static void test_converge_2(void **state)
 {
-	converge(2);
+	converge(2, false);
 }
 
 static void test_converge_16(void **state)
 {
-	converge(16);
+	converge(16, false);
 }
 
 static void test_converge_64(void **state)
 {
-	converge(64);
+	converge(64, false);
 }
 
-static void test_join_and_leave(void **state)
+/* The same with short messages first: equal streams still share equally. */
+static void test_converge_64_srpt(void **state)
 {
-	struct world *w = world_new(6, NULL);
+	converge(64, true);
+}
+
+static void join_and_leave(bool srpt)
+{
+	struct world *w = world_new(6, srpt_params(srpt));
 	const int five[] = { 1, 2, 3, 4, 5 }, four[] = { 2, 3, 4, 5 };
 	const double ones[] = { 1, 1, 1, 1, 1 };
 	uint64_t t;
@@ -780,6 +807,16 @@ static void test_join_and_leave(void **state)
 			      (unsigned long long)pairs[i].grant_bps);
 	}
 	world_free(w);
+}
+
+static void test_join_and_leave(void **state)
+{
+	join_and_leave(false);
+}
+
+static void test_join_and_leave_srpt(void **state)
+{
+	join_and_leave(true);
 }
 
 /* A slot that a receiver's pair freed is taken by a sender's pair: the
@@ -2563,6 +2600,8 @@ int main(void)
 		cmocka_unit_test(test_converge_16),
 		cmocka_unit_test(test_converge_64),
 		cmocka_unit_test(test_join_and_leave),
+		cmocka_unit_test(test_converge_64_srpt),
+		cmocka_unit_test(test_join_and_leave_srpt),
 		cmocka_unit_test(test_freed_slot_takes_new_role),
 		cmocka_unit_test(test_weights),
 		cmocka_unit_test(test_job_weight_is_shared_by_its_pairs),

@@ -192,6 +192,54 @@ static void test_message_size_said(void **state)
 	rig_close(&r);
 }
 
+/*
+ * A stream is no message posted behind (design.md "Short messages first"):
+ * a pair whose backlog stays at 1 MB, refilled by what it sends, says no
+ * sample's bytes as its size (it said 400 KB, a sample's, before), and
+ * what it says grows with its age (what it sent since its backlog was last
+ * empty). A pair that posts behind a second time before its backlog
+ * drains is a stream too: it ranks by its age and backlog, not by the
+ * second message.
+ */
+static void test_stream_ranks_by_age(void **state)
+{
+	struct tita_ctl_params p;
+	struct rig r;
+	uint64_t said, last = 1 << 20;
+
+	(void)state;
+	tita_ctl_params_default(&p);
+	p.srpt_ns = 800 * TITA_NSEC_PER_USEC;
+	rig_open(&r, &p);
+	assert_int_equal(sample_said(&r, 0, 1 << 20), 1 << 20);
+	next_round(&r);
+	grant(&r, LINE_BPS, r.p.grant_ttl_ns);
+	for (int i = 0; i < 20; i++) {
+		r.now += 10 * TITA_NSEC_PER_USEC;
+		said = sample_said(&r, 400000, 1 << 20);
+		if (said != UINT64_MAX) {
+			assert_true(said >= last);
+			last = said;
+		}
+	}
+	/* 1 MB + 20 x 400 KB carried: said when it doubled, twice. */
+	assert_true(last >= 4 << 20);
+	rig_close(&r);
+
+	rig_open(&r, &p);
+	assert_int_equal(sample_said(&r, 0, 8 << 20), 8 << 20);
+	next_round(&r);
+	grant(&r, LINE_BPS, r.p.grant_ttl_ns);
+	r.now += 10 * TITA_NSEC_PER_USEC;
+	/* 1 MB sent, a 200 KB message posted behind: said at once. */
+	assert_int_equal(sample_said(&r, 1 << 20, (7 << 20) + 200000), 200000);
+	r.now += 10 * TITA_NSEC_PER_USEC;
+	/* 1 MB sent and 300 KB more posted: 2 MB sent, 6.5 MB left. */
+	said = sample_said(&r, 1 << 20, (6 << 20) + 500000);
+	assert_int_equal(said, (2 << 20) + (6 << 20) + 500000);
+	rig_close(&r);
+}
+
 /* The rate host 1's pair towards host `to` is paced at. */
 static uint64_t rate_to(struct tita_ctl *c, uint32_t to)
 {
@@ -502,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_fail_open),
 		cmocka_unit_test(test_fail_open_keeps_job_cap),
 		cmocka_unit_test(test_sender_srpt),
+		cmocka_unit_test(test_stream_ranks_by_age),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
