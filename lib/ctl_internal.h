@@ -171,13 +171,14 @@ struct pair {
 	 * left of it when it came behind others (counted down by all the pair
 	 * sends; 0: none), and the size its last demand said. */
 	uint64_t sample_backlog_bytes, rank_bytes, msg_left_bytes, left_reported_bytes;
-	/* TX: what it sent since its backlog was last seen empty (its busy
-	 * period's age), whether a message was posted behind others in that
-	 * period, and whether it is a stream (posted behind again, or refilled
-	 * as it sent): then it ranks by its age and backlog, not by what a
-	 * sample posted (note_message()). */
-	uint64_t busy_sent_bytes;
-	bool posted_behind, stream;
+	/* TX: since its backlog was last seen empty (its busy period): what
+	 * it sent (the period's age), what it had when the period began, and
+	 * what was posted behind since; whether it is a stream (refilled as
+	 * it sent, or posted behind more than it began with): then it ranks
+	 * by its age and backlog, not by what a sample posted
+	 * (note_message()). */
+	uint64_t busy_sent_bytes, busy_first_bytes, busy_posted_bytes;
+	bool stream;
 	uint64_t demand_reported_bps, demand_sent_ns;
 	uint64_t grant_bps;
 	uint64_t rate_bps, programmed_bps;

@@ -292,11 +292,12 @@ static void pair_done(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
  * A stream is not a message posted behind: a pair whose backlog never
  * drains, more posted as it sends, would otherwise rank by what one
  * sample posted (its rate x the sample's interval), and equal streams at
- * different rates would weigh up to srpt_max_weight apart. A pair that
- * posts behind a second time before its backlog was seen empty, or whose
- * posting refilled its backlog to within an eighth of what it sent, is a
- * stream until its backlog is seen empty: it ranks by its busy period's
- * age (what it sent since) and its backlog, said when that doubled.
+ * different rates would weigh up to srpt_max_weight apart. A pair whose
+ * posting refilled its backlog to within an eighth of what it sent, or
+ * that was posted behind more than it had when its backlog was last seen
+ * empty, is a stream until its backlog is seen empty: it ranks by its busy
+ * period's age (what it sent since) and its backlog, said when that
+ * doubled. (A message or two behind a long flow is not: WebSearch's.)
  * Like least attained service, a young stream ranks short and an old one
  * long; two of the same age rank alike whatever their rates.
  */
@@ -311,7 +312,9 @@ static void note_message(struct tita_ctl *c, struct pair *pr, const struct tita_
 		pr->rank_bytes = s->tx_bytes + s->backlog_bytes;
 		pr->msg_left_bytes = 0;
 		pr->busy_sent_bytes = s->tx_bytes;
-		pr->posted_behind = pr->stream = false;
+		pr->busy_first_bytes = pr->rank_bytes;
+		pr->busy_posted_bytes = 0;
+		pr->stream = false;
 		return;
 	}
 	pr->busy_sent_bytes += s->tx_bytes;
@@ -321,11 +324,11 @@ static void note_message(struct tita_ctl *c, struct pair *pr, const struct tita_
 		bool refill = s->backlog_bytes + s->tx_bytes / 8 >= before &&
 			      s->backlog_bytes <= before + s->tx_bytes / 8;
 
-		if (pr->stream || pr->posted_behind || refill) {
+		pr->busy_posted_bytes += posted;
+		if (pr->stream || refill || pr->busy_posted_bytes > pr->busy_first_bytes) {
 			pr->stream = true;
 			pr->msg_left_bytes = 0;
 		} else {
-			pr->posted_behind = true;
 			if (!pr->rank_bytes || posted < pr->rank_bytes) {
 				pr->rank_bytes = pr->msg_left_bytes = posted;
 				sent_it = pr->left_reported_bytes > 2 * posted;
@@ -341,8 +344,8 @@ static void note_message(struct tita_ctl *c, struct pair *pr, const struct tita_
 		sent_it = age > 2 * pr->left_reported_bytes || 2 * age < pr->left_reported_bytes;
 	}
 	if (!s->backlog_bytes) {
-		pr->busy_sent_bytes = 0;
-		pr->posted_behind = pr->stream = false;
+		pr->busy_sent_bytes = pr->busy_first_bytes = pr->busy_posted_bytes = 0;
+		pr->stream = false;
 	}
 	if (sent_it && c->p.srpt_ns && pr->demand_reported_bps && !pr->unsched_defer)
 		ctl_send_demand_now(c, pr, now_ns);

@@ -197,9 +197,8 @@ static void test_message_size_said(void **state)
  * a pair whose backlog stays at 1 MB, refilled by what it sends, says no
  * sample's bytes as its size (it said 400 KB, a sample's, before), and
  * what it says grows with its age (what it sent since its backlog was last
- * empty). A pair that posts behind a second time before its backlog
- * drains is a stream too: it ranks by its age and backlog, not by the
- * second message.
+ * empty). A pair posted behind more than its busy period began with is
+ * a stream too: it ranks by its age and backlog, not by the last message.
  */
 static void test_stream_ranks_by_age(void **state)
 {
@@ -227,16 +226,17 @@ static void test_stream_ranks_by_age(void **state)
 	rig_close(&r);
 
 	rig_open(&r, &p);
-	assert_int_equal(sample_said(&r, 0, 8 << 20), 8 << 20);
+	assert_int_equal(sample_said(&r, 0, 1 << 20), 1 << 20);
 	next_round(&r);
 	grant(&r, LINE_BPS, r.p.grant_ttl_ns);
 	r.now += 10 * TITA_NSEC_PER_USEC;
-	/* 1 MB sent, a 200 KB message posted behind: said at once. */
-	assert_int_equal(sample_said(&r, 1 << 20, (7 << 20) + 200000), 200000);
+	/* 300 KB sent, a 200 KB message posted behind: said at once. */
+	assert_int_equal(sample_said(&r, 300000, (1 << 20) - 300000 + 200000), 200000);
 	r.now += 10 * TITA_NSEC_PER_USEC;
-	/* 1 MB sent and 300 KB more posted: 2 MB sent, 6.5 MB left. */
-	said = sample_said(&r, 1 << 20, (6 << 20) + 500000);
-	assert_int_equal(said, (2 << 20) + (6 << 20) + 500000);
+	/* 300 KB sent and 900 KB more posted: 1.1 MB posted behind a busy
+	 * period that began with 1 MB, a stream: 600 KB sent, 1.5 MB left. */
+	said = sample_said(&r, 300000, (1 << 20) - 600000 + 1100000);
+	assert_int_equal(said, 600000 + (1 << 20) - 600000 + 1100000);
 	rig_close(&r);
 }
 
