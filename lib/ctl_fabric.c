@@ -479,8 +479,10 @@ static bool free_start(const struct tita_ctl *c, const struct pair *pr, uint64_t
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
 		const struct pair *o = &c->pairs[k];
 
-		if (o != pr && c->slot_role[k] == pr->role && o->port == pr->port &&
-		    !o->leaf_capped && now_ns < o->leaf_cap_until_ns && in_fabric(pt, o))
+		if (o != pr &&
+		    (c->slot_role[k] == TITA_PAIR_TX || c->slot_role[k] == TITA_PAIR_RX) &&
+		    o->port == pr->port && !o->leaf_capped && now_ns < o->leaf_cap_until_ns &&
+		    in_fabric(pt, o))
 			return false;
 	}
 	return true;
