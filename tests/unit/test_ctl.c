@@ -2012,6 +2012,54 @@ static void test_short_pair_between_leaves_not_held(void **state)
 	}
 }
 
+/*
+ * A ring's step (the sim suite's ring_steps_never_wait_a_round): every NIC
+ * has one new pair in each role, its own step towards the next rank
+ * waiting for its leader as the previous rank's arrives. Such a receiver
+ * holds the short new pair at the start rate until placed: free and
+ * granted early, a ring of 256 KB steps took up to 1.151 x its bound
+ * (1.060 held). With no pair of its own waiting, the same pair is free
+ * and granted the line early.
+ */
+static void test_short_pair_held_beside_own_step(void **state)
+{
+	for (int own = 0; own < 2; own++) {
+		struct tita_ctl_params p;
+		struct tita_ctl *c = short_start_ctl(&p, 40 * TITA_NSEC_PER_USEC, INTERVAL_NS);
+		struct tita_addr me = tita_addr_from_host_id(1),
+				 members[2] = { tita_addr_from_host_id(0), me },
+				 s9 = tita_addr_from_host_id(9), s10 = tita_addr_from_host_id(10);
+		struct tita_place place = { .leaf = 1, .n_spines = 4, .spine_bps = LINE_BPS };
+		uint64_t now = 1000 * INTERVAL_NS;
+		uint64_t start = (uint64_t)(p.start_rate_frac * LINE_BPS);
+		const uint64_t early = 3 * TITA_NSEC_PER_USEC, batch = 13 * TITA_NSEC_PER_USEC;
+
+		(void)state;
+		assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 2), 0);
+		assert_int_equal(tita_ctl_peer_place(c, &s9, 0), 0);
+		assert_int_equal(tita_ctl_peer_place(c, &s10, 0), 0);
+		tita_ctl_advance(c, now);
+		if (own) {
+			struct tita_tx_sample ts = {
+				.local = me, .remote = s9, .interval_ns = 1, .backlog_bytes = 250000
+			};
+
+			assert_int_equal(tita_ctl_tx_sample(c, &ts, now), 0);
+		}
+		now += TITA_NSEC_PER_USEC;
+		first_demand(c, 10, 250000, true, now);
+		tita_ctl_advance(c, now + early);
+		if (own) {
+			assert_true(grant_sent_to(c, 10) <= start);
+			tita_ctl_advance(c, now + batch);
+			assert_true(grant_of(c, 10) > 0 && grant_of(c, 10) <= start);
+		} else {
+			assert_true(grant_sent_to(c, 10) >= 40 * TITA_GBPS);
+		}
+		tita_ctl_free(c);
+	}
+}
+
 /* The receiver reuses its last allocation while its inputs stay the same:
  * any change of demand or capacity must still show in the grants. */
 static void test_allocation_follows_inputs(void **state)
@@ -2642,6 +2690,7 @@ int main(void)
 		cmocka_unit_test(test_leaf_cap_cut_goes_out_at_once),
 		cmocka_unit_test(test_lone_short_pair_granted_early),
 		cmocka_unit_test(test_short_pair_between_leaves_not_held),
+		cmocka_unit_test(test_short_pair_held_beside_own_step),
 		cmocka_unit_test(test_new_pair_learns_its_spine),
 	};
 
