@@ -96,29 +96,34 @@ struct tita_ctl_params {
 	 * alloc_batch_frac: its message's first round trip is that much
 	 * shorter. The short batch still gathers the demands of senders that
 	 * start together (the star incast); an incast's later demands wait the
-	 * whole batch. 0 (the default): every new demand waits the batch. */
+	 * whole batch; nor does a pair between leaves that the receiver holds at
+	 * the start rate until placed (short_start_ns). 100 us by default; 0:
+	 * every new demand waits the batch. */
 	uint64_t lone_gap_ns;
 	double lone_batch_frac;
 	/* Among the pairs of one job at a receiver, a pair ranked by a message
 	 * 2^k times smaller than both srpt_ns at the downlink's line rate and
 	 * the largest the port's active pairs carry weighs 2^k times as much,
 	 * up to srpt_max_weight: short messages first, and the longest keep
-	 * 1 / srpt_max_weight of a short one's share. 0 (the default): plain
-	 * max-min, and senders do not say their messages' sizes. */
+	 * 1 / srpt_max_weight of a short one's share. A stream (a backlog
+	 * refilled as it is sent) ranks by what it sent since its backlog was
+	 * last empty. 800 us by default; 0: plain max-min, and senders do not
+	 * say their messages' sizes. */
 	uint64_t srpt_ns;
 	double srpt_max_weight;
 	/* A new pair whose first message fits in short_start_ns at line rate
 	 * starts short (its sender says the message's size in its first
-	 * demand): between leaves, when no other pair of its NIC (in its role)
-	 * waits for its leaf's leader, it goes at its grant on whatever spine
-	 * it hashed to instead of the start rate until placed (its whole
-	 * message is less than the queue it could leave); and with lone_gap_ns
-	 * its first grant does not wait the batch. 0 (the default): off. */
+	 * demand): between leaves, when no other pair of its NIC (in either
+	 * role: a collective's step and the one it receives) waits for its
+	 * leaf's leader, it goes at its grant on whatever spine it hashed to
+	 * instead of the start rate until placed (its whole message is less
+	 * than the queue it could leave); and with lone_gap_ns its first grant
+	 * does not wait the batch. 40 us by default; 0: off. */
 	uint64_t short_start_ns;
 	/* With srpt_ns, a sender divides its uplink among its pairs by the
 	 * same weights (its pairs' message sizes), where their grants add up
 	 * to more than it has: a message beside a large flow of the same NIC
-	 * ends sooner. 0 (the default): plain max-min. */
+	 * ends sooner. 1 by default; 0: plain max-min. */
 	uint32_t srpt_tx;
 	/* A pair using more than probe_threshold of its rate (or with a backlog)
 	 * asks for probe_gain times its rate, up to line rate. */

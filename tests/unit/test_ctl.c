@@ -2162,8 +2162,10 @@ static void test_short_message_first(void **state)
 	expect_grant(c, 4, 1.0 / 3, "one that does not say");
 	tita_ctl_free(c);
 
-	/* srpt_ns 0 (the default): plain max-min. */
+	/* srpt_ns 0: plain max-min. */
 	c = one_port_ctl(&p);
+	p.srpt_ns = 0;
+	assert_int_equal(tita_ctl_set_params(c, &p), 0);
 	demand_left(c, 2, TITA_JOB_DEFAULT, 10000000, now);
 	demand_left(c, 3, TITA_JOB_DEFAULT, 200000, now);
 	advance_quietly(c, now);

@@ -162,7 +162,7 @@ static uint64_t sample_said(struct rig *r, uint64_t tx_bytes, uint64_t backlog_b
  * With srpt_ns a pair's demand says the size of the message it started
  * (not what is left of it later); a shorter message posted behind it on
  * the busy pair is said at once, and once the pair has sent as much, its
- * backlog is. Without srpt_ns no demand says a size.
+ * backlog is. Without srpt_ns (0) no demand says a size.
  */
 static void test_message_size_said(void **state)
 {
@@ -187,7 +187,8 @@ static void test_message_size_said(void **state)
 	assert_int_equal(sample_said(&r, 1 << 20, (5 << 20) + 200000), (5 << 20) + 200000);
 	rig_close(&r);
 
-	rig_open(&r, NULL);
+	p.srpt_ns = 0;
+	rig_open(&r, &p);
 	assert_int_equal(sample_said(&r, 0, 8 << 20), 0);
 	rig_close(&r);
 }
