@@ -1974,6 +1974,23 @@ static void test_lone_short_pair_granted_early(void **state)
 	tita_ctl_free(c);
 }
 
+/* short_start_ctl()'s receiver (host 1) under leaf 1, its leader host 0,
+ * with hosts 9 and 10 under leaf 0. */
+static struct tita_ctl *leaf_receiver_ctl(struct tita_ctl_params *p, uint64_t short_start_ns,
+					  uint64_t lone_gap_ns)
+{
+	struct tita_ctl *c = short_start_ctl(p, short_start_ns, lone_gap_ns);
+	struct tita_addr me = tita_addr_from_host_id(1),
+			 members[2] = { tita_addr_from_host_id(0), me },
+			 s9 = tita_addr_from_host_id(9), s10 = tita_addr_from_host_id(10);
+	struct tita_place place = { .leaf = 1, .n_spines = 4, .spine_bps = LINE_BPS };
+
+	assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 2), 0);
+	assert_int_equal(tita_ctl_peer_place(c, &s9, 0), 0);
+	assert_int_equal(tita_ctl_peer_place(c, &s10, 0), 0);
+	return c;
+}
+
 /*
  * A receiver under a leaf (its leader host 0) and a new pair from another
  * leaf that its leader has not placed yet: held at the start rate, unless
@@ -1984,18 +2001,11 @@ static void test_short_pair_between_leaves_not_held(void **state)
 {
 	for (int on = 0; on < 2; on++) {
 		struct tita_ctl_params p;
-		struct tita_ctl *c = short_start_ctl(&p, on ? 40 * TITA_NSEC_PER_USEC : 0, 0);
-		struct tita_addr me = tita_addr_from_host_id(1),
-				 members[2] = { tita_addr_from_host_id(0), me },
-				 s9 = tita_addr_from_host_id(9), s10 = tita_addr_from_host_id(10);
-		struct tita_place place = { .leaf = 1, .n_spines = 4, .spine_bps = LINE_BPS };
+		struct tita_ctl *c = leaf_receiver_ctl(&p, on ? 40 * TITA_NSEC_PER_USEC : 0, 0);
 		uint64_t now = 1000 * INTERVAL_NS;
 		uint64_t start = (uint64_t)(p.start_rate_frac * LINE_BPS);
 		uint64_t g9, g10;
 
-		assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 2), 0);
-		assert_int_equal(tita_ctl_peer_place(c, &s9, 0), 0);
-		assert_int_equal(tita_ctl_peer_place(c, &s10, 0), 0);
 		tita_ctl_advance(c, now);
 		first_demand(c, 9, 300000, true, now);
 		first_demand(c, 10, 300000, true, now);
@@ -2025,24 +2035,19 @@ static void test_short_pair_held_beside_own_step(void **state)
 {
 	for (int own = 0; own < 2; own++) {
 		struct tita_ctl_params p;
-		struct tita_ctl *c = short_start_ctl(&p, 40 * TITA_NSEC_PER_USEC, INTERVAL_NS);
-		struct tita_addr me = tita_addr_from_host_id(1),
-				 members[2] = { tita_addr_from_host_id(0), me },
-				 s9 = tita_addr_from_host_id(9), s10 = tita_addr_from_host_id(10);
-		struct tita_place place = { .leaf = 1, .n_spines = 4, .spine_bps = LINE_BPS };
+		struct tita_ctl *c = leaf_receiver_ctl(&p, 40 * TITA_NSEC_PER_USEC, INTERVAL_NS);
 		uint64_t now = 1000 * INTERVAL_NS;
 		uint64_t start = (uint64_t)(p.start_rate_frac * LINE_BPS);
 		const uint64_t early = 3 * TITA_NSEC_PER_USEC, batch = 13 * TITA_NSEC_PER_USEC;
 
 		(void)state;
-		assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 2), 0);
-		assert_int_equal(tita_ctl_peer_place(c, &s9, 0), 0);
-		assert_int_equal(tita_ctl_peer_place(c, &s10, 0), 0);
 		tita_ctl_advance(c, now);
 		if (own) {
-			struct tita_tx_sample ts = {
-				.local = me, .remote = s9, .interval_ns = 1, .backlog_bytes = 250000
-			};
+			/* Its own step to host 9, on leaf 0, waits for its leader. */
+			struct tita_tx_sample ts = { .local = tita_addr_from_host_id(1),
+						     .remote = tita_addr_from_host_id(9),
+						     .interval_ns = 1,
+						     .backlog_bytes = 250000 };
 
 			assert_int_equal(tita_ctl_tx_sample(c, &ts, now), 0);
 		}
