@@ -318,6 +318,9 @@ static void note_message(struct tita_ctl *c, struct pair *pr, const struct tita_
 		return;
 	}
 	pr->busy_sent_bytes += s->tx_bytes;
+	/* A busy period that began between two samples, on a pair not idle. */
+	if (!before && s->backlog_bytes)
+		pr->busy_first_bytes = s->tx_bytes + s->backlog_bytes;
 	pr->msg_left_bytes = had > s->tx_bytes ? had - s->tx_bytes : 0;
 	if (before && s->backlog_bytes + s->tx_bytes - s->tx_bytes / 8 > before) {
 		uint64_t posted = s->backlog_bytes + s->tx_bytes - before;

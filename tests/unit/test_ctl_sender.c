@@ -199,7 +199,8 @@ static void test_message_size_said(void **state)
  * sample's bytes as its size (it said 400 KB, a sample's, before), and
  * what it says grows with its age (what it sent since its backlog was last
  * empty). A pair posted behind more than its busy period began with is
- * a stream too: it ranks by its age and backlog, not by the last message.
+ * a stream too: it ranks by its age and backlog, not by the last message;
+ * less than that, it is a message.
  */
 static void test_stream_ranks_by_age(void **state)
 {
@@ -238,6 +239,21 @@ static void test_stream_ranks_by_age(void **state)
 	 * period that began with 1 MB, a stream: 600 KB sent, 1.5 MB left. */
 	said = sample_said(&r, 300000, (1 << 20) - 600000 + 1100000);
 	assert_int_equal(said, 600000 + (1 << 20) - 600000 + 1100000);
+	rig_close(&r);
+
+	/* A busy period that begins between two samples (the backlog seen
+	 * empty, then 1 MB more, the pair not idle) begins with what it had:
+	 * a 200 KB message behind it is a message, not a stream. */
+	rig_open(&r, &p);
+	assert_int_equal(sample_said(&r, 0, 1 << 20), 1 << 20);
+	next_round(&r);
+	grant(&r, LINE_BPS, r.p.grant_ttl_ns);
+	r.now += 10 * TITA_NSEC_PER_USEC;
+	sample_said(&r, 1 << 20, 0);
+	r.now += 10 * TITA_NSEC_PER_USEC;
+	sample_said(&r, 100000, (1 << 20) - 100000);
+	r.now += 10 * TITA_NSEC_PER_USEC;
+	assert_int_equal(sample_said(&r, 300000, (1 << 20) - 400000 + 200000), 200000);
 	rig_close(&r);
 }
 
