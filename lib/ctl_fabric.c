@@ -565,10 +565,13 @@ void ctl_fabric_lost(struct tita_ctl *c, uint16_t port, const struct tita_addr *
 		     uint64_t now_ns)
 {
 	struct fab_port *f = c->ports[port].fab;
-	uint32_t leaf = remote_leaf_of(c, remote);
+	uint32_t leaf;
 
-	if (!f || !c->p.steer || leaf == TITA_LEAF_NONE || leaf == f->place.leaf ||
+	if (!f || !c->p.steer ||
 	    (f->loss_seen_ns && now_ns - f->loss_seen_ns < REFRESH_SLOW * path_refresh_ns(c)))
+		return;
+	leaf = remote_leaf_of(c, remote);
+	if (leaf == TITA_LEAF_NONE || leaf == f->place.leaf)
 		return;
 	f->loss_seen_ns = now_ns ? now_ns : 1;
 	c->stats.losses_seen++;
