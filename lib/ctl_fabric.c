@@ -87,7 +87,9 @@ struct fab_port {
 	uint64_t recheck_until_ns;
 	bool recheck_tell;
 	uint64_t lead_recheck_until_ns, told_until_ns;
-	uint64_t loss_seen_ns; /* ctl_fabric_lost() last took a loss */
+	/* ctl_fabric_lost() last took a loss then, and waits this long
+	 * before it takes another (0: 16 periods). */
+	uint64_t loss_seen_ns, loss_hold_ns;
 };
 
 /* Remote NICs' leaves (from hellos): open addressing, never shrinks. */
@@ -538,10 +540,10 @@ static void told(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	}
 }
 
-/* This port's own probes found a source port on a new spine: its pairs
- * check theirs, and the leaf's leader hears of it with the next report
- * (due now), and has every member check (lead_recheck()). */
-static void rehash_seen(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+/* The leaf saw the fabric rehash, here: our pairs check theirs, and the
+ * leaf's leader hears of it with the next report (due now), and has every
+ * member check (lead_recheck()). */
+static void seen(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 {
 	struct fab_port *f = c->ports[port].fab;
 
@@ -555,27 +557,42 @@ static void rehash_seen(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	c->fabric_due_ns = now_ns;
 }
 
+/* This port's own probes found a source port on a new spine. Losses are
+ * believed again at once after it (ctl_fabric_lost()). */
+static void rehash_seen(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+{
+	c->ports[port].fab->loss_hold_ns = 0;
+	seen(c, port, now_ns);
+}
+
 /*
  * Packets of a pair between leaves went missing at this receiver: on a
  * lossless fabric, most likely a link went down and the leaves rehashed
- * around it. Taken as a rehash seen here, at most once a slow refresh (a
- * lossy link would otherwise keep the leaf checking every round).
+ * around it. Taken as a rehash seen here, at most once a slow refresh (16
+ * periods), and that wait doubles each time, up to 16 slow refreshes,
+ * until a probe finds a rehash: a lossy link (a bad cable, a host's own
+ * downlink) would otherwise keep the leaf and its far senders checking a
+ * quarter of the time.
  */
 void ctl_fabric_lost(struct tita_ctl *c, uint16_t port, const struct tita_addr *remote,
 		     uint64_t now_ns)
 {
 	struct fab_port *f = c->ports[port].fab;
+	uint64_t hold;
 	uint32_t leaf;
 
-	if (!f || !c->p.steer ||
-	    (f->loss_seen_ns && now_ns - f->loss_seen_ns < REFRESH_SLOW * path_refresh_ns(c)))
+	if (!f || !c->p.steer)
+		return;
+	hold = f->loss_hold_ns ? f->loss_hold_ns : REFRESH_SLOW * path_refresh_ns(c);
+	if (f->loss_seen_ns && now_ns - f->loss_seen_ns < hold)
 		return;
 	leaf = remote_leaf_of(c, remote);
 	if (leaf == TITA_LEAF_NONE || leaf == f->place.leaf)
 		return;
 	f->loss_seen_ns = now_ns ? now_ns : 1;
+	f->loss_hold_ns = tita_min_u64(2 * hold, REFRESH_SLOW * REFRESH_SLOW * path_refresh_ns(c));
 	c->stats.losses_seen++;
-	rehash_seen(c, port, now_ns);
+	seen(c, port, now_ns);
 }
 
 static int known_sport(const struct fab_probes *pb, uint16_t sport)
