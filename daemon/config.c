@@ -156,6 +156,12 @@ void titad_config_defaults(struct titad_config *cfg)
 	/* A real switch answers an expired TTL from its CPU, in a millisecond
 	 * or more, and rate-limits those answers. */
 	cfg->params.probe_timeout_ns = 50 * TITA_NSEC_PER_MSEC;
+	/* Spines answer probes behind a policer (CoPP, commonly about 1,000
+	 * a second per switch) that every host probing them shares: 64 a
+	 * second per host keeps a 256-host pod with 16 spines at it
+	 * (256 x 64 / 16 = 1,024 per spine). A job's start may go over for a
+	 * moment (its new pairs' batches): the burst. */
+	cfg->params.probe_rate = 64;
 	cfg->fail_open = TITAD_FAIL_OPEN_REMOVE;
 	cfg->peer_port = 4792;
 	snprintf(cfg->key_file, sizeof(cfg->key_file), "/etc/tita/cluster.key");
@@ -622,6 +628,8 @@ static int key_daemon(struct pctx *c, const char *k, const char *v)
  *   - eta-min, when unset, follows eta down; a [port] eta sets eta;
  *   - probe-timeout defaults to 50 ms, not lib's 200 us: switches answer
  *     path probes from their CPU;
+ *   - probe-rate defaults to 64 a second, not lib's 20,000 (the
+ *     simulator's): spines police the answers (titad_config_defaults);
  *   - with coalesced peer reads (coalesce > 0) demands already come in
  *     batches, so lib's alloc_batch_frac is 0.
  */
@@ -1258,6 +1266,8 @@ static const struct titad_config_range ranges[] = {
 	{ "controller", "fabric-eta", "0.05", "1", "0.04", "1.01" },
 	{ "controller", "steer", "0", "1", "-1", "2" },
 	{ "controller", "probe-timeout", "1us", "10s", "0ns", "11s" },
+	{ "controller", "probe-rate", "1", "10000000", "0", "10000001" },
+	{ "controller", "probe-burst", "1", "1048576", "0", "1048577" },
 	{ "daemon", "control-mode", "0", "0777", NULL, "01000" },
 	{ "daemon", "control-clients", "2", "1024", "1", "1025" },
 	{ "daemon", "control-clients-per-uid", "1", "1024", "0", "1025" },

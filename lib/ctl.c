@@ -334,6 +334,7 @@ bool tita_ctl_pop_msg(struct tita_ctl *c, struct tita_msg *ret_msg)
 	ret_msg->kind = first->kind;
 	ret_msg->peer = first->peer;
 	ret_msg->n_entries = 0;
+	ret_msg->recheck = false;
 	while (c->outbox_len && ret_msg->n_entries < TITA_MSG_MAX_ENTRIES) {
 		const struct out_entry *e = &c->outbox[c->outbox_head];
 
@@ -346,7 +347,9 @@ bool tita_ctl_pop_msg(struct tita_ctl *c, struct tita_msg *ret_msg)
 				ret_msg->up_room_mask = e->leaf.up_room_mask;
 				ret_msg->down_room_mask = e->leaf.down_room_mask;
 				ret_msg->ttl_ns = e->leaf.ttl_ns;
+				ret_msg->recheck = e->leaf.recheck;
 			} else if (e->leaf.leaf_id != ret_msg->leaf_id ||
+				   e->leaf.recheck != ret_msg->recheck ||
 				   e->leaf.up_room_mask != ret_msg->up_room_mask ||
 				   e->leaf.down_room_mask != ret_msg->down_room_mask) {
 				break;

@@ -78,6 +78,18 @@ struct fab_port {
 	uint64_t leader_due_ns; /* tita_leader_next_due_ns() */
 	/* Work space: our own lines for the leader, a member's answer. */
 	struct tita_leaf_entry *scratch;
+	/* Evidence that the fabric rehashed (recheck()): until then the
+	 * port's placed large pairs refresh their paths every period. The
+	 * next report says that we saw it ourselves (rehash_seen()); a
+	 * leader's answers, and our grants to other leaves' senders, say that
+	 * the leaf did until lead_recheck_until_ns and told_until_ns (a
+	 * round: the answers and grants it forces). */
+	uint64_t recheck_until_ns;
+	bool recheck_tell;
+	uint64_t lead_recheck_until_ns, told_until_ns;
+	/* ctl_fabric_lost() last took a loss then, and waits this long
+	 * before it takes another (0: 16 periods). */
+	uint64_t loss_seen_ns, loss_hold_ns;
 };
 
 /* Remote NICs' leaves (from hellos): open addressing, never shrinks. */
@@ -332,11 +344,45 @@ static struct fab_probes *probes_of(struct pair *pr)
 	return pr->probes;
 }
 
-/* Queues a probe of sport for pr; false when there is no room. */
-static bool probe_queue(struct tita_ctl *c, const struct pair *pr, uint16_t sport)
+/*
+ * The port's probe budget: a token bucket of probe_burst probes, refilled
+ * at probe_rate a second. A spine answers a probe's expired TTL from its
+ * CPU, behind a policer (CoPP) that every host probing it shares; a probe
+ * it drops counts as lost, and the pair acts on less. Any path that probes
+ * takes from here; a probe over the budget is not sent, and is counted
+ * (probes_deferred): each caller asks again later (a new pair's own port
+ * the next round, a mark the next mark, a refresh its next turn).
+ */
+static bool probe_budget_take(struct tita_ctl *c, uint64_t now_ns)
+{
+	double burst = (double)c->p.probe_burst;
+
+	if (!c->probe_tokens_set) {
+		c->probe_tokens = burst;
+		c->probe_tokens_set = true;
+	} else if (now_ns > c->probe_tokens_ns) {
+		c->probe_tokens += (double)(now_ns - c->probe_tokens_ns) * 1e-9 * c->p.probe_rate;
+		if (c->probe_tokens > burst)
+			c->probe_tokens = burst;
+	}
+	if (now_ns > c->probe_tokens_ns)
+		c->probe_tokens_ns = now_ns;
+	if (c->probe_tokens < 1) {
+		c->stats.probes_deferred++;
+		return false;
+	}
+	c->probe_tokens -= 1;
+	return true;
+}
+
+/* Queues a probe of sport for pr; false when there is no room, or the
+ * budget has none left. */
+static bool probe_queue(struct tita_ctl *c, const struct pair *pr, uint16_t sport, uint64_t now_ns)
 {
 	struct tita_probe *ring;
 
+	if (!probe_budget_take(c, now_ns))
+		return false;
 	/* A full queue drops its oldest probe: it counts as lost. */
 	ring = ctl_ring_make_room(c->probes, sizeof(*ring), &c->probes_cap, &c->probes_head,
 				  &c->probes_len, PROBES_MAX);
@@ -350,14 +396,15 @@ static bool probe_queue(struct tita_ctl *c, const struct pair *pr, uint16_t spor
 	return true;
 }
 
-static void probe_push(struct tita_ctl *c, struct pair *pr, uint16_t sport, uint64_t now_ns)
+static bool probe_push(struct tita_ctl *c, struct pair *pr, uint16_t sport, uint64_t now_ns)
 {
 	struct fab_probes *pb = probes_of(pr);
 
-	if (!pb || pb->n_out == FAB_PROBES_MAX || !probe_queue(c, pr, sport))
-		return;
+	if (!pb || pb->n_out == FAB_PROBES_MAX || !probe_queue(c, pr, sport, now_ns))
+		return false;
 	pb->out[pb->n_out++] = sport;
 	pb->sent_ns = now_ns;
+	return true;
 }
 
 bool tita_ctl_pop_probe(struct tita_ctl *c, struct tita_probe *ret_probe)
@@ -395,7 +442,8 @@ static uint64_t probe_timeout_ns(const struct tita_ctl *c)
 
 /*
  * How often a placed large pair probes its own source port again, with no
- * mark to make it. A link failure makes the leaf and the far leaves rehash,
+ * mark to make it, while the port has evidence that the fabric rehashed
+ * (recheck()). A link failure makes the leaf and the far leaves rehash,
  * and most pairs of the failed link's leaf change spine, not only those
  * that crossed it: a pair moved onto a link with room is never marked, so
  * it, its leader and its receiver's went on counting it where it no longer
@@ -409,6 +457,144 @@ static uint64_t path_refresh_ns(const struct tita_ctl *c)
 	return c->p.probe_timeout_ns / 2;
 }
 
+/* Evidence at a port: a rehash seen lasts this long (4 refreshes). */
+#define RECHECK_REFRESHES 4
+/* With none, the refresh is a safety net this many times slower. */
+#define REFRESH_SLOW 16
+
+/*
+ * With no evidence, a member's placed large pairs check their paths in its
+ * turn: one refresh period in REFRESH_SLOW, or one in n_members when the
+ * leaf has more, at the member's place among them. Each pair costs one
+ * probe per REFRESH_SLOW refresh periods, and the leaf as a whole still
+ * checks some of its pairs every period: a rehash that moved one is seen
+ * within a period, and the leader has every member check (lead_recheck()).
+ */
+static bool refresh_turn(const struct tita_ctl *c, const struct fab_port *f, uint64_t now_ns)
+{
+	uint64_t turns = tita_max_u64(REFRESH_SLOW, f->n_members);
+
+	if (now_ns < f->recheck_until_ns)
+		return true;
+	return (now_ns / path_refresh_ns(c)) % turns == f->self % turns;
+}
+
+/* A placed large pair checks where its own port goes now and then
+ * (refresh_turn()), apart from its other probes: nothing that waits for
+ * probes (a move's search, a mark's probe, a held-back pair's next batch)
+ * waits for it, and a result that names a new spine acts as any other. */
+static void refresh_path(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+{
+	struct fab_probes *pb = pr->probes;
+
+	if (pb && pb->refresh_out && now_ns - pb->refresh_ns >= probe_timeout_ns(c))
+		pb->refresh_out = false;
+	if (pr->path == PATH_KNOWN && pr->placed && pr->big && pb && !pb->n_out &&
+	    !pb->refresh_out && now_ns - pb->sent_ns >= path_refresh_ns(c) &&
+	    now_ns - pb->refresh_ns >= path_refresh_ns(c) &&
+	    refresh_turn(c, c->ports[pr->port].fab, now_ns) &&
+	    probe_queue(c, pr, pr->sport, now_ns)) {
+		pb->refresh_out = true;
+		pb->refresh_sport = pr->sport;
+		pb->refresh_ns = now_ns;
+		c->stats.probes_refresh++;
+	}
+}
+
+/* Evidence that the fabric rehashed: the port's placed large pairs check
+ * their paths now, and every round for a while. */
+static void recheck(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+{
+	struct fab_port *f = c->ports[port].fab;
+
+	if (!f)
+		return;
+	f->recheck_until_ns = now_ns + RECHECK_REFRESHES * path_refresh_ns(c);
+	for (uint32_t k = 0; k < c->pairs_hwm; k++)
+		if (c->slot_role[k] == TITA_PAIR_TX && c->pairs[k].port == port)
+			refresh_path(c, &c->pairs[k], now_ns);
+}
+
+static void lead_recheck(struct tita_ctl *c, uint16_t port, uint64_t now_ns);
+
+/* The leaf saw the fabric rehash (we did, or our leader says a member did):
+ * our pairs check their paths, and the senders of our receiving pairs from
+ * other leaves are told with a grant now (their leaves rehashed too when a
+ * link of ours went). A grant that says so makes its sender check, not
+ * tell: only what a check finds goes on, so this does not feed itself. */
+static void told(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+{
+	struct fab_port *f = c->ports[port].fab;
+
+	recheck(c, port, now_ns);
+	f->told_until_ns = now_ns + c->p.control_interval_ns;
+	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
+		struct pair *pr = &c->pairs[k];
+
+		if (c->slot_role[k] != TITA_PAIR_RX || pr->port != port || !pr->demand_bps ||
+		    !in_fabric(&c->ports[port], pr))
+			continue;
+		pr->answer_due = true;
+		c->ports[port].answers_due = true;
+		c->alloc_due_ns = now_ns;
+	}
+}
+
+/* The leaf saw the fabric rehash, here: our pairs check theirs, and the
+ * leaf's leader hears of it with the next report (due now), and has every
+ * member check (lead_recheck()). */
+static void seen(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+{
+	struct fab_port *f = c->ports[port].fab;
+
+	told(c, port, now_ns);
+	if (f->leader == f->self) {
+		lead_recheck(c, port, now_ns);
+		return;
+	}
+	f->recheck_tell = true;
+	f->report_due = true;
+	c->fabric_due_ns = now_ns;
+}
+
+/* This port's own probes found a source port on a new spine. Losses are
+ * believed again at once after it (ctl_fabric_lost()). */
+static void rehash_seen(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+{
+	c->ports[port].fab->loss_hold_ns = 0;
+	seen(c, port, now_ns);
+}
+
+/*
+ * Packets of a pair between leaves went missing at this receiver: on a
+ * lossless fabric, most likely a link went down and the leaves rehashed
+ * around it. Taken as a rehash seen here, at most once a slow refresh (16
+ * periods), and that wait doubles each time, up to 16 slow refreshes,
+ * until a probe finds a rehash: a lossy link (a bad cable, a host's own
+ * downlink) would otherwise keep the leaf and its far senders checking a
+ * quarter of the time.
+ */
+void ctl_fabric_lost(struct tita_ctl *c, uint16_t port, const struct tita_addr *remote,
+		     uint64_t now_ns)
+{
+	struct fab_port *f = c->ports[port].fab;
+	uint64_t hold;
+	uint32_t leaf;
+
+	if (!f || !c->p.steer)
+		return;
+	hold = f->loss_hold_ns ? f->loss_hold_ns : REFRESH_SLOW * path_refresh_ns(c);
+	if (f->loss_seen_ns && now_ns - f->loss_seen_ns < hold)
+		return;
+	leaf = remote_leaf_of(c, remote);
+	if (leaf == TITA_LEAF_NONE || leaf == f->place.leaf)
+		return;
+	f->loss_seen_ns = now_ns ? now_ns : 1;
+	f->loss_hold_ns = tita_min_u64(2 * hold, REFRESH_SLOW * REFRESH_SLOW * path_refresh_ns(c));
+	c->stats.losses_seen++;
+	seen(c, port, now_ns);
+}
+
 static int known_sport(const struct fab_probes *pb, uint16_t sport)
 {
 	for (uint32_t i = 0; pb && i < pb->n; i++)
@@ -419,15 +605,16 @@ static int known_sport(const struct fab_probes *pb, uint16_t sport)
 
 /* A batch of up to `most` probes on source ports not tried yet (one batch
  * at a time; the pair's own port may be out besides). */
-static void probe_batch(struct tita_ctl *c, struct pair *pr, uint32_t most, uint64_t now_ns)
+static uint32_t probe_batch(struct tita_ctl *c, struct pair *pr, uint32_t most, uint64_t now_ns)
 {
 	struct fab_probes *pb = probes_of(pr);
 	/* Twice the spines: each one answered with a chance of 1-1/e^2. */
 	uint32_t want = tita_min_u64(tita_min_u64(c->p.probe_batch, most),
 				     2 * c->ports[pr->port].fab->place.n_spines);
+	uint32_t sent = 0;
 
 	if (!pb || (pb->n_out && pb->n_out != 1))
-		return;
+		return 0;
 	/* Results from before are replaced, oldest first, as new ones come. */
 	for (uint32_t tries = 0; pb->n_out < want && tries < 4 * want; tries++) {
 		uint16_t sport = random_sport(c);
@@ -435,10 +622,15 @@ static void probe_batch(struct tita_ctl *c, struct pair *pr, uint32_t most, uint
 
 		for (uint32_t i = 0; i < pb->n_out && !dup; i++)
 			dup = pb->out[i] == sport;
-		if (!dup)
-			probe_push(c, pr, sport, now_ns);
+		if (dup)
+			continue;
+		/* Over the budget: the rest of the batch waits too. */
+		if (!probe_push(c, pr, sport, now_ns))
+			break;
+		sent++;
 	}
 	c->stats.probe_batches++;
+	return sent;
 }
 
 /* A pair's own port and a batch of others, probed: it is placed when they
@@ -695,8 +887,9 @@ static void try_move(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 		c->port_dirty[pr->port] = true;
 		return;
 	}
-	pr->want_probed++;
-	probe_batch(c, pr, UINT32_MAX, now_ns);
+	/* A batch the probe budget held back entirely is no try. */
+	if (probe_batch(c, pr, UINT32_MAX, now_ns))
+		pr->want_probed++;
 }
 
 /* A new spine for the same source port means the leaf's ECMP group
@@ -706,6 +899,7 @@ static void try_move(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 static void rehash(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 {
 	c->stats.rehashes++;
+	rehash_seen(c, port, now_ns);
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
 		struct pair *pr = &c->pairs[k];
 
@@ -786,6 +980,7 @@ int tita_ctl_probe_result(struct tita_ctl *c, const struct tita_probe *probe, ui
 		ctl_pair_find(c, TITA_PAIR_TX, &probe->local, &probe->remote, probe->job_id);
 	struct port *pt;
 	struct fab_probes *pb;
+	bool rehashed = false;
 	uint32_t i;
 	int at;
 
@@ -813,6 +1008,7 @@ int tita_ctl_probe_result(struct tita_ctl *c, const struct tita_probe *probe, ui
 	at = known_sport(pb, probe->sport);
 	if (at >= 0 && pb->spine[at] != spine) {
 		rehash(c, pr->port, now_ns);
+		rehashed = true;
 		at = -1;
 	}
 	if (at < 0) {
@@ -833,6 +1029,10 @@ int tita_ctl_probe_result(struct tita_ctl *c, const struct tita_probe *probe, ui
 		 * for a grant that never comes. */
 		if (pr->hold_spine != TITA_SPINE_NONE)
 			pr->hold_spine = spine;
+		/* A placed pair whose own port went elsewhere: the fabric
+		 * rehashed (its other pairs may have moved too). */
+		if (pr->path == PATH_KNOWN && pr->spine < pt->fab->place.n_spines && !rehashed)
+			rehash_seen(c, pr->port, now_ns);
 		pr->spine = spine;
 		pr->path = PATH_KNOWN;
 		if (pr->placed) {
@@ -1562,7 +1762,9 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 				break;
 			e->kind = TITA_MSG_LEAF_REPORT;
 			e->peer = f->members[f->leader];
-			e->leaf = (struct out_leaf){ .line = ln->e, .leaf_id = f->place.leaf };
+			e->leaf = (struct out_leaf){ .line = ln->e,
+						     .leaf_id = f->place.leaf,
+						     .recheck = f->recheck_tell };
 			n_out++;
 		}
 		ln->sent = ln->live;
@@ -1576,6 +1778,8 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		if (f->lines[i].live || f->lines[i].sent)
 			f->lines[w++] = f->lines[i];
 	f->n_lines = w;
+	if (n_out)
+		f->recheck_tell = false;
 	if (f->leader == f->self)
 		leader_take_lines(c, pt, &pt->local, self_lines, n_self, now_ns);
 	else if (n_out && !f->waiting_since_ns)
@@ -1729,6 +1933,8 @@ int ctl_on_leaf_answer(struct tita_ctl *c, const struct tita_msg *m, uint64_t no
 		}
 	take_answer(c, (uint16_t)port, m->leaf, m->n_entries, m->up_room_mask, m->down_room_mask,
 		    m->ttl_ns, now_ns);
+	if (m->recheck)
+		told(c, (uint16_t)port, now_ns);
 	/* The new caps bound the rates now, not at the next round. */
 	for (uint32_t p = 0; p < c->n_ports; p++)
 		c->port_dirty[p] = c->port_dirty[p] || p == (uint32_t)port;
@@ -1821,6 +2027,8 @@ int ctl_on_leaf_report(struct tita_ctl *c, const struct tita_msg *m, uint64_t no
 			if (m->leaf[i].remote_leaf != TITA_LEAF_ANY)
 				f->answered_ns[idx] = 0;
 		leader_take_lines(c, &c->ports[p], &m->peer, m->leaf, m->n_entries, now_ns);
+		if (m->recheck)
+			lead_recheck(c, (uint16_t)p, now_ns);
 		/* Nor does it wait for the batch when a large line moves or
 		 * leaves (a proposal forwarded, a move done, a line emptied):
 		 * whoever stays on its link holds the share the collision left
@@ -1837,6 +2045,24 @@ int ctl_on_leaf_report(struct tita_ctl *c, const struct tita_msg *m, uint64_t no
 	return 0;
 }
 
+/* A member (or we) saw the fabric rehash: every member is answered at once
+ * (within the round) and told to check where its placed pairs go. What an
+ * answer tells a member it does not report back: only what its own checks
+ * find, so this does not feed itself. */
+static void lead_recheck(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+{
+	struct fab_port *f = c->ports[port].fab;
+
+	told(c, port, now_ns);
+	if (!f->leader_obj)
+		return;
+	f->lead_recheck_until_ns = now_ns + c->p.control_interval_ns;
+	for (uint32_t i = 0; i < f->n_members; i++)
+		f->answered_ns[i] = 0;
+	f->leader_dirty = true;
+	c->fabric_due_ns = now_ns;
+}
+
 /* Run the allocation and answer the members whose caps or orders changed,
  * or whose refresh is due. */
 static void lead(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
@@ -1845,6 +2071,7 @@ static void lead(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
 	struct fab_port *f = pt->fab;
 	struct tita_leaf_entry *lines = f->scratch;
 	uint64_t up_room, down_room;
+	bool recheck_out;
 
 	if (!f->leader_obj)
 		return;
@@ -1880,6 +2107,7 @@ static void lead(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
 				    c->p.grant_ttl_ns, now_ns);
 			continue;
 		}
+		recheck_out = now_ns < f->lead_recheck_until_ns;
 		for (size_t k = 0; k < n; k++) {
 			struct out_entry *e = ctl_outbox_push(c);
 
@@ -1893,6 +2121,7 @@ static void lead(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
 				.up_room_mask = up_room,
 				.down_room_mask = down_room,
 				.ttl_ns = c->p.grant_ttl_ns,
+				.recheck = recheck_out,
 			};
 		}
 		c->stats.leaf_answers++;
@@ -1954,18 +2183,7 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			 (pr->seek ||
 			  (double)ctl_fabric_cap(pr, now_ns) < 0.9 * (double)pr->nic_share_bps))
 			probe_batch(c, pr, UINT32_MAX, now_ns);
-		/* A placed large pair checks where its own port goes now and
-		 * then (path_refresh_ns()): see there. */
-		if (pb && pb->refresh_out && now_ns - pb->refresh_ns >= probe_timeout_ns(c))
-			pb->refresh_out = false;
-		if (pr->path == PATH_KNOWN && pr->placed && pr->big && pb && !pb->n_out &&
-		    !pb->refresh_out && now_ns - pb->sent_ns >= path_refresh_ns(c) &&
-		    now_ns - pb->refresh_ns >= path_refresh_ns(c) &&
-		    probe_queue(c, pr, pr->sport)) {
-			pb->refresh_out = true;
-			pb->refresh_sport = pr->sport;
-			pb->refresh_ns = now_ns;
-		}
+		refresh_path(c, pr, now_ns);
 		if (pr->want_spine != TITA_SPINE_NONE && pb && !pb->n_out)
 			try_move(c, pr, now_ns);
 		if (pr->want_spine != TITA_SPINE_NONE && now_ns >= pr->want_until_ns)
@@ -2056,6 +2274,8 @@ void ctl_fabric_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_
 		report_soon(c, &c->ports[pr->port], now_ns);
 	if (e->ce_ppm > c->p.rc_ce_threshold * 1e6)
 		ctl_fabric_marked(c, pr, now_ns);
+	if (e->recheck && in_fabric(&c->ports[pr->port], pr))
+		recheck(c, pr->port, now_ns);
 	pr->far_share_bps = e->share_bps;
 	/* A grant for where it is going, before it got there. */
 	if (pr->path == PATH_MOVING && e->has_spine && e->spine == pr->moving_spine)
@@ -2173,6 +2393,7 @@ void ctl_fabric_fill_grant(const struct tita_ctl *c, const struct pair *pr,
 	}
 	if (e->rate_bps < pr->rx_alloc_bps)
 		e->share_bps = pr->rx_alloc_bps;
+	e->recheck = now_ns < c->ports[pr->port].fab->told_until_ns;
 	if (!pr->move_asked || now_ns >= pr->move_until_ns || !pr->move_mask)
 		return;
 	e->move = true;

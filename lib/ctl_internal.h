@@ -273,6 +273,7 @@ struct out_leaf {
 	struct tita_leaf_entry line;
 	uint32_t leaf_id;
 	uint64_t up_room_mask, down_room_mask, ttl_ns;
+	bool recheck;
 };
 
 /* One pair's entry waiting to go out; tita_ctl_pop_msg() batches runs of
@@ -349,6 +350,10 @@ struct tita_ctl {
 	uint64_t rng;
 	struct tita_probe *probes;
 	uint32_t probes_cap, probes_head, probes_len;
+	/* The probe budget (probe_budget_take()): probes it holds, and when. */
+	double probe_tokens;
+	uint64_t probe_tokens_ns;
+	bool probe_tokens_set;
 	struct tita_path_update *paths;
 	uint32_t paths_cap, paths_head, paths_len;
 	uint64_t fabric_due_ns;
@@ -513,6 +518,8 @@ void ctl_fabric_tx_new(struct tita_ctl *c, struct pair *pr, uint64_t msg_bytes, 
 /* ...and once its first demand is known: a large one probes its paths. */
 void ctl_fabric_tx_started(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
 /* A TX pair was marked (CNPs, or CE its receiver reports): check its path. */
+void ctl_fabric_lost(struct tita_ctl *c, uint16_t port, const struct tita_addr *remote,
+		     uint64_t now_ns);
 void ctl_fabric_marked(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
 /* What the leader lets the pair use (TITA_RATE_UNPACED: no cap). */
 uint64_t ctl_fabric_cap(const struct pair *pr, uint64_t now_ns);

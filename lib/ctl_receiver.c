@@ -46,6 +46,8 @@ int tita_ctl_rx_sample(struct tita_ctl *c, const struct tita_rx_sample *s, uint6
 
 	if (port < 0)
 		return port;
+	if (s->lost_packets)
+		ctl_fabric_lost(c, (uint16_t)port, &s->remote, now_ns);
 	if (!s->rx_bytes && !s->rx_packets)
 		return 0;
 	src = ctl_pair_get(c, ROLE_SOURCE, (uint16_t)port, &s->remote, JOB_ANY, now_ns);

@@ -709,6 +709,7 @@ static size_t write_grant(const struct tita_grant_entry *e, bool v1, uint8_t *ou
 	if (e->has_unsched_limit)
 		p = put_uint_always(p, 12, e->unsched_limit_bytes);
 	p = put_uint(p, 13, e->hold_ns);
+	p = put_uint(p, 14, e->recheck);
 	return (size_t)(p - out);
 }
 
@@ -763,6 +764,7 @@ static int encode_leaf(const struct tita_wire_key *key, struct tita_wire_sender 
 	if (is_report) {
 		/* The member is the datagram's origin: left out (version 2). */
 		report.leaf = m->leaf_id;
+		report.recheck = m->recheck;
 		if (v1)
 			report.member = addr_to_wire(member);
 		fixed = tita__peer__leaf_report__get_packed_size(&report);
@@ -772,6 +774,7 @@ static int encode_leaf(const struct tita_wire_key *key, struct tita_wire_sender 
 		answer.ttl_ns = m->ttl_ns;
 		answer.up_room_mask = m->up_room_mask;
 		answer.down_room_mask = m->down_room_mask;
+		answer.recheck = m->recheck;
 		fixed = tita__peer__leaf_answer__get_packed_size(&answer);
 	}
 	total = fixed;
@@ -1289,6 +1292,7 @@ static void grant_from_wire(const Tita__Peer__GrantEntry *pe, struct tita_grant_
 			       TITA__PEER__GRANT_ENTRY__UNSCHED_PRESENT_UNSCHED_LIMIT_BYTES;
 	e->unsched_limit_bytes = e->has_unsched_limit ? pe->unsched_limit_bytes : 0;
 	e->hold_ns = pe->hold_ns;
+	e->recheck = pe->recheck;
 }
 
 static void leaf_line_from_wire(const Tita__Peer__LeafLine *pl, const struct tita_addr *member,
@@ -1337,6 +1341,7 @@ static void leaf_msg_from_wire(const Tita__Peer__PeerMessage *pm, const struct t
 	m->ttl_ns = report ? 0 : pm->leaf_answer->ttl_ns;
 	m->up_room_mask = report ? 0 : pm->leaf_answer->up_room_mask;
 	m->down_room_mask = report ? 0 : pm->leaf_answer->down_room_mask;
+	m->recheck = report ? pm->leaf_report->recheck : pm->leaf_answer->recheck;
 	for (size_t i = 0; i < n; i++)
 		leaf_line_from_wire(lines[i], &member, &m->leaf[i]);
 	if (report)
@@ -1397,7 +1402,7 @@ struct fast_field {
 	uint16_t case_offset;
 };
 
-#define FAST_FIELDS 14
+#define FAST_FIELDS 15
 #define DF(f) offsetof(Tita__Peer__DemandEntry, f)
 #define GF(f) offsetof(Tita__Peer__GrantEntry, f)
 
@@ -1430,6 +1435,7 @@ static const struct fast_field grant_fields[FAST_FIELDS] = {
 	[11] = { FK_DOUBLE, GF(share_bps), 0 },
 	[12] = { FK_U64, GF(unsched_limit_bytes), GF(unsched_present_case) },
 	[13] = { FK_U64, GF(hold_ns), 0 },
+	[14] = { FK_BOOL, GF(recheck), 0 },
 };
 
 /* protobuf-c stores a oneof's case, a uint32 and a bool as 32 bits. */

@@ -346,14 +346,15 @@ static void print_stats(struct sim *s)
 			(unsigned long long)ls.refused);
 	}
 	fprintf(stderr,
-		"tita stats: msgs in %llu out %llu; probes %llu batches %llu results %llu unanswered %llu lost %llu; paths %llu moves %llu rehashes %llu; leaf reports %llu answers %llu refused %llu/%llu leaders lost %llu\n",
+		"tita stats: msgs in %llu out %llu; probes %llu batches %llu results %llu unanswered %llu lost %llu; paths %llu moves %llu rehashes %llu refresh %llu deferred %llu on marks %llu; leaf reports %llu answers %llu refused %llu/%llu leaders lost %llu\n",
 		(unsigned long long)sum.msgs_in, (unsigned long long)sum.msgs_out,
 		(unsigned long long)sum.probes_out, (unsigned long long)sum.probe_batches,
 		(unsigned long long)sum.probe_results, (unsigned long long)sum.probes_unanswered,
 		(unsigned long long)sum.probes_lost, (unsigned long long)sum.path_updates,
 		(unsigned long long)sum.moves, (unsigned long long)sum.rehashes,
-		(unsigned long long)sum.leaf_reports, (unsigned long long)sum.leaf_answers,
-		(unsigned long long)sum.leaf_msgs_refused,
+		(unsigned long long)sum.probes_refresh, (unsigned long long)sum.probes_deferred,
+		(unsigned long long)sum.probes_on_marks, (unsigned long long)sum.leaf_reports,
+		(unsigned long long)sum.leaf_answers, (unsigned long long)sum.leaf_msgs_refused,
 		(unsigned long long)sum.leaf_lines_refused, (unsigned long long)sum.leaders_lost);
 	{
 		/* The host whose control is the largest share of its link (as
@@ -427,6 +428,21 @@ static void print_shared(struct sim *s)
 			t->coll_short_shared / line_gbps, t->coll_short_alone / line_gbps);
 	}
 	free(sorted);
+}
+
+void sim_tita_results(const struct sim *s, struct sim_results *r)
+{
+	struct tita_ctl_stats st;
+
+	r->probes = r->probes_refresh = r->probes_deferred = 0;
+	for (uint32_t h = 0; h < s->n_hosts; h++) {
+		if (!s->hosts[h].ctl)
+			continue;
+		tita_ctl_stats(s->hosts[h].ctl, &st);
+		r->probes += st.probes_out;
+		r->probes_refresh += st.probes_refresh;
+		r->probes_deferred += st.probes_deferred;
+	}
 }
 
 void sim_tita_fini(struct sim *s)
@@ -819,10 +835,11 @@ static void take_samples(struct sim *s, uint32_t host)
 			.rx_bytes = r->rx_bytes,
 			.rx_packets = r->rx_pkts,
 			.ce_packets = r->ce_pkts,
+			.lost_packets = r->lost_pkts,
 		};
 
 		tita_ctl_rx_sample(x->ctl, &rs, now_ns);
-		r->rx_bytes = r->rx_pkts = r->ce_pkts = 0;
+		r->rx_bytes = r->rx_pkts = r->ce_pkts = r->lost_pkts = 0;
 		if (s->now_ps - r->last_active_ps > keep_ps)
 			r->live = false;
 		else

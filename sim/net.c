@@ -915,8 +915,10 @@ static void host_receive(struct sim *s, uint32_t host, uint32_t i)
 			}
 		}
 		if (!in_order) {
-			if (s->cc->tita)
+			if (s->cc->tita) {
 				s->hosts[host].rxp[f->rxp].h_lost[f->job]++;
+				s->hosts[host].rxp[f->rxp].lost_pkts++;
+			}
 			/* RC takes nothing after a gap: NAK it once, drop
 			 * what follows until the sender has gone back. */
 			if (p->seq - p->payload_bytes > f->rcvd_bytes &&
@@ -1994,6 +1996,8 @@ static void collect(struct sim *s, struct sim_results *r)
 	r->cnps = s->cnps;
 	r->drops = s->drops;
 	r->ctrl_bytes = s->ctrl_bytes;
+	if (s->cc && s->cc->tita)
+		sim_tita_results(s, r);
 	r->lost_pkts = s->lost_pkts;
 	r->retx_bytes = s->retx_bytes;
 	r->naks = s->naks;
@@ -2185,6 +2189,14 @@ static void print_summary(const struct sim *s, const struct sim_results *r, FILE
 	fprintf(out, "slowdown_p99 %.3f\n", r->slowdown_p99);
 	fprintf(out, "ctrl_bytes %llu\n", (unsigned long long)r->ctrl_bytes);
 	fprintf(out, "ctrl_frac %.6f\n", r->ctrl_frac);
+	if (s->cc->tita) {
+		/* Per host per ms of simulated time (titad's second). */
+		double per = r->end_ps > 0 ? 1e9 / ((double)r->end_ps * s->n_hosts) : 0;
+
+		fprintf(out, "probes_host_ms %.3f\n", (double)r->probes * per);
+		fprintf(out, "refresh_probes_host_ms %.3f\n", (double)r->probes_refresh * per);
+		fprintf(out, "probes_deferred %llu\n", (unsigned long long)r->probes_deferred);
+	}
 	if (r->lost_pkts || r->failure) {
 		fprintf(out, "lost_pkts %llu\n", (unsigned long long)r->lost_pkts);
 		fprintf(out, "retx_bytes %llu\n", (unsigned long long)r->retx_bytes);

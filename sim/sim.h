@@ -221,7 +221,7 @@ struct sim_txpair {
 
 struct sim_rxpeer {
 	uint32_t remote;
-	uint64_t rx_bytes, rx_pkts, ce_pkts;
+	uint64_t rx_bytes, rx_pkts, ce_pkts, lost_pkts;
 	uint64_t last_active_ps;
 	bool live;
 	/* Health telemetry, per job since the last round: wire bytes, packets,
@@ -539,6 +539,9 @@ struct sim_results {
 	/* tita */
 	uint64_t ctrl_bytes;
 	double ctrl_frac; /* worst host link, of its capacity over the run */
+	/* path probes the controllers queued, of them the path refresh's, and
+	 * those their budget deferred, summed over the hosts */
+	uint64_t probes, probes_refresh, probes_deferred;
 	/* losses (failed links, full buffers) and go-back-N */
 	uint64_t lost_pkts, retx_bytes, naks, rtos;
 	/* after the first link failure: the payload rate the surviving fabric
@@ -744,6 +747,8 @@ uint32_t sim_telemetry_intervals(const struct sim *s);
 /* tita glue (cc_tita.c) */
 int sim_tita_init(struct sim *s);
 void sim_tita_fini(struct sim *s);
+/* The controllers' probe counters into r. */
+void sim_tita_results(const struct sim *s, struct sim_results *r);
 void sim_tita_on_event(struct sim *s, uint32_t host);
 void sim_tita_flow_start(struct sim *s, struct sim_flow *f);
 void sim_tita_on_msg(struct sim *s, uint32_t host, struct sim_pkt *p);

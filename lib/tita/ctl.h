@@ -172,6 +172,11 @@ struct tita_ctl_params {
 	 * may take (a switch answers an expired TTL from its CPU, slowly). */
 	uint32_t probe_batch;
 	uint64_t probe_timeout_ns;
+	/* Every probe a port sends comes out of a budget: probe_burst at
+	 * once, refilled at probe_rate a second (a spine answers probes from
+	 * its CPU, behind a policer shared by every host that probes it).
+	 * A probe over the budget waits: its caller asks again later. */
+	uint32_t probe_rate, probe_burst;
 	/* Reports to the leader, and its runs, wait this fraction of an
 	 * interval after what prompted them, to gather what comes together. */
 	double leaf_batch_frac;
@@ -212,7 +217,7 @@ struct tita_param {
 };
 
 /* The table's size: one entry per field of struct tita_ctl_params. */
-#define TITA_CTL_N_PARAMS 47
+#define TITA_CTL_N_PARAMS 49
 
 /* The table, in the order of struct tita_ctl_params; *ret_n entries
  * (TITA_CTL_N_PARAMS). */
@@ -298,8 +303,10 @@ struct tita_rx_sample {
 	uint64_t rx_bytes;
 	uint64_t rx_packets;
 	uint64_t ce_packets;
-	/* Missing by the PSNs that arrived (out of sequence; the controller
-	 * does not use it, lib/health does); 0 when not known. */
+	/* Missing by the PSNs that arrived (out of sequence); 0 when not
+	 * known. From a remote under another leaf the controller takes it as
+	 * a sign that the fabric rehashed (its placed pairs check their
+	 * paths); lib/health counts it. */
 	uint64_t lost_packets;
 };
 
@@ -320,8 +327,10 @@ struct tita_port_sample {
 	uint64_t rx_bytes;
 	uint64_t rx_packets;
 	uint64_t ce_packets;
-	/* Missing by the PSNs that arrived (out of sequence; the controller
-	 * does not use it, lib/health does); 0 when not known. */
+	/* Missing by the PSNs that arrived (out of sequence); 0 when not
+	 * known. From a remote under another leaf the controller takes it as
+	 * a sign that the fabric rehashed (its placed pairs check their
+	 * paths); lib/health counts it. */
 	uint64_t lost_packets;
 };
 
@@ -403,6 +412,9 @@ struct tita_grant_entry {
 	 * long they still need to drain in front of the receiver's downlink
 	 * (at most 60 s). The pair waits this long before it uses the grant. */
 	uint64_t hold_ns;
+	/* The receiver's leaf saw the fabric rehash a moment ago: the sender
+	 * checks where its pairs' source ports go now. */
+	bool recheck;
 };
 
 struct tita_msg {
@@ -415,10 +427,13 @@ struct tita_msg {
 	 * the NIC it comes from); an answer's are all its addressee's. The
 	 * leaf is the sender's; an answer also says which of the leaf's
 	 * uplinks and downlinks have room, and how long its caps live.
+	 * recheck: a report's member saw the fabric rehash a moment ago; an
+	 * answer's addressee is to check where its placed pairs go now.
 	 */
 	uint32_t leaf_id;
 	uint64_t up_room_mask, down_room_mask;
 	uint64_t ttl_ns;
+	bool recheck;
 	union {
 		struct tita_demand_entry demand[TITA_MSG_MAX_ENTRIES];
 		struct tita_grant_entry grant[TITA_MSG_MAX_ENTRIES];
@@ -612,6 +627,12 @@ struct tita_ctl_stats {
 	uint64_t probes_out, probe_batches, probe_results, probes_unanswered, probes_lost;
 	uint64_t path_updates, moves, moves_failed, rehashes;
 	uint64_t probes_on_marks; /* a pair's own port probed again on CE */
+	/* A placed pair's own port probed again with no probe of its own
+	 * waiting (the path refresh), and probes the budget deferred (their
+	 * caller tries again later). */
+	uint64_t probes_refresh, probes_deferred;
+	/* Losses from a remote leaf taken as a rehash (ctl_fabric_lost). */
+	uint64_t losses_seen;
 	uint64_t leaf_reports, leaf_answers, leaf_msgs_refused, leaf_lines_refused;
 	uint64_t leaders_lost;
 	/* The unscheduled first bytes: allowances armed, pairs held after

@@ -1761,6 +1761,62 @@ static void test_new_pair_learns_its_spine(void **state)
 	assert_int_equal(probes_of_new_pair(4 * whole_bytes, 16), 0);
 }
 
+/* Every probe comes out of the host's budget: a new large pair's own port
+ * and batch (5 probes at two spines) with room for 3 sends 3 and counts the
+ * rest as deferred; the next pair a moment later sends none; once the
+ * budget has refilled (probe_rate a second), a new pair probes again. */
+static void test_probe_budget_defers(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c;
+	struct tita_addr me = tita_addr_from_host_id(1);
+	struct tita_addr members[2] = { me, tita_addr_from_host_id(2) };
+	struct tita_place place = { .leaf = 0, .n_spines = 2, .spine_bps = LINE_BPS };
+	struct tita_ctl_stats st;
+	struct tita_probe probe;
+	uint64_t now = 1000 * INTERVAL_NS, whole_bytes;
+	int n;
+
+	(void)state;
+	tita_ctl_params_default(&p);
+	p.control_interval_ns = INTERVAL_NS;
+	p.probe_burst = 3;
+	p.probe_rate = 1000;
+	whole_bytes = tita_rate_to_bytes(LINE_BPS, p.unsched_short_ns);
+	c = tita_ctl_new(&p);
+	assert_non_null(c);
+	assert_int_equal(tita_ctl_port_add(c, &me, LINE_BPS), 0);
+	assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 2), 0);
+	for (uint32_t k = 0; k < 3; k++) {
+		struct tita_tx_sample ts = {
+			.local = me,
+			.remote = tita_addr_from_host_id(10 + k),
+			.interval_ns = INTERVAL_NS,
+			.backlog_bytes = 4 * whole_bytes,
+		};
+		/* The third comes 10 ms later: 10 probes' worth at 1,000/s,
+		 * of which the burst keeps 3. */
+		uint64_t at = k < 2 ? now : now + 10 * TITA_NSEC_PER_MSEC;
+
+		assert_int_equal(tita_ctl_peer_place(c, &ts.remote, 1), 0);
+		assert_int_equal(tita_ctl_tx_sample(c, &ts, at), 0);
+		n = 0;
+		while (tita_ctl_pop_probe(c, &probe))
+			n++;
+		tita_ctl_stats(c, &st);
+		if (k == 0) {
+			assert_int_equal(n, 3);
+			assert_true(st.probes_deferred >= 1);
+		} else if (k == 1) {
+			assert_int_equal(n, 0);
+		} else {
+			assert_int_equal(n, 3);
+		}
+		assert_int_equal(st.probes_out, k == 2 ? 6 : 3);
+	}
+	tita_ctl_free(c);
+}
+
 /* Rounds keep a fixed cadence when advanced late (a busy daemon), and
  * start a new one after a stall of more than an interval. */
 static void test_round_cadence(void **state)
@@ -2699,6 +2755,7 @@ int main(void)
 		cmocka_unit_test(test_short_pair_between_leaves_not_held),
 		cmocka_unit_test(test_short_pair_held_beside_own_step),
 		cmocka_unit_test(test_new_pair_learns_its_spine),
+		cmocka_unit_test(test_probe_budget_defers),
 	};
 
 	seed = env ? strtoull(env, NULL, 0) : 20261127;

@@ -111,6 +111,8 @@ static void test_defaults_unchanged(void **state)
 		.big_frac = 0.125,
 		.probe_batch = 32,
 		.probe_timeout_ns = 200 * TITA_NSEC_PER_USEC,
+		.probe_rate = 20000,
+		.probe_burst = 1024,
 		.leaf_batch_frac = 0.02,
 		.max_ports = 64,
 		.max_pairs = 65536,

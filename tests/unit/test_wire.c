@@ -157,6 +157,7 @@ static void assert_grant_eq(const struct tita_grant_entry *a, const struct tita_
 	if (a->has_unsched_limit)
 		assert_int_equal(a->unsched_limit_bytes, b->unsched_limit_bytes);
 	assert_int_equal(a->hold_ns, b->hold_ns);
+	assert_int_equal(a->recheck, b->recheck);
 }
 
 /*
@@ -266,6 +267,7 @@ static void pb_grant(const struct tita_grant_entry *e, Tita__Peer__GrantEntry *p
 		pe->unsched_limit_bytes = e->unsched_limit_bytes;
 	}
 	pe->hold_ns = e->hold_ns;
+	pe->recheck = e->recheck;
 	/* The receiver, the datagram's origin, left out as the encoder does. */
 	pe->sender = pb_addr(&e->sender);
 	pe->job_id = e->job_id;
@@ -375,6 +377,7 @@ static void test_same_bytes_as_protobuf_c(void **state)
 								 big % TITA_UNSCHED_MAX_BYTES :
 								 0;
 				e->hold_ns = pick & 2048 ? 0 : big % TITA_WIRE_TTL_MAX_NS;
+				e->recheck = pick & 4096;
 			}
 		}
 		assert_protobuf_c_bytes(&m);
@@ -1760,6 +1763,7 @@ static void test_leaf_round_trip(void **state)
 	m.kind = TITA_MSG_LEAF_REPORT;
 	m.peer = leader;
 	m.leaf_id = 12;
+	m.recheck = true;
 	m.n_entries = TITA_MSG_MAX_ENTRIES;
 	for (uint32_t k = 0; k < m.n_entries; k++)
 		m.leaf[k] = leaf_line_of(member, k);
@@ -1770,6 +1774,7 @@ static void test_leaf_round_trip(void **state)
 				 TITA_WIRE_OK);
 		assert_int_equal(out.msg.kind, TITA_MSG_LEAF_REPORT);
 		assert_int_equal(out.msg.leaf_id, 12);
+		assert_true(out.msg.recheck);
 		assert_true(tita_addr_eq(&out.msg.peer, &member));
 		assert_int_equal(out.msg.n_entries, used);
 		for (uint32_t k = 0; k < used; k++)
@@ -1804,8 +1809,15 @@ static void test_leaf_round_trip(void **state)
 	assert_int_equal(out.msg.ttl_ns, m.ttl_ns);
 	assert_int_equal(out.msg.up_room_mask, m.up_room_mask);
 	assert_int_equal(out.msg.down_room_mask, m.down_room_mask);
+	assert_true(out.msg.recheck);
 	for (uint32_t k = 0; k < used; k++)
 		assert_leaf_eq(&out.msg.leaf[k], &m.leaf[k]);
+	/* Without it, nothing to recheck. */
+	m.recheck = false;
+	len = tita_wire_encode_msg(&ring, &tx, &m, 0, buf, sizeof(buf), &used);
+	assert_int_equal(tita_wire_decode(&ring, NULL, &leader, buf, (size_t)len, &out),
+			 TITA_WIRE_OK);
+	assert_false(out.msg.recheck);
 
 	/* The encoder refuses what the decoder would drop. */
 	m.ttl_ns = 0;
