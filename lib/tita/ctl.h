@@ -582,11 +582,12 @@ struct tita_port_info {
 	uint64_t rx_bps;
 	uint32_t ce_ppm;
 	uint64_t tx_bps;
-	/* The fabric: its place (n_spines 0: none), its leaf's leader, and
-	 * whether that is this port. */
+	/* The fabric: its place (n_spines 0: none), its leaf's leaders, and
+	 * whether that is this port: one leads the leaf's uplinks (the lowest
+	 * address that answers), another its downlinks (the highest). */
 	struct tita_place place;
-	struct tita_addr leader;
-	bool is_leader;
+	struct tita_addr leader, leader_down;
+	bool is_leader, is_leader_down;
 };
 
 /* Counters; every rejected input has its own. */
