@@ -1630,7 +1630,8 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		if (f->lines[i].live || f->lines[i].sent)
 			f->lines[w++] = f->lines[i];
 	f->n_lines = w;
-	if (self_due)
+	/* A role with no lines anywhere yet needs no table. */
+	if (self_due && (n_self || f->leader_obj))
 		leader_take_lines(c, pt, &pt->local, self_lines, n_self, now_ns);
 }
 
