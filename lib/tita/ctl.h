@@ -464,8 +464,9 @@ bool tita_ctl_pop_rate(struct tita_ctl *c, struct tita_rate_update *ret_update);
  * The fabric between the hosts (tita/fabric.h). A port whose place is known
  * steers its pairs to other leaves over the leaf's uplinks by their UDP
  * source port, and shares the leaf's uplinks and downlinks with the other
- * members through the leaf's leader: the member with the lowest address
- * that answers. Without a place, nothing here happens.
+ * members through the leaf's two leaders: the member with the lowest
+ * address that answers leads the uplinks, the highest the downlinks.
+ * Without a place, nothing here happens.
  */
 
 /* Where a local NIC sits, and the NICs under the same leaf (itself among
