@@ -1614,8 +1614,10 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 				e->peer = f->members[f->leader[r]];
 				e->leaf = (struct out_leaf){ .line = ln->e,
 							     .leaf_id = f->place.leaf };
-				/* A line withdrawn is answered by nobody. */
-				n_out[r] += ln->live;
+				/* A line withdrawn, or said with nothing on it
+				 * (which the leader forgets), is answered by
+				 * nobody. */
+				n_out[r] += ln->live && (ln->e.demand_bps || ln->e.move_bps);
 			}
 			ln->sent = ln->live;
 			ln->sent_demand_bps = ln->e.demand_bps;
@@ -1625,9 +1627,12 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		}
 		/* Only a report that went out with a live line waits for an
 		 * answer: a member with nothing to say, or whose last line
-		 * on the role's links ended, would otherwise count its leader
-		 * lost. */
-		if (n_out[r] && !f->waiting_since_ns[r])
+		 * on the role's links ended (its leader has nothing to answer
+		 * it, not even what an earlier report asked), would otherwise
+		 * count its leader lost. */
+		if (!n_out[r])
+			f->waiting_since_ns[r] = 0;
+		else if (!f->waiting_since_ns[r])
 			f->waiting_since_ns[r] = now_ns;
 		c->stats.leaf_reports++;
 	}

@@ -1312,6 +1312,35 @@ static void test_fabric_leaders_split_and_fail(void **state)
 }
 
 /*
+ * A member whose last line of a role ends reports it with nothing on it,
+ * then withdrawn, and nobody answers that (its leader forgets such a
+ * line): it is no sign of a dead leader. It once waited for the answer,
+ * and a grant TTL after the flow ended counted its downlinks' leader lost
+ * and moved the role.
+ */
+static void test_fabric_last_line_ends_keeps_leader(void **state)
+{
+	struct world *w = world_new(6, NULL);
+	struct tita_port_info port;
+	struct tita_ctl_stats st;
+	struct flow *in;
+
+	(void)state;
+	world_fabric(w, 3, 2, LINE_BPS);
+	in = flow_add(w, 5, 1, TITA_JOB_DEFAULT);
+	run_until(w, 20 * INTERVAL_NS);
+	in->active = false;
+	run_until(w, w->now_ns + 3 * w->params.grant_ttl_ns);
+	tita_ctl_ports(w->hosts[1].ctl, &port, 1);
+	tita_ctl_stats(w->hosts[1].ctl, &st);
+	CHECK(st.leaders_lost == 0, "host 1 lost a leader %llu times\n",
+	      (unsigned long long)st.leaders_lost);
+	CHECK(!port.is_leader_down && tita_addr_eq(&port.leader_down, &w->hosts[2].addr),
+	      "host 1 left the downlinks' leader\n");
+	world_free(w);
+}
+
+/*
  * Moves that do not happen: hosts that say so, and hosts that never
  * answer. Either way the pairs stay on their first port, the controller
  * counts the failures (the silent ones after a grant TTL) and may try again
@@ -2655,6 +2684,7 @@ int main(void)
 		cmocka_unit_test(test_fabric_collision_is_repaired),
 		cmocka_unit_test(test_fabric_leader_death),
 		cmocka_unit_test(test_fabric_leaders_split_and_fail),
+		cmocka_unit_test(test_fabric_last_line_ends_keeps_leader),
 		cmocka_unit_test(test_fabric_idle_member_keeps_leader),
 		cmocka_unit_test(test_fabric_moves_that_fail),
 		cmocka_unit_test(test_fabric_move_probes_until_found),
