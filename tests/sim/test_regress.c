@@ -658,8 +658,7 @@ static void permutation_moves_told_at_once(void **state)
  * two directions over the run, `ctrl_frac`): with one leader per leaf it
  * was the leader, 0.322 % and 0.330 % of its link on seeds 1 and 2 (its
  * answers to 15 members most of it). The leaf's uplinks and downlinks each
- * have their own leader, two hosts, and a report is answered only when
- * what its member holds moved: 0.160 % and 0.128 %.
+ * have their own leader, two hosts: 0.167 % and 0.152 %.
  */
 static void permutation_leaders_share_the_control(void **state)
 {
