@@ -1257,6 +1257,7 @@ static const struct titad_config_range ranges[] = {
 	{ "controller", "max-jobs", "1", "1048576", "0", "1048577" },
 	{ "controller", "fabric-eta", "0.05", "1", "0.04", "1.01" },
 	{ "controller", "steer", "0", "1", "-1", "2" },
+	{ "controller", "leaf-leaders", "1", "2", "0", "3" },
 	{ "controller", "probe-timeout", "1us", "10s", "0ns", "11s" },
 	{ "daemon", "control-mode", "0", "0777", NULL, "01000" },
 	{ "daemon", "control-clients", "2", "1024", "1", "1025" },

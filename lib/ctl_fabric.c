@@ -1505,10 +1505,13 @@ static void leader_take_lines(struct tita_ctl *c, struct port *pt, const struct 
  * seeks and the proposals its leader takes are over UP lines only, a
  * downlink's caps and proposals over DOWN lines only.
  */
-static uint32_t elect(const struct fab_port *f, unsigned role, uint64_t now_ns)
+static uint32_t elect(const struct tita_ctl *c, const struct fab_port *f, unsigned role,
+		      uint64_t now_ns)
 {
+	bool highest = role == ROLE_DOWN && c->p.leaf_leaders == 2;
+
 	for (uint32_t k = 0; k < f->n_members; k++) {
-		uint32_t i = role == ROLE_UP ? k : f->n_members - 1 - k;
+		uint32_t i = highest ? f->n_members - 1 - k : k;
 
 		if (i == f->self || f->dead_until_ns[i] <= now_ns)
 			return i;
@@ -1570,7 +1573,7 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		}
 	}
 	for (unsigned r = 0; r < ROLES; r++) {
-		uint32_t now_leader = elect(f, r, now_ns);
+		uint32_t now_leader = elect(c, f, r, now_ns);
 
 		if (now_leader == f->leader[r])
 			continue;

@@ -154,6 +154,11 @@ struct tita_ctl_params {
 	/* The fabric (tita/fabric.h), for ports with a place. */
 	/* Target utilization of a leaf's uplinks and downlinks. */
 	double fabric_eta;
+	/* 2: a leaf's uplinks are led by its lowest member address that
+	 * answers, its downlinks by the highest; 1: the lowest leads both (as
+	 * titad did before 2026-12-08: every member of a leaf must agree, so
+	 * a cluster that upgrades node by node runs 1 until all have). */
+	uint32_t leaf_leaders;
 	/* 1: steer pairs over the leaf's uplinks by their UDP source port, for
 	 * a fabric that hashes on it (ECMP); 0: leave paths alone (a fabric
 	 * that sprays packets or routes adaptively), and share the uplinks
@@ -207,7 +212,7 @@ struct tita_param {
 };
 
 /* The table's size: one entry per field of struct tita_ctl_params. */
-#define TITA_CTL_N_PARAMS 47
+#define TITA_CTL_N_PARAMS 48
 
 /* The table, in the order of struct tita_ctl_params; *ret_n entries
  * (TITA_CTL_N_PARAMS). */

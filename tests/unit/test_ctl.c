@@ -1312,6 +1312,38 @@ static void test_fabric_leaders_split_and_fail(void **state)
 }
 
 /*
+ * leaf-leaders = 1 (a cluster upgrading from a titad with one leader): the
+ * lowest address leads both directions, and every line goes to it.
+ */
+static void test_fabric_one_leader_when_asked(void **state)
+{
+	struct tita_ctl_params p;
+	struct world *w;
+	struct tita_port_info port;
+	struct flow *out, *in;
+
+	(void)state;
+	tita_ctl_params_default(&p);
+	p.eta = 0.95;
+	p.leaf_leaders = 1;
+	w = world_new(6, &p);
+	world_fabric(w, 3, 2, LINE_BPS);
+	out = flow_add(w, 1, 4, TITA_JOB_DEFAULT);
+	in = flow_add(w, 5, 1, TITA_JOB_DEFAULT);
+	run_until(w, 20 * INTERVAL_NS);
+	tita_ctl_ports(w->hosts[1].ctl, &port, 1);
+	CHECK(tita_addr_eq(&port.leader, &w->hosts[0].addr) &&
+		      tita_addr_eq(&port.leader_down, &w->hosts[0].addr),
+	      "host 1 should report both directions to host 0\n");
+	tita_ctl_ports(w->hosts[2].ctl, &port, 1);
+	CHECK(!port.is_leader && !port.is_leader_down, "host 2 should lead nothing\n");
+	CHECK(rate_of(out) >= 0.9 * w->params.eta * LINE_BPS &&
+		      rate_of(in) >= 0.9 * w->params.eta * LINE_BPS,
+	      "rates out %.0f in %.0f\n", rate_of(out), rate_of(in));
+	world_free(w);
+}
+
+/*
  * A member whose last line of a role ends reports it with nothing on it,
  * then withdrawn, and nobody answers that (its leader forgets such a
  * line): it is no sign of a dead leader. It once waited for the answer,
@@ -2685,6 +2717,7 @@ int main(void)
 		cmocka_unit_test(test_fabric_leader_death),
 		cmocka_unit_test(test_fabric_leaders_split_and_fail),
 		cmocka_unit_test(test_fabric_last_line_ends_keeps_leader),
+		cmocka_unit_test(test_fabric_one_leader_when_asked),
 		cmocka_unit_test(test_fabric_idle_member_keeps_leader),
 		cmocka_unit_test(test_fabric_moves_that_fail),
 		cmocka_unit_test(test_fabric_move_probes_until_found),
