@@ -1265,6 +1265,7 @@ static const struct titad_config_range ranges[] = {
 	{ "controller", "max-jobs", "1", "1048576", "0", "1048577" },
 	{ "controller", "fabric-eta", "0.05", "1", "0.04", "1.01" },
 	{ "controller", "steer", "0", "1", "-1", "2" },
+	{ "controller", "leaf-leaders", "1", "2", "0", "3" },
 	{ "controller", "probe-timeout", "1us", "10s", "0ns", "11s" },
 	{ "controller", "probe-rate", "1", "10000000", "0", "10000001" },
 	{ "controller", "probe-burst", "1", "1048576", "0", "1048577" },

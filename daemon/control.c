@@ -404,6 +404,8 @@ static Tita__Control__FabricPort *fabric_port(const struct titad_sources *src, s
 	if (info) {
 		p->leader = addr_bytes(a, &info->leader);
 		p->is_leader = info->is_leader;
+		p->leader_down = addr_bytes(a, &info->leader_down);
+		p->is_leader_down = info->is_leader_down;
 	}
 	titad_engine_leader(src->engine, &pi.addr, ld);
 	if (ld->n_spines) {

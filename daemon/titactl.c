@@ -447,8 +447,8 @@ static void fabric_links_json(const char *name, Tita__Control__FabricLink **l, s
 
 static void fabric_port_text(const Tita__Control__FabricPort *p)
 {
-	char a[INET6_ADDRSTRLEN], ld[INET6_ADDRSTRLEN], r1[32], r2[32], r3[32], r4[32], r5[32],
-		r6[32], r7[32];
+	char a[INET6_ADDRSTRLEN], ld[INET6_ADDRSTRLEN], ldd[INET6_ADDRSTRLEN], r1[32], r2[32],
+		r3[32], r4[32], r5[32], r6[32], r7[32];
 
 	addr_str(&p->addr, a, sizeof(a));
 	if (!p->placed) {
@@ -456,12 +456,16 @@ static void fabric_port_text(const Tita__Control__FabricPort *p)
 		return;
 	}
 	addr_str(&p->leader, ld, sizeof(ld));
-	printf("%-10s %-16s %-12s %10u %6u %8s %7u %-8s %-16s %s%s%s\n", p->ifname, a, p->leaf,
-	       p->leaf_id, p->spines, rate_str(p->spine_bps, r1, sizeof(r1)), p->members,
+	addr_str(&p->leader_down, ldd, sizeof(ldd));
+	printf("%-10s %-16s %-12s %10u %6u %8s %7u %-8s %-16s %-16s %s%s%s\n", p->ifname, a,
+	       p->leaf, p->leaf_id, p->spines, rate_str(p->spine_bps, r1, sizeof(r1)), p->members,
 	       p->spine_map,
 	       p->is_leader  ? "this NIC" :
 	       p->leader.len ? ld :
 			       "-",
+	       p->is_leader_down  ? "this NIC" :
+	       p->leader_down.len ? ldd :
+				    "-",
 	       p->lldp, p->lldp_neighbor[0] ? " " : "", p->lldp_neighbor);
 	if (!p->n_up)
 		return;
@@ -534,7 +538,15 @@ static int cmd_fabric(int argc, char **argv)
 				json_str(ld);
 			else
 				printf("null");
-			printf(",\"is_leader\":%s,\"lldp\":", p->is_leader ? "true" : "false");
+			printf(",\"is_leader\":%s,\"leader_down\":",
+			       p->is_leader ? "true" : "false");
+			addr_str(&p->leader_down, ld, sizeof(ld));
+			if (p->leader_down.len)
+				json_str(ld);
+			else
+				printf("null");
+			printf(",\"is_leader_down\":%s,\"lldp\":",
+			       p->is_leader_down ? "true" : "false");
 			json_str(p->lldp);
 			printf(",\"lldp_neighbor\":");
 			json_str(p->lldp_neighbor);
@@ -566,9 +578,9 @@ static int cmd_fabric(int argc, char **argv)
 		       (unsigned long long)f->probe_answers_none,
 		       (unsigned long long)f->probes_refused, (unsigned long long)f->leaf_reports,
 		       (unsigned long long)f->leaf_answers, (unsigned long long)f->leaders_lost);
-		printf("%-10s %-16s %-12s %10s %6s %8s %7s %-8s %-16s %s\n", "IFNAME", "ADDRESS",
-		       "LEAF", "LEAF_ID", "SPINES", "UPLINK", "MEMBERS", "SPINES_BY", "LEADER",
-		       "LLDP");
+		printf("%-10s %-16s %-12s %10s %6s %8s %7s %-8s %-16s %-16s %s\n", "IFNAME",
+		       "ADDRESS", "LEAF", "LEAF_ID", "SPINES", "UPLINK", "MEMBERS", "SPINES_BY",
+		       "LEADER", "DOWN_LEADER", "LLDP");
 		for (size_t i = 0; i < f->n_ports; i++)
 			fabric_port_text(f->ports[i]);
 	}

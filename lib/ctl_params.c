@@ -112,6 +112,8 @@ static const struct tita_param table[] = {
 	     "episode ceiling: share of the way back a clean round regains"),
 	FRAC(fabric_eta, "fabric-eta", 0.05, 1, 0.98,
 	     "target utilization of a leaf's uplinks and downlinks"),
+	COUNT(leaf_leaders, "leaf-leaders", "leaders", 1, 2, 2,
+	      "leaders per leaf: 2, one for its uplinks and one for its downlinks; 1, one for both"),
 	COUNT(steer, "steer", "on/off", 0, 1, 1,
 	      "steer pairs over the leaf's uplinks by their UDP source port (0: the fabric sprays)"),
 	FRAC(big_frac, NULL, 0, 1, 0.125,

@@ -38,6 +38,7 @@
  * telling. */
 #define OVERLOAD_FRAC 0.02
 #define LINK_NOISE_FRAC 0.03
+#define RISE_NOISE_FRAC 0.01
 
 int tita_place_check(const struct tita_place *p)
 {
@@ -1124,7 +1125,9 @@ bool tita_leader_changed(const struct tita_leader *l, const struct tita_addr *me
 		     -moved > LINK_NOISE_FRAC * (double)l->leaf.spine_bps))
 			return true;
 		if (moved > frac * (double)ln->answered_cap_bps &&
-		    moved > LINK_NOISE_FRAC * (double)l->leaf.spine_bps)
+		    (moved > LINK_NOISE_FRAC * (double)l->leaf.spine_bps ||
+		     (ln->e.demand_bps > ln->answered_cap_bps &&
+		      moved > RISE_NOISE_FRAC * (double)l->leaf.spine_bps)))
 			return true;
 	}
 	return false;

@@ -159,6 +159,11 @@ struct tita_ctl_params {
 	/* The fabric (tita/fabric.h), for ports with a place. */
 	/* Target utilization of a leaf's uplinks and downlinks. */
 	double fabric_eta;
+	/* 2: a leaf's uplinks are led by its lowest member address that
+	 * answers, its downlinks by the highest; 1: the lowest leads both (as
+	 * titad did before 2026-12-08: every member of a leaf must agree, so
+	 * a cluster that upgrades node by node runs 1 until all have). */
+	uint32_t leaf_leaders;
 	/* 1: steer pairs over the leaf's uplinks by their UDP source port, for
 	 * a fabric that hashes on it (ECMP); 0: leave paths alone (a fabric
 	 * that sprays packets or routes adaptively), and share the uplinks
@@ -217,7 +222,7 @@ struct tita_param {
 };
 
 /* The table's size: one entry per field of struct tita_ctl_params. */
-#define TITA_CTL_N_PARAMS 49
+#define TITA_CTL_N_PARAMS 50
 
 /* The table, in the order of struct tita_ctl_params; *ret_n entries
  * (TITA_CTL_N_PARAMS). */
@@ -484,8 +489,9 @@ bool tita_ctl_pop_rate(struct tita_ctl *c, struct tita_rate_update *ret_update);
  * The fabric between the hosts (tita/fabric.h). A port whose place is known
  * steers its pairs to other leaves over the leaf's uplinks by their UDP
  * source port, and shares the leaf's uplinks and downlinks with the other
- * members through the leaf's leader: the member with the lowest address
- * that answers. Without a place, nothing here happens.
+ * members through the leaf's two leaders: the member with the lowest
+ * address that answers leads the uplinks, the highest the downlinks.
+ * Without a place, nothing here happens.
  */
 
 /* Where a local NIC sits, and the NICs under the same leaf (itself among
@@ -602,11 +608,12 @@ struct tita_port_info {
 	uint64_t rx_bps;
 	uint32_t ce_ppm;
 	uint64_t tx_bps;
-	/* The fabric: its place (n_spines 0: none), its leaf's leader, and
-	 * whether that is this port. */
+	/* The fabric: its place (n_spines 0: none), its leaf's leaders, and
+	 * whether that is this port: one leads the leaf's uplinks (the lowest
+	 * address that answers), another its downlinks (the highest). */
 	struct tita_place place;
-	struct tita_addr leader;
-	bool is_leader;
+	struct tita_addr leader, leader_down;
+	bool is_leader, is_leader_down;
 };
 
 /* Counters; every rejected input has its own. */

@@ -11,7 +11,9 @@
  * chooses is the UDP source port: choosing it chooses s (path steering).
  *
  * Nobody owns (L, s) but the NICs under L together; the leaf elects one of
- * them, deterministically, to allocate it: the leader. Its members report
+ * them, deterministically, to allocate its uplinks, and another its
+ * downlinks: the leaders (nothing a leader decides for one direction reads
+ * the other's lines, so each is a tita_leader of its own). Its members report
  * what they send up and receive down, per spine; the leader water-fills each
  * link (by job weight, then pair) and answers with caps, and with orders to
  * move traffic off a spine that is offered more than it carries. Caps expire:

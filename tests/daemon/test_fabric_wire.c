@@ -291,12 +291,16 @@ static void test_leaf_over_wire(void **state)
 		struct tita_ctl_stats cs;
 		size_t n;
 
-		/* The leader is the lower address, and both know it. */
+		/* The uplinks' leader is the lower address, the downlinks'
+		 * the higher, and both know it; only the first has lines
+		 * (nothing comes into leaf 11). */
 		assert_int_equal(tita_ctl_ports(hosts[0].ctl, &pi, 1), 1);
-		assert_true(pi.is_leader);
+		assert_true(pi.is_leader && !pi.is_leader_down);
 		assert_int_equal(tita_ctl_ports(hosts[1].ctl, &pi, 1), 1);
 		assert_false(pi.is_leader);
+		assert_true(pi.is_leader_down);
 		assert_memory_equal(&pi.leader, &hosts[0].addr, 16);
+		assert_memory_equal(&pi.leader_down, &hosts[1].addr, 16);
 		tita_ctl_leader_stats(hosts[0].ctl, &hosts[0].addr, &ls);
 		assert_true(ls.reports > 0 && ls.runs > 0);
 		assert_int_equal(tita_ctl_leaf_links(hosts[0].ctl, &hosts[0].addr, up, down), 2);

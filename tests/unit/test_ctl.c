@@ -1292,6 +1292,124 @@ static void test_fabric_leader_death(void **state)
 }
 
 /*
+ * A leaf has two leaders, each its own host, that every member agrees on:
+ * the lowest address leads the uplinks (the UP lines, and only they, go to
+ * it), the highest the downlinks. When the downlinks' leader dies, a member
+ * that reports DOWN lines stops hearing from it, takes the role to the next
+ * highest (here itself) within a grant TTL or so, keeps the uplinks'
+ * leader, and its pairs both ways go on at full rate.
+ */
+static void test_fabric_leaders_split_and_fail(void **state)
+{
+	struct world *w = world_new(6, NULL);
+	struct tita_leader_link up[TITA_SPINES_MAX], down[TITA_SPINES_MAX];
+	struct tita_port_info port;
+	struct tita_ctl_stats st;
+	struct flow *out, *in;
+	uint64_t up_sum = 0, down_sum = 0;
+
+	(void)state;
+	world_fabric(w, 3, 2, LINE_BPS);
+	out = flow_add(w, 1, 4, TITA_JOB_DEFAULT);
+	in = flow_add(w, 5, 1, TITA_JOB_DEFAULT);
+	run_until(w, 20 * INTERVAL_NS);
+	tita_ctl_ports(w->hosts[1].ctl, &port, 1);
+	CHECK(!port.is_leader && tita_addr_eq(&port.leader, &w->hosts[0].addr),
+	      "host 1 should report its uplinks to host 0\n");
+	CHECK(!port.is_leader_down && tita_addr_eq(&port.leader_down, &w->hosts[2].addr),
+	      "host 1 should report its downlinks to host 2\n");
+	/* Each leader holds its own direction's lines only. */
+	assert_int_equal(tita_ctl_leaf_links(w->hosts[0].ctl, &w->hosts[0].addr, up, down), 2);
+	for (int s = 0; s < 2; s++) {
+		up_sum += up[s].demand_bps;
+		down_sum += down[s].demand_bps;
+	}
+	CHECK(up_sum > 0 && down_sum == 0, "uplinks' leader: up %llu down %llu\n",
+	      (unsigned long long)up_sum, (unsigned long long)down_sum);
+	up_sum = down_sum = 0;
+	assert_int_equal(tita_ctl_leaf_links(w->hosts[2].ctl, &w->hosts[2].addr, up, down), 2);
+	for (int s = 0; s < 2; s++) {
+		up_sum += up[s].demand_bps;
+		down_sum += down[s].demand_bps;
+	}
+	CHECK(up_sum == 0 && down_sum > 0, "downlinks' leader: up %llu down %llu\n",
+	      (unsigned long long)up_sum, (unsigned long long)down_sum);
+	w->hosts[2].no_daemon = w->hosts[2].silent = w->hosts[2].deaf = true;
+	run_until(w, w->now_ns + w->params.grant_ttl_ns + 4 * INTERVAL_NS);
+	tita_ctl_ports(w->hosts[1].ctl, &port, 1);
+	tita_ctl_stats(w->hosts[1].ctl, &st);
+	CHECK(port.is_leader_down, "host 1 did not take the downlinks over\n");
+	CHECK(!port.is_leader && tita_addr_eq(&port.leader, &w->hosts[0].addr),
+	      "host 1 left the uplinks' leader\n");
+	assert_true(st.leaders_lost >= 1);
+	CHECK(rate_of(out) >= 0.9 * w->params.eta * LINE_BPS &&
+		      rate_of(in) >= 0.9 * w->params.eta * LINE_BPS,
+	      "rates out %.0f in %.0f\n", rate_of(out), rate_of(in));
+	world_free(w);
+}
+
+/*
+ * leaf-leaders = 1 (a cluster upgrading from a titad with one leader): the
+ * lowest address leads both directions, and every line goes to it.
+ */
+static void test_fabric_one_leader_when_asked(void **state)
+{
+	struct tita_ctl_params p;
+	struct world *w;
+	struct tita_port_info port;
+	struct flow *out, *in;
+
+	(void)state;
+	tita_ctl_params_default(&p);
+	p.eta = 0.95;
+	p.leaf_leaders = 1;
+	w = world_new(6, &p);
+	world_fabric(w, 3, 2, LINE_BPS);
+	out = flow_add(w, 1, 4, TITA_JOB_DEFAULT);
+	in = flow_add(w, 5, 1, TITA_JOB_DEFAULT);
+	run_until(w, 20 * INTERVAL_NS);
+	tita_ctl_ports(w->hosts[1].ctl, &port, 1);
+	CHECK(tita_addr_eq(&port.leader, &w->hosts[0].addr) &&
+		      tita_addr_eq(&port.leader_down, &w->hosts[0].addr),
+	      "host 1 should report both directions to host 0\n");
+	tita_ctl_ports(w->hosts[2].ctl, &port, 1);
+	CHECK(!port.is_leader && !port.is_leader_down, "host 2 should lead nothing\n");
+	CHECK(rate_of(out) >= 0.9 * w->params.eta * LINE_BPS &&
+		      rate_of(in) >= 0.9 * w->params.eta * LINE_BPS,
+	      "rates out %.0f in %.0f\n", rate_of(out), rate_of(in));
+	world_free(w);
+}
+
+/*
+ * A member whose last line of a role ends reports it with nothing on it,
+ * then withdrawn, and nobody answers that (its leader forgets such a
+ * line): it is no sign of a dead leader. It once waited for the answer,
+ * and a grant TTL after the flow ended counted its downlinks' leader lost
+ * and moved the role.
+ */
+static void test_fabric_last_line_ends_keeps_leader(void **state)
+{
+	struct world *w = world_new(6, NULL);
+	struct tita_port_info port;
+	struct tita_ctl_stats st;
+	struct flow *in;
+
+	(void)state;
+	world_fabric(w, 3, 2, LINE_BPS);
+	in = flow_add(w, 5, 1, TITA_JOB_DEFAULT);
+	run_until(w, 20 * INTERVAL_NS);
+	in->active = false;
+	run_until(w, w->now_ns + 3 * w->params.grant_ttl_ns);
+	tita_ctl_ports(w->hosts[1].ctl, &port, 1);
+	tita_ctl_stats(w->hosts[1].ctl, &st);
+	CHECK(st.leaders_lost == 0, "host 1 lost a leader %llu times\n",
+	      (unsigned long long)st.leaders_lost);
+	CHECK(!port.is_leader_down && tita_addr_eq(&port.leader_down, &w->hosts[2].addr),
+	      "host 1 left the downlinks' leader\n");
+	world_free(w);
+}
+
+/*
  * Moves that do not happen: hosts that say so, and hosts that never
  * answer. Either way the pairs stay on their first port, the controller
  * counts the failures (the silent ones after a grant TTL) and may try again
@@ -1881,8 +1999,9 @@ static uint64_t grant_sent_to(struct tita_ctl *c, uint32_t to)
 }
 
 /*
- * A receiver under a leaf (host 1, its leader host 0) grants a sender on
- * another leaf (host 9) its whole downlink; then its leader caps the
+ * A receiver under a leaf (host 1, its downlinks' leader host 2: the
+ * highest address) grants a sender on another leaf (host 9) its whole
+ * downlink; then its leader caps the
  * pair's line on that spine at 30 G. The smaller grant goes out at once,
  * though the receiver's own downlink has room for the old one: a leaf's cap
  * protects a link (the spine's downlink) that the receiver's sum does not
@@ -1893,7 +2012,7 @@ static void test_leaf_cap_cut_goes_out_at_once(void **state)
 	struct tita_ctl_params p;
 	struct tita_ctl *c = one_port_ctl(&p);
 	struct tita_addr me = tita_addr_from_host_id(1),
-			 members[2] = { tita_addr_from_host_id(0), me };
+			 members[3] = { tita_addr_from_host_id(0), me, tita_addr_from_host_id(2) };
 	struct tita_place place = { .leaf = 1, .n_spines = 4, .spine_bps = LINE_BPS };
 	struct tita_addr sender = tita_addr_from_host_id(9);
 	struct tita_msg m = { .kind = TITA_MSG_DEMAND, .n_entries = 1 };
@@ -1901,7 +2020,7 @@ static void test_leaf_cap_cut_goes_out_at_once(void **state)
 	uint64_t now = 0;
 
 	(void)state;
-	assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 2), 0);
+	assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 3), 0);
 	assert_int_equal(tita_ctl_peer_place(c, &sender, 0), 0);
 	m.peer = sender;
 	m.demand[0] = (struct tita_demand_entry){ .sender = sender,
@@ -1910,7 +2029,7 @@ static void test_leaf_cap_cut_goes_out_at_once(void **state)
 						  .demand_bps = LINE_BPS,
 						  .has_spine = true,
 						  .spine = 2 };
-	answer.peer = members[0];
+	answer.peer = members[2];
 	answer.leaf[0] = (struct tita_leaf_entry){ .member = me,
 						   .dir = TITA_LEAF_DOWN,
 						   .spine = 2,
@@ -2030,26 +2149,26 @@ static void test_lone_short_pair_granted_early(void **state)
 	tita_ctl_free(c);
 }
 
-/* short_start_ctl()'s receiver (host 1) under leaf 1, its leader host 0,
- * with hosts 9 and 10 under leaf 0. */
+/* short_start_ctl()'s receiver (host 1) under leaf 1, its uplinks' leader
+ * host 0 and its downlinks' leader host 2, with hosts 9 and 10 under leaf 0. */
 static struct tita_ctl *leaf_receiver_ctl(struct tita_ctl_params *p, uint64_t short_start_ns,
 					  uint64_t lone_gap_ns)
 {
 	struct tita_ctl *c = short_start_ctl(p, short_start_ns, lone_gap_ns);
 	struct tita_addr me = tita_addr_from_host_id(1),
-			 members[2] = { tita_addr_from_host_id(0), me },
+			 members[3] = { tita_addr_from_host_id(0), me, tita_addr_from_host_id(2) },
 			 s9 = tita_addr_from_host_id(9), s10 = tita_addr_from_host_id(10);
 	struct tita_place place = { .leaf = 1, .n_spines = 4, .spine_bps = LINE_BPS };
 
-	assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 2), 0);
+	assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 3), 0);
 	assert_int_equal(tita_ctl_peer_place(c, &s9, 0), 0);
 	assert_int_equal(tita_ctl_peer_place(c, &s10, 0), 0);
 	return c;
 }
 
 /*
- * A receiver under a leaf (its leader host 0) and a new pair from another
- * leaf that its leader has not placed yet: held at the start rate, unless
+ * A receiver under a leaf (its downlinks' leader host 2) and a new pair
+ * from another leaf that its leader has not placed yet: held at the start rate, unless
  * its message is short and no other such pair waits (short_start_ns); a
  * second one that comes while the first waits is held.
  */
@@ -2745,6 +2864,9 @@ int main(void)
 		cmocka_unit_test(test_small_grant_still_asks_for_share),
 		cmocka_unit_test(test_fabric_collision_is_repaired),
 		cmocka_unit_test(test_fabric_leader_death),
+		cmocka_unit_test(test_fabric_leaders_split_and_fail),
+		cmocka_unit_test(test_fabric_last_line_ends_keeps_leader),
+		cmocka_unit_test(test_fabric_one_leader_when_asked),
 		cmocka_unit_test(test_fabric_idle_member_keeps_leader),
 		cmocka_unit_test(test_fabric_moves_that_fail),
 		cmocka_unit_test(test_fabric_move_probes_until_found),

@@ -107,6 +107,7 @@ static void test_defaults_unchanged(void **state)
 		.rc_hold_rounds = 4,
 		.rc_recovery_frac = 0.5,
 		.fabric_eta = 0.98,
+		.leaf_leaders = 2,
 		.steer = 1,
 		.big_frac = 0.125,
 		.probe_batch = 32,
