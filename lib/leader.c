@@ -840,13 +840,16 @@ static uint64_t chain_target(const struct tita_leader *l, uint32_t n, uint16_t s
 
 /* How long a downlink is offered too much before one of its lines is asked
  * to a swap: a quarter of a hold (the lines that came in last have a while
- * to say where they can go, and go there); none for a chain's next step
- * (the line that came in a swap has said where it came from, and nothing
- * else will come: each step's wait was the chain's pace, and the last
- * collisions of a 256-host permutation walk 10-14 steps). */
+ * to say where they can go, and go there); a 64th (3 us) for a chain's
+ * next step: the line that came in a swap has said where it came from,
+ * and the wait is the chain's pace (the last collisions of a 256-host
+ * permutation walk 10-14 steps; an eighth, 25 us, was most of a step).
+ * Not none: asked in the very run that saw the overload, a pair whose
+ * moves never happened was left at the start rate (test_ctl,
+ * test_fabric_moves_that_fail). */
 static uint64_t swap_wait_ns(const struct tita_leader *l, bool chain)
 {
-	return chain ? 0 : l->p.move_hold_ns / 4;
+	return chain ? l->p.move_hold_ns / 64 : l->p.move_hold_ns / 4;
 }
 
 /* A downlink's line that came from another spine lately (its receiver
@@ -1102,11 +1105,11 @@ uint64_t tita_leader_next_due_ns(const struct tita_leader *l, uint64_t now_ns)
 		if (ln->used && ln->order_bps && ln->order_until_ns > now_ns)
 			due = tita_min_u64(due, ln->order_until_ns);
 	}
-	/* (A chain's next step does not wait: it is taken in the run that
-	 * sees the overload.) */
 	for (uint32_t s = 0; s < l->leaf.n_spines; s++) {
-		uint64_t t = l->down_over_since_ns[s] + swap_wait_ns(l, false);
+		uint64_t t = l->down_over_since_ns[s] + swap_wait_ns(l, true);
 
+		if (t <= now_ns)
+			t = l->down_over_since_ns[s] + swap_wait_ns(l, false);
 		if (l->down_over_since_ns[s] && t > now_ns)
 			due = tita_min_u64(due, t);
 	}

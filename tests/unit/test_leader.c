@@ -462,45 +462,50 @@ static void test_swap_never_asks_the_line_a_swap_brought(void **state)
 }
 
 /* A chain's next step: a line came onto a downlink in a swap (its
- * receiver says from where), and the line it landed on is asked there at
- * once, in the run that sees the overload. It used to wait an eighth of
- * an interval, most of a step's time: the last collisions of a 256-host
- * permutation walk 10-14 steps. A first swap still waits. */
-static void test_chain_step_does_not_wait(void **state)
+ * receiver says from where), and the line it landed on is asked there
+ * after a 64th of a hold, not an eighth (most of a step's time: the last
+ * collisions of a 256-host permutation walk 10-14 steps); the leader is
+ * due then. A first swap still waits a quarter. */
+static void test_chain_step_waits_little(void **state)
 {
-	struct tita_leader *l = leader();
 	struct tita_leaf_entry a = line(1, TITA_LEAF_DOWN, 2, 3, 0, 95 * G);
 	struct tita_leaf_entry b = line(2, TITA_LEAF_DOWN, 2, 4, 0, 95 * G);
 	struct tita_leaf_entry c = line(3, TITA_LEAF_DOWN, 0, 5, 0, 95 * G);
 	struct tita_leaf_entry d = line(4, TITA_LEAF_DOWN, 3, 6, 0, 95 * G);
-	struct tita_leaf_entry x;
+	struct tita_leader_params p;
 
 	(void)state;
-	tita_leader_report(l, &a, 0);
-	tita_leader_report(l, &c, 0);
-	tita_leader_report(l, &d, 0);
-	tita_leader_run(l, 0);
-	b.move_to = 1;
-	tita_leader_report(l, &b, 10 * US);
-	tita_leader_run(l, 10 * US);
-	x = answer(l, 1, TITA_LEAF_DOWN, 2, 3, 0);
-	assert_int_equal(x.move_bps, 95 * G);
-	assert_true(x.swap);
-	assert_int_equal(x.move_to, 1);
-	assert_int_equal(answer(l, 2, TITA_LEAF_DOWN, 2, 4, 0).move_bps, 0);
-	tita_leader_free(l);
-	/* Without the line's word of where it came from: the wait. */
-	l = leader();
-	b.move_to = TITA_SPINE_NONE;
-	tita_leader_report(l, &a, 0);
-	tita_leader_report(l, &c, 0);
-	tita_leader_report(l, &d, 0);
-	tita_leader_run(l, 0);
-	tita_leader_report(l, &b, 10 * US);
-	tita_leader_run(l, 10 * US);
-	assert_int_equal(answer(l, 1, TITA_LEAF_DOWN, 2, 3, 0).move_bps, 0);
-	assert_int_equal(answer(l, 2, TITA_LEAF_DOWN, 2, 4, 0).move_bps, 0);
-	tita_leader_free(l);
+	tita_leader_params_default(&p);
+	for (int chain = 1; chain >= 0; chain--) {
+		struct tita_leader *l = leader();
+		uint64_t wait = chain ? p.move_hold_ns / 64 : p.move_hold_ns / 4;
+		struct tita_leaf_entry x, y;
+
+		tita_leader_report(l, &a, 0);
+		tita_leader_report(l, &c, 0);
+		tita_leader_report(l, &d, 0);
+		tita_leader_run(l, 0);
+		b.move_to = chain ? 1 : TITA_SPINE_NONE;
+		tita_leader_report(l, &b, 10 * US);
+		tita_leader_run(l, 10 * US);
+		assert_int_equal(answer(l, 1, TITA_LEAF_DOWN, 2, 3, 0).move_bps, 0);
+		assert_true(tita_leader_next_due_ns(l, 10 * US) > 10 * US);
+		assert_true(tita_leader_next_due_ns(l, 10 * US) <= 10 * US + wait);
+		tita_leader_run(l, 10 * US + wait - 1);
+		assert_int_equal(answer(l, 1, TITA_LEAF_DOWN, 2, 3, 0).move_bps, 0);
+		tita_leader_run(l, 10 * US + wait);
+		/* The resident, to where the newcomer came from; with no
+		 * chain, either line (now and then the younger). */
+		x = answer(l, 1, TITA_LEAF_DOWN, 2, 3, 0);
+		y = answer(l, 2, TITA_LEAF_DOWN, 2, 4, 0);
+		assert_int_equal(x.move_bps + y.move_bps, 95 * G);
+		assert_true(x.move_bps ? x.swap : y.swap);
+		if (chain) {
+			assert_int_equal(x.move_bps, 95 * G);
+			assert_int_equal(x.move_to, 1);
+		}
+		tita_leader_free(l);
+	}
 }
 
 /* One passage of a collision on downlink s of leaf 7 (spines 0..3, the
@@ -872,7 +877,7 @@ int main(void)
 		cmocka_unit_test(test_proposal_given_again_is_told),
 		cmocka_unit_test(test_swap_wait_counts_from_the_overload),
 		cmocka_unit_test(test_swap_never_asks_the_line_a_swap_brought),
-		cmocka_unit_test(test_chain_step_does_not_wait),
+		cmocka_unit_test(test_chain_step_waits_little),
 		cmocka_unit_test(test_chain_round_a_cycle_turns_once),
 		cmocka_unit_test(test_takes_refuses_and_swaps_proposals),
 		cmocka_unit_test(test_aggregates_share_and_stay),
