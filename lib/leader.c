@@ -151,6 +151,14 @@ struct tita_leader {
 	uint32_t jl_mask;
 
 	uint64_t rng; /* for drawing among equal swaps */
+	/* Per downlink, the last line asked off it to a swap, and where to
+	 * (downlink_proposals): what tells a chain's lap round a cycle. */
+	struct down_ask {
+		struct tita_addr member;
+		uint32_t remote_leaf, job_id;
+		uint16_t to;
+		uint64_t at_ns; /* 0: none */
+	} down_ask[TITA_SPINES_MAX];
 	struct tita_leader_stats stats;
 };
 
@@ -833,11 +841,16 @@ static uint64_t chain_target(const struct tita_leader *l, uint32_t n, uint16_t s
 
 /* How long a downlink is offered too much before one of its lines is asked
  * to a swap: a quarter of a hold (the lines that came in last have a while
- * to say where they can go, and go there), an eighth for a chain's next
- * step (the line that came in a swap has just said where it came from). */
+ * to say where they can go, and go there); a 64th (3 us) for a chain's
+ * next step: the line that came in a swap has said where it came from,
+ * and the wait is the chain's pace (the last collisions of a 256-host
+ * permutation walk 10-14 steps; an eighth, 25 us, was most of a step).
+ * Not none: asked in the very run that saw the overload, a pair whose
+ * moves never happened was left at the start rate (test_ctl,
+ * test_fabric_moves_that_fail). */
 static uint64_t swap_wait_ns(const struct tita_leader *l, bool chain)
 {
-	return chain ? l->p.move_hold_ns / 8 : l->p.move_hold_ns / 4;
+	return chain ? l->p.move_hold_ns / 64 : l->p.move_hold_ns / 4;
 }
 
 /* A downlink's line that came from another spine lately (its receiver
@@ -847,12 +860,62 @@ static bool came_in_swap(const struct line *ln)
 	return ln->e.move_to < TITA_SPINES_MAX;
 }
 
+/* How long a leader remembers the swaps it asked off its downlinks: a lap
+ * round 16 leaves at ~40 us a step is well within it. */
+static uint64_t lap_memory_ns(const struct tita_leader *l)
+{
+	return 8 * l->p.move_hold_ns;
+}
+
+static bool down_ask_is(const struct down_ask *a, const struct line *ln)
+{
+	return a->remote_leaf == ln->e.remote_leaf && a->job_id == ln->e.job_id &&
+	       tita_addr_eq(&a->member, &ln->e.member);
+}
+
+/*
+ * Two collisions on one pair of spines s > t can walk round an even cycle
+ * of flows between leaves, each step a Kempe swap that moves it on to the
+ * next receiving leaf, both the same way at the same pace, for ever (seen
+ * in the 256-host permutation for 1 ms). Each leaf of the cycle then sees
+ * them pass in turn: a collision on s resolved by asking a line to t, then
+ * one on t resolved by asking a line to s, then one on s again, a line
+ * that came in from t being one of it. At that third passage the
+ * collision on the higher spine turns: its line that came in is asked back
+ * (the chain walks the other way, towards the other collision, and they
+ * meet). The other collision's spine is the lower one, so it walks on: one
+ * turns, never both. A line coming back that we asked away ourselves is a
+ * chain already turned, walking back: not turned again (the two leaves
+ * would hand the collision back and forth). Returns the line to turn, or
+ * NULL.
+ */
+static struct line *lap_turn(struct tita_leader *l, uint32_t n, uint16_t s, uint64_t now_ns)
+{
+	const struct down_ask *as = &l->down_ask[s], *at;
+
+	for (uint32_t k = 0; k < n; k++) {
+		struct line *ln = &l->lines[l->order[k]];
+		uint16_t t = ln->e.move_to;
+
+		if (!steerable(ln, TITA_LEAF_DOWN, now_ns) || ln->e.spine != s ||
+		    !came_in_swap(ln) || t >= s)
+			continue;
+		at = &l->down_ask[t];
+		if (as->at_ns && at->at_ns && as->to == t && at->to == s && as->at_ns < at->at_ns &&
+		    now_ns - as->at_ns <= lap_memory_ns(l) && !down_ask_is(as, ln) &&
+		    roomy(l, TITA_LEAF_DOWN, s, move_size(l, ln)) >> t & 1)
+			return ln;
+	}
+	return NULL;
+}
+
 static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_ns)
 {
 	for (uint16_t s = 0; s < l->leaf.n_spines; s++) {
 		for (int pass = 0; pass < 2; pass++) {
 			int64_t x = excess_of(l, &l->down[s]);
 			uint32_t skip = 0, residents = 0;
+			struct line *turn = pass == 1 && x > 0 ? lap_turn(l, n, s, now_ns) : NULL;
 
 			/* Two chains on the same pair of spines can chase each
 			 * other round a cycle of leaves for ever, the oldest
@@ -894,13 +957,16 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 				 * 256-host permutation: one collision going round
 				 * the same leaves for 700 us). The line it landed
 				 * on carries the chain on. */
-				if (pass == 1 && residents && came_in_swap(ln))
+				if (turn && ln != turn)
 					continue;
-				if (pass == 1 && skip) {
+				if (pass == 1 && !turn && residents && came_in_swap(ln))
+					continue;
+				if (pass == 1 && !turn && skip) {
 					skip--;
 					continue;
 				}
-				to = draw(l, pass ? (chain ? chain : free_down) :
+				to = draw(l, turn ? 1ull << turn->e.move_to :
+					     pass ? (chain ? chain : free_down) :
 						    targets_by(l, ln, true) & ln->e.room_mask);
 				if (to == TITA_SPINE_NONE)
 					continue;
@@ -908,8 +974,17 @@ static void downlink_proposals(struct tita_leader *l, uint32_t n, uint64_t now_n
 				/* With a swap, one spine only: the chain of swaps
 				 * it may start stays on this pair of spines. */
 				ln->order_mask = pass ? 1ull << to : free_down;
+				if (pass == 1)
+					l->down_ask[s] = (struct down_ask){
+						.member = ln->e.member,
+						.remote_leaf = ln->e.remote_leaf,
+						.job_id = ln->e.job_id,
+						.to = to,
+						.at_ns = now_ns,
+					};
 				l->stats.proposals++;
 				l->stats.proposals_swap += pass == 1;
+				l->stats.lap_turns += turn != NULL;
 				x = excess_of(l, &l->down[s]);
 			}
 		}

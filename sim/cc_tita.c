@@ -323,6 +323,7 @@ static void print_stats(struct sim *s)
 			ls.runs += one.runs;
 			ls.proposals += one.proposals;
 			ls.proposals_swap += one.proposals_swap;
+			ls.lap_turns += one.lap_turns;
 			ls.seeks += one.seeks;
 			ls.accepted += one.accepted;
 			ls.swaps += one.swaps;
@@ -339,11 +340,11 @@ static void print_stats(struct sim *s)
 			(unsigned long long)t->msgs_by_kind[TITA_MSG_LEAF_ANSWER],
 			(unsigned long long)t->entries_by_kind[TITA_MSG_LEAF_ANSWER]);
 		fprintf(stderr,
-			"leader stats: runs %llu proposals %llu (swap %llu) seeks %llu accepted %llu swaps %llu refused %llu\n",
+			"leader stats: runs %llu proposals %llu (swap %llu, lap turns %llu) seeks %llu accepted %llu swaps %llu refused %llu\n",
 			(unsigned long long)ls.runs, (unsigned long long)ls.proposals,
-			(unsigned long long)ls.proposals_swap, (unsigned long long)ls.seeks,
-			(unsigned long long)ls.accepted, (unsigned long long)ls.swaps,
-			(unsigned long long)ls.refused);
+			(unsigned long long)ls.proposals_swap, (unsigned long long)ls.lap_turns,
+			(unsigned long long)ls.seeks, (unsigned long long)ls.accepted,
+			(unsigned long long)ls.swaps, (unsigned long long)ls.refused);
 	}
 	fprintf(stderr,
 		"tita stats: msgs in %llu out %llu; probes %llu batches %llu results %llu unanswered %llu lost %llu; paths %llu moves %llu rehashes %llu refresh %llu deferred %llu on marks %llu; leaf reports %llu answers %llu refused %llu/%llu leaders lost %llu\n",

@@ -202,6 +202,9 @@ struct tita_leader_stats {
 	 * among them). Sending side: lines told to seek a new place, proposals
 	 * accepted, swaps made for one, proposals refused. */
 	uint64_t proposals, proposals_swap;
+	/* Of those, swap proposals that turned a chain going round a cycle
+	 * of leaves (a line that came in asked back). */
+	uint64_t lap_turns;
 	uint64_t seeks, accepted, swaps, refused;
 };
 

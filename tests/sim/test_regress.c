@@ -658,7 +658,9 @@ static void permutation_across_leaves_placed(void **state)
  * +-0.02, so the mean of three seeds is pinned: 1.153 (1.156/1.157/1.147)
  * with the whole code of 2026-12-08, 1.169 (1.176/1.173/1.159) with only
  * this change reverted (the receiver's leader counted each move a drain
- * later, and the chain's next step started that much later).
+ * later, and the chain's next step started that much later). A chain's
+ * next step taken a 64th of an interval after the overload, not an
+ * eighth: 1.123 (1.127/1.117/1.126), 1.146 (1.154/1.138/1.148) before.
  */
 static void permutation_moves_told_at_once(void **state)
 {
@@ -673,7 +675,7 @@ static void permutation_moves_told_at_once(void **state)
 		assert_true(ratio(&r) <= 1.18);
 		sum += ratio(&r);
 	}
-	assert_true(sum / 3 <= 1.165);
+	assert_true(sum / 3 <= 1.155);
 }
 
 /*

@@ -461,6 +461,131 @@ static void test_swap_never_asks_the_line_a_swap_brought(void **state)
 	}
 }
 
+/* A chain's next step: a line came onto a downlink in a swap (its
+ * receiver says from where), and the line it landed on is asked there
+ * after a 64th of a hold, not an eighth (most of a step's time: the last
+ * collisions of a 256-host permutation walk 10-14 steps); the leader is
+ * due then. A first swap still waits a quarter. */
+static void test_chain_step_waits_little(void **state)
+{
+	struct tita_leaf_entry a = line(1, TITA_LEAF_DOWN, 2, 3, 0, 95 * G);
+	struct tita_leaf_entry b = line(2, TITA_LEAF_DOWN, 2, 4, 0, 95 * G);
+	struct tita_leaf_entry c = line(3, TITA_LEAF_DOWN, 0, 5, 0, 95 * G);
+	struct tita_leaf_entry d = line(4, TITA_LEAF_DOWN, 3, 6, 0, 95 * G);
+	struct tita_leader_params p;
+
+	(void)state;
+	tita_leader_params_default(&p);
+	for (int chain = 1; chain >= 0; chain--) {
+		struct tita_leader *l = leader();
+		uint64_t wait = chain ? p.move_hold_ns / 64 : p.move_hold_ns / 4;
+		struct tita_leaf_entry x, y;
+
+		tita_leader_report(l, &a, 0);
+		tita_leader_report(l, &c, 0);
+		tita_leader_report(l, &d, 0);
+		tita_leader_run(l, 0);
+		b.move_to = chain ? 1 : TITA_SPINE_NONE;
+		tita_leader_report(l, &b, 10 * US);
+		tita_leader_run(l, 10 * US);
+		assert_int_equal(answer(l, 1, TITA_LEAF_DOWN, 2, 3, 0).move_bps, 0);
+		assert_true(tita_leader_next_due_ns(l, 10 * US) > 10 * US);
+		assert_true(tita_leader_next_due_ns(l, 10 * US) <= 10 * US + wait);
+		tita_leader_run(l, 10 * US + wait - 1);
+		assert_int_equal(answer(l, 1, TITA_LEAF_DOWN, 2, 3, 0).move_bps, 0);
+		tita_leader_run(l, 10 * US + wait);
+		/* The resident, to where the newcomer came from; with no
+		 * chain, either line (now and then the younger). */
+		x = answer(l, 1, TITA_LEAF_DOWN, 2, 3, 0);
+		y = answer(l, 2, TITA_LEAF_DOWN, 2, 4, 0);
+		assert_int_equal(x.move_bps + y.move_bps, 95 * G);
+		assert_true(x.move_bps ? x.swap : y.swap);
+		if (chain) {
+			assert_int_equal(x.move_bps, 95 * G);
+			assert_int_equal(x.move_to, 1);
+		}
+		tita_leader_free(l);
+	}
+}
+
+/* One passage of a collision on downlink s of leaf 7 (spines 0..3, the
+ * two spines not s or t full): member 1's line (from leaf 3) there first,
+ * member 2's (from leaf 4) come in a swap from t, or the other way round
+ * (two_came_back: member 1's line comes in, member 2's is resident). Lines
+ * on the other spines are withdrawn. Returns the member asked to t. */
+static uint32_t passage(struct tita_leader *l, uint16_t s, uint16_t t, bool two_came_back,
+			uint64_t at_ns)
+{
+	struct tita_leader_params p;
+	struct tita_leaf_entry a = line(1, TITA_LEAF_DOWN, s, 3, 0, 95 * G);
+	struct tita_leaf_entry b = line(2, TITA_LEAF_DOWN, s, 4, 0, 95 * G);
+	struct tita_leaf_entry x, y;
+
+	tita_leader_params_default(&p);
+	for (uint16_t o = 0; o < 4; o++) {
+		struct tita_leaf_entry f = line(3 + o, TITA_LEAF_DOWN, o, 5 + o, 0, 95 * G);
+		struct tita_leaf_entry gone_a = line(1, TITA_LEAF_DOWN, o, 3, 0, 0);
+		struct tita_leaf_entry gone_b = line(2, TITA_LEAF_DOWN, o, 4, 0, 0);
+
+		if (o == s || o == t)
+			f.demand_bps = 0;
+		tita_leader_report(l, &f, at_ns);
+		if (o == s)
+			continue;
+		tita_leader_report(l, &gone_a, at_ns);
+		tita_leader_report(l, &gone_b, at_ns);
+	}
+	(two_came_back ? &a : &b)->move_to = t;
+	tita_leader_report(l, &a, at_ns);
+	tita_leader_report(l, &b, at_ns + 10 * US);
+	tita_leader_run(l, at_ns + 10 * US); /* the overload starts */
+	tita_leader_run(l, at_ns + 10 * US + p.move_hold_ns / 4);
+	x = answer(l, 1, TITA_LEAF_DOWN, s, 3, 0);
+	y = answer(l, 2, TITA_LEAF_DOWN, s, 4, 0);
+	assert_int_equal(!!x.move_bps + !!y.move_bps, 1);
+	assert_true(x.move_bps ? x.swap : y.swap);
+	assert_int_equal(x.move_bps ? x.move_to : y.move_to, t);
+	return x.move_bps ? 1 : 2;
+}
+
+/* Two collisions that walk round an even cycle of leaves on one pair of
+ * spines, each a Kempe swap a step, both the same way: every leaf sees one
+ * on s, then one on t, then one on s again. At that third passage the one
+ * on the higher spine turns (the line that came in is asked back, not the
+ * resident), so that they meet; the one on the lower spine walks on, as a
+ * chain whose returning line the leader asked away itself does (a chain
+ * already turned, walking back). */
+static void test_chain_round_a_cycle_turns_once(void **state)
+{
+	const uint64_t step = 300 * US;
+
+	(void)state;
+	for (int c = 0; c < 3; c++) {
+		struct tita_leader *l = leader();
+		uint16_t s = c == 1 ? 1 : 2, t = c == 1 ? 2 : 1;
+		struct tita_leader_stats st;
+
+		/* Member 1 is resident and asked away, then asked back. */
+		assert_int_equal(passage(l, s, t, false, 0), 1);
+		assert_int_equal(passage(l, t, s, false, step), 1);
+		if (c == 0) {
+			/* The third passage on the higher spine: member 2,
+			 * which came in, is asked back. */
+			assert_int_equal(passage(l, s, t, false, 2 * step), 2);
+		} else if (c == 1) {
+			/* On the lower spine: the resident, as before. */
+			assert_int_equal(passage(l, s, t, false, 2 * step), 1);
+		} else {
+			/* Member 1, asked away at the last passage on s,
+			 * comes back: a turned chain; member 2 is asked. */
+			assert_int_equal(passage(l, s, t, true, 2 * step), 2);
+		}
+		tita_leader_stats(l, &st);
+		assert_int_equal(st.lap_turns, c == 0);
+		tita_leader_free(l);
+	}
+}
+
 /* The sender's side of a proposal: taken when the uplink there has room;
  * refused (and counted once) when not; with leave to swap, our line there
  * trades places and is marked as going where nobody kept room. */
@@ -752,6 +877,8 @@ int main(void)
 		cmocka_unit_test(test_proposal_given_again_is_told),
 		cmocka_unit_test(test_swap_wait_counts_from_the_overload),
 		cmocka_unit_test(test_swap_never_asks_the_line_a_swap_brought),
+		cmocka_unit_test(test_chain_step_waits_little),
+		cmocka_unit_test(test_chain_round_a_cycle_turns_once),
 		cmocka_unit_test(test_takes_refuses_and_swaps_proposals),
 		cmocka_unit_test(test_aggregates_share_and_stay),
 		cmocka_unit_test(test_link_down_gives_nothing_and_seeks),
