@@ -115,6 +115,7 @@ struct titad_peers {
 	uint16_t port;
 	uint32_t max_peers;
 	uint64_t coalesce_ns, interval_ns, grant_ttl_ns;
+	uint32_t leaf_leaders; /* what hellos say ([controller] leaf-leaders) */
 
 	struct tita_wire_keyring keyring;
 	struct tita_wire_sender sender;
@@ -431,6 +432,9 @@ void titad_peers_input(struct titad_peers *ps, const struct tita_addr *from, con
 			   tita_format_addr(from, a, sizeof(a)), (unsigned long long)m.hdr.boot_id,
 			   (unsigned long long)p->boot_id);
 	}
+	/* What it said of itself (its leaf leaders) may not hold now. */
+	if ((!p->heard || p->boot_id != m.hdr.boot_id) && ps->hooks->on_boot)
+		ps->hooks->on_boot(ps->hooks_ctx, from, now_ns);
 	p->heard = true;
 	p->last_heard_ns = now_ns;
 	p->boot_id = m.hdr.boot_id;
@@ -735,6 +739,7 @@ static void send_hello(struct titad_peers *ps, struct peer *p, uint64_t now_ns)
 	memcpy(h.ports, ps->ports.ports, sizeof(h.ports));
 	h.control_interval_ns = ps->interval_ns;
 	h.grant_ttl_ns = ps->grant_ttl_ns;
+	h.leaf_leaders = ps->leaf_leaders;
 	t = tx_slot(ps, now_ns);
 	n = tita_wire_encode_hello_version(&ps->keyring, &ps->sender, wire_version_for(ps, p), &h,
 					   t->buf, sizeof(t->buf));
@@ -786,6 +791,7 @@ void titad_peers_reconfigure(struct titad_peers *ps, const struct titad_config *
 	ps->coalesce_ns = cfg->peer_coalesce_ns;
 	ps->interval_ns = cfg->params.control_interval_ns;
 	ps->grant_ttl_ns = cfg->params.grant_ttl_ns;
+	ps->leaf_leaders = cfg->params.leaf_leaders;
 	ps->boot_id_skew_ns = cfg->boot_id_skew_ns;
 	ps->wire_version = cfg->wire_version;
 	if (kr) {
