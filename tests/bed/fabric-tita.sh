@@ -116,6 +116,10 @@ sed 's/^/# h1, 3 s in: /' "$work/tita/fabric-h1.txt"
 echo "# 3 s in, h2 takes $(jget "$work/tita/fabric-h2.json" 'd["ports"][0]["leader"]') for its leader (leaders lost so far: $(jget "$work/tita/fabric-h2.json" 'd["leaders_lost"]'))"
 check "3 s in: h1 leads l1 (the lowest address)" \
 	[ "$(jget "$work/tita/fabric-h1.json" 'd["ports"][0]["is_leader"]')" = True ]
+# Both of l1's titads say in their hellos that they follow two leaders:
+# the downlinks go to the highest member, h2.
+check "3 s in: h1 takes h2 ($(jget "$work/tita/fabric-h2.json" 'd["ports"][0]["addr"]')) for l1's downlinks' leader ($(jget "$work/tita/fabric-h1.json" 'd["ports"][0]["leader_down"]'))" \
+	[ "$(jget "$work/tita/fabric-h1.json" 'd["ports"][0]["leader_down"]')" = "$(jget "$work/tita/fabric-h2.json" 'd["ports"][0]["addr"]')" ]
 check "3 s in: h1 answered h2's reports; its probes were answered by spines, its moves applied through the agents ($(jget "$work/tita/fabric-h1.json" 'd["leaf_answers"], d["probes"], d["paths"]'))" \
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["probes"]["spine"] > 0 and d["paths"]["applied"] > 0 and d["paths"]["failed"] == 0 and d["leaf_answers"] > 0))' "$work/tita/fabric-h1.json"
 check "3 s in: h2 reported to h1; its probes were answered by spines, its moves applied ($(jget "$work/tita/fabric-h2.json" 'd["leaf_reports"], d["probes"], d["paths"]'))" \
@@ -123,7 +127,8 @@ check "3 s in: h2 reported to h1; its probes were answered by spines, its moves 
 
 check "3 s in: h1's metrics: its place, its leadership, its moves ($(grep -E '^tita_fabric_(place|leader|paths_total\{result="applied"\})' "$work/tita/metrics-h1.txt" | tr "\n" " "))" \
 	bash -c "grep -q '^tita_fabric_place{port=\"eth0\",leaf=\"l1\",spines=\"2\",spine_bytes_per_second=\"12500000\"} 1\$' '$work/tita/metrics-h1.txt' &&
-		grep -q '^tita_fabric_leader{port=\"eth0\"} 1\$' '$work/tita/metrics-h1.txt' &&
+		grep -q '^tita_fabric_leader{port=\"eth0\",role=\"up\"} 1\$' '$work/tita/metrics-h1.txt' &&
+		grep -q '^tita_fabric_leader{port=\"eth0\",role=\"down\"} 0\$' '$work/tita/metrics-h1.txt' &&
 		grep -Eq '^tita_fabric_paths_total\{result=\"applied\"\} [1-9]' '$work/tita/metrics-h1.txt'"
 
 # ---- a pacer that cannot move paths --------------------------------------------------
