@@ -372,6 +372,8 @@ static uint8_t wire_version_for(const struct titad_peers *ps, const struct peer 
 	return p && p->decodes_v2 ? TITA_WIRE_VERSION : TITA_WIRE_V1_VERSION;
 }
 
+static void send_hello(struct titad_peers *ps, struct peer *p, uint64_t now_ns);
+
 void titad_peers_input(struct titad_peers *ps, const struct tita_addr *from, const uint8_t *buf,
 		       size_t len, uint64_t now_ns, uint64_t arrived_ns)
 {
@@ -381,6 +383,7 @@ void titad_peers_input(struct titad_peers *ps, const struct tita_addr *from, con
 	struct tita_wire_replay scratch, *replay;
 	struct tita_wire_msg m;
 	enum tita_wire_error e;
+	bool new_boot;
 	int r;
 
 	if (!p)
@@ -433,7 +436,8 @@ void titad_peers_input(struct titad_peers *ps, const struct tita_addr *from, con
 			   (unsigned long long)p->boot_id);
 	}
 	/* What it said of itself (its leaf leaders) may not hold now. */
-	if ((!p->heard || p->boot_id != m.hdr.boot_id) && ps->hooks->on_boot)
+	new_boot = !p->heard || p->boot_id != m.hdr.boot_id;
+	if (new_boot && ps->hooks->on_boot)
 		ps->hooks->on_boot(ps->hooks_ctx, from, now_ns);
 	p->heard = true;
 	p->last_heard_ns = now_ns;
@@ -441,6 +445,14 @@ void titad_peers_input(struct titad_peers *ps, const struct tita_addr *from, con
 	learn_version(p, &m);
 	p->dgrams_in++;
 	ps->totals.dgrams_in++;
+	/* A peer that (re)started knows nothing of us: our hello now, not at
+	 * the next second, so that it learns what we decode and the leaders
+	 * we follow within a round trip (its leaf keeps one leader, the
+	 * lowest, until it has every member's hello). Once a boot. */
+	if (new_boot) {
+		send_hello(ps, p, now_ns);
+		p->next_hello_ns = now_ns + HELLO_PERIOD_NS;
+	}
 	if (m.body == TITA_WIRE_BODY_HELLO) {
 		p->control_interval_ns = m.hello.control_interval_ns;
 		p->grant_ttl_ns = m.hello.grant_ttl_ns;
