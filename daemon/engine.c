@@ -474,6 +474,12 @@ int titad_engine_peer_place(struct titad_engine *e, const struct tita_addr *remo
 	return tita_ctl_peer_place(e->ctl, remote, leaf);
 }
 
+int titad_engine_peer_leaders(struct titad_engine *e, const struct tita_addr *remote,
+			      uint32_t leaders)
+{
+	return tita_ctl_peer_leaders(e->ctl, remote, leaders);
+}
+
 int titad_engine_probe_result(struct titad_engine *e, const struct tita_probe *probe,
 			      uint16_t spine, uint64_t now_ns)
 {

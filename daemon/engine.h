@@ -159,6 +159,9 @@ int titad_engine_set_place(struct titad_engine *e, const struct tita_addr *local
 			   const struct tita_place *place, const struct tita_addr *members,
 			   uint32_t n_members);
 int titad_engine_peer_place(struct titad_engine *e, const struct tita_addr *remote, uint32_t leaf);
+/* tita_ctl_peer_leaders(). */
+int titad_engine_peer_leaders(struct titad_engine *e, const struct tita_addr *remote,
+			      uint32_t leaders);
 int titad_engine_probe_result(struct titad_engine *e, const struct tita_probe *probe,
 			      uint16_t spine, uint64_t now_ns);
 void titad_engine_leader(const struct titad_engine *e, const struct tita_addr *local,

@@ -501,8 +501,11 @@ void titad_fabric_housekeeping(struct titad_fabric *f, uint64_t now_ns)
 }
 
 void titad_fabric_hello(struct titad_fabric *f, const struct tita_addr *from,
-			const struct tita_wire_port *ports, size_t n_ports, uint64_t now_ns)
+			const struct tita_wire_hello *h, uint64_t now_ns)
 {
+	const struct tita_wire_port *ports = h->ports;
+	size_t n_ports = h->n_ports;
+
 	(void)now_ns;
 	if (!f->topo)
 		return;
@@ -511,6 +514,9 @@ void titad_fabric_hello(struct titad_fabric *f, const struct tita_addr *from,
 		if (!tita_place_known(&ports[k].place) || port_of(f, &ports[k].addr))
 			continue;
 		if (titad_engine_peer_place(f->engine, &ports[k].addr, ports[k].place.leaf))
+			f->stats.peer_places_refused++;
+		/* Its leaf's leaders: 1 from a titad from before. */
+		else if (titad_engine_peer_leaders(f->engine, &ports[k].addr, h->leaf_leaders))
 			f->stats.peer_places_refused++;
 	}
 	for (uint32_t i = 0; i < f->n_ports; i++) {
@@ -521,6 +527,13 @@ void titad_fabric_hello(struct titad_fabric *f, const struct tita_addr *from,
 			place_port(f, fp);
 		}
 	}
+}
+
+void titad_fabric_peer_boot(struct titad_fabric *f, const struct tita_addr *from, uint64_t now_ns)
+{
+	(void)now_ns;
+	if (f->topo && !port_of(f, from))
+		titad_engine_peer_leaders(f->engine, from, 0);
 }
 
 void titad_fabric_hello_ports(const struct titad_fabric *f, struct titad_peers_ports *hp)

@@ -91,9 +91,15 @@ void titad_fabric_start(struct titad_fabric *f, struct titad_peers *peers, uint6
 /* What this host's hellos say of its ports: their places. */
 void titad_fabric_hello_ports(const struct titad_fabric *f, struct titad_peers_ports *hp);
 
-/* An authenticated hello from `from` announcing these ports. */
+/* An authenticated hello from `from`: the ports it announces, their places,
+ * and the leaders per leaf its titad follows. */
 void titad_fabric_hello(struct titad_fabric *f, const struct tita_addr *from,
-			const struct tita_wire_port *ports, size_t n_ports, uint64_t now_ns);
+			const struct tita_wire_hello *h, uint64_t now_ns);
+
+/* `from` runs under a boot id not heard before: what its last hello said
+ * of its leaders is forgotten until the next (it may have restarted as a
+ * titad from before, which sends every line to its leaf's lowest member). */
+void titad_fabric_peer_boot(struct titad_fabric *f, const struct tita_addr *from, uint64_t now_ns);
 
 /* A probe the controller asked for (titad_engine_probe_fn). */
 void titad_fabric_probe(void *f, const struct tita_probe *probe, uint64_t now_ns);

@@ -538,13 +538,29 @@ static void render_fabric(const struct titad_sources *src, const struct titad_en
 			  (unsigned long long)(fp.place.spine_bps / 8), fp.placed);
 	}
 	family(b, "tita_fabric_leader", "gauge",
-	       "1 where the port leads its leaf (water-fills the leaf's links).");
-	for (uint32_t i = 0; i < n; i++) {
-		struct titad_port_info pi;
+	       "1 where the port leads its leaf's uplinks (role up) or downlinks (role down); "
+	       "a leaf with one leader has both on its lowest member.");
+	{
+		struct tita_port_info info[TITAD_MAX_PORTS];
+		size_t n_info = titad_engine_ports(src->engine, info, TITAD_MAX_PORTS);
 
-		titad_ports_info(src->ports, i, &pi);
-		titad_engine_leader(src->engine, &pi.addr, ld);
-		sb_printf(b, "tita_fabric_leader{port=\"%s\"} %d\n", pi.ifname, ld->n_spines > 0);
+		if (n_info > TITAD_MAX_PORTS)
+			n_info = TITAD_MAX_PORTS;
+		for (uint32_t i = 0; i < n; i++) {
+			struct titad_port_info pi;
+			bool up = false, down = false;
+
+			titad_ports_info(src->ports, i, &pi);
+			for (size_t k = 0; k < n_info; k++)
+				if (tita_addr_eq(&info[k].local, &pi.addr)) {
+					up = info[k].is_leader;
+					down = info[k].is_leader_down;
+				}
+			sb_printf(b, "tita_fabric_leader{port=\"%s\",role=\"up\"} %d\n", pi.ifname,
+				  up);
+			sb_printf(b, "tita_fabric_leader{port=\"%s\",role=\"down\"} %d\n",
+				  pi.ifname, down);
+		}
 	}
 	family(b, "tita_fabric_link_bytes_per_second", "gauge",
 	       "Where this host leads its leaf: each uplink (up) and downlink (down), its "

@@ -115,6 +115,7 @@ struct titad_peers {
 	uint16_t port;
 	uint32_t max_peers;
 	uint64_t coalesce_ns, interval_ns, grant_ttl_ns;
+	uint32_t leaf_leaders; /* what hellos say ([controller] leaf-leaders) */
 
 	struct tita_wire_keyring keyring;
 	struct tita_wire_sender sender;
@@ -371,6 +372,8 @@ static uint8_t wire_version_for(const struct titad_peers *ps, const struct peer 
 	return p && p->decodes_v2 ? TITA_WIRE_VERSION : TITA_WIRE_V1_VERSION;
 }
 
+static void send_hello(struct titad_peers *ps, struct peer *p, uint64_t now_ns);
+
 void titad_peers_input(struct titad_peers *ps, const struct tita_addr *from, const uint8_t *buf,
 		       size_t len, uint64_t now_ns, uint64_t arrived_ns)
 {
@@ -380,6 +383,7 @@ void titad_peers_input(struct titad_peers *ps, const struct tita_addr *from, con
 	struct tita_wire_replay scratch, *replay;
 	struct tita_wire_msg m;
 	enum tita_wire_error e;
+	bool new_boot;
 	int r;
 
 	if (!p)
@@ -431,12 +435,24 @@ void titad_peers_input(struct titad_peers *ps, const struct tita_addr *from, con
 			   tita_format_addr(from, a, sizeof(a)), (unsigned long long)m.hdr.boot_id,
 			   (unsigned long long)p->boot_id);
 	}
+	/* What it said of itself (its leaf leaders) may not hold now. */
+	new_boot = !p->heard || p->boot_id != m.hdr.boot_id;
+	if (new_boot && ps->hooks->on_boot)
+		ps->hooks->on_boot(ps->hooks_ctx, from, now_ns);
 	p->heard = true;
 	p->last_heard_ns = now_ns;
 	p->boot_id = m.hdr.boot_id;
 	learn_version(p, &m);
 	p->dgrams_in++;
 	ps->totals.dgrams_in++;
+	/* A peer that (re)started knows nothing of us: our hello now, not at
+	 * the next second, so that it learns what we decode and the leaders
+	 * we follow within a round trip (its leaf keeps one leader, the
+	 * lowest, until it has every member's hello). Once a boot. */
+	if (new_boot) {
+		send_hello(ps, p, now_ns);
+		p->next_hello_ns = now_ns + HELLO_PERIOD_NS;
+	}
 	if (m.body == TITA_WIRE_BODY_HELLO) {
 		p->control_interval_ns = m.hello.control_interval_ns;
 		p->grant_ttl_ns = m.hello.grant_ttl_ns;
@@ -735,6 +751,7 @@ static void send_hello(struct titad_peers *ps, struct peer *p, uint64_t now_ns)
 	memcpy(h.ports, ps->ports.ports, sizeof(h.ports));
 	h.control_interval_ns = ps->interval_ns;
 	h.grant_ttl_ns = ps->grant_ttl_ns;
+	h.leaf_leaders = ps->leaf_leaders;
 	t = tx_slot(ps, now_ns);
 	n = tita_wire_encode_hello_version(&ps->keyring, &ps->sender, wire_version_for(ps, p), &h,
 					   t->buf, sizeof(t->buf));
@@ -786,6 +803,7 @@ void titad_peers_reconfigure(struct titad_peers *ps, const struct titad_config *
 	ps->coalesce_ns = cfg->peer_coalesce_ns;
 	ps->interval_ns = cfg->params.control_interval_ns;
 	ps->grant_ttl_ns = cfg->params.grant_ttl_ns;
+	ps->leaf_leaders = cfg->params.leaf_leaders;
 	ps->boot_id_skew_ns = cfg->boot_id_skew_ns;
 	ps->wire_version = cfg->wire_version;
 	if (kr) {

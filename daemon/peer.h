@@ -33,6 +33,10 @@ struct titad_peers_hooks {
 	 * may be NULL. */
 	void (*on_hello)(void *ctx, const struct tita_addr *from, const struct tita_wire_hello *h,
 			 uint64_t now_ns);
+	/* An authenticated datagram from `from` under a boot id not heard
+	 * from it before (it started, or restarted, maybe as another
+	 * titad): before the datagram is taken; may be NULL. */
+	void (*on_boot)(void *ctx, const struct tita_addr *from, uint64_t now_ns);
 };
 
 /* One peer as titactl shows it. */

@@ -175,7 +175,14 @@ static void peers_on_hello(void *ctx, const struct tita_addr *from, const struct
 {
 	struct titad *d = ctx;
 
-	titad_fabric_hello(d->fabric, from, h->ports, h->n_ports, now_ns);
+	titad_fabric_hello(d->fabric, from, h, now_ns);
+}
+
+static void peers_on_boot(void *ctx, const struct tita_addr *from, uint64_t now_ns)
+{
+	struct titad *d = ctx;
+
+	titad_fabric_peer_boot(d->fabric, from, now_ns);
 }
 
 static void engine_send(void *ctx, const struct tita_msg *m, uint64_t now_ns)
@@ -199,7 +206,7 @@ static void port_changed(void *ctx, uint32_t i, bool up, uint64_t now_ns)
 }
 
 static const struct titad_peers_hooks peers_hooks = { peers_on_msg, peers_kick, peers_next_round,
-						      peers_on_hello };
+						      peers_on_hello, peers_on_boot };
 static const struct titad_engine_out engine_out = { engine_send, engine_flush, engine_peer_seen };
 
 /* What the hellos announce: the ports as they are now, with their places. */

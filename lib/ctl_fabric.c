@@ -78,6 +78,10 @@ struct fab_port {
 	uint64_t *dead_until_ns;
 	uint32_t n_members, self;
 	uint32_t leader[ROLES]; /* who leads each role, as far as we know */
+	/* Every other member follows two leaders (tita_ctl_peer_leaders()), as
+	 * of c->leaders_gen == split_gen. */
+	bool split;
+	uint64_t split_gen;
 	uint64_t report_sent_ns[ROLES]; /* the last report to each */
 	uint64_t waiting_since_ns[ROLES]; /* a report unanswered since then (0: none) */
 	bool report_due, report_check;
@@ -110,6 +114,9 @@ struct fab_place_slot {
 	bool used;
 	struct tita_addr addr;
 	uint32_t leaf;
+	/* The leaders per leaf its titad follows (tita_ctl_peer_leaders()):
+	 * 0 not known yet, 1 one for both directions, 2 one per direction. */
+	uint8_t leaders;
 };
 
 struct fab_places {
@@ -169,9 +176,34 @@ static int places_grow(struct tita_ctl *c)
 	return 0;
 }
 
+/* remote's slot in *ret, made (with no leaf) when it has none: 0, -ENOSPC
+ * (as many remotes as the controller has pairs), -ENOMEM. */
+static int place_make(struct tita_ctl *c, const struct tita_addr *remote,
+		      struct fab_place_slot **ret)
+{
+	struct fab_place_slot *s;
+
+	if (!c->places || 2 * (c->places->n + 1) > c->places->mask + 1) {
+		if (c->places && c->places->n >= c->p.max_pairs)
+			return -ENOSPC;
+		if (places_grow(c) < 0)
+			return -ENOMEM;
+	}
+	s = place_slot(c->places, remote);
+	if (!s->used) {
+		*s = (struct fab_place_slot){ .used = true,
+					      .addr = *remote,
+					      .leaf = TITA_LEAF_NONE };
+		c->places->n++;
+	}
+	*ret = s;
+	return 0;
+}
+
 int tita_ctl_peer_place(struct tita_ctl *c, const struct tita_addr *remote, uint32_t leaf)
 {
 	struct fab_place_slot *s;
+	int r;
 
 	if (leaf == TITA_LEAF_ANY)
 		return -EINVAL;
@@ -181,18 +213,9 @@ int tita_ctl_peer_place(struct tita_ctl *c, const struct tita_addr *remote, uint
 			s->leaf = TITA_LEAF_NONE;
 		return 0;
 	}
-	if (!c->places || 2 * (c->places->n + 1) > c->places->mask + 1) {
-		/* The table holds as many remotes as the controller has pairs. */
-		if (c->places && c->places->n >= c->p.max_pairs)
-			return -ENOSPC;
-		if (places_grow(c) < 0)
-			return -ENOMEM;
-	}
-	s = place_slot(c->places, remote);
-	if (!s->used) {
-		*s = (struct fab_place_slot){ .used = true, .addr = *remote };
-		c->places->n++;
-	}
+	r = place_make(c, remote, &s);
+	if (r)
+		return r;
 	s->leaf = leaf;
 	/* Pairs already there learn it at their next use. */
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
@@ -202,6 +225,58 @@ int tita_ctl_peer_place(struct tita_ctl *c, const struct tita_addr *remote, uint
 			pr->remote_leaf = leaf;
 	}
 	return 0;
+}
+
+int tita_ctl_peer_leaders(struct tita_ctl *c, const struct tita_addr *remote, uint32_t leaders)
+{
+	struct fab_place_slot *s;
+	int r;
+
+	if (leaders > 2)
+		leaders = 2;
+	if (!leaders) {
+		if (c->places && (s = place_slot(c->places, remote))->used && s->leaders) {
+			s->leaders = 0;
+			c->leaders_gen++;
+		}
+		return 0;
+	}
+	r = place_make(c, remote, &s);
+	if (r)
+		return r;
+	if (s->leaders != leaders)
+		c->leaders_gen++;
+	s->leaders = (uint8_t)leaders;
+	return 0;
+}
+
+/*
+ * Whether the port's leaf has a leader per direction: this titad is set to
+ * (leaf_leaders 2) and every other member said in its hello that it follows
+ * two. A member not heard from yet counts as one that does not: a titad
+ * from before sends every line to the lowest member, and one that split
+ * beside it would have two leaders share the downlinks. Every member reads
+ * the same list and the same hellos, so the leaf agrees once its hellos
+ * are in; until then a member that has not heard them all keeps one leader
+ * (the lowest, which leads the uplinks either way).
+ */
+static bool leaf_split(const struct tita_ctl *c, struct fab_port *f)
+{
+	if (c->p.leaf_leaders < 2)
+		return false;
+	if (f->split_gen == c->leaders_gen)
+		return f->split;
+	f->split_gen = c->leaders_gen;
+	f->split = true;
+	for (uint32_t i = 0; i < f->n_members && f->split; i++) {
+		const struct fab_place_slot *s;
+
+		if (i == f->self)
+			continue;
+		s = c->places ? place_slot(c->places, &f->members[i]) : NULL;
+		f->split = s && s->used && s->leaders >= 2;
+	}
+	return f->split;
 }
 
 void tita_ctl_seed(struct tita_ctl *c, uint64_t seed)
@@ -276,6 +351,8 @@ static int set_members(struct fab_port *f, const struct tita_addr *local,
 	f->dead_until_ns = dead;
 	f->answered_ns = answered;
 	f->n_members = n;
+	/* Who is a member changed: whether all follow two leaders too. */
+	f->split_gen = UINT64_MAX;
 	/* A leader left: the next report goes to whoever leads now. */
 	for (unsigned r = 0; r < ROLES; r++)
 		if (f->leader[r] == UINT32_MAX) {
@@ -330,6 +407,7 @@ int tita_ctl_port_set_place(struct tita_ctl *c, const struct tita_addr *local,
 		if (tita_addr_eq(&f->members[i], local))
 			f->self = i;
 	f->up_room = f->down_room = UINT64_MAX;
+	f->split_gen = UINT64_MAX;
 	fab_port_free(c->ports[port].fab);
 	c->ports[port].fab = f;
 	return 0;
@@ -1708,10 +1786,9 @@ static void leader_take_lines(struct tita_ctl *c, struct port *pt, const struct 
  * seeks and the proposals its leader takes are over UP lines only, a
  * downlink's caps and proposals over DOWN lines only.
  */
-static uint32_t elect(const struct tita_ctl *c, const struct fab_port *f, unsigned role,
-		      uint64_t now_ns)
+static uint32_t elect(const struct tita_ctl *c, struct fab_port *f, unsigned role, uint64_t now_ns)
 {
-	bool highest = role == ROLE_DOWN && c->p.leaf_leaders == 2;
+	bool highest = role == ROLE_DOWN && leaf_split(c, f);
 
 	for (uint32_t k = 0; k < f->n_members; k++) {
 		uint32_t i = highest ? f->n_members - 1 - k : k;

@@ -347,6 +347,9 @@ struct tita_ctl {
 	 * controller's random numbers, the probes and path updates waiting to
 	 * be pulled, and when the fabric wants a turn before the next round. */
 	struct fab_places *places;
+	/* Bumped when what a remote says of its leaders changes
+	 * (tita_ctl_peer_leaders()): each port's leaf checks its members again. */
+	uint64_t leaders_gen;
 	uint64_t rng;
 	struct tita_probe *probes;
 	uint32_t probes_cap, probes_head, probes_len;

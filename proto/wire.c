@@ -962,6 +962,7 @@ int tita_wire_encode_hello_version(const struct tita_wire_keyring *kr, struct ti
 	 * may write version 2 to this node (a version-1 node skips the
 	 * field). A test or tool may say 1, as a version-1 node would. */
 	hello.wire_version = h->wire_version ? h->wire_version : TITA_WIRE_VERSION;
+	hello.leaf_leaders = h->leaf_leaders;
 	pm.body_case = TITA__PEER__PEER_MESSAGE__BODY_HELLO;
 	pm.hello = &hello;
 	body_bytes = tita__peer__peer_message__get_packed_size(&pm);
@@ -1252,6 +1253,7 @@ static void hello_from_wire(const Tita__Peer__Hello *h, struct tita_wire_hello *
 	ret->control_interval_ns = h->control_interval_ns;
 	ret->grant_ttl_ns = h->grant_ttl_ns;
 	ret->wire_version = h->wire_version ? h->wire_version : TITA_WIRE_V1_VERSION;
+	ret->leaf_leaders = h->leaf_leaders ? h->leaf_leaders : 1;
 }
 
 static void demand_from_wire(const Tita__Peer__DemandEntry *pe, struct tita_demand_entry *e)

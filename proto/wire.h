@@ -278,6 +278,9 @@ struct tita_wire_hello {
 	/* The newest version the sender decodes: decoded, 1 when the hello
 	 * does not say; encoded, 0 for the codec's own (TITA_WIRE_VERSION). */
 	uint32_t wire_version;
+	/* The leaders per leaf the sender follows (tita_ctl_peer_leaders()):
+	 * decoded, 1 when the hello does not say; encoded, 0 leaves it out. */
+	uint32_t leaf_leaders;
 };
 
 enum tita_wire_body {

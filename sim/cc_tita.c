@@ -283,9 +283,15 @@ int sim_tita_init(struct sim *s)
 
 			if (!members)
 				return -ENOMEM;
-			for (uint32_t k = 0; k < hpl; k++)
+			/* Every host runs this titad: each member's hello says
+			 * the leaders it follows, as set. */
+			for (uint32_t k = 0; k < hpl && !err; k++) {
 				members[k] = tita_addr_from_host_id(first + k);
-			if (s->cfg->spines <= TITA_SPINES_MAX)
+				if (first + k != h)
+					err = tita_ctl_peer_leaders(x->ctl, &members[k],
+								    s->tita.leaf_leaders);
+			}
+			if (!err && s->cfg->spines <= TITA_SPINES_MAX)
 				err = tita_ctl_port_set_place(x->ctl, &a, &place, members, hpl);
 			free(members);
 			if (err)

@@ -160,9 +160,10 @@ struct tita_ctl_params {
 	/* Target utilization of a leaf's uplinks and downlinks. */
 	double fabric_eta;
 	/* 2: a leaf's uplinks are led by its lowest member address that
-	 * answers, its downlinks by the highest; 1: the lowest leads both (as
-	 * titad did before 2026-12-08: every member of a leaf must agree, so
-	 * a cluster that upgrades node by node runs 1 until all have). */
+	 * answers, its downlinks by the highest, once every member says in
+	 * its hello that it follows two (tita_ctl_peer_leaders()); until then,
+	 * and always with 1, the lowest leads both (as titad did before
+	 * 2026-12-08). Hellos say it, so 1 on one member makes its leaf one. */
 	uint32_t leaf_leaders;
 	/* 1: steer pairs over the leaf's uplinks by their UDP source port, for
 	 * a fabric that hashes on it (ECMP); 0: leave paths alone (a fabric
@@ -506,6 +507,17 @@ int tita_ctl_port_set_place(struct tita_ctl *c, const struct tita_addr *local,
  * it. 0, -EINVAL (TITA_LEAF_ANY), -ENOSPC (the table of remote places is
  * full). */
 int tita_ctl_peer_place(struct tita_ctl *c, const struct tita_addr *remote, uint32_t leaf);
+
+/*
+ * The leaders per leaf a remote NIC's titad follows, from its hello: 2, one
+ * for the uplinks (the lowest member) and one for the downlinks (the
+ * highest); 1, one for both (a titad from before, or one set to
+ * leaf-leaders 1); 0, not known (forget it: the titad restarted, and has
+ * not said hello since). A port's leaf has two leaders only when every other
+ * member said 2 (and leaf_leaders is 2 here); a member not known counts as
+ * 1. More than 2 is taken as 2. 0, -ENOSPC (the table of remotes is full).
+ */
+int tita_ctl_peer_leaders(struct tita_ctl *c, const struct tita_addr *remote, uint32_t leaders);
 
 /* Seed the controller's own random numbers (the source ports it picks). */
 void tita_ctl_seed(struct tita_ctl *c, uint64_t seed);

@@ -116,6 +116,10 @@ sed 's/^/# h1, 3 s in: /' "$work/tita/fabric-h1.txt"
 echo "# 3 s in, h2 takes $(jget "$work/tita/fabric-h2.json" 'd["ports"][0]["leader"]') for its leader (leaders lost so far: $(jget "$work/tita/fabric-h2.json" 'd["leaders_lost"]'))"
 check "3 s in: h1 leads l1 (the lowest address)" \
 	[ "$(jget "$work/tita/fabric-h1.json" 'd["ports"][0]["is_leader"]')" = True ]
+# Both of l1's titads say in their hellos that they follow two leaders:
+# the downlinks go to the highest member, h2.
+check "3 s in: h1 takes h2 ($(jget "$work/tita/fabric-h2.json" 'd["ports"][0]["addr"]')) for l1's downlinks' leader ($(jget "$work/tita/fabric-h1.json" 'd["ports"][0]["leader_down"]'))" \
+	[ "$(jget "$work/tita/fabric-h1.json" 'd["ports"][0]["leader_down"]')" = "$(jget "$work/tita/fabric-h2.json" 'd["ports"][0]["addr"]')" ]
 check "3 s in: h1 answered h2's reports; its probes were answered by spines, its moves applied through the agents ($(jget "$work/tita/fabric-h1.json" 'd["leaf_answers"], d["probes"], d["paths"]'))" \
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["probes"]["spine"] > 0 and d["paths"]["applied"] > 0 and d["paths"]["failed"] == 0 and d["leaf_answers"] > 0))' "$work/tita/fabric-h1.json"
 check "3 s in: h2 reported to h1; its probes were answered by spines, its moves applied ($(jget "$work/tita/fabric-h2.json" 'd["leaf_reports"], d["probes"], d["paths"]'))" \
@@ -123,7 +127,8 @@ check "3 s in: h2 reported to h1; its probes were answered by spines, its moves 
 
 check "3 s in: h1's metrics: its place, its leadership, its moves ($(grep -E '^tita_fabric_(place|leader|paths_total\{result="applied"\})' "$work/tita/metrics-h1.txt" | tr "\n" " "))" \
 	bash -c "grep -q '^tita_fabric_place{port=\"eth0\",leaf=\"l1\",spines=\"2\",spine_bytes_per_second=\"12500000\"} 1\$' '$work/tita/metrics-h1.txt' &&
-		grep -q '^tita_fabric_leader{port=\"eth0\"} 1\$' '$work/tita/metrics-h1.txt' &&
+		grep -q '^tita_fabric_leader{port=\"eth0\",role=\"up\"} 1\$' '$work/tita/metrics-h1.txt' &&
+		grep -q '^tita_fabric_leader{port=\"eth0\",role=\"down\"} 0\$' '$work/tita/metrics-h1.txt' &&
 		grep -Eq '^tita_fabric_paths_total\{result=\"applied\"\} [1-9]' '$work/tita/metrics-h1.txt'"
 
 # ---- a pacer that cannot move paths --------------------------------------------------
@@ -146,6 +151,32 @@ check "tc pacer: titactl fabric says it cannot move paths, and counts the moves 
 check "tc pacer: the flow kept its port $a1 ($(jget "$d/send.json" 'd["flows"][0]["sport"], d["flows"][0]["repaths"]'))" \
 	[ "$(jget "$d/send.json" 'd["flows"][0]["sport"]')" = "$a1" ]
 check "tc pacer: titad said so in its log" grep -q "cannot move traffic to another path" "$state/h1.log"
+
+# ---- the leaders, negotiated in the hellos ----------------------------------------------------
+# h2 restarts set to one leader per leaf (as a titad from before has): its
+# hellos say 1, and both members of l1 take h1 for both directions; back
+# at 2, l1 splits again once h2's hellos say so.
+h1_addr=$(jget "$work/tita/fabric-h1.json" 'd["ports"][0]["addr"]')
+h2_addr=$(jget "$work/tita/fabric-h2.json" 'd["ports"][0]["addr"]')
+# leaders_become HOST ADDR: HOST's downlinks' leader becomes ADDR within 5 s.
+leaders_become() {
+	for _ in $(seq 50); do
+		[ "$(bed ctl "$1" -j fabric | python3 -c 'import json,sys; print(json.load(sys.stdin)["ports"][0]["leader_down"])')" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+sed -i 's/^\[controller\]$/[controller]\nleaf-leaders = 1/' "$state/h2.conf"
+bed titad restart h2 >/dev/null
+check "h2 at leaf-leaders = 1: h1 takes itself ($h1_addr) for l1's downlinks too" leaders_become h1 "$h1_addr"
+check "h2 at leaf-leaders = 1: so does h2" leaders_become h2 "$h1_addr"
+bed metrics h1 >"$work/metrics-one.txt" 2>&1
+check "h2 at leaf-leaders = 1: h1's metrics say it leads both ($(grep '^tita_fabric_leader{' "$work/metrics-one.txt" | tr "\n" " "))" \
+	bash -c "grep -q '^tita_fabric_leader{port=\"eth0\",role=\"up\"} 1\$' '$work/metrics-one.txt' &&
+		grep -q '^tita_fabric_leader{port=\"eth0\",role=\"down\"} 1\$' '$work/metrics-one.txt'"
+sed -i '/^leaf-leaders = 1$/d' "$state/h2.conf"
+bed titad restart h2 >/dev/null
+check "h2 back at 2: h1 takes h2 ($h2_addr) for l1's downlinks again" leaders_become h1 "$h2_addr"
 
 # ---- the figures -------------------------------------------------------------------------------
 printf '# %-24s %-6s %7s %8s %7s %8s %5s\n' "two flows l1 → l2" spines "Mbit/s" "of 2 x R" drops "CE marks" late

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +30,9 @@ struct host {
 	struct tita_ctl *ctl;
 	struct tita_addr addr;
 	struct tita_place place;
+	/* What its hello says of its leaders: 0 leaves the field out (a titad
+	 * from before it, which follows one). */
+	uint32_t leaf_leaders;
 	struct tita_wire_sender tx;
 	struct tita_wire_replay replay[N]; /* by sender */
 	uint64_t rate_bps[N]; /* TX pairs' programmed rates, by remote */
@@ -149,13 +153,15 @@ static void carry(int from, const struct tita_msg *m, uint64_t now_ns)
 	}
 }
 
-/* Every host's hello to every other: each learns the others' leaves. */
+/* Every host's hello to every other: each learns the others' leaves and
+ * the leaders they follow. */
 static void hellos(void)
 {
 	for (int from = 0; from < N; from++) {
 		struct tita_wire_hello h = { .n_ports = 1,
 					     .control_interval_ns = 100 * TITA_NSEC_PER_USEC,
-					     .grant_ttl_ns = 10 * TITA_NSEC_PER_MSEC };
+					     .grant_ttl_ns = 10 * TITA_NSEC_PER_MSEC,
+					     .leaf_leaders = hosts[from].leaf_leaders };
 
 		h.ports[0] = (struct tita_wire_port){ .addr = hosts[from].addr,
 						      .line_rate_bps = LINE_BPS,
@@ -178,10 +184,17 @@ static void hellos(void)
 			assert_int_equal(out.hello.ports[0].place.leaf, hosts[from].place.leaf);
 			assert_int_equal(out.hello.ports[0].place.n_spines, 2);
 			assert_int_equal(out.hello.ports[0].place.spine_bps, LINE_BPS);
-			/* What titad does with a hello's places. */
+			assert_int_equal(out.hello.leaf_leaders,
+					 hosts[from].leaf_leaders ? hosts[from].leaf_leaders : 1);
+			/* What titad does with a hello's places and leaders
+			 * (titad_fabric_hello()). */
 			assert_int_equal(tita_ctl_peer_place(hosts[to].ctl,
 							     &out.hello.ports[0].addr,
 							     out.hello.ports[0].place.leaf),
+					 0);
+			assert_int_equal(tita_ctl_peer_leaders(hosts[to].ctl,
+							       &out.hello.ports[0].addr,
+							       out.hello.leaf_leaders),
 					 0);
 		}
 	}
@@ -193,7 +206,12 @@ static uint16_t spine_of(uint16_t sport)
 	return (uint16_t)(((uint32_t)sport * 2654435761u >> 13) % 2);
 }
 
-static void test_leaf_over_wire(void **state)
+/*
+ * old_member: host 1 (the higher address of leaf 11) runs a titad from
+ * before two leaders (it follows one, and its hellos leave the field out):
+ * host 0 leads both directions, for both of them.
+ */
+static void leaf_over_wire(bool old_member)
 {
 	struct tita_ctl_params p;
 	const uint64_t tick = 100 * TITA_NSEC_PER_USEC;
@@ -201,7 +219,8 @@ static void test_leaf_over_wire(void **state)
 	static const uint8_t key[TITA_WIRE_KEY_BYTES] = { 1, 2, 3 };
 	struct tita_addr members[2];
 
-	(void)state;
+	memset(n_by_kind, 0, sizeof(n_by_kind));
+	memset(n_entries_by_kind, 0, sizeof(n_entries_by_kind));
 	tita_wire_keyring_init(&kr);
 	assert_int_equal(tita_wire_keyring_add(&kr, 1, key), 0);
 	tita_ctl_params_default(&p);
@@ -216,6 +235,8 @@ static void test_leaf_over_wire(void **state)
 		hosts[i].tx = (struct tita_wire_sender){ .key_id = 1, .boot_id = 7, .seq = 1 };
 		for (int k = 0; k < N; k++)
 			tita_wire_replay_init(&hosts[i].replay[k]);
+		p.leaf_leaders = old_member && i == 1 ? 1 : 2;
+		hosts[i].leaf_leaders = old_member && i == 1 ? 0 : p.leaf_leaders;
 		hosts[i].ctl = tita_ctl_new(&p);
 		assert_non_null(hosts[i].ctl);
 		tita_ctl_seed(hosts[i].ctl, 1 + (uint64_t)i);
@@ -295,12 +316,12 @@ static void test_leaf_over_wire(void **state)
 		 * the higher, and both know it; only the first has lines
 		 * (nothing comes into leaf 11). */
 		assert_int_equal(tita_ctl_ports(hosts[0].ctl, &pi, 1), 1);
-		assert_true(pi.is_leader && !pi.is_leader_down);
+		assert_true(pi.is_leader && pi.is_leader_down == old_member);
 		assert_int_equal(tita_ctl_ports(hosts[1].ctl, &pi, 1), 1);
 		assert_false(pi.is_leader);
-		assert_true(pi.is_leader_down);
+		assert_true(pi.is_leader_down == !old_member);
 		assert_memory_equal(&pi.leader, &hosts[0].addr, 16);
-		assert_memory_equal(&pi.leader_down, &hosts[1].addr, 16);
+		assert_memory_equal(&pi.leader_down, &hosts[old_member ? 0 : 1].addr, 16);
 		tita_ctl_leader_stats(hosts[0].ctl, &hosts[0].addr, &ls);
 		assert_true(ls.reports > 0 && ls.runs > 0);
 		assert_int_equal(tita_ctl_leaf_links(hosts[0].ctl, &hosts[0].addr, up, down), 2);
@@ -326,10 +347,24 @@ static void test_leaf_over_wire(void **state)
 		tita_ctl_free(hosts[i].ctl);
 }
 
+static void test_leaf_over_wire(void **state)
+{
+	(void)state;
+	leaf_over_wire(false);
+}
+
+/* A leaf of a titad from before and this one: one leader, both agree. */
+static void test_leaf_over_wire_old_member(void **state)
+{
+	(void)state;
+	leaf_over_wire(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_leaf_over_wire),
+		cmocka_unit_test(test_leaf_over_wire_old_member),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,8 @@ struct fake_engine {
 	uint32_t msgs;
 	int new_pair; /* what on_msg answers */
 	uint32_t kicks;
+	uint32_t boots, hellos; /* on_boot, on_hello */
+	uint32_t leaf_leaders; /* the last hello's */
 };
 
 static int on_msg(void *ctx, const struct tita_msg *m, uint64_t now_ns)
@@ -51,7 +53,25 @@ static uint64_t next_round(void *ctx)
 	return T0;
 }
 
-static const struct titad_peers_hooks hooks = { on_msg, kick, next_round, NULL };
+static void on_hello(void *ctx, const struct tita_addr *from, const struct tita_wire_hello *h,
+		     uint64_t now_ns)
+{
+	struct fake_engine *e = ctx;
+
+	(void)from;
+	(void)now_ns;
+	e->hellos++;
+	e->leaf_leaders = h->leaf_leaders;
+}
+
+static void on_boot(void *ctx, const struct tita_addr *from, uint64_t now_ns)
+{
+	(void)from;
+	(void)now_ns;
+	((struct fake_engine *)ctx)->boots++;
+}
+
+static const struct titad_peers_hooks hooks = { on_msg, kick, next_round, on_hello, on_boot };
 
 struct fixture {
 	struct tita_event *ev;
@@ -674,6 +694,83 @@ static void test_rolling_upgrade(void **state)
 	fixture_free(f);
 }
 
+/* The hellos titad sent the peer since the last call (and no other
+ * datagram); the leaders the last one says titad follows. */
+static unsigned hellos_sent(struct upgrade_peer *up, uint32_t *ret_leaf_leaders)
+{
+	uint8_t buf[TITA_WIRE_MAX_BYTES];
+	static struct tita_wire_msg out;
+	struct tita_wire_keyring kr;
+	unsigned n = 0;
+	ssize_t len;
+
+	test_keyring(&kr, 1, 0x42);
+	while ((len = recv(up->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		assert_int_equal(tita_wire_decode(&kr, NULL, &up->titad_addr, buf, (size_t)len,
+						  &out),
+				 TITA_WIRE_OK);
+		assert_int_equal(out.body, TITA_WIRE_BODY_HELLO);
+		*ret_leaf_leaders = out.hello.leaf_leaders;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * A peer heard under a boot id not heard from it before (it started, or
+ * restarted, maybe as an older titad) is said so (on_boot, which makes the
+ * fabric forget the leaders it follows) before its datagram is taken, and
+ * titad's hello goes to it at once, not at the next second: it learns
+ * within a round trip what titad decodes and the leaders titad follows
+ * (its hello says [controller] leaf-leaders). Once a boot.
+ */
+static void test_new_boot_hello_at_once(void **state)
+{
+	struct upgrade_peer up = { .addr = tita_addr_from_ipv4((const uint8_t[4]){ 127, 0, 0, 2 }),
+				   .titad_addr = tita_addr_from_ipv4(
+					   (const uint8_t[4]){ 127, 0, 0, 1 }) };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	struct fixture *f;
+	uint8_t buf[TITA_WIRE_MAX_BYTES];
+	uint64_t now = T0;
+	uint32_t says = 0;
+
+	(void)state;
+	up.fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(up.fd >= 0);
+	sin.sin_addr.s_addr = htonl(0x7f000002);
+	assert_int_equal(bind(up.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(up.fd, (struct sockaddr *)&sin, &sl), 0);
+	f = fixture_open(16, ntohs(sin.sin_port), up.titad_addr, NULL);
+
+	up.tx = (struct tita_wire_sender){ .key_id = 1, .boot_id = REAL0 - 30 * SEC, .seq = 1 };
+	peer_demand(f, &up, TITA_WIRE_VERSION, buf, now);
+	titad_peers_flush(f->ps, now);
+	assert_int_equal(f->engine.boots, 1);
+	assert_int_equal(hellos_sent(&up, &says), 1);
+	assert_int_equal(says, f->cfg.params.leaf_leaders);
+	/* The same boot: nothing more until the second is up. */
+	now += MS;
+	peer_demand(f, &up, TITA_WIRE_VERSION, buf, now);
+	peer_hello(f, &up, TITA_WIRE_VERSION, 0, now);
+	titad_peers_flush(f->ps, now);
+	assert_int_equal(f->engine.boots, 1);
+	assert_int_equal(f->engine.hellos, 1);
+	assert_int_equal(f->engine.leaf_leaders, 1); /* the hello did not say */
+	assert_int_equal(hellos_sent(&up, &says), 0);
+	/* Restarted: said, and greeted at once. */
+	up.tx = (struct tita_wire_sender){ .key_id = 1, .boot_id = REAL0 - 20 * SEC, .seq = 1 };
+	now += MS;
+	peer_demand(f, &up, TITA_WIRE_VERSION, buf, now);
+	titad_peers_flush(f->ps, now);
+	assert_int_equal(f->engine.boots, 2);
+	assert_int_equal(hellos_sent(&up, &says), 1);
+
+	close(up.fd);
+	fixture_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -688,6 +785,7 @@ int main(void)
 		cmocka_unit_test(test_replay_window_survives),
 		cmocka_unit_test(test_log_flood),
 		cmocka_unit_test(test_rolling_upgrade),
+		cmocka_unit_test(test_new_boot_hello_at_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

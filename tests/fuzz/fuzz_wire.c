@@ -104,7 +104,8 @@ static void write_header(uint8_t *p, uint32_t key_id, uint64_t boot_id, uint32_t
 static bool hello_eq(const struct tita_wire_hello *a, const struct tita_wire_hello *b)
 {
 	if (a->n_ports != b->n_ports || a->control_interval_ns != b->control_interval_ns ||
-	    a->grant_ttl_ns != b->grant_ttl_ns || a->wire_version != b->wire_version)
+	    a->grant_ttl_ns != b->grant_ttl_ns || a->wire_version != b->wire_version ||
+	    a->leaf_leaders != b->leaf_leaders)
 		return false;
 	for (uint32_t i = 0; i < a->n_ports; i++)
 		if (!tita_addr_eq(&a->ports[i].addr, &b->ports[i].addr) ||

@@ -58,6 +58,8 @@ struct host {
 	bool no_daemon; /* runs no tita at all: sends at its flows' fixed rates */
 	bool silent; /* its messages are lost (a dead daemon or a cut path) */
 	bool deaf; /* messages to it are lost */
+	/* What its hello says of its leaders (world_fabric(); 0: not heard). */
+	uint32_t leaf_leaders;
 	uint64_t next_tick_ns, last_sample_ns;
 	struct flow flows[MAX_FLOWS];
 	int n_flows;
@@ -162,6 +164,7 @@ static struct world *world_new(int n_hosts, const struct tita_ctl_params *params
 		hs->ctl = tita_ctl_new(&w->params);
 		assert_non_null(hs->ctl);
 		hs->addr = tita_addr_from_host_id((uint32_t)h + 1);
+		hs->leaf_leaders = w->params.leaf_leaders;
 		assert_int_equal(tita_ctl_port_add(hs->ctl, &hs->addr, LINE_BPS), 0);
 		/* Hosts tick at independent phases, as real daemons do. */
 		hs->next_tick_ns = tita_rng_next(&w->rng) % INTERVAL_NS;
@@ -196,6 +199,12 @@ static void world_fabric(struct world *w, int hosts_per_leaf, int n_spines, uint
 		int n = 0;
 
 		for (int m = 0; m < w->n_hosts; m++) {
+			/* What each member's hello says of its leaders. */
+			if (m != h && w->hosts[m].leaf_leaders)
+				assert_int_equal(tita_ctl_peer_leaders(w->hosts[h].ctl,
+								       &w->hosts[m].addr,
+								       w->hosts[m].leaf_leaders),
+						 0);
 			if (m / hosts_per_leaf == h / hosts_per_leaf)
 				members[n++] = w->hosts[m].addr;
 			else
@@ -1380,6 +1389,91 @@ static void test_fabric_one_leader_when_asked(void **state)
 	world_free(w);
 }
 
+/* The sum of what a host's leader holds on its leaf's uplinks and downlinks
+ * (0 and 0 when it leads nothing). */
+static void leader_sums(struct world *w, int h, uint64_t *up_sum, uint64_t *down_sum)
+{
+	struct tita_leader_link up[TITA_SPINES_MAX], down[TITA_SPINES_MAX];
+	uint32_t n = tita_ctl_leaf_links(w->hosts[h].ctl, &w->hosts[h].addr, up, down);
+
+	*up_sum = *down_sum = 0;
+	for (uint32_t s = 0; s < n; s++) {
+		*up_sum += up[s].demand_bps;
+		*down_sum += down[s].demand_bps;
+	}
+}
+
+/*
+ * A leaf whose highest member runs a titad that follows one leader (its
+ * hello says 1, or says nothing): every member, old and new, elects the
+ * lowest for both directions, so the downlinks have one leader, which holds
+ * every DOWN line; the other leaf, all new, keeps two. Once the old member
+ * upgrades (its hello says 2) the leaf splits; a member that forgets what
+ * it said (it restarted, and has not said hello since) goes back to one.
+ */
+static void test_fabric_leaders_negotiated(void **state)
+{
+	struct world *w = world_new(6, NULL);
+	struct tita_ctl_params old;
+	struct tita_port_info port;
+	struct flow *out, *in;
+	uint64_t up_sum, down_sum;
+
+	(void)state;
+	old = w->params;
+	old.leaf_leaders = 1;
+	assert_int_equal(tita_ctl_set_params(w->hosts[2].ctl, &old), 0);
+	w->hosts[2].leaf_leaders = 1;
+	world_fabric(w, 3, 2, LINE_BPS);
+	out = flow_add(w, 1, 4, TITA_JOB_DEFAULT);
+	in = flow_add(w, 5, 1, TITA_JOB_DEFAULT);
+	flow_add(w, 4, 2, TITA_JOB_DEFAULT);
+	run_until(w, 20 * INTERVAL_NS);
+	for (int h = 0; h < 3; h++) {
+		tita_ctl_ports(w->hosts[h].ctl, &port, 1);
+		CHECK(tita_addr_eq(&port.leader, &w->hosts[0].addr) &&
+			      tita_addr_eq(&port.leader_down, &w->hosts[0].addr),
+		      "host %d should take host 0 for both leaders\n", h);
+	}
+	leader_sums(w, 0, &up_sum, &down_sum);
+	CHECK(up_sum > 0 && down_sum > 0, "the one leader: up %llu down %llu\n",
+	      (unsigned long long)up_sum, (unsigned long long)down_sum);
+	leader_sums(w, 2, &up_sum, &down_sum);
+	CHECK(up_sum == 0 && down_sum == 0, "the old member leads: up %llu down %llu\n",
+	      (unsigned long long)up_sum, (unsigned long long)down_sum);
+	tita_ctl_ports(w->hosts[4].ctl, &port, 1);
+	CHECK(tita_addr_eq(&port.leader, &w->hosts[3].addr) &&
+		      tita_addr_eq(&port.leader_down, &w->hosts[5].addr),
+	      "the leaf of new titads should keep two leaders\n");
+	CHECK(rate_of(out) >= 0.9 * w->params.eta * LINE_BPS &&
+		      rate_of(in) >= 0.9 * w->params.eta * LINE_BPS,
+	      "rates out %.0f in %.0f\n", rate_of(out), rate_of(in));
+
+	/* Host 2 upgrades: its hellos say 2. */
+	assert_int_equal(tita_ctl_set_params(w->hosts[2].ctl, &w->params), 0);
+	for (int h = 0; h < 6; h++)
+		if (h != 2)
+			assert_int_equal(
+				tita_ctl_peer_leaders(w->hosts[h].ctl, &w->hosts[2].addr, 2), 0);
+	run_until(w, w->now_ns + 10 * INTERVAL_NS);
+	for (int h = 0; h < 3; h++) {
+		tita_ctl_ports(w->hosts[h].ctl, &port, 1);
+		CHECK(tita_addr_eq(&port.leader, &w->hosts[0].addr) &&
+			      tita_addr_eq(&port.leader_down, &w->hosts[2].addr),
+		      "host %d should split the leaders once all say 2\n", h);
+	}
+	/* Host 1 forgets what host 0 said (host 0 restarted): one again. */
+	assert_int_equal(tita_ctl_peer_leaders(w->hosts[1].ctl, &w->hosts[0].addr, 0), 0);
+	run_until(w, w->now_ns + 2 * INTERVAL_NS);
+	tita_ctl_ports(w->hosts[1].ctl, &port, 1);
+	CHECK(tita_addr_eq(&port.leader_down, &w->hosts[0].addr),
+	      "a member not heard from counts as one that follows one leader\n");
+	CHECK(rate_of(out) >= 0.9 * w->params.eta * LINE_BPS &&
+		      rate_of(in) >= 0.9 * w->params.eta * LINE_BPS,
+	      "rates out %.0f in %.0f\n", rate_of(out), rate_of(in));
+	world_free(w);
+}
+
 /*
  * A member whose last line of a role ends reports it with nothing on it,
  * then withdrawn, and nobody answers that (its leader forgets such a
@@ -2020,6 +2114,9 @@ static void test_leaf_cap_cut_goes_out_at_once(void **state)
 	uint64_t now = 0;
 
 	(void)state;
+	/* Both other members' hellos said they follow two leaders. */
+	assert_int_equal(tita_ctl_peer_leaders(c, &members[0], 2), 0);
+	assert_int_equal(tita_ctl_peer_leaders(c, &members[2], 2), 0);
 	assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 3), 0);
 	assert_int_equal(tita_ctl_peer_place(c, &sender, 0), 0);
 	m.peer = sender;
@@ -2867,6 +2964,7 @@ int main(void)
 		cmocka_unit_test(test_fabric_leaders_split_and_fail),
 		cmocka_unit_test(test_fabric_last_line_ends_keeps_leader),
 		cmocka_unit_test(test_fabric_one_leader_when_asked),
+		cmocka_unit_test(test_fabric_leaders_negotiated),
 		cmocka_unit_test(test_fabric_idle_member_keeps_leader),
 		cmocka_unit_test(test_fabric_moves_that_fail),
 		cmocka_unit_test(test_fabric_move_probes_until_found),

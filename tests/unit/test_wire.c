@@ -2615,6 +2615,72 @@ static void test_version1_encoded(void **state)
 }
 
 /*
+ * The leaders per leaf a hello says its sender follows: 2 and 1 round-trip,
+ * left out (as a titad from before writes it) it reads as 1; and a decoder
+ * from before the field (the Hello of fields 1-4, as a titad of 2026-12-07
+ * was built with) skips it as an unknown field and reads the rest alike.
+ */
+static void test_hello_leaf_leaders(void **state)
+{
+	static struct tita_wire_msg out;
+	struct tita_wire_sender tx = sender();
+	struct tita_addr a = v4(10, 0, 0, 1);
+	struct tita_wire_hello h = { .n_ports = 1,
+				     .control_interval_ns = 1000,
+				     .grant_ttl_ns = 2000 };
+	/* Hello without leaf_leaders (5): its fields sorted by name, one
+	 * range of numbers 1-4. */
+	static const unsigned old_by_name[] = { 1, 2, 0, 3 };
+	static const ProtobufCIntRange old_ranges[] = { { 1, 0 }, { 0, 4 } };
+	ProtobufCMessageDescriptor old = tita__peer__hello__descriptor;
+	Tita__Peer__PeerMessage *pm;
+	Tita__Peer__Hello *oh;
+	uint8_t buf[TITA_WIRE_MAX_BYTES], body[TITA_WIRE_MAX_BYTES];
+	size_t body_len;
+	int len;
+
+	(void)state;
+	h.ports[0].addr = a;
+	h.ports[0].line_rate_bps = TITA_GBPS;
+	for (uint32_t want = 0; want <= 2; want++) {
+		h.leaf_leaders = want;
+		len = tita_wire_encode_hello(&ring, &tx, &h, buf, sizeof(buf));
+		assert_true(len > 0);
+		assert_int_equal(tita_wire_decode(&ring, NULL, &a, buf, (size_t)len, &out),
+				 TITA_WIRE_OK);
+		assert_int_equal(out.body, TITA_WIRE_BODY_HELLO);
+		assert_int_equal(out.hello.leaf_leaders, want ? want : 1);
+	}
+
+	/* What a titad from before reads of a hello that says 2. */
+	assert_int_equal(tita__peer__hello__descriptor.n_fields, 5);
+	assert_int_equal(tita__peer__hello__descriptor.fields[4].id, 5);
+	old.n_fields = 4;
+	old.fields_sorted_by_name = old_by_name;
+	old.n_field_ranges = 1;
+	old.field_ranges = old_ranges;
+	h.leaf_leaders = 2;
+	len = tita_wire_encode_hello(&ring, &tx, &h, buf, sizeof(buf));
+	assert_true(len > 0);
+	pm = tita__peer__peer_message__unpack(
+		NULL, (size_t)len - TITA_WIRE_HDR_BYTES - TITA_WIRE_MAC_BYTES,
+		buf + TITA_WIRE_HDR_BYTES);
+	assert_non_null(pm);
+	assert_int_equal(pm->hello->leaf_leaders, 2);
+	body_len = tita__peer__hello__pack(pm->hello, body);
+	tita__peer__peer_message__free_unpacked(pm, NULL);
+	oh = (Tita__Peer__Hello *)protobuf_c_message_unpack(&old, NULL, body_len, body);
+	assert_non_null(oh);
+	assert_int_equal(oh->base.n_unknown_fields, 1);
+	assert_int_equal(oh->base.unknown_fields[0].tag, 5);
+	assert_int_equal(oh->n_ports, 1);
+	assert_int_equal(oh->control_interval_ns, 1000);
+	assert_int_equal(oh->grant_ttl_ns, 2000);
+	assert_int_equal(oh->wire_version, TITA_WIRE_VERSION);
+	protobuf_c_message_free_unpacked(&oh->base, NULL);
+}
+
+/*
  * Version 1 (a peer not yet upgraded): its own header and tag lengths at
  * every cut, its whole 16-byte tag checked, and one cut to version 2's
  * 8-byte tag refused.
@@ -2851,6 +2917,7 @@ int main(void)
 		cmocka_unit_test(test_error_names),
 		cmocka_unit_test(test_known_answer),
 		cmocka_unit_test(test_version1_encoded),
+		cmocka_unit_test(test_hello_leaf_leaders),
 		cmocka_unit_test(test_version1_decoded),
 		cmocka_unit_test(test_seq_turns_boot),
 		cmocka_unit_test(test_origin_left_out),
