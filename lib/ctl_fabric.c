@@ -513,34 +513,38 @@ static bool learn_probe(struct tita_ctl *c, struct fab_port *f, struct pair *pr,
 {
 	if (now_ns < f->learn_next_ns || !probe_queue(c, pr, pr->sport))
 		return false;
-	f->learn_next_ns = now_ns + learn_gap_ns(c);
+	f->learn_next_ns += learn_gap_ns(c);
 	pr->learn_out = true;
 	pr->learn_sport = pr->sport;
 	pr->learn_ns = now_ns ? now_ns : 1;
 	return true;
 }
 
-/* A round's probe to learn a spine, if any pair wants one: the pairs are
- * taken in turn, from where the last probe left off. */
+/* A round's probes to learn spines, as many as the port's pace allows
+ * (learn_gap_ns(); what an idle port saved is at most a round's worth):
+ * the pairs are taken in turn, from where the last probe left off. */
 static void learn_spines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 {
 	struct port *pt = &c->ports[port];
 	struct fab_port *f = pt->fab;
-	uint32_t n = c->pairs_hwm;
+	uint32_t n = c->pairs_hwm, i = 0;
 
 	if (!f || !c->p.steer || !n || now_ns < f->learn_next_ns)
 		return;
-	for (uint32_t i = 0; i < n; i++) {
+	if (now_ns > c->p.control_interval_ns &&
+	    f->learn_next_ns < now_ns - c->p.control_interval_ns)
+		f->learn_next_ns = now_ns - c->p.control_interval_ns;
+	for (; i < n && now_ns >= f->learn_next_ns; i++) {
 		uint32_t k = (f->learn_cursor + i) % n;
 		struct pair *pr = &c->pairs[k];
 
 		if (c->slot_role[k] != TITA_PAIR_TX || pr->port != port ||
 		    !learn_wanted(c, pt, pr, now_ns))
 			continue;
-		if (learn_probe(c, f, pr, now_ns))
-			f->learn_cursor = k + 1;
-		return;
+		if (!learn_probe(c, f, pr, now_ns))
+			break;
 	}
+	f->learn_cursor = (f->learn_cursor + i) % n;
 }
 
 /* The answer to such a probe (false: the probe was not one). The pair's
