@@ -562,7 +562,7 @@ static bool learn_result(struct tita_ctl *c, struct pair *pr, uint16_t sport, ui
 	}
 	pr->path_spine = spine;
 	pr->path_sport = sport;
-	if (pr->path == PATH_SPREAD && pr->sport == sport && pr->backlog_bytes)
+	if (pr->path == PATH_SPREAD && pr->sport == sport && pr->sample_backlog_bytes)
 		ctl_send_demand_now(c, pr, now_ns);
 	return true;
 }
