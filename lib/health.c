@@ -867,14 +867,17 @@ int tita_health_close(struct tita_health *h, uint64_t now_ns, struct tita_health
 					h->untracked.spine_lines++;
 					continue;
 				}
-				ret->spine_lines[ret->n_spine_lines++] =
-					(struct tita_health_spine_gauges){
-						.local = pt->local,
-						.role = r ? TITA_HEALTH_RX : TITA_HEALTH_TX,
-						.spine = (uint16_t)b,
-						.shortfall_ratio = ratio(pt->sp_missing[r][b],
-									 pt->sp_owed[r][b]),
-					};
+				{
+					struct tita_health_spine_gauges *g =
+						&ret->spine_lines[ret->n_spine_lines++];
+
+					/* ret was zeroed: its padding stays so. */
+					g->local = pt->local;
+					g->role = r ? TITA_HEALTH_RX : TITA_HEALTH_TX;
+					g->spine = (uint16_t)b;
+					g->shortfall_ratio =
+						ratio(pt->sp_missing[r][b], pt->sp_owed[r][b]);
+				}
 			}
 		h->untracked.spine_lines += pt->sp_untracked;
 		pt->sp_untracked = 0;
@@ -919,14 +922,15 @@ int tita_health_close(struct tita_health *h, uint64_t now_ns, struct tita_health
 	for (uint32_t i = 0; i < h->n_pairs; i++) {
 		const struct hpair *pr = &h->pairs[i];
 
-		pg[i] = (struct tita_health_pair_gauges){
-			.local = h->ports[pr->port].local,
-			.remote = pr->remote,
-			.role = pr->role,
-			.spine = pr->spine,
-			.shortfall_ratio = ratio(pr->missing, pr->allowed),
-			.loss_ratio = pair_loss(pr),
-		};
+		/* Field by field on zeroed bytes: the padding too is the same
+		 * whatever the heap held (snapshots compare as bytes). */
+		memset(&pg[i], 0, sizeof(pg[i]));
+		pg[i].local = h->ports[pr->port].local;
+		pg[i].remote = pr->remote;
+		pg[i].role = pr->role;
+		pg[i].spine = pr->spine;
+		pg[i].shortfall_ratio = ratio(pr->missing, pr->allowed);
+		pg[i].loss_ratio = pair_loss(pr);
 	}
 	ret->n_pairs = keep_worst(pg, h->n_pairs, sizeof(*pg), h->p.worst_pairs, cmp_pair);
 	memcpy(ret->pairs, pg, ret->n_pairs * sizeof(*pg));
