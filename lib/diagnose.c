@@ -1749,7 +1749,13 @@ static int candidates_spine_excess(struct model *m, struct suspects *ss)
 	for (uint32_t k = 0; k < m->n_cells; k++) {
 		const struct spine_cell *c = &m->cells[k];
 
-		if (!c->has_ex || strcmp(c->spine, spines[top]))
+		/* The receive side only: a sender is paused by its leaf for
+		 * all its pairs whatever their spine, so behind a slow uplink
+		 * its leaf's senders are blocked alike through every spine,
+		 * while the other leaves' pairs into its leaf through the
+		 * slow downlink show the send side's excess; every receive
+		 * pair of its leaf through the spine crosses the slow link. */
+		if (!c->has_ex || !c->rx || strcmp(c->spine, spines[top]))
 			continue;
 		for (uint32_t a = 0; a < n_leaves; a++)
 			if (!strcmp(leaves[a], c->leaf))
@@ -1777,7 +1783,8 @@ static int candidates_spine_excess(struct model *m, struct suspects *ss)
 		 "tita_health_spine_shortfall_ratio through the spine above the leaves' other "
 		 "spines, summed over leaves and roles",
 		 g[top], ", next spine ", second);
-	evidence(sp, NULL, "of which this leaf's", lx[top_leaf], ", next leaf ", second_leaf);
+	evidence(sp, NULL, "of which this leaf's receive side", lx[top_leaf], ", next leaf's ",
+		 second_leaf);
 	return 0;
 }
 
