@@ -73,6 +73,7 @@ void tita_diag_params_default(struct tita_diag_params *p)
 	p->ce_alone_lead = 10;
 	p->spine_excess_floor = 0.3;
 	p->spine_excess_lead = 3;
+	p->spine_excess_leaf_floor = 0.05;
 }
 
 const char *tita_diag_kind_name(enum tita_diag_kind k)
@@ -1761,12 +1762,39 @@ static int candidates_spine_excess(struct model *m, struct suspects *ss)
 			if (!strcmp(leaves[a], c->leaf))
 				lx[a] += c->ex;
 	}
+	/* On every leaf: each leaf receives from the slow link's leaf
+	 * through it (and the spine backs up); a hot spot behind one or two
+	 * leaves (a healthy ring with background traffic: the spine's excess
+	 * from two leaves, others' below their median) is not that. */
+	for (uint32_t a = 0; a < n_leaves; a++)
+		if (!(lx[a] >= p->spine_excess_leaf_floor))
+			return 0;
 	for (uint32_t a = 1; a < n_leaves; a++)
 		if (lx[a] > lx[top_leaf])
 			top_leaf = a;
 	for (uint32_t a = 0; a < n_leaves; a++)
 		if (a != top_leaf && lx[a] > second_leaf)
 			second_leaf = lx[a];
+	/* A link of that spine that the pair lines name already (rules 4:
+	 * lines that know their spine know the leaf too) is the one: it
+	 * ranks as this rule would, with this evidence beside its own. */
+	sp = NULL;
+	for (uint32_t k = 0; k < ss->n; k++) {
+		struct tita_diag_suspect *o = &ss->v[k];
+
+		if ((o->kind == TITA_DIAG_SLOW_LINK || o->kind == TITA_DIAG_LOSSY_LINK) &&
+		    o->place == TITA_DIAG_AT_LEAF_SPINE && !o->leaf_other[0] &&
+		    !strcmp(o->spine, spines[top]) && (!sp || o->score > sp->score))
+			sp = o;
+	}
+	if (sp) {
+		sp->score = fmax(sp->score, g[top] / p->spine_excess_floor);
+		evidence(sp, NULL,
+			 "tita_health_spine_shortfall_ratio through the spine above the leaves' "
+			 "other spines, summed over leaves and roles",
+			 g[top], ", next spine ", second);
+		return 0;
+	}
 	sp = suspect_new(ss, TITA_DIAG_SLOW_LINK, g[top] / p->spine_excess_floor);
 	if (!sp)
 		return -ENOMEM;

@@ -127,6 +127,9 @@ struct tita_diag_params {
 	 * spine_excess_lead times the next spine's, a link of that spine is
 	 * slow (the leaf's whose excess through it is largest). */
 	double spine_excess_floor, spine_excess_lead;
+	/* ...and every leaf's receive side at least this above the median
+	 * of its other spines through that spine. */
+	double spine_excess_leaf_floor;
 };
 
 void tita_diag_params_default(struct tita_diag_params *p);

@@ -91,6 +91,11 @@ enum fault {
 	/* Healthy for this rule: a ring whose few pairs between leaves
 	 * fill a few (leaf, role, spine) lines, one of them far short. */
 	SPINE_SPARSE,
+	/* Healthy: a ring with background traffic whose receivers on two
+	 * leaves fall short through one spine (a hot spot), the others'
+	 * a little less through it than through their other spines: not
+	 * every leaf, as behind a slow link. */
+	SPINE_HOTSPOT,
 };
 
 struct gen {
@@ -147,6 +152,8 @@ static void spine_gauges(struct gen *g, int h)
 			v = 0.2 + n;
 			if (g->fault == SLOW_SPINE_A2A && sp == g->spine)
 				v += rx ? (own ? 0.5 : 0.35) : (own ? 0.1 : 0.05);
+			if (g->fault == SPINE_HOTSPOT && sp == 1 && rx)
+				v += leaf_of(h) >= 2 ? 0.3 : -0.05;
 			if (g->fault == SPINE_SPARSE) {
 				/* Leaves 0 and 1 only, one spine each way. */
 				if (leaf_of(h) > 1 || sp != (rx ? 1 : 2))
@@ -519,6 +526,12 @@ static void test_healthy(void **state)
 		run(SPINE_SPARSE, 0, 0, seed, &r);
 		if (r.n_suspects)
 			fail_msg("seed %llu: a ring's few spine lines, yet %s %s (score %.2f)",
+				 (unsigned long long)seed, tita_diag_kind_name(r.suspects[0].kind),
+				 r.suspects[0].culprit, r.suspects[0].score);
+		/* Short through one spine on two leaves only: a hot spot. */
+		run(SPINE_HOTSPOT, 0, 0, seed, &r);
+		if (r.n_suspects)
+			fail_msg("seed %llu: a hot spot behind two leaves, yet %s %s (score %.2f)",
 				 (unsigned long long)seed, tita_diag_kind_name(r.suspects[0].kind),
 				 r.suspects[0].culprit, r.suspects[0].score);
 	}
