@@ -152,6 +152,10 @@ static void spine_gauges(struct gen *g, int h)
 			v = 0.2 + n;
 			if (g->fault == SLOW_SPINE_A2A && sp == g->spine)
 				v += rx ? (own ? 0.5 : 0.35) : (own ? 0.1 : 0.05);
+			/* Behind a slow uplink every leaf's receivers fall
+			 * short through its spine, here leaf 3's most. */
+			if (g->fault == SLOW_UPLINK && sp == g->spine && rx)
+				v += leaf_of(h) == 3 ? 0.7 : 0.5;
 			if (g->fault == SPINE_HOTSPOT && sp == 1 && rx)
 				v += leaf_of(h) >= 2 ? 0.3 : -0.05;
 			if (g->fault == SPINE_SPARSE) {
@@ -564,6 +568,10 @@ static void test_faults(void **state)
 	run(SLOW_UPLINK, 1, 2, 10, &r);
 	expect_top(&r, TITA_DIAG_SLOW_LINK, "leaf l1 - spine 2", TITA_DIAG_SLOW,
 		   "pair_shortfall_ratio of the pairs through it");
+	/* The per-spine gauges name its spine too, and leaf 3's receivers
+	 * most: the leaf that the pair lines name stays, with that
+	 * evidence beside its own. */
+	assert_true(evidence_has(&r.suspects[0], "tita_health_spine_shortfall_ratio"));
 	/* Under an all-to-all, held back alike everywhere: the spine whose
 	 * pairs fall short more on every leaf, and its leaf most. */
 	for (uint64_t seed = 1; seed <= 10; seed++) {
