@@ -37,6 +37,7 @@ struct acc {
 	uint32_t job_id;
 	bool rx;
 	uint16_t spine;
+	uint16_t path_spine; /* tita_pair_info.path_spine: the per-spine gauges */
 	uint64_t interval_ns;
 	/* TX */
 	uint64_t tx_bytes, backlog_max_bytes;
@@ -172,6 +173,7 @@ static struct acc *acc_get(struct titad_health *h, const struct tita_addr *local
 	a->job_id = job;
 	a->rx = rx;
 	a->spine = TITA_SPINE_NONE;
+	a->path_spine = TITA_SPINE_NONE;
 	a->rx_job_id = TITA_JOB_DEFAULT;
 	h->acc_slots[s] = (uint32_t)h->n_accs;
 	return a;
@@ -204,6 +206,8 @@ static void flush_window(struct titad_health *h, uint64_t now_ns)
 				.rate_bps = (uint64_t)(a->allowed_bits / secs),
 				.open = a->open,
 				.spine = a->spine,
+				.path_known = true,
+				.path_spine = a->path_spine,
 			};
 
 			tita_health_tx_round(h->lib, &t, now_ns);
@@ -220,6 +224,8 @@ static void flush_window(struct titad_health *h, uint64_t now_ns)
 				.granted_bps = (uint64_t)(a->expected_bits / secs),
 				.sender_backlogged = a->backlogged,
 				.spine = a->spine,
+				.path_known = true,
+				.path_spine = a->path_spine,
 			};
 
 			if (r.granted_bps > TITA_RATE_MAX_BPS)
@@ -244,6 +250,7 @@ static void flush_window(struct titad_health *h, uint64_t now_ns)
 			h->accs[kept].remote = a.remote;
 			h->accs[kept].job_id = a.job_id;
 			h->accs[kept].spine = TITA_SPINE_NONE;
+			h->accs[kept].path_spine = TITA_SPINE_NONE;
 			h->accs[kept].rx_job_id = TITA_JOB_DEFAULT;
 			h->accs[kept].has_prev_backlog = true;
 			h->accs[kept].prev_backlog_bytes = a.prev_backlog_bytes;
@@ -486,6 +493,8 @@ void titad_health_window(struct titad_health *h, const struct tita_pair_info *pa
 			(double)a->interval_ns / 1e9;
 		if (p && p->spine != TITA_SPINE_NONE)
 			a->spine = p->spine;
+		if (p)
+			a->path_spine = p->path_spine;
 	}
 
 	/* RX: every RX pair over the whole window, whether or not anything
@@ -511,6 +520,8 @@ void titad_health_window(struct titad_health *h, const struct tita_pair_info *pa
 		}
 		if (p->spine != TITA_SPINE_NONE)
 			a->spine = p->spine;
+		if (p->path_spine != TITA_SPINE_NONE)
+			a->path_spine = p->path_spine;
 	}
 	for (size_t k = 0; k < h->n_accs; k++) {
 		struct acc *a = &h->accs[k];

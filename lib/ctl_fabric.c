@@ -107,6 +107,10 @@ struct fab_port {
 	/* ctl_fabric_lost() last took a loss then, and waits this long
 	 * before it takes another (0: 16 periods). */
 	uint64_t loss_seen_ns, loss_hold_ns;
+	/* learn_spines(): the next probe may go at learn_next_ns, and the
+	 * scan for one goes on from the pair slot learn_cursor. */
+	uint64_t learn_next_ns;
+	uint32_t learn_cursor;
 };
 
 /* Remote NICs' leaves (from hellos): open addressing, never shrinks. */
@@ -450,7 +454,9 @@ static struct fab_probes *probes_of(struct pair *pr)
  * (probes_deferred): each caller asks again later (a new pair's own port
  * the next round, a mark the next mark, a refresh its next turn).
  */
-static bool probe_budget_take(struct tita_ctl *c, uint64_t now_ns)
+/* The per-host probe budget's tokens now (refilled at probe_rate up to
+ * probe_burst). */
+static double probe_tokens_now(struct tita_ctl *c, uint64_t now_ns)
 {
 	double burst = (double)c->p.probe_burst;
 
@@ -464,7 +470,12 @@ static bool probe_budget_take(struct tita_ctl *c, uint64_t now_ns)
 	}
 	if (now_ns > c->probe_tokens_ns)
 		c->probe_tokens_ns = now_ns;
-	if (c->probe_tokens < 1) {
+	return c->probe_tokens;
+}
+
+static bool probe_budget_take(struct tita_ctl *c, uint64_t now_ns)
+{
+	if (probe_tokens_now(c, now_ns) < 1) {
 		c->stats.probes_deferred++;
 		return false;
 	}
@@ -741,6 +752,124 @@ static void start_probing(struct tita_ctl *c, struct pair *pr, uint32_t batch, u
 	probe_batch(c, pr, batch, now_ns);
 }
 
+/* ---- the spine of a spread pair, for the health evidence ----------------- */
+
+/*
+ * A pair between leaves that nobody places (an all-to-all's many small
+ * ones: PATH_SPREAD) goes out on a random source port whose spine nobody
+ * knows, and the leaders count it evenly over the spines. The health
+ * evidence wants to know it all the same: a slow leaf-spine link under an
+ * all-to-all slows every host alike, and only the shortfall per spine
+ * tells which link (docs/design.md, "Diagnosis"). So each such pair
+ * probes its own source port once, again when the port changes or the
+ * leaf rehashes; what it learns stays in path_spine, apart from the
+ * placement's probes (pr->probes) and from pr->spine, which the leaders
+ * count. Paced per port: each probe is an ICMP a spine must answer.
+ */
+
+/* A port sends one such probe per this long at most: an eighth of a probe
+ * timeout (lib's 25 us; titad's 50 ms timeout: 160 a second a NIC). A pair
+ * that finds no room waits its turn (deferred, never dropped). */
+static uint64_t learn_gap_ns(const struct tita_ctl *c)
+{
+	return c->p.probe_timeout_ns / 8;
+}
+
+uint16_t ctl_fabric_path_spine(const struct pair *pr)
+{
+	if (pr->role == TITA_PAIR_RX)
+		return pr->spine != TITA_SPINE_NONE ? pr->spine : pr->path_spine;
+	if (pr->role != TITA_PAIR_TX)
+		return TITA_SPINE_NONE;
+	if (pr->path == PATH_KNOWN || pr->path == PATH_MOVING)
+		return pr->spine;
+	if (pr->path == PATH_SPREAD && pr->sport && pr->path_sport == pr->sport)
+		return pr->path_spine;
+	return TITA_SPINE_NONE;
+}
+
+/* Whether a TX pair's spine is one to learn now: spread between leaves,
+ * not known for its port, no probe of it out (one lost counts so after a
+ * probe timeout, and is tried again after four). */
+static bool learn_wanted(struct tita_ctl *c, const struct port *pt, struct pair *pr,
+			 uint64_t now_ns)
+{
+	if (pr->learn_out && now_ns - pr->learn_ns >= probe_timeout_ns(c)) {
+		pr->learn_out = false;
+		c->stats.probes_lost++;
+	}
+	return pr->path == PATH_SPREAD && pr->sport && pr->path_sport != pr->sport &&
+	       !pr->learn_out &&
+	       (!pr->learn_ns || now_ns - pr->learn_ns >= 4 * probe_timeout_ns(c)) &&
+	       in_fabric(pt, pr);
+}
+
+/* The one place such a probe goes out: a probe of the pair's own port, if
+ * the port's pace allows one now. */
+static bool learn_probe(struct tita_ctl *c, struct fab_port *f, struct pair *pr, uint64_t now_ns)
+{
+	/* Learning is for diagnosis: it takes only what the budget has
+	 * beyond half its burst, so that placement and the path refresh
+	 * never wait for it (titad's budget, 64 a second, is below the
+	 * learning's own pace). */
+	if (now_ns < f->learn_next_ns ||
+	    probe_tokens_now(c, now_ns) < (double)c->p.probe_burst / 2 + 1 ||
+	    !probe_queue(c, pr, pr->sport, now_ns))
+		return false;
+	f->learn_next_ns += learn_gap_ns(c);
+	pr->learn_out = true;
+	pr->learn_sport = pr->sport;
+	pr->learn_ns = now_ns ? now_ns : 1;
+	return true;
+}
+
+/* A round's probes to learn spines, as many as the port's pace allows
+ * (learn_gap_ns(); what an idle port saved is at most a round's worth):
+ * the pairs are taken in turn, from where the last probe left off. */
+static void learn_spines(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+{
+	struct port *pt = &c->ports[port];
+	struct fab_port *f = pt->fab;
+	uint32_t n = c->pairs_hwm, i = 0;
+
+	if (!f || !c->p.steer || !n || now_ns < f->learn_next_ns)
+		return;
+	if (now_ns > c->p.control_interval_ns &&
+	    f->learn_next_ns < now_ns - c->p.control_interval_ns)
+		f->learn_next_ns = now_ns - c->p.control_interval_ns;
+	for (; i < n && now_ns >= f->learn_next_ns; i++) {
+		uint32_t k = (f->learn_cursor + i) % n;
+		struct pair *pr = &c->pairs[k];
+
+		if (c->slot_role[k] != TITA_PAIR_TX || pr->port != port ||
+		    !learn_wanted(c, pt, pr, now_ns))
+			continue;
+		if (!learn_probe(c, f, pr, now_ns))
+			break;
+	}
+	f->learn_cursor = (f->learn_cursor + i) % n;
+}
+
+/* The answer to such a probe (false: the probe was not one). The pair's
+ * receiver hears the spine with its next demand, at once while it has
+ * bytes waiting. */
+static bool learn_result(struct tita_ctl *c, struct pair *pr, uint16_t sport, uint16_t spine,
+			 uint64_t now_ns)
+{
+	if (!pr->learn_out || sport != pr->learn_sport)
+		return false;
+	pr->learn_out = false;
+	if (spine == TITA_SPINE_NONE) {
+		c->stats.probes_unanswered++;
+		return true;
+	}
+	pr->path_spine = spine;
+	pr->path_sport = sport;
+	if (pr->path == PATH_SPREAD && pr->sport == sport && pr->sample_backlog_bytes)
+		ctl_send_demand_now(c, pr, now_ns);
+	return true;
+}
+
 /* Whether the leaf's members can send more than its uplinks carry. */
 static bool oversubscribed(const struct tita_ctl *c, uint16_t port)
 {
@@ -1001,7 +1130,11 @@ static void rehash(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	for (uint32_t k = 0; k < c->pairs_hwm; k++) {
 		struct pair *pr = &c->pairs[k];
 
-		if (c->slot_role[k] != TITA_PAIR_TX || pr->port != port || !pr->probes)
+		if (c->slot_role[k] != TITA_PAIR_TX || pr->port != port)
+			continue;
+		/* A spread pair learns its spine again (learn_spines()). */
+		pr->path_sport = 0;
+		if (!pr->probes)
 			continue;
 		pr->probes->n = 0;
 		if (pr->path == PATH_KNOWN && !pr->probes->n_out)
@@ -1083,9 +1216,17 @@ int tita_ctl_probe_result(struct tita_ctl *c, const struct tita_probe *probe, ui
 	int at;
 
 	c->stats.probe_results++;
-	if (!pr || !pr->probes)
+	if (!pr)
 		return -ENOENT;
 	pt = &c->ports[pr->port];
+	if (pr->learn_out && probe->sport == pr->learn_sport) {
+		if (!pt->fab || (spine != TITA_SPINE_NONE && spine >= pt->fab->place.n_spines))
+			return -EINVAL;
+		learn_result(c, pr, probe->sport, spine, now_ns);
+		return 0;
+	}
+	if (!pr->probes)
+		return -ENOENT;
 	pb = pr->probes;
 	if (!pt->fab || (spine != TITA_SPINE_NONE && spine >= pt->fab->place.n_spines))
 		return -EINVAL;
@@ -2356,6 +2497,7 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		    pr->room_sent_mask != pair_room_mask(c, pr))
 			ctl_send_demand_now(c, pr, now_ns);
 	}
+	learn_spines(c, port, now_ns);
 }
 
 static void fabric_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns, bool round)
@@ -2464,6 +2606,7 @@ void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita
 {
 	uint16_t spine = e->has_spine ? e->spine : TITA_SPINE_NONE;
 
+	pr->path_spine = e->has_path_spine ? e->path_spine : TITA_SPINE_NONE;
 	if (pr->remote_leaf == TITA_LEAF_NONE)
 		pr->remote_leaf = remote_leaf_of(c, &pr->remote);
 	/* A new pair from another leaf is granted no more than the start rate
@@ -2529,7 +2672,15 @@ void ctl_fabric_on_demand(struct tita_ctl *c, struct pair *pr, const struct tita
 void ctl_fabric_fill_demand(const struct tita_ctl *c, struct pair *pr, struct tita_demand_entry *e,
 			    uint64_t now_ns)
 {
-	if (!in_fabric(&c->ports[pr->port], pr) || !pr->placed || pr->spine == TITA_SPINE_NONE ||
+	if (!in_fabric(&c->ports[pr->port], pr))
+		return;
+	/* A spread pair's spine, for its receiver's health evidence only:
+	 * apart from has_spine, which the receiving leaf counts. */
+	if (pr->path == PATH_SPREAD && ctl_fabric_path_spine(pr) != TITA_SPINE_NONE) {
+		e->has_path_spine = true;
+		e->path_spine = pr->path_spine;
+	}
+	if (!pr->placed || pr->spine == TITA_SPINE_NONE ||
 	    (pr->path != PATH_KNOWN && pr->path != PATH_MOVING))
 		return;
 	e->has_spine = true;

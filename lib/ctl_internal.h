@@ -259,6 +259,15 @@ struct pair {
 	uint64_t moved_ns; /* TX: when it last took a new path (0: never) */
 	bool placed; /* TX: its first spine was chosen (place()) */
 	struct fab_probes *probes; /* TX */
+	/* The spine the pair's packets take, for the health evidence only
+	 * (ctl_fabric_path_spine()): the leaders never see it, and count a
+	 * spread pair evenly over the spines. TX: learned by one probe of
+	 * its own source port (path_sport: the port it holds for; learn_out:
+	 * a probe of learn_sport is out since learn_ns). RX: what its
+	 * sender's last demand said. TITA_SPINE_NONE: not known. */
+	uint16_t path_spine, path_sport, learn_sport;
+	bool learn_out;
+	uint64_t learn_ns;
 };
 
 /* Pairs that owe their peer a message this round, sorted by peer so that
@@ -528,6 +537,9 @@ void ctl_fabric_marked(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
 uint64_t ctl_fabric_cap(const struct pair *pr, uint64_t now_ns);
 /* Whether a pair crosses the fabric: its remote is under another leaf. */
 bool ctl_fabric_between_leaves(const struct tita_ctl *c, const struct pair *pr);
+/* The spine the pair's packets take now, placed or spread (TITA_SPINE_NONE:
+ * not known): for the health evidence, never for the leaders. */
+uint16_t ctl_fabric_path_spine(const struct pair *pr);
 /* A grant's move request for a TX pair; a demand's spine for an RX pair. */
 void ctl_fabric_on_grant(struct tita_ctl *c, struct pair *pr, const struct tita_grant_entry *e,
 			 uint64_t old_grant_bps, uint64_t now_ns);

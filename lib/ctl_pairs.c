@@ -211,6 +211,7 @@ struct pair *ctl_pair_get(struct tita_ctl *c, uint8_t role, uint16_t port,
 		.move_to = TITA_SPINE_NONE,
 		.hold_spine = TITA_SPINE_NONE,
 		.came_from = TITA_SPINE_NONE,
+		.path_spine = TITA_SPINE_NONE,
 	};
 	index_insert(c, slot);
 	c->slot_role[slot] = role;

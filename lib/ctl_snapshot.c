@@ -36,6 +36,8 @@ size_t tita_ctl_pairs(const struct tita_ctl *c, struct tita_pair_info *out, size
 			.spine = pr->role == ROLE_SOURCE ? TITA_SPINE_NONE : pr->spine,
 			.sport = pr->role == TITA_PAIR_TX ? pr->sport : 0,
 			.leaf_cap_bps = pr->leaf_cap_bps,
+			.path_spine = pr->role == ROLE_SOURCE ? TITA_SPINE_NONE :
+								ctl_fabric_path_spine(pr),
 			.moving = pr->role == TITA_PAIR_TX &&
 				  (pr->want_spine != TITA_SPINE_NONE || pr->path == PATH_MOVING),
 		};

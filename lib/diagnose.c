@@ -71,6 +71,9 @@ void tita_diag_params_default(struct tita_diag_params *p)
 	p->blocked_alone_lead = 2;
 	p->ce_alone_floor = 0.001;
 	p->ce_alone_lead = 10;
+	p->spine_excess_floor = 0.3;
+	p->spine_excess_lead = 3;
+	p->spine_excess_leaf_floor = 0.05;
 }
 
 const char *tita_diag_kind_name(enum tita_diag_kind k)
@@ -344,6 +347,16 @@ struct rx_line {
 	double shortfall;
 };
 
+/* One leaf's hosts' tita_health_spine_shortfall_ratio of one role and
+ * spine, summed over the snapshots; ex: its mean less the median of the
+ * leaf's other spines (has_ex: there were two others or more). */
+struct spine_cell {
+	const char *leaf, *spine;
+	bool rx, has_ex;
+	double sum, ex;
+	uint32_t n;
+};
+
 struct job {
 	const char *name;
 	double *tx_sum; /* per instance */
@@ -404,6 +417,10 @@ struct model {
 	 * as much as it, above the median. */
 	uint32_t *ce_alike;
 	uint32_t n_ce_marked;
+	/* Per (leaf, role, spine): the shortfall of the pairs through it. */
+	struct spine_cell *cells;
+	uint32_t n_cells, cap_cells;
+	struct strtab cell_keys;
 };
 
 static uint32_t inst_add(struct model *m, const char *name)
@@ -495,6 +512,41 @@ static struct link *link_get(struct model *m, enum tita_diag_place place, uint32
 	m->links[i].spine = spine;
 	m->n_links++;
 	return &m->links[i];
+}
+
+/* A leaf's hosts' shortfall of one role through one spine, one more. */
+static int spine_cell_add(struct model *m, const char *leaf, bool rx, const char *spine, double v)
+{
+	char key_buf[TITA_DIAG_NAME_MAX * 2 + 8];
+	struct text t = { key_buf, sizeof(key_buf), 0 };
+	uint32_t i;
+	char *key;
+
+	key_buf[0] = '\0';
+	t_str(&t, leaf);
+	t_str(&t, rx ? "\x1fr\x1f" : "\x1ft\x1f");
+	t_str(&t, spine);
+	i = st_get(&m->cell_keys, key_buf);
+	if (i == UINT32_MAX) {
+		if (m->n_cells == m->cap_cells) {
+			uint32_t cap = m->cap_cells ? m->cap_cells * 2 : 64;
+			struct spine_cell *a = realloc(m->cells, cap * sizeof(*a));
+
+			if (!a)
+				return -ENOMEM;
+			m->cells = a;
+			m->cap_cells = cap;
+		}
+		key = own_str(m, key_buf);
+		i = m->n_cells;
+		if (!key || st_put(&m->cell_keys, key, i) != i)
+			return -ENOMEM;
+		m->cells[i] = (struct spine_cell){ .leaf = leaf, .spine = spine, .rx = rx };
+		m->n_cells++;
+	}
+	m->cells[i].sum += v;
+	m->cells[i].n++;
+	return 0;
 }
 
 static int feature_of(const char *name)
@@ -704,6 +756,16 @@ static int read_snapshot(struct model *m, const struct tita_prom_doc *d, const s
 				*c = v;
 			else
 				*c = feature_adds(f) ? *c + v : fmax(*c, v);
+			continue;
+		}
+		if (!strcmp(s->name, "tita_health_spine_shortfall_ratio")) {
+			const char *role = tita_prom_label(s, "role"),
+				   *spine = tita_prom_label(s, "spine");
+
+			if (role && spine && spine[0] && m->inst[i].leaf && !m->inst[i].down_now &&
+			    (!strcmp(role, "rx") || !strcmp(role, "tx")))
+				rc = spine_cell_add(m, m->inst[i].leaf, !strcmp(role, "rx"), spine,
+						    v);
 			continue;
 		}
 		if (!strcmp(s->name, "tita_health_pair_shortfall_ratio") ||
@@ -1613,6 +1675,148 @@ static int candidates_ce_uplink(struct model *m, struct suspects *ss)
 }
 
 /*
+ * A slow leaf-spine link under traffic that every host sends over every
+ * spine (an all-to-all): the whole collective waits on its slowest
+ * transfers, so every host is held back alike and no host or pair line
+ * stands out, but the pairs through the slow link's spine fall short
+ * more than those through the others, on every leaf (each sends to and
+ * receives from the slow link's leaf through it), and most on its own
+ * leaf. Per leaf and role, each spine's mean shortfall
+ * (tita_health_spine_shortfall_ratio) less the median of the leaf's other
+ * spines; summed over leaves and roles, the spine whose excess is
+ * spine_excess_floor or more and spine_excess_lead times the next spine's
+ * names the spine, and the leaf whose excess through it is largest names
+ * the link. Only where nearly every (leaf, role, spine) carries pairs (a
+ * ring's few lines between leaves say nothing of the others).
+ */
+static int candidates_spine_excess(struct model *m, struct suspects *ss)
+{
+	const struct tita_diag_params *p = m->p;
+	const char *leaves[TITA_DIAG_SUSPECTS_MAX * 8], *spines[TITA_DIAG_SUSPECTS_MAX * 8];
+	double g[TITA_DIAG_SUSPECTS_MAX * 8] = { 0 }, lx[TITA_DIAG_SUSPECTS_MAX * 8] = { 0 };
+	double others[TITA_DIAG_SUSPECTS_MAX * 8];
+	uint32_t n_leaves = 0, n_spines = 0, n_ex = 0, top = 0, top_leaf = 0;
+	double second = -INFINITY, second_leaf = -INFINITY;
+	const uint32_t most = TITA_DIAG_SUSPECTS_MAX * 8;
+	struct tita_diag_suspect *sp;
+	struct text t;
+
+	for (uint32_t k = 0; k < m->n_cells; k++) {
+		const struct spine_cell *c = &m->cells[k];
+		uint32_t a, b;
+
+		for (a = 0; a < n_leaves && strcmp(leaves[a], c->leaf); a++)
+			;
+		for (b = 0; b < n_spines && strcmp(spines[b], c->spine); b++)
+			;
+		if (a == most || b == most)
+			return 0; /* beyond what this rule is for */
+		if (a == n_leaves)
+			leaves[n_leaves++] = c->leaf;
+		if (b == n_spines)
+			spines[n_spines++] = c->spine;
+	}
+	if (n_leaves < 2 || n_spines < 3)
+		return 0;
+	for (uint32_t k = 0; k < m->n_cells; k++) {
+		struct spine_cell *c = &m->cells[k];
+		uint32_t no = 0;
+
+		for (uint32_t j = 0; j < m->n_cells; j++) {
+			const struct spine_cell *o = &m->cells[j];
+
+			if (j != k && o->rx == c->rx && !strcmp(o->leaf, c->leaf))
+				others[no++] = o->sum / o->n;
+		}
+		c->has_ex = no >= 2;
+		if (!c->has_ex)
+			continue;
+		c->ex = c->sum / c->n - median(others, no);
+		n_ex++;
+		for (uint32_t b = 0; b < n_spines; b++)
+			if (!strcmp(spines[b], c->spine))
+				g[b] += c->ex;
+	}
+	if (n_ex < 0.75 * 2 * n_leaves * n_spines)
+		return 0;
+	for (uint32_t b = 1; b < n_spines; b++)
+		if (g[b] > g[top])
+			top = b;
+	for (uint32_t b = 0; b < n_spines; b++)
+		if (b != top && g[b] > second)
+			second = g[b];
+	if (g[top] < p->spine_excess_floor || g[top] < p->spine_excess_lead * fmax(second, 0))
+		return 0;
+	for (uint32_t k = 0; k < m->n_cells; k++) {
+		const struct spine_cell *c = &m->cells[k];
+
+		/* The receive side only: a sender is paused by its leaf for
+		 * all its pairs whatever their spine, so behind a slow uplink
+		 * its leaf's senders are blocked alike through every spine,
+		 * while the other leaves' pairs into its leaf through the
+		 * slow downlink show the send side's excess; every receive
+		 * pair of its leaf through the spine crosses the slow link. */
+		if (!c->has_ex || !c->rx || strcmp(c->spine, spines[top]))
+			continue;
+		for (uint32_t a = 0; a < n_leaves; a++)
+			if (!strcmp(leaves[a], c->leaf))
+				lx[a] += c->ex;
+	}
+	/* On every leaf: each leaf receives from the slow link's leaf
+	 * through it (and the spine backs up); a hot spot behind one or two
+	 * leaves (a healthy ring with background traffic: the spine's excess
+	 * from two leaves, others' below their median) is not that. */
+	for (uint32_t a = 0; a < n_leaves; a++)
+		if (!(lx[a] >= p->spine_excess_leaf_floor))
+			return 0;
+	for (uint32_t a = 1; a < n_leaves; a++)
+		if (lx[a] > lx[top_leaf])
+			top_leaf = a;
+	for (uint32_t a = 0; a < n_leaves; a++)
+		if (a != top_leaf && lx[a] > second_leaf)
+			second_leaf = lx[a];
+	/* A link of that spine that the pair lines name already (rules 4:
+	 * lines that know their spine know the leaf too) is the one: it
+	 * ranks as this rule would, with this evidence beside its own. */
+	sp = NULL;
+	for (uint32_t k = 0; k < ss->n; k++) {
+		struct tita_diag_suspect *o = &ss->v[k];
+
+		if ((o->kind == TITA_DIAG_SLOW_LINK || o->kind == TITA_DIAG_LOSSY_LINK) &&
+		    o->place == TITA_DIAG_AT_LEAF_SPINE && !o->leaf_other[0] &&
+		    !strcmp(o->spine, spines[top]) && (!sp || o->score > sp->score))
+			sp = o;
+	}
+	if (sp) {
+		sp->score = fmax(sp->score, g[top] / p->spine_excess_floor);
+		evidence(sp, NULL,
+			 "tita_health_spine_shortfall_ratio through the spine above the leaves' "
+			 "other spines, summed over leaves and roles",
+			 g[top], ", next spine ", second);
+		return 0;
+	}
+	sp = suspect_new(ss, TITA_DIAG_SLOW_LINK, g[top] / p->spine_excess_floor);
+	if (!sp)
+		return -ENOMEM;
+	sp->place = TITA_DIAG_AT_LEAF_SPINE;
+	set_name(sp->leaf, leaves[top_leaf]);
+	set_name(sp->spine, spines[top]);
+	t = (struct text){ sp->culprit, sizeof(sp->culprit), 0 };
+	if (strncmp(leaves[top_leaf], "leaf", 4))
+		t_str(&t, "leaf ");
+	t_str(&t, leaves[top_leaf]);
+	t_str(&t, " - spine ");
+	t_str(&t, spines[top]);
+	evidence(sp, NULL,
+		 "tita_health_spine_shortfall_ratio through the spine above the leaves' other "
+		 "spines, summed over leaves and roles",
+		 g[top], ", next spine ", second);
+	evidence(sp, NULL, "of which this leaf's receive side", lx[top_leaf], ", next leaf's ",
+		 second_leaf);
+	return 0;
+}
+
+/*
  * A NIC that storms its switch with pauses is the root of what they
  * spread: every switch on the way to it backs up, and hosts and links
  * far from it send blocked and fall short. Only a NIC sends pauses (a
@@ -1644,6 +1848,8 @@ static void model_free(struct model *m)
 	free(m->inst);
 	free(m->rx_lines);
 	free(m->ce_alike);
+	free(m->cells);
+	st_free(&m->cell_keys);
 	st_free(&m->by_name);
 	st_free(&m->by_peer);
 	st_free(&m->link_keys);
@@ -1748,6 +1954,8 @@ int tita_diag_run(const struct tita_prom_doc *const *snaps, size_t n,
 		rc = candidates_links(&m, &ss);
 	if (!rc)
 		rc = candidates_ce_uplink(&m, &ss);
+	if (!rc)
+		rc = candidates_spine_excess(&m, &ss);
 	if (rc)
 		goto out;
 	rank_storm_first(&ss);

@@ -27,6 +27,8 @@
 #include "tita/ctl.h"
 #include "tita/health.h"
 
+_Static_assert(TITA_HEALTH_SPINES_MAX == TITA_SPINES_MAX, "one bound on spines");
+
 struct hport {
 	struct tita_addr local;
 	uint64_t line_rate_bps;
@@ -40,6 +42,9 @@ struct hport {
 	double blocked_allowed, blocked_missing; /* bytes */
 	double short_expected, short_missing; /* bytes */
 	uint64_t rx_packets, ce_packets, lost_packets, tx_packets, retx_packets;
+	/* Per role (tx 0, rx 1) and spine: owed and missing bytes. */
+	double sp_owed[2][TITA_HEALTH_SPINES_MAX], sp_missing[2][TITA_HEALTH_SPINES_MAX];
+	uint64_t sp_untracked;
 
 	/* The TX round being fed (tx_now: its now_ns). */
 	bool tx_round;
@@ -516,6 +521,23 @@ static struct hjob *job_get(struct tita_health *h, uint32_t job_id)
 	return &h->jobs[h->n_jobs++];
 }
 
+/* A pair's owed and missing bytes on its spine's line (path_known: the
+ * spine its packets take; else the line's). */
+static void spine_add(struct hport *pt, int role, bool path_known, uint16_t path_spine,
+		      uint16_t spine, double owed, double missing)
+{
+	uint16_t sp = path_known ? path_spine : spine;
+
+	if (sp == TITA_HEALTH_SPINE_NONE || owed <= 0)
+		return;
+	if (sp >= TITA_HEALTH_SPINES_MAX) {
+		pt->sp_untracked++;
+		return;
+	}
+	pt->sp_owed[role][sp] += owed;
+	pt->sp_missing[role][sp] += missing;
+}
+
 static double line_bytes(const struct hport *pt, uint64_t interval_ns)
 {
 	return (double)pt->line_rate_bps * (double)interval_ns / 8e9;
@@ -632,6 +654,8 @@ int tita_health_tx_round(struct tita_health *h, const struct tita_health_tx *s, 
 	if (owed > 0) {
 		pt->r_bl_allowed += owed;
 		pt->r_bl_sent += fmin((double)s->tx_bytes, owed);
+		spine_add(pt, 0, s->path_known, s->path_spine, s->spine, owed,
+			  fmax(0, owed - (double)s->tx_bytes));
 	}
 	if (s->open) {
 		pt->r_open = true;
@@ -703,6 +727,8 @@ int tita_health_rx_round(struct tita_health *h, const struct tita_health_rx *s, 
 
 		pt->r_expected += e;
 		pt->r_got += (double)s->rx_bytes;
+		spine_add(pt, 1, s->path_known, s->path_spine, s->spine, e,
+			  fmax(0, e - (double)s->rx_bytes));
 		if (pr) {
 			pr->allowed += e;
 			pr->missing += fmax(0, e - (double)s->rx_bytes);
@@ -832,6 +858,34 @@ int tita_health_close(struct tita_health *h, uint64_t now_ns, struct tita_health
 	ret->n_ports = h->n_ports;
 	for (uint32_t i = 0; i < h->n_ports; i++) {
 		struct hport *pt = &h->ports[i];
+
+		for (int r = 0; r < 2; r++)
+			for (uint32_t b = 0; b < TITA_HEALTH_SPINES_MAX; b++) {
+				if (!(pt->sp_owed[r][b] > 0))
+					continue;
+				if (ret->n_spine_lines >= TITA_HEALTH_SPINE_LINES_MAX) {
+					h->untracked.spine_lines++;
+					continue;
+				}
+				{
+					struct tita_health_spine_gauges *g =
+						&ret->spine_lines[ret->n_spine_lines++];
+
+					/* ret was zeroed: its padding stays so. */
+					g->local = pt->local;
+					g->role = r ? TITA_HEALTH_RX : TITA_HEALTH_TX;
+					g->spine = (uint16_t)b;
+					g->shortfall_ratio =
+						ratio(pt->sp_missing[r][b], pt->sp_owed[r][b]);
+				}
+			}
+		h->untracked.spine_lines += pt->sp_untracked;
+		pt->sp_untracked = 0;
+		memset(pt->sp_owed, 0, sizeof(pt->sp_owed));
+		memset(pt->sp_missing, 0, sizeof(pt->sp_missing));
+	}
+	for (uint32_t i = 0; i < h->n_ports; i++) {
+		struct hport *pt = &h->ports[i];
 		struct tita_health_port_gauges *g = &ret->ports[i];
 		double rounds = fmax(rounds_held, (double)pt->rounds);
 		double rx_loss = ratio((double)pt->lost_packets,
@@ -868,14 +922,15 @@ int tita_health_close(struct tita_health *h, uint64_t now_ns, struct tita_health
 	for (uint32_t i = 0; i < h->n_pairs; i++) {
 		const struct hpair *pr = &h->pairs[i];
 
-		pg[i] = (struct tita_health_pair_gauges){
-			.local = h->ports[pr->port].local,
-			.remote = pr->remote,
-			.role = pr->role,
-			.spine = pr->spine,
-			.shortfall_ratio = ratio(pr->missing, pr->allowed),
-			.loss_ratio = pair_loss(pr),
-		};
+		/* Field by field on zeroed bytes: the padding too is the same
+		 * whatever the heap held (snapshots compare as bytes). */
+		memset(&pg[i], 0, sizeof(pg[i]));
+		pg[i].local = h->ports[pr->port].local;
+		pg[i].remote = pr->remote;
+		pg[i].role = pr->role;
+		pg[i].spine = pr->spine;
+		pg[i].shortfall_ratio = ratio(pr->missing, pr->allowed);
+		pg[i].loss_ratio = pair_loss(pr);
 	}
 	ret->n_pairs = keep_worst(pg, h->n_pairs, sizeof(*pg), h->p.worst_pairs, cmp_pair);
 	memcpy(ret->pairs, pg, ret->n_pairs * sizeof(*pg));
@@ -974,6 +1029,11 @@ static const struct tita_health_metric_desc metric_table[TITA_HEALTH_N_METRICS] 
 	[TITA_HEALTH_M_UNTRACKED] = { "tita_health_untracked", "gauge",
 				      "Inputs of the last health interval beyond the health "
 				      "bounds, by what (counted, not in the other gauges' lines)." },
+	[TITA_HEALTH_M_SPINE_SHORTFALL] = { "tita_health_spine_shortfall_ratio", "gauge",
+					    "Of the bytes the port's pairs through one spine were "
+					    "owed (tx: allowed while backlogged; rx: granted while "
+					    "the sender had more), the share that did not go or "
+					    "arrive." },
 };
 
 const struct tita_health_metric_desc *tita_health_metric_desc(enum tita_health_metric m)
@@ -1202,6 +1262,21 @@ static void family_samples(struct out *o, enum tita_health_metric m,
 			       6);
 		}
 		return;
+	case TITA_HEALTH_M_SPINE_SHORTFALL:
+		for (uint32_t i = 0; i < s->n_spine_lines; i++) {
+			const struct tita_health_spine_gauges *g = &s->spine_lines[i];
+			struct out so = { spine, sizeof(spine) - 1, 0 };
+			const char *kv[6] = {
+				"port",	 name_port(nm, &g->local, port, sizeof(port)),
+				"role",	 g->role == TITA_HEALTH_TX ? "tx" : "rx",
+				"spine", spine,
+			};
+
+			put_u64(&so, g->spine);
+			spine[so.len] = '\0';
+			sample(o, m, src, kv, 6, g->shortfall_ratio, 6);
+		}
+		return;
 	case TITA_HEALTH_M_PEER_SILENT_SECONDS:
 		for (uint32_t i = 0; i < s->n_silent; i++) {
 			const char *kv[4] = {
@@ -1237,6 +1312,7 @@ static void family_samples(struct out *o, enum tita_health_metric m,
 			{ "jobs", s->untracked.jobs },
 			{ "ports", s->untracked.ports },
 			{ "flows", s->untracked.flows },
+			{ "spine_lines", s->untracked.spine_lines },
 		};
 
 		for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++) {

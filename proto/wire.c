@@ -468,6 +468,8 @@ static bool demand_entry_valid(const struct tita_demand_entry *e)
 		return false;
 	if (e->has_spine && e->spine >= TITA_SPINES_MAX)
 		return false;
+	if (e->has_path_spine && e->path_spine >= TITA_SPINES_MAX)
+		return false;
 	if (e->unsched_bytes > TITA_UNSCHED_MAX_BYTES)
 		return false;
 	return e->weight_milli >= 1 && e->weight_milli <= TITA_WEIGHT_MAX;
@@ -684,6 +686,8 @@ static size_t write_demand(const struct tita_demand_entry *e, bool v1, uint8_t *
 	p = put_uint(p, 10, e->seek);
 	p = put_uint(p, 11, e->unsched_bytes);
 	p = put_uint(p, 12, e->left_bytes);
+	if (e->has_path_spine)
+		p = put_uint_always(p, 13, e->path_spine);
 	return (size_t)(p - out);
 }
 
@@ -1064,6 +1068,9 @@ static enum tita_wire_error check_demand_values(const Tita__Peer__DemandEntry *e
 	if (e->spine_present_case == TITA__PEER__DEMAND_ENTRY__SPINE_PRESENT_SPINE &&
 	    e->spine >= TITA_SPINES_MAX)
 		return TITA_WIRE_E_SPINE_RANGE;
+	if (e->path_spine_present_case == TITA__PEER__DEMAND_ENTRY__PATH_SPINE_PRESENT_PATH_SPINE &&
+	    e->path_spine >= TITA_SPINES_MAX)
+		return TITA_WIRE_E_SPINE_RANGE;
 	if (e->unsched_bytes > TITA_UNSCHED_MAX_BYTES)
 		return TITA_WIRE_E_UNSCHED_RANGE;
 	return TITA_WIRE_OK;
@@ -1274,6 +1281,9 @@ static void demand_from_wire(const Tita__Peer__DemandEntry *pe, struct tita_dema
 	e->seek = pe->seek;
 	e->unsched_bytes = pe->unsched_bytes;
 	e->left_bytes = pe->left_bytes;
+	e->has_path_spine = pe->path_spine_present_case ==
+			    TITA__PEER__DEMAND_ENTRY__PATH_SPINE_PRESENT_PATH_SPINE;
+	e->path_spine = e->has_path_spine ? (uint16_t)pe->path_spine : 0;
 }
 
 static void grant_from_wire(const Tita__Peer__GrantEntry *pe, struct tita_grant_entry *e)
@@ -1421,6 +1431,7 @@ static const struct fast_field demand_fields[FAST_FIELDS] = {
 	[10] = { FK_BOOL, DF(seek), 0 },
 	[11] = { FK_U64, DF(unsched_bytes), 0 },
 	[12] = { FK_U64, DF(left_bytes), 0 },
+	[13] = { FK_U32, DF(path_spine), DF(path_spine_present_case) },
 };
 
 static const struct fast_field grant_fields[FAST_FIELDS] = {
@@ -1443,6 +1454,7 @@ static const struct fast_field grant_fields[FAST_FIELDS] = {
 /* protobuf-c stores a oneof's case, a uint32 and a bool as 32 bits. */
 _Static_assert(sizeof(Tita__Peer__DemandEntry__WeightPresentCase) == sizeof(uint32_t) &&
 		       sizeof(Tita__Peer__DemandEntry__SpinePresentCase) == sizeof(uint32_t) &&
+		       sizeof(Tita__Peer__DemandEntry__PathSpinePresentCase) == sizeof(uint32_t) &&
 		       sizeof(Tita__Peer__GrantEntry__SpinePresentCase) == sizeof(uint32_t) &&
 		       sizeof(Tita__Peer__GrantEntry__UnschedPresentCase) == sizeof(uint32_t) &&
 		       sizeof(protobuf_c_boolean) == sizeof(uint32_t),

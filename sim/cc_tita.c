@@ -702,20 +702,24 @@ static void health_round(struct sim *s, uint32_t host, struct tita_health *h, ui
 	info = t->info;
 	n = tita_ctl_pairs(x->ctl, info, n);
 	for (uint32_t k = 0; k < x->n_live_tx; k++)
-		x->txp[x->live_tx[k]].h_spine = TITA_HEALTH_SPINE_NONE;
+		x->txp[x->live_tx[k]].h_spine = x->txp[x->live_tx[k]].h_path_spine =
+			TITA_HEALTH_SPINE_NONE;
 	for (uint32_t k = 0; k < x->n_rxp; k++)
 		x->rxp[k].h_managed = 0;
 	for (size_t k = 0; k < n; k++) {
 		const struct tita_pair_info *pi = &info[k];
 		uint32_t remote = host_of_addr(&pi->remote), i;
 		uint16_t spine = pi->spine == TITA_SPINE_NONE ? TITA_HEALTH_SPINE_NONE : pi->spine;
+		uint16_t path_spine = pi->path_spine;
 
 		if (remote >= s->n_hosts || pi->job_id >= SIM_MAX_JOBS)
 			continue;
 		if (pi->role == TITA_PAIR_TX) {
 			i = sim_pairmap_get(&x->txp_map, remote * SIM_MAX_JOBS + pi->job_id);
-			if (i != SIM_PAIRMAP_NONE)
+			if (i != SIM_PAIRMAP_NONE) {
 				x->txp[i].h_spine = spine;
+				x->txp[i].h_path_spine = path_spine;
+			}
 			continue;
 		}
 		i = sim_pairmap_get(&x->rxp_map, remote);
@@ -727,6 +731,7 @@ static void health_round(struct sim *s, uint32_t host, struct tita_health *h, ui
 		r->h_grant_bps[pi->job_id] = pi->state == TITA_PAIR_ACTIVE ? pi->grant_bps : 0;
 		r->h_demand_bps[pi->job_id] = pi->demand_bps;
 		r->h_spine[pi->job_id] = spine;
+		r->h_path_spine[pi->job_id] = path_spine;
 	}
 
 	for (uint32_t k = 0; k < x->n_live_tx; k++) {
@@ -743,6 +748,8 @@ static void health_round(struct sim *s, uint32_t host, struct tita_health *h, ui
 			.tx_packets = tp->h_tx_pkts,
 			.retx_packets = tp->h_retx_pkts,
 			.spine = tp->h_spine,
+			.path_known = true,
+			.path_spine = tp->h_path_spine,
 		};
 
 		tita_health_tx_round(h, &tx, now_ns);
@@ -768,6 +775,8 @@ static void health_round(struct sim *s, uint32_t host, struct tita_health *h, ui
 				.sender_backlogged = managed &&
 						     r->h_demand_bps[j] > r->h_grant_bps[j],
 				.spine = managed ? r->h_spine[j] : TITA_HEALTH_SPINE_NONE,
+				.path_known = true,
+				.path_spine = managed ? r->h_path_spine[j] : TITA_HEALTH_SPINE_NONE,
 			};
 
 			if (!managed && !rx.rx_packets && !rx.lost_packets)

@@ -213,6 +213,7 @@ struct sim_txpair {
 	 * round's health sample, and the spine its controller says it crosses. */
 	uint64_t h_tx_bytes, h_tx_pkts, h_retx_pkts;
 	uint16_t h_spine;
+	uint16_t h_path_spine; /* tita_pair_info.path_spine, for the per-spine gauges */
 	/* tita's path: the source port its flows take (0: their own), and a
 	 * change that waits for flows to drain. */
 	uint16_t sport, moving_sport;
@@ -232,6 +233,7 @@ struct sim_rxpeer {
 	 * grant, the demand reported, the spine (read each round). */
 	uint64_t h_grant_bps[SIM_MAX_JOBS], h_demand_bps[SIM_MAX_JOBS];
 	uint16_t h_spine[SIM_MAX_JOBS];
+	uint16_t h_path_spine[SIM_MAX_JOBS];
 	uint8_t h_managed; /* bit j: the controller has the pair of job j */
 };
 

@@ -371,6 +371,12 @@ struct tita_demand_entry {
 	 * (a pair between leaves of a known fabric, its path probed). */
 	bool has_spine;
 	uint16_t spine;
+	/* A pair the sender does not place (spread over the spines by its
+	 * source port's hash): the spine that port takes, when a probe has
+	 * told, for the receiver's health evidence only; its leaf counts the
+	 * pair spread still. */
+	bool has_path_spine;
+	uint16_t path_spine;
 	/* Bit s for each spine the sender could move the pair to (a source
 	 * port of its reaches it, and its leaf's uplink there has room); and
 	 * whether it asks the receiver's leaf for a new spine (its uplink is
@@ -605,6 +611,10 @@ struct tita_pair_info {
 	uint16_t spine;
 	uint16_t sport;
 	uint64_t leaf_cap_bps;
+	/* The spine its packets take, where known, whether the leaders place
+	 * it (spine) or not (a spread pair's port, probed once: TX; its
+	 * sender's word: RX); for the health evidence. */
+	uint16_t path_spine;
 	/* TX: its leader ordered it to another spine, and it has not got
 	 * there yet (it waits meanwhile). */
 	bool moving;

@@ -121,6 +121,15 @@ struct tita_diag_params {
 	 * above the others' top, or its receivers short on its pairs above
 	 * the next host's): its link is slow, however faint the mark. */
 	double ce_alone_floor, ce_alone_lead;
+	/* Summed over leaves and roles, a spine's shortfall
+	 * (tita_health_spine_shortfall_ratio, each leaf's mean) above the
+	 * median of the leaf's other spines: from spine_excess_floor, and
+	 * spine_excess_lead times the next spine's, a link of that spine is
+	 * slow (the leaf's whose excess through it is largest). */
+	double spine_excess_floor, spine_excess_lead;
+	/* ...and every leaf's receive side at least this above the median
+	 * of its other spines through that spine. */
+	double spine_excess_leaf_floor;
 };
 
 void tita_diag_params_default(struct tita_diag_params *p);

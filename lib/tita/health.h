@@ -41,6 +41,10 @@
 #define TITA_HEALTH_JOBS_MAX 64u
 #define TITA_HEALTH_WORST_MAX 64u /* K: worst pairs, and silent peers listed */
 #define TITA_HEALTH_SPINE_NONE UINT16_MAX
+/* Spines a port's per-spine gauges keep (TITA_SPINES_MAX), and the
+ * (port, role, spine) lines a snapshot holds at most. */
+#define TITA_HEALTH_SPINES_MAX 64u
+#define TITA_HEALTH_SPINE_LINES_MAX 256u
 
 struct tita_health_params {
 	uint64_t round_ns; /* the control interval */
@@ -102,6 +106,11 @@ struct tita_health_tx {
 	bool open; /* a transfer is open (the application has a message) */
 	uint64_t tx_packets, retx_packets; /* 0, 0 when not known */
 	uint16_t spine; /* TITA_HEALTH_SPINE_NONE when not known */
+	/* The spine its packets take, where the pair line's spine (the one
+	 * the leaders count it on) says none: a spread pair's port, probed.
+	 * Only the per-spine gauges use it; path_known false: spine. */
+	bool path_known;
+	uint16_t path_spine;
 };
 
 /* One RX pair (a remote sender) over one control round ending at now_ns. */
@@ -116,6 +125,8 @@ struct tita_health_rx {
 	 * more to send than it was granted, so the grant should have arrived. */
 	bool sender_backlogged;
 	uint16_t spine;
+	bool path_known; /* as for TX */
+	uint16_t path_spine;
 };
 
 /* 0, -ENOENT (local is not a port: counted), -EINVAL (zero interval, more
@@ -161,6 +172,17 @@ struct tita_health_pair_gauges {
 	double loss_ratio;
 };
 
+/* A port's pairs of one role through one spine, together: the share of
+ * what they were owed (tx: allowed while backlogged; rx: granted while the
+ * sender had more) that did not go (tx) or arrive (rx), bytes-weighted.
+ * Bounded: ports x 2 x spines. */
+struct tita_health_spine_gauges {
+	struct tita_addr local;
+	enum tita_health_role role;
+	uint16_t spine;
+	double shortfall_ratio;
+};
+
 struct tita_health_silent_peer {
 	struct tita_addr local, remote;
 	double silent_seconds;
@@ -178,6 +200,9 @@ struct tita_health_job_gauges {
  * (their rounds count as backlogged throughout). */
 struct tita_health_untracked {
 	uint64_t samples_no_port, pairs, peers, jobs, ports, flows;
+	/* (port, role, spine) lines beyond TITA_HEALTH_SPINE_LINES_MAX, and
+	 * samples whose spine is beyond TITA_HEALTH_SPINES_MAX */
+	uint64_t spine_lines;
 };
 
 struct tita_health_snapshot {
@@ -193,6 +218,9 @@ struct tita_health_snapshot {
 	struct tita_health_silent_peer silent[TITA_HEALTH_WORST_MAX];
 	uint32_t n_jobs;
 	struct tita_health_job_gauges jobs[TITA_HEALTH_JOBS_MAX];
+	/* Per (port, role, spine) with anything owed, by port, role, spine. */
+	uint32_t n_spine_lines;
+	struct tita_health_spine_gauges spine_lines[TITA_HEALTH_SPINE_LINES_MAX];
 	struct tita_health_untracked untracked;
 };
 
@@ -221,6 +249,7 @@ enum tita_health_metric {
 	TITA_HEALTH_M_JOB_TX_BYTES,
 	TITA_HEALTH_M_JOB_RX_BYTES,
 	TITA_HEALTH_M_UNTRACKED,
+	TITA_HEALTH_M_SPINE_SHORTFALL,
 	TITA_HEALTH_N_METRICS,
 };
 

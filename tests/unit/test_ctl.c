@@ -2029,6 +2029,119 @@ static void test_probe_budget_defers(void **state)
 	tita_ctl_free(c);
 }
 
+/* CHECK without a world. */
+#define SCHECK(cond, ...)                         \
+	do {                                      \
+		if (!(cond)) {                    \
+			print_error(__VA_ARGS__); \
+			fail_msg("%s", #cond);    \
+		}                                 \
+	} while (0)
+
+/*
+ * An all-to-all's pairs between leaves are spread (nobody places them) on
+ * random source ports, and the leaders count them evenly over the spines;
+ * for the health evidence each learns the spine of its own port all the
+ * same: one probe each, paced per port (one per probe_timeout / 8), the
+ * answer kept apart from the placement (pr->spine stays unknown, the
+ * demand carries it as path_spine, never as spine), and no second probe
+ * once it is known.
+ */
+static void test_spread_pairs_learn_their_spine_paced(void **state)
+{
+	enum { N = 16 };
+	struct tita_ctl_params p;
+	struct tita_ctl *c = one_port_ctl(&p);
+	struct tita_addr me = tita_addr_from_host_id(1), remote[N];
+	struct tita_addr members[2] = { me, tita_addr_from_host_id(2) };
+	/* Uplinks of four times the NIC's rate, and large from half of
+	 * one: no pair here is placed, even alone (fast_start()). */
+	struct tita_place place = { .leaf = 0, .n_spines = 2, .spine_bps = 4 * LINE_BPS };
+	uint64_t whole = tita_rate_to_bytes(LINE_BPS, p.unsched_short_ns);
+	uint64_t now = 1000 * INTERVAL_NS, start, gap = p.probe_timeout_ns / 8;
+	uint32_t probed[N] = { 0 }, n_probes = 0, said = 0;
+	struct tita_pair_info info[2 * N];
+	struct tita_probe probe;
+	struct tita_msg m;
+	size_t n;
+
+	(void)state;
+	p.big_frac = 0.5;
+	assert_int_equal(tita_ctl_set_params(c, &p), 0);
+	assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 2), 0);
+	for (int k = 0; k < N; k++) {
+		remote[k] = tita_addr_from_host_id(10 + k);
+		assert_int_equal(tita_ctl_peer_place(c, &remote[k], 1), 0);
+	}
+	start = now;
+	for (int round = 0; round < 20; round++, now += INTERVAL_NS) {
+		uint32_t this_round = 0;
+
+		for (int k = 0; k < N; k++) {
+			struct tita_tx_sample ts = {
+				.local = me,
+				.remote = remote[k],
+				.interval_ns = INTERVAL_NS,
+				.backlog_bytes = 4 * whole,
+			};
+
+			assert_int_equal(tita_ctl_tx_sample(c, &ts, now), 0);
+		}
+		tita_ctl_advance(c, now);
+		while (tita_ctl_pop_probe(c, &probe)) {
+			int k = 0;
+
+			while (k < N && !tita_addr_eq(&probe.remote, &remote[k]))
+				k++;
+			assert_true(k < N);
+			probed[k]++;
+			n_probes++;
+			this_round++;
+			assert_int_equal(tita_ctl_probe_result(c, &probe, (uint16_t)(k % 2), now),
+					 0);
+		}
+		/* Paced: a round of 100 us holds four gaps of 25 us (and one
+		 * saved); never all sixteen at once. */
+		SCHECK(this_round <= INTERVAL_NS / gap + 1, "%u probes in one round\n", this_round);
+		while (tita_ctl_pop_msg(c, &m)) {
+			if (m.kind != TITA_MSG_DEMAND)
+				continue;
+			for (uint32_t e = 0; e < m.n_entries; e++) {
+				const struct tita_demand_entry *d = &m.demand[e];
+				int k = 0;
+
+				while (k < N && !tita_addr_eq(&d->receiver, &remote[k]))
+					k++;
+				assert_true(k < N);
+				assert_false(d->has_spine);
+				if (d->has_path_spine) {
+					assert_int_equal(d->path_spine, k % 2);
+					said++;
+				}
+			}
+		}
+	}
+	/* Every pair probed its port once, within the pace. */
+	SCHECK(n_probes == N, "%u probes for %d pairs\n", n_probes, N);
+	SCHECK(n_probes <= (now - start) / gap + INTERVAL_NS / gap + 1, "%u probes\n", n_probes);
+	for (int k = 0; k < N; k++)
+		SCHECK(probed[k] == 1, "pair %d probed %u times\n", k, probed[k]);
+	SCHECK(said >= N, "the demands said a spread pair's spine %u times\n", said);
+	n = tita_ctl_pairs(c, info, 2 * N);
+	assert_int_equal(n, N);
+	for (size_t i = 0; i < n; i++) {
+		int k = 0;
+
+		while (k < N && !tita_addr_eq(&info[i].remote, &remote[k]))
+			k++;
+		assert_true(k < N);
+		/* Learned for the health evidence; still spread for the leaders. */
+		assert_int_equal(info[i].path_spine, k % 2);
+		assert_int_equal(info[i].spine, TITA_SPINE_NONE);
+	}
+	tita_ctl_free(c);
+}
+
 /* Rounds keep a fixed cadence when advanced late (a busy daemon), and
  * start a new one after a stall of more than an interval. */
 static void test_round_cadence(void **state)
@@ -2968,6 +3081,7 @@ int main(void)
 		cmocka_unit_test(test_fabric_idle_member_keeps_leader),
 		cmocka_unit_test(test_fabric_moves_that_fail),
 		cmocka_unit_test(test_fabric_move_probes_until_found),
+		cmocka_unit_test(test_spread_pairs_learn_their_spine_paced),
 		cmocka_unit_test(test_fabric_move_told_before_it_drains),
 		cmocka_unit_test(test_fabric_members_change_keeps_state),
 		cmocka_unit_test(test_leaf_cap_cut_goes_out_at_once),

@@ -82,7 +82,20 @@ enum fault {
 	FAINT_CE,
 	/* Healthy: one host marked as faintly, alone, and nothing else
 	 * about it standing out (a healthy all-to-all did so). */
-	FAINT_CE_ALONE
+	FAINT_CE_ALONE,
+	/* A slow leaf-spine link under an all-to-all: every host held back
+	 * alike, no pair line knows its spine; only the per-spine gauges
+	 * say it: every leaf's pairs through the spine fall short more
+	 * than through the others (receivers most), its own leaf's most. */
+	SLOW_SPINE_A2A,
+	/* Healthy for this rule: a ring whose few pairs between leaves
+	 * fill a few (leaf, role, spine) lines, one of them far short. */
+	SPINE_SPARSE,
+	/* Healthy: a ring with background traffic whose receivers on two
+	 * leaves fall short through one spine (a hot spot), the others'
+	 * a little less through it than through their other spines: not
+	 * every leaf, as behind a slow link. */
+	SPINE_HOTSPOT,
 };
 
 struct gen {
@@ -90,6 +103,7 @@ struct gen {
 	int culprit; /* host, or leaf for LOSSY_SPINE */
 	int spine;
 	uint64_t rng;
+	uint64_t rng_spine; /* the per-spine gauges' own noise */
 	FILE *f;
 	char *text;
 	size_t len;
@@ -121,6 +135,40 @@ static void pair(struct gen *g, const char *name, int h, int peer, const char *r
 static int leaf_of(int h)
 {
 	return h / PER_LEAF;
+}
+
+/* The per-spine gauges: every host's, through every spine, both roles;
+ * noise of their own (the other gauges' stays as it was). */
+static void spine_gauges(struct gen *g, int h)
+{
+	for (int sp = 0; sp < SPINES; sp++)
+		for (int rx = 0; rx < 2; rx++) {
+			double v, n;
+			bool own = leaf_of(h) == g->culprit;
+
+			g->rng_spine =
+				g->rng_spine * 6364136223846793005ull + 1442695040888963407ull;
+			n = 0.05 * ((double)(g->rng_spine >> 11) / (double)(1ull << 53) - 0.5) * 2;
+			v = 0.2 + n;
+			if (g->fault == SLOW_SPINE_A2A && sp == g->spine)
+				v += rx ? (own ? 0.5 : 0.35) : (own ? 0.1 : 0.05);
+			/* Behind a slow uplink every leaf's receivers fall
+			 * short through its spine, here leaf 3's most. */
+			if (g->fault == SLOW_UPLINK && sp == g->spine && rx)
+				v += leaf_of(h) == 3 ? 0.7 : 0.5;
+			if (g->fault == SPINE_HOTSPOT && sp == 1 && rx)
+				v += leaf_of(h) >= 2 ? 0.3 : -0.05;
+			if (g->fault == SPINE_SPARSE) {
+				/* Leaves 0 and 1 only, one spine each way. */
+				if (leaf_of(h) > 1 || sp != (rx ? 1 : 2))
+					continue;
+				v += sp == 1 ? 0.6 : 0;
+			}
+			fprintf(g->f,
+				"tita_health_spine_shortfall_ratio{instance=\"h%d\",job=\"tita\","
+				"port=\"h%d\",role=\"%s\",spine=\"%d\"} %.6g\n",
+				h, h, rx ? "rx" : "tx", sp, v);
+		}
 }
 
 static bool dead(const struct gen *g, int h)
@@ -381,6 +429,7 @@ static void snapshot(struct gen *g)
 				     lossy(g, rx_peer, h, sp_rx) ? 0.05 : 0);
 			}
 		}
+		spine_gauges(g, h);
 		if (g->fault == DEAD && h != g->culprit && (h % 3) == 0)
 			fprintf(g->f,
 				"tita_health_peer_silent_seconds{instance=\"h%d\",job=\"tita\",port=\"h%d\","
@@ -396,7 +445,9 @@ static void run(enum fault fault, int culprit, int spine, uint64_t seed, struct 
 	struct tita_prom_doc docs[3];
 	const struct tita_prom_doc *v[3];
 	struct tita_diag_params p;
-	struct gen g = { .fault = fault, .culprit = culprit, .spine = spine, .rng = seed };
+	struct gen g = {
+		.fault = fault, .culprit = culprit, .spine = spine, .rng = seed, .rng_spine = seed
+	};
 
 	tita_prom_limits_default(&lim);
 	tita_diag_params_default(&p);
@@ -474,6 +525,19 @@ static void test_healthy(void **state)
 				"seed %llu: lock-step, nobody standing out, yet %s %s (score %.2f)",
 				(unsigned long long)seed, tita_diag_kind_name(r.suspects[0].kind),
 				r.suspects[0].culprit, r.suspects[0].score);
+		/* A ring's few lines between leaves, one far short: too few
+		 * (leaf, role, spine) lines to compare spines by. */
+		run(SPINE_SPARSE, 0, 0, seed, &r);
+		if (r.n_suspects)
+			fail_msg("seed %llu: a ring's few spine lines, yet %s %s (score %.2f)",
+				 (unsigned long long)seed, tita_diag_kind_name(r.suspects[0].kind),
+				 r.suspects[0].culprit, r.suspects[0].score);
+		/* Short through one spine on two leaves only: a hot spot. */
+		run(SPINE_HOTSPOT, 0, 0, seed, &r);
+		if (r.n_suspects)
+			fail_msg("seed %llu: a hot spot behind two leaves, yet %s %s (score %.2f)",
+				 (unsigned long long)seed, tita_diag_kind_name(r.suspects[0].kind),
+				 r.suspects[0].culprit, r.suspects[0].score);
 	}
 }
 
@@ -504,6 +568,19 @@ static void test_faults(void **state)
 	run(SLOW_UPLINK, 1, 2, 10, &r);
 	expect_top(&r, TITA_DIAG_SLOW_LINK, "leaf l1 - spine 2", TITA_DIAG_SLOW,
 		   "pair_shortfall_ratio of the pairs through it");
+	/* The per-spine gauges name its spine too, and leaf 3's receivers
+	 * most: the leaf that the pair lines name stays, with that
+	 * evidence beside its own. */
+	assert_true(evidence_has(&r.suspects[0], "tita_health_spine_shortfall_ratio"));
+	/* Under an all-to-all, held back alike everywhere: the spine whose
+	 * pairs fall short more on every leaf, and its leaf most. */
+	for (uint64_t seed = 1; seed <= 10; seed++) {
+		run(SLOW_SPINE_A2A, 2, 1, seed, &r);
+		expect_top(&r, TITA_DIAG_SLOW_LINK, "leaf l2 - spine 1", TITA_DIAG_SLOW,
+			   "tita_health_spine_shortfall_ratio");
+		assert_string_equal(r.suspects[0].leaf, "l2");
+		assert_string_equal(r.suspects[0].spine, "1");
+	}
 	/* CE on many hosts alike: their shared uplink, no host's link. */
 	for (uint64_t seed = 1; seed <= 5; seed++) {
 		run(SLOW_UPLINK_CE, 1, 2, seed, &r);

@@ -233,6 +233,83 @@ static void test_rx_gauges(void **state)
 	tita_health_free(h);
 }
 
+/* Per (port, role, spine): the share of what its pairs were owed that did
+ * not go or arrive, bytes-weighted, keyed on the spine the packets take
+ * (path_spine) where the caller knows it, else on the line's; pairs of no
+ * known spine in none; a spine beyond the bound counted, not kept. */
+static void test_spine_gauges(void **state)
+{
+	struct tita_health_params p;
+	struct tita_health_snapshot s;
+	struct tita_health *h;
+	static char buf[1 << 16];
+	int rx1 = -1, rx2 = -1, tx0 = -1;
+
+	(void)state;
+	tita_health_params_default(&p);
+	h = one_port(&p);
+	for (int r = 1; r <= 5; r++) {
+		/* Spread (no line spine), its packets through spine 1: 0.4 of
+		 * 0.5 MB owed arrive; placed on spine 2: all of it; no spine
+		 * known at all; a spine beyond the bound. */
+		struct tita_health_rx a = rx(2, 400000, 400, 0, 0, 40 * TITA_GBPS, true);
+		struct tita_health_rx b = rx(3, 125000, 125, 0, 0, 10 * TITA_GBPS, true);
+		struct tita_health_rx c = rx(4, 0, 0, 0, 0, 10 * TITA_GBPS, true);
+		struct tita_health_rx d = rx(5, 0, 0, 0, 0, 10 * TITA_GBPS, true);
+		/* Blocked, through spine 0 (as in test_tx_gauges). */
+		struct tita_health_tx t = tx(6, 7, 1000000, 5000000, TITA_RATE_UNPACED, true);
+
+		a.path_known = true;
+		a.path_spine = 1;
+		b.spine = 2;
+		d.path_known = true;
+		d.path_spine = TITA_HEALTH_SPINES_MAX;
+		t.path_known = true;
+		t.path_spine = 0;
+		t.spine = 3; /* the line's, overridden by the path's */
+		assert_int_equal(tita_health_rx_round(h, &a, r * ROUND), 0);
+		assert_int_equal(tita_health_rx_round(h, &b, r * ROUND), 0);
+		assert_int_equal(tita_health_rx_round(h, &c, r * ROUND), 0);
+		assert_int_equal(tita_health_rx_round(h, &d, r * ROUND), 0);
+		assert_int_equal(tita_health_tx_round(h, &t, r * ROUND), 0);
+	}
+	assert_int_equal(tita_health_close(h, 10 * ROUND, &s), 0);
+	assert_int_equal(s.n_spine_lines, 3);
+	for (uint32_t i = 0; i < s.n_spine_lines; i++) {
+		const struct tita_health_spine_gauges *g = &s.spine_lines[i];
+
+		if (g->role == TITA_HEALTH_RX && g->spine == 1)
+			rx1 = (int)i;
+		else if (g->role == TITA_HEALTH_RX && g->spine == 2)
+			rx2 = (int)i;
+		else if (g->role == TITA_HEALTH_TX && g->spine == 0)
+			tx0 = (int)i;
+	}
+	assert_true(rx1 >= 0 && rx2 >= 0 && tx0 >= 0);
+	/* The first round owes nothing (nothing waited before it). */
+	near(s.spine_lines[rx1].shortfall_ratio, 0.2);
+	near(s.spine_lines[rx2].shortfall_ratio, 0);
+	near(s.spine_lines[tx0].shortfall_ratio, 0.2);
+	assert_int_equal(s.untracked.spine_lines, 4);
+
+	struct tita_health_label l3[] = { { "instance", "h3" } };
+	struct tita_health_source src = { &s, l3, 1, NULL };
+
+	assert_true(tita_health_format(&src, 1, buf, sizeof(buf)) < sizeof(buf));
+	assert_non_null(strstr(buf, "tita_health_spine_shortfall_ratio{instance=\"h3\",port="
+				    "\"10.0.0.1\",role=\"rx\",spine=\"1\"} 0.200000\n"));
+	assert_non_null(strstr(buf, "tita_health_spine_shortfall_ratio{instance=\"h3\",port="
+				    "\"10.0.0.1\",role=\"tx\",spine=\"0\"} 0.200000\n"));
+	assert_non_null(
+		strstr(buf, "tita_health_untracked{instance=\"h3\",what=\"spine_lines\"} 4\n"));
+
+	/* The next interval starts clean. */
+	assert_int_equal(tita_health_close(h, 20 * ROUND, &s), 0);
+	assert_int_equal(s.n_spine_lines, 0);
+	assert_int_equal(s.untracked.spine_lines, 0);
+	tita_health_free(h);
+}
+
 /* Silence after 300 us; a peer stays counted for 10 intervals after its
  * last pair. */
 static void test_silence(void **state)
@@ -702,6 +779,7 @@ int main(void)
 		cmocka_unit_test(test_tx_gauges),
 		cmocka_unit_test(test_tx_line_cap_and_slack),
 		cmocka_unit_test(test_rx_gauges),
+		cmocka_unit_test(test_spine_gauges),
 		cmocka_unit_test(test_silence),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_tables_grow),

@@ -136,6 +136,9 @@ static void assert_demand_eq(const struct tita_demand_entry *a, const struct tit
 	assert_int_equal(a->room_mask, b->room_mask);
 	assert_int_equal(a->seek, b->seek);
 	assert_int_equal(a->unsched_bytes, b->unsched_bytes);
+	assert_int_equal(a->has_path_spine, b->has_path_spine);
+	if (a->has_path_spine)
+		assert_int_equal(a->path_spine, b->path_spine);
 }
 
 static void assert_grant_eq(const struct tita_grant_entry *a, const struct tita_grant_entry *b)
@@ -245,6 +248,12 @@ static void pb_demand(const struct tita_demand_entry *e, Tita__Peer__DemandEntry
 	pe->room_mask = e->room_mask;
 	pe->seek = e->seek;
 	pe->unsched_bytes = e->unsched_bytes;
+	pe->left_bytes = e->left_bytes;
+	if (e->has_path_spine) {
+		pe->path_spine_present_case =
+			TITA__PEER__DEMAND_ENTRY__PATH_SPINE_PRESENT_PATH_SPINE;
+		pe->path_spine = e->path_spine;
+	}
 }
 
 static void pb_grant(const struct tita_grant_entry *e, Tita__Peer__GrantEntry *pe)
@@ -359,6 +368,11 @@ static void test_same_bytes_as_protobuf_c(void **state)
 					.max_bps = pick & 32 ? 0 : e->max_bps,
 					.unsched_bytes = pick & 512 ? 0 :
 								      big % TITA_UNSCHED_MAX_BYTES,
+					.has_path_spine = pick & 1024,
+					.path_spine =
+						(uint16_t)(pick & 2048 ?
+								   0 :
+								   (big >> 8) % TITA_SPINES_MAX),
 				};
 			} else {
 				struct tita_grant_entry *e = &m.grant[i];
@@ -2148,6 +2162,16 @@ static void test_place_values(void **state)
 						seal_demand(&e, 1, 1, buf, sizeof(buf))),
 				 TITA_WIRE_E_SPINE_RANGE);
 		e.spine = 0;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_demand(&e, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_OK);
+		/* The spine a spread pair's port takes: the same range. */
+		e.path_spine_present_case = TITA__PEER__DEMAND_ENTRY__PATH_SPINE_PRESENT_PATH_SPINE;
+		e.path_spine = TITA_SPINES_MAX;
+		assert_int_equal(decode_checked(NULL, NULL, buf,
+						seal_demand(&e, 1, 1, buf, sizeof(buf))),
+				 TITA_WIRE_E_SPINE_RANGE);
+		e.path_spine = TITA_SPINES_MAX - 1;
 		assert_int_equal(decode_checked(NULL, NULL, buf,
 						seal_demand(&e, 1, 1, buf, sizeof(buf))),
 				 TITA_WIRE_OK);
