@@ -2047,7 +2047,8 @@ static void test_probe_budget_defers(void **state)
  * demand carries it as path_spine, never as spine), and no second probe
  * once it is known.
  */
-static void test_spread_pairs_learn_their_spine_paced(void **state)
+/* burst: the probe budget's, or 0 for lib's default. */
+static void spread_pairs_learn(uint32_t burst)
 {
 	enum { N = 16 };
 	struct tita_ctl_params p;
@@ -2065,8 +2066,11 @@ static void test_spread_pairs_learn_their_spine_paced(void **state)
 	struct tita_msg m;
 	size_t n;
 
-	(void)state;
 	p.big_frac = 0.5;
+	if (burst) {
+		p.probe_burst = burst;
+		p.probe_rate = 1;
+	}
 	assert_int_equal(tita_ctl_set_params(c, &p), 0);
 	assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 2), 0);
 	for (int k = 0; k < N; k++) {
@@ -2121,6 +2125,13 @@ static void test_spread_pairs_learn_their_spine_paced(void **state)
 			}
 		}
 	}
+	if (burst) {
+		/* Learning took only what the budget had beyond half its
+		 * burst: the rest stays for placement and the refresh. */
+		SCHECK(n_probes == burst / 2, "%u probes from a burst of %u\n", n_probes, burst);
+		tita_ctl_free(c);
+		return;
+	}
 	/* Every pair probed its port once, within the pace. */
 	SCHECK(n_probes == N, "%u probes for %d pairs\n", n_probes, N);
 	SCHECK(n_probes <= (now - start) / gap + INTERVAL_NS / gap + 1, "%u probes\n", n_probes);
@@ -2140,6 +2151,20 @@ static void test_spread_pairs_learn_their_spine_paced(void **state)
 		assert_int_equal(info[i].spine, TITA_SPINE_NONE);
 	}
 	tita_ctl_free(c);
+}
+
+static void test_spread_pairs_learn_their_spine_paced(void **state)
+{
+	(void)state;
+	spread_pairs_learn(0);
+}
+
+/* Learning a spread pair's spine is for diagnosis: with a budget of 8
+ * probes that does not refill, it takes 4 and leaves 4. */
+static void test_spread_learning_leaves_half_the_budget(void **state)
+{
+	(void)state;
+	spread_pairs_learn(8);
 }
 
 /* Rounds keep a fixed cadence when advanced late (a busy daemon), and
@@ -3082,6 +3107,7 @@ int main(void)
 		cmocka_unit_test(test_fabric_moves_that_fail),
 		cmocka_unit_test(test_fabric_move_probes_until_found),
 		cmocka_unit_test(test_spread_pairs_learn_their_spine_paced),
+		cmocka_unit_test(test_spread_learning_leaves_half_the_budget),
 		cmocka_unit_test(test_fabric_move_told_before_it_drains),
 		cmocka_unit_test(test_fabric_members_change_keeps_state),
 		cmocka_unit_test(test_leaf_cap_cut_goes_out_at_once),
