@@ -1937,7 +1937,9 @@ static void test_spread_pair_restarts_placed(void **state)
 	ts.done = true;
 	assert_int_equal(tita_ctl_tx_sample(c, &ts, now + INTERVAL_NS), 0);
 	tita_ctl_advance(c, now + INTERVAL_NS);
-	assert_int_equal(pop_probes(c, 10), 0);
+	/* (One probe at most: a spread pair may learn its spine for the
+	 * health evidence, which the leaders do not count.) */
+	assert_true(pop_probes(c, 10) <= 1);
 	/* A message of megabytes, three rounds later. */
 	ts.tx_bytes = 0;
 	ts.done = false;
@@ -1985,8 +1987,10 @@ static void test_spread_pair_at_the_bar_placed(void **state)
 		tita_ctl_advance(c, now + r * INTERVAL_NS);
 		n += pop_probes(c, 11);
 	}
-	if (n <= 0)
-		fail_msg("a spread pair at the large bar probes nothing");
+	/* Its own port and a batch (a spread pair may also learn its spine
+	 * with one probe, for the health evidence). */
+	if (n <= 1)
+		fail_msg("a spread pair at the large bar probes %d source ports", n);
 	tita_ctl_free(c);
 }
 
