@@ -1012,6 +1012,32 @@ void ctl_fabric_tx_started(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
 		start_probing(c, pr, SMALL_PROBES, now_ns);
 }
 
+/*
+ * A spread pair that was idle and has a new message: judged again as a new
+ * pair is (ctl_fabric_tx_started). A pair whose first message went whole
+ * stayed spread for good, and a later message of megabytes on it went at
+ * its grant all on the one spine it hashes to while its line counted a
+ * quarter of it there (WebSearch at 80 %: a 3.6 MB message at 54.5 Gbit/s
+ * counted 13.6 on each uplink, one of them paced at 230 Gbit/s of 200).
+ * One that is to be placed now keeps to the start rate until its leader
+ * places it, as a new pair does (its cap counted it spread).
+ */
+void ctl_fabric_tx_restarted(struct tita_ctl *c, struct pair *pr, uint64_t now_ns)
+{
+	const struct port *pt = &c->ports[pr->port];
+
+	if (pr->path != PATH_SPREAD || !pt->fab)
+		return;
+	ctl_fabric_tx_started(c, pr, now_ns);
+	if (pr->path == PATH_SPREAD)
+		return;
+	pr->leaf_capped = false;
+	pr->fab_free = false;
+	pr->leaf_cap_bps = (uint64_t)(c->p.start_rate_frac * (double)pt->line_rate_bps);
+	pr->leaf_cap_until_ns = now_ns + c->p.grant_ttl_ns;
+	c->port_dirty[pr->port] = true;
+}
+
 /* Something a report must carry (a new spine, a move request): send one
  * after the batch. */
 static void report_due(struct tita_ctl *c, struct port *pt, uint64_t now_ns)
@@ -1585,10 +1611,15 @@ static uint16_t counted_spine(const struct tita_ctl *c, const struct pair *pr)
  * sender has not said where it comes in, once it has a share of our
  * downlink. That holds for a pair large at our downlink too: its sender
  * judges by its own backlog, and one with little queued is never placed,
- * so that waiting for its spine would hold it at the start rate for good. */
+ * so that waiting for its spine would hold it at the start rate for good.
+ * And a sender's spread pair that grew and now probes (maintain_paths()):
+ * it keeps sending at its cap until it is placed, and is counted where it
+ * was, not nowhere. */
 static bool spread(const struct tita_ctl *c, const struct pair *pr)
 {
 	return !c->p.steer || (pr->role == TITA_PAIR_TX && pr->path == PATH_SPREAD) ||
+	       (pr->role == TITA_PAIR_TX && pr->path == PATH_PROBING && !pr->placed &&
+		pr->leaf_capped) ||
 	       (pr->role == TITA_PAIR_RX && pr->spine == TITA_SPINE_NONE && pr->rx_alloc_bps);
 }
 
@@ -2451,9 +2482,17 @@ static void maintain_paths(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 			continue;
 		}
 		if (pr->path == PATH_SPREAD) {
-			/* Grown large: from now on it is placed. */
+			/* Grown large: from now on it is placed. So is one
+			 * that sends at the large bar, whatever it has
+			 * queued: counted a quarter on each uplink, it sends
+			 * it all on one (WebSearch at 50 %: a 2.1 MB message
+			 * beside its NIC's 7 MB one, 49 Gbit/s counted 12 on
+			 * an uplink whose other pairs had the rest: 233
+			 * Gbit/s paced on 200, a 600 KB queue for 200 us). */
 			if (pr->big)
 				start_probing(c, pr, UINT32_MAX, now_ns);
+			else if (pair_use_bps(c, pr) >= big_bar_bps(c, pt->fab))
+				start_probing(c, pr, SMALL_PROBES, now_ns);
 			continue;
 		}
 		if (pr->path == PATH_MOVING && now_ns >= pr->path_until_ns) {

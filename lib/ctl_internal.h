@@ -529,6 +529,7 @@ bool ctl_short_start(const struct tita_ctl *c, const struct port *pt, uint64_t m
 void ctl_fabric_tx_new(struct tita_ctl *c, struct pair *pr, uint64_t msg_bytes, uint64_t now_ns);
 /* ...and once its first demand is known: a large one probes its paths. */
 void ctl_fabric_tx_started(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
+void ctl_fabric_tx_restarted(struct tita_ctl *c, struct pair *pr, uint64_t now_ns);
 /* A TX pair was marked (CNPs, or CE its receiver reports): check its path. */
 void ctl_fabric_lost(struct tita_ctl *c, uint16_t port, const struct tita_addr *remote,
 		     uint64_t now_ns);

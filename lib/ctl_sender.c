@@ -426,7 +426,10 @@ int tita_ctl_tx_sample(struct tita_ctl *c, const struct tita_tx_sample *s, uint6
 		compose_port(c, (uint16_t)port, now_ns);
 		if (!pr->unsched_defer)
 			ctl_send_demand_now(c, pr, now_ns);
-	} else if (ask_now) {
+	} else if (restarts) {
+		ctl_fabric_tx_restarted(c, pr, now_ns);
+	}
+	if (!is_new && ask_now) {
 		/* A message that needs a grant asks now, not a round later. */
 		estimate_demand(c, pr, s->interval_ns);
 		message_demand(c, pr);

@@ -1160,6 +1160,15 @@ static void pair_held(const struct tita_ctl *ctl, struct tita_pair_info *pi,
  * (SIM_TITA_LINKS_WHO=1: and the fullest downlink's flows as both ends'
  * controllers hold them).
  */
+/* A flow that sends between two leaves now (trace_links). */
+static bool live_between_leaves(const struct sim *s, const struct sim_flow *f)
+{
+	uint32_t hpl = s->cfg->hosts_per_leaf;
+
+	return f->started && !f->finish_ps && f->src / hpl != f->dst / hpl &&
+	       f->sent_bytes < f->size_bytes;
+}
+
 static void trace_links(struct sim *s)
 {
 	struct tita_sim *t = ts_of(s);
@@ -1192,20 +1201,25 @@ static void trace_links(struct sim *s)
 		else
 			downp[b->idx * c->spines + (a->idx - c->leaves)] = p;
 	}
+	/* A pair's pacer is shared by its live flows: each carries its part. */
 	for (uint32_t i = 0; i < s->n_flows; i++) {
 		const struct sim_flow *f = &s->flows[i];
 		uint32_t from = f->src / c->hosts_per_leaf, to = f->dst / c->hosts_per_leaf, sp;
+		uint32_t shared = 0;
 		uint64_t rate;
 
-		if (!f->started || f->finish_ps || from == to || f->sent_bytes >= f->size_bytes)
+		if (!live_between_leaves(s, f))
 			continue;
 		sp = sim_path_spine(s, f->src, f->dst, f->sport);
 		if (sp == SIM_NONE)
 			continue;
+		for (uint32_t j = 0; j < s->n_flows; j++)
+			shared += s->flows[j].src == f->src && s->flows[j].txp == f->txp &&
+				  live_between_leaves(s, &s->flows[j]);
 		rate = s->hosts[f->src].txp[f->txp].rate_bps;
 		rate = rate == TITA_RATE_UNPACED ? f->line_bps : rate;
-		uprate[from * c->spines + sp] += (double)rate / 1e9;
-		downrate[to * c->spines + sp] += (double)rate / 1e9;
+		uprate[from * c->spines + sp] += (double)rate / 1e9 / shared;
+		downrate[to * c->spines + sp] += (double)rate / 1e9 / shared;
 	}
 	for (int d = 0; d < 2; d++) {
 		uint32_t *pp = d ? downp : upp;

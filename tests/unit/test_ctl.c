@@ -1973,6 +1973,121 @@ static void test_new_pair_learns_its_spine(void **state)
 	assert_int_equal(probes_of_new_pair(4 * whole_bytes, 16), 0);
 }
 
+/* A controller of one port under leaf 0 of two spines of line rate, its
+ * remotes 10 and up under leaf 1 (probes_of_new_pair's). */
+static struct tita_ctl *placed_port_ctl(struct tita_ctl_params *p, uint32_t n_remotes)
+{
+	struct tita_ctl *c = one_port_ctl(p);
+	struct tita_addr me = tita_addr_from_host_id(1);
+	struct tita_addr members[2] = { me, tita_addr_from_host_id(2) };
+	struct tita_place place = { .leaf = 0, .n_spines = 2, .spine_bps = LINE_BPS };
+
+	assert_int_equal(tita_ctl_port_set_place(c, &me, &place, members, 2), 0);
+	for (uint32_t k = 0; k < n_remotes; k++) {
+		struct tita_addr a = tita_addr_from_host_id(10 + k);
+
+		assert_int_equal(tita_ctl_peer_place(c, &a, 1), 0);
+	}
+	return c;
+}
+
+/* The probes out for the pair towards host `to` (the others are dropped). */
+static int pop_probes(struct tita_ctl *c, int to)
+{
+	struct tita_addr remote = tita_addr_from_host_id((uint32_t)to);
+	struct tita_probe probe;
+	int n = 0;
+
+	while (tita_ctl_pop_probe(c, &probe))
+		n += tita_addr_eq(&probe.remote, &remote);
+	return n;
+}
+
+/* A pair whose first message went whole is counted as spread; when it comes
+ * back with a message of megabytes it is judged again as a new pair is, and
+ * probes to be placed: it stayed spread, and the megabytes went at its
+ * grant on the one spine it hashes to while its line counted a quarter of
+ * it there (WebSearch at 80 %: an uplink paced at 230 Gbit/s of 200). */
+static void test_spread_pair_restarts_placed(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c = placed_port_ctl(&p, 1);
+	uint64_t now = 1000 * INTERVAL_NS, whole_bytes;
+	int n;
+	struct tita_tx_sample ts = {
+		.local = tita_addr_from_host_id(1),
+		.remote = tita_addr_from_host_id(10),
+		.interval_ns = INTERVAL_NS,
+	};
+
+	(void)state;
+	whole_bytes = tita_rate_to_bytes(LINE_BPS, p.unsched_short_ns);
+	ts.backlog_bytes = whole_bytes / 2;
+	assert_int_equal(tita_ctl_tx_sample(c, &ts, now), 0);
+	assert_int_equal(pop_probes(c, 10), 0);
+	/* Sent, and done. */
+	ts.backlog_bytes = 0;
+	ts.tx_bytes = whole_bytes / 2;
+	ts.done = true;
+	assert_int_equal(tita_ctl_tx_sample(c, &ts, now + INTERVAL_NS), 0);
+	tita_ctl_advance(c, now + INTERVAL_NS);
+	/* (One probe at most: a spread pair may learn its spine for the
+	 * health evidence, which the leaders do not count.) */
+	assert_true(pop_probes(c, 10) <= 1);
+	/* A message of megabytes, three rounds later. */
+	ts.tx_bytes = 0;
+	ts.done = false;
+	ts.backlog_bytes = 4 << 20;
+	assert_int_equal(tita_ctl_tx_sample(c, &ts, now + 4 * INTERVAL_NS), 0);
+	tita_ctl_advance(c, now + 4 * INTERVAL_NS);
+	n = pop_probes(c, 10);
+	if (n <= 1)
+		fail_msg("the new message's pair probes %d source ports", n);
+	tita_ctl_free(c);
+}
+
+/* A spread pair that is not large (little queued against its share of its
+ * NIC) but would send at the large bar (an eighth of an uplink) probes to
+ * be placed: counted a quarter on each uplink, it sent it all on one
+ * (WebSearch at 50 %: a 2.1 MB message beside its NIC's 7 MB one, 49
+ * Gbit/s counted 12 on an uplink paced at 233 of 200). */
+static void test_spread_pair_at_the_bar_placed(void **state)
+{
+	struct tita_ctl_params p;
+	struct tita_ctl *c = placed_port_ctl(&p, 2);
+	uint64_t now = 1000 * INTERVAL_NS, whole_bytes;
+	struct tita_tx_sample big = {
+		.local = tita_addr_from_host_id(1),
+		.remote = tita_addr_from_host_id(10),
+		.interval_ns = INTERVAL_NS,
+		.backlog_bytes = 64 << 20,
+	};
+	struct tita_tx_sample small = big;
+	int n = 0;
+
+	(void)state;
+	whole_bytes = tita_rate_to_bytes(LINE_BPS, p.unsched_short_ns);
+	small.remote = tita_addr_from_host_id(11);
+	small.backlog_bytes = 3 * whole_bytes;
+	assert_int_equal(tita_ctl_tx_sample(c, &big, now), 0);
+	pop_probes(c, 10);
+	/* Its share of its NIC's backlog is small: it starts spread. */
+	assert_int_equal(tita_ctl_tx_sample(c, &small, now), 0);
+	assert_int_equal(pop_probes(c, 11), 0);
+	for (uint32_t r = 1; r <= 3; r++) {
+		tita_ctl_advance(c, now + r * INTERVAL_NS);
+		assert_int_equal(tita_ctl_tx_sample(c, &big, now + r * INTERVAL_NS), 0);
+		assert_int_equal(tita_ctl_tx_sample(c, &small, now + r * INTERVAL_NS), 0);
+		tita_ctl_advance(c, now + r * INTERVAL_NS);
+		n += pop_probes(c, 11);
+	}
+	/* Its own port and a batch (a spread pair may also learn its spine
+	 * with one probe, for the health evidence). */
+	if (n <= 1)
+		fail_msg("a spread pair at the large bar probes %d source ports", n);
+	tita_ctl_free(c);
+}
+
 /* Every probe comes out of the host's budget: a new large pair's own port
  * and batch (5 probes at two spines) with room for 3 sends 3 and counts the
  * rest as deferred; the next pair a moment later sends none; once the
@@ -3115,6 +3230,8 @@ int main(void)
 		cmocka_unit_test(test_short_pair_between_leaves_not_held),
 		cmocka_unit_test(test_short_pair_held_beside_own_step),
 		cmocka_unit_test(test_new_pair_learns_its_spine),
+		cmocka_unit_test(test_spread_pair_restarts_placed),
+		cmocka_unit_test(test_spread_pair_at_the_bar_placed),
 		cmocka_unit_test(test_probe_budget_defers),
 	};
 
