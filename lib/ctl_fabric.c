@@ -102,7 +102,7 @@ struct fab_port {
 	 * the leaf did until lead_recheck_until_ns and told_until_ns (a
 	 * round: the answers and grants it forces). */
 	uint64_t recheck_until_ns;
-	bool recheck_tell;
+	bool recheck_tell[ROLES]; /* per role, while told_until_ns */
 	uint64_t lead_recheck_until_ns, told_until_ns;
 	/* ctl_fabric_lost() last took a loss then, and waits this long
 	 * before it takes another (0: 16 periods). */
@@ -648,6 +648,24 @@ static void told(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	}
 }
 
+/* Each leader has its own members check (lead_recheck()), and answers
+ * only the members with lines of its role: the leaders we are not hear
+ * that the leaf rehashed with our next report (due now, to each of them),
+ * so that a member whose lines are all of the other role is told too. */
+static void tell_leaders(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
+{
+	struct fab_port *f = c->ports[port].fab;
+	bool any = false;
+
+	for (unsigned r = 0; r < ROLES; r++)
+		if (f->leader[r] != f->self)
+			any = f->recheck_tell[r] = true;
+	if (!any)
+		return;
+	f->report_due = true;
+	c->fabric_due_ns = now_ns;
+}
+
 /* The leaf saw the fabric rehash, here: our pairs check theirs, and the
  * leaf's leader hears of it with the next report (due now), and has every
  * member check (lead_recheck()). */
@@ -658,12 +676,7 @@ static void seen(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	told(c, port, now_ns);
 	if (f->leader[ROLE_UP] == f->self || f->leader[ROLE_DOWN] == f->self)
 		lead_recheck(c, port, now_ns);
-	/* Each leader has its members check: the one we are not hears it. */
-	if (f->leader[ROLE_UP] == f->self && f->leader[ROLE_DOWN] == f->self)
-		return;
-	f->recheck_tell = true;
-	f->report_due = true;
-	c->fabric_due_ns = now_ns;
+	tell_leaders(c, port, now_ns);
 }
 
 /* This port's own probes found a source port on a new spine. Losses are
@@ -1440,15 +1453,20 @@ static uint64_t pair_use_bps(const struct tita_ctl *c, const struct pair *pr)
 		uint64_t use = pr->rx_alloc_bps ? tita_min_u64(pr->demand_bps, pr->rx_alloc_bps) :
 						  pr->demand_bps;
 
-		/* A small pair: what it brings, and a quarter more to grow
-		 * into, when the datapath counts it. One that its sender's
-		 * leaf holds back would otherwise keep a share of our downlink
+		/* A small pair: what it brings, and half more to grow into,
+		 * when the datapath counts it. One that its sender's leaf
+		 * holds back would otherwise keep a share of our downlink
 		 * nobody uses, and the two leaves' caps would each bind a
-		 * different half of an all-to-all's pairs. (A large pair is
-		 * placed by what it would use once moved.) */
+		 * different half of an all-to-all's pairs. Half, not a
+		 * quarter: a job's last pairs into a receiver, held to a
+		 * trickle while the other job filled the spines, grew back a
+		 * quarter a round (twoa2a64 seed 1: receiver 14's last seven
+		 * pairs carried 3-20 Gbit/s together for 1.4 ms, and the job
+		 * ratio was 3.36; 2.80 with half). (A large pair is placed by
+		 * what it would use once moved.) */
 		if (!pr->big && pr->src_slot && pr->measured_bps)
 			use = tita_min_u64(
-				use, pr->measured_bps + pr->measured_bps / 4 +
+				use, pr->measured_bps + pr->measured_bps / 2 +
 					     (uint64_t)(RX_GROW_FRAC *
 							(double)c->ports[pr->port].line_rate_bps));
 		return use;
@@ -2009,8 +2027,8 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 	struct fab_port *f = pt->fab;
 	struct tita_leaf_entry *self_lines = f->scratch;
 	bool due[ROLES], changed[ROLES] = { false }, any = false;
-	uint32_t n_self = 0, n_out[ROLES] = { 0 }, n_told = 0, w = 0;
-	bool self_due = false;
+	uint32_t n_self = 0, n_out[ROLES] = { 0 }, w = 0;
+	bool self_due = false, tell[ROLES];
 
 	for (unsigned r = 0; r < ROLES; r++) {
 		due[r] = now_ns - f->report_sent_ns[r] >= c->p.refresh_ns;
@@ -2042,13 +2060,23 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		if (!changed[r] && line_changed(c, f, &f->lines[i]))
 			changed[r] = any = true;
 	}
-	/* Something a report must carry that no line shows: both hear it. */
-	for (unsigned r = 0; r < ROLES; r++)
-		due[r] = due[r] || changed[r] || (f->report_due && !any);
+	/* Something a report must carry that no line shows: both hear it. A
+	 * rehash seen goes to each leader we are not, whatever changed (one
+	 * role's line moving carried it to that role's leader alone), while
+	 * it is fresh: told_until_ns, not whenever a line of the role next
+	 * goes out. */
+	for (unsigned r = 0; r < ROLES; r++) {
+		tell[r] = f->recheck_tell[r] && f->leader[r] != f->self &&
+			  now_ns < f->told_until_ns;
+		f->recheck_tell[r] = tell[r];
+		due[r] = due[r] || changed[r] || (f->report_due && !any) || tell[r];
+	}
 	if (!due[ROLE_UP] && !due[ROLE_DOWN])
 		return;
 	f->report_due = false;
 	for (unsigned r = 0; r < ROLES; r++) {
+		uint32_t n_told_r = 0;
+
 		if (!due[r])
 			continue;
 		f->report_sent_ns[r] = now_ns;
@@ -2069,12 +2097,12 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 				e->peer = f->members[f->leader[r]];
 				e->leaf = (struct out_leaf){ .line = ln->e,
 							     .leaf_id = f->place.leaf,
-							     .recheck = f->recheck_tell };
+							     .recheck = tell[r] };
 				/* A line withdrawn, or said with nothing on it
 				 * (which the leader forgets), is answered by
 				 * nobody. */
 				n_out[r] += ln->live && (ln->e.demand_bps || ln->e.move_bps);
-				n_told++;
+				n_told_r++;
 			}
 			ln->sent = ln->live;
 			ln->sent_demand_bps = ln->e.demand_bps;
@@ -2092,14 +2120,15 @@ static void report(struct tita_ctl *c, uint16_t port, uint64_t now_ns)
 		else if (!f->waiting_since_ns[r])
 			f->waiting_since_ns[r] = now_ns;
 		c->stats.leaf_reports++;
+		/* Told once a line of the role went out to its leader. */
+		if (n_told_r)
+			f->recheck_tell[r] = false;
 	}
 	/* Withdrawn lines are gone once said. */
 	for (uint32_t i = 0; i < f->n_lines; i++)
 		if (f->lines[i].live || f->lines[i].sent)
 			f->lines[w++] = f->lines[i];
 	f->n_lines = w;
-	if (n_told)
-		f->recheck_tell = false;
 	/* A role with no lines anywhere yet needs no table. */
 	if (self_due && (n_self || f->leader_obj))
 		leader_take_lines(c, pt, &pt->local, self_lines, n_self, now_ns);
@@ -2359,8 +2388,15 @@ int ctl_on_leaf_report(struct tita_ctl *c, const struct tita_msg *m, uint64_t no
 			if (m->leaf[i].remote_leaf != TITA_LEAF_ANY)
 				f->answered_ns[idx] = 0;
 		leader_take_lines(c, &c->ports[p], &m->peer, m->leaf, m->n_entries, now_ns);
-		if (m->recheck)
+		/* A member that leads no role told only the leaders of its
+		 * lines' roles: the other role's leader hears it from us (not
+		 * back from it: a leader told us what it saw itself). */
+		if (m->recheck) {
 			lead_recheck(c, (uint16_t)p, now_ns);
+			if (f->leader[ROLE_UP] != (uint32_t)idx &&
+			    f->leader[ROLE_DOWN] != (uint32_t)idx)
+				tell_leaders(c, (uint16_t)p, now_ns);
+		}
 		/* Nor does it wait for the batch when a large line moves or
 		 * leaves (a proposal forwarded, a move done, a line emptied):
 		 * whoever stays on its link holds the share the collision left

@@ -95,6 +95,7 @@ struct world {
 	 * under leaf h / hosts_per_leaf), n_spines spines of spine_bps. */
 	int hosts_per_leaf, n_spines;
 	uint64_t spine_bps;
+	uint64_t hash_salt; /* a new value: the switches rehash every flow */
 	struct probe_reply *probes;
 	int n_probes;
 	/* How the hosts answer path updates: 0 move at once, 1 say they
@@ -238,7 +239,8 @@ static bool is_move(struct tita_ctl *c, const struct tita_path_update *u)
  * goes over. */
 static int spine_of(const struct world *w, int src, int dst, uint16_t sport)
 {
-	uint64_t z = ((uint64_t)src << 40 ^ (uint64_t)dst << 20 ^ sport) * 0x9e3779b97f4a7c15ull;
+	uint64_t z = ((uint64_t)src << 40 ^ (uint64_t)dst << 20 ^ sport ^ w->hash_salt << 48) *
+		     0x9e3779b97f4a7c15ull;
 
 	z ^= z >> 29;
 	z *= 0xbf58476d1ce4e5b9ull;
@@ -1354,6 +1356,56 @@ static void test_fabric_leaders_split_and_fail(void **state)
 	CHECK(rate_of(out) >= 0.9 * w->params.eta * LINE_BPS &&
 		      rate_of(in) >= 0.9 * w->params.eta * LINE_BPS,
 	      "rates out %.0f in %.0f\n", rate_of(out), rate_of(in));
+	world_free(w);
+}
+
+/*
+ * A rehash seen by a member that leads nothing and holds lines of one role
+ * (uplinks) reaches the members whose lines are all of the other role: the
+ * uplinks' leader hears it and tells the downlinks' leader, which answers
+ * them, and their grants make their far senders check their paths at once.
+ * Leaf 0 is hosts 0-3 (0 leads the uplinks, 3 the downlinks), leaf 1 hosts
+ * 4-7. Host 2 sends to host 6, host 5 to host 1 (host 1 holds a downlink
+ * line only), host 6 to host 0. The fabric rehashes only host 2's flow,
+ * just after host 5's turn to check (its place among its leaf's members,
+ * one refresh period in 16), and host 2 sees it in its own turn, the next:
+ * host 5 must check within a few periods, not at its next turn, 15 periods
+ * on (told to the uplinks' leader alone, the rehash never reached host 1).
+ */
+static void test_fabric_rehash_told_to_both_leaders(void **state)
+{
+	struct world *w = world_new(8, NULL);
+	struct tita_ctl_stats before, after, seer;
+	struct flow *out, *in, *back;
+	uint64_t period = w->params.probe_timeout_ns / 2, at;
+	int was[3];
+
+	(void)state;
+	world_fabric(w, 4, 4, LINE_BPS);
+	out = flow_add(w, 2, 6, TITA_JOB_DEFAULT);
+	in = flow_add(w, 5, 1, TITA_JOB_DEFAULT);
+	back = flow_add(w, 6, 0, TITA_JOB_DEFAULT);
+	/* Settled, then to the end of a period that is host 5's turn (its
+	 * place 1 in leaf 1), which host 2's turn (place 2) follows. */
+	at = (40 * INTERVAL_NS / (16 * period) + 1) * 16 * period + 2 * period - STEP_NS;
+	run_until(w, at);
+	CHECK(out->sport && in->sport && back->sport &&
+		      rate_of(out) >= 0.9 * w->params.eta * LINE_BPS,
+	      "not settled: rate %.0f\n", rate_of(out));
+	was[0] = spine_of(w, 2, 6, out->sport);
+	was[1] = spine_of(w, 5, 1, in->sport);
+	was[2] = spine_of(w, 6, 0, back->sport);
+	do
+		w->hash_salt++;
+	while (spine_of(w, 2, 6, out->sport) == was[0] || spine_of(w, 5, 1, in->sport) != was[1] ||
+	       spine_of(w, 6, 0, back->sport) != was[2]);
+	tita_ctl_stats(w->hosts[5].ctl, &before);
+	run_until(w, at + 6 * period);
+	tita_ctl_stats(w->hosts[5].ctl, &after);
+	tita_ctl_stats(w->hosts[2].ctl, &seer);
+	assert_true(seer.rehashes >= 1);
+	CHECK(after.probes_refresh > before.probes_refresh,
+	      "host 5 did not check its path within 6 periods of the rehash\n");
 	world_free(w);
 }
 
@@ -3216,6 +3268,7 @@ int main(void)
 		cmocka_unit_test(test_fabric_leader_death),
 		cmocka_unit_test(test_fabric_leaders_split_and_fail),
 		cmocka_unit_test(test_fabric_last_line_ends_keeps_leader),
+		cmocka_unit_test(test_fabric_rehash_told_to_both_leaders),
 		cmocka_unit_test(test_fabric_one_leader_when_asked),
 		cmocka_unit_test(test_fabric_leaders_negotiated),
 		cmocka_unit_test(test_fabric_idle_member_keeps_leader),
