@@ -70,12 +70,6 @@ struct port {
 	 * downlink drains at line rate: its size at unsched_q_ns, and when it
 	 * will have drained (ctl_receiver.c). */
 	uint64_t unsched_q_bytes, unsched_q_ns, unsched_until_ns;
-	/* Unscheduled bytes it did not grant (unmanaged sources' whole
-	 * messages) beyond the room its grants left, as a queue in front of
-	 * the downlink at ungranted_q_ns: the grants drain it
-	 * (ctl_unsched_ungranted). */
-	double ungranted_q_bytes;
-	uint64_t ungranted_q_ns, ungranted_cut_bps, ungranted_until_ns;
 	/* The largest such queue lately, and when it was seen. */
 	double unsched_peak_bytes;
 	uint64_t unsched_peak_ns;
@@ -495,7 +489,6 @@ void ctl_sender_resume(struct tita_ctl *c, uint64_t now_ns);
 void ctl_unsched_announced(struct tita_ctl *c, struct pair *pr, uint64_t bytes, uint64_t now_ns);
 /* Whether the port's announced unscheduled bytes are still draining. */
 bool ctl_unsched_draining(const struct tita_ctl *c, const struct port *pt, uint64_t now_ns);
-void ctl_unsched_ungranted(struct tita_ctl *c, uint16_t port, uint64_t in_bytes, uint64_t now_ns);
 /* A grant's hold and bound for RX pair pr. */
 void ctl_unsched_fill_grant(struct tita_ctl *c, struct pair *pr, struct tita_grant_entry *e,
 			    uint64_t now_ns);

@@ -34,8 +34,7 @@
 static void port_update_capacity(const struct tita_ctl *c, struct port *pt)
 {
 	uint64_t cap = (uint64_t)(pt->eta * (double)pt->line_rate_bps);
-	uint64_t room = (uint64_t)(c->p.unmanaged_room_frac * (double)pt->unmanaged_bps) +
-			pt->ungranted_cut_bps;
+	uint64_t room = (uint64_t)(c->p.unmanaged_room_frac * (double)pt->unmanaged_bps);
 
 	pt->capacity_bps = cap > room ? cap - room : 0;
 }
@@ -171,11 +170,8 @@ int ctl_on_demand(struct tita_ctl *c, const struct tita_msg *m, uint64_t now_ns)
 		if ((moved || halfway) && !pr->answer_due)
 			c->port_needs_alloc[port] = true;
 		pr->state = TITA_PAIR_ACTIVE;
-		if (e->unsched_bytes) {
+		if (e->unsched_bytes)
 			ctl_unsched_announced(c, pr, e->unsched_bytes, now_ns);
-			ctl_unsched_ungranted(c, (uint16_t)port, e->unsched_bytes, now_ns);
-			port_update_capacity(c, &c->ports[port]);
-		}
 		ctl_fabric_on_demand(c, pr, e, now_ns);
 		/* A pair between leaves that its start cap holds until placed
 		 * (another of this NIC waits for its leader: a collective's
@@ -267,9 +263,6 @@ static void measure_ports(struct tita_ctl *c, uint64_t now_ns, uint64_t round_ns
 		bool nic = now_ns < pt->nic_until_ns, nic_ce = nic && pt->nic_ce_frac > 0;
 
 		pt->unmanaged_bps = tita_min_u64(pt->unmanaged_bps, pt->line_rate_bps);
-		ctl_unsched_ungranted(
-			c, (uint16_t)port,
-			(uint64_t)((double)pt->unmanaged_bps * (double)round_ns / 8e9), now_ns);
 		ce_frac = pt->rx_packets ? (double)pt->ce_packets / (double)pt->rx_packets : 0;
 		/* The NIC sees what the datapath sees and what hardware RoCE
 		 * hides from it: take whichever says more. */
@@ -474,12 +467,6 @@ static uint32_t allocate_port(struct tita_ctl *c, uint16_t port, uint64_t now_ns
 	bool any_job = false;
 
 	c->stats.allocations++;
-	/* The cut that drains unscheduled bytes we did not grant ends when
-	 * they have drained (ctl_unsched_ungranted). */
-	if (pt->ungranted_cut_bps && now_ns >= pt->ungranted_until_ns) {
-		pt->ungranted_cut_bps = 0;
-		port_update_capacity(c, pt);
-	}
 	for (uint32_t s = 0; s < c->pairs_hwm; s++) {
 		struct pair *pr = &c->pairs[s];
 

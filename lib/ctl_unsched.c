@@ -31,9 +31,6 @@
 
 /* A pair resumes at a random phase within this many bytes at its share. */
 #define RESUME_PHASE_BYTES 4096.0
-/* A queue of unscheduled bytes the receiver did not grant drains within
- * this fraction of an interval (ctl_unsched_ungranted). */
-#define UNGRANTED_DRAIN_FRAC 0.25
 
 static uint64_t line_bytes(const struct port *pt, uint64_t ns)
 {
@@ -265,42 +262,6 @@ bool ctl_unsched_draining(const struct tita_ctl *c, const struct port *pt, uint6
 {
 	/* ...and a round for the marks of its last bytes to be counted. */
 	return now_ns < pt->unsched_until_ns + c->p.control_interval_ns;
-}
-
-/*
- * Unscheduled bytes the receiver did not grant (in_bytes: what unmanaged
- * sources brought since the last call, whole messages above all, or the
- * first allowance a demand announces) land on a downlink whose grants may
- * already hand out eta of it: what exceeds the room the grants leave (the
- * line less what they hand out) is a queue in front of the downlink, which
- * would drain only at that room. The next grants take it out at once: a
- * one-shot cut (ungranted_cut_bps, at most half the line) that drains it
- * within UNGRANTED_DRAIN_FRAC of an interval, lifted by an allocation when
- * it has, rather than leave it to the rate the next round measures for
- * those sources (unmanaged_bps), which makes room for their rate but not
- * for the queue already built.
- */
-void ctl_unsched_ungranted(struct tita_ctl *c, uint16_t port, uint64_t in_bytes, uint64_t now_ns)
-{
-	struct port *pt = &c->ports[port];
-	double line = (double)pt->line_rate_bps;
-	double room = line > (double)pt->granted_bps ? line - (double)pt->granted_bps : 0;
-	double elapsed = now_ns > pt->ungranted_q_ns ? (double)(now_ns - pt->ungranted_q_ns) : 0;
-	double q = pt->ungranted_q_bytes + (double)in_bytes - room * elapsed / 8e9;
-	double cut;
-
-	pt->ungranted_q_bytes = fmin(fmax(0, q), (double)TITA_UNSCHED_MAX_BYTES);
-	pt->ungranted_q_ns = now_ns;
-	if (pt->ungranted_q_bytes <= 0)
-		return;
-	cut = fmin(pt->ungranted_q_bytes * 8e9 /
-			   (UNGRANTED_DRAIN_FRAC * (double)c->p.control_interval_ns),
-		   line / 2);
-	pt->ungranted_cut_bps = tita_max_u64(pt->ungranted_cut_bps, (uint64_t)cut);
-	pt->ungranted_until_ns =
-		now_ns + (uint64_t)ceil(pt->ungranted_q_bytes * 8e9 / fmin(line, room + cut));
-	c->port_needs_alloc[port] = true;
-	c->alloc_due_ns = tita_min_u64(c->alloc_due_ns, pt->ungranted_until_ns);
 }
 
 void ctl_unsched_fill_grant(struct tita_ctl *c, struct pair *pr, struct tita_grant_entry *e,
