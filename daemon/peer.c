@@ -47,6 +47,9 @@
 #define TX_BATCH 64
 #define RX_BUF_BYTES 2048
 #define HELLO_PERIOD_NS (1 * TITA_NSEC_PER_SEC)
+/* Peers heard under a new boot id that get our hello at once, a hello
+ * period: a leaf's members restarting together (32 NICs a leaf). */
+#define HELLO_NOW_BURST 32
 /* A peer that nothing has shown for this long leaves the table. */
 #define PEER_IDLE_NS (60 * TITA_NSEC_PER_SEC)
 #define STRANGER_IDLE_NS (10 * TITA_NSEC_PER_SEC)
@@ -148,6 +151,8 @@ struct titad_peers {
 
 	struct titad_peer_totals totals;
 	struct tita_ratelimit untracked_rl;
+	/* Hellos sent at once to a peer heard under a new boot id. */
+	struct tita_ratelimit hello_now_rl;
 
 	uint8_t rx_bufs[RX_BATCH][RX_BUF_BYTES];
 };
@@ -383,6 +388,7 @@ void titad_peers_input(struct titad_peers *ps, const struct tita_addr *from, con
 	struct tita_wire_replay scratch, *replay;
 	struct tita_wire_msg m;
 	enum tita_wire_error e;
+	uint64_t held_back;
 	bool new_boot;
 	int r;
 
@@ -449,7 +455,13 @@ void titad_peers_input(struct titad_peers *ps, const struct tita_addr *from, con
 	 * the next second, so that it learns what we decode and the leaders
 	 * we follow within a round trip (its leaf keeps one leader, the
 	 * lowest, until it has every member's hello). Once a boot. */
-	if (new_boot) {
+	/* Bounded (HELLO_NOW_BURST a hello period): a key holder's valid
+	 * hellos from spoofed sources are each a new boot, and answering
+	 * every one at once doubled titad's sends under such a flood (the
+	 * bed's redteam-peers: h2's grants lapsed). The rest hear us at the
+	 * next period, as before. */
+	if (new_boot && tita_ratelimit_ok(&ps->hello_now_rl, now_ns, HELLO_PERIOD_NS,
+					  HELLO_NOW_BURST, &held_back)) {
 		send_hello(ps, p, now_ns);
 		p->next_hello_ns = now_ns + HELLO_PERIOD_NS;
 	}

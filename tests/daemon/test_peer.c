@@ -766,6 +766,19 @@ static void test_new_boot_hello_at_once(void **state)
 	titad_peers_flush(f->ps, now);
 	assert_int_equal(f->engine.boots, 2);
 	assert_int_equal(hellos_sent(&up, &says), 1);
+	/* A flood of new boots (a key holder's hellos from spoofed sources
+	 * each are one) is greeted at once only up to the burst a period:
+	 * two went in this second already. */
+	for (int k = 1; k <= 40; k++) {
+		up.tx = (struct tita_wire_sender){ .key_id = 1,
+						   .boot_id = REAL0 - 20 * SEC + (uint64_t)k * MS,
+						   .seq = 1 };
+		now += 10 * TITA_NSEC_PER_USEC;
+		peer_demand(f, &up, TITA_WIRE_VERSION, buf, now);
+		titad_peers_flush(f->ps, now);
+	}
+	assert_int_equal(f->engine.boots, 42);
+	assert_int_equal(hellos_sent(&up, &says), 30);
 
 	close(up.fd);
 	fixture_free(f);
