@@ -106,6 +106,8 @@ struct fab_probes {
 	bool refresh_out;
 	uint16_t refresh_sport;
 	uint64_t refresh_ns;
+	/* It forgot the ports it had learnt, told of a rehash. */
+	bool forgot;
 };
 
 struct pair {
