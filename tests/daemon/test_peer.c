@@ -603,6 +603,25 @@ static void peer_hello(struct fixture *f, struct upgrade_peer *up, uint8_t versi
 	titad_peers_input(f->ps, &up->addr, buf, (size_t)n, now_ns, now_ns);
 }
 
+/* A peer at 127.0.0.2 on a socket of its own, and titad (127.0.0.1) set
+ * to send to that socket's port. */
+static struct fixture *upgrade_open(struct upgrade_peer *up, struct titad_peers_ports *ports)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+
+	*up = (struct upgrade_peer){
+		.addr = tita_addr_from_ipv4((const uint8_t[4]){ 127, 0, 0, 2 }),
+		.titad_addr = tita_addr_from_ipv4((const uint8_t[4]){ 127, 0, 0, 1 }),
+	};
+	up->fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(up->fd >= 0);
+	sin.sin_addr.s_addr = htonl(0x7f000002);
+	assert_int_equal(bind(up->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(up->fd, (struct sockaddr *)&sin, &sl), 0);
+	return fixture_open(16, ntohs(sin.sin_port), up->titad_addr, ports);
+}
+
 /*
  * A node not yet upgraded drops version 2 (unknown_version): titad writes
  * version 1 to a peer until that peer shows it decodes version 2 (a
@@ -613,11 +632,7 @@ static void peer_hello(struct fixture *f, struct upgrade_peer *up, uint8_t versi
  */
 static void test_rolling_upgrade(void **state)
 {
-	struct upgrade_peer up = { .addr = tita_addr_from_ipv4((const uint8_t[4]){ 127, 0, 0, 2 }),
-				   .titad_addr = tita_addr_from_ipv4(
-					   (const uint8_t[4]){ 127, 0, 0, 1 }) };
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sin);
+	struct upgrade_peer up;
 	struct titad_peers_ports ports;
 	struct fixture *f;
 	uint8_t captured_v2[TITA_WIRE_MAX_BYTES];
@@ -625,13 +640,7 @@ static void test_rolling_upgrade(void **state)
 	size_t captured_len;
 
 	(void)state;
-	up.fd = socket(AF_INET, SOCK_DGRAM, 0);
-	assert_true(up.fd >= 0);
-	sin.sin_addr.s_addr = htonl(0x7f000002);
-	assert_int_equal(bind(up.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(up.fd, (struct sockaddr *)&sin, &sl), 0);
-	/* titad sends to the peer's port. */
-	f = fixture_open(16, ntohs(sin.sin_port), up.titad_addr, &ports);
+	f = upgrade_open(&up, &ports);
 
 	/* Known from traffic, never heard: version 1 (with the hello that
 	 * says titad decodes 2). */
@@ -726,23 +735,14 @@ static unsigned hellos_sent(struct upgrade_peer *up, uint32_t *ret_leaf_leaders)
  */
 static void test_new_boot_hello_at_once(void **state)
 {
-	struct upgrade_peer up = { .addr = tita_addr_from_ipv4((const uint8_t[4]){ 127, 0, 0, 2 }),
-				   .titad_addr = tita_addr_from_ipv4(
-					   (const uint8_t[4]){ 127, 0, 0, 1 }) };
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sin);
+	struct upgrade_peer up;
 	struct fixture *f;
 	uint8_t buf[TITA_WIRE_MAX_BYTES];
 	uint64_t now = T0;
 	uint32_t says = 0;
 
 	(void)state;
-	up.fd = socket(AF_INET, SOCK_DGRAM, 0);
-	assert_true(up.fd >= 0);
-	sin.sin_addr.s_addr = htonl(0x7f000002);
-	assert_int_equal(bind(up.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(up.fd, (struct sockaddr *)&sin, &sl), 0);
-	f = fixture_open(16, ntohs(sin.sin_port), up.titad_addr, NULL);
+	f = upgrade_open(&up, NULL);
 
 	up.tx = (struct tita_wire_sender){ .key_id = 1, .boot_id = REAL0 - 30 * SEC, .seq = 1 };
 	peer_demand(f, &up, TITA_WIRE_VERSION, buf, now);
